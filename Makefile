@@ -1,0 +1,45 @@
+# kubetee: `make demo` runs the main job, `make test` runs every test.
+# Both install what they need first (scripts/install-deps.sh).
+
+JOBS ?= $(shell nproc)
+TEST_DIR := build/test
+REL_DIR := build/release
+FUZZ_DIR := build/fuzz
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps build test demo bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+# Release build: demo, tools, benchmarks.
+build: deps
+	@cmake -S . -B $(REL_DIR) -DCMAKE_BUILD_TYPE=Release -DKT_TESTS=OFF >/dev/null
+	@cmake --build $(REL_DIR) -j $(JOBS)
+
+# Every test, built with AddressSanitizer and UndefinedBehaviorSanitizer, then the
+# fuzz targets over their seed corpora for a few seconds each.
+test: deps
+	@cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DKT_SANITIZE=ON >/dev/null
+	@cmake --build $(TEST_DIR) -j $(JOBS)
+	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz
+
+demo: build
+	@bash samples/hello/demo.sh $(REL_DIR)
+
+bench: build
+	@bash bench/run.sh $(REL_DIR)
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DKT_FUZZ=ON -DKT_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@bash fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+format:
+	@find include src tools tests fuzz bench samples -name '*.[ch]' | xargs clang-format -i
+
+clean:
+	rm -rf build

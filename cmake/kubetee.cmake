@@ -1,0 +1,50 @@
+# Helpers for building enclaves and protobuf-c code.
+set(KT_ENCLAVE_VERSION_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/enclave.lds)
+
+# kt_protobuf_c(<var> <file.proto>...) generates .pb-c.c/.pb-c.h into the build tree and
+# sets <var> to the generated C sources. Include ${CMAKE_CURRENT_BINARY_DIR} to use them.
+function(kt_protobuf_c var)
+  set(out)
+  foreach(proto ${ARGN})
+    get_filename_component(abs ${proto} ABSOLUTE)
+    get_filename_component(dir ${abs} DIRECTORY)
+    get_filename_component(base ${abs} NAME_WE)
+    set(c ${CMAKE_CURRENT_BINARY_DIR}/${base}.pb-c.c)
+    add_custom_command(
+      OUTPUT ${c} ${CMAKE_CURRENT_BINARY_DIR}/${base}.pb-c.h
+      COMMAND ${PROTOC_C} --proto_path=${dir} --c_out=${CMAKE_CURRENT_BINARY_DIR} ${abs}
+      DEPENDS ${abs}
+      COMMENT "protoc-c ${base}.proto")
+    list(APPEND out ${c})
+  endforeach()
+  set(${var} ${out} PARENT_SCOPE)
+endfunction()
+
+# kt_add_enclave(<name> SOURCES <c files> [LIBS <libs>])
+# Builds <name>.so: an ELF shared object linked with the trusted runtime that exports
+# nothing but the entry point, so its symbols never mix with the host's.
+function(kt_add_enclave name)
+  cmake_parse_arguments(E "" "" "SOURCES;LIBS" ${ARGN})
+  add_library(${name} MODULE ${E_SOURCES})
+  set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".so")
+  target_link_libraries(${name} PRIVATE kt_trusted ${E_LIBS})
+  target_link_options(${name} PRIVATE
+    -Wl,--version-script=${KT_ENCLAVE_VERSION_SCRIPT} -Wl,-z,now -Wl,-z,noexecstack)
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${KT_ENCLAVE_VERSION_SCRIPT})
+endfunction()
+
+# kt_sign_enclave(<name> KEY <key.pem> CONFIG <enclave.conf>) signs <name>.so into
+# <name>.signed.so with `kubetee sign`.
+function(kt_sign_enclave name)
+  cmake_parse_arguments(S "" "KEY;CONFIG;OUTPUT" "" ${ARGN})
+  if(NOT S_OUTPUT)
+    set(S_OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}.signed.so)
+  endif()
+  add_custom_command(
+    OUTPUT ${S_OUTPUT}
+    COMMAND kubetee sign --key ${S_KEY} --config ${S_CONFIG} --enclave $<TARGET_FILE:${name}>
+            --out ${S_OUTPUT} --quiet
+    DEPENDS ${name} kubetee ${S_KEY} ${S_CONFIG}
+    COMMENT "kubetee sign ${name}")
+  add_custom_target(${name}_signed ALL DEPENDS ${S_OUTPUT})
+endfunction()

@@ -1,0 +1,147 @@
+/* kubetee image: the enclave image, its measurement (MRENCLAVE) and signature
+ * (SIGSTRUCT), and the signed-image file that carries both.
+ *
+ * An enclave image is an ELF64 x86-64 shared object. Signing appends a trailer that
+ * holds the enclave config and SIGSTRUCT; the ELF loader ignores trailing bytes and the
+ * trailer is not part of the measured bytes. docs/formats.md has every layout.
+ */
+#ifndef KUBETEE_IMAGE_H
+#define KUBETEE_IMAGE_H
+
+#include <kubetee/crypto.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KT_PAGE_SIZE 4096
+#define KT_SIGSTRUCT_LEN 1808
+#define KT_SIGDATA_LEN 256 /* SIGSTRUCT header (128) || body (128): the bytes signed */
+#define KT_IMAGE_MAX (1ull << 30) /* largest image file accepted */
+#define KT_ENTRY_SYMBOL "kt_enclave_entry"
+
+/* The enclave config. It is measured (MRENCLAVE covers it), so the host can't alter it. */
+typedef struct {
+    uint64_t heap_size;        /* bytes, multiple of 4096 */
+    uint64_t stack_size;       /* bytes per TCS, multiple of 4096 */
+    uint64_t max_message_size; /* largest ECALL/OCALL message, bytes */
+    uint32_t tcs_count;        /* concurrent calls into the enclave */
+    uint16_t prodid;           /* ISVPRODID */
+    uint16_t svn;              /* ISVSVN */
+    bool debug;                /* debug enclave: no secrets should be trusted to it */
+} kt_enclave_config;
+
+void kt_enclave_config_default(kt_enclave_config *c);
+/* Parses `key = value` lines (# comments): heap_size, stack_size, max_message_size,
+ * tcs_count, prodid, svn, debug. Sizes accept K/M/G suffixes. An unknown key or a bad
+ * value is an error naming it; keys not given keep c's values. */
+kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config *c);
+/* Checks ranges (page multiples, 1..256 TCS, ...). */
+kt_status kt_enclave_config_check(const kt_enclave_config *c);
+
+/* ---- ELF ---- */
+typedef struct {
+    uint64_t vaddr, memsz, offset, filesz;
+    uint32_t flags; /* KT_PAGE_R/W/X */
+} kt_elf_segment;
+
+#define KT_ELF_MAX_SEGMENTS 16
+typedef struct {
+    kt_elf_segment seg[KT_ELF_MAX_SEGMENTS];
+    unsigned nseg;
+    uint64_t image_size; /* end of the last segment, page-rounded */
+    uint64_t entry;      /* address of KT_ENTRY_SYMBOL, 0 when absent */
+    const uint8_t *dynsym, *dynstr; /* views into the file */
+    size_t dynsym_count, dynstr_size;
+} kt_elf;
+
+#define KT_PAGE_R 1u
+#define KT_PAGE_W 2u
+#define KT_PAGE_X 4u
+
+/* Parses and bounds-checks an ELF64 x86-64 shared object; views point into data. */
+kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out);
+/* Calls fn for each undefined (imported) dynamic symbol; stops at fn's first error. */
+kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg), void *arg);
+/* KT_ERR_DENIED naming the first import an enclave may not use (files, sockets, time,
+ * environment, processes, ...). */
+kt_status kt_elf_check_imports(const kt_elf *elf);
+/* The category of a forbidden symbol ("files", "sockets", ...), or NULL if allowed. */
+const char *kt_forbidden_import(const char *name);
+
+/* ---- measurement ---- */
+/* MRENCLAVE of an image with a config: SGX's ECREATE/EADD/EEXTEND log over the
+ * enclave's page layout (see docs/formats.md). */
+kt_status kt_measure(const uint8_t *elf_bytes, size_t n, const kt_enclave_config *c,
+                     uint8_t mrenclave[KT_SHA256_LEN]);
+
+/* ---- SIGSTRUCT ---- */
+typedef struct {
+    uint32_t vendor, date; /* date as 0xYYYYMMDD in BCD */
+    uint32_t misc_select, misc_mask;
+    uint64_t attr_flags, attr_xfrm, attr_flags_mask, attr_xfrm_mask;
+    uint8_t mrenclave[KT_SHA256_LEN];
+    uint8_t mrsigner[KT_SHA256_LEN]; /* SHA-256 of the modulus as stored (little-endian) */
+    uint16_t prodid, svn;
+    uint8_t modulus[KT_RSA3072_LEN]; /* big-endian */
+} kt_sigstruct_info;
+
+#define KT_ATTR_INIT 0x1ull
+#define KT_ATTR_DEBUG 0x2ull
+#define KT_ATTR_MODE64BIT 0x4ull
+
+/* The 256 bytes to sign for an enclave: header and body with mrenclave and config. */
+kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_enclave_config *c,
+                               uint32_t date, uint8_t sigdata[KT_SIGDATA_LEN]);
+/* Assembles a SIGSTRUCT from signed data, the signer's public key and its signature
+ * (PKCS#1 v1.5 SHA-256, big-endian); checks the signature first. */
+kt_status kt_sigstruct_assemble(const uint8_t sigdata[KT_SIGDATA_LEN], const kt_key *pub,
+                                const uint8_t *sig, size_t sig_len, uint8_t out[KT_SIGSTRUCT_LEN]);
+/* Checks constants, exponent 3, the signature and q1/q2, then fills info. */
+kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_info *info);
+/* Today's date in SIGSTRUCT's BCD form (untrusted code only). */
+uint32_t kt_sigstruct_today(void);
+
+/* ---- signed images ---- */
+typedef struct {
+    const uint8_t *elf; /* view into the file */
+    size_t elf_len;
+    kt_enclave_config config;
+    uint8_t sigstruct[KT_SIGSTRUCT_LEN];
+} kt_signed_image;
+
+/* Splits a signed image file into its parts (no signature check). */
+kt_status kt_signed_image_parse(const uint8_t *data, size_t n, kt_signed_image *out);
+
+/* What a verified image is. */
+typedef struct {
+    uint8_t mrenclave[KT_SHA256_LEN];
+    uint8_t mrsigner[KT_SHA256_LEN];
+    kt_enclave_config config;
+    uint64_t attr_flags, attr_xfrm;
+    uint32_t misc_select, date;
+    uint64_t entry; /* offset of the entry point in the image */
+} kt_enclave_identity;
+
+/* Everything a loader checks before any enclave code runs: trailer, SIGSTRUCT signature,
+ * the measurement recomputed from the ELF and config, SIGSTRUCT fields against the config,
+ * and imports. On success img and id describe the image (img views into data). */
+kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
+                          kt_enclave_identity *id);
+
+/* One-step signing with an RSA-3072 e=3 private key. Refuses forbidden imports. */
+kt_status kt_image_sign(const uint8_t *elf, size_t n, const kt_enclave_config *c, const kt_key *key,
+                        uint32_t date, kt_buf *signed_image);
+/* Two-step signing: the bytes an external signer signs ... */
+kt_status kt_image_gendata(const uint8_t *elf, size_t n, const kt_enclave_config *c, uint32_t date,
+                           uint8_t sigdata[KT_SIGDATA_LEN]);
+/* ... and putting its signature in. sigdata must be what gendata wrote for this image
+ * and config. */
+kt_status kt_image_catsig(const uint8_t *elf, size_t n, const kt_enclave_config *c,
+                          const uint8_t sigdata[KT_SIGDATA_LEN], const kt_key *pub,
+                          const uint8_t *sig, size_t sig_len, kt_buf *signed_image);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

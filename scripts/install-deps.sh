@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that kubetee's build, tests, demo and benchmarks need.
+# Idempotent and non-interactive: does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  libssl-dev openssl
+  libprotobuf-c-dev protobuf-c-compiler
+  libcmocka-dev
+  libjansson-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libgrpc-dev protobuf-compiler protobuf-compiler-grpc
+  python3 python3-grpcio python3-protobuf
+  binutils file
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,147 @@
+/* ELF64 reader for enclave images: program headers and the dynamic symbol table.
+ * Every offset and size read from the file is checked against the file before use. */
+#include <kubetee/image.h>
+
+#include <elf.h>
+#include <string.h>
+
+#define MAX_IMAGE_SPAN (64ull << 30)
+
+static bool in_file(uint64_t off, uint64_t len, size_t n)
+{
+    return off <= n && len <= n - off;
+}
+
+static uint32_t seg_flags(uint32_t p_flags)
+{
+    return ((p_flags & PF_R) ? KT_PAGE_R : 0) | ((p_flags & PF_W) ? KT_PAGE_W : 0) |
+           ((p_flags & PF_X) ? KT_PAGE_X : 0);
+}
+
+static kt_status find_dynsym(const uint8_t *data, size_t n, const Elf64_Ehdr *eh, kt_elf *out)
+{
+    if (eh->e_shoff == 0 || eh->e_shnum == 0)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: no section headers (stripped with sstrip?)");
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
+        !in_file(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr), n))
+        return kt_fail(KT_ERR_MALFORMED, "ELF: section header table outside the file");
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        Elf64_Shdr sh;
+        memcpy(&sh, data + eh->e_shoff + (uint64_t)i * sizeof sh, sizeof sh);
+        if (sh.sh_type != SHT_DYNSYM)
+            continue;
+        if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_file(sh.sh_offset, sh.sh_size, n))
+            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynsym outside the file or wrong entry size");
+        if (sh.sh_link >= eh->e_shnum)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynsym links to section %u of %u", sh.sh_link,
+                           eh->e_shnum);
+        Elf64_Shdr str;
+        memcpy(&str, data + eh->e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);
+        if (str.sh_type != SHT_STRTAB || !in_file(str.sh_offset, str.sh_size, n) || str.sh_size == 0)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr outside the file or not a string table");
+        if (data[str.sh_offset + str.sh_size - 1] != '\0')
+            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr is not NUL-terminated");
+        out->dynsym = data + sh.sh_offset;
+        out->dynsym_count = sh.sh_size / sizeof(Elf64_Sym);
+        out->dynstr = data + str.sh_offset;
+        out->dynstr_size = str.sh_size;
+        return KT_OK;
+    }
+    return kt_fail(KT_ERR_MALFORMED, "ELF: no .dynsym section");
+}
+
+static kt_status sym_at(const kt_elf *elf, size_t i, Elf64_Sym *sym, const char **name)
+{
+    memcpy(sym, elf->dynsym + i * sizeof *sym, sizeof *sym);
+    if (sym->st_name >= elf->dynstr_size)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: symbol %zu has a name outside .dynstr", i);
+    *name = (const char *)elf->dynstr + sym->st_name;
+    return KT_OK;
+}
+
+kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
+{
+    if (!data || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF: NULL argument");
+    memset(out, 0, sizeof *out);
+    Elf64_Ehdr eh;
+    if (n < sizeof eh)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: file of %zu bytes is shorter than an ELF header", n);
+    memcpy(&eh, data, sizeof eh);
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: bad magic (not an ELF file)");
+    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: not a 64-bit little-endian object");
+    if (eh.e_machine != EM_X86_64)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: machine %u is not x86-64", eh.e_machine);
+    if (eh.e_type != ET_DYN)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: type %u is not a shared object (ET_DYN)", eh.e_type);
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+        !in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), n))
+        return kt_fail(KT_ERR_MALFORMED, "ELF: program header table outside the file");
+
+    uint64_t prev_end = 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_INTERP)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: has an interpreter (an executable, not an enclave)");
+        if (ph.p_type != PT_LOAD)
+            continue;
+        if (out->nseg == KT_ELF_MAX_SEGMENTS)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: more than %d loadable segments", KT_ELF_MAX_SEGMENTS);
+        if (ph.p_filesz > ph.p_memsz)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u file size exceeds memory size", i);
+        if (!in_file(ph.p_offset, ph.p_filesz, n))
+            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u bytes lie outside the file", i);
+        if (ph.p_vaddr > MAX_IMAGE_SPAN || ph.p_memsz > MAX_IMAGE_SPAN - ph.p_vaddr)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u spans past 64 GiB", i);
+        if (ph.p_vaddr < prev_end)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u overlaps or precedes the previous one", i);
+        if ((ph.p_vaddr % KT_PAGE_SIZE) != (ph.p_offset % KT_PAGE_SIZE))
+            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u is not page-congruent", i);
+        prev_end = ph.p_vaddr + ph.p_memsz;
+        kt_elf_segment *s = &out->seg[out->nseg++];
+        s->vaddr = ph.p_vaddr;
+        s->memsz = ph.p_memsz;
+        s->offset = ph.p_offset;
+        s->filesz = ph.p_filesz;
+        s->flags = seg_flags(ph.p_flags);
+    }
+    if (out->nseg == 0)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: no loadable segments");
+    out->image_size = (prev_end + KT_PAGE_SIZE - 1) & ~(uint64_t)(KT_PAGE_SIZE - 1);
+
+    kt_status st = find_dynsym(data, n, &eh, out);
+    if (st)
+        return st;
+    for (size_t i = 1; i < out->dynsym_count; i++) {
+        Elf64_Sym sym;
+        const char *name;
+        if ((st = sym_at(out, i, &sym, &name)))
+            return st;
+        if (sym.st_shndx != SHN_UNDEF && strcmp(name, KT_ENTRY_SYMBOL) == 0 &&
+            ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
+            if (sym.st_value >= out->image_size)
+                return kt_fail(KT_ERR_MALFORMED, "ELF: entry point outside the image");
+            out->entry = sym.st_value;
+        }
+    }
+    return KT_OK;
+}
+
+kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg), void *arg)
+{
+    if (!elf || !fn)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF imports: NULL argument");
+    for (size_t i = 1; i < elf->dynsym_count; i++) {
+        Elf64_Sym sym;
+        const char *name;
+        kt_status st = sym_at(elf, i, &sym, &name);
+        if (st)
+            return st;
+        if (sym.st_shndx == SHN_UNDEF && name[0] && (st = fn(name, arg)))
+            return st;
+    }
+    return KT_OK;
+}

@@ -1,0 +1,139 @@
+/* base: status names, failure reasons, buffers, hex and base64, atomic files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <kubetee/base.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_status_names_and_gate_range(void **state)
+{
+    (void)state;
+    assert_string_equal(kt_status_name(KT_ERR_VERIFY), "KT_ERR_VERIFY");
+    assert_true(kt_status_is_gate(KT_ERR_GATE_OUT_OF_TCS));
+    assert_false(kt_status_is_gate(KT_ERR_FUNCTION));
+    assert_false(kt_status_is_gate(KT_ERR_INVALID_ARGUMENT));
+}
+
+static void test_fail_records_reason_with_context(void **state)
+{
+    (void)state;
+    assert_int_equal(kt_fail(KT_ERR_MALFORMED, "quote: %d bytes", 3), KT_ERR_MALFORMED);
+    assert_string_equal(kt_last_error(), "quote: 3 bytes");
+    kt_fail_context(KT_ERR_MALFORMED, "loading %s", "x");
+    assert_string_equal(kt_last_error(), "loading x: quote: 3 bytes");
+}
+
+static void test_hex_round_trip_and_errors(void **state)
+{
+    (void)state;
+    uint8_t in[4] = {0xde, 0xad, 0xbe, 0xef}, out[4];
+    char hex[9];
+    assert_int_equal(kt_hex_encode(in, 4, hex, sizeof hex), KT_OK);
+    assert_string_equal(hex, "deadbeef");
+    assert_int_equal(kt_hex_decode("DEADbeef", out, 4), KT_OK);
+    assert_memory_equal(in, out, 4);
+    assert_int_equal(kt_hex_encode(in, 4, hex, 8), KT_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(kt_hex_decode("deadbee", out, 4), KT_ERR_MALFORMED);   /* short: never a prefix */
+    assert_int_equal(kt_hex_decode("deadbeefaa", out, 4), KT_ERR_MALFORMED); /* long */
+    assert_int_equal(kt_hex_decode("deadbeeg", out, 4), KT_ERR_MALFORMED);
+    assert_non_null(strstr(kt_last_error(), "position 7"));
+}
+
+static void test_base64_rfc4648_vectors(void **state)
+{
+    (void)state;
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        kt_buf b = {0}, d = {0};
+        assert_int_equal(kt_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), &b), KT_OK);
+        assert_int_equal(b.len, strlen(enc[i]));
+        assert_memory_equal(b.data, enc[i], b.len);
+        assert_int_equal(kt_base64_decode(enc[i], strlen(enc[i]), &d), KT_OK);
+        assert_int_equal(d.len, strlen(plain[i]));
+        if (d.len)
+            assert_memory_equal(d.data, plain[i], d.len);
+        kt_buf_free(&b);
+        kt_buf_free(&d);
+    }
+    kt_buf d = {0};
+    assert_int_equal(kt_base64_decode("Zm9", 3, &d), KT_ERR_MALFORMED);
+    assert_int_equal(kt_base64_decode("Zm=v", 4, &d), KT_ERR_MALFORMED);
+    assert_int_equal(kt_base64_decode("Zm9v!A==", 8, &d), KT_ERR_MALFORMED);
+    kt_buf_free(&d);
+}
+
+static void test_buffer_grows_and_frees(void **state)
+{
+    (void)state;
+    kt_buf b = {0};
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(kt_buf_append(&b, "abcdefgh", 8), KT_OK);
+    assert_int_equal(b.len, 8000);
+    assert_memory_equal(b.data + 7992, "abcdefgh", 8);
+    kt_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
+static void test_equal_and_wipe(void **state)
+{
+    (void)state;
+    uint8_t a[16], b[16];
+    memset(a, 7, 16);
+    memset(b, 7, 16);
+    assert_true(kt_equal(a, b, 16));
+    b[15] = 8;
+    assert_false(kt_equal(a, b, 16));
+    kt_wipe(a, 16);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(a[i], 0);
+}
+
+static void test_atomic_write_mode_and_bounded_read(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kt-base-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[256], path[300];
+    snprintf(sub, sizeof sub, "%s/a/b", dir);
+    assert_int_equal(kt_mkdirs(sub, 0700), KT_OK);
+    snprintf(path, sizeof path, "%s/secret", sub);
+    assert_int_equal(kt_file_write_atomic(path, "hello", 5, 0600), KT_OK);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    kt_buf b = {0};
+    assert_int_equal(kt_file_read(path, 5, &b), KT_OK);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "hello", 5);
+    kt_buf_free(&b);
+    assert_int_equal(kt_file_read(path, 4, &b), KT_ERR_TOO_LARGE);
+    kt_buf_free(&b);
+    snprintf(path, sizeof path, "%s/missing", sub);
+    assert_int_equal(kt_file_read(path, 10, &b), KT_ERR_NOT_FOUND);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_names_and_gate_range),
+        cmocka_unit_test(test_fail_records_reason_with_context),
+        cmocka_unit_test(test_hex_round_trip_and_errors),
+        cmocka_unit_test(test_base64_rfc4648_vectors),
+        cmocka_unit_test(test_buffer_grows_and_frees),
+        cmocka_unit_test(test_equal_and_wipe),
+        cmocka_unit_test(test_atomic_write_mode_and_bounded_read),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,345 @@
+/* image: the ELF reader, the enclave config, MRENCLAVE, SIGSTRUCT and signing.
+ * The story: an image measures the same every time; any change to a loadable byte or
+ * to the config changes MRENCLAVE; a signed image verifies, and one changed byte
+ * anywhere that matters is refused with the reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include <kubetee/image.h>
+
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kt_key *signer, *other_signer;
+
+static kt_buf load(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/enclaves/%s", KT_TEST_BINARY_DIR, name);
+    kt_buf b = {0};
+    if (kt_file_read(path, KT_IMAGE_MAX, &b) != KT_OK)
+        fail_msg("%s", kt_last_error());
+    return b;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return kt_key_generate(KT_KEY_RSA3072_E3, &signer) || kt_key_generate(KT_KEY_RSA3072_E3, &other_signer);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_key_free(signer);
+    kt_key_free(other_signer);
+    return 0;
+}
+
+static kt_buf sign(const kt_buf *elf, const kt_enclave_config *c, const kt_key *key)
+{
+    kt_buf out = {0};
+    if (kt_image_sign(elf->data, elf->len, c, key, 0x20261126, &out) != KT_OK)
+        fail_msg("%s", kt_last_error());
+    return out;
+}
+
+static void test_elf_reader_finds_segments_and_entry(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+    assert_true(elf.nseg >= 2);
+    assert_true(elf.entry > 0 && elf.entry < elf.image_size);
+    assert_int_equal(elf.image_size % KT_PAGE_SIZE, 0);
+    assert_int_equal(kt_elf_check_imports(&elf), KT_OK);
+    kt_buf_free(&b);
+}
+
+static void test_elf_reader_refuses_malformed_files(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_elf elf;
+    assert_fails_with(kt_elf_parse(b.data, 10, &elf), KT_ERR_MALFORMED, "shorter than an ELF header");
+    assert_fails_with(kt_elf_parse(b.data, 4096, &elf), KT_ERR_MALFORMED, "outside the file");
+    uint8_t *copy = malloc(b.len);
+    memcpy(copy, b.data, b.len);
+    copy[1] = 'X';
+    assert_fails_with(kt_elf_parse(copy, b.len, &elf), KT_ERR_MALFORMED, "bad magic");
+    memcpy(copy, b.data, b.len);
+    copy[offsetof(Elf64_Ehdr, e_machine)] = 0xB7; /* AArch64 */
+    assert_fails_with(kt_elf_parse(copy, b.len, &elf), KT_ERR_MALFORMED, "not x86-64");
+    memcpy(copy, b.data, b.len);
+    copy[offsetof(Elf64_Ehdr, e_type)] = ET_EXEC;
+    assert_fails_with(kt_elf_parse(copy, b.len, &elf), KT_ERR_MALFORMED, "not a shared object");
+    /* a program header pointing past the end of the file */
+    memcpy(copy, b.data, b.len);
+    Elf64_Ehdr eh;
+    memcpy(&eh, copy, sizeof eh);
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, copy + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_LOAD) {
+            ph.p_offset = b.len;
+            ph.p_vaddr = b.len; /* keep page congruence, break the bounds */
+            memcpy(copy + eh.e_phoff + i * sizeof ph, &ph, sizeof ph);
+            break;
+        }
+    }
+    assert_int_equal(kt_elf_parse(copy, b.len, &elf), KT_ERR_MALFORMED);
+    free(copy);
+    kt_buf_free(&b);
+}
+
+static void test_signing_refuses_forbidden_import_and_names_it(void **state)
+{
+    (void)state;
+    kt_buf b = load("forbidden.so"), out = {0};
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    assert_fails_with(kt_image_sign(b.data, b.len, &c, signer, 0x20261126, &out), KT_ERR_DENIED,
+                      "'fopen' (files)");
+    assert_int_equal(out.len, 0);
+    assert_string_equal(kt_forbidden_import("getenv"), "environment");
+    assert_string_equal(kt_forbidden_import("socket@GLIBC_2.2.5"), "sockets");
+    assert_string_equal(kt_forbidden_import("clock_gettime"), "time");
+    assert_string_equal(kt_forbidden_import("execve"), "processes");
+    assert_null(kt_forbidden_import("memcpy"));
+    assert_null(kt_forbidden_import("EVP_DigestUpdate"));
+    assert_null(kt_forbidden_import("opener")); /* whole names only */
+    kt_buf_free(&b);
+}
+
+static void test_config_text_and_errors(void **state)
+{
+    (void)state;
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    const char *good = "# hello\nheap_size = 4M\nstack_size=128K\ntcs_count = 2 # two\n"
+                       "prodid = 7\nsvn = 3\ndebug = true\nmax_message_size = 65536\n";
+    assert_int_equal(kt_enclave_config_parse(good, strlen(good), &c), KT_OK);
+    assert_int_equal(c.heap_size, 4u << 20);
+    assert_int_equal(c.stack_size, 128u << 10);
+    assert_int_equal(c.tcs_count, 2);
+    assert_int_equal(c.prodid, 7);
+    assert_int_equal(c.svn, 3);
+    assert_true(c.debug);
+    kt_enclave_config before = c;
+    assert_fails_with(kt_enclave_config_parse("heap = 1M", 9, &c), KT_ERR_MALFORMED, "unknown key 'heap'");
+    assert_fails_with(kt_enclave_config_parse("svn = 70000", 11, &c), KT_ERR_MALFORMED, "svn");
+    assert_fails_with(kt_enclave_config_parse("tcs_count = x", 13, &c), KT_ERR_MALFORMED, "tcs_count");
+    assert_fails_with(kt_enclave_config_parse("heap_size = 4Q", 14, &c), KT_ERR_MALFORMED, "heap_size");
+    assert_fails_with(kt_enclave_config_parse("heap_size = 100", 15, &c), KT_ERR_INVALID_ARGUMENT,
+                      "multiple of 4096");
+    assert_fails_with(kt_enclave_config_parse("tcs_count = 0", 13, &c), KT_ERR_INVALID_ARGUMENT, "1..256");
+    assert_fails_with(kt_enclave_config_parse("debug = maybe", 13, &c), KT_ERR_MALFORMED, "debug");
+    assert_fails_with(kt_enclave_config_parse("svn = 1\0x", 9, &c), KT_ERR_MALFORMED, "NUL");
+    assert_fails_with(kt_enclave_config_parse("novalue", 7, &c), KT_ERR_MALFORMED, "line 1");
+    /* a failed parse changes nothing */
+    assert_memory_equal(&before, &c, sizeof c);
+}
+
+static void test_measurement_is_stable_and_covers_bytes_and_config(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    uint8_t m1[32], m2[32];
+    assert_int_equal(kt_measure(b.data, b.len, &c, m1), KT_OK);
+    assert_int_equal(kt_measure(b.data, b.len, &c, m2), KT_OK);
+    assert_memory_equal(m1, m2, 32);
+
+    /* every config field is measured */
+    kt_enclave_config v[6];
+    for (int i = 0; i < 6; i++)
+        v[i] = c;
+    v[0].heap_size += 4096;
+    v[1].stack_size += 4096;
+    v[2].tcs_count += 1;
+    v[3].debug = !c.debug;
+    v[4].prodid += 1;
+    v[5].svn += 1;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(kt_measure(b.data, b.len, &v[i], m2), KT_OK);
+        assert_memory_not_equal(m1, m2, 32);
+    }
+
+    /* one changed byte in loaded data changes the measurement; the data array's initial
+     * bytes sit in a loadable segment */
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+    const kt_elf_segment *last = &elf.seg[elf.nseg - 1];
+    b.data[last->offset + last->filesz - 1] ^= 0x80;
+    assert_int_equal(kt_measure(b.data, b.len, &c, m2), KT_OK);
+    assert_memory_not_equal(m1, m2, 32);
+    kt_buf_free(&b);
+}
+
+static void test_sign_and_verify_identity(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    c.prodid = 5;
+    c.svn = 9;
+    kt_buf s = sign(&b, &c, signer);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+    uint8_t mr[32];
+    assert_int_equal(kt_measure(b.data, b.len, &c, mr), KT_OK);
+    assert_memory_equal(id.mrenclave, mr, 32);
+    assert_int_equal(id.config.prodid, 5);
+    assert_int_equal(id.config.svn, 9);
+    assert_int_equal(id.date, 0x20261126);
+    assert_int_equal(img.elf_len, b.len);
+    assert_memory_equal(img.elf, b.data, b.len); /* signing never touches the ELF bytes */
+
+    /* MRSIGNER is SHA-256 of the little-endian modulus, as SGX computes it */
+    uint8_t mod[384], le[384], want[32];
+    size_t len;
+    assert_int_equal(kt_key_public_raw(signer, mod, sizeof mod, &len), KT_OK);
+    for (int i = 0; i < 384; i++)
+        le[i] = mod[383 - i];
+    assert_int_equal(kt_sha256(le, 384, want), KT_OK);
+    assert_memory_equal(id.mrsigner, want, 32);
+
+    /* SIGSTRUCT fields sit at SGX's offsets */
+    const uint8_t *ss = img.sigstruct;
+    assert_int_equal(kt_le32(ss), 6);
+    assert_int_equal(kt_le32(ss + 4), 0xE1);
+    assert_int_equal(kt_le32(ss + 20), 0x20261126);
+    assert_memory_equal(ss + 128, le, 384);
+    assert_int_equal(kt_le32(ss + 512), 3);
+    assert_memory_equal(ss + 960, mr, 32);
+    assert_int_equal(kt_le16(ss + 1024), 5);
+    assert_int_equal(kt_le16(ss + 1026), 9);
+    assert_int_equal(kt_le64(ss + 928), KT_ATTR_MODE64BIT);
+
+    /* a debug enclave says so in its attributes */
+    c.debug = true;
+    kt_buf d = sign(&b, &c, signer);
+    assert_int_equal(kt_image_verify(d.data, d.len, &img, &id), KT_OK);
+    assert_true(id.attr_flags & KT_ATTR_DEBUG);
+    kt_buf_free(&b), kt_buf_free(&s), kt_buf_free(&d);
+}
+
+static void test_tampered_images_are_refused_with_reason(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf s = sign(&b, &c, signer);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+
+    /* one byte of code */
+    size_t code = elf.entry; /* the entry's bytes are file-backed at the same offset here */
+    s.data[code] ^= 1;
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY, "measurement mismatch");
+    s.data[code] ^= 1;
+
+    /* the config in the trailer: more TCS than were signed for */
+    size_t cfg = b.len + 16;
+    s.data[cfg + 4] += 1;
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY, "measurement mismatch");
+    s.data[cfg + 4] -= 1;
+
+    /* the signature, the signed body, the modulus, q1 */
+    size_t ss = b.len + 16 + 64;
+    size_t offs[] = {516 + 100, 900 + 60, 128 + 10, 1040 + 5};
+    for (size_t i = 0; i < 4; i++) {
+        s.data[ss + offs[i]] ^= 1;
+        assert_int_not_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+        s.data[ss + offs[i]] ^= 1;
+    }
+    assert_fails_with((s.data[ss + 516] ^= 1, kt_image_verify(s.data, s.len, &img, &id)), KT_ERR_VERIFY,
+                      "signature does not verify");
+    s.data[ss + 516] ^= 1;
+
+    /* the trailer itself */
+    assert_fails_with(kt_image_verify(s.data, s.len - 1, &img, &id), KT_ERR_MALFORMED, "not a signed enclave");
+    assert_fails_with(kt_image_verify(b.data, b.len, &img, &id), KT_ERR_MALFORMED, "kubetee sign");
+    assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+
+    /* an already signed image is not signed again */
+    kt_buf again = {0};
+    assert_fails_with(kt_image_sign(s.data, s.len, &c, signer, 0x20261126, &again), KT_ERR_INVALID_ARGUMENT,
+                      "already signed");
+    kt_buf_free(&b), kt_buf_free(&s);
+}
+
+static void test_another_signer_gives_another_mrsigner_same_mrenclave(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf s1 = sign(&b, &c, signer), s2 = sign(&b, &c, other_signer);
+    kt_signed_image img;
+    kt_enclave_identity a, z;
+    assert_int_equal(kt_image_verify(s1.data, s1.len, &img, &a), KT_OK);
+    assert_int_equal(kt_image_verify(s2.data, s2.len, &img, &z), KT_OK);
+    assert_memory_equal(a.mrenclave, z.mrenclave, 32);
+    assert_memory_not_equal(a.mrsigner, z.mrsigner, 32);
+    /* grafting another signer's SIGSTRUCT signature onto this modulus fails */
+    size_t ss = b.len + 16 + 64;
+    memcpy(s1.data + ss + 516, s2.data + ss + 516, 384);
+    assert_int_equal(kt_image_verify(s1.data, s1.len, &img, &a), KT_ERR_VERIFY);
+    kt_buf_free(&b), kt_buf_free(&s1), kt_buf_free(&s2);
+}
+
+static void test_two_step_signing_matches_one_step(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    uint8_t sd[KT_SIGDATA_LEN];
+    assert_int_equal(kt_image_gendata(b.data, b.len, &c, 0x20261126, sd), KT_OK);
+    kt_buf sig = {0}, two = {0};
+    assert_int_equal(kt_sign(signer, sd, sizeof sd, &sig), KT_OK); /* the "external" signer */
+    assert_int_equal(kt_image_catsig(b.data, b.len, &c, sd, signer, sig.data, sig.len, &two), KT_OK);
+    kt_buf one = sign(&b, &c, signer);
+    assert_int_equal(one.len, two.len);
+    assert_memory_equal(one.data, two.data, one.len); /* PKCS#1 v1.5 is deterministic */
+
+    /* a signature by another key, or signing data made for another config, is refused */
+    kt_buf bad = {0};
+    assert_fails_with(kt_image_catsig(b.data, b.len, &c, sd, other_signer, sig.data, sig.len, &bad),
+                      KT_ERR_VERIFY, "signature does not match");
+    kt_enclave_config c2 = c;
+    c2.svn = 1;
+    assert_fails_with(kt_image_catsig(b.data, b.len, &c2, sd, signer, sig.data, sig.len, &bad),
+                      KT_ERR_VERIFY, "not made from this enclave");
+    assert_int_equal(bad.len, 0);
+    kt_buf_free(&b), kt_buf_free(&sig), kt_buf_free(&two), kt_buf_free(&one);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elf_reader_finds_segments_and_entry),
+        cmocka_unit_test(test_elf_reader_refuses_malformed_files),
+        cmocka_unit_test(test_signing_refuses_forbidden_import_and_names_it),
+        cmocka_unit_test(test_config_text_and_errors),
+        cmocka_unit_test(test_measurement_is_stable_and_covers_bytes_and_config),
+        cmocka_unit_test(test_sign_and_verify_identity),
+        cmocka_unit_test(test_tampered_images_are_refused_with_reason),
+        cmocka_unit_test(test_another_signer_gives_another_mrsigner_same_mrenclave),
+        cmocka_unit_test(test_two_step_signing_matches_one_step),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

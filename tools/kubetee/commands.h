@@ -1,0 +1,10 @@
+#ifndef KT_COMMANDS_H
+#define KT_COMMANDS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_gendata(int argc, char **argv);
+int cmd_catsig(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+
+#endif
