@@ -29,7 +29,8 @@ function(kt_add_enclave name)
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".so")
   target_link_libraries(${name} PRIVATE kt_trusted ${E_LIBS})
   target_link_options(${name} PRIVATE
-    -Wl,--version-script=${KT_ENCLAVE_VERSION_SCRIPT} -Wl,-z,now -Wl,-z,noexecstack)
+    -Wl,--version-script=${KT_ENCLAVE_VERSION_SCRIPT} -Wl,-u,kt_enclave_entry -Wl,-z,now
+    -Wl,-z,noexecstack)
   set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${KT_ENCLAVE_VERSION_SCRIPT})
 endfunction()
 

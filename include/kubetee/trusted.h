@@ -1,0 +1,87 @@
+/* TFF, enclave side: what trusted code uses.
+ *
+ *   static kt_status say_hello(const Hello__Request *req, Hello__Reply *res) { ... }
+ *   KT_TRUSTED_FUNCTION(say_hello, "SayHello", Hello__Request, hello__request,
+ *                       Hello__Reply, hello__reply)
+ *
+ * Trusted code has no OS: no files, sockets, clock or environment. It reaches the host
+ * only through kt_ocall, and `kubetee sign` refuses an enclave that imports an OS call.
+ */
+#ifndef KUBETEE_TRUSTED_H
+#define KUBETEE_TRUSTED_H
+
+#include <kubetee/crypto.h>
+#include <kubetee/tff_common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Registers a trusted function (an ECALL target). Thread-safe. KT_ERR_EXISTS when the
+ * name is taken. Names starting with "kt." are the runtime's. */
+kt_status kt_trusted_register(const kt_function *f);
+
+/* Defines and registers a trusted function when the enclave loads. The function's type
+ * is checked at compile time against Req and Res. */
+#define KT_TRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                           \
+    KT__FUNCTION(kt_trusted_register, fn, name, Req, req_prefix, Res, res_prefix)
+
+/* Calls an untrusted function on the host by name. res must be an initialised message of
+ * the function's response type; on KT_OK its fields are call memory. Gate failures come
+ * back as KT_ERR_GATE_*; any other status is what the host function returned. */
+kt_status kt_ocall(const char *name, const void *req, void *res);
+
+/* ---- sealing ----
+ * MRENCLAVE: only this exact enclave, signed by the same key, unseals. MRSIGNER: any
+ * enclave of the same signer and product ID with an SVN at least the sealer's. The
+ * caller's aad is authenticated, not encrypted, and comes back from unseal. */
+typedef enum { KT_SEAL_MRENCLAVE = 1, KT_SEAL_MRSIGNER = 2 } kt_seal_policy;
+kt_status kt_seal(kt_seal_policy policy, const uint8_t *aad, size_t aad_len, const uint8_t *plain,
+                  size_t n, kt_buf *blob);
+/* KT_ERR_VERIFY when the blob was sealed for another enclave, signer or product, or was
+ * altered; KT_ERR_MALFORMED when it is not a sealed blob. aad may be NULL. */
+kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad);
+
+/* ---- reports and local attestation ---- */
+#define KT_REPORT_LEN 432
+#define KT_REPORT_BODY_LEN 384
+#define KT_TARGET_INFO_LEN 512
+#define KT_REPORT_DATA_LEN 64
+
+typedef struct {
+    uint8_t cpusvn[16];
+    uint32_t misc_select;
+    uint64_t attr_flags, attr_xfrm;
+    uint8_t mrenclave[32];
+    uint8_t mrsigner[32];
+    uint16_t prodid, svn;
+    uint8_t report_data[KT_REPORT_DATA_LEN];
+} kt_report_info;
+
+/* This enclave's TARGETINFO, for another enclave to make a report this one can verify. */
+kt_status kt_target_info(uint8_t ti[KT_TARGET_INFO_LEN]);
+/* An SGX REPORT (body, key id, MAC) for the enclave described by ti, or for this enclave
+ * when ti is NULL, carrying report_data. */
+kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPORT_DATA_LEN],
+                           uint8_t report[KT_REPORT_LEN]);
+/* Verifies a report made for this enclave on this platform and returns what it says.
+ * KT_ERR_VERIFY when the MAC does not match (forged, altered, or made for another). */
+kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_info *info);
+/* Decodes a report body (no MAC check). */
+kt_status kt_report_body_parse(const uint8_t body[KT_REPORT_BODY_LEN], kt_report_info *info);
+
+/* ---- identity ----
+ * A P-256 key pair made on the enclave's first start, sealed to its MRENCLAVE, kept by
+ * the host, and reloaded on later starts. The private key never leaves the enclave. */
+kt_status kt_identity_public(uint8_t pub[KT_P256_PUBLIC_LEN]);
+kt_status kt_identity_sign(const void *msg, size_t n, uint8_t sig[KT_P256_SIG_LEN]);
+/* True when this start created the key (first start or the sealed blob was lost). */
+bool kt_identity_is_new(void);
+
+/* This enclave's own report body fields (measurements, prodid, svn, attributes). */
+kt_status kt_self(kt_report_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,112 @@
+/* Call frames and call memory: a bump allocator that starts in the frame itself, so a
+ * small call allocates nothing, and grows in heap blocks. Popping wipes and frees. */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct kt_block {
+    kt_block *next;
+    size_t used, cap;
+    _Alignas(16) uint8_t mem[];
+};
+
+static _Thread_local kt_frame *current;
+
+void kt_frame_push(kt_frame *f)
+{
+    f->prev = current;
+    f->blocks = NULL;
+    f->used = 0;
+    current = f;
+}
+
+void kt_frame_pop(kt_frame *f)
+{
+    kt_wipe(f->inline_mem, f->used);
+    for (kt_block *b = f->blocks, *next; b; b = next) {
+        next = b->next;
+        kt_wipe(b->mem, b->used);
+        free(b);
+    }
+    f->blocks = NULL;
+    f->used = 0;
+    current = f->prev;
+}
+
+bool kt_in_call(void)
+{
+    return current != NULL;
+}
+
+void *kt_call_alloc(size_t n)
+{
+    kt_frame *f = current;
+    if (!f || n > (1ull << 32))
+        return NULL;
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0)
+        n = 16;
+    if (f->used + n <= sizeof f->inline_mem) {
+        void *p = f->inline_mem + f->used;
+        f->used += n;
+        return p;
+    }
+    kt_block *b = f->blocks;
+    if (!b || b->used + n > b->cap) {
+        size_t cap = n > 16384 ? n : 16384;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = f->blocks;
+        f->blocks = b;
+    }
+    void *p = b->mem + b->used;
+    b->used += n;
+    return p;
+}
+
+void *kt_call_memdup(const void *p, size_t n)
+{
+    void *q = kt_call_alloc(n);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+char *kt_call_strdup(const char *s)
+{
+    return s ? kt_call_memdup(s, strlen(s) + 1) : NULL;
+}
+
+static void *arena_alloc(void *data, size_t n)
+{
+    (void)data;
+    return kt_call_alloc(n);
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+ProtobufCAllocator kt_call_allocator = {arena_alloc, arena_free, NULL};
+
+void kt_message_clear(void *message)
+{
+    ProtobufCMessage *m = message;
+    if (!m || !m->descriptor)
+        return;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    /* protobuf-c frees a message together with its fields; hand it a heap copy of the
+     * top level so the caller's own struct survives */
+    void *shell = malloc(d->sizeof_message);
+    if (shell) {
+        memcpy(shell, m, d->sizeof_message);
+        protobuf_c_message_free_unpacked(shell, NULL);
+    }
+    protobuf_c_message_init(d, m);
+}

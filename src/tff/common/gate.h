@@ -1,0 +1,62 @@
+/* The call gate's ABI: the only things that cross between the host runtime, the
+ * platform and the trusted runtime. Internal to kubetee; see docs/architecture.md.
+ *
+ * Every pointer in these structures points to host memory. The trusted side copies
+ * what it reads before parsing it, and writes results only into memory the host
+ * allocated, as it must on SGX hardware. */
+#ifndef KT_GATE_H
+#define KT_GATE_H
+
+#include <kubetee/base.h>
+
+#define KT_GATE_ABI 1
+
+enum { KT_GATE_INIT = 1, KT_GATE_ECALL = 2, KT_GATE_FINI = 3 };
+
+/* SGX key names and policies (EGETKEY). */
+#define KT_KEYNAME_REPORT 3
+#define KT_KEYNAME_SEAL 4
+#define KT_KEYPOLICY_MRENCLAVE 1
+#define KT_KEYPOLICY_MRSIGNER 2
+
+typedef struct {
+    uint16_t keyname, policy, isvsvn;
+    uint8_t cpusvn[16];
+    uint8_t keyid[32];
+} kt_keyrequest;
+
+/* Handed to the enclave at INIT; valid until FINI. */
+typedef struct {
+    uint32_t abi;
+    void *ctx; /* the host runtime's enclave */
+    /* OCALL: runs the named untrusted function; *res is host memory from host_alloc. */
+    kt_status (*ocall)(void *ctx, const char *name, const char *req_type, const char *res_type,
+                       const uint8_t *req, size_t req_len, uint8_t **res, size_t *res_len,
+                       char *detail, size_t detail_cap);
+    void *(*host_alloc)(size_t n);
+    void (*host_free)(void *p);
+    void (*log)(void *ctx, int level, const char *line);
+    /* The CPU's enclave instructions. On sgx these are ENCLU leaves inside the enclave;
+     * on sim the platform supplies them, and protects nothing. */
+    void *cpu;
+    kt_status (*egetkey)(void *cpu, const kt_keyrequest *kr, uint8_t key[16]);
+    kt_status (*ereport)(void *cpu, const uint8_t *target_info, const uint8_t report_data[64],
+                         uint8_t report[432]);
+    const uint8_t *config; /* the measured config block, 64 bytes */
+} kt_gate_host;
+
+typedef struct {
+    uint32_t op;
+    const kt_gate_host *host;            /* INIT */
+    const char *name;                    /* ECALL: function name */
+    const char *req_type, *res_type;     /* ECALL: full protobuf type names */
+    const uint8_t *req;                  /* ECALL: packed request */
+    size_t req_len;
+    uint8_t *res;                        /* ECALL: packed response, from host_alloc */
+    size_t res_len;
+    char detail[256];                    /* reason for a failure, from the enclave */
+} kt_gate_call;
+
+typedef kt_status (*kt_gate_entry)(kt_gate_call *call);
+
+#endif

@@ -1,0 +1,95 @@
+/* The enclave's single entry point: INIT, ECALL and FINI arrive here. */
+#include "trts.h"
+#include "../../image/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const kt_gate_host *kt_trts_host;
+size_t kt_trts_max_message;
+
+static void log_to_host(kt_log_level level, const char *line)
+{
+    if (kt_trts_host)
+        kt_trts_host->log(kt_trts_host->ctx, (int)level, line);
+}
+
+static kt_status init(kt_gate_call *c)
+{
+    const kt_gate_host *h = c->host;
+    if (!h || h->abi != KT_GATE_ABI) {
+        kt_detail(c->detail, sizeof c->detail, "host runtime speaks another gate ABI");
+        return KT_ERR_GATE_ENCLAVE;
+    }
+    if (kt_trts_host) {
+        kt_detail(c->detail, sizeof c->detail, "enclave already initialised");
+        return KT_ERR_STATE;
+    }
+    kt_enclave_config cfg;
+    uint8_t blob[KT_CONFIG_BLOB_LEN];
+    memcpy(blob, h->config, sizeof blob); /* copy in before use */
+    kt_status st = kt_config_decode(blob, &cfg);
+    if (st) {
+        kt_detail(c->detail, sizeof c->detail, kt_last_error());
+        return st;
+    }
+    kt_trts_max_message = cfg.max_message_size;
+    kt_trts_host = h;
+    kt_log_set_sink(log_to_host);
+    if ((st = kt_trts_registration_status(c->detail, sizeof c->detail)))
+        return st;
+    kt_frame frame;
+    kt_frame_push(&frame);
+    if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_self_init()))
+        st = kt_identity_init();
+    kt_frame_pop(&frame);
+    if (st)
+        kt_detail(c->detail, sizeof c->detail, kt_last_error());
+    return st;
+}
+
+__attribute__((visibility("default"))) kt_status kt_enclave_entry(kt_gate_call *c);
+
+kt_status kt_enclave_entry(kt_gate_call *c)
+{
+    if (!c)
+        return KT_ERR_GATE_ENCLAVE;
+    switch (c->op) {
+    case KT_GATE_INIT:
+        return init(c);
+    case KT_GATE_ECALL: {
+        if (!kt_trts_host) {
+            kt_detail(c->detail, sizeof c->detail, "enclave not initialised");
+            return KT_ERR_GATE_ENCLAVE;
+        }
+        /* copy the name in: the host could change it while we look it up */
+        char name[256], req_type[256], res_type[256];
+        if (!c->name || !c->req_type || !c->res_type || strnlen(c->name, 256) == 256 ||
+            strnlen(c->req_type, 256) == 256 || strnlen(c->res_type, 256) == 256 ||
+            (c->req_len && !c->req)) {
+            kt_detail(c->detail, sizeof c->detail, "malformed call (names or request)");
+            return KT_ERR_GATE_BAD_MESSAGE;
+        }
+        strcpy(name, c->name);
+        strcpy(req_type, c->req_type);
+        strcpy(res_type, c->res_type);
+        uint8_t *res = NULL;
+        size_t res_len = 0;
+        kt_dispatch_args a = {name,  req_type, res_type, c->req,  c->req_len,
+                              kt_trts_max_message, true, kt_trts_host->host_alloc, &res, &res_len,
+                              c->detail, sizeof c->detail};
+        kt_status st = kt_dispatch(kt_trts_functions(), &a);
+        c->res = res;
+        c->res_len = res_len;
+        return st;
+    }
+    case KT_GATE_FINI:
+        kt_identity_fini();
+        kt_log_set_sink(NULL);
+        kt_trts_host = NULL;
+        return KT_OK;
+    default:
+        kt_detail(c->detail, sizeof c->detail, "unknown gate operation");
+        return KT_ERR_GATE_ENCLAVE;
+    }
+}

@@ -1,0 +1,89 @@
+/* Reports and local attestation, over the CPU's EREPORT and EGETKEY. */
+#include "trts.h"
+
+#include <string.h>
+
+static kt_report_info self;
+
+kt_status kt_report_body_parse(const uint8_t body[KT_REPORT_BODY_LEN], kt_report_info *info)
+{
+    if (!body || !info)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report body: NULL argument");
+    memset(info, 0, sizeof *info);
+    memcpy(info->cpusvn, body, 16);
+    info->misc_select = kt_le32(body + 16);
+    info->attr_flags = kt_le64(body + 48);
+    info->attr_xfrm = kt_le64(body + 56);
+    memcpy(info->mrenclave, body + 64, 32);
+    memcpy(info->mrsigner, body + 128, 32);
+    info->prodid = kt_le16(body + 256);
+    info->svn = kt_le16(body + 258);
+    memcpy(info->report_data, body + 320, 64);
+    return KT_OK;
+}
+
+kt_status kt_trts_self_init(void)
+{
+    uint8_t rd[64] = {0}, report[KT_REPORT_LEN];
+    kt_status st = kt_trts_host->ereport(kt_trts_host->cpu, NULL, rd, report);
+    return st ? st : kt_report_body_parse(report, &self);
+}
+
+kt_status kt_self(kt_report_info *info)
+{
+    if (!info)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "self: NULL argument");
+    if (!kt_trts_host)
+        return kt_fail(KT_ERR_STATE, "self: enclave not initialised");
+    *info = self;
+    return KT_OK;
+}
+
+kt_status kt_target_info(uint8_t ti[KT_TARGET_INFO_LEN])
+{
+    if (!ti)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "target info: NULL argument");
+    if (!kt_trts_host)
+        return kt_fail(KT_ERR_STATE, "target info: enclave not initialised");
+    memset(ti, 0, KT_TARGET_INFO_LEN);
+    memcpy(ti, self.mrenclave, 32);
+    kt_put_le64(ti + 32, self.attr_flags);
+    kt_put_le64(ti + 40, self.attr_xfrm);
+    kt_put_le32(ti + 52, self.misc_select);
+    return KT_OK;
+}
+
+kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPORT_DATA_LEN],
+                           uint8_t report[KT_REPORT_LEN])
+{
+    if (!report_data || !report)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report: NULL argument");
+    if (!kt_trts_host)
+        return kt_fail(KT_ERR_STATE, "report: enclave not initialised");
+    uint8_t ti_copy[KT_TARGET_INFO_LEN];
+    if (ti)
+        memcpy(ti_copy, ti, sizeof ti_copy);
+    return kt_trts_host->ereport(kt_trts_host->cpu, ti ? ti_copy : NULL, report_data, report);
+}
+
+kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_info *info)
+{
+    if (!report || !info)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report verify: NULL argument");
+    if (!kt_trts_host)
+        return kt_fail(KT_ERR_STATE, "report verify: enclave not initialised");
+    uint8_t copy[KT_REPORT_LEN], key[16], mac[KT_CMAC_LEN];
+    memcpy(copy, report, sizeof copy);
+    kt_keyrequest kr = {.keyname = KT_KEYNAME_REPORT};
+    memcpy(kr.keyid, copy + 384, 32);
+    kt_status st = kt_trts_host->egetkey(kt_trts_host->cpu, &kr, key);
+    if (!st)
+        st = kt_aes_cmac(key, copy, KT_REPORT_BODY_LEN, mac);
+    kt_wipe(key, sizeof key);
+    if (st)
+        return st;
+    if (!kt_equal(mac, copy + 416, KT_CMAC_LEN))
+        return kt_fail(KT_ERR_VERIFY, "report MAC does not match: not made for this enclave on "
+                                      "this platform, or altered");
+    return kt_report_body_parse(copy, info);
+}

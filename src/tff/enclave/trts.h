@@ -1,0 +1,23 @@
+/* Internal to the trusted runtime. */
+#ifndef KT_TRTS_H
+#define KT_TRTS_H
+
+#include <kubetee/trusted.h>
+#include "../common/gate.h"
+#include "../common/runtime.h"
+
+/* Set at INIT, read-only afterwards. */
+extern const kt_gate_host *kt_trts_host;
+extern size_t kt_trts_max_message;
+
+kt_fntab *kt_trts_functions(void);
+/* The first error a load-time registration hit, reported by INIT. */
+kt_status kt_trts_registration_status(char *detail, size_t cap);
+kt_status kt_trts_register_builtins(void);
+kt_status kt_trts_add_builtin(const kt_function *f);
+
+kt_status kt_trts_self_init(void);
+kt_status kt_identity_init(void);
+void kt_identity_fini(void);
+
+#endif

@@ -1,0 +1,180 @@
+/* Enclaves from the host's side: create, call, destroy. */
+#include "host.h"
+#include "../../image/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 8
+
+/* The enclaves this thread is inside, innermost first: a nested ECALL from an OCALL
+ * reuses the thread's TCS, as on SGX. */
+typedef struct inside {
+    kt_enclave *e;
+    struct inside *prev;
+} inside;
+static _Thread_local inside *inside_top;
+static _Thread_local unsigned inside_depth;
+
+kt_enclave *kt_host_current(void)
+{
+    return inside_top ? inside_top->e : NULL;
+}
+
+static bool thread_inside(const kt_enclave *e)
+{
+    for (inside *i = inside_top; i; i = i->prev)
+        if (i->e == e)
+            return true;
+    return false;
+}
+
+/* Runs one gate call with TCS accounting. */
+static kt_status enter(kt_enclave *e, kt_gate_call *c)
+{
+    bool nested = thread_inside(e);
+    if (inside_depth >= MAX_DEPTH)
+        return kt_fail(KT_ERR_GATE_DEPTH, "calls nested more than %d deep", MAX_DEPTH);
+    if (!nested && atomic_fetch_add(&e->tcs_busy, 1) >= e->id.config.tcs_count) {
+        atomic_fetch_sub(&e->tcs_busy, 1);
+        return kt_fail(KT_ERR_GATE_OUT_OF_TCS, "all %u TCS of enclave %s are busy",
+                       e->id.config.tcs_count, e->name);
+    }
+    inside me = {e, inside_top};
+    inside_top = &me;
+    inside_depth++;
+    c->detail[0] = '\0';
+    kt_status st = kt_platform_enter(e->pe, c);
+    inside_depth--;
+    inside_top = me.prev;
+    if (!nested)
+        atomic_fetch_sub(&e->tcs_busy, 1);
+    return st;
+}
+
+static kt_status check_signer(const kt_enclave_options *o, const kt_enclave_identity *id)
+{
+    if (!o->expect_mrsigner || kt_equal(o->expect_mrsigner, id->mrsigner, 32))
+        return KT_OK;
+    char got[65], want[65];
+    kt_hex_encode(id->mrsigner, 32, got, sizeof got);
+    kt_hex_encode(o->expect_mrsigner, 32, want, sizeof want);
+    return kt_fail(KT_ERR_DENIED, "enclave is signed by %s, expected %s", got, want);
+}
+
+kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt_enclave **out)
+{
+    if (!path || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "enclave create: NULL argument");
+    *out = NULL;
+    kt_enclave_options o = {0};
+    if (opts)
+        o = *opts;
+    if (o.platform && strcmp(o.platform, "sim") != 0)
+        return kt_fail(KT_ERR_UNSUPPORTED, "platform '%s' is not available here (only 'sim')",
+                       o.platform);
+    kt_enclave *e = calloc(1, sizeof *e);
+    if (!e)
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    kt_buf file = {0};
+    kt_signed_image img;
+    kt_status st = kt_file_read(path, KT_IMAGE_MAX, &file);
+    if (!st)
+        st = kt_image_verify(file.data, file.len, &img, &e->id);
+    if (!st)
+        st = check_signer(&o, &e->id);
+    if (!st)
+        st = kt_sim_state_open(o.sim_dir, &e->state);
+    if (!st)
+        st = kt_sim_load(e->state, &img, &e->id, &e->pe);
+    kt_buf_free(&file);
+    if (st) {
+        kt_fail_context(st, "loading %s", path);
+        kt_log(KT_LOG_ERROR, "enclave.refused", "path", path, "reason", kt_last_error(), NULL);
+        kt_enclave_destroy(e);
+        return st;
+    }
+    kt_hex_encode(e->id.mrenclave, 8, e->name, sizeof e->name);
+    if (o.identity_path)
+        snprintf(e->identity_path, sizeof e->identity_path, "%s", o.identity_path);
+    else {
+        char mre[65], mrs[17];
+        kt_hex_encode(e->id.mrenclave, 32, mre, sizeof mre);
+        kt_hex_encode(e->id.mrsigner, 8, mrs, sizeof mrs);
+        snprintf(e->identity_path, sizeof e->identity_path, "%s/identity/%s.%s.sealed",
+                 kt_sim_state_dir(e->state), mre, mrs);
+    }
+    /* the config block the enclave reads is the one that was measured */
+    kt_config_encode(&e->id.config, e->config_blob);
+    kt_host_fill(e);
+
+    kt_gate_call c = {.op = KT_GATE_INIT, .host = &e->host};
+    st = enter(e, &c);
+    if (st) {
+        kt_fail(st, "starting enclave %s: %s", path, c.detail[0] ? c.detail : kt_status_name(st));
+        kt_log(KT_LOG_ERROR, "enclave.start_failed", "path", path, "reason", kt_last_error(), NULL);
+        kt_platform_unload(e->pe);
+        e->pe = NULL;
+        kt_enclave_destroy(e);
+        return st;
+    }
+    char mre[65], mrs[65];
+    kt_hex_encode(e->id.mrenclave, 32, mre, sizeof mre);
+    kt_hex_encode(e->id.mrsigner, 32, mrs, sizeof mrs);
+    kt_log(KT_LOG_INFO, "enclave.created", "path", path, "platform", "sim", "mrenclave", mre,
+           "mrsigner", mrs, "debug", e->id.config.debug ? "true" : "false", NULL);
+    *out = e;
+    return KT_OK;
+}
+
+kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void *res)
+{
+    if (!e || !name || !req || !res)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "enclave call: NULL argument");
+    uint8_t stack_buf[512];
+    uint8_t *packed;
+    size_t len;
+    kt_status st = kt_pack_request(req, res, e->id.config.max_message_size, stack_buf,
+                                   sizeof stack_buf, malloc, &packed, &len);
+    if (st)
+        return st;
+    kt_gate_call c = {.op = KT_GATE_ECALL,
+                      .name = name,
+                      .req_type = ((const ProtobufCMessage *)req)->descriptor->name,
+                      .res_type = ((const ProtobufCMessage *)res)->descriptor->name,
+                      .req = packed,
+                      .req_len = len};
+    st = enter(e, &c);
+    if (packed != stack_buf)
+        free(packed);
+    if (st == KT_OK) {
+        st = kt_unpack_response(c.res, c.res_len, res, NULL);
+        free(c.res);
+        return st;
+    }
+    if (kt_status_is_gate(st))
+        return c.detail[0] ? kt_fail(st, "%s: %s", name, c.detail) : st;
+    return kt_fail(st, "%s returned %s%s%s", name, kt_status_name(st), c.detail[0] ? ": " : "",
+                   c.detail);
+}
+
+const kt_enclave_identity *kt_enclave_identity_of(const kt_enclave *e)
+{
+    return e ? &e->id : NULL;
+}
+
+void kt_enclave_destroy(kt_enclave *e)
+{
+    if (!e)
+        return;
+    if (e->pe) {
+        kt_gate_call c = {.op = KT_GATE_FINI};
+        enter(e, &c);
+        kt_platform_unload(e->pe);
+        kt_log(KT_LOG_INFO, "enclave.destroyed", "enclave", e->name, NULL);
+    }
+    kt_sim_state_free(e->state);
+    kt_wipe(e, sizeof *e);
+    free(e);
+}

@@ -1,0 +1,571 @@
+/* TFF on the sim platform: load, call, OCALL, nesting, TCS, isolation, sealing,
+ * identity and local attestation, told as the host sees them. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include <kubetee/tff.h>
+#include "tfftest.pb-c.h"
+#include "tff.pb-c.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char sim_dir[64];
+static kt_enclave *reenter_target;
+
+/* Same name as a function inside the test enclave. */
+const char *kt_test_who(void);
+const char *kt_test_who(void)
+{
+    return "host";
+}
+
+static const char *enclave_path(const char *name)
+{
+    static char path[8][512];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, 512, "%s/tests/enclaves/%s.signed.so", KT_TEST_BINARY_DIR, name);
+    return p;
+}
+
+static kt_enclave *load(const char *name)
+{
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_enclave *e = NULL;
+    if (kt_enclave_create(enclave_path(name), &o, &e) != KT_OK)
+        fail_msg("loading %s: %s", name, kt_last_error());
+    return e;
+}
+
+/* ---- untrusted functions the enclave calls ---- */
+
+static kt_status host_twice(const Tfftest__Number *req, Tfftest__Number *res)
+{
+    res->value = req->value * 2;
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(host_twice, "HostTwice", Tfftest__Number, tfftest__number, Tfftest__Number,
+                      tfftest__number)
+
+static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cond = PTHREAD_COND_INITIALIZER;
+static int blocked, released;
+
+static kt_status host_block(const Tfftest__Empty *req, Tfftest__Empty *res)
+{
+    (void)req, (void)res;
+    pthread_mutex_lock(&block_lock);
+    blocked++;
+    pthread_cond_broadcast(&block_cond);
+    while (!released)
+        pthread_cond_wait(&block_cond, &block_lock);
+    pthread_mutex_unlock(&block_lock);
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(host_block, "HostBlock", Tfftest__Empty, tfftest__empty, Tfftest__Empty,
+                      tfftest__empty)
+
+static kt_status host_reenter(const Tfftest__Text *req, Tfftest__Text *res)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "host:%s", req->text);
+    Tfftest__Text inner_req = TFFTEST__TEXT__INIT, inner_res = TFFTEST__TEXT__INIT;
+    inner_req.text = buf;
+    kt_status st = kt_enclave_call(reenter_target, "Echo", &inner_req, &inner_res);
+    if (!st)
+        res->text = kt_call_strdup(inner_res.text);
+    kt_message_clear(&inner_res);
+    return st;
+}
+KT_UNTRUSTED_FUNCTION(host_reenter, "HostReenter", Tfftest__Text, tfftest__text, Tfftest__Text,
+                      tfftest__text)
+
+/* Calls back into the enclave until the gate refuses; answers the depth reached. */
+static kt_status host_recurse(const Tfftest__Number *req, Tfftest__Number *res)
+{
+    kt_status st = kt_enclave_call(reenter_target, "Recurse", req, res);
+    if (st == KT_ERR_GATE_DEPTH) {
+        res->value = req->value;
+        return KT_OK;
+    }
+    return st;
+}
+KT_UNTRUSTED_FUNCTION(host_recurse, "HostRecurse", Tfftest__Number, tfftest__number,
+                      Tfftest__Number, tfftest__number)
+
+/* ---- helpers ---- */
+
+static kt_status seal(kt_enclave *e, int policy, const char *data, Tfftest__Bytes *blob)
+{
+    Tfftest__SealRequest req = TFFTEST__SEAL_REQUEST__INIT;
+    req.policy = (uint32_t)policy;
+    req.data.data = (uint8_t *)data;
+    req.data.len = strlen(data);
+    req.aad.data = (uint8_t *)"label";
+    req.aad.len = 5;
+    return kt_enclave_call(e, "Seal", &req, blob);
+}
+
+static kt_status unseal(kt_enclave *e, const Tfftest__Bytes *blob, char *out, size_t cap)
+{
+    Tfftest__SealRequest res = TFFTEST__SEAL_REQUEST__INIT;
+    kt_status st = kt_enclave_call(e, "Unseal", blob, &res);
+    if (!st) {
+        snprintf(out, cap, "%.*s|%.*s", (int)res.data.len, (const char *)res.data.data,
+                 (int)res.aad.len, (const char *)res.aad.data);
+    }
+    kt_message_clear(&res);
+    return st;
+}
+
+static int count_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size;
+    ++*(int *)arg;
+    return 0;
+}
+
+static int loaded_objects(void)
+{
+    int n = 0;
+    dl_iterate_phdr(count_loaded, &n);
+    return n;
+}
+
+/* ---- the story ---- */
+
+static void test_load_and_call_by_name(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+    req.text = "world";
+    assert_int_equal(kt_enclave_call(e, "Echo", &req, &res), KT_OK);
+    assert_string_equal(res.text, "enclave:world");
+    kt_message_clear(&res);
+    assert_string_equal(res.text, ""); /* cleared back to its initial value */
+    const kt_enclave_identity *id = kt_enclave_identity_of(e);
+    assert_int_equal(id->config.prodid, 1);
+    assert_int_equal(id->config.tcs_count, 2);
+    kt_enclave_destroy(e);
+}
+
+static void test_tampered_image_is_refused_before_any_code_runs(void **state)
+{
+    (void)state;
+    kt_buf b = {0};
+    assert_int_equal(kt_file_read(enclave_path("tfftest"), KT_IMAGE_MAX, &b), KT_OK);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    assert_int_equal(kt_image_verify(b.data, b.len, &img, &id), KT_OK);
+    b.data[id.entry + 3] ^= 0x01; /* one byte of the entry point's code */
+    char path[128];
+    snprintf(path, sizeof path, "%s/tampered.so", sim_dir);
+    assert_int_equal(kt_file_write_atomic(path, b.data, b.len, 0644), KT_OK);
+    int before = loaded_objects();
+    kt_enclave *e = NULL;
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    assert_fails_with(kt_enclave_create(path, &o, &e), KT_ERR_VERIFY, "measurement mismatch");
+    assert_null(e);
+    assert_int_equal(loaded_objects(), before); /* never mapped, so never ran */
+    kt_buf_free(&b);
+}
+
+static void test_wrong_signer_is_refused(void **state)
+{
+    (void)state;
+    kt_enclave *good = load("tfftest");
+    uint8_t want[32];
+    memcpy(want, kt_enclave_identity_of(good)->mrsigner, 32);
+    kt_enclave_options o = {.sim_dir = sim_dir, .expect_mrsigner = want};
+    kt_enclave *e = NULL;
+    assert_fails_with(kt_enclave_create(enclave_path("tfftest_other"), &o, &e), KT_ERR_DENIED,
+                      "signed by");
+    assert_null(e);
+    assert_int_equal(kt_enclave_create(enclave_path("tfftest_v2"), &o, &e), KT_OK);
+    kt_enclave_destroy(e);
+    kt_enclave_destroy(good);
+}
+
+static void test_enclave_symbols_are_isolated_from_the_host(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    Tfftest__Empty req = TFFTEST__EMPTY__INIT;
+    Tfftest__Text res = TFFTEST__TEXT__INIT;
+    assert_int_equal(kt_enclave_call(e, "WhoAmI", &req, &res), KT_OK);
+    assert_string_equal(res.text, "enclave"); /* not the host's kt_test_who */
+    assert_string_equal(kt_test_who(), "host"); /* nor the other way round */
+    kt_message_clear(&res);
+    /* the enclave's runtime is not visible to the host's symbol lookups */
+    assert_null(dlsym(RTLD_DEFAULT, "kt_ocall"));
+    assert_null(dlsym(RTLD_DEFAULT, "kt_trusted_register"));
+    kt_enclave_destroy(e);
+}
+
+static void test_gate_failures_are_told_apart_from_function_errors(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    Tfftest__Number num = TFFTEST__NUMBER__INIT;
+    Tfftest__Empty empty = TFFTEST__EMPTY__INIT;
+    Tfftest__Text text = TFFTEST__TEXT__INIT;
+
+    kt_status st = kt_enclave_call(e, "NoSuchFunction", &num, &empty);
+    assert_int_equal(st, KT_ERR_GATE_NO_FUNCTION);
+    assert_true(kt_status_is_gate(st));
+    assert_non_null(strstr(kt_last_error(), "NoSuchFunction"));
+
+    num.value = 1234; /* the function's own code comes back unchanged */
+    st = kt_enclave_call(e, "Fail", &num, &empty);
+    assert_int_equal(st, 1234);
+    assert_false(kt_status_is_gate(st));
+    num.value = KT_ERR_GATE_OUT_OF_TCS; /* a function can't impersonate the gate */
+    assert_int_equal(kt_enclave_call(e, "Fail", &num, &empty), KT_ERR_FUNCTION);
+
+    assert_fails_with(kt_enclave_call(e, "Echo", &num, &text), KT_ERR_GATE_TYPE_MISMATCH,
+                      "Echo takes tfftest.Text");
+    text.text = "x";
+    assert_fails_with(kt_enclave_call(e, "Echo", &text, &num), KT_ERR_GATE_TYPE_MISMATCH,
+                      "Echo returns tfftest.Text");
+    Tfftest__Text uninit; /* res must be initialised */
+    memset(&uninit, 0, sizeof uninit);
+    assert_int_equal(kt_enclave_call(e, "Echo", &text, &uninit), KT_ERR_INVALID_ARGUMENT);
+    kt_enclave_destroy(e);
+}
+
+static void test_oversize_messages_are_refused_both_ways(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest_small"); /* max_message_size = 64K */
+    Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+    char *big = malloc(70000);
+    memset(big, 'a', 69999);
+    big[69999] = '\0';
+    req.text = big;
+    assert_fails_with(kt_enclave_call(e, "Echo", &req, &res), KT_ERR_GATE_TOO_LARGE, "limit");
+    free(big);
+    Tfftest__Number n = TFFTEST__NUMBER__INIT;
+    Tfftest__Bytes bytes = TFFTEST__BYTES__INIT;
+    n.value = 70000;
+    assert_fails_with(kt_enclave_call(e, "Big", &n, &bytes), KT_ERR_GATE_TOO_LARGE, "response of Big");
+    n.value = 60000;
+    assert_int_equal(kt_enclave_call(e, "Big", &n, &bytes), KT_OK);
+    assert_int_equal(bytes.data.len, 60000);
+    kt_message_clear(&bytes);
+    kt_enclave_destroy(e);
+}
+
+static void test_ocall_by_name_and_unknown_ocall(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    Tfftest__Number req = TFFTEST__NUMBER__INIT, res = TFFTEST__NUMBER__INIT;
+    req.value = 20;
+    assert_int_equal(kt_enclave_call(e, "AddViaHost", &req, &res), KT_OK);
+    assert_int_equal(res.value, 41);
+    Tfftest__Empty empty = TFFTEST__EMPTY__INIT, out = TFFTEST__EMPTY__INIT;
+    /* the enclave got KT_ERR_GATE_NO_FUNCTION and returned it: it reaches the host as a
+     * function error, because the ECALL's own gate worked */
+    assert_int_equal(kt_enclave_call(e, "UnknownOcall", &empty, &out), KT_ERR_FUNCTION);
+    kt_enclave_destroy(e);
+}
+
+static void test_nested_ecall_from_an_ocall_and_depth_limit(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    reenter_target = e;
+    Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+    req.text = "x";
+    assert_int_equal(kt_enclave_call(e, "Nested", &req, &res), KT_OK);
+    assert_string_equal(res.text, "enclave:host:x");
+    kt_message_clear(&res);
+    Tfftest__Number n = TFFTEST__NUMBER__INIT, depth = TFFTEST__NUMBER__INIT;
+    assert_int_equal(kt_enclave_call(e, "Recurse", &n, &depth), KT_OK);
+    assert_int_equal(depth.value, 8); /* 8 ECALLs deep, the ninth refused at the gate */
+    reenter_target = NULL;
+    kt_enclave_destroy(e);
+}
+
+static void *block_thread(void *arg)
+{
+    Tfftest__Empty req = TFFTEST__EMPTY__INIT, res = TFFTEST__EMPTY__INIT;
+    return (void *)(intptr_t)kt_enclave_call(arg, "Block", &req, &res);
+}
+
+static void test_concurrent_calls_are_limited_to_the_tcs_count(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest"); /* tcs_count = 2 */
+    pthread_t t[2];
+    released = 0, blocked = 0;
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, block_thread, e);
+    pthread_mutex_lock(&block_lock);
+    while (blocked < 2)
+        pthread_cond_wait(&block_cond, &block_lock);
+    pthread_mutex_unlock(&block_lock);
+    /* both TCS are held by threads waiting in an OCALL: a third call is refused */
+    Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+    req.text = "third";
+    assert_fails_with(kt_enclave_call(e, "Echo", &req, &res), KT_ERR_GATE_OUT_OF_TCS, "busy");
+    pthread_mutex_lock(&block_lock);
+    released = 1;
+    pthread_cond_broadcast(&block_cond);
+    pthread_mutex_unlock(&block_lock);
+    for (int i = 0; i < 2; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_int_equal((intptr_t)rc, KT_OK);
+    }
+    assert_int_equal(kt_enclave_call(e, "Echo", &req, &res), KT_OK);
+    kt_message_clear(&res);
+    kt_enclave_destroy(e);
+}
+
+static void *echo_thread(void *arg)
+{
+    intptr_t failures = 0;
+    for (int i = 0; i < 300; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", i);
+        Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+        req.text = buf;
+        kt_status st = kt_enclave_call(arg, "Echo", &req, &res);
+        char want[48];
+        snprintf(want, sizeof want, "enclave:%s", buf);
+        failures += st != KT_OK || strcmp(res.text, want) != 0;
+        kt_message_clear(&res);
+    }
+    return (void *)failures;
+}
+
+static void test_calls_from_two_threads(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, echo_thread, e);
+    for (int i = 0; i < 2; i++) {
+        void *failures;
+        pthread_join(t[i], &failures);
+        assert_int_equal((intptr_t)failures, 0);
+    }
+    kt_enclave_destroy(e);
+}
+
+static void test_two_instances_do_not_share_state(void **state)
+{
+    (void)state;
+    kt_enclave *a = load("tfftest"), *b = load("tfftest");
+    Tfftest__Empty req = TFFTEST__EMPTY__INIT;
+    Tfftest__Number res = TFFTEST__NUMBER__INIT;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(kt_enclave_call(a, "Counter", &req, &res), KT_OK);
+    assert_int_equal(res.value, 3);
+    assert_int_equal(kt_enclave_call(b, "Counter", &req, &res), KT_OK);
+    assert_int_equal(res.value, 1);
+    kt_enclave_destroy(a);
+    kt_enclave_destroy(b);
+}
+
+static void test_sealing_policies(void **state)
+{
+    (void)state;
+    kt_enclave *v1 = load("tfftest"), *v2 = load("tfftest_v2"), *other = load("tfftest_other"),
+               *prod2 = load("tfftest_prod2"), *debug = load("tfftest_debug");
+    Tfftest__Bytes by_enclave = TFFTEST__BYTES__INIT, by_signer = TFFTEST__BYTES__INIT,
+                   v2_signer = TFFTEST__BYTES__INIT;
+    char out[128];
+    assert_int_equal(seal(v1, 1, "enclave-secret", &by_enclave), KT_OK);
+    assert_int_equal(seal(v1, 2, "signer-secret", &by_signer), KT_OK);
+
+    /* MRENCLAVE: this enclave only */
+    assert_int_equal(unseal(v1, &by_enclave, out, sizeof out), KT_OK);
+    assert_string_equal(out, "enclave-secret|label");
+    assert_fails_with(unseal(v2, &by_enclave, out, sizeof out), KT_ERR_VERIFY, "another enclave");
+    /* MRSIGNER: a newer enclave of the same signer and product unseals */
+    assert_int_equal(unseal(v2, &by_signer, out, sizeof out), KT_OK);
+    assert_string_equal(out, "signer-secret|label");
+    /* another signer never; another product never; a debug build never */
+    assert_int_equal(unseal(other, &by_signer, out, sizeof out), KT_ERR_VERIFY);
+    assert_int_equal(unseal(other, &by_enclave, out, sizeof out), KT_ERR_VERIFY);
+    assert_int_equal(unseal(prod2, &by_signer, out, sizeof out), KT_ERR_VERIFY);
+    assert_int_equal(unseal(debug, &by_signer, out, sizeof out), KT_ERR_VERIFY);
+    /* what a newer SVN sealed, an older SVN can't unseal */
+    assert_int_equal(seal(v2, 2, "v2-secret", &v2_signer), KT_OK);
+    assert_fails_with(unseal(v1, &v2_signer, out, sizeof out), KT_ERR_DENIED, "SVN 2");
+    /* one flipped bit anywhere is refused; garbage is named as such */
+    for (size_t i = 0; i < by_enclave.data.len; i += 7) {
+        by_enclave.data.data[i] ^= 0x10;
+        assert_int_not_equal(unseal(v1, &by_enclave, out, sizeof out), KT_OK);
+        by_enclave.data.data[i] ^= 0x10;
+    }
+    by_enclave.data.len -= 1;
+    assert_fails_with(unseal(v1, &by_enclave, out, sizeof out), KT_ERR_MALFORMED, "lengths");
+    kt_message_clear(&by_enclave), kt_message_clear(&by_signer), kt_message_clear(&v2_signer);
+    kt_enclave_destroy(v1), kt_enclave_destroy(v2), kt_enclave_destroy(other);
+    kt_enclave_destroy(prod2), kt_enclave_destroy(debug);
+}
+
+static void identity_of(kt_enclave *e, uint8_t pub[64])
+{
+    Kubetee__Tff__Empty req = KUBETEE__TFF__EMPTY__INIT;
+    Kubetee__Tff__Identity res = KUBETEE__TFF__IDENTITY__INIT;
+    assert_int_equal(kt_enclave_call(e, "kt.Identity", &req, &res), KT_OK);
+    assert_int_equal(res.public_key.len, 64);
+    memcpy(pub, res.public_key.data, 64);
+    assert_memory_equal(res.mrenclave.data, kt_enclave_identity_of(e)->mrenclave, 32);
+    kt_message_clear(&res);
+}
+
+static void test_identity_key_survives_restarts_and_is_never_replaced(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/identity-test.sealed", sim_dir);
+    kt_enclave_options o = {.sim_dir = sim_dir, .identity_path = path};
+    kt_enclave *e;
+    uint8_t first[64], second[64], other[64];
+    assert_int_equal(kt_enclave_create(enclave_path("tfftest"), &o, &e), KT_OK);
+    identity_of(e, first);
+    kt_enclave_destroy(e);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(kt_enclave_create(enclave_path("tfftest"), &o, &e), KT_OK);
+    identity_of(e, second);
+    kt_enclave_destroy(e);
+    assert_memory_equal(first, second, 64);
+
+    /* another enclave can't take this identity: the blob is sealed to MRENCLAVE, and the
+     * start fails instead of replacing it */
+    kt_buf before = {0}, after = {0};
+    assert_int_equal(kt_file_read(path, 1 << 20, &before), KT_OK);
+    e = NULL;
+    assert_fails_with(kt_enclave_create(enclave_path("tfftest_v2"), &o, &e), KT_ERR_VERIFY,
+                      "does not unseal");
+    assert_null(e);
+    assert_int_equal(kt_file_read(path, 1 << 20, &after), KT_OK);
+    assert_int_equal(before.len, after.len);
+    assert_memory_equal(before.data, after.data, before.len);
+    kt_buf_free(&before), kt_buf_free(&after);
+
+    /* the default location is per MRENCLAVE */
+    kt_enclave *v2 = load("tfftest_v2");
+    identity_of(v2, other);
+    assert_memory_not_equal(first, other, 64);
+    kt_enclave_destroy(v2);
+}
+
+static void call_report(kt_enclave *e, const Tfftest__Bytes *ti, uint8_t rd_byte, Tfftest__Bytes *out)
+{
+    Tfftest__ReportRequest req = TFFTEST__REPORT_REQUEST__INIT;
+    uint8_t rd[64];
+    memset(rd, rd_byte, sizeof rd);
+    if (ti)
+        req.target_info = ti->data;
+    req.report_data.data = rd;
+    req.report_data.len = 64;
+    assert_int_equal(kt_enclave_call(e, "Report", &req, out), KT_OK);
+    assert_int_equal(out->data.len, 432);
+}
+
+static void test_local_attestation_between_two_enclaves(void **state)
+{
+    (void)state;
+    kt_enclave *verifier = load("tfftest"), *prover = load("tfftest_v2");
+    Tfftest__Empty empty = TFFTEST__EMPTY__INIT;
+    Tfftest__Bytes ti = TFFTEST__BYTES__INIT, report = TFFTEST__BYTES__INIT, self = TFFTEST__BYTES__INIT;
+    Tfftest__ReportInfo info = TFFTEST__REPORT_INFO__INIT;
+    assert_int_equal(kt_enclave_call(verifier, "TargetInfo", &empty, &ti), KT_OK);
+    call_report(prover, &ti, 0x5a, &report);
+    assert_int_equal(kt_enclave_call(verifier, "VerifyReport", &report, &info), KT_OK);
+    assert_memory_equal(info.mrenclave.data, kt_enclave_identity_of(prover)->mrenclave, 32);
+    assert_memory_equal(info.mrsigner.data, kt_enclave_identity_of(prover)->mrsigner, 32);
+    assert_int_equal(info.svn, 2);
+    assert_int_equal(info.report_data.data[63], 0x5a);
+    assert_false(info.debug);
+    kt_message_clear(&info);
+
+    /* a changed report_data (a replayed report with the host's own data) fails the MAC */
+    report.data.data[320] ^= 1;
+    assert_fails_with(kt_enclave_call(verifier, "VerifyReport", &report, &info), KT_ERR_VERIFY, "MAC");
+    report.data.data[320] ^= 1;
+    /* a report the prover made for itself does not verify in another enclave */
+    call_report(prover, NULL, 0x11, &self);
+    assert_int_equal(kt_enclave_call(verifier, "VerifyReport", &self, &info), KT_ERR_VERIFY);
+    assert_int_equal(kt_enclave_call(prover, "VerifyReport", &self, &info), KT_OK);
+    kt_message_clear(&info);
+    kt_message_clear(&ti), kt_message_clear(&report), kt_message_clear(&self);
+    kt_enclave_destroy(verifier);
+    kt_enclave_destroy(prover);
+}
+
+static void test_sim_state_is_private_and_stable(void **state)
+{
+    (void)state;
+    char path[128];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/seal_secret", sim_dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(sim_dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    /* a secret others can read is refused, not used */
+    assert_int_equal(chmod(path, 0644), 0);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_enclave *e = NULL;
+    assert_fails_with(kt_enclave_create(enclave_path("tfftest"), &o, &e), KT_ERR_DENIED, "chmod 600");
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(sim_dir, sizeof sim_dir, "/tmp/kt-tff-XXXXXX");
+    return mkdtemp(sim_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_and_call_by_name),
+        cmocka_unit_test(test_tampered_image_is_refused_before_any_code_runs),
+        cmocka_unit_test(test_wrong_signer_is_refused),
+        cmocka_unit_test(test_enclave_symbols_are_isolated_from_the_host),
+        cmocka_unit_test(test_gate_failures_are_told_apart_from_function_errors),
+        cmocka_unit_test(test_oversize_messages_are_refused_both_ways),
+        cmocka_unit_test(test_ocall_by_name_and_unknown_ocall),
+        cmocka_unit_test(test_nested_ecall_from_an_ocall_and_depth_limit),
+        cmocka_unit_test(test_concurrent_calls_are_limited_to_the_tcs_count),
+        cmocka_unit_test(test_calls_from_two_threads),
+        cmocka_unit_test(test_two_instances_do_not_share_state),
+        cmocka_unit_test(test_sealing_policies),
+        cmocka_unit_test(test_identity_key_survives_restarts_and_is_never_replaced),
+        cmocka_unit_test(test_local_attestation_between_two_enclaves),
+        cmocka_unit_test(test_sim_state_is_private_and_stable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
