@@ -68,7 +68,7 @@ static kt_status parse_u64(const char *key, const char *v, bool size, uint64_t m
 
 static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     kt_status st;
     if (!strcmp(key, "heap_size") || !strcmp(key, "stack_size") || !strcmp(key, "max_message_size")) {
         if ((st = parse_u64(key, v, true, 1ull << 40, &x)))

@@ -117,7 +117,7 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         return st;
     for (size_t i = 1; i < out->dynsym_count; i++) {
         Elf64_Sym sym;
-        const char *name;
+        const char *name = NULL;
         if ((st = sym_at(out, i, &sym, &name)))
             return st;
         if (sym.st_shndx != SHN_UNDEF && strcmp(name, KT_ENTRY_SYMBOL) == 0 &&
@@ -136,7 +136,7 @@ kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, vo
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF imports: NULL argument");
     for (size_t i = 1; i < elf->dynsym_count; i++) {
         Elf64_Sym sym;
-        const char *name;
+        const char *name = NULL;
         kt_status st = sym_at(elf, i, &sym, &name);
         if (st)
             return st;

@@ -1,0 +1,54 @@
+/* hello, the trusted half: one greeting, one OCALL, a seal/unseal pair. */
+#include <kubetee/trusted.h>
+#include "hello.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static kt_status say_hello(const Hello__Request *req, Hello__Reply *res)
+{
+    /* ask the host for the time: an OCALL by name, typed by its messages */
+    Hello__TimeRequest treq = HELLO__TIME_REQUEST__INIT;
+    Hello__TimeReply tres = HELLO__TIME_REPLY__INIT;
+    kt_status st = kt_ocall("Now", &treq, &tres);
+    if (st)
+        return st;
+    size_t n = strlen(req->name) + strlen(tres.utc) + 64;
+    char *greeting = kt_call_alloc(n); /* call memory: freed after the reply is packed */
+    if (!greeting)
+        return KT_ERR_NO_MEMORY;
+    snprintf(greeting, n, "Hello, %s! (from inside the enclave; the host says it is %s)",
+             req->name, tres.utc);
+    res->greeting = greeting;
+    return KT_OK;
+}
+KT_TRUSTED_FUNCTION(say_hello, "SayHello", Hello__Request, hello__request, Hello__Reply,
+                    hello__reply)
+
+static kt_status seal_secret(const Hello__Secret *req, Hello__Sealed *res)
+{
+    kt_buf blob = {0};
+    kt_status st = kt_seal(KT_SEAL_MRENCLAVE, NULL, 0, req->data.data, req->data.len, &blob);
+    if (!st) {
+        res->blob.data = kt_call_memdup(blob.data, blob.len);
+        res->blob.len = blob.len;
+    }
+    kt_buf_free(&blob);
+    return st;
+}
+KT_TRUSTED_FUNCTION(seal_secret, "SealSecret", Hello__Secret, hello__secret, Hello__Sealed,
+                    hello__sealed)
+
+static kt_status unseal_secret(const Hello__Sealed *req, Hello__Secret *res)
+{
+    kt_buf plain = {0};
+    kt_status st = kt_unseal(req->blob.data, req->blob.len, &plain, NULL);
+    if (!st) {
+        res->data.data = kt_call_memdup(plain.data, plain.len);
+        res->data.len = plain.len;
+    }
+    kt_buf_free(&plain);
+    return st;
+}
+KT_TRUSTED_FUNCTION(unseal_secret, "UnsealSecret", Hello__Sealed, hello__sealed, Hello__Secret,
+                    hello__secret)
