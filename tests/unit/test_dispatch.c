@@ -29,8 +29,18 @@ static const kt_function echo_fn = {"Echo", &tfftest__text__descriptor, &tfftest
 static kt_status run(kt_fntab *t, const uint8_t *req, size_t len, size_t max, uint8_t **res,
                      size_t *res_len, char *detail)
 {
-    kt_dispatch_args a = {"Echo", "tfftest.Text", "tfftest.Text", req, len, max, true, malloc,
-                          res, res_len, detail, 256};
+    kt_dispatch_args a = {.name = "Echo",
+                          .req_type = "tfftest.Text",
+                          .res_type = "tfftest.Text",
+                          .req = req,
+                          .req_len = len,
+                          .max_message = max,
+                          .copy_in = true,
+                          .alloc = malloc,
+                          .res = res,
+                          .res_len = res_len,
+                          .detail = detail,
+                          .detail_cap = 256};
     return kt_dispatch(t, &a);
 }
 

@@ -41,7 +41,7 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
     kt_status st = KT_OK;
     const uint8_t *bytes = a->req;
     if (a->copy_in && a->req_len) {
-        uint8_t *copy = kt_call_alloc(a->req_len);
+        uint8_t *copy = kt_frame_alloc(&frame, a->req_len);
         if (!copy) {
             st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory copying the request to %s%s",
                            f->name, "");
@@ -50,8 +50,9 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
         memcpy(copy, a->req, a->req_len);
         bytes = copy;
     }
-    ProtobufCMessage *req = protobuf_c_message_unpack(f->request, &kt_call_allocator, a->req_len, bytes);
-    ProtobufCMessage *res = kt_call_alloc(f->response->sizeof_message);
+    ProtobufCAllocator arena = kt_frame_allocator(&frame);
+    ProtobufCMessage *req = protobuf_c_message_unpack(f->request, &arena, a->req_len, bytes);
+    ProtobufCMessage *res = kt_frame_alloc(&frame, f->response->sizeof_message);
     if (!req) {
         st = gate_fail(a, KT_ERR_GATE_BAD_MESSAGE, "request to %s is not a valid %s", f->name,
                        f->request->name);
@@ -79,7 +80,7 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
         st = gate_fail(a, KT_ERR_GATE_TOO_LARGE, "response of %s is over the message limit%s", f->name, "");
         goto out;
     }
-    uint8_t *out = a->alloc(n ? n : 1);
+    uint8_t *out = a->res_buf && n <= a->res_buf_cap ? a->res_buf : a->alloc(n ? n : 1);
     if (!out) {
         st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name, "");
         goto out;
@@ -101,8 +102,6 @@ kt_status kt_pack_request(const void *req, const void *res, size_t max_message, 
     if (!rs || !rs->descriptor || rs->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "call: res is not an initialised protobuf-c message (use its _INIT)");
-    if (!protobuf_c_message_check(rq))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "call: req is not a valid %s", rq->descriptor->name);
     size_t n = protobuf_c_message_get_packed_size(rq);
     if (n > max_message)
         return kt_fail(KT_ERR_GATE_TOO_LARGE, "call: request of %zu bytes is over the limit of %zu",

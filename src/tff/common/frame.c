@@ -39,9 +39,8 @@ bool kt_in_call(void)
     return current != NULL;
 }
 
-void *kt_call_alloc(size_t n)
+void *kt_frame_alloc(kt_frame *f, size_t n)
 {
-    kt_frame *f = current;
     if (!f || n > (1ull << 32))
         return NULL;
     n = (n + 15) & ~(size_t)15;
@@ -68,6 +67,11 @@ void *kt_call_alloc(size_t n)
     return p;
 }
 
+void *kt_call_alloc(size_t n)
+{
+    return kt_frame_alloc(current, n);
+}
+
 void *kt_call_memdup(const void *p, size_t n)
 {
     void *q = kt_call_alloc(n);
@@ -81,10 +85,9 @@ char *kt_call_strdup(const char *s)
     return s ? kt_call_memdup(s, strlen(s) + 1) : NULL;
 }
 
-static void *arena_alloc(void *data, size_t n)
+static void *arena_alloc(void *frame, size_t n)
 {
-    (void)data;
-    return kt_call_alloc(n);
+    return frame ? kt_frame_alloc(frame, n) : kt_call_alloc(n);
 }
 
 static void arena_free(void *data, void *p)
@@ -95,18 +98,27 @@ static void arena_free(void *data, void *p)
 
 ProtobufCAllocator kt_call_allocator = {arena_alloc, arena_free, NULL};
 
+ProtobufCAllocator kt_frame_allocator(kt_frame *f)
+{
+    ProtobufCAllocator a = {arena_alloc, arena_free, f};
+    return a;
+}
+
+/* protobuf-c frees a message together with its fields. To free only the fields of the
+ * caller's struct, it is handed an allocator that skips the top-level pointer. */
+static void free_fields_only(void *top, void *p)
+{
+    if (p != top)
+        free(p);
+}
+
 void kt_message_clear(void *message)
 {
     ProtobufCMessage *m = message;
     if (!m || !m->descriptor)
         return;
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    /* protobuf-c frees a message together with its fields; hand it a heap copy of the
-     * top level so the caller's own struct survives */
-    void *shell = malloc(d->sizeof_message);
-    if (shell) {
-        memcpy(shell, m, d->sizeof_message);
-        protobuf_c_message_free_unpacked(shell, NULL);
-    }
+    ProtobufCAllocator skip = {NULL, free_fields_only, m};
+    protobuf_c_message_free_unpacked(m, &skip);
     protobuf_c_message_init(d, m);
 }

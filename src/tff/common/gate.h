@@ -52,8 +52,9 @@ typedef struct {
     const char *req_type, *res_type;     /* ECALL: full protobuf type names */
     const uint8_t *req;                  /* ECALL: packed request */
     size_t req_len;
-    uint8_t *res;                        /* ECALL: packed response, from host_alloc */
+    uint8_t *res;                        /* ECALL: packed response: res_inline, or host_alloc'd */
     size_t res_len;
+    uint8_t res_inline[512];             /* ECALL: room for a small response */
     char detail[256];                    /* reason for a failure, from the enclave */
 } kt_gate_call;
 

@@ -34,8 +34,12 @@ typedef struct kt_frame {
 void kt_frame_push(kt_frame *f);
 void kt_frame_pop(kt_frame *f);
 bool kt_in_call(void);
-/* protobuf-c allocator over call memory (its free is a no-op). */
+/* Call memory of a given frame (kt_call_alloc uses the current one). */
+void *kt_frame_alloc(kt_frame *f, size_t n);
+/* protobuf-c allocators over call memory (their free is a no-op): the current frame's,
+ * and a given frame's. */
 extern ProtobufCAllocator kt_call_allocator;
+ProtobufCAllocator kt_frame_allocator(kt_frame *f);
 
 /* ---- dispatch: run a registered function on packed bytes ---- */
 typedef struct {
@@ -44,7 +48,9 @@ typedef struct {
     size_t req_len;
     size_t max_message;         /* limit for request and response */
     bool copy_in;               /* copy the request before parsing (it is in host memory) */
-    void *(*alloc)(size_t n);   /* where the packed response goes */
+    void *(*alloc)(size_t n);   /* where the packed response goes ... */
+    uint8_t *res_buf;           /* ... unless it fits here */
+    size_t res_buf_cap;
     uint8_t **res;
     size_t *res_len;
     char *detail;

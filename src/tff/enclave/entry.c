@@ -75,9 +75,20 @@ kt_status kt_enclave_entry(kt_gate_call *c)
         strcpy(res_type, c->res_type);
         uint8_t *res = NULL;
         size_t res_len = 0;
-        kt_dispatch_args a = {name,  req_type, res_type, c->req,  c->req_len,
-                              kt_trts_max_message, true, kt_trts_host->host_alloc, &res, &res_len,
-                              c->detail, sizeof c->detail};
+        kt_dispatch_args a = {.name = name,
+                              .req_type = req_type,
+                              .res_type = res_type,
+                              .req = c->req,
+                              .req_len = c->req_len,
+                              .max_message = kt_trts_max_message,
+                              .copy_in = true,
+                              .alloc = kt_trts_host->host_alloc,
+                              .res_buf = c->res_inline,
+                              .res_buf_cap = sizeof c->res_inline,
+                              .res = &res,
+                              .res_len = &res_len,
+                              .detail = c->detail,
+                              .detail_cap = sizeof c->detail};
         kt_status st = kt_dispatch(kt_trts_functions(), &a);
         c->res = res;
         c->res_len = res_len;

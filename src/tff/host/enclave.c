@@ -30,17 +30,36 @@ static bool thread_inside(const kt_enclave *e)
     return false;
 }
 
+/* Each thread remembers the TCS it used last and tries it first, so threads settle on
+ * TCS of their own and never contend for one cache line. */
+static _Thread_local unsigned tcs_hint;
+
+static kt_tcs *tcs_acquire(kt_enclave *e)
+{
+    unsigned n = e->id.config.tcs_count;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned slot = (tcs_hint + i) % n;
+        unsigned idle = 0;
+        if (atomic_load_explicit(&e->tcs[slot].busy, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&e->tcs[slot].busy, &idle, 1,
+                                                    memory_order_acquire, memory_order_relaxed)) {
+            tcs_hint = slot;
+            return &e->tcs[slot];
+        }
+    }
+    return NULL;
+}
+
 /* Runs one gate call with TCS accounting. */
 static kt_status enter(kt_enclave *e, kt_gate_call *c)
 {
     bool nested = thread_inside(e);
     if (inside_depth >= MAX_DEPTH)
         return kt_fail(KT_ERR_GATE_DEPTH, "calls nested more than %d deep", MAX_DEPTH);
-    if (!nested && atomic_fetch_add(&e->tcs_busy, 1) >= e->id.config.tcs_count) {
-        atomic_fetch_sub(&e->tcs_busy, 1);
+    kt_tcs *tcs = nested ? NULL : tcs_acquire(e);
+    if (!nested && !tcs)
         return kt_fail(KT_ERR_GATE_OUT_OF_TCS, "all %u TCS of enclave %s are busy",
                        e->id.config.tcs_count, e->name);
-    }
     inside me = {e, inside_top};
     inside_top = &me;
     inside_depth++;
@@ -48,8 +67,8 @@ static kt_status enter(kt_enclave *e, kt_gate_call *c)
     kt_status st = kt_platform_enter(e->pe, c);
     inside_depth--;
     inside_top = me.prev;
-    if (!nested)
-        atomic_fetch_sub(&e->tcs_busy, 1);
+    if (tcs)
+        atomic_store_explicit(&tcs->busy, 0, memory_order_release);
     return st;
 }
 
@@ -84,6 +103,10 @@ kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt
         st = kt_image_verify(file.data, file.len, &img, &e->id);
     if (!st)
         st = check_signer(&o, &e->id);
+    if (!st && !(e->tcs = aligned_alloc(64, sizeof(kt_tcs) * e->id.config.tcs_count)))
+        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (unsigned i = 0; !st && i < e->id.config.tcs_count; i++)
+        atomic_init(&e->tcs[i].busy, 0);
     if (!st)
         st = kt_sim_state_open(o.sim_dir, &e->state);
     if (!st)
@@ -139,18 +162,23 @@ kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void
                                    sizeof stack_buf, malloc, &packed, &len);
     if (st)
         return st;
-    kt_gate_call c = {.op = KT_GATE_ECALL,
-                      .name = name,
-                      .req_type = ((const ProtobufCMessage *)req)->descriptor->name,
-                      .res_type = ((const ProtobufCMessage *)res)->descriptor->name,
-                      .req = packed,
-                      .req_len = len};
+    kt_gate_call c; /* not zeroed: its buffers are large and written before they are read */
+    c.op = KT_GATE_ECALL;
+    c.host = NULL;
+    c.name = name;
+    c.req_type = ((const ProtobufCMessage *)req)->descriptor->name;
+    c.res_type = ((const ProtobufCMessage *)res)->descriptor->name;
+    c.req = packed;
+    c.req_len = len;
+    c.res = NULL;
+    c.res_len = 0;
     st = enter(e, &c);
     if (packed != stack_buf)
         free(packed);
     if (st == KT_OK) {
         st = kt_unpack_response(c.res, c.res_len, res, NULL);
-        free(c.res);
+        if (c.res != c.res_inline)
+            free(c.res);
         return st;
     }
     if (kt_status_is_gate(st))
@@ -175,6 +203,7 @@ void kt_enclave_destroy(kt_enclave *e)
         kt_log(KT_LOG_INFO, "enclave.destroyed", "enclave", e->name, NULL);
     }
     kt_sim_state_free(e->state);
+    free(e->tcs);
     kt_wipe(e, sizeof *e);
     free(e);
 }

@@ -9,13 +9,18 @@
 
 #include <limits.h>
 
+/* A TCS: busy while a thread is inside the enclave on it. */
+typedef struct {
+    _Alignas(64) atomic_uint busy;
+} kt_tcs;
+
 struct kt_enclave {
     kt_sim_state *state;
     kt_platform_enclave *pe;
     kt_enclave_identity id;
     kt_gate_host host;
     uint8_t config_blob[64];
-    _Atomic uint32_t tcs_busy;
+    kt_tcs *tcs; /* tcs_count slots, one cache line each */
     char identity_path[PATH_MAX];
     char name[17]; /* first 8 bytes of MRENCLAVE in hex, for logs */
 };

@@ -70,8 +70,17 @@ static kt_status host_ocall(void *ctx, const char *name, const char *req_type, c
                             char *detail, size_t detail_cap)
 {
     kt_enclave *e = ctx;
-    kt_dispatch_args a = {name,    req_type, res_type, req,    req_len,    e->id.config.max_message_size,
-                          false,   malloc,   res,      res_len, detail,    detail_cap};
+    kt_dispatch_args a = {.name = name,
+                          .req_type = req_type,
+                          .res_type = res_type,
+                          .req = req,
+                          .req_len = req_len,
+                          .max_message = e->id.config.max_message_size,
+                          .alloc = malloc,
+                          .res = res,
+                          .res_len = res_len,
+                          .detail = detail,
+                          .detail_cap = detail_cap};
     return kt_dispatch(&untrusted, &a);
 }
 
