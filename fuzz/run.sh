@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a few seconds over its seeds. Seeds come from the test
+# build when there is one (real enclave images), else from a few made here.
+set -euo pipefail
+build=${1:-build/fuzz}
+seconds=${2:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed"
+for f in "$root"/build/test/tests/enclaves/bare.so "$root"/build/test/tests/enclaves/forbidden.so; do
+  [ -f "$f" ] && cp "$f" "$work/image/"
+done
+printf 'heap_size = 1M\nstack_size = 64K\ntcs_count = 2\nprodid = 1\nsvn = 1\ndebug = false\n' \
+  > "$work/config/seed"
+printf '\x00\x0a\x03abc' > "$work/call/blob"
+printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
+printf '\x00' > "$work/sealed/seed"
+
+status=0
+for target in image config call sealed; do
+  bin="$build/fuzz/fuzz_$target"
+  log="$work/$target.log"
+  if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+       -print_final_stats=1 "$work/$target" > "$log" 2>&1; then
+    runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+    echo "fuzz_$target: ok ($runs runs in ${seconds}s)"
+  else
+    echo "fuzz_$target: FAILED"
+    tail -40 "$log"
+    status=1
+  fi
+done
+exit $status

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# kubetee's signing commands as a developer and a signing officer use them, with
+# OpenSSL's command line as the external signer of two-step signing.
+set -uo pipefail
+kubetee=$1
+enclaves=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+check() { # check <description> <command...>: the command must succeed
+  local what=$1
+  shift
+  if "$@" >"$work/out" 2>"$work/err"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: $what"; cat "$work/out" "$work/err"; fi
+}
+refuse() { # refuse <description> <expected text> <command...>: must fail, saying the text
+  local what=$1 text=$2
+  shift 2
+  if "$@" >"$work/out" 2>"$work/err"; then
+    fail=$((fail + 1)); echo "FAIL (accepted): $what"
+  elif grep -q -- "$text" "$work/err"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL (wrong reason): $what"; cat "$work/err"; fi
+}
+
+conf=$work/e.conf
+printf 'prodid = 3\nsvn = 7\ntcs_count = 2\n' > "$conf"
+check "keygen" "$kubetee" keygen --out "$work/key.pem"
+check "key is 3072-bit with e=3" bash -c "openssl rsa -in '$work/key.pem' -noout -text | grep -q 'publicExponent: 3 ' && openssl rsa -in '$work/key.pem' -noout -text | grep -q '3072 bit'"
+check "key file is private" bash -c "[ \$(stat -c %a '$work/key.pem') = 600 ]"
+openssl rsa -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
+
+# one step
+check "sign" "$kubetee" sign --enclave "$enclaves/tfftest.so" --config "$conf" --key "$work/key.pem" --out "$work/one.so"
+"$kubetee" dump --enclave "$work/one.so" --json > "$work/one.json"
+check "dump shows config" grep -q '"prodid":3,"svn":7' "$work/one.json"
+mre=$(grep -o '"mrenclave":"[0-9a-f]*"' "$work/one.json")
+check "dump shows MRENCLAVE" test -n "$mre"
+
+# two steps: gendata, an external signer, catsig
+check "gendata" "$kubetee" gendata --enclave "$enclaves/tfftest.so" --config "$conf" --out "$work/sd.bin"
+check "signing data is 256 bytes" bash -c "[ \$(stat -c %s '$work/sd.bin') = 256 ]"
+check "openssl signs" openssl dgst -sha256 -sign "$work/key.pem" -out "$work/sig.bin" "$work/sd.bin"
+check "catsig" "$kubetee" catsig --enclave "$enclaves/tfftest.so" --config "$conf" --sigdata "$work/sd.bin" --key "$work/pub.pem" --sig "$work/sig.bin" --out "$work/two.so"
+check "two-step equals one-step" cmp "$work/one.so" "$work/two.so"
+"$kubetee" dump --enclave "$work/two.so" --json > "$work/two.json"
+check "same MRENCLAVE" grep -q "$mre" "$work/two.json"
+
+# refusals, each naming what was wrong
+refuse "forbidden import" "'fopen' (files)" "$kubetee" sign --enclave "$enclaves/forbidden.so" --key "$work/key.pem" --out "$work/x.so"
+openssl genrsa -out "$work/weak.pem" 2048 2>/dev/null
+refuse "wrong key type" "RSA-3072 with exponent 3" "$kubetee" sign --enclave "$enclaves/tfftest.so" --key "$work/weak.pem" --out "$work/x.so"
+printf 'tcs = 2\n' > "$work/bad.conf"
+refuse "unknown config key" "unknown key 'tcs'" "$kubetee" sign --enclave "$enclaves/tfftest.so" --config "$work/bad.conf" --key "$work/key.pem" --out "$work/x.so"
+printf 'svn = 8\n' > "$work/other.conf"
+refuse "catsig with another config" "not made from this enclave" "$kubetee" catsig --enclave "$enclaves/tfftest.so" --config "$work/other.conf" --sigdata "$work/sd.bin" --key "$work/pub.pem" --sig "$work/sig.bin" --out "$work/x.so"
+"$kubetee" keygen --out "$work/key2.pem" && openssl rsa -in "$work/key2.pem" -pubout -out "$work/pub2.pem" 2>/dev/null
+refuse "catsig with another key" "signature does not match" "$kubetee" catsig --enclave "$enclaves/tfftest.so" --config "$conf" --sigdata "$work/sd.bin" --key "$work/pub2.pem" --sig "$work/sig.bin" --out "$work/x.so"
+cp "$work/one.so" "$work/tampered.so"
+printf '\xcc' | dd of="$work/tampered.so" bs=1 seek=8192 conv=notrunc status=none
+refuse "tampered image" "measurement mismatch" "$kubetee" dump --enclave "$work/tampered.so"
+refuse "unsigned image" "not a signed enclave" "$kubetee" dump --enclave "$enclaves/tfftest.so"
+refuse "unknown option" "unknown option '--bogus'" "$kubetee" sign --bogus
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
