@@ -53,6 +53,7 @@ static kt_tcs *tcs_acquire(kt_enclave *e)
 /* Runs one gate call with TCS accounting. */
 static kt_status enter(kt_enclave *e, kt_gate_call *c)
 {
+    c->detail[0] = '\0';
     bool nested = thread_inside(e);
     if (inside_depth >= MAX_DEPTH)
         return kt_fail(KT_ERR_GATE_DEPTH, "calls nested more than %d deep", MAX_DEPTH);
@@ -63,7 +64,6 @@ static kt_status enter(kt_enclave *e, kt_gate_call *c)
     inside me = {e, inside_top};
     inside_top = &me;
     inside_depth++;
-    c->detail[0] = '\0';
     kt_status st = kt_platform_enter(e->pe, c);
     inside_depth--;
     inside_top = me.prev;
