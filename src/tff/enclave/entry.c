@@ -62,17 +62,15 @@ kt_status kt_enclave_entry(kt_gate_call *c)
             kt_detail(c->detail, sizeof c->detail, "enclave not initialised");
             return KT_ERR_GATE_ENCLAVE;
         }
-        /* copy the name in: the host could change it while we look it up */
+        /* copy the names in: the host could change them while we look them up */
         char name[256], req_type[256], res_type[256];
-        if (!c->name || !c->req_type || !c->res_type || strnlen(c->name, 256) == 256 ||
-            strnlen(c->req_type, 256) == 256 || strnlen(c->res_type, 256) == 256 ||
-            (c->req_len && !c->req)) {
+        if (!c->name || !c->req_type || !c->res_type || (c->req_len && !c->req) ||
+            !memccpy(name, c->name, '\0', sizeof name) ||
+            !memccpy(req_type, c->req_type, '\0', sizeof req_type) ||
+            !memccpy(res_type, c->res_type, '\0', sizeof res_type)) {
             kt_detail(c->detail, sizeof c->detail, "malformed call (names or request)");
             return KT_ERR_GATE_BAD_MESSAGE;
         }
-        strcpy(name, c->name);
-        strcpy(req_type, c->req_type);
-        strcpy(res_type, c->res_type);
         uint8_t *res = NULL;
         size_t res_len = 0;
         kt_dispatch_args a = {.name = name,
