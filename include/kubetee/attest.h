@@ -1,0 +1,137 @@
+/* kubetee attest: DCAP quotes (SGX v3, TDX v4/v5), their verification against Intel
+ * collateral (PCS v4: PCK chain and CRLs, TCB Info, QE Identity), and policies.
+ *
+ * One verification path serves real Intel quotes and the sim platform's: only the trust
+ * anchor differs, and a quote that chains to the simulation root passes only a policy
+ * that says allow_simulation. */
+#ifndef KUBETEE_ATTEST_H
+#define KUBETEE_ATTEST_H
+
+#include <kubetee/crypto.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KT_QUOTE_MAX (1u << 20)
+
+/* ---- quotes ---- */
+typedef enum { KT_TEE_SGX = 0, KT_TEE_TDX = 0x81 } kt_tee_type;
+
+typedef struct {
+    uint8_t tee_tcb_svn[16];
+    uint8_t mrseam[48], mrsignerseam[48];
+    uint64_t seam_attributes, td_attributes, xfam;
+    uint8_t mrtd[48], mrconfigid[48], mrowner[48], mrownerconfig[48];
+    uint8_t rtmr[4][48];
+    uint8_t report_data[64];
+    bool td15; /* TD report 1.5: the two fields below are present */
+    uint8_t tee_tcb_svn2[16];
+    uint8_t mr_servicetd[48];
+} kt_td_report;
+
+typedef struct {
+    uint8_t cpusvn[16];
+    uint32_t misc_select;
+    uint64_t attr_flags, attr_xfrm;
+    uint8_t mrenclave[32], mrsigner[32];
+    uint16_t prodid, svn;
+    uint8_t report_data[64];
+} kt_sgx_report;
+
+/* A parsed quote; views point into the bytes it was parsed from. */
+typedef struct {
+    uint16_t version;
+    kt_tee_type tee;
+    uint16_t att_key_type;
+    uint8_t qe_vendor_id[16];
+    kt_sgx_report sgx;  /* when tee == KT_TEE_SGX */
+    kt_td_report td;    /* when tee == KT_TEE_TDX */
+    const uint8_t *signed_part; /* header and body: what the attestation key signed */
+    size_t signed_len;
+    uint8_t signature[64];      /* r||s */
+    uint8_t attest_key[64];     /* x||y */
+    const uint8_t *qe_report;   /* 384-byte QE report body */
+    uint8_t qe_report_sig[64];
+    const uint8_t *qe_auth;
+    size_t qe_auth_len;
+    const char *pck_chain_pem;  /* certification data type 5 */
+    size_t pck_chain_len;
+} kt_quote;
+
+/* Parses and bounds-checks a quote; anything malformed is refused with the reason.
+ * Bytes after the declared signature data are allowed (some producers pad). */
+kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q);
+
+/* ---- collateral ---- */
+typedef struct kt_collateral kt_collateral;
+
+/* Loads a collateral directory: intel_root_ca.pem (the trust anchor), root_ca_crl.der,
+ * pck_crl.der, pck_crl_issuer_chain.pem, tcb_info.json, tcb_info_issuer_chain.pem,
+ * qe_identity.json, qe_identity_issuer_chain.pem. `root` overrides the anchor file.
+ * Parses everything; signatures and validity are checked at verification time. */
+kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_collateral **out);
+void kt_collateral_free(kt_collateral *c);
+/* True when the trust anchor is a kubetee simulation root, not Intel's. */
+bool kt_collateral_is_simulated(const kt_collateral *c);
+
+/* ---- verification ---- */
+typedef enum {
+    KT_TCB_UNKNOWN = 0,
+    KT_TCB_UP_TO_DATE,
+    KT_TCB_SW_HARDENING_NEEDED,
+    KT_TCB_CONFIGURATION_NEEDED,
+    KT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
+    KT_TCB_OUT_OF_DATE,
+    KT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
+    KT_TCB_REVOKED,
+} kt_tcb_status;
+
+const char *kt_tcb_status_name(kt_tcb_status s);
+kt_status kt_tcb_status_parse(const char *name, kt_tcb_status *out);
+
+#define KT_MAX_ADVISORIES 32
+
+typedef struct {
+    bool ok;                 /* every check passed (TCB status is for the policy to judge) */
+    kt_status status;        /* first failure, KT_OK when ok */
+    char reason[256];        /* what failed, in words */
+    bool simulated;          /* chained to a simulation root */
+    kt_tcb_status tcb_status;       /* converged status */
+    kt_tcb_status platform_status;  /* the matched TCB level's */
+    kt_tcb_status qe_status;        /* the QE Identity level's */
+    kt_tcb_status module_status;    /* TDX module identity level's, TDX only */
+    char advisories[KT_MAX_ADVISORIES][24];
+    unsigned advisory_count;
+    uint8_t fmspc[6];
+    kt_quote quote;          /* the enclave's or TD's measurements and attributes */
+} kt_verdict;
+
+/* Verifies a quote at time `at` against collateral. Returns KT_OK when the verdict was
+ * produced (look at verdict->ok), an error only when arguments are unusable. */
+kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c, time_t at,
+                          kt_verdict *verdict);
+/* The verdict as a JSON object (one line). */
+kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out);
+
+/* ---- policy ---- */
+typedef struct kt_policy kt_policy;
+
+/* YAML or JSON (JSON is YAML). Top level: allow_simulation, accepted_tcb_status (list),
+ * and enclaveMatchAnyRules (or rules): a list of rules, any of which may match. Rule keys:
+ * mrenclave, mrsigner, isvprodid|prodID, min_isvsvn|minIsvSvn, report_data|user_data,
+ * allow_debug|debug_disabled, mrtd, rtmr0..rtmr3, td_attributes, allow_service_td, spid
+ * (must be empty). Hex in any case, exact length, never a prefix. Unknown keys and bad
+ * values are errors naming them. */
+kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out);
+kt_status kt_policy_load(const char *path, kt_policy **out);
+void kt_policy_free(kt_policy *p);
+/* KT_OK when the verdict passed and some rule matches; else KT_ERR_DENIED with every
+ * rule's reason in kt_last_error(). */
+kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

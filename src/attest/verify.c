@@ -1,0 +1,348 @@
+/* Quote verification: one path for Intel's quotes and the sim platform's.
+ *
+ *  1. parse the quote                          5. QE report signed by the PCK key
+ *  2. PCK chain to the anchor, with both CRLs  6. QE report data binds the attestation key
+ *  3. PCK SGX extensions                       7. QE Identity: signature, validity, match
+ *  4. TCB Info: signature, validity, match     8. quote signed by the attestation key
+ *  9. TCB level, TDX module, QE level; status convergence; advisories
+ * The first failure ends it, with its reason. Validity windows are inclusive at both
+ * ends and checked here, for certificates and CRLs alike, so each failure names its
+ * item. */
+#include "internal.h"
+
+#include <openssl/err.h>
+#include <stdio.h>
+#include <string.h>
+
+static time_t asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!t || !ASN1_TIME_to_tm(t, &tm))
+        return 0;
+    return timegm(&tm);
+}
+
+static bool within(time_t at, time_t from, time_t to)
+{
+    return at >= from && at <= to;
+}
+
+static void fmt_time(time_t t, char out[24])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static kt_status window_fail(const char *what, time_t at, time_t from, time_t to)
+{
+    char a[24], f[24], t[24];
+    fmt_time(at, a), fmt_time(from, f), fmt_time(to, t);
+    return kt_fail(KT_ERR_VERIFY, "%s not valid at %s (%s .. %s)", what, a, f, t);
+}
+
+static kt_status crl_at(X509_CRL *crl, const char *what, time_t at)
+{
+    time_t from = asn1_time(X509_CRL_get0_lastUpdate(crl)), to = asn1_time(X509_CRL_get0_nextUpdate(crl));
+    return within(at, from, to) ? KT_OK : window_fail(what, at, from, to);
+}
+
+/* Verifies leaf up to the anchor with the CRLs, then every certificate's validity. */
+static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) *untrusted,
+                          time_t at, const char *what)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    kt_status st = KT_OK;
+    if (!store || !ctx || !X509_STORE_add_cert(store, c->root) ||
+        !X509_STORE_add_crl(store, c->root_crl) || !X509_STORE_add_crl(store, c->pck_crl) ||
+        !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
+        st = kt_fail(KT_ERR_CRYPTO, "%s: cannot set up chain verification", what);
+        goto out;
+    }
+    X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+                                       X509_V_FLAG_NO_CHECK_TIME);
+    if (X509_verify_cert(ctx) != 1) {
+        int err = X509_STORE_CTX_get_error(ctx);
+        st = kt_fail(err == X509_V_ERR_CERT_REVOKED ? KT_ERR_DENIED : KT_ERR_VERIFY,
+                     "%s does not verify to the trust anchor: %s (depth %d)", what,
+                     X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(ctx));
+        goto out;
+    }
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    for (int i = 0; i < sk_X509_num(chain); i++) {
+        X509 *x = sk_X509_value(chain, i);
+        time_t from = asn1_time(X509_get0_notBefore(x)), to = asn1_time(X509_get0_notAfter(x));
+        if (!within(at, from, to)) {
+            char name[160] = "";
+            X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, name, sizeof name);
+            char label[256];
+            snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
+            st = window_fail(label, at, from, to);
+            goto out;
+        }
+    }
+out:
+    ERR_clear_error();
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return st;
+}
+
+/* A certificate's public key as a kt_key, P-256 only. */
+kt_status kt_key_of_x509(X509 *x, kt_key **out)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+    kt_cert *cert = NULL;
+    kt_status st = len > 0 ? kt_cert_from_der(der, (size_t)len, &cert) : KT_ERR_MALFORMED;
+    OPENSSL_free(der);
+    if (!st)
+        st = kt_cert_public_key(cert, out);
+    kt_cert_free(cert);
+    if (!st && kt_key_type_of(*out) != KT_KEY_P256) {
+        kt_key_free(*out);
+        *out = NULL;
+        st = kt_fail(KT_ERR_UNSUPPORTED, "certificate key is not P-256");
+    }
+    return st;
+}
+
+static kt_status signed_json(const kt_collateral *c, STACK_OF(X509) *chain, const uint8_t *body,
+                             size_t len, const uint8_t sig[64], time_t at, const char *what)
+{
+    STACK_OF(X509) *rest = sk_X509_dup(chain);
+    X509 *signer = sk_X509_shift(rest);
+    kt_status st = chain_at(c, signer, rest, at, what);
+    sk_X509_free(rest);
+    if (st)
+        return st;
+    kt_key *key = NULL;
+    if (kt_key_of_x509(signer, &key))
+        return kt_fail(KT_ERR_VERIFY, "%s: signing certificate has no P-256 key", what);
+    st = kt_verify(key, body, len, sig, 64);
+    kt_key_free(key);
+    return st ? kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what) : KT_OK;
+}
+
+/* ---- TCB levels and status ---- */
+
+static bool sgx_level_matches(const kt_tcb_level *l, const kt_pck_info *pck)
+{
+    for (int i = 0; i < 16; i++)
+        if (l->comp[i] > pck->comp[i])
+            return false;
+    return l->pcesvn <= pck->pcesvn;
+}
+
+static bool tdx_level_matches(const kt_tcb_level *l, const uint8_t tee_tcb_svn[16])
+{
+    /* with a TDX module version in TEE_TCB_SVN[1], bytes 0 and 1 are judged by the
+     * module identity instead */
+    int first = tee_tcb_svn[1] > 0 ? 2 : 0;
+    for (int i = first; i < 16; i++)
+        if (l->tdx_comp[i] > tee_tcb_svn[i])
+            return false;
+    return true;
+}
+
+static kt_tcb_status converge(kt_tcb_status platform, kt_tcb_status other)
+{
+    if (platform == KT_TCB_REVOKED || other == KT_TCB_REVOKED)
+        return KT_TCB_REVOKED;
+    if (other != KT_TCB_OUT_OF_DATE && other != KT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
+        return platform;
+    switch (platform) {
+    case KT_TCB_UP_TO_DATE:
+    case KT_TCB_SW_HARDENING_NEEDED:
+        return KT_TCB_OUT_OF_DATE;
+    case KT_TCB_CONFIGURATION_NEEDED:
+    case KT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED:
+        return KT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED;
+    default:
+        return platform;
+    }
+}
+
+static void add_advisories(kt_verdict *v, char (*ids)[24], unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        bool seen = false;
+        for (unsigned k = 0; k < v->advisory_count && !seen; k++)
+            seen = strcmp(v->advisories[k], ids[i]) == 0;
+        if (!seen && v->advisory_count < KT_MAX_ADVISORIES)
+            strcpy(v->advisories[v->advisory_count++], ids[i]);
+    }
+}
+
+static kt_status tdx_module(const kt_tcb_info *t, const kt_td_report *td, kt_verdict *v)
+{
+    if (td->tee_tcb_svn[1] == 0) {
+        if (t->has_tdx_module &&
+            (memcmp(td->mrsignerseam, t->module_mrsigner, 48) ||
+             (td->seam_attributes & t->module_attributes_mask) != t->module_attributes))
+            return kt_fail(KT_ERR_VERIFY, "TDX module: MRSIGNERSEAM or SEAM attributes differ from tdxModule");
+        return KT_OK;
+    }
+    char id[16];
+    snprintf(id, sizeof id, "TDX_%02X", td->tee_tcb_svn[1]);
+    for (unsigned i = 0; i < t->module_count; i++) {
+        const kt_tdx_module_identity *m = &t->modules[i];
+        if (strcmp(m->id, id) != 0)
+            continue;
+        if (memcmp(td->mrsignerseam, m->mrsigner, 48) ||
+            (td->seam_attributes & m->attributes_mask) != m->attributes)
+            return kt_fail(KT_ERR_VERIFY, "TDX module %s: MRSIGNERSEAM or SEAM attributes differ", id);
+        for (unsigned k = 0; k < m->level_count; k++)
+            if (m->levels[k].isvsvn <= td->tee_tcb_svn[0]) {
+                v->module_status = m->levels[k].status;
+                add_advisories(v, m->levels[k].advisories, m->levels[k].advisory_count);
+                return KT_OK;
+            }
+        return kt_fail(KT_ERR_DENIED, "TDX module %s: no TCB level for SVN %u", id, td->tee_tcb_svn[0]);
+    }
+    return kt_fail(KT_ERR_DENIED, "TDX module identity %s is not in the TCB Info", id);
+}
+
+static kt_status qe_identity(const kt_qe_identity *qi, const uint8_t *qe_report, kt_verdict *v)
+{
+    kt_sgx_report r;
+    memcpy(r.cpusvn, qe_report, 16);
+    r.misc_select = kt_le32(qe_report + 16);
+    memcpy(r.mrsigner, qe_report + 128, 32);
+    r.prodid = kt_le16(qe_report + 256);
+    r.svn = kt_le16(qe_report + 258);
+    if (memcmp(r.mrsigner, qi->mrsigner, 32) != 0)
+        return kt_fail(KT_ERR_VERIFY, "QE report MRSIGNER is not the QE Identity's");
+    if (r.prodid != qi->isvprodid)
+        return kt_fail(KT_ERR_VERIFY, "QE report ISVPRODID %u is not the QE Identity's %u", r.prodid,
+                       qi->isvprodid);
+    if ((r.misc_select & qi->miscselect_mask) != qi->miscselect)
+        return kt_fail(KT_ERR_VERIFY, "QE report MISCSELECT does not match the QE Identity");
+    for (int i = 0; i < 16; i++)
+        if ((qe_report[48 + i] & qi->attributes_mask[i]) != qi->attributes[i])
+            return kt_fail(KT_ERR_VERIFY, "QE report ATTRIBUTES do not match the QE Identity");
+    for (unsigned k = 0; k < qi->level_count; k++)
+        if (qi->levels[k].isvsvn <= r.svn) {
+            v->qe_status = qi->levels[k].status;
+            add_advisories(v, qi->levels[k].advisories, qi->levels[k].advisory_count);
+            return KT_OK;
+        }
+    return kt_fail(KT_ERR_DENIED, "QE ISVSVN %u has no TCB level in the QE Identity", r.svn);
+}
+
+static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral *c, time_t at,
+                              kt_verdict *v)
+{
+    kt_quote *q = &v->quote;
+    kt_status st = kt_quote_parse(data, n, q);
+    if (st)
+        return st;
+    bool tdx = q->tee == KT_TEE_TDX;
+
+    /* 2, 3: the PCK chain from the quote, and what its leaf says */
+    STACK_OF(X509) *chain = NULL;
+    if ((st = kt_pem_chain(q->pck_chain_pem, q->pck_chain_len, &chain)))
+        return kt_fail_context(st, "quote's PCK chain");
+    X509 *leaf = sk_X509_shift(chain);
+    kt_pck_info pck;
+    kt_key *pck_key = NULL, *att_key = NULL;
+    if ((st = crl_at(c->root_crl, "root CA CRL", at)) || (st = crl_at(c->pck_crl, "PCK CRL", at)) ||
+        (st = chain_at(c, leaf, chain, at, "PCK certificate chain")) ||
+        (st = kt_pck_info_from_cert(leaf, &pck)) || (st = kt_key_of_x509(leaf, &pck_key)))
+        goto out;
+    memcpy(v->fmspc, pck.fmspc, 6);
+
+    /* 4: TCB Info */
+    const kt_tcb_info *t = &c->tcb;
+    if ((st = signed_json(c, c->tcb_chain, t->signed_body, t->signed_len, t->signature, at, "TCB Info")))
+        goto out;
+    if (!within(at, t->issue_date, t->next_update)) {
+        st = window_fail("TCB Info issueDate..nextUpdate", at, t->issue_date, t->next_update);
+        goto out;
+    }
+    if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0) {
+        st = kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id, tdx ? "TDX" : "SGX");
+        goto out;
+    }
+    if (memcmp(t->fmspc, pck.fmspc, 6) || memcmp(t->pceid, pck.pceid, 2)) {
+        st = kt_fail(KT_ERR_VERIFY, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
+        goto out;
+    }
+
+    /* 5, 6: the QE report */
+    if ((st = kt_verify(pck_key, q->qe_report, 384, q->qe_report_sig, 64))) {
+        st = kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify");
+        goto out;
+    }
+    uint8_t binding[32], both[64 + 65536];
+    memcpy(both, q->attest_key, 64);
+    memcpy(both + 64, q->qe_auth, q->qe_auth_len);
+    static const uint8_t zeros[32];
+    if ((st = kt_sha256(both, 64 + q->qe_auth_len, binding)))
+        goto out;
+    if (memcmp(q->qe_report + 320, binding, 32) || memcmp(q->qe_report + 352, zeros, 32)) {
+        st = kt_fail(KT_ERR_VERIFY, "QE report data is not SHA-256(attestation key || QE auth data)");
+        goto out;
+    }
+
+    /* 7: QE Identity */
+    const kt_qe_identity *qi = &c->qe;
+    if ((st = signed_json(c, c->qe_chain, qi->signed_body, qi->signed_len, qi->signature, at,
+                          "QE Identity")))
+        goto out;
+    if (!within(at, qi->issue_date, qi->next_update)) {
+        st = window_fail("QE Identity issueDate..nextUpdate", at, qi->issue_date, qi->next_update);
+        goto out;
+    }
+    if (strcmp(qi->id, tdx ? "TD_QE" : "QE") != 0) {
+        st = kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id, tdx ? "TD_QE" : "QE");
+        goto out;
+    }
+
+    /* 8: the quote itself */
+    if ((st = kt_key_from_public_raw(KT_KEY_P256, q->attest_key, 64, &att_key)) ||
+        (st = kt_verify(att_key, q->signed_part, q->signed_len, q->signature, 64))) {
+        st = kt_fail(KT_ERR_VERIFY, "quote signature (by the attestation key) does not verify");
+        goto out;
+    }
+
+    /* 9: TCB level, TDX module, QE level, convergence */
+    const kt_tcb_level *level = NULL;
+    for (unsigned i = 0; i < t->level_count && !level; i++)
+        if (sgx_level_matches(&t->levels[i], &pck) &&
+            (!tdx || tdx_level_matches(&t->levels[i], q->td.tee_tcb_svn)))
+            level = &t->levels[i];
+    if (!level) {
+        st = kt_fail(KT_ERR_DENIED, "TCB level not supported: no level of the TCB Info matches the "
+                                    "platform's SVNs");
+        goto out;
+    }
+    v->platform_status = level->status;
+    add_advisories(v, level->advisories, level->advisory_count);
+    if ((tdx && (st = tdx_module(t, &q->td, v))) || (st = qe_identity(qi, q->qe_report, v)))
+        goto out;
+    v->tcb_status = converge(converge(v->platform_status, v->qe_status), v->module_status);
+out:
+    kt_key_free(pck_key);
+    kt_key_free(att_key);
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    return st;
+}
+
+kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c, time_t at,
+                          kt_verdict *v)
+{
+    if (!quote || !c || !v)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
+    memset(v, 0, sizeof *v);
+    v->simulated = c->simulated;
+    kt_status st = verify_steps(quote, n, c, at, v);
+    v->status = st;
+    v->ok = st == KT_OK;
+    if (st)
+        snprintf(v->reason, sizeof v->reason, "%s", kt_last_error());
+    return KT_OK;
+}

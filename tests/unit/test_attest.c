@@ -1,0 +1,201 @@
+/* attest against real Intel quotes: every set in ../shared/testdata/attestation verifies
+ * to exactly its expected status and advisories at its verify-at time, fails one second
+ * outside its window, and every single-fault corruption fails for its stated reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include <kubetee/attest.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS KT_TEST_SOURCE_DIR "/../shared/testdata/attestation"
+
+typedef struct {
+    char dir[512];
+    json_t *expected;
+    kt_buf quote;
+    kt_collateral *coll;
+} set;
+
+static void open_set(set *s, const char *name)
+{
+    snprintf(s->dir, sizeof s->dir, "%s/%s", SETS, name);
+    char path[600];
+    snprintf(path, sizeof path, "%s/expected.json", s->dir);
+    json_error_t err;
+    s->expected = json_load_file(path, 0, &err);
+    if (!s->expected)
+        fail_msg("%s: %s (the test sets live in ../shared beside the repository)", path, err.text);
+    snprintf(path, sizeof path, "%s/quote.dat", s->dir);
+    memset(&s->quote, 0, sizeof s->quote);
+    assert_int_equal(kt_file_read(path, KT_QUOTE_MAX, &s->quote), KT_OK);
+    if (kt_collateral_load_dir(s->dir, NULL, &s->coll) != KT_OK)
+        fail_msg("%s", kt_last_error());
+}
+
+static void close_set(set *s)
+{
+    json_decref(s->expected);
+    kt_buf_free(&s->quote);
+    kt_collateral_free(s->coll);
+}
+
+static time_t expected_time(const set *s, const char *a, const char *b)
+{
+    json_t *v = json_object_get(s->expected, a);
+    if (b)
+        v = json_object_get(v, b);
+    return (time_t)json_integer_value(v);
+}
+
+static void check_outcome(const set *s, const kt_verdict *v)
+{
+    const char *result = json_string_value(json_object_get(s->expected, "expected_result"));
+    if (strcmp(result, "OK") != 0) {
+        assert_false(v->ok);
+        assert_non_null(strstr(v->reason, "TCB level not supported"));
+        return;
+    }
+    if (!v->ok)
+        fail_msg("%s: %s", s->dir, v->reason);
+    assert_false(v->simulated);
+    const char *want = json_string_value(json_object_get(s->expected, "tcb_status"));
+    assert_string_equal(kt_tcb_status_name(v->tcb_status), want);
+    json_t *ids = json_object_get(s->expected, "advisory_ids");
+    assert_int_equal(v->advisory_count, json_array_size(ids));
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        bool found = false;
+        for (unsigned k = 0; k < v->advisory_count; k++)
+            found |= strcmp(v->advisories[k], json_string_value(json_array_get(ids, i))) == 0;
+        if (!found)
+            fail_msg("%s: advisory %s missing", s->dir, json_string_value(json_array_get(ids, i)));
+    }
+    const char *qe = json_string_value(json_object_get(s->expected, "qe_identity_tcb_status"));
+    assert_string_equal(kt_tcb_status_name(v->qe_status), qe);
+}
+
+static void verify_set(void **state)
+{
+    const char *name = *state;
+    set s;
+    open_set(&s, name);
+    kt_verdict v;
+    time_t at = expected_time(&s, "verify_at", NULL);
+    assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, at, &v), KT_OK);
+    check_outcome(&s, &v);
+
+    /* the window's edges pass (inclusive), one second outside fails */
+    time_t from = expected_time(&s, "collateral_window", "start");
+    time_t to = expected_time(&s, "collateral_window", "end");
+    bool ok_set = strcmp(json_string_value(json_object_get(s.expected, "expected_result")), "OK") == 0;
+    assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, from, &v), KT_OK);
+    assert_int_equal(v.ok, ok_set);
+    assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, to, &v), KT_OK);
+    assert_int_equal(v.ok, ok_set);
+    assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, from - 1, &v), KT_OK);
+    assert_false(v.ok);
+    assert_non_null(strstr(v.reason, "not valid at"));
+    assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, to + 1, &v), KT_OK);
+    assert_false(v.ok);
+    assert_non_null(strstr(v.reason, "not valid at"));
+    close_set(&s);
+}
+
+/* Copies a set's collateral into a scratch directory with one file replaced. */
+static void scratch_with(const char *dir, const char *replace, const char *with, char out[64])
+{
+    snprintf(out, 64, "/tmp/kt-attest-XXXXXX");
+    assert_non_null(mkdtemp(out));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp %s/*.pem %s/*.der %s/*.json %s/ && cp %s %s/%s", dir, dir, dir,
+             out, with, out, replace);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void negatives(void **state)
+{
+    const char *name = *state;
+    set s;
+    open_set(&s, name);
+    time_t at = expected_time(&s, "verify_at", NULL);
+    static const struct {
+        const char *file, *replaces, *reason;
+    } cases[] = {
+        {"quote_bad_reportdata.dat", "quote.dat", "quote signature (by the attestation key)"},
+        {"quote_bad_header.dat", "quote.dat", "quote signature (by the attestation key)"},
+        {"quote_bad_qe_report.dat", "quote.dat", "QE report signature (by the PCK key)"},
+        {"quote_bad_qe_auth_data.dat", "quote.dat", "QE report data is not SHA-256"},
+        {"quote_truncated.dat", "quote.dat", "quote: signature data length"},
+        {"tcb_info_tampered.json", "tcb_info.json", "TCB Info: signature does not verify"},
+        {"qe_identity_tampered.json", "qe_identity.json", "QE Identity: signature does not verify"},
+        {"tcb_info_bad_signature.json", "tcb_info.json", "TCB Info: signature does not verify"},
+        {"untrusted_root_ca.pem", "intel_root_ca.pem", "does not verify to the trust anchor"},
+    };
+    char neg[600];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(neg, sizeof neg, "%s/negative/%s", s.dir, cases[i].file);
+        kt_verdict v;
+        if (strcmp(cases[i].replaces, "quote.dat") == 0) {
+            kt_buf q = {0};
+            assert_int_equal(kt_file_read(neg, KT_QUOTE_MAX, &q), KT_OK);
+            assert_int_equal(kt_quote_verify(q.data, q.len, s.coll, at, &v), KT_OK);
+            kt_buf_free(&q);
+        } else {
+            char dir[64], cmd[128];
+            kt_collateral *c;
+            scratch_with(s.dir, cases[i].replaces, neg, dir);
+            assert_int_equal(kt_collateral_load_dir(dir, NULL, &c), KT_OK);
+            assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, c, at, &v), KT_OK);
+            kt_collateral_free(c);
+            snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+            assert_int_equal(system(cmd), 0);
+        }
+        if (v.ok || !strstr(v.reason, cases[i].reason))
+            fail_msg("%s/%s: expected failure '%s', got %s", name, cases[i].file, cases[i].reason,
+                     v.ok ? "success" : v.reason);
+    }
+    close_set(&s);
+}
+
+static void test_every_byte_of_a_truncated_quote_is_refused_cleanly(void **state)
+{
+    (void)state;
+    set s;
+    open_set(&s, "sgx-v3-dcapqvl-cfg-swhardening");
+    kt_quote q;
+    for (size_t n = 0; n < s.quote.len; n += 13)
+        assert_int_not_equal(kt_quote_parse(s.quote.data, n, &q), KT_OK);
+    assert_int_equal(kt_quote_parse(s.quote.data, s.quote.len, &q), KT_OK);
+    assert_int_equal(q.version, 3);
+    assert_int_equal(q.sgx.prodid, 0);
+    close_set(&s);
+}
+
+int main(void)
+{
+    static const char *names[] = {
+        "sgx-v3-dcapqvl-cfg-swhardening", "sgx-v3-mobilecoin-debug-qe-outofdate",
+        "sgx-v3-mobilecoin-quote-outofdate", "sgx-v3-zkdcap-swhardening", "tdx-v4-dcapqvl-uptodate",
+        "tdx-v4-zkdcap-outofdate", "tdx-v4-zkdcap-uptodate-tdattr-zero",
+        "tdx-v5-td15-automata-uptodate", "tdx-v5-td15-dcapqvl-tcb-not-supported",
+    };
+    struct CMUnitTest tests[16];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(verify_set, (void *)names[i]);
+        tests[n++].name = names[i];
+    }
+    tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(negatives, (void *)names[0]);
+    tests[n++].name = "negatives sgx-v3-dcapqvl-cfg-swhardening";
+    tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(negatives, (void *)names[4]);
+    tests[n++].name = "negatives tdx-v4-dcapqvl-uptodate";
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_byte_of_a_truncated_quote_is_refused_cleanly);
+    return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
+}
