@@ -131,6 +131,28 @@ void kt_policy_free(kt_policy *p);
  * rule's reason in kt_last_error(). */
 kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v);
 
+/* ---- the sim platform's quoting enclave and collateral ----
+ * Under <sim_dir>/attest: a simulation root CA (made on first use, or imported so a
+ * cluster shares one), a PCK CA and PCK certificate with SGX extensions, a TCB signing
+ * certificate and the QE's attestation key, all P-256. <sim_dir>/attest/collateral holds
+ * PCS-style collateral issued under that root, renewed when it nears expiry. Quotes are
+ * v3, byte for byte in Intel's layout; they verify only against the simulation root. */
+typedef struct kt_sim_qe kt_sim_qe;
+
+kt_status kt_sim_qe_open(const char *sim_dir, kt_sim_qe **out);
+void kt_sim_qe_free(kt_sim_qe *qe);
+const char *kt_sim_qe_collateral_dir(const kt_sim_qe *qe);
+/* The QE's TARGETINFO, for an enclave to make a REPORT the QE can check. */
+kt_status kt_sim_qe_target_info(const kt_sim_qe *qe, uint8_t ti[512]);
+/* Checks the REPORT's MAC (it must be made for the QE on this platform) and quotes it. */
+kt_status kt_sim_qe_quote(const kt_sim_qe *qe, const uint8_t report[432], kt_buf *quote);
+/* Quotes a report body as given, with no MAC to check: `kubetee attest quote`. */
+kt_status kt_sim_qe_quote_body(const kt_sim_qe *qe, const uint8_t body[384], kt_buf *quote);
+/* A cluster shares one simulation root: export its certificate and key from one node,
+ * import them on the others (their PCK chains and collateral are then re-issued). */
+kt_status kt_sim_root_export(const char *sim_dir, const char *out_dir);
+kt_status kt_sim_root_import(const char *sim_dir, const char *from_dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,11 @@ kt_status kt_sim_state_open(const char *dir, kt_sim_state **out);
 const char *kt_sim_state_dir(const kt_sim_state *s);
 void kt_sim_state_free(kt_sim_state *s);
 
+/* The sim CPU's report key for an enclave (what EGETKEY(REPORT) gives that enclave):
+ * how the simulated quoting enclave checks reports made for it. */
+kt_status kt_sim_report_key(const kt_sim_state *s, const uint8_t mrenclave[32], uint64_t attr_flags,
+                            uint64_t attr_xfrm, const uint8_t keyid[32], uint8_t key[16]);
+
 /* ---- loaded enclaves ---- */
 struct kt_gate_call_s;
 typedef struct kt_platform_enclave kt_platform_enclave;

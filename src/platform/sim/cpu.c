@@ -41,7 +41,7 @@ static kt_status derive(const kt_sim_state *s, const kdf_input *in, uint8_t key[
 }
 
 /* The report key of the enclave with this MRENCLAVE and attributes. */
-static kt_status report_key(const kt_sim_state *s, const uint8_t mrenclave[32], uint64_t flags,
+kt_status kt_sim_report_key(const kt_sim_state *s, const uint8_t mrenclave[32], uint64_t flags,
                             uint64_t xfrm, const uint8_t keyid[32], uint8_t key[16])
 {
     kdf_input in = {{0}, 0};
@@ -58,7 +58,7 @@ kt_status kt_sim_egetkey(void *cpu_ctx, const kt_keyrequest *kr, uint8_t key[16]
     const kt_sim_cpu *cpu = cpu_ctx;
     const kt_enclave_identity *id = &cpu->id;
     if (kr->keyname == KT_KEYNAME_REPORT)
-        return report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, kr->keyid, key);
+        return kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, kr->keyid, key);
     if (kr->keyname != KT_KEYNAME_SEAL)
         return kt_fail(KT_ERR_DENIED, "EGETKEY: key name %u is not available", kr->keyname);
     if (kr->policy == 0 || (kr->policy & ~(KT_KEYPOLICY_MRENCLAVE | KT_KEYPOLICY_MRSIGNER)))
@@ -106,9 +106,9 @@ kt_status kt_sim_ereport(void *cpu_ctx, const uint8_t *ti, const uint8_t report_
     if (st)
         return st;
     if (ti)
-        st = report_key(cpu->state, ti, kt_le64(ti + 32), kt_le64(ti + 40), keyid, key);
+        st = kt_sim_report_key(cpu->state, ti, kt_le64(ti + 32), kt_le64(ti + 40), keyid, key);
     else
-        st = report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, keyid, key);
+        st = kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, keyid, key);
     if (!st)
         st = kt_aes_cmac(key, body, 384, report + 416);
     kt_wipe(key, sizeof key);

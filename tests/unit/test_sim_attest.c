@@ -1,0 +1,193 @@
+/* Simulated attestation, end to end: an enclave makes a REPORT for the simulated QE,
+ * the QE quotes it, and the same verifier that checks Intel's quotes checks this one,
+ * against collateral issued under the simulation root, and marks it simulated; policies
+ * refuse it unless they allow simulation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include <kubetee/attest.h>
+#include <kubetee/tff.h>
+#include "tfftest.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char sim_a[64], sim_b[64], share[80];
+
+static kt_enclave *load(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/enclaves/tfftest.signed.so", KT_TEST_BINARY_DIR);
+    kt_enclave_options o = {.sim_dir = dir};
+    kt_enclave *e = NULL;
+    if (kt_enclave_create(path, &o, &e))
+        fail_msg("%s", kt_last_error());
+    return e;
+}
+
+/* The enclave's REPORT for the QE, quoted. */
+static void quote_from_enclave(kt_enclave *e, kt_sim_qe *qe, uint8_t rd_byte, kt_buf *quote)
+{
+    uint8_t ti[512], rd[64];
+    memset(rd, rd_byte, sizeof rd);
+    assert_int_equal(kt_sim_qe_target_info(qe, ti), KT_OK);
+    Tfftest__ReportRequest req = TFFTEST__REPORT_REQUEST__INIT;
+    Tfftest__Bytes report = TFFTEST__BYTES__INIT;
+    req.target_info.data = ti;
+    req.target_info.len = sizeof ti;
+    req.report_data.data = rd;
+    req.report_data.len = 64;
+    assert_int_equal(kt_enclave_call(e, "Report", &req, &report), KT_OK);
+    if (kt_sim_qe_quote(qe, report.data.data, quote))
+        fail_msg("%s", kt_last_error());
+    kt_message_clear(&report);
+}
+
+static void test_simulated_quote_round_trip(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_enclave *e = load(sim_a);
+    kt_buf quote = {0};
+    quote_from_enclave(e, qe, 0x42, &quote);
+
+    kt_collateral *c;
+    assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &c), KT_OK);
+    assert_true(kt_collateral_is_simulated(c));
+    kt_verdict v;
+    assert_int_equal(kt_quote_verify(quote.data, quote.len, c, time(NULL), &v), KT_OK);
+    if (!v.ok)
+        fail_msg("%s", v.reason);
+    assert_true(v.simulated);
+    assert_int_equal(v.quote.version, 3);
+    assert_int_equal(v.tcb_status, KT_TCB_UP_TO_DATE);
+    assert_memory_equal(v.quote.sgx.mrenclave, kt_enclave_identity_of(e)->mrenclave, 32);
+    assert_memory_equal(v.quote.sgx.mrsigner, kt_enclave_identity_of(e)->mrsigner, 32);
+    assert_int_equal(v.quote.sgx.report_data[17], 0x42);
+
+    /* refused unless the policy allows simulation */
+    char mr[65], yaml[512];
+    kt_hex_encode(v.quote.sgx.mrenclave, 32, mr, sizeof mr);
+    kt_policy *p;
+    snprintf(yaml, sizeof yaml, "rules:\n- mrenclave: %s\n", mr);
+    assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
+    assert_fails_with(kt_policy_check(p, &v), KT_ERR_DENIED, "simulation");
+    kt_policy_free(p);
+    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- mrenclave: %s\n", mr);
+    assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
+    assert_int_equal(kt_policy_check(p, &v), KT_OK);
+    kt_policy_free(p);
+
+    /* against Intel's root the same quote does not verify at all */
+    char intel[600];
+    snprintf(intel, sizeof intel, "%s/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem",
+             KT_TEST_SOURCE_DIR);
+    kt_collateral *ic;
+    assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), intel, &ic), KT_OK);
+    assert_false(kt_collateral_is_simulated(ic));
+    assert_int_equal(kt_quote_verify(quote.data, quote.len, ic, time(NULL), &v), KT_OK);
+    assert_false(v.ok);
+    assert_non_null(strstr(v.reason, "trust anchor"));
+    kt_collateral_free(ic);
+
+    /* one flipped bit of the report data breaks the quote signature */
+    quote.data[48 + 320] ^= 1;
+    assert_int_equal(kt_quote_verify(quote.data, quote.len, c, time(NULL), &v), KT_OK);
+    assert_false(v.ok);
+    assert_non_null(strstr(v.reason, "quote signature"));
+    kt_collateral_free(c);
+    kt_buf_free(&quote);
+    kt_enclave_destroy(e);
+    kt_sim_qe_free(qe);
+}
+
+static void test_qe_quotes_only_reports_made_for_it(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_enclave *e = load(sim_a);
+    Tfftest__ReportRequest req = TFFTEST__REPORT_REQUEST__INIT;
+    Tfftest__Bytes report = TFFTEST__BYTES__INIT;
+    uint8_t rd[64] = {0};
+    req.report_data.data = rd;
+    req.report_data.len = 64; /* no target: a report for the enclave itself */
+    assert_int_equal(kt_enclave_call(e, "Report", &req, &report), KT_OK);
+    kt_buf quote = {0};
+    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &quote), KT_ERR_VERIFY, "not made for the QE");
+    /* nor a report for the QE that the host edited (its own report data, say) */
+    uint8_t ti[512];
+    assert_int_equal(kt_sim_qe_target_info(qe, ti), KT_OK);
+    req.target_info.data = ti;
+    req.target_info.len = sizeof ti;
+    kt_message_clear(&report);
+    assert_int_equal(kt_enclave_call(e, "Report", &req, &report), KT_OK);
+    assert_int_equal(kt_sim_qe_quote(qe, report.data.data, &quote), KT_OK);
+    report.data.data[320] ^= 1;
+    kt_buf forged = {0};
+    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &forged), KT_ERR_VERIFY, "not made for the QE");
+    assert_int_equal(forged.len, 0);
+    kt_message_clear(&report);
+    kt_buf_free(&quote);
+    kt_enclave_destroy(e);
+    kt_sim_qe_free(qe);
+}
+
+static void test_a_cluster_shares_one_simulation_root(void **state)
+{
+    (void)state;
+    kt_sim_qe *qa, *qb;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qa), KT_OK);
+    assert_int_equal(kt_sim_root_export(sim_a, share), KT_OK);
+    assert_int_equal(kt_sim_root_import(sim_b, share), KT_OK);
+    assert_int_equal(kt_sim_qe_open(sim_b, &qb), KT_OK);
+    /* node B's enclave, quoted by B's QE, verifies with node A's collateral */
+    kt_enclave *e = load(sim_b);
+    kt_buf quote = {0};
+    quote_from_enclave(e, qb, 7, &quote);
+    kt_collateral *ca;
+    assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qa), NULL, &ca), KT_OK);
+    kt_verdict v;
+    assert_int_equal(kt_quote_verify(quote.data, quote.len, ca, time(NULL), &v), KT_OK);
+    if (!v.ok)
+        fail_msg("%s", v.reason);
+    kt_collateral_free(ca);
+    kt_buf_free(&quote);
+    kt_enclave_destroy(e);
+    kt_sim_qe_free(qa);
+    kt_sim_qe_free(qb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(sim_a, "/tmp/kt-simA-XXXXXX");
+    strcpy(sim_b, "/tmp/kt-simB-XXXXXX");
+    if (!mkdtemp(sim_a) || !mkdtemp(sim_b))
+        return -1;
+    snprintf(share, sizeof share, "%s/share", sim_a);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", sim_a, sim_b);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simulated_quote_round_trip),
+        cmocka_unit_test(test_qe_quotes_only_reports_made_for_it),
+        cmocka_unit_test(test_a_cluster_shares_one_simulation_root),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
