@@ -64,6 +64,9 @@ typedef struct {
  * Bytes after the declared signature data are allowed (some producers pad). */
 kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q);
 
+/* "2025-06-19T10:56:11Z" (a fraction of a second may precede the Z) as Unix time. */
+kt_status kt_time_parse(const char *iso, time_t *out);
+
 /* ---- collateral ---- */
 typedef struct kt_collateral kt_collateral;
 

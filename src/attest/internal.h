@@ -76,8 +76,6 @@ typedef struct {
 
 /* The exact bytes of the value of a top-level key in a JSON object. */
 kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value, size_t *len);
-/* "2025-06-19T10:56:11Z" */
-kt_status kt_time_parse(const char *iso, time_t *out);
 
 /* Parse a PCS body ({"tcbInfo":...,"signature":...}); views point into json, which must
  * outlive the result. Free with the matching _free. */

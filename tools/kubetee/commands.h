@@ -6,5 +6,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_gendata(int argc, char **argv);
 int cmd_catsig(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static const struct {
     {"gendata", cmd_gendata, "two-step signing: write the 256 bytes an external signer signs"},
     {"catsig", cmd_catsig, "two-step signing: put the external signature in"},
     {"dump", cmd_dump, "verify a signed enclave and print MRENCLAVE, MRSIGNER and its config"},
+    {"attest", cmd_attest, "quote (sim) or verify a DCAP quote against collateral and a policy"},
+    {"sim", cmd_sim, "the sim platform: share a simulation root, find its collateral"},
 };
 
 static int usage(FILE *f)
