@@ -9,7 +9,19 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/policy"
+sets="$root/../shared/testdata/attestation"
+if [ -d "$sets" ]; then
+  for s in "$sets"/*/; do
+    name=$(basename "$s")
+    cp "$s/quote.dat" "$work/quote/$name.dat"
+    { printf '\x00'; cat "$s/tcb_info.json"; } > "$work/collateral/tcb-$name"
+    { printf '\x01'; cat "$s/qe_identity.json"; } > "$work/collateral/qe-$name"
+  done
+  export KT_FUZZ_COLLATERAL="$sets/sgx-v3-dcapqvl-cfg-swhardening"
+fi
+printf 'allow_simulation: false\naccepted_tcb_status: [UpToDate]\nenclaveMatchAnyRules:\n- mrenclave: "%064d"\n  prodID: "1"\n  minIsvSvn: "0"\n  debug_disabled: "true"\n' 0 > "$work/policy/yaml"
+printf '{"rules":[{"mrtd":"%096d","rtmr0":"%096d","allow_service_td":true}]}' 0 0 > "$work/policy/json"
 for f in "$root"/build/test/tests/enclaves/bare.so "$root"/build/test/tests/enclaves/forbidden.so; do
   [ -f "$f" ] && cp "$f" "$work/image/"
 done
@@ -20,7 +32,7 @@ printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
 
 status=0
-for target in image config call sealed; do
+for target in image config call sealed quote collateral policy; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

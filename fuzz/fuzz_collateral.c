@@ -1,0 +1,37 @@
+/* Fuzz target: the collateral parsers. First byte: 0 TCB Info, 1 QE Identity, 2 the
+ * PCK certificate's SGX extensions, 3 the raw-JSON value finder. */
+#include "../src/attest/internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+    if (n < 1)
+        return 0;
+    const char *text = (const char *)data + 1;
+    size_t len = n - 1;
+    switch (data[0] & 3) {
+    case 0: {
+        kt_tcb_info t;
+        if (kt_tcb_info_parse(text, len, &t) == KT_OK)
+            kt_tcb_info_free(&t);
+        break;
+    }
+    case 1: {
+        kt_qe_identity q;
+        if (kt_qe_identity_parse(text, len, &q) == KT_OK)
+            kt_qe_identity_free(&q);
+        break;
+    }
+    case 2: {
+        kt_pck_info p;
+        kt_pck_ext_parse(data + 1, len, &p);
+        break;
+    }
+    default: {
+        const char *v;
+        size_t vl;
+        kt_json_raw_value(text, len, "tcbInfo", &v, &vl);
+    }
+    }
+    return 0;
+}
