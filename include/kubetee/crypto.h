@@ -63,6 +63,10 @@ kt_status kt_key_to_pem(const kt_key *k, bool include_private, kt_buf *out);
 /* Public key in raw form: P-256 and SM2 x||y (64 bytes); RSA the big-endian modulus. */
 kt_status kt_key_public_raw(const kt_key *k, uint8_t *out, size_t cap, size_t *len);
 kt_status kt_key_from_public_raw(kt_key_type type, const uint8_t *raw, size_t n, kt_key **out);
+/* Wraps an OpenSSL EVP_PKEY (taking a reference of its own), e.g. a certificate's key
+ * that OpenSSL has already decoded. */
+struct evp_pkey_st;
+kt_status kt_key_from_openssl(struct evp_pkey_st *pkey, kt_key **out);
 kt_key_type kt_key_type_of(const kt_key *k);
 bool kt_key_has_private(const kt_key *k);
 void kt_key_free(kt_key *k);

@@ -200,7 +200,7 @@ static kt_status split_body(const char *json, size_t n, const char *key, const u
 static kt_status parse_components(json_t *tcb, const char *array_key, const char *v2_prefix,
                                   uint8_t comp[16], int version, const char *ctx)
 {
-    long long x;
+    long long x = 0;
     kt_status st;
     if (version >= 3) {
         json_t *a = field(tcb, array_key, JSON_ARRAY, ctx);
@@ -235,7 +235,7 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
     if (st)
         return st;
     const char *ctx = "tcbInfo";
-    long long x;
+    long long x = 0;
     json_t *id = json_object_get(o, "id");
     snprintf(t->id, sizeof t->id, "%s", json_is_string(id) ? json_string_value(id) : "SGX");
     if ((st = get_int(o, "version", 2, 3, &x, ctx)))
@@ -368,7 +368,7 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
     if (st)
         return st;
     const char *ctx = "enclaveIdentity";
-    long long x;
+    long long x = 0;
     uint8_t b4[4];
     json_t *id = field(o, "id", JSON_STRING, ctx);
     if (!id || strlen(json_string_value(id)) >= sizeof q->id ||

@@ -4,6 +4,7 @@
 
 #include <kubetee/attest.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 
 /* What the PCK certificate's SGX extensions (OID 1.2.840.113741.1.13.1) say. */
 typedef struct {
@@ -84,11 +85,34 @@ void kt_tcb_info_free(kt_tcb_info *t);
 kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *out);
 void kt_qe_identity_free(kt_qe_identity *q);
 
+/* What verification has already established, keyed by the exact bytes it covered and
+ * kept with the time window in which it holds. */
+#define KT_PCK_CACHE 16
+typedef struct {
+    bool used;
+    uint8_t chain_hash[32]; /* SHA-256 of the quote's PCK chain PEM */
+    time_t from, to;        /* certificates and CRLs all valid */
+    kt_pck_info pck;
+    kt_key *key;
+    uint8_t qe_check[32];   /* SHA-256 of a QE report and signature this key verified */
+    bool qe_checked;
+} kt_pck_entry;
+
+typedef struct {
+    pthread_mutex_t lock;
+    bool json_ok;           /* TCB Info and QE Identity chains and signatures */
+    time_t json_from, json_to;
+    kt_pck_entry pck[KT_PCK_CACHE];
+    unsigned next;
+} kt_verify_cache;
+
 struct kt_collateral {
+    kt_verify_cache *cache;
     X509 *root;
     bool simulated;
     X509_CRL *root_crl, *pck_crl;
     STACK_OF(X509) *pck_crl_chain, *tcb_chain, *qe_chain;
+    STACK_OF(X509) *pool; /* every distinct certificate above, parsed once */
     kt_buf tcb_json, qe_json;
     kt_tcb_info tcb;
     kt_qe_identity qe;
@@ -98,5 +122,7 @@ struct kt_collateral {
 kt_status kt_key_of_x509(X509 *x, kt_key **out);
 /* A PEM bundle as a stack of certificates. */
 kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) **out);
+/* The same, reusing certificates of pool whose DER is identical instead of parsing. */
+kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, STACK_OF(X509) **out);
 
 #endif

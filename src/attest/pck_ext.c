@@ -100,7 +100,7 @@ static kt_status parse_tcb(der seq, kt_pck_info *out, unsigned *seen)
             if ((st = der_next(&item, 0x04, &val)) || (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
                 return st;
         } else {
-            uint32_t x;
+            uint32_t x = 0;
             if ((st = der_next(&item, 0x02, &val)) ||
                 (st = der_uint(&val, arcs[1] == 17 ? 0xffff : 0xff, &x)))
                 return st;

@@ -22,6 +22,14 @@ static time_t asn1_time(const ASN1_TIME *t)
     return timegm(&tm);
 }
 
+static void narrow(time_t *from, time_t *to, time_t f, time_t t)
+{
+    if (f > *from)
+        *from = f;
+    if (t < *to)
+        *to = t;
+}
+
 static bool within(time_t at, time_t from, time_t to)
 {
     return at >= from && at <= to;
@@ -41,15 +49,18 @@ static kt_status window_fail(const char *what, time_t at, time_t from, time_t to
     return kt_fail(KT_ERR_VERIFY, "%s not valid at %s (%s .. %s)", what, a, f, t);
 }
 
-static kt_status crl_at(X509_CRL *crl, const char *what, time_t at)
+static kt_status crl_at(X509_CRL *crl, const char *what, time_t at, time_t *wfrom, time_t *wto)
 {
     time_t from = asn1_time(X509_CRL_get0_lastUpdate(crl)), to = asn1_time(X509_CRL_get0_nextUpdate(crl));
+    if (wfrom)
+        narrow(wfrom, wto, from, to);
     return within(at, from, to) ? KT_OK : window_fail(what, at, from, to);
 }
 
-/* Verifies leaf up to the anchor with the CRLs, then every certificate's validity. */
+/* Verifies leaf up to the anchor with the CRLs, then every certificate's validity;
+ * narrows [from, to] to the window in which all of them hold. */
 static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) *untrusted,
-                          time_t at, const char *what)
+                          time_t at, const char *what, time_t *wfrom, time_t *wto)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -74,6 +85,7 @@ static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) *un
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
         time_t from = asn1_time(X509_get0_notBefore(x)), to = asn1_time(X509_get0_notAfter(x));
+        narrow(wfrom, wto, from, to);
         if (!within(at, from, to)) {
             char name[160] = "";
             X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, name, sizeof name);
@@ -93,14 +105,7 @@ out:
 /* A certificate's public key as a kt_key, P-256 only. */
 kt_status kt_key_of_x509(X509 *x, kt_key **out)
 {
-    unsigned char *der = NULL;
-    int len = i2d_X509(x, &der);
-    kt_cert *cert = NULL;
-    kt_status st = len > 0 ? kt_cert_from_der(der, (size_t)len, &cert) : KT_ERR_MALFORMED;
-    OPENSSL_free(der);
-    if (!st)
-        st = kt_cert_public_key(cert, out);
-    kt_cert_free(cert);
+    kt_status st = kt_key_from_openssl(X509_get0_pubkey(x), out);
     if (!st && kt_key_type_of(*out) != KT_KEY_P256) {
         kt_key_free(*out);
         *out = NULL;
@@ -109,21 +114,132 @@ kt_status kt_key_of_x509(X509 *x, kt_key **out)
     return st;
 }
 
-static kt_status signed_json(const kt_collateral *c, STACK_OF(X509) *chain, const uint8_t *body,
-                             size_t len, const uint8_t sig[64], time_t at, const char *what)
+/* A PCS body's signature, by the first certificate of its issuer chain. */
+static kt_status signed_body(X509 *signer, const uint8_t *body, size_t len, const uint8_t sig[64],
+                             const char *what)
 {
-    STACK_OF(X509) *rest = sk_X509_dup(chain);
-    X509 *signer = sk_X509_shift(rest);
-    kt_status st = chain_at(c, signer, rest, at, what);
-    sk_X509_free(rest);
-    if (st)
-        return st;
     kt_key *key = NULL;
     if (kt_key_of_x509(signer, &key))
         return kt_fail(KT_ERR_VERIFY, "%s: signing certificate has no P-256 key", what);
-    st = kt_verify(key, body, len, sig, 64);
+    kt_status st = kt_verify(key, body, len, sig, 64);
     kt_key_free(key);
     return st ? kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what) : KT_OK;
+}
+
+/* TCB Info and QE Identity: issuer chains, signatures, validity. The result holds for a
+ * window of time and is kept for it. */
+static kt_status check_pcs_bodies(const kt_collateral *c, time_t at)
+{
+    kt_verify_cache *k = c->cache;
+    pthread_mutex_lock(&k->lock);
+    bool known = k->json_ok && within(at, k->json_from, k->json_to);
+    pthread_mutex_unlock(&k->lock);
+    if (known)
+        return KT_OK;
+    const kt_tcb_info *t = &c->tcb;
+    const kt_qe_identity *qi = &c->qe;
+    time_t from = 0, to = (time_t)1 << 62;
+    STACK_OF(X509) *rest = sk_X509_dup(c->tcb_chain);
+    X509 *tcb_signer = sk_X509_shift(rest);
+    kt_status st = crl_at(c->root_crl, "root CA CRL", at, &from, &to);
+    if (!st)
+        st = chain_at(c, tcb_signer, rest, at, "TCB Info issuer chain", &from, &to);
+    sk_X509_free(rest);
+    if (!st)
+        st = signed_body(tcb_signer, t->signed_body, t->signed_len, t->signature, "TCB Info");
+    if (!st) {
+        narrow(&from, &to, t->issue_date, t->next_update);
+        if (!within(at, t->issue_date, t->next_update))
+            st = window_fail("TCB Info issueDate..nextUpdate", at, t->issue_date, t->next_update);
+    }
+    X509 *qe_signer = sk_X509_value(c->qe_chain, 0);
+    if (!st && X509_cmp(qe_signer, tcb_signer) != 0) { /* usually the same certificate */
+        rest = sk_X509_dup(c->qe_chain);
+        sk_X509_shift(rest);
+        st = chain_at(c, qe_signer, rest, at, "QE Identity issuer chain", &from, &to);
+        sk_X509_free(rest);
+    }
+    if (!st)
+        st = signed_body(qe_signer, qi->signed_body, qi->signed_len, qi->signature, "QE Identity");
+    if (!st) {
+        narrow(&from, &to, qi->issue_date, qi->next_update);
+        if (!within(at, qi->issue_date, qi->next_update))
+            st = window_fail("QE Identity issueDate..nextUpdate", at, qi->issue_date, qi->next_update);
+    }
+    if (!st) {
+        pthread_mutex_lock(&k->lock);
+        k->json_ok = true;
+        k->json_from = from;
+        k->json_to = to;
+        pthread_mutex_unlock(&k->lock);
+    }
+    return st;
+}
+
+/* The quote's PCK chain to the anchor with both CRLs, its SGX extensions, and the QE
+ * report it signed. Kept per chain for the window in which it holds. */
+static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at, kt_pck_info *pck)
+{
+    kt_verify_cache *k = c->cache;
+    uint8_t chain_hash[32], qe_hash[32];
+    kt_sha256_ctx *h = NULL;
+    kt_status st = kt_sha256(q->pck_chain_pem, q->pck_chain_len, chain_hash);
+    if (!st && !(st = kt_sha256_new(&h)) && !(st = kt_sha256_update(h, q->qe_report, 384)) &&
+        !(st = kt_sha256_update(h, q->qe_report_sig, 64)))
+        st = kt_sha256_final(h, qe_hash);
+    kt_sha256_free(h);
+    if (st)
+        return st;
+
+    pthread_mutex_lock(&k->lock);
+    for (unsigned i = 0; i < KT_PCK_CACHE; i++) {
+        kt_pck_entry *e = &k->pck[i];
+        if (!e->used || memcmp(e->chain_hash, chain_hash, 32) || !within(at, e->from, e->to))
+            continue;
+        *pck = e->pck;
+        if (!e->qe_checked || memcmp(e->qe_check, qe_hash, 32)) {
+            st = kt_verify(e->key, q->qe_report, 384, q->qe_report_sig, 64);
+            if (!st) {
+                memcpy(e->qe_check, qe_hash, 32);
+                e->qe_checked = true;
+            }
+        }
+        pthread_mutex_unlock(&k->lock);
+        return st ? kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify") : KT_OK;
+    }
+    pthread_mutex_unlock(&k->lock);
+
+    STACK_OF(X509) *chain = NULL;
+    if ((st = kt_pem_chain_pooled(q->pck_chain_pem, q->pck_chain_len, c->pool, &chain)))
+        return kt_fail_context(st, "quote's PCK chain");
+    X509 *leaf = sk_X509_shift(chain);
+    kt_key *key = NULL;
+    time_t from = 0, to = (time_t)1 << 62;
+    if (!(st = crl_at(c->root_crl, "root CA CRL", at, &from, &to)) &&
+        !(st = crl_at(c->pck_crl, "PCK CRL", at, &from, &to)) &&
+        !(st = chain_at(c, leaf, chain, at, "PCK certificate chain", &from, &to)) &&
+        !(st = kt_pck_info_from_cert(leaf, pck)) && !(st = kt_key_of_x509(leaf, &key)) &&
+        kt_verify(key, q->qe_report, 384, q->qe_report_sig, 64))
+        st = kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify");
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    if (st) {
+        kt_key_free(key);
+        return st;
+    }
+    pthread_mutex_lock(&k->lock);
+    kt_pck_entry *e = &k->pck[k->next++ % KT_PCK_CACHE];
+    kt_key_free(e->key);
+    e->used = true;
+    memcpy(e->chain_hash, chain_hash, 32);
+    e->from = from;
+    e->to = to;
+    e->pck = *pck;
+    e->key = key;
+    memcpy(e->qe_check, qe_hash, 32);
+    e->qe_checked = true;
+    pthread_mutex_unlock(&k->lock);
+    return KT_OK;
 }
 
 /* ---- TCB levels and status ---- */
@@ -241,72 +357,45 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
         return st;
     bool tdx = q->tee == KT_TEE_TDX;
 
-    /* 2, 3: the PCK chain from the quote, and what its leaf says */
-    STACK_OF(X509) *chain = NULL;
-    if ((st = kt_pem_chain(q->pck_chain_pem, q->pck_chain_len, &chain)))
-        return kt_fail_context(st, "quote's PCK chain");
-    X509 *leaf = sk_X509_shift(chain);
+    /* 2, 3, 5: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
-    kt_key *pck_key = NULL, *att_key = NULL;
-    if ((st = crl_at(c->root_crl, "root CA CRL", at)) || (st = crl_at(c->pck_crl, "PCK CRL", at)) ||
-        (st = chain_at(c, leaf, chain, at, "PCK certificate chain")) ||
-        (st = kt_pck_info_from_cert(leaf, &pck)) || (st = kt_key_of_x509(leaf, &pck_key)))
-        goto out;
+    if ((st = check_pck(c, q, at, &pck)))
+        return st;
     memcpy(v->fmspc, pck.fmspc, 6);
 
-    /* 4: TCB Info */
+    /* 4, 7: TCB Info and QE Identity, and that they are for this platform and quote */
     const kt_tcb_info *t = &c->tcb;
-    if ((st = signed_json(c, c->tcb_chain, t->signed_body, t->signed_len, t->signature, at, "TCB Info")))
-        goto out;
-    if (!within(at, t->issue_date, t->next_update)) {
-        st = window_fail("TCB Info issueDate..nextUpdate", at, t->issue_date, t->next_update);
-        goto out;
-    }
-    if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0) {
-        st = kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id, tdx ? "TDX" : "SGX");
-        goto out;
-    }
-    if (memcmp(t->fmspc, pck.fmspc, 6) || memcmp(t->pceid, pck.pceid, 2)) {
-        st = kt_fail(KT_ERR_VERIFY, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
-        goto out;
-    }
-
-    /* 5, 6: the QE report */
-    if ((st = kt_verify(pck_key, q->qe_report, 384, q->qe_report_sig, 64))) {
-        st = kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify");
-        goto out;
-    }
-    uint8_t binding[32], both[64 + 65536];
-    memcpy(both, q->attest_key, 64);
-    memcpy(both + 64, q->qe_auth, q->qe_auth_len);
-    static const uint8_t zeros[32];
-    if ((st = kt_sha256(both, 64 + q->qe_auth_len, binding)))
-        goto out;
-    if (memcmp(q->qe_report + 320, binding, 32) || memcmp(q->qe_report + 352, zeros, 32)) {
-        st = kt_fail(KT_ERR_VERIFY, "QE report data is not SHA-256(attestation key || QE auth data)");
-        goto out;
-    }
-
-    /* 7: QE Identity */
     const kt_qe_identity *qi = &c->qe;
-    if ((st = signed_json(c, c->qe_chain, qi->signed_body, qi->signed_len, qi->signature, at,
-                          "QE Identity")))
-        goto out;
-    if (!within(at, qi->issue_date, qi->next_update)) {
-        st = window_fail("QE Identity issueDate..nextUpdate", at, qi->issue_date, qi->next_update);
-        goto out;
-    }
-    if (strcmp(qi->id, tdx ? "TD_QE" : "QE") != 0) {
-        st = kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id, tdx ? "TD_QE" : "QE");
-        goto out;
-    }
+    if ((st = check_pcs_bodies(c, at)))
+        return st;
+    if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0)
+        return kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id, tdx ? "TDX" : "SGX");
+    if (memcmp(t->fmspc, pck.fmspc, 6) || memcmp(t->pceid, pck.pceid, 2))
+        return kt_fail(KT_ERR_VERIFY, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
+    if (strcmp(qi->id, tdx ? "TD_QE" : "QE") != 0)
+        return kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id, tdx ? "TD_QE" : "QE");
+
+    /* 6: the QE report binds the attestation key */
+    uint8_t binding[32];
+    static const uint8_t zeros[32];
+    kt_sha256_ctx *h = NULL;
+    if (!(st = kt_sha256_new(&h)) && !(st = kt_sha256_update(h, q->attest_key, 64)) &&
+        !(st = kt_sha256_update(h, q->qe_auth, q->qe_auth_len)))
+        st = kt_sha256_final(h, binding);
+    kt_sha256_free(h);
+    if (st)
+        return st;
+    if (memcmp(q->qe_report + 320, binding, 32) || memcmp(q->qe_report + 352, zeros, 32))
+        return kt_fail(KT_ERR_VERIFY, "QE report data is not SHA-256(attestation key || QE auth data)");
 
     /* 8: the quote itself */
+    kt_key *att_key = NULL;
     if ((st = kt_key_from_public_raw(KT_KEY_P256, q->attest_key, 64, &att_key)) ||
-        (st = kt_verify(att_key, q->signed_part, q->signed_len, q->signature, 64))) {
-        st = kt_fail(KT_ERR_VERIFY, "quote signature (by the attestation key) does not verify");
-        goto out;
+        kt_verify(att_key, q->signed_part, q->signed_len, q->signature, 64)) {
+        kt_key_free(att_key);
+        return kt_fail(KT_ERR_VERIFY, "quote signature (by the attestation key) does not verify");
     }
+    kt_key_free(att_key);
 
     /* 9: TCB level, TDX module, QE level, convergence */
     const kt_tcb_level *level = NULL;
@@ -314,22 +403,15 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
         if (sgx_level_matches(&t->levels[i], &pck) &&
             (!tdx || tdx_level_matches(&t->levels[i], q->td.tee_tcb_svn)))
             level = &t->levels[i];
-    if (!level) {
-        st = kt_fail(KT_ERR_DENIED, "TCB level not supported: no level of the TCB Info matches the "
-                                    "platform's SVNs");
-        goto out;
-    }
+    if (!level)
+        return kt_fail(KT_ERR_DENIED, "TCB level not supported: no level of the TCB Info matches the "
+                                      "platform's SVNs");
     v->platform_status = level->status;
     add_advisories(v, level->advisories, level->advisory_count);
     if ((tdx && (st = tdx_module(t, &q->td, v))) || (st = qe_identity(qi, q->qe_report, v)))
-        goto out;
+        return st;
     v->tcb_status = converge(converge(v->platform_status, v->qe_status), v->module_status);
-out:
-    kt_key_free(pck_key);
-    kt_key_free(att_key);
-    X509_free(leaf);
-    sk_X509_pop_free(chain, X509_free);
-    return st;
+    return KT_OK;
 }
 
 kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c, time_t at,

@@ -220,6 +220,15 @@ kt_status kt_key_from_public_raw(kt_key_type type, const uint8_t *raw, size_t n,
     return kt_key_wrap(pkey, out);
 }
 
+kt_status kt_key_from_openssl(EVP_PKEY *pkey, kt_key **out)
+{
+    if (!pkey || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "key from OpenSSL: NULL argument");
+    if (!EVP_PKEY_up_ref(pkey))
+        return kt_ossl_fail("key reference");
+    return kt_key_wrap(pkey, out);
+}
+
 kt_key_type kt_key_type_of(const kt_key *k)
 {
     return k ? k->type : (kt_key_type)0;
