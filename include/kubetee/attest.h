@@ -76,6 +76,13 @@ typedef struct kt_collateral kt_collateral;
  * Parses everything; signatures and validity are checked at verification time. */
 kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_collateral **out);
 void kt_collateral_free(kt_collateral *c);
+/* Fetches the collateral a quote needs from a PCCS or Intel PCS (API v4: tcb, qe/identity,
+ * pckcrl, rootcacrl) into <cache_dir>/<tee>-<fmspc>-<ca>, unless the copy there is valid
+ * at `at`; writes that directory's path to dir_out. The trust anchor is root_pem, never
+ * fetched. Nothing is trusted for being cached: load and verify the directory as always. */
+kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
+                              const char *root_pem, const char *cache_dir, time_t at,
+                              char *dir_out, size_t cap);
 /* True when the trust anchor is a kubetee simulation root, not Intel's. */
 bool kt_collateral_is_simulated(const kt_collateral *c);
 

@@ -78,11 +78,14 @@ static int verify_cmd(int argc, char **argv)
                    {"at", true, "verification time: unix seconds or YYYY-MM-DDThh:mm:ssZ"},
                    {"root", true, "trust anchor PEM (default: <collateral>/intel_root_ca.pem)"},
                    {"json", false, "print the verdict as JSON"},
-                   {"allow-simulation", false, "without --policy: accept simulated quotes"}};
+                   {"allow-simulation", false, "without --policy: accept simulated quotes"},
+                   {"pccs", true, "fetch collateral from this PCCS / PCS base URL (with --root)"},
+                   {"cache", true, "collateral cache directory for --pccs (default ~/.kubetee/collateral)"}};
     size_t n = CLI_NOPTS(o);
-    if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[1].value) {
-        fprintf(stderr, "usage: kubetee attest verify --quote Q --collateral DIR [--policy P] "
-                        "[--at TIME] [--root PEM] [--json] [--allow-simulation]\n"
+    if (!cli_parse(argc, argv, o, n) || !o[0].value || (!o[1].value == !o[7].value) ||
+        (o[7].value && !o[4].value)) {
+        fprintf(stderr, "usage: kubetee attest verify --quote Q (--collateral DIR | --pccs URL --root PEM "
+                        "[--cache DIR]) [--policy P] [--at TIME] [--json] [--allow-simulation]\n"
                         "exit status: 0 pass, 1 fail, 2 usage\n");
         return 2;
     }
@@ -95,7 +98,23 @@ static int verify_cmd(int argc, char **argv)
     kt_policy *p = NULL;
     if ((st = kt_file_read(o[0].value, KT_QUOTE_MAX, &quote)))
         return cli_die("reading quote", st);
-    if ((st = kt_collateral_load_dir(o[1].value, o[4].value, &c))) {
+    char fetched[4096];
+    const char *dir = o[1].value;
+    if (o[7].value) {
+        char def[4096];
+        const char *cache = o[8].value;
+        if (!cache) {
+            snprintf(def, sizeof def, "%s/.kubetee/collateral", getenv("HOME") ? getenv("HOME") : "/tmp");
+            cache = def;
+        }
+        if ((st = kt_collateral_fetch(o[7].value, quote.data, quote.len, o[4].value, cache, at,
+                                      fetched, sizeof fetched))) {
+            kt_buf_free(&quote);
+            return cli_die("fetching collateral", st);
+        }
+        dir = fetched;
+    }
+    if ((st = kt_collateral_load_dir(dir, o[7].value ? NULL : o[4].value, &c))) {
         kt_buf_free(&quote);
         return cli_die("loading collateral", st);
     }

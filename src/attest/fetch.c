@@ -1,0 +1,198 @@
+/* Collateral from a PCCS or Intel PCS (API v4), with libcurl, cached on disk. The cache
+ * only saves the fetch: what it holds is loaded and verified like any collateral
+ * directory, signatures and all. */
+#include "internal.h"
+
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_BODY (1u << 20)
+
+typedef struct {
+    kt_buf body;
+    const char *want_header; /* e.g. "TCB-Info-Issuer-Chain" */
+    kt_buf header;
+    bool too_large;
+} response;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    response *r = arg;
+    size_t len = size * n;
+    if (r->body.len + len > MAX_BODY) {
+        r->too_large = true;
+        return 0;
+    }
+    return kt_buf_append(&r->body, p, len) ? 0 : len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    response *r = arg;
+    size_t len = size * n, k = r->want_header ? strlen(r->want_header) : 0;
+    if (k && len > k + 1 && strncasecmp(p, r->want_header, k) == 0 && p[k] == ':') {
+        const char *v = p + k + 1;
+        size_t vl = len - k - 1;
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+            vl--;
+        r->header.len = 0;
+        if (vl > 65536 || kt_buf_append(&r->header, v, vl))
+            return 0;
+    }
+    return len;
+}
+
+static kt_status get(const char *url, response *r)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return kt_fail(KT_ERR_NO_MEMORY, "fetch: curl init failed");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    if (r->too_large)
+        return kt_fail(KT_ERR_TOO_LARGE, "fetch %s: response over %u bytes", url, MAX_BODY);
+    if (rc != CURLE_OK)
+        return kt_fail(KT_ERR_IO, "fetch %s: %s", url, curl_easy_strerror(rc));
+    if (code != 200)
+        return kt_fail(KT_ERR_IO, "fetch %s: HTTP %ld", url, code);
+    if (r->want_header && r->header.len == 0)
+        return kt_fail(KT_ERR_MALFORMED, "fetch %s: no %s header", url, r->want_header);
+    return KT_OK;
+}
+
+/* Saves a fetched body, and its issuer chain (URL-encoded PEM) when asked. */
+static kt_status fetch_to(const char *url, const char *header, const char *dir, const char *name,
+                          const char *chain_name, bool der_or_hex)
+{
+    response r = {.want_header = header};
+    kt_status st = get(url, &r);
+    char path[PATH_MAX];
+    if (!st && der_or_hex && r.body.len && (r.body.data[0] != 0x30)) {
+        /* some PCCS versions send CRLs as hex */
+        kt_buf der = {0};
+        r.body.data[r.body.len] = '\0';
+        if (kt_buf_reserve(&der, r.body.len / 2 + 1) || kt_hex_decode((char *)r.body.data, der.data, r.body.len / 2))
+            st = kt_fail(KT_ERR_MALFORMED, "fetch %s: CRL is neither DER nor hex", url);
+        der.len = r.body.len / 2;
+        kt_buf_free(&r.body);
+        r.body = der;
+    }
+    if (!st) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        st = kt_file_write_atomic(path, r.body.data, r.body.len, 0644);
+    }
+    if (!st && chain_name) {
+        int outlen = 0;
+        CURL *c = curl_easy_init();
+        char *pem = c ? curl_easy_unescape(c, (const char *)r.header.data, (int)r.header.len, &outlen) : NULL;
+        snprintf(path, sizeof path, "%s/%s", dir, chain_name);
+        st = pem ? kt_file_write_atomic(path, pem, (size_t)outlen, 0644)
+                 : kt_fail(KT_ERR_MALFORMED, "fetch %s: bad issuer chain header", url);
+        curl_free(pem);
+        curl_easy_cleanup(c);
+    }
+    kt_buf_free(&r.body);
+    kt_buf_free(&r.header);
+    return st;
+}
+
+/* The cached directory holds, and everything in it is valid at `at`. Signatures are
+ * not judged here: loading and verifying does that every time. */
+static bool cache_fresh(const char *dir, time_t at)
+{
+    kt_collateral *c;
+    if (kt_collateral_load_dir(dir, NULL, &c) != KT_OK)
+        return false;
+    bool fresh = at <= c->tcb.next_update && at <= c->qe.next_update &&
+                 at >= c->tcb.issue_date && at >= c->qe.issue_date;
+    kt_collateral_free(c);
+    kt_clear_error();
+    return fresh;
+}
+
+kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
+                              const char *root_pem, const char *cache_dir, time_t at,
+                              char *dir_out, size_t cap)
+{
+    if (!base_url || !quote || !root_pem || !cache_dir || !dir_out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: NULL argument");
+    if (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: '%s' is not an http(s) URL", base_url);
+    kt_quote q;
+    kt_status st = kt_quote_parse(quote, n, &q);
+    if (st)
+        return st;
+    STACK_OF(X509) *chain = NULL;
+    kt_pck_info pck;
+    if ((st = kt_pem_chain(q.pck_chain_pem, q.pck_chain_len, &chain)))
+        return st;
+    char issuer[256] = "";
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(sk_X509_value(chain, 0)), NID_commonName, issuer,
+                              sizeof issuer);
+    st = kt_pck_info_from_cert(sk_X509_value(chain, 0), &pck);
+    sk_X509_pop_free(chain, X509_free);
+    if (st)
+        return st;
+    const char *ca = strstr(issuer, "Processor") ? "processor" : "platform";
+    const char *tee = q.tee == KT_TEE_TDX ? "tdx" : "sgx";
+    char fmspc[13];
+    kt_hex_encode(pck.fmspc, 6, fmspc, sizeof fmspc);
+    if ((size_t)snprintf(dir_out, cap, "%s/%s-%s-%s", cache_dir, tee, fmspc, ca) >= cap)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: cache path too long");
+    if ((st = kt_mkdirs(dir_out, 0755)))
+        return st;
+    /* the trust anchor is the operator's, never fetched */
+    kt_buf root = {0};
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/intel_root_ca.pem", dir_out);
+    if ((st = kt_file_read(root_pem, 1 << 16, &root)) ||
+        (st = kt_file_write_atomic(path, root.data, root.len, 0644))) {
+        kt_buf_free(&root);
+        return st;
+    }
+    kt_buf_free(&root);
+    if (cache_fresh(dir_out, at)) {
+        kt_log(KT_LOG_DEBUG, "collateral.cache_hit", "dir", dir_out, NULL);
+        return KT_OK;
+    }
+    char url[1024];
+    const char *base = base_url;
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    snprintf(url, sizeof url, "%.*s/%s/certification/v4/tcb?fmspc=%s", (int)bl, base, tee, fmspc);
+    st = fetch_to(url, "TCB-Info-Issuer-Chain", dir_out, "tcb_info.json", "tcb_info_issuer_chain.pem", false);
+    if (!st) {
+        snprintf(url, sizeof url, "%.*s/%s/certification/v4/qe/identity", (int)bl, base, tee);
+        st = fetch_to(url, "SGX-Enclave-Identity-Issuer-Chain", dir_out, "qe_identity.json",
+                      "qe_identity_issuer_chain.pem", false);
+    }
+    if (!st) {
+        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", (int)bl, base, ca);
+        st = fetch_to(url, "SGX-PCK-CRL-Issuer-Chain", dir_out, "pck_crl.der", "pck_crl_issuer_chain.pem", true);
+    }
+    if (!st) {
+        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/rootcacrl", (int)bl, base);
+        st = fetch_to(url, NULL, dir_out, "root_ca_crl.der", NULL, true);
+    }
+    if (!st)
+        kt_log(KT_LOG_INFO, "collateral.fetched", "from", base_url, "fmspc", fmspc, "dir", dir_out, NULL);
+    return st;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Collateral fetched from a PCCS (a stand-in on loopback), cached, and verified again
+# from the cache, where tampering is still caught.
+set -uo pipefail
+kubetee=$1
+sets=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+set_dir=$sets/sgx-v3-dcapqvl-cfg-swhardening
+pass=0
+fail=0
+cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+expect() { # expect <exit status> <text> <description> <command...>
+  local want=$1 text=$2 what=$3
+  shift 3
+  "$@" >"$work/out" 2>&1
+  local got=$?
+  if [ "$got" = "$want" ] && grep -q -- "$text" "$work/out"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: $what (exit $got, wanted $want and '$text')"; cat "$work/out"; fi
+}
+
+python3 "$here/pccs_standin.py" "$set_dir" "$work/port" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/port")"
+printf 'accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\nrules:\n- mrenclave: 33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb\n' > "$work/p.yaml"
+v() { "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url" --root "$set_dir/intel_root_ca.pem" --cache "$work/cache" --at 1751623200 --policy "$work/p.yaml" "$@"; }
+
+expect 0 "PASS" "verify with fetched collateral" v
+expect 0 "4" "four requests: TCB Info, QE Identity, PCK CRL, root CA CRL" wc -l "$work/port.requests"
+kill "$server"; wait "$server" 2>/dev/null; server=
+expect 0 "PASS" "the cache serves while the PCCS is down" v
+cache=$(echo "$work"/cache/sgx-*)
+sed -i 's/"tcbStatus":"SWHardeningNeeded"/"tcbStatus":"UpToDate"/' "$cache/tcb_info.json"
+expect 1 "TCB Info: signature does not verify" "a tampered cache is caught" v
+expect 1 "fetching collateral" "an unreachable PCCS with nothing valid cached" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url" --root "$set_dir/intel_root_ca.pem" --cache "$work/empty" --at 1751623200
+expect 2 "usage" "--pccs needs --root" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
