@@ -34,6 +34,9 @@ enum {
     KT_ERR_UNSUPPORTED = 11,
     KT_ERR_STATE = 12,        /* called in the wrong state */
     KT_ERR_BUFFER_TOO_SMALL = 13,
+    KT_ERR_TIMEOUT = 14,      /* a deadline passed */
+    KT_ERR_UNAVAILABLE = 15,  /* the peer or service is not there (yet) */
+    KT_ERR_CANCELLED = 16,    /* the other side or a shutdown ended the operation */
 
     /* failures at the enclave call gate: the function did not run, or its result
      * could not be delivered. Trusted and untrusted functions never return these. */

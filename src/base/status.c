@@ -23,6 +23,9 @@ const char *kt_status_name(kt_status st)
     case KT_ERR_UNSUPPORTED: return "KT_ERR_UNSUPPORTED";
     case KT_ERR_STATE: return "KT_ERR_STATE";
     case KT_ERR_BUFFER_TOO_SMALL: return "KT_ERR_BUFFER_TOO_SMALL";
+    case KT_ERR_TIMEOUT: return "KT_ERR_TIMEOUT";
+    case KT_ERR_UNAVAILABLE: return "KT_ERR_UNAVAILABLE";
+    case KT_ERR_CANCELLED: return "KT_ERR_CANCELLED";
     case KT_ERR_GATE_NO_FUNCTION: return "KT_ERR_GATE_NO_FUNCTION";
     case KT_ERR_GATE_BAD_MESSAGE: return "KT_ERR_GATE_BAD_MESSAGE";
     case KT_ERR_GATE_TYPE_MISMATCH: return "KT_ERR_GATE_TYPE_MISMATCH";

@@ -20,7 +20,7 @@ expect() { # expect <exit status> <text> <description> <command...>
     fail=$((fail + 1)); echo "FAIL: $what (exit $got, wanted $want and '$text')"; cat "$work/out"; fi
 }
 
-python3 "$here/pccs_standin.py" "$set_dir" "$work/port" &
+/usr/bin/python3 "$here/pccs_standin.py" "$set_dir" "$work/port" &
 server=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 url="http://127.0.0.1:$(cat "$work/port")"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A PCCS stand-in for tests: serves one attestation test set over HTTP the way Intel's
 PCS / a PCCS does (API v4), issuer chains URL-encoded in the response headers. Counts the
 requests it served in <dir>/.requests so tests can see cache hits."""

@@ -1,0 +1,232 @@
+/* gRPC clients: a channel, and a completion queue per call. */
+#include "internal.h"
+
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kt_rpc_client {
+    grpc_channel *channel;
+    char target[512];
+};
+
+kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out)
+{
+    if (!target || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    grpc_init();
+    kt_rpc_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        grpc_shutdown();
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    snprintf(c->target, sizeof c->target, "%s", target);
+    grpc_channel_credentials *creds;
+    grpc_arg args[2];
+    size_t nargs = 0;
+    args[nargs].type = GRPC_ARG_INTEGER;
+    args[nargs].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[nargs++].value.integer = KT_RPC_MAX_MESSAGE;
+    if (tls && (tls->ca || tls->cert)) {
+        kt_rpc_pems pems;
+        kt_status st = kt_rpc_pems_load(tls, &pems);
+        if (st) {
+            free(c);
+            grpc_shutdown();
+            return st;
+        }
+        grpc_ssl_pem_key_cert_pair pair = {pems.key, pems.cert};
+        creds = grpc_ssl_credentials_create(pems.ca, pems.cert ? &pair : NULL, NULL, NULL);
+        kt_rpc_pems_free(&pems);
+        if (tls->server_name) {
+            args[nargs].type = GRPC_ARG_STRING;
+            args[nargs].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+            args[nargs++].value.string = (char *)tls->server_name;
+        }
+    } else {
+        creds = grpc_insecure_credentials_create();
+    }
+    grpc_channel_args ca = {nargs, args};
+    c->channel = creds ? grpc_channel_create(target, creds, &ca) : NULL;
+    if (creds)
+        grpc_channel_credentials_release(creds);
+    if (!c->channel) {
+        free(c);
+        grpc_shutdown();
+        return kt_fail(KT_ERR_IO, "rpc client: cannot create a channel to %s", target);
+    }
+    *out = c;
+    return KT_OK;
+}
+
+void kt_rpc_client_free(kt_rpc_client *c)
+{
+    if (!c)
+        return;
+    grpc_channel_destroy(c->channel);
+    free(c);
+    grpc_shutdown();
+}
+
+typedef struct {
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_metadata_array md_initial, md_trailing;
+    grpc_status_code code;
+    grpc_slice details;
+} client_call;
+
+static kt_status open_call(kt_rpc_client *c, const char *method, int timeout_ms, client_call *cc)
+{
+    memset(cc, 0, sizeof *cc);
+    cc->cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_slice m = grpc_slice_from_copied_string(method);
+    cc->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq, m, NULL,
+                                        kt_rpc_deadline(timeout_ms), NULL);
+    grpc_slice_unref(m);
+    grpc_metadata_array_init(&cc->md_initial);
+    grpc_metadata_array_init(&cc->md_trailing);
+    return cc->call ? KT_OK : kt_fail(KT_ERR_IO, "rpc: cannot start a call to %s", method);
+}
+
+static bool run(client_call *cc, grpc_op *ops, size_t n, void *tag)
+{
+    if (grpc_call_start_batch(cc->call, ops, n, tag, NULL) != GRPC_CALL_OK)
+        return false;
+    grpc_event ev = grpc_completion_queue_pluck(cc->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static kt_status close_call(client_call *cc, const char *method)
+{
+    kt_status st = kt_rpc_status_of(cc->code);
+    if (st) {
+        char *d = grpc_slice_to_c_string(cc->details);
+        kt_fail(st, "%s: %s", method, d && *d ? d : kt_status_name(st));
+        gpr_free(d);
+    }
+    grpc_slice_unref(cc->details);
+    grpc_metadata_array_destroy(&cc->md_initial);
+    grpc_metadata_array_destroy(&cc->md_trailing);
+    if (cc->call)
+        grpc_call_unref(cc->call);
+    grpc_completion_queue_shutdown(cc->cq);
+    while (grpc_completion_queue_pluck(cc->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cc->cq);
+    return st;
+}
+
+static void status_op(grpc_op *op, client_call *cc)
+{
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = &cc->md_trailing;
+    op->data.recv_status_on_client.status = &cc->code;
+    op->data.recv_status_on_client.status_details = &cc->details;
+}
+
+kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res, int timeout_ms)
+{
+    if (!c || !method || !req || !res || !((ProtobufCMessage *)res)->descriptor)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
+    grpc_byte_buffer *out, *in = NULL;
+    kt_status st = kt_rpc_pack(req, &out);
+    if (st)
+        return st;
+    client_call cc;
+    if ((st = open_call(c, method, timeout_ms, &cc))) {
+        grpc_byte_buffer_destroy(out);
+        return st;
+    }
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    int tag;
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = out;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.md_initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &in;
+    status_op(&ops[5], &cc);
+    bool ok = run(&cc, ops, 6, &tag);
+    grpc_byte_buffer_destroy(out);
+    st = close_call(&cc, method);
+    if (!st && !ok)
+        st = kt_fail(KT_ERR_IO, "%s: the call failed", method);
+    if (!st)
+        st = kt_rpc_unpack(in, res, NULL);
+    if (in)
+        grpc_byte_buffer_destroy(in);
+    return st;
+}
+
+kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *req,
+                             const ProtobufCMessageDescriptor *res_type, kt_rpc_on_message on_message,
+                             void *ctx, int timeout_ms)
+{
+    if (!c || !method || !req || !res_type || !on_message)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc stream: bad argument");
+    grpc_byte_buffer *out;
+    kt_status st = kt_rpc_pack(req, &out);
+    if (st)
+        return st;
+    client_call cc;
+    if ((st = open_call(c, method, timeout_ms, &cc))) {
+        grpc_byte_buffer_destroy(out);
+        return st;
+    }
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    int tag;
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = out;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.md_initial;
+    run(&cc, ops, 4, &tag);
+    grpc_byte_buffer_destroy(out);
+    kt_status stop = KT_OK;
+    char reason[256] = "";
+    for (;;) {
+        grpc_byte_buffer *in = NULL;
+        grpc_op recv;
+        memset(&recv, 0, sizeof recv);
+        recv.op = GRPC_OP_RECV_MESSAGE;
+        recv.data.recv_message.recv_message = &in;
+        if (!run(&cc, &recv, 1, &tag) || !in)
+            break;
+        void *m = calloc(1, res_type->sizeof_message);
+        if (!m) {
+            grpc_byte_buffer_destroy(in);
+            stop = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+            break;
+        }
+        protobuf_c_message_init(res_type, m);
+        st = kt_rpc_unpack(in, m, NULL);
+        grpc_byte_buffer_destroy(in);
+        if (!st)
+            st = on_message(ctx, m);
+        kt_message_clear(m);
+        free(m);
+        if (st) {
+            stop = st;
+            snprintf(reason, sizeof reason, "%s", kt_last_error());
+            grpc_call_cancel(cc.call, NULL);
+            break;
+        }
+    }
+    grpc_op status;
+    memset(&status, 0, sizeof status);
+    status_op(&status, &cc);
+    run(&cc, &status, 1, &tag);
+    st = close_call(&cc, method);
+    if (stop)
+        return kt_fail(stop, "%s", reason);
+    return st;
+}
