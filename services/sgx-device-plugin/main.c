@@ -1,0 +1,219 @@
+/* sgx-device-plugin: advertises a node's SGX to kubelet (device plugin API v1beta1).
+ * One event loop: signals (SIGTERM stop, SIGHUP rescan), inotify (device nodes come and
+ * go; kubelet.sock is recreated when kubelet restarts), and a retry tick for
+ * registration. */
+#include "plugin.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *flag, *env, *def, *help;
+    char *dst;
+    size_t cap;
+} opt;
+
+static void usage(const opt *o, size_t n, FILE *f)
+{
+    fprintf(f, "usage: sgx-device-plugin [options]\n\nEvery option can also be set by its environment "
+               "variable; a flag wins.\n\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  --%-20s %-28s %s (default: %s)\n", o[i].flag, o[i].env, o[i].help,
+                o[i].def[0] ? o[i].def : "none");
+    fprintf(f, "  --%-20s %-28s %s\n", "help", "", "this text");
+}
+
+static int parse_args(int argc, char **argv, kt_dp_config *c)
+{
+    static char enclave_limit[16], provision_limit[16], log_format[16];
+    opt o[] = {
+        {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins", "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir, sizeof c->kubelet_dir},
+        {"device-root", "SGX_DP_DEVICE_ROOT", "/dev", "where the SGX device nodes are", c->device_root, sizeof c->device_root},
+        {"cpuid-file", "SGX_DP_CPUID_FILE", "", "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU", c->cpuid_file, sizeof c->cpuid_file},
+        {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB", "EPC resource, one device per MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
+        {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave", "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
+        {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision", "provision device resource (empty: off)", c->provision_resource, sizeof c->provision_resource},
+        {"enclave-limit", "SGX_DP_ENCLAVE_LIMIT", "20", "containers that may share the enclave node", enclave_limit, sizeof enclave_limit},
+        {"provision-limit", "SGX_DP_PROVISION_LIMIT", "20", "containers that may share the provision node", provision_limit, sizeof provision_limit},
+        {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "", "AESM socket directory to mount read-only (empty: off)", c->aesm_dir, sizeof c->aesm_dir},
+        {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "", "write NFD local features here (e.g. /etc/kubernetes/node-feature-discovery/features.d/sgx)", c->nfd_file, sizeof c->nfd_file},
+        {"log-format", "SGX_DP_LOG_FORMAT", "kv", "kv or json", log_format, sizeof log_format},
+    };
+    size_t n = sizeof o / sizeof o[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *e = getenv(o[i].env);
+        snprintf(o[i].dst, o[i].cap, "%s", e ? e : o[i].def);
+    }
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            usage(o, n, stdout);
+            exit(0);
+        }
+        size_t i;
+        for (i = 0; i < n; i++) {
+            size_t fl = strlen(o[i].flag);
+            if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, o[i].flag, fl))
+                continue;
+            const char *v = argv[a][2 + fl] == '=' ? argv[a] + 3 + fl : NULL;
+            if (!v && argv[a][2 + fl] == '\0' && a + 1 < argc)
+                v = argv[++a];
+            if (v) {
+                snprintf(o[i].dst, o[i].cap, "%s", v);
+                break;
+            }
+        }
+        if (i == n) {
+            fprintf(stderr, "sgx-device-plugin: unknown or incomplete option '%s'\n", argv[a]);
+            usage(o, n, stderr);
+            return 2;
+        }
+    }
+    char *e1, *e2;
+    long el = strtol(enclave_limit, &e1, 10), pl = strtol(provision_limit, &e2, 10);
+    if (*e1 || *e2 || el < 0 || el > 100000 || pl < 0 || pl > 100000) {
+        fprintf(stderr, "sgx-device-plugin: limits must be 0..100000\n");
+        return 2;
+    }
+    c->enclave_limit = (unsigned)el;
+    c->provision_limit = (unsigned)pl;
+    if (strcmp(log_format, "kv") && strcmp(log_format, "json")) {
+        fprintf(stderr, "sgx-device-plugin: --log-format must be kv or json\n");
+        return 2;
+    }
+    kt_log_set_format(strcmp(log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
+    return 0;
+}
+
+static void detect(kt_plugin *p)
+{
+    kt_cpuid_source src;
+    if (p->cfg.cpuid_file[0]) {
+        if (kt_cpuid_load(p->cfg.cpuid_file, &src)) {
+            kt_log(KT_LOG_ERROR, "dp.cpuid_unreadable", "reason", kt_last_error(), NULL);
+            memset(&p->caps, 0, sizeof p->caps);
+            snprintf(p->caps.why_not, sizeof p->caps.why_not, "CPUID file unreadable");
+            return;
+        }
+    } else {
+        kt_cpuid_live(&src);
+    }
+    kt_sgx_caps_decode(&src, &p->caps);
+    char epc[32];
+    snprintf(epc, sizeof epc, "%llu", (unsigned long long)(p->caps.epc_bytes >> 20));
+    if (p->caps.usable)
+        kt_log(KT_LOG_INFO, "dp.sgx_found", "sgx2", p->caps.sgx2 ? "true" : "false", "flc",
+               p->caps.flc ? "true" : "false", "epc_mib", epc, NULL);
+    else
+        kt_log(KT_LOG_WARN, "dp.sgx_absent", "reason", p->caps.why_not, "advertising", "nothing", NULL);
+    kt_plugin_write_nfd(p);
+}
+
+static int watch_dirs(int fd, kt_plugin *p)
+{
+    char sub[PATH_MAX + 8];
+    snprintf(sub, sizeof sub, "%s/sgx", p->cfg.device_root);
+    inotify_add_watch(fd, p->cfg.device_root, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
+    inotify_add_watch(fd, sub, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
+    return inotify_add_watch(fd, p->cfg.kubelet_dir, IN_CREATE | IN_DELETE | IN_MOVED_TO);
+}
+
+int main(int argc, char **argv)
+{
+    kt_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return 1;
+    int rc = parse_args(argc, argv, &p->cfg);
+    if (rc)
+        return rc;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->changed, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    kt_log(KT_LOG_INFO, "dp.starting", "kubelet_dir", p->cfg.kubelet_dir, "device_root", p->cfg.device_root, NULL);
+    int kubelet_wd = watch_dirs(ifd, p);
+    if (kubelet_wd < 0)
+        kt_log(KT_LOG_WARN, "dp.kubelet_dir_unwatched", "dir", p->cfg.kubelet_dir, "reason", strerror(errno), NULL);
+
+    bool restart = true, registered = false;
+    for (;;) {
+        if (restart) {
+            kt_plugin_stop_serving(p);
+            detect(p);
+            kt_plugin_rescan_nodes(p);
+            kt_plugin_plan(p);
+            if (kt_plugin_serve(p) == KT_OK)
+                registered = p->nres == 0 || kt_plugin_register(p);
+            restart = false;
+        }
+        struct pollfd fds[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
+        int r = poll(fds, 2, registered ? 60000 : 2000);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r == 0 && !registered) {
+            registered = kt_plugin_register(p); /* kubelet not there yet: retry */
+            continue;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo == SIGHUP) {
+                    kt_log(KT_LOG_INFO, "dp.rescan", "signal", "SIGHUP", NULL);
+                    restart = true;
+                    continue;
+                }
+                kt_log(KT_LOG_INFO, "dp.stopping", "signal", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+                break;
+            }
+        }
+        if (fds[1].revents & POLLIN) {
+            char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+            ssize_t len;
+            bool nodes = false;
+            while ((len = read(ifd, buf, sizeof buf)) > 0) {
+                for (char *at = buf; at < buf + len;) {
+                    struct inotify_event *ev = (struct inotify_event *)at;
+                    if (ev->wd == kubelet_wd && ev->len) {
+                        if (!strcmp(ev->name, "kubelet.sock") && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                            kt_log(KT_LOG_INFO, "dp.kubelet_restarted", NULL);
+                            restart = true;
+                        }
+                        for (unsigned i = 0; i < p->nres; i++)
+                            if (!strcmp(ev->name, p->res[i].endpoint) && (ev->mask & IN_DELETE) && p->res[i].server) {
+                                kt_log(KT_LOG_INFO, "dp.socket_removed", "endpoint", ev->name, NULL);
+                                restart = true;
+                            }
+                    } else if (ev->wd != kubelet_wd) {
+                        nodes = true;
+                    }
+                    at += sizeof *ev + ev->len;
+                }
+            }
+            if (nodes) {
+                watch_dirs(ifd, p); /* /dev/sgx may have appeared */
+                kt_plugin_rescan_nodes(p);
+            }
+        }
+    }
+    kt_plugin_stop_serving(p);
+    close(ifd);
+    close(sfd);
+    kt_log(KT_LOG_INFO, "dp.stopped", NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->changed);
+    free(p);
+    return 0;
+}
