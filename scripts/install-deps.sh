@@ -10,7 +10,7 @@ packages=(
   libcmocka-dev
   libjansson-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-yaml
   binutils file
 )
 
