@@ -3,6 +3,7 @@
  * go; kubelet.sock is recreated when kubelet restarts), and a retry tick for
  * registration. */
 #include "plugin.h"
+#include <kubetee/svc.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +46,7 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
         {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "", "AESM socket directory to mount read-only (empty: off)", c->aesm_dir, sizeof c->aesm_dir},
         {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "", "write NFD local features here (e.g. /etc/kubernetes/node-feature-discovery/features.d/sgx)", c->nfd_file, sizeof c->nfd_file},
         {"log-format", "SGX_DP_LOG_FORMAT", "kv", "kv or json", log_format, sizeof log_format},
+        {"metrics-address", "SGX_DP_METRICS_ADDRESS", "", "serve /healthz, /readyz, /metrics here, e.g. :9108 (empty: off)", c->metrics_address, sizeof c->metrics_address},
     };
     size_t n = sizeof o / sizeof o[0];
     for (size_t i = 0; i < n; i++) {
@@ -145,6 +147,12 @@ int main(int argc, char **argv)
     int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     kt_log(KT_LOG_INFO, "dp.starting", "kubelet_dir", p->cfg.kubelet_dir, "device_root", p->cfg.device_root, NULL);
     int kubelet_wd = watch_dirs(ifd, p);
+    kt_http *http = NULL;
+    if (p->cfg.metrics_address[0] &&
+        kt_http_start(p->cfg.metrics_address, kt_plugin_ready, kt_plugin_metrics, p, &http, NULL)) {
+        kt_log(KT_LOG_ERROR, "dp.http_failed", "reason", kt_last_error(), NULL);
+        return 1;
+    }
     if (kubelet_wd < 0)
         kt_log(KT_LOG_WARN, "dp.kubelet_dir_unwatched", "dir", p->cfg.kubelet_dir, "reason", strerror(errno), NULL);
 
@@ -191,11 +199,17 @@ int main(int argc, char **argv)
                             kt_log(KT_LOG_INFO, "dp.kubelet_restarted", NULL);
                             restart = true;
                         }
-                        for (unsigned i = 0; i < p->nres; i++)
-                            if (!strcmp(ev->name, p->res[i].endpoint) && (ev->mask & IN_DELETE) && p->res[i].server) {
+                        /* kubelet removes plugin sockets when it restarts; a removal we
+                         * made ourselves while restarting is followed by a new socket */
+                        for (unsigned i = 0; i < p->nres; i++) {
+                            char sock[PATH_MAX + 80];
+                            snprintf(sock, sizeof sock, "%s/%s", p->cfg.kubelet_dir, ev->name);
+                            if (!strcmp(ev->name, p->res[i].endpoint) && (ev->mask & IN_DELETE) &&
+                                p->res[i].server && access(sock, F_OK) != 0) {
                                 kt_log(KT_LOG_INFO, "dp.socket_removed", "endpoint", ev->name, NULL);
                                 restart = true;
                             }
+                        }
                     } else if (ev->wd != kubelet_wd) {
                         nodes = true;
                     }
@@ -208,6 +222,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    kt_http_stop(http);
     kt_plugin_stop_serving(p);
     close(ifd);
     close(sfd);

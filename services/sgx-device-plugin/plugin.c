@@ -9,6 +9,7 @@
  * environment. Unknown device IDs are refused. */
 #include "plugin.h"
 #include "api.pb-c.h"
+#include <kubetee/svc.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,9 @@ static kt_status allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessag
         const V1beta1__ContainerAllocateRequest *cr = req->container_requests[c];
         for (size_t i = 0; i < cr->n_devices_ids; i++)
             if (device_index(r, cr->devices_ids[i]) < 0) {
+                pthread_mutex_lock(&p->lock);
+                r->refusals++;
+                pthread_mutex_unlock(&p->lock);
                 kt_log(KT_LOG_WARN, "dp.allocate_refused", "resource", r->name, "device", cr->devices_ids[i], NULL);
                 return kt_fail(KT_ERR_INVALID_ARGUMENT, "unknown device ID '%s' for %s", cr->devices_ids[i], r->name);
             }
@@ -276,6 +280,9 @@ static kt_status allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessag
         if (st)
             return st;
         res->container_responses[c] = out;
+        pthread_mutex_lock(&p->lock);
+        r->allocations++;
+        pthread_mutex_unlock(&p->lock);
         char count[16];
         snprintf(count, sizeof count, "%zu", cr->n_devices_ids);
         kt_log(KT_LOG_INFO, "dp.allocated", "resource", r->name, "devices", count, "nodes", visible, NULL);
@@ -317,7 +324,9 @@ kt_status kt_plugin_serve(kt_plugin *p)
             kt_log(KT_LOG_ERROR, "dp.serve_failed", "resource", r->name, "reason", kt_last_error(), NULL);
             return st;
         }
+        pthread_mutex_lock(&p->lock);
         r->registered = false;
+        pthread_mutex_unlock(&p->lock);
     }
     return KT_OK;
 }
@@ -372,7 +381,9 @@ bool kt_plugin_register(kt_plugin *p)
             kt_log(KT_LOG_WARN, "dp.register_failed", "resource", r->name, "reason", kt_last_error(), NULL);
             continue;
         }
+        pthread_mutex_lock(&p->lock);
         r->registered = true;
+        pthread_mutex_unlock(&p->lock);
         kt_log(KT_LOG_INFO, "dp.registered", "resource", r->name, "endpoint", r->endpoint, NULL);
     }
     return all;
@@ -407,4 +418,37 @@ kt_status kt_plugin_write_nfd(const kt_plugin *p)
                      c->usable ? "true" : "false", c->flc ? "true" : "false", c->sgx1 ? "true" : "false",
                      c->sgx2 ? "true" : "false", (unsigned long long)(c->epc_bytes >> 20));
     return kt_file_write_atomic(p->cfg.nfd_file, text, (size_t)n, 0644);
+}
+
+bool kt_plugin_ready(void *plugin)
+{
+    kt_plugin *p = plugin;
+    pthread_mutex_lock(&p->lock);
+    bool ready = true;
+    for (unsigned i = 0; i < p->nres; i++)
+        ready &= p->res[i].registered;
+    pthread_mutex_unlock(&p->lock);
+    return ready;
+}
+
+void kt_plugin_metrics(void *plugin, kt_buf *out)
+{
+    kt_plugin *p = plugin;
+    char labels[256];
+    pthread_mutex_lock(&p->lock);
+    kt_metric(out, "kubetee_sgx_usable", "gauge", "1 when the node has usable SGX", NULL, p->caps.usable);
+    kt_metric(out, "kubetee_sgx_epc_bytes", "gauge", "EPC size from CPUID", NULL, (double)p->caps.epc_bytes);
+    for (unsigned i = 0; i < p->nres; i++) {
+        const kt_resource *r = &p->res[i];
+        snprintf(labels, sizeof labels, "resource=\"%s\"", r->name);
+        kt_metric(out, "kubetee_sgx_dp_registered", "gauge", i ? NULL : "1 when kubelet accepted the resource",
+                  labels, r->registered);
+        kt_metric(out, "kubetee_sgx_dp_devices_healthy", "gauge", i ? NULL : "devices advertised Healthy",
+                  labels, healthy(r) ? r->count : 0);
+        kt_metric(out, "kubetee_sgx_dp_allocations_total", "counter", i ? NULL : "containers given devices",
+                  labels, (double)r->allocations);
+        kt_metric(out, "kubetee_sgx_dp_refusals_total", "counter", i ? NULL : "allocations refused (unknown IDs)",
+                  labels, (double)r->refusals);
+    }
+    pthread_mutex_unlock(&p->lock);
 }

@@ -64,6 +64,7 @@ typedef struct {
     unsigned count;
     kt_rpc_server *server;
     bool registered;
+    unsigned long allocations, refusals; /* under the plugin's lock */
 } kt_resource;
 
 typedef struct {
@@ -74,6 +75,7 @@ typedef struct {
     unsigned enclave_limit, provision_limit;
     char aesm_dir[PATH_MAX];
     char nfd_file[PATH_MAX];
+    char metrics_address[64];
 } kt_dp_config;
 
 struct kt_plugin {
@@ -98,5 +100,8 @@ bool kt_plugin_register(kt_plugin *p);
 /* Rescans device nodes; wakes ListAndWatch streams when health changed. */
 void kt_plugin_rescan_nodes(kt_plugin *p);
 kt_status kt_plugin_write_nfd(const kt_plugin *p);
+/* For /readyz and /metrics. */
+bool kt_plugin_ready(void *plugin);
+void kt_plugin_metrics(void *plugin, kt_buf *out);
 
 #endif

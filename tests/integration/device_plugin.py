@@ -5,6 +5,9 @@ registrations, then connects back and drives ListAndWatch, Allocate and
 GetPreferredAllocation. Stubs come from the project's api.proto, generated at test time."""
 import os
 import queue
+import socket
+import urllib.error
+import urllib.request
 import shutil
 import signal
 import subprocess
@@ -112,8 +115,12 @@ class DevicePluginTest(unittest.TestCase):
         for n in ("sgx_enclave", "sgx_provision"):
             open(os.path.join(cls.root, n), "w").close()
         cls.kubelet = Kubelet(cls.kdir)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            cls.http = "http://127.0.0.1:%d" % s.getsockname()[1]
         cls.proc = start_plugin(cls.kdir, cls.root, os.path.join(CPUID, "sgx1-xeon-e2288g.txt"),
-                                "--aesm-socket-dir", cls.aesm, "--nfd-features-file", cls.nfd)
+                                "--aesm-socket-dir", cls.aesm, "--nfd-features-file", cls.nfd,
+                                "--metrics-address", cls.http[len("http://"):])
         cls.regs = cls.kubelet.wait_registrations(3)
 
     @classmethod
@@ -201,6 +208,30 @@ class DevicePluginTest(unittest.TestCase):
                              "no Healthy update within 5 s")
         w.call.cancel()
 
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(self.http + path, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+
+    def test_8_health_readiness_and_metrics(self):
+        self.assertEqual(self.get("/healthz")[0], 200)
+        self.assertEqual(self.get("/readyz")[0], 200)  # every resource registered
+        before = self.get("/metrics")[1]
+        self.allocate(PROVISION, ["provision-1"])
+        code, after = self.get("/metrics")
+        self.assertEqual(code, 200)
+        self.assertIn('kubetee_sgx_dp_registered{resource="sgx.intel.com/enclave"} 1', after)
+        self.assertIn("kubetee_sgx_epc_bytes 29360128", after)
+
+        def count(text):
+            for line in text.splitlines():
+                if line.startswith('kubetee_sgx_dp_allocations_total{resource="sgx.intel.com/provision"}'):
+                    return float(line.split()[-1])
+        self.assertEqual(count(after), count(before) + 1)
+        self.assertEqual(self.get("/nope")[0], 404)
+
     def test_7_kubelet_restart_leads_to_reregistration(self):
         self.kubelet.stop()
         time.sleep(0.2)
@@ -212,18 +243,26 @@ class DevicePluginTest(unittest.TestCase):
 
 
 class NoSgxTest(unittest.TestCase):
-    def test_node_without_sgx_advertises_nothing_and_stays_up(self):
+    def test_node_without_sgx_advertises_nothing_stays_up_and_rescans_on_sighup(self):
         kdir = os.path.join(WORK, "kubelet-nosgx")
         root = os.path.join(WORK, "dev-nosgx")
         nfd = os.path.join(WORK, "nfd-nosgx")
         os.makedirs(kdir)
         os.makedirs(root)
         kubelet = Kubelet(kdir)
-        proc = start_plugin(kdir, root, os.path.join(CPUID, "no-sgx.txt"), "--nfd-features-file", nfd)
+        cpuid = os.path.join(WORK, "cpuid-now.txt")
+        shutil.copy(os.path.join(CPUID, "no-sgx.txt"), cpuid)
+        proc = start_plugin(kdir, root, cpuid, "--nfd-features-file", nfd)
         self.assertEqual(kubelet.wait_registrations(1, timeout=3), {})
         self.assertIsNone(proc.poll(), "the plugin exited: no crash loop wanted")
         with open(nfd) as f:
             self.assertIn("kubetee.io/sgx=false", f.read())
+        # SGX enabled (say, after a BIOS change) and the plugin told to look again
+        shutil.copy(os.path.join(CPUID, "sgx2-xeon-gold-6354.txt"), cpuid)
+        proc.send_signal(signal.SIGHUP)
+        self.assertEqual(set(kubelet.wait_registrations(3, timeout=10)), {EPC, ENCLAVE, PROVISION})
+        with open(nfd) as f:
+            self.assertIn("kubetee.io/sgx.epc-mib=4064", f.read())
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
         kubelet.stop()
