@@ -9,7 +9,9 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/policy"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/policy" "$work/device_plugin"
+printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
+printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 sets="$root/../shared/testdata/attestation"
 if [ -d "$sets" ]; then
   for s in "$sets"/*/; do
@@ -32,7 +34,7 @@ printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
 
 status=0
-for target in image config call sealed quote collateral policy; do
+for target in image config call sealed quote collateral policy device_plugin; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -132,7 +132,7 @@ static kt_status list_and_watch(void *ctx, const ProtobufCMessage *rq, kt_rpc_st
     }
 }
 
-static kt_status preferred(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+kt_status kt_dp_preferred(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     kt_resource *r = ctx;
     const V1beta1__PreferredAllocationRequest *req = (const V1beta1__PreferredAllocationRequest *)rq;
@@ -218,7 +218,7 @@ static kt_status add_env(V1beta1__ContainerAllocateResponse *out, const char *k,
     return e->value ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
 }
 
-static kt_status allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     kt_resource *r = ctx;
     kt_plugin *p = r->p;
@@ -307,9 +307,9 @@ kt_status kt_plugin_serve(kt_plugin *p)
             {"/v1beta1.DevicePlugin/ListAndWatch", &v1beta1__empty__descriptor,
              &v1beta1__list_and_watch_response__descriptor, NULL, list_and_watch, r},
             {"/v1beta1.DevicePlugin/GetPreferredAllocation", &v1beta1__preferred_allocation_request__descriptor,
-             &v1beta1__preferred_allocation_response__descriptor, preferred, NULL, r},
+             &v1beta1__preferred_allocation_response__descriptor, kt_dp_preferred, NULL, r},
             {"/v1beta1.DevicePlugin/Allocate", &v1beta1__allocate_request__descriptor,
-             &v1beta1__allocate_response__descriptor, allocate, NULL, r},
+             &v1beta1__allocate_response__descriptor, kt_dp_allocate, NULL, r},
             {"/v1beta1.DevicePlugin/PreStartContainer", &v1beta1__pre_start_container_request__descriptor,
              &v1beta1__pre_start_container_response__descriptor, pre_start, NULL, r},
         };

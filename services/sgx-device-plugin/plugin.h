@@ -4,6 +4,7 @@
 
 #include <kubetee/base.h>
 #include <kubetee/rpc.h>
+#include <protobuf-c/protobuf-c.h>
 #include <limits.h>
 #include <pthread.h>
 
@@ -100,6 +101,10 @@ bool kt_plugin_register(kt_plugin *p);
 /* Rescans device nodes; wakes ListAndWatch streams when health changed. */
 void kt_plugin_rescan_nodes(kt_plugin *p);
 kt_status kt_plugin_write_nfd(const kt_plugin *p);
+/* The handlers that read what kubelet sends (also driven by fuzz/fuzz_device_plugin.c);
+ * ctx is the kt_resource. */
+kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *res);
+kt_status kt_dp_preferred(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *res);
 /* For /readyz and /metrics. */
 bool kt_plugin_ready(void *plugin);
 void kt_plugin_metrics(void *plugin, kt_buf *out);
