@@ -7,7 +7,7 @@
 #ifndef KUBETEE_ATTEST_H
 #define KUBETEE_ATTEST_H
 
-#include <kubetee/crypto.h>
+#include <kubetee/image.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -31,14 +31,6 @@ typedef struct {
     uint8_t mr_servicetd[48];
 } kt_td_report;
 
-typedef struct {
-    uint8_t cpusvn[16];
-    uint32_t misc_select;
-    uint64_t attr_flags, attr_xfrm;
-    uint8_t mrenclave[32], mrsigner[32];
-    uint16_t prodid, svn;
-    uint8_t report_data[64];
-} kt_sgx_report;
 
 /* A parsed quote; views point into the bytes it was parsed from. */
 typedef struct {
@@ -46,7 +38,7 @@ typedef struct {
     kt_tee_type tee;
     uint16_t att_key_type;
     uint8_t qe_vendor_id[16];
-    kt_sgx_report sgx;  /* when tee == KT_TEE_SGX */
+    kt_report_body sgx; /* when tee == KT_TEE_SGX */
     kt_td_report td;    /* when tee == KT_TEE_TDX */
     const uint8_t *signed_part; /* header and body: what the attestation key signed */
     size_t signed_len;

@@ -102,6 +102,22 @@ kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_in
 /* Today's date in SIGSTRUCT's BCD form (untrusted code only). */
 uint32_t kt_sigstruct_today(void);
 
+/* ---- SGX REPORT body (384 bytes), SGX's layout ----
+ *   0 CPUSVN (16)  16 MISCSELECT  48 ATTRIBUTES (flags, xfrm)  64 MRENCLAVE  128 MRSIGNER
+ *   256 ISVPRODID  258 ISVSVN  320 REPORTDATA (64); everything else reserved, zero */
+#define KT_REPORT_BODY_LEN 384
+typedef struct {
+    uint8_t cpusvn[16];
+    uint32_t misc_select;
+    uint64_t attr_flags, attr_xfrm;
+    uint8_t mrenclave[32], mrsigner[32];
+    uint16_t prodid, svn;
+    uint8_t report_data[64];
+} kt_report_body;
+
+void kt_report_body_decode(const uint8_t body[KT_REPORT_BODY_LEN], kt_report_body *out);
+void kt_report_body_encode(const kt_report_body *in, uint8_t body[KT_REPORT_BODY_LEN]);
+
 /* ---- signed images ---- */
 typedef struct {
     const uint8_t *elf; /* view into the file */

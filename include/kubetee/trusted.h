@@ -10,7 +10,7 @@
 #ifndef KUBETEE_TRUSTED_H
 #define KUBETEE_TRUSTED_H
 
-#include <kubetee/crypto.h>
+#include <kubetee/image.h>
 #include <kubetee/tff_common.h>
 
 #ifdef __cplusplus
@@ -44,19 +44,8 @@ kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad);
 
 /* ---- reports and local attestation ---- */
 #define KT_REPORT_LEN 432
-#define KT_REPORT_BODY_LEN 384
 #define KT_TARGET_INFO_LEN 512
 #define KT_REPORT_DATA_LEN 64
-
-typedef struct {
-    uint8_t cpusvn[16];
-    uint32_t misc_select;
-    uint64_t attr_flags, attr_xfrm;
-    uint8_t mrenclave[32];
-    uint8_t mrsigner[32];
-    uint16_t prodid, svn;
-    uint8_t report_data[KT_REPORT_DATA_LEN];
-} kt_report_info;
 
 /* This enclave's TARGETINFO, for another enclave to make a report this one can verify. */
 kt_status kt_target_info(uint8_t ti[KT_TARGET_INFO_LEN]);
@@ -66,9 +55,7 @@ kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPOR
                            uint8_t report[KT_REPORT_LEN]);
 /* Verifies a report made for this enclave on this platform and returns what it says.
  * KT_ERR_VERIFY when the MAC does not match (forged, altered, or made for another). */
-kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_info *info);
-/* Decodes a report body (no MAC check). */
-kt_status kt_report_body_parse(const uint8_t body[KT_REPORT_BODY_LEN], kt_report_info *info);
+kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *info);
 
 /* ---- identity ----
  * A P-256 key pair made on the enclave's first start, sealed to its MRENCLAVE, kept by
@@ -79,7 +66,7 @@ kt_status kt_identity_sign(const void *msg, size_t n, uint8_t sig[KT_P256_SIG_LE
 bool kt_identity_is_new(void);
 
 /* This enclave's own report body fields (measurements, prodid, svn, attributes). */
-kt_status kt_self(kt_report_info *info);
+kt_status kt_self(kt_report_body *info);
 
 #ifdef __cplusplus
 }

@@ -245,7 +245,7 @@ static const char *mismatch(const rule *r, const kt_verdict *v)
     static const uint8_t zero48[48];
     const kt_quote *q = &v->quote;
     if (q->tee == KT_TEE_SGX) {
-        const kt_sgx_report *s = &q->sgx;
+        const kt_report_body *s = &q->sgx;
         if (r->has_mrtd || r->has_td_attributes)
             return "rule is for a TD, the quote is from an SGX enclave";
         if (r->has_mrenclave && !kt_equal(r->mrenclave, s->mrenclave, 32))

@@ -42,19 +42,6 @@ static kt_status take(cursor *c, size_t n, const char *field, const uint8_t **ou
     return KT_OK;
 }
 
-static void parse_sgx_body(const uint8_t *b, kt_sgx_report *r)
-{
-    memcpy(r->cpusvn, b, 16);
-    r->misc_select = kt_le32(b + 16);
-    r->attr_flags = kt_le64(b + 48);
-    r->attr_xfrm = kt_le64(b + 56);
-    memcpy(r->mrenclave, b + 64, 32);
-    memcpy(r->mrsigner, b + 128, 32);
-    r->prodid = kt_le16(b + 256);
-    r->svn = kt_le16(b + 258);
-    memcpy(r->report_data, b + 320, 64);
-}
-
 static void parse_td_body(const uint8_t *b, bool td15, kt_td_report *t)
 {
     memcpy(t->tee_tcb_svn, b, 16);
@@ -159,7 +146,7 @@ kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
     if ((st = take(&c, body_len, "report body", &body)))
         return st;
     if (body_kind == 1)
-        parse_sgx_body(body, &q->sgx);
+        kt_report_body_decode(body, &q->sgx);
     else
         parse_td_body(body, body_kind == 3, &q->td);
     q->signed_part = data;

@@ -127,16 +127,14 @@ kt_status kt_sim_qe_quote_body(const kt_sim_qe *qe, const uint8_t body[384], kt_
     memcpy(head + 12, vendor, 16);
 
     /* the QE's own report: it binds the attestation key */
-    kt_sim_pck_cpusvn(qe_report);
-    kt_put_le64(qe_report + 48, QE_FLAGS);
-    kt_put_le64(qe_report + 56, QE_XFRM);
-    memcpy(qe_report + 64, qe->mrenclave, 32);
-    memcpy(qe_report + 128, qe->mrsigner, 32);
-    kt_put_le16(qe_report + 256, 1);
-    kt_put_le16(qe_report + 258, 1);
+    kt_report_body qb = {.attr_flags = QE_FLAGS, .attr_xfrm = QE_XFRM, .prodid = 1, .svn = 1};
+    kt_sim_pck_cpusvn(qb.cpusvn);
+    memcpy(qb.mrenclave, qe->mrenclave, 32);
+    memcpy(qb.mrsigner, qe->mrsigner, 32);
     memcpy(both, qe->attest_pub, 64);
     memcpy(both + 64, auth, 32);
-    kt_status st = kt_sha256(both, sizeof both, qe_report + 320);
+    kt_status st = kt_sha256(both, sizeof both, qb.report_data); /* then 32 zero bytes */
+    kt_report_body_encode(&qb, qe_report);
 
     uint8_t signed_part[48 + 384], sig[64], qe_sig[64];
     memcpy(signed_part, head, 48);

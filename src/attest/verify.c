@@ -323,12 +323,8 @@ static kt_status tdx_module(const kt_tcb_info *t, const kt_td_report *td, kt_ver
 
 static kt_status qe_identity(const kt_qe_identity *qi, const uint8_t *qe_report, kt_verdict *v)
 {
-    kt_sgx_report r;
-    memcpy(r.cpusvn, qe_report, 16);
-    r.misc_select = kt_le32(qe_report + 16);
-    memcpy(r.mrsigner, qe_report + 128, 32);
-    r.prodid = kt_le16(qe_report + 256);
-    r.svn = kt_le16(qe_report + 258);
+    kt_report_body r;
+    kt_report_body_decode(qe_report, &r);
     if (memcmp(r.mrsigner, qi->mrsigner, 32) != 0)
         return kt_fail(KT_ERR_VERIFY, "QE report MRSIGNER is not the QE Identity's");
     if (r.prodid != qi->isvprodid)

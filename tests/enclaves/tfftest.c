@@ -163,7 +163,7 @@ KT_TRUSTED_FUNCTION(report, "Report", Tfftest__ReportRequest, tfftest__report_re
 
 static kt_status verify_report(const Tfftest__Bytes *req, Tfftest__ReportInfo *res)
 {
-    kt_report_info info;
+    kt_report_body info;
     if (req->data.len != KT_REPORT_LEN)
         return KT_ERR_INVALID_ARGUMENT;
     kt_status st = kt_report_verify(req->data.data, &info);

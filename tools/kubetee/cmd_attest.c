@@ -37,14 +37,13 @@ static int quote_cmd(int argc, char **argv)
     if ((st = kt_sim_qe_open(o[2].value, &qe)))
         return cli_die("opening the sim QE", st);
     /* the report body the enclave would have made: its verified identity */
-    uint8_t body[384] = {0};
-    kt_put_le64(body + 48, id.attr_flags);
-    kt_put_le64(body + 56, id.attr_xfrm);
-    memcpy(body + 64, id.mrenclave, 32);
-    memcpy(body + 128, id.mrsigner, 32);
-    kt_put_le16(body + 256, id.config.prodid);
-    kt_put_le16(body + 258, id.config.svn);
-    memcpy(body + 320, rd, 64);
+    kt_report_body b = {.attr_flags = id.attr_flags, .attr_xfrm = id.attr_xfrm,
+                        .prodid = id.config.prodid, .svn = id.config.svn};
+    memcpy(b.mrenclave, id.mrenclave, 32);
+    memcpy(b.mrsigner, id.mrsigner, 32);
+    memcpy(b.report_data, rd, 64);
+    uint8_t body[KT_REPORT_BODY_LEN];
+    kt_report_body_encode(&b, body);
     st = kt_sim_qe_quote_body(qe, body, &quote);
     if (!st)
         st = kt_file_write_atomic(o[3].value, quote.data, quote.len, 0644);

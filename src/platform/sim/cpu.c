@@ -90,16 +90,17 @@ kt_status kt_sim_ereport(void *cpu_ctx, const uint8_t *ti, const uint8_t report_
     const kt_sim_cpu *cpu = cpu_ctx;
     const kt_enclave_identity *id = &cpu->id;
     uint8_t *body = report;
+    kt_report_body b = {.misc_select = id->misc_select,
+                        .attr_flags = id->attr_flags,
+                        .attr_xfrm = id->attr_xfrm,
+                        .prodid = id->config.prodid,
+                        .svn = id->config.svn};
+    memcpy(b.cpusvn, cpu->state->cpusvn, 16);
+    memcpy(b.mrenclave, id->mrenclave, 32);
+    memcpy(b.mrsigner, id->mrsigner, 32);
+    memcpy(b.report_data, report_data, 64);
     memset(report, 0, 432);
-    memcpy(body + 0, cpu->state->cpusvn, 16);
-    kt_put_le32(body + 16, id->misc_select);
-    kt_put_le64(body + 48, id->attr_flags);
-    kt_put_le64(body + 56, id->attr_xfrm);
-    memcpy(body + 64, id->mrenclave, 32);
-    memcpy(body + 128, id->mrsigner, 32);
-    kt_put_le16(body + 256, id->config.prodid);
-    kt_put_le16(body + 258, id->config.svn);
-    memcpy(body + 320, report_data, 64);
+    kt_report_body_encode(&b, body);
 
     uint8_t *keyid = report + 384, key[16];
     kt_status st = kt_random(keyid, 32);

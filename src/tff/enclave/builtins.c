@@ -6,7 +6,7 @@
 static kt_status identity(const Kubetee__Tff__Empty *req, Kubetee__Tff__Identity *res)
 {
     (void)req;
-    kt_report_info self;
+    kt_report_body self;
     uint8_t *pub = kt_call_alloc(KT_P256_PUBLIC_LEN);
     kt_status st = pub ? kt_identity_public(pub) : KT_ERR_NO_MEMORY;
     if (!st)

@@ -3,33 +3,18 @@
 
 #include <string.h>
 
-static kt_report_info self;
-
-kt_status kt_report_body_parse(const uint8_t body[KT_REPORT_BODY_LEN], kt_report_info *info)
-{
-    if (!body || !info)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report body: NULL argument");
-    memset(info, 0, sizeof *info);
-    memcpy(info->cpusvn, body, 16);
-    info->misc_select = kt_le32(body + 16);
-    info->attr_flags = kt_le64(body + 48);
-    info->attr_xfrm = kt_le64(body + 56);
-    memcpy(info->mrenclave, body + 64, 32);
-    memcpy(info->mrsigner, body + 128, 32);
-    info->prodid = kt_le16(body + 256);
-    info->svn = kt_le16(body + 258);
-    memcpy(info->report_data, body + 320, 64);
-    return KT_OK;
-}
+static kt_report_body self;
 
 kt_status kt_trts_self_init(void)
 {
     uint8_t rd[64] = {0}, report[KT_REPORT_LEN];
     kt_status st = kt_trts_host->ereport(kt_trts_host->cpu, NULL, rd, report);
-    return st ? st : kt_report_body_parse(report, &self);
+    if (!st)
+        kt_report_body_decode(report, &self);
+    return st;
 }
 
-kt_status kt_self(kt_report_info *info)
+kt_status kt_self(kt_report_body *info)
 {
     if (!info)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "self: NULL argument");
@@ -66,7 +51,7 @@ kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPOR
     return kt_trts_host->ereport(kt_trts_host->cpu, ti ? ti_copy : NULL, report_data, report);
 }
 
-kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_info *info)
+kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *info)
 {
     if (!report || !info)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "report verify: NULL argument");
@@ -85,5 +70,6 @@ kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_info *
     if (!kt_equal(mac, copy + 416, KT_CMAC_LEN))
         return kt_fail(KT_ERR_VERIFY, "report MAC does not match: not made for this enclave on "
                                       "this platform, or altered");
-    return kt_report_body_parse(copy, info);
+    kt_report_body_decode(copy, info);
+    return KT_OK;
 }

@@ -40,7 +40,7 @@ kt_status kt_seal(kt_seal_policy policy, const uint8_t *aad, size_t aad_len, con
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "seal: unknown policy %d", (int)policy);
     if (aad_len > MAX_PART || n > MAX_PART)
         return kt_fail(KT_ERR_TOO_LARGE, "seal: over 1 GiB");
-    kt_report_info self;
+    kt_report_body self;
     kt_status st = kt_self(&self);
     if (st)
         return st;
@@ -94,7 +94,7 @@ kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad)
     if ((uint64_t)HDR + aad_len + plain_len != n)
         return kt_fail(KT_ERR_MALFORMED, "unseal: lengths say %llu bytes, blob has %zu",
                        (unsigned long long)HDR + aad_len + plain_len, n);
-    kt_report_info self;
+    kt_report_body self;
     kt_status st = kt_self(&self);
     if (st)
         return st;
