@@ -128,28 +128,40 @@ static void status_op(grpc_op *op, client_call *cc)
     op->data.recv_status_on_client.status_details = &cc->details;
 }
 
+/* Packs the request and opens the call; fills the four ops every call starts with
+ * (send metadata, the request and the half-close; receive metadata). */
+static kt_status begin(kt_rpc_client *c, const char *method, const void *req, int timeout_ms,
+                       client_call *cc, grpc_byte_buffer **out, grpc_op ops[4])
+{
+    kt_status st = kt_rpc_pack(req, out);
+    if (st)
+        return st;
+    if ((st = open_call(c, method, timeout_ms, cc))) {
+        grpc_byte_buffer_destroy(*out);
+        return st;
+    }
+    memset(ops, 0, 4 * sizeof *ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = *out;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->md_initial;
+    return KT_OK;
+}
+
 kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res, int timeout_ms)
 {
     if (!c || !method || !req || !res || !((ProtobufCMessage *)res)->descriptor)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
     grpc_byte_buffer *out, *in = NULL;
-    kt_status st = kt_rpc_pack(req, &out);
+    client_call cc;
+    grpc_op ops[6];
+    int tag;
+    kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
     if (st)
         return st;
-    client_call cc;
-    if ((st = open_call(c, method, timeout_ms, &cc))) {
-        grpc_byte_buffer_destroy(out);
-        return st;
-    }
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    int tag;
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = out;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.md_initial;
+    memset(ops + 4, 0, 2 * sizeof *ops);
     ops[4].op = GRPC_OP_RECV_MESSAGE;
     ops[4].data.recv_message.recv_message = &in;
     status_op(&ops[5], &cc);
@@ -172,23 +184,12 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
     if (!c || !method || !req || !res_type || !on_message)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc stream: bad argument");
     grpc_byte_buffer *out;
-    kt_status st = kt_rpc_pack(req, &out);
+    client_call cc;
+    grpc_op ops[4];
+    int tag;
+    kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
     if (st)
         return st;
-    client_call cc;
-    if ((st = open_call(c, method, timeout_ms, &cc))) {
-        grpc_byte_buffer_destroy(out);
-        return st;
-    }
-    grpc_op ops[4];
-    memset(ops, 0, sizeof ops);
-    int tag;
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = out;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.md_initial;
     run(&cc, ops, 4, &tag);
     grpc_byte_buffer_destroy(out);
     kt_status stop = KT_OK;

@@ -5,18 +5,9 @@ set -uo pipefail
 kubetee=$1
 enclaves=$2
 sets=$3
-work=$(mktemp -d)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-expect() { # expect <exit status> <text in output> <description> <command...>
-  local want=$1 text=$2 what=$3
-  shift 3
-  "$@" >"$work/out" 2>&1
-  local got=$?
-  if [ "$got" = "$want" ] && grep -q -- "$text" "$work/out"; then pass=$((pass + 1)); else
-    fail=$((fail + 1)); echo "FAIL: $what (exit $got, wanted $want and '$text')"; cat "$work/out"; fi
-}
 
 s=$sets/tdx-v4-dcapqvl-uptodate
 expect 0 "PASS  tcb=UpToDate" "TDX UpToDate passes" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 2025-07-04T10:00:00Z
@@ -46,5 +37,4 @@ printf 'allow_simulation: true\nrules:\n- mrenclave: %s\n' "$mre" > "$work/sim.y
 expect 0 "PASS  tcb=UpToDate  (simulated)" "a policy that allows simulation" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$coll" --policy "$work/sim.yaml"
 expect 1 "trust anchor" "the sim quote against Intel's root" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$coll" --root "$sets/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem" --allow-simulation
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,20 +5,10 @@ set -uo pipefail
 kubetee=$1
 sets=$2
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
+. "$here/lib.sh"
 set_dir=$sets/sgx-v3-dcapqvl-cfg-swhardening
-pass=0
-fail=0
 cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-expect() { # expect <exit status> <text> <description> <command...>
-  local want=$1 text=$2 what=$3
-  shift 3
-  "$@" >"$work/out" 2>&1
-  local got=$?
-  if [ "$got" = "$want" ] && grep -q -- "$text" "$work/out"; then pass=$((pass + 1)); else
-    fail=$((fail + 1)); echo "FAIL: $what (exit $got, wanted $want and '$text')"; cat "$work/out"; fi
-}
 
 /usr/bin/python3 "$here/pccs_standin.py" "$set_dir" "$work/port" &
 server=$!
@@ -37,5 +27,4 @@ expect 1 "TCB Info: signature does not verify" "a tampered cache is caught" v
 expect 1 "fetching collateral" "an unreachable PCCS with nothing valid cached" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url" --root "$set_dir/intel_root_ca.pem" --cache "$work/empty" --at 1751623200
 expect 2 "usage" "--pccs needs --root" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

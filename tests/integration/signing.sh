@@ -4,24 +4,9 @@
 set -uo pipefail
 kubetee=$1
 enclaves=$2
-work=$(mktemp -d)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-check() { # check <description> <command...>: the command must succeed
-  local what=$1
-  shift
-  if "$@" >"$work/out" 2>"$work/err"; then pass=$((pass + 1)); else
-    fail=$((fail + 1)); echo "FAIL: $what"; cat "$work/out" "$work/err"; fi
-}
-refuse() { # refuse <description> <expected text> <command...>: must fail, saying the text
-  local what=$1 text=$2
-  shift 2
-  if "$@" >"$work/out" 2>"$work/err"; then
-    fail=$((fail + 1)); echo "FAIL (accepted): $what"
-  elif grep -q -- "$text" "$work/err"; then pass=$((pass + 1)); else
-    fail=$((fail + 1)); echo "FAIL (wrong reason): $what"; cat "$work/err"; fi
-}
 
 conf=$work/e.conf
 printf 'prodid = 3\nsvn = 7\ntcs_count = 2\n' > "$conf"
@@ -62,5 +47,4 @@ refuse "tampered image" "measurement mismatch" "$kubetee" dump --enclave "$work/
 refuse "unsigned image" "not a signed enclave" "$kubetee" dump --enclave "$enclaves/tfftest.so"
 refuse "unknown option" "unknown option '--bogus'" "$kubetee" sign --bogus
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
