@@ -58,30 +58,37 @@ static kt_status save_cert(const char *dir, const char *name, X509 *x)
     return st;
 }
 
-static kt_status load_key(const char *dir, const char *name, EVP_PKEY **out)
+static kt_status open_pem(const char *dir, const char *name, FILE **f)
 {
     char p[PATH_MAX];
     kt_status st = path_of(dir, name, p);
-    FILE *f = st ? NULL : fopen(p, "r");
-    if (!f)
-        return st ? st : kt_fail(KT_ERR_NOT_FOUND, "sim attest: %s: %s", p, strerror(errno));
+    if (!st && !(*f = fopen(p, "r")))
+        st = kt_fail(KT_ERR_NOT_FOUND, "sim attest: %s: %s", p, strerror(errno));
+    return st;
+}
+
+static kt_status load_key(const char *dir, const char *name, EVP_PKEY **out)
+{
+    FILE *f;
+    kt_status st = open_pem(dir, name, &f);
+    if (st)
+        return st;
     *out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     ERR_clear_error();
-    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM key", p);
+    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM key", name);
 }
 
 static kt_status load_cert(const char *dir, const char *name, X509 **out)
 {
-    char p[PATH_MAX];
-    kt_status st = path_of(dir, name, p);
-    FILE *f = st ? NULL : fopen(p, "r");
-    if (!f)
-        return st ? st : kt_fail(KT_ERR_NOT_FOUND, "sim attest: %s: %s", p, strerror(errno));
+    FILE *f;
+    kt_status st = open_pem(dir, name, &f);
+    if (st)
+        return st;
     *out = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     ERR_clear_error();
-    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM certificate", p);
+    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM certificate", name);
 }
 
 static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
