@@ -70,6 +70,12 @@ static kt_status host_ocall(void *ctx, const char *name, const char *req_type, c
                             char *detail, size_t detail_cap)
 {
     kt_enclave *e = ctx;
+    /* the names come from the enclave: bounded before they are compared */
+    if (!name || !req_type || !res_type || strnlen(name, 256) == 256 || strnlen(req_type, 256) == 256 ||
+        strnlen(res_type, 256) == 256 || (req_len && !req)) {
+        kt_detail(detail, detail_cap, "malformed OCALL (names or request)");
+        return KT_ERR_GATE_BAD_MESSAGE;
+    }
     kt_dispatch_args a = {.name = name,
                           .req_type = req_type,
                           .res_type = res_type,
