@@ -1,5 +1,6 @@
 /* What servers and clients share: message buffers, status codes, TLS material. */
 #include "internal.h"
+#include "../tff/common/runtime.h"
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
@@ -33,18 +34,9 @@ kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *all
         return kt_fail(KT_ERR_MALFORMED, "rpc: unreadable message");
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    ProtobufCMessage *got = protobuf_c_message_unpack(d, allocator, GRPC_SLICE_LENGTH(all),
-                                                      GRPC_SLICE_START_PTR(all));
+    bool ok = kt_unpack_into(m, allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);
-    if (!got)
-        return kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", d->name);
-    memcpy(m, got, d->sizeof_message);
-    if (allocator)
-        allocator->free(allocator->allocator_data, got);
-    else
-        free(got);
-    return KT_OK;
+    return ok ? KT_OK : kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
 }
 
 grpc_status_code kt_rpc_code_of(kt_status st)

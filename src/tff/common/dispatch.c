@@ -118,15 +118,7 @@ kt_status kt_pack_request(const void *req, const void *res, size_t max_message, 
 kt_status kt_unpack_response(const uint8_t *data, size_t len, void *res, ProtobufCAllocator *allocator)
 {
     ProtobufCMessage *rs = res;
-    const ProtobufCMessageDescriptor *d = rs->descriptor;
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, allocator, len, data);
-    if (!m)
-        return kt_fail(KT_ERR_GATE_BAD_MESSAGE, "response is not a valid %s", d->name);
-    memcpy(rs, m, d->sizeof_message);
-    /* m's top level is no longer needed; its fields now belong to res */
-    if (allocator)
-        allocator->free(allocator->allocator_data, m);
-    else
-        free(m); /* protobuf-c's default allocator is malloc */
+    if (!kt_unpack_into(rs, allocator, len, data))
+        return kt_fail(KT_ERR_GATE_BAD_MESSAGE, "response is not a valid %s", rs->descriptor->name);
     return KT_OK;
 }

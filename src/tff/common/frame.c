@@ -122,3 +122,53 @@ void kt_message_clear(void *message)
     protobuf_c_message_free_unpacked(m, &skip);
     protobuf_c_message_init(d, m);
 }
+
+/* Unpacking straight into the caller's message: protobuf-c allocates the top-level
+ * message first, and that first allocation is handed the caller's struct. Should the
+ * library ever ask for something else first, the unpack still works: the result then
+ * lands elsewhere and is copied. */
+typedef struct {
+    ProtobufCAllocator *next;
+    void *target;
+    size_t size;
+    bool given;
+} into;
+
+static void *into_alloc(void *data, size_t n)
+{
+    into *in = data;
+    if (!in->given && n == in->size) {
+        in->given = true;
+        return in->target;
+    }
+    return in->next ? in->next->alloc(in->next->allocator_data, n) : malloc(n);
+}
+
+static void into_free(void *data, void *p)
+{
+    into *in = data;
+    if (p == in->target)
+        return;
+    if (in->next)
+        in->next->free(in->next->allocator_data, p);
+    else
+        free(p);
+}
+
+bool kt_unpack_into(void *message, ProtobufCAllocator *allocator, size_t len, const uint8_t *data)
+{
+    ProtobufCMessage *m = message;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    into in = {allocator, m, d->sizeof_message, false};
+    ProtobufCAllocator a = {into_alloc, into_free, &in};
+    ProtobufCMessage *got = protobuf_c_message_unpack(d, &a, len, data);
+    if (!got) {
+        protobuf_c_message_init(d, m);
+        return false;
+    }
+    if (got != m) {
+        memcpy(m, got, d->sizeof_message);
+        into_free(&in, got);
+    }
+    return true;
+}

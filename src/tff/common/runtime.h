@@ -40,6 +40,10 @@ void *kt_frame_alloc(kt_frame *f, size_t n);
  * and a given frame's. */
 extern ProtobufCAllocator kt_call_allocator;
 ProtobufCAllocator kt_frame_allocator(kt_frame *f);
+/* Unpacks into an initialised message (its descriptor says the type); fields come from
+ * allocator (NULL: malloc, freed later by kt_message_clear). False when the bytes do
+ * not decode, leaving the message initialised. */
+bool kt_unpack_into(void *message, ProtobufCAllocator *allocator, size_t len, const uint8_t *data);
 
 /* ---- dispatch: run a registered function on packed bytes ---- */
 typedef struct {
