@@ -150,6 +150,10 @@ kt_status kt_sim_qe_target_info(const kt_sim_qe *qe, uint8_t ti[512]);
 kt_status kt_sim_qe_quote(const kt_sim_qe *qe, const uint8_t report[432], kt_buf *quote);
 /* Quotes a report body as given, with no MAC to check: `kubetee attest quote`. */
 kt_status kt_sim_qe_quote_body(const kt_sim_qe *qe, const uint8_t body[384], kt_buf *quote);
+/* Serves the simulated QE to enclaves in this process (the untrusted functions behind
+ * kt_quote_create: kt.qe.TargetInfo and kt.qe.Quote), with the state in sim_dir. */
+kt_status kt_attest_serve_quotes(const char *sim_dir);
+
 /* A cluster shares one simulation root: export its certificate and key from one node,
  * import them on the others (their PCK chains and collateral are then re-issued). */
 kt_status kt_sim_root_export(const char *sim_dir, const char *out_dir);

@@ -52,6 +52,10 @@ void kt_enclave_destroy(kt_enclave *e);
 /* Registers an untrusted function (an OCALL target) for every enclave. Thread-safe. */
 kt_status kt_untrusted_register(const kt_function *f);
 
+/* For kubetee's own modules: registers an untrusted function under a reserved "kt." name
+ * (the runtime's services to enclaves, such as quoting). */
+kt_status kt_untrusted_register_runtime(const kt_function *f);
+
 #define KT_UNTRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                         \
     KT__FUNCTION(kt_untrusted_register, fn, name, Req, req_prefix, Res, res_prefix)
 

@@ -57,6 +57,12 @@ kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPOR
  * KT_ERR_VERIFY when the MAC does not match (forged, altered, or made for another). */
 kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *info);
 
+/* ---- quotes (remote attestation) ----
+ * A DCAP quote of this enclave carrying report_data: a REPORT for the platform's quoting
+ * enclave, quoted by it. On sim the host program serves the simulated QE
+ * (kt_attest_serve_quotes); the quote then chains to the simulation root. */
+kt_status kt_quote_create(const uint8_t report_data[KT_REPORT_DATA_LEN], kt_buf *quote);
+
 /* ---- identity ----
  * A P-256 key pair made on the enclave's first start, sealed to its MRENCLAVE, kept by
  * the host, and reloaded on later starts. The private key never leaves the enclave. */

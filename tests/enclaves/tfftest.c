@@ -182,3 +182,25 @@ static kt_status verify_report(const Tfftest__Bytes *req, Tfftest__ReportInfo *r
 }
 KT_TRUSTED_FUNCTION(verify_report, "VerifyReport", Tfftest__Bytes, tfftest__bytes,
                     Tfftest__ReportInfo, tfftest__report_info)
+
+/* A quote whose report data binds this enclave's identity key: SHA-256 of the public key,
+ * then zeros. A verifier that knows the key checks the binding through its policy. */
+static kt_status quote_identity(const Tfftest__Empty *req, Tfftest__Bytes *res)
+{
+    (void)req;
+    uint8_t pub[KT_P256_PUBLIC_LEN], rd[KT_REPORT_DATA_LEN] = {0};
+    kt_buf q = {0};
+    kt_status st = kt_identity_public(pub);
+    if (!st)
+        st = kt_sha256(pub, sizeof pub, rd);
+    if (!st)
+        st = kt_quote_create(rd, &q);
+    if (!st) {
+        res->data.data = kt_call_memdup(q.data, q.len);
+        res->data.len = q.len;
+    }
+    kt_buf_free(&q);
+    return st;
+}
+KT_TRUSTED_FUNCTION(quote_identity, "QuoteIdentity", Tfftest__Empty, tfftest__empty, Tfftest__Bytes,
+                    tfftest__bytes)

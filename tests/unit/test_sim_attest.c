@@ -11,6 +11,7 @@
 #include <kubetee/attest.h>
 #include <kubetee/tff.h>
 #include "tfftest.pb-c.h"
+#include "tff.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,54 @@ static void test_a_cluster_shares_one_simulation_root(void **state)
     kt_sim_qe_free(qb);
 }
 
+/* The whole path a TA takes: the enclave quotes a hash of its identity key, the host only
+ * relays, and a verifier that trusts the simulation root checks measurement and binding. */
+static void test_enclave_quotes_itself_binding_its_identity_key(void **state)
+{
+    (void)state;
+    assert_int_equal(kt_attest_serve_quotes(sim_a), KT_OK);
+    kt_enclave *e = load(sim_a);
+    Kubetee__Tff__Empty empty = KUBETEE__TFF__EMPTY__INIT;
+    Kubetee__Tff__Identity id = KUBETEE__TFF__IDENTITY__INIT;
+    Tfftest__Empty req = TFFTEST__EMPTY__INIT;
+    Tfftest__Bytes quote = TFFTEST__BYTES__INIT;
+    assert_int_equal(kt_enclave_call(e, "kt.Identity", &empty, &id), KT_OK);
+    if (kt_enclave_call(e, "QuoteIdentity", &req, &quote))
+        fail_msg("%s", kt_last_error());
+
+    kt_sim_qe *qe;
+    kt_collateral *c;
+    kt_verdict v;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &c), KT_OK);
+    assert_int_equal(kt_quote_verify(quote.data.data, quote.data.len, c, time(NULL), &v), KT_OK);
+    if (!v.ok)
+        fail_msg("%s", v.reason);
+
+    uint8_t hash[32];
+    char mr[65], bind[65], yaml[512];
+    assert_int_equal(kt_sha256(id.public_key.data, id.public_key.len, hash), KT_OK);
+    kt_hex_encode(kt_enclave_identity_of(e)->mrenclave, 32, mr, sizeof mr);
+    kt_hex_encode(hash, 32, bind, sizeof bind);
+    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
+    kt_policy *p;
+    assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
+    assert_int_equal(kt_policy_check(p, &v), KT_OK);
+    kt_policy_free(p);
+    /* another key does not match the binding */
+    hash[0] ^= 1;
+    kt_hex_encode(hash, 32, bind, sizeof bind);
+    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
+    assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
+    assert_fails_with(kt_policy_check(p, &v), KT_ERR_DENIED, "report data differs");
+    kt_policy_free(p);
+    kt_collateral_free(c);
+    kt_sim_qe_free(qe);
+    kt_message_clear(&id);
+    kt_message_clear(&quote);
+    kt_enclave_destroy(e);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -188,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_simulated_quote_round_trip),
         cmocka_unit_test(test_qe_quotes_only_reports_made_for_it),
         cmocka_unit_test(test_a_cluster_shares_one_simulation_root),
+        cmocka_unit_test(test_enclave_quotes_itself_binding_its_identity_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

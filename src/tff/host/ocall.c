@@ -16,6 +16,13 @@ kt_status kt_untrusted_register(const kt_function *f)
     return kt_fntab_add(&untrusted, f);
 }
 
+kt_status kt_untrusted_register_runtime(const kt_function *f)
+{
+    if (!f || !f->name || strncmp(f->name, "kt.", 3) != 0)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "register: runtime functions are named kt.*");
+    return kt_fntab_add(&untrusted, f);
+}
+
 /* ---- the runtime's own untrusted functions ---- */
 
 static kt_status add_builtin(const kt_function *f)
