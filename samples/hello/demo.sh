@@ -10,7 +10,7 @@ echo "== 1. built and signed: $out/hello.signed.so"
 "$build/tools/kubetee/kubetee" dump --enclave "$out/hello.signed.so"
 echo
 echo "== 2. run it on the simulated platform (state in $KUBETEE_SIM_DIR)"
-"$out/hello_host" "$out/hello.signed.so" "kubetee"
+"$out/hello_host" "$out/hello.signed.so" "kubetee" "$build/demo-quote.dat" | tee "$build/demo-run.txt"
 echo
 echo "== 3. run it again: the identity key is unsealed, not made anew"
 "$out/hello_host" "$out/hello.signed.so" "again" | grep identity
@@ -22,15 +22,16 @@ printf '\x90' | dd of="$tampered" bs=1 seek=4200 conv=notrunc status=none
 if "$out/hello_host" "$tampered" 2>&1 | grep -m1 -o 'measurement mismatch[^(]*'; then :; fi
 rm -f "$tampered"
 echo
-echo "== 5. attest it: a DCAP quote from the simulated QE, verified like Intel's"
+echo "== 5. verify the enclave's own quote: measurement and key binding, like an Intel quote"
 kubetee=$build/tools/kubetee/kubetee
 mre=$("$kubetee" dump --enclave "$out/hello.signed.so" --json | sed 's/.*"mrenclave":"\([0-9a-f]*\)".*/\1/')
-"$kubetee" attest quote --enclave "$out/hello.signed.so" --report-data "$(printf '%064d' 1)" --out "$build/demo-quote.dat"
+keyhash=$(sed -n 's/^key hash *//p' "$build/demo-run.txt")
 coll=$("$kubetee" sim collateral)
 policy=$(mktemp --suffix=.yaml)
-printf 'allow_simulation: true\nrules:\n- mrenclave: %s\n' "$mre" > "$policy"
+printf 'allow_simulation: true\nrules:\n- mrenclave: %s\n  report_data: %s\n' "$mre" "$keyhash" > "$policy"
+cat "$policy" | sed 's/^/   policy: /'
 "$kubetee" attest verify --quote "$build/demo-quote.dat" --collateral "$coll" --policy "$policy"
-printf 'rules:\n- mrenclave: %s\n' "$mre" > "$policy"
+printf 'rules:\n- mrenclave: %s\n  report_data: %s\n' "$mre" "$keyhash" > "$policy"
 echo "   the same quote under a policy that does not allow simulation:"
 "$kubetee" attest verify --quote "$build/demo-quote.dat" --collateral "$coll" --policy "$policy" | sed 's/^/   /' || true
 rm -f "$policy"

@@ -1,4 +1,5 @@
 /* hello, the untrusted half: load the signed enclave, call it, serve its OCALL. */
+#include <kubetee/attest.h>
 #include <kubetee/tff.h>
 #include "hello.pb-c.h"
 #include "tff.pb-c.h"
@@ -30,9 +31,13 @@ int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "hello.signed.so";
     const char *name = argc > 2 ? argv[2] : "world";
+    const char *quote_out = argc > 3 ? argv[3] : NULL;
     kt_log_set_level(KT_LOG_WARN);
     kt_enclave *e;
-    kt_status st = kt_enclave_create(path, NULL, &e);
+    kt_status st = kt_attest_serve_quotes(NULL); /* the simulated QE, for the enclave's quote */
+    if (st)
+        return die("starting the quoting enclave", st);
+    st = kt_enclave_create(path, NULL, &e);
     if (st)
         return die("loading the enclave", st);
 
@@ -74,10 +79,23 @@ int main(int argc, char **argv)
     Kubetee__Tff__Identity ident = KUBETEE__TFF__IDENTITY__INIT;
     if ((st = kt_enclave_call(e, "kt.Identity", &empty, &ident)))
         return die("kt.Identity", st);
-    char pub[129];
+    char pub[129], hash_hex[65];
+    uint8_t hash[32];
     kt_hex_encode(ident.public_key.data, ident.public_key.len, pub, sizeof pub);
+    kt_sha256(ident.public_key.data, ident.public_key.len, hash);
+    kt_hex_encode(hash, 32, hash_hex, sizeof hash_hex);
     printf("identity    P-256 %.32s... (sealed by the enclave, kept by the host)\n", pub);
+    printf("key hash    %s\n", hash_hex);
     kt_message_clear(&ident);
+
+    Hello__AttestRequest areq = HELLO__ATTEST_REQUEST__INIT;
+    Hello__Attestation att = HELLO__ATTESTATION__INIT;
+    if ((st = kt_enclave_call(e, "Attest", &areq, &att)))
+        return die("Attest", st);
+    printf("quote       %zu bytes, DCAP v3, report data = SHA-256(identity key)\n", att.quote.len);
+    if (quote_out && (st = kt_file_write_atomic(quote_out, att.quote.data, att.quote.len, 0644)))
+        return die("writing the quote", st);
+    kt_message_clear(&att);
     kt_enclave_destroy(e);
     return rc;
 }
