@@ -109,11 +109,11 @@ class CServerTest(unittest.TestCase):
             self.assertEqual(next(stream).text, "first")
 
             def slow():
-                results["slow"] = stub.Slow(echo_pb2.Msg(text="in flight", delay_ms=1500), timeout=20).text
+                results["slow"] = stub.Slow(echo_pb2.Msg(text="in flight", delay_ms=2500), timeout=20).text
 
             t = threading.Thread(target=slow)
             t.start()
-            time.sleep(0.5)  # the slow call is now running
+            time.sleep(1.0)  # the slow call is now running (it takes 2.5 s)
             code, out, err = s.stop()
             t.join()
             self.assertEqual(results.get("slow"), "echo: in flight")  # finished, not cut off
