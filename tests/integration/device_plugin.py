@@ -242,6 +242,41 @@ class DevicePluginTest(unittest.TestCase):
         self.assertEqual(len(self.allocate(ENCLAVE, ["enclave-1"]).devices), 1)
 
 
+class KubeletLaterTest(unittest.TestCase):
+    def test_not_ready_until_kubelet_answers_then_registers_on_retry(self):
+        kdir = os.path.join(WORK, "kubelet-later")
+        root = os.path.join(WORK, "dev-later")
+        os.makedirs(kdir)
+        os.makedirs(root)
+        open(os.path.join(root, "sgx_enclave"), "w").close()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = start_plugin(kdir, root, os.path.join(CPUID, "sgx1-xeon-e2288g.txt"),
+                            "--metrics-address", "127.0.0.1:%d" % port)
+        try:
+            def readyz():
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=5) as r:
+                        return r.status
+                except urllib.error.HTTPError as e:
+                    return e.code
+                except urllib.error.URLError:
+                    return None
+            end = time.time() + 5
+            while readyz() is None and time.time() < end:
+                time.sleep(0.1)
+            self.assertEqual(readyz(), 503)  # no kubelet yet: nothing registered
+            kubelet = Kubelet(kdir)  # kubelet comes up later; the plugin's retry finds it
+            self.assertEqual(set(kubelet.wait_registrations(3, timeout=10)), {EPC, ENCLAVE, PROVISION})
+            self.assertEqual(readyz(), 200)
+            kubelet.stop()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 0)
+
+
 class NoSgxTest(unittest.TestCase):
     def test_node_without_sgx_advertises_nothing_stays_up_and_rescans_on_sighup(self):
         kdir = os.path.join(WORK, "kubelet-nosgx")

@@ -171,6 +171,7 @@ class CClientTest(unittest.TestCase):
         self.assertIn("say: KT_OK py: hello", out)
         self.assertIn("count: py2", out)
         self.assertIn("count done: KT_OK 3", out)
+        self.assertIn("count stopped: KT_ERR_CANCELLED 2 enough", out)  # the client ended the stream
         self.assertIn("fail: KT_ERR_DENIED", out)
         self.assertIn("python says no", out)
 

@@ -13,6 +13,13 @@ static kt_status on_msg(void *ctx, const ProtobufCMessage *m)
     return KT_OK;
 }
 
+/* Stops the stream after two messages. */
+static kt_status stop_after_two(void *ctx, const ProtobufCMessage *m)
+{
+    (void)m;
+    return ++*(int *)ctx == 2 ? kt_fail(KT_ERR_CANCELLED, "enough") : KT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -44,6 +51,11 @@ int main(int argc, char **argv)
     st = kt_rpc_call_stream(c, "/kubetee.echo.Echo/Count", &cr, &kubetee__echo__msg__descriptor,
                             on_msg, &n, 5000);
     printf("count done: %s %d\n", kt_status_name(st), n);
+    n = 0;
+    cr.n = 1000;
+    st = kt_rpc_call_stream(c, "/kubetee.echo.Echo/Count", &cr, &kubetee__echo__msg__descriptor,
+                            stop_after_two, &n, 5000);
+    printf("count stopped: %s %d %s\n", kt_status_name(st), n, kt_last_error());
     st = kt_rpc_call(c, "/kubetee.echo.Echo/Fail", &req, &res, 5000);
     printf("fail: %s %s\n", kt_status_name(st), kt_last_error());
     kt_message_clear(&res);
