@@ -1,6 +1,9 @@
 /* Fuzz target: the collateral parsers. First byte: 0 TCB Info, 1 QE Identity, 2 the
- * PCK certificate's SGX extensions, 3 the raw-JSON value finder. */
+ * PCK certificate's SGX extensions, 3 the raw-JSON value finder, 4 the PEM chain reader
+ * (quotes carry their PCK chain as PEM), 5 PCS times. */
 #include "../src/attest/internal.h"
+
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
@@ -9,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         return 0;
     const char *text = (const char *)data + 1;
     size_t len = n - 1;
-    switch (data[0] & 3) {
+    switch (data[0] % 6) {
     case 0: {
         kt_tcb_info t;
         if (kt_tcb_info_parse(text, len, &t) == KT_OK)
@@ -27,10 +30,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         kt_pck_ext_parse(data + 1, len, &p);
         break;
     }
-    default: {
+    case 3: {
         const char *v;
         size_t vl;
         kt_json_raw_value(text, len, "tcbInfo", &v, &vl);
+        break;
+    }
+    case 4: {
+        STACK_OF(X509) *chain = NULL;
+        if (kt_pem_chain(text, len, &chain) == KT_OK)
+            sk_X509_pop_free(chain, X509_free);
+        break;
+    }
+    default: {
+        char iso[64];
+        time_t t;
+        size_t k = len < sizeof iso - 1 ? len : sizeof iso - 1;
+        memcpy(iso, text, k);
+        iso[k] = '\0';
+        kt_time_parse(iso, &t);
     }
     }
     return 0;

@@ -19,9 +19,11 @@ if [ -d "$sets" ]; then
     cp "$s/quote.dat" "$work/quote/$name.dat"
     { printf '\x00'; cat "$s/tcb_info.json"; } > "$work/collateral/tcb-$name"
     { printf '\x01'; cat "$s/qe_identity.json"; } > "$work/collateral/qe-$name"
+    { printf '\x04'; cat "$s/pck_chain.pem"; } > "$work/collateral/pem-$name"
   done
   export KT_FUZZ_COLLATERAL="$sets/sgx-v3-dcapqvl-cfg-swhardening"
 fi
+printf '\x052025-06-19T10:56:11Z' > "$work/collateral/time"
 printf 'allow_simulation: false\naccepted_tcb_status: [UpToDate]\nenclaveMatchAnyRules:\n- mrenclave: "%064d"\n  prodID: "1"\n  minIsvSvn: "0"\n  debug_disabled: "true"\n' 0 > "$work/policy/yaml"
 printf '{"rules":[{"mrtd":"%096d","rtmr0":"%096d","allow_service_td":true}]}' 0 0 > "$work/policy/json"
 for f in "$root"/build/test/tests/enclaves/bare.so "$root"/build/test/tests/enclaves/forbidden.so; do
