@@ -95,6 +95,18 @@ kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der);
 /* Issues a certificate for a CSR (whose own signature is checked first). */
 kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,
                         size_t csr_len, uint64_t serial, int days, bool is_ca, kt_cert **out);
+/* An extension to add, by dotted OID, with its DER value (e.g. SGX's PCK extensions). */
+typedef struct {
+    const char *oid;
+    const uint8_t *der;
+    size_t len;
+} kt_cert_extension;
+/* kt_cert_issue with one more extension (NULL: none). */
+kt_status kt_cert_issue_ext(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,
+                            size_t csr_len, uint64_t serial, int days, bool is_ca,
+                            const kt_cert_extension *extra, kt_cert **out);
+/* An empty CRL from issuer, valid from an hour ago for days, as DER. */
+kt_status kt_crl_new(const kt_cert *issuer, const kt_key *issuer_key, int days, kt_buf *der);
 kt_status kt_cert_from_pem(const char *pem, size_t n, kt_cert **out);
 kt_status kt_cert_from_der(const uint8_t *der, size_t n, kt_cert **out);
 kt_status kt_cert_to_pem(const kt_cert *c, kt_buf *out);

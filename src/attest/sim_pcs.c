@@ -1,12 +1,9 @@
 /* The sim platform's PKI and collateral: what Intel's PCS would serve for it, issued
- * under a simulation root. Everything is P-256; keys are files of mode 0600. */
+ * under a simulation root with the crypto module. Everything is P-256; keys are files of
+ * mode 0600. */
 #include "internal.h"
 #include "sim_qe.h"
 
-#include <errno.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +13,7 @@
 static const uint8_t sim_fmspc[6] = {0x00, 0x53, 0x49, 0x4D, 0x00, 0x00};
 static const uint8_t sim_comp[16] = {2, 2, 2, 2, 2, 1, 0, 3};
 #define SIM_PCESVN SIM_PCESVN_VALUE
+#define CERT_DAYS 3650
 
 static kt_status path_of(const char *dir, const char *name, char out[PATH_MAX])
 {
@@ -31,173 +29,60 @@ static bool exists(const char *dir, const char *name)
     return path_of(dir, name, p) == KT_OK && stat(p, &sb) == 0;
 }
 
-static kt_status write_bio(const char *dir, const char *name, BIO *bio, unsigned mode)
-{
-    char p[PATH_MAX], *data;
-    long len = BIO_get_mem_data(bio, &data);
-    kt_status st = path_of(dir, name, p);
-    return st ? st : kt_file_write_atomic(p, data, (size_t)len, mode);
-}
-
-static kt_status save_key(const char *dir, const char *name, EVP_PKEY *k)
-{
-    BIO *bio = BIO_new(BIO_s_secmem());
-    kt_status st = bio && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)
-                       ? write_bio(dir, name, bio, 0600)
-                       : kt_fail(KT_ERR_CRYPTO, "sim attest: writing %s", name);
-    BIO_free(bio);
-    return st;
-}
-
-static kt_status save_cert(const char *dir, const char *name, X509 *x)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    kt_status st = bio && PEM_write_bio_X509(bio, x) ? write_bio(dir, name, bio, 0644)
-                                                      : kt_fail(KT_ERR_CRYPTO, "sim attest: writing %s", name);
-    BIO_free(bio);
-    return st;
-}
-
-static kt_status open_pem(const char *dir, const char *name, FILE **f)
+static kt_status write_file(const char *dir, const char *name, const kt_buf *b, unsigned mode)
 {
     char p[PATH_MAX];
     kt_status st = path_of(dir, name, p);
-    if (!st && !(*f = fopen(p, "r")))
-        st = kt_fail(KT_ERR_NOT_FOUND, "sim attest: %s: %s", p, strerror(errno));
-    return st;
+    return st ? st : kt_file_write_atomic(p, b->data, b->len, mode);
 }
 
-static kt_status load_key(const char *dir, const char *name, EVP_PKEY **out)
+static kt_status read_file(const char *dir, const char *name, kt_buf *b)
 {
-    FILE *f;
-    kt_status st = open_pem(dir, name, &f);
-    if (st)
-        return st;
-    *out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    ERR_clear_error();
-    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM key", name);
-}
-
-static kt_status load_cert(const char *dir, const char *name, X509 **out)
-{
-    FILE *f;
-    kt_status st = open_pem(dir, name, &f);
-    if (st)
-        return st;
-    *out = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    ERR_clear_error();
-    return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "sim attest: %s is not a PEM certificate", name);
-}
-
-static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    int ok = e && X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    return ok;
-}
-
-/* A certificate for key, issued by issuer (self-signed when NULL). */
-static kt_status make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-                           bool ca, const kt_buf *sgx_ext, X509 **out)
-{
-    X509 *x = X509_new();
-    X509_NAME *name = X509_NAME_new();
-    uint64_t serial;
-    int ok = x && name && kt_random(&serial, sizeof serial) == KT_OK &&
-             X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) &&
-             X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"kubetee simulation", -1, -1, 0) &&
-             X509_set_version(x, 2) && ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) &&
-             X509_set_subject_name(x, name) &&
-             X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) &&
-             X509_set_pubkey(x, key) && X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
-             X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) &&
-             add_ext(x, issuer ? issuer : x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
-             add_ext(x, issuer ? issuer : x, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation") &&
-             add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash") &&
-             (!issuer || add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"));
-    if (ok && sgx_ext) {
-        ASN1_OBJECT *obj = OBJ_txt2obj(KT_SGX_EXT_OID, 1);
-        ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-        X509_EXTENSION *e = NULL;
-        ok = obj && os && ASN1_OCTET_STRING_set(os, sgx_ext->data, (int)sgx_ext->len) &&
-             (e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) && X509_add_ext(x, e, -1);
-        X509_EXTENSION_free(e);
-        ASN1_OCTET_STRING_free(os);
-        ASN1_OBJECT_free(obj);
-    }
-    ok = ok && X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0;
-    X509_NAME_free(name);
-    if (!ok) {
-        X509_free(x);
-        ERR_clear_error();
-        return kt_fail(KT_ERR_CRYPTO, "sim attest: issuing '%s' failed", cn);
-    }
-    *out = x;
-    return KT_OK;
-}
-
-static kt_status write_crl(const char *dir, const char *name, X509 *issuer, EVP_PKEY *key)
-{
-    X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *t1 = ASN1_TIME_adj(NULL, time(NULL), 0, -3600), *t2 = ASN1_TIME_adj(NULL, time(NULL), 30, 0);
-    int ok = crl && t1 && t2 && X509_CRL_set_version(crl, 1) &&
-             X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
-             X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2) &&
-             X509_CRL_sign(crl, key, EVP_sha256()) > 0;
-    unsigned char *der = NULL;
-    int len = ok ? i2d_X509_CRL(crl, &der) : -1;
-    kt_status st = len > 0 ? KT_OK : kt_fail(KT_ERR_CRYPTO, "sim attest: issuing %s failed", name);
     char p[PATH_MAX];
-    if (!st && !(st = path_of(dir, name, p)))
-        st = kt_file_write_atomic(p, der, (size_t)len, 0644);
-    OPENSSL_free(der);
-    ASN1_TIME_free(t1), ASN1_TIME_free(t2);
-    X509_CRL_free(crl);
-    return st;
+    kt_status st = path_of(dir, name, p);
+    return st ? st : kt_file_read(p, 1 << 16, b);
 }
 
-static kt_status write_chain(const char *dir, const char *name, X509 *a, X509 *b)
+/* A PEM file of certificates, in the order given. */
+static kt_status write_chain(const char *dir, const char *name, const kt_cert *a, const kt_cert *b)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    kt_status st = bio && PEM_write_bio_X509(bio, a) && (!b || PEM_write_bio_X509(bio, b))
-                       ? write_bio(dir, name, bio, 0644)
-                       : kt_fail(KT_ERR_CRYPTO, "sim attest: writing %s", name);
-    BIO_free(bio);
+    kt_buf pem = {0};
+    kt_status st = kt_cert_to_pem(a, &pem);
+    if (!st && b)
+        st = kt_cert_to_pem(b, &pem);
+    if (!st)
+        st = write_file(dir, name, &pem, 0644);
+    kt_buf_free(&pem);
     return st;
 }
 
-/* {"<key>":BODY,"signature":"<r||s hex>"} signed by key. */
+static kt_status write_crl(const char *dir, const char *name, const kt_cert *issuer, const kt_key *key)
+{
+    kt_buf der = {0};
+    kt_status st = kt_crl_new(issuer, key, 30, &der);
+    if (!st)
+        st = write_file(dir, name, &der, 0644);
+    kt_buf_free(&der);
+    return st;
+}
+
+/* {"<key>":BODY,"signature":"<r||s hex>"}, signed by key. */
 static kt_status write_signed_json(const char *dir, const char *name, const char *key,
-                                   const char *body, const char *signer_key_pem_path)
+                                   const char *body, const kt_key *signer)
 {
-    kt_buf pem = {0}, sig = {0}, out = {0};
-    kt_key *k = NULL;
-    kt_status st = kt_file_read(signer_key_pem_path, 1 << 16, &pem);
-    if (!st)
-        st = kt_key_from_pem((const char *)pem.data, pem.len, &k);
-    if (!st)
-        st = kt_sign(k, body, strlen(body), &sig);
-    char hex[129];
+    kt_buf sig = {0}, out = {0};
+    char hex[129], head[64];
+    kt_status st = kt_sign(signer, body, strlen(body), &sig);
     if (!st)
         st = kt_hex_encode(sig.data, sig.len, hex, sizeof hex);
-    char head[64];
     snprintf(head, sizeof head, "{\"%s\":", key);
     if (!st && !(st = kt_buf_append(&out, head, strlen(head))) &&
         !(st = kt_buf_append(&out, body, strlen(body))) &&
         !(st = kt_buf_append(&out, ",\"signature\":\"", 14)) && !(st = kt_buf_append(&out, hex, 128)) &&
-        !(st = kt_buf_append(&out, "\"}", 2))) {
-        char p[PATH_MAX];
-        if (!(st = path_of(dir, name, p)))
-            st = kt_file_write_atomic(p, out.data, out.len, 0644);
-    }
-    kt_key_free(k);
-    kt_buf_free(&pem), kt_buf_free(&sig), kt_buf_free(&out);
+        !(st = kt_buf_append(&out, "\"}", 2)))
+        st = write_file(dir, name, &out, 0644);
+    kt_buf_free(&sig);
+    kt_buf_free(&out);
     return st;
 }
 
@@ -220,10 +105,11 @@ void kt_sim_pck_cpusvn(uint8_t cpusvn[16])
 }
 
 /* Issues the collateral directory from the PKI in dir. */
-static kt_status issue_collateral(const char *dir, X509 *root, EVP_PKEY *root_key, X509 *pck_ca,
-                                  EVP_PKEY *pck_ca_key, X509 *tcb)
+static kt_status issue_collateral(const char *dir, const kt_cert *root, const kt_key *root_key,
+                                  const kt_cert *pck_ca, const kt_key *pck_ca_key, const kt_cert *tcb,
+                                  const kt_key *tcb_key)
 {
-    char cdir[PATH_MAX], keyp[PATH_MAX];
+    char cdir[PATH_MAX];
     kt_status st = path_of(dir, "collateral", cdir);
     if (!st)
         st = kt_mkdirs(cdir, 0755);
@@ -239,7 +125,7 @@ static kt_status issue_collateral(const char *dir, X509 *root, EVP_PKEY *root_ke
         st = write_chain(cdir, "tcb_info_issuer_chain.pem", tcb, root);
     if (!st)
         st = write_chain(cdir, "qe_identity_issuer_chain.pem", tcb, root);
-    if (st || (st = path_of(dir, "tcb_signing.key", keyp)))
+    if (st)
         return st;
     time_t now = time(NULL);
     char issue[24], next[24], fmspc[13], body[4096];
@@ -255,7 +141,7 @@ static kt_status issue_collateral(const char *dir, X509 *root, EVP_PKEY *root_ke
         at += snprintf(body + at, sizeof body - (size_t)at, "%s{\"svn\":%u}", i ? "," : "", sim_comp[i]);
     snprintf(body + at, sizeof body - (size_t)at,
              "],\"pcesvn\":%d},\"tcbDate\":\"%s\",\"tcbStatus\":\"UpToDate\"}]}", SIM_PCESVN, issue);
-    if ((st = write_signed_json(cdir, "tcb_info.json", "tcbInfo", body, keyp)))
+    if ((st = write_signed_json(cdir, "tcb_info.json", "tcbInfo", body, tcb_key)))
         return st;
     uint8_t mre[32], mrs[32];
     char mrs_hex[65];
@@ -269,7 +155,7 @@ static kt_status issue_collateral(const char *dir, X509 *root, EVP_PKEY *root_ke
              "\"isvprodid\":1,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":1},\"tcbDate\":\"%s\","
              "\"tcbStatus\":\"UpToDate\"}]}",
              issue, next, mrs_hex, issue);
-    return write_signed_json(cdir, "qe_identity.json", "enclaveIdentity", body, keyp);
+    return write_signed_json(cdir, "qe_identity.json", "enclaveIdentity", body, tcb_key);
 }
 
 static void remove_files(const char *dir, const char *const *names)
@@ -281,29 +167,48 @@ static void remove_files(const char *dir, const char *const *names)
     }
 }
 
-/* Loads key and certificate `base`.key/.pem, issuing them first when the key is missing.
- * Whatever was issued under a re-issued certificate is removed, to be issued again. */
-static kt_status ensure_pair(const char *dir, const char *base, const char *cn, X509 *issuer,
-                             EVP_PKEY *issuer_key, bool ca, const kt_buf *ext,
-                             const char *const *dependants, EVP_PKEY **key, X509 **cert)
+/* Loads key and certificate `base`.key/.pem, issuing them first when the key is missing
+ * (self-signed when there is no issuer). Whatever was issued under a re-issued
+ * certificate is removed, to be issued again. */
+static kt_status ensure_pair(const char *dir, const char *base, const char *subject,
+                             const kt_cert *issuer, const kt_key *issuer_key, bool ca,
+                             const kt_cert_extension *ext, const char *const *dependants, kt_key **key,
+                             kt_cert **cert)
 {
     char kname[64], cname[64];
+    kt_buf b = {0};
     snprintf(kname, sizeof kname, "%s.key", base);
     snprintf(cname, sizeof cname, "%s.pem", base);
-    if (exists(dir, kname))
-        return load_key(dir, kname, key) ? KT_ERR_MALFORMED : load_cert(dir, cname, cert);
-    if (!(*key = EVP_EC_gen("P-256")))
-        return kt_fail(KT_ERR_CRYPTO, "sim attest: key generation failed");
-    kt_status st = make_cert(cn, *key, issuer, issuer_key, ca, ext, cert);
-    if (!st)
-        st = save_cert(dir, cname, *cert);
-    if (!st)
-        st = save_key(dir, kname, *key);
-    if (!st) {
-        remove_files(dir, dependants);
-        kt_log(KT_LOG_INFO, "sim.certificate_issued", "subject", cn, NULL);
+    kt_status st;
+    if (exists(dir, kname)) {
+        if (!(st = read_file(dir, kname, &b)))
+            st = kt_key_from_pem((const char *)b.data, b.len, key);
+        kt_buf_free(&b);
+        if (!st && !(st = read_file(dir, cname, &b)))
+            st = kt_cert_from_pem((const char *)b.data, b.len, cert);
+        kt_buf_free(&b);
+        return st ? kt_fail_context(st, "sim attest: %s", base) : KT_OK;
     }
-    return st;
+    uint64_t serial;
+    if ((st = kt_key_generate(KT_KEY_P256, key)) || (st = kt_random(&serial, sizeof serial)))
+        return st;
+    if (!issuer) {
+        st = kt_cert_self_signed(*key, subject, CERT_DAYS, ca, cert);
+    } else if (!(st = kt_csr_new(*key, subject, &b))) {
+        st = kt_cert_issue_ext(issuer, issuer_key, b.data, b.len, serial >> 1, CERT_DAYS, ca, ext, cert);
+    }
+    kt_buf_free(&b);
+    if (!st && !(st = kt_cert_to_pem(*cert, &b)))
+        st = write_file(dir, cname, &b, 0644);
+    kt_buf_free(&b);
+    if (!st && !(st = kt_key_to_pem(*key, true, &b)))
+        st = write_file(dir, kname, &b, 0600);
+    kt_buf_free(&b);
+    if (st)
+        return st;
+    remove_files(dir, dependants);
+    kt_log(KT_LOG_INFO, "sim.certificate_issued", "subject", subject, NULL);
+    return KT_OK;
 }
 
 /* Makes whatever of the PKI is missing, then the collateral when it is missing or
@@ -316,9 +221,9 @@ kt_status kt_sim_pki_ensure(const char *dir)
     static const char *const under_pck_ca[] = {"pck.key", "collateral/tcb_info.json", NULL};
     static const char *const under_tcb[] = {"collateral/tcb_info.json", NULL};
     static const char *const nothing[] = {NULL};
-    EVP_PKEY *root_key = NULL, *pck_ca_key = NULL, *pck_key = NULL, *tcb_key = NULL, *att = NULL;
-    X509 *root = NULL, *pck_ca = NULL, *pck = NULL, *tcb = NULL;
-    kt_buf ext = {0};
+    kt_key *root_key = NULL, *pck_ca_key = NULL, *pck_key = NULL, *tcb_key = NULL, *att = NULL;
+    kt_cert *root = NULL, *pck_ca = NULL, *pck = NULL, *tcb = NULL;
+    kt_buf ext_der = {0}, pem = {0};
     kt_pck_info info;
     memset(&info, 0, sizeof info);
     memcpy(info.comp, sim_comp, 16);
@@ -329,29 +234,29 @@ kt_status kt_sim_pki_ensure(const char *dir)
     if (!st)
         st = kt_random(info.ppid, 16);
     if (!st)
-        st = kt_pck_ext_encode(&info, &ext);
+        st = kt_pck_ext_encode(&info, &ext_der);
+    kt_cert_extension ext = {KT_SGX_EXT_OID, ext_der.data, ext_der.len};
     if (!st)
-        st = ensure_pair(dir, "root_ca", "kubetee Simulation Root CA", NULL, NULL, true, NULL,
-                         under_root, &root_key, &root);
+        st = ensure_pair(dir, "root_ca", "CN=kubetee Simulation Root CA,O=kubetee simulation", NULL, NULL,
+                         true, NULL, under_root, &root_key, &root);
     if (!st)
-        st = ensure_pair(dir, "pck_ca", "kubetee Simulation PCK Platform CA", root, root_key, true,
-                         NULL, under_pck_ca, &pck_ca_key, &pck_ca);
+        st = ensure_pair(dir, "pck_ca", "CN=kubetee Simulation PCK Platform CA,O=kubetee simulation", root,
+                         root_key, true, NULL, under_pck_ca, &pck_ca_key, &pck_ca);
     if (!st)
-        st = ensure_pair(dir, "tcb_signing", "kubetee Simulation TCB Signing", root, root_key, false,
-                         NULL, under_tcb, &tcb_key, &tcb);
+        st = ensure_pair(dir, "tcb_signing", "CN=kubetee Simulation TCB Signing,O=kubetee simulation", root,
+                         root_key, false, NULL, under_tcb, &tcb_key, &tcb);
     if (!st)
-        st = ensure_pair(dir, "pck", "kubetee Simulation PCK Certificate", pck_ca, pck_ca_key, false,
-                         &ext, nothing, &pck_key, &pck);
-    if (!st && !exists(dir, "attestation.key") &&
-        (!(att = EVP_EC_gen("P-256")) || (st = save_key(dir, "attestation.key", att))))
-        st = st ? st : kt_fail(KT_ERR_CRYPTO, "sim attest: key generation failed");
+        st = ensure_pair(dir, "pck", "CN=kubetee Simulation PCK Certificate,O=kubetee simulation", pck_ca,
+                         pck_ca_key, false, &ext, nothing, &pck_key, &pck);
+    if (!st && !exists(dir, "attestation.key") && !(st = kt_key_generate(KT_KEY_P256, &att)) &&
+        !(st = kt_key_to_pem(att, true, &pem)))
+        st = write_file(dir, "attestation.key", &pem, 0600);
     if (st)
         goto out;
     /* collateral: renew when missing or near its nextUpdate */
     bool fresh = false;
-    char p[PATH_MAX];
     kt_buf tj = {0};
-    if (path_of(dir, "collateral/tcb_info.json", p) == KT_OK && kt_file_read(p, 1 << 20, &tj) == KT_OK) {
+    if (read_file(dir, "collateral/tcb_info.json", &tj) == KT_OK) {
         kt_tcb_info t;
         if (kt_tcb_info_parse((const char *)tj.data, tj.len, &t) == KT_OK) {
             fresh = t.next_update > time(NULL) + 86400;
@@ -359,16 +264,17 @@ kt_status kt_sim_pki_ensure(const char *dir)
         }
     }
     kt_buf_free(&tj);
+    kt_clear_error();
     if (!fresh) {
-        if ((st = issue_collateral(dir, root, root_key, pck_ca, pck_ca_key, tcb)))
+        if ((st = issue_collateral(dir, root, root_key, pck_ca, pck_ca_key, tcb, tcb_key)))
             goto out;
         kt_log(KT_LOG_INFO, "sim.collateral_issued", "dir", dir, NULL);
     }
 out:
-    ERR_clear_error();
-    EVP_PKEY_free(root_key), EVP_PKEY_free(pck_ca_key), EVP_PKEY_free(pck_key), EVP_PKEY_free(tcb_key);
-    EVP_PKEY_free(att);
-    X509_free(root), X509_free(pck_ca), X509_free(pck), X509_free(tcb);
-    kt_buf_free(&ext);
+    kt_key_free(root_key), kt_key_free(pck_ca_key), kt_key_free(pck_key), kt_key_free(tcb_key);
+    kt_key_free(att);
+    kt_cert_free(root), kt_cert_free(pck_ca), kt_cert_free(pck), kt_cert_free(tcb);
+    kt_buf_free(&ext_der);
+    kt_buf_free(&pem);
     return st;
 }

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* "CN=name,O=org" into an X509_NAME. */
 static kt_status parse_subject(const char *subject, X509_NAME **out)
@@ -51,8 +52,23 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 /* Fills in everything but the subject and public key, then signs. */
+static int add_extra(X509 *cert, const kt_cert_extension *extra)
+{
+    if (!extra)
+        return 1;
+    ASN1_OBJECT *obj = OBJ_txt2obj(extra->oid, 1);
+    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *e = NULL;
+    int ok = obj && os && extra->len <= INT32_MAX && ASN1_OCTET_STRING_set(os, extra->der, (int)extra->len) &&
+             (e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) && X509_add_ext(cert, e, -1);
+    X509_EXTENSION_free(e);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_OBJECT_free(obj);
+    return ok;
+}
+
 static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t serial, int days,
-                        bool is_ca, kt_cert **out)
+                        bool is_ca, const kt_cert_extension *extra, kt_cert **out)
 {
     if (days <= 0 || days > 36500) {
         X509_free(cert);
@@ -66,7 +82,8 @@ static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t
              add_ext(cert, issuer, NID_key_usage,
                      is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyAgreement") &&
              add_ext(cert, issuer, NID_subject_key_identifier, "hash") &&
-             (cert == issuer || add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always"));
+             (cert == issuer || add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always")) &&
+             add_extra(cert, extra);
     const char *md = EVP_PKEY_is_a(issuer_key, "SM2") ? "SM3" : "SHA256";
     ok = ok && X509_sign(cert, issuer_key, EVP_get_digestbyname(md)) > 0;
     if (!ok) {
@@ -101,7 +118,7 @@ kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, 
         X509_free(cert);
         return kt_ossl_fail("self-signed certificate");
     }
-    return finish(cert, cert, key->pkey, serial >> 1, days, is_ca, out);
+    return finish(cert, cert, key->pkey, serial >> 1, days, is_ca, NULL, out);
 }
 
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
@@ -130,6 +147,13 @@ kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
 kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,
                         size_t csr_len, uint64_t serial, int days, bool is_ca, kt_cert **out)
 {
+    return kt_cert_issue_ext(issuer, issuer_key, csr_der, csr_len, serial, days, is_ca, NULL, out);
+}
+
+kt_status kt_cert_issue_ext(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,
+                            size_t csr_len, uint64_t serial, int days, bool is_ca,
+                            const kt_cert_extension *extra, kt_cert **out)
+{
     if (!issuer || !issuer_key || !csr_der || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "issue: NULL argument");
     if (csr_len > 65536)
@@ -155,7 +179,31 @@ kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const u
         X509_free(cert);
         return kt_ossl_fail("issue");
     }
-    return finish(cert, issuer->x509, issuer_key->pkey, serial, days, is_ca, out);
+    return finish(cert, issuer->x509, issuer_key->pkey, serial, days, is_ca, extra, out);
+}
+
+kt_status kt_crl_new(const kt_cert *issuer, const kt_key *issuer_key, int days, kt_buf *der)
+{
+    if (!issuer || !issuer_key || !der || days <= 0 || days > 36500)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "CRL: bad argument");
+    X509_CRL *crl = X509_CRL_new();
+    time_t now = time(NULL);
+    ASN1_TIME *t1 = ASN1_TIME_adj(NULL, now, 0, -3600), *t2 = ASN1_TIME_adj(NULL, now, days, 0);
+    const char *md = EVP_PKEY_is_a(issuer_key->pkey, "SM2") ? "SM3" : "SHA256";
+    int ok = crl && t1 && t2 && X509_CRL_set_version(crl, 1) &&
+             X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer->x509)) &&
+             X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2) &&
+             X509_CRL_sign(crl, issuer_key->pkey, EVP_get_digestbyname(md)) > 0;
+    unsigned char *p = NULL;
+    int len = ok ? i2d_X509_CRL(crl, &p) : -1;
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+    X509_CRL_free(crl);
+    if (len <= 0)
+        return kt_ossl_fail("CRL");
+    kt_status st = kt_buf_append(der, p, (size_t)len);
+    OPENSSL_free(p);
+    return st;
 }
 
 static kt_status wrap_x509(X509 *x, kt_cert **out)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* crypto: published vectors (NIST, RFC) where they exist, round trips and tampering
  * everywhere else. */
 #include <setjmp.h>
@@ -294,6 +295,45 @@ static void test_x509_self_signed_csr_and_issue(void **state)
     kt_buf_free(&csr), kt_buf_free(&pem), kt_buf_free(&der), kt_buf_free(&sig);
 }
 
+static void test_issue_with_extension_and_crl(void **state)
+{
+    (void)state;
+    kt_key *ca_key, *leaf_key;
+    kt_cert *ca, *leaf;
+    kt_buf csr = {0}, der = {0}, crl = {0}, pem = {0};
+    const uint8_t value[] = {0x30, 0x03, 0x02, 0x01, 0x2a}; /* SEQUENCE { INTEGER 42 } */
+    kt_cert_extension ext = {"1.2.840.113741.1.13.1", value, sizeof value};
+    assert_int_equal(kt_key_generate(KT_KEY_P256, &ca_key), KT_OK);
+    assert_int_equal(kt_key_generate(KT_KEY_P256, &leaf_key), KT_OK);
+    assert_int_equal(kt_cert_self_signed(ca_key, "CN=ext CA", 5, true, &ca), KT_OK);
+    assert_int_equal(kt_csr_new(leaf_key, "CN=ext leaf", &csr), KT_OK);
+    assert_int_equal(kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 9, 5, false, &ext, &leaf), KT_OK);
+    assert_int_equal(kt_cert_check_issued_by(leaf, ca), KT_OK);
+    assert_int_equal(kt_cert_to_der(leaf, &der), KT_OK);
+    assert_non_null(memmem(der.data, der.len, value, sizeof value)); /* the value is in the cert */
+    kt_cert_extension bad = {"not an OID", value, sizeof value};
+    kt_cert *none = NULL;
+    assert_int_not_equal(kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 10, 5, false, &bad, &none), KT_OK);
+    assert_null(none);
+
+    /* an empty CRL that OpenSSL's own command line verifies against the CA */
+    assert_int_equal(kt_crl_new(ca, ca_key, 30, &crl), KT_OK);
+    assert_int_equal(kt_cert_to_pem(ca, &pem), KT_OK);
+    assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-test.der", crl.data, crl.len, 0644), KT_OK);
+    assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-ca.pem", pem.data, pem.len, 0644), KT_OK);
+    assert_int_equal(system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
+                            "-noout 2>&1 | grep -q 'verify OK'"), 0);
+    crl.data[crl.len - 1] ^= 1; /* a flipped bit in the signature */
+    assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-test.der", crl.data, crl.len, 0644), KT_OK);
+    assert_int_not_equal(system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
+                                "-noout 2>&1 | grep -q 'verify OK'"), 0);
+    remove("/tmp/kt-crl-test.der");
+    remove("/tmp/kt-crl-ca.pem");
+    kt_cert_free(ca), kt_cert_free(leaf);
+    kt_key_free(ca_key), kt_key_free(leaf_key);
+    kt_buf_free(&csr), kt_buf_free(&der), kt_buf_free(&crl), kt_buf_free(&pem);
+}
+
 static void test_random_is_not_constant(void **state)
 {
     (void)state;
@@ -320,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_rsa_keys_other_than_3072_e3_are_refused),
         cmocka_unit_test(test_sm2_with_sm3_round_trip),
         cmocka_unit_test(test_x509_self_signed_csr_and_issue),
+        cmocka_unit_test(test_issue_with_extension_and_crl),
         cmocka_unit_test(test_random_is_not_constant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
