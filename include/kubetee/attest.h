@@ -75,6 +75,13 @@ void kt_collateral_free(kt_collateral *c);
 kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
                               const char *root_pem, const char *cache_dir, time_t at,
                               char *dir_out, size_t cap);
+/* The same, with the root CA CRL from root_crl_url (NULL: the PCCS's rootcacrl, else the
+ * CRL distribution point in the trust anchor, which is where Intel PCS users find it). */
+kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url, const uint8_t *quote,
+                                 size_t n, const char *root_pem, const char *cache_dir, time_t at,
+                                 char *dir_out, size_t cap);
+/* The first http(s) CRL distribution point named in a PEM certificate. */
+kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t cap);
 /* True when the trust anchor is a kubetee simulation root, not Intel's. */
 bool kt_collateral_is_simulated(const kt_collateral *c);
 

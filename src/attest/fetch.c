@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <curl/curl.h>
+#include <openssl/x509v3.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,44 @@ static kt_status fetch_to(const char *url, const char *header, const char *dir, 
     return st;
 }
 
+/* The first http(s) CRL distribution point of a certificate (Intel's root names where
+ * its CRL lives; Intel PCS, unlike a PCCS, has no rootcacrl endpoint). */
+kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t cap)
+{
+    kt_buf pem = {0};
+    STACK_OF(X509) *sk = NULL;
+    kt_status st = kt_file_read(cert_pem_path, 1 << 16, &pem);
+    if (!st)
+        st = kt_pem_chain((const char *)pem.data, pem.len, &sk);
+    kt_buf_free(&pem);
+    if (st)
+        return st;
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(sk_X509_value(sk, 0), NID_crl_distribution_points, NULL, NULL);
+    st = kt_fail(KT_ERR_NOT_FOUND, "%s: no http(s) CRL distribution point", cert_pem_path);
+    for (int i = 0; dps && i < sk_DIST_POINT_num(dps) && st; i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (!dp->distpoint || dp->distpoint->type != 0)
+            continue;
+        GENERAL_NAMES *names = dp->distpoint->name.fullname;
+        for (int k = 0; k < sk_GENERAL_NAME_num(names) && st; k++) {
+            GENERAL_NAME *g = sk_GENERAL_NAME_value(names, k);
+            if (g->type != GEN_URI)
+                continue;
+            const char *u = (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+            int ul = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+            if (ul > 0 && (size_t)ul < cap && (!strncmp(u, "https://", 8) || !strncmp(u, "http://", 7)) &&
+                !memchr(u, '\0', (size_t)ul)) {
+                memcpy(url, u, (size_t)ul);
+                url[ul] = '\0';
+                st = KT_OK;
+            }
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    sk_X509_pop_free(sk, X509_free);
+    return st;
+}
+
 /* The cached directory holds, and everything in it is valid at `at`. Signatures are
  * not judged here: loading and verifying does that every time. */
 static bool cache_fresh(const char *dir, time_t at)
@@ -130,6 +169,13 @@ static bool cache_fresh(const char *dir, time_t at)
 kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
                               const char *root_pem, const char *cache_dir, time_t at,
                               char *dir_out, size_t cap)
+{
+    return kt_collateral_fetch_ex(base_url, NULL, quote, n, root_pem, cache_dir, at, dir_out, cap);
+}
+
+kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url, const uint8_t *quote,
+                                 size_t n, const char *root_pem, const char *cache_dir, time_t at,
+                                 char *dir_out, size_t cap)
 {
     if (!base_url || !quote || !root_pem || !cache_dir || !dir_out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: NULL argument");
@@ -189,8 +235,18 @@ kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t
         st = fetch_to(url, "SGX-PCK-CRL-Issuer-Chain", dir_out, "pck_crl.der", "pck_crl_issuer_chain.pem", true);
     }
     if (!st) {
-        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/rootcacrl", (int)bl, base);
+        /* a PCCS serves the root CA CRL itself; Intel PCS leaves it at the distribution
+         * point in Intel's root certificate */
+        char dp[1024];
+        if (root_crl_url)
+            snprintf(url, sizeof url, "%s", root_crl_url);
+        else
+            snprintf(url, sizeof url, "%.*s/sgx/certification/v4/rootcacrl", (int)bl, base);
         st = fetch_to(url, NULL, dir_out, "root_ca_crl.der", NULL, true);
+        if (st && !root_crl_url && kt_crl_distribution_point(root_pem, dp, sizeof dp) == KT_OK) {
+            kt_log(KT_LOG_INFO, "collateral.root_crl_from_distribution_point", "url", dp, NULL);
+            st = fetch_to(dp, NULL, dir_out, "root_ca_crl.der", NULL, true);
+        }
     }
     if (!st)
         kt_log(KT_LOG_INFO, "collateral.fetched", "from", base_url, "fmspc", fmspc, "dir", dir_out, NULL);

@@ -27,4 +27,12 @@ expect 1 "TCB Info: signature does not verify" "a tampered cache is caught" v
 expect 1 "fetching collateral" "an unreachable PCCS with nothing valid cached" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url" --root "$set_dir/intel_root_ca.pem" --cache "$work/empty" --at 1751623200
 expect 2 "usage" "--pccs needs --root" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url"
 
+# Intel PCS has no rootcacrl: the root CA CRL comes from where it is published
+/usr/bin/python3 "$here/pccs_standin.py" "$set_dir" "$work/pcsport" pcs &
+server=$!
+for _ in $(seq 50); do [ -s "$work/pcsport" ] && break; sleep 0.1; done
+pcs="http://127.0.0.1:$(cat "$work/pcsport")"
+expect 0 "PASS" "Intel PCS layout with the root CRL URL given" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$pcs" --root "$set_dir/intel_root_ca.pem" --root-crl-url "$pcs/IntelSGXRootCA.der" --cache "$work/pcs-cache" --at 1751623200 --policy "$work/p.yaml"
+kill "$server"; wait "$server" 2>/dev/null; server=
+
 finish

@@ -9,6 +9,8 @@ import urllib.parse
 
 SET = sys.argv[1]
 PORT_FILE = sys.argv[2]
+# "pcs": behave as Intel PCS does: no rootcacrl endpoint; the root CA CRL is a plain file
+MODE = sys.argv[3] if len(sys.argv) > 3 else "pccs"
 
 
 def read(name):
@@ -31,7 +33,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/sgx/certification/v4/pckcrl": ("pck_crl.der", "SGX-PCK-CRL-Issuer-Chain", "pck_crl_issuer_chain.pem"),
             "/sgx/certification/v4/rootcacrl": ("root_ca_crl.der", None, None),
         }
-        if url.path not in routes:
+        if MODE == "pcs" and url.path == "/IntelSGXRootCA.der":
+            body = read("root_ca_crl.der")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if url.path not in routes or (MODE == "pcs" and url.path.endswith("rootcacrl")):
             self.send_error(404)
             return
         if url.path.endswith("/tcb") and "fmspc" not in q:

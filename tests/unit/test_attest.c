@@ -178,6 +178,17 @@ static void test_every_byte_of_a_truncated_quote_is_refused_cleanly(void **state
     close_set(&s);
 }
 
+static void test_root_crl_distribution_point(void **state)
+{
+    (void)state;
+    char url[256];
+    assert_int_equal(kt_crl_distribution_point(SETS "/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem", url,
+                                               sizeof url), KT_OK);
+    assert_string_equal(url, "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der");
+    assert_int_equal(kt_crl_distribution_point(SETS "/sgx-v3-dcapqvl-cfg-swhardening/pck_crl.der", url,
+                                               sizeof url), KT_ERR_MALFORMED);
+}
+
 int main(void)
 {
     static const char *names[] = {
@@ -197,5 +208,6 @@ int main(void)
     tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(negatives, (void *)names[4]);
     tests[n++].name = "negatives tdx-v4-dcapqvl-uptodate";
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_byte_of_a_truncated_quote_is_refused_cleanly);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_root_crl_distribution_point);
     return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
 }

@@ -79,12 +79,14 @@ static int verify_cmd(int argc, char **argv)
                    {"json", false, "print the verdict as JSON"},
                    {"allow-simulation", false, "without --policy: accept simulated quotes"},
                    {"pccs", true, "fetch collateral from this PCCS / PCS base URL (with --root)"},
-                   {"cache", true, "collateral cache directory for --pccs (default ~/.kubetee/collateral)"}};
+                   {"cache", true, "collateral cache directory for --pccs (default ~/.kubetee/collateral)"},
+                   {"root-crl-url", true, "with --pccs: where the root CA CRL is (default: the PCCS, else the root's CRL distribution point)"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || (!o[1].value == !o[7].value) ||
         (o[7].value && !o[4].value)) {
         fprintf(stderr, "usage: kubetee attest verify --quote Q (--collateral DIR | --pccs URL --root PEM "
-                        "[--cache DIR]) [--policy P] [--at TIME] [--json] [--allow-simulation]\n"
+                        "[--cache DIR] [--root-crl-url URL]) [--policy P] [--at TIME] [--json]\n"
+                        "       [--allow-simulation]\n"
                         "exit status: 0 pass, 1 fail, 2 usage\n");
         return 2;
     }
@@ -106,8 +108,8 @@ static int verify_cmd(int argc, char **argv)
             snprintf(def, sizeof def, "%s/.kubetee/collateral", getenv("HOME") ? getenv("HOME") : "/tmp");
             cache = def;
         }
-        if ((st = kt_collateral_fetch(o[7].value, quote.data, quote.len, o[4].value, cache, at,
-                                      fetched, sizeof fetched))) {
+        if ((st = kt_collateral_fetch_ex(o[7].value, o[9].value, quote.data, quote.len, o[4].value,
+                                         cache, at, fetched, sizeof fetched))) {
             kt_buf_free(&quote);
             return cli_die("fetching collateral", st);
         }
