@@ -36,8 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     if (atomic_load(&tab.count) == 0)
         for (size_t i = 0; i < 2; i++)
             kt_fntab_add(&tab, &fns[i]);
-    if (n < 1)
-        return 0;
+    if (n < 1) return 0;
     const kt_function *f = &fns[data[0] & 1];
     uint8_t *res = NULL, inline_buf[64];
     size_t res_len = 0;
@@ -61,14 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         Kubetee__Tff__Identity out = KUBETEE__TFF__IDENTITY__INIT;
         Kubetee__Tff__Blob blob = KUBETEE__TFF__BLOB__INIT;
         void *msg = f->response == &kubetee__tff__blob__descriptor ? (void *)&blob : (void *)&out;
-        if (kt_unpack_response(res, res_len, msg, NULL) == KT_OK)
-            kt_message_clear(msg);
-        if (res != inline_buf)
-            free(res);
+        if (kt_unpack_response(res, res_len, msg, NULL) == KT_OK) kt_message_clear(msg);
+        if (res != inline_buf) free(res);
     }
     /* and the caller's half on raw bytes */
     Kubetee__Tff__Identity raw = KUBETEE__TFF__IDENTITY__INIT;
-    if (kt_unpack_response(data + 1, n - 1, &raw, NULL) == KT_OK)
-        kt_message_clear(&raw);
+    if (kt_unpack_response(data + 1, n - 1, &raw, NULL) == KT_OK) kt_message_clear(&raw);
     return 0;
 }

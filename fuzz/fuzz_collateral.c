@@ -8,21 +8,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-    if (n < 1)
-        return 0;
+    if (n < 1) return 0;
     const char *text = (const char *)data + 1;
     size_t len = n - 1;
     switch (data[0] % 6) {
     case 0: {
         kt_tcb_info t;
-        if (kt_tcb_info_parse(text, len, &t) == KT_OK)
-            kt_tcb_info_free(&t);
+        if (kt_tcb_info_parse(text, len, &t) == KT_OK) kt_tcb_info_free(&t);
         break;
     }
     case 1: {
         kt_qe_identity q;
-        if (kt_qe_identity_parse(text, len, &q) == KT_OK)
-            kt_qe_identity_free(&q);
+        if (kt_qe_identity_parse(text, len, &q) == KT_OK) kt_qe_identity_free(&q);
         break;
     }
     case 2: {
@@ -38,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     }
     case 4: {
         STACK_OF(X509) *chain = NULL;
-        if (kt_pem_chain(text, len, &chain) == KT_OK)
-            sk_X509_pop_free(chain, X509_free);
+        if (kt_pem_chain(text, len, &chain) == KT_OK) sk_X509_pop_free(chain, X509_free);
         break;
     }
     default: {

@@ -12,8 +12,7 @@ static kt_plugin plugin;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-    if (n < 1)
-        return 0;
+    if (n < 1) return 0;
     if (!plugin.nres) {
         pthread_mutex_init(&plugin.lock, NULL);
         pthread_cond_init(&plugin.changed, NULL);
@@ -28,10 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         kt_plugin_plan(&plugin);
     }
     bool alloc = (data[0] & 1) == 0;
-    const ProtobufCMessageDescriptor *rq = alloc ? &v1beta1__allocate_request__descriptor
-                                                 : &v1beta1__preferred_allocation_request__descriptor;
-    const ProtobufCMessageDescriptor *rs = alloc ? &v1beta1__allocate_response__descriptor
-                                                 : &v1beta1__preferred_allocation_response__descriptor;
+    const ProtobufCMessageDescriptor *rq = alloc
+                                               ? &v1beta1__allocate_request__descriptor
+                                               : &v1beta1__preferred_allocation_request__descriptor;
+    const ProtobufCMessageDescriptor *rs =
+        alloc ? &v1beta1__allocate_response__descriptor
+              : &v1beta1__preferred_allocation_response__descriptor;
     kt_frame f;
     kt_frame_push(&f);
     ProtobufCAllocator arena = kt_frame_allocator(&f);

@@ -19,8 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         c.tcs_count = 1;
         uint8_t mr[32];
         /* bound the work: the reader accepts spans up to 64 GiB, the fuzzer needn't */
-        if (elf.image_size < (64u << 20))
-            kt_measure(data, n, &c, mr);
+        if (elf.image_size < (64u << 20)) kt_measure(data, n, &c, mr);
     }
     return 0;
 }

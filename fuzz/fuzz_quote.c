@@ -14,8 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     if (!tried) {
         tried = 1;
         const char *dir = getenv("KT_FUZZ_COLLATERAL");
-        if (dir)
-            kt_collateral_load_dir(dir, NULL, &coll);
+        if (dir) kt_collateral_load_dir(dir, NULL, &coll);
     }
     kt_quote q;
     if (kt_quote_parse(data, n, &q) == KT_OK && coll) {

@@ -19,7 +19,8 @@ static kt_status test_egetkey(void *cpu, const kt_keyrequest *kr, uint8_t key[16
     return st;
 }
 
-static kt_status test_ereport(void *cpu, const uint8_t *ti, const uint8_t rd[64], uint8_t report[432])
+static kt_status test_ereport(void *cpu, const uint8_t *ti, const uint8_t rd[64],
+                              uint8_t report[432])
 {
     (void)cpu, (void)ti;
     memset(report, 0, 432);
@@ -32,9 +33,9 @@ static kt_status test_ocall(void *ctx, const char *name, const char *req_type, c
                             const uint8_t *req, size_t req_len, uint8_t **res, size_t *res_len,
                             char *detail, size_t detail_cap)
 {
-    (void)ctx, (void)req_type, (void)res_type, (void)req, (void)req_len, (void)detail, (void)detail_cap;
-    if (strcmp(name, "kt.identity.load") == 0)
-        return KT_ERR_NOT_FOUND;
+    (void)ctx, (void)req_type, (void)res_type, (void)req, (void)req_len, (void)detail,
+        (void)detail_cap;
+    if (strcmp(name, "kt.identity.load") == 0) return KT_ERR_NOT_FOUND;
     *res = malloc(1);
     *res_len = 0;
     return KT_OK;
@@ -46,8 +47,8 @@ static void test_log(void *ctx, int level, const char *line)
 }
 
 static uint8_t config[64];
-static kt_gate_host host = {KT_GATE_ABI, NULL, test_ocall, malloc, free, test_log,
-                            NULL, test_egetkey, test_ereport, config};
+static kt_gate_host host = {KT_GATE_ABI, NULL, test_ocall,   malloc,       free,
+                            test_log,    NULL, test_egetkey, test_ereport, config};
 static kt_buf valid;
 
 static void start(void)
@@ -58,8 +59,7 @@ static void start(void)
     kt_put_le64(config + 16, 4096);
     kt_put_le64(config + 24, 65536);
     kt_gate_call c = {.op = KT_GATE_INIT, .host = &host};
-    if (kt_enclave_entry(&c) != KT_OK)
-        abort();
+    if (kt_enclave_entry(&c) != KT_OK) abort();
     if (kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)"aad", 3, (const uint8_t *)"secret", 6, &valid))
         abort();
 }
@@ -67,8 +67,7 @@ static void start(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-    if (!valid.len)
-        start();
+    if (!valid.len) start();
     kt_buf plain = {0}, aad = {0};
     if (n >= 4 && memcmp(data, "KTSL", 4) == 0) {
         kt_unseal(data, n, &plain, &aad);

@@ -31,8 +31,7 @@ static int direct_once(void)
     fill(&req, payload);
     size_t n = bench__msg__pack(&req, buf);
     Bench__Msg *in = bench__msg__unpack(NULL, n, buf);
-    if (!in || bench_work(in, &res, malloc))
-        return 1;
+    if (!in || bench_work(in, &res, malloc)) return 1;
     size_t m = bench__msg__pack(&res, out);
     free(res.payload.data);
     bench__msg__free_unpacked(in, NULL);
@@ -126,10 +125,8 @@ int main(int argc, char **argv)
         /* interleave the two paths and keep the best of each, against machine noise */
         for (int r = 0; r < ROUNDS; r++) {
             double d = rate(direct_once, threads), e = rate(ecall_once, threads);
-            if (d > d_rate[threads])
-                d_rate[threads] = d;
-            if (e > e_rate[threads])
-                e_rate[threads] = e;
+            if (d > d_rate[threads]) d_rate[threads] = d;
+            if (e > e_rate[threads]) e_rate[threads] = e;
         }
         ratio[threads] = d_rate[threads] / e_rate[threads];
         printf("ecall: %d thread%s: ECALL %.0f calls/s, direct %.0f calls/s, cost ratio %.3f\n",

@@ -8,8 +8,7 @@ kt_status bench_work(const Bench__Msg *req, Bench__Msg *res, void *(*alloc)(size
     res->id = req->id + 1;
     res->name = req->name;
     uint8_t *p = alloc(req->payload.len ? req->payload.len : 1);
-    if (!p)
-        return KT_ERR_NO_MEMORY;
+    if (!p) return KT_ERR_NO_MEMORY;
     for (size_t i = 0; i < req->payload.len; i++)
         p[i] = (uint8_t)(req->payload.data[i] ^ 0x5a);
     res->payload.data = p;

@@ -21,29 +21,24 @@ int main(int argc, char **argv)
     double mb = (double)img.len / (1 << 20), best_m = 1e9, best_s = 1e9, best_c = 1e9;
     uint8_t d[32];
     kt_sha256_ctx *ctx;
-    if (kt_sha256_new(&ctx))
-        return 1;
+    if (kt_sha256_new(&ctx)) return 1;
     for (int round = 0; round < 5; round++) {
         /* for information: the same bytes in cache-sized updates, as the log is hashed */
         double c0 = bench_now();
         for (size_t at = 0; at < img.len; at += 40960)
             kt_sha256_update(ctx, img.data + at, img.len - at < 40960 ? img.len - at : 40960);
         kt_sha256_final(ctx, d);
-        if (bench_now() - c0 < best_c)
-            best_c = bench_now() - c0;
+        if (bench_now() - c0 < best_c) best_c = bench_now() - c0;
         double t0 = bench_now();
-        if (kt_sha256(img.data, img.len, d))
-            return 1;
+        if (kt_sha256(img.data, img.len, d)) return 1;
         double t1 = bench_now();
         if (kt_measure(img.data, img.len, &c, d)) {
             fprintf(stderr, "bench_measure: %s\n", kt_last_error());
             return 1;
         }
         double t2 = bench_now();
-        if (t1 - t0 < best_s)
-            best_s = t1 - t0;
-        if (t2 - t1 < best_m)
-            best_m = t2 - t1;
+        if (t1 - t0 < best_s) best_s = t1 - t0;
+        if (t2 - t1 < best_m) best_m = t2 - t1;
     }
     double rate = mb / best_m, base = mb / best_s;
     printf("measure: %.1f MiB image, MRENCLAVE %.0f MiB/s, SHA-256 %.0f MiB/s (best of 5)\n", mb,

@@ -29,20 +29,19 @@ int main(int argc, char **argv)
     /* baseline: raw ECDSA P-256 verifies of a quote-sized message */
     kt_key *key;
     kt_buf sig = {0};
-    if (kt_key_generate(KT_KEY_P256, &key) || kt_sign(key, quote.data, 432, &sig))
-        return 1;
+    if (kt_key_generate(KT_KEY_P256, &key) || kt_sign(key, quote.data, 432, &sig)) return 1;
     long n = 0;
     double t0 = bench_now(), t;
     while ((t = bench_now()) - t0 < SECONDS)
         for (int i = 0; i < 64; i++, n++)
-            if (kt_verify(key, quote.data, 432, sig.data, sig.len))
-                return 1;
+            if (kt_verify(key, quote.data, 432, sig.data, sig.len)) return 1;
     double ecdsa = (double)n / (t - t0);
 
     /* warm */
     kt_collateral *c;
     kt_verdict v;
-    if (kt_collateral_load_dir(dir, NULL, &c) || kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok) {
+    if (kt_collateral_load_dir(dir, NULL, &c) ||
+        kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok) {
         fprintf(stderr, "bench_verify: %s\n", v.reason);
         return 1;
     }
@@ -50,8 +49,7 @@ int main(int argc, char **argv)
     t0 = bench_now();
     while ((t = bench_now()) - t0 < SECONDS)
         for (int i = 0; i < 16; i++, n++)
-            if (kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok)
-                return 1;
+            if (kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok) return 1;
     double warm = (double)n / (t - t0);
     kt_collateral_free(c);
 
@@ -59,7 +57,8 @@ int main(int argc, char **argv)
     n = 0;
     t0 = bench_now();
     while ((t = bench_now()) - t0 < SECONDS) {
-        if (kt_collateral_load_dir(dir, NULL, &c) || kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok)
+        if (kt_collateral_load_dir(dir, NULL, &c) ||
+            kt_quote_verify(quote.data, quote.len, c, at, &v) || !v.ok)
             return 1;
         kt_collateral_free(c);
         n++;

@@ -31,24 +31,23 @@ typedef struct {
     uint8_t mr_servicetd[48];
 } kt_td_report;
 
-
 /* A parsed quote; views point into the bytes it was parsed from. */
 typedef struct {
     uint16_t version;
     kt_tee_type tee;
     uint16_t att_key_type;
     uint8_t qe_vendor_id[16];
-    kt_report_body sgx; /* when tee == KT_TEE_SGX */
-    kt_td_report td;    /* when tee == KT_TEE_TDX */
+    kt_report_body sgx;         /* when tee == KT_TEE_SGX */
+    kt_td_report td;            /* when tee == KT_TEE_TDX */
     const uint8_t *signed_part; /* header and body: what the attestation key signed */
     size_t signed_len;
-    uint8_t signature[64];      /* r||s */
-    uint8_t attest_key[64];     /* x||y */
-    const uint8_t *qe_report;   /* 384-byte QE report body */
+    uint8_t signature[64];    /* r||s */
+    uint8_t attest_key[64];   /* x||y */
+    const uint8_t *qe_report; /* 384-byte QE report body */
     uint8_t qe_report_sig[64];
     const uint8_t *qe_auth;
     size_t qe_auth_len;
-    const char *pck_chain_pem;  /* certification data type 5 */
+    const char *pck_chain_pem; /* certification data type 5 */
     size_t pck_chain_len;
 } kt_quote;
 
@@ -73,13 +72,13 @@ void kt_collateral_free(kt_collateral *c);
  * at `at`; writes that directory's path to dir_out. The trust anchor is root_pem, never
  * fetched. Nothing is trusted for being cached: load and verify the directory as always. */
 kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
-                              const char *root_pem, const char *cache_dir, time_t at,
-                              char *dir_out, size_t cap);
+                              const char *root_pem, const char *cache_dir, time_t at, char *dir_out,
+                              size_t cap);
 /* The same, with the root CA CRL from root_crl_url (NULL: the PCCS's rootcacrl, else the
  * CRL distribution point in the trust anchor, which is where Intel PCS users find it). */
-kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url, const uint8_t *quote,
-                                 size_t n, const char *root_pem, const char *cache_dir, time_t at,
-                                 char *dir_out, size_t cap);
+kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
+                                 const uint8_t *quote, size_t n, const char *root_pem,
+                                 const char *cache_dir, time_t at, char *dir_out, size_t cap);
 /* The first http(s) CRL distribution point named in a PEM certificate. */
 kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t cap);
 /* True when the trust anchor is a kubetee simulation root, not Intel's. */
@@ -103,18 +102,18 @@ kt_status kt_tcb_status_parse(const char *name, kt_tcb_status *out);
 #define KT_MAX_ADVISORIES 32
 
 typedef struct {
-    bool ok;                 /* every check passed (TCB status is for the policy to judge) */
-    kt_status status;        /* first failure, KT_OK when ok */
-    char reason[256];        /* what failed, in words */
-    bool simulated;          /* chained to a simulation root */
-    kt_tcb_status tcb_status;       /* converged status */
-    kt_tcb_status platform_status;  /* the matched TCB level's */
-    kt_tcb_status qe_status;        /* the QE Identity level's */
-    kt_tcb_status module_status;    /* TDX module identity level's, TDX only */
+    bool ok;                       /* every check passed (TCB status is for the policy to judge) */
+    kt_status status;              /* first failure, KT_OK when ok */
+    char reason[256];              /* what failed, in words */
+    bool simulated;                /* chained to a simulation root */
+    kt_tcb_status tcb_status;      /* converged status */
+    kt_tcb_status platform_status; /* the matched TCB level's */
+    kt_tcb_status qe_status;       /* the QE Identity level's */
+    kt_tcb_status module_status;   /* TDX module identity level's, TDX only */
     char advisories[KT_MAX_ADVISORIES][24];
     unsigned advisory_count;
     uint8_t fmspc[6];
-    kt_quote quote;          /* the enclave's or TD's measurements and attributes */
+    kt_quote quote; /* the enclave's or TD's measurements and attributes */
 } kt_verdict;
 
 /* Verifies a quote at time `at` against collateral. Returns KT_OK when the verdict was

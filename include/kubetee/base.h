@@ -23,20 +23,20 @@ enum {
     /* general errors */
     KT_ERR_INVALID_ARGUMENT = 1, /* a caller passed something unusable */
     KT_ERR_NO_MEMORY = 2,
-    KT_ERR_IO = 3,            /* the OS refused a file or socket operation */
-    KT_ERR_NOT_FOUND = 4,     /* a named thing does not exist */
-    KT_ERR_MALFORMED = 5,     /* bytes from outside do not parse */
-    KT_ERR_TOO_LARGE = 6,     /* a size is over its limit */
-    KT_ERR_CRYPTO = 7,        /* the crypto library failed */
-    KT_ERR_VERIFY = 8,        /* a signature, MAC or measurement does not match */
-    KT_ERR_DENIED = 9,        /* a policy or rule refuses the operation */
+    KT_ERR_IO = 3,        /* the OS refused a file or socket operation */
+    KT_ERR_NOT_FOUND = 4, /* a named thing does not exist */
+    KT_ERR_MALFORMED = 5, /* bytes from outside do not parse */
+    KT_ERR_TOO_LARGE = 6, /* a size is over its limit */
+    KT_ERR_CRYPTO = 7,    /* the crypto library failed */
+    KT_ERR_VERIFY = 8,    /* a signature, MAC or measurement does not match */
+    KT_ERR_DENIED = 9,    /* a policy or rule refuses the operation */
     KT_ERR_EXISTS = 10,
     KT_ERR_UNSUPPORTED = 11,
-    KT_ERR_STATE = 12,        /* called in the wrong state */
+    KT_ERR_STATE = 12, /* called in the wrong state */
     KT_ERR_BUFFER_TOO_SMALL = 13,
-    KT_ERR_TIMEOUT = 14,      /* a deadline passed */
-    KT_ERR_UNAVAILABLE = 15,  /* the peer or service is not there (yet) */
-    KT_ERR_CANCELLED = 16,    /* the other side or a shutdown ended the operation */
+    KT_ERR_TIMEOUT = 14,     /* a deadline passed */
+    KT_ERR_UNAVAILABLE = 15, /* the peer or service is not there (yet) */
+    KT_ERR_CANCELLED = 16,   /* the other side or a shutdown ended the operation */
 
     /* failures at the enclave call gate: the function did not run, or its result
      * could not be delivered. Trusted and untrusted functions never return these. */
@@ -64,8 +64,7 @@ bool kt_status_is_gate(kt_status st);
  * `return kt_fail(KT_ERR_MALFORMED, "quote: header too short (%zu bytes)", n);` */
 kt_status kt_fail(kt_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds context in front of the current reason: "loading x: <old reason>". */
-kt_status kt_fail_context(kt_status st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+kt_status kt_fail_context(kt_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The reason recorded by the most recent failure on this thread ("" if none). */
 const char *kt_last_error(void);
 void kt_clear_error(void);
@@ -96,8 +95,7 @@ static inline uint16_t kt_le16(const uint8_t *p)
 }
 static inline uint32_t kt_le32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t kt_le64(const uint8_t *p)
 {

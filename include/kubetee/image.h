@@ -16,7 +16,7 @@ extern "C" {
 
 #define KT_PAGE_SIZE 4096
 #define KT_SIGSTRUCT_LEN 1808
-#define KT_SIGDATA_LEN 256 /* SIGSTRUCT header (128) || body (128): the bytes signed */
+#define KT_SIGDATA_LEN 256        /* SIGSTRUCT header (128) || body (128): the bytes signed */
 #define KT_IMAGE_MAX (1ull << 30) /* largest image file accepted */
 #define KT_ENTRY_SYMBOL "kt_enclave_entry"
 
@@ -49,8 +49,8 @@ typedef struct {
 typedef struct {
     kt_elf_segment seg[KT_ELF_MAX_SEGMENTS];
     unsigned nseg;
-    uint64_t image_size; /* end of the last segment, page-rounded */
-    uint64_t entry;      /* address of KT_ENTRY_SYMBOL, 0 when absent */
+    uint64_t image_size;            /* end of the last segment, page-rounded */
+    uint64_t entry;                 /* address of KT_ENTRY_SYMBOL, 0 when absent */
     const uint8_t *dynsym, *dynstr; /* views into the file */
     size_t dynsym_count, dynstr_size;
 } kt_elf;
@@ -62,7 +62,8 @@ typedef struct {
 /* Parses and bounds-checks an ELF64 x86-64 shared object; views point into data. */
 kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out);
 /* Calls fn for each undefined (imported) dynamic symbol; stops at fn's first error. */
-kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg), void *arg);
+kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg),
+                         void *arg);
 /* KT_ERR_DENIED naming the first import an enclave may not use (files, sockets, time,
  * environment, processes, ...). */
 kt_status kt_elf_check_imports(const kt_elf *elf);

@@ -41,8 +41,8 @@ typedef struct {
     const char *server_name;  /* client */
 } kt_rpc_tls;
 
-kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt_rpc_method *methods,
-                            size_t n, kt_rpc_server **out);
+kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
+                            const kt_rpc_method *methods, size_t n, kt_rpc_server **out);
 /* Starts taking calls. For "host:0" the bound port is in *port (may be NULL). */
 kt_status kt_rpc_server_start(kt_rpc_server *s, int *port);
 /* Stops taking calls, ends streams, lets unary calls in flight finish for up to grace_ms,
@@ -64,13 +64,14 @@ void kt_rpc_client_free(kt_rpc_client *c);
 /* A unary call; res must be initialised, and on KT_OK the caller owns its fields
  * (kt_message_clear). timeout_ms <= 0: no deadline. Errors map gRPC codes to kt_status
  * (DEADLINE_EXCEEDED -> KT_ERR_TIMEOUT, UNAVAILABLE -> KT_ERR_UNAVAILABLE, ...). */
-kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res, int timeout_ms);
+kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res,
+                      int timeout_ms);
 /* A server-streaming call: on_message sees each message (valid during the callback);
  * returning non-OK cancels the call. Returns when the stream ends. */
 typedef kt_status (*kt_rpc_on_message)(void *ctx, const ProtobufCMessage *msg);
 kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *req,
-                             const ProtobufCMessageDescriptor *res_type, kt_rpc_on_message on_message,
-                             void *ctx, int timeout_ms);
+                             const ProtobufCMessageDescriptor *res_type,
+                             kt_rpc_on_message on_message, void *ctx, int timeout_ms);
 
 #ifdef __cplusplus
 }

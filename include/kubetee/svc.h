@@ -23,8 +23,8 @@ kt_status kt_http_start(const char *address, kt_http_ready_fn ready, kt_http_met
 void kt_http_stop(kt_http *h);
 
 /* Appends one sample: name{labels} value, with a HELP/TYPE header when help is given. */
-void kt_metric(kt_buf *out, const char *name, const char *type, const char *help, const char *labels,
-               double value);
+void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,
+               const char *labels, double value);
 
 #ifdef __cplusplus
 }

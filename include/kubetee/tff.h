@@ -56,7 +56,7 @@ kt_status kt_untrusted_register(const kt_function *f);
  * (the runtime's services to enclaves, such as quoting). */
 kt_status kt_untrusted_register_runtime(const kt_function *f);
 
-#define KT_UNTRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                         \
+#define KT_UNTRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                          \
     KT__FUNCTION(kt_untrusted_register, fn, name, Req, req_prefix, Res, res_prefix)
 
 #ifdef __cplusplus

@@ -38,18 +38,21 @@ void *kt_call_memdup(const void *p, size_t n);
 void kt_message_clear(void *message);
 
 /* Internal to the macros below. */
-#define KT__FUNCTION(registrar, fn, fname, Req, req_prefix, Res, res_prefix)                     \
-    static kt_status kt__adapt_##fn(const ProtobufCMessage *rq, ProtobufCMessage *rs)             \
-    {                                                                                             \
-        kt_status (*typed)(const Req *, Res *) = fn;                                              \
-        return typed((const Req *)rq, (Res *)rs);                                                 \
-    }                                                                                             \
-    __attribute__((constructor)) static void kt__register_##fn(void)                              \
-    {                                                                                             \
-        static const kt_function f = {fname, &req_prefix##__descriptor,                           \
-                                      &res_prefix##__descriptor, kt__adapt_##fn, sizeof(Req),     \
-                                      sizeof(Res)};                                               \
-        registrar(&f);                                                                            \
+#define KT__FUNCTION(registrar, fn, fname, Req, req_prefix, Res, res_prefix)                       \
+    static kt_status kt__adapt_##fn(const ProtobufCMessage *rq, ProtobufCMessage *rs)              \
+    {                                                                                              \
+        kt_status (*typed)(const Req *, Res *) = fn;                                               \
+        return typed((const Req *)rq, (Res *)rs);                                                  \
+    }                                                                                              \
+    __attribute__((constructor)) static void kt__register_##fn(void)                               \
+    {                                                                                              \
+        static const kt_function f = {fname,                                                       \
+                                      &req_prefix##__descriptor,                                   \
+                                      &res_prefix##__descriptor,                                   \
+                                      kt__adapt_##fn,                                              \
+                                      sizeof(Req),                                                 \
+                                      sizeof(Res)};                                                \
+        registrar(&f);                                                                             \
     }
 
 #ifdef __cplusplus

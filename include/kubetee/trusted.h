@@ -23,7 +23,7 @@ kt_status kt_trusted_register(const kt_function *f);
 
 /* Defines and registers a trusted function when the enclave loads. The function's type
  * is checked at compile time against Req and Res. */
-#define KT_TRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                           \
+#define KT_TRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                            \
     KT__FUNCTION(kt_trusted_register, fn, name, Req, req_prefix, Res, res_prefix)
 
 /* Calls an untrusted function on the host by name. res must be an initialised message of

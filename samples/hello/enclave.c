@@ -11,14 +11,12 @@ static kt_status say_hello(const Hello__Request *req, Hello__Reply *res)
     Hello__TimeRequest treq = HELLO__TIME_REQUEST__INIT;
     Hello__TimeReply tres = HELLO__TIME_REPLY__INIT;
     kt_status st = kt_ocall("Now", &treq, &tres);
-    if (st)
-        return st;
+    if (st) return st;
     size_t n = strlen(req->name) + strlen(tres.utc) + 64;
     char *greeting = kt_call_alloc(n); /* call memory: freed after the reply is packed */
-    if (!greeting)
-        return KT_ERR_NO_MEMORY;
-    snprintf(greeting, n, "Hello, %s! (from inside the enclave; the host says it is %s)",
-             req->name, tres.utc);
+    if (!greeting) return KT_ERR_NO_MEMORY;
+    snprintf(greeting, n, "Hello, %s! (from inside the enclave; the host says it is %s)", req->name,
+             tres.utc);
     res->greeting = greeting;
     return KT_OK;
 }
@@ -59,10 +57,8 @@ static kt_status attest(const Hello__AttestRequest *req, Hello__Attestation *res
     uint8_t pub[KT_P256_PUBLIC_LEN], report_data[KT_REPORT_DATA_LEN] = {0};
     kt_buf quote = {0};
     kt_status st = kt_identity_public(pub);
-    if (!st)
-        st = kt_sha256(pub, sizeof pub, report_data); /* binds the key; the rest stays zero */
-    if (!st)
-        st = kt_quote_create(report_data, &quote);
+    if (!st) st = kt_sha256(pub, sizeof pub, report_data); /* binds the key; the rest stays zero */
+    if (!st) st = kt_quote_create(report_data, &quote);
     if (!st) {
         res->quote.data = kt_call_memdup(quote.data, quote.len);
         res->quote.len = quote.len;
@@ -70,5 +66,5 @@ static kt_status attest(const Hello__AttestRequest *req, Hello__Attestation *res
     kt_buf_free(&quote);
     return st;
 }
-KT_TRUSTED_FUNCTION(attest, "Attest", Hello__AttestRequest, hello__attest_request, Hello__Attestation,
-                    hello__attestation)
+KT_TRUSTED_FUNCTION(attest, "Attest", Hello__AttestRequest, hello__attest_request,
+                    Hello__Attestation, hello__attestation)

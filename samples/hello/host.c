@@ -35,24 +35,22 @@ int main(int argc, char **argv)
     kt_log_set_level(KT_LOG_WARN);
     kt_enclave *e;
     kt_status st = kt_attest_serve_quotes(NULL); /* the simulated QE, for the enclave's quote */
-    if (st)
-        return die("starting the quoting enclave", st);
+    if (st) return die("starting the quoting enclave", st);
     st = kt_enclave_create(path, NULL, &e);
-    if (st)
-        return die("loading the enclave", st);
+    if (st) return die("loading the enclave", st);
 
     const kt_enclave_identity *id = kt_enclave_identity_of(e);
     char mre[65], mrs[65];
     kt_hex_encode(id->mrenclave, 32, mre, sizeof mre);
     kt_hex_encode(id->mrsigner, 32, mrs, sizeof mrs);
-    printf("enclave     %s (platform: sim, simulated: nothing is protected from this host)\n", path);
+    printf("enclave     %s (platform: sim, simulated: nothing is protected from this host)\n",
+           path);
     printf("MRENCLAVE   %s\nMRSIGNER    %s\n", mre, mrs);
 
     Hello__Request req = HELLO__REQUEST__INIT;
     Hello__Reply res = HELLO__REPLY__INIT;
     req.name = (char *)name;
-    if ((st = kt_enclave_call(e, "SayHello", &req, &res)))
-        return die("SayHello", st);
+    if ((st = kt_enclave_call(e, "SayHello", &req, &res))) return die("SayHello", st);
     printf("SayHello    %s\n", res.greeting);
     kt_message_clear(&res);
 
@@ -61,10 +59,8 @@ int main(int argc, char **argv)
     const char *text = "the launch code is 0000";
     secret.data.data = (uint8_t *)text;
     secret.data.len = strlen(text);
-    if ((st = kt_enclave_call(e, "SealSecret", &secret, &sealed)))
-        return die("SealSecret", st);
-    if ((st = kt_enclave_call(e, "UnsealSecret", &sealed, &back)))
-        return die("UnsealSecret", st);
+    if ((st = kt_enclave_call(e, "SealSecret", &secret, &sealed))) return die("SealSecret", st);
+    if ((st = kt_enclave_call(e, "UnsealSecret", &sealed, &back))) return die("UnsealSecret", st);
     printf("seal        %zu bytes of secret -> %zu-byte sealed blob (MRENCLAVE policy)\n",
            secret.data.len, sealed.blob.len);
     printf("unseal      \"%.*s\" (%s)\n", (int)back.data.len, (const char *)back.data.data,
@@ -77,8 +73,7 @@ int main(int argc, char **argv)
 
     Kubetee__Tff__Empty empty = KUBETEE__TFF__EMPTY__INIT;
     Kubetee__Tff__Identity ident = KUBETEE__TFF__IDENTITY__INIT;
-    if ((st = kt_enclave_call(e, "kt.Identity", &empty, &ident)))
-        return die("kt.Identity", st);
+    if ((st = kt_enclave_call(e, "kt.Identity", &empty, &ident))) return die("kt.Identity", st);
     char pub[129], hash_hex[65];
     uint8_t hash[32];
     kt_hex_encode(ident.public_key.data, ident.public_key.len, pub, sizeof pub);
@@ -90,8 +85,7 @@ int main(int argc, char **argv)
 
     Hello__AttestRequest areq = HELLO__ATTEST_REQUEST__INIT;
     Hello__Attestation att = HELLO__ATTESTATION__INIT;
-    if ((st = kt_enclave_call(e, "Attest", &areq, &att)))
-        return die("Attest", st);
+    if ((st = kt_enclave_call(e, "Attest", &areq, &att))) return die("Attest", st);
     printf("quote       %zu bytes, DCAP v3, report data = SHA-256(identity key)\n", att.quote.len);
     if (quote_out && (st = kt_file_write_atomic(quote_out, att.quote.data, att.quote.len, 0644)))
         return die("writing the quote", st);

@@ -16,24 +16,25 @@ kt_status kt_cpuid_load(const char *path, kt_cpuid_source *src)
     src->from_file = true;
     kt_buf b = {0};
     kt_status st = kt_file_read(path, 1 << 16, &b);
-    if (st)
-        return st;
+    if (st) return st;
     unsigned line = 0;
-    for (char *save = NULL, *l = strtok_r((char *)b.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *l = strtok_r((char *)b.data, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
         line++;
         while (*l == ' ' || *l == '\t')
             l++;
-        if (!*l || *l == '#')
-            continue;
+        if (!*l || *l == '#') continue;
         unsigned leaf, sub, a, bx, c, d;
         char extra;
         if (sscanf(l, "%x %x %x %x %x %x %c", &leaf, &sub, &a, &bx, &c, &d, &extra) != 6) {
             kt_buf_free(&b);
-            return kt_fail(KT_ERR_MALFORMED, "%s:%u: expected 'leaf subleaf eax ebx ecx edx' in hex", path, line);
+            return kt_fail(KT_ERR_MALFORMED,
+                           "%s:%u: expected 'leaf subleaf eax ebx ecx edx' in hex", path, line);
         }
         if (src->n == sizeof src->rec / sizeof src->rec[0]) {
             kt_buf_free(&b);
-            return kt_fail(KT_ERR_TOO_LARGE, "%s: more than %zu records", path, sizeof src->rec / sizeof src->rec[0]);
+            return kt_fail(KT_ERR_TOO_LARGE, "%s: more than %zu records", path,
+                           sizeof src->rec / sizeof src->rec[0]);
         }
         src->rec[src->n].leaf = leaf;
         src->rec[src->n].subleaf = sub;
@@ -60,8 +61,7 @@ void kt_cpuid_query(const kt_cpuid_source *src, uint32_t leaf, uint32_t subleaf,
         return;
     }
     unsigned max = __get_cpuid_max(0, NULL);
-    if (leaf <= max)
-        __cpuid_count(leaf, subleaf, r->eax, r->ebx, r->ecx, r->edx);
+    if (leaf <= max) __cpuid_count(leaf, subleaf, r->eax, r->ebx, r->ecx, r->edx);
 }
 
 void kt_sgx_caps_decode(const kt_cpuid_source *src, kt_sgx_caps *caps)
@@ -87,10 +87,8 @@ void kt_sgx_caps_decode(const kt_cpuid_source *src, kt_sgx_caps *caps)
     for (uint32_t sub = 2; sub < 2 + 64; sub++) {
         kt_cpuid_query(src, 0x12, sub, &r);
         unsigned type = r.eax & 0xf;
-        if (type == 0)
-            break;
-        if (type != 1)
-            continue;
+        if (type == 0) break;
+        if (type != 1) continue;
         uint64_t size = (uint64_t)(r.ecx & 0xfffff000u) | ((uint64_t)(r.edx & 0xfffffu) << 32);
         caps->epc_bytes += size;
         caps->epc_sections++;

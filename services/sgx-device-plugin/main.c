@@ -23,8 +23,9 @@ typedef struct {
 
 static void usage(const opt *o, size_t n, FILE *f)
 {
-    fprintf(f, "usage: sgx-device-plugin [options]\n\nEvery option can also be set by its environment "
-               "variable; a flag wins.\n\n");
+    fprintf(f,
+            "usage: sgx-device-plugin [options]\n\nEvery option can also be set by its environment "
+            "variable; a flag wins.\n\n");
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  --%-20s %-28s %s (default: %s)\n", o[i].flag, o[i].env, o[i].help,
                 o[i].def[0] ? o[i].def : "none");
@@ -35,18 +36,35 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
 {
     static char enclave_limit[16], provision_limit[16], log_format[16];
     opt o[] = {
-        {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins", "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir, sizeof c->kubelet_dir},
-        {"device-root", "SGX_DP_DEVICE_ROOT", "/dev", "where the SGX device nodes are", c->device_root, sizeof c->device_root},
-        {"cpuid-file", "SGX_DP_CPUID_FILE", "", "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU", c->cpuid_file, sizeof c->cpuid_file},
-        {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB", "EPC resource, one device per MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
-        {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave", "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
-        {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision", "provision device resource (empty: off)", c->provision_resource, sizeof c->provision_resource},
-        {"enclave-limit", "SGX_DP_ENCLAVE_LIMIT", "20", "containers that may share the enclave node", enclave_limit, sizeof enclave_limit},
-        {"provision-limit", "SGX_DP_PROVISION_LIMIT", "20", "containers that may share the provision node", provision_limit, sizeof provision_limit},
-        {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "", "AESM socket directory to mount read-only (empty: off)", c->aesm_dir, sizeof c->aesm_dir},
-        {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "", "write NFD local features here (e.g. /etc/kubernetes/node-feature-discovery/features.d/sgx)", c->nfd_file, sizeof c->nfd_file},
+        {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins",
+         "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir,
+         sizeof c->kubelet_dir},
+        {"device-root", "SGX_DP_DEVICE_ROOT", "/dev", "where the SGX device nodes are",
+         c->device_root, sizeof c->device_root},
+        {"cpuid-file", "SGX_DP_CPUID_FILE", "",
+         "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU",
+         c->cpuid_file, sizeof c->cpuid_file},
+        {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB",
+         "EPC resource, one device per MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
+        {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave",
+         "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
+        {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision",
+         "provision device resource (empty: off)", c->provision_resource,
+         sizeof c->provision_resource},
+        {"enclave-limit", "SGX_DP_ENCLAVE_LIMIT", "20",
+         "containers that may share the enclave node", enclave_limit, sizeof enclave_limit},
+        {"provision-limit", "SGX_DP_PROVISION_LIMIT", "20",
+         "containers that may share the provision node", provision_limit, sizeof provision_limit},
+        {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "",
+         "AESM socket directory to mount read-only (empty: off)", c->aesm_dir, sizeof c->aesm_dir},
+        {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "",
+         "write NFD local features here (e.g. "
+         "/etc/kubernetes/node-feature-discovery/features.d/sgx)",
+         c->nfd_file, sizeof c->nfd_file},
         {"log-format", "SGX_DP_LOG_FORMAT", "kv", "kv or json", log_format, sizeof log_format},
-        {"metrics-address", "SGX_DP_METRICS_ADDRESS", "", "serve /healthz, /readyz, /metrics here, e.g. :9108 (empty: off)", c->metrics_address, sizeof c->metrics_address},
+        {"metrics-address", "SGX_DP_METRICS_ADDRESS", "",
+         "serve /healthz, /readyz, /metrics here, e.g. :9108 (empty: off)", c->metrics_address,
+         sizeof c->metrics_address},
     };
     size_t n = sizeof o / sizeof o[0];
     for (size_t i = 0; i < n; i++) {
@@ -61,11 +79,9 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
         size_t i;
         for (i = 0; i < n; i++) {
             size_t fl = strlen(o[i].flag);
-            if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, o[i].flag, fl))
-                continue;
+            if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, o[i].flag, fl)) continue;
             const char *v = argv[a][2 + fl] == '=' ? argv[a] + 3 + fl : NULL;
-            if (!v && argv[a][2 + fl] == '\0' && a + 1 < argc)
-                v = argv[++a];
+            if (!v && argv[a][2 + fl] == '\0' && a + 1 < argc) v = argv[++a];
             if (v) {
                 snprintf(o[i].dst, o[i].cap, "%s", v);
                 break;
@@ -113,7 +129,8 @@ static void detect(kt_plugin *p)
         kt_log(KT_LOG_INFO, "dp.sgx_found", "sgx2", p->caps.sgx2 ? "true" : "false", "flc",
                p->caps.flc ? "true" : "false", "epc_mib", epc, NULL);
     else
-        kt_log(KT_LOG_WARN, "dp.sgx_absent", "reason", p->caps.why_not, "advertising", "nothing", NULL);
+        kt_log(KT_LOG_WARN, "dp.sgx_absent", "reason", p->caps.why_not, "advertising", "nothing",
+               NULL);
     kt_plugin_write_nfd(p);
 }
 
@@ -121,7 +138,8 @@ static int watch_dirs(int fd, kt_plugin *p)
 {
     char sub[PATH_MAX + 8];
     snprintf(sub, sizeof sub, "%s/sgx", p->cfg.device_root);
-    inotify_add_watch(fd, p->cfg.device_root, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
+    inotify_add_watch(fd, p->cfg.device_root,
+                      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
     inotify_add_watch(fd, sub, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
     return inotify_add_watch(fd, p->cfg.kubelet_dir, IN_CREATE | IN_DELETE | IN_MOVED_TO);
 }
@@ -129,11 +147,9 @@ static int watch_dirs(int fd, kt_plugin *p)
 int main(int argc, char **argv)
 {
     kt_plugin *p = calloc(1, sizeof *p);
-    if (!p)
-        return 1;
+    if (!p) return 1;
     int rc = parse_args(argc, argv, &p->cfg);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);
     sigset_t set;
@@ -145,7 +161,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    kt_log(KT_LOG_INFO, "dp.starting", "kubelet_dir", p->cfg.kubelet_dir, "device_root", p->cfg.device_root, NULL);
+    kt_log(KT_LOG_INFO, "dp.starting", "kubelet_dir", p->cfg.kubelet_dir, "device_root",
+           p->cfg.device_root, NULL);
     int kubelet_wd = watch_dirs(ifd, p);
     kt_http *http = NULL;
     if (p->cfg.metrics_address[0] &&
@@ -154,7 +171,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (kubelet_wd < 0)
-        kt_log(KT_LOG_WARN, "dp.kubelet_dir_unwatched", "dir", p->cfg.kubelet_dir, "reason", strerror(errno), NULL);
+        kt_log(KT_LOG_WARN, "dp.kubelet_dir_unwatched", "dir", p->cfg.kubelet_dir, "reason",
+               strerror(errno), NULL);
 
     bool restart = true, registered = false;
     for (;;) {
@@ -163,14 +181,12 @@ int main(int argc, char **argv)
             detect(p);
             kt_plugin_rescan_nodes(p);
             kt_plugin_plan(p);
-            if (kt_plugin_serve(p) == KT_OK)
-                registered = p->nres == 0 || kt_plugin_register(p);
+            if (kt_plugin_serve(p) == KT_OK) registered = p->nres == 0 || kt_plugin_register(p);
             restart = false;
         }
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
         int r = poll(fds, 2, registered ? 60000 : 2000);
-        if (r < 0 && errno != EINTR)
-            break;
+        if (r < 0 && errno != EINTR) break;
         if (r == 0 && !registered) {
             registered = kt_plugin_register(p); /* kubelet not there yet: retry */
             continue;
@@ -183,7 +199,8 @@ int main(int argc, char **argv)
                     restart = true;
                     continue;
                 }
-                kt_log(KT_LOG_INFO, "dp.stopping", "signal", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+                kt_log(KT_LOG_INFO, "dp.stopping", "signal",
+                       si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
                 break;
             }
         }
@@ -195,7 +212,8 @@ int main(int argc, char **argv)
                 for (char *at = buf; at < buf + len;) {
                     struct inotify_event *ev = (struct inotify_event *)at;
                     if (ev->wd == kubelet_wd && ev->len) {
-                        if (!strcmp(ev->name, "kubelet.sock") && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                        if (!strcmp(ev->name, "kubelet.sock") &&
+                            (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
                             kt_log(KT_LOG_INFO, "dp.kubelet_restarted", NULL);
                             restart = true;
                         }
@@ -206,7 +224,8 @@ int main(int argc, char **argv)
                             snprintf(sock, sizeof sock, "%s/%s", p->cfg.kubelet_dir, ev->name);
                             if (!strcmp(ev->name, p->res[i].endpoint) && (ev->mask & IN_DELETE) &&
                                 p->res[i].server && access(sock, F_OK) != 0) {
-                                kt_log(KT_LOG_INFO, "dp.socket_removed", "endpoint", ev->name, NULL);
+                                kt_log(KT_LOG_INFO, "dp.socket_removed", "endpoint", ev->name,
+                                       NULL);
                                 restart = true;
                             }
                         }

@@ -14,8 +14,7 @@ static bool find(const char *root, const char *name, char out[PATH_MAX])
     char p[PATH_MAX];
     struct stat sb;
     snprintf(p, sizeof p, "%s/%s", root, name);
-    if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode))
-        return false;
+    if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode)) return false;
     snprintf(out, PATH_MAX, "%s", p);
     return true;
 }

@@ -28,8 +28,8 @@ void kt_cpuid_live(kt_cpuid_source *src);
 void kt_cpuid_query(const kt_cpuid_source *src, uint32_t leaf, uint32_t subleaf, kt_cpuid_regs *r);
 
 typedef struct {
-    bool sgx;    /* CPUID.(7,0).EBX[2] */
-    bool flc;    /* CPUID.(7,0).ECX[30]: flexible launch control */
+    bool sgx; /* CPUID.(7,0).EBX[2] */
+    bool flc; /* CPUID.(7,0).ECX[30]: flexible launch control */
     bool sgx1, sgx2;
     unsigned max_enclave_bits_64;
     uint64_t epc_bytes;
@@ -42,7 +42,7 @@ void kt_sgx_caps_decode(const kt_cpuid_source *src, kt_sgx_caps *caps);
 
 /* ---- device nodes ---- */
 typedef struct {
-    char enclave[PATH_MAX];   /* host path of the enclave node, "" when absent */
+    char enclave[PATH_MAX];     /* host path of the enclave node, "" when absent */
     char enclave_alt[PATH_MAX]; /* /dev/sgx/enclave beside /dev/sgx_enclave, when present */
     char provision[PATH_MAX];
     char provision_alt[PATH_MAX];

@@ -39,7 +39,7 @@ kt_status kt_tcb_status_parse(const char *name, kt_tcb_status *out)
 /* A certificate from DER, reusing an identical one already parsed: OpenSSL 3 spends
  * about 100 us decoding each certificate, and the same root and CA certificates recur
  * in every issuer chain and every quote. */
-static X509 *cert_from_der(const uint8_t *der, size_t n, STACK_OF(X509) *pool)
+static X509 *cert_from_der(const uint8_t *der, size_t n, STACK_OF(X509) * pool)
 {
     for (int i = 0; pool && i < sk_X509_num(pool); i++) {
         X509 *x = sk_X509_value(pool, i);
@@ -51,8 +51,7 @@ static X509 *cert_from_der(const uint8_t *der, size_t n, STACK_OF(X509) *pool)
             enc = buf;
             bool same = len > 0 && memcmp(enc, der, n) == 0;
             OPENSSL_free(buf);
-            if (same && X509_up_ref(x))
-                return x;
+            if (same && X509_up_ref(x)) return x;
         }
     }
     const unsigned char *p = der;
@@ -65,7 +64,8 @@ static X509 *cert_from_der(const uint8_t *der, size_t n, STACK_OF(X509) *pool)
     return x;
 }
 
-kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, STACK_OF(X509) **out)
+kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) * pool,
+                              STACK_OF(X509) * *out)
 {
     static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
     STACK_OF(X509) *sk = sk_X509_new_null();
@@ -74,8 +74,7 @@ kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, S
     const char *at = pem, *stop = pem + n;
     while (!st && sk_X509_num(sk) < 8) {
         const char *b = memmem(at, (size_t)(stop - at), begin, sizeof begin - 1);
-        if (!b)
-            break;
+        if (!b) break;
         b += sizeof begin - 1;
         const char *e = memmem(b, (size_t)(stop - b), end, sizeof end - 1);
         if (!e) {
@@ -84,15 +83,13 @@ kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, S
         }
         b64.len = der.len = 0;
         for (const char *c = b; c < e && !st; c++)
-            if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
-                st = kt_buf_append(&b64, c, 1);
-        if (!st)
-            st = kt_base64_decode((const char *)b64.data, b64.len, &der);
+            if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t') st = kt_buf_append(&b64, c, 1);
+        if (!st) st = kt_base64_decode((const char *)b64.data, b64.len, &der);
         X509 *x = st ? NULL : cert_from_der(der.data, der.len, pool);
         if (!st && !x)
-            st = kt_fail(KT_ERR_MALFORMED, "certificate %d of the chain is not valid DER", sk_X509_num(sk) + 1);
-        if (x)
-            sk_X509_push(sk, x);
+            st = kt_fail(KT_ERR_MALFORMED, "certificate %d of the chain is not valid DER",
+                         sk_X509_num(sk) + 1);
+        if (x) sk_X509_push(sk, x);
         at = e + sizeof end - 1;
     }
     kt_buf_free(&b64);
@@ -107,7 +104,7 @@ kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, S
     return KT_OK;
 }
 
-kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) **out)
+kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) * *out)
 {
     return kt_pem_chain_pooled(pem, n, NULL, out);
 }
@@ -124,8 +121,7 @@ static kt_status load_crl(const char *dir, const char *name, X509_CRL **out)
 {
     kt_buf b = {0};
     kt_status st = read_file(dir, name, 1 << 20, &b);
-    if (st)
-        return st;
+    if (st) return st;
     const unsigned char *p = b.data;
     *out = d2i_X509_CRL(NULL, &p, (long)b.len);
     kt_buf_free(&b);
@@ -133,31 +129,27 @@ static kt_status load_crl(const char *dir, const char *name, X509_CRL **out)
     return *out ? KT_OK : kt_fail(KT_ERR_MALFORMED, "collateral: %s is not a DER CRL", name);
 }
 
-static kt_status load_chain(const char *dir, const char *name, STACK_OF(X509) *pool,
-                            STACK_OF(X509) **out)
+static kt_status load_chain(const char *dir, const char *name, STACK_OF(X509) * pool,
+                            STACK_OF(X509) * *out)
 {
     kt_buf b = {0};
     kt_status st = read_file(dir, name, 1 << 16, &b);
-    if (!st)
-        st = kt_pem_chain_pooled((const char *)b.data, b.len, pool, out);
+    if (!st) st = kt_pem_chain_pooled((const char *)b.data, b.len, pool, out);
     for (int i = 0; !st && i < sk_X509_num(*out); i++)
-        if (X509_up_ref(sk_X509_value(*out, i)))
-            sk_X509_push(pool, sk_X509_value(*out, i));
+        if (X509_up_ref(sk_X509_value(*out, i))) sk_X509_push(pool, sk_X509_value(*out, i));
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "collateral: %s", name) : KT_OK;
 }
 
 kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_collateral **out)
 {
-    if (!dir || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "collateral: NULL argument");
+    if (!dir || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "collateral: NULL argument");
     kt_collateral *c = calloc(1, sizeof *c);
     if (c && !(c->cache = calloc(1, sizeof *c->cache))) {
         free(c);
         c = NULL;
     }
-    if (!c)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!c) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     pthread_mutex_init(&c->cache->lock, NULL);
     kt_buf root = {0};
     char path[PATH_MAX];
@@ -169,9 +161,9 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
         sk_X509_pop_free(roots, X509_free);
     }
     kt_buf_free(&root);
-    if (!st && !c->root)
-        st = kt_fail(KT_ERR_MALFORMED, "collateral: no trust anchor");
-    if (!st && (!(c->pool = sk_X509_new_null()) || !X509_up_ref(c->root) || !sk_X509_push(c->pool, c->root)))
+    if (!st && !c->root) st = kt_fail(KT_ERR_MALFORMED, "collateral: no trust anchor");
+    if (!st && (!(c->pool = sk_X509_new_null()) || !X509_up_ref(c->root) ||
+                !sk_X509_push(c->pool, c->root)))
         st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     if (!st) {
         /* any anchor but Intel's production root is a simulation (or test) root: quotes
@@ -183,16 +175,11 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
         c->simulated = len <= 0 || kt_sha256(der, (size_t)len, fp) || !kt_equal(fp, intel, 32);
         OPENSSL_free(der);
     }
-    if (!st)
-        st = load_crl(dir, "root_ca_crl.der", &c->root_crl);
-    if (!st)
-        st = load_crl(dir, "pck_crl.der", &c->pck_crl);
-    if (!st)
-        st = load_chain(dir, "pck_crl_issuer_chain.pem", c->pool, &c->pck_crl_chain);
-    if (!st)
-        st = load_chain(dir, "tcb_info_issuer_chain.pem", c->pool, &c->tcb_chain);
-    if (!st)
-        st = load_chain(dir, "qe_identity_issuer_chain.pem", c->pool, &c->qe_chain);
+    if (!st) st = load_crl(dir, "root_ca_crl.der", &c->root_crl);
+    if (!st) st = load_crl(dir, "pck_crl.der", &c->pck_crl);
+    if (!st) st = load_chain(dir, "pck_crl_issuer_chain.pem", c->pool, &c->pck_crl_chain);
+    if (!st) st = load_chain(dir, "tcb_info_issuer_chain.pem", c->pool, &c->tcb_chain);
+    if (!st) st = load_chain(dir, "qe_identity_issuer_chain.pem", c->pool, &c->qe_chain);
     if (!st && !(st = read_file(dir, "tcb_info.json", 1 << 20, &c->tcb_json)))
         st = kt_tcb_info_parse((const char *)c->tcb_json.data, c->tcb_json.len, &c->tcb);
     if (!st && !(st = read_file(dir, "qe_identity.json", 1 << 20, &c->qe_json)))
@@ -212,8 +199,7 @@ bool kt_collateral_is_simulated(const kt_collateral *c)
 
 void kt_collateral_free(kt_collateral *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     X509_free(c->root);
     X509_CRL_free(c->root_crl);
     X509_CRL_free(c->pck_crl);

@@ -12,8 +12,7 @@ static int digits(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
+        if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -47,7 +46,8 @@ kt_status kt_time_parse(const char *s, time_t *out)
     return KT_OK;
 }
 
-kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value, size_t *len)
+kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value,
+                            size_t *len)
 {
     size_t klen = strlen(key);
     int depth = 0;
@@ -57,15 +57,16 @@ kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const c
             size_t start = ++i;
             while (i < n && json[i] != '"')
                 i += json[i] == '\\' ? 2 : 1;
-            if (i >= n)
-                break;
+            if (i >= n) break;
             size_t j = i + 1;
-            while (j < n && (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
+            while (j < n &&
+                   (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
                 j++;
             if (depth == 1 && j < n && json[j] == ':' && i - start == klen &&
                 memcmp(json + start, key, klen) == 0) {
                 j++;
-                while (j < n && (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
+                while (j < n &&
+                       (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
                     j++;
                 if (j >= n || json[j] != '{')
                     return kt_fail(KT_ERR_MALFORMED, "JSON: \"%s\" is not an object", key);
@@ -110,8 +111,7 @@ static kt_status get_int(json_t *o, const char *name, long long min, long long m
                          const char *ctx)
 {
     json_t *v = field(o, name, JSON_INTEGER, ctx);
-    if (!v)
-        return KT_ERR_MALFORMED;
+    if (!v) return KT_ERR_MALFORMED;
     long long x = json_integer_value(v);
     if (x < min || x > max)
         return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" = %lld out of range", ctx, name, x);
@@ -122,8 +122,7 @@ static kt_status get_int(json_t *o, const char *name, long long min, long long m
 static kt_status get_hex(json_t *o, const char *name, uint8_t *out, size_t len, const char *ctx)
 {
     json_t *v = field(o, name, JSON_STRING, ctx);
-    if (!v)
-        return KT_ERR_MALFORMED;
+    if (!v) return KT_ERR_MALFORMED;
     if (kt_hex_decode(json_string_value(v), out, len))
         return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" is not %zu bytes of hex", ctx, name, len);
     return KT_OK;
@@ -132,8 +131,7 @@ static kt_status get_hex(json_t *o, const char *name, uint8_t *out, size_t len, 
 static kt_status get_time(json_t *o, const char *name, time_t *out, const char *ctx)
 {
     json_t *v = field(o, name, JSON_STRING, ctx);
-    if (!v)
-        return KT_ERR_MALFORMED;
+    if (!v) return KT_ERR_MALFORMED;
     kt_status st = kt_time_parse(json_string_value(v), out);
     return st ? kt_fail_context(st, "%s: \"%s\"", ctx, name) : KT_OK;
 }
@@ -141,8 +139,7 @@ static kt_status get_time(json_t *o, const char *name, time_t *out, const char *
 static kt_status get_status(json_t *o, kt_tcb_status *out, const char *ctx)
 {
     json_t *v = field(o, "tcbStatus", JSON_STRING, ctx);
-    if (!v)
-        return KT_ERR_MALFORMED;
+    if (!v) return KT_ERR_MALFORMED;
     kt_status st = kt_tcb_status_parse(json_string_value(v), out);
     return st ? kt_fail_context(st, "%s", ctx) : KT_OK;
 }
@@ -152,16 +149,13 @@ static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, co
     *out = NULL;
     *count = 0;
     json_t *a = json_object_get(o, "advisoryIDs");
-    if (!a)
-        return KT_OK;
+    if (!a) return KT_OK;
     if (!json_is_array(a) || json_array_size(a) > KT_MAX_ADVISORIES)
-        return kt_fail(KT_ERR_MALFORMED, "%s: \"advisoryIDs\" is not a list of at most %d",
-                       ctx, KT_MAX_ADVISORIES);
-    if (json_array_size(a) == 0)
-        return KT_OK;
+        return kt_fail(KT_ERR_MALFORMED, "%s: \"advisoryIDs\" is not a list of at most %d", ctx,
+                       KT_MAX_ADVISORIES);
+    if (json_array_size(a) == 0) return KT_OK;
     *out = calloc(json_array_size(a), 24);
-    if (!*out)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!*out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
         if (!s || strlen(s) >= 24)
@@ -178,8 +172,7 @@ static kt_status split_body(const char *json, size_t n, const char *key, const u
 {
     const char *raw;
     kt_status st = kt_json_raw_value(json, n, key, &raw, body_len);
-    if (st)
-        return st;
+    if (st) return st;
     *body = (const uint8_t *)raw;
     json_error_t err;
     json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &err);
@@ -204,15 +197,15 @@ static kt_status parse_components(json_t *tcb, const char *array_key, const char
     kt_status st;
     if (version >= 3) {
         json_t *a = field(tcb, array_key, JSON_ARRAY, ctx);
-        if (!a)
-            return KT_ERR_MALFORMED;
+        if (!a) return KT_ERR_MALFORMED;
         if (json_array_size(a) != 16)
             return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" has %zu entries, not 16", ctx, array_key,
                            json_array_size(a));
         for (size_t i = 0; i < 16; i++) {
             json_t *c = json_array_get(a, i);
             if (!json_is_object(c) || (st = get_int(c, "svn", 0, 255, &x, ctx)))
-                return json_is_object(c) ? st : kt_fail(KT_ERR_MALFORMED, "%s: component %zu", ctx, i);
+                return json_is_object(c) ? st
+                                         : kt_fail(KT_ERR_MALFORMED, "%s: component %zu", ctx, i);
             comp[i] = (uint8_t)x;
         }
         return KT_OK;
@@ -220,8 +213,7 @@ static kt_status parse_components(json_t *tcb, const char *array_key, const char
     for (int i = 0; i < 16; i++) {
         char name[32];
         snprintf(name, sizeof name, "%s%02dsvn", v2_prefix, i + 1);
-        if ((st = get_int(tcb, name, 0, 255, &x, ctx)))
-            return st;
+        if ((st = get_int(tcb, name, 0, 255, &x, ctx))) return st;
         comp[i] = (uint8_t)x;
     }
     return KT_OK;
@@ -231,19 +223,19 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
 {
     memset(t, 0, sizeof *t);
     json_t *o = NULL;
-    kt_status st = split_body(json, n, "tcbInfo", &t->signed_body, &t->signed_len, t->signature, &o);
-    if (st)
-        return st;
+    kt_status st =
+        split_body(json, n, "tcbInfo", &t->signed_body, &t->signed_len, t->signature, &o);
+    if (st) return st;
     const char *ctx = "tcbInfo";
     long long x = 0;
     json_t *id = json_object_get(o, "id");
     snprintf(t->id, sizeof t->id, "%s", json_is_string(id) ? json_string_value(id) : "SGX");
-    if ((st = get_int(o, "version", 2, 3, &x, ctx)))
-        goto out;
+    if ((st = get_int(o, "version", 2, 3, &x, ctx))) goto out;
     t->version = (int)x;
     if ((st = get_time(o, "issueDate", &t->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &t->next_update, ctx)) ||
-        (st = get_hex(o, "fmspc", t->fmspc, 6, ctx)) || (st = get_hex(o, "pceId", t->pceid, 2, ctx)))
+        (st = get_hex(o, "fmspc", t->fmspc, 6, ctx)) ||
+        (st = get_hex(o, "pceId", t->pceid, 2, ctx)))
         goto out;
     if (strcmp(t->id, "SGX") && strcmp(t->id, "TDX")) {
         st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
@@ -261,13 +253,15 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
         goto out;
     }
     for (size_t i = 0; i < json_array_size(levels); i++) {
-        json_t *l = json_array_get(levels, i), *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+        json_t *l = json_array_get(levels, i),
+               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
         kt_tcb_level *lv = &t->levels[t->level_count++];
         if (!json_is_object(tcb)) {
             st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: level %zu has no \"tcb\" object", i);
             goto out;
         }
-        if ((st = parse_components(tcb, "sgxtcbcomponents", "sgxtcbcomp", lv->comp, t->version, ctx)) ||
+        if ((st = parse_components(tcb, "sgxtcbcomponents", "sgxtcbcomp", lv->comp, t->version,
+                                   ctx)) ||
             (st = get_int(tcb, "pcesvn", 0, 65535, &x, ctx)))
             goto out;
         lv->pcesvn = (uint16_t)x;
@@ -322,7 +316,8 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
                 goto out;
             }
             for (size_t k = 0; k < json_array_size(ml); k++) {
-                json_t *l = json_array_get(ml, k), *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+                json_t *l = json_array_get(ml, k),
+                       *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
                 if (!json_is_object(tcb) || (st = get_int(tcb, "isvsvn", 0, 255, &x, md->id))) {
                     st = st ? st : kt_fail(KT_ERR_MALFORMED, "%s: level %zu has no tcb", md->id, k);
                     goto out;
@@ -338,15 +333,13 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
     }
 out:
     json_decref(o);
-    if (st)
-        kt_tcb_info_free(t);
+    if (st) kt_tcb_info_free(t);
     return st;
 }
 
 void kt_tcb_info_free(kt_tcb_info *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     for (unsigned i = 0; i < t->level_count; i++)
         free(t->levels[i].advisories);
     free(t->levels);
@@ -363,10 +356,9 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
 {
     memset(q, 0, sizeof *q);
     json_t *o = NULL;
-    kt_status st = split_body(json, n, "enclaveIdentity", &q->signed_body, &q->signed_len,
-                              q->signature, &o);
-    if (st)
-        return st;
+    kt_status st =
+        split_body(json, n, "enclaveIdentity", &q->signed_body, &q->signed_len, q->signature, &o);
+    if (st) return st;
     const char *ctx = "enclaveIdentity";
     long long x = 0;
     uint8_t b4[4];
@@ -377,17 +369,16 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
         goto out;
     }
     strcpy(q->id, json_string_value(id));
-    if ((st = get_int(o, "version", 2, 2, &x, ctx)))
-        goto out;
+    if ((st = get_int(o, "version", 2, 2, &x, ctx))) goto out;
     q->version = (int)x;
     if ((st = get_time(o, "issueDate", &q->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &q->next_update, ctx)) ||
         (st = get_hex(o, "miscselect", b4, 4, ctx)))
         goto out;
     q->miscselect = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
-    if ((st = get_hex(o, "miscselectMask", b4, 4, ctx)))
-        goto out;
-    q->miscselect_mask = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
+    if ((st = get_hex(o, "miscselectMask", b4, 4, ctx))) goto out;
+    q->miscselect_mask =
+        (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
     if ((st = get_hex(o, "attributes", q->attributes, 16, ctx)) ||
         (st = get_hex(o, "attributesMask", q->attributes_mask, 16, ctx)) ||
         (st = get_hex(o, "mrsigner", q->mrsigner, 32, ctx)) ||
@@ -405,7 +396,8 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
         goto out;
     }
     for (size_t i = 0; i < json_array_size(levels); i++) {
-        json_t *l = json_array_get(levels, i), *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+        json_t *l = json_array_get(levels, i),
+               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
         if (!json_is_object(tcb) || (st = get_int(tcb, "isvsvn", 0, 65535, &x, ctx))) {
             st = st ? st : kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: level %zu has no tcb", i);
             goto out;
@@ -418,15 +410,13 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
     }
 out:
     json_decref(o);
-    if (st)
-        kt_qe_identity_free(q);
+    if (st) kt_qe_identity_free(q);
     return st;
 }
 
 void kt_qe_identity_free(kt_qe_identity *q)
 {
-    if (!q)
-        return;
+    if (!q) return;
     for (unsigned i = 0; i < q->level_count; i++)
         free(q->levels[i].advisories);
     free(q->levels);

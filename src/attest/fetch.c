@@ -43,8 +43,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
             vl--;
         r->header.len = 0;
-        if (vl > 65536 || kt_buf_append(&r->header, v, vl))
-            return 0;
+        if (vl > 65536 || kt_buf_append(&r->header, v, vl)) return 0;
     }
     return len;
 }
@@ -52,8 +51,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 static kt_status get(const char *url, response *r)
 {
     CURL *c = curl_easy_init();
-    if (!c)
-        return kt_fail(KT_ERR_NO_MEMORY, "fetch: curl init failed");
+    if (!c) return kt_fail(KT_ERR_NO_MEMORY, "fetch: curl init failed");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -69,10 +67,8 @@ static kt_status get(const char *url, response *r)
     curl_easy_cleanup(c);
     if (r->too_large)
         return kt_fail(KT_ERR_TOO_LARGE, "fetch %s: response over %u bytes", url, MAX_BODY);
-    if (rc != CURLE_OK)
-        return kt_fail(KT_ERR_IO, "fetch %s: %s", url, curl_easy_strerror(rc));
-    if (code != 200)
-        return kt_fail(KT_ERR_IO, "fetch %s: HTTP %ld", url, code);
+    if (rc != CURLE_OK) return kt_fail(KT_ERR_IO, "fetch %s: %s", url, curl_easy_strerror(rc));
+    if (code != 200) return kt_fail(KT_ERR_IO, "fetch %s: HTTP %ld", url, code);
     if (r->want_header && r->header.len == 0)
         return kt_fail(KT_ERR_MALFORMED, "fetch %s: no %s header", url, r->want_header);
     return KT_OK;
@@ -89,7 +85,8 @@ static kt_status fetch_to(const char *url, const char *header, const char *dir, 
         /* some PCCS versions send CRLs as hex */
         kt_buf der = {0};
         r.body.data[r.body.len] = '\0';
-        if (kt_buf_reserve(&der, r.body.len / 2 + 1) || kt_hex_decode((char *)r.body.data, der.data, r.body.len / 2))
+        if (kt_buf_reserve(&der, r.body.len / 2 + 1) ||
+            kt_hex_decode((char *)r.body.data, der.data, r.body.len / 2))
             st = kt_fail(KT_ERR_MALFORMED, "fetch %s: CRL is neither DER nor hex", url);
         der.len = r.body.len / 2;
         kt_buf_free(&r.body);
@@ -102,7 +99,9 @@ static kt_status fetch_to(const char *url, const char *header, const char *dir, 
     if (!st && chain_name) {
         int outlen = 0;
         CURL *c = curl_easy_init();
-        char *pem = c ? curl_easy_unescape(c, (const char *)r.header.data, (int)r.header.len, &outlen) : NULL;
+        char *pem =
+            c ? curl_easy_unescape(c, (const char *)r.header.data, (int)r.header.len, &outlen)
+              : NULL;
         snprintf(path, sizeof path, "%s/%s", dir, chain_name);
         st = pem ? kt_file_write_atomic(path, pem, (size_t)outlen, 0644)
                  : kt_fail(KT_ERR_MALFORMED, "fetch %s: bad issuer chain header", url);
@@ -121,25 +120,23 @@ kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t
     kt_buf pem = {0};
     STACK_OF(X509) *sk = NULL;
     kt_status st = kt_file_read(cert_pem_path, 1 << 16, &pem);
-    if (!st)
-        st = kt_pem_chain((const char *)pem.data, pem.len, &sk);
+    if (!st) st = kt_pem_chain((const char *)pem.data, pem.len, &sk);
     kt_buf_free(&pem);
-    if (st)
-        return st;
-    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(sk_X509_value(sk, 0), NID_crl_distribution_points, NULL, NULL);
+    if (st) return st;
+    STACK_OF(DIST_POINT) *dps =
+        X509_get_ext_d2i(sk_X509_value(sk, 0), NID_crl_distribution_points, NULL, NULL);
     st = kt_fail(KT_ERR_NOT_FOUND, "%s: no http(s) CRL distribution point", cert_pem_path);
     for (int i = 0; dps && i < sk_DIST_POINT_num(dps) && st; i++) {
         DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-        if (!dp->distpoint || dp->distpoint->type != 0)
-            continue;
+        if (!dp->distpoint || dp->distpoint->type != 0) continue;
         GENERAL_NAMES *names = dp->distpoint->name.fullname;
         for (int k = 0; k < sk_GENERAL_NAME_num(names) && st; k++) {
             GENERAL_NAME *g = sk_GENERAL_NAME_value(names, k);
-            if (g->type != GEN_URI)
-                continue;
+            if (g->type != GEN_URI) continue;
             const char *u = (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
             int ul = ASN1_STRING_length(g->d.uniformResourceIdentifier);
-            if (ul > 0 && (size_t)ul < cap && (!strncmp(u, "https://", 8) || !strncmp(u, "http://", 7)) &&
+            if (ul > 0 && (size_t)ul < cap &&
+                (!strncmp(u, "https://", 8) || !strncmp(u, "http://", 7)) &&
                 !memchr(u, '\0', (size_t)ul)) {
                 memcpy(url, u, (size_t)ul);
                 url[ul] = '\0';
@@ -157,25 +154,24 @@ kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t
 static bool cache_fresh(const char *dir, time_t at)
 {
     kt_collateral *c;
-    if (kt_collateral_load_dir(dir, NULL, &c) != KT_OK)
-        return false;
-    bool fresh = at <= c->tcb.next_update && at <= c->qe.next_update &&
-                 at >= c->tcb.issue_date && at >= c->qe.issue_date;
+    if (kt_collateral_load_dir(dir, NULL, &c) != KT_OK) return false;
+    bool fresh = at <= c->tcb.next_update && at <= c->qe.next_update && at >= c->tcb.issue_date &&
+                 at >= c->qe.issue_date;
     kt_collateral_free(c);
     kt_clear_error();
     return fresh;
 }
 
 kt_status kt_collateral_fetch(const char *base_url, const uint8_t *quote, size_t n,
-                              const char *root_pem, const char *cache_dir, time_t at,
-                              char *dir_out, size_t cap)
+                              const char *root_pem, const char *cache_dir, time_t at, char *dir_out,
+                              size_t cap)
 {
     return kt_collateral_fetch_ex(base_url, NULL, quote, n, root_pem, cache_dir, at, dir_out, cap);
 }
 
-kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url, const uint8_t *quote,
-                                 size_t n, const char *root_pem, const char *cache_dir, time_t at,
-                                 char *dir_out, size_t cap)
+kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
+                                 const uint8_t *quote, size_t n, const char *root_pem,
+                                 const char *cache_dir, time_t at, char *dir_out, size_t cap)
 {
     if (!base_url || !quote || !root_pem || !cache_dir || !dir_out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: NULL argument");
@@ -183,27 +179,23 @@ kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: '%s' is not an http(s) URL", base_url);
     kt_quote q;
     kt_status st = kt_quote_parse(quote, n, &q);
-    if (st)
-        return st;
+    if (st) return st;
     STACK_OF(X509) *chain = NULL;
     kt_pck_info pck;
-    if ((st = kt_pem_chain(q.pck_chain_pem, q.pck_chain_len, &chain)))
-        return st;
+    if ((st = kt_pem_chain(q.pck_chain_pem, q.pck_chain_len, &chain))) return st;
     char issuer[256] = "";
     X509_NAME_get_text_by_NID(X509_get_issuer_name(sk_X509_value(chain, 0)), NID_commonName, issuer,
                               sizeof issuer);
     st = kt_pck_info_from_cert(sk_X509_value(chain, 0), &pck);
     sk_X509_pop_free(chain, X509_free);
-    if (st)
-        return st;
+    if (st) return st;
     const char *ca = strstr(issuer, "Processor") ? "processor" : "platform";
     const char *tee = q.tee == KT_TEE_TDX ? "tdx" : "sgx";
     char fmspc[13];
     kt_hex_encode(pck.fmspc, 6, fmspc, sizeof fmspc);
     if ((size_t)snprintf(dir_out, cap, "%s/%s-%s-%s", cache_dir, tee, fmspc, ca) >= cap)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: cache path too long");
-    if ((st = kt_mkdirs(dir_out, 0755)))
-        return st;
+    if ((st = kt_mkdirs(dir_out, 0755))) return st;
     /* the trust anchor is the operator's, never fetched */
     kt_buf root = {0};
     char path[PATH_MAX];
@@ -224,15 +216,18 @@ kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
     while (bl && base[bl - 1] == '/')
         bl--;
     snprintf(url, sizeof url, "%.*s/%s/certification/v4/tcb?fmspc=%s", (int)bl, base, tee, fmspc);
-    st = fetch_to(url, "TCB-Info-Issuer-Chain", dir_out, "tcb_info.json", "tcb_info_issuer_chain.pem", false);
+    st = fetch_to(url, "TCB-Info-Issuer-Chain", dir_out, "tcb_info.json",
+                  "tcb_info_issuer_chain.pem", false);
     if (!st) {
         snprintf(url, sizeof url, "%.*s/%s/certification/v4/qe/identity", (int)bl, base, tee);
         st = fetch_to(url, "SGX-Enclave-Identity-Issuer-Chain", dir_out, "qe_identity.json",
                       "qe_identity_issuer_chain.pem", false);
     }
     if (!st) {
-        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", (int)bl, base, ca);
-        st = fetch_to(url, "SGX-PCK-CRL-Issuer-Chain", dir_out, "pck_crl.der", "pck_crl_issuer_chain.pem", true);
+        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", (int)bl,
+                 base, ca);
+        st = fetch_to(url, "SGX-PCK-CRL-Issuer-Chain", dir_out, "pck_crl.der",
+                      "pck_crl_issuer_chain.pem", true);
     }
     if (!st) {
         /* a PCCS serves the root CA CRL itself; Intel PCS leaves it at the distribution
@@ -249,6 +244,7 @@ kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
         }
     }
     if (!st)
-        kt_log(KT_LOG_INFO, "collateral.fetched", "from", base_url, "fmspc", fmspc, "dir", dir_out, NULL);
+        kt_log(KT_LOG_INFO, "collateral.fetched", "from", base_url, "fmspc", fmspc, "dir", dir_out,
+               NULL);
     return st;
 }

@@ -39,12 +39,17 @@ typedef struct {
     char id[16];
     uint8_t mrsigner[48];
     uint64_t attributes, attributes_mask;
-    struct { uint16_t isvsvn; kt_tcb_status status; char (*advisories)[24]; unsigned advisory_count; } *levels;
+    struct {
+        uint16_t isvsvn;
+        kt_tcb_status status;
+        char (*advisories)[24];
+        unsigned advisory_count;
+    } * levels;
     unsigned level_count;
 } kt_tdx_module_identity;
 
 typedef struct {
-    char id[8];              /* "SGX" or "TDX" */
+    char id[8]; /* "SGX" or "TDX" */
     int version;
     time_t issue_date, next_update;
     uint8_t fmspc[6], pceid[2];
@@ -68,7 +73,12 @@ typedef struct {
     uint8_t attributes[16], attributes_mask[16];
     uint8_t mrsigner[32];
     uint16_t isvprodid;
-    struct { uint16_t isvsvn; kt_tcb_status status; char (*advisories)[24]; unsigned advisory_count; } *levels;
+    struct {
+        uint16_t isvsvn;
+        kt_tcb_status status;
+        char (*advisories)[24];
+        unsigned advisory_count;
+    } * levels;
     unsigned level_count;
     const uint8_t *signed_body;
     size_t signed_len;
@@ -76,7 +86,8 @@ typedef struct {
 } kt_qe_identity;
 
 /* The exact bytes of the value of a top-level key in a JSON object. */
-kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value, size_t *len);
+kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value,
+                            size_t *len);
 
 /* Parse a PCS body ({"tcbInfo":...,"signature":...}); views point into json, which must
  * outlive the result. Free with the matching _free. */
@@ -94,13 +105,13 @@ typedef struct {
     time_t from, to;        /* certificates and CRLs all valid */
     kt_pck_info pck;
     kt_key *key;
-    uint8_t qe_check[32];   /* SHA-256 of a QE report and signature this key verified */
+    uint8_t qe_check[32]; /* SHA-256 of a QE report and signature this key verified */
     bool qe_checked;
 } kt_pck_entry;
 
 typedef struct {
     pthread_mutex_t lock;
-    bool json_ok;           /* TCB Info and QE Identity chains and signatures */
+    bool json_ok; /* TCB Info and QE Identity chains and signatures */
     time_t json_from, json_to;
     kt_pck_entry pck[KT_PCK_CACHE];
     unsigned next;
@@ -111,8 +122,8 @@ struct kt_collateral {
     X509 *root;
     bool simulated;
     X509_CRL *root_crl, *pck_crl;
-    STACK_OF(X509) *pck_crl_chain, *tcb_chain, *qe_chain;
-    STACK_OF(X509) *pool; /* every distinct certificate above, parsed once */
+    STACK_OF(X509) * pck_crl_chain, *tcb_chain, *qe_chain;
+    STACK_OF(X509) * pool; /* every distinct certificate above, parsed once */
     kt_buf tcb_json, qe_json;
     kt_tcb_info tcb;
     kt_qe_identity qe;
@@ -121,8 +132,9 @@ struct kt_collateral {
 /* A certificate's P-256 public key. */
 kt_status kt_key_of_x509(X509 *x, kt_key **out);
 /* A PEM bundle as a stack of certificates. */
-kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) **out);
+kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) * *out);
 /* The same, reusing certificates of pool whose DER is identical instead of parsing. */
-kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) *pool, STACK_OF(X509) **out);
+kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) * pool,
+                              STACK_OF(X509) * *out);
 
 #endif

@@ -23,8 +23,7 @@ typedef struct {
 
 static kt_status der_next(der *d, uint8_t want_tag, der *value)
 {
-    if (d->left < 2)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: truncated DER");
+    if (d->left < 2) return kt_fail(KT_ERR_MALFORMED, "PCK extension: truncated DER");
     uint8_t tag = d->p[0];
     size_t len = d->p[1], hdr = 2;
     if (len & 0x80) {
@@ -56,8 +55,7 @@ static int sub_arcs(const der *oid, unsigned arcs[2])
         return 0;
     int n = 0;
     for (size_t i = sizeof sgx_oid; i < oid->left; i++) {
-        if (oid->p[i] & 0x80)
-            return 0;
+        if (oid->p[i] & 0x80) return 0;
         arcs[n++] = oid->p[i];
     }
     return n;
@@ -70,8 +68,7 @@ static kt_status der_uint(const der *v, uint32_t max, uint32_t *out)
     uint32_t x = 0;
     for (size_t i = 0; i < v->left; i++)
         x = x << 8 | v->p[i];
-    if (x > max)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: INTEGER %u over %u", x, max);
+    if (x > max) return kt_fail(KT_ERR_MALFORMED, "PCK extension: INTEGER %u over %u", x, max);
     *out = x;
     return KT_OK;
 }
@@ -79,7 +76,8 @@ static kt_status der_uint(const der *v, uint32_t max, uint32_t *out)
 static kt_status octets(const der *v, size_t n, uint8_t *out, const char *what)
 {
     if (v->left != n)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: %s is %zu bytes, expected %zu", what, v->left, n);
+        return kt_fail(KT_ERR_MALFORMED, "PCK extension: %s is %zu bytes, expected %zu", what,
+                       v->left, n);
     memcpy(out, v->p, n);
     return KT_OK;
 }
@@ -90,14 +88,13 @@ static kt_status parse_tcb(der seq, kt_pck_info *out, unsigned *seen)
         der item, oid, val;
         unsigned arcs[2];
         kt_status st = der_next(&seq, 0x30, &item);
-        if (!st)
-            st = der_next(&item, 0x06, &oid);
-        if (st)
-            return st;
+        if (!st) st = der_next(&item, 0x06, &oid);
+        if (st) return st;
         if (sub_arcs(&oid, arcs) != 2 || arcs[0] != 2 || arcs[1] < 1 || arcs[1] > 18)
             continue; /* unknown entries are skipped, as Intel adds them */
         if (arcs[1] == 18) {
-            if ((st = der_next(&item, 0x04, &val)) || (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
+            if ((st = der_next(&item, 0x04, &val)) ||
+                (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
                 return st;
         } else {
             uint32_t x = 0;
@@ -116,47 +113,38 @@ static kt_status parse_tcb(der seq, kt_pck_info *out, unsigned *seen)
 
 kt_status kt_pck_ext_parse(const uint8_t *data, size_t n, kt_pck_info *out)
 {
-    if (!data || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "PCK extension: NULL argument");
+    if (!data || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "PCK extension: NULL argument");
     memset(out, 0, sizeof *out);
     der all = {data, n}, top;
     kt_status st = der_next(&all, 0x30, &top);
-    if (st)
-        return st;
+    if (st) return st;
     unsigned seen = 0, tcb_seen = 0;
     while (top.left) {
         der item, oid, val;
         unsigned arcs[2];
-        if ((st = der_next(&top, 0x30, &item)) || (st = der_next(&item, 0x06, &oid)))
-            return st;
-        if (sub_arcs(&oid, arcs) != 1)
-            continue;
+        if ((st = der_next(&top, 0x30, &item)) || (st = der_next(&item, 0x06, &oid))) return st;
+        if (sub_arcs(&oid, arcs) != 1) continue;
         switch (arcs[0]) {
         case 1:
             st = der_next(&item, 0x04, &val);
-            if (!st)
-                st = octets(&val, 16, out->ppid, "PPID");
+            if (!st) st = octets(&val, 16, out->ppid, "PPID");
             break;
         case 2:
             st = der_next(&item, 0x30, &val);
-            if (!st)
-                st = parse_tcb(val, out, &tcb_seen);
+            if (!st) st = parse_tcb(val, out, &tcb_seen);
             break;
         case 3:
             st = der_next(&item, 0x04, &val);
-            if (!st)
-                st = octets(&val, 2, out->pceid, "PCE-ID");
+            if (!st) st = octets(&val, 2, out->pceid, "PCE-ID");
             break;
         case 4:
             st = der_next(&item, 0x04, &val);
-            if (!st)
-                st = octets(&val, 6, out->fmspc, "FMSPC");
+            if (!st) st = octets(&val, 6, out->fmspc, "FMSPC");
             break;
         default:
             continue;
         }
-        if (st)
-            return st;
+        if (st) return st;
         seen |= 1u << arcs[0];
     }
     if ((seen & 0x1e) != 0x1e)
@@ -191,10 +179,8 @@ static kt_status put_entry(kt_buf *b, const uint8_t *arcs, size_t narcs, uint8_t
     memcpy(oid + sizeof sgx_oid, arcs, narcs);
     kt_buf inner = {0};
     kt_status st = put_tlv(&inner, 0x06, oid, sizeof sgx_oid + narcs);
-    if (!st)
-        st = put_tlv(&inner, tag, v, n);
-    if (!st)
-        st = put_tlv(b, 0x30, inner.data, inner.len);
+    if (!st) st = put_tlv(&inner, tag, v, n);
+    if (!st) st = put_tlv(b, 0x30, inner.data, inner.len);
     kt_buf_free(&inner);
     return st;
 }
@@ -223,20 +209,13 @@ kt_status kt_pck_ext_encode(const kt_pck_info *in, kt_buf *out)
         st = put_entry(&tcb, arcs, 2, 0x02, v, uint_bytes(in->comp[i - 1], v));
     }
     uint8_t a17[2] = {2, 17}, a18[2] = {2, 18}, a1 = 1, a2 = 2, a3 = 3, a4 = 4;
-    if (!st)
-        st = put_entry(&tcb, a17, 2, 0x02, v, uint_bytes(in->pcesvn, v));
-    if (!st)
-        st = put_entry(&tcb, a18, 2, 0x04, in->cpusvn, 16);
-    if (!st)
-        st = put_entry(&body, &a1, 1, 0x04, in->ppid, 16);
-    if (!st)
-        st = put_entry(&body, &a2, 1, 0x30, tcb.data, tcb.len);
-    if (!st)
-        st = put_entry(&body, &a3, 1, 0x04, in->pceid, 2);
-    if (!st)
-        st = put_entry(&body, &a4, 1, 0x04, in->fmspc, 6);
-    if (!st)
-        st = put_tlv(out, 0x30, body.data, body.len);
+    if (!st) st = put_entry(&tcb, a17, 2, 0x02, v, uint_bytes(in->pcesvn, v));
+    if (!st) st = put_entry(&tcb, a18, 2, 0x04, in->cpusvn, 16);
+    if (!st) st = put_entry(&body, &a1, 1, 0x04, in->ppid, 16);
+    if (!st) st = put_entry(&body, &a2, 1, 0x30, tcb.data, tcb.len);
+    if (!st) st = put_entry(&body, &a3, 1, 0x04, in->pceid, 2);
+    if (!st) st = put_entry(&body, &a4, 1, 0x04, in->fmspc, 6);
+    if (!st) st = put_tlv(out, 0x30, body.data, body.len);
     kt_buf_free(&tcb);
     kt_buf_free(&body);
     return st;
@@ -247,8 +226,7 @@ kt_status kt_pck_info_from_cert(X509 *leaf, kt_pck_info *out)
     ASN1_OBJECT *obj = OBJ_txt2obj(KT_SGX_EXT_OID, 1);
     int idx = obj ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
     ASN1_OBJECT_free(obj);
-    if (idx < 0)
-        return kt_fail(KT_ERR_MALFORMED, "PCK certificate has no SGX extensions");
+    if (idx < 0) return kt_fail(KT_ERR_MALFORMED, "PCK certificate has no SGX extensions");
     ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
     return kt_pck_ext_parse(ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os), out);
 }

@@ -44,8 +44,7 @@ static kt_status hex_field(const kt_y *v, const char *key, size_t idx, uint8_t *
                            size_t alt_len, bool *has)
 {
     kt_status st = scalar(v, key, idx);
-    if (st || unset(v))
-        return st;
+    if (st || unset(v)) return st;
     size_t n = strlen(v->text);
     if (alt_len && n == 2 * alt_len) {
         memset(out, 0, len); /* a 32-byte report_data binds the first half; the rest is zero */
@@ -54,8 +53,9 @@ static kt_status hex_field(const kt_y *v, const char *key, size_t idx, uint8_t *
         st = kt_hex_decode(v->text, out, len);
     }
     if (st)
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: %s must be %zu bytes of hex%s (line %zu)",
-                       idx, key, len, alt_len ? " (or 32)" : "", v->line);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "policy: rule %zu: %s must be %zu bytes of hex%s (line %zu)", idx, key, len,
+                       alt_len ? " (or 32)" : "", v->line);
     *has = true;
     return KT_OK;
 }
@@ -64,14 +64,14 @@ static kt_status uint_field(const kt_y *v, const char *key, size_t idx, unsigned
                             unsigned long *out, bool *has)
 {
     kt_status st = scalar(v, key, idx);
-    if (st || unset(v))
-        return st;
+    if (st || unset(v)) return st;
     char *end;
     errno = 0;
     unsigned long x = strtoul(v->text, &end, 0);
     if (errno || *end || v->text[0] == '-' || x > max)
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: %s '%s' is not a number up to %lu (line %zu)",
-                       idx, key, v->text, max, v->line);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "policy: rule %zu: %s '%s' is not a number up to %lu (line %zu)", idx, key,
+                       v->text, max, v->line);
     *out = x;
     *has = true;
     return KT_OK;
@@ -80,8 +80,7 @@ static kt_status uint_field(const kt_y *v, const char *key, size_t idx, unsigned
 static kt_status bool_field(const kt_y *v, const char *key, size_t idx, bool *out, bool *given)
 {
     kt_status st = scalar(v, key, idx);
-    if (st)
-        return st;
+    if (st) return st;
     if (unset(v)) {
         *given = false;
         return KT_OK;
@@ -91,8 +90,9 @@ static kt_status bool_field(const kt_y *v, const char *key, size_t idx, bool *ou
     else if (!strcmp(v->text, "false") || !strcmp(v->text, "no") || !strcmp(v->text, "0"))
         *out = false;
     else
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: %s '%s' is not true or false (line %zu)",
-                       idx, key, v->text, v->line);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "policy: rule %zu: %s '%s' is not true or false (line %zu)", idx, key,
+                       v->text, v->line);
     *given = true;
     return KT_OK;
 }
@@ -100,7 +100,8 @@ static kt_status bool_field(const kt_y *v, const char *key, size_t idx, bool *ou
 static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
 {
     if (m->kind != KT_Y_MAP)
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu is not a mapping (line %zu)", idx, m->line);
+        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu is not a mapping (line %zu)", idx,
+                       m->line);
     memset(r, 0, sizeof *r);
     for (size_t i = 0; i < m->count; i += 2) {
         const char *k = m->items[i]->text;
@@ -140,34 +141,35 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
         } else if (!strcmp(k, "spid")) {
             st = scalar(v, k, idx);
             if (!st && !unset(v))
-                st = kt_fail(KT_ERR_UNSUPPORTED, "policy: rule %zu: spid is for EPID attestation, "
-                                                 "which kubetee does not do (line %zu)", idx, v->line);
+                st = kt_fail(KT_ERR_UNSUPPORTED,
+                             "policy: rule %zu: spid is for EPID attestation, "
+                             "which kubetee does not do (line %zu)",
+                             idx, v->line);
         } else {
             st = kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: unknown key '%s' (line %zu)", idx, k,
                          m->items[i]->line);
         }
-        if (st)
-            return st;
+        if (st) return st;
     }
     if (!r->has_mrenclave && !r->has_mrsigner && !r->has_mrtd)
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu pins no identity: give mrenclave, "
-                                         "mrsigner or mrtd (line %zu)", idx, m->line);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "policy: rule %zu pins no identity: give mrenclave, "
+                       "mrsigner or mrtd (line %zu)",
+                       idx, m->line);
     if ((r->has_mrenclave || r->has_mrsigner || r->has_prodid || r->has_min_svn) &&
         (r->has_mrtd || r->has_td_attributes || r->has_rtmr[0] || r->has_rtmr[1] ||
          r->has_rtmr[2] || r->has_rtmr[3]))
-        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu mixes SGX and TDX fields (line %zu)", idx,
-                       m->line);
+        return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu mixes SGX and TDX fields (line %zu)",
+                       idx, m->line);
     return KT_OK;
 }
 
 kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
 {
-    if (!text || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    if (!text || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
     kt_y *doc;
     kt_status st = kt_yaml_parse(text, n, &doc);
-    if (st)
-        return kt_fail_context(st, "policy");
+    if (st) return kt_fail_context(st, "policy");
     kt_policy *p = calloc(1, sizeof *p);
     if (!p) {
         kt_yaml_free(doc);
@@ -183,35 +185,38 @@ kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
         bool given = false;
         if (!strcmp(k, "enclaveMatchAnyRules") || !strcmp(k, "rules")) {
             if (v->kind != KT_Y_SEQ || v->count == 0)
-                st = kt_fail(KT_ERR_MALFORMED, "policy: %s must be a non-empty list (line %zu)", k, v->line);
+                st = kt_fail(KT_ERR_MALFORMED, "policy: %s must be a non-empty list (line %zu)", k,
+                             v->line);
             rules = v;
         } else if (!strcmp(k, "allow_simulation")) {
             st = bool_field(v, k, 0, &p->allow_simulation, &given);
         } else if (!strcmp(k, "accepted_tcb_status")) {
             if (v->kind != KT_Y_SEQ || v->count == 0)
-                st = kt_fail(KT_ERR_MALFORMED, "policy: accepted_tcb_status must be a non-empty list");
+                st = kt_fail(KT_ERR_MALFORMED,
+                             "policy: accepted_tcb_status must be a non-empty list");
             p->accepted = 0;
             for (size_t j = 0; !st && j < v->count; j++) {
                 kt_tcb_status s;
                 if (v->items[j]->kind != KT_Y_SCALAR || kt_tcb_status_parse(v->items[j]->text, &s))
-                    st = kt_fail(KT_ERR_MALFORMED, "policy: accepted_tcb_status: '%s' is not a TCB status (line %zu)",
-                                 v->items[j]->kind == KT_Y_SCALAR ? v->items[j]->text : "?", v->items[j]->line);
+                    st = kt_fail(KT_ERR_MALFORMED,
+                                 "policy: accepted_tcb_status: '%s' is not a TCB status (line %zu)",
+                                 v->items[j]->kind == KT_Y_SCALAR ? v->items[j]->text : "?",
+                                 v->items[j]->line);
                 else
                     p->accepted |= 1u << s;
             }
         } else if (!strcmp(k, "apiVersion") || !strcmp(k, "kind")) {
             /* the AECS SecretPolicy envelope's own keys */
         } else {
-            st = kt_fail(KT_ERR_MALFORMED, "policy: unknown key '%s' (line %zu)", k, doc->items[i]->line);
+            st = kt_fail(KT_ERR_MALFORMED, "policy: unknown key '%s' (line %zu)", k,
+                         doc->items[i]->line);
         }
     }
-    if (!st && !rules)
-        st = kt_fail(KT_ERR_MALFORMED, "policy: no enclaveMatchAnyRules (or rules)");
+    if (!st && !rules) st = kt_fail(KT_ERR_MALFORMED, "policy: no enclaveMatchAnyRules (or rules)");
     if (!st && !(p->rules = calloc(rules->count, sizeof *p->rules)))
         st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; !st && i < rules->count; i++)
-        if (!(st = parse_rule(rules->items[i], i + 1, &p->rules[i])))
-            p->rule_count++;
+        if (!(st = parse_rule(rules->items[i], i + 1, &p->rules[i]))) p->rule_count++;
     kt_yaml_free(doc);
     if (st) {
         kt_policy_free(p);
@@ -225,16 +230,14 @@ kt_status kt_policy_load(const char *path, kt_policy **out)
 {
     kt_buf b = {0};
     kt_status st = kt_file_read(path, 1 << 20, &b);
-    if (!st)
-        st = kt_policy_parse((const char *)b.data, b.len, out);
+    if (!st) st = kt_policy_parse((const char *)b.data, b.len, out);
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
 
 void kt_policy_free(kt_policy *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     free(p->rules);
     free(p);
 }
@@ -250,12 +253,9 @@ static const char *mismatch(const rule *r, const kt_verdict *v)
             return "rule is for a TD, the quote is from an SGX enclave";
         if (r->has_mrenclave && !kt_equal(r->mrenclave, s->mrenclave, 32))
             return "MRENCLAVE differs";
-        if (r->has_mrsigner && !kt_equal(r->mrsigner, s->mrsigner, 32))
-            return "MRSIGNER differs";
-        if (r->has_prodid && r->prodid != s->prodid)
-            return "ISVPRODID differs";
-        if (r->has_min_svn && s->svn < r->min_svn)
-            return "ISVSVN below the minimum";
+        if (r->has_mrsigner && !kt_equal(r->mrsigner, s->mrsigner, 32)) return "MRSIGNER differs";
+        if (r->has_prodid && r->prodid != s->prodid) return "ISVPRODID differs";
+        if (r->has_min_svn && s->svn < r->min_svn) return "ISVSVN below the minimum";
         if (r->has_report_data && !kt_equal(r->report_data, s->report_data, 64))
             return "report data differs";
         if ((s->attr_flags & 2) && !r->allow_debug)
@@ -265,13 +265,10 @@ static const char *mismatch(const rule *r, const kt_verdict *v)
     const kt_td_report *t = &q->td;
     if (r->has_mrenclave || r->has_mrsigner)
         return "rule is for an SGX enclave, the quote is from a TD";
-    if (r->has_mrtd && !kt_equal(r->mrtd, t->mrtd, 48))
-        return "MRTD differs";
+    if (r->has_mrtd && !kt_equal(r->mrtd, t->mrtd, 48)) return "MRTD differs";
     for (int i = 0; i < 4; i++)
-        if (r->has_rtmr[i] && !kt_equal(r->rtmr[i], t->rtmr[i], 48))
-            return "an RTMR differs";
-    if (r->has_td_attributes && r->td_attributes != t->td_attributes)
-        return "TD attributes differ";
+        if (r->has_rtmr[i] && !kt_equal(r->rtmr[i], t->rtmr[i], 48)) return "an RTMR differs";
+    if (r->has_td_attributes && r->td_attributes != t->td_attributes) return "TD attributes differ";
     if (r->has_report_data && !kt_equal(r->report_data, t->report_data, 64))
         return "report data differs";
     if ((t->td_attributes & 1) && !r->allow_debug)
@@ -283,10 +280,8 @@ static const char *mismatch(const rule *r, const kt_verdict *v)
 
 kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v)
 {
-    if (!p || !v)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy check: NULL argument");
-    if (!v->ok)
-        return kt_fail(KT_ERR_DENIED, "quote did not verify: %s", v->reason);
+    if (!p || !v) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy check: NULL argument");
+    if (!v->ok) return kt_fail(KT_ERR_DENIED, "quote did not verify: %s", v->reason);
     if (v->simulated && !p->allow_simulation)
         return kt_fail(KT_ERR_DENIED, "quote chains to a simulation root, and the policy does not "
                                       "allow simulation");
@@ -297,10 +292,10 @@ kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v)
     size_t at = 0;
     for (size_t i = 0; i < p->rule_count; i++) {
         const char *m = mismatch(&p->rules[i], v);
-        if (!m)
-            return KT_OK;
+        if (!m) return KT_OK;
         if (at < sizeof why)
-            at += (size_t)snprintf(why + at, sizeof why - at, "%srule %zu: %s", i ? "; " : "", i + 1, m);
+            at += (size_t)snprintf(why + at, sizeof why - at, "%srule %zu: %s", i ? "; " : "",
+                                   i + 1, m);
     }
     return kt_fail(KT_ERR_DENIED, "no rule matches (%s)", why);
 }

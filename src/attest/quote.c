@@ -34,8 +34,7 @@ static kt_status need(cursor *c, size_t n, const char *field)
 static kt_status take(cursor *c, size_t n, const char *field, const uint8_t **out)
 {
     kt_status st = need(c, n, field);
-    if (st)
-        return st;
+    if (st) return st;
     *out = c->p;
     c->p += n;
     c->left -= n;
@@ -73,8 +72,7 @@ static kt_status parse_qe_cert_data(cursor *c, kt_quote *q)
         (st = take(c, 64, "QE report signature", &p)))
         return st;
     memcpy(q->qe_report_sig, p, 64);
-    if ((st = take(c, 2, "QE auth data size", &p)))
-        return st;
+    if ((st = take(c, 2, "QE auth data size", &p))) return st;
     q->qe_auth_len = kt_le16(p);
     if ((st = take(c, q->qe_auth_len, "QE auth data", &q->qe_auth)) ||
         (st = take(c, 6, "certification data header", &p)))
@@ -82,10 +80,11 @@ static kt_status parse_qe_cert_data(cursor *c, kt_quote *q)
     uint16_t type = kt_le16(p);
     uint32_t size = kt_le32(p + 2);
     if (type != 5)
-        return kt_fail(KT_ERR_UNSUPPORTED, "quote: certification data type %u (only 5, the PCK "
-                                           "chain, is supported)", type);
-    if ((st = take(c, size, "PCK certificate chain", &p)))
-        return st;
+        return kt_fail(KT_ERR_UNSUPPORTED,
+                       "quote: certification data type %u (only 5, the PCK "
+                       "chain, is supported)",
+                       type);
+    if ((st = take(c, size, "PCK certificate chain", &p))) return st;
     q->pck_chain_pem = (const char *)p;
     q->pck_chain_len = size;
     while (q->pck_chain_len && q->pck_chain_pem[q->pck_chain_len - 1] == '\0')
@@ -97,22 +96,21 @@ static kt_status parse_qe_cert_data(cursor *c, kt_quote *q)
 
 kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
 {
-    if (!data || !q)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "quote: NULL argument");
+    if (!data || !q) return kt_fail(KT_ERR_INVALID_ARGUMENT, "quote: NULL argument");
     memset(q, 0, sizeof *q);
     if (n > KT_QUOTE_MAX)
         return kt_fail(KT_ERR_TOO_LARGE, "quote: %zu bytes is over %u", n, KT_QUOTE_MAX);
     cursor c = {data, n, NULL};
     const uint8_t *h, *p;
     kt_status st = take(&c, HEADER, "header", &h);
-    if (st)
-        return st;
+    if (st) return st;
     q->version = kt_le16(h);
     q->att_key_type = kt_le16(h + 2);
     uint32_t tee = kt_le32(h + 4);
     memcpy(q->qe_vendor_id, h + 12, 16);
     if (q->version < 3 || q->version > 5)
-        return kt_fail(KT_ERR_UNSUPPORTED, "quote: version %u (3, 4 and 5 are supported)", q->version);
+        return kt_fail(KT_ERR_UNSUPPORTED, "quote: version %u (3, 4 and 5 are supported)",
+                       q->version);
     if (q->att_key_type != 2)
         return kt_fail(KT_ERR_UNSUPPORTED, "quote: attestation key type %u is not ECDSA P-256 (2)",
                        q->att_key_type);
@@ -125,13 +123,14 @@ kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
     size_t body_len;
     int body_kind; /* 1 SGX, 2 TD 1.0, 3 TD 1.5 */
     if (q->version == 5) {
-        if ((st = take(&c, 6, "body descriptor", &p)))
-            return st;
+        if ((st = take(&c, 6, "body descriptor", &p))) return st;
         body_kind = kt_le16(p);
         body_len = kt_le32(p + 2);
-        size_t want = body_kind == 1 ? SGX_BODY : body_kind == 2 ? TD10_BODY : body_kind == 3 ? TD15_BODY : 0;
-        if (!want)
-            return kt_fail(KT_ERR_MALFORMED, "quote: body type %d is unknown", body_kind);
+        size_t want = body_kind == 1   ? SGX_BODY
+                      : body_kind == 2 ? TD10_BODY
+                      : body_kind == 3 ? TD15_BODY
+                                       : 0;
+        if (!want) return kt_fail(KT_ERR_MALFORMED, "quote: body type %d is unknown", body_kind);
         if (body_len != want)
             return kt_fail(KT_ERR_MALFORMED, "quote: body type %d has size %zu, expected %zu",
                            body_kind, body_len, want);
@@ -143,8 +142,7 @@ kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
         body_len = body_kind == 1 ? SGX_BODY : TD10_BODY;
     }
     const uint8_t *body;
-    if ((st = take(&c, body_len, "report body", &body)))
-        return st;
+    if ((st = take(&c, body_len, "report body", &body))) return st;
     if (body_kind == 1)
         kt_report_body_decode(body, &q->sgx);
     else
@@ -152,30 +150,27 @@ kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
     q->signed_part = data;
     q->signed_len = (size_t)(c.p - data);
 
-    if ((st = take(&c, 4, "signature data length", &p)))
-        return st;
+    if ((st = take(&c, 4, "signature data length", &p))) return st;
     uint32_t sig_len = kt_le32(p);
     if (sig_len > c.left)
-        return kt_fail(KT_ERR_MALFORMED, "quote: signature data length %u exceeds the %zu bytes left",
-                       sig_len, c.left);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "quote: signature data length %u exceeds the %zu bytes left", sig_len,
+                       c.left);
     cursor s = {c.p, sig_len, NULL}; /* bytes after the signature data are padding */
-    if ((st = take(&s, 64, "quote signature", &p)))
-        return st;
+    if ((st = take(&s, 64, "quote signature", &p))) return st;
     memcpy(q->signature, p, 64);
-    if ((st = take(&s, 64, "attestation key", &p)))
-        return st;
+    if ((st = take(&s, 64, "attestation key", &p))) return st;
     memcpy(q->attest_key, p, 64);
-    if (q->version == 3)
-        return parse_qe_cert_data(&s, q);
-    if ((st = take(&s, 6, "certification data header", &p)))
-        return st;
+    if (q->version == 3) return parse_qe_cert_data(&s, q);
+    if ((st = take(&s, 6, "certification data header", &p))) return st;
     uint16_t type = kt_le16(p);
     uint32_t size = kt_le32(p + 2);
     if (type != 6)
-        return kt_fail(KT_ERR_UNSUPPORTED, "quote: v%u certification data type %u (expected 6, QE "
-                                           "report certification data)", q->version, type);
-    if ((st = need(&s, size, "QE report certification data")))
-        return st;
+        return kt_fail(KT_ERR_UNSUPPORTED,
+                       "quote: v%u certification data type %u (expected 6, QE "
+                       "report certification data)",
+                       q->version, type);
+    if ((st = need(&s, size, "QE report certification data"))) return st;
     cursor inner = {s.p, size, NULL};
     return parse_qe_cert_data(&inner, q);
 }

@@ -48,20 +48,18 @@ static kt_status write_chain(const char *dir, const char *name, const kt_cert *a
 {
     kt_buf pem = {0};
     kt_status st = kt_cert_to_pem(a, &pem);
-    if (!st && b)
-        st = kt_cert_to_pem(b, &pem);
-    if (!st)
-        st = write_file(dir, name, &pem, 0644);
+    if (!st && b) st = kt_cert_to_pem(b, &pem);
+    if (!st) st = write_file(dir, name, &pem, 0644);
     kt_buf_free(&pem);
     return st;
 }
 
-static kt_status write_crl(const char *dir, const char *name, const kt_cert *issuer, const kt_key *key)
+static kt_status write_crl(const char *dir, const char *name, const kt_cert *issuer,
+                           const kt_key *key)
 {
     kt_buf der = {0};
     kt_status st = kt_crl_new(issuer, key, 30, &der);
-    if (!st)
-        st = write_file(dir, name, &der, 0644);
+    if (!st) st = write_file(dir, name, &der, 0644);
     kt_buf_free(&der);
     return st;
 }
@@ -73,13 +71,12 @@ static kt_status write_signed_json(const char *dir, const char *name, const char
     kt_buf sig = {0}, out = {0};
     char hex[129], head[64];
     kt_status st = kt_sign(signer, body, strlen(body), &sig);
-    if (!st)
-        st = kt_hex_encode(sig.data, sig.len, hex, sizeof hex);
+    if (!st) st = kt_hex_encode(sig.data, sig.len, hex, sizeof hex);
     snprintf(head, sizeof head, "{\"%s\":", key);
     if (!st && !(st = kt_buf_append(&out, head, strlen(head))) &&
         !(st = kt_buf_append(&out, body, strlen(body))) &&
-        !(st = kt_buf_append(&out, ",\"signature\":\"", 14)) && !(st = kt_buf_append(&out, hex, 128)) &&
-        !(st = kt_buf_append(&out, "\"}", 2)))
+        !(st = kt_buf_append(&out, ",\"signature\":\"", 14)) &&
+        !(st = kt_buf_append(&out, hex, 128)) && !(st = kt_buf_append(&out, "\"}", 2)))
         st = write_file(dir, name, &out, 0644);
     kt_buf_free(&sig);
     kt_buf_free(&out);
@@ -106,55 +103,51 @@ void kt_sim_pck_cpusvn(uint8_t cpusvn[16])
 
 /* Issues the collateral directory from the PKI in dir. */
 static kt_status issue_collateral(const char *dir, const kt_cert *root, const kt_key *root_key,
-                                  const kt_cert *pck_ca, const kt_key *pck_ca_key, const kt_cert *tcb,
-                                  const kt_key *tcb_key)
+                                  const kt_cert *pck_ca, const kt_key *pck_ca_key,
+                                  const kt_cert *tcb, const kt_key *tcb_key)
 {
     char cdir[PATH_MAX];
     kt_status st = path_of(dir, "collateral", cdir);
-    if (!st)
-        st = kt_mkdirs(cdir, 0755);
+    if (!st) st = kt_mkdirs(cdir, 0755);
     if (!st)
         st = write_chain(cdir, "intel_root_ca.pem", root, NULL); /* the name verifiers look for */
-    if (!st)
-        st = write_crl(cdir, "root_ca_crl.der", root, root_key);
-    if (!st)
-        st = write_crl(cdir, "pck_crl.der", pck_ca, pck_ca_key);
-    if (!st)
-        st = write_chain(cdir, "pck_crl_issuer_chain.pem", pck_ca, root);
-    if (!st)
-        st = write_chain(cdir, "tcb_info_issuer_chain.pem", tcb, root);
-    if (!st)
-        st = write_chain(cdir, "qe_identity_issuer_chain.pem", tcb, root);
-    if (st)
-        return st;
+    if (!st) st = write_crl(cdir, "root_ca_crl.der", root, root_key);
+    if (!st) st = write_crl(cdir, "pck_crl.der", pck_ca, pck_ca_key);
+    if (!st) st = write_chain(cdir, "pck_crl_issuer_chain.pem", pck_ca, root);
+    if (!st) st = write_chain(cdir, "tcb_info_issuer_chain.pem", tcb, root);
+    if (!st) st = write_chain(cdir, "qe_identity_issuer_chain.pem", tcb, root);
+    if (st) return st;
     time_t now = time(NULL);
     char issue[24], next[24], fmspc[13], body[4096];
     iso(now - 3600, issue);
     iso(now + 30 * 86400, next);
     kt_hex_encode(sim_fmspc, 6, fmspc, sizeof fmspc);
-    int at = snprintf(body, sizeof body,
-                      "{\"id\":\"SGX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
-                      "\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":1,"
-                      "\"tcbLevels\":[{\"tcb\":{\"sgxtcbcomponents\":[",
-                      issue, next, fmspc);
+    int at =
+        snprintf(body, sizeof body,
+                 "{\"id\":\"SGX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+                 "\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":1,"
+                 "\"tcbLevels\":[{\"tcb\":{\"sgxtcbcomponents\":[",
+                 issue, next, fmspc);
     for (int i = 0; i < 16; i++)
-        at += snprintf(body + at, sizeof body - (size_t)at, "%s{\"svn\":%u}", i ? "," : "", sim_comp[i]);
+        at += snprintf(body + at, sizeof body - (size_t)at, "%s{\"svn\":%u}", i ? "," : "",
+                       sim_comp[i]);
     snprintf(body + at, sizeof body - (size_t)at,
-             "],\"pcesvn\":%d},\"tcbDate\":\"%s\",\"tcbStatus\":\"UpToDate\"}]}", SIM_PCESVN, issue);
-    if ((st = write_signed_json(cdir, "tcb_info.json", "tcbInfo", body, tcb_key)))
-        return st;
+             "],\"pcesvn\":%d},\"tcbDate\":\"%s\",\"tcbStatus\":\"UpToDate\"}]}", SIM_PCESVN,
+             issue);
+    if ((st = write_signed_json(cdir, "tcb_info.json", "tcbInfo", body, tcb_key))) return st;
     uint8_t mre[32], mrs[32];
     char mrs_hex[65];
     kt_sim_qe_identity_fields(mre, mrs);
     kt_hex_encode(mrs, 32, mrs_hex, sizeof mrs_hex);
-    snprintf(body, sizeof body,
-             "{\"id\":\"QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
-             "\"tcbEvaluationDataNumber\":1,\"miscselect\":\"00000000\",\"miscselectMask\":\"FFFFFFFF\","
-             "\"attributes\":\"11000000000000000000000000000000\","
-             "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\","
-             "\"isvprodid\":1,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":1},\"tcbDate\":\"%s\","
-             "\"tcbStatus\":\"UpToDate\"}]}",
-             issue, next, mrs_hex, issue);
+    snprintf(
+        body, sizeof body,
+        "{\"id\":\"QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+        "\"tcbEvaluationDataNumber\":1,\"miscselect\":\"00000000\",\"miscselectMask\":\"FFFFFFFF\","
+        "\"attributes\":\"11000000000000000000000000000000\","
+        "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\","
+        "\"isvprodid\":1,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":1},\"tcbDate\":\"%s\","
+        "\"tcbStatus\":\"UpToDate\"}]}",
+        issue, next, mrs_hex, issue);
     return write_signed_json(cdir, "qe_identity.json", "enclaveIdentity", body, tcb_key);
 }
 
@@ -162,8 +155,7 @@ static void remove_files(const char *dir, const char *const *names)
 {
     for (; *names; names++) {
         char p[PATH_MAX];
-        if (path_of(dir, *names, p) == KT_OK)
-            remove(p);
+        if (path_of(dir, *names, p) == KT_OK) remove(p);
     }
 }
 
@@ -172,8 +164,8 @@ static void remove_files(const char *dir, const char *const *names)
  * certificate is removed, to be issued again. */
 static kt_status ensure_pair(const char *dir, const char *base, const char *subject,
                              const kt_cert *issuer, const kt_key *issuer_key, bool ca,
-                             const kt_cert_extension *ext, const char *const *dependants, kt_key **key,
-                             kt_cert **cert)
+                             const kt_cert_extension *ext, const char *const *dependants,
+                             kt_key **key, kt_cert **cert)
 {
     char kname[64], cname[64];
     kt_buf b = {0};
@@ -195,17 +187,15 @@ static kt_status ensure_pair(const char *dir, const char *base, const char *subj
     if (!issuer) {
         st = kt_cert_self_signed(*key, subject, CERT_DAYS, ca, cert);
     } else if (!(st = kt_csr_new(*key, subject, &b))) {
-        st = kt_cert_issue_ext(issuer, issuer_key, b.data, b.len, serial >> 1, CERT_DAYS, ca, ext, cert);
+        st = kt_cert_issue_ext(issuer, issuer_key, b.data, b.len, serial >> 1, CERT_DAYS, ca, ext,
+                               cert);
     }
     kt_buf_free(&b);
-    if (!st && !(st = kt_cert_to_pem(*cert, &b)))
-        st = write_file(dir, cname, &b, 0644);
+    if (!st && !(st = kt_cert_to_pem(*cert, &b))) st = write_file(dir, cname, &b, 0644);
     kt_buf_free(&b);
-    if (!st && !(st = kt_key_to_pem(*key, true, &b)))
-        st = write_file(dir, kname, &b, 0600);
+    if (!st && !(st = kt_key_to_pem(*key, true, &b))) st = write_file(dir, kname, &b, 0600);
     kt_buf_free(&b);
-    if (st)
-        return st;
+    if (st) return st;
     remove_files(dir, dependants);
     kt_log(KT_LOG_INFO, "sim.certificate_issued", "subject", subject, NULL);
     return KT_OK;
@@ -231,28 +221,27 @@ kt_status kt_sim_pki_ensure(const char *dir)
     memcpy(info.fmspc, sim_fmspc, 6);
     info.pcesvn = SIM_PCESVN;
     kt_status st = kt_mkdirs(dir, 0700);
-    if (!st)
-        st = kt_random(info.ppid, 16);
-    if (!st)
-        st = kt_pck_ext_encode(&info, &ext_der);
+    if (!st) st = kt_random(info.ppid, 16);
+    if (!st) st = kt_pck_ext_encode(&info, &ext_der);
     kt_cert_extension ext = {KT_SGX_EXT_OID, ext_der.data, ext_der.len};
     if (!st)
-        st = ensure_pair(dir, "root_ca", "CN=kubetee Simulation Root CA,O=kubetee simulation", NULL, NULL,
-                         true, NULL, under_root, &root_key, &root);
+        st = ensure_pair(dir, "root_ca", "CN=kubetee Simulation Root CA,O=kubetee simulation", NULL,
+                         NULL, true, NULL, under_root, &root_key, &root);
     if (!st)
-        st = ensure_pair(dir, "pck_ca", "CN=kubetee Simulation PCK Platform CA,O=kubetee simulation", root,
-                         root_key, true, NULL, under_pck_ca, &pck_ca_key, &pck_ca);
+        st =
+            ensure_pair(dir, "pck_ca", "CN=kubetee Simulation PCK Platform CA,O=kubetee simulation",
+                        root, root_key, true, NULL, under_pck_ca, &pck_ca_key, &pck_ca);
     if (!st)
-        st = ensure_pair(dir, "tcb_signing", "CN=kubetee Simulation TCB Signing,O=kubetee simulation", root,
-                         root_key, false, NULL, under_tcb, &tcb_key, &tcb);
+        st = ensure_pair(dir, "tcb_signing",
+                         "CN=kubetee Simulation TCB Signing,O=kubetee simulation", root, root_key,
+                         false, NULL, under_tcb, &tcb_key, &tcb);
     if (!st)
-        st = ensure_pair(dir, "pck", "CN=kubetee Simulation PCK Certificate,O=kubetee simulation", pck_ca,
-                         pck_ca_key, false, &ext, nothing, &pck_key, &pck);
+        st = ensure_pair(dir, "pck", "CN=kubetee Simulation PCK Certificate,O=kubetee simulation",
+                         pck_ca, pck_ca_key, false, &ext, nothing, &pck_key, &pck);
     if (!st && !exists(dir, "attestation.key") && !(st = kt_key_generate(KT_KEY_P256, &att)) &&
         !(st = kt_key_to_pem(att, true, &pem)))
         st = write_file(dir, "attestation.key", &pem, 0600);
-    if (st)
-        goto out;
+    if (st) goto out;
     /* collateral: renew when missing or near its nextUpdate */
     bool fresh = false;
     kt_buf tj = {0};

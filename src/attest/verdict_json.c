@@ -14,15 +14,15 @@ static json_t *hex(const uint8_t *p, size_t n)
 
 kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out)
 {
-    if (!v || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "verdict JSON: NULL argument");
+    if (!v || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "verdict JSON: NULL argument");
     json_t *o = json_object();
     json_object_set_new(o, "ok", json_boolean(v->ok));
     json_object_set_new(o, "reason", json_string(v->ok ? "" : v->reason));
     json_object_set_new(o, "simulated", json_boolean(v->simulated));
     if (v->ok) {
         json_object_set_new(o, "tcb_status", json_string(kt_tcb_status_name(v->tcb_status)));
-        json_object_set_new(o, "platform_tcb_status", json_string(kt_tcb_status_name(v->platform_status)));
+        json_object_set_new(o, "platform_tcb_status",
+                            json_string(kt_tcb_status_name(v->platform_status)));
         json_object_set_new(o, "qe_tcb_status", json_string(kt_tcb_status_name(v->qe_status)));
         json_t *ids = json_array();
         for (unsigned i = 0; i < v->advisory_count; i++)
@@ -48,7 +48,8 @@ kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out)
             json_object_set_new(r, "report_data", hex(q->sgx.report_data, 64));
         } else {
             if (v->ok)
-                json_object_set_new(o, "tdx_module_tcb_status", json_string(kt_tcb_status_name(v->module_status)));
+                json_object_set_new(o, "tdx_module_tcb_status",
+                                    json_string(kt_tcb_status_name(v->module_status)));
             json_object_set_new(r, "mrtd", hex(q->td.mrtd, 48));
             for (int i = 0; i < 4; i++) {
                 char k[8];
@@ -61,19 +62,16 @@ kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out)
             json_object_set_new(r, "debug", json_boolean(q->td.td_attributes & 1));
             json_object_set_new(r, "mrseam", hex(q->td.mrseam, 48));
             json_object_set_new(r, "tee_tcb_svn", hex(q->td.tee_tcb_svn, 16));
-            if (q->td.td15)
-                json_object_set_new(r, "mr_servicetd", hex(q->td.mr_servicetd, 48));
+            if (q->td.td15) json_object_set_new(r, "mr_servicetd", hex(q->td.mr_servicetd, 48));
             json_object_set_new(r, "report_data", hex(q->td.report_data, 64));
         }
         json_object_set_new(o, q->tee == KT_TEE_SGX ? "enclave" : "td", r);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!s)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!s) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     kt_status st = kt_buf_append(out, s, strlen(s) + 1);
-    if (!st)
-        out->len--; /* NUL-terminated, not counted */
+    if (!st) out->len--; /* NUL-terminated, not counted */
     free(s);
     return st;
 }

@@ -17,17 +17,14 @@
 static time_t asn1_time(const ASN1_TIME *t)
 {
     struct tm tm;
-    if (!t || !ASN1_TIME_to_tm(t, &tm))
-        return 0;
+    if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
     return timegm(&tm);
 }
 
 static void narrow(time_t *from, time_t *to, time_t f, time_t t)
 {
-    if (f > *from)
-        *from = f;
-    if (t < *to)
-        *to = t;
+    if (f > *from) *from = f;
+    if (t < *to) *to = t;
 }
 
 static bool within(time_t at, time_t from, time_t to)
@@ -51,16 +48,16 @@ static kt_status window_fail(const char *what, time_t at, time_t from, time_t to
 
 static kt_status crl_at(X509_CRL *crl, const char *what, time_t at, time_t *wfrom, time_t *wto)
 {
-    time_t from = asn1_time(X509_CRL_get0_lastUpdate(crl)), to = asn1_time(X509_CRL_get0_nextUpdate(crl));
-    if (wfrom)
-        narrow(wfrom, wto, from, to);
+    time_t from = asn1_time(X509_CRL_get0_lastUpdate(crl)),
+           to = asn1_time(X509_CRL_get0_nextUpdate(crl));
+    if (wfrom) narrow(wfrom, wto, from, to);
     return within(at, from, to) ? KT_OK : window_fail(what, at, from, to);
 }
 
 /* Verifies leaf up to the anchor with the CRLs, then every certificate's validity;
  * narrows [from, to] to the window in which all of them hold. */
-static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) *untrusted,
-                          time_t at, const char *what, time_t *wfrom, time_t *wto)
+static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) * untrusted, time_t at,
+                          const char *what, time_t *wfrom, time_t *wto)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -134,19 +131,16 @@ static kt_status check_pcs_bodies(const kt_collateral *c, time_t at)
     pthread_mutex_lock(&k->lock);
     bool known = k->json_ok && within(at, k->json_from, k->json_to);
     pthread_mutex_unlock(&k->lock);
-    if (known)
-        return KT_OK;
+    if (known) return KT_OK;
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
     time_t from = 0, to = (time_t)1 << 62;
     STACK_OF(X509) *rest = sk_X509_dup(c->tcb_chain);
     X509 *tcb_signer = sk_X509_shift(rest);
     kt_status st = crl_at(c->root_crl, "root CA CRL", at, &from, &to);
-    if (!st)
-        st = chain_at(c, tcb_signer, rest, at, "TCB Info issuer chain", &from, &to);
+    if (!st) st = chain_at(c, tcb_signer, rest, at, "TCB Info issuer chain", &from, &to);
     sk_X509_free(rest);
-    if (!st)
-        st = signed_body(tcb_signer, t->signed_body, t->signed_len, t->signature, "TCB Info");
+    if (!st) st = signed_body(tcb_signer, t->signed_body, t->signed_len, t->signature, "TCB Info");
     if (!st) {
         narrow(&from, &to, t->issue_date, t->next_update);
         if (!within(at, t->issue_date, t->next_update))
@@ -164,7 +158,8 @@ static kt_status check_pcs_bodies(const kt_collateral *c, time_t at)
     if (!st) {
         narrow(&from, &to, qi->issue_date, qi->next_update);
         if (!within(at, qi->issue_date, qi->next_update))
-            st = window_fail("QE Identity issueDate..nextUpdate", at, qi->issue_date, qi->next_update);
+            st = window_fail("QE Identity issueDate..nextUpdate", at, qi->issue_date,
+                             qi->next_update);
     }
     if (!st) {
         pthread_mutex_lock(&k->lock);
@@ -188,8 +183,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
         !(st = kt_sha256_update(h, q->qe_report_sig, 64)))
         st = kt_sha256_final(h, qe_hash);
     kt_sha256_free(h);
-    if (st)
-        return st;
+    if (st) return st;
 
     pthread_mutex_lock(&k->lock);
     for (unsigned i = 0; i < KT_PCK_CACHE; i++) {
@@ -205,7 +199,8 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
             }
         }
         pthread_mutex_unlock(&k->lock);
-        return st ? kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify") : KT_OK;
+        return st ? kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify")
+                  : KT_OK;
     }
     pthread_mutex_unlock(&k->lock);
 
@@ -247,8 +242,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
 static bool sgx_level_matches(const kt_tcb_level *l, const kt_pck_info *pck)
 {
     for (int i = 0; i < 16; i++)
-        if (l->comp[i] > pck->comp[i])
-            return false;
+        if (l->comp[i] > pck->comp[i]) return false;
     return l->pcesvn <= pck->pcesvn;
 }
 
@@ -258,15 +252,13 @@ static bool tdx_level_matches(const kt_tcb_level *l, const uint8_t tee_tcb_svn[1
      * module identity instead */
     int first = tee_tcb_svn[1] > 0 ? 2 : 0;
     for (int i = first; i < 16; i++)
-        if (l->tdx_comp[i] > tee_tcb_svn[i])
-            return false;
+        if (l->tdx_comp[i] > tee_tcb_svn[i]) return false;
     return true;
 }
 
 static kt_tcb_status converge(kt_tcb_status platform, kt_tcb_status other)
 {
-    if (platform == KT_TCB_REVOKED || other == KT_TCB_REVOKED)
-        return KT_TCB_REVOKED;
+    if (platform == KT_TCB_REVOKED || other == KT_TCB_REVOKED) return KT_TCB_REVOKED;
     if (other != KT_TCB_OUT_OF_DATE && other != KT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
         return platform;
     switch (platform) {
@@ -298,25 +290,27 @@ static kt_status tdx_module(const kt_tcb_info *t, const kt_td_report *td, kt_ver
         if (t->has_tdx_module &&
             (memcmp(td->mrsignerseam, t->module_mrsigner, 48) ||
              (td->seam_attributes & t->module_attributes_mask) != t->module_attributes))
-            return kt_fail(KT_ERR_VERIFY, "TDX module: MRSIGNERSEAM or SEAM attributes differ from tdxModule");
+            return kt_fail(KT_ERR_VERIFY,
+                           "TDX module: MRSIGNERSEAM or SEAM attributes differ from tdxModule");
         return KT_OK;
     }
     char id[16];
     snprintf(id, sizeof id, "TDX_%02X", td->tee_tcb_svn[1]);
     for (unsigned i = 0; i < t->module_count; i++) {
         const kt_tdx_module_identity *m = &t->modules[i];
-        if (strcmp(m->id, id) != 0)
-            continue;
+        if (strcmp(m->id, id) != 0) continue;
         if (memcmp(td->mrsignerseam, m->mrsigner, 48) ||
             (td->seam_attributes & m->attributes_mask) != m->attributes)
-            return kt_fail(KT_ERR_VERIFY, "TDX module %s: MRSIGNERSEAM or SEAM attributes differ", id);
+            return kt_fail(KT_ERR_VERIFY, "TDX module %s: MRSIGNERSEAM or SEAM attributes differ",
+                           id);
         for (unsigned k = 0; k < m->level_count; k++)
             if (m->levels[k].isvsvn <= td->tee_tcb_svn[0]) {
                 v->module_status = m->levels[k].status;
                 add_advisories(v, m->levels[k].advisories, m->levels[k].advisory_count);
                 return KT_OK;
             }
-        return kt_fail(KT_ERR_DENIED, "TDX module %s: no TCB level for SVN %u", id, td->tee_tcb_svn[0]);
+        return kt_fail(KT_ERR_DENIED, "TDX module %s: no TCB level for SVN %u", id,
+                       td->tee_tcb_svn[0]);
     }
     return kt_fail(KT_ERR_DENIED, "TDX module identity %s is not in the TCB Info", id);
 }
@@ -328,8 +322,8 @@ static kt_status qe_identity(const kt_qe_identity *qi, const uint8_t *qe_report,
     if (memcmp(r.mrsigner, qi->mrsigner, 32) != 0)
         return kt_fail(KT_ERR_VERIFY, "QE report MRSIGNER is not the QE Identity's");
     if (r.prodid != qi->isvprodid)
-        return kt_fail(KT_ERR_VERIFY, "QE report ISVPRODID %u is not the QE Identity's %u", r.prodid,
-                       qi->isvprodid);
+        return kt_fail(KT_ERR_VERIFY, "QE report ISVPRODID %u is not the QE Identity's %u",
+                       r.prodid, qi->isvprodid);
     if ((r.misc_select & qi->miscselect_mask) != qi->miscselect)
         return kt_fail(KT_ERR_VERIFY, "QE report MISCSELECT does not match the QE Identity");
     for (int i = 0; i < 16; i++)
@@ -349,27 +343,26 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
 {
     kt_quote *q = &v->quote;
     kt_status st = kt_quote_parse(data, n, q);
-    if (st)
-        return st;
+    if (st) return st;
     bool tdx = q->tee == KT_TEE_TDX;
 
     /* 2, 3, 5: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
-    if ((st = check_pck(c, q, at, &pck)))
-        return st;
+    if ((st = check_pck(c, q, at, &pck))) return st;
     memcpy(v->fmspc, pck.fmspc, 6);
 
     /* 4, 7: TCB Info and QE Identity, and that they are for this platform and quote */
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
-    if ((st = check_pcs_bodies(c, at)))
-        return st;
+    if ((st = check_pcs_bodies(c, at))) return st;
     if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0)
-        return kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id, tdx ? "TDX" : "SGX");
+        return kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id,
+                       tdx ? "TDX" : "SGX");
     if (memcmp(t->fmspc, pck.fmspc, 6) || memcmp(t->pceid, pck.pceid, 2))
         return kt_fail(KT_ERR_VERIFY, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
     if (strcmp(qi->id, tdx ? "TD_QE" : "QE") != 0)
-        return kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id, tdx ? "TD_QE" : "QE");
+        return kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id,
+                       tdx ? "TD_QE" : "QE");
 
     /* 6: the QE report binds the attestation key */
     uint8_t binding[32];
@@ -379,10 +372,10 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
         !(st = kt_sha256_update(h, q->qe_auth, q->qe_auth_len)))
         st = kt_sha256_final(h, binding);
     kt_sha256_free(h);
-    if (st)
-        return st;
+    if (st) return st;
     if (memcmp(q->qe_report + 320, binding, 32) || memcmp(q->qe_report + 352, zeros, 32))
-        return kt_fail(KT_ERR_VERIFY, "QE report data is not SHA-256(attestation key || QE auth data)");
+        return kt_fail(KT_ERR_VERIFY,
+                       "QE report data is not SHA-256(attestation key || QE auth data)");
 
     /* 8: the quote itself */
     kt_key *att_key = NULL;
@@ -400,8 +393,9 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
             (!tdx || tdx_level_matches(&t->levels[i], q->td.tee_tcb_svn)))
             level = &t->levels[i];
     if (!level)
-        return kt_fail(KT_ERR_DENIED, "TCB level not supported: no level of the TCB Info matches the "
-                                      "platform's SVNs");
+        return kt_fail(KT_ERR_DENIED,
+                       "TCB level not supported: no level of the TCB Info matches the "
+                       "platform's SVNs");
     v->platform_status = level->status;
     add_advisories(v, level->advisories, level->advisory_count);
     if ((tdx && (st = tdx_module(t, &q->td, v))) || (st = qe_identity(qi, q->qe_report, v)))
@@ -413,14 +407,12 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
 kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c, time_t at,
                           kt_verdict *v)
 {
-    if (!quote || !c || !v)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
+    if (!quote || !c || !v) return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
     memset(v, 0, sizeof *v);
     v->simulated = c->simulated;
     kt_status st = verify_steps(quote, n, c, at, v);
     v->status = st;
     v->ok = st == KT_OK;
-    if (st)
-        snprintf(v->reason, sizeof v->reason, "%s", kt_last_error());
+    if (st) snprintf(v->reason, sizeof v->reason, "%s", kt_last_error());
     return KT_OK;
 }

@@ -16,8 +16,7 @@ typedef struct {
 
 void kt_yaml_free(kt_y *y)
 {
-    if (!y)
-        return;
+    if (!y) return;
     for (size_t i = 0; i < y->count; i++)
         kt_yaml_free(y->items[i]);
     free(y->items);
@@ -28,8 +27,7 @@ void kt_yaml_free(kt_y *y)
 static kt_status add_item(kt_y *parent, kt_y *child)
 {
     kt_y **items = realloc(parent->items, (parent->count + 1) * sizeof *items);
-    if (!items)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!items) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     parent->items = items;
     parent->items[parent->count++] = child;
     return KT_OK;
@@ -42,7 +40,8 @@ static kt_status children(builder *b, kt_y *y, yaml_event_type_t end, int depth)
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&b->parser, &ev))
-            return kt_fail(KT_ERR_MALFORMED, "YAML: %s at line %zu", b->parser.problem ? b->parser.problem : "error",
+            return kt_fail(KT_ERR_MALFORMED, "YAML: %s at line %zu",
+                           b->parser.problem ? b->parser.problem : "error",
                            b->parser.problem_mark.line + 1);
         if (ev.type == end) {
             yaml_event_delete(&ev);
@@ -51,17 +50,16 @@ static kt_status children(builder *b, kt_y *y, yaml_event_type_t end, int depth)
         kt_y *child = NULL;
         kt_status st = node(b, &ev, depth + 1, &child);
         yaml_event_delete(&ev);
-        if (!st && (st = add_item(y, child)))
-            kt_yaml_free(child);
-        if (st)
-            return st;
+        if (!st && (st = add_item(y, child))) kt_yaml_free(child);
+        if (st) return st;
     }
     if (y->kind == KT_Y_MAP && y->count % 2)
         return kt_fail(KT_ERR_MALFORMED, "YAML: mapping at line %zu is incomplete", y->line);
     if (y->kind == KT_Y_MAP)
         for (size_t i = 0; i < y->count; i += 2)
             if (y->items[i]->kind != KT_Y_SCALAR)
-                return kt_fail(KT_ERR_MALFORMED, "YAML: key at line %zu is not a plain value", y->items[i]->line);
+                return kt_fail(KT_ERR_MALFORMED, "YAML: key at line %zu is not a plain value",
+                               y->items[i]->line);
     return KT_OK;
 }
 
@@ -72,10 +70,10 @@ static kt_status node(builder *b, yaml_event_t *ev, int depth, kt_y **out)
     if (++b->nodes > MAX_NODES)
         return kt_fail(KT_ERR_TOO_LARGE, "YAML: more than %d nodes", MAX_NODES);
     if (ev->type == YAML_ALIAS_EVENT)
-        return kt_fail(KT_ERR_MALFORMED, "YAML: aliases are not accepted (line %zu)", ev->start_mark.line + 1);
+        return kt_fail(KT_ERR_MALFORMED, "YAML: aliases are not accepted (line %zu)",
+                       ev->start_mark.line + 1);
     kt_y *y = calloc(1, sizeof *y);
-    if (!y)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!y) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     y->line = ev->start_mark.line + 1;
     kt_status st = KT_OK;
     switch (ev->type) {
@@ -122,13 +120,10 @@ static kt_status node(builder *b, yaml_event_t *ev, int depth, kt_y **out)
 
 kt_status kt_yaml_parse(const char *text, size_t n, kt_y **out)
 {
-    if (!text || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "YAML: NULL argument");
-    if (n > (1u << 20))
-        return kt_fail(KT_ERR_TOO_LARGE, "YAML: document over 1 MiB");
+    if (!text || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "YAML: NULL argument");
+    if (n > (1u << 20)) return kt_fail(KT_ERR_TOO_LARGE, "YAML: document over 1 MiB");
     builder b = {0};
-    if (!yaml_parser_initialize(&b.parser))
-        return kt_fail(KT_ERR_NO_MEMORY, "YAML: out of memory");
+    if (!yaml_parser_initialize(&b.parser)) return kt_fail(KT_ERR_NO_MEMORY, "YAML: out of memory");
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, n);
     kt_status st = KT_OK;
     kt_y *root = NULL;
@@ -137,7 +132,8 @@ kt_status kt_yaml_parse(const char *text, size_t n, kt_y **out)
         yaml_event_t ev;
         if (!yaml_parser_parse(&b.parser, &ev)) {
             st = kt_fail(KT_ERR_MALFORMED, "YAML: %s at line %zu",
-                         b.parser.problem ? b.parser.problem : "error", b.parser.problem_mark.line + 1);
+                         b.parser.problem ? b.parser.problem : "error",
+                         b.parser.problem_mark.line + 1);
             break;
         }
         switch (ev.type) {
@@ -145,8 +141,7 @@ kt_status kt_yaml_parse(const char *text, size_t n, kt_y **out)
             done = true;
             break;
         case YAML_DOCUMENT_START_EVENT:
-            if (root)
-                st = kt_fail(KT_ERR_MALFORMED, "YAML: more than one document");
+            if (root) st = kt_fail(KT_ERR_MALFORMED, "YAML: more than one document");
             in_doc = true;
             break;
         case YAML_DOCUMENT_END_EVENT:
@@ -161,8 +156,7 @@ kt_status kt_yaml_parse(const char *text, size_t n, kt_y **out)
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&b.parser);
-    if (!st && !root)
-        st = kt_fail(KT_ERR_MALFORMED, "YAML: empty document");
+    if (!st && !root) st = kt_fail(KT_ERR_MALFORMED, "YAML: empty document");
     if (st) {
         kt_yaml_free(root);
         return st;
@@ -173,10 +167,8 @@ kt_status kt_yaml_parse(const char *text, size_t n, kt_y **out)
 
 kt_y *kt_yaml_get(const kt_y *map, const char *key)
 {
-    if (!map || map->kind != KT_Y_MAP)
-        return NULL;
+    if (!map || map->kind != KT_Y_MAP) return NULL;
     for (size_t i = 0; i + 1 < map->count; i += 2)
-        if (strcmp(map->items[i]->text, key) == 0)
-            return map->items[i + 1];
+        if (strcmp(map->items[i]->text, key) == 0) return map->items[i + 1];
     return NULL;
 }

@@ -9,9 +9,9 @@ typedef enum { KT_Y_SCALAR, KT_Y_MAP, KT_Y_SEQ } kt_y_kind;
 
 typedef struct kt_y {
     kt_y_kind kind;
-    char *text;           /* scalar */
-    bool quoted;          /* scalar was quoted ("" is then an empty string, not null) */
-    struct kt_y **items;  /* map: key, value, key, value...; seq: values */
+    char *text;          /* scalar */
+    bool quoted;         /* scalar was quoted ("" is then an empty string, not null) */
+    struct kt_y **items; /* map: key, value, key, value...; seq: values */
     size_t count;
     size_t line;
 } kt_y;

@@ -7,8 +7,7 @@ static const char hexdig[] = "0123456789abcdef";
 
 kt_status kt_hex_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
 {
-    if (!out || (n && !in))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "hex: NULL argument");
+    if (!out || (n && !in)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "hex: NULL argument");
     if (n > (SIZE_MAX - 1) / 2 || out_cap < 2 * n + 1)
         return kt_fail(KT_ERR_BUFFER_TOO_SMALL, "hex: output needs %zu bytes", 2 * n + 1);
     for (size_t i = 0; i < n; i++) {
@@ -21,26 +20,23 @@ kt_status kt_hex_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
 kt_status kt_hex_decode(const char *hex, uint8_t *out, size_t out_len)
 {
-    if (!hex || (out_len && !out))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "hex: NULL argument");
+    if (!hex || (out_len && !out)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "hex: NULL argument");
     size_t n = strlen(hex);
     if (n != 2 * out_len)
         return kt_fail(KT_ERR_MALFORMED, "hex: expected %zu digits, got %zu", 2 * out_len, n);
     for (size_t i = 0; i < out_len; i++) {
         int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return kt_fail(KT_ERR_MALFORMED, "hex: bad digit at position %zu", hi < 0 ? 2 * i : 2 * i + 1);
+            return kt_fail(KT_ERR_MALFORMED, "hex: bad digit at position %zu",
+                           hi < 0 ? 2 * i : 2 * i + 1);
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return KT_OK;
@@ -50,20 +46,16 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 kt_status kt_base64_encode(const uint8_t *in, size_t n, kt_buf *out)
 {
-    if (!out || (n && !in))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "base64: NULL argument");
+    if (!out || (n && !in)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "base64: NULL argument");
     size_t need = (n + 2) / 3 * 4 + 1;
     kt_status st = kt_buf_reserve(out, need);
-    if (st)
-        return st;
+    if (st) return st;
     char *o = (char *)out->data + out->len;
     size_t j = 0;
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
+        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n) v |= in[i + 2];
         o[j++] = b64[(v >> 18) & 63];
         o[j++] = b64[(v >> 12) & 63];
         o[j++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
@@ -82,13 +74,10 @@ static int b64val(char c)
 
 kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out)
 {
-    if (!out || (n && !in))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "base64: NULL argument");
-    if (n % 4)
-        return kt_fail(KT_ERR_MALFORMED, "base64: length %zu is not a multiple of 4", n);
+    if (!out || (n && !in)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "base64: NULL argument");
+    if (n % 4) return kt_fail(KT_ERR_MALFORMED, "base64: length %zu is not a multiple of 4", n);
     kt_status st = kt_buf_reserve(out, n / 4 * 3);
-    if (st)
-        return st;
+    if (st) return st;
     for (size_t i = 0; i < n; i += 4) {
         int v[4];
         int pad = 0;
@@ -99,13 +88,12 @@ kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out)
                 pad++;
                 continue;
             }
-            if (pad)
-                return kt_fail(KT_ERR_MALFORMED, "base64: data after padding at %zu", i + k);
+            if (pad) return kt_fail(KT_ERR_MALFORMED, "base64: data after padding at %zu", i + k);
             v[k] = b64val(c);
-            if (v[k] < 0)
-                return kt_fail(KT_ERR_MALFORMED, "base64: bad character at %zu", i + k);
+            if (v[k] < 0) return kt_fail(KT_ERR_MALFORMED, "base64: bad character at %zu", i + k);
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         uint8_t bytes[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
         memcpy(out->data + out->len, bytes, (size_t)(3 - pad));
         out->len += (size_t)(3 - pad);

@@ -12,8 +12,7 @@
 
 kt_status kt_file_read(const char *path, size_t max, kt_buf *out)
 {
-    if (!path || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "file read: NULL argument");
+    if (!path || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file read: NULL argument");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return kt_fail(errno == ENOENT ? KT_ERR_NOT_FOUND : KT_ERR_IO, "%s: %s", path,
@@ -34,41 +33,34 @@ kt_status kt_file_read(const char *path, size_t max, kt_buf *out)
             st = kt_fail(KT_ERR_TOO_LARGE, "%s: grew past the limit of %zu bytes", path, max);
             break;
         }
-        if (out->cap - out->len < 4096 && (st = kt_buf_reserve(out, 4096)))
-            break;
+        if (out->cap - out->len < 4096 && (st = kt_buf_reserve(out, 4096))) break;
         ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             st = kt_fail(KT_ERR_IO, "%s: read: %s", path, strerror(errno));
             break;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         out->len += (size_t)n;
     }
     close(fd);
-    if (st == KT_OK)
-        out->data[out->len] = '\0'; /* convenient for text; not counted in len */
+    if (st == KT_OK) out->data[out->len] = '\0'; /* convenient for text; not counted in len */
     return st;
 }
 
 kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode)
 {
-    if (!path || (n && !data))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
+    if (!path || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
-    if (fd < 0)
-        return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
+    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
     const uint8_t *p = data;
     size_t left = n;
     while (left) {
         ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             int e = errno;
             close(fd);
@@ -106,8 +98,7 @@ kt_status kt_mkdirs(const char *path, unsigned mode)
             if (mkdir(p, mode) != 0 && errno != EEXIST)
                 return kt_fail(KT_ERR_IO, "%s: mkdir: %s", p, strerror(errno));
             *s = c;
-            if (!c)
-                break;
+            if (!c) break;
         }
     }
     struct stat sb;

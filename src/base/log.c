@@ -36,10 +36,8 @@ static void put_value(char *line, size_t cap, size_t *at, const char *s)
 {
     bool json = log_format == KT_LOG_JSON;
     bool quote = json || !*s || strpbrk(s, " \"=\t\n\\") != NULL;
-    if (*at + 1 >= cap)
-        return;
-    if (quote)
-        line[(*at)++] = '"';
+    if (*at + 1 >= cap) return;
+    if (quote) line[(*at)++] = '"';
     for (; *s && *at + 8 < cap; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
@@ -51,16 +49,14 @@ static void put_value(char *line, size_t cap, size_t *at, const char *s)
             line[(*at)++] = (char)c;
         }
     }
-    if (quote && *at + 1 < cap)
-        line[(*at)++] = '"';
+    if (quote && *at + 1 < cap) line[(*at)++] = '"';
     line[*at] = '\0';
 }
 
 static void put_raw(char *line, size_t cap, size_t *at, const char *s)
 {
     size_t n = strlen(s);
-    if (*at + n >= cap)
-        n = cap - *at - 1;
+    if (*at + n >= cap) n = cap - *at - 1;
     memcpy(line + *at, s, n);
     *at += n;
     line[*at] = '\0';
@@ -73,8 +69,7 @@ static void put_pair(char *line, size_t cap, size_t *at, const char *k, const ch
         put_value(line, cap, at, k);
         put_raw(line, cap, at, ":");
     } else {
-        if (!first)
-            put_raw(line, cap, at, " ");
+        if (!first) put_raw(line, cap, at, " ");
         put_raw(line, cap, at, k);
         put_raw(line, cap, at, "=");
     }
@@ -83,8 +78,7 @@ static void put_pair(char *line, size_t cap, size_t *at, const char *k, const ch
 
 void kt_logv(kt_log_level level, const char *event, va_list kv)
 {
-    if (level < log_min || level > KT_LOG_ERROR)
-        return;
+    if (level < log_min || level > KT_LOG_ERROR) return;
     char line[2048];
     size_t at = 0;
     line[0] = '\0';
@@ -107,13 +101,11 @@ void kt_logv(kt_log_level level, const char *event, va_list kv)
     put_pair(line, sizeof line, &at, "event", event, false);
     for (;;) {
         const char *k = va_arg(kv, const char *);
-        if (!k)
-            break;
+        if (!k) break;
         const char *v = va_arg(kv, const char *);
         put_pair(line, sizeof line, &at, k, v, false);
     }
-    if (log_format == KT_LOG_JSON)
-        put_raw(line, sizeof line, &at, "}");
+    if (log_format == KT_LOG_JSON) put_raw(line, sizeof line, &at, "}");
     if (log_sink) {
         log_sink(level, line);
         return;

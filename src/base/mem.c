@@ -6,8 +6,7 @@
 
 void kt_wipe(void *p, size_t n)
 {
-    if (p && n)
-        explicit_bzero(p, n);
+    if (p && n) explicit_bzero(p, n);
 }
 
 bool kt_equal(const void *a, const void *b, size_t n)
@@ -21,22 +20,18 @@ bool kt_equal(const void *a, const void *b, size_t n)
 
 kt_status kt_buf_reserve(kt_buf *b, size_t extra)
 {
-    if (!b)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "buffer is NULL");
+    if (!b) return kt_fail(KT_ERR_INVALID_ARGUMENT, "buffer is NULL");
     if (extra > SIZE_MAX / 2 - b->len)
         return kt_fail(KT_ERR_TOO_LARGE, "buffer growth of %zu bytes overflows", extra);
     size_t need = b->len + extra;
-    if (need <= b->cap)
-        return KT_OK;
+    if (need <= b->cap) return KT_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
     /* grow by copy so that a secret never lingers in memory realloc released */
     uint8_t *p = malloc(cap);
-    if (!p)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory growing a buffer to %zu bytes", cap);
-    if (b->len)
-        memcpy(p, b->data, b->len);
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "out of memory growing a buffer to %zu bytes", cap);
+    if (b->len) memcpy(p, b->data, b->len);
     kt_wipe(b->data, b->cap);
     free(b->data);
     b->data = p;
@@ -47,18 +42,15 @@ kt_status kt_buf_reserve(kt_buf *b, size_t extra)
 kt_status kt_buf_append(kt_buf *b, const void *data, size_t n)
 {
     kt_status st = kt_buf_reserve(b, n);
-    if (st)
-        return st;
-    if (n)
-        memcpy(b->data + b->len, data, n);
+    if (st) return st;
+    if (n) memcpy(b->data + b->len, data, n);
     b->len += n;
     return KT_OK;
 }
 
 void kt_buf_free(kt_buf *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     kt_wipe(b->data, b->cap);
     free(b->data);
     b->data = NULL;

@@ -13,26 +13,21 @@ static kt_status gcm(bool seal, const uint8_t *key, const uint8_t *iv, const uin
     if (n > INT32_MAX || aad_len > INT32_MAX)
         return kt_fail(KT_ERR_TOO_LARGE, "aes-gcm: input of %zu bytes too large", n);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx)
-        return kt_ossl_fail("aes-gcm context");
+    if (!ctx) return kt_ossl_fail("aes-gcm context");
     int len = 0, ok;
     ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, seal) &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, KT_GCM_IV_LEN, NULL) &&
          EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, seal);
-    if (ok && aad_len)
-        ok = EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len);
-    if (ok && n)
-        ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n);
-    if (ok && !seal)
-        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KT_GCM_TAG_LEN, tag);
+    if (ok && aad_len) ok = EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len);
+    if (ok && n) ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n);
+    if (ok && !seal) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KT_GCM_TAG_LEN, tag);
     if (!ok) {
         EVP_CIPHER_CTX_free(ctx);
         return kt_ossl_fail("aes-gcm");
     }
     uint8_t last[16];
     int fin = EVP_CipherFinal_ex(ctx, last, &len);
-    if (fin && seal)
-        fin = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KT_GCM_TAG_LEN, tag);
+    if (fin && seal) fin = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KT_GCM_TAG_LEN, tag);
     EVP_CIPHER_CTX_free(ctx);
     if (!fin && !seal) {
         kt_wipe(out, n);
@@ -58,12 +53,10 @@ kt_status kt_aead_open(const uint8_t key[KT_AES256_KEY_LEN], const uint8_t iv[KT
 
 kt_status kt_random(void *out, size_t n)
 {
-    if (!out && n)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "random: NULL argument");
+    if (!out && n) return kt_fail(KT_ERR_INVALID_ARGUMENT, "random: NULL argument");
     while (n) {
         int chunk = n > (1 << 20) ? (1 << 20) : (int)n;
-        if (RAND_bytes(out, chunk) != 1)
-            return kt_ossl_fail("random");
+        if (RAND_bytes(out, chunk) != 1) return kt_ossl_fail("random");
         out = (uint8_t *)out + chunk;
         n -= (size_t)chunk;
     }

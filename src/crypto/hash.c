@@ -10,20 +10,17 @@ kt_status kt_ossl_fail(const char *what)
 {
     unsigned long e = ERR_get_error();
     char reason[160] = "unknown";
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
+    if (e) ERR_error_string_n(e, reason, sizeof reason);
     ERR_clear_error();
     return kt_fail(KT_ERR_CRYPTO, "%s failed: %s", what, reason);
 }
 
 static kt_status digest(const char *name, const void *data, size_t n, uint8_t out[32])
 {
-    if (!out || (n && !data))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: NULL argument", name);
+    if (!out || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: NULL argument", name);
     unsigned int len = 0;
     EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
-    if (!md)
-        return kt_ossl_fail(name);
+    if (!md) return kt_ossl_fail(name);
     int ok = EVP_Digest(data, n, out, &len, md, NULL);
     EVP_MD_free(md);
     return ok && len == 32 ? KT_OK : kt_ossl_fail(name);
@@ -47,11 +44,9 @@ struct kt_sha256_ctx {
 
 kt_status kt_sha256_new(kt_sha256_ctx **out)
 {
-    if (!out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
+    if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
     kt_sha256_ctx *c = calloc(1, sizeof *c);
-    if (!c)
-        return kt_fail(KT_ERR_NO_MEMORY, "sha256: out of memory");
+    if (!c) return kt_fail(KT_ERR_NO_MEMORY, "sha256: out of memory");
     c->md = EVP_MD_fetch(NULL, "SHA256", NULL);
     c->md_ctx = EVP_MD_CTX_new();
     if (!c->md || !c->md_ctx) {
@@ -64,11 +59,9 @@ kt_status kt_sha256_new(kt_sha256_ctx **out)
 
 kt_status kt_sha256_update(kt_sha256_ctx *c, const void *data, size_t n)
 {
-    if (!c || (n && !data))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
+    if (!c || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
     if (!c->started) {
-        if (!EVP_DigestInit_ex(c->md_ctx, c->md, NULL))
-            return kt_ossl_fail("sha256 init");
+        if (!EVP_DigestInit_ex(c->md_ctx, c->md, NULL)) return kt_ossl_fail("sha256 init");
         c->started = true;
     }
     return EVP_DigestUpdate(c->md_ctx, data, n) ? KT_OK : kt_ossl_fail("sha256 update");
@@ -76,20 +69,17 @@ kt_status kt_sha256_update(kt_sha256_ctx *c, const void *data, size_t n)
 
 kt_status kt_sha256_final(kt_sha256_ctx *c, uint8_t out[KT_SHA256_LEN])
 {
-    if (!c || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
-    if (!c->started && kt_sha256_update(c, "", 0))
-        return KT_ERR_CRYPTO;
+    if (!c || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sha256: NULL argument");
+    if (!c->started && kt_sha256_update(c, "", 0)) return KT_ERR_CRYPTO;
     unsigned int len = 0;
     c->started = false;
     return EVP_DigestFinal_ex(c->md_ctx, out, &len) && len == 32 ? KT_OK
-                                                                   : kt_ossl_fail("sha256 final");
+                                                                 : kt_ossl_fail("sha256 final");
 }
 
 void kt_sha256_free(kt_sha256_ctx *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     EVP_MD_CTX_free(c->md_ctx);
     EVP_MD_free(c->md);
     free(c);
@@ -137,7 +127,8 @@ kt_status kt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt
     params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
     params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
     if (salt_len)
-        params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+        params[i++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
     params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
     params[i] = OSSL_PARAM_construct_end();
     int ok = ctx && EVP_KDF_derive(ctx, out, out_len, params) > 0;

@@ -16,10 +16,12 @@ kt_status kt_key_wrap(EVP_PKEY *pkey, kt_key **out)
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
         char group[32] = "";
         size_t glen = 0;
-        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen);
+        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &glen);
         if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0) {
             EVP_PKEY_free(pkey);
-            return kt_fail(KT_ERR_UNSUPPORTED, "EC key on curve '%s': only P-256 is supported", group);
+            return kt_fail(KT_ERR_UNSUPPORTED, "EC key on curve '%s': only P-256 is supported",
+                           group);
         }
         type = KT_KEY_P256;
     } else if (EVP_PKEY_is_a(pkey, "RSA")) {
@@ -51,8 +53,7 @@ kt_status kt_key_wrap(EVP_PKEY *pkey, kt_key **out)
 
 kt_status kt_key_generate(kt_key_type type, kt_key **out)
 {
-    if (!out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "key generate: NULL argument");
+    if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "key generate: NULL argument");
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     int ok = 0;
@@ -78,17 +79,14 @@ kt_status kt_key_generate(kt_key_type type, kt_key **out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "unknown key type %d", (int)type);
     }
     EVP_PKEY_CTX_free(ctx);
-    if (!ok)
-        return kt_ossl_fail("key generation");
+    if (!ok) return kt_ossl_fail("key generation");
     return kt_key_wrap(pkey, out);
 }
 
 kt_status kt_key_from_pem(const char *pem, size_t n, kt_key **out)
 {
-    if (!pem || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "key from PEM: NULL argument");
-    if (n > INT32_MAX)
-        return kt_fail(KT_ERR_TOO_LARGE, "key PEM too large");
+    if (!pem || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "key from PEM: NULL argument");
+    if (n > INT32_MAX) return kt_fail(KT_ERR_TOO_LARGE, "key PEM too large");
     BIO *bio = BIO_new_mem_buf(pem, (int)n);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     if (!pkey && bio) {
@@ -106,22 +104,20 @@ kt_status kt_key_from_pem(const char *pem, size_t n, kt_key **out)
 
 kt_status kt_key_to_pem(const kt_key *k, bool include_private, kt_buf *out)
 {
-    if (!k || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "key to PEM: NULL argument");
+    if (!k || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "key to PEM: NULL argument");
     if (include_private && !kt_key_has_private(k))
         return kt_fail(KT_ERR_STATE, "key to PEM: key has no private part");
     BIO *bio = BIO_new(BIO_s_secmem());
-    int ok = bio && (include_private ? PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL)
-                                     : PEM_write_bio_PUBKEY(bio, k->pkey));
+    int ok =
+        bio && (include_private ? PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL)
+                                : PEM_write_bio_PUBKEY(bio, k->pkey));
     kt_status st = ok ? KT_OK : kt_ossl_fail("key to PEM");
     if (ok) {
         char *p = NULL;
         long len = BIO_get_mem_data(bio, &p);
         st = kt_buf_append(out, p, (size_t)len);
-        if (!st)
-            st = kt_buf_reserve(out, 1);
-        if (!st)
-            out->data[out->len] = '\0';
+        if (!st) st = kt_buf_reserve(out, 1);
+        if (!st) out->data[out->len] = '\0';
     }
     BIO_free(bio);
     return st;
@@ -129,8 +125,7 @@ kt_status kt_key_to_pem(const kt_key *k, bool include_private, kt_buf *out)
 
 kt_status kt_key_public_raw(const kt_key *k, uint8_t *out, size_t cap, size_t *len)
 {
-    if (!k || !out || !len)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "public raw: NULL argument");
+    if (!k || !out || !len) return kt_fail(KT_ERR_INVALID_ARGUMENT, "public raw: NULL argument");
     if (k->type == KT_KEY_RSA3072_E3) {
         BIGNUM *m = NULL;
         if (cap < KT_RSA3072_LEN)
@@ -138,8 +133,7 @@ kt_status kt_key_public_raw(const kt_key *k, uint8_t *out, size_t cap, size_t *l
         int ok = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_N, &m) &&
                  BN_bn2binpad(m, out, KT_RSA3072_LEN) == KT_RSA3072_LEN;
         BN_free(m);
-        if (!ok)
-            return kt_ossl_fail("RSA modulus");
+        if (!ok) return kt_ossl_fail("RSA modulus");
         *len = KT_RSA3072_LEN;
         return KT_OK;
     }
@@ -148,8 +142,7 @@ kt_status kt_key_public_raw(const kt_key *k, uint8_t *out, size_t cap, size_t *l
     if (!EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &n) ||
         n != 65 || pt[0] != 4)
         return kt_ossl_fail("EC public point");
-    if (cap < 64)
-        return kt_fail(KT_ERR_BUFFER_TOO_SMALL, "public raw: needs 64 bytes");
+    if (cap < 64) return kt_fail(KT_ERR_BUFFER_TOO_SMALL, "public raw: needs 64 bytes");
     memcpy(out, pt + 1, 64);
     *len = 64;
     return KT_OK;
@@ -157,8 +150,7 @@ kt_status kt_key_public_raw(const kt_key *k, uint8_t *out, size_t cap, size_t *l
 
 kt_status kt_key_from_public_raw(kt_key_type type, const uint8_t *raw, size_t n, kt_key **out)
 {
-    if (!raw || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "public from raw: NULL argument");
+    if (!raw || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "public from raw: NULL argument");
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     BIGNUM *bn_n = NULL, *bn_e = NULL;
     uint8_t pt[65];
@@ -222,10 +214,8 @@ kt_status kt_key_from_public_raw(kt_key_type type, const uint8_t *raw, size_t n,
 
 kt_status kt_key_from_openssl(EVP_PKEY *pkey, kt_key **out)
 {
-    if (!pkey || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "key from OpenSSL: NULL argument");
-    if (!EVP_PKEY_up_ref(pkey))
-        return kt_ossl_fail("key reference");
+    if (!pkey || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "key from OpenSSL: NULL argument");
+    if (!EVP_PKEY_up_ref(pkey)) return kt_ossl_fail("key reference");
     return kt_key_wrap(pkey, out);
 }
 
@@ -236,10 +226,10 @@ kt_key_type kt_key_type_of(const kt_key *k)
 
 bool kt_key_has_private(const kt_key *k)
 {
-    if (!k)
-        return false;
+    if (!k) return false;
     BIGNUM *d = NULL;
-    const char *name = k->type == KT_KEY_RSA3072_E3 ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
+    const char *name =
+        k->type == KT_KEY_RSA3072_E3 ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
     bool has = EVP_PKEY_get_bn_param(k->pkey, name, &d) == 1;
     BN_clear_free(d);
     ERR_clear_error();
@@ -248,8 +238,7 @@ bool kt_key_has_private(const kt_key *k)
 
 void kt_key_free(kt_key *k)
 {
-    if (!k)
-        return;
+    if (!k) return;
     EVP_PKEY_free(k->pkey);
     free(k);
 }

@@ -16,8 +16,7 @@ static kt_status digest_ctx(const kt_key *k, bool sign, EVP_MD_CTX **out, EVP_PK
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     const char *dname = k->type == KT_KEY_SM2 ? "SM3" : "SHA256";
-    if (!md)
-        return kt_ossl_fail("digest context");
+    if (!md) return kt_ossl_fail("digest context");
     if (k->type == KT_KEY_SM2) {
         pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
         if (!pctx || EVP_PKEY_CTX_set1_id(pctx, sm2_id, sizeof sm2_id - 1) <= 0) {
@@ -43,24 +42,19 @@ static kt_status digest_ctx(const kt_key *k, bool sign, EVP_MD_CTX **out, EVP_PK
 
 kt_status kt_sign(const kt_key *k, const void *msg, size_t n, kt_buf *sig)
 {
-    if (!k || !sig || (n && !msg))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
-    if (!kt_key_has_private(k))
-        return kt_fail(KT_ERR_STATE, "sign: key has no private part");
+    if (!k || !sig || (n && !msg)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
+    if (!kt_key_has_private(k)) return kt_fail(KT_ERR_STATE, "sign: key has no private part");
     EVP_MD_CTX *md;
     EVP_PKEY_CTX *pctx;
     kt_status st = digest_ctx(k, true, &md, &pctx);
-    if (st)
-        return st;
+    if (st) return st;
     uint8_t der[512];
     size_t len = sizeof der;
     int ok = EVP_DigestSign(md, der, &len, msg, n);
     EVP_MD_CTX_free(md);
     EVP_PKEY_CTX_free(pctx);
-    if (!ok)
-        return kt_ossl_fail("sign");
-    if (k->type != KT_KEY_P256)
-        return kt_buf_append(sig, der, len);
+    if (!ok) return kt_ossl_fail("sign");
+    if (k->type != KT_KEY_P256) return kt_buf_append(sig, der, len);
     /* ECDSA: DER to fixed r||s */
     const uint8_t *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)len);
@@ -73,8 +67,7 @@ kt_status kt_sign(const kt_key *k, const void *msg, size_t n, kt_buf *sig)
 
 kt_status kt_verify(const kt_key *k, const void *msg, size_t n, const uint8_t *sig, size_t sig_len)
 {
-    if (!k || !sig || (n && !msg))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
+    if (!k || !sig || (n && !msg)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
     uint8_t der[128];
     const uint8_t *s = sig;
     size_t slen = sig_len;
@@ -92,8 +85,7 @@ kt_status kt_verify(const kt_key *k, const void *msg, size_t n, const uint8_t *s
         uint8_t *p = der;
         int dl = i2d_ECDSA_SIG(es, &p);
         ECDSA_SIG_free(es);
-        if (dl <= 0)
-            return kt_ossl_fail("ECDSA signature encoding");
+        if (dl <= 0) return kt_ossl_fail("ECDSA signature encoding");
         s = der;
         slen = (size_t)dl;
     } else if (k->type == KT_KEY_RSA3072_E3 && sig_len != KT_RSA3072_LEN) {
@@ -102,8 +94,7 @@ kt_status kt_verify(const kt_key *k, const void *msg, size_t n, const uint8_t *s
     EVP_MD_CTX *md;
     EVP_PKEY_CTX *pctx;
     kt_status st = digest_ctx(k, false, &md, &pctx);
-    if (st)
-        return st;
+    if (st) return st;
     int r = EVP_DigestVerify(md, s, slen, msg, n);
     EVP_MD_CTX_free(md);
     EVP_PKEY_CTX_free(pctx);
@@ -113,14 +104,14 @@ kt_status kt_verify(const kt_key *k, const void *msg, size_t n, const uint8_t *s
 
 kt_status kt_ecdh(const kt_key *mine, const kt_key *peer, uint8_t out[32])
 {
-    if (!mine || !peer || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ecdh: NULL argument");
+    if (!mine || !peer || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "ecdh: NULL argument");
     if (mine->type != KT_KEY_P256 || peer->type != KT_KEY_P256)
         return kt_fail(KT_ERR_UNSUPPORTED, "ecdh: both keys must be P-256");
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine->pkey, NULL);
     size_t len = 32;
-    int ok = ctx && EVP_PKEY_derive_init(ctx) > 0 && EVP_PKEY_derive_set_peer(ctx, peer->pkey) > 0 &&
-             EVP_PKEY_derive(ctx, out, &len) > 0 && len == 32;
+    int ok = ctx && EVP_PKEY_derive_init(ctx) > 0 &&
+             EVP_PKEY_derive_set_peer(ctx, peer->pkey) > 0 && EVP_PKEY_derive(ctx, out, &len) > 0 &&
+             len == 32;
     EVP_PKEY_CTX_free(ctx);
     return ok ? KT_OK : kt_ossl_fail("ecdh");
 }
@@ -134,10 +125,10 @@ kt_status kt_rsa_sigstruct_q(const uint8_t mod[KT_RSA3072_LEN], const uint8_t si
     BIGNUM *m = BN_bin2bn(mod, KT_RSA3072_LEN, NULL), *s = BN_bin2bn(sig, KT_RSA3072_LEN, NULL);
     BIGNUM *t = BN_new(), *a = BN_new(), *rem = BN_new(), *b = BN_new();
     /* q1 = s*s / m; q2 = (s*s*s - q1*s*m) / m = ((s*s mod m) * s) / m */
-    int ok = ctx && m && s && t && a && rem && b && !BN_is_zero(m) &&
-             BN_sqr(t, s, ctx) && BN_div(a, rem, t, m, ctx) &&
-             BN_bn2binpad(a, q1, KT_RSA3072_LEN) == KT_RSA3072_LEN && BN_mul(t, rem, s, ctx) &&
-             BN_div(b, NULL, t, m, ctx) && BN_bn2binpad(b, q2, KT_RSA3072_LEN) == KT_RSA3072_LEN;
+    int ok = ctx && m && s && t && a && rem && b && !BN_is_zero(m) && BN_sqr(t, s, ctx) &&
+             BN_div(a, rem, t, m, ctx) && BN_bn2binpad(a, q1, KT_RSA3072_LEN) == KT_RSA3072_LEN &&
+             BN_mul(t, rem, s, ctx) && BN_div(b, NULL, t, m, ctx) &&
+             BN_bn2binpad(b, q2, KT_RSA3072_LEN) == KT_RSA3072_LEN;
     BN_free(m), BN_free(s), BN_free(t), BN_free(a), BN_free(rem), BN_free(b);
     BN_CTX_free(ctx);
     return ok ? KT_OK : kt_ossl_fail("sigstruct q1/q2");

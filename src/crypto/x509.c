@@ -18,8 +18,7 @@ static kt_status parse_subject(const char *subject, X509_NAME **out)
         return kt_fail(KT_ERR_TOO_LARGE, "certificate subject longer than %zu", sizeof buf - 1);
     strcpy(buf, subject);
     X509_NAME *name = X509_NAME_new();
-    if (!name)
-        return kt_ossl_fail("X509_NAME");
+    if (!name) return kt_ossl_fail("X509_NAME");
     char *save = NULL;
     for (char *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
         while (*part == ' ')
@@ -27,10 +26,12 @@ static kt_status parse_subject(const char *subject, X509_NAME **out)
         char *eq = strchr(part, '=');
         if (!eq || eq == part || !eq[1]) {
             X509_NAME_free(name);
-            return kt_fail(KT_ERR_MALFORMED, "certificate subject part '%s' is not KEY=value", part);
+            return kt_fail(KT_ERR_MALFORMED, "certificate subject part '%s' is not KEY=value",
+                           part);
         }
         *eq = '\0';
-        if (!X509_NAME_add_entry_by_txt(name, part, MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1, 0)) {
+        if (!X509_NAME_add_entry_by_txt(name, part, MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1,
+                                        0)) {
             X509_NAME_free(name);
             ERR_clear_error();
             return kt_fail(KT_ERR_MALFORMED, "certificate subject key '%s' is unknown", part);
@@ -54,12 +55,12 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 /* Fills in everything but the subject and public key, then signs. */
 static int add_extra(X509 *cert, const kt_cert_extension *extra)
 {
-    if (!extra)
-        return 1;
+    if (!extra) return 1;
     ASN1_OBJECT *obj = OBJ_txt2obj(extra->oid, 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *e = NULL;
-    int ok = obj && os && extra->len <= INT32_MAX && ASN1_OCTET_STRING_set(os, extra->der, (int)extra->len) &&
+    int ok = obj && os && extra->len <= INT32_MAX &&
+             ASN1_OCTET_STRING_set(os, extra->der, (int)extra->len) &&
              (e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) && X509_add_ext(cert, e, -1);
     X509_EXTENSION_free(e);
     ASN1_OCTET_STRING_free(os);
@@ -72,18 +73,22 @@ static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t
 {
     if (days <= 0 || days > 36500) {
         X509_free(cert);
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate validity of %d days is out of range", days);
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate validity of %d days is out of range",
+                       days);
     }
-    int ok = X509_set_version(cert, 2) && ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial) &&
-             X509_gmtime_adj(X509_getm_notBefore(cert), -60) &&
-             X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) &&
-             X509_set_issuer_name(cert, X509_get_subject_name(issuer)) &&
-             add_ext(cert, issuer, NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
-             add_ext(cert, issuer, NID_key_usage,
-                     is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyAgreement") &&
-             add_ext(cert, issuer, NID_subject_key_identifier, "hash") &&
-             (cert == issuer || add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always")) &&
-             add_extra(cert, extra);
+    int ok =
+        X509_set_version(cert, 2) && ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial) &&
+        X509_gmtime_adj(X509_getm_notBefore(cert), -60) &&
+        X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) &&
+        X509_set_issuer_name(cert, X509_get_subject_name(issuer)) &&
+        add_ext(cert, issuer, NID_basic_constraints,
+                is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
+        add_ext(cert, issuer, NID_key_usage,
+                is_ca ? "critical,keyCertSign,cRLSign"
+                      : "critical,digitalSignature,keyAgreement") &&
+        add_ext(cert, issuer, NID_subject_key_identifier, "hash") &&
+        (cert == issuer || add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always")) &&
+        add_extra(cert, extra);
     const char *md = EVP_PKEY_is_a(issuer_key, "SM2") ? "SM3" : "SHA256";
     ok = ok && X509_sign(cert, issuer_key, EVP_get_digestbyname(md)) > 0;
     if (!ok) {
@@ -103,12 +108,10 @@ static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t
 kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, bool is_ca,
                               kt_cert **out)
 {
-    if (!key || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "self-signed: NULL argument");
+    if (!key || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "self-signed: NULL argument");
     X509_NAME *name;
     kt_status st = parse_subject(subject, &name);
-    if (st)
-        return st;
+    if (st) return st;
     X509 *cert = X509_new();
     uint64_t serial;
     int ok = cert && X509_set_subject_name(cert, name) && X509_set_pubkey(cert, key->pkey) &&
@@ -123,12 +126,10 @@ kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, 
 
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
 {
-    if (!key || !der)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "CSR: NULL argument");
+    if (!key || !der) return kt_fail(KT_ERR_INVALID_ARGUMENT, "CSR: NULL argument");
     X509_NAME *name;
     kt_status st = parse_subject(subject, &name);
-    if (st)
-        return st;
+    if (st) return st;
     X509_REQ *req = X509_REQ_new();
     const char *md = key->type == KT_KEY_SM2 ? "SM3" : "SHA256";
     int ok = req && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key->pkey) &&
@@ -137,8 +138,7 @@ kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
     unsigned char *p = NULL;
     int len = ok ? i2d_X509_REQ(req, &p) : -1;
     X509_REQ_free(req);
-    if (len <= 0)
-        return kt_ossl_fail("CSR");
+    if (len <= 0) return kt_ossl_fail("CSR");
     st = kt_buf_append(der, p, (size_t)len);
     OPENSSL_free(p);
     return st;
@@ -156,8 +156,7 @@ kt_status kt_cert_issue_ext(const kt_cert *issuer, const kt_key *issuer_key, con
 {
     if (!issuer || !issuer_key || !csr_der || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "issue: NULL argument");
-    if (csr_len > 65536)
-        return kt_fail(KT_ERR_TOO_LARGE, "CSR of %zu bytes is too large", csr_len);
+    if (csr_len > 65536) return kt_fail(KT_ERR_TOO_LARGE, "CSR of %zu bytes is too large", csr_len);
     const unsigned char *p = csr_der;
     X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)csr_len);
     if (!req || p != csr_der + csr_len) {
@@ -199,8 +198,7 @@ kt_status kt_crl_new(const kt_cert *issuer, const kt_key *issuer_key, int days, 
     ASN1_TIME_free(t1);
     ASN1_TIME_free(t2);
     X509_CRL_free(crl);
-    if (len <= 0)
-        return kt_ossl_fail("CRL");
+    if (len <= 0) return kt_ossl_fail("CRL");
     kt_status st = kt_buf_append(der, p, (size_t)len);
     OPENSSL_free(p);
     return st;
@@ -248,8 +246,7 @@ kt_status kt_cert_from_der(const uint8_t *der, size_t n, kt_cert **out)
 
 kt_status kt_cert_to_pem(const kt_cert *c, kt_buf *out)
 {
-    if (!c || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate to PEM: NULL argument");
+    if (!c || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate to PEM: NULL argument");
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio || !PEM_write_bio_X509(bio, c->x509)) {
         BIO_free(bio);
@@ -264,12 +261,10 @@ kt_status kt_cert_to_pem(const kt_cert *c, kt_buf *out)
 
 kt_status kt_cert_to_der(const kt_cert *c, kt_buf *out)
 {
-    if (!c || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate to DER: NULL argument");
+    if (!c || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate to DER: NULL argument");
     unsigned char *p = NULL;
     int len = i2d_X509(c->x509, &p);
-    if (len <= 0)
-        return kt_ossl_fail("certificate to DER");
+    if (len <= 0) return kt_ossl_fail("certificate to DER");
     kt_status st = kt_buf_append(out, p, (size_t)len);
     OPENSSL_free(p);
     return st;
@@ -277,11 +272,9 @@ kt_status kt_cert_to_der(const kt_cert *c, kt_buf *out)
 
 kt_status kt_cert_public_key(const kt_cert *c, kt_key **out)
 {
-    if (!c || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate key: NULL argument");
+    if (!c || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate key: NULL argument");
     EVP_PKEY *pk = X509_get_pubkey(c->x509);
-    if (!pk)
-        return kt_ossl_fail("certificate public key");
+    if (!pk) return kt_ossl_fail("certificate public key");
     return kt_key_wrap(pk, out);
 }
 
@@ -305,20 +298,21 @@ kt_status kt_cert_subject(const kt_cert *c, char *out, size_t cap)
 
 kt_status kt_cert_check_issued_by(const kt_cert *c, const kt_cert *issuer)
 {
-    if (!c || !issuer)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate check: NULL argument");
+    if (!c || !issuer) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate check: NULL argument");
     if (X509_check_issued(issuer->x509, c->x509) != X509_V_OK)
-        return kt_fail(KT_ERR_VERIFY, "certificate was not issued by that issuer (names or key usage)");
+        return kt_fail(KT_ERR_VERIFY,
+                       "certificate was not issued by that issuer (names or key usage)");
     EVP_PKEY *pk = X509_get0_pubkey(issuer->x509);
     int ok = pk && X509_verify(c->x509, pk) == 1;
     ERR_clear_error();
-    return ok ? KT_OK : kt_fail(KT_ERR_VERIFY, "certificate signature does not verify with the issuer's key");
+    return ok ? KT_OK
+              : kt_fail(KT_ERR_VERIFY,
+                        "certificate signature does not verify with the issuer's key");
 }
 
 void kt_cert_free(kt_cert *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     X509_free(c->x509);
     free(c);
 }

@@ -21,8 +21,7 @@ void kt_enclave_config_default(kt_enclave_config *c)
 
 kt_status kt_enclave_config_check(const kt_enclave_config *c)
 {
-    if (!c)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: NULL");
+    if (!c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: NULL");
     if (c->heap_size == 0 || c->heap_size % KT_PAGE_SIZE || c->heap_size > (16ull << 30))
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "config: heap_size %llu must be a non-zero multiple of 4096 up to 16G",
@@ -32,7 +31,8 @@ kt_status kt_enclave_config_check(const kt_enclave_config *c)
                        "config: stack_size %llu must be a non-zero multiple of 4096 up to 256M",
                        (unsigned long long)c->stack_size);
     if (c->tcs_count == 0 || c->tcs_count > 256)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: tcs_count %u must be 1..256", c->tcs_count);
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: tcs_count %u must be 1..256",
+                       c->tcs_count);
     if (c->max_message_size < 64 || c->max_message_size > (256u << 20))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: max_message_size %llu must be 64..256M",
                        (unsigned long long)c->max_message_size);
@@ -49,19 +49,24 @@ static kt_status parse_u64(const char *key, const char *v, bool size, uint64_t m
     uint64_t mul = 1;
     if (size && *end) {
         switch (toupper((unsigned char)*end)) {
-        case 'K': mul = 1ull << 10; break;
-        case 'M': mul = 1ull << 20; break;
-        case 'G': mul = 1ull << 30; break;
-        default: mul = 0;
+        case 'K':
+            mul = 1ull << 10;
+            break;
+        case 'M':
+            mul = 1ull << 20;
+            break;
+        case 'G':
+            mul = 1ull << 30;
+            break;
+        default:
+            mul = 0;
         }
-        if (mul)
-            end++;
+        if (mul) end++;
     }
     if (errno || *end || mul == 0)
         return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not a%s number", key, v,
                        size ? " size (number with optional K, M or G)" : "");
-    if (x > max / mul)
-        return kt_fail(KT_ERR_MALFORMED, "config: %s: %s is too large", key, v);
+    if (x > max / mul) return kt_fail(KT_ERR_MALFORMED, "config: %s: %s is too large", key, v);
     *out = x * mul;
     return KT_OK;
 }
@@ -70,17 +75,17 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
 {
     uint64_t x = 0;
     kt_status st;
-    if (!strcmp(key, "heap_size") || !strcmp(key, "stack_size") || !strcmp(key, "max_message_size")) {
-        if ((st = parse_u64(key, v, true, 1ull << 40, &x)))
-            return st;
-        *(key[0] == 'h' ? &c->heap_size : key[0] == 's' ? &c->stack_size : &c->max_message_size) = x;
+    if (!strcmp(key, "heap_size") || !strcmp(key, "stack_size") ||
+        !strcmp(key, "max_message_size")) {
+        if ((st = parse_u64(key, v, true, 1ull << 40, &x))) return st;
+        *(key[0] == 'h'   ? &c->heap_size
+          : key[0] == 's' ? &c->stack_size
+                          : &c->max_message_size) = x;
     } else if (!strcmp(key, "tcs_count")) {
-        if ((st = parse_u64(key, v, false, UINT32_MAX, &x)))
-            return st;
+        if ((st = parse_u64(key, v, false, UINT32_MAX, &x))) return st;
         c->tcs_count = (uint32_t)x;
     } else if (!strcmp(key, "prodid") || !strcmp(key, "svn")) {
-        if ((st = parse_u64(key, v, false, UINT16_MAX, &x)))
-            return st;
+        if ((st = parse_u64(key, v, false, UINT16_MAX, &x))) return st;
         *(key[0] == 'p' ? &c->prodid : &c->svn) = (uint16_t)x;
     } else if (!strcmp(key, "debug")) {
         if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
@@ -107,10 +112,8 @@ static char *trim(char *s)
 
 kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config *c)
 {
-    if (!text || !c)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: NULL argument");
-    if (n > MAX_TEXT)
-        return kt_fail(KT_ERR_TOO_LARGE, "config: %zu bytes is over %d", n, MAX_TEXT);
+    if (!text || !c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: NULL argument");
+    if (n > MAX_TEXT) return kt_fail(KT_ERR_TOO_LARGE, "config: %zu bytes is over %d", n, MAX_TEXT);
     kt_enclave_config work = *c;
     size_t line_no = 0;
     for (size_t at = 0; at < n;) {
@@ -128,23 +131,19 @@ kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config 
         if (strlen(line) != len)
             return kt_fail(KT_ERR_MALFORMED, "config: line %zu contains a NUL byte", line_no);
         char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
+        if (hash) *hash = '\0';
         char *s = trim(line);
-        if (!*s)
-            continue;
+        if (!*s) continue;
         char *eq = strchr(s, '=');
         if (!eq)
             return kt_fail(KT_ERR_MALFORMED, "config: line %zu: expected key = value", line_no);
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
         kt_status st = set_key(&work, key, val);
-        if (st)
-            return kt_fail_context(st, "line %zu", line_no);
+        if (st) return kt_fail_context(st, "line %zu", line_no);
     }
     kt_status st = kt_enclave_config_check(&work);
-    if (st)
-        return st;
+    if (st) return st;
     *c = work;
     return KT_OK;
 }
@@ -165,13 +164,12 @@ void kt_config_encode(const kt_enclave_config *c, uint8_t out[KT_CONFIG_BLOB_LEN
 kt_status kt_config_decode(const uint8_t in[KT_CONFIG_BLOB_LEN], kt_enclave_config *c)
 {
     if (kt_le32(in) != CONFIG_VERSION)
-        return kt_fail(KT_ERR_MALFORMED, "config block version %u is not %d", kt_le32(in), CONFIG_VERSION);
+        return kt_fail(KT_ERR_MALFORMED, "config block version %u is not %d", kt_le32(in),
+                       CONFIG_VERSION);
     uint32_t flags = kt_le32(in + 36);
-    if (flags & ~1u)
-        return kt_fail(KT_ERR_MALFORMED, "config block has unknown flags 0x%x", flags);
+    if (flags & ~1u) return kt_fail(KT_ERR_MALFORMED, "config block has unknown flags 0x%x", flags);
     for (int i = 40; i < KT_CONFIG_BLOB_LEN; i++)
-        if (in[i])
-            return kt_fail(KT_ERR_MALFORMED, "config block reserved byte %d is not zero", i);
+        if (in[i]) return kt_fail(KT_ERR_MALFORMED, "config block reserved byte %d is not zero", i);
     c->tcs_count = kt_le32(in + 4);
     c->heap_size = kt_le64(in + 8);
     c->stack_size = kt_le64(in + 16);

@@ -28,8 +28,7 @@ static kt_status find_dynsym(const uint8_t *data, size_t n, const Elf64_Ehdr *eh
     for (unsigned i = 0; i < eh->e_shnum; i++) {
         Elf64_Shdr sh;
         memcpy(&sh, data + eh->e_shoff + (uint64_t)i * sizeof sh, sizeof sh);
-        if (sh.sh_type != SHT_DYNSYM)
-            continue;
+        if (sh.sh_type != SHT_DYNSYM) continue;
         if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_file(sh.sh_offset, sh.sh_size, n))
             return kt_fail(KT_ERR_MALFORMED, "ELF: .dynsym outside the file or wrong entry size");
         if (sh.sh_link >= eh->e_shnum)
@@ -37,7 +36,8 @@ static kt_status find_dynsym(const uint8_t *data, size_t n, const Elf64_Ehdr *eh
                            eh->e_shnum);
         Elf64_Shdr str;
         memcpy(&str, data + eh->e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);
-        if (str.sh_type != SHT_STRTAB || !in_file(str.sh_offset, str.sh_size, n) || str.sh_size == 0)
+        if (str.sh_type != SHT_STRTAB || !in_file(str.sh_offset, str.sh_size, n) ||
+            str.sh_size == 0)
             return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr outside the file or not a string table");
         if (data[str.sh_offset + str.sh_size - 1] != '\0')
             return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr is not NUL-terminated");
@@ -61,8 +61,7 @@ static kt_status sym_at(const kt_elf *elf, size_t i, Elf64_Sym *sym, const char 
 
 kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
 {
-    if (!data || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF: NULL argument");
+    if (!data || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF: NULL argument");
     memset(out, 0, sizeof *out);
     Elf64_Ehdr eh;
     if (n < sizeof eh)
@@ -85,11 +84,12 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         Elf64_Phdr ph;
         memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
         if (ph.p_type == PT_INTERP)
-            return kt_fail(KT_ERR_MALFORMED, "ELF: has an interpreter (an executable, not an enclave)");
-        if (ph.p_type != PT_LOAD)
-            continue;
+            return kt_fail(KT_ERR_MALFORMED,
+                           "ELF: has an interpreter (an executable, not an enclave)");
+        if (ph.p_type != PT_LOAD) continue;
         if (out->nseg == KT_ELF_MAX_SEGMENTS)
-            return kt_fail(KT_ERR_MALFORMED, "ELF: more than %d loadable segments", KT_ELF_MAX_SEGMENTS);
+            return kt_fail(KT_ERR_MALFORMED, "ELF: more than %d loadable segments",
+                           KT_ELF_MAX_SEGMENTS);
         if (ph.p_filesz > ph.p_memsz)
             return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u file size exceeds memory size", i);
         if (!in_file(ph.p_offset, ph.p_filesz, n))
@@ -97,7 +97,8 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         if (ph.p_vaddr > MAX_IMAGE_SPAN || ph.p_memsz > MAX_IMAGE_SPAN - ph.p_vaddr)
             return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u spans past 64 GiB", i);
         if (ph.p_vaddr < prev_end)
-            return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u overlaps or precedes the previous one", i);
+            return kt_fail(KT_ERR_MALFORMED,
+                           "ELF: segment %u overlaps or precedes the previous one", i);
         if ((ph.p_vaddr % KT_PAGE_SIZE) != (ph.p_offset % KT_PAGE_SIZE))
             return kt_fail(KT_ERR_MALFORMED, "ELF: segment %u is not page-congruent", i);
         prev_end = ph.p_vaddr + ph.p_memsz;
@@ -108,18 +109,15 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         s->filesz = ph.p_filesz;
         s->flags = seg_flags(ph.p_flags);
     }
-    if (out->nseg == 0)
-        return kt_fail(KT_ERR_MALFORMED, "ELF: no loadable segments");
+    if (out->nseg == 0) return kt_fail(KT_ERR_MALFORMED, "ELF: no loadable segments");
     out->image_size = (prev_end + KT_PAGE_SIZE - 1) & ~(uint64_t)(KT_PAGE_SIZE - 1);
 
     kt_status st = find_dynsym(data, n, &eh, out);
-    if (st)
-        return st;
+    if (st) return st;
     for (size_t i = 1; i < out->dynsym_count; i++) {
         Elf64_Sym sym;
         const char *name = NULL;
-        if ((st = sym_at(out, i, &sym, &name)))
-            return st;
+        if ((st = sym_at(out, i, &sym, &name))) return st;
         if (sym.st_shndx != SHN_UNDEF && strcmp(name, KT_ENTRY_SYMBOL) == 0 &&
             ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
             if (sym.st_value >= out->image_size)
@@ -132,16 +130,13 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
 
 kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg), void *arg)
 {
-    if (!elf || !fn)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF imports: NULL argument");
+    if (!elf || !fn) return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF imports: NULL argument");
     for (size_t i = 1; i < elf->dynsym_count; i++) {
         Elf64_Sym sym;
         const char *name = NULL;
         kt_status st = sym_at(elf, i, &sym, &name);
-        if (st)
-            return st;
-        if (sym.st_shndx == SHN_UNDEF && name[0] && (st = fn(name, arg)))
-            return st;
+        if (st) return st;
+        if (sym.st_shndx == SHN_UNDEF && name[0] && (st = fn(name, arg))) return st;
     }
     return KT_OK;
 }

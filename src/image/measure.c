@@ -29,15 +29,13 @@ typedef struct {
 
 static void flush(mlog *m)
 {
-    if (m->len && !m->st)
-        m->st = kt_sha256_update(m->h, m->buf, m->len);
+    if (m->len && !m->st) m->st = kt_sha256_update(m->h, m->buf, m->len);
     m->len = 0;
 }
 
 static uint8_t *room(mlog *m, size_t n)
 {
-    if (m->len + n > m->cap)
-        flush(m);
+    if (m->len + n > m->cap) flush(m);
     uint8_t *p = m->buf + m->len;
     m->len += n;
     return p;
@@ -96,8 +94,7 @@ static const uint8_t *image_page(const kt_elf *elf, const uint8_t *data, uint64_
             *flags = s->flags;
             bool shared = (i > 0 && elf->seg[i - 1].vaddr + elf->seg[i - 1].memsz > a) ||
                           (i + 1 < elf->nseg && elf->seg[i + 1].vaddr < end);
-            if (!shared)
-                return data + s->offset + (a - s->vaddr);
+            if (!shared) return data + s->offset + (a - s->vaddr);
             break;
         }
     }
@@ -105,13 +102,11 @@ static const uint8_t *image_page(const kt_elf *elf, const uint8_t *data, uint64_
     memset(scratch, 0, KT_PAGE_SIZE);
     for (unsigned i = 0; i < elf->nseg; i++) {
         const kt_elf_segment *s = &elf->seg[i];
-        if (s->vaddr >= end || s->vaddr + s->memsz <= a)
-            continue;
+        if (s->vaddr >= end || s->vaddr + s->memsz <= a) continue;
         *flags |= s->flags;
         uint64_t lo = s->vaddr > a ? s->vaddr : a;
         uint64_t hi = s->vaddr + s->filesz < end ? s->vaddr + s->filesz : end;
-        if (hi > lo)
-            memcpy(scratch + (lo - a), data + s->offset + (lo - s->vaddr), hi - lo);
+        if (hi > lo) memcpy(scratch + (lo - a), data + s->offset + (lo - s->vaddr), hi - lo);
     }
     return scratch;
 }
@@ -120,8 +115,10 @@ static kt_status measure_elf(const kt_elf *elf, const uint8_t *data, const kt_en
                              uint8_t mrenclave[KT_SHA256_LEN])
 {
     if (!elf->entry)
-        return kt_fail(KT_ERR_MALFORMED, "ELF: no exported function '%s' (not linked with the "
-                                         "kubetee trusted runtime?)", KT_ENTRY_SYMBOL);
+        return kt_fail(KT_ERR_MALFORMED,
+                       "ELF: no exported function '%s' (not linked with the "
+                       "kubetee trusted runtime?)",
+                       KT_ENTRY_SYMBOL);
     uint64_t config_page = elf->image_size;
     uint64_t heap = config_page + KT_PAGE_SIZE;
     uint64_t per_tcs = KT_PAGE_SIZE /* guard */ + c->stack_size + 2 * KT_PAGE_SIZE;
@@ -131,8 +128,7 @@ static kt_status measure_elf(const kt_elf *elf, const uint8_t *data, const kt_en
     mlog m = {0};
     m.cap = BATCH_PAGES * PAGE_LOG;
     m.buf = malloc(m.cap + 2 * KT_PAGE_SIZE);
-    if (!m.buf)
-        return kt_fail(KT_ERR_NO_MEMORY, "measure: out of memory");
+    if (!m.buf) return kt_fail(KT_ERR_NO_MEMORY, "measure: out of memory");
     uint8_t *scratch = m.buf + m.cap;
     m.st = kt_sha256_new(&m.h);
     if (m.st) {
@@ -149,8 +145,7 @@ static kt_status measure_elf(const kt_elf *elf, const uint8_t *data, const kt_en
     for (uint64_t a = 0; a < elf->image_size; a += KT_PAGE_SIZE) {
         uint32_t flags;
         const uint8_t *page = image_page(elf, data, a, scratch, &flags);
-        if (flags)
-            eadd_extend(&m, a, SECINFO_PT_REG | flags, page);
+        if (flags) eadd_extend(&m, a, SECINFO_PT_REG | flags, page);
     }
 
     memset(scratch, 0, KT_PAGE_SIZE);
@@ -185,10 +180,8 @@ kt_status kt_measure(const uint8_t *elf_bytes, size_t n, const kt_enclave_config
     if (!elf_bytes || !c || !mrenclave)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "measure: NULL argument");
     kt_status st = kt_enclave_config_check(c);
-    if (st)
-        return st;
+    if (st) return st;
     kt_elf elf;
-    if ((st = kt_elf_parse(elf_bytes, n, &elf)))
-        return st;
+    if ((st = kt_elf_parse(elf_bytes, n, &elf))) return st;
     return measure_elf(&elf, elf_bytes, c, mrenclave);
 }

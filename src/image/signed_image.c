@@ -17,22 +17,21 @@
 
 kt_status kt_signed_image_parse(const uint8_t *data, size_t n, kt_signed_image *out)
 {
-    if (!data || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "signed image: NULL argument");
+    if (!data || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "signed image: NULL argument");
     if (n < TRAILER_LEN || memcmp(data + n - 8, FOOT_MAGIC, 8) != 0)
         return kt_fail(KT_ERR_MALFORMED, "not a signed enclave (no kubetee signature trailer; "
                                          "sign it with `kubetee sign`)");
     uint64_t elf_len = kt_le64(data + n - FOOT_LEN);
     if (elf_len != n - TRAILER_LEN)
-        return kt_fail(KT_ERR_MALFORMED, "signed image: trailer says %llu ELF bytes, file holds %zu",
+        return kt_fail(KT_ERR_MALFORMED,
+                       "signed image: trailer says %llu ELF bytes, file holds %zu",
                        (unsigned long long)elf_len, n - TRAILER_LEN);
     const uint8_t *meta = data + elf_len;
     if (memcmp(meta, META_MAGIC, 8) || kt_le32(meta + 8) != 1 ||
         kt_le32(meta + 12) != KT_CONFIG_BLOB_LEN)
         return kt_fail(KT_ERR_MALFORMED, "signed image: unknown trailer version");
     kt_status st = kt_config_decode(meta + 16, &out->config);
-    if (st)
-        return kt_fail_context(st, "signed image");
+    if (st) return kt_fail_context(st, "signed image");
     out->elf = data;
     out->elf_len = (size_t)elf_len;
     memcpy(out->sigstruct, meta + 16 + KT_CONFIG_BLOB_LEN, KT_SIGSTRUCT_LEN);
@@ -51,10 +50,8 @@ static kt_status write_image(const uint8_t *elf, size_t n, const kt_enclave_conf
     kt_put_le64(meta + META_LEN, n);
     memcpy(meta + META_LEN + 8, FOOT_MAGIC, 8);
     kt_status st = kt_buf_reserve(out, n + sizeof meta);
-    if (!st)
-        st = kt_buf_append(out, elf, n);
-    if (!st)
-        st = kt_buf_append(out, meta, sizeof meta);
+    if (!st) st = kt_buf_append(out, elf, n);
+    if (!st) st = kt_buf_append(out, meta, sizeof meta);
     return st;
 }
 
@@ -62,14 +59,12 @@ static kt_status write_image(const uint8_t *elf, size_t n, const kt_enclave_conf
 static kt_status prepare(const uint8_t *elf, size_t n, const kt_enclave_config *c,
                          uint8_t mrenclave[KT_SHA256_LEN])
 {
-    if (!elf || !c)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
+    if (!elf || !c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
     if (n >= 8 && memcmp(elf + n - 8, FOOT_MAGIC, 8) == 0)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: the enclave is already signed");
     kt_elf parsed;
     kt_status st = kt_elf_parse(elf, n, &parsed);
-    if (st || (st = kt_elf_check_imports(&parsed)))
-        return st;
+    if (st || (st = kt_elf_check_imports(&parsed))) return st;
     return kt_measure(elf, n, c, mrenclave);
 }
 
@@ -90,29 +85,25 @@ kt_status kt_image_catsig(const uint8_t *elf, size_t n, const kt_enclave_config 
     uint8_t want[KT_SIGDATA_LEN];
     /* regenerate with the date gendata recorded, so only the enclave and config can differ */
     kt_status st = kt_image_gendata(elf, n, c, kt_le32(sigdata + 20), want);
-    if (st)
-        return st;
+    if (st) return st;
     if (memcmp(want, sigdata, KT_SIGDATA_LEN) != 0)
         return kt_fail(KT_ERR_VERIFY, "catsig: the signing data was not made from this enclave "
                                       "and config (run gendata again)");
     uint8_t sigstruct[KT_SIGSTRUCT_LEN];
-    if ((st = kt_sigstruct_assemble(sigdata, pub, sig, sig_len, sigstruct)))
-        return st;
+    if ((st = kt_sigstruct_assemble(sigdata, pub, sig, sig_len, sigstruct))) return st;
     return write_image(elf, n, c, sigstruct, out);
 }
 
 kt_status kt_image_sign(const uint8_t *elf, size_t n, const kt_enclave_config *c, const kt_key *key,
                         uint32_t date, kt_buf *out)
 {
-    if (!key || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
+    if (!key || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: NULL argument");
     if (kt_key_type_of(key) != KT_KEY_RSA3072_E3 || !kt_key_has_private(key))
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "sign: the key must be an RSA-3072 private key with exponent 3");
     uint8_t sd[KT_SIGDATA_LEN];
     kt_status st = kt_image_gendata(elf, n, c, date, sd);
-    if (st)
-        return st;
+    if (st) return st;
     kt_buf sig = {0};
     if (!(st = kt_sign(key, sd, sizeof sd, &sig)))
         st = kt_image_catsig(elf, n, c, sd, key, sig.data, sig.len, out);
@@ -120,34 +111,34 @@ kt_status kt_image_sign(const uint8_t *elf, size_t n, const kt_enclave_config *c
     return st;
 }
 
-kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img, kt_enclave_identity *id)
+kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
+                          kt_enclave_identity *id)
 {
     if (!data || !img || !id)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify image: NULL argument");
     kt_status st = kt_signed_image_parse(data, n, img);
-    if (st)
-        return st;
+    if (st) return st;
     kt_sigstruct_info info;
-    if ((st = kt_sigstruct_verify(img->sigstruct, &info)))
-        return st;
+    if ((st = kt_sigstruct_verify(img->sigstruct, &info))) return st;
     kt_elf elf;
     if ((st = kt_elf_parse(img->elf, img->elf_len, &elf)) || (st = kt_elf_check_imports(&elf)))
         return st;
     uint8_t mr[KT_SHA256_LEN];
-    if ((st = kt_measure(img->elf, img->elf_len, &img->config, mr)))
-        return st;
+    if ((st = kt_measure(img->elf, img->elf_len, &img->config, mr))) return st;
     if (!kt_equal(mr, info.mrenclave, KT_SHA256_LEN)) {
         char got[65], want[65];
         kt_hex_encode(mr, 32, got, sizeof got);
         kt_hex_encode(info.mrenclave, 32, want, sizeof want);
-        return kt_fail(KT_ERR_VERIFY, "measurement mismatch: the image measures %s but SIGSTRUCT "
-                                      "was signed for %s (image or config changed after signing)",
+        return kt_fail(KT_ERR_VERIFY,
+                       "measurement mismatch: the image measures %s but SIGSTRUCT "
+                       "was signed for %s (image or config changed after signing)",
                        got, want);
     }
     const kt_enclave_config *c = &img->config;
     uint64_t want_flags = KT_ATTR_MODE64BIT | (c->debug ? KT_ATTR_DEBUG : 0);
     if (info.prodid != c->prodid || info.svn != c->svn || info.attr_flags != want_flags)
-        return kt_fail(KT_ERR_VERIFY, "SIGSTRUCT prodid/svn/attributes differ from the image config");
+        return kt_fail(KT_ERR_VERIFY,
+                       "SIGSTRUCT prodid/svn/attributes differ from the image config");
     memset(id, 0, sizeof *id);
     memcpy(id->mrenclave, mr, 32);
     memcpy(id->mrsigner, info.mrsigner, 32);

@@ -29,8 +29,7 @@ static void reverse(uint8_t *dst, const uint8_t *src, size_t n)
 static bool zeros(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
+        if (p[i]) return false;
     return true;
 }
 
@@ -39,8 +38,10 @@ uint32_t kt_sigstruct_today(void)
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    unsigned y = (unsigned)tm.tm_year + 1900, mo = (unsigned)tm.tm_mon + 1, d = (unsigned)tm.tm_mday;
-    unsigned digits[8] = {y / 1000, y / 100 % 10, y / 10 % 10, y % 10, mo / 10, mo % 10, d / 10, d % 10};
+    unsigned y = (unsigned)tm.tm_year + 1900, mo = (unsigned)tm.tm_mon + 1,
+             d = (unsigned)tm.tm_mday;
+    unsigned digits[8] = {y / 1000, y / 100 % 10, y / 10 % 10, y % 10,
+                          mo / 10,  mo % 10,      d / 10,      d % 10};
     uint32_t bcd = 0;
     for (int i = 0; i < 8; i++)
         bcd = bcd << 4 | digits[i];
@@ -50,8 +51,7 @@ uint32_t kt_sigstruct_today(void)
 kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_enclave_config *c,
                                uint32_t date, uint8_t sd[KT_SIGDATA_LEN])
 {
-    if (!mrenclave || !c || !sd)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigdata: NULL argument");
+    if (!mrenclave || !c || !sd) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigdata: NULL argument");
     memset(sd, 0, KT_SIGDATA_LEN);
     memcpy(sd, header1, 16);
     kt_put_le32(sd + 20, date);
@@ -78,7 +78,8 @@ kt_status kt_sigstruct_assemble(const uint8_t sd[KT_SIGDATA_LEN], const kt_key *
         return kt_fail(KT_ERR_UNSUPPORTED, "sigstruct: the signing key must be RSA-3072 with e=3");
     kt_status st = kt_verify(pub, sd, KT_SIGDATA_LEN, sig, sig_len);
     if (st)
-        return kt_fail(st, "sigstruct: the signature does not match the signing data and public key");
+        return kt_fail(st,
+                       "sigstruct: the signature does not match the signing data and public key");
     uint8_t mod[KT_RSA3072_LEN], q1[KT_RSA3072_LEN], q2[KT_RSA3072_LEN];
     size_t mlen;
     if ((st = kt_key_public_raw(pub, mod, sizeof mod, &mlen)) ||
@@ -97,12 +98,12 @@ kt_status kt_sigstruct_assemble(const uint8_t sd[KT_SIGDATA_LEN], const kt_key *
 
 kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_info *info)
 {
-    if (!s || !info)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigstruct: NULL argument");
+    if (!s || !info) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigstruct: NULL argument");
     if (memcmp(s, header1, 16) || memcmp(s + 24, header2, 16))
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: header constants are wrong");
     if (kt_le32(s + OFF_EXPONENT) != 3)
-        return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: exponent %u is not 3", kt_le32(s + OFF_EXPONENT));
+        return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: exponent %u is not 3",
+                       kt_le32(s + OFF_EXPONENT));
     if (!zeros(s + 44, 84) || !zeros(s + 1028, 12))
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: reserved bytes are not zero");
     memset(info, 0, sizeof *info);
@@ -116,15 +117,12 @@ kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_in
     reverse(sig, s + OFF_SIGNATURE, KT_RSA3072_LEN);
     kt_key *pub;
     kt_status st = kt_key_from_public_raw(KT_KEY_RSA3072_E3, info->modulus, KT_RSA3072_LEN, &pub);
-    if (st)
-        return kt_fail_context(st, "SIGSTRUCT modulus");
+    if (st) return kt_fail_context(st, "SIGSTRUCT modulus");
     st = kt_verify(pub, sd, sizeof sd, sig, sizeof sig);
     kt_key_free(pub);
-    if (st)
-        return kt_fail(KT_ERR_VERIFY, "SIGSTRUCT: signature does not verify with its modulus");
+    if (st) return kt_fail(KT_ERR_VERIFY, "SIGSTRUCT: signature does not verify with its modulus");
     uint8_t q1[KT_RSA3072_LEN], q2[KT_RSA3072_LEN], want[KT_RSA3072_LEN];
-    if ((st = kt_rsa_sigstruct_q(info->modulus, sig, q1, q2)))
-        return st;
+    if ((st = kt_rsa_sigstruct_q(info->modulus, sig, q1, q2))) return st;
     reverse(want, q1, sizeof want);
     if (memcmp(want, s + OFF_Q1, sizeof want))
         return kt_fail(KT_ERR_VERIFY, "SIGSTRUCT: q1 does not match the signature");

@@ -14,8 +14,7 @@ struct kt_rpc_client {
 
 kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out)
 {
-    if (!target || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    if (!target || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
     grpc_init();
     kt_rpc_client *c = calloc(1, sizeof *c);
     if (!c) {
@@ -50,8 +49,7 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
     }
     grpc_channel_args ca = {nargs, args};
     c->channel = creds ? grpc_channel_create(target, creds, &ca) : NULL;
-    if (creds)
-        grpc_channel_credentials_release(creds);
+    if (creds) grpc_channel_credentials_release(creds);
     if (!c->channel) {
         free(c);
         grpc_shutdown();
@@ -63,8 +61,7 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
 
 void kt_rpc_client_free(kt_rpc_client *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     grpc_channel_destroy(c->channel);
     free(c);
     grpc_shutdown();
@@ -93,9 +90,9 @@ static kt_status open_call(kt_rpc_client *c, const char *method, int timeout_ms,
 
 static bool run(client_call *cc, grpc_op *ops, size_t n, void *tag)
 {
-    if (grpc_call_start_batch(cc->call, ops, n, tag, NULL) != GRPC_CALL_OK)
-        return false;
-    grpc_event ev = grpc_completion_queue_pluck(cc->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (grpc_call_start_batch(cc->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
+    grpc_event ev =
+        grpc_completion_queue_pluck(cc->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -110,11 +107,11 @@ static kt_status close_call(client_call *cc, const char *method)
     grpc_slice_unref(cc->details);
     grpc_metadata_array_destroy(&cc->md_initial);
     grpc_metadata_array_destroy(&cc->md_trailing);
-    if (cc->call)
-        grpc_call_unref(cc->call);
+    if (cc->call) grpc_call_unref(cc->call);
     grpc_completion_queue_shutdown(cc->cq);
-    while (grpc_completion_queue_pluck(cc->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
+    while (
+        grpc_completion_queue_pluck(cc->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+        GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(cc->cq);
     return st;
@@ -134,8 +131,7 @@ static kt_status begin(kt_rpc_client *c, const char *method, const void *req, in
                        client_call *cc, grpc_byte_buffer **out, grpc_op ops[4])
 {
     kt_status st = kt_rpc_pack(req, out);
-    if (st)
-        return st;
+    if (st) return st;
     if ((st = open_call(c, method, timeout_ms, cc))) {
         grpc_byte_buffer_destroy(*out);
         return st;
@@ -150,7 +146,8 @@ static kt_status begin(kt_rpc_client *c, const char *method, const void *req, in
     return KT_OK;
 }
 
-kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res, int timeout_ms)
+kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res,
+                      int timeout_ms)
 {
     if (!c || !method || !req || !res || !((ProtobufCMessage *)res)->descriptor)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
@@ -159,8 +156,7 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
     grpc_op ops[6];
     int tag;
     kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
-    if (st)
-        return st;
+    if (st) return st;
     memset(ops + 4, 0, 2 * sizeof *ops);
     ops[4].op = GRPC_OP_RECV_MESSAGE;
     ops[4].data.recv_message.recv_message = &in;
@@ -168,18 +164,15 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
     bool ok = run(&cc, ops, 6, &tag);
     grpc_byte_buffer_destroy(out);
     st = close_call(&cc, method);
-    if (!st && !ok)
-        st = kt_fail(KT_ERR_IO, "%s: the call failed", method);
-    if (!st)
-        st = kt_rpc_unpack(in, res, NULL);
-    if (in)
-        grpc_byte_buffer_destroy(in);
+    if (!st && !ok) st = kt_fail(KT_ERR_IO, "%s: the call failed", method);
+    if (!st) st = kt_rpc_unpack(in, res, NULL);
+    if (in) grpc_byte_buffer_destroy(in);
     return st;
 }
 
 kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *req,
-                             const ProtobufCMessageDescriptor *res_type, kt_rpc_on_message on_message,
-                             void *ctx, int timeout_ms)
+                             const ProtobufCMessageDescriptor *res_type,
+                             kt_rpc_on_message on_message, void *ctx, int timeout_ms)
 {
     if (!c || !method || !req || !res_type || !on_message)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc stream: bad argument");
@@ -188,8 +181,7 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
     grpc_op ops[4];
     int tag;
     kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
-    if (st)
-        return st;
+    if (st) return st;
     run(&cc, ops, 4, &tag);
     grpc_byte_buffer_destroy(out);
     kt_status stop = KT_OK;
@@ -200,8 +192,7 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
         memset(&recv, 0, sizeof recv);
         recv.op = GRPC_OP_RECV_MESSAGE;
         recv.data.recv_message.recv_message = &in;
-        if (!run(&cc, &recv, 1, &tag) || !in)
-            break;
+        if (!run(&cc, &recv, 1, &tag) || !in) break;
         void *m = calloc(1, res_type->sizeof_message);
         if (!m) {
             grpc_byte_buffer_destroy(in);
@@ -211,8 +202,7 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
         protobuf_c_message_init(res_type, m);
         st = kt_rpc_unpack(in, m, NULL);
         grpc_byte_buffer_destroy(in);
-        if (!st)
-            st = on_message(ctx, m);
+        if (!st) st = on_message(ctx, m);
         kt_message_clear(m);
         free(m);
         if (st) {
@@ -227,7 +217,6 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
     status_op(&status, &cc);
     run(&cc, &status, 1, &tag);
     st = close_call(&cc, method);
-    if (stop)
-        return kt_fail(stop, "%s", reason);
+    if (stop) return kt_fail(stop, "%s", reason);
     return st;
 }

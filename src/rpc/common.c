@@ -14,7 +14,8 @@ kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc: not an initialised protobuf-c message");
     size_t n = protobuf_c_message_get_packed_size(m);
     if (n > KT_RPC_MAX_MESSAGE)
-        return kt_fail(KT_ERR_TOO_LARGE, "rpc: message of %zu bytes over %u", n, KT_RPC_MAX_MESSAGE);
+        return kt_fail(KT_ERR_TOO_LARGE, "rpc: message of %zu bytes over %u", n,
+                       KT_RPC_MAX_MESSAGE);
     grpc_slice slice = grpc_slice_malloc(n);
     protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(slice));
     *out = grpc_raw_byte_buffer_create(&slice, 1);
@@ -25,8 +26,7 @@ kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
 kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator)
 {
     ProtobufCMessage *m = msg;
-    if (!bb)
-        return kt_fail(KT_ERR_MALFORMED, "rpc: no message");
+    if (!bb) return kt_fail(KT_ERR_MALFORMED, "rpc: no message");
     if (grpc_byte_buffer_length(bb) > KT_RPC_MAX_MESSAGE)
         return kt_fail(KT_ERR_TOO_LARGE, "rpc: message over %u bytes", KT_RPC_MAX_MESSAGE);
     grpc_byte_buffer_reader reader;
@@ -36,54 +36,78 @@ kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *all
     grpc_byte_buffer_reader_destroy(&reader);
     bool ok = kt_unpack_into(m, allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);
-    return ok ? KT_OK : kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
+    return ok ? KT_OK
+              : kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
 }
 
 grpc_status_code kt_rpc_code_of(kt_status st)
 {
     switch (st) {
-    case KT_OK: return GRPC_STATUS_OK;
+    case KT_OK:
+        return GRPC_STATUS_OK;
     case KT_ERR_INVALID_ARGUMENT:
     case KT_ERR_MALFORMED:
-    case KT_ERR_TOO_LARGE: return GRPC_STATUS_INVALID_ARGUMENT;
-    case KT_ERR_NOT_FOUND: return GRPC_STATUS_NOT_FOUND;
-    case KT_ERR_EXISTS: return GRPC_STATUS_ALREADY_EXISTS;
+    case KT_ERR_TOO_LARGE:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case KT_ERR_NOT_FOUND:
+        return GRPC_STATUS_NOT_FOUND;
+    case KT_ERR_EXISTS:
+        return GRPC_STATUS_ALREADY_EXISTS;
     case KT_ERR_DENIED:
-    case KT_ERR_VERIFY: return GRPC_STATUS_PERMISSION_DENIED;
-    case KT_ERR_UNSUPPORTED: return GRPC_STATUS_UNIMPLEMENTED;
-    case KT_ERR_TIMEOUT: return GRPC_STATUS_DEADLINE_EXCEEDED;
-    case KT_ERR_UNAVAILABLE: return GRPC_STATUS_UNAVAILABLE;
-    case KT_ERR_CANCELLED: return GRPC_STATUS_CANCELLED;
-    case KT_ERR_STATE: return GRPC_STATUS_FAILED_PRECONDITION;
-    case KT_ERR_NO_MEMORY: return GRPC_STATUS_RESOURCE_EXHAUSTED;
-    default: return GRPC_STATUS_INTERNAL;
+    case KT_ERR_VERIFY:
+        return GRPC_STATUS_PERMISSION_DENIED;
+    case KT_ERR_UNSUPPORTED:
+        return GRPC_STATUS_UNIMPLEMENTED;
+    case KT_ERR_TIMEOUT:
+        return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case KT_ERR_UNAVAILABLE:
+        return GRPC_STATUS_UNAVAILABLE;
+    case KT_ERR_CANCELLED:
+        return GRPC_STATUS_CANCELLED;
+    case KT_ERR_STATE:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    case KT_ERR_NO_MEMORY:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    default:
+        return GRPC_STATUS_INTERNAL;
     }
 }
 
 kt_status kt_rpc_status_of(grpc_status_code code)
 {
     switch (code) {
-    case GRPC_STATUS_OK: return KT_OK;
-    case GRPC_STATUS_INVALID_ARGUMENT: return KT_ERR_INVALID_ARGUMENT;
-    case GRPC_STATUS_NOT_FOUND: return KT_ERR_NOT_FOUND;
-    case GRPC_STATUS_ALREADY_EXISTS: return KT_ERR_EXISTS;
+    case GRPC_STATUS_OK:
+        return KT_OK;
+    case GRPC_STATUS_INVALID_ARGUMENT:
+        return KT_ERR_INVALID_ARGUMENT;
+    case GRPC_STATUS_NOT_FOUND:
+        return KT_ERR_NOT_FOUND;
+    case GRPC_STATUS_ALREADY_EXISTS:
+        return KT_ERR_EXISTS;
     case GRPC_STATUS_PERMISSION_DENIED:
-    case GRPC_STATUS_UNAUTHENTICATED: return KT_ERR_DENIED;
-    case GRPC_STATUS_UNIMPLEMENTED: return KT_ERR_UNSUPPORTED;
-    case GRPC_STATUS_DEADLINE_EXCEEDED: return KT_ERR_TIMEOUT;
-    case GRPC_STATUS_UNAVAILABLE: return KT_ERR_UNAVAILABLE;
-    case GRPC_STATUS_CANCELLED: return KT_ERR_CANCELLED;
-    case GRPC_STATUS_FAILED_PRECONDITION: return KT_ERR_STATE;
-    case GRPC_STATUS_RESOURCE_EXHAUSTED: return KT_ERR_NO_MEMORY;
-    default: return KT_ERR_IO;
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return KT_ERR_DENIED;
+    case GRPC_STATUS_UNIMPLEMENTED:
+        return KT_ERR_UNSUPPORTED;
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+        return KT_ERR_TIMEOUT;
+    case GRPC_STATUS_UNAVAILABLE:
+        return KT_ERR_UNAVAILABLE;
+    case GRPC_STATUS_CANCELLED:
+        return KT_ERR_CANCELLED;
+    case GRPC_STATUS_FAILED_PRECONDITION:
+        return KT_ERR_STATE;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+        return KT_ERR_NO_MEMORY;
+    default:
+        return KT_ERR_IO;
     }
 }
 
 static kt_status read_pem(const char *path, char **out)
 {
     *out = NULL;
-    if (!path)
-        return KT_OK;
+    if (!path) return KT_OK;
     kt_buf b = {0};
     kt_status st = kt_file_read(path, 1 << 20, &b);
     if (st) {
@@ -98,21 +122,18 @@ kt_status kt_rpc_pems_load(const kt_rpc_tls *tls, kt_rpc_pems *p)
 {
     memset(p, 0, sizeof *p);
     kt_status st = read_pem(tls->cert, &p->cert);
-    if (!st)
-        st = read_pem(tls->key, &p->key);
-    if (!st)
-        st = read_pem(tls->ca, &p->ca);
+    if (!st) st = read_pem(tls->key, &p->key);
+    if (!st) st = read_pem(tls->ca, &p->ca);
     if (!st && (!p->cert) != (!p->key))
-        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc TLS: a certificate needs its key and a key its certificate");
-    if (st)
-        kt_rpc_pems_free(p);
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT,
+                     "rpc TLS: a certificate needs its key and a key its certificate");
+    if (st) kt_rpc_pems_free(p);
     return st;
 }
 
 void kt_rpc_pems_free(kt_rpc_pems *p)
 {
-    if (p->key)
-        kt_wipe(p->key, strlen(p->key));
+    if (p->key) kt_wipe(p->key, strlen(p->key));
     free(p->cert);
     free(p->key);
     free(p->ca);
@@ -121,7 +142,7 @@ void kt_rpc_pems_free(kt_rpc_pems *p)
 
 gpr_timespec kt_rpc_deadline(int timeout_ms)
 {
-    if (timeout_ms <= 0)
-        return gpr_inf_future(GPR_CLOCK_REALTIME);
-    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    if (timeout_ms <= 0) return gpr_inf_future(GPR_CLOCK_REALTIME);
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                        gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
 }

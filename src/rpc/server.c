@@ -54,19 +54,17 @@ struct kt_rpc_stream {
 static kt_status arm(kt_rpc_server *s, size_t m)
 {
     pending *p = calloc(1, sizeof *p);
-    if (!p)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     p->s = s;
     p->method = m;
     p->cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_metadata_array_init(&p->md);
     grpc_call_details_init(&p->details);
-    grpc_call_error e = m == UNKNOWN_METHOD
-                            ? grpc_server_request_call(s->server, &p->call, &p->details, &p->md, p->cq,
-                                                       s->cq, p)
-                            : grpc_server_request_registered_call(s->server, s->tags[m], &p->call,
-                                                                  &p->deadline, &p->md, &p->payload,
-                                                                  p->cq, s->cq, p);
+    grpc_call_error e =
+        m == UNKNOWN_METHOD
+            ? grpc_server_request_call(s->server, &p->call, &p->details, &p->md, p->cq, s->cq, p)
+            : grpc_server_request_registered_call(s->server, s->tags[m], &p->call, &p->deadline,
+                                                  &p->md, &p->payload, p->cq, s->cq, p);
     if (e != GRPC_CALL_OK) {
         grpc_completion_queue_shutdown(p->cq);
         grpc_completion_queue_destroy(p->cq);
@@ -90,9 +88,9 @@ static void drain_cq(grpc_completion_queue *cq)
 /* Runs a batch on the call's queue and waits for it. */
 static bool batch(pending *p, grpc_op *ops, size_t n, void *tag)
 {
-    if (grpc_call_start_batch(p->call, ops, n, tag, NULL) != GRPC_CALL_OK)
-        return false;
-    grpc_event ev = grpc_completion_queue_pluck(p->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (grpc_call_start_batch(p->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
+    grpc_event ev =
+        grpc_completion_queue_pluck(p->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -103,8 +101,7 @@ static void send_status(pending *p, kt_status st, grpc_byte_buffer *msg, bool se
     size_t n = 0;
     int tag;
     grpc_slice details = grpc_slice_from_copied_string(st ? kt_last_error() : "");
-    if (send_md)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (send_md) ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (msg) {
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = msg;
@@ -119,8 +116,7 @@ static void send_status(pending *p, kt_status st, grpc_byte_buffer *msg, bool se
 static void finish(pending *p)
 {
     kt_rpc_server *s = p->s;
-    if (p->payload)
-        grpc_byte_buffer_destroy(p->payload);
+    if (p->payload) grpc_byte_buffer_destroy(p->payload);
     grpc_metadata_array_destroy(&p->md);
     grpc_call_details_destroy(&p->details);
     grpc_call_unref(p->call);
@@ -186,12 +182,10 @@ static void *serve_call(void *arg)
             protobuf_c_message_init(m->response, res);
             kt_clear_error();
             st = m->unary(m->ctx, req, res);
-            if (!st)
-                st = kt_rpc_pack(res, &out);
+            if (!st) st = kt_rpc_pack(res, &out);
         }
         send_status(p, st, out, true);
-        if (out)
-            grpc_byte_buffer_destroy(out);
+        if (out) grpc_byte_buffer_destroy(out);
     } else {
         grpc_op md;
         int tag;
@@ -200,32 +194,28 @@ static void *serve_call(void *arg)
         batch(p, &md, 1, &tag);
         kt_clear_error();
         st = m->stream(m->ctx, req, &stream);
-        if (atomic_load(&s->stopping))
-            st = kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
-        if (!stream.closed)
-            send_status(p, st, NULL, false);
+        if (atomic_load(&s->stopping)) st = kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
+        if (!stream.closed) send_status(p, st, NULL, false);
     }
     kt_frame_pop(&frame);
     if (!stream.closed)
-        grpc_completion_queue_pluck(p->cq, &stream.close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_completion_queue_pluck(p->cq, &stream.close_tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                    NULL);
     finish(p);
     return NULL;
 }
 
 kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
 {
-    if (!s || !msg)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "stream send: NULL argument");
-    if (kt_rpc_stream_wait_closed(s, 0))
-        return kt_fail(KT_ERR_CANCELLED, "stream ended");
+    if (!s || !msg) return kt_fail(KT_ERR_INVALID_ARGUMENT, "stream send: NULL argument");
+    if (kt_rpc_stream_wait_closed(s, 0)) return kt_fail(KT_ERR_CANCELLED, "stream ended");
     const ProtobufCMessage *m = msg;
     if (m->descriptor != s->p->s->methods[s->p->method].response)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "stream send: not a %s",
                        s->p->s->methods[s->p->method].response->name);
     grpc_byte_buffer *bb;
     kt_status st = kt_rpc_pack(msg, &bb);
-    if (st)
-        return st;
+    if (st) return st;
     grpc_op op;
     int tag;
     memset(&op, 0, sizeof op);
@@ -238,21 +228,19 @@ kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
 
 bool kt_rpc_stream_wait_closed(kt_rpc_stream *s, int ms)
 {
-    if (s->closed)
-        return true;
-    if (atomic_load(&s->p->s->stopping))
-        return true;
+    if (s->closed) return true;
+    if (atomic_load(&s->p->s->stopping)) return true;
     /* wait in short slices so a shutdown is noticed promptly */
     int left = ms;
     do {
         int slice = left > 100 ? 100 : left;
-        grpc_event ev = grpc_completion_queue_pluck(s->p->cq, &s->close_tag, kt_rpc_deadline(slice > 0 ? slice : 1), NULL);
+        grpc_event ev = grpc_completion_queue_pluck(s->p->cq, &s->close_tag,
+                                                    kt_rpc_deadline(slice > 0 ? slice : 1), NULL);
         if (ev.type == GRPC_OP_COMPLETE) {
             s->closed = true;
             return true;
         }
-        if (atomic_load(&s->p->s->stopping))
-            return true;
+        if (atomic_load(&s->p->s->stopping)) return true;
         left -= slice;
     } while (left > 0);
     return false;
@@ -263,8 +251,7 @@ static void *accept_loop(void *arg)
     kt_rpc_server *s = arg;
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN)
-            break;
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
         if (ev.tag == s) /* shutdown notification */
             continue;
         pending *p = ev.tag;
@@ -275,8 +262,7 @@ static void *accept_loop(void *arg)
             free(p);
             continue;
         }
-        if (!atomic_load(&s->stopping))
-            arm(s, p->method);
+        if (!atomic_load(&s->stopping)) arm(s, p->method);
         pthread_mutex_lock(&s->lock);
         s->active++;
         pthread_mutex_unlock(&s->lock);
@@ -294,8 +280,8 @@ static void *accept_loop(void *arg)
     return NULL;
 }
 
-kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt_rpc_method *methods,
-                            size_t n, kt_rpc_server **out)
+kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
+                            const kt_rpc_method *methods, size_t n, kt_rpc_server **out)
 {
     if (!address || !methods || !n || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc server: bad argument");
@@ -305,9 +291,9 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc server: method %zu is incomplete", i);
     grpc_init();
     kt_rpc_server *s = calloc(1, sizeof *s);
-    if (!s || !(s->methods = calloc(n, sizeof *s->methods)) || !(s->tags = calloc(n, sizeof *s->tags))) {
-        if (s)
-            free(s->methods), free(s->tags);
+    if (!s || !(s->methods = calloc(n, sizeof *s->methods)) ||
+        !(s->tags = calloc(n, sizeof *s->tags))) {
+        if (s) free(s->methods), free(s->tags);
         free(s);
         grpc_shutdown();
         return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
@@ -317,7 +303,8 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
     snprintf(s->address, sizeof s->address, "%s", address);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
-    grpc_arg arg = {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+    grpc_arg arg = {.type = GRPC_ARG_INTEGER,
+                    .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                     .value.integer = KT_RPC_MAX_MESSAGE};
     grpc_channel_args args = {1, &arg};
     s->server = grpc_server_create(&args, NULL);
@@ -347,10 +334,8 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
         creds = grpc_insecure_server_credentials_create();
     }
     int port = creds && !st ? grpc_server_add_http2_port(s->server, address, creds) : 0;
-    if (creds)
-        grpc_server_credentials_release(creds);
-    if (!st && port == 0)
-        st = kt_fail(KT_ERR_IO, "rpc server: cannot listen on %s", address);
+    if (creds) grpc_server_credentials_release(creds);
+    if (!st && port == 0) st = kt_fail(KT_ERR_IO, "rpc server: cannot listen on %s", address);
     if (st) {
         kt_rpc_server_free(s);
         return st;
@@ -362,22 +347,18 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
 
 kt_status kt_rpc_server_start(kt_rpc_server *s, int *port)
 {
-    if (!s || s->started)
-        return kt_fail(KT_ERR_STATE, "rpc server: already started");
+    if (!s || s->started) return kt_fail(KT_ERR_STATE, "rpc server: already started");
     grpc_server_start(s->server);
     for (size_t i = 0; i < s->n; i++) {
         kt_status st = arm(s, i);
-        if (st)
-            return st;
+        if (st) return st;
     }
     kt_status st = arm(s, UNKNOWN_METHOD);
-    if (st)
-        return st;
+    if (st) return st;
     if (pthread_create(&s->acceptor, NULL, accept_loop, s) != 0)
         return kt_fail(KT_ERR_NO_MEMORY, "rpc server: no acceptor thread");
     s->started = true;
-    if (port)
-        *port = s->port;
+    if (port) *port = s->port;
     kt_log(KT_LOG_INFO, "rpc.listening", "address", s->address, NULL);
     return KT_OK;
 }
@@ -392,8 +373,7 @@ unsigned kt_rpc_server_active(kt_rpc_server *s)
 
 void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
 {
-    if (!s || !s->started || s->stopped)
-        return;
+    if (!s || !s->started || s->stopped) return;
     s->stopped = true;
     atomic_store(&s->stopping, true); /* streams see this and end */
     grpc_server_shutdown_and_notify(s->server, s->cq, s);
@@ -401,8 +381,7 @@ void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += grace_ms / 1000;
     until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&s->lock);
     while (s->active && pthread_cond_timedwait(&s->idle, &s->lock, &until) == 0)
         ;
@@ -423,22 +402,20 @@ void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
 
 void kt_rpc_server_free(kt_rpc_server *s)
 {
-    if (!s)
-        return;
-    if (s->started)
-        kt_rpc_server_shutdown(s, 0);
+    if (!s) return;
+    if (s->started) kt_rpc_server_shutdown(s, 0);
     if (s->server) {
         if (!s->started) {
             grpc_server_shutdown_and_notify(s->server, s->cq, s);
             grpc_completion_queue_shutdown(s->cq);
-            while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-                   GRPC_QUEUE_SHUTDOWN)
+            while (
+                grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+                GRPC_QUEUE_SHUTDOWN)
                 ;
         }
         grpc_server_destroy(s->server);
     }
-    if (s->cq)
-        grpc_completion_queue_destroy(s->cq);
+    if (s->cq) grpc_completion_queue_destroy(s->cq);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);
     free(s->methods);

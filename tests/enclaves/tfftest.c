@@ -20,8 +20,7 @@ static kt_status echo(const Tfftest__Text *req, Tfftest__Text *res)
 {
     size_t n = strlen(req->text) + 9;
     char *s = kt_call_alloc(n);
-    if (!s)
-        return KT_ERR_NO_MEMORY;
+    if (!s) return KT_ERR_NO_MEMORY;
     snprintf(s, n, "enclave:%s", req->text);
     res->text = s;
     return KT_OK;
@@ -88,15 +87,14 @@ static kt_status count(const Tfftest__Empty *req, Tfftest__Number *res)
     res->value = __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST);
     return KT_OK;
 }
-KT_TRUSTED_FUNCTION(count, "Counter", Tfftest__Empty, tfftest__empty, Tfftest__Number, tfftest__number)
+KT_TRUSTED_FUNCTION(count, "Counter", Tfftest__Empty, tfftest__empty, Tfftest__Number,
+                    tfftest__number)
 
 static kt_status big(const Tfftest__Number *req, Tfftest__Bytes *res)
 {
-    if (req->value < 0 || req->value > (1 << 24))
-        return KT_ERR_INVALID_ARGUMENT;
+    if (req->value < 0 || req->value > (1 << 24)) return KT_ERR_INVALID_ARGUMENT;
     res->data.data = kt_call_alloc((size_t)req->value);
-    if (!res->data.data)
-        return KT_ERR_NO_MEMORY;
+    if (!res->data.data) return KT_ERR_NO_MEMORY;
     memset(res->data.data, 'x', (size_t)req->value);
     res->data.len = (size_t)req->value;
     return KT_OK;
@@ -153,8 +151,7 @@ static kt_status report(const Tfftest__ReportRequest *req, Tfftest__Bytes *res)
         return KT_ERR_INVALID_ARGUMENT;
     res->data.data = kt_call_alloc(KT_REPORT_LEN);
     res->data.len = KT_REPORT_LEN;
-    if (!res->data.data)
-        return KT_ERR_NO_MEMORY;
+    if (!res->data.data) return KT_ERR_NO_MEMORY;
     return kt_report_create(req->target_info.len ? req->target_info.data : NULL,
                             req->report_data.data, res->data.data);
 }
@@ -164,11 +161,9 @@ KT_TRUSTED_FUNCTION(report, "Report", Tfftest__ReportRequest, tfftest__report_re
 static kt_status verify_report(const Tfftest__Bytes *req, Tfftest__ReportInfo *res)
 {
     kt_report_body info;
-    if (req->data.len != KT_REPORT_LEN)
-        return KT_ERR_INVALID_ARGUMENT;
+    if (req->data.len != KT_REPORT_LEN) return KT_ERR_INVALID_ARGUMENT;
     kt_status st = kt_report_verify(req->data.data, &info);
-    if (st)
-        return st;
+    if (st) return st;
     res->mrenclave.data = kt_call_memdup(info.mrenclave, 32);
     res->mrenclave.len = 32;
     res->mrsigner.data = kt_call_memdup(info.mrsigner, 32);
@@ -191,10 +186,8 @@ static kt_status quote_identity(const Tfftest__Empty *req, Tfftest__Bytes *res)
     uint8_t pub[KT_P256_PUBLIC_LEN], rd[KT_REPORT_DATA_LEN] = {0};
     kt_buf q = {0};
     kt_status st = kt_identity_public(pub);
-    if (!st)
-        st = kt_sha256(pub, sizeof pub, rd);
-    if (!st)
-        st = kt_quote_create(rd, &q);
+    if (!st) st = kt_sha256(pub, sizeof pub, rd);
+    if (!st) st = kt_quote_create(rd, &q);
     if (!st) {
         res->data.data = kt_call_memdup(q.data, q.len);
         res->data.len = q.len;

@@ -217,6 +217,9 @@ class DevicePluginTest(unittest.TestCase):
 
     def test_8_health_readiness_and_metrics(self):
         self.assertEqual(self.get("/healthz")[0], 200)
+        end = time.time() + 5
+        while self.get("/readyz")[0] != 200 and time.time() < end:
+            time.sleep(0.05)
         self.assertEqual(self.get("/readyz")[0], 200)  # every resource registered
         before = self.get("/metrics")[1]
         self.allocate(PROVISION, ["provision-1"])
@@ -269,6 +272,9 @@ class KubeletLaterTest(unittest.TestCase):
             self.assertEqual(readyz(), 503)  # no kubelet yet: nothing registered
             kubelet = Kubelet(kdir)  # kubelet comes up later; the plugin's retry finds it
             self.assertEqual(set(kubelet.wait_registrations(3, timeout=10)), {EPC, ENCLAVE, PROVISION})
+            end = time.time() + 5  # ready once the plugin has seen kubelet's answers
+            while readyz() != 200 and time.time() < end:
+                time.sleep(0.05)
             self.assertEqual(readyz(), 200)
             kubelet.stop()
         finally:

@@ -22,8 +22,7 @@ static kt_status stop_after_two(void *ctx, const ProtobufCMessage *m)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 2;
+    if (argc < 2) return 2;
     kt_rpc_tls tls = {0};
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ca"))

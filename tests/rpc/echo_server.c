@@ -39,16 +39,14 @@ static kt_status count(void *ctx, const ProtobufCMessage *rq, kt_rpc_stream *out
 {
     (void)ctx;
     const Kubetee__Echo__CountRequest *req = (const Kubetee__Echo__CountRequest *)rq;
-    if (req->n < 0 || req->n > 100000)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "n out of range");
+    if (req->n < 0 || req->n > 100000) return kt_fail(KT_ERR_INVALID_ARGUMENT, "n out of range");
     for (int i = 0; i < req->n; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", i);
         Kubetee__Echo__Msg m = KUBETEE__ECHO__MSG__INIT;
         m.text = buf;
         kt_status st = kt_rpc_stream_send(out, &m);
-        if (st)
-            return st;
+        if (st) return st;
     }
     return KT_OK;
 }
@@ -84,7 +82,8 @@ int main(int argc, char **argv)
     const ProtobufCMessageDescriptor *msg = &kubetee__echo__msg__descriptor;
     kt_rpc_method methods[] = {
         {"/kubetee.echo.Echo/Say", msg, msg, say, NULL, NULL},
-        {"/kubetee.echo.Echo/Count", &kubetee__echo__count_request__descriptor, msg, NULL, count, NULL},
+        {"/kubetee.echo.Echo/Count", &kubetee__echo__count_request__descriptor, msg, NULL, count,
+         NULL},
         {"/kubetee.echo.Echo/Fail", msg, msg, fail, NULL, NULL},
         {"/kubetee.echo.Echo/Slow", msg, msg, slow, NULL, NULL},
         {"/kubetee.echo.Echo/Forever", msg, msg, NULL, forever, NULL},

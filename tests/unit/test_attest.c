@@ -36,8 +36,7 @@ static void open_set(set *s, const char *name)
     snprintf(path, sizeof path, "%s/quote.dat", s->dir);
     memset(&s->quote, 0, sizeof s->quote);
     assert_int_equal(kt_file_read(path, KT_QUOTE_MAX, &s->quote), KT_OK);
-    if (kt_collateral_load_dir(s->dir, NULL, &s->coll) != KT_OK)
-        fail_msg("%s", kt_last_error());
+    if (kt_collateral_load_dir(s->dir, NULL, &s->coll) != KT_OK) fail_msg("%s", kt_last_error());
 }
 
 static void close_set(set *s)
@@ -50,8 +49,7 @@ static void close_set(set *s)
 static time_t expected_time(const set *s, const char *a, const char *b)
 {
     json_t *v = json_object_get(s->expected, a);
-    if (b)
-        v = json_object_get(v, b);
+    if (b) v = json_object_get(v, b);
     return (time_t)json_integer_value(v);
 }
 
@@ -63,8 +61,7 @@ static void check_outcome(const set *s, const kt_verdict *v)
         assert_non_null(strstr(v->reason, "TCB level not supported"));
         return;
     }
-    if (!v->ok)
-        fail_msg("%s: %s", s->dir, v->reason);
+    if (!v->ok) fail_msg("%s: %s", s->dir, v->reason);
     assert_false(v->simulated);
     const char *want = json_string_value(json_object_get(s->expected, "tcb_status"));
     assert_string_equal(kt_tcb_status_name(v->tcb_status), want);
@@ -94,7 +91,8 @@ static void verify_set(void **state)
     /* the window's edges pass (inclusive), one second outside fails */
     time_t from = expected_time(&s, "collateral_window", "start");
     time_t to = expected_time(&s, "collateral_window", "end");
-    bool ok_set = strcmp(json_string_value(json_object_get(s.expected, "expected_result")), "OK") == 0;
+    bool ok_set =
+        strcmp(json_string_value(json_object_get(s.expected, "expected_result")), "OK") == 0;
     assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, from, &v), KT_OK);
     assert_int_equal(v.ok, ok_set);
     assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, to, &v), KT_OK);
@@ -182,20 +180,27 @@ static void test_root_crl_distribution_point(void **state)
 {
     (void)state;
     char url[256];
-    assert_int_equal(kt_crl_distribution_point(SETS "/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem", url,
-                                               sizeof url), KT_OK);
+    assert_int_equal(kt_crl_distribution_point(
+                         SETS "/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem", url, sizeof url),
+                     KT_OK);
     assert_string_equal(url, "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der");
-    assert_int_equal(kt_crl_distribution_point(SETS "/sgx-v3-dcapqvl-cfg-swhardening/pck_crl.der", url,
-                                               sizeof url), KT_ERR_MALFORMED);
+    assert_int_equal(kt_crl_distribution_point(SETS "/sgx-v3-dcapqvl-cfg-swhardening/pck_crl.der",
+                                               url, sizeof url),
+                     KT_ERR_MALFORMED);
 }
 
 int main(void)
 {
     static const char *names[] = {
-        "sgx-v3-dcapqvl-cfg-swhardening", "sgx-v3-mobilecoin-debug-qe-outofdate",
-        "sgx-v3-mobilecoin-quote-outofdate", "sgx-v3-zkdcap-swhardening", "tdx-v4-dcapqvl-uptodate",
-        "tdx-v4-zkdcap-outofdate", "tdx-v4-zkdcap-uptodate-tdattr-zero",
-        "tdx-v5-td15-automata-uptodate", "tdx-v5-td15-dcapqvl-tcb-not-supported",
+        "sgx-v3-dcapqvl-cfg-swhardening",
+        "sgx-v3-mobilecoin-debug-qe-outofdate",
+        "sgx-v3-mobilecoin-quote-outofdate",
+        "sgx-v3-zkdcap-swhardening",
+        "tdx-v4-dcapqvl-uptodate",
+        "tdx-v4-zkdcap-outofdate",
+        "tdx-v4-zkdcap-uptodate-tdattr-zero",
+        "tdx-v5-td15-automata-uptodate",
+        "tdx-v5-td15-dcapqvl-tcb-not-supported",
     };
     struct CMUnitTest tests[16];
     size_t n = 0;
@@ -207,7 +212,8 @@ int main(void)
     tests[n++].name = "negatives sgx-v3-dcapqvl-cfg-swhardening";
     tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(negatives, (void *)names[4]);
     tests[n++].name = "negatives tdx-v4-dcapqvl-uptodate";
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_byte_of_a_truncated_quote_is_refused_cleanly);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_every_byte_of_a_truncated_quote_is_refused_cleanly);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_root_crl_distribution_point);
     return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
 }

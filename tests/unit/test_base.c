@@ -40,7 +40,8 @@ static void test_hex_round_trip_and_errors(void **state)
     assert_int_equal(kt_hex_decode("DEADbeef", out, 4), KT_OK);
     assert_memory_equal(in, out, 4);
     assert_int_equal(kt_hex_encode(in, 4, hex, 8), KT_ERR_BUFFER_TOO_SMALL);
-    assert_int_equal(kt_hex_decode("deadbee", out, 4), KT_ERR_MALFORMED);   /* short: never a prefix */
+    assert_int_equal(kt_hex_decode("deadbee", out, 4),
+                     KT_ERR_MALFORMED); /* short: never a prefix */
     assert_int_equal(kt_hex_decode("deadbeefaa", out, 4), KT_ERR_MALFORMED); /* long */
     assert_int_equal(kt_hex_decode("deadbeeg", out, 4), KT_ERR_MALFORMED);
     assert_non_null(strstr(kt_last_error(), "position 7"));
@@ -58,8 +59,7 @@ static void test_base64_rfc4648_vectors(void **state)
         assert_memory_equal(b.data, enc[i], b.len);
         assert_int_equal(kt_base64_decode(enc[i], strlen(enc[i]), &d), KT_OK);
         assert_int_equal(d.len, strlen(plain[i]));
-        if (d.len)
-            assert_memory_equal(d.data, plain[i], d.len);
+        if (d.len) assert_memory_equal(d.data, plain[i], d.len);
         kt_buf_free(&b);
         kt_buf_free(&d);
     }

@@ -16,8 +16,7 @@ static void decode(const char *name, kt_sgx_caps *caps)
     char path[512];
     snprintf(path, sizeof path, "%s/tests/data/cpuid/%s", KT_TEST_SOURCE_DIR, name);
     kt_cpuid_source src;
-    if (kt_cpuid_load(path, &src))
-        fail_msg("%s", kt_last_error());
+    if (kt_cpuid_load(path, &src)) fail_msg("%s", kt_last_error());
     kt_sgx_caps_decode(&src, caps);
 }
 

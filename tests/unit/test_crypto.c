@@ -73,7 +73,8 @@ static void test_hkdf_rfc5869_case1(void **state)
     unhex("000102030405060708090a0b0c", salt);
     unhex("f0f1f2f3f4f5f6f7f8f9", info);
     assert_int_equal(kt_hkdf_sha256(ikm, 22, salt, 13, info, 10, okm, 42), KT_OK);
-    unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865", want);
+    unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+          want);
     assert_memory_equal(okm, want, 42);
     assert_int_equal(kt_hkdf_sha256(ikm, 22, salt, 13, info, 10, okm, 0), KT_ERR_INVALID_ARGUMENT);
 }
@@ -114,7 +115,8 @@ static void test_aes256_gcm_spec_vectors_and_tamper(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(back[i], 0);
     ct[3] ^= 1;
-    assert_int_equal(kt_aead_open(key, iv, (const uint8_t *)"x", 1, ct, 16, tag, back), KT_ERR_VERIFY);
+    assert_int_equal(kt_aead_open(key, iv, (const uint8_t *)"x", 1, ct, 16, tag, back),
+                     KT_ERR_VERIFY);
 }
 
 /* RFC 6979 A.2.5: P-256 key, SHA-256, message "sample". */
@@ -123,9 +125,11 @@ static void test_ecdsa_p256_rfc6979_signature_verifies(void **state)
     (void)state;
     uint8_t pub[64], sig[64];
     unhex("60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6"
-          "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299", pub);
+          "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+          pub);
     unhex("efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716"
-          "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8", sig);
+          "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8",
+          sig);
     kt_key *k;
     assert_int_equal(kt_key_from_public_raw(KT_KEY_P256, pub, 64, &k), KT_OK);
     assert_int_equal(kt_verify(k, "sample", 6, sig, 64), KT_OK);
@@ -272,7 +276,8 @@ static void test_x509_self_signed_csr_and_issue(void **state)
     assert_int_equal(kt_sign(leaf_key, "x", 1, &sig), KT_OK);
     assert_int_equal(kt_verify(got, "x", 1, sig.data, sig.len), KT_OK);
     /* a root with the same name but another key did not issue it */
-    assert_int_equal(kt_cert_self_signed(other_key, "CN=test root,O=kubetee", 30, true, &other), KT_OK);
+    assert_int_equal(kt_cert_self_signed(other_key, "CN=test root,O=kubetee", 30, true, &other),
+                     KT_OK);
     assert_fails_with(kt_cert_check_issued_by(leaf, other), KT_ERR_VERIFY, "not issued");
     /* a leaf is not a CA */
     assert_int_equal(kt_cert_check_issued_by(ca, leaf), KT_ERR_VERIFY);
@@ -288,7 +293,8 @@ static void test_x509_self_signed_csr_and_issue(void **state)
     assert_int_equal(kt_cert_from_der(der.data, der.len, &back), KT_OK);
     assert_int_equal(kt_cert_check_issued_by(back, ca), KT_OK);
     assert_int_equal(kt_cert_from_der(der.data, der.len - 1, &bad), KT_ERR_MALFORMED);
-    assert_fails_with(kt_cert_self_signed(ca_key, "CN", 30, true, &bad), KT_ERR_MALFORMED, "KEY=value");
+    assert_fails_with(kt_cert_self_signed(ca_key, "CN", 30, true, &bad), KT_ERR_MALFORMED,
+                      "KEY=value");
     kt_cert_free(back);
     kt_cert_free(ca), kt_cert_free(leaf), kt_cert_free(other);
     kt_key_free(ca_key), kt_key_free(leaf_key), kt_key_free(other_key), kt_key_free(got);
@@ -307,13 +313,15 @@ static void test_issue_with_extension_and_crl(void **state)
     assert_int_equal(kt_key_generate(KT_KEY_P256, &leaf_key), KT_OK);
     assert_int_equal(kt_cert_self_signed(ca_key, "CN=ext CA", 5, true, &ca), KT_OK);
     assert_int_equal(kt_csr_new(leaf_key, "CN=ext leaf", &csr), KT_OK);
-    assert_int_equal(kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 9, 5, false, &ext, &leaf), KT_OK);
+    assert_int_equal(kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 9, 5, false, &ext, &leaf),
+                     KT_OK);
     assert_int_equal(kt_cert_check_issued_by(leaf, ca), KT_OK);
     assert_int_equal(kt_cert_to_der(leaf, &der), KT_OK);
     assert_non_null(memmem(der.data, der.len, value, sizeof value)); /* the value is in the cert */
     kt_cert_extension bad = {"not an OID", value, sizeof value};
     kt_cert *none = NULL;
-    assert_int_not_equal(kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 10, 5, false, &bad, &none), KT_OK);
+    assert_int_not_equal(
+        kt_cert_issue_ext(ca, ca_key, csr.data, csr.len, 10, 5, false, &bad, &none), KT_OK);
     assert_null(none);
 
     /* an empty CRL that OpenSSL's own command line verifies against the CA */
@@ -321,12 +329,16 @@ static void test_issue_with_extension_and_crl(void **state)
     assert_int_equal(kt_cert_to_pem(ca, &pem), KT_OK);
     assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-test.der", crl.data, crl.len, 0644), KT_OK);
     assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-ca.pem", pem.data, pem.len, 0644), KT_OK);
-    assert_int_equal(system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
-                            "-noout 2>&1 | grep -q 'verify OK'"), 0);
+    assert_int_equal(
+        system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
+               "-noout 2>&1 | grep -q 'verify OK'"),
+        0);
     crl.data[crl.len - 1] ^= 1; /* a flipped bit in the signature */
     assert_int_equal(kt_file_write_atomic("/tmp/kt-crl-test.der", crl.data, crl.len, 0644), KT_OK);
-    assert_int_not_equal(system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
-                                "-noout 2>&1 | grep -q 'verify OK'"), 0);
+    assert_int_not_equal(
+        system("openssl crl -inform DER -in /tmp/kt-crl-test.der -CAfile /tmp/kt-crl-ca.pem "
+               "-noout 2>&1 | grep -q 'verify OK'"),
+        0);
     remove("/tmp/kt-crl-test.der");
     remove("/tmp/kt-crl-ca.pem");
     kt_cert_free(ca), kt_cert_free(leaf);

@@ -24,7 +24,7 @@ static kt_status echo(const ProtobufCMessage *rq, ProtobufCMessage *rs)
 }
 
 static const kt_function echo_fn = {"Echo", &tfftest__text__descriptor, &tfftest__text__descriptor,
-                                    echo, sizeof(Tfftest__Text), sizeof(Tfftest__Text)};
+                                    echo,   sizeof(Tfftest__Text),      sizeof(Tfftest__Text)};
 
 static kt_status run(kt_fntab *t, const uint8_t *req, size_t len, size_t max, uint8_t **res,
                      size_t *res_len, char *detail)
@@ -76,7 +76,8 @@ static void test_malformed_requests_are_refused_with_reason(void **state)
                      KT_ERR_GATE_BAD_MESSAGE);
     assert_non_null(strstr(detail, "not a valid tfftest.Text"));
     /* a varint that never ends */
-    const uint8_t endless[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t endless[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                               0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(run(&t, endless, sizeof endless, 1024, &res, &res_len, detail),
                      KT_ERR_GATE_BAD_MESSAGE);
     /* field 1 with the wrong wire type (varint for a string) */

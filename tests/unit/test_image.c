@@ -22,15 +22,15 @@ static kt_buf load(const char *name)
     char path[512];
     snprintf(path, sizeof path, "%s/tests/enclaves/%s", KT_TEST_BINARY_DIR, name);
     kt_buf b = {0};
-    if (kt_file_read(path, KT_IMAGE_MAX, &b) != KT_OK)
-        fail_msg("%s", kt_last_error());
+    if (kt_file_read(path, KT_IMAGE_MAX, &b) != KT_OK) fail_msg("%s", kt_last_error());
     return b;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    return kt_key_generate(KT_KEY_RSA3072_E3, &signer) || kt_key_generate(KT_KEY_RSA3072_E3, &other_signer);
+    return kt_key_generate(KT_KEY_RSA3072_E3, &signer) ||
+           kt_key_generate(KT_KEY_RSA3072_E3, &other_signer);
 }
 
 static int teardown(void **state)
@@ -67,7 +67,8 @@ static void test_elf_reader_refuses_malformed_files(void **state)
     (void)state;
     kt_buf b = load("bare.so");
     kt_elf elf;
-    assert_fails_with(kt_elf_parse(b.data, 10, &elf), KT_ERR_MALFORMED, "shorter than an ELF header");
+    assert_fails_with(kt_elf_parse(b.data, 10, &elf), KT_ERR_MALFORMED,
+                      "shorter than an ELF header");
     assert_fails_with(kt_elf_parse(b.data, 4096, &elf), KT_ERR_MALFORMED, "outside the file");
     uint8_t *copy = malloc(b.len);
     memcpy(copy, b.data, b.len);
@@ -132,13 +133,17 @@ static void test_config_text_and_errors(void **state)
     assert_int_equal(c.svn, 3);
     assert_true(c.debug);
     kt_enclave_config before = c;
-    assert_fails_with(kt_enclave_config_parse("heap = 1M", 9, &c), KT_ERR_MALFORMED, "unknown key 'heap'");
+    assert_fails_with(kt_enclave_config_parse("heap = 1M", 9, &c), KT_ERR_MALFORMED,
+                      "unknown key 'heap'");
     assert_fails_with(kt_enclave_config_parse("svn = 70000", 11, &c), KT_ERR_MALFORMED, "svn");
-    assert_fails_with(kt_enclave_config_parse("tcs_count = x", 13, &c), KT_ERR_MALFORMED, "tcs_count");
-    assert_fails_with(kt_enclave_config_parse("heap_size = 4Q", 14, &c), KT_ERR_MALFORMED, "heap_size");
+    assert_fails_with(kt_enclave_config_parse("tcs_count = x", 13, &c), KT_ERR_MALFORMED,
+                      "tcs_count");
+    assert_fails_with(kt_enclave_config_parse("heap_size = 4Q", 14, &c), KT_ERR_MALFORMED,
+                      "heap_size");
     assert_fails_with(kt_enclave_config_parse("heap_size = 100", 15, &c), KT_ERR_INVALID_ARGUMENT,
                       "multiple of 4096");
-    assert_fails_with(kt_enclave_config_parse("tcs_count = 0", 13, &c), KT_ERR_INVALID_ARGUMENT, "1..256");
+    assert_fails_with(kt_enclave_config_parse("tcs_count = 0", 13, &c), KT_ERR_INVALID_ARGUMENT,
+                      "1..256");
     assert_fails_with(kt_enclave_config_parse("debug = maybe", 13, &c), KT_ERR_MALFORMED, "debug");
     assert_fails_with(kt_enclave_config_parse("svn = 1\0x", 9, &c), KT_ERR_MALFORMED, "NUL");
     assert_fails_with(kt_enclave_config_parse("novalue", 7, &c), KT_ERR_MALFORMED, "line 1");
@@ -248,13 +253,15 @@ static void test_tampered_images_are_refused_with_reason(void **state)
     /* one byte of code */
     size_t code = elf.entry; /* the entry's bytes are file-backed at the same offset here */
     s.data[code] ^= 1;
-    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY, "measurement mismatch");
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY,
+                      "measurement mismatch");
     s.data[code] ^= 1;
 
     /* the config in the trailer: more TCS than were signed for */
     size_t cfg = b.len + 16;
     s.data[cfg + 4] += 1;
-    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY, "measurement mismatch");
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_VERIFY,
+                      "measurement mismatch");
     s.data[cfg + 4] -= 1;
 
     /* the signature, the signed body, the modulus, q1 */
@@ -265,19 +272,20 @@ static void test_tampered_images_are_refused_with_reason(void **state)
         assert_int_not_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
         s.data[ss + offs[i]] ^= 1;
     }
-    assert_fails_with((s.data[ss + 516] ^= 1, kt_image_verify(s.data, s.len, &img, &id)), KT_ERR_VERIFY,
-                      "signature does not verify");
+    assert_fails_with((s.data[ss + 516] ^= 1, kt_image_verify(s.data, s.len, &img, &id)),
+                      KT_ERR_VERIFY, "signature does not verify");
     s.data[ss + 516] ^= 1;
 
     /* the trailer itself */
-    assert_fails_with(kt_image_verify(s.data, s.len - 1, &img, &id), KT_ERR_MALFORMED, "not a signed enclave");
+    assert_fails_with(kt_image_verify(s.data, s.len - 1, &img, &id), KT_ERR_MALFORMED,
+                      "not a signed enclave");
     assert_fails_with(kt_image_verify(b.data, b.len, &img, &id), KT_ERR_MALFORMED, "kubetee sign");
     assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
 
     /* an already signed image is not signed again */
     kt_buf again = {0};
-    assert_fails_with(kt_image_sign(s.data, s.len, &c, signer, 0x20261126, &again), KT_ERR_INVALID_ARGUMENT,
-                      "already signed");
+    assert_fails_with(kt_image_sign(s.data, s.len, &c, signer, 0x20261126, &again),
+                      KT_ERR_INVALID_ARGUMENT, "already signed");
     kt_buf_free(&b), kt_buf_free(&s);
 }
 
@@ -311,7 +319,8 @@ static void test_two_step_signing_matches_one_step(void **state)
     assert_int_equal(kt_image_gendata(b.data, b.len, &c, 0x20261126, sd), KT_OK);
     kt_buf sig = {0}, two = {0};
     assert_int_equal(kt_sign(signer, sd, sizeof sd, &sig), KT_OK); /* the "external" signer */
-    assert_int_equal(kt_image_catsig(b.data, b.len, &c, sd, signer, sig.data, sig.len, &two), KT_OK);
+    assert_int_equal(kt_image_catsig(b.data, b.len, &c, sd, signer, sig.data, sig.len, &two),
+                     KT_OK);
     kt_buf one = sign(&b, &c, signer);
     assert_int_equal(one.len, two.len);
     assert_memory_equal(one.data, two.data, one.len); /* PKCS#1 v1.5 is deterministic */

@@ -33,7 +33,8 @@ static void verdict_of(const char *name, int slot, kt_verdict *v)
     kt_collateral *c;
     assert_int_equal(kt_collateral_load_dir(dir, NULL, &c), KT_OK);
     assert_int_equal(kt_quote_verify(quote_bytes[slot].data, quote_bytes[slot].len, c,
-                                     (time_t)json_integer_value(json_object_get(e, "verify_at")), v),
+                                     (time_t)json_integer_value(json_object_get(e, "verify_at")),
+                                     v),
                      KT_OK);
     assert_true(v->ok);
     kt_collateral_free(c);
@@ -44,8 +45,7 @@ static kt_status check(const char *yaml, const kt_verdict *v)
 {
     kt_policy *p;
     kt_status st = kt_policy_parse(yaml, strlen(yaml), &p);
-    if (st)
-        fail_msg("policy does not parse: %s\n%s", kt_last_error(), yaml);
+    if (st) fail_msg("policy does not parse: %s\n%s", kt_last_error(), yaml);
     st = kt_policy_check(p, v);
     kt_policy_free(p);
     return st;
@@ -65,7 +65,8 @@ static void test_aecs_rule_keys_and_accepted_status(void **state)
                        "  mrsigner: \"\"\n  prodID: \"0\"\n  minIsvSvn: \"0\"\n"
                        "  user_data: \"\"\n  spid: \"\"\n  debug_disabled: \"true\"\n";
     /* the platform needs configuration and hardening: not UpToDate, so refused by default */
-    assert_fails_with(check(aecs, &v), KT_ERR_DENIED, "TCB status ConfigurationAndSWHardeningNeeded");
+    assert_fails_with(check(aecs, &v), KT_ERR_DENIED,
+                      "TCB status ConfigurationAndSWHardeningNeeded");
     char accepting[2048];
     snprintf(accepting, sizeof accepting,
              "accepted_tcb_status: [UpToDate, ConfigurationAndSWHardeningNeeded]\n%s", aecs);
@@ -77,22 +78,28 @@ static void test_matching_is_exact_any_case_never_a_prefix(void **state)
     (void)state;
     kt_verdict v;
     verdict_of("sgx-v3-dcapqvl-cfg-swhardening", 0, &v);
-    const char *upper = "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
-                        "rules:\n- mrsigner: 815F42F11CF64430C30BAB7816BA596A1DA0130C3B028B673133A66CF9A3E0E6\n";
+    const char *upper =
+        "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
+        "rules:\n- mrsigner: 815F42F11CF64430C30BAB7816BA596A1DA0130C3B028B673133A66CF9A3E0E6\n";
     assert_int_equal(check(upper, &v), KT_OK);
-    const char *other = "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
-                        "rules:\n- mrsigner: 815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e7\n";
+    const char *other =
+        "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
+        "rules:\n- mrsigner: 815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e7\n";
     assert_fails_with(check(other, &v), KT_ERR_DENIED, "rule 1: MRSIGNER differs");
     /* 31 bytes is not a shorter match: it does not parse */
-    const char *prefix = "rules:\n- mrsigner: 815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0\n";
+    const char *prefix =
+        "rules:\n- mrsigner: 815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0\n";
     kt_policy *p = NULL;
-    assert_fails_with(kt_policy_parse(prefix, strlen(prefix), &p), KT_ERR_MALFORMED, "32 bytes of hex");
+    assert_fails_with(kt_policy_parse(prefix, strlen(prefix), &p), KT_ERR_MALFORMED,
+                      "32 bytes of hex");
     assert_null(p);
     /* any of several rules */
     char two[1024];
     snprintf(two, sizeof two,
              "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\nrules:\n"
-             "- {mrenclave: %064d}\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: 0, min_isvsvn: 0}\n", 0);
+             "- {mrenclave: %064d}\n- {mrenclave: " SGX_MRENCLAVE
+             ", isvprodid: 0, min_isvsvn: 0}\n",
+             0);
     assert_int_equal(check(two, &v), KT_OK);
     snprintf(two, sizeof two,
              "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\nrules:\n"
@@ -109,12 +116,14 @@ static void test_report_data_binding(void **state)
     kt_hex_encode(v.quote.sgx.report_data, 64, hex, sizeof hex);
     snprintf(yaml, sizeof yaml,
              "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
-             "rules:\n- {mrenclave: " SGX_MRENCLAVE ", report_data: %s}\n", hex);
+             "rules:\n- {mrenclave: " SGX_MRENCLAVE ", report_data: %s}\n",
+             hex);
     assert_int_equal(check(yaml, &v), KT_OK);
     hex[0] = hex[0] == '4' ? '5' : '4';
     snprintf(yaml, sizeof yaml,
              "accepted_tcb_status: [ConfigurationAndSWHardeningNeeded]\n"
-             "rules:\n- {mrenclave: " SGX_MRENCLAVE ", report_data: %s}\n", hex);
+             "rules:\n- {mrenclave: " SGX_MRENCLAVE ", report_data: %s}\n",
+             hex);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "report data differs");
 }
 
@@ -129,10 +138,13 @@ static void test_debug_enclave_refused_unless_allowed(void **state)
     snprintf(yaml, sizeof yaml, "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n", mr);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "debug enclave");
     snprintf(yaml, sizeof yaml,
-             "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, allow_debug: true}\n", mr);
+             "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, allow_debug: true}\n",
+             mr);
     assert_int_equal(check(yaml, &v), KT_OK);
-    snprintf(yaml, sizeof yaml,
-             "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, debug_disabled: \"false\"}\n", mr);
+    snprintf(
+        yaml, sizeof yaml,
+        "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, debug_disabled: \"false\"}\n",
+        mr);
     assert_int_equal(check(yaml, &v), KT_OK);
 }
 
@@ -144,18 +156,22 @@ static void test_td_attributes_and_service_td(void **state)
     verdict_of("tdx-v4-zkdcap-uptodate-tdattr-zero", 2, &v);
     kt_hex_encode(v.quote.td.mrtd, 48, mrtd, sizeof mrtd);
     /* the policy asks for SEPT_VE_DISABLE (bit 28), this TD has it clear */
-    snprintf(yaml, sizeof yaml, "rules:\n- {mrtd: %s, td_attributes: \"0000001000000000\"}\n", mrtd);
+    snprintf(yaml, sizeof yaml, "rules:\n- {mrtd: %s, td_attributes: \"0000001000000000\"}\n",
+             mrtd);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "TD attributes differ");
-    snprintf(yaml, sizeof yaml, "rules:\n- {mrtd: %s, td_attributes: \"0000000000000000\"}\n", mrtd);
+    snprintf(yaml, sizeof yaml, "rules:\n- {mrtd: %s, td_attributes: \"0000000000000000\"}\n",
+             mrtd);
     assert_int_equal(check(yaml, &v), KT_OK);
     /* an SGX rule never matches a TD */
-    assert_fails_with(check("rules:\n- mrenclave: " SGX_MRENCLAVE "\n", &v), KT_ERR_DENIED, "SGX enclave");
+    assert_fails_with(check("rules:\n- mrenclave: " SGX_MRENCLAVE "\n", &v), KT_ERR_DENIED,
+                      "SGX enclave");
 
     verdict_of("tdx-v5-td15-automata-uptodate", 3, &v);
     kt_hex_encode(v.quote.td.mrtd, 48, mrtd, sizeof mrtd);
     snprintf(yaml, sizeof yaml, "rules:\n- mrtd: %s\n", mrtd);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "MR_SERVICETD");
-    snprintf(yaml, sizeof yaml, "{\"rules\": [{\"mrtd\": \"%s\", \"allow_service_td\": true}]}", mrtd);
+    snprintf(yaml, sizeof yaml, "{\"rules\": [{\"mrtd\": \"%s\", \"allow_service_td\": true}]}",
+             mrtd);
     assert_int_equal(check(yaml, &v), KT_OK); /* JSON works as well */
 }
 

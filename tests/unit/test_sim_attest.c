@@ -25,8 +25,7 @@ static kt_enclave *load(const char *dir)
     snprintf(path, sizeof path, "%s/tests/enclaves/tfftest.signed.so", KT_TEST_BINARY_DIR);
     kt_enclave_options o = {.sim_dir = dir};
     kt_enclave *e = NULL;
-    if (kt_enclave_create(path, &o, &e))
-        fail_msg("%s", kt_last_error());
+    if (kt_enclave_create(path, &o, &e)) fail_msg("%s", kt_last_error());
     return e;
 }
 
@@ -43,8 +42,7 @@ static void quote_from_enclave(kt_enclave *e, kt_sim_qe *qe, uint8_t rd_byte, kt
     req.report_data.data = rd;
     req.report_data.len = 64;
     assert_int_equal(kt_enclave_call(e, "Report", &req, &report), KT_OK);
-    if (kt_sim_qe_quote(qe, report.data.data, quote))
-        fail_msg("%s", kt_last_error());
+    if (kt_sim_qe_quote(qe, report.data.data, quote)) fail_msg("%s", kt_last_error());
     kt_message_clear(&report);
 }
 
@@ -62,8 +60,7 @@ static void test_simulated_quote_round_trip(void **state)
     assert_true(kt_collateral_is_simulated(c));
     kt_verdict v;
     assert_int_equal(kt_quote_verify(quote.data, quote.len, c, time(NULL), &v), KT_OK);
-    if (!v.ok)
-        fail_msg("%s", v.reason);
+    if (!v.ok) fail_msg("%s", v.reason);
     assert_true(v.simulated);
     assert_int_equal(v.quote.version, 3);
     assert_int_equal(v.tcb_status, KT_TCB_UP_TO_DATE);
@@ -86,7 +83,8 @@ static void test_simulated_quote_round_trip(void **state)
 
     /* against Intel's root the same quote does not verify at all */
     char intel[600];
-    snprintf(intel, sizeof intel, "%s/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem",
+    snprintf(intel, sizeof intel,
+             "%s/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem",
              KT_TEST_SOURCE_DIR);
     kt_collateral *ic;
     assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), intel, &ic), KT_OK);
@@ -120,7 +118,8 @@ static void test_qe_quotes_only_reports_made_for_it(void **state)
     req.report_data.len = 64; /* no target: a report for the enclave itself */
     assert_int_equal(kt_enclave_call(e, "Report", &req, &report), KT_OK);
     kt_buf quote = {0};
-    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &quote), KT_ERR_VERIFY, "not made for the QE");
+    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &quote), KT_ERR_VERIFY,
+                      "not made for the QE");
     /* nor a report for the QE that the host edited (its own report data, say) */
     uint8_t ti[512];
     assert_int_equal(kt_sim_qe_target_info(qe, ti), KT_OK);
@@ -131,7 +130,8 @@ static void test_qe_quotes_only_reports_made_for_it(void **state)
     assert_int_equal(kt_sim_qe_quote(qe, report.data.data, &quote), KT_OK);
     report.data.data[320] ^= 1;
     kt_buf forged = {0};
-    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &forged), KT_ERR_VERIFY, "not made for the QE");
+    assert_fails_with(kt_sim_qe_quote(qe, report.data.data, &forged), KT_ERR_VERIFY,
+                      "not made for the QE");
     assert_int_equal(forged.len, 0);
     kt_message_clear(&report);
     kt_buf_free(&quote);
@@ -155,8 +155,7 @@ static void test_a_cluster_shares_one_simulation_root(void **state)
     assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qa), NULL, &ca), KT_OK);
     kt_verdict v;
     assert_int_equal(kt_quote_verify(quote.data, quote.len, ca, time(NULL), &v), KT_OK);
-    if (!v.ok)
-        fail_msg("%s", v.reason);
+    if (!v.ok) fail_msg("%s", v.reason);
     kt_collateral_free(ca);
     kt_buf_free(&quote);
     kt_enclave_destroy(e);
@@ -176,8 +175,7 @@ static void test_enclave_quotes_itself_binding_its_identity_key(void **state)
     Tfftest__Empty req = TFFTEST__EMPTY__INIT;
     Tfftest__Bytes quote = TFFTEST__BYTES__INIT;
     assert_int_equal(kt_enclave_call(e, "kt.Identity", &empty, &id), KT_OK);
-    if (kt_enclave_call(e, "QuoteIdentity", &req, &quote))
-        fail_msg("%s", kt_last_error());
+    if (kt_enclave_call(e, "QuoteIdentity", &req, &quote)) fail_msg("%s", kt_last_error());
 
     kt_sim_qe *qe;
     kt_collateral *c;
@@ -185,15 +183,15 @@ static void test_enclave_quotes_itself_binding_its_identity_key(void **state)
     assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
     assert_int_equal(kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &c), KT_OK);
     assert_int_equal(kt_quote_verify(quote.data.data, quote.data.len, c, time(NULL), &v), KT_OK);
-    if (!v.ok)
-        fail_msg("%s", v.reason);
+    if (!v.ok) fail_msg("%s", v.reason);
 
     uint8_t hash[32];
     char mr[65], bind[65], yaml[512];
     assert_int_equal(kt_sha256(id.public_key.data, id.public_key.len, hash), KT_OK);
     kt_hex_encode(kt_enclave_identity_of(e)->mrenclave, 32, mr, sizeof mr);
     kt_hex_encode(hash, 32, bind, sizeof bind);
-    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
+    snprintf(yaml, sizeof yaml,
+             "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
     kt_policy *p;
     assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
     assert_int_equal(kt_policy_check(p, &v), KT_OK);
@@ -201,7 +199,8 @@ static void test_enclave_quotes_itself_binding_its_identity_key(void **state)
     /* another key does not match the binding */
     hash[0] ^= 1;
     kt_hex_encode(hash, 32, bind, sizeof bind);
-    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
+    snprintf(yaml, sizeof yaml,
+             "allow_simulation: true\nrules:\n- {mrenclave: %s, report_data: %s}\n", mr, bind);
     assert_int_equal(kt_policy_parse(yaml, strlen(yaml), &p), KT_OK);
     assert_fails_with(kt_policy_check(p, &v), KT_ERR_DENIED, "report data differs");
     kt_policy_free(p);
@@ -217,8 +216,7 @@ static int setup(void **state)
     (void)state;
     strcpy(sim_a, "/tmp/kt-simA-XXXXXX");
     strcpy(sim_b, "/tmp/kt-simB-XXXXXX");
-    if (!mkdtemp(sim_a) || !mkdtemp(sim_b))
-        return -1;
+    if (!mkdtemp(sim_a) || !mkdtemp(sim_b)) return -1;
     snprintf(share, sizeof share, "%s/share", sim_a);
     return 0;
 }

@@ -83,8 +83,7 @@ static kt_status host_reenter(const Tfftest__Text *req, Tfftest__Text *res)
     Tfftest__Text inner_req = TFFTEST__TEXT__INIT, inner_res = TFFTEST__TEXT__INIT;
     inner_req.text = buf;
     kt_status st = kt_enclave_call(reenter_target, "Echo", &inner_req, &inner_res);
-    if (!st)
-        res->text = kt_call_strdup(inner_res.text);
+    if (!st) res->text = kt_call_strdup(inner_res.text);
     kt_message_clear(&inner_res);
     return st;
 }
@@ -205,7 +204,7 @@ static void test_enclave_symbols_are_isolated_from_the_host(void **state)
     Tfftest__Empty req = TFFTEST__EMPTY__INIT;
     Tfftest__Text res = TFFTEST__TEXT__INIT;
     assert_int_equal(kt_enclave_call(e, "WhoAmI", &req, &res), KT_OK);
-    assert_string_equal(res.text, "enclave"); /* not the host's kt_test_who */
+    assert_string_equal(res.text, "enclave");   /* not the host's kt_test_who */
     assert_string_equal(kt_test_who(), "host"); /* nor the other way round */
     kt_message_clear(&res);
     /* the enclave's runtime is not visible to the host's symbol lookups */
@@ -259,7 +258,8 @@ static void test_oversize_messages_are_refused_both_ways(void **state)
     Tfftest__Number n = TFFTEST__NUMBER__INIT;
     Tfftest__Bytes bytes = TFFTEST__BYTES__INIT;
     n.value = 70000;
-    assert_fails_with(kt_enclave_call(e, "Big", &n, &bytes), KT_ERR_GATE_TOO_LARGE, "response of Big");
+    assert_fails_with(kt_enclave_call(e, "Big", &n, &bytes), KT_ERR_GATE_TOO_LARGE,
+                      "response of Big");
     n.value = 60000;
     assert_int_equal(kt_enclave_call(e, "Big", &n, &bytes), KT_OK);
     assert_int_equal(bytes.data.len, 60000);
@@ -471,13 +471,13 @@ static void test_identity_key_survives_restarts_and_is_never_replaced(void **sta
     kt_enclave_destroy(v2);
 }
 
-static void call_report(kt_enclave *e, const Tfftest__Bytes *ti, uint8_t rd_byte, Tfftest__Bytes *out)
+static void call_report(kt_enclave *e, const Tfftest__Bytes *ti, uint8_t rd_byte,
+                        Tfftest__Bytes *out)
 {
     Tfftest__ReportRequest req = TFFTEST__REPORT_REQUEST__INIT;
     uint8_t rd[64];
     memset(rd, rd_byte, sizeof rd);
-    if (ti)
-        req.target_info = ti->data;
+    if (ti) req.target_info = ti->data;
     req.report_data.data = rd;
     req.report_data.len = 64;
     assert_int_equal(kt_enclave_call(e, "Report", &req, out), KT_OK);
@@ -489,7 +489,8 @@ static void test_local_attestation_between_two_enclaves(void **state)
     (void)state;
     kt_enclave *verifier = load("tfftest"), *prover = load("tfftest_v2");
     Tfftest__Empty empty = TFFTEST__EMPTY__INIT;
-    Tfftest__Bytes ti = TFFTEST__BYTES__INIT, report = TFFTEST__BYTES__INIT, self = TFFTEST__BYTES__INIT;
+    Tfftest__Bytes ti = TFFTEST__BYTES__INIT, report = TFFTEST__BYTES__INIT,
+                   self = TFFTEST__BYTES__INIT;
     Tfftest__ReportInfo info = TFFTEST__REPORT_INFO__INIT;
     assert_int_equal(kt_enclave_call(verifier, "TargetInfo", &empty, &ti), KT_OK);
     call_report(prover, &ti, 0x5a, &report);
@@ -503,7 +504,8 @@ static void test_local_attestation_between_two_enclaves(void **state)
 
     /* a changed report_data (a replayed report with the host's own data) fails the MAC */
     report.data.data[320] ^= 1;
-    assert_fails_with(kt_enclave_call(verifier, "VerifyReport", &report, &info), KT_ERR_VERIFY, "MAC");
+    assert_fails_with(kt_enclave_call(verifier, "VerifyReport", &report, &info), KT_ERR_VERIFY,
+                      "MAC");
     report.data.data[320] ^= 1;
     /* a report the prover made for itself does not verify in another enclave */
     call_report(prover, NULL, 0x11, &self);
@@ -529,7 +531,8 @@ static void test_sim_state_is_private_and_stable(void **state)
     assert_int_equal(chmod(path, 0644), 0);
     kt_enclave_options o = {.sim_dir = sim_dir};
     kt_enclave *e = NULL;
-    assert_fails_with(kt_enclave_create(enclave_path("tfftest"), &o, &e), KT_ERR_DENIED, "chmod 600");
+    assert_fails_with(kt_enclave_create(enclave_path("tfftest"), &o, &e), KT_ERR_DENIED,
+                      "chmod 600");
     assert_int_equal(chmod(path, 0600), 0);
 }
 

@@ -12,12 +12,12 @@ static inline void unhex(const char *hex, uint8_t *out)
 }
 
 /* Asserts st is want and that a reason mentioning needle was recorded. */
-#define assert_fails_with(st, want, needle)                                                       \
-    do {                                                                                          \
-        kt_status st_ = (st);                                                                     \
-        if (st_ != (want) || !strstr(kt_last_error(), (needle)))                                  \
-            fail_msg("expected %s with '%s', got %s: %s", kt_status_name(want), (needle),         \
-                     kt_status_name(st_), kt_last_error());                                       \
+#define assert_fails_with(st, want, needle)                                                        \
+    do {                                                                                           \
+        kt_status st_ = (st);                                                                      \
+        if (st_ != (want) || !strstr(kt_last_error(), (needle)))                                   \
+            fail_msg("expected %s with '%s', got %s: %s", kt_status_name(want), (needle),          \
+                     kt_status_name(st_), kt_last_error());                                        \
     } while (0)
 
 #endif

@@ -34,8 +34,7 @@ bool cli_parse(int argc, char **argv, cli_opt *opts, size_t nopts)
 const char *cli_get(const cli_opt *opts, size_t nopts, const char *name)
 {
     for (size_t k = 0; k < nopts; k++)
-        if (strcmp(opts[k].name, name) == 0)
-            return opts[k].value;
+        if (strcmp(opts[k].name, name) == 0) return opts[k].value;
     return NULL;
 }
 
@@ -48,12 +47,10 @@ int cli_die(const char *what, kt_status st)
 kt_status cli_load_config(const char *path, kt_enclave_config *c)
 {
     kt_enclave_config_default(c);
-    if (!path)
-        return KT_OK;
+    if (!path) return KT_OK;
     kt_buf b = {0};
     kt_status st = kt_file_read(path, 65536, &b);
-    if (!st)
-        st = kt_enclave_config_parse((const char *)b.data, b.len, c);
+    if (!st) st = kt_enclave_config_parse((const char *)b.data, b.len, c);
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
@@ -62,8 +59,7 @@ kt_status cli_load_key(const char *path, kt_key **k)
 {
     kt_buf b = {0};
     kt_status st = kt_file_read(path, 65536, &b);
-    if (!st)
-        st = kt_key_from_pem((const char *)b.data, b.len, k);
+    if (!st) st = kt_key_from_pem((const char *)b.data, b.len, k);
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }

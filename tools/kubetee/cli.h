@@ -5,7 +5,7 @@
 #include <kubetee/image.h>
 
 typedef struct {
-    const char *name;  /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     bool takes_value;
     const char *help;
     const char *value; /* filled in: the value, or "1" for a flag that was given */

@@ -9,10 +9,11 @@
 
 static int quote_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"enclave", true, "signed enclave whose identity the report carries"},
-                   {"report-data", true, "64 (or 32) bytes of hex"},
-                   {"sim-dir", true, "sim platform state (default $KUBETEE_SIM_DIR or ~/.kubetee/sim)"},
-                   {"out", true, "quote file to write"}};
+    cli_opt o[] = {
+        {"enclave", true, "signed enclave whose identity the report carries"},
+        {"report-data", true, "64 (or 32) bytes of hex"},
+        {"sim-dir", true, "sim platform state (default $KUBETEE_SIM_DIR or ~/.kubetee/sim)"},
+        {"out", true, "quote file to write"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[1].value || !o[3].value) {
         fprintf(stderr, "usage: kubetee attest quote --enclave e.signed.so --report-data HEX "
@@ -23,32 +24,30 @@ static int quote_cmd(int argc, char **argv)
     uint8_t rd[64] = {0};
     size_t hl = strlen(o[1].value);
     if ((hl != 128 && hl != 64) || kt_hex_decode(o[1].value, rd, hl / 2))
-        return cli_die("--report-data", kt_fail(KT_ERR_MALFORMED, "expected 64 or 32 bytes of hex"));
+        return cli_die("--report-data",
+                       kt_fail(KT_ERR_MALFORMED, "expected 64 or 32 bytes of hex"));
     kt_buf file = {0}, quote = {0};
     kt_signed_image img;
     kt_enclave_identity id;
     kt_sim_qe *qe = NULL;
     kt_status st = kt_file_read(o[0].value, KT_IMAGE_MAX, &file);
-    if (!st)
-        st = kt_image_verify(file.data, file.len, &img, &id);
+    if (!st) st = kt_image_verify(file.data, file.len, &img, &id);
     kt_buf_free(&file);
-    if (st)
-        return cli_die("reading enclave", st);
-    if ((st = kt_sim_qe_open(o[2].value, &qe)))
-        return cli_die("opening the sim QE", st);
+    if (st) return cli_die("reading enclave", st);
+    if ((st = kt_sim_qe_open(o[2].value, &qe))) return cli_die("opening the sim QE", st);
     /* the report body the enclave would have made: its verified identity */
-    kt_report_body b = {.attr_flags = id.attr_flags, .attr_xfrm = id.attr_xfrm,
-                        .prodid = id.config.prodid, .svn = id.config.svn};
+    kt_report_body b = {.attr_flags = id.attr_flags,
+                        .attr_xfrm = id.attr_xfrm,
+                        .prodid = id.config.prodid,
+                        .svn = id.config.svn};
     memcpy(b.mrenclave, id.mrenclave, 32);
     memcpy(b.mrsigner, id.mrsigner, 32);
     memcpy(b.report_data, rd, 64);
     uint8_t body[KT_REPORT_BODY_LEN];
     kt_report_body_encode(&b, body);
     st = kt_sim_qe_quote_body(qe, body, &quote);
-    if (!st)
-        st = kt_file_write_atomic(o[3].value, quote.data, quote.len, 0644);
-    if (!st)
-        printf("quote: %zu bytes, collateral: %s\n", quote.len, kt_sim_qe_collateral_dir(qe));
+    if (!st) st = kt_file_write_atomic(o[3].value, quote.data, quote.len, 0644);
+    if (!st) printf("quote: %zu bytes, collateral: %s\n", quote.len, kt_sim_qe_collateral_dir(qe));
     kt_sim_qe_free(qe);
     kt_buf_free(&quote);
     return st ? cli_die("quoting", st) : 0;
@@ -71,41 +70,44 @@ static kt_status parse_at(const char *s, time_t *at)
 
 static int verify_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"quote", true, "quote file"},
-                   {"collateral", true, "collateral directory"},
-                   {"policy", true, "policy (YAML or JSON)"},
-                   {"at", true, "verification time: unix seconds or YYYY-MM-DDThh:mm:ssZ"},
-                   {"root", true, "trust anchor PEM (default: <collateral>/intel_root_ca.pem)"},
-                   {"json", false, "print the verdict as JSON"},
-                   {"allow-simulation", false, "without --policy: accept simulated quotes"},
-                   {"pccs", true, "fetch collateral from this PCCS / PCS base URL (with --root)"},
-                   {"cache", true, "collateral cache directory for --pccs (default ~/.kubetee/collateral)"},
-                   {"root-crl-url", true, "with --pccs: where the root CA CRL is (default: the PCCS, else the root's CRL distribution point)"}};
+    cli_opt o[] = {
+        {"quote", true, "quote file"},
+        {"collateral", true, "collateral directory"},
+        {"policy", true, "policy (YAML or JSON)"},
+        {"at", true, "verification time: unix seconds or YYYY-MM-DDThh:mm:ssZ"},
+        {"root", true, "trust anchor PEM (default: <collateral>/intel_root_ca.pem)"},
+        {"json", false, "print the verdict as JSON"},
+        {"allow-simulation", false, "without --policy: accept simulated quotes"},
+        {"pccs", true, "fetch collateral from this PCCS / PCS base URL (with --root)"},
+        {"cache", true, "collateral cache directory for --pccs (default ~/.kubetee/collateral)"},
+        {"root-crl-url", true,
+         "with --pccs: where the root CA CRL is (default: the PCCS, else the root's CRL "
+         "distribution point)"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || (!o[1].value == !o[7].value) ||
         (o[7].value && !o[4].value)) {
-        fprintf(stderr, "usage: kubetee attest verify --quote Q (--collateral DIR | --pccs URL --root PEM "
-                        "[--cache DIR] [--root-crl-url URL]) [--policy P] [--at TIME] [--json]\n"
-                        "       [--allow-simulation]\n"
-                        "exit status: 0 pass, 1 fail, 2 usage\n");
+        fprintf(stderr,
+                "usage: kubetee attest verify --quote Q (--collateral DIR | --pccs URL --root PEM "
+                "[--cache DIR] [--root-crl-url URL]) [--policy P] [--at TIME] [--json]\n"
+                "       [--allow-simulation]\n"
+                "exit status: 0 pass, 1 fail, 2 usage\n");
         return 2;
     }
     time_t at;
     kt_status st = parse_at(o[3].value, &at);
-    if (st)
-        return cli_die("--at", st) + 1;
+    if (st) return cli_die("--at", st) + 1;
     kt_buf quote = {0};
     kt_collateral *c = NULL;
     kt_policy *p = NULL;
-    if ((st = kt_file_read(o[0].value, KT_QUOTE_MAX, &quote)))
-        return cli_die("reading quote", st);
+    if ((st = kt_file_read(o[0].value, KT_QUOTE_MAX, &quote))) return cli_die("reading quote", st);
     char fetched[4096];
     const char *dir = o[1].value;
     if (o[7].value) {
         char def[4096];
         const char *cache = o[8].value;
         if (!cache) {
-            snprintf(def, sizeof def, "%s/.kubetee/collateral", getenv("HOME") ? getenv("HOME") : "/tmp");
+            snprintf(def, sizeof def, "%s/.kubetee/collateral",
+                     getenv("HOME") ? getenv("HOME") : "/tmp");
             cache = def;
         }
         if ((st = kt_collateral_fetch_ex(o[7].value, o[9].value, quote.data, quote.len, o[4].value,
@@ -133,15 +135,17 @@ static int verify_cmd(int argc, char **argv)
         snprintf(reason, sizeof reason, "policy: %s", kt_last_error());
     } else if (pass && !p && v.simulated && !o[6].value) {
         pass = false;
-        snprintf(reason, sizeof reason, "simulated quote (chains to a simulation root); pass "
-                                        "--allow-simulation or a policy that allows it");
+        snprintf(reason, sizeof reason,
+                 "simulated quote (chains to a simulation root); pass "
+                 "--allow-simulation or a policy that allows it");
     } else if (pass && !p && v.tcb_status != KT_TCB_UP_TO_DATE) {
         /* without a policy, the defaults of one: UpToDate only, no debug */
         pass = false;
         snprintf(reason, sizeof reason, "TCB status %s (without --policy only UpToDate passes)",
                  kt_tcb_status_name(v.tcb_status));
     } else if (pass && !p &&
-               (v.quote.tee == KT_TEE_SGX ? (v.quote.sgx.attr_flags & 2) : (v.quote.td.td_attributes & 1))) {
+               (v.quote.tee == KT_TEE_SGX ? (v.quote.sgx.attr_flags & 2)
+                                          : (v.quote.td.td_attributes & 1))) {
         pass = false;
         snprintf(reason, sizeof reason, "debug %s (without --policy debug never passes)",
                  v.quote.tee == KT_TEE_SGX ? "enclave" : "TD");
@@ -159,12 +163,12 @@ static int verify_cmd(int argc, char **argv)
     } else {
         printf("%s", pass ? "PASS" : "FAIL");
         if (v.ok)
-            printf("  tcb=%s%s", kt_tcb_status_name(v.tcb_status), v.simulated ? "  (simulated)" : "");
+            printf("  tcb=%s%s", kt_tcb_status_name(v.tcb_status),
+                   v.simulated ? "  (simulated)" : "");
         for (unsigned i = 0; i < v.advisory_count; i++)
             printf("%s%s", i ? "," : "  advisories=", v.advisories[i]);
         printf("\n");
-        if (!pass)
-            printf("reason: %s\n", reason);
+        if (!pass) printf("reason: %s\n", reason);
     }
     kt_policy_free(p);
     kt_collateral_free(c);
@@ -174,17 +178,16 @@ static int verify_cmd(int argc, char **argv)
 
 int cmd_attest(int argc, char **argv)
 {
-    if (argc >= 1 && !strcmp(argv[0], "quote"))
-        return quote_cmd(argc - 1, argv + 1);
-    if (argc >= 1 && !strcmp(argv[0], "verify"))
-        return verify_cmd(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "quote")) return quote_cmd(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "verify")) return verify_cmd(argc - 1, argv + 1);
     fprintf(stderr, "usage: kubetee attest quote|verify [options]\n");
     return 2;
 }
 
 int cmd_sim(int argc, char **argv)
 {
-    cli_opt o[] = {{"sim-dir", true, "sim platform state"}, {"out", true, "export directory"},
+    cli_opt o[] = {{"sim-dir", true, "sim platform state"},
+                   {"out", true, "export directory"},
                    {"from", true, "import directory"}};
     const char *verb = argc >= 1 ? argv[0] : "";
     if (argc < 1 || !cli_parse(argc - 1, argv + 1, o, CLI_NOPTS(o)) ||

@@ -15,12 +15,10 @@ int cmd_dump(int argc, char **argv)
     kt_signed_image img;
     kt_enclave_identity id;
     kt_status st = kt_file_read(o[0].value, KT_IMAGE_MAX, &file);
-    if (st)
-        return cli_die("reading enclave", st);
+    if (st) return cli_die("reading enclave", st);
     st = kt_image_verify(file.data, file.len, &img, &id);
     kt_buf_free(&file);
-    if (st)
-        return cli_die("verifying enclave", st);
+    if (st) return cli_die("verifying enclave", st);
     char mre[65], mrs[65];
     kt_hex_encode(id.mrenclave, 32, mre, sizeof mre);
     kt_hex_encode(id.mrsigner, 32, mrs, sizeof mrs);
@@ -36,7 +34,8 @@ int cmd_dump(int argc, char **argv)
                (unsigned long long)c->heap_size, (unsigned long long)c->stack_size, c->tcs_count,
                (unsigned long long)c->max_message_size);
     } else {
-        printf("mrenclave:        %s\nmrsigner:         %s\nprodid:           %u\nsvn:              %u\n"
+        printf("mrenclave:        %s\nmrsigner:         %s\nprodid:           %u\nsvn:             "
+               " %u\n"
                "debug:            %s\ndate:             %04x-%02x-%02x\n"
                "attributes:       flags=0x%llx xfrm=0x%llx\nheap_size:        %llu\n"
                "stack_size:       %llu\ntcs_count:        %u\nmax_message_size: %llu\n",

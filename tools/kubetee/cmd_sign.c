@@ -33,8 +33,7 @@ int cmd_keygen(int argc, char **argv)
     kt_key *k;
     kt_buf pem = {0};
     kt_status st = kt_key_generate(KT_KEY_RSA3072_E3, &k);
-    if (st)
-        return cli_die("generating RSA-3072 e=3 key", st);
+    if (st) return cli_die("generating RSA-3072 e=3 key", st);
     st = kt_key_to_pem(k, true, &pem);
     kt_key_free(k);
     int rc = st ? cli_die("encoding key", st) : write_out(o[0].value, pem.data, pem.len, 0600);
@@ -47,8 +46,7 @@ static int load_inputs(const cli_opt *o, size_t n, kt_buf *elf, kt_enclave_confi
 {
     const char *enclave = cli_get(o, n, "enclave");
     kt_status st = kt_file_read(enclave, KT_IMAGE_MAX, elf);
-    if (st)
-        return cli_die("reading enclave", st);
+    if (st) return cli_die("reading enclave", st);
     st = cli_load_config(cli_get(o, n, "config"), c);
     return st ? cli_die("reading config", st) : 0;
 }
@@ -71,14 +69,11 @@ int cmd_sign(int argc, char **argv)
     kt_key *key = NULL;
     int rc = load_inputs(o, n, &elf, &c);
     kt_status st;
-    if (!rc && (st = cli_load_key(o[2].value, &key)))
-        rc = cli_die("reading key", st);
+    if (!rc && (st = cli_load_key(o[2].value, &key))) rc = cli_die("reading key", st);
     if (!rc && (st = kt_image_sign(elf.data, elf.len, &c, key, kt_sigstruct_today(), &out)))
         rc = cli_die("signing", st);
-    if (!rc)
-        rc = write_out(o[3].value, out.data, out.len, 0644);
-    if (!rc && !o[4].value)
-        print_identity(&out);
+    if (!rc) rc = write_out(o[3].value, out.data, out.len, 0644);
+    if (!rc && !o[4].value) print_identity(&out);
     kt_key_free(key);
     kt_buf_free(&elf);
     kt_buf_free(&out);
@@ -92,9 +87,10 @@ int cmd_gendata(int argc, char **argv)
                    {"out", true, "file for the 256 bytes to sign"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[2].value) {
-        fprintf(stderr, "usage: kubetee gendata --enclave e.so [--config e.conf] --out sigdata.bin\n"
-                        "then sign it, e.g.: openssl dgst -sha256 -sign key.pem -out sig.bin "
-                        "sigdata.bin\n");
+        fprintf(stderr,
+                "usage: kubetee gendata --enclave e.so [--config e.conf] --out sigdata.bin\n"
+                "then sign it, e.g.: openssl dgst -sha256 -sign key.pem -out sig.bin "
+                "sigdata.bin\n");
         return 2;
     }
     kt_buf elf = {0};
@@ -104,8 +100,7 @@ int cmd_gendata(int argc, char **argv)
     kt_status st;
     if (!rc && (st = kt_image_gendata(elf.data, elf.len, &c, kt_sigstruct_today(), sd)))
         rc = cli_die("generating signing data", st);
-    if (!rc)
-        rc = write_out(o[2].value, sd, sizeof sd, 0644);
+    if (!rc) rc = write_out(o[2].value, sd, sizeof sd, 0644);
     kt_buf_free(&elf);
     return rc;
 }
@@ -130,22 +125,16 @@ int cmd_catsig(int argc, char **argv)
     kt_key *pub = NULL;
     int rc = load_inputs(o, n, &elf, &c);
     kt_status st;
-    if (!rc && (st = kt_file_read(o[2].value, 4096, &sd)))
-        rc = cli_die("reading sigdata", st);
+    if (!rc && (st = kt_file_read(o[2].value, 4096, &sd))) rc = cli_die("reading sigdata", st);
     if (!rc && sd.len != KT_SIGDATA_LEN)
-        rc = cli_die("reading sigdata",
-                     kt_fail(KT_ERR_MALFORMED, "%s is %zu bytes, not %d", o[2].value, sd.len,
-                             KT_SIGDATA_LEN));
-    if (!rc && (st = cli_load_key(o[3].value, &pub)))
-        rc = cli_die("reading key", st);
-    if (!rc && (st = kt_file_read(o[4].value, 4096, &sig)))
-        rc = cli_die("reading signature", st);
+        rc = cli_die("reading sigdata", kt_fail(KT_ERR_MALFORMED, "%s is %zu bytes, not %d",
+                                                o[2].value, sd.len, KT_SIGDATA_LEN));
+    if (!rc && (st = cli_load_key(o[3].value, &pub))) rc = cli_die("reading key", st);
+    if (!rc && (st = kt_file_read(o[4].value, 4096, &sig))) rc = cli_die("reading signature", st);
     if (!rc && (st = kt_image_catsig(elf.data, elf.len, &c, sd.data, pub, sig.data, sig.len, &out)))
         rc = cli_die("catsig", st);
-    if (!rc)
-        rc = write_out(o[5].value, out.data, out.len, 0644);
-    if (!rc)
-        print_identity(&out);
+    if (!rc) rc = write_out(o[5].value, out.data, out.len, 0644);
+    if (!rc) print_identity(&out);
     kt_key_free(pub);
     kt_buf_free(&elf), kt_buf_free(&sd), kt_buf_free(&sig), kt_buf_free(&out);
     return rc;

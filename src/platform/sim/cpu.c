@@ -58,7 +58,8 @@ kt_status kt_sim_egetkey(void *cpu_ctx, const kt_keyrequest *kr, uint8_t key[16]
     const kt_sim_cpu *cpu = cpu_ctx;
     const kt_enclave_identity *id = &cpu->id;
     if (kr->keyname == KT_KEYNAME_REPORT)
-        return kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, kr->keyid, key);
+        return kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm,
+                                 kr->keyid, key);
     if (kr->keyname != KT_KEYNAME_SEAL)
         return kt_fail(KT_ERR_DENIED, "EGETKEY: key name %u is not available", kr->keyname);
     if (kr->policy == 0 || (kr->policy & ~(KT_KEYPOLICY_MRENCLAVE | KT_KEYPOLICY_MRSIGNER)))
@@ -104,14 +105,13 @@ kt_status kt_sim_ereport(void *cpu_ctx, const uint8_t *ti, const uint8_t report_
 
     uint8_t *keyid = report + 384, key[16];
     kt_status st = kt_random(keyid, 32);
-    if (st)
-        return st;
+    if (st) return st;
     if (ti)
         st = kt_sim_report_key(cpu->state, ti, kt_le64(ti + 32), kt_le64(ti + 40), keyid, key);
     else
-        st = kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, keyid, key);
-    if (!st)
-        st = kt_aes_cmac(key, body, 384, report + 416);
+        st =
+            kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm, keyid, key);
+    if (!st) st = kt_aes_cmac(key, body, 384, report + 416);
     kt_wipe(key, sizeof key);
     return st;
 }

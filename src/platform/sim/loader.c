@@ -25,10 +25,8 @@ static kt_status write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return kt_fail(KT_ERR_IO, "memfd write: %s", strerror(errno));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return kt_fail(KT_ERR_IO, "memfd write: %s", strerror(errno));
         p += w;
         n -= (size_t)w;
     }
@@ -41,15 +39,15 @@ kt_status kt_sim_load(const kt_sim_state *state, const kt_signed_image *img,
     if (!state || !img || !id || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "sim load: NULL argument");
     kt_platform_enclave *pe = calloc(1, sizeof *pe);
-    if (!pe)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!pe) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     pe->memfd = memfd_create("kubetee-enclave", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (pe->memfd < 0) {
         free(pe);
         return kt_fail(KT_ERR_IO, "memfd_create: %s", strerror(errno));
     }
     kt_status st = write_all(pe->memfd, img->elf, img->elf_len);
-    if (!st && fcntl(pe->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+    if (!st &&
+        fcntl(pe->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
         st = kt_fail(KT_ERR_IO, "sealing the enclave memfd: %s", strerror(errno));
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", pe->memfd);
@@ -90,12 +88,9 @@ void kt_platform_cpu(kt_platform_enclave *pe, void *gate_host)
 
 void kt_platform_unload(kt_platform_enclave *pe)
 {
-    if (!pe)
-        return;
-    if (pe->dl)
-        dlclose(pe->dl);
-    if (pe->memfd >= 0)
-        close(pe->memfd);
+    if (!pe) return;
+    if (pe->dl) dlclose(pe->dl);
+    if (pe->memfd >= 0) close(pe->memfd);
     kt_wipe(&pe->cpu, sizeof pe->cpu);
     free(pe);
 }

@@ -37,8 +37,7 @@ static kt_status load_or_create_secret(const char *path, uint8_t *out, size_t n)
         kt_log(KT_LOG_INFO, "sim.secret_created", "path", path, NULL);
         st = kt_file_read(path, 4096, &b);
     }
-    if (st)
-        return st;
+    if (st) return st;
     if (b.len != n) {
         kt_buf_free(&b);
         return kt_fail(KT_ERR_MALFORMED, "%s: %zu bytes, expected %zu (damaged sim state)", path,
@@ -48,18 +47,18 @@ static kt_status load_or_create_secret(const char *path, uint8_t *out, size_t n)
     kt_buf_free(&b);
     struct stat sb;
     if (stat(path, &sb) == 0 && (sb.st_mode & 077))
-        return kt_fail(KT_ERR_DENIED, "%s: mode %03o lets others read the platform secret; "
-                                      "chmod 600 it", path, (unsigned)(sb.st_mode & 0777));
+        return kt_fail(KT_ERR_DENIED,
+                       "%s: mode %03o lets others read the platform secret; "
+                       "chmod 600 it",
+                       path, (unsigned)(sb.st_mode & 0777));
     return KT_OK;
 }
 
 kt_status kt_sim_state_open(const char *dir, kt_sim_state **out)
 {
-    if (!out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "sim state: NULL argument");
+    if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sim state: NULL argument");
     char def[PATH_MAX];
-    if (!dir || !*dir)
-        dir = getenv("KUBETEE_SIM_DIR");
+    if (!dir || !*dir) dir = getenv("KUBETEE_SIM_DIR");
     if (!dir || !*dir) {
         const char *home = getenv("HOME");
         if (!home || !*home)
@@ -69,8 +68,7 @@ kt_status kt_sim_state_open(const char *dir, kt_sim_state **out)
         dir = def;
     }
     kt_sim_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!s) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     if (strlen(dir) >= sizeof s->dir - 32) {
         free(s);
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "sim state: directory path too long");
@@ -98,8 +96,7 @@ const char *kt_sim_state_dir(const kt_sim_state *s)
 
 void kt_sim_state_free(kt_sim_state *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     kt_wipe(s, sizeof *s);
     free(s);
 }

@@ -26,8 +26,7 @@ static kt_status gate_fail(const kt_dispatch_args *a, kt_status st, const char *
 kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
 {
     const kt_function *f = kt_fntab_find(t, a->name);
-    if (!f)
-        return gate_fail(a, KT_ERR_GATE_NO_FUNCTION, "no function named '%s'%s", a->name, "");
+    if (!f) return gate_fail(a, KT_ERR_GATE_NO_FUNCTION, "no function named '%s'%s", a->name, "");
     if (strcmp(f->request->name, a->req_type) != 0)
         return gate_fail(a, KT_ERR_GATE_TYPE_MISMATCH, "%s takes %s", f->name, f->request->name);
     if (strcmp(f->response->name, a->res_type) != 0)
@@ -59,30 +58,33 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
         goto out;
     }
     if (!res) {
-        st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name, "");
+        st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name,
+                       "");
         goto out;
     }
     protobuf_c_message_init(f->response, res);
     kt_clear_error();
     st = f->call(req, res);
     if (st != KT_OK) {
-        if (kt_status_is_gate(st))
-            st = KT_ERR_FUNCTION; /* a function can't pass for the gate */
+        if (kt_status_is_gate(st)) st = KT_ERR_FUNCTION; /* a function can't pass for the gate */
         kt_detail(a->detail, a->detail_cap, kt_last_error()); /* the function's own reason */
         goto out;
     }
     if (!protobuf_c_message_check(res)) {
-        st = gate_fail(a, KT_ERR_GATE_BAD_MESSAGE, "%s filled an invalid %s", f->name, f->response->name);
+        st = gate_fail(a, KT_ERR_GATE_BAD_MESSAGE, "%s filled an invalid %s", f->name,
+                       f->response->name);
         goto out;
     }
     size_t n = protobuf_c_message_get_packed_size(res);
     if (n > a->max_message) {
-        st = gate_fail(a, KT_ERR_GATE_TOO_LARGE, "response of %s is over the message limit%s", f->name, "");
+        st = gate_fail(a, KT_ERR_GATE_TOO_LARGE, "response of %s is over the message limit%s",
+                       f->name, "");
         goto out;
     }
     uint8_t *out = a->res_buf && n <= a->res_buf_cap ? a->res_buf : a->alloc(n ? n : 1);
     if (!out) {
-        st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name, "");
+        st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name,
+                       "");
         goto out;
     }
     protobuf_c_message_pack(res, out);
@@ -107,15 +109,15 @@ kt_status kt_pack_request(const void *req, const void *res, size_t max_message, 
         return kt_fail(KT_ERR_GATE_TOO_LARGE, "call: request of %zu bytes is over the limit of %zu",
                        n, max_message);
     uint8_t *p = buf && n <= buf_cap ? buf : alloc(n ? n : 1);
-    if (!p)
-        return kt_fail(KT_ERR_NO_MEMORY, "call: out of memory packing %zu bytes", n);
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "call: out of memory packing %zu bytes", n);
     protobuf_c_message_pack(rq, p);
     *packed = p;
     *len = n;
     return KT_OK;
 }
 
-kt_status kt_unpack_response(const uint8_t *data, size_t len, void *res, ProtobufCAllocator *allocator)
+kt_status kt_unpack_response(const uint8_t *data, size_t len, void *res,
+                             ProtobufCAllocator *allocator)
 {
     ProtobufCMessage *rs = res;
     if (!kt_unpack_into(rs, allocator, len, data))

@@ -41,11 +41,9 @@ bool kt_in_call(void)
 
 void *kt_frame_alloc(kt_frame *f, size_t n)
 {
-    if (!f || n > (1ull << 32))
-        return NULL;
+    if (!f || n > (1ull << 32)) return NULL;
     n = (n + 15) & ~(size_t)15;
-    if (n == 0)
-        n = 16;
+    if (n == 0) n = 16;
     if (f->used + n <= sizeof f->inline_mem) {
         void *p = f->inline_mem + f->used;
         f->used += n;
@@ -55,8 +53,7 @@ void *kt_frame_alloc(kt_frame *f, size_t n)
     if (!b || b->used + n > b->cap) {
         size_t cap = n > 16384 ? n : 16384;
         b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
+        if (!b) return NULL;
         b->used = 0;
         b->cap = cap;
         b->next = f->blocks;
@@ -75,8 +72,7 @@ void *kt_call_alloc(size_t n)
 void *kt_call_memdup(const void *p, size_t n)
 {
     void *q = kt_call_alloc(n);
-    if (q && n)
-        memcpy(q, p, n);
+    if (q && n) memcpy(q, p, n);
     return q;
 }
 
@@ -108,15 +104,13 @@ ProtobufCAllocator kt_frame_allocator(kt_frame *f)
  * caller's struct, it is handed an allocator that skips the top-level pointer. */
 static void free_fields_only(void *top, void *p)
 {
-    if (p != top)
-        free(p);
+    if (p != top) free(p);
 }
 
 void kt_message_clear(void *message)
 {
     ProtobufCMessage *m = message;
-    if (!m || !m->descriptor)
-        return;
+    if (!m || !m->descriptor) return;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     ProtobufCAllocator skip = {NULL, free_fields_only, m};
     protobuf_c_message_free_unpacked(m, &skip);
@@ -147,8 +141,7 @@ static void *into_alloc(void *data, size_t n)
 static void into_free(void *data, void *p)
 {
     into *in = data;
-    if (p == in->target)
-        return;
+    if (p == in->target) return;
     if (in->next)
         in->next->free(in->next->allocator_data, p);
     else

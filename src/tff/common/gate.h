@@ -47,15 +47,15 @@ typedef struct {
 
 typedef struct {
     uint32_t op;
-    const kt_gate_host *host;            /* INIT */
-    const char *name;                    /* ECALL: function name */
-    const char *req_type, *res_type;     /* ECALL: full protobuf type names */
-    const uint8_t *req;                  /* ECALL: packed request */
+    const kt_gate_host *host;        /* INIT */
+    const char *name;                /* ECALL: function name */
+    const char *req_type, *res_type; /* ECALL: full protobuf type names */
+    const uint8_t *req;              /* ECALL: packed request */
     size_t req_len;
-    uint8_t *res;                        /* ECALL: packed response: res_inline, or host_alloc'd */
+    uint8_t *res; /* ECALL: packed response: res_inline, or host_alloc'd */
     size_t res_len;
-    uint8_t res_inline[512];             /* ECALL: room for a small response */
-    char detail[256];                    /* reason for a failure, from the enclave */
+    uint8_t res_inline[512]; /* ECALL: room for a small response */
+    char detail[256];        /* reason for a failure, from the enclave */
 } kt_gate_call;
 
 typedef kt_status (*kt_gate_entry)(kt_gate_call *call);

@@ -17,7 +17,15 @@ typedef struct {
     } entries[KT_FNTAB_MAX];
 } kt_fntab;
 
-#define KT_FNTAB_INIT {PTHREAD_MUTEX_INITIALIZER, 0, {{0}}}
+#define KT_FNTAB_INIT                                                                              \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, 0,                                                              \
+        {                                                                                          \
+            {                                                                                      \
+                0                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
 
 kt_status kt_fntab_add(kt_fntab *t, const kt_function *f);
 const kt_function *kt_fntab_find(kt_fntab *t, const char *name);
@@ -50,10 +58,10 @@ typedef struct {
     const char *name, *req_type, *res_type;
     const uint8_t *req;
     size_t req_len;
-    size_t max_message;         /* limit for request and response */
-    bool copy_in;               /* copy the request before parsing (it is in host memory) */
-    void *(*alloc)(size_t n);   /* where the packed response goes ... */
-    uint8_t *res_buf;           /* ... unless it fits here */
+    size_t max_message;       /* limit for request and response */
+    bool copy_in;             /* copy the request before parsing (it is in host memory) */
+    void *(*alloc)(size_t n); /* where the packed response goes ... */
+    uint8_t *res_buf;         /* ... unless it fits here */
     size_t res_buf_cap;
     uint8_t **res;
     size_t *res_len;

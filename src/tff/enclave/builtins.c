@@ -9,10 +9,8 @@ static kt_status identity(const Kubetee__Tff__Empty *req, Kubetee__Tff__Identity
     kt_report_body self;
     uint8_t *pub = kt_call_alloc(KT_P256_PUBLIC_LEN);
     kt_status st = pub ? kt_identity_public(pub) : KT_ERR_NO_MEMORY;
-    if (!st)
-        st = kt_self(&self);
-    if (st)
-        return st;
+    if (!st) st = kt_self(&self);
+    if (st) return st;
     res->public_key.data = pub;
     res->public_key.len = KT_P256_PUBLIC_LEN;
     res->mrenclave.data = kt_call_memdup(self.mrenclave, 32);
@@ -39,8 +37,7 @@ kt_status kt_trts_register_builtins(void)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         kt_status st = kt_trts_add_builtin(&builtins[i]);
-        if (st)
-            return st;
+        if (st) return st;
     }
     return KT_OK;
 }

@@ -10,8 +10,7 @@ size_t kt_trts_max_message;
 
 static void log_to_host(kt_log_level level, const char *line)
 {
-    if (kt_trts_host)
-        kt_trts_host->log(kt_trts_host->ctx, (int)level, line);
+    if (kt_trts_host) kt_trts_host->log(kt_trts_host->ctx, (int)level, line);
 }
 
 static kt_status init(kt_gate_call *c)
@@ -36,15 +35,12 @@ static kt_status init(kt_gate_call *c)
     kt_trts_max_message = cfg.max_message_size;
     kt_trts_host = h;
     kt_log_set_sink(log_to_host);
-    if ((st = kt_trts_registration_status(c->detail, sizeof c->detail)))
-        return st;
+    if ((st = kt_trts_registration_status(c->detail, sizeof c->detail))) return st;
     kt_frame frame;
     kt_frame_push(&frame);
-    if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_self_init()))
-        st = kt_identity_init();
+    if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_self_init())) st = kt_identity_init();
     kt_frame_pop(&frame);
-    if (st)
-        kt_detail(c->detail, sizeof c->detail, kt_last_error());
+    if (st) kt_detail(c->detail, sizeof c->detail, kt_last_error());
     return st;
 }
 
@@ -52,8 +48,7 @@ __attribute__((visibility("default"))) kt_status kt_enclave_entry(kt_gate_call *
 
 kt_status kt_enclave_entry(kt_gate_call *c)
 {
-    if (!c)
-        return KT_ERR_GATE_ENCLAVE;
+    if (!c) return KT_ERR_GATE_ENCLAVE;
     switch (c->op) {
     case KT_GATE_INIT:
         return init(c);

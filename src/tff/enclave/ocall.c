@@ -7,15 +7,15 @@
 kt_status kt_ocall(const char *name, const void *req, void *res)
 {
     const kt_gate_host *h = kt_trts_host;
-    if (!name || !req || !res)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "ocall: NULL argument");
+    if (!name || !req || !res) return kt_fail(KT_ERR_INVALID_ARGUMENT, "ocall: NULL argument");
     if (!h || !kt_in_call())
-        return kt_fail(KT_ERR_GATE_NOT_ALLOWED, "ocall %s: only during a call into the enclave", name);
+        return kt_fail(KT_ERR_GATE_NOT_ALLOWED, "ocall %s: only during a call into the enclave",
+                       name);
     uint8_t *packed;
     size_t len;
-    kt_status st = kt_pack_request(req, res, kt_trts_max_message, NULL, 0, h->host_alloc, &packed, &len);
-    if (st)
-        return st;
+    kt_status st =
+        kt_pack_request(req, res, kt_trts_max_message, NULL, 0, h->host_alloc, &packed, &len);
+    if (st) return st;
     uint8_t *out = NULL;
     size_t out_len = 0;
     char detail[256] = "";
@@ -25,10 +25,9 @@ kt_status kt_ocall(const char *name, const void *req, void *res)
     h->host_free(packed);
     if (st) {
         detail[sizeof detail - 1] = '\0';
-        if (kt_status_is_gate(st))
-            return kt_fail(st, "ocall %s: %s", name, detail);
-        return kt_fail(st, "ocall %s returned %s%s%s", name, kt_status_name(st), detail[0] ? ": " : "",
-                       detail);
+        if (kt_status_is_gate(st)) return kt_fail(st, "ocall %s: %s", name, detail);
+        return kt_fail(st, "ocall %s returned %s%s%s", name, kt_status_name(st),
+                       detail[0] ? ": " : "", detail);
     }
     if (out_len > kt_trts_max_message) {
         h->host_free(out);
@@ -36,7 +35,6 @@ kt_status kt_ocall(const char *name, const void *req, void *res)
     }
     uint8_t *copy = kt_call_memdup(out, out_len ? out_len : 1);
     h->host_free(out);
-    if (!copy)
-        return kt_fail(KT_ERR_NO_MEMORY, "ocall %s: out of memory", name);
+    if (!copy) return kt_fail(KT_ERR_NO_MEMORY, "ocall %s: out of memory", name);
     return kt_unpack_response(copy, out_len, res, &kt_call_allocator);
 }

@@ -44,8 +44,7 @@ kt_status kt_trts_registration_status(char *detail, size_t cap)
 {
     pthread_mutex_lock(&err_lock);
     kt_status st = first_error;
-    if (st)
-        kt_detail(detail, cap, first_detail);
+    if (st) kt_detail(detail, cap, first_detail);
     pthread_mutex_unlock(&err_lock);
     return st;
 }

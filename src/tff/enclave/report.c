@@ -9,27 +9,22 @@ kt_status kt_trts_self_init(void)
 {
     uint8_t rd[64] = {0}, report[KT_REPORT_LEN];
     kt_status st = kt_trts_host->ereport(kt_trts_host->cpu, NULL, rd, report);
-    if (!st)
-        kt_report_body_decode(report, &self);
+    if (!st) kt_report_body_decode(report, &self);
     return st;
 }
 
 kt_status kt_self(kt_report_body *info)
 {
-    if (!info)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "self: NULL argument");
-    if (!kt_trts_host)
-        return kt_fail(KT_ERR_STATE, "self: enclave not initialised");
+    if (!info) return kt_fail(KT_ERR_INVALID_ARGUMENT, "self: NULL argument");
+    if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "self: enclave not initialised");
     *info = self;
     return KT_OK;
 }
 
 kt_status kt_target_info(uint8_t ti[KT_TARGET_INFO_LEN])
 {
-    if (!ti)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "target info: NULL argument");
-    if (!kt_trts_host)
-        return kt_fail(KT_ERR_STATE, "target info: enclave not initialised");
+    if (!ti) return kt_fail(KT_ERR_INVALID_ARGUMENT, "target info: NULL argument");
+    if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "target info: enclave not initialised");
     memset(ti, 0, KT_TARGET_INFO_LEN);
     memcpy(ti, self.mrenclave, 32);
     kt_put_le64(ti + 32, self.attr_flags);
@@ -41,32 +36,25 @@ kt_status kt_target_info(uint8_t ti[KT_TARGET_INFO_LEN])
 kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPORT_DATA_LEN],
                            uint8_t report[KT_REPORT_LEN])
 {
-    if (!report_data || !report)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report: NULL argument");
-    if (!kt_trts_host)
-        return kt_fail(KT_ERR_STATE, "report: enclave not initialised");
+    if (!report_data || !report) return kt_fail(KT_ERR_INVALID_ARGUMENT, "report: NULL argument");
+    if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "report: enclave not initialised");
     uint8_t ti_copy[KT_TARGET_INFO_LEN];
-    if (ti)
-        memcpy(ti_copy, ti, sizeof ti_copy);
+    if (ti) memcpy(ti_copy, ti, sizeof ti_copy);
     return kt_trts_host->ereport(kt_trts_host->cpu, ti ? ti_copy : NULL, report_data, report);
 }
 
 kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *info)
 {
-    if (!report || !info)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "report verify: NULL argument");
-    if (!kt_trts_host)
-        return kt_fail(KT_ERR_STATE, "report verify: enclave not initialised");
+    if (!report || !info) return kt_fail(KT_ERR_INVALID_ARGUMENT, "report verify: NULL argument");
+    if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "report verify: enclave not initialised");
     uint8_t copy[KT_REPORT_LEN], key[16], mac[KT_CMAC_LEN];
     memcpy(copy, report, sizeof copy);
     kt_keyrequest kr = {.keyname = KT_KEYNAME_REPORT};
     memcpy(kr.keyid, copy + 384, 32);
     kt_status st = kt_trts_host->egetkey(kt_trts_host->cpu, &kr, key);
-    if (!st)
-        st = kt_aes_cmac(key, copy, KT_REPORT_BODY_LEN, mac);
+    if (!st) st = kt_aes_cmac(key, copy, KT_REPORT_BODY_LEN, mac);
     kt_wipe(key, sizeof key);
-    if (st)
-        return st;
+    if (st) return st;
     if (!kt_equal(mac, copy + 416, KT_CMAC_LEN))
         return kt_fail(KT_ERR_VERIFY, "report MAC does not match: not made for this enclave on "
                                       "this platform, or altered");

@@ -38,12 +38,10 @@ kt_status kt_seal(kt_seal_policy policy, const uint8_t *aad, size_t aad_len, con
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "seal: NULL argument");
     if (policy != KT_SEAL_MRENCLAVE && policy != KT_SEAL_MRSIGNER)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "seal: unknown policy %d", (int)policy);
-    if (aad_len > MAX_PART || n > MAX_PART)
-        return kt_fail(KT_ERR_TOO_LARGE, "seal: over 1 GiB");
+    if (aad_len > MAX_PART || n > MAX_PART) return kt_fail(KT_ERR_TOO_LARGE, "seal: over 1 GiB");
     kt_report_body self;
     kt_status st = kt_self(&self);
-    if (st)
-        return st;
+    if (st) return st;
     uint8_t hdr[HDR] = {'K', 'T', 'S', 'L'}, key[32];
     kt_put_le16(hdr + 4, 1);
     kt_put_le16(hdr + 6, (uint16_t)policy);
@@ -51,23 +49,20 @@ kt_status kt_seal(kt_seal_policy policy, const uint8_t *aad, size_t aad_len, con
     memcpy(hdr + 44, self.cpusvn, 16);
     kt_put_le32(hdr + 72, (uint32_t)aad_len);
     kt_put_le32(hdr + 76, (uint32_t)n);
-    if ((st = kt_random(hdr + 12, 32)) || (st = kt_random(hdr + 60, 12)))
-        return st;
-    if ((st = seal_key((uint16_t)policy, self.svn, self.cpusvn, hdr + 12, key)))
-        return st;
+    if ((st = kt_random(hdr + 12, 32)) || (st = kt_random(hdr + 60, 12))) return st;
+    if ((st = seal_key((uint16_t)policy, self.svn, self.cpusvn, hdr + 12, key))) return st;
     size_t start = blob->len;
     if (!(st = kt_buf_reserve(blob, HDR + aad_len + n))) {
         uint8_t *out = blob->data + start;
         memcpy(out, hdr, HDR);
-        if (aad_len)
-            memcpy(out + HDR, aad, aad_len);
+        if (aad_len) memcpy(out + HDR, aad, aad_len);
         /* GCM AAD: header bytes 0..79, then the caller's aad */
         kt_buf a = {0};
         if (!(st = kt_buf_append(&a, out, 80)) && !(st = kt_buf_append(&a, aad, aad_len)))
-            st = kt_aead_seal(key, hdr + 60, a.data, a.len, plain, n, out + HDR + aad_len, out + 80);
+            st =
+                kt_aead_seal(key, hdr + 60, a.data, a.len, plain, n, out + HDR + aad_len, out + 80);
         kt_buf_free(&a);
-        if (!st)
-            blob->len = start + HDR + aad_len + n;
+        if (!st) blob->len = start + HDR + aad_len + n;
     }
     kt_wipe(key, sizeof key);
     return st;
@@ -75,18 +70,15 @@ kt_status kt_seal(kt_seal_policy policy, const uint8_t *aad, size_t aad_len, con
 
 kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad)
 {
-    if (!blob || !plain)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "unseal: NULL argument");
-    if (!kt_trts_host)
-        return kt_fail(KT_ERR_STATE, "unseal: enclave not initialised");
+    if (!blob || !plain) return kt_fail(KT_ERR_INVALID_ARGUMENT, "unseal: NULL argument");
+    if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "unseal: enclave not initialised");
     if (n < HDR || memcmp(blob, "KTSL", 4) != 0)
         return kt_fail(KT_ERR_MALFORMED, "unseal: not a sealed blob");
     uint8_t hdr[HDR];
     memcpy(hdr, blob, HDR);
     uint16_t version = kt_le16(hdr + 4), policy = kt_le16(hdr + 6), svn = kt_le16(hdr + 8);
     uint32_t aad_len = kt_le32(hdr + 72), plain_len = kt_le32(hdr + 76);
-    if (version != 1)
-        return kt_fail(KT_ERR_MALFORMED, "unseal: version %u is not 1", version);
+    if (version != 1) return kt_fail(KT_ERR_MALFORMED, "unseal: version %u is not 1", version);
     if (policy != KT_SEAL_MRENCLAVE && policy != KT_SEAL_MRSIGNER)
         return kt_fail(KT_ERR_MALFORMED, "unseal: unknown policy %u", policy);
     if (kt_le16(hdr + 10) != 0)
@@ -96,10 +88,10 @@ kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad)
                        (unsigned long long)HDR + aad_len + plain_len, n);
     kt_report_body self;
     kt_status st = kt_self(&self);
-    if (st)
-        return st;
+    if (st) return st;
     if (svn > self.svn)
-        return kt_fail(KT_ERR_DENIED, "unseal: sealed by SVN %u, this enclave is SVN %u", svn, self.svn);
+        return kt_fail(KT_ERR_DENIED, "unseal: sealed by SVN %u, this enclave is SVN %u", svn,
+                       self.svn);
     uint8_t key[32];
     if ((st = seal_key(policy, svn, hdr + 44, hdr + 12, key)))
         return kt_fail(KT_ERR_VERIFY, "unseal: no key for this blob: %s", kt_last_error());
@@ -115,8 +107,7 @@ kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad)
         else if (!st)
             plain->len = start + plain_len;
     }
-    if (!st && aad)
-        st = kt_buf_append(aad, blob + HDR, aad_len);
+    if (!st && aad) st = kt_buf_append(aad, blob + HDR, aad_len);
     kt_buf_free(&a);
     kt_wipe(key, sizeof key);
     return st;

@@ -25,8 +25,7 @@ kt_enclave *kt_host_current(void)
 static bool thread_inside(const kt_enclave *e)
 {
     for (inside *i = inside_top; i; i = i->prev)
-        if (i->e == e)
-            return true;
+        if (i->e == e) return true;
     return false;
 }
 
@@ -67,15 +66,13 @@ static kt_status enter(kt_enclave *e, kt_gate_call *c)
     kt_status st = kt_platform_enter(e->pe, c);
     inside_depth--;
     inside_top = me.prev;
-    if (tcs)
-        atomic_store_explicit(&tcs->busy, 0, memory_order_release);
+    if (tcs) atomic_store_explicit(&tcs->busy, 0, memory_order_release);
     return st;
 }
 
 static kt_status check_signer(const kt_enclave_options *o, const kt_enclave_identity *id)
 {
-    if (!o->expect_mrsigner || kt_equal(o->expect_mrsigner, id->mrsigner, 32))
-        return KT_OK;
+    if (!o->expect_mrsigner || kt_equal(o->expect_mrsigner, id->mrsigner, 32)) return KT_OK;
     char got[65], want[65];
     kt_hex_encode(id->mrsigner, 32, got, sizeof got);
     kt_hex_encode(o->expect_mrsigner, 32, want, sizeof want);
@@ -84,33 +81,26 @@ static kt_status check_signer(const kt_enclave_options *o, const kt_enclave_iden
 
 kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt_enclave **out)
 {
-    if (!path || !out)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "enclave create: NULL argument");
+    if (!path || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "enclave create: NULL argument");
     *out = NULL;
     kt_enclave_options o = {0};
-    if (opts)
-        o = *opts;
+    if (opts) o = *opts;
     if (o.platform && strcmp(o.platform, "sim") != 0)
         return kt_fail(KT_ERR_UNSUPPORTED, "platform '%s' is not available here (only 'sim')",
                        o.platform);
     kt_enclave *e = calloc(1, sizeof *e);
-    if (!e)
-        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    if (!e) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     kt_buf file = {0};
     kt_signed_image img;
     kt_status st = kt_file_read(path, KT_IMAGE_MAX, &file);
-    if (!st)
-        st = kt_image_verify(file.data, file.len, &img, &e->id);
-    if (!st)
-        st = check_signer(&o, &e->id);
+    if (!st) st = kt_image_verify(file.data, file.len, &img, &e->id);
+    if (!st) st = check_signer(&o, &e->id);
     if (!st && !(e->tcs = aligned_alloc(64, sizeof(kt_tcs) * e->id.config.tcs_count)))
         st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     for (unsigned i = 0; !st && i < e->id.config.tcs_count; i++)
         atomic_init(&e->tcs[i].busy, 0);
-    if (!st)
-        st = kt_sim_state_open(o.sim_dir, &e->state);
-    if (!st)
-        st = kt_sim_load(e->state, &img, &e->id, &e->pe);
+    if (!st) st = kt_sim_state_open(o.sim_dir, &e->state);
+    if (!st) st = kt_sim_load(e->state, &img, &e->id, &e->pe);
     kt_buf_free(&file);
     if (st) {
         kt_fail_context(st, "loading %s", path);
@@ -160,8 +150,7 @@ kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void
     size_t len;
     kt_status st = kt_pack_request(req, res, e->id.config.max_message_size, stack_buf,
                                    sizeof stack_buf, malloc, &packed, &len);
-    if (st)
-        return st;
+    if (st) return st;
     kt_gate_call c; /* not zeroed: its buffers are large and written before they are read */
     c.op = KT_GATE_ECALL;
     c.host = NULL;
@@ -173,16 +162,13 @@ kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void
     c.res = NULL;
     c.res_len = 0;
     st = enter(e, &c);
-    if (packed != stack_buf)
-        free(packed);
+    if (packed != stack_buf) free(packed);
     if (st == KT_OK) {
         st = kt_unpack_response(c.res, c.res_len, res, NULL);
-        if (c.res != c.res_inline)
-            free(c.res);
+        if (c.res != c.res_inline) free(c.res);
         return st;
     }
-    if (kt_status_is_gate(st))
-        return c.detail[0] ? kt_fail(st, "%s: %s", name, c.detail) : st;
+    if (kt_status_is_gate(st)) return c.detail[0] ? kt_fail(st, "%s: %s", name, c.detail) : st;
     return kt_fail(st, "%s returned %s%s%s", name, kt_status_name(st), c.detail[0] ? ": " : "",
                    c.detail);
 }
@@ -194,8 +180,7 @@ const kt_enclave_identity *kt_enclave_identity_of(const kt_enclave *e)
 
 void kt_enclave_destroy(kt_enclave *e)
 {
-    if (!e)
-        return;
+    if (!e) return;
     if (e->pe) {
         kt_gate_call c = {.op = KT_GATE_FINI};
         enter(e, &c);

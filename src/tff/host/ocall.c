@@ -39,8 +39,7 @@ static kt_status identity_load(const Kubetee__Tff__Empty *req, Kubetee__Tff__Blo
     if (st == KT_OK) {
         res->data.data = kt_call_memdup(b.data, b.len);
         res->data.len = b.len;
-        if (!res->data.data && b.len)
-            st = KT_ERR_NO_MEMORY;
+        if (!res->data.data && b.len) st = KT_ERR_NO_MEMORY;
     }
     kt_buf_free(&b);
     return st;
@@ -56,12 +55,12 @@ static kt_status identity_store(const Kubetee__Tff__Blob *req, Kubetee__Tff__Emp
     if (slash && slash != dir) {
         *slash = '\0';
         kt_status st = kt_mkdirs(dir, 0700);
-        if (st)
-            return st;
+        if (st) return st;
     }
     kt_status st = kt_file_write_atomic(e->identity_path, req->data.data, req->data.len, 0600);
     if (!st)
-        kt_log(KT_LOG_INFO, "enclave.identity_stored", "enclave", e->name, "path", e->identity_path, NULL);
+        kt_log(KT_LOG_INFO, "enclave.identity_stored", "enclave", e->name, "path", e->identity_path,
+               NULL);
     return st;
 }
 
@@ -78,8 +77,8 @@ static kt_status host_ocall(void *ctx, const char *name, const char *req_type, c
 {
     kt_enclave *e = ctx;
     /* the names come from the enclave: bounded before they are compared */
-    if (!name || !req_type || !res_type || strnlen(name, 256) == 256 || strnlen(req_type, 256) == 256 ||
-        strnlen(res_type, 256) == 256 || (req_len && !req)) {
+    if (!name || !req_type || !res_type || strnlen(name, 256) == 256 ||
+        strnlen(req_type, 256) == 256 || strnlen(res_type, 256) == 256 || (req_len && !req)) {
         kt_detail(detail, detail_cap, "malformed OCALL (names or request)");
         return KT_ERR_GATE_BAD_MESSAGE;
     }
