@@ -35,16 +35,19 @@ typedef struct {
     unsigned advisory_count;
 } kt_tcb_level;
 
+/* A TCB level judged by one ISVSVN (QE Identity, TDX module identities). */
+typedef struct {
+    uint16_t isvsvn;
+    kt_tcb_status status;
+    char (*advisories)[24];
+    unsigned advisory_count;
+} kt_svn_level;
+
 typedef struct {
     char id[16];
     uint8_t mrsigner[48];
     uint64_t attributes, attributes_mask;
-    struct {
-        uint16_t isvsvn;
-        kt_tcb_status status;
-        char (*advisories)[24];
-        unsigned advisory_count;
-    } * levels;
+    kt_svn_level *levels;
     unsigned level_count;
 } kt_tdx_module_identity;
 
@@ -73,12 +76,7 @@ typedef struct {
     uint8_t attributes[16], attributes_mask[16];
     uint8_t mrsigner[32];
     uint16_t isvprodid;
-    struct {
-        uint16_t isvsvn;
-        kt_tcb_status status;
-        char (*advisories)[24];
-        unsigned advisory_count;
-    } * levels;
+    kt_svn_level *levels;
     unsigned level_count;
     const uint8_t *signed_body;
     size_t signed_len;
