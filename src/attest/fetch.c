@@ -84,11 +84,13 @@ static kt_status fetch_to(const char *url, const char *header, const char *dir, 
     if (!st && der_or_hex && r.body.len && (r.body.data[0] != 0x30)) {
         /* some PCCS versions send CRLs as hex */
         kt_buf der = {0};
-        r.body.data[r.body.len] = '\0';
-        if (kt_buf_reserve(&der, r.body.len / 2 + 1) ||
-            kt_hex_decode((char *)r.body.data, der.data, r.body.len / 2))
+        size_t hex_len = r.body.len;
+        /* the body is not NUL-terminated: append one, which makes room for it */
+        if (kt_buf_append(&r.body, "", 1) || kt_buf_reserve(&der, hex_len / 2 + 1) ||
+            kt_hex_decode((char *)r.body.data, der.data, hex_len / 2))
             st = kt_fail(KT_ERR_MALFORMED, "fetch %s: CRL is neither DER nor hex", url);
-        der.len = r.body.len / 2;
+        else
+            der.len = hex_len / 2;
         kt_buf_free(&r.body);
         r.body = der;
     }

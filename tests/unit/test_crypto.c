@@ -205,8 +205,27 @@ static void test_rsa3072_e3_sign_and_sigstruct_q(void **state)
     assert_int_equal(kt_verify(pub, "datA", 4, sig.data, sig.len), KT_ERR_VERIFY);
     assert_int_equal(kt_key_generate(KT_KEY_RSA3072_E3, &other), KT_OK);
     assert_int_equal(kt_verify(other, "data", 4, sig.data, sig.len), KT_ERR_VERIFY);
-    /* q1*m <= s^2 < (q1+1)*m, checked through the identity s^2 = q1*m + r with r < m,
-     * by recomputing with a signature of zero (q1 = q2 = 0) and of one (q1 = 0) */
+    /* q1 = floor(s^2 / m) and q2 = floor((s^3 - q1*s*m) / m), checked against Python's
+     * own integers: an independent computation, not this library's */
+    assert_int_equal(kt_rsa_sigstruct_q(mod, sig.data, q1, q2), KT_OK);
+    char m_hex[769], s_hex[769], q1_hex[769], q2_hex[769], cmd[4096];
+    kt_hex_encode(mod, 384, m_hex, sizeof m_hex);
+    kt_hex_encode(sig.data, 384, s_hex, sizeof s_hex);
+    kt_hex_encode(q1, 384, q1_hex, sizeof q1_hex);
+    kt_hex_encode(q2, 384, q2_hex, sizeof q2_hex);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import sys; m=int(\"%s\",16); s=int(\"%s\",16); "
+             "q1=s*s//m; q2=(s**3-q1*s*m)//m; "
+             "sys.exit(0 if (q1,q2)==(int(\"%s\",16),int(\"%s\",16)) else 1)'",
+             m_hex, s_hex, q1_hex, q2_hex);
+    assert_int_equal(system(cmd), 0);
+    q1[383] ^= 1; /* and the check does notice a wrong value */
+    kt_hex_encode(q1, 384, q1_hex, sizeof q1_hex);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import sys; m=int(\"%s\",16); s=int(\"%s\",16); "
+             "sys.exit(0 if s*s//m==int(\"%s\",16) else 1)'",
+             m_hex, s_hex, q1_hex);
+    assert_int_not_equal(system(cmd), 0);
     assert_int_equal(kt_rsa_sigstruct_q(mod, sig.data, q1, q2), KT_OK);
     uint8_t zero[384] = {0};
     assert_memory_not_equal(q1, zero, 384);
