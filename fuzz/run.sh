@@ -35,12 +35,16 @@ printf '\x00\x0a\x03abc' > "$work/call/blob"
 printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
 
+# A failing input is kept under the build directory (never the source tree) and named
+# in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
+artifacts="$build/artifacts"
+mkdir -p "$artifacts"
 status=0
 for target in image config call sealed quote collateral policy device_plugin; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
-       -print_final_stats=1 "$work/$target" > "$log" 2>&1; then
+       -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$work/$target" > "$log" 2>&1; then
     runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     echo "fuzz_$target: ok ($runs runs in ${seconds}s)"
   else

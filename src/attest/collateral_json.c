@@ -166,6 +166,30 @@ static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, co
     return KT_OK;
 }
 
+/* Levels judged by one ISVSVN (QE Identity, TDX module identities). *levels and
+ * *count grow together, so the owner's free releases a half-parsed array. */
+static kt_status get_svn_levels(json_t *arr, long long max_svn, const char *ctx,
+                                kt_svn_level **levels, unsigned *count)
+{
+    *levels = calloc(json_array_size(arr) + 1, sizeof **levels);
+    if (!*levels) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *l = json_array_get(arr, i),
+               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+        long long svn = 0;
+        kt_status st;
+        if (!json_is_object(tcb))
+            return kt_fail(KT_ERR_MALFORMED, "%s: level %zu has no tcb", ctx, i);
+        if ((st = get_int(tcb, "isvsvn", 0, max_svn, &svn, ctx))) return st;
+        kt_svn_level *lv = &(*levels)[(*count)++];
+        lv->isvsvn = (uint16_t)svn;
+        if ((st = get_status(l, &lv->status, ctx)) ||
+            (st = get_advisories(l, &lv->advisories, &lv->advisory_count, ctx)))
+            return st;
+    }
+    return KT_OK;
+}
+
 /* Loads the signed value and the hex signature of a PCS body. */
 static kt_status split_body(const char *json, size_t n, const char *key, const uint8_t **body,
                             size_t *body_len, uint8_t sig[64], json_t **parsed)
@@ -310,25 +334,7 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
                 goto out;
             md->attributes = kt_le64(a);
             md->attributes_mask = kt_le64(m);
-            md->levels = calloc(json_array_size(ml) + 1, sizeof *md->levels);
-            if (!md->levels) {
-                st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-                goto out;
-            }
-            for (size_t k = 0; k < json_array_size(ml); k++) {
-                json_t *l = json_array_get(ml, k),
-                       *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
-                if (!json_is_object(tcb) || (st = get_int(tcb, "isvsvn", 0, 255, &x, md->id))) {
-                    st = st ? st : kt_fail(KT_ERR_MALFORMED, "%s: level %zu has no tcb", md->id, k);
-                    goto out;
-                }
-                unsigned at = md->level_count++;
-                md->levels[at].isvsvn = (uint16_t)x;
-                if ((st = get_status(l, &md->levels[at].status, md->id)) ||
-                    (st = get_advisories(l, &md->levels[at].advisories,
-                                         &md->levels[at].advisory_count, md->id)))
-                    goto out;
-            }
+            if ((st = get_svn_levels(ml, 255, md->id, &md->levels, &md->level_count))) goto out;
         }
     }
 out:
@@ -390,24 +396,7 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
         st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: \"tcbLevels\" missing, empty or too long");
         goto out;
     }
-    q->levels = calloc(json_array_size(levels), sizeof *q->levels);
-    if (!q->levels) {
-        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < json_array_size(levels); i++) {
-        json_t *l = json_array_get(levels, i),
-               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
-        if (!json_is_object(tcb) || (st = get_int(tcb, "isvsvn", 0, 65535, &x, ctx))) {
-            st = st ? st : kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: level %zu has no tcb", i);
-            goto out;
-        }
-        unsigned at = q->level_count++;
-        q->levels[at].isvsvn = (uint16_t)x;
-        if ((st = get_status(l, &q->levels[at].status, ctx)) ||
-            (st = get_advisories(l, &q->levels[at].advisories, &q->levels[at].advisory_count, ctx)))
-            goto out;
-    }
+    st = get_svn_levels(levels, 65535, ctx, &q->levels, &q->level_count);
 out:
     json_decref(o);
     if (st) kt_qe_identity_free(q);

@@ -24,20 +24,31 @@ typedef struct {
     const char *what;
 } cursor;
 
-static kt_status need(cursor *c, size_t n, const char *field)
+static kt_status take(cursor *c, size_t n, const char *field, const uint8_t **out)
 {
     if (c->left < n)
         return kt_fail(KT_ERR_MALFORMED, "quote: %s needs %zu bytes, %zu left", field, n, c->left);
-    return KT_OK;
-}
-
-static kt_status take(cursor *c, size_t n, const char *field, const uint8_t **out)
-{
-    kt_status st = need(c, n, field);
-    if (st) return st;
     *out = c->p;
     c->p += n;
     c->left -= n;
+    return KT_OK;
+}
+
+/* A certification data block: type (2), size (4), then size bytes of the one type this
+ * place in the quote accepts, returned as a cursor of their own. */
+static kt_status cert_data(cursor *c, uint16_t want, const char *what, cursor *out)
+{
+    const uint8_t *p;
+    kt_status st = take(c, 6, "certification data header", &p);
+    if (st) return st;
+    uint16_t type = kt_le16(p);
+    uint32_t size = kt_le32(p + 2);
+    if (type != want)
+        return kt_fail(KT_ERR_UNSUPPORTED,
+                       "quote: certification data type %u where type %u (%s) belongs", type, want,
+                       what);
+    if ((st = take(c, size, what, &p))) return st;
+    *out = (cursor){p, size, NULL};
     return KT_OK;
 }
 
@@ -74,19 +85,12 @@ static kt_status parse_qe_cert_data(cursor *c, kt_quote *q)
     memcpy(q->qe_report_sig, p, 64);
     if ((st = take(c, 2, "QE auth data size", &p))) return st;
     q->qe_auth_len = kt_le16(p);
+    cursor chain;
     if ((st = take(c, q->qe_auth_len, "QE auth data", &q->qe_auth)) ||
-        (st = take(c, 6, "certification data header", &p)))
+        (st = cert_data(c, 5, "PCK certificate chain", &chain)))
         return st;
-    uint16_t type = kt_le16(p);
-    uint32_t size = kt_le32(p + 2);
-    if (type != 5)
-        return kt_fail(KT_ERR_UNSUPPORTED,
-                       "quote: certification data type %u (only 5, the PCK "
-                       "chain, is supported)",
-                       type);
-    if ((st = take(c, size, "PCK certificate chain", &p))) return st;
-    q->pck_chain_pem = (const char *)p;
-    q->pck_chain_len = size;
+    q->pck_chain_pem = (const char *)chain.p;
+    q->pck_chain_len = chain.left;
     while (q->pck_chain_len && q->pck_chain_pem[q->pck_chain_len - 1] == '\0')
         q->pck_chain_len--; /* producers often add a NUL */
     if (memchr(q->pck_chain_pem, '\0', q->pck_chain_len))
@@ -162,15 +166,7 @@ kt_status kt_quote_parse(const uint8_t *data, size_t n, kt_quote *q)
     if ((st = take(&s, 64, "attestation key", &p))) return st;
     memcpy(q->attest_key, p, 64);
     if (q->version == 3) return parse_qe_cert_data(&s, q);
-    if ((st = take(&s, 6, "certification data header", &p))) return st;
-    uint16_t type = kt_le16(p);
-    uint32_t size = kt_le32(p + 2);
-    if (type != 6)
-        return kt_fail(KT_ERR_UNSUPPORTED,
-                       "quote: v%u certification data type %u (expected 6, QE "
-                       "report certification data)",
-                       q->version, type);
-    if ((st = need(&s, size, "QE report certification data"))) return st;
-    cursor inner = {s.p, size, NULL};
+    cursor inner;
+    if ((st = cert_data(&s, 6, "QE report certification data", &inner))) return st;
     return parse_qe_cert_data(&inner, q);
 }

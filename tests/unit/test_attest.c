@@ -189,6 +189,80 @@ static void test_root_crl_distribution_point(void **state)
                      KT_ERR_MALFORMED);
 }
 
+/* Levels judged by one ISVSVN (QE Identity, TDX module identities) are refused by name
+ * when a level has no tcb object or its ISVSVN is out of range. */
+static void test_malformed_svn_levels_are_refused_by_name(void **state)
+{
+    (void)state;
+    const char *dir = SETS "/tdx-v4-dcapqvl-uptodate";
+    static const struct {
+        const char *file, *from, *to, *reason;
+    } cases[] = {
+        {"qe_identity.json", "\"tcb\":{\"isvsvn\":4}", "\"tcb\":4",
+         "enclaveIdentity: level 0 has no tcb"},
+        {"qe_identity.json", "\"isvsvn\":4", "\"isvsvn\":65536",
+         "enclaveIdentity: \"isvsvn\" = 65536 out of range"},
+        {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}", "\"tcbLevels\":[{\"tcb\":[3]",
+         "TDX_03: level 0 has no tcb"},
+        {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
+         "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":256}", "TDX_03: \"isvsvn\" = 256 out of range"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[600], edited[] = "/tmp/kt-levels-XXXXXX", scratch[64], cmd[128];
+        kt_buf b = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, cases[i].file);
+        assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
+        assert_int_equal(kt_buf_append(&b, "", 1), KT_OK);
+        char *at = strstr((char *)b.data, cases[i].from);
+        assert_non_null(at);
+        int fd = mkstemp(edited);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - (char *)b.data), (char *)b.data, cases[i].to,
+                at + strlen(cases[i].from));
+        fclose(f);
+        kt_buf_free(&b);
+        scratch_with(dir, cases[i].file, edited, scratch);
+        kt_collateral *c = NULL;
+        assert_fails_with(kt_collateral_load_dir(scratch, NULL, &c), KT_ERR_MALFORMED,
+                          cases[i].reason);
+        assert_null(c);
+        snprintf(cmd, sizeof cmd, "rm -rf %s %s", scratch, edited);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
+/* Each place for certification data takes one type: the PCK chain (5) inside the QE's
+ * block, QE report certification data (6) at the top of a v4/v5 quote. */
+static void test_certification_data_of_the_wrong_type_is_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set;
+        size_t at; /* offset of the type, before any QE auth data */
+        bool after_qe_auth;
+        const char *reason;
+    } cases[] = {
+        {"sgx-v3-dcapqvl-cfg-swhardening", 48 + 384 + 4 + 64 + 64 + 384 + 64 + 2, true,
+         "certification data type 6 where type 5 (PCK certificate chain) belongs"},
+        {"tdx-v4-dcapqvl-uptodate", 48 + 584 + 4 + 64 + 64, false,
+         "certification data type 5 where type 6 (QE report certification data) belongs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set s;
+        open_set(&s, cases[i].set);
+        size_t at = cases[i].at;
+        if (cases[i].after_qe_auth) at += kt_le16(s.quote.data + at - 2);
+        uint8_t *type = s.quote.data + at;
+        kt_quote q;
+        assert_int_equal(kt_quote_parse(s.quote.data, s.quote.len, &q), KT_OK);
+        *type ^= 5 ^ 6;
+        assert_fails_with(kt_quote_parse(s.quote.data, s.quote.len, &q), KT_ERR_UNSUPPORTED,
+                          cases[i].reason);
+        close_set(&s);
+    }
+}
+
 int main(void)
 {
     static const char *names[] = {
@@ -215,5 +289,8 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_every_byte_of_a_truncated_quote_is_refused_cleanly);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_root_crl_distribution_point);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_malformed_svn_levels_are_refused_by_name);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_certification_data_of_the_wrong_type_is_refused);
     return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
 }
