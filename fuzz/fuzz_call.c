@@ -11,9 +11,7 @@ static kt_status echo_blob(const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     const Kubetee__Tff__Blob *req = (const Kubetee__Tff__Blob *)rq;
     Kubetee__Tff__Blob *res = (Kubetee__Tff__Blob *)rs;
-    res->data.data = kt_call_memdup(req->data.data, req->data.len);
-    res->data.len = res->data.data ? req->data.len : 0;
-    return KT_OK;
+    return kt_call_bytes(&res->data, req->data.data, req->data.len);
 }
 
 static kt_status echo_identity(const ProtobufCMessage *rq, ProtobufCMessage *rs)

@@ -34,6 +34,10 @@ void *kt_call_alloc(size_t n);
 char *kt_call_strdup(const char *s);
 void *kt_call_memdup(const void *p, size_t n);
 
+/* Puts a copy of n bytes in a response's bytes field, in call memory. On failure
+ * (KT_ERR_NO_MEMORY) the field is left empty. */
+kt_status kt_call_bytes(ProtobufCBinaryData *field, const void *p, size_t n);
+
 /* Frees what a call put in a response message the caller owns, and re-initialises it. */
 void kt_message_clear(void *message);
 

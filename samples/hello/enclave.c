@@ -27,10 +27,7 @@ static kt_status seal_secret(const Hello__Secret *req, Hello__Sealed *res)
 {
     kt_buf blob = {0};
     kt_status st = kt_seal(KT_SEAL_MRENCLAVE, NULL, 0, req->data.data, req->data.len, &blob);
-    if (!st) {
-        res->blob.data = kt_call_memdup(blob.data, blob.len);
-        res->blob.len = blob.len;
-    }
+    if (!st) st = kt_call_bytes(&res->blob, blob.data, blob.len);
     kt_buf_free(&blob);
     return st;
 }
@@ -41,10 +38,7 @@ static kt_status unseal_secret(const Hello__Sealed *req, Hello__Secret *res)
 {
     kt_buf plain = {0};
     kt_status st = kt_unseal(req->blob.data, req->blob.len, &plain, NULL);
-    if (!st) {
-        res->data.data = kt_call_memdup(plain.data, plain.len);
-        res->data.len = plain.len;
-    }
+    if (!st) st = kt_call_bytes(&res->data, plain.data, plain.len);
     kt_buf_free(&plain);
     return st;
 }
@@ -59,10 +53,7 @@ static kt_status attest(const Hello__AttestRequest *req, Hello__Attestation *res
     kt_status st = kt_identity_public(pub);
     if (!st) st = kt_sha256(pub, sizeof pub, report_data); /* binds the key; the rest stays zero */
     if (!st) st = kt_quote_create(report_data, &quote);
-    if (!st) {
-        res->quote.data = kt_call_memdup(quote.data, quote.len);
-        res->quote.len = quote.len;
-    }
+    if (!st) st = kt_call_bytes(&res->quote, quote.data, quote.len);
     kt_buf_free(&quote);
     return st;
 }

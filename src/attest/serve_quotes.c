@@ -23,11 +23,7 @@ static kt_status quote(const Kubetee__Tff__Blob *req, Kubetee__Tff__Blob *res)
         return kt_fail(KT_ERR_MALFORMED, "QE: a REPORT is 432 bytes, got %zu", req->data.len);
     kt_buf q = {0};
     kt_status st = kt_sim_qe_quote(qe, req->data.data, &q);
-    if (!st) {
-        res->data.data = kt_call_memdup(q.data, q.len);
-        res->data.len = q.len;
-        st = res->data.data ? KT_OK : KT_ERR_NO_MEMORY;
-    }
+    if (!st) st = kt_call_bytes(&res->data, q.data, q.len);
     kt_buf_free(&q);
     return st;
 }

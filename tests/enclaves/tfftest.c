@@ -106,10 +106,7 @@ static kt_status seal(const Tfftest__SealRequest *req, Tfftest__Bytes *res)
     kt_buf blob = {0};
     kt_status st = kt_seal((kt_seal_policy)req->policy, req->aad.data, req->aad.len, req->data.data,
                            req->data.len, &blob);
-    if (!st) {
-        res->data.data = kt_call_memdup(blob.data, blob.len);
-        res->data.len = blob.len;
-    }
+    if (!st) st = kt_call_bytes(&res->data, blob.data, blob.len);
     kt_buf_free(&blob);
     return st;
 }
@@ -120,12 +117,8 @@ static kt_status unseal(const Tfftest__Bytes *req, Tfftest__SealRequest *res)
 {
     kt_buf plain = {0}, aad = {0};
     kt_status st = kt_unseal(req->data.data, req->data.len, &plain, &aad);
-    if (!st) {
-        res->data.data = kt_call_memdup(plain.data, plain.len);
-        res->data.len = plain.len;
-        res->aad.data = kt_call_memdup(aad.data, aad.len);
-        res->aad.len = aad.len;
-    }
+    if (!st) st = kt_call_bytes(&res->data, plain.data, plain.len);
+    if (!st) st = kt_call_bytes(&res->aad, aad.data, aad.len);
     kt_buf_free(&plain);
     kt_buf_free(&aad);
     return st;
@@ -164,16 +157,13 @@ static kt_status verify_report(const Tfftest__Bytes *req, Tfftest__ReportInfo *r
     if (req->data.len != KT_REPORT_LEN) return KT_ERR_INVALID_ARGUMENT;
     kt_status st = kt_report_verify(req->data.data, &info);
     if (st) return st;
-    res->mrenclave.data = kt_call_memdup(info.mrenclave, 32);
-    res->mrenclave.len = 32;
-    res->mrsigner.data = kt_call_memdup(info.mrsigner, 32);
-    res->mrsigner.len = 32;
-    res->report_data.data = kt_call_memdup(info.report_data, 64);
-    res->report_data.len = 64;
     res->prodid = info.prodid;
     res->svn = info.svn;
     res->debug = (info.attr_flags & 2) != 0;
-    return KT_OK;
+    if ((st = kt_call_bytes(&res->mrenclave, info.mrenclave, 32)) ||
+        (st = kt_call_bytes(&res->mrsigner, info.mrsigner, 32)))
+        return st;
+    return kt_call_bytes(&res->report_data, info.report_data, 64);
 }
 KT_TRUSTED_FUNCTION(verify_report, "VerifyReport", Tfftest__Bytes, tfftest__bytes,
                     Tfftest__ReportInfo, tfftest__report_info)
@@ -188,10 +178,7 @@ static kt_status quote_identity(const Tfftest__Empty *req, Tfftest__Bytes *res)
     kt_status st = kt_identity_public(pub);
     if (!st) st = kt_sha256(pub, sizeof pub, rd);
     if (!st) st = kt_quote_create(rd, &q);
-    if (!st) {
-        res->data.data = kt_call_memdup(q.data, q.len);
-        res->data.len = q.len;
-    }
+    if (!st) st = kt_call_bytes(&res->data, q.data, q.len);
     kt_buf_free(&q);
     return st;
 }

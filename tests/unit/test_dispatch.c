@@ -143,7 +143,11 @@ static void test_registration_is_thread_safe(void **state)
 static void test_call_memory_only_inside_a_call(void **state)
 {
     (void)state;
+    ProtobufCBinaryData field = {3, (uint8_t *)"old"};
     assert_null(kt_call_alloc(16));
+    assert_fails_with(kt_call_bytes(&field, "abc", 3), KT_ERR_NO_MEMORY, "call memory");
+    assert_null(field.data); /* left empty, not pointing at the caller's bytes */
+    assert_int_equal(field.len, 0);
     kt_frame f;
     kt_frame_push(&f);
     char *small = kt_call_strdup("abc");
@@ -152,6 +156,12 @@ static void test_call_memory_only_inside_a_call(void **state)
     assert_non_null(large);
     memset(large, 1, 100000);
     assert_string_equal(small, "abc");
+    assert_int_equal(kt_call_bytes(&field, large, 100000), KT_OK);
+    assert_int_equal(field.len, 100000);
+    assert_ptr_not_equal(field.data, large); /* a copy */
+    assert_memory_equal(field.data, large, 100000);
+    assert_int_equal(kt_call_bytes(&field, NULL, 0), KT_OK);
+    assert_int_equal(field.len, 0);
     kt_frame_pop(&f);
     assert_null(kt_call_alloc(16));
 }

@@ -76,6 +76,13 @@ void *kt_call_memdup(const void *p, size_t n)
     return q;
 }
 
+kt_status kt_call_bytes(ProtobufCBinaryData *field, const void *p, size_t n)
+{
+    field->data = n ? kt_call_memdup(p, n) : NULL;
+    field->len = field->data ? n : 0;
+    return field->data || !n ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of call memory");
+}
+
 char *kt_call_strdup(const char *s)
 {
     return s ? kt_call_memdup(s, strlen(s) + 1) : NULL;

@@ -13,14 +13,11 @@ static kt_status identity(const Kubetee__Tff__Empty *req, Kubetee__Tff__Identity
     if (st) return st;
     res->public_key.data = pub;
     res->public_key.len = KT_P256_PUBLIC_LEN;
-    res->mrenclave.data = kt_call_memdup(self.mrenclave, 32);
-    res->mrenclave.len = 32;
-    res->mrsigner.data = kt_call_memdup(self.mrsigner, 32);
-    res->mrsigner.len = 32;
     res->prodid = self.prodid;
     res->svn = self.svn;
     res->debug = (self.attr_flags & 2) != 0;
-    return res->mrenclave.data && res->mrsigner.data ? KT_OK : KT_ERR_NO_MEMORY;
+    if ((st = kt_call_bytes(&res->mrenclave, self.mrenclave, 32))) return st;
+    return kt_call_bytes(&res->mrsigner, self.mrsigner, 32);
 }
 
 static kt_status identity_adapter(const ProtobufCMessage *req, ProtobufCMessage *res)

@@ -36,11 +36,7 @@ static kt_status identity_load(const Kubetee__Tff__Empty *req, Kubetee__Tff__Blo
     kt_enclave *e = kt_host_current();
     kt_buf b = {0};
     kt_status st = kt_file_read(e->identity_path, 1 << 20, &b);
-    if (st == KT_OK) {
-        res->data.data = kt_call_memdup(b.data, b.len);
-        res->data.len = b.len;
-        if (!res->data.data && b.len) st = KT_ERR_NO_MEMORY;
-    }
+    if (st == KT_OK) st = kt_call_bytes(&res->data, b.data, b.len);
     kt_buf_free(&b);
     return st;
 }
