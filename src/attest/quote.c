@@ -26,6 +26,7 @@ typedef struct {
 
 static kt_status take(cursor *c, size_t n, const char *field, const uint8_t **out)
 {
+    *out = NULL;
     if (c->left < n)
         return kt_fail(KT_ERR_MALFORMED, "quote: %s needs %zu bytes, %zu left", field, n, c->left);
     *out = c->p;
