@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         break;
     }
     case 4: {
-        STACK_OF(X509) *chain = NULL;
-        if (kt_pem_chain(text, len, &chain) == KT_OK) sk_X509_pop_free(chain, X509_free);
+        kt_chain chain;
+        if (kt_chain_from_pem(text, len, &chain) == KT_OK) kt_chain_free(&chain);
         break;
     }
     default: {

@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/policy" "$work/device_plugin"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/policy" "$work/device_plugin"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 sets="$root/../shared/testdata/attestation"
@@ -20,6 +20,14 @@ if [ -d "$sets" ]; then
     { printf '\x00'; cat "$s/tcb_info.json"; } > "$work/collateral/tcb-$name"
     { printf '\x01'; cat "$s/qe_identity.json"; } > "$work/collateral/qe-$name"
     { printf '\x04'; cat "$s/pck_chain.pem"; } > "$work/collateral/pem-$name"
+    for crl in root_ca_crl pck_crl; do
+      { printf '\x01'; cat "$s/$crl.der"; } > "$work/x509/$crl-$name"
+    done
+    i=0
+    while read -r b64; do  # each certificate of the PCK chain, as DER
+      i=$((i + 1))
+      { printf '\x00'; printf '%s' "$b64" | base64 -d; } > "$work/x509/cert$i-$name"
+    done < <(awk '/BEGIN/{s="";next} /END/{print s;next} {s=s $0}' "$s/pck_chain.pem")
   done
   export KT_FUZZ_COLLATERAL="$sets/sgx-v3-dcapqvl-cfg-swhardening"
 fi
@@ -40,7 +48,7 @@ printf '\x00' > "$work/sealed/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral policy device_plugin; do
+for target in image config call sealed quote collateral x509 policy device_plugin; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

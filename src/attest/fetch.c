@@ -4,7 +4,6 @@
 #include "internal.h"
 
 #include <curl/curl.h>
-#include <openssl/x509v3.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,35 +119,14 @@ static kt_status fetch_to(const char *url, const char *header, const char *dir, 
 kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t cap)
 {
     kt_buf pem = {0};
-    STACK_OF(X509) *sk = NULL;
+    kt_chain chain;
     kt_status st = kt_file_read(cert_pem_path, 1 << 16, &pem);
-    if (!st) st = kt_pem_chain((const char *)pem.data, pem.len, &sk);
+    if (!st) st = kt_chain_from_pem((const char *)pem.data, pem.len, &chain);
     kt_buf_free(&pem);
     if (st) return st;
-    STACK_OF(DIST_POINT) *dps =
-        X509_get_ext_d2i(sk_X509_value(sk, 0), NID_crl_distribution_points, NULL, NULL);
-    st = kt_fail(KT_ERR_NOT_FOUND, "%s: no http(s) CRL distribution point", cert_pem_path);
-    for (int i = 0; dps && i < sk_DIST_POINT_num(dps) && st; i++) {
-        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-        if (!dp->distpoint || dp->distpoint->type != 0) continue;
-        GENERAL_NAMES *names = dp->distpoint->name.fullname;
-        for (int k = 0; k < sk_GENERAL_NAME_num(names) && st; k++) {
-            GENERAL_NAME *g = sk_GENERAL_NAME_value(names, k);
-            if (g->type != GEN_URI) continue;
-            const char *u = (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
-            int ul = ASN1_STRING_length(g->d.uniformResourceIdentifier);
-            if (ul > 0 && (size_t)ul < cap &&
-                (!strncmp(u, "https://", 8) || !strncmp(u, "http://", 7)) &&
-                !memchr(u, '\0', (size_t)ul)) {
-                memcpy(url, u, (size_t)ul);
-                url[ul] = '\0';
-                st = KT_OK;
-            }
-        }
-    }
-    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
-    sk_X509_pop_free(sk, X509_free);
-    return st;
+    st = kt_x509_crl_url(&chain.cert[0], url, cap);
+    kt_chain_free(&chain);
+    return st ? kt_fail_context(st, "%s", cert_pem_path) : KT_OK;
 }
 
 /* The cached directory holds, and everything in it is valid at `at`. Signatures are
@@ -182,15 +160,14 @@ kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
     kt_quote q;
     kt_status st = kt_quote_parse(quote, n, &q);
     if (st) return st;
-    STACK_OF(X509) *chain = NULL;
+    kt_chain chain;
     kt_pck_info pck;
-    if ((st = kt_pem_chain(q.pck_chain_pem, q.pck_chain_len, &chain))) return st;
     char issuer[256] = "";
-    X509_NAME_get_text_by_NID(X509_get_issuer_name(sk_X509_value(chain, 0)), NID_commonName, issuer,
-                              sizeof issuer);
-    st = kt_pck_info_from_cert(sk_X509_value(chain, 0), &pck);
-    sk_X509_pop_free(chain, X509_free);
-    if (st) return st;
+    if ((st = kt_chain_from_pem(q.pck_chain_pem, q.pck_chain_len, &chain))) return st;
+    if (!(st = kt_x509_common_name(chain.cert[0].issuer, issuer, sizeof issuer)))
+        st = kt_pck_info_from_cert(&chain.cert[0], &pck);
+    kt_chain_free(&chain);
+    if (st) return kt_fail_context(st, "quote's PCK certificate");
     const char *ca = strstr(issuer, "Processor") ? "processor" : "platform";
     const char *tee = q.tee == KT_TEE_TDX ? "tdx" : "sgx";
     char fmspc[13];

@@ -3,8 +3,8 @@
 #define KT_ATTEST_INTERNAL_H
 
 #include <kubetee/attest.h>
-#include <openssl/x509.h>
 #include <pthread.h>
+#include <time.h>
 
 /* What the PCK certificate's SGX extensions (OID 1.2.840.113741.1.13.1) say. */
 typedef struct {
@@ -22,7 +22,82 @@ typedef struct {
 
 kt_status kt_pck_ext_parse(const uint8_t *der, size_t n, kt_pck_info *out);
 kt_status kt_pck_ext_encode(const kt_pck_info *in, kt_buf *der);
-kt_status kt_pck_info_from_cert(X509 *leaf, kt_pck_info *out);
+
+/* ---- DER (der.c) ---- */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} kt_der;
+
+/* The next element of d, which must carry tag; value views its contents. Failures name
+ * what. */
+kt_status kt_der_next(kt_der *d, uint8_t tag, const char *what, kt_der *value);
+bool kt_der_peek(const kt_der *d, uint8_t tag);
+bool kt_der_is(kt_der v, const uint8_t *bytes, size_t n);
+kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out);
+/* The next element as a UTCTime or GeneralizedTime. */
+kt_status kt_der_time(kt_der *d, const char *what, time_t *out);
+
+/* ---- certificates and CRLs (cert.c), views into DER the caller keeps ---- */
+#define KT_KU_DIGITAL_SIGNATURE 0x8000
+#define KT_KU_KEY_CERT_SIGN 0x0400
+#define KT_KU_CRL_SIGN 0x0200
+
+typedef struct {
+    kt_der der;             /* the whole certificate */
+    kt_der tbs;             /* what the signature covers */
+    kt_der serial;          /* the INTEGER's content bytes */
+    kt_der issuer, subject; /* whole Name elements, compared byte for byte */
+    time_t not_before, not_after;
+    uint8_t pub[64]; /* P-256 X || Y */
+    uint8_t sig[64]; /* ECDSA r || s by the issuer */
+    bool is_ca;
+    int path_len; /* -1: unconstrained */
+    bool has_key_usage;
+    uint16_t key_usage; /* KT_KU_* */
+    kt_der sgx_ext;     /* the SGX extensions' DER, if present */
+    kt_der crl_dp;      /* the CRL distribution points' DER, if present */
+} kt_x509;
+
+typedef struct {
+    kt_der tbs;
+    kt_der issuer;
+    time_t this_update, next_update;
+    kt_der revoked; /* revokedCertificates' contents, checked by kt_crl_parse */
+    uint8_t sig[64];
+} kt_crl;
+
+kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *out);
+kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *out);
+/* Whether the CRL lists the certificate's serial number. */
+bool kt_crl_lists(const kt_crl *c, const kt_x509 *x);
+kt_status kt_x509_common_name(kt_der name, char *out, size_t cap);
+kt_status kt_x509_crl_url(const kt_x509 *x, char *out, size_t cap);
+kt_status kt_x509_key(const kt_x509 *x, kt_key **out);
+kt_status kt_pck_info_from_cert(const kt_x509 *leaf, kt_pck_info *out);
+
+/* A PEM bundle: the DER of its certificates in one buffer, a view and (made on demand)
+ * the public key of each. */
+#define KT_CHAIN_MAX 4
+typedef struct {
+    kt_buf der;
+    unsigned count;
+    kt_x509 cert[KT_CHAIN_MAX];
+    kt_key *key[KT_CHAIN_MAX];
+} kt_chain;
+
+kt_status kt_chain_from_pem(const char *pem, size_t n, kt_chain *out);
+kt_status kt_chain_key(kt_chain *c, unsigned i, const kt_key **out);
+void kt_chain_free(kt_chain *c);
+
+/* ---- issuance (chain.c) ---- */
+/* x was issued by issuer: names, issuer a CA allowing cas_below CAs under it, signature. */
+kt_status kt_x509_check_issued(const kt_x509 *x, const kt_x509 *issuer, const kt_key *issuer_key,
+                               unsigned cas_below, const char *what);
+/* x is an end-entity certificate for digital signatures. */
+kt_status kt_x509_check_signer(const kt_x509 *x, const char *what);
+kt_status kt_crl_check_issued(const kt_crl *c, const kt_x509 *issuer, const kt_key *issuer_key,
+                              const char *what);
 
 /* ---- collateral JSON ---- */
 typedef struct {
@@ -109,30 +184,22 @@ typedef struct {
 
 typedef struct {
     pthread_mutex_t lock;
-    bool json_ok; /* TCB Info and QE Identity chains and signatures */
-    time_t json_from, json_to;
+    bool collateral_ok; /* CRLs, issuer chains, TCB Info and QE Identity */
+    time_t collateral_from, collateral_to;
     kt_pck_entry pck[KT_PCK_CACHE];
     unsigned next;
 } kt_verify_cache;
 
 struct kt_collateral {
     kt_verify_cache *cache;
-    X509 *root;
+    kt_chain anchor; /* the trust anchor is its first certificate */
     bool simulated;
-    X509_CRL *root_crl, *pck_crl;
-    STACK_OF(X509) * pck_crl_chain, *tcb_chain, *qe_chain;
-    STACK_OF(X509) * pool; /* every distinct certificate above, parsed once */
+    kt_buf root_crl_der, pck_crl_der;
+    kt_crl root_crl, pck_crl;
+    kt_chain pck_crl_chain, tcb_chain, qe_chain;
     kt_buf tcb_json, qe_json;
     kt_tcb_info tcb;
     kt_qe_identity qe;
 };
-
-/* A certificate's P-256 public key. */
-kt_status kt_key_of_x509(X509 *x, kt_key **out);
-/* A PEM bundle as a stack of certificates. */
-kt_status kt_pem_chain(const char *pem, size_t n, STACK_OF(X509) * *out);
-/* The same, reusing certificates of pool whose DER is identical instead of parsing. */
-kt_status kt_pem_chain_pooled(const char *pem, size_t n, STACK_OF(X509) * pool,
-                              STACK_OF(X509) * *out);
 
 #endif

@@ -16,90 +16,49 @@
 
 static const uint8_t sgx_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01};
 
-typedef struct {
-    const uint8_t *p;
-    size_t left;
-} der;
-
-static kt_status der_next(der *d, uint8_t want_tag, der *value)
-{
-    if (d->left < 2) return kt_fail(KT_ERR_MALFORMED, "PCK extension: truncated DER");
-    uint8_t tag = d->p[0];
-    size_t len = d->p[1], hdr = 2;
-    if (len & 0x80) {
-        size_t nb = len & 0x7f;
-        if (nb == 0 || nb > 3 || d->left < 2 + nb)
-            return kt_fail(KT_ERR_MALFORMED, "PCK extension: bad DER length");
-        len = 0;
-        for (size_t i = 0; i < nb; i++)
-            len = len << 8 | d->p[2 + i];
-        hdr += nb;
-    }
-    if (len > d->left - hdr)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: DER value runs past its container");
-    if (tag != want_tag)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: DER tag 0x%02x where 0x%02x was expected",
-                       tag, want_tag);
-    value->p = d->p + hdr;
-    value->left = len;
-    d->p += hdr + len;
-    d->left -= hdr + len;
-    return KT_OK;
-}
+static const char what[] = "PCK extension";
 
 /* The OID's arcs under the SGX extension OID, e.g. {2, 17}; returns how many. */
-static int sub_arcs(const der *oid, unsigned arcs[2])
+static int sub_arcs(const kt_der *oid, unsigned arcs[2])
 {
-    if (oid->left < sizeof sgx_oid + 1 || oid->left > sizeof sgx_oid + 2 ||
+    if (oid->n < sizeof sgx_oid + 1 || oid->n > sizeof sgx_oid + 2 ||
         memcmp(oid->p, sgx_oid, sizeof sgx_oid) != 0)
         return 0;
     int n = 0;
-    for (size_t i = sizeof sgx_oid; i < oid->left; i++) {
+    for (size_t i = sizeof sgx_oid; i < oid->n; i++) {
         if (oid->p[i] & 0x80) return 0;
         arcs[n++] = oid->p[i];
     }
     return n;
 }
 
-static kt_status der_uint(const der *v, uint32_t max, uint32_t *out)
+static kt_status octets(const kt_der *v, size_t n, uint8_t *out, const char *field)
 {
-    if (v->left == 0 || v->left > 4 || (v->p[0] & 0x80))
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: bad INTEGER");
-    uint32_t x = 0;
-    for (size_t i = 0; i < v->left; i++)
-        x = x << 8 | v->p[i];
-    if (x > max) return kt_fail(KT_ERR_MALFORMED, "PCK extension: INTEGER %u over %u", x, max);
-    *out = x;
-    return KT_OK;
-}
-
-static kt_status octets(const der *v, size_t n, uint8_t *out, const char *what)
-{
-    if (v->left != n)
-        return kt_fail(KT_ERR_MALFORMED, "PCK extension: %s is %zu bytes, expected %zu", what,
-                       v->left, n);
+    if (v->n != n)
+        return kt_fail(KT_ERR_MALFORMED, "PCK extension: %s is %zu bytes, expected %zu", field,
+                       v->n, n);
     memcpy(out, v->p, n);
     return KT_OK;
 }
 
-static kt_status parse_tcb(der seq, kt_pck_info *out, unsigned *seen)
+static kt_status parse_tcb(kt_der seq, kt_pck_info *out, unsigned *seen)
 {
-    while (seq.left) {
-        der item, oid, val;
+    while (seq.n) {
+        kt_der item, oid, val;
         unsigned arcs[2];
-        kt_status st = der_next(&seq, 0x30, &item);
-        if (!st) st = der_next(&item, 0x06, &oid);
+        kt_status st = kt_der_next(&seq, 0x30, what, &item);
+        if (!st) st = kt_der_next(&item, 0x06, what, &oid);
         if (st) return st;
         if (sub_arcs(&oid, arcs) != 2 || arcs[0] != 2 || arcs[1] < 1 || arcs[1] > 18)
             continue; /* unknown entries are skipped, as Intel adds them */
         if (arcs[1] == 18) {
-            if ((st = der_next(&item, 0x04, &val)) ||
+            if ((st = kt_der_next(&item, 0x04, what, &val)) ||
                 (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
                 return st;
         } else {
             uint32_t x = 0;
-            if ((st = der_next(&item, 0x02, &val)) ||
-                (st = der_uint(&val, arcs[1] == 17 ? 0xffff : 0xff, &x)))
+            if ((st = kt_der_next(&item, 0x02, what, &val)) ||
+                (st = kt_der_uint(val, arcs[1] == 17 ? 0xffff : 0xff, what, &x)))
                 return st;
             if (arcs[1] == 17)
                 out->pcesvn = (uint16_t)x;
@@ -115,30 +74,32 @@ kt_status kt_pck_ext_parse(const uint8_t *data, size_t n, kt_pck_info *out)
 {
     if (!data || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "PCK extension: NULL argument");
     memset(out, 0, sizeof *out);
-    der all = {data, n}, top;
-    kt_status st = der_next(&all, 0x30, &top);
+    kt_der all = {data, n}, top;
+    kt_status st = kt_der_next(&all, 0x30, what, &top);
     if (st) return st;
     unsigned seen = 0, tcb_seen = 0;
-    while (top.left) {
-        der item, oid, val;
+    while (top.n) {
+        kt_der item, oid, val;
         unsigned arcs[2];
-        if ((st = der_next(&top, 0x30, &item)) || (st = der_next(&item, 0x06, &oid))) return st;
+        if ((st = kt_der_next(&top, 0x30, what, &item)) ||
+            (st = kt_der_next(&item, 0x06, what, &oid)))
+            return st;
         if (sub_arcs(&oid, arcs) != 1) continue;
         switch (arcs[0]) {
         case 1:
-            st = der_next(&item, 0x04, &val);
+            st = kt_der_next(&item, 0x04, what, &val);
             if (!st) st = octets(&val, 16, out->ppid, "PPID");
             break;
         case 2:
-            st = der_next(&item, 0x30, &val);
+            st = kt_der_next(&item, 0x30, what, &val);
             if (!st) st = parse_tcb(val, out, &tcb_seen);
             break;
         case 3:
-            st = der_next(&item, 0x04, &val);
+            st = kt_der_next(&item, 0x04, what, &val);
             if (!st) st = octets(&val, 2, out->pceid, "PCE-ID");
             break;
         case 4:
-            st = der_next(&item, 0x04, &val);
+            st = kt_der_next(&item, 0x04, what, &val);
             if (!st) st = octets(&val, 6, out->fmspc, "FMSPC");
             break;
         default:
@@ -221,12 +182,8 @@ kt_status kt_pck_ext_encode(const kt_pck_info *in, kt_buf *out)
     return st;
 }
 
-kt_status kt_pck_info_from_cert(X509 *leaf, kt_pck_info *out)
+kt_status kt_pck_info_from_cert(const kt_x509 *leaf, kt_pck_info *out)
 {
-    ASN1_OBJECT *obj = OBJ_txt2obj(KT_SGX_EXT_OID, 1);
-    int idx = obj ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
-    ASN1_OBJECT_free(obj);
-    if (idx < 0) return kt_fail(KT_ERR_MALFORMED, "PCK certificate has no SGX extensions");
-    ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
-    return kt_pck_ext_parse(ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os), out);
+    if (!leaf->sgx_ext.p) return kt_fail(KT_ERR_MALFORMED, "PCK certificate has no SGX extensions");
+    return kt_pck_ext_parse(leaf->sgx_ext.p, leaf->sgx_ext.n, out);
 }

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "sim_qe.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

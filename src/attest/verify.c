@@ -10,16 +10,8 @@
  * item. */
 #include "internal.h"
 
-#include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
-
-static time_t asn1_time(const ASN1_TIME *t)
-{
-    struct tm tm;
-    if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
-    return timegm(&tm);
-}
 
 static void narrow(time_t *from, time_t *to, time_t f, time_t t)
 {
@@ -46,115 +38,128 @@ static kt_status window_fail(const char *what, time_t at, time_t from, time_t to
     return kt_fail(KT_ERR_VERIFY, "%s not valid at %s (%s .. %s)", what, a, f, t);
 }
 
-static kt_status crl_at(X509_CRL *crl, const char *what, time_t at, time_t *wfrom, time_t *wto)
+static kt_status crl_at(const kt_crl *crl, const char *what, time_t at, time_t *wfrom, time_t *wto)
 {
-    time_t from = asn1_time(X509_CRL_get0_lastUpdate(crl)),
-           to = asn1_time(X509_CRL_get0_nextUpdate(crl));
-    if (wfrom) narrow(wfrom, wto, from, to);
-    return within(at, from, to) ? KT_OK : window_fail(what, at, from, to);
+    narrow(wfrom, wto, crl->this_update, crl->next_update);
+    return within(at, crl->this_update, crl->next_update)
+               ? KT_OK
+               : window_fail(what, at, crl->this_update, crl->next_update);
 }
 
-/* Verifies leaf up to the anchor with the CRLs, then every certificate's validity;
- * narrows [from, to] to the window in which all of them hold. */
-static kt_status chain_at(const kt_collateral *c, X509 *leaf, STACK_OF(X509) * untrusted, time_t at,
-                          const char *what, time_t *wfrom, time_t *wto)
+static void common_name(const kt_x509 *x, char out[96])
 {
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    if (kt_x509_common_name(x->subject, out, 96)) {
+        kt_clear_error();
+        strcpy(out, "(no common name)");
+    }
+}
+
+static bool same_cert(const kt_x509 *a, const kt_x509 *b)
+{
+    return kt_der_is(a->der, b->der.p, b->der.n);
+}
+
+/* The certificate's issuer signs the CRL that judges it: the root CA CRL for what the
+ * anchor issued, the PCK CRL for what its issuer (same name, same key) issued. */
+static const kt_crl *crl_for(const kt_collateral *c, const kt_x509 *issuer)
+{
+    const kt_x509 *pck_ca = &c->pck_crl_chain.cert[0];
+    if (issuer == &c->anchor.cert[0]) return &c->root_crl;
+    if (kt_der_is(issuer->subject, pck_ca->subject.p, pck_ca->subject.n) &&
+        memcmp(issuer->pub, pck_ca->pub, 64) == 0)
+        return &c->pck_crl;
+    return NULL;
+}
+
+/* A chain up to the trust anchor: each certificate issued by the next and the last by the
+ * anchor (a copy of the anchor at the end is dropped), each valid at `at` and not on its
+ * issuer's CRL. A certificate identical to known's first, which this verification has
+ * already walked, ends the walk. Narrows [from, to] to where all of it holds. */
+static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_chain *known,
+                      time_t at, const char *what, time_t *from, time_t *to)
+{
+    const kt_x509 *root = &c->anchor.cert[0];
+    unsigned n = chain->count;
+    const kt_x509 *last = &chain->cert[n - 1];
+    if (same_cert(last, root))
+        n--;
+    else if (n > 1 && kt_der_is(last->issuer, last->subject.p, last->subject.n))
+        return kt_fail(KT_ERR_VERIFY,
+                       "%s does not verify to the trust anchor: it ends in another root", what);
+    if (n == 0) return kt_fail(KT_ERR_VERIFY, "%s holds only the trust anchor", what);
     kt_status st = KT_OK;
-    if (!store || !ctx || !X509_STORE_add_cert(store, c->root) ||
-        !X509_STORE_add_crl(store, c->root_crl) || !X509_STORE_add_crl(store, c->pck_crl) ||
-        !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
-        st = kt_fail(KT_ERR_CRYPTO, "%s: cannot set up chain verification", what);
-        goto out;
-    }
-    X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(ctx);
-    X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-                                       X509_V_FLAG_NO_CHECK_TIME);
-    if (X509_verify_cert(ctx) != 1) {
-        int err = X509_STORE_CTX_get_error(ctx);
-        st = kt_fail(err == X509_V_ERR_CERT_REVOKED ? KT_ERR_DENIED : KT_ERR_VERIFY,
-                     "%s does not verify to the trust anchor: %s (depth %d)", what,
-                     X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(ctx));
-        goto out;
-    }
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-    for (int i = 0; i < sk_X509_num(chain); i++) {
-        X509 *x = sk_X509_value(chain, i);
-        time_t from = asn1_time(X509_get0_notBefore(x)), to = asn1_time(X509_get0_notAfter(x));
-        narrow(wfrom, wto, from, to);
-        if (!within(at, from, to)) {
-            char name[160] = "";
-            X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, name, sizeof name);
-            char label[256];
-            snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
-            st = window_fail(label, at, from, to);
-            goto out;
+    for (unsigned i = 0; i < n && !st; i++) {
+        const kt_x509 *x = &chain->cert[i];
+        if (known && same_cert(x, &known->cert[0])) {
+            narrow(from, to, x->not_before, x->not_after);
+            break;
         }
-    }
-out:
-    ERR_clear_error();
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
-    return st;
-}
-
-/* A certificate's public key as a kt_key, P-256 only. */
-kt_status kt_key_of_x509(X509 *x, kt_key **out)
-{
-    kt_status st = kt_key_from_openssl(X509_get0_pubkey(x), out);
-    if (!st && kt_key_type_of(*out) != KT_KEY_P256) {
-        kt_key_free(*out);
-        *out = NULL;
-        st = kt_fail(KT_ERR_UNSUPPORTED, "certificate key is not P-256");
+        char name[96], label[192];
+        common_name(x, name);
+        snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
+        bool by_anchor = i + 1 == n;
+        const kt_x509 *issuer = by_anchor ? root : &chain->cert[i + 1];
+        const kt_key *key = by_anchor ? c->anchor.key[0] : chain->key[i + 1];
+        kt_key *made = NULL;
+        if (!key && known && same_cert(issuer, &known->cert[0])) key = known->key[0];
+        if (!key && !(st = kt_x509_key(issuer, &made))) key = made;
+        const kt_crl *crl = crl_for(c, issuer);
+        if (!st) st = kt_x509_check_issued(x, issuer, key, i, what);
+        if (!st && !within(at, x->not_before, x->not_after))
+            st = window_fail(label, at, x->not_before, x->not_after);
+        narrow(from, to, x->not_before, x->not_after);
+        if (!st && !crl) st = kt_fail(KT_ERR_VERIFY, "%s: no CRL judges its issuer", label);
+        if (!st && kt_crl_lists(crl, x)) st = kt_fail(KT_ERR_DENIED, "%s is revoked", label);
+        kt_key_free(made);
     }
     return st;
 }
 
 /* A PCS body's signature, by the first certificate of its issuer chain. */
-static kt_status signed_body(X509 *signer, const uint8_t *body, size_t len, const uint8_t sig[64],
-                             const char *what)
+static kt_status signed_body(const kt_chain *chain, const uint8_t *body, size_t len,
+                             const uint8_t sig[64], const char *what)
 {
-    kt_key *key = NULL;
-    if (kt_key_of_x509(signer, &key))
-        return kt_fail(KT_ERR_VERIFY, "%s: signing certificate has no P-256 key", what);
-    kt_status st = kt_verify(key, body, len, sig, 64);
-    kt_key_free(key);
-    return st ? kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what) : KT_OK;
+    kt_status st = kt_x509_check_signer(&chain->cert[0], what);
+    if (!st && kt_verify(chain->key[0], body, len, sig, 64))
+        st = kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what);
+    return st;
 }
 
-/* TCB Info and QE Identity: issuer chains, signatures, validity. The result holds for a
- * window of time and is kept for it. */
-static kt_status check_pcs_bodies(const kt_collateral *c, time_t at)
+/* Everything the collateral vouches for by itself: both CRLs, the issuer chains, TCB Info
+ * and QE Identity. One ECDSA verification each; the result holds for a window of time and
+ * is kept for it. */
+static kt_status check_collateral(const kt_collateral *c, time_t at)
 {
     kt_verify_cache *k = c->cache;
     pthread_mutex_lock(&k->lock);
-    bool known = k->json_ok && within(at, k->json_from, k->json_to);
+    bool known = k->collateral_ok && within(at, k->collateral_from, k->collateral_to);
     pthread_mutex_unlock(&k->lock);
     if (known) return KT_OK;
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
     time_t from = 0, to = (time_t)1 << 62;
-    STACK_OF(X509) *rest = sk_X509_dup(c->tcb_chain);
-    X509 *tcb_signer = sk_X509_shift(rest);
-    kt_status st = crl_at(c->root_crl, "root CA CRL", at, &from, &to);
-    if (!st) st = chain_at(c, tcb_signer, rest, at, "TCB Info issuer chain", &from, &to);
-    sk_X509_free(rest);
-    if (!st) st = signed_body(tcb_signer, t->signed_body, t->signed_len, t->signature, "TCB Info");
+    const kt_chain *crl_chain = &c->pck_crl_chain;
+    kt_status st = crl_at(&c->root_crl, "root CA CRL", at, &from, &to);
+    if (!st && (st = kt_crl_check_issued(&c->root_crl, &c->anchor.cert[0], c->anchor.key[0],
+                                         "root CA CRL")))
+        st = kt_fail_context(st, "collateral does not verify to the trust anchor");
+    if (!st) st = walk(c, crl_chain, NULL, at, "PCK CRL issuer chain", &from, &to);
+    if (!st) st = crl_at(&c->pck_crl, "PCK CRL", at, &from, &to);
+    if (!st)
+        st = kt_crl_check_issued(&c->pck_crl, &crl_chain->cert[0], crl_chain->key[0], "PCK CRL");
+    if (!st) st = walk(c, &c->tcb_chain, NULL, at, "TCB Info issuer chain", &from, &to);
+    if (!st)
+        st = signed_body(&c->tcb_chain, t->signed_body, t->signed_len, t->signature, "TCB Info");
     if (!st) {
         narrow(&from, &to, t->issue_date, t->next_update);
         if (!within(at, t->issue_date, t->next_update))
             st = window_fail("TCB Info issueDate..nextUpdate", at, t->issue_date, t->next_update);
     }
-    X509 *qe_signer = sk_X509_value(c->qe_chain, 0);
-    if (!st && X509_cmp(qe_signer, tcb_signer) != 0) { /* usually the same certificate */
-        rest = sk_X509_dup(c->qe_chain);
-        sk_X509_shift(rest);
-        st = chain_at(c, qe_signer, rest, at, "QE Identity issuer chain", &from, &to);
-        sk_X509_free(rest);
-    }
+    if (!st) /* usually the TCB Info's signer, walked already */
+        st = walk(c, &c->qe_chain, &c->tcb_chain, at, "QE Identity issuer chain", &from, &to);
     if (!st)
-        st = signed_body(qe_signer, qi->signed_body, qi->signed_len, qi->signature, "QE Identity");
+        st = signed_body(&c->qe_chain, qi->signed_body, qi->signed_len, qi->signature,
+                         "QE Identity");
     if (!st) {
         narrow(&from, &to, qi->issue_date, qi->next_update);
         if (!within(at, qi->issue_date, qi->next_update))
@@ -163,9 +168,9 @@ static kt_status check_pcs_bodies(const kt_collateral *c, time_t at)
     }
     if (!st) {
         pthread_mutex_lock(&k->lock);
-        k->json_ok = true;
-        k->json_from = from;
-        k->json_to = to;
+        k->collateral_ok = true;
+        k->collateral_from = from;
+        k->collateral_to = to;
         pthread_mutex_unlock(&k->lock);
     }
     return st;
@@ -204,24 +209,24 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     }
     pthread_mutex_unlock(&k->lock);
 
-    STACK_OF(X509) *chain = NULL;
-    if ((st = kt_pem_chain_pooled(q->pck_chain_pem, q->pck_chain_len, c->pool, &chain)))
+    kt_chain chain;
+    if ((st = kt_chain_from_pem(q->pck_chain_pem, q->pck_chain_len, &chain)))
         return kt_fail_context(st, "quote's PCK chain");
-    X509 *leaf = sk_X509_shift(chain);
-    kt_key *key = NULL;
+    const kt_key *leaf_key = NULL;
     time_t from = 0, to = (time_t)1 << 62;
-    if (!(st = crl_at(c->root_crl, "root CA CRL", at, &from, &to)) &&
-        !(st = crl_at(c->pck_crl, "PCK CRL", at, &from, &to)) &&
-        !(st = chain_at(c, leaf, chain, at, "PCK certificate chain", &from, &to)) &&
-        !(st = kt_pck_info_from_cert(leaf, pck)) && !(st = kt_key_of_x509(leaf, &key)) &&
-        kt_verify(key, q->qe_report, 384, q->qe_report_sig, 64))
+    /* the CRLs were judged with the collateral; they bound how long this result holds */
+    narrow(&from, &to, c->root_crl.this_update, c->root_crl.next_update);
+    narrow(&from, &to, c->pck_crl.this_update, c->pck_crl.next_update);
+    if (!(st = walk(c, &chain, &c->pck_crl_chain, at, "PCK certificate chain", &from, &to)) &&
+        !(st = kt_x509_check_signer(&chain.cert[0], "PCK certificate")) &&
+        !(st = kt_pck_info_from_cert(&chain.cert[0], pck)) &&
+        !(st = kt_chain_key(&chain, 0, &leaf_key)) &&
+        kt_verify(leaf_key, q->qe_report, 384, q->qe_report_sig, 64))
         st = kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify");
-    X509_free(leaf);
-    sk_X509_pop_free(chain, X509_free);
-    if (st) {
-        kt_key_free(key);
-        return st;
-    }
+    kt_key *key = st ? NULL : chain.key[0];
+    if (key) chain.key[0] = NULL; /* the cache keeps it */
+    kt_chain_free(&chain);
+    if (st) return st;
     pthread_mutex_lock(&k->lock);
     kt_pck_entry *e = &k->pck[k->next++ % KT_PCK_CACHE];
     kt_key_free(e->key);
@@ -346,6 +351,9 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     if (st) return st;
     bool tdx = q->tee == KT_TEE_TDX;
 
+    /* 2, 4, 7: the CRLs, the issuer chains, TCB Info and QE Identity */
+    if ((st = check_collateral(c, at))) return st;
+
     /* 2, 3, 5: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
     if ((st = check_pck(c, q, at, &pck))) return st;
@@ -354,7 +362,6 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     /* 4, 7: TCB Info and QE Identity, and that they are for this platform and quote */
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
-    if ((st = check_pcs_bodies(c, at))) return st;
     if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0)
         return kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, the quote is %s", t->id,
                        tdx ? "TDX" : "SGX");

@@ -199,9 +199,12 @@ kt_status kt_key_from_public_raw(kt_key_type type, const uint8_t *raw, size_t n,
                        type == KT_KEY_RSA3072_E3 ? "" : " (point not on the curve)");
     }
     if (type != KT_KEY_RSA3072_E3) {
-        /* reject points not on the curve before anyone verifies against them */
+        /* reject points not on the curve before anyone verifies against them. P-256 and
+         * SM2 have cofactor 1, so a point on the curve is in the prime-order group: the
+         * quick check is complete, and the full one's n*Q multiplication (as slow as a
+         * signature verification) would add nothing. */
         EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-        int valid = chk && EVP_PKEY_public_check(chk) > 0;
+        int valid = chk && EVP_PKEY_public_check_quick(chk) > 0;
         EVP_PKEY_CTX_free(chk);
         if (!valid) {
             EVP_PKEY_free(pkey);
