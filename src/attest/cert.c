@@ -191,8 +191,8 @@ kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *x)
     x->der = (kt_der){der, n};
     kt_der tbs, v, ver;
     kt_status st = signed_object(der, n, what, &x->tbs, &tbs, x->sig);
-    if (!st) st = kt_der_next(&tbs, 0xA0, what, &ver);
-    if (!st && (kt_der_next(&ver, 0x02, what, &v) || ver.n || v.n != 1 || v.p[0] != 2))
+    if (!st && (!kt_der_peek(&tbs, 0xA0) || kt_der_next(&tbs, 0xA0, what, &ver) ||
+                kt_der_next(&ver, 0x02, what, &v) || ver.n || v.n != 1 || v.p[0] != 2))
         st = kt_fail(KT_ERR_UNSUPPORTED, "certificate: not an X.509 v3 certificate");
     if (!st) st = kt_der_next(&tbs, 0x02, what, &x->serial);
     /* up to 20 octets of value; a 21st is the zero that keeps a high first octet positive */

@@ -141,6 +141,13 @@ static void test_ecdsa_p256_rfc6979_signature_verifies(void **state)
     /* a point off the curve is refused when the key is made, not later */
     pub[63] ^= 1;
     assert_fails_with(kt_key_from_public_raw(KT_KEY_P256, pub, 64, &k), KT_ERR_MALFORMED, "curve");
+    /* nor (0, 0), nor a coordinate written as itself plus the field prime */
+    memset(pub, 0, 64);
+    assert_fails_with(kt_key_from_public_raw(KT_KEY_P256, pub, 64, &k), KT_ERR_MALFORMED, "curve");
+    unhex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff"
+          "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+          pub);
+    assert_fails_with(kt_key_from_public_raw(KT_KEY_P256, pub, 64, &k), KT_ERR_MALFORMED, "curve");
 }
 
 static void test_ecdsa_round_trip_pem_and_raw(void **state)

@@ -13,6 +13,8 @@
 #include "tfftest.pb-c.h"
 #include "tff.pb-c.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +213,100 @@ static void test_enclave_quotes_itself_binding_its_identity_key(void **state)
     kt_enclave_destroy(e);
 }
 
+static void *read_pem(const char *dir, const char *name, bool key)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    void *x = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
+                  : (void *)PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(x);
+    return x;
+}
+
+/* A CRL by issuer (the sim's <issuer>.pem and .key) listing the serial of the sim's
+ * certificate `listed`, made with OpenSSL and written to path. */
+static void write_crl(const char *sim, const char *issuer, const char *listed, const char *path)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.pem", issuer);
+    X509 *by = read_pem(sim, name, false);
+    snprintf(name, sizeof name, "%s.key", issuer);
+    EVP_PKEY *key = read_pem(sim, name, true);
+    X509 *revoked = read_pem(sim, listed, false);
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *t1 = ASN1_TIME_adj(NULL, time(NULL), 0, -3600),
+              *t2 = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+    X509_REVOKED *r = X509_REVOKED_new();
+    assert_true(X509_CRL_set_version(crl, 1) &&
+                X509_CRL_set_issuer_name(crl, X509_get_subject_name(by)) &&
+                X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2) &&
+                X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)) &&
+                X509_REVOKED_set_revocationDate(r, t1) && X509_CRL_add0_revoked(crl, r) &&
+                X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(crl, &der);
+    assert_int_equal(kt_file_write_atomic(path, der, (size_t)n, 0644), KT_OK);
+    OPENSSL_free(der);
+    X509_CRL_free(crl);
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+    X509_free(by);
+    X509_free(revoked);
+    EVP_PKEY_free(key);
+}
+
+/* Revocation: with the platform's PCK certificate on the PCK CRL, or its PCK CA on the
+ * root CA CRL, a quote that is otherwise perfect fails; the same CRLs listing another
+ * certificate pass, so it is the listing that fails it. */
+static void test_revoked_pck_certificates_fail_verification(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_enclave *e = load(sim_a);
+    kt_buf quote = {0};
+    quote_from_enclave(e, qe, 0x11, &quote);
+    char scratch[] = "/tmp/kt-revoked-XXXXXX", cmd[600], path[600], pki[512];
+    assert_non_null(mkdtemp(scratch));
+    snprintf(pki, sizeof pki, "%s", kt_sim_qe_collateral_dir(qe)); /* <pki>/collateral */
+    *strrchr(pki, '/') = '\0';
+    static const struct {
+        const char *crl, *issuer, *listed;
+        bool fails;
+    } cases[] = {
+        {"pck_crl.der", "pck_ca", "pck.pem", true},
+        {"root_ca_crl.der", "root_ca", "pck_ca.pem", true},
+        {"pck_crl.der", "pck_ca", "pck_ca.pem", false},   /* a serial it never issued */
+        {"root_ca_crl.der", "root_ca", "pck.pem", false}, /* not the root's to revoke */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "cp %s/* %s/", kt_sim_qe_collateral_dir(qe), scratch);
+        assert_int_equal(system(cmd), 0);
+        snprintf(path, sizeof path, "%s/%s", scratch, cases[i].crl);
+        write_crl(pki, cases[i].issuer, cases[i].listed, path);
+        kt_collateral *c;
+        kt_verdict v;
+        assert_int_equal(kt_collateral_load_dir(scratch, NULL, &c), KT_OK);
+        assert_int_equal(kt_quote_verify(quote.data, quote.len, c, time(NULL), &v), KT_OK);
+        if (cases[i].fails) {
+            assert_false(v.ok);
+            assert_int_equal(v.status, KT_ERR_DENIED);
+            if (!strstr(v.reason, "is revoked")) fail_msg("%s", v.reason);
+        } else if (!v.ok) {
+            fail_msg("%s listing %s: %s", cases[i].crl, cases[i].listed, v.reason);
+        }
+        kt_collateral_free(c);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+    assert_int_equal(system(cmd), 0);
+    kt_buf_free(&quote);
+    kt_enclave_destroy(e);
+    kt_sim_qe_free(qe);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -234,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simulated_quote_round_trip),
         cmocka_unit_test(test_qe_quotes_only_reports_made_for_it),
+        cmocka_unit_test(test_revoked_pck_certificates_fail_verification),
         cmocka_unit_test(test_a_cluster_shares_one_simulation_root),
         cmocka_unit_test(test_enclave_quotes_itself_binding_its_identity_key),
     };

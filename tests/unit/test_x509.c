@@ -1,0 +1,443 @@
+/* Certificates and CRLs, read by attest's own DER reader and checked by its issuance
+ * rules. OpenSSL is the independent reading: every Intel certificate and CRL in
+ * ../shared reads the same both ways, and OpenSSL makes the certificates that fall
+ * outside DCAP's profile or break an issuance rule, each refused for its reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "../../src/attest/internal.h"
+
+#include <dirent.h>
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS KT_TEST_SOURCE_DIR "/../shared/testdata/attestation"
+
+static time_t ossl_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    assert_true(ASN1_TIME_to_tm(t, &tm));
+    return timegm(&tm);
+}
+
+/* An ASN1_INTEGER's content bytes, as DER has them. */
+static size_t ossl_serial(const ASN1_INTEGER *i, uint8_t *out)
+{
+    unsigned char *der = NULL;
+    int n = i2d_ASN1_INTEGER(i, &der);
+    assert_true(n > 2 && n < 40 && der[1] == n - 2);
+    memcpy(out, der + 2, (size_t)n - 2);
+    OPENSSL_free(der);
+    return (size_t)n - 2;
+}
+
+static void same_as_openssl(const kt_x509 *x, X509 *o)
+{
+    uint8_t serial[40];
+    size_t sn = ossl_serial(X509_get0_serialNumber(o), serial);
+    assert_true(kt_der_is(x->serial, serial, sn));
+    assert_int_equal(x->not_before, ossl_time(X509_get0_notBefore(o)));
+    assert_int_equal(x->not_after, ossl_time(X509_get0_notAfter(o)));
+    unsigned char *name = NULL;
+    int n = i2d_X509_NAME(X509_get_subject_name(o), &name);
+    assert_true(kt_der_is(x->subject, name, (size_t)n));
+    OPENSSL_free(name);
+    name = NULL;
+    n = i2d_X509_NAME(X509_get_issuer_name(o), &name);
+    assert_true(kt_der_is(x->issuer, name, (size_t)n));
+    OPENSSL_free(name);
+    uint8_t pub[65];
+    size_t pl = 0;
+    assert_true(EVP_PKEY_get_octet_string_param(X509_get0_pubkey(o), OSSL_PKEY_PARAM_PUB_KEY, pub,
+                                                sizeof pub, &pl));
+    assert_int_equal(pl, 65);
+    assert_memory_equal(x->pub, pub + 1, 64);
+    assert_int_equal(x->is_ca, X509_check_ca(o) > 0);
+    assert_int_equal(x->path_len, X509_get_pathlen(o));
+    uint32_t ku = X509_get_key_usage(o);
+    assert_int_equal(!!(x->key_usage & KT_KU_DIGITAL_SIGNATURE), !!(ku & KU_DIGITAL_SIGNATURE));
+    assert_int_equal(!!(x->key_usage & KT_KU_KEY_CERT_SIGN), !!(ku & KU_KEY_CERT_SIGN));
+    assert_int_equal(!!(x->key_usage & KT_KU_CRL_SIGN), !!(ku & KU_CRL_SIGN));
+    char ours[128], theirs[128];
+    assert_int_equal(kt_x509_common_name(x->subject, ours, sizeof ours), KT_OK);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(o), NID_commonName, theirs, sizeof theirs);
+    assert_string_equal(ours, theirs);
+}
+
+static void pem_file_both_ways(const char *path)
+{
+    kt_buf pem = {0};
+    assert_int_equal(kt_file_read(path, 1 << 16, &pem), KT_OK);
+    kt_chain chain;
+    if (kt_chain_from_pem((const char *)pem.data, pem.len, &chain))
+        fail_msg("%s: %s", path, kt_last_error());
+    BIO *bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+    unsigned n = 0;
+    for (X509 *o; (o = PEM_read_bio_X509(bio, NULL, NULL, NULL)); n++) {
+        assert_true(n < chain.count);
+        same_as_openssl(&chain.cert[n], o);
+        X509_free(o);
+    }
+    assert_int_equal(n, chain.count);
+    /* each is issued by the next, the last (a root) by itself: our signed bytes, signature
+     * and key agree with Intel's */
+    for (unsigned i = 0; i < chain.count; i++) {
+        unsigned by = i + 1 < chain.count ? i + 1 : i;
+        const kt_key *key;
+        assert_int_equal(kt_chain_key(&chain, by, &key), KT_OK);
+        if (kt_x509_check_issued(&chain.cert[i], &chain.cert[by], key, 0, path))
+            fail_msg("%s", kt_last_error());
+    }
+    BIO_free(bio);
+    kt_chain_free(&chain);
+    kt_buf_free(&pem);
+}
+
+static void crl_file_both_ways(const char *path)
+{
+    kt_buf der = {0};
+    assert_int_equal(kt_file_read(path, 1 << 20, &der), KT_OK);
+    kt_crl c;
+    if (kt_crl_parse(der.data, der.len, &c)) fail_msg("%s: %s", path, kt_last_error());
+    const unsigned char *p = der.data;
+    X509_CRL *o = d2i_X509_CRL(NULL, &p, (long)der.len);
+    assert_non_null(o);
+    assert_int_equal(c.this_update, ossl_time(X509_CRL_get0_lastUpdate(o)));
+    assert_int_equal(c.next_update, ossl_time(X509_CRL_get0_nextUpdate(o)));
+    STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(o);
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); i++) {
+        kt_x509 x = {0};
+        uint8_t serial[40];
+        x.serial.p = serial;
+        x.serial.n =
+            ossl_serial(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)), serial);
+        assert_true(kt_crl_lists(&c, &x));
+        serial[x.serial.n - 1] ^= 0x5a; /* a serial it does not list */
+        bool also = false;
+        for (int k = 0; k < sk_X509_REVOKED_num(revoked) && !also; k++) {
+            uint8_t other[40];
+            size_t on = ossl_serial(
+                X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, k)), other);
+            also = kt_der_is(x.serial, other, on);
+        }
+        assert_int_equal(kt_crl_lists(&c, &x), also);
+    }
+    X509_CRL_free(o);
+    kt_buf_free(&der);
+}
+
+static void test_intel_certificates_and_crls_read_as_openssl_reads_them(void **state)
+{
+    (void)state;
+    DIR *d = opendir(SETS);
+    assert_non_null(d);
+    static const char *const pems[] = {"intel_root_ca.pem", "pck_chain.pem",
+                                       "pck_crl_issuer_chain.pem", "tcb_info_issuer_chain.pem",
+                                       "qe_identity_issuer_chain.pem"};
+    int sets = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || strchr(e->d_name, '.')) continue;
+        char path[600];
+        for (size_t i = 0; i < sizeof pems / sizeof pems[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s/%s", SETS, e->d_name, pems[i]);
+            pem_file_both_ways(path);
+        }
+        snprintf(path, sizeof path, "%s/%s/root_ca_crl.der", SETS, e->d_name);
+        crl_file_both_ways(path);
+        snprintf(path, sizeof path, "%s/%s/pck_crl.der", SETS, e->d_name);
+        crl_file_both_ways(path);
+        sets++;
+    }
+    closedir(d);
+    assert_true(sets >= 9);
+}
+
+/* ---- certificates made with OpenSSL ---- */
+
+typedef struct {
+    const char *cn;
+    const char *bc, *ku, *extra_oid; /* extensions (NULL: none); extra_oid is critical */
+    bool dup_bc;
+    const char *key; /* "P-256" (default), "P-384", "RSA" */
+    bool sha384;
+    long version;
+} spec;
+
+static EVP_PKEY *new_key(const char *kind)
+{
+    if (kind && strcmp(kind, "RSA") == 0) return EVP_RSA_gen(2048);
+    return EVP_EC_gen(kind ? kind : "P-256");
+}
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_true(X509_add_ext(x, ext, -1));
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate for key, issued by issuer (itself when NULL) with issuer_key. */
+static X509 *make(const spec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long serial)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0);
+    assert_true(X509_set_version(x, s->version ? s->version - 1 : 2));
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_set_pubkey(x, key);
+    if (s->bc) add_ext(x, issuer ? issuer : x, NID_basic_constraints, s->bc);
+    if (s->dup_bc) add_ext(x, issuer ? issuer : x, NID_basic_constraints, s->bc);
+    if (s->ku) add_ext(x, issuer ? issuer : x, NID_key_usage, s->ku);
+    if (s->extra_oid) {
+        ASN1_OBJECT *obj = OBJ_txt2obj(s->extra_oid, 1);
+        ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+        ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
+        X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, os);
+        assert_true(X509_add_ext(x, e, -1));
+        X509_EXTENSION_free(e);
+        ASN1_OCTET_STRING_free(os);
+        ASN1_OBJECT_free(obj);
+    }
+    assert_true(
+        X509_sign(x, issuer_key ? issuer_key : key, s->sha384 ? EVP_sha384() : EVP_sha256()) > 0);
+    X509_NAME_free(name);
+    return x;
+}
+
+static void der_of(X509 *x, kt_buf *out)
+{
+    unsigned char *p = NULL;
+    int n = i2d_X509(x, &p);
+    assert_true(n > 0);
+    out->len = 0;
+    assert_int_equal(kt_buf_append(out, p, (size_t)n), KT_OK);
+    OPENSSL_free(p);
+}
+
+static void test_certificates_outside_the_profile_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        spec s;
+        kt_status want;
+        const char *reason;
+    } cases[] = {
+        {{.cn = "rsa", .key = "RSA"}, KT_ERR_UNSUPPORTED, "public key is not an EC key"},
+        {{.cn = "p384", .key = "P-384"}, KT_ERR_UNSUPPORTED, "public key is not on P-256"},
+        {{.cn = "sha384", .sha384 = true},
+         KT_ERR_UNSUPPORTED,
+         "signature algorithm is not ecdsa-with-SHA256"},
+        {{.cn = "v1", .version = 1}, KT_ERR_UNSUPPORTED, "not an X.509 v3 certificate"},
+        {{.cn = "crit", .bc = "critical,CA:FALSE", .extra_oid = "1.2.3.4"},
+         KT_ERR_UNSUPPORTED,
+         "unknown critical extension"},
+        {{.cn = "dup", .bc = "critical,CA:TRUE", .dup_bc = true},
+         KT_ERR_MALFORMED,
+         "an extension appears twice"},
+        {{.cn = "plain", .bc = "critical,CA:TRUE,pathlen:2", .ku = "critical,keyCertSign,cRLSign"},
+         KT_OK,
+         ""},
+    };
+    kt_buf der = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const spec s = cases[i].s;
+        kt_status want = cases[i].want;
+        const char *reason = cases[i].reason;
+        EVP_PKEY *k = new_key(s.key), *signer = new_key(NULL);
+        X509 *x = make(&s, k, NULL, signer, 7); /* the key under test does not sign */
+        der_of(x, &der);
+        kt_x509 parsed;
+        if (want == KT_OK) {
+            if (kt_x509_parse(der.data, der.len, &parsed))
+                fail_msg("%s: %s", s.cn, kt_last_error());
+            assert_true(parsed.is_ca);
+            assert_int_equal(parsed.path_len, 2);
+            assert_int_equal(parsed.key_usage, KT_KU_KEY_CERT_SIGN | KT_KU_CRL_SIGN);
+            /* every shorter prefix and a trailing byte are refused, never read past */
+            for (size_t n = 0; n < der.len; n++) {
+                uint8_t *copy = malloc(n ? n : 1);
+                memcpy(copy, der.data, n);
+                assert_int_not_equal(kt_x509_parse(copy, n, &parsed), KT_OK);
+                free(copy);
+            }
+            assert_int_equal(kt_buf_append(&der, "", 1), KT_OK);
+            assert_fails_with(kt_x509_parse(der.data, der.len, &parsed), KT_ERR_MALFORMED,
+                              "bytes after the DER");
+        } else {
+            assert_fails_with(kt_x509_parse(der.data, der.len, &parsed), want, reason);
+        }
+        X509_free(x);
+        EVP_PKEY_free(k);
+        EVP_PKEY_free(signer);
+    }
+    kt_buf_free(&der);
+}
+
+static void test_der_lengths_are_definite_and_shortest(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t bytes[8];
+        size_t n;
+        const char *reason;
+    } cases[] = {
+        {{0x30, 0x80, 0x00, 0x00}, 4, "bad DER length"},                    /* indefinite */
+        {{0x30, 0x81, 0x05, 1, 2, 3, 4, 5}, 8, "not in its shortest form"}, /* 5 fits short */
+        {{0x30, 0x82, 0x00, 0x81}, 4, "not in its shortest form"},          /* leading zero */
+        {{0x30, 0x84, 1, 0, 0, 0}, 6, "bad DER length"},                    /* 4 length bytes */
+        {{0x30, 0x03, 0x01}, 3, "runs past its container"},
+        {{0x31, 0x00}, 2, "DER tag 0x31 where 0x30 was expected"},
+        {{0x30}, 1, "truncated DER"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kt_der d = {cases[i].bytes, cases[i].n}, v;
+        assert_fails_with(kt_der_next(&d, 0x30, "test", &v), KT_ERR_MALFORMED, cases[i].reason);
+    }
+    const uint8_t ok[] = {0x30, 0x02, 0x05, 0x00, 0x04, 0x00};
+    kt_der d = {ok, sizeof ok}, v;
+    assert_int_equal(kt_der_next(&d, 0x30, "test", &v), KT_OK);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(d.n, 2);
+    assert_true(kt_der_peek(&d, 0x04));
+}
+
+/* ---- issuance ---- */
+
+typedef struct {
+    EVP_PKEY *key;
+    X509 *x;
+    kt_buf der;
+    kt_x509 v;
+    kt_key *pub;
+} made;
+
+static void made_from(made *m, X509 *x, EVP_PKEY *key)
+{
+    m->x = x;
+    m->key = key;
+    memset(&m->der, 0, sizeof m->der);
+    der_of(x, &m->der);
+    if (kt_x509_parse(m->der.data, m->der.len, &m->v)) fail_msg("%s", kt_last_error());
+    assert_int_equal(kt_x509_key(&m->v, &m->pub), KT_OK);
+}
+
+static void made_free(made *m)
+{
+    X509_free(m->x);
+    EVP_PKEY_free(m->key);
+    kt_buf_free(&m->der);
+    kt_key_free(m->pub);
+}
+
+static void issue(made *m, const spec *s, const made *issuer, long serial)
+{
+    EVP_PKEY *k = new_key(NULL);
+    made_from(m, make(s, k, issuer ? issuer->x : NULL, issuer ? issuer->key : NULL, serial), k);
+}
+
+static void test_issuance_rules_each_refuse_their_case(void **state)
+{
+    (void)state;
+    const spec root_s = {
+        .cn = "Root", .bc = "critical,CA:TRUE,pathlen:0", .ku = "critical,keyCertSign,cRLSign"};
+    const spec ca_s = {.cn = "CA", .bc = "critical,CA:TRUE", .ku = "critical,keyCertSign"};
+    const spec leaf_s = {
+        .cn = "Leaf", .bc = "critical,CA:FALSE", .ku = "critical,digitalSignature"};
+    made root, ca, leaf, other_root, not_ca, no_sign, agree;
+    issue(&root, &root_s, NULL, 1);
+    issue(&ca, &ca_s, &root, 2);
+    issue(&leaf, &leaf_s, &ca, 3);
+    issue(&other_root, &(spec){.cn = "Other", .bc = "critical,CA:TRUE"}, NULL, 4);
+    issue(&not_ca, &(spec){.cn = "NotCA", .bc = "critical,CA:FALSE"}, NULL, 5);
+    issue(&no_sign, &(spec){.cn = "NoSign", .bc = "critical,CA:TRUE", .ku = "critical,cRLSign"},
+          NULL, 6);
+    issue(&agree, &(spec){.cn = "Agree", .bc = "critical,CA:FALSE", .ku = "keyAgreement"}, &ca, 7);
+
+    assert_int_equal(kt_x509_check_issued(&leaf.v, &ca.v, ca.pub, 0, "t"), KT_OK);
+    assert_int_equal(kt_x509_check_issued(&ca.v, &root.v, root.pub, 0, "t"), KT_OK);
+    /* the root allows no CA under it before the leaf's issuer */
+    assert_fails_with(kt_x509_check_issued(&ca.v, &root.v, root.pub, 1, "t"), KT_ERR_VERIFY,
+                      "'Root' allows 0 CAs below it, the chain has 1");
+    /* names: the leaf names CA, not Other */
+    assert_fails_with(kt_x509_check_issued(&leaf.v, &other_root.v, other_root.pub, 0, "t"),
+                      KT_ERR_VERIFY, "'Leaf' names another issuer than 'Other'");
+    /* a look-alike issuer (same name, its own key): the signature gives it away */
+    made fake;
+    issue(&fake, &ca_s, &root, 2);
+    assert_fails_with(kt_x509_check_issued(&leaf.v, &fake.v, fake.pub, 0, "t"), KT_ERR_VERIFY,
+                      "signature of 'Leaf' does not verify with the key of 'CA'");
+    /* issuers must be CAs that may sign certificates */
+    made by_not_ca, by_no_sign;
+    issue(&by_not_ca, &leaf_s, &not_ca, 8);
+    issue(&by_no_sign, &leaf_s, &no_sign, 9);
+    assert_fails_with(kt_x509_check_issued(&by_not_ca.v, &not_ca.v, not_ca.pub, 0, "t"),
+                      KT_ERR_VERIFY, "issuer 'NotCA' is not a CA that signs certificates");
+    assert_fails_with(kt_x509_check_issued(&by_no_sign.v, &no_sign.v, no_sign.pub, 0, "t"),
+                      KT_ERR_VERIFY, "issuer 'NoSign' is not a CA that signs certificates");
+    /* signers of TCB Info, QE Identity and QE reports are end entities for signatures */
+    assert_int_equal(kt_x509_check_signer(&leaf.v, "t"), KT_OK);
+    assert_fails_with(kt_x509_check_signer(&ca.v, "t"), KT_ERR_VERIFY,
+                      "'CA' is not an end-entity signing certificate");
+    assert_fails_with(kt_x509_check_signer(&agree.v, "t"), KT_ERR_VERIFY,
+                      "'Agree' is not an end-entity signing certificate");
+
+    /* CRLs: by their issuer, who may sign CRLs */
+    X509_CRL *crl = X509_CRL_new();
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca.x));
+    ASN1_TIME *t1 = ASN1_TIME_adj(NULL, time(NULL), 0, -60),
+              *t2 = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+    X509_CRL_set1_lastUpdate(crl, t1);
+    X509_CRL_set1_nextUpdate(crl, t2);
+    X509_REVOKED *r = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(leaf.x));
+    X509_REVOKED_set_revocationDate(r, t1);
+    X509_CRL_add0_revoked(crl, r);
+    assert_true(X509_CRL_sign(crl, ca.key, EVP_sha256()) > 0);
+    unsigned char *p = NULL;
+    int n = i2d_X509_CRL(crl, &p);
+    kt_crl c;
+    assert_int_equal(kt_crl_parse(p, (size_t)n, &c), KT_OK);
+    /* the CA's KU lacks cRLSign */
+    assert_fails_with(kt_crl_check_issued(&c, &ca.v, ca.pub, "CRL"), KT_ERR_VERIFY,
+                      "CRL: 'CA' may not sign CRLs");
+    assert_fails_with(kt_crl_check_issued(&c, &root.v, root.pub, "CRL"), KT_ERR_VERIFY,
+                      "CRL is not issued by 'Root'");
+    assert_true(kt_crl_lists(&c, &leaf.v));
+    assert_false(kt_crl_lists(&c, &ca.v));
+    OPENSSL_free(p);
+    X509_CRL_free(crl);
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+
+    made *all[] = {&root,    &ca,    &leaf, &other_root, &not_ca,
+                   &no_sign, &agree, &fake, &by_not_ca,  &by_no_sign};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        made_free(all[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intel_certificates_and_crls_read_as_openssl_reads_them),
+        cmocka_unit_test(test_certificates_outside_the_profile_are_refused),
+        cmocka_unit_test(test_der_lengths_are_definite_and_shortest),
+        cmocka_unit_test(test_issuance_rules_each_refuse_their_case),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
