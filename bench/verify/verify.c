@@ -1,7 +1,8 @@
 /* bench/verify: quote verification against raw ECDSA P-256 verifies in the same run.
  * Warm: collateral loaded and its chains checked once, then quote after quote. Cold:
  * collateral loaded from disk and every check made, each time. Two ECDSA verifies per
- * quote is the floor: targets 0.45 (warm) and 0.12 (cold). */
+ * quote is the floor: targets 0.45 (warm) and 0.12 (cold). A cold verification checks
+ * nine signatures, so its ratio cannot pass 1/9 = 0.111 (docs/attestation.md, Speed). */
 #include "../bench.h"
 #include <kubetee/attest.h>
 
@@ -64,8 +65,9 @@ int main(int argc, char **argv)
         n++;
     }
     double cold = (double)n / (t - t0);
-    printf("verify: ECDSA P-256 %.0f verifies/s, warm %.0f quotes/s, cold %.0f quotes/s\n", ecdsa,
-           warm, cold);
+    printf("verify: ECDSA P-256 %.0f verifies/s, warm %.0f quotes/s, cold %.0f quotes/s "
+           "(cold ceiling: 9 verifies, %.0f/s)\n",
+           ecdsa, warm, cold, ecdsa / 9);
     bench_line("verify_cold", cold / ecdsa, ">=", 0.12, cold, ecdsa);
     bench_line("verify_warm", warm / ecdsa, ">=", 0.45, warm, ecdsa);
     kt_key_free(key);
