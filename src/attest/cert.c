@@ -391,6 +391,8 @@ kt_status kt_chain_from_pem(const char *pem, size_t n, kt_chain *out)
             if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t') b64[k++] = *c;
         start[out->count++] = out->der.len;
         st = kt_base64_decode(b64, k, &out->der);
+        if (!st && out->der.len == start[out->count - 1])
+            st = kt_fail(KT_ERR_MALFORMED, "certificate %u of the chain is empty", out->count);
         at = e + sizeof end - 1;
     }
     free(b64);

@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* "YYYY-MM-DDThh:mm:ssZ", optionally with a fraction of a second before the Z. */
 kt_status kt_time_parse(const char *s, time_t *out)
 {
@@ -30,12 +20,12 @@ kt_status kt_time_parse(const char *s, time_t *out)
             ;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    tm.tm_year = digits(s, 4);
-    tm.tm_mon = digits(s + 5, 2);
-    tm.tm_mday = digits(s + 8, 2);
-    tm.tm_hour = digits(s + 11, 2);
-    tm.tm_min = digits(s + 14, 2);
-    tm.tm_sec = digits(s + 17, 2);
+    tm.tm_year = kt_decimal(s, 4);
+    tm.tm_mon = kt_decimal(s + 5, 2);
+    tm.tm_mday = kt_decimal(s + 8, 2);
+    tm.tm_hour = kt_decimal(s + 11, 2);
+    tm.tm_min = kt_decimal(s + 14, 2);
+    tm.tm_sec = kt_decimal(s + 17, 2);
     if (z[0] != 'Z' || z[1] || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
         tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
         tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)

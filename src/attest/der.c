@@ -57,7 +57,7 @@ kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out)
     return KT_OK;
 }
 
-static int digits(const uint8_t *s, int n)
+int kt_decimal(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -80,13 +80,13 @@ kt_status kt_der_time(kt_der *d, const char *what, time_t *out)
                        utc ? "YYMMDDhhmmssZ" : "YYYYMMDDhhmmssZ");
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    int year = digits(v.p, (int)ylen);
-    const uint8_t *r = v.p + ylen;
-    tm.tm_mon = digits(r, 2) - 1;
-    tm.tm_mday = digits(r + 2, 2);
-    tm.tm_hour = digits(r + 4, 2);
-    tm.tm_min = digits(r + 6, 2);
-    tm.tm_sec = digits(r + 8, 2);
+    const char *y = (const char *)v.p, *r = y + ylen;
+    int year = kt_decimal(y, (int)ylen);
+    tm.tm_mon = kt_decimal(r, 2) - 1;
+    tm.tm_mday = kt_decimal(r + 2, 2);
+    tm.tm_hour = kt_decimal(r + 4, 2);
+    tm.tm_min = kt_decimal(r + 6, 2);
+    tm.tm_sec = kt_decimal(r + 8, 2);
     if (utc && year >= 0) year += year < 50 ? 2000 : 1900;
     if (year < 1950 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
         tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||

@@ -35,6 +35,8 @@ kt_status kt_der_next(kt_der *d, uint8_t tag, const char *what, kt_der *value);
 bool kt_der_peek(const kt_der *d, uint8_t tag);
 bool kt_der_is(kt_der v, const uint8_t *bytes, size_t n);
 kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out);
+/* n decimal digits as a number, or -1 (times in DER and in PCS JSON). */
+int kt_decimal(const char *s, int n);
 /* The next element as a UTCTime or GeneralizedTime. */
 kt_status kt_der_time(kt_der *d, const char *what, time_t *out);
 

@@ -316,6 +316,37 @@ static void test_der_lengths_are_definite_and_shortest(void **state)
     assert_true(kt_der_peek(&d, 0x04));
 }
 
+static void test_pem_chains_refuse_what_is_not_a_chain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pem, *reason;
+    } cases[] = {
+        {"", "no PEM certificates"},
+        {"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", "is empty"},
+        {"-----BEGIN CERTIFICATE-----\nMAA=\n", "without its END line"},
+        {"-----BEGIN CERTIFICATE-----\nMAA*\n-----END CERTIFICATE-----\n", "base64"},
+        {"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+         "certificate 1 of the chain"},
+    };
+    kt_chain chain;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kt_status st = kt_chain_from_pem(cases[i].pem, strlen(cases[i].pem), &chain);
+        if (st == KT_OK || !strstr(kt_last_error(), cases[i].reason))
+            fail_msg("case %zu: expected '%s', got %s", i, cases[i].reason, kt_last_error());
+        assert_int_equal(chain.count, 0); /* nothing left to free */
+    }
+    /* five certificates are more than any DCAP chain */
+    kt_buf five = {0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem", SETS);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(kt_file_read(path, 1 << 16, &five), KT_OK);
+    assert_fails_with(kt_chain_from_pem((const char *)five.data, five.len, &chain),
+                      KT_ERR_TOO_LARGE, "more than 4 certificates");
+    kt_buf_free(&five);
+}
+
 /* ---- issuance ---- */
 
 typedef struct {
@@ -437,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_intel_certificates_and_crls_read_as_openssl_reads_them),
         cmocka_unit_test(test_certificates_outside_the_profile_are_refused),
         cmocka_unit_test(test_der_lengths_are_definite_and_shortest),
+        cmocka_unit_test(test_pem_chains_refuse_what_is_not_a_chain),
         cmocka_unit_test(test_issuance_rules_each_refuse_their_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
