@@ -54,6 +54,17 @@ static void common_name(const kt_x509 *x, char out[96])
     }
 }
 
+/* A certificate valid at `at`, named by its common name when it is not. */
+static kt_status cert_at(const kt_x509 *x, const char *what, time_t at, time_t *from, time_t *to)
+{
+    narrow(from, to, x->not_before, x->not_after);
+    if (within(at, x->not_before, x->not_after)) return KT_OK;
+    char name[96], label[192];
+    common_name(x, name);
+    snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
+    return window_fail(label, at, x->not_before, x->not_after);
+}
+
 static bool same_cert(const kt_x509 *a, const kt_x509 *b)
 {
     return kt_der_is(a->der, b->der.p, b->der.n);
@@ -94,9 +105,6 @@ static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_ch
             narrow(from, to, x->not_before, x->not_after);
             break;
         }
-        char name[96], label[192];
-        common_name(x, name);
-        snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
         bool by_anchor = i + 1 == n;
         const kt_x509 *issuer = by_anchor ? root : &chain->cert[i + 1];
         const kt_key *key = by_anchor ? c->anchor.key[0] : chain->key[i + 1];
@@ -105,11 +113,13 @@ static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_ch
         if (!key && !(st = kt_x509_key(issuer, &made))) key = made;
         const kt_crl *crl = crl_for(c, issuer);
         if (!st) st = kt_x509_check_issued(x, issuer, key, i, what);
-        if (!st && !within(at, x->not_before, x->not_after))
-            st = window_fail(label, at, x->not_before, x->not_after);
-        narrow(from, to, x->not_before, x->not_after);
-        if (!st && !crl) st = kt_fail(KT_ERR_VERIFY, "%s: no CRL judges its issuer", label);
-        if (!st && kt_crl_lists(crl, x)) st = kt_fail(KT_ERR_DENIED, "%s is revoked", label);
+        if (!st) st = cert_at(x, what, at, from, to);
+        char name[96];
+        common_name(x, name);
+        if (!st && !crl)
+            st = kt_fail(KT_ERR_VERIFY, "%s: no CRL judges the issuer of '%s'", what, name);
+        if (!st && kt_crl_lists(crl, x))
+            st = kt_fail(KT_ERR_DENIED, "%s: certificate '%s' is revoked", what, name);
         kt_key_free(made);
     }
     return st;
@@ -139,7 +149,8 @@ static kt_status check_collateral(const kt_collateral *c, time_t at)
     const kt_qe_identity *qi = &c->qe;
     time_t from = 0, to = (time_t)1 << 62;
     const kt_chain *crl_chain = &c->pck_crl_chain;
-    kt_status st = crl_at(&c->root_crl, "root CA CRL", at, &from, &to);
+    kt_status st = cert_at(&c->anchor.cert[0], "trust anchor", at, &from, &to);
+    if (!st) st = crl_at(&c->root_crl, "root CA CRL", at, &from, &to);
     if (!st && (st = kt_crl_check_issued(&c->root_crl, &c->anchor.cert[0], c->anchor.key[0],
                                          "root CA CRL")))
         st = kt_fail_context(st, "collateral does not verify to the trust anchor");
