@@ -93,6 +93,8 @@ kt_status kt_der_time(kt_der *d, const char *what, time_t *out)
         tm.tm_sec > 59)
         return kt_fail(KT_ERR_MALFORMED, "%s: time is out of range", what);
     tm.tm_year = year - 1900;
-    *out = timegm(&tm);
+    int mday = tm.tm_mday;
+    *out = timegm(&tm); /* normalises 31 April into 1 May: such a date is refused */
+    if (tm.tm_mday != mday) return kt_fail(KT_ERR_MALFORMED, "%s: no such day", what);
     return KT_OK;
 }

@@ -308,6 +308,30 @@ static void test_der_lengths_are_definite_and_shortest(void **state)
         kt_der d = {cases[i].bytes, cases[i].n}, v;
         assert_fails_with(kt_der_next(&d, 0x30, "test", &v), KT_ERR_MALFORMED, cases[i].reason);
     }
+    /* times: both forms, UTCTime's century window, and only real dates */
+    static const struct {
+        const char *t;
+        uint8_t tag;
+        time_t want; /* 0: refused */
+    } times[] = {
+        {"250704091932Z", 0x17, 1751620772}, {"20250704091932Z", 0x18, 1751620772},
+        {"500101000000Z", 0x17, -631152000}, {"491231235959Z", 0x17, 2524607999},
+        {"250431000000Z", 0x17, 0},          {"250229000000Z", 0x17, 0},
+        {"240229000000Z", 0x17, 1709164800}, {"2507040919Z", 0x17, 0},
+        {"250704091932+0100", 0x17, 0},      {"20250704091932Z", 0x17, 0},
+        {"250704246000Z", 0x17, 0},
+    };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        uint8_t buf[32] = {times[i].tag, (uint8_t)strlen(times[i].t)};
+        memcpy(buf + 2, times[i].t, strlen(times[i].t));
+        kt_der td = {buf, 2 + strlen(times[i].t)};
+        time_t got = 0;
+        kt_status st = kt_der_time(&td, "time", &got);
+        if (times[i].want == 0)
+            assert_int_not_equal(st, KT_OK);
+        else if (st || got != times[i].want)
+            fail_msg("%s: %s, %lld", times[i].t, kt_last_error(), (long long)got);
+    }
     const uint8_t ok[] = {0x30, 0x02, 0x05, 0x00, 0x04, 0x00};
     kt_der d = {ok, sizeof ok}, v;
     assert_int_equal(kt_der_next(&d, 0x30, "test", &v), KT_OK);
