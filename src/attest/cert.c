@@ -52,10 +52,10 @@ static kt_status signed_object(const uint8_t *der, size_t n, const char *what, k
 {
     kt_der all = {der, n}, obj, bits, pair;
     kt_status st = kt_der_next(&all, 0x30, what, &obj);
-    if (!st && all.n) st = kt_fail(KT_ERR_MALFORMED, "%s: bytes after the DER", what);
-    const uint8_t *start = obj.p;
-    if (!st) st = kt_der_next(&obj, 0x30, what, tbs_content);
     if (st) return st;
+    if (all.n) return kt_fail(KT_ERR_MALFORMED, "%s: bytes after the DER", what);
+    const uint8_t *start = obj.p;
+    if ((st = kt_der_next(&obj, 0x30, what, tbs_content))) return st;
     *tbs = (kt_der){start, (size_t)(obj.p - start)};
     if ((st = sig_alg(&obj, what)) || (st = kt_der_next(&obj, 0x03, what, &bits))) return st;
     if (obj.n) return kt_fail(KT_ERR_MALFORMED, "%s: extra fields after the signature", what);
@@ -189,7 +189,7 @@ kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *x)
     memset(x, 0, sizeof *x);
     x->path_len = -1;
     x->der = (kt_der){der, n};
-    kt_der tbs, v, ver;
+    kt_der tbs = {0}, v = {0}, ver = {0};
     kt_status st = signed_object(der, n, what, &x->tbs, &tbs, x->sig);
     if (!st && (!kt_der_peek(&tbs, 0xA0) || kt_der_next(&tbs, 0xA0, what, &ver) ||
                 kt_der_next(&ver, 0x02, what, &v) || ver.n || v.n != 1 || v.p[0] != 2))
