@@ -322,6 +322,15 @@ kt_status kt_x509_common_name(kt_der name, char *out, size_t cap)
     return st ? st : kt_fail(KT_ERR_NOT_FOUND, "name: no common name");
 }
 
+const char *kt_x509_label(const kt_x509 *x, char out[KT_X509_LABEL])
+{
+    if (kt_x509_common_name(x->subject, out, KT_X509_LABEL)) {
+        kt_clear_error();
+        strcpy(out, "(no common name)");
+    }
+    return out;
+}
+
 /* CRLDistributionPoints: SEQUENCE OF { [0] { [0] fullName { [6] URI ... } } ... } */
 kt_status kt_x509_crl_url(const kt_x509 *x, char *out, size_t cap)
 {

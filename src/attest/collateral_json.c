@@ -333,17 +333,21 @@ out:
     return st;
 }
 
+static void free_svn_levels(kt_svn_level *levels, unsigned count)
+{
+    for (unsigned k = 0; k < count; k++)
+        free(levels[k].advisories);
+    free(levels);
+}
+
 void kt_tcb_info_free(kt_tcb_info *t)
 {
     if (!t) return;
     for (unsigned i = 0; i < t->level_count; i++)
         free(t->levels[i].advisories);
     free(t->levels);
-    for (unsigned i = 0; i < t->module_count; i++) {
-        for (unsigned k = 0; k < t->modules[i].level_count; k++)
-            free(t->modules[i].levels[k].advisories);
-        free(t->modules[i].levels);
-    }
+    for (unsigned i = 0; i < t->module_count; i++)
+        free_svn_levels(t->modules[i].levels, t->modules[i].level_count);
     free(t->modules);
     memset(t, 0, sizeof *t);
 }
@@ -396,8 +400,6 @@ out:
 void kt_qe_identity_free(kt_qe_identity *q)
 {
     if (!q) return;
-    for (unsigned i = 0; i < q->level_count; i++)
-        free(q->levels[i].advisories);
-    free(q->levels);
+    free_svn_levels(q->levels, q->level_count);
     memset(q, 0, sizeof *q);
 }

@@ -74,6 +74,9 @@ kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *out);
 /* Whether the CRL lists the certificate's serial number. */
 bool kt_crl_lists(const kt_crl *c, const kt_x509 *x);
 kt_status kt_x509_common_name(kt_der name, char *out, size_t cap);
+/* The subject's common name for messages ("(no common name)" if it has none); out. */
+#define KT_X509_LABEL 96
+const char *kt_x509_label(const kt_x509 *x, char out[KT_X509_LABEL]);
 kt_status kt_x509_crl_url(const kt_x509 *x, char *out, size_t cap);
 kt_status kt_x509_key(const kt_x509 *x, kt_key **out);
 kt_status kt_pck_info_from_cert(const kt_x509 *leaf, kt_pck_info *out);

@@ -46,22 +46,13 @@ static kt_status crl_at(const kt_crl *crl, const char *what, time_t at, time_t *
                : window_fail(what, at, crl->this_update, crl->next_update);
 }
 
-static void common_name(const kt_x509 *x, char out[96])
-{
-    if (kt_x509_common_name(x->subject, out, 96)) {
-        kt_clear_error();
-        strcpy(out, "(no common name)");
-    }
-}
-
 /* A certificate valid at `at`, named by its common name when it is not. */
 static kt_status cert_at(const kt_x509 *x, const char *what, time_t at, time_t *from, time_t *to)
 {
     narrow(from, to, x->not_before, x->not_after);
     if (within(at, x->not_before, x->not_after)) return KT_OK;
-    char name[96], label[192];
-    common_name(x, name);
-    snprintf(label, sizeof label, "%s: certificate '%s'", what, name);
+    char name[KT_X509_LABEL], label[192];
+    snprintf(label, sizeof label, "%s: certificate '%s'", what, kt_x509_label(x, name));
     return window_fail(label, at, x->not_before, x->not_after);
 }
 
@@ -114,12 +105,13 @@ static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_ch
         const kt_crl *crl = crl_for(c, issuer);
         if (!st) st = kt_x509_check_issued(x, issuer, key, i, what);
         if (!st) st = cert_at(x, what, at, from, to);
-        char name[96];
-        common_name(x, name);
+        char name[KT_X509_LABEL]; /* named only when something fails */
         if (!st && !crl)
-            st = kt_fail(KT_ERR_VERIFY, "%s: no CRL judges the issuer of '%s'", what, name);
+            st = kt_fail(KT_ERR_VERIFY, "%s: no CRL judges the issuer of '%s'", what,
+                         kt_x509_label(x, name));
         if (!st && kt_crl_lists(crl, x))
-            st = kt_fail(KT_ERR_DENIED, "%s: certificate '%s' is revoked", what, name);
+            st = kt_fail(KT_ERR_DENIED, "%s: certificate '%s' is revoked", what,
+                         kt_x509_label(x, name));
         kt_key_free(made);
     }
     return st;
