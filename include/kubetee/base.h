@@ -125,6 +125,10 @@ kt_status kt_hex_decode(const char *hex, uint8_t *out, size_t out_len);
 /* Standard base64 with padding. */
 kt_status kt_base64_encode(const uint8_t *in, size_t n, kt_buf *out);
 kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out);
+/* A decimal number up to max: digits only, no sign, space or leading zero ("0" itself
+ * is fine), so "010" is an error rather than 8 or 10. The error says what is wrong, not
+ * the text, which the caller names. */
+kt_status kt_decimal_parse(const char *s, uint64_t max, uint64_t *out);
 
 /* ---- logging: one line per event, to stderr (host) or through an OCALL (enclave) ---- */
 typedef enum { KT_LOG_DEBUG, KT_LOG_INFO, KT_LOG_WARN, KT_LOG_ERROR } kt_log_level;

@@ -2,11 +2,11 @@
  * field given must match exactly. Refused unless a rule says otherwise: debug enclaves
  * and TDs, TDs bound to a service TD, simulated quotes, TCB statuses other than
  * UpToDate. The original AECS enclaveMatchAnyRules keys are accepted, with "" meaning
- * "not set"; a rule that pins no identity is refused. */
+ * "not set"; a rule that pins no identity is refused, as are two names of one setting
+ * given together. Numbers are decimal only. */
 #include "internal.h"
 #include "yaml_tree.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,20 +60,34 @@ static kt_status hex_field(const kt_y *v, const char *key, size_t idx, uint8_t *
     return KT_OK;
 }
 
-static kt_status uint_field(const kt_y *v, const char *key, size_t idx, unsigned long max,
-                            unsigned long *out, bool *has)
+static kt_status uint_field(const kt_y *v, const char *key, size_t idx, uint64_t max, uint64_t *out,
+                            bool *has)
 {
     kt_status st = scalar(v, key, idx);
     if (st || unset(v)) return st;
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v->text, &end, 0);
-    if (errno || *end || v->text[0] == '-' || x > max)
-        return kt_fail(KT_ERR_MALFORMED,
-                       "policy: rule %zu: %s '%s' is not a number up to %lu (line %zu)", idx, key,
-                       v->text, max, v->line);
-    *out = x;
+    if (kt_decimal_parse(v->text, max, out))
+        return kt_fail_context(KT_ERR_MALFORMED, "policy: rule %zu: %s '%s' (line %zu)", idx, key,
+                               v->text, v->line);
     *has = true;
+    return KT_OK;
+}
+
+/* Keys that set one setting under two names (the original AECS one and kubetee's):
+ * giving both is refused whatever their values, rather than one silently winning. */
+static const char *const same_setting[][2] = {
+    {"rules", "enclaveMatchAnyRules"}, {"isvprodid", "prodID"},
+    {"min_isvsvn", "minIsvSvn"},       {"report_data", "user_data"},
+    {"allow_debug", "debug_disabled"},
+};
+
+static kt_status one_name(const kt_y *map, const kt_y *key, const char *where)
+{
+    for (size_t i = 0; i < sizeof same_setting / sizeof same_setting[0]; i++)
+        for (int j = 0; j < 2; j++)
+            if (!strcmp(key->text, same_setting[i][j]) && kt_yaml_get(map, same_setting[i][!j]))
+                return kt_fail(KT_ERR_MALFORMED,
+                               "policy: %s%s and %s are one setting; give only one (line %zu)",
+                               where, same_setting[i][0], same_setting[i][1], key->line);
     return KT_OK;
 }
 
@@ -103,12 +117,15 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
         return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu is not a mapping (line %zu)", idx,
                        m->line);
     memset(r, 0, sizeof *r);
+    char where[40];
+    snprintf(where, sizeof where, "rule %zu: ", idx);
     for (size_t i = 0; i < m->count; i += 2) {
         const char *k = m->items[i]->text;
         const kt_y *v = m->items[i + 1];
-        kt_status st = KT_OK;
-        unsigned long x = 0;
+        kt_status st = one_name(m, m->items[i], where);
+        uint64_t x = 0;
         bool given = false, b = false;
+        if (st) return st;
         if (!strcmp(k, "mrenclave")) {
             st = hex_field(v, k, idx, r->mrenclave, 32, 0, &r->has_mrenclave);
         } else if (!strcmp(k, "mrsigner")) {
@@ -183,6 +200,7 @@ kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
         const char *k = doc->items[i]->text;
         const kt_y *v = doc->items[i + 1];
         bool given = false;
+        if ((st = one_name(doc, doc->items[i], ""))) break;
         if (!strcmp(k, "enclaveMatchAnyRules") || !strcmp(k, "rules")) {
             if (v->kind != KT_Y_SEQ || v->count == 0)
                 st = kt_fail(KT_ERR_MALFORMED, "policy: %s must be a non-empty list (line %zu)", k,

@@ -1,5 +1,6 @@
 /* libyaml events into a tree. Anchors and aliases are refused (no billion laughs), as
- * are documents deeper than 16 levels or with more than 100000 nodes. */
+ * are keys given twice in a mapping and documents deeper than 16 levels or with more
+ * than 100000 nodes. */
 #include "yaml_tree.h"
 
 #include <stdlib.h>
@@ -33,6 +34,35 @@ static kt_status add_item(kt_y *parent, kt_y *child)
     return KT_OK;
 }
 
+static int by_key(const void *a, const void *b)
+{
+    const kt_y *x = *(const kt_y *const *)a, *y = *(const kt_y *const *)b;
+    int c = strcmp(x->text, y->text);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A key given twice would leave the reader to pick one of two values: refused, in YAML
+ * and in JSON alike. Sorted, so a mapping of many keys costs n log n. */
+static kt_status unique_keys(const kt_y *map)
+{
+    size_t n = map->count / 2;
+    if (n < 2) return KT_OK;
+    const kt_y **keys = malloc(n * sizeof *keys);
+    if (!keys) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        keys[i] = map->items[2 * i];
+    qsort(keys, n, sizeof *keys, by_key);
+    kt_status st = KT_OK;
+    for (size_t i = 1; !st && i < n; i++)
+        if (!strcmp(keys[i - 1]->text, keys[i]->text))
+            st = kt_fail(KT_ERR_MALFORMED,
+                         "YAML: key '%s' appears twice in a mapping (lines %zu "
+                         "and %zu)",
+                         keys[i]->text, keys[i - 1]->line, keys[i]->line);
+    free(keys);
+    return st;
+}
+
 static kt_status node(builder *b, yaml_event_t *ev, int depth, kt_y **out);
 
 static kt_status children(builder *b, kt_y *y, yaml_event_type_t end, int depth)
@@ -55,11 +85,13 @@ static kt_status children(builder *b, kt_y *y, yaml_event_type_t end, int depth)
     }
     if (y->kind == KT_Y_MAP && y->count % 2)
         return kt_fail(KT_ERR_MALFORMED, "YAML: mapping at line %zu is incomplete", y->line);
-    if (y->kind == KT_Y_MAP)
+    if (y->kind == KT_Y_MAP) {
         for (size_t i = 0; i < y->count; i += 2)
             if (y->items[i]->kind != KT_Y_SCALAR)
                 return kt_fail(KT_ERR_MALFORMED, "YAML: key at line %zu is not a plain value",
                                y->items[i]->line);
+        return unique_keys(y);
+    }
     return KT_OK;
 }
 

@@ -42,6 +42,23 @@ kt_status kt_hex_decode(const char *hex, uint8_t *out, size_t out_len)
     return KT_OK;
 }
 
+kt_status kt_decimal_parse(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "number: NULL argument");
+    if (!s[0]) return kt_fail(KT_ERR_MALFORMED, "not a decimal number");
+    if (s[0] == '0' && s[1]) return kt_fail(KT_ERR_MALFORMED, "a leading zero (decimal only)");
+    uint64_t x = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9') return kt_fail(KT_ERR_MALFORMED, "not a decimal number");
+        unsigned d = (unsigned)(*c - '0');
+        if (d > max || x > (max - d) / 10)
+            return kt_fail(KT_ERR_MALFORMED, "over %llu", (unsigned long long)max);
+        x = x * 10 + d;
+    }
+    *out = x;
+    return KT_OK;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 kt_status kt_base64_encode(const uint8_t *in, size_t n, kt_buf *out)

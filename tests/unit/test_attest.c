@@ -190,7 +190,8 @@ static void test_root_crl_distribution_point(void **state)
 }
 
 /* Levels judged by one ISVSVN (QE Identity, TDX module identities) are refused by name
- * when a level has no tcb object or its ISVSVN is out of range. */
+ * when a level has no tcb object or its ISVSVN is out of range, given twice or not plain
+ * decimal. */
 static void test_malformed_svn_levels_are_refused_by_name(void **state)
 {
     (void)state;
@@ -206,6 +207,10 @@ static void test_malformed_svn_levels_are_refused_by_name(void **state)
          "TDX_03: level 0 has no tcb"},
         {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
          "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":256}", "TDX_03: \"isvsvn\" = 256 out of range"},
+        /* no reading of two values: a key given twice, a number with a leading zero */
+        {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
+         "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3,\"isvsvn\":9}", "duplicate object key"},
+        {"qe_identity.json", "\"isvsvn\":4", "\"isvsvn\":04", "not JSON (invalid token"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[600], edited[] = "/tmp/kt-levels-XXXXXX", scratch[64], cmd[128];

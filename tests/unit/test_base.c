@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include <kubetee/base.h>
 
 #include <stdio.h>
@@ -45,6 +46,31 @@ static void test_hex_round_trip_and_errors(void **state)
     assert_int_equal(kt_hex_decode("deadbeefaa", out, 4), KT_ERR_MALFORMED); /* long */
     assert_int_equal(kt_hex_decode("deadbeeg", out, 4), KT_ERR_MALFORMED);
     assert_non_null(strstr(kt_last_error(), "position 7"));
+}
+
+static void test_decimal_only_no_leading_zero_no_overflow(void **state)
+{
+    (void)state;
+    uint64_t x = 1;
+    assert_int_equal(kt_decimal_parse("0", 10, &x), KT_OK);
+    assert_int_equal(x, 0);
+    assert_int_equal(kt_decimal_parse("65535", 65535, &x), KT_OK);
+    assert_int_equal(x, 65535);
+    assert_int_equal(kt_decimal_parse("18446744073709551615", UINT64_MAX, &x), KT_OK);
+    assert_true(x == UINT64_MAX);
+    /* base 0 would read these as 8, 65535 and 16 */
+    assert_fails_with(kt_decimal_parse("010", 65535, &x), KT_ERR_MALFORMED, "leading zero");
+    assert_fails_with(kt_decimal_parse("0177777", 65535, &x), KT_ERR_MALFORMED, "leading zero");
+    assert_fails_with(kt_decimal_parse("0x10", 65535, &x), KT_ERR_MALFORMED, "leading zero");
+    assert_fails_with(kt_decimal_parse("177777", 65535, &x), KT_ERR_MALFORMED, "over 65535");
+    assert_fails_with(kt_decimal_parse("18446744073709551616", UINT64_MAX, &x), KT_ERR_MALFORMED,
+                      "over");
+    assert_fails_with(kt_decimal_parse("7", 5, &x), KT_ERR_MALFORMED, "over 5");
+    static const char *bad[] = {"", "-1", "+1", " 1", "1 ", "1e3", "1.0", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_fails_with(kt_decimal_parse(bad[i], 65535, &x), KT_ERR_MALFORMED,
+                          "not a decimal number");
+    assert_true(x == UINT64_MAX); /* untouched by failures */
 }
 
 static void test_base64_rfc4648_vectors(void **state)
@@ -130,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_status_names_and_gate_range),
         cmocka_unit_test(test_fail_records_reason_with_context),
         cmocka_unit_test(test_hex_round_trip_and_errors),
+        cmocka_unit_test(test_decimal_only_no_leading_zero_no_overflow),
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_buffer_grows_and_frees),
         cmocka_unit_test(test_equal_and_wipe),

@@ -127,14 +127,20 @@ static void test_report_data_binding(void **state)
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "report data differs");
 }
 
+/* The verdict of a debug enclave's quote, and its MRENCLAVE in hex. */
+static void debug_enclave(kt_verdict *v, char mr[65])
+{
+    verdict_of("sgx-v3-mobilecoin-debug-qe-outofdate", 1, v);
+    assert_true(v->quote.sgx.attr_flags & 2);
+    kt_hex_encode(v->quote.sgx.mrenclave, 32, mr, 65);
+}
+
 static void test_debug_enclave_refused_unless_allowed(void **state)
 {
     (void)state;
     kt_verdict v;
-    verdict_of("sgx-v3-mobilecoin-debug-qe-outofdate", 1, &v);
-    assert_true(v.quote.sgx.attr_flags & 2);
     char mr[65], yaml[1024];
-    kt_hex_encode(v.quote.sgx.mrenclave, 32, mr, sizeof mr);
+    debug_enclave(&v, mr);
     snprintf(yaml, sizeof yaml, "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n", mr);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "debug enclave");
     snprintf(yaml, sizeof yaml,
@@ -175,12 +181,27 @@ static void test_td_attributes_and_service_td(void **state)
     assert_int_equal(check(yaml, &v), KT_OK); /* JSON works as well */
 }
 
+typedef struct {
+    const char *yaml, *reason;
+} bad_policy;
+
+/* Each policy fails to parse with an error mentioning its reason. */
+static void refused(const bad_policy *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kt_policy *p = NULL;
+        kt_status st = kt_policy_parse(cases[i].yaml, strlen(cases[i].yaml), &p);
+        if (st == KT_OK || !strstr(kt_last_error(), cases[i].reason))
+            fail_msg("case %zu: expected an error mentioning '%s', got %s: %s", i, cases[i].reason,
+                     kt_status_name(st), kt_last_error());
+        assert_null(p);
+    }
+}
+
 static void test_bad_policies_name_what_is_wrong(void **state)
 {
     (void)state;
-    static const struct {
-        const char *yaml, *reason;
-    } cases[] = {
+    static const bad_policy cases[] = {
         {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", mrenclav: x}\n", "unknown key 'mrenclav'"},
         {"rule:\n- {mrenclave: " SGX_MRENCLAVE "}\n", "unknown key 'rule'"},
         {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: 70000}\n", "isvprodid '70000'"},
@@ -195,14 +216,80 @@ static void test_bad_policies_name_what_is_wrong(void **state)
         {"a: &x 1\nb: *x\n", "anchors"},
         {"rules: [\n", "YAML"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    refused(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* Which of two values a reader keeps is no policy: a key given twice, two names of one
+ * setting, and numbers that read one way in octal and another in decimal are refused. */
+static void test_duplicates_conflicts_and_non_decimal_numbers_refused(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    char mr[65], yaml[1024];
+    debug_enclave(&v, mr);
+    /* each of these let the debug enclave through when the last value won */
+    const char *forms[] = {
+        "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n  allow_debug: false\n"
+        "  allow_debug: true\n",
+        "{\"accepted_tcb_status\": [\"OutOfDate\"], \"rules\": [{\"mrenclave\": \"%s\", "
+        "\"allow_debug\": false, \"allow_debug\": true}]}",
+        "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n  allow_debug: false\n"
+        "  debug_disabled: \"false\"\n",
+    };
+    const char *why[] = {"key 'allow_debug' appears twice in a mapping (lines 4 and 5)",
+                         "key 'allow_debug' appears twice",
+                         "rule 1: allow_debug and debug_disabled are one setting"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(yaml, sizeof yaml, forms[i], mr);
         kt_policy *p = NULL;
-        kt_status st = kt_policy_parse(cases[i].yaml, strlen(cases[i].yaml), &p);
-        if (st == KT_OK || !strstr(kt_last_error(), cases[i].reason))
-            fail_msg("case %zu: expected an error mentioning '%s', got %s: %s", i, cases[i].reason,
-                     kt_status_name(st), kt_last_error());
+        assert_fails_with(kt_policy_parse(yaml, strlen(yaml), &p), KT_ERR_MALFORMED, why[i]);
         assert_null(p);
     }
+    /* with one of them it parses, and the debug enclave is refused */
+    snprintf(yaml, sizeof yaml, "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n", mr);
+    assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "debug enclave");
+
+    static const bad_policy cases[] = {
+        {"accepted_tcb_status: [UpToDate]\naccepted_tcb_status: [OutOfDate]\n"
+         "rules:\n- {mrenclave: " SGX_MRENCLAVE "}\n",
+         "key 'accepted_tcb_status' appears twice"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE "}\nrules:\n- {mrsigner: " SGX_MRSIGNER "}\n",
+         "key 'rules' appears twice"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", \"mrenclave\": " SGX_MRSIGNER "}\n",
+         "key 'mrenclave' appears twice"},
+        {"{\"rules\": [{\"mrsigner\": \"" SGX_MRSIGNER "\"}], \"rules\": []}",
+         "key 'rules' appears twice"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE
+         "}\nenclaveMatchAnyRules:\n- {mrsigner: " SGX_MRSIGNER "}\n",
+         "policy: rules and enclaveMatchAnyRules are one setting; give only one (line 1)"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: 1, prodID: \"\"}\n",
+         "rule 1: isvprodid and prodID are one setting"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", minIsvSvn: 1, min_isvsvn: 2}\n",
+         "rule 1: min_isvsvn and minIsvSvn are one setting"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", user_data: \"\", report_data: \"\"}\n",
+         "rule 1: report_data and user_data are one setting"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: 010}\n",
+         "isvprodid '010' (line 2): a leading zero (decimal only)"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", min_isvsvn: 0177777}\n",
+         "min_isvsvn '0177777' (line 2): a leading zero"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", min_isvsvn: 177777}\n",
+         "min_isvsvn '177777' (line 2): over 65535"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", prodID: \"0x10\"}\n", "prodID '0x10'"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", prodID: \" 1\"}\n",
+         "prodID ' 1' (line 2): not a decimal number"},
+    };
+    refused(cases, sizeof cases / sizeof cases[0]);
+    /* decimal numbers still read as decimal: one above this enclave's ISVSVN is refused */
+    snprintf(yaml, sizeof yaml,
+             "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, allow_debug: true, "
+             "min_isvsvn: %u}\n",
+             mr, (unsigned)v.quote.sgx.svn + 1);
+    assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "ISVSVN below the minimum");
+    snprintf(yaml, sizeof yaml,
+             "accepted_tcb_status: [OutOfDate]\nrules:\n- {mrenclave: %s, allow_debug: true, "
+             "min_isvsvn: %u}\n",
+             mr, (unsigned)v.quote.sgx.svn);
+    assert_int_equal(check(yaml, &v), KT_OK);
 }
 
 static int teardown(void **state)
@@ -222,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_debug_enclave_refused_unless_allowed),
         cmocka_unit_test(test_td_attributes_and_service_td),
         cmocka_unit_test(test_bad_policies_name_what_is_wrong),
+        cmocka_unit_test(test_duplicates_conflicts_and_non_decimal_numbers_refused),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
