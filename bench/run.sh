@@ -7,4 +7,8 @@ export KUBETEE_SIM_DIR=${KUBETEE_SIM_DIR:-$build/bench-sim}
 echo
 "$build/bench/bench_ecall" "$build/bench/bench_enclave.signed.so"
 echo
-"$build/bench/bench_verify" "$(cd "$(dirname "$0")/.." && pwd)/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening"
+# Phala's dcap-qvl from npm into the build tree: bench_verify times it beside ours
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/../tests/interop/dcapqvl/install.sh" "$build/dcapqvl"
+"$build/bench/bench_verify" "$here/../../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening" \
+  "$here/verify/dcapqvl.mjs" "$build/dcapqvl/node_modules"

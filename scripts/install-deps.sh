@@ -13,6 +13,12 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-yaml
   binutils file
 )
+# node and npm run Phala's dcap-qvl, installed from npm by the tests and the benchmark
+# (tests/interop/dcapqvl). A node that is already there (e.g. NodeSource's, which ships
+# its own npm and conflicts with Debian's npm package) is used as it is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
