@@ -110,6 +110,13 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         s->flags = seg_flags(ph.p_flags);
     }
     if (out->nseg == 0) return kt_fail(KT_ERR_MALFORMED, "ELF: no loadable segments");
+    /* the dynamic loader reads the ELF and program headers from the file: they must be
+     * measured bytes, inside the first segment's file range */
+    uint64_t headers = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+    if (headers < sizeof eh) headers = sizeof eh;
+    if (out->seg[0].offset != 0 || out->seg[0].filesz < headers)
+        return kt_fail(KT_ERR_MALFORMED,
+                       "ELF: the ELF and program headers lie outside the first loadable segment");
     out->image_size = (prev_end + KT_PAGE_SIZE - 1) & ~(uint64_t)(KT_PAGE_SIZE - 1);
 
     kt_status st = find_dynsym(data, n, &eh, out);

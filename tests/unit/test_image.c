@@ -95,6 +95,17 @@ static void test_elf_reader_refuses_malformed_files(void **state)
         }
     }
     assert_int_equal(kt_elf_parse(copy, b.len, &elf), KT_ERR_MALFORMED);
+    /* program headers the loader would read from unmeasured bytes (a copy past the end) */
+    size_t phsize = eh.e_phnum * sizeof(Elf64_Phdr);
+    uint8_t *moved = malloc(b.len + phsize);
+    memcpy(moved, b.data, b.len);
+    memcpy(moved + b.len, b.data + eh.e_phoff, phsize);
+    Elf64_Ehdr meh = eh;
+    meh.e_phoff = b.len;
+    memcpy(moved, &meh, sizeof meh);
+    assert_fails_with(kt_elf_parse(moved, b.len + phsize, &elf), KT_ERR_MALFORMED,
+                      "program headers lie outside the first loadable segment");
+    free(moved);
     free(copy);
     kt_buf_free(&b);
 }

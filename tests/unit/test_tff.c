@@ -12,6 +12,7 @@
 #include "tff.pb-c.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -178,6 +179,104 @@ static void test_tampered_image_is_refused_before_any_code_runs(void **state)
     assert_fails_with(kt_enclave_create(path, &o, &e), KT_ERR_VERIFY, "measurement mismatch");
     assert_null(e);
     assert_int_equal(loaded_objects(), before); /* never mapped, so never ran */
+    kt_buf_free(&b);
+}
+
+/* Bytes of the file no segment's file range covers, but that share a page with one: the
+ * 8 bytes at a segment's page tail and the 8 before an unaligned segment start. */
+typedef struct {
+    Elf64_Phdr ph[16];
+    unsigned n;
+    uint64_t spots[32];
+    unsigned nspots;
+} file_gaps;
+
+static bool in_segment_file(const file_gaps *g, uint64_t off)
+{
+    for (unsigned i = 0; i < g->n; i++)
+        if (off >= g->ph[i].p_offset && off < g->ph[i].p_offset + g->ph[i].p_filesz) return true;
+    return false;
+}
+
+static void find_gaps(const uint8_t *elf, file_gaps *g)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, elf, sizeof eh);
+    memset(g, 0, sizeof *g);
+    for (unsigned i = 0; i < eh.e_phnum && g->n < 16; i++) {
+        memcpy(&g->ph[g->n], elf + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof(Elf64_Phdr));
+        if (g->ph[g->n].p_type == PT_LOAD) g->n++;
+    }
+    for (unsigned i = 0; i < g->n; i++) {
+        uint64_t start = g->ph[i].p_offset, end = start + g->ph[i].p_filesz;
+        uint64_t tail = ((end + 4095) & ~4095ull) - 8;
+        uint64_t cand[2] = {tail, start - 8};
+        bool fits[2] = {tail >= end, start % 4096 >= 8};
+        for (int c = 0; c < 2; c++) {
+            uint64_t off = cand[c];
+            bool ok = fits[c];
+            for (uint64_t b = off; ok && b < off + 8; b++)
+                ok = !in_segment_file(g, b);
+            if (ok && g->nspots < 32) g->spots[g->nspots++] = off;
+        }
+    }
+}
+
+typedef struct {
+    const file_gaps *g;
+    unsigned checked, executable;
+    bool nonzero;
+} gap_probe;
+
+/* Reads every gap at each address the loaded enclave maps its file page to. */
+static int probe_enclave(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    gap_probe *p = arg;
+    if (!info->dlpi_name || strncmp(info->dlpi_name, "/proc/self/fd/", 14) != 0) return 0;
+    for (unsigned s = 0; s < p->g->nspots; s++)
+        for (unsigned i = 0; i < p->g->n; i++) {
+            const Elf64_Phdr *ph = &p->g->ph[i];
+            uint64_t off = p->g->spots[s], first = ph->p_offset & ~4095ull;
+            uint64_t last = (ph->p_offset + ph->p_filesz + 4095) & ~4095ull;
+            if (off < first || off + 8 > last) continue;
+            const uint8_t *at =
+                (const uint8_t *)(info->dlpi_addr + ph->p_vaddr - ph->p_offset + off);
+            for (int b = 0; b < 8; b++)
+                p->nonzero |= at[b] != 0;
+            p->checked++;
+            if (ph->p_flags & PF_X) p->executable++;
+        }
+    return 0;
+}
+
+static void test_unmeasured_bytes_never_reach_the_enclave(void **state)
+{
+    (void)state;
+    kt_buf b = {0};
+    assert_int_equal(kt_file_read(enclave_path("tfftest"), KT_IMAGE_MAX, &b), KT_OK);
+    kt_signed_image img;
+    kt_enclave_identity before, after;
+    assert_int_equal(kt_image_verify(b.data, b.len, &img, &before), KT_OK);
+    file_gaps g;
+    find_gaps(b.data, &g);
+    assert_true(g.nspots > 0);
+    for (unsigned s = 0; s < g.nspots; s++)
+        memset(b.data + g.spots[s], 0xCC, 8); /* int3s, for a jump into them */
+    /* the patch is outside every measured byte: same MRENCLAVE, the image still loads */
+    assert_int_equal(kt_image_verify(b.data, b.len, &img, &after), KT_OK);
+    assert_memory_equal(before.mrenclave, after.mrenclave, 32);
+    char path[128];
+    snprintf(path, sizeof path, "%s/patched-gaps.so", sim_dir);
+    assert_int_equal(kt_file_write_atomic(path, b.data, b.len, 0644), KT_OK);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_enclave *e = NULL;
+    assert_int_equal(kt_enclave_create(path, &o, &e), KT_OK);
+    gap_probe p = {.g = &g};
+    dl_iterate_phdr(probe_enclave, &p);
+    assert_true(p.executable > 0); /* a gap in the code segment's page was looked at */
+    assert_false(p.nonzero);       /* and every mapped gap reads back as zero */
+    kt_enclave_destroy(e);
     kt_buf_free(&b);
 }
 
@@ -556,6 +655,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_call_by_name),
         cmocka_unit_test(test_tampered_image_is_refused_before_any_code_runs),
+        cmocka_unit_test(test_unmeasured_bytes_never_reach_the_enclave),
         cmocka_unit_test(test_wrong_signer_is_refused),
         cmocka_unit_test(test_enclave_symbols_are_isolated_from_the_host),
         cmocka_unit_test(test_gate_failures_are_told_apart_from_function_errors),

@@ -1,6 +1,9 @@
 /* Loading on sim: the verified bytes, never the file again, go into a sealed memfd that
- * the dynamic loader maps. The enclave exports only its entry point and binds its own
- * symbols locally, so host and enclave never resolve each other's names. */
+ * the dynamic loader maps. The memfd holds the measured view only: every byte outside
+ * the loadable segments' file ranges is zero, as EADD would copy it, because the dynamic
+ * loader maps whole file pages (a segment's first and last page, the trailer, section
+ * headers). The enclave exports only its entry point and binds its own symbols locally,
+ * so host and enclave never resolve each other's names. */
 #define _GNU_SOURCE
 #include "sim.h"
 
@@ -21,16 +24,30 @@ struct kt_platform_enclave {
     kt_sim_cpu cpu;
 };
 
-static kt_status write_all(int fd, const uint8_t *p, size_t n)
+static kt_status write_at(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) return kt_fail(KT_ERR_IO, "memfd write: %s", strerror(errno));
         p += w;
+        off += (uint64_t)w;
         n -= (size_t)w;
     }
     return KT_OK;
+}
+
+/* The file as the enclave may see it: the segments' file bytes, zeros everywhere else. */
+static kt_status write_measured_view(int fd, const kt_signed_image *img)
+{
+    kt_elf elf;
+    kt_status st = kt_elf_parse(img->elf, img->elf_len, &elf);
+    if (st) return st;
+    if (ftruncate(fd, (off_t)img->elf_len))
+        return kt_fail(KT_ERR_IO, "memfd size: %s", strerror(errno));
+    for (unsigned i = 0; i < elf.nseg && !st; i++)
+        st = write_at(fd, img->elf + elf.seg[i].offset, elf.seg[i].filesz, elf.seg[i].offset);
+    return st;
 }
 
 kt_status kt_sim_load(const kt_sim_state *state, const kt_signed_image *img,
@@ -45,7 +62,7 @@ kt_status kt_sim_load(const kt_sim_state *state, const kt_signed_image *img,
         free(pe);
         return kt_fail(KT_ERR_IO, "memfd_create: %s", strerror(errno));
     }
-    kt_status st = write_all(pe->memfd, img->elf, img->elf_len);
+    kt_status st = write_measured_view(pe->memfd, img);
     if (!st &&
         fcntl(pe->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
         st = kt_fail(KT_ERR_IO, "sealing the enclave memfd: %s", strerror(errno));
