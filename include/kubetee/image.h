@@ -33,8 +33,9 @@ typedef struct {
 
 void kt_enclave_config_default(kt_enclave_config *c);
 /* Parses `key = value` lines (# comments): heap_size, stack_size, max_message_size,
- * tcs_count, prodid, svn, debug. Sizes accept K/M/G suffixes. An unknown key or a bad
- * value is an error naming it; keys not given keep c's values. */
+ * tcs_count, prodid, svn, debug (true or false). Sizes accept K/M/G suffixes. An unknown
+ * key, a bad value or a key given twice is an error naming it; keys not given keep c's
+ * values. */
 kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config *c);
 /* Checks ranges (page multiples, 1..256 TCS, ...). */
 kt_status kt_enclave_config_check(const kt_enclave_config *c);

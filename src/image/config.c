@@ -88,9 +88,9 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
         if ((st = parse_u64(key, v, false, UINT16_MAX, &x))) return st;
         *(key[0] == 'p' ? &c->prodid : &c->svn) = (uint16_t)x;
     } else if (!strcmp(key, "debug")) {
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+        if (!strcmp(v, "true"))
             c->debug = true;
-        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+        else if (!strcmp(v, "false"))
             c->debug = false;
         else
             return kt_fail(KT_ERR_MALFORMED, "config: debug: '%s' is not true or false", v);
@@ -98,6 +98,19 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
         return kt_fail(KT_ERR_MALFORMED, "config: unknown key '%s'", key);
     }
     return KT_OK;
+}
+
+static const char *const keys[] = {
+    "heap_size", "stack_size", "max_message_size", "tcs_count", "prodid", "svn", "debug"};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* The key's index, NKEYS for an unknown key (set_key names it). */
+static size_t key_index(const char *key)
+{
+    size_t i = 0;
+    while (i < NKEYS && strcmp(keys[i], key) != 0)
+        i++;
+    return i;
 }
 
 static char *trim(char *s)
@@ -115,7 +128,7 @@ kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config 
     if (!text || !c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: NULL argument");
     if (n > MAX_TEXT) return kt_fail(KT_ERR_TOO_LARGE, "config: %zu bytes is over %d", n, MAX_TEXT);
     kt_enclave_config work = *c;
-    size_t line_no = 0;
+    size_t line_no = 0, first_line[NKEYS] = {0};
     for (size_t at = 0; at < n;) {
         size_t end = at;
         while (end < n && text[end] != '\n')
@@ -139,6 +152,11 @@ kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config 
             return kt_fail(KT_ERR_MALFORMED, "config: line %zu: expected key = value", line_no);
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
+        size_t k = key_index(key);
+        if (k < NKEYS && first_line[k])
+            return kt_fail(KT_ERR_MALFORMED, "config: line %zu: '%s' is already set on line %zu",
+                           line_no, key, first_line[k]);
+        if (k < NKEYS) first_line[k] = line_no;
         kt_status st = set_key(&work, key, val);
         if (st) return kt_fail_context(st, "line %zu", line_no);
     }

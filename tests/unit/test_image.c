@@ -156,6 +156,19 @@ static void test_config_text_and_errors(void **state)
     assert_fails_with(kt_enclave_config_parse("tcs_count = 0", 13, &c), KT_ERR_INVALID_ARGUMENT,
                       "1..256");
     assert_fails_with(kt_enclave_config_parse("debug = maybe", 13, &c), KT_ERR_MALFORMED, "debug");
+    /* true or false only, as documented */
+    const char *not_bool[] = {"debug = yes", "debug = 1", "debug = no", "debug = 0",
+                              "debug = TRUE"};
+    for (size_t i = 0; i < sizeof not_bool / sizeof not_bool[0]; i++)
+        assert_fails_with(kt_enclave_config_parse(not_bool[i], strlen(not_bool[i]), &c),
+                          KT_ERR_MALFORMED, "is not true or false");
+    /* a key given twice is ambiguous, whatever the values */
+    const char *twice = "svn = 1\nheap_size = 4M\nsvn = 2\n";
+    assert_fails_with(kt_enclave_config_parse(twice, strlen(twice), &c), KT_ERR_MALFORMED,
+                      "line 3: 'svn' is already set on line 1");
+    const char *same = "debug = false\n# again\ndebug = false\n";
+    assert_fails_with(kt_enclave_config_parse(same, strlen(same), &c), KT_ERR_MALFORMED,
+                      "already set on line 1");
     assert_fails_with(kt_enclave_config_parse("svn = 1\0x", 9, &c), KT_ERR_MALFORMED, "NUL");
     assert_fails_with(kt_enclave_config_parse("novalue", 7, &c), KT_ERR_MALFORMED, "line 1");
     /* a failed parse changes nothing */

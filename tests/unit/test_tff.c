@@ -10,6 +10,7 @@
 #include <kubetee/tff.h>
 #include "tfftest.pb-c.h"
 #include "tff.pb-c.h"
+#include "../../src/tff/common/gate.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -343,6 +345,63 @@ static void test_gate_failures_are_told_apart_from_function_errors(void **state)
     kt_enclave_destroy(e);
 }
 
+static int find_entry(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    if (!info->dlpi_name || strncmp(info->dlpi_name, "/proc/self/fd/", 14) != 0) return 0;
+    void *h = dlopen(info->dlpi_name, RTLD_NOW | RTLD_NOLOAD);
+    if (h) *(kt_gate_entry *)arg = (kt_gate_entry)dlsym(h, "kt_enclave_entry"), dlclose(h);
+    return 1;
+}
+
+/* An ECALL straight through the gate, as a hostile host would make it. */
+static kt_status raw_ecall(kt_gate_entry entry, const char *name, size_t name_len)
+{
+    static kt_gate_call c;
+    memset(&c, 0, sizeof c);
+    c.op = KT_GATE_ECALL;
+    c.name = name;
+    c.name_len = name_len;
+    c.req_type = c.res_type = "tfftest.Text";
+    c.req_type_len = c.res_type_len = strlen("tfftest.Text");
+    kt_status st = entry(&c);
+    if (st == KT_OK && c.res != c.res_inline) free(c.res);
+    return st;
+}
+
+static void test_gate_copies_names_by_the_callers_length(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    kt_gate_entry entry = NULL;
+    dl_iterate_phdr(find_entry, &entry);
+    assert_non_null(entry);
+    /* "Echo" ends at a page the process can't read: no NUL, and nothing past it is read */
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mprotect(m + page, page, PROT_NONE), 0);
+    char *name = m + page - 4;
+    memcpy(name, "Echo", 4);
+    assert_int_equal(raw_ecall(entry, name, 4), KT_OK);
+    /* exactly the length given: three bytes name another function */
+    assert_int_equal(raw_ecall(entry, name, 3), KT_ERR_GATE_NO_FUNCTION);
+    /* a NUL inside the length, no length, or over 255 bytes is a malformed call */
+    memcpy(name, "Ec\0o", 4);
+    assert_int_equal(raw_ecall(entry, name, 4), KT_ERR_GATE_BAD_MESSAGE);
+    assert_int_equal(raw_ecall(entry, name, 0), KT_ERR_GATE_BAD_MESSAGE);
+    assert_int_equal(raw_ecall(entry, m, 256), KT_ERR_GATE_BAD_MESSAGE);
+    munmap(m, 2 * page);
+    /* the host runtime refuses an over-long name before entering */
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    Tfftest__Text req = TFFTEST__TEXT__INIT, res = TFFTEST__TEXT__INIT;
+    assert_fails_with(kt_enclave_call(e, longname, &req, &res), KT_ERR_INVALID_ARGUMENT,
+                      "over 255 bytes");
+    kt_enclave_destroy(e);
+}
+
 static void test_oversize_messages_are_refused_both_ways(void **state)
 {
     (void)state;
@@ -520,6 +579,26 @@ static void test_sealing_policies(void **state)
     kt_enclave_destroy(prod2), kt_enclave_destroy(debug);
 }
 
+static void test_egetkey_refusal_is_told_by_the_enclave(void **state)
+{
+    (void)state;
+    kt_enclave *e = load("tfftest");
+    Tfftest__Bytes blob = TFFTEST__BYTES__INIT;
+    char out[128];
+    assert_int_equal(seal(e, 1, "secret", &blob), KT_OK);
+    blob.data.data[44] = 0xff; /* CPUSVN byte 0: above this platform's */
+    /* the reason comes from the enclave, once, however often it fails */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(unseal(e, &blob, out, sizeof out), KT_ERR_VERIFY);
+        if (!strstr(kt_last_error(), "unseal: no key for this blob: EGETKEY: CPUSVN above the "
+                                     "platform's"))
+            fail_msg("round %d: %s", i, kt_last_error());
+        assert_null(strstr(strstr(kt_last_error(), "no key") + 1, "no key"));
+    }
+    kt_message_clear(&blob);
+    kt_enclave_destroy(e);
+}
+
 static void identity_of(kt_enclave *e, uint8_t pub[64])
 {
     Kubetee__Tff__Empty req = KUBETEE__TFF__EMPTY__INIT;
@@ -659,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_wrong_signer_is_refused),
         cmocka_unit_test(test_enclave_symbols_are_isolated_from_the_host),
         cmocka_unit_test(test_gate_failures_are_told_apart_from_function_errors),
+        cmocka_unit_test(test_gate_copies_names_by_the_callers_length),
         cmocka_unit_test(test_oversize_messages_are_refused_both_ways),
         cmocka_unit_test(test_ocall_by_name_and_unknown_ocall),
         cmocka_unit_test(test_nested_ecall_from_an_ocall_and_depth_limit),
@@ -666,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_calls_from_two_threads),
         cmocka_unit_test(test_two_instances_do_not_share_state),
         cmocka_unit_test(test_sealing_policies),
+        cmocka_unit_test(test_egetkey_refusal_is_told_by_the_enclave),
         cmocka_unit_test(test_identity_key_survives_restarts_and_is_never_replaced),
         cmocka_unit_test(test_local_attestation_between_two_enclaves),
         cmocka_unit_test(test_sim_state_is_private_and_stable),

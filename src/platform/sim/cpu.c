@@ -53,23 +53,22 @@ kt_status kt_sim_report_key(const kt_sim_state *s, const uint8_t mrenclave[32], 
     return derive(s, &in, key);
 }
 
-kt_status kt_sim_egetkey(void *cpu_ctx, const kt_keyrequest *kr, uint8_t key[16])
+/* Answers a code the way EGETKEY does, never a reason: the enclave words its own. */
+uint32_t kt_sim_egetkey(void *cpu_ctx, const kt_keyrequest *kr, uint8_t key[16])
 {
     const kt_sim_cpu *cpu = cpu_ctx;
     const kt_enclave_identity *id = &cpu->id;
     if (kr->keyname == KT_KEYNAME_REPORT)
         return kt_sim_report_key(cpu->state, id->mrenclave, id->attr_flags, id->attr_xfrm,
-                                 kr->keyid, key);
-    if (kr->keyname != KT_KEYNAME_SEAL)
-        return kt_fail(KT_ERR_DENIED, "EGETKEY: key name %u is not available", kr->keyname);
+                                 kr->keyid, key)
+                   ? KT_EGETKEY_FAULT
+                   : KT_EGETKEY_OK;
+    if (kr->keyname != KT_KEYNAME_SEAL) return KT_EGETKEY_INVALID_KEYNAME;
     if (kr->policy == 0 || (kr->policy & ~(KT_KEYPOLICY_MRENCLAVE | KT_KEYPOLICY_MRSIGNER)))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "EGETKEY: bad key policy 0x%x", kr->policy);
-    if (kr->isvsvn > id->config.svn)
-        return kt_fail(KT_ERR_DENIED, "EGETKEY: key for SVN %u requested by an enclave at SVN %u",
-                       kr->isvsvn, id->config.svn);
+        return KT_EGETKEY_FAULT;
+    if (kr->isvsvn > id->config.svn) return KT_EGETKEY_INVALID_ISVSVN;
     for (int i = 0; i < 16; i++)
-        if (kr->cpusvn[i] > cpu->state->cpusvn[i])
-            return kt_fail(KT_ERR_DENIED, "EGETKEY: CPUSVN above the platform's");
+        if (kr->cpusvn[i] > cpu->state->cpusvn[i]) return KT_EGETKEY_INVALID_CPUSVN;
     static const uint8_t zero[32];
     kdf_input in = {{0}, 0};
     put(&in, "KT-SIM-SEAL-KEY", 15);
@@ -82,7 +81,7 @@ kt_status kt_sim_egetkey(void *cpu_ctx, const kt_keyrequest *kr, uint8_t key[16]
     put(&in, kr->policy & KT_KEYPOLICY_MRENCLAVE ? id->mrenclave : zero, 32);
     put(&in, kr->policy & KT_KEYPOLICY_MRSIGNER ? id->mrsigner : zero, 32);
     put16(&in, id->config.prodid);
-    return derive(cpu->state, &in, key);
+    return derive(cpu->state, &in, key) ? KT_EGETKEY_FAULT : KT_EGETKEY_OK;
 }
 
 kt_status kt_sim_ereport(void *cpu_ctx, const uint8_t *ti, const uint8_t report_data[64],

@@ -19,7 +19,7 @@ typedef struct {
     kt_enclave_identity id;
 } kt_sim_cpu;
 
-kt_status kt_sim_egetkey(void *cpu, const kt_keyrequest *kr, uint8_t key[16]);
+uint32_t kt_sim_egetkey(void *cpu, const kt_keyrequest *kr, uint8_t key[16]);
 kt_status kt_sim_ereport(void *cpu, const uint8_t *target_info, const uint8_t report_data[64],
                          uint8_t report[432]);
 

@@ -44,6 +44,15 @@ static kt_status init(kt_gate_call *c)
     return st;
 }
 
+/* Copies exactly len bytes of a host-supplied name, which must hold no NUL. */
+static bool copy_name(char dst[KT_GATE_NAME_MAX + 1], const char *src, size_t len)
+{
+    if (!src || len == 0 || len > KT_GATE_NAME_MAX) return false;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return memchr(dst, '\0', len) == NULL;
+}
+
 __attribute__((visibility("default"))) kt_status kt_enclave_entry(kt_gate_call *c);
 
 kt_status kt_enclave_entry(kt_gate_call *c)
@@ -58,11 +67,11 @@ kt_status kt_enclave_entry(kt_gate_call *c)
             return KT_ERR_GATE_ENCLAVE;
         }
         /* copy the names in: the host could change them while we look them up */
-        char name[256], req_type[256], res_type[256];
-        if (!c->name || !c->req_type || !c->res_type || (c->req_len && !c->req) ||
-            !memccpy(name, c->name, '\0', sizeof name) ||
-            !memccpy(req_type, c->req_type, '\0', sizeof req_type) ||
-            !memccpy(res_type, c->res_type, '\0', sizeof res_type)) {
+        char name[KT_GATE_NAME_MAX + 1], req_type[KT_GATE_NAME_MAX + 1],
+            res_type[KT_GATE_NAME_MAX + 1];
+        if ((c->req_len && !c->req) || !copy_name(name, c->name, c->name_len) ||
+            !copy_name(req_type, c->req_type, c->req_type_len) ||
+            !copy_name(res_type, c->res_type, c->res_type_len)) {
             kt_detail(c->detail, sizeof c->detail, "malformed call (names or request)");
             return KT_ERR_GATE_BAD_MESSAGE;
         }

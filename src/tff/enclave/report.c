@@ -40,7 +40,10 @@ kt_status kt_report_create(const uint8_t *ti, const uint8_t report_data[KT_REPOR
     if (!kt_trts_host) return kt_fail(KT_ERR_STATE, "report: enclave not initialised");
     uint8_t ti_copy[KT_TARGET_INFO_LEN];
     if (ti) memcpy(ti_copy, ti, sizeof ti_copy);
-    return kt_trts_host->ereport(kt_trts_host->cpu, ti ? ti_copy : NULL, report_data, report);
+    kt_status st =
+        kt_trts_host->ereport(kt_trts_host->cpu, ti ? ti_copy : NULL, report_data, report);
+    /* the platform's reason, if any, is in the host's copy of the base library */
+    return st ? kt_fail(st, "EREPORT failed on this platform") : KT_OK;
 }
 
 kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *info)
@@ -51,7 +54,7 @@ kt_status kt_report_verify(const uint8_t report[KT_REPORT_LEN], kt_report_body *
     memcpy(copy, report, sizeof copy);
     kt_keyrequest kr = {.keyname = KT_KEYNAME_REPORT};
     memcpy(kr.keyid, copy + 384, 32);
-    kt_status st = kt_trts_host->egetkey(kt_trts_host->cpu, &kr, key);
+    kt_status st = kt_trts_egetkey(&kr, key);
     if (!st) st = kt_aes_cmac(key, copy, KT_REPORT_BODY_LEN, mac);
     kt_wipe(key, sizeof key);
     if (st) return st;

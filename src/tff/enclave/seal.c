@@ -23,7 +23,7 @@ static kt_status seal_key(uint16_t policy, uint16_t isvsvn, const uint8_t cpusvn
     memcpy(kr.cpusvn, cpusvn, 16);
     memcpy(kr.keyid, keyid, 32);
     uint8_t k16[16];
-    kt_status st = kt_trts_host->egetkey(kt_trts_host->cpu, &kr, k16);
+    kt_status st = kt_trts_egetkey(&kr, k16);
     if (!st)
         st = kt_hkdf_sha256(k16, 16, keyid, 32, (const uint8_t *)"kubetee seal v1 aes-256-gcm", 27,
                             key, 32);
@@ -94,7 +94,7 @@ kt_status kt_unseal(const uint8_t *blob, size_t n, kt_buf *plain, kt_buf *aad)
                        self.svn);
     uint8_t key[32];
     if ((st = seal_key(policy, svn, hdr + 44, hdr + 12, key)))
-        return kt_fail(KT_ERR_VERIFY, "unseal: no key for this blob: %s", kt_last_error());
+        return kt_fail_context(KT_ERR_VERIFY, "unseal: no key for this blob");
     kt_buf a = {0};
     size_t start = plain->len;
     if (!(st = kt_buf_append(&a, hdr, 80)) && !(st = kt_buf_append(&a, blob + HDR, aad_len)) &&

@@ -16,6 +16,9 @@ kt_status kt_trts_registration_status(char *detail, size_t cap);
 kt_status kt_trts_register_builtins(void);
 kt_status kt_trts_add_builtin(const kt_function *f);
 
+/* EGETKEY, with the CPU's refusal worded as a reason. */
+kt_status kt_trts_egetkey(const kt_keyrequest *kr, uint8_t key[16]);
+
 kt_status kt_trts_self_init(void);
 kt_status kt_identity_init(void);
 void kt_identity_fini(void);

@@ -151,12 +151,27 @@ kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void
     kt_status st = kt_pack_request(req, res, e->id.config.max_message_size, stack_buf,
                                    sizeof stack_buf, malloc, &packed, &len);
     if (st) return st;
+    /* the descriptors are checked by now */
+    const char *req_type = ((const ProtobufCMessage *)req)->descriptor->name;
+    const char *res_type = ((const ProtobufCMessage *)res)->descriptor->name;
+    size_t name_len = strlen(name), req_type_len = strlen(req_type),
+           res_type_len = strlen(res_type);
+    if (name_len == 0 || name_len > KT_GATE_NAME_MAX || req_type_len > KT_GATE_NAME_MAX ||
+        res_type_len > KT_GATE_NAME_MAX) {
+        if (packed != stack_buf) free(packed);
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "enclave call: a function or type name is empty or over %d bytes",
+                       KT_GATE_NAME_MAX);
+    }
     kt_gate_call c; /* not zeroed: its buffers are large and written before they are read */
     c.op = KT_GATE_ECALL;
     c.host = NULL;
     c.name = name;
-    c.req_type = ((const ProtobufCMessage *)req)->descriptor->name;
-    c.res_type = ((const ProtobufCMessage *)res)->descriptor->name;
+    c.req_type = req_type;
+    c.res_type = res_type;
+    c.name_len = name_len;
+    c.req_type_len = req_type_len;
+    c.res_type_len = res_type_len;
     c.req = packed;
     c.req_len = len;
     c.res = NULL;
