@@ -10,13 +10,14 @@
 
 kt_status kt_enclave_entry(kt_gate_call *c);
 
-static kt_status test_egetkey(void *cpu, const kt_keyrequest *kr, uint8_t key[16])
+static uint32_t test_egetkey(void *cpu, const kt_keyrequest *kr, uint8_t key[16])
 {
     (void)cpu;
     uint8_t full[32];
+    if (kr->cpusvn[0] > 2) return KT_EGETKEY_INVALID_CPUSVN; /* reach the refusal's path */
     kt_status st = kt_hmac_sha256((const uint8_t *)"fuzz", 4, kr, sizeof *kr, full);
     memcpy(key, full, 16);
-    return st;
+    return st ? KT_EGETKEY_FAULT : KT_EGETKEY_OK;
 }
 
 static kt_status test_ereport(void *cpu, const uint8_t *ti, const uint8_t rd[64],

@@ -9,7 +9,7 @@
 
 #include <kubetee/base.h>
 
-#define KT_GATE_ABI 1
+#define KT_GATE_ABI 2 /* 2: EGETKEY answers SGX error codes; ECALL names carry lengths */
 
 enum { KT_GATE_INIT = 1, KT_GATE_ECALL = 2, KT_GATE_FINI = 3 };
 
