@@ -29,16 +29,28 @@ typedef struct {
     uint16_t prodid;           /* ISVPRODID */
     uint16_t svn;              /* ISVSVN */
     bool debug;                /* debug enclave: no secrets should be trusted to it */
+    uint64_t xfrm;             /* SIGSTRUCT ATTRIBUTES.XFRM; not in the config block */
 } kt_enclave_config;
+
+#define KT_XFRM_DEFAULT 0x3ull /* x87 and SSE */
 
 void kt_enclave_config_default(kt_enclave_config *c);
 /* Parses `key = value` lines (# comments): heap_size, stack_size, max_message_size,
- * tcs_count, prodid, svn, debug (true or false). Sizes accept K/M/G suffixes. An unknown
+ * tcs_count, prodid, svn, debug (true or false), xfrm. Sizes accept K/M/G suffixes. An unknown
  * key, a bad value or a key given twice is an error naming it; keys not given keep c's
  * values. */
 kt_status kt_enclave_config_parse(const char *text, size_t n, kt_enclave_config *c);
-/* Checks ranges (page multiples, 1..256 TCS, ...). */
+/* Checks ranges (page multiples, 1..256 TCS, an XFRM ECREATE accepts, ...). */
 kt_status kt_enclave_config_check(const kt_enclave_config *c);
+
+/* ---- XFRM ---- */
+/* KT_ERR_INVALID_ARGUMENT naming the rule an XFRM breaks: x87 and SSE set, only user
+ * state components (bits 0-7, 9, 17, 18), MPX, AVX-512 and AMX components in their
+ * groups, AVX-512 with AVX. */
+kt_status kt_xfrm_check(uint64_t xfrm);
+/* Bytes and pages one SSA frame needs for XFRM: its XSAVE area, MISC.EXINFO, GPRSGX. */
+uint32_t kt_xfrm_ssa_bytes(uint64_t xfrm);
+uint32_t kt_xfrm_ssa_pages(uint64_t xfrm);
 
 /* ---- ELF ---- */
 typedef struct {
@@ -92,17 +104,21 @@ typedef struct {
 #define KT_ATTR_DEBUG 0x2ull
 #define KT_ATTR_MODE64BIT 0x4ull
 
-/* The 256 bytes to sign for an enclave: header and body with mrenclave and config. */
+/* The 256 bytes to sign for an enclave: header and body with mrenclave and config.
+ * Refuses a date that is not a BCD calendar date and an XFRM ECREATE refuses. */
 kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_enclave_config *c,
                                uint32_t date, uint8_t sigdata[KT_SIGDATA_LEN]);
 /* Assembles a SIGSTRUCT from signed data, the signer's public key and its signature
  * (PKCS#1 v1.5 SHA-256, big-endian); checks the signature first. */
 kt_status kt_sigstruct_assemble(const uint8_t sigdata[KT_SIGDATA_LEN], const kt_key *pub,
                                 const uint8_t *sig, size_t sig_len, uint8_t out[KT_SIGSTRUCT_LEN]);
-/* Checks constants, exponent 3, the signature and q1/q2, then fills info. */
+/* Checks constants, reserved fields (ISVFAMILYID and ISVEXTPRODID too: kubetee enclaves
+ * do not use KSS), the date, XFRM, exponent 3, the signature and q1/q2, then fills info. */
 kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_info *info);
 /* Today's date in SIGSTRUCT's BCD form (untrusted code only). */
 uint32_t kt_sigstruct_today(void);
+/* KT_ERR_MALFORMED unless date is a calendar date as BCD 0xYYYYMMDD. */
+kt_status kt_sigstruct_date_check(uint32_t date);
 
 /* ---- SGX REPORT body (384 bytes), SGX's layout ----
  *   0 CPUSVN (16)  16 MISCSELECT  48 ATTRIBUTES (flags, xfrm)  64 MRENCLAVE  128 MRSIGNER

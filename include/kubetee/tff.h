@@ -26,7 +26,8 @@ typedef struct {
     /* Sim platform state directory; default $KUBETEE_SIM_DIR, else ~/.kubetee/sim. */
     const char *sim_dir;
     /* Where the enclave's sealed identity key is kept; default
-     * <sim_dir>/identity/<mrenclave>.<mrsigner, first 8 bytes>.sealed. */
+     * <sim_dir>/identity/<mrenclave>.<mrsigner>.<attributes flags>.<xfrm>.<miscselect>.sealed
+     * (hex; the full identity the sealing key depends on). */
     const char *identity_path;
     /* When set (32 bytes), refuse an enclave signed by any other key. */
     const uint8_t *expect_mrsigner;

@@ -17,6 +17,7 @@ void kt_enclave_config_default(kt_enclave_config *c)
     c->max_message_size = 1u << 20;
     c->tcs_count = 4;
     c->debug = false;
+    c->xfrm = KT_XFRM_DEFAULT;
 }
 
 kt_status kt_enclave_config_check(const kt_enclave_config *c)
@@ -36,7 +37,8 @@ kt_status kt_enclave_config_check(const kt_enclave_config *c)
     if (c->max_message_size < 64 || c->max_message_size > (256u << 20))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "config: max_message_size %llu must be 64..256M",
                        (unsigned long long)c->max_message_size);
-    return KT_OK;
+    kt_status st = kt_xfrm_check(c->xfrm);
+    return st ? kt_fail_context(st, "config: xfrm") : KT_OK;
 }
 
 static kt_status parse_u64(const char *key, const char *v, bool size, uint64_t max, uint64_t *out)
@@ -87,6 +89,9 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
     } else if (!strcmp(key, "prodid") || !strcmp(key, "svn")) {
         if ((st = parse_u64(key, v, false, UINT16_MAX, &x))) return st;
         *(key[0] == 'p' ? &c->prodid : &c->svn) = (uint16_t)x;
+    } else if (!strcmp(key, "xfrm")) {
+        if ((st = parse_u64(key, v, false, UINT64_MAX, &x))) return st;
+        c->xfrm = x;
     } else if (!strcmp(key, "debug")) {
         if (!strcmp(v, "true"))
             c->debug = true;
@@ -101,7 +106,7 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
 }
 
 static const char *const keys[] = {
-    "heap_size", "stack_size", "max_message_size", "tcs_count", "prodid", "svn", "debug"};
+    "heap_size", "stack_size", "max_message_size", "tcs_count", "prodid", "svn", "debug", "xfrm"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 /* The key's index, NKEYS for an unknown key (set_key names it). */
@@ -195,5 +200,6 @@ kt_status kt_config_decode(const uint8_t in[KT_CONFIG_BLOB_LEN], kt_enclave_conf
     c->prodid = kt_le16(in + 32);
     c->svn = kt_le16(in + 34);
     c->debug = flags & 1u;
+    c->xfrm = KT_XFRM_DEFAULT; /* not in the block: the loader takes SIGSTRUCT's */
     return kt_enclave_config_check(c);
 }

@@ -120,6 +120,7 @@ kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
     if (st) return st;
     kt_sigstruct_info info;
     if ((st = kt_sigstruct_verify(img->sigstruct, &info))) return st;
+    img->config.xfrm = info.attr_xfrm; /* SIGSTRUCT carries XFRM; the SSA frame follows it */
     kt_elf elf;
     if ((st = kt_elf_parse(img->elf, img->elf_len, &elf)) || (st = kt_elf_check_imports(&elf)))
         return st;

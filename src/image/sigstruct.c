@@ -1,8 +1,9 @@
 /* SIGSTRUCT in SGX's 1808-byte layout (Intel SDM, "SIGSTRUCT"):
  *   0 header (16)  16 vendor  20 date  24 header2 (16)  40 swdefined  44 reserved (84)
  *   128 modulus (384, LE)  512 exponent  516 signature (384, LE)
- *   900 miscselect  904 miscmask  908 reserved (20)  928 attributes (16)  944 mask (16)
- *   960 enclavehash (32)  992 reserved (32)  1024 isvprodid  1026 isvsvn
+ *   900 miscselect  904 miscmask  908 reserved (4)  912 isvfamilyid (16)
+ *   928 attributes (16)  944 mask (16)  960 enclavehash (32)  992 reserved (16)
+ *   1008 isvextprodid (16)  1024 isvprodid  1026 isvsvn
  *   1028 reserved (12)  1040 q1 (384, LE)  1424 q2 (384, LE)
  * The signature is RSA-3072 PKCS#1 v1.5 SHA-256 over bytes 0..127 and 900..1027. */
 #include "internal.h"
@@ -48,10 +49,34 @@ uint32_t kt_sigstruct_today(void)
     return bcd;
 }
 
+static bool bcd(uint32_t v, unsigned digits, unsigned *out)
+{
+    *out = 0;
+    for (unsigned i = digits; i-- > 0;) {
+        unsigned d = v >> (4 * i) & 0xF;
+        if (d > 9) return false;
+        *out = *out * 10 + d;
+    }
+    return true;
+}
+
+kt_status kt_sigstruct_date_check(uint32_t date)
+{
+    static const unsigned days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, m, d;
+    if (!bcd(date >> 16, 4, &y) || !bcd(date >> 8 & 0xFF, 2, &m) || !bcd(date & 0xFF, 2, &d) ||
+        m < 1 || m > 12 || d < 1 || d > days[m - 1] ||
+        (m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+        return kt_fail(KT_ERR_MALFORMED, "date 0x%08x is not a date as BCD YYYYMMDD", date);
+    return KT_OK;
+}
+
 kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_enclave_config *c,
                                uint32_t date, uint8_t sd[KT_SIGDATA_LEN])
 {
     if (!mrenclave || !c || !sd) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigdata: NULL argument");
+    kt_status st = kt_sigstruct_date_check(date);
+    if (st || (st = kt_xfrm_check(c->xfrm))) return kt_fail_context(st, "signing");
     memset(sd, 0, KT_SIGDATA_LEN);
     memcpy(sd, header1, 16);
     kt_put_le32(sd + 20, date);
@@ -60,7 +85,7 @@ kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_
     kt_put_le32(body + 0, 0);           /* miscselect */
     kt_put_le32(body + 4, 0xFFFFFFFFu); /* miscmask */
     kt_put_le64(body + 28, KT_ATTR_MODE64BIT | (c->debug ? KT_ATTR_DEBUG : 0));
-    kt_put_le64(body + 36, 0x3); /* xfrm: x87 and SSE */
+    kt_put_le64(body + 36, c->xfrm);
     kt_put_le64(body + 44, ~0ull);
     kt_put_le64(body + 52, 0);
     memcpy(body + 60, mrenclave, 32);
@@ -104,8 +129,14 @@ kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_in
     if (kt_le32(s + OFF_EXPONENT) != 3)
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: exponent %u is not 3",
                        kt_le32(s + OFF_EXPONENT));
-    if (!zeros(s + 44, 84) || !zeros(s + 1028, 12))
+    if (!zeros(s + 44, 84) || !zeros(s + 908, 4) || !zeros(s + 992, 16) || !zeros(s + 1028, 12))
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: reserved bytes are not zero");
+    if (!zeros(s + 912, 16) || !zeros(s + 1008, 16))
+        return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: ISVFAMILYID and ISVEXTPRODID must be zero "
+                                         "(kubetee enclaves do not use KSS)");
+    kt_status st = kt_sigstruct_date_check(kt_le32(s + 20));
+    if (st || (st = kt_xfrm_check(kt_le64(s + OFF_BODY + 36))))
+        return kt_fail_context(st, "SIGSTRUCT");
     memset(info, 0, sizeof *info);
     reverse(info->modulus, s + OFF_MODULUS, KT_RSA3072_LEN);
     if (!(info->modulus[0] & 0x80))
@@ -116,7 +147,7 @@ kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_in
     memcpy(sd + 128, s + OFF_BODY, 128);
     reverse(sig, s + OFF_SIGNATURE, KT_RSA3072_LEN);
     kt_key *pub;
-    kt_status st = kt_key_from_public_raw(KT_KEY_RSA3072_E3, info->modulus, KT_RSA3072_LEN, &pub);
+    st = kt_key_from_public_raw(KT_KEY_RSA3072_E3, info->modulus, KT_RSA3072_LEN, &pub);
     if (st) return kt_fail_context(st, "SIGSTRUCT modulus");
     st = kt_verify(pub, sd, sizeof sd, sig, sizeof sig);
     kt_key_free(pub);

@@ -361,6 +361,130 @@ static void test_two_step_signing_matches_one_step(void **state)
     kt_buf_free(&b), kt_buf_free(&sig), kt_buf_free(&two), kt_buf_free(&one);
 }
 
+/* Signs SIGSTRUCT again after edit changed the signed bytes (header at 0..127, body at
+ * 900..1027, addressed by SIGSTRUCT offset), as a signer with the key could: every check
+ * that follows is one the signature does not make. */
+static void resign(kt_buf *s, size_t elf_len, size_t off, const void *bytes, size_t n)
+{
+    uint8_t *ss = s->data + elf_len + 16 + 64, sd[KT_SIGDATA_LEN];
+    memcpy(sd, ss, 128);
+    memcpy(sd + 128, ss + 900, 128);
+    assert_true((off + n <= 128) || (off >= 900 && off + n <= 1028));
+    memcpy(off < 128 ? sd + off : sd + 128 + (off - 900), bytes, n);
+    kt_buf sig = {0};
+    assert_int_equal(kt_sign(signer, sd, sizeof sd, &sig), KT_OK);
+    assert_int_equal(kt_sigstruct_assemble(sd, signer, sig.data, sig.len, ss), KT_OK);
+    kt_buf_free(&sig);
+}
+
+static void test_sigstruct_fields_einit_refuses_are_refused(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf s = sign(&b, &c, signer);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    const uint8_t one = 1;
+    uint8_t orig[KT_SIGSTRUCT_LEN];
+    memcpy(orig, s.data + b.len + 16 + 64, sizeof orig);
+    struct {
+        size_t off;
+        const char *why;
+    } fields[] = {{908, "reserved"},   {912, "ISVFAMILYID"},   {927, "ISVFAMILYID"},
+                  {992, "reserved"},   {1008, "ISVEXTPRODID"}, {1023, "ISVEXTPRODID"},
+                  {40 + 4, "reserved"}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        resign(&s, b.len, fields[i].off, &one, 1);
+        assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_MALFORMED,
+                          fields[i].why);
+        memcpy(s.data + b.len + 16 + 64, orig, sizeof orig);
+    }
+    assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+
+    /* XFRM values ECREATE refuses, signed by the key holder: refused at load */
+    const uint64_t bad_xfrm[] = {0,
+                                 0x1,
+                                 0x2,
+                                 0x5 /* AVX without SSE */,
+                                 0x0B /* BNDREGS only */,
+                                 0x27 /* part of AVX-512 */,
+                                 0xE3 /* AVX-512 without AVX */,
+                                 0x103 /* PT: supervisor state */,
+                                 0x20003 /* TILECFG only */,
+                                 1ull << 63};
+    for (size_t i = 0; i < sizeof bad_xfrm / sizeof bad_xfrm[0]; i++) {
+        uint8_t x[8];
+        kt_put_le64(x, bad_xfrm[i]);
+        resign(&s, b.len, 900 + 36, x, 8);
+        assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_INVALID_ARGUMENT,
+                          "XFRM");
+        memcpy(s.data + b.len + 16 + 64, orig, sizeof orig);
+        /* ... and at signing */
+        kt_enclave_config bad = c;
+        bad.xfrm = bad_xfrm[i];
+        kt_buf out = {0};
+        assert_fails_with(kt_image_sign(b.data, b.len, &bad, signer, 0x20261126, &out),
+                          KT_ERR_INVALID_ARGUMENT, "XFRM");
+        assert_int_equal(out.len, 0);
+    }
+    /* AVX is a value hardware runs: same SSA frame, so same MRENCLAVE, other XFRM */
+    uint8_t avx[8];
+    kt_put_le64(avx, 0x7);
+    resign(&s, b.len, 900 + 36, avx, 8);
+    assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+    assert_int_equal(id.attr_xfrm, 0x7);
+    memcpy(s.data + b.len + 16 + 64, orig, sizeof orig);
+
+    /* the date is a BCD calendar date, at load and at signing */
+    const uint32_t bad_dates[] = {0x20261399, 0x20261300, 0x20260000, 0x20260132,
+                                  0x20260229, 0x2026013A, 0x19000229};
+    for (size_t i = 0; i < sizeof bad_dates / sizeof bad_dates[0]; i++) {
+        uint8_t d[4];
+        kt_put_le32(d, bad_dates[i]);
+        resign(&s, b.len, 20, d, 4);
+        assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_MALFORMED,
+                          "not a date");
+        memcpy(s.data + b.len + 16 + 64, orig, sizeof orig);
+        kt_buf out = {0};
+        assert_fails_with(kt_image_sign(b.data, b.len, &c, signer, bad_dates[i], &out),
+                          KT_ERR_MALFORMED, "not a date");
+    }
+    assert_int_equal(kt_sigstruct_date_check(0x20280229), KT_OK);
+    assert_int_equal(kt_sigstruct_date_check(0x20000229), KT_OK);
+    assert_int_equal(kt_sigstruct_date_check(0x20261231), KT_OK);
+    kt_buf_free(&b), kt_buf_free(&s);
+}
+
+static void test_xfrm_in_config_and_ssa_frame(void **state)
+{
+    (void)state;
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    assert_int_equal(c.xfrm, 0x3);
+    assert_int_equal(kt_enclave_config_parse("xfrm = 0xE7", 11, &c), KT_OK);
+    assert_int_equal(c.xfrm, 0xE7);
+    assert_fails_with(kt_enclave_config_parse("xfrm = 0x5", 10, &c), KT_ERR_INVALID_ARGUMENT,
+                      "x87 and SSE");
+    assert_fails_with(kt_enclave_config_parse("xfrm = 0x67", 11, &c), KT_ERR_INVALID_ARGUMENT,
+                      "AVX-512");
+    assert_fails_with(kt_enclave_config_parse("xfrm = 0x20003", 14, &c), KT_ERR_INVALID_ARGUMENT,
+                      "AMX");
+    assert_fails_with(kt_enclave_config_parse("xfrm = 0x13", 11, &c), KT_ERR_INVALID_ARGUMENT,
+                      "MPX");
+    assert_fails_with(kt_enclave_config_parse("xfrm = 0x403", 12, &c), KT_ERR_INVALID_ARGUMENT,
+                      "bit 10");
+    assert_int_equal(kt_enclave_config_parse("xfrm = 7\nxfrm = 3", 17, &c), KT_ERR_MALFORMED);
+    /* SSA frame: XSAVE area + MISC.EXINFO (16) + GPRSGX (184) */
+    assert_int_equal(kt_xfrm_ssa_bytes(0x3), 576 + 16 + 184);
+    assert_int_equal(kt_xfrm_ssa_bytes(0x7), 832 + 16 + 184);
+    assert_int_equal(kt_xfrm_ssa_bytes(0x2E7), 2696 + 16 + 184);
+    assert_int_equal(kt_xfrm_ssa_pages(0x2E7), 1);
+    assert_int_equal(kt_xfrm_ssa_bytes(0x602E7), 11008 + 16 + 184);
+    assert_int_equal(kt_xfrm_ssa_pages(0x602E7), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +497,8 @@ int main(void)
         cmocka_unit_test(test_tampered_images_are_refused_with_reason),
         cmocka_unit_test(test_another_signer_gives_another_mrsigner_same_mrenclave),
         cmocka_unit_test(test_two_step_signing_matches_one_step),
+        cmocka_unit_test(test_sigstruct_fields_einit_refuses_are_refused),
+        cmocka_unit_test(test_xfrm_in_config_and_ssa_frame),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

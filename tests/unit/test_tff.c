@@ -649,6 +649,33 @@ static void test_identity_key_survives_restarts_and_is_never_replaced(void **sta
     kt_enclave_destroy(v2);
 }
 
+/* Two signings of one image that differ only in XFRM (AVX on or off) have the same
+ * MRENCLAVE and MRSIGNER but other sealing keys: each keeps its own identity file. */
+static void test_identity_files_are_keyed_by_the_full_identity(void **state)
+{
+    (void)state;
+    kt_enclave *plain = load("tfftest"), *avx = load("tfftest_avx");
+    const kt_enclave_identity *a = kt_enclave_identity_of(plain), *x = kt_enclave_identity_of(avx);
+    assert_memory_equal(a->mrenclave, x->mrenclave, 32);
+    assert_memory_equal(a->mrsigner, x->mrsigner, 32);
+    assert_int_equal(a->attr_xfrm, 0x3);
+    assert_int_equal(x->attr_xfrm, 0x7);
+    uint8_t pa[64], px[64], again[64];
+    identity_of(plain, pa);
+    identity_of(avx, px);
+    assert_memory_not_equal(pa, px, 64);
+    kt_enclave_destroy(plain), kt_enclave_destroy(avx);
+    /* both survive a restart, in either order */
+    avx = load("tfftest_avx");
+    identity_of(avx, again);
+    assert_memory_equal(px, again, 64);
+    kt_enclave_destroy(avx);
+    plain = load("tfftest");
+    identity_of(plain, again);
+    assert_memory_equal(pa, again, 64);
+    kt_enclave_destroy(plain);
+}
+
 static void call_report(kt_enclave *e, const Tfftest__Bytes *ti, uint8_t rd_byte,
                         Tfftest__Bytes *out)
 {
@@ -748,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_sealing_policies),
         cmocka_unit_test(test_egetkey_refusal_is_told_by_the_enclave),
         cmocka_unit_test(test_identity_key_survives_restarts_and_is_never_replaced),
+        cmocka_unit_test(test_identity_files_are_keyed_by_the_full_identity),
         cmocka_unit_test(test_local_attestation_between_two_enclaves),
         cmocka_unit_test(test_sim_state_is_private_and_stable),
     };

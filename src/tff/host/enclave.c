@@ -109,14 +109,25 @@ kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt
         return st;
     }
     kt_hex_encode(e->id.mrenclave, 8, e->name, sizeof e->name);
+    int len;
     if (o.identity_path)
-        snprintf(e->identity_path, sizeof e->identity_path, "%s", o.identity_path);
+        len = snprintf(e->identity_path, sizeof e->identity_path, "%s", o.identity_path);
     else {
-        char mre[65], mrs[17];
+        /* keyed by everything the sealing key depends on, so variants never share a file */
+        char mre[65], mrs[65];
         kt_hex_encode(e->id.mrenclave, 32, mre, sizeof mre);
-        kt_hex_encode(e->id.mrsigner, 8, mrs, sizeof mrs);
-        snprintf(e->identity_path, sizeof e->identity_path, "%s/identity/%s.%s.sealed",
-                 kt_sim_state_dir(e->state), mre, mrs);
+        kt_hex_encode(e->id.mrsigner, 32, mrs, sizeof mrs);
+        len = snprintf(e->identity_path, sizeof e->identity_path,
+                       "%s/identity/%s.%s.%016llx.%016llx.%08x.sealed", kt_sim_state_dir(e->state),
+                       mre, mrs, (unsigned long long)e->id.attr_flags,
+                       (unsigned long long)e->id.attr_xfrm, e->id.misc_select);
+    }
+    if (len < 0 || (size_t)len >= sizeof e->identity_path) {
+        kt_platform_unload(e->pe); /* never started: no FINI */
+        e->pe = NULL;
+        kt_enclave_destroy(e);
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "loading %s: the identity file's path is too long",
+                       path);
     }
     /* the config block the enclave reads is the one that was measured */
     kt_config_encode(&e->id.config, e->config_blob);
