@@ -134,6 +134,10 @@ typedef struct kt_policy kt_policy;
  * values are errors naming them. */
 kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out);
 kt_status kt_policy_load(const char *path, kt_policy **out);
+/* The policy without a policy file: what every policy refuses unless it says otherwise
+ * (TCB statuses other than UpToDate, debug enclaves and debug TDs, TDs bound to a service
+ * TD, simulated quotes unless allow_simulation), for any identity. */
+kt_status kt_policy_default(bool allow_simulation, kt_policy **out);
 void kt_policy_free(kt_policy *p);
 /* KT_OK when the verdict passed and some rule matches; else KT_ERR_DENIED with every
  * rule's reason in kt_last_error(). */

@@ -129,6 +129,11 @@ kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out);
  * is fine), so "010" is an error rather than 8 or 10. The error says what is wrong, not
  * the text, which the caller names. */
 kt_status kt_decimal_parse(const char *s, uint64_t max, uint64_t *out);
+/* Bytes from input made safe for messages, plain output and JSON: printable ASCII
+ * (0x20..0x7E) passes, every other byte becomes \xNN. Cut to fit out_cap, never inside
+ * an escape, and NUL-terminated (out_cap > 0). Escaped text escapes to itself. Returns
+ * out. */
+char *kt_escape(const void *in, size_t n, char *out, size_t out_cap);
 
 /* ---- logging: one line per event, to stderr (host) or through an OCALL (enclave) ---- */
 typedef enum { KT_LOG_DEBUG, KT_LOG_INFO, KT_LOG_WARN, KT_LOG_ERROR } kt_log_level;

@@ -324,11 +324,12 @@ kt_status kt_x509_common_name(kt_der name, char *out, size_t cap)
 
 const char *kt_x509_label(const kt_x509 *x, char out[KT_X509_LABEL])
 {
-    if (kt_x509_common_name(x->subject, out, KT_X509_LABEL)) {
+    char raw[KT_X509_LABEL];
+    if (kt_x509_common_name(x->subject, raw, sizeof raw)) {
         kt_clear_error();
-        strcpy(out, "(no common name)");
+        return strcpy(out, "(no common name)");
     }
-    return out;
+    return kt_escape(raw, strlen(raw), out, KT_X509_LABEL); /* the name is input */
 }
 
 /* CRLDistributionPoints: SEQUENCE OF { [0] { [0] fullName { [6] URI ... } } ... } */

@@ -5,8 +5,8 @@
  * applies. */
 #include "internal.h"
 
-kt_status kt_x509_check_issued(const kt_x509 *x, const kt_x509 *issuer, const kt_key *issuer_key,
-                               unsigned cas_below, const char *what)
+kt_status kt_x509_check_issuer(const kt_x509 *x, const kt_x509 *issuer, unsigned cas_below,
+                               const char *what)
 {
     char name[KT_X509_LABEL], by[KT_X509_LABEL]; /* named only when something fails */
     if (!kt_der_is(x->issuer, issuer->subject.p, issuer->subject.n))
@@ -18,6 +18,15 @@ kt_status kt_x509_check_issued(const kt_x509 *x, const kt_x509 *issuer, const kt
     if (issuer->path_len >= 0 && cas_below > (unsigned)issuer->path_len)
         return kt_fail(KT_ERR_VERIFY, "%s: '%s' allows %d CAs below it, the chain has %u", what,
                        kt_x509_label(issuer, by), issuer->path_len, cas_below);
+    return KT_OK;
+}
+
+kt_status kt_x509_check_issued(const kt_x509 *x, const kt_x509 *issuer, const kt_key *issuer_key,
+                               unsigned cas_below, const char *what)
+{
+    char name[KT_X509_LABEL], by[KT_X509_LABEL];
+    kt_status st = kt_x509_check_issuer(x, issuer, cas_below, what);
+    if (st) return st;
     if (kt_verify(issuer_key, x->tbs.p, x->tbs.n, x->sig, 64))
         return kt_fail(KT_ERR_VERIFY, "%s: signature of '%s' does not verify with the key of '%s'",
                        what, kt_x509_label(x, name), kt_x509_label(issuer, by));

@@ -19,6 +19,14 @@ typedef struct {
 #define KT_SGX_EXT_OID "1.2.840.113741.1.13.1"
 /* SHA-256 of the DER of Intel's production SGX Root CA. */
 #define KT_INTEL_ROOT_SHA256 "44A0196B2B99F889B8E149E95B807A350E7424964399E885A7CBB8CCFAB674D3"
+/* Who signs TCB Info and QE Identity: the certificate of this common name, issued
+ * directly by the root. Intel's under Intel's root; the sim PKI's under any other. */
+#define KT_INTEL_TCB_SIGNER_CN "Intel SGX TCB Signing"
+#define KT_SIM_TCB_SIGNER_CN "kubetee Simulation TCB Signing"
+/* QE vendor IDs in quote headers: Intel's QE (939A7233-F79C-4CA9-940A-0DB3957F0607),
+ * and the sim QE's. */
+#define KT_INTEL_QE_VENDOR_ID "\x93\x9A\x72\x33\xF7\x9C\x4C\xA9\x94\x0A\x0D\xB3\x95\x7F\x06\x07"
+#define KT_SIM_QE_VENDOR_ID "kubetee-sim-qe\0\0"
 
 kt_status kt_pck_ext_parse(const uint8_t *der, size_t n, kt_pck_info *out);
 kt_status kt_pck_ext_encode(const kt_pck_info *in, kt_buf *der);
@@ -96,7 +104,10 @@ kt_status kt_chain_key(kt_chain *c, unsigned i, const kt_key **out);
 void kt_chain_free(kt_chain *c);
 
 /* ---- issuance (chain.c) ---- */
-/* x was issued by issuer: names, issuer a CA allowing cas_below CAs under it, signature. */
+/* x names issuer, and issuer is a CA allowing cas_below CAs under it (no signature). */
+kt_status kt_x509_check_issuer(const kt_x509 *x, const kt_x509 *issuer, unsigned cas_below,
+                               const char *what);
+/* x was issued by issuer: kt_x509_check_issuer, then the signature. */
 kt_status kt_x509_check_issued(const kt_x509 *x, const kt_x509 *issuer, const kt_key *issuer_key,
                                unsigned cas_below, const char *what);
 /* x is an end-entity certificate for digital signatures. */

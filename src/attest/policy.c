@@ -25,6 +25,7 @@ struct kt_policy {
     uint32_t accepted; /* bit per kt_tcb_status */
     rule *rules;
     size_t rule_count;
+    bool is_default; /* kt_policy_default's: one rule that pins no identity */
 };
 
 static bool unset(const kt_y *v)
@@ -244,6 +245,22 @@ kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
     return KT_OK;
 }
 
+kt_status kt_policy_default(bool allow_simulation, kt_policy **out)
+{
+    if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    kt_policy *p = calloc(1, sizeof *p);
+    if (!p || !(p->rules = calloc(1, sizeof *p->rules))) {
+        free(p);
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    p->allow_simulation = allow_simulation;
+    p->accepted = 1u << KT_TCB_UP_TO_DATE;
+    p->rule_count = 1; /* what mismatch() refuses of any identity: debug, service TDs */
+    p->is_default = true;
+    *out = p;
+    return KT_OK;
+}
+
 kt_status kt_policy_load(const char *path, kt_policy **out)
 {
     kt_buf b = {0};
@@ -311,6 +328,7 @@ kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v)
     for (size_t i = 0; i < p->rule_count; i++) {
         const char *m = mismatch(&p->rules[i], v);
         if (!m) return KT_OK;
+        if (p->is_default) return kt_fail(KT_ERR_DENIED, "%s", m);
         if (at < sizeof why)
             at += (size_t)snprintf(why + at, sizeof why - at, "%srule %zu: %s", i ? "; " : "",
                                    i + 1, m);

@@ -233,9 +233,8 @@ kt_status kt_sim_pki_ensure(const char *dir)
             ensure_pair(dir, "pck_ca", "CN=kubetee Simulation PCK Platform CA,O=kubetee simulation",
                         root, root_key, true, NULL, under_pck_ca, &pck_ca_key, &pck_ca);
     if (!st)
-        st = ensure_pair(dir, "tcb_signing",
-                         "CN=kubetee Simulation TCB Signing,O=kubetee simulation", root, root_key,
-                         false, NULL, under_tcb, &tcb_key, &tcb);
+        st = ensure_pair(dir, "tcb_signing", "CN=" KT_SIM_TCB_SIGNER_CN ",O=kubetee simulation",
+                         root, root_key, false, NULL, under_tcb, &tcb_key, &tcb);
     if (!st)
         st = ensure_pair(dir, "pck", "CN=kubetee Simulation PCK Certificate,O=kubetee simulation",
                          pck_ca, pck_ca_key, false, &ext, nothing, &pck_key, &pck);

@@ -109,14 +109,13 @@ static kt_status sign_raw(const kt_key *k, const void *msg, size_t n, uint8_t si
 kt_status kt_sim_qe_quote_body(const kt_sim_qe *qe, const uint8_t body[384], kt_buf *quote)
 {
     if (!qe || !body || !quote) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sim QE: NULL argument");
-    static const uint8_t vendor[16] = "kubetee-sim-qe";
     static const uint8_t auth[32] = "kubetee sim QE authentication..";
     uint8_t head[48] = {0}, qe_report[384] = {0}, both[96];
     kt_put_le16(head, 3);
     kt_put_le16(head + 2, 2);
     kt_put_le16(head + 8, 1); /* QE SVN */
     kt_put_le16(head + 10, SIM_PCESVN_VALUE);
-    memcpy(head + 12, vendor, 16);
+    memcpy(head + 12, KT_SIM_QE_VENDOR_ID, 16); /* accepted under a simulation root only */
 
     /* the QE's own report: it binds the attestation key */
     kt_report_body qb = {.attr_flags = QE_FLAGS, .attr_xfrm = QE_XFRM, .prodid = 1, .svn = 1};

@@ -17,7 +17,9 @@ kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out)
     if (!v || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "verdict JSON: NULL argument");
     json_t *o = json_object();
     json_object_set_new(o, "ok", json_boolean(v->ok));
-    json_object_set_new(o, "reason", json_string(v->ok ? "" : v->reason));
+    char reason[4 * sizeof v->reason]; /* JSON strings are UTF-8: escape what may be input */
+    kt_escape(v->reason, v->ok ? 0 : strnlen(v->reason, sizeof v->reason), reason, sizeof reason);
+    json_object_set_new(o, "reason", json_string(reason));
     json_object_set_new(o, "simulated", json_boolean(v->simulated));
     if (v->ok) {
         json_object_set_new(o, "tcb_status", json_string(kt_tcb_status_name(v->tcb_status)));

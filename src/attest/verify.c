@@ -1,13 +1,16 @@
-/* Quote verification: one path for Intel's quotes and the sim platform's.
+/* Quote verification: one path for Intel's quotes and the sim platform's, in the order
+ * docs/attestation.md lists:
  *
- *  1. parse the quote                          5. QE report signed by the PCK key
- *  2. PCK chain to the anchor, with both CRLs  6. QE report data binds the attestation key
- *  3. PCK SGX extensions                       7. QE Identity: signature, validity, match
- *  4. TCB Info: signature, validity, match     8. quote signed by the attestation key
- *  9. TCB level, TDX module, QE level; status convergence; advisories
- * The first failure ends it, with its reason. Validity windows are inclusive at both
- * ends and checked here, for certificates and CRLs alike, so each failure names its
- * item. */
+ *  1. parse the quote                          7. TCB Info and QE Identity are for this
+ *  2. QE vendor ID: the anchor's QE               platform and TEE
+ *  3. collateral: CRLs, issuer chains, TCB     8. QE report data binds the attestation key
+ *     Info and QE Identity by the TCB signer   9. QE report matches QE Identity
+ *  4. PCK chain to the anchor, with both CRLs 10. quote signed by the attestation key
+ *  5. PCK SGX extensions                      11. TCB level, TDX module, QE level; status
+ *  6. QE report signed by the PCK key             convergence; advisories
+ * The first failure ends it, with its reason (escaped: it names certificates). Validity
+ * windows are inclusive at both ends and checked here, for certificates and CRLs alike,
+ * so each failure names its item. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -73,37 +76,41 @@ static const kt_crl *crl_for(const kt_collateral *c, const kt_x509 *issuer)
     return NULL;
 }
 
-/* A chain up to the trust anchor: each certificate issued by the next and the last by the
- * anchor (a copy of the anchor at the end is dropped), each valid at `at` and not on its
- * issuer's CRL. A certificate identical to known's first, which this verification has
- * already walked, ends the walk. Narrows [from, to] to where all of it holds. */
+/* A chain of exactly `count` certificates (`shape` says which, for messages), the last a
+ * copy of the trust anchor: each issued by the next, every issuer's pathLen judged over
+ * the whole path, each valid at `at` and not on its issuer's CRL. A certificate identical
+ * to known's first, issued by the anchor here as there, had its signature verified when
+ * known's chain was walked; everything else about it is checked again. Narrows [from, to]
+ * to where all of it holds. */
 static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_chain *known,
-                      time_t at, const char *what, time_t *from, time_t *to)
+                      unsigned count, const char *shape, time_t at, const char *what, time_t *from,
+                      time_t *to)
 {
     const kt_x509 *root = &c->anchor.cert[0];
-    unsigned n = chain->count;
-    const kt_x509 *last = &chain->cert[n - 1];
-    if (same_cert(last, root))
-        n--;
-    else if (n > 1 && kt_der_is(last->issuer, last->subject.p, last->subject.n))
+    if (chain->count != count)
+        return kt_fail(KT_ERR_VERIFY, "%s holds %u certificates; it must be exactly %s", what,
+                       chain->count, shape);
+    if (!same_cert(&chain->cert[count - 1], root))
         return kt_fail(KT_ERR_VERIFY,
-                       "%s does not verify to the trust anchor: it ends in another root", what);
-    if (n == 0) return kt_fail(KT_ERR_VERIFY, "%s holds only the trust anchor", what);
+                       "%s does not verify to the trust anchor: its last certificate is not the "
+                       "anchor",
+                       what);
+    unsigned n = count - 1;
     kt_status st = KT_OK;
     for (unsigned i = 0; i < n && !st; i++) {
         const kt_x509 *x = &chain->cert[i];
-        if (known && same_cert(x, &known->cert[0])) {
-            narrow(from, to, x->not_before, x->not_after);
-            break;
-        }
         bool by_anchor = i + 1 == n;
         const kt_x509 *issuer = by_anchor ? root : &chain->cert[i + 1];
         const kt_key *key = by_anchor ? c->anchor.key[0] : chain->key[i + 1];
         kt_key *made = NULL;
-        if (!key && known && same_cert(issuer, &known->cert[0])) key = known->key[0];
-        if (!key && !(st = kt_x509_key(issuer, &made))) key = made;
         const kt_crl *crl = crl_for(c, issuer);
-        if (!st) st = kt_x509_check_issued(x, issuer, key, i, what);
+        if (by_anchor && known && same_cert(x, &known->cert[0])) {
+            st = kt_x509_check_issuer(x, issuer, i, what);
+        } else {
+            if (!key && known && same_cert(issuer, &known->cert[0])) key = known->key[0];
+            if (!key && !(st = kt_x509_key(issuer, &made))) key = made;
+            if (!st) st = kt_x509_check_issued(x, issuer, key, i, what);
+        }
         if (!st) st = cert_at(x, what, at, from, to);
         char name[KT_X509_LABEL]; /* named only when something fails */
         if (!st && !crl)
@@ -117,11 +124,22 @@ static kt_status walk(const kt_collateral *c, const kt_chain *chain, const kt_ch
     return st;
 }
 
-/* A PCS body's signature, by the first certificate of its issuer chain. */
-static kt_status signed_body(const kt_chain *chain, const uint8_t *body, size_t len,
-                             const uint8_t sig[64], const char *what)
+#define SIGNER_CHAIN "the TCB signing certificate, then the root"
+
+/* A PCS body's signature, by the first certificate of its issuer chain, which must be the
+ * TCB signing certificate: an end entity for signatures, issued by the root (walked
+ * already), of the anchor's TCB signer name. Any other certificate under the root (a PCK
+ * certificate, say) would otherwise vouch for any platform's TCB. */
+static kt_status signed_body(const kt_collateral *c, const kt_chain *chain, const uint8_t *body,
+                             size_t len, const uint8_t sig[64], const char *what)
 {
-    kt_status st = kt_x509_check_signer(&chain->cert[0], what);
+    const kt_x509 *signer = &chain->cert[0];
+    const char *want = c->simulated ? KT_SIM_TCB_SIGNER_CN : KT_INTEL_TCB_SIGNER_CN;
+    char cn[KT_X509_LABEL], name[KT_X509_LABEL];
+    kt_status st = kt_x509_check_signer(signer, what);
+    if (!st && (kt_x509_common_name(signer->subject, cn, sizeof cn) || strcmp(cn, want)))
+        st = kt_fail(KT_ERR_VERIFY, "%s: signer '%s' is not the TCB signing certificate '%s'", what,
+                     kt_x509_label(signer, name), want);
     if (!st && kt_verify(chain->key[0], body, len, sig, 64))
         st = kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what);
     return st;
@@ -146,22 +164,26 @@ static kt_status check_collateral(const kt_collateral *c, time_t at)
     if (!st && (st = kt_crl_check_issued(&c->root_crl, &c->anchor.cert[0], c->anchor.key[0],
                                          "root CA CRL")))
         st = kt_fail_context(st, "collateral does not verify to the trust anchor");
-    if (!st) st = walk(c, crl_chain, NULL, at, "PCK CRL issuer chain", &from, &to);
+    if (!st)
+        st = walk(c, crl_chain, NULL, 2, "the PCK CA, then the root", at, "PCK CRL issuer chain",
+                  &from, &to);
     if (!st) st = crl_at(&c->pck_crl, "PCK CRL", at, &from, &to);
     if (!st)
         st = kt_crl_check_issued(&c->pck_crl, &crl_chain->cert[0], crl_chain->key[0], "PCK CRL");
-    if (!st) st = walk(c, &c->tcb_chain, NULL, at, "TCB Info issuer chain", &from, &to);
     if (!st)
-        st = signed_body(&c->tcb_chain, t->signed_body, t->signed_len, t->signature, "TCB Info");
+        st = walk(c, &c->tcb_chain, NULL, 2, SIGNER_CHAIN, at, "TCB Info issuer chain", &from, &to);
+    if (!st)
+        st = signed_body(c, &c->tcb_chain, t->signed_body, t->signed_len, t->signature, "TCB Info");
     if (!st) {
         narrow(&from, &to, t->issue_date, t->next_update);
         if (!within(at, t->issue_date, t->next_update))
             st = window_fail("TCB Info issueDate..nextUpdate", at, t->issue_date, t->next_update);
     }
     if (!st) /* usually the TCB Info's signer, walked already */
-        st = walk(c, &c->qe_chain, &c->tcb_chain, at, "QE Identity issuer chain", &from, &to);
+        st = walk(c, &c->qe_chain, &c->tcb_chain, 2, SIGNER_CHAIN, at, "QE Identity issuer chain",
+                  &from, &to);
     if (!st)
-        st = signed_body(&c->qe_chain, qi->signed_body, qi->signed_len, qi->signature,
+        st = signed_body(c, &c->qe_chain, qi->signed_body, qi->signed_len, qi->signature,
                          "QE Identity");
     if (!st) {
         narrow(&from, &to, qi->issue_date, qi->next_update);
@@ -220,7 +242,8 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     /* the CRLs were judged with the collateral; they bound how long this result holds */
     narrow(&from, &to, c->root_crl.this_update, c->root_crl.next_update);
     narrow(&from, &to, c->pck_crl.this_update, c->pck_crl.next_update);
-    if (!(st = walk(c, &chain, &c->pck_crl_chain, at, "PCK certificate chain", &from, &to)) &&
+    if (!(st = walk(c, &chain, &c->pck_crl_chain, 3, "the PCK certificate, its CA, then the root",
+                    at, "PCK certificate chain", &from, &to)) &&
         !(st = kt_x509_check_signer(&chain.cert[0], "PCK certificate")) &&
         !(st = kt_pck_info_from_cert(&chain.cert[0], pck)) &&
         !(st = kt_chain_key(&chain, 0, &leaf_key)) &&
@@ -323,7 +346,8 @@ static kt_status tdx_module(const kt_tcb_info *t, const kt_td_report *td, kt_ver
     return kt_fail(KT_ERR_DENIED, "TDX module identity %s is not in the TCB Info", id);
 }
 
-static kt_status qe_identity(const kt_qe_identity *qi, const uint8_t *qe_report, kt_verdict *v)
+/* The QE report is of the enclave QE Identity describes. */
+static kt_status qe_matches(const kt_qe_identity *qi, const uint8_t *qe_report)
 {
     kt_report_body r;
     kt_report_body_decode(qe_report, &r);
@@ -337,6 +361,14 @@ static kt_status qe_identity(const kt_qe_identity *qi, const uint8_t *qe_report,
     for (int i = 0; i < 16; i++)
         if ((qe_report[48 + i] & qi->attributes_mask[i]) != qi->attributes[i])
             return kt_fail(KT_ERR_VERIFY, "QE report ATTRIBUTES do not match the QE Identity");
+    return KT_OK;
+}
+
+/* The QE's TCB level: the first with ISVSVN at most the QE report's. */
+static kt_status qe_level(const kt_qe_identity *qi, const uint8_t *qe_report, kt_verdict *v)
+{
+    kt_report_body r;
+    kt_report_body_decode(qe_report, &r);
     for (unsigned k = 0; k < qi->level_count; k++)
         if (qi->levels[k].isvsvn <= r.svn) {
             v->qe_status = qi->levels[k].status;
@@ -354,15 +386,24 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     if (st) return st;
     bool tdx = q->tee == KT_TEE_TDX;
 
-    /* 2, 4, 7: the CRLs, the issuer chains, TCB Info and QE Identity */
+    /* 2: the quote is from Intel's QE, or from the sim QE under a simulation root */
+    if (memcmp(q->qe_vendor_id, KT_INTEL_QE_VENDOR_ID, 16) &&
+        (!c->simulated || memcmp(q->qe_vendor_id, KT_SIM_QE_VENDOR_ID, 16))) {
+        char hex[33];
+        kt_hex_encode(q->qe_vendor_id, 16, hex, sizeof hex);
+        return kt_fail(KT_ERR_VERIFY, "QE vendor ID %s is not Intel's QE's (%s)%s", hex,
+                       "939a7233f79c4ca9940a0db3957f0607", c->simulated ? " nor the sim QE's" : "");
+    }
+
+    /* 3: the CRLs, the issuer chains, TCB Info and QE Identity */
     if ((st = check_collateral(c, at))) return st;
 
-    /* 2, 3, 5: the PCK chain, what its leaf says, and the QE report it signed */
+    /* 4, 5, 6: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
     if ((st = check_pck(c, q, at, &pck))) return st;
     memcpy(v->fmspc, pck.fmspc, 6);
 
-    /* 4, 7: TCB Info and QE Identity, and that they are for this platform and quote */
+    /* 7: TCB Info and QE Identity are for this platform and quote */
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
     if (strcmp(t->id, tdx ? "TDX" : "SGX") != 0)
@@ -374,7 +415,7 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
         return kt_fail(KT_ERR_VERIFY, "QE Identity is %s, the quote needs %s", qi->id,
                        tdx ? "TD_QE" : "QE");
 
-    /* 6: the QE report binds the attestation key */
+    /* 8: the QE report binds the attestation key */
     uint8_t binding[32];
     static const uint8_t zeros[32];
     kt_sha256_ctx *h = NULL;
@@ -387,7 +428,10 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
         return kt_fail(KT_ERR_VERIFY,
                        "QE report data is not SHA-256(attestation key || QE auth data)");
 
-    /* 8: the quote itself */
+    /* 9: the QE is the one QE Identity describes */
+    if ((st = qe_matches(qi, q->qe_report))) return st;
+
+    /* 10: the quote itself */
     kt_key *att_key = NULL;
     if ((st = kt_key_from_public_raw(KT_KEY_P256, q->attest_key, 64, &att_key)) ||
         kt_verify(att_key, q->signed_part, q->signed_len, q->signature, 64)) {
@@ -396,7 +440,7 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     }
     kt_key_free(att_key);
 
-    /* 9: TCB level, TDX module, QE level, convergence */
+    /* 11: TCB level, TDX module, QE level, convergence */
     const kt_tcb_level *level = NULL;
     for (unsigned i = 0; i < t->level_count && !level; i++)
         if (sgx_level_matches(&t->levels[i], &pck) &&
@@ -408,8 +452,7 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
                        "platform's SVNs");
     v->platform_status = level->status;
     add_advisories(v, level->advisories, level->advisory_count);
-    if ((tdx && (st = tdx_module(t, &q->td, v))) || (st = qe_identity(qi, q->qe_report, v)))
-        return st;
+    if ((tdx && (st = tdx_module(t, &q->td, v))) || (st = qe_level(qi, q->qe_report, v))) return st;
     v->tcb_status = converge(converge(v->platform_status, v->qe_status), v->module_status);
     return KT_OK;
 }
@@ -423,6 +466,6 @@ kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c
     kt_status st = verify_steps(quote, n, c, at, v);
     v->status = st;
     v->ok = st == KT_OK;
-    if (st) snprintf(v->reason, sizeof v->reason, "%s", kt_last_error());
+    if (st) kt_escape(kt_last_error(), strlen(kt_last_error()), v->reason, sizeof v->reason);
     return KT_OK;
 }

@@ -1,4 +1,4 @@
-/* Hex and base64. */
+/* Hex, base64, and escaping bytes from input. */
 #include <kubetee/base.h>
 
 #include <string.h>
@@ -116,4 +116,24 @@ kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out)
         out->len += (size_t)(3 - pad);
     }
     return KT_OK;
+}
+
+char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
+{
+    const uint8_t *p = in;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool plain = p[i] >= 0x20 && p[i] <= 0x7E;
+        if (at + (plain ? 1 : 4) >= out_cap) break;
+        if (plain) {
+            out[at++] = (char)p[i];
+        } else {
+            out[at++] = '\\';
+            out[at++] = 'x';
+            out[at++] = hexdig[p[i] >> 4];
+            out[at++] = hexdig[p[i] & 15];
+        }
+    }
+    out[at] = '\0';
+    return out;
 }

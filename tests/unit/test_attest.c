@@ -1,6 +1,7 @@
 /* attest against real Intel quotes: every set in ../shared/testdata/attestation verifies
  * to exactly its expected status and advisories at its verify-at time, fails one second
  * outside its window, and every single-fault corruption fails for its stated reason. */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,172 @@ static void test_certification_data_of_the_wrong_type_is_refused(void **state)
     }
 }
 
+/* The PEM certificates of a chain, each with its END line. */
+typedef struct {
+    char pem[4][2048];
+    unsigned count;
+} pem_list;
+
+static void split_pem(const char *pem, size_t n, pem_list *out)
+{
+    static const char end[] = "-----END CERTIFICATE-----";
+    out->count = 0;
+    const char *at = pem, *stop = pem + n;
+    for (const char *b; (b = memmem(at, (size_t)(stop - at), "-----BEGIN", 10));) {
+        const char *e = memmem(b, (size_t)(stop - b), end, sizeof end - 1);
+        assert_non_null(e);
+        e += sizeof end - 1;
+        assert_true(out->count < 4 && (size_t)(e - b) < sizeof out->pem[0] - 1);
+        snprintf(out->pem[out->count++], sizeof out->pem[0], "%.*s\n", (int)(e - b), b);
+        at = e;
+    }
+}
+
+/* A v3 quote with its PCK chain (certification data type 5, last in the quote) replaced;
+ * the quote signature covers header and body only, and the QE report is unchanged. */
+static void with_pck_chain(const kt_buf *quote, const char *pem, kt_buf *out)
+{
+    kt_quote q;
+    assert_int_equal(kt_quote_parse(quote->data, quote->len, &q), KT_OK);
+    assert_int_equal(q.version, 3);
+    size_t at = (size_t)((const uint8_t *)q.pck_chain_pem - quote->data);
+    size_t n = strlen(pem), tail = at + q.pck_chain_len;
+    out->len = 0;
+    assert_int_equal(kt_buf_append(out, quote->data, at), KT_OK);
+    assert_int_equal(kt_buf_append(out, pem, n), KT_OK);
+    assert_int_equal(kt_buf_append(out, quote->data + tail, quote->len - tail), KT_OK);
+    kt_put_le32(out->data + at - 4, (uint32_t)n);
+    kt_put_le32(out->data + 48 + 384,
+                kt_le32(quote->data + 48 + 384) + (uint32_t)n - (uint32_t)q.pck_chain_len);
+}
+
+/* The quote's PCK chain is exactly leaf, PCK CA, root: nothing after the root, no second
+ * copy of a CA, the root's copy present, in that order. */
+static void test_the_pck_chain_is_exactly_leaf_ca_root(void **state)
+{
+    (void)state;
+    set s;
+    open_set(&s, "sgx-v3-dcapqvl-cfg-swhardening");
+    time_t at = expected_time(&s, "verify_at", NULL);
+    kt_quote q;
+    assert_int_equal(kt_quote_parse(s.quote.data, s.quote.len, &q), KT_OK);
+    pem_list chain, tcb;
+    split_pem(q.pck_chain_pem, q.pck_chain_len, &chain);
+    assert_int_equal(chain.count, 3);
+    char path[600];
+    kt_buf file = {0}, edited = {0};
+    snprintf(path, sizeof path, "%s/tcb_info_issuer_chain.pem", s.dir);
+    assert_int_equal(kt_file_read(path, 1 << 16, &file), KT_OK);
+    split_pem((const char *)file.data, file.len, &tcb);
+    const char *leaf = chain.pem[0], *ca = chain.pem[1], *root = chain.pem[2];
+    static const struct {
+        int order[4]; /* 0 leaf, 1 CA, 2 root, 3 a foreign certificate; -1 ends */
+        const char *reason;
+    } cases[] = {
+        {{0, 1, 2, -1}, NULL},
+        {{0, 1, 2, 3},
+         "PCK certificate chain holds 4 certificates; it must be exactly the PCK "
+         "certificate, its CA, then the root"},
+        {{0, 1, 1, 2}, "PCK certificate chain holds 4 certificates"},
+        {{0, 1, -1}, "PCK certificate chain holds 2 certificates"},
+        {{0, 2, 1, -1}, "PCK certificate chain does not verify to the trust anchor"},
+        {{1, 0, 2, -1},
+         "PCK certificate chain: 'Intel SGX PCK Processor CA' names another "
+         "issuer than 'Intel SGX PCK Certificate'"},
+    };
+    const char *certs[] = {leaf, ca, root, tcb.pem[0]};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char pem[8192] = "";
+        for (int k = 0; k < 4 && cases[i].order[k] >= 0; k++)
+            strcat(pem, certs[cases[i].order[k]]);
+        with_pck_chain(&s.quote, pem, &edited);
+        kt_verdict v;
+        assert_int_equal(kt_quote_verify(edited.data, edited.len, s.coll, at, &v), KT_OK);
+        if (!cases[i].reason && !v.ok) fail_msg("case %zu: %s", i, v.reason);
+        if (cases[i].reason && (v.ok || !strstr(v.reason, cases[i].reason)))
+            fail_msg("case %zu: expected '%s', got %s", i, cases[i].reason,
+                     v.ok ? "success" : v.reason);
+    }
+    kt_buf_free(&file);
+    kt_buf_free(&edited);
+    close_set(&s);
+}
+
+/* The PCS issuer chains are exactly their signer (or the PCK CA), then the root. */
+static void test_the_pcs_issuer_chains_are_exactly_signer_then_root(void **state)
+{
+    (void)state;
+    set s;
+    open_set(&s, "tdx-v4-dcapqvl-uptodate");
+    time_t at = expected_time(&s, "verify_at", NULL);
+    static const struct {
+        const char *file;
+        int order[4]; /* certificates of the file's own chain: 0 first, 1 root; -1 ends */
+        const char *reason;
+    } cases[] = {
+        {"tcb_info_issuer_chain.pem", {0, -1}, "TCB Info issuer chain holds 1 certificates"},
+        {"tcb_info_issuer_chain.pem", {0, 1, 1, -1}, "TCB Info issuer chain holds 3 certificates"},
+        {"qe_identity_issuer_chain.pem",
+         {0, 0, 1, -1},
+         "QE Identity issuer chain holds 3 certificates"},
+        {"pck_crl_issuer_chain.pem", {0, -1}, "PCK CRL issuer chain holds 1 certificates"},
+        {"pck_crl_issuer_chain.pem",
+         {1, 0, -1},
+         "PCK CRL issuer chain does not verify to the "
+         "trust anchor"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[600], edited[] = "/tmp/kt-chain-XXXXXX", dir[64], cmd[128];
+        kt_buf file = {0};
+        pem_list chain;
+        snprintf(path, sizeof path, "%s/%s", s.dir, cases[i].file);
+        assert_int_equal(kt_file_read(path, 1 << 16, &file), KT_OK);
+        split_pem((const char *)file.data, file.len, &chain);
+        assert_int_equal(chain.count, 2);
+        int fd = mkstemp(edited);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        for (int k = 0; k < 4 && cases[i].order[k] >= 0; k++)
+            fputs(chain.pem[cases[i].order[k]], f);
+        fclose(f);
+        scratch_with(s.dir, cases[i].file, edited, dir);
+        kt_collateral *c;
+        kt_verdict v;
+        assert_int_equal(kt_collateral_load_dir(dir, NULL, &c), KT_OK);
+        assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, c, at, &v), KT_OK);
+        if (v.ok || !strstr(v.reason, cases[i].reason))
+            fail_msg("case %zu: expected '%s', got %s", i, cases[i].reason,
+                     v.ok ? "success" : v.reason);
+        kt_collateral_free(c);
+        kt_buf_free(&file);
+        snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, edited);
+        assert_int_equal(system(cmd), 0);
+    }
+    close_set(&s);
+}
+
+/* Under Intel's root only Intel's QE vendor ID passes (the check precedes the quote's
+ * signature; tests/unit/test_sim_attest.c shows it with the signature intact). */
+static void test_a_quote_not_from_intels_qe_is_refused(void **state)
+{
+    (void)state;
+    static const uint8_t ids[][16] = {{0}, "kubetee-sim-qe"};
+    for (size_t i = 0; i < 2; i++) {
+        set s;
+        open_set(&s, i ? "tdx-v4-dcapqvl-uptodate" : "sgx-v3-dcapqvl-cfg-swhardening");
+        memcpy(s.quote.data + 12, ids[i], 16);
+        kt_verdict v;
+        assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll,
+                                         expected_time(&s, "verify_at", NULL), &v),
+                         KT_OK);
+        assert_false(v.ok);
+        if (!strstr(v.reason, "is not Intel's QE's (939a7233f79c4ca9940a0db3957f0607)") ||
+            strstr(v.reason, "nor the sim"))
+            fail_msg("%s", v.reason);
+        close_set(&s);
+    }
+}
+
 int main(void)
 {
     static const char *names[] = {
@@ -281,7 +448,7 @@ int main(void)
         "tdx-v5-td15-automata-uptodate",
         "tdx-v5-td15-dcapqvl-tcb-not-supported",
     };
-    struct CMUnitTest tests[16];
+    struct CMUnitTest tests[24];
     size_t n = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(verify_set, (void *)names[i]);
@@ -297,5 +464,9 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_malformed_svn_levels_are_refused_by_name);
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(test_certification_data_of_the_wrong_type_is_refused);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_the_pck_chain_is_exactly_leaf_ca_root);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_the_pcs_issuer_chains_are_exactly_signer_then_root);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_a_quote_not_from_intels_qe_is_refused);
     return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
 }

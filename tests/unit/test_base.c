@@ -73,6 +73,21 @@ static void test_decimal_only_no_leading_zero_no_overflow(void **state)
     assert_true(x == UINT64_MAX); /* untouched by failures */
 }
 
+/* Bytes from input come out as printable ASCII, each other byte as \xNN, cut only between
+ * escapes, and escaping escaped text changes nothing. */
+static void test_escape_leaves_only_printable_ascii(void **state)
+{
+    (void)state;
+    static const char in[] = "ok \"q\" \\ \n\x7f\xff\x01~";
+    char out[64], again[64], small[8];
+    assert_string_equal(kt_escape(in, sizeof in - 1, out, sizeof out),
+                        "ok \"q\" \\ \\x0a\\x7f\\xff\\x01~");
+    assert_string_equal(kt_escape(out, strlen(out), again, sizeof again), out);
+    assert_string_equal(kt_escape("ab\ncd", 5, small, 6), "ab"); /* \x0a does not fit */
+    assert_string_equal(kt_escape("ab\ncd", 5, small, 7), "ab\\x0a");
+    assert_string_equal(kt_escape("a\0b", 3, small, sizeof small), "a\\x00b");
+}
+
 static void test_base64_rfc4648_vectors(void **state)
 {
     (void)state;
@@ -157,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_fail_records_reason_with_context),
         cmocka_unit_test(test_hex_round_trip_and_errors),
         cmocka_unit_test(test_decimal_only_no_leading_zero_no_overflow),
+        cmocka_unit_test(test_escape_leaves_only_printable_ascii),
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_buffer_grows_and_frees),
         cmocka_unit_test(test_equal_and_wipe),

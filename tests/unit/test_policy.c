@@ -300,6 +300,79 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The default policy (kubetee attest verify without --policy) is exactly the defaults
+ * docs/attestation.md lists, each refusing its case for any identity, and nothing else. */
+static kt_status check_default(bool allow_simulation, const kt_verdict *v)
+{
+    kt_policy *p;
+    assert_int_equal(kt_policy_default(allow_simulation, &p), KT_OK);
+    kt_status st = kt_policy_check(p, v);
+    kt_policy_free(p);
+    return st;
+}
+
+static void test_default_policy_accepts_an_up_to_date_tee_of_any_identity(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("tdx-v4-dcapqvl-uptodate", 0, &v);
+    assert_int_equal(check_default(false, &v), KT_OK);
+    verdict_of("tdx-v4-zkdcap-uptodate-tdattr-zero", 1, &v);
+    assert_int_equal(check_default(false, &v), KT_OK);
+}
+
+static void test_default_policy_accepts_only_up_to_date(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("sgx-v3-zkdcap-swhardening", 0, &v);
+    assert_false(v.quote.sgx.attr_flags & 2);
+    assert_fails_with(check_default(false, &v), KT_ERR_DENIED,
+                      "TCB status SWHardeningNeeded is not accepted");
+    verdict_of("tdx-v4-zkdcap-outofdate", 1, &v);
+    assert_fails_with(check_default(false, &v), KT_ERR_DENIED, "TCB status OutOfDate");
+}
+
+static void test_default_policy_refuses_a_debug_enclave(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("sgx-v3-mobilecoin-debug-qe-outofdate", 0, &v);
+    assert_true(v.quote.sgx.attr_flags & 2);
+    v.tcb_status = KT_TCB_UP_TO_DATE; /* the TCB default is the one above */
+    assert_fails_with(check_default(true, &v), KT_ERR_DENIED, "debug enclave");
+    v.quote.sgx.attr_flags &= ~(uint64_t)2;
+    assert_int_equal(check_default(true, &v), KT_OK);
+}
+
+static void test_default_policy_refuses_a_debug_td(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("tdx-v4-dcapqvl-uptodate", 0, &v);
+    v.quote.td.td_attributes |= 1; /* no real UpToDate debug TD quote is at hand */
+    assert_fails_with(check_default(true, &v), KT_ERR_DENIED, "debug TD");
+}
+
+static void test_default_policy_refuses_a_td_bound_to_a_service_td(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("tdx-v5-td15-automata-uptodate", 0, &v);
+    assert_int_equal(v.tcb_status, KT_TCB_UP_TO_DATE);
+    assert_fails_with(check_default(true, &v), KT_ERR_DENIED, "bound to a service TD");
+}
+
+static void test_default_policy_refuses_simulation_unless_allowed(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    verdict_of("tdx-v4-dcapqvl-uptodate", 0, &v);
+    v.simulated = true; /* what a quote under a simulation root is marked */
+    assert_fails_with(check_default(false, &v), KT_ERR_DENIED, "does not allow simulation");
+    assert_int_equal(check_default(true, &v), KT_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +383,12 @@ int main(void)
         cmocka_unit_test(test_td_attributes_and_service_td),
         cmocka_unit_test(test_bad_policies_name_what_is_wrong),
         cmocka_unit_test(test_duplicates_conflicts_and_non_decimal_numbers_refused),
+        cmocka_unit_test(test_default_policy_accepts_an_up_to_date_tee_of_any_identity),
+        cmocka_unit_test(test_default_policy_accepts_only_up_to_date),
+        cmocka_unit_test(test_default_policy_refuses_a_debug_enclave),
+        cmocka_unit_test(test_default_policy_refuses_a_debug_td),
+        cmocka_unit_test(test_default_policy_refuses_a_td_bound_to_a_service_td),
+        cmocka_unit_test(test_default_policy_refuses_simulation_unless_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

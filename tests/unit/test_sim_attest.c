@@ -2,24 +2,28 @@
  * the QE quotes it, and the same verifier that checks Intel's quotes checks this one,
  * against collateral issued under the simulation root, and marks it simulated; policies
  * refuse it unless they allow simulation. */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "../../src/attest/internal.h"
 #include <kubetee/attest.h>
 #include <kubetee/tff.h>
 #include "tfftest.pb-c.h"
 #include "tff.pb-c.h"
 
+#include <jansson.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char sim_a[64], sim_b[64], share[80];
+static char sim_a[64], sim_b[64], sim_c[64], share[80];
 
 static kt_enclave *load(const char *dir)
 {
@@ -83,7 +87,7 @@ static void test_simulated_quote_round_trip(void **state)
     assert_int_equal(kt_policy_check(p, &v), KT_OK);
     kt_policy_free(p);
 
-    /* against Intel's root the same quote does not verify at all */
+    /* against Intel's root the same quote does not verify at all: its QE is not Intel's */
     char intel[600];
     snprintf(intel, sizeof intel,
              "%s/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem",
@@ -93,7 +97,7 @@ static void test_simulated_quote_round_trip(void **state)
     assert_false(kt_collateral_is_simulated(ic));
     assert_int_equal(kt_quote_verify(quote.data, quote.len, ic, time(NULL), &v), KT_OK);
     assert_false(v.ok);
-    assert_non_null(strstr(v.reason, "trust anchor"));
+    if (!strstr(v.reason, "is not Intel's QE's")) fail_msg("%s", v.reason);
     kt_collateral_free(ic);
 
     /* one flipped bit of the report data breaks the quote signature */
@@ -307,12 +311,400 @@ static void test_revoked_pck_certificates_fail_verification(void **state)
     kt_sim_qe_free(qe);
 }
 
+/* ---- what only the anchor's TCB signer, the anchor's QE and the whole path vouch for ---- */
+
+/* <sim>/attest: the sim PKI's certificates and keys, beside its collateral. */
+static void pki_of(const kt_sim_qe *qe, char out[512])
+{
+    snprintf(out, 512, "%s", kt_sim_qe_collateral_dir(qe));
+    *strrchr(out, '/') = '\0';
+}
+
+/* ECDSA r||s over msg by the PEM key dir/name. */
+static void sign_with(const char *dir, const char *name, const void *msg, size_t n, uint8_t sig[64])
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    kt_buf pem = {0}, s = {0};
+    kt_key *k = NULL;
+    assert_int_equal(kt_file_read(path, 1 << 16, &pem), KT_OK);
+    assert_int_equal(kt_key_from_pem((const char *)pem.data, pem.len, &k), KT_OK);
+    assert_int_equal(kt_sign(k, msg, n, &s), KT_OK);
+    assert_int_equal(s.len, 64);
+    memcpy(sig, s.data, 64);
+    kt_key_free(k);
+    kt_buf_free(&pem);
+    kt_buf_free(&s);
+}
+
+/* A sim quote of an enclave body with report data byte rd (not debug). */
+static void sim_quote(const kt_sim_qe *qe, uint8_t rd, kt_buf *quote)
+{
+    kt_report_body b = {.attr_flags = 0x4, .attr_xfrm = 0x3, .prodid = 1, .svn = 1};
+    memset(b.mrenclave, 0x11, 32);
+    memset(b.report_data, rd, 64);
+    uint8_t body[KT_REPORT_BODY_LEN];
+    kt_report_body_encode(&b, body);
+    assert_int_equal(kt_sim_qe_quote_body(qe, body, quote), KT_OK);
+}
+
+/* The quote's header with QE vendor ID `vendor`, header and body signed again by the sim
+ * QE's attestation key: only the vendor ID differs from what the QE wrote. */
+static void with_vendor(const char *pki, kt_buf *quote, const void *vendor)
+{
+    memcpy(quote->data + 12, vendor, 16);
+    sign_with(pki, "attestation.key", quote->data, 48 + 384, quote->data + 48 + 384 + 4);
+}
+
+static kt_verdict verify_in(const char *dir, const char *root, const kt_buf *quote)
+{
+    kt_collateral *c = NULL;
+    kt_verdict v;
+    if (kt_collateral_load_dir(dir, root, &c)) fail_msg("%s: %s", dir, kt_last_error());
+    assert_int_equal(kt_quote_verify(quote->data, quote->len, c, time(NULL), &v), KT_OK);
+    kt_collateral_free(c);
+    return v;
+}
+
+static void expect_refused(const kt_verdict *v, const char *reason)
+{
+    if (v->ok || !strstr(v->reason, reason))
+        fail_msg("expected '%s', got %s", reason, v->ok ? "success" : v->reason);
+}
+
+static void scratch_copy(const char *dir, char out[64])
+{
+    snprintf(out, 64, "/tmp/kt-pinned-XXXXXX");
+    assert_non_null(mkdtemp(out));
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "cp %s/* %s/", dir, out);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The exact bytes of the value of `key` in dir/file (a PCS body), with its first `from`
+ * replaced by `to` when from is given. */
+static char *pcs_value(const char *dir, const char *file, const char *key, const char *from,
+                       const char *to)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    kt_buf b = {0};
+    assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
+    const char *v;
+    size_t n;
+    assert_int_equal(kt_json_raw_value((const char *)b.data, b.len, key, &v, &n), KT_OK);
+    char *out = calloc(1, n + (to ? strlen(to) : 0) + 1);
+    memcpy(out, v, n);
+    kt_buf_free(&b);
+    if (from) {
+        char *at = strstr(out, from);
+        assert_non_null(at);
+        char *rest = strdup(at + strlen(from));
+        strcpy(at, to);
+        strcat(at, rest);
+        free(rest);
+    }
+    return out;
+}
+
+/* dir/file: the PCS body {"<key>":value,"signature":...}, signed with the key pki/signer. */
+static void write_pcs_body(const char *dir, const char *file, const char *key, const char *value,
+                           const char *pki, const char *signer)
+{
+    uint8_t sig[64];
+    char hex[129], path[600];
+    sign_with(pki, signer, value, strlen(value), sig);
+    kt_hex_encode(sig, 64, hex, sizeof hex);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"%s\":%s,\"signature\":\"%s\"}", key, value, hex);
+    fclose(f);
+}
+
+/* dir/file: the PEM certificates pki/<names...> in order (NULL-terminated). */
+static void write_chain(const char *dir, const char *file, const char *pki, ...)
+{
+    char cmd[2048] = "cat";
+    va_list ap;
+    va_start(ap, pki);
+    for (const char *n; (n = va_arg(ap, const char *));)
+        snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s/%s", pki, n);
+    va_end(ap);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " > %s/%s", dir, file);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* dir/<base>.pem and .key, made with OpenSSL: a P-256 certificate for CN cn, issued by
+ * issuer_dir/<issuer>.pem and .key (self-signed when issuer is NULL); a CA with pathLen
+ * path_len (-1: unconstrained), or an end entity for signatures when path_len is -2. */
+static void ossl_issue(const char *dir, const char *base, const char *cn, const char *issuer_dir,
+                       const char *issuer, int path_len)
+{
+    static long serial = 1000;
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *by = NULL, *x = X509_new();
+    EVP_PKEY *by_key = key;
+    char name[64], bc[64], path[600];
+    if (issuer) {
+        snprintf(name, sizeof name, "%s.pem", issuer);
+        by = read_pem(issuer_dir, name, false);
+        snprintf(name, sizeof name, "%s.key", issuer);
+        by_key = read_pem(issuer_dir, name, true);
+    }
+    X509_NAME *subject = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 30 * 86400);
+    X509_set_subject_name(x, subject);
+    X509_set_issuer_name(x, by ? X509_get_subject_name(by) : subject);
+    X509_set_pubkey(x, key);
+    if (path_len == -2)
+        snprintf(bc, sizeof bc, "critical,CA:FALSE");
+    else if (path_len == -1)
+        snprintf(bc, sizeof bc, "critical,CA:TRUE");
+    else
+        snprintf(bc, sizeof bc, "critical,CA:TRUE,pathlen:%d", path_len);
+    const char *ku = path_len == -2 ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign";
+    int nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier};
+    const char *values[] = {bc, ku, "hash"}; /* the sim PKI issues with authority key IDs */
+    for (int i = 0; i < 3; i++) {
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, by ? by : x, x, NULL, NULL, 0);
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nids[i], values[i]);
+        assert_non_null(ext);
+        assert_true(X509_add_ext(x, ext, -1));
+        X509_EXTENSION_free(ext);
+    }
+    assert_true(X509_sign(x, by_key, EVP_sha256()) > 0);
+    snprintf(path, sizeof path, "%s/%s.pem", dir, base);
+    FILE *f = fopen(path, "w");
+    assert_true(f && PEM_write_X509(f, x));
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s.key", dir, base);
+    f = fopen(path, "w");
+    assert_true(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+    fclose(f);
+    X509_NAME_free(subject);
+    X509_free(x);
+    X509_free(by);
+    if (by_key != key) EVP_PKEY_free(by_key);
+    EVP_PKEY_free(key);
+}
+
+/* TCB Info and QE Identity count only when signed by the TCB signing certificate issued
+ * directly by the root. A PCK certificate is an end entity for signatures under the same
+ * root, and whoever holds one PCK key could otherwise sign "UpToDate" for any platform:
+ * the OutOfDate platform below stays OutOfDate. */
+static void test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_buf quote = {0};
+    sim_quote(qe, 0x21, &quote);
+    char pki[512], dir[64];
+    pki_of(qe, pki);
+    const char *coll = kt_sim_qe_collateral_dir(qe);
+    scratch_copy(coll, dir);
+
+    /* the platform is out of date, as the TCB signer says */
+    char *out_of_date =
+        pcs_value(coll, "tcb_info.json", "tcbInfo", "\"UpToDate\"", "\"OutOfDate\"");
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", out_of_date, pki, "tcb_signing.key");
+    kt_verdict v = verify_in(dir, NULL, &quote);
+    if (!v.ok) fail_msg("%s", v.reason);
+    assert_int_equal(v.tcb_status, KT_TCB_OUT_OF_DATE);
+
+    /* "UpToDate" signed by the PCK key, with the PCK certificate's chain: refused */
+    char *up_to_date = pcs_value(coll, "tcb_info.json", "tcbInfo", NULL, NULL);
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", up_to_date, pki, "pck.key");
+    write_chain(dir, "tcb_info_issuer_chain.pem", pki, "pck.pem", "pck_ca.pem", "root_ca.pem",
+                NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "TCB Info issuer chain holds 3 certificates; it must be exactly the TCB "
+                       "signing certificate, then the root");
+    /* nor with the PCK certificate placed right under the root */
+    write_chain(dir, "tcb_info_issuer_chain.pem", pki, "pck.pem", "root_ca.pem", NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "'kubetee Simulation PCK Certificate' names another issuer");
+    /* an end entity the root did issue, under another name (Intel's, even): refused */
+    ossl_issue(dir, "impostor", KT_INTEL_TCB_SIGNER_CN, pki, "root_ca", -2);
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", up_to_date, dir, "impostor.key");
+    write_chain(dir, "tcb_info_issuer_chain.pem", dir, "impostor.pem", "intel_root_ca.pem", NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "TCB Info: signer 'Intel SGX TCB Signing' is not the TCB signing "
+                       "certificate 'kubetee Simulation TCB Signing'");
+
+    /* QE Identity: the same rule */
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", out_of_date, pki, "tcb_signing.key");
+    write_chain(dir, "tcb_info_issuer_chain.pem", pki, "tcb_signing.pem", "root_ca.pem", NULL);
+    char *qe_id = pcs_value(coll, "qe_identity.json", "enclaveIdentity", NULL, NULL);
+    write_pcs_body(dir, "qe_identity.json", "enclaveIdentity", qe_id, pki, "pck.key");
+    write_chain(dir, "qe_identity_issuer_chain.pem", pki, "pck.pem", "pck_ca.pem", "root_ca.pem",
+                NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "QE Identity issuer chain holds 3 certificates");
+    write_pcs_body(dir, "qe_identity.json", "enclaveIdentity", qe_id, dir, "impostor.key");
+    write_chain(dir, "qe_identity_issuer_chain.pem", dir, "impostor.pem", "intel_root_ca.pem",
+                NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "QE Identity: signer 'Intel SGX TCB Signing' is not the TCB signing");
+    /* and signed as the PCS would, it verifies, still out of date */
+    write_pcs_body(dir, "qe_identity.json", "enclaveIdentity", qe_id, pki, "tcb_signing.key");
+    write_chain(dir, "qe_identity_issuer_chain.pem", pki, "tcb_signing.pem", "root_ca.pem", NULL);
+    v = verify_in(dir, NULL, &quote);
+    if (!v.ok) fail_msg("%s", v.reason);
+    assert_int_equal(v.tcb_status, KT_TCB_OUT_OF_DATE);
+
+    free(out_of_date);
+    free(up_to_date);
+    free(qe_id);
+    remove_dir(dir);
+    kt_buf_free(&quote);
+    kt_sim_qe_free(qe);
+}
+
+/* The QE vendor ID in the header is Intel's QE's; the sim QE's own is accepted only under
+ * a simulation root. Each quote here is signed again after its vendor ID changed, so the
+ * signature holds and the vendor ID is what is judged. */
+static void test_the_qe_vendor_id_is_the_anchors(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_buf quote = {0};
+    sim_quote(qe, 0x22, &quote);
+    char pki[512], intel[600];
+    pki_of(qe, pki);
+    snprintf(intel, sizeof intel,
+             "%s/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/intel_root_ca.pem",
+             KT_TEST_SOURCE_DIR);
+    const char *coll = kt_sim_qe_collateral_dir(qe);
+    static const uint8_t zero[16];
+
+    with_vendor(pki, &quote, zero);
+    kt_verdict v = verify_in(coll, NULL, &quote);
+    expect_refused(&v, "QE vendor ID 00000000000000000000000000000000 is not Intel's QE's "
+                       "(939a7233f79c4ca9940a0db3957f0607) nor the sim QE's");
+    with_vendor(pki, &quote, KT_SIM_QE_VENDOR_ID); /* what the sim QE wrote, signed again */
+    v = verify_in(coll, NULL, &quote);
+    if (!v.ok) fail_msg("%s", v.reason);
+    /* under Intel's root only Intel's QE; with its ID the chain is what fails */
+    v = verify_in(coll, intel, &quote);
+    expect_refused(&v, "QE vendor ID 6b7562657465652d73696d2d71650000 is not Intel's QE's");
+    with_vendor(pki, &quote, KT_INTEL_QE_VENDOR_ID);
+    v = verify_in(coll, intel, &quote);
+    expect_refused(&v, "does not verify to the trust anchor");
+    v = verify_in(coll, NULL, &quote); /* a simulation root accepts Intel's ID too */
+    if (!v.ok) fail_msg("%s", v.reason);
+    kt_buf_free(&quote);
+    kt_sim_qe_free(qe);
+}
+
+/* The root's pathLenConstraint is judged over the whole PCK path (root, PCK CA, PCK
+ * certificate), though the PCK CA itself was checked with the PCK CRL's shorter chain. */
+static void test_the_root_path_length_counts_the_whole_pck_path(void **state)
+{
+    (void)state;
+    for (int root_path_len = 0; root_path_len <= 1; root_path_len++) {
+        char pki[64] = "/tmp/kt-pathlen-XXXXXX";
+        assert_non_null(mkdtemp(pki));
+        ossl_issue(pki, "root_ca", "kubetee Simulation Root CA", NULL, NULL, root_path_len);
+        ossl_issue(pki, "pck_ca", "kubetee Simulation PCK Platform CA", pki, "root_ca", 0);
+        ossl_issue(pki, "tcb_signing", KT_SIM_TCB_SIGNER_CN, pki, "root_ca", -2);
+        if (kt_sim_root_import(sim_c, pki)) fail_msg("%s", kt_last_error());
+        kt_sim_qe *qe;
+        assert_int_equal(kt_sim_qe_open(sim_c, &qe), KT_OK);
+        kt_buf quote = {0};
+        sim_quote(qe, 0x23, &quote);
+        kt_verdict v = verify_in(kt_sim_qe_collateral_dir(qe), NULL, &quote);
+        if (root_path_len == 0)
+            expect_refused(&v, "PCK certificate chain: 'kubetee Simulation Root CA' allows 0 CAs "
+                               "below it, the chain has 1");
+        else if (!v.ok)
+            fail_msg("pathLen 1: %s", v.reason);
+        kt_buf_free(&quote);
+        kt_sim_qe_free(qe);
+        remove_dir(pki);
+    }
+}
+
+/* A certificate's name is input: a crafted one reaches the reason escaped, so it cannot
+ * start a line of its own, and the verdict stays valid JSON with its reason. */
+static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_buf quote = {0};
+    sim_quote(qe, 0x24, &quote);
+    char dir[64], path[600];
+    scratch_copy(kt_sim_qe_collateral_dir(qe), dir);
+    /* the TCB signer's name rewritten in place (its signature then fails, naming it) */
+    snprintf(path, sizeof path, "%s/tcb_info_issuer_chain.pem", dir);
+    kt_buf pem = {0}, der = {0}, b64 = {0};
+    assert_int_equal(kt_file_read(path, 1 << 16, &pem), KT_OK);
+    assert_int_equal(kt_buf_append(&pem, "", 1), KT_OK);
+    char *begin = strstr((char *)pem.data, "-----BEGIN CERTIFICATE-----") + 27;
+    char *end = strstr(begin, "-----END CERTIFICATE-----");
+    char clean[4096];
+    size_t k = 0;
+    for (char *c = begin; c < end; c++)
+        if (*c != '\n' && *c != '\r') clean[k++] = *c;
+    assert_int_equal(kt_base64_decode(clean, k, &der), KT_OK);
+    static const char name[] = KT_SIM_TCB_SIGNER_CN;
+    static const char crafted[] = "\nPASS  tcb=UpToDate\"}\xff\xfe\x01xxxxxx";
+    assert_int_equal(sizeof crafted, sizeof name);
+    uint8_t *at = memmem(der.data, der.len, name, sizeof name - 1);
+    assert_non_null(at);
+    memcpy(at, crafted, sizeof crafted - 1);
+    assert_int_equal(kt_base64_encode(der.data, der.len, &b64), KT_OK);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "-----BEGIN CERTIFICATE-----\n%.*s\n%s", (int)b64.len, (char *)b64.data, end);
+    fclose(f);
+
+    kt_verdict v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "signature of '\\x0aPASS  tcb=UpToDate\"}\\xff\\xfe\\x01xxxxxx' does not "
+                       "verify with the key of 'kubetee Simulation Root CA'");
+    for (const char *c = v.reason; *c; c++)
+        assert_true(*c >= 0x20 && *c <= 0x7e);
+    kt_buf js = {0};
+    assert_int_equal(kt_verdict_json(&v, &js), KT_OK);
+    json_error_t err;
+    json_t *o = json_loads((const char *)js.data, 0, &err);
+    if (!o) fail_msg("verdict JSON does not parse: %s: %s", err.text, (char *)js.data);
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    assert_non_null(reason);
+    assert_string_equal(reason, v.reason);
+    assert_true(json_is_false(json_object_get(o, "ok")));
+    json_decref(o);
+    kt_buf_free(&js);
+    kt_buf_free(&pem);
+    kt_buf_free(&der);
+    kt_buf_free(&b64);
+    remove_dir(dir);
+    kt_buf_free(&quote);
+    kt_sim_qe_free(qe);
+}
+
 static int setup(void **state)
 {
     (void)state;
     strcpy(sim_a, "/tmp/kt-simA-XXXXXX");
     strcpy(sim_b, "/tmp/kt-simB-XXXXXX");
-    if (!mkdtemp(sim_a) || !mkdtemp(sim_b)) return -1;
+    strcpy(sim_c, "/tmp/kt-simC-XXXXXX");
+    if (!mkdtemp(sim_a) || !mkdtemp(sim_b) || !mkdtemp(sim_c)) return -1;
     snprintf(share, sizeof share, "%s/share", sim_a);
     return 0;
 }
@@ -321,7 +713,7 @@ static int teardown(void **state)
 {
     (void)state;
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", sim_a, sim_b);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", sim_a, sim_b, sim_c);
     return system(cmd);
 }
 
@@ -333,6 +725,10 @@ int main(void)
         cmocka_unit_test(test_revoked_pck_certificates_fail_verification),
         cmocka_unit_test(test_a_cluster_shares_one_simulation_root),
         cmocka_unit_test(test_enclave_quotes_itself_binding_its_identity_key),
+        cmocka_unit_test(test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity),
+        cmocka_unit_test(test_the_qe_vendor_id_is_the_anchors),
+        cmocka_unit_test(test_the_root_path_length_counts_the_whole_pck_path),
+        cmocka_unit_test(test_a_crafted_common_name_is_escaped_in_the_verdict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -85,11 +85,11 @@ static int verify_cmd(int argc, char **argv)
          "distribution point)"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || (!o[1].value == !o[7].value) ||
-        (o[7].value && !o[4].value)) {
+        (o[7].value && !o[4].value) || (o[6].value && o[2].value)) {
         fprintf(stderr,
                 "usage: kubetee attest verify --quote Q (--collateral DIR | --pccs URL --root PEM "
                 "[--cache DIR] [--root-crl-url URL]) [--policy P] [--at TIME] [--json]\n"
-                "       [--allow-simulation]\n"
+                "       [--allow-simulation (without --policy; a policy says allow_simulation)]\n"
                 "exit status: 0 pass, 1 fail, 2 usage\n");
         return 2;
     }
@@ -121,7 +121,9 @@ static int verify_cmd(int argc, char **argv)
         kt_buf_free(&quote);
         return cli_die("loading collateral", st);
     }
-    if (o[2].value && (st = kt_policy_load(o[2].value, &p))) {
+    /* without --policy, the default policy: what any policy refuses unless it says so */
+    bool own = !o[2].value;
+    if ((st = own ? kt_policy_default(o[6].value != NULL, &p) : kt_policy_load(o[2].value, &p))) {
         kt_buf_free(&quote);
         kt_collateral_free(c);
         return cli_die("loading policy", st);
@@ -129,34 +131,23 @@ static int verify_cmd(int argc, char **argv)
     kt_verdict v;
     kt_quote_verify(quote.data, quote.len, c, at, &v);
     bool pass = v.ok;
-    char reason[512] = "";
-    if (pass && p && kt_policy_check(p, &v)) {
-        pass = false;
-        snprintf(reason, sizeof reason, "policy: %s", kt_last_error());
-    } else if (pass && !p && v.simulated && !o[6].value) {
-        pass = false;
-        snprintf(reason, sizeof reason,
-                 "simulated quote (chains to a simulation root); pass "
-                 "--allow-simulation or a policy that allows it");
-    } else if (pass && !p && v.tcb_status != KT_TCB_UP_TO_DATE) {
-        /* without a policy, the defaults of one: UpToDate only, no debug */
-        pass = false;
-        snprintf(reason, sizeof reason, "TCB status %s (without --policy only UpToDate passes)",
-                 kt_tcb_status_name(v.tcb_status));
-    } else if (pass && !p &&
-               (v.quote.tee == KT_TEE_SGX ? (v.quote.sgx.attr_flags & 2)
-                                          : (v.quote.td.td_attributes & 1))) {
-        pass = false;
-        snprintf(reason, sizeof reason, "debug %s (without --policy debug never passes)",
-                 v.quote.tee == KT_TEE_SGX ? "enclave" : "TD");
-    } else if (!pass) {
+    char reason[1024] = "", safe[2048];
+    if (!pass) {
         snprintf(reason, sizeof reason, "%s", v.reason);
+    } else if (kt_policy_check(p, &v)) {
+        pass = false;
+        snprintf(reason, sizeof reason, "%s: %s",
+                 own ? "default policy (no --policy: UpToDate only, no debug, no service TD, "
+                       "no simulation without --allow-simulation)"
+                     : "policy",
+                 kt_last_error());
     }
+    kt_escape(reason, strlen(reason), safe, sizeof safe); /* it names what came in */
     if (o[5].value) {
         kt_buf js = {0};
         kt_verdict_json(&v, &js);
         printf("{\"pass\":%s,\"why\":\"", pass ? "true" : "false");
-        for (const char *r = reason; *r; r++)
+        for (const char *r = safe; *r; r++) /* printable ASCII: only " and \ need escapes */
             printf(*r == '"' || *r == '\\' ? "\\%c" : "%c", *r);
         printf("\",\"verdict\":%s}\n", (const char *)js.data);
         kt_buf_free(&js);
@@ -168,7 +159,7 @@ static int verify_cmd(int argc, char **argv)
         for (unsigned i = 0; i < v.advisory_count; i++)
             printf("%s%s", i ? "," : "  advisories=", v.advisories[i]);
         printf("\n");
-        if (!pass) printf("reason: %s\n", reason);
+        if (!pass) printf("reason: %s\n", safe);
     }
     kt_policy_free(p);
     kt_collateral_free(c);
