@@ -2,6 +2,7 @@
  * Prints "READY <port>" when serving; on SIGTERM lets calls in flight finish and exits 0. */
 #include <kubetee/rpc.h>
 #include "echo.pb-c.h"
+#include "echo_count.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -40,15 +41,7 @@ static kt_status count(void *ctx, const ProtobufCMessage *rq, kt_rpc_stream *out
     (void)ctx;
     const Kubetee__Echo__CountRequest *req = (const Kubetee__Echo__CountRequest *)rq;
     if (req->n < 0 || req->n > 100000) return kt_fail(KT_ERR_INVALID_ARGUMENT, "n out of range");
-    for (int i = 0; i < req->n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%d", i);
-        Kubetee__Echo__Msg m = KUBETEE__ECHO__MSG__INIT;
-        m.text = buf;
-        kt_status st = kt_rpc_stream_send(out, &m);
-        if (st) return st;
-    }
-    return KT_OK;
+    return echo_count_to(out, req->n);
 }
 
 /* Sends one message, then waits until the client goes away or the server stops. */
