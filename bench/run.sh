@@ -12,3 +12,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/../tests/interop/dcapqvl/install.sh" "$build/dcapqvl"
 "$build/bench/bench_verify" "$here/../../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening" \
   "$here/verify/dcapqvl.mjs" "$build/dcapqvl/node_modules"
+echo
+"$build/bench/bench_rpc"
