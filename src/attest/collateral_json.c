@@ -148,8 +148,14 @@ static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, co
     if (!*out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
-        if (!s || strlen(s) >= 24)
-            return kt_fail(KT_ERR_MALFORMED, "%s: advisory ID %zu is not a short string", ctx, i);
+        /* an allow-list: the IDs reach verdicts, plain output and JSON as they are */
+        if (!s || !*s || strlen(s) >= 24 ||
+            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._") !=
+                strlen(s))
+            return kt_fail(KT_ERR_MALFORMED,
+                           "%s: advisory ID %zu is not a short string of letters, digits and "
+                           "'-', '.' or '_'",
+                           ctx, i);
         strcpy((*out)[i], s);
         (*count)++;
     }

@@ -22,6 +22,8 @@ sed 's/33d8/44d8/' "$work/policy.yaml" > "$work/other.yaml"
 expect 1 "MRENCLAVE differs" "a policy for another enclave" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 1751623200 --policy "$work/other.yaml"
 printf 'rules:\n- {mrenclave: %064d, bogus: 1}\n' 0 > "$work/bad.yaml"
 expect 1 "unknown key 'bogus'" "a bad policy names its key" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --policy "$work/bad.yaml"
+printf 'rules:\n- {mrenclave: "%064d", "bo\\ngus": 1}\n' 0 > "$work/bad.yaml"
+expect 1 "unknown key 'bo\\\\x0agus' (line 2)" "the key it names is escaped" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --policy "$work/bad.yaml"
 s=$sets/tdx-v5-td15-automata-uptodate
 expect 1 "default policy (no --policy.*TD is bound to a service TD" "default policy: no TD bound to a service TD" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 2025-06-15T00:00:00Z
 mrtd=$("$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 2025-06-15T00:00:00Z --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"]["td"]["mrtd"])')

@@ -208,6 +208,9 @@ static void test_malformed_svn_levels_are_refused_by_name(void **state)
          "TDX_03: level 0 has no tcb"},
         {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
          "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":256}", "TDX_03: \"isvsvn\" = 256 out of range"},
+        /* advisory IDs reach the output as they are: an allow-list of characters */
+        {"tcb_info.json", "\"INTEL-SA-00837\"", "\"INTEL-SA-00837\\nPASS\"",
+         "is not a short string of letters, digits"},
         /* no reading of two values: a key given twice, a number with a leading zero */
         {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
          "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3,\"isvsvn\":9}", "duplicate object key"},

@@ -40,7 +40,10 @@ const char *cli_get(const cli_opt *opts, size_t nopts, const char *name)
 
 int cli_die(const char *what, kt_status st)
 {
-    fprintf(stderr, "kubetee: %s: %s (%s)\n", what, kt_last_error(), kt_status_name(st));
+    char safe[2048]; /* errors quote their input (names, keys, values): one printable line */
+    const char *e = kt_last_error();
+    fprintf(stderr, "kubetee: %s: %s (%s)\n", what, kt_escape(e, strlen(e), safe, sizeof safe),
+            kt_status_name(st));
     return 1;
 }
 
