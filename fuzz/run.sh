@@ -9,10 +9,19 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/policy" "$work/device_plugin"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 sets="$root/../shared/testdata/attestation"
+# Each certificate of a PEM file as DER after a 0x00 byte (the certificate selector):
+# <prefix>1, <prefix>2, ...
+pem_seeds() {
+  local i=0 b64
+  while read -r b64; do
+    i=$((i + 1))
+    { printf '\x00'; printf '%s' "$b64" | base64 -d; } > "$2$i"
+  done < <(awk '/BEGIN/{s="";next} /END/{print s;next} {s=s $0}' "$1")
+}
 if [ -d "$sets" ]; then
   for s in "$sets"/*/; do
     name=$(basename "$s")
@@ -23,12 +32,12 @@ if [ -d "$sets" ]; then
     for crl in root_ca_crl pck_crl; do
       { printf '\x01'; cat "$s/$crl.der"; } > "$work/x509/$crl-$name"
     done
-    i=0
-    while read -r b64; do  # each certificate of the PCK chain, as DER
-      i=$((i + 1))
-      { printf '\x00'; printf '%s' "$b64" | base64 -d; } > "$work/x509/cert$i-$name"
-    done < <(awk '/BEGIN/{s="";next} /END/{print s;next} {s=s $0}' "$s/pck_chain.pem")
+    pem_seeds "$s/pck_chain.pem" "$work/x509/cert-$name-"
+    for pem in pck_crl_issuer_chain tcb_info_issuer_chain; do  # root, PCK CA, TCB signer
+      pem_seeds "$s/$pem.pem" "$work/x509_diff/$pem-$name-"
+    done
   done
+  cp "$work"/x509/* "$work/x509_diff/"  # the differential reads the same as well
   export KT_FUZZ_COLLATERAL="$sets/sgx-v3-dcapqvl-cfg-swhardening"
 fi
 printf '\x052025-06-19T10:56:11Z' > "$work/collateral/time"
@@ -48,7 +57,7 @@ printf '\x00' > "$work/sealed/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 policy device_plugin; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -15,6 +15,8 @@ static const uint8_t oid_prime256v1[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x0
 static const uint8_t oid_basic_constraints[] = {0x55, 0x1D, 0x13};
 static const uint8_t oid_key_usage[] = {0x55, 0x1D, 0x0F};
 static const uint8_t oid_crl_dp[] = {0x55, 0x1D, 0x1F};
+static const uint8_t oid_ski[] = {0x55, 0x1D, 0x0E};
+static const uint8_t oid_aki[] = {0x55, 0x1D, 0x23};
 static const uint8_t oid_common_name[] = {0x55, 0x04, 0x03};
 static const uint8_t oid_sgx[] = {0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01};
 
@@ -76,7 +78,7 @@ static kt_status extension(kt_der *list, const char *what, kt_der *oid, bool *cr
 {
     kt_der ext, b;
     kt_status st = kt_der_next(list, 0x30, what, &ext);
-    if (!st) st = kt_der_next(&ext, 0x06, what, oid);
+    if (!st) st = kt_der_oid(&ext, what, oid);
     if (st) return st;
     *critical = false;
     if (kt_der_peek(&ext, 0x01)) {
@@ -89,11 +91,57 @@ static kt_status extension(kt_der *list, const char *what, kt_der *oid, bool *cr
     return ext.n ? kt_fail(KT_ERR_MALFORMED, "%s: extra fields in an extension", what) : KT_OK;
 }
 
+/* A (well-formed) OID in dotted form for messages, cut at 63 characters. */
+#define OID_TEXT 64
+static const char *oid_text(kt_der oid, char out[OID_TEXT])
+{
+    size_t at = 0;
+    uint64_t arc = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < oid.n && at < OID_TEXT - 24; i++) {
+        arc = arc << 7 | (oid.p[i] & 0x7F);
+        if (oid.p[i] & 0x80) {
+            if (arc >> 56) break; /* longer than any arc worth printing */
+            continue;
+        }
+        if (at == 0) {
+            unsigned first = arc < 80 ? (unsigned)(arc / 40) : 2;
+            at += (size_t)snprintf(out, OID_TEXT, "%u.%llu", first,
+                                   (unsigned long long)(arc - 40u * first));
+        } else {
+            at += (size_t)snprintf(out + at, OID_TEXT - at, ".%llu", (unsigned long long)arc);
+        }
+        arc = 0;
+    }
+    return out;
+}
+
 static kt_status unknown_critical(kt_der oid, const char *what)
 {
-    char hex[41] = "";
-    kt_hex_encode(oid.p, oid.n < 20 ? oid.n : 20, hex, sizeof hex);
-    return kt_fail(KT_ERR_UNSUPPORTED, "%s: unknown critical extension (OID bytes %s)", what, hex);
+    char dotted[OID_TEXT];
+    return kt_fail(KT_ERR_UNSUPPORTED, "%s: unknown critical extension %s", what,
+                   oid_text(oid, dotted));
+}
+
+/* The extension OIDs met so far in one list: any OID a second time is refused, known or
+ * not, so no reader can pick another copy than ours. */
+#define MAX_EXTENSIONS 16
+typedef struct {
+    kt_der oid[MAX_EXTENSIONS];
+    size_t n;
+} oid_set;
+
+static kt_status first_time(oid_set *seen, kt_der oid, const char *what)
+{
+    char dotted[OID_TEXT];
+    for (size_t i = 0; i < seen->n; i++)
+        if (kt_der_is(oid, seen->oid[i].p, seen->oid[i].n))
+            return kt_fail(KT_ERR_MALFORMED, "%s: extension %s appears twice", what,
+                           oid_text(oid, dotted));
+    if (seen->n == MAX_EXTENSIONS)
+        return kt_fail(KT_ERR_MALFORMED, "%s: more than %d extensions", what, MAX_EXTENSIONS);
+    seen->oid[seen->n++] = oid;
+    return KT_OK;
 }
 
 static kt_status basic_constraints(kt_der v, const char *what, kt_x509 *x)
@@ -117,6 +165,9 @@ static kt_status basic_constraints(kt_der v, const char *what, kt_x509 *x)
     return st;
 }
 
+/* KeyUsage ::= BIT STRING in DER: the unused (padding) bits zero, and no trailing zero
+ * bits (so the last octet is not zero and the unused count is its trailing zeros).
+ * `03 02 06 C6` would otherwise grant keyCertSign and cRLSign in its padding. */
 static kt_status key_usage(kt_der v, const char *what, kt_x509 *x)
 {
     kt_der bits;
@@ -124,9 +175,93 @@ static kt_status key_usage(kt_der v, const char *what, kt_x509 *x)
     if (st) return st;
     if (v.n || bits.n < 2 || bits.n > 3 || bits.p[0] > 7)
         return kt_fail(KT_ERR_MALFORMED, "%s: keyUsage is not a short BIT STRING", what);
+    uint8_t last = bits.p[bits.n - 1], unused = bits.p[0];
+    if (last & ((1u << unused) - 1))
+        return kt_fail(KT_ERR_MALFORMED, "%s: keyUsage has non-zero padding bits", what);
+    if (last == 0 || (last & (1u << unused)) == 0)
+        return kt_fail(KT_ERR_MALFORMED, "%s: keyUsage BIT STRING has trailing zero bits (not DER)",
+                       what);
     x->key_usage = (uint16_t)(bits.p[1] << 8 | (bits.n == 3 ? bits.p[2] : 0));
     x->has_key_usage = true;
     return KT_OK;
+}
+
+/* An OCTET STRING key identifier of 1..64 bytes. */
+static kt_status key_id(kt_der v, uint8_t tag, const char *what, const char *name)
+{
+    kt_der id;
+    kt_status st = kt_der_next(&v, tag, what, &id);
+    if (!st && (v.n || id.n == 0 || id.n > 64))
+        st = kt_fail(KT_ERR_MALFORMED, "%s: %s is not a key identifier of 1 to 64 bytes", what,
+                     name);
+    return st;
+}
+
+/* AuthorityKeyIdentifier as DCAP has it: SEQUENCE { [0] keyIdentifier } and nothing else. */
+static kt_status authority_key_id(kt_der v, const char *what)
+{
+    kt_der seq;
+    kt_status st = kt_der_next(&v, 0x30, what, &seq);
+    if (!st && v.n) st = kt_fail(KT_ERR_MALFORMED, "%s: bytes after authorityKeyIdentifier", what);
+    return st ? st : key_id(seq, 0x80, what, "authorityKeyIdentifier");
+}
+
+/* CRLDistributionPoints as DCAP has it: SEQUENCE OF { [0] { [0] fullName { [6] URI ...
+ * } } }, each URI printable ASCII. */
+static kt_status crl_points(kt_der v, const char *what)
+{
+    static const char bad[] = "%s: CRL distribution points are not full-name URIs";
+    kt_der points;
+    kt_status st = kt_der_next(&v, 0x30, what, &points);
+    if (!st && (v.n || !points.n)) st = kt_fail(KT_ERR_MALFORMED, bad, what);
+    while (!st && points.n) {
+        kt_der dp, name, full, uri;
+        if ((st = kt_der_next(&points, 0x30, what, &dp)) ||
+            (st = kt_der_next(&dp, 0xA0, what, &name)) ||
+            (st = kt_der_next(&name, 0xA0, what, &full)))
+            break;
+        if (dp.n || name.n || !full.n) st = kt_fail(KT_ERR_MALFORMED, bad, what);
+        while (!st && full.n && !(st = kt_der_next(&full, 0x86, what, &uri))) {
+            bool ok = uri.n > 0;
+            for (size_t i = 0; ok && i < uri.n; i++)
+                ok = uri.p[i] >= 0x21 && uri.p[i] <= 0x7E;
+            if (!ok) st = kt_fail(KT_ERR_MALFORMED, bad, what);
+        }
+    }
+    return st;
+}
+
+/* Which extensions a DCAP certificate carries (Intel's profile; the sim PKI's are the
+ * same): anything else is refused, so no reader finds a meaning in one that ours skips.
+ * Only basicConstraints and keyUsage may be critical. */
+static kt_status cert_extension(kt_der oid, bool critical, kt_der value, const char *what,
+                                kt_x509 *x)
+{
+    if (kt_der_is(oid, oid_basic_constraints, sizeof oid_basic_constraints))
+        return basic_constraints(value, what, x);
+    if (kt_der_is(oid, oid_key_usage, sizeof oid_key_usage)) return key_usage(value, what, x);
+    bool known = kt_der_is(oid, oid_sgx, sizeof oid_sgx) ||
+                 kt_der_is(oid, oid_crl_dp, sizeof oid_crl_dp) ||
+                 kt_der_is(oid, oid_ski, sizeof oid_ski) || kt_der_is(oid, oid_aki, sizeof oid_aki);
+    char dotted[OID_TEXT];
+    if (critical && !known) return unknown_critical(oid, what);
+    if (critical)
+        return kt_fail(KT_ERR_MALFORMED, "%s: extension %s is marked critical", what,
+                       oid_text(oid, dotted));
+    if (!known)
+        return kt_fail(KT_ERR_UNSUPPORTED, "%s: extension %s is outside DCAP's profile", what,
+                       oid_text(oid, dotted));
+    if (kt_der_is(oid, oid_sgx, sizeof oid_sgx)) {
+        x->sgx_ext = value;
+        return KT_OK;
+    }
+    if (kt_der_is(oid, oid_crl_dp, sizeof oid_crl_dp)) {
+        x->crl_dp = value;
+        return crl_points(value, what);
+    }
+    if (kt_der_is(oid, oid_ski, sizeof oid_ski))
+        return key_id(value, 0x04, what, "subjectKeyIdentifier");
+    return authority_key_id(value, what);
 }
 
 static kt_status cert_extensions(kt_der *tbs, const char *what, kt_x509 *x)
@@ -135,30 +270,85 @@ static kt_status cert_extensions(kt_der *tbs, const char *what, kt_x509 *x)
     kt_status st = kt_der_next(tbs, 0xA3, what, &outer);
     if (!st) st = kt_der_next(&outer, 0x30, what, &list);
     if (!st && outer.n) st = kt_fail(KT_ERR_MALFORMED, "%s: bytes after the extensions", what);
-    bool seen_bc = false;
+    oid_set seen = {.n = 0};
     while (!st && list.n) {
         kt_der oid, value;
         bool critical;
-        if ((st = extension(&list, what, &oid, &critical, &value))) break;
-        bool twice = false;
-        if (kt_der_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
-            twice = seen_bc;
-            seen_bc = true;
-            if (!twice) st = basic_constraints(value, what, x);
-        } else if (kt_der_is(oid, oid_key_usage, sizeof oid_key_usage)) {
-            twice = x->has_key_usage;
-            if (!twice) st = key_usage(value, what, x);
-        } else if (kt_der_is(oid, oid_sgx, sizeof oid_sgx)) {
-            twice = x->sgx_ext.p != NULL;
-            x->sgx_ext = value;
-        } else if (kt_der_is(oid, oid_crl_dp, sizeof oid_crl_dp)) {
-            twice = x->crl_dp.p != NULL;
-            x->crl_dp = value;
-        } else if (critical) {
-            st = unknown_critical(oid, what);
-        }
-        if (!st && twice) st = kt_fail(KT_ERR_MALFORMED, "%s: an extension appears twice", what);
+        if (!(st = extension(&list, what, &oid, &critical, &value)) &&
+            !(st = first_time(&seen, oid, what)))
+            st = cert_extension(oid, critical, value, what, x);
     }
+    return st;
+}
+
+/* UTF-8 as RFC 3629 has it: shortest forms, no surrogates, at most U+10FFFF. */
+static bool utf8(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        size_t len = c < 0x80                 ? 1
+                     : c >= 0xC2 && c <= 0xDF ? 2
+                     : c >= 0xE0 && c <= 0xEF ? 3
+                     : c >= 0xF0 && c <= 0xF4 ? 4
+                                              : 0;
+        if (len == 0 || len > n - i) return false;
+        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static bool printable(const uint8_t *p, size_t n)
+{
+    static const char extra[] = " '()+,-./:=?";
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
+              (p[i] >= '0' && p[i] <= '9') || (p[i] && memchr(extra, p[i], sizeof extra - 1))))
+            return false;
+    return true;
+}
+
+/* Name ::= SEQUENCE OF RDN, each RDN one { OID, PrintableString or UTF8String } as DCAP
+ * names are; out is the whole element, compared byte for byte. */
+static kt_status name(kt_der *d, const char *what, kt_der *out)
+{
+    static const char bad[] = "%s: a name is not a sequence of single attributes, each a "
+                              "PrintableString or UTF-8 UTF8String";
+    const uint8_t *at = d->p;
+    kt_der seq;
+    kt_status st = kt_der_next(d, 0x30, what, &seq);
+    if (st) return st;
+    *out = (kt_der){at, (size_t)(d->p - at)};
+    while (seq.n) {
+        kt_der rdn, atv, oid, value;
+        if ((st = kt_der_next(&seq, 0x31, what, &rdn)) ||
+            (st = kt_der_next(&rdn, 0x30, what, &atv)) || (st = kt_der_oid(&atv, what, &oid)))
+            return st;
+        bool ok = !rdn.n && atv.n >= 2;
+        uint8_t tag = ok ? atv.p[0] : 0;
+        ok = ok && (tag == 0x13 || tag == 0x0C) && !kt_der_next(&atv, tag, what, &value) &&
+             !atv.n && (tag == 0x13 ? printable(value.p, value.n) : utf8(value.p, value.n));
+        if (!ok) return kt_fail(KT_ERR_MALFORMED, bad, what);
+    }
+    return KT_OK;
+}
+
+/* CertificateSerialNumber: a positive INTEGER in its shortest form, at most 20 octets of
+ * value (a 21st is the zero that keeps a high first octet positive). */
+static kt_status serial_number(kt_der *d, const char *what, kt_der *out)
+{
+    kt_status st = kt_der_next(d, 0x02, what, out);
+    if (!st) st = kt_der_int(*out, what);
+    if (!st && ((out->p[0] & 0x80) || out->n > 21 || (out->n == 21 && out->p[0] != 0)))
+        st = kt_fail(KT_ERR_MALFORMED,
+                     "%s: serial number is not a positive INTEGER of at most 20 octets", what);
     return st;
 }
 
@@ -194,24 +384,15 @@ kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *x)
     if (!st && (!kt_der_peek(&tbs, 0xA0) || kt_der_next(&tbs, 0xA0, what, &ver) ||
                 kt_der_next(&ver, 0x02, what, &v) || ver.n || v.n != 1 || v.p[0] != 2))
         st = kt_fail(KT_ERR_UNSUPPORTED, "certificate: not an X.509 v3 certificate");
-    if (!st) st = kt_der_next(&tbs, 0x02, what, &x->serial);
-    /* up to 20 octets of value; a 21st is the zero that keeps a high first octet positive */
-    if (!st && (x->serial.n == 0 || x->serial.n > 21 || (x->serial.p[0] & 0x80) ||
-                (x->serial.n == 21 && x->serial.p[0] != 0)))
-        st = kt_fail(KT_ERR_MALFORMED, "certificate: serial number is not a positive INTEGER of "
-                                       "at most 20 octets");
+    if (!st) st = serial_number(&tbs, what, &x->serial);
     if (!st) st = sig_alg(&tbs, what);
-    const uint8_t *at = tbs.p;
-    if (!st && !(st = kt_der_next(&tbs, 0x30, what, &v)))
-        x->issuer = (kt_der){at, (size_t)(tbs.p - at)};
+    if (!st) st = name(&tbs, "certificate issuer", &x->issuer);
     kt_der validity;
     if (!st) st = kt_der_next(&tbs, 0x30, what, &validity);
     if (!st) st = kt_der_time(&validity, "certificate notBefore", &x->not_before);
     if (!st) st = kt_der_time(&validity, "certificate notAfter", &x->not_after);
     if (!st && validity.n) st = kt_fail(KT_ERR_MALFORMED, "certificate: extra fields in validity");
-    at = tbs.p;
-    if (!st && !(st = kt_der_next(&tbs, 0x30, what, &v)))
-        x->subject = (kt_der){at, (size_t)(tbs.p - at)};
+    if (!st) st = name(&tbs, "certificate subject", &x->subject);
     if (!st) st = public_key(&tbs, what, x->pub);
     if (!st && (kt_der_peek(&tbs, 0x81) || kt_der_peek(&tbs, 0x82)))
         st = kt_fail(KT_ERR_UNSUPPORTED, "certificate: has unique identifiers");
@@ -224,13 +405,16 @@ kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *x)
 
 /* ---- CRLs ---- */
 
-/* Walks CRL extensions (whole [0] or an entry's SEQUENCE): no critical one is known. */
+/* Walks CRL extensions (whole [0] or an entry's SEQUENCE): each OID once, and no
+ * critical one is known. */
 static kt_status crl_extensions(kt_der list, const char *what)
 {
+    oid_set seen = {.n = 0};
     while (list.n) {
         kt_der oid, value;
         bool critical;
         kt_status st = extension(&list, what, &oid, &critical, &value);
+        if (!st) st = first_time(&seen, oid, what);
         if (st) return st;
         if (critical) return unknown_critical(oid, what);
     }
@@ -242,6 +426,7 @@ kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *c)
     static const char what[] = "CRL";
     if (!der || !c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "CRL: NULL argument");
     memset(c, 0, sizeof *c);
+    c->der = (kt_der){der, n};
     kt_der tbs, v;
     kt_status st = signed_object(der, n, what, &c->tbs, &tbs, c->sig);
     if (st) return st;
@@ -249,10 +434,7 @@ kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *c)
     if (!kt_der_peek(&tbs, 0x02) || (st = kt_der_next(&tbs, 0x02, what, &v)) ||
         (st = kt_der_uint(v, 1, what, &version)) || version != 1)
         return st ? st : kt_fail(KT_ERR_UNSUPPORTED, "CRL: not a version 2 CRL");
-    if ((st = sig_alg(&tbs, what))) return st;
-    const uint8_t *at = tbs.p;
-    if ((st = kt_der_next(&tbs, 0x30, what, &v))) return st;
-    c->issuer = (kt_der){at, (size_t)(tbs.p - at)};
+    if ((st = sig_alg(&tbs, what)) || (st = name(&tbs, "CRL issuer", &c->issuer))) return st;
     if ((st = kt_der_time(&tbs, "CRL thisUpdate", &c->this_update))) return st;
     if (!kt_der_peek(&tbs, 0x17) && !kt_der_peek(&tbs, 0x18))
         return kt_fail(KT_ERR_UNSUPPORTED, "CRL: has no nextUpdate");
@@ -263,7 +445,7 @@ kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *c)
             kt_der entry, serial, exts;
             time_t when;
             if ((st = kt_der_next(&list, 0x30, "CRL entry", &entry)) ||
-                (st = kt_der_next(&entry, 0x02, "CRL entry", &serial)) ||
+                (st = serial_number(&entry, "CRL entry", &serial)) ||
                 (st = kt_der_time(&entry, "CRL entry revocationDate", &when)))
                 return st;
             if (entry.n && ((st = kt_der_next(&entry, 0x30, "CRL entry", &exts)) ||
@@ -282,6 +464,14 @@ kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *c)
     return tbs.n ? kt_fail(KT_ERR_MALFORMED, "CRL: fields after the extensions") : KT_OK;
 }
 
+/* Serial numbers as numbers: the sign octet a high first octet needs is no part of one. */
+bool kt_serial_equal(kt_der a, kt_der b)
+{
+    if (a.n > 1 && a.p[0] == 0) a.p++, a.n--;
+    if (b.n > 1 && b.p[0] == 0) b.p++, b.n--;
+    return kt_der_is(a, b.p, b.n);
+}
+
 bool kt_crl_lists(const kt_crl *c, const kt_x509 *x)
 {
     kt_der list = c->revoked;
@@ -290,7 +480,7 @@ bool kt_crl_lists(const kt_crl *c, const kt_x509 *x)
         if (kt_der_next(&list, 0x30, "CRL entry", &entry) ||
             kt_der_next(&entry, 0x02, "CRL entry", &serial))
             return true; /* cannot happen after kt_crl_parse; fail closed */
-        if (kt_der_is(serial, x->serial.p, x->serial.n)) return true;
+        if (kt_serial_equal(serial, x->serial)) return true;
     }
     return false;
 }

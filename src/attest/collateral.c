@@ -61,6 +61,21 @@ static kt_status load_chain(const char *dir, const char *name, kt_chain *out)
     return st ? kt_fail_context(st, "collateral: %s", name) : KT_OK;
 }
 
+/* Every certificate and CRL read by OpenSSL as well, which must agree (once per distinct
+ * DER in the process, so loading the same collateral again costs only hashes). */
+static kt_status read_twice(const kt_collateral *c)
+{
+    kt_status st = kt_chain_crosscheck_once(&c->anchor, "collateral: trust anchor");
+    if (!st) st = kt_crl_crosscheck_once(&c->root_crl, "collateral: root_ca_crl.der");
+    if (!st) st = kt_crl_crosscheck_once(&c->pck_crl, "collateral: pck_crl.der");
+    if (!st)
+        st = kt_chain_crosscheck_once(&c->pck_crl_chain, "collateral: pck_crl_issuer_chain.pem");
+    if (!st) st = kt_chain_crosscheck_once(&c->tcb_chain, "collateral: tcb_info_issuer_chain.pem");
+    if (!st)
+        st = kt_chain_crosscheck_once(&c->qe_chain, "collateral: qe_identity_issuer_chain.pem");
+    return st;
+}
+
 kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_collateral **out)
 {
     if (!dir || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "collateral: NULL argument");
@@ -95,6 +110,7 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
     if (!st) st = load_chain(dir, "pck_crl_issuer_chain.pem", &c->pck_crl_chain);
     if (!st) st = load_chain(dir, "tcb_info_issuer_chain.pem", &c->tcb_chain);
     if (!st) st = load_chain(dir, "qe_identity_issuer_chain.pem", &c->qe_chain);
+    if (!st) st = read_twice(c);
     if (!st && !(st = read_file(dir, "tcb_info.json", 1 << 20, &c->tcb_json)))
         st = kt_tcb_info_parse((const char *)c->tcb_json.data, c->tcb_json.len, &c->tcb);
     if (!st && !(st = read_file(dir, "qe_identity.json", 1 << 20, &c->qe_json)))

@@ -43,10 +43,19 @@ bool kt_der_is(kt_der v, const uint8_t *bytes, size_t n)
     return v.n == n && memcmp(v.p, bytes, n) == 0;
 }
 
+kt_status kt_der_int(kt_der v, const char *what)
+{
+    if (v.n == 0) return kt_fail(KT_ERR_MALFORMED, "%s: empty INTEGER", what);
+    if (v.n > 1 && ((v.p[0] == 0 && !(v.p[1] & 0x80)) || (v.p[0] == 0xFF && (v.p[1] & 0x80))))
+        return kt_fail(KT_ERR_MALFORMED, "%s: INTEGER not in its shortest form", what);
+    return KT_OK;
+}
+
 kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out)
 {
-    if (v.n == 0 || v.n > 5 || (v.p[0] & 0x80) || (v.n > 1 && v.p[0] == 0 && !(v.p[1] & 0x80)))
-        return kt_fail(KT_ERR_MALFORMED, "%s: bad INTEGER", what);
+    kt_status st = kt_der_int(v, what);
+    if (st) return st;
+    if (v.n > 5 || (v.p[0] & 0x80)) return kt_fail(KT_ERR_MALFORMED, "%s: bad INTEGER", what);
     uint64_t x = 0;
     for (size_t i = 0; i < v.n; i++)
         x = x << 8 | v.p[i];
@@ -55,6 +64,17 @@ kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out)
                        max);
     *out = (uint32_t)x;
     return KT_OK;
+}
+
+kt_status kt_der_oid(kt_der *d, const char *what, kt_der *oid)
+{
+    kt_status st = kt_der_next(d, 0x06, what, oid);
+    if (st) return st;
+    /* each arc base 128, shortest form (no leading 0x80), the last octet ending it */
+    bool ok = oid->n > 0 && !(oid->p[oid->n - 1] & 0x80);
+    for (size_t i = 0; ok && i < oid->n; i++)
+        ok = !(oid->p[i] == 0x80 && (i == 0 || !(oid->p[i - 1] & 0x80)));
+    return ok ? KT_OK : kt_fail(KT_ERR_MALFORMED, "%s: malformed OBJECT IDENTIFIER", what);
 }
 
 int kt_decimal(const char *s, int n)

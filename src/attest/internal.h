@@ -42,7 +42,12 @@ typedef struct {
 kt_status kt_der_next(kt_der *d, uint8_t tag, const char *what, kt_der *value);
 bool kt_der_peek(const kt_der *d, uint8_t tag);
 bool kt_der_is(kt_der v, const uint8_t *bytes, size_t n);
+/* v is an INTEGER's content in its shortest form (no redundant leading 00 or FF). */
+kt_status kt_der_int(kt_der v, const char *what);
+/* A minimal non-negative INTEGER up to max. */
 kt_status kt_der_uint(kt_der v, uint32_t max, const char *what, uint32_t *out);
+/* The next element as a well-formed OBJECT IDENTIFIER. */
+kt_status kt_der_oid(kt_der *d, const char *what, kt_der *oid);
 /* n decimal digits as a number, or -1 (times in DER and in PCS JSON). */
 int kt_decimal(const char *s, int n);
 /* The next element as a UTCTime or GeneralizedTime. */
@@ -70,6 +75,7 @@ typedef struct {
 } kt_x509;
 
 typedef struct {
+    kt_der der; /* the whole CRL */
     kt_der tbs;
     kt_der issuer;
     time_t this_update, next_update;
@@ -79,8 +85,10 @@ typedef struct {
 
 kt_status kt_x509_parse(const uint8_t *der, size_t n, kt_x509 *out);
 kt_status kt_crl_parse(const uint8_t *der, size_t n, kt_crl *out);
-/* Whether the CRL lists the certificate's serial number. */
+/* Whether the CRL lists the certificate's serial number, compared as numbers. */
 bool kt_crl_lists(const kt_crl *c, const kt_x509 *x);
+/* Two serial numbers' INTEGER contents (shortest forms) are the same number. */
+bool kt_serial_equal(kt_der a, kt_der b);
 kt_status kt_x509_common_name(kt_der name, char *out, size_t cap);
 /* The subject's common name for messages ("(no common name)" if it has none); out. */
 #define KT_X509_LABEL 96
@@ -102,6 +110,15 @@ typedef struct {
 kt_status kt_chain_from_pem(const char *pem, size_t n, kt_chain *out);
 kt_status kt_chain_key(kt_chain *c, unsigned i, const kt_key **out);
 void kt_chain_free(kt_chain *c);
+
+/* ---- the second reading, by OpenSSL (cert_crosscheck.c) ---- */
+/* OpenSSL decodes the same DER and reads every field the verifier uses the same, or the
+ * failure names the first that differs; what names the item. */
+kt_status kt_x509_crosscheck(const kt_x509 *x, const char *what);
+kt_status kt_crl_crosscheck(const kt_crl *c, const char *what);
+/* The same, once per distinct DER in the process (remembered by SHA-256). */
+kt_status kt_chain_crosscheck_once(const kt_chain *c, const char *what);
+kt_status kt_crl_crosscheck_once(const kt_crl *c, const char *what);
 
 /* ---- issuance (chain.c) ---- */
 /* x names issuer, and issuer is a CA allowing cas_below CAs under it (no signature). */

@@ -237,6 +237,10 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     kt_chain chain;
     if ((st = kt_chain_from_pem(q->pck_chain_pem, q->pck_chain_len, &chain)))
         return kt_fail_context(st, "quote's PCK chain");
+    if ((st = kt_chain_crosscheck_once(&chain, "quote's PCK chain"))) {
+        kt_chain_free(&chain);
+        return st;
+    }
     const kt_key *leaf_key = NULL;
     time_t from = 0, to = (time_t)1 << 62;
     /* the CRLs were judged with the collateral; they bound how long this result holds */

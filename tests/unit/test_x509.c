@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -161,6 +162,14 @@ static void test_intel_certificates_and_crls_read_as_openssl_reads_them(void **s
 
 /* ---- certificates made with OpenSSL ---- */
 
+/* An extension given as its DER value, e.g. a keyUsage OpenSSL would not write. */
+typedef struct {
+    const char *oid;
+    const char *value;
+    size_t len;
+    bool critical;
+} raw_ext;
+
 typedef struct {
     const char *cn;
     const char *bc, *ku, *extra_oid; /* extensions (NULL: none); extra_oid is critical */
@@ -168,6 +177,12 @@ typedef struct {
     const char *key; /* "P-256" (default), "P-384", "RSA" */
     bool sha384;
     long version;
+    raw_ext raw[2];     /* more extensions, as given */
+    const char *serial; /* the serial INTEGER's content as given (serial_len bytes) */
+    size_t serial_len;
+    int cn_type;     /* the common name's ASN.1 string type (0: UTF8String) */
+    bool second_ava; /* an O in the common name's RDN */
+    bool negative_serial;
 } spec;
 
 static EVP_PKEY *new_key(const char *kind)
@@ -192,9 +207,16 @@ static X509 *make(const spec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_k
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", s->cn_type ? s->cn_type : MBSTRING_UTF8,
+                               (const unsigned char *)s->cn, -1, -1, 0);
+    if (s->second_ava)
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"org", -1, -1,
+                                   -1);
+    ;
     assert_true(X509_set_version(x, s->version ? s->version - 1 : 2));
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), s->negative_serial ? -serial : serial);
+    if (s->serial) /* OpenSSL writes the content as given, even when not the shortest */
+        assert_true(ASN1_STRING_set(X509_get_serialNumber(x), s->serial, (int)s->serial_len));
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
     X509_set_subject_name(x, name);
@@ -208,6 +230,16 @@ static X509 *make(const spec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_k
         ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
         ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
         X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, os);
+        assert_true(X509_add_ext(x, e, -1));
+        X509_EXTENSION_free(e);
+        ASN1_OCTET_STRING_free(os);
+        ASN1_OBJECT_free(obj);
+    }
+    for (int i = 0; i < 2 && s->raw[i].oid; i++) {
+        ASN1_OBJECT *obj = OBJ_txt2obj(s->raw[i].oid, 1);
+        ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+        ASN1_OCTET_STRING_set(os, (const unsigned char *)s->raw[i].value, (int)s->raw[i].len);
+        X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, s->raw[i].critical, os);
         assert_true(X509_add_ext(x, e, -1));
         X509_EXTENSION_free(e);
         ASN1_OCTET_STRING_free(os);
@@ -248,7 +280,78 @@ static void test_certificates_outside_the_profile_are_refused(void **state)
          "unknown critical extension"},
         {{.cn = "dup", .bc = "critical,CA:TRUE", .dup_bc = true},
          KT_ERR_MALFORMED,
-         "an extension appears twice"},
+         "extension 2.5.29.19 appears twice"},
+        /* keyUsage: padding bits are no usages (OpenSSL masks them away), and DER has
+         * no trailing zero bits */
+        {{.cn = "kupad", .raw = {{"2.5.29.15", "\x03\x02\x06\xC6", 4, true}}},
+         KT_ERR_MALFORMED,
+         "keyUsage has non-zero padding bits"},
+        {{.cn = "kuzero", .raw = {{"2.5.29.15", "\x03\x02\x01\x80", 4, true}}},
+         KT_ERR_MALFORMED,
+         "keyUsage BIT STRING has trailing zero bits"},
+        {{.cn = "kunone", .raw = {{"2.5.29.15", "\x03\x02\x00\x00", 4, true}}},
+         KT_ERR_MALFORMED,
+         "keyUsage BIT STRING has trailing zero bits"},
+        /* any extension OID at most once, the ones kubetee only skips included */
+        {{.cn = "ski2",
+          .raw = {{"2.5.29.14", "\x04\x01\x01", 3, false},
+                  {"2.5.29.14", "\x04\x01\x02", 3, false}}},
+         KT_ERR_MALFORMED,
+         "extension 2.5.29.14 appears twice"},
+        {{.cn = "aki2",
+          .raw = {{"2.5.29.35", "\x30\x03\x80\x01\x01", 5, false},
+                  {"2.5.29.35", "\x30\x03\x80\x01\x02", 5, false}}},
+         KT_ERR_MALFORMED,
+         "extension 2.5.29.35 appears twice"},
+        {{.cn = "sgx2",
+          .raw = {{"1.2.840.113741.1.13.1", "\x30\x00", 2, false},
+                  {"1.2.840.113741.1.13.1", "\x30\x00", 2, false}}},
+         KT_ERR_MALFORMED,
+         "extension 1.2.840.113741.1.13.1 appears twice"},
+        /* only DCAP's extensions, in DCAP's forms */
+        {{.cn = "san", .raw = {{"2.5.29.17", "\x30\x03\x82\x01\x61", 5, false}}},
+         KT_ERR_UNSUPPORTED,
+         "extension 2.5.29.17 is outside DCAP's profile"},
+        {{.cn = "skicrit", .raw = {{"2.5.29.14", "\x04\x01\x01", 3, true}}},
+         KT_ERR_MALFORMED,
+         "extension 2.5.29.14 is marked critical"},
+        {{.cn = "skiempty", .raw = {{"2.5.29.14", "\x04\x00", 2, false}}},
+         KT_ERR_MALFORMED,
+         "subjectKeyIdentifier is not a key identifier"},
+        {{.cn = "akiserial", .raw = {{"2.5.29.35", "\x30\x06\x80\x01\x01\x82\x01\x05", 8, false}}},
+         KT_ERR_MALFORMED,
+         "authorityKeyIdentifier is not a key identifier"},
+        {{.cn = "crldp",
+          .raw = {{"2.5.29.31", "\x30\x08\x30\x06\xA0\x04\xA0\x02\x81\x00", 10, false}}},
+         KT_ERR_MALFORMED,
+         "DER tag 0x81 where 0x86 was expected"},
+        {{.cn = "crldpspace",
+          .raw = {{"2.5.29.31", "\x30\x0B\x30\x09\xA0\x07\xA0\x05\x86\x03h p", 13, false}}},
+         KT_ERR_MALFORMED,
+         "CRL distribution points are not full-name URIs"},
+        /* serial numbers: shortest form, positive, at most 20 octets */
+        {{.cn = "sn0", .serial = "\x00\x07", .serial_len = 2},
+         KT_ERR_MALFORMED,
+         "INTEGER not in its shortest form"},
+        {{.cn = "snneg", .negative_serial = true},
+         KT_ERR_MALFORMED,
+         "serial number is not a positive INTEGER of at most 20 octets"},
+        {{.cn = "sn21",
+          .serial = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x0F\x10\x11\x12\x13"
+                    "\x14\x15",
+          .serial_len = 21},
+         KT_ERR_MALFORMED,
+         "serial number is not a positive INTEGER of at most 20 octets"},
+        /* names: single attributes of PrintableString or UTF8String */
+        {{.cn = "ia5", .cn_type = V_ASN1_IA5STRING},
+         KT_ERR_MALFORMED,
+         "certificate issuer: a name is not a sequence of single attributes"},
+        {{.cn = "multi", .second_ava = true},
+         KT_ERR_MALFORMED,
+         "certificate issuer: a name is not a sequence of single attributes"},
+        {{.cn = "not*printable", .cn_type = V_ASN1_PRINTABLESTRING},
+         KT_ERR_MALFORMED,
+         "a name is not a sequence"},
         {{.cn = "plain", .bc = "critical,CA:TRUE,pathlen:2", .ku = "critical,keyCertSign,cRLSign"},
          KT_OK,
          ""},
@@ -279,7 +382,13 @@ static void test_certificates_outside_the_profile_are_refused(void **state)
             assert_fails_with(kt_x509_parse(der.data, der.len, &parsed), KT_ERR_MALFORMED,
                               "bytes after the DER");
         } else {
-            assert_fails_with(kt_x509_parse(der.data, der.len, &parsed), want, reason);
+            kt_status st = kt_x509_parse(der.data, der.len, &parsed);
+            if (st != want || !strstr(kt_last_error(), reason))
+                fail_msg("%s: expected %s with '%s', got %s: %s", s.cn, kt_status_name(want),
+                         reason, kt_status_name(st), st ? kt_last_error() : "");
+            /* the padding bits kubetee refuses are the usages OpenSSL masks away */
+            if (!strcmp(s.cn, "kupad"))
+                assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
         }
         X509_free(x);
         EVP_PKEY_free(k);
@@ -486,6 +595,304 @@ static void test_issuance_rules_each_refuse_their_case(void **state)
         made_free(all[i]);
 }
 
+static void test_der_integers_are_shortest_and_oids_well_formed(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t bytes[4];
+        size_t n;
+        bool ok;
+    } ints[] = {
+        {{0}, 0, false},                                   /* empty: no number at all */
+        {{0x00, 0x07}, 2, false},                          /* 7 with a redundant zero */
+        {{0xFF, 0x87}, 2, false},                          /* -121 with a redundant FF */
+        {{0x00}, 1, true},        {{0x00, 0x80}, 2, true}, /* 128 needs its zero */
+        {{0xFF, 0x7F}, 2, true},  {{0x80}, 1, true},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        kt_status st = kt_der_int((kt_der){ints[i].bytes, ints[i].n}, "int");
+        if ((st == KT_OK) != ints[i].ok) fail_msg("integer case %zu: %s", i, kt_last_error());
+    }
+    uint32_t v;
+    assert_fails_with(kt_der_uint((kt_der){(const uint8_t *)"\x00\x05", 2}, 255, "n", &v),
+                      KT_ERR_MALFORMED, "n: INTEGER not in its shortest form");
+    static const struct {
+        uint8_t bytes[6];
+        size_t n;
+        bool ok;
+    } oids[] = {
+        {{0x06, 0x00}, 2, false},                   /* empty */
+        {{0x06, 0x02, 0x2A, 0x86}, 4, false},       /* the last arc never ends */
+        {{0x06, 0x03, 0x2A, 0x80, 0x01}, 5, false}, /* an arc with a leading 0x80 */
+        {{0x06, 0x01, 0x80}, 3, false},
+        {{0x06, 0x03, 0x2A, 0x86, 0x48}, 5, true}, /* 1.2.840 */
+        {{0x06, 0x03, 0x55, 0x1D, 0x0E}, 5, true}, /* 2.5.29.14 */
+    };
+    for (size_t i = 0; i < sizeof oids / sizeof oids[0]; i++) {
+        kt_der d = {oids[i].bytes, oids[i].n}, oid;
+        kt_status st = kt_der_oid(&d, "oid", &oid);
+        if ((st == KT_OK) != oids[i].ok) fail_msg("OID case %zu: %s", i, kt_last_error());
+        if (!oids[i].ok) assert_true(strstr(kt_last_error(), "oid: "));
+    }
+}
+
+/* ---- CRLs made by hand: what OpenSSL will not write ---- */
+
+/* Appends tag, a DER length and n bytes of content to out. */
+static void tlv(kt_buf *out, uint8_t tag, const void *content, size_t n)
+{
+    uint8_t h[4] = {tag};
+    size_t hn = 2;
+    if (n < 128) {
+        h[1] = (uint8_t)n;
+    } else if (n < 256) {
+        h[1] = 0x81, h[2] = (uint8_t)n, hn = 3;
+    } else {
+        h[1] = 0x82, h[2] = (uint8_t)(n >> 8), h[3] = (uint8_t)n, hn = 4;
+    }
+    assert_int_equal(kt_buf_append(out, h, hn), KT_OK);
+    assert_int_equal(kt_buf_append(out, content, n), KT_OK);
+}
+
+/* Wraps out's bytes from `from` on in one element of tag. */
+static void wrap(kt_buf *out, size_t from, uint8_t tag)
+{
+    kt_buf inner = {0};
+    assert_int_equal(kt_buf_append(&inner, out->data + from, out->len - from), KT_OK);
+    out->len = from;
+    tlv(out, tag, inner.data, inner.len);
+    kt_buf_free(&inner);
+}
+
+#define T(s) s, sizeof s - 1
+#define ECDSA_SHA256 "\x06\x08\x2A\x86\x48\xCE\x3D\x04\x03\x02"
+#define CRL_NAME                                                                                   \
+    "\x31\x0C\x30\x0A\x06\x03\x55\x04\x03\x0C\x03"                                                 \
+    "CRL"
+
+/* A v2 CRL listing one serial (with entry extensions, DER given), with CRL extensions
+ * (DER of the Extension elements, or NULL), and signature r = s = 1 (never checked here). */
+static void crl_by_hand(kt_buf *out, const char *serial, size_t serial_n, const char *entry_ext,
+                        size_t entry_ext_n, const char *crl_ext, size_t crl_ext_n)
+{
+    out->len = 0;
+    tlv(out, 0x02, "\x01", 1);
+    tlv(out, 0x30, T(ECDSA_SHA256));
+    tlv(out, 0x30, T(CRL_NAME));
+    tlv(out, 0x17, T("250601000000Z"));
+    tlv(out, 0x17, T("250701000000Z"));
+    size_t list = out->len, entry = out->len;
+    tlv(out, 0x02, serial, serial_n);
+    tlv(out, 0x17, T("250615000000Z"));
+    if (entry_ext) tlv(out, 0x30, entry_ext, entry_ext_n);
+    wrap(out, entry, 0x30);
+    wrap(out, list, 0x30);
+    if (crl_ext) {
+        size_t exts = out->len;
+        tlv(out, 0x30, crl_ext, crl_ext_n);
+        wrap(out, exts, 0xA0);
+    }
+    wrap(out, 0, 0x30);
+    tlv(out, 0x30, T(ECDSA_SHA256));
+    tlv(out, 0x03, T("\x00\x30\x06\x02\x01\x01\x02\x01\x01"));
+    wrap(out, 0, 0x30);
+}
+
+#define CRL_NUMBER "\x30\x0A\x06\x03\x55\x1D\x14\x04\x03\x02\x01\x01"
+#define REASON "\x30\x0A\x06\x03\x55\x1D\x15\x04\x03\x0A\x01\x01"
+
+static void test_crl_entries_and_extensions_made_by_hand(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *serial;
+        size_t serial_n;
+        const char *entry_ext;
+        size_t entry_ext_n;
+        const char *crl_ext;
+        size_t crl_ext_n;
+        const char *reason; /* NULL: parses */
+    } cases[] = {
+        {T("\x01\x07"), T(REASON), T(CRL_NUMBER), NULL},
+        /* an entry that could never match a certificate, read as if it did nothing */
+        {"", 0, NULL, 0, NULL, 0, "CRL entry: empty INTEGER"},
+        {T("\x00\x01\x07"), NULL, 0, NULL, 0, "CRL entry: INTEGER not in its shortest form"},
+        {T("\x87"), NULL, 0, NULL, 0, "CRL entry: serial number is not a positive INTEGER"},
+        /* each extension OID once, in the CRL and in an entry */
+        {T("\x07"), NULL, 0, T(CRL_NUMBER CRL_NUMBER), "CRL: extension 2.5.29.20 appears twice"},
+        {T("\x07"), T(REASON REASON), NULL, 0, "CRL entry: extension 2.5.29.21 appears twice"},
+    };
+    kt_buf der = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        crl_by_hand(&der, cases[i].serial, cases[i].serial_n, cases[i].entry_ext,
+                    cases[i].entry_ext_n, cases[i].crl_ext, cases[i].crl_ext_n);
+        kt_crl c;
+        kt_status st = kt_crl_parse(der.data, der.len, &c);
+        const unsigned char *p = der.data;
+        X509_CRL *o = d2i_X509_CRL(NULL, &p, (long)der.len);
+        if (!cases[i].reason) {
+            if (st) fail_msg("case %zu: %s", i, kt_last_error());
+            assert_non_null(o); /* OpenSSL reads it too, and the same */
+            assert_int_equal(kt_crl_crosscheck(&c, "hand-made"), KT_OK);
+        } else if (st == KT_OK || !strstr(kt_last_error(), cases[i].reason)) {
+            fail_msg("case %zu: expected '%s', got %s", i, cases[i].reason,
+                     st ? kt_last_error() : "OK");
+        }
+        if (i == 1 || i == 2) assert_null(o); /* OpenSSL refuses those integers as well */
+        X509_CRL_free(o);
+        ERR_clear_error();
+    }
+    kt_buf_free(&der);
+}
+
+/* Serial numbers compare as numbers: 0x80 is 00 80 in DER, on the certificate and on the
+ * CRL alike, and 0x0107 is not 0x07. */
+static void test_crl_lists_serials_as_numbers(void **state)
+{
+    (void)state;
+    kt_buf der = {0};
+    crl_by_hand(&der, T("\x00\x80"), NULL, 0, NULL, 0);
+    kt_crl c;
+    assert_int_equal(kt_crl_parse(der.data, der.len, &c), KT_OK);
+    assert_int_equal(kt_crl_crosscheck(&c, "hand-made"), KT_OK);
+    kt_x509 x = {.serial = {(const uint8_t *)"\x00\x80", 2}};
+    assert_true(kt_crl_lists(&c, &x));
+    x.serial = (kt_der){(const uint8_t *)"\x01\x80", 2};
+    assert_false(kt_crl_lists(&c, &x));
+    x.serial = (kt_der){(const uint8_t *)"\x7F", 1};
+    assert_false(kt_crl_lists(&c, &x));
+    assert_true(kt_serial_equal((kt_der){(const uint8_t *)"\x00\x80", 2},
+                                (kt_der){(const uint8_t *)"\x80", 1}));
+    assert_false(kt_serial_equal((kt_der){(const uint8_t *)"\x01\x07", 2},
+                                 (kt_der){(const uint8_t *)"\x07", 1}));
+    kt_buf_free(&der);
+}
+
+/* ---- the second reading ---- */
+
+/* OpenSSL's reading of the same DER is compared field by field: a view that differs from
+ * it in any field the verifier uses is refused, naming the field. */
+static void test_openssl_disagreeing_on_a_field_is_refused_by_name(void **state)
+{
+    (void)state;
+    const spec ca_s = {.cn = "Cross CA",
+                       .bc = "critical,CA:TRUE,pathlen:1",
+                       .ku = "critical,keyCertSign,cRLSign",
+                       .raw = {{"1.2.840.113741.1.13.1", "\x30\x00", 2, false},
+                               {"2.5.29.14", "\x04\x01\x01", 3, false}}};
+    made ca, other;
+    issue(&ca, &ca_s, NULL, 0x80);
+    issue(&other, &(spec){.cn = "Other"}, NULL, 9);
+    assert_int_equal(kt_x509_crosscheck(&ca.v, "t"), KT_OK);
+    static const char *const fields[] = {
+        "signed bytes",
+        "serial number",
+        "signature",
+        "issuer",
+        "subject",
+        "notBefore",
+        "notAfter",
+        "public key",
+        "basicConstraints cA",
+        "pathLenConstraint",
+        "keyUsage",
+        "keyUsage",
+        "SGX extensions",
+        "CRL distribution points",
+        "it does not decode",
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        kt_x509 x = ca.v;
+        switch (i) {
+        case 0:
+            x.tbs.n--;
+            break;
+        case 1:
+            x.serial = (kt_der){(const uint8_t *)"\x01\x80", 2};
+            break;
+        case 2:
+            x.sig[63] ^= 1;
+            break;
+        case 3:
+            x.issuer = other.v.issuer;
+            break;
+        case 4:
+            x.subject = other.v.subject;
+            break;
+        case 5:
+            x.not_before++;
+            break;
+        case 6:
+            x.not_after--;
+            break;
+        case 7:
+            x.pub[0] ^= 1;
+            break;
+        case 8:
+            x.is_ca = false;
+            break;
+        case 9:
+            x.path_len = 2;
+            break;
+        case 10:
+            x.key_usage |= KT_KU_DIGITAL_SIGNATURE;
+            break;
+        case 11:
+            x.has_key_usage = false;
+            break;
+        case 12:
+            x.sgx_ext = (kt_der){0};
+            break;
+        case 13:
+            x.crl_dp = x.sgx_ext;
+            break;
+        case 14:
+            x.der.n--;
+            break;
+        }
+        char want[80];
+        snprintf(want, sizeof want, "otherwise than kubetee (%s", fields[i]);
+        assert_fails_with(kt_x509_crosscheck(&x, "t"), KT_ERR_MALFORMED, want);
+    }
+    /* the serial compares as a number: 0x80, written 00 80 */
+    assert_int_equal(ca.v.serial.n, 2);
+
+    kt_buf der = {0};
+    crl_by_hand(&der, T("\x07"), NULL, 0, T(CRL_NUMBER));
+    kt_crl c;
+    assert_int_equal(kt_crl_parse(der.data, der.len, &c), KT_OK);
+    assert_int_equal(kt_crl_crosscheck_once(&c, "t"), KT_OK);
+    assert_int_equal(kt_crl_crosscheck_once(&c, "t"), KT_OK); /* remembered */
+    static const char *const crl_fields[] = {"thisUpdate", "nextUpdate", "issuer",
+                                             "revoked serial numbers", "signature"};
+    for (size_t i = 0; i < sizeof crl_fields / sizeof crl_fields[0]; i++) {
+        kt_crl t = c;
+        switch (i) {
+        case 0:
+            t.this_update--;
+            break;
+        case 1:
+            t.next_update++;
+            break;
+        case 2:
+            t.issuer = ca.v.subject;
+            break;
+        case 3:
+            t.revoked = (kt_der){0};
+            break;
+        case 4:
+            t.sig[0] ^= 1;
+            break;
+        }
+        char want[80];
+        snprintf(want, sizeof want, "CRL otherwise than kubetee (%s)", crl_fields[i]);
+        assert_fails_with(kt_crl_crosscheck(&t, "t"), KT_ERR_MALFORMED, want);
+    }
+    kt_buf_free(&der);
+    made_free(&ca);
+    made_free(&other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +901,10 @@ int main(void)
         cmocka_unit_test(test_der_lengths_are_definite_and_shortest),
         cmocka_unit_test(test_pem_chains_refuse_what_is_not_a_chain),
         cmocka_unit_test(test_issuance_rules_each_refuse_their_case),
+        cmocka_unit_test(test_der_integers_are_shortest_and_oids_well_formed),
+        cmocka_unit_test(test_crl_entries_and_extensions_made_by_hand),
+        cmocka_unit_test(test_crl_lists_serials_as_numbers),
+        cmocka_unit_test(test_openssl_disagreeing_on_a_field_is_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
