@@ -642,6 +642,18 @@ static void test_the_root_path_length_counts_the_whole_pck_path(void **state)
 
 /* A certificate's name is input: a crafted one reaches the reason escaped, so it cannot
  * start a line of its own, and the verdict stays valid JSON with its reason. */
+/* path: a PEM of der, then rest (the END line and what followed it). */
+static void write_first_cert(const char *path, const kt_buf *der, const char *rest)
+{
+    kt_buf b64 = {0};
+    assert_int_equal(kt_base64_encode(der->data, der->len, &b64), KT_OK);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "-----BEGIN CERTIFICATE-----\n%.*s\n%s", (int)b64.len, (char *)b64.data, rest);
+    fclose(f);
+    kt_buf_free(&b64);
+}
+
 static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
 {
     (void)state;
@@ -653,7 +665,7 @@ static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
     scratch_copy(kt_sim_qe_collateral_dir(qe), dir);
     /* the TCB signer's name rewritten in place (its signature then fails, naming it) */
     snprintf(path, sizeof path, "%s/tcb_info_issuer_chain.pem", dir);
-    kt_buf pem = {0}, der = {0}, b64 = {0};
+    kt_buf pem = {0}, der = {0};
     assert_int_equal(kt_file_read(path, 1 << 16, &pem), KT_OK);
     assert_int_equal(kt_buf_append(&pem, "", 1), KT_OK);
     char *begin = strstr((char *)pem.data, "-----BEGIN CERTIFICATE-----") + 27;
@@ -664,18 +676,24 @@ static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
         if (*c != '\n' && *c != '\r') clean[k++] = *c;
     assert_int_equal(kt_base64_decode(clean, k, &der), KT_OK);
     static const char name[] = KT_SIM_TCB_SIGNER_CN;
-    static const char crafted[] = "\nPASS  tcb=UpToDate\"}\xff\xfe\x01xxxxxx";
+    /* a name that is not UTF-8 is refused by the reader, before it could reach a reason */
+    static const char not_utf8[] = "\nPASS  tcb=UpToDate\"}\xff\xfe\x01xxxxxx";
+    /* valid UTF-8 (é), so the reader takes it, with a line feed and a control byte */
+    static const char crafted[] = "\nPASS  tcb=UpToDate\"}\xc3\xa9\x01xxxxxx";
     assert_int_equal(sizeof crafted, sizeof name);
+    assert_int_equal(sizeof not_utf8, sizeof name);
     uint8_t *at = memmem(der.data, der.len, name, sizeof name - 1);
     assert_non_null(at);
+    memcpy(at, not_utf8, sizeof not_utf8 - 1);
+    write_first_cert(path, &der, end);
+    kt_collateral *refused = NULL;
+    assert_fails_with(kt_collateral_load_dir(dir, NULL, &refused), KT_ERR_MALFORMED,
+                      "certificate subject: a name is not a sequence of single attributes");
     memcpy(at, crafted, sizeof crafted - 1);
-    assert_int_equal(kt_base64_encode(der.data, der.len, &b64), KT_OK);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "-----BEGIN CERTIFICATE-----\n%.*s\n%s", (int)b64.len, (char *)b64.data, end);
-    fclose(f);
+    write_first_cert(path, &der, end);
 
     kt_verdict v = verify_in(dir, NULL, &quote);
-    expect_refused(&v, "signature of '\\x0aPASS  tcb=UpToDate\"}\\xff\\xfe\\x01xxxxxx' does not "
+    expect_refused(&v, "signature of '\\x0aPASS  tcb=UpToDate\"}\\xc3\\xa9\\x01xxxxxx' does not "
                        "verify with the key of 'kubetee Simulation Root CA'");
     for (const char *c = v.reason; *c; c++)
         assert_true(*c >= 0x20 && *c <= 0x7e);
@@ -692,7 +710,6 @@ static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
     kt_buf_free(&js);
     kt_buf_free(&pem);
     kt_buf_free(&der);
-    kt_buf_free(&b64);
     remove_dir(dir);
     kt_buf_free(&quote);
     kt_sim_qe_free(qe);
