@@ -129,14 +129,15 @@ kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t
     return st ? kt_fail_context(st, "%s", cert_pem_path) : KT_OK;
 }
 
-/* The cached directory holds, and everything in it is valid at `at`. Signatures are
- * not judged here: loading and verifying does that every time. */
+/* The cached directory holds, and vouches for itself at `at` as verification will judge
+ * it (CRLs, issuer chains, TCB Info and QE Identity: signatures and windows). Anything
+ * else is fetched again: a copy that does not verify (tampered, or a bad response once)
+ * would otherwise fail every verification until its unsigned dates passed. */
 static bool cache_fresh(const char *dir, time_t at)
 {
     kt_collateral *c;
     if (kt_collateral_load_dir(dir, NULL, &c) != KT_OK) return false;
-    bool fresh = at <= c->tcb.next_update && at <= c->qe.next_update && at >= c->tcb.issue_date &&
-                 at >= c->qe.issue_date;
+    bool fresh = kt_collateral_check(c, at) == KT_OK;
     kt_collateral_free(c);
     kt_clear_error();
     return fresh;

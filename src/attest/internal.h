@@ -235,4 +235,8 @@ struct kt_collateral {
     kt_qe_identity qe;
 };
 
+/* Step 3 of verification: what the collateral vouches for by itself at `at` (both CRLs,
+ * the issuer chains, TCB Info and QE Identity), remembered for the window it holds. */
+kt_status kt_collateral_check(const kt_collateral *c, time_t at);
+
 #endif

@@ -148,7 +148,7 @@ static kt_status signed_body(const kt_collateral *c, const kt_chain *chain, cons
 /* Everything the collateral vouches for by itself: both CRLs, the issuer chains, TCB Info
  * and QE Identity. One ECDSA verification each; the result holds for a window of time and
  * is kept for it. */
-static kt_status check_collateral(const kt_collateral *c, time_t at)
+kt_status kt_collateral_check(const kt_collateral *c, time_t at)
 {
     kt_verify_cache *k = c->cache;
     pthread_mutex_lock(&k->lock);
@@ -400,7 +400,7 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     }
 
     /* 3: the CRLs, the issuer chains, TCB Info and QE Identity */
-    if ((st = check_collateral(c, at))) return st;
+    if ((st = kt_collateral_check(c, at))) return st;
 
     /* 4, 5, 6: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;

@@ -23,7 +23,17 @@ kill "$server"; wait "$server" 2>/dev/null; server=
 expect 0 "PASS" "the cache serves while the PCCS is down" v
 cache=$(echo "$work"/cache/sgx-*)
 sed -i 's/"tcbStatus":"SWHardeningNeeded"/"tcbStatus":"UpToDate"/' "$cache/tcb_info.json"
-expect 1 "TCB Info: signature does not verify" "a tampered cache is caught" v
+expect 1 "fetching collateral" "a tampered cache is not used (and the PCCS is down)" v
+# a cached copy that does not verify is fetched again, not kept until its dates pass
+/usr/bin/python3 "$here/pccs_standin.py" "$set_dir" "$work/port2" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/port2" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/port2")"
+expect 0 "PASS" "a tampered cache is fetched again from the PCCS" v
+expect 0 "4" "all four fetched again" wc -l "$work/port2.requests"
+expect 0 "PASS" "and the fresh copy serves" v
+expect 0 "4" "without a fetch" wc -l "$work/port2.requests"
+kill "$server"; wait "$server" 2>/dev/null; server=
 expect 1 "fetching collateral" "an unreachable PCCS with nothing valid cached" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url" --root "$set_dir/intel_root_ca.pem" --cache "$work/empty" --at 1751623200
 expect 2 "usage" "--pccs needs --root" "$kubetee" attest verify --quote "$set_dir/quote.dat" --pccs "$url"
 
