@@ -8,14 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "YYYY-MM-DDThh:mm:ssZ", optionally with a fraction of a second before the Z. */
+/* "YYYY-MM-DDThh:mm:ssZ", optionally with a fraction of a second (one digit or more)
+ * before the Z; a real date and time, as DER times must be (no 30 February, no second 60:
+ * timegm would read them as another time). */
 kt_status kt_time_parse(const char *s, time_t *out)
 {
     if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
         s[16] != ':')
         return kt_fail(KT_ERR_MALFORMED, "time '%s' is not YYYY-MM-DDThh:mm:ssZ", s ? s : "");
     const char *z = s + 19;
-    if (*z == '.')
+    if (*z == '.' && z[1] >= '0' && z[1] <= '9')
         for (z++; *z >= '0' && *z <= '9'; z++)
             ;
     struct tm tm;
@@ -28,11 +30,13 @@ kt_status kt_time_parse(const char *s, time_t *out)
     tm.tm_sec = kt_decimal(s + 17, 2);
     if (z[0] != 'Z' || z[1] || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
         tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
-        tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+        tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
         return kt_fail(KT_ERR_MALFORMED, "time '%s' is not a UTC time", s);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *out = timegm(&tm);
+    int mday = tm.tm_mday;
+    *out = timegm(&tm); /* normalises 30 February into March: such a date is refused */
+    if (tm.tm_mday != mday) return kt_fail(KT_ERR_MALFORMED, "time '%s': no such day", s);
     return KT_OK;
 }
 

@@ -27,11 +27,13 @@ static bool within(time_t at, time_t from, time_t to)
     return at >= from && at <= to;
 }
 
+/* ISO time for years 0..9999; any other (the API takes any time_t) as Unix seconds. */
 static void fmt_time(time_t t, char out[24])
 {
     struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
+        !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 24, "@%lld", (long long)t);
 }
 
 static kt_status window_fail(const char *what, time_t at, time_t from, time_t to)

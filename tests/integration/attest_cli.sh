@@ -12,6 +12,9 @@ trap 'rm -rf "$work"' EXIT
 s=$sets/tdx-v4-dcapqvl-uptodate
 expect 0 "PASS  tcb=UpToDate" "TDX UpToDate passes" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 2025-07-04T10:00:00Z
 expect 1 "not valid at" "one second after the window" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at 1752920559
+for at in 99999999999999999999 253402300800 " 1751623200" +1751623200 01751623200 2025-02-29T10:00:00Z; do
+  expect 2 "kubetee: --at: " "--at '$at' is refused, not read as another time" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --at "$at"
+done
 expect 1 "quote signature" "a corrupted quote" "$kubetee" attest verify --quote "$s/negative/quote_bad_reportdata.dat" --collateral "$s" --at 1751623200
 expect 1 "trust anchor" "a look-alike root" "$kubetee" attest verify --quote "$s/quote.dat" --collateral "$s" --root "$s/negative/untrusted_root_ca.pem" --at 1751623200
 s=$sets/sgx-v3-dcapqvl-cfg-swhardening

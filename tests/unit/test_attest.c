@@ -416,6 +416,73 @@ static void test_the_pcs_issuer_chains_are_exactly_signer_then_root(void **state
     close_set(&s);
 }
 
+/* Times are real dates and times, read one way: no 30 February or second 60 (timegm
+ * would read them as another time), no fraction without digits; a verification time no
+ * calendar date can name is written as Unix seconds, not as a garbled date. */
+static void test_times_are_real_and_read_one_way(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        time_t want; /* 0: refused */
+        const char *reason;
+    } cases[] = {
+        {"2025-07-04T10:00:00Z", 1751623200, NULL},
+        {"2025-07-04T10:00:00.5Z", 1751623200, NULL},
+        {"2024-02-29T00:00:00Z", 1709164800, NULL},
+        {"2025-02-29T00:00:00Z", 0, "no such day"},
+        {"2025-04-31T00:00:00Z", 0, "no such day"},
+        {"2025-07-04T10:00:60Z", 0, "is not a UTC time"},
+        {"2025-07-04T10:00:00.Z", 0, "is not a UTC time"},
+        {"2025-07-04T10:00:00+00:00", 0, "is not a UTC time"},
+        {" 2025-07-04T10:00:00Z", 0, "is not YYYY-MM-DDThh:mm:ssZ"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        time_t t = 0;
+        kt_status st = kt_time_parse(cases[i].text, &t);
+        if (cases[i].want && (st || t != cases[i].want))
+            fail_msg("'%s': %s, %lld", cases[i].text, kt_last_error(), (long long)t);
+        if (!cases[i].want) assert_fails_with(st, KT_ERR_MALFORMED, cases[i].reason);
+    }
+    /* collateral dated 30 February is refused when it is loaded */
+    const char *dir = SETS "/sgx-v3-dcapqvl-cfg-swhardening";
+    char path[600], edited[] = "/tmp/kt-date-XXXXXX", scratch[64], cmd[128];
+    kt_buf b = {0};
+    snprintf(path, sizeof path, "%s/qe_identity.json", dir);
+    assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
+    assert_int_equal(kt_buf_append(&b, "", 1), KT_OK);
+    char *at = strstr((char *)b.data, "\"issueDate\":\"");
+    assert_non_null(at);
+    memcpy(at + 18, "02-30", 5);
+    int fd = mkstemp(edited);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs((char *)b.data, f);
+    fclose(f);
+    kt_buf_free(&b);
+    scratch_with(dir, "qe_identity.json", edited, scratch);
+    kt_collateral *c = NULL;
+    assert_fails_with(kt_collateral_load_dir(scratch, NULL, &c), KT_ERR_MALFORMED,
+                      "enclaveIdentity: \"issueDate\": time '");
+    assert_non_null(strstr(kt_last_error(), "-02-30T")); /* the date it names is the one given */
+    assert_non_null(strstr(kt_last_error(), "no such day"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", scratch, edited);
+    assert_int_equal(system(cmd), 0);
+
+    set s;
+    open_set(&s, "sgx-v3-dcapqvl-cfg-swhardening");
+    kt_verdict v;
+    time_t far[] = {(time_t)1 << 62, -((time_t)1 << 62)};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kt_quote_verify(s.quote.data, s.quote.len, s.coll, far[i], &v), KT_OK);
+        char want[64];
+        snprintf(want, sizeof want, "not valid at @%lld (2018-05-21T10:45:10Z ..",
+                 (long long)far[i]);
+        if (v.ok || !strstr(v.reason, want)) fail_msg("want '%s', got %s", want, v.reason);
+    }
+    close_set(&s);
+}
+
 /* Under Intel's root only Intel's QE vendor ID passes (the check precedes the quote's
  * signature; tests/unit/test_sim_attest.c shows it with the signature intact). */
 static void test_a_quote_not_from_intels_qe_is_refused(void **state)
@@ -471,5 +538,6 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_the_pcs_issuer_chains_are_exactly_signer_then_root);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_a_quote_not_from_intels_qe_is_refused);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_times_are_real_and_read_one_way);
     return _cmocka_run_group_tests("attest", tests, n, NULL, NULL);
 }

@@ -53,15 +53,17 @@ static int quote_cmd(int argc, char **argv)
     return st ? cli_die("quoting", st) : 0;
 }
 
+/* Unix seconds (decimal digits only) or an ISO time, up to 9999-12-31T23:59:59Z. */
 static kt_status parse_at(const char *s, time_t *at)
 {
     if (!s) {
         *at = time(NULL);
         return KT_OK;
     }
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (*s && !*end && x >= 0) {
+    uint64_t x;
+    if (s[0] >= '0' && s[0] <= '9' && !strchr(s, '-')) {
+        if (kt_decimal_parse(s, 253402300799ull, &x))
+            return kt_fail_context(KT_ERR_MALFORMED, "'%s' is not Unix seconds up to year 9999", s);
         *at = (time_t)x;
         return KT_OK;
     }
