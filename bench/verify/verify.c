@@ -6,8 +6,9 @@
  * Phala's dcap-qvl (npm) verifies the same quote with the same collateral and time in one
  * node process started once (dcapqvl.mjs), so node's start-up is not timed: ours cold
  * against its WASM build targets 5.
- * The machine is shared, so every kind runs in short slices, round after round, each
- * under the same load; a kind's rate is its best slice (as bench/measure takes its best). */
+ * The machine is shared, so time is CPU time (this thread's; the node process's), every
+ * kind runs in short slices, round after round, each under the same load, and a kind's
+ * rate is its best slice (as bench/measure takes its best). */
 #include "../bench.h"
 #include <kubetee/attest.h>
 
@@ -109,8 +110,8 @@ static int one_cold(bench *b)
 static int slice(int (*one)(bench *), bench *b, int batch, double *rate)
 {
     long n = 0;
-    double t0 = bench_now(), t;
-    while ((t = bench_now()) - t0 < SLICE)
+    double t0 = bench_cpu_now(), t;
+    while ((t = bench_cpu_now()) - t0 < SLICE)
         for (int i = 0; i < batch; i++, n++)
             if (one(b)) return 1;
     *rate = (double)n / (t - t0);
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_verify: a verification failed or the peer stopped\n");
         return 1;
     }
-    printf("verify: best of %d rounds of %.1f s each: ECDSA P-256 %.0f verifies/s, warm %.0f "
+    printf("verify: best of %d rounds of %.1f CPU s each: ECDSA P-256 %.0f verifies/s, warm %.0f "
            "quotes/s, cold %.0f quotes/s\n",
            ROUNDS, SLICE, ecdsa, warm, cold);
     printf("verify: cold ratio %.3f, ceiling 1/9 = 0.111 (9 verifies, %.0f quotes/s)\n",
