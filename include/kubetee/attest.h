@@ -99,7 +99,10 @@ typedef enum {
 const char *kt_tcb_status_name(kt_tcb_status s);
 kt_status kt_tcb_status_parse(const char *name, kt_tcb_status *out);
 
-#define KT_MAX_ADVISORIES 32
+/* Advisory IDs per TCB level; a verdict holds the union of up to three levels' (platform,
+ * QE, TDX module), so every one of them fits. */
+#define KT_LEVEL_MAX_ADVISORIES 32
+#define KT_MAX_ADVISORIES (3 * KT_LEVEL_MAX_ADVISORIES)
 
 typedef struct {
     bool ok;                       /* every check passed (TCB status is for the policy to judge) */

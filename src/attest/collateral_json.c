@@ -144,9 +144,9 @@ static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, co
     *count = 0;
     json_t *a = json_object_get(o, "advisoryIDs");
     if (!a) return KT_OK;
-    if (!json_is_array(a) || json_array_size(a) > KT_MAX_ADVISORIES)
+    if (!json_is_array(a) || json_array_size(a) > KT_LEVEL_MAX_ADVISORIES)
         return kt_fail(KT_ERR_MALFORMED, "%s: \"advisoryIDs\" is not a list of at most %d", ctx,
-                       KT_MAX_ADVISORIES);
+                       KT_LEVEL_MAX_ADVISORIES);
     if (json_array_size(a) == 0) return KT_OK;
     *out = calloc(json_array_size(a), 24);
     if (!*out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");

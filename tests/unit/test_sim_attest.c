@@ -575,6 +575,50 @@ static void test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity(void *
     kt_sim_qe_free(qe);
 }
 
+/* A verdict holds every advisory ID of its matched levels: a platform level with the most
+ * a level may list and a QE level with one more give all of them (the QE's was dropped
+ * when the union was capped at one level's worth); a level with more is refused. */
+static void test_the_verdict_keeps_every_advisory_of_its_levels(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_buf quote = {0};
+    sim_quote(qe, 0x25, &quote);
+    char pki[512], dir[64], ids[64 * 20] = "", with[sizeof ids + 64];
+    pki_of(qe, pki);
+    const char *coll = kt_sim_qe_collateral_dir(qe);
+    scratch_copy(coll, dir);
+    for (int i = 0; i < KT_LEVEL_MAX_ADVISORIES; i++)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s\"INTEL-SA-%05d\"", i ? "," : "",
+                 i);
+    snprintf(with, sizeof with, "\"tcbStatus\":\"UpToDate\",\"advisoryIDs\":[%s]", ids);
+    char *tcb = pcs_value(coll, "tcb_info.json", "tcbInfo", "\"tcbStatus\":\"UpToDate\"", with);
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", tcb, pki, "tcb_signing.key");
+    char *qe_id =
+        pcs_value(coll, "qe_identity.json", "enclaveIdentity", "\"tcbStatus\":\"UpToDate\"",
+                  "\"tcbStatus\":\"UpToDate\",\"advisoryIDs\":[\"INTEL-SA-00000\",\"QE-ONLY\"]");
+    write_pcs_body(dir, "qe_identity.json", "enclaveIdentity", qe_id, pki, "tcb_signing.key");
+    kt_verdict v = verify_in(dir, NULL, &quote);
+    if (!v.ok) fail_msg("%s", v.reason);
+    assert_int_equal(v.advisory_count, KT_LEVEL_MAX_ADVISORIES + 1);
+    assert_string_equal(v.advisories[KT_LEVEL_MAX_ADVISORIES - 1], "INTEL-SA-00031");
+    assert_string_equal(v.advisories[KT_LEVEL_MAX_ADVISORIES], "QE-ONLY");
+    /* one more on a level is refused by name */
+    snprintf(with, sizeof with, "\"tcbStatus\":\"UpToDate\",\"advisoryIDs\":[%s,\"X\"]", ids);
+    free(tcb);
+    tcb = pcs_value(coll, "tcb_info.json", "tcbInfo", "\"tcbStatus\":\"UpToDate\"", with);
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", tcb, pki, "tcb_signing.key");
+    kt_collateral *c = NULL;
+    assert_fails_with(kt_collateral_load_dir(dir, NULL, &c), KT_ERR_MALFORMED,
+                      "\"advisoryIDs\" is not a list of at most 32");
+    free(tcb);
+    free(qe_id);
+    remove_dir(dir);
+    kt_buf_free(&quote);
+    kt_sim_qe_free(qe);
+}
+
 /* The QE vendor ID in the header is Intel's QE's; the sim QE's own is accepted only under
  * a simulation root. Each quote here is signed again after its vendor ID changed, so the
  * signature holds and the vendor ID is what is judged. */
@@ -743,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_a_cluster_shares_one_simulation_root),
         cmocka_unit_test(test_enclave_quotes_itself_binding_its_identity_key),
         cmocka_unit_test(test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity),
+        cmocka_unit_test(test_the_verdict_keeps_every_advisory_of_its_levels),
         cmocka_unit_test(test_the_qe_vendor_id_is_the_anchors),
         cmocka_unit_test(test_the_root_path_length_counts_the_whole_pck_path),
         cmocka_unit_test(test_a_crafted_common_name_is_escaped_in_the_verdict),
