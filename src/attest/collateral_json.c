@@ -252,16 +252,21 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
     if (st) return st;
     const char *ctx = "tcbInfo";
     long long x = 0;
-    json_t *id = json_object_get(o, "id");
-    snprintf(t->id, sizeof t->id, "%s", json_is_string(id) ? json_string_value(id) : "SGX");
     if ((st = get_int(o, "version", 2, 3, &x, ctx))) goto out;
     t->version = (int)x;
+    /* version 3 names its TEE; version 2 is SGX's and names none */
+    json_t *id = json_object_get(o, "id");
+    if ((id || t->version == 3) && !json_is_string(id)) {
+        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: \"id\" missing or not a string");
+        goto out;
+    }
+    snprintf(t->id, sizeof t->id, "%s", id ? json_string_value(id) : "SGX");
     if ((st = get_time(o, "issueDate", &t->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &t->next_update, ctx)) ||
         (st = get_hex(o, "fmspc", t->fmspc, 6, ctx)) ||
         (st = get_hex(o, "pceId", t->pceid, 2, ctx)))
         goto out;
-    if (strcmp(t->id, "SGX") && strcmp(t->id, "TDX")) {
+    if (id && strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX")) {
         st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
         goto out;
     }
@@ -298,8 +303,20 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
             (st = get_advisories(l, &lv->advisories, &lv->advisory_count, ctx)))
             goto out;
     }
+    /* TDX: the module's identity is required, its versions' identities optional; neither
+     * is skipped for being of the wrong shape */
     json_t *module = json_object_get(o, "tdxModule");
-    if (tdx && json_is_object(module)) {
+    json_t *ids = json_object_get(o, "tdxModuleIdentities");
+    if (tdx && !json_is_object(module)) {
+        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: a TDX TCB Info without a \"tdxModule\" object");
+        goto out;
+    }
+    if (tdx && ids && (!json_is_array(ids) || json_array_size(ids) > 64)) {
+        st = kt_fail(KT_ERR_MALFORMED,
+                     "tcbInfo: \"tdxModuleIdentities\" is not a list of at most 64");
+        goto out;
+    }
+    if (tdx) {
         t->has_tdx_module = true;
         uint8_t a[8], m[8];
         if ((st = get_hex(module, "mrsigner", t->module_mrsigner, 48, "tdxModule")) ||
@@ -309,8 +326,7 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
         t->module_attributes = kt_le64(a);
         t->module_attributes_mask = kt_le64(m);
     }
-    json_t *ids = json_object_get(o, "tdxModuleIdentities");
-    if (tdx && json_is_array(ids) && json_array_size(ids) <= 64) {
+    if (tdx && ids) {
         t->modules = calloc(json_array_size(ids) + 1, sizeof *t->modules);
         if (!t->modules) {
             st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");

@@ -190,6 +190,32 @@ static void test_root_crl_distribution_point(void **state)
                      KT_ERR_MALFORMED);
 }
 
+/* dir's collateral with the first `from` in `file` replaced by `to` is refused when it is
+ * loaded: KT_ERR_MALFORMED naming `reason` (kt_last_error() tells the rest). */
+static void refused_when_edited(const char *dir, const char *file, const char *from, const char *to,
+                                const char *reason)
+{
+    char path[600], edited[] = "/tmp/kt-edited-XXXXXX", scratch[64], cmd[128];
+    kt_buf b = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
+    assert_int_equal(kt_buf_append(&b, "", 1), KT_OK);
+    char *at = strstr((char *)b.data, from);
+    assert_non_null(at);
+    int fd = mkstemp(edited);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "%.*s%s%s", (int)(at - (char *)b.data), (char *)b.data, to, at + strlen(from));
+    fclose(f);
+    kt_buf_free(&b);
+    scratch_with(dir, file, edited, scratch);
+    kt_collateral *c = NULL;
+    assert_fails_with(kt_collateral_load_dir(scratch, NULL, &c), KT_ERR_MALFORMED, reason);
+    assert_null(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", scratch, edited);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Levels judged by one ISVSVN (QE Identity, TDX module identities) are refused by name
  * when a level has no tcb object or its ISVSVN is out of range, given twice or not plain
  * decimal. */
@@ -216,29 +242,28 @@ static void test_malformed_svn_levels_are_refused_by_name(void **state)
          "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3,\"isvsvn\":9}", "duplicate object key"},
         {"qe_identity.json", "\"isvsvn\":4", "\"isvsvn\":04", "not JSON (invalid token"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char path[600], edited[] = "/tmp/kt-levels-XXXXXX", scratch[64], cmd[128];
-        kt_buf b = {0};
-        snprintf(path, sizeof path, "%s/%s", dir, cases[i].file);
-        assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
-        assert_int_equal(kt_buf_append(&b, "", 1), KT_OK);
-        char *at = strstr((char *)b.data, cases[i].from);
-        assert_non_null(at);
-        int fd = mkstemp(edited);
-        assert_true(fd >= 0);
-        FILE *f = fdopen(fd, "w");
-        fprintf(f, "%.*s%s%s", (int)(at - (char *)b.data), (char *)b.data, cases[i].to,
-                at + strlen(cases[i].from));
-        fclose(f);
-        kt_buf_free(&b);
-        scratch_with(dir, cases[i].file, edited, scratch);
-        kt_collateral *c = NULL;
-        assert_fails_with(kt_collateral_load_dir(scratch, NULL, &c), KT_ERR_MALFORMED,
-                          cases[i].reason);
-        assert_null(c);
-        snprintf(cmd, sizeof cmd, "rm -rf %s %s", scratch, edited);
-        assert_int_equal(system(cmd), 0);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused_when_edited(dir, cases[i].file, cases[i].from, cases[i].to, cases[i].reason);
+}
+
+/* TCB Info says what it is for: version 3 names its TEE, and a TDX one has its module's
+ * identity; neither is defaulted or skipped (as SGX, or as no module to check). */
+static void test_tcb_info_names_its_tee_and_tdx_module(void **state)
+{
+    (void)state;
+    const char *dir = SETS "/tdx-v4-dcapqvl-uptodate";
+    static const struct {
+        const char *from, *to, *reason;
+    } cases[] = {
+        {"\"id\":\"TDX\",", "", "tcbInfo: \"id\" missing or not a string"},
+        {"\"id\":\"TDX\",", "\"id\":5,", "tcbInfo: \"id\" missing or not a string"},
+        {"\"id\":\"TDX\",", "\"id\":\"TDXSGXTDX\",", "id \"TDXSGXT\" is neither SGX nor TDX"},
+        {"\"tdxModule\":{", "\"tdxModuleX\":{", "a TDX TCB Info without a \"tdxModule\" object"},
+        {"\"tdxModuleIdentities\":[", "\"tdxModuleIdentities\":7,\"x\":[",
+         "\"tdxModuleIdentities\" is not a list of at most 64"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused_when_edited(dir, "tcb_info.json", cases[i].from, cases[i].to, cases[i].reason);
 }
 
 /* Each place for certification data takes one type: the PCK chain (5) inside the QE's
@@ -444,30 +469,10 @@ static void test_times_are_real_and_read_one_way(void **state)
             fail_msg("'%s': %s, %lld", cases[i].text, kt_last_error(), (long long)t);
         if (!cases[i].want) assert_fails_with(st, KT_ERR_MALFORMED, cases[i].reason);
     }
-    /* collateral dated 30 February is refused when it is loaded */
-    const char *dir = SETS "/sgx-v3-dcapqvl-cfg-swhardening";
-    char path[600], edited[] = "/tmp/kt-date-XXXXXX", scratch[64], cmd[128];
-    kt_buf b = {0};
-    snprintf(path, sizeof path, "%s/qe_identity.json", dir);
-    assert_int_equal(kt_file_read(path, 1 << 20, &b), KT_OK);
-    assert_int_equal(kt_buf_append(&b, "", 1), KT_OK);
-    char *at = strstr((char *)b.data, "\"issueDate\":\"");
-    assert_non_null(at);
-    memcpy(at + 18, "02-30", 5);
-    int fd = mkstemp(edited);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs((char *)b.data, f);
-    fclose(f);
-    kt_buf_free(&b);
-    scratch_with(dir, "qe_identity.json", edited, scratch);
-    kt_collateral *c = NULL;
-    assert_fails_with(kt_collateral_load_dir(scratch, NULL, &c), KT_ERR_MALFORMED,
-                      "enclaveIdentity: \"issueDate\": time '");
-    assert_non_null(strstr(kt_last_error(), "-02-30T")); /* the date it names is the one given */
-    assert_non_null(strstr(kt_last_error(), "no such day"));
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", scratch, edited);
-    assert_int_equal(system(cmd), 0);
+    /* collateral dated 30 February is refused when it is loaded, naming the date given */
+    refused_when_edited(SETS "/sgx-v3-dcapqvl-cfg-swhardening", "qe_identity.json",
+                        "\"issueDate\":\"2025-06-19T", "\"issueDate\":\"2025-02-30T",
+                        "enclaveIdentity: \"issueDate\": time '2025-02-30T10:01:18Z': no such day");
 
     set s;
     open_set(&s, "sgx-v3-dcapqvl-cfg-swhardening");
@@ -532,6 +537,7 @@ int main(void)
         test_every_byte_of_a_truncated_quote_is_refused_cleanly);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_root_crl_distribution_point);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_malformed_svn_levels_are_refused_by_name);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tcb_info_names_its_tee_and_tdx_module);
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(test_certification_data_of_the_wrong_type_is_refused);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_the_pck_chain_is_exactly_leaf_ca_root);
