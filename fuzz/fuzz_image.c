@@ -1,5 +1,6 @@
 /* Fuzz target: a signed enclave image as the loader reads it (trailer, SIGSTRUCT, ELF,
- * imports, measurement), and the ELF reader on its own. */
+ * imports, measurement), and the ELF reader, measurement and EINIT-ready rules on their
+ * own. */
 #include <kubetee/image.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
@@ -19,7 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         c.tcs_count = 1;
         uint8_t mr[32];
         /* bound the work: the reader accepts spans up to 64 GiB, the fuzzer needn't */
-        if (elf.image_size < (64u << 20)) kt_measure(data, n, &c, mr);
+        if (elf.image_size < (64u << 20)) {
+            kt_measure(data, n, &c, mr);
+            kt_einit_report r;
+            kt_einit_check(data, n, &c, &r);
+        }
     }
     return 0;
 }

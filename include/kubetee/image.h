@@ -64,6 +64,7 @@ typedef struct {
     unsigned nseg;
     uint64_t image_size;            /* end of the last segment, page-rounded */
     uint64_t entry;                 /* address of KT_ENTRY_SYMBOL, 0 when absent */
+    uint64_t tls_memsz, tls_align;  /* PT_TLS: the thread-local block; 0 when absent */
     const uint8_t *dynsym, *dynstr; /* views into the file */
     size_t dynsym_count, dynstr_size;
 } kt_elf;
@@ -83,11 +84,89 @@ kt_status kt_elf_check_imports(const kt_elf *elf);
 /* The category of a forbidden symbol ("files", "sockets", ...), or NULL if allowed. */
 const char *kt_forbidden_import(const char *name);
 
+/* ---- layout ---- */
+/* SECINFO.FLAGS: permissions KT_PAGE_R/W/X, page type in bits 8..15 */
+#define KT_SECINFO_PT_TCS (1u << 8)
+#define KT_SECINFO_PT_REG (2u << 8)
+#define KT_LAYOUT_NSSA 1             /* SSA frames per TCS */
+#define KT_LAYOUT_TLS_MAX (1u << 20) /* largest PT_TLS block */
+/* TCS fields (Intel SDM vol. 3D, "Thread Control Structure"); bytes 72.. are reserved */
+#define KT_TCS_FLAGS 8
+#define KT_TCS_OSSA 16
+#define KT_TCS_CSSA 24
+#define KT_TCS_NSSA 28
+#define KT_TCS_OENTRY 32
+#define KT_TCS_AEP 40
+#define KT_TCS_OFSBASGX 48
+#define KT_TCS_OGSBASGX 56
+#define KT_TCS_FSLIMIT 64
+#define KT_TCS_GSLIMIT 68
+#define KT_TCS_USED 72
+
+/* Where every page of an enclave sits (offsets from its base); docs/formats.md. */
+typedef struct {
+    kt_enclave_config config;
+    uint64_t size;                  /* SECS.SIZE: a power of two; BASEADDR a multiple of it */
+    uint64_t end;                   /* first byte past the last page */
+    uint32_t ssa_frame_pages, nssa; /* SECS.SSAFRAMESIZE; SSA frames per TCS */
+    uint64_t xfrm, entry;
+    bool debug;
+    uint64_t image_size, config_page, heap, heap_size, stack_size;
+    uint32_t tcs_count;
+    uint64_t tls_bytes, tls_align, tls_pages; /* PT_TLS block (aligned), its alignment, pages */
+    uint64_t threads, thread_stride;          /* the first thread's guard page; bytes per thread */
+} kt_layout;
+
+/* One thread's pages: stack, TCS, SSA frames, thread-local pages, the control block FS
+ * and GS point to. */
+typedef struct {
+    uint64_t stack, tcs, ssa, tls, tcb;
+} kt_layout_thread;
+
+/* Lays out a parsed image with a config (checked by the caller). */
+kt_status kt_layout_plan(const kt_elf *elf, const kt_enclave_config *c, kt_layout *l);
+kt_layout_thread kt_layout_thread_at(const kt_layout *l, uint32_t t);
+/* TCS page t as it is measured. */
+void kt_layout_tcs_page(const kt_layout *l, uint32_t t, uint8_t page[KT_PAGE_SIZE]);
+/* Called for each EADD in order: page NULL when the page is added only, else its bytes,
+ * which EEXTEND measures; valid during the call. */
+typedef kt_status (*kt_layout_visit)(void *arg, uint64_t offset, uint64_t secinfo,
+                                     const uint8_t *page);
+kt_status kt_layout_walk(const kt_layout *l, const kt_elf *elf, const uint8_t *data,
+                         kt_layout_visit fn, void *arg);
+
+/* ---- EINIT-ready: the rules hardware applies to the layout ---- */
+#define KT_EINIT_RULES 13
+typedef struct {
+    const char *name; /* "secs_size", "tcs_fs_gs", ... (docs/formats.md) */
+    bool ok;
+    char detail[160]; /* what was checked, with the values */
+} kt_einit_rule;
+
+typedef struct {
+    kt_einit_rule rule[KT_EINIT_RULES];
+    unsigned n;
+    bool ready; /* every rule holds */
+} kt_einit_report;
+
+/* Walks the layout's pages as they are measured and checks what ECREATE, EADD, EINIT and
+ * EENTER require. KT_OK when the report was made (see r->ready); an error when the image
+ * or config can't be laid out. */
+kt_status kt_einit_check(const uint8_t *elf_bytes, size_t n, const kt_enclave_config *c,
+                         kt_einit_report *r);
+kt_status kt_layout_einit_check(const kt_layout *l, const kt_elf *elf, const uint8_t *data,
+                                kt_einit_report *r);
+/* KT_ERR_DENIED naming the first rule the layout breaks (signing refuses such an image). */
+kt_status kt_einit_require(const uint8_t *elf_bytes, size_t n, const kt_enclave_config *c);
+
 /* ---- measurement ---- */
 /* MRENCLAVE of an image with a config: SGX's ECREATE/EADD/EEXTEND log over the
  * enclave's page layout (see docs/formats.md). */
 kt_status kt_measure(const uint8_t *elf_bytes, size_t n, const kt_enclave_config *c,
                      uint8_t mrenclave[KT_SHA256_LEN]);
+/* The same for a layout already planned. */
+kt_status kt_layout_measure(const kt_layout *l, const kt_elf *elf, const uint8_t *data,
+                            uint8_t mrenclave[KT_SHA256_LEN]);
 
 /* ---- SIGSTRUCT ---- */
 typedef struct {

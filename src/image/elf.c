@@ -86,6 +86,12 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         if (ph.p_type == PT_INTERP)
             return kt_fail(KT_ERR_MALFORMED,
                            "ELF: has an interpreter (an executable, not an enclave)");
+        if (ph.p_type == PT_TLS) {
+            if (out->tls_align || out->tls_memsz)
+                return kt_fail(KT_ERR_MALFORMED, "ELF: more than one PT_TLS segment");
+            out->tls_memsz = ph.p_memsz;
+            out->tls_align = ph.p_align ? ph.p_align : 1;
+        }
         if (ph.p_type != PT_LOAD) continue;
         if (out->nseg == KT_ELF_MAX_SEGMENTS)
             return kt_fail(KT_ERR_MALFORMED, "ELF: more than %d loadable segments",

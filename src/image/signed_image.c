@@ -55,7 +55,7 @@ static kt_status write_image(const uint8_t *elf, size_t n, const kt_enclave_conf
     return st;
 }
 
-/* Checks an unsigned ELF is signable and measures it. */
+/* Checks an unsigned ELF is signable (imports, an EINIT-ready layout) and measures it. */
 static kt_status prepare(const uint8_t *elf, size_t n, const kt_enclave_config *c,
                          uint8_t mrenclave[KT_SHA256_LEN])
 {
@@ -64,7 +64,7 @@ static kt_status prepare(const uint8_t *elf, size_t n, const kt_enclave_config *
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "sign: the enclave is already signed");
     kt_elf parsed;
     kt_status st = kt_elf_parse(elf, n, &parsed);
-    if (st || (st = kt_elf_check_imports(&parsed))) return st;
+    if (st || (st = kt_elf_check_imports(&parsed)) || (st = kt_einit_require(elf, n, c))) return st;
     return kt_measure(elf, n, c, mrenclave);
 }
 

@@ -21,6 +21,21 @@ check "sign" "$kubetee" sign --enclave "$enclaves/tfftest.so" --config "$conf" -
 check "dump shows config" grep -q '"prodid":3,"svn":7' "$work/one.json"
 mre=$(grep -o '"mrenclave":"[0-9a-f]*"' "$work/one.json")
 check "dump shows MRENCLAVE" test -n "$mre"
+check "dump says EINIT-ready" grep -q '"einit_ready":true,"einit_rules":\[{"rule":"xfrm","ok":true' "$work/one.json"
+check "no EINIT rule fails" bash -c "! grep -q '\"ok\":false' '$work/one.json'"
+check "MRENCLAVE replayed from docs/formats.md" /usr/bin/python3 "$here/mrenclave_replay.py" "$enclaves/tfftest.so" "$work/one.json"
+# the replay catches a wrong MRENCLAVE (so it can fail)
+sed 's/"mrenclave":"./"mrenclave":"x/' "$work/one.json" > "$work/wrong.json"
+refuse "replay disagrees with a wrong MRENCLAVE" "replayed MRENCLAVE" /usr/bin/python3 "$here/mrenclave_replay.py" "$enclaves/tfftest.so" "$work/wrong.json"
+# debug (TCS.FLAGS.DBGOPTIN) and AMX (a 3-page SSA frame) lay out otherwise; replay both
+printf 'debug = true\nxfrm = 0x602E7\ntcs_count = 3\n' > "$work/amx.conf"
+check "sign debug AMX" "$kubetee" sign --quiet --enclave "$enclaves/tfftest.so" --config "$work/amx.conf" --key "$work/key.pem" --out "$work/amx.so"
+"$kubetee" dump --enclave "$work/amx.so" --json > "$work/amx.json"
+check "AMX MRENCLAVE replayed" /usr/bin/python3 "$here/mrenclave_replay.py" "$enclaves/tfftest.so" "$work/amx.json"
+"$kubetee" dump --enclave "$work/amx.so" > "$work/amx.txt"
+check "dump lists each EINIT rule" bash -c "grep -q '^EINIT-ready:      yes (13 rules)' '$work/amx.txt' && [ \$(grep -c '^  pass ' '$work/amx.txt') = 13 ]"
+check "dump shows the 3-page SSA frame" grep -q 'SSAFRAMESIZE 3 page' "$work/amx.txt"
+check "dump shows DBGOPTIN" grep -q 'FLAGS.DBGOPTIN set' "$work/amx.txt"
 
 # two steps: gendata, an external signer, catsig
 check "gendata" "$kubetee" gendata --enclave "$enclaves/tfftest.so" --config "$conf" --out "$work/sd.bin"

@@ -485,6 +485,133 @@ static void test_xfrm_in_config_and_ssa_frame(void **state)
     assert_int_equal(kt_xfrm_ssa_pages(0x602E7), 3);
 }
 
+static void expect_ready(const kt_buf *b, const kt_enclave_config *c)
+{
+    kt_einit_report r;
+    assert_int_equal(kt_einit_check(b->data, b->len, c, &r), KT_OK);
+    assert_int_equal(r.n, KT_EINIT_RULES);
+    for (unsigned i = 0; i < r.n; i++)
+        if (!r.rule[i].ok) fail_msg("rule %s fails: %s", r.rule[i].name, r.rule[i].detail);
+    assert_true(r.ready);
+}
+
+/* The TCS pages are what EENTER needs: SSA frames, entry, FS/GS on the thread's control
+ * block with the PT_TLS block right below it, DBGOPTIN for a debug enclave. */
+static void test_layout_tcs_pages_are_ones_hardware_runs(void **state)
+{
+    (void)state;
+    kt_buf b = load("tfftest.so");
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+    assert_true(elf.tls_memsz > 0); /* the runtime has thread-locals */
+    for (int debug = 0; debug < 2; debug++) {
+        kt_enclave_config c;
+        kt_enclave_config_default(&c);
+        c.tcs_count = 3;
+        c.debug = debug;
+        kt_layout l;
+        assert_int_equal(kt_layout_plan(&elf, &c, &l), KT_OK);
+        assert_int_equal(l.size & (l.size - 1), 0);
+        assert_true(l.end <= l.size);
+        assert_int_equal(l.ssa_frame_pages, 1);
+        uint64_t fs_seen[3];
+        for (uint32_t t = 0; t < 3; t++) {
+            uint8_t p[KT_PAGE_SIZE];
+            kt_layout_tcs_page(&l, t, p);
+            kt_layout_thread th = kt_layout_thread_at(&l, t);
+            assert_int_equal(kt_le64(p + KT_TCS_FLAGS), debug ? 1 : 0); /* DBGOPTIN */
+            assert_int_equal(kt_le64(p + KT_TCS_OSSA), th.ssa);
+            assert_int_equal(th.ssa, th.tcs + KT_PAGE_SIZE);
+            assert_int_equal(kt_le32(p + KT_TCS_NSSA), 1);
+            assert_int_equal(kt_le64(p + KT_TCS_OENTRY), elf.entry);
+            uint64_t fs = kt_le64(p + KT_TCS_OFSBASGX);
+            assert_int_equal(fs, th.tcb);
+            assert_int_equal(kt_le64(p + KT_TCS_OGSBASGX), fs);
+            assert_int_equal(fs % KT_PAGE_SIZE, 0);
+            assert_true(fs - th.tls >= elf.tls_memsz); /* the TLS block fits below FS */
+            assert_int_equal(kt_le32(p + KT_TCS_FSLIMIT), 0xFFFFFFFFu);
+            assert_int_equal(kt_le32(p + KT_TCS_GSLIMIT), 0xFFFFFFFFu);
+            fs_seen[t] = fs;
+        }
+        assert_true(fs_seen[0] != fs_seen[1] && fs_seen[1] != fs_seen[2]);
+        expect_ready(&b, &c);
+    }
+    kt_buf_free(&b);
+}
+
+/* SSAFRAMESIZE follows XFRM: AMX needs 3 pages and so measures differently; AVX fits the
+ * same page and keeps MRENCLAVE. */
+static void test_ssa_frame_follows_xfrm(void **state)
+{
+    (void)state;
+    kt_buf b = load("tfftest.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    uint8_t legacy[32], avx[32], amx[32];
+    assert_int_equal(kt_measure(b.data, b.len, &c, legacy), KT_OK);
+    c.xfrm = 0x7;
+    assert_int_equal(kt_measure(b.data, b.len, &c, avx), KT_OK);
+    assert_memory_equal(legacy, avx, 32);
+    c.xfrm = 0x602E7;
+    assert_int_equal(kt_measure(b.data, b.len, &c, amx), KT_OK);
+    assert_memory_not_equal(legacy, amx, 32);
+    kt_elf elf;
+    kt_layout l;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+    assert_int_equal(kt_layout_plan(&elf, &c, &l), KT_OK);
+    assert_int_equal(l.ssa_frame_pages, 3);
+    expect_ready(&b, &c);
+    kt_buf_free(&b);
+}
+
+/* Sets p_flags of the first PT_LOAD segment whose flags are `from`. */
+static void set_segment_flags(kt_buf *b, uint32_t from, uint32_t to)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, b->data, sizeof eh);
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, b->data + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_LOAD && ph.p_flags == from) {
+            ph.p_flags = to;
+            memcpy(b->data + eh.e_phoff + i * sizeof ph, &ph, sizeof ph);
+            return;
+        }
+    }
+    fail_msg("no segment with flags %u", from);
+}
+
+static void expect_rule_fails(const kt_buf *b, const kt_enclave_config *c, const char *name)
+{
+    kt_einit_report r;
+    assert_int_equal(kt_einit_check(b->data, b->len, c, &r), KT_OK);
+    assert_false(r.ready);
+    bool found = false;
+    for (unsigned i = 0; i < r.n; i++)
+        if (!strcmp(r.rule[i].name, name)) found = !r.rule[i].ok;
+    assert_true(found);
+    kt_buf out = {0};
+    assert_fails_with(kt_image_sign(b->data, b->len, c, signer, 0x20261126, &out), KT_ERR_DENIED,
+                      name);
+    assert_int_equal(out.len, 0);
+}
+
+/* Images hardware would refuse are reported rule by rule, and never signed. */
+static void test_layouts_hardware_refuses_are_not_signed(void **state)
+{
+    (void)state;
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf b = load("bare.so");
+    set_segment_flags(&b, PF_R | PF_W, PF_W); /* writable, not readable: EADD #GP */
+    expect_rule_fails(&b, &c, "secinfo");
+    kt_buf_free(&b);
+    b = load("bare.so");
+    set_segment_flags(&b, PF_R | PF_X, PF_R); /* the entry point is not executable */
+    expect_rule_fails(&b, &c, "tcs_entry");
+    kt_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +626,9 @@ int main(void)
         cmocka_unit_test(test_two_step_signing_matches_one_step),
         cmocka_unit_test(test_sigstruct_fields_einit_refuses_are_refused),
         cmocka_unit_test(test_xfrm_in_config_and_ssa_frame),
+        cmocka_unit_test(test_layout_tcs_pages_are_ones_hardware_runs),
+        cmocka_unit_test(test_ssa_frame_follows_xfrm),
+        cmocka_unit_test(test_layouts_hardware_refuses_are_not_signed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,6 +19,8 @@ int cli_die(const char *what, kt_status st);
 /* Reads an enclave config file, or the defaults when path is NULL. */
 kt_status cli_load_config(const char *path, kt_enclave_config *c);
 kt_status cli_load_key(const char *path, kt_key **k);
+/* Prints an EINIT-ready report: one line per rule, or JSON members (no braces). */
+void cli_print_einit(const kt_einit_report *r, bool json);
 
 #define CLI_NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -17,6 +17,8 @@ int cmd_dump(int argc, char **argv)
     kt_status st = kt_file_read(o[0].value, KT_IMAGE_MAX, &file);
     if (st) return cli_die("reading enclave", st);
     st = kt_image_verify(file.data, file.len, &img, &id);
+    kt_einit_report einit;
+    if (!st) st = kt_einit_check(img.elf, img.elf_len, &img.config, &einit);
     kt_buf_free(&file);
     if (st) return cli_die("verifying enclave", st);
     char mre[65], mrs[65];
@@ -28,11 +30,13 @@ int cmd_dump(int argc, char **argv)
         printf("{\"mrenclave\":\"%s\",\"mrsigner\":\"%s\",\"prodid\":%u,\"svn\":%u,"
                "\"debug\":%s,\"date\":\"%04x-%02x-%02x\",\"attributes\":{\"flags\":\"0x%llx\","
                "\"xfrm\":\"0x%llx\"},\"config\":{\"heap_size\":%llu,\"stack_size\":%llu,"
-               "\"tcs_count\":%u,\"max_message_size\":%llu}}\n",
+               "\"tcs_count\":%u,\"max_message_size\":%llu},",
                mre, mrs, c->prodid, c->svn, c->debug ? "true" : "false", y, md >> 8, md & 0xff,
                (unsigned long long)id.attr_flags, (unsigned long long)id.attr_xfrm,
                (unsigned long long)c->heap_size, (unsigned long long)c->stack_size, c->tcs_count,
                (unsigned long long)c->max_message_size);
+        cli_print_einit(&einit, true);
+        printf("}\n");
     } else {
         printf("mrenclave:        %s\nmrsigner:         %s\nprodid:           %u\nsvn:             "
                " %u\n"
@@ -43,6 +47,7 @@ int cmd_dump(int argc, char **argv)
                (unsigned long long)id.attr_flags, (unsigned long long)id.attr_xfrm,
                (unsigned long long)c->heap_size, (unsigned long long)c->stack_size, c->tcs_count,
                (unsigned long long)c->max_message_size);
+        cli_print_einit(&einit, false);
     }
     return 0;
 }

@@ -20,6 +20,9 @@ static void print_identity(const kt_buf *signed_image)
         kt_hex_encode(id.mrenclave, 32, mre, sizeof mre);
         kt_hex_encode(id.mrsigner, 32, mrs, sizeof mrs);
         printf("mrenclave: %s\nmrsigner:  %s\n", mre, mrs);
+        kt_einit_report r;
+        if (kt_einit_check(img.elf, img.elf_len, &img.config, &r) == KT_OK)
+            cli_print_einit(&r, false);
     }
 }
 
