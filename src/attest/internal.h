@@ -119,6 +119,8 @@ kt_status kt_crl_crosscheck(const kt_crl *c, const char *what);
 /* The same, once per distinct DER in the process (remembered by SHA-256). */
 kt_status kt_chain_crosscheck_once(const kt_chain *c, const char *what);
 kt_status kt_crl_crosscheck_once(const kt_crl *c, const char *what);
+/* How many certificates OpenSSL has decoded for kt_x509_crosscheck in this process. */
+unsigned long kt_x509_crosscheck_count(void);
 
 /* ---- issuance (chain.c) ---- */
 /* x names issuer, and issuer is a CA allowing cas_below CAs under it (no signature). */

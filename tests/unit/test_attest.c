@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "../../src/attest/internal.h"
 #include <kubetee/attest.h>
 
 #include <dirent.h>
@@ -388,6 +389,45 @@ static void test_the_pck_chain_is_exactly_leaf_ca_root(void **state)
     close_set(&s);
 }
 
+/* Work an unauthenticated quote can ask for comes after the cheap checks: a PCK leaf not
+ * signed by its CA is refused on that one ECDSA verification, before OpenSSL's second
+ * reading of the certificate (about twice as costly) is made. */
+static void test_a_forged_pck_leaf_costs_one_verification(void **state)
+{
+    (void)state;
+    set s;
+    open_set(&s, "sgx-v3-dcapqvl-cfg-swhardening");
+    kt_quote q;
+    assert_int_equal(kt_quote_parse(s.quote.data, s.quote.len, &q), KT_OK);
+    pem_list chain;
+    split_pem(q.pck_chain_pem, q.pck_chain_len, &chain);
+    /* the leaf with the last byte of its signature changed */
+    char *b = strchr(chain.pem[0], '\n') + 1, *e = strstr(b, "-----END"), clean[2048];
+    size_t k = 0;
+    for (char *c = b; c < e; c++)
+        if (*c != '\n' && *c != '\r') clean[k++] = *c;
+    kt_buf der = {0}, b64 = {0}, edited = {0};
+    assert_int_equal(kt_base64_decode(clean, k, &der), KT_OK);
+    der.data[der.len - 1] ^= 1;
+    assert_int_equal(kt_base64_encode(der.data, der.len, &b64), KT_OK);
+    char pem[8192];
+    snprintf(pem, sizeof pem, "-----BEGIN CERTIFICATE-----\n%.*s\n-----END CERTIFICATE-----\n%s%s",
+             (int)b64.len, (char *)b64.data, chain.pem[1], chain.pem[2]);
+    with_pck_chain(&s.quote, pem, &edited);
+    unsigned long decoded = kt_x509_crosscheck_count();
+    kt_verdict v;
+    assert_int_equal(
+        kt_quote_verify(edited.data, edited.len, s.coll, expected_time(&s, "verify_at", NULL), &v),
+        KT_OK);
+    if (v.ok || !strstr(v.reason, "signature of 'Intel SGX PCK Certificate' does not verify"))
+        fail_msg("%s", v.ok ? "success" : v.reason);
+    assert_int_equal(kt_x509_crosscheck_count(), decoded);
+    kt_buf_free(&der);
+    kt_buf_free(&b64);
+    kt_buf_free(&edited);
+    close_set(&s);
+}
+
 /* The PCS issuer chains are exactly their signer (or the PCK CA), then the root. */
 static void test_the_pcs_issuer_chains_are_exactly_signer_then_root(void **state)
 {
@@ -541,6 +581,7 @@ int main(void)
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(test_certification_data_of_the_wrong_type_is_refused);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_the_pck_chain_is_exactly_leaf_ca_root);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_a_forged_pck_leaf_costs_one_verification);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_the_pcs_issuer_chains_are_exactly_signer_then_root);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_a_quote_not_from_intels_qe_is_refused);
