@@ -31,7 +31,7 @@ typedef struct {
     int n;
     grpc_byte_buffer *request;
     double start, end;
-    long calls, failures;
+    long calls, total, failures;
 } worker;
 
 static grpc_channel *connect_to(const char *target)
@@ -120,6 +120,7 @@ static void *drive(void *arg)
         bool ok = end_call(c) && ev.success;
         double now = bench_now();
         if (!ok) w->failures++;
+        w->total += ok;
         if (now >= w->start && now < w->end) w->calls++;
         if (now < w->end && ok)
             start_call(c, cq, w->request);
@@ -142,7 +143,7 @@ static grpc_byte_buffer *say_request(void)
     return grpc_raw_byte_buffer_create(&s, 1);
 }
 
-double load_unary(const char *target, int clients, double seconds)
+double load_unary(const char *target, int clients, double seconds, long *total)
 {
     grpc_init();
     client *cs = calloc((size_t)clients, sizeof *cs);
@@ -158,14 +159,16 @@ double load_unary(const char *target, int clients, double seconds)
     double start = bench_now() + WARMUP;
     for (int i = 0, first = 0; i < nthreads; i++) {
         int n = clients / nthreads + (i < clients % nthreads);
-        w[i] = (worker){cs + first, n, request, start, start + seconds, 0, 0};
+        w[i] = (worker){cs + first, n, request, start, start + seconds, 0, 0, 0};
         first += n;
         pthread_create(&t[i], NULL, drive, &w[i]);
     }
     long calls = 0, failures = 0;
+    *total = 0;
     for (int i = 0; i < nthreads; i++) {
         pthread_join(t[i], NULL);
         calls += w[i].calls;
+        *total += w[i].total;
         failures += w[i].failures;
     }
     grpc_byte_buffer_destroy(request);
@@ -188,7 +191,7 @@ static bool receive(grpc_call *call, grpc_completion_queue *cq, grpc_op *op)
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
-double load_stream(const char *target, double seconds)
+double load_stream(const char *target, double seconds, long *total)
 {
     grpc_init();
     grpc_channel *ch = connect_to(target);
@@ -211,9 +214,11 @@ double load_stream(const char *target, double seconds)
     memset(&recv, 0, sizeof recv);
     recv.op = GRPC_OP_RECV_MESSAGE;
     long got = 0;
+    *total = 0;
     double start = bench_now() + WARMUP, end = start + seconds, now = 0;
     while (ok && (now = bench_now()) < end) {
         ok = receive(call, cq, &recv);
+        *total += ok;
         if (now >= start) got++;
     }
     grpc_call_cancel(call, NULL);

@@ -11,9 +11,11 @@ int core_serve(const char *address); /* gRPC core's C API driven directly */
 int kt_serve(const char *address);   /* kubetee's rpc server */
 
 /* Unary Say calls from `clients` clients (a connection each, one call outstanding each)
- * for `seconds`: calls/s, or -1 when a call failed. */
-double load_unary(const char *target, int clients, double seconds);
-/* One Count stream read for `seconds`, then cancelled: messages/s, or -1 on failure. */
-double load_stream(const char *target, double seconds);
+ * for `seconds` after a warm-up: calls/s, or -1 when a call failed. *total: every call
+ * made, warm-up included. */
+double load_unary(const char *target, int clients, double seconds, long *total);
+/* One Count stream read for `seconds` after a warm-up, then cancelled: messages/s, or -1
+ * on failure. *total: every message read. */
+double load_stream(const char *target, double seconds, long *total);
 
 #endif
