@@ -619,6 +619,30 @@ static void test_the_verdict_keeps_every_advisory_of_its_levels(void **state)
     kt_sim_qe_free(qe);
 }
 
+/* TCB Info for the same FMSPC but another PCE-ID, signed by the TCB signer, is another
+ * platform's: refused (the FMSPC case is tests/unit/test_collateral_match.c's). */
+static void test_tcb_info_for_another_pce_id_is_refused(void **state)
+{
+    (void)state;
+    kt_sim_qe *qe;
+    assert_int_equal(kt_sim_qe_open(sim_a, &qe), KT_OK);
+    kt_buf quote = {0};
+    sim_quote(qe, 0x26, &quote);
+    char pki[512], dir[64];
+    pki_of(qe, pki);
+    const char *coll = kt_sim_qe_collateral_dir(qe);
+    scratch_copy(coll, dir);
+    char *tcb =
+        pcs_value(coll, "tcb_info.json", "tcbInfo", "\"pceId\":\"0000\"", "\"pceId\":\"0001\"");
+    write_pcs_body(dir, "tcb_info.json", "tcbInfo", tcb, pki, "tcb_signing.key");
+    kt_verdict v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
+    free(tcb);
+    remove_dir(dir);
+    kt_buf_free(&quote);
+    kt_sim_qe_free(qe);
+}
+
 /* The QE vendor ID in the header is Intel's QE's; the sim QE's own is accepted only under
  * a simulation root. Each quote here is signed again after its vendor ID changed, so the
  * signature holds and the vendor ID is what is judged. */
@@ -788,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_enclave_quotes_itself_binding_its_identity_key),
         cmocka_unit_test(test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity),
         cmocka_unit_test(test_the_verdict_keeps_every_advisory_of_its_levels),
+        cmocka_unit_test(test_tcb_info_for_another_pce_id_is_refused),
         cmocka_unit_test(test_the_qe_vendor_id_is_the_anchors),
         cmocka_unit_test(test_the_root_path_length_counts_the_whole_pck_path),
         cmocka_unit_test(test_a_crafted_common_name_is_escaped_in_the_verdict),
