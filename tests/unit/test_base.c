@@ -111,6 +111,34 @@ static void test_base64_rfc4648_vectors(void **state)
     kt_buf_free(&d);
 }
 
+/* Every character of the alphabet decodes to its own value, and every other byte is
+ * refused, each in every position of a group. */
+static void test_base64_alphabet_exactly(void **state)
+{
+    (void)state;
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int v = 0; v < 64; v++) {
+        char in[5] = {alphabet[v], 'A', 'A', 'A', 0};
+        kt_buf d = {0};
+        assert_int_equal(kt_base64_decode(in, 4, &d), KT_OK);
+        assert_int_equal(d.len, 3);
+        assert_int_equal(d.data[0], v << 2);
+        kt_buf_free(&d);
+    }
+    for (int c = 0; c < 256; c++) {
+        if (c && strchr(alphabet, c)) continue;
+        for (int at = 0; at < 4; at++) {
+            char in[4] = {'Q', 'Q', 'Q', 'Q'};
+            in[at] = (char)c;
+            kt_buf d = {0};
+            assert_int_equal(kt_base64_decode(in, 4, &d),
+                             c == '=' && at == 3 ? KT_OK : KT_ERR_MALFORMED);
+            kt_buf_free(&d);
+        }
+    }
+}
+
 static void test_buffer_grows_and_frees(void **state)
 {
     (void)state;
@@ -174,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_decimal_only_no_leading_zero_no_overflow),
         cmocka_unit_test(test_escape_leaves_only_printable_ascii),
         cmocka_unit_test(test_base64_rfc4648_vectors),
+        cmocka_unit_test(test_base64_alphabet_exactly),
         cmocka_unit_test(test_buffer_grows_and_frees),
         cmocka_unit_test(test_equal_and_wipe),
         cmocka_unit_test(test_atomic_write_mode_and_bounded_read),
