@@ -27,13 +27,15 @@ kt_status kt_file_read(const char *path, size_t max, kt_buf *out)
         return kt_fail(KT_ERR_TOO_LARGE, "%s: %lld bytes is over the limit of %zu", path,
                        (long long)sb.st_size, max);
     }
-    kt_status st = kt_buf_reserve(out, (size_t)sb.st_size + 1);
+    /* room for the file, its NUL and one byte more, so the read that finds the end needs
+     * no growth: the buffer grows (by copy) only for a file that grew since fstat */
+    kt_status st = kt_buf_reserve(out, (size_t)sb.st_size + 2);
     while (st == KT_OK) {
         if (out->len > max) {
             st = kt_fail(KT_ERR_TOO_LARGE, "%s: grew past the limit of %zu bytes", path, max);
             break;
         }
-        if (out->cap - out->len < 4096 && (st = kt_buf_reserve(out, 4096))) break;
+        if (out->cap - out->len < 2 && (st = kt_buf_reserve(out, 4096))) break;
         ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
