@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 # A CRL with entries (Intel's carry none today): a 20-octet serial with a reasonCode, a
@@ -56,13 +56,15 @@ printf 'heap_size = 1M\nstack_size = 64K\ntcs_count = 2\nprodid = 1\nsvn = 1\nde
 printf '\x00\x0a\x03abc' > "$work/call/blob"
 printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
+printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/rpc_strings/allocate"
+printf '\x01\x0a\x04h\xc3\xa9y' > "$work/rpc_strings/prestart"
 
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

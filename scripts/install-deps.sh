@@ -10,7 +10,7 @@ packages=(
   libcmocka-dev
   libjansson-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
-  python3 python3-grpcio python3-protobuf python3-yaml
+  python3 python3-grpcio python3-protobuf python3-yaml python3-h2
   binutils file
 )
 # node and npm run Phala's dcap-qvl, installed from npm by the tests and the benchmark

@@ -2,8 +2,11 @@
  *
  * Servers with unary and server-streaming methods, clients for both, on Unix sockets
  * ("unix:/path") or TCP ("host:port"), plaintext, TLS or mutual TLS from PEM files, with
- * deadlines and a shutdown that lets in-flight calls finish. Each call runs in a thread
- * of its own, so a handler may block (a stream may wait for events for hours). */
+ * deadlines and a bounded shutdown. Calls are served by a bounded pool of worker threads
+ * with a bounded queue in front; a call that finds both full is refused at once with
+ * RESOURCE_EXHAUSTED. A handler may block, but it holds a worker while it does (a stream
+ * that waits for events for hours holds one for hours): size the pool for the streams a
+ * server keeps open. Every limit is in kt_rpc_limits (docs/operations.md). */
 #ifndef KUBETEE_RPC_H
 #define KUBETEE_RPC_H
 
@@ -41,21 +44,67 @@ typedef struct {
     const char *server_name;  /* client */
 } kt_rpc_tls;
 
-kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
+/* What one server lets its clients use. A field left 0 takes its default; a duration set
+ * below 0 means never. kt_rpc_limits_parse reads "key=value,..." with the same names. */
+typedef struct {
+    unsigned workers;         /* threads serving calls (default: 2 per CPU, 4 to 64) */
+    unsigned queue;           /* received calls waiting for a worker (default: 4 x workers) */
+    unsigned streams;         /* concurrent streams per connection (default: 32) */
+    unsigned max_message;     /* bytes in one request message (default: 4 MiB) */
+    unsigned max_metadata;    /* bytes of a request's header list (default: 8 KiB) */
+    unsigned memory_mb;       /* gRPC core's memory for the whole server (default: 256) */
+    unsigned fd_headroom;     /* connections refused within this many fds of RLIMIT_NOFILE
+                                 (default: 64) */
+    int first_request_ms;     /* handshake until the client's HTTP/2 SETTINGS (default: 10 s) */
+    int idle_ms;              /* a connection without calls is closed (default: 5 min) */
+    int max_age_ms;           /* a connection is told to go away (default: 30 min) */
+    int age_grace_ms;         /* and closed this much later (default: 1 min) */
+    int keepalive_ms;         /* server pings a quiet client (default: 1 min) */
+    int keepalive_timeout_ms; /* and closes it without an answer (default: 20 s) */
+    int min_ping_ms;    /* pings from a client closer than this are strikes (default: 1 min) */
+    int cancel_wait_ms; /* shutdown: after the grace, how long cancelled handlers get to
+                           return (default: 1 s) */
+} kt_rpc_limits;
+
+/* Fills every 0 field of l with its default. */
+void kt_rpc_limits_resolve(kt_rpc_limits *l);
+/* Sets fields from "workers=8,queue=64,idle_ms=-1"; unknown names, repeats and values
+ * that are not numbers in range are refused by name. NULL or "" changes nothing. */
+kt_status kt_rpc_limits_parse(const char *spec, kt_rpc_limits *l);
+
+/* limits NULL: every default. */
+kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt_rpc_limits *limits,
                             const kt_rpc_method *methods, size_t n, kt_rpc_server **out);
 /* Starts taking calls. For "host:0" the bound port is in *port (may be NULL). */
 kt_status kt_rpc_server_start(kt_rpc_server *s, int *port);
-/* Stops taking calls, ends streams, lets unary calls in flight finish for up to grace_ms,
- * then cancels what is left. Safe to call more than once. */
+/* Stops taking calls (new ones get UNAVAILABLE), ends streams, lets calls already received
+ * (running or queued) finish for up to grace_ms, then ends what is left with UNAVAILABLE,
+ * never CANCELLED, and gives those handlers cancel_wait_ms to see kt_rpc_cancelled() and
+ * return. Safe to call more than once. */
 void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms);
+/* A handler still running after the shutdown is logged and the server left allocated
+ * for it (the process is about to exit); otherwise everything is freed. */
 void kt_rpc_server_free(kt_rpc_server *s);
-/* Calls being served right now. */
+/* Calls being served or queued right now. */
 unsigned kt_rpc_server_active(kt_rpc_server *s);
+/* false once the server's listener stopped accepting connections (readiness). */
+bool kt_rpc_server_listening(kt_rpc_server *s);
+/* Appends Prometheus metrics for the servers (each family once, one sample per server,
+ * labelled server="<address>"), and the process's refused connections. */
+void kt_rpc_server_metrics(kt_rpc_server *const *servers, size_t n, kt_buf *out);
+
+/* For the handler running on the calling thread (false / -1 on any other thread):
+ * kt_rpc_cancelled: the client cancelled or went away, the deadline passed, or the server
+ * is ending the call; a handler that sees it should return. kt_rpc_time_left_ms: ms until
+ * the call's deadline (0 once passed), -1 when the call has none. */
+bool kt_rpc_cancelled(void);
+long kt_rpc_time_left_ms(void);
 
 /* Sends one message of the method's response type. KT_ERR_CANCELLED when the client
  * went away or the server is shutting down: the handler should return. */
 kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg);
-/* Waits up to ms for the stream to end; true when it has (client gone or shutdown). */
+/* Waits up to ms for the stream to end; true when it has (client gone, deadline passed or
+ * shutdown). */
 bool kt_rpc_stream_wait_closed(kt_rpc_stream *s, int ms);
 
 typedef struct kt_rpc_client kt_rpc_client;

@@ -65,6 +65,10 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
         {"metrics-address", "SGX_DP_METRICS_ADDRESS", "",
          "serve /healthz, /readyz, /metrics here, e.g. :9108 (empty: off)", c->metrics_address,
          sizeof c->metrics_address},
+        {"rpc-limits", "SGX_DP_RPC_LIMITS", "",
+         "limits of the plugin's gRPC servers, name=value,... over the plugin's own defaults "
+         "(docs/operations.md)",
+         c->rpc_limits_spec, sizeof c->rpc_limits_spec},
     };
     size_t n = sizeof o / sizeof o[0];
     for (size_t i = 0; i < n; i++) {
@@ -106,6 +110,18 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
         return 2;
     }
     kt_log_set_format(strcmp(log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
+    /* kubelet is the only client: a few workers (one ListAndWatch stream per resource and
+     * its Allocate calls), and no maximum connection age, since kubelet takes an ended
+     * ListAndWatch for a plugin that failed */
+    memset(&c->rpc_limits, 0, sizeof c->rpc_limits);
+    c->rpc_limits.workers = 4;
+    c->rpc_limits.queue = 16;
+    c->rpc_limits.max_message = 1 << 20;
+    c->rpc_limits.max_age_ms = -1;
+    if (kt_rpc_limits_parse(c->rpc_limits_spec, &c->rpc_limits)) {
+        fprintf(stderr, "sgx-device-plugin: --rpc-limits: %s\n", kt_last_error());
+        return 2;
+    }
     return 0;
 }
 

@@ -307,14 +307,16 @@ kt_status kt_plugin_serve(kt_plugin *p)
         snprintf(sock, sizeof sock, "%s/%s", p->cfg.kubelet_dir, r->endpoint);
         unlink(sock);
         snprintf(addr, sizeof addr, "unix:%s", sock);
-        kt_status st = kt_rpc_server_new(addr, NULL, m, 5, &r->server);
-        if (!st) st = kt_rpc_server_start(r->server, NULL);
+        kt_rpc_server *server;
+        kt_status st = kt_rpc_server_new(addr, NULL, &p->cfg.rpc_limits, m, 5, &server);
+        if (!st && (st = kt_rpc_server_start(server, NULL))) kt_rpc_server_free(server);
         if (st) {
             kt_log(KT_LOG_ERROR, "dp.serve_failed", "resource", r->name, "reason", kt_last_error(),
                    NULL);
             return st;
         }
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->lock); /* metrics and readiness read r->server under it */
+        r->server = server;
         r->registered = false;
         pthread_mutex_unlock(&p->lock);
     }
@@ -329,10 +331,13 @@ void kt_plugin_stop_serving(kt_plugin *p)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->nres; i++) {
         kt_resource *r = &p->res[i];
-        if (!r->server) continue;
-        kt_rpc_server_shutdown(r->server, 2000);
-        kt_rpc_server_free(r->server);
+        pthread_mutex_lock(&p->lock);
+        kt_rpc_server *server = r->server;
         r->server = NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (!server) continue;
+        kt_rpc_server_shutdown(server, 2000);
+        kt_rpc_server_free(server);
         char sock[PATH_MAX + 80];
         snprintf(sock, sizeof sock, "%s/%s", p->cfg.kubelet_dir, r->endpoint);
         unlink(sock);
@@ -416,7 +421,7 @@ bool kt_plugin_ready(void *plugin)
     pthread_mutex_lock(&p->lock);
     bool ready = true;
     for (unsigned i = 0; i < p->nres; i++)
-        ready &= p->res[i].registered;
+        ready &= p->res[i].registered && kt_rpc_server_listening(p->res[i].server);
     pthread_mutex_unlock(&p->lock);
     return ready;
 }
@@ -424,23 +429,34 @@ bool kt_plugin_ready(void *plugin)
 void kt_plugin_metrics(void *plugin, kt_buf *out)
 {
     kt_plugin *p = plugin;
-    char labels[256];
     pthread_mutex_lock(&p->lock);
     kt_metric(out, "kubetee_sgx_usable", "gauge", "1 when the node has usable SGX", NULL,
               p->caps.usable);
     kt_metric(out, "kubetee_sgx_epc_bytes", "gauge", "EPC size from CPUID", NULL,
               (double)p->caps.epc_bytes);
+    /* each family once, its samples together */
+    char labels[3][160];
+    kt_rpc_server *servers[3];
+    size_t nservers = 0;
     for (unsigned i = 0; i < p->nres; i++) {
-        const kt_resource *r = &p->res[i];
-        snprintf(labels, sizeof labels, "resource=\"%s\"", r->name);
-        kt_metric(out, "kubetee_sgx_dp_registered", "gauge",
-                  i ? NULL : "1 when kubelet accepted the resource", labels, r->registered);
-        kt_metric(out, "kubetee_sgx_dp_devices_healthy", "gauge",
-                  i ? NULL : "devices advertised Healthy", labels, healthy(r) ? r->count : 0);
-        kt_metric(out, "kubetee_sgx_dp_allocations_total", "counter",
-                  i ? NULL : "containers given devices", labels, (double)r->allocations);
-        kt_metric(out, "kubetee_sgx_dp_refusals_total", "counter",
-                  i ? NULL : "allocations refused (unknown IDs)", labels, (double)r->refusals);
+        snprintf(labels[i], sizeof labels[i], "resource=\"%s\"", p->res[i].name);
+        if (p->res[i].server) servers[nservers++] = p->res[i].server;
     }
+    for (unsigned i = 0; i < p->nres; i++)
+        kt_metric(out, "kubetee_sgx_dp_registered", "gauge",
+                  i ? NULL : "1 when kubelet accepted the resource", labels[i],
+                  p->res[i].registered);
+    for (unsigned i = 0; i < p->nres; i++)
+        kt_metric(out, "kubetee_sgx_dp_devices_healthy", "gauge",
+                  i ? NULL : "devices advertised Healthy", labels[i],
+                  healthy(&p->res[i]) ? p->res[i].count : 0);
+    for (unsigned i = 0; i < p->nres; i++)
+        kt_metric(out, "kubetee_sgx_dp_allocations_total", "counter",
+                  i ? NULL : "containers given devices", labels[i], (double)p->res[i].allocations);
+    for (unsigned i = 0; i < p->nres; i++)
+        kt_metric(out, "kubetee_sgx_dp_refusals_total", "counter",
+                  i ? NULL : "allocations refused (unknown IDs)", labels[i],
+                  (double)p->res[i].refusals);
+    kt_rpc_server_metrics(servers, nservers, out);
     pthread_mutex_unlock(&p->lock);
 }

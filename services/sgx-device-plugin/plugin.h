@@ -77,6 +77,8 @@ typedef struct {
     char aesm_dir[PATH_MAX];
     char nfd_file[PATH_MAX];
     char metrics_address[64];
+    char rpc_limits_spec[512];
+    kt_rpc_limits rpc_limits; /* from rpc_limits_spec over the plugin's defaults */
 } kt_dp_config;
 
 struct kt_plugin {

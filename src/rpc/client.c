@@ -23,11 +23,8 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
     }
     snprintf(c->target, sizeof c->target, "%s", target);
     grpc_channel_credentials *creds;
-    grpc_arg args[2];
-    size_t nargs = 0;
-    args[nargs].type = GRPC_ARG_INTEGER;
-    args[nargs].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[nargs++].value.integer = KT_RPC_MAX_MESSAGE;
+    grpc_arg args[KT_RPC_MAX_ARGS];
+    size_t nargs = kt_rpc_client_args(args);
     if (tls && (tls->ca || tls->cert)) {
         kt_rpc_pems pems;
         kt_status st = kt_rpc_pems_load(tls, &pems);

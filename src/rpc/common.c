@@ -27,6 +27,8 @@ kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *all
 {
     ProtobufCMessage *m = msg;
     if (!bb) return kt_fail(KT_ERR_MALFORMED, "rpc: no message");
+    if (bb->type != GRPC_BB_RAW || bb->data.raw.compression != GRPC_COMPRESS_NONE)
+        return kt_fail(KT_ERR_UNSUPPORTED, "rpc: compressed messages are not accepted");
     if (grpc_byte_buffer_length(bb) > KT_RPC_MAX_MESSAGE)
         return kt_fail(KT_ERR_TOO_LARGE, "rpc: message over %u bytes", KT_RPC_MAX_MESSAGE);
     grpc_byte_buffer_reader reader;
@@ -34,10 +36,13 @@ kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *all
         return kt_fail(KT_ERR_MALFORMED, "rpc: unreadable message");
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    bool ok = kt_unpack_into(m, allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+    /* strings first: unpacking would cut a string at an embedded NUL */
+    kt_status st =
+        kt_rpc_check_strings(m->descriptor, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+    if (!st && !kt_unpack_into(m, allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all)))
+        st = kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
     grpc_slice_unref(all);
-    return ok ? KT_OK
-              : kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
+    return st;
 }
 
 grpc_status_code kt_rpc_code_of(kt_status st)

@@ -5,6 +5,7 @@
 #include <kubetee/rpc.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <kubetee/svc.h>
 
 #define KT_RPC_MAX_MESSAGE (4u << 20)
 
@@ -22,5 +23,27 @@ typedef struct {
 kt_status kt_rpc_pems_load(const kt_rpc_tls *tls, kt_rpc_pems *p);
 void kt_rpc_pems_free(kt_rpc_pems *p);
 gpr_timespec kt_rpc_deadline(int timeout_ms);
+/* Refuses invalid UTF-8 and embedded NULs in the string fields of a message's wire bytes
+ * (KT_ERR_INVALID_ARGUMENT naming the field). */
+kt_status kt_rpc_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t n);
+
+/* limits.c: channel arguments for a server's limits and a client's (a[] holds KT_RPC_MAX_ARGS). */
+#define KT_RPC_MAX_ARGS 24
+size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, grpc_arg *a);
+size_t kt_rpc_client_args(grpc_arg *a);
+void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address);
+
+/* pool.c: worker threads behind a bounded queue; fn runs each item. */
+typedef struct kt_rpc_pool kt_rpc_pool;
+kt_status kt_rpc_pool_new(unsigned threads, unsigned queue, void (*fn)(void *), kt_rpc_pool **out);
+bool kt_rpc_pool_submit(kt_rpc_pool *p, void *item); /* false: full (or closing) */
+void kt_rpc_pool_counts(kt_rpc_pool *p, unsigned *busy, unsigned *queued, unsigned *threads);
+bool kt_rpc_pool_wait_idle(kt_rpc_pool *p, int ms); /* true: nothing running or queued */
+void kt_rpc_pool_free(kt_rpc_pool *p);              /* runs what is queued, joins */
+
+/* accept.c: the process's connection budget; returns the fd cap now in force. */
+int kt_rpc_accept_guard(unsigned headroom);
+bool kt_rpc_accept_failed(void);
+void kt_rpc_accept_metrics(kt_buf *out);
 
 #endif

@@ -1,11 +1,15 @@
 /* gRPC servers. One acceptor thread keeps a request outstanding for each method on the
- * server's completion queue; every arriving call gets a thread and a completion queue
- * of its own (pluck), so handlers may block and streams may live long. */
+ * server's completion queue and decides at once what becomes of each arriving call: it is
+ * refused there (unknown method, shutting down, compressed, oversized headers, deadline
+ * already passed, or the pool and its queue full: RESOURCE_EXHAUSTED), or queued for the
+ * worker pool. A worker serves the call on the call's own completion queue (pluck), so
+ * handlers may block. Refusals cost the acceptor one cancel and nothing more. */
 #include "internal.h"
 #include "../tff/common/runtime.h"
 
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -15,21 +19,45 @@
 
 typedef struct pending pending;
 
+typedef enum {
+    REFUSED_BUSY,
+    REFUSED_UNKNOWN_METHOD,
+    REFUSED_SHUTTING_DOWN,
+    REFUSED_METADATA,
+    REFUSED_COMPRESSED,
+    REFUSED_DEADLINE,
+    REFUSED_BAD_REQUEST,
+    REFUSED_N
+} refusal;
+
+static const char *const refusal_names[REFUSED_N] = {
+    "busy",       "unknown_method",  "shutting_down", "metadata_too_large",
+    "compressed", "deadline_passed", "bad_request"};
+
 struct kt_rpc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
+    grpc_resource_quota *quota;
+    kt_rpc_limits limits;
+    kt_rpc_pool *pool;
     kt_rpc_method *methods;
     void **tags; /* registered method handles */
     size_t n;
     char address[512];
     pthread_t acceptor;
-    bool started, stopped;
+    bool started, stopped, stuck;
     int port;
-    atomic_bool stopping;
+    atomic_bool stopping; /* no new calls; streams end */
+    atomic_bool ending;   /* the grace is over: calls still here are being ended */
     pthread_mutex_t lock;
-    pthread_cond_t idle;
+    pending *calls; /* received and not finished: queued or being served */
     unsigned active;
+    atomic_ulong served, refused[REFUSED_N];
+    atomic_long log_second; /* refusal logs: at most LOG_PER_SECOND a second */
+    atomic_uint logged, suppressed;
 };
+
+#define LOG_PER_SECOND 10
 
 /* One outstanding request for a method, then the call it became. */
 #define UNKNOWN_METHOD ((size_t)-1)
@@ -43,13 +71,18 @@ struct pending {
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
+    pending *prev, *next; /* in s->calls */
+    int close_tag;
+    int cancelled;
+    bool closed;
 };
 
 struct kt_rpc_stream {
     pending *p;
-    int close_tag;
-    bool closed;
 };
+
+/* The call the handler on this thread serves. */
+static _Thread_local pending *current;
 
 static kt_status arm(kt_rpc_server *s, size_t m)
 {
@@ -113,54 +146,115 @@ static void send_status(pending *p, kt_status st, grpc_byte_buffer *msg, bool se
     grpc_slice_unref(details);
 }
 
-static void finish(pending *p)
+static void release(pending *p)
 {
-    kt_rpc_server *s = p->s;
     if (p->payload) grpc_byte_buffer_destroy(p->payload);
     grpc_metadata_array_destroy(&p->md);
     grpc_call_details_destroy(&p->details);
-    grpc_call_unref(p->call);
+    if (p->call) grpc_call_unref(p->call);
     drain_cq(p->cq);
     free(p);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_broadcast(&s->idle);
-    pthread_mutex_unlock(&s->lock);
 }
 
-static void *serve_call(void *arg)
+static void finish(pending *p)
+{
+    kt_rpc_server *s = p->s;
+    pthread_mutex_lock(&s->lock);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->calls = p->next;
+    if (p->next) p->next->prev = p->prev;
+    s->active--;
+    pthread_mutex_unlock(&s->lock);
+    release(p);
+}
+
+/* Logs a refusal unless LOG_PER_SECOND were logged this second already; the next line
+ * logged says how many were not. */
+static void log_refusal(kt_rpc_server *s, refusal why, const char *detail)
+{
+    long now = (long)time(NULL), was = atomic_load(&s->log_second);
+    if (now != was && atomic_compare_exchange_strong(&s->log_second, &was, now))
+        atomic_store(&s->logged, 0);
+    if (atomic_fetch_add(&s->logged, 1) >= LOG_PER_SECOND) {
+        atomic_fetch_add(&s->suppressed, 1);
+        return;
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%u", atomic_exchange(&s->suppressed, 0));
+    kt_log(KT_LOG_WARN, "rpc.refused", "address", s->address, "reason", refusal_names[why],
+           "detail", detail, "not_logged_before", n, NULL);
+}
+
+/* Ends a call with code and message at once, from any thread, without waiting for it. */
+static void refuse(pending *p, refusal why, grpc_status_code code, const char *message)
+{
+    kt_rpc_server *s = p->s;
+    atomic_fetch_add(&s->refused[why], 1);
+    log_refusal(s, why, message);
+    grpc_call_cancel_with_status(p->call, code, message, NULL);
+}
+
+static bool deadline_passed(const pending *p)
+{
+    gpr_timespec d = gpr_convert_clock_type(p->deadline, GPR_CLOCK_MONOTONIC);
+    return gpr_time_cmp(d, gpr_now(GPR_CLOCK_MONOTONIC)) <= 0;
+}
+
+/* Has the call ended under the handler (client cancelled or gone, deadline, shutdown)? */
+static bool call_over(pending *p)
+{
+    if (p->closed || atomic_load(&p->s->ending)) return true;
+    if (deadline_passed(p)) return true;
+    grpc_event ev =
+        grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_time_0(GPR_CLOCK_MONOTONIC), NULL);
+    if (ev.type == GRPC_OP_COMPLETE) p->closed = true;
+    return p->closed;
+}
+
+bool kt_rpc_cancelled(void)
+{
+    return current && call_over(current);
+}
+
+long kt_rpc_time_left_ms(void)
+{
+    if (!current) return -1;
+    gpr_timespec d = gpr_convert_clock_type(current->deadline, GPR_CLOCK_MONOTONIC);
+    if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0) return -1;
+    gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+    if (gpr_time_cmp(left, gpr_time_0(GPR_TIMESPAN)) <= 0) return 0;
+    int64_t ms = gpr_time_to_millis(left);
+    return ms > LONG_MAX ? LONG_MAX : (long)ms;
+}
+
+static void serve_call(void *arg)
 {
     pending *p = arg;
     kt_rpc_server *s = p->s;
-    if (p->method == UNKNOWN_METHOD) {
-        char *name = grpc_slice_to_c_string(p->details.method);
-        kt_fail(KT_ERR_UNSUPPORTED, "no method %s", name);
-        kt_log(KT_LOG_WARN, "rpc.unknown_method", "method", name, NULL);
-        gpr_free(name);
-        grpc_op ops[3];
-        int cancelled = 0, tag;
-        memset(ops, 0, sizeof ops);
-        grpc_slice details = grpc_slice_from_copied_string(kt_last_error());
-        ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
-        ops[1].data.send_status_from_server.status_details = &details;
-        ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        ops[2].data.recv_close_on_server.cancelled = &cancelled;
-        batch(p, ops, 3, &tag);
-        grpc_slice_unref(details);
-        finish(p);
-        return NULL;
-    }
     const kt_rpc_method *m = &s->methods[p->method];
     /* learn when the client closes or cancels, without waiting for it */
-    kt_rpc_stream stream = {p, 0, false};
+    kt_rpc_stream stream = {p};
     grpc_op close_op;
     memset(&close_op, 0, sizeof close_op);
-    int cancelled = 0;
     close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    close_op.data.recv_close_on_server.cancelled = &cancelled;
-    grpc_call_start_batch(p->call, &close_op, 1, &stream.close_tag, NULL);
+    close_op.data.recv_close_on_server.cancelled = &p->cancelled;
+    if (grpc_call_start_batch(p->call, &close_op, 1, &p->close_tag, NULL) != GRPC_CALL_OK)
+        p->closed = true;
+    if (p->closed || atomic_load(&s->ending) || deadline_passed(p)) {
+        /* ended while it waited in the queue: the client has its status already; the
+         * close batch still holds the call until its completion is plucked */
+        if (!p->closed) {
+            grpc_call_cancel(p->call, NULL);
+            grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                        NULL);
+        }
+        finish(p);
+        return;
+    }
+    atomic_fetch_add(&s->served, 1);
+    current = p;
 
     kt_frame frame;
     kt_frame_push(&frame);
@@ -170,6 +264,7 @@ static void *serve_call(void *arg)
     if (!st) {
         protobuf_c_message_init(m->request, req);
         st = kt_rpc_unpack(p->payload, req, &arena);
+        if (st) atomic_fetch_add(&s->refused[REFUSED_BAD_REQUEST], 1);
     }
     if (st) {
         send_status(p, st, NULL, true);
@@ -195,14 +290,13 @@ static void *serve_call(void *arg)
         kt_clear_error();
         st = m->stream(m->ctx, req, &stream);
         if (atomic_load(&s->stopping)) st = kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
-        if (!stream.closed) send_status(p, st, NULL, false);
+        if (!p->closed) send_status(p, st, NULL, false);
     }
     kt_frame_pop(&frame);
-    if (!stream.closed)
-        grpc_completion_queue_pluck(p->cq, &stream.close_tag, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                    NULL);
+    current = NULL;
+    if (!p->closed)
+        grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     finish(p);
-    return NULL;
 }
 
 kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
@@ -210,7 +304,7 @@ kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
     if (!s || !msg) return kt_fail(KT_ERR_INVALID_ARGUMENT, "stream send: NULL argument");
     /* flags only: polling for the close here cost each send a 1 ms wait, and a send on a
      * call the client ended fails by itself */
-    if (s->closed || atomic_load(&s->p->s->stopping))
+    if (s->p->closed || atomic_load(&s->p->s->stopping))
         return kt_fail(KT_ERR_CANCELLED, "stream ended");
     const ProtobufCMessage *m = msg;
     if (m->descriptor != s->p->s->methods[s->p->method].response)
@@ -231,22 +325,71 @@ kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
 
 bool kt_rpc_stream_wait_closed(kt_rpc_stream *s, int ms)
 {
-    if (s->closed) return true;
-    if (atomic_load(&s->p->s->stopping)) return true;
-    /* wait in short slices so a shutdown is noticed promptly; ms <= 0 only looks */
+    pending *p = s->p;
+    if (p->closed) return true;
+    if (atomic_load(&p->s->stopping) || deadline_passed(p)) return true;
+    /* wait in short slices so a shutdown or the deadline is noticed promptly; ms <= 0 only
+     * looks */
     int left = ms > 0 ? ms : 0;
     for (;;) {
         int slice = left > 100 ? 100 : left;
         gpr_timespec until = slice ? kt_rpc_deadline(slice) : gpr_inf_past(GPR_CLOCK_REALTIME);
-        grpc_event ev = grpc_completion_queue_pluck(s->p->cq, &s->close_tag, until, NULL);
+        grpc_event ev = grpc_completion_queue_pluck(p->cq, &p->close_tag, until, NULL);
         if (ev.type == GRPC_OP_COMPLETE) {
-            s->closed = true;
+            p->closed = true;
             return true;
         }
-        if (atomic_load(&s->p->s->stopping)) return true;
+        if (atomic_load(&p->s->stopping) || deadline_passed(p)) return true;
         left -= slice;
         if (left <= 0) return false;
     }
+}
+
+/* Bytes of a request's metadata as HPACK counts them (32 per entry). */
+static size_t metadata_bytes(const grpc_metadata_array *md)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < md->count; i++)
+        n += GRPC_SLICE_LENGTH(md->metadata[i].key) + GRPC_SLICE_LENGTH(md->metadata[i].value) + 32;
+    return n;
+}
+
+/* What becomes of an arriving call: refused here, or queued for a worker. */
+static void admit(kt_rpc_server *s, pending *p)
+{
+    char why[160];
+    if (p->method == UNKNOWN_METHOD) {
+        p->deadline = p->details.deadline;
+        char *name = grpc_slice_to_c_string(p->details.method);
+        snprintf(why, sizeof why, "no method %.120s", name);
+        gpr_free(name);
+        refuse(p, REFUSED_UNKNOWN_METHOD, GRPC_STATUS_UNIMPLEMENTED, why);
+    } else if (atomic_load(&s->stopping)) {
+        refuse(p, REFUSED_SHUTTING_DOWN, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+    } else if (metadata_bytes(&p->md) > s->limits.max_metadata) {
+        snprintf(why, sizeof why, "request metadata over %u bytes", s->limits.max_metadata);
+        refuse(p, REFUSED_METADATA, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+    } else if (p->payload && (p->payload->type != GRPC_BB_RAW ||
+                              p->payload->data.raw.compression != GRPC_COMPRESS_NONE)) {
+        refuse(p, REFUSED_COMPRESSED, GRPC_STATUS_UNIMPLEMENTED,
+               "compressed requests are not accepted");
+    } else if (deadline_passed(p)) {
+        refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed on arrival");
+    } else {
+        pthread_mutex_lock(&s->lock);
+        p->next = s->calls;
+        if (s->calls) s->calls->prev = p;
+        s->calls = p;
+        s->active++;
+        pthread_mutex_unlock(&s->lock);
+        if (kt_rpc_pool_submit(s->pool, p)) return;
+        snprintf(why, sizeof why, "server busy: %u workers and %u queued calls in use",
+                 s->limits.workers, s->limits.queue);
+        refuse(p, REFUSED_BUSY, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+        finish(p);
+        return;
+    }
+    release(p);
 }
 
 static void *accept_loop(void *arg)
@@ -259,31 +402,17 @@ static void *accept_loop(void *arg)
             continue;
         pending *p = ev.tag;
         if (!ev.success) { /* the server is shutting down: the request was never matched */
-            grpc_metadata_array_destroy(&p->md);
-            grpc_call_details_destroy(&p->details);
-            drain_cq(p->cq);
-            free(p);
+            release(p);
             continue;
         }
-        if (!atomic_load(&s->stopping)) arm(s, p->method);
-        pthread_mutex_lock(&s->lock);
-        s->active++;
-        pthread_mutex_unlock(&s->lock);
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, serve_call, p) != 0) {
-            kt_fail(KT_ERR_NO_MEMORY, "no thread for the call");
-            send_status(p, KT_ERR_NO_MEMORY, NULL, true);
-            finish(p);
-        }
-        pthread_attr_destroy(&attr);
+        /* keep a request outstanding; after shutdown began gRPC fails it at once */
+        arm(s, p->method);
+        admit(s, p);
     }
     return NULL;
 }
 
-kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
+kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt_rpc_limits *limits,
                             const kt_rpc_method *methods, size_t n, kt_rpc_server **out)
 {
     if (!address || !methods || !n || !out)
@@ -305,18 +434,23 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
     s->n = n;
     snprintf(s->address, sizeof s->address, "%s", address);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->idle, NULL);
-    grpc_arg arg = {.type = GRPC_ARG_INTEGER,
-                    .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-                    .value.integer = KT_RPC_MAX_MESSAGE};
-    grpc_channel_args args = {1, &arg};
+    if (limits) s->limits = *limits;
+    kt_rpc_limits_resolve(&s->limits);
+    kt_status st = kt_rpc_pool_new(s->limits.workers, s->limits.queue, serve_call, &s->pool);
+    if (st) {
+        kt_rpc_server_free(s);
+        return st;
+    }
+    s->quota = grpc_resource_quota_create(s->address);
+    grpc_resource_quota_resize(s->quota, (size_t)s->limits.memory_mb << 20);
+    grpc_arg arg[KT_RPC_MAX_ARGS];
+    grpc_channel_args args = {kt_rpc_server_args(&s->limits, s->quota, arg), arg};
     s->server = grpc_server_create(&args, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
     for (size_t i = 0; i < n; i++)
         s->tags[i] = grpc_server_register_method(s->server, methods[i].method, NULL,
                                                  GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-    kt_status st = KT_OK;
     grpc_server_credentials *creds;
     if (tls && (tls->cert || tls->key)) {
         kt_rpc_pems pems;
@@ -351,6 +485,7 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls,
 kt_status kt_rpc_server_start(kt_rpc_server *s, int *port)
 {
     if (!s || s->started) return kt_fail(KT_ERR_STATE, "rpc server: already started");
+    kt_rpc_accept_guard(s->limits.fd_headroom);
     grpc_server_start(s->server);
     for (size_t i = 0; i < s->n; i++) {
         kt_status st = arm(s, i);
@@ -363,6 +498,7 @@ kt_status kt_rpc_server_start(kt_rpc_server *s, int *port)
     s->started = true;
     if (port) *port = s->port;
     kt_log(KT_LOG_INFO, "rpc.listening", "address", s->address, NULL);
+    kt_rpc_limits_log(&s->limits, s->address);
     return KT_OK;
 }
 
@@ -374,29 +510,33 @@ unsigned kt_rpc_server_active(kt_rpc_server *s)
     return n;
 }
 
+bool kt_rpc_server_listening(kt_rpc_server *s)
+{
+    return s && s->started && !atomic_load(&s->stopping) && !kt_rpc_accept_failed();
+}
+
 void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
 {
     if (!s || !s->started || s->stopped) return;
     s->stopped = true;
-    atomic_store(&s->stopping, true); /* streams see this and end */
+    atomic_store(&s->stopping, true); /* streams see this and end; new calls are refused */
     grpc_server_shutdown_and_notify(s->server, s->cq, s);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&s->lock);
-    while (s->active && pthread_cond_timedwait(&s->idle, &s->lock, &until) == 0)
-        ;
-    unsigned left = s->active;
-    pthread_mutex_unlock(&s->lock);
-    if (left) {
-        kt_log(KT_LOG_WARN, "rpc.cancelling", "address", s->address, NULL);
-        grpc_server_cancel_all_calls(s->server);
+    if (!kt_rpc_pool_wait_idle(s->pool, grace_ms > 0 ? grace_ms : 0)) {
+        kt_log(KT_LOG_WARN, "rpc.ending_calls", "address", s->address, NULL);
+        atomic_store(&s->ending, true);
         pthread_mutex_lock(&s->lock);
-        while (s->active)
-            pthread_cond_wait(&s->idle, &s->lock);
+        for (pending *p = s->calls; p; p = p->next)
+            grpc_call_cancel_with_status(p->call, GRPC_STATUS_UNAVAILABLE, "server shutting down",
+                                         NULL);
         pthread_mutex_unlock(&s->lock);
+        int wait = s->limits.cancel_wait_ms < 0 ? 0 : s->limits.cancel_wait_ms;
+        if (!kt_rpc_pool_wait_idle(s->pool, wait)) {
+            char n[16];
+            snprintf(n, sizeof n, "%u", kt_rpc_server_active(s));
+            kt_log(KT_LOG_ERROR, "rpc.handlers_stuck", "address", s->address, "calls", n, NULL);
+            s->stuck = true;
+            return;
+        }
     }
     grpc_completion_queue_shutdown(s->cq);
     pthread_join(s->acceptor, NULL);
@@ -407,6 +547,7 @@ void kt_rpc_server_free(kt_rpc_server *s)
 {
     if (!s) return;
     if (s->started) kt_rpc_server_shutdown(s, 0);
+    if (s->stuck) return; /* handlers still use it; the process is ending */
     if (s->server) {
         if (!s->started) {
             grpc_server_shutdown_and_notify(s->server, s->cq, s);
@@ -419,10 +560,55 @@ void kt_rpc_server_free(kt_rpc_server *s)
         grpc_server_destroy(s->server);
     }
     if (s->cq) grpc_completion_queue_destroy(s->cq);
+    kt_rpc_pool_free(s->pool);
+    if (s->quota) grpc_resource_quota_unref(s->quota);
     pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->idle);
     free(s->methods);
     free(s->tags);
     free(s);
     grpc_shutdown();
+}
+
+void kt_rpc_server_metrics(kt_rpc_server *const *servers, size_t n, kt_buf *out)
+{
+    char labels[n ? n : 1][600];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)snprintf(labels[i], sizeof labels[i], "server=\"");
+        for (const char *c = servers[i]->address; *c && k < sizeof labels[i] - 4; c++) {
+            if (*c == '\\' || *c == '"') labels[i][k++] = '\\';
+            labels[i][k++] = *c == '\n' ? ' ' : *c;
+        }
+        labels[i][k++] = '"';
+        labels[i][k] = 0;
+    }
+    const char *help;
+    help = "calls handed to a handler";
+    for (size_t i = 0; i < n; i++, help = NULL)
+        kt_metric(out, "kubetee_rpc_calls_total", "counter", help, labels[i],
+                  (double)atomic_load(&servers[i]->served));
+    help = "calls refused, by reason";
+    for (size_t i = 0; i < n; i++)
+        for (int r = 0; r < REFUSED_N; r++, help = NULL) {
+            char l[700];
+            snprintf(l, sizeof l, "%s,reason=\"%s\"", labels[i], refusal_names[r]);
+            kt_metric(out, "kubetee_rpc_refusals_total", "counter", help, l,
+                      (double)atomic_load(&servers[i]->refused[r]));
+        }
+    unsigned busy[n ? n : 1], queued[n ? n : 1], threads[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        kt_rpc_pool_counts(servers[i]->pool, &busy[i], &queued[i], &threads[i]);
+    help = "calls being served";
+    for (size_t i = 0; i < n; i++, help = NULL)
+        kt_metric(out, "kubetee_rpc_calls_running", "gauge", help, labels[i], busy[i]);
+    help = "calls waiting for a worker";
+    for (size_t i = 0; i < n; i++, help = NULL)
+        kt_metric(out, "kubetee_rpc_calls_queued", "gauge", help, labels[i], queued[i]);
+    help = "worker threads started";
+    for (size_t i = 0; i < n; i++, help = NULL)
+        kt_metric(out, "kubetee_rpc_workers", "gauge", help, labels[i], threads[i]);
+    help = "1 while the server accepts connections";
+    for (size_t i = 0; i < n; i++, help = NULL)
+        kt_metric(out, "kubetee_rpc_listening", "gauge", help, labels[i],
+                  kt_rpc_server_listening(servers[i]));
+    kt_rpc_accept_metrics(out);
 }

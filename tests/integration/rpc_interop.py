@@ -4,24 +4,13 @@ Python clients call the C server, and the C client calls a Python server, over a
 socket, TCP, TLS and mutual TLS. Stubs are generated from the .proto at test time with
 protoc and grpc_python_plugin."""
 import os
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import unittest
 
-BUILD, PROTO = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-WORK = tempfile.mkdtemp(prefix="kt-rpc-")
-
-subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--python_out", WORK, "--grpc_out", WORK,
-                "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin", PROTO], check=True)
-sys.path.insert(0, WORK)
+from rpc_lib import WORK, Server, echo_pb2, echo_pb2_grpc
 import grpc  # noqa: E402
-import echo_pb2  # noqa: E402
-import echo_pb2_grpc  # noqa: E402
 
 
 def openssl(*args):
@@ -47,23 +36,6 @@ def make_pki():
 
 
 PKI = make_pki()
-
-
-class Server:
-    """The C echo server in a subprocess."""
-
-    def __init__(self, address, *extra):
-        self.proc = subprocess.Popen([os.path.join(BUILD, "echo_server"), address, *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY"):
-            raise RuntimeError("echo_server did not start: " + line + self.proc.stderr.read())
-        self.port = int(line.split()[1])
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=20)
-        return self.proc.returncode, out, err
 
 
 class CServerTest(unittest.TestCase):

@@ -1,6 +1,10 @@
-/* The rpc module's test server: `echo_server ADDRESS [--tls CERT KEY [--mtls CA]]`.
- * Prints "READY <port>" when serving; on SIGTERM lets calls in flight finish and exits 0. */
+/* The rpc module's test server:
+ *   echo_server ADDRESS [--tls CERT KEY [--mtls CA]] [--limits SPEC] [--metrics HOST:PORT]
+ *               [--grace MS]
+ * Prints "READY <port>" (and "METRICS <port>") when serving; on SIGTERM lets calls in
+ * flight finish and exits 0. */
 #include <kubetee/rpc.h>
+#include <kubetee/svc.h>
 #include "echo.pb-c.h"
 #include "echo_count.h"
 
@@ -22,11 +26,18 @@ static kt_status say(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs
     return KT_OK;
 }
 
+/* Takes delay_ms, in 10 ms steps, and gives up when the call is cancelled or past its
+ * deadline; delay_ms < 0 ignores both (a handler that never looks). */
 static kt_status slow(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     const Kubetee__Echo__Msg *req = (const Kubetee__Echo__Msg *)rq;
-    struct timespec ts = {req->delay_ms / 1000, (long)(req->delay_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    int ms = req->delay_ms < 0 ? -req->delay_ms : req->delay_ms;
+    for (int t = 0; t < ms; t += 10) {
+        if (req->delay_ms > 0 && kt_rpc_cancelled())
+            return kt_fail(KT_ERR_CANCELLED, "gave up: the call was cancelled");
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return say(ctx, rq, rs);
 }
 
@@ -56,6 +67,17 @@ static kt_status forever(void *ctx, const ProtobufCMessage *rq, kt_rpc_stream *o
     return st;
 }
 
+static bool ready(void *ctx)
+{
+    return kt_rpc_server_listening(ctx);
+}
+
+static void write_metrics(void *ctx, kt_buf *out)
+{
+    kt_rpc_server *s = ctx;
+    kt_rpc_server_metrics(&s, 1, out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -63,6 +85,9 @@ int main(int argc, char **argv)
         return 2;
     }
     kt_rpc_tls tls = {0};
+    kt_rpc_limits limits = {0};
+    const char *metrics = NULL;
+    int grace = 5000;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--tls") && i + 2 < argc) {
             tls.cert = argv[++i];
@@ -70,6 +95,18 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--mtls") && i + 1 < argc) {
             tls.ca = argv[++i];
             tls.require_client_cert = true;
+        } else if (!strcmp(argv[i], "--limits") && i + 1 < argc) {
+            if (kt_rpc_limits_parse(argv[++i], &limits)) {
+                fprintf(stderr, "echo_server: %s\n", kt_last_error());
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--grace") && i + 1 < argc) {
+            grace = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--metrics") && i + 1 < argc) {
+            metrics = argv[++i];
+        } else {
+            fprintf(stderr, "echo_server: unknown argument %s\n", argv[i]);
+            return 2;
         }
     }
     const ProtobufCMessageDescriptor *msg = &kubetee__echo__msg__descriptor;
@@ -88,15 +125,24 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     kt_rpc_server *s;
     int port = 0;
-    if (kt_rpc_server_new(argv[1], &tls, methods, 5, &s) || kt_rpc_server_start(s, &port)) {
+    if (kt_rpc_server_new(argv[1], &tls, &limits, methods, 5, &s) ||
+        kt_rpc_server_start(s, &port)) {
         fprintf(stderr, "echo_server: %s\n", kt_last_error());
         return 1;
     }
+    kt_http *http = NULL;
+    int mport = 0;
+    if (metrics && kt_http_start(metrics, ready, write_metrics, s, &http, &mport)) {
+        fprintf(stderr, "echo_server: %s\n", kt_last_error());
+        return 1;
+    }
+    if (http) printf("METRICS %d\n", mport);
     printf("READY %d\n", port);
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
-    kt_rpc_server_shutdown(s, 5000);
+    kt_rpc_server_shutdown(s, grace);
+    kt_http_stop(http);
     kt_rpc_server_free(s);
     printf("STOPPED\n");
     return 0;

@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""The C rpc server under attack, over loopback: each test runs one attack, bounded in
+count and time, with grpcio or with raw HTTP/2 frames from a client that never
+acknowledges SETTINGS (so gRPC core's own per-connection limits do not bind it), and
+checks that the server's threads (/proc/PID/status Threads) and memory (VmRSS) stay under
+a stated bound while a well-behaved client on its own connection still gets its answer
+within LATENCY, and that /metrics counts the refusals by reason."""
+import os
+import socket
+import struct
+import threading
+import time
+import unittest
+import zlib
+
+from rpc_lib import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE,
+                     SETTINGS, WORK, Raw, Server, echo_pb2, echo_pb2_grpc, frame, grpc_message)
+import grpc  # noqa: E402
+
+LATENCY = 1.0  # s: the well-behaved client's bound per call (ASan build, shared machine)
+WORKERS, QUEUE = 4, 8
+# gRPC core's own threads, the acceptor and the metrics server: the threads a server has
+# besides its workers (measured: 9 at start with one worker)
+BASE_THREADS = 12
+SAY = "/kubetee.echo.Echo/Say"
+SLOW = "/kubetee.echo.Echo/Slow"
+
+
+def start(*extra, limits="", **kw):
+    spec = "workers=%d,queue=%d" % (WORKERS, QUEUE) + ("," + limits if limits else "")
+    return Server("127.0.0.1:0", "--limits", spec, "--metrics", "127.0.0.1:0", *extra, **kw)
+
+
+class Attack(unittest.TestCase):
+    def setUp(self):
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.kill()
+
+    def server(self, *extra, **kw):
+        s = start(*extra, **kw)
+        self.servers.append(s)
+        # a connection of its own (grpcio shares connections between channels otherwise)
+        self.good = grpc.insecure_channel("127.0.0.1:%d" % s.port, options=[("grpc.use_local_subchannel_pool", 1)])
+        self.addCleanup(self.good.close)
+        self.stub = echo_pb2_grpc.EchoStub(self.good)
+        self.assert_answers(s)
+        _, self.rss0 = s.status()
+        return s
+
+    def assert_answers(self, s, ok_only=True):
+        """The well-behaved client gets its answer within LATENCY."""
+        t = time.monotonic()
+        try:
+            text = self.stub.Say(echo_pb2.Msg(text="still here"), timeout=LATENCY).text
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            text, code = None, e.code()
+        took = time.monotonic() - t
+        self.assertLess(took, LATENCY)
+        if ok_only:
+            self.assertEqual(code, grpc.StatusCode.OK)
+            self.assertEqual(text, "echo: still here")
+        else:  # while an attacker holds every worker, a prompt refusal is an answer too
+            self.assertIn(code, (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED))
+
+    def assert_bounded(self, s, rss_mb):
+        threads, rss = s.status()
+        self.assertLessEqual(threads, BASE_THREADS + WORKERS)
+        self.assertLess((rss - self.rss0) / 1024, rss_mb)
+
+    def wait_idle(self, s, within=2.0):
+        """Every worker free again (handlers saw their calls end)."""
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            if s.metric("kubetee_rpc_calls_running") == 0 and s.metric("kubetee_rpc_calls_queued") == 0:
+                return
+            time.sleep(0.05)
+        self.fail("handlers still running %.1f s after their calls ended" % within)
+
+    def slow(self, ms):
+        return echo_pb2.Msg(text="x", delay_ms=ms).SerializeToString()
+
+    # ---- the pool ----
+    def test_full_pool_refuses_at_once_with_resource_exhausted(self):
+        s = self.server()
+        n = WORKERS + QUEUE + 20
+        t = time.monotonic()
+        futures = [self.stub.Slow.future(echo_pb2.Msg(text="x", delay_ms=1500), timeout=10) for _ in range(n)]
+        done_at = {}
+        for f in futures:
+            f.add_done_callback(lambda f: done_at.setdefault(id(f), time.monotonic() - t))
+        refused_fast = 0
+        for f in futures:
+            try:
+                f.result()
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertIn("server busy", e.details())
+                refused_fast += done_at[id(f)] < 1.0
+        served = sum(1 for f in futures if f.exception() is None)
+        self.assertLessEqual(served, WORKERS + QUEUE)
+        self.assertGreaterEqual(served, WORKERS)
+        self.assertEqual(refused_fast, n - served)  # refused before any slow call ended
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="busy"), n - served)
+        self.assert_bounded(s, 32)
+        self.assert_answers(s)
+
+    def test_rapid_reset_costs_bounded_work(self):
+        s = self.server()
+        raw = Raw(s.port)
+        peak = 0
+        t = time.monotonic()
+        for _ in range(20):  # 2,000 streams, each opened and reset at once
+            raw.send(b"".join(raw.call(SLOW, self.slow(5000), reset=True)[0] for _ in range(100)))
+            peak = max(peak, s.status()[0])
+        self.assertLess(time.monotonic() - t, 10)
+        self.assertLessEqual(peak, BASE_THREADS + WORKERS)
+        self.wait_idle(s)  # the reset handlers gave up instead of sleeping 5 s
+        self.assert_bounded(s, 48)
+        self.assert_answers(s)
+        raw.close()
+
+    def test_client_that_never_acks_settings_gets_no_more_than_the_pool(self):
+        s = self.server()
+        raw = Raw(s.port)
+        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(300)))
+        time.sleep(0.5)
+        self.assert_bounded(s, 48)
+        self.assert_answers(s, ok_only=False)
+        codes = raw.statuses()
+        self.assertGreaterEqual(len(codes), 300 - WORKERS - QUEUE)
+        self.assertEqual(set(codes), {8})  # RESOURCE_EXHAUSTED, at once
+        raw.close()  # its calls end with the connection
+        self.wait_idle(s)
+        self.assert_answers(s)
+
+    def test_slow_handlers_see_the_deadline_and_free_their_workers(self):
+        s = self.server()
+        futures = [self.stub.Slow.future(echo_pb2.Msg(text="x", delay_ms=10000), timeout=0.5)
+                   for _ in range(WORKERS + QUEUE - 1)]
+        for f in futures:
+            self.assertEqual(f.exception().code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.wait_idle(s, within=1.0)
+        self.assert_bounded(s, 16)
+        self.assert_answers(s)
+
+    # ---- bodies and headers ----
+    def test_oversize_message_is_refused(self):
+        s = self.server()
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.Say(echo_pb2.Msg(text="x" * (5 << 20)), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        # a raw client announces 512 MiB and sends 16 MiB of it
+        raw = Raw(s.port)
+        raw.send(frame(HEADERS, END_HEADERS, 1, raw.headers(SAY)))
+        raw.send(frame(DATA, 0, 1, b"\0" + struct.pack(">I", 512 << 20)))
+        chunk = frame(DATA, 0, 1, b"x" * 16000)
+        try:
+            for _ in range(1000):
+                raw.send(chunk)
+        except OSError:
+            pass  # the server may close the stream's connection first
+        self.assert_bounded(s, 48)
+        self.assert_answers(s)
+        raw.close()
+
+    def test_compressed_requests_are_refused_and_never_inflated(self):
+        s = self.server()
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.Say(echo_pb2.Msg(text="x" * 1000), timeout=5, compression=grpc.Compression.Gzip)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        # ~250 KB of gzip that inflates to 256 MiB
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        bomb = z.compress(b"\0" * (256 << 20)) + z.flush()
+        raw = Raw(s.port)
+        out, _ = raw.call(SAY, bomb, extra=[("grpc-encoding", "gzip")], compressed=True)
+        raw.send(out)
+        time.sleep(0.5)
+        self.assert_bounded(s, 32)
+        self.assert_answers(s)
+        raw.close()
+
+    def test_huge_metadata_is_refused(self):
+        s = self.server()
+        with self.assertRaises(grpc.RpcError) as e:  # from a client that ACKs: gRPC core refuses
+            with grpc.insecure_channel("127.0.0.1:%d" % s.port, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                echo_pb2_grpc.EchoStub(ch).Say(echo_pb2.Msg(text="x"), timeout=5, metadata=[("x-big", "v" * 20000)])
+        self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        # from one that never ACKs: four 1 MiB header blocks reach the server's own check
+        raw = Raw(s.port)
+        cpu0 = cpu_seconds(s)
+        for _ in range(4):
+            block = raw.headers(SAY, extra=[("x-big%d" % i, "v" * 1000) for i in range(1000)])
+            sid = raw.next_id
+            raw.next_id += 2
+            parts = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+            out = frame(HEADERS, 0, sid, parts[0])
+            out += b"".join(frame(CONTINUATION, 0, sid, p) for p in parts[1:-1])
+            out += frame(CONTINUATION, END_HEADERS, sid, parts[-1])
+            raw.send(out + frame(DATA, END_STREAM, sid, grpc_message(b"")))
+        self.assert_answers(s)
+        time.sleep(0.3)
+        self.assertEqual(raw.statuses(), [8] * 4)
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="metadata_too_large"), 4)
+        used = cpu_seconds(s) - cpu0
+        print("\n4 MiB of headers from a client that never ACKs: %.2f s of server CPU" % used)
+        self.assertLess(used, 1.0)
+        self.assert_bounded(s, 64)
+        raw.close()
+
+    def test_strings_must_be_utf8_without_nul(self):
+        s = self.server()
+        say = self.good.unary_unary(SAY)
+        for bad, why in ((b"\x0a\x03a\x00b", "NUL"), (b"\x0a\x01\xff", "UTF-8"), (b"\x0a\x03\xed\xa0\x80", "UTF-8"),
+                         (b"\x0a\x02\xc0\x80", "UTF-8")):
+            with self.assertRaises(grpc.RpcError) as e:
+                say(bad, timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(why, e.exception.details())
+            self.assertIn("text", e.exception.details())
+        self.assertEqual(self.stub.Say(echo_pb2.Msg(text="h\u00e9llo \U0001F600"), timeout=5).text,
+                         "echo: h\u00e9llo \U0001F600")
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="bad_request"), 4)
+
+    # ---- connections ----
+    def test_ping_flood_is_cut_off(self):
+        s = self.server()
+        raw = Raw(s.port)
+        pings = frame(PING, 0, 0, b"12345678") * 1000
+        try:
+            for _ in range(100):  # up to 100,000 PINGs
+                raw.send(pings)
+        except OSError:
+            pass
+        end = time.monotonic() + 5
+        while not raw.closed and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertTrue(raw.closed)  # GOAWAY too_many_pings, then the connection is closed
+        self.assert_answers(s)
+        # gRCP core acknowledges each PING it read before it closes the connection
+        self.assert_bounded(s, 160)
+
+    def test_fd_burst_leaves_the_listener_up(self):
+        s = self.server(nofile=64, limits="fd_headroom=16")
+        conns = []
+        for _ in range(80):  # past the fd limit
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(PREFACE + frame(SETTINGS, 0, 0))
+            conns.append(c)
+        time.sleep(0.5)
+        for c in conns:
+            c.close()
+        time.sleep(0.3)
+        # (no /metrics during the burst: its connections keep the same fd budget)
+        self.assertGreater(s.metric("kubetee_rpc_connections_refused_total", reason="fd_cap"), 0)
+        for _ in range(3):
+            with grpc.insecure_channel("127.0.0.1:%d" % s.port) as ch:
+                self.assertEqual(echo_pb2_grpc.EchoStub(ch).Say(echo_pb2.Msg(text="back"), timeout=LATENCY).text,
+                                 "echo: back")
+        self.assertEqual(s.http("/readyz")[0], 200)
+        self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
+
+    def test_idle_and_silent_connections_are_closed(self):
+        s = self.server(limits="idle_ms=500,first_request_ms=500")
+        silent = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # not even a preface
+        idle = Raw(s.port)  # a preface, then nothing
+        t = time.monotonic()
+        while silent.recv(100):  # the server's SETTINGS, then the close
+            pass
+        while not idle.closed and time.monotonic() - t < 5:
+            time.sleep(0.05)
+        self.assertTrue(idle.closed)
+        self.assertLess(time.monotonic() - t, 3)
+        silent.close()
+
+    def test_unknown_methods_are_counted_and_their_logs_rate_limited(self):
+        s = self.server()
+        nope = self.good.unary_unary("/kubetee.echo.Echo/Nope")
+        t = time.monotonic()
+        futures = [nope.future(b"", timeout=5) for _ in range(300)]
+        for f in futures:
+            self.assertEqual(f.exception().code(), grpc.StatusCode.UNIMPLEMENTED)
+        seconds = time.monotonic() - t
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="unknown_method"), 300)
+        code, _, err = s.stop()
+        self.assertEqual(code, 0)
+        lines = [l for l in err.splitlines() if "event=rpc.refused" in l]
+        self.assertGreater(len(lines), 0)
+        self.assertLessEqual(len(lines), 10 * (int(seconds) + 2))
+
+
+class Metrics(unittest.TestCase):
+    def test_families_are_grouped_and_typed_once(self):
+        s = start()
+        try:
+            _, body = s.http("/metrics")
+        finally:
+            s.kill()
+        seen, current = [], None
+        for line in body.splitlines():
+            if line.startswith("# TYPE"):
+                name = line.split()[2]
+                self.assertNotIn(name, seen)
+                seen.append(name)
+                current = name
+            elif not line.startswith("#"):
+                name = line.split("{")[0].split(" ")[0]
+                self.assertEqual(name, current, "sample of %s outside its family" % name)
+        for name in ("kubetee_rpc_calls_total", "kubetee_rpc_refusals_total", "kubetee_rpc_workers",
+                     "kubetee_rpc_connections_refused_total"):
+            self.assertIn(name, seen)
+
+
+class Shutdown(unittest.TestCase):
+    def run_calls(self, s, n, delay_ms):
+        with grpc.insecure_channel("127.0.0.1:%d" % s.port) as ch:
+            stub = echo_pb2_grpc.EchoStub(ch)
+            futures = [stub.Slow.future(echo_pb2.Msg(text="x", delay_ms=delay_ms), timeout=20) for _ in range(n)]
+            time.sleep(0.5)  # all received: WORKERS running, the rest queued
+            code, out, _ = s.stop()
+            codes = [grpc.StatusCode.OK if f.exception() is None else f.exception().code() for f in futures]
+        self.assertEqual(code, 0)
+        self.assertIn("STOPPED", out)
+        return codes
+
+    def test_sigterm_serves_calls_received_within_the_grace(self):
+        s = start("--grace", "3000")
+        codes = self.run_calls(s, WORKERS + 4, 600)
+        self.assertEqual(codes, [grpc.StatusCode.OK] * (WORKERS + 4))
+
+    def test_sigterm_past_the_grace_gives_unavailable_never_cancelled(self):
+        s = start("--grace", "300")
+        t = time.monotonic()
+        codes = self.run_calls(s, WORKERS + QUEUE, 5000)
+        self.assertEqual(set(codes), {grpc.StatusCode.UNAVAILABLE})
+        self.assertLess(time.monotonic() - t, 3.5)  # 0.5 s, the grace, and the handlers' return
+
+
+class Settings(unittest.TestCase):
+    def test_bad_limits_are_refused_by_name(self):
+        import subprocess
+        from rpc_lib import BUILD
+        for spec, says in (("workers=0", "workers must be"), ("bogus=1", "no setting named 'bogus'"),
+                           ("queue=2,queue=3", "queue given twice"), ("idle_ms=ten", "idle_ms must be"),
+                           ("workers", "not name=value"), ("workers=2,", "trailing")):
+            r = subprocess.run([os.path.join(BUILD, "echo_server"), "127.0.0.1:0", "--limits", spec],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 2, spec)
+            self.assertIn(says, r.stderr)
+
+    def test_limits_are_logged_once_at_start(self):
+        s = start(limits="idle_ms=-1")
+        _, _, err = s.stop()
+        lines = [l for l in err.splitlines() if "event=rpc.limits" in l]
+        self.assertEqual(len(lines), 1)
+        for kv in ("workers=%d" % WORKERS, "queue=%d" % QUEUE, "max_message=4194304", "idle_ms=-1",
+                   "max_metadata=8192", "streams=32"):
+            self.assertIn(kv, lines[0])
+
+
+def cpu_seconds(s):
+    with open("/proc/%d/stat" % s.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
