@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from rpc_lib import WORK, Server, echo_pb2, echo_pb2_grpc
+from rpc_lib import BUILD, WORK, Server, echo_pb2, echo_pb2_grpc
 import grpc  # noqa: E402
 
 
