@@ -30,7 +30,10 @@ int kt_serve(const char *address)
     kt_log_set_level(KT_LOG_WARN); /* the BENCH lines, not "listening" */
     kt_rpc_server *s;
     int port = 0;
-    if (kt_rpc_server_new(address, NULL, methods, 2, &s) || kt_rpc_server_start(s, &port)) {
+    /* the default pool, with a queue that takes every one of the 64 clients' calls */
+    kt_rpc_limits limits = {.queue = 128};
+    if (kt_rpc_server_new(address, NULL, &limits, methods, 2, &s) ||
+        kt_rpc_server_start(s, &port)) {
         fprintf(stderr, "kubetee server: %s\n", kt_last_error());
         return 1;
     }

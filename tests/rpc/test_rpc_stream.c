@@ -74,7 +74,7 @@ static int setup(void **state)
         {"/kubetee.echo.Echo/Count", &kubetee__echo__count_request__descriptor,
          &kubetee__echo__msg__descriptor, NULL, count, NULL},
     };
-    if (kt_rpc_server_new(f->target, NULL, methods, 1, &f->server) ||
+    if (kt_rpc_server_new(f->target, NULL, NULL, methods, 1, &f->server) ||
         kt_rpc_server_start(f->server, NULL) || kt_rpc_client_new(f->target, NULL, &f->client))
         return -1;
     atomic_store(&seen.sent, 0);
