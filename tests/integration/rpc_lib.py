@@ -2,7 +2,6 @@
 echo server in a subprocess, its threads and memory from /proc, its /metrics, and raw
 HTTP/2 frames written by hand (an attacker follows no client library)."""
 import os
-import resource
 import signal
 import socket
 import struct
@@ -29,16 +28,15 @@ class Server:
     """The C echo server in a subprocess; nofile caps its fds (soft and hard)."""
 
     def __init__(self, address, *extra, nofile=None):
-        def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         # AddressSanitizer's quarantine holds freed memory (256 MB by default): keep it small,
         # so VmRSS says what the server holds
         env = dict(os.environ)
         env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=4"]))
-        self.proc = subprocess.Popen([os.path.join(BUILD, "echo_server"), address, *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=limit, env=env)
+        # the fd limit through prlimit(1): a preexec_fn would fork this process, whose grpcio
+        # threads do not survive a fork
+        cmd = ["prlimit", "--nofile=%d:%d" % (nofile, nofile)] if nofile else []
+        self.proc = subprocess.Popen([*cmd, os.path.join(BUILD, "echo_server"), address, *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.metrics_port = None
         line = self.proc.stdout.readline()
         if line.startswith("METRICS"):
