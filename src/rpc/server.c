@@ -229,6 +229,17 @@ long kt_rpc_time_left_ms(void)
     return ms > LONG_MAX ? LONG_MAX : (long)ms;
 }
 
+/* A handler that failed because its call ended says why in the status a retry policy
+ * reads: past the deadline DEADLINE_EXCEEDED, the server stopping UNAVAILABLE (never
+ * CANCELLED). */
+static kt_status why_over(pending *p, kt_status st)
+{
+    if (!call_over(p)) return st; /* the handler's own reason */
+    if (atomic_load(&p->s->stopping)) return kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
+    if (deadline_passed(p)) return kt_fail(KT_ERR_TIMEOUT, "deadline passed");
+    return st;
+}
+
 static void serve_call(void *arg)
 {
     pending *p = arg;
@@ -277,7 +288,10 @@ static void serve_call(void *arg)
             protobuf_c_message_init(m->response, res);
             kt_clear_error();
             st = m->unary(m->ctx, req, res);
-            if (!st) st = kt_rpc_pack(res, &out);
+            if (!st)
+                st = kt_rpc_pack(res, &out);
+            else
+                st = why_over(p, st);
         }
         send_status(p, st, out, true);
         if (out) grpc_byte_buffer_destroy(out);
@@ -289,7 +303,10 @@ static void serve_call(void *arg)
         batch(p, &md, 1, &tag);
         kt_clear_error();
         st = m->stream(m->ctx, req, &stream);
-        if (atomic_load(&s->stopping)) st = kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
+        if (atomic_load(&s->stopping))
+            st = kt_fail(KT_ERR_UNAVAILABLE, "server shutting down");
+        else if (st)
+            st = why_over(p, st);
         if (!p->closed) send_status(p, st, NULL, false);
     }
     kt_frame_pop(&frame);
@@ -523,12 +540,13 @@ void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
     grpc_server_shutdown_and_notify(s->server, s->cq, s);
     if (!kt_rpc_pool_wait_idle(s->pool, grace_ms > 0 ? grace_ms : 0)) {
         kt_log(KT_LOG_WARN, "rpc.ending_calls", "address", s->address, NULL);
-        atomic_store(&s->ending, true);
+        /* the status first, then the flag handlers see: theirs can never come first */
         pthread_mutex_lock(&s->lock);
         for (pending *p = s->calls; p; p = p->next)
             grpc_call_cancel_with_status(p->call, GRPC_STATUS_UNAVAILABLE, "server shutting down",
                                          NULL);
         pthread_mutex_unlock(&s->lock);
+        atomic_store(&s->ending, true);
         int wait = s->limits.cancel_wait_ms < 0 ? 0 : s->limits.cancel_wait_ms;
         if (!kt_rpc_pool_wait_idle(s->pool, wait)) {
             char n[16];

@@ -17,7 +17,7 @@ from rpc_lib import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING,
                      SETTINGS, WORK, Raw, Server, echo_pb2, echo_pb2_grpc, frame, grpc_message)
 import grpc  # noqa: E402
 
-LATENCY = 1.0  # s: the well-behaved client's bound per call (ASan build, shared machine)
+LATENCY = 2.0  # s: the well-behaved client's bound per call (ASan build, shared machine)
 WORKERS, QUEUE = 4, 8
 # gRPC core's own threads, the acceptor and the metrics server: the threads a server has
 # besides its workers (measured: 9 at start with one worker)
