@@ -2,7 +2,7 @@
  * the verifier takes from attest's own reader must read the same. Two readers that
  * disagree are a parser differential an attacker could aim at (one reader sees a CA, the
  * other an end entity), so the collateral is refused, naming the field. OpenSSL's decoder
- * is slow (~100 us a certificate), so a DER that agreed once is remembered by its SHA-256
+ * is slow (~100 us a certificate), so a DER that agreed once is remembered (the last 128)
  * for the life of the process. */
 #include "internal.h"
 
@@ -12,6 +12,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The INTEGER as a number: its magnitude without leading zeros, as BN_bn2bin has it. */
@@ -196,39 +197,52 @@ kt_status kt_crl_crosscheck(const kt_crl *c, const char *what)
 
 /* ---- once per distinct DER ---- */
 
+/* What agreed, kept as exact copies of the DER: looking one up is a length compare and a
+ * memcmp (no hashing, which cost a cold verification ~3% for its eleven lookups), and two
+ * different DERs can never be taken for one. */
 #define AGREED 128
 static struct {
     pthread_mutex_t lock;
-    uint8_t hash[AGREED][33]; /* kind ('C'ertificate or 'L'ist) || SHA-256 of the DER */
-    unsigned count, next;
+    struct {
+        uint8_t kind; /* 'C'ertificate or 'L'ist */
+        size_t n;
+        uint8_t *der;
+    } item[AGREED];
+    unsigned next;
 } agreed = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static bool agreed_before(const uint8_t key[33])
+static bool agreed_before(uint8_t kind, kt_der der)
 {
     pthread_mutex_lock(&agreed.lock);
     bool found = false;
-    for (unsigned i = 0; i < agreed.count && !found; i++)
-        found = memcmp(agreed.hash[i], key, 33) == 0;
+    for (unsigned i = 0; i < AGREED && !found; i++)
+        found = agreed.item[i].der && agreed.item[i].kind == kind && agreed.item[i].n == der.n &&
+                memcmp(agreed.item[i].der, der.p, der.n) == 0;
     pthread_mutex_unlock(&agreed.lock);
     return found;
 }
 
-static void remember(const uint8_t key[33])
+/* Remembered when there is memory for it; forgetting only costs a second reading. */
+static void remember(uint8_t kind, kt_der der)
 {
+    uint8_t *copy = malloc(der.n ? der.n : 1);
+    if (!copy) return;
+    memcpy(copy, der.p, der.n);
     pthread_mutex_lock(&agreed.lock);
-    memcpy(agreed.hash[agreed.next], key, 33);
-    agreed.next = (agreed.next + 1) % AGREED;
-    if (agreed.count < AGREED) agreed.count++;
+    unsigned i = agreed.next;
+    agreed.next = (i + 1) % AGREED;
+    free(agreed.item[i].der);
+    agreed.item[i].kind = kind;
+    agreed.item[i].n = der.n;
+    agreed.item[i].der = copy;
     pthread_mutex_unlock(&agreed.lock);
 }
 
 static kt_status once(uint8_t kind, kt_der der, const void *item, const char *what)
 {
-    uint8_t key[33] = {kind};
-    kt_status st = kt_sha256(der.p, der.n, key + 1);
-    if (st || agreed_before(key)) return st;
-    st = kind == 'C' ? kt_x509_crosscheck(item, what) : kt_crl_crosscheck(item, what);
-    if (!st) remember(key);
+    if (agreed_before(kind, der)) return KT_OK;
+    kt_status st = kind == 'C' ? kt_x509_crosscheck(item, what) : kt_crl_crosscheck(item, what);
+    if (!st) remember(kind, der);
     return st;
 }
 

@@ -116,7 +116,7 @@ void kt_chain_free(kt_chain *c);
  * failure names the first that differs; what names the item. */
 kt_status kt_x509_crosscheck(const kt_x509 *x, const char *what);
 kt_status kt_crl_crosscheck(const kt_crl *c, const char *what);
-/* The same, once per distinct DER in the process (remembered by SHA-256). */
+/* The same, once per distinct DER in the process (the last 128 that agreed are kept). */
 kt_status kt_chain_crosscheck_once(const kt_chain *c, const char *what);
 kt_status kt_crl_crosscheck_once(const kt_crl *c, const char *what);
 /* How many certificates OpenSSL has decoded for kt_x509_crosscheck in this process. */

@@ -17,6 +17,9 @@
 static const uint8_t sgx_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01};
 
 static const char what[] = "PCK extension";
+/* The entries read, by their arc under the SGX extension OID; each at most once (a
+ * second FMSPC or TCB would leave the reader to pick one). */
+static const char *const names[] = {"", "PPID", "TCB", "PCE-ID", "FMSPC"};
 
 /* The OID's arcs under the SGX extension OID, e.g. {2, 17}; returns how many. */
 static int sub_arcs(const kt_der *oid, unsigned arcs[2])
@@ -51,6 +54,8 @@ static kt_status parse_tcb(kt_der seq, kt_pck_info *out, unsigned *seen)
         if (st) return st;
         if (sub_arcs(&oid, arcs) != 2 || arcs[0] != 2 || arcs[1] < 1 || arcs[1] > 18)
             continue; /* unknown entries are skipped, as Intel adds them */
+        if (*seen & (1u << arcs[1]))
+            return kt_fail(KT_ERR_MALFORMED, "PCK extension: TCB entry %u appears twice", arcs[1]);
         if (arcs[1] == 18) {
             if ((st = kt_der_next(&item, 0x04, what, &val)) ||
                 (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
@@ -85,6 +90,9 @@ kt_status kt_pck_ext_parse(const uint8_t *data, size_t n, kt_pck_info *out)
             (st = kt_der_next(&item, 0x06, what, &oid)))
             return st;
         if (sub_arcs(&oid, arcs) != 1) continue;
+        if (arcs[0] >= 1 && arcs[0] <= 4 && (seen & (1u << arcs[0])))
+            return kt_fail(KT_ERR_MALFORMED, "PCK extension: entry %u (%s) appears twice", arcs[0],
+                           names[arcs[0]]);
         switch (arcs[0]) {
         case 1:
             st = kt_der_next(&item, 0x04, what, &val);

@@ -768,6 +768,74 @@ static void test_crl_lists_serials_as_numbers(void **state)
     kt_buf_free(&der);
 }
 
+/* The raw element spans of a SEQUENCE's contents, at most max. */
+static size_t elements(kt_der seq, kt_der *out, size_t max)
+{
+    size_t n = 0;
+    while (seq.n && n < max) {
+        const uint8_t *at = seq.p;
+        uint8_t tag = seq.p[0];
+        kt_der v;
+        assert_int_equal(kt_der_next(&seq, tag, "test", &v), KT_OK);
+        out[n++] = (kt_der){at, (size_t)(seq.p - at)};
+    }
+    return n;
+}
+
+/* The PCK certificate's SGX extensions give each entry once: a second FMSPC, TCB or TCB
+ * component would leave the reader to pick one. */
+static void test_sgx_extension_entries_appear_once(void **state)
+{
+    (void)state;
+    kt_pck_info in = {.pcesvn = 13};
+    memset(in.fmspc, 0x5A, 6);
+    for (int i = 0; i < 16; i++)
+        in.comp[i] = (uint8_t)(i + 1);
+    kt_buf enc = {0}, dup = {0};
+    assert_int_equal(kt_pck_ext_encode(&in, &enc), KT_OK);
+    kt_pck_info out;
+    assert_int_equal(kt_pck_ext_parse(enc.data, enc.len, &out), KT_OK);
+    assert_memory_equal(out.fmspc, in.fmspc, 6);
+    assert_memory_equal(out.comp, in.comp, 16);
+    kt_der all = {enc.data, enc.len}, body, item[8];
+    assert_int_equal(kt_der_next(&all, 0x30, "test", &body), KT_OK);
+    size_t n = elements(body, item, 8);
+    assert_int_equal(n, 4);                         /* PPID, TCB, PCE-ID, FMSPC */
+    for (size_t twice = 1; twice < 4; twice += 2) { /* TCB, then FMSPC, given twice */
+        dup.len = 0;
+        assert_int_equal(kt_buf_append(&dup, body.p, body.n), KT_OK);
+        assert_int_equal(kt_buf_append(&dup, item[twice].p, item[twice].n), KT_OK);
+        wrap(&dup, 0, 0x30);
+        assert_fails_with(kt_pck_ext_parse(dup.data, dup.len, &out), KT_ERR_MALFORMED,
+                          twice == 1 ? "entry 2 (TCB) appears twice"
+                                     : "entry 4 (FMSPC) appears twice");
+    }
+    /* inside the TCB: its first component a second time, at the end */
+    kt_der tcb = item[1], tcb_seq, tcb_oid, tcb_items, comp[20];
+    assert_int_equal(kt_der_next(&tcb, 0x30, "test", &tcb_seq), KT_OK);
+    const uint8_t *oid_at = tcb_seq.p;
+    assert_int_equal(kt_der_next(&tcb_seq, 0x06, "test", &tcb_oid), KT_OK);
+    size_t oid_n = (size_t)(tcb_seq.p - oid_at);
+    assert_int_equal(kt_der_next(&tcb_seq, 0x30, "test", &tcb_items), KT_OK);
+    assert_int_equal(elements(tcb_items, comp, 20), 18);
+    dup.len = 0;
+    assert_int_equal(kt_buf_append(&dup, item[0].p, item[0].n), KT_OK);
+    size_t at = dup.len;
+    assert_int_equal(kt_buf_append(&dup, oid_at, oid_n), KT_OK);
+    size_t inner = dup.len;
+    assert_int_equal(kt_buf_append(&dup, tcb_items.p, tcb_items.n), KT_OK);
+    assert_int_equal(kt_buf_append(&dup, comp[0].p, comp[0].n), KT_OK);
+    wrap(&dup, inner, 0x30);
+    wrap(&dup, at, 0x30);
+    assert_int_equal(kt_buf_append(&dup, item[2].p, item[2].n), KT_OK);
+    assert_int_equal(kt_buf_append(&dup, item[3].p, item[3].n), KT_OK);
+    wrap(&dup, 0, 0x30);
+    assert_fails_with(kt_pck_ext_parse(dup.data, dup.len, &out), KT_ERR_MALFORMED,
+                      "TCB entry 1 appears twice");
+    kt_buf_free(&enc);
+    kt_buf_free(&dup);
+}
+
 /* ---- the second reading ---- */
 
 /* OpenSSL's reading of the same DER is compared field by field: a view that differs from
@@ -904,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_der_integers_are_shortest_and_oids_well_formed),
         cmocka_unit_test(test_crl_entries_and_extensions_made_by_hand),
         cmocka_unit_test(test_crl_lists_serials_as_numbers),
+        cmocka_unit_test(test_sgx_extension_entries_appear_once),
         cmocka_unit_test(test_openssl_disagreeing_on_a_field_is_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
