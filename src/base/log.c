@@ -31,11 +31,20 @@ void kt_log_set_sink(kt_log_sink sink)
     log_sink = sink;
 }
 
-/* Appends s to line, quoting for the current format. */
+/* Room kept at the end of a line for what closes it ("}" and the newline), so a line
+ * cut short by long values is still one line of valid JSON. */
+#define LINE_TAIL 4
+
+/* Appends s to line, quoting for the current format. Every byte outside printable
+ * ASCII is escaped (\u00NN in JSON, \xNN otherwise), so a value that came from input
+ * can neither start a line nor make the JSON invalid. */
 static void put_value(char *line, size_t cap, size_t *at, const char *s)
 {
     bool json = log_format == KT_LOG_JSON;
-    bool quote = json || !*s || strpbrk(s, " \"=\t\n\\") != NULL;
+    bool quote = json || !*s;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !quote; p++)
+        quote = *p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '=' || *p == '\\';
+    cap -= LINE_TAIL;
     if (*at + 1 >= cap) return;
     if (quote) line[(*at)++] = '"';
     for (; *s && *at + 8 < cap; s++) {
@@ -43,13 +52,13 @@ static void put_value(char *line, size_t cap, size_t *at, const char *s)
         if (c == '"' || c == '\\') {
             line[(*at)++] = '\\';
             line[(*at)++] = (char)c;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c >= 0x7f) {
             *at += (size_t)snprintf(line + *at, cap - *at, json ? "\\u%04x" : "\\x%02x", c);
         } else {
             line[(*at)++] = (char)c;
         }
     }
-    if (quote && *at + 1 < cap) line[(*at)++] = '"';
+    if (quote) line[(*at)++] = '"';
     line[*at] = '\0';
 }
 
@@ -62,8 +71,11 @@ static void put_raw(char *line, size_t cap, size_t *at, const char *s)
     line[*at] = '\0';
 }
 
+/* Appends one key and value; a pair with no room left for its key is dropped whole, a
+ * long value is cut short but still closed. */
 static void put_pair(char *line, size_t cap, size_t *at, const char *k, const char *v, bool first)
 {
+    if (*at + 6 * strlen(k) + 16 >= cap - LINE_TAIL) return;
     if (log_format == KT_LOG_JSON) {
         put_raw(line, cap, at, first ? "{" : ",");
         put_value(line, cap, at, k);

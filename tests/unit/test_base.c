@@ -7,6 +7,8 @@
 #include "testutil.h"
 #include <kubetee/base.h>
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,53 @@ static void test_atomic_write_mode_and_bounded_read(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static char logged[4096];
+static void capture(kt_log_level level, const char *line)
+{
+    (void)level;
+    snprintf(logged, sizeof logged, "%s", line);
+}
+
+/* A value from input (a name, a path, a peer's string) cannot start a new log line,
+ * fake a field, or make a JSON line invalid: every byte outside printable ASCII is
+ * escaped, in both formats; a line cut short by a long value is still valid JSON. */
+static void test_log_escapes_every_byte_from_input(void **state)
+{
+    (void)state;
+    kt_log_set_sink(capture);
+    const char *evil = "x\nlevel=error event=forged \"q\" \x7f\xff\xc3";
+    kt_log(KT_LOG_INFO, "test.event", "name", evil, NULL);
+    assert_null(strchr(logged, '\n'));
+    for (const unsigned char *p = (const unsigned char *)logged; *p; p++)
+        assert_true(*p >= 0x20 && *p < 0x7f);
+    assert_non_null(
+        strstr(logged, "name=\"x\\x0alevel=error event=forged \\\"q\\\" \\x7f\\xff\\xc3\""));
+
+    kt_log(KT_LOG_INFO, "test.event", "bare", "caf\xc3\xa9", NULL);
+    assert_non_null(strstr(logged, "bare=\"caf\\xc3\\xa9\""));
+
+    kt_log_set_format(KT_LOG_JSON);
+    kt_log(KT_LOG_INFO, "test.event", "name", evil, NULL);
+    json_error_t err;
+    json_t *j = json_loads(logged, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "event")), "test.event");
+    assert_non_null(json_string_value(json_object_get(j, "name")));
+    json_decref(j);
+
+    char big[6000];
+    memset(big, '\x01', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    kt_log(KT_LOG_INFO, "test.event", "a", big, "b", big, NULL);
+    j = json_loads(logged, 0, &err);
+    assert_non_null(j);
+    assert_non_null(json_object_get(j, "a"));
+    json_decref(j);
+
+    kt_log_set_format(KT_LOG_KV);
+    kt_log_set_sink(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_hex_round_trip_and_errors),
         cmocka_unit_test(test_decimal_only_no_leading_zero_no_overflow),
         cmocka_unit_test(test_escape_leaves_only_printable_ascii),
+        cmocka_unit_test(test_log_escapes_every_byte_from_input),
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_base64_alphabet_exactly),
         cmocka_unit_test(test_buffer_grows_and_frees),
