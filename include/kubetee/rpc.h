@@ -49,6 +49,9 @@ typedef struct {
 typedef struct {
     unsigned workers;         /* threads serving calls (default: 2 per CPU, 4 to 64) */
     unsigned queue;           /* received calls waiting for a worker (default: 4 x workers) */
+    unsigned per_connection;  /* calls one connection may have running or queued (default:
+                                 workers + queue; below workers keeps workers free for
+                                 other connections); Unix socket clients share one */
     unsigned streams;         /* concurrent streams per connection (default: 32) */
     unsigned max_message;     /* bytes in one request message (default: 4 MiB) */
     unsigned max_metadata;    /* bytes of a request's header list (default: 8 KiB) */

@@ -29,6 +29,7 @@ typedef struct {
 static const setting settings[] = {
     U(workers, 0, 1, 4096),
     U(queue, 0, 1, 1 << 20),
+    U(per_connection, 0, 1, 1 << 20),
     U(streams, 32, 1, 1 << 16),
     U(max_message, 4 << 20, 1, 1 << 30),
     U(max_metadata, 8 << 10, 1 << 10, 1 << 24),
@@ -72,6 +73,7 @@ void kt_rpc_limits_resolve(kt_rpc_limits *l)
         l->workers = (unsigned)(w < 4 ? 4 : w > 64 ? 64 : w);
     }
     if (!l->queue) l->queue = 4 * l->workers;
+    if (!l->per_connection) l->per_connection = l->workers + l->queue;
 }
 
 kt_status kt_rpc_limits_parse(const char *spec, kt_rpc_limits *l)
@@ -131,9 +133,9 @@ void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address)
     for (size_t i = 0; i < NSETTINGS; i++)
         snprintf(v[i], sizeof v[i], "%ld", get(l, &settings[i]));
 #define KV(i) settings[i].name, v[i]
-    _Static_assert(NSETTINGS == 15, "log every setting");
+    _Static_assert(NSETTINGS == 16, "log every setting");
     kt_log(KT_LOG_INFO, "rpc.limits", "address", address, KV(0), KV(1), KV(2), KV(3), KV(4), KV(5),
-           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), NULL);
+           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), NULL);
 #undef KV
 }
 

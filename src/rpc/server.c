@@ -27,12 +27,20 @@ typedef enum {
     REFUSED_COMPRESSED,
     REFUSED_DEADLINE,
     REFUSED_BAD_REQUEST,
+    REFUSED_CONNECTION_SHARE,
     REFUSED_N
 } refusal;
 
 static const char *const refusal_names[REFUSED_N] = {
-    "busy",       "unknown_method",  "shutting_down", "metadata_too_large",
-    "compressed", "deadline_passed", "bad_request"};
+    [REFUSED_BUSY] = "busy",
+    [REFUSED_UNKNOWN_METHOD] = "unknown_method",
+    [REFUSED_SHUTTING_DOWN] = "shutting_down",
+    [REFUSED_METADATA] = "metadata_too_large",
+    [REFUSED_COMPRESSED] = "compressed",
+    [REFUSED_DEADLINE] = "deadline_passed",
+    [REFUSED_BAD_REQUEST] = "bad_request",
+    [REFUSED_CONNECTION_SHARE] = "connection_share",
+};
 
 struct kt_rpc_server {
     grpc_server *server;
@@ -72,6 +80,7 @@ struct pending {
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     pending *prev, *next; /* in s->calls */
+    uint64_t peer;        /* hash of the connection's peer address */
     int close_tag;
     int cancelled;
     bool closed;
@@ -371,6 +380,18 @@ static size_t metadata_bytes(const grpc_metadata_array *md)
     return n;
 }
 
+/* FNV-1a of the peer's address ("ipv4:127.0.0.1:41234"): one per TCP connection; every
+ * connection over a Unix socket reads "unix:" and so shares one. */
+static uint64_t peer_hash(grpc_call *call)
+{
+    char *peer = grpc_call_get_peer(call);
+    uint64_t h = 14695981039346656037ull;
+    for (const char *c = peer; c && *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    gpr_free(peer);
+    return h;
+}
+
 /* What becomes of an arriving call: refused here, or queued for a worker. */
 static void admit(kt_rpc_server *s, pending *p)
 {
@@ -393,7 +414,18 @@ static void admit(kt_rpc_server *s, pending *p)
     } else if (deadline_passed(p)) {
         refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed on arrival");
     } else {
+        p->peer = peer_hash(p->call);
         pthread_mutex_lock(&s->lock);
+        unsigned same = 0;
+        for (const pending *q = s->calls; q; q = q->next)
+            same += q->peer == p->peer;
+        if (same >= s->limits.per_connection && s->active < s->limits.workers + s->limits.queue) {
+            pthread_mutex_unlock(&s->lock);
+            snprintf(why, sizeof why, "server busy: %u calls of this connection in use", same);
+            refuse(p, REFUSED_CONNECTION_SHARE, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+            release(p);
+            return;
+        }
         p->next = s->calls;
         if (s->calls) s->calls->prev = p;
         s->calls = p;

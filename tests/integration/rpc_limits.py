@@ -26,8 +26,14 @@ SAY = "/kubetee.echo.Echo/Say"
 SLOW = "/kubetee.echo.Echo/Slow"
 
 
-def start(*extra, limits="", **kw):
-    spec = "workers=%d,queue=%d" % (WORKERS, QUEUE) + ("," + limits if limits else "")
+SHARE = WORKERS // 2  # per_connection below workers: the rest serve other connections
+
+
+def start(*extra, limits="", per_connection=WORKERS + QUEUE, **kw):
+    """A server whose pool one connection may fill (the default), unless per_connection
+    says otherwise."""
+    spec = "workers=%d,queue=%d,per_connection=%d" % (WORKERS, QUEUE, per_connection)
+    spec += "," + limits if limits else ""
     return Server("127.0.0.1:0", "--limits", spec, "--metrics", "127.0.0.1:0", *extra, **kw)
 
 
@@ -109,7 +115,7 @@ class Attack(unittest.TestCase):
         self.assert_answers(s)
 
     def test_rapid_reset_costs_bounded_work(self):
-        s = self.server()
+        s = self.server(per_connection=SHARE)
         raw = Raw(s.port)
         peak = 0
         t = time.monotonic()
@@ -118,9 +124,8 @@ class Attack(unittest.TestCase):
             peak = max(peak, s.status()[0])
         self.assertLess(time.monotonic() - t, 10)
         self.assertLessEqual(peak, BASE_THREADS + WORKERS)
-        # while the server works through the attacker's backlog the pool may be full:
-        # then the answer is a prompt RESOURCE_EXHAUSTED
-        self.assert_answers(s, ok_only=False)
+        # the attacker's backlog holds at most its connection's share of the pool
+        self.assert_answers(s)
         self.assert_bounded(s, 48)
         raw.close()
         self.wait_idle(s)  # the reset handlers gave up instead of sleeping 5 s
@@ -132,10 +137,22 @@ class Attack(unittest.TestCase):
         raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(300)))
         time.sleep(0.5)
         self.assert_bounded(s, 48)
-        self.assert_answers(s, ok_only=False)
+        self.assert_answers(s, ok_only=False)  # the attacker may hold every worker here
         codes = raw.statuses()
         self.assertGreaterEqual(len(codes), 300 - WORKERS - QUEUE)
         self.assertEqual(set(codes), {8})  # RESOURCE_EXHAUSTED, at once
+        raw.close()
+        self.wait_idle(s)
+
+    def test_one_connection_gets_its_share_of_the_pool_and_no_more(self):
+        s = self.server(per_connection=SHARE)
+        raw = Raw(s.port)
+        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(300)))
+        time.sleep(0.5)
+        self.assertEqual(s.metric("kubetee_rpc_calls_running") + s.metric("kubetee_rpc_calls_queued"), SHARE)
+        self.assert_answers(s)  # served: the rest of the pool is free for other connections
+        self.assertEqual(set(raw.statuses()), {8})
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="connection_share"), 300 - SHARE)
         raw.close()  # its calls end with the connection
         self.wait_idle(s)
         self.assert_answers(s)
