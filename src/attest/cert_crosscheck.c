@@ -198,8 +198,8 @@ kt_status kt_crl_crosscheck(const kt_crl *c, const char *what)
 /* ---- once per distinct DER ---- */
 
 /* What agreed, kept as exact copies of the DER: looking one up is a length compare and a
- * memcmp (no hashing, which cost a cold verification ~3% for its eleven lookups), and two
- * different DERs can never be taken for one. */
+ * memcmp, no SHA-256 (bench/verify cold 0.0733 against 0.0727 with a hash per lookup,
+ * three alternating runs each), and two different DERs can never be taken for one. */
 #define AGREED 128
 static struct {
     pthread_mutex_t lock;
