@@ -41,33 +41,41 @@ kt_status kt_enclave_config_check(const kt_enclave_config *c)
     return st ? kt_fail_context(st, "config: xfrm") : KT_OK;
 }
 
-static kt_status parse_u64(const char *key, const char *v, bool size, uint64_t max, uint64_t *out)
+/* How a value is written: decimal; decimal with an optional K, M or G; or hex, which
+ * must say so with 0x. Never base 0: "010" is refused, not read as 8. */
+typedef enum { NUM_DECIMAL, NUM_SIZE, NUM_HEX } num_kind;
+
+static kt_status parse_u64(const char *key, const char *v, num_kind kind, uint64_t max,
+                           uint64_t *out)
 {
-    if (!isdigit((unsigned char)v[0]))
-        return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not a number", key, v);
-    errno = 0;
-    char *end;
-    unsigned long long x = strtoull(v, &end, 0);
-    uint64_t mul = 1;
-    if (size && *end) {
-        switch (toupper((unsigned char)*end)) {
-        case 'K':
-            mul = 1ull << 10;
-            break;
-        case 'M':
-            mul = 1ull << 20;
-            break;
-        case 'G':
-            mul = 1ull << 30;
-            break;
-        default:
-            mul = 0;
+    static const char *what[] = {"a decimal number", "a size (decimal with optional K, M or G)",
+                                 "a hex number written 0x..."};
+    char digits[24];
+    size_t n = strlen(v);
+    uint64_t mul = 1, x = 0;
+    if (kind == NUM_HEX) {
+        if (n < 3 || n > 18 || v[0] != '0' || v[1] != 'x' ||
+            strspn(v + 2, "0123456789abcdefABCDEF") != n - 2)
+            return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not %s", key, v, what[kind]);
+        for (const char *p = v + 2; *p; p++)
+            x = x << 4 |
+                (uint64_t)(isdigit((unsigned char)*p) ? *p - '0'
+                                                      : (toupper((unsigned char)*p) - 'A' + 10));
+    } else {
+        if (kind == NUM_SIZE && n > 1) {
+            const char *units = "KMG", *u = strchr(units, toupper((unsigned char)v[n - 1]));
+            if (u && *u) {
+                mul = 1ull << (10 * (u - units + 1));
+                n--;
+            }
         }
-        if (mul) end++;
+        if (n == 0 || n >= sizeof digits)
+            return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not %s", key, v, what[kind]);
+        memcpy(digits, v, n);
+        digits[n] = '\0';
+        if (kt_decimal_parse(digits, UINT64_MAX, &x))
+            return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not %s", key, v, what[kind]);
     }
-    if (errno || *end || mul == 0)
-        return kt_fail(KT_ERR_MALFORMED, "config: %s: '%s' is not a%s number", key, v,
-                       size ? " size (number with optional K, M or G)" : "");
     if (x > max / mul) return kt_fail(KT_ERR_MALFORMED, "config: %s: %s is too large", key, v);
     *out = x * mul;
     return KT_OK;
@@ -79,18 +87,18 @@ static kt_status set_key(kt_enclave_config *c, const char *key, const char *v)
     kt_status st;
     if (!strcmp(key, "heap_size") || !strcmp(key, "stack_size") ||
         !strcmp(key, "max_message_size")) {
-        if ((st = parse_u64(key, v, true, 1ull << 40, &x))) return st;
+        if ((st = parse_u64(key, v, NUM_SIZE, 1ull << 40, &x))) return st;
         *(key[0] == 'h'   ? &c->heap_size
           : key[0] == 's' ? &c->stack_size
                           : &c->max_message_size) = x;
     } else if (!strcmp(key, "tcs_count")) {
-        if ((st = parse_u64(key, v, false, UINT32_MAX, &x))) return st;
+        if ((st = parse_u64(key, v, NUM_DECIMAL, UINT32_MAX, &x))) return st;
         c->tcs_count = (uint32_t)x;
     } else if (!strcmp(key, "prodid") || !strcmp(key, "svn")) {
-        if ((st = parse_u64(key, v, false, UINT16_MAX, &x))) return st;
+        if ((st = parse_u64(key, v, NUM_DECIMAL, UINT16_MAX, &x))) return st;
         *(key[0] == 'p' ? &c->prodid : &c->svn) = (uint16_t)x;
     } else if (!strcmp(key, "xfrm")) {
-        if ((st = parse_u64(key, v, false, UINT64_MAX, &x))) return st;
+        if ((st = parse_u64(key, v, NUM_HEX, UINT64_MAX, &x))) return st;
         c->xfrm = x;
     } else if (!strcmp(key, "debug")) {
         if (!strcmp(v, "true"))

@@ -162,6 +162,19 @@ static void test_config_text_and_errors(void **state)
     for (size_t i = 0; i < sizeof not_bool / sizeof not_bool[0]; i++)
         assert_fails_with(kt_enclave_config_parse(not_bool[i], strlen(not_bool[i]), &c),
                           KT_ERR_MALFORMED, "is not true or false");
+    /* numbers are decimal, sizes decimal with K/M/G, xfrm hex with 0x: never base 0 */
+    const char *ambiguous[] = {"svn = 010",        "prodid = 0x10",      "tcs_count = 02",
+                               "heap_size = 010K", "heap_size = 0x1000", "svn = +1",
+                               "svn = 1 2",        "xfrm = 3",           "xfrm = 0x",
+                               "xfrm = 0X3",       "xfrm = 0x3g",        "heap_size = K"};
+    for (size_t i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++)
+        assert_fails_with(kt_enclave_config_parse(ambiguous[i], strlen(ambiguous[i]), &c),
+                          KT_ERR_MALFORMED, "is not a");
+    kt_enclave_config hex;
+    kt_enclave_config_default(&hex);
+    assert_int_equal(kt_enclave_config_parse("xfrm = 0x7\nsvn = 0\n", 19, &hex), KT_OK);
+    assert_int_equal(hex.xfrm, 0x7);
+    assert_int_equal(hex.svn, 0);
     /* a key given twice is ambiguous, whatever the values */
     const char *twice = "svn = 1\nheap_size = 4M\nsvn = 2\n";
     assert_fails_with(kt_enclave_config_parse(twice, strlen(twice), &c), KT_ERR_MALFORMED,
