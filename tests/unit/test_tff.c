@@ -242,6 +242,9 @@ static int probe_enclave(struct dl_phdr_info *info, size_t size, void *arg)
             uint64_t off = p->g->spots[s], first = ph->p_offset & ~4095ull;
             uint64_t last = (ph->p_offset + ph->p_filesz + 4095) & ~4095ull;
             if (off < first || off + 8 > last) continue;
+            /* past p_filesz but within p_memsz is the segment's bss: zeroed by the
+             * loader, then the enclave's own variables, not the file's bytes */
+            if (off + 8 > ph->p_offset + ph->p_filesz && off < ph->p_offset + ph->p_memsz) continue;
             const uint8_t *at =
                 (const uint8_t *)(info->dlpi_addr + ph->p_vaddr - ph->p_offset + off);
             for (int b = 0; b < 8; b++)
