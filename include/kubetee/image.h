@@ -59,30 +59,51 @@ typedef struct {
 } kt_elf_segment;
 
 #define KT_ELF_MAX_SEGMENTS 16
+#define KT_ELF_MAX_NEEDED 16
 typedef struct {
     kt_elf_segment seg[KT_ELF_MAX_SEGMENTS];
     unsigned nseg;
-    uint64_t image_size;            /* end of the last segment, page-rounded */
-    uint64_t entry;                 /* address of KT_ENTRY_SYMBOL, 0 when absent */
-    uint64_t tls_memsz, tls_align;  /* PT_TLS: the thread-local block; 0 when absent */
-    const uint8_t *dynsym, *dynstr; /* views into the file */
-    size_t dynsym_count, dynstr_size;
+    uint64_t image_size;           /* end of the last segment, page-rounded */
+    uint64_t entry;                /* address of KT_ENTRY_SYMBOL, 0 when absent */
+    uint64_t tls_memsz, tls_align; /* PT_TLS: the thread-local block; 0 when absent */
+    /* the dynamic segment as the dynamic loader reads it; views into the file */
+    const uint8_t *symtab, *strtab;        /* DT_SYMTAB, DT_STRTAB */
+    size_t nsyms, strsz;                   /* count from DT_HASH/DT_GNU_HASH; DT_STRSZ */
+    const char *needed[KT_ELF_MAX_NEEDED]; /* DT_NEEDED */
+    unsigned nneeded;
 } kt_elf;
 
 #define KT_PAGE_R 1u
 #define KT_PAGE_W 2u
 #define KT_PAGE_X 4u
 
-/* Parses and bounds-checks an ELF64 x86-64 shared object; views point into data. */
+/* One dynamic symbol. binds_local: the dynamic loader binds it inside the object (local
+ * binding, hidden or internal visibility), never to another object's definition. */
+typedef struct {
+    const char *name;
+    uint64_t value;
+    bool defined, function, binds_local;
+} kt_elf_sym;
+
+/* Parses and bounds-checks an ELF64 x86-64 shared object, reading its symbols, needed
+ * libraries and relocations from the dynamic segment as the dynamic loader does (never
+ * from section headers); views point into data. */
 kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out);
-/* Calls fn for each undefined (imported) dynamic symbol; stops at fn's first error. */
+/* Symbol i (0..nsyms-1) of the dynamic symbol table. */
+kt_status kt_elf_symbol(const kt_elf *elf, size_t i, kt_elf_sym *out);
+/* Calls fn for each imported symbol (undefined, bound by lookup); stops at fn's first
+ * error. */
 kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg),
                          void *arg);
-/* KT_ERR_DENIED naming the first import an enclave may not use (files, sockets, time,
- * environment, processes, ...). */
+/* KT_ERR_DENIED naming the first thing the trusted runtime does not provide: a DT_NEEDED
+ * library off its list, an import off its list, or a symbol exported besides
+ * KT_ENTRY_SYMBOL (the host's definition of that name would be bound instead). */
 kt_status kt_elf_check_imports(const kt_elf *elf);
-/* The category of a forbidden symbol ("files", "sockets", ...), or NULL if allowed. */
-const char *kt_forbidden_import(const char *name);
+/* Whether the trusted runtime provides this symbol (libc's memory, string, formatting
+ * and mutex functions, the libcrypto and protobuf-c functions it uses, sanitizer hooks). */
+bool kt_import_allowed(const char *name);
+/* Whether an enclave may name this library in DT_NEEDED. */
+bool kt_library_allowed(const char *soname);
 
 /* ---- layout ---- */
 /* SECINFO.FLAGS: permissions KT_PAGE_R/W/X, page type in bits 8..15 */
@@ -242,7 +263,8 @@ typedef struct {
 kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
                           kt_enclave_identity *id);
 
-/* One-step signing with an RSA-3072 e=3 private key. Refuses forbidden imports. */
+/* One-step signing with an RSA-3072 e=3 private key. Refuses what kt_elf_check_imports
+ * refuses. */
 kt_status kt_image_sign(const uint8_t *elf, size_t n, const kt_enclave_config *c, const kt_key *key,
                         uint32_t date, kt_buf *signed_image);
 /* Two-step signing: the bytes an external signer signs ... */

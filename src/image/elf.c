@@ -1,6 +1,6 @@
-/* ELF64 reader for enclave images: program headers and the dynamic symbol table.
- * Every offset and size read from the file is checked against the file before use. */
-#include <kubetee/image.h>
+/* ELF64 reader for enclave images: the ELF and program headers, then the dynamic segment
+ * (dynamic.c). Every offset and size read from the file is checked before use. */
+#include "internal.h"
 
 #include <elf.h>
 #include <string.h>
@@ -16,47 +16,6 @@ static uint32_t seg_flags(uint32_t p_flags)
 {
     return ((p_flags & PF_R) ? KT_PAGE_R : 0) | ((p_flags & PF_W) ? KT_PAGE_W : 0) |
            ((p_flags & PF_X) ? KT_PAGE_X : 0);
-}
-
-static kt_status find_dynsym(const uint8_t *data, size_t n, const Elf64_Ehdr *eh, kt_elf *out)
-{
-    if (eh->e_shoff == 0 || eh->e_shnum == 0)
-        return kt_fail(KT_ERR_MALFORMED, "ELF: no section headers (stripped with sstrip?)");
-    if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
-        !in_file(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr), n))
-        return kt_fail(KT_ERR_MALFORMED, "ELF: section header table outside the file");
-    for (unsigned i = 0; i < eh->e_shnum; i++) {
-        Elf64_Shdr sh;
-        memcpy(&sh, data + eh->e_shoff + (uint64_t)i * sizeof sh, sizeof sh);
-        if (sh.sh_type != SHT_DYNSYM) continue;
-        if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_file(sh.sh_offset, sh.sh_size, n))
-            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynsym outside the file or wrong entry size");
-        if (sh.sh_link >= eh->e_shnum)
-            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynsym links to section %u of %u", sh.sh_link,
-                           eh->e_shnum);
-        Elf64_Shdr str;
-        memcpy(&str, data + eh->e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);
-        if (str.sh_type != SHT_STRTAB || !in_file(str.sh_offset, str.sh_size, n) ||
-            str.sh_size == 0)
-            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr outside the file or not a string table");
-        if (data[str.sh_offset + str.sh_size - 1] != '\0')
-            return kt_fail(KT_ERR_MALFORMED, "ELF: .dynstr is not NUL-terminated");
-        out->dynsym = data + sh.sh_offset;
-        out->dynsym_count = sh.sh_size / sizeof(Elf64_Sym);
-        out->dynstr = data + str.sh_offset;
-        out->dynstr_size = str.sh_size;
-        return KT_OK;
-    }
-    return kt_fail(KT_ERR_MALFORMED, "ELF: no .dynsym section");
-}
-
-static kt_status sym_at(const kt_elf *elf, size_t i, Elf64_Sym *sym, const char **name)
-{
-    memcpy(sym, elf->dynsym + i * sizeof *sym, sizeof *sym);
-    if (sym->st_name >= elf->dynstr_size)
-        return kt_fail(KT_ERR_MALFORMED, "ELF: symbol %zu has a name outside .dynstr", i);
-    *name = (const char *)elf->dynstr + sym->st_name;
-    return KT_OK;
 }
 
 kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
@@ -79,7 +38,8 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
         !in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), n))
         return kt_fail(KT_ERR_MALFORMED, "ELF: program header table outside the file");
 
-    uint64_t prev_end = 0;
+    uint64_t prev_end = 0, dyn_vaddr = 0;
+    unsigned ndyn = 0;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
@@ -91,6 +51,10 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
                 return kt_fail(KT_ERR_MALFORMED, "ELF: more than one PT_TLS segment");
             out->tls_memsz = ph.p_memsz;
             out->tls_align = ph.p_align ? ph.p_align : 1;
+        }
+        if (ph.p_type == PT_DYNAMIC) {
+            ndyn++;
+            dyn_vaddr = ph.p_vaddr; /* the dynamic loader reads it at its address */
         }
         if (ph.p_type != PT_LOAD) continue;
         if (out->nseg == KT_ELF_MAX_SEGMENTS)
@@ -125,18 +89,19 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
                        "ELF: the ELF and program headers lie outside the first loadable segment");
     out->image_size = (prev_end + KT_PAGE_SIZE - 1) & ~(uint64_t)(KT_PAGE_SIZE - 1);
 
-    kt_status st = find_dynsym(data, n, &eh, out);
+    if (ndyn != 1)
+        return kt_fail(KT_ERR_MALFORMED, "ELF: %u dynamic segments (PT_DYNAMIC), not one", ndyn);
+    kt_status st = kt_elf_read_dynamic(out, data, dyn_vaddr);
     if (st) return st;
-    for (size_t i = 1; i < out->dynsym_count; i++) {
-        Elf64_Sym sym;
-        const char *name = NULL;
-        if ((st = sym_at(out, i, &sym, &name))) return st;
-        if (sym.st_shndx != SHN_UNDEF && strcmp(name, KT_ENTRY_SYMBOL) == 0 &&
-            ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
-            if (sym.st_value >= out->image_size)
-                return kt_fail(KT_ERR_MALFORMED, "ELF: entry point outside the image");
-            out->entry = sym.st_value;
-        }
+    for (size_t i = 1; i < out->nsyms; i++) {
+        kt_elf_sym sym;
+        if ((st = kt_elf_symbol(out, i, &sym))) return st;
+        if (!sym.defined || !sym.function || strcmp(sym.name, KT_ENTRY_SYMBOL) != 0) continue;
+        if (out->entry)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: '%s' is defined twice", KT_ENTRY_SYMBOL);
+        if (sym.value == 0 || sym.value >= out->image_size)
+            return kt_fail(KT_ERR_MALFORMED, "ELF: entry point outside the image");
+        out->entry = sym.value;
     }
     return KT_OK;
 }
@@ -144,12 +109,11 @@ kt_status kt_elf_parse(const uint8_t *data, size_t n, kt_elf *out)
 kt_status kt_elf_imports(const kt_elf *elf, kt_status (*fn)(const char *name, void *arg), void *arg)
 {
     if (!elf || !fn) return kt_fail(KT_ERR_INVALID_ARGUMENT, "ELF imports: NULL argument");
-    for (size_t i = 1; i < elf->dynsym_count; i++) {
-        Elf64_Sym sym;
-        const char *name = NULL;
-        kt_status st = sym_at(elf, i, &sym, &name);
+    for (size_t i = 1; i < elf->nsyms; i++) {
+        kt_elf_sym sym;
+        kt_status st = kt_elf_symbol(elf, i, &sym);
         if (st) return st;
-        if (sym.st_shndx == SHN_UNDEF && name[0] && (st = fn(name, arg))) return st;
+        if (!sym.defined && !sym.binds_local && sym.name[0] && (st = fn(sym.name, arg))) return st;
     }
     return KT_OK;
 }

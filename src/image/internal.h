@@ -10,4 +10,8 @@
 void kt_config_encode(const kt_enclave_config *c, uint8_t out[KT_CONFIG_BLOB_LEN]);
 kt_status kt_config_decode(const uint8_t in[KT_CONFIG_BLOB_LEN], kt_enclave_config *c);
 
+/* Reads the dynamic segment at dyn_vaddr into elf (symbols, strings, DT_NEEDED) and
+ * checks every relocation names a symbol of the table. elf->seg must be filled. */
+kt_status kt_elf_read_dynamic(kt_elf *elf, const uint8_t *data, uint64_t dyn_vaddr);
+
 #endif

@@ -47,7 +47,7 @@ check "two-step equals one-step" cmp "$work/one.so" "$work/two.so"
 check "same MRENCLAVE" grep -q "$mre" "$work/two.json"
 
 # refusals, each naming what was wrong
-refuse "forbidden import" "'fopen' (files)" "$kubetee" sign --enclave "$enclaves/forbidden.so" --key "$work/key.pem" --out "$work/x.so"
+refuse "forbidden import" "'fopen', which the trusted runtime does not provide" "$kubetee" sign --enclave "$enclaves/forbidden.so" --key "$work/key.pem" --out "$work/x.so"
 openssl genrsa -out "$work/weak.pem" 2048 2>/dev/null
 refuse "wrong key type" "RSA-3072 with exponent 3" "$kubetee" sign --enclave "$enclaves/tfftest.so" --key "$work/weak.pem" --out "$work/x.so"
 printf 'tcs = 2\n' > "$work/bad.conf"

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* image: the ELF reader, the enclave config, MRENCLAVE, SIGSTRUCT and signing.
  * The story: an image measures the same every time; any change to a loadable byte or
  * to the config changes MRENCLAVE; a signed image verifies, and one changed byte
@@ -117,15 +118,154 @@ static void test_signing_refuses_forbidden_import_and_names_it(void **state)
     kt_enclave_config c;
     kt_enclave_config_default(&c);
     assert_fails_with(kt_image_sign(b.data, b.len, &c, signer, 0x20261126, &out), KT_ERR_DENIED,
-                      "'fopen' (files)");
+                      "'fopen', which the trusted runtime does not provide");
     assert_int_equal(out.len, 0);
-    assert_string_equal(kt_forbidden_import("getenv"), "environment");
-    assert_string_equal(kt_forbidden_import("socket@GLIBC_2.2.5"), "sockets");
-    assert_string_equal(kt_forbidden_import("clock_gettime"), "time");
-    assert_string_equal(kt_forbidden_import("execve"), "processes");
-    assert_null(kt_forbidden_import("memcpy"));
-    assert_null(kt_forbidden_import("EVP_DigestUpdate"));
-    assert_null(kt_forbidden_import("opener")); /* whole names only */
+    kt_buf_free(&b);
+}
+
+/* The names the review signed and ran: an allow-list refuses them all. */
+static void test_only_what_the_trusted_runtime_provides_is_imported(void **state)
+{
+    (void)state;
+    const char *refused[] = {"dlvsym",
+                             "BIO_new_file",
+                             "BIO_new_connect",
+                             "__printf_chk",
+                             "__open_2",
+                             "remove",
+                             "_IO_fopen",
+                             "__open64",
+                             "__connect",
+                             "execveat",
+                             "sendfile",
+                             "shm_open",
+                             "fopen",
+                             "getenv",
+                             "syscall",
+                             "dl_iterate_phdr",
+                             "opener",
+                             "memcpy@GLIBC_2.2.5",
+                             "",
+                             "time"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (kt_import_allowed(refused[i])) fail_msg("'%s' is allowed", refused[i]);
+    const char *allowed[] = {"memcpy",
+                             "snprintf",
+                             "EVP_DigestUpdate",
+                             "RAND_bytes",
+                             "protobuf_c_message_pack",
+                             "pthread_mutex_lock",
+                             "__asan_init"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (!kt_import_allowed(allowed[i])) fail_msg("'%s' is refused", allowed[i]);
+    assert_true(kt_library_allowed("libcrypto.so.3"));
+    assert_false(kt_library_allowed("libcrypto.so.1.1"));
+    assert_false(kt_library_allowed("./libevil.so"));
+}
+
+/* A section header's .dynsym that omits fopen: the dynamic loader reads DT_SYMTAB, and so
+ * does the check. */
+static void test_a_decoy_dynsym_section_hides_nothing(void **state)
+{
+    (void)state;
+    kt_buf b = load("forbidden.so"), out = {0};
+    Elf64_Ehdr eh;
+    memcpy(&eh, b.data, sizeof eh);
+    size_t shdr = 0;
+    Elf64_Shdr sh;
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        memcpy(&sh, b.data + eh.e_shoff + i * sizeof sh, sizeof sh);
+        if (sh.sh_type == SHT_DYNSYM) {
+            shdr = eh.e_shoff + i * sizeof sh;
+            break;
+        }
+    }
+    assert_true(shdr != 0);
+    /* the decoy: a copy of .dynsym past the end, fopen's name pointed at "" */
+    kt_buf d = {0};
+    assert_int_equal(kt_buf_append(&d, b.data, b.len), KT_OK);
+    assert_int_equal(kt_buf_append(&d, b.data + sh.sh_offset, sh.sh_size), KT_OK);
+    Elf64_Shdr str;
+    memcpy(&str, b.data + eh.e_shoff + sh.sh_link * sizeof str, sizeof str);
+    bool hid = false;
+    for (size_t i = 1; i < sh.sh_size / sizeof(Elf64_Sym); i++) {
+        Elf64_Sym sym;
+        uint8_t *p = d.data + b.len + i * sizeof sym;
+        memcpy(&sym, p, sizeof sym);
+        if (strcmp((const char *)b.data + str.sh_offset + sym.st_name, "fopen") == 0) {
+            sym.st_name = 0;
+            memcpy(p, &sym, sizeof sym);
+            hid = true;
+        }
+    }
+    assert_true(hid);
+    sh.sh_offset = b.len;
+    memcpy(d.data + shdr, &sh, sizeof sh);
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    assert_fails_with(kt_image_sign(d.data, d.len, &c, signer, 0x20261126, &out), KT_ERR_DENIED,
+                      "'fopen'");
+    /* with no section headers at all the image still reads: they are never needed */
+    eh.e_shoff = 0, eh.e_shnum = 0, eh.e_shstrndx = 0;
+    memcpy(d.data, &eh, sizeof eh);
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(d.data, d.len, &elf), KT_OK);
+    assert_int_equal(kt_elf_check_imports(&elf), KT_ERR_DENIED);
+    kt_buf_free(&b), kt_buf_free(&d);
+}
+
+/* Index of the dynamic symbol named name in a parsed image, or 0. */
+static size_t symbol_index(const kt_elf *elf, const char *name)
+{
+    for (size_t i = 1; i < elf->nsyms; i++) {
+        kt_elf_sym sym;
+        if (kt_elf_symbol(elf, i, &sym) == KT_OK && strcmp(sym.name, name) == 0) return i;
+    }
+    return 0;
+}
+
+static void test_needed_libraries_and_exports_are_the_runtimes_only(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so"), out = {0};
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    /* DT_NEEDED "libc.so.6" becomes a library of the developer's choosing */
+    uint8_t *lib = memmem(b.data, b.len, "libc.so.6", 10);
+    assert_non_null(lib);
+    lib[3] = 'z';
+    assert_fails_with(kt_image_sign(b.data, b.len, &c, signer, 0x20261126, &out), KT_ERR_DENIED,
+                      "library 'libz.so.6'");
+    lib[3] = 'c';
+    assert_int_equal(kt_image_sign(b.data, b.len, &c, signer, 0x20261126, &out), KT_OK);
+    kt_buf_free(&out);
+
+    /* fopen "defined" in the enclave: the dynamic loader would bind the host's fopen */
+    kt_buf f = load("forbidden.so");
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(f.data, f.len, &elf), KT_OK);
+    size_t i = symbol_index(&elf, "fopen");
+    assert_true(i > 0);
+    uint8_t *sym = (uint8_t *)elf.symtab + i * sizeof(Elf64_Sym);
+    kt_put_le16(sym + offsetof(Elf64_Sym, st_shndx), 1);
+    assert_fails_with(kt_image_sign(f.data, f.len, &c, signer, 0x20261126, &out), KT_ERR_DENIED,
+                      "exports 'fopen'");
+    kt_buf_free(&f);
+
+    /* a relocation naming a symbol past the counted table (one the check never read) */
+    Elf64_Ehdr eh;
+    memcpy(&eh, b.data, sizeof eh);
+    bool patched = false;
+    for (unsigned k = 0; k < eh.e_shnum && !patched; k++) {
+        Elf64_Shdr sh;
+        memcpy(&sh, b.data + eh.e_shoff + k * sizeof sh, sizeof sh);
+        if (sh.sh_type != SHT_RELA || sh.sh_size < sizeof(Elf64_Rela)) continue;
+        uint8_t *info = b.data + sh.sh_offset + offsetof(Elf64_Rela, r_info);
+        kt_put_le64(info, (kt_le64(info) & 0xffffffffu) | (0x7777ull << 32));
+        patched = true;
+    }
+    assert_true(patched);
+    assert_fails_with(kt_elf_parse(b.data, b.len, &elf), KT_ERR_MALFORMED, "names symbol 30583");
     kt_buf_free(&b);
 }
 
@@ -631,6 +771,9 @@ int main(void)
         cmocka_unit_test(test_elf_reader_finds_segments_and_entry),
         cmocka_unit_test(test_elf_reader_refuses_malformed_files),
         cmocka_unit_test(test_signing_refuses_forbidden_import_and_names_it),
+        cmocka_unit_test(test_only_what_the_trusted_runtime_provides_is_imported),
+        cmocka_unit_test(test_a_decoy_dynsym_section_hides_nothing),
+        cmocka_unit_test(test_needed_libraries_and_exports_are_the_runtimes_only),
         cmocka_unit_test(test_config_text_and_errors),
         cmocka_unit_test(test_measurement_is_stable_and_covers_bytes_and_config),
         cmocka_unit_test(test_sign_and_verify_identity),
