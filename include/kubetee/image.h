@@ -257,9 +257,18 @@ typedef struct {
     uint64_t entry; /* offset of the entry point in the image */
 } kt_enclave_identity;
 
-/* Everything a loader checks before any enclave code runs: trailer, SIGSTRUCT signature,
- * the measurement recomputed from the ELF and config, SIGSTRUCT fields against the config,
- * and imports. On success img and id describe the image (img views into data). */
+/* Largest enclave (ECREATE's power-of-two size) a loader measures unless told otherwise:
+ * measuring costs time in proportion to the size, and an image can declare any size. */
+#define KT_ENCLAVE_SIZE_MAX_DEFAULT (8ull << 30)
+
+/* Everything a loader checks before any enclave code runs, cheap checks first: trailer,
+ * SIGSTRUCT signature, SIGSTRUCT fields against the config, ELF bounds and imports, the
+ * enclave size against max_enclave_size (0: KT_ENCLAVE_SIZE_MAX_DEFAULT; over it is
+ * KT_ERR_TOO_LARGE, never measured), then the measurement recomputed from the ELF and
+ * config. On success img and id describe the image (img views into data). */
+kt_status kt_image_verify_within(const uint8_t *data, size_t n, uint64_t max_enclave_size,
+                                 kt_signed_image *img, kt_enclave_identity *id);
+/* kt_image_verify_within with the default maximum enclave size. */
 kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
                           kt_enclave_identity *id);
 

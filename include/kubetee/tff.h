@@ -31,6 +31,9 @@ typedef struct {
     const char *identity_path;
     /* When set (32 bytes), refuse an enclave signed by any other key. */
     const uint8_t *expect_mrsigner;
+    /* Largest enclave size (ECREATE's) measured and loaded; 0: KT_ENCLAVE_SIZE_MAX_DEFAULT.
+     * A larger image is refused before its measurement starts. */
+    uint64_t max_enclave_size;
 } kt_enclave_options;
 
 /* Verifies the signed image (signature, measurement, imports) before any of its code

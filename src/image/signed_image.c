@@ -111,21 +111,47 @@ kt_status kt_image_sign(const uint8_t *elf, size_t n, const kt_enclave_config *c
     return st;
 }
 
-kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
-                          kt_enclave_identity *id)
+/* SIGSTRUCT's prodid, svn and attributes against the config the trailer carries. */
+static kt_status check_fields(const kt_sigstruct_info *info, const kt_enclave_config *c)
+{
+    uint64_t want_flags = KT_ATTR_MODE64BIT | (c->debug ? KT_ATTR_DEBUG : 0);
+    if (info->prodid != c->prodid || info->svn != c->svn || info->attr_flags != want_flags)
+        return kt_fail(KT_ERR_VERIFY,
+                       "SIGSTRUCT prodid/svn/attributes differ from the image config");
+    return KT_OK;
+}
+
+/* Cheap checks first: trailer, SIGSTRUCT signature and fields, config against SIGSTRUCT,
+ * ELF bounds and imports, the enclave size against the limit; only then the measurement,
+ * whose cost grows with the enclave's size. */
+kt_status kt_image_verify_within(const uint8_t *data, size_t n, uint64_t max_enclave_size,
+                                 kt_signed_image *img, kt_enclave_identity *id)
 {
     if (!data || !img || !id)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify image: NULL argument");
+    if (max_enclave_size == 0) max_enclave_size = KT_ENCLAVE_SIZE_MAX_DEFAULT;
     kt_status st = kt_signed_image_parse(data, n, img);
     if (st) return st;
     kt_sigstruct_info info;
-    if ((st = kt_sigstruct_verify(img->sigstruct, &info))) return st;
+    if ((st = kt_sigstruct_verify(img->sigstruct, &info)) ||
+        (st = check_fields(&info, &img->config)))
+        return st;
     img->config.xfrm = info.attr_xfrm; /* SIGSTRUCT carries XFRM; the SSA frame follows it */
     kt_elf elf;
     if ((st = kt_elf_parse(img->elf, img->elf_len, &elf)) || (st = kt_elf_check_imports(&elf)))
         return st;
+    kt_layout l;
+    if ((st = kt_layout_plan(&elf, &img->config, &l))) return st;
+    if (l.size > max_enclave_size)
+        return kt_fail(KT_ERR_TOO_LARGE,
+                       "enclave size %llu MiB (an image span of %llu MiB, then the config's "
+                       "heap, stacks and TCS) is over the maximum enclave size of %llu MiB; "
+                       "not measured",
+                       (unsigned long long)(l.size >> 20),
+                       (unsigned long long)(elf.image_size >> 20),
+                       (unsigned long long)(max_enclave_size >> 20));
     uint8_t mr[KT_SHA256_LEN];
-    if ((st = kt_measure(img->elf, img->elf_len, &img->config, mr))) return st;
+    if ((st = kt_layout_measure(&l, &elf, img->elf, mr))) return st;
     if (!kt_equal(mr, info.mrenclave, KT_SHA256_LEN)) {
         char got[65], want[65];
         kt_hex_encode(mr, 32, got, sizeof got);
@@ -135,19 +161,20 @@ kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
                        "was signed for %s (image or config changed after signing)",
                        got, want);
     }
-    const kt_enclave_config *c = &img->config;
-    uint64_t want_flags = KT_ATTR_MODE64BIT | (c->debug ? KT_ATTR_DEBUG : 0);
-    if (info.prodid != c->prodid || info.svn != c->svn || info.attr_flags != want_flags)
-        return kt_fail(KT_ERR_VERIFY,
-                       "SIGSTRUCT prodid/svn/attributes differ from the image config");
     memset(id, 0, sizeof *id);
     memcpy(id->mrenclave, mr, 32);
     memcpy(id->mrsigner, info.mrsigner, 32);
-    id->config = *c;
+    id->config = img->config;
     id->attr_flags = info.attr_flags | KT_ATTR_INIT;
     id->attr_xfrm = info.attr_xfrm;
     id->misc_select = info.misc_select;
     id->date = info.date;
     id->entry = elf.entry;
     return KT_OK;
+}
+
+kt_status kt_image_verify(const uint8_t *data, size_t n, kt_signed_image *img,
+                          kt_enclave_identity *id)
+{
+    return kt_image_verify_within(data, n, KT_ENCLAVE_SIZE_MAX_DEFAULT, img, id);
 }

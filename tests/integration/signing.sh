@@ -59,6 +59,20 @@ refuse "catsig with another key" "signature does not match" "$kubetee" catsig --
 cp "$work/one.so" "$work/tampered.so"
 printf '\xcc' | dd of="$work/tampered.so" bs=1 seek=8192 conv=notrunc status=none
 refuse "tampered image" "measurement mismatch" "$kubetee" dump --enclave "$work/tampered.so"
+# the last segment grown to 63 GiB of bss under a valid SIGSTRUCT: refused by its size
+/usr/bin/python3 - "$work/one.so" "$work/huge.so" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+phoff, = struct.unpack_from("<Q", b, 32)
+phnum, = struct.unpack_from("<H", b, 56)
+last = max(i for i in range(phnum) if struct.unpack_from("<I", b, phoff + 56 * i)[0] == 1)
+vaddr, = struct.unpack_from("<Q", b, phoff + 56 * last + 16)
+struct.pack_into("<Q", b, phoff + 56 * last + 40, (63 << 30) - vaddr)
+open(sys.argv[2], "wb").write(b)
+PY
+refuse "huge enclave" "over the maximum enclave size of 8192 MiB; not measured" "$kubetee" dump --enclave "$work/huge.so"
+check "a larger maximum is accepted" "$kubetee" dump --enclave "$work/one.so" --max-enclave-gib 16
+refuse "a bad maximum" "whole number of GiB" "$kubetee" dump --enclave "$work/one.so" --max-enclave-gib 010
 refuse "unsigned image" "not a signed enclave" "$kubetee" dump --enclave "$enclaves/tfftest.so"
 refuse "unknown option" "unknown option '--bogus'" "$kubetee" sign --bogus
 

@@ -466,6 +466,49 @@ static void test_tampered_images_are_refused_with_reason(void **state)
     kt_buf_free(&b), kt_buf_free(&s);
 }
 
+/* A signed image's last segment grown to near 64 GiB of bss, SIGSTRUCT and config kept:
+ * the signature verifies and the fields match, so only the size can refuse it, and it
+ * must before the measurement (which would hash 64 GiB of pages) starts. */
+static void test_a_huge_enclave_is_refused_before_it_is_measured(void **state)
+{
+    (void)state;
+    kt_buf b = load("bare.so");
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf s = sign(&b, &c, signer);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
+    kt_elf elf;
+    assert_int_equal(kt_elf_parse(b.data, b.len, &elf), KT_OK);
+    /* the limit is on ECREATE's size: the image's own size passes, one byte less refuses */
+    kt_layout l;
+    assert_int_equal(kt_layout_plan(&elf, &img.config, &l), KT_OK);
+    uint64_t size = l.size;
+    assert_int_equal(kt_image_verify_within(s.data, s.len, size, &img, &id), KT_OK);
+    assert_fails_with(kt_image_verify_within(s.data, s.len, size - 1, &img, &id), KT_ERR_TOO_LARGE,
+                      "over the maximum enclave size");
+
+    Elf64_Ehdr eh;
+    memcpy(&eh, s.data, sizeof eh);
+    for (int i = eh.e_phnum - 1; i >= 0; i--) {
+        Elf64_Phdr ph;
+        memcpy(&ph, s.data + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_LOAD) continue;
+        ph.p_memsz = (63ull << 30) - ph.p_vaddr;
+        memcpy(s.data + eh.e_phoff + i * sizeof ph, &ph, sizeof ph);
+        break;
+    }
+    assert_int_equal(kt_elf_parse(s.data, b.len, &elf), KT_OK);
+    assert_int_equal(elf.image_size, 63ull << 30);
+    /* the default maximum, 8 GiB, refuses it by its size: "not measured" */
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_TOO_LARGE,
+                      "enclave size 65536 MiB (an image span of 64512 MiB");
+    assert_fails_with(kt_image_verify(s.data, s.len, &img, &id), KT_ERR_TOO_LARGE,
+                      "maximum enclave size of 8192 MiB; not measured");
+    kt_buf_free(&b), kt_buf_free(&s);
+}
+
 static void test_another_signer_gives_another_mrsigner_same_mrenclave(void **state)
 {
     (void)state;
@@ -778,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_measurement_is_stable_and_covers_bytes_and_config),
         cmocka_unit_test(test_sign_and_verify_identity),
         cmocka_unit_test(test_tampered_images_are_refused_with_reason),
+        cmocka_unit_test(test_a_huge_enclave_is_refused_before_it_is_measured),
         cmocka_unit_test(test_another_signer_gives_another_mrsigner_same_mrenclave),
         cmocka_unit_test(test_two_step_signing_matches_one_step),
         cmocka_unit_test(test_sigstruct_fields_einit_refuses_are_refused),

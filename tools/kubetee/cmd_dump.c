@@ -6,9 +6,17 @@
 
 int cmd_dump(int argc, char **argv)
 {
-    cli_opt o[] = {{"enclave", true, "signed enclave"}, {"json", false, "print JSON"}};
+    cli_opt o[] = {{"enclave", true, "signed enclave"},
+                   {"json", false, "print JSON"},
+                   {"max-enclave-gib", true, "largest enclave size measured, GiB (default 8)"}};
     if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value) {
-        fprintf(stderr, "usage: kubetee dump --enclave e.signed.so [--json]\n");
+        fprintf(stderr,
+                "usage: kubetee dump --enclave e.signed.so [--json] [--max-enclave-gib N]\n");
+        return 2;
+    }
+    uint64_t max_gib = KT_ENCLAVE_SIZE_MAX_DEFAULT >> 30;
+    if (o[2].value && (kt_decimal_parse(o[2].value, 1u << 20, &max_gib) || max_gib == 0)) {
+        fprintf(stderr, "kubetee: --max-enclave-gib must be a whole number of GiB, 1 or more\n");
         return 2;
     }
     kt_buf file = {0};
@@ -16,7 +24,7 @@ int cmd_dump(int argc, char **argv)
     kt_enclave_identity id;
     kt_status st = kt_file_read(o[0].value, KT_IMAGE_MAX, &file);
     if (st) return cli_die("reading enclave", st);
-    st = kt_image_verify(file.data, file.len, &img, &id);
+    st = kt_image_verify_within(file.data, file.len, max_gib << 30, &img, &id);
     kt_einit_report einit;
     if (!st) st = kt_einit_check(img.elf, img.elf_len, &img.config, &einit);
     kt_buf_free(&file);

@@ -93,7 +93,7 @@ kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt
     kt_buf file = {0};
     kt_signed_image img;
     kt_status st = kt_file_read(path, KT_IMAGE_MAX, &file);
-    if (!st) st = kt_image_verify(file.data, file.len, &img, &e->id);
+    if (!st) st = kt_image_verify_within(file.data, file.len, o.max_enclave_size, &img, &e->id);
     if (!st) st = check_signer(&o, &e->id);
     if (!st && !(e->tcs = aligned_alloc(64, sizeof(kt_tcs) * e->id.config.tcs_count)))
         st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
