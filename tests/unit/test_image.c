@@ -50,6 +50,14 @@ static kt_buf sign(const kt_buf *elf, const kt_enclave_config *c, const kt_key *
     return out;
 }
 
+/* bare.so (into elf), signed by signer with the default config (into c). */
+static kt_buf sign_bare(kt_buf *elf, kt_enclave_config *c)
+{
+    *elf = load("bare.so");
+    kt_enclave_config_default(c);
+    return sign(elf, c, signer);
+}
+
 static void test_elf_reader_finds_segments_and_entry(void **state)
 {
     (void)state;
@@ -418,10 +426,9 @@ static void test_sign_and_verify_identity(void **state)
 static void test_tampered_images_are_refused_with_reason(void **state)
 {
     (void)state;
-    kt_buf b = load("bare.so");
+    kt_buf b;
     kt_enclave_config c;
-    kt_enclave_config_default(&c);
-    kt_buf s = sign(&b, &c, signer);
+    kt_buf s = sign_bare(&b, &c);
     kt_signed_image img;
     kt_enclave_identity id;
     kt_elf elf;
@@ -472,10 +479,9 @@ static void test_tampered_images_are_refused_with_reason(void **state)
 static void test_a_huge_enclave_is_refused_before_it_is_measured(void **state)
 {
     (void)state;
-    kt_buf b = load("bare.so");
+    kt_buf b;
     kt_enclave_config c;
-    kt_enclave_config_default(&c);
-    kt_buf s = sign(&b, &c, signer);
+    kt_buf s = sign_bare(&b, &c);
     kt_signed_image img;
     kt_enclave_identity id;
     assert_int_equal(kt_image_verify(s.data, s.len, &img, &id), KT_OK);
@@ -576,10 +582,9 @@ static void resign(kt_buf *s, size_t elf_len, size_t off, const void *bytes, siz
 static void test_sigstruct_fields_einit_refuses_are_refused(void **state)
 {
     (void)state;
-    kt_buf b = load("bare.so");
+    kt_buf b;
     kt_enclave_config c;
-    kt_enclave_config_default(&c);
-    kt_buf s = sign(&b, &c, signer);
+    kt_buf s = sign_bare(&b, &c);
     kt_signed_image img;
     kt_enclave_identity id;
     const uint8_t one = 1;
