@@ -1,4 +1,6 @@
-/* What an enclave may import: only what the trusted runtime provides. On hardware these
+/* What an enclave may import: only what the trusted runtime provides. When the runtime
+ * starts to use another library function, it goes on this list: until then signing the
+ * sample and test enclaves fails, naming it. On hardware these
  * functions are linked into the enclave (the runtime's own libc subset, libcrypto and
  * protobuf-c); on sim they resolve to the host's copies of the libraries below. Anything
  * else, files, sockets, time, environment, processes, goes through an OCALL. This is an
@@ -63,7 +65,20 @@ static const char *const names[] = {
     "PEM_write_bio_PrivateKey", "RAND_bytes", "d2i_ECDSA_SIG", "i2d_ECDSA_SIG", "d2i_X509",
     "i2d_X509", "X509_free", "X509_verify", "X509_check_issued", "X509_get0_pubkey",
     "X509_get_pubkey", "X509_get_subject_name", "X509_get_serialNumber", "X509_getm_notAfter",
-    "X509_getm_notBefore"};
+    "X509_getm_notBefore", "EVP_PKEY_dup", "EVP_PKEY_set1_encoded_public_key",
+    "CRYPTO_THREAD_run_once",
+    /* libcrypto: certificate, request and CRL writing (the runtime's X.509 writer; the
+     * times it writes are passed in: X509_gmtime_adj, which reads the clock, is not here) */
+    "ASN1_INTEGER_set_uint64", "ASN1_OCTET_STRING_free", "ASN1_OCTET_STRING_new",
+    "ASN1_OCTET_STRING_set", "ASN1_TIME_adj", "ASN1_TIME_free", "PEM_write_bio_X509",
+    "X509V3_EXT_conf_nid", "X509V3_set_ctx", "X509_CRL_free", "X509_CRL_new",
+    "X509_CRL_set1_lastUpdate", "X509_CRL_set1_nextUpdate", "X509_CRL_set_issuer_name",
+    "X509_CRL_set_version", "X509_CRL_sign", "X509_EXTENSION_create_by_OBJ", "X509_EXTENSION_free",
+    "X509_NAME_add_entry_by_txt", "X509_NAME_free", "X509_NAME_new", "X509_NAME_print_ex",
+    "X509_REQ_free", "X509_REQ_get0_pubkey", "X509_REQ_get_subject_name", "X509_REQ_new",
+    "X509_REQ_set_pubkey", "X509_REQ_set_subject_name", "X509_REQ_sign", "X509_REQ_verify",
+    "X509_add_ext", "X509_new", "X509_set_issuer_name", "X509_set_pubkey", "X509_set_subject_name",
+    "X509_set_version", "X509_sign", "d2i_X509_REQ", "i2d_X509_CRL", "i2d_X509_REQ"};
 
 bool kt_import_allowed(const char *name)
 {
