@@ -57,7 +57,20 @@ refuse "catsig with another config" "not made from this enclave" "$kubetee" cats
 "$kubetee" keygen --out "$work/key2.pem" && openssl rsa -in "$work/key2.pem" -pubout -out "$work/pub2.pem" 2>/dev/null
 refuse "catsig with another key" "signature does not match" "$kubetee" catsig --enclave "$enclaves/tfftest.so" --config "$conf" --sigdata "$work/sd.bin" --key "$work/pub2.pem" --sig "$work/sig.bin" --out "$work/x.so"
 cp "$work/one.so" "$work/tampered.so"
-printf '\xcc' | dd of="$work/tampered.so" bs=1 seek=8192 conv=notrunc status=none
+# one byte of code: the middle of the executable segment
+/usr/bin/python3 - "$work/tampered.so" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+phoff, = struct.unpack_from("<Q", b, 32)
+phnum, = struct.unpack_from("<H", b, 56)
+for i in range(phnum):
+    typ, flags, off = struct.unpack_from("<IIQ", b, phoff + 56 * i)
+    filesz, = struct.unpack_from("<Q", b, phoff + 56 * i + 32)
+    if typ == 1 and flags & 1:
+        b[off + filesz // 2] ^= 0xcc
+        break
+open(sys.argv[1], "wb").write(b)
+PY
 refuse "tampered image" "measurement mismatch" "$kubetee" dump --enclave "$work/tampered.so"
 # the last segment grown to 63 GiB of bss under a valid SIGSTRUCT: refused by its size
 /usr/bin/python3 - "$work/one.so" "$work/huge.so" <<'PY'
