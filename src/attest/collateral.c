@@ -49,14 +49,16 @@ static kt_status load_crl(const char *dir, const char *name, kt_buf *der, kt_crl
 }
 
 /* A PEM chain whose first certificate's key is made now, while the collateral is still
- * ours alone: verifying only reads it. */
-static kt_status load_chain(const char *dir, const char *name, kt_chain *out)
+ * ours alone: verifying only reads it. A first certificate that is `same`'s first (the
+ * QE Identity's signer is usually the TCB Info's) is verified with the key made for it. */
+static kt_status load_chain(const char *dir, const char *name, const kt_chain *same, kt_chain *out)
 {
     kt_buf b = {0};
     const kt_key *key;
     kt_status st = read_file(dir, name, 1 << 16, &b);
     if (!st) st = kt_chain_from_pem((const char *)b.data, b.len, out);
-    if (!st) st = kt_chain_key(out, 0, &key);
+    if (!st && !(same && kt_der_is(out->cert[0].der, same->cert[0].der.p, same->cert[0].der.n)))
+        st = kt_chain_key(out, 0, &key);
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "collateral: %s", name) : KT_OK;
 }
@@ -107,9 +109,9 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
     }
     if (!st) st = load_crl(dir, "root_ca_crl.der", &c->root_crl_der, &c->root_crl);
     if (!st) st = load_crl(dir, "pck_crl.der", &c->pck_crl_der, &c->pck_crl);
-    if (!st) st = load_chain(dir, "pck_crl_issuer_chain.pem", &c->pck_crl_chain);
-    if (!st) st = load_chain(dir, "tcb_info_issuer_chain.pem", &c->tcb_chain);
-    if (!st) st = load_chain(dir, "qe_identity_issuer_chain.pem", &c->qe_chain);
+    if (!st) st = load_chain(dir, "pck_crl_issuer_chain.pem", NULL, &c->pck_crl_chain);
+    if (!st) st = load_chain(dir, "tcb_info_issuer_chain.pem", NULL, &c->tcb_chain);
+    if (!st) st = load_chain(dir, "qe_identity_issuer_chain.pem", &c->tcb_chain, &c->qe_chain);
     if (!st) st = read_twice(c);
     if (!st && !(st = read_file(dir, "tcb_info.json", 1 << 20, &c->tcb_json)))
         st = kt_tcb_info_parse((const char *)c->tcb_json.data, c->tcb_json.len, &c->tcb);

@@ -142,7 +142,11 @@ static kt_status signed_body(const kt_collateral *c, const kt_chain *chain, cons
     if (!st && (kt_x509_common_name(signer->subject, cn, sizeof cn) || strcmp(cn, want)))
         st = kt_fail(KT_ERR_VERIFY, "%s: signer '%s' is not the TCB signing certificate '%s'", what,
                      kt_x509_label(signer, name), want);
-    if (!st && kt_verify(chain->key[0], body, len, sig, 64))
+    /* the QE Identity's signer is usually the TCB Info's: then its key is that one
+     * (collateral.c makes it once) */
+    const kt_key *key = chain->key[0];
+    if (!key && same_cert(signer, &c->tcb_chain.cert[0])) key = c->tcb_chain.key[0];
+    if (!st && (!key || kt_verify(key, body, len, sig, 64)))
         st = kt_fail(KT_ERR_VERIFY, "%s: signature does not verify", what);
     return st;
 }

@@ -566,6 +566,18 @@ static void test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity(void *
     v = verify_in(dir, NULL, &quote);
     if (!v.ok) fail_msg("%s", v.reason);
     assert_int_equal(v.tcb_status, KT_TCB_OUT_OF_DATE);
+    /* another TCB signing certificate of the root (the same name, its own key) as the QE
+     * Identity's signer: the body is verified with its key, never the TCB Info signer's,
+     * which the loader shares only with a byte-identical certificate */
+    ossl_issue(dir, "second_signer", KT_SIM_TCB_SIGNER_CN, pki, "root_ca", -2);
+    write_chain(dir, "qe_identity_issuer_chain.pem", dir, "second_signer.pem", "intel_root_ca.pem",
+                NULL);
+    v = verify_in(dir, NULL, &quote);
+    expect_refused(&v, "QE Identity: signature does not verify");
+    write_pcs_body(dir, "qe_identity.json", "enclaveIdentity", qe_id, dir, "second_signer.key");
+    v = verify_in(dir, NULL, &quote);
+    if (!v.ok) fail_msg("%s", v.reason);
+    assert_int_equal(v.tcb_status, KT_TCB_OUT_OF_DATE);
 
     free(out_of_date);
     free(up_to_date);
