@@ -153,6 +153,9 @@ void kt_log_set_sink(kt_log_sink sink);
 /* ---- files (untrusted code only) ---- */
 /* Reads a whole file; fails with KT_ERR_TOO_LARGE past max bytes. */
 kt_status kt_file_read(const char *path, size_t max, kt_buf *out);
+/* The same for a name under an open directory (a descriptor from open with O_DIRECTORY,
+ * or AT_FDCWD): several files of one directory without walking its path for each. */
+kt_status kt_file_read_at(int dir, const char *name, size_t max, kt_buf *out);
 /* Writes via a temporary file, fsync and rename; mode applies to the new file. */
 kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
 /* Creates a directory and its parents with the given mode if missing. */

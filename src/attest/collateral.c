@@ -2,10 +2,13 @@
  * from a directory laid out as Intel PCS serves them (see docs/attestation.md). */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *status_names[] = {
     [KT_TCB_UNKNOWN] = "Unknown",
@@ -33,15 +36,14 @@ kt_status kt_tcb_status_parse(const char *name, kt_tcb_status *out)
     return kt_fail(KT_ERR_MALFORMED, "unknown TCB status \"%s\"", name ? name : "");
 }
 
-static kt_status read_file(const char *dir, const char *name, size_t max, kt_buf *b)
+/* name in the collateral directory, open as dir */
+static kt_status read_file(int dir, const char *name, size_t max, kt_buf *b)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    kt_status st = kt_file_read(path, max, b);
+    kt_status st = kt_file_read_at(dir, name, max, b);
     return st ? kt_fail_context(st, "collateral") : KT_OK;
 }
 
-static kt_status load_crl(const char *dir, const char *name, kt_buf *der, kt_crl *out)
+static kt_status load_crl(int dir, const char *name, kt_buf *der, kt_crl *out)
 {
     kt_status st = read_file(dir, name, 1 << 20, der);
     if (!st) st = kt_crl_parse(der->data, der->len, out);
@@ -51,7 +53,7 @@ static kt_status load_crl(const char *dir, const char *name, kt_buf *der, kt_crl
 /* A PEM chain whose first certificate's key is made now, while the collateral is still
  * ours alone: verifying only reads it. A first certificate that is `same`'s first (the
  * QE Identity's signer is usually the TCB Info's) is verified with the key made for it. */
-static kt_status load_chain(const char *dir, const char *name, const kt_chain *same, kt_chain *out)
+static kt_status load_chain(int dir, const char *name, const kt_chain *same, kt_chain *out)
 {
     kt_buf b = {0};
     const kt_key *key;
@@ -89,12 +91,21 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
     }
     if (!c) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     pthread_mutex_init(&c->cache->lock, NULL);
+    /* the directory is opened once and its files read by name in it */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        kt_status st = kt_fail(errno == ENOENT ? KT_ERR_NOT_FOUND : KT_ERR_IO, "collateral: %s: %s",
+                               dir, strerror(errno));
+        kt_collateral_free(c);
+        return st;
+    }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/intel_root_ca.pem", dir);
     const char *anchor = root_pem_path ? root_pem_path : path;
     kt_buf root = {0};
     const kt_key *key;
-    kt_status st = kt_file_read(anchor, 1 << 16, &root);
+    kt_status st = root_pem_path ? kt_file_read(root_pem_path, 1 << 16, &root)
+                                 : kt_file_read_at(fd, "intel_root_ca.pem", 1 << 16, &root);
     if (!st) st = kt_chain_from_pem((const char *)root.data, root.len, &c->anchor);
     if (!st) st = kt_chain_key(&c->anchor, 0, &key);
     kt_buf_free(&root);
@@ -107,16 +118,17 @@ kt_status kt_collateral_load_dir(const char *dir, const char *root_pem_path, kt_
         kt_hex_decode(KT_INTEL_ROOT_SHA256, intel, 32);
         c->simulated = kt_sha256(der->p, der->n, fp) || !kt_equal(fp, intel, 32);
     }
-    if (!st) st = load_crl(dir, "root_ca_crl.der", &c->root_crl_der, &c->root_crl);
-    if (!st) st = load_crl(dir, "pck_crl.der", &c->pck_crl_der, &c->pck_crl);
-    if (!st) st = load_chain(dir, "pck_crl_issuer_chain.pem", NULL, &c->pck_crl_chain);
-    if (!st) st = load_chain(dir, "tcb_info_issuer_chain.pem", NULL, &c->tcb_chain);
-    if (!st) st = load_chain(dir, "qe_identity_issuer_chain.pem", &c->tcb_chain, &c->qe_chain);
+    if (!st) st = load_crl(fd, "root_ca_crl.der", &c->root_crl_der, &c->root_crl);
+    if (!st) st = load_crl(fd, "pck_crl.der", &c->pck_crl_der, &c->pck_crl);
+    if (!st) st = load_chain(fd, "pck_crl_issuer_chain.pem", NULL, &c->pck_crl_chain);
+    if (!st) st = load_chain(fd, "tcb_info_issuer_chain.pem", NULL, &c->tcb_chain);
+    if (!st) st = load_chain(fd, "qe_identity_issuer_chain.pem", &c->tcb_chain, &c->qe_chain);
     if (!st) st = read_twice(c);
-    if (!st && !(st = read_file(dir, "tcb_info.json", 1 << 20, &c->tcb_json)))
+    if (!st && !(st = read_file(fd, "tcb_info.json", 1 << 20, &c->tcb_json)))
         st = kt_tcb_info_parse((const char *)c->tcb_json.data, c->tcb_json.len, &c->tcb);
-    if (!st && !(st = read_file(dir, "qe_identity.json", 1 << 20, &c->qe_json)))
+    if (!st && !(st = read_file(fd, "qe_identity.json", 1 << 20, &c->qe_json)))
         st = kt_qe_identity_parse((const char *)c->qe_json.data, c->qe_json.len, &c->qe);
+    close(fd);
     if (st) {
         kt_collateral_free(c);
         return kt_fail_context(st, "%s", dir);

@@ -12,8 +12,13 @@
 
 kt_status kt_file_read(const char *path, size_t max, kt_buf *out)
 {
+    return kt_file_read_at(AT_FDCWD, path, max, out);
+}
+
+kt_status kt_file_read_at(int dir, const char *path, size_t max, kt_buf *out)
+{
     if (!path || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file read: NULL argument");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return kt_fail(errno == ENOENT ? KT_ERR_NOT_FOUND : KT_ERR_IO, "%s: %s", path,
                        strerror(errno));

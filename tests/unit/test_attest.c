@@ -191,6 +191,38 @@ static void test_root_crl_distribution_point(void **state)
                      KT_ERR_MALFORMED);
 }
 
+/* Collateral that is not there is refused naming what is missing: the directory, or the
+ * file in it (each read by name in the directory, opened once). */
+static void test_missing_collateral_is_named(void **state)
+{
+    (void)state;
+    kt_collateral *c = NULL;
+    assert_fails_with(kt_collateral_load_dir("/tmp/kt-no-such-collateral", NULL, &c),
+                      KT_ERR_NOT_FOUND, "/tmp/kt-no-such-collateral");
+    assert_null(c);
+    assert_fails_with(
+        kt_collateral_load_dir(SETS "/sgx-v3-dcapqvl-cfg-swhardening/quote.dat", NULL, &c),
+        KT_ERR_IO, "quote.dat: Not a directory");
+    static const char *const files[] = {"intel_root_ca.pem",
+                                        "root_ca_crl.der",
+                                        "pck_crl.der",
+                                        "pck_crl_issuer_chain.pem",
+                                        "tcb_info_issuer_chain.pem",
+                                        "qe_identity_issuer_chain.pem",
+                                        "tcb_info.json",
+                                        "qe_identity.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char dir[64], cmd[256];
+        scratch_with(SETS "/sgx-v3-dcapqvl-cfg-swhardening", "README", "/dev/null", dir);
+        snprintf(cmd, sizeof cmd, "rm %s/%s", dir, files[i]);
+        assert_int_equal(system(cmd), 0);
+        assert_fails_with(kt_collateral_load_dir(dir, NULL, &c), KT_ERR_NOT_FOUND, files[i]);
+        assert_null(c);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 /* dir's collateral with the first `from` in `file` replaced by `to` is refused when it is
  * loaded: KT_ERR_MALFORMED naming `reason` (kt_last_error() tells the rest). */
 static void refused_when_edited(const char *dir, const char *file, const char *from, const char *to,
@@ -576,6 +608,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_every_byte_of_a_truncated_quote_is_refused_cleanly);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_root_crl_distribution_point);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_collateral_is_named);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_malformed_svn_levels_are_refused_by_name);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tcb_info_names_its_tee_and_tdx_module);
     tests[n++] =
