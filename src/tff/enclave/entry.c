@@ -48,9 +48,9 @@ static kt_status init(kt_gate_call *c)
 static bool copy_name(char dst[KT_GATE_NAME_MAX + 1], const char *src, size_t len)
 {
     if (!src || len == 0 || len > KT_GATE_NAME_MAX) return false;
-    memcpy(dst, src, len);
+    if (memccpy(dst, src, '\0', len)) return false; /* one pass: a NUL within len is refused */
     dst[len] = '\0';
-    return memchr(dst, '\0', len) == NULL;
+    return true;
 }
 
 __attribute__((visibility("default"))) kt_status kt_enclave_entry(kt_gate_call *c);
