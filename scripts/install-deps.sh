@@ -12,6 +12,7 @@ packages=(
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
   python3 python3-grpcio python3-protobuf python3-yaml python3-h2
   binutils file
+  p11-kit libp11-kit-dev softhsm2
 )
 # node and npm run Phala's dcap-qvl, installed from npm by the tests and the benchmark
 # (tests/interop/dcapqvl). A node that is already there (e.g. NodeSource's, which ships
