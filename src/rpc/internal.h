@@ -33,13 +33,25 @@ size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, gr
 size_t kt_rpc_client_args(grpc_arg *a);
 void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address);
 
-/* pool.c: worker threads behind a bounded queue; fn runs each item. */
+/* pool.c: serving threads that wait for work themselves (see pool.c). wait() blocks for
+ * the next item and returns it, NULL for nothing to serve, or KT_RPC_POOL_DONE once the
+ * source is shut down; serve() runs an item; full() refuses one that found every worker
+ * serving and the queue full. */
+#define KT_RPC_POOL_DONE ((void *)-1)
+typedef struct {
+    void *(*wait)(void *ctx);
+    void (*serve)(void *item);
+    void (*full)(void *item);
+    void *ctx;
+} kt_rpc_pool_fns;
 typedef struct kt_rpc_pool kt_rpc_pool;
-kt_status kt_rpc_pool_new(unsigned threads, unsigned queue, void (*fn)(void *), kt_rpc_pool **out);
-bool kt_rpc_pool_submit(kt_rpc_pool *p, void *item); /* false: full (or closing) */
+kt_status kt_rpc_pool_new(unsigned workers, unsigned queue, const kt_rpc_pool_fns *fns,
+                          kt_rpc_pool **out);
+kt_status kt_rpc_pool_start(kt_rpc_pool *p); /* the first thread */
 void kt_rpc_pool_counts(kt_rpc_pool *p, unsigned *busy, unsigned *queued, unsigned *threads);
 bool kt_rpc_pool_wait_idle(kt_rpc_pool *p, int ms); /* true: nothing running or queued */
-void kt_rpc_pool_free(kt_rpc_pool *p);              /* runs what is queued, joins */
+void kt_rpc_pool_join(kt_rpc_pool *p); /* after wait() returned DONE: joins every thread */
+void kt_rpc_pool_free(kt_rpc_pool *p); /* joined or never started */
 
 /* accept.c: the process's connection budget; returns the fd cap now in force. */
 int kt_rpc_accept_guard(unsigned headroom);
