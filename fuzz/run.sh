@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 # A CRL with entries (Intel's carry none today): a 20-octet serial with a reasonCode, a
@@ -59,12 +59,22 @@ printf '\x00' > "$work/sealed/seed"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/rpc_strings/allocate"
 printf '\x01\x0a\x04h\xc3\xa9y' > "$work/rpc_strings/prestart"
 
+# signing data as kubetee gendata writes it (docs/formats.md): prodid 1, svn 2, not debug
+/usr/bin/python3 - "$work/sigdata/seed" <<'PY'
+import struct, sys
+h = bytes([6, 0, 0, 0, 0xE1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]) + struct.pack("<II", 0, 0x20261202)
+h += bytes([1, 1, 0, 0, 0x60, 0, 0, 0, 0x60, 0, 0, 0, 1, 0, 0, 0]) + bytes(88)
+b = struct.pack("<II", 0, 0xFFFFFFFF) + bytes(20) + struct.pack("<QQQQ", 4, 3, 2**64 - 1, 0)
+b += bytes(range(32)) + bytes(32) + struct.pack("<HH", 1, 2)
+open(sys.argv[1], "wb").write(h + b)
+PY
+
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -215,6 +215,20 @@ kt_status kt_sigstruct_assemble(const uint8_t sigdata[KT_SIGDATA_LEN], const kt_
 /* Checks constants, reserved fields (ISVFAMILYID and ISVEXTPRODID too: kubetee enclaves
  * do not use KSS), the date, XFRM, exponent 3, the signature and q1/q2, then fills info. */
 kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_info *info);
+/* What signing data (the 256 bytes of kt_sigstruct_sigdata) says. */
+typedef struct {
+    uint8_t mrenclave[KT_SHA256_LEN];
+    uint16_t prodid, svn;
+    bool debug;
+    uint64_t xfrm;
+    uint32_t date;
+} kt_sigdata_info;
+/* Reads signing data a signer is asked to sign: it must be exactly what
+ * kt_sigstruct_sigdata (kubetee gendata) writes for some MRENCLAVE and config, so
+ * constants, reserved bytes, MISCSELECT/MISCMASK, the attribute masks, a BCD date, an
+ * XFRM ECREATE accepts and ATTRIBUTES of MODE64BIT with DEBUG or not (never INIT,
+ * PROVISIONKEY, EINITTOKEN_KEY, KSS); the refusal names the first field that is wrong. */
+kt_status kt_sigdata_decode(const uint8_t *sd, size_t n, kt_sigdata_info *out);
 /* Today's date in SIGSTRUCT's BCD form (untrusted code only). */
 uint32_t kt_sigstruct_today(void);
 /* KT_ERR_MALFORMED unless date is a calendar date as BCD 0xYYYYMMDD. */

@@ -14,4 +14,8 @@ kt_status kt_config_decode(const uint8_t in[KT_CONFIG_BLOB_LEN], kt_enclave_conf
  * checks every relocation names a symbol of the table. elf->seg must be filled. */
 kt_status kt_elf_read_dynamic(kt_elf *elf, const uint8_t *data, uint64_t dyn_vaddr);
 
+/* SIGSTRUCT's HEADER and HEADER2 constants (sigstruct.c) */
+extern const uint8_t kt_sigstruct_header1[16];
+extern const uint8_t kt_sigstruct_header2[16];
+
 #endif

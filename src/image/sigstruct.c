@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-static const uint8_t header1[16] = {6, 0, 0, 0, 0xE1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
-static const uint8_t header2[16] = {1, 1, 0, 0, 0x60, 0, 0, 0, 0x60, 0, 0, 0, 1, 0, 0, 0};
+const uint8_t kt_sigstruct_header1[16] = {6, 0, 0, 0, 0xE1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+const uint8_t kt_sigstruct_header2[16] = {1, 1, 0, 0, 0x60, 0, 0, 0, 0x60, 0, 0, 0, 1, 0, 0, 0};
 
 #define OFF_MODULUS 128
 #define OFF_EXPONENT 512
@@ -78,9 +78,9 @@ kt_status kt_sigstruct_sigdata(const uint8_t mrenclave[KT_SHA256_LEN], const kt_
     kt_status st = kt_sigstruct_date_check(date);
     if (st || (st = kt_xfrm_check(c->xfrm))) return kt_fail_context(st, "signing");
     memset(sd, 0, KT_SIGDATA_LEN);
-    memcpy(sd, header1, 16);
+    memcpy(sd, kt_sigstruct_header1, 16);
     kt_put_le32(sd + 20, date);
-    memcpy(sd + 24, header2, 16);
+    memcpy(sd + 24, kt_sigstruct_header2, 16);
     uint8_t *body = sd + 128;
     kt_put_le32(body + 0, 0);           /* miscselect */
     kt_put_le32(body + 4, 0xFFFFFFFFu); /* miscmask */
@@ -124,7 +124,7 @@ kt_status kt_sigstruct_assemble(const uint8_t sd[KT_SIGDATA_LEN], const kt_key *
 kt_status kt_sigstruct_verify(const uint8_t s[KT_SIGSTRUCT_LEN], kt_sigstruct_info *info)
 {
     if (!s || !info) return kt_fail(KT_ERR_INVALID_ARGUMENT, "sigstruct: NULL argument");
-    if (memcmp(s, header1, 16) || memcmp(s + 24, header2, 16))
+    if (memcmp(s, kt_sigstruct_header1, 16) || memcmp(s + 24, kt_sigstruct_header2, 16))
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: header constants are wrong");
     if (kt_le32(s + OFF_EXPONENT) != 3)
         return kt_fail(KT_ERR_MALFORMED, "SIGSTRUCT: exponent %u is not 3",
