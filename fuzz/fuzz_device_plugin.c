@@ -18,7 +18,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         pthread_cond_init(&plugin.changed, NULL);
         strcpy(plugin.cfg.device_root, "/dev");
         strcpy(plugin.cfg.enclave_resource, "sgx.intel.com/enclave");
-        strcpy(plugin.cfg.aesm_dir, "/tmp");
         plugin.cfg.enclave_limit = 20;
         plugin.caps.usable = true;
         plugin.caps.epc_bytes = 64u << 20;

@@ -34,7 +34,7 @@ static void usage(const opt *o, size_t n, FILE *f)
 
 static int parse_args(int argc, char **argv, kt_dp_config *c)
 {
-    static char enclave_limit[16], provision_limit[16], log_format[16];
+    static char enclave_limit[16], provision_limit[16], aesm_limit[16], log_format[16], epc_unit[16];
     opt o[] = {
         {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins",
          "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir,
@@ -45,7 +45,7 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
          "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU",
          c->cpuid_file, sizeof c->cpuid_file},
         {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB",
-         "EPC resource, one device per MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
+         "EPC resource, one device per --epc-unit-mib MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
         {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave",
          "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
         {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision",
@@ -55,8 +55,20 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
          "containers that may share the enclave node", enclave_limit, sizeof enclave_limit},
         {"provision-limit", "SGX_DP_PROVISION_LIMIT", "20",
          "containers that may share the provision node", provision_limit, sizeof provision_limit},
+        {"epc-unit-mib", "SGX_DP_EPC_UNIT_MIB", "",
+         "MiB of EPC per device of the EPC resource (empty: the smallest power of two that "
+         "keeps ListAndWatch under 1 MiB)",
+         epc_unit, sizeof epc_unit},
         {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "",
-         "AESM socket directory to mount read-only (empty: off)", c->aesm_dir, sizeof c->aesm_dir},
+         "AESM socket directory, mounted read-only only into containers that ask for the "
+         "AESM resource (empty: off)",
+         c->aesm_dir, sizeof c->aesm_dir},
+        {"aesm-resource", "SGX_DP_AESM_RESOURCE", "kubetee.io/aesm",
+         "AESM resource, which the admission webhook adds for pods annotated "
+         "sgx.intel.com/quote-provider: aesmd (empty: off)",
+         c->aesm_resource, sizeof c->aesm_resource},
+        {"aesm-limit", "SGX_DP_AESM_LIMIT", "20", "containers that may share the AESM socket",
+         aesm_limit, sizeof aesm_limit},
         {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "",
          "write NFD local features here (e.g. "
          "/etc/kubernetes/node-feature-discovery/features.d/sgx)",
@@ -97,14 +109,37 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
             return 2;
         }
     }
-    char *e1, *e2;
-    long el = strtol(enclave_limit, &e1, 10), pl = strtol(provision_limit, &e2, 10);
-    if (*e1 || *e2 || el < 0 || el > 100000 || pl < 0 || pl > 100000) {
-        fprintf(stderr, "sgx-device-plugin: limits must be 0..100000\n");
+    uint64_t el, pl, al, unit = 0;
+    if (kt_decimal_parse(enclave_limit, 100000, &el) ||
+        kt_decimal_parse(provision_limit, 100000, &pl) || kt_decimal_parse(aesm_limit, 100000, &al)) {
+        fprintf(stderr,
+                "sgx-device-plugin: --enclave-limit, --provision-limit, --aesm-limit: %s "
+                "(0..100000)\n",
+                kt_last_error());
         return 2;
     }
     c->enclave_limit = (unsigned)el;
     c->provision_limit = (unsigned)pl;
+    c->aesm_limit = (unsigned)al;
+    if (epc_unit[0] && (kt_decimal_parse(epc_unit, 1u << 20, &unit) || unit == 0)) {
+        fprintf(stderr, "sgx-device-plugin: --epc-unit-mib '%s': %s (1..1048576)\n", epc_unit,
+                unit == 0 && epc_unit[0] == '0' && !epc_unit[1] ? "zero" : kt_last_error());
+        return 2;
+    }
+    c->epc_unit_mib = (unsigned)unit;
+    const char *names[] = {c->epc_resource, c->enclave_resource, c->provision_resource,
+                           c->aesm_resource};
+    const char *flags[] = {"--epc-resource", "--enclave-resource", "--provision-resource",
+                           "--aesm-resource"};
+    for (int i = 0; i < 4; i++) {
+        const char *why = names[i][0] ? kt_dp_resource_name_invalid(names[i]) : NULL;
+        if (why) {
+            char esc[300];
+            fprintf(stderr, "sgx-device-plugin: %s '%s' %s: kubelet would refuse it\n", flags[i],
+                    kt_escape(names[i], strlen(names[i]), esc, sizeof esc), why);
+            return 2;
+        }
+    }
     if (strcmp(log_format, "kv") && strcmp(log_format, "json")) {
         fprintf(stderr, "sgx-device-plugin: --log-format must be kv or json\n");
         return 2;
@@ -147,7 +182,6 @@ static void detect(kt_plugin *p)
     else
         kt_log(KT_LOG_WARN, "dp.sgx_absent", "reason", p->caps.why_not, "advertising", "nothing",
                NULL);
-    kt_plugin_write_nfd(p);
 }
 
 static int watch_dirs(int fd, kt_plugin *p)
@@ -157,6 +191,8 @@ static int watch_dirs(int fd, kt_plugin *p)
     inotify_add_watch(fd, p->cfg.device_root,
                       IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
     inotify_add_watch(fd, sub, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
+    if (p->cfg.aesm_dir[0]) /* aesm.socket comes and goes with aesmd */
+        inotify_add_watch(fd, p->cfg.aesm_dir, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
     return inotify_add_watch(fd, p->cfg.kubelet_dir, IN_CREATE | IN_DELETE | IN_MOVED_TO);
 }
 
@@ -165,7 +201,10 @@ int main(int argc, char **argv)
     kt_plugin *p = calloc(1, sizeof *p);
     if (!p) return 1;
     int rc = parse_args(argc, argv, &p->cfg);
-    if (rc) return rc;
+    if (rc) {
+        free(p);
+        return rc;
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);
     sigset_t set;
@@ -190,21 +229,31 @@ int main(int argc, char **argv)
         kt_log(KT_LOG_WARN, "dp.kubelet_dir_unwatched", "dir", p->cfg.kubelet_dir, "reason",
                strerror(errno), NULL);
 
-    bool restart = true, registered = false;
+    bool restart = true;
     for (;;) {
         if (restart) {
             kt_plugin_stop_serving(p);
+            kt_plugin_check_paths(p);
+            kubelet_wd = watch_dirs(ifd, p); /* the kubelet directory may exist now */
             detect(p);
             kt_plugin_rescan_nodes(p);
             kt_plugin_plan(p);
-            if (kt_plugin_serve(p) == KT_OK) registered = p->nres == 0 || kt_plugin_register(p);
+            kt_plugin_write_nfd(p);
+            if (p->nres && kt_plugin_serve(p) == KT_OK) kt_plugin_register(p);
             restart = false;
         }
+        bool done = p->nres == 0 || (p->served && kt_plugin_registered(p));
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
-        int r = poll(fds, 2, registered ? 60000 : 2000);
+        int r = poll(fds, 2, done ? 60000 : 2000);
         if (r < 0 && errno != EINTR) break;
-        if (r == 0 && !registered) {
-            registered = kt_plugin_register(p); /* kubelet not there yet: retry */
+        if (r == 0 && !done) {
+            /* kubelet not there yet: retry; a server that could not start (the kubelet
+             * directory missing) is started again first, so no endpoint is registered
+             * that nothing serves */
+            if (!p->served)
+                restart = true;
+            else
+                kt_plugin_register(p);
             continue;
         }
         if (fds[0].revents & POLLIN) {

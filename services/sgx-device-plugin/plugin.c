@@ -1,12 +1,17 @@
 /* The three resources and the DevicePlugin service for each.
  *
- *   <epc resource>        one device per MiB of EPC (as AliyunContainerService's plugin)
+ *   <epc resource>        one device per unit of EPC (--epc-unit-mib, 1 MiB as
+ *                         AliyunContainerService's plugin, or the smallest power of two
+ *                         that keeps a ListAndWatch response under KT_DP_LIST_BUDGET)
  *   <enclave resource>    enclave_limit devices: the enclave node
  *   <provision resource>  provision_limit devices: the provision node, only to containers
  *                         that ask for it
- * A container gets only the nodes its resources grant, the AESM socket directory
- * read-only when enabled and present, and SGX_VISIBLE_DEVICES (and SGX_EPC_MIB) in its
- * environment. Unknown device IDs are refused. */
+ *   <aesm resource>       aesm_limit devices: the AESM socket directory, read-only, and
+ *                         SGX_AESM_ADDR=1 (only with --aesm-socket-dir)
+ * A container gets only the nodes its resources grant and SGX_VISIBLE_DEVICES (and
+ * SGX_EPC_MIB) in its environment; the AESM socket only with the AESM resource, which the
+ * admission webhook adds for pods that ask (sgx.intel.com/quote-provider: aesmd). Device
+ * IDs are parsed exactly; unknown and repeated IDs are refused. */
 #include "plugin.h"
 #include "api.pb-c.h"
 #include <kubetee/svc.h>
@@ -18,24 +23,47 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DP_VERSION "v1beta1"
 
-static const char *kind_name[] = {"epc", "enclave", "provision"};
+static const char *kind_name[] = {"epc", "enclave", "provision", "aesm"};
+
+static unsigned epc_unit(kt_plugin *p)
+{
+    uint64_t mib = p->caps.epc_bytes >> 20;
+    unsigned unit = p->cfg.epc_unit_mib ? p->cfg.epc_unit_mib : kt_dp_epc_unit_auto(mib);
+    uint64_t n = mib / unit;
+    if (n > UINT32_MAX) n = UINT32_MAX;
+    size_t bytes = kt_dp_list_bytes("epc", (unsigned)n);
+    char u[16], m[24], d[16], b[24];
+    snprintf(u, sizeof u, "%u", unit);
+    snprintf(m, sizeof m, "%llu", (unsigned long long)mib);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)n);
+    snprintf(b, sizeof b, "%zu", bytes);
+    kt_log(bytes > KT_DP_KUBELET_MAX_MESSAGE ? KT_LOG_ERROR : KT_LOG_INFO, "dp.epc_unit",
+           "unit_mib", u, "chosen", p->cfg.epc_unit_mib ? "flag" : "auto", "epc_mib", m, "devices",
+           d, "list_bytes", b, /* a NULL key ends the list: the problem only when there is one */
+           bytes > KT_DP_KUBELET_MAX_MESSAGE ? "problem" : NULL,
+           "over kubelet's 4 MiB receive limit: raise --epc-unit-mib or leave it unset", NULL);
+    return unit;
+}
 
 void kt_plugin_plan(kt_plugin *p)
 {
     p->nres = 0;
     if (!p->caps.usable) return;
+    unsigned unit = p->cfg.epc_resource[0] ? epc_unit(p) : 1;
+    uint64_t epc_devices = (p->caps.epc_bytes >> 20) / unit;
     struct {
         kt_res_kind kind;
         const char *name;
         unsigned count;
     } want[] = {
-        {KT_RES_EPC, p->cfg.epc_resource, (unsigned)(p->caps.epc_bytes >> 20)},
+        {KT_RES_EPC, p->cfg.epc_resource,
+         (unsigned)(epc_devices > UINT32_MAX ? UINT32_MAX : epc_devices)},
         {KT_RES_ENCLAVE, p->cfg.enclave_resource, p->cfg.enclave_limit},
         {KT_RES_PROVISION, p->cfg.provision_resource, p->cfg.provision_limit},
+        {KT_RES_AESM, p->cfg.aesm_resource, p->cfg.aesm_dir[0] ? p->cfg.aesm_limit : 0},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < KT_RES_N; i++) {
         if (!want[i].name[0] || want[i].count == 0)
             continue; /* an empty name turns a resource off */
         kt_resource *r = &p->res[p->nres++];
@@ -43,25 +71,56 @@ void kt_plugin_plan(kt_plugin *p)
         r->p = p;
         r->kind = want[i].kind;
         r->count = want[i].count;
+        r->unit_mib = want[i].kind == KT_RES_EPC ? unit : 1;
         snprintf(r->name, sizeof r->name, "%s", want[i].name);
         snprintf(r->endpoint, sizeof r->endpoint, "kubetee-sgx-%s.sock", kind_name[want[i].kind]);
     }
 }
 
-/* Device IDs: "<kind>-<n>". Returns n, or -1 when id is not one of r's. */
+/* Device IDs: "<kind>-<n>", n in decimal digits only, no leading zero. Returns n, or -1
+ * when id is not one of r's. */
 static long device_index(const kt_resource *r, const char *id)
 {
     size_t k = strlen(kind_name[r->kind]);
-    if (strncmp(id, kind_name[r->kind], k) != 0 || id[k] != '-' || !id[k + 1]) return -1;
-    char *end;
-    long n = strtol(id + k + 1, &end, 10);
-    if (*end || n < 0 || (unsigned long)n >= r->count || (id[k + 1] == '0' && id[k + 2])) return -1;
-    return n;
+    if (strncmp(id, kind_name[r->kind], k) != 0 || id[k] != '-') return -1;
+    uint64_t n;
+    if (!r->count || kt_decimal_parse(id + k + 1, r->count - 1, &n)) return -1;
+    return (long)n;
+}
+
+/* One bit per device: which IDs a request named already. */
+typedef struct {
+    uint8_t *bits;
+} idset;
+
+static kt_status idset_new(const kt_resource *r, idset *s)
+{
+    s->bits = kt_call_alloc(((size_t)r->count + 7) / 8 + 1);
+    if (!s->bits) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    memset(s->bits, 0, ((size_t)r->count + 7) / 8 + 1);
+    return KT_OK;
+}
+
+/* Index of id, marked in s; fails naming it when unknown or already named. */
+static kt_status idset_add(const kt_resource *r, idset *s, const char *id, long *out)
+{
+    long n = device_index(r, id);
+    char esc[80];
+    if (n < 0)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "unknown device ID '%s' for %s",
+                       kt_escape(id, strlen(id), esc, sizeof esc), r->name);
+    if (s->bits[n / 8] & (1u << (n % 8)))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "device ID '%s' repeated for %s",
+                       kt_escape(id, strlen(id), esc, sizeof esc), r->name);
+    s->bits[n / 8] |= (uint8_t)(1u << (n % 8));
+    if (out) *out = n;
+    return KT_OK;
 }
 
 static bool healthy(const kt_resource *r)
 {
     const kt_sgx_nodes *n = &r->p->nodes;
+    if (r->kind == KT_RES_AESM) return r->p->aesm_present;
     return r->kind == KT_RES_PROVISION ? n->provision[0] != 0 : n->enclave[0] != 0;
 }
 
@@ -119,10 +178,28 @@ static kt_status list_and_watch(void *ctx, const ProtobufCMessage *rq, kt_rpc_st
         }
         res.n_devices = r->count;
         res.devices = ptrs;
+        size_t bytes = protobuf_c_message_get_packed_size(&res.base);
+        if (bytes > KT_DP_KUBELET_MAX_MESSAGE) {
+            free(devs), free(ptrs), free(ids);
+            char b[24];
+            snprintf(b, sizeof b, "%zu", bytes);
+            pthread_mutex_lock(&p->lock);
+            r->list_failed = true; /* not ready until a restart plans a list that fits */
+            r->list_failures++;
+            pthread_mutex_unlock(&p->lock);
+            kt_log(KT_LOG_ERROR, "dp.list_too_large", "resource", r->name, "bytes", b, "limit",
+                   "4194304", "fix", "raise --epc-unit-mib or leave it unset", NULL);
+            return kt_fail(KT_ERR_TOO_LARGE,
+                           "%s: ListAndWatch response of %zu bytes over kubelet's limit of %u",
+                           r->name, bytes, KT_DP_KUBELET_MAX_MESSAGE);
+        }
         kt_status st = kt_rpc_stream_send(out, &res);
         free(devs), free(ptrs), free(ids);
         if (st) return KT_OK; /* kubelet went away */
-        kt_log(KT_LOG_INFO, "dp.list_sent", "resource", r->name, "health", health, NULL);
+        char b[24];
+        snprintf(b, sizeof b, "%zu", bytes);
+        kt_log(KT_LOG_INFO, "dp.list_sent", "resource", r->name, "health", health, "bytes", b,
+               NULL);
     }
 }
 
@@ -140,28 +217,33 @@ kt_status kt_dp_preferred(void *ctx, const ProtobufCMessage *rq, ProtobufCMessag
         if (cr->allocation_size < 0 || (size_t)cr->allocation_size > cr->n_available_deviceids)
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "allocation size %d with %zu devices available",
                            cr->allocation_size, cr->n_available_deviceids);
+        size_t want = (size_t)cr->allocation_size;
         V1beta1__ContainerPreferredAllocationResponse *out = kt_call_alloc(sizeof *out);
-        char **ids = kt_call_alloc((size_t)cr->allocation_size * sizeof *ids + 1);
-        if (!out || !ids) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        char **ids = kt_call_alloc(want * sizeof *ids + 1);
+        /* by index: the available IDs, then the ones already chosen */
+        char **by_index = kt_call_alloc((size_t)r->count * sizeof *by_index + 1);
+        idset avail, must;
+        kt_status st = out && ids && by_index ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        if (!st) st = idset_new(r, &avail);
+        if (!st) st = idset_new(r, &must);
+        if (st) return st;
+        memset(by_index, 0, (size_t)r->count * sizeof *by_index);
         v1beta1__container_preferred_allocation_response__init(out);
+        for (size_t i = 0; i < cr->n_available_deviceids; i++) {
+            long x;
+            if ((st = idset_add(r, &avail, cr->available_deviceids[i], &x))) return st;
+            by_index[x] = cr->available_deviceids[i];
+        }
         size_t k = 0;
-        for (size_t i = 0; i < cr->n_must_include_deviceids && k < (size_t)cr->allocation_size;
-             i++) {
-            if (device_index(r, cr->must_include_deviceids[i]) < 0)
-                return kt_fail(KT_ERR_INVALID_ARGUMENT, "unknown device ID '%s' for %s",
-                               cr->must_include_deviceids[i], r->name);
-            ids[k++] = cr->must_include_deviceids[i];
+        for (size_t i = 0; i < cr->n_must_include_deviceids; i++) {
+            long x;
+            if ((st = idset_add(r, &must, cr->must_include_deviceids[i], &x))) return st;
+            if (k < want) ids[k++] = cr->must_include_deviceids[i];
+            by_index[x] = NULL;
         }
         /* then the lowest-numbered available devices, so allocations pack together */
-        for (long want = 0; k < (size_t)cr->allocation_size && want < (long)r->count; want++)
-            for (size_t i = 0; i < cr->n_available_deviceids; i++) {
-                if (device_index(r, cr->available_deviceids[i]) != want) continue;
-                bool taken = false;
-                for (size_t j = 0; j < k; j++)
-                    taken |= strcmp(ids[j], cr->available_deviceids[i]) == 0;
-                if (!taken) ids[k++] = cr->available_deviceids[i];
-                break;
-            }
+        for (unsigned x = 0; k < want && x < r->count; x++)
+            if (by_index[x]) ids[k++] = by_index[x];
         out->n_deviceids = k;
         out->deviceids = ids;
         res->container_responses[c] = out;
@@ -206,6 +288,52 @@ static kt_status add_env(V1beta1__ContainerAllocateResponse *out, const char *k,
     return e->value ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
 }
 
+/* The device nodes an EPC, enclave or provision grant brings. */
+static kt_status grant_nodes(V1beta1__ContainerAllocateResponse *out, const kt_resource *r,
+                             const kt_sgx_nodes *nodes, const V1beta1__ContainerAllocateRequest *cr)
+{
+    bool prov = r->kind == KT_RES_PROVISION;
+    const char *node = prov ? nodes->provision : nodes->enclave;
+    if (!node[0])
+        return kt_fail(KT_ERR_UNAVAILABLE, "%s: the %s device node is gone", r->name,
+                       prov ? "provision" : "enclave");
+    const char *root = r->p->cfg.device_root;
+    kt_status st = add_device(out, root, node);
+    if (!st) st = add_device(out, root, prov ? nodes->provision_alt : nodes->enclave_alt);
+    char visible[PATH_MAX * 2] = "";
+    for (size_t i = 0; !st && i < out->n_devices; i++)
+        snprintf(visible + strlen(visible), sizeof visible - strlen(visible), "%s%s",
+                 i ? "," : "", out->devices[i]->container_path);
+    if (!st) st = add_env(out, "SGX_VISIBLE_DEVICES", visible); /* envs[0], logged */
+    if (!st && r->kind == KT_RES_EPC) {
+        char mib[32];
+        snprintf(mib, sizeof mib, "%llu", (unsigned long long)cr->n_devices_ids * r->unit_mib);
+        st = add_env(out, "SGX_EPC_MIB", mib);
+    }
+    return st;
+}
+
+/* The AESM socket directory, read-only, where Intel's libraries look for it. */
+static kt_status grant_aesm(V1beta1__ContainerAllocateResponse *out, kt_plugin *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool present = p->aesm_present;
+    pthread_mutex_unlock(&p->lock);
+    if (!present)
+        return kt_fail(KT_ERR_UNAVAILABLE, "the AESM socket %s/aesm.socket is not there",
+                       p->cfg.aesm_dir);
+    V1beta1__Mount *m = kt_call_alloc(sizeof *m);
+    out->mounts = kt_call_alloc(sizeof *out->mounts);
+    if (!m || !out->mounts) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    v1beta1__mount__init(m);
+    m->container_path = "/var/run/aesmd";
+    m->host_path = p->cfg.aesm_dir;
+    m->read_only = true;
+    out->mounts[0] = m;
+    out->n_mounts = 1;
+    return add_env(out, "SGX_AESM_ADDR", "1");
+}
+
 kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     kt_resource *r = ctx;
@@ -218,53 +346,26 @@ kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage
     pthread_mutex_lock(&p->lock);
     kt_sgx_nodes nodes = p->nodes;
     pthread_mutex_unlock(&p->lock);
+    idset named; /* one device goes to one container, once */
+    kt_status st0 = idset_new(r, &named);
+    if (st0) return st0;
     for (size_t c = 0; c < n; c++) {
         const V1beta1__ContainerAllocateRequest *cr = req->container_requests[c];
         for (size_t i = 0; i < cr->n_devices_ids; i++)
-            if (device_index(r, cr->devices_ids[i]) < 0) {
+            if ((st0 = idset_add(r, &named, cr->devices_ids[i], NULL))) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", kt_last_error());
                 pthread_mutex_lock(&p->lock);
                 r->refusals++;
                 pthread_mutex_unlock(&p->lock);
-                kt_log(KT_LOG_WARN, "dp.allocate_refused", "resource", r->name, "device",
-                       cr->devices_ids[i], NULL);
-                return kt_fail(KT_ERR_INVALID_ARGUMENT, "unknown device ID '%s' for %s",
-                               cr->devices_ids[i], r->name);
+                kt_log(KT_LOG_WARN, "dp.allocate_refused", "resource", r->name, "reason", why,
+                       NULL);
+                return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s", why);
             }
         V1beta1__ContainerAllocateResponse *out = kt_call_alloc(sizeof *out);
         if (!out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
         v1beta1__container_allocate_response__init(out);
-        bool prov = r->kind == KT_RES_PROVISION;
-        const char *node = prov ? nodes.provision : nodes.enclave;
-        if (!node[0])
-            return kt_fail(KT_ERR_UNAVAILABLE, "%s: the %s device node is gone", r->name,
-                           prov ? "provision" : "enclave");
-        kt_status st = add_device(out, p->cfg.device_root, node);
-        if (!st)
-            st =
-                add_device(out, p->cfg.device_root, prov ? nodes.provision_alt : nodes.enclave_alt);
-        char visible[PATH_MAX * 2] = "";
-        for (size_t i = 0; !st && i < out->n_devices; i++)
-            snprintf(visible + strlen(visible), sizeof visible - strlen(visible), "%s%s",
-                     i ? "," : "", out->devices[i]->container_path);
-        if (!st) st = add_env(out, "SGX_VISIBLE_DEVICES", visible);
-        if (!st && r->kind == KT_RES_EPC) {
-            char mib[32];
-            snprintf(mib, sizeof mib, "%zu", cr->n_devices_ids);
-            st = add_env(out, "SGX_EPC_MIB", mib);
-        }
-        struct stat sb;
-        if (!st && !prov && p->cfg.aesm_dir[0] && stat(p->cfg.aesm_dir, &sb) == 0 &&
-            S_ISDIR(sb.st_mode)) {
-            V1beta1__Mount *m = kt_call_alloc(sizeof *m);
-            out->mounts = kt_call_alloc(sizeof *out->mounts);
-            if (!m || !out->mounts) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-            v1beta1__mount__init(m);
-            m->container_path = "/var/run/aesmd";
-            m->host_path = p->cfg.aesm_dir;
-            m->read_only = true;
-            out->mounts[0] = m;
-            out->n_mounts = 1;
-        }
+        kt_status st = r->kind == KT_RES_AESM ? grant_aesm(out, p) : grant_nodes(out, r, &nodes, cr);
         if (st) return st;
         res->container_responses[c] = out;
         pthread_mutex_lock(&p->lock);
@@ -272,8 +373,8 @@ kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage
         pthread_mutex_unlock(&p->lock);
         char count[16];
         snprintf(count, sizeof count, "%zu", cr->n_devices_ids);
-        kt_log(KT_LOG_INFO, "dp.allocated", "resource", r->name, "devices", count, "nodes", visible,
-               NULL);
+        kt_log(KT_LOG_INFO, "dp.allocated", "resource", r->name, "devices", count, "nodes",
+               r->kind == KT_RES_AESM ? "(none)" : out->envs[0]->value, NULL);
     }
     res->n_container_responses = n;
     return KT_OK;
@@ -320,6 +421,9 @@ kt_status kt_plugin_serve(kt_plugin *p)
         r->registered = false;
         pthread_mutex_unlock(&p->lock);
     }
+    pthread_mutex_lock(&p->lock);
+    p->served = true;
+    pthread_mutex_unlock(&p->lock);
     return KT_OK;
 }
 
@@ -331,6 +435,7 @@ void kt_plugin_stop_serving(kt_plugin *p)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->nres; i++) {
         kt_resource *r = &p->res[i];
+        kt_plugin_register_join(r); /* at most its 5 s deadline */
         pthread_mutex_lock(&p->lock);
         kt_rpc_server *server = r->server;
         r->server = NULL;
@@ -344,57 +449,34 @@ void kt_plugin_stop_serving(kt_plugin *p)
     }
     pthread_mutex_lock(&p->lock);
     p->stopping = false;
+    p->served = false;
     pthread_mutex_unlock(&p->lock);
-}
-
-bool kt_plugin_register(kt_plugin *p)
-{
-    bool all = true;
-    char target[PATH_MAX + 32];
-    snprintf(target, sizeof target, "unix:%s/kubelet.sock", p->cfg.kubelet_dir);
-    for (unsigned i = 0; i < p->nres; i++) {
-        kt_resource *r = &p->res[i];
-        if (r->registered) continue;
-        kt_rpc_client *c;
-        V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
-        V1beta1__DevicePluginOptions opts = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-        V1beta1__Empty res = V1BETA1__EMPTY__INIT;
-        opts.get_preferred_allocation_available = true;
-        req.version = DP_VERSION;
-        req.endpoint = r->endpoint;
-        req.resource_name = r->name;
-        req.options = &opts;
-        kt_status st = kt_rpc_client_new(target, NULL, &c);
-        if (!st) {
-            st = kt_rpc_call(c, "/v1beta1.Registration/Register", &req, &res, 5000);
-            kt_rpc_client_free(c);
-        }
-        if (st) {
-            all = false;
-            kt_log(KT_LOG_WARN, "dp.register_failed", "resource", r->name, "reason",
-                   kt_last_error(), NULL);
-            continue;
-        }
-        pthread_mutex_lock(&p->lock);
-        r->registered = true;
-        pthread_mutex_unlock(&p->lock);
-        kt_log(KT_LOG_INFO, "dp.registered", "resource", r->name, "endpoint", r->endpoint, NULL);
-    }
-    return all;
 }
 
 void kt_plugin_rescan_nodes(kt_plugin *p)
 {
     kt_sgx_nodes now;
     kt_sgx_nodes_scan(p->cfg.device_root, &now);
+    bool aesm = false;
+    if (p->cfg.aesm_dir[0]) {
+        char sock[PATH_MAX + 16];
+        struct stat sb;
+        snprintf(sock, sizeof sock, "%s/aesm.socket", p->cfg.aesm_dir);
+        aesm = stat(sock, &sb) == 0 && !S_ISDIR(sb.st_mode);
+    }
     pthread_mutex_lock(&p->lock);
-    bool changed = !kt_sgx_nodes_equal(&now, &p->nodes);
+    bool aesm_changed = aesm != p->aesm_present;
+    bool changed = !kt_sgx_nodes_equal(&now, &p->nodes) || aesm_changed;
     if (changed) {
         p->nodes = now;
+        p->aesm_present = aesm;
         p->generation++;
         pthread_cond_broadcast(&p->changed);
     }
     pthread_mutex_unlock(&p->lock);
+    if (aesm_changed)
+        kt_log(aesm ? KT_LOG_INFO : KT_LOG_WARN, "dp.aesm_changed", "socket",
+               aesm ? "present" : "absent", "dir", p->cfg.aesm_dir, NULL);
     if (changed)
         kt_log(KT_LOG_INFO, "dp.nodes_changed", "enclave",
                now.enclave[0] ? now.enclave : "(absent)", "provision",
@@ -404,27 +486,93 @@ void kt_plugin_rescan_nodes(kt_plugin *p)
 kt_status kt_plugin_write_nfd(const kt_plugin *p)
 {
     if (!p->cfg.nfd_file[0]) return KT_OK;
-    char text[512];
+    char text[768];
     const kt_sgx_caps *c = &p->caps;
+    unsigned unit = 0;
+    for (unsigned i = 0; i < p->nres; i++)
+        if (p->res[i].kind == KT_RES_EPC) unit = p->res[i].unit_mib;
+    /* labels first; after "# +no-label" raw features only (NFD's local source), read by
+     * the NodeFeatureRule that makes sgx.intel.com/epc a node extended resource */
     int n = snprintf(text, sizeof text,
                      "kubetee.io/sgx=%s\nkubetee.io/sgx.flc=%s\nkubetee.io/sgx.sgx1=%s\n"
-                     "kubetee.io/sgx.sgx2=%s\nkubetee.io/sgx.epc-mib=%llu\n",
+                     "kubetee.io/sgx.sgx2=%s\nkubetee.io/sgx.epc-mib=%llu\n"
+                     "kubetee.io/sgx.epc-unit-mib=%u\n# +no-label\nkubetee.io/sgx.epc-bytes=%llu\n",
                      c->usable ? "true" : "false", c->flc ? "true" : "false",
                      c->sgx1 ? "true" : "false", c->sgx2 ? "true" : "false",
-                     (unsigned long long)(c->epc_bytes >> 20));
-    return kt_file_write_atomic(p->cfg.nfd_file, text, (size_t)n, 0644);
+                     (unsigned long long)(c->epc_bytes >> 20), unit,
+                     (unsigned long long)(c->usable ? c->epc_bytes : 0));
+    kt_status st = kt_file_write_atomic(p->cfg.nfd_file, text, (size_t)n, 0644);
+    if (st)
+        kt_log(KT_LOG_ERROR, "dp.nfd_write_failed", "path", p->cfg.nfd_file, "reason",
+               kt_last_error(), NULL);
+    return st;
+}
+
+static const char *path_option[KT_PATH_N] = {"kubelet-dir", "device-root", "nfd-features-file",
+                                             "cpuid-file", "aesm-socket-dir"};
+
+void kt_plugin_check_paths(kt_plugin *p)
+{
+    for (int i = 0; i < KT_PATH_N; i++) {
+        char path[PATH_MAX];
+        bool want_dir = i != KT_PATH_CPUID;
+        const char *cfg = i == KT_PATH_KUBELET_DIR ? p->cfg.kubelet_dir
+                          : i == KT_PATH_DEVICE_ROOT ? p->cfg.device_root
+                          : i == KT_PATH_NFD_DIR     ? p->cfg.nfd_file
+                          : i == KT_PATH_AESM_DIR    ? p->cfg.aesm_dir
+                                                     : p->cfg.cpuid_file;
+        if (!cfg[0]) continue;
+        snprintf(path, sizeof path, "%s", cfg);
+        if (i == KT_PATH_NFD_DIR) { /* the directory it is written in */
+            char *slash = strrchr(path, '/');
+            if (!slash) continue;
+            slash == path ? (void)(slash[1] = 0) : (void)(*slash = 0);
+        }
+        struct stat sb;
+        bool missing = stat(path, &sb) != 0 || (want_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode));
+        pthread_mutex_lock(&p->lock);
+        bool was = p->path_missing[i];
+        p->path_missing[i] = missing;
+        if (missing && !was) p->path_missing_total[i]++;
+        pthread_mutex_unlock(&p->lock);
+        if (missing && !was)
+            kt_log(KT_LOG_ERROR, "dp.path_missing", "option", path_option[i], "path", path,
+                   "want", want_dir ? "directory" : "file", NULL);
+        else if (!missing && was)
+            kt_log(KT_LOG_INFO, "dp.path_found", "option", path_option[i], "path", path, NULL);
+    }
 }
 
 bool kt_plugin_ready(void *plugin)
 {
     kt_plugin *p = plugin;
     pthread_mutex_lock(&p->lock);
-    bool ready = true;
+    bool ready = p->served || p->nres == 0;
     for (unsigned i = 0; i < p->nres; i++)
-        ready &= p->res[i].registered && kt_rpc_server_listening(p->res[i].server);
+        ready &= p->res[i].registered && kt_rpc_server_listening(p->res[i].server) &&
+                 !p->res[i].list_failed;
     pthread_mutex_unlock(&p->lock);
     return ready;
 }
+
+/* One family: HELP and TYPE once, then a sample per resource. */
+static void per_resource(kt_buf *out, const kt_plugin *p, const char *name, const char *type,
+                         const char *help, double (*value)(const kt_resource *))
+{
+    for (unsigned i = 0; i < p->nres; i++) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "resource=\"%s\"", p->res[i].name);
+        kt_metric(out, name, type, i ? NULL : help, labels, value(&p->res[i]));
+    }
+}
+
+static double m_registered(const kt_resource *r) { return r->registered; }
+static double m_healthy(const kt_resource *r) { return healthy(r) ? r->count : 0; }
+static double m_devices(const kt_resource *r) { return r->count; }
+static double m_unit(const kt_resource *r) { return r->unit_mib; }
+static double m_allocations(const kt_resource *r) { return (double)r->allocations; }
+static double m_refusals(const kt_resource *r) { return (double)r->refusals; }
+static double m_list_failures(const kt_resource *r) { return (double)r->list_failures; }
 
 void kt_plugin_metrics(void *plugin, kt_buf *out)
 {
@@ -434,29 +582,37 @@ void kt_plugin_metrics(void *plugin, kt_buf *out)
               p->caps.usable);
     kt_metric(out, "kubetee_sgx_epc_bytes", "gauge", "EPC size from CPUID", NULL,
               (double)p->caps.epc_bytes);
-    /* each family once, its samples together */
-    char labels[3][160];
-    kt_rpc_server *servers[3];
+    kt_rpc_server *servers[KT_RES_N];
     size_t nservers = 0;
-    for (unsigned i = 0; i < p->nres; i++) {
-        snprintf(labels[i], sizeof labels[i], "resource=\"%s\"", p->res[i].name);
+    for (unsigned i = 0; i < p->nres; i++)
         if (p->res[i].server) servers[nservers++] = p->res[i].server;
+    per_resource(out, p, "kubetee_sgx_dp_registered", "gauge",
+                 "1 when kubelet accepted the resource", m_registered);
+    per_resource(out, p, "kubetee_sgx_dp_devices", "gauge", "devices advertised", m_devices);
+    per_resource(out, p, "kubetee_sgx_dp_devices_healthy", "gauge", "devices advertised Healthy",
+                 m_healthy);
+    per_resource(out, p, "kubetee_sgx_dp_device_unit_mib", "gauge",
+                 "MiB of EPC per device (1 for the node resources)", m_unit);
+    per_resource(out, p, "kubetee_sgx_dp_allocations_total", "counter",
+                 "containers given devices", m_allocations);
+    per_resource(out, p, "kubetee_sgx_dp_refusals_total", "counter",
+                 "allocations refused (unknown or repeated IDs)", m_refusals);
+    per_resource(out, p, "kubetee_sgx_dp_list_failures_total", "counter",
+                 "ListAndWatch responses that could not be sent (over kubelet's limit)",
+                 m_list_failures);
+    for (int i = 0; i < KT_PATH_N; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "option=\"%s\"", path_option[i]);
+        kt_metric(out, "kubetee_sgx_dp_path_absent", "gauge",
+                  i ? NULL : "1 while a configured path is missing", labels, p->path_missing[i]);
     }
-    for (unsigned i = 0; i < p->nres; i++)
-        kt_metric(out, "kubetee_sgx_dp_registered", "gauge",
-                  i ? NULL : "1 when kubelet accepted the resource", labels[i],
-                  p->res[i].registered);
-    for (unsigned i = 0; i < p->nres; i++)
-        kt_metric(out, "kubetee_sgx_dp_devices_healthy", "gauge",
-                  i ? NULL : "devices advertised Healthy", labels[i],
-                  healthy(&p->res[i]) ? p->res[i].count : 0);
-    for (unsigned i = 0; i < p->nres; i++)
-        kt_metric(out, "kubetee_sgx_dp_allocations_total", "counter",
-                  i ? NULL : "containers given devices", labels[i], (double)p->res[i].allocations);
-    for (unsigned i = 0; i < p->nres; i++)
-        kt_metric(out, "kubetee_sgx_dp_refusals_total", "counter",
-                  i ? NULL : "allocations refused (unknown IDs)", labels[i],
-                  (double)p->res[i].refusals);
+    for (int i = 0; i < KT_PATH_N; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "option=\"%s\"", path_option[i]);
+        kt_metric(out, "kubetee_sgx_dp_path_missing_total", "counter",
+                  i ? NULL : "times a configured path was found missing", labels,
+                  (double)p->path_missing_total[i]);
+    }
     kt_rpc_server_metrics(servers, nservers, out);
     pthread_mutex_unlock(&p->lock);
 }

@@ -53,9 +53,16 @@ void kt_sgx_nodes_scan(const char *root, kt_sgx_nodes *n);
 bool kt_sgx_nodes_equal(const kt_sgx_nodes *a, const kt_sgx_nodes *b);
 
 /* ---- resources ---- */
-typedef enum { KT_RES_EPC, KT_RES_ENCLAVE, KT_RES_PROVISION } kt_res_kind;
+typedef enum { KT_RES_EPC, KT_RES_ENCLAVE, KT_RES_PROVISION, KT_RES_AESM } kt_res_kind;
+#define KT_RES_N 4
 
 typedef struct kt_plugin kt_plugin;
+
+/* kubelet's gRPC client keeps grpc-go's default receive limit: a ListAndWatch response
+ * over it ends kubelet's stream, so the plugin never sends one. */
+#define KT_DP_KUBELET_MAX_MESSAGE (4u << 20)
+/* What the automatic EPC unit keeps a ListAndWatch response under: a quarter of it. */
+#define KT_DP_LIST_BUDGET (1u << 20)
 
 typedef struct {
     kt_plugin *p;
@@ -63,18 +70,34 @@ typedef struct {
     char name[128];
     char endpoint[64];
     unsigned count;
+    unsigned unit_mib; /* EPC: MiB per device */
     kt_rpc_server *server;
     bool registered;
-    unsigned long allocations, refusals; /* under the plugin's lock */
+    /* a registration runs in its own thread, so a hung kubelet delays nothing else */
+    pthread_t reg_thread;
+    bool reg_started, reg_running;
+    bool list_failed; /* a ListAndWatch response could not be sent: not ready */
+    unsigned long allocations, refusals, list_failures; /* under the plugin's lock */
 } kt_resource;
+
+/* The paths the configuration names, checked at every (re)start. */
+typedef enum {
+    KT_PATH_KUBELET_DIR,
+    KT_PATH_DEVICE_ROOT,
+    KT_PATH_NFD_DIR,
+    KT_PATH_CPUID,
+    KT_PATH_AESM_DIR,
+    KT_PATH_N
+} kt_path_kind;
 
 typedef struct {
     char kubelet_dir[PATH_MAX];
     char device_root[PATH_MAX];
     char cpuid_file[PATH_MAX];
-    char epc_resource[128], enclave_resource[128], provision_resource[128];
-    unsigned enclave_limit, provision_limit;
-    char aesm_dir[PATH_MAX];
+    char epc_resource[128], enclave_resource[128], provision_resource[128], aesm_resource[128];
+    unsigned enclave_limit, provision_limit, aesm_limit;
+    char aesm_dir[PATH_MAX]; /* served as aesm_resource to the containers that ask */
+    unsigned epc_unit_mib; /* MiB per EPC device; 0 chooses it (KT_DP_LIST_BUDGET) */
     char nfd_file[PATH_MAX];
     char metrics_address[64];
     char rpc_limits_spec[512];
@@ -89,17 +112,37 @@ struct kt_plugin {
     bool stopping;
     kt_sgx_caps caps;
     kt_sgx_nodes nodes;
-    kt_resource res[3];
+    kt_resource res[KT_RES_N];
     unsigned nres;
+    bool aesm_present; /* <aesm_dir>/aesm.socket exists */
+    bool served; /* every resource's server started */
+    bool path_missing[KT_PATH_N];
+    unsigned long path_missing_total[KT_PATH_N];
 };
+
+/* Kubernetes' IsExtendedResourceName: "<DNS subdomain>/<name>", not in a kubernetes.io
+ * domain, not "requests.*". NULL when name is one, else why not. */
+const char *kt_dp_resource_name_invalid(const char *name);
+/* Exact bytes of a ListAndWatch response of count devices "<prefix>-<i>", every one
+ * "Unhealthy" (the longer health). */
+size_t kt_dp_list_bytes(const char *prefix, unsigned count);
+/* MiB per EPC device: the smallest power of two whose list fits KT_DP_LIST_BUDGET. */
+unsigned kt_dp_epc_unit_auto(uint64_t epc_mib);
+/* Checks the configured paths; logs and counts each one that went missing. */
+void kt_plugin_check_paths(kt_plugin *p);
 
 /* Builds the resources from caps (none when SGX is unusable). */
 void kt_plugin_plan(kt_plugin *p);
 /* Serves each resource on its socket. */
 kt_status kt_plugin_serve(kt_plugin *p);
 void kt_plugin_stop_serving(kt_plugin *p);
-/* Registers every resource with kubelet; true when all are. */
-bool kt_plugin_register(kt_plugin *p);
+/* Starts a registration for each resource not registered and not being registered;
+ * returns at once. */
+void kt_plugin_register(kt_plugin *p);
+/* Waits for r's registration thread, if one was started. */
+void kt_plugin_register_join(kt_resource *r);
+/* True when kubelet accepted every resource. */
+bool kt_plugin_registered(kt_plugin *p);
 /* Rescans device nodes; wakes ListAndWatch streams when health changed. */
 void kt_plugin_rescan_nodes(kt_plugin *p);
 kt_status kt_plugin_write_nfd(const kt_plugin *p);

@@ -2,8 +2,12 @@
 """sgx-device-plugin against a kubelet stand-in written with Python's grpcio: the
 stand-in serves Registration on a temporary kubelet.sock, takes the plugin's
 registrations, then connects back and drives ListAndWatch, Allocate and
-GetPreferredAllocation. Stubs come from the project's api.proto, generated at test time."""
+GetPreferredAllocation. Stubs come from the project's api.proto, generated at test time.
+The stand-in holds the plugin to what kubelet does: it refuses a resource name that
+fails IsExtendedResourceName, reads ListAndWatch with grpc-go's default 4 MiB receive
+limit, and wipes the plugin directory when it restarts."""
 import os
+import re
 import queue
 import socket
 import urllib.error
@@ -27,15 +31,32 @@ sys.path.insert(0, WORK)
 import grpc  # noqa: E402
 import api_pb2  # noqa: E402
 import api_pb2_grpc  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prom  # noqa: E402
+
+KUBELET_MAX_RECEIVE = 4 << 20  # grpc-go's default, which kubelet's plugin client keeps
+DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+QUALIFIED_NAME = re.compile(r"^(?P<prefix>%s(?:\.%s)*)/(?P<name>[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)$"
+                            % (DNS_LABEL, DNS_LABEL))
+
+
+def is_extended_resource_name(name):
+    """k8s.io/kubernetes pkg/apis/core/v1/helper IsExtendedResourceName."""
+    if "/" not in name or "kubernetes.io/" in name or name.startswith("requests."):
+        return False
+    m = QUALIFIED_NAME.match("requests." + name)
+    return bool(m) and len(m.group("prefix")) <= 253 and len(m.group("name")) <= 63
 
 EPC, ENCLAVE, PROVISION = "alibabacloud.com/sgx_epc_MiB", "sgx.intel.com/enclave", "sgx.intel.com/provision"
+AESM = "kubetee.io/aesm"  # served only with --aesm-socket-dir; the webhook adds it on request
 
 
 class Kubelet(api_pb2_grpc.RegistrationServicer):
     """The kubelet side: Registration on kubelet.sock."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, hang=None):
         self.dir = directory
+        self.hang = hang  # a threading.Event Register waits on: a kubelet that hangs
         self.registrations = queue.Queue()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         api_pb2_grpc.add_RegistrationServicer_to_server(self, self.server)
@@ -43,8 +64,12 @@ class Kubelet(api_pb2_grpc.RegistrationServicer):
         self.server.start()
 
     def Register(self, request, context):
+        if self.hang is not None:
+            self.hang.wait(30)
         if request.version != "v1beta1":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported version")
+        if not is_extended_resource_name(request.resource_name):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid resource name %r" % request.resource_name)
         self.registrations.put(request)
         return api_pb2.Empty()
 
@@ -59,15 +84,26 @@ class Kubelet(api_pb2_grpc.RegistrationServicer):
                 break
         return got
 
-    def stop(self):
+    def stop(self, wipe=False):
         self.server.stop(0).wait()
         sock = os.path.join(self.dir, "kubelet.sock")
         if os.path.exists(sock):
             os.unlink(sock)
+        if wipe:  # kubelet's device manager empties its directory when it starts again
+            for f in os.listdir(self.dir):
+                try:
+                    os.unlink(os.path.join(self.dir, f))
+                except FileNotFoundError:
+                    pass  # the plugin removed it first
 
     def plugin(self, registration):
-        ch = grpc.insecure_channel("unix:" + os.path.join(self.dir, registration.endpoint))
-        return ch, api_pb2_grpc.DevicePluginStub(ch)
+        return plugin_channel(self.dir, registration.endpoint)
+
+
+def plugin_channel(directory, endpoint):
+    ch = grpc.insecure_channel("unix:" + os.path.join(directory, endpoint),
+                               options=[("grpc.max_receive_message_length", KUBELET_MAX_RECEIVE)])
+    return ch, api_pb2_grpc.DevicePluginStub(ch)
 
 
 def start_plugin(kdir, root, cpuid, *extra):
@@ -76,10 +112,11 @@ def start_plugin(kdir, root, cpuid, *extra):
 
 
 class Watch:
-    """ListAndWatch in a thread; the latest device list is in .latest."""
+    """ListAndWatch in a thread; updates arrive on .updates, a failure in .error."""
 
     def __init__(self, stub):
         self.updates = queue.Queue()
+        self.error = None
         self.call = stub.ListAndWatch(api_pb2.Empty())
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -88,8 +125,8 @@ class Watch:
         try:
             for resp in self.call:
                 self.updates.put(resp)
-        except grpc.RpcError:
-            pass
+        except grpc.RpcError as e:
+            self.error = e
 
     def wait_for(self, pred, timeout=5):
         end = time.time() + timeout
@@ -114,6 +151,8 @@ class DevicePluginTest(unittest.TestCase):
             os.makedirs(d, exist_ok=True)
         for n in ("sgx_enclave", "sgx_provision"):
             open(os.path.join(cls.root, n), "w").close()
+        cls.aesm_sock = socket.socket(socket.AF_UNIX)  # aesmd's socket, as aesmd makes it
+        cls.aesm_sock.bind(os.path.join(cls.aesm, "aesm.socket"))
         cls.kubelet = Kubelet(cls.kdir)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -121,7 +160,7 @@ class DevicePluginTest(unittest.TestCase):
         cls.proc = start_plugin(cls.kdir, cls.root, os.path.join(CPUID, "sgx1-xeon-e2288g.txt"),
                                 "--aesm-socket-dir", cls.aesm, "--nfd-features-file", cls.nfd,
                                 "--metrics-address", cls.http[len("http://"):])
-        cls.regs = cls.kubelet.wait_registrations(3)
+        cls.regs = cls.kubelet.wait_registrations(4)
 
     @classmethod
     def tearDownClass(cls):
@@ -138,8 +177,8 @@ class DevicePluginTest(unittest.TestCase):
         self.addCleanup(ch.close)
         return stub
 
-    def test_1_registers_three_resources(self):
-        self.assertEqual(set(self.regs), {EPC, ENCLAVE, PROVISION})
+    def test_1_registers_four_resources(self):
+        self.assertEqual(set(self.regs), {EPC, ENCLAVE, PROVISION, AESM})
         for r in self.regs.values():
             self.assertEqual(r.version, "v1beta1")
             self.assertTrue(r.options.get_preferred_allocation_available)
@@ -148,9 +187,12 @@ class DevicePluginTest(unittest.TestCase):
             features = f.read()
         self.assertIn("kubetee.io/sgx=true", features)
         self.assertIn("kubetee.io/sgx.epc-mib=28", features)
+        # the node extended resource sgx.intel.com/epc in bytes, through NFD (no label)
+        self.assertIn("# +no-label\nkubetee.io/sgx.epc-bytes=29360128\n", features)
+        self.assertIn("kubetee.io/sgx.epc-unit-mib=1", features)
 
     def test_2_list_and_watch(self):
-        counts = {EPC: 28, ENCLAVE: 20, PROVISION: 20}
+        counts = {EPC: 28, ENCLAVE: 20, PROVISION: 20, AESM: 20}
         for res, n in counts.items():
             w = Watch(self.stub(res))
             first = w.wait_for(lambda r: True)
@@ -171,8 +213,9 @@ class DevicePluginTest(unittest.TestCase):
         self.assertEqual([(d.host_path, d.container_path, d.permissions) for d in enc.devices],
                          [(os.path.join(self.root, "sgx_enclave"), "/dev/sgx_enclave", "rw")])
         self.assertEqual(enc.envs["SGX_VISIBLE_DEVICES"], "/dev/sgx_enclave")
-        self.assertEqual([(m.host_path, m.container_path, m.read_only) for m in enc.mounts],
-                         [(self.aesm, "/var/run/aesmd", True)])
+        # no AESM socket with an enclave or EPC grant: the webhook mounts it for pods that
+        # ask (sgx.intel.com/quote-provider: aesmd)
+        self.assertEqual(len(enc.mounts), 0)
         prov = self.allocate(PROVISION, ["provision-3"])
         self.assertEqual([d.container_path for d in prov.devices], ["/dev/sgx_provision"])
         self.assertEqual(len(prov.mounts), 0)
@@ -180,14 +223,57 @@ class DevicePluginTest(unittest.TestCase):
         self.assertEqual([d.container_path for d in epc.devices], ["/dev/sgx_enclave"])
         self.assertEqual(epc.envs["SGX_EPC_MIB"], "3")
         self.assertNotIn("/dev/sgx_provision", [d.container_path for d in epc.devices])
+        self.assertEqual(len(epc.mounts), 0)
+        self.assertNotIn("SGX_AESM_ADDR", epc.envs)
+
+    def test_3c_aesm_only_with_the_aesm_resource(self):
+        aesm = self.allocate(AESM, ["aesm-0"])
+        self.assertEqual([(m.host_path, m.container_path, m.read_only) for m in aesm.mounts],
+                         [(self.aesm, "/var/run/aesmd", True)])
+        self.assertEqual(aesm.envs["SGX_AESM_ADDR"], "1")
+        self.assertEqual(len(aesm.devices), 0)  # no device node with it
+        # aesmd gone: the AESM devices turn Unhealthy, then Healthy when it is back
+        w = Watch(self.stub(AESM))
+        self.assertIsNotNone(w.wait_for(lambda r: r.devices[0].health == "Healthy"))
+        path = os.path.join(self.aesm, "aesm.socket")
+        os.unlink(path)
+        self.assertIsNotNone(w.wait_for(lambda r: r.devices[0].health == "Unhealthy"))
+        with self.assertRaises(grpc.RpcError) as e:
+            self.allocate(AESM, ["aesm-1"])
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.aesm_sock.close()
+        type(self).aesm_sock = socket.socket(socket.AF_UNIX)
+        self.aesm_sock.bind(path)
+        self.assertIsNotNone(w.wait_for(lambda r: r.devices[0].health == "Healthy"))
+        w.call.cancel()
 
     def test_4_unknown_ids_refused(self):
         for res, ids in ((ENCLAVE, ["enclave-20"]), (ENCLAVE, ["provision-0"]), (EPC, ["epc-28"]),
-                         (EPC, ["epc-01"]), (PROVISION, ["../../etc/passwd"]), (ENCLAVE, ["enclave-0", "x"])):
+                         (EPC, ["epc-01"]), (PROVISION, ["../../etc/passwd"]), (ENCLAVE, ["enclave-0", "x"]),
+                         (EPC, ["epc-+1"]), (EPC, ["epc- 1"]), (EPC, ["epc-1 "]), (EPC, ["epc--1"]),
+                         (EPC, ["epc-0x1"]), (EPC, ["epc-"]), (EPC, ["epc-99999999999999999999"])):
             with self.assertRaises(grpc.RpcError) as e:
                 self.allocate(res, ids)
             self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, (res, ids))
             self.assertIn("unknown device ID", e.exception.details())
+
+    def test_4b_repeated_ids_refused(self):
+        with self.assertRaises(grpc.RpcError) as e:
+            self.allocate(EPC, ["epc-1", "epc-2", "epc-1"])
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("'epc-1' repeated", e.exception.details())
+        # one device to two containers of one request
+        req = api_pb2.AllocateRequest(container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=["enclave-4"]),
+                                                          api_pb2.ContainerAllocateRequest(devices_ids=["enclave-4"])])
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub(ENCLAVE).Allocate(req, timeout=5)
+        self.assertIn("repeated", e.exception.details())
+        for avail, must in ((["epc-3", "epc-3"], []), (["epc-3", "epc-4"], ["epc-4", "epc-4"])):
+            req = api_pb2.PreferredAllocationRequest(container_requests=[api_pb2.ContainerPreferredAllocationRequest(
+                available_deviceIDs=avail, must_include_deviceIDs=must, allocation_size=2)])
+            with self.assertRaises(grpc.RpcError) as e:
+                self.stub(EPC).GetPreferredAllocation(req, timeout=5)
+            self.assertIn("repeated", e.exception.details(), (avail, must))
 
     def test_5_preferred_allocation(self):
         req = api_pb2.PreferredAllocationRequest(container_requests=[api_pb2.ContainerPreferredAllocationRequest(
@@ -221,28 +307,269 @@ class DevicePluginTest(unittest.TestCase):
         while self.get("/readyz")[0] != 200 and time.time() < end:
             time.sleep(0.05)
         self.assertEqual(self.get("/readyz")[0], 200)  # every resource registered
-        before = self.get("/metrics")[1]
+        before = prom.parse(self.get("/metrics")[1])
         self.allocate(PROVISION, ["provision-1"])
-        code, after = self.get("/metrics")
+        code, text = self.get("/metrics")
         self.assertEqual(code, 200)
-        self.assertIn('kubetee_sgx_dp_registered{resource="sgx.intel.com/enclave"} 1', after)
-        self.assertIn("kubetee_sgx_epc_bytes 29360128", after)
-
-        def count(text):
-            for line in text.splitlines():
-                if line.startswith('kubetee_sgx_dp_allocations_total{resource="sgx.intel.com/provision"}'):
-                    return float(line.split()[-1])
-        self.assertEqual(count(after), count(before) + 1)
+        after = prom.parse(text)  # each family grouped and typed, as Prometheus reads it
+        self.assertEqual(prom.value(after, "kubetee_sgx_dp_registered", resource=ENCLAVE), 1)
+        self.assertEqual(prom.value(after, "kubetee_sgx_epc_bytes"), 29360128)
+        self.assertEqual(prom.value(after, "kubetee_sgx_dp_device_unit_mib", resource=EPC), 1)
+        self.assertEqual(prom.value(after, "kubetee_sgx_dp_list_failures_total", resource=EPC), 0)
+        name, labels = "kubetee_sgx_dp_allocations_total", {"resource": PROVISION}
+        self.assertEqual(prom.value(after, name, **labels), prom.value(before, name, **labels) + 1)
         self.assertEqual(self.get("/nope")[0], 404)
 
     def test_7_kubelet_restart_leads_to_reregistration(self):
-        self.kubelet.stop()
+        self.kubelet.stop(wipe=True)  # the plugin's sockets go too, as kubelet removes them
         time.sleep(0.2)
         type(self).kubelet = Kubelet(self.kdir)  # kubelet.sock is created anew
-        regs = self.kubelet.wait_registrations(3, timeout=10)
-        self.assertEqual(set(regs), {EPC, ENCLAVE, PROVISION})
+        regs = self.kubelet.wait_registrations(4, timeout=10)
+        self.assertEqual(set(regs), {EPC, ENCLAVE, PROVISION, AESM})
         type(self).regs = regs
         self.assertEqual(len(self.allocate(ENCLAVE, ["enclave-1"]).devices), 1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except urllib.error.URLError:
+        return None, ""
+
+
+def wait_http(port, path, want, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        code, body = http_get(port, path)
+        if code == want:
+            return body
+        time.sleep(0.05)
+    return None
+
+
+class Node:
+    """A plugin of its own: kubelet directory, device root, NFD file, HTTP port."""
+
+    def __init__(self, name, cpuid, *extra, kubelet=True, hang=None, kdir_exists=True):
+        self.kdir = os.path.join(WORK, "kubelet-" + name)
+        self.root = os.path.join(WORK, "dev-" + name)
+        self.nfd = os.path.join(WORK, "nfd-" + name)
+        if kdir_exists:
+            os.makedirs(self.kdir)
+        os.makedirs(self.root)
+        for n in ("sgx_enclave", "sgx_provision"):
+            open(os.path.join(self.root, n), "w").close()
+        self.kubelet = Kubelet(self.kdir, hang=hang) if kubelet else None
+        self.port = free_port()
+        self.proc = start_plugin(self.kdir, self.root, cpuid, "--nfd-features-file", self.nfd,
+                                 "--metrics-address", "127.0.0.1:%d" % self.port, *extra)
+
+    def metrics(self):
+        return prom.parse(http_get(self.port, "/metrics")[1])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=20)
+        if self.kubelet:
+            self.kubelet.stop()
+        return self.proc.returncode, out
+
+
+class LargeEpcTest(unittest.TestCase):
+    """Item 1: EPC at any size. One device per MiB passes kubelet's 4 MiB limit at about
+    170 GiB; the plugin picks a unit that keeps the list under 1 MiB and says which."""
+
+    def large(self, name, cpuid, epc_mib, unit):
+        node = Node(name, os.path.join(CPUID, cpuid))
+        try:
+            regs = node.kubelet.wait_registrations(3)
+            self.assertEqual(set(regs), {EPC, ENCLAVE, PROVISION})
+            ch, stub = node.kubelet.plugin(regs[EPC])
+            self.addCleanup(ch.close)
+            w = Watch(stub)
+            first = w.wait_for(lambda r: True, timeout=20)
+            w.call.cancel()
+            self.assertIsNone(w.error)
+            self.assertIsNotNone(first, "no device list through a 4 MiB receive limit")
+            self.assertEqual(len(first.devices), epc_mib // unit)
+            self.assertLess(first.ByteSize(), 1 << 20)
+            self.assertEqual(first.devices[-1].ID, "epc-%d" % (epc_mib // unit - 1))
+            req = api_pb2.AllocateRequest(container_requests=[api_pb2.ContainerAllocateRequest(
+                devices_ids=["epc-0", "epc-1", "epc-%d" % (epc_mib // unit - 1)])])
+            got = stub.Allocate(req, timeout=5).container_responses[0]
+            self.assertEqual(got.envs["SGX_EPC_MIB"], str(3 * unit))  # devices times the unit
+            with open(node.nfd) as f:
+                features = f.read()
+            self.assertIn("kubetee.io/sgx.epc-bytes=%d\n" % (epc_mib << 20), features)
+            self.assertIn("kubetee.io/sgx.epc-unit-mib=%d\n" % unit, features)
+            self.assertIsNotNone(wait_http(node.port, "/readyz", 200))
+            m = node.metrics()
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_device_unit_mib", resource=EPC), unit)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_devices", resource=EPC), epc_mib // unit)
+        finally:
+            rc, out = node.stop()
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"event=dp\.epc_unit unit_mib=%d chosen=auto epc_mib=%d devices=%d list_bytes=\d+"
+                         % (unit, epc_mib, epc_mib // unit))
+
+    def test_256_gib(self):
+        self.large("256g", "sgx2-epc-256g.txt", 256 << 10, 8)
+
+    def test_512_gib(self):
+        self.large("512g", "sgx2-epc-512g.txt", 512 << 10, 16)
+
+    def test_a_list_over_kubelets_limit_is_an_error_logged_counted_and_not_ready(self):
+        node = Node("256g-unit1", os.path.join(CPUID, "sgx2-epc-256g.txt"), "--epc-unit-mib", "1")
+        try:
+            regs = node.kubelet.wait_registrations(3)
+            self.assertIn(EPC, regs)
+            ch, stub = node.kubelet.plugin(regs[EPC])
+            self.addCleanup(ch.close)
+            w = Watch(stub)
+            self.assertIsNone(w.wait_for(lambda r: True, timeout=10))
+            w.thread.join(10)
+            self.assertIsNotNone(w.error, "the stream ended with OK")
+            self.assertNotEqual(w.error.code(), grpc.StatusCode.OK)
+            self.assertIn("over kubelet's limit", w.error.details())
+            self.assertIsNotNone(wait_http(node.port, "/readyz", 503))
+            self.assertEqual(prom.value(node.metrics(), "kubetee_sgx_dp_list_failures_total", resource=EPC), 1)
+            # the other resources are served as usual
+            ch2, stub2 = node.kubelet.plugin(regs[ENCLAVE])
+            self.addCleanup(ch2.close)
+            w2 = Watch(stub2)
+            self.assertIsNotNone(w2.wait_for(lambda r: len(r.devices) == 20))
+            w2.call.cancel()
+        finally:
+            rc, out = node.stop()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("event=dp.list_too_large resource=alibabacloud.com/sgx_epc_MiB", out)
+        self.assertRegex(out, r"level=error event=dp\.epc_unit unit_mib=1 chosen=flag")
+
+    def test_bad_units_refused(self):
+        for bad in ("0", "-1", "+2", "2k", "010", " 4", "99999999"):
+            p = subprocess.run([PLUGIN, "--epc-unit-mib", bad], capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("--epc-unit-mib", p.stderr, bad)
+
+
+class ConfigTest(unittest.TestCase):
+    def test_resource_names_kubelet_would_refuse_are_refused_at_start(self):
+        for flag, bad in (("--epc-resource", "sgx_epc"), ("--aesm-resource", "aesm"), ("--enclave-resource", "kubernetes.io/sgx"),
+                          ("--provision-resource", "Example.com/provision"), ("--epc-resource", "a.com/-x"),
+                          ("--epc-resource", "requests.a.com/x"), ("--epc-resource", "a.com/b/c"),
+                          ("--epc-resource", "a.com/" + "x" * 64)):
+            self.assertFalse(is_extended_resource_name(bad), bad)
+            p = subprocess.run([PLUGIN, flag, bad], capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("kubelet would refuse it", p.stderr, bad)
+        for good in (EPC, ENCLAVE, PROVISION, AESM, "sgx.intel.com/epc", "a.b/X_y.z-1"):
+            self.assertTrue(is_extended_resource_name(good), good)
+
+
+class PathsTest(unittest.TestCase):
+    def test_a_missing_configured_path_is_logged_and_counted(self):
+        """Item 2."""
+        kdir = os.path.join(WORK, "kubelet-paths")
+        os.makedirs(kdir)
+        kubelet = Kubelet(kdir)
+        port = free_port()
+        root = os.path.join(WORK, "no-such-dev")
+        nfd = os.path.join(WORK, "no-such-dir", "sgx")
+        aesm = os.path.join(WORK, "no-such-aesmd")
+        proc = start_plugin(kdir, root, os.path.join(CPUID, "sgx1-xeon-e2288g.txt"), "--nfd-features-file", nfd,
+                            "--aesm-socket-dir", aesm, "--metrics-address", "127.0.0.1:%d" % port)
+        try:
+            self.assertIsNotNone(wait_http(port, "/healthz", 200))
+            m = prom.parse(http_get(port, "/metrics")[1])
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_absent", option="device-root"), 1)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_missing_total", option="device-root"), 1)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_absent", option="nfd-features-file"), 1)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_absent", option="kubelet-dir"), 0)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_absent", option="aesm-socket-dir"), 1)
+            regs = kubelet.wait_registrations(4)
+            self.assertIn(AESM, regs)  # advertised, but Unhealthy while there is no aesmd
+            ch, stub = kubelet.plugin(regs[AESM])
+            self.addCleanup(ch.close)
+            w = Watch(stub)
+            self.assertIsNotNone(w.wait_for(lambda r: all(d.health == "Unhealthy" for d in r.devices)))
+            w.call.cancel()
+            os.makedirs(root)  # comes back: seen at the next rescan (SIGHUP)
+            open(os.path.join(root, "sgx_enclave"), "w").close()
+            proc.send_signal(signal.SIGHUP)
+            end = time.time() + 5
+            while time.time() < end:
+                m = prom.parse(http_get(port, "/metrics")[1])
+                if prom.value(m, "kubetee_sgx_dp_path_absent", option="device-root") == 0:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(prom.value(m, "kubetee_sgx_dp_path_absent", option="device-root"), 0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=20)
+            kubelet.stop()
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertIn("event=dp.path_missing option=device-root path=%s want=directory" % root, out)
+        self.assertIn("event=dp.path_missing option=nfd-features-file path=%s" % os.path.dirname(nfd), out)
+        self.assertIn("event=dp.path_found option=device-root", out)
+        self.assertIn("event=dp.path_missing option=aesm-socket-dir path=%s want=directory" % aesm, out)
+
+
+class KubeletTroubleTest(unittest.TestCase):
+    """Item 5: a kubelet directory missing at start, a kubelet that hangs on Register."""
+
+    def test_kubelet_dir_missing_at_start_is_served_once_it_exists(self):
+        node = Node("late-dir", os.path.join(CPUID, "sgx1-xeon-e2288g.txt"), kubelet=False, kdir_exists=False)
+        try:
+            self.assertIsNotNone(wait_http(node.port, "/readyz", 503))
+            time.sleep(1)
+            os.makedirs(node.kdir)
+            node.kubelet = Kubelet(node.kdir)
+            regs = node.kubelet.wait_registrations(3, timeout=15)
+            self.assertEqual(set(regs), {EPC, ENCLAVE, PROVISION})
+            for res in (EPC, ENCLAVE, PROVISION):  # every registered endpoint is served
+                ch, stub = node.kubelet.plugin(regs[res])
+                self.addCleanup(ch.close)
+                self.assertTrue(stub.GetDevicePluginOptions(api_pb2.Empty(), timeout=5).get_preferred_allocation_available)
+            self.assertIsNotNone(wait_http(node.port, "/readyz", 200))
+        finally:
+            rc, out = node.stop()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("event=dp.path_missing option=kubelet-dir", out)
+
+    def test_a_hung_kubelet_delays_no_health_change(self):
+        hang = threading.Event()
+        node = Node("hung", os.path.join(CPUID, "sgx1-xeon-e2288g.txt"), hang=hang)
+        try:
+            end = time.time() + 10
+            sock = os.path.join(node.kdir, "kubetee-sgx-enclave.sock")
+            while not os.path.exists(sock) and time.time() < end:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the Register calls are under way and hang
+            ch, stub = plugin_channel(node.kdir, "kubetee-sgx-enclave.sock")
+            self.addCleanup(ch.close)
+            w = Watch(stub)
+            self.assertIsNotNone(w.wait_for(lambda r: r.devices[0].health == "Healthy"))
+            t0 = time.time()
+            os.unlink(os.path.join(node.root, "sgx_enclave"))
+            self.assertIsNotNone(w.wait_for(lambda r: r.devices[0].health == "Unhealthy", timeout=2.5),
+                                 "no Unhealthy update while kubelet hangs")
+            self.assertLess(time.time() - t0, 2.5)
+            w.call.cancel()
+            hang.set()
+            self.assertEqual(set(node.kubelet.wait_registrations(3, timeout=10)), {EPC, ENCLAVE, PROVISION})
+        finally:
+            hang.set()
+            rc, out = node.stop()
+        self.assertEqual(rc, 0, out)
 
 
 class KubeletLaterTest(unittest.TestCase):
