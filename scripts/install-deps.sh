@@ -14,6 +14,8 @@ packages=(
   binutils file
   p11-kit libp11-kit-dev softhsm2
 )
+# the tests read every /metrics with Prometheus's own text parser (tests/integration/prom.py)
+packages+=(python3-prometheus-client)
 # node and npm run Phala's dcap-qvl, installed from npm by the tests and the benchmark
 # (tests/interop/dcapqvl). A node that is already there (e.g. NodeSource's, which ships
 # its own npm and conflicts with Debian's npm package) is used as it is.
