@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 printf '\x00\x0a\x16\x0a\x09enclave-1\x0a\x09enclave-1' > "$work/device_plugin/repeated"
@@ -59,6 +59,12 @@ printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/rpc_strings/allocate"
 printf '\x01\x0a\x04h\xc3\xa9y' > "$work/rpc_strings/prestart"
+# AdmissionReviews: EPC with the aesmd annotation and existing env/volumes, in-process
+# quoting with an init container, and provision without the annotation (refused)
+review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","object":%s}}'
+printf "\x00$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"aesmd"}},"spec":{"volumes":[{"name":"d","emptyDir":{}}],"containers":[{"name":"a","env":[{"name":"X","value":"1"}],"resources":{"limits":{"sgx.intel.com/epc":"1Mi"}}}]}}' > "$work/webhook/aesmd"
+printf "\x01$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"q"}},"spec":{"initContainers":[{"name":"q","resources":{"requests":{"alibabacloud.com/sgx_epc_MiB":"4"}}}],"containers":[{"name":"b"}]}}' > "$work/webhook/inproc"
+printf "\x00$review" '{"spec":{"containers":[{"name":"a","resources":{"limits":{"sgx.intel.com/epc":"1e3","sgx.intel.com/provision":"1"}}}]}}' > "$work/webhook/provision"
 
 # signing data as kubetee gendata writes it (docs/formats.md): prodid 1, svn 2, not debug
 /usr/bin/python3 - "$work/sigdata/seed" <<'PY'
@@ -75,7 +81,7 @@ PY
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

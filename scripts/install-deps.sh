@@ -11,6 +11,7 @@ packages=(
   libjansson-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
   python3 python3-grpcio python3-protobuf python3-yaml python3-h2
+  python3-jsonpatch
   binutils file
   p11-kit libp11-kit-dev softhsm2
 )

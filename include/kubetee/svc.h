@@ -2,7 +2,8 @@
  *   /healthz  200 while the process serves requests at all
  *   /readyz   200 when ready() says so, else 503
  *   /metrics  Prometheus text exposition from metrics()
- * (libmicrohttpd, its own thread; GET only, no request bodies). */
+ * (libmicrohttpd, its own thread). kt_http_serve adds TLS and one POST path for services
+ * that take requests over HTTP (sgx-webhook). */
 #ifndef KUBETEE_SVC_H
 #define KUBETEE_SVC_H
 
@@ -21,6 +22,41 @@ typedef void (*kt_http_metrics_fn)(void *ctx, kt_buf *out);
 kt_status kt_http_start(const char *address, kt_http_ready_fn ready, kt_http_metrics_fn metrics,
                         void *ctx, kt_http **out, int *port);
 void kt_http_stop(kt_http *h);
+
+/* A service that takes requests too (a webhook): the same operator endpoints, plus POST
+ * bodies on one path, over TLS when a certificate is given. The body's Content-Type must be
+ * post_type (parameters after ';' allowed) and its size at most max_body, both checked
+ * before the body is read (415, 413); other methods on post_path get 405. The handler
+ * writes the response body to out and returns the HTTP status; *out_type is its type. */
+typedef unsigned (*kt_http_post_fn)(void *ctx, const uint8_t *body, size_t n, kt_buf *out,
+                                    const char **out_type);
+typedef struct {
+    const char *address;      /* "host:port" or ":port" */
+    const char *tls_cert_pem; /* NULL: plain HTTP; else a PEM chain (TLS 1.2 and 1.3 only) */
+    const char *tls_key_pem;
+    kt_http_ready_fn ready;
+    kt_http_metrics_fn metrics;
+    const char *post_path; /* NULL: no POST */
+    const char *post_type;
+    size_t max_body;
+    kt_http_post_fn post;
+    void *ctx;
+    const char *metric_prefix; /* refusals before the handler: <prefix>_http_refusals_total */
+} kt_http_spec;
+
+kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port);
+/* New TLS credentials without closing the listening socket: a new server takes it over,
+ * the old one finishes the requests it has (kt_http_retire stops it). On failure the old
+ * credentials stay in use. */
+kt_status kt_http_reload_tls(kt_http *h, const char *cert_pem, const char *key_pem);
+/* Stops a replaced server once its requests are done or it is older than max_ms. */
+void kt_http_retire(kt_http *h, unsigned max_ms);
+/* Stops accepting, waits up to max_ms for requests under way, then stops. */
+void kt_http_drain(kt_http *h, unsigned max_ms);
+
+/* Blocks SIGTERM, SIGINT and SIGHUP (before any thread starts, so every thread inherits
+ * the mask), ignores SIGPIPE, and returns a signalfd that reads them (-1 on failure). */
+int kt_svc_signalfd(void);
 
 /* Appends one sample: name{labels} value, with a HELP/TYPE header when help is given. */
 void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,

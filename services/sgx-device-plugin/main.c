@@ -207,14 +207,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int sfd = kt_svc_signalfd();
     int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     kt_log(KT_LOG_INFO, "dp.starting", "kubelet_dir", p->cfg.kubelet_dir, "device_root",
            p->cfg.device_root, NULL);

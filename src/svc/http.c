@@ -1,18 +1,47 @@
-/* /healthz, /readyz and /metrics with libmicrohttpd. */
+/* /healthz, /readyz and /metrics with libmicrohttpd; optionally a POST path and TLS
+ * (Debian's libmicrohttpd is built with GnuTLS). */
 #include <kubetee/svc.h>
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One libmicrohttpd daemon; a TLS reload makes a new one on the same socket while the old
+ * one finishes its requests. */
+typedef struct srv {
+    struct MHD_Daemon *d;
+    struct kt_http *h;
+    atomic_int inflight;
+    struct timespec since;
+} srv;
+
+enum { REFUSE_METHOD, REFUSE_NOT_FOUND, REFUSE_TYPE, REFUSE_SIZE, REFUSE_COUNT };
+static const char *refuse_names[REFUSE_COUNT] = {"method", "not_found", "content_type",
+                                                 "too_large"};
 
 struct kt_http {
-    struct MHD_Daemon *d;
-    kt_http_ready_fn ready;
-    kt_http_metrics_fn metrics;
-    void *ctx;
+    kt_http_spec spec;
+    char *post_path, *post_type, *prefix, *cert, *key;
+    struct sockaddr_in sa;
+    pthread_mutex_t lock; /* cur, old */
+    srv *cur, *old;
+    atomic_ullong refused[REFUSE_COUNT];
 };
+
+/* A POST under way: its body so far. */
+typedef struct {
+    kt_buf body;
+    bool counted;
+} upload;
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
                              const char *body, size_t len)
@@ -26,73 +55,319 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
     return ok;
 }
 
+static enum MHD_Result refuse(kt_http *h, struct MHD_Connection *c, const char *url, int why,
+                              unsigned code, const char *msg)
+{
+    atomic_fetch_add(&h->refused[why], 1);
+    kt_log(KT_LOG_WARN, "http.refused", "reason", refuse_names[why], "path", url, NULL);
+    return reply(c, code, "text/plain", msg, strlen(msg));
+}
+
+/* application/json, or application/json; charset=utf-8 */
+static bool type_is(const char *got, const char *want)
+{
+    size_t n = strlen(want);
+    if (!got || strncasecmp(got, want, n)) return false;
+    return got[n] == '\0' || got[n] == ';' || got[n] == ' ';
+}
+
+static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload_data,
+                            size_t *upload_size, void **state)
+{
+    kt_http *h = s->h;
+    upload *u = *state;
+    if (!u) { /* headers only: the cheap checks, before any of the body is read */
+        const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        if (!type_is(type, h->post_type)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "Content-Type must be %s\n", h->post_type);
+            return refuse(h, c, h->post_path, REFUSE_TYPE, 415, msg);
+        }
+        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        uint64_t n = 0;
+        if (len && (kt_decimal_parse(len, UINT64_MAX, &n) || n > h->spec.max_body))
+            return refuse(h, c, h->post_path, REFUSE_SIZE, 413, "request body too large\n");
+        if (!(u = calloc(1, sizeof *u))) return MHD_NO;
+        u->counted = true;
+        atomic_fetch_add(&s->inflight, 1);
+        *state = u;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* chunked bodies carry no length: the limit holds as they come */
+        if (u->body.len + *upload_size > h->spec.max_body) {
+            /* no response can be queued halfway through a body: the connection is closed
+             * rather than the rest read */
+            atomic_fetch_add(&h->refused[REFUSE_SIZE], 1);
+            kt_log(KT_LOG_WARN, "http.refused", "reason", "too_large", "path", h->post_path, NULL);
+            return MHD_NO;
+        }
+        if (kt_buf_append(&u->body, upload_data, *upload_size)) return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    kt_buf out = {0};
+    const char *out_type = "application/json";
+    unsigned code = h->spec.post(h->spec.ctx, u->body.data, u->body.len, &out, &out_type);
+    enum MHD_Result ok = reply(c, code, out_type, out.data ? (char *)out.data : "", out.len);
+    kt_buf_free(&out);
+    return ok;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload,
+                              const char *method, const char *version, const char *upload_data,
                               size_t *upload_size, void **state)
 {
-    (void)version, (void)upload, (void)state;
-    kt_http *h = cls;
+    (void)version;
+    srv *s = cls;
+    kt_http *h = s->h;
+    if (h->post_path && !strcmp(url, h->post_path)) {
+        if (strcmp(method, "POST")) return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
+        return post(s, c, upload_data, upload_size, state);
+    }
     if (*upload_size) return MHD_NO;
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return reply(c, 405, "text/plain", "method not allowed\n", 19);
+        return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
     if (!strcmp(url, "/healthz")) return reply(c, 200, "text/plain", "ok\n", 3);
     if (!strcmp(url, "/readyz")) {
-        bool ready = !h->ready || h->ready(h->ctx);
+        bool ready = !h->spec.ready || h->spec.ready(h->spec.ctx);
         return ready ? reply(c, 200, "text/plain", "ready\n", 6)
                      : reply(c, 503, "text/plain", "not ready\n", 10);
     }
     if (!strcmp(url, "/metrics")) {
         kt_buf b = {0};
-        if (h->metrics) h->metrics(h->ctx, &b);
+        if (h->spec.metrics) h->spec.metrics(h->spec.ctx, &b);
+        if (h->prefix) {
+            char name[160];
+            snprintf(name, sizeof name, "%s_http_refusals_total", h->prefix);
+            for (int i = 0; i < REFUSE_COUNT; i++) {
+                char label[64];
+                snprintf(label, sizeof label, "reason=\"%s\"", refuse_names[i]);
+                kt_metric(&b, name, "counter",
+                          i ? NULL : "HTTP requests refused before the handler, by reason", label,
+                          (double)atomic_load(&h->refused[i]));
+            }
+        }
         enum MHD_Result ok =
             reply(c, 200, "text/plain; version=0.0.4", b.data ? (char *)b.data : "", b.len);
         kt_buf_free(&b);
         return ok;
     }
-    return reply(c, 404, "text/plain", "not found\n", 10);
+    return refuse(h, c, url, REFUSE_NOT_FOUND, 404, "not found\n");
 }
 
-kt_status kt_http_start(const char *address, kt_http_ready_fn ready, kt_http_metrics_fn metrics,
-                        void *ctx, kt_http **out, int *port)
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+                      enum MHD_RequestTerminationCode why)
 {
-    if (!address || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: NULL argument");
+    (void)c, (void)why;
+    srv *s = cls;
+    upload *u = *state;
+    if (!u) return;
+    if (u->counted) atomic_fetch_sub(&s->inflight, 1);
+    kt_buf_free(&u->body);
+    free(u);
+    *state = NULL;
+}
+
+/* A daemon on the address, or on fd (a socket another daemon gave up) when fd >= 0. */
+static srv *srv_start(kt_http *h, const char *cert, const char *key, int fd)
+{
+    srv *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->h = h;
+    clock_gettime(CLOCK_MONOTONIC, &s->since);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem opts[] = {
+        {fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd, fd >= 0 ? NULL : &h->sa},
+        {MHD_OPTION_CONNECTION_LIMIT, 64, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
+        /* without a certificate the list ends here: plain HTTP */
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
+        /* TLS 1.2 and 1.3 only, our order of ciphers */
+        {MHD_OPTION_HTTPS_PRIORITIES, 0,
+         (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->d = MHD_start_daemon(flags, ntohs(h->sa.sin_port), NULL, NULL, handle, s,
+                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!s->d) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void srv_stop(srv *s)
+{
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+
+static void http_free(kt_http *h)
+{
+    free(h->post_path);
+    free(h->post_type);
+    free(h->prefix);
+    free(h->cert);
+    if (h->key) {
+        OPENSSL_cleanse(h->key, strlen(h->key));
+        free(h->key);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *ok = false;
+    return d;
+}
+
+kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port)
+{
+    if (!spec || !spec->address || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: NULL argument");
+    if (spec->post_path && (!spec->post || !spec->post_type || !spec->max_body))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: a POST path needs a handler, type, size");
+    if (!spec->tls_cert_pem != !spec->tls_key_pem)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: TLS needs both a certificate and a key");
+    const char *address = spec->address;
     const char *colon = strrchr(address, ':');
     char host[64] = "0.0.0.0";
     if (!colon || colon - address >= (long)sizeof host)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: address '%s' is not host:port", address);
     if (colon > address) snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-    if (*end || p < 0 || p > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    uint64_t p = 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (kt_decimal_parse(colon + 1, 65535, &p) || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: address '%s' is not IPv4 host:port",
                        address);
+    sa.sin_port = htons((uint16_t)p);
     kt_http *h = calloc(1, sizeof *h);
     if (!h) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    h->ready = ready;
-    h->metrics = metrics;
-    h->ctx = ctx;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)p, NULL, NULL, handle, h,
-                            MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT, 64U,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-    if (!h->d) {
-        free(h);
-        return kt_fail(KT_ERR_IO, "http: cannot listen on %s", address);
+    pthread_mutex_init(&h->lock, NULL);
+    h->spec = *spec;
+    h->sa = sa;
+    bool ok = true;
+    h->post_path = dup_or_null(spec->post_path, &ok);
+    h->post_type = dup_or_null(spec->post_type, &ok);
+    h->prefix = dup_or_null(spec->metric_prefix, &ok);
+    h->cert = dup_or_null(spec->tls_cert_pem, &ok);
+    h->key = dup_or_null(spec->tls_key_pem, &ok);
+    h->spec.address = h->spec.post_path = h->spec.post_type = h->spec.metric_prefix = NULL;
+    h->spec.tls_cert_pem = h->spec.tls_key_pem = NULL;
+    if (!ok) {
+        http_free(h);
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    if (!(h->cur = srv_start(h, h->cert, h->key, -1))) {
+        http_free(h);
+        return kt_fail(KT_ERR_IO, "http: cannot listen on %s%s", address,
+                       spec->tls_cert_pem ? " (or the TLS certificate or key is unusable)" : "");
     }
     if (port) {
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->cur->d, MHD_DAEMON_INFO_BIND_PORT);
         *port = i ? i->port : (int)p;
     }
-    kt_log(KT_LOG_INFO, "http.listening", "address", address, NULL);
+    kt_log(KT_LOG_INFO, "http.listening", "address", address, "tls",
+           spec->tls_cert_pem ? "true" : "false", NULL);
     *out = h;
     return KT_OK;
+}
+
+kt_status kt_http_start(const char *address, kt_http_ready_fn ready, kt_http_metrics_fn metrics,
+                        void *ctx, kt_http **out, int *port)
+{
+    kt_http_spec spec = {.address = address, .ready = ready, .metrics = metrics, .ctx = ctx};
+    return kt_http_serve(&spec, out, port);
+}
+
+kt_status kt_http_reload_tls(kt_http *h, const char *cert_pem, const char *key_pem)
+{
+    if (!h || !cert_pem || !key_pem || !h->cert)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: reload needs a TLS server, cert and key");
+    char *cert = strdup(cert_pem), *key = strdup(key_pem);
+    if (!cert || !key) {
+        free(cert);
+        free(key);
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    pthread_mutex_lock(&h->lock);
+    srv_stop(h->old); /* a server replaced one reload ago has had its time */
+    h->old = NULL;
+    MHD_socket fd = MHD_quiesce_daemon(h->cur->d);
+    kt_status st = KT_OK;
+    srv *s = fd == MHD_INVALID_SOCKET ? NULL : srv_start(h, cert, key, fd);
+    if (!s) {
+        st = kt_fail(KT_ERR_CRYPTO, "http: the new TLS certificate or key is unusable");
+        free(cert);
+        OPENSSL_cleanse(key, strlen(key));
+        free(key);
+        s = fd == MHD_INVALID_SOCKET ? NULL : srv_start(h, h->cert, h->key, fd);
+        if (!s) { /* cannot happen short of memory: keep the quiesced one, log it */
+            pthread_mutex_unlock(&h->lock);
+            kt_log(KT_LOG_ERROR, "http.reload_lost_listener", NULL);
+            return kt_fail(KT_ERR_IO, "http: the listening socket was lost in a reload");
+        }
+    } else {
+        free(h->cert);
+        OPENSSL_cleanse(h->key, strlen(h->key));
+        free(h->key);
+        h->cert = cert;
+        h->key = key;
+    }
+    h->old = h->cur;
+    h->cur = s;
+    pthread_mutex_unlock(&h->lock);
+    return st;
+}
+
+static long age_ms(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+void kt_http_retire(kt_http *h, unsigned max_ms)
+{
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    if (h->old && (atomic_load(&h->old->inflight) == 0 || age_ms(&h->old->since) >= max_ms)) {
+        srv_stop(h->old);
+        h->old = NULL;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+void kt_http_drain(kt_http *h, unsigned max_ms)
+{
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    MHD_socket fd = MHD_quiesce_daemon(h->cur->d);
+    /* connections that would wait in the backlog are refused now; the descriptor itself
+     * stays open until the daemon has stopped, as libmicrohttpd asks */
+    if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (age_ms(&t0) < max_ms && (atomic_load(&h->cur->inflight) > 0 ||
+                                    (h->old && atomic_load(&h->old->inflight) > 0)))
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    pthread_mutex_unlock(&h->lock);
+    kt_http_stop(h);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
 void kt_http_stop(kt_http *h)
 {
     if (!h) return;
-    MHD_stop_daemon(h->d);
-    free(h);
+    srv_stop(h->old);
+    srv_stop(h->cur);
+    http_free(h);
 }
 
 void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,
