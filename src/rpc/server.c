@@ -275,10 +275,17 @@ static void serve_call(void *arg)
     if (grpc_call_start_batch(p->call, &close_op, 1, &p->close_tag, NULL) != GRPC_CALL_OK)
         p->closed = true;
     if (p->closed || atomic_load(&s->ending) || deadline_passed(p)) {
-        /* ended while it waited in the queue: the client has its status already; the
-         * close batch still holds the call until its completion is plucked */
+        /* ended while it waited in the queue. At shutdown the client has its status
+         * already; past the deadline gRPC's own timer may not have fired yet (late under
+         * load), and a plain cancel would send CANCELLED, which retry policies skip. The
+         * close batch still holds the call until its completion is plucked. */
         if (!p->closed) {
-            grpc_call_cancel(p->call, NULL);
+            if (atomic_load(&s->ending))
+                grpc_call_cancel_with_status(p->call, GRPC_STATUS_UNAVAILABLE,
+                                             "server shutting down", NULL);
+            else
+                refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED,
+                       "deadline passed while queued");
             grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME),
                                         NULL);
         }
