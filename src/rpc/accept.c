@@ -10,8 +10,8 @@
  * waiting connection off the queue with a reserved fd. Every accept4 in the process
  * (libmicrohttpd's too) keeps this budget.
  *
- * gRPC's own log lines go to kt_log; a "Failed accept4" line marks the listener dead, which
- * kt_rpc_server_listening (and so /readyz) reports. */
+ * gRPC's own log lines go to kt_log; tcp_server_posix.cc's "Failed accept4" line marks the
+ * listener dead, which kt_rpc_server_listening (and so /readyz) reports. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -96,13 +96,17 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 static void grpc_log_line(gpr_log_func_args *a)
 {
-    if (strstr(a->message, "Failed accept4")) atomic_store(&listener_failed, true);
+    const char *base = strrchr(a->file, '/');
+    base = base ? base + 1 : a->file;
+    /* the listener's own line, by where it comes from and how it starts: other lines quote
+     * what clients sent (a header value "Failed accept4" in hpack_parser's) */
+    if (!strcmp(base, "tcp_server_posix.cc") && !strncmp(a->message, "Failed accept4", 14))
+        atomic_store(&listener_failed, true);
     kt_log_level level = a->severity == GPR_LOG_SEVERITY_ERROR  ? KT_LOG_ERROR
                          : a->severity == GPR_LOG_SEVERITY_INFO ? KT_LOG_INFO
                                                                 : KT_LOG_DEBUG;
     char where[32];
-    const char *base = strrchr(a->file, '/');
-    snprintf(where, sizeof where, "%s:%d", base ? base + 1 : a->file, a->line);
+    snprintf(where, sizeof where, "%s:%d", base, a->line);
     kt_log(level, "grpc.log", "at", where, "message", a->message, NULL);
 }
 

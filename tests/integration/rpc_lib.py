@@ -27,10 +27,10 @@ import echo_pb2_grpc  # noqa: E402
 class Server:
     """The C echo server in a subprocess; nofile caps its fds (soft and hard)."""
 
-    def __init__(self, address, *extra, nofile=None):
+    def __init__(self, address, *extra, nofile=None, env=None):
         # AddressSanitizer's quarantine holds freed memory (256 MB by default): keep it small,
         # so VmRSS says what the server holds
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=4"]))
         # the fd limit through prlimit(1): a preexec_fn would fork this process, whose grpcio
         # threads do not survive a fork

@@ -13,7 +13,7 @@ import time
 import unittest
 import zlib
 
-from rpc_lib import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE,
+from rpc_lib import (BUILD, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE,
                      SETTINGS, WORK, Raw, Server, echo_pb2, echo_pb2_grpc, frame, grpc_message)
 import grpc  # noqa: E402
 
@@ -282,6 +282,44 @@ class Attack(unittest.TestCase):
                                  "echo: back")
         self.assertEqual(s.http("/readyz")[0], 200)
         self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
+
+    def test_readyz_fails_while_the_listener_is_dead(self):
+        # accept_fault.so makes one accept4 fail as a kernel may (ENOBUFS): gRPC core 1.51
+        # then stops listening for good
+        trigger = os.path.join(WORK, "accept-fault")
+        s = self.server(env={"LD_PRELOAD": os.path.join(BUILD, "libaccept_fault.so"),
+                             "KT_ACCEPT_FAULT": trigger, "ASAN_OPTIONS": "verify_asan_link_order=0"})
+        self.assertEqual(s.http("/readyz")[0], 200)
+        self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
+        open(trigger, "w").close()
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # its accept4 fails
+        end = time.monotonic() + 5
+        while s.http("/readyz")[0] == 200 and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(trigger))  # the failure was gRPC's accept4
+        self.assertEqual(s.http("/readyz")[0], 503)
+        self.assertEqual(s.metric("kubetee_rpc_listening"), 0)
+        c.close()
+        # what readiness says is so: a new connection is never served
+        with grpc.insecure_channel("127.0.0.1:%d" % s.port, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+            with self.assertRaises(grpc.RpcError) as e:
+                echo_pb2_grpc.EchoStub(ch).Say(echo_pb2.Msg(text="x"), timeout=1)
+            self.assertIn(e.exception.code(), (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE))
+        self.assertEqual(s.http("/readyz")[0], 503)
+
+    def test_a_client_cannot_fail_readiness_with_a_log_line(self):
+        s = self.server()
+        raw = Raw(s.port)
+        # gRPC core logs the unparsable value, quoting it
+        out, _ = raw.call(SAY, echo_pb2.Msg(text="x").SerializeToString(), extra=[("grpc-timeout", "Failed accept4")])
+        raw.send(out)
+        time.sleep(0.5)
+        raw.close()
+        self.assertEqual(s.http("/readyz")[0], 200)
+        self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
+        self.assert_answers(s)
+        _, _, err = s.stop()
+        self.assertTrue([l for l in err.splitlines() if "event=grpc.log" in l and "Failed accept4" in l])
 
     def test_idle_and_silent_connections_are_closed(self):
         s = self.server(limits="idle_ms=500,first_request_ms=500")
