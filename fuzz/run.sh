@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 printf '\x00\x0a\x16\x0a\x09enclave-1\x0a\x09enclave-1' > "$work/device_plugin/repeated"
@@ -76,12 +76,26 @@ b += bytes(range(32)) + bytes(32) + struct.pack("<HH", 1, 2)
 open(sys.argv[1], "wb").write(h + b)
 PY
 
+# kubetee-signer: a configuration (0x01) and a state file (0x00)
+{ printf '\x01'; cat <<'YAML'; } > "$work/signer_config/config"
+listen: 127.0.0.1:7443
+state: /var/lib/kubetee-signer/state
+tls: {cert: s.pem, key: s.key, client_ca: ca.pem}
+token: {module: /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so, label: signing, pin_env: PIN}
+clients:
+  ci: {subject: "CN = ci, O = kubetee tests", issuer: "CN = kubetee test CA"}
+keys:
+  release: {label: release-2026, production: true, prodids: [1, 7], clients: [ci]}
+  dev: {production: false, debug: true, prodids: [1], clients: [ci]}
+YAML
+printf '\x00kubetee-signer state 1\n%064d 1 9\n%064d 7 1\n' 1 2 > "$work/signer_config/state"
+
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -115,6 +115,8 @@ kt_status kt_cert_to_der(const kt_cert *c, kt_buf *out);
 kt_status kt_cert_public_key(const kt_cert *c, kt_key **out);
 /* Subject in one line ("CN=..., O=..."). */
 kt_status kt_cert_subject(const kt_cert *c, char *out, size_t cap);
+/* Issuer in the same form; KT_ERR_TOO_LARGE when it does not fit in cap. */
+kt_status kt_cert_issuer(const kt_cert *c, char *out, size_t cap);
 /* KT_ERR_VERIFY unless issuer's key signed c and the names chain. */
 kt_status kt_cert_check_issued_by(const kt_cert *c, const kt_cert *issuer);
 void kt_cert_free(kt_cert *c);

@@ -103,6 +103,12 @@ void kt_rpc_server_metrics(kt_rpc_server *const *servers, size_t n, kt_buf *out)
 bool kt_rpc_cancelled(void);
 long kt_rpc_time_left_ms(void);
 
+/* For the handler running on the calling thread: the client's certificate under mutual
+ * TLS (as gRPC verified it against the server's CA), its subject and issuer names in
+ * one line each as kt_cert_subject writes them. KT_ERR_NOT_FOUND when the call came
+ * without one; KT_ERR_TOO_LARGE when a name does not fit (never cut short). */
+kt_status kt_rpc_peer_names(char *subject, size_t scap, char *issuer, size_t icap);
+
 /* Sends one message of the method's response type. KT_ERR_CANCELLED when the client
  * went away or the server is shutting down: the handler should return. */
 kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg);

@@ -278,22 +278,40 @@ kt_status kt_cert_public_key(const kt_cert *c, kt_key **out)
     return kt_key_wrap(pk, out);
 }
 
-kt_status kt_cert_subject(const kt_cert *c, char *out, size_t cap)
+/* A name in one line; cut to cap unless exact, which refuses a name that does not fit. */
+static kt_status name_line(const X509_NAME *name, const char *what, bool exact, char *out,
+                           size_t cap)
 {
-    if (!c || !out || cap == 0)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate subject: bad argument");
+    if (!out || cap == 0) return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: bad argument", what);
     BIO *bio = BIO_new(BIO_s_mem());
-    if (!bio || X509_NAME_print_ex(bio, X509_get_subject_name(c->x509), 0, XN_FLAG_ONELINE) < 0) {
+    if (!bio || X509_NAME_print_ex(bio, name, 0, XN_FLAG_ONELINE) < 0) {
         BIO_free(bio);
-        return kt_ossl_fail("certificate subject");
+        return kt_ossl_fail(what);
     }
     char *p;
     long len = BIO_get_mem_data(bio, &p);
+    if (exact && (size_t)len >= cap) {
+        BIO_free(bio);
+        out[0] = '\0';
+        return kt_fail(KT_ERR_TOO_LARGE, "%s is over %zu bytes", what, cap - 1);
+    }
     size_t n = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
     memcpy(out, p, n);
     out[n] = '\0';
     BIO_free(bio);
     return KT_OK;
+}
+
+kt_status kt_cert_subject(const kt_cert *c, char *out, size_t cap)
+{
+    if (!c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate subject: bad argument");
+    return name_line(X509_get_subject_name(c->x509), "certificate subject", false, out, cap);
+}
+
+kt_status kt_cert_issuer(const kt_cert *c, char *out, size_t cap)
+{
+    if (!c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate issuer: bad argument");
+    return name_line(X509_get_issuer_name(c->x509), "certificate issuer", true, out, cap);
 }
 
 kt_status kt_cert_check_issued_by(const kt_cert *c, const kt_cert *issuer)

@@ -27,6 +27,9 @@ gpr_timespec kt_rpc_deadline(int timeout_ms);
  * (KT_ERR_INVALID_ARGUMENT naming the field). */
 kt_status kt_rpc_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t n);
 
+/* server.c: the call the handler on this thread serves, or NULL. */
+grpc_call *kt_rpc_current_call(void);
+
 /* limits.c: channel arguments for a server's limits and a client's (a[] holds KT_RPC_MAX_ARGS). */
 #define KT_RPC_MAX_ARGS 24
 size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, grpc_arg *a);

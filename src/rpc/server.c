@@ -234,6 +234,11 @@ static bool call_over(pending *p)
     return p->closed;
 }
 
+grpc_call *kt_rpc_current_call(void)
+{
+    return current ? current->call : NULL;
+}
+
 bool kt_rpc_cancelled(void)
 {
     return current && call_over(current);

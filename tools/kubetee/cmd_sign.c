@@ -1,6 +1,7 @@
 /* kubetee keygen | sign | gendata | catsig: enclave signing, one step or two. */
 #include "cli.h"
 #include "commands.h"
+#include "signer_client.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,17 +55,43 @@ static int load_inputs(const cli_opt *o, size_t n, kt_buf *elf, kt_enclave_confi
     return st ? cli_die("reading config", st) : 0;
 }
 
+/* Two-step signing with kubetee-signer as the external signer. */
+static kt_status sign_with_signer(const cli_opt *o, size_t n, const kt_buf *elf,
+                                  const kt_enclave_config *c, kt_buf *out)
+{
+    signer_endpoint e = {cli_get(o, n, "signer"), cli_get(o, n, "tls-ca"),
+                         cli_get(o, n, "tls-cert"), cli_get(o, n, "tls-key"),
+                         cli_get(o, n, "server-name")};
+    uint8_t sd[KT_SIGDATA_LEN];
+    kt_key *pub = NULL;
+    kt_buf sig = {0};
+    kt_status st = kt_image_gendata(elf->data, elf->len, c, kt_sigstruct_today(), sd);
+    if (!st) st = signer_sign(&e, cli_get(o, n, "key"), sd, &pub, &sig);
+    if (!st) st = kt_image_catsig(elf->data, elf->len, c, sd, pub, sig.data, sig.len, out);
+    kt_key_free(pub);
+    kt_buf_free(&sig);
+    return st;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     cli_opt o[] = {{"enclave", true, "unsigned enclave .so"},
                    {"config", true, "enclave config (key = value)"},
-                   {"key", true, "RSA-3072 e=3 private key PEM"},
+                   {"key", true, "RSA-3072 e=3 private key PEM; with --signer, the key's name"},
                    {"out", true, "signed enclave to write"},
-                   {"quiet", false, "print nothing on success"}};
+                   {"quiet", false, "print nothing on success"},
+                   {"signer", true, "kubetee-signer's address: it signs, with a key in its HSM"},
+                   {"tls-ca", true, "with --signer: CA of the signer's certificate"},
+                   {"tls-cert", true, "with --signer: this client's certificate"},
+                   {"tls-key", true, "with --signer: this client's private key"},
+                   {"server-name", true, "with --signer: name to check in its certificate"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[2].value || !o[3].value) {
         fprintf(stderr, "usage: kubetee sign --enclave e.so [--config e.conf] --key key.pem "
-                        "--out e.signed.so [--quiet]\n");
+                        "--out e.signed.so [--quiet]\n"
+                        "       kubetee sign --signer HOST:PORT --key NAME --tls-ca ca.pem "
+                        "--tls-cert me.pem --tls-key me.key --enclave e.so [--config e.conf] "
+                        "--out e.signed.so\n");
         return 2;
     }
     kt_buf elf = {0}, out = {0};
@@ -72,9 +99,13 @@ int cmd_sign(int argc, char **argv)
     kt_key *key = NULL;
     int rc = load_inputs(o, n, &elf, &c);
     kt_status st;
-    if (!rc && (st = cli_load_key(o[2].value, &key))) rc = cli_die("reading key", st);
-    if (!rc && (st = kt_image_sign(elf.data, elf.len, &c, key, kt_sigstruct_today(), &out)))
+    if (!rc && cli_get(o, n, "signer")) {
+        if ((st = sign_with_signer(o, n, &elf, &c, &out))) rc = cli_die("signing", st);
+    } else if (!rc && (st = cli_load_key(o[2].value, &key))) {
+        rc = cli_die("reading key", st);
+    } else if (!rc && (st = kt_image_sign(elf.data, elf.len, &c, key, kt_sigstruct_today(), &out))) {
         rc = cli_die("signing", st);
+    }
     if (!rc) rc = write_out(o[3].value, out.data, out.len, 0644);
     if (!rc && !o[4].value) print_identity(&out);
     kt_key_free(key);

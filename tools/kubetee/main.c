@@ -16,6 +16,7 @@ static const struct {
     {"dump", cmd_dump, "verify a signed enclave and print MRENCLAVE, MRSIGNER and its config"},
     {"attest", cmd_attest, "quote (sim) or verify a DCAP quote against collateral and a policy"},
     {"sim", cmd_sim, "the sim platform: share a simulation root, find its collateral"},
+    {"signer", cmd_signer, "kubetee-signer's keys (sign with it: kubetee sign --signer)"},
 };
 
 static int usage(FILE *f)

@@ -1,0 +1,252 @@
+/* The signer's YAML configuration: where it listens, its TLS files, the token, the
+ * clients (each one certificate, pinned by subject and issuer) and the keys with their
+ * policies. Allow-lists throughout: every mapping's keys are known ones, a key signs the
+ * prodids and serves the clients it names and no others. docs/operations.md. */
+#include "signer.h"
+#include "yaml_tree.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static kt_status bad(const kt_y *at, const char *fmt, const char *what)
+{
+    return kt_fail(KT_ERR_MALFORMED, "signer config: %s %s (line %zu)", what, fmt,
+                   at ? at->line : 0);
+}
+
+/* Every key of map m must be one of allowed (NULL-terminated). */
+static kt_status known_keys(const kt_y *m, const char *where, const char *const *allowed)
+{
+    for (size_t i = 0; i + 1 < m->count; i += 2) {
+        const char *k = m->items[i]->text;
+        size_t j = 0;
+        while (allowed[j] && strcmp(allowed[j], k))
+            j++;
+        if (!allowed[j]) {
+            char e[96];
+            kt_escape(k, strlen(k), e, sizeof e);
+            return kt_fail(KT_ERR_MALFORMED, "signer config: unknown key '%s' in %s (line %zu)",
+                           e, where, m->items[i]->line);
+        }
+    }
+    return KT_OK;
+}
+
+static kt_status want_map(const kt_y *v, const char *what)
+{
+    return v->kind == KT_Y_MAP ? KT_OK : bad(v, "must be a mapping", what);
+}
+
+/* A scalar into out (cap bytes); required when req. Names are escaped when reported. */
+static kt_status text(const kt_y *map, const char *key, const char *what, bool req, char *out,
+                      size_t cap)
+{
+    const kt_y *v = kt_yaml_get(map, key);
+    if (!v) return req ? bad(map, "is missing", what) : KT_OK;
+    if (v->kind != KT_Y_SCALAR) return bad(v, "must be a single value", what);
+    size_t n = strlen(v->text);
+    if (n == 0 && req) return bad(v, "is empty", what);
+    if (n >= cap) return bad(v, "is too long", what);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v->text[i] < 0x20 || v->text[i] == 0x7f)
+            return bad(v, "has a control character", what);
+    memcpy(out, v->text, n + 1);
+    return KT_OK;
+}
+
+static kt_status boolean(const kt_y *map, const char *key, const char *what, bool req, bool *out)
+{
+    const kt_y *v = kt_yaml_get(map, key);
+    if (!v) return req ? bad(map, "is missing (true or false)", what) : KT_OK;
+    if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "true")) *out = true;
+    else if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "false")) *out = false;
+    else return bad(v, "must be true or false", what);
+    return KT_OK;
+}
+
+static kt_status name_check(const kt_y *k, const char *what)
+{
+    size_t n = strlen(k->text);
+    if (n == 0 || n > SG_NAME_MAX) return bad(k, "must be 1 to 64 bytes", what);
+    for (size_t i = 0; i < n; i++) {
+        char ch = k->text[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return bad(k, "may hold only letters, digits, '-', '_' and '.'", what);
+    }
+    return KT_OK;
+}
+
+static kt_status clients(const kt_y *m, sg_config *c)
+{
+    static const char *const allowed[] = {"subject", "issuer", NULL};
+    kt_status st = want_map(m, "clients");
+    if (st) return st;
+    if (m->count / 2 > SG_MAX_CLIENTS) return bad(m, "are more than 64", "clients");
+    for (size_t i = 0; i + 1 < m->count; i += 2) {
+        const kt_y *k = m->items[i], *v = m->items[i + 1];
+        sg_client *cl = &c->clients[c->nclients];
+        if ((st = name_check(k, "a client's name")) || (st = want_map(v, "a client")) ||
+            (st = known_keys(v, "a client", allowed)))
+            return st;
+        snprintf(cl->name, sizeof cl->name, "%s", k->text);
+        if ((st = text(v, "subject", "a client's subject", true, cl->subject, SG_DN_MAX)) ||
+            (st = text(v, "issuer", "a client's issuer", true, cl->issuer, SG_DN_MAX)))
+            return st;
+        for (size_t j = 0; j < c->nclients; j++)
+            if (!strcmp(c->clients[j].subject, cl->subject) &&
+                !strcmp(c->clients[j].issuer, cl->issuer))
+                return kt_fail(KT_ERR_MALFORMED,
+                               "signer config: clients '%s' and '%s' pin the same certificate "
+                               "names (line %zu)",
+                               c->clients[j].name, cl->name, k->line);
+        c->nclients++;
+    }
+    return KT_OK;
+}
+
+static kt_status prodids(const kt_y *v, sg_key *key)
+{
+    if (!v) return bad(NULL, "is missing (the ISVPRODIDs it signs)", "a key's prodids");
+    if (v->kind != KT_Y_SEQ || v->count == 0)
+        return bad(v, "must be a list of one or more numbers", "a key's prodids");
+    if (v->count > SG_MAX_PRODIDS) return bad(v, "are more than 64", "a key's prodids");
+    for (size_t i = 0; i < v->count; i++) {
+        const kt_y *p = v->items[i];
+        uint64_t n;
+        if (p->kind != KT_Y_SCALAR || kt_decimal_parse(p->text, 65535, &n))
+            return bad(p, "must be decimal numbers 0 to 65535", "a key's prodids");
+        for (size_t j = 0; j < key->nprodids; j++)
+            if (key->prodids[j] == n) return bad(p, "name one prodid twice", "a key's prodids");
+        key->prodids[key->nprodids++] = (uint16_t)n;
+    }
+    return KT_OK;
+}
+
+static kt_status key_clients(const kt_y *v, const sg_config *c, sg_key *key)
+{
+    if (!v) return bad(NULL, "is missing (the clients that may use it)", "a key's clients");
+    if (v->kind != KT_Y_SEQ || v->count == 0)
+        return bad(v, "must be a list of one or more client names", "a key's clients");
+    for (size_t i = 0; i < v->count; i++) {
+        const kt_y *p = v->items[i];
+        size_t j = 0;
+        if (p->kind == KT_Y_SCALAR)
+            while (j < c->nclients && strcmp(c->clients[j].name, p->text))
+                j++;
+        if (p->kind != KT_Y_SCALAR || j == c->nclients)
+            return bad(p, "names a client the clients section does not define",
+                       "a key's clients");
+        if (key->clients & (1ull << j)) return bad(p, "name one client twice", "a key's clients");
+        key->clients |= 1ull << j;
+    }
+    return KT_OK;
+}
+
+static kt_status keys(const kt_y *m, sg_config *c)
+{
+    static const char *const allowed[] = {"label", "production", "debug", "prodids", "clients",
+                                          NULL};
+    kt_status st = want_map(m, "keys");
+    if (st) return st;
+    if (m->count == 0) return bad(m, "must hold at least one key", "keys");
+    if (m->count / 2 > SG_MAX_KEYS) return bad(m, "are more than 64", "keys");
+    for (size_t i = 0; i + 1 < m->count; i += 2) {
+        const kt_y *k = m->items[i], *v = m->items[i + 1];
+        sg_key *key = &c->keys[c->nkeys];
+        if ((st = name_check(k, "a key's name")) || (st = want_map(v, "a key")) ||
+            (st = known_keys(v, "a key", allowed)))
+            return st;
+        snprintf(key->name, sizeof key->name, "%s", k->text);
+        snprintf(key->label, sizeof key->label, "%s", k->text);
+        if ((st = text(v, "label", "a key's label", false, key->label, sizeof key->label)))
+            return st;
+        if (kt_p11_label_check(key->label))
+            return kt_fail_context(KT_ERR_MALFORMED, "signer config: key '%s' (line %zu)",
+                                   key->name, k->line);
+        if ((st = boolean(v, "production", "a key's production", true, &key->production)) ||
+            (st = boolean(v, "debug", "a key's debug", false, &key->debug)))
+            return st;
+        if (key->production && key->debug)
+            return kt_fail(KT_ERR_MALFORMED, "signer config: key '%s' is a production key and "
+                                             "may not sign debug enclaves (line %zu)",
+                           key->name, k->line);
+        if ((st = prodids(kt_yaml_get(v, "prodids"), key)) ||
+            (st = key_clients(kt_yaml_get(v, "clients"), c, key)))
+            return kt_fail_context(st, "key '%s'", key->name);
+        for (size_t j = 0; j < c->nkeys; j++)
+            if (!strcmp(c->keys[j].label, key->label))
+                return kt_fail(KT_ERR_MALFORMED, "signer config: keys '%s' and '%s' are one "
+                                                 "token key '%s' (line %zu)",
+                               c->keys[j].name, key->name, key->label, k->line);
+        c->nkeys++;
+    }
+    return KT_OK;
+}
+
+static kt_status sections(const kt_y *root, sg_config *c)
+{
+    static const char *const top[] = {"listen", "http",    "state",   "log_format", "rpc_limits",
+                                      "tls",    "token",   "clients", "keys",       NULL};
+    static const char *const tls[] = {"cert", "key", "client_ca", NULL};
+    static const char *const token[] = {"module", "label", "pin_file", "pin_env", NULL};
+    kt_status st = want_map(root, "the document");
+    if (!st) st = known_keys(root, "the document", top);
+    if (!st) st = text(root, "listen", "listen", false, c->listen, sizeof c->listen);
+    if (!st) st = text(root, "http", "http", false, c->http, sizeof c->http);
+    if (!st) st = text(root, "state", "state", true, c->state, sizeof c->state);
+    if (!st) st = text(root, "log_format", "log_format", false, c->log_format, sizeof c->log_format);
+    if (!st) st = text(root, "rpc_limits", "rpc_limits", false, c->rpc_limits, sizeof c->rpc_limits);
+    const kt_y *t = kt_yaml_get(root, "tls");
+    if (!st && !t) st = bad(root, "is missing (mutual TLS: cert, key, client_ca)", "tls");
+    if (!st) st = want_map(t, "tls");
+    if (!st) st = known_keys(t, "tls", tls);
+    if (!st) st = text(t, "cert", "tls.cert", true, c->tls_cert, SG_PATH_MAX);
+    if (!st) st = text(t, "key", "tls.key", true, c->tls_key, SG_PATH_MAX);
+    if (!st) st = text(t, "client_ca", "tls.client_ca", true, c->tls_client_ca, SG_PATH_MAX);
+    const kt_y *k = kt_yaml_get(root, "token");
+    if (!st && !k) st = bad(root, "is missing (module, label, pin_file or pin_env)", "token");
+    if (!st) st = want_map(k, "token");
+    if (!st) st = known_keys(k, "token", token);
+    if (!st) st = text(k, "module", "token.module", true, c->module, sizeof c->module);
+    if (!st) st = text(k, "label", "token.label", true, c->token, sizeof c->token);
+    if (!st) st = text(k, "pin_file", "token.pin_file", false, c->pin_file, sizeof c->pin_file);
+    if (!st) st = text(k, "pin_env", "token.pin_env", false, c->pin_env, sizeof c->pin_env);
+    if (!st && !c->pin_file[0] == !c->pin_env[0])
+        st = bad(k, "must give exactly one of pin_file and pin_env (never the PIN itself)",
+                 "token");
+    const kt_y *cl = kt_yaml_get(root, "clients"), *ks = kt_yaml_get(root, "keys");
+    if (!st && !cl) st = bad(root, "is missing", "clients");
+    if (!st) st = clients(cl, c);
+    if (!st && !ks) st = bad(root, "is missing", "keys");
+    if (!st) st = keys(ks, c);
+    return st;
+}
+
+kt_status sg_config_parse(const char *text_, size_t n, sg_config *c)
+{
+    if (!c || (n && !text_)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "signer config: NULL");
+    memset(c, 0, sizeof *c);
+    kt_y *root = NULL;
+    kt_status st = kt_yaml_parse(text_, n, &root);
+    if (st) return kt_fail_context(st, "signer config");
+    if (!root) return kt_fail(KT_ERR_MALFORMED, "signer config: the document is empty");
+    st = sections(root, c);
+    kt_yaml_free(root);
+    return st;
+}
+
+const sg_key *sg_config_key(const sg_config *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->nkeys; i++)
+        if (!strcmp(c->keys[i].name, name)) return &c->keys[i];
+    return NULL;
+}
+
+int sg_config_client(const sg_config *c, const char *subject, const char *issuer)
+{
+    for (size_t i = 0; i < c->nclients; i++)
+        if (!strcmp(c->clients[i].subject, subject) && !strcmp(c->clients[i].issuer, issuer))
+            return (int)i;
+    return -1;
+}

@@ -1,0 +1,271 @@
+/* kubetee-signer: the enclave signing service (docs/operations.md, "kubetee-signer").
+ *
+ *   kubetee-signer [serve] --config signer.yaml [--listen ADDR] [--http ADDR] ...
+ *   kubetee-signer keygen --config signer.yaml --key NAME
+ *   kubetee-signer keys --config signer.yaml
+ *
+ * Settings come from the YAML file, then the environment (KT_SIGNER_*), then flags; the
+ * token PIN only from the file or environment variable the configuration names. SIGTERM
+ * or SIGINT drains: no new calls, calls under way finish within the grace period. */
+#include "service.h"
+#include <kubetee/svc.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *flag, *env, *help;
+    char *dst;
+    size_t cap;
+    char given[SG_PATH_MAX];
+    bool set;
+} opt;
+
+static void usage(FILE *f, const opt *o, size_t n)
+{
+    fprintf(f, "usage: kubetee-signer [serve|keygen|keys] --config signer.yaml [options]\n"
+               "  keygen --key NAME   make the configured key NAME in the token\n"
+               "  keys                list the configured keys as the token holds them\n\n"
+               "Options override the configuration; each also has an environment variable "
+               "(a flag wins):\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  --%-12s %-22s %s\n", o[i].flag, o[i].env ? o[i].env : "", o[i].help);
+}
+
+static int die(const char *what)
+{
+    kt_log(KT_LOG_ERROR, "signer.failed", "step", what, "error", kt_last_error(), NULL);
+    return 1;
+}
+
+/* Options into o[].given (env first, then flags); 0, or an exit status. */
+static int parse(int argc, char **argv, opt *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *e = o[i].env ? getenv(o[i].env) : NULL;
+        if (e) {
+            snprintf(o[i].given, sizeof o[i].given, "%s", e);
+            o[i].set = true;
+        }
+    }
+    for (int a = 0; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            usage(stdout, o, n);
+            exit(0);
+        }
+        size_t i = 0;
+        while (i < n && (strncmp(argv[a], "--", 2) || strcmp(argv[a] + 2, o[i].flag)))
+            i++;
+        if (i == n || a + 1 >= argc) {
+            char e[128];
+            fprintf(stderr, "kubetee-signer: unknown or incomplete option '%s'\n",
+                    kt_escape(argv[a], strlen(argv[a]), e, sizeof e));
+            usage(stderr, o, n);
+            return 2;
+        }
+        if (strlen(argv[a + 1]) >= sizeof o[i].given) {
+            fprintf(stderr, "kubetee-signer: --%s is too long\n", o[i].flag);
+            return 2;
+        }
+        snprintf(o[i].given, sizeof o[i].given, "%s", argv[++a]);
+        o[i].set = true;
+    }
+    return 0;
+}
+
+static kt_status load(const char *path, sg_config *c)
+{
+    kt_buf b = {0};
+    kt_status st = kt_file_read(path, 1 << 20, &b);
+    if (!st) st = sg_config_parse((const char *)b.data, b.len, c);
+    kt_buf_free(&b);
+    return st;
+}
+
+static kt_status open_token(const sg_config *c, kt_p11 **t)
+{
+    kt_buf pin = {0};
+    kt_status st = kt_p11_pin_read(c->pin_file[0] ? c->pin_file : NULL,
+                                   c->pin_env[0] ? c->pin_env : NULL, &pin);
+    if (!st) st = kt_p11_open(c->module, c->token, &pin, t);
+    kt_buf_free(&pin);
+    return st;
+}
+
+static int keygen(const sg_config *c, const char *name)
+{
+    const sg_key *k = sg_config_key(c, name);
+    if (!k) {
+        kt_fail(KT_ERR_NOT_FOUND, "the configuration has no key named '%s'", name);
+        return die("keygen");
+    }
+    kt_p11 *t;
+    kt_p11_key *key;
+    if (open_token(c, &t)) return die("opening the token");
+    kt_status st = kt_p11_generate(t, k->label, &key);
+    if (st) {
+        kt_p11_free(t);
+        return die("keygen");
+    }
+    kt_p11_key_free(key);
+    kt_p11_free(t);
+    kt_log(KT_LOG_INFO, "signer.key_generated", "key", k->name, "label", k->label, NULL);
+    return 0;
+}
+
+/* Each configured key as the token holds it: MRSIGNER and its attributes. */
+static int list(const sg_config *c)
+{
+    kt_p11 *t;
+    if (open_token(c, &t)) return die("opening the token");
+    sg_service s;
+    if (sg_service_init(&s, c, t)) {
+        kt_p11_free(t);
+        return die("opening the keys");
+    }
+    for (size_t i = 0; i < c->nkeys; i++) {
+        kt_p11_attrs a;
+        char mrs[65];
+        kt_hex_encode(s.mrsigner[i], 32, mrs, sizeof mrs);
+        kt_p11_key_attributes(s.keys[i], &a);
+        printf("%s label=%s mrsigner=%s production=%s debug=%s token=%d private=%d "
+               "sensitive=%d extractable=%d never_extractable=%d private_parts_readable=%d\n",
+               c->keys[i].name, c->keys[i].label, mrs, c->keys[i].production ? "true" : "false",
+               c->keys[i].debug ? "true" : "false", a.token, a.private_obj, a.sensitive,
+               a.extractable, a.never_extractable, !a.value_refused);
+    }
+    sg_service_free(&s);
+    kt_p11_free(t);
+    return 0;
+}
+
+typedef struct {
+    sg_service *svc;
+    kt_rpc_server *rpc;
+} serving;
+
+static bool ready(void *ctx)
+{
+    serving *s = ctx;
+    return kt_rpc_server_listening(s->rpc);
+}
+
+static void metrics(void *ctx, kt_buf *out)
+{
+    serving *s = ctx;
+    sg_service_metrics(s->svc, out);
+    kt_rpc_server_metrics(&s->rpc, 1, out);
+}
+
+static int serve(const sg_config *c)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts */
+    signal(SIGPIPE, SIG_IGN);
+    kt_rpc_limits limits = {0};
+    limits.max_message = 64 << 10; /* a request is a name and 256 bytes */
+    if (kt_rpc_limits_parse(c->rpc_limits, &limits)) return die("rpc_limits");
+    kt_p11 *t;
+    if (open_token(c, &t)) return die("opening the token");
+    static sg_service svc;
+    if (sg_service_init(&svc, c, t)) {
+        kt_p11_free(t);
+        return die("opening the keys");
+    }
+    kt_rpc_method m[2];
+    size_t nm = sg_service_methods(&svc, m);
+    kt_rpc_tls tls = {.cert = c->tls_cert, .key = c->tls_key, .ca = c->tls_client_ca,
+                      .require_client_cert = true};
+    serving s = {&svc, NULL};
+    int port = 0, hport = 0;
+    kt_http *http = NULL;
+    int rc = 0;
+    if (kt_rpc_server_new(c->listen, &tls, &limits, m, nm, &s.rpc) ||
+        kt_rpc_server_start(s.rpc, &port)) {
+        rc = die("starting the gRPC server");
+    } else if (c->http[0] && kt_http_start(c->http, ready, metrics, &s, &http, &hport)) {
+        rc = die("starting the HTTP server");
+    } else {
+        char ps[16], hs[16], nk[16];
+        snprintf(ps, sizeof ps, "%d", port);
+        snprintf(hs, sizeof hs, "%d", hport);
+        snprintf(nk, sizeof nk, "%zu", c->nkeys);
+        kt_log(KT_LOG_INFO, "signer.started", "listen", c->listen, "port", ps, "http_port", hs,
+               "keys", nk, "token", c->token, NULL);
+        int sig = 0;
+        sigwait(&set, &sig);
+        kt_log(KT_LOG_INFO, "signer.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               NULL);
+    }
+    if (s.rpc) kt_rpc_server_shutdown(s.rpc, 10000);
+    if (http) kt_http_stop(http);
+    kt_rpc_server_free(s.rpc);
+    sg_service_free(&svc);
+    kt_p11_free(t);
+    if (!rc) kt_log(KT_LOG_INFO, "signer.stopped", NULL);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    opt o[] = {
+        {"config", "KT_SIGNER_CONFIG", "the YAML configuration (required)"},
+        {"listen", "KT_SIGNER_LISTEN", "gRPC address, host:port (port 0 picks one)"},
+        {"http", "KT_SIGNER_HTTP", "/healthz /readyz /metrics address (empty: off)"},
+        {"state", "KT_SIGNER_STATE", "file of the highest ISVSVN signed per key and prodid"},
+        {"log-format", "KT_SIGNER_LOG_FORMAT", "kv or json"},
+        {"rpc-limits", "KT_SIGNER_RPC_LIMITS", "gRPC limits, name=value,... (docs/operations.md)"},
+        {"key", NULL, "keygen: the configured key to make"},
+    };
+    size_t n = sizeof o / sizeof o[0];
+    const char *cmd = "serve";
+    if (argc > 1 && argv[1][0] != '-') cmd = argv[1], argc--, argv++;
+    int rc = parse(argc - 1, argv + 1, o, n);
+    if (rc) return rc;
+    if (strcmp(cmd, "serve") && strcmp(cmd, "keygen") && strcmp(cmd, "keys")) {
+        fprintf(stderr, "kubetee-signer: unknown command\n");
+        usage(stderr, o, n);
+        return 2;
+    }
+    if (!o[0].set) {
+        fprintf(stderr, "kubetee-signer: --config (or KT_SIGNER_CONFIG) is required\n");
+        return 2;
+    }
+    static sg_config c;
+    if (load(o[0].given, &c)) return die("reading the configuration");
+    char *dst[] = {NULL, c.listen, c.http, c.state, c.log_format, c.rpc_limits};
+    size_t cap[] = {0, sizeof c.listen, sizeof c.http, sizeof c.state, sizeof c.log_format,
+                    sizeof c.rpc_limits};
+    for (size_t i = 1; i < 6; i++)
+        if (o[i].set) {
+            if (strlen(o[i].given) >= cap[i]) {
+                fprintf(stderr, "kubetee-signer: --%s is too long\n", o[i].flag);
+                return 2;
+            }
+            snprintf(dst[i], cap[i], "%s", o[i].given);
+        }
+    if (c.log_format[0] && strcmp(c.log_format, "kv") && strcmp(c.log_format, "json")) {
+        fprintf(stderr, "kubetee-signer: log format must be kv or json\n");
+        return 2;
+    }
+    kt_log_set_format(!strcmp(c.log_format, "json") ? KT_LOG_JSON : KT_LOG_KV);
+    if (!strcmp(cmd, "keygen")) {
+        if (!o[6].set) {
+            fprintf(stderr, "kubetee-signer: keygen needs --key NAME\n");
+            return 2;
+        }
+        return keygen(&c, o[6].given);
+    }
+    if (!strcmp(cmd, "keys")) return list(&c);
+    if (!c.listen[0]) {
+        fprintf(stderr, "kubetee-signer: no listen address (listen:, KT_SIGNER_LISTEN or "
+                        "--listen)\n");
+        return 2;
+    }
+    return serve(&c);
+}

@@ -1,0 +1,359 @@
+"""kubetee-signer end to end with a real SoftHSM2 token made here: keys generated in the
+token (never extractable), enclaves signed through the service over mutual TLS and then
+verified and loaded, and every policy refusal: a client the key does not serve, a
+certificate of a known name from another CA, a debug enclave and a production key, an
+ISVSVN going backwards (also after a restart), bytes that are not signing data. A Python
+grpcio client is the independent peer for requests kubetee's own client would not send.
+
+usage: signer.py KUBETEE KUBETEE_SIGNER ENCLAVES_DIR SIGNER_PROTO"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+KUBETEE, SIGNER, ENCLAVES, PROTO = sys.argv[1:5]
+WORK = tempfile.mkdtemp(prefix="kt-signer-")
+MODULE = "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"
+passed = failed = 0
+
+
+def ok(what, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: %s %s" % (what, detail))
+
+
+def run(*cmd, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return p.returncode, p.stdout + p.stderr
+
+
+def path(name):
+    return os.path.join(WORK, name)
+
+
+# ---- a token of our own ----
+os.makedirs(path("tokens"))
+with open(path("softhsm2.conf"), "w") as f:
+    f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" % path("tokens"))
+os.environ["SOFTHSM2_CONF"] = path("softhsm2.conf")
+subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "signing", "--pin", "246810",
+                "--so-pin", "97531"], check=True, capture_output=True)
+with open(path("pin"), "w") as f:
+    f.write("246810\n")
+os.chmod(path("pin"), 0o600)
+
+# ---- certificates: a CA, the signer's, clients; a second CA issuing a look-alike ----
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def ca(name, cn):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", path(name + ".key"), "-out", path(name + ".pem"), "-subj", "/CN=" + cn, "-days", "2")
+
+
+def issue(name, cn, by, san=None):
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", "/CN=%s/O=kubetee tests" % cn)
+    ext = path(name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=%s\n" % san if san else "extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", path(name + ".csr"), "-CA", path(by + ".pem"), "-CAkey", path(by + ".key"),
+            "-CAcreateserial", "-out", path(name + ".pem"), "-days", "2", "-extfile", ext)
+
+
+def names(name):
+    """Subject and issuer as OpenSSL prints them in one line (what the signer pins)."""
+    out = subprocess.run(["openssl", "x509", "-in", path(name + ".pem"), "-noout", "-subject", "-issuer",
+                          "-nameopt", "oneline"], check=True, capture_output=True, text=True).stdout
+    subj = re.search(r"^subject=(.*)$", out, re.M).group(1).strip()
+    iss = re.search(r"^issuer=(.*)$", out, re.M).group(1).strip()
+    return subj, iss
+
+
+ca("ca", "kubetee test CA")
+ca("ca2", "another CA")
+issue("server", "localhost", "ca", san="DNS:localhost,IP:127.0.0.1")
+for c in ("ci", "officer", "stranger"):
+    issue(c, c, "ca")
+issue("rogue", "ci", "ca2")  # the name of ci, from another CA
+with open(path("clients-ca.pem"), "w") as f:  # the signer trusts both CAs for TLS
+    f.write(open(path("ca.pem")).read() + open(path("ca2.pem")).read())
+
+ci_s, ci_i = names("ci")
+of_s, of_i = names("officer")
+ok("client names read", ci_s.startswith("CN = ci") and ci_i == "CN = kubetee test CA", ci_s + " / " + ci_i)
+config = """# kubetee-signer test configuration
+listen: 127.0.0.1:0
+http: 127.0.0.1:0
+state: %(state)s
+tls:
+  cert: %(w)s/server.pem
+  key: %(w)s/server.key
+  client_ca: %(w)s/clients-ca.pem
+token:
+  module: %(module)s
+  label: signing
+  pin_file: %(w)s/pin
+clients:
+  ci:
+    subject: "%(ci_s)s"
+    issuer: "%(ci_i)s"
+  officer:
+    subject: "%(of_s)s"
+    issuer: "%(of_i)s"
+keys:
+  release:
+    label: release-2026
+    production: true
+    prodids: [1, 7]
+    clients: [ci]
+  dev:
+    production: false
+    debug: true
+    prodids: [1]
+    clients: [ci, officer]
+""" % {"state": path("state"), "w": WORK, "module": MODULE, "ci_s": ci_s, "ci_i": ci_i, "of_s": of_s, "of_i": of_i}
+with open(path("signer.yaml"), "w") as f:
+    f.write(config)
+
+# ---- keys made in the token ----
+for k in ("release", "dev"):
+    rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", k)
+    ok("keygen " + k, rc == 0 and "signer.key_generated" in out, out)
+rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", "release")
+ok("keygen refuses a second key of one label", rc != 0 and "already holds a key labelled 'release-2026'" in out, out)
+rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"))
+ok("keys listed", rc == 0 and out.count("\n") == 2, out)
+for line in out.splitlines():
+    ok("key is held in the token, never extractable: " + line.split()[0],
+       "token=1 private=1 sensitive=1 extractable=0 never_extractable=1 private_parts_readable=0" in line, line)
+mrsigner = {l.split()[0]: re.search(r"mrsigner=([0-9a-f]{64})", l).group(1) for l in out.splitlines()}
+ok("two keys, two MRSIGNERs", len(set(mrsigner.values())) == 2)
+
+# a PIN on the command line is not an option, and a PIN file others can read is refused
+rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"), "--pin", "246810")
+ok("no --pin flag", rc == 2 and "unknown or incomplete option '--pin'" in out, out)
+os.chmod(path("pin"), 0o644)
+rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"))
+ok("PIN file readable by others refused", rc != 0 and "readable or writable by group or others" in out, out)
+os.chmod(path("pin"), 0o600)
+
+
+# ---- the service ----
+running = []
+
+
+@atexit.register
+def _end_signers():  # a test that fails half-way leaves no signer behind
+    for p in running:
+        if p.poll() is None:
+            p.kill()
+
+
+class Signer:
+    def __init__(self):
+        self.proc = subprocess.Popen([SIGNER, "--config", path("signer.yaml")], stderr=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, text=True)
+        running.append(self.proc)
+        self.lines = []
+        while True:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise RuntimeError("signer did not start: " + "".join(self.lines))
+            self.lines.append(line)
+            if "event=signer.started" in line:
+                self.port = int(re.search(r" port=(\d+)", line).group(1))
+                self.http_port = int(re.search(r"http_port=(\d+)", line).group(1))
+                break
+        self.address = "127.0.0.1:%d" % self.port
+
+    def http(self, p):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.http_port, p), timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rest = self.proc.stderr.read()
+        self.lines.append(rest)
+        return self.proc.wait(timeout=30), "".join(self.lines)
+
+
+def client_args(who):
+    return ["--tls-ca", path("ca.pem"), "--tls-cert", path(who + ".pem"), "--tls-key", path(who + ".key"),
+            "--server-name", "localhost"]
+
+
+def conf(name, text):
+    with open(path(name), "w") as f:
+        f.write(text)
+    return path(name)
+
+
+def sign(s, who, key, conf_path, out):
+    return run(KUBETEE, "sign", "--signer", s.address, "--key", key, *client_args(who),
+               "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", conf_path, "--out", out)
+
+
+s = Signer()
+st, body = s.http("/readyz")
+ok("ready", st == 200, body)
+st, body = s.http("/healthz")
+ok("healthy", st == 200, body)
+
+c12 = conf("p1s2.conf", "prodid = 1\nsvn = 2\ntcs_count = 2\n")
+rc, out = sign(s, "ci", "release", c12, path("rel.signed.so"))
+ok("sign through the service", rc == 0 and "mrsigner:  " + mrsigner["release"] in out, out)
+rc, out = run(KUBETEE, "dump", "--enclave", path("rel.signed.so"), "--json")
+ok("the signed enclave verifies", rc == 0 and '"mrsigner":"%s"' % mrsigner["release"] in out
+   and '"prodid":1,"svn":2' in out, out)
+simdir = path("sim")
+rc, out = run(KUBETEE, "attest", "quote", "--enclave", path("rel.signed.so"), "--report-data", "00" * 64,
+              "--out", path("rel.quote"), env=dict(os.environ, KUBETEE_SIM_DIR=simdir))
+ok("the signed enclave loads and quotes on sim", rc == 0 and os.path.getsize(path("rel.quote")) > 1000, out)
+
+rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("officer"))
+ok("officer sees only dev", rc == 0 and out.startswith("dev mrsigner=" + mrsigner["dev"]) and "release" not in out, out)
+rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("ci"))
+ok("ci sees both, with their policies", rc == 0 and "release mrsigner=%s production=true debug=false prodids=1,7"
+   % mrsigner["release"] in out and "dev mrsigner=" in out, out)
+
+# a client the key does not serve
+rc, out = sign(s, "officer", "release", c12, path("x.so"))
+ok("officer may not use release", rc != 0 and "not one client 'officer' may use" in out, out)
+rc, out = sign(s, "ci", "nonexistent", c12, path("x.so"))
+ok("an unknown key is refused like a forbidden one", rc != 0 and "not one client 'ci' may use" in out, out)
+# a certificate the signer does not pin, from its CA; the name of ci from another CA
+rc, out = sign(s, "stranger", "dev", c12, path("x.so"))
+ok("an unpinned certificate is refused", rc != 0 and "not one the signer knows" in out, out)
+rc, out = sign(s, "rogue", "dev", c12, path("x.so"))
+ok("ci's name from another CA is refused", rc != 0 and "not one the signer knows" in out, out)
+ok("no signature files written on refusal", not os.path.exists(path("x.so")))
+
+# a debug enclave: never with the production key; the dev key allows it
+cdbg = conf("debug.conf", "prodid = 1\nsvn = 2\ndebug = true\n")
+rc, out = sign(s, "ci", "release", cdbg, path("x.so"))
+ok("debug refused by a production key", rc != 0 and "does not sign debug enclaves (it is a production key)" in out, out)
+rc, out = sign(s, "officer", "dev", cdbg, path("dbg.signed.so"))
+ok("debug signed by the dev key", rc == 0, out)
+# a prodid the key does not sign
+rc, out = sign(s, "ci", "release", conf("p2.conf", "prodid = 2\nsvn = 9\n"), path("x.so"))
+ok("prodid off the key's list refused", rc != 0 and "does not sign ISVPRODID 2" in out, out)
+
+# ISVSVN: forwards and the same are fine, backwards is not (per prodid)
+rc, out = sign(s, "ci", "release", conf("p1s5.conf", "prodid = 1\nsvn = 5\n"), path("s5.so"))
+ok("svn 5 after 2", rc == 0, out)
+rc, out = sign(s, "ci", "release", conf("p1s5b.conf", "prodid = 1\nsvn = 5\ntcs_count = 3\n"), path("s5b.so"))
+ok("svn 5 again (another build)", rc == 0, out)
+rc, out = sign(s, "ci", "release", c12, path("x.so"))
+ok("svn 2 after 5 refused", rc != 0 and "ISVSVN 2 for ISVPRODID 1 is below 5" in out, out)
+rc, out = sign(s, "ci", "release", conf("p7s1.conf", "prodid = 7\nsvn = 1\n"), path("p7.so"))
+ok("another prodid keeps its own ISVSVN", rc == 0, out)
+rc, out = sign(s, "officer", "dev", c12, path("dev2.so"))
+ok("another key keeps its own ISVSVN", rc == 0, out)
+
+# ---- requests kubetee would not send, from grpcio ----
+subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--python_out", WORK, "--grpc_out", WORK,
+                "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin", PROTO], check=True)
+sys.path.insert(0, WORK)
+import grpc  # noqa: E402
+import signer_pb2  # noqa: E402
+import signer_pb2_grpc  # noqa: E402
+
+creds = grpc.ssl_channel_credentials(open(path("ca.pem"), "rb").read(), open(path("ci.key"), "rb").read(),
+                                     open(path("ci.pem"), "rb").read())
+chan = grpc.secure_channel(s.address, creds, options=[("grpc.ssl_target_name_override", "localhost")])
+stub = signer_pb2_grpc.SignerStub(chan)
+rc, _ = run(KUBETEE, "gendata", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config",
+            conf("p1s9.conf", "prodid = 1\nsvn = 9\n"), "--out", path("sd.bin"))
+good = open(path("sd.bin"), "rb").read()
+r = stub.Sign(signer_pb2.SignRequest(key="release", sigdata=good), timeout=10)
+ok("grpcio peer gets a signature for gendata's bytes", len(r.signature) == 384 and r.mrsigner.hex() == mrsigner["release"])
+
+
+def refused(what, data, text, code=grpc.StatusCode.INVALID_ARGUMENT):
+    try:
+        stub.Sign(signer_pb2.SignRequest(key="release", sigdata=data), timeout=10)
+        ok(what, False, "was signed")
+    except grpc.RpcError as e:
+        ok(what, e.code() == code and text in e.details(), "%s %s" % (e.code(), e.details()))
+
+
+def flip(off, mask):
+    b = bytearray(good)
+    b[off] ^= mask
+    return bytes(b)
+
+
+refused("arbitrary bytes", os.urandom(256), "HEADER (bytes 0-15) is not SIGSTRUCT's")
+refused("a SHA-256 digest", bytes(32), "32 bytes, not 256")
+refused("255 bytes", good[:255], "255 bytes, not 256")
+refused("PROVISIONKEY asked for", flip(156, 0x10), "ATTRIBUTES.PROVISIONKEY is set", grpc.StatusCode.PERMISSION_DENIED)
+refused("INIT set", flip(156, 0x01), "ATTRIBUTES.INIT", grpc.StatusCode.PERMISSION_DENIED)
+refused("attribute mask loosened", flip(172, 0x02), "ATTRIBUTEMASK.FLAGS", grpc.StatusCode.PERMISSION_DENIED)
+refused("a reserved byte", flip(100, 0x01), "reserved bytes 44-127")
+refused("KSS family id", flip(140, 0x01), "ISVFAMILYID", grpc.StatusCode.PERMISSION_DENIED)
+chan.close()
+
+# ---- metrics, then a restart keeps the ISVSVN state ----
+st, body = s.http("/metrics")
+ok("metrics count outcomes", st == 200 and 'kubetee_signer_requests_total{outcome="svn_backwards"} 1' in body
+   and 'kubetee_signer_requests_total{outcome="not_signing_data"} 8' in body, body[:400])
+m = re.search(r'kubetee_signer_signatures_total\{key="release"\} (\d+)', body)
+ok("signatures counted", m and int(m.group(1)) == 5, body[:600])
+ok("each family once", body.count("# TYPE kubetee_signer_requests_total") == 1)
+rc, log = s.stop()
+ok("SIGTERM drains and exits 0", rc == 0 and "event=signer.stopping signal=SIGTERM" in log and "event=signer.stopped" in log, log[-500:])
+ok("one line per request", log.count("event=signer.signed") == 7 and "reason=key_not_allowed client=officer" in log
+   and "reason=unknown_client client=\"unknown:CN = stranger" in log, log)
+state = open(path("state")).read()
+ok("state recorded", state.startswith("kubetee-signer state 1\n") and "%s 1 9\n" % mrsigner["release"] in state, state)
+ok("state private", (os.stat(path("state")).st_mode & 0o777) == 0o600)
+
+s = Signer()
+rc, out = sign(s, "ci", "release", conf("p1s8.conf", "prodid = 1\nsvn = 8\n"), path("x.so"))
+ok("after a restart, svn 8 after 9 is still refused", rc != 0 and "is below 9" in out, out)
+s.stop()
+with open(path("state"), "a") as f:
+    f.write("garbage\n")
+rc, out = run(SIGNER, "--config", path("signer.yaml"))
+ok("a state file that does not parse stops the start", rc != 0 and "signer state" in out, out)
+
+# ---- configurations refused ----
+bad = [
+    (config.replace("    production: false\n    debug: true", "    production: true\n    debug: true"),
+     "production key and may not sign debug"),
+    (config.replace("clients: [ci, officer]", "clients: [ci, nobody]"), "names a client the clients section does not define"),
+    (config.replace("prodids: [1, 7]", "prodids: [1, 010]"), "decimal numbers"),
+    (config.replace("prodids: [1, 7]", "prodids: []"), "one or more numbers"),
+    (config.replace("  pin_file: %s/pin" % WORK, "  pin_file: %s/pin\n  pin_env: PIN" % WORK), "exactly one of pin_file"),
+    (config.replace("    production: true\n", ""), "production is missing"),
+    (config.replace("  dev:\n", "  dev:\n    label: release-2026\n"), "are one token key 'release-2026'"),
+    (config + "  release:\n    production: true\n    prodids: [1]\n    clients: [ci]\n", "appears twice"),
+    (config.replace("listen:", "listne:"), "unknown key 'listne'"),
+]
+for i, (text, want) in enumerate(bad):
+    with open(path("bad.yaml"), "w") as f:
+        f.write(text)
+    rc, out = run(SIGNER, "keys", "--config", path("bad.yaml"))
+    ok("config refused: " + want, rc != 0 and want in out, out)
+
+print("%d passed, %d failed" % (passed, failed))
+shutil.rmtree(WORK, ignore_errors=True)
+sys.exit(1 if failed else 0)

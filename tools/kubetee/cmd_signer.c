@@ -1,0 +1,86 @@
+/* kubetee sign --signer, kubetee signer keys: kubetee-signer's client, over mutual TLS
+ * with this client's own certificate. */
+#include "cli.h"
+#include "commands.h"
+#include "signer_client.h"
+#include "signer.pb-c.h"
+
+#include <kubetee/rpc.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SIGNER_TIMEOUT_MS 30000
+
+static kt_status connect_to(const signer_endpoint *e, kt_rpc_client **c)
+{
+    if (!e->ca || !e->cert || !e->key)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "the signer needs --tls-ca, --tls-cert and "
+                                                "--tls-key (mutual TLS)");
+    kt_rpc_tls tls = {.ca = e->ca, .cert = e->cert, .key = e->key,
+                      .server_name = e->server_name};
+    return kt_rpc_client_new(e->address, &tls, c);
+}
+
+kt_status signer_sign(const signer_endpoint *e, const char *key,
+                      const uint8_t sd[KT_SIGDATA_LEN], kt_key **pub, kt_buf *sig)
+{
+    kt_rpc_client *c;
+    kt_status st = connect_to(e, &c);
+    if (st) return st;
+    Kubetee__Signer__V1__SignRequest req = KUBETEE__SIGNER__V1__SIGN_REQUEST__INIT;
+    Kubetee__Signer__V1__SignResponse res = KUBETEE__SIGNER__V1__SIGN_RESPONSE__INIT;
+    req.key = (char *)key;
+    req.sigdata.data = (uint8_t *)sd;
+    req.sigdata.len = KT_SIGDATA_LEN;
+    st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Sign", &req, &res, SIGNER_TIMEOUT_MS);
+    kt_rpc_client_free(c);
+    if (st) return kt_fail_context(st, "signer");
+    if (res.modulus.len != KT_RSA3072_LEN || res.signature.len != KT_RSA3072_LEN)
+        st = kt_fail(KT_ERR_MALFORMED, "signer: the answer's modulus or signature is not 384 "
+                                       "bytes");
+    if (!st) st = kt_key_from_public_raw(KT_KEY_RSA3072_E3, res.modulus.data, res.modulus.len, pub);
+    if (!st) st = kt_buf_append(sig, res.signature.data, res.signature.len);
+    kt_message_clear(&res);
+    return st;
+}
+
+int cmd_signer(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "keys")) {
+        fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
+                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n");
+        return 2;
+    }
+    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
+                   {"tls-ca", true, "CA that issued the signer's certificate"},
+                   {"tls-cert", true, "this client's certificate"},
+                   {"tls-key", true, "this client's private key"},
+                   {"server-name", true, "name to check in the signer's certificate"}};
+    if (!cli_parse(argc - 1, argv + 1, o, CLI_NOPTS(o)) || !o[0].value) {
+        fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
+                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n");
+        return 2;
+    }
+    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    kt_rpc_client *c;
+    kt_status st = connect_to(&e, &c);
+    if (st) return cli_die("connecting to the signer", st);
+    Kubetee__Signer__V1__KeysRequest req = KUBETEE__SIGNER__V1__KEYS_REQUEST__INIT;
+    Kubetee__Signer__V1__KeysResponse res = KUBETEE__SIGNER__V1__KEYS_RESPONSE__INIT;
+    st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Keys", &req, &res, SIGNER_TIMEOUT_MS);
+    kt_rpc_client_free(c);
+    if (st) return cli_die("signer", st);
+    for (size_t i = 0; i < res.n_keys; i++) {
+        const Kubetee__Signer__V1__Key *k = res.keys[i];
+        char mrs[65] = "?", name[260];
+        if (k->mrsigner.len == 32) kt_hex_encode(k->mrsigner.data, 32, mrs, sizeof mrs);
+        printf("%s mrsigner=%s production=%s debug=%s prodids=",
+               kt_escape(k->name, strlen(k->name), name, sizeof name), mrs,
+               k->production ? "true" : "false", k->debug_allowed ? "true" : "false");
+        for (size_t j = 0; j < k->n_prodids; j++)
+            printf("%s%u", j ? "," : "", (unsigned)k->prodids[j]);
+        printf("\n");
+    }
+    kt_message_clear(&res);
+    return 0;
+}
