@@ -86,6 +86,8 @@ typedef struct {
 
 kt_status kt_buf_reserve(kt_buf *b, size_t extra);
 kt_status kt_buf_append(kt_buf *b, const void *data, size_t n);
+/* Appends printf-formatted text of any length (no terminating NUL is counted in len). */
+kt_status kt_buf_printf(kt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_buf_free(kt_buf *b);
 
 /* ---- little-endian integers ---- */

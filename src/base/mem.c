@@ -1,6 +1,8 @@
 /* Memory helpers: wiping secrets, equal-time comparison, byte buffers. */
 #include <kubetee/base.h>
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,23 @@ kt_status kt_buf_append(kt_buf *b, const void *data, size_t n)
     if (st) return st;
     if (n) memcpy(b->data + b->len, data, n);
     b->len += n;
+    return KT_OK;
+}
+
+kt_status kt_buf_printf(kt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return kt_fail(KT_ERR_INVALID_ARGUMENT, "buffer: bad format '%s'", fmt);
+    /* room for vsnprintf's NUL, which len does not count */
+    kt_status st = kt_buf_reserve(b, (size_t)n + 1);
+    if (st) return st;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
     return KT_OK;
 }
 

@@ -24,9 +24,13 @@ typedef struct srv {
     struct timespec since;
 } srv;
 
-enum { REFUSE_METHOD, REFUSE_NOT_FOUND, REFUSE_TYPE, REFUSE_SIZE, REFUSE_COUNT };
-static const char *refuse_names[REFUSE_COUNT] = {"method", "not_found", "content_type",
-                                                 "too_large"};
+enum { REFUSE_METHOD, REFUSE_NOT_FOUND, REFUSE_TYPE, REFUSE_SIZE, REFUSE_TARGET, REFUSE_COUNT };
+static const char *refuse_names[REFUSE_COUNT] = {"method", "not_found", "content_type", "too_large",
+                                                 "target"};
+
+/* Connections: at most KT_HTTP_PER_IP from one address, so slow clients on one address
+ * cannot take the slots kubelet's probes need; one silent for KT_HTTP_IDLE_S is closed. */
+enum { KT_HTTP_CONNECTIONS = 512, KT_HTTP_PER_IP = 16, KT_HTTP_IDLE_S = 5 };
 
 struct kt_http {
     kt_http_spec spec;
@@ -113,20 +117,46 @@ static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload
     return ok;
 }
 
+/* The request target must be exactly the path MHD hands over: no NUL inside it ("/healthz\0x"
+ * would otherwise be served as /healthz), no query, no %-escapes (no endpoint takes one).
+ * The operator endpoints take none of these. MHD parses the request line in place, so the target's
+ * raw bytes run from url up to the space before version; anything MHD cut off or unescaped makes
+ * the two differ, and an MHD that copied the strings elsewhere would fail closed (every request
+ * 400, which the tests would show at once). */
+static bool target_is_path(const char *url, const char *version)
+{
+    return version == url + strlen(url) + 1;
+}
+
+/* GET and HEAD take no body: refused from the headers, before any body byte is read. */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    return te || (cl && strcmp(cl, "0"));
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_size, void **state)
 {
-    (void)version;
     srv *s = cls;
     kt_http *h = s->h;
+    /* the POST path may carry a query (kube-apiserver adds ?timeout=10s), which its
+     * handler never reads */
     if (h->post_path && !strcmp(url, h->post_path)) {
-        if (strcmp(method, "POST")) return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
+        if (strcmp(method, "POST"))
+            return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
         return post(s, c, upload_data, upload_size, state);
     }
     if (*upload_size) return MHD_NO;
+    if (!target_is_path(url, version))
+        return refuse(h, c, url, REFUSE_TARGET, 400,
+                      "request target must be a plain path (no NUL, query or escapes)\n");
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
+    if (has_body(c))
+        return refuse(h, c, url, REFUSE_SIZE, 413, "request bodies are not accepted here\n");
     if (!strcmp(url, "/healthz")) return reply(c, 200, "text/plain", "ok\n", 3);
     if (!strcmp(url, "/readyz")) {
         bool ready = !h->spec.ready || h->spec.ready(h->spec.ctx);
@@ -175,11 +205,15 @@ static srv *srv_start(kt_http *h, const char *cert, const char *key, int fd)
     if (!s) return NULL;
     s->h = h;
     clock_gettime(CLOCK_MONOTONIC, &s->since);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0);
+    /* epoll, not select(): a process holding more than FD_SETSIZE descriptors (a gRPC
+     * server with many connections) must still answer its probes */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0);
     struct MHD_OptionItem opts[] = {
         {fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd, fd >= 0 ? NULL : &h->sa},
-        {MHD_OPTION_CONNECTION_LIMIT, 64, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, KT_HTTP_CONNECTIONS, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, KT_HTTP_PER_IP, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, KT_HTTP_IDLE_S, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL}, /* request line and headers */
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
         /* without a certificate the list ends here: plain HTTP */
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert},
@@ -189,8 +223,8 @@ static srv *srv_start(kt_http *h, const char *cert, const char *key, int fd)
          (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"},
         {MHD_OPTION_END, 0, NULL},
     };
-    s->d = MHD_start_daemon(flags, ntohs(h->sa.sin_port), NULL, NULL, handle, s,
-                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, ntohs(h->sa.sin_port), NULL, NULL, handle, s, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return NULL;
@@ -354,8 +388,8 @@ void kt_http_drain(kt_http *h, unsigned max_ms)
     if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (age_ms(&t0) < max_ms && (atomic_load(&h->cur->inflight) > 0 ||
-                                    (h->old && atomic_load(&h->old->inflight) > 0)))
+    while (age_ms(&t0) < max_ms &&
+           (atomic_load(&h->cur->inflight) > 0 || (h->old && atomic_load(&h->old->inflight) > 0)))
         nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
     pthread_mutex_unlock(&h->lock);
     kt_http_stop(h);
@@ -373,13 +407,7 @@ void kt_http_stop(kt_http *h)
 void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,
                const char *labels, double value)
 {
-    char line[512];
-    int n;
-    if (help) {
-        n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-        kt_buf_append(out, line, (size_t)n);
-    }
-    n = snprintf(line, sizeof line, "%s%s%s%s %.17g\n", name, labels ? "{" : "",
-                 labels ? labels : "", labels ? "}" : "", value);
-    kt_buf_append(out, line, (size_t)n);
+    if (help) kt_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    kt_buf_printf(out, "%s%s%s%s %.17g\n", name, labels ? "{" : "", labels ? labels : "",
+                  labels ? "}" : "", value);
 }

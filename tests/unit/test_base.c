@@ -154,6 +154,24 @@ static void test_buffer_grows_and_frees(void **state)
     assert_int_equal(b.len, 0);
 }
 
+/* Formatted text of any length lands whole (kt_metric writes through it: a long label set
+ * used to be cut at a 512-byte stack buffer whose snprintf length was then trusted). */
+static void test_buffer_printf_takes_any_length(void **state)
+{
+    (void)state;
+    char big[3000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    kt_buf b = {0};
+    assert_int_equal(kt_buf_printf(&b, "x{%s} %d\n", big, 7), KT_OK);
+    assert_int_equal(b.len, 2 + strlen(big) + 4);
+    assert_memory_equal(b.data, "x{", 2);
+    assert_memory_equal(b.data + 2 + strlen(big), "} 7\n", 4);
+    assert_int_equal(kt_buf_printf(&b, "%s", ""), KT_OK);
+    assert_int_equal(b.len, 2 + strlen(big) + 4);
+    kt_buf_free(&b);
+}
+
 static void test_equal_and_wipe(void **state)
 {
     (void)state;
@@ -259,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_base64_alphabet_exactly),
         cmocka_unit_test(test_buffer_grows_and_frees),
+        cmocka_unit_test(test_buffer_printf_takes_any_length),
         cmocka_unit_test(test_equal_and_wipe),
         cmocka_unit_test(test_atomic_write_mode_and_bounded_read),
     };
