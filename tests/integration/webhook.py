@@ -23,6 +23,10 @@ import time
 import unittest
 
 import jsonpatch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prom  # noqa: E402
 
 WEBHOOK, ROOT = sys.argv[1], sys.argv[2]
 del sys.argv[1:3]
@@ -42,6 +46,8 @@ def make_certs(out):
 class Webhook:
     """One sgx-webhook process on a free port, its log lines collected."""
 
+    started = []
+
     def __init__(self, certdir, *args, env=None):
         self.served = tempfile.mkdtemp(dir=WORK)
         for f in ("tls.crt", "tls.key"):
@@ -50,10 +56,17 @@ class Webhook:
         self.proc = subprocess.Popen(
             [WEBHOOK, "--listen=127.0.0.1:0", "--tls-cert-file=" + self.served + "/tls.crt",
              "--tls-key-file=" + self.served + "/tls.key", "--drain-seconds=3", *args],
-            stderr=subprocess.PIPE, text=True, errors="replace", env=env)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+            env=env)
+        Webhook.started.append(self.proc)
         threading.Thread(target=self._read, daemon=True).start()
-        m = self.wait_line(r"event=wh.serving port=(\d+)")
-        self.port = int(m.group(1))
+        try:
+            m = self.wait_line(r'event=wh.serving port=(\d+)|"event":"wh.serving","port":"(\d+)"')
+        except AssertionError:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.port = int(m.group(1) or m.group(2))
 
     def _read(self):
         for line in self.proc.stderr:
@@ -141,9 +154,10 @@ class Base(unittest.TestCase):
         wh = wh or self.wh
         c = Conn(wh.port, ctx or context(self.certs))
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h = {"Content-Type": ctype}
+        h = {"Content-Type": ctype, "Accept": "application/json, */*"}
         h.update(headers or {})
-        c.request("POST", "/mutate", data, h)
+        # kube-apiserver appends its timeout to the webhook's path
+        c.request("POST", "/mutate?timeout=5s", data, h)
         r = c.getresponse()
         out = r.read()
         c.close()
@@ -186,13 +200,15 @@ class Base(unittest.TestCase):
         self.assertEqual(resp["status"]["status"], "Failure")
         return resp["status"]["message"]
 
-    def metric(self, name, wh=None, ctx=None):
+    def metrics(self, wh=None, ctx=None):
+        """/metrics read by Prometheus's own parser (and the grouping rule, prom.py)."""
         c = Conn((wh or self.wh).port, ctx or context(self.certs))
         c.request("GET", "/metrics")
-        text = c.getresponse().read().decode()
+        r = c.getresponse()
+        self.assertTrue(r.getheader("Content-Type").startswith("text/plain; version=0.0.4"))
+        text = r.read().decode()
         c.close()
-        m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
-        return float(m.group(1)) if m else None, text
+        return prom.parse(text)
 
 
 class Mutation(Base):
@@ -426,9 +442,11 @@ class Refusals(Base):
         c.request("GET", "/mutate")
         self.assertEqual(c.getresponse().status, 405)
         c.close()
-        _, text = self.metric("x")
-        self.assertRegex(text, r'kubetee_webhook_http_refusals_total\{reason="too_large"\} [2-9]')
-        self.assertRegex(text, r'kubetee_webhook_http_refusals_total\{reason="content_type"\} [1-9]')
+        m = self.metrics()
+        name = "kubetee_webhook_http_refusals_total"
+        self.assertGreaterEqual(prom.value(m, name, reason="too_large"), 2)
+        self.assertGreaterEqual(prom.value(m, name, reason="content_type"), 1)
+        self.assertGreaterEqual(prom.value(m, name, reason="method"), 1)
 
 
 class Operations(Base):
@@ -455,17 +473,22 @@ class Operations(Base):
             c.request("GET", path)
             self.assertEqual(c.getresponse().status, code)
             c.close()
+        before = self.metrics()
         self.refused(review(pod(container("x", limits={PROVISION: "1"}))))
-        v, text = self.metric('kubetee_webhook_refusals_total{reason="provision_unannotated"}')
-        self.assertGreaterEqual(v, 1)
-        seen, current = set(), None
-        for line in text.splitlines():
-            name = line.split()[2] if line.startswith("#") else re.match(r"[^{ ]+", line).group(0)
-            if name != current:
-                self.assertNotIn(name, seen, "family %s is split" % name)
-                seen.add(name)
-                current = name
-        self.assertEqual(text.count("# TYPE kubetee_webhook_refusals_total"), 1)
+        self.admit(pod(container("y", limits={EPC: "1Mi"})))
+        after = self.metrics()
+
+        def delta(name, **labels):
+            return prom.value(after, name, **labels) - prom.value(before, name, **labels)
+
+        self.assertEqual(delta("kubetee_webhook_refusals_total", reason="provision_unannotated"), 1)
+        self.assertEqual(delta("kubetee_webhook_refusals_total", reason="quote_provider"), 0)
+        self.assertEqual(delta("kubetee_webhook_reviews_total", outcome="refused"), 1)
+        self.assertEqual(delta("kubetee_webhook_reviews_total", outcome="mutated"), 1)
+        self.assertEqual(delta("kubetee_webhook_reviews_total", outcome="unchanged"), 1)  # again
+        self.assertEqual(delta("kubetee_webhook_patch_operations_total"), 2)
+        self.assertEqual(prom.value(after, "kubetee_webhook_ready"), 1)
+        self.assertGreater(prom.value(after, "kubetee_webhook_tls_not_after_seconds"), time.time())
 
     def test_one_escaped_log_line_per_review(self):
         start = len(self.wh.lines)
@@ -493,10 +516,10 @@ class Operations(Base):
             self.post(review(pod()), wh=wh, ctx=context(new))
             with self.assertRaises(ssl.SSLCertVerificationError):
                 self.post(review(pod()), wh=wh, ctx=context(self.certs))
+            m = self.metrics(wh=wh, ctx=context(new))
             for result in ("failed", "ok"):
-                v, _ = self.metric('kubetee_webhook_tls_reloads_total{result="%s"}' % result,
-                                   wh=wh, ctx=context(new))
-                self.assertGreaterEqual(v, 1, result)
+                self.assertGreaterEqual(
+                    prom.value(m, "kubetee_webhook_tls_reloads_total", result=result), 1, result)
         finally:
             wh.stop()
         self.assertEqual(wh.proc.returncode, 0)
@@ -555,6 +578,27 @@ class Operations(Base):
         finally:
             wh.stop()
 
+    def test_the_sample_pod_in_both_deliveries(self):
+        (sample,) = [d for d in yaml.safe_load_all(open(
+            os.path.join(ROOT, "deploy/sgx-device-plugin/sample-pod.yaml"))) if d]
+        after, _ = self.admit(sample)
+        (c,) = after["spec"]["containers"]
+        self.assertEqual(c["resources"]["limits"][ENCLAVE], "1")
+        self.assertNotIn(PROVISION, c["resources"]["limits"])
+        self.assertEqual(c["env"], [{"name": "SGX_AESM_ADDR", "value": "1"}])
+        wh = Webhook(self.certs, "--aesm-delivery=resource", "--log-format=json")
+        try:
+            after, _ = self.admit(sample, wh=wh)
+            (c,) = after["spec"]["containers"]
+            self.assertEqual(c["resources"]["limits"]["kubetee.io/aesm"], "1")
+            self.assertNotIn("volumes", after["spec"])
+            # the JSON log: one object per line, the review's fields in it
+            line = json.loads(wh.wait_line(r'"event":"wh.review"').string)
+            self.assertEqual((line["pod"], line["outcome"], line["ops"]),
+                             ("kubetee-hello", "mutated", "3"))
+        finally:
+            wh.stop()
+
     def test_bad_settings_are_named(self):
         def run(args, env=None, files=None):
             r = subprocess.run([WEBHOOK, "--tls-cert-file=/x", "--tls-key-file=/y", *args],
@@ -603,6 +647,10 @@ def setUpModule():
 
 def tearDownModule():
     Base.wh.stop()
+    for p in Webhook.started:  # whatever a failed test left running
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     shutil.rmtree(WORK, ignore_errors=True)
 
 

@@ -113,6 +113,17 @@ class WebhookManifests(unittest.TestCase):
         filled["webhooks"][0]["clientConfig"]["caBundle"] = ""
         self.assertEqual(filled, self.mwc)  # only the caBundle differs
 
+    def test_aesm_resource_is_the_one_the_plugin_serves(self):
+        (c,) = self.kinds["Deployment"]["spec"]["template"]["spec"]["containers"]
+        self.assertIn("--aesm-delivery=resource", c["args"])
+        (want,) = [a.split("=", 1)[1] for a in c["args"] if a.startswith("--aesm-resource=")]
+        ds = [d for d in load(os.path.join(ROOT, "deploy/sgx-device-plugin/daemonset.yaml"))
+              if d["kind"] == "DaemonSet"][0]
+        (plugin,) = ds["spec"]["template"]["spec"]["containers"]
+        args = dict(a[2:].split("=", 1) for a in plugin["args"] if "=" in a)
+        self.assertTrue(args.get("aesm-socket-dir"), "the plugin serves no AESM resource")
+        self.assertEqual(args.get("aesm-resource", "kubetee.io/aesm"), want)
+
     def test_make_certs_refuses_bad_names(self):
         with tempfile.TemporaryDirectory() as out:
             r = subprocess.run(["bash", os.path.join(DIR, "make-certs.sh"), out, "Bad_NS"],
