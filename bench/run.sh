@@ -14,3 +14,5 @@ bash "$here/../tests/interop/dcapqvl/install.sh" "$build/dcapqvl"
   "$here/verify/dcapqvl.mjs" "$build/dcapqvl/node_modules"
 echo
 "$build/bench/bench_rpc"
+echo
+"$build/bench/bench_signer" "$build/services/signer/kubetee-signer"

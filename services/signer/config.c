@@ -186,8 +186,10 @@ static kt_status keys(const kt_y *m, sg_config *c)
 
 static kt_status sections(const kt_y *root, sg_config *c)
 {
-    static const char *const top[] = {"listen", "http",    "state",   "log_format", "rpc_limits",
-                                      "tls",    "token",   "clients", "keys",       NULL};
+    static const char *const top[] = {"listen", "http",  "state",   "log_format", "rpc_limits",
+                                      "tls",    "token", "clients", "keys",       "log",
+                                      NULL};
+    static const char *const log[] = {"path", "head", "key", NULL};
     static const char *const tls[] = {"cert", "key", "client_ca", NULL};
     static const char *const token[] = {"module", "label", "pin_file", "pin_env", NULL};
     kt_status st = want_map(root, "the document");
@@ -215,6 +217,13 @@ static kt_status sections(const kt_y *root, sg_config *c)
     if (!st && !c->pin_file[0] == !c->pin_env[0])
         st = bad(k, "must give exactly one of pin_file and pin_env (never the PIN itself)",
                  "token");
+    const kt_y *l = kt_yaml_get(root, "log");
+    if (!st && !l) st = bad(root, "is missing (the transparency log: path, head, key)", "log");
+    if (!st) st = want_map(l, "log");
+    if (!st) st = known_keys(l, "log", log);
+    if (!st) st = text(l, "path", "log.path", true, c->log_path, SG_PATH_MAX);
+    if (!st) st = text(l, "head", "log.head", true, c->log_head, SG_PATH_MAX);
+    if (!st) st = text(l, "key", "log.key", true, c->log_key, SG_PATH_MAX);
     const kt_y *cl = kt_yaml_get(root, "clients"), *ks = kt_yaml_get(root, "keys");
     if (!st && !cl) st = bad(root, "is missing", "clients");
     if (!st) st = clients(cl, c);

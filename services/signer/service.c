@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token)
 {
@@ -29,6 +30,14 @@ kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token)
         if (!st) st = kt_sha256(le, sizeof le, s->mrsigner[i]);
     }
     if (!st) st = sg_state_open(cfg->state, &s->state);
+    if (!st) {
+        kt_buf pem = {0};
+        st = kt_file_read(cfg->log_key, 64 << 10, &pem);
+        if (!st) st = kt_key_from_pem((const char *)pem.data, pem.len, &s->log_key);
+        kt_buf_free(&pem);
+        if (st) st = kt_fail_context(st, "the log key");
+    }
+    if (!st) st = kt_tlog_open(cfg->log_path, cfg->log_head, s->log_key, &s->log);
     if (st) sg_service_free(s);
     return st;
 }
@@ -38,8 +47,12 @@ void sg_service_free(sg_service *s)
     for (size_t i = 0; i < SG_MAX_KEYS; i++)
         kt_p11_key_free(s->keys[i]);
     sg_state_free(s->state);
+    kt_tlog_free(s->log);
+    kt_key_free(s->log_key);
     memset(s->keys, 0, sizeof s->keys);
     s->state = NULL;
+    s->log = NULL;
+    s->log_key = NULL;
 }
 
 static size_t key_index(const sg_service *s, const sg_key *k)
@@ -47,9 +60,9 @@ static size_t key_index(const sg_service *s, const sg_key *k)
     return (size_t)(k - s->cfg->keys);
 }
 
-/* One line for the request, then its status for the client. */
-static kt_status outcome(sg_service *s, sg_outcome o, kt_status st, const char *client,
-                         const char *key, const kt_sigdata_info *req)
+/* One line for the request, then its status for the client; seq: the log entry. */
+static kt_status outcome_seq(sg_service *s, sg_outcome o, kt_status st, const char *client,
+                             const char *key, const kt_sigdata_info *req, uint64_t seq)
 {
     atomic_fetch_add(&s->outcomes[o], 1);
     char mre[65] = "", prodid[8] = "", svn[8] = "";
@@ -59,8 +72,11 @@ static kt_status outcome(sg_service *s, sg_outcome o, kt_status st, const char *
         snprintf(svn, sizeof svn, "%u", (unsigned)req->svn);
     }
     if (o == SG_OK) {
+        char entry[24];
+        snprintf(entry, sizeof entry, "%llu", (unsigned long long)seq);
         kt_log(KT_LOG_INFO, "signer.signed", "client", client, "key", key, "mrenclave", mre,
-               "prodid", prodid, "svn", svn, "debug", req->debug ? "true" : "false", NULL);
+               "prodid", prodid, "svn", svn, "debug", req->debug ? "true" : "false", "log_entry",
+               entry, NULL);
         return KT_OK;
     }
     char why[512];
@@ -69,6 +85,12 @@ static kt_status outcome(sg_service *s, sg_outcome o, kt_status st, const char *
            sg_outcome_names[o], "client", client, "key", key, "mrenclave", mre, "prodid", prodid,
            "svn", svn, "error", why, NULL);
     return kt_fail(st, "%s", why);
+}
+
+static kt_status outcome(sg_service *s, sg_outcome o, kt_status st, const char *client,
+                         const char *key, const kt_sigdata_info *req)
+{
+    return outcome_seq(s, o, st, client, key, req, 0);
 }
 
 static kt_status who(char *client, size_t cap, int *idx, const sg_config *cfg)
@@ -116,12 +138,23 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     uint8_t sig[KT_RSA3072_LEN];
     if ((st = kt_p11_sign(s->keys[ki], req->sigdata.data, KT_SIGDATA_LEN, sig)))
         return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
+    /* in the log before anyone has the signature */
+    kt_tlog_entry e = {.time = (uint64_t)time(NULL), .prodid = info.prodid, .svn = info.svn,
+                       .debug = info.debug};
+    memcpy(e.mrenclave, info.mrenclave, 32);
+    memcpy(e.mrsigner, s->mrsigner[ki], 32);
+    snprintf(e.key, sizeof e.key, "%s", k->name);
+    snprintf(e.client, sizeof e.client, "%s", s->cfg->clients[ci].name);
+    if ((st = kt_tlog_append(s->log, &e))) {
+        kt_wipe(sig, sizeof sig);
+        return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
+    }
     if ((st = kt_call_bytes(&res->signature, sig, sizeof sig)) ||
         (st = kt_call_bytes(&res->modulus, s->modulus[ki], KT_RSA3072_LEN)) ||
         (st = kt_call_bytes(&res->mrsigner, s->mrsigner[ki], 32)))
         return st;
     atomic_fetch_add(&s->signed_by[ki], 1);
-    return outcome(s, SG_OK, KT_OK, client, key, &info);
+    return outcome_seq(s, SG_OK, KT_OK, client, key, &info, e.seq);
 }
 
 static kt_status keys(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)

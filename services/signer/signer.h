@@ -36,6 +36,7 @@ typedef struct {
     char listen[256], http[256], state[SG_PATH_MAX], log_format[8], rpc_limits[256];
     char tls_cert[SG_PATH_MAX], tls_key[SG_PATH_MAX], tls_client_ca[SG_PATH_MAX];
     char module[SG_PATH_MAX], token[33], pin_file[SG_PATH_MAX], pin_env[128];
+    char log_path[SG_PATH_MAX], log_head[SG_PATH_MAX], log_key[SG_PATH_MAX];
     sg_client clients[SG_MAX_CLIENTS];
     size_t nclients;
     sg_key keys[SG_MAX_KEYS];

@@ -90,6 +90,12 @@ issue("server", "localhost", "ca", san="DNS:localhost,IP:127.0.0.1")
 for c in ("ci", "officer", "stranger"):
     issue(c, c, "ca")
 issue("rogue", "ci", "ca2")  # the name of ci, from another CA
+# the transparency log's key (P-256), and its public half for verifiers
+openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("log.key"))
+os.chmod(path("log.key"), 0o600)
+openssl("pkey", "-in", path("log.key"), "-pubout", "-out", path("log.pub"))
+openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("other.key"))
+openssl("pkey", "-in", path("other.key"), "-pubout", "-out", path("other.pub"))
 with open(path("clients-ca.pem"), "w") as f:  # the signer trusts both CAs for TLS
     f.write(open(path("ca.pem")).read() + open(path("ca2.pem")).read())
 
@@ -104,6 +110,10 @@ tls:
   cert: %(w)s/server.pem
   key: %(w)s/server.key
   client_ca: %(w)s/clients-ca.pem
+log:
+  path: %(w)s/log
+  head: %(w)s/log.head
+  key: %(w)s/log.key
 token:
   module: %(module)s
   label: signing
@@ -311,6 +321,46 @@ refused("a reserved byte", flip(100, 0x01), "reserved bytes 44-127")
 refused("KSS family id", flip(140, 0x01), "ISVFAMILYID", grpc.StatusCode.PERMISSION_DENIED)
 chan.close()
 
+# ---- the transparency log ----
+def log_verify(*extra, log="log", head="log.head", key="log.pub"):
+    return run(KUBETEE, "signer", "log", "verify", "--log", path(log), "--head", path(head), "--key", path(key), *extra)
+
+
+rc, out = log_verify()
+ok("the log verifies", rc == 0 and "log verifies: 7 entries" in out, out)
+rc, out = log_verify("--enclave", path("rel.signed.so"))
+ok("the released enclave is in the log, with who asked", rc == 0 and
+   "key release client ci prodid 1 svn 2 debug false" in out, out)
+rc, out = log_verify("--enclave", path("dbg.signed.so"))
+ok("the debug enclave too", rc == 0 and "key dev client officer prodid 1 svn 2 debug true" in out, out)
+rc, _ = run(KUBETEE, "sign", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", c12,
+            "--key", os.path.join(ENCLAVES, "keyA.pem"), "--out", path("local.so"), "--quiet")
+rc, out = log_verify("--enclave", path("local.so"))
+ok("an enclave signed elsewhere was never signed here", rc == 1 and "was never signed in this log" in out, out)
+lines = open(path("log")).read().splitlines(keepends=True)
+ok("one line per signature", len(lines) == 7)
+
+
+def tampered(name, text):
+    with open(path(name), "w") as f:
+        f.write(text)
+    return name
+
+
+changed = lines[:]
+changed[1] = changed[1].replace(" 1 2 1 dev officer ", " 1 3 1 dev officer ")
+ok("the line to change exists", changed[1] != lines[1], lines[1])
+rc, out = log_verify(log=tampered("t1", "".join(changed)))
+ok("a changed entry is found", rc != 0 and "tlog line 2" in out and "does not hash" in out, out)
+rc, out = log_verify(log=tampered("t2", "".join(lines[:2] + lines[3:])))
+ok("a removed entry is found", rc != 0 and "holds entry 4" in out, out)
+rc, out = log_verify(log=tampered("t3", "".join(lines[:6])))
+ok("a cut-off log is found by its head", rc != 0 and "covers 7 entries, the log holds 6" in out, out)
+rc, out = log_verify(log=tampered("t4", "".join([lines[1], lines[0]] + lines[2:])))
+ok("reordered entries are found", rc != 0 and "tlog line 1" in out, out)
+rc, out = log_verify(key="other.pub")
+ok("a head checked with another key fails", rc != 0 and "does not verify with the log key" in out, out)
+
 # ---- metrics, then a restart keeps the ISVSVN state ----
 st, body = s.http("/metrics")
 ok("metrics count outcomes", st == 200 and 'kubetee_signer_requests_total{outcome="svn_backwards"} 1' in body
@@ -320,7 +370,7 @@ ok("signatures counted", m and int(m.group(1)) == 5, body[:600])
 ok("each family once", body.count("# TYPE kubetee_signer_requests_total") == 1)
 rc, log = s.stop()
 ok("SIGTERM drains and exits 0", rc == 0 and "event=signer.stopping signal=SIGTERM" in log and "event=signer.stopped" in log, log[-500:])
-ok("one line per request", log.count("event=signer.signed") == 7 and "reason=key_not_allowed client=officer" in log
+ok("one line per request", log.count("event=signer.signed") == 7 and "log_entry=7" in log and "reason=key_not_allowed client=officer" in log
    and "reason=unknown_client client=\"unknown:CN = stranger" in log, log)
 state = open(path("state")).read()
 ok("state recorded", state.startswith("kubetee-signer state 1\n") and "%s 1 9\n" % mrsigner["release"] in state, state)
@@ -334,6 +384,14 @@ with open(path("state"), "a") as f:
     f.write("garbage\n")
 rc, out = run(SIGNER, "--config", path("signer.yaml"))
 ok("a state file that does not parse stops the start", rc != 0 and "signer state" in out, out)
+with open(path("state"), "w") as f:
+    f.write("kubetee-signer state 1\n")
+shutil.copy(path("log"), path("log.good"))
+with open(path("log"), "w") as f:
+    f.write("".join(changed))
+rc, out = run(SIGNER, "--config", path("signer.yaml"))
+ok("a log that does not verify stops the start", rc != 0 and "does not hash" in out, out)
+shutil.copy(path("log.good"), path("log"))
 
 # ---- configurations refused ----
 bad = [
@@ -347,6 +405,7 @@ bad = [
     (config.replace("  dev:\n", "  dev:\n    label: release-2026\n"), "are one token key 'release-2026'"),
     (config + "  release:\n    production: true\n    prodids: [1]\n    clients: [ci]\n", "appears twice"),
     (config.replace("listen:", "listne:"), "unknown key 'listne'"),
+    (config.replace("log:\n", "journal:\n"), "unknown key 'journal'"),
 ]
 for i, (text, want) in enumerate(bad):
     with open(path("bad.yaml"), "w") as f:

@@ -6,6 +6,7 @@
 #include "signer.pb-c.h"
 
 #include <kubetee/rpc.h>
+#include <kubetee/tlog.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,11 +45,83 @@ kt_status signer_sign(const signer_endpoint *e, const char *key,
     return st;
 }
 
+/* With --enclave: the entries that signed this MRENCLAVE with this MRSIGNER. */
+typedef struct {
+    const kt_enclave_identity *id;
+    unsigned found;
+} log_search;
+
+static kt_status each_entry(void *arg, const kt_tlog_entry *e)
+{
+    log_search *s = arg;
+    if (!s->id || !kt_equal(e->mrenclave, s->id->mrenclave, 32) ||
+        !kt_equal(e->mrsigner, s->id->mrsigner, 32))
+        return KT_OK;
+    s->found++;
+    printf("signed: entry %llu time %llu key %s client %s prodid %u svn %u debug %s\n",
+           (unsigned long long)e->seq, (unsigned long long)e->time, e->key, e->client,
+           (unsigned)e->prodid, (unsigned)e->svn, e->debug ? "true" : "false");
+    return KT_OK;
+}
+
+static int log_verify(int argc, char **argv)
+{
+    cli_opt o[] = {{"log", true, "the signer's log"},
+                   {"head", true, "its signed head"},
+                   {"key", true, "the signer's log key (public PEM)"},
+                   {"enclave", true, "a signed enclave: was it signed, by whom"}};
+    if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value || !o[1].value || !o[2].value) {
+        fprintf(stderr, "usage: kubetee signer log verify --log LOG --head HEAD --key "
+                        "log-key.pub.pem [--enclave e.signed.so]\n"
+                        "exit status: 0 the log verifies (and signed the enclave), 1 not\n");
+        return 2;
+    }
+    kt_buf log = {0}, head = {0}, img = {0};
+    kt_key *pub = NULL;
+    kt_signed_image si;
+    kt_enclave_identity id;
+    log_search s = {NULL, 0};
+    kt_tlog_head h;
+    int rc = 0;
+    kt_status st;
+    if ((st = kt_file_read(o[0].value, 1u << 30, &log))) rc = cli_die("reading the log", st);
+    else if ((st = kt_file_read(o[1].value, 4096, &head))) rc = cli_die("reading the head", st);
+    else if ((st = cli_load_key(o[2].value, &pub))) rc = cli_die("reading the log key", st);
+    else if (o[3].value && ((st = kt_file_read(o[3].value, KT_IMAGE_MAX, &img)) ||
+                            (st = kt_image_verify(img.data, img.len, &si, &id))))
+        rc = cli_die("reading the enclave", st);
+    if (!rc && o[3].value) s.id = &id;
+    if (!rc && (st = kt_tlog_verify(log.data, log.len, head.data, head.len, pub, each_entry, &s,
+                                    &h)))
+        rc = cli_die("the log does not verify", st);
+    if (!rc) {
+        char hex[65];
+        kt_hex_encode(h.hash, 32, hex, sizeof hex);
+        printf("log verifies: %llu entries, head %s, signed at %llu\n",
+               (unsigned long long)h.entries, hex, (unsigned long long)h.time);
+    }
+    if (!rc && s.id && !s.found) {
+        char mre[65];
+        kt_hex_encode(id.mrenclave, 32, mre, sizeof mre);
+        fprintf(stderr, "kubetee: MRENCLAVE %s with this MRSIGNER was never signed in this "
+                        "log\n",
+                mre);
+        rc = 1;
+    }
+    kt_key_free(pub);
+    kt_buf_free(&log), kt_buf_free(&head), kt_buf_free(&img);
+    return rc;
+}
+
 int cmd_signer(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "verify"))
+        return log_verify(argc - 2, argv + 2);
     if (argc < 1 || strcmp(argv[0], "keys")) {
         fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
-                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n");
+                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n"
+                        "       kubetee signer log verify --log LOG --head HEAD --key PUB "
+                        "[--enclave E]\n");
         return 2;
     }
     cli_opt o[] = {{"signer", true, "kubetee-signer's address"},

@@ -1,0 +1,181 @@
+/* The log as a whole: verifying it against its signed head, and appending to it. An
+ * entry is written and fsynced before the head that covers it is signed and renamed into
+ * place; a crash between the two leaves one entry past the head, which the writer signs
+ * a head for when it opens (anything else that does not verify stops it). */
+#include <kubetee/tlog.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_MAX (1ull << 30)
+
+/* Walks the entries: numbered, chained, each parsing. The last hash and count out. */
+static kt_status walk(const uint8_t *log, size_t n, kt_tlog_each each, void *arg,
+                      uint64_t *count, uint8_t last[32])
+{
+    uint64_t seq = 0;
+    uint8_t prev[32] = {0};
+    size_t off = 0;
+    kt_status st = KT_OK;
+    while (!st && off < n) {
+        const uint8_t *nl = memchr(log + off, '\n', n - off);
+        if (!nl) return kt_fail(KT_ERR_MALFORMED, "tlog: line %llu has no newline (cut short)",
+                                (unsigned long long)seq + 1);
+        kt_tlog_entry e;
+        size_t len = (size_t)(nl - (log + off));
+        if ((st = kt_tlog_entry_parse((const char *)log + off, len, &e)))
+            return kt_fail_context(st, "tlog line %llu", (unsigned long long)seq + 1);
+        if (e.seq != seq + 1)
+            return kt_fail(KT_ERR_VERIFY, "tlog line %llu: holds entry %llu (an entry was "
+                                          "removed, repeated or moved)",
+                           (unsigned long long)seq + 1, (unsigned long long)e.seq);
+        if (!kt_equal(e.prev, prev, 32))
+            return kt_fail(KT_ERR_VERIFY, "tlog line %llu: does not chain to the entry before",
+                           (unsigned long long)seq + 1);
+        if (each && (st = each(arg, &e))) return st;
+        memcpy(prev, e.hash, 32);
+        seq = e.seq;
+        off += len + 1;
+    }
+    *count = seq;
+    memcpy(last, prev, 32);
+    return KT_OK;
+}
+
+kt_status kt_tlog_verify(const uint8_t *log, size_t n, const uint8_t *head, size_t head_len,
+                         const kt_key *pub, kt_tlog_each each, void *arg, kt_tlog_head *out)
+{
+    if (!pub || (n && !log) || !head) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
+    kt_tlog_head h;
+    kt_status st = kt_tlog_head_parse(head, head_len, pub, &h);
+    if (st) return st;
+    uint64_t count;
+    uint8_t last[32];
+    if ((st = walk(log, n, each, arg, &count, last))) return st;
+    if (count != h.entries || !kt_equal(last, h.hash, 32))
+        return kt_fail(KT_ERR_VERIFY, "tlog: the signed head covers %llu entries, the log holds "
+                                      "%llu%s",
+                       (unsigned long long)h.entries, (unsigned long long)count,
+                       count == h.entries ? " with another last hash" : "");
+    if (out) *out = h;
+    return KT_OK;
+}
+
+struct kt_tlog {
+    pthread_mutex_t lock;
+    int fd;
+    char head_path[512];
+    const kt_key *key;
+    uint64_t entries;
+    uint8_t last[32];
+};
+
+static kt_status write_head(kt_tlog *t)
+{
+    kt_tlog_head h = {t->entries, (uint64_t)time(NULL), {0}};
+    memcpy(h.hash, t->last, 32);
+    kt_buf b = {0};
+    kt_status st = kt_tlog_head_format(&h, t->key, &b);
+    if (!st) st = kt_file_write_atomic(t->head_path, b.data, b.len, 0644);
+    kt_buf_free(&b);
+    return st;
+}
+
+kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *key, kt_tlog **out)
+{
+    if (!path || !head_path || !key || !out || strlen(head_path) >= 512)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: bad argument");
+    if (kt_key_type_of(key) != KT_KEY_P256 || !kt_key_has_private(key))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: the log key must be a P-256 private key");
+    kt_tlog *t = calloc(1, sizeof *t);
+    if (!t) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    pthread_mutex_init(&t->lock, NULL);
+    t->key = key;
+    snprintf(t->head_path, sizeof t->head_path, "%s", head_path);
+    t->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    kt_buf log = {0}, head = {0};
+    kt_status st = t->fd < 0 ? kt_fail(KT_ERR_IO, "tlog: cannot open the log: %s", strerror(errno))
+                             : kt_file_read(path, LOG_MAX, &log);
+    struct stat sb;
+    bool have_head = stat(head_path, &sb) == 0;
+    if (!st && !have_head && log.len)
+        st = kt_fail(KT_ERR_VERIFY, "tlog: the log has entries but its head is missing");
+    if (!st && have_head) st = kt_file_read(head_path, 4096, &head);
+    kt_key *pub = NULL;
+    uint8_t raw[64];
+    size_t rl;
+    if (!st) st = kt_key_public_raw(key, raw, sizeof raw, &rl);
+    if (!st) st = kt_key_from_public_raw(KT_KEY_P256, raw, rl, &pub);
+    if (!st && have_head) {
+        st = kt_tlog_verify(log.data, log.len, head.data, head.len, pub, NULL, NULL, NULL);
+        if (st) {
+            /* one entry past the head (a crash before the head was replaced) is fine */
+            kt_tlog_head h;
+            uint64_t count;
+            uint8_t last[32];
+            char why[400];
+            snprintf(why, sizeof why, "%s", kt_last_error());
+            if (!kt_tlog_head_parse(head.data, head.len, pub, &h) &&
+                !walk(log.data, log.len, NULL, NULL, &count, last) && count == h.entries + 1) {
+                kt_log(KT_LOG_WARN, "tlog.head_behind", "entries", "1", NULL);
+                st = KT_OK;
+            } else {
+                st = kt_fail(KT_ERR_VERIFY, "%s", why);
+            }
+        }
+    }
+    if (!st) st = walk(log.data, log.len, NULL, NULL, &t->entries, t->last);
+    if (!st) st = write_head(t);
+    kt_key_free(pub);
+    kt_buf_free(&log);
+    kt_buf_free(&head);
+    if (st) {
+        kt_tlog_free(t);
+        return st;
+    }
+    *out = t;
+    return KT_OK;
+}
+
+kt_status kt_tlog_append(kt_tlog *t, kt_tlog_entry *e)
+{
+    if (!t || !e) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
+    pthread_mutex_lock(&t->lock);
+    e->seq = t->entries + 1;
+    memcpy(e->prev, t->last, 32);
+    kt_buf line = {0};
+    kt_status st = kt_tlog_entry_format(e, &line);
+    if (!st && (write(t->fd, line.data, line.len) != (ssize_t)line.len || fsync(t->fd)))
+        st = kt_fail(KT_ERR_IO, "tlog: appending: %s", strerror(errno));
+    if (!st) {
+        t->entries = e->seq;
+        memcpy(t->last, e->hash, 32);
+        st = write_head(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    kt_buf_free(&line);
+    return st;
+}
+
+uint64_t kt_tlog_entries(kt_tlog *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t n = t->entries;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+void kt_tlog_free(kt_tlog *t)
+{
+    if (!t) return;
+    if (t->fd >= 0) close(t->fd);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}

@@ -1,0 +1,187 @@
+/* tlog: entries chain, the head is signed, and every way of changing a log after the
+ * fact (an entry changed, removed, moved, the end cut off, the head re-signed with
+ * another key) is found; the writer refuses to continue a log that does not verify. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include <kubetee/tlog.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static char dir[64] = "/tmp/kt-tlog-XXXXXX";
+static char log_path[128], head_path[128];
+static kt_key *key, *pub, *other;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir)) return -1;
+    snprintf(log_path, sizeof log_path, "%s/log", dir);
+    snprintf(head_path, sizeof head_path, "%s/head", dir);
+    uint8_t raw[64];
+    size_t n;
+    return kt_key_generate(KT_KEY_P256, &key) || kt_key_generate(KT_KEY_P256, &other) ||
+           kt_key_public_raw(key, raw, sizeof raw, &n) ||
+           kt_key_from_public_raw(KT_KEY_P256, raw, n, &pub);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_key_free(key), kt_key_free(pub), kt_key_free(other);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static kt_tlog_entry entry(uint16_t svn, const char *client)
+{
+    kt_tlog_entry e = {.time = 1700000000 + svn, .prodid = 1, .svn = svn};
+    memset(e.mrenclave, svn, 32);
+    memset(e.mrsigner, 0x5a, 32);
+    strcpy(e.key, "release");
+    strcpy(e.client, client);
+    return e;
+}
+
+static kt_status verify_files(kt_tlog_head *h)
+{
+    kt_buf l = {0}, hd = {0};
+    assert_int_equal(kt_file_read(log_path, 1 << 20, &l), KT_OK);
+    assert_int_equal(kt_file_read(head_path, 4096, &hd), KT_OK);
+    kt_status st = kt_tlog_verify(l.data, l.len, hd.data, hd.len, pub, NULL, NULL, h);
+    kt_buf_free(&l), kt_buf_free(&hd);
+    return st;
+}
+
+static void write_text(const char *p, const char *t, size_t n)
+{
+    assert_int_equal(kt_file_write_atomic(p, t, n, 0644), KT_OK);
+}
+
+static void test_append_chain_reopen(void **state)
+{
+    (void)state;
+    kt_tlog *t;
+    assert_int_equal(kt_tlog_open(log_path, head_path, key, &t), KT_OK);
+    kt_tlog_head h;
+    assert_int_equal(verify_files(&h), KT_OK); /* an empty log has a signed head too */
+    assert_int_equal(h.entries, 0);
+    for (uint16_t i = 1; i <= 3; i++) {
+        kt_tlog_entry e = entry(i, "ci");
+        assert_int_equal(kt_tlog_append(t, &e), KT_OK);
+        assert_int_equal(e.seq, i);
+    }
+    kt_tlog_free(t);
+    assert_int_equal(kt_tlog_open(log_path, head_path, key, &t), KT_OK);
+    assert_int_equal(kt_tlog_entries(t), 3);
+    kt_tlog_entry e = entry(4, "officer");
+    assert_int_equal(kt_tlog_append(t, &e), KT_OK);
+    kt_tlog_free(t);
+    assert_int_equal(verify_files(&h), KT_OK);
+    assert_int_equal(h.entries, 4);
+    assert_memory_equal(h.hash, e.hash, 32);
+    /* the writer will not continue a log under another key */
+    assert_fails_with(kt_tlog_open(log_path, head_path, other, &t), KT_ERR_VERIFY,
+                      "does not verify with the log key");
+}
+
+static void test_tampering_found(void **state)
+{
+    (void)state;
+    kt_buf l = {0}, hd = {0};
+    assert_int_equal(kt_file_read(log_path, 1 << 20, &l), KT_OK);
+    assert_int_equal(kt_file_read(head_path, 4096, &hd), KT_OK);
+    char *text = calloc(1, l.len + 1);
+    memcpy(text, l.data, l.len);
+    char *l2 = strchr(text, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
+    kt_buf bad = {0};
+    /* changed: entry 2's svn */
+    char *copy = strdup(text);
+    char *svn = strstr(copy + (l2 - text), " 1 2 0 ");
+    assert_non_null(svn);
+    svn[3] = '9';
+    assert_fails_with(kt_tlog_verify((uint8_t *)copy, l.len, hd.data, hd.len, pub, NULL, NULL, NULL),
+                      KT_ERR_VERIFY, "entry 2 does not hash");
+    /* removed: entry 2 */
+    assert_int_equal(kt_buf_append(&bad, text, (size_t)(l2 - text)), KT_OK);
+    assert_int_equal(kt_buf_append(&bad, l3, l.len - (size_t)(l3 - text)), KT_OK);
+    assert_fails_with(kt_tlog_verify(bad.data, bad.len, hd.data, hd.len, pub, NULL, NULL, NULL),
+                      KT_ERR_VERIFY, "holds entry 3");
+    /* cut off: the last entry */
+    assert_fails_with(kt_tlog_verify(l.data, (size_t)(l4 - text), hd.data, hd.len, pub, NULL,
+                                     NULL, NULL),
+                      KT_ERR_VERIFY, "covers 4 entries, the log holds 3");
+    /* cut inside a line */
+    assert_fails_with(kt_tlog_verify(l.data, l.len - 1, hd.data, hd.len, pub, NULL, NULL, NULL),
+                      KT_ERR_MALFORMED, "no newline");
+    /* uppercase hex is not how kubetee writes an entry */
+    char *up = strdup(text);
+    for (char *p = up; p < up + (l2 - text); p++)
+        if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 32);
+    assert_fails_with(kt_tlog_verify((uint8_t *)up, l.len, hd.data, hd.len, pub, NULL, NULL, NULL),
+                      KT_ERR_MALFORMED, "tlog line 1");
+    /* a head re-signed by another key */
+    kt_tlog_head h = {4, 1, {0}};
+    kt_buf forged = {0};
+    assert_int_equal(kt_tlog_head_format(&h, other, &forged), KT_OK);
+    assert_fails_with(kt_tlog_verify(l.data, l.len, forged.data, forged.len, pub, NULL, NULL, NULL),
+                      KT_ERR_VERIFY, "does not verify with the log key");
+    /* the writer refuses a changed log */
+    write_text(log_path, copy, l.len);
+    kt_tlog *t = NULL;
+    assert_fails_with(kt_tlog_open(log_path, head_path, key, &t), KT_ERR_VERIFY, "does not hash");
+    assert_null(t);
+    /* a head one entry behind (a crash between the two writes) is signed anew */
+    write_text(log_path, text, l.len);
+    kt_buf h3 = {0};
+    kt_tlog_head behind = {3, 1, {0}};
+    kt_tlog_entry e3;
+    assert_int_equal(kt_tlog_entry_parse(l3, (size_t)(l4 - l3) - 1, &e3), KT_OK);
+    memcpy(behind.hash, e3.hash, 32);
+    assert_int_equal(kt_tlog_head_format(&behind, key, &h3), KT_OK);
+    write_text(head_path, (char *)h3.data, h3.len);
+    assert_int_equal(kt_tlog_open(log_path, head_path, key, &t), KT_OK);
+    assert_int_equal(kt_tlog_entries(t), 4);
+    kt_tlog_free(t);
+    assert_int_equal(verify_files(NULL), KT_OK);
+    free(text), free(copy), free(up);
+    kt_buf_free(&l), kt_buf_free(&hd), kt_buf_free(&bad), kt_buf_free(&forged), kt_buf_free(&h3);
+}
+
+static void test_names_and_fields(void **state)
+{
+    (void)state;
+    kt_tlog_entry e = entry(1, "ci two");
+    kt_buf line = {0};
+    assert_fails_with(kt_tlog_entry_format(&e, &line), KT_ERR_INVALID_ARGUMENT, "[A-Za-z0-9._-]");
+    e = entry(1, "ci");
+    e.seq = 1;
+    assert_int_equal(kt_tlog_entry_format(&e, &line), KT_OK);
+    kt_tlog_entry back;
+    assert_int_equal(kt_tlog_entry_parse((char *)line.data, line.len - 1, &back), KT_OK);
+    assert_int_equal(back.svn, 1);
+    assert_string_equal(back.client, "ci");
+    /* two spaces, a leading zero, a trailing space */
+    char t[600];
+    memcpy(t, line.data, line.len - 1);
+    t[line.len - 1] = ' ';
+    assert_fails_with(kt_tlog_entry_parse(t, line.len, &back), KT_ERR_MALFORMED, "12 fields");
+    assert_fails_with(kt_tlog_entry_parse("v1 01 2", 7, &back), KT_ERR_MALFORMED, "12 fields");
+    assert_fails_with(kt_tlog_entry_parse("", 0, &back), KT_ERR_MALFORMED, "12 fields");
+    kt_buf_free(&line);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_chain_reopen),
+        cmocka_unit_test(test_tampering_found),
+        cmocka_unit_test(test_names_and_fields),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
