@@ -91,7 +91,7 @@ YAML
 printf '\x00kubetee-signer state 1\n%064d 1 9\n%064d 7 1\n' 1 2 > "$work/signer_config/state"
 
 # transparency log: an entry line, and a log of two entries (no head: the walk runs first)
-line1="v1 1 1700000000 $(printf '%064d' 1) $(printf '%064d' 2) 1 2 0 release ci $(printf '%064d' 0)"
+line1="v1 1 1700000000 $(printf '%064d' 1) $(printf '%064d' 2) 1 2 0 release ci - $(printf '%064d' 0)"
 h1=$(printf '%s' "$line1" | sha256sum | cut -c1-64)
 printf '\x00%s %s' "$line1" "$h1" > "$work/tlog/entry"
 printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\nsignature %0128d\n' \

@@ -14,6 +14,7 @@ extern "C" {
 #endif
 
 #define KT_TLOG_NAME_MAX 64
+#define KT_TLOG_APPROVERS_MAX 400
 
 typedef struct {
     uint64_t seq;  /* 1, 2, ... */
@@ -23,12 +24,14 @@ typedef struct {
     bool debug;
     char key[KT_TLOG_NAME_MAX + 1];    /* the signer's key name */
     char client[KT_TLOG_NAME_MAX + 1]; /* who asked */
+    char approvers[KT_TLOG_APPROVERS_MAX + 1]; /* who approved: names joined by ',', or "-" */
     uint8_t prev[KT_SHA256_LEN];       /* the previous entry's hash; zeros for the first */
     uint8_t hash[KT_SHA256_LEN];       /* SHA-256 of this line up to its hash field */
 } kt_tlog_entry;
 
 /* The line for e (fields as given; hash computed and stored in e). Names must be 1..64
- * bytes of [A-Za-z0-9._-]. */
+ * bytes of [A-Za-z0-9._-]; approvers such names joined by ',' (no name twice), or "-"
+ * (or "", written as "-") when nobody had to approve. */
 kt_status kt_tlog_entry_format(kt_tlog_entry *e, kt_buf *line);
 /* One line (without its newline) back into e, its hash checked against its text. */
 kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e);

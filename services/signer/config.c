@@ -123,11 +123,12 @@ static kt_status prodids(const kt_y *v, sg_key *key)
     return KT_OK;
 }
 
-static kt_status key_clients(const kt_y *v, const sg_config *c, sg_key *key)
+/* A list of client names into a bit set. */
+static kt_status client_set(const kt_y *v, const sg_config *c, const char *what, uint64_t *set)
 {
-    if (!v) return bad(NULL, "is missing (the clients that may use it)", "a key's clients");
+    if (!v) return bad(NULL, "is missing", what);
     if (v->kind != KT_Y_SEQ || v->count == 0)
-        return bad(v, "must be a list of one or more client names", "a key's clients");
+        return bad(v, "must be a list of one or more client names", what);
     for (size_t i = 0; i < v->count; i++) {
         const kt_y *p = v->items[i];
         size_t j = 0;
@@ -135,18 +136,41 @@ static kt_status key_clients(const kt_y *v, const sg_config *c, sg_key *key)
             while (j < c->nclients && strcmp(c->clients[j].name, p->text))
                 j++;
         if (p->kind != KT_Y_SCALAR || j == c->nclients)
-            return bad(p, "names a client the clients section does not define",
-                       "a key's clients");
-        if (key->clients & (1ull << j)) return bad(p, "name one client twice", "a key's clients");
-        key->clients |= 1ull << j;
+            return bad(p, "names a client the clients section does not define", what);
+        if (*set & (1ull << j)) return bad(p, "name one client twice", what);
+        *set |= 1ull << j;
     }
     return KT_OK;
 }
 
+/* approvals: {required: M, approvers: [N names]}, 1 <= M <= N. */
+static kt_status approvals(const kt_y *v, const sg_config *c, sg_key *key)
+{
+    static const char *const allowed[] = {"required", "approvers", NULL};
+    if (!v) return KT_OK;
+    kt_status st = want_map(v, "a key's approvals");
+    if (!st) st = known_keys(v, "a key's approvals", allowed);
+    if (!st) st = client_set(kt_yaml_get(v, "approvers"), c, "a key's approvers", &key->approvers);
+    const kt_y *m = kt_yaml_get(v, "required");
+    uint64_t n;
+    if (!st && (!m || m->kind != KT_Y_SCALAR || kt_decimal_parse(m->text, 64, &n) || n == 0 ||
+                n > (uint64_t)__builtin_popcountll(key->approvers)))
+        st = bad(m ? m : v, "must be a number from 1 to the number of approvers",
+                 "a key's approvals.required");
+    if (!st) key->approvals = (unsigned)n;
+    return st;
+}
+
+static kt_status key_clients(const kt_y *v, const sg_config *c, sg_key *key)
+{
+    if (!v) return bad(NULL, "is missing (the clients that may use it)", "a key's clients");
+    return client_set(v, c, "a key's clients", &key->clients);
+}
+
 static kt_status keys(const kt_y *m, sg_config *c)
 {
-    static const char *const allowed[] = {"label", "production", "debug", "prodids", "clients",
-                                          NULL};
+    static const char *const allowed[] = {"label",   "production", "debug", "prodids",
+                                          "clients", "approvals",  NULL};
     kt_status st = want_map(m, "keys");
     if (st) return st;
     if (m->count == 0) return bad(m, "must hold at least one key", "keys");
@@ -172,7 +196,8 @@ static kt_status keys(const kt_y *m, sg_config *c)
                                              "may not sign debug enclaves (line %zu)",
                            key->name, k->line);
         if ((st = prodids(kt_yaml_get(v, "prodids"), key)) ||
-            (st = key_clients(kt_yaml_get(v, "clients"), c, key)))
+            (st = key_clients(kt_yaml_get(v, "clients"), c, key)) ||
+            (st = approvals(kt_yaml_get(v, "approvals"), c, key)))
             return kt_fail_context(st, "key '%s'", key->name);
         for (size_t j = 0; j < c->nkeys; j++)
             if (!strcmp(c->keys[j].label, key->label))

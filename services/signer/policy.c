@@ -11,6 +11,7 @@ const char *const sg_outcome_names[SG_OUTCOMES] = {
     [SG_REFUSED_PRODID] = "prodid_not_allowed",
     [SG_REFUSED_DEBUG] = "debug_not_allowed",
     [SG_REFUSED_SVN] = "svn_backwards",
+    [SG_AWAITING] = "awaiting_approval",
     [SG_FAILED_TOKEN] = "token_failed",
 };
 

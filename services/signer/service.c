@@ -13,6 +13,7 @@
 kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token)
 {
     memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->approvals_lock, NULL);
     s->cfg = cfg;
     s->token = token;
     kt_status st = KT_OK;
@@ -50,6 +51,7 @@ void sg_service_free(sg_service *s)
     kt_tlog_free(s->log);
     kt_key_free(s->log_key);
     memset(s->keys, 0, sizeof s->keys);
+    pthread_mutex_destroy(&s->approvals_lock);
     s->state = NULL;
     s->log = NULL;
     s->log_key = NULL;
@@ -113,6 +115,121 @@ static kt_status who(char *client, size_t cap, int *idx, const sg_config *cfg)
     return st;
 }
 
+/* ---- M-of-N approval ---- */
+
+/* The live approvals of (key, mrenclave), or NULL; expired ones are dropped. Locked. */
+static sg_approval *approval_find(sg_service *s, size_t key, const uint8_t mre[32], bool create)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    sg_approval *free_slot = NULL;
+    for (size_t i = 0; i < SG_MAX_PENDING; i++) {
+        sg_approval *a = &s->approvals[i];
+        if (a->used && !a->claimed && now - a->since > SG_APPROVAL_TTL) a->used = false;
+        if (!a->used) {
+            if (!free_slot) free_slot = a;
+            continue;
+        }
+        if (a->key == key && !memcmp(a->mrenclave, mre, 32)) return a;
+    }
+    if (!create || !free_slot) return NULL;
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->used = true;
+    free_slot->key = key;
+    memcpy(free_slot->mrenclave, mre, 32);
+    free_slot->since = now;
+    return free_slot;
+}
+
+/* The approvers in set, by name, joined by ','. */
+static void approver_names(const sg_config *c, uint64_t set, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < c->nclients; i++)
+        if (set & (1ull << i))
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
+                                  c->clients[i].name);
+}
+
+/* Claims M approvals of others than the requester for this signature: KT_OK with the
+ * approvers in *by (0 when the key needs none), or KT_ERR_STATE saying how many so far. */
+static kt_status approvals_claim(sg_service *s, const sg_key *k, int requester,
+                                 const uint8_t mre[32], uint64_t *by)
+{
+    *by = 0;
+    if (!k->approvals) return KT_OK;
+    pthread_mutex_lock(&s->approvals_lock);
+    sg_approval *a = approval_find(s, key_index(s, k), mre, false);
+    uint64_t others = a && !a->claimed ? a->by & ~(1ull << requester) : 0;
+    unsigned have = (unsigned)__builtin_popcountll(others);
+    bool own = a && (a->by & (1ull << requester));
+    if (have >= k->approvals) {
+        a->claimed = true;
+        *by = others;
+    }
+    pthread_mutex_unlock(&s->approvals_lock);
+    if (*by) return KT_OK;
+    return kt_fail(KT_ERR_STATE, "awaiting approval: %u of %u release officers have approved "
+                                 "this MRENCLAVE for key '%s'%s",
+                   have, k->approvals, k->name,
+                   own ? " (the requester's own approval does not count)" : "");
+}
+
+/* After the signature: used up; after a failure: available again. */
+static void approvals_release(sg_service *s, const sg_key *k, const uint8_t mre[32], bool used)
+{
+    if (!k->approvals) return;
+    pthread_mutex_lock(&s->approvals_lock);
+    for (size_t i = 0; i < SG_MAX_PENDING; i++) {
+        sg_approval *a = &s->approvals[i];
+        if (a->used && a->claimed && a->key == key_index(s, k) && !memcmp(a->mrenclave, mre, 32)) {
+            a->claimed = false;
+            if (used) a->used = false;
+        }
+    }
+    pthread_mutex_unlock(&s->approvals_lock);
+}
+
+static kt_status approve(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
+{
+    sg_service *s = ctx;
+    const Kubetee__Signer__V1__ApproveRequest *req = (const void *)req_;
+    Kubetee__Signer__V1__ApproveResponse *res = (void *)res_;
+    char client[300], key[SG_NAME_MAX * 4 + 1], mre[65] = "";
+    kt_escape(req->key, strlen(req->key), key, sizeof key);
+    int ci;
+    kt_status st = who(client, sizeof client, &ci, s->cfg);
+    const sg_key *k = st ? NULL : sg_config_key(s->cfg, req->key);
+    if (!st && (!k || !k->approvals || !(k->approvers & (1ull << ci))))
+        st = kt_fail(KT_ERR_DENIED, "client '%s' is not an approver of that key",
+                     s->cfg->clients[ci].name);
+    if (!st && req->mrenclave.len != 32)
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "mrenclave is %zu bytes, not 32",
+                     req->mrenclave.len);
+    if (!st) {
+        kt_hex_encode(req->mrenclave.data, 32, mre, sizeof mre);
+        pthread_mutex_lock(&s->approvals_lock);
+        sg_approval *a = approval_find(s, key_index(s, k), req->mrenclave.data, true);
+        if (a) {
+            a->by |= 1ull << ci;
+            res->approvals = (uint32_t)__builtin_popcountll(a->by);
+            res->required = k->approvals;
+        }
+        pthread_mutex_unlock(&s->approvals_lock);
+        if (!a) st = kt_fail(KT_ERR_TOO_LARGE, "%d approvals are pending already", SG_MAX_PENDING);
+    }
+    if (st) {
+        kt_log(KT_LOG_WARN, "signer.approve_refused", "client", client, "key", key, "mrenclave",
+               mre, "error", kt_last_error(), NULL);
+        return st;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%u/%u", (unsigned)res->approvals, (unsigned)res->required);
+    kt_log(KT_LOG_INFO, "signer.approved", "client", client, "key", key, "mrenclave", mre,
+           "approvals", n, NULL);
+    return KT_OK;
+}
+
 static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
 {
     sg_service *s = ctx;
@@ -132,12 +249,19 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     if ((o = sg_policy_check(s->cfg, ci, k, &info)) != SG_OK)
         return outcome(s, o, KT_ERR_DENIED, client, key, &info);
     size_t ki = key_index(s, k);
-    if ((st = sg_state_advance(s->state, s->mrsigner[ki], info.prodid, info.svn)))
+    uint64_t by;
+    if ((st = approvals_claim(s, k, ci, info.mrenclave, &by)))
+        return outcome(s, SG_AWAITING, st, client, key, &info);
+    if ((st = sg_state_advance(s->state, s->mrsigner[ki], info.prodid, info.svn))) {
+        approvals_release(s, k, info.mrenclave, false);
         return outcome(s, st == KT_ERR_DENIED ? SG_REFUSED_SVN : SG_FAILED_TOKEN, st, client,
                        key, &info);
+    }
     uint8_t sig[KT_RSA3072_LEN];
-    if ((st = kt_p11_sign(s->keys[ki], req->sigdata.data, KT_SIGDATA_LEN, sig)))
+    if ((st = kt_p11_sign(s->keys[ki], req->sigdata.data, KT_SIGDATA_LEN, sig))) {
+        approvals_release(s, k, info.mrenclave, false);
         return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
+    }
     /* in the log before anyone has the signature */
     kt_tlog_entry e = {.time = (uint64_t)time(NULL), .prodid = info.prodid, .svn = info.svn,
                        .debug = info.debug};
@@ -145,7 +269,10 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     memcpy(e.mrsigner, s->mrsigner[ki], 32);
     snprintf(e.key, sizeof e.key, "%s", k->name);
     snprintf(e.client, sizeof e.client, "%s", s->cfg->clients[ci].name);
-    if ((st = kt_tlog_append(s->log, &e))) {
+    approver_names(s->cfg, by, e.approvers, sizeof e.approvers);
+    st = kt_tlog_append(s->log, &e);
+    approvals_release(s, k, info.mrenclave, !st);
+    if (st) {
         kt_wipe(sig, sizeof sig);
         return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
     }
@@ -182,6 +309,7 @@ static kt_status keys(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
         k->name = (char *)c->keys[i].name;
         k->production = c->keys[i].production;
         k->debug_allowed = c->keys[i].debug;
+        k->approvals_required = c->keys[i].approvals;
         for (size_t j = 0; j < c->keys[i].nprodids; j++)
             p[j] = c->keys[i].prodids[j];
         k->prodids = p;
@@ -205,7 +333,10 @@ size_t sg_service_methods(sg_service *s, kt_rpc_method *m)
     m[1] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Keys",
                            &kubetee__signer__v1__keys_request__descriptor,
                            &kubetee__signer__v1__keys_response__descriptor, keys, NULL, s};
-    return 2;
+    m[2] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Approve",
+                           &kubetee__signer__v1__approve_request__descriptor,
+                           &kubetee__signer__v1__approve_response__descriptor, approve, NULL, s};
+    return 3;
 }
 
 void sg_service_metrics(sg_service *s, kt_buf *out)

@@ -7,8 +7,22 @@
 #include <kubetee/tlog.h>
 #include <stdatomic.h>
 
+/* Approvals given for one key and MRENCLAVE, until a signature uses them up or they
+ * expire (SG_APPROVAL_TTL seconds after the first). */
+#define SG_MAX_PENDING 1024
+#define SG_APPROVAL_TTL 3600
+typedef struct {
+    bool used, claimed; /* claimed: a Sign is using them right now */
+    size_t key;
+    uint8_t mrenclave[32];
+    uint64_t by; /* bit i: clients[i] approved */
+    uint64_t since;
+} sg_approval;
+
 typedef struct {
     const sg_config *cfg;
+    pthread_mutex_t approvals_lock;
+    sg_approval approvals[SG_MAX_PENDING];
     kt_p11 *token;
     kt_p11_key *keys[SG_MAX_KEYS]; /* cfg->keys[i] opened in the token */
     uint8_t modulus[SG_MAX_KEYS][KT_RSA3072_LEN], mrsigner[SG_MAX_KEYS][32];
@@ -24,7 +38,7 @@ typedef struct {
  * the start). */
 kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token);
 void sg_service_free(sg_service *s);
-/* The methods to register (2). */
+/* The methods to register (3). */
 size_t sg_service_methods(sg_service *s, kt_rpc_method *m);
 void sg_service_metrics(sg_service *s, kt_buf *out);
 

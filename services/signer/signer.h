@@ -30,6 +30,8 @@ typedef struct {
     uint16_t prodids[SG_MAX_PRODIDS];  /* ISVPRODIDs it signs; no other */
     size_t nprodids;
     uint64_t clients;                  /* bit i: clients[i] may use it */
+    unsigned approvals;                /* M: distinct approvers a signature needs (0: none) */
+    uint64_t approvers;                /* bit i: clients[i] may approve (N of them) */
 } sg_key;
 
 typedef struct {
@@ -73,6 +75,7 @@ typedef enum {
     SG_REFUSED_PRODID,   /* not a prodid the key signs */
     SG_REFUSED_DEBUG,    /* a debug enclave and the key may not sign one */
     SG_REFUSED_SVN,      /* ISVSVN below one already signed */
+    SG_AWAITING,         /* fewer than M approvals for this MRENCLAVE so far */
     SG_FAILED_TOKEN,     /* the token or the state file failed */
     SG_OUTCOMES
 } sg_outcome;

@@ -1,6 +1,7 @@
 /* Transparency log lines and the signed head (docs/formats.md, "Transparency log"):
  *
- *   v1 <seq> <time> <mrenclave> <mrsigner> <prodid> <svn> <debug 0|1> <key> <client> <prev> <hash>
+ *   v1 <seq> <time> <mrenclave> <mrsigner> <prodid> <svn> <debug 0|1> <key> <client>
+ *      <approvers> <prev> <hash>
  *
  * decimal numbers without leading zeros, hashes in lowercase hex; <hash> is SHA-256 of
  * the line up to (not including) the space before it, so it covers <prev> and the chain
@@ -25,19 +26,39 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* "-", or names joined by ',', none twice. */
+static bool approvers_ok(const char *s)
+{
+    if (!strcmp(s, "-")) return true;
+    char copy[KT_TLOG_APPROVERS_MAX + 1], *names[KT_TLOG_APPROVERS_MAX / 2 + 1], *save = NULL;
+    size_t n = strlen(s), count = 0;
+    if (n == 0 || n > KT_TLOG_APPROVERS_MAX || s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,"))
+        return false;
+    memcpy(copy, s, n + 1);
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!name_ok(t)) return false;
+        for (size_t i = 0; i < count; i++)
+            if (!strcmp(names[i], t)) return false;
+        names[count++] = t;
+    }
+    return true;
+}
+
 static kt_status body(const kt_tlog_entry *e, char *out, size_t cap, size_t *len)
 {
-    if (!name_ok(e->key) || !name_ok(e->client))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: key and client names must be 1 to 64 "
-                                                "bytes of [A-Za-z0-9._-]");
+    const char *approvers = e->approvers[0] ? e->approvers : "-";
+    if (!name_ok(e->key) || !name_ok(e->client) || !approvers_ok(approvers))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: key, client and approver names must be "
+                                                "1 to 64 bytes of [A-Za-z0-9._-], approvers "
+                                                "joined by ',' without repeats");
     char mre[65], mrs[65], prev[65];
     kt_hex_encode(e->mrenclave, 32, mre, sizeof mre);
     kt_hex_encode(e->mrsigner, 32, mrs, sizeof mrs);
     kt_hex_encode(e->prev, 32, prev, sizeof prev);
-    int n = snprintf(out, cap, "v1 %llu %llu %s %s %u %u %d %s %s %s",
+    int n = snprintf(out, cap, "v1 %llu %llu %s %s %u %u %d %s %s %s %s",
                      (unsigned long long)e->seq, (unsigned long long)e->time, mre, mrs,
                      (unsigned)e->prodid, (unsigned)e->svn, e->debug ? 1 : 0, e->key, e->client,
-                     prev);
+                     approvers, prev);
     if (n < 0 || (size_t)n >= cap) return kt_fail(KT_ERR_TOO_LARGE, "tlog: entry too long");
     *len = (size_t)n;
     return KT_OK;
@@ -46,7 +67,7 @@ static kt_status body(const kt_tlog_entry *e, char *out, size_t cap, size_t *len
 kt_status kt_tlog_entry_format(kt_tlog_entry *e, kt_buf *line)
 {
     if (!e || !line) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
-    char b[512], hex[65];
+    char b[1024], hex[65];
     size_t n;
     kt_status st = body(e, b, sizeof b, &n);
     if (!st) st = kt_sha256(b, n, e->hash);
@@ -77,12 +98,12 @@ kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e)
     if (!e || (n && !line)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
     memset(e, 0, sizeof *e);
     const char *p = line, *end = line + n;
-    char f[12][80];
+    char f[13][KT_TLOG_APPROVERS_MAX + 1];
     size_t got = 0;
-    while (got < 12 && p < end && next(&p, end, f[got], sizeof f[got]))
+    while (got < 13 && p < end && next(&p, end, f[got], sizeof f[got]))
         got++;
-    if (got != 12 || p != end || line[n - 1] == ' ')
-        return kt_fail(KT_ERR_MALFORMED, "tlog: an entry is not 12 fields separated by single "
+    if (got != 13 || p != end || line[n - 1] == ' ')
+        return kt_fail(KT_ERR_MALFORMED, "tlog: an entry is not 13 fields separated by single "
                                          "spaces");
     uint64_t seq, time, prodid, svn, debug;
     if (strcmp(f[0], "v1")) return kt_fail(KT_ERR_MALFORMED, "tlog: an entry is not version v1");
@@ -91,21 +112,22 @@ kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e)
         kt_decimal_parse(f[6], 65535, &svn) || kt_decimal_parse(f[7], 1, &debug))
         return kt_fail(KT_ERR_MALFORMED, "tlog: a number of an entry is not a plain decimal in "
                                          "range");
-    if (strlen(f[3]) != 64 || strlen(f[4]) != 64 || strlen(f[10]) != 64 || strlen(f[11]) != 64)
+    if (strlen(f[3]) != 64 || strlen(f[4]) != 64 || strlen(f[11]) != 64 || strlen(f[12]) != 64)
         return kt_fail(KT_ERR_MALFORMED, "tlog: a hash of an entry is not 64 hex digits");
     uint8_t hash[32];
     if (kt_hex_decode(f[3], e->mrenclave, 32) || kt_hex_decode(f[4], e->mrsigner, 32) ||
-        kt_hex_decode(f[10], e->prev, 32) || kt_hex_decode(f[11], hash, 32))
+        kt_hex_decode(f[11], e->prev, 32) || kt_hex_decode(f[12], hash, 32))
         return kt_fail(KT_ERR_MALFORMED, "tlog: a hash of an entry is not hex");
-    if (!name_ok(f[8]) || !name_ok(f[9]))
-        return kt_fail(KT_ERR_MALFORMED, "tlog: a key or client name of an entry is not "
-                                         "[A-Za-z0-9._-]");
+    if (!name_ok(f[8]) || !name_ok(f[9]) || !approvers_ok(f[10]))
+        return kt_fail(KT_ERR_MALFORMED, "tlog: a key, client or approver name of an entry is "
+                                         "not [A-Za-z0-9._-]");
     e->seq = seq, e->time = time, e->prodid = (uint16_t)prodid, e->svn = (uint16_t)svn;
     e->debug = debug == 1;
     strcpy(e->key, f[8]);
     strcpy(e->client, f[9]);
+    strcpy(e->approvers, f[10]);
     /* the text must be exactly what format writes (lowercase hex, canonical numbers) */
-    char b[512];
+    char b[1024];
     size_t bn;
     kt_status st = body(e, b, sizeof b, &bn);
     if (st) return st;

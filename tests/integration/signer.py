@@ -87,7 +87,7 @@ def names(name):
 ca("ca", "kubetee test CA")
 ca("ca2", "another CA")
 issue("server", "localhost", "ca", san="DNS:localhost,IP:127.0.0.1")
-for c in ("ci", "officer", "stranger"):
+for c in ("ci", "officer", "officer2", "officer3", "stranger"):
     issue(c, c, "ca")
 issue("rogue", "ci", "ca2")  # the name of ci, from another CA
 # the transparency log's key (P-256), and its public half for verifiers
@@ -101,6 +101,8 @@ with open(path("clients-ca.pem"), "w") as f:  # the signer trusts both CAs for T
 
 ci_s, ci_i = names("ci")
 of_s, of_i = names("officer")
+of2_s, _ = names("officer2")
+of3_s, _ = names("officer3")
 ok("client names read", ci_s.startswith("CN = ci") and ci_i == "CN = kubetee test CA", ci_s + " / " + ci_i)
 config = """# kubetee-signer test configuration
 listen: 127.0.0.1:0
@@ -125,6 +127,8 @@ clients:
   officer:
     subject: "%(of_s)s"
     issuer: "%(of_i)s"
+  officer2: {subject: "%(of2_s)s", issuer: "%(of_i)s"}
+  officer3: {subject: "%(of3_s)s", issuer: "%(of_i)s"}
 keys:
   release:
     label: release-2026
@@ -136,23 +140,29 @@ keys:
     debug: true
     prodids: [1]
     clients: [ci, officer]
-""" % {"state": path("state"), "w": WORK, "module": MODULE, "ci_s": ci_s, "ci_i": ci_i, "of_s": of_s, "of_i": of_i}
+  gated:
+    production: true
+    prodids: [3]
+    clients: [ci, officer]
+    approvals: {required: 2, approvers: [officer, officer2, officer3]}
+""" % {"state": path("state"), "w": WORK, "module": MODULE, "ci_s": ci_s, "ci_i": ci_i, "of_s": of_s, "of_i": of_i,
+          "of2_s": of2_s, "of3_s": of3_s}
 with open(path("signer.yaml"), "w") as f:
     f.write(config)
 
 # ---- keys made in the token ----
-for k in ("release", "dev"):
+for k in ("release", "dev", "gated"):
     rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", k)
     ok("keygen " + k, rc == 0 and "signer.key_generated" in out, out)
 rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", "release")
 ok("keygen refuses a second key of one label", rc != 0 and "already holds a key labelled 'release-2026'" in out, out)
 rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"))
-ok("keys listed", rc == 0 and out.count("\n") == 2, out)
+ok("keys listed", rc == 0 and out.count("\n") == 3, out)
 for line in out.splitlines():
     ok("key is held in the token, never extractable: " + line.split()[0],
        "token=1 private=1 sensitive=1 extractable=0 never_extractable=1 private_parts_readable=0" in line, line)
 mrsigner = {l.split()[0]: re.search(r"mrsigner=([0-9a-f]{64})", l).group(1) for l in out.splitlines()}
-ok("two keys, two MRSIGNERs", len(set(mrsigner.values())) == 2)
+ok("three keys, three MRSIGNERs", len(set(mrsigner.values())) == 3)
 
 # a PIN on the command line is not an option, and a PIN file others can read is refused
 rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"), "--pin", "246810")
@@ -241,7 +251,7 @@ ok("the signed enclave loads and quotes on sim", rc == 0 and os.path.getsize(pat
 rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("officer"))
 ok("officer sees only dev", rc == 0 and out.startswith("dev mrsigner=" + mrsigner["dev"]) and "release" not in out, out)
 rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("ci"))
-ok("ci sees both, with their policies", rc == 0 and "release mrsigner=%s production=true debug=false prodids=1,7"
+ok("ci sees both, with their policies", rc == 0 and "release mrsigner=%s production=true debug=false approvals=0 prodids=1,7"
    % mrsigner["release"] in out and "dev mrsigner=" in out, out)
 
 # a client the key does not serve
@@ -321,13 +331,64 @@ refused("a reserved byte", flip(100, 0x01), "reserved bytes 44-127")
 refused("KSS family id", flip(140, 0x01), "ISVFAMILYID", grpc.StatusCode.PERMISSION_DENIED)
 chan.close()
 
+# ---- M-of-N approval: 2 of officer, officer2, officer3 ----
+c3 = conf("p3.conf", "prodid = 3\nsvn = 1\n")
+
+
+def approve(who, *what):
+    return run(KUBETEE, "signer", "approve", "--signer", s.address, "--key", "gated", *client_args(who), *what)
+
+
+rc, out = sign(s, "ci", "gated", c3, path("x.so"))
+ok("no approval yet", rc != 0 and "awaiting approval: 0 of 2" in out, out)
+rc, out = approve("ci", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", c3)
+ok("a client that is not an approver cannot approve", rc != 0 and "not an approver of that key" in out, out)
+rc, out = approve("officer", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", c3)
+ok("officer approves the MRENCLAVE measured on the officer's side", rc == 0 and "1 of 2 approvals" in out, out)
+gated_mre = re.search(r"approved ([0-9a-f]{64})", out).group(1) if rc == 0 else "0" * 64
+rc, out = approve("officer", "--mrenclave", gated_mre)
+ok("the same officer twice counts once", rc == 0 and "1 of 2 approvals" in out, out)
+rc, out = sign(s, "ci", "gated", c3, path("x.so"))
+ok("M-1 approvals do not sign", rc != 0 and "awaiting approval: 1 of 2" in out, out)
+rc, out = sign(s, "officer", "gated", c3, path("x.so"))
+ok("an officer's own approval does not count for the officer's request",
+   rc != 0 and "0 of 2" in out and "own approval does not count" in out, out)
+rc, out = approve("officer2", "--mrenclave", "ab" * 32)
+ok("an approval of another MRENCLAVE", rc == 0 and "1 of 2" in out, out)
+rc, out = sign(s, "ci", "gated", c3, path("x.so"))
+ok("does not count for this one", rc != 0 and "1 of 2" in out, out)
+rc, out = approve("officer2", "--mrenclave", gated_mre)
+ok("the second officer approves", rc == 0 and "2 of 2 approvals" in out, out)
+rc, out = sign(s, "ci", "gated", c3, path("gated.signed.so"))
+ok("M approvals sign", rc == 0 and "mrsigner:  " + mrsigner["gated"] in out, out)
+rc, out = sign(s, "ci", "gated", c3, path("x.so"))
+ok("the approvals are used up by that signature", rc != 0 and "awaiting approval: 0 of 2" in out, out)
+# a request that waits while the officers approve
+waiting = subprocess.Popen([KUBETEE, "sign", "--signer", s.address, "--key", "gated", *client_args("ci"),
+                            "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", c3,
+                            "--out", path("gated2.signed.so"), "--wait", "60"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+time.sleep(1)
+approve("officer3", "--mrenclave", gated_mre)
+time.sleep(2.5)
+ok("still waiting with one approval", waiting.poll() is None)
+approve("officer", "--mrenclave", gated_mre)
+wout = waiting.communicate(timeout=30)[0]
+ok("the waiting request is signed once M approved", waiting.returncode == 0 and "waiting" in wout
+   and os.path.exists(path("gated2.signed.so")), wout)
+
 # ---- the transparency log ----
 def log_verify(*extra, log="log", head="log.head", key="log.pub"):
     return run(KUBETEE, "signer", "log", "verify", "--log", path(log), "--head", path(head), "--key", path(key), *extra)
 
 
 rc, out = log_verify()
-ok("the log verifies", rc == 0 and "log verifies: 7 entries" in out, out)
+ok("the log verifies", rc == 0 and "log verifies: 9 entries" in out, out)
+rc, out = log_verify("--enclave", path("gated.signed.so"))
+ok("who approved is in the log", rc == 0 and "key gated client ci prodid 3 svn 1" in out, out)
+entries = open(path("log")).read()
+ok("approvers recorded", " gated ci officer,officer2 " in entries and " gated ci officer,officer3 " in entries
+   and " release ci - " in entries, entries[-600:])
 rc, out = log_verify("--enclave", path("rel.signed.so"))
 ok("the released enclave is in the log, with who asked", rc == 0 and
    "key release client ci prodid 1 svn 2 debug false" in out, out)
@@ -338,7 +399,7 @@ rc, _ = run(KUBETEE, "sign", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), 
 rc, out = log_verify("--enclave", path("local.so"))
 ok("an enclave signed elsewhere was never signed here", rc == 1 and "was never signed in this log" in out, out)
 lines = open(path("log")).read().splitlines(keepends=True)
-ok("one line per signature", len(lines) == 7)
+ok("one line per signature", len(lines) == 9)
 
 
 def tampered(name, text):
@@ -354,8 +415,8 @@ rc, out = log_verify(log=tampered("t1", "".join(changed)))
 ok("a changed entry is found", rc != 0 and "tlog line 2" in out and "does not hash" in out, out)
 rc, out = log_verify(log=tampered("t2", "".join(lines[:2] + lines[3:])))
 ok("a removed entry is found", rc != 0 and "holds entry 4" in out, out)
-rc, out = log_verify(log=tampered("t3", "".join(lines[:6])))
-ok("a cut-off log is found by its head", rc != 0 and "covers 7 entries, the log holds 6" in out, out)
+rc, out = log_verify(log=tampered("t3", "".join(lines[:-1])))
+ok("a cut-off log is found by its head", rc != 0 and "covers 9 entries, the log holds 8" in out, out)
 rc, out = log_verify(log=tampered("t4", "".join([lines[1], lines[0]] + lines[2:])))
 ok("reordered entries are found", rc != 0 and "tlog line 1" in out, out)
 rc, out = log_verify(key="other.pub")
@@ -370,7 +431,7 @@ ok("signatures counted", m and int(m.group(1)) == 5, body[:600])
 ok("each family once", body.count("# TYPE kubetee_signer_requests_total") == 1)
 rc, log = s.stop()
 ok("SIGTERM drains and exits 0", rc == 0 and "event=signer.stopping signal=SIGTERM" in log and "event=signer.stopped" in log, log[-500:])
-ok("one line per request", log.count("event=signer.signed") == 7 and "log_entry=7" in log and "reason=key_not_allowed client=officer" in log
+ok("one line per request", log.count("event=signer.signed") == 9 and "log_entry=9" in log and "reason=key_not_allowed client=officer" in log
    and "reason=unknown_client client=\"unknown:CN = stranger" in log, log)
 state = open(path("state")).read()
 ok("state recorded", state.startswith("kubetee-signer state 1\n") and "%s 1 9\n" % mrsigner["release"] in state, state)
@@ -406,6 +467,8 @@ bad = [
     (config + "  release:\n    production: true\n    prodids: [1]\n    clients: [ci]\n", "appears twice"),
     (config.replace("listen:", "listne:"), "unknown key 'listne'"),
     (config.replace("log:\n", "journal:\n"), "unknown key 'journal'"),
+    (config.replace("required: 2,", "required: 4,"), "from 1 to the number of approvers"),
+    (config.replace("approvers: [officer, officer2", "approvers: [officer, officer"), "name one client twice"),
 ]
 for i, (text, want) in enumerate(bad):
     with open(path("bad.yaml"), "w") as f:

@@ -167,12 +167,25 @@ static void test_names_and_fields(void **state)
     assert_int_equal(back.svn, 1);
     assert_string_equal(back.client, "ci");
     /* two spaces, a leading zero, a trailing space */
-    char t[600];
+    char t[1100];
     memcpy(t, line.data, line.len - 1);
     t[line.len - 1] = ' ';
-    assert_fails_with(kt_tlog_entry_parse(t, line.len, &back), KT_ERR_MALFORMED, "12 fields");
-    assert_fails_with(kt_tlog_entry_parse("v1 01 2", 7, &back), KT_ERR_MALFORMED, "12 fields");
-    assert_fails_with(kt_tlog_entry_parse("", 0, &back), KT_ERR_MALFORMED, "12 fields");
+    assert_fails_with(kt_tlog_entry_parse(t, line.len, &back), KT_ERR_MALFORMED, "13 fields");
+    assert_fails_with(kt_tlog_entry_parse("v1 01 2", 7, &back), KT_ERR_MALFORMED, "13 fields");
+    assert_fails_with(kt_tlog_entry_parse("", 0, &back), KT_ERR_MALFORMED, "13 fields");
+    /* approvers: names joined by ',' */
+    kt_buf_free(&line);
+    strcpy(e.approvers, "officer,officer2");
+    assert_int_equal(kt_tlog_entry_format(&e, &line), KT_OK);
+    assert_non_null(strstr((char *)line.data, " ci officer,officer2 "));
+    assert_int_equal(kt_tlog_entry_parse((char *)line.data, line.len - 1, &back), KT_OK);
+    assert_string_equal(back.approvers, "officer,officer2");
+    kt_buf_free(&line);
+    const char *bad[] = {"officer,officer", ",officer", "officer,", "a,,b", "o fficer"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        strcpy(e.approvers, bad[i]);
+        assert_fails_with(kt_tlog_entry_format(&e, &line), KT_ERR_INVALID_ARGUMENT, "approver");
+    }
     kt_buf_free(&line);
 }
 

@@ -66,7 +66,11 @@ static kt_status sign_with_signer(const cli_opt *o, size_t n, const kt_buf *elf,
     kt_key *pub = NULL;
     kt_buf sig = {0};
     kt_status st = kt_image_gendata(elf->data, elf->len, c, kt_sigstruct_today(), sd);
-    if (!st) st = signer_sign(&e, cli_get(o, n, "key"), sd, &pub, &sig);
+    const char *w = cli_get(o, n, "wait");
+    uint64_t wait_s = 0;
+    if (w && kt_decimal_parse(w, 86400, &wait_s))
+        return kt_fail_context(KT_ERR_INVALID_ARGUMENT, "--wait '%s' (seconds)", w);
+    if (!st) st = signer_sign(&e, cli_get(o, n, "key"), sd, (int)wait_s, &pub, &sig);
     if (!st) st = kt_image_catsig(elf->data, elf->len, c, sd, pub, sig.data, sig.len, out);
     kt_key_free(pub);
     kt_buf_free(&sig);
@@ -84,7 +88,8 @@ int cmd_sign(int argc, char **argv)
                    {"tls-ca", true, "with --signer: CA of the signer's certificate"},
                    {"tls-cert", true, "with --signer: this client's certificate"},
                    {"tls-key", true, "with --signer: this client's private key"},
-                   {"server-name", true, "with --signer: name to check in its certificate"}};
+                   {"server-name", true, "with --signer: name to check in its certificate"},
+                   {"wait", true, "with --signer: seconds to wait for M-of-N approval (0)"}};
     size_t n = CLI_NOPTS(o);
     if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[2].value || !o[3].value) {
         fprintf(stderr, "usage: kubetee sign --enclave e.so [--config e.conf] --key key.pem "

@@ -9,6 +9,8 @@
 #include <kubetee/tlog.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SIGNER_TIMEOUT_MS 30000
 
@@ -23,7 +25,7 @@ static kt_status connect_to(const signer_endpoint *e, kt_rpc_client **c)
 }
 
 kt_status signer_sign(const signer_endpoint *e, const char *key,
-                      const uint8_t sd[KT_SIGDATA_LEN], kt_key **pub, kt_buf *sig)
+                      const uint8_t sd[KT_SIGDATA_LEN], int wait_s, kt_key **pub, kt_buf *sig)
 {
     kt_rpc_client *c;
     kt_status st = connect_to(e, &c);
@@ -33,7 +35,21 @@ kt_status signer_sign(const signer_endpoint *e, const char *key,
     req.key = (char *)key;
     req.sigdata.data = (uint8_t *)sd;
     req.sigdata.len = KT_SIGDATA_LEN;
-    st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Sign", &req, &res, SIGNER_TIMEOUT_MS);
+    /* a key under M-of-N approval answers FAILED_PRECONDITION until M officers approved:
+     * asked again every 2 s for up to wait_s */
+    char said[512] = "";
+    time_t until = time(NULL) + wait_s;
+    for (;;) {
+        st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Sign", &req, &res, SIGNER_TIMEOUT_MS);
+        if (st != KT_ERR_STATE || !strstr(kt_last_error(), "awaiting approval") ||
+            time(NULL) >= until)
+            break;
+        if (strcmp(said, kt_last_error())) {
+            snprintf(said, sizeof said, "%s", kt_last_error());
+            fprintf(stderr, "kubetee: %s; waiting\n", said);
+        }
+        sleep(2);
+    }
     kt_rpc_client_free(c);
     if (st) return kt_fail_context(st, "signer");
     if (res.modulus.len != KT_RSA3072_LEN || res.signature.len != KT_RSA3072_LEN)
@@ -113,13 +129,69 @@ static int log_verify(int argc, char **argv)
     return rc;
 }
 
+/* An officer's approval of one MRENCLAVE: given, or measured here from the image and
+ * config (the officer's own build, not the requester's word). */
+static int approve(int argc, char **argv)
+{
+    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
+                   {"tls-ca", true, "CA that issued the signer's certificate"},
+                   {"tls-cert", true, "this officer's certificate"},
+                   {"tls-key", true, "this officer's private key"},
+                   {"server-name", true, "name to check in the signer's certificate"},
+                   {"key", true, "the signer's key name"},
+                   {"mrenclave", true, "the MRENCLAVE approved (64 hex digits)"},
+                   {"enclave", true, "or: the unsigned enclave, measured here"},
+                   {"config", true, "with --enclave: its config"}};
+    size_t n = CLI_NOPTS(o);
+    if (!cli_parse(argc, argv, o, n) || !o[0].value || !o[5].value ||
+        !o[6].value == !o[7].value) {
+        fprintf(stderr, "usage: kubetee signer approve --signer HOST:PORT --key NAME "
+                        "(--mrenclave HEX | --enclave e.so [--config e.conf]) --tls-ca ca.pem "
+                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n");
+        return 2;
+    }
+    uint8_t mre[32];
+    kt_status st;
+    if (o[6].value) {
+        if (strlen(o[6].value) != 64 || kt_hex_decode(o[6].value, mre, 32))
+            return cli_die("--mrenclave", kt_fail(KT_ERR_INVALID_ARGUMENT, "not 64 hex digits"));
+    } else {
+        kt_buf elf = {0};
+        kt_enclave_config c;
+        st = kt_file_read(o[7].value, KT_IMAGE_MAX, &elf);
+        if (!st) st = cli_load_config(o[8].value, &c);
+        if (!st) st = kt_measure(elf.data, elf.len, &c, mre);
+        kt_buf_free(&elf);
+        if (st) return cli_die("measuring the enclave", st);
+    }
+    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    kt_rpc_client *c;
+    if ((st = connect_to(&e, &c))) return cli_die("connecting to the signer", st);
+    Kubetee__Signer__V1__ApproveRequest req = KUBETEE__SIGNER__V1__APPROVE_REQUEST__INIT;
+    Kubetee__Signer__V1__ApproveResponse res = KUBETEE__SIGNER__V1__APPROVE_RESPONSE__INIT;
+    req.key = (char *)o[5].value;
+    req.mrenclave.data = mre;
+    req.mrenclave.len = sizeof mre;
+    st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Approve", &req, &res, SIGNER_TIMEOUT_MS);
+    kt_rpc_client_free(c);
+    if (st) return cli_die("signer", st);
+    char hex[65];
+    kt_hex_encode(mre, 32, hex, sizeof hex);
+    printf("approved %s: %u of %u approvals\n", hex, (unsigned)res.approvals,
+           (unsigned)res.required);
+    return 0;
+}
+
 int cmd_signer(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "verify"))
         return log_verify(argc - 2, argv + 2);
+    if (argc >= 1 && !strcmp(argv[0], "approve")) return approve(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "keys")) {
         fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
                         "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n"
+                        "       kubetee signer approve --signer HOST:PORT --key NAME "
+                        "(--mrenclave HEX | --enclave e.so [--config e.conf]) --tls-...\n"
                         "       kubetee signer log verify --log LOG --head HEAD --key PUB "
                         "[--enclave E]\n");
         return 2;
@@ -147,9 +219,10 @@ int cmd_signer(int argc, char **argv)
         const Kubetee__Signer__V1__Key *k = res.keys[i];
         char mrs[65] = "?", name[260];
         if (k->mrsigner.len == 32) kt_hex_encode(k->mrsigner.data, 32, mrs, sizeof mrs);
-        printf("%s mrsigner=%s production=%s debug=%s prodids=",
+        printf("%s mrsigner=%s production=%s debug=%s approvals=%u prodids=",
                kt_escape(k->name, strlen(k->name), name, sizeof name), mrs,
-               k->production ? "true" : "false", k->debug_allowed ? "true" : "false");
+               k->production ? "true" : "false", k->debug_allowed ? "true" : "false",
+               (unsigned)k->approvals_required);
         for (size_t j = 0; j < k->n_prodids; j++)
             printf("%s%u", j ? "," : "", (unsigned)k->prodids[j]);
         printf("\n");
