@@ -87,6 +87,9 @@ clients:
 keys:
   release: {label: release-2026, production: true, prodids: [1, 7], clients: [ci]}
   dev: {production: false, debug: true, prodids: [1], clients: [ci]}
+  gated: {production: true, reproducible: true, prodids: [3], clients: [ci],
+          approvals: {required: 1, approvers: [ci]}}
+max_enclave_mib: 512
 YAML
 printf '\x00kubetee-signer state 1\n%064d 1 9\n%064d 7 1\n' 1 2 > "$work/signer_config/state"
 

@@ -169,8 +169,8 @@ static kt_status key_clients(const kt_y *v, const sg_config *c, sg_key *key)
 
 static kt_status keys(const kt_y *m, sg_config *c)
 {
-    static const char *const allowed[] = {"label",   "production", "debug", "prodids",
-                                          "clients", "approvals",  NULL};
+    static const char *const allowed[] = {"label",   "production", "debug",        "prodids",
+                                          "clients", "approvals",  "reproducible", NULL};
     kt_status st = want_map(m, "keys");
     if (st) return st;
     if (m->count == 0) return bad(m, "must hold at least one key", "keys");
@@ -189,7 +189,8 @@ static kt_status keys(const kt_y *m, sg_config *c)
             return kt_fail_context(KT_ERR_MALFORMED, "signer config: key '%s' (line %zu)",
                                    key->name, k->line);
         if ((st = boolean(v, "production", "a key's production", true, &key->production)) ||
-            (st = boolean(v, "debug", "a key's debug", false, &key->debug)))
+            (st = boolean(v, "debug", "a key's debug", false, &key->debug)) ||
+            (st = boolean(v, "reproducible", "a key's reproducible", false, &key->reproducible)))
             return st;
         if (key->production && key->debug)
             return kt_fail(KT_ERR_MALFORMED, "signer config: key '%s' is a production key and "
@@ -213,7 +214,7 @@ static kt_status sections(const kt_y *root, sg_config *c)
 {
     static const char *const top[] = {"listen", "http",  "state",   "log_format", "rpc_limits",
                                       "tls",    "token", "clients", "keys",       "log",
-                                      NULL};
+                                      "max_enclave_mib", NULL};
     static const char *const log[] = {"path", "head", "key", NULL};
     static const char *const tls[] = {"cert", "key", "client_ca", NULL};
     static const char *const token[] = {"module", "label", "pin_file", "pin_env", NULL};
@@ -224,6 +225,11 @@ static kt_status sections(const kt_y *root, sg_config *c)
     if (!st) st = text(root, "state", "state", true, c->state, sizeof c->state);
     if (!st) st = text(root, "log_format", "log_format", false, c->log_format, sizeof c->log_format);
     if (!st) st = text(root, "rpc_limits", "rpc_limits", false, c->rpc_limits, sizeof c->rpc_limits);
+    const kt_y *mx = kt_yaml_get(root, "max_enclave_mib");
+    uint64_t mib = 1024;
+    if (!st && mx && (mx->kind != KT_Y_SCALAR || kt_decimal_parse(mx->text, 1u << 20, &mib) || !mib))
+        st = bad(mx, "must be a number of MiB from 1 to 1048576", "max_enclave_mib");
+    c->max_enclave_size = mib << 20;
     const kt_y *t = kt_yaml_get(root, "tls");
     if (!st && !t) st = bad(root, "is missing (mutual TLS: cert, key, client_ca)", "tls");
     if (!st) st = want_map(t, "tls");

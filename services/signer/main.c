@@ -168,7 +168,7 @@ static int serve(const sg_config *c)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts */
     signal(SIGPIPE, SIG_IGN);
     kt_rpc_limits limits = {0};
-    limits.max_message = 64 << 10; /* a request is a name and 256 bytes */
+    limits.max_message = 64u << 20; /* a name, 256 bytes, and an image for the build check */
     if (kt_rpc_limits_parse(c->rpc_limits, &limits)) return die("rpc_limits");
     kt_p11 *t;
     if (open_token(c, &t)) return die("opening the token");

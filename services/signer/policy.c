@@ -12,6 +12,7 @@ const char *const sg_outcome_names[SG_OUTCOMES] = {
     [SG_REFUSED_DEBUG] = "debug_not_allowed",
     [SG_REFUSED_SVN] = "svn_backwards",
     [SG_AWAITING] = "awaiting_approval",
+    [SG_REFUSED_BUILD] = "build_mismatch",
     [SG_FAILED_TOKEN] = "token_failed",
 };
 

@@ -248,6 +248,16 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     if (st) return outcome(s, SG_REFUSED_REQUEST, st, client, key, NULL);
     if ((o = sg_policy_check(s->cfg, ci, k, &info)) != SG_OK)
         return outcome(s, o, KT_ERR_DENIED, client, key, &info);
+    if (req->image.len || k->reproducible) {
+        if (!req->image.len)
+            st = kt_fail(KT_ERR_DENIED, "key '%s' signs only an image it measures itself: send "
+                                        "the unsigned image and its config",
+                         k->name);
+        else
+            st = sg_build_check(req->image.data, req->image.len, req->config,
+                                strlen(req->config), s->cfg->max_enclave_size, &info);
+        if (st) return outcome(s, SG_REFUSED_BUILD, st, client, key, &info);
+    }
     size_t ki = key_index(s, k);
     uint64_t by;
     if ((st = approvals_claim(s, k, ci, info.mrenclave, &by)))
@@ -310,6 +320,7 @@ static kt_status keys(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
         k->production = c->keys[i].production;
         k->debug_allowed = c->keys[i].debug;
         k->approvals_required = c->keys[i].approvals;
+        k->reproducible = c->keys[i].reproducible;
         for (size_t j = 0; j < c->keys[i].nprodids; j++)
             p[j] = c->keys[i].prodids[j];
         k->prodids = p;

@@ -30,6 +30,7 @@ typedef struct {
     uint16_t prodids[SG_MAX_PRODIDS];  /* ISVPRODIDs it signs; no other */
     size_t nprodids;
     uint64_t clients;                  /* bit i: clients[i] may use it */
+    bool reproducible;                 /* signs only what it measured from the image sent */
     unsigned approvals;                /* M: distinct approvers a signature needs (0: none) */
     uint64_t approvers;                /* bit i: clients[i] may approve (N of them) */
 } sg_key;
@@ -43,6 +44,7 @@ typedef struct {
     size_t nclients;
     sg_key keys[SG_MAX_KEYS];
     size_t nkeys;
+    uint64_t max_enclave_size; /* the build check measures no larger enclave (default 1 GiB) */
 } sg_config;
 
 /* Reads the YAML configuration into c (zeroed first). Unknown keys, keys given twice,
@@ -76,10 +78,16 @@ typedef enum {
     SG_REFUSED_DEBUG,    /* a debug enclave and the key may not sign one */
     SG_REFUSED_SVN,      /* ISVSVN below one already signed */
     SG_AWAITING,         /* fewer than M approvals for this MRENCLAVE so far */
+    SG_REFUSED_BUILD,    /* the image sent does not measure to what is asked, or is refused */
     SG_FAILED_TOKEN,     /* the token or the state file failed */
     SG_OUTCOMES
 } sg_outcome;
 extern const char *const sg_outcome_names[SG_OUTCOMES];
+
+/* The reproducible-build check (build.c): the image and config measure to the signing
+ * data's MRENCLAVE and carry its prodid, svn, debug and xfrm, and pass signing's checks. */
+kt_status sg_build_check(const uint8_t *image, size_t n, const char *config, size_t config_len,
+                         uint64_t max_enclave_size, const kt_sigdata_info *req);
 
 /* The policy's answer for a decoded request from client (an index) to key. */
 sg_outcome sg_policy_check(const sg_config *c, int client, const sg_key *key,

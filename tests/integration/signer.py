@@ -145,24 +145,29 @@ keys:
     prodids: [3]
     clients: [ci, officer]
     approvals: {required: 2, approvers: [officer, officer2, officer3]}
+  repro:
+    production: true
+    reproducible: true
+    prodids: [4]
+    clients: [ci]
 """ % {"state": path("state"), "w": WORK, "module": MODULE, "ci_s": ci_s, "ci_i": ci_i, "of_s": of_s, "of_i": of_i,
           "of2_s": of2_s, "of3_s": of3_s}
 with open(path("signer.yaml"), "w") as f:
     f.write(config)
 
 # ---- keys made in the token ----
-for k in ("release", "dev", "gated"):
+for k in ("release", "dev", "gated", "repro"):
     rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", k)
     ok("keygen " + k, rc == 0 and "signer.key_generated" in out, out)
 rc, out = run(SIGNER, "keygen", "--config", path("signer.yaml"), "--key", "release")
 ok("keygen refuses a second key of one label", rc != 0 and "already holds a key labelled 'release-2026'" in out, out)
 rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"))
-ok("keys listed", rc == 0 and out.count("\n") == 3, out)
+ok("keys listed", rc == 0 and out.count("\n") == 4, out)
 for line in out.splitlines():
     ok("key is held in the token, never extractable: " + line.split()[0],
        "token=1 private=1 sensitive=1 extractable=0 never_extractable=1 private_parts_readable=0" in line, line)
 mrsigner = {l.split()[0]: re.search(r"mrsigner=([0-9a-f]{64})", l).group(1) for l in out.splitlines()}
-ok("three keys, three MRSIGNERs", len(set(mrsigner.values())) == 3)
+ok("four keys, four MRSIGNERs", len(set(mrsigner.values())) == 4)
 
 # a PIN on the command line is not an option, and a PIN file others can read is refused
 rc, out = run(SIGNER, "keys", "--config", path("signer.yaml"), "--pin", "246810")
@@ -251,7 +256,7 @@ ok("the signed enclave loads and quotes on sim", rc == 0 and os.path.getsize(pat
 rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("officer"))
 ok("officer sees only dev", rc == 0 and out.startswith("dev mrsigner=" + mrsigner["dev"]) and "release" not in out, out)
 rc, out = run(KUBETEE, "signer", "keys", "--signer", s.address, *client_args("ci"))
-ok("ci sees both, with their policies", rc == 0 and "release mrsigner=%s production=true debug=false approvals=0 prodids=1,7"
+ok("ci sees both, with their policies", rc == 0 and "release mrsigner=%s production=true debug=false approvals=0 reproducible=false prodids=1,7"
    % mrsigner["release"] in out and "dev mrsigner=" in out, out)
 
 # a client the key does not serve
@@ -329,6 +334,36 @@ refused("INIT set", flip(156, 0x01), "ATTRIBUTES.INIT", grpc.StatusCode.PERMISSI
 refused("attribute mask loosened", flip(172, 0x02), "ATTRIBUTEMASK.FLAGS", grpc.StatusCode.PERMISSION_DENIED)
 refused("a reserved byte", flip(100, 0x01), "reserved bytes 44-127")
 refused("KSS family id", flip(140, 0x01), "ISVFAMILYID", grpc.StatusCode.PERMISSION_DENIED)
+
+# the reproducible-build check: the service measures the image sent
+c4 = conf("p4.conf", "prodid = 4\nsvn = 1\n")
+rc, out = sign(s, "ci", "repro", c4, path("repro.signed.so"))
+ok("a reproducible key signs the image it measured", rc == 0 and "mrsigner:  " + mrsigner["repro"] in out, out)
+run(KUBETEE, "gendata", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), "--config", c4, "--out", path("sd4.bin"))
+sd4 = open(path("sd4.bin"), "rb").read()
+image = open(os.path.join(ENCLAVES, "tfftest.so"), "rb").read()
+
+
+def build_refused(what, text, **kw):
+    try:
+        stub.Sign(signer_pb2.SignRequest(sigdata=sd4, **kw), timeout=30)
+        ok(what, False, "was signed")
+    except grpc.RpcError as e:
+        ok(what, text in e.details(), "%s %s" % (e.code(), e.details()))
+
+
+build_refused("no image for a reproducible key", "signs only an image it measures itself", key="repro")
+build_refused("another build's image", "not the MRENCLAVE", key="repro", config="prodid = 4\nsvn = 1\n",
+              image=open(os.path.join(ENCLAVES, "tfftest_v2.so"), "rb").read())
+build_refused("another config", "not the MRENCLAVE", key="repro", config="prodid = 4\nsvn = 1\nheap_size = 2M\n",
+              image=image)
+build_refused("a config that does not parse", "unknown key 'tcs'", key="repro", config="tcs = 2\n", image=image)
+build_refused("an image the trusted runtime could not run, for any key", "fopen", key="repro",
+              config="prodid = 4\nsvn = 1\n", image=open(os.path.join(ENCLAVES, "forbidden.so"), "rb").read())
+build_refused("bytes that are not an ELF", "build check: the image", key="repro", config="prodid = 4\nsvn = 1\n",
+              image=b"\x7fELF" + bytes(60))
+r = stub.Sign(signer_pb2.SignRequest(key="repro", sigdata=sd4, image=image, config="prodid = 4\nsvn = 1\n"), timeout=30)
+ok("grpcio with the right image and config is signed", len(r.signature) == 384)
 chan.close()
 
 # ---- M-of-N approval: 2 of officer, officer2, officer3 ----
@@ -383,7 +418,7 @@ def log_verify(*extra, log="log", head="log.head", key="log.pub"):
 
 
 rc, out = log_verify()
-ok("the log verifies", rc == 0 and "log verifies: 9 entries" in out, out)
+ok("the log verifies", rc == 0 and "log verifies: 11 entries" in out, out)
 rc, out = log_verify("--enclave", path("gated.signed.so"))
 ok("who approved is in the log", rc == 0 and "key gated client ci prodid 3 svn 1" in out, out)
 entries = open(path("log")).read()
@@ -399,7 +434,7 @@ rc, _ = run(KUBETEE, "sign", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), 
 rc, out = log_verify("--enclave", path("local.so"))
 ok("an enclave signed elsewhere was never signed here", rc == 1 and "was never signed in this log" in out, out)
 lines = open(path("log")).read().splitlines(keepends=True)
-ok("one line per signature", len(lines) == 9)
+ok("one line per signature", len(lines) == 11)
 
 
 def tampered(name, text):
@@ -416,7 +451,7 @@ ok("a changed entry is found", rc != 0 and "tlog line 2" in out and "does not ha
 rc, out = log_verify(log=tampered("t2", "".join(lines[:2] + lines[3:])))
 ok("a removed entry is found", rc != 0 and "holds entry 4" in out, out)
 rc, out = log_verify(log=tampered("t3", "".join(lines[:-1])))
-ok("a cut-off log is found by its head", rc != 0 and "covers 9 entries, the log holds 8" in out, out)
+ok("a cut-off log is found by its head", rc != 0 and "covers 11 entries, the log holds 10" in out, out)
 rc, out = log_verify(log=tampered("t4", "".join([lines[1], lines[0]] + lines[2:])))
 ok("reordered entries are found", rc != 0 and "tlog line 1" in out, out)
 rc, out = log_verify(key="other.pub")
@@ -425,13 +460,14 @@ ok("a head checked with another key fails", rc != 0 and "does not verify with th
 # ---- metrics, then a restart keeps the ISVSVN state ----
 st, body = s.http("/metrics")
 ok("metrics count outcomes", st == 200 and 'kubetee_signer_requests_total{outcome="svn_backwards"} 1' in body
-   and 'kubetee_signer_requests_total{outcome="not_signing_data"} 8' in body, body[:400])
+   and 'kubetee_signer_requests_total{outcome="not_signing_data"} 8' in body
+   and 'kubetee_signer_requests_total{outcome="build_mismatch"} 6' in body, body[:900])
 m = re.search(r'kubetee_signer_signatures_total\{key="release"\} (\d+)', body)
 ok("signatures counted", m and int(m.group(1)) == 5, body[:600])
 ok("each family once", body.count("# TYPE kubetee_signer_requests_total") == 1)
 rc, log = s.stop()
 ok("SIGTERM drains and exits 0", rc == 0 and "event=signer.stopping signal=SIGTERM" in log and "event=signer.stopped" in log, log[-500:])
-ok("one line per request", log.count("event=signer.signed") == 9 and "log_entry=9" in log and "reason=key_not_allowed client=officer" in log
+ok("one line per request", log.count("event=signer.signed") == 11 and "log_entry=11" in log and "reason=key_not_allowed client=officer" in log
    and "reason=unknown_client client=\"unknown:CN = stranger" in log, log)
 state = open(path("state")).read()
 ok("state recorded", state.startswith("kubetee-signer state 1\n") and "%s 1 9\n" % mrsigner["release"] in state, state)

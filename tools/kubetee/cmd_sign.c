@@ -70,7 +70,15 @@ static kt_status sign_with_signer(const cli_opt *o, size_t n, const kt_buf *elf,
     uint64_t wait_s = 0;
     if (w && kt_decimal_parse(w, 86400, &wait_s))
         return kt_fail_context(KT_ERR_INVALID_ARGUMENT, "--wait '%s' (seconds)", w);
-    if (!st) st = signer_sign(&e, cli_get(o, n, "key"), sd, (int)wait_s, &pub, &sig);
+    kt_buf conf = {0};
+    const char *cpath = cli_get(o, n, "config");
+    if (!st && cpath && (st = kt_file_read(cpath, 64u << 10, &conf)))
+        st = kt_fail_context(st, "reading the config to send");
+    if (!st) st = kt_buf_append(&conf, "", 1);
+    signer_request r = {cli_get(o, n, "key"), sd, elf->data, elf->len, (const char *)conf.data,
+                        (int)wait_s};
+    if (!st) st = signer_sign(&e, &r, &pub, &sig);
+    kt_buf_free(&conf);
     if (!st) st = kt_image_catsig(elf->data, elf->len, c, sd, pub, sig.data, sig.len, out);
     kt_key_free(pub);
     kt_buf_free(&sig);

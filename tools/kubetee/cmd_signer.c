@@ -24,17 +24,21 @@ static kt_status connect_to(const signer_endpoint *e, kt_rpc_client **c)
     return kt_rpc_client_new(e->address, &tls, c);
 }
 
-kt_status signer_sign(const signer_endpoint *e, const char *key,
-                      const uint8_t sd[KT_SIGDATA_LEN], int wait_s, kt_key **pub, kt_buf *sig)
+kt_status signer_sign(const signer_endpoint *e, const signer_request *r, kt_key **pub,
+                      kt_buf *sig)
 {
+    int wait_s = r->wait_s;
     kt_rpc_client *c;
     kt_status st = connect_to(e, &c);
     if (st) return st;
     Kubetee__Signer__V1__SignRequest req = KUBETEE__SIGNER__V1__SIGN_REQUEST__INIT;
     Kubetee__Signer__V1__SignResponse res = KUBETEE__SIGNER__V1__SIGN_RESPONSE__INIT;
-    req.key = (char *)key;
-    req.sigdata.data = (uint8_t *)sd;
+    req.key = (char *)r->key;
+    req.sigdata.data = (uint8_t *)r->sigdata;
     req.sigdata.len = KT_SIGDATA_LEN;
+    req.image.data = (uint8_t *)r->image;
+    req.image.len = r->image ? r->image_len : 0;
+    req.config = (char *)(r->config ? r->config : "");
     /* a key under M-of-N approval answers FAILED_PRECONDITION until M officers approved:
      * asked again every 2 s for up to wait_s */
     char said[512] = "";
@@ -219,10 +223,10 @@ int cmd_signer(int argc, char **argv)
         const Kubetee__Signer__V1__Key *k = res.keys[i];
         char mrs[65] = "?", name[260];
         if (k->mrsigner.len == 32) kt_hex_encode(k->mrsigner.data, 32, mrs, sizeof mrs);
-        printf("%s mrsigner=%s production=%s debug=%s approvals=%u prodids=",
+        printf("%s mrsigner=%s production=%s debug=%s approvals=%u reproducible=%s prodids=",
                kt_escape(k->name, strlen(k->name), name, sizeof name), mrs,
                k->production ? "true" : "false", k->debug_allowed ? "true" : "false",
-               (unsigned)k->approvals_required);
+               (unsigned)k->approvals_required, k->reproducible ? "true" : "false");
         for (size_t j = 0; j < k->n_prodids; j++)
             printf("%s%u", j ? "," : "", (unsigned)k->prodids[j]);
         printf("\n");
