@@ -35,17 +35,37 @@ function(kt_add_enclave name)
 endfunction()
 
 # kt_sign_enclave(<name> KEY <key.pem> CONFIG <enclave.conf>) signs <name>.so into
-# <name>.signed.so with `kubetee sign`.
+# <name>.signed.so with `kubetee sign`. With SIGNER <host:port>, KEY is the key's name at
+# kubetee-signer and TLS_CA, TLS_CERT, TLS_KEY (and SERVER_NAME) are this build's client
+# identity there (docs/operations.md, "kubetee-signer"); WAIT <seconds> waits that long
+# for a key's M-of-N approval.
 function(kt_sign_enclave name)
-  cmake_parse_arguments(S "" "KEY;CONFIG;OUTPUT" "" ${ARGN})
+  cmake_parse_arguments(S "" "KEY;CONFIG;OUTPUT;SIGNER;TLS_CA;TLS_CERT;TLS_KEY;SERVER_NAME;WAIT" ""
+                        ${ARGN})
   if(NOT S_OUTPUT)
     set(S_OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}.signed.so)
   endif()
+  if(S_SIGNER)
+    if(NOT S_TLS_CA OR NOT S_TLS_CERT OR NOT S_TLS_KEY)
+      message(FATAL_ERROR "kt_sign_enclave(${name} SIGNER ...) needs TLS_CA, TLS_CERT and TLS_KEY")
+    endif()
+    set(how --signer ${S_SIGNER} --tls-ca ${S_TLS_CA} --tls-cert ${S_TLS_CERT} --tls-key ${S_TLS_KEY})
+    if(S_SERVER_NAME)
+      list(APPEND how --server-name ${S_SERVER_NAME})
+    endif()
+    if(S_WAIT)
+      list(APPEND how --wait ${S_WAIT})
+    endif()
+    set(deps ${S_TLS_CA} ${S_TLS_CERT} ${S_TLS_KEY})
+  else()
+    set(how)
+    set(deps ${S_KEY})
+  endif()
   add_custom_command(
     OUTPUT ${S_OUTPUT}
-    COMMAND kubetee sign --key ${S_KEY} --config ${S_CONFIG} --enclave $<TARGET_FILE:${name}>
+    COMMAND kubetee sign ${how} --key ${S_KEY} --config ${S_CONFIG} --enclave $<TARGET_FILE:${name}>
             --out ${S_OUTPUT} --quiet
-    DEPENDS ${name} kubetee ${S_KEY} ${S_CONFIG}
+    DEPENDS ${name} kubetee ${deps} ${S_CONFIG}
     COMMENT "kubetee sign ${name}")
   add_custom_target(${name}_signed ALL DEPENDS ${S_OUTPUT})
 endfunction()

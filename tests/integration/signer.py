@@ -412,13 +412,36 @@ wout = waiting.communicate(timeout=30)[0]
 ok("the waiting request is signed once M approved", waiting.returncode == 0 and "waiting" in wout
    and os.path.exists(path("gated2.signed.so")), wout)
 
+# ---- the cmake helper signs through the signer ----
+proj = path("proj")
+os.makedirs(proj)
+with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
+    f.write("""cmake_minimum_required(VERSION 3.25)
+project(signed_by_signer NONE)
+include(%(cmake)s)
+add_executable(kubetee IMPORTED)
+set_target_properties(kubetee PROPERTIES IMPORTED_LOCATION %(kubetee)s)
+add_library(tfftest MODULE IMPORTED)
+set_target_properties(tfftest PROPERTIES IMPORTED_LOCATION %(enclave)s)
+kt_sign_enclave(tfftest KEY dev CONFIG %(conf)s SIGNER %(signer)s TLS_CA %(w)s/ca.pem
+                TLS_CERT %(w)s/officer.pem TLS_KEY %(w)s/officer.key SERVER_NAME localhost)
+""" % {"cmake": os.path.abspath(os.path.join(os.path.dirname(PROTO), "..", "cmake", "kubetee.cmake")),
+       "kubetee": os.path.abspath(KUBETEE), "enclave": os.path.abspath(os.path.join(ENCLAVES, "tfftest.so")),
+       "conf": c12, "signer": s.address, "w": WORK})
+rc, out = run("cmake", "-S", proj, "-B", os.path.join(proj, "build"))
+rc2, out2 = run("cmake", "--build", os.path.join(proj, "build")) if rc == 0 else (rc, "")
+signed = os.path.join(proj, "build", "tfftest.signed.so")
+rc3, out3 = run(KUBETEE, "dump", "--enclave", signed, "--json")
+ok("kt_sign_enclave(SIGNER ...) signs through the service", rc == 0 and rc2 == 0 and rc3 == 0 and
+   '"mrsigner":"%s"' % mrsigner["dev"] in out3, out + out2 + out3)
+
 # ---- the transparency log ----
 def log_verify(*extra, log="log", head="log.head", key="log.pub"):
     return run(KUBETEE, "signer", "log", "verify", "--log", path(log), "--head", path(head), "--key", path(key), *extra)
 
 
 rc, out = log_verify()
-ok("the log verifies", rc == 0 and "log verifies: 11 entries" in out, out)
+ok("the log verifies", rc == 0 and "log verifies: 12 entries" in out, out)
 rc, out = log_verify("--enclave", path("gated.signed.so"))
 ok("who approved is in the log", rc == 0 and "key gated client ci prodid 3 svn 1" in out, out)
 entries = open(path("log")).read()
@@ -434,7 +457,7 @@ rc, _ = run(KUBETEE, "sign", "--enclave", os.path.join(ENCLAVES, "tfftest.so"), 
 rc, out = log_verify("--enclave", path("local.so"))
 ok("an enclave signed elsewhere was never signed here", rc == 1 and "was never signed in this log" in out, out)
 lines = open(path("log")).read().splitlines(keepends=True)
-ok("one line per signature", len(lines) == 11)
+ok("one line per signature", len(lines) == 12)
 
 
 def tampered(name, text):
@@ -451,7 +474,7 @@ ok("a changed entry is found", rc != 0 and "tlog line 2" in out and "does not ha
 rc, out = log_verify(log=tampered("t2", "".join(lines[:2] + lines[3:])))
 ok("a removed entry is found", rc != 0 and "holds entry 4" in out, out)
 rc, out = log_verify(log=tampered("t3", "".join(lines[:-1])))
-ok("a cut-off log is found by its head", rc != 0 and "covers 11 entries, the log holds 10" in out, out)
+ok("a cut-off log is found by its head", rc != 0 and "covers 12 entries, the log holds 11" in out, out)
 rc, out = log_verify(log=tampered("t4", "".join([lines[1], lines[0]] + lines[2:])))
 ok("reordered entries are found", rc != 0 and "tlog line 1" in out, out)
 rc, out = log_verify(key="other.pub")
@@ -467,7 +490,7 @@ ok("signatures counted", m and int(m.group(1)) == 5, body[:600])
 ok("each family once", body.count("# TYPE kubetee_signer_requests_total") == 1)
 rc, log = s.stop()
 ok("SIGTERM drains and exits 0", rc == 0 and "event=signer.stopping signal=SIGTERM" in log and "event=signer.stopped" in log, log[-500:])
-ok("one line per request", log.count("event=signer.signed") == 11 and "log_entry=11" in log and "reason=key_not_allowed client=officer" in log
+ok("one line per request", log.count("event=signer.signed") == 12 and "log_entry=12" in log and "reason=key_not_allowed client=officer" in log
    and "reason=unknown_client client=\"unknown:CN = stranger" in log, log)
 state = open(path("state")).read()
 ok("state recorded", state.startswith("kubetee-signer state 1\n") and "%s 1 9\n" % mrsigner["release"] in state, state)
