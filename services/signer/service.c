@@ -230,6 +230,54 @@ static kt_status approve(void *ctx, const ProtobufCMessage *req_, ProtobufCMessa
     return KT_OK;
 }
 
+#define LOG_PAGE (1u << 20)
+
+/* A page of the log from entry `from`, and the head it is read under: the head first,
+ * so the log read after it holds at least the entries the head covers. */
+static kt_status log_page(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
+{
+    sg_service *s = ctx;
+    const Kubetee__Signer__V1__LogRequest *req = (const void *)req_;
+    Kubetee__Signer__V1__LogResponse *res = (void *)res_;
+    char client[300];
+    int ci;
+    kt_status st = who(client, sizeof client, &ci, s->cfg);
+    if (st) {
+        kt_log(KT_LOG_WARN, "signer.log_refused", "client", client, "error", kt_last_error(), NULL);
+        return st;
+    }
+    if (req->from == 0) return kt_fail(KT_ERR_INVALID_ARGUMENT, "log: entries count from 1");
+    kt_buf head = {0}, log = {0};
+    kt_tlog_head h;
+    if ((st = kt_file_read(s->cfg->log_head, 4096, &head)) ||
+        (st = kt_tlog_head_parse(head.data, head.len, s->log_key, &h)) ||
+        (st = kt_file_read(s->cfg->log_path, 1u << 30, &log))) {
+        kt_buf_free(&head);
+        kt_buf_free(&log);
+        return kt_fail_context(KT_ERR_UNAVAILABLE, "log");
+    }
+    size_t off = 0, start = 0, end = 0;
+    uint64_t seq = 0;
+    while (off < log.len && seq < h.entries) {
+        const uint8_t *nl = memchr(log.data + off, '\n', log.len - off);
+        if (!nl) break;
+        size_t next = (size_t)(nl - log.data) + 1;
+        seq++;
+        if (seq == req->from) start = off;
+        if (seq >= req->from) {
+            if (next - start > LOG_PAGE && end > start) break;
+            end = next;
+        }
+        off = next;
+    }
+    st = kt_call_bytes(&res->head, head.data, head.len);
+    if (!st && end > start) st = kt_call_bytes(&res->lines, log.data + start, end - start);
+    res->entries = h.entries;
+    kt_buf_free(&head);
+    kt_buf_free(&log);
+    return st;
+}
+
 static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
 {
     sg_service *s = ctx;
@@ -347,7 +395,10 @@ size_t sg_service_methods(sg_service *s, kt_rpc_method *m)
     m[2] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Approve",
                            &kubetee__signer__v1__approve_request__descriptor,
                            &kubetee__signer__v1__approve_response__descriptor, approve, NULL, s};
-    return 3;
+    m[3] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Log",
+                           &kubetee__signer__v1__log_request__descriptor,
+                           &kubetee__signer__v1__log_response__descriptor, log_page, NULL, s};
+    return 4;
 }
 
 void sg_service_metrics(sg_service *s, kt_buf *out)

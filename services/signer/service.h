@@ -38,7 +38,7 @@ typedef struct {
  * the start). */
 kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token);
 void sg_service_free(sg_service *s);
-/* The methods to register (3). */
+/* The methods to register (4). */
 size_t sg_service_methods(sg_service *s, kt_rpc_method *m);
 void sg_service_metrics(sg_service *s, kt_buf *out);
 

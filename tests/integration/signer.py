@@ -479,6 +479,16 @@ rc, out = log_verify(log=tampered("t4", "".join([lines[1], lines[0]] + lines[2:]
 ok("reordered entries are found", rc != 0 and "tlog line 1" in out, out)
 rc, out = log_verify(key="other.pub")
 ok("a head checked with another key fails", rc != 0 and "does not verify with the log key" in out, out)
+# the log through the service, to anyone the signer knows
+rc, out = run(KUBETEE, "signer", "log", "fetch", "--signer", s.address, *client_args("officer2"),
+              "--log", path("fetched.log"), "--head", path("fetched.head"))
+ok("log fetched through the service", rc == 0 and "fetched 12 entries" in out, out)
+ok("the fetched log is the log", open(path("fetched.log"), "rb").read() == open(path("log"), "rb").read())
+rc, out = log_verify("--enclave", path("repro.signed.so"), log="fetched.log", head="fetched.head")
+ok("the fetched log verifies and lists the enclave", rc == 0 and "key repro client ci prodid 4" in out, out)
+rc, out = run(KUBETEE, "signer", "log", "fetch", "--signer", s.address, *client_args("stranger"),
+              "--log", path("x.log"), "--head", path("x.head"))
+ok("a stranger cannot fetch the log", rc != 0 and "not one the signer knows" in out, out)
 
 # ---- metrics, then a restart keeps the ISVSVN state ----
 st, body = s.http("/metrics")

@@ -186,8 +186,62 @@ static int approve(int argc, char **argv)
     return 0;
 }
 
+/* The whole log and its head from the service, a page at a time, into files. */
+static int log_fetch(int argc, char **argv)
+{
+    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
+                   {"tls-ca", true, "CA that issued the signer's certificate"},
+                   {"tls-cert", true, "this client's certificate"},
+                   {"tls-key", true, "this client's private key"},
+                   {"server-name", true, "name to check in the signer's certificate"},
+                   {"log", true, "file to write the log to"},
+                   {"head", true, "file to write its signed head to"}};
+    if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value || !o[5].value || !o[6].value) {
+        fprintf(stderr, "usage: kubetee signer log fetch --signer HOST:PORT --log LOG --head "
+                        "HEAD --tls-ca ca.pem --tls-cert me.pem --tls-key me.key\n"
+                        "then: kubetee signer log verify --log LOG --head HEAD --key PUB\n");
+        return 2;
+    }
+    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    kt_rpc_client *c;
+    kt_status st = connect_to(&e, &c);
+    if (st) return cli_die("connecting to the signer", st);
+    kt_buf log = {0}, head = {0};
+    uint64_t from = 1, entries = 1;
+    while (!st && from <= entries) {
+        Kubetee__Signer__V1__LogRequest req = KUBETEE__SIGNER__V1__LOG_REQUEST__INIT;
+        Kubetee__Signer__V1__LogResponse res = KUBETEE__SIGNER__V1__LOG_RESPONSE__INIT;
+        req.from = from;
+        if ((st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Log", &req, &res, SIGNER_TIMEOUT_MS)))
+            break;
+        if (from == 1) { /* the first page's head is the one the pages are checked under */
+            entries = res.entries;
+            st = kt_buf_append(&head, res.head.data, res.head.len);
+        }
+        uint64_t got = 0;
+        for (size_t i = 0; i < res.lines.len; i++)
+            got += res.lines.data[i] == '\n';
+        if (!st && got == 0 && from <= entries)
+            st = kt_fail(KT_ERR_MALFORMED, "the signer sent no entries from %llu of %llu",
+                         (unsigned long long)from, (unsigned long long)entries);
+        if (!st) st = kt_buf_append(&log, res.lines.data, res.lines.len);
+        from += got;
+        kt_message_clear(&res);
+    }
+    kt_rpc_client_free(c);
+    if (!st) st = kt_file_write_atomic(o[5].value, log.data, log.len, 0644);
+    if (!st) st = kt_file_write_atomic(o[6].value, head.data, head.len, 0644);
+    kt_buf_free(&log);
+    kt_buf_free(&head);
+    if (st) return cli_die("fetching the log", st);
+    printf("fetched %llu entries\n", (unsigned long long)entries);
+    return 0;
+}
+
 int cmd_signer(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "fetch"))
+        return log_fetch(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "verify"))
         return log_verify(argc - 2, argv + 2);
     if (argc >= 1 && !strcmp(argv[0], "approve")) return approve(argc - 1, argv + 1);
@@ -196,6 +250,8 @@ int cmd_signer(int argc, char **argv)
                         "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n"
                         "       kubetee signer approve --signer HOST:PORT --key NAME "
                         "(--mrenclave HEX | --enclave e.so [--config e.conf]) --tls-...\n"
+                        "       kubetee signer log fetch --signer HOST:PORT --log LOG --head "
+                        "HEAD --tls-...\n"
                         "       kubetee signer log verify --log LOG --head HEAD --key PUB "
                         "[--enclave E]\n");
         return 2;
