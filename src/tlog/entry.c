@@ -68,7 +68,7 @@ kt_status kt_tlog_entry_format(kt_tlog_entry *e, kt_buf *line)
 {
     if (!e || !line) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
     char b[1024], hex[65];
-    size_t n;
+    size_t n = 0;
     kt_status st = body(e, b, sizeof b, &n);
     if (!st) st = kt_sha256(b, n, e->hash);
     if (st) return st;
@@ -128,7 +128,7 @@ kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e)
     strcpy(e->approvers, f[10]);
     /* the text must be exactly what format writes (lowercase hex, canonical numbers) */
     char b[1024];
-    size_t bn;
+    size_t bn = 0;
     kt_status st = body(e, b, sizeof b, &bn);
     if (st) return st;
     if (bn + 65 != n || memcmp(b, line, bn))
