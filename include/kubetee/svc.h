@@ -42,6 +42,7 @@ typedef struct {
     kt_http_post_fn post;
     void *ctx;
     const char *metric_prefix; /* refusals before the handler: <prefix>_http_refusals_total */
+    unsigned per_address;      /* connections from one address at once (0: 16, for probes) */
 } kt_http_spec;
 
 kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port);

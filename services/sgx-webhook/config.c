@@ -11,7 +11,7 @@
 
 enum {
     O_CONFIG, O_LISTEN, O_CERT, O_KEY, O_RELOAD, O_EPC, O_ENCLAVE, O_PROVISION, O_DELIVERY,
-    O_AESM, O_AESM_DIR, O_MAX_BODY, O_DRAIN, O_LOG, O_COUNT
+    O_AESM, O_AESM_DIR, O_MAX_BODY, O_DRAIN, O_PER_ADDRESS, O_LOG, O_COUNT
 };
 
 static const struct {
@@ -38,6 +38,8 @@ static const struct {
     {"max-body-bytes", "SGX_WH_MAX_BODY_BYTES", "4194304", "largest AdmissionReview accepted"},
     {"drain-seconds", "SGX_WH_DRAIN_SECONDS", "10",
      "on SIGTERM, how long requests under way may take"},
+    {"connections-per-address", "SGX_WH_CONNECTIONS_PER_ADDRESS", "128",
+     "connections one address may hold at once (each kube-apiserver is one address)"},
     {"log-format", "SGX_WH_LOG_FORMAT", "kv", "kv or json"},
 };
 
@@ -153,6 +155,9 @@ int wh_settings_load(int argc, char **argv, wh_settings *s)
     s->reload_seconds = (unsigned)n;
     if (number(vals[O_DRAIN], 600, "drain-seconds", &n)) return 2;
     s->drain_seconds = (unsigned)n;
+    if (number(vals[O_PER_ADDRESS], 512, "connections-per-address", &n)) return 2;
+    if (!n) return bad("connections-per-address", "must be 1 to 512");
+    s->per_address = (unsigned)n;
     if (number(vals[O_MAX_BODY], 64u << 20, "max-body-bytes", &n)) return 2;
     if (n < 1024) return bad("max-body-bytes", "below 1024");
     c->max_body = (size_t)n;

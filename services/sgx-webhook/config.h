@@ -11,6 +11,7 @@ typedef struct {
     char cert_file[512], key_file[512];
     unsigned reload_seconds; /* 0: no reload on change (SIGHUP still reloads) */
     unsigned drain_seconds;
+    unsigned per_address; /* connections one address may hold (kube-apiserver's pool) */
     bool log_json;
 } wh_settings;
 

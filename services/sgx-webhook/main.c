@@ -161,7 +161,7 @@ int main(int argc, char **argv)
                          .tls_key_pem = (char *)key.data, .ready = ready, .metrics = metrics,
                          .post_path = "/mutate", .post_type = "application/json",
                          .max_body = w.s.review.max_body, .post = on_post, .ctx = &w,
-                         .metric_prefix = "kubetee_webhook"};
+                         .metric_prefix = "kubetee_webhook", .per_address = w.s.per_address};
     kt_http *h = NULL;
     int port = 0;
     kt_status st = kt_http_serve(&spec, &h, &port);

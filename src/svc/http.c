@@ -211,7 +211,8 @@ static srv *srv_start(kt_http *h, const char *cert, const char *key, int fd)
     struct MHD_OptionItem opts[] = {
         {fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd, fd >= 0 ? NULL : &h->sa},
         {MHD_OPTION_CONNECTION_LIMIT, KT_HTTP_CONNECTIONS, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, KT_HTTP_PER_IP, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+         h->spec.per_address ? h->spec.per_address : KT_HTTP_PER_IP, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, KT_HTTP_IDLE_S, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL}, /* request line and headers */
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},

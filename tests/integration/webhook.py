@@ -524,6 +524,42 @@ class Operations(Base):
             wh.stop()
         self.assertEqual(wh.proc.returncode, 0)
 
+    def test_a_large_pod_is_read_whole(self):
+        # the server's header memory is 16 KiB; a body well past it arrives in pieces
+        env = [{"name": "V%04d" % i, "value": "x" * 40} for i in range(600)]
+        p = pod(container("app", limits={EPC: "1Mi"}, env=env), annotations={QP: "aesmd"})
+        self.assertGreater(len(json.dumps(review(p))), 40000)
+        after, _ = self.admit(p)
+        app = after["spec"]["containers"][0]
+        self.assertEqual(app["env"][:600], env)
+        self.assertEqual(app["env"][600:], [{"name": "SGX_AESM_ADDR", "value": "1"}])
+
+    def test_many_connections_from_one_apiserver(self):
+        # kube-apiserver is one address with a pool of connections: the default lets it
+        # hold many at once; a smaller configured limit refuses the one past it
+        conns = [Conn(self.wh.port, context(self.certs)) for _ in range(24)]
+        for c in conns:
+            c.connect()
+        for c in conns:
+            c.request("GET", "/healthz")
+        self.assertEqual([c.getresponse().status for c in conns], [200] * 24)
+        for c in conns:
+            c.close()
+        wh = Webhook(self.certs, "--connections-per-address=3")
+        try:
+            held = [Conn(wh.port, context(self.certs)) for _ in range(3)]
+            for c in held:
+                c.connect()
+            with self.assertRaises((ssl.SSLError, OSError)):
+                extra = Conn(wh.port, context(self.certs))
+                extra.connect()
+                extra.request("GET", "/healthz")
+                extra.getresponse()
+            for c in held:
+                c.close()
+        finally:
+            wh.stop()
+
     def test_sigterm_finishes_a_request_under_way(self):
         wh = Webhook(self.certs)
         body = json.dumps(review(pod(container("a", limits={EPC: "1Mi"})))).encode()
