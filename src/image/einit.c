@@ -278,14 +278,18 @@ kt_status kt_einit_check(const uint8_t *elf_bytes, size_t n, const kt_enclave_co
     return kt_layout_einit_check(&l, &elf, elf_bytes, r);
 }
 
+kt_status kt_einit_report_require(const kt_einit_report *r)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        if (!r->rule[i].ok)
+            return kt_fail(KT_ERR_DENIED, "the layout is not EINIT-ready: %s: %s", r->rule[i].name,
+                           r->rule[i].detail);
+    return KT_OK;
+}
+
 kt_status kt_einit_require(const uint8_t *elf_bytes, size_t n, const kt_enclave_config *c)
 {
     kt_einit_report r;
     kt_status st = kt_einit_check(elf_bytes, n, c, &r);
-    if (st) return st;
-    for (unsigned i = 0; i < r.n; i++)
-        if (!r.rule[i].ok)
-            return kt_fail(KT_ERR_DENIED, "the layout is not EINIT-ready: %s: %s", r.rule[i].name,
-                           r.rule[i].detail);
-    return KT_OK;
+    return st ? st : kt_einit_report_require(&r);
 }

@@ -6,6 +6,9 @@
 
 #define KT_CONFIG_BLOB_LEN 64
 
+/* KT_ERR_DENIED naming the first EINIT rule the report fails, else KT_OK. */
+kt_status kt_einit_report_require(const kt_einit_report *r);
+
 /* The config's fixed 64-byte little-endian encoding (docs/formats.md). */
 void kt_config_encode(const kt_enclave_config *c, uint8_t out[KT_CONFIG_BLOB_LEN]);
 kt_status kt_config_decode(const uint8_t in[KT_CONFIG_BLOB_LEN], kt_enclave_config *c);

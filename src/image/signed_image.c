@@ -122,7 +122,8 @@ static kt_status check_fields(const kt_sigstruct_info *info, const kt_enclave_co
 }
 
 /* Cheap checks first: trailer, SIGSTRUCT signature and fields, config against SIGSTRUCT,
- * ELF bounds and imports, the enclave size against the limit; only then the measurement,
+ * ELF bounds and imports, the enclave size against the limit, the EINIT rules (one walk
+ * of the layout, no hashing); only then the measurement,
  * whose cost grows with the enclave's size. */
 kt_status kt_image_verify_within(const uint8_t *data, size_t n, uint64_t max_enclave_size,
                                  kt_signed_image *img, kt_enclave_identity *id)
@@ -150,6 +151,12 @@ kt_status kt_image_verify_within(const uint8_t *data, size_t n, uint64_t max_enc
                        (unsigned long long)(l.size >> 20),
                        (unsigned long long)(elf.image_size >> 20),
                        (unsigned long long)(max_enclave_size >> 20));
+    /* what EINIT would refuse on hardware is refused here too, before measuring: a signed
+     * image whose layout breaks a rule (signed by a tool other than ours) is not loaded */
+    kt_einit_report er;
+    if ((st = kt_layout_einit_check(&l, &elf, img->elf, &er)) ||
+        (st = kt_einit_report_require(&er)))
+        return st;
     uint8_t mr[KT_SHA256_LEN];
     if ((st = kt_layout_measure(&l, &elf, img->elf, mr))) return st;
     if (!kt_equal(mr, info.mrenclave, KT_SHA256_LEN)) {

@@ -813,6 +813,35 @@ static void test_layouts_hardware_refuses_are_not_signed(void **state)
     kt_buf_free(&b);
 }
 
+/* A signed image whose layout hardware would refuse at EINIT is not loaded either, even
+ * when its SIGSTRUCT is valid: signed by hand here (measure, signing data, RSA, assemble),
+ * as a tool other than kubetee's signer could. */
+static void test_a_validly_signed_image_hardware_would_refuse_is_not_loaded(void **state)
+{
+    (void)state;
+    kt_enclave_config c;
+    kt_enclave_config_default(&c);
+    kt_buf elf = load("bare.so"), good = {0};
+    assert_int_equal(kt_image_sign(elf.data, elf.len, &c, signer, 0x20261202, &good), KT_OK);
+    set_segment_flags(&elf, PF_R | PF_X, PF_R); /* the entry point is not executable */
+    uint8_t mr[32], sd[KT_SIGDATA_LEN], sigstruct[KT_SIGSTRUCT_LEN];
+    assert_int_equal(kt_measure(elf.data, elf.len, &c, mr), KT_OK);
+    assert_int_equal(kt_sigstruct_sigdata(mr, &c, 0x20261202, sd), KT_OK);
+    kt_buf sig = {0};
+    assert_int_equal(kt_sign(signer, sd, sizeof sd, &sig), KT_OK);
+    assert_int_equal(kt_sigstruct_assemble(sd, signer, sig.data, sig.len, sigstruct), KT_OK);
+    /* the same trailer (same config), this ELF and its SIGSTRUCT */
+    memcpy(good.data, elf.data, elf.len);
+    memcpy(good.data + elf.len + 16 + 64, sigstruct, KT_SIGSTRUCT_LEN);
+    kt_signed_image img;
+    kt_enclave_identity id;
+    assert_fails_with(kt_image_verify(good.data, good.len, &img, &id), KT_ERR_DENIED,
+                      "not EINIT-ready: tcs_entry");
+    kt_buf_free(&sig);
+    kt_buf_free(&good);
+    kt_buf_free(&elf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_layout_tcs_pages_are_ones_hardware_runs),
         cmocka_unit_test(test_ssa_frame_follows_xfrm),
         cmocka_unit_test(test_layouts_hardware_refuses_are_not_signed),
+        cmocka_unit_test(test_a_validly_signed_image_hardware_would_refuse_is_not_loaded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
