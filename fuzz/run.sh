@@ -58,6 +58,20 @@ printf '\x00\x0a\x03abc' > "$work/call/blob"
 printf '\x01\x0a\x02ab\x12\x01x\x20\x07\x30\x01' > "$work/call/identity"
 printf '\x00' > "$work/sealed/seed"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/rpc_strings/allocate"
+# session messages (fuzz/fuzz_session.c: the first byte picks the decoder)
+mkdir -p "$work/session"
+zeros() { head -c "$1" /dev/zero; }
+{ printf '\x00KS\x01\x02\x01\x01\x02\x01'; zeros 96; } > "$work/session/hello"
+{ printf '\x06KS\x01\x01\x01\x01'; zeros 96; } > "$work/session/hello-live"
+{ printf '\x01KS\x02\x00\x01\x01'; zeros 112; printf '\x02\x40\x00\x00\x00'; zeros 64; printf '\x40\x00'; zeros 96; } > "$work/session/reply"
+{ printf '\x07KS\x02\x00\x01\x01'; zeros 112; printf '\x01\x08\x00\x00\x00'; zeros 8; printf '\x00\x00'; zeros 32; } > "$work/session/reply-quote"
+{ printf '\x02KS\x03\x00'; zeros 16; printf '\x03\x40\x00\x00\x00'; zeros 64; printf '\x08\x00'; zeros 40; } > "$work/session/finish"
+{ printf '\x08KS\x03\x00'; zeros 16; printf '\x02\x40\x00\x00\x00'; zeros 64; printf '\x40\x00'; zeros 96; } > "$work/session/finish-live"
+for sel in 03 04 05; do
+  { printf "\x$sel"'KS\x04\x01'; zeros 28; printf '\x04Echo\x02\x00\x00\x00hi'; zeros 16; } > "$work/session/record-$sel"
+done
+{ printf '\x05KS\x05\x02'; zeros 28; printf '\x00\x00\x00\x00\x00'; zeros 16; } > "$work/session/close"
+
 printf '\x01\x0a\x04h\xc3\xa9y' > "$work/rpc_strings/prestart"
 # AdmissionReviews: EPC with the aesmd annotation and existing env/volumes, in-process
 # quoting with an init container, and provision without the annotation (refused)
@@ -105,7 +119,7 @@ printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\ns
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -117,6 +117,9 @@ typedef struct {
     unsigned advisory_count;
     uint8_t fmspc[6];
     kt_quote quote; /* the enclave's or TD's measurements and attributes */
+    /* when ok: the last second the verification holds (the earliest end of the
+     * collateral's and the PCK chain's validity windows); re-attest after it */
+    time_t valid_until;
 } kt_verdict;
 
 /* Verifies a quote at time `at` against collateral. Returns KT_OK when the verdict was

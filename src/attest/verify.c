@@ -209,7 +209,8 @@ kt_status kt_collateral_check(const kt_collateral *c, time_t at)
 
 /* The quote's PCK chain to the anchor with both CRLs, its SGX extensions, and the QE
  * report it signed. Kept per chain for the window in which it holds. */
-static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at, kt_pck_info *pck)
+static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at, kt_pck_info *pck,
+                           time_t *until)
 {
     kt_verify_cache *k = c->cache;
     uint8_t chain_hash[32], qe_hash[32];
@@ -227,6 +228,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
         if (!e->used || memcmp(e->chain_hash, chain_hash, 32) || !within(at, e->from, e->to))
             continue;
         *pck = e->pck;
+        *until = e->to;
         if (!e->qe_checked || memcmp(e->qe_check, qe_hash, 32)) {
             st = kt_verify(e->key, q->qe_report, 384, q->qe_report_sig, 64);
             if (!st) {
@@ -269,6 +271,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     memcpy(e->chain_hash, chain_hash, 32);
     e->from = from;
     e->to = to;
+    *until = to;
     e->pck = *pck;
     e->key = key;
     memcpy(e->qe_check, qe_hash, 32);
@@ -406,10 +409,15 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
 
     /* 3: the CRLs, the issuer chains, TCB Info and QE Identity */
     if ((st = kt_collateral_check(c, at))) return st;
+    pthread_mutex_lock(&c->cache->lock);
+    time_t until = c->cache->collateral_to;
+    pthread_mutex_unlock(&c->cache->lock);
 
     /* 4, 5, 6: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
-    if ((st = check_pck(c, q, at, &pck))) return st;
+    time_t pck_until = 0;
+    if ((st = check_pck(c, q, at, &pck, &pck_until))) return st;
+    v->valid_until = pck_until < until ? pck_until : until;
     memcpy(v->fmspc, pck.fmspc, 6);
 
     /* 7: TCB Info and QE Identity are for this platform and quote */
@@ -475,6 +483,7 @@ kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c
     kt_status st = verify_steps(quote, n, c, at, v);
     v->status = st;
     v->ok = st == KT_OK;
+    if (st) v->valid_until = 0;
     if (st) kt_escape(kt_last_error(), strlen(kt_last_error()), v->reason, sizeof v->reason);
     return KT_OK;
 }

@@ -176,6 +176,16 @@ static void p256_params_make(void)
     ERR_clear_error();
 }
 
+#ifdef KT_TRUSTED
+/* An enclave is unloaded while its host lives on: the parameters go with it (no thread is
+ * inside an enclave by then). A host process keeps them until it exits. */
+__attribute__((destructor)) static void p256_params_free(void)
+{
+    EVP_PKEY_free(p256_params);
+    p256_params = NULL;
+}
+#endif
+
 /* The point 04 || X || Y set on a copy of the P-256 parameters. OpenSSL decodes it with
  * EC_POINT_oct2point, which refuses a coordinate not below the field prime and a point
  * not on the curve (EC_POINT_set_affine_coordinates checks); 65 bytes cannot encode the
