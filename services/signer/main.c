@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *flag, *env, *help;
@@ -169,6 +170,10 @@ static int serve(const sg_config *c)
     signal(SIGPIPE, SIG_IGN);
     kt_rpc_limits limits = {0};
     limits.max_message = 64u << 20; /* a name, 256 bytes, and an image for the build check */
+    /* a Sign holds its worker while the token signs and the log entry is fsynced: more
+     * workers than CPUs keep the token busy while others wait for the disk */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    limits.workers = cpus < 2 ? 8 : cpus > 16 ? 64 : (unsigned)cpus * 4;
     if (kt_rpc_limits_parse(c->rpc_limits, &limits)) return die("rpc_limits");
     kt_p11 *t;
     if (open_token(c, &t)) return die("opening the token");

@@ -1,7 +1,9 @@
 /* The log as a whole: verifying it against its signed head, and appending to it. An
  * entry is written and fsynced before the head that covers it is signed and renamed into
- * place; a crash between the two leaves one entry past the head, which the writer signs
- * a head for when it opens (anything else that does not verify stops it). */
+ * place, and kt_tlog_append returns only then. Appends that arrive together share one
+ * fsync and one head (group commit): the first to sync covers every entry written so
+ * far. A crash between the two leaves entries past the head, which the writer signs a
+ * head for when it opens if they chain (anything else that does not verify stops it). */
 #include <kubetee/tlog.h>
 
 #include <errno.h>
@@ -49,6 +51,23 @@ static kt_status walk(const uint8_t *log, size_t n, kt_tlog_each each, void *arg
     return KT_OK;
 }
 
+/* The hash of entry `seq` as a walk passes it. */
+typedef struct {
+    uint64_t seq;
+    uint8_t hash[32];
+    bool seen;
+} hash_at;
+
+static kt_status note_hash(void *arg, const kt_tlog_entry *e)
+{
+    hash_at *h = arg;
+    if (e->seq == h->seq) {
+        memcpy(h->hash, e->hash, 32);
+        h->seen = true;
+    }
+    return KT_OK;
+}
+
 kt_status kt_tlog_verify(const uint8_t *log, size_t n, const uint8_t *head, size_t head_len,
                          const kt_key *pub, kt_tlog_each each, void *arg, kt_tlog_head *out)
 {
@@ -56,7 +75,7 @@ kt_status kt_tlog_verify(const uint8_t *log, size_t n, const uint8_t *head, size
     kt_tlog_head h;
     kt_status st = kt_tlog_head_parse(head, head_len, pub, &h);
     if (st) return st;
-    uint64_t count;
+    uint64_t count = 0;
     uint8_t last[32];
     if ((st = walk(log, n, each, arg, &count, last))) return st;
     if (count != h.entries || !kt_equal(last, h.hash, 32))
@@ -69,23 +88,31 @@ kt_status kt_tlog_verify(const uint8_t *log, size_t n, const uint8_t *head, size
 }
 
 struct kt_tlog {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* entries, last, broken: the lines written */
     int fd;
     char head_path[512];
     const kt_key *key;
     uint64_t entries;
     uint8_t last[32];
+    bool broken;               /* a write failed part-way: nothing more is appended */
+    pthread_mutex_t sync_lock; /* synced: the entries fsynced and under a signed head */
+    uint64_t synced;
 };
 
-static kt_status write_head(kt_tlog *t)
+static kt_status write_head_at(kt_tlog *t, uint64_t entries, const uint8_t last[32])
 {
-    kt_tlog_head h = {t->entries, (uint64_t)time(NULL), {0}};
-    memcpy(h.hash, t->last, 32);
+    kt_tlog_head h = {entries, (uint64_t)time(NULL), {0}};
+    memcpy(h.hash, last, 32);
     kt_buf b = {0};
     kt_status st = kt_tlog_head_format(&h, t->key, &b);
     if (!st) st = kt_file_write_atomic(t->head_path, b.data, b.len, 0644);
     kt_buf_free(&b);
     return st;
+}
+
+static kt_status write_head(kt_tlog *t)
+{
+    return write_head_at(t, t->entries, t->last);
 }
 
 kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *key, kt_tlog **out)
@@ -97,6 +124,7 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
     kt_tlog *t = calloc(1, sizeof *t);
     if (!t) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->sync_lock, NULL);
     t->key = key;
     snprintf(t->head_path, sizeof t->head_path, "%s", head_path);
     t->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -116,15 +144,22 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
     if (!st && have_head) {
         st = kt_tlog_verify(log.data, log.len, head.data, head.len, pub, NULL, NULL, NULL);
         if (st) {
-            /* one entry past the head (a crash before the head was replaced) is fine */
+            /* entries past a head that covers a prefix of the log (a crash after they were
+             * written, before the head that covers them replaced the old one) are fine */
             kt_tlog_head h;
-            uint64_t count;
+            uint64_t count = 0;
             uint8_t last[32];
             char why[400];
             snprintf(why, sizeof why, "%s", kt_last_error());
-            if (!kt_tlog_head_parse(head.data, head.len, pub, &h) &&
-                !walk(log.data, log.len, NULL, NULL, &count, last) && count == h.entries + 1) {
-                kt_log(KT_LOG_WARN, "tlog.head_behind", "entries", "1", NULL);
+            hash_at at = {0};
+            bool prefix = !kt_tlog_head_parse(head.data, head.len, pub, &h) &&
+                          (at.seq = h.entries, at.seen = h.entries == 0,
+                           !walk(log.data, log.len, note_hash, &at, &count, last)) &&
+                          count > h.entries && at.seen && kt_equal(at.hash, h.hash, 32);
+            if (prefix) {
+                char n[24];
+                snprintf(n, sizeof n, "%llu", (unsigned long long)(count - h.entries));
+                kt_log(KT_LOG_WARN, "tlog.head_behind", "entries", n, NULL);
                 st = KT_OK;
             } else {
                 st = kt_fail(KT_ERR_VERIFY, "%s", why);
@@ -133,6 +168,7 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
     }
     if (!st) st = walk(log.data, log.len, NULL, NULL, &t->entries, t->last);
     if (!st) st = write_head(t);
+    t->synced = t->entries;
     kt_key_free(pub);
     kt_buf_free(&log);
     kt_buf_free(&head);
@@ -144,24 +180,53 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
     return KT_OK;
 }
 
+/* Entries up to seq fsynced and under a signed head: done already by another append, or
+ * done now for every entry written so far. */
+static kt_status sync_to(kt_tlog *t, uint64_t seq)
+{
+    pthread_mutex_lock(&t->sync_lock);
+    kt_status st = KT_OK;
+    if (t->synced < seq) {
+        pthread_mutex_lock(&t->lock);
+        uint64_t upto = t->entries;
+        uint8_t last[32];
+        memcpy(last, t->last, 32);
+        pthread_mutex_unlock(&t->lock);
+        if (fsync(t->fd)) st = kt_fail(KT_ERR_IO, "tlog: fsync: %s", strerror(errno));
+        if (!st) st = write_head_at(t, upto, last);
+        if (!st) t->synced = upto;
+    }
+    pthread_mutex_unlock(&t->sync_lock);
+    return st;
+}
+
 kt_status kt_tlog_append(kt_tlog *t, kt_tlog_entry *e)
 {
     if (!t || !e) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
     pthread_mutex_lock(&t->lock);
-    e->seq = t->entries + 1;
-    memcpy(e->prev, t->last, 32);
     kt_buf line = {0};
-    kt_status st = kt_tlog_entry_format(e, &line);
-    if (!st && (write(t->fd, line.data, line.len) != (ssize_t)line.len || fsync(t->fd)))
-        st = kt_fail(KT_ERR_IO, "tlog: appending: %s", strerror(errno));
+    kt_status st = t->broken ? kt_fail(KT_ERR_IO, "tlog: a write failed earlier; the log "
+                                                  "takes no more entries until restarted")
+                             : KT_OK;
+    if (!st) {
+        e->seq = t->entries + 1;
+        memcpy(e->prev, t->last, 32);
+        st = kt_tlog_entry_format(e, &line);
+    }
+    if (!st) {
+        ssize_t w = write(t->fd, line.data, line.len);
+        if (w != (ssize_t)line.len) {
+            t->broken = w > 0; /* part of a line is in the file */
+            st = kt_fail(KT_ERR_IO, "tlog: appending: %s", w < 0 ? strerror(errno) : "short write");
+        }
+    }
     if (!st) {
         t->entries = e->seq;
         memcpy(t->last, e->hash, 32);
-        st = write_head(t);
     }
     pthread_mutex_unlock(&t->lock);
     kt_buf_free(&line);
-    return st;
+    return st ? st : sync_to(t, e->seq);
 }
 
 uint64_t kt_tlog_entries(kt_tlog *t)
@@ -177,5 +242,6 @@ void kt_tlog_free(kt_tlog *t)
     if (!t) return;
     if (t->fd >= 0) close(t->fd);
     pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->sync_lock);
     free(t);
 }
