@@ -7,7 +7,7 @@ REL_DIR := build/release
 FUZZ_DIR := build/fuzz
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build test demo bench fuzz format clean
+.PHONY: all deps build test demo demo-signer bench fuzz format clean
 
 all: build
 
@@ -29,6 +29,10 @@ test: deps
 
 demo: build
 	@bash samples/hello/demo.sh $(REL_DIR)
+
+# hello signed by kubetee-signer with a key in a SoftHSM2 token, run, found in its log
+demo-signer: build
+	@bash samples/signer/demo.sh $(REL_DIR)
 
 bench: build
 	@bash bench/run.sh $(REL_DIR)
