@@ -31,13 +31,15 @@ typedef struct kt_p11_key kt_p11_key;
 #define KT_P11_LABEL_MAX 64 /* bytes in a key label: printable ASCII, no spaces at the ends */
 #define KT_P11_PIN_MAX 255
 
-/* The PIN, from exactly one of a file (its first line; the file must not be readable by
- * group or others) or an environment variable. Never from a command line. pin is wiped
- * by kt_buf_free. */
+/* The PIN, from exactly one of a file (the PIN and at most one newline, printable ASCII;
+ * the file must not be readable or writable by group or others) or an environment
+ * variable. Never from a command line. pin is wiped by kt_buf_free. */
 kt_status kt_p11_pin_read(const char *file, const char *env, kt_buf *pin);
 
 /* Loads a PKCS#11 module (an absolute path) through p11-kit, finds the one token with
- * this label and logs in as its user. pin is copied and wiped after login. */
+ * this label and logs in as its user (pin is used for the login only; the caller wipes
+ * it). One open token per process: a second login would not check its PIN (the module
+ * answers CKR_USER_ALREADY_LOGGED_IN), so it is refused with KT_ERR_STATE. */
 kt_status kt_p11_open(const char *module, const char *token, const kt_buf *pin, kt_p11 **out);
 void kt_p11_free(kt_p11 *t);
 
