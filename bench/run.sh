@@ -16,3 +16,5 @@ echo
 "$build/bench/bench_rpc"
 echo
 "$build/bench/bench_signer" "$build/services/signer/kubetee-signer"
+echo
+bash "$here/webhook/webhook.sh" "$build"
