@@ -44,6 +44,15 @@ static kt_status octets(const kt_der *v, size_t n, uint8_t *out, const char *fie
     return KT_OK;
 }
 
+/* An entry is its OID and one value: anything after the value is refused, as anything
+ * after the extension's SEQUENCE is (bytes no reader agrees on). */
+static kt_status nothing_after(const kt_der *rest, const char *where)
+{
+    if (rest->n)
+        return kt_fail(KT_ERR_MALFORMED, "PCK extension: %zu bytes after %s", rest->n, where);
+    return KT_OK;
+}
+
 static kt_status parse_tcb(kt_der seq, kt_pck_info *out, unsigned *seen)
 {
     while (seq.n) {
@@ -58,12 +67,14 @@ static kt_status parse_tcb(kt_der seq, kt_pck_info *out, unsigned *seen)
             return kt_fail(KT_ERR_MALFORMED, "PCK extension: TCB entry %u appears twice", arcs[1]);
         if (arcs[1] == 18) {
             if ((st = kt_der_next(&item, 0x04, what, &val)) ||
-                (st = octets(&val, 16, out->cpusvn, "CPUSVN")))
+                (st = octets(&val, 16, out->cpusvn, "CPUSVN")) ||
+                (st = nothing_after(&item, "CPUSVN")))
                 return st;
         } else {
             uint32_t x = 0;
             if ((st = kt_der_next(&item, 0x02, what, &val)) ||
-                (st = kt_der_uint(val, arcs[1] == 17 ? 0xffff : 0xff, what, &x)))
+                (st = kt_der_uint(val, arcs[1] == 17 ? 0xffff : 0xff, what, &x)) ||
+                (st = nothing_after(&item, arcs[1] == 17 ? "PCESVN" : "a TCB component")))
                 return st;
             if (arcs[1] == 17)
                 out->pcesvn = (uint16_t)x;
@@ -81,7 +92,7 @@ kt_status kt_pck_ext_parse(const uint8_t *data, size_t n, kt_pck_info *out)
     memset(out, 0, sizeof *out);
     kt_der all = {data, n}, top;
     kt_status st = kt_der_next(&all, 0x30, what, &top);
-    if (st) return st;
+    if (st || (st = nothing_after(&all, "its SEQUENCE"))) return st;
     unsigned seen = 0, tcb_seen = 0;
     while (top.n) {
         kt_der item, oid, val;
@@ -113,6 +124,7 @@ kt_status kt_pck_ext_parse(const uint8_t *data, size_t n, kt_pck_info *out)
         default:
             continue;
         }
+        if (!st) st = nothing_after(&item, names[arcs[0]]);
         if (st) return st;
         seen |= 1u << arcs[0];
     }

@@ -221,6 +221,15 @@ kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
                                  "policy: accepted_tcb_status: '%s' is not a TCB status (line %zu)",
                                  v->items[j]->kind == KT_Y_SCALAR ? v->items[j]->text : "?",
                                  v->items[j]->line);
+                else if (s == KT_TCB_REVOKED)
+                    st = kt_fail(KT_ERR_MALFORMED,
+                                 "policy: accepted_tcb_status: Revoked cannot be accepted: Intel "
+                                 "revoked that TCB, its keys may be an attacker's (line %zu)",
+                                 v->items[j]->line);
+                else if (p->accepted & (1u << s))
+                    st = kt_fail(KT_ERR_MALFORMED,
+                                 "policy: accepted_tcb_status: %s is listed twice (line %zu)",
+                                 v->items[j]->text, v->items[j]->line);
                 else
                     p->accepted |= 1u << s;
             }

@@ -245,6 +245,19 @@ static void test_duplicates_conflicts_and_non_decimal_numbers_refused(void **sta
         assert_fails_with(kt_policy_parse(yaml, strlen(yaml), &p), KT_ERR_MALFORMED, why[i]);
         assert_null(p);
     }
+    /* a TCB status listed twice; Revoked, which no policy may accept */
+    const char *lists[][2] = {
+        {"accepted_tcb_status: [OutOfDate, UpToDate, OutOfDate]\nrules:\n- mrenclave: %s\n",
+         "OutOfDate is listed twice (line 1)"},
+        {"accepted_tcb_status:\n- UpToDate\n- Revoked\nrules:\n- mrenclave: %s\n",
+         "Revoked cannot be accepted"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(yaml, sizeof yaml, lists[i][0], mr);
+        kt_policy *p = NULL;
+        assert_fails_with(kt_policy_parse(yaml, strlen(yaml), &p), KT_ERR_MALFORMED, lists[i][1]);
+        assert_null(p);
+    }
     /* with one of them it parses, and the debug enclave is refused */
     snprintf(yaml, sizeof yaml, "accepted_tcb_status: [OutOfDate]\nrules:\n- mrenclave: %s\n", mr);
     assert_fails_with(check(yaml, &v), KT_ERR_DENIED, "debug enclave");

@@ -836,6 +836,39 @@ static void test_sgx_extension_entries_appear_once(void **state)
     kt_buf_free(&dup);
 }
 
+/* Bytes a reader could take or leave are refused: after the extension's SEQUENCE, and
+ * after an entry's value (a second FMSPC inside the FMSPC entry). */
+static void test_sgx_extension_has_nothing_after_its_values(void **state)
+{
+    (void)state;
+    kt_pck_info in = {.pcesvn = 13}, out;
+    memset(in.fmspc, 0x5A, 6);
+    kt_buf enc = {0}, bad = {0};
+    assert_int_equal(kt_pck_ext_encode(&in, &enc), KT_OK);
+    assert_int_equal(kt_buf_append(&bad, enc.data, enc.len), KT_OK);
+    assert_int_equal(kt_buf_append(&bad, "\x04\x00", 2), KT_OK);
+    assert_fails_with(kt_pck_ext_parse(bad.data, bad.len, &out), KT_ERR_MALFORMED,
+                      "2 bytes after its SEQUENCE");
+    kt_der all = {enc.data, enc.len}, body, item[8];
+    assert_int_equal(kt_der_next(&all, 0x30, "test", &body), KT_OK);
+    assert_int_equal(elements(body, item, 8), 4);
+    /* the FMSPC entry again, with another OCTET STRING after its value */
+    bad.len = 0;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(kt_buf_append(&bad, item[i].p, item[i].n), KT_OK);
+    kt_der fmspc = item[3], entry;
+    assert_int_equal(kt_der_next(&fmspc, 0x30, "test", &entry), KT_OK);
+    size_t at = bad.len;
+    assert_int_equal(kt_buf_append(&bad, entry.p, entry.n), KT_OK);
+    assert_int_equal(kt_buf_append(&bad, "\x04\x06\x11\x11\x11\x11\x11\x11", 8), KT_OK);
+    wrap(&bad, at, 0x30);
+    wrap(&bad, 0, 0x30);
+    assert_fails_with(kt_pck_ext_parse(bad.data, bad.len, &out), KT_ERR_MALFORMED,
+                      "8 bytes after FMSPC");
+    kt_buf_free(&enc);
+    kt_buf_free(&bad);
+}
+
 /* ---- the second reading ---- */
 
 /* OpenSSL's reading of the same DER is compared field by field: a view that differs from
@@ -973,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_crl_entries_and_extensions_made_by_hand),
         cmocka_unit_test(test_crl_lists_serials_as_numbers),
         cmocka_unit_test(test_sgx_extension_entries_appear_once),
+        cmocka_unit_test(test_sgx_extension_has_nothing_after_its_values),
         cmocka_unit_test(test_openssl_disagreeing_on_a_field_is_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
