@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 printf '\x00\x0a\x16\x0a\x09enclave-1\x0a\x09enclave-1' > "$work/device_plugin/repeated"
@@ -79,6 +79,10 @@ review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
 printf "\x00$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"aesmd"}},"spec":{"volumes":[{"name":"d","emptyDir":{}}],"containers":[{"name":"a","env":[{"name":"X","value":"1"}],"resources":{"limits":{"sgx.intel.com/epc":"1Mi"}}}]}}' > "$work/webhook/aesmd"
 printf "\x01$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"q"}},"spec":{"initContainers":[{"name":"q","resources":{"requests":{"alibabacloud.com/sgx_epc_MiB":"4"}}}],"containers":[{"name":"b"}]}}' > "$work/webhook/inproc"
 printf "\x00$review" '{"spec":{"containers":[{"name":"a","resources":{"limits":{"sgx.intel.com/epc":"1e3","sgx.intel.com/provision":"1"}}}]}}' > "$work/webhook/provision"
+printf '\x00{"ociVersion":"1.0.2","id":"c0ffee","status":"creating","pid":4242,"bundle":"/run/b"}' > "$work/epc_hook/state"
+printf '\x01{"annotations":{"kubetee.io/sgx-epc-bytes":"67108864"},"process":{"env":[]}}' > "$work/epc_hook/config"
+printf '\x0212:pids:/a\n0::/kubepods.slice/cri-containerd-c0ffee.scope\n' > "$work/epc_hook/cgroup"
+printf '\x03sgx_epc 29360128\nsev 0\n' > "$work/epc_hook/keyed"
 
 # signing data as kubetee gendata writes it (docs/formats.md): prodid 1, svn 2, not debug
 /usr/bin/python3 - "$work/sigdata/seed" <<'PY'
@@ -119,7 +123,7 @@ printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\ns
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -34,7 +34,8 @@ static void usage(const opt *o, size_t n, FILE *f)
 
 static int parse_args(int argc, char **argv, kt_dp_config *c)
 {
-    static char enclave_limit[16], provision_limit[16], aesm_limit[16], log_format[16], epc_unit[16];
+    static char enclave_limit[16], provision_limit[16], aesm_limit[16], log_format[16],
+        epc_unit[16];
     opt o[] = {
         {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins",
          "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir,
@@ -45,7 +46,8 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
          "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU",
          c->cpuid_file, sizeof c->cpuid_file},
         {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB",
-         "EPC resource, one device per --epc-unit-mib MiB (empty: off)", c->epc_resource, sizeof c->epc_resource},
+         "EPC resource, one device per --epc-unit-mib MiB (empty: off)", c->epc_resource,
+         sizeof c->epc_resource},
         {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave",
          "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
         {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision",
@@ -111,7 +113,8 @@ static int parse_args(int argc, char **argv, kt_dp_config *c)
     }
     uint64_t el, pl, al, unit = 0;
     if (kt_decimal_parse(enclave_limit, 100000, &el) ||
-        kt_decimal_parse(provision_limit, 100000, &pl) || kt_decimal_parse(aesm_limit, 100000, &al)) {
+        kt_decimal_parse(provision_limit, 100000, &pl) ||
+        kt_decimal_parse(aesm_limit, 100000, &al)) {
         fprintf(stderr,
                 "sgx-device-plugin: --enclave-limit, --provision-limit, --aesm-limit: %s "
                 "(0..100000)\n",

@@ -44,7 +44,8 @@ const char *kt_dp_resource_name_invalid(const char *name)
         return "has a prefix that is not a DNS subdomain of at most 244 characters";
     const char *n = slash + 1;
     if (nlen == 0 || nlen > 63) return "has a name part that is empty or over 63 characters";
-    if (!alnum(n[0]) || !alnum(n[nlen - 1])) return "has a name part not starting and ending alphanumeric";
+    if (!alnum(n[0]) || !alnum(n[nlen - 1]))
+        return "has a name part not starting and ending alphanumeric";
     for (size_t i = 0; i < nlen; i++)
         if (!alnum(n[i]) && n[i] != '-' && n[i] != '_' && n[i] != '.')
             return "has a name part with a character other than [A-Za-z0-9-_.]";
@@ -77,7 +78,8 @@ unsigned kt_dp_epc_unit_auto(uint64_t epc_mib)
 {
     unsigned unit = 1;
     while (unit < (1u << 30) && epc_mib / unit > 0 &&
-           kt_dp_list_bytes("epc", (unsigned)(epc_mib / unit > UINT32_MAX ? UINT32_MAX : epc_mib / unit)) >
+           kt_dp_list_bytes("epc",
+                            (unsigned)(epc_mib / unit > UINT32_MAX ? UINT32_MAX : epc_mib / unit)) >
                KT_DP_LIST_BUDGET)
         unit *= 2;
     return unit;

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static const char *kind_name[] = {"epc", "enclave", "provision", "aesm"};
 
 static unsigned epc_unit(kt_plugin *p)
@@ -273,19 +272,40 @@ static kt_status add_device(V1beta1__ContainerAllocateResponse *out, const char 
     return KT_OK;
 }
 
-static kt_status add_env(V1beta1__ContainerAllocateResponse *out, const char *k, const char *v)
+/* envs and annotations are both map<string, string>: their entries have one layout */
+typedef V1beta1__ContainerAllocateResponse__EnvsEntry map_entry;
+
+static kt_status add_entry(size_t *n, map_entry ***entries, const ProtobufCMessageDescriptor *d,
+                           const char *k, const char *v)
 {
-    V1beta1__ContainerAllocateResponse__EnvsEntry *e = kt_call_alloc(sizeof *e);
-    V1beta1__ContainerAllocateResponse__EnvsEntry **arr =
-        kt_call_alloc((out->n_envs + 1) * sizeof *arr);
+    map_entry *e = kt_call_alloc(d->sizeof_message);
+    map_entry **arr = kt_call_alloc((*n + 1) * sizeof *arr);
     if (!e || !arr) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    v1beta1__container_allocate_response__envs_entry__init(e);
+    protobuf_c_message_init(d, e);
     e->key = (char *)k;
     e->value = kt_call_strdup(v);
-    if (out->n_envs) memcpy(arr, out->envs, out->n_envs * sizeof *arr);
-    arr[out->n_envs++] = e;
-    out->envs = arr;
+    if (*n) memcpy(arr, *entries, *n * sizeof *arr);
+    arr[(*n)++] = e;
+    *entries = arr;
     return e->value ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+}
+
+static kt_status add_env(V1beta1__ContainerAllocateResponse *out, const char *k, const char *v)
+{
+    return add_entry(&out->n_envs, &out->envs,
+                     &v1beta1__container_allocate_response__envs_entry__descriptor, k, v);
+}
+
+/* Annotations reach the container's OCI config (the runtime passes a device plugin's),
+ * which is where sgx-epc-limit-hook reads the grant. */
+static kt_status add_annotation(V1beta1__ContainerAllocateResponse *out, const char *k,
+                                const char *v)
+{
+    _Static_assert(sizeof(V1beta1__ContainerAllocateResponse__AnnotationsEntry) ==
+                       sizeof(map_entry),
+                   "map entries differ");
+    return add_entry(&out->n_annotations, (map_entry ***)&out->annotations,
+                     &v1beta1__container_allocate_response__annotations_entry__descriptor, k, v);
 }
 
 /* The device nodes an EPC, enclave or provision grant brings. */
@@ -302,13 +322,16 @@ static kt_status grant_nodes(V1beta1__ContainerAllocateResponse *out, const kt_r
     if (!st) st = add_device(out, root, prov ? nodes->provision_alt : nodes->enclave_alt);
     char visible[PATH_MAX * 2] = "";
     for (size_t i = 0; !st && i < out->n_devices; i++)
-        snprintf(visible + strlen(visible), sizeof visible - strlen(visible), "%s%s",
-                 i ? "," : "", out->devices[i]->container_path);
+        snprintf(visible + strlen(visible), sizeof visible - strlen(visible), "%s%s", i ? "," : "",
+                 out->devices[i]->container_path);
     if (!st) st = add_env(out, "SGX_VISIBLE_DEVICES", visible); /* envs[0], logged */
     if (!st && r->kind == KT_RES_EPC) {
-        char mib[32];
-        snprintf(mib, sizeof mib, "%llu", (unsigned long long)cr->n_devices_ids * r->unit_mib);
-        st = add_env(out, "SGX_EPC_MIB", mib);
+        unsigned long long mib = (unsigned long long)cr->n_devices_ids * r->unit_mib;
+        char v[32];
+        snprintf(v, sizeof v, "%llu", mib);
+        st = add_env(out, "SGX_EPC_MIB", v); /* for the application: not a limit */
+        snprintf(v, sizeof v, "%llu", mib << 20);
+        if (!st) st = add_annotation(out, KT_EPC_ANNOTATION, v); /* sgx-epc-limit-hook's */
     }
     return st;
 }
@@ -365,7 +388,8 @@ kt_status kt_dp_allocate(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage
         V1beta1__ContainerAllocateResponse *out = kt_call_alloc(sizeof *out);
         if (!out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
         v1beta1__container_allocate_response__init(out);
-        kt_status st = r->kind == KT_RES_AESM ? grant_aesm(out, p) : grant_nodes(out, r, &nodes, cr);
+        kt_status st =
+            r->kind == KT_RES_AESM ? grant_aesm(out, p) : grant_nodes(out, r, &nodes, cr);
         if (st) return st;
         res->container_responses[c] = out;
         pthread_mutex_lock(&p->lock);
@@ -516,7 +540,7 @@ void kt_plugin_check_paths(kt_plugin *p)
     for (int i = 0; i < KT_PATH_N; i++) {
         char path[PATH_MAX];
         bool want_dir = i != KT_PATH_CPUID;
-        const char *cfg = i == KT_PATH_KUBELET_DIR ? p->cfg.kubelet_dir
+        const char *cfg = i == KT_PATH_KUBELET_DIR   ? p->cfg.kubelet_dir
                           : i == KT_PATH_DEVICE_ROOT ? p->cfg.device_root
                           : i == KT_PATH_NFD_DIR     ? p->cfg.nfd_file
                           : i == KT_PATH_AESM_DIR    ? p->cfg.aesm_dir
@@ -529,15 +553,16 @@ void kt_plugin_check_paths(kt_plugin *p)
             slash == path ? (void)(slash[1] = 0) : (void)(*slash = 0);
         }
         struct stat sb;
-        bool missing = stat(path, &sb) != 0 || (want_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode));
+        bool missing =
+            stat(path, &sb) != 0 || (want_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode));
         pthread_mutex_lock(&p->lock);
         bool was = p->path_missing[i];
         p->path_missing[i] = missing;
         if (missing && !was) p->path_missing_total[i]++;
         pthread_mutex_unlock(&p->lock);
         if (missing && !was)
-            kt_log(KT_LOG_ERROR, "dp.path_missing", "option", path_option[i], "path", path,
-                   "want", want_dir ? "directory" : "file", NULL);
+            kt_log(KT_LOG_ERROR, "dp.path_missing", "option", path_option[i], "path", path, "want",
+                   want_dir ? "directory" : "file", NULL);
         else if (!missing && was)
             kt_log(KT_LOG_INFO, "dp.path_found", "option", path_option[i], "path", path, NULL);
     }
@@ -566,13 +591,34 @@ static void per_resource(kt_buf *out, const kt_plugin *p, const char *name, cons
     }
 }
 
-static double m_registered(const kt_resource *r) { return r->registered; }
-static double m_healthy(const kt_resource *r) { return healthy(r) ? r->count : 0; }
-static double m_devices(const kt_resource *r) { return r->count; }
-static double m_unit(const kt_resource *r) { return r->unit_mib; }
-static double m_allocations(const kt_resource *r) { return (double)r->allocations; }
-static double m_refusals(const kt_resource *r) { return (double)r->refusals; }
-static double m_list_failures(const kt_resource *r) { return (double)r->list_failures; }
+static double m_registered(const kt_resource *r)
+{
+    return r->registered;
+}
+static double m_healthy(const kt_resource *r)
+{
+    return healthy(r) ? r->count : 0;
+}
+static double m_devices(const kt_resource *r)
+{
+    return r->count;
+}
+static double m_unit(const kt_resource *r)
+{
+    return r->unit_mib;
+}
+static double m_allocations(const kt_resource *r)
+{
+    return (double)r->allocations;
+}
+static double m_refusals(const kt_resource *r)
+{
+    return (double)r->refusals;
+}
+static double m_list_failures(const kt_resource *r)
+{
+    return (double)r->list_failures;
+}
 
 void kt_plugin_metrics(void *plugin, kt_buf *out)
 {
@@ -593,8 +639,8 @@ void kt_plugin_metrics(void *plugin, kt_buf *out)
                  m_healthy);
     per_resource(out, p, "kubetee_sgx_dp_device_unit_mib", "gauge",
                  "MiB of EPC per device (1 for the node resources)", m_unit);
-    per_resource(out, p, "kubetee_sgx_dp_allocations_total", "counter",
-                 "containers given devices", m_allocations);
+    per_resource(out, p, "kubetee_sgx_dp_allocations_total", "counter", "containers given devices",
+                 m_allocations);
     per_resource(out, p, "kubetee_sgx_dp_refusals_total", "counter",
                  "allocations refused (unknown or repeated IDs)", m_refusals);
     per_resource(out, p, "kubetee_sgx_dp_list_failures_total", "counter",

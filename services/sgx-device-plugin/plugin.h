@@ -97,7 +97,7 @@ typedef struct {
     char epc_resource[128], enclave_resource[128], provision_resource[128], aesm_resource[128];
     unsigned enclave_limit, provision_limit, aesm_limit;
     char aesm_dir[PATH_MAX]; /* served as aesm_resource to the containers that ask */
-    unsigned epc_unit_mib; /* MiB per EPC device; 0 chooses it (KT_DP_LIST_BUDGET) */
+    unsigned epc_unit_mib;   /* MiB per EPC device; 0 chooses it (KT_DP_LIST_BUDGET) */
     char nfd_file[PATH_MAX];
     char metrics_address[64];
     char rpc_limits_spec[512];
@@ -115,7 +115,7 @@ struct kt_plugin {
     kt_resource res[KT_RES_N];
     unsigned nres;
     bool aesm_present; /* <aesm_dir>/aesm.socket exists */
-    bool served; /* every resource's server started */
+    bool served;       /* every resource's server started */
     bool path_missing[KT_PATH_N];
     unsigned long path_missing_total[KT_PATH_N];
 };
@@ -153,5 +153,34 @@ kt_status kt_dp_preferred(void *ctx, const ProtobufCMessage *req, ProtobufCMessa
 /* For /readyz and /metrics. */
 bool kt_plugin_ready(void *plugin);
 void kt_plugin_metrics(void *plugin, kt_buf *out);
+
+/* ---- EPC limits (epclimit.c, sgx-epc-limit-hook) ---- */
+/* The annotation an EPC grant carries to the runtime: the granted EPC in bytes. */
+#define KT_EPC_ANNOTATION "kubetee.io/sgx-epc-bytes"
+
+typedef struct {
+    char id[128];
+    long pid;
+    char bundle[PATH_MAX];
+} kt_oci_state;
+
+typedef struct {
+    char cgroup_root[PATH_MAX]; /* the cgroup v2 mount */
+    char proc_root[PATH_MAX];
+    bool require; /* refuse the container when the limit cannot be set */
+} kt_epc_hook_cfg;
+
+/* The OCI runtime's State JSON (id, pid, bundle); duplicate keys refused. */
+kt_status kt_oci_state_parse(const char *json, size_t n, kt_oci_state *s);
+/* KT_EPC_ANNOTATION of an OCI config.json; *found false when it has none. */
+kt_status kt_oci_config_epc(const char *json, size_t n, bool *found, uint64_t *bytes);
+/* The cgroup v2 path in /proc/<pid>/cgroup ("0::/path"): absolute, no '.', '..' or
+ * empty part, not the root. */
+kt_status kt_cgroup_v2_path(const char *text, size_t n, char out[PATH_MAX]);
+/* The value after "key " in a cgroup keyed file (misc.capacity, misc.max); a key twice
+ * is refused. */
+kt_status kt_cgroup_keyed(const char *text, size_t n, const char *key, bool *found, char val[32]);
+/* The hook: state is what the runtime wrote to stdin. */
+kt_status kt_epc_hook_run(const kt_epc_hook_cfg *cfg, const char *state, size_t n);
 
 #endif

@@ -62,8 +62,8 @@ void kt_plugin_register(kt_plugin *p)
             pthread_mutex_lock(&p->lock);
             r->reg_running = false;
             pthread_mutex_unlock(&p->lock);
-            kt_log(KT_LOG_ERROR, "dp.register_failed", "resource", r->name, "reason",
-                   "no thread", NULL);
+            kt_log(KT_LOG_ERROR, "dp.register_failed", "resource", r->name, "reason", "no thread",
+                   NULL);
             continue;
         }
         r->reg_started = true;
@@ -79,4 +79,3 @@ bool kt_plugin_registered(kt_plugin *p)
     pthread_mutex_unlock(&p->lock);
     return all;
 }
-

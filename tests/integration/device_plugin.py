@@ -22,12 +22,13 @@ import time
 import unittest
 from concurrent import futures
 
-PLUGIN, PROTO, CPUID = sys.argv[1], sys.argv[2], sys.argv[3]
-del sys.argv[1:4]
+PLUGIN, PROTO, CPUID, HOOK = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+del sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="kt-dp-")
 subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--python_out", WORK, "--grpc_out", WORK,
                 "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin", PROTO], check=True)
 sys.path.insert(0, WORK)
+import json  # noqa: E402
 import grpc  # noqa: E402
 import api_pb2  # noqa: E402
 import api_pb2_grpc  # noqa: E402
@@ -222,6 +223,8 @@ class DevicePluginTest(unittest.TestCase):
         epc = self.allocate(EPC, ["epc-0", "epc-1", "epc-27"])
         self.assertEqual([d.container_path for d in epc.devices], ["/dev/sgx_enclave"])
         self.assertEqual(epc.envs["SGX_EPC_MIB"], "3")
+        self.assertEqual(dict(epc.annotations), {"kubetee.io/sgx-epc-bytes": str(3 << 20)})  # the limit hook's
+        self.assertEqual(len(enc.annotations), 0)
         self.assertNotIn("/dev/sgx_provision", [d.container_path for d in epc.devices])
         self.assertEqual(len(epc.mounts), 0)
         self.assertNotIn("SGX_AESM_ADDR", epc.envs)
@@ -570,6 +573,168 @@ class KubeletTroubleTest(unittest.TestCase):
             hang.set()
             rc, out = node.stop()
         self.assertEqual(rc, 0, out)
+
+
+class EpcLimitTest(unittest.TestCase):
+    """Item 7: an EPC grant becomes the container's sgx_epc limit in the misc cgroup,
+    through sgx-epc-limit-hook (an OCI createRuntime hook), on a fake cgroupfs tree laid
+    out as systemd's cgroup driver lays out a pod's container."""
+    SCOPE = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f2e.slice/cri-containerd-c0ffee.scope"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node("epc-limit", os.path.join(CPUID, "sgx1-xeon-e2288g.txt"))
+        cls.regs = cls.node.kubelet.wait_registrations(3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir=WORK)
+        self.cg = os.path.join(self.dir, "cgroup")
+        self.proc = os.path.join(self.dir, "proc")
+        self.bundle = os.path.join(self.dir, "bundle")
+        os.makedirs(self.cg + self.SCOPE)
+        os.makedirs(os.path.join(self.proc, "4242"))
+        os.makedirs(self.bundle)
+        self.write("cgroup/misc.capacity", "sgx_epc 29360128\n")
+        self.write("cgroup" + self.SCOPE + "/misc.max", "sgx_epc max\n")
+        self.write("proc/4242/cgroup", "0::%s\n" % self.SCOPE)
+
+    def write(self, rel, text):
+        with open(os.path.join(self.dir, rel), "w") as f:
+            f.write(text)
+
+    def misc_max(self):
+        with open(self.cg + self.SCOPE + "/misc.max") as f:
+            return f.read()
+
+    def grant(self, n):
+        """What the plugin's Allocate gives a container asking for n EPC devices."""
+        ch, stub = self.node.kubelet.plugin(self.regs[EPC])
+        self.addCleanup(ch.close)
+        req = api_pb2.AllocateRequest(container_requests=[api_pb2.ContainerAllocateRequest(
+            devices_ids=["epc-%d" % i for i in range(n)])])
+        return stub.Allocate(req, timeout=5).container_responses[0]
+
+    def config(self, annotations, env=()):
+        """config.json as the runtime writes it: the grant's annotations, the pod's env."""
+        with open(os.path.join(self.bundle, "config.json"), "w") as f:
+            json.dump({"ociVersion": "1.0.2", "process": {"env": list(env)}, "annotations": dict(annotations),
+                       "linux": {"cgroupsPath": "kubepods-burstable-pod1f2e.slice:cri-containerd:c0ffee"}}, f)
+
+    def hook(self, state=None, *extra):
+        state = state if state is not None else json.dumps(
+            {"ociVersion": "1.0.2", "id": "c0ffee", "status": "creating", "pid": 4242, "bundle": self.bundle})
+        return subprocess.run([HOOK, "--cgroup-root", self.cg, "--proc-root", self.proc, *extra], input=state,
+                              capture_output=True, text=True, timeout=10)
+
+    def test_a_grant_becomes_the_containers_limit(self):
+        got = self.grant(16)
+        self.assertEqual(got.annotations["kubetee.io/sgx-epc-bytes"], str(16 << 20))
+        self.config(got.annotations, ["SGX_EPC_MIB=" + got.envs["SGX_EPC_MIB"]])
+        p = self.hook()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.misc_max(), "sgx_epc %d\n" % (16 << 20))
+        self.assertIn("event=epc_limit.set container=c0ffee cgroup=%s sgx_epc_bytes=%d" % (self.SCOPE, 16 << 20),
+                      p.stderr)
+
+    def test_the_pods_own_environment_is_no_grant(self):
+        """A pod that sets SGX_EPC_MIB itself gets no limit raised (nor set) by it."""
+        self.config({}, ["SGX_EPC_MIB=1000000"])
+        p = self.hook()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.misc_max(), "sgx_epc max\n")
+
+    def test_kernel_without_the_sgx_epc_cgroup_is_said_plainly(self):
+        self.config(self.grant(4).annotations)
+        self.write("cgroup/misc.capacity", "sev 0\nsev_es 0\n")
+        p = self.hook()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("event=epc_limit.unsupported container=c0ffee reason=\"misc.capacity has no sgx_epc", p.stderr)
+        self.assertIn("enforced=no", p.stderr)
+        self.assertEqual(self.misc_max(), "sgx_epc max\n")
+        p = self.hook(None, "--require")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("event=epc_limit.failed", p.stderr)
+        os.unlink(os.path.join(self.cg, "misc.capacity"))  # no misc controller at all
+        p = self.hook()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("no cgroup v2 misc controller", p.stderr)
+        self.write("cgroup/misc.capacity", "sgx_epc 29360128\n")  # misc not enabled for the pod
+        os.unlink(self.cg + self.SCOPE + "/misc.max")
+        p = self.hook()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("cgroup.subtree_control", p.stderr)
+        self.assertFalse(os.path.exists(self.cg + self.SCOPE + "/misc.max"))  # never created
+
+    def test_this_machines_kernel(self):
+        """What the real kernel here says (cgroup v1 or no sgx_epc: unsupported, logged)."""
+        real = "/sys/fs/cgroup"
+        try:
+            with open(os.path.join(real, "misc.capacity")) as f:
+                has = "sgx_epc " in f.read()
+        except OSError:
+            has = False
+        if has:
+            self.skipTest("this kernel has the SGX EPC cgroup: not writing a real limit from a test")
+        self.config(self.grant(1).annotations)
+        state = json.dumps({"ociVersion": "1.0.2", "id": "self", "status": "creating", "pid": os.getpid(),
+                            "bundle": self.bundle})
+        p = subprocess.run([HOOK], input=state, capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("event=epc_limit.unsupported container=self", p.stderr)
+        self.assertIn("enforced=no", p.stderr)
+
+    def test_bad_input_is_refused_naming_it(self):
+        self.config(self.grant(2).annotations)
+        good = {"ociVersion": "1.0.2", "id": "c0ffee", "status": "creating", "pid": 4242, "bundle": self.bundle}
+        for state, why in (('{"id": "a", "id": "b", "pid": 4242, "bundle": "%s"}' % self.bundle, "duplicate"),
+                           (json.dumps(dict(good, pid="4242")), "must be an integer"),
+                           (json.dumps(dict(good, pid=0)), "must be an integer"),
+                           (json.dumps(dict(good, bundle="rel/dir")), "must be an absolute path"), ("[]", "not a JSON object"),
+                           ("{", "OCI state"), ("x" * 70000, "over 64 KiB")):
+            p = self.hook(state)
+            self.assertEqual(p.returncode, 1, state[:80])
+            self.assertIn(why, p.stderr, state[:80])
+        for value in ("64Mi", "+1", "0x10", " 1", "01", "", "99999999999999999999"):
+            self.config({"kubetee.io/sgx-epc-bytes": value})
+            p = self.hook()
+            self.assertEqual(p.returncode, 1, value)
+            self.assertIn("annotation kubetee.io/sgx-epc-bytes", p.stderr, value)
+        self.config({"kubetee.io/sgx-epc-bytes": str(29360128 + 1)})  # over misc.capacity
+        p = self.hook()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("over the node's sgx_epc capacity", p.stderr)
+        with open(os.path.join(self.bundle, "config.json"), "w") as f:
+            f.write('{"annotations": {"kubetee.io/sgx-epc-bytes": "1", "kubetee.io/sgx-epc-bytes": "9"}}')
+        p = self.hook()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("duplicate", p.stderr)
+        self.assertEqual(self.misc_max(), "sgx_epc max\n")
+
+    def test_the_cgroup_path_cannot_leave_the_cgroup_root(self):
+        """An attack through the path: '..' would reach a file outside the tree."""
+        self.config(self.grant(2).annotations)
+        outside = os.path.join(self.dir, "misc.max")
+        self.write("misc.max", "sgx_epc max\n")
+        for text in ("0::/../misc.max/..\n", "0::/a/../../x\n", "0::/./x\n", "0::relative\n", "0::/a//b\n",
+                     "0::/\n", "0::/a\n0::/b\n", "1:cpu:/a\n"):
+            self.write("proc/4242/cgroup", text)
+            p = self.hook()
+            self.assertEqual(p.returncode, 1, text)
+            self.assertIn("cgroup:", p.stderr, text)
+        with open(outside) as f:
+            self.assertEqual(f.read(), "sgx_epc max\n")
+        # a symlink planted as misc.max is not followed
+        self.write("proc/4242/cgroup", "0::%s\n" % self.SCOPE)
+        os.unlink(self.cg + self.SCOPE + "/misc.max")
+        os.symlink(outside, self.cg + self.SCOPE + "/misc.max")
+        p = self.hook()
+        self.assertEqual(p.returncode, 1)
+        with open(outside) as f:
+            self.assertEqual(f.read(), "sgx_epc max\n")
 
 
 class KubeletLaterTest(unittest.TestCase):

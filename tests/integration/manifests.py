@@ -115,6 +115,20 @@ class Manifests(unittest.TestCase):
         self.assertEqual(len(aesm), 1)
         self.assertTrue(aesm[0].get("readOnly"))
 
+    def test_epc_limit_hook_runs_for_epc_grants_at_create_runtime(self):
+        """Item 7: CRI-O's hooks.d entry runs sgx-epc-limit-hook for containers that carry
+        the annotation the plugin's EPC grants add."""
+        import json
+        import re
+        with open(os.path.join(ROOT, "deploy/sgx-device-plugin/oci-hooks.d/kubetee-sgx-epc-limit.json")) as f:
+            hook = json.load(f)
+        self.assertEqual(hook["stages"], ["createRuntime"])
+        self.assertEqual(posixpath.basename(hook["hook"]["path"]), "sgx-epc-limit-hook")
+        (pattern,) = hook["when"]["annotations"]
+        self.assertTrue(re.search(pattern, "kubetee.io/sgx-epc-bytes"))
+        self.assertFalse(re.search(pattern, "kubetee.io/sgx-epc-bytes-not"))
+        self.assertNotIn("--require", hook["hook"]["args"])
+
     def test_sample_pod_requests_epc_and_aesm_by_annotation_not_provision(self):
         (pod,) = load("deploy/sgx-device-plugin/sample-pod.yaml")
         self.assertEqual(pod["metadata"]["annotations"]["sgx.intel.com/quote-provider"], "aesmd")
