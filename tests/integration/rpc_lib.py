@@ -13,6 +13,9 @@ import urllib.request
 
 import hpack
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prom  # noqa: E402
+
 BUILD, PROTO = sys.argv[1], sys.argv[2]
 del sys.argv[1:3]
 WORK = tempfile.mkdtemp(prefix="kt-rpc-")
@@ -67,6 +70,7 @@ class Server:
     def metric(self, name, **labels):
         """The value of one sample on /metrics (labels given must all match)."""
         _, body = self.http("/metrics")
+        prom.parse(body)  # as Prometheus reads it: each family grouped and typed
         for line in body.splitlines():
             if line.startswith("#") or not line.startswith(name):
                 continue
