@@ -156,7 +156,7 @@ void kt_plugin_metrics(void *plugin, kt_buf *out);
 
 /* ---- EPC limits (epclimit.c, sgx-epc-limit-hook) ---- */
 /* The annotation an EPC grant carries to the runtime: the granted EPC in bytes. */
-#define KT_EPC_ANNOTATION "kubetee.io/sgx-epc-bytes"
+#define KT_EPC_ANNOTATION "kubetee.io/epc-grant-bytes"
 
 typedef struct {
     char id[128];

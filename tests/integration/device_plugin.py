@@ -223,7 +223,7 @@ class DevicePluginTest(unittest.TestCase):
         epc = self.allocate(EPC, ["epc-0", "epc-1", "epc-27"])
         self.assertEqual([d.container_path for d in epc.devices], ["/dev/sgx_enclave"])
         self.assertEqual(epc.envs["SGX_EPC_MIB"], "3")
-        self.assertEqual(dict(epc.annotations), {"kubetee.io/sgx-epc-bytes": str(3 << 20)})  # the limit hook's
+        self.assertEqual(dict(epc.annotations), {"kubetee.io/epc-grant-bytes": str(3 << 20)})  # the limit hook's
         self.assertEqual(len(enc.annotations), 0)
         self.assertNotIn("/dev/sgx_provision", [d.container_path for d in epc.devices])
         self.assertEqual(len(epc.mounts), 0)
@@ -632,7 +632,7 @@ class EpcLimitTest(unittest.TestCase):
 
     def test_a_grant_becomes_the_containers_limit(self):
         got = self.grant(16)
-        self.assertEqual(got.annotations["kubetee.io/sgx-epc-bytes"], str(16 << 20))
+        self.assertEqual(got.annotations["kubetee.io/epc-grant-bytes"], str(16 << 20))
         self.config(got.annotations, ["SGX_EPC_MIB=" + got.envs["SGX_EPC_MIB"]])
         p = self.hook()
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -699,16 +699,16 @@ class EpcLimitTest(unittest.TestCase):
             self.assertEqual(p.returncode, 1, state[:80])
             self.assertIn(why, p.stderr, state[:80])
         for value in ("64Mi", "+1", "0x10", " 1", "01", "", "99999999999999999999"):
-            self.config({"kubetee.io/sgx-epc-bytes": value})
+            self.config({"kubetee.io/epc-grant-bytes": value})
             p = self.hook()
             self.assertEqual(p.returncode, 1, value)
-            self.assertIn("annotation kubetee.io/sgx-epc-bytes", p.stderr, value)
-        self.config({"kubetee.io/sgx-epc-bytes": str(29360128 + 1)})  # over misc.capacity
+            self.assertIn("annotation kubetee.io/epc-grant-bytes", p.stderr, value)
+        self.config({"kubetee.io/epc-grant-bytes": str(29360128 + 1)})  # over misc.capacity
         p = self.hook()
         self.assertEqual(p.returncode, 1)
         self.assertIn("over the node's sgx_epc capacity", p.stderr)
         with open(os.path.join(self.bundle, "config.json"), "w") as f:
-            f.write('{"annotations": {"kubetee.io/sgx-epc-bytes": "1", "kubetee.io/sgx-epc-bytes": "9"}}')
+            f.write('{"annotations": {"kubetee.io/epc-grant-bytes": "1", "kubetee.io/epc-grant-bytes": "9"}}')
         p = self.hook()
         self.assertEqual(p.returncode, 1)
         self.assertIn("duplicate", p.stderr)

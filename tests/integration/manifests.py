@@ -125,8 +125,8 @@ class Manifests(unittest.TestCase):
         self.assertEqual(hook["stages"], ["createRuntime"])
         self.assertEqual(posixpath.basename(hook["hook"]["path"]), "sgx-epc-limit-hook")
         (pattern,) = hook["when"]["annotations"]
-        self.assertTrue(re.search(pattern, "kubetee.io/sgx-epc-bytes"))
-        self.assertFalse(re.search(pattern, "kubetee.io/sgx-epc-bytes-not"))
+        self.assertTrue(re.search(pattern, "kubetee.io/epc-grant-bytes"))
+        self.assertFalse(re.search(pattern, "kubetee.io/epc-grant-bytes-not"))
         self.assertNotIn("--require", hook["hook"]["args"])
 
     def test_sample_pod_requests_epc_and_aesm_by_annotation_not_provision(self):
