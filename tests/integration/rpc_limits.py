@@ -291,7 +291,8 @@ class Attack(unittest.TestCase):
                              "KT_ACCEPT_FAULT": trigger, "ASAN_OPTIONS": "verify_asan_link_order=0"})
         self.assertEqual(s.http("/readyz")[0], 200)
         self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
-        open(trigger, "w").close()
+        with open(trigger, "w") as f:  # the gRPC listener's port: only its accept4 fails
+            f.write(str(s.port))
         c = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # its accept4 fails
         end = time.monotonic() + 5
         while s.http("/readyz")[0] == 200 and time.monotonic() < end:
