@@ -18,3 +18,5 @@ echo
 "$build/bench/bench_signer" "$build/services/signer/kubetee-signer"
 echo
 bash "$here/webhook/webhook.sh" "$build"
+echo
+"$build/bench/bench_session"
