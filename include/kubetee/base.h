@@ -127,6 +127,13 @@ kt_status kt_hex_decode(const char *hex, uint8_t *out, size_t out_len);
 /* Standard base64 with padding. */
 kt_status kt_base64_encode(const uint8_t *in, size_t n, kt_buf *out);
 kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out);
+/* Either alphabet, standard (+/) or URL-safe (-_) but not both in one text, padding
+ * optional (as proto3's JSON mapping accepts bytes); bits past the last byte must be 0,
+ * so each byte string has one text per alphabet and padding choice. */
+kt_status kt_base64_decode_any(const char *in, size_t n, kt_buf *out);
+/* Why n bytes are not text: "invalid UTF-8" (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF) or "an embedded NUL"; NULL when they are. */
+const char *kt_utf8_problem(const void *s, size_t n);
 /* A decimal number up to max: digits only, no sign, space or leading zero ("0" itself
  * is fine), so "010" is an error rather than 8 or 10. The error says what is wrong, not
  * the text, which the caller names. */

@@ -122,6 +122,78 @@ kt_status kt_base64_decode(const char *in, size_t n, kt_buf *out)
     return KT_OK;
 }
 
+kt_status kt_base64_decode_any(const char *in, size_t n, kt_buf *out)
+{
+    if (!out || (n && !in)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "base64: NULL argument");
+    size_t m = n;
+    if (n % 4 == 0)
+        for (int k = 0; k < 2 && m && in[m - 1] == '='; k++) m--;
+    if (m % 4 == 1) return kt_fail(KT_ERR_MALFORMED, "base64: length %zu is not a base64 length", n);
+    bool std_seen = false, url_seen = false;
+    kt_buf t = {0};
+    kt_status st = kt_buf_reserve(&t, m + 4);
+    if (st) return st;
+    for (size_t i = 0; i < m; i++) {
+        char c = in[i];
+        if (c == '+' || c == '/') std_seen = true;
+        if (c == '-' || c == '_') {
+            url_seen = true;
+            c = c == '-' ? '+' : '/';
+        }
+        if (std_seen && url_seen) {
+            kt_buf_free(&t);
+            return kt_fail(KT_ERR_MALFORMED, "base64: standard and URL-safe alphabets mixed at %zu", i);
+        }
+        if (b64val(c) < 0) {
+            kt_buf_free(&t);
+            return kt_fail(KT_ERR_MALFORMED, "base64: bad character at %zu", i);
+        }
+        t.data[t.len++] = (uint8_t)c;
+    }
+    /* the last character's bits past the last whole byte */
+    int spare = m % 4 == 2 ? 15 : m % 4 == 3 ? 3 : 0;
+    if (spare && (b64val((char)t.data[m - 1]) & spare)) {
+        kt_buf_free(&t);
+        return kt_fail(KT_ERR_MALFORMED, "base64: bits after the last byte are not zero");
+    }
+    while (t.len % 4) t.data[t.len++] = '=';
+    st = kt_base64_decode((const char *)t.data, t.len, out);
+    kt_buf_free(&t);
+    return st;
+}
+
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), no NUL. */
+const char *kt_utf8_problem(const void *text, size_t n)
+{
+    const uint8_t *s = text;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        if (c == 0) return "an embedded NUL";
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if ((c & 0xe0) == 0xc0)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return "invalid UTF-8";
+        if (n - i < len) return "invalid UTF-8";
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return "invalid UTF-8";
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "invalid UTF-8";
+        i += len;
+    }
+    return NULL;
+}
+
 char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
 {
     const uint8_t *p = in;

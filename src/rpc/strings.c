@@ -18,37 +18,6 @@ static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return false;
 }
 
-/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), no NUL. */
-static const char *bad_text(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        if (c == 0) return "an embedded NUL";
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07, min = 0x10000;
-        else
-            return "invalid UTF-8";
-        if (n - i < len) return "invalid UTF-8";
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return "invalid UTF-8";
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "invalid UTF-8";
-        i += len;
-    }
-    return NULL;
-}
-
 static kt_status walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth)
 {
     if (depth > MAX_DEPTH)
@@ -84,7 +53,7 @@ static kt_status walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
                 ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
                 : NULL;
         if (f && f->type == PROTOBUF_C_TYPE_STRING) {
-            const char *why = bad_text(p, (size_t)len);
+            const char *why = kt_utf8_problem(p, (size_t)len);
             if (why)
                 return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc: %s.%s holds %s", d->name, f->name,
                                why);
