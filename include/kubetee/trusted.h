@@ -4,6 +4,11 @@
  *   KT_TRUSTED_FUNCTION(say_hello, "SayHello", Hello__Request, hello__request,
  *                       Hello__Reply, hello__reply)
  *
+ * A remote function is reached only through an attested session (the enclave service),
+ * never by ECALL; the host cannot call it:
+ *   KT_REMOTE_FUNCTION(say_hello, "SayHello", Hello__Request, hello__request,
+ *                      Hello__Reply, hello__reply)
+ *
  * Trusted code has no OS: no files, sockets, clock or environment. It reaches the host
  * only through kt_ocall, and `kubetee sign` refuses an enclave that imports an OS call.
  */
@@ -25,6 +30,32 @@ kt_status kt_trusted_register(const kt_function *f);
  * is checked at compile time against Req and Res. */
 #define KT_TRUSTED_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                            \
     KT__FUNCTION(kt_trusted_register, fn, name, Req, req_prefix, Res, res_prefix)
+
+/* ---- remote functions ----
+ * Registers a remote function: one the enclave service may call for a session's peer,
+ * kept in a table of its own, apart from the ECALL table, so a lookup by name there can
+ * only ever return a function marked remote. Its name travels in session records: 1 to
+ * 255 printable ASCII bytes, no space. A name is trusted or remote, never both; names
+ * starting with "kt." are the runtime's. Thread-safe. */
+kt_status kt_remote_register(const kt_function *f);
+
+#define KT_REMOTE_FUNCTION(fn, name, Req, req_prefix, Res, res_prefix)                             \
+    KT__FUNCTION(kt_remote_register, fn, name, Req, req_prefix, Res, res_prefix)
+
+/* The remote function of that name, with its request and response descriptors (what a
+ * JSON client maps by); NULL for every other name, trusted functions' included. */
+const kt_function *kt_remote_find(const char *name);
+/* The remote functions, in registration order: kt_remote_at(i) for i < kt_remote_count(). */
+size_t kt_remote_count(void);
+const kt_function *kt_remote_at(size_t i);
+/* Runs the remote function name on a packed request in enclave memory, as an ECALL is
+ * run (size limit, types, unpack, the function, pack), and gives its packed response in
+ * res (empty on entry; the caller frees it with kt_buf_free). req_type and res_type are
+ * the message types the caller packed and expects; NULL for one the caller took from
+ * this enclave's own descriptors. KT_ERR_GATE_NO_FUNCTION for a name not marked remote,
+ * other KT_ERR_GATE_* as for an ECALL, else the function's status and reason. */
+kt_status kt_remote_dispatch(const char *name, const char *req_type, const char *res_type,
+                             const uint8_t *req, size_t n, kt_buf *res);
 
 /* Calls an untrusted function on the host by name. res must be an initialised message of
  * the function's response type; on KT_OK its fields are call memory. Gate failures come

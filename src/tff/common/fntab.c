@@ -52,3 +52,13 @@ const kt_function *kt_fntab_find(kt_fntab *t, const char *name)
             return t->entries[i].f;
     return NULL;
 }
+
+size_t kt_fntab_count(kt_fntab *t)
+{
+    return atomic_load_explicit(&t->count, memory_order_acquire);
+}
+
+const kt_function *kt_fntab_at(kt_fntab *t, size_t i)
+{
+    return i < kt_fntab_count(t) ? t->entries[i].f : NULL;
+}

@@ -29,6 +29,8 @@ typedef struct {
 
 kt_status kt_fntab_add(kt_fntab *t, const kt_function *f);
 const kt_function *kt_fntab_find(kt_fntab *t, const char *name);
+size_t kt_fntab_count(kt_fntab *t);
+const kt_function *kt_fntab_at(kt_fntab *t, size_t i); /* NULL past the count */
 
 /* ---- call frames: call memory, wiped and freed when the frame is popped ---- */
 typedef struct kt_block kt_block;

@@ -11,10 +11,12 @@ extern const kt_gate_host *kt_trts_host;
 extern size_t kt_trts_max_message;
 
 kt_fntab *kt_trts_functions(void);
+kt_fntab *kt_trts_remote_functions(void);
 /* The first error a load-time registration hit, reported by INIT. */
 kt_status kt_trts_registration_status(char *detail, size_t cap);
 kt_status kt_trts_register_builtins(void);
 kt_status kt_trts_add_builtin(const kt_function *f);
+kt_status kt_trts_add_remote_builtin(const kt_function *f);
 
 /* EGETKEY, with the CPU's refusal worded as a reason. */
 kt_status kt_trts_egetkey(const kt_keyrequest *kr, uint8_t key[16]);

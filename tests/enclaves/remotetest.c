@@ -1,0 +1,74 @@
+/* The remote-function test enclave: two remote functions, one internal (trusted) one,
+ * and test.Probe, a trusted function standing in for the enclave service's session end:
+ * it looks a name up in the remote table and calls it there, as the service does after a
+ * session has opened a request. */
+#include <kubetee/trusted.h>
+#include "remotetest.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static kt_status echo(const Remotetest__Text *req, Remotetest__Text *res)
+{
+    res->text = kt_call_strdup(req->text);
+    return res->text ? KT_OK : KT_ERR_NO_MEMORY;
+}
+KT_REMOTE_FUNCTION(echo, "Echo", Remotetest__Text, remotetest__text, Remotetest__Text, remotetest__text)
+
+static kt_status sum(const Remotetest__Numbers *req, Remotetest__Number *res)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < req->n_values; i++) {
+        if (__builtin_add_overflow(s, req->values[i], &s)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "Sum overflows");
+    }
+    res->value = s;
+    return KT_OK;
+}
+KT_REMOTE_FUNCTION(sum, "remotetest.Sum", Remotetest__Numbers, remotetest__numbers, Remotetest__Number,
+                   remotetest__number)
+
+/* Internal: the host may call it, a remote peer never. */
+static kt_status internal(const Remotetest__Text *req, Remotetest__Text *res)
+{
+    (void)req;
+    res->text = "internal";
+    return KT_OK;
+}
+KT_TRUSTED_FUNCTION(internal, "Internal", Remotetest__Text, remotetest__text, Remotetest__Text, remotetest__text)
+
+#ifdef BAD_NAME
+/* a remote function under a name the runtime reserves: the enclave must not start */
+static kt_status echo_again(const Remotetest__Text *req, Remotetest__Text *res)
+{
+    return echo(req, res);
+}
+KT_REMOTE_FUNCTION(echo_again, BAD_NAME, Remotetest__Text, remotetest__text, Remotetest__Text, remotetest__text)
+#endif
+
+static kt_status probe(const Remotetest__ProbeRequest *req, Remotetest__ProbeReply *res)
+{
+    const kt_function *f = kt_remote_find(req->name);
+    res->found = f != NULL;
+    if (f) {
+        res->request_type = (char *)f->request->name;
+        res->response_type = (char *)f->response->name;
+    }
+    size_t n = kt_remote_count();
+    res->remote_names = kt_call_alloc(n * sizeof *res->remote_names + 1);
+    if (!res->remote_names) return KT_ERR_NO_MEMORY;
+    for (size_t i = 0; i < n; i++) res->remote_names[i] = (char *)kt_remote_at(i)->name;
+    res->n_remote_names = n;
+    kt_buf out = {0};
+    kt_status st = kt_remote_dispatch(req->name, *req->request_type ? req->request_type : NULL,
+                                      *req->response_type ? req->response_type : NULL, req->request.data,
+                                      req->request.len, &out);
+    res->status = st;
+    res->detail = kt_call_strdup(st ? kt_last_error() : "");
+    if (!st) st = kt_call_bytes(&res->response, out.data, out.len);
+    else
+        st = KT_OK;
+    kt_buf_free(&out);
+    return st;
+}
+KT_TRUSTED_FUNCTION(probe, "test.Probe", Remotetest__ProbeRequest, remotetest__probe_request,
+                    Remotetest__ProbeReply, remotetest__probe_reply)

@@ -1,0 +1,189 @@
+/* Remote functions: reachable by name only when the enclave marked them remote. The
+ * test enclave's test.Probe looks names up in the remote table and calls through it, as
+ * the enclave service does with a request a session opened. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "remotetest.pb-c.h"
+#include <kubetee/tff.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char sim_dir[64];
+static kt_enclave *enclave;
+
+static const char *enclave_path(const char *name)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/tests/enclaves/%s.signed.so", KT_TEST_BINARY_DIR, name);
+    return p;
+}
+
+/* test.Probe on name with a packed request; the reply's fields are the caller's. */
+static void probe(const char *name, const char *req_type, const void *req, Remotetest__ProbeReply *res)
+{
+    Remotetest__ProbeRequest pr = REMOTETEST__PROBE_REQUEST__INIT;
+    uint8_t buf[256];
+    pr.name = (char *)name;
+    pr.request_type = (char *)(req_type ? req_type : "");
+    if (req) {
+        pr.request.len = protobuf_c_message_pack(req, buf);
+        pr.request.data = buf;
+    }
+    if (kt_enclave_call(enclave, "test.Probe", &pr, res) != KT_OK) fail_msg("test.Probe: %s", kt_last_error());
+}
+
+static void test_remote_function_is_found_and_called(void **state)
+{
+    (void)state;
+    Remotetest__Text t = REMOTETEST__TEXT__INIT;
+    t.text = "hello";
+    Remotetest__ProbeReply r = REMOTETEST__PROBE_REPLY__INIT;
+    probe("Echo", NULL, &t, &r);
+    assert_true(r.found);
+    assert_int_equal(r.status, KT_OK);
+    /* the descriptors the JSON tool maps by */
+    assert_string_equal(r.request_type, "remotetest.Text");
+    assert_string_equal(r.response_type, "remotetest.Text");
+    Remotetest__Text *back = remotetest__text__unpack(NULL, r.response.len, r.response.data);
+    assert_non_null(back);
+    assert_string_equal(back->text, "hello");
+    remotetest__text__free_unpacked(back, NULL);
+    /* every remote function, and only those, is listed */
+    assert_int_equal(r.n_remote_names, 2);
+    assert_string_equal(r.remote_names[0], "Echo");
+    assert_string_equal(r.remote_names[1], "remotetest.Sum");
+    kt_message_clear(&r);
+
+    Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
+    int64_t v[] = {40, 2};
+    nums.values = v;
+    nums.n_values = 2;
+    probe("remotetest.Sum", "remotetest.Numbers", &nums, &r);
+    assert_int_equal(r.status, KT_OK);
+    Remotetest__Number *n = remotetest__number__unpack(NULL, r.response.len, r.response.data);
+    assert_non_null(n);
+    assert_int_equal(n->value, 42);
+    remotetest__number__free_unpacked(n, NULL);
+    kt_message_clear(&r);
+}
+
+static void test_internal_and_builtin_names_are_refused(void **state)
+{
+    (void)state;
+    const char *names[] = {"Internal", "test.Probe", "kt.Identity", "kt.identity.load", "echo", "Echo ", ""};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        Remotetest__Text t = REMOTETEST__TEXT__INIT;
+        Remotetest__ProbeReply r = REMOTETEST__PROBE_REPLY__INIT;
+        probe(names[i], NULL, &t, &r);
+        if (r.found) fail_msg("'%s' found in the remote table", names[i]);
+        assert_int_equal(r.status, KT_ERR_GATE_NO_FUNCTION);
+        assert_non_null(strstr(r.detail, "no remote function named"));
+        assert_int_equal(r.response.len, 0);
+        kt_message_clear(&r);
+    }
+    /* while the host still reaches the internal function by ECALL */
+    Remotetest__Text t = REMOTETEST__TEXT__INIT, res = REMOTETEST__TEXT__INIT;
+    assert_int_equal(kt_enclave_call(enclave, "Internal", &t, &res), KT_OK);
+    assert_string_equal(res.text, "internal");
+    kt_message_clear(&res);
+}
+
+static void test_remote_functions_are_not_ecall_targets(void **state)
+{
+    (void)state;
+    Remotetest__Text t = REMOTETEST__TEXT__INIT, res = REMOTETEST__TEXT__INIT;
+    t.text = "x";
+    assert_fails_with(kt_enclave_call(enclave, "Echo", &t, &res), KT_ERR_GATE_NO_FUNCTION, "Echo");
+}
+
+static void test_remote_call_checks_types_and_bytes(void **state)
+{
+    (void)state;
+    Remotetest__Text t = REMOTETEST__TEXT__INIT;
+    Remotetest__ProbeReply r = REMOTETEST__PROBE_REPLY__INIT;
+    probe("remotetest.Sum", "remotetest.Text", &t, &r);
+    assert_true(r.found);
+    assert_int_equal(r.status, KT_ERR_GATE_TYPE_MISMATCH);
+    assert_non_null(strstr(r.detail, "remotetest.Sum takes remotetest.Numbers"));
+    kt_message_clear(&r);
+    /* bytes that are not a Numbers */
+    Remotetest__ProbeRequest pr = REMOTETEST__PROBE_REQUEST__INIT;
+    uint8_t junk[] = {0x0a, 0x7f};
+    pr.name = "remotetest.Sum";
+    pr.request.data = junk;
+    pr.request.len = sizeof junk;
+    assert_int_equal(kt_enclave_call(enclave, "test.Probe", &pr, &r), KT_OK);
+    assert_int_equal(r.status, KT_ERR_GATE_BAD_MESSAGE);
+    kt_message_clear(&r);
+    /* a function's own failure comes back as its status and reason */
+    Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
+    int64_t v[] = {INT64_MAX, 1};
+    nums.values = v;
+    nums.n_values = 2;
+    probe("remotetest.Sum", NULL, &nums, &r);
+    assert_int_equal(r.status, KT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(r.detail, "Sum overflows"));
+    kt_message_clear(&r);
+}
+
+static void test_bad_remote_registrations_stop_the_enclave(void **state)
+{
+    (void)state;
+    struct {
+        const char *enclave, *reason;
+    } cases[] = {
+        {"remotetest_reserved", "registering kt.Sneaky: register: names starting with 'kt.' are reserved"},
+        {"remotetest_clash", "registering Internal: register: 'Internal' is already a trusted function"},
+        {"remotetest_space", "registering two words: register: byte 3 of a remote name is not printable ASCII"},
+        {"remotetest_twice", "registering Echo: register: a function named 'Echo' already exists"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        kt_enclave_options o = {.sim_dir = sim_dir};
+        kt_enclave *e = NULL;
+        kt_status st = kt_enclave_create(enclave_path(cases[i].enclave), &o, &e);
+        if (st == KT_OK) fail_msg("%s started", cases[i].enclave);
+        if (!strstr(kt_last_error(), cases[i].reason))
+            fail_msg("%s: expected '%s' in: %s", cases[i].enclave, cases[i].reason, kt_last_error());
+        assert_null(e);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(sim_dir, sizeof sim_dir, "/tmp/kt-remote-XXXXXX");
+    if (!mkdtemp(sim_dir)) return -1;
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    if (kt_enclave_create(enclave_path("remotetest"), &o, &enclave) != KT_OK) {
+        fprintf(stderr, "loading remotetest: %s\n", kt_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_enclave_destroy(enclave);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_function_is_found_and_called),
+        cmocka_unit_test(test_internal_and_builtin_names_are_refused),
+        cmocka_unit_test(test_remote_functions_are_not_ecall_targets),
+        cmocka_unit_test(test_remote_call_checks_types_and_bytes),
+        cmocka_unit_test(test_bad_remote_registrations_stop_the_enclave),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
