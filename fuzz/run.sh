@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook" "$work/pbjson"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook" "$work/pbjson" "$work/pbschema"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 printf '\x00\x0a\x16\x0a\x09enclave-1\x0a\x09enclave-1' > "$work/device_plugin/repeated"
@@ -85,6 +85,10 @@ printf '\x0212:pids:/a\n0::/kubepods.slice/cri-containerd-c0ffee.scope\n' > "$wo
 printf '\x03sgx_epc 29360128\nsev 0\n' > "$work/epc_hook/keyed"
 printf '{"scalars":{"fInt64":"-5","fUint64":18,"fFloat":"NaN","fDouble":-0.0,"fBytes":"-_8","fEnum":"RED","fString":"h\\u00e9"},"rInt32":[1,-2],"rFloat":["Infinity",1.5],"items":[{"name":"a","children":[{"count":3}]}],"labels":{"k":"v"},"byId":{"-4":{}},"counters":{"18446744073709551615":"1"},"flags":{"true":2},"blobs":{"0":"AQ=="},"choice_text":"x","snake_case_name_2":7}' > "$work/pbjson/all"
 printf '{"item":{"children":[{"children":[{"name":"\\u0000"}]}]},"choiceNumber":"9"}' > "$work/pbjson/nested"
+# FileDescriptorSets as protoc writes them, of the pbjson test protos
+protoc -I "$root/tests/pbjson" --include_imports --descriptor_set_out="$work/pbschema/both" \
+  "$root/tests/pbjson/pbjson_test.proto" "$root/tests/pbjson/pbjson_other.proto"
+protoc -I "$root/proto" --descriptor_set_out="$work/pbschema/service" "$root/proto/enclave_service.proto"
 
 # signing data as kubetee gendata writes it (docs/formats.md): prodid 1, svn 2, not debug
 /usr/bin/python3 - "$work/sigdata/seed" <<'PY'
@@ -125,7 +129,7 @@ printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\ns
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

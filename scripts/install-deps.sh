@@ -10,6 +10,7 @@ packages=(
   libcmocka-dev
   libjansson-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
+  libprotobuf-dev
   python3 python3-grpcio python3-protobuf python3-yaml python3-h2
   python3-jsonpatch
   binutils file

@@ -7,6 +7,8 @@
  * not name as that number); floats in the shortest form that reads back exactly, and
  * "NaN", "Infinity", "-Infinity"; maps as objects.
  *
+ * JSON names and map entries are pbschema's (kt_pbschema_json_name, kt_pbschema_map_entry).
+ *
  * Parsing is strict: the JSON name or the .proto name of a field, each field once
  * (duplicate keys, and one field under both names, are refused); null means the default;
  * integers as numbers or decimal strings (no sign but '-', no leading zero, no exponent
@@ -54,10 +56,6 @@ kt_status kt_pbjson_parse(const ProtobufCMessageDescriptor *d, const char *json,
 /* Wire bytes of type d printed as JSON (unpacked, then printed). */
 kt_status kt_pbjson_print_wire(const ProtobufCMessageDescriptor *d, const uint8_t *wire, size_t n,
                                const kt_pbjson_options *opt, kt_buf *json);
-
-/* A field's JSON name as protoc derives it ("snake_case_2" -> "snakeCase2"), NUL-terminated
- * in out; KT_ERR_BUFFER_TOO_SMALL past cap. */
-kt_status kt_pbjson_field_name(const char *proto_name, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* What printing and parsing share: field paths, JSON names, map entries, storage sizes. */
+/* What printing and parsing share: field paths, the type check, the depth limit. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -55,100 +55,6 @@ void pj_pop(pj_path *p, size_t len)
 const char *pj_where(const pj_path *p)
 {
     return p->len ? p->text : "(top level)";
-}
-
-kt_status kt_pbjson_field_name(const char *proto_name, char *out, size_t cap)
-{
-    if (!proto_name || !out || !cap) return kt_fail(KT_ERR_INVALID_ARGUMENT, "pbjson: NULL argument");
-    size_t j = 0;
-    bool upper = false;
-    for (const char *c = proto_name; *c; c++) {
-        if (*c == '_') {
-            upper = true;
-            continue;
-        }
-        if (j + 1 >= cap) return kt_fail(KT_ERR_BUFFER_TOO_SMALL, "pbjson: field name too long");
-        out[j++] = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
-        upper = false;
-    }
-    out[j] = '\0';
-    return KT_OK;
-}
-
-size_t pj_elem_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        return 4;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    return 0;
-}
-
-/* protoc names a map field's entry type by the field's name, each part capitalised, and
- * "Entry": labels -> LabelsEntry, by_id -> ByIdEntry. */
-static bool entry_name_matches(const char *field, const char *entry)
-{
-    bool upper = true;
-    size_t j = 0;
-    for (const char *c = field; *c; c++) {
-        if (*c == '_') {
-            upper = true;
-            continue;
-        }
-        char want = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
-        if (entry[j++] != want) return false;
-        upper = false;
-    }
-    return strcmp(entry + j, "Entry") == 0;
-}
-
-const ProtobufCMessageDescriptor *pj_map_entry(const ProtobufCMessageDescriptor *parent,
-                                               const ProtobufCFieldDescriptor *f)
-{
-    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
-    const ProtobufCMessageDescriptor *e = f->descriptor;
-    if (!e || e->n_fields != 2 || !entry_name_matches(f->name, e->short_name)) return NULL;
-    size_t plen = strlen(parent->name);
-    if (strncmp(e->name, parent->name, plen) != 0 || e->name[plen] != '.' ||
-        strcmp(e->name + plen + 1, e->short_name) != 0)
-        return NULL;
-    const ProtobufCFieldDescriptor *k = &e->fields[0], *v = &e->fields[1];
-    if (k->id != 1 || strcmp(k->name, "key") != 0 || v->id != 2 || strcmp(v->name, "value") != 0)
-        return NULL;
-    if (k->label == PROTOBUF_C_LABEL_REPEATED || v->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
-    switch (k->type) {
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_DOUBLE:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
-    case PROTOBUF_C_TYPE_ENUM:
-        return NULL;
-    default:
-        return e;
-    }
 }
 
 kt_status pj_check_type(const ProtobufCMessageDescriptor *d, const pj_path *p)

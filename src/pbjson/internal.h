@@ -3,6 +3,7 @@
 #define KT_PBJSON_INTERNAL_H
 
 #include <kubetee/pbjson.h>
+#include <kubetee/pbschema.h>
 
 /* Where in the message an error is: "items[2].name". Cut short (with "...") when long. */
 typedef struct {
@@ -18,11 +19,6 @@ void pj_pop(pj_path *p, size_t len);
 /* The path for a message: "" at the top becomes "(top level)". */
 const char *pj_where(const pj_path *p);
 
-/* Size of one element of a field's C storage (a repeated field's array element). */
-size_t pj_elem_size(const ProtobufCFieldDescriptor *f);
-/* The map entry's descriptor when f is a map field as protoc writes one, else NULL. */
-const ProtobufCMessageDescriptor *pj_map_entry(const ProtobufCMessageDescriptor *parent,
-                                               const ProtobufCFieldDescriptor *f);
 /* KT_ERR_UNSUPPORTED for message types whose JSON form is their own (google.protobuf.*). */
 kt_status pj_check_type(const ProtobufCMessageDescriptor *d, const pj_path *p);
 unsigned pj_max_depth(const kt_pbjson_options *opt);

@@ -320,7 +320,7 @@ static kt_status put_field(parser *ps, const ProtobufCMessageDescriptor *d, cons
                            const json_t *v, kt_buf *out, unsigned depth)
 {
     if (f->label != PROTOBUF_C_LABEL_REPEATED) return put_value(ps, f, v, out, depth);
-    const ProtobufCMessageDescriptor *entry = pj_map_entry(d, f);
+    const ProtobufCMessageDescriptor *entry = kt_pbschema_map_entry(d, f);
     if (entry) return put_map(ps, f, entry, v, out, depth);
     if (!json_is_array(v)) return wrong(ps, "an array", v);
     kt_status st = KT_OK;
@@ -341,7 +341,7 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
     if (f) return f;
     for (unsigned i = 0; i < d->n_fields; i++) {
         char name[128];
-        if (!kt_pbjson_field_name(d->fields[i].name, name, sizeof name) && !strcmp(name, key))
+        if (!kt_pbschema_json_name(d->fields[i].name, name, sizeof name) && !strcmp(name, key))
             return &d->fields[i];
     }
     return NULL;

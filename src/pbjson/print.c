@@ -164,7 +164,7 @@ static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
         return *(const double *)p != 0 || signbit(*(const double *)p);
     default: {
         static const uint8_t zero[8];
-        return memcmp(p, zero, pj_elem_size(f)) != 0;
+        return memcmp(p, zero, kt_pbschema_value_size(f->type)) != 0;
     }
     }
 }
@@ -199,10 +199,10 @@ static kt_status print_field(printer *pr, const ProtobufCMessage *m, const Proto
     if (f->label != PROTOBUF_C_LABEL_REPEATED) return print_value(pr, f, base + f->offset, false, depth);
     size_t n = *(const size_t *)(base + f->quantifier_offset);
     const char *arr = *(char *const *)(base + f->offset);
-    const ProtobufCMessageDescriptor *entry = pj_map_entry(m->descriptor, f);
+    const ProtobufCMessageDescriptor *entry = kt_pbschema_map_entry(m->descriptor, f);
     if (entry) return print_map(pr, entry, (ProtobufCMessage *const *)arr, n, depth);
     kt_status st = put(pr, "[", 1);
-    size_t w = pj_elem_size(f);
+    size_t w = kt_pbschema_value_size(f->type);
     for (size_t i = 0; !st && i < n; i++) {
         if (i) st = put(pr, ",", 1);
         size_t back = pj_push_index(&pr->path, i);
@@ -231,7 +231,7 @@ static kt_status print_message(printer *pr, const ProtobufCMessage *m, unsigned 
                                                   : !present(m, f))
             continue;
         char name[128];
-        st = kt_pbjson_field_name(f->name, name, sizeof name);
+        st = kt_pbschema_json_name(f->name, name, sizeof name);
         if (!st && !first) st = put(pr, ",", 1);
         first = false;
         if (!st) st = put_quoted(pr, name, strlen(name));

@@ -17,11 +17,27 @@ import sys
 import tempfile
 
 TOOL, PROTO = sys.argv[1], sys.argv[2]
+# --schema: kubetee maps with descriptors it loaded from protoc's FileDescriptorProtos
+# (pbschema) instead of the ones protoc-c compiled in.
+SCHEMA = "--schema" in sys.argv[3:]
 WORK = tempfile.mkdtemp(prefix="pbjson-interop-")
 subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--python_out", WORK, PROTO], check=True)
 sys.path.insert(0, WORK)
 import pbjson_test_pb2 as pb  # noqa: E402
-from google.protobuf import json_format  # noqa: E402
+from google.protobuf import descriptor_pb2, json_format  # noqa: E402
+
+TOOL_ARGS = []
+if SCHEMA:
+    SCHEMA_DIR = tempfile.mkdtemp(prefix="pbjson-schema-")
+    subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--descriptor_set_out",
+                    os.path.join(SCHEMA_DIR, "set.pb"), PROTO], check=True)
+    fds = descriptor_pb2.FileDescriptorSet.FromString(open(os.path.join(SCHEMA_DIR, "set.pb"), "rb").read())
+    paths = []
+    for i, f in enumerate(fds.file):
+        paths.append(os.path.join(SCHEMA_DIR, f"{i}.pb"))
+        with open(paths[-1], "wb") as out:
+            out.write(f.SerializeToString())
+    TOOL_ARGS = ["--schema"] + paths + ["--"]
 
 rnd = random.Random(1107)
 failures = []
@@ -158,7 +174,7 @@ def same_json(a, b):
 
 
 def run(mode):
-    subprocess.run([TOOL, mode, WORK], check=True)
+    subprocess.run([TOOL] + TOOL_ARGS + [mode, WORK], check=True)
 
 
 messages = {}

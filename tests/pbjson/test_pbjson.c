@@ -8,6 +8,7 @@
 #include "../unit/testutil.h"
 #include "pbjson_test.pb-c.h"
 #include <kubetee/pbjson.h>
+#include <kubetee/pbschema.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -286,11 +287,11 @@ static void test_field_names(void **state)
 {
     (void)state;
     char out[32];
-    assert_int_equal(kt_pbjson_field_name("snake_case_name_2", out, sizeof out), KT_OK);
+    assert_int_equal(kt_pbschema_json_name("snake_case_name_2", out, sizeof out), KT_OK);
     assert_string_equal(out, "snakeCaseName2");
-    assert_int_equal(kt_pbjson_field_name("_a__b", out, sizeof out), KT_OK);
+    assert_int_equal(kt_pbschema_json_name("_a__b", out, sizeof out), KT_OK);
     assert_string_equal(out, "AB");
-    assert_fails_with(kt_pbjson_field_name("abcdef", out, 4), KT_ERR_BUFFER_TOO_SMALL, "too long");
+    assert_fails_with(kt_pbschema_json_name("abcdef", out, 4), KT_ERR_BUFFER_TOO_SMALL, "too long");
 }
 
 int main(void)

@@ -7,7 +7,10 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "enclave_service.pb-c.h"
 #include "remotetest.pb-c.h"
+#include <kubetee/pbjson.h>
+#include <kubetee/pbschema.h>
 #include <kubetee/tff.h>
 
 #include <stdio.h>
@@ -54,10 +57,12 @@ static void test_remote_function_is_found_and_called(void **state)
     assert_non_null(back);
     assert_string_equal(back->text, "hello");
     remotetest__text__free_unpacked(back, NULL);
-    /* every remote function, and only those, is listed */
-    assert_int_equal(r.n_remote_names, 2);
+    /* every remote function, and only those, is listed: the enclave's two and the
+     * runtime's kt.Describe */
+    assert_int_equal(r.n_remote_names, 3);
     assert_string_equal(r.remote_names[0], "Echo");
     assert_string_equal(r.remote_names[1], "remotetest.Sum");
+    assert_string_equal(r.remote_names[2], "kt.Describe");
     kt_message_clear(&r);
 
     Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
@@ -71,6 +76,53 @@ static void test_remote_function_is_found_and_called(void **state)
     assert_int_equal(n->value, 42);
     remotetest__number__free_unpacked(n, NULL);
     kt_message_clear(&r);
+}
+
+/* kt.Describe's answer is all a JSON client needs: the functions, their types, and the
+ * files that describe them, which load into descriptors pbjson maps by. */
+static void test_describe_gives_what_json_clients_map_by(void **state)
+{
+    (void)state;
+    Kubetee__Enclave__V1__DescribeRequest dq = KUBETEE__ENCLAVE__V1__DESCRIBE_REQUEST__INIT;
+    Remotetest__ProbeReply r = REMOTETEST__PROBE_REPLY__INIT;
+    probe("kt.Describe", "kubetee.enclave.v1.DescribeRequest", &dq, &r);
+    assert_int_equal(r.status, KT_OK);
+    Kubetee__Enclave__V1__DescribeResponse *d =
+        kubetee__enclave__v1__describe_response__unpack(NULL, r.response.len, r.response.data);
+    assert_non_null(d);
+    assert_int_equal(d->n_functions, 3);
+    assert_string_equal(d->functions[1]->name, "remotetest.Sum");
+    assert_string_equal(d->functions[1]->request_type, "remotetest.Numbers");
+    assert_string_equal(d->functions[1]->response_type, "remotetest.Number");
+    assert_int_equal(d->n_files, 2); /* remotetest, kubetee.enclave.v1 */
+    kt_buf files[2];
+    for (size_t i = 0; i < 2; i++) files[i] = (kt_buf){d->files[i].data, d->files[i].len, d->files[i].len};
+    kt_pbschema *s = NULL;
+    assert_int_equal(kt_pbschema_load(files, 2, &s), KT_OK);
+    const ProtobufCMessageDescriptor *req = kt_pbschema_message(s, d->functions[1]->request_type);
+    const ProtobufCMessageDescriptor *res = kt_pbschema_message(s, d->functions[1]->response_type);
+    assert_non_null(req);
+    assert_non_null(res);
+    kt_message_clear(&r);
+    /* JSON -> the loaded request type -> the remote function -> JSON */
+    const char *json = "{\"values\":[\"40\",2]}";
+    kt_buf wire = {0}, out = {0};
+    assert_int_equal(kt_pbjson_to_wire(req, json, strlen(json), NULL, &wire), KT_OK);
+    Remotetest__ProbeRequest pr = REMOTETEST__PROBE_REQUEST__INIT;
+    pr.name = d->functions[1]->name;
+    pr.request_type = (char *)req->name;
+    pr.response_type = (char *)res->name;
+    pr.request.data = wire.data;
+    pr.request.len = wire.len;
+    assert_int_equal(kt_enclave_call(enclave, "test.Probe", &pr, &r), KT_OK);
+    assert_int_equal(r.status, KT_OK);
+    assert_int_equal(kt_pbjson_print_wire(res, r.response.data, r.response.len, NULL, &out), KT_OK);
+    assert_string_equal((const char *)out.data, "{\"value\":\"42\"}");
+    kt_message_clear(&r);
+    kt_buf_free(&wire);
+    kt_buf_free(&out);
+    kt_pbschema_free(s);
+    kubetee__enclave__v1__describe_response__free_unpacked(d, NULL);
 }
 
 static void test_internal_and_builtin_names_are_refused(void **state)
@@ -180,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_function_is_found_and_called),
+        cmocka_unit_test(test_describe_gives_what_json_clients_map_by),
         cmocka_unit_test(test_internal_and_builtin_names_are_refused),
         cmocka_unit_test(test_remote_functions_are_not_ecall_targets),
         cmocka_unit_test(test_remote_call_checks_types_and_bytes),

@@ -38,7 +38,8 @@ static kt_status init(kt_gate_call *c)
     if ((st = kt_trts_registration_status(c->detail, sizeof c->detail))) return st;
     kt_frame frame;
     kt_frame_push(&frame);
-    if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_self_init())) st = kt_identity_init();
+    if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_register_describe()) && !(st = kt_trts_self_init()))
+        st = kt_identity_init();
     kt_frame_pop(&frame);
     if (st) kt_detail(c->detail, sizeof c->detail, kt_last_error());
     return st;

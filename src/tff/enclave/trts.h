@@ -17,6 +17,8 @@ kt_status kt_trts_registration_status(char *detail, size_t cap);
 kt_status kt_trts_register_builtins(void);
 kt_status kt_trts_add_builtin(const kt_function *f);
 kt_status kt_trts_add_remote_builtin(const kt_function *f);
+/* kt.Describe, the remote function every enclave has (describe.c). */
+kt_status kt_trts_register_describe(void);
 
 /* EGETKEY, with the CPU's refusal worded as a reason. */
 kt_status kt_trts_egetkey(const kt_keyrequest *kr, uint8_t key[16]);
