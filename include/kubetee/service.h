@@ -1,0 +1,102 @@
+/* kubetee service: the host's half of the enclave service (proto/enclave_service.proto).
+ *
+ * The enclave holds every session's keys and state; the host routes session messages to
+ * it by session id and keeps the limits that protect the service's availability, which
+ * the host controls anyway: message size, open sessions, sessions per peer identity,
+ * unfinished handshakes, idle sessions. Each refusal is counted by reason for /metrics.
+ *
+ * The session table here is that bookkeeping: it never sees a key or a payload byte.
+ * Times are milliseconds on a monotonic clock the caller reads (kt_service_now_ms). */
+#ifndef KUBETEE_SERVICE_H
+#define KUBETEE_SERVICE_H
+
+#include <kubetee/base.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KT_SERVICE_ID_LEN 16       /* a session id, as the session library makes it */
+#define KT_SERVICE_PEER_ID_LEN 32  /* a peer identity: SHA-256 of what the handshake proved */
+
+typedef struct {
+    size_t max_message;      /* bytes of one Handshake, Call or Close message */
+    size_t max_sessions;     /* open sessions, handshaking ones included */
+    size_t max_per_peer;     /* established sessions of one peer identity */
+    uint64_t handshake_ms;   /* a handshake not finished by then is ended */
+    uint64_t idle_ms;        /* an established session with no call for this long is ended */
+} kt_service_limits;
+
+/* Why the host refused or ended something; the label in /metrics is the name. */
+typedef enum {
+    KT_SERVICE_TOO_LARGE,       /* "too_large": a message over max_message */
+    KT_SERVICE_SESSIONS,        /* "sessions": max_sessions open */
+    KT_SERVICE_PEER_SESSIONS,   /* "peer_sessions": the peer has max_per_peer open */
+    KT_SERVICE_UNKNOWN_SESSION, /* "unknown_session": no open session has that id */
+    KT_SERVICE_NOT_ESTABLISHED, /* "not_established": a call before the handshake ended */
+    KT_SERVICE_HANDSHAKE_TIMEOUT, /* "handshake_timeout": ended unfinished */
+    KT_SERVICE_IDLE,            /* "idle": ended after idle_ms without a call */
+    KT_SERVICE_REASON_COUNT
+} kt_service_reason;
+const char *kt_service_reason_name(kt_service_reason r);
+
+typedef struct kt_service_table kt_service_table;
+
+/* Every limit must be set (no zero means "unlimited"). */
+kt_status kt_service_table_new(const kt_service_limits *limits, kt_service_table **out);
+void kt_service_table_free(kt_service_table *t);
+
+uint64_t kt_service_now_ms(void);
+
+/* Counts a refusal the caller made for a reason of its own kind. */
+void kt_service_count(kt_service_table *t, kt_service_reason r);
+
+/* A message of n bytes: KT_ERR_TOO_LARGE (counted) past max_message. */
+kt_status kt_service_check_size(kt_service_table *t, size_t n);
+
+/* A Hello arrived: reserves a place for a new session, or KT_ERR_TOO_LARGE (counted as
+ * sessions) when max_sessions are open. *slot names the place until kt_service_bind or
+ * kt_service_release. */
+kt_status kt_service_open(kt_service_table *t, uint64_t now, size_t *slot);
+/* The enclave's Reply gave the session its id. KT_ERR_EXISTS for an id already open. */
+kt_status kt_service_bind(kt_service_table *t, size_t slot, const uint8_t id[KT_SERVICE_ID_LEN]);
+/* Gives the place back (the enclave refused the Hello). */
+void kt_service_release(kt_service_table *t, size_t slot);
+
+/* The handshake ended with a peer of this identity. KT_ERR_TOO_LARGE (counted as
+ * peer_sessions) when the peer already has max_per_peer sessions, KT_ERR_NOT_FOUND
+ * (unknown_session) for an id not open, KT_ERR_STATE when it is already established.
+ * On a refusal the session stays open, unestablished, for the caller to end. */
+kt_status kt_service_establish(kt_service_table *t, const uint8_t id[KT_SERVICE_ID_LEN],
+                               const uint8_t peer[KT_SERVICE_PEER_ID_LEN], uint64_t now);
+
+/* A call on session id. Waits its turn: the calls of one session run one at a time, in
+ * the order they entered kt_service_call_begin. KT_ERR_NOT_FOUND (unknown_session; also
+ * when the session is removed while the call waits), KT_ERR_STATE (not_established). On
+ * KT_OK the caller runs the call and then gives *call to kt_service_call_end. */
+kt_status kt_service_call_begin(kt_service_table *t, const uint8_t id[KT_SERVICE_ID_LEN], uint64_t now,
+                                size_t *call);
+void kt_service_call_end(kt_service_table *t, size_t call, uint64_t now);
+
+/* Removes a session (closed, or refused by the enclave). KT_ERR_NOT_FOUND when it is not
+ * open. A session in a call is removed when its last call ends. */
+kt_status kt_service_remove(kt_service_table *t, const uint8_t id[KT_SERVICE_ID_LEN]);
+
+/* Ends sessions whose handshake or idle time ran out at now (none that are in a call):
+ * their ids go to ended(ctx, id) so the caller can drop them in the enclave too. Counts
+ * each. Returns how many ended. */
+size_t kt_service_expire(kt_service_table *t, uint64_t now,
+                         void (*ended)(void *ctx, const uint8_t id[KT_SERVICE_ID_LEN]), void *ctx);
+
+size_t kt_service_open_count(kt_service_table *t);
+/* Calls of session id waiting for their turn (0 for an id not open). */
+size_t kt_service_waiting(kt_service_table *t, const uint8_t id[KT_SERVICE_ID_LEN]);
+
+/* Appends the table's metrics (Prometheus text): open and established sessions, and
+ * refusals by reason, every reason listed (0 included) so a dashboard sees each one. */
+void kt_service_metrics(kt_service_table *t, kt_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
