@@ -57,6 +57,14 @@ const kt_function *kt_remote_at(size_t i);
 kt_status kt_remote_dispatch(const char *name, const char *req_type, const char *res_type,
                              const uint8_t *req, size_t n, kt_buf *res);
 
+/* One remote call as the enclave service runs it inside a session: function is the
+ * record's (authenticated) function name, payload a kubetee.enclave.v1.Invocation (the
+ * request and response type names, both required, and the packed request); result gets
+ * the kubetee.enclave.v1.CallResult to seal into the reply: the response, or the status
+ * and reason of the gate (a payload that is no Invocation, a name not marked remote, a
+ * type mismatch, ...) or of the function. Fails only when memory runs out. */
+kt_status kt_remote_invoke(const char *function, const uint8_t *payload, size_t n, kt_buf *result);
+
 /* Calls an untrusted function on the host by name. res must be an initialised message of
  * the function's response type; on KT_OK its fields are call memory. Gate failures come
  * back as KT_ERR_GATE_*; any other status is what the host function returned. */

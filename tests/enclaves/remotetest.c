@@ -72,3 +72,15 @@ static kt_status probe(const Remotetest__ProbeRequest *req, Remotetest__ProbeRep
 }
 KT_TRUSTED_FUNCTION(probe, "test.Probe", Remotetest__ProbeRequest, remotetest__probe_request,
                     Remotetest__ProbeReply, remotetest__probe_reply)
+
+/* test.Invoke: kt_remote_invoke as the service runs it on a payload a session opened. */
+static kt_status invoke(const Remotetest__InvokeRequest *req, Remotetest__Blob *res)
+{
+    kt_buf out = {0};
+    kt_status st = kt_remote_invoke(req->function, req->payload.data, req->payload.len, &out);
+    if (!st) st = kt_call_bytes(&res->data, out.data, out.len);
+    kt_buf_free(&out);
+    return st;
+}
+KT_TRUSTED_FUNCTION(invoke, "test.Invoke", Remotetest__InvokeRequest, remotetest__invoke_request, Remotetest__Blob,
+                    remotetest__blob)

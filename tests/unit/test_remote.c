@@ -125,6 +125,83 @@ static void test_describe_gives_what_json_clients_map_by(void **state)
     kubetee__enclave__v1__describe_response__free_unpacked(d, NULL);
 }
 
+/* test.Invoke on function with an Invocation of (req_type, res_type, req); the CallResult. */
+static Kubetee__Enclave__V1__CallResult *invoke(const char *function, const char *req_type, const char *res_type,
+                                                 const void *req)
+{
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    uint8_t body[256], payload[512];
+    inv.request_type = (char *)req_type;
+    inv.response_type = (char *)res_type;
+    inv.request.data = body;
+    inv.request.len = req ? protobuf_c_message_pack(req, body) : 0;
+    Remotetest__InvokeRequest ir = REMOTETEST__INVOKE_REQUEST__INIT;
+    ir.function = (char *)function;
+    ir.payload.data = payload;
+    ir.payload.len = kubetee__enclave__v1__invocation__pack(&inv, payload);
+    Remotetest__Blob out = REMOTETEST__BLOB__INIT;
+    if (kt_enclave_call(enclave, "test.Invoke", &ir, &out) != KT_OK) fail_msg("test.Invoke: %s", kt_last_error());
+    Kubetee__Enclave__V1__CallResult *r = kubetee__enclave__v1__call_result__unpack(NULL, out.data.len, out.data.data);
+    assert_non_null(r);
+    kt_message_clear(&out);
+    return r;
+}
+
+static void test_invocations_always_get_a_call_result(void **state)
+{
+    (void)state;
+    Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
+    int64_t v[] = {40, 2};
+    nums.values = v;
+    nums.n_values = 2;
+    Kubetee__Enclave__V1__CallResult *r = invoke("remotetest.Sum", "remotetest.Numbers", "remotetest.Number", &nums);
+    assert_int_equal(r->status, KT_OK);
+    assert_string_equal(r->reason, "");
+    Remotetest__Number *n = remotetest__number__unpack(NULL, r->response.len, r->response.data);
+    assert_non_null(n);
+    assert_int_equal(n->value, 42);
+    remotetest__number__free_unpacked(n, NULL);
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    struct {
+        const char *function, *req_type, *res_type;
+        int status;
+        const char *why;
+    } cases[] = {
+        {"Internal", "remotetest.Text", "remotetest.Text", KT_ERR_GATE_NO_FUNCTION, "no remote function named 'Internal'"},
+        {"remotetest.Sum", "remotetest.Text", "remotetest.Number", KT_ERR_GATE_TYPE_MISMATCH, "takes remotetest.Numbers"},
+        {"remotetest.Sum", "remotetest.Numbers", "remotetest.Text", KT_ERR_GATE_TYPE_MISMATCH, "returns remotetest.Number"},
+        {"remotetest.Sum", "", "remotetest.Number", KT_ERR_GATE_TYPE_MISMATCH, "names its request and response types"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        r = invoke(cases[i].function, cases[i].req_type, cases[i].res_type, &nums);
+        assert_int_equal(r->status, cases[i].status);
+        if (!strstr(r->reason, cases[i].why)) fail_msg("case %zu: '%s' not in '%s'", i, cases[i].why, r->reason);
+        assert_int_equal(r->response.len, 0);
+        kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    }
+    /* the function's own failure, with its reason */
+    int64_t over[] = {INT64_MAX, 1};
+    nums.values = over;
+    r = invoke("remotetest.Sum", "remotetest.Numbers", "remotetest.Number", &nums);
+    assert_int_equal(r->status, KT_ERR_INVALID_ARGUMENT);
+    assert_string_equal(r->reason, "Sum overflows");
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    /* a payload that is not an Invocation */
+    Remotetest__InvokeRequest ir = REMOTETEST__INVOKE_REQUEST__INIT;
+    uint8_t junk[] = {0x0a, 0x7f, 0x00};
+    ir.function = "remotetest.Sum";
+    ir.payload.data = junk;
+    ir.payload.len = sizeof junk;
+    Remotetest__Blob out = REMOTETEST__BLOB__INIT;
+    assert_int_equal(kt_enclave_call(enclave, "test.Invoke", &ir, &out), KT_OK);
+    r = kubetee__enclave__v1__call_result__unpack(NULL, out.data.len, out.data.data);
+    assert_non_null(r);
+    assert_int_equal(r->status, KT_ERR_GATE_BAD_MESSAGE);
+    assert_non_null(strstr(r->reason, "not a kubetee.enclave.v1.Invocation"));
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    kt_message_clear(&out);
+}
+
 static void test_internal_and_builtin_names_are_refused(void **state)
 {
     (void)state;
@@ -233,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_function_is_found_and_called),
         cmocka_unit_test(test_describe_gives_what_json_clients_map_by),
+        cmocka_unit_test(test_invocations_always_get_a_call_result),
         cmocka_unit_test(test_internal_and_builtin_names_are_refused),
         cmocka_unit_test(test_remote_functions_are_not_ecall_targets),
         cmocka_unit_test(test_remote_call_checks_types_and_bytes),
