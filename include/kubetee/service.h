@@ -42,6 +42,11 @@ const char *kt_service_reason_name(kt_service_reason r);
 
 typedef struct kt_service_table kt_service_table;
 
+/* Sets limits from "max_message=65536,max_sessions=64,max_per_peer=4,handshake_ms=10000,
+ * idle_ms=300000"; unknown names, repeats, zero and values that are not decimal numbers
+ * are refused by name. NULL or "" changes nothing. */
+kt_status kt_service_limits_parse(const char *spec, kt_service_limits *l);
+
 /* Every limit must be set (no zero means "unlimited"). */
 kt_status kt_service_table_new(const kt_service_limits *limits, kt_service_table **out);
 void kt_service_table_free(kt_service_table *t);
@@ -95,6 +100,43 @@ size_t kt_service_waiting(kt_service_table *t, const uint8_t id[KT_SERVICE_ID_LE
 /* Appends the table's metrics (Prometheus text): open and established sessions, and
  * refusals by reason, every reason listed (0 included) so a dashboard sees each one. */
 void kt_service_metrics(kt_service_table *t, kt_buf *out);
+
+#ifdef KT_TRUSTED
+/* ---- in the enclave (kt_service_trusted) ----
+ * The enclave's end of the service: built-in ECALLs kt.service.Hello, .Finish, .Call and
+ * .Drop that hold every session inside the enclave and run requests with
+ * kt_remote_invoke. The clients it serves are P-256 keys (x||y) the enclave compiles in,
+ * so they are measured and no host chooses them:
+ *   KT_SERVICE_CLIENT_KEYS({0xef, 0xf6, ...}, {...})
+ * (Client enclaves proving themselves by quote wait on quote verification in the trusted
+ * runtime.) */
+#define KT_SERVICE_MAX_CLIENTS 64
+void kt_service_set_clients(const uint8_t (*keys)[64], size_t n);
+#define KT_SERVICE_CLIENT_KEYS(...)                                                                \
+    static const uint8_t kt__service_clients[][64] = {__VA_ARGS__};                                 \
+    __attribute__((constructor)) static void kt__service_clients_set(void)                         \
+    {                                                                                              \
+        kt_service_set_clients(kt__service_clients,                                               \
+                               sizeof kt__service_clients / sizeof kt__service_clients[0]);       \
+    }
+#endif
+
+#ifndef KT_TRUSTED
+/* ---- on the host (kt_service_host) ----
+ * Serves an enclave built with kt_service_trusted: the three methods of
+ * kubetee.enclave.v1.EnclaveService for a kt_rpc server, each relaying bytes to the
+ * enclave's kt.service.* ECALLs under the limits, and a thread that ends expired
+ * sessions in the table and in the enclave. */
+#include <kubetee/rpc.h>
+#define KT_SERVICE_METHODS 3
+typedef struct kt_enclave kt_enclave;
+typedef struct kt_service_host kt_service_host;
+kt_status kt_service_host_new(kt_enclave *e, const kt_service_limits *limits, kt_service_host **out);
+void kt_service_host_free(kt_service_host *h); /* after the server that uses its methods */
+size_t kt_service_host_methods(kt_service_host *h, kt_rpc_method out[KT_SERVICE_METHODS]);
+/* The table's metrics, and the enclave's refusals by the session library's reasons. */
+void kt_service_host_metrics(kt_service_host *h, kt_buf *out);
+#endif
 
 #ifdef __cplusplus
 }

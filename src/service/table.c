@@ -357,3 +357,36 @@ void kt_service_metrics(kt_service_table *t, kt_buf *out)
                   (double)counts[r]);
     }
 }
+
+kt_status kt_service_limits_parse(const char *spec, kt_service_limits *l)
+{
+    if (!l) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service: NULL argument");
+    if (!spec || !*spec) return KT_OK;
+    static const char *const names[] = {"max_message", "max_sessions", "max_per_peer", "handshake_ms", "idle_ms"};
+    bool seen[5] = {0};
+    char buf[512];
+    if (strlen(spec) >= sizeof buf) return kt_fail(KT_ERR_TOO_LARGE, "service limits: longer than %zu bytes", sizeof buf - 1);
+    strcpy(buf, spec);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '='), esc[64];
+        if (!eq) return kt_fail(KT_ERR_MALFORMED, "service limits: \"%s\" is not name=value", kt_escape(item, strlen(item), esc, sizeof esc));
+        *eq = '\0';
+        size_t k = 0;
+        while (k < 5 && strcmp(item, names[k])) k++;
+        if (k == 5) return kt_fail(KT_ERR_MALFORMED, "service limits: no limit named \"%s\"", kt_escape(item, strlen(item), esc, sizeof esc));
+        if (seen[k]) return kt_fail(KT_ERR_MALFORMED, "service limits: %s given twice", names[k]);
+        seen[k] = true;
+        uint64_t v;
+        if (kt_decimal_parse(eq + 1, k == 1 ? (1u << 20) : k == 0 ? (1u << 30) : UINT32_MAX, &v) || v == 0)
+            return kt_fail(KT_ERR_MALFORMED, "service limits: %s=%s is not a number from 1 up to its maximum", names[k],
+                           kt_escape(eq + 1, strlen(eq + 1), esc, sizeof esc));
+        switch (k) {
+        case 0: l->max_message = (size_t)v; break;
+        case 1: l->max_sessions = (size_t)v; break;
+        case 2: l->max_per_peer = (size_t)v; break;
+        case 3: l->handshake_ms = v; break;
+        default: l->idle_ms = v; break;
+        }
+    }
+    return KT_OK;
+}

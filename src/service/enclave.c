@@ -1,0 +1,268 @@
+/* The enclave's end of the enclave service: the sessions live here, their keys never leave,
+ * and the host reaches them only through these built-in ECALLs, each handing bytes in and
+ * out (kubetee.enclave.v1.EnclaveStep / EnclaveStepResult):
+ *   kt.service.Hello   Hello -> Reply, with the new session's id
+ *   kt.service.Finish  Finish -> (nothing), the session established, with the peer identity
+ *   kt.service.Call    request record -> reply record (kt_remote_invoke inside); the
+ *                      client's close record -> our close record, and the session ends
+ *   kt.service.Drop    session id -> the session freed (the host expired or refused it)
+ * A refused message comes back as a refusal name (for the host's counts), never as bytes
+ * the session made. The clients served are the keys the enclave compiled in
+ * (KT_SERVICE_CLIENT_KEYS): the host cannot choose them. */
+#include <kubetee/service.h>
+#include <kubetee/session.h>
+#include <kubetee/trusted.h>
+#include "enclave_service.pb-c.h"
+#include "../tff/enclave/trts.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define MAX_SESSIONS 256
+
+typedef struct {
+    kt_session *s;
+    uint8_t id[KT_SESSION_ID_LEN];
+    bool busy;
+    kt_key *keys[KT_SERVICE_MAX_CLIENTS]; /* the session's peer rule points at them */
+    size_t n_keys;
+} slot;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static slot slots[MAX_SESSIONS];
+static const uint8_t (*client_raw)[64];
+static size_t client_count;
+
+void kt_service_set_clients(const uint8_t (*keys)[64], size_t n)
+{
+    client_raw = keys;
+    client_count = n;
+}
+
+static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
+{
+    (void)ctx;
+    return kt_quote_create(rd, out);
+}
+
+/* The compiled-in keys as kt_keys, for one session (its peer rule points at them until
+ * the handshake ends, so each session holds its own and frees them with itself). */
+static kt_status load_clients(kt_key **keys, size_t *n)
+{
+    *n = 0;
+    if (!client_count) return kt_fail(KT_ERR_DENIED, "service: the enclave names no client keys (KT_SERVICE_CLIENT_KEYS)");
+    if (client_count > KT_SERVICE_MAX_CLIENTS)
+        return kt_fail(KT_ERR_TOO_LARGE, "service: more than %d client keys", KT_SERVICE_MAX_CLIENTS);
+    for (size_t i = 0; i < client_count; i++) {
+        kt_status st = kt_key_from_public_raw(KT_KEY_P256, client_raw[i], 64, &keys[i]);
+        if (st) return kt_fail_context(st, "service: client key %zu", i);
+        *n = i + 1;
+    }
+    return KT_OK;
+}
+
+static void free_keys(kt_key **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) kt_key_free(keys[i]);
+}
+
+static slot *find(const uint8_t id[KT_SESSION_ID_LEN])
+{
+    for (size_t i = 0; i < MAX_SESSIONS; i++)
+        if (slots[i].s && !memcmp(slots[i].id, id, KT_SESSION_ID_LEN)) return &slots[i];
+    return NULL;
+}
+
+static void release(slot *sl)
+{
+    kt_session_free(sl->s);
+    free_keys(sl->keys, sl->n_keys);
+    memset(sl, 0, sizeof *sl);
+}
+
+static kt_status put_bytes(ProtobufCBinaryData *f, const void *p, size_t n)
+{
+    return n ? kt_call_bytes(f, p, n) : KT_OK;
+}
+
+static kt_status refused(Kubetee__Enclave__V1__EnclaveStepResult *res, const char *why)
+{
+    res->refusal = kt_call_strdup(why);
+    return res->refusal ? KT_OK : KT_ERR_NO_MEMORY;
+}
+
+static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enclave__V1__EnclaveStepResult *res)
+{
+    /* a place is reserved under the lock; the handshake (a quote, through the host) runs
+     * outside it, so one Hello does not hold up every other session's calls */
+    pthread_mutex_lock(&lock);
+    slot *sl = NULL;
+    for (size_t i = 0; i < MAX_SESSIONS && !sl; i++)
+        if (!slots[i].s && !slots[i].busy) sl = &slots[i];
+    if (sl) sl->busy = true;
+    pthread_mutex_unlock(&lock);
+    if (!sl) return kt_fail(KT_ERR_TOO_LARGE, "service: the enclave holds %d sessions", MAX_SESSIONS);
+    /* the reserved slot is this call's alone: the keys go straight into it, since the
+     * session's peer rule keeps pointing at that array until the handshake ends */
+    kt_session *s = NULL;
+    uint8_t id[KT_SESSION_ID_LEN];
+    kt_buf out = {0};
+    kt_status st = load_clients(sl->keys, &sl->n_keys);
+    kt_session_config c = {.role = KT_SESSION_RESPONDER, .quote = quote};
+    c.peer.keys = (const kt_key *const *)sl->keys;
+    c.peer.key_count = sl->n_keys;
+    if (!st) st = kt_session_new(&c, &s);
+    if (!st && kt_session_handshake(s, req->message.data, req->message.len, &out)) {
+        st = refused(res, kt_session_refusal_name(kt_session_last_refusal(s)));
+        kt_session_free(s);
+        s = NULL;
+    } else if (!st && !(st = kt_session_id(s, id)) && !(st = put_bytes(&res->message, out.data, out.len))) {
+        st = put_bytes(&res->session_id, id, KT_SESSION_ID_LEN);
+    }
+    kt_buf_free(&out);
+    pthread_mutex_lock(&lock);
+    if (!st && s) {
+        sl->s = s;
+        memcpy(sl->id, id, KT_SESSION_ID_LEN);
+    } else {
+        kt_session_free(s);
+        free_keys(sl->keys, sl->n_keys);
+        sl->n_keys = 0;
+    }
+    sl->busy = false;
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+/* The session a Finish or record names, taken for this call; refusal set when none. */
+static slot *take(const ProtobufCBinaryData *msg, Kubetee__Enclave__V1__EnclaveStepResult *res, kt_status *st)
+{
+    uint8_t id[KT_SESSION_ID_LEN];
+    slot *sl = NULL;
+    *st = KT_OK;
+    pthread_mutex_lock(&lock);
+    if (kt_session_message_id(msg->data, msg->len, id) == KT_OK) sl = find(id);
+    /* the host orders a session's calls: a second one at once is refused */
+    bool busy = sl && sl->busy;
+    if (sl && !busy) sl->busy = true;
+    pthread_mutex_unlock(&lock);
+    if (!sl || busy) {
+        *st = refused(res, busy ? "busy" : "unknown_session");
+        return NULL;
+    }
+    *st = put_bytes(&res->session_id, sl->id, KT_SESSION_ID_LEN);
+    return sl;
+}
+
+static void give_back(slot *sl, bool end, Kubetee__Enclave__V1__EnclaveStepResult *res)
+{
+    res->ended = end;
+    pthread_mutex_lock(&lock);
+    if (end)
+        release(sl);
+    else
+        sl->busy = false;
+    pthread_mutex_unlock(&lock);
+}
+
+/* What the handshake proved, hashed: the host counts sessions per peer by it. */
+static kt_status peer_identity(const kt_session *s, uint8_t out[KT_SHA256_LEN])
+{
+    kt_session_peer_info p;
+    kt_status st = kt_session_peer(s, &p);
+    if (st) return st;
+    uint8_t b[1 + 64];
+    b[0] = (uint8_t)p.proof;
+    if (p.proof == KT_SESSION_PROOF_QUOTE) {
+        memcpy(b + 1, p.enclave.mrenclave, 32);
+        memcpy(b + 33, p.enclave.mrsigner, 32);
+    } else {
+        memcpy(b + 1, p.public_key, 64);
+    }
+    return kt_sha256(b, sizeof b, out);
+}
+
+static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enclave__V1__EnclaveStepResult *res)
+{
+    kt_status st;
+    slot *sl = take(&req->message, res, &st);
+    if (!sl) return st;
+    kt_buf out = {0};
+    bool end = false;
+    if (kt_session_handshake(sl->s, req->message.data, req->message.len, &out)) {
+        st = refused(res, kt_session_refusal_name(kt_session_last_refusal(sl->s)));
+        end = true; /* a refused handshake message ends the handshake */
+    } else {
+        uint8_t peer[KT_SHA256_LEN];
+        if (!(st = peer_identity(sl->s, peer))) st = put_bytes(&res->peer, peer, sizeof peer);
+    }
+    kt_buf_free(&out);
+    give_back(sl, end || st, res);
+    return st;
+}
+
+static kt_status call(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enclave__V1__EnclaveStepResult *res)
+{
+    kt_status st;
+    slot *sl = take(&req->message, res, &st);
+    if (!sl) return st;
+    char function[KT_SESSION_NAME_MAX + 1];
+    kt_buf payload = {0}, result = {0}, out = {0};
+    bool end = false;
+    kt_status o = kt_session_open(sl->s, req->message.data, req->message.len, function, &payload);
+    if (o == KT_ERR_CANCELLED) {
+        /* the client's close: ours back, and the session is gone */
+        end = true;
+        if (!(st = kt_session_close(sl->s, &out))) st = put_bytes(&res->message, out.data, out.len);
+    } else if (o) {
+        /* a refused record changes nothing in the session; the host counts the reason */
+        st = refused(res, kt_session_refusal_name(kt_session_last_refusal(sl->s)));
+    } else if (!(st = kt_remote_invoke(function, payload.data, payload.len, &result)) &&
+               !(st = kt_session_seal(sl->s, function, result.data, result.len, &out))) {
+        st = put_bytes(&res->message, out.data, out.len);
+    }
+    kt_buf_free(&payload);
+    kt_buf_free(&result);
+    kt_buf_free(&out);
+    give_back(sl, end, res);
+    return st;
+}
+
+static kt_status drop(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enclave__V1__EnclaveStepResult *res)
+{
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&lock);
+    slot *sl = req->message.len == KT_SESSION_ID_LEN ? find(req->message.data) : NULL;
+    if (!sl)
+        st = refused(res, "unknown_session");
+    else if (sl->busy)
+        st = refused(res, "busy");
+    else
+        release(sl);
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+#define STEP(fn, fname)                                                                                           \
+    static kt_status fn##_adapter(const ProtobufCMessage *rq, ProtobufCMessage *rs)                             \
+    {                                                                                                             \
+        return fn((const Kubetee__Enclave__V1__EnclaveStep *)rq, (Kubetee__Enclave__V1__EnclaveStepResult *)rs); \
+    }                                                                                                             \
+    static const kt_function fn##_fn = {fname,                                                                   \
+                                        &kubetee__enclave__v1__enclave_step__descriptor,                         \
+                                        &kubetee__enclave__v1__enclave_step_result__descriptor,                  \
+                                        fn##_adapter,                                                            \
+                                        sizeof(Kubetee__Enclave__V1__EnclaveStep),                               \
+                                        sizeof(Kubetee__Enclave__V1__EnclaveStepResult)};
+STEP(hello, "kt.service.Hello")
+STEP(finish, "kt.service.Finish")
+STEP(call, "kt.service.Call")
+STEP(drop, "kt.service.Drop")
+
+__attribute__((constructor)) static void register_steps(void)
+{
+    kt_trts_add_builtin(&hello_fn);
+    kt_trts_add_builtin(&finish_fn);
+    kt_trts_add_builtin(&call_fn);
+    kt_trts_add_builtin(&drop_fn);
+}

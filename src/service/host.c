@@ -1,0 +1,255 @@
+/* The host's half of the enclave service: the three gRPC methods, each relaying bytes to
+ * the enclave's kt.service.* ECALLs under the session table's limits, and a thread that
+ * ends sessions whose handshake or idle time ran out (in the enclave too). The host reads
+ * nothing of a session but the id it routes by. */
+#include <kubetee/rpc.h>
+#include <kubetee/service.h>
+#include <kubetee/session.h>
+#include <kubetee/svc.h>
+#include <kubetee/tff.h>
+#include "enclave_service.pb-c.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define N_SESSION_REFUSALS (KT_SESSION_STATE + 1)
+
+struct kt_service_host {
+    kt_enclave *enclave;
+    kt_service_table *table;
+    pthread_t expiry;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop, started;
+    uint64_t session_refusals[N_SESSION_REFUSALS + 1]; /* by kt_session_refusal; last: other */
+    uint64_t expire_every_ms;
+};
+
+typedef Kubetee__Enclave__V1__EnclaveStep step;
+typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
+
+/* The enclave's refusal, counted by a name the session library has (an allow-list: the
+ * enclave's words never become a label), and as the call's error. */
+static kt_status enclave_refused(kt_service_host *h, const char *name)
+{
+    size_t r = N_SESSION_REFUSALS;
+    for (size_t i = 1; i < N_SESSION_REFUSALS; i++)
+        if (!strcmp(name, kt_session_refusal_name((kt_session_refusal)i))) r = i;
+    if (!strcmp(name, "unknown_session")) {
+        kt_service_count(h->table, KT_SERVICE_UNKNOWN_SESSION);
+    } else {
+        pthread_mutex_lock(&h->lock);
+        h->session_refusals[r]++;
+        pthread_mutex_unlock(&h->lock);
+    }
+    char esc[64];
+    return kt_fail(r == KT_SESSION_PEER_REFUSED ? KT_ERR_DENIED : KT_ERR_VERIFY, "service: the enclave refused the message: %s",
+                   kt_escape(name, strlen(name), esc, sizeof esc));
+}
+
+static kt_status ecall(kt_service_host *h, const char *fn, const uint8_t *msg, size_t n, step_result *res)
+{
+    step req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
+    req.message.data = (uint8_t *)msg;
+    req.message.len = n;
+    return kt_enclave_call(h->enclave, fn, &req, res);
+}
+
+static void drop(void *ctx, const uint8_t id[KT_SERVICE_ID_LEN])
+{
+    kt_service_host *h = ctx;
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    if (ecall(h, "kt.service.Drop", id, KT_SERVICE_ID_LEN, &res) == KT_OK) kt_message_clear(&res);
+}
+
+/* Copies the enclave's bytes into the response (call memory). */
+static kt_status answer(ProtobufCBinaryData *field, const step_result *res)
+{
+    return res->message.len ? kt_call_bytes(field, res->message.data, res->message.len) : KT_OK;
+}
+
+static kt_status hello(kt_service_host *h, const ProtobufCBinaryData *msg, Kubetee__Enclave__V1__HandshakeResponse *out)
+{
+    size_t slot;
+    kt_status st = kt_service_open(h->table, kt_service_now_ms(), &slot);
+    if (st) return st;
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    st = ecall(h, "kt.service.Hello", msg->data, msg->len, &res);
+    if (!st && *res.refusal) st = enclave_refused(h, res.refusal);
+    if (!st && res.session_id.len != KT_SERVICE_ID_LEN) st = kt_fail(KT_ERR_MALFORMED, "service: the enclave gave no session id");
+    if (!st && (st = kt_service_bind(h->table, slot, res.session_id.data))) drop(h, res.session_id.data);
+    if (st)
+        kt_service_release(h->table, slot);
+    else
+        st = answer(&out->message, &res);
+    kt_message_clear(&res);
+    return st;
+}
+
+static kt_status finish(kt_service_host *h, const uint8_t id[KT_SERVICE_ID_LEN], const ProtobufCBinaryData *msg)
+{
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    kt_status st = ecall(h, "kt.service.Finish", msg->data, msg->len, &res);
+    if (!st && *res.refusal) {
+        st = enclave_refused(h, res.refusal);
+        if (res.ended) kt_service_remove(h->table, id);
+    } else if (!st && res.peer.len != KT_SERVICE_PEER_ID_LEN) {
+        st = kt_fail(KT_ERR_MALFORMED, "service: the enclave gave no peer identity");
+    } else if (!st && (st = kt_service_establish(h->table, id, res.peer.data, kt_service_now_ms()))) {
+        /* over the peer's limit (or not open): ended here and in the enclave */
+        kt_status why = st;
+        char reason[256];
+        snprintf(reason, sizeof reason, "%s", kt_last_error());
+        kt_service_remove(h->table, id);
+        drop(h, id);
+        st = kt_fail(why, "%s", reason);
+    }
+    kt_message_clear(&res);
+    return st;
+}
+
+static kt_status on_handshake(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    kt_service_host *h = ctx;
+    const Kubetee__Enclave__V1__HandshakeRequest *req = (const void *)rq;
+    kt_status st = kt_service_check_size(h->table, req->message.len);
+    if (st) return st;
+    uint8_t id[KT_SESSION_ID_LEN];
+    /* a Finish names its session; a Hello names none */
+    if (kt_session_message_id(req->message.data, req->message.len, id) == KT_OK)
+        return finish(h, id, &req->message);
+    return hello(h, &req->message, (Kubetee__Enclave__V1__HandshakeResponse *)rs);
+}
+
+/* A record (a call, or the client's close) for its session, in the session's turn. */
+static kt_status relay_record(kt_service_host *h, const ProtobufCBinaryData *rec, ProtobufCBinaryData *out, bool closing)
+{
+    kt_status st = kt_service_check_size(h->table, rec->len);
+    if (st) return st;
+    uint8_t id[KT_SESSION_ID_LEN];
+    if (kt_session_message_id(rec->data, rec->len, id) != KT_OK) {
+        kt_service_count(h->table, KT_SERVICE_UNKNOWN_SESSION);
+        return kt_fail(KT_ERR_MALFORMED, "service: the record names no session (unknown_session)");
+    }
+    size_t call;
+    if ((st = kt_service_call_begin(h->table, id, kt_service_now_ms(), &call))) return st;
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    st = ecall(h, "kt.service.Call", rec->data, rec->len, &res);
+    kt_service_call_end(h->table, call, kt_service_now_ms());
+    if (!st && *res.refusal) st = enclave_refused(h, res.refusal);
+    if (!st && closing != res.ended)
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, closing ? "service: Close carried a record that is not a close"
+                                                      : "service: Call carried the close record (use Close)");
+    if (res.ended) kt_service_remove(h->table, id);
+    if (!st) st = answer(out, &res);
+    kt_message_clear(&res);
+    return st;
+}
+
+static kt_status on_call(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Kubetee__Enclave__V1__CallRequest *req = (const void *)rq;
+    return relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CallResponse *)rs)->record, false);
+}
+
+static kt_status on_close(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Kubetee__Enclave__V1__CloseRequest *req = (const void *)rq;
+    return relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CloseResponse *)rs)->record, true);
+}
+
+static void *expiry_thread(void *arg)
+{
+    kt_service_host *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(h->expire_every_ms / 1000);
+        ts.tv_nsec += (long)(h->expire_every_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+        if (h->stop) break;
+        pthread_mutex_unlock(&h->lock);
+        kt_service_expire(h->table, kt_service_now_ms(), drop, h);
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+kt_status kt_service_host_new(kt_enclave *e, const kt_service_limits *l, kt_service_host **out)
+{
+    if (!e || !l || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service: NULL argument");
+    *out = NULL;
+    kt_service_host *h = calloc(1, sizeof *h);
+    if (!h) return kt_fail(KT_ERR_NO_MEMORY, "service: out of memory");
+    kt_status st = kt_service_table_new(l, &h->table);
+    if (st) {
+        free(h);
+        return st;
+    }
+    h->enclave = e;
+    uint64_t shortest = l->handshake_ms < l->idle_ms ? l->handshake_ms : l->idle_ms;
+    h->expire_every_ms = shortest / 4 ? shortest / 4 : 1;
+    if (h->expire_every_ms > 1000) h->expire_every_ms = 1000;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    if (pthread_create(&h->expiry, NULL, expiry_thread, h)) {
+        kt_service_host_free(h);
+        return kt_fail(KT_ERR_NO_MEMORY, "service: no expiry thread");
+    }
+    h->started = true;
+    *out = h;
+    return KT_OK;
+}
+
+void kt_service_host_free(kt_service_host *h)
+{
+    if (!h) return;
+    if (h->started) {
+        pthread_mutex_lock(&h->lock);
+        h->stop = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->expiry, NULL);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    kt_service_table_free(h->table);
+    free(h);
+}
+
+size_t kt_service_host_methods(kt_service_host *h, kt_rpc_method out[KT_SERVICE_METHODS])
+{
+    const kt_rpc_method m[KT_SERVICE_METHODS] = {
+        {"/kubetee.enclave.v1.EnclaveService/Handshake", &kubetee__enclave__v1__handshake_request__descriptor,
+         &kubetee__enclave__v1__handshake_response__descriptor, on_handshake, NULL, h},
+        {"/kubetee.enclave.v1.EnclaveService/Call", &kubetee__enclave__v1__call_request__descriptor,
+         &kubetee__enclave__v1__call_response__descriptor, on_call, NULL, h},
+        {"/kubetee.enclave.v1.EnclaveService/Close", &kubetee__enclave__v1__close_request__descriptor,
+         &kubetee__enclave__v1__close_response__descriptor, on_close, NULL, h},
+    };
+    memcpy(out, m, sizeof m);
+    return KT_SERVICE_METHODS;
+}
+
+void kt_service_host_metrics(kt_service_host *h, kt_buf *out)
+{
+    kt_service_metrics(h->table, out);
+    uint64_t c[N_SESSION_REFUSALS + 1];
+    pthread_mutex_lock(&h->lock);
+    memcpy(c, h->session_refusals, sizeof c);
+    pthread_mutex_unlock(&h->lock);
+    for (size_t i = 1; i <= N_SESSION_REFUSALS; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "reason=\"%s\"",
+                 i < N_SESSION_REFUSALS ? kt_session_refusal_name((kt_session_refusal)i) : "other");
+        kt_metric(out, "kubetee_enclave_session_refusals_total", i == 1 ? "counter" : NULL,
+                  i == 1 ? "Session messages the enclave refused, by the session library's reason" : NULL, label,
+                  (double)c[i]);
+    }
+}

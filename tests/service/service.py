@@ -1,0 +1,130 @@
+"""The enclave service over gRPC: kubetee's C client through a real session (a key peer
+verifying the enclave's quote against a policy), Python's grpcio as a client of another
+kind (the service is plain gRPC: a Hello in, a Reply out; garbage refused by name), and
+every limit refused and counted by reason in /metrics (read with Prometheus's parser).
+
+  service.py SERVER CLIENT KUBETEE ENCLAVE PROTO_DIR CLIENT_KEY STRANGER_KEY"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SERVER, CLIENT, KUBETEE, ENCLAVE, PROTO_DIR, KEY, STRANGER = sys.argv[1:8]
+WORK = tempfile.mkdtemp(prefix="kt-service-")
+SIM = os.path.join(WORK, "sim")
+os.mkdir(SIM, 0o700)
+subprocess.run(["protoc", "-I", PROTO_DIR, "--python_out", WORK, "--grpc_out", WORK,
+                "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
+                os.path.join(PROTO_DIR, "enclave_service.proto")], check=True)
+sys.path.insert(0, WORK)
+import grpc  # noqa: E402
+import enclave_service_pb2 as pb  # noqa: E402
+import enclave_service_pb2_grpc as pbg  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+failures, checks = [], 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
+                                  capture_output=True, text=True).stdout)
+POLICY = os.path.join(WORK, "policy.yaml")
+with open(POLICY, "w") as f:
+    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}, "
+            f"isvprodid: {ident['prodid']}}}\n")
+
+LIMITS = "max_message=65536,max_sessions=4,max_per_peer=2,handshake_ms=3000,idle_ms=3000"
+server = subprocess.Popen([SERVER, SIM, ENCLAVE, LIMITS], stdout=subprocess.PIPE, text=True)
+ports = dict(kv.split("=") for kv in server.stdout.readline().split())
+ADDR = f"127.0.0.1:{ports['grpc']}"
+
+
+def client(key, *args, stdin=None):
+    return subprocess.run([CLIENT, ADDR, SIM, key, POLICY] + list(args), capture_output=True, text=True,
+                          input=stdin, timeout=60)
+
+
+def metrics():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/metrics", timeout=10).read().decode()
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, s.labels.get("reason") or s.labels.get("state"))] = s.value
+    return out
+
+
+try:
+    # 1. a whole session: handshake, a call, the close
+    r = client(KEY, "sum", "40", "2", "517021")
+    check(r.stdout.split() == ["sum=517063", "closed"], f"sum: {r.stdout} {r.stderr}")
+
+    # 2. grpcio: plain gRPC to any client
+    stub = pbg.EnclaveServiceStub(grpc.insecure_channel(ADDR))
+
+    def refused(call, req, code, needle, what):
+        try:
+            call(req, timeout=10)
+            check(False, f"{what}: accepted")
+        except grpc.RpcError as e:
+            codes = code if isinstance(code, tuple) else (code,)
+            check(e.code() in codes and needle in e.details(), f"{what}: {e.code()} {e.details()}")
+
+    refused(stub.Handshake, pb.HandshakeRequest(message=b"\x01garbage"), grpc.StatusCode.PERMISSION_DENIED,
+            "malformed", "a garbage Hello")
+    hello = bytes.fromhex(client(KEY, "hello").stdout.strip())
+    reply = stub.Handshake(pb.HandshakeRequest(message=hello), timeout=10)
+    check(len(reply.message) > 64, "a Hello from grpcio gets a Reply")
+    refused(stub.Handshake, pb.HandshakeRequest(message=b"\0" * 70000), grpc.StatusCode.INVALID_ARGUMENT,
+            "too_large", "a Hello over max_message")
+    refused(stub.Call, pb.CallRequest(record=b"\0" * 40), (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND),
+            "unknown_session",
+            "a record of no session")
+
+    # 3. the unfinished handshake ends after handshake_ms
+    time.sleep(4.0)
+    check(metrics().get(("kubetee_enclave_refusals_total", "handshake_timeout"), 0) >= 1, "handshake_timeout counted")
+
+    # 4. sessions per peer, a key the enclave does not serve, open sessions
+    holder = subprocess.Popen([CLIENT, ADDR, SIM, KEY, POLICY, "hold", "3"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    lines = [holder.stdout.readline().strip() for _ in range(3)]
+    check(lines[0] == "session 0: ok" and lines[1] == "session 1: ok", f"two sessions of one peer: {lines}")
+    check("peer_sessions" in lines[2], f"a third of the same peer: {lines[2]}")
+    r = client(STRANGER, "sum", "1")
+    check(r.returncode != 0 and "peer_refused" in r.stderr, f"a key the enclave does not serve: {r.stderr}")
+    stub.Handshake(pb.HandshakeRequest(message=bytes.fromhex(client(KEY, "hello").stdout.strip())), timeout=10)
+    stub.Handshake(pb.HandshakeRequest(message=bytes.fromhex(client(KEY, "hello").stdout.strip())), timeout=10)
+    refused(stub.Handshake, pb.HandshakeRequest(message=hello), grpc.StatusCode.INVALID_ARGUMENT, "(sessions)",
+            "a fifth session")
+    holder.stdin.close()
+    holder.wait(timeout=30)
+
+    # 5. an idle session ends after idle_ms: its next call finds no session
+    time.sleep(4.0)  # the two handshakes above expire
+    r = client(KEY, "idle", "5000")
+    check("unknown_session" in r.stdout, f"a call after idle_ms: {r.stdout} {r.stderr}")
+
+    # 6. every refusal counted by reason
+    m = metrics()
+    for reason in ("too_large", "sessions", "peer_sessions", "unknown_session", "handshake_timeout", "idle"):
+        check(m.get(("kubetee_enclave_refusals_total", reason), 0) >= 1, f"{reason} counted: {m}")
+    for reason in ("malformed", "peer_refused"):
+        check(m.get(("kubetee_enclave_session_refusals_total", reason), 0) >= 1, f"session {reason} counted")
+    check(("kubetee_enclave_sessions", "established") in m, "sessions by state")
+finally:
+    server.send_signal(signal.SIGTERM)
+    rc = server.wait(timeout=30)
+check(rc == 0, f"server exit {rc}")
+print(f"{checks - len(failures)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,313 @@
+/* The enclave service's enclave end, driven as its host will drive it: a client (this
+ * process, proving itself with a key the enclave compiled in, verifying the enclave's
+ * quote against a policy) calls remote functions through kt.service.* ECALLs that only
+ * relay bytes. What the host relays is kept and searched. */
+#define _GNU_SOURCE /* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "enclave_service.pb-c.h"
+#include "remotetest.pb-c.h"
+#include <kubetee/pbjson.h>
+#include <kubetee/pbschema.h>
+#include <kubetee/session.h>
+#include <kubetee/tff.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char sim_dir[64];
+static kt_sim_qe *qe;
+static kt_collateral *coll;
+static kt_key *client, *stranger;
+static kt_enclave *enclave;
+static kt_policy *policy;
+static kt_buf relayed;
+
+typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
+
+/* The host's part: one ECALL with the bytes; the result's fields are the caller's. */
+static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
+{
+    kt_buf_append(&relayed, in, n);
+    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
+    req.message.data = (uint8_t *)in;
+    req.message.len = n;
+    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
+    kt_buf_append(&relayed, res->message.data, res->message.len);
+}
+
+static kt_key *load_key(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/data/%s", KT_TEST_SOURCE_DIR, name);
+    kt_buf pem = {0};
+    kt_key *k = NULL;
+    if (kt_file_read(path, 4096, &pem) || kt_key_from_pem((const char *)pem.data, pem.len, &k))
+        fail_msg("%s: %s", name, kt_last_error());
+    kt_buf_free(&pem);
+    return k;
+}
+
+/* A handshake as key; NULL with the enclave's refusal in *refusal when it is refused. */
+static kt_session *connect_as(const kt_key *key, char *refusal, size_t cap)
+{
+    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
+    c.peer.policy = policy;
+    c.peer.collateral = coll;
+    kt_session *s = NULL;
+    assert_int_equal(kt_session_new(&c, &s), KT_OK);
+    kt_buf hello = {0}, finish = {0};
+    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
+    relay("kt.service.Hello", hello.data, hello.len, &r1);
+    assert_string_equal(r1.refusal, "");
+    assert_int_equal(r1.session_id.len, KT_SESSION_ID_LEN);
+    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
+    uint8_t id[KT_SESSION_ID_LEN];
+    assert_int_equal(kt_session_id(s, id), KT_OK);
+    assert_memory_equal(id, r1.session_id.data, KT_SESSION_ID_LEN);
+    relay("kt.service.Finish", finish.data, finish.len, &r2);
+    snprintf(refusal, cap, "%s", r2.refusal);
+    bool ok = !*r2.refusal;
+    if (ok) assert_int_equal(r2.peer.len, 32);
+    kt_message_clear(&r1);
+    kt_message_clear(&r2);
+    kt_buf_free(&hello);
+    kt_buf_free(&finish);
+    if (!ok) {
+        kt_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* One call through the session; the CallResult (the caller frees it), or NULL with the
+ * enclave's refusal name in refusal. */
+static Kubetee__Enclave__V1__CallResult *call(kt_session *s, const char *function, const char *req_type,
+                                               const char *res_type, const uint8_t *req, size_t n, char *refusal,
+                                               size_t cap, kt_buf *record_out)
+{
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    inv.request_type = (char *)req_type;
+    inv.response_type = (char *)res_type;
+    inv.request.data = (uint8_t *)req;
+    inv.request.len = n;
+    uint8_t payload[1024];
+    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
+    kt_buf rec = {0}, plain = {0};
+    assert_int_equal(kt_session_seal(s, function, payload, plen, &rec), KT_OK);
+    if (record_out) kt_buf_append(record_out, rec.data, rec.len);
+    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    relay("kt.service.Call", rec.data, rec.len, &r);
+    snprintf(refusal, cap, "%s", r.refusal);
+    Kubetee__Enclave__V1__CallResult *out = NULL;
+    if (!*r.refusal) {
+        char name[KT_SESSION_NAME_MAX + 1];
+        if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
+        assert_string_equal(name, function);
+        out = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
+        assert_non_null(out);
+    }
+    kt_message_clear(&r);
+    kt_buf_free(&rec);
+    kt_buf_free(&plain);
+    return out;
+}
+
+/* The client's close, relayed; the enclave's close back ends the session there too. */
+static void close_session(kt_session *s)
+{
+    kt_buf close = {0}, plain = {0};
+    assert_int_equal(kt_session_close(s, &close), KT_OK);
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    relay("kt.service.Call", close.data, close.len, &res);
+    assert_string_equal(res.refusal, "");
+    assert_true(res.ended);
+    char name[KT_SESSION_NAME_MAX + 1];
+    assert_int_equal(kt_session_open(s, res.message.data, res.message.len, name, &plain), KT_ERR_CANCELLED);
+    kt_message_clear(&res);
+    kt_buf_free(&close);
+    kt_buf_free(&plain);
+    kt_session_free(s);
+}
+
+static void test_remote_calls_through_a_session(void **state)
+{
+    (void)state;
+    relayed.len = 0;
+    char why[64];
+    kt_session *s = connect_as(client, why, sizeof why);
+    if (!s) fail_msg("handshake refused: %s", why);
+    Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
+    int64_t v[] = {40, 2, 517021};
+    nums.values = v;
+    nums.n_values = 3;
+    uint8_t body[128];
+    size_t n = remotetest__numbers__pack(&nums, body);
+    Kubetee__Enclave__V1__CallResult *r =
+        call(s, "remotetest.Sum", "remotetest.Numbers", "remotetest.Number", body, n, why, sizeof why, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->status, KT_OK);
+    Remotetest__Number *sum = remotetest__number__unpack(NULL, r->response.len, r->response.data);
+    assert_non_null(sum);
+    assert_int_equal(sum->value, 517063);
+    remotetest__number__free_unpacked(sum, NULL);
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    /* an internal function's name gets a refusal in the session, and it never ran */
+    r = call(s, "Internal", "remotetest.Text", "remotetest.Text", NULL, 0, why, sizeof why, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->status, KT_ERR_GATE_NO_FUNCTION);
+    assert_non_null(strstr(r->reason, "no remote function named 'Internal'"));
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    /* the host saw neither the request nor the sum */
+    assert_null(memmem(relayed.data, relayed.len, body, n));
+    Remotetest__Number want = REMOTETEST__NUMBER__INIT;
+    want.value = 517063;
+    uint8_t wb[16];
+    size_t wn = remotetest__number__pack(&want, wb);
+    assert_null(memmem(relayed.data, relayed.len, wb, wn));
+    close_session(s);
+}
+
+/* kubetee call's path: kt.Describe through the session, JSON by what it says, the call,
+ * the reply as JSON. */
+static void test_describe_and_json_through_a_session(void **state)
+{
+    (void)state;
+    char why[64];
+    kt_session *s = connect_as(client, why, sizeof why);
+    if (!s) fail_msg("handshake refused: %s", why);
+    Kubetee__Enclave__V1__CallResult *r = call(s, "kt.Describe", "kubetee.enclave.v1.DescribeRequest",
+                                                "kubetee.enclave.v1.DescribeResponse", NULL, 0, why, sizeof why, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->status, KT_OK);
+    Kubetee__Enclave__V1__DescribeResponse *d =
+        kubetee__enclave__v1__describe_response__unpack(NULL, r->response.len, r->response.data);
+    assert_non_null(d);
+    kt_buf files[8];
+    assert_true(d->n_files <= 8);
+    for (size_t i = 0; i < d->n_files; i++) files[i] = (kt_buf){d->files[i].data, d->files[i].len, d->files[i].len};
+    kt_pbschema *schema = NULL;
+    assert_int_equal(kt_pbschema_load(files, d->n_files, &schema), KT_OK);
+    const ProtobufCMessageDescriptor *rq = kt_pbschema_message(schema, "remotetest.Text");
+    assert_non_null(rq);
+    const char *json = "{\"text\":\"h\\u00e9llo\"}";
+    kt_buf wire = {0}, out = {0};
+    assert_int_equal(kt_pbjson_to_wire(rq, json, strlen(json), NULL, &wire), KT_OK);
+    Kubetee__Enclave__V1__CallResult *e =
+        call(s, "Echo", "remotetest.Text", "remotetest.Text", wire.data, wire.len, why, sizeof why, NULL);
+    assert_non_null(e);
+    assert_int_equal(e->status, KT_OK);
+    assert_int_equal(kt_pbjson_print_wire(rq, e->response.data, e->response.len, NULL, &out), KT_OK);
+    assert_string_equal((const char *)out.data, "{\"text\":\"h\xc3\xa9llo\"}");
+    kubetee__enclave__v1__call_result__free_unpacked(e, NULL);
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    kubetee__enclave__v1__describe_response__free_unpacked(d, NULL);
+    kt_pbschema_free(schema);
+    kt_buf_free(&wire);
+    kt_buf_free(&out);
+    close_session(s);
+}
+
+static void test_refusals_come_back_by_name(void **state)
+{
+    (void)state;
+    char why[64];
+    /* a key the enclave did not compile in */
+    assert_null(connect_as(stranger, why, sizeof why));
+    assert_string_equal(why, "peer_refused");
+    kt_session *s = connect_as(client, why, sizeof why);
+    if (!s) fail_msg("handshake refused: %s", why);
+    Remotetest__Text t = REMOTETEST__TEXT__INIT;
+    t.text = "once";
+    uint8_t body[64];
+    size_t n = remotetest__text__pack(&t, body);
+    kt_buf rec = {0};
+    Kubetee__Enclave__V1__CallResult *r =
+        call(s, "Echo", "remotetest.Text", "remotetest.Text", body, n, why, sizeof why, &rec);
+    assert_non_null(r);
+    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    /* the host replays the record: refused, the reason named for its counts */
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    relay("kt.service.Call", rec.data, rec.len, &res);
+    assert_string_equal(res.refusal, "replayed");
+    assert_int_equal(res.message.len, 0);
+    kt_message_clear(&res);
+    /* bytes that name no session */
+    uint8_t junk[40] = {0};
+    relay("kt.service.Call", junk, sizeof junk, &res);
+    assert_string_equal(res.refusal, "unknown_session");
+    kt_message_clear(&res);
+    /* the client's close: the enclave's close back, then the session is gone */
+    kt_buf close = {0}, plain = {0};
+    uint8_t id[KT_SESSION_ID_LEN];
+    assert_int_equal(kt_session_id(s, id), KT_OK);
+    assert_int_equal(kt_session_close(s, &close), KT_OK);
+    relay("kt.service.Call", close.data, close.len, &res);
+    assert_string_equal(res.refusal, "");
+    char name[KT_SESSION_NAME_MAX + 1];
+    assert_int_equal(kt_session_open(s, res.message.data, res.message.len, name, &plain), KT_ERR_CANCELLED);
+    kt_message_clear(&res);
+    relay("kt.service.Drop", id, sizeof id, &res);
+    assert_string_equal(res.refusal, "unknown_session");
+    kt_message_clear(&res);
+    kt_buf_free(&rec);
+    kt_buf_free(&close);
+    kt_buf_free(&plain);
+    kt_session_free(s);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(sim_dir, "/tmp/kt-svc-encl-XXXXXX");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/enclaves/servicetest.signed.so", KT_TEST_BINARY_DIR);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    if (!mkdtemp(sim_dir) || kt_sim_qe_open(sim_dir, &qe) ||
+        kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll) || kt_attest_serve_quotes(sim_dir) ||
+        kt_enclave_create(path, &o, &enclave)) {
+        fprintf(stderr, "setup: %s\n", kt_last_error());
+        return -1;
+    }
+    client = load_key("service_client.pem");
+    stranger = load_key("service_stranger.pem");
+    const kt_enclave_identity *id = kt_enclave_identity_of(enclave);
+    char mre[65], mrs[65], yaml[400];
+    kt_hex_encode(id->mrenclave, 32, mre, sizeof mre);
+    kt_hex_encode(id->mrsigner, 32, mrs, sizeof mrs);
+    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, mrsigner: %s, isvprodid: 1}\n",
+             mre, mrs);
+    return kt_policy_parse(yaml, strlen(yaml), &policy) == KT_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_enclave_destroy(enclave);
+    kt_key_free(client);
+    kt_key_free(stranger);
+    kt_policy_free(policy);
+    kt_collateral_free(coll);
+    kt_sim_qe_free(qe);
+    kt_buf_free(&relayed);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_calls_through_a_session),
+        cmocka_unit_test(test_describe_and_json_through_a_session),
+        cmocka_unit_test(test_refusals_come_back_by_name),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
