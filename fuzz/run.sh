@@ -79,6 +79,7 @@ review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
 printf "\x00$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"aesmd"}},"spec":{"volumes":[{"name":"d","emptyDir":{}}],"containers":[{"name":"a","env":[{"name":"X","value":"1"}],"resources":{"limits":{"sgx.intel.com/epc":"1Mi"}}}]}}' > "$work/webhook/aesmd"
 printf "\x01$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"q"}},"spec":{"initContainers":[{"name":"q","resources":{"requests":{"alibabacloud.com/sgx_epc_MiB":"4"}}}],"containers":[{"name":"b"}]}}' > "$work/webhook/inproc"
 printf "\x00$review" '{"spec":{"containers":[{"name":"a","resources":{"limits":{"sgx.intel.com/epc":"1e3","sgx.intel.com/provision":"1"}}}]}}' > "$work/webhook/provision"
+printf "\x01$review" '{"metadata":{"annotations":{"sgx.intel.com/quote-provider":"aesmd"}},"spec":{"containers":[{"name":"aesmd","resources":{"limits":{"sgx.intel.com/epc":"1Mi"}}},{"name":"app","resources":{"limits":{"sgx.intel.com/epc":"1Mi"}}}]}}' > "$work/webhook/sidecar"
 printf '\x00{"ociVersion":"1.0.2","id":"c0ffee","status":"creating","pid":4242,"bundle":"/run/b"}' > "$work/epc_hook/state"
 printf '\x01{"annotations":{"kubetee.io/epc-grant-bytes":"67108864"},"process":{"env":[]}}' > "$work/epc_hook/config"
 printf '\x0212:pids:/a\n0::/kubepods.slice/cri-containerd-c0ffee.scope\n' > "$work/epc_hook/cgroup"

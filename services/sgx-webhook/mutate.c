@@ -272,7 +272,16 @@ kt_status wh_mutate(const wh_config *c, json_t *pod, json_t *ops, wh_reason *rea
     container ks[MAX_CONTAINERS];
     size_t nk;
     if ((st = collect(c, spec, ks, &nk)) || (st = check(c, qp, ks, nk, reason))) return st;
-    bool aesm = qp && !strcmp(qp, AESMD), any = false;
+    bool aesm = qp && !strcmp(qp, AESMD), any = false, sidecar = false;
+    size_t nepc = 0;
+    for (size_t i = 0; i < nk; i++) {
+        nepc += ks[i].epc;
+        sidecar |= aesm && ks[i].epc && !strcmp(ks[i].name, AESMD);
+    }
+    /* Intel's sidecar: a container named aesmd beside others asking for EPC serves them
+     * its socket through an in-memory emptyDir; it writes there, they only read */
+    sidecar &= nepc >= 2;
+    bool volume = aesm && (sidecar || !c->aesm_resource), resource = aesm && !volume;
     for (size_t i = 0; i < nk; i++) {
         container *k = &ks[i];
         if (!k->epc) continue;
@@ -283,26 +292,29 @@ kt_status wh_mutate(const wh_config *c, json_t *pod, json_t *ops, wh_reason *rea
         size_t n = 0;
         if (c->enclave[0]) names[n++] = c->enclave;
         if (qp && !strcmp(k->name, qp)) names[n++] = c->provision;
-        if (aesm && c->aesm_resource) names[n++] = c->aesm;
+        if (resource) names[n++] = c->aesm;
         if (n && (st = add_resources(ops, k, base, names, n))) return st;
-        if (!aesm || c->aesm_resource) continue;
+        if (!volume) continue;
+        bool writer = sidecar && !strcmp(k->name, AESMD);
         json_t *m, *e;
         if ((st = member(k->obj, "volumeMounts", JSON_ARRAY, base, &m)) ||
             (st = member(k->obj, "env", JSON_ARRAY, base, &e)))
             return st;
         if ((st = add_unless(ops, k->obj, base, "volumeMounts", "mountPath", AESM_PATH,
                              json_pack("{s:s,s:s,s:b}", "name", AESM_VOLUME, "mountPath",
-                                       AESM_PATH, "readOnly", 1))) ||
+                                       AESM_PATH, "readOnly", !writer))) ||
             (st = add_unless(ops, k->obj, base, "env", "name", AESM_ENV,
                              json_pack("{s:s,s:s}", "name", AESM_ENV, "value", "1"))))
             return st;
     }
-    if (any && aesm && !c->aesm_resource) {
+    if (any && volume) {
         json_t *v;
         if ((st = member(spec, "volumes", JSON_ARRAY, "spec", &v))) return st;
-        st = add_unless(ops, spec, "/spec", "volumes", "name", AESM_VOLUME,
-                        json_pack("{s:s,s:{s:s,s:s}}", "name", AESM_VOLUME, "hostPath", "path",
-                                  c->aesm_dir, "type", "Directory"));
+        json_t *vol = sidecar ? json_pack("{s:s,s:{s:s}}", "name", AESM_VOLUME, "emptyDir",
+                                          "medium", "Memory")
+                              : json_pack("{s:s,s:{s:s,s:s}}", "name", AESM_VOLUME, "hostPath",
+                                          "path", c->aesm_dir, "type", "Directory");
+        st = add_unless(ops, spec, "/spec", "volumes", "name", AESM_VOLUME, vol);
     }
     *reason = WH_OK;
     return st;

@@ -261,6 +261,27 @@ class Mutation(Base):
         self.assertNotIn(PROVISION, app["resources"]["limits"])  # out-of-process: no provision
         self.assertEqual(log, p["spec"]["containers"][1])  # no EPC, so no AESM either
 
+    def test_aesmd_sidecar_shares_its_socket_in_memory(self):
+        # Intel's sidecar: a container named aesmd beside others asking for EPC
+        p = pod(container("aesmd", limits={EPC: "1Mi"}), container("app", limits={EPC: "1Mi"}),
+                annotations={QP: "aesmd"})
+        for args in ((), ("--aesm-delivery=resource",)):
+            wh = Webhook(self.certs, *args) if args else None
+            try:
+                after, _ = self.admit(p, wh=wh)
+            finally:
+                if wh:
+                    wh.stop()
+            self.assertEqual(after["spec"]["volumes"],
+                             [{"name": "aesmd-socket", "emptyDir": {"medium": "Memory"}}])
+            aesmd, app = after["spec"]["containers"]
+            self.assertFalse(aesmd["volumeMounts"][0]["readOnly"])  # it makes the socket
+            self.assertTrue(app["volumeMounts"][0]["readOnly"])
+            self.assertNotIn("kubetee.io/aesm", app["resources"]["limits"])  # not the node's
+        # alone, a container named aesmd is an ordinary client of the node's aesmd
+        after, _ = self.admit(pod(container("aesmd", limits={EPC: "1Mi"}), annotations={QP: "aesmd"}))
+        self.assertIn("hostPath", after["spec"]["volumes"][0])
+
     def test_existing_volumes_env_and_mounts_are_kept(self):
         env = [{"name": "A", "value": "x"}]
         mounts = [{"name": "data", "mountPath": "/data"}]
