@@ -13,6 +13,7 @@
 
 #define QUOTE_PROVIDER "sgx.intel.com/quote-provider"
 #define AESMD "aesmd"
+#define EPC_GRANT "kubetee.io/epc-grant-bytes"
 #define AESM_VOLUME "aesmd-socket"
 #define AESM_PATH "/var/run/aesmd"
 #define AESM_ENV "SGX_AESM_ADDR"
@@ -265,6 +266,13 @@ kt_status wh_mutate(const wh_config *c, json_t *pod, json_t *ops, wh_reason *rea
     kt_status st = member(pod, "metadata", JSON_OBJECT, "object", &meta);
     if (!st && meta) st = member(meta, "annotations", JSON_OBJECT, "metadata", &ann);
     if (!st && ann) st = member(ann, QUOTE_PROVIDER, JSON_STRING, "metadata.annotations", &qpv);
+    /* the device plugin's grant, which the EPC limit hook reads from the OCI config: a
+     * pod that sets it itself could choose its own EPC limit */
+    if (!st && ann && json_object_get(ann, EPC_GRANT)) {
+        *reason = WH_RESERVED;
+        return kt_fail(KT_ERR_DENIED, "the pod sets the annotation " EPC_GRANT ", which only "
+                       "the device plugin may set (the EPC limit hook reads it)");
+    }
     if (!st) st = member(pod, "spec", JSON_OBJECT, "object", &spec);
     if (!st && !spec) st = kt_fail(KT_ERR_MALFORMED, "the pod has no spec");
     if (st) return st;

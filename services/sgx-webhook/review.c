@@ -9,7 +9,8 @@
 
 const char *const wh_reason_names[WH_REASONS] = {
     "none",    "malformed", "too_large",           "api_version",
-    "not_pod", "bad_pod",   "provision_unannotated", "quote_provider"};
+    "not_pod", "bad_pod",   "provision_unannotated", "quote_provider",
+    "reserved_annotation"};
 
 #define API_VERSION "admission.k8s.io/v1"
 
@@ -51,7 +52,10 @@ static unsigned answer(kt_buf *out, wh_result *r, json_t *ops)
 {
     json_t *resp = json_pack("{s:s,s:b}", "uid", r->uid, "allowed", r->outcome != WH_REFUSED);
     if (resp && r->outcome == WH_REFUSED) {
-        unsigned code = r->reason == WH_PROVISION || r->reason == WH_QUOTE_PROVIDER ? 403 : 400;
+        unsigned code = r->reason == WH_PROVISION || r->reason == WH_QUOTE_PROVIDER ||
+                                r->reason == WH_RESERVED
+                            ? 403
+                            : 400;
         json_object_set_new(resp, "status",
                             json_pack("{s:i,s:s,s:s,s:s}", "code", code, "status", "Failure",
                                       "reason", code == 403 ? "Forbidden" : "BadRequest",

@@ -29,9 +29,10 @@ typedef enum {
     WH_NOT_POD,       /* a kind, resource, subresource or operation this webhook does not take */
     WH_BAD_POD,       /* a field of the pod it reads has the wrong type or an unreadable value */
     WH_PROVISION,     /* a container asks for provision the annotation does not give it */
-    WH_QUOTE_PROVIDER /* the annotation names nothing that asks for EPC */
+    WH_QUOTE_PROVIDER, /* the annotation names nothing that asks for EPC */
+    WH_RESERVED        /* the pod sets an annotation only the device plugin may set */
 } wh_reason;
-#define WH_REASONS 8
+#define WH_REASONS 9
 extern const char *const wh_reason_names[WH_REASONS];
 
 typedef struct {

@@ -378,6 +378,15 @@ class Refusals(Base):
         p = pod(container("app", limits={EPC: "1Mi", PROVISION: "1"}), annotations={QP: "aesmd"})
         self.assertIn("'app'", self.refused(review(p)))
 
+    def test_a_pod_may_not_set_the_plugins_epc_grant(self):
+        # the EPC limit hook sets misc.max from this annotation: the pod must not choose it
+        for c in (container("app", limits={EPC: "1Mi"}), container("plain")):
+            p = pod(c, annotations={"kubetee.io/epc-grant-bytes": "99999999999"})
+            self.assertIn("kubetee.io/epc-grant-bytes", self.refused(review(p)))
+        m = self.metrics()
+        self.assertGreaterEqual(
+            prom.value(m, "kubetee_webhook_refusals_total", reason="reserved_annotation"), 2)
+
     def test_annotation_naming_nothing_is_refused(self):
         p = pod(container("app", limits={EPC: "1Mi"}), annotations={QP: "qe"})
         self.assertIn("neither 'aesmd'", self.refused(review(p)))
