@@ -20,3 +20,6 @@ echo
 bash "$here/webhook/webhook.sh" "$build"
 echo
 "$build/bench/bench_session"
+echo
+# kubetee-collateral's cached TCB Info against nginx serving the same bytes (wrk)
+bash "$here/collateral/run.sh" "$build"

@@ -90,6 +90,14 @@ printf '{"item":{"children":[{"children":[{"name":"\\u0000"}]}]},"choiceNumber":
 protoc -I "$root/tests/pbjson" --include_imports --descriptor_set_out="$work/pbschema/both" \
   "$root/tests/pbjson/pbjson_test.proto" "$root/tests/pbjson/pbjson_other.proto"
 protoc -I "$root/proto" --descriptor_set_out="$work/pbschema/service" "$root/proto/enclave_service.proto"
+# the collateral proxy: request targets, item keys, records
+mkdir -p "$work/collateral_query"
+printf '\x00/sgx/certification/v4/tcb?fmspc=00A067110000&update=early' > "$work/collateral_query/tcb"
+printf '\x00/sgx/certification/v4/pckcrl?ca=platform&encoding=der' > "$work/collateral_query/pckcrl"
+printf '\x00/tdx/certification/v4/qe/identity?update=standard' > "$work/collateral_query/qe"
+printf '\x01sgx-tcb-00a067110000-early' > "$work/collateral_query/key"
+printf '\x00/sgx/certification/v4/pckcert?qeid=%032d&cpusvn=%032d&pcesvn=0d00&pceid=0000' 0 0 > "$work/collateral_query/pckcert"
+printf '\x02KTCI1 sgx-qe 1751623200 3 2\nabc{}KTCI1 rootcacrl 0 0 1\n0' > "$work/collateral_query/record"
 
 # signing data as kubetee gendata writes it (docs/formats.md): prodid 1, svn 2, not debug
 /usr/bin/python3 - "$work/sigdata/seed" <<'PY'
@@ -130,7 +138,7 @@ printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\ns
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema collateral_query; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -15,6 +15,7 @@ packages=(
   python3-jsonpatch
   binutils file
   p11-kit libp11-kit-dev softhsm2
+  wrk nginx libsqlite3-dev
 )
 # the tests read every /metrics with Prometheus's own text parser (tests/integration/prom.py)
 packages+=(python3-prometheus-client)
@@ -40,5 +41,20 @@ echo "install-deps: installing ${missing[*]}" >&2
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
+# nginx is bench/collateral's baseline, started by the bench with its own configuration in
+# a temporary directory: its package must neither start nor enable a system service
+guard=
+if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
+  guard=1
+fi
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ -n "$guard" ]; then "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d; fi
+if [[ " ${missing[*]} " == *" nginx "* ]]; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+  "${sudo_cmd[@]}" update-rc.d nginx disable >/dev/null 2>&1 || true
+fi

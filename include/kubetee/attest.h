@@ -84,6 +84,78 @@ kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t
 /* True when the trust anchor is a kubetee simulation root, not Intel's. */
 bool kt_collateral_is_simulated(const kt_collateral *c);
 
+/* ---- PCS items one at a time (the collateral proxy) ----
+ * Each item Intel PCS / a PCCS serves, verified on its own to a pinned trust anchor:
+ * the root CA CRL by the anchor; a PCK CRL by its issuer chain (the PCK CA named by
+ * `ca`, then the root); TCB Info and QE/QvE Identity by the TCB signing certificate,
+ * then the root. Every issuer chain is judged by the root CA CRL the trust holds, and
+ * everything must be valid at `at`. */
+typedef enum {
+    KT_PCS_ROOT_CRL,
+    KT_PCS_PCK_CRL,
+    KT_PCS_TCB,
+    KT_PCS_QE_IDENTITY,
+    KT_PCS_QVE_IDENTITY,
+    KT_PCS_PCK_CERT,
+} kt_pcs_kind;
+
+typedef struct {
+    kt_pcs_kind kind;
+    kt_tee_type tee;  /* TCB and QE Identity: whose (QvE Identity: SGX) */
+    bool platform_ca; /* PCK CRL: the Platform CA's, else the Processor CA's */
+    uint8_t fmspc[6]; /* TCB */
+} kt_pcs_item_id;
+
+/* What a PCK certificate's SGX extensions say of its platform. */
+typedef struct {
+    uint8_t cpusvn[16];
+    uint16_t pcesvn;
+    uint8_t pceid[2];
+    uint8_t fmspc[6];
+    bool platform_ca; /* issued by the PCK Platform CA, else the Processor CA */
+} kt_pcs_pck_facts;
+
+typedef struct {
+    time_t issued;      /* issueDate, the CRL's thisUpdate, the certificate's notBefore */
+    time_t next_update; /* the item's own nextUpdate */
+    time_t valid_to;    /* the earliest end of anything it was judged by (certificates,
+                           CRLs, its own nextUpdate): it holds until then */
+    kt_pcs_pck_facts pck; /* PCK certificates */
+} kt_pcs_validity;
+
+typedef struct kt_pcs_trust kt_pcs_trust;
+
+/* A trust anchor (one PEM certificate); no root CA CRL yet. Not for concurrent use. */
+kt_status kt_pcs_trust_new(const char *root_pem, size_t n, kt_pcs_trust **out);
+void kt_pcs_trust_free(kt_pcs_trust *t);
+/* True when the anchor is not Intel's production root (a simulation or test root). */
+bool kt_pcs_trust_is_simulated(const kt_pcs_trust *t);
+/* Verifies a root CA CRL (DER) to the anchor at `at` and, when it holds, makes it the
+ * CRL that judges every other item's issuer chain. */
+kt_status kt_pcs_trust_set_root_crl(kt_pcs_trust *t, const uint8_t *der, size_t n, time_t at,
+                                    kt_pcs_validity *v);
+/* Verifies a PCK CRL (id: which CA's) as kt_pcs_item_check does and, when it holds, makes
+ * it the CRL that judges PCK certificates that CA issued. */
+kt_status kt_pcs_trust_set_pck_crl(kt_pcs_trust *t, const kt_pcs_item_id *id, const uint8_t *der,
+                                   size_t n, const char *chain, size_t chain_len, time_t at,
+                                   kt_pcs_validity *v);
+/* Verifies one item: body is the CRL (DER), the JSON exactly as PCS serves it, or the PCK
+ * certificate (PEM), chain its issuer chain (PEM; none for the root CA CRL). The item must
+ * be the one id names (TEE, FMSPC, CA). Needs the root CA CRL set, except for
+ * KT_PCS_ROOT_CRL, and for a PCK certificate its CA's PCK CRL (v->pck says what the
+ * certificate names). */
+kt_status kt_pcs_item_check(const kt_pcs_trust *t, const kt_pcs_item_id *id, const uint8_t *body,
+                            size_t n, const char *chain, size_t chain_len, time_t at,
+                            kt_pcs_validity *v);
+/* One GET from Intel PCS or a PCCS: the body (at most 1 MiB), the HTTP status, and when
+ * header is given the value of that response header URL-decoded (empty when absent).
+ * api_key (NULL: none) is sent as Ocp-Apim-Subscription-Key, as Intel PCS wants. Fails
+ * only when no HTTP answer came; the caller judges *code. */
+kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, kt_buf *body,
+                     kt_buf *header_value, long *code);
+/* A CRL body as DER: some PCCS versions send CRLs as hex, which is decoded in place. */
+kt_status kt_pcs_crl_der(kt_buf *body);
+
 /* ---- verification ---- */
 typedef enum {
     KT_TCB_UNKNOWN = 0,

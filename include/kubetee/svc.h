@@ -30,6 +30,16 @@ void kt_http_stop(kt_http *h);
  * writes the response body to out and returns the HTTP status; *out_type is its type. */
 typedef unsigned (*kt_http_post_fn)(void *ctx, const uint8_t *body, size_t n, kt_buf *out,
                                     const char **out_type);
+/* A service's own GET and HEAD paths (the collateral proxy): every other path, the request
+ * target as sent (path and query, nothing decoded). The handler fills the reply. */
+typedef struct {
+    unsigned code;
+    const char *content_type; /* a static string; NULL: text/plain */
+    kt_buf body;
+    kt_buf headers; /* "Name: value\n" lines, values on one line */
+} kt_http_reply;
+typedef void (*kt_http_get_fn)(void *ctx, const char *method, const char *raw_uri,
+                               kt_http_reply *reply);
 typedef struct {
     const char *address;      /* "host:port" or ":port" */
     const char *tls_cert_pem; /* NULL: plain HTTP; else a PEM chain (TLS 1.2 and 1.3 only) */
@@ -43,6 +53,8 @@ typedef struct {
     void *ctx;
     const char *metric_prefix; /* refusals before the handler: <prefix>_http_refusals_total */
     unsigned per_address;      /* connections from one address at once (0: 16, for probes) */
+    kt_http_get_fn get;        /* NULL: other paths are 404 */
+    unsigned threads;          /* serving threads; 0: one */
 } kt_http_spec;
 
 kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port);

@@ -390,8 +390,10 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
     uint8_t b4[4];
     json_t *id = field(o, "id", JSON_STRING, ctx);
     if (!id || strlen(json_string_value(id)) >= sizeof q->id ||
-        (strcmp(json_string_value(id), "QE") && strcmp(json_string_value(id), "TD_QE"))) {
-        st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: id is not QE or TD_QE");
+        (strcmp(json_string_value(id), "QE") && strcmp(json_string_value(id), "TD_QE") &&
+         strcmp(json_string_value(id), "QVE"))) {
+        /* QVE: the proxy serves the QvE's identity too; verification wants QE or TD_QE */
+        st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: id is not QE, TD_QE or QVE");
         goto out;
     }
     strcpy(q->id, json_string_value(id));

@@ -47,29 +47,81 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static kt_status get(const char *url, response *r)
+kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, kt_buf *body,
+                     kt_buf *header_value, long *code)
 {
+    if (!url || !body || !code || (header && !header_value))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: NULL argument");
+    response r = {.want_header = header};
+    *code = 0;
     CURL *c = curl_easy_init();
     if (!c) return kt_fail(KT_ERR_NO_MEMORY, "fetch: curl init failed");
+    struct curl_slist *hdrs = NULL;
+    if (api_key) {
+        char line[300];
+        if ((size_t)snprintf(line, sizeof line, "Ocp-Apim-Subscription-Key: %s", api_key) >=
+                sizeof line ||
+            strpbrk(api_key, "\r\n")) {
+            curl_easy_cleanup(c);
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: API key too long or not one line");
+        }
+        hdrs = curl_slist_append(NULL, line);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    curl_slist_free_all(hdrs);
+    kt_status st = KT_OK;
+    if (r.too_large)
+        st = kt_fail(KT_ERR_TOO_LARGE, "fetch %s: response over %u bytes", url, MAX_BODY);
+    else if (rc != CURLE_OK)
+        st = kt_fail(KT_ERR_IO, "fetch %s: %s", url, curl_easy_strerror(rc));
+    if (!st && header && r.header.len) {
+        /* issuer chains come URL-encoded */
+        int outlen = 0;
+        char *pem = curl_easy_unescape(c, (const char *)r.header.data, (int)r.header.len, &outlen);
+        header_value->len = 0;
+        st = pem ? kt_buf_append(header_value, pem, (size_t)outlen)
+                 : kt_fail(KT_ERR_MALFORMED, "fetch %s: bad %s header", url, header);
+        curl_free(pem);
+    } else if (!st && header) {
+        header_value->len = 0;
+    }
     curl_easy_cleanup(c);
-    if (r->too_large)
-        return kt_fail(KT_ERR_TOO_LARGE, "fetch %s: response over %u bytes", url, MAX_BODY);
-    if (rc != CURLE_OK) return kt_fail(KT_ERR_IO, "fetch %s: %s", url, curl_easy_strerror(rc));
-    if (code != 200) return kt_fail(KT_ERR_IO, "fetch %s: HTTP %ld", url, code);
-    if (r->want_header && r->header.len == 0)
-        return kt_fail(KT_ERR_MALFORMED, "fetch %s: no %s header", url, r->want_header);
+    kt_buf_free(&r.header);
+    if (st) {
+        kt_buf_free(&r.body);
+        return st;
+    }
+    kt_buf_free(body);
+    *body = r.body;
+    return KT_OK;
+}
+
+kt_status kt_pcs_crl_der(kt_buf *body)
+{
+    if (!body) return kt_fail(KT_ERR_INVALID_ARGUMENT, "CRL: NULL argument");
+    if (body->len && body->data[0] == 0x30) return KT_OK;
+    kt_buf der = {0};
+    size_t hex_len = body->len;
+    /* the body is not NUL-terminated: append one, which makes room for it */
+    if (hex_len % 2 || kt_buf_append(body, "", 1) || kt_buf_reserve(&der, hex_len / 2 + 1) ||
+        kt_hex_decode((char *)body->data, der.data, hex_len / 2)) {
+        kt_buf_free(&der);
+        return kt_fail(KT_ERR_MALFORMED, "CRL is neither DER nor hex");
+    }
+    der.len = hex_len / 2;
+    kt_buf_free(body);
+    *body = der;
     return KT_OK;
 }
 
@@ -77,40 +129,25 @@ static kt_status get(const char *url, response *r)
 static kt_status fetch_to(const char *url, const char *header, const char *dir, const char *name,
                           const char *chain_name, bool der_or_hex)
 {
-    response r = {.want_header = header};
-    kt_status st = get(url, &r);
+    kt_buf body = {0}, chain = {0};
+    long code;
     char path[PATH_MAX];
-    if (!st && der_or_hex && r.body.len && (r.body.data[0] != 0x30)) {
-        /* some PCCS versions send CRLs as hex */
-        kt_buf der = {0};
-        size_t hex_len = r.body.len;
-        /* the body is not NUL-terminated: append one, which makes room for it */
-        if (kt_buf_append(&r.body, "", 1) || kt_buf_reserve(&der, hex_len / 2 + 1) ||
-            kt_hex_decode((char *)r.body.data, der.data, hex_len / 2))
-            st = kt_fail(KT_ERR_MALFORMED, "fetch %s: CRL is neither DER nor hex", url);
-        else
-            der.len = hex_len / 2;
-        kt_buf_free(&r.body);
-        r.body = der;
-    }
+    kt_status st = kt_pcs_get(url, NULL, header, &body, &chain, &code);
+    if (!st && code != 200) st = kt_fail(KT_ERR_IO, "fetch %s: HTTP %ld", url, code);
+    if (!st && header && chain.len == 0)
+        st = kt_fail(KT_ERR_MALFORMED, "fetch %s: no %s header", url, header);
+    if (!st && der_or_hex && (st = kt_pcs_crl_der(&body)))
+        st = kt_fail_context(st, "fetch %s", url);
     if (!st) {
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        st = kt_file_write_atomic(path, r.body.data, r.body.len, 0644);
+        st = kt_file_write_atomic(path, body.data, body.len, 0644);
     }
     if (!st && chain_name) {
-        int outlen = 0;
-        CURL *c = curl_easy_init();
-        char *pem =
-            c ? curl_easy_unescape(c, (const char *)r.header.data, (int)r.header.len, &outlen)
-              : NULL;
         snprintf(path, sizeof path, "%s/%s", dir, chain_name);
-        st = pem ? kt_file_write_atomic(path, pem, (size_t)outlen, 0644)
-                 : kt_fail(KT_ERR_MALFORMED, "fetch %s: bad issuer chain header", url);
-        curl_free(pem);
-        curl_easy_cleanup(c);
+        st = kt_file_write_atomic(path, chain.data, chain.len, 0644);
     }
-    kt_buf_free(&r.body);
-    kt_buf_free(&r.header);
+    kt_buf_free(&body);
+    kt_buf_free(&chain);
     return st;
 }
 

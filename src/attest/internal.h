@@ -241,4 +241,17 @@ struct kt_collateral {
  * the issuer chains, TCB Info and QE Identity), remembered for the window it holds. */
 kt_status kt_collateral_check(const kt_collateral *c, time_t at);
 
+/* verify.c's steps for one item at a time (pcs_item.c): an issuer chain of exactly count
+ * certificates to c's anchor judged by c's CRLs, a PCS body's signature by the TCB
+ * signing certificate, validity windows (each narrows [from, to]). */
+kt_status kt_verify_walk(const kt_collateral *c, const kt_chain *chain, unsigned count,
+                         const char *shape, time_t at, const char *what, time_t *from, time_t *to);
+kt_status kt_verify_signed_body(const kt_collateral *c, const kt_chain *chain, const uint8_t *body,
+                                size_t len, const uint8_t sig[64], const char *what);
+kt_status kt_verify_crl_at(const kt_crl *crl, const char *what, time_t at, time_t *from,
+                           time_t *to);
+kt_status kt_verify_cert_at(const kt_x509 *x, const char *what, time_t at, time_t *from,
+                            time_t *to);
+kt_status kt_verify_window(const char *what, time_t at, time_t from, time_t to);
+
 #endif

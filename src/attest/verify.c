@@ -487,3 +487,32 @@ kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c
     if (st) kt_escape(kt_last_error(), strlen(kt_last_error()), v->reason, sizeof v->reason);
     return KT_OK;
 }
+
+/* The same checks for one PCS item at a time (pcs_item.c, the collateral proxy). */
+kt_status kt_verify_walk(const kt_collateral *c, const kt_chain *chain, unsigned count,
+                         const char *shape, time_t at, const char *what, time_t *from, time_t *to)
+{
+    return walk(c, chain, NULL, count, shape, at, what, from, to);
+}
+
+kt_status kt_verify_signed_body(const kt_collateral *c, const kt_chain *chain, const uint8_t *body,
+                                size_t len, const uint8_t sig[64], const char *what)
+{
+    return signed_body(c, chain, body, len, sig, what);
+}
+
+kt_status kt_verify_crl_at(const kt_crl *crl, const char *what, time_t at, time_t *from, time_t *to)
+{
+    return crl_at(crl, what, at, from, to);
+}
+
+kt_status kt_verify_cert_at(const kt_x509 *x, const char *what, time_t at, time_t *from,
+                            time_t *to)
+{
+    return cert_at(x, what, at, from, to);
+}
+
+kt_status kt_verify_window(const char *what, time_t at, time_t from, time_t to)
+{
+    return within(at, from, to) ? KT_OK : window_fail(what, at, from, to);
+}

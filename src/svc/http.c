@@ -41,11 +41,60 @@ struct kt_http {
     atomic_ullong refused[REFUSE_COUNT];
 };
 
-/* A POST under way: its body so far. */
+/* A request under way: a POST's body so far; for a get handler, the target as sent
+ * (where it began in MHD's buffer too, to see that nothing followed a NUL) and whether the
+ * headers have been seen (libmicrohttpd keeps a connection alive only when the response is
+ * queued after the first call). */
 typedef struct {
     kt_buf body;
     bool counted;
+    bool started;
+    char *uri;
+    const char *uri_at;
 } upload;
+
+/* Before the handler's first call, for a spec with a get handler: the target as sent. */
+static void *keep_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)c;
+    upload *u = calloc(1, sizeof *u);
+    if (u && !(u->uri = strdup(uri ? uri : ""))) {
+        free(u);
+        u = NULL;
+    }
+    if (u) u->uri_at = uri;
+    return u;
+}
+
+/* A get handler's reply: body, type and "Name: value" header lines. */
+static enum MHD_Result reply_get(kt_http *h, struct MHD_Connection *c, const char *method,
+                                 const char *uri)
+{
+    kt_http_reply r = {.code = 500};
+    h->spec.get(h->spec.ctx, method, uri, &r);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r.body.len, r.body.len ? r.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ok = MHD_NO;
+    bool whole = resp != NULL;
+    if (resp)
+        whole = MHD_add_response_header(resp, "Content-Type",
+                                        r.content_type ? r.content_type : "text/plain") == MHD_YES;
+    char *line = (char *)r.headers.data, *end = line + r.headers.len;
+    while (whole && line && line < end) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        char *colon = memchr(line, ':', (size_t)((nl ? nl : end) - line));
+        if (!nl || !colon) break;
+        *nl = *colon = '\0';
+        whole =
+            MHD_add_response_header(resp, line, colon[1] == ' ' ? colon + 2 : colon + 1) == MHD_YES;
+        line = nl + 1;
+    }
+    if (whole && line == end) ok = MHD_queue_response(c, r.code, resp);
+    if (resp) MHD_destroy_response(resp);
+    kt_buf_free(&r.body);
+    kt_buf_free(&r.headers);
+    return ok;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
                              const char *body, size_t len)
@@ -80,7 +129,7 @@ static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload
 {
     kt_http *h = s->h;
     upload *u = *state;
-    if (!u) { /* headers only: the cheap checks, before any of the body is read */
+    if (!u || !u->started) { /* headers only: the cheap checks, before any of the body is read */
         const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
         if (!type_is(type, h->post_type)) {
             char msg[160];
@@ -91,8 +140,8 @@ static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload
         uint64_t n = 0;
         if (len && (kt_decimal_parse(len, UINT64_MAX, &n) || n > h->spec.max_body))
             return refuse(h, c, h->post_path, REFUSE_SIZE, 413, "request body too large\n");
-        if (!(u = calloc(1, sizeof *u))) return MHD_NO;
-        u->counted = true;
+        if (!u && !(u = calloc(1, sizeof *u))) return MHD_NO;
+        u->started = u->counted = true;
         atomic_fetch_add(&s->inflight, 1);
         *state = u;
         return MHD_YES;
@@ -150,6 +199,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return post(s, c, upload_data, upload_size, state);
     }
     if (*upload_size) return MHD_NO;
+    upload *u = *state; /* a spec with a get handler: every request has one */
+    bool operator = !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
+    if (h->spec.get && !operator) {
+        /* the handler reads the target as sent, query and all; a NUL in it would hide what
+         * follows, so the target must end where the request line says */
+        if (!u || version != u->uri_at + strlen(u->uri) + 1)
+            return refuse(h, c, url, REFUSE_TARGET, 400, "request target must hold no NUL\n");
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
+        if (has_body(c))
+            return refuse(h, c, url, REFUSE_SIZE, 413, "request bodies are not accepted here\n");
+        if (!u->started) {
+            u->started = u->counted = true;
+            atomic_fetch_add(&s->inflight, 1);
+            return MHD_YES;
+        }
+        return reply_get(h, c, method, u->uri);
+    }
     if (!target_is_path(url, version))
         return refuse(h, c, url, REFUSE_TARGET, 400,
                       "request target must be a plain path (no NUL, query or escapes)\n");
@@ -194,6 +261,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     if (!u) return;
     if (u->counted) atomic_fetch_sub(&s->inflight, 1);
     kt_buf_free(&u->body);
+    free(u->uri);
     free(u);
     *state = NULL;
 }
@@ -208,11 +276,16 @@ static srv *srv_start(kt_http *h, const char *cert, const char *key, int fd)
     /* epoll, not select(): a process holding more than FD_SETSIZE descriptors (a gRPC
      * server with many connections) must still answer its probes */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0);
+    unsigned threads = h->spec.threads > 1 ? h->spec.threads : 0;
     struct MHD_OptionItem opts[] = {
         {fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd, fd >= 0 ? NULL : &h->sa},
         {MHD_OPTION_CONNECTION_LIMIT, KT_HTTP_CONNECTIONS, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
          h->spec.per_address ? h->spec.per_address : KT_HTTP_PER_IP, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        /* a get handler sees the target as sent; MHD passes it decoded */
+        {h->spec.get ? MHD_OPTION_URI_LOG_CALLBACK : MHD_OPTION_CONNECTION_TIMEOUT,
+         h->spec.get ? (intptr_t)keep_uri : KT_HTTP_IDLE_S, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, KT_HTTP_IDLE_S, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL}, /* request line and headers */
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},

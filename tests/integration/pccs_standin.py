@@ -1,9 +1,21 @@
 #!/usr/bin/python3
 """A PCCS stand-in for tests: serves one attestation test set over HTTP the way Intel's
 PCS / a PCCS does (API v4), issuer chains URL-encoded in the response headers. Counts the
-requests it served in <dir>/.requests so tests can see cache hits."""
+requests it served in <dir>/.requests so tests can see cache hits.
+
+Faults, for the collateral proxy's tests: <port file>.fault, read at every request, holds
+lines "<fault> <path substring>" (the first whose substring is in the request path wins):
+  tamper    the body with one byte changed (JSON: a TCB status; CRL: the last byte)
+  reorder   the issuer chain with its certificates in the other order
+  expired   the item from the set named by <port file>.expired (stale at the test's time)
+  nochain   no issuer chain header
+  slow      the answer after two seconds
+  down      HTTP 503
+  missing   HTTP 404"""
 import http.server
 import os
+import re
+import time
 import sys
 import urllib.parse
 
@@ -13,9 +25,38 @@ PORT_FILE = sys.argv[2]
 MODE = sys.argv[3] if len(sys.argv) > 3 else "pccs"
 
 
-def read(name):
-    with open(os.path.join(SET, name), "rb") as f:
+def read(name, where=None):
+    with open(os.path.join(where or SET, name), "rb") as f:
         return f.read()
+
+
+def fault_for(path):
+    try:
+        with open(PORT_FILE + ".fault") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[1] in path:
+                    return parts[0]
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def tamper(body):
+    if body.startswith(b"-----BEGIN"):  # a certificate: one base64 digit of its body
+        i = body.index(b"\n") + 200
+        return body[:i] + (b"B" if body[i:i + 1] != b"B" else b"C") + body[i + 1:]
+    if body.startswith(b"{"):
+        for a, b in ((b'"UpToDate"', b'"Revoked"'), (b'"OutOfDate"', b'"UpToDate"'),
+                     (b'"SWHardeningNeeded"', b'"UpToDate"'), (b'"isvsvn":8', b'"isvsvn":9')):
+            if a in body:
+                return body.replace(a, b, 1)
+    return body[:-1] + bytes([body[-1] ^ 1])
+
+
+def reorder(chain):
+    certs = re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?", chain, re.S)
+    return b"".join(reversed(certs))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,8 +71,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/tdx/certification/v4/tcb": ("tcb_info.json", "TCB-Info-Issuer-Chain", "tcb_info_issuer_chain.pem"),
             "/sgx/certification/v4/qe/identity": ("qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain", "qe_identity_issuer_chain.pem"),
             "/tdx/certification/v4/qe/identity": ("qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain", "qe_identity_issuer_chain.pem"),
+            "/sgx/certification/v4/qve/identity": ("qve_identity.json", "SGX-Enclave-Identity-Issuer-Chain", "qe_identity_issuer_chain.pem"),
             "/sgx/certification/v4/pckcrl": ("pck_crl.der", "SGX-PCK-CRL-Issuer-Chain", "pck_crl_issuer_chain.pem"),
             "/sgx/certification/v4/rootcacrl": ("root_ca_crl.der", None, None),
+            # the set's one PCK certificate, whatever TCB is asked for (qeid: a PCCS's form)
+            "/sgx/certification/v4/pckcert": ("pck_chain.pem", "SGX-PCK-Certificate-Issuer-Chain", "pck_chain.pem"),
         }
         if MODE == "pcs" and url.path == "/IntelSGXRootCA.der":
             body = read("root_ca_crl.der")
@@ -47,17 +91,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(400)
             return
         body_name, header, chain = routes[url.path]
-        body = read(body_name)
+        fault = fault_for(url.path)
+        with open(PORT_FILE + ".requests", "a") as f:
+            f.write(url.path + ("?" + url.query if url.query else "") + "\n")
+        key = self.headers.get("Ocp-Apim-Subscription-Key")
+        if key is not None:  # Intel PCS's API key, as a client sent it
+            with open(PORT_FILE + ".apikey", "w") as f:
+                f.write(key)
+        if fault == "slow":
+            time.sleep(2)
+        if fault in ("down", "missing"):
+            self.send_error(503 if fault == "down" else 404)
+            return
+        where = None
+        if fault == "expired":
+            with open(PORT_FILE + ".expired") as f:
+                where = f.read().strip()
+        body = read(body_name, where)
+        chain_pem = read(chain, where) if chain else b""
+        if url.path.endswith("/pckcert"):
+            end = b"-----END CERTIFICATE-----\n"
+            leaf_end = body.index(end) + len(end)
+            body, chain_pem = body[:leaf_end], body[leaf_end:]
+        if fault == "tamper":
+            body = tamper(body)
+        if fault == "reorder":
+            chain_pem = reorder(chain_pem)
         if url.path.endswith("rootcacrl"):
             body = body.hex().encode()  # as some PCCS versions send it
         self.send_response(200)
-        if header:
-            self.send_header(header, urllib.parse.quote(read(chain).decode()))
+        if header and fault != "nochain":
+            self.send_header(header, urllib.parse.quote(chain_pem.decode()))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        with open(PORT_FILE + ".requests", "a") as f:
-            f.write(url.path + "\n")
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

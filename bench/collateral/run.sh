@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# bench/collateral: cached TCB Info responses per second from kubetee-collateral, against
+# nginx serving the same bytes (body and issuer chain headers) as a static file. Both
+# are started here, on loopback, with their own configuration in a temporary directory,
+# and loaded by the same wrk run for run; both are stopped at the end.
+set -euo pipefail
+build=${1:-build/release}
+here=$(cd "$(dirname "$0")" && pwd)
+set_dir=${2:-$here/../../../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening}
+seconds=${BENCH_SECONDS:-5}
+conns=${BENCH_CONNECTIONS:-16}  # the HTTP server takes at most 16 from one address
+proxy=$build/services/collateral/kubetee-collateral
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in wrk nginx; do
+  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench/collateral: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+now=1751623200
+fmspc=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcbInfo"]["fmspc"])' "$set_dir/tcb_info.json")
+target="/sgx/certification/v4/tcb?fmspc=$fmspc"
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# the proxy, offline, over the set's collateral imported (and so verified) first
+"$proxy" import --root-ca "$set_dir/intel_root_ca.pem" --storage-dir "$work/store" --dir "$set_dir" --now $now 2>/dev/null
+pport=$(free_port)
+"$proxy" --mode offline --root-ca "$set_dir/intel_root_ca.pem" --storage-dir "$work/store" --now $now \
+  --listen 127.0.0.1:$pport --threads 2 2>"$work/proxy.log" &
+pids+=($!)
+
+# nginx: the same body and headers, as a static file
+chain=$(/usr/bin/python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe="-_.!~*'"'"'()"))' "$set_dir/tcb_info_issuer_chain.pem")
+nport=$(free_port)
+mkdir -p "$work/nginx"
+cp "$set_dir/tcb_info.json" "$work/nginx/tcb"
+chmod 755 "$work" "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp;
+  proxy_temp_path $work/nginx/tmp;
+  fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp;
+  scgi_temp_path $work/nginx/tmp;
+  server {
+    listen 127.0.0.1:$nport;
+    location = /sgx/certification/v4/tcb {
+      default_type application/json;
+      add_header TCB-Info-Issuer-Chain "$chain";
+      add_header SGX-TCB-Info-Issuer-Chain "$chain";
+      alias $work/nginx/tcb;
+    }
+  }
+}
+CONF
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+
+for _ in $(seq 100); do
+  curl -sf -o /dev/null "http://127.0.0.1:$pport$target" && curl -sf -o /dev/null "http://127.0.0.1:$nport$target" && break
+  sleep 0.05
+done
+# both serve the same bytes, or the comparison means nothing
+curl -sf "http://127.0.0.1:$pport$target" -D "$work/p.h" -o "$work/p.body"
+curl -sf "http://127.0.0.1:$nport$target" -D "$work/n.h" -o "$work/n.body"
+cmp -s "$work/p.body" "$set_dir/tcb_info.json" && cmp -s "$work/n.body" "$set_dir/tcb_info.json" ||
+  { echo "bench/collateral: the bodies differ" >&2; exit 1; }
+for h in TCB-Info-Issuer-Chain SGX-TCB-Info-Issuer-Chain; do
+  [ "$(grep -i "^$h:" "$work/p.h")" = "$(grep -i "^$h:" "$work/n.h")" ] ||
+    { echo "bench/collateral: header $h differs" >&2; exit 1; }
+done
+
+# requests/s, when every response was a 200
+rate() {
+  local out
+  out=$(wrk -t2 -c"$conns" -d"${seconds}s" "$1")
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench/collateral: $1 answered other than 200" >&2; echo "$out" >&2; exit 1; fi
+  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+# rounds taken in turn, the best of each kept: the machine is shared, and a round that
+# another process slowed says nothing of either server
+rounds=${BENCH_ROUNDS:-3}
+prates=() nrates=()
+for r in $(seq "$rounds"); do
+  prates+=("$(rate "http://127.0.0.1:$pport$target")")
+  nrates+=("$(rate "http://127.0.0.1:$nport$target")")
+  echo "round $r: kubetee-collateral ${prates[-1]}/s, nginx static file ${nrates[-1]}/s"
+done
+/usr/bin/python3 - "${prates[*]}" "${nrates[*]}" "$conns" "$seconds" <<'PY'
+import sys
+p = max(float(x) for x in sys.argv[1].split())
+n = max(float(x) for x in sys.argv[2].split())
+print("collateral tcb (cached, %s connections, %ss rounds, best of each): kubetee-collateral %d/s, "
+      "nginx %d/s" % (sys.argv[3], sys.argv[4], p, n))
+print("BENCH collateral ratio=%.2f target>=0.5 rate=%d/s baseline=%d/s" % (p / n, p, n))
+PY

@@ -1,0 +1,40 @@
+/* Fuzz target: the collateral proxy's untrusted inputs: request targets (selector 0),
+ * item keys (1) and stored or exported records (2). */
+#include "collateral.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+    if (n < 1) return 0;
+    uint8_t sel = data[0];
+    data++, n--;
+    kt_coll_query q;
+    if (sel == 0) {
+        if (kt_coll_query_parse((const char *)data, n, &q) == KT_OK) {
+            /* what parses names an item whose key parses back to the same item */
+            kt_coll_query back;
+            if (kt_coll_key_parse(q.key, &back) || strcmp(back.key, q.key) ||
+                memcmp(&back.id, &q.id, sizeof q.id))
+                abort();
+            char path[1200];
+            kt_coll_upstream_path(&q, false, path, sizeof path);
+            kt_coll_upstream_path(&q, true, path, sizeof path);
+        }
+    } else if (sel == 1) {
+        char key[KT_COLL_KEY_MAX + 8];
+        size_t k = n < sizeof key - 1 ? n : sizeof key - 1;
+        memcpy(key, data, k);
+        key[k] = '\0';
+        kt_coll_key_parse(key, &q);
+    } else {
+        const uint8_t *d = data;
+        size_t left = n;
+        kt_coll_record r;
+        while (left && kt_coll_record_next(&d, &left, &r) == KT_OK)
+            if (r.chain + r.chain_len != r.body || r.body + r.body_len > data + n) abort();
+    }
+    return 0;
+}

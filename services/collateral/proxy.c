@@ -1,0 +1,776 @@
+/* The proxy: a cache of PCS items, each verified (kt_pcs_item_check) before it is cached,
+ * stored or served from storage, and served only inside the window in which its
+ * verification holds. A miss in lazy mode fetches from upstream, whose answer is
+ * verified the same way; nothing upstream sends is cached or stored unless it verifies. */
+#include "collateral.h"
+
+#include <kubetee/crypto.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    kt_coll_query q;
+    kt_buf chain, body;
+    kt_buf headers; /* the item's response headers, issuer chain URL-encoded */
+    kt_pcs_validity v;
+    time_t verified_at;
+} entry;
+
+enum {
+    R_BAD_REQUEST,
+    R_NOT_FOUND,
+    R_METHOD,
+    R_NOT_CACHED,
+    R_EXPIRED,
+    R_UPSTREAM_UNAVAILABLE,
+    R_UPSTREAM_UNVERIFIED,
+    R_UPSTREAM_NOT_FOUND,
+    R_STORE_UNVERIFIED,
+    R_RATE,
+    R_COUNT
+};
+static const char *const reason_names[R_COUNT] = {
+    "bad_request",
+    "not_found",
+    "method",
+    "not_cached",
+    "expired",
+    "upstream_unavailable",
+    "upstream_unverified",
+    "upstream_not_found",
+    "store_unverified",
+    "upstream_rate",
+};
+
+struct kt_coll_proxy {
+    kt_coll_config cfg;
+    kt_pcs_trust *trust;
+    kt_coll_store *store;
+    pthread_rwlock_t lock; /* entries */
+    entry **entries;
+    size_t count, cap;
+    pthread_mutex_t fetch; /* upstream fetches and verification, one at a time */
+    bool need_platform_ca; /* the CA whose PCK CRL a PCK certificate needed */
+    double tokens;         /* upstream fetches allowed now (under fetch) */
+    bool rate_limited;     /* the last fetch was not made: over upstream_rate */
+    struct timespec filled;
+    uint8_t rid_prefix[8];
+    atomic_ulong rid;
+    atomic_ulong hits, misses, fetches, upstream_errors, grace_served, refreshes;
+    atomic_ulong refusals[R_COUNT];
+};
+
+time_t kt_coll_now(const kt_coll_proxy *p)
+{
+    return p->cfg.now ? (time_t)p->cfg.now : time(NULL);
+}
+
+static void iso(time_t t, char out[24])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 24, "@%lld", (long long)t);
+}
+
+/* encodeURIComponent's rule, as Intel PCS encodes issuer chains: unreserved bytes stay. */
+static kt_status url_encode(const uint8_t *s, size_t n, kt_buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+        bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    strchr("-_.!~*'()", c);
+        kt_status st = keep && c ? kt_buf_append(out, &c, 1) : kt_buf_append(out, e, 3);
+        if (st) return st;
+    }
+    return KT_OK;
+}
+
+static kt_status header_line(kt_buf *out, const char *name, const kt_buf *chain)
+{
+    kt_status st = kt_buf_append(out, name, strlen(name));
+    if (!st) st = kt_buf_append(out, ": ", 2);
+    if (!st) st = url_encode(chain->data, chain->len, out);
+    if (!st) st = kt_buf_append(out, "\n", 1);
+    return st;
+}
+
+static kt_status make_headers(entry *e)
+{
+    e->headers.len = 0;
+    switch (e->q.id.kind) {
+    case KT_PCS_TCB: {
+        /* v4's name; SGX's v3 name too, which older clients read */
+        kt_status st = header_line(&e->headers, "TCB-Info-Issuer-Chain", &e->chain);
+        if (!st && e->q.id.tee == KT_TEE_SGX)
+            st = header_line(&e->headers, "SGX-TCB-Info-Issuer-Chain", &e->chain);
+        return st;
+    }
+    case KT_PCS_QE_IDENTITY:
+    case KT_PCS_QVE_IDENTITY:
+        return header_line(&e->headers, "SGX-Enclave-Identity-Issuer-Chain", &e->chain);
+    case KT_PCS_PCK_CRL:
+        return header_line(&e->headers, "SGX-PCK-CRL-Issuer-Chain", &e->chain);
+    case KT_PCS_PCK_CERT: {
+        char tcbm[37], fmspc[13], line[160];
+        uint8_t pcesvn[2] = {(uint8_t)e->v.pck.pcesvn, (uint8_t)(e->v.pck.pcesvn >> 8)};
+        kt_hex_encode(e->v.pck.cpusvn, 16, tcbm, sizeof tcbm);
+        kt_hex_encode(pcesvn, 2, tcbm + 32, 5);
+        kt_hex_encode(e->v.pck.fmspc, 6, fmspc, sizeof fmspc);
+        for (char *c = tcbm; *c; c++)
+            if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+        for (char *c = fmspc; *c; c++)
+            if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+        int n = snprintf(line, sizeof line,
+                         "SGX-TCBm: %s\nSGX-FMSPC: %s\nSGX-PCK-Certificate-CA-Type: %s\n", tcbm,
+                         fmspc, e->v.pck.platform_ca ? "platform" : "processor");
+        kt_status st = header_line(&e->headers, "SGX-PCK-Certificate-Issuer-Chain", &e->chain);
+        return st ? st : kt_buf_append(&e->headers, line, (size_t)n);
+    }
+    case KT_PCS_ROOT_CRL:
+        return KT_OK;
+    }
+    return KT_OK;
+}
+
+static void entry_free(entry *e)
+{
+    if (!e) return;
+    kt_buf_free(&e->chain);
+    kt_buf_free(&e->body);
+    kt_buf_free(&e->headers);
+    free(e);
+}
+
+/* Under p->lock. */
+static entry *find(kt_coll_proxy *p, const char *key)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (!strcmp(p->entries[i]->q.key, key)) return p->entries[i];
+    return NULL;
+}
+
+static const char *content_type(const kt_coll_query *q, bool pem)
+{
+    if (q->id.kind == KT_PCS_PCK_CERT) return "application/x-pem-file";
+    bool crl = q->id.kind == KT_PCS_PCK_CRL || q->id.kind == KT_PCS_ROOT_CRL;
+    return !crl ? "application/json" : pem ? "application/x-pem-file" : "application/pkix-crl";
+}
+
+/* Verifies an item at `now` and caches it (and stores it, when asked). Under p->fetch. */
+static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
+                          size_t chain_len, const uint8_t *body, size_t body_len, bool store,
+                          time_t now)
+{
+    entry *e = calloc(1, sizeof *e);
+    if (!e) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    e->q = *q;
+    e->q.crl_pem = false;
+    e->q.ppid[0] = '\0';
+    kt_status st = kt_pcs_item_check(p->trust, &q->id, body, body_len, (const char *)chain,
+                                     chain_len, now, &e->v);
+    if (!st) { /* out of order: an older issue never replaces a newer one */
+        char was[24], is[24];
+        pthread_rwlock_rdlock(&p->lock);
+        entry *cur = find(p, q->key);
+        if (cur && cur->v.issued > e->v.issued) {
+            iso(cur->v.issued, was), iso(e->v.issued, is);
+            st = kt_fail(KT_ERR_VERIFY, "%s issued %s is older than the cached one (issued %s)",
+                         q->key, is, was);
+        }
+        pthread_rwlock_unlock(&p->lock);
+    }
+    if (st == KT_ERR_STATE && q->id.kind == KT_PCS_PCK_CERT)
+        p->need_platform_ca = e->v.pck.platform_ca;
+    if (!st && q->id.kind == KT_PCS_PCK_CERT && memcmp(e->v.pck.pceid, q->pceid, 2))
+        st = kt_fail(KT_ERR_VERIFY, "PCK certificate is for another PCE ID than the one asked for");
+    /* the CRLs judge the other items from now on */
+    if (!st && q->id.kind == KT_PCS_ROOT_CRL)
+        st = kt_pcs_trust_set_root_crl(p->trust, body, body_len, now, &e->v);
+    if (!st && q->id.kind == KT_PCS_PCK_CRL)
+        st = kt_pcs_trust_set_pck_crl(p->trust, &q->id, body, body_len, (const char *)chain,
+                                      chain_len, now, &e->v);
+    if (!st) st = kt_buf_append(&e->chain, chain, chain_len);
+    if (!st) st = kt_buf_append(&e->body, body, body_len);
+    if (!st) st = make_headers(e);
+    if (!st && store) {
+        kt_buf rec = {0};
+        st = kt_coll_record_write(&rec, q->key, now, chain, chain_len, body, body_len);
+        if (!st) st = p->store->ops->put(p->store, q->key, &rec);
+        kt_buf_free(&rec);
+    }
+    if (st) {
+        entry_free(e);
+        return st;
+    }
+    e->verified_at = now;
+    pthread_rwlock_wrlock(&p->lock);
+    entry *old = find(p, q->key);
+    if (old) {
+        for (size_t i = 0; i < p->count; i++)
+            if (p->entries[i] == old) p->entries[i] = e;
+    } else if (p->count == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        entry **grown = realloc(p->entries, cap * sizeof *grown);
+        if (!grown)
+            st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        else
+            p->entries = grown, p->cap = cap;
+    }
+    if (!st && !old) p->entries[p->count++] = e;
+    pthread_rwlock_unlock(&p->lock);
+    if (st) {
+        entry_free(e);
+        return st;
+    }
+    /* readers copy what they serve under the lock, so the old entry is no longer in use */
+    entry_free(old);
+    return KT_OK;
+}
+
+static kt_status admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
+                       size_t chain_len, const uint8_t *body, size_t body_len, bool store)
+{
+    return admit_at(p, q, chain, chain_len, body, body_len, store, kt_coll_now(p));
+}
+
+kt_status kt_coll_proxy_admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
+                              size_t chain_len, const uint8_t *body, size_t body_len, bool store)
+{
+    pthread_mutex_lock(&p->fetch);
+    kt_status st = admit(p, q, chain, chain_len, body, body_len, store);
+    pthread_mutex_unlock(&p->fetch);
+    return st;
+}
+
+static void refuse(kt_coll_proxy *p, unsigned reason, const char *key, const char *why)
+{
+    atomic_fetch_add(&p->refusals[reason], 1);
+    char shown[512];
+    kt_escape(why, strlen(why), shown, sizeof shown);
+    kt_log(KT_LOG_WARN, "collateral.refused", "reason", reason_names[reason], "item",
+           key ? key : "", "detail", shown, NULL);
+}
+
+static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now);
+
+/* Fetches one item from upstream and admits it. Under p->fetch. *code: upstream's HTTP
+ * status (0: no answer). */
+static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *code)
+{
+    char url[2048], path[1200];
+    const char *base = p->cfg.upstream_url;
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    kt_coll_upstream_path(q, !strcmp(p->cfg.upstream_kind, "pcs"), path, sizeof path);
+    if (q->id.kind == KT_PCS_ROOT_CRL && !strcmp(p->cfg.upstream_kind, "pcs"))
+        snprintf(url, sizeof url, "%s", p->cfg.root_crl_url);
+    else
+        snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    const char *header = q->id.kind == KT_PCS_TCB        ? "TCB-Info-Issuer-Chain"
+                         : q->id.kind == KT_PCS_PCK_CRL  ? "SGX-PCK-CRL-Issuer-Chain"
+                         : q->id.kind == KT_PCS_PCK_CERT ? "SGX-PCK-Certificate-Issuer-Chain"
+                         : q->id.kind == KT_PCS_ROOT_CRL ? NULL
+                                                         : "SGX-Enclave-Identity-Issuer-Chain";
+    /* a token bucket: at most upstream_rate fetches a second, whatever clients ask for */
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double rate = p->cfg.upstream_rate;
+    p->tokens += rate * ((double)(t.tv_sec - p->filled.tv_sec) +
+                         (double)(t.tv_nsec - p->filled.tv_nsec) / 1e9);
+    if (p->tokens > rate) p->tokens = rate;
+    p->filled = t;
+    p->rate_limited = p->tokens < 1;
+    if (p->rate_limited) {
+        atomic_fetch_add(&p->upstream_errors, 1);
+        return kt_fail(KT_ERR_UNAVAILABLE, "upstream fetch rate limit (%u a second) reached",
+                       p->cfg.upstream_rate);
+    }
+    p->tokens -= 1;
+    kt_buf body = {0}, chain = {0};
+    atomic_fetch_add(&p->fetches, 1);
+    kt_status st = kt_pcs_get(url, p->cfg.api_key[0] ? p->cfg.api_key : NULL, header, &body,
+                              header ? &chain : NULL, code);
+    if (!st && *code != 200)
+        st = kt_fail(*code == 404 ? KT_ERR_NOT_FOUND : KT_ERR_UNAVAILABLE,
+                     "upstream answered HTTP %ld", *code);
+    if (!st && header && chain.len == 0)
+        st = kt_fail(KT_ERR_MALFORMED, "upstream sent no %s header", header);
+    if (!st && (q->id.kind == KT_PCS_ROOT_CRL || q->id.kind == KT_PCS_PCK_CRL))
+        st = kt_pcs_crl_der(&body);
+    bool answered = !st;
+    if (!st) st = admit(p, q, chain.data, chain.len, body.data, body.len, true);
+    if (st == KT_ERR_STATE && q->id.kind == KT_PCS_PCK_CERT &&
+        ensure_pck_crl(p, p->need_platform_ca, kt_coll_now(p)) == KT_OK)
+        /* the PCK CRL of the certificate's CA was not held: fetched, try again */
+        st = admit(p, q, chain.data, chain.len, body.data, body.len, true);
+    if (st && *code == 200)
+        st = kt_fail_context(KT_ERR_VERIFY, "upstream's %s%s", q->key,
+                             answered ? " does not verify" : "");
+    if (st) {
+        atomic_fetch_add(&p->upstream_errors, 1);
+        char shown[512];
+        kt_log(KT_LOG_WARN, "collateral.upstream_error", "item", q->key, "detail",
+               kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+    } else {
+        kt_log(KT_LOG_INFO, "collateral.fetched", "item", q->key, NULL);
+    }
+    kt_buf_free(&body);
+    kt_buf_free(&chain);
+    return st;
+}
+
+/* The root CA CRL that judges every other item, valid now: cached, re-verified from
+ * storage, or fetched. Under p->fetch. */
+static kt_status ensure_root(kt_coll_proxy *p, time_t now)
+{
+    kt_coll_query rq;
+    kt_coll_key_parse("rootcacrl", &rq);
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, "rootcacrl");
+    bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
+    pthread_rwlock_unlock(&p->lock);
+    if (ok) return KT_OK;
+    long code = 0;
+    if (!strcmp(p->cfg.mode, "lazy") && fetch_upstream(p, &rq, &code) == KT_OK) return KT_OK;
+    return kt_fail(KT_ERR_UNAVAILABLE, "no valid root CA CRL to judge issuer chains: %s",
+                   kt_last_error());
+}
+
+/* The PCK CRL that judges PCK certificates of a CA, valid now: cached, or fetched. Under
+ * p->fetch. */
+static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now)
+{
+    kt_coll_query cq;
+    const char *key = platform ? "pckcrl-platform" : "pckcrl-processor";
+    kt_coll_key_parse(key, &cq);
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, key);
+    bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
+    pthread_rwlock_unlock(&p->lock);
+    if (ok) return KT_OK;
+    long code = 0;
+    if (!strcmp(p->cfg.mode, "lazy") && fetch_upstream(p, &cq, &code) == KT_OK) return KT_OK;
+    return kt_fail(KT_ERR_UNAVAILABLE, "no valid %s to judge PCK certificates: %s", key,
+                   kt_last_error());
+}
+
+static void reply_text(kt_http_reply *r, unsigned code, const char *msg)
+{
+    r->code = code;
+    r->content_type = "text/plain";
+    kt_buf_append(&r->body, msg, strlen(msg));
+    kt_buf_append(&r->body, "\n", 1);
+}
+
+static void request_id(kt_coll_proxy *p, kt_http_reply *r)
+{
+    uint8_t id[16];
+    unsigned long n = atomic_fetch_add(&p->rid, 1);
+    memcpy(id, p->rid_prefix, 8);
+    for (int i = 0; i < 8; i++)
+        id[8 + i] = (uint8_t)(n >> (8 * (7 - i)));
+    char hex[33], line[48];
+    kt_hex_encode(id, 16, hex, sizeof hex);
+    int len = snprintf(line, sizeof line, "Request-ID: %s\n", hex);
+    kt_buf_append(&r->headers, line, (size_t)len);
+}
+
+static kt_status crl_pem(const kt_buf *der, kt_buf *out)
+{
+    kt_buf b64 = {0};
+    kt_status st = kt_base64_encode(der->data, der->len, &b64);
+    static const char head[] = "-----BEGIN X509 CRL-----\n", tail[] = "-----END X509 CRL-----\n";
+    if (!st) st = kt_buf_append(out, head, sizeof head - 1);
+    for (size_t i = 0; !st && i < b64.len; i += 64) {
+        size_t n = b64.len - i < 64 ? b64.len - i : 64;
+        st = kt_buf_append(out, b64.data + i, n);
+        if (!st) st = kt_buf_append(out, "\n", 1);
+    }
+    if (!st) st = kt_buf_append(out, tail, sizeof tail - 1);
+    kt_buf_free(&b64);
+    return st;
+}
+
+/* Copies a servable entry into the reply (marked when served inside grace). Under p->lock
+ * (read). */
+static void serve(const kt_coll_query *q, const entry *e, kt_http_reply *r, const char *grace)
+{
+    r->code = 200;
+    r->content_type = content_type(q, q->crl_pem);
+    kt_status st = q->crl_pem ? crl_pem(&e->body, &r->body)
+                              : kt_buf_append(&r->body, e->body.data, e->body.len);
+    if (!st) st = kt_buf_append(&r->headers, e->headers.data, e->headers.len);
+    if (!st && grace) {
+        char line[96];
+        int n = snprintf(line, sizeof line, "KubeTEE-Collateral-Grace: expired %s\n", grace);
+        st = kt_buf_append(&r->headers, line, (size_t)n);
+    }
+    if (st) {
+        r->body.len = 0;
+        reply_text(r, 500, "out of memory");
+    }
+}
+
+typedef enum { S_SERVED, S_MISS, S_EXPIRED } lookup;
+
+static lookup try_serve(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_http_reply *r,
+                        time_t *expired_at)
+{
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, q->key);
+    lookup l = S_MISS;
+    if (e && now >= e->v.issued && now <= e->v.valid_to) {
+        serve(q, e, r, NULL);
+        l = S_SERVED;
+    } else if (e) {
+        *expired_at = e->v.valid_to;
+        l = S_EXPIRED;
+    }
+    pthread_rwlock_unlock(&p->lock);
+    return l;
+}
+
+/* Inside the grace window past an item's validity: served, marked and counted. */
+static bool try_grace(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_http_reply *r)
+{
+    if (p->cfg.grace <= 0) return false;
+    bool served = false;
+    char when[24];
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, q->key);
+    if (e && now >= e->v.issued && now > e->v.valid_to && now - e->v.valid_to <= p->cfg.grace) {
+        iso(e->v.valid_to, when);
+        serve(q, e, r, when);
+        served = true;
+    }
+    pthread_rwlock_unlock(&p->lock);
+    if (served) {
+        atomic_fetch_add(&p->grace_served, 1);
+        kt_log(KT_LOG_WARN, "collateral.grace_served", "item", q->key, "expired", when, NULL);
+    }
+    return served;
+}
+
+/* What a stored copy says now, verified again (a newer root CA CRL may extend it). With
+ * past, a copy that no longer verifies now is verified when it last did, so it is known
+ * as expired (served inside grace only) rather than unknown. */
+static bool reverify(kt_coll_proxy *p, const kt_coll_query *q, bool past)
+{
+    kt_buf rec = {0};
+    kt_coll_record r;
+    bool ok = false;
+    if (p->store->ops->get(p->store, q->key, &rec) == KT_OK) {
+        const uint8_t *d = rec.data;
+        size_t n = rec.len;
+        bool whole = kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && !strcmp(r.key, q->key);
+        ok = whole && admit(p, q, r.chain, r.chain_len, r.body, r.body_len, false) == KT_OK;
+        if (whole && !ok && past && r.verified_at < kt_coll_now(p))
+            ok = admit_at(p, q, r.chain, r.chain_len, r.body, r.body_len, false, r.verified_at) ==
+                 KT_OK;
+    }
+    kt_buf_free(&rec);
+    kt_clear_error();
+    return ok;
+}
+
+static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt_http_reply *r)
+{
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        atomic_fetch_add(&p->refusals[R_METHOD], 1);
+        return reply_text(r, 405, "method not allowed");
+    }
+    kt_coll_query q;
+    kt_status st = kt_coll_query_parse(raw_uri, strlen(raw_uri), &q);
+    if (st) {
+        unsigned reason = st == KT_ERR_NOT_FOUND ? R_NOT_FOUND : R_BAD_REQUEST;
+        refuse(p, reason, NULL, kt_last_error());
+        char msg[512];
+        kt_escape(kt_last_error(), strlen(kt_last_error()), msg, sizeof msg);
+        return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
+    }
+    time_t now = kt_coll_now(p), expired_at = 0;
+    if (try_serve(p, &q, now, r, &expired_at) == S_SERVED) {
+        atomic_fetch_add(&p->hits, 1);
+        return;
+    }
+    atomic_fetch_add(&p->misses, 1);
+    pthread_mutex_lock(&p->fetch);
+    lookup l = try_serve(p, &q, now, r, &expired_at); /* another request may have fetched it */
+    char why[600] = "";
+    unsigned reason = R_NOT_CACHED, code = 404;
+    if (l != S_SERVED && q.id.kind != KT_PCS_ROOT_CRL && ensure_root(p, now)) {
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        reason = R_UPSTREAM_UNAVAILABLE, code = 503;
+    } else if (l != S_SERVED && reverify(p, &q, false)) {
+        l = try_serve(p, &q, now, r, &expired_at);
+    }
+    if (l != S_SERVED && !why[0] && !strcmp(p->cfg.mode, "lazy")) {
+        long up = 0;
+        st = fetch_upstream(p, &q, &up);
+        if (!st)
+            l = try_serve(p, &q, now, r, &expired_at);
+        else {
+            snprintf(why, sizeof why, "%s", kt_last_error());
+            reason = p->rate_limited          ? R_RATE
+                     : st == KT_ERR_NOT_FOUND ? R_UPSTREAM_NOT_FOUND
+                     : st == KT_ERR_VERIFY    ? R_UPSTREAM_UNVERIFIED
+                                              : R_UPSTREAM_UNAVAILABLE;
+            code = st == KT_ERR_NOT_FOUND ? 404 : st == KT_ERR_VERIFY ? 502 : 503;
+        }
+    } else if (l != S_SERVED && !why[0]) {
+        snprintf(why, sizeof why, "not cached (offline mode: import it)");
+    }
+    pthread_mutex_unlock(&p->fetch);
+    if (l == S_SERVED) return;
+    if (try_grace(p, &q, now, r)) return;
+    char msg[800], when[24];
+    if (expired_at) {
+        iso(expired_at, when);
+        reason = R_EXPIRED, code = 503;
+        snprintf(msg, sizeof msg,
+                 "%s: the cached copy expired at %s and no fresh one could be had: %s", q.key, when,
+                 why);
+    } else {
+        snprintf(msg, sizeof msg, "%s: %s", q.key, why);
+    }
+    refuse(p, reason, q.key, msg);
+    char shown[1024];
+    reply_text(r, code, kt_escape(msg, strlen(msg), shown, sizeof shown));
+}
+
+void kt_coll_proxy_handle(void *ctx, const char *method, const char *raw_uri, kt_http_reply *r)
+{
+    kt_coll_proxy *p = ctx;
+    handle(p, method, raw_uri, r);
+    request_id(p, r);
+}
+
+bool kt_coll_proxy_ready(void *ctx)
+{
+    kt_coll_proxy *p = ctx;
+    if (!strcmp(p->cfg.mode, "lazy")) return true;
+    time_t now = kt_coll_now(p);
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, "rootcacrl");
+    bool ok = e && now <= e->v.valid_to;
+    pthread_rwlock_unlock(&p->lock);
+    return ok;
+}
+
+void kt_coll_proxy_metrics(void *ctx, kt_buf *out)
+{
+    kt_coll_proxy *p = ctx;
+    kt_metric(out, "kubetee_collateral_hits_total", "counter",
+              "requests served from the verified cache", NULL, (double)atomic_load(&p->hits));
+    kt_metric(out, "kubetee_collateral_misses_total", "counter",
+              "requests the cache could not serve at once", NULL, (double)atomic_load(&p->misses));
+    kt_metric(out, "kubetee_collateral_upstream_fetches_total", "counter", "fetches from upstream",
+              NULL, (double)atomic_load(&p->fetches));
+    kt_metric(out, "kubetee_collateral_upstream_errors_total", "counter",
+              "upstream fetches that failed or sent collateral that does not verify", NULL,
+              (double)atomic_load(&p->upstream_errors));
+    kt_metric(out, "kubetee_collateral_refreshes_total", "counter",
+              "items fetched again ahead of their expiry", NULL,
+              (double)atomic_load(&p->refreshes));
+    kt_metric(out, "kubetee_collateral_grace_served_total", "counter",
+              "responses served past an item's validity, inside the grace window", NULL,
+              (double)atomic_load(&p->grace_served));
+    for (unsigned i = 0; i < R_COUNT; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", reason_names[i]);
+        kt_metric(out, "kubetee_collateral_refusals_total", "counter",
+                  i ? NULL : "requests refused, by reason", labels,
+                  (double)atomic_load(&p->refusals[i]));
+    }
+    time_t now = kt_coll_now(p);
+    pthread_rwlock_rdlock(&p->lock);
+    kt_metric(out, "kubetee_collateral_items", "gauge", "verified items cached", NULL,
+              (double)p->count);
+    for (size_t i = 0; i < p->count; i++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "item=\"%s\"", p->entries[i]->q.key);
+        kt_metric(out, "kubetee_collateral_age_seconds", "gauge",
+                  i ? NULL : "seconds since the item was issued", labels,
+                  (double)(now - p->entries[i]->v.issued));
+    }
+    for (size_t i = 0; i < p->count; i++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "item=\"%s\"", p->entries[i]->q.key);
+        kt_metric(out, "kubetee_collateral_next_update_margin_seconds", "gauge",
+                  i ? NULL
+                    : "seconds until the item stops verifying (its nextUpdate, or an "
+                      "earlier end of what it was judged by)",
+                  labels, (double)(p->entries[i]->v.valid_to - now));
+    }
+    pthread_rwlock_unlock(&p->lock);
+}
+
+void kt_coll_proxy_refresh(kt_coll_proxy *p)
+{
+    if (strcmp(p->cfg.mode, "lazy") || p->cfg.refresh <= 0) return;
+    time_t now = kt_coll_now(p);
+    char(*keys)[KT_COLL_KEY_MAX] = NULL;
+    size_t n = 0;
+    pthread_rwlock_rdlock(&p->lock);
+    keys = calloc(p->count ? p->count : 1, sizeof *keys);
+    for (size_t i = 0; keys && i < p->count; i++)
+        if (p->entries[i]->v.valid_to - now <= p->cfg.refresh)
+            memcpy(keys[n++], p->entries[i]->q.key, KT_COLL_KEY_MAX);
+    pthread_rwlock_unlock(&p->lock);
+    /* the root CA CRL first: it judges the others */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if ((strcmp(keys[i], "rootcacrl") == 0) != (pass == 0)) continue;
+            kt_coll_query q;
+            long code = 0;
+            if (kt_coll_key_parse(keys[i], &q)) continue;
+            pthread_mutex_lock(&p->fetch);
+            if (fetch_upstream(p, &q, &code) == KT_OK) {
+                atomic_fetch_add(&p->refreshes, 1);
+                kt_log(KT_LOG_INFO, "collateral.refreshed", "item", keys[i], NULL);
+            }
+            pthread_mutex_unlock(&p->fetch);
+        }
+    free(keys);
+}
+
+/* The CRLs first, as they judge the other items: the root CA CRL, then the PCK CRLs. */
+static const char *const judges[] = {"rootcacrl", "pckcrl-processor", "pckcrl-platform"};
+
+static bool is_judge(const char *key)
+{
+    for (size_t i = 0; i < sizeof judges / sizeof judges[0]; i++)
+        if (!strcmp(key, judges[i])) return true;
+    return false;
+}
+
+static void load_one(kt_coll_proxy *p, const char *key)
+{
+    kt_coll_query q;
+    kt_buf rec = {0};
+    bool held = p->store->ops->get(p->store, key, &rec) == KT_OK;
+    kt_buf_free(&rec);
+    kt_clear_error();
+    if (!held) return;
+    if (kt_coll_key_parse(key, &q) == KT_OK && !reverify(p, &q, true)) {
+        atomic_fetch_add(&p->refusals[R_STORE_UNVERIFIED], 1);
+        kt_log(KT_LOG_WARN, "collateral.store_item_refused", "item", key, NULL);
+    }
+}
+
+static void load_rest(void *arg, const char *key)
+{
+    if (!is_judge(key)) load_one(arg, key);
+}
+
+kt_status kt_coll_proxy_new(const kt_coll_config *c, kt_coll_proxy **out)
+{
+    kt_coll_proxy *p = calloc(1, sizeof *p);
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    p->cfg = *c;
+    pthread_rwlock_init(&p->lock, NULL);
+    pthread_mutex_init(&p->fetch, NULL);
+    kt_buf root = {0};
+    kt_status st = c->root_ca[0] ? kt_file_read(c->root_ca, 1 << 16, &root)
+                                 : kt_fail(KT_ERR_INVALID_ARGUMENT, "root_ca is required");
+    if (!st) st = kt_pcs_trust_new((const char *)root.data, root.len, &p->trust);
+    kt_buf_free(&root);
+    if (!st)
+        st = !strcmp(c->storage, "sqlite") ? kt_coll_store_sqlite(c->storage_file, &p->store)
+                                           : kt_coll_store_dir(c->storage_dir, &p->store);
+    if (!st) st = kt_random(p->rid_prefix, sizeof p->rid_prefix);
+    p->tokens = c->upstream_rate;
+    clock_gettime(CLOCK_MONOTONIC, &p->filled);
+    if (!st && !strcmp(c->upstream_kind, "pcs") && !c->root_crl_url[0] &&
+        kt_crl_distribution_point(c->root_ca, p->cfg.root_crl_url, sizeof p->cfg.root_crl_url))
+        st = kt_fail_context(KT_ERR_MALFORMED, "pcs upstream: no root_crl_url");
+    if (st) {
+        kt_coll_proxy_free(p);
+        return st;
+    }
+    if (kt_pcs_trust_is_simulated(p->trust))
+        kt_log(KT_LOG_WARN, "collateral.simulated_root", "root_ca", c->root_ca, NULL);
+    if (c->now) kt_log(KT_LOG_WARN, "collateral.fixed_clock", "note", "testing only", NULL);
+    pthread_mutex_lock(&p->fetch);
+    for (size_t i = 0; i < sizeof judges / sizeof judges[0]; i++)
+        load_one(p, judges[i]);
+    p->store->ops->list(p->store, load_rest, p);
+    pthread_mutex_unlock(&p->fetch);
+    char n[24];
+    snprintf(n, sizeof n, "%zu", p->count);
+    kt_log(KT_LOG_INFO, "collateral.loaded", "items", n, "storage",
+           !strcmp(c->storage, "sqlite") ? c->storage_file : c->storage_dir, NULL);
+    *out = p;
+    return KT_OK;
+}
+
+kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const char *leaf,
+                                     size_t leaf_len, const char *chain, size_t chain_len,
+                                     bool store)
+{
+    kt_pcs_item_id id = {.kind = KT_PCS_PCK_CERT};
+    kt_pcs_validity v;
+    time_t now = kt_coll_now(p);
+    pthread_mutex_lock(&p->fetch);
+    /* what the certificate says (its TCB, PCE ID), once it verifies, names the item */
+    kt_status st = kt_pcs_item_check(p->trust, &id, (const uint8_t *)leaf, leaf_len, chain,
+                                     chain_len, now, &v);
+    if (st == KT_ERR_STATE && ensure_pck_crl(p, v.pck.platform_ca, now) == KT_OK)
+        st = kt_pcs_item_check(p->trust, &id, (const uint8_t *)leaf, leaf_len, chain, chain_len,
+                               now, &v);
+    kt_coll_query q;
+    if (!st) {
+        char uri[256], qe[33], cpusvn[33], pcesvn[5], pceid[5];
+        uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
+        kt_hex_encode(qeid, 16, qe, sizeof qe);
+        kt_hex_encode(v.pck.cpusvn, 16, cpusvn, sizeof cpusvn);
+        kt_hex_encode(svn, 2, pcesvn, sizeof pcesvn);
+        kt_hex_encode(v.pck.pceid, 2, pceid, sizeof pceid);
+        int n = snprintf(uri, sizeof uri,
+                         "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s", qe,
+                         cpusvn, pcesvn, pceid);
+        st = kt_coll_query_parse(uri, (size_t)n, &q);
+    }
+    if (!st)
+        st =
+            admit(p, &q, (const uint8_t *)chain, chain_len, (const uint8_t *)leaf, leaf_len, store);
+    pthread_mutex_unlock(&p->fetch);
+    if (!st && store) kt_log(KT_LOG_INFO, "collateral.platform_registered", "item", q.key, NULL);
+    return st;
+}
+
+kt_status kt_coll_proxy_export(kt_coll_proxy *p, kt_buf *out)
+{
+    kt_status st = kt_buf_append(out, KT_COLL_EXPORT_MAGIC, sizeof KT_COLL_EXPORT_MAGIC - 1);
+    pthread_rwlock_rdlock(&p->lock);
+    /* the CRLs first, so an import can judge the rest as it reads them */
+    for (size_t pass = 0; pass <= sizeof judges / sizeof judges[0] && !st; pass++)
+        for (size_t i = 0; i < p->count && !st; i++) {
+            entry *e = p->entries[i];
+            bool mine = pass < sizeof judges / sizeof judges[0] ? !strcmp(e->q.key, judges[pass])
+                                                                : !is_judge(e->q.key);
+            if (!mine) continue;
+            st = kt_coll_record_write(out, e->q.key, e->verified_at, e->chain.data, e->chain.len,
+                                      e->body.data, e->body.len);
+        }
+    pthread_rwlock_unlock(&p->lock);
+    return st;
+}
+
+void kt_coll_proxy_free(kt_coll_proxy *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->count; i++)
+        entry_free(p->entries[i]);
+    free(p->entries);
+    if (p->store) p->store->ops->free(p->store);
+    kt_pcs_trust_free(p->trust);
+    pthread_rwlock_destroy(&p->lock);
+    pthread_mutex_destroy(&p->fetch);
+    free(p);
+}

@@ -1,0 +1,269 @@
+/* The PCS/PCCS v4 query language, strictly: exact paths, the parameters each path takes
+ * and no other, each once, values in their exact form. Whatever is refused is named. */
+#include "collateral.h"
+
+#include <string.h>
+
+typedef enum {
+    P_FMSPC = 1,
+    P_UPDATE = 2,
+    P_CA = 4,
+    P_ENCODING = 8,
+    P_QEID = 16,
+    P_CPUSVN = 32,
+    P_PCESVN = 64,
+    P_PCEID = 128,
+    P_PPID = 256,
+} param;
+#define PCKCERT (P_QEID | P_CPUSVN | P_PCESVN | P_PCEID)
+
+static const struct {
+    const char *path;
+    kt_pcs_kind kind;
+    kt_tee_type tee;
+    unsigned allowed, required;
+} routes[] = {
+    {"/sgx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC | P_UPDATE, P_FMSPC},
+    {"/tdx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_TDX, P_FMSPC | P_UPDATE, P_FMSPC},
+    {"/sgx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_SGX, P_UPDATE, 0},
+    {"/tdx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_TDX, P_UPDATE, 0},
+    {"/sgx/certification/v4/qve/identity", KT_PCS_QVE_IDENTITY, KT_TEE_SGX, P_UPDATE, 0},
+    {"/sgx/certification/v4/pckcrl", KT_PCS_PCK_CRL, KT_TEE_SGX, P_CA | P_ENCODING, P_CA},
+    {"/sgx/certification/v4/rootcacrl", KT_PCS_ROOT_CRL, KT_TEE_SGX, 0, 0},
+    /* a PCCS's form: the platform by QE ID (encrypted_ppid is for Intel PCS, passed on) */
+    {"/sgx/certification/v4/pckcert", KT_PCS_PCK_CERT, KT_TEE_SGX, PCKCERT | P_PPID, PCKCERT},
+};
+
+static const struct {
+    const char *name;
+    param p;
+} params[] = {{"fmspc", P_FMSPC},       {"update", P_UPDATE}, {"ca", P_CA},
+              {"encoding", P_ENCODING}, {"qeid", P_QEID},     {"cpusvn", P_CPUSVN},
+              {"pcesvn", P_PCESVN},     {"pceid", P_PCEID},   {"encrypted_ppid", P_PPID}};
+
+#define NAME_SHOWN 40
+
+static kt_status bad(const char *what, const char *s, size_t n)
+{
+    char shown[NAME_SHOWN * 4 + 1];
+    kt_escape(s, n > NAME_SHOWN ? NAME_SHOWN : n, shown, sizeof shown);
+    return kt_fail(KT_ERR_MALFORMED, "%s '%s%s'", what, shown, n > NAME_SHOWN ? "..." : "");
+}
+
+static bool is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+/* Exactly 2 * bytes hex digits, either case. */
+static kt_status hex(const char *name, const char *v, size_t n, uint8_t *out, size_t bytes)
+{
+    char text[KT_COLL_PPID_HEX + 1], what[64];
+    snprintf(what, sizeof what, "%s must be %zu hex digits, not", name, 2 * bytes);
+    if (n != 2 * bytes || n > KT_COLL_PPID_HEX) return bad(what, v, n);
+    memcpy(text, v, n);
+    text[n] = '\0';
+    return kt_hex_decode(text, out, bytes) ? bad(what, v, n) : KT_OK;
+}
+
+static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
+{
+    uint8_t ppid[KT_COLL_PPID_HEX / 2];
+    switch (p) {
+    case P_FMSPC:
+        return hex("fmspc", v, n, q->id.fmspc, 6);
+    case P_QEID:
+        return hex("qeid", v, n, q->qeid, 16);
+    case P_CPUSVN:
+        return hex("cpusvn", v, n, q->cpusvn, 16);
+    case P_PCESVN:
+        return hex("pcesvn", v, n, q->pcesvn, 2);
+    case P_PCEID:
+        return hex("pceid", v, n, q->pceid, 2);
+    case P_PPID: {
+        kt_status st = hex("encrypted_ppid", v, n, ppid, sizeof ppid);
+        if (!st) kt_hex_encode(ppid, sizeof ppid, q->ppid, sizeof q->ppid);
+        return st;
+    }
+    case P_UPDATE:
+        if (is(v, n, "early"))
+            q->early = true;
+        else if (!is(v, n, "standard"))
+            return bad("update must be early or standard, not", v, n);
+        return KT_OK;
+    case P_CA:
+        if (is(v, n, "platform"))
+            q->id.platform_ca = true;
+        else if (!is(v, n, "processor"))
+            return bad("ca must be processor or platform, not", v, n);
+        return KT_OK;
+    case P_ENCODING:
+        if (is(v, n, "der"))
+            q->crl_pem = false;
+        else if (!is(v, n, "pem"))
+            return bad("encoding must be der or pem, not", v, n);
+        return KT_OK;
+    }
+    return kt_fail(KT_ERR_MALFORMED, "parameter");
+}
+
+static void make_key(kt_coll_query *q)
+{
+    char fmspc[13];
+    const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
+    const char *early = q->early ? "-early" : "";
+    switch (q->id.kind) {
+    case KT_PCS_ROOT_CRL:
+        snprintf(q->key, sizeof q->key, "rootcacrl");
+        break;
+    case KT_PCS_PCK_CRL:
+        snprintf(q->key, sizeof q->key, "pckcrl-%s", q->id.platform_ca ? "platform" : "processor");
+        break;
+    case KT_PCS_TCB:
+        kt_hex_encode(q->id.fmspc, 6, fmspc, sizeof fmspc);
+        snprintf(q->key, sizeof q->key, "%s-tcb-%s%s", tee, fmspc, early);
+        break;
+    case KT_PCS_QE_IDENTITY:
+        snprintf(q->key, sizeof q->key, "%s-qe%s", tee, early);
+        break;
+    case KT_PCS_QVE_IDENTITY:
+        snprintf(q->key, sizeof q->key, "sgx-qve%s", early);
+        break;
+    case KT_PCS_PCK_CERT: {
+        char qeid[33], cpusvn[33], pcesvn[5], pceid[5];
+        kt_hex_encode(q->qeid, 16, qeid, sizeof qeid);
+        kt_hex_encode(q->cpusvn, 16, cpusvn, sizeof cpusvn);
+        kt_hex_encode(q->pcesvn, 2, pcesvn, sizeof pcesvn);
+        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
+        snprintf(q->key, sizeof q->key, "pckcert-%s-%s-%s%s", qeid, pceid, cpusvn, pcesvn);
+        break;
+    }
+    }
+}
+
+kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
+{
+    if (!raw || !q) return kt_fail(KT_ERR_INVALID_ARGUMENT, "query: NULL argument");
+    memset(q, 0, sizeof *q);
+    if (n > 1024) return kt_fail(KT_ERR_MALFORMED, "request target over 1024 bytes");
+    const char *qm = memchr(raw, '?', n);
+    size_t path_len = qm ? (size_t)(qm - raw) : n;
+    size_t r;
+    for (r = 0; r < sizeof routes / sizeof routes[0]; r++)
+        if (is(raw, path_len, routes[r].path)) break;
+    if (r == sizeof routes / sizeof routes[0]) {
+        char why[256];
+        bad("no such path", raw, path_len);
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        return kt_fail(KT_ERR_NOT_FOUND, "%s", why);
+    }
+    q->id.kind = routes[r].kind;
+    q->id.tee = routes[r].tee;
+    q->crl_pem = routes[r].kind == KT_PCS_PCK_CRL; /* Intel PCS sends PEM unless asked for DER */
+    unsigned seen = 0;
+    const char *at = qm ? qm + 1 : raw + n, *end = raw + n;
+    if (qm && at == end) return kt_fail(KT_ERR_MALFORMED, "empty query after '?'");
+    while (at < end) {
+        const char *amp = memchr(at, '&', (size_t)(end - at));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(at, '=', (size_t)(stop - at));
+        if (stop == at) return kt_fail(KT_ERR_MALFORMED, "empty parameter in the query");
+        if (!eq) return bad("parameter without a value:", at, (size_t)(stop - at));
+        size_t nl = (size_t)(eq - at), p;
+        for (p = 0; p < sizeof params / sizeof params[0]; p++)
+            if (is(at, nl, params[p].name)) break;
+        if (p == sizeof params / sizeof params[0] || !(routes[r].allowed & params[p].p))
+            return bad("unknown parameter", at, nl);
+        if (seen & params[p].p) return bad("parameter given twice:", at, nl);
+        seen |= params[p].p;
+        kt_status st = value(q, params[p].p, eq + 1, (size_t)(stop - eq - 1));
+        if (st) return st;
+        at = amp ? amp + 1 : end;
+        if (amp && at == end) return kt_fail(KT_ERR_MALFORMED, "empty parameter in the query");
+    }
+    unsigned missing = routes[r].required & ~seen;
+    for (size_t p = 0; p < sizeof params / sizeof params[0]; p++)
+        if (missing & params[p].p)
+            return kt_fail(KT_ERR_MALFORMED, "missing parameter '%s'", params[p].name);
+    make_key(q);
+    return KT_OK;
+}
+
+kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
+{
+    char uri[256];
+    const char *k = key;
+    size_t n = key ? strnlen(key, KT_COLL_KEY_MAX) : KT_COLL_KEY_MAX;
+    if (n >= KT_COLL_KEY_MAX) return kt_fail(KT_ERR_MALFORMED, "item key too long");
+    bool early = n > 6 && !strcmp(k + n - 6, "-early");
+    const char *upd = early ? "update=early" : "";
+    int len;
+    if (!strcmp(k, "rootcacrl"))
+        len = snprintf(uri, sizeof uri, "/sgx/certification/v4/rootcacrl");
+    else if (!strncmp(k, "pckcrl-", 7))
+        len = snprintf(uri, sizeof uri, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der", k + 7);
+    else if ((!strncmp(k, "sgx-tcb-", 8) || !strncmp(k, "tdx-tcb-", 8)) &&
+             n == 20 + (early ? 6 : 0))
+        len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/tcb?fmspc=%.12s%s%s", k, k + 8,
+                       early ? "&" : "", upd);
+    else if ((!strncmp(k, "sgx-qe", 6) || !strncmp(k, "tdx-qe", 6)) && n == 6 + (early ? 6 : 0))
+        len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/qe/identity%s%s", k,
+                       early ? "?" : "", upd);
+    else if (!strncmp(k, "pckcert-", 8) && n == 8 + 32 + 1 + 4 + 1 + 36 && k[40] == '-' &&
+             k[45] == '-')
+        len =
+            snprintf(uri, sizeof uri,
+                     "/sgx/certification/v4/pckcert?qeid=%.32s&pceid=%.4s&cpusvn=%.32s&pcesvn=%.4s",
+                     k + 8, k + 41, k + 46, k + 78);
+    else if (!strncmp(k, "sgx-qve", 7) && n == 7 + (early ? 6 : 0))
+        len = snprintf(uri, sizeof uri, "/sgx/certification/v4/qve/identity%s%s", early ? "?" : "",
+                       upd);
+    else
+        return bad("unknown item key", k, n);
+    kt_status st = kt_coll_query_parse(uri, (size_t)len, q);
+    if (st || strcmp(q->key, k)) return bad("unknown item key", k, n);
+    q->crl_pem = false;
+    return KT_OK;
+}
+
+void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t cap)
+{
+    char fmspc[13];
+    const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
+    const char *upd = q->early ? "update=early" : "update=standard";
+    switch (q->id.kind) {
+    case KT_PCS_ROOT_CRL:
+        snprintf(out, cap, "/sgx/certification/v4/rootcacrl");
+        break;
+    case KT_PCS_PCK_CRL:
+        snprintf(out, cap, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der",
+                 q->id.platform_ca ? "platform" : "processor");
+        break;
+    case KT_PCS_TCB:
+        kt_hex_encode(q->id.fmspc, 6, fmspc, sizeof fmspc);
+        snprintf(out, cap, "/%s/certification/v4/tcb?fmspc=%s&%s", tee, fmspc, upd);
+        break;
+    case KT_PCS_QE_IDENTITY:
+        snprintf(out, cap, "/%s/certification/v4/qe/identity?%s", tee, upd);
+        break;
+    case KT_PCS_QVE_IDENTITY:
+        snprintf(out, cap, "/sgx/certification/v4/qve/identity?%s", upd);
+        break;
+    case KT_PCS_PCK_CERT: {
+        char qeid[33], cpusvn[33], pcesvn[5], pceid[5];
+        kt_hex_encode(q->qeid, 16, qeid, sizeof qeid);
+        kt_hex_encode(q->cpusvn, 16, cpusvn, sizeof cpusvn);
+        kt_hex_encode(q->pcesvn, 2, pcesvn, sizeof pcesvn);
+        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
+        int n = snprintf(out, cap, "/sgx/certification/v4/pckcert?");
+        if (q->ppid[0] && n >= 0 && (size_t)n < cap)
+            n += snprintf(out + n, cap - (size_t)n, "encrypted_ppid=%s&", q->ppid);
+        if (!pcs && n >= 0 && (size_t)n < cap) /* Intel PCS takes no qeid */
+            n += snprintf(out + n, cap - (size_t)n, "qeid=%s&", qeid);
+        if (n >= 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, "cpusvn=%s&pcesvn=%s&pceid=%s", cpusvn, pcesvn,
+                     pceid);
+        break;
+    }
+    }
+}

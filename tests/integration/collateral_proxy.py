@@ -1,0 +1,827 @@
+#!/usr/bin/python3
+"""kubetee-collateral as a cluster uses it: in front of a PCCS stand-in (its own process,
+tests/integration/pccs_standin.py) serving Intel's real collateral, and offline from
+imports. Every endpoint byte for byte against the shared files; tampered, reordered,
+stale and out-of-order collateral refused and never cached; outages at and past
+nextUpdate; strict queries; `kubetee attest verify --pccs` through the proxy for every
+shared set.
+
+usage: collateral_proxy.py <kubetee-collateral> <kubetee> <sets dir> <test enclaves dir>"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import prom
+
+PROXY, KUBETEE, SETS, ENCLAVES = sys.argv[1:5]
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = tempfile.mkdtemp(prefix="kt-collateral-")
+passed = failed = 0
+procs = []
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok   " + what)
+    else:
+        failed += 1
+        print("FAIL " + what + (": " + str(detail)[:600] if detail else ""))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def intel_quote(pem):
+    """Intel PCS's encoding of issuer chains: encodeURIComponent's."""
+    return urllib.parse.quote(pem, safe="-_.!~*'()")
+
+
+def wait_for(path, pattern, proc, seconds=20):
+    end = time.time() + seconds
+    while time.time() < end:
+        if os.path.exists(path):
+            m = re.search(pattern, open(path, errors="replace").read())
+            if m:
+                return m
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    return None
+
+
+class Standin:
+    def __init__(self, set_dir, name, mode="pccs"):
+        self.port_file = os.path.join(WORK, name + ".port")
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "pccs_standin.py"),
+                                      set_dir, self.port_file, mode])
+        procs.append(self.proc)
+        for _ in range(100):
+            if os.path.exists(self.port_file) and open(self.port_file).read():
+                break
+            time.sleep(0.05)
+        self.url = "http://127.0.0.1:" + open(self.port_file).read()
+
+    def fault(self, text, expired_set=None):
+        with open(self.port_file + ".fault", "w") as f:
+            f.write(text)
+        if expired_set:
+            with open(self.port_file + ".expired", "w") as f:
+                f.write(expired_set)
+
+    def requests(self):
+        p = self.port_file + ".requests"
+        return open(p).read().splitlines() if os.path.exists(p) else []
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Proxy:
+    count = 0
+
+    def __init__(self, root, storage, now, *args, env=None):
+        Proxy.count += 1
+        self.log = os.path.join(WORK, "proxy%d.log" % Proxy.count)
+        cmd = [PROXY, "--listen", "127.0.0.1:0", "--root-ca", root] + \
+            (["--storage-dir", storage] if storage else []) + ["--now", str(now)] + list(args)
+        self.proc = subprocess.Popen(cmd, stderr=open(self.log, "w"),
+                                     env=dict(os.environ, **(env or {})))
+        procs.append(self.proc)
+        m = wait_for(self.log, r"event=collateral.serving port=(\d+)", self.proc)
+        self.port = int(m.group(1)) if m else 0
+        if not m:
+            print(open(self.log).read())
+
+    def get(self, target, method="GET"):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.putrequest(method, target, skip_accept_encoding=True)
+        c.endheaders()
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+    def metric(self, name):
+        _, _, body = self.get("/metrics")
+        m = re.search(r"^" + re.escape(name) + r" (\S+)$", body.decode(), re.M)
+        return float(m.group(1)) if m else None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+
+def set_facts(name):
+    d = os.path.join(SETS, name)
+    exp = json.load(open(os.path.join(d, "expected.json")))
+    tcb = json.loads(read(os.path.join(d, "tcb_info.json")))["tcbInfo"]
+    tee = "tdx" if tcb.get("id") == "TDX" else "sgx"
+    ca = "platform" if b"Platform CA" in subprocess.run(
+        ["openssl", "crl", "-inform", "der", "-in", os.path.join(d, "pck_crl.der"), "-noout",
+         "-issuer"], capture_output=True).stdout else "processor"
+    return d, exp, tee, tcb["fmspc"], ca
+
+
+def endpoints(tee, fmspc, ca):
+    """(request target, body file, chain file, issuer chain headers)"""
+    tcb_headers = ["TCB-Info-Issuer-Chain"] + (["SGX-TCB-Info-Issuer-Chain"] if tee == "sgx" else [])
+    return [
+        ("/%s/certification/v4/tcb?fmspc=%s" % (tee, fmspc), "tcb_info.json",
+         "tcb_info_issuer_chain.pem", tcb_headers),
+        ("/%s/certification/v4/qe/identity" % tee, "qe_identity.json",
+         "qe_identity_issuer_chain.pem", ["SGX-Enclave-Identity-Issuer-Chain"]),
+        ("/sgx/certification/v4/pckcrl?ca=%s&encoding=der" % ca, "pck_crl.der",
+         "pck_crl_issuer_chain.pem", ["SGX-PCK-CRL-Issuer-Chain"]),
+        ("/sgx/certification/v4/rootcacrl", "root_ca_crl.der", None, []),
+    ]
+
+
+def pck_query(exp):
+    """pckcert's parameters for the set's platform: its QE ID (the quote header's user data)
+    and the TCB its PCK certificate is for (PCESVN little-endian, as sent)."""
+    pck = exp["pck"]
+    pcesvn = "%02x%02x" % (pck["pcesvn"] & 255, pck["pcesvn"] >> 8)
+    target = "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s" % (
+        exp["header"]["user_data"][:32], pck["cpusvn"], pcesvn, pck["pceid"])
+    return target, (pck["cpusvn"] + pcesvn).upper(), pck["fmspc"].upper()
+
+
+def check_pck(name, p, d, exp, ca, what):
+    target, tcbm, fmspc = pck_query(exp)
+    st, h, body = p.get(target)
+    chain = read(os.path.join(d, "pck_chain.pem"))
+    end = b"-----END CERTIFICATE-----\n"
+    leaf, rest = chain[:chain.index(end) + len(end)], chain[chain.index(end) + len(end):]
+    check(st == 200 and body == leaf, "%s pckcert (%s): the PCK certificate" % (name, what), (st, body[:200]))
+    check(h.get("sgx-pck-certificate-issuer-chain") == intel_quote(rest.decode()),
+          "%s pckcert (%s): SGX-PCK-Certificate-Issuer-Chain" % (name, what))
+    check(h.get("sgx-tcbm") == tcbm and h.get("sgx-fmspc") == fmspc and
+          h.get("sgx-pck-certificate-ca-type") == ca,
+          "%s pckcert (%s): SGX-TCBm, SGX-FMSPC, SGX-PCK-Certificate-CA-Type" % (name, what), h)
+
+
+def every_set():
+    """Each endpoint byte for byte, fetched lazily then from the cache, and the verifier
+    through the proxy, for every shared set."""
+    for name in sorted(os.listdir(SETS)):
+        if not os.path.isfile(os.path.join(SETS, name, "expected.json")):
+            continue
+        d, exp, tee, fmspc, ca = set_facts(name)
+        up = Standin(d, name)
+        p = Proxy(os.path.join(d, "intel_root_ca.pem"), os.path.join(WORK, name + "-store"),
+                  exp["verify_at"], "--upstream-url", up.url)
+        for rnd in ("fetched", "cached"):
+            for target, body_file, chain_file, headers in endpoints(tee, fmspc, ca):
+                st, h, body = p.get(target)
+                what = "%s %s (%s)" % (name, target, rnd)
+                check(st == 200 and body == read(os.path.join(d, body_file)),
+                      what + ": body byte-equal", (st, body[:200]))
+                for hn in headers:
+                    pem = read(os.path.join(d, chain_file)).decode()
+                    got = h.get(hn.lower(), "")
+                    check(got == intel_quote(pem) and urllib.parse.unquote(got) == pem,
+                          what + ": " + hn + " is the chain file, URL-encoded as PCS does",
+                          got[:100])
+                check(re.fullmatch(r"[0-9a-f]{32}", h.get("request-id", "")) is not None,
+                      what + ": Request-ID")
+        check(len(up.requests()) == 4, name + ": four upstream fetches, then cache hits",
+              up.requests())
+        check_pck(name, p, d, exp, ca, "fetched")
+        check_pck(name, p, d, exp, ca, "cached")
+        check(len(up.requests()) == 5, name + ": one pckcert fetch", up.requests())
+        # the verifier, unchanged, against the proxy
+        cache = os.path.join(WORK, name + "-verifier")
+        r = subprocess.run([KUBETEE, "attest", "verify", "--quote", os.path.join(d, "quote.dat"),
+                            "--pccs", "http://127.0.0.1:%d" % p.port, "--root",
+                            os.path.join(d, "intel_root_ca.pem"), "--cache", cache, "--at",
+                            str(exp["verify_at"]), "--json"], capture_output=True, text=True)
+        try:
+            v = json.loads(r.stdout)["verdict"]
+        except ValueError:
+            v = {}
+        if exp["expected_result"] == "OK":
+            check(v.get("ok") is True and v.get("tcb_status") == exp["tcb_status"],
+                  name + ": kubetee attest verify --pccs through the proxy: " + exp["tcb_status"],
+                  r.stdout + r.stderr)
+        else:
+            check(v.get("ok") is False and "TCB level not supported" in v.get("reason", ""),
+                  name + ": kubetee attest verify --pccs through the proxy fails as expected",
+                  r.stdout + r.stderr)
+        check(len(up.requests()) == 5, name + ": the verifier's requests were all cache hits",
+              up.requests())
+        check(p.metric("kubetee_collateral_hits_total") >= 8, name + ": hits counted")
+        if tee == "tdx":
+            st, _, body = p.get("/sgx/certification/v4/qe/identity")
+            check(st == 502 and b"is TD_QE, not QE" in body,
+                  name + ": a TD_QE identity upstream sends for SGX's QE is refused", body)
+        check(p.stop() == 0, name + ": SIGTERM stops the proxy cleanly")
+        check("event=collateral.stopped" in open(p.log).read(), name + ": logged its stop")
+        up.stop()
+
+
+BASE = "sgx-v3-dcapqvl-cfg-swhardening"
+
+
+def faults():
+    """What upstream sends that does not verify is refused and never cached or stored."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    qe = "/sgx/certification/v4/qe/identity"
+    crl = "/sgx/certification/v4/pckcrl?ca=processor&encoding=der"
+    cases = [
+        ("tamper /tcb", tcb, 502, "signature does not verify"),
+        ("reorder /tcb", tcb, 502, "its last certificate is not the anchor"),
+        ("nochain /tcb", tcb, 502, "no TCB-Info-Issuer-Chain header"),
+        ("tamper /qe/identity", qe, 502, "signature does not verify"),
+        ("expired /qe/identity", qe, 502, "not valid at"),
+        ("tamper /pckcrl", crl, 502, "PCK CRL"),
+        ("reorder /pckcrl", crl, 502, "PCK CRL issuer chain"),
+        ("tamper /rootcacrl", tcb, 503, "no valid root CA CRL"),
+        ("tamper /pckcert", pck_query(exp)[0], 502, "PCK certificate"),
+        ("reorder /pckcert", pck_query(exp)[0], 502, "PCK certificate"),
+        ("down /tcb", tcb, 503, "HTTP 503"),
+        ("missing /tcb", tcb, 404, "HTTP 404"),
+    ]
+    for i, (fault, target, code, why) in enumerate(cases):
+        up = Standin(d, "fault%d" % i)
+        up.fault(fault, os.path.join(SETS, "sgx-v3-mobilecoin-debug-qe-outofdate"))
+        store = os.path.join(WORK, "fault%d-store" % i)
+        p = Proxy(root, store, exp["verify_at"], "--upstream-url", up.url)
+        st, h, body = p.get(target)
+        check(st == code and why.encode() in body, "upstream fault '%s': %d naming it" % (fault, code),
+              (st, body))
+        key = {"tcb": "sgx-tcb-", "qe/i": "sgx-qe", "pckcrl": "pckcrl-", "pckcert": "pckcert-"}
+        bad = [k for t, k in key.items() if t in target][0]
+        if fault.startswith("tamper /rootcacrl"):
+            bad = "rootcacrl"
+        check(not [f for f in os.listdir(store) if f.startswith(bad)],
+              "upstream fault '%s': nothing stored" % fault, os.listdir(store))
+        reason = "upstream_not_found" if code == 404 else (
+            "upstream_unverified" if code == 502 else "upstream_unavailable")
+        check(p.metric('kubetee_collateral_refusals_total{reason="%s"}' % reason) == 1,
+              "upstream fault '%s': counted as %s" % (fault, reason))
+        up.fault("")
+        st, _, body = p.get(target)
+        check(st == 200, "upstream fault '%s': once upstream is right, the real item is served" % fault,
+              (st, body))
+        p.stop()
+        up.stop()
+    # stale at the proxy's time: the TCB Info of the same FMSPC from nine months earlier
+    late = "tdx-v5-td15-dcapqvl-tcb-not-supported"
+    ld, lexp, _, lfmspc, _ = set_facts(late)
+    up = Standin(ld, "stale")
+    up.fault("expired /tcb", os.path.join(SETS, "tdx-v5-td15-automata-uptodate"))
+    p = Proxy(os.path.join(ld, "intel_root_ca.pem"), os.path.join(WORK, "stale-store"),
+              lexp["verify_at"], "--upstream-url", up.url)
+    st, _, body = p.get("/tdx/certification/v4/tcb?fmspc=" + lfmspc)
+    check(st == 502 and b"not valid at" in body, "expired TCB Info from upstream refused", body)
+    check(not [f for f in os.listdir(os.path.join(WORK, "stale-store")) if "tcb" in f],
+          "expired TCB Info not stored")
+    p.stop()
+    up.stop()
+
+
+def freshness():
+    """Upstream down: the cached item serves until its own validity ends, then a clear
+    refusal; a grace window, off by default, serves past it marked and counted."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    store = os.path.join(WORK, "fresh-store")
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    up = Standin(d, "fresh")
+    p = Proxy(root, store, exp["verify_at"], "--upstream-url", up.url)
+    check(p.get(tcb)[0] == 200, "freshness: fetched once")
+    _, _, m = p.get("/metrics")
+    margin = re.search(r'kubetee_collateral_next_update_margin_seconds\{item="sgx-tcb-%s"\} (\S+)'
+                       % fmspc.lower(), m.decode())
+    p.stop()
+    up.stop()
+    check(margin is not None, "freshness: the nextUpdate margin is exported", m[-800:])
+    valid_to = exp["verify_at"] + int(float(margin.group(1)))
+    next_update = json.loads(read(os.path.join(d, "tcb_info.json")))["tcbInfo"]["nextUpdate"]
+    check(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(valid_to)) == next_update,
+          "freshness: the margin ends at the TCB Info's nextUpdate (%s)" % next_update)
+    dead = "http://127.0.0.1:9"  # nothing listens: upstream is down
+    p = Proxy(root, store, valid_to, "--upstream-url", dead)
+    st, _, body = p.get(tcb)
+    check(st == 200 and body == read(os.path.join(d, "tcb_info.json")),
+          "freshness: upstream down, served at its last valid second", (st, body[:200]))
+    p.stop()
+    p = Proxy(root, store, valid_to + 1, "--upstream-url", dead)
+    st, h, body = p.get(tcb)
+    check(st == 503 and b"expired at" in body and "kubetee-collateral-grace" not in h,
+          "freshness: one second past, refused with a clear status", (st, body))
+    check(p.metric('kubetee_collateral_refusals_total{reason="expired"}') == 1,
+          "freshness: counted as expired")
+    p.stop()
+    p = Proxy(root, store, valid_to + 1, "--upstream-url", dead, "--grace", "3600")
+    st, h, body = p.get(tcb)
+    check(st == 200 and h.get("kubetee-collateral-grace", "").startswith("expired "),
+          "freshness: inside the grace window, served and marked", (st, h))
+    check(p.metric("kubetee_collateral_grace_served_total") == 1, "freshness: grace counted")
+    p.stop()
+    p = Proxy(root, store, valid_to + 3601, "--upstream-url", dead, "--grace", "3600")
+    check(p.get(tcb)[0] == 503, "freshness: past the grace window, refused")
+    p.stop()
+
+
+def queries():
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    store = os.path.join(WORK, "query-store")
+    r = subprocess.run([PROXY, "import", "--root-ca", os.path.join(d, "intel_root_ca.pem"),
+                        "--storage-dir", store, "--dir", d, "--now", str(exp["verify_at"])],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "offline: import of a collateral directory", r.stderr)
+    p = Proxy(os.path.join(d, "intel_root_ca.pem"), store, exp["verify_at"], "--mode", "offline")
+    t = "/sgx/certification/v4/tcb"
+    for target, code, why in [
+        (t + "?fmspc=%s&fmspc=%s" % (fmspc, fmspc), 400, "parameter given twice: 'fmspc'"),
+        (t + "?fmspc=%s&tcbEvaluationDataNumber=17" % fmspc, 400,
+         "unknown parameter 'tcbEvaluationDataNumber'"),
+        (t + "?FMSPC=" + fmspc, 400, "unknown parameter 'FMSPC'"),
+        (t + "?fmspc=" + fmspc[:-1], 400, "fmspc must be 12 hex digits"),
+        (t + "?fmspc=" + fmspc + "0", 400, "fmspc must be 12 hex digits"),
+        (t + "?fmspc=00A06711000G", 400, "fmspc must be 12 hex digits"),
+        (t + "?fmspc=%30" + fmspc[1:], 400, "fmspc must be 12 hex digits"),
+        (t, 400, "missing parameter 'fmspc'"),
+        (t + "?", 400, "empty query"),
+        (t + "?fmspc=%s&" % fmspc, 400, "empty parameter"),
+        (t + "?fmspc", 400, "parameter without a value"),
+        (t + "?fmspc=%s&update=Early" % fmspc, 400, "update must be early or standard"),
+        (t + "?fmspc=%s&update=early" % fmspc, 404, "not cached"),
+        ("/sgx/certification/v4/pckcrl?ca=Processor", 400, "ca must be processor or platform"),
+        ("/sgx/certification/v4/pckcrl?ca=processor&encoding=DER", 400, "encoding must be der or pem"),
+        ("/sgx/certification/v4/pckcrl", 400, "missing parameter 'ca'"),
+        ("/sgx/certification/v4/qe/identity?fmspc=" + fmspc, 400, "unknown parameter 'fmspc'"),
+        ("/sgx/certification/v4/rootcacrl?ca=processor", 400, "unknown parameter 'ca'"),
+        ("/sgx/certification/v4/unknown%0aline", 404, "no such path '/sgx/certification/v4/unknown%0aline'"),
+        ("/sgx/certification/v4/tcb/?fmspc=" + fmspc, 404, "no such path"),
+        ("/sgx/certification/v3/tcb?fmspc=" + fmspc, 404, "no such path"),
+        ("/tdx/certification/v4/pckcrl?ca=platform", 404, "no such path"),
+        ("/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=0d00&pceid=0000&encrypted_ppid=00"
+         % ("00" * 16, "00" * 16), 400, "encrypted_ppid must be 768 hex digits"),
+        ("/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=0d0&pceid=0000" % ("00" * 16, "00" * 16),
+         400, "pcesvn must be 4 hex digits"),
+        ("/sgx/certification/v4/pckcert?cpusvn=%s&pcesvn=0d00&pceid=0000" % ("00" * 16), 400,
+         "missing parameter 'qeid'"),
+        ("/sgx/certification/v4/tcb?fmspc=" + fmspc.lower(), 200, ""),
+    ]:
+        st, _, body = p.get(target)
+        check(st == code and why.encode() in body, "query %s -> %d %s" % (target, code, why),
+              (st, body))
+    # a NUL in the target would hide what follows it from the handler
+    import socket
+    sk = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    sk.sendall(b"GET /sgx/certification/v4/tcb?fmspc=" + fmspc.encode() + b"\x00&bogus=1 HTTP/1.1\r\n"
+               b"Host: x\r\nConnection: close\r\n\r\n")
+    raw = b""
+    while True:
+        chunk = sk.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    sk.close()
+    check(raw.startswith(b"HTTP/1.1 400"), "a NUL in the request target is refused", raw[:200])
+    st, _, body = p.get("/sgx/certification/v4/pckcrl?ca=processor")
+    der = subprocess.run(["openssl", "crl", "-outform", "der"], input=body, capture_output=True)
+    check(st == 200 and body.startswith(b"-----BEGIN X509 CRL-----\n") and
+          der.stdout == read(os.path.join(d, "pck_crl.der")),
+          "pckcrl without encoding: PEM of the same CRL (Intel PCS's default)", body[:80])
+    check(p.get("/sgx/certification/v4/rootcacrl", "POST")[0] == 405, "POST is refused")
+    check(p.metric('kubetee_collateral_refusals_total{reason="bad_request"}') >= 15,
+          "bad requests counted")
+    _, _, m = p.get("/metrics")
+    fams = re.findall(r"^# TYPE (\S+)", m.decode(), re.M)
+    names = [l.split("{")[0].split(" ")[0] for l in m.decode().splitlines() if l and l[0] != "#"]
+    grouped = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
+    check(len(fams) == len(set(fams)) and grouped == fams, "metrics: each family grouped once", fams)
+    try:
+        parsed = prom.parse(m.decode())
+        check(parsed.get(("kubetee_collateral_items", frozenset())) == 4,
+              "metrics: Prometheus's parser reads them", parsed)
+    except AssertionError as e:
+        check(False, "metrics: Prometheus's parser reads them", e)
+    check(p.get("/healthz")[0] == 200 and p.get("/readyz")[0] == 200, "healthz and readyz")
+    p.stop()
+    # storage is verified again when read: a stored item changed on disk is not served
+    path = os.path.join(store, "sgx-tcb-%s.item" % fmspc.lower())
+    data = read(path)
+    with open(path, "wb") as f:
+        f.write(tamper(data))
+    p = Proxy(os.path.join(d, "intel_root_ca.pem"), store, exp["verify_at"], "--mode", "offline")
+    st, _, body = p.get("/sgx/certification/v4/tcb?fmspc=" + fmspc)
+    check(st == 404 and p.metric('kubetee_collateral_refusals_total{reason="store_unverified"}') == 1,
+          "a stored item tampered on disk is refused, not served", (st, body))
+    check(p.get("/sgx/certification/v4/qe/identity")[0] == 200, "the untouched items still serve")
+    p.stop()
+
+
+def tamper(data):
+    """One TCB Info field changed, its signature left as it was."""
+    return re.sub(rb'"tcbEvaluationDataNumber":(\d)', lambda m: b'"tcbEvaluationDataNumber":%d'
+                  % ((int(m.group(1)) + 1) % 10), data, count=1)
+
+
+def offline():
+    """export from one proxy's storage, import into another's; a tampered or truncated
+    export is refused whole."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    now = str(exp["verify_at"])
+    src = os.path.join(WORK, "export-src")
+    subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", src, "--dir", d, "--now", now],
+                   capture_output=True)
+    exp_file = os.path.join(WORK, "collateral.export")
+    r = subprocess.run([PROXY, "export", "--root-ca", root, "--storage-dir", src, "--out", exp_file,
+                        "--now", now], capture_output=True, text=True)
+    check(r.returncode == 0 and read(exp_file).startswith(b"kubetee-collateral-export 1\n"),
+          "export", r.stderr)
+    dst = os.path.join(WORK, "export-dst")
+    r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", dst, "--in", exp_file,
+                        "--now", now], capture_output=True, text=True)
+    check(r.returncode == 0 and len(os.listdir(dst)) == 4, "import of the export", r.stderr)
+    p = Proxy(root, dst, exp["verify_at"], "--mode", "offline")
+    st, _, body = p.get("/sgx/certification/v4/tcb?fmspc=" + fmspc)
+    check(st == 200 and body == read(os.path.join(d, "tcb_info.json")), "offline: imported item served")
+    p.stop()
+    data = read(exp_file)
+    check(tamper(data) != data, "the tampering changes the export")
+    for what, bad in [("tampered", tamper(data)),
+                      ("truncated", data[:-10]),
+                      ("unknown-key", data.replace(b"KTCI1 sgx-qe", b"KTCI1 sgx-qx"))]:
+        bad_file = os.path.join(WORK, "bad.export")
+        with open(bad_file, "wb") as f:
+            f.write(bad)
+        empty = os.path.join(WORK, "import-" + what.replace(" ", "-"))
+        r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", empty, "--in",
+                            bad_file, "--now", now], capture_output=True, text=True)
+        check(r.returncode == 1 and "import refused" in r.stderr and not os.listdir(empty),
+              "a %s export is refused and nothing of it stored" % what, r.stderr)
+    # another root entirely: the anchor is pinned, not taken from the file
+    r = subprocess.run([PROXY, "import", "--root-ca", os.path.join(d, "negative", "untrusted_root_ca.pem"),
+                        "--storage-dir", os.path.join(WORK, "import-other-root"), "--in", exp_file,
+                        "--now", now], capture_output=True, text=True)
+    check(r.returncode == 1 and "import refused" in r.stderr, "an export under another root is refused",
+          r.stderr)
+    # out of order: an older root CA CRL never replaces a newer one (both valid 2025-03-25)
+    old = os.path.join(SETS, "sgx-v3-mobilecoin-debug-qe-outofdate")
+    st = os.path.join(WORK, "rollback")
+    both = "1742860800"
+    def crl_export(path, crl):
+        with open(path, "wb") as f:
+            f.write(b"kubetee-collateral-export 1\nKTCI1 rootcacrl 0 0 %d\n" % len(crl) + crl)
+    rb = os.path.join(WORK, "rollback.export")
+    crl_export(rb, read(os.path.join(d, "root_ca_crl.der")))
+    r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", st, "--in", rb,
+                        "--now", both], capture_output=True, text=True)
+    check(r.returncode == 0, "the newer root CA CRL imported", r.stderr)
+    crl_export(rb, read(os.path.join(old, "root_ca_crl.der")))
+    r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", st, "--in", rb,
+                        "--now", both], capture_output=True, text=True)
+    check(r.returncode == 1 and "older than the cached one" in r.stderr,
+          "an older root CA CRL after a newer one is refused", r.stderr)
+    check(read(os.path.join(st, "rootcacrl.item")).endswith(read(os.path.join(d, "root_ca_crl.der"))),
+          "the newer root CA CRL stays stored")
+
+
+def registration():
+    """OFFLINE platform registration from a quote: its PCK certificate served by QE ID and
+    TCB; another TCB, another platform, or a quote under another root is not."""
+    for name in sorted(os.listdir(SETS)):
+        if not os.path.isfile(os.path.join(SETS, name, "expected.json")):
+            continue
+        d, exp, tee, fmspc, ca = set_facts(name)
+        root = os.path.join(d, "intel_root_ca.pem")
+        store = os.path.join(WORK, name + "-reg")
+        now = str(exp["verify_at"])
+        r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--quote",
+                            os.path.join(d, "quote.dat"), "--now", now], capture_output=True, text=True)
+        check(r.returncode == 1 and "no valid pckcrl-" in r.stderr,
+              name + ": registration needs its CA's PCK CRL first", r.stderr)
+        subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--dir", d,
+                        "--now", now], capture_output=True)
+        r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--quote",
+                            os.path.join(d, "quote.dat"), "--now", now], capture_output=True, text=True)
+        check(r.returncode == 0 and "collateral.platform_registered" in r.stderr,
+              name + ": platform registered from its quote", r.stderr)
+        p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
+        check_pck(name, p, d, exp, ca, "registered")
+        target = pck_query(exp)[0]
+        other = target.replace("cpusvn=" + exp["pck"]["cpusvn"], "cpusvn=" + "ff" * 16)
+        st, _, body = p.get(other)
+        check(st == 404 and b"not cached" in body, name + ": another TCB's PCK certificate is not there", body)
+        st, _, body = p.get(re.sub(r"qeid=[0-9a-f]{32}", "qeid=" + "ee" * 16, target))
+        check(st == 404, name + ": another platform's is not there", body)
+        p.stop()
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    target = pck_query(exp)[0]
+    p = Proxy(os.path.join(d, "intel_root_ca.pem"), os.path.join(WORK, "query-store"),
+              exp["verify_at"], "--mode", "offline")
+    st, _, body = p.get(target.split("&pceid")[0])
+    check(st == 400 and b"missing parameter 'pceid'" in body, "pckcert without pceid", body)
+    p.stop()
+
+
+def upstream():
+    """Refresh ahead of expiry, the early TCB evaluation set, Intel PCS's layout with an API
+    key, and a drain on SIGTERM that lets a request in flight finish."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    old = os.path.join(SETS, "sgx-v3-mobilecoin-debug-qe-outofdate")
+    # 2025-03-25: both root CA CRLs hold; upstream has the older one, then the newer
+    up = Standin(d, "refresh")
+    up.fault("expired /rootcacrl", old)
+    p = Proxy(root, os.path.join(WORK, "refresh-store"), 1742860800, "--upstream-url", up.url,
+              "--refresh", "1000000000", "--refresh-every", "1")
+    st, _, body = p.get("/sgx/certification/v4/rootcacrl")
+    check(st == 200 and body == read(os.path.join(old, "root_ca_crl.der")), "refresh: the older root CA CRL first")
+    up.fault("")
+    newer = read(os.path.join(d, "root_ca_crl.der"))
+    for _ in range(100):
+        if p.get("/sgx/certification/v4/rootcacrl")[2] == newer:
+            break
+        time.sleep(0.1)
+    check(p.get("/sgx/certification/v4/rootcacrl")[2] == newer,
+          "refresh: fetched again ahead of expiry, the newer one replaces it")
+    check(p.metric("kubetee_collateral_refreshes_total") >= 1 and
+          "event=collateral.refreshed item=rootcacrl" in open(p.log).read(), "refresh: counted and logged")
+    up.fault("expired /rootcacrl", old)
+    time.sleep(2.5)
+    check(p.get("/sgx/certification/v4/rootcacrl")[2] == newer and
+          "older than the cached one" in open(p.log).read(),
+          "refresh: the older one offered again is refused (out of order)")
+    p.stop()
+    up.stop()
+    # update=early is its own item
+    up = Standin(d, "early")
+    p = Proxy(root, os.path.join(WORK, "early-store"), exp["verify_at"], "--upstream-url", up.url)
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    check(p.get(tcb + "&update=early")[0] == 200 and p.get(tcb)[0] == 200 and
+          p.get(tcb + "&update=standard")[0] == 200, "early: both evaluation sets served")
+    tcbs = [r for r in up.requests() if "/tcb" in r]
+    check(len(tcbs) == 2 and "update=early" in tcbs[0] and "update=standard" in tcbs[1],
+          "early: fetched as update=early and update=standard, once each", tcbs)
+    check(os.path.exists(os.path.join(WORK, "early-store", "sgx-tcb-%s-early.item" % fmspc.lower())),
+          "early: stored apart")
+    p.stop()
+    up.stop()
+    # Intel PCS: no rootcacrl (the root CA CRL from its URL), an API key, no qeid
+    up = Standin(d, "pcs", "pcs")
+    key = os.path.join(WORK, "apikey")
+    with open(key, "w") as f:
+        f.write("0123456789abcdef0123456789abcdef\n")
+    p = Proxy(root, os.path.join(WORK, "pcs-store"), exp["verify_at"], "--upstream-url", up.url,
+              "--upstream-kind", "pcs", "--root-crl-url", up.url + "/IntelSGXRootCA.der",
+              "--api-key-file", key)
+    st, _, body = p.get(tcb)
+    check(st == 200 and body == read(os.path.join(d, "tcb_info.json")), "pcs: TCB Info through Intel PCS's layout",
+          (st, body[:200]))
+    check(read(up.port_file + ".apikey") == b"0123456789abcdef0123456789abcdef",
+          "pcs: the API key from its file sent as Ocp-Apim-Subscription-Key")
+    check(p.get(pck_query(exp)[0])[0] == 200 and
+          not [r for r in up.requests() if "pckcert" in r and "qeid" in r],
+          "pcs: pckcert asked without qeid", up.requests())
+    p.stop()
+    up.stop()
+    with open(key, "w") as f:
+        f.write("two words\n")
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage-dir", os.path.join(WORK, "pcs-store"),
+                        "--upstream-url", "http://127.0.0.1:9", "--api-key-file", key],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "api_key_file: the key must be one printable word" in r.stderr,
+          "pcs: a malformed API key file is refused", r.stderr)
+    # misses for items nobody has cannot make the proxy hammer upstream
+    up = Standin(d, "rate")
+    up.fault("missing /tcb")
+    p = Proxy(root, os.path.join(WORK, "rate-store"), exp["verify_at"], "--upstream-url", up.url,
+              "--upstream-rate", "2")
+    codes = [p.get("/sgx/certification/v4/tcb?fmspc=%012x" % i) for i in range(8)]
+    limited = [c for c in codes if c[0] == 503 and b"upstream fetch rate limit (2 a second)" in c[2]]
+    check(len(limited) >= 5 and len(up.requests()) <= 4,
+          "rate: 8 misses for unknown FMSPCs make at most 4 upstream requests", (codes, up.requests()))
+    check(p.metric('kubetee_collateral_refusals_total{reason="upstream_rate"}') == len(limited),
+          "rate: counted")
+    p.stop()
+    up.stop()
+    # SIGTERM while a request waits on a slow upstream: it finishes, then the proxy exits
+    up = Standin(d, "drain")
+    up.fault("slow /tcb")
+    p = Proxy(root, os.path.join(WORK, "drain-store"), exp["verify_at"], "--upstream-url", up.url)
+    got = {}
+    t = threading.Thread(target=lambda: got.update(r=p.get(tcb)))
+    t.start()
+    time.sleep(0.7)
+    p.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    rc = p.proc.wait(timeout=30)
+    check(got.get("r", (0,))[0] == 200 and rc == 0, "drain: the request in flight at SIGTERM is answered",
+          got)
+    up.stop()
+
+
+def sqlite_store():
+    """The same items in one SQLite file: imported, served, exported; a row changed in the
+    file is refused when read."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    now = str(exp["verify_at"])
+    db = os.path.join(WORK, "items.sqlite")
+    store = ["--storage", "sqlite", "--storage-file", db]
+    r = subprocess.run([PROXY, "import", "--root-ca", root, "--dir", d, "--now", now] + store,
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "sqlite: import", r.stderr)
+    rows = dict(sqlite3.connect(db).execute("SELECT key, record FROM items").fetchall())
+    check(sorted(rows) == ["pckcrl-processor", "rootcacrl", "sgx-qe", "sgx-tcb-" + fmspc.lower()],
+          "sqlite: one row per item", sorted(rows))
+    p = Proxy(root, "", exp["verify_at"], "--mode", "offline", *store)
+    st, _, body = p.get("/sgx/certification/v4/tcb?fmspc=" + fmspc)
+    check(st == 200 and body == read(os.path.join(d, "tcb_info.json")), "sqlite: served from the file")
+    p.stop()
+    out = os.path.join(WORK, "sqlite.export")
+    r = subprocess.run([PROXY, "export", "--root-ca", root, "--out", out, "--now", now] + store,
+                       capture_output=True, text=True)
+    r2 = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", os.path.join(WORK, "from-sqlite"),
+                         "--in", out, "--now", now], capture_output=True, text=True)
+    check(r.returncode == 0 and r2.returncode == 0 and len(os.listdir(os.path.join(WORK, "from-sqlite"))) == 4,
+          "sqlite: exported, and imported into a directory", r.stderr + r2.stderr)
+    con = sqlite3.connect(db)
+    key = "sgx-tcb-" + fmspc.lower()
+    con.execute("UPDATE items SET record = ? WHERE key = ?", (tamper(rows[key]), key))
+    con.commit()
+    con.close()
+    p = Proxy(root, "", exp["verify_at"], "--mode", "offline", *store)
+    st, _, _ = p.get("/sgx/certification/v4/tcb?fmspc=" + fmspc)
+    check(st == 404 and p.metric('kubetee_collateral_refusals_total{reason="store_unverified"}') == 1,
+          "sqlite: a row changed in the file is refused", st)
+    p.stop()
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage", "sqlite", "--mode", "offline"],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "storage must be dir (with storage_dir) or sqlite (with storage_file)" in r.stderr,
+          "sqlite: needs its file", r.stderr)
+
+
+def tls():
+    """HTTPS on the API's address with a certificate from files; plain HTTP is not served
+    there."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    cert, key = os.path.join(WORK, "tls.pem"), os.path.join(WORK, "tls.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+    check(r.returncode == 0, "tls: a certificate", r.stderr)
+    store = os.path.join(WORK, "tls-store")
+    subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--dir", d, "--now",
+                    str(exp["verify_at"])], capture_output=True)
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline", "--tls-cert", cert, "--tls-key", key)
+    ctx = ssl.create_default_context(cafile=cert)
+    c = http.client.HTTPSConnection("127.0.0.1", p.port, context=ctx, timeout=10)
+    c.request("GET", "/sgx/certification/v4/tcb?fmspc=" + fmspc)
+    resp = c.getresponse()
+    body = resp.read()
+    c.close()
+    check(resp.status == 200 and body == read(os.path.join(d, "tcb_info.json")), "tls: served over HTTPS")
+    try:
+        st = p.get("/healthz")[0]
+    except Exception:  # the TLS server drops a plain request
+        st = None
+    check(st != 200, "tls: no plain HTTP on the TLS address", st)
+    p.proc.send_signal(signal.SIGHUP)
+    check(wait_for(p.log, r"event=collateral.tls_reloaded", p.proc, 10) is not None,
+          "tls: SIGHUP reloads the certificate")
+    p.stop()
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage-dir", store, "--mode", "offline", "--tls-cert", cert],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "tls_cert and tls_key go together" in r.stderr, "tls: a certificate needs its key")
+
+
+def config():
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    cfg = os.path.join(WORK, "c.yaml")
+    with open(cfg, "w") as f:
+        f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nbogus: 1\n"
+                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
+    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
+    check(r.returncode == 2 and "unknown setting 'bogus' (line 4)" in r.stderr,
+          "config: an unknown key is named", r.stderr)
+    with open(cfg, "w") as f:
+        f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nthreads: 0x4\n"
+                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
+    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
+    check(r.returncode == 2 and "threads must be a decimal number" in r.stderr,
+          "config: a non-decimal number is refused", r.stderr)
+    with open(cfg, "w") as f:
+        f.write("mode: lazy\nstorage_dir: %s\nroot_ca: %s\nlisten: 127.0.0.1:1\n"
+                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
+    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
+    check(r.returncode == 2 and "lazy mode needs upstream_url" in r.stderr,
+          "config: lazy mode without an upstream", r.stderr)
+    r = subprocess.run([PROXY, "--config", cfg, "--bogus-flag", "1"], capture_output=True, text=True)
+    check(r.returncode == 2 and "unknown option '--bogus-flag'" in r.stderr, "config: unknown flag named")
+    # the environment over the file, a flag over the environment
+    p = Proxy(os.path.join(d, "intel_root_ca.pem"), os.path.join(WORK, "cfg-store"),
+              exp["verify_at"], "--config", cfg, "--mode", "offline",
+              env={"KT_COLLATERAL_MODE": "lazy", "KT_COLLATERAL_LISTEN": "127.0.0.1:1"})
+    check(p.port != 0 and "mode=offline" in open(p.log).read(),
+          "config: flags over the environment over the file")
+    p.stop()
+
+
+def sim():
+    """A sim cluster: the sim platform's collateral (under its simulation root) imported and
+    served the same way, and a sim quote verified through the proxy."""
+    env = dict(os.environ, KUBETEE_SIM_DIR=os.path.join(WORK, "sim"))
+    q = os.path.join(WORK, "sim.quote")
+    r = subprocess.run([KUBETEE, "attest", "quote", "--enclave", os.path.join(ENCLAVES, "tfftest.signed.so"),
+                        "--report-data", "0" * 64, "--out", q], env=env, capture_output=True, text=True)
+    check(r.returncode == 0, "sim: a quote", r.stderr)
+    coll = subprocess.run([KUBETEE, "sim", "collateral"], env=env, capture_output=True,
+                          text=True).stdout.strip()
+    root = os.path.join(coll, "intel_root_ca.pem")  # the simulation root, by that name
+    store = os.path.join(WORK, "sim-store")
+    r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--dir", coll],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "collateral.simulated_root" in r.stderr,
+          "sim: its collateral imported, the simulation root logged as such", r.stderr)
+    intel = os.path.join(SETS, BASE, "intel_root_ca.pem")
+    r = subprocess.run([PROXY, "import", "--root-ca", intel, "--storage-dir",
+                        os.path.join(WORK, "sim-intel"), "--dir", coll], capture_output=True, text=True)
+    check(r.returncode == 1 and "import refused" in r.stderr,
+          "sim: its collateral is refused under Intel's root", r.stderr)
+    p = Proxy(root, store, 0, "--mode", "offline")
+    st, h, body = p.get("/sgx/certification/v4/tcb?fmspc=0053494d0000")
+    check(st == 200 and body == read(os.path.join(coll, "tcb_info.json")), "sim: TCB Info served", (st, body[:100]))
+    r = subprocess.run([KUBETEE, "attest", "verify", "--quote", q, "--pccs", "http://127.0.0.1:%d" % p.port,
+                        "--root", root, "--cache", os.path.join(WORK, "sim-cache"), "--allow-simulation"],
+                       env=env, capture_output=True, text=True)
+    check(r.returncode == 0 and "PASS" in r.stdout and "(simulated)" in r.stdout,
+          "sim: kubetee attest verify --pccs through the proxy", r.stdout + r.stderr)
+    p.stop()
+    # a QvE identity: the sim QE's, renamed and signed again by the sim TCB signing key
+    # (openssl), served by the stand-in; the same body where QE's identity belongs is not
+    qve_dir = os.path.join(WORK, "sim-qve")
+    shutil.copytree(coll, qve_dir)
+    text = read(os.path.join(coll, "qe_identity.json")).decode()
+    m = re.fullmatch(r'\{"enclaveIdentity":(.*),"signature":"[0-9a-fA-F]{128}"\}\s*', text, re.S)
+    body = m.group(1).replace('"id":"QE"', '"id":"QVE"', 1).encode()
+    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                          os.path.join(WORK, "sim", "attest", "tcb_signing.key")],
+                         input=body, capture_output=True).stdout
+    r_len = der[3]
+    rr, ss = der[4:4 + r_len], der[6 + r_len:6 + r_len + der[5 + r_len]]
+    sig = rr[-32:].rjust(32, b"\0") + ss[-32:].rjust(32, b"\0")
+    qve = b'{"enclaveIdentity":' + body + b',"signature":"' + sig.hex().encode() + b'"}'
+    with open(os.path.join(qve_dir, "qve_identity.json"), "wb") as f:
+        f.write(qve)
+    swapped = os.path.join(WORK, "sim-swapped")
+    shutil.copytree(qve_dir, swapped)
+    shutil.copy(os.path.join(qve_dir, "qve_identity.json"), os.path.join(swapped, "qe_identity.json"))
+    up = Standin(qve_dir, "sim-qve")
+    p = Proxy(root, os.path.join(WORK, "sim-qve-store"), 0, "--upstream-url", up.url)
+    st, h, got = p.get("/sgx/certification/v4/qve/identity")
+    check(st == 200 and got == qve and urllib.parse.unquote(h.get("sgx-enclave-identity-issuer-chain", "")) ==
+          read(os.path.join(coll, "qe_identity_issuer_chain.pem")).decode(), "sim: QvE identity served", (st, got[:200]))
+    up.fault("expired /qe/identity", swapped)
+    st, _, got = p.get("/sgx/certification/v4/qe/identity")
+    check(st == 502 and b"is QVE, not QE" in got, "sim: a QvE identity where QE's belongs is refused", got)
+    p.stop()
+    up.stop()
+
+
+try:
+    every_set()
+    sim()
+    faults()
+    freshness()
+    queries()
+    offline()
+    registration()
+    upstream()
+    sqlite_store()
+    tls()
+    config()
+finally:
+    for pr in procs:
+        if pr.poll() is None:
+            pr.kill()
+            pr.wait()
+    shutil.rmtree(WORK, ignore_errors=True)
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
