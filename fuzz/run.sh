@@ -133,12 +133,28 @@ printf '\x00%s %s' "$line1" "$h1" > "$work/tlog/entry"
 printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\nsignature %0128d\n' \
   "$line1" "$h1" "$h1" 0 > "$work/tlog/log"
 
+# store: an object file and a revision file with their right SHA-256, object file names
+mkdir -p "$work/store"
+/usr/bin/python3 - "$work/store" <<'PY'
+import hashlib, struct, sys
+d = sys.argv[1]
+def obj(key, version, create, mod, value):
+    body = b"KTSTOBJ1" + struct.pack("<HQQQQ", len(key), version, create, mod, len(value)) + key + value
+    return body + hashlib.sha256(body).digest()
+open(d + "/object", "wb").write(b"\x00" + obj(b"svc/a_b/v1", 2, 3, 7, b"sealed bytes"))
+open(d + "/object-empty", "wb").write(b"\x00" + obj(b"k", 1, 1, 1, b""))
+rev = b"KTSTREV1" + struct.pack("<Q", 42)
+open(d + "/revision", "wb").write(b"\x01" + rev + hashlib.sha256(rev).digest())
+open(d + "/name", "wb").write(b"\x02o.svc_sa__b_sv1")
+open(d + "/name-bad", "wb").write(b"\x02o.a_xb")
+PY
+
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema collateral_query; do
+for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema collateral_query store; do
   bin="$build/fuzz/fuzz_$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \

@@ -167,6 +167,11 @@ kt_status kt_file_read(const char *path, size_t max, kt_buf *out);
 kt_status kt_file_read_at(int dir, const char *name, size_t max, kt_buf *out);
 /* Writes via a temporary file, fsync and rename; mode applies to the new file. */
 kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
+/* The same under an open directory, durable: writes tmp (which must not exist), fsyncs
+ * it, renames it to name and fsyncs the directory, so after KT_OK a crash leaves the new
+ * file whole; before, the old one (or none) and perhaps tmp. */
+kt_status kt_file_write_atomic_at(int dir, const char *name, const char *tmp, const void *data,
+                                  size_t n, unsigned mode);
 /* Creates a directory and its parents with the given mode if missing. */
 kt_status kt_mkdirs(const char *path, unsigned mode);
 #endif

@@ -55,14 +55,10 @@ kt_status kt_file_read_at(int dir, const char *path, size_t max, kt_buf *out)
     return st;
 }
 
-kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode)
+/* Writes all n bytes to fd, fsyncs and closes it; on failure unlinks tmp under dir. */
+static kt_status write_sync_close(int fd, int dir, const char *tmp, const void *data, size_t n,
+                                  unsigned mode)
 {
-    if (!path || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
-    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
     const uint8_t *p = data;
     size_t left = n;
     while (left) {
@@ -71,7 +67,7 @@ kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, uns
         if (w < 0) {
             int e = errno;
             close(fd);
-            unlink(tmp);
+            unlinkat(dir, tmp, 0);
             return kt_fail(KT_ERR_IO, "%s: write: %s", tmp, strerror(e));
         }
         p += w;
@@ -80,15 +76,46 @@ kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, uns
     if (fchmod(fd, mode & 07777) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
-        unlink(tmp);
+        unlinkat(dir, tmp, 0);
         return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(e));
     }
     close(fd);
+    return KT_OK;
+}
+
+kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode)
+{
+    if (!path || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
+    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
+    kt_status st = write_sync_close(fd, AT_FDCWD, tmp, data, n, mode);
+    if (st) return st;
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return kt_fail(KT_ERR_IO, "%s: rename: %s", path, strerror(e));
     }
+    return KT_OK;
+}
+
+kt_status kt_file_write_atomic_at(int dir, const char *name, const char *tmp, const void *data,
+                                  size_t n, unsigned mode)
+{
+    if (!name || !tmp || (n && !data))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
+    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
+    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
+    kt_status st = write_sync_close(fd, dir, tmp, data, n, mode);
+    if (st) return st;
+    if (renameat(dir, tmp, dir, name) != 0) {
+        int e = errno;
+        unlinkat(dir, tmp, 0);
+        return kt_fail(KT_ERR_IO, "%s: rename: %s", name, strerror(e));
+    }
+    if (fsync(dir) != 0) return kt_fail(KT_ERR_IO, "%s: fsync of the directory: %s", name, strerror(errno));
     return KT_OK;
 }
 

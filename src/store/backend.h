@@ -1,0 +1,63 @@
+/* The store's backends behind kt_store: a table of operations. kt_store (store.c) checks
+ * every argument (keys, prefixes, sizes, limits) before a backend sees it. */
+#ifndef KT_STORE_BACKEND_H
+#define KT_STORE_BACKEND_H
+
+#include <kubetee/store.h>
+
+typedef struct {
+    kt_status (*put)(void *impl, const char *key, const void *value, size_t n,
+                     uint64_t expected_version, uint64_t *rev);
+    kt_status (*get)(void *impl, const char *key, kt_store_object *out);
+    kt_status (*del)(void *impl, const char *key, uint64_t expected_version, uint64_t *rev);
+    kt_status (*list)(void *impl, const char *prefix, const char *after, size_t limit,
+                      kt_store_list_result *out);
+    kt_status (*changes)(void *impl, const char *prefix, uint64_t after, size_t limit,
+                         kt_store_changes_result *out);
+    kt_status (*wait)(void *impl, uint64_t after, unsigned timeout_ms);
+    kt_status (*revision)(void *impl, uint64_t *rev);
+    void (*close)(void *impl);
+} kt_store_ops;
+
+struct kt_store {
+    const kt_store_ops *ops;
+    void *impl;
+};
+
+/* fs backend (fs.c): dir is an absolute path. */
+kt_status kt_store_fs_open(const char *dir, kt_store **out);
+
+/* ---- names (key.c) ---- */
+/* A prefix: "" or a key followed by '/'. */
+kt_status kt_store_prefix_check(const char *prefix);
+/* True when key lies in the namespace prefix. */
+bool kt_store_in_prefix(const char *key, const char *prefix);
+
+/* fs file names: "o." then the key with '_' written "__" and '/' written "_s" (every
+ * other allowed byte as itself). The code is prefix-free, so the mapping is injective
+ * and decodes back; at most 2 + 2 * KT_STORE_KEY_MAX = 252 bytes, under NAME_MAX. */
+#define KT_STORE_FS_NAME_MAX (2 + 2 * KT_STORE_KEY_MAX)
+kt_status kt_store_fs_name(const char *key, char out[KT_STORE_FS_NAME_MAX + 1]);
+/* The key an "o." file name stands for; a name this mapping never makes is refused. */
+kt_status kt_store_fs_key(const char *name, char out[KT_STORE_KEY_MAX + 1]);
+
+/* ---- on-disk records (object.c); see docs/formats.md "Store objects (fs)" ---- */
+#define KT_STORE_OBJ_MAGIC "KTSTOBJ1"
+#define KT_STORE_OBJ_FIXED 42 /* magic 8, key_len 2, version 8, create 8, mod 8, value_len 8 */
+#define KT_STORE_OBJ_MAX (KT_STORE_OBJ_FIXED + KT_STORE_KEY_MAX + KT_STORE_VALUE_MAX + 32)
+typedef struct {
+    char key[KT_STORE_KEY_MAX + 1];
+    uint64_t version, create_revision, mod_revision;
+    const uint8_t *value; /* inside the decoded bytes */
+    size_t value_len;
+} kt_store_obj_view;
+kt_status kt_store_obj_encode(const char *key, uint64_t version, uint64_t create_revision,
+                              uint64_t mod_revision, const void *value, size_t n, kt_buf *out);
+kt_status kt_store_obj_decode(const uint8_t *p, size_t n, kt_store_obj_view *out);
+
+#define KT_STORE_REV_MAGIC "KTSTREV1"
+#define KT_STORE_REV_LEN 48 /* magic 8, revision 8, SHA-256 of the first 16 bytes */
+void kt_store_rev_encode(uint64_t rev, uint8_t out[KT_STORE_REV_LEN]);
+kt_status kt_store_rev_decode(const uint8_t *p, size_t n, uint64_t *rev);
+
+#endif

@@ -1,0 +1,560 @@
+/* The fs backend: one file per object under <root>/objects, a revision file and a lock
+ * file under <root>. Every change writes the revision file first (so no object on disk
+ * is ever newer than it), then the object, each by temporary file, fsync, rename and
+ * fsync of the directory. Opening verifies every file and keeps an index in memory;
+ * reads verify the file again. One mutex serialises the operations of a process; the
+ * lock file (flock) keeps other processes out. */
+#define _GNU_SOURCE
+#include "backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char root[PATH_MAX];
+    int root_fd, obj_fd, lock_fd;
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    bool have_rev; /* the revision file exists (while opening) */
+    bool broken;   /* an I/O failure left the disk in a state this process cannot vouch for */
+    uint64_t rev;
+    kt_store_entry *index; /* sorted by key */
+    size_t count, cap;
+    kt_store_event *hist; /* ring of the last KT_STORE_HISTORY changes */
+    size_t hist_start, hist_count;
+    uint64_t floor; /* changes after this revision are all in hist */
+} fs_store;
+
+static kt_status fs_fail_file(kt_status st, const fs_store *f, const char *dir, const char *name)
+{
+    char esc[4 * NAME_MAX + 1];
+    kt_escape(name, strlen(name), esc, sizeof esc);
+    return kt_fail_context(st, "store fs:%s: %s%s", f->root, dir, esc);
+}
+
+/* First index entry whose key is >= key. */
+static size_t lower_bound(const fs_store *f, const char *key)
+{
+    size_t lo = 0, hi = f->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(f->index[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static kt_store_entry *find(fs_store *f, const char *key)
+{
+    size_t i = lower_bound(f, key);
+    return i < f->count && strcmp(f->index[i].key, key) == 0 ? &f->index[i] : NULL;
+}
+
+static kt_status index_insert(fs_store *f, const kt_store_entry *e)
+{
+    if (f->count == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        kt_store_entry *n = realloc(f->index, cap * sizeof *n);
+        if (!n) return kt_fail(KT_ERR_NO_MEMORY, "store: index");
+        f->index = n, f->cap = cap;
+    }
+    size_t i = lower_bound(f, e->key);
+    memmove(&f->index[i + 1], &f->index[i], (f->count - i) * sizeof *e);
+    f->index[i] = *e;
+    f->count++;
+    return KT_OK;
+}
+
+static void record(fs_store *f, kt_store_event_type type, const kt_store_entry *e)
+{
+    size_t slot;
+    if (f->hist_count == KT_STORE_HISTORY) {
+        f->floor = f->hist[f->hist_start].revision; /* the oldest change leaves the window */
+        slot = f->hist_start;
+        f->hist_start = (f->hist_start + 1) % KT_STORE_HISTORY;
+    } else {
+        slot = (f->hist_start + f->hist_count++) % KT_STORE_HISTORY;
+    }
+    kt_store_event *ev = &f->hist[slot];
+    ev->type = type;
+    memcpy(ev->key, e->key, sizeof ev->key);
+    ev->revision = f->rev;
+    ev->version = type == KT_STORE_EVENT_PUT ? e->version : 0;
+    pthread_cond_broadcast(&f->changed);
+}
+
+/* Takes the next revision and makes it durable before anything carries it. */
+static kt_status next_revision(fs_store *f)
+{
+    f->rev++; /* never reused, even if the write below fails */
+    uint8_t rec[KT_STORE_REV_LEN];
+    kt_store_rev_encode(f->rev, rec);
+    kt_status st =
+        kt_file_write_atomic_at(f->root_fd, "revision", "revision.tmp", rec, sizeof rec, 0600);
+    if (st) f->broken = true;
+    return st;
+}
+
+static kt_status check_usable(const fs_store *f)
+{
+    if (f->broken)
+        return kt_fail(KT_ERR_STATE, "store fs:%s: an earlier write failed; reopen the store",
+                       f->root);
+    return KT_OK;
+}
+
+static kt_status check_version(const fs_store *f, const char *key, const kt_store_entry *e,
+                               uint64_t expected, bool any)
+{
+    (void)f;
+    uint64_t cur = e ? e->version : 0;
+    if (any && e) return KT_OK;
+    if (!e && (any || expected > 0))
+        return kt_fail(KT_ERR_NOT_FOUND, "store: %s does not exist (expected version %llu)", key,
+                       (unsigned long long)expected);
+    if (e && expected == 0)
+        return kt_fail(KT_ERR_EXISTS, "store: %s exists (version %llu)", key,
+                       (unsigned long long)cur);
+    if (cur != expected)
+        return kt_fail(KT_ERR_STATE, "store: %s is at version %llu, not the expected %llu", key,
+                       (unsigned long long)cur, (unsigned long long)expected);
+    return KT_OK;
+}
+
+static kt_status fs_put(void *impl, const char *key, const void *value, size_t n, uint64_t expected,
+                        uint64_t *rev)
+{
+    fs_store *f = impl;
+    char name[KT_STORE_FS_NAME_MAX + 1];
+    kt_status st = kt_store_fs_name(key, name);
+    if (st) return st;
+    kt_buf rec = {0};
+    pthread_mutex_lock(&f->mu);
+    kt_store_entry *e = find(f, key);
+    if ((st = check_usable(f)) || (st = check_version(f, key, e, expected, false)) ||
+        (st = next_revision(f)))
+        goto out;
+    kt_store_entry ne = {.version = expected + 1,
+                         .create_revision = e ? e->create_revision : f->rev,
+                         .mod_revision = f->rev,
+                         .value_len = n};
+    memcpy(ne.key, key, strlen(key) + 1);
+    if ((st = kt_store_obj_encode(key, ne.version, ne.create_revision, ne.mod_revision, value, n,
+                                  &rec)))
+        goto out;
+    char tmp[KT_STORE_FS_NAME_MAX + 1];
+    memcpy(tmp, name, sizeof tmp);
+    tmp[0] = 't'; /* "t." + the same encoded key: unique, as one write per key runs at once */
+    if ((st = kt_file_write_atomic_at(f->obj_fd, name, tmp, rec.data, rec.len, 0600))) {
+        f->broken = true;
+        st = fs_fail_file(st, f, "objects/", name);
+        goto out;
+    }
+    if (e)
+        *e = ne;
+    else if ((st = index_insert(f, &ne))) {
+        f->broken = true;
+        goto out;
+    }
+    record(f, KT_STORE_EVENT_PUT, &ne);
+    if (rev) *rev = f->rev;
+out:
+    pthread_mutex_unlock(&f->mu);
+    kt_buf_free(&rec);
+    return st;
+}
+
+/* Reads and verifies the object file of index entry e into out (mutex held). */
+static kt_status read_object(fs_store *f, const kt_store_entry *e, kt_store_object *out)
+{
+    char name[KT_STORE_FS_NAME_MAX + 1];
+    kt_status st = kt_store_fs_name(e->key, name);
+    if (st) return st;
+    kt_buf raw = {0};
+    kt_store_obj_view v;
+    if ((st = kt_file_read_at(f->obj_fd, name, KT_STORE_OBJ_MAX, &raw)) ||
+        (st = kt_store_obj_decode(raw.data, raw.len, &v)))
+        goto fail;
+    if (strcmp(v.key, e->key) != 0) {
+        char esc[4 * KT_STORE_KEY_MAX + 1];
+        kt_escape(v.key, strlen(v.key), esc, sizeof esc);
+        st = kt_fail(KT_ERR_VERIFY, "holds key %s, not %s (a file was moved)", esc, e->key);
+        goto fail;
+    }
+    if (v.version != e->version || v.mod_revision != e->mod_revision ||
+        v.create_revision != e->create_revision) {
+        st = kt_fail(KT_ERR_VERIFY,
+                     "holds version %llu at revision %llu, where this store wrote version %llu at "
+                     "revision %llu (the file was replaced)",
+                     (unsigned long long)v.version, (unsigned long long)v.mod_revision,
+                     (unsigned long long)e->version, (unsigned long long)e->mod_revision);
+        goto fail;
+    }
+    out->value.len = 0;
+    if ((st = kt_buf_append(&out->value, v.value, v.value_len))) goto fail;
+    out->version = v.version;
+    out->create_revision = v.create_revision;
+    out->mod_revision = v.mod_revision;
+    kt_buf_free(&raw);
+    return KT_OK;
+fail:
+    kt_buf_free(&raw);
+    return fs_fail_file(st, f, "objects/", name);
+}
+
+static kt_status fs_get(void *impl, const char *key, kt_store_object *out)
+{
+    fs_store *f = impl;
+    pthread_mutex_lock(&f->mu);
+    kt_store_entry *e = find(f, key);
+    kt_status st =
+        e ? read_object(f, e, out) : kt_fail(KT_ERR_NOT_FOUND, "store: %s does not exist", key);
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+static kt_status fs_del(void *impl, const char *key, uint64_t expected, uint64_t *rev)
+{
+    fs_store *f = impl;
+    char name[KT_STORE_FS_NAME_MAX + 1];
+    kt_status st = kt_store_fs_name(key, name);
+    if (st) return st;
+    pthread_mutex_lock(&f->mu);
+    kt_store_entry *e = find(f, key);
+    if ((st = check_usable(f)) ||
+        (st = check_version(f, key, e, expected, expected == KT_STORE_ANY_VERSION)) ||
+        (st = next_revision(f)))
+        goto out;
+    if (unlinkat(f->obj_fd, name, 0) != 0 || fsync(f->obj_fd) != 0) {
+        f->broken = true;
+        st = fs_fail_file(kt_fail(KT_ERR_IO, "delete: %s", strerror(errno)), f, "objects/", name);
+        goto out;
+    }
+    kt_store_entry old = *e;
+    size_t i = (size_t)(e - f->index);
+    memmove(&f->index[i], &f->index[i + 1], (f->count - i - 1) * sizeof *e);
+    f->count--;
+    record(f, KT_STORE_EVENT_DELETE, &old);
+    if (rev) *rev = f->rev;
+out:
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+static kt_status fs_list(void *impl, const char *prefix, const char *after, size_t limit,
+                         kt_store_list_result *out)
+{
+    fs_store *f = impl;
+    memset(out, 0, sizeof *out);
+    out->entries = calloc(limit, sizeof *out->entries);
+    if (!out->entries) return kt_fail(KT_ERR_NO_MEMORY, "store: list");
+    pthread_mutex_lock(&f->mu);
+    size_t i = lower_bound(f, after && *after ? after : prefix);
+    if (after && *after && i < f->count && strcmp(f->index[i].key, after) == 0) i++;
+    for (; i < f->count && kt_store_in_prefix(f->index[i].key, prefix); i++) {
+        if (out->count == limit) {
+            out->more = true;
+            memcpy(out->next, out->entries[limit - 1].key, sizeof out->next);
+            break;
+        }
+        out->entries[out->count++] = f->index[i];
+    }
+    out->revision = f->rev;
+    pthread_mutex_unlock(&f->mu);
+    return KT_OK;
+}
+
+static kt_status fs_changes(void *impl, const char *prefix, uint64_t after, size_t limit,
+                            kt_store_changes_result *out)
+{
+    fs_store *f = impl;
+    memset(out, 0, sizeof *out);
+    out->events = calloc(limit, sizeof *out->events);
+    if (!out->events) return kt_fail(KT_ERR_NO_MEMORY, "store: changes");
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&f->mu);
+    if (after < f->floor) {
+        st = kt_fail(KT_ERR_STATE,
+                     "store: changes after revision %llu are compacted (this store keeps those "
+                     "after %llu); list again and continue from the list's revision",
+                     (unsigned long long)after, (unsigned long long)f->floor);
+    } else if (after > f->rev) {
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "store: revision %llu is in the future (now %llu)",
+                     (unsigned long long)after, (unsigned long long)f->rev);
+    } else {
+        out->next = f->rev;
+        for (size_t j = 0; j < f->hist_count; j++) {
+            const kt_store_event *ev = &f->hist[(f->hist_start + j) % KT_STORE_HISTORY];
+            if (ev->revision <= after || !kt_store_in_prefix(ev->key, prefix)) continue;
+            if (out->count == limit) {
+                out->next = out->events[limit - 1].revision;
+                break;
+            }
+            out->events[out->count++] = *ev;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (st) kt_store_changes_result_free(out);
+    return st;
+}
+
+static kt_status fs_wait(void *impl, uint64_t after, unsigned timeout_ms)
+{
+    fs_store *f = impl;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&f->mu);
+    while (f->rev <= after) {
+        if (pthread_cond_timedwait(&f->changed, &f->mu, &until) == ETIMEDOUT && f->rev <= after) {
+            st = kt_fail(KT_ERR_TIMEOUT, "store: no change after revision %llu in %u ms",
+                         (unsigned long long)after, timeout_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+static kt_status fs_revision(void *impl, uint64_t *rev)
+{
+    fs_store *f = impl;
+    pthread_mutex_lock(&f->mu);
+    *rev = f->rev;
+    pthread_mutex_unlock(&f->mu);
+    return KT_OK;
+}
+
+static void fs_close(void *impl)
+{
+    fs_store *f = impl;
+    if (!f) return;
+    if (f->obj_fd >= 0) close(f->obj_fd);
+    if (f->root_fd >= 0) close(f->root_fd);
+    if (f->lock_fd >= 0) close(f->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->changed);
+    free(f->index);
+    free(f->hist);
+    free(f);
+}
+
+static const kt_store_ops fs_ops = {fs_put,     fs_get,  fs_del,      fs_list,
+                                    fs_changes, fs_wait, fs_revision, fs_close};
+
+/* ---- open ---- */
+
+static kt_status take_lock(fs_store *f)
+{
+    f->lock_fd = openat(f->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (f->lock_fd < 0)
+        return kt_fail(KT_ERR_IO, "store fs:%s: lock: %s", f->root, strerror(errno));
+    if (flock(f->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e != EWOULDBLOCK)
+            return kt_fail(KT_ERR_IO, "store fs:%s: lock: %s", f->root, strerror(e));
+        char pid[24] = "";
+        ssize_t r = pread(f->lock_fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        char esc[96];
+        kt_escape(pid, strlen(pid), esc, sizeof esc);
+        return kt_fail(KT_ERR_UNAVAILABLE,
+                       "store fs:%s is in use: %s/lock is held (by pid %s); one process opens a "
+                       "store at a time",
+                       f->root, f->root, *esc ? esc : "?");
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(f->lock_fd, 0) != 0 || pwrite(f->lock_fd, pid, (size_t)n, 0) != n)
+        return kt_fail(KT_ERR_IO, "store fs:%s: lock: %s", f->root, strerror(errno));
+    return KT_OK;
+}
+
+/* The root holds lock, revision, objects/ and perhaps revision.tmp (an interrupted write,
+ * removed); anything else is refused. */
+static kt_status scan_root(fs_store *f, bool *have_rev, bool *have_objects)
+{
+    int fd = dup(f->root_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return kt_fail(KT_ERR_IO, "store fs:%s: %s", f->root, strerror(errno));
+    }
+    rewinddir(d);
+    kt_status st = KT_OK;
+    struct dirent *de;
+    while (!st && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "lock")) continue;
+        if (!strcmp(n, "revision"))
+            *have_rev = true;
+        else if (!strcmp(n, "objects"))
+            *have_objects = true;
+        else if (!strcmp(n, "revision.tmp")) {
+            if (unlinkat(f->root_fd, n, 0) != 0)
+                st = fs_fail_file(kt_fail(KT_ERR_IO, "%s", strerror(errno)), f, "", n);
+        } else {
+            st = fs_fail_file(kt_fail(KT_ERR_MALFORMED, "unknown file in the store directory"), f,
+                              "", n);
+        }
+    }
+    closedir(d);
+    return st;
+}
+
+static kt_status load_object(fs_store *f, const char *name)
+{
+    kt_store_entry e = {0};
+    kt_buf raw = {0};
+    kt_store_obj_view v;
+    struct stat sb;
+    kt_status st;
+    if (fstatat(f->obj_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) {
+        st = kt_fail(KT_ERR_MALFORMED, "not a regular file");
+    } else if (!(st = kt_store_fs_key(name, e.key)) &&
+               !(st = kt_file_read_at(f->obj_fd, name, KT_STORE_OBJ_MAX, &raw)) &&
+               !(st = kt_store_obj_decode(raw.data, raw.len, &v))) {
+        if (strcmp(v.key, e.key) != 0) {
+            char esc[4 * KT_STORE_KEY_MAX + 1];
+            kt_escape(v.key, strlen(v.key), esc, sizeof esc);
+            st = kt_fail(KT_ERR_VERIFY, "holds key %s, not %s (a file was moved)", esc, e.key);
+        } else if (f->have_rev && v.mod_revision > f->rev) {
+            st = kt_fail(KT_ERR_VERIFY, "revision %llu is past the store's revision %llu",
+                         (unsigned long long)v.mod_revision, (unsigned long long)f->rev);
+        } else {
+            e.version = v.version;
+            e.create_revision = v.create_revision;
+            e.mod_revision = v.mod_revision;
+            e.value_len = v.value_len;
+            st = index_insert(f, &e);
+        }
+    }
+    kt_buf_free(&raw);
+    return st ? fs_fail_file(st, f, "objects/", name) : KT_OK;
+}
+
+/* objects/ holds "o." files (each verified and indexed) and perhaps "t." files
+ * (interrupted writes, never acknowledged: removed); anything else is refused. */
+static kt_status scan_objects(fs_store *f)
+{
+    int fd = dup(f->obj_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return kt_fail(KT_ERR_IO, "store fs:%s: objects: %s", f->root, strerror(errno));
+    }
+    rewinddir(d);
+    kt_status st = KT_OK;
+    size_t removed = 0;
+    struct dirent *de;
+    while (!st && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        if (!strncmp(n, "o.", 2)) {
+            st = load_object(f, n);
+        } else if (!strncmp(n, "t.", 2)) {
+            if (unlinkat(f->obj_fd, n, 0) != 0)
+                st = fs_fail_file(kt_fail(KT_ERR_IO, "%s", strerror(errno)), f, "objects/", n);
+            removed++;
+        } else {
+            st = fs_fail_file(kt_fail(KT_ERR_MALFORMED, "unknown file in the objects directory"), f,
+                              "objects/", n);
+        }
+    }
+    closedir(d);
+    if (!st && removed) {
+        if (fsync(f->obj_fd) != 0)
+            return kt_fail(KT_ERR_IO, "store fs:%s: objects: fsync: %s", f->root, strerror(errno));
+        char num[24];
+        snprintf(num, sizeof num, "%zu", removed);
+        kt_log(KT_LOG_INFO, "store.interrupted_writes_removed", "root", f->root, "files", num,
+               NULL);
+    }
+    return st;
+}
+
+static kt_status load(fs_store *f)
+{
+    bool have_rev = false, have_objects = false;
+    kt_status st;
+    if ((st = take_lock(f)) || (st = scan_root(f, &have_rev, &have_objects))) return st;
+    f->have_rev = have_rev;
+    if (have_rev) {
+        kt_buf raw = {0};
+        st = kt_file_read_at(f->root_fd, "revision", 4096, &raw);
+        if (!st) st = kt_store_rev_decode(raw.data, raw.len, &f->rev);
+        kt_buf_free(&raw);
+        if (st) return fs_fail_file(st, f, "", "revision");
+    }
+    if (!have_objects && mkdirat(f->root_fd, "objects", 0700) != 0)
+        return kt_fail(KT_ERR_IO, "store fs:%s: objects: %s", f->root, strerror(errno));
+    f->obj_fd = openat(f->root_fd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (f->obj_fd < 0)
+        return kt_fail(KT_ERR_IO, "store fs:%s: objects: %s", f->root, strerror(errno));
+    if (!have_objects && fsync(f->root_fd) != 0)
+        return kt_fail(KT_ERR_IO, "store fs:%s: fsync: %s", f->root, strerror(errno));
+    if ((st = scan_objects(f))) return st;
+    if (!have_rev && f->count)
+        return kt_fail(KT_ERR_MALFORMED, "store fs:%s: %zu objects but no revision file", f->root,
+                       f->count);
+    f->floor = f->rev;
+    return KT_OK;
+}
+
+kt_status kt_store_fs_open(const char *dir, kt_store **out)
+{
+    char esc[128];
+    kt_escape(dir, strlen(dir), esc, sizeof esc);
+    if (dir[0] != '/')
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "store fs:%s: the directory must be an absolute path", esc);
+    if (strlen(dir) >= PATH_MAX - NAME_MAX - 16)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store fs: directory path too long");
+    fs_store *f = calloc(1, sizeof *f);
+    kt_store *s = calloc(1, sizeof *s);
+    if (!f || !s || !(f->hist = calloc(KT_STORE_HISTORY, sizeof *f->hist))) {
+        free(s);
+        if (f) free(f->hist);
+        free(f);
+        return kt_fail(KT_ERR_NO_MEMORY, "store fs: open");
+    }
+    strcpy(f->root, dir);
+    f->root_fd = f->obj_fd = f->lock_fd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->changed, &ca);
+    pthread_condattr_destroy(&ca);
+    kt_status st = kt_mkdirs(dir, 0700);
+    if (!st) {
+        f->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (f->root_fd < 0) st = kt_fail(KT_ERR_IO, "store fs:%s: %s", dir, strerror(errno));
+    }
+    if (!st) st = load(f);
+    if (st) {
+        fs_close(f);
+        free(s);
+        return st;
+    }
+    s->ops = &fs_ops;
+    s->impl = f;
+    *out = s;
+    return KT_OK;
+}

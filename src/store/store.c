@@ -1,0 +1,138 @@
+/* kt_store: the backend chosen by URL, and the argument checks every backend relies on. */
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+kt_status kt_store_open(const char *url, kt_store **out)
+{
+    if (!url || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store open: NULL argument");
+    *out = NULL;
+    char esc[256];
+    kt_escape(url, strlen(url), esc, sizeof esc);
+    if (!strncmp(url, "fs:", 3)) {
+        if (!url[3])
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: fs: needs a directory (fs:/dir)",
+                           esc);
+        return kt_store_fs_open(url + 3, out); /* its reasons name fs:<dir> */
+    }
+    if (!strncmp(url, "etcd:", 5))
+        return kt_fail(KT_ERR_UNSUPPORTED,
+                       "store %s: the etcd backend comes in a later issue; use fs:/dir for now",
+                       esc);
+    return kt_fail(KT_ERR_UNSUPPORTED,
+                   "store %s: unknown backend (known: fs:/dir; etcd:// comes later)", esc);
+}
+
+void kt_store_free(kt_store *s)
+{
+    if (!s) return;
+    s->ops->close(s->impl);
+    free(s);
+}
+
+static kt_status check_key(const kt_store *s, const char *key)
+{
+    if (!s || !key) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: NULL argument");
+    return kt_store_key_check(key, strlen(key));
+}
+
+kt_status kt_store_revision(kt_store *s, uint64_t *rev)
+{
+    if (!s || !rev) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: NULL argument");
+    return s->ops->revision(s->impl, rev);
+}
+
+kt_status kt_store_put(kt_store *s, const char *key, const void *value, size_t n,
+                       uint64_t expected_version, uint64_t *rev)
+{
+    kt_status st = check_key(s, key);
+    if (st) return st;
+    if (n && !value) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put %s: NULL value", key);
+    if (n > KT_STORE_VALUE_MAX)
+        return kt_fail(KT_ERR_TOO_LARGE, "store put %s: %zu bytes is over the limit of %d", key, n,
+                       KT_STORE_VALUE_MAX);
+    if (expected_version == KT_STORE_ANY_VERSION)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put %s: a put names the version it replaces",
+                       key);
+    return s->ops->put(s->impl, key, value, n, expected_version, rev);
+}
+
+kt_status kt_store_create(kt_store *s, const char *key, const void *value, size_t n, uint64_t *rev)
+{
+    return kt_store_put(s, key, value, n, 0, rev);
+}
+
+void kt_store_object_free(kt_store_object *o)
+{
+    if (o) kt_buf_free(&o->value);
+}
+
+kt_status kt_store_get(kt_store *s, const char *key, kt_store_object *out)
+{
+    kt_status st = check_key(s, key);
+    if (st) return st;
+    if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store get: NULL argument");
+    return s->ops->get(s->impl, key, out);
+}
+
+kt_status kt_store_delete(kt_store *s, const char *key, uint64_t expected_version, uint64_t *rev)
+{
+    kt_status st = check_key(s, key);
+    if (st) return st;
+    if (expected_version == 0)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "store delete %s: expected version 0 (absent) cannot be deleted", key);
+    return s->ops->del(s->impl, key, expected_version, rev);
+}
+
+static kt_status check_range(const kt_store *s, const char *prefix, size_t limit, const void *out)
+{
+    if (!s || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: NULL argument");
+    if (limit < 1 || limit > 1000)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: limit %zu is outside 1..1000", limit);
+    return kt_store_prefix_check(prefix);
+}
+
+void kt_store_list_result_free(kt_store_list_result *r)
+{
+    if (!r) return;
+    free(r->entries);
+    memset(r, 0, sizeof *r);
+}
+
+kt_status kt_store_list(kt_store *s, const char *prefix, const char *after, size_t limit,
+                        kt_store_list_result *out)
+{
+    kt_status st = check_range(s, prefix, limit, out);
+    if (st) return st;
+    if (after && *after) {
+        if ((st = kt_store_key_check(after, strlen(after))))
+            return kt_fail_context(st, "store list: continuation");
+        if (!kt_store_in_prefix(after, prefix))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "store list: continuation %s is not under the prefix %s", after, prefix);
+    }
+    return s->ops->list(s->impl, prefix, after, limit, out);
+}
+
+void kt_store_changes_result_free(kt_store_changes_result *r)
+{
+    if (!r) return;
+    free(r->events);
+    memset(r, 0, sizeof *r);
+}
+
+kt_status kt_store_changes(kt_store *s, const char *prefix, uint64_t after, size_t limit,
+                           kt_store_changes_result *out)
+{
+    kt_status st = check_range(s, prefix, limit, out);
+    if (st) return st;
+    return s->ops->changes(s->impl, prefix, after, limit, out);
+}
+
+kt_status kt_store_wait(kt_store *s, uint64_t after, unsigned timeout_ms)
+{
+    if (!s) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: NULL argument");
+    return s->ops->wait(s->impl, after, timeout_ms);
+}

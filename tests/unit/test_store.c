@@ -1,0 +1,602 @@
+/* store: every operation and its refusals on the fs backend; compare-and-set races from
+ * two threads (one wins); names refused with their reason and mapped to files one to
+ * one; prefixes never match part of a name; a second process is kept out; on-disk damage
+ * (truncated, edited, swapped, unknown files) is found and named; watch by poll and wait. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "../../src/store/backend.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char base[64] = "/tmp/kt-store-XXXXXX";
+static int dirs;
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(base) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    return system(cmd);
+}
+
+/* A fresh store directory: its path in dir, its URL in url. */
+static void fresh(char dir[128], char url[140])
+{
+    snprintf(dir, 128, "%s/s%d", base, dirs++);
+    snprintf(url, 140, "fs:%s", dir);
+}
+
+static kt_store *open_ok(const char *url)
+{
+    kt_store *s = NULL;
+    kt_status st = kt_store_open(url, &s);
+    if (st) fail_msg("open %s: %s", url, kt_last_error());
+    return s;
+}
+
+static void put_str(kt_store *s, const char *key, const char *v, uint64_t expected)
+{
+    kt_status st = kt_store_put(s, key, v, strlen(v), expected, NULL);
+    if (st) fail_msg("put %s: %s", key, kt_last_error());
+}
+
+static void test_urls(void **state)
+{
+    (void)state;
+    kt_store *s;
+    assert_fails_with(kt_store_open("etcd://127.0.0.1:2379", &s), KT_ERR_UNSUPPORTED,
+                      "comes in a later issue");
+    assert_fails_with(kt_store_open("s3://bucket", &s), KT_ERR_UNSUPPORTED, "unknown backend");
+    assert_fails_with(kt_store_open("fs:", &s), KT_ERR_INVALID_ARGUMENT, "needs a directory");
+    assert_fails_with(kt_store_open("fs:relative/dir", &s), KT_ERR_INVALID_ARGUMENT, "absolute");
+    assert_fails_with(kt_store_open("\x01\n", &s), KT_ERR_UNSUPPORTED, "\\x01\\x0a");
+}
+
+static void test_operations(void **state)
+{
+    (void)state;
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    uint64_t rev = 99, r1, r2, r3;
+    assert_int_equal(kt_store_revision(s, &rev), KT_OK);
+    assert_int_equal(rev, 0);
+
+    assert_int_equal(kt_store_create(s, "svc/a/k1", "one", 3, &r1), KT_OK);
+    assert_int_equal(r1, 1);
+    assert_fails_with(kt_store_create(s, "svc/a/k1", "two", 3, NULL), KT_ERR_EXISTS,
+                      "exists (version 1)");
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
+    assert_int_equal(o.value.len, 3);
+    assert_memory_equal(o.value.data, "one", 3);
+    assert_int_equal(o.version, 1);
+    assert_int_equal(o.create_revision, 1);
+    assert_int_equal(o.mod_revision, 1);
+
+    /* compare-and-set on the version */
+    assert_int_equal(kt_store_put(s, "svc/a/k1", "uno", 3, 1, &r2), KT_OK);
+    assert_int_equal(r2, 2);
+    assert_fails_with(kt_store_put(s, "svc/a/k1", "x", 1, 1, NULL), KT_ERR_STATE,
+                      "at version 2, not the expected 1");
+    assert_fails_with(kt_store_put(s, "svc/a/k1", "x", 1, 0, NULL), KT_ERR_EXISTS, "exists");
+    assert_fails_with(kt_store_put(s, "svc/a/nope", "x", 1, 3, NULL), KT_ERR_NOT_FOUND,
+                      "does not exist");
+    assert_fails_with(kt_store_put(s, "svc/a/k1", "x", 1, KT_STORE_ANY_VERSION, NULL),
+                      KT_ERR_INVALID_ARGUMENT, "names the version");
+    assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
+    assert_memory_equal(o.value.data, "uno", 3);
+    assert_int_equal(o.version, 2);
+    assert_int_equal(o.create_revision, 1);
+    assert_int_equal(o.mod_revision, 2);
+
+    /* an empty value and a value over the limit */
+    assert_int_equal(kt_store_create(s, "svc/a/empty", NULL, 0, NULL), KT_OK);
+    assert_int_equal(kt_store_get(s, "svc/a/empty", &o), KT_OK);
+    assert_int_equal(o.value.len, 0);
+    uint8_t *big = calloc(1, KT_STORE_VALUE_MAX + 1);
+    assert_fails_with(kt_store_create(s, "svc/a/big", big, KT_STORE_VALUE_MAX + 1, NULL),
+                      KT_ERR_TOO_LARGE, "over the limit");
+    assert_int_equal(kt_store_create(s, "svc/a/big", big, KT_STORE_VALUE_MAX, NULL), KT_OK);
+    free(big);
+
+    /* delete exact, with the expected version */
+    assert_fails_with(kt_store_delete(s, "svc/a/k1", 1, NULL), KT_ERR_STATE, "not the expected 1");
+    assert_fails_with(kt_store_delete(s, "svc/a/k1", 0, NULL), KT_ERR_INVALID_ARGUMENT,
+                      "version 0");
+    assert_fails_with(kt_store_delete(s, "svc/a/k", 1, NULL), KT_ERR_NOT_FOUND, "does not exist");
+    assert_fails_with(kt_store_delete(s, "svc/a/k", KT_STORE_ANY_VERSION, NULL), KT_ERR_NOT_FOUND,
+                      "does not exist");
+    assert_int_equal(kt_store_delete(s, "svc/a/k1", 2, &r3), KT_OK);
+    assert_int_equal(r3, 5);
+    assert_fails_with(kt_store_get(s, "svc/a/k1", &o), KT_ERR_NOT_FOUND, "does not exist");
+    /* created again: version 1 and a new create_revision, as etcd */
+    assert_int_equal(kt_store_create(s, "svc/a/k1", "again", 5, NULL), KT_OK);
+    assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
+    assert_int_equal(o.version, 1);
+    assert_int_equal(o.create_revision, 6);
+    assert_int_equal(kt_store_delete(s, "svc/a/empty", KT_STORE_ANY_VERSION, NULL), KT_OK);
+    kt_store_free(s);
+
+    /* everything survives a reopen, and the revision goes on from where it was */
+    s = open_ok(url);
+    assert_int_equal(kt_store_revision(s, &rev), KT_OK);
+    assert_int_equal(rev, 7);
+    assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
+    assert_memory_equal(o.value.data, "again", 5);
+    assert_int_equal(o.mod_revision, 6);
+    assert_fails_with(kt_store_get(s, "svc/a/empty", &o), KT_ERR_NOT_FOUND, "does not exist");
+    assert_int_equal(kt_store_get(s, "svc/a/big", &o), KT_OK);
+    assert_int_equal(o.value.len, KT_STORE_VALUE_MAX);
+    assert_int_equal(kt_store_put(s, "svc/a/big", "s", 1, 1, &r1), KT_OK);
+    assert_int_equal(r1, 8);
+    kt_store_object_free(&o);
+    kt_store_free(s);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    char long_key[KT_STORE_KEY_MAX + 2];
+    memset(long_key, 'a', sizeof long_key);
+    long_key[KT_STORE_KEY_MAX + 1] = '\0';
+    struct {
+        const char *key;
+        size_t n;
+        const char *reason;
+    } bad[] = {
+        {"../x", 4, "segment '..' at byte 0"},
+        {"a//b", 4, "empty segment at byte 2"},
+        {"a/./b", 5, "segment '.' at byte 2"},
+        {"a/..", 4, "segment '..' at byte 2"},
+        {"/a", 2, "empty segment at byte 0"},
+        {"a/", 2, "empty segment at byte 2"},
+        {"a\0b", 3, "control byte 0x00 at byte 1"},
+        {"a\nb", 3, "control byte 0x0a at byte 1"},
+        {"a\x7f", 2, "control byte 0x7f at byte 1"},
+        {"a b", 3, "byte 0x20 at byte 1"},
+        {"a\\b", 3, "byte 0x5c at byte 1"},
+        {"caf\xc3\xa9", 5, "non-ASCII byte 0xc3 at byte 3"},
+        {"", 0, "empty"},
+        {long_key, KT_STORE_KEY_MAX + 1, "126 bytes is over the limit of 125"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_fails_with(kt_store_key_check(bad[i].key, bad[i].n), KT_ERR_INVALID_ARGUMENT,
+                          bad[i].reason);
+    assert_int_equal(kt_store_key_check(long_key, KT_STORE_KEY_MAX), KT_OK);
+    assert_int_equal(kt_store_key_check("svc/A-b_c.d/v1", 14), KT_OK);
+    assert_int_equal(kt_store_key_check("...", 3), KT_OK); /* only "." and ".." are special */
+
+    /* every operation refuses them, and nothing reaches the disk */
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    kt_store_object o = {0};
+    kt_store_list_result l;
+    assert_fails_with(kt_store_create(s, "../x", "v", 1, NULL), KT_ERR_INVALID_ARGUMENT, "'..'");
+    assert_fails_with(kt_store_put(s, "a//b", "v", 1, 0, NULL), KT_ERR_INVALID_ARGUMENT,
+                      "empty segment");
+    assert_fails_with(kt_store_get(s, "a/./b", &o), KT_ERR_INVALID_ARGUMENT, "'.'");
+    assert_fails_with(kt_store_delete(s, "a\nb", 1, NULL), KT_ERR_INVALID_ARGUMENT, "0x0a");
+    assert_fails_with(kt_store_create(s, long_key, "v", 1, NULL), KT_ERR_INVALID_ARGUMENT,
+                      "over the limit");
+    assert_fails_with(kt_store_list(s, "svc/a", NULL, 10, &l), KT_ERR_INVALID_ARGUMENT,
+                      "ends in '/'");
+    assert_fails_with(kt_store_list(s, "svc//", NULL, 10, &l), KT_ERR_INVALID_ARGUMENT,
+                      "empty segment");
+    assert_fails_with(kt_store_list(s, "svc/../", NULL, 10, &l), KT_ERR_INVALID_ARGUMENT, "'..'");
+    assert_fails_with(kt_store_list(s, "svc/", NULL, 0, &l), KT_ERR_INVALID_ARGUMENT, "limit 0");
+    uint64_t rev;
+    assert_int_equal(kt_store_revision(s, &rev), KT_OK);
+    assert_int_equal(rev, 0);
+    kt_store_free(s);
+}
+
+/* Keys that a careless mapping would fold together get files of their own. */
+static void test_name_mapping(void **state)
+{
+    (void)state;
+    const char *keys[] = {"a_b",   "a/b",   "a_sb", "a__b", "a_/b", "a/_b",
+                          "a_s/b", "a/s_b", "a_",   "a/_",  "A_b"};
+    size_t n = sizeof keys / sizeof *keys;
+    char names[16][KT_STORE_FS_NAME_MAX + 1];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(kt_store_fs_name(keys[i], names[i]), KT_OK);
+        char back[KT_STORE_KEY_MAX + 1];
+        assert_int_equal(kt_store_fs_key(names[i], back), KT_OK);
+        assert_string_equal(back, keys[i]);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(names[i], names[j]);
+    }
+    assert_string_equal(names[0], "o.a__b");
+    assert_string_equal(names[1], "o.a_sb");
+    char out[KT_STORE_KEY_MAX + 1];
+    assert_fails_with(kt_store_fs_key("o.a_xb", out), KT_ERR_MALFORMED, "'_' not followed");
+    assert_fails_with(kt_store_fs_key("o.a_", out), KT_ERR_MALFORMED, "'_' not followed");
+    assert_fails_with(kt_store_fs_key("o.a_s_s", out), KT_ERR_MALFORMED, "empty segment");
+    assert_fails_with(kt_store_fs_key("o._s_s..", out), KT_ERR_MALFORMED, "empty segment");
+    assert_fails_with(kt_store_fs_key("o.a b", out), KT_ERR_MALFORMED, "0x20");
+    assert_fails_with(kt_store_fs_key("o.a/b", out), KT_ERR_MALFORMED,
+                      "raw '/'"); /* found by fuzz_store */
+    /* the longest key fits a file name */
+    char longest[KT_STORE_KEY_MAX + 1], name[KT_STORE_FS_NAME_MAX + 1];
+    memset(longest, '_', KT_STORE_KEY_MAX);
+    longest[KT_STORE_KEY_MAX] = '\0';
+    assert_int_equal(kt_store_fs_name(longest, name), KT_OK);
+    assert_int_equal(strlen(name), 252);
+
+    /* and in a store the folded-together keys stay apart */
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    for (size_t i = 0; i < n; i++)
+        put_str(s, keys[i], keys[i], 0);
+    kt_store_free(s);
+    s = open_ok(url);
+    kt_store_object o = {0};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(kt_store_get(s, keys[i], &o), KT_OK);
+        assert_int_equal(o.value.len, strlen(keys[i]));
+        assert_memory_equal(o.value.data, keys[i], o.value.len);
+    }
+    kt_store_object_free(&o);
+    kt_store_free(s);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    const char *keys[] = {"svc/ab/x", "svc/a/y",   "svc/a",   "svc/a/x",
+                          "svc/a-/z", "svc/a/z/1", "svc/b/x", "svc/a.b/x"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        put_str(s, keys[i], "v", 0);
+    kt_store_list_result l;
+    assert_int_equal(kt_store_list(s, "svc/a/", NULL, 1000, &l), KT_OK);
+    assert_int_equal(l.count, 3);
+    assert_string_equal(l.entries[0].key, "svc/a/x");
+    assert_string_equal(l.entries[1].key, "svc/a/y");
+    assert_string_equal(l.entries[2].key, "svc/a/z/1");
+    assert_false(l.more);
+    assert_int_equal(l.revision, 8);
+    assert_int_equal(l.entries[0].version, 1);
+    assert_int_equal(l.entries[0].mod_revision, 4);
+    assert_int_equal(l.entries[0].value_len, 1);
+    kt_store_list_result_free(&l);
+
+    /* pages of one, continued by key */
+    const char *want[] = {"svc/a/x", "svc/a/y", "svc/a/z/1"};
+    char after[KT_STORE_KEY_MAX + 1] = "";
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(kt_store_list(s, "svc/a/", after, 1, &l), KT_OK);
+        assert_int_equal(l.count, 1);
+        assert_string_equal(l.entries[0].key, want[i]);
+        assert_int_equal(l.more, i < 2);
+        if (l.more) assert_string_equal(l.next, want[i]);
+        strcpy(after, l.entries[0].key);
+        kt_store_list_result_free(&l);
+    }
+    /* a continuation outside the prefix is refused, one past the end lists nothing */
+    assert_fails_with(kt_store_list(s, "svc/a/", "svc/ab/x", 10, &l), KT_ERR_INVALID_ARGUMENT,
+                      "not under the prefix");
+    assert_int_equal(kt_store_list(s, "svc/a/", "svc/a/zz", 10, &l), KT_OK);
+    assert_int_equal(l.count, 0);
+    kt_store_list_result_free(&l);
+    assert_int_equal(kt_store_list(s, "svc/c/", NULL, 10, &l), KT_OK);
+    assert_int_equal(l.count, 0);
+    kt_store_list_result_free(&l);
+    /* "" lists every key, in byte order */
+    assert_int_equal(kt_store_list(s, "", NULL, 1000, &l), KT_OK);
+    assert_int_equal(l.count, 8);
+    for (size_t i = 1; i < l.count; i++)
+        assert_true(strcmp(l.entries[i - 1].key, l.entries[i].key) < 0);
+    kt_store_list_result_free(&l);
+    kt_store_free(s);
+}
+
+typedef struct {
+    kt_store *s;
+    pthread_barrier_t *bar;
+    int rounds, wins, losses, other;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    for (int i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(r->bar);
+        char v[32];
+        int n = snprintf(v, sizeof v, "%p-%d", (void *)r, i);
+        kt_status st = kt_store_put(r->s, "race/k", v, (size_t)n, (uint64_t)i + 1, NULL);
+        if (st == KT_OK)
+            r->wins++;
+        else if (st == KT_ERR_STATE)
+            r->losses++;
+        else
+            r->other++;
+        pthread_barrier_wait(r->bar);
+    }
+    return NULL;
+}
+
+static void test_cas_race(void **state)
+{
+    (void)state;
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    put_str(s, "race/k", "start", 0);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    racer a = {s, &bar, 200, 0, 0, 0}, b = a;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race, &a);
+    pthread_create(&tb, NULL, race, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&bar);
+    /* each round both put on version i+1: exactly one wins, the other sees a conflict */
+    assert_int_equal(a.other + b.other, 0);
+    assert_int_equal(a.wins + b.wins, 200);
+    assert_int_equal(a.losses + b.losses, 200);
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "race/k", &o), KT_OK);
+    assert_int_equal(o.version, 201);
+    kt_store_object_free(&o);
+    /* create-if-absent races the same way */
+    int created = 0;
+    for (int i = 0; i < 50; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "race/c%d", i);
+        created += kt_store_create(s, key, "x", 1, NULL) == KT_OK;
+        assert_fails_with(kt_store_create(s, key, "y", 1, NULL), KT_ERR_EXISTS, "exists");
+    }
+    assert_int_equal(created, 50);
+    kt_store_free(s);
+}
+
+static void test_lock(void **state)
+{
+    (void)state;
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url), *t = NULL;
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_UNAVAILABLE, pid);
+    assert_null(t);
+    /* another process is refused with the same reason */
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        kt_store *c = NULL;
+        kt_status st = kt_store_open(url, &c);
+        _exit(st == KT_ERR_UNAVAILABLE && strstr(kt_last_error(), "is in use") ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    put_str(s, "k", "v", 0); /* the refused opens did not disturb the holder */
+    kt_store_free(s);
+    s = open_ok(url); /* released on free */
+    kt_store_free(s);
+}
+
+/* Writes raw bytes into a file of a closed store. */
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void read_file(const char *path, kt_buf *b)
+{
+    kt_buf_free(b);
+    assert_int_equal(kt_file_read(path, 1 << 22, b), KT_OK);
+}
+
+static void test_corruption(void **state)
+{
+    (void)state;
+    char dir[128], url[140], a[200], b[200], p[200];
+    fresh(dir, url);
+    kt_store *s = open_ok(url), *t = NULL;
+    put_str(s, "svc/x/a", "alpha-value", 0);
+    put_str(s, "svc/x/b", "beta-value", 0);
+    kt_store_free(s);
+    snprintf(a, sizeof a, "%s/objects/o.svc_sx_sa", dir);
+    snprintf(b, sizeof b, "%s/objects/o.svc_sx_sb", dir);
+    kt_buf orig = {0}, other = {0}, tmp = {0};
+    read_file(a, &orig);
+    read_file(b, &other);
+
+    /* truncated */
+    write_file(a, orig.data, orig.len - 5);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED,
+                      "objects/o.svc_sx_sa: store object: ");
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "truncated");
+    assert_null(t);
+    /* one byte of the value changed */
+    kt_buf_append(&tmp, orig.data, orig.len);
+    tmp.data[KT_STORE_OBJ_FIXED + 8] ^= 1;
+    write_file(a, tmp.data, tmp.len);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_VERIFY,
+                      "o.svc_sx_sa: store object: SHA-256 does not match");
+    /* b's file put in a's place */
+    write_file(a, other.data, other.len);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_VERIFY,
+                      "o.svc_sx_sa: holds key svc/x/b, not svc/x/a");
+    write_file(a, orig.data, orig.len);
+
+    /* unknown files, in the objects directory and the root */
+    snprintf(p, sizeof p, "%s/objects/notes.txt", dir);
+    write_file(p, "hi", 2);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "objects/notes.txt: unknown file");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/objects/o.a_xb", dir);
+    write_file(p, orig.data, orig.len);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "objects/o.a_xb: object file name");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/objects/o.bad\nname", dir);
+    write_file(p, "", 0);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "objects/o.bad\\x0aname");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/extra", dir);
+    write_file(p, "", 0);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED,
+                      "extra: unknown file in the store directory");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/objects/o.sub", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "o.sub: not a regular file");
+    rmdir(p);
+
+    /* the revision file: edited, or gone while objects remain */
+    snprintf(p, sizeof p, "%s/revision", dir);
+    read_file(p, &tmp);
+    tmp.data[8] ^= 1;
+    write_file(p, tmp.data, tmp.len);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_VERIFY,
+                      "revision: store revision file: SHA-256");
+    unlink(p);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_MALFORMED, "2 objects but no revision file");
+    /* a revision file older than its objects (the host rolled back only the counter) */
+    uint8_t rec[KT_STORE_REV_LEN];
+    kt_store_rev_encode(1, rec);
+    write_file(p, rec, sizeof rec);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_VERIFY,
+                      "revision 2 is past the store's revision 1");
+    kt_store_rev_encode(2, rec);
+    write_file(p, rec, sizeof rec);
+
+    /* leftovers of interrupted writes are removed, the rest opens */
+    snprintf(p, sizeof p, "%s/objects/t.svc_sx_sa", dir);
+    write_file(p, "half", 4);
+    s = open_ok(url);
+    assert_int_equal(access(p, F_OK), -1);
+
+    /* damage while open is found on read, never served */
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "svc/x/a", &o), KT_OK);
+    write_file(a, orig.data, orig.len - 1);
+    assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_MALFORMED,
+                      "o.svc_sx_sa: store object");
+    write_file(a, other.data, other.len);
+    assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_VERIFY, "holds key svc/x/b");
+    unlink(a);
+    assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_NOT_FOUND, "o.svc_sx_sa");
+    /* an older version put back while open (a replay) */
+    put_str(s, "svc/x/b", "beta-2", 1);
+    write_file(b, other.data, other.len);
+    assert_fails_with(
+        kt_store_get(s, "svc/x/b", &o), KT_ERR_VERIFY,
+        "holds version 1 at revision 2, where this store wrote version 2 at revision 3");
+    kt_store_object_free(&o);
+    kt_store_free(s);
+    kt_buf_free(&orig), kt_buf_free(&other), kt_buf_free(&tmp);
+}
+
+static void *delayed_put(void *arg)
+{
+    usleep(50 * 1000);
+    put_str(arg, "w/late", "v", 0);
+    return NULL;
+}
+
+static void test_watch(void **state)
+{
+    (void)state;
+    char dir[128], url[140];
+    fresh(dir, url);
+    kt_store *s = open_ok(url);
+    put_str(s, "w/a", "1", 0);
+    put_str(s, "x/b", "1", 0);
+    put_str(s, "w/a", "2", 1);
+    assert_int_equal(kt_store_delete(s, "w/a", 2, NULL), KT_OK);
+    kt_store_changes_result c;
+    assert_int_equal(kt_store_changes(s, "w/", 0, 100, &c), KT_OK);
+    assert_int_equal(c.count, 3);
+    assert_int_equal(c.events[0].type, KT_STORE_EVENT_PUT);
+    assert_int_equal(c.events[0].revision, 1);
+    assert_int_equal(c.events[0].version, 1);
+    assert_int_equal(c.events[1].revision, 3);
+    assert_int_equal(c.events[1].version, 2);
+    assert_int_equal(c.events[2].type, KT_STORE_EVENT_DELETE);
+    assert_int_equal(c.events[2].revision, 4);
+    assert_int_equal(c.events[2].version, 0);
+    assert_string_equal(c.events[2].key, "w/a");
+    assert_int_equal(c.next, 4);
+    kt_store_changes_result_free(&c);
+    /* paged: the next call continues after the last event returned */
+    assert_int_equal(kt_store_changes(s, "", 0, 2, &c), KT_OK);
+    assert_int_equal(c.count, 2);
+    assert_int_equal(c.next, 2);
+    kt_store_changes_result_free(&c);
+    assert_int_equal(kt_store_changes(s, "", 2, 2, &c), KT_OK);
+    assert_int_equal(c.count, 2);
+    assert_int_equal(c.events[0].revision, 3);
+    kt_store_changes_result_free(&c);
+    assert_fails_with(kt_store_changes(s, "", 9, 2, &c), KT_ERR_INVALID_ARGUMENT, "in the future");
+
+    /* wait: times out with nothing new, wakes for a change from another thread */
+    assert_fails_with(kt_store_wait(s, 4, 20), KT_ERR_TIMEOUT, "no change after revision 4");
+    assert_int_equal(kt_store_wait(s, 3, 0), KT_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, delayed_put, s);
+    assert_int_equal(kt_store_wait(s, 4, 10000), KT_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(kt_store_changes(s, "w/", 4, 10, &c), KT_OK);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.events[0].key, "w/late");
+    kt_store_changes_result_free(&c);
+    kt_store_free(s);
+
+    /* history before this open is compacted; after it, it is kept */
+    s = open_ok(url);
+    assert_fails_with(kt_store_changes(s, "", 3, 10, &c), KT_ERR_STATE, "compacted");
+    assert_int_equal(kt_store_changes(s, "", 5, 10, &c), KT_OK);
+    assert_int_equal(c.count, 0);
+    kt_store_changes_result_free(&c);
+    /* the window is bounded: past KT_STORE_HISTORY changes the oldest leave it */
+    for (int i = 0; i < KT_STORE_HISTORY + 1; i++)
+        assert_int_equal(kt_store_put(s, "w/n", "v", 1, (uint64_t)i, NULL), KT_OK);
+    assert_fails_with(kt_store_changes(s, "", 5, 10, &c), KT_ERR_STATE, "compacted");
+    assert_int_equal(kt_store_changes(s, "", 6, 10, &c), KT_OK);
+    assert_int_equal(c.count, 10);
+    assert_int_equal(c.events[0].revision, 7);
+    kt_store_changes_result_free(&c);
+    kt_store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_urls),  cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_names), cmocka_unit_test(test_name_mapping),
+        cmocka_unit_test(test_list),  cmocka_unit_test(test_cas_race),
+        cmocka_unit_test(test_lock),  cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_watch),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
