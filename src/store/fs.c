@@ -184,9 +184,12 @@ static kt_status read_object(fs_store *f, const kt_store_entry *e, kt_store_obje
     if (st) return st;
     kt_buf raw = {0};
     kt_store_obj_view v;
-    if ((st = kt_file_read_at(f->obj_fd, name, KT_STORE_OBJ_MAX, &raw)) ||
-        (st = kt_store_obj_decode(raw.data, raw.len, &v)))
+    if ((st = kt_file_read_at(f->obj_fd, name, KT_STORE_OBJ_MAX, &raw)) == KT_ERR_NOT_FOUND) {
+        st = kt_fail(KT_ERR_VERIFY, "gone, where this store wrote version %llu at revision %llu",
+                     (unsigned long long)e->version, (unsigned long long)e->mod_revision);
         goto fail;
+    }
+    if (st || (st = kt_store_obj_decode(raw.data, raw.len, &v))) goto fail;
     if (strcmp(v.key, e->key) != 0) {
         char esc[4 * KT_STORE_KEY_MAX + 1];
         kt_escape(v.key, strlen(v.key), esc, sizeof esc);

@@ -505,7 +505,8 @@ static void test_corruption(void **state)
     write_file(a, other.data, other.len);
     assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_VERIFY, "holds key svc/x/b");
     unlink(a);
-    assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_NOT_FOUND, "o.svc_sx_sa");
+    assert_fails_with(kt_store_get(s, "svc/x/a", &o), KT_ERR_VERIFY,
+                      "o.svc_sx_sa: gone, where this store wrote version 1 at revision 1");
     /* an older version put back while open (a replay) */
     put_str(s, "svc/x/b", "beta-2", 1);
     write_file(b, other.data, other.len);
@@ -515,6 +516,36 @@ static void test_corruption(void **state)
     kt_store_object_free(&o);
     kt_store_free(s);
     kt_buf_free(&orig), kt_buf_free(&other), kt_buf_free(&tmp);
+}
+
+/* A write that fails midway leaves the store refusing changes until it is reopened (it
+ * cannot vouch for the disk), and the reopen reports what is in the way. */
+static void test_write_failure(void **state)
+{
+    (void)state;
+    char dir[128], url[140], p[200];
+    fresh(dir, url);
+    kt_store *s = open_ok(url), *t = NULL;
+    put_str(s, "k/a", "v", 0);
+    snprintf(p, sizeof p, "%s/objects/t.k_sb", dir);
+    assert_int_equal(mkdir(p, 0700), 0); /* the temporary file's name is taken */
+    assert_fails_with(kt_store_create(s, "k/b", "v", 1, NULL), KT_ERR_IO, "objects/o.k_sb: t.k_sb");
+    assert_fails_with(kt_store_create(s, "k/c", "v", 1, NULL), KT_ERR_STATE, "reopen the store");
+    assert_fails_with(kt_store_delete(s, "k/a", 1, NULL), KT_ERR_STATE, "reopen the store");
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "k/a", &o), KT_OK); /* reads still work */
+    kt_store_free(s);
+    assert_fails_with(kt_store_open(url, &t), KT_ERR_IO, "objects/t.k_sb");
+    rmdir(p);
+    s = open_ok(url);
+    uint64_t rev;
+    assert_int_equal(kt_store_revision(s, &rev), KT_OK);
+    assert_int_equal(rev, 2); /* the failed change's revision is not reused */
+    assert_fails_with(kt_store_get(s, "k/b", &o), KT_ERR_NOT_FOUND, "does not exist");
+    assert_int_equal(kt_store_create(s, "k/b", "v", 1, &rev), KT_OK);
+    assert_int_equal(rev, 3);
+    kt_store_object_free(&o);
+    kt_store_free(s);
 }
 
 static void *delayed_put(void *arg)
@@ -596,7 +627,7 @@ int main(void)
         cmocka_unit_test(test_names), cmocka_unit_test(test_name_mapping),
         cmocka_unit_test(test_list),  cmocka_unit_test(test_cas_race),
         cmocka_unit_test(test_lock),  cmocka_unit_test(test_corruption),
-        cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_watch), cmocka_unit_test(test_write_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
