@@ -67,6 +67,12 @@ typedef struct {
     int min_ping_ms;    /* pings from a client closer than this are strikes (default: 1 min) */
     int cancel_wait_ms; /* shutdown: after the grace, how long cancelled handlers get to
                            return (default: 1 s) */
+    /* read off each cleartext connection's frames before gRPC core sees them; a connection
+     * over either is closed (and one whose header block passes 4 x max_metadata + 16 KiB) */
+    unsigned resets;         /* RST_STREAM frames a second, after a 10 s burst (default: 100) */
+    unsigned control_frames; /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA frames a
+                                second, after a 2 s burst, beyond what requests and messages
+                                (and, for WINDOW_UPDATE, bytes sent) earn (default: 100) */
 } kt_rpc_limits;
 
 /* Fills every 0 field of l with its default. */

@@ -10,8 +10,9 @@
  * waiting connection off the queue with a reserved fd. Every accept4 in the process
  * (libmicrohttpd's too) keeps this budget.
  *
- * gRPC's own log lines go to kt_log; tcp_server_posix.cc's "Failed accept4" line marks the
- * listener dead, which kt_rpc_server_listening (and so /readyz) reports. */
+ * An error passed on to gRPC that it does not retry marks the listener dead, which
+ * kt_rpc_server_listening (and so /readyz) reports: from the errno itself, never from
+ * gRPC's log lines, which quote what clients sent. gRPC's log lines go to kt_log. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -20,6 +21,7 @@
 #include <fcntl.h>
 #include <grpc/support/log.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,7 +36,10 @@ typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 
 static atomic_int fd_cap = INT_MAX; /* accepted fds numbered at or above this are closed */
 static atomic_ulong refused_cap, refused_exhausted;
-static atomic_bool listener_failed;
+/* listeners gRPC gave up on: a TCP port each, or any Unix socket (port 0) */
+#define DEAD_MAX 16
+static atomic_int dead_ports[DEAD_MAX];
+static atomic_bool dead_unix;
 static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static int reserve_fd = -1;
 static atomic_long last_log;
@@ -65,18 +70,47 @@ static void note_refusal(const char *why)
            "refused_fd_exhausted", b, NULL);
 }
 
+/* The listener on fd is dead (errno kept). */
+static void mark_dead(int fd)
+{
+    int saved = errno;
+    struct sockaddr_storage a;
+    socklen_t n = sizeof a;
+    int port = -1;
+    if (getsockname(fd, (struct sockaddr *)&a, &n) == 0) {
+        if (a.ss_family == AF_INET) port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+        if (a.ss_family == AF_INET6) port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+        if (a.ss_family == AF_UNIX) atomic_store(&dead_unix, true);
+    }
+    for (int i = 0; port > 0 && i < DEAD_MAX; i++) {
+        int expect = 0;
+        if (atomic_load(&dead_ports[i]) == port ||
+            atomic_compare_exchange_strong(&dead_ports[i], &expect, port))
+            break;
+    }
+    errno = saved;
+}
+
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     for (;;) {
         int c = libc_accept4(fd, addr, len, flags);
         if (c >= 0) {
-            if (c < atomic_load(&fd_cap)) return c;
+            if (c < atomic_load(&fd_cap)) {
+                kt_rpc_conn_opened(c);
+                return c;
+            }
             close(c);
             atomic_fetch_add(&refused_cap, 1);
             note_refusal("fd_cap");
             continue; /* the next one, until the queue is empty */
         }
-        if (errno != EMFILE && errno != ENFILE) return -1;
+        if (errno != EMFILE && errno != ENFILE) {
+            /* gRPC core stops listening on any error but these (tcp_server_posix.cc) */
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+                mark_dead(fd);
+            return -1;
+        }
         pthread_mutex_lock(&reserve_lock);
         c = -1;
         if (reserve_fd >= 0) {
@@ -98,10 +132,6 @@ static void grpc_log_line(gpr_log_func_args *a)
 {
     const char *base = strrchr(a->file, '/');
     base = base ? base + 1 : a->file;
-    /* the listener's own line, by where it comes from and how it starts: other lines quote
-     * what clients sent (a header value "Failed accept4" in hpack_parser's) */
-    if (!strcmp(base, "tcp_server_posix.cc") && !strncmp(a->message, "Failed accept4", 14))
-        atomic_store(&listener_failed, true);
     kt_log_level level = a->severity == GPR_LOG_SEVERITY_ERROR  ? KT_LOG_ERROR
                          : a->severity == GPR_LOG_SEVERITY_INFO ? KT_LOG_INFO
                                                                 : KT_LOG_DEBUG;
@@ -141,9 +171,12 @@ int kt_rpc_accept_guard(unsigned headroom)
     return atomic_load(&fd_cap);
 }
 
-bool kt_rpc_accept_failed(void)
+bool kt_rpc_accept_failed(int port)
 {
-    return atomic_load(&listener_failed);
+    if (port <= 0) return atomic_load(&dead_unix);
+    for (int i = 0; i < DEAD_MAX; i++)
+        if (atomic_load(&dead_ports[i]) == port) return true;
+    return false;
 }
 
 void kt_rpc_accept_metrics(kt_buf *out)

@@ -6,6 +6,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <kubetee/svc.h>
+#include <stdatomic.h>
 
 #define KT_RPC_MAX_MESSAGE (4u << 20)
 
@@ -56,9 +57,43 @@ bool kt_rpc_pool_wait_idle(kt_rpc_pool *p, int ms); /* true: nothing running or 
 void kt_rpc_pool_join(kt_rpc_pool *p); /* after wait() returned DONE: joins every thread */
 void kt_rpc_pool_free(kt_rpc_pool *p); /* joined or never started */
 
+/* meter.c: what a client sends on one HTTP/2 connection, frame by frame (see meter.c). */
+typedef struct {
+    uint32_t header_block; /* bytes of one header block */
+    uint32_t resets;       /* RST_STREAM frames a second (bursts of 10 s) */
+    uint32_t control;      /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA a second */
+} kt_rpc_meter_limits;
+typedef enum {
+    KT_METER_OK,
+    KT_METER_OFF, /* not cleartext HTTP/2: not metered */
+    KT_METER_HEADER_BLOCK,
+    KT_METER_RESETS,
+    KT_METER_CONTROL,
+    KT_METER_N
+} kt_rpc_meter_verdict;
+typedef struct {
+    uint32_t preface, skip, block;
+    uint8_t head[9], have;
+    bool in_block;
+    kt_rpc_meter_verdict verdict; /* sticky once not OK */
+    int64_t resets, control;      /* tokens, in thousandths */
+    _Atomic int64_t window;       /* WINDOW_UPDATE tokens: also earned by what is sent */
+    int64_t last_ms;
+} kt_rpc_meter;
+void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms);
+kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                       const uint8_t *p, size_t n, int64_t now_ms);
+/* n bytes sent to the client (from any thread). */
+void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n);
+
+/* conn.c: meters every accepted connection's reads (recvmsg) and cuts the ones over. */
+void kt_rpc_conn_limits(const kt_rpc_limits *l); /* the most lenient of the servers' */
+void kt_rpc_conn_opened(int fd);
+void kt_rpc_conn_metrics(kt_buf *out);
+
 /* accept.c: the process's connection budget; returns the fd cap now in force. */
 int kt_rpc_accept_guard(unsigned headroom);
-bool kt_rpc_accept_failed(void);
+bool kt_rpc_accept_failed(int port); /* the listener on port (<= 0: a Unix socket) died */
 void kt_rpc_accept_metrics(kt_buf *out);
 
 #endif

@@ -43,6 +43,8 @@ static const setting settings[] = {
     D(keepalive_timeout_ms, 20000, INT_MAX),
     D(min_ping_ms, 60000, INT_MAX),
     D(cancel_wait_ms, 1000, INT_MAX),
+    U(resets, 100, 1, 1 << 20),
+    U(control_frames, 100, 1, 1 << 20),
 };
 #undef U
 #undef D
@@ -133,9 +135,10 @@ void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address)
     for (size_t i = 0; i < NSETTINGS; i++)
         snprintf(v[i], sizeof v[i], "%ld", get(l, &settings[i]));
 #define KV(i) settings[i].name, v[i]
-    _Static_assert(NSETTINGS == 16, "log every setting");
+    _Static_assert(NSETTINGS == 18, "log every setting");
     kt_log(KT_LOG_INFO, "rpc.limits", "address", address, KV(0), KV(1), KV(2), KV(3), KV(4), KV(5),
-           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), NULL);
+           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), KV(16),
+           KV(17), NULL);
 #undef KV
 }
 

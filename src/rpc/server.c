@@ -567,6 +567,7 @@ kt_status kt_rpc_server_start(kt_rpc_server *s, int *port)
 {
     if (!s || s->started) return kt_fail(KT_ERR_STATE, "rpc server: already started");
     kt_rpc_accept_guard(s->limits.fd_headroom);
+    kt_rpc_conn_limits(&s->limits);
     grpc_server_start(s->server);
     for (size_t i = 0; i < s->n; i++) {
         kt_status st = arm(s, i);
@@ -592,7 +593,8 @@ unsigned kt_rpc_server_active(kt_rpc_server *s)
 
 bool kt_rpc_server_listening(kt_rpc_server *s)
 {
-    return s && s->started && !atomic_load(&s->stopping) && !kt_rpc_accept_failed();
+    return s && s->started && !atomic_load(&s->stopping) && 
+           !kt_rpc_accept_failed(strncmp(s->address, "unix:", 5) ? s->port : 0);
 }
 
 void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
@@ -695,4 +697,5 @@ void kt_rpc_server_metrics(kt_rpc_server *const *servers, size_t n, kt_buf *out)
         kt_metric(out, "kubetee_rpc_listening", "gauge", help, labels[i],
                   kt_rpc_server_listening(servers[i]));
     kt_rpc_accept_metrics(out);
+    kt_rpc_conn_metrics(out);
 }

@@ -116,19 +116,39 @@ class Attack(unittest.TestCase):
 
     def test_rapid_reset_costs_bounded_work(self):
         s = self.server(per_connection=SHARE)
+        # 500 streams, each opened and reset at once: within the meter's burst of resets
         raw = Raw(s.port)
         peak = 0
-        t = time.monotonic()
-        for _ in range(20):  # 2,000 streams, each opened and reset at once
+        for _ in range(5):
             raw.send(b"".join(raw.call(SLOW, self.slow(5000), reset=True)[0] for _ in range(100)))
             peak = max(peak, s.status()[0])
-        self.assertLess(time.monotonic() - t, 10)
         self.assertLessEqual(peak, BASE_THREADS + WORKERS)
         # the attacker's backlog holds at most its connection's share of the pool
         self.assert_answers(s)
-        self.assert_bounded(s, 48)
+        time.sleep(0.2)
+        self.assertFalse(raw.closed)
         raw.close()
         self.wait_idle(s)  # the reset handlers gave up instead of sleeping 5 s
+        # four connections resetting as fast as they open (up to 10,000 streams each): each
+        # is closed once past the burst (10 s of resets=100)
+        t = time.monotonic()
+        for _ in range(4):
+            raw = Raw(s.port)
+            try:
+                for _ in range(100):
+                    raw.send(b"".join(raw.call(SLOW, self.slow(5000), reset=True)[0] for _ in range(100)))
+                    peak = max(peak, s.status()[0])
+            except OSError:
+                pass
+            wait_closed(raw)
+            self.assertTrue(raw.closed)
+            raw.close()
+        self.assertLess(time.monotonic() - t, 20)
+        self.assertLessEqual(peak, BASE_THREADS + WORKERS)
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="resets"), 4)
+        self.assert_answers(s)
+        self.assert_bounded(s, 48)
+        self.wait_idle(s)
         self.assert_answers(s)
 
     def test_client_that_never_acks_settings_gets_no_more_than_the_pool(self):
@@ -209,27 +229,57 @@ class Attack(unittest.TestCase):
             with grpc.insecure_channel("127.0.0.1:%d" % s.port, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
                 echo_pb2_grpc.EchoStub(ch).Say(echo_pb2.Msg(text="x"), timeout=5, metadata=[("x-big", "v" * 20000)])
         self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
-        # from one that never ACKs: four 1 MiB header blocks reach the server's own check
+        # from one that never ACKs: 16 KiB blocks (over max_metadata, within the frame
+        # meter's 4 x 8 KiB + 16 KiB) reach the server's own check, each refused
         raw = Raw(s.port)
-        cpu0 = cpu_seconds(s)
         for _ in range(4):
-            block = raw.headers(SAY, extra=[("x-big%d" % i, "v" * 1000) for i in range(1000)])
-            sid = raw.next_id
-            raw.next_id += 2
-            parts = [block[i:i + 16000] for i in range(0, len(block), 16000)]
-            out = frame(HEADERS, 0, sid, parts[0])
-            out += b"".join(frame(CONTINUATION, 0, sid, p) for p in parts[1:-1])
-            out += frame(CONTINUATION, END_HEADERS, sid, parts[-1])
-            raw.send(out + frame(DATA, END_STREAM, sid, grpc_message(b"")))
+            raw.send(header_block(raw, [("x-big%d" % i, "v" * 1000) for i in range(16)]))
         self.assert_answers(s)
         time.sleep(0.3)
         self.assertEqual(raw.statuses(), [8] * 4)
         self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="metadata_too_large"), 4)
-        used = cpu_seconds(s) - cpu0
-        print("\n4 MiB of headers from a client that never ACKs: %.2f s of server CPU" % used)
-        self.assertLess(used, 1.0)
-        self.assert_bounded(s, 64)
         raw.close()
+        # 1 MiB blocks: the connection is closed as the first passes the meter's bound
+        cpu0 = cpu_seconds(s)
+        raw = Raw(s.port)
+        try:
+            for _ in range(4):
+                raw.send(header_block(raw, [("x-big%d" % i, "v" * 1000) for i in range(1000)]))
+        except OSError:
+            pass  # closed under the sender
+        wait_closed(raw)
+        self.assertTrue(raw.closed)
+        # of the four, only the first stream may become a call (refused), from what gRPC read
+        # before the cut
+        self.assertIn(s.metric("kubetee_rpc_refusals_total", reason="metadata_too_large"), (4, 5))
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="header_block"), 1)
+        used = cpu_seconds(s) - cpu0
+        print("\n1 MiB header blocks from a client that never ACKs: %.2f s of server CPU" % used)
+        self.assertLess(used, 0.5)
+        self.assert_answers(s)
+        self.assert_bounded(s, 16)
+
+    def test_continuation_flood_is_cut_off(self):
+        # a header block that never ends: HEADERS without END_HEADERS, then CONTINUATIONs
+        # of tiny headers for as long as the server reads them
+        s = self.server()
+        raw = Raw(s.port)
+        sid = raw.next_id
+        tiny = b"".join(raw.enc.encode([("a", "b")]) for _ in range(3000))
+        sent = 0
+        try:
+            raw.send(frame(HEADERS, 0, sid, raw.headers(SAY)))
+            for _ in range(20000):  # up to 300 MB
+                raw.send(frame(CONTINUATION, 0, sid, tiny))
+                sent += len(tiny)
+        except OSError:
+            pass
+        wait_closed(raw)
+        self.assertTrue(raw.closed)
+        self.assertLess(sent, 8 << 20)  # what the socket buffers took before the close
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="header_block"), 1)
+        self.assert_answers(s)
+        self.assert_bounded(s, 16)
 
     def test_strings_must_be_utf8_without_nul(self):
         s = self.server()
@@ -258,10 +308,32 @@ class Attack(unittest.TestCase):
         end = time.monotonic() + 5
         while not raw.closed and time.monotonic() < end:
             time.sleep(0.05)
-        self.assertTrue(raw.closed)  # GOAWAY too_many_pings, then the connection is closed
+        self.assertTrue(raw.closed)  # closed at the frame meter's count, before gRPC reads on
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="control_frames"), 1)
         self.assert_answers(s)
-        # gRCP core acknowledges each PING it read before it closes the connection
-        self.assert_bounded(s, 160)
+        # gRPC core acknowledges each PING it read (~10 KiB each under ASan): the meter lets
+        # through 2 s of control_frames (200) before the close, not the 100,000 sent
+        self.assert_bounded(s, 16)
+
+    def test_window_update_and_empty_data_floods_are_cut_off(self):
+        s = self.server()
+        for flood in (frame(8, 0, 0, struct.pack(">I", 1)) * 5000,  # WINDOW_UPDATE +1 on the connection
+                      None):  # empty DATA frames on an open stream
+            raw = Raw(s.port)
+            if flood is None:
+                out, sid = raw.call(SLOW, self.slow(3000), end=False)
+                raw.send(out)
+                flood = frame(DATA, 0, sid) * 5000
+            try:
+                for _ in range(100):  # up to 500,000 frames
+                    raw.send(flood)
+            except OSError:
+                pass
+            wait_closed(raw)
+            self.assertTrue(raw.closed)
+            self.assert_answers(s)
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="control_frames"), 2)
+        self.assert_bounded(s, 24)
 
     def test_fd_burst_leaves_the_listener_up(self):
         s = self.server(nofile=64, limits="fd_headroom=16")
@@ -291,7 +363,7 @@ class Attack(unittest.TestCase):
                              "KT_ACCEPT_FAULT": trigger, "ASAN_OPTIONS": "verify_asan_link_order=0"})
         self.assertEqual(s.http("/readyz")[0], 200)
         self.assertEqual(s.metric("kubetee_rpc_listening"), 1)
-        with open(trigger, "w") as f:  # the gRPC listener's port: only its accept4 fails
+        with open(trigger, "w") as f:
             f.write(str(s.port))
         c = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # its accept4 fails
         end = time.monotonic() + 5
@@ -418,6 +490,27 @@ class Settings(unittest.TestCase):
         for kv in ("workers=%d" % WORKERS, "queue=%d" % QUEUE, "max_message=4194304", "idle_ms=-1",
                    "max_metadata=8192", "streams=32"):
             self.assertIn(kv, lines[0])
+
+
+def header_block(raw, extra):
+    """One complete request header block in HEADERS and CONTINUATION frames, then its body."""
+    block = raw.headers(SAY, extra=extra)
+    sid = raw.next_id
+    raw.next_id += 2
+    parts = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+    if len(parts) == 1:
+        out = frame(HEADERS, END_HEADERS, sid, parts[0])
+    else:
+        out = frame(HEADERS, 0, sid, parts[0])
+        out += b"".join(frame(CONTINUATION, 0, sid, p) for p in parts[1:-1])
+        out += frame(CONTINUATION, END_HEADERS, sid, parts[-1])
+    return out + frame(DATA, END_STREAM, sid, grpc_message(b""))
+
+
+def wait_closed(raw, within=5.0):
+    end = time.monotonic() + within
+    while not raw.closed and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def cpu_seconds(s):
