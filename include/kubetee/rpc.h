@@ -73,6 +73,10 @@ typedef struct {
     unsigned control_frames; /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA frames a
                                 second, after a 2 s burst, beyond what requests and messages
                                 (and, for WINDOW_UPDATE, bytes sent) earn (default: 100) */
+    int send_stall_ms;       /* a stream send the client's flow control holds this long ends
+                                the call with RESOURCE_EXHAUSTED (default: 30 s) */
+    unsigned max_connections; /* accepted connections open in the process, past it closed at
+                                 accept (default: 16 x memory_mb) */
 } kt_rpc_limits;
 
 /* Fills every 0 field of l with its default. */

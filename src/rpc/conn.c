@@ -4,7 +4,8 @@
  * keeps one meter per accepted fd, and fails the read with ECONNRESET once a connection
  * passed its budget, which makes gRPC close it; the bytes of that read never reach gRPC.
  * Only fds that accept4 returned are metered (libmicrohttpd's too, whose HTTP/1.1 bytes
- * turn their meters off), and close() ends a meter before the fd number can be reused. */
+ * turn their meters off), and close() ends a meter before the fd number can be reused.
+ * The meters also count the connections open, for max_connections. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -25,6 +26,7 @@ typedef _Atomic(kt_rpc_meter *) slot;
 static slot *_Atomic meters; /* by fd */
 static atomic_size_t nmeters;
 static atomic_uint header_block, resets, control; /* 0 until a server started */
+static atomic_uint max_conns, open_conns;          /* accepted and not closed */
 static atomic_ulong cut[KT_METER_N];
 static atomic_long last_log;
 
@@ -60,6 +62,7 @@ void kt_rpc_conn_limits(const kt_rpc_limits *l)
     max_into(&header_block, block > UINT32_MAX ? UINT32_MAX : (unsigned)block);
     max_into(&resets, l->resets);
     max_into(&control, l->control_frames);
+    max_into(&max_conns, l->max_connections);
 }
 
 static int64_t now_ms(void)
@@ -78,19 +81,28 @@ static kt_rpc_meter_limits limits_now(void)
 static void drop(int fd)
 {
     slot *t = atomic_load(&meters);
-    if (t && fd >= 0 && (size_t)fd < atomic_load(&nmeters)) free(atomic_exchange(&t[fd], NULL));
+    if (!t || fd < 0 || (size_t)fd >= atomic_load(&nmeters)) return;
+    kt_rpc_meter *m = atomic_exchange(&t[fd], NULL);
+    if (m) atomic_fetch_sub(&open_conns, 1);
+    free(m);
 }
 
-void kt_rpc_conn_opened(int fd)
+bool kt_rpc_conn_opened(int fd)
 {
     slot *t = atomic_load(&meters);
-    if (!t || fd < 0 || (size_t)fd >= atomic_load(&nmeters)) return;
+    if (!t || fd < 0 || (size_t)fd >= atomic_load(&nmeters)) return true;
+    unsigned max = atomic_load(&max_conns);
+    if (max && atomic_load(&open_conns) >= max) return false;
     kt_rpc_meter *m = malloc(sizeof *m);
     if (m) {
         kt_rpc_meter_limits l = limits_now();
         kt_rpc_meter_init(m, &l, now_ms());
+        atomic_fetch_add(&open_conns, 1);
     }
-    free(atomic_exchange(&t[fd], m));
+    kt_rpc_meter *old = atomic_exchange(&t[fd], m);
+    if (old) atomic_fetch_sub(&open_conns, 1); /* closed where close() did not see it */
+    free(old);
+    return true;
 }
 
 /* The C library's function of that name (the next definition after ours), looked up
@@ -126,6 +138,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
         return got;
     kt_rpc_meter *m = atomic_load(&t[fd]);
     if (!m) return got;
+    if (m->verdict == KT_METER_OFF) return got;
     if (m->verdict) { /* cut already: gRPC reads again before it closes */
         errno = ECONNRESET;
         return -1;
@@ -139,7 +152,6 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
         v = kt_rpc_meter_feed(m, &l, (const uint8_t *)msg->msg_iov[i].iov_base, k, now);
         left -= k;
     }
-    if (v == KT_METER_OFF) drop(fd);
     if (v <= KT_METER_OFF) return got;
     note_cut(v);
     errno = ECONNRESET;

@@ -31,6 +31,16 @@ kt_status kt_rpc_check_strings(const ProtobufCMessageDescriptor *d, const uint8_
 /* server.c: the call the handler on this thread serves, or NULL. */
 grpc_call *kt_rpc_current_call(void);
 
+/* A log line budget: at most KT_RPC_LOG_PER_SECOND lines a second. kt_rpc_log_allowed
+ * says whether this line may go out and, when it may, writes into not_logged how many
+ * were held back since the last that went out. */
+#define KT_RPC_LOG_PER_SECOND 10
+typedef struct {
+    atomic_long second;
+    atomic_uint logged, suppressed;
+} kt_rpc_log_budget;
+bool kt_rpc_log_allowed(kt_rpc_log_budget *b, char not_logged[16]);
+
 /* limits.c: channel arguments for a server's limits and a client's (a[] holds KT_RPC_MAX_ARGS). */
 #define KT_RPC_MAX_ARGS 24
 size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, grpc_arg *a);
@@ -88,11 +98,12 @@ void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n);
 
 /* conn.c: meters every accepted connection's reads (recvmsg) and cuts the ones over. */
 void kt_rpc_conn_limits(const kt_rpc_limits *l); /* the most lenient of the servers' */
-void kt_rpc_conn_opened(int fd);
+bool kt_rpc_conn_opened(int fd); /* false: max_connections are open (close it) */
 void kt_rpc_conn_metrics(kt_buf *out);
 
 /* accept.c: the process's connection budget; returns the fd cap now in force. */
 int kt_rpc_accept_guard(unsigned headroom);
+void kt_rpc_accept_serving(int port); /* an rpc server's TCP port */
 bool kt_rpc_accept_failed(int port); /* the listener on port (<= 0: a Unix socket) died */
 void kt_rpc_accept_metrics(kt_buf *out);
 

@@ -24,6 +24,7 @@ WORKERS, QUEUE = 4, 8
 BASE_THREADS = 12
 SAY = "/kubetee.echo.Echo/Say"
 SLOW = "/kubetee.echo.Echo/Slow"
+COUNT = "/kubetee.echo.Echo/Count"
 
 
 SHARE = WORKERS // 2  # per_connection below workers: the rest serve other connections
@@ -186,6 +187,22 @@ class Attack(unittest.TestCase):
         self.wait_idle(s, within=2.0)
         self.assert_bounded(s, 16)
         self.assert_answers(s)
+
+    def test_a_stream_the_client_never_reads_frees_its_worker(self):
+        # streams' windows 0 (SETTINGS_INITIAL_WINDOW_SIZE), no deadline, PINGs answered by
+        # nobody: only the stall limit ends the sends
+        s = self.server(limits="send_stall_ms=500")
+        raw = Raw(s.port)
+        raw.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0)))
+        count = echo_pb2.CountRequest(n=100000).SerializeToString()
+        raw.send(b"".join(raw.call(COUNT, count)[0] for _ in range(WORKERS)))
+        time.sleep(0.2)
+        self.assertEqual(s.metric("kubetee_rpc_calls_running"), WORKERS)
+        self.wait_idle(s, within=3.0)
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="send_stalled"), WORKERS)
+        self.assertEqual(set(raw.statuses()), {8})
+        self.assert_answers(s)
+        raw.close()
 
     # ---- bodies and headers ----
     def test_oversize_message_is_refused(self):
@@ -394,6 +411,22 @@ class Attack(unittest.TestCase):
         _, _, err = s.stop()
         self.assertTrue([l for l in err.splitlines() if "event=grpc.log" in l and "Failed accept4" in l])
 
+    def test_connections_past_max_connections_are_closed_at_accept(self):
+        s = self.server(limits="max_connections=20")
+        conns = [Raw(s.port) for _ in range(40)]  # the good client's counts too
+        time.sleep(0.5)
+        closed = sum(c.closed for c in conns)
+        self.assertGreaterEqual(closed, 20)
+        self.assertLessEqual(closed, 21)  # the good client's, and one /metrics may hold
+        # /metrics is not an rpc listener: still served
+        self.assertEqual(s.metric("kubetee_rpc_connections_refused_total", reason="max_connections"), closed)
+        self.assert_answers(s)  # its connection was there first
+        for c in conns:
+            c.close()
+        time.sleep(0.3)
+        with grpc.insecure_channel("127.0.0.1:%d" % s.port, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+            self.assertEqual(echo_pb2_grpc.EchoStub(ch).Say(echo_pb2.Msg(text="new"), timeout=LATENCY).text, "echo: new")
+
     def test_idle_and_silent_connections_are_closed(self):
         s = self.server(limits="idle_ms=500,first_request_ms=500")
         silent = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # not even a preface
@@ -421,6 +454,26 @@ class Attack(unittest.TestCase):
         lines = [l for l in err.splitlines() if "event=rpc.refused" in l]
         self.assertGreater(len(lines), 0)
         self.assertLessEqual(len(lines), 10 * (int(seconds) + 2))
+
+
+    def test_grpc_core_log_lines_are_rate_limited(self):
+        # gRPC core logs each unparsable header value it meets, quoting it
+        s = self.server()
+        raw = Raw(s.port)
+        t = time.monotonic()
+        for _ in range(3):
+            raw.send(b"".join(raw.call(SAY, b"", extra=[("grpc-timeout", "x" * 1000)])[0] for _ in range(100)))
+        time.sleep(0.3)
+        seconds = time.monotonic() - t
+        self.assert_answers(s)
+        raw.close()
+        code, _, err = s.stop()
+        self.assertEqual(code, 0)
+        lines = [l for l in err.splitlines() if "event=grpc.log" in l]
+        self.assertGreater(len(lines), 0)
+        self.assertLessEqual(len(lines), 10 * (int(seconds) + 2))
+        held = [int(l.rsplit("not_logged_before=", 1)[1].split()[0]) for l in lines]
+        self.assertEqual(held[0], 0)
 
 
 class Metrics(unittest.TestCase):
