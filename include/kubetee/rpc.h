@@ -77,6 +77,8 @@ typedef struct {
                                 the call with RESOURCE_EXHAUSTED (default: 30 s) */
     unsigned max_connections; /* accepted connections open in the process, past it closed at
                                  accept (default: 16 x memory_mb) */
+    unsigned per_address;     /* calls the connections from one client address may have running
+                                 or queued together (default: workers + queue) */
 } kt_rpc_limits;
 
 /* Fills every 0 field of l with its default. */

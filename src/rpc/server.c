@@ -31,6 +31,7 @@ typedef enum {
     REFUSED_BAD_REQUEST,
     REFUSED_CONNECTION_SHARE,
     REFUSED_SEND_STALLED,
+    REFUSED_ADDRESS_SHARE,
     REFUSED_N
 } refusal;
 
@@ -44,6 +45,7 @@ static const char *const refusal_names[REFUSED_N] = {
     [REFUSED_BAD_REQUEST] = "bad_request",
     [REFUSED_CONNECTION_SHARE] = "connection_share",
     [REFUSED_SEND_STALLED] = "send_stalled",
+    [REFUSED_ADDRESS_SHARE] = "address_share",
 };
 
 struct kt_rpc_server {
@@ -82,7 +84,7 @@ struct pending {
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     pending *prev, *next; /* in s->calls */
-    uint64_t peer;        /* hash of the connection's peer address */
+    uint64_t peer, addr;  /* hashes of the connection's peer (address and port), address */
     int close_tag;
     int cancelled;
     bool closed;
@@ -418,16 +420,21 @@ static size_t metadata_bytes(const grpc_metadata_array *md)
     return n;
 }
 
-/* FNV-1a of the peer's address ("ipv4:127.0.0.1:41234"): one per TCP connection; every
- * connection over a Unix socket reads "unix:" and so shares one. */
-static uint64_t peer_hash(grpc_call *call)
+/* FNV-1a of the peer ("ipv4:127.0.0.1:41234", "ipv6:[::1]:41234"): one per TCP
+ * connection (every connection over a Unix socket reads "unix:" and so shares one); and of
+ * the peer up to its last ':', the client's address. */
+static void peer_hashes(pending *p)
 {
-    char *peer = grpc_call_get_peer(call);
+    char *peer = grpc_call_get_peer(p->call);
+    const char *last = peer ? strrchr(peer, ':') : NULL;
     uint64_t h = 14695981039346656037ull;
-    for (const char *c = peer; c && *c; c++)
+    for (const char *c = peer; c && *c; c++) {
+        if (c == last) p->addr = h;
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    }
+    p->peer = h;
+    if (!last) p->addr = h;
     gpr_free(peer);
-    return h;
 }
 
 /* What becomes of an arriving call: refused here (NULL), or the pool's to serve. */
@@ -452,15 +459,21 @@ static pending *admit(kt_rpc_server *s, pending *p)
     } else if (deadline_passed(p)) {
         refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed on arrival");
     } else {
-        p->peer = peer_hash(p->call);
+        peer_hashes(p);
         pthread_mutex_lock(&s->lock);
-        unsigned same = 0;
-        for (const pending *q = s->calls; q; q = q->next)
+        unsigned same = 0, same_addr = 0;
+        for (const pending *q = s->calls; q; q = q->next) {
             same += q->peer == p->peer;
-        if (same >= s->limits.per_connection && s->active < s->limits.workers + s->limits.queue) {
+            same_addr += q->addr == p->addr;
+        }
+        bool room = s->active < s->limits.workers + s->limits.queue; /* else: busy */
+        if (room && (same >= s->limits.per_connection || same_addr >= s->limits.per_address)) {
             pthread_mutex_unlock(&s->lock);
-            snprintf(why, sizeof why, "server busy: %u calls of this connection in use", same);
-            refuse(p, REFUSED_CONNECTION_SHARE, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+            bool conn = same >= s->limits.per_connection;
+            snprintf(why, sizeof why, "server busy: %u calls of this %s in use",
+                     conn ? same : same_addr, conn ? "connection" : "client address");
+            refuse(p, conn ? REFUSED_CONNECTION_SHARE : REFUSED_ADDRESS_SHARE,
+                   GRPC_STATUS_RESOURCE_EXHAUSTED, why);
             release(p);
             return NULL;
         }

@@ -178,6 +178,20 @@ class Attack(unittest.TestCase):
         self.wait_idle(s)
         self.assert_answers(s)
 
+    def test_one_client_address_gets_its_share_over_many_connections(self):
+        s = self.server(limits="per_address=%d" % SHARE)
+        # twelve connections from 127.0.0.2, two slow calls each; the good client is 127.0.0.1
+        raws = [Raw(s.port, source="127.0.0.2") for _ in range(12)]
+        for raw in raws:
+            raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(2)))
+        time.sleep(0.5)
+        self.assertEqual(s.metric("kubetee_rpc_calls_running") + s.metric("kubetee_rpc_calls_queued"), SHARE)
+        self.assert_answers(s)
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="address_share"), 24 - SHARE)
+        for raw in raws:
+            raw.close()
+        self.wait_idle(s)
+
     def test_slow_handlers_see_the_deadline_and_free_their_workers(self):
         s = self.server()
         futures = [self.stub.Slow.future(echo_pb2.Msg(text="x", delay_ms=10000), timeout=0.5)
@@ -534,6 +548,19 @@ class Settings(unittest.TestCase):
                                capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 2, spec)
             self.assertIn(says, r.stderr)
+
+    def test_every_limit_is_documented(self):
+        from rpc_lib import PROTO
+        s = start()
+        _, _, err = s.stop()
+        line = [l for l in err.splitlines() if "event=rpc.limits" in l][0]
+        logged = {kv.split("=", 1)[0] for kv in line.split()[4:]}  # after ts, level, event, address
+        with open(os.path.join(os.path.dirname(PROTO), "..", "..", "docs", "operations.md")) as f:
+            doc = f.read()
+        table = doc.split("## gRPC servers: limits", 1)[1].split("\n\n")[2]
+        documented = {row.split("`")[1] for row in table.splitlines() if row.startswith("| `")}
+        self.assertGreaterEqual(len(logged), 21)
+        self.assertEqual(logged, documented)
 
     def test_limits_are_logged_once_at_start(self):
         s = start(limits="idle_ms=-1")
