@@ -88,6 +88,7 @@ typedef struct {
     kt_rpc_meter_verdict verdict; /* sticky once not OK */
     int64_t resets, control;      /* tokens, in thousandths */
     _Atomic int64_t window;       /* WINDOW_UPDATE tokens: also earned by what is sent */
+    _Atomic int64_t sent_pings;   /* control tokens earned by sending, not yet counted in */
     int64_t last_ms;
 } kt_rpc_meter;
 void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms);

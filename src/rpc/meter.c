@@ -7,8 +7,8 @@
  *     that never ends was never checked at all (it is not a call until it ends);
  *   - RST_STREAM frames faster than resets a second, after a burst of ten seconds' worth;
  *   - PING, SETTINGS, PRIORITY and empty DATA frames faster than control a second, after
- *     a burst of two seconds' worth, beyond EARNED for each request or message (a flood of them carries
- *     neither);
+ *     a burst of two seconds' worth, beyond EARNED for each request or message and one for
+ *     each BYTES_PER_PING bytes the server sent (a flood of them carries neither);
  *   - WINDOW_UPDATE frames faster than control a second beyond one for each
  *     BYTES_PER_UPDATE bytes the server sent on the connection (a reading client's updates
  *     follow what it reads).
@@ -32,6 +32,9 @@ static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
  * smallest frame that carries a message is 14 bytes */
 #define BYTES_PER_UPDATE 5
 #define WINDOW_EARNED_MAX 65536 /* what sending may put in the bucket beyond the burst */
+/* ... and a PING (a reading client's BDP probes follow its reads, about one a round trip;
+ * a PING's acknowledgement is 17 bytes, so a flood never pays for itself) */
+#define BYTES_PER_PING 256
 
 enum { DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6,
        WINDOW_UPDATE = 8, CONTINUATION = 9 };
@@ -51,23 +54,32 @@ static void add_window(kt_rpc_meter *m, int64_t add, int64_t max)
 
 void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n)
 {
-    add_window(m, (int64_t)(n > (1u << 30) ? (1u << 30) : n) * (1000 / BYTES_PER_UPDATE),
+    int64_t bytes = (int64_t)(n > (1u << 30) ? (1u << 30) : n);
+    add_window(m, bytes * (1000 / BYTES_PER_UPDATE),
                ((int64_t)l->control * CONTROL_BURST_S + WINDOW_EARNED_MAX) * 1000);
+    atomic_fetch_add(&m->sent_pings, bytes * 1000 / BYTES_PER_PING);
 }
 
 /* Tokens in thousandths. */
 static void refill(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms)
 {
-    int64_t dt = now_ms - m->last_ms;
-    if (dt <= 0) return;
-    if (dt > RESET_BURST_S * 1000) dt = RESET_BURST_S * 1000;
-    m->last_ms = now_ms;
-    int64_t r = m->resets + (int64_t)l->resets * dt, c = m->control + (int64_t)l->control * dt;
-    int64_t rmax = (int64_t)l->resets * RESET_BURST_S * 1000;
     int64_t cmax = (int64_t)l->control * CONTROL_BURST_S * 1000;
-    m->resets = r > rmax ? rmax : r;
-    m->control = c > cmax ? cmax : c;
-    add_window(m, (int64_t)l->control * dt, cmax); /* time alone fills it to the burst */
+    int64_t dt = now_ms - m->last_ms;
+    if (dt > 0) {
+        if (dt > RESET_BURST_S * 1000) dt = RESET_BURST_S * 1000;
+        m->last_ms = now_ms;
+        int64_t r = m->resets + (int64_t)l->resets * dt;
+        int64_t rmax = (int64_t)l->resets * RESET_BURST_S * 1000;
+        m->resets = r > rmax ? rmax : r;
+        if (m->control < cmax) { /* time alone fills the buckets to the burst */
+            int64_t c = m->control + (int64_t)l->control * dt;
+            m->control = c > cmax ? cmax : c;
+        }
+        add_window(m, (int64_t)l->control * dt, cmax);
+    }
+    /* what sending earned, up to twice the burst */
+    int64_t c = m->control + atomic_exchange(&m->sent_pings, 0);
+    m->control = c > 2 * cmax ? 2 * cmax : c;
 }
 
 void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms)
@@ -77,6 +89,7 @@ void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t no
     m->resets = (int64_t)l->resets * RESET_BURST_S * 1000;
     m->control = (int64_t)l->control * CONTROL_BURST_S * 1000;
     atomic_init(&m->window, m->control);
+    atomic_init(&m->sent_pings, 0);
 }
 
 static kt_rpc_meter_verdict spend(int64_t *bucket, kt_rpc_meter_verdict over)
@@ -91,7 +104,7 @@ static kt_rpc_meter_verdict spend(int64_t *bucket, kt_rpc_meter_verdict over)
 static void earn(kt_rpc_meter *m, const kt_rpc_meter_limits *l)
 {
     int64_t c = m->control + EARNED * 1000, cmax = (int64_t)l->control * CONTROL_BURST_S * 1000;
-    m->control = c > cmax ? cmax : c;
+    if (m->control < cmax) m->control = c > cmax ? cmax : c;
 }
 
 /* A frame header is complete: what it costs. */

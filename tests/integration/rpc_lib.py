@@ -117,6 +117,7 @@ class Raw:
         self.enc = hpack.Encoder()
         self.next_id = 1
         self.received = bytearray()
+        self.total = 0  # bytes read, kept or not
         self.closed = False
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
         if read:
@@ -130,6 +131,7 @@ class Raw:
                 b = self.sock.recv(65536)
                 if not b:
                     break
+                self.total += len(b)
                 if len(self.received) < (1 << 20):
                     self.received += b
         except OSError:

@@ -346,6 +346,33 @@ class Attack(unittest.TestCase):
         # through 2 s of control_frames (200) before the close, not the 100,000 sent
         self.assert_bounded(s, 16)
 
+    def test_a_reading_client_may_ping_and_update_as_it_reads(self):
+        # a stream read by a client that sends WINDOW_UPDATEs and one PING each time data came
+        # in (a BDP prober on a fast link, as grpc-go's): what the server sends earns both
+        s = self.server()
+        raw = Raw(s.port)
+        raw.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 512)))  # 512-byte stream windows
+        out, sid = raw.call(COUNT, echo_pb2.CountRequest(n=20000).SerializeToString())
+        raw.send(out)
+        seen, pings, t0 = 0, 0, time.monotonic()
+        end = t0 + 20
+        while 0 not in raw.statuses()[-1:] and not raw.closed and time.monotonic() < end:
+            got = raw.total
+            if got - seen >= 64:
+                n = got - seen
+                seen = got
+                raw.send(frame(8, 0, 0, struct.pack(">I", n)) + frame(8, 0, sid, struct.pack(">I", 512)) +
+                         frame(PING, 0, 0, b"bdpprobe"))
+                pings += 1
+            else:
+                time.sleep(0.0005)
+        self.assertFalse(raw.closed)
+        self.assertEqual(raw.statuses()[-1:], [0])  # all 20,000 messages, then OK
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="control_frames"), 0)
+        # well past the burst, what the request earned and what time alone allows
+        self.assertGreater(pings, 2 * 100 + 4 + 100 * (time.monotonic() - t0) + 100, pings)
+        raw.close()
+
     def test_window_update_and_empty_data_floods_are_cut_off(self):
         s = self.server()
         for flood in (frame(8, 0, 0, struct.pack(">I", 1)) * 5000,  # WINDOW_UPDATE +1 on the connection
