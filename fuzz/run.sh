@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook" "$work/pbjson" "$work/pbschema"
+mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/rpc_meter" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook" "$work/pbjson" "$work/pbschema"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"
 printf '\x01\x0a\x1b\x0a\x09enclave-3\x0a\x09enclave-1\x12\x09enclave-3\x18\x02' > "$work/device_plugin/preferred"
 printf '\x00\x0a\x16\x0a\x09enclave-1\x0a\x09enclave-1' > "$work/device_plugin/repeated"
@@ -73,6 +73,10 @@ done
 { printf '\x05KS\x05\x02'; zeros 28; printf '\x00\x00\x00\x00\x00'; zeros 16; } > "$work/session/close"
 
 printf '\x01\x0a\x04h\xc3\xa9y' > "$work/rpc_strings/prestart"
+# frame meter: (preface added) SETTINGS, HEADERS+CONTINUATION, RST_STREAM, PING, WINDOW_UPDATE
+printf '\x80\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x03\x01\x00\x00\x00\x01abc\x00\x00\x02\x09\x04\x00\x00\x00\x01de\x00\x00\x04\x03\x00\x00\x00\x00\x01\x00\x00\x00\x08' > "$work/rpc_meter/frames"
+printf '\x91\x00\x00\x08\x06\x00\x00\x00\x00\x0012345678\x00\x00\x08\x06\x00\x00\x00\x00\x0012345678\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x00\x00\x01' > "$work/rpc_meter/control"
+printf '\x00GET / HTTP/1.1\r\n' > "$work/rpc_meter/not_h2"
 # AdmissionReviews: EPC with the aesmd annotation and existing env/volumes, in-process
 # quoting with an init container, and provision without the annotation (refused)
 review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","object":%s}}'
@@ -154,8 +158,11 @@ PY
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
-for target in image config call sealed quote collateral x509 x509_diff policy device_plugin rpc_strings sigdata webhook signer_config tlog session epc_hook pbjson pbschema collateral_query store; do
-  bin="$build/fuzz/fuzz_$target"
+# every target the build made (fuzz/CMakeLists.txt is the list): adding one needs no edit here
+for bin in "$build"/fuzz/fuzz_*; do
+  [ -x "$bin" ] && [ -f "$bin" ] || continue
+  target=${bin##*/fuzz_}
+  mkdir -p "$work/$target"
   log="$work/$target.log"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
        -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$work/$target" > "$log" 2>&1; then

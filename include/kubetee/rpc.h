@@ -67,6 +67,18 @@ typedef struct {
     int min_ping_ms;    /* pings from a client closer than this are strikes (default: 1 min) */
     int cancel_wait_ms; /* shutdown: after the grace, how long cancelled handlers get to
                            return (default: 1 s) */
+    /* read off each cleartext connection's frames before gRPC core sees them; a connection
+     * over either is closed (and one whose header block passes 4 x max_metadata + 16 KiB) */
+    unsigned resets;         /* RST_STREAM frames a second, after a 10 s burst (default: 100) */
+    unsigned control_frames; /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA frames a
+                                second, after a 2 s burst, beyond what requests and messages
+                                (and, for WINDOW_UPDATE, bytes sent) earn (default: 100) */
+    int send_stall_ms;       /* a stream send the client's flow control holds this long ends
+                                the call with RESOURCE_EXHAUSTED (default: 30 s) */
+    unsigned max_connections; /* accepted connections open in the process, past it closed at
+                                 accept (default: 16 x memory_mb) */
+    unsigned per_address;     /* calls the connections from one client address may have running
+                                 or queued together (default: workers + queue) */
 } kt_rpc_limits;
 
 /* Fills every 0 field of l with its default. */

@@ -4,8 +4,10 @@
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
 {
@@ -150,4 +152,17 @@ gpr_timespec kt_rpc_deadline(int timeout_ms)
     if (timeout_ms <= 0) return gpr_inf_future(GPR_CLOCK_REALTIME);
     return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+}
+
+bool kt_rpc_log_allowed(kt_rpc_log_budget *b, char not_logged[16])
+{
+    long now = (long)time(NULL), was = atomic_load(&b->second);
+    if (now != was && atomic_compare_exchange_strong(&b->second, &was, now))
+        atomic_store(&b->logged, 0);
+    if (atomic_fetch_add(&b->logged, 1) >= KT_RPC_LOG_PER_SECOND) {
+        atomic_fetch_add(&b->suppressed, 1);
+        return false;
+    }
+    snprintf(not_logged, 16, "%u", atomic_exchange(&b->suppressed, 0));
+    return true;
 }

@@ -6,6 +6,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <kubetee/svc.h>
+#include <stdatomic.h>
 
 #define KT_RPC_MAX_MESSAGE (4u << 20)
 
@@ -29,6 +30,16 @@ kt_status kt_rpc_check_strings(const ProtobufCMessageDescriptor *d, const uint8_
 
 /* server.c: the call the handler on this thread serves, or NULL. */
 grpc_call *kt_rpc_current_call(void);
+
+/* A log line budget: at most KT_RPC_LOG_PER_SECOND lines a second. kt_rpc_log_allowed
+ * says whether this line may go out and, when it may, writes into not_logged how many
+ * were held back since the last that went out. */
+#define KT_RPC_LOG_PER_SECOND 10
+typedef struct {
+    atomic_long second;
+    atomic_uint logged, suppressed;
+} kt_rpc_log_budget;
+bool kt_rpc_log_allowed(kt_rpc_log_budget *b, char not_logged[16]);
 
 /* limits.c: channel arguments for a server's limits and a client's (a[] holds KT_RPC_MAX_ARGS). */
 #define KT_RPC_MAX_ARGS 24
@@ -56,9 +67,45 @@ bool kt_rpc_pool_wait_idle(kt_rpc_pool *p, int ms); /* true: nothing running or 
 void kt_rpc_pool_join(kt_rpc_pool *p); /* after wait() returned DONE: joins every thread */
 void kt_rpc_pool_free(kt_rpc_pool *p); /* joined or never started */
 
+/* meter.c: what a client sends on one HTTP/2 connection, frame by frame (see meter.c). */
+typedef struct {
+    uint32_t header_block; /* bytes of one header block */
+    uint32_t resets;       /* RST_STREAM frames a second (bursts of 10 s) */
+    uint32_t control;      /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA a second */
+} kt_rpc_meter_limits;
+typedef enum {
+    KT_METER_OK,
+    KT_METER_OFF, /* not cleartext HTTP/2: not metered */
+    KT_METER_HEADER_BLOCK,
+    KT_METER_RESETS,
+    KT_METER_CONTROL,
+    KT_METER_N
+} kt_rpc_meter_verdict;
+typedef struct {
+    uint32_t preface, skip, block;
+    uint8_t head[9], have;
+    bool in_block;
+    kt_rpc_meter_verdict verdict; /* sticky once not OK */
+    int64_t resets, control;      /* tokens, in thousandths */
+    _Atomic int64_t window;       /* WINDOW_UPDATE tokens: also earned by what is sent */
+    _Atomic int64_t sent_pings;   /* control tokens earned by sending, not yet counted in */
+    int64_t last_ms;
+} kt_rpc_meter;
+void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms);
+kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                       const uint8_t *p, size_t n, int64_t now_ms);
+/* n bytes sent to the client (from any thread). */
+void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n);
+
+/* conn.c: meters every accepted connection's reads (recvmsg) and cuts the ones over. */
+void kt_rpc_conn_limits(const kt_rpc_limits *l); /* the most lenient of the servers' */
+bool kt_rpc_conn_opened(int fd); /* false: max_connections are open (close it) */
+void kt_rpc_conn_metrics(kt_buf *out);
+
 /* accept.c: the process's connection budget; returns the fd cap now in force. */
 int kt_rpc_accept_guard(unsigned headroom);
-bool kt_rpc_accept_failed(void);
+void kt_rpc_accept_serving(int port); /* an rpc server's TCP port */
+bool kt_rpc_accept_failed(int port); /* the listener on port (<= 0: a Unix socket) died */
 void kt_rpc_accept_metrics(kt_buf *out);
 
 #endif

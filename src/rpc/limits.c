@@ -43,6 +43,11 @@ static const setting settings[] = {
     D(keepalive_timeout_ms, 20000, INT_MAX),
     D(min_ping_ms, 60000, INT_MAX),
     D(cancel_wait_ms, 1000, INT_MAX),
+    U(resets, 100, 1, 1 << 20),
+    U(control_frames, 100, 1, 1 << 20),
+    D(send_stall_ms, 30000, INT_MAX),
+    U(max_connections, 0, 1, 1 << 20),
+    U(per_address, 0, 1, 1 << 20),
 };
 #undef U
 #undef D
@@ -74,6 +79,10 @@ void kt_rpc_limits_resolve(kt_rpc_limits *l)
     }
     if (!l->queue) l->queue = 4 * l->workers;
     if (!l->per_connection) l->per_connection = l->workers + l->queue;
+    if (!l->per_address) l->per_address = l->workers + l->queue;
+    /* an idle connection costs gRPC core ~20 KiB (measured): 16 per MiB leaves room */
+    if (!l->max_connections)
+        l->max_connections = l->memory_mb > (1u << 16) ? (1u << 20) : l->memory_mb * 16;
 }
 
 kt_status kt_rpc_limits_parse(const char *spec, kt_rpc_limits *l)
@@ -133,9 +142,10 @@ void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address)
     for (size_t i = 0; i < NSETTINGS; i++)
         snprintf(v[i], sizeof v[i], "%ld", get(l, &settings[i]));
 #define KV(i) settings[i].name, v[i]
-    _Static_assert(NSETTINGS == 16, "log every setting");
+    _Static_assert(NSETTINGS == 21, "log every setting");
     kt_log(KT_LOG_INFO, "rpc.limits", "address", address, KV(0), KV(1), KV(2), KV(3), KV(4), KV(5),
-           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), NULL);
+           KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), KV(16),
+           KV(17), KV(18), KV(19), KV(20), NULL);
 #undef KV
 }
 

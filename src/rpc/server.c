@@ -30,6 +30,8 @@ typedef enum {
     REFUSED_DEADLINE,
     REFUSED_BAD_REQUEST,
     REFUSED_CONNECTION_SHARE,
+    REFUSED_SEND_STALLED,
+    REFUSED_ADDRESS_SHARE,
     REFUSED_N
 } refusal;
 
@@ -42,6 +44,8 @@ static const char *const refusal_names[REFUSED_N] = {
     [REFUSED_DEADLINE] = "deadline_passed",
     [REFUSED_BAD_REQUEST] = "bad_request",
     [REFUSED_CONNECTION_SHARE] = "connection_share",
+    [REFUSED_SEND_STALLED] = "send_stalled",
+    [REFUSED_ADDRESS_SHARE] = "address_share",
 };
 
 struct kt_rpc_server {
@@ -64,11 +68,8 @@ struct kt_rpc_server {
     pending *calls; /* received and not finished: queued or being served */
     unsigned active;
     atomic_ulong served, refused[REFUSED_N];
-    atomic_long log_second; /* refusal logs: at most LOG_PER_SECOND a second */
-    atomic_uint logged, suppressed;
+    kt_rpc_log_budget log; /* refusal lines */
 };
-
-#define LOG_PER_SECOND 10
 
 /* One outstanding request for a method, then the call it became. */
 #define UNKNOWN_METHOD ((size_t)-1)
@@ -83,7 +84,7 @@ struct pending {
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     pending *prev, *next; /* in s->calls */
-    uint64_t peer;        /* hash of the connection's peer address */
+    uint64_t peer, addr;  /* hashes of the connection's peer (address and port), address */
     int close_tag;
     int cancelled;
     bool closed;
@@ -191,19 +192,12 @@ static void finish(pending *p)
     release(p);
 }
 
-/* Logs a refusal unless LOG_PER_SECOND were logged this second already; the next line
- * logged says how many were not. */
+/* Logs a refusal within the server's budget; the next line logged says how many were
+ * not. */
 static void log_refusal(kt_rpc_server *s, refusal why, const char *detail)
 {
-    long now = (long)time(NULL), was = atomic_load(&s->log_second);
-    if (now != was && atomic_compare_exchange_strong(&s->log_second, &was, now))
-        atomic_store(&s->logged, 0);
-    if (atomic_fetch_add(&s->logged, 1) >= LOG_PER_SECOND) {
-        atomic_fetch_add(&s->suppressed, 1);
-        return;
-    }
     char n[16];
-    snprintf(n, sizeof n, "%u", atomic_exchange(&s->suppressed, 0));
+    if (!kt_rpc_log_allowed(&s->log, n)) return;
     kt_log(KT_LOG_WARN, "rpc.refused", "address", s->address, "reason", refusal_names[why],
            "detail", detail, "not_logged_before", n, NULL);
 }
@@ -349,6 +343,28 @@ static void serve_call(void *arg)
     finish(p);
 }
 
+/* Runs a send and waits for gRPC to take it. gRPC ends the call itself at its deadline or
+ * when the client goes; a client that stays but reads nothing (flow control) would hold
+ * the worker for as long as the connection lives, so past send_stall_ms without progress
+ * the call is ended here (RESOURCE_EXHAUSTED, counted send_stalled). */
+static bool send_or_stall(pending *p, grpc_op *op, bool *stalled)
+{
+    int tag, stall = p->s->limits.send_stall_ms, waited = 0;
+    if (grpc_call_start_batch(p->call, op, 1, &tag, NULL) != GRPC_CALL_OK) return false;
+    for (;;) {
+        int slice = stall < 0 || *stalled ? 0 : stall - waited < 100 ? stall - waited : 100;
+        grpc_event ev = grpc_completion_queue_pluck(p->cq, &tag, kt_rpc_deadline(slice), NULL);
+        if (ev.type == GRPC_OP_COMPLETE) return ev.success && !*stalled;
+        waited += slice;
+        if (!*stalled && stall >= 0 && waited >= stall) { /* the cancel completes the send */
+            char why[96];
+            snprintf(why, sizeof why, "the client read nothing for %d ms", stall);
+            refuse(p, REFUSED_SEND_STALLED, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+            *stalled = true;
+        }
+    }
+}
+
 kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
 {
     if (!s || !msg) return kt_fail(KT_ERR_INVALID_ARGUMENT, "stream send: NULL argument");
@@ -364,12 +380,12 @@ kt_status kt_rpc_stream_send(kt_rpc_stream *s, const void *msg)
     kt_status st = kt_rpc_pack(msg, &bb);
     if (st) return st;
     grpc_op op;
-    int tag;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = bb;
-    bool ok = batch(s->p, &op, 1, &tag);
+    bool stalled = false, ok = send_or_stall(s->p, &op, &stalled);
     grpc_byte_buffer_destroy(bb);
+    if (stalled) return kt_fail(KT_ERR_CANCELLED, "stream ended: the client read nothing");
     return ok ? KT_OK : kt_fail(KT_ERR_CANCELLED, "stream ended by the client");
 }
 
@@ -404,16 +420,21 @@ static size_t metadata_bytes(const grpc_metadata_array *md)
     return n;
 }
 
-/* FNV-1a of the peer's address ("ipv4:127.0.0.1:41234"): one per TCP connection; every
- * connection over a Unix socket reads "unix:" and so shares one. */
-static uint64_t peer_hash(grpc_call *call)
+/* FNV-1a of the peer ("ipv4:127.0.0.1:41234", "ipv6:[::1]:41234"): one per TCP
+ * connection (every connection over a Unix socket reads "unix:" and so shares one); and of
+ * the peer up to its last ':', the client's address. */
+static void peer_hashes(pending *p)
 {
-    char *peer = grpc_call_get_peer(call);
+    char *peer = grpc_call_get_peer(p->call);
+    const char *last = peer ? strrchr(peer, ':') : NULL;
     uint64_t h = 14695981039346656037ull;
-    for (const char *c = peer; c && *c; c++)
+    for (const char *c = peer; c && *c; c++) {
+        if (c == last) p->addr = h;
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    }
+    p->peer = h;
+    if (!last) p->addr = h;
     gpr_free(peer);
-    return h;
 }
 
 /* What becomes of an arriving call: refused here (NULL), or the pool's to serve. */
@@ -438,15 +459,21 @@ static pending *admit(kt_rpc_server *s, pending *p)
     } else if (deadline_passed(p)) {
         refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed on arrival");
     } else {
-        p->peer = peer_hash(p->call);
+        peer_hashes(p);
         pthread_mutex_lock(&s->lock);
-        unsigned same = 0;
-        for (const pending *q = s->calls; q; q = q->next)
+        unsigned same = 0, same_addr = 0;
+        for (const pending *q = s->calls; q; q = q->next) {
             same += q->peer == p->peer;
-        if (same >= s->limits.per_connection && s->active < s->limits.workers + s->limits.queue) {
+            same_addr += q->addr == p->addr;
+        }
+        bool room = s->active < s->limits.workers + s->limits.queue; /* else: busy */
+        if (room && (same >= s->limits.per_connection || same_addr >= s->limits.per_address)) {
             pthread_mutex_unlock(&s->lock);
-            snprintf(why, sizeof why, "server busy: %u calls of this connection in use", same);
-            refuse(p, REFUSED_CONNECTION_SHARE, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+            bool conn = same >= s->limits.per_connection;
+            snprintf(why, sizeof why, "server busy: %u calls of this %s in use",
+                     conn ? same : same_addr, conn ? "connection" : "client address");
+            refuse(p, conn ? REFUSED_CONNECTION_SHARE : REFUSED_ADDRESS_SHARE,
+                   GRPC_STATUS_RESOURCE_EXHAUSTED, why);
             release(p);
             return NULL;
         }
@@ -567,6 +594,8 @@ kt_status kt_rpc_server_start(kt_rpc_server *s, int *port)
 {
     if (!s || s->started) return kt_fail(KT_ERR_STATE, "rpc server: already started");
     kt_rpc_accept_guard(s->limits.fd_headroom);
+    kt_rpc_conn_limits(&s->limits);
+    if (strncmp(s->address, "unix:", 5)) kt_rpc_accept_serving(s->port);
     grpc_server_start(s->server);
     for (size_t i = 0; i < s->n; i++) {
         kt_status st = arm(s, i);
@@ -592,7 +621,8 @@ unsigned kt_rpc_server_active(kt_rpc_server *s)
 
 bool kt_rpc_server_listening(kt_rpc_server *s)
 {
-    return s && s->started && !atomic_load(&s->stopping) && !kt_rpc_accept_failed();
+    return s && s->started && !atomic_load(&s->stopping) && 
+           !kt_rpc_accept_failed(strncmp(s->address, "unix:", 5) ? s->port : 0);
 }
 
 void kt_rpc_server_shutdown(kt_rpc_server *s, int grace_ms)
@@ -695,4 +725,5 @@ void kt_rpc_server_metrics(kt_rpc_server *const *servers, size_t n, kt_buf *out)
         kt_metric(out, "kubetee_rpc_listening", "gauge", help, labels[i],
                   kt_rpc_server_listening(servers[i]));
     kt_rpc_accept_metrics(out);
+    kt_rpc_conn_metrics(out);
 }

@@ -111,11 +111,13 @@ class Raw:
     never acknowledges the server's SETTINGS (so gRPC core's own limits never bind it), and
     a thread reads and drops whatever the server sends unless told to keep it."""
 
-    def __init__(self, port, read=True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, read=True, source=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                             source_address=(source, 0) if source else None)
         self.enc = hpack.Encoder()
         self.next_id = 1
         self.received = bytearray()
+        self.total = 0  # bytes read, kept or not
         self.closed = False
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
         if read:
@@ -129,6 +131,7 @@ class Raw:
                 b = self.sock.recv(65536)
                 if not b:
                     break
+                self.total += len(b)
                 if len(self.received) < (1 << 20):
                     self.received += b
         except OSError:

@@ -1,0 +1,42 @@
+/* Fuzz target: the frame meter that reads a client's HTTP/2 bytes before gRPC core does
+ * (src/rpc/meter.c). The first byte seeds how the rest is cut into reads (and, with its
+ * top bit set, puts the client preface in front). Fed whole or in pieces, at the same
+ * time, the meter must come to the same verdict, keep it, and never read past a piece. */
+#include "../src/rpc/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if (n < 1) return 0;
+    uint8_t seed = data[0];
+    size_t extra = seed & 0x80 ? 24 : 0, len = n - 1 + extra;
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return 0;
+    memcpy(buf, preface, extra);
+    memcpy(buf + extra, data + 1, n - 1);
+    kt_rpc_meter_limits l = {64 + (seed & 0x0f) * 512u, 1 + (seed & 0x30), 1 + (seed & 0x40)};
+    kt_rpc_meter whole, parts;
+    kt_rpc_meter_init(&whole, &l, 0);
+    kt_rpc_meter_init(&parts, &l, 0);
+    kt_rpc_meter_verdict a = kt_rpc_meter_feed(&whole, &l, buf, len, 0), b = KT_METER_OK;
+    uint32_t r = seed * 2654435761u + 1;
+    for (size_t at = 0; at < len && !b;) {
+        r = r * 1103515245u + 12345u;
+        size_t k = 1 + (r >> 16) % 97;
+        if (k > len - at) k = len - at;
+        uint8_t *piece = malloc(k); /* its own allocation: a read past it is caught */
+        if (!piece) break;
+        memcpy(piece, buf + at, k);
+        b = kt_rpc_meter_feed(&parts, &l, piece, k, 0);
+        free(piece);
+        at += k;
+    }
+    if (a != b) abort();
+    if (a && kt_rpc_meter_feed(&whole, &l, buf, len, 0) != a) abort(); /* a verdict sticks */
+    free(buf);
+    return 0;
+}
