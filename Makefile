@@ -22,7 +22,7 @@ build: deps
 # Every test, built with AddressSanitizer and UndefinedBehaviorSanitizer, then the
 # fuzz targets over their seed corpora for a few seconds each.
 test: deps
-	@cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DKT_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DKT_SANITIZE=ON -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 	@cmake --build $(TEST_DIR) -j $(JOBS)
 	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz
@@ -41,6 +41,18 @@ fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DKT_FUZZ=ON -DKT_TESTS=OFF >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS)
 	@bash fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# Debian packages (libkubetee-dev, kubetee-tools, kubetee-services) into build/deb/debs,
+# from a release build for /usr, then lintian (scripts/deb.sh; docs/getting-started.md)
+DEB_DIR := build/deb
+.PHONY: deb
+deb: deps
+	@cmake -S . -B $(DEB_DIR) -DCMAKE_BUILD_TYPE=Release -DKT_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DCMAKE_C_FLAGS="-D_FORTIFY_SOURCE=2 -fstack-protector-strong" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-z,relro,-z,now" >/dev/null
+	@cmake --build $(DEB_DIR) -j $(JOBS)
+	@rm -rf $(DEB_DIR)/debs
+	@bash scripts/deb.sh $(DEB_DIR) $(DEB_DIR)/debs
+	@lintian --fail-on error $(DEB_DIR)/debs/*.deb
 
 format:
 	@find include src tools tests fuzz bench samples -name '*.[ch]' | xargs clang-format -i

@@ -1,5 +1,13 @@
 # Helpers for building enclaves and protobuf-c code.
 set(KT_ENCLAVE_VERSION_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/enclave.lds)
+# In the source tree the targets are kt_trusted and kubetee; an installed SDK's
+# kubetee-config.cmake sets these to its imported kubetee::trusted and kubetee::kubetee.
+if(NOT DEFINED KT_TRUSTED_LIB)
+  set(KT_TRUSTED_LIB kt_trusted)
+endif()
+if(NOT DEFINED KT_TOOL)
+  set(KT_TOOL kubetee)
+endif()
 
 # kt_protobuf_c(<var> <file.proto>...) generates .pb-c.c/.pb-c.h into the build tree and
 # sets <var> to the generated C sources. Include ${CMAKE_CURRENT_BINARY_DIR} to use them.
@@ -27,7 +35,7 @@ function(kt_add_enclave name)
   cmake_parse_arguments(E "" "" "SOURCES;LIBS" ${ARGN})
   add_library(${name} MODULE ${E_SOURCES})
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".so")
-  target_link_libraries(${name} PRIVATE kt_trusted ${E_LIBS})
+  target_link_libraries(${name} PRIVATE ${KT_TRUSTED_LIB} ${E_LIBS})
   target_link_options(${name} PRIVATE
     -Wl,--version-script=${KT_ENCLAVE_VERSION_SCRIPT} -Wl,-u,kt_enclave_entry -Wl,-z,now
     -Wl,-z,noexecstack)
@@ -63,9 +71,9 @@ function(kt_sign_enclave name)
   endif()
   add_custom_command(
     OUTPUT ${S_OUTPUT}
-    COMMAND kubetee sign ${how} --key ${S_KEY} --config ${S_CONFIG} --enclave $<TARGET_FILE:${name}>
+    COMMAND ${KT_TOOL} sign ${how} --key ${S_KEY} --config ${S_CONFIG} --enclave $<TARGET_FILE:${name}>
             --out ${S_OUTPUT} --quiet
-    DEPENDS ${name} kubetee ${deps} ${S_CONFIG}
+    DEPENDS ${name} ${KT_TOOL} ${deps} ${S_CONFIG}
     COMMENT "kubetee sign ${name}")
   add_custom_target(${name}_signed ALL DEPENDS ${S_OUTPUT})
 endfunction()

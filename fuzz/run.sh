@@ -8,6 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/project_name"
+printf 'my-app' > "$work/project_name/ok"; printf 'a;b' > "$work/project_name/bad"; printf 'a--b' > "$work/project_name/dash"
 
 mkdir -p "$work/image" "$work/config" "$work/call" "$work/sealed" "$work/quote" "$work/collateral" "$work/x509" "$work/x509_diff" "$work/policy" "$work/device_plugin" "$work/rpc_strings" "$work/rpc_meter" "$work/sigdata" "$work/webhook" "$work/signer_config" "$work/tlog" "$work/epc_hook" "$work/pbjson" "$work/pbschema"
 printf '\x00\x0a\x0b\x0a\x09enclave-0' > "$work/device_plugin/allocate"

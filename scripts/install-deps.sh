@@ -19,6 +19,13 @@ packages=(
 )
 # the tests read every /metrics with Prometheus's own text parser (tests/integration/prom.py)
 packages+=(python3-prometheus-client)
+# make deb: dpkg-shlibdeps (dpkg-dev) finds the packages' Depends, lintian checks them
+packages+=(dpkg-dev lintian)
+# kubectl kustomize renders the Kustomize manifests in tests (kubetee new's deploy/); a
+# kubectl already installed (e.g. a cloud SDK's, which conflicts with Debian's) is used
+if ! command -v kubectl >/dev/null; then
+  packages+=(kubernetes-client)
+fi
 # node and npm run Phala's dcap-qvl, installed from npm by the tests and the benchmark
 # (tests/interop/dcapqvl). A node that is already there (e.g. NodeSource's, which ships
 # its own npm and conflicts with Debian's npm package) is used as it is.

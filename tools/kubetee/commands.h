@@ -9,5 +9,6 @@ int cmd_dump(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_signer(int argc, char **argv);
+int cmd_new(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct {
     {"attest", cmd_attest, "quote (sim) or verify a DCAP quote against collateral and a policy"},
     {"sim", cmd_sim, "the sim platform: share a simulation root, find its collateral"},
     {"signer", cmd_signer, "kubetee-signer's keys (sign with it: kubetee sign --signer)"},
+    {"new", cmd_new, "make a project that builds, signs and runs against the installed SDK"},
 };
 
 static int usage(FILE *f)
