@@ -110,8 +110,22 @@ void kt_service_metrics(kt_service_table *t, kt_buf *out);
  *   KT_SERVICE_CLIENT_KEYS({0xef, 0xf6, ...}, {...})
  * (Client enclaves proving themselves by quote wait on quote verification in the trusted
  * runtime.) */
+#include <kubetee/session.h>
 #define KT_SERVICE_MAX_CLIENTS 64
 void kt_service_set_clients(const uint8_t (*keys)[64], size_t n);
+/* Or every key peer that proves it holds its key (P-256 or SM2), listed or not: the
+ * enclave's remote functions then decide what each caller may do, by kt_service_caller
+ * (AECS: admins and service admins are keys kept in its sealed store). */
+void kt_service_accept_any_key(void);
+#define KT_SERVICE_ANY_CLIENT_KEY()                                                                \
+    __attribute__((constructor)) static void kt__service_any_key(void)                            \
+    {                                                                                              \
+        kt_service_accept_any_key();                                                              \
+    }
+/* Inside a remote function the service runs for a session: what that session's
+ * handshake proved about its peer (the only source of a caller's identity), and the
+ * session id. KT_ERR_STATE anywhere else (an ECALL, another thread). */
+kt_status kt_service_caller(kt_session_peer_info *info, uint8_t id[KT_SERVICE_ID_LEN]);
 #define KT_SERVICE_CLIENT_KEYS(...)                                                                \
     static const uint8_t kt__service_clients[][64] = {__VA_ARGS__};                                 \
     __attribute__((constructor)) static void kt__service_clients_set(void)                         \

@@ -51,6 +51,10 @@ typedef struct {
     const kt_collateral *collateral;
     const kt_key *const *keys;
     size_t key_count;
+    /* Any key peer that proves it holds its key (a P-256 or SM2 signature over the
+     * transcript) is accepted, listed or not: the caller then decides what that key may
+     * do (AECS admits any key and authorizes each operation by it). */
+    bool any_key;
 } kt_session_peer_rule;
 
 typedef struct {

@@ -32,11 +32,27 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static slot slots[MAX_SESSIONS];
 static const uint8_t (*client_raw)[64];
 static size_t client_count;
+static bool any_client;
+/* the session whose request this thread is running (kt_service_caller) */
+static __thread slot *current;
 
 void kt_service_set_clients(const uint8_t (*keys)[64], size_t n)
 {
     client_raw = keys;
     client_count = n;
+}
+
+void kt_service_accept_any_key(void)
+{
+    any_client = true;
+}
+
+kt_status kt_service_caller(kt_session_peer_info *info, uint8_t id[KT_SERVICE_ID_LEN])
+{
+    if (!current) return kt_fail(KT_ERR_STATE, "service: no session's call runs on this thread");
+    kt_status st = kt_session_peer(current->s, info);
+    if (!st && id) memcpy(id, current->id, KT_SESSION_ID_LEN);
+    return st;
 }
 
 static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
@@ -50,6 +66,7 @@ static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
 static kt_status load_clients(kt_key **keys, size_t *n)
 {
     *n = 0;
+    if (!client_count && any_client) return KT_OK;
     if (!client_count) return kt_fail(KT_ERR_DENIED, "service: the enclave names no client keys (KT_SERVICE_CLIENT_KEYS)");
     if (client_count > KT_SERVICE_MAX_CLIENTS)
         return kt_fail(KT_ERR_TOO_LARGE, "service: more than %d client keys", KT_SERVICE_MAX_CLIENTS);
@@ -111,6 +128,7 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
     kt_session_config c = {.role = KT_SESSION_RESPONDER, .quote = quote};
     c.peer.keys = (const kt_key *const *)sl->keys;
     c.peer.key_count = sl->n_keys;
+    c.peer.any_key = any_client;
     if (!st) st = kt_session_new(&c, &s);
     if (!st && kt_session_handshake(s, req->message.data, req->message.len, &out)) {
         st = refused(res, kt_session_refusal_name(kt_session_last_refusal(s)));
@@ -217,9 +235,12 @@ static kt_status call(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enc
     } else if (o) {
         /* a refused record changes nothing in the session; the host counts the reason */
         st = refused(res, kt_session_refusal_name(kt_session_last_refusal(sl->s)));
-    } else if (!(st = kt_remote_invoke(function, payload.data, payload.len, &result)) &&
-               !(st = kt_session_seal(sl->s, function, result.data, result.len, &out))) {
-        st = put_bytes(&res->message, out.data, out.len);
+    } else {
+        current = sl;
+        st = kt_remote_invoke(function, payload.data, payload.len, &result);
+        current = NULL;
+        if (!st && !(st = kt_session_seal(sl->s, function, result.data, result.len, &out)))
+            st = put_bytes(&res->message, out.data, out.len);
     }
     kt_buf_free(&payload);
     kt_buf_free(&result);

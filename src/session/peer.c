@@ -78,6 +78,15 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
 {
     kt_key_type type = p->kind == KT_SESSION_PROOF_SM2 ? KT_KEY_SM2 : KT_KEY_P256;
     const kt_key *found = ks_registered(rule, p->kind, p->evidence);
+    kt_key *any = NULL;
+    if (!found && rule->any_key) {
+        /* any key that signs: not on the curve is no proof at all */
+        if (kt_key_from_public_raw(type, p->evidence, KS_PUB_LEN, &any))
+            return ks_refuse(s, KT_SESSION_FORGED, KT_ERR_VERIFY,
+                             "session: the peer's %s key is not a valid public key",
+                             type == KT_KEY_SM2 ? "SM2" : "P-256");
+        found = any;
+    }
     if (!found) {
         char hex[17];
         kt_hex_encode(p->evidence, 8, hex, sizeof hex);
@@ -91,6 +100,7 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
         st = ks_refuse(s, KT_SESSION_FORGED, KT_ERR_VERIFY,
                        "session: the peer's signature over the transcript does not verify");
     kt_buf_free(&msg);
+    kt_key_free(any);
     if (st) return st;
     memset(&s->peer_info, 0, sizeof s->peer_info);
     s->peer_info.proof = p->kind;
@@ -132,7 +142,7 @@ kt_status ks_peer_check(kt_session *s, const kt_session_peer_rule *rule, const k
                         const char *label, const uint8_t pub[KS_PUB_LEN], const uint8_t th[32])
 {
     if (p->kind == KT_SESSION_PROOF_QUOTE) return quote_check(s, rule, p, pub, th);
-    if (!rule->key_count)
+    if (!rule->key_count && !rule->any_key)
         return ks_refuse(s, KT_SESSION_PEER_REFUSED, KT_ERR_DENIED,
                          "session: the peer proved itself with a key; this side accepts "
                          "attested enclaves only (no registered keys)");

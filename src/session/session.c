@@ -60,7 +60,7 @@ static kt_status check_config(const kt_session_config *c)
                            "session: this side's key must be a P-256 or SM2 private key");
     }
     const kt_session_peer_rule *p = &c->peer;
-    if (!p->policy && !p->key_count)
+    if (!p->policy && !p->key_count && !p->any_key)
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "session: the peer rule admits nobody (no policy and no registered keys)");
     if (p->key_count && !p->keys)
@@ -183,6 +183,7 @@ kt_status kt_session_recheck(kt_session *s, const kt_session_peer_rule *rule, ti
         s->peer_info = info;
         return KT_OK;
     }
-    if (ks_registered(rule, (uint8_t)s->peer_info.proof, s->peer_info.public_key)) return KT_OK;
+    if (rule->any_key || ks_registered(rule, (uint8_t)s->peer_info.proof, s->peer_info.public_key))
+        return KT_OK;
     return expire(s, kt_fail(KT_ERR_DENIED, "session recheck: the peer's key is no longer registered"));
 }

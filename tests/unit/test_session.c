@@ -458,6 +458,42 @@ static void test_unregistered_key_refused(void **state)
     refused_handshake(&ci3, &cr3, KT_SESSION_PEER_REFUSED, "registered keys only", true);
 }
 
+/* any_key: every key that signs the transcript is accepted, and the session names it
+ * (the caller authorizes by it); quotes are still refused without a policy. */
+static void test_any_key(void **state)
+{
+    (void)state;
+    const kt_key *peers[] = {key_m, key_sm2};
+    for (size_t k = 0; k < 2; k++) {
+        kt_session_config ci = key_side(KT_SESSION_INITIATOR, peers[k], key_b);
+        kt_session_config cr = key_side(KT_SESSION_RESPONDER, key_b, NULL);
+        cr.peer.key_count = 0;
+        cr.peer.keys = NULL;
+        cr.peer.any_key = true;
+        kt_session *i, *r;
+        established(&ci, &cr, &i, &r);
+        kt_session_peer_info pi;
+        uint8_t raw[64];
+        size_t n;
+        assert_int_equal(kt_session_peer(r, &pi), KT_OK);
+        assert_int_equal(kt_key_public_raw(peers[k], raw, sizeof raw, &n), KT_OK);
+        assert_memory_equal(pi.public_key, raw, 64);
+        assert_int_equal(pi.proof, k ? KT_SESSION_PROOF_SM2 : KT_SESSION_PROOF_P256);
+        assert_int_equal(kt_session_recheck(r, &cr.peer, time(NULL)), KT_OK);
+        kt_session_free(i), kt_session_free(r);
+    }
+    kt_session_config ci = quote_side(KT_SESSION_INITIATOR, NULL, key_b);
+    kt_session_config cr = key_side(KT_SESSION_RESPONDER, key_b, NULL);
+    cr.peer.key_count = 0;
+    cr.peer.keys = NULL;
+    cr.peer.any_key = true;
+    refused_handshake(&ci, &cr, KT_SESSION_PEER_REFUSED, "registered keys only", false);
+    /* without any_key, no keys and no policy admits nobody */
+    cr.peer.any_key = false;
+    kt_session *s = NULL;
+    assert_int_equal(kt_session_new(&cr, &s), KT_ERR_INVALID_ARGUMENT);
+}
+
 /* Messages of one handshake fed into another: fresh nonces and keys each time. */
 static void test_replayed_reply_refused(void **state)
 {
@@ -925,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_quote_binding_another_key_refused),
         cmocka_unit_test(test_forged_quote_refused),
         cmocka_unit_test(test_unregistered_key_refused),
+        cmocka_unit_test(test_any_key),
         cmocka_unit_test(test_replayed_reply_refused),
         cmocka_unit_test(test_downgrade_refused),
         cmocka_unit_test(test_identity_swap_refused),
