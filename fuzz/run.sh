@@ -155,6 +155,9 @@ open(d + "/name", "wb").write(b"\x02o.svc_sa__b_sv1")
 open(d + "/name-bad", "wb").write(b"\x02o.a_xb")
 PY
 
+mkdir -p "$work/serve_config"
+printf 'enclave: /e.signed.so\nlisten: 127.0.0.1:0\nhttp: :9\nlimits: max_sessions=4\ntls:\n  cert: c.pem\n  key: k.pem\n' > "$work/serve_config/seed"
+
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 artifacts="$build/artifacts"

@@ -150,6 +150,38 @@ void kt_service_host_free(kt_service_host *h); /* after the server that uses its
 size_t kt_service_host_methods(kt_service_host *h, kt_rpc_method out[KT_SERVICE_METHODS]);
 /* The table's metrics, and the enclave's refusals by the session library's reasons. */
 void kt_service_host_metrics(kt_service_host *h, kt_buf *out);
+size_t kt_service_host_open(kt_service_host *h); /* sessions open, handshaking ones included */
+
+/* ---- serving an enclave with one call ----
+ * A gRPC server with the service's methods (plus any extra ones, on the same worker
+ * threads), /healthz /readyz /metrics on an HTTP address, one log line per event:
+ * started, each session established, closed, refused or expired (refusals at most 10 a
+ * second in the log, all of them in /metrics), stopping, stopped. */
+typedef struct {
+    const char *listen;              /* gRPC "host:port" or "unix:/path" (port 0 picks one) */
+    const kt_rpc_tls *tls;           /* NULL: plaintext */
+    const kt_rpc_limits *rpc_limits; /* NULL: kt_rpc's defaults */
+    const kt_service_limits *limits; /* NULL: kt_service_limits_default */
+    const char *http;                /* /healthz /readyz /metrics address; NULL or "": none */
+    int drain_ms;                    /* at the stop, calls under way get this long (0: 10 s) */
+    const kt_rpc_method *extra;      /* more methods on the same server (n_extra of them) */
+    size_t n_extra;
+} kt_service_config;
+
+/* max_message 1 MiB, max_sessions 64, max_per_peer 8, handshake_ms 10 s, idle_ms 5 min. */
+void kt_service_limits_default(kt_service_limits *l);
+
+typedef struct kt_service_server kt_service_server;
+/* Starts serving e (which must outlive the server). */
+kt_status kt_service_server_start(kt_enclave *e, const kt_service_config *c, kt_service_server **out);
+int kt_service_server_port(const kt_service_server *s);      /* the gRPC port bound */
+int kt_service_server_http_port(const kt_service_server *s); /* 0 without HTTP */
+kt_service_host *kt_service_server_host(kt_service_server *s);
+/* Drains (no new calls; calls under way get drain_ms), stops and frees. */
+void kt_service_server_stop(kt_service_server *s);
+/* The one call: blocks SIGTERM, SIGINT and SIGHUP (call it, or kt_svc_signalfd, before
+ * starting other threads), serves until SIGTERM or SIGINT, then drains and returns. */
+kt_status kt_service_serve(kt_enclave *e, const kt_service_config *c);
 #endif
 
 #ifdef __cplusplus

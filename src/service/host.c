@@ -26,7 +26,10 @@ struct kt_service_host {
     bool stop, started;
     uint64_t session_refusals[N_SESSION_REFUSALS + 1]; /* by kt_session_refusal; last: other */
     uint64_t expire_every_ms;
+    uint64_t log_second, log_count, log_suppressed; /* refusal lines: 10 a second */
 };
+
+#define REFUSAL_LINES_PER_SECOND 10
 
 typedef Kubetee__Enclave__V1__EnclaveStep step;
 typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
@@ -50,6 +53,48 @@ static kt_status enclave_refused(kt_service_host *h, const char *name)
                    kt_escape(name, strlen(name), esc, sizeof esc));
 }
 
+/* One line per session event, the session named by its id (the host routes by it). */
+static void log_session(const char *event, const uint8_t id[KT_SERVICE_ID_LEN], const uint8_t *peer)
+{
+    char ids[2 * KT_SERVICE_ID_LEN + 1], peers[2 * KT_SERVICE_PEER_ID_LEN + 1];
+    kt_hex_encode(id, KT_SERVICE_ID_LEN, ids, sizeof ids);
+    if (peer) kt_hex_encode(peer, KT_SERVICE_PEER_ID_LEN, peers, sizeof peers);
+    kt_log(KT_LOG_INFO, event, "session", ids, peer ? "peer" : NULL, peers, NULL);
+}
+
+/* A refused request, in one line, at most REFUSAL_LINES_PER_SECOND lines a second (a
+ * flood is counted in /metrics and summed up in the next second's first line). */
+static kt_status log_refusal(kt_service_host *h, const char *method, kt_status st)
+{
+    if (!st) return st;
+    uint64_t sec = kt_service_now_ms() / 1000, suppressed = 0;
+    bool line;
+    pthread_mutex_lock(&h->lock);
+    if (sec != h->log_second) {
+        suppressed = h->log_suppressed;
+        h->log_second = sec;
+        h->log_count = h->log_suppressed = 0;
+    }
+    line = h->log_count < REFUSAL_LINES_PER_SECOND;
+    if (line)
+        h->log_count++;
+    else
+        h->log_suppressed++;
+    pthread_mutex_unlock(&h->lock);
+    if (suppressed) {
+        char n[24];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)suppressed);
+        kt_log(KT_LOG_WARN, "service.refusals_not_logged", "count", n, NULL);
+    }
+    if (line) {
+        char why[512];
+        const char *e = kt_last_error();
+        kt_log(KT_LOG_WARN, "service.refused", "method", method, "error", kt_escape(e, strlen(e), why, sizeof why),
+               NULL);
+    }
+    return st;
+}
+
 static kt_status ecall(kt_service_host *h, const char *fn, const uint8_t *msg, size_t n, step_result *res)
 {
     step req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
@@ -63,6 +108,12 @@ static void drop(void *ctx, const uint8_t id[KT_SERVICE_ID_LEN])
     kt_service_host *h = ctx;
     step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
     if (ecall(h, "kt.service.Drop", id, KT_SERVICE_ID_LEN, &res) == KT_OK) kt_message_clear(&res);
+}
+
+static void expired(void *ctx, const uint8_t id[KT_SERVICE_ID_LEN])
+{
+    log_session("service.session_expired", id, NULL);
+    drop(ctx, id);
 }
 
 /* Copies the enclave's bytes into the response (call memory). */
@@ -106,6 +157,8 @@ static kt_status finish(kt_service_host *h, const uint8_t id[KT_SERVICE_ID_LEN],
         kt_service_remove(h->table, id);
         drop(h, id);
         st = kt_fail(why, "%s", reason);
+    } else if (!st) {
+        log_session("service.session_established", id, res.peer.data);
     }
     kt_message_clear(&res);
     return st;
@@ -116,12 +169,13 @@ static kt_status on_handshake(void *ctx, const ProtobufCMessage *rq, ProtobufCMe
     kt_service_host *h = ctx;
     const Kubetee__Enclave__V1__HandshakeRequest *req = (const void *)rq;
     kt_status st = kt_service_check_size(h->table, req->message.len);
-    if (st) return st;
     uint8_t id[KT_SESSION_ID_LEN];
     /* a Finish names its session; a Hello names none */
-    if (kt_session_message_id(req->message.data, req->message.len, id) == KT_OK)
-        return finish(h, id, &req->message);
-    return hello(h, &req->message, (Kubetee__Enclave__V1__HandshakeResponse *)rs);
+    if (!st && kt_session_message_id(req->message.data, req->message.len, id) == KT_OK)
+        st = finish(h, id, &req->message);
+    else if (!st)
+        st = hello(h, &req->message, (Kubetee__Enclave__V1__HandshakeResponse *)rs);
+    return log_refusal(h, "Handshake", st);
 }
 
 /* A record (a call, or the client's close) for its session, in the session's turn. */
@@ -143,7 +197,10 @@ static kt_status relay_record(kt_service_host *h, const ProtobufCBinaryData *rec
     if (!st && closing != res.ended)
         st = kt_fail(KT_ERR_INVALID_ARGUMENT, closing ? "service: Close carried a record that is not a close"
                                                       : "service: Call carried the close record (use Close)");
-    if (res.ended) kt_service_remove(h->table, id);
+    if (res.ended) {
+        kt_service_remove(h->table, id);
+        log_session(closing && !st ? "service.session_closed" : "service.session_ended", id, NULL);
+    }
     if (!st) st = answer(out, &res);
     kt_message_clear(&res);
     return st;
@@ -152,13 +209,13 @@ static kt_status relay_record(kt_service_host *h, const ProtobufCBinaryData *rec
 static kt_status on_call(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     const Kubetee__Enclave__V1__CallRequest *req = (const void *)rq;
-    return relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CallResponse *)rs)->record, false);
+    return log_refusal(ctx, "Call", relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CallResponse *)rs)->record, false));
 }
 
 static kt_status on_close(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
     const Kubetee__Enclave__V1__CloseRequest *req = (const void *)rq;
-    return relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CloseResponse *)rs)->record, true);
+    return log_refusal(ctx, "Close", relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CloseResponse *)rs)->record, true));
 }
 
 static void *expiry_thread(void *arg)
@@ -174,7 +231,7 @@ static void *expiry_thread(void *arg)
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
         if (h->stop) break;
         pthread_mutex_unlock(&h->lock);
-        kt_service_expire(h->table, kt_service_now_ms(), drop, h);
+        kt_service_expire(h->table, kt_service_now_ms(), expired, h);
         pthread_mutex_lock(&h->lock);
     }
     pthread_mutex_unlock(&h->lock);
@@ -252,4 +309,9 @@ void kt_service_host_metrics(kt_service_host *h, kt_buf *out)
                   i == 1 ? "Session messages the enclave refused, by the session library's reason" : NULL, label,
                   (double)c[i]);
     }
+}
+
+size_t kt_service_host_open(kt_service_host *h)
+{
+    return kt_service_open_count(h->table);
 }

@@ -358,6 +358,12 @@ void kt_service_metrics(kt_service_table *t, kt_buf *out)
     }
 }
 
+void kt_service_limits_default(kt_service_limits *l)
+{
+    *l = (kt_service_limits){.max_message = 1u << 20, .max_sessions = 64, .max_per_peer = 8, .handshake_ms = 10000,
+                             .idle_ms = 300000};
+}
+
 kt_status kt_service_limits_parse(const char *spec, kt_service_limits *l)
 {
     if (!l) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service: NULL argument");

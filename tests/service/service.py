@@ -3,6 +3,10 @@ verifying the enclave's quote against a policy), Python's grpcio as a client of 
 kind (the service is plain gRPC: a Hello in, a Reply out; garbage refused by name), and
 every limit refused and counted by reason in /metrics (read with Prometheus's parser).
 
+The server is kubetee-serve, the host program: its settings from a YAML file, the
+environment and flags (a flag wins), a bad configuration refused naming the key, one JSON
+log line per event, /healthz and /readyz, and a clean SIGTERM drain.
+
   service.py SERVER CLIENT KUBETEE ENCLAVE PROTO_DIR CLIENT_KEY STRANGER_KEY"""
 import json
 import os
@@ -45,9 +49,66 @@ with open(POLICY, "w") as f:
             f"isvprodid: {ident['prodid']}}}\n")
 
 LIMITS = "max_message=65536,max_sessions=4,max_per_peer=2,handshake_ms=3000,idle_ms=3000"
-server = subprocess.Popen([SERVER, SIM, ENCLAVE, LIMITS], stdout=subprocess.PIPE, text=True)
-ports = dict(kv.split("=") for kv in server.stdout.readline().split())
+CONFIG = os.path.join(WORK, "serve.yaml")
+with open(CONFIG, "w") as f:
+    # listen and limits here are overridden by the environment and a flag below
+    f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:1\nhttp: 127.0.0.1:0\nsim_dir: {SIM}\n"
+            f"limits: max_sessions=1000\nlog_format: kv\nexpect_mrsigner: {ident['mrsigner']}\n")
+LOG = os.path.join(WORK, "serve.log")
+
+
+def serve(*flags, env=None, config=CONFIG):
+    e = dict(os.environ, **(env or {}))
+    with open(LOG, "w") as log:
+        return subprocess.Popen([SERVER, "--config", config] + list(flags), stderr=log, env=e)
+
+
+def log_events():
+    out = []
+    with open(LOG) as f:
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "not-json", "line": line})
+    return out
+
+
+def wait_event(name, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        for e in log_events():
+            if e.get("event") == name:
+                return e
+        time.sleep(0.1)
+    return None
+
+
+# a bad configuration: refused at once, naming the key and line
+bad = os.path.join(WORK, "bad.yaml")
+with open(bad, "w") as f:
+    f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\nlisten_port: 3\n")
+p = serve(config=bad)
+check(p.wait(timeout=30) == 1 and "unknown key 'listen_port' in the document (line 3)" in open(LOG).read(),
+      f"an unknown key refused: {open(LOG).read()}")
+with open(bad, "w") as f:
+    f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\n")
+p = serve("--limits", "max_sessions=0x10", config=bad)
+check(p.wait(timeout=30) == 1 and "max_sessions=0x10" in open(LOG).read(), f"bad limits refused: {open(LOG).read()}")
+p = serve("--expect-mrsigner", "00" * 32, config=bad)
+check(p.wait(timeout=30) == 1 and "loading the enclave" in open(LOG).read(), f"another MRSIGNER refused: {open(LOG).read()}")
+
+# the environment overrides the file, a flag overrides both
+server = serve("--limits", LIMITS, env={"KT_SERVE_LISTEN": "127.0.0.1:0", "KT_SERVE_LOG_FORMAT": "json",
+                                        "KT_SERVE_LIMITS": "max_sessions=999"})
+started = wait_event("service.started")
+check(started is not None and started.get("limits") == LIMITS and started.get("listen") == "127.0.0.1:0",
+      f"started with the flag's limits and the environment's address: {started}")
+ports = {"grpc": started["port"], "http": started["http_port"]}
 ADDR = f"127.0.0.1:{ports['grpc']}"
+for path in ("/healthz", "/readyz"):
+    code = urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}{path}", timeout=10).status
+    check(code == 200, f"{path}: {code}")
 
 
 def client(key, *args, stdin=None):
@@ -122,9 +183,21 @@ try:
     for reason in ("malformed", "peer_refused"):
         check(m.get(("kubetee_enclave_session_refusals_total", reason), 0) >= 1, f"session {reason} counted")
     check(("kubetee_enclave_sessions", "established") in m, "sessions by state")
+    # 7. one log line per event, each a JSON object
+    ev = log_events()
+    names = [e.get("event") for e in ev]
+    check("not-json" not in names, f"every line JSON: {names}")
+    for name in ("service.session_established", "service.session_closed", "service.session_expired",
+                 "service.refused"):
+        check(name in names, f"{name} logged: {names}")
+    check(any(e.get("event") == "service.refused" and "too_large" in e.get("error", "") for e in ev),
+          "a refusal logged with its reason")
 finally:
     server.send_signal(signal.SIGTERM)
     rc = server.wait(timeout=30)
 check(rc == 0, f"server exit {rc}")
+names = [e.get("event") for e in log_events()]
+check("service.stopping" in names and "service.stopped" in names[names.index("service.stopping"):],
+      f"the drain logged: {names[-4:]}")
 print(f"{checks - len(failures)} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -1,0 +1,33 @@
+/* kubetee-serve: serves one signed enclave's remote functions over the enclave service
+ * (kt_service_serve). config.c reads its YAML configuration; main.c layers the
+ * environment (KT_SERVE_*) and flags over it and serves. docs/operations.md. */
+#ifndef KT_SERVE_H
+#define KT_SERVE_H
+
+#include <kubetee/base.h>
+
+#define SV_PATH_MAX 512
+
+typedef struct {
+    char enclave[SV_PATH_MAX];   /* the signed enclave (required) */
+    char listen[256];            /* gRPC address (required) */
+    char http[256];              /* /healthz /readyz /metrics (empty: none) */
+    char sim_dir[SV_PATH_MAX];   /* the sim platform's state (empty: its default) */
+    char expect_mrsigner[65];    /* hex: refuse an enclave signed by another key */
+    char limits[512];            /* kt_service_limits_parse's name=value,... */
+    char rpc_limits[512];        /* kt_rpc_limits_parse's */
+    char log_format[8];          /* kv or json */
+    char drain_ms[16];           /* decimal */
+    char tls_cert[SV_PATH_MAX], tls_key[SV_PATH_MAX], tls_client_ca[SV_PATH_MAX];
+} sv_config;
+
+/* Reads the YAML configuration into c (which keeps what it held for keys not given).
+ * Unknown keys, keys given twice, values that are not single lines of text are refused
+ * naming the key and line. */
+kt_status sv_config_parse(const char *text, size_t n, sv_config *c);
+
+/* The settings' own checks once file, environment and flags are merged: required ones
+ * present, log format, drain time, limits, MRSIGNER hex, TLS files given together. */
+kt_status sv_config_check(const sv_config *c);
+
+#endif
