@@ -59,3 +59,10 @@ format:
 
 clean:
 	rm -rf build
+
+# Container images (kubetee-runtime, the service images, the hello TA) from make deb's
+# packages, built with buildah into this machine's containers-storage and build/images/oci
+# (scripts/images.sh; docs/getting-started.md). KT_IMAGES_STORE=DIR: a storage of its own.
+.PHONY: images
+images: deb
+	@bash scripts/images.sh $(DEB_DIR)/debs $(DEB_DIR)/samples/hello build/images

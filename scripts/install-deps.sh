@@ -21,6 +21,10 @@ packages=(
 packages+=(python3-prometheus-client)
 # make deb: dpkg-shlibdeps (dpkg-dev) finds the packages' Depends, lintian checks them
 packages+=(dpkg-dev lintian)
+# make images and the images test: debootstrap makes the Debian rootfs, buildah builds the
+# Containerfiles, umoci unpacks the OCI layout, podman runs them (runc: crun refuses the
+# hybrid cgroup hierarchy some machines have)
+packages+=(debootstrap buildah podman umoci runc)
 # kubectl kustomize renders the Kustomize manifests in tests (kubetee new's deploy/); a
 # kubectl already installed (e.g. a cloud SDK's, which conflicts with Debian's) is used
 if ! command -v kubectl >/dev/null; then
