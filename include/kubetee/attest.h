@@ -116,10 +116,10 @@ typedef struct {
 } kt_pcs_pck_facts;
 
 typedef struct {
-    time_t issued;      /* issueDate, the CRL's thisUpdate, the certificate's notBefore */
-    time_t next_update; /* the item's own nextUpdate */
-    time_t valid_to;    /* the earliest end of anything it was judged by (certificates,
-                           CRLs, its own nextUpdate): it holds until then */
+    time_t issued;        /* issueDate, the CRL's thisUpdate, the certificate's notBefore */
+    time_t next_update;   /* the item's own nextUpdate */
+    time_t valid_to;      /* the earliest end of anything it was judged by (certificates,
+                             CRLs, its own nextUpdate): it holds until then */
     kt_pcs_pck_facts pck; /* PCK certificates */
 } kt_pcs_validity;
 
@@ -206,12 +206,47 @@ typedef struct kt_policy kt_policy;
 
 /* YAML or JSON (JSON is YAML). Top level: allow_simulation, accepted_tcb_status (list),
  * and enclaveMatchAnyRules (or rules): a list of rules, any of which may match. Rule keys:
- * mrenclave, mrsigner, isvprodid|prodID, min_isvsvn|minIsvSvn, report_data|user_data,
- * allow_debug|debug_disabled, mrtd, rtmr0..rtmr3, td_attributes, allow_service_td, spid
- * (must be empty). Hex in any case, exact length, never a prefix. Unknown keys and bad
- * values are errors naming them. */
+ * mrenclave, mrsigner, isvprodid|prodID|prodid, min_isvsvn|minIsvSvn|min_svn,
+ * report_data|user_data, allow_debug|debug_disabled, mrtd, rtmr0..rtmr3, td_attributes,
+ * allow_service_td, spid (must be empty). Hex in any case, exact length, never a prefix. Unknown
+ * keys and bad values are errors naming them. */
 kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out);
 kt_status kt_policy_load(const char *path, kt_policy **out);
+
+/* A rule as plain fields (has_x: field x was given and must match). AECS carries rules
+ * in its messages and rebuilds the policy with kt_policy_from_rules where no YAML
+ * parser runs. */
+typedef struct {
+    bool has_mrenclave, has_mrsigner, has_prodid, has_min_svn, has_report_data, has_mrtd,
+        has_td_attributes, has_rtmr[4];
+    uint8_t mrenclave[32], mrsigner[32], report_data[64], mrtd[48], rtmr[4][48];
+    uint16_t prodid, min_svn;
+    uint64_t td_attributes;
+    bool allow_debug, allow_service_td;
+} kt_policy_rule;
+
+/* How a reader embedding policies bends the rules for its own format. */
+typedef struct {
+    bool allow_any_identity;      /* a rule may pin no identity (no mrenclave/mrsigner/mrtd) */
+    const char *any_identity_key; /* named in the refusal when not allowed: how to opt in */
+    bool ignore_spid;             /* spid is accepted and ignored instead of refused */
+    const char *const *own_keys;  /* top-level keys the caller reads itself (NULL-ended) */
+} kt_policy_options;
+
+/* The same from a document tree (kubetee/yaml.h's kt_y): a whole policy mapping, or,
+ * with kt_policy_from_rules_tree, only rules (a sequence of rule mappings, or one rule
+ * mapping) with everything else as kt_policy_default(false). o may be NULL. */
+struct kt_y;
+kt_status kt_policy_from_tree(const struct kt_y *doc, const kt_policy_options *o, kt_policy **out);
+kt_status kt_policy_from_rules_tree(const struct kt_y *rules, const kt_policy_options *o,
+                                    kt_policy **out);
+/* A policy from rules (n >= 1) as kt_policy_rules gives them. */
+kt_status kt_policy_from_rules(const kt_policy_rule *rules, size_t n, bool allow_simulation,
+                               kt_policy **out);
+/* The policy's rules (NULL and 0 for kt_policy_default's). */
+const kt_policy_rule *kt_policy_rules(const kt_policy *p, size_t *n);
+bool kt_policy_allows_simulation(const kt_policy *p);
+
 /* The policy without a policy file: what every policy refuses unless it says otherwise
  * (TCB statuses other than UpToDate, debug enclaves and debug TDs, TDs bound to a service
  * TD, simulated quotes unless allow_simulation), for any identity. */

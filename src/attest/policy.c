@@ -11,14 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    bool has_mrenclave, has_mrsigner, has_prodid, has_min_svn, has_report_data, has_mrtd,
-        has_td_attributes, has_rtmr[4];
-    uint8_t mrenclave[32], mrsigner[32], report_data[64], mrtd[48], rtmr[4][48];
-    uint16_t prodid, min_svn;
-    uint64_t td_attributes;
-    bool allow_debug, allow_service_td;
-} rule;
+typedef kt_policy_rule rule;
 
 struct kt_policy {
     bool allow_simulation;
@@ -76,9 +69,15 @@ static kt_status uint_field(const kt_y *v, const char *key, size_t idx, uint64_t
 /* Keys that set one setting under two names (the original AECS one and kubetee's):
  * giving both is refused whatever their values, rather than one silently winning. */
 static const char *const same_setting[][2] = {
-    {"rules", "enclaveMatchAnyRules"}, {"isvprodid", "prodID"},
-    {"min_isvsvn", "minIsvSvn"},       {"report_data", "user_data"},
+    {"rules", "enclaveMatchAnyRules"},
+    {"isvprodid", "prodID"},
+    {"min_isvsvn", "minIsvSvn"},
+    {"report_data", "user_data"},
     {"allow_debug", "debug_disabled"},
+    {"isvprodid", "prodid"},
+    {"prodID", "prodid"},
+    {"min_isvsvn", "min_svn"},
+    {"minIsvSvn", "min_svn"},
 };
 
 static kt_status one_name(const kt_y *map, const kt_y *key, const char *where)
@@ -112,7 +111,7 @@ static kt_status bool_field(const kt_y *v, const char *key, size_t idx, bool *ou
     return KT_OK;
 }
 
-static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
+static kt_status parse_rule(const kt_y *m, size_t idx, const kt_policy_options *o, rule *r)
 {
     if (m->kind != KT_Y_MAP)
         return kt_fail(KT_ERR_MALFORMED, "policy: rule %zu is not a mapping (line %zu)", idx,
@@ -131,10 +130,10 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
             st = hex_field(v, k, idx, r->mrenclave, 32, 0, &r->has_mrenclave);
         } else if (!strcmp(k, "mrsigner")) {
             st = hex_field(v, k, idx, r->mrsigner, 32, 0, &r->has_mrsigner);
-        } else if (!strcmp(k, "isvprodid") || !strcmp(k, "prodID")) {
+        } else if (!strcmp(k, "isvprodid") || !strcmp(k, "prodID") || !strcmp(k, "prodid")) {
             st = uint_field(v, k, idx, 0xffff, &x, &r->has_prodid);
             r->prodid = (uint16_t)x;
-        } else if (!strcmp(k, "min_isvsvn") || !strcmp(k, "minIsvSvn")) {
+        } else if (!strcmp(k, "min_isvsvn") || !strcmp(k, "minIsvSvn") || !strcmp(k, "min_svn")) {
             st = uint_field(v, k, idx, 0xffff, &x, &r->has_min_svn);
             r->min_svn = (uint16_t)x;
         } else if (!strcmp(k, "report_data") || !strcmp(k, "user_data")) {
@@ -158,7 +157,7 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
             r->allow_service_td = given && b;
         } else if (!strcmp(k, "spid")) {
             st = scalar(v, k, idx);
-            if (!st && !unset(v))
+            if (!st && !unset(v) && !o->ignore_spid)
                 st = kt_fail(KT_ERR_UNSUPPORTED,
                              "policy: rule %zu: spid is for EPID attestation, "
                              "which kubetee does not do (line %zu)",
@@ -169,11 +168,14 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
         }
         if (st) return st;
     }
-    if (!r->has_mrenclave && !r->has_mrsigner && !r->has_mrtd)
+    if (!r->has_mrenclave && !r->has_mrsigner && !r->has_mrtd && !o->allow_any_identity)
         return kt_fail(KT_ERR_MALFORMED,
-                       "policy: rule %zu pins no identity: give mrenclave, "
-                       "mrsigner or mrtd (line %zu)",
-                       idx, m->line);
+                       "policy: rule %zu pins no identity: it constrains neither mrenclave nor "
+                       "mrsigner (nor mrtd), so it would admit any enclave; give one%s%s%s "
+                       "(line %zu)",
+                       idx, o->any_identity_key ? ", or set " : "",
+                       o->any_identity_key ? o->any_identity_key : "",
+                       o->any_identity_key ? " to admit any enclave on purpose" : "", m->line);
     if ((r->has_mrenclave || r->has_mrsigner || r->has_prodid || r->has_min_svn) &&
         (r->has_mrtd || r->has_td_attributes || r->has_rtmr[0] || r->has_rtmr[1] ||
          r->has_rtmr[2] || r->has_rtmr[3]))
@@ -182,18 +184,43 @@ static kt_status parse_rule(const kt_y *m, size_t idx, rule *r)
     return KT_OK;
 }
 
-kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
+static const kt_policy_options no_options;
+
+static bool own_key(const kt_policy_options *o, const char *k)
 {
-    if (!text || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
-    kt_y *doc;
-    kt_status st = kt_yaml_parse(text, n, &doc);
-    if (st) return kt_fail_context(st, "policy");
+    for (size_t i = 0; o->own_keys && o->own_keys[i]; i++)
+        if (!strcmp(o->own_keys[i], k)) return true;
+    return false;
+}
+
+static kt_policy *policy_new(void)
+{
     kt_policy *p = calloc(1, sizeof *p);
-    if (!p) {
-        kt_yaml_free(doc);
+    if (p) p->accepted = 1u << KT_TCB_UP_TO_DATE;
+    return p;
+}
+
+static kt_status parse_rules(const kt_y *rules, const kt_policy_options *o, kt_policy *p)
+{
+    const kt_y *one = rules->kind == KT_Y_MAP ? rules : NULL;
+    size_t n = one ? 1 : rules->count;
+    if (!(p->rules = calloc(n, sizeof *p->rules)))
         return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        kt_status st = parse_rule(one ? one : rules->items[i], i + 1, o, &p->rules[i]);
+        if (st) return st;
+        p->rule_count++;
     }
-    p->accepted = 1u << KT_TCB_UP_TO_DATE;
+    return KT_OK;
+}
+
+kt_status kt_policy_from_tree(const kt_y *doc, const kt_policy_options *o, kt_policy **out)
+{
+    if (!doc || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    if (!o) o = &no_options;
+    kt_policy *p = policy_new();
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    kt_status st = KT_OK;
     const kt_y *rules = NULL;
     if (doc->kind != KT_Y_MAP)
         st = kt_fail(KT_ERR_MALFORMED, "policy: the top level must be a mapping");
@@ -233,25 +260,80 @@ kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
                 else
                     p->accepted |= 1u << s;
             }
-        } else if (!strcmp(k, "apiVersion") || !strcmp(k, "kind")) {
-            /* the AECS SecretPolicy envelope's own keys */
+        } else if (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || own_key(o, k)) {
+            /* the AECS SecretPolicy envelope's own keys, or the caller's */
         } else {
             st = kt_fail(KT_ERR_MALFORMED, "policy: unknown key '%s' (line %zu)", k,
                          doc->items[i]->line);
         }
     }
     if (!st && !rules) st = kt_fail(KT_ERR_MALFORMED, "policy: no enclaveMatchAnyRules (or rules)");
-    if (!st && !(p->rules = calloc(rules->count, sizeof *p->rules)))
-        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    for (size_t i = 0; !st && i < rules->count; i++)
-        if (!(st = parse_rule(rules->items[i], i + 1, &p->rules[i]))) p->rule_count++;
-    kt_yaml_free(doc);
+    if (!st) st = parse_rules(rules, o, p);
     if (st) {
         kt_policy_free(p);
         return st;
     }
     *out = p;
     return KT_OK;
+}
+
+kt_status kt_policy_from_rules_tree(const kt_y *rules, const kt_policy_options *o, kt_policy **out)
+{
+    if (!rules || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    if (rules->kind == KT_Y_SCALAR || (rules->kind == KT_Y_SEQ && rules->count == 0))
+        return kt_fail(
+            KT_ERR_MALFORMED,
+            "policy: rules must be a rule mapping or a non-empty list of them (line %zu)",
+            rules->line);
+    kt_policy *p = policy_new();
+    if (!p) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    kt_status st = parse_rules(rules, o ? o : &no_options, p);
+    if (st) {
+        kt_policy_free(p);
+        return st;
+    }
+    *out = p;
+    return KT_OK;
+}
+
+kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out)
+{
+    if (!text || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    kt_y *doc;
+    kt_status st = kt_yaml_parse(text, n, &doc);
+    if (st) return kt_fail_context(st, "policy");
+    st = kt_policy_from_tree(doc, NULL, out);
+    kt_yaml_free(doc);
+    return st;
+}
+
+kt_status kt_policy_from_rules(const kt_policy_rule *rules, size_t n, bool allow_simulation,
+                               kt_policy **out)
+{
+    if (!rules || !n || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: no rules");
+    kt_policy *p = policy_new();
+    if (!p || !(p->rules = calloc(n, sizeof *p->rules))) {
+        free(p);
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    memcpy(p->rules, rules, n * sizeof *rules);
+    p->rule_count = n;
+    p->allow_simulation = allow_simulation;
+    *out = p;
+    return KT_OK;
+}
+
+const kt_policy_rule *kt_policy_rules(const kt_policy *p, size_t *n)
+{
+    if (n) *n = 0;
+    if (!p || p->is_default) return NULL;
+    if (n) *n = p->rule_count;
+    return p->rules;
+}
+
+bool kt_policy_allows_simulation(const kt_policy *p)
+{
+    return p && p->allow_simulation;
 }
 
 kt_status kt_policy_default(bool allow_simulation, kt_policy **out)
