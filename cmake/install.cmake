@@ -72,7 +72,8 @@ install(FILES ${CMAKE_BINARY_DIR}/kubetee-config.cmake ${CMAKE_BINARY_DIR}/kubet
 # table below stops the configure, naming it, rather than leaving it out of the file.
 set(KT_PC_MODULES "PkgConfig::PROTOBUF_C=libprotobuf-c" "PkgConfig::JANSSON=jansson"
     "PkgConfig::YAML=yaml-0.1" "PkgConfig::CURL=libcurl" "PkgConfig::GRPC=grpc"
-    "PkgConfig::MHD=libmicrohttpd" "PkgConfig::P11KIT=p11-kit-1" "OpenSSL::Crypto=libcrypto")
+    "PkgConfig::MHD=libmicrohttpd" "PkgConfig::P11KIT=p11-kit-1" "OpenSSL::Crypto=libcrypto"
+    "OpenSSL::SSL=libssl")
 file(RELATIVE_PATH KT_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 string(REGEX REPLACE "/$" "" KT_PC_UP "${KT_PC_UP}")
 foreach(lib ${KT_SDK_LIBS})

@@ -18,10 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     if (!buf) return 0;
     memcpy(buf, preface, extra);
     memcpy(buf + extra, data + 1, n - 1);
-    kt_rpc_meter_limits l = {64 + (seed & 0x0f) * 512u, 1 + (seed & 0x30), 1 + (seed & 0x40)};
+    kt_rpc_meter_limits l = {64 + (seed & 0x0f) * 512u, 1 + (seed & 0x30), 1 + (seed & 0x40),
+                             1 + (seed & 0x07), 1000 + (seed & 0x30) * 4096u, 1 << 20};
     kt_rpc_meter whole, parts;
-    kt_rpc_meter_init(&whole, &l, 0);
-    kt_rpc_meter_init(&parts, &l, 0);
+    _Atomic uint64_t total_whole = 0, total_parts = 0;
+    kt_rpc_meter_init(&whole, &l, 0, &total_whole);
+    kt_rpc_meter_init(&parts, &l, 0, &total_parts);
     kt_rpc_meter_verdict a = kt_rpc_meter_feed(&whole, &l, buf, len, 0), b = KT_METER_OK;
     uint32_t r = seed * 2654435761u + 1;
     for (size_t at = 0; at < len && !b;) {
@@ -37,6 +39,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     }
     if (a != b) abort();
     if (a && kt_rpc_meter_feed(&whole, &l, buf, len, 0) != a) abort(); /* a verdict sticks */
+    if (a == KT_METER_OK) {
+        /* the same bytes as the server's frames: every stream they end leaves the count,
+         * and what is left is this connection's own */
+        kt_rpc_meter_sent(&whole, &l, data + 1, n - 1);
+        if (atomic_load(&total_whole) != whole.unfinished) abort();
+        for (uint32_t i = 0; i < whole.nstreams; i++)
+            if (whole.streams[i].ended && whole.streams[i].bytes) abort();
+    }
+    kt_rpc_meter_release(&whole);
+    kt_rpc_meter_release(&parts);
+    if (atomic_load(&total_whole) || atomic_load(&total_parts)) abort(); /* all given back */
     free(buf);
     return 0;
 }

@@ -79,6 +79,11 @@ typedef struct {
                                  accept (default: 16 x memory_mb) */
     unsigned per_address;     /* calls the connections from one client address may have running
                                  or queued together (default: workers + queue) */
+    unsigned unfinished_bytes; /* bytes of request messages a connection has sent and not yet
+                                  completed (default: 2 x max_message); past it the
+                                  connection is closed */
+    unsigned unfinished_mb;    /* ... and all connections in the process together (default:
+                                  memory_mb / 2) */
 } kt_rpc_limits;
 
 /* Fills every 0 field of l with its default. */

@@ -72,6 +72,9 @@ typedef struct {
     uint32_t header_block; /* bytes of one header block */
     uint32_t resets;       /* RST_STREAM frames a second (bursts of 10 s) */
     uint32_t control;      /* PING, SETTINGS, WINDOW_UPDATE, PRIORITY, empty DATA a second */
+    uint32_t streams;      /* streams open at once */
+    uint32_t unfinished;   /* bytes of request messages not yet complete, one connection */
+    uint64_t unfinished_total; /* ... and all connections together */
 } kt_rpc_meter_limits;
 typedef enum {
     KT_METER_OK,
@@ -79,25 +82,50 @@ typedef enum {
     KT_METER_HEADER_BLOCK,
     KT_METER_RESETS,
     KT_METER_CONTROL,
+    KT_METER_STREAMS,
+    KT_METER_UNFINISHED,
+    KT_METER_UNFINISHED_TOTAL,
     KT_METER_N
 } kt_rpc_meter_verdict;
+/* A stream the client opened and the server has not ended: bytes of its request message
+ * so far, until the client ended it. */
 typedef struct {
-    uint32_t preface, skip, block;
+    uint32_t id, bytes;
+    bool ended;
+} kt_rpc_meter_stream;
+/* Frames as they come: the header being read, then the payload to pass over. */
+typedef struct {
+    uint32_t skip;
     uint8_t head[9], have;
+} kt_rpc_meter_frames;
+typedef struct {
+    uint32_t preface, block;
+    kt_rpc_meter_frames in, out; /* what the client sends, what the server sends */
     bool in_block;
     kt_rpc_meter_verdict verdict; /* sticky once not OK */
     int64_t resets, control;      /* tokens, in thousandths */
-    _Atomic int64_t window;       /* WINDOW_UPDATE tokens: also earned by what is sent */
-    _Atomic int64_t sent_pings;   /* control tokens earned by sending, not yet counted in */
+    int64_t window;               /* WINDOW_UPDATE tokens: also earned by what is sent */
+    int64_t sent_pings;           /* control tokens earned by sending, not yet counted in */
     int64_t last_ms;
+    uint32_t last_id;              /* the highest stream the client opened */
+    kt_rpc_meter_stream *streams;  /* open, in no order */
+    uint32_t nstreams, cap;
+    uint64_t unfinished;           /* bytes of this connection's messages not yet complete */
+    _Atomic uint64_t *total;       /* ... and of every connection sharing this counter */
 } kt_rpc_meter;
-void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms);
+/* total: the counter the connections share (never NULL). */
+void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms,
+                       _Atomic uint64_t *total);
 kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
                                        const uint8_t *p, size_t n, int64_t now_ms);
-/* n bytes sent to the client (from any thread). */
-void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n);
+/* Bytes the server sent the client, in order: they earn WINDOW_UPDATEs and PINGs, and
+ * the streams the server ended are no longer open. */
+void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, const uint8_t *p, size_t n);
+/* The connection is gone: its unfinished bytes leave the total; frees the stream table. */
+void kt_rpc_meter_release(kt_rpc_meter *m);
 
-/* conn.c: meters every accepted connection's reads (recvmsg) and cuts the ones over. */
+/* conn.c: meters every accepted connection's reads (recvmsg, and SSL_read for TLS) and
+ * cuts the ones over. */
 void kt_rpc_conn_limits(const kt_rpc_limits *l); /* the most lenient of the servers' */
 bool kt_rpc_conn_opened(int fd); /* false: max_connections are open (close it) */
 void kt_rpc_conn_metrics(kt_buf *out);

@@ -48,6 +48,8 @@ static const setting settings[] = {
     D(send_stall_ms, 30000, INT_MAX),
     U(max_connections, 0, 1, 1 << 20),
     U(per_address, 0, 1, 1 << 20),
+    U(unfinished_bytes, 0, 1 << 16, 1 << 30),
+    U(unfinished_mb, 0, 1, 1 << 20),
 };
 #undef U
 #undef D
@@ -80,6 +82,11 @@ void kt_rpc_limits_resolve(kt_rpc_limits *l)
     if (!l->queue) l->queue = 4 * l->workers;
     if (!l->per_connection) l->per_connection = l->workers + l->queue;
     if (!l->per_address) l->per_address = l->workers + l->queue;
+    if (!l->unfinished_bytes) {
+        uint64_t u = 2ull * l->max_message;
+        l->unfinished_bytes = u < (1u << 16) ? (1u << 16) : u > (1u << 30) ? (1u << 30) : (unsigned)u;
+    }
+    if (!l->unfinished_mb) l->unfinished_mb = l->memory_mb / 2;
     /* an idle connection costs gRPC core ~20 KiB (measured): 16 per MiB leaves room */
     if (!l->max_connections)
         l->max_connections = l->memory_mb > (1u << 16) ? (1u << 20) : l->memory_mb * 16;
@@ -142,10 +149,10 @@ void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address)
     for (size_t i = 0; i < NSETTINGS; i++)
         snprintf(v[i], sizeof v[i], "%ld", get(l, &settings[i]));
 #define KV(i) settings[i].name, v[i]
-    _Static_assert(NSETTINGS == 21, "log every setting");
+    _Static_assert(NSETTINGS == 23, "log every setting");
     kt_log(KT_LOG_INFO, "rpc.limits", "address", address, KV(0), KV(1), KV(2), KV(3), KV(4), KV(5),
            KV(6), KV(7), KV(8), KV(9), KV(10), KV(11), KV(12), KV(13), KV(14), KV(15), KV(16),
-           KV(17), KV(18), KV(19), KV(20), NULL);
+           KV(17), KV(18), KV(19), KV(20), KV(21), KV(22), NULL);
 #undef KV
 }
 

@@ -11,12 +11,21 @@
  *     each BYTES_PER_PING bytes the server sent (a flood of them carries neither);
  *   - WINDOW_UPDATE frames faster than control a second beyond one for each
  *     BYTES_PER_UPDATE bytes the server sent on the connection (a reading client's updates
- *     follow what it reads).
+ *     follow what it reads);
+ *   - more than streams streams open at once (opened by the client's HEADERS, ended by
+ *     RST_STREAM either way or the server's END_STREAM, which the server's frames say):
+ *     gRPC core binds its own limit only on a client that acknowledged SETTINGS;
+ *   - more than unfinished bytes of DATA on its streams whose request message is not yet
+ *     complete (no END_STREAM from the client), or the connections sharing a total
+ *     together more than unfinished_total: gRPC core holds a message until it is whole
+ *     before any call is made of it, and its resource quota does not bound that.
  * Bytes that do not open with the client preface (TLS, or not HTTP/2) turn the meter off
- * for the connection. Pure: the caller gives the time, so the fuzzer drives it too. */
+ * for the connection. Pure: the caller gives the time and serialises a connection's feed
+ * and sent, so the fuzzer drives it too. */
 #include "internal.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -42,22 +51,98 @@ enum { DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING =
 #define ACK 0x1
 #define END_HEADERS 0x4
 
-/* Adds to the WINDOW_UPDATE bucket, up to max (it is also filled from the sending
- * thread). */
+/* Adds to the WINDOW_UPDATE bucket, up to max. */
 static void add_window(kt_rpc_meter *m, int64_t add, int64_t max)
 {
-    int64_t cur = atomic_load(&m->window);
-    while (cur < max && !atomic_compare_exchange_weak(&m->window, &cur,
-                                                      cur + add > max ? max : cur + add))
-        ;
+    if (m->window < max) m->window = m->window + add > max ? max : m->window + add;
 }
 
-void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, size_t n)
+/* Frame by frame: calls on(m, l, head) for each frame header complete in p[0..n). */
+typedef kt_rpc_meter_verdict (*frame_fn)(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                         const uint8_t *head);
+static kt_rpc_meter_verdict frames(kt_rpc_meter_frames *f, kt_rpc_meter *m,
+                                   const kt_rpc_meter_limits *l, const uint8_t *p, size_t n,
+                                   frame_fn on)
+{
+    while (n) {
+        if (f->skip) {
+            size_t k = f->skip < n ? f->skip : n;
+            f->skip -= (uint32_t)k;
+            p += k, n -= k;
+            continue;
+        }
+        size_t k = sizeof f->head - f->have < n ? sizeof f->head - f->have : n;
+        memcpy(f->head + f->have, p, k);
+        f->have += (uint8_t)k;
+        p += k, n -= k;
+        if (f->have == sizeof f->head) {
+            f->have = 0;
+            f->skip = (uint32_t)f->head[0] << 16 | (uint32_t)f->head[1] << 8 | f->head[2];
+            kt_rpc_meter_verdict v = on(m, l, f->head);
+            if (v) return v;
+        }
+    }
+    return KT_METER_OK;
+}
+
+static uint32_t stream_of(const uint8_t *h)
+{
+    return ((uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8]) &
+           0x7fffffffu;
+}
+
+static kt_rpc_meter_stream *find(kt_rpc_meter *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->nstreams; i++)
+        if (m->streams[i].id == id) return &m->streams[i];
+    return NULL;
+}
+
+/* The stream's message is complete (or never will be): its bytes are no longer held. */
+static void finished(kt_rpc_meter *m, kt_rpc_meter_stream *st)
+{
+    if (st->ended) return;
+    st->ended = true;
+    m->unfinished -= st->bytes;
+    atomic_fetch_sub(m->total, st->bytes);
+    st->bytes = 0;
+}
+
+static void remove_stream(kt_rpc_meter *m, kt_rpc_meter_stream *st)
+{
+    finished(m, st);
+    *st = m->streams[--m->nstreams];
+}
+
+/* What the server sent: a stream it ended (trailers or RST_STREAM) is closed. */
+static kt_rpc_meter_verdict sent_frame(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                       const uint8_t *h)
+{
+    (void)l;
+    uint8_t type = h[3], flags = h[4];
+    if (type == RST_STREAM || ((type == HEADERS || type == DATA) && (flags & END_STREAM))) {
+        kt_rpc_meter_stream *st = find(m, stream_of(h));
+        if (st) remove_stream(m, st);
+    }
+    return KT_METER_OK;
+}
+
+void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, const uint8_t *p, size_t n)
 {
     int64_t bytes = (int64_t)(n > (1u << 30) ? (1u << 30) : n);
     add_window(m, bytes * (1000 / BYTES_PER_UPDATE),
                ((int64_t)l->control * CONTROL_BURST_S + WINDOW_EARNED_MAX) * 1000);
-    atomic_fetch_add(&m->sent_pings, bytes * 1000 / BYTES_PER_PING);
+    m->sent_pings += bytes * 1000 / BYTES_PER_PING;
+    frames(&m->out, m, l, p, n, sent_frame);
+}
+
+void kt_rpc_meter_release(kt_rpc_meter *m)
+{
+    atomic_fetch_sub(m->total, m->unfinished);
+    m->unfinished = 0;
+    free(m->streams);
+    m->streams = NULL;
+    m->nstreams = m->cap = 0;
 }
 
 /* Tokens in thousandths. */
@@ -78,18 +163,20 @@ static void refill(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms
         add_window(m, (int64_t)l->control * dt, cmax);
     }
     /* what sending earned, up to twice the burst */
-    int64_t c = m->control + atomic_exchange(&m->sent_pings, 0);
+    int64_t c = m->control + m->sent_pings;
+    m->sent_pings = 0;
     m->control = c > 2 * cmax ? 2 * cmax : c;
 }
 
-void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms)
+void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms,
+                       _Atomic uint64_t *total)
 {
     memset(m, 0, sizeof *m);
     m->last_ms = now_ms;
     m->resets = (int64_t)l->resets * RESET_BURST_S * 1000;
     m->control = (int64_t)l->control * CONTROL_BURST_S * 1000;
-    atomic_init(&m->window, m->control);
-    atomic_init(&m->sent_pings, 0);
+    m->window = m->control;
+    m->total = total;
 }
 
 static kt_rpc_meter_verdict spend(int64_t *bucket, kt_rpc_meter_verdict over)
@@ -107,38 +194,86 @@ static void earn(kt_rpc_meter *m, const kt_rpc_meter_limits *l)
     if (m->control < cmax) m->control = c > cmax ? cmax : c;
 }
 
-/* A frame header is complete: what it costs. */
-static kt_rpc_meter_verdict frame(kt_rpc_meter *m, const kt_rpc_meter_limits *l)
+/* The client opened a stream. */
+static kt_rpc_meter_verdict opened(kt_rpc_meter *m, const kt_rpc_meter_limits *l, uint32_t id,
+                                   bool ended)
 {
-    const uint8_t *h = m->head;
-    uint32_t len = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2];
+    if (m->nstreams >= l->streams) return KT_METER_STREAMS;
+    if (m->nstreams == m->cap) {
+        uint32_t cap = m->cap ? 2 * m->cap : 4;
+        if (cap > l->streams) cap = l->streams;
+        kt_rpc_meter_stream *t = realloc(m->streams, cap * sizeof *t);
+        if (!t) return KT_METER_STREAMS; /* no memory to hold it either */
+        m->streams = t;
+        m->cap = cap;
+    }
+    m->streams[m->nstreams++] = (kt_rpc_meter_stream){id, 0, ended};
+    return KT_METER_OK;
+}
+
+/* DATA on a stream: a message that is not complete yet holds its bytes. */
+static kt_rpc_meter_verdict data(kt_rpc_meter *m, const kt_rpc_meter_limits *l, uint32_t id,
+                                 uint32_t len, bool end)
+{
+    kt_rpc_meter_stream *st = find(m, id);
+    if (!st || st->ended) return KT_METER_OK; /* gRPC core refuses or drops it */
+    if (end) {
+        finished(m, st);
+        return KT_METER_OK;
+    }
+    /* the frame that would pass a budget is not counted: the connection is cut before
+     * gRPC core reads it */
+    if (m->unfinished + len > l->unfinished) return KT_METER_UNFINISHED;
+    uint64_t total = atomic_load(m->total);
+    do
+        if (total + len > l->unfinished_total) return KT_METER_UNFINISHED_TOTAL;
+    while (!atomic_compare_exchange_weak(m->total, &total, total + len));
+    st->bytes += len;
+    m->unfinished += len;
+    return KT_METER_OK;
+}
+
+/* A frame header from the client is complete: what it costs. */
+static kt_rpc_meter_verdict frame(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                  const uint8_t *h)
+{
+    uint32_t len = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2], id = stream_of(h);
     uint8_t type = h[3], flags = h[4];
-    m->skip = len;
     switch (type) {
-    case HEADERS:
+    case HEADERS: {
         earn(m, l);
         m->block = len;
         m->in_block = !(flags & END_HEADERS);
-        return m->block > l->header_block ? KT_METER_HEADER_BLOCK : KT_METER_OK;
+        if (m->block > l->header_block) return KT_METER_HEADER_BLOCK;
+        if ((id & 1) && id > m->last_id) { /* a new stream (others: gRPC core's to judge) */
+            m->last_id = id;
+            return opened(m, l, id, flags & END_STREAM);
+        }
+        kt_rpc_meter_stream *st = find(m, id);
+        if (st && (flags & END_STREAM)) finished(m, st); /* trailers */
+        return KT_METER_OK;
+    }
     case CONTINUATION:
         m->block = m->block + len < m->block ? UINT32_MAX : m->block + len;
         if (flags & END_HEADERS) m->in_block = false;
         return m->block > l->header_block ? KT_METER_HEADER_BLOCK : KT_METER_OK;
-    case RST_STREAM:
+    case RST_STREAM: {
+        kt_rpc_meter_stream *st = find(m, id);
+        if (st) remove_stream(m, st);
         return spend(&m->resets, KT_METER_RESETS);
+    }
     case DATA:
         if (len || (flags & END_STREAM)) {
             earn(m, l);
-            return KT_METER_OK;
+            return data(m, l, id, len, flags & END_STREAM);
         }
         return spend(&m->control, KT_METER_CONTROL);
     case SETTINGS:
         if (flags & ACK) return KT_METER_OK;
         return spend(&m->control, KT_METER_CONTROL);
-    case WINDOW_UPDATE: {
-        int64_t left = atomic_fetch_sub(&m->window, 1000) - 1000;
-        return left < 0 ? KT_METER_CONTROL : KT_METER_OK;
-    }
+    case WINDOW_UPDATE:
+        m->window -= 1000;
+        return m->window < 0 ? KT_METER_CONTROL : KT_METER_OK;
     case PING:
     case PRIORITY:
         return spend(&m->control, KT_METER_CONTROL);
@@ -152,27 +287,11 @@ kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limit
 {
     if (m->verdict) return m->verdict;
     refill(m, l, now_ms);
-    while (n) {
-        if (m->preface < PREFACE_LEN) {
-            size_t k = PREFACE_LEN - m->preface < n ? PREFACE_LEN - m->preface : n;
-            if (memcmp(p, preface + m->preface, k)) return m->verdict = KT_METER_OFF;
-            m->preface += (uint32_t)k;
-            p += k, n -= k;
-        } else if (m->skip) {
-            size_t k = m->skip < n ? m->skip : n;
-            m->skip -= (uint32_t)k;
-            p += k, n -= k;
-        } else {
-            size_t k = sizeof m->head - m->have < n ? sizeof m->head - m->have : n;
-            memcpy(m->head + m->have, p, k);
-            m->have += (uint8_t)k;
-            if (m->have == sizeof m->head) {
-                m->have = 0;
-                kt_rpc_meter_verdict v = frame(m, l);
-                if (v) return m->verdict = v;
-            }
-            p += k, n -= k;
-        }
+    if (m->preface < PREFACE_LEN) {
+        size_t k = PREFACE_LEN - m->preface < n ? PREFACE_LEN - m->preface : n;
+        if (memcmp(p, preface + m->preface, k)) return m->verdict = KT_METER_OFF;
+        m->preface += (uint32_t)k;
+        p += k, n -= k;
     }
-    return KT_METER_OK;
+    return m->verdict = frames(&m->in, m, l, p, n, frame);
 }

@@ -8,6 +8,8 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -94,7 +96,7 @@ class Server:
 
 # ---- raw HTTP/2 ----
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, CONTINUATION = 0, 1, 3, 4, 6, 9
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 8, 9
 END_STREAM, END_HEADERS, ACK = 1, 4, 1
 
 
@@ -108,20 +110,37 @@ def grpc_message(body, compressed=False):
 
 class Raw:
     """An HTTP/2 connection driven frame by frame. It sends its preface and SETTINGS but
-    never acknowledges the server's SETTINGS (so gRPC core's own limits never bind it), and
-    a thread reads and drops whatever the server sends unless told to keep it."""
+    never acknowledges the server's SETTINGS (so gRPC core's own limits never bind it)
+    unless ack, and a thread reads and drops whatever the server sends unless told to keep
+    it. tls: an ssl.SSLContext to wrap the connection in (ALPN h2)."""
 
-    def __init__(self, port, read=True, source=None):
+    def __init__(self, port, read=True, source=None, ack=False, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10,
                                              source_address=(source, 0) if source else None)
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.enc = hpack.Encoder()
         self.next_id = 1
         self.received = bytearray()
         self.total = 0  # bytes read, kept or not
         self.closed = False
+        # flow-control credit the server gave: the connection's (0) and each stream's
+        self.credit = {0: 65535}
+        self.credit_lock = threading.Condition()
+        self._frames = b""
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
+        if ack:  # the server's SETTINGS comes first: acknowledge it before anything else
+            got = b""
+            while len(got) < 9 or len(got) < 9 + int.from_bytes(got[:3], "big"):
+                b = self.sock.recv(65536)
+                if not b:
+                    raise OSError("closed before the server's SETTINGS")
+                got += b
+            if got[3] != SETTINGS:
+                raise OSError("the server's first frame is not SETTINGS")
+            self.received += got
+            self.sock.sendall(frame(SETTINGS, ACK, 0))
         if read:
-            import threading
             self.reader = threading.Thread(target=self._read, daemon=True)
             self.reader.start()
 
@@ -134,9 +153,42 @@ class Raw:
                 self.total += len(b)
                 if len(self.received) < (1 << 20):
                     self.received += b
+                self._window_updates(b)
         except OSError:
             pass
         self.closed = True
+
+    def _window_updates(self, b):
+        self._frames += b
+        while len(self._frames) >= 9:
+            n = int.from_bytes(self._frames[:3], "big")
+            if len(self._frames) < 9 + n:
+                break
+            if self._frames[3] == WINDOW_UPDATE and n == 4:
+                sid = int.from_bytes(self._frames[5:9], "big") & 0x7fffffff
+                with self.credit_lock:
+                    self.credit[sid] = self.credit.get(sid, 65535) + int.from_bytes(self._frames[9:13], "big")
+                    self.credit_lock.notify_all()
+            self._frames = self._frames[9 + n:]
+
+    def send_data_within_windows(self, sid, data, within=5.0):
+        """Sends data on stream sid in DATA frames (no END_STREAM) as the server's
+        flow-control windows allow, as a client that follows them would; returns the bytes
+        sent before within seconds passed or the connection closed."""
+        sent, end = 0, time.monotonic() + within
+        while sent < len(data) and not self.closed:
+            with self.credit_lock:
+                room = min(self.credit[0], self.credit.setdefault(sid, 65535), 16000, len(data) - sent)
+                if room <= 0:
+                    if time.monotonic() > end:
+                        break
+                    self.credit_lock.wait(0.05)
+                    continue
+                self.credit[0] -= room
+                self.credit[sid] -= room
+            self.sock.sendall(frame(DATA, 0, sid, data[sent:sent + room]))
+            sent += room
+        return sent
 
     def headers(self, path, extra=()):
         return self.enc.encode([(":method", "POST"), (":scheme", "http"), (":path", path),

@@ -155,28 +155,113 @@ class Attack(unittest.TestCase):
     def test_client_that_never_acks_settings_gets_no_more_than_the_pool(self):
         s = self.server()
         raw = Raw(s.port)
-        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(300)))
+        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(30)))  # within streams
         time.sleep(0.5)
         self.assert_bounded(s, 48)
         self.assert_answers(s, ok_only=False)  # the attacker may hold every worker here
         codes = raw.statuses()
-        self.assertGreaterEqual(len(codes), 300 - WORKERS - QUEUE)
-        self.assertEqual(set(codes), {8})  # RESOURCE_EXHAUSTED, at once
+        self.assertEqual(codes, [8] * (30 - WORKERS - QUEUE))  # RESOURCE_EXHAUSTED, at once
         raw.close()
         self.wait_idle(s)
 
     def test_one_connection_gets_its_share_of_the_pool_and_no_more(self):
         s = self.server(per_connection=SHARE)
         raw = Raw(s.port)
-        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(300)))
+        raw.send(b"".join(raw.call(SLOW, self.slow(3000))[0] for _ in range(30)))
         time.sleep(0.5)
         self.assertEqual(s.metric("kubetee_rpc_calls_running") + s.metric("kubetee_rpc_calls_queued"), SHARE)
         self.assert_answers(s)  # served: the rest of the pool is free for other connections
         self.assertEqual(set(raw.statuses()), {8})
-        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="connection_share"), 300 - SHARE)
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="connection_share"), 30 - SHARE)
         raw.close()  # its calls end with the connection
         self.wait_idle(s)
         self.assert_answers(s)
+
+    # ---- streams and unfinished messages (rpc-attack finding 4) ----
+    def test_a_connection_opens_no_more_than_streams_at_once(self):
+        s = self.server()
+        for ack in (False, True):  # gRPC core binds its own limit only once SETTINGS is ACKed
+            raw = Raw(s.port, ack=ack)
+            try:  # 40 streams whose messages never end, in one write
+                raw.send(b"".join(partial(raw, 1000) for _ in range(40)))
+            except OSError:
+                pass
+            wait_closed(raw)
+            self.assertTrue(raw.closed)
+            raw.close()
+            self.assert_answers(s)
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="streams"), 2)
+        # 32 at once are fine, and a stream ended frees its place for the next
+        raw = Raw(s.port, ack=True)
+        raw.send(b"".join(partial(raw, 1000) for _ in range(32)))
+        for sid in range(1, 64, 2):
+            raw.send(frame(3, 0, sid, struct.pack(">I", 8)))  # RST_STREAM CANCEL
+        raw.send(b"".join(raw.call(SAY, echo_pb2.Msg(text="x").SerializeToString())[0] for _ in range(WORKERS)))
+        end = time.monotonic() + 5
+        while raw.statuses().count(0) < WORKERS and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(raw.statuses().count(0), WORKERS)
+        self.assertFalse(raw.closed)
+        raw.close()
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="streams"), 2)
+
+    def test_unfinished_messages_are_bounded_per_connection_and_in_all(self):
+        # clients that ACK SETTINGS and follow flow control (gRPC core grants a stream about
+        # 1 MiB of window for a message announced larger), on streams announcing 4 MiB
+        # messages they never finish
+        s = self.server(limits="unfinished_bytes=2097152,unfinished_mb=8")
+
+        def attack(streams, each):
+            raw = Raw(s.port, ack=True)
+            try:
+                for _ in range(streams):
+                    sid = raw.next_id
+                    raw.next_id += 2
+                    raw.send(frame(HEADERS, END_HEADERS, sid, raw.headers(SAY)))
+                    body = b"\0" + struct.pack(">I", 4 << 20) + b"z" * (each - 5)
+                    raw.send_data_within_windows(sid, body, within=1)
+            except OSError:
+                pass  # closed under the sender
+            return raw
+
+        # one connection, 3 x 1,000,000 bytes: closed past its 2 MiB
+        raw = attack(3, 1000000)
+        wait_closed(raw)
+        self.assertTrue(raw.closed)
+        raw.close()
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="unfinished_bytes"), 1)
+        self.assertEqual(s.metric("kubetee_rpc_unfinished_bytes"), 0)  # its bytes went with it
+        # 32 connections, 3 x 500,000 bytes each (48 MB that gRPC core would hold: +70 MB
+        # RSS measured without these budgets): the first five hold 7.5 MB, each later one
+        # passes 8 MiB in all and is closed
+        raws, peak = [], 0
+        for _ in range(32):
+            raws.append(attack(3, 500000))
+            peak = max(peak, s.metric("kubetee_rpc_unfinished_bytes"))
+        time.sleep(0.3)
+        held = s.metric("kubetee_rpc_unfinished_bytes")
+        print("\nunfinished messages from 32 connections: %.1f MiB held, peak %.1f MiB, RSS +%.1f MB" % (
+            held / 2**20, peak / 2**20, (s.status()[1] - self.rss0) / 1024))
+        self.assertLessEqual(max(peak, held), 8 << 20)
+        self.assertGreaterEqual(held, 5 * 1500000)  # what is held is counted
+        cut = s.metric("kubetee_rpc_connections_cut_total", reason="unfinished_total")
+        self.assertIn(cut, (26, 27))  # one may fit in what the five left
+        end = time.monotonic() + 3
+        while sum(r.closed for r in raws) < cut and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(sum(r.closed for r in raws), cut)
+        self.assert_bounded(s, 32)
+        self.assert_answers(s)  # a call whose message ends in its first DATA frame holds nothing
+        for raw in raws:
+            raw.close()
+        end = time.monotonic() + 5
+        while s.metric("kubetee_rpc_unfinished_bytes") and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(s.metric("kubetee_rpc_unfinished_bytes"), 0)  # all given back
+        # and an honest client's message of 1.9 MB (in many DATA frames) is served: within
+        # the connection's 2 MiB
+        self.assertEqual(len(self.stub.Say(echo_pb2.Msg(text="y" * 1900000), timeout=5).text), 1900006)
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="unfinished_bytes"), 1)
 
     def test_one_client_address_gets_its_share_over_many_connections(self):
         s = self.server(limits="per_address=%d" % SHARE)
@@ -295,16 +380,7 @@ class Attack(unittest.TestCase):
         # of tiny headers for as long as the server reads them
         s = self.server()
         raw = Raw(s.port)
-        sid = raw.next_id
-        tiny = b"".join(raw.enc.encode([("a", "b")]) for _ in range(3000))
-        sent = 0
-        try:
-            raw.send(frame(HEADERS, 0, sid, raw.headers(SAY)))
-            for _ in range(20000):  # up to 300 MB
-                raw.send(frame(CONTINUATION, 0, sid, tiny))
-                sent += len(tiny)
-        except OSError:
-            pass
+        sent = continuation_flood(raw)
         wait_closed(raw)
         self.assertTrue(raw.closed)
         self.assertLess(sent, 8 << 20)  # what the socket buffers took before the close
@@ -503,8 +579,13 @@ class Attack(unittest.TestCase):
         s = self.server()
         raw = Raw(s.port)
         t = time.monotonic()
-        for _ in range(3):
-            raw.send(b"".join(raw.call(SAY, b"", extra=[("grpc-timeout", "x" * 1000)])[0] for _ in range(100)))
+        for n in range(1, 11):  # within streams at once: each batch is answered before the next
+            raw.send(b"".join(raw.call(SAY, b"", extra=[("grpc-timeout", "x" * 1000)])[0] for _ in range(30)))
+            end = time.monotonic() + 2
+            while not raw.closed and len(raw.statuses()) < 30 * n and time.monotonic() < end:
+                time.sleep(0.02)
+        self.assertFalse(raw.closed)
+        self.assertEqual(len(raw.statuses()), 300)
         time.sleep(0.3)
         seconds = time.monotonic() - t
         self.assert_answers(s)
@@ -516,6 +597,96 @@ class Attack(unittest.TestCase):
         self.assertLessEqual(len(lines), 10 * (int(seconds) + 2))
         held = [int(l.rsplit("not_logged_before=", 1)[1].split()[0]) for l in lines]
         self.assertEqual(held[0], 0)
+
+
+class Tls(unittest.TestCase):
+    """The frame meter on TLS connections (it reads what gRPC core decrypted): the same
+    attacks as above, from a client that speaks HTTP/2 over TLS (ALPN h2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import ssl
+        import subprocess
+        cls.key, cls.cert = os.path.join(WORK, "tls.key"), os.path.join(WORK, "tls.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", cls.key, "-out", cls.cert, "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+        cls.ctx = ssl.create_default_context(cafile=cls.cert)
+        cls.ctx.set_alpn_protocols(["h2"])
+
+    def setUp(self):
+        self.s = start("--tls", self.cert, self.key)
+        self.addCleanup(self.s.kill)
+        with open(self.cert, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        self.good = grpc.secure_channel("localhost:%d" % self.s.port, creds, options=[("grpc.use_local_subchannel_pool", 1)])
+        self.addCleanup(self.good.close)
+        self.stub = echo_pb2_grpc.EchoStub(self.good)
+        self.answers()
+        self.rss0 = self.s.status()[1]
+
+    def answers(self):
+        self.assertEqual(self.stub.Say(echo_pb2.Msg(text="tls"), timeout=LATENCY).text, "echo: tls")
+
+    def raw(self):
+        return Raw(self.s.port, read=False, tls=self.ctx)  # one thread per TLS socket
+
+    def closed_by_server(self, raw, within=5.0):
+        """Reads until the server closes the connection (True) or within passes."""
+        raw.sock.settimeout(0.2)
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            try:
+                if not raw.sock.recv(65536):
+                    return True
+            except socket.timeout:
+                continue
+            except OSError:
+                return True
+        return False
+
+    def test_the_connection_is_metered(self):
+        # many calls at once from grpcio over TLS are never cut (the streams the server
+        # ends are read off what it encrypts)
+        nope = self.good.unary_unary("/kubetee.echo.Echo/Nope")
+        futures = [nope.future(b"", timeout=10) for _ in range(300)]
+        self.assertEqual({f.exception().code() for f in futures}, {grpc.StatusCode.UNIMPLEMENTED})
+        # and 40 streams at once from a raw client are
+        raw = self.raw()
+        try:
+            raw.send(b"".join(partial(raw, 1000) for _ in range(40)))
+        except OSError:
+            pass
+        self.assertTrue(self.closed_by_server(raw))
+        raw.close()
+        self.assertEqual(self.s.metric("kubetee_rpc_connections_cut_total", reason="streams"), 1)
+        self.answers()
+
+    def test_continuation_flood_over_tls_is_cut_off(self):
+        raw = self.raw()
+        sent = continuation_flood(raw)
+        self.assertTrue(self.closed_by_server(raw))
+        raw.close()
+        self.assertLess(sent, 8 << 20)
+        self.assertEqual(self.s.metric("kubetee_rpc_connections_cut_total", reason="header_block"), 1)
+        self.answers()
+        self.assertLess((self.s.status()[1] - self.rss0) / 1024, 16)
+
+    def test_rapid_reset_over_tls_is_cut_off(self):
+        raw = self.raw()
+        slow = echo_pb2.Msg(text="x", delay_ms=5000).SerializeToString()
+        try:
+            for _ in range(100):  # up to 10,000 streams, each opened and reset at once
+                raw.send(b"".join(raw.call(SLOW, slow, reset=True)[0] for _ in range(100)))
+        except OSError:
+            pass
+        self.assertTrue(self.closed_by_server(raw))
+        raw.close()
+        self.assertEqual(self.s.metric("kubetee_rpc_connections_cut_total", reason="resets"), 1)
+        self.answers()
+        threads, rss = self.s.status()
+        self.assertLessEqual(threads, BASE_THREADS + WORKERS)
+        self.assertLess((rss - self.rss0) / 1024, 48)
 
 
 class Metrics(unittest.TestCase):
@@ -613,6 +784,31 @@ def header_block(raw, extra):
         out += b"".join(frame(CONTINUATION, 0, sid, p) for p in parts[1:-1])
         out += frame(CONTINUATION, END_HEADERS, sid, parts[-1])
     return out + frame(DATA, END_STREAM, sid, grpc_message(b""))
+
+
+def continuation_flood(raw):
+    """A header block that never ends: HEADERS without END_HEADERS, then CONTINUATIONs of
+    tiny headers for as long as the server reads them (up to 300 MB); the bytes sent."""
+    sid = raw.next_id
+    tiny = b"".join(raw.enc.encode([("a", "b")]) for _ in range(3000))
+    sent = 0
+    try:
+        raw.send(frame(HEADERS, 0, sid, raw.headers(SAY)))
+        for _ in range(20000):
+            raw.send(frame(CONTINUATION, 0, sid, tiny))
+            sent += len(tiny)
+    except OSError:
+        pass
+    return sent
+
+
+def partial(raw, n):
+    """A stream whose request announces a 4 MiB message and sends n bytes of it."""
+    sid = raw.next_id
+    raw.next_id += 2
+    out = frame(HEADERS, END_HEADERS, sid, raw.headers(SAY))
+    body = b"\0" + struct.pack(">I", 4 << 20) + b"z" * (n - 5)
+    return out + b"".join(frame(DATA, 0, sid, body[i:i + 16000]) for i in range(0, len(body), 16000))
 
 
 def wait_closed(raw, within=5.0):
