@@ -21,7 +21,8 @@ typedef struct kt_rpc_stream kt_rpc_stream;
 
 /* A unary handler fills res (an initialised message; call memory from kt_call_alloc is
  * freed after it is sent). A non-OK status goes to the client as a gRPC error, with
- * kt_last_error() as its message. */
+ * kt_last_error() as its message: KT_ERR_TOO_LARGE (a limit) and KT_ERR_NO_MEMORY as
+ * RESOURCE_EXHAUSTED, KT_ERR_INVALID_ARGUMENT and KT_ERR_MALFORMED as INVALID_ARGUMENT. */
 typedef kt_status (*kt_rpc_unary_fn)(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *res);
 /* A streaming handler sends with kt_rpc_stream_send until it is done or the stream ends. */
 typedef kt_status (*kt_rpc_stream_fn)(void *ctx, const ProtobufCMessage *req, kt_rpc_stream *out);
@@ -138,7 +139,8 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
 void kt_rpc_client_free(kt_rpc_client *c);
 /* A unary call; res must be initialised, and on KT_OK the caller owns its fields
  * (kt_message_clear). timeout_ms <= 0: no deadline. Errors map gRPC codes to kt_status
- * (DEADLINE_EXCEEDED -> KT_ERR_TIMEOUT, UNAVAILABLE -> KT_ERR_UNAVAILABLE, ...). */
+ * (DEADLINE_EXCEEDED -> KT_ERR_TIMEOUT, UNAVAILABLE -> KT_ERR_UNAVAILABLE,
+ * RESOURCE_EXHAUSTED -> KT_ERR_TOO_LARGE, ...). */
 kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res,
                       int timeout_ms);
 /* A server-streaming call: on_message sees each message (valid during the callback);

@@ -15,7 +15,7 @@ struct kt_rpc_client {
 kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out)
 {
     if (!target || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
-    grpc_init();
+    kt_rpc_grpc_init();
     kt_rpc_client *c = calloc(1, sizeof *c);
     if (!c) {
         grpc_shutdown();

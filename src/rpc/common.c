@@ -4,10 +4,27 @@
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The first reference is never given back: gRPC core's last grpc_shutdown drains its
+ * executor, and a TCP endpoint whose write once found the socket full leaves a backup
+ * poller there that waits up to 10 s in its pollset (tcp_posix.cc): a server freed, or a
+ * service ending on SIGTERM, would take those 10 s. The process's exit frees it all. */
+static void init_for_good(void)
+{
+    grpc_init();
+}
+
+void kt_rpc_grpc_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_for_good);
+    grpc_init();
+}
 
 kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
 {
@@ -54,8 +71,10 @@ grpc_status_code kt_rpc_code_of(kt_status st)
         return GRPC_STATUS_OK;
     case KT_ERR_INVALID_ARGUMENT:
     case KT_ERR_MALFORMED:
-    case KT_ERR_TOO_LARGE:
         return GRPC_STATUS_INVALID_ARGUMENT;
+    case KT_ERR_TOO_LARGE: /* a limit (size, sessions, places): as gRPC's own for sizes */
+    case KT_ERR_NO_MEMORY:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case KT_ERR_NOT_FOUND:
         return GRPC_STATUS_NOT_FOUND;
     case KT_ERR_EXISTS:
@@ -73,8 +92,6 @@ grpc_status_code kt_rpc_code_of(kt_status st)
         return GRPC_STATUS_CANCELLED;
     case KT_ERR_STATE:
         return GRPC_STATUS_FAILED_PRECONDITION;
-    case KT_ERR_NO_MEMORY:
-        return GRPC_STATUS_RESOURCE_EXHAUSTED;
     default:
         return GRPC_STATUS_INTERNAL;
     }
@@ -104,8 +121,8 @@ kt_status kt_rpc_status_of(grpc_status_code code)
         return KT_ERR_CANCELLED;
     case GRPC_STATUS_FAILED_PRECONDITION:
         return KT_ERR_STATE;
-    case GRPC_STATUS_RESOURCE_EXHAUSTED:
-        return KT_ERR_NO_MEMORY;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED: /* a limit of the server's: sizes, calls, sessions */
+        return KT_ERR_TOO_LARGE;
     default:
         return KT_ERR_IO;
     }

@@ -10,6 +10,8 @@
 
 #define KT_RPC_MAX_MESSAGE (4u << 20)
 
+/* grpc_init, the first time for good (see common.c); pair each with grpc_shutdown. */
+void kt_rpc_grpc_init(void);
 /* protobuf-c message <-> gRPC byte buffer. */
 kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out);
 /* Unpacks into an initialised message with allocator (NULL: malloc; fields then belong

@@ -525,7 +525,7 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
         if (!methods[i].method || methods[i].method[0] != '/' || !methods[i].request ||
             !methods[i].response || (!methods[i].unary == !methods[i].stream))
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc server: method %zu is incomplete", i);
-    grpc_init();
+    kt_rpc_grpc_init();
     kt_rpc_server *s = calloc(1, sizeof *s);
     if (!s || !(s->methods = calloc(n, sizeof *s->methods)) ||
         !(s->tags = calloc(n, sizeof *s->tags))) {

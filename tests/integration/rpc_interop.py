@@ -48,6 +48,11 @@ class CServerTest(unittest.TestCase):
             stub.Fail(echo_pb2.Msg(text="x"), timeout=5)
         self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("always fails", e.exception.details())
+        # a handler's limit (KT_ERR_TOO_LARGE) is RESOURCE_EXHAUSTED, as gRPC's own limits are
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.Fail(echo_pb2.Msg(text="limit"), timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("over this method's limit", e.exception.details())
 
     def test_unix_socket(self):
         sock = os.path.join(WORK, "echo.sock")
@@ -130,6 +135,8 @@ class PyEcho(echo_pb2_grpc.EchoServicer):
             yield echo_pb2.Msg(text="py%d" % i)
 
     def Fail(self, request, context):
+        if request.text == "limit":
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "python's limit")
         context.abort(grpc.StatusCode.PERMISSION_DENIED, "python says no")
 
 
@@ -146,6 +153,7 @@ class CClientTest(unittest.TestCase):
         self.assertIn("count stopped: KT_ERR_CANCELLED 2 enough", out)  # the client ended the stream
         self.assertIn("fail: KT_ERR_DENIED", out)
         self.assertIn("python says no", out)
+        self.assertIn("fail limit: KT_ERR_TOO_LARGE /kubetee.echo.Echo/Fail: python's limit", out)  # RESOURCE_EXHAUSTED
 
     def serve(self, port_spec, creds=None):
         from concurrent import futures

@@ -58,6 +58,10 @@ int main(int argc, char **argv)
     st = kt_rpc_call(c, "/kubetee.echo.Echo/Fail", &req, &res, 5000);
     printf("fail: %s %s\n", kt_status_name(st), kt_last_error());
     kt_message_clear(&res);
+    req.text = "limit";
+    st = kt_rpc_call(c, "/kubetee.echo.Echo/Fail", &req, &res, 5000);
+    printf("fail limit: %s %s\n", kt_status_name(st), kt_last_error());
+    kt_message_clear(&res);
     kt_rpc_client_free(c);
     return 0;
 }

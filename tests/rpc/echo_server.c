@@ -41,9 +41,13 @@ static kt_status slow(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *r
     return say(ctx, rq, rs);
 }
 
+/* Refuses every request: text "limit" as a limit would (KT_ERR_TOO_LARGE), any other as
+ * a bad argument. */
 static kt_status fail(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
-    (void)ctx, (void)rq, (void)rs;
+    (void)ctx, (void)rs;
+    if (!strcmp(((const Kubetee__Echo__Msg *)rq)->text, "limit"))
+        return kt_fail(KT_ERR_TOO_LARGE, "over this method's limit");
     return kt_fail(KT_ERR_INVALID_ARGUMENT, "this method always fails");
 }
 

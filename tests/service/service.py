@@ -146,7 +146,7 @@ try:
     hello = bytes.fromhex(client(KEY, "hello").stdout.strip())
     reply = stub.Handshake(pb.HandshakeRequest(message=hello), timeout=10)
     check(len(reply.message) > 64, "a Hello from grpcio gets a Reply")
-    refused(stub.Handshake, pb.HandshakeRequest(message=b"\0" * 70000), grpc.StatusCode.INVALID_ARGUMENT,
+    refused(stub.Handshake, pb.HandshakeRequest(message=b"\0" * 70000), grpc.StatusCode.RESOURCE_EXHAUSTED,
             "too_large", "a Hello over max_message")
     refused(stub.Call, pb.CallRequest(record=b"\0" * 40), (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND),
             "unknown_session",
@@ -166,7 +166,7 @@ try:
     check(r.returncode != 0 and "peer_refused" in r.stderr, f"a key the enclave does not serve: {r.stderr}")
     stub.Handshake(pb.HandshakeRequest(message=bytes.fromhex(client(KEY, "hello").stdout.strip())), timeout=10)
     stub.Handshake(pb.HandshakeRequest(message=bytes.fromhex(client(KEY, "hello").stdout.strip())), timeout=10)
-    refused(stub.Handshake, pb.HandshakeRequest(message=hello), grpc.StatusCode.INVALID_ARGUMENT, "(sessions)",
+    refused(stub.Handshake, pb.HandshakeRequest(message=hello), grpc.StatusCode.RESOURCE_EXHAUSTED, "(sessions)",
             "a fifth session")
     holder.stdin.close()
     holder.wait(timeout=30)
