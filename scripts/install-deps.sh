@@ -25,6 +25,8 @@ packages+=(dpkg-dev lintian)
 # Containerfiles, umoci unpacks the OCI layout, podman runs them (runc: crun refuses the
 # hybrid cgroup hierarchy some machines have)
 packages+=(debootstrap buildah podman umoci runc)
+# the etcd store backend's tests run a real etcd (and etcdctl, an independent client)
+packages+=(etcd-server etcd-client)
 # kubectl kustomize renders the Kustomize manifests in tests (kubetee new's deploy/); a
 # kubectl already installed (e.g. a cloud SDK's, which conflicts with Debian's) is used
 if ! command -v kubectl >/dev/null; then

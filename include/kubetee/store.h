@@ -6,7 +6,7 @@
  * revision, crash-safe writes and detection of on-disk corruption (a SHA-256 over each
  * object file; integrity against accidents, not against a hostile host).
  *
- * The interface follows etcd's v3 KV model so an etcd backend can sit behind it later:
+ * The interface follows etcd's v3 KV model, so the etcd backend maps onto it directly:
  *   revision         one counter for the whole store, +1 for every change
  *   create_revision  the revision that created the key (since it last did not exist)
  *   mod_revision     the revision of the key's last change
@@ -16,8 +16,11 @@
  * Keys: segments of [A-Za-z0-9._-] separated by '/', no empty segment, no "." or "..",
  * 1..KT_STORE_KEY_MAX bytes. Anything else is refused with the reason.
  *
- * Backends by URL: "fs:/absolute/dir" (embedded default). "etcd://..." is refused for
- * now (a later issue). One kt_store may be used by several threads at once.
+ * Backends by URL: "fs:/absolute/dir" (embedded default) and
+ * "etcd://host:port[/namespace]" (etcd's v3 API, plaintext; keys live under
+ * "<namespace>/", default "kubetee"; docs/operations.md "Store backends"). With etcd the
+ * revisions are the cluster's: other tenants' changes leave gaps between a store's
+ * revisions. One kt_store may be used by several threads at once.
  */
 #ifndef KUBETEE_STORE_H
 #define KUBETEE_STORE_H
@@ -109,10 +112,10 @@ typedef struct {
 } kt_store_changes_result;
 void kt_store_changes_result_free(kt_store_changes_result *r);
 
-/* The changes with revision > after under prefix (as for list), at most limit. Like
- * etcd's compaction, the store keeps a bounded history (fs: the changes since open, at
- * most KT_STORE_HISTORY of them): asking for older ones fails with KT_ERR_STATE saying
- * "compacted"; the caller lists again and continues from the list's revision. */
+/* The changes with revision > after under prefix (as for list), at most limit. The
+ * store keeps a bounded history (fs: the changes since open, at most KT_STORE_HISTORY of
+ * them; etcd: what its compaction left): asking for older ones fails with KT_ERR_STATE
+ * saying "compacted"; the caller lists again and continues from the list's revision. */
 #define KT_STORE_HISTORY 4096
 kt_status kt_store_changes(kt_store *s, const char *prefix, uint64_t after, size_t limit,
                            kt_store_changes_result *out);

@@ -26,6 +26,14 @@ struct kt_store {
 
 /* fs backend (fs.c): dir is an absolute path. */
 kt_status kt_store_fs_open(const char *dir, kt_store **out);
+/* etcd backend (etcd.c): url is "etcd://host:port[/namespace]". */
+kt_status kt_store_etcd_open(const char *url, kt_store **out);
+
+/* A put's or delete's expected version against the key's state (exists, its version):
+ * KT_ERR_NOT_FOUND, KT_ERR_EXISTS or KT_ERR_STATE naming both versions; any: whatever
+ * version, as long as the key exists. Every backend reports conflicts with it. */
+kt_status kt_store_version_check(const char *key, bool exists, uint64_t version,
+                                 uint64_t expected, bool any);
 
 /* ---- names (key.c) ---- */
 /* A prefix: "" or a key followed by '/'. */

@@ -119,18 +119,7 @@ static kt_status check_version(const fs_store *f, const char *key, const kt_stor
                                uint64_t expected, bool any)
 {
     (void)f;
-    uint64_t cur = e ? e->version : 0;
-    if (any && e) return KT_OK;
-    if (!e && (any || expected > 0))
-        return kt_fail(KT_ERR_NOT_FOUND, "store: %s does not exist (expected version %llu)", key,
-                       (unsigned long long)expected);
-    if (e && expected == 0)
-        return kt_fail(KT_ERR_EXISTS, "store: %s exists (version %llu)", key,
-                       (unsigned long long)cur);
-    if (cur != expected)
-        return kt_fail(KT_ERR_STATE, "store: %s is at version %llu, not the expected %llu", key,
-                       (unsigned long long)cur, (unsigned long long)expected);
-    return KT_OK;
+    return kt_store_version_check(key, e != NULL, e ? e->version : 0, expected, any);
 }
 
 static kt_status fs_put(void *impl, const char *key, const void *value, size_t n, uint64_t expected,

@@ -55,6 +55,22 @@ kt_status kt_store_prefix_check(const char *prefix)
     return KT_OK;
 }
 
+kt_status kt_store_version_check(const char *key, bool exists, uint64_t cur, uint64_t expected,
+                                 bool any)
+{
+    if (any && exists) return KT_OK;
+    if (!exists && (any || expected > 0))
+        return kt_fail(KT_ERR_NOT_FOUND, "store: %s does not exist (expected version %llu)", key,
+                       (unsigned long long)expected);
+    if (exists && expected == 0)
+        return kt_fail(KT_ERR_EXISTS, "store: %s exists (version %llu)", key,
+                       (unsigned long long)cur);
+    if (cur != expected)
+        return kt_fail(KT_ERR_STATE, "store: %s is at version %llu, not the expected %llu", key,
+                       (unsigned long long)cur, (unsigned long long)expected);
+    return KT_OK;
+}
+
 bool kt_store_in_prefix(const char *key, const char *prefix)
 {
     return strncmp(key, prefix, strlen(prefix)) == 0;

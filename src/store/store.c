@@ -16,12 +16,9 @@ kt_status kt_store_open(const char *url, kt_store **out)
                            esc);
         return kt_store_fs_open(url + 3, out); /* its reasons name fs:<dir> */
     }
-    if (!strncmp(url, "etcd:", 5))
-        return kt_fail(KT_ERR_UNSUPPORTED,
-                       "store %s: the etcd backend comes in a later issue; use fs:/dir for now",
-                       esc);
+    if (!strncmp(url, "etcd:", 5)) return kt_store_etcd_open(url, out); /* names the URL */
     return kt_fail(KT_ERR_UNSUPPORTED,
-                   "store %s: unknown backend (known: fs:/dir; etcd:// comes later)", esc);
+                   "store %s: unknown backend (known: fs:/dir, etcd://host:port/namespace)", esc);
 }
 
 void kt_store_free(kt_store *s)

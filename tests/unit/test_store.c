@@ -1,7 +1,10 @@
-/* store: every operation and its refusals on the fs backend; compare-and-set races from
- * two threads (one wins); names refused with their reason and mapped to files one to
- * one; prefixes never match part of a name; a second process is kept out; on-disk damage
- * (truncated, edited, swapped, unknown files) is found and named; watch by poll and wait. */
+/* store: the conformance cases run on both backends, fs and etcd (a real etcd the test
+ * starts): every operation and its refusals, compare-and-set races from two threads (one
+ * wins), names refused with their reason, prefixes that never match part of a name,
+ * watch by poll and wait. Then each backend's own: fs names mapped to files one to one, a
+ * second process kept out, on-disk damage found and named, a failed write; etcd URLs,
+ * namespaces kept apart, etcd restarted mid-run, a compacted revision, a key another
+ * client wrote, a list of values too large for one answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +13,14 @@
 #include "testutil.h"
 #include "../../src/store/backend.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +49,31 @@ static void fresh(char dir[128], char url[140])
     snprintf(url, 140, "fs:%s", dir);
 }
 
+/* The backend the conformance cases run on: fresh() gives the URL of a new, empty store. */
+typedef struct {
+    const char *name;
+    void (*fresh)(char url[256]);
+} backend;
+static const backend *B;
+
+static void fs_fresh(char url[256])
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/s%d", base, dirs++);
+    snprintf(url, 256, "fs:%s", dir);
+}
+static const backend fs_backend = {"fs", fs_fresh};
+
+static int etcd_port, etcd_peer_port;
+static pid_t etcd_pid;
+
+/* A namespace of its own on the test's etcd. */
+static void etcd_fresh(char url[256])
+{
+    snprintf(url, 256, "etcd://127.0.0.1:%d/t%d", etcd_port, dirs++);
+}
+static const backend etcd_backend = {"etcd", etcd_fresh};
+
 static kt_store *open_ok(const char *url)
 {
     kt_store *s = NULL;
@@ -60,8 +92,6 @@ static void test_urls(void **state)
 {
     (void)state;
     kt_store *s;
-    assert_fails_with(kt_store_open("etcd://127.0.0.1:2379", &s), KT_ERR_UNSUPPORTED,
-                      "comes in a later issue");
     assert_fails_with(kt_store_open("s3://bucket", &s), KT_ERR_UNSUPPORTED, "unknown backend");
     assert_fails_with(kt_store_open("fs:", &s), KT_ERR_INVALID_ARGUMENT, "needs a directory");
     assert_fails_with(kt_store_open("fs:relative/dir", &s), KT_ERR_INVALID_ARGUMENT, "absolute");
@@ -71,15 +101,15 @@ static void test_urls(void **state)
 static void test_operations(void **state)
 {
     (void)state;
-    char dir[128], url[140];
-    fresh(dir, url);
+    char url[256];
+    B->fresh(url);
     kt_store *s = open_ok(url);
-    uint64_t rev = 99, r1, r2, r3;
-    assert_int_equal(kt_store_revision(s, &rev), KT_OK);
-    assert_int_equal(rev, 0);
+    uint64_t rev = 99, r1, r2, r3, b; /* b: the revision before; etcd starts at 1 */
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
+    if (B == &fs_backend) assert_int_equal(b, 0);
 
     assert_int_equal(kt_store_create(s, "svc/a/k1", "one", 3, &r1), KT_OK);
-    assert_int_equal(r1, 1);
+    assert_int_equal(r1, b + 1);
     assert_fails_with(kt_store_create(s, "svc/a/k1", "two", 3, NULL), KT_ERR_EXISTS,
                       "exists (version 1)");
     kt_store_object o = {0};
@@ -87,12 +117,12 @@ static void test_operations(void **state)
     assert_int_equal(o.value.len, 3);
     assert_memory_equal(o.value.data, "one", 3);
     assert_int_equal(o.version, 1);
-    assert_int_equal(o.create_revision, 1);
-    assert_int_equal(o.mod_revision, 1);
+    assert_int_equal(o.create_revision, b + 1);
+    assert_int_equal(o.mod_revision, b + 1);
 
     /* compare-and-set on the version */
     assert_int_equal(kt_store_put(s, "svc/a/k1", "uno", 3, 1, &r2), KT_OK);
-    assert_int_equal(r2, 2);
+    assert_int_equal(r2, b + 2);
     assert_fails_with(kt_store_put(s, "svc/a/k1", "x", 1, 1, NULL), KT_ERR_STATE,
                       "at version 2, not the expected 1");
     assert_fails_with(kt_store_put(s, "svc/a/k1", "x", 1, 0, NULL), KT_ERR_EXISTS, "exists");
@@ -103,8 +133,8 @@ static void test_operations(void **state)
     assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
     assert_memory_equal(o.value.data, "uno", 3);
     assert_int_equal(o.version, 2);
-    assert_int_equal(o.create_revision, 1);
-    assert_int_equal(o.mod_revision, 2);
+    assert_int_equal(o.create_revision, b + 1);
+    assert_int_equal(o.mod_revision, b + 2);
 
     /* an empty value and a value over the limit */
     assert_int_equal(kt_store_create(s, "svc/a/empty", NULL, 0, NULL), KT_OK);
@@ -124,28 +154,28 @@ static void test_operations(void **state)
     assert_fails_with(kt_store_delete(s, "svc/a/k", KT_STORE_ANY_VERSION, NULL), KT_ERR_NOT_FOUND,
                       "does not exist");
     assert_int_equal(kt_store_delete(s, "svc/a/k1", 2, &r3), KT_OK);
-    assert_int_equal(r3, 5);
+    assert_int_equal(r3, b + 5);
     assert_fails_with(kt_store_get(s, "svc/a/k1", &o), KT_ERR_NOT_FOUND, "does not exist");
     /* created again: version 1 and a new create_revision, as etcd */
     assert_int_equal(kt_store_create(s, "svc/a/k1", "again", 5, NULL), KT_OK);
     assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
     assert_int_equal(o.version, 1);
-    assert_int_equal(o.create_revision, 6);
+    assert_int_equal(o.create_revision, b + 6);
     assert_int_equal(kt_store_delete(s, "svc/a/empty", KT_STORE_ANY_VERSION, NULL), KT_OK);
     kt_store_free(s);
 
     /* everything survives a reopen, and the revision goes on from where it was */
     s = open_ok(url);
     assert_int_equal(kt_store_revision(s, &rev), KT_OK);
-    assert_int_equal(rev, 7);
+    assert_int_equal(rev, b + 7);
     assert_int_equal(kt_store_get(s, "svc/a/k1", &o), KT_OK);
     assert_memory_equal(o.value.data, "again", 5);
-    assert_int_equal(o.mod_revision, 6);
+    assert_int_equal(o.mod_revision, b + 6);
     assert_fails_with(kt_store_get(s, "svc/a/empty", &o), KT_ERR_NOT_FOUND, "does not exist");
     assert_int_equal(kt_store_get(s, "svc/a/big", &o), KT_OK);
     assert_int_equal(o.value.len, KT_STORE_VALUE_MAX);
     assert_int_equal(kt_store_put(s, "svc/a/big", "s", 1, 1, &r1), KT_OK);
-    assert_int_equal(r1, 8);
+    assert_int_equal(r1, b + 8);
     kt_store_object_free(&o);
     kt_store_free(s);
 }
@@ -184,9 +214,11 @@ static void test_names(void **state)
     assert_int_equal(kt_store_key_check("...", 3), KT_OK); /* only "." and ".." are special */
 
     /* every operation refuses them, and nothing reaches the disk */
-    char dir[128], url[140];
-    fresh(dir, url);
+    char url[256];
+    B->fresh(url);
     kt_store *s = open_ok(url);
+    uint64_t b, rev;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
     kt_store_object o = {0};
     kt_store_list_result l;
     assert_fails_with(kt_store_create(s, "../x", "v", 1, NULL), KT_ERR_INVALID_ARGUMENT, "'..'");
@@ -202,9 +234,8 @@ static void test_names(void **state)
                       "empty segment");
     assert_fails_with(kt_store_list(s, "svc/../", NULL, 10, &l), KT_ERR_INVALID_ARGUMENT, "'..'");
     assert_fails_with(kt_store_list(s, "svc/", NULL, 0, &l), KT_ERR_INVALID_ARGUMENT, "limit 0");
-    uint64_t rev;
     assert_int_equal(kt_store_revision(s, &rev), KT_OK);
-    assert_int_equal(rev, 0);
+    assert_int_equal(rev, b); /* nothing was written */
     kt_store_free(s);
 }
 
@@ -240,10 +271,17 @@ static void test_name_mapping(void **state)
     longest[KT_STORE_KEY_MAX] = '\0';
     assert_int_equal(kt_store_fs_name(longest, name), KT_OK);
     assert_int_equal(strlen(name), 252);
+}
 
-    /* and in a store the folded-together keys stay apart */
-    char dir[128], url[140];
-    fresh(dir, url);
+/* Keys that a careless mapping would fold together stay apart in a store. */
+static void test_similar_keys_stay_apart(void **state)
+{
+    (void)state;
+    const char *keys[] = {"a_b",   "a/b",   "a_sb", "a__b", "a_/b", "a/_b",
+                          "a_s/b", "a/s_b", "a_",   "a/_",  "A_b"};
+    size_t n = sizeof keys / sizeof *keys;
+    char url[256];
+    B->fresh(url);
     kt_store *s = open_ok(url);
     for (size_t i = 0; i < n; i++)
         put_str(s, keys[i], keys[i], 0);
@@ -262,9 +300,11 @@ static void test_name_mapping(void **state)
 static void test_list(void **state)
 {
     (void)state;
-    char dir[128], url[140];
-    fresh(dir, url);
+    char url[256];
+    B->fresh(url);
     kt_store *s = open_ok(url);
+    uint64_t b;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
     const char *keys[] = {"svc/ab/x", "svc/a/y",   "svc/a",   "svc/a/x",
                           "svc/a-/z", "svc/a/z/1", "svc/b/x", "svc/a.b/x"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -276,9 +316,9 @@ static void test_list(void **state)
     assert_string_equal(l.entries[1].key, "svc/a/y");
     assert_string_equal(l.entries[2].key, "svc/a/z/1");
     assert_false(l.more);
-    assert_int_equal(l.revision, 8);
+    assert_int_equal(l.revision, b + 8);
     assert_int_equal(l.entries[0].version, 1);
-    assert_int_equal(l.entries[0].mod_revision, 4);
+    assert_int_equal(l.entries[0].mod_revision, b + 4);
     assert_int_equal(l.entries[0].value_len, 1);
     kt_store_list_result_free(&l);
 
@@ -340,8 +380,8 @@ static void *race(void *arg)
 static void test_cas_race(void **state)
 {
     (void)state;
-    char dir[128], url[140];
-    fresh(dir, url);
+    char url[256];
+    B->fresh(url);
     kt_store *s = open_ok(url);
     put_str(s, "race/k", "start", 0);
     pthread_barrier_t bar;
@@ -558,6 +598,68 @@ static void *delayed_put(void *arg)
 static void test_watch(void **state)
 {
     (void)state;
+    char url[256];
+    B->fresh(url);
+    kt_store *s = open_ok(url);
+    uint64_t b;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
+    put_str(s, "w/a", "1", 0);
+    put_str(s, "x/b", "1", 0);
+    put_str(s, "w/a", "2", 1);
+    assert_int_equal(kt_store_delete(s, "w/a", 2, NULL), KT_OK);
+    kt_store_changes_result c;
+    assert_int_equal(kt_store_changes(s, "w/", b, 100, &c), KT_OK);
+    assert_int_equal(c.count, 3);
+    assert_int_equal(c.events[0].type, KT_STORE_EVENT_PUT);
+    assert_int_equal(c.events[0].revision, b + 1);
+    assert_int_equal(c.events[0].version, 1);
+    assert_int_equal(c.events[1].revision, b + 3);
+    assert_int_equal(c.events[1].version, 2);
+    assert_int_equal(c.events[2].type, KT_STORE_EVENT_DELETE);
+    assert_int_equal(c.events[2].revision, b + 4);
+    assert_int_equal(c.events[2].version, 0);
+    assert_string_equal(c.events[2].key, "w/a");
+    assert_int_equal(c.next, b + 4);
+    kt_store_changes_result_free(&c);
+    /* paged: the next call continues after the last event returned */
+    assert_int_equal(kt_store_changes(s, "", b, 2, &c), KT_OK);
+    assert_int_equal(c.count, 2);
+    assert_int_equal(c.next, b + 2);
+    kt_store_changes_result_free(&c);
+    assert_int_equal(kt_store_changes(s, "", b + 2, 2, &c), KT_OK);
+    assert_int_equal(c.count, 2);
+    assert_int_equal(c.events[0].revision, b + 3);
+    kt_store_changes_result_free(&c);
+    /* nothing new: no events, and next stays */
+    assert_int_equal(kt_store_changes(s, "", b + 4, 2, &c), KT_OK);
+    assert_int_equal(c.count, 0);
+    assert_int_equal(c.next, b + 4);
+    kt_store_changes_result_free(&c);
+    assert_fails_with(kt_store_changes(s, "", b + 9, 2, &c), KT_ERR_INVALID_ARGUMENT,
+                      "in the future");
+
+    /* wait: times out with nothing new, wakes for a change from another thread */
+    char why[64];
+    snprintf(why, sizeof why, "no change after revision %llu", (unsigned long long)(b + 4));
+    assert_fails_with(kt_store_wait(s, b + 4, 20), KT_ERR_TIMEOUT, why);
+    assert_fails_with(kt_store_wait(s, b + 4, 0), KT_ERR_TIMEOUT, why);
+    assert_int_equal(kt_store_wait(s, b + 3, 0), KT_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, delayed_put, s);
+    assert_int_equal(kt_store_wait(s, b + 4, 10000), KT_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(kt_store_changes(s, "w/", b + 4, 10, &c), KT_OK);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.events[0].key, "w/late");
+    assert_int_equal(c.events[0].revision, b + 5);
+    kt_store_changes_result_free(&c);
+    kt_store_free(s);
+}
+
+/* fs keeps the changes since it was opened, at most KT_STORE_HISTORY of them. */
+static void test_fs_history(void **state)
+{
+    (void)state;
     char dir[128], url[140];
     fresh(dir, url);
     kt_store *s = open_ok(url);
@@ -565,45 +667,11 @@ static void test_watch(void **state)
     put_str(s, "x/b", "1", 0);
     put_str(s, "w/a", "2", 1);
     assert_int_equal(kt_store_delete(s, "w/a", 2, NULL), KT_OK);
-    kt_store_changes_result c;
-    assert_int_equal(kt_store_changes(s, "w/", 0, 100, &c), KT_OK);
-    assert_int_equal(c.count, 3);
-    assert_int_equal(c.events[0].type, KT_STORE_EVENT_PUT);
-    assert_int_equal(c.events[0].revision, 1);
-    assert_int_equal(c.events[0].version, 1);
-    assert_int_equal(c.events[1].revision, 3);
-    assert_int_equal(c.events[1].version, 2);
-    assert_int_equal(c.events[2].type, KT_STORE_EVENT_DELETE);
-    assert_int_equal(c.events[2].revision, 4);
-    assert_int_equal(c.events[2].version, 0);
-    assert_string_equal(c.events[2].key, "w/a");
-    assert_int_equal(c.next, 4);
-    kt_store_changes_result_free(&c);
-    /* paged: the next call continues after the last event returned */
-    assert_int_equal(kt_store_changes(s, "", 0, 2, &c), KT_OK);
-    assert_int_equal(c.count, 2);
-    assert_int_equal(c.next, 2);
-    kt_store_changes_result_free(&c);
-    assert_int_equal(kt_store_changes(s, "", 2, 2, &c), KT_OK);
-    assert_int_equal(c.count, 2);
-    assert_int_equal(c.events[0].revision, 3);
-    kt_store_changes_result_free(&c);
-    assert_fails_with(kt_store_changes(s, "", 9, 2, &c), KT_ERR_INVALID_ARGUMENT, "in the future");
-
-    /* wait: times out with nothing new, wakes for a change from another thread */
-    assert_fails_with(kt_store_wait(s, 4, 20), KT_ERR_TIMEOUT, "no change after revision 4");
-    assert_int_equal(kt_store_wait(s, 3, 0), KT_OK);
-    pthread_t th;
-    pthread_create(&th, NULL, delayed_put, s);
-    assert_int_equal(kt_store_wait(s, 4, 10000), KT_OK);
-    pthread_join(th, NULL);
-    assert_int_equal(kt_store_changes(s, "w/", 4, 10, &c), KT_OK);
-    assert_int_equal(c.count, 1);
-    assert_string_equal(c.events[0].key, "w/late");
-    kt_store_changes_result_free(&c);
+    put_str(s, "w/late", "v", 0);
     kt_store_free(s);
 
     /* history before this open is compacted; after it, it is kept */
+    kt_store_changes_result c;
     s = open_ok(url);
     assert_fails_with(kt_store_changes(s, "", 3, 10, &c), KT_ERR_STATE, "compacted");
     assert_int_equal(kt_store_changes(s, "", 5, 10, &c), KT_OK);
@@ -620,14 +688,363 @@ static void test_watch(void **state)
     kt_store_free(s);
 }
 
+/* ---- etcd: a real etcd, started here on free ports with a data directory of its own ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts etcd (same ports and data directory every time, so a restart finds its data)
+ * and waits until a store opens on it. */
+static void etcd_start(void)
+{
+    char client[64], peer[64], cluster[80], data[128], log[128];
+    snprintf(client, sizeof client, "http://127.0.0.1:%d", etcd_port);
+    snprintf(peer, sizeof peer, "http://127.0.0.1:%d", etcd_peer_port);
+    snprintf(cluster, sizeof cluster, "kt=%s", peer);
+    snprintf(data, sizeof data, "%s/etcd", base);
+    snprintf(log, sizeof log, "%s/etcd.log", base);
+    fflush(NULL);
+    etcd_pid = fork();
+    assert_true(etcd_pid >= 0);
+    if (etcd_pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        execlp("etcd", "etcd", "--name", "kt", "--data-dir", data, "--listen-client-urls", client,
+               "--advertise-client-urls", client, "--listen-peer-urls", peer,
+               "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster, (char *)NULL);
+        _exit(127);
+    }
+    char url[256];
+    snprintf(url, sizeof url, "etcd://127.0.0.1:%d/probe", etcd_port);
+    for (int i = 0; i < 300; i++) {
+        kt_store *s = NULL;
+        if (kt_store_open(url, &s) == KT_OK) {
+            kt_store_free(s);
+            return;
+        }
+        int status;
+        if (waitpid(etcd_pid, &status, WNOHANG) == etcd_pid)
+            fail_msg("etcd exited (status %d); see %s", status, log);
+        usleep(100 * 1000);
+    }
+    fail_msg("etcd did not come up in 30 s: %s; see %s", kt_last_error(), log);
+}
+
+static void etcd_stop(void)
+{
+    if (etcd_pid <= 0) return;
+    kill(etcd_pid, SIGTERM);
+    int status;
+    waitpid(etcd_pid, &status, 0);
+    etcd_pid = 0;
+}
+
+static int etcd_setup(void **state)
+{
+    (void)state;
+    etcd_port = free_port();
+    etcd_peer_port = free_port();
+    while (etcd_peer_port == etcd_port)
+        etcd_peer_port = free_port();
+    etcd_start();
+    B = &etcd_backend;
+    return 0;
+}
+
+static int etcd_teardown(void **state)
+{
+    (void)state;
+    etcd_stop();
+    return 0;
+}
+
+static int fs_setup(void **state)
+{
+    (void)state;
+    B = &fs_backend;
+    return 0;
+}
+
+/* etcdctl, etcd's own client, as a second and independent writer */
+static void etcdctl(const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:%d %s >/dev/null 2>&1", etcd_port,
+             args);
+    if (system(cmd) != 0) fail_msg("etcdctl %s failed", args);
+}
+
+static void test_etcd_urls(void **state)
+{
+    (void)state;
+    kt_store *s = NULL;
+    const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"etcd://", "etcd needs host:port"},
+        {"etcd://127.0.0.1", "etcd needs host:port"},
+        {"etcd://127.0.0.1:0/ns", "etcd needs host:port"},
+        {"etcd://127.0.0.1:65536/ns", "etcd needs host:port"},
+        {"etcd://127.0.0.1:02379/ns", "etcd needs host:port"},
+        {"etcd://a b:1/ns", "etcd needs host:port"},
+        {"etcd:127.0.0.1:2379", "etcd URLs begin etcd://"},
+        {"etcd://127.0.0.1:2379/a//b", "namespace: store key: empty segment"},
+        {"etcd://127.0.0.1:2379/../x", "namespace"},
+        {"etcd://127.0.0.1:2379/a\nb", "namespace"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        kt_status st = kt_store_open(bad[i].url, &s);
+        if (st != KT_ERR_INVALID_ARGUMENT || !strstr(kt_last_error(), bad[i].why))
+            fail_msg("%s: expected '%s', got %s: %s", bad[i].url, bad[i].why, kt_status_name(st),
+                     kt_last_error());
+        assert_null(s);
+    }
+    /* nothing listens there: refused at open, naming the store */
+    char url[256];
+    snprintf(url, sizeof url, "etcd://127.0.0.1:%d/x", free_port());
+    assert_fails_with(kt_store_open(url, &s), KT_ERR_UNAVAILABLE, "store etcd://127.0.0.1:");
+    assert_null(s);
+}
+
+/* Two namespaces on one etcd never see each other's keys; the default one is "kubetee". */
+static void test_etcd_namespaces_apart(void **state)
+{
+    (void)state;
+    char a_url[256], b_url[256], d_url[256];
+    snprintf(a_url, sizeof a_url, "etcd://127.0.0.1:%d/tenant-a", etcd_port);
+    snprintf(b_url, sizeof b_url, "etcd://127.0.0.1:%d/tenant-a0", etcd_port);
+    snprintf(d_url, sizeof d_url, "etcd://127.0.0.1:%d", etcd_port);
+    kt_store *a = open_ok(a_url), *b = open_ok(b_url), *d = open_ok(d_url);
+    put_str(a, "svc/k", "from a", 0);
+    put_str(b, "svc/k", "from b", 0);
+    put_str(d, "svc/k", "from the default", 0);
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(a, "svc/k", &o), KT_OK);
+    assert_int_equal(o.value.len, 6);
+    assert_memory_equal(o.value.data, "from a", 6);
+    kt_store_list_result l;
+    assert_int_equal(kt_store_list(a, "", NULL, 1000, &l), KT_OK);
+    assert_int_equal(l.count, 1);
+    kt_store_list_result_free(&l);
+    assert_int_equal(kt_store_delete(b, "svc/k", 1, NULL), KT_OK);
+    assert_int_equal(kt_store_get(a, "svc/k", &o), KT_OK);
+    assert_fails_with(kt_store_get(b, "svc/k", &o), KT_ERR_NOT_FOUND, "does not exist");
+    /* the default namespace is kubetee/, as etcdctl sees it */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:%d get --print-value-only "
+             "kubetee/svc/k",
+             etcd_port);
+    FILE *p = popen(cmd, "r");
+    char line[64] = "";
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof line, p));
+    pclose(p);
+    assert_string_equal(line, "from the default\n");
+    /* changes in one namespace are not another's */
+    uint64_t rev;
+    assert_int_equal(kt_store_revision(a, &rev), KT_OK);
+    put_str(b, "svc/other", "v", 0);
+    kt_store_changes_result c;
+    assert_int_equal(kt_store_changes(a, "", rev, 10, &c), KT_OK);
+    assert_int_equal(c.count, 0);
+    assert_int_equal(c.next, rev + 1);
+    kt_store_changes_result_free(&c);
+    kt_store_object_free(&o);
+    kt_store_free(a), kt_store_free(b), kt_store_free(d);
+}
+
+/* etcd stops mid-run: calls fail naming the store (UNAVAILABLE), nothing is served stale;
+ * it comes back on the same data: the store goes on with every acknowledged write. */
+static void test_etcd_restarted(void **state)
+{
+    (void)state;
+    char url[256];
+    B->fresh(url);
+    kt_store *s = open_ok(url);
+    put_str(s, "k/a", "one", 0);
+    put_str(s, "k/a", "two", 1);
+    etcd_stop();
+    kt_store_object o = {0};
+    kt_status st = kt_store_get(s, "k/a", &o);
+    if (st != KT_ERR_UNAVAILABLE && st != KT_ERR_TIMEOUT)
+        fail_msg("get with etcd down: %s: %s", kt_status_name(st), kt_last_error());
+    assert_non_null(strstr(kt_last_error(), "store etcd://127.0.0.1:"));
+    st = kt_store_put(s, "k/a", "three", 5, 2, NULL);
+    assert_true(st == KT_ERR_UNAVAILABLE || st == KT_ERR_TIMEOUT);
+    etcd_start();
+    /* the same kt_store reconnects by itself */
+    for (int i = 0; i < 300 && (st = kt_store_get(s, "k/a", &o)) != KT_OK; i++)
+        usleep(100 * 1000);
+    if (st) fail_msg("after the restart: %s", kt_last_error());
+    assert_int_equal(o.version, 2);
+    assert_memory_equal(o.value.data, "two", 3);
+    assert_int_equal(kt_store_put(s, "k/a", "three", 5, 2, NULL), KT_OK);
+    assert_int_equal(kt_store_get(s, "k/a", &o), KT_OK);
+    assert_int_equal(o.version, 3);
+    kt_store_object_free(&o);
+    kt_store_free(s);
+}
+
+/* History etcd compacted away is reported as the fs backend does: list again. */
+static void test_etcd_compacted(void **state)
+{
+    (void)state;
+    char url[256], args[64];
+    B->fresh(url);
+    kt_store *s = open_ok(url);
+    uint64_t b, now;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
+    for (int i = 0; i < 4; i++)
+        put_str(s, "c/k", "v", (uint64_t)i);
+    assert_int_equal(kt_store_revision(s, &now), KT_OK);
+    assert_int_equal(now, b + 4);
+    snprintf(args, sizeof args, "compact %llu", (unsigned long long)now);
+    etcdctl(args);
+    kt_store_changes_result c;
+    char why[160];
+    snprintf(why, sizeof why,
+             "changes after revision %llu are compacted (etcd keeps those after %llu)",
+             (unsigned long long)b, (unsigned long long)now - 1);
+    assert_fails_with(kt_store_changes(s, "c/", b, 10, &c), KT_ERR_STATE, why);
+    assert_int_equal(c.count, 0);
+    assert_int_equal(kt_store_changes(s, "c/", now, 10, &c), KT_OK);
+    assert_int_equal(c.count, 0);
+    kt_store_changes_result_free(&c);
+    /* the data itself survives the compaction, and watching goes on after it */
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "c/k", &o), KT_OK);
+    assert_int_equal(o.version, 4);
+    kt_store_object_free(&o);
+    put_str(s, "c/k", "w", 4);
+    assert_int_equal(kt_store_changes(s, "c/", now, 10, &c), KT_OK);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.events[0].version, 5);
+    kt_store_changes_result_free(&c);
+    assert_int_equal(kt_store_wait(s, now, 1000), KT_OK);
+    kt_store_free(s);
+}
+
+/* A key in the namespace that kt_store would never write (another client's) is refused
+ * by name in a list and in changes; it is never passed on as a store key. */
+static void test_etcd_foreign_key(void **state)
+{
+    (void)state;
+    char url[256], args[160];
+    snprintf(url, sizeof url, "etcd://127.0.0.1:%d/foreign", etcd_port);
+    kt_store *s = open_ok(url);
+    put_str(s, "svc/ok", "v", 0);
+    uint64_t b;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
+    etcdctl("put 'foreign/svc/bad key' x");
+    kt_store_list_result l;
+    assert_fails_with(kt_store_list(s, "svc/", NULL, 10, &l), KT_ERR_MALFORMED,
+                      "etcd holds key 'foreign/svc/bad key' in the namespace, which kt_store "
+                      "never writes");
+    kt_store_changes_result c;
+    assert_fails_with(kt_store_changes(s, "", b, 10, &c), KT_ERR_MALFORMED,
+                      "'foreign/svc/bad key'");
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(s, "svc/ok", &o), KT_OK); /* exact keys still read */
+    kt_store_object_free(&o);
+    snprintf(args, sizeof args, "del 'foreign/svc/bad key'");
+    etcdctl(args);
+    assert_int_equal(kt_store_list(s, "svc/", NULL, 10, &l), KT_OK);
+    assert_int_equal(l.count, 1);
+    kt_store_list_result_free(&l);
+    kt_store_free(s);
+}
+
+/* Values of 1 MiB: a page of them is more than one answer may carry (4 MiB), so the list
+ * comes in smaller pages, and paging still returns every key once, in order; their
+ * changes come through too. */
+static void test_etcd_large_values_list(void **state)
+{
+    (void)state;
+    char url[256];
+    B->fresh(url);
+    kt_store *s = open_ok(url);
+    uint64_t b;
+    assert_int_equal(kt_store_revision(s, &b), KT_OK);
+    uint8_t *big = malloc(KT_STORE_VALUE_MAX);
+    assert_non_null(big);
+    memset(big, 'v', KT_STORE_VALUE_MAX);
+    for (int i = 0; i < 6; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "big/%d", i);
+        assert_int_equal(kt_store_create(s, key, big, KT_STORE_VALUE_MAX, NULL), KT_OK);
+    }
+    free(big);
+    kt_store_list_result l;
+    char after[KT_STORE_KEY_MAX + 1] = "";
+    int seen = 0, pages = 0;
+    do {
+        if (kt_store_list(s, "big/", after, 1000, &l)) fail_msg("%s", kt_last_error());
+        pages++;
+        for (size_t i = 0; i < l.count; i++) {
+            char want[16];
+            snprintf(want, sizeof want, "big/%d", seen++);
+            assert_string_equal(l.entries[i].key, want);
+            assert_int_equal(l.entries[i].value_len, KT_STORE_VALUE_MAX);
+        }
+        if (l.more) strcpy(after, l.next);
+        bool more = l.more;
+        kt_store_list_result_free(&l);
+        if (!more) break;
+    } while (pages < 10);
+    assert_int_equal(seen, 6);
+    assert_true(pages >= 2);
+    /* their changes too: etcd sends them in fragments, each under the client's limit */
+    kt_store_changes_result c;
+    if (kt_store_changes(s, "big/", b, 100, &c)) fail_msg("%s", kt_last_error());
+    assert_int_equal(c.count, 6);
+    assert_int_equal(c.events[5].revision, b + 6);
+    assert_int_equal(c.next, b + 6);
+    kt_store_changes_result_free(&c);
+    kt_store_free(s);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_urls),  cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_names), cmocka_unit_test(test_name_mapping),
-        cmocka_unit_test(test_list),  cmocka_unit_test(test_cas_race),
-        cmocka_unit_test(test_lock),  cmocka_unit_test(test_corruption),
-        cmocka_unit_test(test_watch), cmocka_unit_test(test_write_failure),
+    /* the same cases on each backend */
+    const struct CMUnitTest conformance[] = {
+        cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_similar_keys_stay_apart),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_cas_race),
+        cmocka_unit_test(test_watch),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest fs_only[] = {
+        cmocka_unit_test(test_urls),       cmocka_unit_test(test_name_mapping),
+        cmocka_unit_test(test_lock),       cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_fs_history), cmocka_unit_test(test_write_failure),
+    };
+    const struct CMUnitTest etcd_only[] = {
+        cmocka_unit_test(test_etcd_urls),
+        cmocka_unit_test(test_etcd_namespaces_apart),
+        cmocka_unit_test(test_etcd_compacted),
+        cmocka_unit_test(test_etcd_foreign_key),
+        cmocka_unit_test(test_etcd_large_values_list),
+        cmocka_unit_test(test_etcd_restarted),
+    };
+    if (setup(NULL)) return 1;
+    int failed = _cmocka_run_group_tests("fs", conformance,
+                                         sizeof conformance / sizeof *conformance, fs_setup, NULL);
+    failed += cmocka_run_group_tests_name("fs_only", fs_only, fs_setup, NULL);
+    failed += _cmocka_run_group_tests("etcd", conformance, sizeof conformance / sizeof *conformance,
+                                      etcd_setup, NULL);
+    failed += cmocka_run_group_tests_name("etcd_only", etcd_only, NULL, etcd_teardown);
+    teardown(NULL);
+    return failed;
 }
