@@ -184,6 +184,66 @@ void kt_service_server_stop(kt_service_server *s);
 kt_status kt_service_serve(kt_enclave *e, const kt_service_config *c);
 #endif
 
+/* ---- the client (kt_service_client in plain processes, kt_service_client_trusted in
+ * enclaves: the same calls) ----
+ * A session with the enclave that kubetee-serve (kt_service_serve) hosts, and remote
+ * calls through it. This side proves itself with a registered key (P-256 or SM2) or, in
+ * an enclave, a quote; the server's enclave must pass peer (a policy and collateral for
+ * its quote). Only the Hello is sent before the server's quote has passed: no request,
+ * not even the Finish, leaves before the server is verified. In an enclave the bytes go
+ * out through the OCALL kt.service.Relay, which the host serves with
+ * kt_service_relay_serve. One caller at a time per client. */
+#include <kubetee/session.h>
+#include <kubetee/tff_common.h>
+typedef struct kt_service_client kt_service_client;
+typedef struct {
+    const kt_key *key;         /* this side's proof: a key (it outlives the client), or */
+    kt_session_quote_fn quote; /* a quote of this enclave (in an enclave: kt_quote_create) */
+    void *quote_ctx;
+    kt_session_peer_rule peer; /* what the server must be (it outlives the handshake) */
+    time_t now;                /* when the server's quote is judged (0: now; enclaves set it) */
+    size_t max_payload;        /* the session's record limit (0: the session's default) */
+    int timeout_ms;            /* each exchange with the service (0: 10 s) */
+#ifndef KT_TRUSTED
+    const kt_rpc_tls *tls; /* NULL: plaintext gRPC (the session protects the calls anyway) */
+#endif
+} kt_service_client_config;
+
+/* A client for target ("host:port", "unix:/path"; in an enclave, what the host relays
+ * to). Nothing is sent yet. */
+kt_status kt_service_client_new(const char *target, const kt_service_client_config *c, kt_service_client **out);
+/* The handshake. On failure, kt_service_client_refusal says whether this side refused
+ * the server (KT_SESSION_PEER_REFUSED: its proof did not pass peer) and why; a refusal by
+ * the server comes back as the service's error. */
+kt_status kt_service_client_handshake(kt_service_client *c);
+kt_session_refusal kt_service_client_refusal(const kt_service_client *c);
+/* new + handshake; nothing to free on failure. */
+kt_status kt_service_client_connect(const char *target, const kt_service_client_config *c, kt_service_client **out);
+/* What the handshake proved about the server. */
+kt_status kt_service_client_peer(const kt_service_client *c, kt_session_peer_info *info);
+/* One remote call by name: request (packed, of request_type) in, the packed response of
+ * response_type appended to response. The function's or the gate's failure comes back
+ * as its status with its reason. A failure in the middle of the exchange (the transport)
+ * ends the session: the next call is KT_ERR_STATE. */
+kt_status kt_service_client_call_bytes(kt_service_client *c, const char *function, const char *request_type,
+                                       const uint8_t *request, size_t n, const char *response_type, kt_buf *response);
+/* The same with messages: *response is freed with protobuf_c_message_free_unpacked. */
+kt_status kt_service_client_call(kt_service_client *c, const char *function, const ProtobufCMessage *request,
+                                 const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **response);
+/* kt.Describe: a packed kubetee.enclave.v1.DescribeResponse (its remote functions and
+ * their types), through the session, so no host can hand the client other field numbers. */
+kt_status kt_service_client_describe(kt_service_client *c, kt_buf *describe);
+/* The authenticated close, both ways (the server's close record must come back). */
+kt_status kt_service_client_close(kt_service_client *c);
+void kt_service_client_free(kt_service_client *c);
+
+#ifndef KT_TRUSTED
+/* For a host whose enclaves are clients: serves the OCALL kt.service.Relay,
+ * carrying each step to the service the enclave names over gRPC (TLS when tls is given;
+ * what it points to must stay valid). */
+kt_status kt_service_relay_serve(const kt_rpc_tls *tls);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

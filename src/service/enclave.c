@@ -16,9 +16,11 @@
 #include "../tff/enclave/trts.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define MAX_SESSIONS 256
+/* as many as the host's session table may hold (kt_service_table_new's bound) */
+#define MAX_SESSIONS (1u << 20)
 
 typedef struct {
     kt_session *s;
@@ -29,7 +31,10 @@ typedef struct {
 } slot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static slot slots[MAX_SESSIONS];
+/* each slot allocated once and kept (a pointer to it stays valid while the array grows);
+ * all freed at the enclave's FINI */
+static slot **slots;
+static size_t n_slots, cap_slots;
 static const uint8_t (*client_raw)[64];
 static size_t client_count;
 static bool any_client;
@@ -85,9 +90,28 @@ static void free_keys(kt_key **keys, size_t n)
 
 static slot *find(const uint8_t id[KT_SESSION_ID_LEN])
 {
-    for (size_t i = 0; i < MAX_SESSIONS; i++)
-        if (slots[i].s && !memcmp(slots[i].id, id, KT_SESSION_ID_LEN)) return &slots[i];
+    for (size_t i = 0; i < n_slots; i++)
+        if (slots[i]->s && !memcmp(slots[i]->id, id, KT_SESSION_ID_LEN)) return slots[i];
     return NULL;
+}
+
+/* A free slot, a new one when every slot holds a session; NULL at MAX_SESSIONS or
+ * without memory. Under the lock. */
+static slot *free_slot(void)
+{
+    for (size_t i = 0; i < n_slots; i++)
+        if (!slots[i]->s && !slots[i]->busy) return slots[i];
+    if (n_slots == MAX_SESSIONS) return NULL;
+    if (n_slots == cap_slots) {
+        size_t cap = cap_slots ? 2 * cap_slots : 16;
+        slot **grown = realloc(slots, cap * sizeof *grown);
+        if (!grown) return NULL;
+        slots = grown;
+        cap_slots = cap;
+    }
+    slot *sl = calloc(1, sizeof *sl);
+    if (sl) slots[n_slots++] = sl;
+    return sl;
 }
 
 static void release(slot *sl)
@@ -113,12 +137,10 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
     /* a place is reserved under the lock; the handshake (a quote, through the host) runs
      * outside it, so one Hello does not hold up every other session's calls */
     pthread_mutex_lock(&lock);
-    slot *sl = NULL;
-    for (size_t i = 0; i < MAX_SESSIONS && !sl; i++)
-        if (!slots[i].s && !slots[i].busy) sl = &slots[i];
+    slot *sl = free_slot();
     if (sl) sl->busy = true;
     pthread_mutex_unlock(&lock);
-    if (!sl) return kt_fail(KT_ERR_TOO_LARGE, "service: the enclave holds %d sessions", MAX_SESSIONS);
+    if (!sl) return kt_fail(KT_ERR_TOO_LARGE, "service: the enclave holds %zu sessions", n_slots);
     /* the reserved slot is this call's alone: the keys go straight into it, since the
      * session's peer rule keeps pointing at that array until the handshake ends */
     kt_session *s = NULL;
@@ -280,8 +302,23 @@ STEP(finish, "kt.service.Finish")
 STEP(call, "kt.service.Call")
 STEP(drop, "kt.service.Drop")
 
+/* The enclave is being destroyed (no call in flight): every session and its keys go. */
+static void fini(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_slots; i++) {
+        if (slots[i]->s) release(slots[i]);
+        free(slots[i]);
+    }
+    free(slots);
+    slots = NULL;
+    n_slots = cap_slots = 0;
+    pthread_mutex_unlock(&lock);
+}
+
 __attribute__((constructor)) static void register_steps(void)
 {
+    kt_trts_add_fini(fini);
     kt_trts_add_builtin(&hello_fn);
     kt_trts_add_builtin(&finish_fn);
     kt_trts_add_builtin(&call_fn);

@@ -183,7 +183,57 @@ try:
     for reason in ("malformed", "peer_refused"):
         check(m.get(("kubetee_enclave_session_refusals_total", reason), 0) >= 1, f"session {reason} counted")
     check(("kubetee_enclave_sessions", "established") in m, "sessions by state")
-    # 7. one log line per event, each a JSON object
+    # 7. kubetee call: the shell's client. The server's quote is verified against the
+    #    policy before anything but the Hello is sent; kt.Describe through the session
+    #    gives the types; JSON in, JSON out
+    def kcall(*args, key=KEY, policy=POLICY):
+        return subprocess.run([KUBETEE, "call", ADDR] + list(args) + ["--policy", policy, "--key", key,
+                              "--sim-dir", SIM], capture_output=True, text=True, timeout=60)
+
+    r = kcall("remotetest.Sum", "--json", '{"values": ["40", 2, "517021"]}')
+    check(r.returncode == 0 and json.loads(r.stdout) == {"value": "517063"}, f"kubetee call Sum: {r.stdout} {r.stderr}")
+    check("server verified: mrenclave=" + ident["mrenclave"] in r.stderr and "(simulated quote)" in r.stderr,
+          f"kubetee call names what it verified: {r.stderr}")
+    r = kcall("Echo", "--json", '{"text": "h\u00e9llo"}')
+    check(r.returncode == 0 and json.loads(r.stdout) == {"text": "h\u00e9llo"}, f"kubetee call Echo: {r.stdout} {r.stderr}")
+    r = kcall("--describe")
+    check(r.returncode == 0 and "remotetest.Sum(remotetest.Numbers) -> remotetest.Number" in r.stdout,
+          f"kubetee call --describe: {r.stdout} {r.stderr}")
+    r = kcall("remotetest.Sum", "--json", '{"valuez": [1]}')
+    check(r.returncode == 1 and "valuez" in r.stderr and "remotetest.Numbers" in r.stderr, f"bad JSON named: {r.stderr}")
+    r = kcall("remotetest.Sum", "--json", '{"values": [1, "x"]}')
+    check(r.returncode == 1 and "values[1]" in r.stderr, f"a bad element named by its path: {r.stderr}")
+    r = kcall("remotetest.Nope", "--json", "{}")
+    check(r.returncode == 1 and "no remote function 'remotetest.Nope'" in r.stderr and "remotetest.Sum" in r.stderr,
+          f"an unknown function named, the known ones listed: {r.stderr}")
+    r = kcall("remotetest.Sum", "--json", '{"values": ["9223372036854775807", 1]}')
+    check(r.returncode == 1 and "Sum overflows" in r.stderr, f"the function's own failure and reason: {r.stderr}")
+    r = kcall("Internal", "--json", "{}")
+    check(r.returncode == 1 and "no remote function 'Internal'" in r.stderr, f"an internal function is not callable: {r.stderr}")
+    r = kcall("remotetest.Sum", "--json", "{}", key=STRANGER)
+    check(r.returncode == 1 and "peer_refused" in r.stderr, f"a key the enclave does not serve: {r.stderr}")
+    before = metrics()
+    for name, text in (("mrsigner", f"allow_simulation: true\nrules:\n- {{mrsigner: {'00' * 32}}}\n"),
+                       ("simulation", f"rules:\n- {{mrsigner: {ident['mrsigner']}}}\n"),
+                       ("prodid", f"allow_simulation: true\nrules:\n- {{mrsigner: {ident['mrsigner']}, isvprodid: 7}}\n")):
+        pol = os.path.join(WORK, f"policy-{name}.yaml")
+        with open(pol, "w") as f:
+            f.write(text)
+        r = kcall("remotetest.Sum", "--json", '{"values": [1]}', policy=pol)
+        check(r.returncode == 1 and "the server is refused by the policy (nothing was sent)" in r.stderr
+              and name in r.stderr.lower(), f"a policy refusing the server ({name}): {r.stderr}")
+    after = metrics()
+    # each refused server saw a Hello and nothing after it: three handshakes left open,
+    # none finished, no call
+    check(after[("kubetee_enclave_sessions", "handshaking")] - before[("kubetee_enclave_sessions", "handshaking")] == 3
+          and after[("kubetee_enclave_sessions", "established")] == before[("kubetee_enclave_sessions", "established")]
+          and after.get(("kubetee_enclave_refusals_total", "not_established"), 0)
+          == before.get(("kubetee_enclave_refusals_total", "not_established"), 0),
+          f"nothing but the Hello reached a server the policy refused: {before} {after}")
+    r = subprocess.run([KUBETEE, "call", ADDR, "remotetest.Sum", "--json", "{}"], capture_output=True, text=True)
+    check(r.returncode == 2 and "usage" in r.stderr, "--policy is required")
+
+    # 8. one log line per event, each a JSON object
     ev = log_events()
     names = [e.get("event") for e in ev]
     check("not-json" not in names, f"every line JSON: {names}")

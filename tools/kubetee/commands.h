@@ -10,5 +10,6 @@ int cmd_attest(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_signer(int argc, char **argv);
 int cmd_new(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"sim", cmd_sim, "the sim platform: share a simulation root, find its collateral"},
     {"signer", cmd_signer, "kubetee-signer's keys (sign with it: kubetee sign --signer)"},
     {"new", cmd_new, "make a project that builds, signs and runs against the installed SDK"},
+    {"call", cmd_call, "call an enclave's remote function through an attested session, in JSON"},
 };
 
 static int usage(FILE *f)

@@ -98,6 +98,7 @@ kt_status kt_enclave_entry(kt_gate_call *c)
         return st;
     }
     case KT_GATE_FINI:
+        kt_trts_run_fini();
         kt_identity_fini();
         kt_log_set_sink(NULL);
         kt_trts_host = NULL;

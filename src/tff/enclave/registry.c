@@ -88,3 +88,26 @@ kt_status kt_trts_add_remote_builtin(const kt_function *f)
 {
     return add(&remote, f, true);
 }
+
+/* Runtime modules' teardown at FINI (the enclave service frees its sessions), in reverse
+ * order of registration. */
+#define MAX_FINI 8
+static void (*fini_fns[MAX_FINI])(void);
+static size_t n_fini;
+
+kt_status kt_trts_add_fini(void (*fn)(void))
+{
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&add_lock);
+    if (n_fini == MAX_FINI)
+        st = kt_fail(KT_ERR_TOO_LARGE, "register: more than %d teardown hooks", MAX_FINI);
+    else
+        fini_fns[n_fini++] = fn;
+    pthread_mutex_unlock(&add_lock);
+    return st;
+}
+
+void kt_trts_run_fini(void)
+{
+    for (size_t i = n_fini; i > 0; i--) fini_fns[i - 1]();
+}

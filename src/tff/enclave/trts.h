@@ -17,6 +17,9 @@ kt_status kt_trts_registration_status(char *detail, size_t cap);
 kt_status kt_trts_register_builtins(void);
 kt_status kt_trts_add_builtin(const kt_function *f);
 kt_status kt_trts_add_remote_builtin(const kt_function *f);
+/* A runtime module's teardown, run at FINI (before the identity is freed). */
+kt_status kt_trts_add_fini(void (*fn)(void));
+void kt_trts_run_fini(void);
 /* kt.Describe, the remote function every enclave has (describe.c). */
 kt_status kt_trts_register_describe(void);
 
