@@ -21,5 +21,7 @@ bash "$here/webhook/webhook.sh" "$build"
 echo
 "$build/bench/bench_session"
 echo
+"$build/bench/bench_session_calls" "$build/bench/bench_session_echo.signed.so" "$here/../tests/data/service_client.pem"
+echo
 # kubetee-collateral's cached TCB Info against nginx serving the same bytes (wrk)
 bash "$here/collateral/run.sh" "$build"

@@ -25,7 +25,7 @@ struct kt_service_client {
 static kt_status refused(kt_service_client *c, kt_status st, const char *what)
 {
     kt_session_refusal r = kt_session_last_refusal(c->s);
-    if (r) return kt_fail_context(st, "service client: %s refused (%s)", what, kt_session_refusal_name(r));
+    if (r) return kt_fail_context(st, "service client: refused %s (%s)", what, kt_session_refusal_name(r));
     return kt_fail_context(st, "service client: %s", what);
 }
 
@@ -71,7 +71,7 @@ kt_status kt_service_client_handshake(kt_service_client *c)
     /* the server's quote is verified against the peer rule here: nothing else is sent
      * unless it passes */
     if (!st && (st = kt_session_handshake(c->s, reply.data, reply.len, &finish)))
-        st = refused(c, st, "the server");
+        st = refused(c, st, "the server's proof");
     if (!st) st = kt_service_link_send(c->link, KT_SERVICE_HANDSHAKE, finish.data, finish.len, c->timeout_ms, &none);
     if (!st && none.len) st = kt_fail(KT_ERR_MALFORMED, "service client: the server answered the Finish with %zu bytes", none.len);
     if (!st) c->broken = false;
@@ -115,8 +115,7 @@ static kt_status result(const char *function, const kt_buf *plain, kt_buf *respo
     if (r->status) {
         char why[512];
         kt_status code = r->status > 0 ? (kt_status)r->status : KT_ERR_FUNCTION;
-        st = kt_fail(code, "%s: %s (%s)", function, kt_escape(r->reason, strlen(r->reason), why, sizeof why),
-                     kt_status_name(code));
+        st = kt_fail(code, "%s: %s", function, kt_escape(r->reason, strlen(r->reason), why, sizeof why));
     } else if (r->response.len) {
         st = kt_buf_append(response, r->response.data, r->response.len);
     }
