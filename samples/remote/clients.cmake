@@ -1,0 +1,23 @@
+# Build step: clients.h, the P-256 public keys (x||y) of the PEM files in KEYS, as the
+# initializer KT_SERVICE_CLIENT_KEYS takes. cmake -DKEYS="a.pem;b.pem" -DOUT=clients.h -P
+set(list "")
+foreach(pem ${KEYS})
+  execute_process(COMMAND openssl pkey -in ${pem} -pubout -outform DER OUTPUT_FILE ${OUT}.der RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "clients.cmake: no public key from ${pem}")
+  endif()
+  file(READ ${OUT}.der der HEX)
+  string(LENGTH "${der}" n)
+  if(NOT n EQUAL 182) # a P-256 SubjectPublicKeyInfo: 91 bytes, the point's x||y last
+    message(FATAL_ERROR "clients.cmake: ${pem} is not a P-256 key")
+  endif()
+  string(SUBSTRING "${der}" 54 128 xy)
+  string(REGEX REPLACE "(..)" "0x\\1," bytes "${xy}")
+  string(REGEX REPLACE ",$" "" bytes "${bytes}")
+  if(list)
+    string(APPEND list ", ")
+  endif()
+  string(APPEND list "{${bytes}}")
+endforeach()
+file(REMOVE ${OUT}.der)
+file(WRITE ${OUT} "/* made by samples/remote/clients.cmake from ${KEYS} */\n#define REMOTE_CLIENT_KEYS ${list}\n")
