@@ -3,23 +3,29 @@
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <string.h>
 
 /* AES-256-GCM fetched once: EVP_aes_256_gcm() makes OpenSSL 3 fetch the implementation
- * again at every init, a third of a small record's cost (each session record is one). */
-static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+ * again at every init, a third of a small record's cost (each session record is one).
+ * An enclave gives its copy back at FINI (kt_aead_release), before it is unloaded. */
 static EVP_CIPHER *fetched;
-
-static void fetch(void)
-{
-    fetched = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-}
 
 static const EVP_CIPHER *aes_256_gcm(void)
 {
-    pthread_once(&fetch_once, fetch);
-    return fetched ? fetched : EVP_aes_256_gcm();
+    EVP_CIPHER *c = __atomic_load_n(&fetched, __ATOMIC_ACQUIRE), *none = NULL;
+    if (c) return c;
+    c = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (!c) return EVP_aes_256_gcm();
+    if (!__atomic_compare_exchange_n(&fetched, &none, c, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        EVP_CIPHER_free(c); /* another thread's came first */
+        return none;
+    }
+    return c;
+}
+
+void kt_aead_release(void)
+{
+    EVP_CIPHER_free(__atomic_exchange_n(&fetched, NULL, __ATOMIC_ACQ_REL));
 }
 
 static kt_status gcm(bool seal, const uint8_t *key, const uint8_t *iv, const uint8_t *aad,

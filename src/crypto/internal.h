@@ -20,4 +20,7 @@ kt_status kt_ossl_fail(const char *what);
 /* Wraps an EVP_PKEY (taking ownership) after deciding its kt_key_type. */
 kt_status kt_key_wrap(EVP_PKEY *pkey, kt_key **out);
 
+/* Frees aead.c's fetched cipher (an enclave's FINI: the image is unloaded next). */
+void kt_aead_release(void);
+
 #endif

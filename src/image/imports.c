@@ -43,7 +43,7 @@ static const char *const names[] = {
     "BN_is_word", "BN_is_zero", "BN_mul", "BN_new", "BN_set_word", "BN_sqr", "CRYPTO_free",
     "ECDSA_SIG_free", "ECDSA_SIG_get0_r", "ECDSA_SIG_get0_s", "ECDSA_SIG_new", "ECDSA_SIG_set0",
     "ERR_clear_error", "ERR_error_string_n", "ERR_get_error", "EVP_CIPHER_CTX_ctrl",
-    "EVP_CIPHER_CTX_free", "EVP_CIPHER_CTX_new", "EVP_CIPHER_fetch", "EVP_CipherFinal_ex", "EVP_CipherInit_ex",
+    "EVP_CIPHER_CTX_free", "EVP_CIPHER_CTX_new", "EVP_CIPHER_fetch", "EVP_CIPHER_free", "EVP_CipherFinal_ex", "EVP_CipherInit_ex",
     "EVP_CipherUpdate", "EVP_Digest", "EVP_DigestFinal_ex", "EVP_DigestInit_ex", "EVP_DigestSign",
     "EVP_DigestSignInit_ex", "EVP_DigestUpdate", "EVP_DigestVerify", "EVP_DigestVerifyInit_ex",
     "EVP_KDF_CTX_free", "EVP_KDF_CTX_new", "EVP_KDF_derive", "EVP_KDF_fetch", "EVP_KDF_free",

@@ -1,6 +1,7 @@
 /* The enclave's single entry point: INIT, ECALL and FINI arrive here. */
 #include "trts.h"
 #include "../../image/internal.h"
+#include "../../crypto/internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,10 @@ static kt_status init(kt_gate_call *c)
     if (!(st = kt_trts_register_builtins()) && !(st = kt_trts_register_describe()) && !(st = kt_trts_self_init()))
         st = kt_identity_init();
     kt_frame_pop(&frame);
-    if (st) kt_detail(c->detail, sizeof c->detail, kt_last_error());
+    if (st) {
+        kt_detail(c->detail, sizeof c->detail, kt_last_error());
+        kt_aead_release(); /* a failed start gets no FINI: the image is unloaded next */
+    }
     return st;
 }
 
@@ -100,6 +104,7 @@ kt_status kt_enclave_entry(kt_gate_call *c)
     case KT_GATE_FINI:
         kt_trts_run_fini();
         kt_identity_fini();
+        kt_aead_release();
         kt_log_set_sink(NULL);
         kt_trts_host = NULL;
         return KT_OK;
