@@ -49,6 +49,17 @@ kt_status kt_aead_open(const uint8_t key[KT_AES256_KEY_LEN], const uint8_t iv[KT
                        const uint8_t *aad, size_t aad_len, const uint8_t *cipher, size_t n,
                        const uint8_t tag[KT_GCM_TAG_LEN], uint8_t *plain);
 
+/* A key kept ready for many messages of one direction (seal true: sealing), so its key
+ * schedule is made once (a session's records): the same AES-256-GCM as the calls above,
+ * each message under its own IV. kt_aead_free wipes it. */
+typedef struct kt_aead kt_aead;
+kt_status kt_aead_new(const uint8_t key[KT_AES256_KEY_LEN], bool seal, kt_aead **out);
+void kt_aead_free(kt_aead *a);
+kt_status kt_aead_seal_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
+                            const uint8_t *plain, size_t n, uint8_t *cipher, uint8_t tag[KT_GCM_TAG_LEN]);
+kt_status kt_aead_open_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
+                            const uint8_t *cipher, size_t n, const uint8_t tag[KT_GCM_TAG_LEN], uint8_t *plain);
+
 /* ---- randomness ---- */
 kt_status kt_random(void *out, size_t n);
 

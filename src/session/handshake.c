@@ -69,6 +69,8 @@ kt_status ks_traffic_keys(kt_session *s, const uint8_t th4[32])
                                   strlen(L_TRAFFIC), k, sizeof k);
     if (!st) {
         bool init = s->role == KT_SESSION_INITIATOR;
+        ks_direction_free(&s->send); /* keys of another handshake step, if any */
+        ks_direction_free(&s->recv);
         memcpy(s->send.key, init ? k : k + 32, 32);
         memcpy(s->recv.key, init ? k + 32 : k, 32);
     }

@@ -86,10 +86,14 @@ typedef enum { KS_START, KS_SENT_HELLO, KS_SENT_REPLY, KS_OPEN, KS_DEAD } ks_sta
 
 typedef struct {
     uint8_t key[KT_AES256_KEY_LEN];
+    kt_aead *aead;                /* key's schedule, made at first use, freed at rekey */
     uint32_t epoch;
     uint64_t seq;                 /* next sequence number */
     uint64_t epoch_records, epoch_bytes; /* sent or received under this key */
 } ks_direction;
+
+/* Frees the direction's key schedule (a rekey, the session's end). */
+void ks_direction_free(ks_direction *d);
 
 struct kt_session {
     kt_session_role role;

@@ -18,6 +18,19 @@ static kt_status next_key(const uint8_t key[32], uint8_t out[32])
     return kt_hkdf_sha256(key, 32, NULL, 0, (const uint8_t *)L_REKEY, strlen(L_REKEY), out, 32);
 }
 
+/* The direction's key ready for records (made once per key: a record then costs no
+ * key schedule). */
+static kt_status ready(ks_direction *d, bool seal)
+{
+    return d->aead ? KT_OK : kt_aead_new(d->key, seal, &d->aead);
+}
+
+void ks_direction_free(ks_direction *d)
+{
+    kt_aead_free(d->aead);
+    d->aead = NULL;
+}
+
 static kt_status usable(kt_session *s, bool sending)
 {
     if (s->state != KS_OPEN)
@@ -60,6 +73,7 @@ static kt_status seal(kt_session *s, uint8_t type, const char *name, size_t name
         if (st) return st;
         memcpy(d->key, k, 32);
         kt_wipe(k, sizeof k);
+        ks_direction_free(d);
         d->epoch++;
         d->epoch_records = d->epoch_bytes = 0;
     }
@@ -69,10 +83,11 @@ static kt_status seal(kt_session *s, uint8_t type, const char *name, size_t name
     kt_status st = ks_record_header(record, type, my_direction(s), s->id, d->epoch, d->seq, name,
                                     name_len, (uint32_t)n);
     if (!st) st = kt_buf_reserve(record, n + KT_GCM_TAG_LEN);
+    if (!st) st = ready(d, true);
     if (!st) {
         uint8_t *c = record->data + record->len;
-        st = kt_aead_seal(d->key, iv, record->data + start, record->len - start, payload, n, c,
-                          c + n);
+        st = kt_aead_seal_with(d->aead, iv, record->data + start, record->len - start, payload, n,
+                               c, c + n);
     }
     if (st) {
         record->len = start;
@@ -155,9 +170,12 @@ kt_status kt_session_open(kt_session *s, const uint8_t *record, size_t n,
     uint8_t iv[KT_GCM_IV_LEN];
     nonce_of(r.epoch, r.seq, iv);
     size_t start = payload->len;
-    if (!(st = kt_buf_reserve(payload, r.cipher_len + 1)) &&
-        kt_aead_open(key, iv, record, r.aad_len, r.cipher, r.cipher_len, r.tag,
-                     payload->data + start))
+    /* a record of the next epoch is opened with its key once (it becomes the key on success) */
+    if (!(st = kt_buf_reserve(payload, r.cipher_len + 1)) && !rekeyed) st = ready(d, false);
+    if (!st && (rekeyed ? kt_aead_open(key, iv, record, r.aad_len, r.cipher, r.cipher_len, r.tag,
+                                       payload->data + start)
+                        : kt_aead_open_with(d->aead, iv, record, r.aad_len, r.cipher, r.cipher_len,
+                                            r.tag, payload->data + start)))
         st = ks_refuse(s, KT_SESSION_FORGED, KT_ERR_VERIFY,
                        "session record: authentication failed (altered, or not this session's)");
     if (st) {
@@ -166,6 +184,7 @@ kt_status kt_session_open(kt_session *s, const uint8_t *record, size_t n,
     }
     payload->len += r.cipher_len;
     if (rekeyed) {
+        ks_direction_free(d);
         memcpy(d->key, next, 32);
         d->epoch = r.epoch;
         d->epoch_records = d->epoch_bytes = 0;

@@ -115,6 +115,8 @@ void kt_session_free(kt_session *s)
 {
     if (!s) return;
     kt_key_free(s->eph);
+    ks_direction_free(&s->send);
+    ks_direction_free(&s->recv);
     kt_buf_free(&s->transcript);
     kt_buf_free(&s->peer_quote);
     kt_wipe(s, sizeof *s);
