@@ -119,6 +119,42 @@ static void test_aes256_gcm_spec_vectors_and_tamper(void **state)
                      KT_ERR_VERIFY);
 }
 
+/* A kept key (a session's records): the spec vectors again, message after message under
+ * new IVs, the same bytes as the one-shot calls; tampering refused; a context opens or
+ * seals, not both. */
+static void test_aes256_gcm_kept_key_matches_one_shot(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {0}, iv[12] = {0}, pt[64] = {0}, ct[64], tag[16], ct1[64], tag1[16], back[64], want[16];
+    kt_aead *s = NULL, *o = NULL;
+    assert_int_equal(kt_aead_new(key, true, &s), KT_OK);
+    assert_int_equal(kt_aead_new(key, false, &o), KT_OK);
+    assert_int_equal(kt_aead_seal_with(s, iv, NULL, 0, pt, 16, ct, tag), KT_OK);
+    unhex("cea7403d4d606b6e074ec5d3baf39d18", want);
+    assert_memory_equal(ct, want, 16);
+    unhex("d0d1c8a799996bf0265b98b5d48ab919", want);
+    assert_memory_equal(tag, want, 16);
+    for (int i = 1; i < 40; i++) {
+        iv[11] = (uint8_t)i;
+        pt[i % 64] = (uint8_t)i;
+        assert_int_equal(kt_aead_seal_with(s, iv, (const uint8_t *)"aad", 3, pt, 64, ct, tag), KT_OK);
+        assert_int_equal(kt_aead_seal(key, iv, (const uint8_t *)"aad", 3, pt, 64, ct1, tag1), KT_OK);
+        assert_memory_equal(ct, ct1, 64);
+        assert_memory_equal(tag, tag1, 16);
+        assert_int_equal(kt_aead_open_with(o, iv, (const uint8_t *)"aad", 3, ct, 64, tag, back), KT_OK);
+        assert_memory_equal(back, pt, 64);
+    }
+    ct[0] ^= 1;
+    assert_fails_with(kt_aead_open_with(o, iv, (const uint8_t *)"aad", 3, ct, 64, tag, back), KT_ERR_VERIFY, "tag");
+    ct[0] ^= 1;
+    /* the context is still good after a refusal */
+    assert_int_equal(kt_aead_open_with(o, iv, (const uint8_t *)"aad", 3, ct, 64, tag, back), KT_OK);
+    assert_int_equal(kt_aead_open_with(s, iv, NULL, 0, ct, 64, tag, back), KT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kt_aead_seal_with(o, iv, NULL, 0, pt, 64, ct, tag), KT_ERR_INVALID_ARGUMENT);
+    kt_aead_free(s);
+    kt_aead_free(o);
+}
+
 /* RFC 6979 A.2.5: P-256 key, SHA-256, message "sample". */
 static void test_ecdsa_p256_rfc6979_signature_verifies(void **state)
 {
@@ -385,6 +421,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_nist_vectors),
+        cmocka_unit_test(test_aes256_gcm_kept_key_matches_one_shot),
         cmocka_unit_test(test_sha256_incremental_matches_one_shot),
         cmocka_unit_test(test_sm3_gbt_vector),
         cmocka_unit_test(test_hmac_rfc4231_case2),
