@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 TEST_DIR := build/test
 REL_DIR := build/release
 FUZZ_DIR := build/fuzz
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 4
 
 .PHONY: all deps build test demo demo-signer bench fuzz format clean
 
