@@ -109,6 +109,7 @@ typedef struct {
 /* What a PCK certificate's SGX extensions say of its platform. */
 typedef struct {
     uint8_t cpusvn[16];
+    uint8_t comp[16]; /* SGX TCB components 1..16 */
     uint16_t pcesvn;
     uint8_t pceid[2];
     uint8_t fmspc[6];
@@ -155,6 +156,18 @@ kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, k
                      kt_buf *header_value, long *code);
 /* A CRL body as DER: some PCCS versions send CRLs as hex, which is decoded in place. */
 kt_status kt_pcs_crl_der(kt_buf *body);
+/* PCK certificate selection, as Intel's PCKCertSelection library and PCCS do it: of one
+ * platform's certificates (their facts, as kt_pcs_item_check gave them), the best for the
+ * platform's raw TCB (cpusvn as the platform reports it, pcesvn). The certificates are
+ * put in buckets by the first level of the TCB Info (tcb_info: the PCS body, for their
+ * FMSPC) that each is at or above, highest first within a bucket; the answer is the first
+ * certificate, in that order, that the raw TCB is at or above (every component and the
+ * PCESVN). Refused: a TCB Info that does not parse or whose tcbType is not 0, certificates
+ * for another FMSPC or PCE ID than the TCB Info's, a certificate whose components are not
+ * its CPUSVN. KT_ERR_NOT_FOUND when the raw TCB is below every certificate. */
+kt_status kt_pcs_pck_select(const char *tcb_info, size_t n, const kt_pcs_pck_facts *certs,
+                            size_t count, const uint8_t cpusvn[16], uint16_t pcesvn,
+                            size_t *best);
 
 /* ---- verification ---- */
 typedef enum {

@@ -92,6 +92,7 @@ typedef struct {
     char log_format[8];
     char metrics_address[64]; /* empty: the API's address */
     unsigned threads;
+    unsigned per_address;   /* open connections from one client address at once */
     long long now;          /* testing: a fixed clock (0: the real one) */
     long long grace;        /* seconds an item may be served past its nextUpdate (0: never) */
     long long refresh;      /* refresh an item this many seconds before it expires (0: off) */

@@ -35,6 +35,9 @@ static const struct {
     {"metrics_address", T_STR, S(metrics_address), "",
      "serve /healthz, /readyz, /metrics here too (they are on listen as well)"},
     {"threads", T_UINT, offsetof(kt_coll_config, threads), 0, "2", "serving threads, 1..64"},
+    {"per_address", T_UINT, offsetof(kt_coll_config, per_address), 0, "16",
+     "open connections from one client address at once, 1..4096 (raise it when many nodes "
+     "reach the proxy through one NAT or SNAT address)"},
     {"grace", T_INT, offsetof(kt_coll_config, grace), 0, "0",
      "seconds an item may be served past its nextUpdate while upstream is down (0: never)"},
     {"refresh", T_INT, offsetof(kt_coll_config, refresh), 0, "86400",
@@ -152,6 +155,8 @@ static kt_status check(kt_coll_config *c)
         return kt_fail(KT_ERR_MALFORMED, "log_format must be kv or json");
     if (c->threads < 1 || c->threads > 64)
         return kt_fail(KT_ERR_MALFORMED, "threads must be 1..64");
+    if (c->per_address < 1 || c->per_address > 4096)
+        return kt_fail(KT_ERR_MALFORMED, "per_address must be 1..4096");
     if (!strcmp(c->mode, "lazy") && !c->upstream_url[0])
         return kt_fail(KT_ERR_MALFORMED, "lazy mode needs upstream_url");
     if (c->upstream_url[0] && strncmp(c->upstream_url, "http://", 7) &&

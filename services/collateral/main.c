@@ -61,7 +61,8 @@ static int serve(kt_coll_config *c)
                          .ctx = p,
                          .metric_prefix = "kubetee_collateral",
                          .get = kt_coll_proxy_handle,
-                         .threads = c->threads};
+                         .threads = c->threads,
+                         .per_address = c->per_address};
     kt_http *api = NULL, *ops = NULL;
     int port = 0;
     kt_buf cert = {0}, key = {0};

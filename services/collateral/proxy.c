@@ -478,6 +478,90 @@ static bool reverify(kt_coll_proxy *p, const kt_coll_query *q, bool past)
     return ok;
 }
 
+/* A TCB Info for the FMSPC that is servable now (SGX's, else TDX's: both list the SGX
+ * components and PCESVN), copied; fetched from upstream in lazy mode. Under p->fetch. */
+static bool tcb_for_selection(kt_coll_proxy *p, const uint8_t fmspc[6], time_t now, kt_buf *out)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int tdx = 0; tdx < 2; tdx++) {
+            kt_coll_query tq;
+            char uri[96], hex[13];
+            kt_hex_encode(fmspc, 6, hex, sizeof hex);
+            int n = snprintf(uri, sizeof uri, "/%s/certification/v4/tcb?fmspc=%s",
+                             tdx ? "tdx" : "sgx", hex);
+            if (kt_coll_query_parse(uri, (size_t)n, &tq)) return false;
+            if (pass == 1) { /* none held: SGX's from upstream */
+                long code = 0;
+                if (tdx || strcmp(p->cfg.mode, "lazy") || fetch_upstream(p, &tq, &code)) continue;
+            }
+            bool got = false;
+            pthread_rwlock_rdlock(&p->lock);
+            entry *e = find(p, tq.key);
+            if (e && now >= e->v.issued && now <= e->v.valid_to)
+                got = kt_buf_append(out, e->body.data, e->body.len) == KT_OK;
+            pthread_rwlock_unlock(&p->lock);
+            if (got) return true;
+        }
+    kt_clear_error();
+    return false;
+}
+
+/* PCK certificate selection among the platform's certificates held (QE ID and PCE ID as
+ * asked), each servable now, for the raw TCB asked for: served when one fits. *why says
+ * why not. Under p->fetch. */
+static bool select_held(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_http_reply *r,
+                        char *why, size_t cap)
+{
+    uint8_t fmspc[6];
+    bool any = false;
+    pthread_rwlock_rdlock(&p->lock);
+    for (size_t i = 0; i < p->count && !any; i++) {
+        const entry *e = p->entries[i];
+        if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, q->qeid, 16) &&
+            !memcmp(e->q.pceid, q->pceid, 2) && now >= e->v.issued && now <= e->v.valid_to) {
+            memcpy(fmspc, e->v.pck.fmspc, 6);
+            any = true;
+        }
+    }
+    pthread_rwlock_unlock(&p->lock);
+    if (!any) return false;
+    kt_buf tcb = {0};
+    if (!tcb_for_selection(p, fmspc, now, &tcb)) {
+        snprintf(why, cap,
+                 "no valid TCB Info for the platform's FMSPC to select its PCK "
+                 "certificate by");
+        return false;
+    }
+    bool served = false;
+    pthread_rwlock_rdlock(&p->lock);
+    kt_pcs_pck_facts *facts = calloc(p->count ? p->count : 1, sizeof *facts);
+    const entry **of = calloc(p->count ? p->count : 1, sizeof *of);
+    size_t n = 0, best;
+    for (size_t i = 0; facts && of && i < p->count; i++) {
+        const entry *e = p->entries[i];
+        if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, q->qeid, 16) &&
+            !memcmp(e->q.pceid, q->pceid, 2) && now >= e->v.issued && now <= e->v.valid_to &&
+            !memcmp(e->v.pck.fmspc, fmspc, 6)) {
+            facts[n] = e->v.pck;
+            of[n++] = e;
+        }
+    }
+    uint16_t pcesvn = (uint16_t)(q->pcesvn[0] | q->pcesvn[1] << 8);
+    if (facts && of &&
+        kt_pcs_pck_select((const char *)tcb.data, tcb.len, facts, n, q->cpusvn, pcesvn, &best) ==
+            KT_OK) {
+        serve(q, of[best], r, NULL);
+        served = true;
+    } else {
+        snprintf(why, cap, "%s", facts && of ? kt_last_error() : "out of memory");
+    }
+    pthread_rwlock_unlock(&p->lock);
+    free(facts);
+    free(of);
+    kt_buf_free(&tcb);
+    return served;
+}
+
 static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt_http_reply *r)
 {
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
@@ -503,7 +587,8 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
     lookup l = try_serve(p, &q, now, r, &expired_at); /* another request may have fetched it */
     char why[600] = "";
     unsigned reason = R_NOT_CACHED, code = 404;
-    if (l != S_SERVED && q.id.kind != KT_PCS_ROOT_CRL && ensure_root(p, now)) {
+    bool no_root = l != S_SERVED && q.id.kind != KT_PCS_ROOT_CRL && ensure_root(p, now);
+    if (no_root) {
         snprintf(why, sizeof why, "%s", kt_last_error());
         reason = R_UPSTREAM_UNAVAILABLE, code = 503;
     } else if (l != S_SERVED && reverify(p, &q, false)) {
@@ -524,6 +609,20 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         }
     } else if (l != S_SERVED && !why[0]) {
         snprintf(why, sizeof why, "not cached (offline mode: import it)");
+    }
+    /* no answer for this raw TCB (upstream's, in lazy mode): the best of the platform's
+     * certificates held, selected as PCCS does */
+    char sel[300] = "";
+    if (l != S_SERVED && q.id.kind == KT_PCS_PCK_CERT && !no_root) {
+        if (select_held(p, &q, now, r, sel, sizeof sel))
+            l = S_SERVED;
+        else if (sel[0] && (reason == R_NOT_CACHED || reason == R_UPSTREAM_NOT_FOUND)) {
+            snprintf(why, sizeof why, "%s", sel);
+            reason = R_NOT_CACHED, code = 404;
+        } else if (sel[0]) { /* upstream could not say; what is held does not fit either */
+            size_t w = strlen(why);
+            snprintf(why + w, sizeof why - w, "; of the certificates held: %s", sel);
+        }
     }
     pthread_mutex_unlock(&p->fetch);
     if (l == S_SERVED) return;

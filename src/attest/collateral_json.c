@@ -266,6 +266,8 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
         (st = get_hex(o, "fmspc", t->fmspc, 6, ctx)) ||
         (st = get_hex(o, "pceId", t->pceid, 2, ctx)))
         goto out;
+    if (json_object_get(o, "tcbType") && (st = get_int(o, "tcbType", 0, 255, &x, ctx))) goto out;
+    t->tcb_type = json_object_get(o, "tcbType") ? (int)x : 0;
     if (id && strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX")) {
         st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
         goto out;

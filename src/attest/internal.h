@@ -164,6 +164,7 @@ typedef struct {
 typedef struct {
     char id[8]; /* "SGX" or "TDX" */
     int version;
+    int tcb_type; /* how CPUSVN splits into components (0: byte i is component i+1) */
     time_t issue_date, next_update;
     uint8_t fmspc[6], pceid[2];
     kt_tcb_level *levels;

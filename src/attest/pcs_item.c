@@ -244,6 +244,7 @@ static kt_status check_pck_cert(const kt_pcs_trust *t, kt_collateral *c, const k
     if (!st) st = kt_pck_info_from_cert(&whole->cert[0], &info);
     if (st) return st;
     memcpy(v->pck.cpusvn, info.cpusvn, 16);
+    memcpy(v->pck.comp, info.comp, 16);
     v->pck.pcesvn = info.pcesvn;
     memcpy(v->pck.pceid, info.pceid, 2);
     memcpy(v->pck.fmspc, info.fmspc, 6);

@@ -162,6 +162,25 @@ def pck_query(exp):
     return target, (pck["cpusvn"] + pcesvn).upper(), pck["fmspc"].upper()
 
 
+def pck_leaf(d):
+    chain = read(os.path.join(d, "pck_chain.pem"))
+    end = b"-----END CERTIFICATE-----\n"
+    return chain[:chain.index(end) + len(end)]
+
+
+def raise_tcb(target):
+    """The pckcert target with every CPUSVN component one higher and PCESVN 0xfffe."""
+    m = re.search(r"cpusvn=([0-9a-f]{32})&pcesvn=([0-9a-f]{4})", target)
+    up = bytes(min(b + 1, 255) for b in bytes.fromhex(m.group(1))).hex()
+    return target.replace(m.group(0), "cpusvn=%s&pcesvn=feff" % up)
+
+
+def lower_tcb(target):
+    """The pckcert target with the first CPUSVN component one lower."""
+    m = re.search(r"cpusvn=([0-9a-f]{2})", target)
+    return target.replace(m.group(0), "cpusvn=%02x" % (int(m.group(1), 16) - 1), 1)
+
+
 def check_pck(name, p, d, exp, ca, what):
     target, tcbm, fmspc = pck_query(exp)
     st, h, body = p.get(target)
@@ -226,6 +245,19 @@ def every_set():
         check(len(up.requests()) == 5, name + ": the verifier's requests were all cache hits",
               up.requests())
         check(p.metric("kubetee_collateral_hits_total") >= 8, name + ": hits counted")
+        # a raw TCB no answer is held for, upstream down: PCK certificate selection among
+        # the platform's certificates held serves the one at or below it
+        up.fault("down /pckcert")
+        higher = raise_tcb(pck_query(exp)[0])
+        st, h, body = p.get(higher)
+        target, tcbm, _ = pck_query(exp)
+        check(st == 200 and body == pck_leaf(d) and h.get("sgx-tcbm") == tcbm,
+              name + ": upstream down, a higher raw TCB gets the held certificate (its TCBm)",
+              (st, h.get("sgx-tcbm"), body[:200]))
+        st, _, body = p.get(lower_tcb(target))
+        check(st == 503 and b"HTTP 503" in body and b"no PCK certificate at or below" in body,
+              name + ": upstream down, a lower raw TCB gets none (503, both reasons)", (st, body))
+        up.fault("")
         if tee == "tdx":
             st, _, body = p.get("/sgx/certification/v4/qe/identity")
             check(st == 502 and b"is TD_QE, not QE" in body,
@@ -523,12 +555,26 @@ def registration():
               name + ": platform registered from its quote", r.stderr)
         p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
         check_pck(name, p, d, exp, ca, "registered")
-        target = pck_query(exp)[0]
+        target, tcbm, _ = pck_query(exp)
+        # PCK certificate selection: a raw TCB at or above the certificate's gets it (its
+        # own TCBm in SGX-TCBm); one below it in any component or the PCESVN gets none
         other = target.replace("cpusvn=" + exp["pck"]["cpusvn"], "cpusvn=" + "ff" * 16)
-        st, _, body = p.get(other)
-        check(st == 404 and b"not cached" in body, name + ": another TCB's PCK certificate is not there", body)
-        st, _, body = p.get(re.sub(r"qeid=[0-9a-f]{32}", "qeid=" + "ee" * 16, target))
+        for t, what in ((other, "CPUSVN all ff"), (raise_tcb(target), "every component one higher")):
+            st, h, body = p.get(t)
+            check(st == 200 and body == pck_leaf(d) and h.get("sgx-tcbm") == tcbm and
+                  h.get("sgx-fmspc") == fmspc.upper() and h.get("sgx-pck-certificate-ca-type") == ca,
+                  name + ": selection for a higher raw TCB (%s) serves the certificate" % what,
+                  (st, h, body[:100]))
+        st, _, body = p.get(lower_tcb(target))
+        check(st == 404 and b"no PCK certificate at or below" in body,
+              name + ": a raw TCB below the certificate's gets none", body)
+        st, _, body = p.get(re.sub(r"pcesvn=[0-9a-f]{4}", "pcesvn=0000", other))
+        check(st == 404 and b"no PCK certificate at or below" in body,
+              name + ": a PCESVN below the certificate's gets none", body)
+        st, _, body = p.get(re.sub(r"qeid=[0-9a-f]{32}", "qeid=" + "ee" * 16, other))
         check(st == 404, name + ": another platform's is not there", body)
+        st, _, body = p.get(other.replace("pceid=0000", "pceid=0100"))
+        check(st == 404, name + ": another PCE ID's is not there", body)
         p.stop()
     d, exp, tee, fmspc, ca = set_facts(BASE)
     target = pck_query(exp)[0]
@@ -742,6 +788,32 @@ def config():
     check(p.port != 0 and "mode=offline" in open(p.log).read(),
           "config: flags over the environment over the file")
     p.stop()
+    r = subprocess.run([PROXY, "--config", cfg, "--mode", "offline", "--per-address", "0"],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "per_address must be 1..4096" in r.stderr,
+          "config: per_address 0 refused", r.stderr)
+    # per_address: connections from one address at once (16 by default; clients behind one
+    # NAT address need more)
+    for setting, want in ((None, 16), ("24", 24)):
+        p = Proxy(os.path.join(d, "intel_root_ca.pem"), os.path.join(WORK, "cfg-store"),
+                  exp["verify_at"], "--mode", "offline",
+                  *(["--per-address", setting] if setting else []))
+        conns = [http.client.HTTPConnection("127.0.0.1", p.port, timeout=5) for _ in range(24)]
+        answered = 0
+        for c in conns:
+            c.connect()
+        time.sleep(0.3)
+        for c in conns:
+            try:
+                c.request("GET", "/healthz")
+                answered += c.getresponse().status == 200
+            except (OSError, http.client.HTTPException):
+                pass
+        for c in conns:
+            c.close()
+        check(answered == want, "config: per_address %s: %d of 24 connections from one address "
+              "served" % (setting or "default", want), answered)
+        p.stop()
 
 
 def sim():
