@@ -1,6 +1,7 @@
 /* Fuzz target: the collateral parsers. First byte: 0 TCB Info, 1 QE Identity, 2 the
  * PCK certificate's SGX extensions, 3 the raw-JSON value finder, 4 the PEM chain reader
- * (quotes carry their PCK chain as PEM), 5 PCS times. A TCB Info or QE Identity that
+ * (quotes carry their PCK chain as PEM), 5 PCS times, 6 TCB Evaluation Data Numbers. A TCB
+ * Info, QE Identity or TCB Evaluation Data Numbers that
  * parses must have read the value its signature covers: jansson on the whole body and on
  * the signed bytes alone give equal JSON, or a signature could vouch for one value while
  * the verifier reads another. */
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     if (n < 1) return 0;
     const char *text = (const char *)data + 1;
     size_t len = n - 1;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         kt_tcb_info t;
         if (kt_tcb_info_parse(text, len, &t) == KT_OK) {
@@ -57,6 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     case 4: {
         kt_chain chain;
         if (kt_chain_from_pem(text, len, &chain) == KT_OK) kt_chain_free(&chain);
+        break;
+    }
+    case 6: {
+        kt_tcb_eval e;
+        if (kt_tcb_eval_parse(text, len, &e) == KT_OK)
+            signed_is_read(text, len, "tcbEvaluationDataNumbers", e.signed_body, e.signed_len);
         break;
     }
     default: {

@@ -1,5 +1,6 @@
 /* Fuzz target: the collateral proxy's untrusted inputs: request targets (selector 0),
- * item keys (1) and stored or exported records (2). */
+ * item keys (1), stored or exported records (2), platform registration bodies (3) and
+ * Intel PCS's pckcerts answers (4). */
 #include "collateral.h"
 
 #include <stdlib.h>
@@ -29,12 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         memcpy(key, data, k);
         key[k] = '\0';
         kt_coll_key_parse(key, &q);
-    } else {
+    } else if (sel == 2) {
         const uint8_t *d = data;
         size_t left = n;
         kt_coll_record r;
         while (left && kt_coll_record_next(&d, &left, &r) == KT_OK)
             if (r.chain + r.chain_len != r.body || r.body + r.body_len > data + n) abort();
+    } else if (sel == 3) {
+        kt_coll_platform pl;
+        if (kt_coll_platform_parse(data, n, &pl) == KT_OK && strlen(pl.ppid) != KT_COLL_PPID_HEX)
+            abort();
+    } else if (sel == 4) {
+        kt_coll_pckcert *certs;
+        size_t count;
+        if (kt_coll_pckcerts_parse(data, n, &certs, &count) == KT_OK) {
+            if (!count) abort();
+            kt_coll_pckcerts_free(certs, count);
+        }
     }
     return 0;
 }

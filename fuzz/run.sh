@@ -105,6 +105,9 @@ printf '\x00/tdx/certification/v4/qe/identity?update=standard' > "$work/collater
 printf '\x01sgx-tcb-00a067110000-early' > "$work/collateral_query/key"
 printf '\x00/sgx/certification/v4/pckcert?qeid=%032d&cpusvn=%032d&pcesvn=0d00&pceid=0000' 0 0 > "$work/collateral_query/pckcert"
 printf '\x02KTCI1 sgx-qe 1751623200 3 2\nabc{}KTCI1 rootcacrl 0 0 1\n0' > "$work/collateral_query/record"
+printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"%032d","pce_svn":"0d00","enc_ppid":"%0768d","platform_manifest":""}' 0 0 0 > "$work/collateral_query/platform"
+printf '\x04[{"tcb":{"sgxtcbcomp01svn":1,"pcesvn":13},"tcbm":"%036d","cert":"-----BEGIN%%20CERTIFICATE-----%%0A"},{"tcb":{},"tcbm":"%036d","cert":"Not available"}]' 0 0 > "$work/collateral_query/pckcerts"
+printf '\x06{"tcbEvaluationDataNumbers":{"id":"SGX","version":1,"issueDate":"2025-06-03T23:58:51Z","nextUpdate":"2025-07-03T23:58:51Z","tcbEvalNumbers":[{"tcbEvaluationDataNumber":19,"tcbRecoveryEventDate":"2025-05-13T00:00:00Z","tcbDate":"2025-05-14T00:00:00Z"}]},"signature":"%0128d"}' 0 > "$work/collateral/tcbeval"
 # PCK selection: FMSPC 00A067110000, PCE ID 0000, two certificates, a raw TCB, Intel's TCB Info
 mkdir -p "$work/pck_select"
 { printf '\x00\xa0\x67\x11\x00\x00\x00\x00\x02\x0b\x0b\x02\x02\xff\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0d\x00\x05\x05\x02\x02\xff\x01\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0b\x00\x0b\x0b\x02\x02\xff\x01\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0d\x00'; cat "$root/../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhardening/tcb_info.json"; } > "$work/pck_select/intel" || true

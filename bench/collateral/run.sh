@@ -18,10 +18,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for tool in wrk nginx; do
-  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench/collateral: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
-done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+command -v wrk >/dev/null || { echo "bench/collateral: wrk is missing (scripts/install-deps.sh)" >&2; exit 1; }
+. "$here/../nginx.sh"
 now=1751623200
 fmspc=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcbInfo"]["fmspc"])' "$set_dir/tcb_info.json")
 target="/sgx/certification/v4/tcb?fmspc=$fmspc"
@@ -39,34 +37,17 @@ chain=$(/usr/bin/python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(o
 nport=$(free_port)
 mkdir -p "$work/nginx"
 cp "$set_dir/tcb_info.json" "$work/nginx/tcb"
-chmod 755 "$work" "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/tmp;
-  proxy_temp_path $work/nginx/tmp;
-  fastcgi_temp_path $work/nginx/tmp;
-  uwsgi_temp_path $work/nginx/tmp;
-  scgi_temp_path $work/nginx/tmp;
-  server {
+chmod 755 "$work"
+nginx_start "$work/nginx" 2 "  server {
     listen 127.0.0.1:$nport;
     location = /sgx/certification/v4/tcb {
       default_type application/json;
-      add_header TCB-Info-Issuer-Chain "$chain";
-      add_header SGX-TCB-Info-Issuer-Chain "$chain";
+      add_header TCB-Info-Issuer-Chain \"$chain\";
+      add_header SGX-TCB-Info-Issuer-Chain \"$chain\";
       alias $work/nginx/tcb;
     }
-  }
-}
-CONF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+  }"
+pids+=("$nginx_pid")
 
 for _ in $(seq 100); do
   curl -sf -o /dev/null "http://127.0.0.1:$pport$target" && curl -sf -o /dev/null "http://127.0.0.1:$nport$target" && break

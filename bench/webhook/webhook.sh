@@ -26,20 +26,8 @@ wh_port=$(free_port)
 pids+=($!)
 
 ng_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
+. "$here/../nginx.sh"
+nginx_start "$work/nginx" 1 "  server {
     listen 127.0.0.1:$ng_port ssl;
     ssl_certificate $work/certs/tls.crt;
     ssl_certificate_key $work/certs/tls.key;
@@ -47,13 +35,10 @@ http {
     keepalive_requests 1000000;
     location = /mutate {
       default_type application/json;
-      return 200 '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true}}';
+      return 200 '{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"u\",\"allowed\":true}}';
     }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>> "$work/nginx/error.log" &
-pids+=($!)
+  }"
+pids+=("$nginx_pid")
 
 body='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","userInfo":{"username":"alice"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"enclave-app","namespace":"default","annotations":{"sgx.intel.com/quote-provider":"aesmd"},"labels":{"app":"enclave-app"}},"spec":{"containers":[{"name":"app","image":"registry.example/app:1","env":[{"name":"MODE","value":"prod"}],"resources":{"limits":{"sgx.intel.com/epc":"64Mi","cpu":"1","memory":"256Mi"},"requests":{"sgx.intel.com/epc":"64Mi","cpu":"500m","memory":"128Mi"}}},{"name":"log","image":"registry.example/log:1"}]}},"oldObject":null,"dryRun":false}}'
 cat > "$work/post.lua" <<LUA

@@ -97,6 +97,7 @@ typedef enum {
     KT_PCS_QE_IDENTITY,
     KT_PCS_QVE_IDENTITY,
     KT_PCS_PCK_CERT,
+    KT_PCS_TCB_EVAL, /* TCB Evaluation Data Numbers (tee: whose) */
 } kt_pcs_kind;
 
 typedef struct {
@@ -166,8 +167,7 @@ kt_status kt_pcs_crl_der(kt_buf *body);
  * for another FMSPC or PCE ID than the TCB Info's, a certificate whose components are not
  * its CPUSVN. KT_ERR_NOT_FOUND when the raw TCB is below every certificate. */
 kt_status kt_pcs_pck_select(const char *tcb_info, size_t n, const kt_pcs_pck_facts *certs,
-                            size_t count, const uint8_t cpusvn[16], uint16_t pcesvn,
-                            size_t *best);
+                            size_t count, const uint8_t cpusvn[16], uint16_t pcesvn, size_t *best);
 
 /* ---- verification ---- */
 typedef enum {

@@ -37,7 +37,14 @@ typedef struct {
     const char *content_type; /* a static string; NULL: text/plain */
     kt_buf body;
     kt_buf headers; /* "Name: value\n" lines, values on one line */
+    void *request;  /* in: the request, for kt_http_request_header (NULL: none) */
 } kt_http_reply;
+/* A header of the request a reply answers (NULL when absent, or for a reply with none). */
+const char *kt_http_request_header(const kt_http_reply *r, const char *name);
+/* A POST handler that reads the request's headers and fills a reply (body, type, headers)
+ * like a get handler: used instead of post when set. */
+typedef void (*kt_http_post_reply_fn)(void *ctx, const uint8_t *body, size_t n,
+                                      kt_http_reply *reply);
 typedef void (*kt_http_get_fn)(void *ctx, const char *method, const char *raw_uri,
                                kt_http_reply *reply);
 typedef struct {
@@ -55,6 +62,7 @@ typedef struct {
     unsigned per_address;      /* connections from one address at once (0: 16, for probes) */
     kt_http_get_fn get;        /* NULL: other paths are 404 */
     unsigned threads;          /* serving threads; 0: one */
+    kt_http_post_reply_fn post_reply; /* instead of post (the collateral proxy's admin path) */
 } kt_http_spec;
 
 kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port);

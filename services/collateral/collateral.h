@@ -15,8 +15,13 @@
 #define KT_COLL_KEY_MAX 96
 #define KT_COLL_PPID_HEX 768 /* encrypted_ppid: RSA-3072 */
 
+/* What a request asks for: one item, or a list made of items held */
+typedef enum { KT_COLL_ITEM, KT_COLL_PCKCERTS, KT_COLL_FMSPCS } kt_coll_route;
+
 typedef struct {
     kt_pcs_item_id id;
+    kt_coll_route route;
+    unsigned platform;         /* fmspcs: 0 all, 1 client, 2 E3, 3 E5 */
     bool early;                /* update=early: the early TCB evaluation data set */
     bool crl_pem;              /* pckcrl without encoding=der: PEM, Intel PCS's default */
     char key[KT_COLL_KEY_MAX]; /* the cache key, e.g. "sgx-tcb-00a067110000" */
@@ -32,6 +37,10 @@ typedef struct {
  * KT_ERR_NOT_FOUND for a path that is not served and KT_ERR_MALFORMED for a bad query,
  * the reason naming the parameter (escaped). */
 kt_status kt_coll_query_parse(const char *raw_uri, size_t n, kt_coll_query *q);
+/* v is one of words (a NULL-terminated list); *index says which. Fails naming `name` and
+ * every word allowed. Queries and settings both use it. */
+kt_status kt_coll_word(const char *name, const char *const *words, const char *v, size_t n,
+                       unsigned *index);
 /* A cache key back to what it names (an allow-list: records and imports use it). */
 kt_status kt_coll_key_parse(const char *key, kt_coll_query *q);
 /* The path and query to fetch the item from upstream: a PCCS's, or Intel PCS's (pcs:
@@ -100,6 +109,8 @@ typedef struct {
     unsigned upstream_rate; /* upstream fetches per second at most (a burst of as many) */
     unsigned drain_ms;
     char api_key[256];
+    char admin_token_file[512], user_token_file[512];
+    char admin_token[256], user_token[256]; /* empty: none */
 } kt_coll_config;
 
 /* Defaults, then the YAML file (--config or KT_COLLATERAL_CONFIG), then the environment
@@ -128,6 +139,37 @@ kt_status kt_coll_proxy_admit(kt_coll_proxy *p, const kt_coll_query *q, const ui
 kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const char *leaf,
                                      size_t leaf_len, const char *chain, size_t chain_len,
                                      bool store);
+/* A platform as PCCS's POST /sgx/certification/v4/platforms registers it (the PCK ID
+ * retrieval tool's output): QE ID, PCE ID, raw TCB (CPUSVN; PCESVN little-endian, as
+ * sent) and the encrypted PPID (hex, as sent). */
+typedef struct {
+    uint8_t qeid[16], pceid[2], cpusvn[16], pcesvn[2];
+    char ppid[KT_COLL_PPID_HEX + 1];
+} kt_coll_platform;
+
+/* Strict: a JSON object of exactly PCCS's keys (qe_id, pce_id, cpu_svn, pce_svn, enc_ppid,
+ * and platform_manifest only empty), each once, hex of the exact length. Fails naming the
+ * key. */
+kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, kt_coll_platform *out);
+/* Intel PCS's pckcerts answer: a JSON array of {tcb, tcbm, cert}; cert URL-encoded PEM or
+ * "Not available" (pem empty). */
+typedef struct {
+    uint8_t tcbm[18]; /* CPUSVN then PCESVN (little-endian), as tcbm says */
+    kt_buf pem;
+} kt_coll_pckcert;
+kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert **out,
+                                 size_t *count);
+void kt_coll_pckcerts_free(kt_coll_pckcert *certs, size_t count);
+/* REQ mode's (and lazy mode's) registration: fetches the platform's PCK certificates
+ * (Intel PCS: all of them; another PCCS: the one for its raw TCB) and the collateral its
+ * quotes need, each verified and stored; the platform is then found by its encrypted PPID. */
+kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl);
+/* The POST handler (platforms.c): the admin token, the body, the registration. */
+void kt_coll_proxy_post(void *ctx, const uint8_t *body, size_t n, kt_http_reply *r);
+/* want is held by got, compared in constant time. */
+bool kt_coll_token_holds(const char *want, const char *got);
+const kt_coll_config *kt_coll_proxy_config(const kt_coll_proxy *p);
+
 /* Everything stored, as an export. */
 kt_status kt_coll_proxy_export(kt_coll_proxy *p, kt_buf *out);
 

@@ -3,6 +3,8 @@
 #include "collateral.h"
 #include "yaml_tree.h"
 
+#include <openssl/crypto.h>
+
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,27 +13,43 @@
 
 typedef enum { T_STR, T_UINT, T_INT } kind;
 
+static const char *const modes[] = {"lazy", "req", "offline", NULL},
+                         *const kinds[] = {"pccs", "pcs", NULL},
+                         *const storages[] = {"dir", "sqlite", NULL},
+                         *const formats[] = {"kv", "json", NULL};
+
 static const struct {
     const char *name;
     kind k;
     size_t off, cap;
     const char *def, *help;
+    const char *const *words; /* T_STR: the values allowed (NULL: any) */
 } opts[] = {
 #define S(f) offsetof(kt_coll_config, f), sizeof(((kt_coll_config *)0)->f)
     {"listen", T_STR, S(listen), "127.0.0.1:8081", "address of the PCCS API, host:port"},
-    {"mode", T_STR, S(mode), "lazy", "lazy (fetch on a miss) or offline (imported items only)"},
-    {"upstream_url", T_STR, S(upstream_url), "", "another PCCS, or Intel PCS (lazy mode)"},
-    {"upstream_kind", T_STR, S(upstream_kind), "pccs", "pccs or pcs (no rootcacrl endpoint)"},
+    {"mode", T_STR, S(mode), "lazy",
+     "lazy (fetch on a miss), req (fetch when a platform is registered) or offline (imported "
+     "items only)",
+     modes},
+    {"upstream_url", T_STR, S(upstream_url), "", "another PCCS, or Intel PCS (lazy, req)"},
+    {"upstream_kind", T_STR, S(upstream_kind), "pccs", "pccs or pcs (no rootcacrl endpoint)",
+     kinds},
+    {"admin_token_file", T_STR, S(admin_token_file), "",
+     "file holding the admin token (admin-token header of POST /platforms); else the "
+     "environment's KT_COLLATERAL_ADMIN_TOKEN; neither: registration is refused"},
+    {"user_token_file", T_STR, S(user_token_file), "",
+     "file holding the user token every GET must carry (user-token header); else the "
+     "environment's KT_COLLATERAL_USER_TOKEN; neither: GETs are open"},
     {"api_key_file", T_STR, S(api_key_file), "", "file holding the Intel PCS API key"},
     {"root_ca", T_STR, S(root_ca), "", "the pinned trust anchor, PEM (required)"},
     {"root_crl_url", T_STR, S(root_crl_url), "",
      "pcs: the root CA CRL's URL (default: the anchor's CRL distribution point)"},
-    {"storage", T_STR, S(storage), "dir", "dir (storage_dir) or sqlite (storage_file)"},
+    {"storage", T_STR, S(storage), "dir", "dir (storage_dir) or sqlite (storage_file)", storages},
     {"storage_dir", T_STR, S(storage_dir), "", "directory of verified items"},
     {"storage_file", T_STR, S(storage_file), "", "SQLite file of verified items"},
     {"tls_cert", T_STR, S(tls_cert), "", "PEM certificate chain: serve HTTPS (SIGHUP reloads it)"},
     {"tls_key", T_STR, S(tls_key), "", "PEM private key of tls_cert"},
-    {"log_format", T_STR, S(log_format), "kv", "kv or json"},
+    {"log_format", T_STR, S(log_format), "kv", "kv or json", formats},
     {"metrics_address", T_STR, S(metrics_address), "",
      "serve /healthz, /readyz, /metrics here too (they are on listen as well)"},
     {"threads", T_UINT, offsetof(kt_coll_config, threads), 0, "2", "serving threads, 1..64"},
@@ -82,6 +100,9 @@ static kt_status set(kt_coll_config *c, size_t i, const char *v, const char *fro
         if (strlen(v) >= opts[i].cap)
             return kt_fail(KT_ERR_TOO_LARGE, "%s: %s is over %zu bytes", from, opts[i].name,
                            opts[i].cap - 1);
+        unsigned w;
+        if (opts[i].words && kt_coll_word(opts[i].name, opts[i].words, v, strlen(v), &w))
+            return kt_fail_context(KT_ERR_MALFORMED, "%s", from);
         memcpy(dst, v, strlen(v) + 1);
         return KT_OK;
     }
@@ -138,49 +159,59 @@ static kt_status load_file(kt_coll_config *c, const char *path)
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
 
+/* A key or token: one printable word, from a file (a trailing newline dropped) or else
+ * from the environment variable env; neither: empty. */
+static kt_status secret(const char *name, const char *file, const char *env, char *out, size_t cap)
+{
+    kt_buf k = {0};
+    const char *from = file[0] ? NULL : env ? getenv(env) : NULL;
+    out[0] = '\0';
+    if (!file[0] && !from) return KT_OK;
+    kt_status st = from ? kt_buf_append(&k, from, strlen(from)) : kt_file_read(file, cap - 1, &k);
+    if (st) return kt_fail_context(st, "%s", from ? env : name);
+    size_t n = k.len;
+    while (n && (k.data[n - 1] == '\n' || k.data[n - 1] == '\r'))
+        n--;
+    for (size_t i = 0; i < n && !st; i++)
+        if (!isgraph(k.data[i]))
+            st = kt_fail(KT_ERR_MALFORMED, "%s: the %s must be one printable word",
+                         from ? env : name, strstr(name, "token") ? "token" : "key");
+    if (!st && !n) st = kt_fail(KT_ERR_MALFORMED, "%s is empty", from ? env : name);
+    if (!st && n >= cap)
+        st = kt_fail(KT_ERR_TOO_LARGE, "%s is over %zu bytes", from ? env : name, cap - 1);
+    if (!st) {
+        memcpy(out, k.data, n);
+        out[n] = '\0';
+    }
+    OPENSSL_cleanse(k.data, k.len);
+    kt_buf_free(&k);
+    return st;
+}
+
 static kt_status check(kt_coll_config *c)
 {
-    if (strcmp(c->mode, "lazy") && strcmp(c->mode, "offline"))
-        return kt_fail(KT_ERR_MALFORMED, "mode must be lazy or offline");
-    if (strcmp(c->upstream_kind, "pccs") && strcmp(c->upstream_kind, "pcs"))
-        return kt_fail(KT_ERR_MALFORMED, "upstream_kind must be pccs or pcs");
-    if (!strcmp(c->storage, "dir")      ? !c->storage_dir[0]
-        : !strcmp(c->storage, "sqlite") ? !c->storage_file[0]
-                                        : true)
+    if (!strcmp(c->storage, "dir") ? !c->storage_dir[0] : !c->storage_file[0])
         return kt_fail(KT_ERR_MALFORMED,
                        "storage must be dir (with storage_dir) or sqlite (with storage_file)");
     if (!c->tls_cert[0] != !c->tls_key[0])
         return kt_fail(KT_ERR_MALFORMED, "tls_cert and tls_key go together");
-    if (strcmp(c->log_format, "kv") && strcmp(c->log_format, "json"))
-        return kt_fail(KT_ERR_MALFORMED, "log_format must be kv or json");
     if (c->threads < 1 || c->threads > 64)
         return kt_fail(KT_ERR_MALFORMED, "threads must be 1..64");
     if (c->per_address < 1 || c->per_address > 4096)
         return kt_fail(KT_ERR_MALFORMED, "per_address must be 1..4096");
-    if (!strcmp(c->mode, "lazy") && !c->upstream_url[0])
-        return kt_fail(KT_ERR_MALFORMED, "lazy mode needs upstream_url");
+    if (strcmp(c->mode, "offline") && !c->upstream_url[0])
+        return kt_fail(KT_ERR_MALFORMED, "%s mode needs upstream_url", c->mode);
     if (c->upstream_url[0] && strncmp(c->upstream_url, "http://", 7) &&
         strncmp(c->upstream_url, "https://", 8))
         return kt_fail(KT_ERR_MALFORMED, "upstream_url must be http:// or https://");
-    if (c->api_key_file[0]) {
-        kt_buf k = {0};
-        kt_status st = kt_file_read(c->api_key_file, sizeof c->api_key - 1, &k);
-        if (st) return kt_fail_context(st, "api_key_file");
-        size_t n = k.len;
-        while (n && (k.data[n - 1] == '\n' || k.data[n - 1] == '\r'))
-            n--;
-        for (size_t i = 0; i < n; i++)
-            if (!isgraph(k.data[i])) {
-                kt_buf_free(&k);
-                return kt_fail(KT_ERR_MALFORMED,
-                               "api_key_file: the key must be one printable word");
-            }
-        memcpy(c->api_key, k.data, n);
-        c->api_key[n] = '\0';
-        kt_buf_free(&k);
-        if (!n) return kt_fail(KT_ERR_MALFORMED, "api_key_file is empty");
-    }
-    return KT_OK;
+    kt_status st = secret("api_key_file", c->api_key_file, NULL, c->api_key, sizeof c->api_key);
+    if (!st)
+        st = secret("admin_token_file", c->admin_token_file, "KT_COLLATERAL_ADMIN_TOKEN",
+                    c->admin_token, sizeof c->admin_token);
+    if (!st)
+        st = secret("user_token_file", c->user_token_file, "KT_COLLATERAL_USER_TOKEN",
+                    c->user_token, sizeof c->user_token);
+    return st;
 }
 
 kt_status kt_coll_config_load(int argc, char **argv, int first, kt_coll_config *c)

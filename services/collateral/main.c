@@ -62,7 +62,12 @@ static int serve(kt_coll_config *c)
                          .metric_prefix = "kubetee_collateral",
                          .get = kt_coll_proxy_handle,
                          .threads = c->threads,
-                         .per_address = c->per_address};
+                         .per_address = c->per_address,
+                         /* platform registration (REQ mode's trigger), admin token required */
+                         .post_path = "/sgx/certification/v4/platforms",
+                         .post_type = "application/json",
+                         .max_body = 16384,
+                         .post_reply = kt_coll_proxy_post};
     kt_http *api = NULL, *ops = NULL;
     int port = 0;
     kt_buf cert = {0}, key = {0};
@@ -153,7 +158,8 @@ static kt_status dir_item(kt_coll_proxy *p, const char *dir, const char *body_na
     if (!st && strstr(body_name, ".json")) {
         doc = json_loadb((const char *)body.data, body.len, JSON_REJECT_DUPLICATES, NULL);
         json_t *tcb = json_object_get(doc, "tcbInfo"),
-               *id = json_object_get(doc, "enclaveIdentity");
+               *id = json_object_get(doc, "enclaveIdentity"),
+               *eval = json_object_get(doc, "tcbEvaluationDataNumbers");
         const char *tee = json_string_value(json_object_get(tcb ? tcb : id, "id"));
         const char *fmspc = json_string_value(json_object_get(tcb, "fmspc"));
         if (tcb && fmspc && strlen(fmspc) == 12) {
@@ -161,6 +167,9 @@ static kt_status dir_item(kt_coll_proxy *p, const char *dir, const char *body_na
             for (char *c = k; *c; c++)
                 if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
             key = k;
+        } else if (eval) {
+            const char *e = json_string_value(json_object_get(eval, "id"));
+            key = e && !strcmp(e, "TDX") ? "tdx-tcbeval" : "sgx-tcbeval";
         } else if (id && tee) {
             key = !strcmp(tee, "TD_QE") ? "tdx-qe" : !strcmp(tee, "QVE") ? "sgx-qve" : "sgx-qe";
         } else {
@@ -190,6 +199,10 @@ static kt_status import_dir(kt_coll_proxy *p, const char *dir, bool keep)
     if (!st) st = dir_item(p, dir, "pck_crl.der", "pck_crl_issuer_chain.pem", keep);
     if (!st) st = dir_item(p, dir, "tcb_info.json", "tcb_info_issuer_chain.pem", keep);
     if (!st) st = dir_item(p, dir, "qe_identity.json", "qe_identity_issuer_chain.pem", keep);
+    char path[PATH_MAX]; /* optional: Intel's shared sets carry none, the sim platform's do */
+    snprintf(path, sizeof path, "%s/tcb_eval_numbers.json", dir);
+    if (!st && access(path, F_OK) == 0)
+        st = dir_item(p, dir, "tcb_eval_numbers.json", "tcb_info_issuer_chain.pem", keep);
     return st;
 }
 

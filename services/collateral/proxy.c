@@ -5,6 +5,7 @@
 #include "collateral.h"
 
 #include <kubetee/crypto.h>
+#include <openssl/crypto.h>
 
 #include <limits.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ enum {
     R_UPSTREAM_NOT_FOUND,
     R_STORE_UNVERIFIED,
     R_RATE,
+    R_UNAUTHORIZED,
     R_COUNT
 };
 static const char *const reason_names[R_COUNT] = {
@@ -42,10 +44,20 @@ static const char *const reason_names[R_COUNT] = {
     "upstream_not_found",
     "store_unverified",
     "upstream_rate",
+    "unauthorized",
 };
+
+/* A platform registered (POST /platforms): its QE ID and PCE ID, found by its encrypted
+ * PPID's SHA-256 (pckcerts). */
+typedef struct {
+    uint8_t qeid[16], pceid[2], ppid_sha256[32];
+} platform;
 
 struct kt_coll_proxy {
     kt_coll_config cfg;
+    platform *platforms; /* under lock */
+    size_t platform_count;
+    bool registering; /* a registration is fetching (under fetch): req mode may fetch */
     kt_pcs_trust *trust;
     kt_coll_store *store;
     pthread_rwlock_t lock; /* entries */
@@ -61,6 +73,22 @@ struct kt_coll_proxy {
     atomic_ulong hits, misses, fetches, upstream_errors, grace_served, refreshes;
     atomic_ulong refusals[R_COUNT];
 };
+
+/* Whether a miss may go upstream now: lazy mode, or req mode while registering. Under
+ * p->fetch. */
+static bool may_fetch(const kt_coll_proxy *p)
+{
+    return !strcmp(p->cfg.mode, "lazy") || (!strcmp(p->cfg.mode, "req") && p->registering);
+}
+
+/* Why an item not held is not fetched now. */
+static const char *not_fetched(const kt_coll_proxy *p)
+{
+    return !strcmp(p->cfg.mode, "req")
+               ? "req mode: fetched when a platform is registered with POST "
+                 "/sgx/certification/v4/platforms"
+               : "offline mode: import it";
+}
 
 time_t kt_coll_now(const kt_coll_proxy *p)
 {
@@ -130,6 +158,8 @@ static kt_status make_headers(entry *e)
         kt_status st = header_line(&e->headers, "SGX-PCK-Certificate-Issuer-Chain", &e->chain);
         return st ? st : kt_buf_append(&e->headers, line, (size_t)n);
     }
+    case KT_PCS_TCB_EVAL:
+        return header_line(&e->headers, "TCB-Evaluation-Data-Numbers-Issuer-Chain", &e->chain);
     case KT_PCS_ROOT_CRL:
         return KT_OK;
     }
@@ -275,7 +305,9 @@ static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *
                          : q->id.kind == KT_PCS_PCK_CRL  ? "SGX-PCK-CRL-Issuer-Chain"
                          : q->id.kind == KT_PCS_PCK_CERT ? "SGX-PCK-Certificate-Issuer-Chain"
                          : q->id.kind == KT_PCS_ROOT_CRL ? NULL
-                                                         : "SGX-Enclave-Identity-Issuer-Chain";
+                         : q->id.kind == KT_PCS_TCB_EVAL
+                             ? "TCB-Evaluation-Data-Numbers-Issuer-Chain"
+                             : "SGX-Enclave-Identity-Issuer-Chain";
     /* a token bucket: at most upstream_rate fetches a second, whatever clients ask for */
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -336,7 +368,10 @@ static kt_status ensure_root(kt_coll_proxy *p, time_t now)
     pthread_rwlock_unlock(&p->lock);
     if (ok) return KT_OK;
     long code = 0;
-    if (!strcmp(p->cfg.mode, "lazy") && fetch_upstream(p, &rq, &code) == KT_OK) return KT_OK;
+    if (!may_fetch(p))
+        return kt_fail(KT_ERR_UNAVAILABLE, "no valid root CA CRL to judge issuer chains (%s)",
+                       not_fetched(p));
+    if (fetch_upstream(p, &rq, &code) == KT_OK) return KT_OK;
     return kt_fail(KT_ERR_UNAVAILABLE, "no valid root CA CRL to judge issuer chains: %s",
                    kt_last_error());
 }
@@ -354,7 +389,10 @@ static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now)
     pthread_rwlock_unlock(&p->lock);
     if (ok) return KT_OK;
     long code = 0;
-    if (!strcmp(p->cfg.mode, "lazy") && fetch_upstream(p, &cq, &code) == KT_OK) return KT_OK;
+    if (!may_fetch(p))
+        return kt_fail(KT_ERR_UNAVAILABLE, "no valid %s to judge PCK certificates (%s)", key,
+                       not_fetched(p));
+    if (fetch_upstream(p, &cq, &code) == KT_OK) return KT_OK;
     return kt_fail(KT_ERR_UNAVAILABLE, "no valid %s to judge PCK certificates: %s", key,
                    kt_last_error());
 }
@@ -492,7 +530,7 @@ static bool tcb_for_selection(kt_coll_proxy *p, const uint8_t fmspc[6], time_t n
             if (kt_coll_query_parse(uri, (size_t)n, &tq)) return false;
             if (pass == 1) { /* none held: SGX's from upstream */
                 long code = 0;
-                if (tdx || strcmp(p->cfg.mode, "lazy") || fetch_upstream(p, &tq, &code)) continue;
+                if (tdx || !may_fetch(p) || fetch_upstream(p, &tq, &code)) continue;
             }
             bool got = false;
             pthread_rwlock_rdlock(&p->lock);
@@ -562,11 +600,148 @@ static bool select_held(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt
     return served;
 }
 
+/* /fmspcs: the FMSPCs whose TCB Info (SGX's or TDX's) is held and valid now, from verified
+ * items only. Intel's list also names each platform's type, which no signed item says: a
+ * filter other than all is refused. */
+static void list_fmspcs(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_http_reply *r)
+{
+    if (q->platform != 0) {
+        atomic_fetch_add(&p->refusals[R_BAD_REQUEST], 1);
+        return reply_text(r, 400,
+                          "platform: only 'all' is served (a platform's type is in no signed "
+                          "item, and only verified collateral is served)");
+    }
+    kt_status st = kt_buf_append(&r->body, "[", 1);
+    char seen[64][13];
+    size_t n = 0;
+    pthread_rwlock_rdlock(&p->lock);
+    for (size_t i = 0; !st && i < p->count; i++) {
+        const entry *e = p->entries[i];
+        if (e->q.id.kind != KT_PCS_TCB || e->q.early || now < e->v.issued || now > e->v.valid_to)
+            continue;
+        char hex[13];
+        kt_hex_encode(e->q.id.fmspc, 6, hex, sizeof hex);
+        for (char *c = hex; *c; c++)
+            if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+        size_t k;
+        for (k = 0; k < n && strcmp(seen[k], hex); k++)
+            ;
+        if (k < n || n == sizeof seen / sizeof seen[0]) continue;
+        memcpy(seen[n++], hex, 13);
+        char item[40];
+        int len = snprintf(item, sizeof item, "%s{\"fmspc\":\"%s\"}", n > 1 ? "," : "", hex);
+        st = kt_buf_append(&r->body, item, (size_t)len);
+    }
+    pthread_rwlock_unlock(&p->lock);
+    if (!st) st = kt_buf_append(&r->body, "]", 1);
+    r->code = st ? 500 : 200;
+    r->content_type = "application/json";
+    atomic_fetch_add(&p->hits, 1);
+}
+
+/* /pckcerts: every certificate held for a registered platform (found by its encrypted
+ * PPID and PCE ID), each valid now, as Intel PCS lists them: tcb, tcbm, cert (URL-encoded
+ * PEM); the issuer chain, FMSPC and CA type of the certificates (which must agree). */
+static void list_pckcerts(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_http_reply *r)
+{
+    uint8_t ppid[KT_COLL_PPID_HEX / 2], h[32];
+    kt_hex_decode(q->ppid, ppid, sizeof ppid);
+    kt_sha256(ppid, sizeof ppid, h);
+    pthread_rwlock_rdlock(&p->lock);
+    const platform *pl = NULL;
+    for (size_t i = 0; i < p->platform_count && !pl; i++)
+        if (kt_equal(p->platforms[i].ppid_sha256, h, 32) &&
+            !memcmp(p->platforms[i].pceid, q->pceid, 2))
+            pl = &p->platforms[i];
+    const entry *first = NULL, **done = calloc(p->count ? p->count : 1, sizeof *done);
+    size_t n = 0;
+    kt_status st = done ? kt_buf_append(&r->body, "[", 1) : KT_ERR_NO_MEMORY;
+    for (size_t i = 0; pl && !st && i < p->count; i++) {
+        const entry *e = p->entries[i];
+        if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->qeid, 16) ||
+            memcmp(e->q.pceid, pl->pceid, 2) || now < e->v.issued || now > e->v.valid_to)
+            continue;
+        size_t k; /* a certificate held under several raw TCBs is listed once */
+        for (k = 0; k < n && !(done[k]->body.len == e->body.len &&
+                               !memcmp(done[k]->body.data, e->body.data, e->body.len));
+             k++)
+            ;
+        if (k < n) continue;
+        if (first &&
+            (first->v.pck.platform_ca != e->v.pck.platform_ca ||
+             memcmp(first->v.pck.fmspc, e->v.pck.fmspc, 6) || first->chain.len != e->chain.len ||
+             memcmp(first->chain.data, e->chain.data, e->chain.len)))
+            continue; /* another chain: not listed together */
+        if (!first) first = e;
+        done[n++] = e;
+        char line[600], tcbm[37];
+        int at = snprintf(line, sizeof line, "%s{\"tcb\":{", n > 1 ? "," : "");
+        for (int c = 0; c < 16; c++)
+            at += snprintf(line + at, sizeof line - (size_t)at, "\"sgxtcbcomp%02dsvn\":%u,", c + 1,
+                           e->v.pck.comp[c]);
+        uint8_t svn[2] = {(uint8_t)e->v.pck.pcesvn, (uint8_t)(e->v.pck.pcesvn >> 8)};
+        kt_hex_encode(e->v.pck.cpusvn, 16, tcbm, sizeof tcbm);
+        kt_hex_encode(svn, 2, tcbm + 32, 5);
+        for (char *c = tcbm; *c; c++)
+            if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+        at += snprintf(line + at, sizeof line - (size_t)at,
+                       "\"pcesvn\":%u},\"tcbm\":\"%s\",\"cert\":\"", e->v.pck.pcesvn, tcbm);
+        st = kt_buf_append(&r->body, line, (size_t)at);
+        if (!st) st = url_encode(e->body.data, e->body.len, &r->body);
+        if (!st) st = kt_buf_append(&r->body, "\"}", 2);
+    }
+    if (!st && first) {
+        char line[96], fmspc[13];
+        kt_hex_encode(first->v.pck.fmspc, 6, fmspc, sizeof fmspc);
+        for (char *c = fmspc; *c; c++)
+            if (*c >= 'a' && *c <= 'f') *c = (char)(*c - 'a' + 'A');
+        int len = snprintf(line, sizeof line, "SGX-FMSPC: %s\nSGX-PCK-Certificate-CA-Type: %s\n",
+                           fmspc, first->v.pck.platform_ca ? "platform" : "processor");
+        st = header_line(&r->headers, "SGX-PCK-Certificate-Issuer-Chain", &first->chain);
+        if (!st) st = kt_buf_append(&r->headers, line, (size_t)len);
+    }
+    pthread_rwlock_unlock(&p->lock);
+    free(done);
+    if (!st) st = kt_buf_append(&r->body, "]", 1);
+    if (st || !first) {
+        r->body.len = r->headers.len = 0;
+        unsigned reason = !pl ? R_NOT_FOUND : R_NOT_CACHED;
+        const char *msg = st    ? "out of memory"
+                          : !pl ? "platform not registered (POST /sgx/certification/v4/platforms "
+                                  "with its encrypted PPID)"
+                                : "no PCK certificate of the platform is held and valid now";
+        refuse(p, reason, q->key, msg);
+        return reply_text(r, st ? 500 : 404, msg);
+    }
+    r->code = 200;
+    r->content_type = "application/json";
+    atomic_fetch_add(&p->hits, 1);
+}
+
+/* A user token, when one is configured: the request's user-token header, compared in
+ * constant time (both hashed first, so neither length nor prefix shows). */
+static bool token_holds(const char *want, const char *got)
+{
+    uint8_t a[32], b[32];
+    if (!got || kt_sha256(want, strlen(want), a) || kt_sha256(got, strlen(got), b)) return false;
+    return kt_equal(a, b, 32);
+}
+
+bool kt_coll_token_holds(const char *want, const char *got)
+{
+    return token_holds(want, got);
+}
+
 static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt_http_reply *r)
 {
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         atomic_fetch_add(&p->refusals[R_METHOD], 1);
         return reply_text(r, 405, "method not allowed");
+    }
+    if (p->cfg.user_token[0] &&
+        !token_holds(p->cfg.user_token, kt_http_request_header(r, "user-token"))) {
+        refuse(p, R_UNAUTHORIZED, NULL, "no user-token header, or not the user token");
+        return reply_text(r, 401, "Authentication failed.");
     }
     kt_coll_query q;
     kt_status st = kt_coll_query_parse(raw_uri, strlen(raw_uri), &q);
@@ -578,6 +753,8 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
     }
     time_t now = kt_coll_now(p), expired_at = 0;
+    if (q.route == KT_COLL_FMSPCS) return list_fmspcs(p, &q, now, r);
+    if (q.route == KT_COLL_PCKCERTS) return list_pckcerts(p, &q, now, r);
     if (try_serve(p, &q, now, r, &expired_at) == S_SERVED) {
         atomic_fetch_add(&p->hits, 1);
         return;
@@ -608,7 +785,7 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
             code = st == KT_ERR_NOT_FOUND ? 404 : st == KT_ERR_VERIFY ? 502 : 503;
         }
     } else if (l != S_SERVED && !why[0]) {
-        snprintf(why, sizeof why, "not cached (offline mode: import it)");
+        snprintf(why, sizeof why, "not cached (%s)", not_fetched(p));
     }
     /* no answer for this raw TCB (upstream's, in lazy mode): the best of the platform's
      * certificates held, selected as PCCS does */
@@ -711,7 +888,7 @@ void kt_coll_proxy_metrics(void *ctx, kt_buf *out)
 
 void kt_coll_proxy_refresh(kt_coll_proxy *p)
 {
-    if (strcmp(p->cfg.mode, "lazy") || p->cfg.refresh <= 0) return;
+    if (!strcmp(p->cfg.mode, "offline") || p->cfg.refresh <= 0) return;
     time_t now = kt_coll_now(p);
     char(*keys)[KT_COLL_KEY_MAX] = NULL;
     size_t n = 0;
@@ -808,28 +985,37 @@ kt_status kt_coll_proxy_new(const kt_coll_config *c, kt_coll_proxy **out)
     return KT_OK;
 }
 
-kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const char *leaf,
-                                     size_t leaf_len, const char *chain, size_t chain_len,
-                                     bool store)
+/* Verifies a PCK certificate (fetching its CA's PCK CRL when needed and allowed): v says
+ * what it names. Under p->fetch. */
+static kt_status check_pck(kt_coll_proxy *p, const char *leaf, size_t leaf_len, const char *chain,
+                           size_t chain_len, kt_pcs_validity *v)
 {
     kt_pcs_item_id id = {.kind = KT_PCS_PCK_CERT};
-    kt_pcs_validity v;
     time_t now = kt_coll_now(p);
-    pthread_mutex_lock(&p->fetch);
-    /* what the certificate says (its TCB, PCE ID), once it verifies, names the item */
-    kt_status st = kt_pcs_item_check(p->trust, &id, (const uint8_t *)leaf, leaf_len, chain,
-                                     chain_len, now, &v);
-    if (st == KT_ERR_STATE && ensure_pck_crl(p, v.pck.platform_ca, now) == KT_OK)
+    kt_status st =
+        kt_pcs_item_check(p->trust, &id, (const uint8_t *)leaf, leaf_len, chain, chain_len, now, v);
+    if (st == KT_ERR_STATE && ensure_pck_crl(p, v->pck.platform_ca, now) == KT_OK)
         st = kt_pcs_item_check(p->trust, &id, (const uint8_t *)leaf, leaf_len, chain, chain_len,
-                               now, &v);
+                               now, v);
+    return st;
+}
+
+/* Verifies a platform's PCK certificate and holds it under the certificate's own TCB.
+ * Under p->fetch. */
+static kt_status register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const char *leaf,
+                              size_t leaf_len, const char *chain, size_t chain_len, bool store,
+                              kt_pcs_validity *v)
+{
+    /* what the certificate says (its TCB, PCE ID), once it verifies, names the item */
+    kt_status st = check_pck(p, leaf, leaf_len, chain, chain_len, v);
     kt_coll_query q;
     if (!st) {
         char uri[256], qe[33], cpusvn[33], pcesvn[5], pceid[5];
-        uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
+        uint8_t svn[2] = {(uint8_t)v->pck.pcesvn, (uint8_t)(v->pck.pcesvn >> 8)};
         kt_hex_encode(qeid, 16, qe, sizeof qe);
-        kt_hex_encode(v.pck.cpusvn, 16, cpusvn, sizeof cpusvn);
+        kt_hex_encode(v->pck.cpusvn, 16, cpusvn, sizeof cpusvn);
         kt_hex_encode(svn, 2, pcesvn, sizeof pcesvn);
-        kt_hex_encode(v.pck.pceid, 2, pceid, sizeof pceid);
+        kt_hex_encode(v->pck.pceid, 2, pceid, sizeof pceid);
         int n = snprintf(uri, sizeof uri,
                          "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s", qe,
                          cpusvn, pcesvn, pceid);
@@ -838,8 +1024,165 @@ kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], c
     if (!st)
         st =
             admit(p, &q, (const uint8_t *)chain, chain_len, (const uint8_t *)leaf, leaf_len, store);
-    pthread_mutex_unlock(&p->fetch);
     if (!st && store) kt_log(KT_LOG_INFO, "collateral.platform_registered", "item", q.key, NULL);
+    return st;
+}
+
+kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const char *leaf,
+                                     size_t leaf_len, const char *chain, size_t chain_len,
+                                     bool store)
+{
+    kt_pcs_validity v;
+    pthread_mutex_lock(&p->fetch);
+    kt_status st = register_pck(p, qeid, leaf, leaf_len, chain, chain_len, store, &v);
+    pthread_mutex_unlock(&p->fetch);
+    return st;
+}
+
+/* Intel PCS's pckcerts for the platform: every certificate listed verified and held (an
+ * entry whose tcbm is not its certificate's TCB refuses the whole answer); "Not available"
+ * entries skipped. Under p->fetch. */
+static kt_status fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, const char *pceid)
+{
+    char url[2048];
+    const char *base = p->cfg.upstream_url;
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=%s",
+             (int)bl, base, pl->ppid, pceid);
+    kt_buf body = {0}, chain = {0};
+    long code = 0;
+    atomic_fetch_add(&p->fetches, 1);
+    kt_status st = kt_pcs_get(url, p->cfg.api_key[0] ? p->cfg.api_key : NULL,
+                              "SGX-PCK-Certificate-Issuer-Chain", &body, &chain, &code);
+    if (!st && code != 200)
+        st = kt_fail(code == 404 ? KT_ERR_NOT_FOUND : KT_ERR_UNAVAILABLE,
+                     "upstream answered HTTP %ld to pckcerts", code);
+    if (!st && !chain.len)
+        st = kt_fail(KT_ERR_VERIFY, "upstream's pckcerts came without an issuer chain");
+    kt_coll_pckcert *certs = NULL;
+    size_t n = 0, held = 0;
+    if (!st && (st = kt_coll_pckcerts_parse(body.data, body.len, &certs, &n)))
+        st = kt_fail_context(KT_ERR_VERIFY, "upstream's pckcerts");
+    /* every entry verified first, then all held: one bad entry holds none */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; !st && i < n; i++) {
+            if (!certs[i].pem.len) continue; /* "Not available" */
+            kt_pcs_validity v;
+            const char *pem = (const char *)certs[i].pem.data;
+            st = pass
+                     ? register_pck(p, pl->qeid, pem, certs[i].pem.len, (const char *)chain.data,
+                                    chain.len, true, &v)
+                     : check_pck(p, pem, certs[i].pem.len, (const char *)chain.data, chain.len, &v);
+            uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
+            if (!st &&
+                (memcmp(v.pck.cpusvn, certs[i].tcbm, 16) || memcmp(svn, certs[i].tcbm + 16, 2)))
+                st = kt_fail(KT_ERR_VERIFY, "its tcbm is not its certificate's TCB");
+            if (st) st = kt_fail_context(KT_ERR_VERIFY, "upstream's pckcerts entry %zu", i);
+            held += pass;
+        }
+    if (!st && !held) st = kt_fail(KT_ERR_NOT_FOUND, "upstream's pckcerts lists no certificate");
+    kt_coll_pckcerts_free(certs, n);
+    if (st) atomic_fetch_add(&p->upstream_errors, 1);
+    kt_buf_free(&body);
+    kt_buf_free(&chain);
+    return st;
+}
+
+/* Fetches an item unless one valid now is held. Under p->fetch. */
+static kt_status ensure_item(kt_coll_proxy *p, const char *uri, time_t now)
+{
+    kt_coll_query q;
+    kt_status st = kt_coll_query_parse(uri, strlen(uri), &q);
+    if (st) return st;
+    pthread_rwlock_rdlock(&p->lock);
+    entry *e = find(p, q.key);
+    bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
+    pthread_rwlock_unlock(&p->lock);
+    long code = 0;
+    return ok ? KT_OK : fetch_upstream(p, &q, &code);
+}
+
+kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
+{
+    if (!strcmp(p->cfg.mode, "offline"))
+        return kt_fail(KT_ERR_STATE, "offline mode has no upstream to fetch a platform's "
+                                     "collateral from (register it with import --quote)");
+    char qe[33], cpusvn[33], pcesvn[5], pceid[5], uri[1200], fmspc[13];
+    kt_hex_encode(pl->qeid, 16, qe, sizeof qe);
+    kt_hex_encode(pl->cpusvn, 16, cpusvn, sizeof cpusvn);
+    kt_hex_encode(pl->pcesvn, 2, pcesvn, sizeof pcesvn);
+    kt_hex_encode(pl->pceid, 2, pceid, sizeof pceid);
+    time_t now = kt_coll_now(p);
+    pthread_mutex_lock(&p->fetch);
+    p->registering = true;
+    kt_status st = ensure_root(p, now);
+    /* the platform's certificates: all of them from Intel PCS; another PCCS selects one */
+    if (!st && !strcmp(p->cfg.upstream_kind, "pcs")) {
+        st = fetch_pckcerts(p, pl, pceid);
+    } else if (!st) {
+        kt_coll_query q;
+        long code = 0;
+        int n = snprintf(uri, sizeof uri,
+                         "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s"
+                         "&encrypted_ppid=%s",
+                         qe, cpusvn, pcesvn, pceid, pl->ppid);
+        st = kt_coll_query_parse(uri, (size_t)n, &q);
+        if (!st) st = fetch_upstream(p, &q, &code);
+    }
+    /* the collateral a quote from it needs: its FMSPC's TCB Info, the QE and QvE identities */
+    bool found = false;
+    pthread_rwlock_rdlock(&p->lock);
+    for (size_t i = 0; !st && !found && i < p->count; i++) {
+        const entry *e = p->entries[i];
+        if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, pl->qeid, 16) &&
+            !memcmp(e->q.pceid, pl->pceid, 2)) {
+            kt_hex_encode(e->v.pck.fmspc, 6, fmspc, sizeof fmspc);
+            found = true;
+        }
+    }
+    pthread_rwlock_unlock(&p->lock);
+    if (!st && found) {
+        snprintf(uri, sizeof uri, "/sgx/certification/v4/tcb?fmspc=%s", fmspc);
+        st = ensure_item(p, uri, now);
+    }
+    if (!st) st = ensure_item(p, "/sgx/certification/v4/qe/identity", now);
+    /* the QvE's identity only matters to QvE-based verifiers: its absence is logged */
+    if (!st && ensure_item(p, "/sgx/certification/v4/qve/identity", now)) {
+        char shown[512];
+        kt_log(KT_LOG_WARN, "collateral.registration_incomplete", "item", "sgx-qve", "detail",
+               kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+        kt_clear_error();
+    }
+    /* found by its encrypted PPID from now on (pckcerts), until a restart */
+    uint8_t ppid[KT_COLL_PPID_HEX / 2], h[32];
+    if (!st && !(st = kt_hex_decode(pl->ppid, ppid, sizeof ppid) ? KT_ERR_MALFORMED : KT_OK) &&
+        !(st = kt_sha256(ppid, sizeof ppid, h))) {
+        pthread_rwlock_wrlock(&p->lock);
+        size_t i;
+        for (i = 0; i < p->platform_count; i++)
+            if (!memcmp(p->platforms[i].qeid, pl->qeid, 16) &&
+                !memcmp(p->platforms[i].pceid, pl->pceid, 2))
+                break;
+        platform *grown = i < p->platform_count
+                              ? p->platforms
+                              : realloc(p->platforms, (p->platform_count + 1) * sizeof *grown);
+        if (!grown) {
+            st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        } else {
+            p->platforms = grown;
+            memcpy(grown[i].qeid, pl->qeid, 16);
+            memcpy(grown[i].pceid, pl->pceid, 2);
+            memcpy(grown[i].ppid_sha256, h, 32);
+            if (i == p->platform_count) p->platform_count++;
+        }
+        pthread_rwlock_unlock(&p->lock);
+    }
+    p->registering = false;
+    pthread_mutex_unlock(&p->fetch);
+    if (!st)
+        kt_log(KT_LOG_INFO, "collateral.platform_registered", "qe_id", qe, "pce_id", pceid, NULL);
     return st;
 }
 
@@ -867,9 +1210,16 @@ void kt_coll_proxy_free(kt_coll_proxy *p)
     for (size_t i = 0; i < p->count; i++)
         entry_free(p->entries[i]);
     free(p->entries);
+    free(p->platforms);
+    OPENSSL_cleanse(&p->cfg, sizeof p->cfg); /* the API key and tokens */
     if (p->store) p->store->ops->free(p->store);
     kt_pcs_trust_free(p->trust);
     pthread_rwlock_destroy(&p->lock);
     pthread_mutex_destroy(&p->fetch);
     free(p);
+}
+
+const kt_coll_config *kt_coll_proxy_config(const kt_coll_proxy *p)
+{
+    return &p->cfg;
 }

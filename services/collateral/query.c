@@ -14,6 +14,7 @@ typedef enum {
     P_PCESVN = 64,
     P_PCEID = 128,
     P_PPID = 256,
+    P_PLATFORM = 512,
 } param;
 #define PCKCERT (P_QEID | P_CPUSVN | P_PCESVN | P_PCEID)
 
@@ -22,6 +23,7 @@ static const struct {
     kt_pcs_kind kind;
     kt_tee_type tee;
     unsigned allowed, required;
+    kt_coll_route route;
 } routes[] = {
     {"/sgx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC | P_UPDATE, P_FMSPC},
     {"/tdx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_TDX, P_FMSPC | P_UPDATE, P_FMSPC},
@@ -32,6 +34,12 @@ static const struct {
     {"/sgx/certification/v4/rootcacrl", KT_PCS_ROOT_CRL, KT_TEE_SGX, 0, 0},
     /* a PCCS's form: the platform by QE ID (encrypted_ppid is for Intel PCS, passed on) */
     {"/sgx/certification/v4/pckcert", KT_PCS_PCK_CERT, KT_TEE_SGX, PCKCERT | P_PPID, PCKCERT},
+    {"/sgx/certification/v4/tcbevaluationdatanumbers", KT_PCS_TCB_EVAL, KT_TEE_SGX, 0, 0},
+    {"/tdx/certification/v4/tcbevaluationdatanumbers", KT_PCS_TCB_EVAL, KT_TEE_TDX, 0, 0},
+    /* answered from what is held (see proxy.c), not items of their own */
+    {"/sgx/certification/v4/pckcerts", KT_PCS_PCK_CERT, KT_TEE_SGX, P_PPID | P_PCEID,
+     P_PPID | P_PCEID, KT_COLL_PCKCERTS},
+    {"/sgx/certification/v4/fmspcs", KT_PCS_TCB, KT_TEE_SGX, P_PLATFORM, 0, KT_COLL_FMSPCS},
 };
 
 static const struct {
@@ -39,7 +47,8 @@ static const struct {
     param p;
 } params[] = {{"fmspc", P_FMSPC},       {"update", P_UPDATE}, {"ca", P_CA},
               {"encoding", P_ENCODING}, {"qeid", P_QEID},     {"cpusvn", P_CPUSVN},
-              {"pcesvn", P_PCESVN},     {"pceid", P_PCEID},   {"encrypted_ppid", P_PPID}};
+              {"pcesvn", P_PCESVN},     {"pceid", P_PCEID},   {"encrypted_ppid", P_PPID},
+              {"platform", P_PLATFORM}};
 
 #define NAME_SHOWN 40
 
@@ -66,9 +75,37 @@ static kt_status hex(const char *name, const char *v, size_t n, uint8_t *out, si
     return kt_hex_decode(text, out, bytes) ? bad(what, v, n) : KT_OK;
 }
 
+kt_status kt_coll_word(const char *name, const char *const *words, const char *v, size_t n,
+                       unsigned *index)
+{
+    char what[160];
+    int at = snprintf(what, sizeof what, "%s must be", name);
+    for (unsigned i = 0; words[i]; i++) {
+        if (is(v, n, words[i])) {
+            *index = i;
+            return KT_OK;
+        }
+        at += snprintf(what + at, sizeof what - (size_t)at, "%s%s",
+                       i == 0         ? " "
+                       : words[i + 1] ? ", "
+                                      : " or ",
+                       words[i]);
+        if (at >= (int)sizeof what) at = (int)sizeof what - 1;
+    }
+    snprintf(what + at, sizeof what - (size_t)at, ", not");
+    return bad(what, v, n);
+}
+
+static const char *const update_words[] = {"early", "standard", NULL},
+                         *const ca_words[] = {"processor", "platform", NULL},
+                         *const encoding_words[] = {"der", "pem", NULL},
+                         *const platform_words[] = {"all", "client", "E3", "E5", NULL};
+
 static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
 {
     uint8_t ppid[KT_COLL_PPID_HEX / 2];
+    unsigned w = 0;
+    kt_status st;
     switch (p) {
     case P_FMSPC:
         return hex("fmspc", v, n, q->id.fmspc, 6);
@@ -86,23 +123,17 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
         return st;
     }
     case P_UPDATE:
-        if (is(v, n, "early"))
-            q->early = true;
-        else if (!is(v, n, "standard"))
-            return bad("update must be early or standard, not", v, n);
-        return KT_OK;
+        if (!(st = kt_coll_word("update", update_words, v, n, &w))) q->early = w == 0;
+        return st;
     case P_CA:
-        if (is(v, n, "platform"))
-            q->id.platform_ca = true;
-        else if (!is(v, n, "processor"))
-            return bad("ca must be processor or platform, not", v, n);
-        return KT_OK;
+        if (!(st = kt_coll_word("ca", ca_words, v, n, &w))) q->id.platform_ca = w == 1;
+        return st;
     case P_ENCODING:
-        if (is(v, n, "der"))
-            q->crl_pem = false;
-        else if (!is(v, n, "pem"))
-            return bad("encoding must be der or pem, not", v, n);
-        return KT_OK;
+        if (!(st = kt_coll_word("encoding", encoding_words, v, n, &w))) q->crl_pem = w == 1;
+        return st;
+    case P_PLATFORM:
+        if (!(st = kt_coll_word("platform", platform_words, v, n, &w))) q->platform = w;
+        return st;
     }
     return kt_fail(KT_ERR_MALFORMED, "parameter");
 }
@@ -112,9 +143,22 @@ static void make_key(kt_coll_query *q)
     char fmspc[13];
     const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
     const char *early = q->early ? "-early" : "";
+    if (q->route == KT_COLL_FMSPCS) {
+        snprintf(q->key, sizeof q->key, "fmspcs");
+        return;
+    }
+    if (q->route == KT_COLL_PCKCERTS) {
+        char pceid[5];
+        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
+        snprintf(q->key, sizeof q->key, "pckcerts-%s", pceid);
+        return;
+    }
     switch (q->id.kind) {
     case KT_PCS_ROOT_CRL:
         snprintf(q->key, sizeof q->key, "rootcacrl");
+        break;
+    case KT_PCS_TCB_EVAL:
+        snprintf(q->key, sizeof q->key, "%s-tcbeval", tee);
         break;
     case KT_PCS_PCK_CRL:
         snprintf(q->key, sizeof q->key, "pckcrl-%s", q->id.platform_ca ? "platform" : "processor");
@@ -159,6 +203,7 @@ kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
     }
     q->id.kind = routes[r].kind;
     q->id.tee = routes[r].tee;
+    q->route = routes[r].route;
     q->crl_pem = routes[r].kind == KT_PCS_PCK_CRL; /* Intel PCS sends PEM unless asked for DER */
     unsigned seen = 0;
     const char *at = qm ? qm + 1 : raw + n, *end = raw + n;
@@ -215,13 +260,15 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
             snprintf(uri, sizeof uri,
                      "/sgx/certification/v4/pckcert?qeid=%.32s&pceid=%.4s&cpusvn=%.32s&pcesvn=%.4s",
                      k + 8, k + 41, k + 46, k + 78);
+    else if ((!strcmp(k, "sgx-tcbeval") || !strcmp(k, "tdx-tcbeval")))
+        len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/tcbevaluationdatanumbers", k);
     else if (!strncmp(k, "sgx-qve", 7) && n == 7 + (early ? 6 : 0))
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/qve/identity%s%s", early ? "?" : "",
                        upd);
     else
         return bad("unknown item key", k, n);
     kt_status st = kt_coll_query_parse(uri, (size_t)len, q);
-    if (st || strcmp(q->key, k)) return bad("unknown item key", k, n);
+    if (st || strcmp(q->key, k) || q->route != KT_COLL_ITEM) return bad("unknown item key", k, n);
     q->crl_pem = false;
     return KT_OK;
 }
@@ -231,9 +278,22 @@ void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t c
     char fmspc[13];
     const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
     const char *upd = q->early ? "update=early" : "update=standard";
+    if (q->route != KT_COLL_ITEM) {
+        char pceid[5];
+        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
+        if (q->route == KT_COLL_FMSPCS)
+            snprintf(out, cap, "/sgx/certification/v4/fmspcs");
+        else
+            snprintf(out, cap, "/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=%s", q->ppid,
+                     pceid);
+        return;
+    }
     switch (q->id.kind) {
     case KT_PCS_ROOT_CRL:
         snprintf(out, cap, "/sgx/certification/v4/rootcacrl");
+        break;
+    case KT_PCS_TCB_EVAL:
+        snprintf(out, cap, "/%s/certification/v4/tcbevaluationdatanumbers", tee);
         break;
     case KT_PCS_PCK_CRL:
         snprintf(out, cap, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der",

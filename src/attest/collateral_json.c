@@ -433,3 +433,46 @@ void kt_qe_identity_free(kt_qe_identity *q)
     free_svn_levels(q->levels, q->level_count);
     memset(q, 0, sizeof *q);
 }
+
+kt_status kt_tcb_eval_parse(const char *json, size_t n, kt_tcb_eval *t)
+{
+    memset(t, 0, sizeof *t);
+    json_t *o = NULL;
+    const char *ctx = "tcbEvaluationDataNumbers";
+    kt_status st = split_body(json, n, ctx, &t->signed_body, &t->signed_len, t->signature, &o);
+    if (st) return st;
+    long long x = 0;
+    json_t *id = field(o, "id", JSON_STRING, ctx);
+    if (!id || (strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX"))) {
+        st = kt_fail(KT_ERR_MALFORMED, "%s: id is not SGX or TDX", ctx);
+        goto out;
+    }
+    snprintf(t->id, sizeof t->id, "%s", json_string_value(id));
+    if ((st = get_int(o, "version", 1, 1, &x, ctx)) ||
+        (st = get_time(o, "issueDate", &t->issue_date, ctx)) ||
+        (st = get_time(o, "nextUpdate", &t->next_update, ctx)))
+        goto out;
+    json_t *list = field(o, "tcbEvalNumbers", JSON_ARRAY, ctx);
+    if (!list || json_array_size(list) == 0 || json_array_size(list) > 1024) {
+        st = kt_fail(KT_ERR_MALFORMED, "%s: \"tcbEvalNumbers\" missing, empty or too long", ctx);
+        goto out;
+    }
+    t->highest = -1;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *e = json_array_get(list, i);
+        time_t when;
+        if (!json_is_object(e)) {
+            st = kt_fail(KT_ERR_MALFORMED, "%s: entry %zu is not an object", ctx, i);
+            goto out;
+        }
+        if ((st = get_int(e, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)) ||
+            (st = get_time(e, "tcbRecoveryEventDate", &when, ctx)) ||
+            (st = get_time(e, "tcbDate", &when, ctx)))
+            goto out;
+        if (x > t->highest) t->highest = x;
+        t->count++;
+    }
+out:
+    json_decref(o);
+    return st;
+}

@@ -194,6 +194,19 @@ typedef struct {
     uint8_t signature[64];
 } kt_qe_identity;
 
+/* TCB Evaluation Data Numbers (PCS v4 Appendix C): which evaluation numbers Intel
+ * supports, for one TEE. */
+typedef struct {
+    char id[8]; /* "SGX" or "TDX" */
+    time_t issue_date, next_update;
+    unsigned count;    /* entries of tcbEvalNumbers */
+    long long highest; /* the highest tcbEvaluationDataNumber listed */
+    const uint8_t *signed_body;
+    size_t signed_len;
+    uint8_t signature[64];
+} kt_tcb_eval;
+kt_status kt_tcb_eval_parse(const char *json, size_t n, kt_tcb_eval *out);
+
 /* The exact bytes of the value of a top-level key in a JSON object. */
 kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value,
                             size_t *len);

@@ -2,6 +2,7 @@
  * the trust anchor, the root CA CRL and the item's chain are filled in. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,29 @@ static kt_status check_pck_crl(kt_collateral *c, const kt_pcs_item_id *id, const
     return st;
 }
 
+/* A body the TCB signing certificate signs (TCB Info, identities, TCB Evaluation Data
+ * Numbers): its chain to the root, its signature over the signed bytes, its window. */
+static kt_status check_tcb_signed(kt_collateral *c, const char *what, const char *signed_what,
+                                  const uint8_t *signed_body, size_t signed_len,
+                                  const uint8_t sig[64], time_t issue, time_t next, time_t at,
+                                  time_t *from, time_t *to, kt_pcs_validity *v)
+{
+    char chain_what[96], window[96];
+    snprintf(chain_what, sizeof chain_what, "%s issuer chain", what);
+    snprintf(window, sizeof window, "%s issueDate..nextUpdate", what);
+    kt_status st = kt_verify_walk(c, &c->tcb_chain, 2, "the TCB signing certificate, then the root",
+                                  at, chain_what, from, to);
+    if (!st)
+        st = kt_verify_signed_body(c, &c->tcb_chain, signed_body, signed_len, sig, signed_what);
+    if (!st) st = kt_verify_window(window, at, issue, next);
+    if (!st) {
+        v->issued = issue, v->next_update = next;
+        if (next < *to) *to = next;
+        if (issue > *from) *from = issue;
+    }
+    return st;
+}
+
 static kt_status check_tcb(kt_collateral *c, const kt_pcs_item_id *id, const uint8_t *body,
                            size_t n, time_t at, time_t *from, time_t *to, kt_pcs_validity *v)
 {
@@ -174,20 +198,24 @@ static kt_status check_tcb(kt_collateral *c, const kt_pcs_item_id *id, const uin
     else if (memcmp(t.fmspc, id->fmspc, 6))
         st = kt_fail(KT_ERR_VERIFY, "TCB Info is for another FMSPC than the one asked for");
     if (!st)
-        st = kt_verify_walk(c, &c->tcb_chain, 2, "the TCB signing certificate, then the root", at,
-                            "TCB Info issuer chain", from, to);
-    if (!st)
-        st = kt_verify_signed_body(c, &c->tcb_chain, t.signed_body, t.signed_len, t.signature,
-                                   "TCB Info");
-    if (!st)
-        st = kt_verify_window("TCB Info issueDate..nextUpdate", at, t.issue_date, t.next_update);
-    if (!st) {
-        v->issued = t.issue_date, v->next_update = t.next_update;
-        if (t.next_update < *to) *to = t.next_update;
-        if (t.issue_date > *from) *from = t.issue_date;
-    }
+        st = check_tcb_signed(c, "TCB Info", "TCB Info", t.signed_body, t.signed_len, t.signature,
+                              t.issue_date, t.next_update, at, from, to, v);
     kt_tcb_info_free(&t);
     return st;
+}
+
+static kt_status check_tcb_eval(kt_collateral *c, const kt_pcs_item_id *id, const uint8_t *body,
+                                size_t n, time_t at, time_t *from, time_t *to, kt_pcs_validity *v)
+{
+    kt_tcb_eval e;
+    const char *tee = id->tee == KT_TEE_TDX ? "TDX" : "SGX";
+    kt_status st = kt_tcb_eval_parse((const char *)body, n, &e);
+    if (st) return st;
+    if (strcmp(e.id, tee))
+        return kt_fail(KT_ERR_VERIFY, "TCB Evaluation Data Numbers are for %s, not %s", e.id, tee);
+    return check_tcb_signed(c, "TCB Evaluation Data Numbers", "TCB Evaluation Data Numbers",
+                            e.signed_body, e.signed_len, e.signature, e.issue_date, e.next_update,
+                            at, from, to, v);
 }
 
 static kt_status check_identity(kt_collateral *c, const kt_pcs_item_id *id, const uint8_t *body,
@@ -201,18 +229,8 @@ static kt_status check_identity(kt_collateral *c, const kt_pcs_item_id *id, cons
     if (st) return st;
     if (strcmp(q.id, want)) st = kt_fail(KT_ERR_VERIFY, "identity is %s, not %s", q.id, want);
     if (!st)
-        st = kt_verify_walk(c, &c->tcb_chain, 2, "the TCB signing certificate, then the root", at,
-                            "identity issuer chain", from, to);
-    if (!st)
-        st = kt_verify_signed_body(c, &c->tcb_chain, q.signed_body, q.signed_len, q.signature,
-                                   "enclave identity");
-    if (!st)
-        st = kt_verify_window("identity issueDate..nextUpdate", at, q.issue_date, q.next_update);
-    if (!st) {
-        v->issued = q.issue_date, v->next_update = q.next_update;
-        if (q.next_update < *to) *to = q.next_update;
-        if (q.issue_date > *from) *from = q.issue_date;
-    }
+        st = check_tcb_signed(c, "identity", "enclave identity", q.signed_body, q.signed_len,
+                              q.signature, q.issue_date, q.next_update, at, from, to, v);
     kt_qe_identity_free(&q);
     return st;
 }
@@ -269,6 +287,8 @@ static const char *kind_name(kt_pcs_kind k)
         return "QvE Identity";
     case KT_PCS_PCK_CERT:
         return "PCK certificate";
+    case KT_PCS_TCB_EVAL:
+        return "TCB Evaluation Data Numbers";
     }
     return "item";
 }
@@ -284,7 +304,7 @@ kt_status kt_pcs_item_check(const kt_pcs_trust *t, const kt_pcs_item_id *id, con
         kt_crl crl;
         return check_root_crl(t, body, n, at, &crl, v);
     }
-    if (id->kind > KT_PCS_PCK_CERT)
+    if (id->kind > KT_PCS_TCB_EVAL)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "pcs item: unknown kind");
     if (!t->has_root_crl)
         return kt_fail(KT_ERR_STATE, "%s: no verified root CA CRL to judge its issuer chain",
@@ -316,6 +336,8 @@ kt_status kt_pcs_item_check(const kt_pcs_trust *t, const kt_pcs_item_id *id, con
             st = check_tcb(&c, id, body, n, at, &from, &to, v);
         else if (id->kind == KT_PCS_PCK_CERT)
             st = check_pck_cert(t, &c, ch, at, &from, &to, v);
+        else if (id->kind == KT_PCS_TCB_EVAL)
+            st = check_tcb_eval(&c, id, body, n, at, &from, &to, v);
         else
             st = check_identity(&c, id, body, n, at, &from, &to, v);
     }

@@ -136,6 +136,15 @@ static kt_status issue_collateral(const char *dir, const kt_cert *root, const kt
              "],\"pcesvn\":%d},\"tcbDate\":\"%s\",\"tcbStatus\":\"UpToDate\"}]}", SIM_PCESVN,
              issue);
     if ((st = write_signed_json(cdir, "tcb_info.json", "tcbInfo", body, tcb_key))) return st;
+    /* the TCB Evaluation Data Numbers (PCS v4): the one evaluation the sim TCB Info has */
+    snprintf(body, sizeof body,
+             "{\"id\":\"SGX\",\"version\":1,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+             "\"tcbEvalNumbers\":[{\"tcbEvaluationDataNumber\":1,\"tcbRecoveryEventDate\":\"%s\","
+             "\"tcbDate\":\"%s\"}]}",
+             issue, next, issue, issue);
+    if ((st = write_signed_json(cdir, "tcb_eval_numbers.json", "tcbEvaluationDataNumbers", body,
+                                tcb_key)))
+        return st;
     uint8_t mre[32], mrs[32];
     char mrs_hex[65];
     kt_sim_qe_identity_fields(mre, mrs);

@@ -66,12 +66,25 @@ static void *keep_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return u;
 }
 
+const char *kt_http_request_header(const kt_http_reply *r, const char *name)
+{
+    return r && r->request ? MHD_lookup_connection_value(r->request, MHD_HEADER_KIND, name) : NULL;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, kt_http_reply *r);
+
 /* A get handler's reply: body, type and "Name: value" header lines. */
 static enum MHD_Result reply_get(kt_http *h, struct MHD_Connection *c, const char *method,
                                  const char *uri)
 {
-    kt_http_reply r = {.code = 500};
+    kt_http_reply r = {.code = 500, .request = c};
     h->spec.get(h->spec.ctx, method, uri, &r);
+    return queue_reply(c, &r);
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, kt_http_reply *rp)
+{
+    kt_http_reply r = *rp;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         r.body.len, r.body.len ? r.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ok = MHD_NO;
@@ -157,6 +170,11 @@ static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload
         if (kt_buf_append(&u->body, upload_data, *upload_size)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (h->spec.post_reply) {
+        kt_http_reply r = {.code = 500, .request = c};
+        h->spec.post_reply(h->spec.ctx, u->body.data, u->body.len, &r);
+        return queue_reply(c, &r);
     }
     kt_buf out = {0};
     const char *out_type = "application/json";
@@ -339,7 +357,8 @@ kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port)
 {
     if (!spec || !spec->address || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: NULL argument");
-    if (spec->post_path && (!spec->post || !spec->post_type || !spec->max_body))
+    if (spec->post_path &&
+        ((!spec->post && !spec->post_reply) || !spec->post_type || !spec->max_body))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: a POST path needs a handler, type, size");
     if (!spec->tls_cert_pem != !spec->tls_key_pem)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: TLS needs both a certificate and a key");

@@ -92,6 +92,27 @@ class Standin:
         self.proc.wait()
 
 
+def post(port, target, body, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", target, body=body, headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+    r = c.getresponse()
+    got = r.read()
+    c.close()
+    return r.status, got
+
+
+def resign(text, field, key):
+    """A PCS body ({field: ..., "signature": ...}) with its signed value changed by the
+    caller already, signed again with key (PEM file) as r||s hex, via openssl."""
+    body = text.encode()
+    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=body,
+                         capture_output=True).stdout
+    r_len = der[3]
+    rr, ss = der[4:4 + r_len], der[6 + r_len:6 + r_len + der[5 + r_len]]
+    sig = rr[-32:].rjust(32, b"\0") + ss[-32:].rjust(32, b"\0")
+    return b'{"' + field.encode() + b'":' + body + b',"signature":"' + sig.hex().encode() + b'"}'
+
+
 class Proxy:
     count = 0
 
@@ -108,9 +129,11 @@ class Proxy:
         if not m:
             print(open(self.log).read())
 
-    def get(self, target, method="GET"):
+    def get(self, target, method="GET", headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         c.putrequest(method, target, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
         c.endheaders()
         r = c.getresponse()
         body = r.read()
@@ -585,6 +608,179 @@ def registration():
     p.stop()
 
 
+def reg_body(exp, **change):
+    """PCCS's platform registration body for the set's platform (the PCK ID retrieval
+    tool's fields), with changes."""
+    pck = exp["pck"]
+    b = {"qe_id": exp["header"]["user_data"][:32], "pce_id": pck["pceid"], "cpu_svn": pck["cpusvn"],
+         "pce_svn": "%02x%02x" % (pck["pcesvn"] & 255, pck["pcesvn"] >> 8), "enc_ppid": "ab" * 384}
+    b.update(change)
+    return json.dumps({k: v for k, v in b.items() if v is not None})
+
+
+def platforms():
+    """REQ mode: POST /sgx/certification/v4/platforms (PCCS's body) with the admin token
+    fetches the platform's PCK certificate(s) and collateral, verified and stored; nothing
+    is fetched on a GET miss; pckcerts lists the registered platform's certificates; user
+    tokens; bad bodies named."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    token = os.path.join(WORK, "admin.token")
+    with open(token, "w") as f:
+        f.write("s3cret-admin\n")
+    up = Standin(d, "req")
+    p = Proxy(root, os.path.join(WORK, "req-store"), exp["verify_at"], "--mode", "req",
+              "--upstream-url", up.url, "--admin-token-file", token)
+    target, tcbm, _ = pck_query(exp)
+    st, _, body = p.get(target)
+    check(st == 503 and b"req mode: fetched when a platform is registered" in body and not up.requests(),
+          "req: before any registration nothing is fetched (not even the root CA CRL)", (st, body, up.requests()))
+    reg = "/sgx/certification/v4/platforms"
+    good = reg_body(exp)
+    for headers, what in (({}, "no admin-token"), ({"admin-token": "s3cret-admi"}, "a prefix of it"),
+                          ({"admin-token": "s3cret-admin2"}, "a longer one"),
+                          ({"user-token": "s3cret-admin"}, "it as user-token")):
+        st, body = post(p.port, reg, good, headers)
+        check(st == 401 and body == b"Authentication failed.\n" and not up.requests(),
+              "req: registration with %s refused, nothing fetched" % what, (st, body))
+    admin = {"admin-token": "s3cret-admin"}
+    for body_, why in (("{", "body is not JSON"), ("[]", "not a JSON object"),
+                       (reg_body(exp)[:-1] + ', "bogus": 1}', "unknown key 'bogus'"),
+                       (reg_body(exp)[:-1] + ', "qe_id": "%s"}' % ("00" * 16), "duplicate"),
+                       (reg_body(exp, qe_id="00" * 15), "'qe_id' must be a string of 32 hex digits"),
+                       (reg_body(exp, pce_svn="0g00"), "'pce_svn' must be a string of 4 hex digits"),
+                       (reg_body(exp, enc_ppid=None), "missing 'enc_ppid'"),
+                       (reg_body(exp, cpu_svn=7), "'cpu_svn' must be a string"),
+                       (reg_body(exp, platform_manifest="00"), "multi-package platforms")):
+        st, body = post(p.port, reg, body_, admin)
+        check(st == 400 and why.encode() in body, "req: a bad registration body is refused naming it (%s)" % why,
+              (st, body))
+    c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+    c.request("POST", reg, body=good, headers=dict(admin, **{"Content-Type": "text/plain"}))
+    r = c.getresponse()
+    check(r.status == 415, "req: registration must be application/json", r.status)
+    r.read()
+    c.close()
+    check(not up.requests(), "req: no refused registration fetched anything", up.requests())
+    st, body = post(p.port, reg, good, admin)
+    check(st == 200 and body == b"Operation successful.\n", "req: the platform registered", (st, body))
+    asked = up.requests()
+    check([r for r in asked if "/pckcert?" in r and "qeid=" in r and "encrypted_ppid=" + "ab" * 384 in r] and
+          [r for r in asked if "/tcb?fmspc=" + fmspc.lower() in r.lower()] and
+          [r for r in asked if "/qe/identity" in r] and [r for r in asked if "/pckcrl" in r] and
+          [r for r in asked if "/rootcacrl" in r],
+          "req: registration fetched its PCK certificate, TCB Info, QE identity, PCK CRL, root CA CRL", asked)
+    stored = os.listdir(os.path.join(WORK, "req-store"))
+    check([f for f in stored if f.startswith("pckcert-")] and [f for f in stored if f.startswith("sgx-tcb-")],
+          "req: what registration fetched is stored", stored)
+    n = len(up.requests())
+    st, h, body = p.get(target)
+    check(st == 200 and body == pck_leaf(d) and h.get("sgx-tcbm") == tcbm,
+          "req: the registered platform's pckcert served", (st, body[:100]))
+    st, h, body = p.get(raise_tcb(target))
+    check(st == 200 and body == pck_leaf(d) and h.get("sgx-tcbm") == tcbm,
+          "req: a higher raw TCB of it served by selection", (st, body[:100]))
+    st, _, body = p.get("/sgx/certification/v4/tcb?fmspc=00906ed50000")
+    check(st == 404 and b"req mode" in body, "req: another FMSPC's TCB Info not fetched on a miss", body)
+    check(len(up.requests()) == n, "req: GETs fetched nothing", up.requests()[n:])
+    st, _, body = p.get(target.replace(exp["header"]["user_data"][:32], "ee" * 16))
+    check(st == 404 and b"req mode: fetched when a platform is registered" in body,
+          "req: an unregistered platform's pckcert is not fetched", body)
+    # pckcerts: the registered platform's certificates, as Intel PCS lists them
+    pc = "/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=0000" % ("AB" * 384)
+    st, h, body = p.get(pc)
+    try:
+        lst = json.loads(body)
+    except ValueError:
+        lst = None
+    pck = exp["pck"]
+    want_tcb = {"sgxtcbcomp%02dsvn" % (i + 1): v for i, v in enumerate(pck["sgx_tcb_components"])}
+    want_tcb["pcesvn"] = pck["pcesvn"]
+    check(st == 200 and lst == [{"tcb": want_tcb, "tcbm": tcbm, "cert": intel_quote(pck_leaf(d).decode())}] and
+          h.get("sgx-fmspc") == fmspc.upper() and h.get("sgx-pck-certificate-ca-type") == ca and
+          urllib.parse.unquote(h.get("sgx-pck-certificate-issuer-chain", "")) ==
+          read(os.path.join(d, "pck_chain.pem")).decode()[len(pck_leaf(d)):],
+          "req: pckcerts lists the platform's certificate with its TCB, TCBm and chain", (st, h, body[:300]))
+    st, _, body = p.get(pc.replace("AB" * 384, "CD" * 384))
+    check(st == 404 and b"platform not registered" in body, "req: pckcerts of an unregistered platform", body)
+    for q_, why in ((pc.replace("&pceid=0000", ""), b"missing parameter 'pceid'"),
+                    (pc.replace("AB" * 384, "AB" * 383), b"encrypted_ppid must be 768 hex digits"),
+                    (pc + "&qeid=" + "00" * 16, b"unknown parameter 'qeid'")):
+        st, _, body = p.get(q_)
+        check(st == 400 and why in body, "req: a bad pckcerts query refused naming it", body)
+    p.stop()
+    up.stop()
+    # Intel PCS as upstream: pckcerts lists every certificate; each verified, the tcbm of
+    # each matched to its certificate
+    for fault, code, why in (("", 200, b"Operation successful"),
+                             ("tcbm /pckcerts", 502, b"its tcbm is not its certificate's TCB"),
+                             ("tamper /pckcerts", 502, b"pckcerts entry 0")):
+        up = Standin(d, "reqpcs" + fault[:4], "pcs")
+        with open(up.port_file + ".tcbm", "w") as f:
+            f.write(tcbm.lower())
+        up.fault(fault)
+        store = os.path.join(WORK, "reqpcs-store" + fault[:4])
+        p = Proxy(root, store, exp["verify_at"], "--mode", "req", "--upstream-url", up.url,
+                  "--upstream-kind", "pcs", "--root-crl-url", up.url + "/IntelSGXRootCA.der",
+                  env={"KT_COLLATERAL_ADMIN_TOKEN": "env-admin"})
+        st, body = post(p.port, reg, good, {"admin-token": "env-admin"})
+        check(st == code and why in body, "req pcs upstream '%s': registration %d" % (fault or "right", code),
+              (st, body))
+        asked = up.requests()
+        check([r for r in asked if r.startswith("/sgx/certification/v4/pckcerts?encrypted_ppid=" + "ab" * 384 +
+                                                "&pceid=0000")],
+              "req pcs upstream '%s': pckcerts asked by encrypted PPID and PCE ID" % (fault or "right"), asked)
+        held = [f for f in os.listdir(store) if f.startswith("pckcert-")]
+        check(bool(held) == (code == 200), "req pcs upstream '%s': %s" % (
+            fault or "right", "the certificate stored" if code == 200 else "nothing stored"), held)
+        st, _, body = p.get(target)
+        check((st == 200) == (code == 200), "req pcs upstream '%s': pckcert %s" % (
+            fault or "right", "served" if code == 200 else "not served"), (st, body[:100]))
+        p.stop()
+        up.stop()
+    # offline: no upstream to register with
+    p = Proxy(root, os.path.join(WORK, "req-offline"), exp["verify_at"], "--mode", "offline",
+              env={"KT_COLLATERAL_ADMIN_TOKEN": "x"})
+    st, body = post(p.port, reg, good, {"admin-token": "x"})
+    check(st == 409 and b"offline mode" in body, "offline: registration over HTTP refused (409)", (st, body))
+    # no admin token configured: registration always refused
+    p.stop()
+    p = Proxy(root, os.path.join(WORK, "req-offline"), exp["verify_at"], "--mode", "offline")
+    st, body = post(p.port, reg, good, {"admin-token": ""})
+    check(st == 401 and "no admin token is configured" in open(p.log).read(),
+          "no admin token configured: registration refused and logged", (st, body))
+    p.stop()
+    # user tokens: every GET then needs user-token
+    utok = os.path.join(WORK, "user.token")
+    with open(utok, "w") as f:
+        f.write("u-token")
+    p = Proxy(root, os.path.join(WORK, "req-store"), exp["verify_at"], "--mode", "offline",
+              "--user-token-file", utok)
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    for headers, want in (({}, 401), ({"user-token": "u-toke"}, 401), ({"user-token": "u-token"}, 200),
+                          ({"admin-token": "u-token"}, 401)):
+        st, _, body = p.get(tcb, headers=headers)
+        check(st == want, "user token %s: %d" % (headers or "absent", want), (st, body[:100]))
+    st, _, body = p.get("/healthz")
+    check(st == 200, "user token: /healthz stays open for probes", st)
+    check(p.metric('kubetee_collateral_refusals_total{reason="unauthorized"}') == 3,
+          "user token: refusals counted as unauthorized")
+    p.stop()
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage-dir", os.path.join(WORK, "req-store"), "--mode",
+                        "offline", "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                       env=dict(os.environ, KT_COLLATERAL_USER_TOKEN="two words"), timeout=20)
+    check(r.returncode == 2 and "KT_COLLATERAL_USER_TOKEN: the token must be one printable word" in r.stderr,
+          "user token from the environment: a malformed one refused", r.stderr)
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage-dir", os.path.join(WORK, "req-store"), "--mode",
+                        "nearby"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 2 and "mode must be lazy, req or offline, not 'nearby'" in r.stderr,
+          "config: a bad mode named with the modes allowed", r.stderr)
+    r = subprocess.run([PROXY, "--root-ca", root, "--storage-dir", os.path.join(WORK, "req-store"), "--mode",
+                        "req"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 2 and "req mode needs upstream_url" in r.stderr, "config: req mode needs an upstream",
+          r.stderr)
+
+
 def upstream():
     """Refresh ahead of expiry, the early TCB evaluation set, Intel PCS's layout with an API
     key, and a drain on SIGTERM that lets a request in flight finish."""
@@ -827,7 +1023,7 @@ def sim():
     coll = subprocess.run([KUBETEE, "sim", "collateral"], env=env, capture_output=True,
                           text=True).stdout.strip()
     root = os.path.join(coll, "intel_root_ca.pem")  # the simulation root, by that name
-    store = os.path.join(WORK, "sim-store")
+    store = store_sim = os.path.join(WORK, "sim-store")
     r = subprocess.run([PROXY, "import", "--root-ca", root, "--storage-dir", store, "--dir", coll],
                        capture_output=True, text=True)
     check(r.returncode == 0 and "collateral.simulated_root" in r.stderr,
@@ -852,14 +1048,8 @@ def sim():
     shutil.copytree(coll, qve_dir)
     text = read(os.path.join(coll, "qe_identity.json")).decode()
     m = re.fullmatch(r'\{"enclaveIdentity":(.*),"signature":"[0-9a-fA-F]{128}"\}\s*', text, re.S)
-    body = m.group(1).replace('"id":"QE"', '"id":"QVE"', 1).encode()
-    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
-                          os.path.join(WORK, "sim", "attest", "tcb_signing.key")],
-                         input=body, capture_output=True).stdout
-    r_len = der[3]
-    rr, ss = der[4:4 + r_len], der[6 + r_len:6 + r_len + der[5 + r_len]]
-    sig = rr[-32:].rjust(32, b"\0") + ss[-32:].rjust(32, b"\0")
-    qve = b'{"enclaveIdentity":' + body + b',"signature":"' + sig.hex().encode() + b'"}'
+    tcb_key = os.path.join(WORK, "sim", "attest", "tcb_signing.key")
+    qve = resign(m.group(1).replace('"id":"QE"', '"id":"QVE"', 1), "enclaveIdentity", tcb_key)
     with open(os.path.join(qve_dir, "qve_identity.json"), "wb") as f:
         f.write(qve)
     swapped = os.path.join(WORK, "sim-swapped")
@@ -873,8 +1063,57 @@ def sim():
     up.fault("expired /qe/identity", swapped)
     st, _, got = p.get("/sgx/certification/v4/qe/identity")
     check(st == 502 and b"is QVE, not QE" in got, "sim: a QvE identity where QE's belongs is refused", got)
+    # TCB Evaluation Data Numbers (the sim collateral has them; Intel's shared sets do not)
+    up.fault("")
+    eval_target = "/sgx/certification/v4/tcbevaluationdatanumbers"
+    st, h, got = p.get(eval_target)
+    check(st == 200 and got == read(os.path.join(coll, "tcb_eval_numbers.json")) and
+          h.get("tcb-evaluation-data-numbers-issuer-chain") ==
+          intel_quote(read(os.path.join(coll, "tcb_info_issuer_chain.pem")).decode()) and
+          h.get("content-type") == "application/json",
+          "sim: tcbevaluationdatanumbers fetched, verified and served with its issuer chain", (st, h, got[:100]))
     p.stop()
     up.stop()
+    # one with TDX's id, signed again by the sim TCB signing key, where SGX's belongs; one
+    # with a changed byte
+    text = read(os.path.join(coll, "tcb_eval_numbers.json")).decode()
+    m = re.fullmatch(r'\{"tcbEvaluationDataNumbers":(.*),"signature":"[0-9a-fA-F]{128}"\}\s*', text, re.S)
+    tdx_dir = os.path.join(WORK, "sim-evaltdx")
+    shutil.copytree(coll, tdx_dir)
+    with open(os.path.join(tdx_dir, "tcb_eval_numbers.json"), "wb") as f:
+        f.write(resign(m.group(1).replace('"id":"SGX"', '"id":"TDX"', 1), "tcbEvaluationDataNumbers", tcb_key))
+    for fault, why in (("expired /tcbevaluationdatanumbers", b"are for TDX, not SGX"),
+                       ("tamper /tcbevaluationdatanumbers", b"does not verify")):
+        up = Standin(coll, "sim-eval" + fault[:3])
+        up.fault(fault, tdx_dir)
+        store = os.path.join(WORK, "sim-eval-store" + fault[:3])
+        p = Proxy(root, store, 0, "--upstream-url", up.url)
+        st, _, got = p.get(eval_target)
+        check(st == 502 and why in got and not [f for f in os.listdir(store) if "tcbeval" in f],
+              "sim: tcbevaluationdatanumbers upstream fault '%s' refused, not stored" % fault, (st, got))
+        p.stop()
+        up.stop()
+    # offline: the imported copy; TDX's is not held
+    p = Proxy(root, store_sim, 0, "--mode", "offline")
+    st, h, got = p.get(eval_target)
+    check(st == 200 and got == read(os.path.join(coll, "tcb_eval_numbers.json")),
+          "sim: tcbevaluationdatanumbers imported and served offline", (st, got[:100]))
+    st, _, got = p.get("/tdx/certification/v4/tcbevaluationdatanumbers")
+    check(st == 404 and b"tdx-tcbeval" in got, "sim: TDX's tcbevaluationdatanumbers not held", got)
+    st, _, got = p.get(eval_target + "?update=early")
+    check(st == 400 and b"unknown parameter 'update'" in got, "sim: tcbevaluationdatanumbers takes no parameter", got)
+    # fmspcs: the FMSPCs of the TCB Info held and verified
+    st, h, got = p.get("/sgx/certification/v4/fmspcs")
+    check(st == 200 and json.loads(got) == [{"fmspc": "0053494D0000"}] and
+          h.get("content-type") == "application/json", "sim: fmspcs lists the verified TCB Info's FMSPC", got)
+    st, _, got = p.get("/sgx/certification/v4/fmspcs?platform=all")
+    check(st == 200 and json.loads(got) == [{"fmspc": "0053494D0000"}], "sim: fmspcs platform=all", got)
+    st, _, got = p.get("/sgx/certification/v4/fmspcs?platform=E5")
+    check(st == 400 and b"platform: only 'all'" in got, "sim: fmspcs platform=E5 refused (no signed item says it)", got)
+    st, _, got = p.get("/sgx/certification/v4/fmspcs?platform=e5")
+    check(st == 400 and b"platform must be all, client, E3 or E5, not 'e5'" in got,
+          "sim: fmspcs platform=e5 refused naming the values", got)
+    p.stop()
 
 
 try:
@@ -885,6 +1124,7 @@ try:
     queries()
     offline()
     registration()
+    platforms()
     upstream()
     sqlite_store()
     tls()

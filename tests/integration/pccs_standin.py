@@ -13,6 +13,7 @@ lines "<fault> <path substring>" (the first whose substring is in the request pa
   down      HTTP 503
   missing   HTTP 404"""
 import http.server
+import json
 import os
 import re
 import time
@@ -76,7 +77,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/sgx/certification/v4/rootcacrl": ("root_ca_crl.der", None, None),
             # the set's one PCK certificate, whatever TCB is asked for (qeid: a PCCS's form)
             "/sgx/certification/v4/pckcert": ("pck_chain.pem", "SGX-PCK-Certificate-Issuer-Chain", "pck_chain.pem"),
+            "/sgx/certification/v4/tcbevaluationdatanumbers": ("tcb_eval_numbers.json", "TCB-Evaluation-Data-Numbers-Issuer-Chain", "tcb_info_issuer_chain.pem"),
+            "/tdx/certification/v4/tcbevaluationdatanumbers": ("tcb_eval_numbers.json", "TCB-Evaluation-Data-Numbers-Issuer-Chain", "tcb_info_issuer_chain.pem"),
         }
+        if MODE == "pcs":  # Intel PCS lists a platform's certificates; a PCCS does not
+            routes["/sgx/certification/v4/pckcerts"] = ("pck_chain.pem", "SGX-PCK-Certificate-Issuer-Chain", "pck_chain.pem")
         if MODE == "pcs" and url.path == "/IntelSGXRootCA.der":
             body = read("root_ca_crl.der")
             self.send_response(200)
@@ -107,12 +112,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault == "expired":
             with open(PORT_FILE + ".expired") as f:
                 where = f.read().strip()
-        body = read(body_name, where)
-        chain_pem = read(chain, where) if chain else b""
-        if url.path.endswith("/pckcert"):
+        try:
+            body = read(body_name, where)
+            chain_pem = read(chain, where) if chain else b""
+        except FileNotFoundError:  # the set has none (Intel's carry no QvE identity)
+            self.send_error(404)
+            return
+        if url.path.endswith("/pckcert") or url.path.endswith("/pckcerts"):
             end = b"-----END CERTIFICATE-----\n"
             leaf_end = body.index(end) + len(end)
             body, chain_pem = body[:leaf_end], body[leaf_end:]
+        if url.path.endswith("/pckcerts"):
+            # the set's one certificate, under the TCB the test says it is for (.tcbm:
+            # CPUSVN hex then PCESVN little-endian hex), and a level with none
+            with open(PORT_FILE + ".tcbm") as f:
+                tcbm = f.read().strip()
+            if fault == "tamper":  # the certificate inside the list
+                body, fault = tamper(body), None
+            tcb = {"sgxtcbcomp%02dsvn" % (i + 1): int(tcbm[2 * i:2 * i + 2], 16) for i in range(16)}
+            tcb["pcesvn"] = int(tcbm[34:36] + tcbm[32:34], 16)
+            if fault == "tcbm":
+                tcbm = tcbm[:30] + ("00" if tcbm[30:32] != "00" else "01") + tcbm[32:]
+            body = json.dumps([
+                {"tcb": tcb, "tcbm": tcbm.upper(), "cert": urllib.parse.quote(body.decode(), safe="-_.!~*'()")},
+                {"tcb": dict(tcb, pcesvn=0), "tcbm": tcbm[:32] + "0000", "cert": "Not available"},
+            ]).encode()
         if fault == "tamper":
             body = tamper(body)
         if fault == "reorder":
