@@ -16,7 +16,12 @@
 #define KT_COLL_PPID_HEX 768 /* encrypted_ppid: RSA-3072 */
 
 /* What a request asks for: one item, or a list made of items held */
-typedef enum { KT_COLL_ITEM, KT_COLL_PCKCERTS, KT_COLL_FMSPCS } kt_coll_route;
+typedef enum {
+    KT_COLL_ITEM,
+    KT_COLL_PCKCERTS,
+    KT_COLL_FMSPCS,
+    KT_COLL_PLATFORM, /* a stored platform registration ("platform-<qeid>-<pceid>") */
+} kt_coll_route;
 
 typedef struct {
     kt_pcs_item_id id;

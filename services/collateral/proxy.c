@@ -270,9 +270,38 @@ static kt_status admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *
 kt_status kt_coll_proxy_admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
                               size_t chain_len, const uint8_t *body, size_t body_len, bool store)
 {
+    if (q->route != KT_COLL_ITEM)
+        return kt_fail(KT_ERR_MALFORMED, "%s is not an item of collateral", q->key);
     pthread_mutex_lock(&p->fetch);
     kt_status st = admit(p, q, chain, chain_len, body, body_len, store);
     pthread_mutex_unlock(&p->fetch);
+    return st;
+}
+
+/* Knows a platform by its encrypted PPID's SHA-256 (a registration replaces an earlier
+ * one of the same QE ID and PCE ID). */
+static kt_status platform_set(kt_coll_proxy *p, const uint8_t qeid[16], const uint8_t pceid[2],
+                              const uint8_t h[32])
+{
+    kt_status st = KT_OK;
+    pthread_rwlock_wrlock(&p->lock);
+    size_t i;
+    for (i = 0; i < p->platform_count; i++)
+        if (!memcmp(p->platforms[i].qeid, qeid, 16) && !memcmp(p->platforms[i].pceid, pceid, 2))
+            break;
+    platform *grown = i < p->platform_count
+                          ? p->platforms
+                          : realloc(p->platforms, (p->platform_count + 1) * sizeof *grown);
+    if (!grown) {
+        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    } else {
+        p->platforms = grown;
+        memcpy(grown[i].qeid, qeid, 16);
+        memcpy(grown[i].pceid, pceid, 2);
+        memcpy(grown[i].ppid_sha256, h, 32);
+        if (i == p->platform_count) p->platform_count++;
+    }
+    pthread_rwlock_unlock(&p->lock);
     return st;
 }
 
@@ -925,6 +954,30 @@ static bool is_judge(const char *key)
     return false;
 }
 
+/* A stored registration: one record whose body is 64 lower-case hex digits. */
+static void load_platform(kt_coll_proxy *p, const kt_coll_query *q)
+{
+    kt_buf rec = {0};
+    kt_coll_record r;
+    uint8_t h[32];
+    char hex[65] = "";
+    bool ok = p->store->ops->get(p->store, q->key, &rec) == KT_OK;
+    const uint8_t *d = rec.data;
+    size_t n = rec.len;
+    ok = ok && kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && r.chain_len == 0 &&
+         r.body_len == 64;
+    if (ok) memcpy(hex, r.body, 64);
+    for (int i = 0; ok && i < 64; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    ok = ok && !kt_hex_decode(hex, h, 32) && platform_set(p, q->qeid, q->pceid, h) == KT_OK;
+    kt_buf_free(&rec);
+    kt_clear_error();
+    if (!ok) {
+        atomic_fetch_add(&p->refusals[R_STORE_UNVERIFIED], 1);
+        kt_log(KT_LOG_WARN, "collateral.store_item_refused", "item", q->key, NULL);
+    }
+}
+
 static void load_one(kt_coll_proxy *p, const char *key)
 {
     kt_coll_query q;
@@ -932,6 +985,10 @@ static void load_one(kt_coll_proxy *p, const char *key)
     bool held = p->store->ops->get(p->store, key, &rec) == KT_OK;
     kt_buf_free(&rec);
     kt_clear_error();
+    if (held && kt_coll_key_parse(key, &q) == KT_OK && q.route == KT_COLL_PLATFORM) {
+        load_platform(p, &q);
+        return;
+    }
     if (!held) return;
     if (kt_coll_key_parse(key, &q) == KT_OK && !reverify(p, &q, true)) {
         atomic_fetch_add(&p->refusals[R_STORE_UNVERIFIED], 1);
@@ -1158,26 +1215,18 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
     /* found by its encrypted PPID from now on (pckcerts), until a restart */
     uint8_t ppid[KT_COLL_PPID_HEX / 2], h[32];
     if (!st && !(st = kt_hex_decode(pl->ppid, ppid, sizeof ppid) ? KT_ERR_MALFORMED : KT_OK) &&
-        !(st = kt_sha256(ppid, sizeof ppid, h))) {
-        pthread_rwlock_wrlock(&p->lock);
-        size_t i;
-        for (i = 0; i < p->platform_count; i++)
-            if (!memcmp(p->platforms[i].qeid, pl->qeid, 16) &&
-                !memcmp(p->platforms[i].pceid, pl->pceid, 2))
-                break;
-        platform *grown = i < p->platform_count
-                              ? p->platforms
-                              : realloc(p->platforms, (p->platform_count + 1) * sizeof *grown);
-        if (!grown) {
-            st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        } else {
-            p->platforms = grown;
-            memcpy(grown[i].qeid, pl->qeid, 16);
-            memcpy(grown[i].pceid, pl->pceid, 2);
-            memcpy(grown[i].ppid_sha256, h, 32);
-            if (i == p->platform_count) p->platform_count++;
-        }
-        pthread_rwlock_unlock(&p->lock);
+        !(st = kt_sha256(ppid, sizeof ppid, h)))
+        st = platform_set(p, pl->qeid, pl->pceid, h);
+    /* stored, so pckcerts finds it after a restart: not a signed item (the admin's word),
+     * it only chooses which verified certificates are listed */
+    if (!st) {
+        char key[KT_COLL_KEY_MAX], hex[65];
+        kt_buf rec = {0};
+        snprintf(key, sizeof key, "platform-%s-%s", qe, pceid);
+        kt_hex_encode(h, 32, hex, sizeof hex);
+        st = kt_coll_record_write(&rec, key, now, "", 0, hex, 64);
+        if (!st) st = p->store->ops->put(p->store, key, &rec);
+        kt_buf_free(&rec);
     }
     p->registering = false;
     pthread_mutex_unlock(&p->fetch);

@@ -240,6 +240,21 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
     const char *k = key;
     size_t n = key ? strnlen(key, KT_COLL_KEY_MAX) : KT_COLL_KEY_MAX;
     if (n >= KT_COLL_KEY_MAX) return kt_fail(KT_ERR_MALFORMED, "item key too long");
+    if (!strncmp(k, "platform-", 9) && n == 9 + 32 + 1 + 4 && k[41] == '-') {
+        /* a registration: the platform's QE ID and PCE ID, lower-case hex as written */
+        char qe[33], pce[5];
+        memset(q, 0, sizeof *q);
+        memcpy(qe, k + 9, 32), memcpy(pce, k + 42, 4);
+        qe[32] = pce[4] = '\0';
+        for (size_t i = 9; i < n; i++)
+            if (i != 41 && !((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
+                return bad("unknown item key", k, n);
+        if (kt_hex_decode(qe, q->qeid, 16) || kt_hex_decode(pce, q->pceid, 2))
+            return bad("unknown item key", k, n);
+        q->route = KT_COLL_PLATFORM;
+        memcpy(q->key, k, n + 1);
+        return KT_OK;
+    }
     bool early = n > 6 && !strcmp(k + n - 6, "-early");
     const char *upd = early ? "update=early" : "";
     int len;

@@ -710,6 +710,33 @@ def platforms():
         check(st == 400 and why in body, "req: a bad pckcerts query refused naming it", body)
     p.stop()
     up.stop()
+    # the registration is stored: pckcerts finds the platform after a restart; a changed
+    # registration record is refused on load (counted), and the platform is then unknown
+    store = os.path.join(WORK, "req-store")
+    regs = [f for f in os.listdir(store) if f.startswith("platform-")]
+    check(regs == ["platform-%s-0000.item" % exp["header"]["user_data"][:32]],
+          "req: the registration stored under its QE ID and PCE ID", regs)
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
+    st, _, body = p.get(pc)
+    check(st == 200 and json.loads(body)[0]["tcbm"] == tcbm, "req: pckcerts after a restart", (st, body[:100]))
+    p.stop()
+    path = os.path.join(store, regs[0])
+    rec = read(path)
+    with open(path, "wb") as f:
+        f.write(rec[:-1] + (b"0" if rec[-1:] != b"0" else b"1"))
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
+    st, _, body = p.get(pc)
+    check(st == 404 and b"platform not registered" in body, "req: a changed registration record: no platform", body)
+    p.stop()
+    with open(path, "wb") as f:
+        f.write(rec.replace(b" 64\n", b" 63\n", 1)[:-1])
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
+    check(p.metric('kubetee_collateral_refusals_total{reason="store_unverified"}') == 1 and
+          "collateral.store_item_refused item=" + regs[0][:-5] in open(p.log).read(),
+          "req: a malformed registration record refused on load, counted and logged")
+    p.stop()
+    with open(path, "wb") as f:
+        f.write(rec)
     # Intel PCS as upstream: pckcerts lists every certificate; each verified, the tcbm of
     # each matched to its certificate
     for fault, code, why in (("", 200, b"Operation successful"),
