@@ -108,6 +108,8 @@ printf '\x02KTCI1 sgx-qe 1751623200 3 2\nabc{}KTCI1 rootcacrl 0 0 1\n0' > "$work
 printf '\x00/sgx/certification/v4/fmspcs?platform=all' > "$work/collateral_query/fmspcs"
 printf '\x00/sgx/certification/v4/pckcerts?encrypted_ppid=%0768d&pceid=0000' 0 > "$work/collateral_query/pckcerts-query"
 printf '\x00/tdx/certification/v4/tcbevaluationdatanumbers' > "$work/collateral_query/tcbeval"
+printf '\x00/tdx/certification/v4/qe/identity?tcbEvaluationDataNumber=17' > "$work/collateral_query/evalnum"
+printf '\x01sgx-tcb-00a067110000-eval17' > "$work/collateral_query/evalkey"
 printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"%032d","pce_svn":"0d00","enc_ppid":"%0768d","platform_manifest":""}' 0 0 0 > "$work/collateral_query/platform"
 printf '\x04[{"tcb":{"sgxtcbcomp01svn":1,"pcesvn":13},"tcbm":"%036d","cert":"-----BEGIN%%20CERTIFICATE-----%%0A"},{"tcb":{},"tcbm":"%036d","cert":"Not available"}]' 0 0 > "$work/collateral_query/pckcerts"
 printf '\x06{"tcbEvaluationDataNumbers":{"id":"SGX","version":1,"issueDate":"2025-06-03T23:58:51Z","nextUpdate":"2025-07-03T23:58:51Z","tcbEvalNumbers":[{"tcbEvaluationDataNumber":19,"tcbRecoveryEventDate":"2025-05-13T00:00:00Z","tcbDate":"2025-05-14T00:00:00Z"}]},"signature":"%0128d"}' 0 > "$work/collateral/tcbeval"

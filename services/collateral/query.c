@@ -15,6 +15,7 @@ typedef enum {
     P_PCEID = 128,
     P_PPID = 256,
     P_PLATFORM = 512,
+    P_EVAL = 1024,
 } param;
 #define PCKCERT (P_QEID | P_CPUSVN | P_PCESVN | P_PCEID)
 
@@ -25,11 +26,11 @@ static const struct {
     unsigned allowed, required;
     kt_coll_route route;
 } routes[] = {
-    {"/sgx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC | P_UPDATE, P_FMSPC},
-    {"/tdx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_TDX, P_FMSPC | P_UPDATE, P_FMSPC},
-    {"/sgx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_SGX, P_UPDATE, 0},
-    {"/tdx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_TDX, P_UPDATE, 0},
-    {"/sgx/certification/v4/qve/identity", KT_PCS_QVE_IDENTITY, KT_TEE_SGX, P_UPDATE, 0},
+    {"/sgx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC | P_UPDATE | P_EVAL, P_FMSPC},
+    {"/tdx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_TDX, P_FMSPC | P_UPDATE | P_EVAL, P_FMSPC},
+    {"/sgx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_SGX, P_UPDATE | P_EVAL, 0},
+    {"/tdx/certification/v4/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_TDX, P_UPDATE | P_EVAL, 0},
+    {"/sgx/certification/v4/qve/identity", KT_PCS_QVE_IDENTITY, KT_TEE_SGX, P_UPDATE | P_EVAL, 0},
     {"/sgx/certification/v4/pckcrl", KT_PCS_PCK_CRL, KT_TEE_SGX, P_CA | P_ENCODING, P_CA},
     {"/sgx/certification/v4/rootcacrl", KT_PCS_ROOT_CRL, KT_TEE_SGX, 0, 0},
     /* a PCCS's form: the platform by QE ID (encrypted_ppid is for Intel PCS, passed on) */
@@ -45,10 +46,17 @@ static const struct {
 static const struct {
     const char *name;
     param p;
-} params[] = {{"fmspc", P_FMSPC},       {"update", P_UPDATE}, {"ca", P_CA},
-              {"encoding", P_ENCODING}, {"qeid", P_QEID},     {"cpusvn", P_CPUSVN},
-              {"pcesvn", P_PCESVN},     {"pceid", P_PCEID},   {"encrypted_ppid", P_PPID},
-              {"platform", P_PLATFORM}};
+} params[] = {{"fmspc", P_FMSPC},
+              {"update", P_UPDATE},
+              {"ca", P_CA},
+              {"encoding", P_ENCODING},
+              {"qeid", P_QEID},
+              {"cpusvn", P_CPUSVN},
+              {"pcesvn", P_PCESVN},
+              {"pceid", P_PCEID},
+              {"encrypted_ppid", P_PPID},
+              {"platform", P_PLATFORM},
+              {"tcbEvaluationDataNumber", P_EVAL}};
 
 #define NAME_SHOWN 40
 
@@ -131,6 +139,22 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
     case P_ENCODING:
         if (!(st = kt_coll_word("encoding", encoding_words, v, n, &w))) q->crl_pem = w == 1;
         return st;
+    case P_EVAL: { /* decimal, no sign, no leading zero */
+        uint64_t x = 0;
+        char text[16];
+        if (n == 0 || n > 10 || v[0] == '0')
+            return bad("tcbEvaluationDataNumber must be a decimal number 1..2147483647 without "
+                       "leading zeros, not",
+                       v, n);
+        memcpy(text, v, n);
+        text[n] = '\0';
+        if (kt_decimal_parse(text, 2147483647, &x) || x == 0)
+            return bad("tcbEvaluationDataNumber must be a decimal number 1..2147483647 without "
+                       "leading zeros, not",
+                       v, n);
+        q->id.eval_number = (uint32_t)x;
+        return KT_OK;
+    }
     case P_PLATFORM:
         if (!(st = kt_coll_word("platform", platform_words, v, n, &w))) q->platform = w;
         return st;
@@ -142,7 +166,11 @@ static void make_key(kt_coll_query *q)
 {
     char fmspc[13];
     const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
-    const char *early = q->early ? "-early" : "";
+    char early[24];
+    if (q->id.eval_number)
+        snprintf(early, sizeof early, "-eval%u", q->id.eval_number);
+    else
+        snprintf(early, sizeof early, "%s", q->early ? "-early" : "");
     if (q->route == KT_COLL_FMSPCS) {
         snprintf(q->key, sizeof q->key, "fmspcs");
         return;
@@ -226,6 +254,9 @@ kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
         at = amp ? amp + 1 : end;
         if (amp && at == end) return kt_fail(KT_ERR_MALFORMED, "empty parameter in the query");
     }
+    if ((seen & P_UPDATE) && (seen & P_EVAL))
+        return kt_fail(KT_ERR_MALFORMED,
+                       "update and tcbEvaluationDataNumber cannot be used together");
     unsigned missing = routes[r].required & ~seen;
     for (size_t p = 0; p < sizeof params / sizeof params[0]; p++)
         if (missing & params[p].p)
@@ -255,18 +286,25 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
         memcpy(q->key, k, n + 1);
         return KT_OK;
     }
-    bool early = n > 6 && !strcmp(k + n - 6, "-early");
-    const char *upd = early ? "update=early" : "";
+    /* the evaluation asked for: "-early" or "-eval<N>" at the end */
+    const char *dash = strrchr(k, '-');
+    char upd[48] = "";
+    size_t base = n;
+    if (n > 6 && !strcmp(k + n - 6, "-early"))
+        base = n - 6, snprintf(upd, sizeof upd, "update=early");
+    else if (dash && !strncmp(dash, "-eval", 5) && dash[5] && strlen(dash + 5) <= 10)
+        base = (size_t)(dash - k),
+        snprintf(upd, sizeof upd, "tcbEvaluationDataNumber=%s", dash + 5);
+    bool early = base != n;
     int len;
     if (!strcmp(k, "rootcacrl"))
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/rootcacrl");
     else if (!strncmp(k, "pckcrl-", 7))
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der", k + 7);
-    else if ((!strncmp(k, "sgx-tcb-", 8) || !strncmp(k, "tdx-tcb-", 8)) &&
-             n == 20 + (early ? 6 : 0))
+    else if ((!strncmp(k, "sgx-tcb-", 8) || !strncmp(k, "tdx-tcb-", 8)) && base == 20)
         len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/tcb?fmspc=%.12s%s%s", k, k + 8,
                        early ? "&" : "", upd);
-    else if ((!strncmp(k, "sgx-qe", 6) || !strncmp(k, "tdx-qe", 6)) && n == 6 + (early ? 6 : 0))
+    else if ((!strncmp(k, "sgx-qe", 6) || !strncmp(k, "tdx-qe", 6)) && base == 6)
         len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/qe/identity%s%s", k,
                        early ? "?" : "", upd);
     else if (!strncmp(k, "pckcert-", 8) && n == 8 + 32 + 1 + 4 + 1 + 36 && k[40] == '-' &&
@@ -277,7 +315,7 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
                      k + 8, k + 41, k + 46, k + 78);
     else if ((!strcmp(k, "sgx-tcbeval") || !strcmp(k, "tdx-tcbeval")))
         len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/tcbevaluationdatanumbers", k);
-    else if (!strncmp(k, "sgx-qve", 7) && n == 7 + (early ? 6 : 0))
+    else if (!strncmp(k, "sgx-qve", 7) && base == 7)
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/qve/identity%s%s", early ? "?" : "",
                        upd);
     else
@@ -292,7 +330,11 @@ void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t c
 {
     char fmspc[13];
     const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
-    const char *upd = q->early ? "update=early" : "update=standard";
+    char upd[48];
+    if (q->id.eval_number)
+        snprintf(upd, sizeof upd, "tcbEvaluationDataNumber=%u", q->id.eval_number);
+    else
+        snprintf(upd, sizeof upd, "%s", q->early ? "update=early" : "update=standard");
     if (q->route != KT_COLL_ITEM) {
         char pceid[5];
         kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);

@@ -268,6 +268,11 @@ kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
         goto out;
     if (json_object_get(o, "tcbType") && (st = get_int(o, "tcbType", 0, 255, &x, ctx))) goto out;
     t->tcb_type = json_object_get(o, "tcbType") ? (int)x : 0;
+    t->eval_number = -1;
+    if (json_object_get(o, "tcbEvaluationDataNumber") &&
+        !(st = get_int(o, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)))
+        t->eval_number = x;
+    if (st) goto out;
     if (id && strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX")) {
         st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
         goto out;
@@ -415,6 +420,11 @@ kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
         (st = get_int(o, "isvprodid", 0, 65535, &x, ctx)))
         goto out;
     q->isvprodid = (uint16_t)x;
+    q->eval_number = -1;
+    if (json_object_get(o, "tcbEvaluationDataNumber") &&
+        !(st = get_int(o, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)))
+        q->eval_number = x;
+    if (st) goto out;
     json_t *levels = field(o, "tcbLevels", JSON_ARRAY, ctx);
     if (!levels || json_array_size(levels) == 0 || json_array_size(levels) > 256) {
         st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: \"tcbLevels\" missing, empty or too long");

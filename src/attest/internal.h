@@ -165,6 +165,7 @@ typedef struct {
     char id[8]; /* "SGX" or "TDX" */
     int version;
     int tcb_type; /* how CPUSVN splits into components (0: byte i is component i+1) */
+    long long eval_number; /* tcbEvaluationDataNumber (-1: none, as version 2 may have) */
     time_t issue_date, next_update;
     uint8_t fmspc[6], pceid[2];
     kt_tcb_level *levels;
@@ -182,6 +183,7 @@ typedef struct {
 typedef struct {
     char id[8]; /* "QE" or "TD_QE" */
     int version;
+    long long eval_number; /* tcbEvaluationDataNumber (-1: none) */
     time_t issue_date, next_update;
     uint32_t miscselect, miscselect_mask;
     uint8_t attributes[16], attributes_mask[16];

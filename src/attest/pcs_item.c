@@ -197,6 +197,10 @@ static kt_status check_tcb(kt_collateral *c, const kt_pcs_item_id *id, const uin
         st = kt_fail(KT_ERR_VERIFY, "TCB Info is for %s, not %s", t.id[0] ? t.id : "SGX", tee);
     else if (memcmp(t.fmspc, id->fmspc, 6))
         st = kt_fail(KT_ERR_VERIFY, "TCB Info is for another FMSPC than the one asked for");
+    else if (id->eval_number && t.eval_number != id->eval_number)
+        st = kt_fail(KT_ERR_VERIFY,
+                     "TCB Info has tcbEvaluationDataNumber %lld, not the %u asked for",
+                     t.eval_number, id->eval_number);
     if (!st)
         st = check_tcb_signed(c, "TCB Info", "TCB Info", t.signed_body, t.signed_len, t.signature,
                               t.issue_date, t.next_update, at, from, to, v);
@@ -228,6 +232,10 @@ static kt_status check_identity(kt_collateral *c, const kt_pcs_item_id *id, cons
     kt_status st = kt_qe_identity_parse((const char *)body, n, &q);
     if (st) return st;
     if (strcmp(q.id, want)) st = kt_fail(KT_ERR_VERIFY, "identity is %s, not %s", q.id, want);
+    if (!st && id->eval_number && q.eval_number != id->eval_number)
+        st = kt_fail(KT_ERR_VERIFY,
+                     "identity has tcbEvaluationDataNumber %lld, not the %u asked for",
+                     q.eval_number, id->eval_number);
     if (!st)
         st = check_tcb_signed(c, "identity", "enclave identity", q.signed_body, q.signed_len,
                               q.signature, q.issue_date, q.next_update, at, from, to, v);

@@ -408,8 +408,8 @@ def queries():
     t = "/sgx/certification/v4/tcb"
     for target, code, why in [
         (t + "?fmspc=%s&fmspc=%s" % (fmspc, fmspc), 400, "parameter given twice: 'fmspc'"),
-        (t + "?fmspc=%s&tcbEvaluationDataNumber=17" % fmspc, 400,
-         "unknown parameter 'tcbEvaluationDataNumber'"),
+        (t + "?fmspc=%s&tcbEvaluationDataNumber=17&update=standard" % fmspc, 400,
+         "update and tcbEvaluationDataNumber cannot be used together"),
         (t + "?FMSPC=" + fmspc, 400, "unknown parameter 'FMSPC'"),
         (t + "?fmspc=" + fmspc[:-1], 400, "fmspc must be 12 hex digits"),
         (t + "?fmspc=" + fmspc + "0", 400, "fmspc must be 12 hex digits"),
@@ -808,6 +808,44 @@ def platforms():
           r.stderr)
 
 
+def eval_numbers():
+    """tcbEvaluationDataNumber on tcb and the identities: asked of upstream, kept apart, and
+    what comes back must be that evaluation's; the parameter checked strictly."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    tcb_n = json.loads(read(os.path.join(d, "tcb_info.json")))["tcbInfo"]["tcbEvaluationDataNumber"]
+    qe_n = json.loads(read(os.path.join(d, "qe_identity.json")))["enclaveIdentity"]["tcbEvaluationDataNumber"]
+    up = Standin(d, "evalnum")
+    store = os.path.join(WORK, "evalnum-store")
+    p = Proxy(root, store, exp["verify_at"], "--upstream-url", up.url)
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    st, _, body = p.get("%s&tcbEvaluationDataNumber=%d" % (tcb, tcb_n))
+    check(st == 200 and body == read(os.path.join(d, "tcb_info.json")) and
+          [r for r in up.requests() if "tcbEvaluationDataNumber=%d" % tcb_n in r and "update=" not in r],
+          "eval: TCB Info of evaluation %d asked of upstream by number and served" % tcb_n, (st, up.requests()))
+    check("sgx-tcb-%s-eval%d.item" % (fmspc.lower(), tcb_n) in os.listdir(store),
+          "eval: kept under its own key", os.listdir(store))
+    st, _, body = p.get("%s&tcbEvaluationDataNumber=%d" % (tcb, tcb_n + 1))
+    check(st == 502 and ("has tcbEvaluationDataNumber %d, not the %d asked for" % (tcb_n, tcb_n + 1)).encode() in body,
+          "eval: upstream's TCB Info of another evaluation refused", body)
+    st, _, body = p.get("/sgx/certification/v4/qe/identity?tcbEvaluationDataNumber=%d" % qe_n)
+    check(st == 200 and body == read(os.path.join(d, "qe_identity.json")), "eval: QE identity by number", (st, body[:100]))
+    st, _, body = p.get("/sgx/certification/v4/qe/identity?tcbEvaluationDataNumber=%d" % (qe_n + 5))
+    check(st == 502 and b"identity has tcbEvaluationDataNumber" in body, "eval: QE identity of another evaluation refused", body)
+    for q_, why in (("%s&update=early&tcbEvaluationDataNumber=%d" % (tcb, tcb_n), b"cannot be used together"),
+                    ("%s&tcbEvaluationDataNumber=0%d" % (tcb, tcb_n), b"without leading zeros, not '0"),
+                    ("%s&tcbEvaluationDataNumber=0" % tcb, b"tcbEvaluationDataNumber must be"),
+                    ("%s&tcbEvaluationDataNumber=2147483648" % tcb, b"tcbEvaluationDataNumber must be"),
+                    ("%s&tcbEvaluationDataNumber=-1" % tcb, b"tcbEvaluationDataNumber must be"),
+                    ("%s&tcbEvaluationDataNumber=" % tcb, b"tcbEvaluationDataNumber must be"),
+                    ("%s&tcbevaluationdatanumber=%d" % (tcb, tcb_n), b"unknown parameter 'tcbevaluationdatanumber'"),
+                    ("/sgx/certification/v4/pckcrl?ca=processor&tcbEvaluationDataNumber=1", b"unknown parameter")):
+        st, _, body = p.get(q_)
+        check(st == 400 and why in body, "eval: a bad query refused naming it (%s)" % why.decode(), body)
+    p.stop()
+    up.stop()
+
+
 def upstream():
     """Refresh ahead of expiry, the early TCB evaluation set, Intel PCS's layout with an API
     key, and a drain on SIGTERM that lets a request in flight finish."""
@@ -1152,6 +1190,7 @@ try:
     offline()
     registration()
     platforms()
+    eval_numbers()
     upstream()
     sqlite_store()
     tls()
