@@ -39,6 +39,28 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
 fi
 
+# the kustomize test checks every rendered object against the Kubernetes API schema with
+# the client's generated models (tests/integration/k8s_schema.py)
+packages+=(python3-kubernetes)
+# Debian's kubectl (kubernetes-client, 1.20) renders the Kustomize bases in the tests too,
+# since it is the one Debian 12 users get. A kubectl of another package (a cloud SDK's)
+# owns /usr/bin/kubectl and conflicts with it: then Debian's is unpacked, not installed,
+# into /opt/kubetee/kubernetes-client (tests/integration/kustomize.py looks there)
+debkc=/opt/kubetee/kubernetes-client
+if command -v kubectl >/dev/null && ! dpkg -S "$(readlink -f "$(command -v kubectl)")" 2>/dev/null |
+    grep -q '^kubernetes-client:' && [ ! -x "$debkc/usr/bin/kubectl" ]; then
+  echo "install-deps: unpacking Debian's kubernetes-client into $debkc" >&2
+  dl=$(mktemp -d)
+  (cd "$dl" && { apt-get download -qq -o APT::Sandbox::User=root kubernetes-client 2>/dev/null ||
+    { apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root kubernetes-client; }; })
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+  "${as_root[@]}" mkdir -p "$debkc.tmp"
+  "${as_root[@]}" dpkg-deb -x "$dl"/kubernetes-client_*.deb "$debkc.tmp"
+  "${as_root[@]}" mv "$debkc.tmp" "$debkc"
+  rm -rf "$dl"
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

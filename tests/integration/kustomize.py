@@ -1,23 +1,48 @@
 #!/usr/bin/python3
-"""Every Kustomize base under deploy/ renders with `kubectl kustomize`, and every pod it
-makes is locked down: seccomp RuntimeDefault, and in each container a read-only root
-filesystem, no privilege escalation, every capability dropped and none added, not
-privileged, CPU and memory limits. An exception must be listed in EXCEPTIONS with the
-test that shows why it is needed (none today). The checker itself is shown to catch each
+"""Every Kustomize base and overlay under deploy/ renders with `kubectl kustomize`, both
+with Debian 12's kubectl (kubernetes-client 1.20, what a Debian user gets: installed, or
+unpacked by scripts/install-deps.sh beside a kubectl of another package) and with the
+machine's, to the same objects; every rendered object is valid against the Kubernetes API
+schema (k8s_schema.py: python3-kubernetes's models, generated from the API's OpenAPI
+document); and every pod it makes is locked down: seccomp RuntimeDefault, a non-root user,
+and in each container a read-only root filesystem, no privilege escalation, every
+capability dropped and none added, not privileged, CPU and memory limits. An exception
+must be listed in EXCEPTIONS with the reason. The sim overlay is wired: the TA finds the
+collateral proxy by a Service that selects its pods on a port they serve, every volume's
+ConfigMap, Secret and claim is rendered or is an input the docs name (INPUTS), and every
+image is one `make images` builds. The checkers themselves are shown to catch each
 setting missing, so a pass means something."""
 import copy
 import os
+import re
+import shutil
 import subprocess
 import sys
 import unittest
 
 import yaml
 
+import k8s_schema
+
 ROOT = sys.argv.pop(1)
 DEPLOY = os.path.join(ROOT, "deploy")
 WORKLOADS = {"Pod", "Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"}
-# (kind, name, container, setting) -> why; empty: nothing here needs an exception
-EXCEPTIONS = {}
+# (kind, name, container, setting) -> why
+EXCEPTIONS = {
+    ("DaemonSet", "kubetee-sgx-device-plugin", "plugin", "runs as root"):
+        "kubelet's device-plugins directory, where it makes its sockets, is root's (0750); "
+        "it keeps no capabilities (deploy/sgx-device-plugin/daemonset.yaml)",
+}
+# ConfigMaps and Secrets the operator makes (not rendered): name -> where the docs say how
+INPUTS = {
+    "kubetee-sim-root": "deploy/hello, deploy/overlays/sim (kubetee sim export)",
+    "kubetee-collateral-root-ca": "deploy/collateral",
+    "kubetee-signer-config": "deploy/signer",
+    "kubetee-signer-tls": "deploy/signer",
+    "kubetee-signer-secret": "deploy/signer",
+    "kubetee-sgx-webhook-tls": "deploy/sgx-webhook (make-certs.sh)",
+}
+DEBIAN_KUBECTL = "/opt/kubetee/kubernetes-client/usr/bin/kubectl"
 
 
 def kustomizations():
@@ -28,11 +53,44 @@ def kustomizations():
     return sorted(found)
 
 
-def render(d):
-    out = subprocess.run(["kubectl", "kustomize", d], capture_output=True, text=True, timeout=60)
+def kubectls():
+    """Debian's kubectl first (required), then the machine's if it is another."""
+    machine = shutil.which("kubectl")
+    owner = subprocess.run(["dpkg", "-S", os.path.realpath(machine)], capture_output=True,
+                           text=True).stdout if machine else ""
+    if owner.startswith("kubernetes-client:"):
+        return [machine]
+    if not os.access(DEBIAN_KUBECTL, os.X_OK):
+        raise AssertionError("Debian's kubectl (kubernetes-client) is neither installed nor at %s: "
+                             "run scripts/install-deps.sh" % DEBIAN_KUBECTL)
+    return [DEBIAN_KUBECTL] + ([machine] if machine else [])
+
+
+def render(d, kubectl=None):
+    kubectl = kubectl or kubectls()[0]
+    out = subprocess.run([kubectl, "kustomize", d], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
-        raise AssertionError("kubectl kustomize %s: %s" % (d, out.stderr.strip()))
+        raise AssertionError("%s kustomize %s: %s" % (kubectl, d, out.stderr.strip()))
     return [o for o in yaml.safe_load_all(out.stdout) if o]
+
+
+ORDERED = {"containers", "initContainers", "command", "args"}
+
+
+def normal(obj, key=None):
+    """An object with its lists of named items sorted where order means nothing."""
+    if isinstance(obj, dict):
+        return {k: normal(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        items = [normal(v) for v in obj]
+        if key not in ORDERED and items and all(isinstance(v, dict) and "name" in v for v in items):
+            items.sort(key=lambda v: v["name"])
+        return items
+    return obj
+
+
+def rendered_set(objs):
+    return sorted((normal(o) for o in objs), key=lambda o: (o["kind"], o["metadata"]["name"]))
 
 
 def pod_spec(obj):
@@ -53,10 +111,15 @@ def problems(obj):
         if (kind, name, container, setting) not in EXCEPTIONS:
             found.append("%s/%s container %s: %s" % (kind, name, container, setting))
 
-    pod_seccomp = spec.get("securityContext", {}).get("seccompProfile", {}).get("type")
+    psc = spec.get("securityContext", {})
+    pod_seccomp = psc.get("seccompProfile", {}).get("type")
     for c in spec.get("initContainers", []) + spec.get("containers", []):
         sc = c.get("securityContext", {})
         cn = c["name"]
+        non_root = sc.get("runAsNonRoot", psc.get("runAsNonRoot"))
+        uid = sc.get("runAsUser", psc.get("runAsUser"))
+        if non_root is not True or uid == 0:
+            bad(cn, "runs as root")
         if sc.get("seccompProfile", {}).get("type", pod_seccomp) != "RuntimeDefault":
             bad(cn, "seccomp profile is not RuntimeDefault")
         if sc.get("readOnlyRootFilesystem") is not True:
@@ -81,7 +144,8 @@ LOCKED = {
     "kind": "Pod",
     "metadata": {"name": "p"},
     "spec": {
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True,
+                            "runAsUser": 65532},
         "containers": [{
             "name": "c",
             "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
@@ -114,6 +178,9 @@ class Checker(unittest.TestCase):
             "no cpu limit": lambda s, c: c["resources"]["limits"].pop("cpu"),
             "no memory limit": lambda s, c: c["resources"].pop("limits"),
             "Unconfined": lambda s, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+            "runAsNonRoot": lambda s, c: s["securityContext"].pop("runAsNonRoot"),
+            "uid 0": lambda s, c: c["securityContext"].update(runAsUser=0),
+            "runAsNonRoot false": lambda s, c: c["securityContext"].update(runAsNonRoot=False),
         }
         for what, edit in cases.items():
             found = broken(edit)
@@ -126,18 +193,154 @@ class Checker(unittest.TestCase):
         self.assertTrue(any("container init" in f for f in problems(p)))
 
 
+class Schema(unittest.TestCase):
+    """The schema check finds what the API server would refuse."""
+
+    def test_locked_pod_is_valid(self):
+        p = copy.deepcopy(LOCKED)
+        p["apiVersion"] = "v1"
+        p["spec"]["containers"][0]["image"] = "x"
+        self.assertEqual(k8s_schema.problems(p), [])
+
+    def test_errors_are_found_and_named(self):
+        def broken(edit):
+            p = copy.deepcopy(LOCKED)
+            p["apiVersion"] = "v1"
+            edit(p, p["spec"]["containers"][0])
+            return " ".join(k8s_schema.problems(p))
+
+        self.assertIn("readOnlyRootFilesytem: no such field",
+                      broken(lambda p, c: c["securityContext"].update(readOnlyRootFilesytem=True)))
+        self.assertIn("runAsUser: int expected",
+                      broken(lambda p, c: c["securityContext"].update(runAsUser="65532")))
+        self.assertIn("allowPrivilegeEscalation: bool expected",
+                      broken(lambda p, c: c["securityContext"].update(allowPrivilegeEscalation="no")))
+        self.assertIn("a list expected", broken(lambda p, c: c["securityContext"]["capabilities"].update(drop="ALL")))
+        self.assertIn("`containers`, must not be `None`", broken(lambda p, c: p["spec"].pop("containers")))
+        self.assertIn("`name`, must not be `None`", broken(lambda p, c: c.pop("name")))
+        self.assertIn("no such kind", broken(lambda p, c: p.update(kind="Pdo")))
+        self.assertIn("no such kind", broken(lambda p, c: p.update(apiVersion="apps/v1")))
+
+
+def rendered_everywhere():
+    """{base or overlay: objects}, each rendered by every kubectl, which must agree."""
+    out = {}
+    for d in kustomizations():
+        renders = [render(d, k) for k in kubectls()]
+        for other in renders[1:]:
+            if rendered_set(other) != rendered_set(renders[0]):
+                raise AssertionError("%s renders differently with %s" % (d, kubectls()))
+        out[os.path.relpath(d, DEPLOY)] = renders[0]
+    return out
+
+
 class Bases(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rendered = rendered_everywhere()
+
     def test_every_base_renders_and_is_locked_down(self):
-        dirs = kustomizations()
-        self.assertTrue(dirs, "no kustomization.yaml under deploy/")
+        self.assertTrue(self.rendered, "no kustomization.yaml under deploy/")
+        for want in ("sgx-device-plugin", "sgx-webhook", "namespace", "collateral", "signer", "hello",
+                     "overlays/sim", "overlays/sgx"):
+            self.assertIn(want, self.rendered)
         workloads = 0
-        for d in dirs:
-            with self.subTest(base=os.path.relpath(d, ROOT)):
-                for obj in render(d):
+        for d, objs in self.rendered.items():
+            with self.subTest(base=d):
+                for obj in objs:
                     if obj["kind"] in WORKLOADS:
                         workloads += 1
                         self.assertEqual(problems(obj), [])
         self.assertGreater(workloads, 0, "the bases render no workload")
+
+    def test_every_object_is_valid_against_the_api_schema(self):
+        for d, objs in self.rendered.items():
+            for obj in objs:
+                with self.subTest(base=d, obj="%s/%s" % (obj["kind"], obj["metadata"]["name"])):
+                    self.assertEqual(k8s_schema.problems(obj), [])
+
+    def test_every_image_is_one_make_images_builds(self):
+        made = {n for n in os.listdir(os.path.join(ROOT, "images")) if n != "runtime"}
+        made |= {"kubetee-runtime", "hello"}
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(kubetee VERSION ([0-9.]+)", f.read()).group(1)
+        for d, objs in self.rendered.items():
+            for obj in objs:
+                if obj["kind"] not in WORKLOADS:
+                    continue
+                spec = pod_spec(obj)
+                for c in spec.get("initContainers", []) + spec["containers"]:
+                    with self.subTest(base=d, container=c["name"]):
+                        m = re.fullmatch(r"kubetee/([a-z0-9-]+):([0-9.]+)", c["image"])
+                        self.assertTrue(m, c["image"])
+                        self.assertIn(m.group(1), made)
+                        self.assertEqual(m.group(2), version)
+
+    def test_every_reference_is_rendered_or_a_documented_input(self):
+        for d, objs in self.rendered.items():
+            have = {(o["kind"], o["metadata"]["name"]) for o in objs}
+            for obj in objs:
+                if obj["kind"] not in WORKLOADS:
+                    continue
+                spec = pod_spec(obj)
+                refs = []
+                for v in spec.get("volumes", []):
+                    if "configMap" in v:
+                        refs.append(("ConfigMap", v["configMap"]["name"]))
+                    if "secret" in v:
+                        refs.append(("Secret", v["secret"]["secretName"]))
+                    if "persistentVolumeClaim" in v:
+                        refs.append(("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"]))
+                for c in spec.get("initContainers", []) + spec["containers"]:
+                    for e in c.get("env", []):
+                        for kind, ref in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                            if ref in e.get("valueFrom", {}):
+                                refs.append((kind, e["valueFrom"][ref]["name"]))
+                for kind, name in refs:
+                    with self.subTest(base=d, ref="%s/%s" % (kind, name)):
+                        if kind == "PersistentVolumeClaim" or name not in INPUTS:
+                            self.assertIn((kind, name), have)
+
+    def test_the_sim_ta_finds_the_collateral_proxy_by_service_name(self):
+        objs = self.rendered["overlays/sim"]
+        (job,) = [o for o in objs if o["kind"] == "Job"]
+        spec = pod_spec(job)
+        (verify,) = [c for c in spec["containers"] if c["name"] == "verify"]
+        env = {e["name"]: e.get("value") for e in verify["env"]}
+        self.assertIn("$(KUBETEE_COLLATERAL_URL)", verify["command"])
+        m = re.fullmatch(r"http://([a-z0-9-]+)\.([a-z0-9-]+)\.svc:([0-9]+)", env["KUBETEE_COLLATERAL_URL"])
+        self.assertTrue(m, env["KUBETEE_COLLATERAL_URL"])
+        name, ns, port = m.group(1), m.group(2), int(m.group(3))
+        (svc,) = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == name]
+        self.assertEqual(svc["metadata"]["namespace"], ns)
+        (sport,) = [p for p in svc["spec"]["ports"] if p["port"] == port]
+        selector = svc["spec"]["selector"]
+        backends = [o for o in objs if o["kind"] in WORKLOADS and
+                    selector.items() <= o["spec"]["template"]["metadata"]["labels"].items() and
+                    o["metadata"]["namespace"] == ns]
+        self.assertEqual([b["metadata"]["name"] for b in backends], ["kubetee-collateral"])
+        ports = [p for c in pod_spec(backends[0])["containers"] for p in c.get("ports", [])]
+        self.assertIn(sport["targetPort"], [p["name"] for p in ports] + [p["containerPort"] for p in ports])
+        served = [p for p in ports if sport["targetPort"] in (p["name"], p["containerPort"])][0]
+        (proxy,) = pod_spec(backends[0])["containers"]
+        self.assertIn("--listen=0.0.0.0:%d" % served["containerPort"], proxy["args"])
+
+    def test_sgx_resources_only_where_sgx_is(self):
+        """The hello base asks for an enclave device and EPC; the sim overlay asks for none,
+        and keeps the init steps in their order (sim root, then hello)."""
+        def sgx_limits(objs):
+            (job,) = [o for o in objs if o["kind"] == "Job"]
+            spec = pod_spec(job)
+            return [c["name"] for c in spec["initContainers"]], {
+                r for c in spec["initContainers"] + spec["containers"]
+                for r in c.get("resources", {}).get("limits", {}) if "sgx" in r}
+
+        order, base = sgx_limits(self.rendered["hello"])
+        self.assertEqual(base, {"sgx.intel.com/enclave", "alibabacloud.com/sgx_epc_MiB"})
+        self.assertEqual(order, ["sim-root", "hello"])
+        order, sim = sgx_limits(self.rendered["overlays/sim"])
+        self.assertEqual(sim, set())
+        self.assertEqual(order, ["sim-root", "hello"])
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@
 # the OCI layout. Then, if this machine can run containers (rootful podman), the sample
 # TA runs in its image locked down (read-only root, no capabilities, no new privileges,
 # no network) and prints the labelled MRENCLAVE, each service program starts in its own
-# image, and a shell cannot be started in a service image. If it cannot, the test says
-# why and stops at the umoci checks. The Debian rootfs is cached in BUILD/images-cache
+# image, a shell cannot be started in a service image, and deploy/overlays/sim's pods run
+# as rendered (tests/packaging/pod_run.py: the collateral proxy with the sim collateral
+# its init steps import, then the hello Job, whose quote verifies with collateral fetched
+# from the proxy by its Service name; under another simulation root it is refused). If
+# it cannot run containers, the test says why and stops at the umoci checks. The Debian rootfs is cached in BUILD/images-cache
 # (keyed by the package list), so only the first run fetches from Debian's archive.
 set -uo pipefail
 build=$(cd "$1" && pwd) src=$2
@@ -122,4 +125,26 @@ for name in $services; do
   refuse "$name: no shell to start in its image" "/bin/sh" \
     "${pod[@]}" "${locked[@]}" --entrypoint /bin/sh "localhost/kubetee/$name:$ver" -c true
 done
+
+# deploy/overlays/sim as rendered by kubectl kustomize, its pods run by podman
+kubectl=/opt/kubetee/kubernetes-client/usr/bin/kubectl
+[ -x "$kubectl" ] || kubectl=kubectl
+check "kubectl kustomize renders deploy/overlays/sim" bash -c "'$kubectl' kustomize '$src/deploy/overlays/sim' > '$work/sim.yaml'"
+check "a simulation root for the cluster (kubetee sim export)" env KUBETEE_SIM_DIR="$work/sim-gen" \
+  "$kubetee" sim export --out "$work/sim-root"
+check "another simulation root" env KUBETEE_SIM_DIR="$work/sim-gen2" "$kubetee" sim export --out "$work/other-root"
+run_sim() { # N SOURCE=DIR...: the overlay's pods in a fresh directory
+  local d=$work/pods-$1
+  shift
+  mkdir -p "$d" && /usr/bin/python3 "$here/pod_run.py" "$work/sim.yaml" "$d" "$@" -- "${pod[@]}" -- "${lim[@]}" "${san_env[@]}"
+}
+expect 0 "PASS  tcb=UpToDate  (simulated)" "the sim overlay runs: hello's quote verifies with collateral from the proxy" \
+  run_sim 1 kubetee-sim-root="$work/sim-root"
+cp "$work/out" "$work/pods.txt"
+check "the collateral proxy imported the sim collateral in its init steps" grep -q 'event=collateral.imported' "$work/pods.txt"
+check "the TA fetched it from the proxy by its Service name" \
+  grep -q 'event=collateral.fetched from=http://kubetee-collateral.kubetee.svc:8081 ' "$work/pods.txt"
+check "the TA ran its enclave in the Job" grep -q '^SayHello    Hello, cluster!' "$work/pods.txt"
+refuse "a TA under another simulation root refuses the proxy's collateral" "does not verify to the trust anchor" \
+  run_sim 2 kubetee-sim-root="$work/sim-root" kubetee-hello:kubetee-sim-root="$work/other-root"
 finish
