@@ -7,14 +7,16 @@
 # the OCI layout. Then, if this machine can run containers (rootful podman), the sample
 # TA runs in its image locked down (read-only root, no capabilities, no new privileges,
 # no network) and prints the labelled MRENCLAVE, each service program starts in its own
-# image, a shell cannot be started in a service image, and deploy/overlays/sim's pods run
+# image, a shell cannot be started in a service image, a project `kubetee new` made is
+# built against the installed SDK and its Containerfile on the runtime image, labelled
+# with its MRENCLAVE, and runs there; and deploy/overlays/sim's pods run
 # as rendered (tests/packaging/pod_run.py: the collateral proxy with the sim collateral
 # its init steps import, then the hello Job, whose quote verifies with collateral fetched
 # from the proxy by its Service name; under another simulation root it is refused). If
 # it cannot run containers, the test says why and stops at the umoci checks. The Debian rootfs is cached in BUILD/images-cache
 # (keyed by the package list), so only the first run fetches from Debian's archive.
 set -uo pipefail
-build=$(cd "$1" && pwd) src=$2
+build=$(cd "$1" && pwd) src=$2 cc=${3:-cc} san=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 store=$work/store
@@ -109,7 +111,7 @@ if [ -z "$runtime" ]; then
 fi
 echo "podman runs containers here (OCI runtime: $runtime)"
 [ "$runtime" = default ] || pod+=(--runtime "$runtime")
-locked=(run --rm --network none "${lim[@]}" "${san_env[@]}" --read-only --cap-drop all
+locked=(run --rm --pull never --network none "${lim[@]}" "${san_env[@]}" --read-only --cap-drop all
         --security-opt no-new-privileges --user 65532:65532)
 expect 0 "round trip ok" "hello runs in its image, locked down" \
   "${pod[@]}" "${locked[@]}" --tmpfs /var/lib/kubetee:rw,mode=1777 "localhost/kubetee/hello:$ver"
@@ -125,6 +127,29 @@ for name in $services; do
   refuse "$name: no shell to start in its image" "/bin/sh" \
     "${pod[@]}" "${locked[@]}" --entrypoint /bin/sh "localhost/kubetee/$name:$ver" -c true
 done
+
+# kubetee new's Containerfile: the project built against the installed SDK, its image on
+# the runtime image (the Containerfile's default base), labelled as kubetee dump measures
+check "cmake --install the SDK into a DESTDIR" env DESTDIR="$work/sdk" cmake --install "$build" --prefix /usr
+mkdir -p "$work/proj"
+check "kubetee new tpl-app" "$work/sdk/usr/bin/kubetee" new tpl-app --dir "$work/proj"
+p=$work/proj/tpl-app
+flags=(-DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$work/sdk/usr")
+if [ -n "$san" ]; then
+  flags+=(-DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" -DCMAKE_MODULE_LINKER_FLAGS="$san")
+fi
+check "the project configures against the installed SDK" cmake -S "$p" -B "$p/build" "${flags[@]}"
+check "and builds, signed" cmake --build "$p/build"
+tmre=$("$kubetee" dump --enclave "$p/build/tpl-app.signed.so" | awk '$1 == "mrenclave:" {print $2}')
+check "buildah builds the project's Containerfile on kubetee-runtime" \
+  buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs build --quiet --pull=never \
+  --network=none --build-arg MRENCLAVE="$tmre" -t localhost/tpl-app:0.1.0 -f "$p/Containerfile" "$p"
+expect 0 "round trip ok" "the project runs in its image, locked down" \
+  "${pod[@]}" "${locked[@]}" --tmpfs /var/lib/tpl-app:rw,mode=1777 localhost/tpl-app:0.1.0
+cp "$work/out" "$work/tpl.txt"
+tlabel=$("${pod[@]}" image inspect localhost/tpl-app:0.1.0 --format '{{index .Labels "io.kubetee.enclave.mrenclave"}}')
+check "its image is labelled with its MRENCLAVE" test -n "$tmre" -a "$tlabel" = "$tmre"
+check "and runs that MRENCLAVE" grep -q "^MRENCLAVE *$tmre\$" "$work/tpl.txt"
 
 # deploy/overlays/sim as rendered by kubectl kustomize, its pods run by podman
 kubectl=/opt/kubetee/kubernetes-client/usr/bin/kubectl

@@ -72,7 +72,7 @@ check "a 40-byte name is fine" "$kubetee" new "$(head -c 40 /dev/zero | tr '\0' 
 cp "$p/enclave.c" "$work/enclave.c.before"
 refuse "an existing directory is refused" "refusing to overwrite" "$kubetee" new demo-app --dir "$projects"
 check "and left as it was" cmp "$p/enclave.c" "$work/enclave.c.before"
-refuse "--with-remote needs the enclave service" "needs the enclave service" "$kubetee" new remote-app --with-remote --dir "$projects"
+refuse "--with-remote needs the enclave service's client" "needs the enclave service's client" "$kubetee" new remote-app --with-remote --dir "$projects"
 refuse "--with-aecs needs AECS" "needs AECS" "$kubetee" new aecs-app --with-aecs --dir "$projects"
 check "neither made a directory" bash -c "[ ! -e '$projects/remote-app' ] && [ ! -e '$projects/aecs-app' ]"
 refuse "an unknown option is refused" "unknown option '--with-magic'" "$kubetee" new x --with-magic

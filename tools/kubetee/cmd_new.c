@@ -21,7 +21,8 @@ static const struct {
     const char *option, *layer, *needs;
 } layers[] = {
     {"with-remote", "remote",
-     "the enclave service (the TA serving remote calls over attested sessions)"},
+     "the enclave service's client (kubetee-serve serves a TA's remote calls, but no "
+     "installed library or tool opens a session to call them)"},
     {"with-aecs", "aecs", "AECS (the TA fetching its key from the key service)"},
 };
 #define NLAYERS (sizeof layers / sizeof layers[0])
