@@ -170,6 +170,7 @@ PY
 mkdir -p "$work/serve_config"
 printf 'enclave: /e.signed.so\nlisten: 127.0.0.1:0\nhttp: :9\nlimits: max_sessions=4\ntls:\n  cert: c.pem\n  key: k.pem\n' > "$work/serve_config/seed"
 mkdir -p "$work/aecs_secrets" "$work/aecs_config"; cp "$root"/tests/data/aecs/secrets*.yaml "$work/aecs_secrets/"; cp "$root"/tests/data/aecs/kubeconfig-original.yaml "$work/aecs_config/"
+mkdir -p "$work/json"; printf '{"a":[1,-0.5e+3,true,null],"b":"\\u00e9\\ud83d\\ude00\\n","c":{}}' > "$work/json/doc"; [ -d "$sets" ] && cp "$sets/sgx-v3-dcapqvl-cfg-swhardening/tcb_info.json" "$work/json/tcb"
 
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.

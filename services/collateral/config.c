@@ -1,7 +1,7 @@
 /* Configuration: defaults, a YAML file, the environment, flags, in that order; each
  * setting named the same way in all three (listen, KT_COLLATERAL_LISTEN, --listen). */
 #include "collateral.h"
-#include "yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <openssl/crypto.h>
 

@@ -2,7 +2,7 @@
  * mapping of three file names. An allow-list of keys; each key once (the YAML reader
  * refuses repeats and anchors). docs/operations.md. */
 #include "serve.h"
-#include "yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <string.h>
 

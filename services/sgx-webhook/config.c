@@ -3,7 +3,7 @@
  * Kubernetes name is an error naming it. */
 #include "config.h"
 
-#include "attest/yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * policies. Allow-lists throughout: every mapping's keys are known ones, a key signs the
  * prodids and serves the clients it names and no others. docs/operations.md. */
 #include "signer.h"
-#include "yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -1,10 +1,13 @@
-/* Intel PCS v4 collateral bodies: TCB Info and QE Identity. The signature covers the
- * exact bytes of the "tcbInfo" / "enclaveIdentity" value, so those bytes are found in
- * the text first; jansson then parses the value. Every field is checked for type and
- * range; a bad one is named. */
+/* Intel PCS v4 collateral bodies: TCB Info and QE Identity, read with kubetee's strict
+ * JSON reader (src/yaml: duplicate keys refused), in plain processes and enclaves alike.
+ * The signature covers the exact bytes of the "tcbInfo" / "enclaveIdentity" value: the
+ * reader gives each value's bytes, so what is verified is exactly what is read. Every
+ * field is checked for type and range; a bad one is named. */
 #include "internal.h"
 
-#include <jansson.h>
+#include <kubetee/yaml.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,118 +43,102 @@ kt_status kt_time_parse(const char *s, time_t *out)
     return KT_OK;
 }
 
+/* The value of a top-level key of a JSON object, the document read whole (strictly). */
+static kt_status top_value(const kt_y *root, const char *key, const kt_y **v)
+{
+    if (root->kind != KT_Y_MAP) return kt_fail(KT_ERR_MALFORMED, "JSON: not an object");
+    if (!(*v = kt_yaml_get(root, key)))
+        return kt_fail(KT_ERR_MALFORMED, "JSON: no top-level \"%s\"", key);
+    if ((*v)->kind != KT_Y_MAP) return kt_fail(KT_ERR_MALFORMED, "JSON: \"%s\" is not an object", key);
+    return KT_OK;
+}
+
 kt_status kt_json_raw_value(const char *json, size_t n, const char *key, const char **value,
                             size_t *len)
 {
-    size_t klen = strlen(key);
-    int depth = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = json[i];
-        if (c == '"') {
-            size_t start = ++i;
-            while (i < n && json[i] != '"')
-                i += json[i] == '\\' ? 2 : 1;
-            if (i >= n) break;
-            size_t j = i + 1;
-            while (j < n &&
-                   (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
-                j++;
-            if (depth == 1 && j < n && json[j] == ':' && i - start == klen &&
-                memcmp(json + start, key, klen) == 0) {
-                j++;
-                while (j < n &&
-                       (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
-                    j++;
-                if (j >= n || json[j] != '{')
-                    return kt_fail(KT_ERR_MALFORMED, "JSON: \"%s\" is not an object", key);
-                int d = 0;
-                for (size_t k = j; k < n; k++) {
-                    if (json[k] == '"') {
-                        k++;
-                        while (k < n && json[k] != '"')
-                            k += json[k] == '\\' ? 2 : 1;
-                    } else if (json[k] == '{') {
-                        d++;
-                    } else if (json[k] == '}' && --d == 0) {
-                        *value = json + j;
-                        *len = k - j + 1;
-                        return KT_OK;
-                    }
-                }
-                return kt_fail(KT_ERR_MALFORMED, "JSON: \"%s\" value is not closed", key);
-            }
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
+    kt_y *root = NULL;
+    const kt_y *v = NULL;
+    kt_status st = kt_json_parse(json, n, &root);
+    if (!st && !(st = top_value(root, key, &v))) {
+        *value = json + v->start;
+        *len = v->end - v->start;
     }
-    return kt_fail(KT_ERR_MALFORMED, "JSON: no top-level \"%s\"", key);
+    kt_yaml_free(root);
+    return st;
 }
 
 /* ---- typed field access, each failure naming the field ---- */
 
-static json_t *field(json_t *obj, const char *name, json_type type, const char *ctx)
+static const kt_y *field(const kt_y *obj, const char *name, kt_y_kind kind, const char *ctx)
 {
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_typeof(v) != type) {
+    const kt_y *v = kt_yaml_get(obj, name);
+    if (!v || v->kind != kind || (kind == KT_Y_SCALAR && !v->quoted)) {
         kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" missing or of the wrong type", ctx, name);
         return NULL;
     }
     return v;
 }
 
-static kt_status get_int(json_t *o, const char *name, long long min, long long max, long long *out,
-                         const char *ctx)
+static const char *string_field(const kt_y *obj, const char *name, const char *ctx)
 {
-    json_t *v = field(o, name, JSON_INTEGER, ctx);
-    if (!v) return KT_ERR_MALFORMED;
-    long long x = json_integer_value(v);
+    const kt_y *v = field(obj, name, KT_Y_SCALAR, ctx);
+    return v ? v->text : NULL;
+}
+
+static kt_status get_int(const kt_y *o, const char *name, long long min, long long max,
+                         long long *out, const char *ctx)
+{
+    const kt_y *v = kt_yaml_get(o, name);
+    if (!v || v->kind != KT_Y_SCALAR || v->quoted)
+        return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" missing or of the wrong type", ctx, name);
+    long long x = 0;
+    kt_status st = kt_yaml_int(v, min < 0 ? LLONG_MIN : 0, LLONG_MAX, &x);
+    if (st) return kt_fail_context(st, "%s: \"%s\"", ctx, name);
     if (x < min || x > max)
         return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" = %lld out of range", ctx, name, x);
     *out = x;
     return KT_OK;
 }
 
-static kt_status get_hex(json_t *o, const char *name, uint8_t *out, size_t len, const char *ctx)
+static kt_status get_hex(const kt_y *o, const char *name, uint8_t *out, size_t len, const char *ctx)
 {
-    json_t *v = field(o, name, JSON_STRING, ctx);
-    if (!v) return KT_ERR_MALFORMED;
-    if (kt_hex_decode(json_string_value(v), out, len))
+    const char *s = string_field(o, name, ctx);
+    if (!s) return KT_ERR_MALFORMED;
+    if (kt_hex_decode(s, out, len))
         return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" is not %zu bytes of hex", ctx, name, len);
     return KT_OK;
 }
 
-static kt_status get_time(json_t *o, const char *name, time_t *out, const char *ctx)
+static kt_status get_time(const kt_y *o, const char *name, time_t *out, const char *ctx)
 {
-    json_t *v = field(o, name, JSON_STRING, ctx);
-    if (!v) return KT_ERR_MALFORMED;
-    kt_status st = kt_time_parse(json_string_value(v), out);
+    const char *s = string_field(o, name, ctx);
+    if (!s) return KT_ERR_MALFORMED;
+    kt_status st = kt_time_parse(s, out);
     return st ? kt_fail_context(st, "%s: \"%s\"", ctx, name) : KT_OK;
 }
 
-static kt_status get_status(json_t *o, kt_tcb_status *out, const char *ctx)
+static kt_status get_status(const kt_y *o, kt_tcb_status *out, const char *ctx)
 {
-    json_t *v = field(o, "tcbStatus", JSON_STRING, ctx);
-    if (!v) return KT_ERR_MALFORMED;
-    kt_status st = kt_tcb_status_parse(json_string_value(v), out);
+    const char *s = string_field(o, "tcbStatus", ctx);
+    if (!s) return KT_ERR_MALFORMED;
+    kt_status st = kt_tcb_status_parse(s, out);
     return st ? kt_fail_context(st, "%s", ctx) : KT_OK;
 }
 
-static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, const char *ctx)
+static kt_status get_advisories(const kt_y *o, char (**out)[24], unsigned *count, const char *ctx)
 {
     *out = NULL;
     *count = 0;
-    json_t *a = json_object_get(o, "advisoryIDs");
+    const kt_y *a = kt_yaml_get(o, "advisoryIDs");
     if (!a) return KT_OK;
-    if (!json_is_array(a) || json_array_size(a) > KT_LEVEL_MAX_ADVISORIES)
+    if (a->kind != KT_Y_SEQ || a->count > KT_LEVEL_MAX_ADVISORIES)
         return kt_fail(KT_ERR_MALFORMED, "%s: \"advisoryIDs\" is not a list of at most %d", ctx,
                        KT_LEVEL_MAX_ADVISORIES);
-    if (json_array_size(a) == 0) return KT_OK;
-    *out = calloc(json_array_size(a), 24);
+    if (a->count == 0) return KT_OK;
+    *out = calloc(a->count, 24);
     if (!*out) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    for (size_t i = 0; i < json_array_size(a); i++) {
-        const char *s = json_string_value(json_array_get(a, i));
+    for (size_t i = 0; i < a->count; i++) {
+        const char *s = kt_yaml_string(a->items[i]);
         /* an allow-list: the IDs reach verdicts, plain output and JSON as they are */
         if (!s || !*s || strlen(s) >= 24 ||
             strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._") !=
@@ -166,20 +153,23 @@ static kt_status get_advisories(json_t *o, char (**out)[24], unsigned *count, co
     return KT_OK;
 }
 
+static const kt_y *object(const kt_y *v)
+{
+    return v && v->kind == KT_Y_MAP ? v : NULL;
+}
+
 /* Levels judged by one ISVSVN (QE Identity, TDX module identities). *levels and
  * *count grow together, so the owner's free releases a half-parsed array. */
-static kt_status get_svn_levels(json_t *arr, long long max_svn, const char *ctx,
+static kt_status get_svn_levels(const kt_y *arr, long long max_svn, const char *ctx,
                                 kt_svn_level **levels, unsigned *count)
 {
-    *levels = calloc(json_array_size(arr) + 1, sizeof **levels);
+    *levels = calloc(arr->count + 1, sizeof **levels);
     if (!*levels) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *l = json_array_get(arr, i),
-               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+    for (size_t i = 0; i < arr->count; i++) {
+        const kt_y *l = object(arr->items[i]), *tcb = object(kt_yaml_get(l, "tcb"));
         long long svn = 0;
         kt_status st;
-        if (!json_is_object(tcb))
-            return kt_fail(KT_ERR_MALFORMED, "%s: level %zu has no tcb", ctx, i);
+        if (!tcb) return kt_fail(KT_ERR_MALFORMED, "%s: level %zu has no tcb", ctx, i);
         if ((st = get_int(tcb, "isvsvn", 0, max_svn, &svn, ctx))) return st;
         kt_svn_level *lv = &(*levels)[(*count)++];
         lv->isvsvn = (uint16_t)svn;
@@ -190,46 +180,37 @@ static kt_status get_svn_levels(json_t *arr, long long max_svn, const char *ctx,
     return KT_OK;
 }
 
-/* Loads the signed value and the hex signature of a PCS body. */
+/* Reads a PCS body whole: the signed value (its exact bytes, and the tree the caller
+ * reads) and the hex signature. */
 static kt_status split_body(const char *json, size_t n, const char *key, const uint8_t **body,
-                            size_t *body_len, uint8_t sig[64], json_t **parsed)
+                            size_t *body_len, uint8_t sig[64], kt_y **root, const kt_y **value)
 {
-    const char *raw;
-    kt_status st = kt_json_raw_value(json, n, key, &raw, body_len);
-    if (st) return st;
-    *body = (const uint8_t *)raw;
-    json_error_t err;
-    json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &err);
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        return kt_fail(KT_ERR_MALFORMED, "%s: not JSON (%s at line %d)", key, err.text, err.line);
-    }
-    json_t *sig_v = json_object_get(root, "signature");
-    if (!json_is_string(sig_v) || kt_hex_decode(json_string_value(sig_v), sig, 64)) {
-        json_decref(root);
+    kt_status st = kt_json_parse(json, n, root);
+    if (st) return kt_fail_context(st, "%s", key);
+    if ((st = top_value(*root, key, value))) return st;
+    *body = (const uint8_t *)json + (*value)->start;
+    *body_len = (*value)->end - (*value)->start;
+    const char *s = kt_yaml_string(kt_yaml_get(*root, "signature"));
+    if (!s || kt_hex_decode(s, sig, 64))
         return kt_fail(KT_ERR_MALFORMED, "%s: \"signature\" is not 64 bytes of hex", key);
-    }
-    *parsed = json_incref(json_object_get(root, key));
-    json_decref(root);
     return KT_OK;
 }
 
-static kt_status parse_components(json_t *tcb, const char *array_key, const char *v2_prefix,
+static kt_status parse_components(const kt_y *tcb, const char *array_key, const char *v2_prefix,
                                   uint8_t comp[16], int version, const char *ctx)
 {
     long long x = 0;
     kt_status st;
     if (version >= 3) {
-        json_t *a = field(tcb, array_key, JSON_ARRAY, ctx);
+        const kt_y *a = field(tcb, array_key, KT_Y_SEQ, ctx);
         if (!a) return KT_ERR_MALFORMED;
-        if (json_array_size(a) != 16)
+        if (a->count != 16)
             return kt_fail(KT_ERR_MALFORMED, "%s: \"%s\" has %zu entries, not 16", ctx, array_key,
-                           json_array_size(a));
+                           a->count);
         for (size_t i = 0; i < 16; i++) {
-            json_t *c = json_array_get(a, i);
-            if (!json_is_object(c) || (st = get_int(c, "svn", 0, 255, &x, ctx)))
-                return json_is_object(c) ? st
-                                         : kt_fail(KT_ERR_MALFORMED, "%s: component %zu", ctx, i);
+            const kt_y *c = object(a->items[i]);
+            if (!c) return kt_fail(KT_ERR_MALFORMED, "%s: component %zu", ctx, i);
+            if ((st = get_int(c, "svn", 0, 255, &x, ctx))) return st;
             comp[i] = (uint8_t)x;
         }
         return KT_OK;
@@ -243,125 +224,111 @@ static kt_status parse_components(json_t *tcb, const char *array_key, const char
     return KT_OK;
 }
 
-kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
+static kt_status tdx_module(const kt_y *o, kt_tcb_info *t)
 {
-    memset(t, 0, sizeof *t);
-    json_t *o = NULL;
-    kt_status st =
-        split_body(json, n, "tcbInfo", &t->signed_body, &t->signed_len, t->signature, &o);
-    if (st) return st;
+    /* the module's identity is required, its versions' identities optional; neither is
+     * skipped for being of the wrong shape */
+    const kt_y *module = object(kt_yaml_get(o, "tdxModule"));
+    const kt_y *ids = kt_yaml_get(o, "tdxModuleIdentities");
+    kt_status st;
+    if (!module)
+        return kt_fail(KT_ERR_MALFORMED, "tcbInfo: a TDX TCB Info without a \"tdxModule\" object");
+    if (ids && (ids->kind != KT_Y_SEQ || ids->count > 64))
+        return kt_fail(KT_ERR_MALFORMED,
+                       "tcbInfo: \"tdxModuleIdentities\" is not a list of at most 64");
+    t->has_tdx_module = true;
+    uint8_t a[8], m[8];
+    if ((st = get_hex(module, "mrsigner", t->module_mrsigner, 48, "tdxModule")) ||
+        (st = get_hex(module, "attributes", a, 8, "tdxModule")) ||
+        (st = get_hex(module, "attributesMask", m, 8, "tdxModule")))
+        return st;
+    t->module_attributes = kt_le64(a);
+    t->module_attributes_mask = kt_le64(m);
+    if (!ids) return KT_OK;
+    t->modules = calloc(ids->count + 1, sizeof *t->modules);
+    if (!t->modules) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < ids->count; i++) {
+        const kt_y *mi = object(ids->items[i]);
+        kt_tdx_module_identity *md = &t->modules[t->module_count++];
+        const char *mid = kt_yaml_string(kt_yaml_get(mi, "id"));
+        const kt_y *ml = kt_yaml_get(mi, "tcbLevels");
+        if (!mid || strlen(mid) >= sizeof md->id || !ml || ml->kind != KT_Y_SEQ || ml->count > 256)
+            return kt_fail(KT_ERR_MALFORMED, "tdxModuleIdentities[%zu]: bad id or tcbLevels", i);
+        strcpy(md->id, mid);
+        if ((st = get_hex(mi, "mrsigner", md->mrsigner, 48, md->id)) ||
+            (st = get_hex(mi, "attributes", a, 8, md->id)) ||
+            (st = get_hex(mi, "attributesMask", m, 8, md->id)))
+            return st;
+        md->attributes = kt_le64(a);
+        md->attributes_mask = kt_le64(m);
+        if ((st = get_svn_levels(ml, 255, md->id, &md->levels, &md->level_count))) return st;
+    }
+    return KT_OK;
+}
+
+static kt_status tcb_info(const kt_y *o, kt_tcb_info *t)
+{
     const char *ctx = "tcbInfo";
     long long x = 0;
-    if ((st = get_int(o, "version", 2, 3, &x, ctx))) goto out;
+    kt_status st;
+    if ((st = get_int(o, "version", 2, 3, &x, ctx))) return st;
     t->version = (int)x;
     /* version 3 names its TEE; version 2 is SGX's and names none */
-    json_t *id = json_object_get(o, "id");
-    if ((id || t->version == 3) && !json_is_string(id)) {
-        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: \"id\" missing or not a string");
-        goto out;
-    }
-    snprintf(t->id, sizeof t->id, "%s", id ? json_string_value(id) : "SGX");
+    const kt_y *idv = kt_yaml_get(o, "id");
+    const char *id = kt_yaml_string(idv);
+    if ((idv || t->version == 3) && !id)
+        return kt_fail(KT_ERR_MALFORMED, "tcbInfo: \"id\" missing or not a string");
+    snprintf(t->id, sizeof t->id, "%s", id ? id : "SGX");
     if ((st = get_time(o, "issueDate", &t->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &t->next_update, ctx)) ||
         (st = get_hex(o, "fmspc", t->fmspc, 6, ctx)) ||
         (st = get_hex(o, "pceId", t->pceid, 2, ctx)))
-        goto out;
-    if (json_object_get(o, "tcbType") && (st = get_int(o, "tcbType", 0, 255, &x, ctx))) goto out;
-    t->tcb_type = json_object_get(o, "tcbType") ? (int)x : 0;
+        return st;
+    if (kt_yaml_get(o, "tcbType") && (st = get_int(o, "tcbType", 0, 255, &x, ctx))) return st;
+    t->tcb_type = kt_yaml_get(o, "tcbType") ? (int)x : 0;
     t->eval_number = -1;
-    if (json_object_get(o, "tcbEvaluationDataNumber") &&
+    if (kt_yaml_get(o, "tcbEvaluationDataNumber") &&
         !(st = get_int(o, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)))
         t->eval_number = x;
-    if (st) goto out;
-    if (id && strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX")) {
-        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
-        goto out;
-    }
+    if (st) return st;
+    if (id && strcmp(id, "SGX") && strcmp(id, "TDX"))
+        return kt_fail(KT_ERR_MALFORMED, "tcbInfo: id \"%s\" is neither SGX nor TDX", t->id);
     bool tdx = strcmp(t->id, "TDX") == 0;
-    json_t *levels = field(o, "tcbLevels", JSON_ARRAY, ctx);
-    if (!levels || json_array_size(levels) == 0 || json_array_size(levels) > 1024) {
-        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: \"tcbLevels\" missing, empty or too long");
-        goto out;
-    }
-    t->levels = calloc(json_array_size(levels), sizeof *t->levels);
-    if (!t->levels) {
-        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < json_array_size(levels); i++) {
-        json_t *l = json_array_get(levels, i),
-               *tcb = json_is_object(l) ? json_object_get(l, "tcb") : NULL;
+    const kt_y *levels = kt_yaml_get(o, "tcbLevels");
+    if (!levels || levels->kind != KT_Y_SEQ || levels->count == 0 || levels->count > 1024)
+        return kt_fail(KT_ERR_MALFORMED, "tcbInfo: \"tcbLevels\" missing, empty or too long");
+    t->levels = calloc(levels->count, sizeof *t->levels);
+    if (!t->levels) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < levels->count; i++) {
+        const kt_y *l = object(levels->items[i]), *tcb = object(kt_yaml_get(l, "tcb"));
         kt_tcb_level *lv = &t->levels[t->level_count++];
-        if (!json_is_object(tcb)) {
-            st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: level %zu has no \"tcb\" object", i);
-            goto out;
-        }
+        if (!tcb) return kt_fail(KT_ERR_MALFORMED, "tcbInfo: level %zu has no \"tcb\" object", i);
         if ((st = parse_components(tcb, "sgxtcbcomponents", "sgxtcbcomp", lv->comp, t->version,
                                    ctx)) ||
             (st = get_int(tcb, "pcesvn", 0, 65535, &x, ctx)))
-            goto out;
+            return st;
         lv->pcesvn = (uint16_t)x;
         if (tdx) {
             if ((st = parse_components(tcb, "tdxtcbcomponents", "", lv->tdx_comp, 3, ctx)))
-                goto out;
+                return st;
             lv->has_tdx = true;
         }
         if ((st = get_status(l, &lv->status, ctx)) ||
             (st = get_advisories(l, &lv->advisories, &lv->advisory_count, ctx)))
-            goto out;
+            return st;
     }
-    /* TDX: the module's identity is required, its versions' identities optional; neither
-     * is skipped for being of the wrong shape */
-    json_t *module = json_object_get(o, "tdxModule");
-    json_t *ids = json_object_get(o, "tdxModuleIdentities");
-    if (tdx && !json_is_object(module)) {
-        st = kt_fail(KT_ERR_MALFORMED, "tcbInfo: a TDX TCB Info without a \"tdxModule\" object");
-        goto out;
-    }
-    if (tdx && ids && (!json_is_array(ids) || json_array_size(ids) > 64)) {
-        st = kt_fail(KT_ERR_MALFORMED,
-                     "tcbInfo: \"tdxModuleIdentities\" is not a list of at most 64");
-        goto out;
-    }
-    if (tdx) {
-        t->has_tdx_module = true;
-        uint8_t a[8], m[8];
-        if ((st = get_hex(module, "mrsigner", t->module_mrsigner, 48, "tdxModule")) ||
-            (st = get_hex(module, "attributes", a, 8, "tdxModule")) ||
-            (st = get_hex(module, "attributesMask", m, 8, "tdxModule")))
-            goto out;
-        t->module_attributes = kt_le64(a);
-        t->module_attributes_mask = kt_le64(m);
-    }
-    if (tdx && ids) {
-        t->modules = calloc(json_array_size(ids) + 1, sizeof *t->modules);
-        if (!t->modules) {
-            st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < json_array_size(ids); i++) {
-            json_t *mi = json_array_get(ids, i);
-            kt_tdx_module_identity *md = &t->modules[t->module_count++];
-            json_t *mid = json_is_object(mi) ? json_object_get(mi, "id") : NULL;
-            json_t *ml = json_is_object(mi) ? json_object_get(mi, "tcbLevels") : NULL;
-            uint8_t a[8], m[8];
-            if (!json_is_string(mid) || strlen(json_string_value(mid)) >= sizeof md->id ||
-                !json_is_array(ml) || json_array_size(ml) > 256) {
-                st = kt_fail(KT_ERR_MALFORMED, "tdxModuleIdentities[%zu]: bad id or tcbLevels", i);
-                goto out;
-            }
-            strcpy(md->id, json_string_value(mid));
-            if ((st = get_hex(mi, "mrsigner", md->mrsigner, 48, md->id)) ||
-                (st = get_hex(mi, "attributes", a, 8, md->id)) ||
-                (st = get_hex(mi, "attributesMask", m, 8, md->id)))
-                goto out;
-            md->attributes = kt_le64(a);
-            md->attributes_mask = kt_le64(m);
-            if ((st = get_svn_levels(ml, 255, md->id, &md->levels, &md->level_count))) goto out;
-        }
-    }
-out:
-    json_decref(o);
+    return tdx ? tdx_module(o, t) : KT_OK;
+}
+
+kt_status kt_tcb_info_parse(const char *json, size_t n, kt_tcb_info *t)
+{
+    memset(t, 0, sizeof *t);
+    kt_y *root = NULL;
+    const kt_y *o = NULL;
+    kt_status st =
+        split_body(json, n, "tcbInfo", &t->signed_body, &t->signed_len, t->signature, &root, &o);
+    if (!st) st = tcb_info(o, t);
+    kt_yaml_free(root);
     if (st) kt_tcb_info_free(t);
     return st;
 }
@@ -385,54 +352,57 @@ void kt_tcb_info_free(kt_tcb_info *t)
     memset(t, 0, sizeof *t);
 }
 
-kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
+static uint32_t be32(const uint8_t b[4])
 {
-    memset(q, 0, sizeof *q);
-    json_t *o = NULL;
-    kt_status st =
-        split_body(json, n, "enclaveIdentity", &q->signed_body, &q->signed_len, q->signature, &o);
-    if (st) return st;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static kt_status qe_identity(const kt_y *o, kt_qe_identity *q)
+{
     const char *ctx = "enclaveIdentity";
     long long x = 0;
     uint8_t b4[4];
-    json_t *id = field(o, "id", JSON_STRING, ctx);
-    if (!id || strlen(json_string_value(id)) >= sizeof q->id ||
-        (strcmp(json_string_value(id), "QE") && strcmp(json_string_value(id), "TD_QE") &&
-         strcmp(json_string_value(id), "QVE"))) {
-        /* QVE: the proxy serves the QvE's identity too; verification wants QE or TD_QE */
-        st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: id is not QE, TD_QE or QVE");
-        goto out;
-    }
-    strcpy(q->id, json_string_value(id));
-    if ((st = get_int(o, "version", 2, 2, &x, ctx))) goto out;
+    kt_status st;
+    const char *id = kt_yaml_string(kt_yaml_get(o, "id"));
+    /* QVE: the proxy serves the QvE's identity too; verification wants QE or TD_QE */
+    if (!id || (strcmp(id, "QE") && strcmp(id, "TD_QE") && strcmp(id, "QVE")))
+        return kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: id is not QE, TD_QE or QVE");
+    strcpy(q->id, id);
+    if ((st = get_int(o, "version", 2, 2, &x, ctx))) return st;
     q->version = (int)x;
     if ((st = get_time(o, "issueDate", &q->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &q->next_update, ctx)) ||
         (st = get_hex(o, "miscselect", b4, 4, ctx)))
-        goto out;
-    q->miscselect = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
-    if ((st = get_hex(o, "miscselectMask", b4, 4, ctx))) goto out;
-    q->miscselect_mask =
-        (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
+        return st;
+    q->miscselect = be32(b4);
+    if ((st = get_hex(o, "miscselectMask", b4, 4, ctx))) return st;
+    q->miscselect_mask = be32(b4);
     if ((st = get_hex(o, "attributes", q->attributes, 16, ctx)) ||
         (st = get_hex(o, "attributesMask", q->attributes_mask, 16, ctx)) ||
         (st = get_hex(o, "mrsigner", q->mrsigner, 32, ctx)) ||
         (st = get_int(o, "isvprodid", 0, 65535, &x, ctx)))
-        goto out;
+        return st;
     q->isvprodid = (uint16_t)x;
     q->eval_number = -1;
-    if (json_object_get(o, "tcbEvaluationDataNumber") &&
+    if (kt_yaml_get(o, "tcbEvaluationDataNumber") &&
         !(st = get_int(o, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)))
         q->eval_number = x;
-    if (st) goto out;
-    json_t *levels = field(o, "tcbLevels", JSON_ARRAY, ctx);
-    if (!levels || json_array_size(levels) == 0 || json_array_size(levels) > 256) {
-        st = kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: \"tcbLevels\" missing, empty or too long");
-        goto out;
-    }
-    st = get_svn_levels(levels, 65535, ctx, &q->levels, &q->level_count);
-out:
-    json_decref(o);
+    if (st) return st;
+    const kt_y *levels = kt_yaml_get(o, "tcbLevels");
+    if (!levels || levels->kind != KT_Y_SEQ || levels->count == 0 || levels->count > 256)
+        return kt_fail(KT_ERR_MALFORMED, "enclaveIdentity: \"tcbLevels\" missing, empty or too long");
+    return get_svn_levels(levels, 65535, ctx, &q->levels, &q->level_count);
+}
+
+kt_status kt_qe_identity_parse(const char *json, size_t n, kt_qe_identity *q)
+{
+    memset(q, 0, sizeof *q);
+    kt_y *root = NULL;
+    const kt_y *o = NULL;
+    kt_status st = split_body(json, n, "enclaveIdentity", &q->signed_body, &q->signed_len,
+                              q->signature, &root, &o);
+    if (!st) st = qe_identity(o, q);
+    kt_yaml_free(root);
     if (st) kt_qe_identity_free(q);
     return st;
 }
@@ -444,45 +414,45 @@ void kt_qe_identity_free(kt_qe_identity *q)
     memset(q, 0, sizeof *q);
 }
 
-kt_status kt_tcb_eval_parse(const char *json, size_t n, kt_tcb_eval *t)
+static kt_status tcb_eval(const kt_y *o, kt_tcb_eval *t)
 {
-    memset(t, 0, sizeof *t);
-    json_t *o = NULL;
     const char *ctx = "tcbEvaluationDataNumbers";
-    kt_status st = split_body(json, n, ctx, &t->signed_body, &t->signed_len, t->signature, &o);
-    if (st) return st;
     long long x = 0;
-    json_t *id = field(o, "id", JSON_STRING, ctx);
-    if (!id || (strcmp(json_string_value(id), "SGX") && strcmp(json_string_value(id), "TDX"))) {
-        st = kt_fail(KT_ERR_MALFORMED, "%s: id is not SGX or TDX", ctx);
-        goto out;
-    }
-    snprintf(t->id, sizeof t->id, "%s", json_string_value(id));
+    kt_status st;
+    const char *id = kt_yaml_string(kt_yaml_get(o, "id"));
+    if (!id || (strcmp(id, "SGX") && strcmp(id, "TDX")))
+        return kt_fail(KT_ERR_MALFORMED, "%s: id is not SGX or TDX", ctx);
+    snprintf(t->id, sizeof t->id, "%s", id);
     if ((st = get_int(o, "version", 1, 1, &x, ctx)) ||
         (st = get_time(o, "issueDate", &t->issue_date, ctx)) ||
         (st = get_time(o, "nextUpdate", &t->next_update, ctx)))
-        goto out;
-    json_t *list = field(o, "tcbEvalNumbers", JSON_ARRAY, ctx);
-    if (!list || json_array_size(list) == 0 || json_array_size(list) > 1024) {
-        st = kt_fail(KT_ERR_MALFORMED, "%s: \"tcbEvalNumbers\" missing, empty or too long", ctx);
-        goto out;
-    }
+        return st;
+    const kt_y *list = kt_yaml_get(o, "tcbEvalNumbers");
+    if (!list || list->kind != KT_Y_SEQ || list->count == 0 || list->count > 1024)
+        return kt_fail(KT_ERR_MALFORMED, "%s: \"tcbEvalNumbers\" missing, empty or too long", ctx);
     t->highest = -1;
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        json_t *e = json_array_get(list, i);
+    for (size_t i = 0; i < list->count; i++) {
+        const kt_y *e = object(list->items[i]);
         time_t when;
-        if (!json_is_object(e)) {
-            st = kt_fail(KT_ERR_MALFORMED, "%s: entry %zu is not an object", ctx, i);
-            goto out;
-        }
+        if (!e) return kt_fail(KT_ERR_MALFORMED, "%s: entry %zu is not an object", ctx, i);
         if ((st = get_int(e, "tcbEvaluationDataNumber", 0, (1ll << 31) - 1, &x, ctx)) ||
             (st = get_time(e, "tcbRecoveryEventDate", &when, ctx)) ||
             (st = get_time(e, "tcbDate", &when, ctx)))
-            goto out;
+            return st;
         if (x > t->highest) t->highest = x;
         t->count++;
     }
-out:
-    json_decref(o);
+    return KT_OK;
+}
+
+kt_status kt_tcb_eval_parse(const char *json, size_t n, kt_tcb_eval *t)
+{
+    memset(t, 0, sizeof *t);
+    kt_y *root = NULL;
+    const kt_y *o = NULL;
+    kt_status st = split_body(json, n, "tcbEvaluationDataNumbers", &t->signed_body, &t->signed_len,
+                              t->signature, &root, &o);
+    if (!st) st = tcb_eval(o, t);
+    kt_yaml_free(root);
     return st;
 }

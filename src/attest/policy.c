@@ -5,7 +5,7 @@
  * "not set"; a rule that pins no identity is refused, as are two names of one setting
  * given together. Numbers are decimal only. */
 #include "internal.h"
-#include "yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <stdio.h>
 #include <stdlib.h>

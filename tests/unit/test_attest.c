@@ -272,8 +272,8 @@ static void test_malformed_svn_levels_are_refused_by_name(void **state)
          "is not a short string of letters, digits"},
         /* no reading of two values: a key given twice, a number with a leading zero */
         {"tcb_info.json", "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3}",
-         "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3,\"isvsvn\":9}", "duplicate object key"},
-        {"qe_identity.json", "\"isvsvn\":4", "\"isvsvn\":04", "not JSON (invalid token"},
+         "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":3,\"isvsvn\":9}", "key 'isvsvn' appears twice"},
+        {"qe_identity.json", "\"isvsvn\":4", "\"isvsvn\":04", "a number with a leading zero"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         refused_when_edited(dir, cases[i].file, cases[i].from, cases[i].to, cases[i].reason);
