@@ -11,7 +11,7 @@ set(KT_PROTO_INCLUDE_DIR ${CMAKE_INSTALL_INCLUDEDIR}/kubetee/proto)
 
 # The libraries of the SDK, exported as kubetee::<name without kt_>.
 set(KT_SDK_LIBS kt_base kt_crypto kt_image kt_callmem kt_platform kt_tff kt_trusted kt_attest
-    kt_svc kt_rpc kt_pkcs11 kt_session kt_session_trusted kt_yaml)
+    kt_svc kt_rpc kt_pkcs11 kt_session kt_session_trusted kt_yaml kt_attest_trusted)
 foreach(lib ${KT_SDK_LIBS})
   string(REGEX REPLACE "^kt_" "" short ${lib})
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${short})

@@ -83,6 +83,40 @@ kt_status kt_collateral_fetch_ex(const char *base_url, const char *root_crl_url,
 kt_status kt_crl_distribution_point(const char *cert_pem_path, char *url, size_t cap);
 /* True when the trust anchor is a kubetee simulation root, not Intel's. */
 bool kt_collateral_is_simulated(const kt_collateral *c);
+/* SHA-256 of the trust anchor's DER (what a policy's simulation_root names). */
+kt_status kt_collateral_root_sha256(const kt_collateral *c, uint8_t out[32]);
+
+/* ---- collateral as bytes: what a host hands an enclave ----
+ * A bundle is "KTCOLL1\n" then the eight items of a collateral directory (intel_root_ca.pem
+ * first, then as kt_collateral_load_dir lists them), each as a 32-bit little-endian length
+ * and the bytes as PCS serves them (docs/formats.md). The anchor travels with the rest:
+ * it is whatever the host chose, so what decides is the policy (Intel's root, or a
+ * simulation root the policy names by fingerprint; kt_policy_check_root). */
+kt_status kt_collateral_from_bundle(const uint8_t *bundle, size_t n, kt_collateral **out);
+#ifndef KT_TRUSTED
+/* The bundle of a collateral directory (root_pem_path overrides the anchor file). */
+kt_status kt_collateral_bundle_dir(const char *dir, const char *root_pem_path, kt_buf *out);
+/* Serves collateral to enclaves in this process: the untrusted function
+ * kt.attest.Collateral (a quote in, the bundle to verify it with out) behind
+ * kt_collateral_for_quote, and kt.attest.Time, this host's clock, behind
+ * kt_attest_host_time. source is a collateral directory (the sim platform's, a
+ * kubetee-collateral cache) or the URL of a PCCS or Intel PCS, fetched from with
+ * kt_collateral_fetch into cache_dir with root_pem as the anchor (NULL root_pem: the
+ * directory's own intel_root_ca.pem). Calling it again replaces the source. */
+kt_status kt_attest_serve_collateral(const char *source, const char *root_pem,
+                                     const char *cache_dir);
+#else
+/* Inside an enclave: the collateral for a quote, from the host (kt.attest.Collateral),
+ * read and kept here (the last few bundles, by SHA-256, so a warm handshake costs a
+ * hash). Borrowed: give it back with kt_collateral_release. Nothing in it is trusted yet:
+ * kt_policy_check_root judges its anchor and kt_quote_verify everything else. */
+kt_status kt_collateral_for_quote(const uint8_t *quote, size_t n, const kt_collateral **out);
+void kt_collateral_release(const kt_collateral *c);
+/* The host's clock (kt.attest.Time, served with kt.attest.Collateral). The host can lie:
+ * kt_quote_verify refuses a time before collateral already seen; nothing stops a host
+ * from freezing time (docs/protocol.md). */
+kt_status kt_attest_host_time(time_t *now);
+#endif
 
 /* ---- PCS items one at a time (the collateral proxy) ----
  * Each item Intel PCS / a PCCS serves, verified on its own to a pinned trust anchor:
@@ -206,10 +240,13 @@ typedef struct {
     /* when ok: the last second the verification holds (the earliest end of the
      * collateral's and the PCK chain's validity windows); re-attest after it */
     time_t valid_until;
+    uint8_t root_sha256[32]; /* the trust anchor's fingerprint (SHA-256 of its DER) */
 } kt_verdict;
 
 /* Verifies a quote at time `at` against collateral. Returns KT_OK when the verdict was
- * produced (look at verdict->ok), an error only when arguments are unusable. */
+ * produced (look at verdict->ok), an error only when arguments are unusable.
+ * Inside an enclave `at` comes from the host, which can lie: it is refused when earlier
+ * than the newest issue date of collateral the enclave has verified (docs/protocol.md). */
 kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c, time_t at,
                           kt_verdict *verdict);
 /* The verdict as a JSON object (one line). */
@@ -218,14 +255,18 @@ kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out);
 /* ---- policy ---- */
 typedef struct kt_policy kt_policy;
 
-/* YAML or JSON (JSON is YAML). Top level: allow_simulation, accepted_tcb_status (list),
+/* YAML or JSON (JSON is YAML; inside an enclave JSON only). Top level: allow_simulation,
+ * simulation_root (SHA-256 hex of the one simulation root accepted; inside an enclave a
+ * simulated quote passes only a policy that names it), accepted_tcb_status (list),
  * and enclaveMatchAnyRules (or rules): a list of rules, any of which may match. Rule keys:
  * mrenclave, mrsigner, isvprodid|prodID|prodid, min_isvsvn|minIsvSvn|min_svn,
  * report_data|user_data, allow_debug|debug_disabled, mrtd, rtmr0..rtmr3, td_attributes,
  * allow_service_td, spid (must be empty). Hex in any case, exact length, never a prefix. Unknown
  * keys and bad values are errors naming them. */
 kt_status kt_policy_parse(const char *text, size_t n, kt_policy **out);
+#ifndef KT_TRUSTED
 kt_status kt_policy_load(const char *path, kt_policy **out);
+#endif
 
 /* A rule as plain fields (has_x: field x was given and must match). AECS carries rules
  * in its messages and rebuilds the policy with kt_policy_from_rules where no YAML
@@ -260,6 +301,9 @@ kt_status kt_policy_from_rules(const kt_policy_rule *rules, size_t n, bool allow
 /* The policy's rules (NULL and 0 for kt_policy_default's). */
 const kt_policy_rule *kt_policy_rules(const kt_policy *p, size_t *n);
 bool kt_policy_allows_simulation(const kt_policy *p);
+/* Pins the one simulation root p accepts (SHA-256 of its DER), as simulation_root does:
+ * for policies built from rules; it needs allow_simulation. */
+kt_status kt_policy_set_simulation_root(kt_policy *p, const uint8_t root_sha256[32]);
 
 /* The policy without a policy file: what every policy refuses unless it says otherwise
  * (TCB statuses other than UpToDate, debug enclaves and debug TDs, TDs bound to a service
@@ -269,6 +313,10 @@ void kt_policy_free(kt_policy *p);
 /* KT_OK when the verdict passed and some rule matches; else KT_ERR_DENIED with every
  * rule's reason in kt_last_error(). */
 kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v);
+/* The cheap check first: the collateral's trust anchor is one the policy accepts (Intel's,
+ * or a simulation root under allow_simulation and simulation_root); KT_ERR_DENIED naming
+ * the root otherwise. kt_policy_check makes it again on the verdict. */
+kt_status kt_policy_check_root(const kt_policy *p, const kt_collateral *c);
 
 /* ---- the sim platform's quoting enclave and collateral ----
  * Under <sim_dir>/attest: a simulation root CA (made on first use, or imported so a

@@ -42,7 +42,11 @@ typedef enum {
 typedef kt_status (*kt_session_quote_fn)(void *ctx, const uint8_t report_data[64], kt_buf *quote);
 
 /* What the peer must be. A quote peer must pass kt_quote_verify against collateral and
- * then kt_policy_check against policy (NULL policy: no quote peer is accepted). A key
+ * then kt_policy_check against policy (NULL policy: no quote peer is accepted); the
+ * collateral's trust anchor is judged by the policy first (kt_policy_check_root). Inside
+ * an enclave collateral may be NULL: the host is asked for it for each quote
+ * (kt_collateral_for_quote; a host program serves it with kt_attest_serve_collateral),
+ * and the policy must come from the enclave's own measured data (compiled in). A key
  * peer's public key must be one of keys (none: no key peer is accepted). What the rule
  * points to must stay valid until the handshake ends (kt_session_new's rule) or until
  * the call returns (kt_session_recheck's). */
@@ -65,7 +69,9 @@ typedef struct {
     void *quote_ctx;
     const kt_key *key;
     kt_session_peer_rule peer;
-    time_t now;               /* the time the peer's quote is verified at */
+    time_t now;               /* the time the peer's quote is verified at; inside an enclave
+                                 0 means the host's clock when it is verified
+                                 (kt_attest_host_time) */
     uint64_t rekey_messages;  /* records sent under one key before the next (0: default) */
     uint64_t rekey_bytes;     /* payload bytes sent under one key before the next (0: default) */
     size_t max_payload;       /* larger records are refused unopened (0: default) */

@@ -4,7 +4,7 @@
 
 #include <kubetee/aecs_files.h>
 
-#include "../attest/yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #define AF_MAX_FILE (1u << 20)
 

@@ -37,8 +37,9 @@ static bool same_name(kt_der ours, const X509_NAME *theirs)
 
 static bool same_time(time_t ours, const ASN1_TIME *theirs)
 {
-    struct tm tm;
-    return theirs && ASN1_TIME_to_tm(theirs, &tm) && timegm(&tm) == ours;
+    /* compared by OpenSSL (not ASN1_TIME_to_tm, which reads the clock when given no time:
+     * enclaves may not import it) */
+    return theirs && ASN1_TIME_cmp_time_t(theirs, ours) == 0;
 }
 
 /* ecdsa-with-SHA256 without parameters. */
@@ -97,10 +98,11 @@ static bool same_key(const kt_x509 *x, X509 *o)
            memcmp(pub + 1, x->pub, 64) == 0;
 }
 
+static ASN1_OBJECT *sgx; /* made once; OBJ_txt2obj is thread-safe, a race only leaks */
+
 /* The first field the two readings of a certificate disagree on, or NULL. */
 static const char *cert_differs(const kt_x509 *x, X509 *o)
 {
-    static ASN1_OBJECT *sgx; /* made once; OBJ_txt2obj is thread-safe, a race only leaks */
     if (!sgx) sgx = OBJ_txt2obj(KT_SGX_EXT_OID, 1);
     const ASN1_BIT_STRING *sig = NULL;
     const X509_ALGOR *alg = NULL;
@@ -202,23 +204,23 @@ kt_status kt_crl_crosscheck(const kt_crl *c, const char *what)
  * three alternating runs each), and two different DERs can never be taken for one. */
 #define AGREED 128
 static struct {
-    pthread_mutex_t lock;
+    kt_mutex lock;
     struct {
         uint8_t kind; /* 'C'ertificate or 'L'ist */
         size_t n;
         uint8_t *der;
     } item[AGREED];
     unsigned next;
-} agreed = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} agreed = {.lock = KT_MUTEX_INIT};
 
 static bool agreed_before(uint8_t kind, kt_der der)
 {
-    pthread_mutex_lock(&agreed.lock);
+    kt_mutex_lock(&agreed.lock);
     bool found = false;
     for (unsigned i = 0; i < AGREED && !found; i++)
         found = agreed.item[i].der && agreed.item[i].kind == kind && agreed.item[i].n == der.n &&
                 memcmp(agreed.item[i].der, der.p, der.n) == 0;
-    pthread_mutex_unlock(&agreed.lock);
+    kt_mutex_unlock(&agreed.lock);
     return found;
 }
 
@@ -228,15 +230,28 @@ static void remember(uint8_t kind, kt_der der)
     uint8_t *copy = malloc(der.n ? der.n : 1);
     if (!copy) return;
     memcpy(copy, der.p, der.n);
-    pthread_mutex_lock(&agreed.lock);
+    kt_mutex_lock(&agreed.lock);
     unsigned i = agreed.next;
     agreed.next = (i + 1) % AGREED;
     free(agreed.item[i].der);
     agreed.item[i].kind = kind;
     agreed.item[i].n = der.n;
     agreed.item[i].der = copy;
-    pthread_mutex_unlock(&agreed.lock);
+    kt_mutex_unlock(&agreed.lock);
 }
+
+#ifdef KT_TRUSTED
+/* An enclave is unloaded with its memory on sim: what it remembered goes with it. */
+__attribute__((destructor)) static void forget_all(void)
+{
+    ASN1_OBJECT_free(sgx);
+    sgx = NULL;
+    for (unsigned i = 0; i < AGREED; i++) {
+        free(agreed.item[i].der);
+        agreed.item[i].der = NULL;
+    }
+}
+#endif
 
 static kt_status once(uint8_t kind, kt_der der, const void *item, const char *what)
 {

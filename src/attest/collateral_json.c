@@ -13,7 +13,7 @@
 
 /* "YYYY-MM-DDThh:mm:ssZ", optionally with a fraction of a second (one digit or more)
  * before the Z; a real date and time, as DER times must be (no 30 February, no second 60:
- * timegm would read them as another time). */
+ * they would read as another time). */
 kt_status kt_time_parse(const char *s, time_t *out)
 {
     if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
@@ -23,23 +23,13 @@ kt_status kt_time_parse(const char *s, time_t *out)
     if (*z == '.' && z[1] >= '0' && z[1] <= '9')
         for (z++; *z >= '0' && *z <= '9'; z++)
             ;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = kt_decimal(s, 4);
-    tm.tm_mon = kt_decimal(s + 5, 2);
-    tm.tm_mday = kt_decimal(s + 8, 2);
-    tm.tm_hour = kt_decimal(s + 11, 2);
-    tm.tm_min = kt_decimal(s + 14, 2);
-    tm.tm_sec = kt_decimal(s + 17, 2);
-    if (z[0] != 'Z' || z[1] || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-        tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
-        tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
+    int year = kt_decimal(s, 4), month = kt_decimal(s + 5, 2), day = kt_decimal(s + 8, 2);
+    int hour = kt_decimal(s + 11, 2), min = kt_decimal(s + 14, 2), sec = kt_decimal(s + 17, 2);
+    if (z[0] != 'Z' || z[1] || year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 ||
+        hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59)
         return kt_fail(KT_ERR_MALFORMED, "time '%s' is not a UTC time", s);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    int mday = tm.tm_mday;
-    *out = timegm(&tm); /* normalises 30 February into March: such a date is refused */
-    if (tm.tm_mday != mday) return kt_fail(KT_ERR_MALFORMED, "time '%s': no such day", s);
+    if (kt_utc_time(year, month, day, hour, min, sec, out))
+        return kt_fail(KT_ERR_MALFORMED, "time '%s': no such day", s);
     return KT_OK;
 }
 

@@ -3,6 +3,7 @@
  * and every failure names what was being read. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -87,6 +88,57 @@ int kt_decimal(const char *s, int n)
     return v;
 }
 
+/* Days from 1970-01-01 to year-month-day (proleptic Gregorian), by the civil-date
+ * algorithm: years start in March, so the leap day is the last day of a year. */
+static long long days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int month_days(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+kt_status kt_utc_time(int year, int month, int day, int hour, int min, int sec, time_t *out)
+{
+    if (year < 1 || year > 9999 || month < 1 || month > 12 || hour < 0 || hour > 23 || min < 0 ||
+        min > 59 || sec < 0 || sec > 59 || day < 1)
+        return kt_fail(KT_ERR_MALFORMED, "time is out of range");
+    if (day > month_days(year, month)) return kt_fail(KT_ERR_MALFORMED, "no such day");
+    *out = (time_t)(days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec);
+    return KT_OK;
+}
+
+void kt_utc_format(time_t t, char out[24])
+{
+    /* 0001-01-01 .. 9999-12-31T23:59:59 */
+    if (t < -62135596800LL || t > 253402300799LL) {
+        snprintf(out, 24, "@%lld", (long long)t);
+        return;
+    }
+    long long days = (long long)t / 86400, secs = (long long)t % 86400;
+    if (secs < 0) secs += 86400, days--;
+    /* the inverse of days_from_civil */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    long long y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 24, "%04lld-%02d-%02dT%02lld:%02lld:%02lldZ", y, m, d, secs / 3600,
+             secs / 60 % 60, secs % 60);
+}
+
 /* UTCTime YYMMDDhhmmssZ (years 1950..2049) or GeneralizedTime YYYYMMDDhhmmssZ. */
 kt_status kt_der_time(kt_der *d, const char *what, time_t *out)
 {
@@ -98,23 +150,11 @@ kt_status kt_der_time(kt_der *d, const char *what, time_t *out)
     if (v.n != ylen + 11 || v.p[v.n - 1] != 'Z')
         return kt_fail(KT_ERR_MALFORMED, "%s: time is not %s", what,
                        utc ? "YYMMDDhhmmssZ" : "YYYYMMDDhhmmssZ");
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
     const char *y = (const char *)v.p, *r = y + ylen;
     int year = kt_decimal(y, (int)ylen);
-    tm.tm_mon = kt_decimal(r, 2) - 1;
-    tm.tm_mday = kt_decimal(r + 2, 2);
-    tm.tm_hour = kt_decimal(r + 4, 2);
-    tm.tm_min = kt_decimal(r + 6, 2);
-    tm.tm_sec = kt_decimal(r + 8, 2);
     if (utc && year >= 0) year += year < 50 ? 2000 : 1900;
-    if (year < 1950 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
-        tm.tm_sec > 59)
-        return kt_fail(KT_ERR_MALFORMED, "%s: time is out of range", what);
-    tm.tm_year = year - 1900;
-    int mday = tm.tm_mday;
-    *out = timegm(&tm); /* normalises 31 April into 1 May: such a date is refused */
-    if (tm.tm_mday != mday) return kt_fail(KT_ERR_MALFORMED, "%s: no such day", what);
-    return KT_OK;
+    if (year < 1950) return kt_fail(KT_ERR_MALFORMED, "%s: time is out of range", what);
+    st = kt_utc_time(year, kt_decimal(r, 2), kt_decimal(r + 2, 2), kt_decimal(r + 4, 2),
+                     kt_decimal(r + 6, 2), kt_decimal(r + 8, 2), out);
+    return st ? kt_fail_context(st, "%s", what) : KT_OK;
 }

@@ -3,8 +3,54 @@
 #define KT_ATTEST_INTERNAL_H
 
 #include <kubetee/attest.h>
-#include <pthread.h>
 #include <time.h>
+
+/* A lock for the verifier's caches: a mutex in a process; inside an enclave (KT_TRUSTED,
+ * no OS) a spin lock on a C11 atomic flag. Held only for copies and one ECDSA verify. */
+#ifdef KT_TRUSTED
+#include <stdatomic.h>
+typedef struct {
+    atomic_flag flag;
+} kt_mutex;
+#define KT_MUTEX_INIT {ATOMIC_FLAG_INIT}
+static inline void kt_mutex_init(kt_mutex *m)
+{
+    atomic_flag_clear(&m->flag);
+}
+static inline void kt_mutex_lock(kt_mutex *m)
+{
+    while (atomic_flag_test_and_set_explicit(&m->flag, memory_order_acquire))
+        ;
+}
+static inline void kt_mutex_unlock(kt_mutex *m)
+{
+    atomic_flag_clear_explicit(&m->flag, memory_order_release);
+}
+static inline void kt_mutex_destroy(kt_mutex *m)
+{
+    (void)m;
+}
+#else
+#include <pthread.h>
+typedef pthread_mutex_t kt_mutex;
+#define KT_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+static inline void kt_mutex_init(kt_mutex *m)
+{
+    pthread_mutex_init(m, NULL);
+}
+static inline void kt_mutex_lock(kt_mutex *m)
+{
+    pthread_mutex_lock(m);
+}
+static inline void kt_mutex_unlock(kt_mutex *m)
+{
+    pthread_mutex_unlock(m);
+}
+static inline void kt_mutex_destroy(kt_mutex *m)
+{
+    pthread_mutex_destroy(m);
+}
+#endif
 
 /* What the PCK certificate's SGX extensions (OID 1.2.840.113741.1.13.1) say. */
 typedef struct {
@@ -52,6 +98,12 @@ kt_status kt_der_oid(kt_der *d, const char *what, kt_der *oid);
 int kt_decimal(const char *s, int n);
 /* The next element as a UTCTime or GeneralizedTime. */
 kt_status kt_der_time(kt_der *d, const char *what, time_t *out);
+/* A UTC calendar date and time as Unix time: a real day (no 31 April, no 30 February),
+ * hour 0..23, minute and second 0..59, year 1..9999. Pure arithmetic (no libc time
+ * functions, which enclaves do not have). */
+kt_status kt_utc_time(int year, int month, int day, int hour, int min, int sec, time_t *out);
+/* t as "YYYY-MM-DDThh:mm:ssZ" for years 1..9999, else "@<seconds>". */
+void kt_utc_format(time_t t, char out[24]);
 
 /* ---- certificates and CRLs (cert.c), views into DER the caller keeps ---- */
 #define KT_KU_DIGITAL_SIGNATURE 0x8000
@@ -234,7 +286,7 @@ typedef struct {
 } kt_pck_entry;
 
 typedef struct {
-    pthread_mutex_t lock;
+    kt_mutex lock;
     bool collateral_ok; /* CRLs, issuer chains, TCB Info and QE Identity */
     time_t collateral_from, collateral_to;
     kt_pck_entry pck[KT_PCK_CACHE];
@@ -244,6 +296,7 @@ typedef struct {
 struct kt_collateral {
     kt_verify_cache *cache;
     kt_chain anchor; /* the trust anchor is its first certificate */
+    uint8_t root_sha256[32]; /* SHA-256 of the anchor's DER */
     bool simulated;
     kt_buf root_crl_der, pck_crl_der;
     kt_crl root_crl, pck_crl;
@@ -252,6 +305,25 @@ struct kt_collateral {
     kt_tcb_info tcb;
     kt_qe_identity qe;
 };
+
+/* The items of collateral, in this order (the directory's file names, the bundle's
+ * order), each at most max bytes. */
+#define KT_COLLATERAL_ITEMS 8
+typedef struct {
+    const char *name;
+    size_t max;
+} kt_collateral_item_file;
+extern const kt_collateral_item_file kt_collateral_files[KT_COLLATERAL_ITEMS];
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} kt_bytes;
+/* Collateral from the items' bytes (copied); anchor_name names the anchor in messages. */
+kt_status kt_collateral_from_items(const kt_bytes items[KT_COLLATERAL_ITEMS], const char *anchor_name,
+                                   kt_collateral **out);
+kt_status kt_collateral_bundle_items(const kt_bytes items[KT_COLLATERAL_ITEMS], kt_buf *out);
+/* Views of a bundle's items (into b), every length checked. */
+kt_status kt_collateral_bundle_split(const uint8_t *b, size_t n, kt_bytes items[KT_COLLATERAL_ITEMS]);
 
 /* Step 3 of verification: what the collateral vouches for by itself at `at` (both CRLs,
  * the issuer chains, TCB Info and QE Identity), remembered for the window it holds. */

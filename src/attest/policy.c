@@ -15,6 +15,8 @@ typedef kt_policy_rule rule;
 
 struct kt_policy {
     bool allow_simulation;
+    bool has_sim_root;
+    uint8_t sim_root[32]; /* simulation_root: SHA-256 of the simulation root's DER */
     uint32_t accepted; /* bit per kt_tcb_status */
     rule *rules;
     size_t rule_count;
@@ -236,6 +238,14 @@ kt_status kt_policy_from_tree(const kt_y *doc, const kt_policy_options *o, kt_po
             rules = v;
         } else if (!strcmp(k, "allow_simulation")) {
             st = bool_field(v, k, 0, &p->allow_simulation, &given);
+        } else if (!strcmp(k, "simulation_root")) {
+            st = v->kind != KT_Y_SCALAR || unset(v) || kt_hex_decode(v->text, p->sim_root, 32)
+                     ? kt_fail(KT_ERR_MALFORMED,
+                               "policy: simulation_root must be the SHA-256 (32 bytes of hex) of "
+                               "the simulation root certificate's DER (line %zu)",
+                               v->line)
+                     : KT_OK;
+            p->has_sim_root = !st;
         } else if (!strcmp(k, "accepted_tcb_status")) {
             if (v->kind != KT_Y_SEQ || v->count == 0)
                 st = kt_fail(KT_ERR_MALFORMED,
@@ -268,6 +278,9 @@ kt_status kt_policy_from_tree(const kt_y *doc, const kt_policy_options *o, kt_po
         }
     }
     if (!st && !rules) st = kt_fail(KT_ERR_MALFORMED, "policy: no enclaveMatchAnyRules (or rules)");
+    if (!st && p->has_sim_root && !p->allow_simulation)
+        st = kt_fail(KT_ERR_MALFORMED,
+                     "policy: simulation_root is given but allow_simulation is not true");
     if (!st) st = parse_rules(rules, o, p);
     if (st) {
         kt_policy_free(p);
@@ -336,6 +349,17 @@ bool kt_policy_allows_simulation(const kt_policy *p)
     return p && p->allow_simulation;
 }
 
+kt_status kt_policy_set_simulation_root(kt_policy *p, const uint8_t root_sha256[32])
+{
+    if (!p || !root_sha256) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    if (!p->allow_simulation)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: a simulation root for a policy that does not "
+                                                "allow simulation");
+    memcpy(p->sim_root, root_sha256, 32);
+    p->has_sim_root = true;
+    return KT_OK;
+}
+
 kt_status kt_policy_default(bool allow_simulation, kt_policy **out)
 {
     if (!out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
@@ -352,6 +376,7 @@ kt_status kt_policy_default(bool allow_simulation, kt_policy **out)
     return KT_OK;
 }
 
+#ifndef KT_TRUSTED /* an enclave's policies are compiled in, never read from the host */
 kt_status kt_policy_load(const char *path, kt_policy **out)
 {
     kt_buf b = {0};
@@ -360,6 +385,7 @@ kt_status kt_policy_load(const char *path, kt_policy **out)
     kt_buf_free(&b);
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
+#endif
 
 void kt_policy_free(kt_policy *p)
 {
@@ -404,13 +430,48 @@ static const char *mismatch(const rule *r, const kt_verdict *v)
     return NULL;
 }
 
+/* The trust anchor: Intel's root, or a simulation root the policy allows (and, when it
+ * names one, that one). Inside an enclave the host hands over the collateral, anchor and
+ * all, so a simulation root is accepted only when the policy, compiled into the enclave
+ * and so measured, names it. */
+static kt_status root_allowed(const kt_policy *p, bool simulated, const uint8_t root[32])
+{
+    if (!simulated) return KT_OK;
+    char hex[65];
+    kt_hex_encode(root, 32, hex, sizeof hex);
+    if (!p->allow_simulation)
+        return kt_fail(KT_ERR_DENIED, "quote chains to a simulation root, and the policy does not "
+                                      "allow simulation");
+    if (p->has_sim_root && !kt_equal(p->sim_root, root, 32))
+        return kt_fail(KT_ERR_DENIED,
+                       "quote chains to simulation root %s, which is not the policy's "
+                       "simulation_root",
+                       hex);
+#ifdef KT_TRUSTED
+    if (!p->has_sim_root)
+        return kt_fail(KT_ERR_DENIED,
+                       "quote chains to simulation root %s, which the host chose: inside an "
+                       "enclave a simulated quote passes only a policy naming its "
+                       "simulation_root",
+                       hex);
+#endif
+    return KT_OK;
+}
+
+kt_status kt_policy_check_root(const kt_policy *p, const kt_collateral *c)
+{
+    if (!p || !c) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy check: NULL argument");
+    uint8_t root[32];
+    kt_status st = kt_collateral_root_sha256(c, root);
+    return st ? st : root_allowed(p, kt_collateral_is_simulated(c), root);
+}
+
 kt_status kt_policy_check(const kt_policy *p, const kt_verdict *v)
 {
     if (!p || !v) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy check: NULL argument");
     if (!v->ok) return kt_fail(KT_ERR_DENIED, "quote did not verify: %s", v->reason);
-    if (v->simulated && !p->allow_simulation)
-        return kt_fail(KT_ERR_DENIED, "quote chains to a simulation root, and the policy does not "
-                                      "allow simulation");
+    kt_status st = root_allowed(p, v->simulated, v->root_sha256);
+    if (st) return st;
     if (!(p->accepted & (1u << v->tcb_status)))
         return kt_fail(KT_ERR_DENIED, "TCB status %s is not accepted by the policy",
                        kt_tcb_status_name(v->tcb_status));

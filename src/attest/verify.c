@@ -27,19 +27,10 @@ static bool within(time_t at, time_t from, time_t to)
     return at >= from && at <= to;
 }
 
-/* ISO time for years 0..9999; any other (the API takes any time_t) as Unix seconds. */
-static void fmt_time(time_t t, char out[24])
-{
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
-        !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, 24, "@%lld", (long long)t);
-}
-
 static kt_status window_fail(const char *what, time_t at, time_t from, time_t to)
 {
     char a[24], f[24], t[24];
-    fmt_time(at, a), fmt_time(from, f), fmt_time(to, t);
+    kt_utc_format(at, a), kt_utc_format(from, f), kt_utc_format(to, t);
     return kt_fail(KT_ERR_VERIFY, "%s not valid at %s (%s .. %s)", what, a, f, t);
 }
 
@@ -157,9 +148,9 @@ static kt_status signed_body(const kt_collateral *c, const kt_chain *chain, cons
 kt_status kt_collateral_check(const kt_collateral *c, time_t at)
 {
     kt_verify_cache *k = c->cache;
-    pthread_mutex_lock(&k->lock);
+    kt_mutex_lock(&k->lock);
     bool known = k->collateral_ok && within(at, k->collateral_from, k->collateral_to);
-    pthread_mutex_unlock(&k->lock);
+    kt_mutex_unlock(&k->lock);
     if (known) return KT_OK;
     const kt_tcb_info *t = &c->tcb;
     const kt_qe_identity *qi = &c->qe;
@@ -198,11 +189,11 @@ kt_status kt_collateral_check(const kt_collateral *c, time_t at)
                              qi->next_update);
     }
     if (!st) {
-        pthread_mutex_lock(&k->lock);
+        kt_mutex_lock(&k->lock);
         k->collateral_ok = true;
         k->collateral_from = from;
         k->collateral_to = to;
-        pthread_mutex_unlock(&k->lock);
+        kt_mutex_unlock(&k->lock);
     }
     return st;
 }
@@ -222,7 +213,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     kt_sha256_free(h);
     if (st) return st;
 
-    pthread_mutex_lock(&k->lock);
+    kt_mutex_lock(&k->lock);
     for (unsigned i = 0; i < KT_PCK_CACHE; i++) {
         kt_pck_entry *e = &k->pck[i];
         if (!e->used || memcmp(e->chain_hash, chain_hash, 32) || !within(at, e->from, e->to))
@@ -236,11 +227,11 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
                 e->qe_checked = true;
             }
         }
-        pthread_mutex_unlock(&k->lock);
+        kt_mutex_unlock(&k->lock);
         return st ? kt_fail(KT_ERR_VERIFY, "QE report signature (by the PCK key) does not verify")
                   : KT_OK;
     }
-    pthread_mutex_unlock(&k->lock);
+    kt_mutex_unlock(&k->lock);
 
     kt_chain chain;
     if ((st = kt_chain_from_pem(q->pck_chain_pem, q->pck_chain_len, &chain)))
@@ -264,7 +255,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     if (key) chain.key[0] = NULL; /* the cache keeps it */
     kt_chain_free(&chain);
     if (st) return st;
-    pthread_mutex_lock(&k->lock);
+    kt_mutex_lock(&k->lock);
     kt_pck_entry *e = &k->pck[k->next++ % KT_PCK_CACHE];
     kt_key_free(e->key);
     e->used = true;
@@ -276,7 +267,7 @@ static kt_status check_pck(const kt_collateral *c, const kt_quote *q, time_t at,
     e->key = key;
     memcpy(e->qe_check, qe_hash, 32);
     e->qe_checked = true;
-    pthread_mutex_unlock(&k->lock);
+    kt_mutex_unlock(&k->lock);
     return KT_OK;
 }
 
@@ -390,6 +381,44 @@ static kt_status qe_level(const kt_qe_identity *qi, const uint8_t *qe_report, kt
     return kt_fail(KT_ERR_DENIED, "QE ISVSVN %u has no TCB level in the QE Identity", r.svn);
 }
 
+#ifdef KT_TRUSTED
+/* Inside an enclave `at` is the host's word: an enclave has no clock of its own. What it
+ * can hold the host to: time never goes back past the newest issue date (TCB Info, QE
+ * Identity, CRL thisUpdate) of collateral it has verified, so once newer collateral was
+ * seen, an older time cannot make expired or superseded collateral current again. The
+ * host can still freeze time and withhold newer collateral (docs/protocol.md). */
+#include <stdatomic.h>
+static _Atomic long long time_floor;
+
+static time_t newest_issue(const kt_collateral *c)
+{
+    time_t t = c->tcb.issue_date;
+    if (c->qe.issue_date > t) t = c->qe.issue_date;
+    if (c->root_crl.this_update > t) t = c->root_crl.this_update;
+    if (c->pck_crl.this_update > t) t = c->pck_crl.this_update;
+    return t;
+}
+
+static kt_status not_before_floor(time_t at)
+{
+    long long floor = atomic_load(&time_floor);
+    if ((long long)at >= floor) return KT_OK;
+    char a[24], f[24];
+    kt_utc_format(at, a), kt_utc_format((time_t)floor, f);
+    return kt_fail(KT_ERR_VERIFY,
+                   "time %s is before %s, the newest issue date of collateral this enclave has "
+                   "verified: the host's clock went back",
+                   a, f);
+}
+
+static void raise_floor(const kt_collateral *c)
+{
+    long long t = (long long)newest_issue(c), cur = atomic_load(&time_floor);
+    while (cur < t && !atomic_compare_exchange_weak(&time_floor, &cur, t))
+        ;
+}
+#endif
+
 static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral *c, time_t at,
                               kt_verdict *v)
 {
@@ -408,10 +437,16 @@ static kt_status verify_steps(const uint8_t *data, size_t n, const kt_collateral
     }
 
     /* 3: the CRLs, the issuer chains, TCB Info and QE Identity */
+#ifdef KT_TRUSTED
+    if ((st = not_before_floor(at))) return st;
+#endif
     if ((st = kt_collateral_check(c, at))) return st;
-    pthread_mutex_lock(&c->cache->lock);
+#ifdef KT_TRUSTED
+    raise_floor(c);
+#endif
+    kt_mutex_lock(&c->cache->lock);
     time_t until = c->cache->collateral_to;
-    pthread_mutex_unlock(&c->cache->lock);
+    kt_mutex_unlock(&c->cache->lock);
 
     /* 4, 5, 6: the PCK chain, what its leaf says, and the QE report it signed */
     kt_pck_info pck;
@@ -480,6 +515,7 @@ kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c
     if (!quote || !c || !v) return kt_fail(KT_ERR_INVALID_ARGUMENT, "verify: NULL argument");
     memset(v, 0, sizeof *v);
     v->simulated = c->simulated;
+    memcpy(v->root_sha256, c->root_sha256, 32);
     kt_status st = verify_steps(quote, n, c, at, v);
     v->status = st;
     v->ok = st == KT_OK;

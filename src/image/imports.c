@@ -22,7 +22,7 @@ static const char *const names[] = {
     /* libc: memory and strings */
     "memcpy", "memmove", "memset", "memcmp", "memchr", "memrchr", "memccpy", "bcmp",
     "explicit_bzero", "strlen", "strnlen", "strcmp", "strncmp", "strchr", "strrchr", "strstr",
-    "strpbrk", "strspn", "strcspn", "strcpy", "strncpy", "strcat", "strncat", "strdup", "strndup",
+    "strpbrk", "strspn", "strcspn", "memmem", "strcpy", "strncpy", "strcat", "strncat", "strdup", "strndup",
     "strtok_r", "__memcpy_chk", "__memmove_chk", "__memset_chk", "__strcpy_chk", "__strncpy_chk",
     "__strcat_chk", "__explicit_bzero_chk",
     /* libc: formatting into memory, numbers, characters */
@@ -78,7 +78,22 @@ static const char *const names[] = {
     "X509_REQ_free", "X509_REQ_get0_pubkey", "X509_REQ_get_subject_name", "X509_REQ_new",
     "X509_REQ_set_pubkey", "X509_REQ_set_subject_name", "X509_REQ_sign", "X509_REQ_verify",
     "X509_add_ext", "X509_new", "X509_set_issuer_name", "X509_set_pubkey", "X509_set_subject_name",
-    "X509_set_version", "X509_sign", "d2i_X509_REQ", "i2d_X509_CRL", "i2d_X509_REQ"};
+    "X509_set_version", "X509_sign", "d2i_X509_REQ", "i2d_X509_CRL", "i2d_X509_REQ",
+    /* libcrypto: the trusted verifier's second reading of certificates and CRLs
+     * (src/attest/cert_crosscheck.c): decoders and accessors of memory. Times are compared
+     * with ASN1_TIME_cmp_time_t; ASN1_TIME_to_tm, which reads the clock when given no
+     * time, is not here */
+    "ASN1_INTEGER_to_BN", "ASN1_STRING_get0_data", "ASN1_STRING_length", "ASN1_STRING_type",
+    "ASN1_TIME_cmp_time_t", "BN_bn2bin", "BN_num_bits", "ECDSA_SIG_get0", "OBJ_obj2nid",
+    "OPENSSL_sk_num", "OPENSSL_sk_value", "X509_ALGOR_get0", "X509_CRL_get0_lastUpdate",
+    "X509_CRL_get0_nextUpdate", "X509_CRL_get0_signature", "X509_CRL_get_REVOKED",
+    "X509_CRL_get_issuer", "X509_CRL_get_version", "X509_EXTENSION_get_data",
+    "X509_NAME_get0_der", "X509_PUBKEY_get0_param", "X509_REVOKED_get0_serialNumber",
+    "X509_get0_notAfter", "X509_get0_notBefore", "X509_get0_serialNumber",
+    "X509_get0_signature", "X509_get0_tbs_sigalg", "X509_get_X509_PUBKEY", "X509_get_ext",
+    "X509_get_ext_by_NID", "X509_get_ext_by_OBJ", "X509_get_extension_flags",
+    "X509_get_issuer_name", "X509_get_key_usage", "X509_get_pathlen", "X509_get_version",
+    "d2i_X509_CRL", "i2d_re_X509_CRL_tbs", "i2d_re_X509_tbs"};
 
 bool kt_import_allowed(const char *name)
 {

@@ -144,10 +144,13 @@ kt_status ks_report_data(const uint8_t pub[KS_PUB_LEN], const uint8_t nonce[KS_N
 kt_status ks_signed_message(const char *label, const uint8_t th[32], uint8_t kind,
                             const uint8_t pub[KS_PUB_LEN], kt_buf *out);
 
-/* The quote verifier: verify_host.c (kt_quote_verify and kt_policy_check) or
- * verify_trusted.c (not available inside an enclave yet). */
+/* The quote verifier: verify_host.c (the rule's collateral) or verify_trusted.c (the
+ * rule's, else the host's for this quote), both through ks_quote_judge (verify_quote.c:
+ * the anchor against the policy, kt_quote_verify, kt_policy_check). */
 kt_status ks_quote_check(const kt_session_peer_rule *rule, const uint8_t *quote, size_t n,
                          time_t now, kt_session_peer_info *info);
+kt_status ks_quote_judge(const kt_session_peer_rule *rule, const kt_collateral *c,
+                         const uint8_t *quote, size_t n, time_t now, kt_session_peer_info *info);
 bool ks_quote_verifier_available(void);
 
 /* Traffic: the handshake's end. */

@@ -1,9 +1,5 @@
-/* The peer's quote, judged in a plain process: the attestation verifier against the
- * rule's collateral, then the rule's policy. The same code as `kubetee attest verify`. */
+/* The peer's quote, judged in a plain process against the rule's collateral. */
 #include "internal.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 bool ks_quote_verifier_available(void)
 {
@@ -15,23 +11,5 @@ kt_status ks_quote_check(const kt_session_peer_rule *rule, const uint8_t *quote,
 {
     if (!rule->collateral)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "session: a peer rule with a policy needs collateral");
-    kt_verdict *v = calloc(1, sizeof *v);
-    if (!v) return kt_fail(KT_ERR_NO_MEMORY, "session: verdict");
-    kt_status st = kt_quote_verify(quote, n, rule->collateral, now, v);
-    if (!st && !v->ok)
-        st = kt_fail(v->status ? v->status : KT_ERR_VERIFY, "session: the peer's quote does not verify: %s",
-                     v->reason);
-    if (!st && (st = kt_policy_check(rule->policy, v)))
-        st = kt_fail_context(st, "session: the peer does not match the policy");
-    if (!st) {
-        memset(info, 0, sizeof *info);
-        info->proof = KT_SESSION_PROOF_QUOTE;
-        info->tee = v->quote.tee;
-        info->enclave = v->quote.sgx;
-        info->simulated = v->simulated;
-        info->tcb_status = v->tcb_status;
-        info->valid_until = v->valid_until;
-    }
-    free(v);
-    return st;
+    return ks_quote_judge(rule, rule->collateral, quote, n, now, info);
 }
