@@ -108,8 +108,12 @@ void kt_service_metrics(kt_service_table *t, kt_buf *out);
  * kt_remote_invoke. The clients it serves are P-256 keys (x||y) the enclave compiles in,
  * so they are measured and no host chooses them:
  *   KT_SERVICE_CLIENT_KEYS({0xef, 0xf6, ...}, {...})
- * (Client enclaves proving themselves by quote wait on quote verification in the trusted
- * runtime.) */
+ * Client enclaves proving themselves by quote are served under a policy the enclave
+ * compiles in (JSON: inside an enclave YAML is read in its JSON form only), verified
+ * inside the enclave with collateral and time from the host (kt_attest_serve_collateral
+ * in the host program; docs/protocol.md "Attestation inside an enclave"):
+ *   KT_SERVICE_CLIENT_POLICY("{\"allow_simulation\":false,\"rules\":[{\"mrsigner\":\"...\"}]}")
+ * Keys and a policy may be given together: a client is served when either admits it. */
 #include <kubetee/session.h>
 #define KT_SERVICE_MAX_CLIENTS 64
 void kt_service_set_clients(const uint8_t (*keys)[64], size_t n);
@@ -121,6 +125,15 @@ void kt_service_accept_any_key(void);
     __attribute__((constructor)) static void kt__service_any_key(void)                            \
     {                                                                                              \
         kt_service_accept_any_key();                                                              \
+    }
+/* The policy quote clients must pass (NULL: no quote client is served); the text stays
+ * the caller's and is parsed at the first Hello (a bad one refuses every Hello, naming
+ * what is wrong). */
+void kt_service_set_client_policy(const char *json);
+#define KT_SERVICE_CLIENT_POLICY(json)                                                             \
+    __attribute__((constructor)) static void kt__service_client_policy_set(void)                   \
+    {                                                                                              \
+        kt_service_set_client_policy(json);                                                        \
     }
 /* Inside a remote function the service runs for a session: what that session's
  * handshake proved about its peer (the only source of a caller's identity), and the

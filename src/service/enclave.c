@@ -8,7 +8,9 @@
  *   kt.service.Drop    session id -> the session freed (the host expired or refused it)
  * A refused message comes back as a refusal name (for the host's counts), never as bytes
  * the session made. The clients served are the keys the enclave compiled in
- * (KT_SERVICE_CLIENT_KEYS): the host cannot choose them. */
+ * (KT_SERVICE_CLIENT_KEYS) and the enclaves its compiled-in policy admits
+ * (KT_SERVICE_CLIENT_POLICY: their quotes verified here, collateral and time from the
+ * host, the anchor judged by the policy): the host cannot choose them. */
 #include <kubetee/service.h>
 #include <kubetee/session.h>
 #include <kubetee/trusted.h>
@@ -38,6 +40,8 @@ static size_t n_slots, cap_slots;
 static const uint8_t (*client_raw)[64];
 static size_t client_count;
 static bool any_client;
+static const char *policy_json; /* KT_SERVICE_CLIENT_POLICY's text */
+static kt_policy *client_policy; /* parsed once, at the first Hello; lives with the enclave */
 /* the session whose request this thread is running (kt_service_caller) */
 static __thread slot *current;
 
@@ -50,6 +54,31 @@ void kt_service_set_clients(const uint8_t (*keys)[64], size_t n)
 void kt_service_accept_any_key(void)
 {
     any_client = true;
+}
+
+void kt_service_set_client_policy(const char *json)
+{
+    policy_json = json;
+}
+
+/* The compiled-in client policy, parsed under the lock the first time it is needed. */
+static kt_status load_policy(const kt_policy **out)
+{
+    *out = NULL;
+    if (!policy_json) return KT_OK;
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&lock);
+    if (!client_policy && (st = kt_policy_parse(policy_json, strlen(policy_json), &client_policy)))
+        st = kt_fail_context(st, "service: the compiled-in client policy (KT_SERVICE_CLIENT_POLICY)");
+    *out = client_policy;
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+__attribute__((destructor)) static void free_policy(void)
+{
+    kt_policy_free(client_policy);
+    client_policy = NULL;
 }
 
 kt_status kt_service_caller(kt_session_peer_info *info, uint8_t id[KT_SERVICE_ID_LEN])
@@ -71,8 +100,10 @@ static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
 static kt_status load_clients(kt_key **keys, size_t *n)
 {
     *n = 0;
-    if (!client_count && any_client) return KT_OK;
-    if (!client_count) return kt_fail(KT_ERR_DENIED, "service: the enclave names no client keys (KT_SERVICE_CLIENT_KEYS)");
+    if (!client_count && (any_client || policy_json)) return KT_OK;
+    if (!client_count)
+        return kt_fail(KT_ERR_DENIED, "service: the enclave names no clients (KT_SERVICE_CLIENT_KEYS or "
+                                      "KT_SERVICE_CLIENT_POLICY)");
     if (client_count > KT_SERVICE_MAX_CLIENTS)
         return kt_fail(KT_ERR_TOO_LARGE, "service: more than %d client keys", KT_SERVICE_MAX_CLIENTS);
     for (size_t i = 0; i < client_count; i++) {
@@ -146,11 +177,15 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
     kt_session *s = NULL;
     uint8_t id[KT_SESSION_ID_LEN];
     kt_buf out = {0};
+    const kt_policy *policy = NULL;
     kt_status st = load_clients(sl->keys, &sl->n_keys);
+    if (!st) st = load_policy(&policy);
+    /* now 0: the host's clock when the client's quote is verified (at Finish) */
     kt_session_config c = {.role = KT_SESSION_RESPONDER, .quote = quote};
     c.peer.keys = (const kt_key *const *)sl->keys;
     c.peer.key_count = sl->n_keys;
     c.peer.any_key = any_client;
+    c.peer.policy = policy; /* collateral NULL: the host's, for each client quote */
     if (!st) st = kt_session_new(&c, &s);
     if (!st && kt_session_handshake(s, req->message.data, req->message.len, &out)) {
         st = refused(res, kt_session_refusal_name(kt_session_last_refusal(s)));

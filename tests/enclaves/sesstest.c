@@ -98,6 +98,7 @@ static const struct {
     const char *name, *json;
 } policies[] = {
     {"peer", "{" SIM PEER_RULE "}"},
+    {"service", "{" SIM "\"rules\":[{\"mrsigner\":\"" SIGNER_MRSIGNER "\",\"isvprodid\":1}]}"},
     {"peer-debug", "{" SIM "\"rules\":[{\"mrsigner\":\"" SIGNER_MRSIGNER
                    "\",\"isvprodid\":3,\"allow_debug\":true}]}"},
     {"wrong-mrsigner",

@@ -20,6 +20,8 @@
 #include <kubetee/session.h>
 #include <kubetee/tff.h>
 #include "tfftest.pb-c.h"
+#include "enclave_service.pb-c.h"
+#include "remotetest.pb-c.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -437,6 +439,111 @@ static void test_mutual_host_swapped_collateral_refused(void **state)
     if (mutual(enclave, "peer", peer, "peer", NULL)) fail_msg("%s", kt_last_error());
 }
 
+/* ---- the enclave service serving client enclaves by quote ---- */
+
+typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
+
+/* One kt.service.* step of the service enclave; the refusal name ("" when none) kept. */
+static kt_buf service_ids; /* ids of the sessions the service opened, dropped at the end */
+
+static void service_step(kt_enclave *svc, const char *fn, const kt_buf *in, kt_buf *out,
+                         char *refusal, size_t cap)
+{
+    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
+    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    req.message.data = in->data;
+    req.message.len = in->len;
+    kt_buf_append(&relayed, in->data, in->len);
+    if (kt_enclave_call(svc, fn, &req, &res)) fail_msg("%s: %s", fn, kt_last_error());
+    out->len = 0;
+    kt_buf_append(out, res.message.data, res.message.len);
+    kt_buf_append(&relayed, res.message.data, res.message.len);
+    snprintf(refusal, cap, "%s", res.refusal ? res.refusal : "");
+    if (!strcmp(fn, "kt.service.Hello") && res.session_id.len == KT_SESSION_ID_LEN)
+        kt_buf_append(&service_ids, res.session_id.data, KT_SESSION_ID_LEN);
+    kt_message_clear(&res);
+}
+
+/* The service frees what it still holds (as its host does before unloading it). */
+static void service_drop_all(kt_enclave *svc)
+{
+    for (size_t at = 0; at + KT_SESSION_ID_LEN <= service_ids.len; at += KT_SESSION_ID_LEN) {
+        Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
+        step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+        req.message.data = service_ids.data + at;
+        req.message.len = KT_SESSION_ID_LEN;
+        assert_int_equal(kt_enclave_call(svc, "kt.service.Drop", &req, &res), KT_OK);
+        kt_message_clear(&res);
+    }
+    kt_buf_free(&service_ids);
+}
+
+/* client (a sesstest enclave) under its policy cp, to the service; the service's
+ * refusal at Finish in refusal (or "" when it served the client). */
+static void service_handshake(kt_enclave *svc, kt_enclave *client_e, const char *cp,
+                              char *refusal, size_t cap)
+{
+    kt_buf h = {0}, r = {0}, f = {0}, none = {0};
+    assert_int_equal(hello(client_e, cp, &h), KT_OK);
+    service_step(svc, "kt.service.Hello", &h, &r, refusal, cap);
+    assert_string_equal(refusal, "");
+    if (step(client_e, "MutualStep", &r, &f)) fail_msg("client: %s", kt_last_error());
+    service_step(svc, "kt.service.Finish", &f, &none, refusal, cap);
+    kt_buf_free(&h), kt_buf_free(&r), kt_buf_free(&f), kt_buf_free(&none);
+}
+
+static void test_service_serves_client_enclaves_by_quote(void **state)
+{
+    (void)state;
+    char path[512], refusal[64];
+    snprintf(path, sizeof path, "%s/tests/enclaves/servicequote.signed.so", KT_TEST_BINARY_DIR);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_enclave *svc = NULL;
+    assert_int_equal(kt_enclave_create(path, &o, &svc), KT_OK);
+    relayed.len = 0;
+    /* sesstest (MRSIGNER keyA, prodid 3) is the client the service's policy names; each
+     * verifies the other inside itself */
+    service_handshake(svc, enclave, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "");
+    Remotetest__Text t = REMOTETEST__TEXT__INIT;
+    t.text = "from one enclave to another: 3a9f";
+    uint8_t packed[128];
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    inv.request_type = "remotetest.Text";
+    inv.response_type = "remotetest.Text";
+    inv.request.data = packed;
+    inv.request.len = remotetest__text__pack(&t, packed);
+    kt_buf payload = {0}, rec = {0}, back = {0}, plain = {0};
+    assert_int_equal(kt_buf_reserve(&payload, kubetee__enclave__v1__invocation__get_packed_size(&inv)), KT_OK);
+    payload.len = kubetee__enclave__v1__invocation__pack(&inv, payload.data);
+    assert_int_equal(clear_call(enclave, "MutualSeal", &payload, &rec), KT_OK);
+    service_step(svc, "kt.service.Call", &rec, &back, refusal, sizeof refusal);
+    assert_string_equal(refusal, "");
+    if (clear_call(enclave, "MutualOpen", &back, &plain)) fail_msg("%s", kt_last_error());
+    Kubetee__Enclave__V1__CallResult *cr =
+        kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
+    assert_non_null(cr);
+    if (cr->status) fail_msg("Echo: %d %s", cr->status, cr->reason);
+    Remotetest__Text *echo = remotetest__text__unpack(NULL, cr->response.len, cr->response.data);
+    assert_non_null(echo);
+    assert_string_equal(echo->text, t.text);
+    remotetest__text__free_unpacked(echo, NULL);
+    kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
+    assert_null(memmem(relayed.data, relayed.len, "3a9f", 4));
+    /* a debug build of the same client: the service's policy refuses it at Finish */
+    service_handshake(svc, debug_peer, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "peer_refused");
+    /* and the client refuses a service its own policy does not name */
+    kt_buf h = {0}, r = {0}, f = {0};
+    assert_int_equal(hello(enclave, "peer", &h), KT_OK); /* "peer" pins prodid 3: the service is 1 */
+    service_step(svc, "kt.service.Hello", &h, &r, refusal, sizeof refusal);
+    refused_with(step(enclave, "MutualStep", &r, &f), "ISVPRODID differs");
+    kt_buf_free(&payload), kt_buf_free(&rec), kt_buf_free(&back), kt_buf_free(&plain);
+    kt_buf_free(&h), kt_buf_free(&r), kt_buf_free(&f);
+    service_drop_all(svc);
+    kt_enclave_destroy(svc);
+}
+
 /* ---- the trusted verifier on its own ---- */
 
 static void verify_in(kt_enclave *e, const kt_buf *bundle, const kt_buf *quote, time_t at,
@@ -592,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_mutual_client_refuses_server),
         cmocka_unit_test(test_mutual_quote_binding_another_key_refused),
         cmocka_unit_test(test_mutual_host_swapped_collateral_refused),
+        cmocka_unit_test(test_service_serves_client_enclaves_by_quote),
         cmocka_unit_test(test_trusted_verifier_matches_host_on_intel_quotes),
         cmocka_unit_test(test_trusted_verifier_refuses_bad_bundles_and_roots),
     };
