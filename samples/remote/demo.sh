@@ -10,7 +10,8 @@ build=$(cd "$build" && pwd)
 out=$build/samples/remote
 kubetee=$build/tools/kubetee/kubetee
 serve=$build/services/enclave-host/kubetee-serve
-export KUBETEE_SIM_DIR=${KUBETEE_SIM_DIR:-$build/demo-sim}
+# the sample's own sim state: its simulation root is the one both enclaves pin (pins.sh)
+export KUBETEE_SIM_DIR=$out/sim
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -67,7 +68,15 @@ echo "   \$ kubetee call ... remote.Sign --json '{\"message\": \"$(printf 'relea
 call remote.Sign --json "{\"message\": \"$(printf 'release 1.0' | base64)\"}" 2>/dev/null | cut -c1-120 | sed 's/^/   /;s/$/.../'
 echo
 
-echo "== 4. refusals, each with its reason"
+echo "== 4. a client enclave in another process calls it: mutual attestation. Each enclave"
+echo "   verifies the other's quote by the policy it compiles in (signer, product ID, no debug,"
+echo "   the sample's simulation root); the hosts only relay bytes and hand over collateral"
+"$kubetee" dump --enclave "$out/remote_client_enclave.signed.so" | grep -E '^(mrenclave|prodid)' | sed 's/^/   client /'
+"$out/remote_client" "$out/remote_client_enclave.signed.so" "127.0.0.1:$port" greeting \
+  "from the client enclave" "release 1.1" | sed 's/^/   /'
+echo
+
+echo "== 5. refusals, each with its reason"
 echo "   bad JSON, named by its field:"
 refused 'has no field "valu"' call remote.Put --json '{"key": "k", "valu": "eA=="}'
 echo "   a function the enclave does not have:"
@@ -88,7 +97,7 @@ refused "peer_refused" "$kubetee" call "127.0.0.1:$port" remote.Get --json '{"ke
   --policy "$work/policy.yaml" --key "$work/stranger.pem"
 echo
 
-echo "== 5. what the host saw: /metrics and its log"
+echo "== 6. what the host saw: /metrics and its log"
 curl -s "http://127.0.0.1:$http/metrics" | grep -E '^kubetee_enclave_(sessions|refusals_total|session_refusals_total)' |
   grep -v ' 0$' | sed 's/^/   /'
 kill -TERM "$pid"

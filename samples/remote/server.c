@@ -1,11 +1,12 @@
 /* samples/remote, the server enclave: three remote functions (remote.Put, remote.Get,
- * remote.Sign) served as an enclave service to the clients whose keys it compiles in
- * (clients.h, made at build time). kubetee-serve hosts it; every byte between a client
+ * remote.Sign) served as an enclave service to the clients it compiles in: a key
+ * (clients.h, made at build time) and the client enclave, by its quote. kubetee-serve hosts it; every byte between a client
  * and these functions is sealed in the session, which the host only relays. */
 #include <kubetee/service.h>
 #include <kubetee/trusted.h>
 #include "clients.h"
 #include "remote.pb-c.h"
+#include "remote_pins.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -102,5 +103,8 @@ static kt_status sign(const Remote__SignRequest *req, Remote__SignReply *res)
 KT_REMOTE_FUNCTION(sign, "remote.Sign", Remote__SignRequest, remote__sign_request, Remote__SignReply,
                    remote__sign_reply)
 
-/* who may call: the keys clients.h lists (the client enclave's and the shell's) */
+/* who may call: the shell's key (clients.h), and the sample's client enclave (the sample's
+ * signer, product 8, no debug build), proving itself by a quote that chains to the
+ * sample's simulation root (remote_pins.h, made at build time) */
 KT_SERVICE_CLIENT_KEYS(REMOTE_CLIENT_KEYS)
+KT_SERVICE_CLIENT_POLICY("{\"allow_simulation\":true,\"simulation_root\":\"" REMOTE_SIM_ROOT "\",\"rules\":[{\"mrsigner\":\"" REMOTE_MRSIGNER "\",\"isvprodid\":8,\"allow_debug\":false}]}")

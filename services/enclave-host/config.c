@@ -15,7 +15,9 @@ typedef struct {
 static const field top[] = {F("enclave", enclave),   F("listen", listen),         F("http", http),
                             F("sim_dir", sim_dir),   F("expect_mrsigner", expect_mrsigner),
                             F("limits", limits),     F("rpc_limits", rpc_limits), F("log_format", log_format),
-                            F("drain_ms", drain_ms), {"tls", 0, 0}};
+                            F("drain_ms", drain_ms), F("collateral", collateral),
+                            F("collateral_root", collateral_root), F("collateral_cache", collateral_cache),
+                            {"tls", 0, 0}};
 static const field tls[] = {F("cert", tls_cert), F("key", tls_key), F("client_ca", tls_client_ca)};
 #undef F
 
@@ -75,6 +77,9 @@ kt_status sv_config_check(const sv_config *c)
     uint8_t mrs[32];
     if (c->expect_mrsigner[0] && kt_hex_decode(c->expect_mrsigner, mrs, sizeof mrs))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "serve: expect_mrsigner must be 64 hex digits");
+    bool url = !strncmp(c->collateral, "http://", 7) || !strncmp(c->collateral, "https://", 8);
+    if (url && (!c->collateral_root[0] || !c->collateral_cache[0]))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "serve: a collateral URL needs collateral_root and collateral_cache");
     if (!c->tls_cert[0] != !c->tls_key[0] || (c->tls_client_ca[0] && !c->tls_cert[0]))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "serve: tls needs cert and key together (client_ca only with them)");
     return KT_OK;

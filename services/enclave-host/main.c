@@ -33,6 +33,10 @@ static const opt opts[] = {
     O("rpc-limits", "KT_SERVE_RPC_LIMITS", "gRPC limits, name=value,... (docs/operations.md)", rpc_limits),
     O("log-format", "KT_SERVE_LOG_FORMAT", "kv or json", log_format),
     O("drain-ms", "KT_SERVE_DRAIN_MS", "how long calls under way get at SIGTERM", drain_ms),
+    O("collateral", "KT_SERVE_COLLATERAL", "for client enclaves' quotes: a directory or PCCS URL", collateral),
+    O("collateral-root", "KT_SERVE_COLLATERAL_ROOT", "with a URL: the trust anchor (PEM)", collateral_root),
+    O("collateral-cache", "KT_SERVE_COLLATERAL_CACHE", "with a URL: the fetched collateral's directory",
+      collateral_cache),
     O("tls-cert", "KT_SERVE_TLS_CERT", "TLS certificate chain (PEM)", tls_cert),
     O("tls-key", "KT_SERVE_TLS_KEY", "TLS private key (PEM)", tls_key),
     O("tls-client-ca", "KT_SERVE_TLS_CLIENT_CA", "mutual TLS: clients' CA (PEM)", tls_client_ca),
@@ -121,7 +125,19 @@ static int serve(const sv_config *c)
                             .http = c->http,
                             .drain_ms = (int)drain};
     kt_enclave *e = NULL;
+    kt_sim_qe *qe = NULL;
     if (kt_attest_serve_quotes(eo.sim_dir)) return fail("serving quotes");
+    /* collateral and time for the quotes of client enclaves, which the enclave judges by
+     * its own policy: the host only hands them over */
+    const char *coll = c->collateral;
+    if (!coll[0]) {
+        if (kt_sim_qe_open(eo.sim_dir, &qe)) return fail("the sim platform's collateral");
+        coll = kt_sim_qe_collateral_dir(qe);
+    }
+    kt_status cs = kt_attest_serve_collateral(coll, c->collateral_root[0] ? c->collateral_root : NULL,
+                                              c->collateral_cache[0] ? c->collateral_cache : NULL);
+    kt_sim_qe_free(qe);
+    if (cs) return fail("serving collateral");
     if (kt_enclave_create(c->enclave, &eo, &e)) return fail("loading the enclave");
     kt_status st = kt_service_serve(e, &sc);
     kt_enclave_destroy(e);

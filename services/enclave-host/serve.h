@@ -18,6 +18,10 @@ typedef struct {
     char rpc_limits[512];        /* kt_rpc_limits_parse's */
     char log_format[8];          /* kv or json */
     char drain_ms[16];           /* decimal */
+    char collateral[SV_PATH_MAX];       /* for client enclaves' quotes: a directory or a PCCS URL
+                                           (empty: the sim platform's) */
+    char collateral_root[SV_PATH_MAX];  /* with a URL: the trust anchor (PEM) */
+    char collateral_cache[SV_PATH_MAX]; /* with a URL: where fetched collateral is kept */
     char tls_cert[SV_PATH_MAX], tls_key[SV_PATH_MAX], tls_client_ca[SV_PATH_MAX];
 } sv_config;
 
