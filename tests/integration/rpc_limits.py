@@ -656,7 +656,12 @@ class Tls(unittest.TestCase):
         # ends are read off what it encrypts)
         nope = self.good.unary_unary("/kubetee.echo.Echo/Nope")
         futures = [nope.future(b"", timeout=10) for _ in range(300)]
-        self.assertEqual({f.exception().code() for f in futures}, {grpc.StatusCode.UNIMPLEMENTED})
+        codes = [f.exception().code() for f in futures]
+        # on a loaded machine some find the pool full (RESOURCE_EXHAUSTED, a refusal by
+        # the pool); none may find its connection cut (UNAVAILABLE)
+        self.assertIn(grpc.StatusCode.UNIMPLEMENTED, codes)
+        self.assertLessEqual(set(codes), {grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.RESOURCE_EXHAUSTED})
+        self.assertEqual(self.s.metric("kubetee_rpc_connections_cut_total", reason="streams"), 0)
         # and 40 streams at once from a raw client are
         raw = self.raw()
         try:
