@@ -175,6 +175,8 @@ mkdir -p "$work/bundle"; [ -d "$sets" ] && /usr/bin/python3 -c 'import struct,sy
 
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
+# aecs_audit: one well-formed AECS audit line (its hash and signature are not this key's)
+mkdir -p "$work/aecs_audit" && printf '\x00{"seq":1,"time":1,"caller":"host","op":"Start","target":"","outcome":"ok","reason":"","prev":"%064d","hash":"%064d","sig":"%0128d"}\n' 0 0 0 > "$work/aecs_audit/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

@@ -102,6 +102,10 @@ typedef struct kt_cert kt_cert;
 /* subject as "CN=name,O=org"; validity starts now and lasts days. */
 kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, bool is_ca,
                               kt_cert **out);
+/* The same with validity starting at now (Unix seconds): inside an enclave, which has
+ * no clock, the caller passes the time. */
+kt_status kt_cert_self_signed_at(const kt_key *key, const char *subject, int64_t now, int days,
+                                 bool is_ca, kt_cert **out);
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der);
 /* Issues a certificate for a CSR (whose own signature is checked first). */
 kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,

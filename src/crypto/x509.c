@@ -68,8 +68,8 @@ static int add_extra(X509 *cert, const kt_cert_extension *extra)
     return ok;
 }
 
-static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t serial, int days,
-                        bool is_ca, const kt_cert_extension *extra, kt_cert **out)
+static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t serial, int64_t now,
+                        int days, bool is_ca, const kt_cert_extension *extra, kt_cert **out)
 {
     if (days <= 0 || days > 36500) {
         X509_free(cert);
@@ -78,8 +78,8 @@ static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t
     }
     int ok =
         X509_set_version(cert, 2) && ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial) &&
-        X509_gmtime_adj(X509_getm_notBefore(cert), -60) &&
-        X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) &&
+        ASN1_TIME_adj(X509_getm_notBefore(cert), (time_t)now, 0, -60) &&
+        ASN1_TIME_adj(X509_getm_notAfter(cert), (time_t)now, days, 0) &&
         X509_set_issuer_name(cert, X509_get_subject_name(issuer)) &&
         add_ext(cert, issuer, NID_basic_constraints,
                 is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
@@ -105,8 +105,16 @@ static kt_status finish(X509 *cert, X509 *issuer, EVP_PKEY *issuer_key, uint64_t
     return KT_OK;
 }
 
+#ifndef KT_TRUSTED
 kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, bool is_ca,
                               kt_cert **out)
+{
+    return kt_cert_self_signed_at(key, subject, (int64_t)time(NULL), days, is_ca, out);
+}
+#endif
+
+kt_status kt_cert_self_signed_at(const kt_key *key, const char *subject, int64_t now, int days,
+                                 bool is_ca, kt_cert **out)
 {
     if (!key || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "self-signed: NULL argument");
     X509_NAME *name;
@@ -121,7 +129,7 @@ kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, 
         X509_free(cert);
         return kt_ossl_fail("self-signed certificate");
     }
-    return finish(cert, cert, key->pkey, serial >> 1, days, is_ca, NULL, out);
+    return finish(cert, cert, key->pkey, serial >> 1, now, days, is_ca, NULL, out);
 }
 
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
@@ -144,6 +152,8 @@ kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)
     return st;
 }
 
+/* these read the clock: host builds only (an enclave has none; kt_cert_self_signed_at) */
+#ifndef KT_TRUSTED
 kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,
                         size_t csr_len, uint64_t serial, int days, bool is_ca, kt_cert **out)
 {
@@ -178,7 +188,8 @@ kt_status kt_cert_issue_ext(const kt_cert *issuer, const kt_key *issuer_key, con
         X509_free(cert);
         return kt_ossl_fail("issue");
     }
-    return finish(cert, issuer->x509, issuer_key->pkey, serial, days, is_ca, extra, out);
+    return finish(cert, issuer->x509, issuer_key->pkey, serial, (int64_t)time(NULL), days, is_ca,
+                  extra, out);
 }
 
 kt_status kt_crl_new(const kt_cert *issuer, const kt_key *issuer_key, int days, kt_buf *der)
@@ -203,6 +214,8 @@ kt_status kt_crl_new(const kt_cert *issuer, const kt_key *issuer_key, int days, 
     OPENSSL_free(p);
     return st;
 }
+
+#endif
 
 static kt_status wrap_x509(X509 *x, kt_cert **out)
 {

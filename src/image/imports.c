@@ -93,7 +93,9 @@ static const char *const names[] = {
     "X509_get0_signature", "X509_get0_tbs_sigalg", "X509_get_X509_PUBKEY", "X509_get_ext",
     "X509_get_ext_by_NID", "X509_get_ext_by_OBJ", "X509_get_extension_flags",
     "X509_get_issuer_name", "X509_get_key_usage", "X509_get_pathlen", "X509_get_version",
-    "d2i_X509_CRL", "i2d_re_X509_CRL_tbs", "i2d_re_X509_tbs"};
+    "d2i_X509_CRL", "i2d_re_X509_CRL_tbs", "i2d_re_X509_tbs",
+    /* libcrypto: AECS's secret material (RSA key pairs in PKCS#1 PEM) */
+    "PEM_write_bio_PrivateKey_traditional"};
 
 bool kt_import_allowed(const char *name)
 {

@@ -1,0 +1,104 @@
+/* The AECS enclave's own parts (docs/aecs.md). Everything here runs inside the enclave:
+ * objects are sealed and opened here, callers are judged here, and the host is reached
+ * only through the OCALLs of objects.c and audit.c. */
+#ifndef AECS_ENCLAVE_H
+#define AECS_ENCLAVE_H
+
+#include <kubetee/crypto.h>
+#include <kubetee/service.h>
+#include <kubetee/store.h>
+#include <kubetee/trusted.h>
+#include "aecs.pb-c.h"
+
+#include <pthread.h>
+
+typedef Kubetee__Aecs__V1__PublicKey ae_pubkey;
+typedef Kubetee__Aecs__V1__SecretSpec ae_spec;
+typedef Kubetee__Aecs__V1__StoredSecret ae_secret;
+typedef Kubetee__Aecs__V1__Service ae_service;
+
+#define AE_SECRET_NAME_MAX 64
+#define AE_SERVICE_NAME_MAX 32
+#define AE_MAX_ADMINS 8
+#define AE_PARAMS_MAX 64
+
+typedef enum { AE_STOPPED = 0, AE_UNINIT, AE_READY, AE_RESTORE } ae_phase;
+
+/* What the enclave holds while it runs; every field under ae_lock. */
+typedef struct {
+    ae_phase phase;
+    uint8_t master[KT_AES256_KEY_LEN]; /* the storage key (READY) */
+    uint32_t max_services, max_secrets, max_data, keep_versions;
+    size_t n_admins;
+    uint8_t admin_type[AE_MAX_ADMINS]; /* KUBETEE__AECS__V1__KEY_TYPE__* */
+    uint8_t admin_raw[AE_MAX_ADMINS][64];
+    uint64_t state_version; /* aecs/state's store version (0: none) */
+    uint64_t master_version;
+    uint64_t audit_seq;
+    uint8_t audit_hash[32];
+    uint64_t revision; /* the store revision last seen */
+} ae_globals;
+extern ae_globals ae;
+extern pthread_mutex_t ae_lock;
+
+/* ---- names (names.c) ---- */
+/* [A-Za-z0-9][A-Za-z0-9._-]*, 1..max bytes; what names the thing in the reason */
+kt_status ae_name_check(const char *name, size_t max, const char *what);
+kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len);
+
+/* ---- sealed objects and the store (objects.c) ---- */
+/* Opens the object at key: KT_ERR_NOT_FOUND when absent (and known to be), KT_ERR_VERIFY
+ * for an object that does not open, is older than the one this enclave knows, or is
+ * missing though it exists. *version is its store version. */
+kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version);
+/* Seals plain as the next version of key (expected: the version read, 0: create). */
+kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version);
+kt_status ae_obj_delete(const char *key, uint64_t expected);
+/* Known live keys under prefix ("" for all), in byte order: names[i] point into the
+ * table until the next change (under ae_lock). */
+kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n);
+size_t ae_obj_count(const char *prefix);
+void ae_obj_reset(void);
+/* At start: every object opened once, so each key's version and id are known. Damaged
+ * ones are remembered with their reason and refused on every read. */
+kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
+/* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
+kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
+kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
+
+/* protobuf-c messages in and out of sealed objects */
+kt_status ae_pack(const ProtobufCMessage *m, kt_buf *out);
+/* Wipes a secret record's data and frees it. */
+void ae_secret_free(ae_secret *s);
+
+/* ---- the audit log (audit.c) ---- */
+typedef struct {
+    bool key;          /* proved by a key (else a quote) */
+    uint8_t key_type;  /* KEY_TYPE_* */
+    uint8_t raw[64];   /* the key */
+    kt_session_peer_info peer;
+    char label[160];   /* "p256:<hex>", "sm2:<hex>", "enclave:<mrenclave hex>" */
+} ae_caller;
+kt_status ae_caller_get(ae_caller *c);
+/* One line for this request and its outcome (st and kt_last_error when st != 0). */
+void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status st);
+/* Adopts lines the host kept after the sealed checkpoint, each checked (start). */
+void ae_audit_adopt(char **lines, size_t n);
+int64_t ae_now(void);
+
+/* ---- state (state.c) ---- */
+kt_status ae_state_save(void);
+kt_status ae_state_load(void);
+bool ae_is_admin(const ae_caller *c);
+kt_status ae_ready(void);
+kt_status ae_admin_only(const ae_caller *c);
+/* Unpacks into call memory (freed, wiped, when the call ends); NULL when it does not decode. */
+void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b);
+
+/* ---- secret material (material.c) ---- */
+kt_status ae_generate(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *out);
+/* The public part of a secret's data: a PEM public key or certificate. */
+kt_status ae_public_part(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *pem);
+/* Whether a TA's verified report body passes one of the rules. */
+kt_status ae_policy_admits(const ae_spec *spec, const kt_report_body *ta);
+#endif

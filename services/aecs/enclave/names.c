@@ -1,0 +1,89 @@
+/* Names and specs from callers, checked before anything is looked up: an allow-list
+ * grammar, so a name is exactly one store-key segment and never a path, a prefix of
+ * another name's namespace, or bytes a log would misread. */
+#include "aecs.h"
+
+#include <string.h>
+
+static bool name_byte(char c, bool first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    return !first && (c == '.' || c == '_' || c == '-');
+}
+
+kt_status ae_name_check(const char *name, size_t max, const char *what)
+{
+    size_t n = name ? strlen(name) : 0;
+    char shown[80];
+    if (n == 0) return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s is empty", what);
+    if (n > max)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s '%s' is over %zu bytes", what,
+                       kt_escape(name, n, shown, sizeof shown), max);
+    for (size_t i = 0; i < n; i++)
+        if (!name_byte(name[i], i == 0))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "%s '%s': byte %zu is not allowed (names are [A-Za-z0-9] then [A-Za-z0-9._-]; "
+                           "no '/', no leading '.' or '-', no control bytes)",
+                           what, kt_escape(name, n, shown, sizeof shown), i);
+    return KT_OK;
+}
+
+static const char *const param_keys[] = {"bit_length", "pkcs_type", "days", "subject", NULL};
+
+static bool known_param(const char *k)
+{
+    for (size_t i = 0; param_keys[i]; i++)
+        if (!strcmp(param_keys[i], k)) return true;
+    return false;
+}
+
+kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len)
+{
+    kt_status st;
+    if (!s) return kt_fail(KT_ERR_INVALID_ARGUMENT, "the request has no spec");
+    if ((st = ae_name_check(s->service, AE_SERVICE_NAME_MAX, "service name")) ||
+        (st = ae_name_check(s->name, AE_SECRET_NAME_MAX, "secret name")))
+        return st;
+    if (s->type < KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_RSA_KEY_PAIR ||
+        s->type > KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CONFIGURATIONS)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: type %d is not a SECRET_TYPE_*", s->name, (int)s->type);
+    if (strcmp(s->share, "") && strcmp(s->share, "public") && strcmp(s->share, "private"))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: share must be public or private", s->name);
+    if (s->n_params > AE_PARAMS_MAX)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: more than %d params", s->name, AE_PARAMS_MAX);
+    bool config = s->type == KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CONFIGURATIONS;
+    for (size_t i = 0; i < s->n_params; i++) {
+        const char *k = s->params[i]->key, *v = s->params[i]->value;
+        char shown[80];
+        if (config ? ae_name_check(k, AE_SECRET_NAME_MAX, "a configuration key") != KT_OK : !known_param(k))
+            return config ? kt_fail_context(KT_ERR_INVALID_ARGUMENT, "secret %s", s->name)
+                          : kt_fail(KT_ERR_INVALID_ARGUMENT,
+                                    "secret %s: unknown param '%s' (bit_length, pkcs_type, days, subject)", s->name,
+                                    kt_escape(k, strlen(k), shown, sizeof shown));
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s->params[j]->key, k))
+                return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param %s given twice", s->name, k);
+        if (strlen(v) > 1024 || kt_utf8_problem(v, strlen(v)) || strchr(v, '\n'))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param %s: at most 1024 bytes on one line", s->name, k);
+    }
+    if (data_len > max_data)
+        return kt_fail(KT_ERR_TOO_LARGE, "secret %s: %zu bytes of data is over the limit of %zu", s->name, data_len,
+                       max_data);
+    for (size_t i = 0; i < s->n_policy; i++) {
+        const Kubetee__Aecs__V1__Rule *r = s->policy[i];
+        if ((r->mrenclave.len && r->mrenclave.len != 32) || (r->mrsigner.len && r->mrsigner.len != 32) ||
+            (r->user_data.len && r->user_data.len != 64))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "secret %s: rule %zu: mrenclave and mrsigner are 32 bytes, user_data 64", s->name, i);
+        if (!r->mrenclave.len && !r->mrsigner.len && !r->any_enclave)
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "secret %s: rule %zu constrains neither mrenclave nor mrsigner, so it admits every "
+                           "enclave on any platform; say any_enclave: true if that is meant",
+                           s->name, i);
+        if (r->prod_id > 65535 || r->min_isv_svn > 65535)
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: rule %zu: prod_id and min_isv_svn are 0..65535",
+                           s->name, i);
+    }
+    if (s->n_policy > 64) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: more than 64 rules", s->name);
+    return KT_OK;
+}

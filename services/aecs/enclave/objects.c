@@ -1,0 +1,334 @@
+/* Sealed objects: every object the host keeps is AES-256-GCM under the storage key, with
+ * its store key, version and object id in the AAD (docs/aecs.md "Storage layout"), and
+ * the enclave remembers the version and id of every key it has seen since it started, so
+ * a host that swaps, forges, moves, hides or replays an older object is caught. */
+#include "aecs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "KTAO"
+#define FORMAT 1
+#define ID_LEN 16
+#define HDR (4 + 1 + 8 + ID_LEN + KT_GCM_IV_LEN)
+#define AAD_LABEL "kubetee.aecs.object.v1"
+
+typedef struct {
+    char key[KT_STORE_KEY_MAX + 1];
+    uint64_t version;
+    uint8_t id[ID_LEN];
+    bool deleted;
+    char *damage; /* why it does not open (start scan), or NULL */
+} entry;
+
+static entry *table;
+static size_t n_table, cap_table;
+
+static entry *find(const char *key)
+{
+    for (size_t i = 0; i < n_table; i++)
+        if (!strcmp(table[i].key, key)) return &table[i];
+    return NULL;
+}
+
+static entry *remember(const char *key)
+{
+    entry *e = find(key);
+    if (e) return e;
+    if (strlen(key) > KT_STORE_KEY_MAX) return NULL;
+    if (n_table == cap_table) {
+        size_t cap = cap_table ? cap_table * 2 : 256;
+        entry *t = realloc(table, cap * sizeof *t);
+        if (!t) return NULL;
+        table = t, cap_table = cap;
+    }
+    e = &table[n_table++];
+    memset(e, 0, sizeof *e);
+    strcpy(e->key, key);
+    return e;
+}
+
+void ae_obj_reset(void)
+{
+    for (size_t i = 0; i < n_table; i++) free(table[i].damage);
+    free(table);
+    table = NULL;
+    n_table = cap_table = 0;
+}
+
+/* the enclave is unloaded: nothing of the table or the key stays behind */
+__attribute__((destructor)) static void unloaded(void)
+{
+    ae_obj_reset();
+    kt_wipe(ae.master, sizeof ae.master);
+}
+
+static kt_status aad(const char *key, uint64_t version, const uint8_t id[ID_LEN], kt_buf *out)
+{
+    uint8_t v[8];
+    kt_put_le64(v, version);
+    kt_status st = kt_buf_append(out, AAD_LABEL, sizeof AAD_LABEL); /* with its NUL */
+    if (!st) st = kt_buf_append(out, key, strlen(key) + 1);
+    if (!st) st = kt_buf_append(out, v, 8);
+    if (!st) st = kt_buf_append(out, id, ID_LEN);
+    return st;
+}
+
+/* ---- the host's store, through OCALLs ---- */
+kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found)
+{
+    Kubetee__Aecs__V1__StoreGetRequest rq = KUBETEE__AECS__V1__STORE_GET_REQUEST__INIT;
+    Kubetee__Aecs__V1__StoreGetResponse rs = KUBETEE__AECS__V1__STORE_GET_RESPONSE__INIT;
+    rq.key = (char *)key;
+    kt_status st = kt_ocall("aecs.store.Get", &rq, &rs);
+    if (st) return kt_fail_context(st, "store get %s", key);
+    *found = rs.found;
+    *version = rs.version;
+    if (rs.found && (rs.version == 0 || rs.value.len > KT_STORE_VALUE_MAX))
+        return kt_fail(KT_ERR_VERIFY, "store: the host's answer for %s is impossible (version 0 or oversize)", key);
+    return rs.found ? kt_buf_append(value, rs.value.data, rs.value.len) : KT_OK;
+}
+
+kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version)
+{
+    Kubetee__Aecs__V1__StorePutRequest rq = KUBETEE__AECS__V1__STORE_PUT_REQUEST__INIT;
+    Kubetee__Aecs__V1__StorePutResponse rs = KUBETEE__AECS__V1__STORE_PUT_RESPONSE__INIT;
+    rq.key = (char *)key;
+    rq.value.data = (uint8_t *)v;
+    rq.value.len = n;
+    rq.expected_version = expected;
+    kt_status st = kt_ocall("aecs.store.Put", &rq, &rs);
+    if (st) return kt_fail_context(st, "store put %s", key);
+    if (rs.version != expected + 1)
+        return kt_fail(KT_ERR_VERIFY, "store: the host reports version %llu for %s, not %llu",
+                       (unsigned long long)rs.version, key, (unsigned long long)(expected + 1));
+    if (rs.revision > ae.revision) ae.revision = rs.revision;
+    *version = rs.version;
+    return KT_OK;
+}
+
+/* ---- objects ---- */
+static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t store_version, kt_buf *plain,
+                           uint8_t id[ID_LEN])
+{
+    if (n < HDR + KT_GCM_TAG_LEN || memcmp(b, MAGIC, 4) || b[4] != FORMAT)
+        return kt_fail(KT_ERR_VERIFY, "object %s is not a sealed AECS object", key);
+    uint64_t v = kt_le64(b + 5);
+    if (v != store_version)
+        return kt_fail(KT_ERR_VERIFY, "object %s says version %llu, the store %llu", key, (unsigned long long)v,
+                       (unsigned long long)store_version);
+    memcpy(id, b + 13, ID_LEN);
+    kt_buf a = {0};
+    size_t len = n - HDR - KT_GCM_TAG_LEN;
+    kt_status st = aad(key, v, id, &a);
+    if (!st) st = kt_buf_reserve(plain, len + 1);
+    if (!st && kt_aead_open(ae.master, b + 13 + ID_LEN, a.data, a.len, b + HDR, len, b + n - KT_GCM_TAG_LEN,
+                            plain->data + plain->len))
+        st = kt_fail(KT_ERR_VERIFY,
+                     "object %s does not open under this key and version (swapped, moved, forged or corrupted)", key);
+    if (!st) plain->len += len;
+    kt_buf_free(&a);
+    return st;
+}
+
+kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
+{
+    entry *e = find(key);
+    if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
+    kt_buf blob = {0};
+    bool found;
+    uint64_t v;
+    uint8_t id[ID_LEN];
+    kt_status st = ae_store_get_raw(key, &blob, &v, &found);
+    if (st) goto out;
+    if (!found) {
+        st = e && !e->deleted ? kt_fail(KT_ERR_VERIFY, "object %s (version %llu) is missing from the store", key,
+                                        (unsigned long long)e->version)
+                              : kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+        goto out;
+    }
+    if ((st = open_blob(key, blob.data, blob.len, v, plain, id))) goto out;
+    if (e && e->deleted && !memcmp(e->id, id, ID_LEN)) {
+        st = kt_fail(KT_ERR_VERIFY, "object %s was deleted; the host offers it again", key);
+    } else if (e && !e->deleted && (e->version != v || memcmp(e->id, id, ID_LEN))) {
+        st = kt_fail(KT_ERR_VERIFY, "object %s is version %llu of %s; this enclave wrote or read version %llu",
+                     key, (unsigned long long)v, memcmp(e->id, id, ID_LEN) ? "another object" : "it",
+                     (unsigned long long)e->version);
+    } else if (e && e->deleted) {
+        st = kt_fail(KT_ERR_VERIFY, "object %s was deleted and never created again by this enclave", key);
+    } else if (!e) {
+        /* first sight since start (the scan sees every key, so only a key the host added
+         * since, which no write of ours made) */
+        st = kt_fail(KT_ERR_VERIFY, "object %s appeared in the store without this enclave writing it", key);
+    }
+    if (!st) *version = v;
+out:
+    if (st) plain->len = 0;
+    kt_buf_free(&blob);
+    return st;
+}
+
+kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version)
+{
+    entry *e = find(key);
+    if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
+    uint8_t id[ID_LEN];
+    if (expected == 0 && e && !e->deleted) return kt_fail(KT_ERR_EXISTS, "%s exists", key);
+    if (expected == 0 || !e || e->deleted) {
+        if (expected) return kt_fail(KT_ERR_STATE, "%s: expected version %llu of an object that does not exist", key,
+                                     (unsigned long long)expected);
+        kt_status st = kt_random(id, ID_LEN);
+        if (st) return st;
+    } else {
+        if (e->version != expected)
+            return kt_fail(KT_ERR_STATE, "%s is at version %llu, not %llu", key, (unsigned long long)e->version,
+                           (unsigned long long)expected);
+        memcpy(id, e->id, ID_LEN);
+    }
+    uint64_t v = expected + 1;
+    kt_buf blob = {0}, a = {0};
+    kt_status st = kt_buf_reserve(&blob, HDR + n + KT_GCM_TAG_LEN);
+    if (!st) st = aad(key, v, id, &a);
+    if (!st) {
+        memcpy(blob.data, MAGIC, 4);
+        blob.data[4] = FORMAT;
+        kt_put_le64(blob.data + 5, v);
+        memcpy(blob.data + 13, id, ID_LEN);
+        st = kt_random(blob.data + 13 + ID_LEN, KT_GCM_IV_LEN);
+    }
+    if (!st) st = kt_aead_seal(ae.master, blob.data + 13 + ID_LEN, a.data, a.len, plain, n, blob.data + HDR,
+                               blob.data + HDR + n);
+    if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
+    if (!st) {
+        entry *r = remember(key);
+        if (!r) st = kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
+        else {
+            r->version = v;
+            memcpy(r->id, id, ID_LEN);
+            r->deleted = false;
+        }
+    }
+    kt_buf_free(&blob);
+    kt_buf_free(&a);
+    return st;
+}
+
+kt_status ae_obj_delete(const char *key, uint64_t expected)
+{
+    entry *e = find(key);
+    if (!e || e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+    Kubetee__Aecs__V1__StoreDeleteRequest rq = KUBETEE__AECS__V1__STORE_DELETE_REQUEST__INIT;
+    Kubetee__Aecs__V1__Done rs = KUBETEE__AECS__V1__DONE__INIT;
+    rq.key = (char *)key;
+    rq.expected_version = expected;
+    kt_status st = kt_ocall("aecs.store.Delete", &rq, &rs);
+    if (st) return kt_fail_context(st, "store delete %s", key);
+    e->deleted = true;
+    free(e->damage);
+    e->damage = NULL;
+    return KT_OK;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
+{
+    size_t pl = strlen(prefix), k = 0;
+    const char **out = kt_call_alloc((n_table + 1) * sizeof *out);
+    if (!out) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
+    for (size_t i = 0; i < n_table; i++)
+        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) out[k++] = table[i].key;
+    qsort(out, k, sizeof *out, by_key);
+    *keys = out;
+    *n = k;
+    return KT_OK;
+}
+
+size_t ae_obj_count(const char *prefix)
+{
+    size_t pl = strlen(prefix), k = 0;
+    for (size_t i = 0; i < n_table; i++)
+        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) k++;
+    return k;
+}
+
+kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
+{
+    *objects = *damaged = 0;
+    char after[KT_STORE_KEY_MAX + 1] = "";
+    for (;;) {
+        Kubetee__Aecs__V1__StoreListRequest rq = KUBETEE__AECS__V1__STORE_LIST_REQUEST__INIT;
+        Kubetee__Aecs__V1__StoreListResponse rs = KUBETEE__AECS__V1__STORE_LIST_RESPONSE__INIT;
+        rq.prefix = "";
+        rq.after = after;
+        rq.limit = 1000;
+        kt_status st = kt_ocall("aecs.store.List", &rq, &rs);
+        if (st) return kt_fail_context(st, "store list");
+        if (rs.revision > ae.revision) ae.revision = rs.revision;
+        for (size_t i = 0; i < rs.n_entries; i++) {
+            const char *key = rs.entries[i]->key;
+            if (!strcmp(key, "aecs/master")) continue;
+            if (find(key)) return kt_fail(KT_ERR_VERIFY, "store: the host lists %s twice", key);
+            entry *e = remember(key);
+            if (!e) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory (or key too long)");
+            kt_buf plain = {0}, blob = {0};
+            bool found;
+            uint64_t v;
+            st = ae_store_get_raw(key, &blob, &v, &found);
+            if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "object %s is listed but missing", key);
+            if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id);
+            e->version = v;
+            if (st) {
+                e->damage = strdup(kt_last_error());
+                (*damaged)++;
+                kt_log(KT_LOG_WARN, "aecs.object_damaged", "key", key, "reason", kt_last_error(), NULL);
+            }
+            kt_buf_free(&plain);
+            kt_buf_free(&blob);
+            (*objects)++;
+        }
+        if (!rs.more) break;
+        if (strlen(rs.next) > KT_STORE_KEY_MAX || strcmp(rs.next, after) <= 0)
+            return kt_fail(KT_ERR_VERIFY, "store: the host's list does not move forward");
+        strcpy(after, rs.next);
+    }
+    return KT_OK;
+}
+
+kt_status ae_pack(const ProtobufCMessage *m, kt_buf *out)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    kt_status st = kt_buf_reserve(out, n);
+    if (st) return st;
+    out->len += protobuf_c_message_pack(m, out->data + out->len);
+    return KT_OK;
+}
+
+static void *call_alloc(void *d, size_t n)
+{
+    (void)d;
+    return kt_call_alloc(n);
+}
+static void call_free(void *d, void *p)
+{
+    (void)d, (void)p; /* call memory goes, wiped, when the call ends */
+}
+static ProtobufCAllocator in_call = {call_alloc, call_free, NULL};
+
+void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b)
+{
+    return protobuf_c_message_unpack(d, &in_call, b->len, b->data);
+}
+
+void ae_secret_free(ae_secret *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->n_versions; i++)
+        if (s->versions[i]->data.data) kt_wipe(s->versions[i]->data.data, s->versions[i]->data.len);
+    for (size_t i = 0; s->spec && i < s->spec->n_params; i++)
+        if (s->spec->params[i]->value) kt_wipe(s->spec->params[i]->value, strlen(s->spec->params[i]->value));
+    kubetee__aecs__v1__stored_secret__free_unpacked(s, NULL);
+}

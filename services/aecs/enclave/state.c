@@ -1,0 +1,62 @@
+/* aecs/state: the admins and the audit checkpoint, sealed like every object. */
+#include "aecs.h"
+
+#include <string.h>
+
+kt_status ae_state_save(void)
+{
+    Kubetee__Aecs__V1__StoredState s = KUBETEE__AECS__V1__STORED_STATE__INIT;
+    ae_pubkey keys[AE_MAX_ADMINS], *ptrs[AE_MAX_ADMINS];
+    for (size_t i = 0; i < ae.n_admins; i++) {
+        kubetee__aecs__v1__public_key__init(&keys[i]);
+        keys[i].type = ae.admin_type[i];
+        keys[i].raw.data = ae.admin_raw[i];
+        keys[i].raw.len = 64;
+        ptrs[i] = &keys[i];
+    }
+    s.admins = ptrs;
+    s.n_admins = ae.n_admins;
+    s.audit_seq = ae.audit_seq;
+    s.audit_hash.data = ae.audit_hash;
+    s.audit_hash.len = 32;
+    kt_buf b = {0};
+    uint64_t v;
+    kt_status st = ae_pack(&s.base, &b);
+    if (!st) st = ae_obj_put("aecs/state", b.data, b.len, ae.state_version, &v);
+    if (!st) ae.state_version = v;
+    kt_buf_free(&b);
+    return st;
+}
+
+kt_status ae_state_load(void)
+{
+    kt_buf b = {0};
+    uint64_t v;
+    kt_status st = ae_obj_get("aecs/state", &b, &v);
+    if (st) return st;
+    Kubetee__Aecs__V1__StoredState *s = kubetee__aecs__v1__stored_state__unpack(NULL, b.len, b.data);
+    kt_buf_free(&b);
+    if (!s || s->n_admins == 0 || s->n_admins > AE_MAX_ADMINS || s->audit_hash.len != 32) {
+        if (s) kubetee__aecs__v1__stored_state__free_unpacked(s, NULL);
+        return kt_fail(KT_ERR_VERIFY, "aecs/state opens but does not decode");
+    }
+    for (size_t i = 0; i < s->n_admins; i++) {
+        if (s->admins[i]->raw.len != 64) st = kt_fail(KT_ERR_VERIFY, "aecs/state: admin %zu is no key", i);
+        ae.admin_type[i] = (uint8_t)s->admins[i]->type;
+        if (!st) memcpy(ae.admin_raw[i], s->admins[i]->raw.data, 64);
+    }
+    ae.n_admins = s->n_admins;
+    ae.audit_seq = s->audit_seq;
+    memcpy(ae.audit_hash, s->audit_hash.data, 32);
+    ae.state_version = v;
+    kubetee__aecs__v1__stored_state__free_unpacked(s, NULL);
+    return st;
+}
+
+bool ae_is_admin(const ae_caller *c)
+{
+    if (!c->key) return false;
+    for (size_t i = 0; i < ae.n_admins; i++)
+        if (ae.admin_type[i] == c->key_type && kt_equal(ae.admin_raw[i], c->raw, 64)) return true;
+    return false;
+}

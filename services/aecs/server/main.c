@@ -1,0 +1,138 @@
+/* aecs-server: loads the AECS enclave, serves its enclave service over gRPC and its
+ * operator endpoints over HTTP, keeps its sealed objects, until SIGTERM, then drains. */
+#include "aecs_server.h"
+#include "aecs.pb-c.h"
+#include <kubetee/attest.h>
+#include <kubetee/rpc.h>
+#include <kubetee/service.h>
+#include <kubetee/svc.h>
+#include <kubetee/tff.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static kt_enclave *enclave;
+static kt_service_host *host;
+static kt_rpc_server *server;
+
+static int fail(const char *what)
+{
+    char shown[1024];
+    kt_log(KT_LOG_ERROR, "aecs.failed", "step", what, "reason",
+           kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+    return 1;
+}
+
+/* ready once initialised, with the store readable (the enclave says which) */
+static bool ready(void *ctx)
+{
+    (void)ctx;
+    Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
+    Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    bool ok = kt_rpc_server_listening(server) && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
+              rs.state && !strcmp(rs.state, "ready");
+    kt_message_clear(&rs);
+    return ok;
+}
+
+static void metrics(void *ctx, kt_buf *out)
+{
+    (void)ctx;
+    Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
+    Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    static const char *const states[] = {"uninitialized", "ready", "restore"};
+    bool got = !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs);
+    kt_buf_printf(out, "# HELP kubetee_aecs_state the AECS enclave's state (1 for the one it is in)\n"
+                       "# TYPE kubetee_aecs_state gauge\n");
+    for (size_t i = 0; i < 3; i++)
+        kt_buf_printf(out, "kubetee_aecs_state{state=\"%s\"} %d\n", states[i], got && !strcmp(rs.state, states[i]));
+    kt_buf_printf(out, "# HELP kubetee_aecs_objects sealed objects the enclave knows\n# TYPE kubetee_aecs_objects gauge\n"
+                       "kubetee_aecs_objects %llu\n",
+                  (unsigned long long)(got ? rs.objects : 0));
+    kt_message_clear(&rs);
+    aecs_host_metrics(out);
+    kt_service_host_metrics(host, out);
+    kt_rpc_server_metrics(&server, 1, out);
+}
+
+static kt_status start_enclave(const aecs_config *c)
+{
+    char **tail = NULL;
+    size_t n = 0;
+    kt_status st = aecs_host_audit_tail(c->audit_file, 4096, &tail, &n);
+    if (st) return st;
+    Kubetee__Aecs__V1__StartRequest rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
+    Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    rq.max_services = c->max_services;
+    rq.max_secrets = c->max_secrets;
+    rq.max_data = c->max_data;
+    rq.keep_versions = c->keep_versions;
+    rq.audit_tail = tail;
+    rq.n_audit_tail = n;
+    st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
+    aecs_host_free_lines(tail, n);
+    kt_message_clear(&rs);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        aecs_config_usage(stdout);
+        return 0;
+    }
+    aecs_config c;
+    if (aecs_config_load(argc, argv, &c)) {
+        fprintf(stderr, "aecs-server: configuration: %s\n", kt_last_error());
+        aecs_config_usage(stderr);
+        return 2;
+    }
+    kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
+    int sfd = kt_svc_signalfd(); /* before any thread */
+    if (sfd < 0) return fail("signals");
+    kt_service_limits l = {.max_message = 1 << 20, .max_sessions = 256, .max_per_peer = 16, .handshake_ms = 10000,
+                           .idle_ms = 300000};
+    if (kt_service_limits_parse(c.limits, &l)) return fail("limits");
+    kt_store *store = NULL;
+    const char *sim = c.sim_dir[0] ? c.sim_dir : NULL;
+    kt_enclave_options o = {.sim_dir = sim};
+    if (kt_store_open(c.store, &store)) return fail("store");
+    if (aecs_host_open(store, c.audit_file)) return fail("audit file");
+    if (sim && kt_attest_serve_quotes(sim)) return fail("sim quoting enclave");
+    if (kt_enclave_create(c.enclave, &o, &enclave)) return fail("enclave");
+    if (start_enclave(&c)) return fail("enclave start");
+    kt_rpc_method m[KT_SERVICE_METHODS];
+    kt_http *http = NULL;
+    int port = 0, hport = 0;
+    if (kt_service_host_new(enclave, &l, &host) ||
+        kt_rpc_server_new(c.listen, NULL, NULL, m, kt_service_host_methods(host, m), &server) ||
+        kt_rpc_server_start(server, &port))
+        return fail("listening");
+    if (kt_http_start(c.http, ready, metrics, NULL, &http, &hport)) return fail("http");
+    char ps[16], hs[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    snprintf(hs, sizeof hs, "%d", hport);
+    kt_log(KT_LOG_INFO, "aecs.serving", "grpc_port", ps, "http_port", hs, "store", c.store, NULL);
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t r = read(sfd, &si, sizeof si);
+        if (r < 0 && errno == EINTR) continue;
+        if (r != (ssize_t)sizeof si || si.ssi_signo != SIGHUP) break;
+    }
+    kt_log(KT_LOG_INFO, "aecs.stopping", NULL);
+    kt_rpc_server_shutdown(server, (int)c.drain_ms);
+    kt_rpc_server_free(server);
+    kt_http_stop(http);
+    kt_service_host_free(host);
+    kt_enclave_destroy(enclave);
+    aecs_host_close();
+    kt_store_free(store);
+    close(sfd);
+    kt_log(KT_LOG_INFO, "aecs.stopped", NULL);
+    return 0;
+}

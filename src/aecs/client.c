@@ -1,0 +1,139 @@
+/* The AECS client: one attested session over the enclave service's gRPC methods, and
+ * AECS's operations called through it (include/kubetee/aecs.h). */
+#include <kubetee/aecs.h>
+#include <kubetee/rpc.h>
+#include <kubetee/session.h>
+#include "enclave_service.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define M(name) "/kubetee.enclave.v1.EnclaveService/" name
+
+struct kt_aecs_client {
+    kt_rpc_client *rpc;
+    kt_session *s;
+    unsigned timeout_ms;
+};
+
+static kt_status handshake(kt_aecs_client *c)
+{
+    kt_buf hello = {0}, finish = {0};
+    Kubetee__Enclave__V1__HandshakeRequest rq = KUBETEE__ENCLAVE__V1__HANDSHAKE_REQUEST__INIT;
+    Kubetee__Enclave__V1__HandshakeResponse rs = KUBETEE__ENCLAVE__V1__HANDSHAKE_RESPONSE__INIT,
+                                            rs2 = KUBETEE__ENCLAVE__V1__HANDSHAKE_RESPONSE__INIT;
+    kt_status st = kt_session_handshake(c->s, NULL, 0, &hello);
+    rq.message.data = hello.data;
+    rq.message.len = hello.len;
+    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs, (int)c->timeout_ms);
+    /* the enclave's quote is judged here, before anything of ours goes to it */
+    if (!st && (st = kt_session_handshake(c->s, rs.message.data, rs.message.len, &finish)))
+        st = kt_fail_context(st, "the AECS enclave");
+    rq.message.data = finish.data;
+    rq.message.len = finish.len;
+    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs2, (int)c->timeout_ms);
+    kt_message_clear(&rs);
+    kt_message_clear(&rs2);
+    kt_buf_free(&hello);
+    kt_buf_free(&finish);
+    return st;
+}
+
+kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **out)
+{
+    if (!cfg || !out || !cfg->address || !cfg->key || !cfg->policy || !cfg->collateral)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs client: address, key, policy and collateral are required");
+    *out = NULL;
+    kt_aecs_client *c = calloc(1, sizeof *c);
+    if (!c) return kt_fail(KT_ERR_NO_MEMORY, "aecs client: out of memory");
+    c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
+    kt_session_config sc = {.role = KT_SESSION_INITIATOR, .key = cfg->key, .now = time(NULL)};
+    sc.peer.policy = cfg->policy;
+    sc.peer.collateral = cfg->collateral;
+    kt_status st = kt_rpc_client_new(cfg->address, NULL, &c->rpc);
+    if (!st) st = kt_session_new(&sc, &c->s);
+    if (!st) st = handshake(c);
+    if (st) {
+        kt_session_free(c->s);
+        kt_rpc_client_free(c->rpc);
+        free(c);
+        return st;
+    }
+    *out = c;
+    return KT_OK;
+}
+
+kt_status kt_aecs_call(kt_aecs_client *c, const char *op, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res)
+{
+    if (!c || !op || !req || !res_type || !res) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs call: NULL argument");
+    *res = NULL;
+    char fn[128];
+    if (snprintf(fn, sizeof fn, "aecs.%s", op) >= (int)sizeof fn) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs call: long name");
+    kt_buf body = {0}, payload = {0}, rec = {0}, plain = {0};
+    kt_status st = kt_buf_reserve(&body, protobuf_c_message_get_packed_size(req));
+    if (!st) body.len = protobuf_c_message_pack(req, body.data);
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    inv.request_type = (char *)req->descriptor->name;
+    inv.response_type = (char *)res_type->name;
+    inv.request.data = body.data;
+    inv.request.len = body.len;
+    if (!st) st = kt_buf_reserve(&payload, kubetee__enclave__v1__invocation__get_packed_size(&inv));
+    if (!st) payload.len = kubetee__enclave__v1__invocation__pack(&inv, payload.data);
+    if (!st) st = kt_session_seal(c->s, fn, payload.data, payload.len, &rec);
+    Kubetee__Enclave__V1__CallRequest rq = KUBETEE__ENCLAVE__V1__CALL_REQUEST__INIT;
+    Kubetee__Enclave__V1__CallResponse rs = KUBETEE__ENCLAVE__V1__CALL_RESPONSE__INIT;
+    rq.record.data = rec.data;
+    rq.record.len = rec.len;
+    if (!st) st = kt_rpc_call(c->rpc, M("Call"), &rq, &rs, (int)c->timeout_ms);
+    char name[KT_SESSION_NAME_MAX + 1];
+    if (!st) st = kt_session_open(c->s, rs.record.data, rs.record.len, name, &plain);
+    if (!st && strcmp(name, fn)) st = kt_fail(KT_ERR_VERIFY, "aecs call: the answer is for %s, not %s", name, fn);
+    Kubetee__Enclave__V1__CallResult *r = NULL;
+    if (!st && !(r = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data)))
+        st = kt_fail(KT_ERR_MALFORMED, "aecs call: the answer is no CallResult");
+    if (!st && r->status) {
+        char shown[600];
+        st = kt_fail(r->status, "%s", kt_escape(r->reason, strlen(r->reason), shown, sizeof shown));
+    }
+    if (!st && !(*res = protobuf_c_message_unpack(res_type, NULL, r->response.len, r->response.data)))
+        st = kt_fail(KT_ERR_MALFORMED, "aecs call: the response is no %s", res_type->name);
+    if (r) kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    kt_message_clear(&rs);
+    kt_buf_free(&body);
+    kt_buf_free(&payload);
+    kt_buf_free(&rec);
+    kt_buf_free(&plain);
+    return st;
+}
+
+kt_status kt_aecs_client_peer(const kt_aecs_client *c, kt_report_body *enclave)
+{
+    kt_session_peer_info p;
+    kt_status st = kt_session_peer(c->s, &p);
+    if (!st) *enclave = p.enclave;
+    return st;
+}
+
+void kt_aecs_client_free(kt_aecs_client *c)
+{
+    if (!c) return;
+    kt_buf rec = {0}, plain = {0};
+    Kubetee__Enclave__V1__CloseRequest rq = KUBETEE__ENCLAVE__V1__CLOSE_REQUEST__INIT;
+    Kubetee__Enclave__V1__CloseResponse rs = KUBETEE__ENCLAVE__V1__CLOSE_RESPONSE__INIT;
+    if (kt_session_established(c->s) && !kt_session_close(c->s, &rec)) {
+        rq.record.data = rec.data;
+        rq.record.len = rec.len;
+        char name[KT_SESSION_NAME_MAX + 1];
+        if (!kt_rpc_call(c->rpc, M("Close"), &rq, &rs, (int)c->timeout_ms))
+            kt_session_open(c->s, rs.record.data, rs.record.len, name, &plain);
+    }
+    kt_message_clear(&rs);
+    kt_buf_free(&rec);
+    kt_buf_free(&plain);
+    kt_session_free(c->s);
+    kt_rpc_client_free(c->rpc);
+    free(c);
+}

@@ -1,0 +1,287 @@
+"""aecs-server and its tools end to end: a YAML config with env and flag overrides (and
+bad ones refused by name), /healthz, /readyz (ready only once initialised), /metrics read
+with Prometheus's parser, aecsadmin and serviceadmin verbs with --json, a service admin
+refused another service's secrets, getpub's signature checked with Python's cryptography
+against the identity key status reports, the audit file verified and an edited copy
+refused, and SIGTERM ending the server cleanly.
+
+  aecs.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import prom  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
+WORK = tempfile.mkdtemp(prefix="kt-aecs-")
+SIM = os.path.join(WORK, "sim")
+os.mkdir(SIM, 0o700)
+failures, checks = [], 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def keygen(name, curve="prime256v1"):
+    path = os.path.join(WORK, name + ".pem")
+    subprocess.run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", path], check=True,
+                   capture_output=True)
+    return path
+
+
+ADMIN, SVC_A, SVC_B, STRANGER = keygen("admin"), keygen("svca"), keygen("svcb"), keygen("stranger")
+ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
+                                  capture_output=True, text=True).stdout)
+POLICY = os.path.join(WORK, "aecs-policy.yaml")
+with open(POLICY, "w") as f:
+    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}, "
+            f"isvprodid: {ident['prodid']}}}\n")
+CONFIG = os.path.join(WORK, "aecs.yaml")
+with open(CONFIG, "w") as f:
+    f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\nstore: fs:{WORK}/store\nenclave: {ENCLAVE}\n"
+            f"audit_file: {WORK}/audit.log\nmax_secrets: 100\n")
+
+# bad configurations: each refused, naming what is wrong
+for extra, env, needle in ((["--no-such", "1"], {}, "unknown flag '--no-such'"),
+                           ([], {"KT_AECS_MAX_SECRETS": "010"}, "max_secrets must be a decimal number"),
+                           (["--store", "s3://x"], {}, "store must be fs:")):
+    r = subprocess.run([SERVER, "--config", CONFIG, "--sim-dir", SIM] + extra, capture_output=True, text=True,
+                       env=dict(os.environ, **env), timeout=30)
+    check(r.returncode == 2 and needle in r.stderr, f"bad config {extra} {env}: {r.returncode} {r.stderr[:300]}")
+with open(os.path.join(WORK, "bad.yaml"), "w") as f:
+    f.write("listen: x\nadmin_key: mine\n")
+r = subprocess.run([SERVER, "--config", os.path.join(WORK, "bad.yaml")], capture_output=True, text=True, timeout=30)
+check(r.returncode == 2 and "unknown setting 'admin_key'" in r.stderr, f"a config naming an admin key: {r.stderr[:300]}")
+
+
+
+def serve(name, sim, *extra):
+    """aecs-server with the sim dir from the environment and a flag for the log format:
+    all three sources of settings at once. Returns the process, its log and its ports."""
+    log = open(os.path.join(WORK, name + ".log"), "w+")
+    proc = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json"] + list(extra), stderr=log,
+                            env=dict(os.environ, KT_AECS_SIM_DIR=sim))
+    ports = None
+    for _ in range(300):
+        log.seek(0)
+        for line in log:
+            if '"aecs.serving"' in line:
+                ev = json.loads(line)
+                ports = (ev["grpc_port"], ev["http_port"])
+        if ports or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    check(ports is not None, f"{name} says where it serves")
+    return proc, log, ports
+
+
+def stop(proc, log):
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=60)
+    log.seek(0)
+    events = [json.loads(line).get("event") for line in log if line.startswith("{")]
+    check(rc == 0, f"server exit {rc}")
+    check("aecs.stopping" in events and "aecs.stopped" in events, "SIGTERM: stopping and stopped logged")
+    return events
+
+
+server, log, ports = serve("server", SIM)
+GRPC, HTTP = f"127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+COMMON = ["--server", GRPC, "--policy", POLICY, "--sim-dir", SIM]
+
+
+def tool(prog, verb, key, *args, json_out=True):
+    cmd = [prog, verb] + COMMON + ["--key", key] + (["--json"] if json_out else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out = json.loads(r.stdout) if json_out and r.returncode == 0 and r.stdout.strip() else None
+    return r.returncode, out, r.stdout + r.stderr
+
+
+def http(path):
+    try:
+        with urllib.request.urlopen(HTTP + path, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+try:
+    check(http("/healthz")[0] == 200, "healthz")
+    check(http("/readyz")[0] == 503, "not ready before init")
+    rc, st, _ = tool(AECSADMIN, "status", STRANGER)
+    check(rc == 0 and st["state"] == "uninitialized", f"status before init: {st}")
+    rc, out, text = tool(AECSADMIN, "init", ADMIN)
+    check(rc == 0 and out["admin"]["type"] == "KEY_TYPE_P256", f"init: {text}")
+    rc, _, text = tool(AECSADMIN, "init", STRANGER)
+    check(rc == 1 and "initialised already" in text, f"a second init: {text}")
+    check(http("/readyz")[0] == 200, "ready after init")
+    rc, _, text = tool(AECSADMIN, "register", STRANGER, "--name", "svca", "--admin-key", SVC_A)
+    check(rc == 1 and "not an AECS admin" in text, f"register by a stranger: {text}")
+    for name, key in (("svca", SVC_A), ("svcb", SVC_B)):
+        rc, _, text = tool(AECSADMIN, "register", ADMIN, "--name", name, "--admin-key", key)
+        check(rc == 0, f"register {name}: {text}")
+    rc, out, _ = tool(AECSADMIN, "list", ADMIN)
+    check(rc == 0 and [s["name"] for s in out["services"]] == ["svca", "svcb"], f"list: {out}")
+
+    # secrets of every type
+    mrs = ident["mrsigner"]
+    for name, typ, extra in (("aes", "SECRET_TYPE_AES256_KEY", []),
+                             ("rsa", "SECRET_TYPE_RSA_KEY_PAIR", ["--param", "bit_length=2048", "--param",
+                                                                 "pkcs_type=pkcs1", "--share", "public"]),
+                             ("sm2", "SECRET_TYPE_SM2_KEY_PAIR", []),
+                             ("cert", "SECRET_TYPE_CERTIFICATE", ["--param", "subject=CN=ta.example,O=kubetee",
+                                                                  "--param", "days=30", "--share", "public"]),
+                             ("conf", "SECRET_TYPE_CONFIGURATIONS", ["--param", "url=https://db", "--param",
+                                                                     "pool=8"])):
+        rc, out, text = tool(SERVICEADMIN, "create", SVC_A, "--service", "svca", "--name", name, "--type", typ,
+                             "--mrsigner", mrs, "--min-svn", "1", *extra)
+        check(rc == 0 and out["version"] == "1" and out["type"] == typ, f"create {name}: {text}")
+    data = os.path.join(WORK, "blob")
+    with open(data, "wb") as f:
+        f.write(b"imported bytes\x00\x01")
+    rc, out, text = tool(SERVICEADMIN, "create", SVC_A, "--service", "svca", "--name", "blob", "--type",
+                         "SECRET_TYPE_IMPORT_DATA", "--data-file", data, "--readonly", "--mrenclave", ident["mrenclave"])
+    check(rc == 0 and out.get("readonly") is True, f"create readonly import: {text}")
+    rc, _, text = tool(SERVICEADMIN, "create", SVC_A, "--service", "svca", "--name", "open", "--type",
+                       "SECRET_TYPE_AES256_KEY", "--min-svn", "1")
+    check(rc == 1 and "neither mrenclave nor mrsigner" in text, f"a rule that pins nothing: {text}")
+    rc, _, text = tool(SERVICEADMIN, "create", SVC_A, "--service", "svca", "--name", "a/b", "--type",
+                       "SECRET_TYPE_AES256_KEY", "--mrsigner", mrs)
+    check(rc == 1 and "secret name 'a/b'" in text, f"a bad name: {text}")
+    rc, _, text = tool(SERVICEADMIN, "update", SVC_A, "--service", "svca", "--name", "blob", "--data-file", data)
+    check(rc == 1 and "readonly" in text, f"readonly update: {text}")
+    rc, out, text = tool(SERVICEADMIN, "update", SVC_A, "--service", "svca", "--name", "aes", "--expected-version", "1")
+    check(rc == 0 and out["versions"] == ["1", "2"], f"update: {text}")
+    rc, _, text = tool(SERVICEADMIN, "update", SVC_A, "--service", "svca", "--name", "aes", "--expected-version", "1")
+    check(rc == 1 and "check-and-set" in text, f"a stale update: {text}")
+
+    # service isolation
+    for verb, args in (("list", []), ("destroy", ["--name", "aes"]), ("update", ["--name", "aes"]),
+                       ("getpub", ["--name", "sm2"])):
+        rc, _, text = tool(SERVICEADMIN, verb, SVC_B, "--service", "svca", *args)
+        check(rc == 1 and "not the admin of service svca" in text, f"svcb {verb} on svca: {text}")
+    rc, out, _ = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
+    check(rc == 0 and len(out["secrets"]) == 6, f"svca lists its own: {out}")
+    rc, out, _ = tool(AECSADMIN, "listsecret", ADMIN, "--service", "svca")
+    check(rc == 0 and len(out["secrets"]) == 6, f"the admin lists svca: {out}")
+
+    # getpub of a public secret, by anyone, signed by the AECS identity
+    rc, st, _ = tool(AECSADMIN, "status", STRANGER)
+    raw = base64.b64decode(st["identityPublic"])
+    pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + raw)
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "cert")
+    check(rc == 0 and b"BEGIN CERTIFICATE" in base64.b64decode(out["publicPem"]), f"getpub of a certificate: {text}")
+    nonce = os.urandom(24)
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "rsa", "--nonce", nonce.hex())
+    pem = base64.b64decode(out["publicPem"]) if rc == 0 else b""
+    check(b"BEGIN PUBLIC KEY" in pem, f"getpub of an RSA key: {text}")
+    sig = base64.b64decode(out["signature"]) if rc == 0 else b"\0" * 64
+    msg = b"kubetee.aecs.getpub.v1" + nonce + int(out["version"]).to_bytes(8, "little") + pem
+    der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    try:
+        pub.verify(der, msg, ec.ECDSA(hashes.SHA256()))
+        ok = True
+    except Exception:
+        ok = False
+    check(ok, "getpub's answer is signed by the AECS identity over the caller's nonce")
+    try:
+        pub.verify(der, msg.replace(b"kubetee", b"kubeTEE", 1), ec.ECDSA(hashes.SHA256()))
+        check(False, "a changed answer still verifies")
+    except Exception:
+        pass
+    rc, _, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "sm2")
+    check(rc == 1 and "not the admin" in text, f"getpub of a private secret by a stranger: {text}")
+    rc, _, text = tool(SERVICEADMIN, "getpub", SVC_A, "--service", "svca", "--name", "conf")
+    check(rc == 1 and "no public part" in text, f"getpub of configurations: {text}")
+
+    # human output without --json
+    rc, _, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca", json_out=False)
+    check(rc == 0 and text.startswith("secrets: "), f"text output: {text[:100]}")
+
+    # destroy, delsecret, unregister
+    rc, _, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "blob")
+    check(rc == 1 and "readonly" in text, f"destroy readonly: {text}")
+    rc, _, text = tool(AECSADMIN, "delsecret", ADMIN, "--service", "svca", "--name", "blob")
+    check(rc == 0, f"delsecret: {text}")
+    rc, _, text = tool(AECSADMIN, "unregister", ADMIN, "--name", "svca")
+    check(rc == 1 and "still has 5 secrets" in text, f"unregister with secrets: {text}")
+    rc, _, text = tool(AECSADMIN, "unregister", ADMIN, "--name", "svcb")
+    check(rc == 0, f"unregister svcb: {text}")
+
+    # metrics, grouped as Prometheus reads them
+    code, text = http("/metrics")
+    m = prom.parse(text)
+    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "CreateSecret"), ("outcome", "ok")}))) == 6,
+          "creates counted")
+    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "UpdateSecret"), ("outcome", "denied")}))) >= 2,
+          "denied updates counted")
+    check(m.get(("kubetee_aecs_state", frozenset({("state", "ready")}))) == 1, "state gauge")
+
+    # the audit file: verified against the identity, and an edit found
+    audit = os.path.join(WORK, "audit.log")
+    rc, out, text = tool(AECSADMIN, "audit", ADMIN, "verify", audit)
+    check(rc == 0 and out["ok"] and out["lines"] > 30, f"audit verify: {text}")
+    lines = open(audit).read().splitlines(True)
+    edited = os.path.join(WORK, "audit.edited")
+    with open(edited, "w") as f:
+        f.writelines(lines[:3] + lines[4:])
+    rc, _, text = tool(AECSADMIN, "audit", ADMIN, "verify", edited, "--identity", raw.hex())
+    check(rc == 1 and "line 4: sequence 5 follows 3" in text, f"a removed audit line: {text}")
+    rc, out, text = tool(AECSADMIN, "audit", ADMIN, "head")
+    check(rc == 0 and int(out["seq"]) >= len(lines), f"audit head: {text}")
+
+    # a backup of the storage key, encrypted to a recovery key kept offline
+    RECOVERY, WRONG = keygen("recovery"), keygen("wrong")
+    backup = os.path.join(WORK, "aecs.backup")
+    rc, _, text = tool(AECSADMIN, "backup", ADMIN, "--recovery-key", RECOVERY, "--out", backup)
+    check(rc == 0 and os.path.getsize(backup) > 64, f"backup: {text}")
+    rc, _, text = tool(AECSADMIN, "backup", SVC_A, "--recovery-key", RECOVERY, "--out", backup + ".x")
+    check(rc == 1 and "not an AECS admin" in text, f"backup by a service admin: {text}")
+finally:
+    events = stop(server, log)
+check(events.count("aecs.request") >= 30, "one line per request")
+
+# a new machine (another sim platform state) with a copy of the store: it cannot unseal the
+# storage key, waits for a restore, and serves the same secrets after one
+SIM2 = os.path.join(WORK, "sim2")
+os.mkdir(SIM2, 0o700)
+subprocess.run(["cp", "-a", os.path.join(WORK, "store"), os.path.join(WORK, "store2")], check=True)
+server, log, ports = serve("server2", SIM2, "--store", f"fs:{WORK}/store2", "--audit-file", f"{WORK}/audit2.log")
+GRPC, HTTP = f"127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+COMMON = ["--server", GRPC, "--policy", POLICY, "--sim-dir", SIM2]
+try:
+    rc, st, text = tool(AECSADMIN, "status", STRANGER)
+    check(rc == 0 and st["state"] == "restore", f"a new machine waits for a restore: {text}")
+    check(http("/readyz")[0] == 503, "not ready while it waits")
+    rc, _, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
+    check(rc == 1 and "waits for a restore" in text, f"no secrets before the restore: {text}")
+    rc, _, text = tool(AECSADMIN, "restore", ADMIN, "--recovery-key", WRONG, "--in", backup)
+    check(rc == 1 and "does not open with this recovery key" in text, f"the wrong recovery key: {text}")
+    rc, _, text = tool(AECSADMIN, "restore", STRANGER, "--recovery-key", RECOVERY, "--in", backup)
+    check(rc == 1 and "not an admin of this store" in text, f"a restore by a stranger: {text}")
+    rc, _, text = tool(AECSADMIN, "restore", ADMIN, "--recovery-key", RECOVERY, "--in", backup)
+    check(rc == 0, f"restore: {text}")
+    check(http("/readyz")[0] == 200, "ready after the restore")
+    rc, out, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
+    check(rc == 0 and len(out["secrets"]) == 5, f"the same secrets on the new machine: {text}")
+finally:
+    stop(server, log)
+print(f"{checks - len(failures)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)

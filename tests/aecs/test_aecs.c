@@ -1,0 +1,679 @@
+/* The AECS enclave under a hostile host: this test is the host. It serves the enclave's
+ * store OCALLs from a real kt_store and can swap, forge, hide and replay the sealed
+ * objects it hands back; it relays sessions of admins and service admins (keys made here)
+ * through the kt.service.* ECALLs. Every attack must fail with a reason, and nothing may
+ * be served silently. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "aecs.pb-c.h"
+#include "enclave_service.pb-c.h"
+#include <kubetee/aecs.h>
+#include <kubetee/session.h>
+#include <kubetee/store.h>
+#include <kubetee/tff.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define A(x) Kubetee__Aecs__V1__##x
+#define D(x) &kubetee__aecs__v1__##x##__descriptor
+
+static char dir[64], sim_dir[128], store_url[160], enclave_path[512];
+static kt_sim_qe *qe;
+static kt_collateral *coll;
+static kt_policy *policy;
+static kt_enclave *enclave;
+static kt_store *store;
+static kt_key *admin, *svc_a, *svc_b, *stranger;
+static kt_buf audit_text;
+static uint32_t max_secrets = 4;
+
+/* ---- the host's OCALLs, with the attacks ---- */
+static struct {
+    char key[KT_STORE_KEY_MAX + 1];
+    bool hide;
+    kt_buf value;
+    uint64_t version;
+} tamper;
+
+static void tamper_off(void)
+{
+    kt_buf_free(&tamper.value);
+    memset(&tamper, 0, sizeof tamper);
+}
+
+static kt_status sget(const A(StoreGetRequest) * rq, A(StoreGetResponse) * rs)
+{
+    if (tamper.key[0] && !strcmp(tamper.key, rq->key)) {
+        if (tamper.hide) return KT_OK;
+        rs->found = true;
+        rs->version = tamper.version;
+        return kt_call_bytes(&rs->value, tamper.value.data, tamper.value.len);
+    }
+    kt_store_object o = {0};
+    kt_status st = kt_store_get(store, rq->key, &o);
+    if (st == KT_ERR_NOT_FOUND) return KT_OK;
+    if (!st) {
+        rs->found = true;
+        rs->version = o.version;
+        st = kt_call_bytes(&rs->value, o.value.data, o.value.len);
+    }
+    kt_store_object_free(&o);
+    return st;
+}
+KT_UNTRUSTED_FUNCTION(sget, "aecs.store.Get", A(StoreGetRequest), kubetee__aecs__v1__store_get_request,
+                      A(StoreGetResponse), kubetee__aecs__v1__store_get_response)
+
+static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
+{
+    kt_status st = kt_store_put(store, rq->key, rq->value.data, rq->value.len, rq->expected_version, &rs->revision);
+    if (!st) rs->version = rq->expected_version + 1;
+    return st;
+}
+KT_UNTRUSTED_FUNCTION(sput, "aecs.store.Put", A(StorePutRequest), kubetee__aecs__v1__store_put_request,
+                      A(StorePutResponse), kubetee__aecs__v1__store_put_response)
+
+static kt_status sdel(const A(StoreDeleteRequest) * rq, A(Done) * rs)
+{
+    (void)rs;
+    return kt_store_delete(store, rq->key, rq->expected_version, NULL);
+}
+KT_UNTRUSTED_FUNCTION(sdel, "aecs.store.Delete", A(StoreDeleteRequest), kubetee__aecs__v1__store_delete_request,
+                      A(Done), kubetee__aecs__v1__done)
+
+static kt_status slist(const A(StoreListRequest) * rq, A(StoreListResponse) * rs)
+{
+    kt_store_list_result r = {0};
+    kt_status st = kt_store_list(store, rq->prefix, rq->after, rq->limit, &r);
+    if (st) return st;
+    rs->entries = kt_call_alloc((r.count + 1) * sizeof *rs->entries);
+    for (size_t i = 0; i < r.count; i++) {
+        A(StoreEntry) *e = kt_call_alloc(sizeof *e);
+        kubetee__aecs__v1__store_entry__init(e);
+        e->key = kt_call_strdup(r.entries[i].key);
+        e->version = r.entries[i].version;
+        rs->entries[i] = e;
+    }
+    rs->n_entries = r.count;
+    rs->more = r.more;
+    rs->next = kt_call_strdup(r.next);
+    kt_store_list_result_free(&r);
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(slist, "aecs.store.List", A(StoreListRequest), kubetee__aecs__v1__store_list_request,
+                      A(StoreListResponse), kubetee__aecs__v1__store_list_response)
+
+static kt_status append(const A(AuditAppendRequest) * rq, A(Done) * rs)
+{
+    (void)rs;
+    kt_buf_append(&audit_text, rq->line, strlen(rq->line));
+    return kt_buf_append(&audit_text, "\n", 1);
+}
+KT_UNTRUSTED_FUNCTION(append, "aecs.audit.Append", A(AuditAppendRequest), kubetee__aecs__v1__audit_append_request,
+                      A(Done), kubetee__aecs__v1__done)
+
+static kt_status now(const A(TimeRequest) * rq, A(TimeResponse) * rs)
+{
+    (void)rq;
+    rs->seconds = time(NULL);
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(now, "aecs.Time", A(TimeRequest), kubetee__aecs__v1__time_request, A(TimeResponse),
+                      kubetee__aecs__v1__time_response)
+
+/* ---- the enclave, started and stopped as aecs-server would ---- */
+static kt_status start(void)
+{
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_status st = kt_store_open(store_url, &store);
+    if (!st) st = kt_enclave_create(enclave_path, &o, &enclave);
+    A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
+    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    rq.max_secrets = max_secrets;
+    /* the lines after the sealed checkpoint, as aecs-server hands its file's tail */
+    char *text = strndup(audit_text.len ? (const char *)audit_text.data : "", audit_text.len), *save = NULL;
+    char *lines[4096];
+    for (char *l = strtok_r(text, "\n", &save); l && rq.n_audit_tail < 4096; l = strtok_r(NULL, "\n", &save))
+        lines[rq.n_audit_tail++] = l;
+    rq.audit_tail = lines;
+    if (!st) st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
+    free(text);
+    kt_message_clear(&rs);
+    return st;
+}
+
+static void stop(void)
+{
+    kt_enclave_destroy(enclave);
+    kt_store_free(store);
+    enclave = NULL;
+    store = NULL;
+}
+
+/* ---- sessions, relayed ---- */
+typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
+
+static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
+{
+    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
+    req.message.data = (uint8_t *)in;
+    req.message.len = n;
+    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
+}
+
+static kt_session *connect_as(const kt_key *key)
+{
+    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
+    c.peer.policy = policy;
+    c.peer.collateral = coll;
+    kt_session *s = NULL;
+    assert_int_equal(kt_session_new(&c, &s), KT_OK);
+    kt_buf hello = {0}, finish = {0};
+    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
+    relay("kt.service.Hello", hello.data, hello.len, &r1);
+    assert_string_equal(r1.refusal, "");
+    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
+    relay("kt.service.Finish", finish.data, finish.len, &r2);
+    assert_string_equal(r2.refusal, "");
+    kt_message_clear(&r1);
+    kt_message_clear(&r2);
+    kt_buf_free(&hello);
+    kt_buf_free(&finish);
+    return s;
+}
+
+/* One AECS operation: its status, the reason in kt_last_error, the response in *res. */
+static kt_status call_rec(kt_session *s, const char *op, const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *rt, ProtobufCMessage **res, kt_buf *record)
+{
+    char fn[64];
+    snprintf(fn, sizeof fn, "aecs.%s", op);
+    uint8_t body[65536], payload[70000];
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    inv.request_type = (char *)req->descriptor->name;
+    inv.response_type = (char *)rt->name;
+    inv.request.data = body;
+    inv.request.len = protobuf_c_message_pack(req, body);
+    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
+    kt_buf rec = {0}, plain = {0};
+    assert_int_equal(kt_session_seal(s, fn, payload, plen, &rec), KT_OK);
+    if (record) kt_buf_append(record, rec.data, rec.len);
+    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    relay("kt.service.Call", rec.data, rec.len, &r);
+    assert_string_equal(r.refusal, "");
+    char name[KT_SESSION_NAME_MAX + 1];
+    if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
+    Kubetee__Enclave__V1__CallResult *cr = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
+    assert_non_null(cr);
+    kt_status st = cr->status;
+    if (st) kt_fail(st, "%s", cr->reason);
+    else if (res) *res = protobuf_c_message_unpack(rt, NULL, cr->response.len, cr->response.data);
+    kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
+    kt_message_clear(&r);
+    kt_buf_free(&rec);
+    kt_buf_free(&plain);
+    return st;
+}
+
+static kt_status call(kt_session *s, const char *op, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rt,
+                      ProtobufCMessage **res)
+{
+    return call_rec(s, op, req, rt, res, NULL);
+}
+
+/* a call whose response is not looked at */
+static kt_status op(const kt_key *who, const char *name, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rt)
+{
+    kt_session *s = connect_as(who);
+    ProtobufCMessage *res = NULL;
+    kt_status st = call(s, name, req, rt, &res);
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", kt_last_error());
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    if (st) kt_fail(st, "%s", reason);
+    return st;
+}
+
+#define assert_refused(st, want, needle)                                                                           \
+    do {                                                                                                           \
+        kt_status st_ = (st);                                                                                      \
+        if (st_ != (want) || !strstr(kt_last_error(), (needle)))                                                  \
+            fail_msg("expected %s with '%s', got %s: %s", kt_status_name(want), (needle), kt_status_name(st_),     \
+                     kt_last_error());                                                                             \
+    } while (0)
+
+static A(PublicKey) pub_of(const kt_key *k, uint8_t raw[64])
+{
+    A(PublicKey) p = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
+    size_t n;
+    assert_int_equal(kt_key_public_raw(k, raw, 64, &n), KT_OK);
+    p.type = kt_key_type_of(k) == KT_KEY_SM2 ? KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_SM2 : KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_P256;
+    p.raw.data = raw;
+    p.raw.len = 64;
+    return p;
+}
+
+static kt_status init_as(const kt_key *k)
+{
+    A(InitRequest) rq = KUBETEE__AECS__V1__INIT_REQUEST__INIT;
+    return op(k, "Init", &rq.base, D(init_response));
+}
+
+static kt_status register_as(const kt_key *k, const char *name, const kt_key *service_admin)
+{
+    uint8_t raw[64];
+    A(PublicKey) p = pub_of(service_admin, raw);
+    A(RegisterServiceRequest) rq = KUBETEE__AECS__V1__REGISTER_SERVICE_REQUEST__INIT;
+    rq.name = (char *)name;
+    rq.admin_key = &p;
+    return op(k, "RegisterService", &rq.base, D(done));
+}
+
+static kt_status create_as(const kt_key *k, const char *service, const char *name, int type, bool readonly,
+                           const char *data)
+{
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    uint8_t mrs[32] = {1};
+    rule.mrsigner.data = mrs;
+    rule.mrsigner.len = 32;
+    spec.service = (char *)service;
+    spec.name = (char *)name;
+    spec.type = (Kubetee__Aecs__V1__SecretType)type;
+    spec.readonly = readonly;
+    spec.share = "";
+    spec.policy = rules;
+    spec.n_policy = 1;
+    rq.spec = &spec;
+    if (data) rq.data.data = (uint8_t *)data, rq.data.len = strlen(data);
+    return op(k, "CreateSecret", &rq.base, D(secret_info));
+}
+
+static kt_status update_as(const kt_key *k, const char *service, const char *name, uint64_t expected)
+{
+    A(UpdateSecretRequest) rq = KUBETEE__AECS__V1__UPDATE_SECRET_REQUEST__INIT;
+    rq.service = (char *)service;
+    rq.name = (char *)name;
+    rq.expected_version = expected;
+    return op(k, "UpdateSecret", &rq.base, D(secret_info));
+}
+
+static kt_status destroy_as(const kt_key *k, const char *service, const char *name)
+{
+    A(DestroySecretRequest) rq = KUBETEE__AECS__V1__DESTROY_SECRET_REQUEST__INIT;
+    rq.service = (char *)service;
+    rq.name = (char *)name;
+    return op(k, "DestroySecret", &rq.base, D(done));
+}
+
+static kt_status list_as(const kt_key *k, const char *service, size_t *count)
+{
+    kt_session *s = connect_as(k);
+    A(ListSecretsRequest) rq = KUBETEE__AECS__V1__LIST_SECRETS_REQUEST__INIT;
+    rq.service = (char *)service;
+    ProtobufCMessage *res = NULL;
+    kt_status st = call(s, "ListSecrets", &rq.base, D(list_secrets_response), &res);
+    if (!st) *count = ((A(ListSecretsResponse) *)res)->n_secrets;
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", kt_last_error());
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    if (st) kt_fail(st, "%s", reason);
+    return st;
+}
+
+enum { AES = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_AES256_KEY, DATA = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_IMPORT_DATA };
+
+/* ---- the tests, in order: each builds on the store the ones before left ---- */
+static void test_init_once(void **state)
+{
+    (void)state;
+    A(StatusRequest) rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    kt_session *s = connect_as(stranger);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
+    assert_string_equal(((A(StatusResponse) *)res)->state, "uninitialized");
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    /* nothing works before init */
+    assert_refused(register_as(admin, "svca", svc_a), KT_ERR_STATE, "not initialised");
+    assert_int_equal(init_as(admin), KT_OK);
+    assert_refused(init_as(admin), KT_ERR_EXISTS, "initialised already");
+    assert_refused(init_as(stranger), KT_ERR_EXISTS, "initialised already");
+    /* the first admin is the one that ran init, and only it */
+    assert_refused(register_as(stranger, "svca", svc_a), KT_ERR_DENIED, "not an AECS admin");
+    assert_int_equal(register_as(admin, "svca", svc_a), KT_OK);
+    assert_int_equal(register_as(admin, "svcb", svc_b), KT_OK);
+    assert_refused(register_as(admin, "svca", svc_b), KT_ERR_EXISTS, "registered already");
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    const char *bad[] = {"../x", "a/b", "", ".hidden", "-x", "a b", "a\nb", "\xc3\xa9",
+                         "x1234567890123456789012345678901234567890123456789012345678901234"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_refused(create_as(svc_a, "svca", bad[i], AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "secret name");
+    assert_refused(register_as(admin, "a/b", svc_b), KT_ERR_INVALID_ARGUMENT, "service name");
+    assert_refused(create_as(svc_a, "svca/..", "x", AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "service name");
+    /* a rule that pins no identity admits every enclave: refused unless said */
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    spec.service = "svca", spec.name = "open", spec.type = (Kubetee__Aecs__V1__SecretType)AES, spec.share = "", spec.policy = rules, spec.n_policy = 1;
+    rq.spec = &spec;
+    assert_refused(op(svc_a, "CreateSecret", &rq.base, D(secret_info)), KT_ERR_INVALID_ARGUMENT,
+                   "neither mrenclave nor mrsigner");
+}
+
+static void test_services_isolated(void **state)
+{
+    (void)state;
+    assert_int_equal(create_as(svc_a, "svca", "key1", AES, false, NULL), KT_OK);
+    assert_refused(create_as(svc_b, "svca", "key2", AES, false, NULL), KT_ERR_DENIED, "not the admin of service svca");
+    assert_refused(update_as(svc_b, "svca", "key1", 0), KT_ERR_DENIED, "not the admin of service svca");
+    assert_refused(destroy_as(svc_b, "svca", "key1"), KT_ERR_DENIED, "not the admin of service svca");
+    size_t n;
+    assert_refused(list_as(svc_b, "svca", &n), KT_ERR_DENIED, "not the admin of service svca");
+    assert_refused(list_as(stranger, "svca", &n), KT_ERR_DENIED, "not the admin");
+    /* the same words for a service that does not exist */
+    assert_refused(create_as(svc_b, "nosuch", "k", AES, false, NULL), KT_ERR_DENIED, "not the admin of service nosuch");
+    assert_int_equal(list_as(svc_a, "svca", &n), KT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(list_as(admin, "svca", &n), KT_OK);
+    assert_int_equal(n, 1);
+    /* a key caller never reads a secret, not even its service's admin */
+    A(GetSecretRequest) g = KUBETEE__AECS__V1__GET_SECRET_REQUEST__INIT;
+    g.service = "svca", g.name = "key1";
+    assert_refused(op(svc_a, "GetSecret", &g.base, D(get_secret_response)), KT_ERR_DENIED, "proven by its quote");
+    /* getpub of a private secret: its admin only */
+    A(GetPublicRequest) p = KUBETEE__AECS__V1__GET_PUBLIC_REQUEST__INIT;
+    uint8_t nonce[16] = {7};
+    p.service = "svca", p.name = "key1", p.nonce.data = nonce, p.nonce.len = 16;
+    assert_refused(op(svc_b, "GetPublic", &p.base, D(get_public_response)), KT_ERR_DENIED, "not the admin");
+    assert_refused(op(svc_a, "GetPublic", &p.base, D(get_public_response)), KT_ERR_INVALID_ARGUMENT, "no public part");
+}
+
+static void test_readonly_and_versions(void **state)
+{
+    (void)state;
+    assert_int_equal(create_as(svc_a, "svca", "ro", DATA, true, "fixed"), KT_OK);
+    assert_refused(update_as(svc_a, "svca", "ro", 0), KT_ERR_DENIED, "readonly: update is refused");
+    assert_refused(destroy_as(svc_a, "svca", "ro"), KT_ERR_DENIED, "readonly: destroy is refused");
+    assert_int_equal(update_as(svc_a, "svca", "key1", 1), KT_OK);
+    assert_refused(update_as(svc_a, "svca", "key1", 1), KT_ERR_STATE, "check-and-set");
+    assert_int_equal(update_as(svc_a, "svca", "key1", 2), KT_OK);
+    /* the AECS admin removes even a readonly secret */
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svca", d.name = "ro";
+    assert_refused(op(svc_a, "DeleteSecret", &d.base, D(done)), KT_ERR_DENIED, "not an AECS admin");
+    assert_int_equal(op(admin, "DeleteSecret", &d.base, D(done)), KT_OK);
+}
+
+static void grab(const char *key, kt_buf *value, uint64_t *version)
+{
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(store, key, &o), KT_OK);
+    kt_buf_append(value, o.value.data, o.value.len);
+    *version = o.version;
+    kt_store_object_free(&o);
+}
+
+static void test_host_swaps_forges_replays(void **state)
+{
+    (void)state;
+    assert_int_equal(create_as(svc_a, "svca", "other", AES, false, NULL), KT_OK);
+    /* swap: another object's bytes under this key */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/key1");
+    grab("secrets/svca/other", &tamper.value, &tamper.version);
+    size_t n;
+    assert_refused(list_as(svc_a, "svca", &n), KT_ERR_VERIFY, "secrets/svca/key1 does not open");
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "does not open");
+    /* a service's object moved under another service */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "services/svcb");
+    grab("services/svca", &tamper.value, &tamper.version);
+    assert_refused(create_as(svc_a, "svcb", "x", AES, false, NULL), KT_ERR_VERIFY, "does not open");
+    /* forged: one bit flipped */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/key1");
+    grab("secrets/svca/key1", &tamper.value, &tamper.version);
+    tamper.value.data[tamper.value.len - 20] ^= 1;
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "does not open");
+    /* replay: the older version the host kept, while AECS runs */
+    tamper_off();
+    kt_buf old = {0};
+    uint64_t oldv;
+    grab("secrets/svca/key1", &old, &oldv);
+    assert_int_equal(update_as(svc_a, "svca", "key1", 0), KT_OK);
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/key1");
+    kt_buf_append(&tamper.value, old.data, old.len);
+    tamper.version = oldv;
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "this enclave wrote or read version");
+    /* the replayed object claims the current version number: its sealed version says otherwise */
+    grab("secrets/svca/key1", &old, &oldv);
+    tamper.version = oldv;
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "says version");
+    kt_buf_free(&old);
+    /* hidden */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/key1");
+    tamper.hide = true;
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "missing from the store");
+    /* a destroyed secret offered again */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/other");
+    grab("secrets/svca/other", &tamper.value, &tamper.version);
+    char saved[KT_STORE_KEY_MAX + 1];
+    strcpy(saved, tamper.key);
+    tamper.key[0] = '\0';
+    assert_int_equal(destroy_as(svc_a, "svca", "other"), KT_OK);
+    strcpy(tamper.key, saved);
+    assert_refused(update_as(svc_a, "svca", "other", 0), KT_ERR_VERIFY, "deleted");
+    tamper_off();
+    /* with the host honest again, everything reads */
+    assert_int_equal(list_as(svc_a, "svca", &n), KT_OK);
+    assert_int_equal(n, 1);
+}
+
+static void test_replayed_request_does_not_run_twice(void **state)
+{
+    (void)state;
+    kt_session *s = connect_as(svc_a);
+    A(UpdateSecretRequest) rq = KUBETEE__AECS__V1__UPDATE_SECRET_REQUEST__INIT;
+    rq.service = "svca", rq.name = "key1";
+    kt_buf rec = {0};
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call_rec(s, "UpdateSecret", &rq.base, D(secret_info), &res, &rec), KT_OK);
+    uint64_t v = ((A(SecretInfo) *)res)->version;
+    protobuf_c_message_free_unpacked(res, NULL);
+    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    relay("kt.service.Call", rec.data, rec.len, &r);
+    assert_string_equal(r.refusal, "replayed");
+    kt_message_clear(&r);
+    /* and in another session: not that session's record */
+    kt_session *s2 = connect_as(svc_a);
+    relay("kt.service.Call", rec.data, rec.len, &r);
+    assert_string_equal(r.refusal, "replayed"); /* routed by its id to its own session */
+    kt_message_clear(&r);
+    res = NULL;
+    assert_int_equal(call(s2, "UpdateSecret", &rq.base, D(secret_info), &res), KT_OK);
+    assert_int_equal(((A(SecretInfo) *)res)->version, v + 1); /* once, not twice */
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_buf_free(&rec);
+    kt_session_free(s);
+    kt_session_free(s2);
+}
+
+static void test_quota(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_int_equal(list_as(svc_b, "svcb", &n), KT_OK);
+    assert_int_equal(n, 0);
+    for (uint32_t i = 0; i < max_secrets; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "q%u", i);
+        assert_int_equal(create_as(svc_b, "svcb", name, AES, false, NULL), KT_OK);
+    }
+    assert_refused(create_as(svc_b, "svcb", "one-more", AES, false, NULL), KT_ERR_TOO_LARGE, "quota");
+    /* data over the limit */
+    char big[20000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_refused(create_as(svc_a, "svca", "big", DATA, false, big), KT_ERR_TOO_LARGE, "over the limit");
+}
+
+static void test_audit_chain(void **state)
+{
+    (void)state;
+    uint8_t id[64];
+    size_t lines;
+    uint64_t seq;
+    uint8_t hash[32];
+    A(StatusRequest) rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
+    memcpy(id, ((A(StatusResponse) *)res)->identity_public.data, 64);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &lines, &seq, hash), KT_OK);
+    assert_true(lines > 40);
+    assert_true(strstr((const char *)audit_text.data, "\"op\":\"RegisterService\",\"target\":\"svca\",\"outcome\":\"ok\"") != NULL);
+    assert_true(strstr((const char *)audit_text.data, "\"outcome\":\"damaged\"") != NULL);
+    /* a line removed */
+    kt_buf cut = {0};
+    const char *l2 = memchr(audit_text.data, '\n', audit_text.len) + 1, *l3 = strchr(l2, '\n') + 1;
+    kt_buf_append(&cut, audit_text.data, (size_t)(l2 - (const char *)audit_text.data));
+    kt_buf_append(&cut, l3, audit_text.len - (size_t)(l3 - (const char *)audit_text.data));
+    assert_refused(kt_aecs_audit_verify(cut.data, cut.len, id, 0, NULL, &lines, &seq, hash), KT_ERR_VERIFY,
+                   "line 2: sequence 3 follows 1");
+    /* a line edited */
+    kt_buf ed = {0};
+    kt_buf_append(&ed, audit_text.data, audit_text.len);
+    char *o = strstr((char *)ed.data, "\"outcome\":\"denied\"");
+    assert_non_null(o);
+    memcpy(o, "\"outcome\":\"ok\"    ", 18);
+    assert_refused(kt_aecs_audit_verify(ed.data, ed.len, id, 0, NULL, &lines, &seq, hash), KT_ERR_VERIFY, "edited");
+    /* another key's chain */
+    id[5] ^= 1;
+    assert_int_not_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &lines, &seq, hash), KT_OK);
+    kt_buf_free(&cut);
+    kt_buf_free(&ed);
+}
+
+/* The host edits an object while AECS is down: the start names it, and it is refused on
+ * every read; the rest of the store still serves. */
+static void test_damage_found_at_start(void **state)
+{
+    (void)state;
+    stop();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    kt_buf v = {0};
+    uint64_t ver;
+    grab("secrets/svca/key1", &v, &ver);
+    v.data[v.len / 2] ^= 0x40;
+    assert_int_equal(kt_store_put(store, "secrets/svca/key1", v.data, v.len, ver, NULL), KT_OK);
+    kt_buf_free(&v);
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "secrets/svca/key1");
+    assert_int_equal(create_as(svc_a, "svca", "fresh", AES, false, NULL), KT_OK);
+    /* the audit chain went on across the restart: the whole text still verifies */
+    A(StatusRequest) rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
+    A(StatusResponse) *st = (A(StatusResponse) *)res;
+    size_t lines;
+    uint64_t seq;
+    uint8_t hash[32];
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, st->identity_public.data, 0, NULL, &lines,
+                                          &seq, hash), KT_OK);
+    assert_int_equal(seq, st->audit_seq + 1); /* status shows the head before its own line */
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+}
+
+/* Init on a store that already holds objects (the host removed aecs/state): refused. */
+static void test_init_after_data_refused(void **state)
+{
+    (void)state;
+    stop();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    assert_int_equal(kt_store_delete(store, "aecs/state", KT_STORE_ANY_VERSION, NULL), KT_OK);
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+    assert_refused(init_as(stranger), KT_ERR_STATE, "init only runs on an empty store");
+    assert_refused(register_as(stranger, "svcc", svc_a), KT_ERR_STATE, "not initialised");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/kt-aecs-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    snprintf(store_url, sizeof store_url, "fs:%s/store", dir);
+    snprintf(enclave_path, sizeof enclave_path, "%s/services/aecs/aecs.signed.so", KT_TEST_BINARY_DIR);
+    if (kt_mkdirs(sim_dir, 0700) || kt_attest_serve_quotes(sim_dir) || start() || kt_sim_qe_open(sim_dir, &qe) ||
+        kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll)) {
+        fprintf(stderr, "setup: %s\n", kt_last_error());
+        return -1;
+    }
+    const kt_enclave_identity *id = kt_enclave_identity_of(enclave);
+    char mre[65], mrs[65], yaml[400];
+    kt_hex_encode(id->mrenclave, 32, mre, sizeof mre);
+    kt_hex_encode(id->mrsigner, 32, mrs, sizeof mrs);
+    snprintf(yaml, sizeof yaml, "allow_simulation: true\nrules:\n- {mrenclave: %s, mrsigner: %s, isvprodid: 100}\n", mre, mrs);
+    if (kt_policy_parse(yaml, strlen(yaml), &policy)) return -1;
+    if (kt_key_generate(KT_KEY_P256, &admin) || kt_key_generate(KT_KEY_P256, &svc_a) ||
+        kt_key_generate(KT_KEY_SM2, &svc_b) || kt_key_generate(KT_KEY_P256, &stranger))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stop();
+    tamper_off();
+    kt_key_free(admin), kt_key_free(svc_a), kt_key_free(svc_b), kt_key_free(stranger);
+    kt_policy_free(policy);
+    kt_collateral_free(coll);
+    kt_sim_qe_free(qe);
+    kt_buf_free(&audit_text);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_once),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_services_isolated),
+        cmocka_unit_test(test_readonly_and_versions),
+        cmocka_unit_test(test_host_swaps_forges_replays),
+        cmocka_unit_test(test_replayed_request_does_not_run_twice),
+        cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_damage_found_at_start),
+        cmocka_unit_test(test_init_after_data_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

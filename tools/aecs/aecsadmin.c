@@ -1,0 +1,216 @@
+/* aecsadmin: the AECS admin's tool (docs/aecs.md, docs/man/aecsadmin.1).
+ *   aecsadmin VERB --server H:P --key ADMIN.pem --policy AECS.yaml --sim-dir D [--json] ... */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T "aecsadmin"
+#define D(x) &kubetee__aecs__v1__##x##__descriptor
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: aecsadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml\n"
+            "                 (--sim-dir DIR | --collateral DIR) [--json] [verb flags]\n"
+            "verbs:\n"
+            "  init                                  become the first admin (an empty AECS only)\n"
+            "  status\n"
+            "  addadmin --admin-key PEM\n"
+            "  register --name SERVICE --admin-key PEM   a service and its admin's key (P-256 or SM2)\n"
+            "  unregister --name SERVICE\n"
+            "  list                                  the services\n"
+            "  listsecret --service SERVICE\n"
+            "  delsecret --service SERVICE --name SECRET\n"
+            "  backup --recovery-key PEM --out FILE  the storage key, encrypted to the recovery key\n"
+            "  restore --recovery-key PEM --in FILE  on a new machine: decrypt it and hand it back\n"
+            "  audit head                            the signed head of the audit chain\n"
+            "  audit verify FILE [--identity HEX]    check an audit file (the identity from status if not given)\n");
+    return 2;
+}
+
+static int need(const char *v, const char *flag)
+{
+    if (v) return 0;
+    fprintf(stderr, T ": %s is required\n", flag);
+    return 2;
+}
+
+static int backup(const tool_args *a)
+{
+    const char *rk = tool_flag(a, "recovery-key"), *out = tool_flag(a, "out");
+    if (need(rk, "--recovery-key") || need(out, "--out")) return 2;
+    uint8_t raw[64];
+    Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
+    Kubetee__Aecs__V1__BackupRequest rq = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    if (tool_public_key(rk, &pk, raw)) return tool_fail(T, "recovery key");
+    rq.recovery_key = &pk;
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    kt_status st = kt_aecs_call(c, "Backup", &rq.base, D(backup_response), &res);
+    int rc = st ? tool_fail(T, "Backup") : 0;
+    kt_aecs_client_free(c);
+    if (rc) return rc;
+    kt_buf b = {0};
+    st = kt_buf_reserve(&b, protobuf_c_message_get_packed_size(res));
+    if (!st) b.len = protobuf_c_message_pack(res, b.data);
+    if (!st) st = kt_file_write_atomic(out, b.data, b.len, 0600);
+    kt_buf_free(&b);
+    protobuf_c_message_free_unpacked(res, NULL);
+    if (st) return tool_fail(T, out);
+    printf(a->json ? "{\"backup\":\"%s\"}\n" : "backup: %s\n", out);
+    return 0;
+}
+
+static int restore(const tool_args *a)
+{
+    const char *rk = tool_flag(a, "recovery-key"), *in = tool_flag(a, "in");
+    if (need(rk, "--recovery-key") || need(in, "--in")) return 2;
+    kt_buf pem = {0}, b = {0};
+    kt_key *k = NULL, *eph = NULL;
+    Kubetee__Aecs__V1__BackupResponse *bk = NULL;
+    uint8_t z[32], key[32], salt[128], master[32], pub[64];
+    size_t n;
+    static const char label[] = "kubetee.aecs.backup.v1";
+    kt_status st = kt_file_read(rk, 1 << 16, &pem);
+    if (!st) st = kt_key_from_pem((const char *)pem.data, pem.len, &k);
+    if (!st) st = kt_file_read(in, 1 << 16, &b);
+    if (!st && (!(bk = kubetee__aecs__v1__backup_response__unpack(NULL, b.len, b.data)) || bk->ephemeral_public.len != 64 ||
+                bk->iv.len != KT_GCM_IV_LEN || bk->ciphertext.len != 32 + KT_GCM_TAG_LEN))
+        st = kt_fail(KT_ERR_MALFORMED, "%s is not an AECS backup", in);
+    if (!st) st = kt_key_public_raw(k, pub, sizeof pub, &n);
+    if (!st) st = kt_key_from_public_raw(KT_KEY_P256, bk->ephemeral_public.data, 64, &eph);
+    if (!st) st = kt_ecdh(k, eph, z);
+    if (!st) {
+        memcpy(salt, bk->ephemeral_public.data, 64);
+        memcpy(salt + 64, pub, 64);
+        st = kt_hkdf_sha256(z, 32, salt, sizeof salt, (const uint8_t *)label, sizeof label - 1, key, 32);
+    }
+    if (!st && kt_aead_open(key, bk->iv.data, (const uint8_t *)label, sizeof label - 1, bk->ciphertext.data, 32,
+                            bk->ciphertext.data + 32, master))
+        st = kt_fail(KT_ERR_VERIFY, "the backup does not open with this recovery key");
+    kt_wipe(z, 32);
+    kt_wipe(key, 32);
+    if (bk) kubetee__aecs__v1__backup_response__free_unpacked(bk, NULL);
+    kt_key_free(k);
+    kt_key_free(eph);
+    kt_buf_free(&pem);
+    kt_buf_free(&b);
+    if (st) return tool_fail(T, "backup");
+    Kubetee__Aecs__V1__RestoreRequest rq = KUBETEE__AECS__V1__RESTORE_REQUEST__INIT;
+    rq.storage_key.data = master;
+    rq.storage_key.len = 32;
+    int rc = tool_run(a, T, "Restore", &rq.base, D(done));
+    kt_wipe(master, 32);
+    return rc;
+}
+
+static int audit_verify(const tool_args *a)
+{
+    if (a->n_args < 2) return usage();
+    const char *id = tool_flag(a, "identity");
+    uint8_t identity[64];
+    if (id) {
+        if (strlen(id) != 128 || kt_hex_decode(id, identity, 64))
+            return fprintf(stderr, T ": --identity is the AECS identity key, 128 hex digits\n"), 2;
+    } else { /* from the enclave itself, through the session */
+        kt_aecs_client *c = NULL;
+        ProtobufCMessage *res = NULL;
+        Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+        if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+        kt_status st = kt_aecs_call(c, "Status", &rq.base, D(status_response), &res);
+        int rc = st ? tool_fail(T, "Status") : 0;
+        kt_aecs_client_free(c);
+        if (rc) return rc;
+        Kubetee__Aecs__V1__StatusResponse *s = (Kubetee__Aecs__V1__StatusResponse *)res;
+        if (s->identity_public.len == 64) memcpy(identity, s->identity_public.data, 64);
+        protobuf_c_message_free_unpacked(res, NULL);
+    }
+    kt_buf text = {0};
+    if (kt_file_read(a->args[1], 1u << 30, &text)) return tool_fail(T, a->args[1]);
+    size_t lines;
+    uint64_t seq;
+    uint8_t hash[32];
+    char hex[65];
+    kt_status st = kt_aecs_audit_verify(text.data, text.len, identity, 0, NULL, &lines, &seq, hash);
+    kt_buf_free(&text);
+    kt_hex_encode(hash, 32, hex, sizeof hex);
+    if (st) {
+        if (a->json) printf("{\"ok\":false,\"lines\":%zu}\n", lines);
+        return tool_fail(T, "audit verify");
+    }
+    printf(a->json ? "{\"ok\":true,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\"}\n" : "ok: %zu lines, last seq %llu, hash %s\n",
+           lines, (unsigned long long)seq, hex);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help")) return usage();
+    const char *verb = argv[1];
+    tool_args a;
+    if (tool_parse(argc, argv, 2, NULL, &a)) return 2;
+    uint8_t raw[64];
+    Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
+    if (!strcmp(verb, "init")) {
+        Kubetee__Aecs__V1__InitRequest rq = KUBETEE__AECS__V1__INIT_REQUEST__INIT;
+        return tool_run(&a, T, "Init", &rq.base, D(init_response));
+    }
+    if (!strcmp(verb, "status")) {
+        Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+        return tool_run(&a, T, "Status", &rq.base, D(status_response));
+    }
+    if (!strcmp(verb, "addadmin")) {
+        Kubetee__Aecs__V1__AddAdminRequest rq = KUBETEE__AECS__V1__ADD_ADMIN_REQUEST__INIT;
+        if (need(tool_flag(&a, "admin-key"), "--admin-key")) return 2;
+        if (tool_public_key(tool_flag(&a, "admin-key"), &pk, raw)) return tool_fail(T, "admin key");
+        rq.key = &pk;
+        return tool_run(&a, T, "AddAdmin", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "register")) {
+        Kubetee__Aecs__V1__RegisterServiceRequest rq = KUBETEE__AECS__V1__REGISTER_SERVICE_REQUEST__INIT;
+        if (need(tool_flag(&a, "name"), "--name") || need(tool_flag(&a, "admin-key"), "--admin-key")) return 2;
+        if (tool_public_key(tool_flag(&a, "admin-key"), &pk, raw)) return tool_fail(T, "admin key");
+        rq.name = (char *)tool_flag(&a, "name");
+        rq.admin_key = &pk;
+        return tool_run(&a, T, "RegisterService", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "unregister")) {
+        Kubetee__Aecs__V1__UnregisterServiceRequest rq = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+        if (need(tool_flag(&a, "name"), "--name")) return 2;
+        rq.name = (char *)tool_flag(&a, "name");
+        return tool_run(&a, T, "UnregisterService", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "list")) {
+        Kubetee__Aecs__V1__ListServicesRequest rq = KUBETEE__AECS__V1__LIST_SERVICES_REQUEST__INIT;
+        return tool_run(&a, T, "ListServices", &rq.base, D(list_services_response));
+    }
+    if (!strcmp(verb, "listsecret")) {
+        Kubetee__Aecs__V1__ListSecretsRequest rq = KUBETEE__AECS__V1__LIST_SECRETS_REQUEST__INIT;
+        if (need(tool_flag(&a, "service"), "--service")) return 2;
+        rq.service = (char *)tool_flag(&a, "service");
+        return tool_run(&a, T, "ListSecrets", &rq.base, D(list_secrets_response));
+    }
+    if (!strcmp(verb, "delsecret")) {
+        Kubetee__Aecs__V1__DeleteSecretRequest rq = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+        if (need(tool_flag(&a, "service"), "--service") || need(tool_flag(&a, "name"), "--name")) return 2;
+        rq.service = (char *)tool_flag(&a, "service");
+        rq.name = (char *)tool_flag(&a, "name");
+        return tool_run(&a, T, "DeleteSecret", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "backup")) return backup(&a);
+    if (!strcmp(verb, "restore")) return restore(&a);
+    if (!strcmp(verb, "audit") && a.n_args >= 1 && !strcmp(a.args[0], "head")) {
+        Kubetee__Aecs__V1__AuditHeadRequest rq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
+        uint8_t nonce[32];
+        if (kt_random(nonce, sizeof nonce)) return tool_fail(T, "nonce");
+        rq.nonce.data = nonce;
+        rq.nonce.len = sizeof nonce;
+        return tool_run(&a, T, "AuditHead", &rq.base, D(audit_head_response));
+    }
+    if (!strcmp(verb, "audit") && a.n_args >= 1 && !strcmp(a.args[0], "verify")) return audit_verify(&a);
+    fprintf(stderr, T ": no verb '%s'\n", verb);
+    return usage();
+}

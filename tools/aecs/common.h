@@ -1,0 +1,32 @@
+/* What aecsadmin and serviceadmin share: their connection flags, the session to AECS,
+ * and printing a response (--json: proto3's JSON mapping; else one "field: value" line
+ * per field). */
+#ifndef AECS_TOOLS_COMMON_H
+#define AECS_TOOLS_COMMON_H
+
+#include <kubetee/aecs.h>
+#include "aecs.pb-c.h"
+
+#include <stdbool.h>
+
+typedef struct {
+    const char *server, *key, *policy, *sim_dir, *collateral;
+    bool json;
+    /* the verb's own flags, name/value pairs in order (a flag with no value: "") */
+    const char *names[64], *values[64];
+    size_t n;
+    const char *args[8]; /* positional arguments after the verb */
+    size_t n_args;
+} tool_args;
+
+/* Parses argv after the verb; switches are the verb's flags that take no value. */
+int tool_parse(int argc, char **argv, int first, const char *const *switches, tool_args *a);
+const char *tool_flag(const tool_args *a, const char *name); /* the last value given, or NULL */
+kt_status tool_connect(const tool_args *a, kt_aecs_client **c);
+/* Calls op and prints the response; returns the exit status (0, 1 refused, 2 usage). */
+int tool_run(const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *res_type);
+int tool_fail(const char *tool, const char *what);
+/* A PEM public or private key as AECS's PublicKey (x||y); raw is 64 bytes of storage. */
+kt_status tool_public_key(const char *path, Kubetee__Aecs__V1__PublicKey *out, uint8_t raw[64]);
+#endif
