@@ -110,7 +110,8 @@ COMMON = ["--server", GRPC, "--policy", POLICY, "--sim-dir", SIM]
 def tool(prog, verb, key, *args, json_out=True):
     cmd = [prog, verb] + COMMON + ["--key", key] + (["--json"] if json_out else []) + list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    out = json.loads(r.stdout) if json_out and r.returncode == 0 and r.stdout.strip() else None
+    lines = r.stdout.splitlines() if json_out and r.returncode == 0 else []
+    out = json.loads(lines[0]) if len(lines) == 1 else [json.loads(line) for line in lines] if lines else None
     return r.returncode, out, r.stdout + r.stderr
 
 
@@ -211,6 +212,56 @@ try:
     rc, _, text = tool(SERVICEADMIN, "getpub", SVC_A, "--service", "svca", "--name", "conf")
     check(rc == 1 and "no public part" in text, f"getpub of configurations: {text}")
 
+    # the original's files: a SecretPolicy created in one go, an admin kubeconfig
+    secrets = os.path.join(WORK, "secrets.yaml")
+    with open(secrets, "w") as f:
+        f.write(f"""apiVersion: v1
+kind: SecretPolicy
+secrets:
+- spec:
+    name: file-rsa
+    type: SECRET_TYPE_RSA_KEY_PAIR
+    service: svca
+    readonly: "true"
+    share: public
+    params:
+    - {{key: bit_length, value: 2048}}
+    policy:
+      enclaveMatchAnyRules:
+      - mrsigner: {mrs}
+        prodID: "7"
+- spec:
+    name: file-conf
+    type: SECRET_TYPE_CONFIGURATIONS
+    service: svca
+    policy:
+      enclaveMatchAnyRules:
+      - mrenclave: {ident['mrenclave']}
+  data: "db=postgres://x"
+""")
+    rc, out, text = tool(SERVICEADMIN, "create", SVC_A, "--file", secrets)
+    check(rc == 0 and text.count('"service":"svca"') == 2, f"create --file: {text}")
+    rc, out, _ = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
+    fr = [x for x in out["secrets"] if x["name"] == "file-rsa"] if rc == 0 else []
+    check(fr and fr[0].get("readonly") is True and fr[0]["share"] == "public" and fr[0]["rules"] == 1,
+          f"the file's spec kept: {fr}")
+    for name in ("file-rsa", "file-conf"):
+        tool(AECSADMIN, "delsecret", ADMIN, "--service", "svca", "--name", name)
+    kubeconfig = os.path.join(WORK, "kubeconfig.yaml")
+    os.chmod(ADMIN, 0o600)
+    with open(kubeconfig, "w") as f:
+        f.write(f"apiVersion: v1\nkind: Config\nadministrator:\n  name: admin1\n  identityKeyFile: {ADMIN}\n"
+                f"aecsServer:\n  serverEndpoint: {GRPC}\n  verifyPolicy:\n    mrenclave: {ident['mrenclave']}\n"
+                f"    mrsigner: {mrs}\n")
+    r = subprocess.run([AECSADMIN, "status", "--config", kubeconfig, "--sim-dir", SIM, "--json"], capture_output=True,
+                       text=True, timeout=60)
+    # the original's verifyPolicy is one rule without allow_simulation: a sim AECS is refused
+    check(r.returncode == 1 and "simulat" in r.stderr, f"kubeconfig: a simulated AECS refused: {r.stderr}")
+    r = subprocess.run([AECSADMIN, "status", "--config", kubeconfig, "--policy", POLICY, "--sim-dir", SIM, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    st2 = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(st2.get("caller") == st2.get("admins", [{}])[0].get("raw"), f"kubeconfig's identity key used: {r.stderr}")
+
     # human output without --json
     rc, _, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca", json_out=False)
     check(rc == 0 and text.startswith("secrets: "), f"text output: {text[:100]}")
@@ -228,7 +279,7 @@ try:
     # metrics, grouped as Prometheus reads them
     code, text = http("/metrics")
     m = prom.parse(text)
-    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "CreateSecret"), ("outcome", "ok")}))) == 6,
+    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "CreateSecret"), ("outcome", "ok")}))) == 8,
           "creates counted")
     check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "UpdateSecret"), ("outcome", "denied")}))) >= 2,
           "denied updates counted")

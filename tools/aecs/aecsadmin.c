@@ -12,7 +12,7 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: aecsadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml\n"
+            "usage: aecsadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml | --config KUBECONFIG\n"
             "                 (--sim-dir DIR | --collateral DIR) [--json] [verb flags]\n"
             "verbs:\n"
             "  init                                  become the first admin (an empty AECS only)\n"

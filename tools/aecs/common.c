@@ -1,5 +1,6 @@
 /* aecsadmin's and serviceadmin's shared parts (common.h). */
 #include "common.h"
+#include <kubetee/aecs_files.h>
 #include <kubetee/pbjson.h>
 
 #include <jansson.h>
@@ -42,6 +43,7 @@ int tool_parse(int argc, char **argv, int first, const char *const *switches, to
         else if (!strcmp(f, "policy")) a->policy = v;
         else if (!strcmp(f, "sim-dir")) a->sim_dir = v;
         else if (!strcmp(f, "collateral")) a->collateral = v;
+        else if (!strcmp(f, "config")) a->config = v;
         else {
             if (a->n == 64) return fprintf(stderr, "too many flags\n"), 2;
             a->names[a->n] = f;
@@ -63,24 +65,45 @@ static kt_key *key;
 static kt_policy *policy;
 static kt_collateral *coll;
 
+static kt_aecs_admin_config admin_config;
+
 kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
 {
-    if (!a->server || !a->key || !a->policy || (!a->sim_dir && !a->collateral))
+    kt_status st;
+    const char *server = a->server;
+    /* the original's admin kubeconfig: who (identityKey), where (serverEndpoint) and which
+     * AECS enclave (verifyPolicy); flags given beside it win */
+    if (a->config && (st = kt_aecs_admin_config_load(a->config, &admin_config))) return kt_fail_context(st, "%s", a->config);
+    if (a->config) {
+        if (!server) server = admin_config.endpoint;
+        if (!a->key) key = admin_config.identity, admin_config.identity = NULL;
+        if (!a->policy) policy = admin_config.verify, admin_config.verify = NULL;
+        if (admin_config.notes.len) fprintf(stderr, "%s", (const char *)admin_config.notes.data);
+    }
+    if (!server || !(a->key || key) || !(a->policy || policy) || (!a->sim_dir && !a->collateral))
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "give --server HOST:PORT, --key PEM (yours), --policy YAML (the AECS enclave you accept) "
-                       "and --collateral DIR or --sim-dir DIR");
+                       "give --server HOST:PORT, --key PEM (yours), --policy YAML (the AECS enclave you accept), or "
+                       "--config KUBECONFIG for those, and --collateral DIR or --sim-dir DIR");
     kt_buf pem = {0};
     kt_sim_qe *qe = NULL;
-    kt_status st = kt_file_read(a->key, 1 << 16, &pem);
-    if (!st) st = kt_key_from_pem((const char *)pem.data, pem.len, &key);
-    kt_buf_free(&pem);
-    if (st) return kt_fail_context(st, "%s", a->key);
-    if ((st = kt_policy_load(a->policy, &policy))) return kt_fail_context(st, "%s", a->policy);
+    if (a->key) {
+        kt_key_free(key);
+        key = NULL;
+        st = kt_file_read(a->key, 1 << 16, &pem);
+        if (!st) st = kt_key_from_pem((const char *)pem.data, pem.len, &key);
+        kt_buf_free(&pem);
+        if (st) return kt_fail_context(st, "%s", a->key);
+    }
+    if (a->policy) {
+        kt_policy_free(policy);
+        policy = NULL;
+        if ((st = kt_policy_load(a->policy, &policy))) return kt_fail_context(st, "%s", a->policy);
+    }
     if (a->collateral) st = kt_collateral_load_dir(a->collateral, NULL, &coll);
     else if (!(st = kt_sim_qe_open(a->sim_dir, &qe))) st = kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll);
     kt_sim_qe_free(qe);
     if (st) return kt_fail_context(st, "collateral");
-    kt_aecs_client_config cfg = {.address = a->server, .key = key, .policy = policy, .collateral = coll};
+    kt_aecs_client_config cfg = {.address = server, .key = key, .policy = policy, .collateral = coll};
     return kt_aecs_client_new(&cfg, c);
 }
 
@@ -108,6 +131,14 @@ int tool_run(const tool_args *a, const char *tool, const char *op, const Protobu
 {
     kt_aecs_client *c = NULL;
     if (tool_connect(a, &c)) return tool_fail(tool, "connecting");
+    int rc = tool_call(c, a, tool, op, req, res_type);
+    kt_aecs_client_free(c);
+    return rc;
+}
+
+int tool_call(kt_aecs_client *c, const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *res_type)
+{
     ProtobufCMessage *res = NULL;
     kt_status st = kt_aecs_call(c, op, req, res_type, &res);
     int rc = 0;
@@ -121,7 +152,6 @@ int tool_run(const tool_args *a, const char *tool, const char *op, const Protobu
         kt_buf_free(&j);
         protobuf_c_message_free_unpacked(res, NULL);
     }
-    kt_aecs_client_free(c);
     return rc;
 }
 

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 typedef struct {
-    const char *server, *key, *policy, *sim_dir, *collateral;
+    const char *server, *key, *policy, *sim_dir, *collateral, *config;
     bool json;
     /* the verb's own flags, name/value pairs in order (a flag with no value: "") */
     const char *names[64], *values[64];
@@ -26,6 +26,9 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c);
 /* Calls op and prints the response; returns the exit status (0, 1 refused, 2 usage). */
 int tool_run(const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *res_type);
+/* The same on a connected client (several calls in one session). */
+int tool_call(kt_aecs_client *c, const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *res_type);
 int tool_fail(const char *tool, const char *what);
 /* A PEM public or private key as AECS's PublicKey (x||y); raw is 64 bytes of storage. */
 kt_status tool_public_key(const char *path, Kubetee__Aecs__V1__PublicKey *out, uint8_t raw[64]);

@@ -1,6 +1,7 @@
 /* serviceadmin: a service admin's tool for its own service's secrets (docs/aecs.md).
  *   serviceadmin VERB --server H:P --key SERVICE_ADMIN.pem --policy AECS.yaml --sim-dir D [--json] ... */
 #include "common.h"
+#include <kubetee/aecs_files.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,10 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: serviceadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml\n"
+            "usage: serviceadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml | --config KUBECONFIG\n"
             "                    (--sim-dir DIR | --collateral DIR) [--json] --service SERVICE [verb flags]\n"
             "verbs:\n"
+            "  create --file SECRETS.yaml                 every secret of a SecretPolicy file (kind: SecretPolicy)\n"
             "  create --name N --type SECRET_TYPE_... [--readonly] [--share public] [--param KEY=VALUE]...\n"
             "         [--data-file FILE] [--mrenclave HEX] [--mrsigner HEX] [--prodid N] [--min-svn N]\n"
             "         [--debug-disabled] [--any-enclave]    (one policy rule from the flags)\n"
@@ -103,6 +105,81 @@ static int create(const tool_args *a, const char *service, const char *name)
     return rc;
 }
 
+/* One secret of a SecretPolicy file as AECS's spec: its rules from kt_policy's. */
+static int create_one(kt_aecs_client *c, const tool_args *a, const kt_aecs_secret_spec *f)
+{
+    Kubetee__Aecs__V1__SecretSpec spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    Kubetee__Aecs__V1__CreateSecretRequest rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    Kubetee__Aecs__V1__Param params[4], *pp[4];
+    Kubetee__Aecs__V1__Rule rules[64], *rp[64];
+    char bits[16], days[16];
+    const char *pk = f->pkcs == KT_AECS_PKCS1 ? "pkcs1" : "pkcs8";
+    if (f->binding == KT_AECS_NEVER_EXPORT) {
+        fprintf(stderr, T ": secret %s (line %zu): never-export secrets are not served by this AECS yet\n", f->name, f->line);
+        return 1;
+    }
+    spec.name = (char *)f->name;
+    spec.service = (char *)f->service;
+    spec.type = (Kubetee__Aecs__V1__SecretType)f->type;
+    spec.readonly = f->readonly;
+    spec.share = f->share_public ? "public" : "";
+#define PARAM(k, v)                                                                                                \
+    do {                                                                                                           \
+        kubetee__aecs__v1__param__init(&params[spec.n_params]);                                                    \
+        params[spec.n_params].key = (k);                                                                           \
+        params[spec.n_params].value = (char *)(v);                                                                 \
+        pp[spec.n_params] = &params[spec.n_params];                                                                \
+        spec.n_params++;                                                                                           \
+    } while (0)
+    if (f->type == KT_AECS_RSA_KEY_PAIR) {
+        snprintf(bits, sizeof bits, "%u", f->bit_length);
+        PARAM("bit_length", bits);
+        PARAM("pkcs_type", pk);
+    }
+    if (f->type == KT_AECS_CERTIFICATE && !f->data.len) {
+        snprintf(days, sizeof days, "%u", f->days);
+        PARAM("days", days);
+        if (f->subject[0]) PARAM("subject", f->subject);
+    }
+#undef PARAM
+    spec.params = pp;
+    size_t n = 0;
+    const kt_policy_rule *r = f->policy ? kt_policy_rules(f->policy, &n) : NULL;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n && f->binding == KT_AECS_BOUND; i++) {
+        kubetee__aecs__v1__rule__init(&rules[i]);
+        if (r[i].has_mrenclave) rules[i].mrenclave.data = (uint8_t *)r[i].mrenclave, rules[i].mrenclave.len = 32;
+        if (r[i].has_mrsigner) rules[i].mrsigner.data = (uint8_t *)r[i].mrsigner, rules[i].mrsigner.len = 32;
+        if (r[i].has_report_data) rules[i].user_data.data = (uint8_t *)r[i].report_data, rules[i].user_data.len = 64;
+        rules[i].check_prod_id = r[i].has_prodid;
+        rules[i].prod_id = r[i].prodid;
+        rules[i].min_isv_svn = r[i].has_min_svn ? r[i].min_svn : 0;
+        rules[i].debug_disabled = !r[i].allow_debug;
+        rules[i].any_enclave = f->any_identity && !r[i].has_mrenclave && !r[i].has_mrsigner;
+        rp[i] = &rules[i];
+        spec.n_policy = i + 1;
+    }
+    spec.policy = rp;
+    rq.spec = &spec;
+    rq.data.data = f->data.data;
+    rq.data.len = f->data.len;
+    return tool_call(c, a, T, "CreateSecret", &rq.base, D(secret_info));
+}
+
+/* create --file SECRETS.yaml: every secret of the file, in order; the first refusal stops. */
+static int create_file(const tool_args *a, const char *path)
+{
+    kt_aecs_secret_file f;
+    if (kt_aecs_secret_file_load(path, &f)) return tool_fail(T, path);
+    if (f.notes.len) fprintf(stderr, "%s", (const char *)f.notes.data);
+    kt_aecs_client *c = NULL;
+    int rc = tool_connect(a, &c) ? tool_fail(T, "connecting") : 0;
+    for (size_t i = 0; i < f.count && !rc; i++) rc = create_one(c, a, &f.secrets[i]);
+    kt_aecs_client_free(c);
+    kt_aecs_secret_file_free(&f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help")) return usage();
@@ -110,6 +187,7 @@ int main(int argc, char **argv)
     tool_args a;
     if (tool_parse(argc, argv, 2, switches, &a)) return 2;
     const char *service = tool_flag(&a, "service"), *name = tool_flag(&a, "name");
+    if (!strcmp(verb, "create") && tool_flag(&a, "file")) return create_file(&a, tool_flag(&a, "file"));
     if (!service) return bad("--service is required");
     if (strcmp(verb, "list") && !name) return bad("--name is required");
     uint64_t v = 0;
