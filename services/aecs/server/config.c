@@ -3,7 +3,7 @@
  * anywhere is an error naming it. The host chooses no admin key here: init does that,
  * inside the enclave. */
 #include "aecs_server.h"
-#include "yaml_tree.h"
+#include <kubetee/yaml.h>
 
 #include <ctype.h>
 #include <stddef.h>
