@@ -25,15 +25,19 @@ kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t iden
         start = i + 1;
         char buf[8192], hex[65];
         unsigned long long s;
-        if (!chained && sscanf(line, "{\"seq\":%llu,", &s) == 1 && s <= from_seq) continue;
+        /* the line is read only from its own NUL-terminated copy: the text is not */
+        bool fits = len < sizeof buf && len > TAIL_LEN;
+        if (fits) {
+            memcpy(buf, line, len);
+            buf[len] = '\0';
+        }
+        if (!chained && fits && sscanf(buf, "{\"seq\":%llu,", &s) == 1 && s <= from_seq) continue;
         chained = true;
         count++;
-        if (len >= sizeof buf || len <= TAIL_LEN) {
+        if (!fits) {
             st = kt_fail(KT_ERR_VERIFY, "audit line %zu: not an AECS audit line (length %zu)", count, len);
             break;
         }
-        memcpy(buf, line, len);
-        buf[len] = '\0';
         const char *t = buf + len - TAIL_LEN, *p = strstr(buf, "\"prev\":\"");
         kt_hex_encode(prev, 32, hex, sizeof hex);
         uint8_t want[32], sig[64], h[32];
