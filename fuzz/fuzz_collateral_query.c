@@ -1,6 +1,6 @@
 /* Fuzz target: the collateral proxy's untrusted inputs: request targets (selector 0),
- * item keys (1), stored or exported records (2), platform registration bodies (3) and
- * Intel PCS's pckcerts answers (4). */
+ * item keys (1), stored or exported records (2), platform registration bodies (3),
+ * Intel PCS's pckcerts answers (4) and PUT /platformcollateral bodies (5). */
 #include "collateral.h"
 
 #include <stdlib.h>
@@ -40,14 +40,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
             if (r.chain + r.chain_len != r.body || r.body + r.body_len > data + n) abort();
     } else if (sel == 3) {
         kt_coll_platform pl;
-        if (kt_coll_platform_parse(data, n, &pl) == KT_OK && strlen(pl.ppid) != KT_COLL_PPID_HEX)
-            abort();
+        if (kt_coll_platform_parse(data, n, n & 1, &pl) == KT_OK) {
+            /* an encrypted PPID of its exact length, or a platform manifest in its stead */
+            if (strlen(pl.ppid) != KT_COLL_PPID_HEX && !(pl.ppid[0] == 0 && pl.manifest.len))
+                abort();
+            kt_buf out = {0}; /* what GET /platforms lists parses back to the same */
+            kt_coll_platform back;
+            if (kt_coll_platform_json(&pl, &out) ||
+                kt_coll_platform_parse(out.data, out.len, true, &back) ||
+                memcmp(back.qeid, pl.qeid, 16) || strcmp(back.ppid, pl.ppid) ||
+                back.manifest.len != pl.manifest.len)
+                abort();
+            kt_coll_platform_clear(&back);
+            kt_buf_free(&out);
+            kt_coll_platform_clear(&pl);
+        }
     } else if (sel == 4) {
         kt_coll_pckcert *certs;
         size_t count;
         if (kt_coll_pckcerts_parse(data, n, &certs, &count) == KT_OK) {
             if (!count) abort();
             kt_coll_pckcerts_free(certs, count);
+        }
+    } else if (sel == 5) {
+        kt_coll_put put;
+        if (kt_coll_put_parse(data, n, &put) == KT_OK) {
+            /* every item it carries is named by a key that parses back to it */
+            for (size_t i = 0; i < put.item_count; i++) {
+                kt_coll_query back;
+                if (kt_coll_key_parse(put.items[i].q.key, &back) ||
+                    put.items[i].q.route != KT_COLL_ITEM)
+                    abort();
+            }
+            kt_coll_put_free(&put);
         }
     }
     return 0;

@@ -111,6 +111,15 @@ printf '\x00/tdx/certification/v4/tcbevaluationdatanumbers' > "$work/collateral_
 printf '\x00/tdx/certification/v4/qe/identity?tcbEvaluationDataNumber=17' > "$work/collateral_query/evalnum"
 printf '\x01sgx-tcb-00a067110000-eval17' > "$work/collateral_query/evalkey"
 printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"%032d","pce_svn":"0d00","enc_ppid":"%0768d","platform_manifest":""}' 0 0 0 > "$work/collateral_query/platform"
+printf '\x00/sgx/certification/v4/platforms?source=%%5B00A067110000,00906ED50000%%5D' > "$work/collateral_query/platforms"
+printf '\x00/sgx/certification/v4/refresh?type=certs&fmspc=[00A067110000]' > "$work/collateral_query/refresh"
+printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"","pce_svn":"","enc_ppid":"","platform_manifest":"00ff"}' 0 > "$work/collateral_query/manifest"
+# PUT /platformcollateral: a shared set's collateral as PCCS's admin tool writes it
+if [ -d "$sets" ]; then
+  /usr/bin/python3 "$root/tests/integration/platformcollateral.py" "$sets/sgx-v3-dcapqvl-cfg-swhardening" \
+    > "$work/collateral_query/put.body" && { printf '\x05'; cat "$work/collateral_query/put.body"; } \
+    > "$work/collateral_query/put" && rm "$work/collateral_query/put.body"
+fi
 printf '\x04[{"tcb":{"sgxtcbcomp01svn":1,"pcesvn":13},"tcbm":"%036d","cert":"-----BEGIN%%20CERTIFICATE-----%%0A"},{"tcb":{},"tcbm":"%036d","cert":"Not available"}]' 0 0 > "$work/collateral_query/pckcerts"
 printf '\x06{"tcbEvaluationDataNumbers":{"id":"SGX","version":1,"issueDate":"2025-06-03T23:58:51Z","nextUpdate":"2025-07-03T23:58:51Z","tcbEvalNumbers":[{"tcbEvaluationDataNumber":19,"tcbRecoveryEventDate":"2025-05-13T00:00:00Z","tcbDate":"2025-05-14T00:00:00Z"}]},"signature":"%0128d"}' 0 > "$work/collateral/tcbeval"
 # PCK selection: FMSPC 00A067110000, PCE ID 0000, two certificates, a raw TCB, Intel's TCB Info

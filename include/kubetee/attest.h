@@ -190,6 +190,10 @@ kt_status kt_pcs_item_check(const kt_pcs_trust *t, const kt_pcs_item_id *id, con
  * only when no HTTP answer came; the caller judges *code. */
 kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, kt_buf *body,
                      kt_buf *header_value, long *code);
+/* The same with json (NULL: a GET) POSTed as application/json (Intel PCS's pckcerts for a
+ * platform manifest). */
+kt_status kt_pcs_post(const char *url, const char *api_key, const char *json, const char *header,
+                      kt_buf *body, kt_buf *header_value, long *code);
 /* A CRL body as DER: some PCCS versions send CRLs as hex, which is decoded in place. */
 kt_status kt_pcs_crl_der(kt_buf *body);
 /* PCK certificate selection, as Intel's PCKCertSelection library and PCCS do it: of one

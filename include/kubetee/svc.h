@@ -41,10 +41,22 @@ typedef struct {
 } kt_http_reply;
 /* A header of the request a reply answers (NULL when absent, or for a reply with none). */
 const char *kt_http_request_header(const kt_http_reply *r, const char *name);
-/* A POST handler that reads the request's headers and fills a reply (body, type, headers)
- * like a get handler: used instead of post when set. */
-typedef void (*kt_http_post_reply_fn)(void *ctx, const uint8_t *body, size_t n,
-                                      kt_http_reply *reply);
+/* A service's paths that take a method other than GET (the collateral proxy's admin
+ * paths): method and path exactly; the body's Content-Type must be type (NULL: no body is
+ * taken, a Content-Length above 0 gets 413) and its size at most max_body, both checked
+ * before the body is read; admit, when set, judges the headers before any of the body is
+ * read and fills the reply when it refuses. The handler sees the target as sent (the
+ * query too, nothing decoded: a spec with routes needs a get handler) and fills the reply
+ * like a get handler. GET and HEAD on a route's path go to the get handler. */
+typedef void (*kt_http_body_fn)(void *ctx, const char *method, const char *raw_uri,
+                                const uint8_t *body, size_t n, kt_http_reply *reply);
+typedef bool (*kt_http_admit_fn)(void *ctx, kt_http_reply *reply);
+typedef struct {
+    const char *method, *path, *type;
+    size_t max_body;
+    kt_http_admit_fn admit;
+    kt_http_body_fn reply;
+} kt_http_route;
 typedef void (*kt_http_get_fn)(void *ctx, const char *method, const char *raw_uri,
                                kt_http_reply *reply);
 typedef struct {
@@ -62,7 +74,8 @@ typedef struct {
     unsigned per_address;      /* connections from one address at once (0: 16, for probes) */
     kt_http_get_fn get;        /* NULL: other paths are 404 */
     unsigned threads;          /* serving threads; 0: one */
-    kt_http_post_reply_fn post_reply; /* instead of post (the collateral proxy's admin path) */
+    const kt_http_route *routes; /* route_count of them, copied */
+    size_t route_count;
 } kt_http_spec;
 
 kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port);

@@ -20,8 +20,13 @@ typedef enum {
     KT_COLL_ITEM,
     KT_COLL_PCKCERTS,
     KT_COLL_FMSPCS,
-    KT_COLL_PLATFORM, /* a stored platform registration ("platform-<qeid>-<pceid>") */
+    KT_COLL_PLATFORM, /* a stored platform registration ("platform-<qeid>-<pceid>"): held,
+                         or queued waiting for its collateral */
+    KT_COLL_PLATFORMS, /* admin: GET /platforms, the registered platforms */
+    KT_COLL_REFRESH,   /* admin: GET or POST /refresh */
 } kt_coll_route;
+
+#define KT_COLL_FMSPC_LIST 64 /* FMSPCs in a source=[...] or fmspc=[...] list at most */
 
 typedef struct {
     kt_pcs_item_id id;
@@ -34,6 +39,12 @@ typedef struct {
      * little-endian) */
     uint8_t qeid[16], cpusvn[16], pcesvn[2], pceid[2];
     char ppid[KT_COLL_PPID_HEX + 1]; /* encrypted_ppid when given, for upstream only */
+    /* admin: platforms' source (0 reg, 1 reg_na, 2 the FMSPC list), refresh's type (certs or
+     * the collateral) and the FMSPCs listed ([] and none: all) */
+    unsigned source;
+    bool certs, listed;
+    uint8_t fmspcs[KT_COLL_FMSPC_LIST][6];
+    unsigned fmspc_count;
 } kt_coll_query;
 
 /* Parses a request target as sent ("/sgx/certification/v4/tcb?fmspc=..."): the path
@@ -42,6 +53,8 @@ typedef struct {
  * KT_ERR_NOT_FOUND for a path that is not served and KT_ERR_MALFORMED for a bad query,
  * the reason naming the parameter (escaped). */
 kt_status kt_coll_query_parse(const char *raw_uri, size_t n, kt_coll_query *q);
+/* Whether a request target is an admin path (the admin token judges it, not the user's). */
+bool kt_coll_admin_path(const char *raw_uri);
 /* v is one of words (a NULL-terminated list); *index says which. Fails naming `name` and
  * every word allowed. Queries and settings both use it. */
 kt_status kt_coll_word(const char *name, const char *const *words, const char *v, size_t n,
@@ -146,31 +159,88 @@ kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], c
                                      bool store);
 /* A platform as PCCS's POST /sgx/certification/v4/platforms registers it (the PCK ID
  * retrieval tool's output): QE ID, PCE ID, raw TCB (CPUSVN; PCESVN little-endian, as
- * sent) and the encrypted PPID (hex, as sent). */
+ * sent), the encrypted PPID (hex, as sent; empty when a platform manifest stands for it)
+ * and the platform manifest of a multi-package platform (hex, as sent; empty: none). */
+#define KT_COLL_MANIFEST_HEX 65536
 typedef struct {
     uint8_t qeid[16], pceid[2], cpusvn[16], pcesvn[2];
+    bool has_tcb; /* cpu_svn and pce_svn were given (platformcollateral may leave them empty) */
     char ppid[KT_COLL_PPID_HEX + 1];
+    kt_buf manifest;
 } kt_coll_platform;
 
 /* Strict: a JSON object of exactly PCCS's keys (qe_id, pce_id, cpu_svn, pce_svn, enc_ppid,
- * and platform_manifest only empty), each once, hex of the exact length. Fails naming the
- * key. */
-kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, kt_coll_platform *out);
+ * platform_manifest), each once, hex of the exact length; enc_ppid or platform_manifest
+ * (or both); cpu_svn and pce_svn both empty when tcb_optional. Fails naming the key. */
+kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, bool tcb_optional,
+                                 kt_coll_platform *out);
+void kt_coll_platform_clear(kt_coll_platform *pl);
+/* The registration as PCCS's GET /platforms lists it: one JSON object. */
+kt_status kt_coll_platform_json(const kt_coll_platform *pl, kt_buf *out);
 /* Intel PCS's pckcerts answer: a JSON array of {tcb, tcbm, cert}; cert URL-encoded PEM or
  * "Not available" (pem empty). */
-typedef struct {
+typedef struct kt_coll_pckcert {
     uint8_t tcbm[18]; /* CPUSVN then PCESVN (little-endian), as tcbm says */
     kt_buf pem;
 } kt_coll_pckcert;
 kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert **out,
                                  size_t *count);
+/* The same from parsed JSON (jansson's), and one object of registration keys: keys those
+ * allowed, cpu_svn and pce_svn empty when tcb_optional (platforms.c). */
+struct json_t;
+kt_status kt_coll_pckcerts_of(struct json_t *a, kt_coll_pckcert **out, size_t *count);
+kt_status kt_coll_platform_of(struct json_t *o, const char *const *keys, bool tcb_optional,
+                              kt_coll_platform *pl);
+/* encodeURIComponent's output back (a bad %-escape refused). */
+kt_status kt_coll_url_decode(const char *s, size_t n, kt_buf *out);
 void kt_coll_pckcerts_free(kt_coll_pckcert *certs, size_t count);
 /* REQ mode's (and lazy mode's) registration: fetches the platform's PCK certificates
  * (Intel PCS: all of them; another PCCS: the one for its raw TCB) and the collateral its
  * quotes need, each verified and stored; the platform is then found by its encrypted PPID. */
 kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl);
-/* The POST handler (platforms.c): the admin token, the body, the registration. */
-void kt_coll_proxy_post(void *ctx, const uint8_t *body, size_t n, kt_http_reply *r);
+/* Offline mode's registration, and one upstream could not serve: queued (stored) for an
+ * admin to list (GET /platforms) and answer (PUT /platformcollateral). */
+kt_status kt_coll_proxy_queue(kt_coll_proxy *p, const kt_coll_platform *pl);
+/* GET /platforms: the queued registrations (source reg), or the platforms held whose
+ * certificates are of the FMSPCs listed (all when none are), as a JSON array; *count. */
+kt_status kt_coll_proxy_platforms(kt_coll_proxy *p, const kt_coll_query *q, kt_buf *out,
+                                  size_t *count);
+/* /refresh: every item of collateral held fetched again now (the root CA CRL first), or
+ * with q->certs every platform's PCK certificates (of the FMSPCs listed). What fails is
+ * said in why; what was held stays. */
+kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *q, char *why,
+                                    size_t cap);
+
+/* PUT /platformcollateral (platformcollateral.c): PCCS's body, parsed strictly. */
+typedef struct {
+    kt_coll_query q; /* what the item is */
+    kt_buf chain, body;
+} kt_coll_put_item;
+typedef struct {
+    kt_coll_platform *platforms; /* the "platforms" list: registrations (raw TCBs) */
+    size_t platform_count;
+    /* "pck_certs": per platform, its certificates and their issuer chain (by CA type) */
+    struct kt_coll_put_certs {
+        kt_coll_platform platform;
+        struct kt_coll_pckcert *certs;
+        size_t count;
+    } *pck;
+    size_t pck_count;
+    kt_buf pck_chain[2]; /* PROCESSOR, PLATFORM */
+    kt_coll_put_item *items; /* the collateral, the CRLs first */
+    size_t item_count;
+} kt_coll_put;
+kt_status kt_coll_put_parse(const uint8_t *json, size_t n, kt_coll_put *out);
+void kt_coll_put_free(kt_coll_put *put);
+/* Verifies everything the body holds (a scratch trust: nothing held changes), then holds
+ * and stores it all; a body with one item that does not verify stores nothing. */
+kt_status kt_coll_proxy_put(kt_coll_proxy *p, const kt_coll_put *put);
+
+/* The admin and registration handlers (admin.c). */
+bool kt_coll_admin_admit(void *ctx, kt_http_reply *r);
+void kt_coll_admin_body(void *ctx, const char *method, const char *raw_uri, const uint8_t *body,
+                        size_t n, kt_http_reply *r);
+void kt_coll_admin_get(kt_coll_proxy *p, const kt_coll_query *q, kt_http_reply *r);
 /* want is held by got, compared in constant time. */
 bool kt_coll_token_holds(const char *want, const char *got);
 const kt_coll_config *kt_coll_proxy_config(const kt_coll_proxy *p);

@@ -55,6 +55,15 @@ static int serve(kt_coll_config *c)
     kt_coll_proxy *p;
     if (kt_coll_proxy_new(c, &p)) return fail("starting");
     int sfd = kt_svc_signalfd();
+    /* the admin paths (the admin token, checked before any body is read) */
+    static const kt_http_route routes[] = {
+        {"POST", "/sgx/certification/v4/platforms", "application/json", 96 * 1024,
+         kt_coll_admin_admit, kt_coll_admin_body},
+        {"PUT", "/sgx/certification/v4/platformcollateral", "application/json", 32u << 20,
+         kt_coll_admin_admit, kt_coll_admin_body},
+        {"POST", "/sgx/certification/v4/refresh", NULL, 0, kt_coll_admin_admit,
+         kt_coll_admin_body},
+    };
     kt_http_spec spec = {.address = c->listen,
                          .ready = kt_coll_proxy_ready,
                          .metrics = kt_coll_proxy_metrics,
@@ -63,11 +72,8 @@ static int serve(kt_coll_config *c)
                          .get = kt_coll_proxy_handle,
                          .threads = c->threads,
                          .per_address = c->per_address,
-                         /* platform registration (REQ mode's trigger), admin token required */
-                         .post_path = "/sgx/certification/v4/platforms",
-                         .post_type = "application/json",
-                         .max_body = 16384,
-                         .post_reply = kt_coll_proxy_post};
+                         .routes = routes,
+                         .route_count = sizeof routes / sizeof routes[0]};
     kt_http *api = NULL, *ops = NULL;
     int port = 0;
     kt_buf cert = {0}, key = {0};

@@ -29,21 +29,36 @@ static kt_status hex_field(json_t *o, const char *key, uint8_t *out, size_t byte
     return KT_OK;
 }
 
-kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, kt_coll_platform *pl)
+/* A string of hex digits, at most max of them, an even number: empty allowed. */
+static kt_status hex_text(json_t *o, const char *key, size_t max, kt_buf *out)
 {
-    static const char *const keys[] = {
-        "qe_id", "pce_id", "cpu_svn", "pce_svn", "enc_ppid", "platform_manifest", NULL};
+    json_t *v = json_object_get(o, key);
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+    bool ok = s && n <= max && n % 2 == 0 && strlen(s) == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+             (s[i] >= 'A' && s[i] <= 'F');
+    if (!ok)
+        return kt_fail(KT_ERR_MALFORMED, "'%s' must be a string of at most %zu hex digits", key,
+                       max);
+    return n ? kt_buf_append(out, s, n) : KT_OK;
+}
+
+void kt_coll_platform_clear(kt_coll_platform *pl)
+{
+    kt_buf_free(&pl->manifest);
     memset(pl, 0, sizeof *pl);
-    json_error_t err;
-    json_t *o = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
-    kt_status st = KT_OK;
-    if (!o) {
-        char shown[sizeof err.text * 4];
-        st = kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
-                     kt_escape(err.text, strlen(err.text), shown, sizeof shown));
-    } else if (!json_is_object(o)) {
-        st = kt_fail(KT_ERR_MALFORMED, "body is not a JSON object");
-    }
+}
+
+/* One registration object, as POST /platforms and platformcollateral's "platforms" and
+ * "pck_certs" carry it; keys allowed: keys. Empty cpu_svn and pce_svn (both) when
+ * tcb_optional; enc_ppid empty when a platform manifest is there. */
+kt_status kt_coll_platform_of(json_t *o, const char *const *keys, bool tcb_optional,
+                              kt_coll_platform *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    kt_status st = json_is_object(o) ? KT_OK : kt_fail(KT_ERR_MALFORMED, "not a JSON object");
     const char *key;
     json_t *v;
     if (!st) json_object_foreach(o, key, v)
@@ -59,14 +74,67 @@ kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, kt_coll_platform
     uint8_t ppid[KT_COLL_PPID_HEX / 2];
     if (!st) st = hex_field(o, "qe_id", pl->qeid, 16, NULL);
     if (!st) st = hex_field(o, "pce_id", pl->pceid, 2, NULL);
-    if (!st) st = hex_field(o, "cpu_svn", pl->cpusvn, 16, NULL);
-    if (!st) st = hex_field(o, "pce_svn", pl->pcesvn, 2, NULL);
-    if (!st) st = hex_field(o, "enc_ppid", ppid, sizeof ppid, pl->ppid);
-    json_t *pm = o ? json_object_get(o, "platform_manifest") : NULL;
-    if (!st && pm && (!json_is_string(pm) || json_string_length(pm)))
-        st = kt_fail(KT_ERR_MALFORMED, "'platform_manifest': multi-package platforms (a platform "
-                                       "manifest) are not supported; send it empty or not at all");
+    json_t *cpu = json_object_get(o, "cpu_svn"), *pce = json_object_get(o, "pce_svn");
+    bool empty = tcb_optional && json_is_string(cpu) && json_is_string(pce) &&
+                 !json_string_length(cpu) && !json_string_length(pce);
+    if (!st && cpu && !empty) st = hex_field(o, "cpu_svn", pl->cpusvn, 16, NULL);
+    if (!st && pce && !empty) st = hex_field(o, "pce_svn", pl->pcesvn, 2, NULL);
+    if (!st && !empty && (!cpu || !pce) && !tcb_optional)
+        st = kt_fail(KT_ERR_MALFORMED, "missing '%s'", cpu ? "pce_svn" : "cpu_svn");
+    if (!st && !empty && !cpu != !pce)
+        st = kt_fail(KT_ERR_MALFORMED, "cpu_svn and pce_svn go together");
+    pl->has_tcb = !st && cpu && pce && !empty;
+    if (!st && json_object_get(o, "platform_manifest"))
+        st = hex_text(o, "platform_manifest", KT_COLL_MANIFEST_HEX, &pl->manifest);
+    json_t *e = json_object_get(o, "enc_ppid");
+    if (!st && e && !(json_is_string(e) && !json_string_length(e) && pl->manifest.len))
+        st = hex_field(o, "enc_ppid", ppid, sizeof ppid, pl->ppid);
+    if (!st && !pl->ppid[0] && !pl->manifest.len)
+        st = kt_fail(KT_ERR_MALFORMED, "missing 'enc_ppid' (or a 'platform_manifest')");
+    if (st) kt_coll_platform_clear(pl);
+    return st;
+}
+
+kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, bool tcb_optional,
+                                 kt_coll_platform *pl)
+{
+    static const char *const keys[] = {
+        "qe_id", "pce_id", "cpu_svn", "pce_svn", "enc_ppid", "platform_manifest", NULL};
+    memset(pl, 0, sizeof *pl);
+    json_error_t err;
+    json_t *o = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
+    kt_status st = KT_OK;
+    if (!o) {
+        char shown[sizeof err.text * 4];
+        st = kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
+                     kt_escape(err.text, strlen(err.text), shown, sizeof shown));
+    } else if (!json_is_object(o)) {
+        st = kt_fail(KT_ERR_MALFORMED, "body is not a JSON object");
+    } else {
+        st = kt_coll_platform_of(o, keys, tcb_optional, pl);
+    }
     json_decref(o);
+    return st;
+}
+
+kt_status kt_coll_platform_json(const kt_coll_platform *pl, kt_buf *out)
+{
+    char qe[33], pce[5], cpu[33], svn[5];
+    kt_hex_encode(pl->qeid, 16, qe, sizeof qe);
+    kt_hex_encode(pl->pceid, 2, pce, sizeof pce);
+    kt_hex_encode(pl->cpusvn, 16, cpu, sizeof cpu);
+    kt_hex_encode(pl->pcesvn, 2, svn, sizeof svn);
+    if (!pl->has_tcb) cpu[0] = svn[0] = '\0';
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "{\"qe_id\":\"%s\",\"pce_id\":\"%s\",\"cpu_svn\":\"%s\",\"pce_svn\":\"%s\","
+                     "\"enc_ppid\":\"",
+                     qe, pce, cpu, svn);
+    kt_status st = kt_buf_append(out, head, (size_t)n);
+    if (!st) st = kt_buf_append(out, pl->ppid, strlen(pl->ppid));
+    if (!st) st = kt_buf_append(out, "\",\"platform_manifest\":\"", 23);
+    if (!st) st = kt_buf_append(out, pl->manifest.data, pl->manifest.len);
+    if (!st) st = kt_buf_append(out, "\"}", 2);
     return st;
 }
 
@@ -95,13 +163,10 @@ void kt_coll_pckcerts_free(kt_coll_pckcert *certs, size_t count)
     free(certs);
 }
 
-kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert **out,
-                                 size_t *count)
+kt_status kt_coll_pckcerts_of(json_t *a, kt_coll_pckcert **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
-    json_error_t err;
-    json_t *a = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
     kt_status st = KT_OK;
     if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 256)
         st = kt_fail(KT_ERR_MALFORMED, "pckcerts: not a JSON array of 1 to 256 entries");
@@ -119,7 +184,6 @@ kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert 
             st = url_decode(json_string_value(cert), json_string_length(cert), &c[i].pem);
         if (st) st = kt_fail_context(st, "pckcerts entry %zu", i);
     }
-    json_decref(a);
     if (st) {
         kt_coll_pckcerts_free(c, *count);
         *count = 0;
@@ -129,50 +193,18 @@ kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert 
     return KT_OK;
 }
 
-static void text(kt_http_reply *r, unsigned code, const char *msg)
+kt_status kt_coll_pckcerts_parse(const uint8_t *json, size_t n, kt_coll_pckcert **out,
+                                 size_t *count)
 {
-    char shown[2048];
-    r->code = code;
-    r->content_type = "text/plain";
-    kt_escape(msg, strlen(msg), shown, sizeof shown);
-    kt_buf_append(&r->body, shown, strlen(shown));
-    kt_buf_append(&r->body, "\n", 1);
+    json_error_t err;
+    json_t *a = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
+    kt_status st = kt_coll_pckcerts_of(a, out, count);
+    json_decref(a);
+    return st;
 }
 
-/* Logs and answers a refusal: what, then the last error. */
-static void refused(kt_http_reply *r, unsigned code, const char *reason, const char *what)
+kt_status kt_coll_url_decode(const char *s, size_t n, kt_buf *out)
 {
-    char msg[800], shown[2048];
-    snprintf(msg, sizeof msg, "%s: %s", what, kt_last_error());
-    kt_log(KT_LOG_WARN, "collateral.refused", "reason", reason, "item", "platforms", "detail",
-           kt_escape(msg, strlen(msg), shown, sizeof shown), NULL);
-    text(r, code, msg);
+    return url_decode(s, n, out);
 }
 
-void kt_coll_proxy_post(void *ctx, const uint8_t *body, size_t n, kt_http_reply *r)
-{
-    kt_coll_proxy *p = ctx;
-    const kt_coll_config *c = kt_coll_proxy_config(p);
-    /* cheap checks first: no token, no parsing and no upstream work */
-    if (!c->admin_token[0] ||
-        !kt_coll_token_holds(c->admin_token, kt_http_request_header(r, "admin-token"))) {
-        kt_log(KT_LOG_WARN, "collateral.refused", "reason", "unauthorized", "item", "platforms",
-               "detail",
-               c->admin_token[0] ? "no admin-token header, or not the admin token"
-                                 : "no admin token is configured",
-               NULL);
-        return text(r, 401, "Authentication failed.");
-    }
-    kt_coll_platform pl;
-    kt_status st = kt_coll_platform_parse(body, n, &pl);
-    if (st) return refused(r, 400, "bad_request", "Invalid request parameters");
-    st = kt_coll_proxy_register(p, &pl);
-    if (st)
-        return refused(r,
-                       st == KT_ERR_NOT_FOUND ? 404
-                       : st == KT_ERR_VERIFY  ? 502
-                       : st == KT_ERR_STATE   ? 409
-                                              : 503,
-                       "registration", "platform registration");
-    text(r, 200, "Operation successful.");
-}

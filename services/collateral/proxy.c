@@ -47,14 +47,17 @@ static const char *const reason_names[R_COUNT] = {
     "unauthorized",
 };
 
-/* A platform registered (POST /platforms): its QE ID and PCE ID, found by its encrypted
- * PPID's SHA-256 (pckcerts). */
+/* A platform registered (POST /platforms, PUT /platformcollateral): as registered, found by
+ * its encrypted PPID's SHA-256 (pckcerts); queued while its collateral is not held. */
 typedef struct {
-    uint8_t qeid[16], pceid[2], ppid_sha256[32];
+    kt_coll_platform reg;
+    uint8_t ppid_sha256[32];
+    bool queued;
 } platform;
 
 struct kt_coll_proxy {
     kt_coll_config cfg;
+    kt_buf root_pem; /* the pinned anchor: scratch trusts judge PUT bodies with it */
     platform *platforms; /* under lock */
     size_t platform_count;
     bool registering; /* a registration is fetching (under fetch): req mode may fetch */
@@ -278,30 +281,69 @@ kt_status kt_coll_proxy_admit(kt_coll_proxy *p, const kt_coll_query *q, const ui
     return st;
 }
 
-/* Knows a platform by its encrypted PPID's SHA-256 (a registration replaces an earlier
- * one of the same QE ID and PCE ID). */
-static kt_status platform_set(kt_coll_proxy *p, const uint8_t qeid[16], const uint8_t pceid[2],
-                              const uint8_t h[32])
+/* Knows a platform (a registration replaces an earlier one of the same QE ID and PCE ID),
+ * by its encrypted PPID's SHA-256 too. */
+static kt_status platform_set(kt_coll_proxy *p, const kt_coll_platform *reg, bool queued)
 {
-    kt_status st = KT_OK;
+    platform one = {.reg = *reg, .queued = queued};
+    one.reg.manifest = (kt_buf){0};
+    kt_status st = kt_buf_append(&one.reg.manifest, reg->manifest.data, reg->manifest.len);
+    uint8_t ppid[KT_COLL_PPID_HEX / 2];
+    if (!st && reg->ppid[0] && !kt_hex_decode(reg->ppid, ppid, sizeof ppid))
+        st = kt_sha256(ppid, sizeof ppid, one.ppid_sha256);
+    if (st) {
+        kt_buf_free(&one.reg.manifest);
+        return st;
+    }
     pthread_rwlock_wrlock(&p->lock);
     size_t i;
     for (i = 0; i < p->platform_count; i++)
-        if (!memcmp(p->platforms[i].qeid, qeid, 16) && !memcmp(p->platforms[i].pceid, pceid, 2))
+        if (!memcmp(p->platforms[i].reg.qeid, reg->qeid, 16) &&
+            !memcmp(p->platforms[i].reg.pceid, reg->pceid, 2))
             break;
     platform *grown = i < p->platform_count
                           ? p->platforms
                           : realloc(p->platforms, (p->platform_count + 1) * sizeof *grown);
     if (!grown) {
         st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        kt_buf_free(&one.reg.manifest);
     } else {
         p->platforms = grown;
-        memcpy(grown[i].qeid, qeid, 16);
-        memcpy(grown[i].pceid, pceid, 2);
-        memcpy(grown[i].ppid_sha256, h, 32);
+        if (i < p->platform_count) kt_buf_free(&grown[i].reg.manifest);
+        grown[i] = one;
         if (i == p->platform_count) p->platform_count++;
     }
     pthread_rwlock_unlock(&p->lock);
+    return st;
+}
+
+/* Stored, so it is known after a restart: not a signed item (the admin's word); it only
+ * chooses which verified certificates pckcerts lists, and what GET /platforms says.
+ * "held " or "queued ", then the registration as GET /platforms lists it. */
+static kt_status platform_keep(kt_coll_proxy *p, const kt_coll_platform *reg, bool queued)
+{
+    char key[KT_COLL_KEY_MAX], qe[33], pce[5];
+    kt_hex_encode(reg->qeid, 16, qe, sizeof qe);
+    kt_hex_encode(reg->pceid, 2, pce, sizeof pce);
+    snprintf(key, sizeof key, "platform-%s-%s", qe, pce);
+    kt_buf body = {0}, rec = {0};
+    const char *state = queued ? "queued " : "held ";
+    kt_status st = kt_buf_append(&body, state, strlen(state));
+    if (!st) st = kt_coll_platform_json(reg, &body);
+    if (!st) st = kt_coll_record_write(&rec, key, kt_coll_now(p), "", 0, body.data, body.len);
+    if (!st) st = p->store->ops->put(p->store, key, &rec);
+    if (!st) st = platform_set(p, reg, queued);
+    kt_buf_free(&body);
+    kt_buf_free(&rec);
+    return st;
+}
+
+kt_status kt_coll_proxy_queue(kt_coll_proxy *p, const kt_coll_platform *pl)
+{
+    kt_status st = platform_keep(p, pl, true);
+    char qe[33];
+    kt_hex_encode(pl->qeid, 16, qe, sizeof qe);
+    if (!st) kt_log(KT_LOG_INFO, "collateral.platform_queued", "qe_id", qe, NULL);
     return st;
 }
 
@@ -679,16 +721,17 @@ static void list_pckcerts(kt_coll_proxy *p, const kt_coll_query *q, time_t now, 
     pthread_rwlock_rdlock(&p->lock);
     const platform *pl = NULL;
     for (size_t i = 0; i < p->platform_count && !pl; i++)
-        if (kt_equal(p->platforms[i].ppid_sha256, h, 32) &&
-            !memcmp(p->platforms[i].pceid, q->pceid, 2))
+        if (!p->platforms[i].queued && p->platforms[i].reg.ppid[0] &&
+            kt_equal(p->platforms[i].ppid_sha256, h, 32) &&
+            !memcmp(p->platforms[i].reg.pceid, q->pceid, 2))
             pl = &p->platforms[i];
     const entry *first = NULL, **done = calloc(p->count ? p->count : 1, sizeof *done);
     size_t n = 0;
     kt_status st = done ? kt_buf_append(&r->body, "[", 1) : KT_ERR_NO_MEMORY;
     for (size_t i = 0; pl && !st && i < p->count; i++) {
         const entry *e = p->entries[i];
-        if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->qeid, 16) ||
-            memcmp(e->q.pceid, pl->pceid, 2) || now < e->v.issued || now > e->v.valid_to)
+        if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->reg.qeid, 16) ||
+            memcmp(e->q.pceid, pl->reg.pceid, 2) || now < e->v.issued || now > e->v.valid_to)
             continue;
         size_t k; /* a certificate held under several raw TCBs is listed once */
         for (k = 0; k < n && !(done[k]->body.len == e->body.len &&
@@ -767,7 +810,12 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         atomic_fetch_add(&p->refusals[R_METHOD], 1);
         return reply_text(r, 405, "method not allowed");
     }
-    if (p->cfg.user_token[0] &&
+    bool admin = kt_coll_admin_path(raw_uri);
+    if (admin && !kt_coll_admin_admit(p, r)) {
+        atomic_fetch_add(&p->refusals[R_UNAUTHORIZED], 1);
+        return;
+    }
+    if (!admin && p->cfg.user_token[0] &&
         !token_holds(p->cfg.user_token, kt_http_request_header(r, "user-token"))) {
         refuse(p, R_UNAUTHORIZED, NULL, "no user-token header, or not the user token");
         return reply_text(r, 401, "Authentication failed.");
@@ -782,6 +830,8 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
     }
     time_t now = kt_coll_now(p), expired_at = 0;
+    if (q.route == KT_COLL_PLATFORMS || q.route == KT_COLL_REFRESH)
+        return kt_coll_admin_get(p, &q, r);
     if (q.route == KT_COLL_FMSPCS) return list_fmspcs(p, &q, now, r);
     if (q.route == KT_COLL_PCKCERTS) return list_pckcerts(p, &q, now, r);
     if (try_serve(p, &q, now, r, &expired_at) == S_SERVED) {
@@ -954,22 +1004,22 @@ static bool is_judge(const char *key)
     return false;
 }
 
-/* A stored registration: one record whose body is 64 lower-case hex digits. */
+/* A stored registration: "held " or "queued ", then the registration's JSON. */
 static void load_platform(kt_coll_proxy *p, const kt_coll_query *q)
 {
     kt_buf rec = {0};
     kt_coll_record r;
-    uint8_t h[32];
-    char hex[65] = "";
+    kt_coll_platform reg = {0};
     bool ok = p->store->ops->get(p->store, q->key, &rec) == KT_OK;
     const uint8_t *d = rec.data;
-    size_t n = rec.len;
-    ok = ok && kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && r.chain_len == 0 &&
-         r.body_len == 64;
-    if (ok) memcpy(hex, r.body, 64);
-    for (int i = 0; ok && i < 64; i++)
-        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
-    ok = ok && !kt_hex_decode(hex, h, 32) && platform_set(p, q->qeid, q->pceid, h) == KT_OK;
+    size_t n = rec.len, skip = 0;
+    ok = ok && kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && r.chain_len == 0;
+    bool queued = ok && r.body_len > 7 && !memcmp(r.body, "queued ", 7);
+    if (ok) skip = queued ? 7 : r.body_len > 5 && !memcmp(r.body, "held ", 5) ? 5 : 0;
+    ok = ok && skip && kt_coll_platform_parse(r.body + skip, r.body_len - skip, true, &reg) == KT_OK &&
+         !memcmp(reg.qeid, q->qeid, 16) && !memcmp(reg.pceid, q->pceid, 2) &&
+         platform_set(p, &reg, queued) == KT_OK;
+    kt_coll_platform_clear(&reg);
     kt_buf_free(&rec);
     kt_clear_error();
     if (!ok) {
@@ -1012,7 +1062,7 @@ kt_status kt_coll_proxy_new(const kt_coll_config *c, kt_coll_proxy **out)
     kt_status st = c->root_ca[0] ? kt_file_read(c->root_ca, 1 << 16, &root)
                                  : kt_fail(KT_ERR_INVALID_ARGUMENT, "root_ca is required");
     if (!st) st = kt_pcs_trust_new((const char *)root.data, root.len, &p->trust);
-    kt_buf_free(&root);
+    p->root_pem = root;
     if (!st)
         st = !strcmp(c->storage, "sqlite") ? kt_coll_store_sqlite(c->storage_file, &p->store)
                                            : kt_coll_store_dir(c->storage_dir, &p->store);
@@ -1096,9 +1146,37 @@ kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], c
     return st;
 }
 
-/* Intel PCS's pckcerts for the platform: every certificate listed verified and held (an
- * entry whose tcbm is not its certificate's TCB refuses the whole answer); "Not available"
- * entries skipped. Under p->fetch. */
+/* A platform's certificates as Intel PCS lists them (pckcerts), under one issuer chain:
+ * every entry verified, its tcbm matched to its certificate's TCB, then all held; one bad
+ * entry holds none ("Not available" entries are skipped). Under p->fetch. */
+static kt_status hold_pckcerts(kt_coll_proxy *p, const uint8_t qeid[16],
+                               const kt_coll_pckcert *certs, size_t n, const kt_buf *chain,
+                               bool store)
+{
+    kt_status st = KT_OK;
+    size_t held = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; !st && i < n; i++) {
+            if (!certs[i].pem.len) continue; /* "Not available" */
+            kt_pcs_validity v;
+            const char *pem = (const char *)certs[i].pem.data;
+            st = pass ? register_pck(p, qeid, pem, certs[i].pem.len, (const char *)chain->data,
+                                     chain->len, store, &v)
+                      : check_pck(p, pem, certs[i].pem.len, (const char *)chain->data, chain->len,
+                                  &v);
+            uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
+            if (!st &&
+                (memcmp(v.pck.cpusvn, certs[i].tcbm, 16) || memcmp(svn, certs[i].tcbm + 16, 2)))
+                st = kt_fail(KT_ERR_VERIFY, "its tcbm is not its certificate's TCB");
+            if (st) st = kt_fail_context(KT_ERR_VERIFY, "pckcerts entry %zu", i);
+            held += pass;
+        }
+    if (!st && !held) st = kt_fail(KT_ERR_NOT_FOUND, "pckcerts lists no certificate");
+    return st;
+}
+
+/* Intel PCS's pckcerts for the platform, by its encrypted PPID, or its platform manifest
+ * (POSTed, as Intel PCS takes a multi-package platform's); all held. Under p->fetch. */
 static kt_status fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, const char *pceid)
 {
     char url[2048];
@@ -1106,40 +1184,38 @@ static kt_status fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, co
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=%s",
-             (int)bl, base, pl->ppid, pceid);
-    kt_buf body = {0}, chain = {0};
+    kt_buf body = {0}, chain = {0}, json = {0};
+    kt_status st = KT_OK;
+    if (pl->manifest.len) {
+        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcerts", (int)bl, base);
+        static const char head[] = "{\"platformManifest\":\"";
+        char tail[40];
+        int tn = snprintf(tail, sizeof tail, "\",\"pceid\":\"%s\"}", pceid);
+        st = kt_buf_append(&json, head, sizeof head - 1);
+        if (!st) st = kt_buf_append(&json, pl->manifest.data, pl->manifest.len);
+        if (!st) st = kt_buf_append(&json, tail, (size_t)tn + 1); /* with its NUL */
+    } else {
+        snprintf(url, sizeof url, "%.*s/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=%s",
+                 (int)bl, base, pl->ppid, pceid);
+    }
     long code = 0;
     atomic_fetch_add(&p->fetches, 1);
-    kt_status st = kt_pcs_get(url, p->cfg.api_key[0] ? p->cfg.api_key : NULL,
-                              "SGX-PCK-Certificate-Issuer-Chain", &body, &chain, &code);
+    if (!st)
+        st = kt_pcs_post(url, p->cfg.api_key[0] ? p->cfg.api_key : NULL,
+                         json.len ? (const char *)json.data : NULL,
+                         "SGX-PCK-Certificate-Issuer-Chain", &body, &chain, &code);
+    kt_buf_free(&json);
     if (!st && code != 200)
         st = kt_fail(code == 404 ? KT_ERR_NOT_FOUND : KT_ERR_UNAVAILABLE,
                      "upstream answered HTTP %ld to pckcerts", code);
     if (!st && !chain.len)
         st = kt_fail(KT_ERR_VERIFY, "upstream's pckcerts came without an issuer chain");
     kt_coll_pckcert *certs = NULL;
-    size_t n = 0, held = 0;
+    size_t n = 0;
     if (!st && (st = kt_coll_pckcerts_parse(body.data, body.len, &certs, &n)))
         st = kt_fail_context(KT_ERR_VERIFY, "upstream's pckcerts");
-    /* every entry verified first, then all held: one bad entry holds none */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; !st && i < n; i++) {
-            if (!certs[i].pem.len) continue; /* "Not available" */
-            kt_pcs_validity v;
-            const char *pem = (const char *)certs[i].pem.data;
-            st = pass
-                     ? register_pck(p, pl->qeid, pem, certs[i].pem.len, (const char *)chain.data,
-                                    chain.len, true, &v)
-                     : check_pck(p, pem, certs[i].pem.len, (const char *)chain.data, chain.len, &v);
-            uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
-            if (!st &&
-                (memcmp(v.pck.cpusvn, certs[i].tcbm, 16) || memcmp(svn, certs[i].tcbm + 16, 2)))
-                st = kt_fail(KT_ERR_VERIFY, "its tcbm is not its certificate's TCB");
-            if (st) st = kt_fail_context(KT_ERR_VERIFY, "upstream's pckcerts entry %zu", i);
-            held += pass;
-        }
-    if (!st && !held) st = kt_fail(KT_ERR_NOT_FOUND, "upstream's pckcerts lists no certificate");
+    if (!st && (st = hold_pckcerts(p, pl->qeid, certs, n, &chain, true)))
+        st = kt_fail_context(st, "upstream's pckcerts");
     kt_coll_pckcerts_free(certs, n);
     if (st) atomic_fetch_add(&p->upstream_errors, 1);
     kt_buf_free(&body);
@@ -1163,9 +1239,9 @@ static kt_status ensure_item(kt_coll_proxy *p, const char *uri, time_t now)
 
 kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
 {
-    if (!strcmp(p->cfg.mode, "offline"))
-        return kt_fail(KT_ERR_STATE, "offline mode has no upstream to fetch a platform's "
-                                     "collateral from (register it with import --quote)");
+    /* offline: queued for an admin, who lists it (GET /platforms) and brings its
+     * collateral (PUT /platformcollateral), as PCCS's offline mode does */
+    if (!strcmp(p->cfg.mode, "offline")) return kt_coll_proxy_queue(p, pl);
     char qe[33], cpusvn[33], pcesvn[5], pceid[5], uri[1200], fmspc[13];
     kt_hex_encode(pl->qeid, 16, qe, sizeof qe);
     kt_hex_encode(pl->cpusvn, 16, cpusvn, sizeof cpusvn);
@@ -1183,8 +1259,9 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
         long code = 0;
         int n = snprintf(uri, sizeof uri,
                          "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s"
-                         "&encrypted_ppid=%s",
-                         qe, cpusvn, pcesvn, pceid, pl->ppid);
+                         "%s%s",
+                         qe, cpusvn, pcesvn, pceid, pl->ppid[0] ? "&encrypted_ppid=" : "",
+                         pl->ppid);
         st = kt_coll_query_parse(uri, (size_t)n, &q);
         if (!st) st = fetch_upstream(p, &q, &code);
     }
@@ -1212,27 +1289,289 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
                kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
         kt_clear_error();
     }
-    /* found by its encrypted PPID from now on (pckcerts), until a restart */
-    uint8_t ppid[KT_COLL_PPID_HEX / 2], h[32];
-    if (!st && !(st = kt_hex_decode(pl->ppid, ppid, sizeof ppid) ? KT_ERR_MALFORMED : KT_OK) &&
-        !(st = kt_sha256(ppid, sizeof ppid, h)))
-        st = platform_set(p, pl->qeid, pl->pceid, h);
-    /* stored, so pckcerts finds it after a restart: not a signed item (the admin's word),
-     * it only chooses which verified certificates are listed */
-    if (!st) {
-        char key[KT_COLL_KEY_MAX], hex[65];
-        kt_buf rec = {0};
-        snprintf(key, sizeof key, "platform-%s-%s", qe, pceid);
-        kt_hex_encode(h, 32, hex, sizeof hex);
-        st = kt_coll_record_write(&rec, key, now, "", 0, hex, 64);
-        if (!st) st = p->store->ops->put(p->store, key, &rec);
-        kt_buf_free(&rec);
-    }
+    /* found by its encrypted PPID from now on (pckcerts), after a restart too */
+    if (!st) st = platform_keep(p, pl, false);
     p->registering = false;
     pthread_mutex_unlock(&p->fetch);
     if (!st)
         kt_log(KT_LOG_INFO, "collateral.platform_registered", "qe_id", qe, "pce_id", pceid, NULL);
+    if (st) { /* queued, so an admin sees it; the reason stays the answer */
+        char why[600];
+        kt_status was = st;
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        kt_coll_proxy_queue(p, pl);
+        st = kt_fail(was, "%s", why);
+    }
     return st;
+}
+
+/* The judges of a PUT body's items in a scratch trust: the body's CRLs, else those held.
+ * Under p->fetch. */
+static kt_status scratch_judges(kt_coll_proxy *p, const kt_coll_put *put, time_t now,
+                                kt_pcs_trust **out)
+{
+    kt_status st = kt_pcs_trust_new((const char *)p->root_pem.data, p->root_pem.len, out);
+    for (size_t j = 0; !st && j < sizeof judges / sizeof judges[0]; j++) {
+        kt_coll_query q;
+        kt_coll_key_parse(judges[j], &q);
+        kt_buf body = {0}, chain = {0};
+        const kt_coll_put_item *it = NULL;
+        for (size_t i = 0; i < put->item_count && !it; i++)
+            if (!strcmp(put->items[i].q.key, judges[j])) it = &put->items[i];
+        if (it) {
+            st = kt_buf_append(&body, it->body.data, it->body.len);
+            if (!st) st = kt_buf_append(&chain, it->chain.data, it->chain.len);
+        } else {
+            pthread_rwlock_rdlock(&p->lock);
+            entry *e = find(p, judges[j]);
+            if (e) st = kt_buf_append(&body, e->body.data, e->body.len);
+            if (e && !st) st = kt_buf_append(&chain, e->chain.data, e->chain.len);
+            pthread_rwlock_unlock(&p->lock);
+        }
+        kt_pcs_validity v;
+        if (!st && body.len)
+            st = j == 0 ? kt_pcs_trust_set_root_crl(*out, body.data, body.len, now, &v)
+                        : kt_pcs_trust_set_pck_crl(*out, &q.id, body.data, body.len,
+                                                   (const char *)chain.data, chain.len, now, &v);
+        if (st) st = kt_fail_context(st, "%s%s", judges[j], it ? "" : " (held)");
+        kt_buf_free(&body);
+        kt_buf_free(&chain);
+    }
+    return st;
+}
+
+/* Which of the body's PCK issuer chains a platform's certificates verify under (all
+ * under one, as Intel PCS issues them), judged by the scratch trust, each tcbm its
+ * certificate's and each certificate the platform's PCE ID's. */
+static kt_status check_put_certs(const kt_pcs_trust *t, const kt_coll_put *put,
+                                 const struct kt_coll_put_certs *c, time_t now, int *ca)
+{
+    kt_status st = KT_ERR_NOT_FOUND;
+    kt_pcs_item_id id = {.kind = KT_PCS_PCK_CERT};
+    for (*ca = 0; *ca < 2; (*ca)++) {
+        const kt_buf *chain = &put->pck_chain[*ca];
+        if (!chain->len) continue;
+        size_t held = 0;
+        st = KT_OK;
+        for (size_t i = 0; !st && i < c->count; i++) {
+            if (!c->certs[i].pem.len) continue; /* "Not available" */
+            kt_pcs_validity v;
+            st = kt_pcs_item_check(t, &id, c->certs[i].pem.data, c->certs[i].pem.len,
+                                   (const char *)chain->data, chain->len, now, &v);
+            uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
+            if (!st && (memcmp(v.pck.cpusvn, c->certs[i].tcbm, 16) ||
+                        memcmp(svn, c->certs[i].tcbm + 16, 2)))
+                st = kt_fail(KT_ERR_VERIFY, "its tcbm is not its certificate's TCB");
+            if (!st && memcmp(v.pck.pceid, c->platform.pceid, 2))
+                st = kt_fail(KT_ERR_VERIFY, "it is for another PCE ID than the platform's");
+            if (st) st = kt_fail_context(KT_ERR_VERIFY, "certificate %zu", i);
+            held++;
+        }
+        if (!st && !held) st = kt_fail(KT_ERR_NOT_FOUND, "no certificate (all 'Not available')");
+        if (!st) return KT_OK;
+    }
+    if (st == KT_ERR_NOT_FOUND && !put->pck_chain[0].len && !put->pck_chain[1].len)
+        st = kt_fail(KT_ERR_MALFORMED, "no SGX-PCK-Certificate-Issuer-Chain to verify them by");
+    return st;
+}
+
+kt_status kt_coll_proxy_put(kt_coll_proxy *p, const kt_coll_put *put)
+{
+    time_t now = kt_coll_now(p);
+    kt_pcs_trust *t = NULL;
+    int *ca = calloc(put->pck_count + 1, sizeof *ca);
+    if (!ca) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    pthread_mutex_lock(&p->fetch);
+    /* everything verified first, nothing held changing: a scratch trust judges it */
+    kt_status st = scratch_judges(p, put, now, &t);
+    for (size_t i = 0; !st && i < put->item_count; i++) {
+        const kt_coll_put_item *it = &put->items[i];
+        kt_pcs_validity v;
+        st = kt_pcs_item_check(t, &it->q.id, it->body.data, it->body.len,
+                               (const char *)it->chain.data, it->chain.len, now, &v);
+        pthread_rwlock_rdlock(&p->lock);
+        entry *cur = st ? NULL : find(p, it->q.key);
+        if (cur && cur->v.issued > v.issued)
+            st = kt_fail(KT_ERR_VERIFY, "it is older than the one held");
+        pthread_rwlock_unlock(&p->lock);
+        if (st) st = kt_fail_context(st, "%s", it->q.key);
+    }
+    for (size_t i = 0; !st && i < put->pck_count; i++)
+        if ((st = check_put_certs(t, put, &put->pck[i], now, &ca[i])))
+            st = kt_fail_context(st, "pck_certs entry %zu", i);
+    kt_pcs_trust_free(t);
+    /* then held and stored, the CRLs first (they came first) */
+    for (size_t i = 0; !st && i < put->item_count; i++) {
+        const kt_coll_put_item *it = &put->items[i];
+        if ((st = admit(p, &it->q, it->chain.data, it->chain.len, it->body.data, it->body.len,
+                        true)))
+            st = kt_fail_context(st, "%s", it->q.key);
+    }
+    for (size_t i = 0; !st && i < put->pck_count; i++) {
+        const struct kt_coll_put_certs *c = &put->pck[i];
+        st = hold_pckcerts(p, c->platform.qeid, c->certs, c->count, &put->pck_chain[ca[i]], true);
+        /* the platform as the body's platforms list has it (its raw TCB), else as here */
+        const kt_coll_platform *reg = &c->platform;
+        for (size_t k = 0; k < put->platform_count; k++)
+            if (!memcmp(put->platforms[k].qeid, reg->qeid, 16) &&
+                !memcmp(put->platforms[k].pceid, reg->pceid, 2))
+                reg = &put->platforms[k];
+        if (!st) st = platform_keep(p, reg, false);
+        if (st) st = kt_fail_context(st, "pck_certs entry %zu", i);
+    }
+    pthread_mutex_unlock(&p->fetch);
+    free(ca);
+    char n[24];
+    snprintf(n, sizeof n, "%zu", put->item_count + put->pck_count);
+    if (!st) kt_log(KT_LOG_INFO, "collateral.platformcollateral_put", "items", n, NULL);
+    return st;
+}
+
+kt_status kt_coll_proxy_platforms(kt_coll_proxy *p, const kt_coll_query *q, kt_buf *out,
+                                  size_t *count)
+{
+    *count = 0;
+    if (q->source == 1)
+        return kt_fail(KT_ERR_MALFORMED,
+                       "source=reg_na: not kept apart here (a platform whose certificates are not "
+                       "available stays in source=reg until they are brought)");
+    time_t now = kt_coll_now(p);
+    kt_status st = kt_buf_append(out, "[", 1);
+    pthread_rwlock_rdlock(&p->lock);
+    for (size_t i = 0; !st && i < p->platform_count; i++) {
+        const platform *pl = &p->platforms[i];
+        bool want = q->source == 0 ? pl->queued : !pl->queued;
+        if (want && q->source == 2 && q->fmspc_count) {
+            /* held: by the FMSPC of its certificates held and valid now */
+            bool match = false;
+            for (size_t k = 0; !match && k < p->count; k++) {
+                const entry *e = p->entries[k];
+                if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->reg.qeid, 16) ||
+                    memcmp(e->q.pceid, pl->reg.pceid, 2) || now < e->v.issued ||
+                    now > e->v.valid_to)
+                    continue;
+                for (unsigned f = 0; !match && f < q->fmspc_count; f++)
+                    match = !memcmp(e->v.pck.fmspc, q->fmspcs[f], 6);
+            }
+            want = match;
+        }
+        if (!want) continue;
+        if (*count) st = kt_buf_append(out, ",", 1);
+        if (!st) st = kt_coll_platform_json(&pl->reg, out);
+        (*count)++;
+    }
+    pthread_rwlock_unlock(&p->lock);
+    if (!st) st = kt_buf_append(out, "]", 1);
+    return st;
+}
+
+kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, char *why,
+                                    size_t cap)
+{
+    why[0] = '\0';
+    if (!strcmp(p->cfg.mode, "offline"))
+        return kt_fail(KT_ERR_STATE, "offline mode has no upstream to refresh from (import, or "
+                                     "PUT /sgx/certification/v4/platformcollateral)");
+    size_t n = 0, failed = 0;
+    kt_status st = KT_OK;
+    pthread_mutex_lock(&p->fetch);
+    p->registering = true; /* req mode: an admin's refresh may fetch */
+    if (rq->certs) {
+        /* every held platform's certificates again (of the FMSPCs listed) */
+        pthread_rwlock_rdlock(&p->lock);
+        size_t count = p->platform_count;
+        kt_coll_platform *regs = calloc(count ? count : 1, sizeof *regs);
+        for (size_t i = 0; regs && i < count; i++) {
+            const platform *pl = &p->platforms[i];
+            bool want = !pl->queued && (!rq->fmspc_count);
+            for (size_t k = 0; !want && !pl->queued && k < p->count; k++) {
+                const entry *e = p->entries[k];
+                for (unsigned f = 0; f < rq->fmspc_count && !want; f++)
+                    want = e->q.id.kind == KT_PCS_PCK_CERT &&
+                           !memcmp(e->q.qeid, pl->reg.qeid, 16) &&
+                           !memcmp(e->v.pck.fmspc, rq->fmspcs[f], 6);
+            }
+            if (want) {
+                regs[n] = pl->reg;
+                regs[n].manifest = (kt_buf){0};
+                kt_buf_append(&regs[n].manifest, pl->reg.manifest.data, pl->reg.manifest.len);
+                n++;
+            }
+        }
+        pthread_rwlock_unlock(&p->lock);
+        for (size_t i = 0; regs && i < n; i++) {
+            char pceid[5], qe[33], uri[1200];
+            kt_hex_encode(regs[i].pceid, 2, pceid, sizeof pceid);
+            kt_hex_encode(regs[i].qeid, 16, qe, sizeof qe);
+            kt_status one = ensure_root(p, kt_coll_now(p));
+            if (!one && !strcmp(p->cfg.upstream_kind, "pcs")) {
+                one = fetch_pckcerts(p, &regs[i], pceid);
+            } else if (!one) {
+                char cpusvn[33], pcesvn[5];
+                kt_coll_query q;
+                long code = 0;
+                kt_hex_encode(regs[i].cpusvn, 16, cpusvn, sizeof cpusvn);
+                kt_hex_encode(regs[i].pcesvn, 2, pcesvn, sizeof pcesvn);
+                int len = snprintf(uri, sizeof uri,
+                                   "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&"
+                                   "pceid=%s%s%s",
+                                   qe, cpusvn, pcesvn, pceid,
+                                   regs[i].ppid[0] ? "&encrypted_ppid=" : "", regs[i].ppid);
+                one = regs[i].has_tcb ? kt_coll_query_parse(uri, (size_t)len, &q)
+                                      : kt_fail(KT_ERR_STATE, "no raw TCB registered");
+                if (!one) one = fetch_upstream(p, &q, &code);
+            }
+            if (one) {
+                size_t w = strlen(why);
+                snprintf(why + w, cap - w, "%splatform %s: %s", failed ? "; " : "", qe,
+                         kt_last_error());
+                failed++;
+                st = one;
+            }
+        }
+        for (size_t i = 0; regs && i < n; i++)
+            kt_coll_platform_clear(&regs[i]);
+        if (!regs) st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        free(regs);
+    } else {
+        /* every item of collateral held, the judges first (PCK certificates: type=certs) */
+        pthread_rwlock_rdlock(&p->lock);
+        char(*keys)[KT_COLL_KEY_MAX] = calloc(p->count ? p->count : 1, sizeof *keys);
+        for (size_t j = 0; keys && j <= sizeof judges / sizeof judges[0]; j++)
+            for (size_t i = 0; i < p->count; i++) {
+                const char *k = p->entries[i]->q.key;
+                bool mine = j < sizeof judges / sizeof judges[0] ? !strcmp(k, judges[j])
+                                                                 : !is_judge(k);
+                if (mine && p->entries[i]->q.id.kind != KT_PCS_PCK_CERT)
+                    memcpy(keys[n++], k, KT_COLL_KEY_MAX);
+            }
+        pthread_rwlock_unlock(&p->lock);
+        for (size_t i = 0; keys && i < n; i++) {
+            kt_coll_query q;
+            long code = 0;
+            if (kt_coll_key_parse(keys[i], &q)) continue;
+            kt_status one = fetch_upstream(p, &q, &code);
+            if (one) {
+                size_t w = strlen(why);
+                snprintf(why + w, cap - w, "%s%s: %s", failed ? "; " : "", keys[i],
+                         kt_last_error());
+                failed++;
+                st = one;
+            } else {
+                atomic_fetch_add(&p->refreshes, 1);
+            }
+        }
+        if (!keys) st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        free(keys);
+    }
+    p->registering = false;
+    pthread_mutex_unlock(&p->fetch);
+    char counts[48];
+    snprintf(counts, sizeof counts, "%zu", n - failed);
+    kt_log(failed ? KT_LOG_WARN : KT_LOG_INFO, "collateral.refreshed_now", "type",
+           rq->certs ? "certs" : "collateral", "refreshed", counts, NULL);
+    if (st) return kt_fail(st, "%zu of %zu not refreshed (what was held stays): %s", failed, n, why);
+    return KT_OK;
 }
 
 kt_status kt_coll_proxy_export(kt_coll_proxy *p, kt_buf *out)
@@ -1259,7 +1598,10 @@ void kt_coll_proxy_free(kt_coll_proxy *p)
     for (size_t i = 0; i < p->count; i++)
         entry_free(p->entries[i]);
     free(p->entries);
+    for (size_t i = 0; i < p->platform_count; i++)
+        kt_buf_free(&p->platforms[i].reg.manifest);
     free(p->platforms);
+    kt_buf_free(&p->root_pem);
     OPENSSL_cleanse(&p->cfg, sizeof p->cfg); /* the API key and tokens */
     if (p->store) p->store->ops->free(p->store);
     kt_pcs_trust_free(p->trust);

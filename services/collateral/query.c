@@ -16,6 +16,8 @@ typedef enum {
     P_PPID = 256,
     P_PLATFORM = 512,
     P_EVAL = 1024,
+    P_SOURCE = 2048,
+    P_TYPE = 4096,
 } param;
 #define PCKCERT (P_QEID | P_CPUSVN | P_PCESVN | P_PCEID)
 
@@ -41,7 +43,23 @@ static const struct {
     {"/sgx/certification/v4/pckcerts", KT_PCS_PCK_CERT, KT_TEE_SGX, P_PPID | P_PCEID,
      P_PPID | P_PCEID, KT_COLL_PCKCERTS},
     {"/sgx/certification/v4/fmspcs", KT_PCS_TCB, KT_TEE_SGX, P_PLATFORM, 0, KT_COLL_FMSPCS},
+    /* admin (the admin token): registrations, and refreshing the cache now */
+    {"/sgx/certification/v4/platforms", KT_PCS_PCK_CERT, KT_TEE_SGX, P_SOURCE, 0,
+     KT_COLL_PLATFORMS},
+    {"/sgx/certification/v4/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0,
+     KT_COLL_REFRESH},
 };
+
+bool kt_coll_admin_path(const char *raw)
+{
+    for (size_t r = 0; raw && r < sizeof routes / sizeof routes[0]; r++) {
+        size_t n = strlen(routes[r].path);
+        if ((routes[r].route == KT_COLL_PLATFORMS || routes[r].route == KT_COLL_REFRESH) &&
+            !strncmp(raw, routes[r].path, n) && (raw[n] == '\0' || raw[n] == '?'))
+            return true;
+    }
+    return false;
+}
 
 static const struct {
     const char *name;
@@ -56,7 +74,9 @@ static const struct {
               {"pceid", P_PCEID},
               {"encrypted_ppid", P_PPID},
               {"platform", P_PLATFORM},
-              {"tcbEvaluationDataNumber", P_EVAL}};
+              {"tcbEvaluationDataNumber", P_EVAL},
+              {"source", P_SOURCE},
+              {"type", P_TYPE}};
 
 #define NAME_SHOWN 40
 
@@ -107,7 +127,48 @@ kt_status kt_coll_word(const char *name, const char *const *words, const char *v
 static const char *const update_words[] = {"early", "standard", NULL},
                          *const ca_words[] = {"processor", "platform", NULL},
                          *const encoding_words[] = {"der", "pem", NULL},
-                         *const platform_words[] = {"all", "client", "E3", "E5", NULL};
+                         *const platform_words[] = {"all", "client", "E3", "E5", NULL},
+                         *const source_words[] = {"reg", "reg_na", NULL},
+                         *const type_words[] = {"certs", NULL};
+
+/* An FMSPC list as PCCS takes it: "[FMSPC1,FMSPC2]" ("[]": all), brackets and commas as
+ * they are or %-escaped (%5B %5D %2C), nothing else escaped. */
+static kt_status fmspc_list(const char *name, kt_coll_query *q, const char *v, size_t n)
+{
+    char text[1100], what[160];
+    size_t len = 0;
+    snprintf(what, sizeof what,
+             "%s must be a list [FMSPC,...] of 12 hex digits each (at most %d), not", name,
+             KT_COLL_FMSPC_LIST);
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == '%') {
+            uint8_t b = 0;
+            char two[3] = {i + 2 < n ? v[i + 1] : 0, i + 2 < n ? v[i + 2] : 0, 0};
+            if (!two[0] || !two[1] || kt_hex_decode(two, &b, 1) ||
+                (b != '[' && b != ']' && b != ','))
+                return bad(what, v, n);
+            c = (char)b, i += 2;
+        }
+        if (len + 1 >= sizeof text) return bad(what, v, n);
+        text[len++] = c;
+    }
+    text[len] = '\0';
+    q->listed = true;
+    if (len < 2 || text[0] != '[' || text[len - 1] != ']') return bad(what, v, n);
+    for (size_t at = 1; at < len - 1;) {
+        const char *comma = memchr(text + at, ',', len - 1 - at);
+        size_t stop = comma ? (size_t)(comma - text) : len - 1;
+        char one[13];
+        if (stop - at != 12 || q->fmspc_count == KT_COLL_FMSPC_LIST) return bad(what, v, n);
+        memcpy(one, text + at, 12);
+        one[12] = '\0';
+        if (kt_hex_decode(one, q->fmspcs[q->fmspc_count++], 6)) return bad(what, v, n);
+        at = stop + 1;
+        if (comma && at == len - 1) return bad(what, v, n); /* "[A,]" */
+    }
+    return KT_OK;
+}
 
 static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
 {
@@ -115,8 +176,19 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
     unsigned w = 0;
     kt_status st;
     switch (p) {
-    case P_FMSPC:
+    case P_FMSPC: /* refresh: a list, empty for all (as PCCS's admin tool sends it) */
+        if (q->route == KT_COLL_REFRESH) return n ? fmspc_list("fmspc", q, v, n) : KT_OK;
         return hex("fmspc", v, n, q->id.fmspc, 6);
+    case P_SOURCE:
+        if (n && v[0] != '[' && v[0] != '%') {
+            if (!(st = kt_coll_word("source", source_words, v, n, &w))) q->source = w;
+            return st;
+        }
+        q->source = 2;
+        return fmspc_list("source", q, v, n);
+    case P_TYPE:
+        if (!(st = kt_coll_word("type", type_words, v, n, &w))) q->certs = true;
+        return st;
     case P_QEID:
         return hex("qeid", v, n, q->qeid, 16);
     case P_CPUSVN:
@@ -162,54 +234,74 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
     return kt_fail(KT_ERR_MALFORMED, "parameter");
 }
 
+/* The words a query's key and its upstream path are both made of, from one place. */
+typedef struct {
+    const char *tee, *ca;
+    char fmspc[13], qeid[33], cpusvn[33], pcesvn[5], pceid[5];
+    char key_eval[24];    /* the key's end: "-eval<N>", "-early" or nothing */
+    char upstream_eval[48]; /* the same as upstream is asked: tcbEvaluationDataNumber or update */
+} words;
+
+static void words_of(const kt_coll_query *q, words *w)
+{
+    w->tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
+    w->ca = q->id.platform_ca ? "platform" : "processor";
+    kt_hex_encode(q->id.fmspc, 6, w->fmspc, sizeof w->fmspc);
+    kt_hex_encode(q->qeid, 16, w->qeid, sizeof w->qeid);
+    kt_hex_encode(q->cpusvn, 16, w->cpusvn, sizeof w->cpusvn);
+    kt_hex_encode(q->pcesvn, 2, w->pcesvn, sizeof w->pcesvn);
+    kt_hex_encode(q->pceid, 2, w->pceid, sizeof w->pceid);
+    if (q->id.eval_number) {
+        snprintf(w->key_eval, sizeof w->key_eval, "-eval%u", q->id.eval_number);
+        snprintf(w->upstream_eval, sizeof w->upstream_eval, "tcbEvaluationDataNumber=%u",
+                 q->id.eval_number);
+    } else {
+        snprintf(w->key_eval, sizeof w->key_eval, "%s", q->early ? "-early" : "");
+        snprintf(w->upstream_eval, sizeof w->upstream_eval, "update=%s",
+                 q->early ? "early" : "standard");
+    }
+}
+
 static void make_key(kt_coll_query *q)
 {
-    char fmspc[13];
-    const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
-    char early[24];
-    if (q->id.eval_number)
-        snprintf(early, sizeof early, "-eval%u", q->id.eval_number);
-    else
-        snprintf(early, sizeof early, "%s", q->early ? "-early" : "");
+    words w;
+    words_of(q, &w);
+    char *k = q->key;
+    size_t cap = sizeof q->key;
     if (q->route == KT_COLL_FMSPCS) {
-        snprintf(q->key, sizeof q->key, "fmspcs");
+        snprintf(k, cap, "fmspcs");
         return;
     }
     if (q->route == KT_COLL_PCKCERTS) {
-        char pceid[5];
-        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
-        snprintf(q->key, sizeof q->key, "pckcerts-%s", pceid);
+        snprintf(k, cap, "pckcerts-%s", w.pceid);
+        return;
+    }
+    if (q->route == KT_COLL_PLATFORMS || q->route == KT_COLL_REFRESH) {
+        snprintf(k, cap, q->route == KT_COLL_PLATFORMS ? "platforms" : "refresh");
         return;
     }
     switch (q->id.kind) {
     case KT_PCS_ROOT_CRL:
-        snprintf(q->key, sizeof q->key, "rootcacrl");
+        snprintf(k, cap, "rootcacrl");
         break;
     case KT_PCS_TCB_EVAL:
-        snprintf(q->key, sizeof q->key, "%s-tcbeval", tee);
+        snprintf(k, cap, "%s-tcbeval", w.tee);
         break;
     case KT_PCS_PCK_CRL:
-        snprintf(q->key, sizeof q->key, "pckcrl-%s", q->id.platform_ca ? "platform" : "processor");
+        snprintf(k, cap, "pckcrl-%s", w.ca);
         break;
     case KT_PCS_TCB:
-        kt_hex_encode(q->id.fmspc, 6, fmspc, sizeof fmspc);
-        snprintf(q->key, sizeof q->key, "%s-tcb-%s%s", tee, fmspc, early);
+        snprintf(k, cap, "%s-tcb-%s%s", w.tee, w.fmspc, w.key_eval);
         break;
     case KT_PCS_QE_IDENTITY:
-        snprintf(q->key, sizeof q->key, "%s-qe%s", tee, early);
+        snprintf(k, cap, "%s-qe%s", w.tee, w.key_eval);
         break;
     case KT_PCS_QVE_IDENTITY:
-        snprintf(q->key, sizeof q->key, "sgx-qve%s", early);
+        snprintf(k, cap, "sgx-qve%s", w.key_eval);
         break;
-    case KT_PCS_PCK_CERT: {
-        char qeid[33], cpusvn[33], pcesvn[5], pceid[5];
-        kt_hex_encode(q->qeid, 16, qeid, sizeof qeid);
-        kt_hex_encode(q->cpusvn, 16, cpusvn, sizeof cpusvn);
-        kt_hex_encode(q->pcesvn, 2, pcesvn, sizeof pcesvn);
-        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
-        snprintf(q->key, sizeof q->key, "pckcert-%s-%s-%s%s", qeid, pceid, cpusvn, pcesvn);
+    case KT_PCS_PCK_CERT:
+        snprintf(k, cap, "pckcert-%s-%s-%s%s", w.qeid, w.pceid, w.cpusvn, w.pcesvn);
         break;
-    }
     }
 }
 
@@ -254,6 +346,8 @@ kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
         at = amp ? amp + 1 : end;
         if (amp && at == end) return kt_fail(KT_ERR_MALFORMED, "empty parameter in the query");
     }
+    if (q->route == KT_COLL_REFRESH && (seen & P_FMSPC) && !q->certs)
+        return kt_fail(KT_ERR_MALFORMED, "fmspc is taken with type=certs only");
     if ((seen & P_UPDATE) && (seen & P_EVAL))
         return kt_fail(KT_ERR_MALFORMED,
                        "update and tcbEvaluationDataNumber cannot be used together");
@@ -271,14 +365,16 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
     const char *k = key;
     size_t n = key ? strnlen(key, KT_COLL_KEY_MAX) : KT_COLL_KEY_MAX;
     if (n >= KT_COLL_KEY_MAX) return kt_fail(KT_ERR_MALFORMED, "item key too long");
-    if (!strncmp(k, "platform-", 9) && n == 9 + 32 + 1 + 4 && k[41] == '-') {
-        /* a registration: the platform's QE ID and PCE ID, lower-case hex as written */
+    size_t pre = !strncmp(k, "platform-", 9) ? 9 : 0;
+    if (pre && n == pre + 32 + 1 + 4 && k[pre + 32] == '-') {
+        /* a registration (held or queued): the platform's QE ID and PCE ID, lower-case
+         * hex as written */
         char qe[33], pce[5];
         memset(q, 0, sizeof *q);
-        memcpy(qe, k + 9, 32), memcpy(pce, k + 42, 4);
+        memcpy(qe, k + pre, 32), memcpy(pce, k + pre + 33, 4);
         qe[32] = pce[4] = '\0';
-        for (size_t i = 9; i < n; i++)
-            if (i != 41 && !((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
+        for (size_t i = pre; i < n; i++)
+            if (i != pre + 32 && !((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
                 return bad("unknown item key", k, n);
         if (kt_hex_decode(qe, q->qeid, 16) || kt_hex_decode(pce, q->pceid, 2))
             return bad("unknown item key", k, n);
@@ -328,21 +424,14 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
 
 void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t cap)
 {
-    char fmspc[13];
-    const char *tee = q->id.tee == KT_TEE_TDX ? "tdx" : "sgx";
-    char upd[48];
-    if (q->id.eval_number)
-        snprintf(upd, sizeof upd, "tcbEvaluationDataNumber=%u", q->id.eval_number);
-    else
-        snprintf(upd, sizeof upd, "%s", q->early ? "update=early" : "update=standard");
+    words w;
+    words_of(q, &w);
     if (q->route != KT_COLL_ITEM) {
-        char pceid[5];
-        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
         if (q->route == KT_COLL_FMSPCS)
             snprintf(out, cap, "/sgx/certification/v4/fmspcs");
         else
             snprintf(out, cap, "/sgx/certification/v4/pckcerts?encrypted_ppid=%s&pceid=%s", q->ppid,
-                     pceid);
+                     w.pceid);
         return;
     }
     switch (q->id.kind) {
@@ -350,36 +439,28 @@ void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t c
         snprintf(out, cap, "/sgx/certification/v4/rootcacrl");
         break;
     case KT_PCS_TCB_EVAL:
-        snprintf(out, cap, "/%s/certification/v4/tcbevaluationdatanumbers", tee);
+        snprintf(out, cap, "/%s/certification/v4/tcbevaluationdatanumbers", w.tee);
         break;
     case KT_PCS_PCK_CRL:
-        snprintf(out, cap, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der",
-                 q->id.platform_ca ? "platform" : "processor");
+        snprintf(out, cap, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der", w.ca);
         break;
     case KT_PCS_TCB:
-        kt_hex_encode(q->id.fmspc, 6, fmspc, sizeof fmspc);
-        snprintf(out, cap, "/%s/certification/v4/tcb?fmspc=%s&%s", tee, fmspc, upd);
+        snprintf(out, cap, "/%s/certification/v4/tcb?fmspc=%s&%s", w.tee, w.fmspc,
+                 w.upstream_eval);
         break;
     case KT_PCS_QE_IDENTITY:
-        snprintf(out, cap, "/%s/certification/v4/qe/identity?%s", tee, upd);
+        snprintf(out, cap, "/%s/certification/v4/qe/identity?%s", w.tee, w.upstream_eval);
         break;
     case KT_PCS_QVE_IDENTITY:
-        snprintf(out, cap, "/sgx/certification/v4/qve/identity?%s", upd);
+        snprintf(out, cap, "/sgx/certification/v4/qve/identity?%s", w.upstream_eval);
         break;
     case KT_PCS_PCK_CERT: {
-        char qeid[33], cpusvn[33], pcesvn[5], pceid[5];
-        kt_hex_encode(q->qeid, 16, qeid, sizeof qeid);
-        kt_hex_encode(q->cpusvn, 16, cpusvn, sizeof cpusvn);
-        kt_hex_encode(q->pcesvn, 2, pcesvn, sizeof pcesvn);
-        kt_hex_encode(q->pceid, 2, pceid, sizeof pceid);
-        int n = snprintf(out, cap, "/sgx/certification/v4/pckcert?");
-        if (q->ppid[0] && n >= 0 && (size_t)n < cap)
-            n += snprintf(out + n, cap - (size_t)n, "encrypted_ppid=%s&", q->ppid);
-        if (!pcs && n >= 0 && (size_t)n < cap) /* Intel PCS takes no qeid */
-            n += snprintf(out + n, cap - (size_t)n, "qeid=%s&", qeid);
-        if (n >= 0 && (size_t)n < cap)
-            snprintf(out + n, cap - (size_t)n, "cpusvn=%s&pcesvn=%s&pceid=%s", cpusvn, pcesvn,
-                     pceid);
+        /* Intel PCS takes no qeid; encrypted_ppid only when it was given */
+        char ppid[KT_COLL_PPID_HEX + 24] = "", qeid[48] = "";
+        if (q->ppid[0]) snprintf(ppid, sizeof ppid, "encrypted_ppid=%s&", q->ppid);
+        if (!pcs) snprintf(qeid, sizeof qeid, "qeid=%s&", w.qeid);
+        snprintf(out, cap, "/sgx/certification/v4/pckcert?%s%scpusvn=%s&pcesvn=%s&pceid=%s", ppid,
+                 qeid, w.cpusvn, w.pcesvn, w.pceid);
         break;
     }
     }

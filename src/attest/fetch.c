@@ -50,6 +50,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, kt_buf *body,
                      kt_buf *header_value, long *code)
 {
+    return kt_pcs_post(url, api_key, NULL, header, body, header_value, code);
+}
+
+kt_status kt_pcs_post(const char *url, const char *api_key, const char *json, const char *header,
+                      kt_buf *body, kt_buf *header_value, long *code)
+{
     if (!url || !body || !code || (header && !header_value))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: NULL argument");
     response r = {.want_header = header};
@@ -66,8 +72,12 @@ kt_status kt_pcs_get(const char *url, const char *api_key, const char *header, k
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "fetch: API key too long or not one line");
         }
         hdrs = curl_slist_append(NULL, line);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     }
+    if (json) { /* copied by curl */
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, json);
+    }
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);

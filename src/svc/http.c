@@ -32,9 +32,20 @@ static const char *refuse_names[REFUSE_COUNT] = {"method", "not_found", "content
  * cannot take the slots kubelet's probes need; one silent for KT_HTTP_IDLE_S is closed. */
 enum { KT_HTTP_CONNECTIONS = 512, KT_HTTP_PER_IP = 16, KT_HTTP_IDLE_S = 5 };
 
+/* A path that takes a body: the spec's post path, or one of its routes. */
+typedef struct {
+    char *method, *path, *type;
+    size_t max_body;
+    kt_http_admit_fn admit;
+    kt_http_body_fn reply;
+    kt_http_post_fn post;
+} route;
+
 struct kt_http {
     kt_http_spec spec;
-    char *post_path, *post_type, *prefix, *cert, *key;
+    char *prefix, *cert, *key;
+    route *routes;
+    size_t route_count;
     struct sockaddr_in sa;
     pthread_mutex_t lock; /* cur, old */
     srv *cur, *old;
@@ -137,22 +148,39 @@ static bool type_is(const char *got, const char *want)
     return got[n] == '\0' || got[n] == ';' || got[n] == ' ';
 }
 
-static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload_data,
-                            size_t *upload_size, void **state)
+/* GET and HEAD take no body: refused from the headers, before any body byte is read. */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    return te || (cl && strcmp(cl, "0"));
+}
+
+static enum MHD_Result take_body(srv *s, struct MHD_Connection *c, const route *rt,
+                                 const char *method, const char *upload_data, size_t *upload_size,
+                                 void **state)
 {
     kt_http *h = s->h;
     upload *u = *state;
     if (!u || !u->started) { /* headers only: the cheap checks, before any of the body is read */
         const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-        if (!type_is(type, h->post_type)) {
+        if (rt->type && !type_is(type, rt->type)) {
             char msg[160];
-            snprintf(msg, sizeof msg, "Content-Type must be %s\n", h->post_type);
-            return refuse(h, c, h->post_path, REFUSE_TYPE, 415, msg);
+            snprintf(msg, sizeof msg, "Content-Type must be %s\n", rt->type);
+            return refuse(h, c, rt->path, REFUSE_TYPE, 415, msg);
         }
+        if (!rt->type && has_body(c))
+            return refuse(h, c, rt->path, REFUSE_SIZE, 413, "request bodies are not accepted here\n");
         const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         uint64_t n = 0;
-        if (len && (kt_decimal_parse(len, UINT64_MAX, &n) || n > h->spec.max_body))
-            return refuse(h, c, h->post_path, REFUSE_SIZE, 413, "request body too large\n");
+        if (len && (kt_decimal_parse(len, UINT64_MAX, &n) || n > rt->max_body))
+            return refuse(h, c, rt->path, REFUSE_SIZE, 413, "request body too large\n");
+        if (rt->admit) {
+            kt_http_reply r = {.code = 500, .request = c};
+            if (!rt->admit(h->spec.ctx, &r)) return queue_reply(c, &r);
+            kt_buf_free(&r.body);
+            kt_buf_free(&r.headers);
+        }
         if (!u && !(u = calloc(1, sizeof *u))) return MHD_NO;
         u->started = u->counted = true;
         atomic_fetch_add(&s->inflight, 1);
@@ -160,25 +188,25 @@ static enum MHD_Result post(srv *s, struct MHD_Connection *c, const char *upload
         return MHD_YES;
     }
     if (*upload_size) { /* chunked bodies carry no length: the limit holds as they come */
-        if (u->body.len + *upload_size > h->spec.max_body) {
+        if (u->body.len + *upload_size > rt->max_body) {
             /* no response can be queued halfway through a body: the connection is closed
              * rather than the rest read */
             atomic_fetch_add(&h->refused[REFUSE_SIZE], 1);
-            kt_log(KT_LOG_WARN, "http.refused", "reason", "too_large", "path", h->post_path, NULL);
+            kt_log(KT_LOG_WARN, "http.refused", "reason", "too_large", "path", rt->path, NULL);
             return MHD_NO;
         }
         if (kt_buf_append(&u->body, upload_data, *upload_size)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
-    if (h->spec.post_reply) {
+    if (rt->reply) {
         kt_http_reply r = {.code = 500, .request = c};
-        h->spec.post_reply(h->spec.ctx, u->body.data, u->body.len, &r);
+        rt->reply(h->spec.ctx, method, u->uri ? u->uri : rt->path, u->body.data, u->body.len, &r);
         return queue_reply(c, &r);
     }
     kt_buf out = {0};
     const char *out_type = "application/json";
-    unsigned code = h->spec.post(h->spec.ctx, u->body.data, u->body.len, &out, &out_type);
+    unsigned code = rt->post(h->spec.ctx, u->body.data, u->body.len, &out, &out_type);
     enum MHD_Result ok = reply(c, code, out_type, out.data ? (char *)out.data : "", out.len);
     kt_buf_free(&out);
     return ok;
@@ -195,12 +223,18 @@ static bool target_is_path(const char *url, const char *version)
     return version == url + strlen(url) + 1;
 }
 
-/* GET and HEAD take no body: refused from the headers, before any body byte is read. */
-static bool has_body(struct MHD_Connection *c)
+/* Where a request to url goes: the route of its method, else (*path_known) whether any
+ * route has that path. */
+static const route *find_route(const kt_http *h, const char *url, const char *method,
+                               bool *path_known)
 {
-    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    return te || (cl && strcmp(cl, "0"));
+    *path_known = false;
+    for (size_t i = 0; i < h->route_count; i++) {
+        if (strcmp(url, h->routes[i].path)) continue;
+        *path_known = true;
+        if (!strcmp(method, h->routes[i].method)) return &h->routes[i];
+    }
+    return NULL;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -211,13 +245,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     kt_http *h = s->h;
     /* the POST path may carry a query (kube-apiserver adds ?timeout=10s), which its
      * handler never reads */
-    if (h->post_path && !strcmp(url, h->post_path)) {
-        if (strcmp(method, "POST"))
-            return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
-        return post(s, c, upload_data, upload_size, state);
-    }
-    if (*upload_size) return MHD_NO;
+    bool path_known;
+    const route *rt = find_route(h, url, method, &path_known);
     upload *u = *state; /* a spec with a get handler: every request has one */
+    if (rt && h->spec.get) {
+        /* the handler reads the target as sent: its path must be the route's exactly
+         * (nothing %-escaped in it, no NUL) */
+        size_t pl = strlen(rt->path);
+        if (!u || version != u->uri_at + strlen(u->uri) + 1 || strncmp(u->uri, rt->path, pl) ||
+            (u->uri[pl] && u->uri[pl] != '?'))
+            return refuse(h, c, url, REFUSE_TARGET, 400,
+                          "request target must be the path as named, with no NUL\n");
+    }
+    if (rt) return take_body(s, c, rt, method, upload_data, upload_size, state);
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (path_known && (!get || !h->spec.get))
+        return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
+    if (*upload_size) return MHD_NO;
     bool operator = !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
     if (h->spec.get && !operator) {
         /* the handler reads the target as sent, query and all; a NUL in it would hide what
@@ -333,8 +377,12 @@ static void srv_stop(srv *s)
 
 static void http_free(kt_http *h)
 {
-    free(h->post_path);
-    free(h->post_type);
+    for (size_t i = 0; h->routes && i < h->route_count; i++) {
+        free(h->routes[i].method);
+        free(h->routes[i].path);
+        free(h->routes[i].type);
+    }
+    free(h->routes);
     free(h->prefix);
     free(h->cert);
     if (h->key) {
@@ -357,9 +405,14 @@ kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port)
 {
     if (!spec || !spec->address || !out)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: NULL argument");
-    if (spec->post_path &&
-        ((!spec->post && !spec->post_reply) || !spec->post_type || !spec->max_body))
+    if (spec->post_path && (!spec->post || !spec->post_type || !spec->max_body))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: a POST path needs a handler, type, size");
+    for (size_t i = 0; i < spec->route_count; i++)
+        if (!spec->get || !spec->routes[i].method || !spec->routes[i].path ||
+            !spec->routes[i].reply || (spec->routes[i].type && !spec->routes[i].max_body))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "http: a route needs a get handler beside it, a method, path, handler "
+                           "and a size for its body");
     if (!spec->tls_cert_pem != !spec->tls_key_pem)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "http: TLS needs both a certificate and a key");
     const char *address = spec->address;
@@ -380,12 +433,32 @@ kt_status kt_http_serve(const kt_http_spec *spec, kt_http **out, int *port)
     h->spec = *spec;
     h->sa = sa;
     bool ok = true;
-    h->post_path = dup_or_null(spec->post_path, &ok);
-    h->post_type = dup_or_null(spec->post_type, &ok);
+    h->route_count = spec->route_count + (spec->post_path != NULL);
+    h->routes = calloc(h->route_count ? h->route_count : 1, sizeof *h->routes);
+    ok = h->routes != NULL;
+    for (size_t i = 0; ok && i < spec->route_count; i++) {
+        const kt_http_route *from = &spec->routes[i];
+        route *to = &h->routes[i];
+        to->method = dup_or_null(from->method, &ok);
+        to->path = dup_or_null(from->path, &ok);
+        to->type = dup_or_null(from->type, &ok);
+        to->max_body = from->max_body;
+        to->admit = from->admit;
+        to->reply = from->reply;
+    }
+    if (ok && spec->post_path) { /* the POST path: one more route */
+        route *to = &h->routes[spec->route_count];
+        to->method = dup_or_null("POST", &ok);
+        to->path = dup_or_null(spec->post_path, &ok);
+        to->type = dup_or_null(spec->post_type, &ok);
+        to->max_body = spec->max_body;
+        to->post = spec->post;
+    }
     h->prefix = dup_or_null(spec->metric_prefix, &ok);
     h->cert = dup_or_null(spec->tls_cert_pem, &ok);
     h->key = dup_or_null(spec->tls_key_pem, &ok);
     h->spec.address = h->spec.post_path = h->spec.post_type = h->spec.metric_prefix = NULL;
+    h->spec.routes = NULL;
     h->spec.tls_cert_pem = h->spec.tls_key_pem = NULL;
     if (!ok) {
         http_free(h);
