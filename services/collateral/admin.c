@@ -58,8 +58,9 @@ bool kt_coll_admin_admit(void *ctx, kt_http_reply *r)
 static bool is_path(const char *raw, const char *path, bool *query)
 {
     size_t n = strlen(path);
+    if (strncmp(raw, path, n) || (raw[n] != '\0' && raw[n] != '?')) return false;
     *query = raw[n] == '?';
-    return !strncmp(raw, path, n) && (raw[n] == '\0' || raw[n] == '?');
+    return true;
 }
 
 static void refresh(kt_coll_proxy *p, const kt_coll_query *q, kt_http_reply *r)

@@ -1465,6 +1465,24 @@ kt_status kt_coll_proxy_platforms(kt_coll_proxy *p, const kt_coll_query *q, kt_b
     return st;
 }
 
+/* An admin's fetch: it waits for the upstream rate rather than fail on it (the fetch lock
+ * let go meanwhile, so misses are served). Under p->fetch. */
+static kt_status fetch_patiently(kt_coll_proxy *p, const kt_coll_query *q)
+{
+    kt_status st;
+    for (int tries = 0;; tries++) {
+        long code = 0;
+        st = fetch_upstream(p, q, &code);
+        if (!st || !p->rate_limited || tries == 50) break;
+        kt_clear_error();
+        pthread_mutex_unlock(&p->fetch);
+        struct timespec nap = {0, 1000000000L / (long)p->cfg.upstream_rate + 1000000L};
+        nanosleep(&nap, NULL);
+        pthread_mutex_lock(&p->fetch);
+    }
+    return st;
+}
+
 kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, char *why,
                                     size_t cap)
 {
@@ -1509,7 +1527,6 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
             } else if (!one) {
                 char cpusvn[33], pcesvn[5];
                 kt_coll_query q;
-                long code = 0;
                 kt_hex_encode(regs[i].cpusvn, 16, cpusvn, sizeof cpusvn);
                 kt_hex_encode(regs[i].pcesvn, 2, pcesvn, sizeof pcesvn);
                 int len = snprintf(uri, sizeof uri,
@@ -1519,7 +1536,7 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
                                    regs[i].ppid[0] ? "&encrypted_ppid=" : "", regs[i].ppid);
                 one = regs[i].has_tcb ? kt_coll_query_parse(uri, (size_t)len, &q)
                                       : kt_fail(KT_ERR_STATE, "no raw TCB registered");
-                if (!one) one = fetch_upstream(p, &q, &code);
+                if (!one) one = fetch_patiently(p, &q);
             }
             if (one) {
                 size_t w = strlen(why);
@@ -1548,9 +1565,8 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
         pthread_rwlock_unlock(&p->lock);
         for (size_t i = 0; keys && i < n; i++) {
             kt_coll_query q;
-            long code = 0;
             if (kt_coll_key_parse(keys[i], &q)) continue;
-            kt_status one = fetch_upstream(p, &q, &code);
+            kt_status one = fetch_patiently(p, &q);
             if (one) {
                 size_t w = strlen(why);
                 snprintf(why + w, cap - w, "%s%s: %s", failed ? "; " : "", keys[i],

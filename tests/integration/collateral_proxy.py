@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 
+import platformcollateral as pcol
 import prom
 
 PROXY, KUBETEE, SETS, ENCLAVES = sys.argv[1:5]
@@ -651,7 +652,10 @@ def platforms():
                        (reg_body(exp, pce_svn="0g00"), "'pce_svn' must be a string of 4 hex digits"),
                        (reg_body(exp, enc_ppid=None), "missing 'enc_ppid'"),
                        (reg_body(exp, cpu_svn=7), "'cpu_svn' must be a string"),
-                       (reg_body(exp, platform_manifest="00"), "multi-package platforms")):
+                       (reg_body(exp, platform_manifest="0g"),
+                        "'platform_manifest' must be a string of at most 65536 hex digits"),
+                       (reg_body(exp, enc_ppid=None, platform_manifest=""), "missing 'enc_ppid' (or a "
+                        "'platform_manifest')")):
         st, body = post(p.port, reg, body_, admin)
         check(st == 400 and why.encode() in body, "req: a bad registration body is refused naming it (%s)" % why,
               (st, body))
@@ -729,7 +733,7 @@ def platforms():
     check(st == 404 and b"platform not registered" in body, "req: a changed registration record: no platform", body)
     p.stop()
     with open(path, "wb") as f:
-        f.write(rec.replace(b" 64\n", b" 63\n", 1)[:-1])
+        f.write(rec.replace(b"held {", b"kept {", 1))  # neither held nor queued
     p = Proxy(root, store, exp["verify_at"], "--mode", "offline")
     check(p.metric('kubetee_collateral_refusals_total{reason="store_unverified"}') == 1 and
           "collateral.store_item_refused item=" + regs[0][:-5] in open(p.log).read(),
@@ -765,11 +769,14 @@ def platforms():
             fault or "right", "served" if code == 200 else "not served"), (st, body[:100]))
         p.stop()
         up.stop()
-    # offline: no upstream to register with
+    # offline: no upstream to register with; the registration is queued for an admin
     p = Proxy(root, os.path.join(WORK, "req-offline"), exp["verify_at"], "--mode", "offline",
               env={"KT_COLLATERAL_ADMIN_TOKEN": "x"})
     st, body = post(p.port, reg, good, {"admin-token": "x"})
-    check(st == 409 and b"offline mode" in body, "offline: registration over HTTP refused (409)", (st, body))
+    st2, h, listed = p.get("/sgx/certification/v4/platforms", headers={"admin-token": "x"})
+    check(st == 200 and st2 == 200 and json.loads(listed) == [json.loads(good) | {"platform_manifest": ""}] and
+          h.get("platform-count") == "1",
+          "offline: a registration over HTTP is queued, listed by GET /platforms", (st, body, listed[:200]))
     # no admin token configured: registration always refused
     p.stop()
     p = Proxy(root, os.path.join(WORK, "req-offline"), exp["verify_at"], "--mode", "offline")
@@ -1181,25 +1188,332 @@ def sim():
     p.stop()
 
 
+def put(port, body, token="adm", target="/sgx/certification/v4/platformcollateral"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["admin-token"] = token
+    c.request("PUT", target, body=data, headers=headers)
+    r = c.getresponse()
+    got = r.read()
+    c.close()
+    return r.status, got
+
+
+ADMIN = {"KT_COLLATERAL_ADMIN_TOKEN": "adm"}
+
+
+def put_every_set():
+    """OFFLINE's second half as PCCS has it: the admin tool's platformcollateral body PUT
+    with the admin token; every item verified, then held and served byte for byte; the
+    platform's PCK certificate by its raw TCB; the verifier through the proxy."""
+    for name in sorted(os.listdir(SETS)):
+        if not os.path.isfile(os.path.join(SETS, name, "expected.json")):
+            continue
+        d, exp, tee, fmspc, ca = set_facts(name)
+        store = os.path.join(WORK, name + "-put")
+        p = Proxy(os.path.join(d, "intel_root_ca.pem"), store, exp["verify_at"], "--mode", "offline",
+                  env=ADMIN)
+        st, body = put(p.port, pcol.body(d))
+        check(st == 200 and body == b"Operation successful.\n", name + ": PUT platformcollateral", (st, body))
+        for target, body_file, chain_file, headers in endpoints(tee, fmspc, ca):
+            st, h, got = p.get(target)
+            check(st == 200 and got == read(os.path.join(d, body_file)) and
+                  all(h.get(hn.lower()) == intel_quote(read(os.path.join(d, chain_file)).decode())
+                      for hn in headers),
+                  "%s: %s served from the PUT, body and chain byte-equal" % (name, target), (st, got[:100]))
+        check_pck(name, p, d, exp, ca, "PUT")
+        r = subprocess.run([KUBETEE, "attest", "verify", "--quote", os.path.join(d, "quote.dat"),
+                            "--pccs", "http://127.0.0.1:%d" % p.port, "--root",
+                            os.path.join(d, "intel_root_ca.pem"), "--cache", os.path.join(WORK, name + "-putv"),
+                            "--at", str(exp["verify_at"]), "--json"], capture_output=True, text=True)
+        try:
+            v = json.loads(r.stdout)["verdict"]
+        except ValueError:
+            v = {}
+        check(v.get("ok") is (exp["expected_result"] == "OK"),
+              name + ": kubetee attest verify --pccs against the PUT collateral", r.stdout + r.stderr)
+        p.stop()
+        # after a restart, from storage
+        p = Proxy(os.path.join(d, "intel_root_ca.pem"), store, exp["verify_at"], "--mode", "offline",
+                  env=ADMIN)
+        st, _, got = p.get("/%s/certification/v4/tcb?fmspc=%s" % (tee, fmspc))
+        check(st == 200 and got == read(os.path.join(d, "tcb_info.json")), name + ": PUT items stored", st)
+        p.stop()
+
+
+def put_refusals():
+    """What a PUT body carries that does not verify, or is not PCCS's form, is refused
+    naming it, and nothing of the body is held: not even its items that do verify."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    store = os.path.join(WORK, "put-bad")
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline", env=ADMIN)
+    good = pcol.body(d)
+
+    def changed(fn):
+        b = json.loads(json.dumps(good))
+        fn(b["collaterals"])
+        return b
+
+    def tamper_tcb(c):
+        c["tcbinfos"][0]["sgx_tcbinfo"]["tcbInfo"]["tcbLevels"][0]["tcbStatus"] = "UpToDate"
+
+    def tamper_qe(c):
+        c["qeidentity"] = c["qeidentity"].replace('"isvsvn":8', '"isvsvn":9', 1)
+
+    def bad_tcbm(c):
+        t = c["pck_certs"][0]["certs"][0]["tcbm"]
+        c["pck_certs"][0]["certs"][0]["tcbm"] = t[:30] + ("00" if t[30:32] != "00" else "01") + t[32:]
+
+    def tamper_cert(c):
+        cert = c["pck_certs"][0]["certs"][0]["cert"]
+        i = cert.index("%0A") + 200
+        c["pck_certs"][0]["certs"][0]["cert"] = cert[:i] + ("B" if cert[i] != "B" else "C") + cert[i + 1:]
+
+    def swap_chains(c):
+        cs = c["certificates"]
+        cs["TCB-Info-Issuer-Chain"], cs["SGX-Enclave-Identity-Issuer-Chain"] = \
+            cs["SGX-PCK-Certificate-Issuer-Chain"]["PROCESSOR"], cs["TCB-Info-Issuer-Chain"]
+
+    def other_fmspc(c):
+        c["tcbinfos"][0]["fmspc"] = "00906ED50000"
+
+    def bad_crl(c):
+        c["pckcacrl"]["processorCrl"] = c["pckcacrl"]["processorCrl"][:-2] + "00"
+
+    def qe_as_qve(c):
+        c["qveidentity"] = c.pop("qeidentity")
+
+    cases = [
+        (changed(tamper_tcb), "sgx-tcb-%s: " % fmspc.lower(), "does not verify"),
+        (changed(tamper_qe), "sgx-qe: ", "does not verify"),
+        (changed(bad_tcbm), "pck_certs entry 0", "its tcbm is not its certificate's TCB"),
+        (changed(tamper_cert), "pck_certs entry 0", "certificate 0"),
+        (changed(swap_chains), "sgx-tcb-", ""),
+        (changed(other_fmspc), "sgx-tcb-00906ed50000", ""),
+        (changed(bad_crl), "pckcrl-processor", ""),
+        (changed(qe_as_qve), "sgx-qve", "is QE, not QVE"),
+        (changed(lambda c: c.update(bogus=1)), "collaterals: unknown key 'bogus'", ""),
+        (changed(lambda c: c.update(version=3)), "'version' must be 4", ""),
+        (changed(lambda c: c.update(rootcacrl="zz")), "'rootcacrl' must be the CRL's DER in hex", ""),
+        (changed(lambda c: c["certificates"].update({"SGX-TCB-Info-Issuer-Chain": "x"})),
+         "are the same chain; give one", ""),
+        (changed(lambda c: c["pck_certs"][0].update(qe_id="00")), "'qe_id' must be a string of 32 hex digits", ""),
+        (changed(lambda c: c["tcbinfos"][0].update(tcbinfo={})), "'tcbinfo' and 'sgx_tcbinfo' are both SGX's", ""),
+        (changed(lambda c: c.pop("certificates")), "missing 'certificates'", ""),
+        (b"[]", "body is not a JSON object", ""),
+        (json.dumps(good).encode()[:-1], "body is not JSON", ""),
+        (json.dumps(good).replace('"collaterals"', '"platforms": [], "collaterals"', 1).encode(), "duplicate", ""),
+    ]
+    for body, why, why2 in cases:
+        st, got = put(p.port, body)
+        check(st == 400 and why.encode() in got and why2.encode() in got and not os.listdir(store),
+              "PUT refused naming it (%s %s), nothing of it held" % (why, why2), (st, got[:300], os.listdir(store)))
+    st, _, got = p.get("/sgx/certification/v4/rootcacrl")
+    check(st == 404, "PUT refused: not even its root CA CRL (which verifies) is held", st)
+    st, got = put(p.port, good, target="/sgx/certification/v4/platformcollateral?platform_count=2")
+    check(st == 400 and b"platform_count is 2 but the body lists 1" in got, "PUT platform_count checked", got)
+    st, got = put(p.port, good, target="/sgx/certification/v4/platformcollateral?platform_count=01")
+    check(st == 400 and b"the only parameter is platform_count" in got, "PUT platform_count=01 refused", got)
+    for token, what in ((None, "no admin-token"), ("ad", "a prefix of it"), ("adm ", "a longer one")):
+        st, got = put(p.port, good, token)
+        check(st == 401 and got == b"Authentication failed.\n" and not os.listdir(store),
+              "PUT with %s: 401, nothing held" % what, (st, got))
+    c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+    c.request("POST", "/sgx/certification/v4/platformcollateral", body=b"{}",
+              headers={"Content-Type": "application/json", "admin-token": "adm"})
+    r = c.getresponse()
+    check(r.status == 405, "platformcollateral takes PUT only", r.status)
+    r.read()
+    c.close()
+    st, got = put(p.port, good, target="/sgx/certification/v4/platformcollatera%6c")
+    check(st in (400, 404, 405) and not os.listdir(store), "an escaped admin path is not the path", (st, got))
+    # the body is refused from its headers alone when the token is wrong: a body larger
+    # than the limit is not read
+    sk = __import__("socket").create_connection(("127.0.0.1", p.port), timeout=10)
+    sk.sendall(b"PUT /sgx/certification/v4/platformcollateral HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Type: application/json\r\nadmin-token: nope\r\nContent-Length: 1000000\r\n\r\n")
+    check(sk.recv(4096).startswith(b"HTTP/1.1 401"), "a wrong token is answered before the body is sent")
+    sk.close()
+    st, got = put(p.port, good)
+    check(st == 200, "the unchanged body is then held", (st, got))
+    check(p.get("/sgx/certification/v4/rootcacrl")[0] == 200, "its root CA CRL served")
+    p.stop()
+    # under another root: refused whole
+    other = os.path.join(WORK, "put-other")
+    p = Proxy(os.path.join(d, "negative", "untrusted_root_ca.pem"), other, exp["verify_at"], "--mode", "offline",
+              env=ADMIN)
+    st, got = put(p.port, good)
+    check(st == 400 and b"rootcacrl" in got and not os.listdir(other), "PUT under another pinned root refused", got)
+    p.stop()
+    # out of order: an older root CA CRL never replaces a newer one held (both valid then)
+    old = os.path.join(SETS, "sgx-v3-mobilecoin-debug-qe-outofdate")
+    roll = os.path.join(WORK, "put-rollback")
+    p = Proxy(root, roll, 1742860800, "--mode", "offline", env=ADMIN)
+
+    def crl_only(src):
+        return {"platforms": [], "collaterals": {"version": 4, "certificates": {},
+                                                 "rootcacrl": read(os.path.join(src, "root_ca_crl.der")).hex()}}
+    check(put(p.port, crl_only(d))[0] == 200, "PUT of a lone root CA CRL")
+    st, got = put(p.port, crl_only(old))
+    check(st == 400 and b"older than the one held" in got and
+          p.get("/sgx/certification/v4/rootcacrl")[2] == read(os.path.join(d, "root_ca_crl.der")),
+          "PUT of an older root CA CRL refused; the newer stays", got)
+    p.stop()
+
+
+def admin_platforms():
+    """GET /platforms: the registration queue (offline registrations, and ones upstream
+    could not serve) and the held platforms by FMSPC, with the admin token; a PUT of a
+    queued platform's collateral takes it off the queue."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    store = os.path.join(WORK, "adm-platforms")
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline", env=ADMIN)
+    reg = pcol.platform(exp)
+    st, _ = post(p.port, "/sgx/certification/v4/platforms", json.dumps(reg), {"admin-token": "adm"})
+    adm = {"admin-token": "adm"}
+    plat = "/sgx/certification/v4/platforms"
+    st, h, got = p.get(plat, headers=adm)
+    check(st == 200 and json.loads(got) == [reg] and h.get("platform-count") == "1" and
+          h.get("content-type") == "application/json", "GET /platforms lists the queued registration", got[:200])
+    check(p.get(plat + "?source=reg", headers=adm)[2] == got, "source=reg: the same")
+    check(p.get(plat + "?source=%5B%5D", headers=adm)[2] == b"[]", "source=[]: no platform held yet")
+    p.stop()
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline", env=ADMIN)
+    check(p.get(plat, headers=adm)[2] == got, "the queue survives a restart")
+    check(put(p.port, pcol.body(d))[0] == 200, "PUT of its collateral")
+    check(json.loads(p.get(plat, headers=adm)[2]) == [], "the platform left the queue")
+    for target in (plat + "?source=[]", plat + "?source=%5B" + fmspc + "%5D",
+                   plat + "?source=%5b000000000000%2C" + fmspc.lower() + "%5d"):
+        st, h, got = p.get(target, headers=adm)
+        check(st == 200 and json.loads(got) == [reg] and h.get("platform-count") == "1",
+              "%s lists the held platform" % target, got[:200])
+    st, _, got = p.get(plat + "?source=[000000000000]", headers=adm)
+    check(st == 200 and json.loads(got) == [], "another FMSPC's list is empty", got)
+    for q_, why in (("?source=reg_na", b"source=reg_na: not kept apart"),
+                    ("?source=[00A06711000]", b"source must be a list [FMSPC,...]"),
+                    ("?source=[%s,]" % fmspc, b"source must be a list"),
+                    ("?source=%5B" + fmspc + "%5C", b"source must be a list"),
+                    ("?source=REG", b"source must be reg or reg_na"),
+                    ("?fmspc=" + fmspc, b"unknown parameter 'fmspc'")):
+        st, _, got = p.get(plat + q_, headers=adm)
+        check(st == 400 and why in got, "GET /platforms%s refused naming it" % q_, (st, got))
+    for headers, what in (({}, "no token"), ({"admin-token": "ad"}, "a prefix"), ({"user-token": "adm"}, "as user-token")):
+        st, _, got = p.get(plat, headers=headers)
+        check(st == 401 and got == b"Authentication failed.\n", "GET /platforms with %s: 401" % what, (st, got))
+    check(p.metric('kubetee_collateral_refusals_total{reason="unauthorized"}') == 3, "unauthorized counted")
+    p.stop()
+    # a user token does not open the admin paths, nor the admin token the user's
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline",
+              env={"KT_COLLATERAL_ADMIN_TOKEN": "adm", "KT_COLLATERAL_USER_TOKEN": "usr"})
+    check(p.get(plat, headers={"user-token": "usr"})[0] == 401, "the user token does not list platforms")
+    check(p.get(plat, headers={"admin-token": "adm"})[0] == 200, "the admin token alone does")
+    p.stop()
+
+
+def admin_refresh():
+    """POST (and PCCS's deprecated GET) /refresh: every item held fetched again now, the
+    root CA CRL first; a bad answer refused naming it, the held copy still served;
+    type=certs fetches the platforms' PCK certificates again."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    up = Standin(d, "adm-refresh")
+    p = Proxy(root, os.path.join(WORK, "adm-refresh-store"), exp["verify_at"], "--upstream-url", up.url, env=ADMIN)
+    tcb = "/sgx/certification/v4/tcb?fmspc=" + fmspc
+    for target, _, _, _ in endpoints(tee, fmspc, ca):
+        p.get(target)
+    n = len(up.requests())
+    ref = "/sgx/certification/v4/refresh"
+    st, body = post(p.port, ref, b"", {"admin-token": "adm", "Content-Type": ""})
+    asked = up.requests()[n:]
+    check(st == 200 and body == b"Operation successful.\n" and len(asked) == 4 and "rootcacrl" in asked[0],
+          "POST /refresh: the four items held fetched again, the root CA CRL first", (st, body, asked))
+    check(p.metric("kubetee_collateral_refreshes_total") == 4, "refreshes counted")
+    st, _, body = p.get(ref, headers={"admin-token": "adm"})
+    check(st == 200 and len(up.requests()) == n + 8, "GET /refresh (PCCS's deprecated form) too", (st, body))
+    up.fault("tamper /tcb")
+    st, body = post(p.port, ref, b"", {"admin-token": "adm", "Content-Type": ""})
+    check(st == 502 and ("sgx-tcb-" + fmspc.lower()).encode() in body and b"1 of 4 not refreshed" in body,
+          "refresh: a tampered TCB Info refused naming it", (st, body))
+    st, _, got = p.get(tcb)
+    check(st == 200 and got == read(os.path.join(d, "tcb_info.json")), "refresh: the held TCB Info still served")
+    up.fault("")
+    n = len(up.requests())
+    st, body = post(p.port, ref, b"", {"Content-Type": ""})
+    check(st == 401 and len(up.requests()) == n, "refresh without the admin token: 401, nothing fetched", (st, body))
+    st, body = post(p.port, ref, b"{}", {"admin-token": "adm"})
+    check(st == 413, "refresh takes no body", (st, body))
+    for q_, why in (("?type=tcbinfo", b"type must be certs"), ("?fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs only"),
+                    ("?type=certs&fmspc=%s" % fmspc, b"fmspc must be a list")):
+        st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
+        check(st == 400 and why in body, "refresh%s refused naming it" % q_, (st, body))
+    # type=certs: the registered platforms' certificates
+    reg = json.dumps(pcol.platform(exp))
+    time.sleep(1.1)  # the refreshes took the second's upstream fetches (upstream_rate)
+    check(post(p.port, "/sgx/certification/v4/platforms", reg, {"admin-token": "adm"})[0] == 200,
+          "lazy: a platform registered")
+    for q_, want in (("?type=certs", 1), ("?type=certs&fmspc=[%s]" % fmspc, 1),
+                     ("?type=certs&fmspc=%5B000000000000%5D", 0), ("?type=certs&fmspc=", 1)):
+        n = len(up.requests())
+        st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
+        got = [r for r in up.requests()[n:] if "/pckcert?" in r]
+        check(st == 200 and len(got) == want, "refresh%s: %d platform's certificate fetched" % (q_, want),
+              (st, body, up.requests()[n:]))
+    p.stop()
+    up.stop()
+    p = Proxy(root, os.path.join(WORK, "adm-refresh-store"), exp["verify_at"], "--mode", "offline", env=ADMIN)
+    st, body = post(p.port, ref, b"", {"admin-token": "adm", "Content-Type": ""})
+    check(st == 503 and b"offline mode has no upstream" in body, "refresh offline: 503", (st, body))
+    p.stop()
+
+
+def manifest():
+    """A multi-package platform: its platform manifest registered, stored, listed, and
+    sent to Intel PCS (POST pckcerts) for its certificates."""
+    d, exp, tee, fmspc, ca = set_facts(BASE)
+    root = os.path.join(d, "intel_root_ca.pem")
+    target, tcbm, _ = pck_query(exp)
+    up = Standin(d, "manifest", "pcs")
+    with open(up.port_file + ".tcbm", "w") as f:
+        f.write(tcbm.lower())
+    store = os.path.join(WORK, "manifest-store")
+    p = Proxy(root, store, exp["verify_at"], "--mode", "req", "--upstream-url", up.url, "--upstream-kind", "pcs",
+              "--root-crl-url", up.url + "/IntelSGXRootCA.der", env=ADMIN)
+    man = "0f" * 2000
+    reg = dict(pcol.platform(exp), enc_ppid="", platform_manifest=man)
+    st, body = post(p.port, "/sgx/certification/v4/platforms", json.dumps(reg), {"admin-token": "adm"})
+    posted = open(up.port_file + ".posted").read().splitlines() if os.path.exists(up.port_file + ".posted") else []
+    check(st == 200 and posted and json.loads(posted[0]) == {"platformManifest": man, "pceid": "0000"},
+          "manifest: pckcerts POSTed to Intel PCS with the platform manifest and PCE ID", (st, body, posted[:1]))
+    st, h, got = p.get(target)
+    check(st == 200 and got == pck_leaf(d), "manifest: the platform's certificate served", (st, got[:100]))
+    st, _, got = p.get("/sgx/certification/v4/platforms?source=[]", headers={"admin-token": "adm"})
+    check(st == 200 and json.loads(got) == [reg], "manifest: stored and listed with its manifest", got[:200])
+    p.stop()
+    up.stop()
+    p = Proxy(root, store, exp["verify_at"], "--mode", "offline", env=ADMIN)
+    st, _, got = p.get("/sgx/certification/v4/platforms?source=[]", headers={"admin-token": "adm"})
+    check(st == 200 and json.loads(got) == [reg], "manifest: kept across a restart", got[:200])
+    p.stop()
+
+
+# KT_COLLATERAL_TESTS=name,name runs only those (while working on one)
+STEPS = [every_set, sim, faults, freshness, queries, offline, registration, platforms, eval_numbers,
+         upstream, sqlite_store, tls, config, put_every_set, put_refusals, admin_platforms,
+         admin_refresh, manifest]
 try:
-    every_set()
-    sim()
-    faults()
-    freshness()
-    queries()
-    offline()
-    registration()
-    platforms()
-    eval_numbers()
-    upstream()
-    sqlite_store()
-    tls()
-    config()
+    only = os.environ.get("KT_COLLATERAL_TESTS")
+    for step in STEPS:
+        if not only or step.__name__ in only.split(","):
+            step()
 finally:
     for pr in procs:
         if pr.poll() is None:
             pr.kill()
             pr.wait()
-    shutil.rmtree(WORK, ignore_errors=True)
+    if not os.environ.get("KT_COLLATERAL_KEEP"): shutil.rmtree(WORK, ignore_errors=True)
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
