@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         }
     } else if (sel == 5) {
         kt_coll_put put;
-        if (kt_coll_put_parse(data, n, &put) == KT_OK) {
+        if (kt_coll_put_parse(data, n, n & 1 ? 3 : 4, &put) == KT_OK) {
             /* every item it carries is named by a key that parses back to it */
             for (size_t i = 0; i < put.item_count; i++) {
                 kt_coll_query back;

@@ -54,10 +54,19 @@ bool kt_coll_admin_admit(void *ctx, kt_http_reply *r)
     return false;
 }
 
-/* The path a target names, and whether it has a query. */
-static bool is_path(const char *raw, const char *path, bool *query)
+/* Whether a target names path (given after ".../v4" or ".../v3"; *api says which), and
+ * whether it has a query. */
+static bool is_path(const char *raw, const char *path, unsigned *api, bool *query)
 {
-    size_t n = strlen(path);
+    static const char v3[] = "/sgx/certification/v3", v4[] = "/sgx/certification/v4";
+    size_t pre = sizeof v4 - 1, n = strlen(path);
+    if (!strncmp(raw, v3, pre))
+        *api = 3;
+    else if (!strncmp(raw, v4, pre))
+        *api = 4;
+    else
+        return false;
+    raw += pre;
     if (strncmp(raw, path, n) || (raw[n] != '\0' && raw[n] != '?')) return false;
     *query = raw[n] == '?';
     return true;
@@ -117,8 +126,9 @@ void kt_coll_admin_body(void *ctx, const char *method, const char *raw, const ui
 {
     kt_coll_proxy *p = ctx;
     bool query = false;
+    unsigned api = 4;
     (void)method; /* each path takes one method (the routes say which) */
-    if (is_path(raw, "/sgx/certification/v4/platforms", &query)) {
+    if (is_path(raw, "/platforms", &api, &query)) {
         kt_coll_platform pl;
         if (query) {
             kt_fail(KT_ERR_MALFORMED, "POST /platforms takes no query");
@@ -132,9 +142,9 @@ void kt_coll_admin_body(void *ctx, const char *method, const char *raw, const ui
                                "platform registration");
         return text(r, 200, "Operation successful.");
     }
-    if (is_path(raw, "/sgx/certification/v4/platformcollateral", &query)) {
+    if (is_path(raw, "/platformcollateral", &api, &query)) {
         kt_coll_put put;
-        if (kt_coll_put_parse(body, n, &put))
+        if (kt_coll_put_parse(body, n, api, &put))
             return refused(r, 400, "bad_request", "platformcollateral",
                            "Invalid request parameters");
         kt_status st = platform_count(raw, put.platform_count);

@@ -31,6 +31,7 @@ typedef enum {
 typedef struct {
     kt_pcs_item_id id;
     kt_coll_route route;
+    unsigned api; /* 4, or 3: a v3 path (its TCB Info is an item of its own) */
     unsigned platform;         /* fmspcs: 0 all, 1 client, 2 E3, 3 E5 */
     bool early;                /* update=early: the early TCB evaluation data set */
     bool crl_pem;              /* pckcrl without encoding=der: PEM, Intel PCS's default */
@@ -230,7 +231,9 @@ typedef struct {
     kt_coll_put_item *items; /* the collateral, the CRLs first */
     size_t item_count;
 } kt_coll_put;
-kt_status kt_coll_put_parse(const uint8_t *json, size_t n, kt_coll_put *out);
+/* api 4: v4's body ("version": 4; tcbinfos' sgx_tcbinfo, or tcbinfo, and tdx_tcbinfo); api
+ * 3: v3's (no version; tcbinfos' tcbinfo, PCS v3's TCB Info, held as v3's item). */
+kt_status kt_coll_put_parse(const uint8_t *json, size_t n, unsigned api, kt_coll_put *out);
 void kt_coll_put_free(kt_coll_put *put);
 /* Verifies everything the body holds (a scratch trust: nothing held changes), then holds
  * and stores it all; a body with one item that does not verify stores nothing. */

@@ -93,7 +93,7 @@ static kt_status chain_of(json_t *o, const char *member, const char *where, kt_b
     return KT_OK;
 }
 
-static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain)
+static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain, unsigned api)
 {
     static const char *const keys[] = {"fmspc", "tcbinfo", "sgx_tcbinfo", "tdx_tcbinfo", NULL};
     if (!json_is_array(a)) return kt_fail(KT_ERR_MALFORMED, "collaterals: 'tcbinfos' must be a list");
@@ -108,6 +108,8 @@ static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain)
             st = kt_fail(KT_ERR_MALFORMED, "%s: 'fmspc' must be 12 hex digits", where);
         if (!st && json_object_get(t, "tcbinfo") && json_object_get(t, "sgx_tcbinfo"))
             st = kt_fail(KT_ERR_MALFORMED, "%s: 'tcbinfo' and 'sgx_tcbinfo' are both SGX's", where);
+        if (!st && api == 3 && (json_object_get(t, "sgx_tcbinfo") || json_object_get(t, "tdx_tcbinfo")))
+            st = kt_fail(KT_ERR_MALFORMED, "%s: v3's body has 'tcbinfo' only", where);
         if (st) return st;
         kt_hex_encode(raw, 6, fmspc, sizeof fmspc);
         for (int k = 1; k < 4; k++) {
@@ -119,7 +121,8 @@ static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain)
              * keeps it); whether these are they, the signature says */
             char *body = json_dumps(doc, JSON_COMPACT);
             char key[KT_COLL_KEY_MAX];
-            snprintf(key, sizeof key, "%s-tcb-%s", k == 3 ? "tdx" : "sgx", fmspc);
+            snprintf(key, sizeof key, "%s-tcb-%s%s", k == 3 ? "tdx" : "sgx", fmspc,
+                     api == 3 ? "-v3" : "");
             st = body ? add_item(put, key, chain, body, strlen(body))
                       : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
             free(body);
@@ -149,7 +152,7 @@ static kt_status pck_certs(kt_coll_put *put, json_t *a)
     return KT_OK;
 }
 
-static kt_status collaterals(kt_coll_put *put, json_t *c)
+static kt_status collaterals(kt_coll_put *put, json_t *c, unsigned api)
 {
     static const char *const keys[] = {"version",     "pck_certs",    "tcbinfos",
                                        "pckcacrl",    "qeidentity",   "tdqeidentity",
@@ -163,9 +166,12 @@ static kt_status collaterals(kt_coll_put *put, json_t *c)
                              *const crl_keys[] = {"processorCrl", "platformCrl", NULL};
     kt_status st = known(c, keys, "collaterals");
     json_t *ver = st ? NULL : json_object_get(c, "version");
-    if (!st && ver && !(json_is_integer(ver) && json_integer_value(ver) == 4) &&
-        !(json_is_string(ver) && !strcmp(json_string_value(ver), "4")))
-        st = kt_fail(KT_ERR_MALFORMED, "collaterals: 'version' must be 4 (this is the v4 API)");
+    long long want = api == 3 ? 3 : 4;
+    char text[2] = {(char)('0' + want), 0};
+    if (!st && ver && !(json_is_integer(ver) && json_integer_value(ver) == want) &&
+        !(json_is_string(ver) && !strcmp(json_string_value(ver), text)))
+        st = kt_fail(KT_ERR_MALFORMED, "collaterals: 'version' must be %lld (this is the v%lld API)",
+                     want, want);
     json_t *certs = st ? NULL : json_object_get(c, "certificates");
     if (!st && !certs) st = kt_fail(KT_ERR_MALFORMED, "collaterals: missing 'certificates'");
     if (!st) st = known(certs, cert_keys, "collaterals: certificates");
@@ -192,7 +198,7 @@ static kt_status collaterals(kt_coll_put *put, json_t *c)
         st = crl_item(put, crls, "platformCrl", "pckcrl-platform", &put->pck_chain[1],
                       "collaterals: pckcacrl");
     json_t *t = st ? NULL : json_object_get(c, "tcbinfos");
-    if (!st && t) st = tcbinfos(put, t, &tcb_chain);
+    if (!st && t) st = tcbinfos(put, t, &tcb_chain, api);
     static const char *const ids[][2] = {
         {"qeidentity", "sgx-qe"}, {"tdqeidentity", "tdx-qe"}, {"qveidentity", "sgx-qve"}};
     for (size_t i = 0; !st && i < sizeof ids / sizeof ids[0]; i++) {
@@ -210,7 +216,7 @@ static kt_status collaterals(kt_coll_put *put, json_t *c)
     return st;
 }
 
-kt_status kt_coll_put_parse(const uint8_t *json, size_t n, kt_coll_put *put)
+kt_status kt_coll_put_parse(const uint8_t *json, size_t n, unsigned api, kt_coll_put *put)
 {
     static const char *const keys[] = {"platforms", "collaterals", NULL},
                              *const platform_keys[] = {"qe_id",   "pce_id",   "cpu_svn",
@@ -240,7 +246,7 @@ kt_status kt_coll_put_parse(const uint8_t *json, size_t n, kt_coll_put *put)
         else
             put->platform_count++;
     }
-    if (!st) st = collaterals(put, c);
+    if (!st) st = collaterals(put, c, api);
     json_decref(o);
     if (st) kt_coll_put_free(put);
     return st;

@@ -5,6 +5,7 @@
 #include "collateral.h"
 
 #include <kubetee/crypto.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include <limits.h>
@@ -134,8 +135,9 @@ static kt_status make_headers(entry *e)
     e->headers.len = 0;
     switch (e->q.id.kind) {
     case KT_PCS_TCB: {
-        /* v4's name; SGX's v3 name too, which older clients read */
-        kt_status st = header_line(&e->headers, "TCB-Info-Issuer-Chain", &e->chain);
+        /* v4's name; SGX's v3 name too, which older clients read; v3's own item: v3's */
+        kt_status st = e->q.api == 3 ? KT_OK
+                                     : header_line(&e->headers, "TCB-Info-Issuer-Chain", &e->chain);
         if (!st && e->q.id.tee == KT_TEE_SGX)
             st = header_line(&e->headers, "SGX-TCB-Info-Issuer-Chain", &e->chain);
         return st;
@@ -193,6 +195,17 @@ static const char *content_type(const kt_coll_query *q, bool pem)
     return !crl ? "application/json" : pem ? "application/x-pem-file" : "application/pkix-crl";
 }
 
+/* PCS v3 serves TCB Info version 2, v4 version 3: what a v3 path serves must be v3's. */
+static kt_status tcb_info_version(const uint8_t *body, size_t n, long long want)
+{
+    json_t *o = json_loadb((const char *)body, n, JSON_REJECT_DUPLICATES, NULL);
+    json_t *v = json_object_get(json_object_get(o, "tcbInfo"), "version");
+    long long got = json_is_integer(v) ? json_integer_value(v) : -1;
+    json_decref(o);
+    if (got == want) return KT_OK;
+    return kt_fail(KT_ERR_VERIFY, "TCB Info version %lld, not %lld (the v3 API's)", got, want);
+}
+
 /* Verifies an item at `now` and caches it (and stores it, when asked). Under p->fetch. */
 static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
                           size_t chain_len, const uint8_t *body, size_t body_len, bool store,
@@ -202,6 +215,7 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     if (!e) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     e->q = *q;
     e->q.crl_pem = false;
+    e->q.api = q->id.kind == KT_PCS_TCB && q->api == 3 ? 3 : 4; /* only TCB Info differs */
     e->q.ppid[0] = '\0';
     kt_status st = kt_pcs_item_check(p->trust, &q->id, body, body_len, (const char *)chain,
                                      chain_len, now, &e->v);
@@ -218,6 +232,7 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     }
     if (st == KT_ERR_STATE && q->id.kind == KT_PCS_PCK_CERT)
         p->need_platform_ca = e->v.pck.platform_ca;
+    if (!st && e->q.api == 3) st = tcb_info_version(body, body_len, 2);
     if (!st && q->id.kind == KT_PCS_PCK_CERT && memcmp(e->v.pck.pceid, q->pceid, 2))
         st = kt_fail(KT_ERR_VERIFY, "PCK certificate is for another PCE ID than the one asked for");
     /* the CRLs judge the other items from now on */
@@ -372,7 +387,8 @@ static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *
         snprintf(url, sizeof url, "%s", p->cfg.root_crl_url);
     else
         snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
-    const char *header = q->id.kind == KT_PCS_TCB        ? "TCB-Info-Issuer-Chain"
+    const char *header = q->id.kind == KT_PCS_TCB && q->api == 3 ? "SGX-TCB-Info-Issuer-Chain"
+                         : q->id.kind == KT_PCS_TCB              ? "TCB-Info-Issuer-Chain"
                          : q->id.kind == KT_PCS_PCK_CRL  ? "SGX-PCK-CRL-Issuer-Chain"
                          : q->id.kind == KT_PCS_PCK_CERT ? "SGX-PCK-Certificate-Issuer-Chain"
                          : q->id.kind == KT_PCS_ROOT_CRL ? NULL
@@ -1389,6 +1405,8 @@ kt_status kt_coll_proxy_put(kt_coll_proxy *p, const kt_coll_put *put)
         kt_pcs_validity v;
         st = kt_pcs_item_check(t, &it->q.id, it->body.data, it->body.len,
                                (const char *)it->chain.data, it->chain.len, now, &v);
+        if (!st && it->q.api == 3 && it->q.id.kind == KT_PCS_TCB)
+            st = tcb_info_version(it->body.data, it->body.len, 2);
         pthread_rwlock_rdlock(&p->lock);
         entry *cur = st ? NULL : find(p, it->q.key);
         if (cur && cur->v.issued > v.issued)

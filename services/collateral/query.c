@@ -27,6 +27,7 @@ static const struct {
     kt_tee_type tee;
     unsigned allowed, required;
     kt_coll_route route;
+    unsigned api; /* 3: PCS/PCCS v3's path (0: v4) */
 } routes[] = {
     {"/sgx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC | P_UPDATE | P_EVAL, P_FMSPC},
     {"/tdx/certification/v4/tcb", KT_PCS_TCB, KT_TEE_TDX, P_FMSPC | P_UPDATE | P_EVAL, P_FMSPC},
@@ -48,6 +49,21 @@ static const struct {
      KT_COLL_PLATFORMS},
     {"/sgx/certification/v4/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0,
      KT_COLL_REFRESH},
+    /* v3, for older quote provider libraries: SGX only, none of v4's parameters. Its TCB
+     * Info is its own item (version 2, fetched from upstream's v3 path); the rest are the
+     * same items as v4's */
+    {"/sgx/certification/v3/tcb", KT_PCS_TCB, KT_TEE_SGX, P_FMSPC, P_FMSPC, KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/qe/identity", KT_PCS_QE_IDENTITY, KT_TEE_SGX, 0, 0, KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/qve/identity", KT_PCS_QVE_IDENTITY, KT_TEE_SGX, 0, 0, KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/pckcrl", KT_PCS_PCK_CRL, KT_TEE_SGX, P_CA | P_ENCODING, P_CA,
+     KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/rootcacrl", KT_PCS_ROOT_CRL, KT_TEE_SGX, 0, 0, KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/pckcert", KT_PCS_PCK_CERT, KT_TEE_SGX, PCKCERT | P_PPID, PCKCERT,
+     KT_COLL_ITEM, 3},
+    {"/sgx/certification/v3/platforms", KT_PCS_PCK_CERT, KT_TEE_SGX, P_SOURCE, 0,
+     KT_COLL_PLATFORMS, 3},
+    {"/sgx/certification/v3/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0,
+     KT_COLL_REFRESH, 3},
 };
 
 bool kt_coll_admin_path(const char *raw)
@@ -290,8 +306,8 @@ static void make_key(kt_coll_query *q)
     case KT_PCS_PCK_CRL:
         snprintf(k, cap, "pckcrl-%s", w.ca);
         break;
-    case KT_PCS_TCB:
-        snprintf(k, cap, "%s-tcb-%s%s", w.tee, w.fmspc, w.key_eval);
+    case KT_PCS_TCB: /* v3's is another document (version 2): its own item */
+        snprintf(k, cap, "%s-tcb-%s%s%s", w.tee, w.fmspc, w.key_eval, q->api == 3 ? "-v3" : "");
         break;
     case KT_PCS_QE_IDENTITY:
         snprintf(k, cap, "%s-qe%s", w.tee, w.key_eval);
@@ -324,6 +340,7 @@ kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
     q->id.kind = routes[r].kind;
     q->id.tee = routes[r].tee;
     q->route = routes[r].route;
+    q->api = routes[r].api == 3 ? 3 : 4;
     q->crl_pem = routes[r].kind == KT_PCS_PCK_CRL; /* Intel PCS sends PEM unless asked for DER */
     unsigned seen = 0;
     const char *at = qm ? qm + 1 : raw + n, *end = raw + n;
@@ -397,6 +414,8 @@ kt_status kt_coll_key_parse(const char *key, kt_coll_query *q)
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/rootcacrl");
     else if (!strncmp(k, "pckcrl-", 7))
         len = snprintf(uri, sizeof uri, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der", k + 7);
+    else if (!strncmp(k, "sgx-tcb-", 8) && n == 23 && !strcmp(k + 20, "-v3"))
+        len = snprintf(uri, sizeof uri, "/sgx/certification/v3/tcb?fmspc=%.12s", k + 8);
     else if ((!strncmp(k, "sgx-tcb-", 8) || !strncmp(k, "tdx-tcb-", 8)) && base == 20)
         len = snprintf(uri, sizeof uri, "/%.3s/certification/v4/tcb?fmspc=%.12s%s%s", k, k + 8,
                        early ? "&" : "", upd);
@@ -445,8 +464,11 @@ void kt_coll_upstream_path(const kt_coll_query *q, bool pcs, char *out, size_t c
         snprintf(out, cap, "/sgx/certification/v4/pckcrl?ca=%s&encoding=der", w.ca);
         break;
     case KT_PCS_TCB:
-        snprintf(out, cap, "/%s/certification/v4/tcb?fmspc=%s&%s", w.tee, w.fmspc,
-                 w.upstream_eval);
+        if (q->api == 3)
+            snprintf(out, cap, "/sgx/certification/v3/tcb?fmspc=%s", w.fmspc);
+        else
+            snprintf(out, cap, "/%s/certification/v4/tcb?fmspc=%s&%s", w.tee, w.fmspc,
+                     w.upstream_eval);
         break;
     case KT_PCS_QE_IDENTITY:
         snprintf(out, cap, "/%s/certification/v4/qe/identity?%s", w.tee, w.upstream_eval);

@@ -429,7 +429,13 @@ def queries():
         ("/sgx/certification/v4/rootcacrl?ca=processor", 400, "unknown parameter 'ca'"),
         ("/sgx/certification/v4/unknown%0aline", 404, "no such path '/sgx/certification/v4/unknown%0aline'"),
         ("/sgx/certification/v4/tcb/?fmspc=" + fmspc, 404, "no such path"),
-        ("/sgx/certification/v3/tcb?fmspc=" + fmspc, 404, "no such path"),
+        ("/sgx/certification/v2/tcb?fmspc=" + fmspc, 404, "no such path"),
+        ("/tdx/certification/v3/tcb?fmspc=" + fmspc, 404, "no such path"),
+        ("/sgx/certification/v3/tcb?fmspc=%s&update=early" % fmspc, 400, "unknown parameter 'update'"),
+        ("/sgx/certification/v3/qe/identity?tcbEvaluationDataNumber=17", 400,
+         "unknown parameter 'tcbEvaluationDataNumber'"),
+        ("/sgx/certification/v3/fmspcs", 404, "no such path"),
+        ("/sgx/certification/v3/tcb?fmspc=" + fmspc, 404, "sgx-tcb-%s-v3: not cached" % fmspc.lower()),
         ("/tdx/certification/v4/pckcrl?ca=platform", 404, "no such path"),
         ("/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=0d00&pceid=0000&encrypted_ppid=00"
          % ("00" * 16, "00" * 16), 400, "encrypted_ppid must be 768 hex digits"),
@@ -1500,10 +1506,113 @@ def manifest():
     p.stop()
 
 
+def tcb_info_v2(coll, key):
+    """The sim platform's TCB Info as PCS v3 serves TCB Info (version 2: no id, each level's
+    components as sgxtcbcompNNsvn), signed again by the sim TCB signing key."""
+    t = json.loads(read(os.path.join(coll, "tcb_info.json")))["tcbInfo"]
+    v2 = {"version": 2}
+    for k in ("issueDate", "nextUpdate", "fmspc", "pceId", "tcbType", "tcbEvaluationDataNumber"):
+        v2[k] = t[k]
+    levels = []
+    for lv in t["tcbLevels"]:
+        tcb = {"sgxtcbcomp%02dsvn" % (i + 1): c["svn"] for i, c in enumerate(lv["tcb"]["sgxtcbcomponents"])}
+        tcb["pcesvn"] = lv["tcb"]["pcesvn"]
+        levels.append({"tcb": tcb, "tcbDate": lv["tcbDate"], "tcbStatus": lv["tcbStatus"]})
+    v2["tcbLevels"] = levels
+    return resign(json.dumps(v2, separators=(",", ":")), "tcbInfo", key)
+
+
+def v3():
+    """PCS/PCCS v3 paths for older quote provider libraries: the same items as v4 (same
+    bytes and headers) but TCB Info, v3's own (version 2, fetched from upstream's v3 path,
+    served with SGX-TCB-Info-Issuer-Chain only); v4's parameters refused."""
+    for name in sorted(os.listdir(SETS)):
+        if not os.path.isfile(os.path.join(SETS, name, "expected.json")):
+            continue
+        d, exp, tee, fmspc, ca = set_facts(name)
+        up = Standin(d, name + "-v3")
+        p = Proxy(os.path.join(d, "intel_root_ca.pem"), os.path.join(WORK, name + "-v3store"),
+                  exp["verify_at"], "--upstream-url", up.url)
+        for target, body_file, chain_file, headers in endpoints(tee, fmspc, ca)[1 if tee == "sgx" else 2:]:
+            target = target.replace("/v4/", "/v3/").replace("/tdx/", "/sgx/")
+            st, h, got = p.get(target)
+            check(st == 200 and got == read(os.path.join(d, body_file)) and
+                  all(h.get(hn.lower()) == intel_quote(read(os.path.join(d, chain_file)).decode())
+                      for hn in headers), "%s v3 %s: as v4's, byte-equal" % (name, target), (st, got[:100]))
+        check_pck(name, p, d, exp, ca, "v3")
+        st, _, got = p.get("/sgx/certification/v3/tcb?fmspc=" + fmspc)
+        check(st == 404 and b"upstream answered HTTP 404" in got and
+              [r for r in up.requests() if r == "/sgx/certification/v3/tcb?fmspc=" + fmspc.lower()],
+              name + ": v3 tcb asked of upstream's v3 path (Intel's sets have no version 2 TCB Info)",
+              (st, got, up.requests()))
+        p.stop()
+        up.stop()
+    # the sim platform's TCB Info as version 2 serves v3's path
+    env = dict(os.environ, KUBETEE_SIM_DIR=os.path.join(WORK, "sim"))
+    coll = subprocess.run([KUBETEE, "sim", "collateral"], env=env, capture_output=True, text=True).stdout.strip()
+    root = os.path.join(coll, "intel_root_ca.pem")
+    v3dir = os.path.join(WORK, "sim-v3")
+    shutil.copytree(coll, v3dir)
+    v2 = tcb_info_v2(coll, os.path.join(WORK, "sim", "attest", "tcb_signing.key"))
+    with open(os.path.join(v3dir, "tcb_info_v2.json"), "wb") as f:
+        f.write(v2)
+    up = Standin(v3dir, "sim-v3")
+    store = os.path.join(WORK, "sim-v3-store")
+    p = Proxy(root, store, 0, "--upstream-url", up.url)
+    t3 = "/sgx/certification/v3/tcb?fmspc=0053494d0000"
+    st, h, got = p.get(t3)
+    chain = intel_quote(read(os.path.join(coll, "tcb_info_issuer_chain.pem")).decode())
+    check(st == 200 and got == v2 and h.get("sgx-tcb-info-issuer-chain") == chain and
+          "tcb-info-issuer-chain" not in h, "v3 tcb: version 2 TCB Info, SGX-TCB-Info-Issuer-Chain only",
+          (st, h, got[:100]))
+    st, h, got = p.get("/sgx/certification/v4/tcb?fmspc=0053494d0000")
+    check(st == 200 and got == read(os.path.join(coll, "tcb_info.json")) and h.get("tcb-info-issuer-chain") == chain,
+          "v4 tcb beside it: version 3, its own item", (st, got[:100]))
+    check(os.path.exists(os.path.join(store, "sgx-tcb-0053494d0000-v3.item")), "v3 tcb stored under its own key")
+    p.stop()
+    up.fault("v4body /v3/tcb")
+    store2 = os.path.join(WORK, "sim-v3-store2")
+    p = Proxy(root, store2, 0, "--upstream-url", up.url)
+    st, _, got = p.get(t3)
+    check(st == 502 and b"TCB Info version 3, not 2" in got and
+          not [f for f in os.listdir(store2) if f.endswith("-v3.item")],
+          "v3 tcb: upstream's version 3 document refused, not stored", (st, got))
+    p.stop()
+    up.stop()
+    # PUT v3's platformcollateral (pccsadmin's v3 form): tcbinfo, SGX-TCB-Info-Issuer-Chain
+    tcb_chain = read(os.path.join(coll, "tcb_info_issuer_chain.pem")).decode()
+    body = {"platforms": [], "collaterals": {
+        "pck_certs": [], "tcbinfos": [{"fmspc": "0053494D0000", "tcbinfo": json.loads(v2)}],
+        "certificates": {"SGX-PCK-Certificate-Issuer-Chain": {}, "SGX-TCB-Info-Issuer-Chain": intel_quote(tcb_chain)},
+        "rootcacrl": read(os.path.join(coll, "root_ca_crl.der")).hex()}}
+    store3 = os.path.join(WORK, "sim-v3-put")
+    p = Proxy(root, store3, 0, "--mode", "offline", env=ADMIN)
+    v3put = "/sgx/certification/v3/platformcollateral"
+    bad4 = json.loads(json.dumps(body))
+    bad4["collaterals"]["version"] = 4
+    bad_sgx = json.loads(json.dumps(body))
+    bad_sgx["collaterals"]["tcbinfos"][0]["sgx_tcbinfo"] = bad_sgx["collaterals"]["tcbinfos"][0].pop("tcbinfo")
+    bad_v = json.loads(json.dumps(body))
+    bad_v["collaterals"]["tcbinfos"][0]["tcbinfo"] = json.loads(read(os.path.join(coll, "tcb_info.json")))
+    for b, why in ((bad4, b"'version' must be 3"), (bad_sgx, b"v3's body has 'tcbinfo' only"),
+                   (bad_v, b"TCB Info version 3, not 2")):
+        st, got = put(p.port, b, target=v3put)
+        check(st == 400 and why in got and not os.listdir(store3), "PUT v3: refused (%s)" % why.decode(), (st, got))
+    st, got = put(p.port, body, target=v3put)
+    check(st == 200, "PUT v3: PCCS v3's body held", (st, got))
+    st, _, got = p.get(t3)
+    check(st == 200 and got == v2, "PUT v3: its TCB Info served on v3's path", (st, got[:100]))
+    st, _, got = p.get("/sgx/certification/v3/platforms", headers={"admin-token": "adm"})
+    check(st == 200 and got == b"[]", "GET v3 platforms", (st, got))
+    st, got = post(p.port, "/sgx/certification/v3/refresh", b"", {"admin-token": "adm", "Content-Type": ""})
+    check(st == 503 and b"offline mode" in got, "POST v3 refresh (offline: 503)", (st, got))
+    p.stop()
+
+
 # KT_COLLATERAL_TESTS=name,name runs only those (while working on one)
 STEPS = [every_set, sim, faults, freshness, queries, offline, registration, platforms, eval_numbers,
          upstream, sqlite_store, tls, config, put_every_set, put_refusals, admin_platforms,
-         admin_refresh, manifest]
+         admin_refresh, manifest, v3]
 try:
     only = os.environ.get("KT_COLLATERAL_TESTS")
     for step in STEPS:

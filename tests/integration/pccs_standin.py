@@ -11,7 +11,8 @@ lines "<fault> <path substring>" (the first whose substring is in the request pa
   nochain   no issuer chain header
   slow      the answer after two seconds
   down      HTTP 503
-  missing   HTTP 404"""
+  missing   HTTP 404
+  v4body    v3's TCB Info path answered with v4's document (tcb_info.json)"""
 import http.server
 import json
 import os
@@ -91,6 +92,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/sgx/certification/v4/pckcert": ("pck_chain.pem", "SGX-PCK-Certificate-Issuer-Chain", "pck_chain.pem"),
             "/sgx/certification/v4/tcbevaluationdatanumbers": ("tcb_eval_numbers.json", "TCB-Evaluation-Data-Numbers-Issuer-Chain", "tcb_info_issuer_chain.pem"),
             "/tdx/certification/v4/tcbevaluationdatanumbers": ("tcb_eval_numbers.json", "TCB-Evaluation-Data-Numbers-Issuer-Chain", "tcb_info_issuer_chain.pem"),
+            # PCS v3: TCB Info version 2 (Intel's shared sets have none: 404), v3's header
+            "/sgx/certification/v3/tcb": ("tcb_info_v2.json", "SGX-TCB-Info-Issuer-Chain", "tcb_info_issuer_chain.pem"),
         }
         if MODE == "pcs":  # Intel PCS lists a platform's certificates; a PCCS does not
             routes["/sgx/certification/v4/pckcerts"] = ("pck_chain.pem", "SGX-PCK-Certificate-Issuer-Chain", "pck_chain.pem")
@@ -109,6 +112,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         body_name, header, chain = routes[url.path]
         fault = fault_for(url.path)
+        if fault == "v4body":
+            body_name = "tcb_info.json"
         with open(PORT_FILE + ".requests", "a") as f:
             f.write(url.path + ("?" + url.query if url.query else "") + "\n")
         key = self.headers.get("Ocp-Apim-Subscription-Key")
