@@ -136,9 +136,9 @@ typedef enum {
 
 typedef struct {
     kt_pcs_kind kind;
-    kt_tee_type tee;  /* TCB and QE Identity: whose (QvE Identity: SGX) */
-    bool platform_ca; /* PCK CRL: the Platform CA's, else the Processor CA's */
-    uint8_t fmspc[6]; /* TCB */
+    kt_tee_type tee;      /* TCB and QE Identity: whose (QvE Identity: SGX) */
+    bool platform_ca;     /* PCK CRL: the Platform CA's, else the Processor CA's */
+    uint8_t fmspc[6];     /* TCB */
     uint32_t eval_number; /* TCB, identities: the tcbEvaluationDataNumber asked for (0: any) */
 } kt_pcs_item_id;
 

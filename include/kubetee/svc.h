@@ -2,8 +2,9 @@
  *   /healthz  200 while the process serves requests at all
  *   /readyz   200 when ready() says so, else 503
  *   /metrics  Prometheus text exposition from metrics()
- * (libmicrohttpd, its own thread). kt_http_serve adds TLS and one POST path for services
- * that take requests over HTTP (sgx-webhook). */
+ * (libmicrohttpd, its own thread). kt_http_serve adds TLS, one POST path for services
+ * that take requests over HTTP (sgx-webhook), a service's own GET paths and routes with
+ * other methods (the collateral proxy). */
 #ifndef KUBETEE_SVC_H
 #define KUBETEE_SVC_H
 
@@ -70,10 +71,10 @@ typedef struct {
     size_t max_body;
     kt_http_post_fn post;
     void *ctx;
-    const char *metric_prefix; /* refusals before the handler: <prefix>_http_refusals_total */
-    unsigned per_address;      /* connections from one address at once (0: 16, for probes) */
-    kt_http_get_fn get;        /* NULL: other paths are 404 */
-    unsigned threads;          /* serving threads; 0: one */
+    const char *metric_prefix;   /* refusals before the handler: <prefix>_http_refusals_total */
+    unsigned per_address;        /* connections from one address at once (0: 16, for probes) */
+    kt_http_get_fn get;          /* NULL: other paths are 404 */
+    unsigned threads;            /* serving threads; 0: one */
     const kt_http_route *routes; /* route_count of them, copied */
     size_t route_count;
 } kt_http_spec;

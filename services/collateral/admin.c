@@ -45,8 +45,7 @@ bool kt_coll_admin_admit(void *ctx, kt_http_reply *r)
     if (c->admin_token[0] &&
         kt_coll_token_holds(c->admin_token, kt_http_request_header(r, "admin-token")))
         return true;
-    kt_log(KT_LOG_WARN, "collateral.refused", "reason", "unauthorized", "item", "admin",
-           "detail",
+    kt_log(KT_LOG_WARN, "collateral.refused", "reason", "unauthorized", "item", "admin", "detail",
            c->admin_token[0] ? "no admin-token header, or not the admin token"
                              : "no admin token is configured",
            NULL);
@@ -138,8 +137,8 @@ void kt_coll_admin_body(void *ctx, const char *method, const char *raw, const ui
             return refused(r, 400, "bad_request", "platforms", "Invalid request parameters");
         kt_status st = kt_coll_proxy_register(p, &pl);
         kt_coll_platform_clear(&pl);
-        if (st) return refused(r, status_of(st), "registration", "platforms",
-                               "platform registration");
+        if (st)
+            return refused(r, status_of(st), "registration", "platforms", "platform registration");
         return text(r, 200, "Operation successful.");
     }
     if (is_path(raw, "/platformcollateral", &api, &query)) {

@@ -20,8 +20,8 @@ typedef enum {
     KT_COLL_ITEM,
     KT_COLL_PCKCERTS,
     KT_COLL_FMSPCS,
-    KT_COLL_PLATFORM, /* a stored platform registration ("platform-<qeid>-<pceid>"): held,
-                         or queued waiting for its collateral */
+    KT_COLL_PLATFORM,  /* a stored platform registration ("platform-<qeid>-<pceid>"): held,
+                          or queued waiting for its collateral */
     KT_COLL_PLATFORMS, /* admin: GET /platforms, the registered platforms */
     KT_COLL_REFRESH,   /* admin: GET or POST /refresh */
 } kt_coll_route;
@@ -31,7 +31,7 @@ typedef enum {
 typedef struct {
     kt_pcs_item_id id;
     kt_coll_route route;
-    unsigned api; /* 4, or 3: a v3 path (its TCB Info is an item of its own) */
+    unsigned api;              /* 4, or 3: a v3 path (its TCB Info is an item of its own) */
     unsigned platform;         /* fmspcs: 0 all, 1 client, 2 E3, 3 E5 */
     bool early;                /* update=early: the early TCB evaluation data set */
     bool crl_pem;              /* pckcrl without encoding=der: PEM, Intel PCS's default */
@@ -225,9 +225,9 @@ typedef struct {
         kt_coll_platform platform;
         struct kt_coll_pckcert *certs;
         size_t count;
-    } *pck;
+    } * pck;
     size_t pck_count;
-    kt_buf pck_chain[2]; /* PROCESSOR, PLATFORM */
+    kt_buf pck_chain[2];     /* PROCESSOR, PLATFORM */
     kt_coll_put_item *items; /* the collateral, the CRLs first */
     size_t item_count;
 } kt_coll_put;

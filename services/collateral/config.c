@@ -35,8 +35,9 @@ static const struct {
     {"upstream_kind", T_STR, S(upstream_kind), "pccs", "pccs or pcs (no rootcacrl endpoint)",
      kinds},
     {"admin_token_file", T_STR, S(admin_token_file), "",
-     "file holding the admin token (admin-token header of POST /platforms); else the "
-     "environment's KT_COLLATERAL_ADMIN_TOKEN; neither: registration is refused"},
+     "file holding the admin token (admin-token header of the admin paths: platforms, "
+     "platformcollateral, refresh); else the environment's KT_COLLATERAL_ADMIN_TOKEN; "
+     "neither: they are refused"},
     {"user_token_file", T_STR, S(user_token_file), "",
      "file holding the user token every GET must carry (user-token header); else the "
      "environment's KT_COLLATERAL_USER_TOKEN; neither: GETs are open"},

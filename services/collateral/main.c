@@ -61,15 +61,13 @@ static int serve(kt_coll_config *c)
          kt_coll_admin_admit, kt_coll_admin_body},
         {"PUT", "/sgx/certification/v4/platformcollateral", "application/json", 32u << 20,
          kt_coll_admin_admit, kt_coll_admin_body},
-        {"POST", "/sgx/certification/v4/refresh", NULL, 0, kt_coll_admin_admit,
-         kt_coll_admin_body},
+        {"POST", "/sgx/certification/v4/refresh", NULL, 0, kt_coll_admin_admit, kt_coll_admin_body},
         /* the same for v3's clients (PCCS's admin tool defaults to v3 URLs) */
         {"POST", "/sgx/certification/v3/platforms", "application/json", 96 * 1024,
          kt_coll_admin_admit, kt_coll_admin_body},
         {"PUT", "/sgx/certification/v3/platformcollateral", "application/json", 32u << 20,
          kt_coll_admin_admit, kt_coll_admin_body},
-        {"POST", "/sgx/certification/v3/refresh", NULL, 0, kt_coll_admin_admit,
-         kt_coll_admin_body},
+        {"POST", "/sgx/certification/v3/refresh", NULL, 0, kt_coll_admin_admit, kt_coll_admin_body},
     };
     kt_http_spec spec = {.address = c->listen,
                          .ready = kt_coll_proxy_ready,

@@ -96,7 +96,8 @@ static kt_status chain_of(json_t *o, const char *member, const char *where, kt_b
 static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain, unsigned api)
 {
     static const char *const keys[] = {"fmspc", "tcbinfo", "sgx_tcbinfo", "tdx_tcbinfo", NULL};
-    if (!json_is_array(a)) return kt_fail(KT_ERR_MALFORMED, "collaterals: 'tcbinfos' must be a list");
+    if (!json_is_array(a))
+        return kt_fail(KT_ERR_MALFORMED, "collaterals: 'tcbinfos' must be a list");
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *t = json_array_get(a, i);
         char where[64], fmspc[13];
@@ -108,7 +109,8 @@ static kt_status tcbinfos(kt_coll_put *put, json_t *a, const kt_buf *chain, unsi
             st = kt_fail(KT_ERR_MALFORMED, "%s: 'fmspc' must be 12 hex digits", where);
         if (!st && json_object_get(t, "tcbinfo") && json_object_get(t, "sgx_tcbinfo"))
             st = kt_fail(KT_ERR_MALFORMED, "%s: 'tcbinfo' and 'sgx_tcbinfo' are both SGX's", where);
-        if (!st && api == 3 && (json_object_get(t, "sgx_tcbinfo") || json_object_get(t, "tdx_tcbinfo")))
+        if (!st && api == 3 &&
+            (json_object_get(t, "sgx_tcbinfo") || json_object_get(t, "tdx_tcbinfo")))
             st = kt_fail(KT_ERR_MALFORMED, "%s: v3's body has 'tcbinfo' only", where);
         if (st) return st;
         kt_hex_encode(raw, 6, fmspc, sizeof fmspc);
@@ -154,10 +156,9 @@ static kt_status pck_certs(kt_coll_put *put, json_t *a)
 
 static kt_status collaterals(kt_coll_put *put, json_t *c, unsigned api)
 {
-    static const char *const keys[] = {"version",     "pck_certs",    "tcbinfos",
-                                       "pckcacrl",    "qeidentity",   "tdqeidentity",
-                                       "qveidentity", "certificates", "rootcacrl_cdp",
-                                       "rootcacrl",   NULL},
+    static const char *const keys[] =
+        {"version",     "pck_certs",    "tcbinfos",      "pckcacrl",  "qeidentity", "tdqeidentity",
+         "qveidentity", "certificates", "rootcacrl_cdp", "rootcacrl", NULL},
                              *const cert_keys[] = {"SGX-PCK-Certificate-Issuer-Chain",
                                                    "TCB-Info-Issuer-Chain",
                                                    "SGX-TCB-Info-Issuer-Chain",
@@ -170,8 +171,8 @@ static kt_status collaterals(kt_coll_put *put, json_t *c, unsigned api)
     char text[2] = {(char)('0' + want), 0};
     if (!st && ver && !(json_is_integer(ver) && json_integer_value(ver) == want) &&
         !(json_is_string(ver) && !strcmp(json_string_value(ver), text)))
-        st = kt_fail(KT_ERR_MALFORMED, "collaterals: 'version' must be %lld (this is the v%lld API)",
-                     want, want);
+        st = kt_fail(KT_ERR_MALFORMED,
+                     "collaterals: 'version' must be %lld (this is the v%lld API)", want, want);
     json_t *certs = st ? NULL : json_object_get(c, "certificates");
     if (!st && !certs) st = kt_fail(KT_ERR_MALFORMED, "collaterals: missing 'certificates'");
     if (!st) st = known(certs, cert_keys, "collaterals: certificates");
@@ -179,7 +180,10 @@ static kt_status collaterals(kt_coll_put *put, json_t *c, unsigned api)
         st = kt_fail(KT_ERR_MALFORMED, "collaterals: certificates: TCB-Info-Issuer-Chain and "
                                        "SGX-TCB-Info-Issuer-Chain are the same chain; give one");
     json_t *pck = st ? NULL : json_object_get(certs, cert_keys[0]);
-    if (!st && pck) st = known(pck, ca_keys, "collaterals: certificates: " "SGX-PCK-Certificate-Issuer-Chain");
+    if (!st && pck)
+        st = known(pck, ca_keys,
+                   "collaterals: certificates: "
+                   "SGX-PCK-Certificate-Issuer-Chain");
     for (int k = 0; !st && pck && k < 2; k++)
         st = chain_of(pck, ca_keys[k], "collaterals: certificates", &put->pck_chain[k]);
     kt_buf tcb_chain = {0}, id_chain = {0};
@@ -234,7 +238,8 @@ kt_status kt_coll_put_parse(const uint8_t *json, size_t n, unsigned api, kt_coll
     if (!st) st = known(o, keys, "body");
     json_t *pls = st ? NULL : json_object_get(o, "platforms"),
            *c = st ? NULL : json_object_get(o, "collaterals");
-    if (!st && (!pls || !c)) st = kt_fail(KT_ERR_MALFORMED, "body: missing '%s'", pls ? "collaterals" : "platforms");
+    if (!st && (!pls || !c))
+        st = kt_fail(KT_ERR_MALFORMED, "body: missing '%s'", pls ? "collaterals" : "platforms");
     if (!st && (!json_is_array(pls) || json_array_size(pls) > MAX_PLATFORMS))
         st = kt_fail(KT_ERR_MALFORMED, "body: 'platforms' must be a list of at most %d",
                      MAX_PLATFORMS);
@@ -242,7 +247,8 @@ kt_status kt_coll_put_parse(const uint8_t *json, size_t n, unsigned api, kt_coll
     if (!st && !put->platforms) st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; !st && i < json_array_size(pls); i++) {
         st = kt_coll_platform_of(json_array_get(pls, i), platform_keys, true, &put->platforms[i]);
-        if (st) st = kt_fail_context(st, "body: platforms entry %zu", i);
+        if (st)
+            st = kt_fail_context(st, "body: platforms entry %zu", i);
         else
             put->platform_count++;
     }

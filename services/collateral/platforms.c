@@ -1,6 +1,6 @@
-/* Platform registration over HTTP, as PCCS takes it: POST /sgx/certification/v4/platforms
- * with the PCK ID retrieval tool's JSON, allowed only with the admin token (admin-token
- * header, compared in constant time). Also the parser of Intel PCS's pckcerts answer. */
+/* Platform registrations as PCCS takes them (the PCK ID retrieval tool's JSON: POST
+ * /platforms, and the entries of PUT /platformcollateral), and as GET /platforms lists
+ * them; and the parser of Intel PCS's pckcerts answer. */
 #include "collateral.h"
 
 #include <jansson.h>
@@ -207,4 +207,3 @@ kt_status kt_coll_url_decode(const char *s, size_t n, kt_buf *out)
 {
     return url_decode(s, n, out);
 }
-

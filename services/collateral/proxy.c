@@ -58,7 +58,7 @@ typedef struct {
 
 struct kt_coll_proxy {
     kt_coll_config cfg;
-    kt_buf root_pem; /* the pinned anchor: scratch trusts judge PUT bodies with it */
+    kt_buf root_pem;     /* the pinned anchor: scratch trusts judge PUT bodies with it */
     platform *platforms; /* under lock */
     size_t platform_count;
     bool registering; /* a registration is fetching (under fetch): req mode may fetch */
@@ -136,8 +136,8 @@ static kt_status make_headers(entry *e)
     switch (e->q.id.kind) {
     case KT_PCS_TCB: {
         /* v4's name; SGX's v3 name too, which older clients read; v3's own item: v3's */
-        kt_status st = e->q.api == 3 ? KT_OK
-                                     : header_line(&e->headers, "TCB-Info-Issuer-Chain", &e->chain);
+        kt_status st =
+            e->q.api == 3 ? KT_OK : header_line(&e->headers, "TCB-Info-Issuer-Chain", &e->chain);
         if (!st && e->q.id.tee == KT_TEE_SGX)
             st = header_line(&e->headers, "SGX-TCB-Info-Issuer-Chain", &e->chain);
         return st;
@@ -389,7 +389,7 @@ static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *
         snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
     const char *header = q->id.kind == KT_PCS_TCB && q->api == 3 ? "SGX-TCB-Info-Issuer-Chain"
                          : q->id.kind == KT_PCS_TCB              ? "TCB-Info-Issuer-Chain"
-                         : q->id.kind == KT_PCS_PCK_CRL  ? "SGX-PCK-CRL-Issuer-Chain"
+                         : q->id.kind == KT_PCS_PCK_CRL          ? "SGX-PCK-CRL-Issuer-Chain"
                          : q->id.kind == KT_PCS_PCK_CERT ? "SGX-PCK-Certificate-Issuer-Chain"
                          : q->id.kind == KT_PCS_ROOT_CRL ? NULL
                          : q->id.kind == KT_PCS_TCB_EVAL
@@ -1032,7 +1032,8 @@ static void load_platform(kt_coll_proxy *p, const kt_coll_query *q)
     ok = ok && kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && r.chain_len == 0;
     bool queued = ok && r.body_len > 7 && !memcmp(r.body, "queued ", 7);
     if (ok) skip = queued ? 7 : r.body_len > 5 && !memcmp(r.body, "held ", 5) ? 5 : 0;
-    ok = ok && skip && kt_coll_platform_parse(r.body + skip, r.body_len - skip, true, &reg) == KT_OK &&
+    ok = ok && skip &&
+         kt_coll_platform_parse(r.body + skip, r.body_len - skip, true, &reg) == KT_OK &&
          !memcmp(reg.qeid, q->qeid, 16) && !memcmp(reg.pceid, q->pceid, 2) &&
          platform_set(p, &reg, queued) == KT_OK;
     kt_coll_platform_clear(&reg);
@@ -1273,11 +1274,11 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
     } else if (!st) {
         kt_coll_query q;
         long code = 0;
-        int n = snprintf(uri, sizeof uri,
-                         "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s"
-                         "%s%s",
-                         qe, cpusvn, pcesvn, pceid, pl->ppid[0] ? "&encrypted_ppid=" : "",
-                         pl->ppid);
+        int n =
+            snprintf(uri, sizeof uri,
+                     "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&pceid=%s"
+                     "%s%s",
+                     qe, cpusvn, pcesvn, pceid, pl->ppid[0] ? "&encrypted_ppid=" : "", pl->ppid);
         st = kt_coll_query_parse(uri, (size_t)n, &q);
         if (!st) st = fetch_upstream(p, &q, &code);
     }
@@ -1575,8 +1576,8 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
         for (size_t j = 0; keys && j <= sizeof judges / sizeof judges[0]; j++)
             for (size_t i = 0; i < p->count; i++) {
                 const char *k = p->entries[i]->q.key;
-                bool mine = j < sizeof judges / sizeof judges[0] ? !strcmp(k, judges[j])
-                                                                 : !is_judge(k);
+                bool mine =
+                    j < sizeof judges / sizeof judges[0] ? !strcmp(k, judges[j]) : !is_judge(k);
                 if (mine && p->entries[i]->q.id.kind != KT_PCS_PCK_CERT)
                     memcpy(keys[n++], k, KT_COLL_KEY_MAX);
             }
@@ -1604,7 +1605,8 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
     snprintf(counts, sizeof counts, "%zu", n - failed);
     kt_log(failed ? KT_LOG_WARN : KT_LOG_INFO, "collateral.refreshed_now", "type",
            rq->certs ? "certs" : "collateral", "refreshed", counts, NULL);
-    if (st) return kt_fail(st, "%zu of %zu not refreshed (what was held stays): %s", failed, n, why);
+    if (st)
+        return kt_fail(st, "%zu of %zu not refreshed (what was held stays): %s", failed, n, why);
     return KT_OK;
 }
 

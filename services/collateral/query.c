@@ -47,8 +47,7 @@ static const struct {
     /* admin (the admin token): registrations, and refreshing the cache now */
     {"/sgx/certification/v4/platforms", KT_PCS_PCK_CERT, KT_TEE_SGX, P_SOURCE, 0,
      KT_COLL_PLATFORMS},
-    {"/sgx/certification/v4/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0,
-     KT_COLL_REFRESH},
+    {"/sgx/certification/v4/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0, KT_COLL_REFRESH},
     /* v3, for older quote provider libraries: SGX only, none of v4's parameters. Its TCB
      * Info is its own item (version 2, fetched from upstream's v3 path); the rest are the
      * same items as v4's */
@@ -60,10 +59,10 @@ static const struct {
     {"/sgx/certification/v3/rootcacrl", KT_PCS_ROOT_CRL, KT_TEE_SGX, 0, 0, KT_COLL_ITEM, 3},
     {"/sgx/certification/v3/pckcert", KT_PCS_PCK_CERT, KT_TEE_SGX, PCKCERT | P_PPID, PCKCERT,
      KT_COLL_ITEM, 3},
-    {"/sgx/certification/v3/platforms", KT_PCS_PCK_CERT, KT_TEE_SGX, P_SOURCE, 0,
-     KT_COLL_PLATFORMS, 3},
-    {"/sgx/certification/v3/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0,
-     KT_COLL_REFRESH, 3},
+    {"/sgx/certification/v3/platforms", KT_PCS_PCK_CERT, KT_TEE_SGX, P_SOURCE, 0, KT_COLL_PLATFORMS,
+     3},
+    {"/sgx/certification/v3/refresh", KT_PCS_TCB, KT_TEE_SGX, P_TYPE | P_FMSPC, 0, KT_COLL_REFRESH,
+     3},
 };
 
 bool kt_coll_admin_path(const char *raw)
@@ -254,7 +253,7 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
 typedef struct {
     const char *tee, *ca;
     char fmspc[13], qeid[33], cpusvn[33], pcesvn[5], pceid[5];
-    char key_eval[24];    /* the key's end: "-eval<N>", "-early" or nothing */
+    char key_eval[24];      /* the key's end: "-eval<N>", "-early" or nothing */
     char upstream_eval[48]; /* the same as upstream is asked: tcbEvaluationDataNumber or update */
 } words;
 

@@ -170,7 +170,8 @@ static enum MHD_Result take_body(srv *s, struct MHD_Connection *c, const route *
             return refuse(h, c, rt->path, REFUSE_TYPE, 415, msg);
         }
         if (!rt->type && has_body(c))
-            return refuse(h, c, rt->path, REFUSE_SIZE, 413, "request bodies are not accepted here\n");
+            return refuse(h, c, rt->path, REFUSE_SIZE, 413,
+                          "request bodies are not accepted here\n");
         const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         uint64_t n = 0;
         if (len && (kt_decimal_parse(len, UINT64_MAX, &n) || n > rt->max_body))
@@ -262,7 +263,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (path_known && (!get || !h->spec.get))
         return refuse(h, c, url, REFUSE_METHOD, 405, "method not allowed\n");
     if (*upload_size) return MHD_NO;
-    bool operator = !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
+    bool operator= !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
     if (h->spec.get && !operator) {
         /* the handler reads the target as sent, query and all; a NUL in it would hide what
          * follows, so the target must end where the request line says */
