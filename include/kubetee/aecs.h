@@ -25,6 +25,7 @@
 extern "C" {
 #endif
 
+#ifndef KT_TRUSTED
 typedef struct kt_aecs_client kt_aecs_client;
 
 typedef struct {
@@ -51,6 +52,7 @@ kt_status kt_aecs_client_peer(const kt_aecs_client *c, kt_report_body *enclave);
 
 /* Closes the session (the enclave's close is awaited) and frees. */
 void kt_aecs_client_free(kt_aecs_client *c);
+#endif
 
 /* Verifies AECS audit lines (docs/aecs.md "Audit log"), each ending in '\n': every line in
  * order, chained to the one before, its hash right and signed by identity (the AECS
@@ -61,6 +63,92 @@ void kt_aecs_client_free(kt_aecs_client *c);
 kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t identity[64], uint64_t from_seq,
                                const uint8_t from_hash[32], size_t *lines, uint64_t *last_seq,
                                uint8_t last_hash[32]);
+
+#ifdef KT_TRUSTED
+/* ---- in an enclave: a trusted application (library kt_aecs_ta_trusted) ----
+ * A TA proves itself to AECS by its quote in the session handshake (verified inside the
+ * AECS enclave, its platform judged by the TA platform policy the AECS admin set) and
+ * verifies the AECS enclave's quote against a policy compiled into the TA (measured: no
+ * host chooses it). Then each secret's own rules judge the TA's verified report body.
+ * The session runs over kt_service_client's enclave build: the TA's host program serves
+ * the OCALLs kt.service.Relay (kt_service_relay_serve) and kt.attest.Collateral/Time
+ * (kt_attest_serve_collateral) and sees only ciphertext.
+ *
+ *   static const char aecs_policy[] = "{\"allow_simulation\":true,\"simulation_root\":\"..\","
+ *                                     "\"rules\":[{\"mrenclave\":\"..\"}]}";
+ *   kt_policy *p;  kt_policy_parse(aecs_policy, strlen(aecs_policy), &p);
+ *   kt_aecs_ta *ta;
+ *   kt_aecs_ta_connect("127.0.0.1:7443", p, &ta);          (p may be freed after it)
+ *   kt_aecs_secret *k;
+ *   kt_aecs_ta_get(ta, "payments", "db-key", 0, &k);     ... k->data, k->len ...
+ *   kt_aecs_secret_free(k);                               (wiped)
+ *   kt_aecs_ta_close(ta);
+ */
+#include <kubetee/session.h>
+
+typedef struct kt_aecs_ta kt_aecs_ta;
+
+/* A secret as AECS handed it over, in enclave memory; kt_aecs_secret_free wipes it. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    uint64_t version;  /* the version handed over */
+    const char *type;  /* "SECRET_TYPE_AES256_KEY", ... (static text) */
+} kt_aecs_secret;
+
+/* Connects to AECS at target (what the host relays to, "host:port") and runs the
+ * handshake: KT_ERR_DENIED when the AECS enclave fails aecs (nothing is sent to it then)
+ * or when AECS refuses this TA (its platform, with AECS's reason); the transport's error
+ * otherwise. aecs is needed only during the call. */
+kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out);
+
+/* aecs.GetSecret: the secret service/name (version 0: the newest) when one of its rules
+ * admits this TA's verified identity; AECS's refusal comes back as its status with its
+ * reason in kt_last_error(). */
+kt_status kt_aecs_ta_get(kt_aecs_ta *ta, const char *service, const char *name, uint64_t version,
+                         kt_aecs_secret **out);
+
+/* TA-bound secrets: owned by one of this TA's verified identities, chosen by bind (the
+ * values come from the TA's quote, never from the request), invisible to every other TA.
+ * Quotas apply (AECS's TA secrets quota, its data size limit). */
+typedef enum {
+    KT_AECS_BIND_MRENCLAVE = 1, /* only this exact enclave */
+    KT_AECS_BIND_MRSIGNER = 2,  /* any enclave of this signer and product id (ISVPRODID) */
+} kt_aecs_bind;
+
+typedef struct {
+    kt_aecs_bind bind;
+    const char *name;          /* [A-Za-z0-9][A-Za-z0-9._-], at most 64 bytes */
+    const char *type;          /* "SECRET_TYPE_AES256_KEY", "SECRET_TYPE_RSA_KEY_PAIR", ... */
+    const char *const *params; /* key, value, key, value, ..., NULL (bit_length, pkcs_type,
+                                  subject, days); NULL: none */
+    const uint8_t *data;       /* IMPORT_DATA, CONFIGURATIONS, an imported CERTIFICATE */
+    size_t len;
+} kt_aecs_ta_spec;
+
+/* aecs.TaCreateSecret: KT_ERR_EXISTS when this identity has a secret of that name. The
+ * new secret is version 1; *out (NULL: not wanted) gets its data. */
+kt_status kt_aecs_ta_create(kt_aecs_ta *ta, const kt_aecs_ta_spec *spec, kt_aecs_secret **out);
+/* aecs.TaGetSecret: this identity's own secret (version 0: the newest). */
+kt_status kt_aecs_ta_get_own(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name, uint64_t version,
+                             kt_aecs_secret **out);
+/* aecs.TaDestroySecret: this identity's own secret, every version. */
+kt_status kt_aecs_ta_destroy(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name);
+
+/* Any other AECS operation by name (aecs.<op>), as kt_aecs_call: *res is freed with
+ * protobuf_c_message_free_unpacked(*res, NULL); wipe what it holds of a secret first. */
+kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res);
+
+/* What the handshake proved about the AECS enclave. */
+kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs);
+
+/* The authenticated close (its outcome returned), then frees; NULL is nothing. */
+kt_status kt_aecs_ta_close(kt_aecs_ta *ta);
+
+/* Wipes the data and frees; NULL is nothing. */
+void kt_aecs_secret_free(kt_aecs_secret *s);
+#endif
 
 #ifdef __cplusplus
 }

@@ -309,6 +309,21 @@ bool kt_policy_allows_simulation(const kt_policy *p);
  * for policies built from rules; it needs allow_simulation. */
 kt_status kt_policy_set_simulation_root(kt_policy *p, const uint8_t root_sha256[32]);
 
+/* A platform-only policy: any identity, judged by its platform alone. A quote passes when
+ * it verifies, chains to Intel's root or (allow_simulation) to the one simulation root
+ * named by simulation_root (SHA-256 of its DER; required: the host hands over the anchor),
+ * has one of tcb_statuses (a bit per kt_tcb_status; 0: UpToDate only), and is not a debug
+ * enclave unless allow_debug. Who the enclave is stays for the caller to judge (AECS: each
+ * secret's rules). */
+typedef struct {
+    bool allow_simulation;
+    uint8_t simulation_root[32];
+    bool allow_debug;
+    uint32_t tcb_statuses;
+} kt_platform_policy;
+#define KT_TCB_BIT(s) (1u << (s))
+kt_status kt_policy_from_platform(const kt_platform_policy *pp, kt_policy **out);
+
 /* The policy without a policy file: what every policy refuses unless it says otherwise
  * (TCB statuses other than UpToDate, debug enclaves and debug TDs, TDs bound to a service
  * TD, simulated quotes unless allow_simulation), for any identity. */

@@ -135,6 +135,16 @@ void kt_service_set_client_policy(const char *json);
     {                                                                                              \
         kt_service_set_client_policy(json);                                                        \
     }
+/* Or any client enclave whose quote verifies here (collateral and time from the host, as
+ * above) and whose platform passes p (kt_platform_policy: simulation root pinned by its
+ * hash, debug, TCB statuses), whoever it is: its identity is left to the remote
+ * functions (kt_service_caller; AECS: each secret's rules). Set at run time from the
+ * enclave's own state (AECS: what its admin sealed), never from the host's word; p is
+ * copied. Until it is set, and after NULL, no such enclave is served. KT_ERR_STATE when
+ * the enclave compiled in KT_SERVICE_CLIENT_POLICY (one gate for quote clients), a
+ * policy's error when p is not a usable one. Sessions established before a change keep
+ * what their handshake proved. */
+kt_status kt_service_accept_any_enclave(const kt_platform_policy *p);
 /* Inside a remote function the service runs for a session: what that session's
  * handshake proved about its peer (the only source of a caller's identity), and the
  * session id. KT_ERR_STATE anywhere else (an ECALL, another thread). */
