@@ -376,6 +376,33 @@ kt_status kt_policy_default(bool allow_simulation, kt_policy **out)
     return KT_OK;
 }
 
+kt_status kt_policy_from_platform(const kt_platform_policy *pp, kt_policy **out)
+{
+    static const uint8_t zero[32];
+    if (!pp || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    uint32_t known = (1u << (KT_TCB_REVOKED + 1)) - 1;
+    if (pp->tcb_statuses & ~known) return kt_fail(KT_ERR_INVALID_ARGUMENT, "platform policy: unknown TCB status bits");
+    if (pp->tcb_statuses & (KT_TCB_BIT(KT_TCB_REVOKED) | KT_TCB_BIT(KT_TCB_UNKNOWN)))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "platform policy: a %s platform is never accepted",
+                       kt_tcb_status_name(pp->tcb_statuses & KT_TCB_BIT(KT_TCB_REVOKED) ? KT_TCB_REVOKED : KT_TCB_UNKNOWN));
+    bool pinned = !kt_equal(pp->simulation_root, zero, 32);
+    if (pp->allow_simulation && !pinned)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "platform policy: allow_simulation names no simulation_root "
+                                                "(the SHA-256 of the one simulation root accepted)");
+    if (!pp->allow_simulation && pinned)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "platform policy: a simulation_root without allow_simulation");
+    kt_status st = kt_policy_default(pp->allow_simulation, out);
+    if (st) return st;
+    kt_policy *p = *out;
+    p->rules[0].allow_debug = pp->allow_debug;
+    if (pp->tcb_statuses) p->accepted = pp->tcb_statuses;
+    if (pinned) {
+        memcpy(p->sim_root, pp->simulation_root, 32);
+        p->has_sim_root = true;
+    }
+    return KT_OK;
+}
+
 #ifndef KT_TRUSTED /* an enclave's policies are compiled in, never read from the host */
 kt_status kt_policy_load(const char *path, kt_policy **out)
 {

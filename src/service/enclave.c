@@ -10,7 +10,10 @@
  * the session made. The clients served are the keys the enclave compiled in
  * (KT_SERVICE_CLIENT_KEYS) and the enclaves its compiled-in policy admits
  * (KT_SERVICE_CLIENT_POLICY: their quotes verified here, collateral and time from the
- * host, the anchor judged by the policy): the host cannot choose them. */
+ * host, the anchor judged by the policy): the host cannot choose them. Or, under a
+ * platform policy the enclave sets at run time (kt_service_accept_any_enclave), any
+ * enclave whose quote verifies on an accepted platform; its remote functions judge who
+ * it is. */
 #include <kubetee/service.h>
 #include <kubetee/session.h>
 #include <kubetee/trusted.h>
@@ -30,6 +33,7 @@ typedef struct {
     bool busy;
     kt_key *keys[KT_SERVICE_MAX_CLIENTS]; /* the session's peer rule points at them */
     size_t n_keys;
+    kt_policy *platform; /* the platform gate as it was at the Hello (the peer rule points at it) */
 } slot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,6 +46,8 @@ static size_t client_count;
 static bool any_client;
 static const char *policy_json; /* KT_SERVICE_CLIENT_POLICY's text */
 static kt_policy *client_policy; /* parsed once, at the first Hello; lives with the enclave */
+static kt_platform_policy platform; /* kt_service_accept_any_enclave's, under the lock */
+static bool has_platform;
 /* the session whose request this thread is running (kt_service_caller) */
 static __thread slot *current;
 
@@ -59,6 +65,36 @@ void kt_service_accept_any_key(void)
 void kt_service_set_client_policy(const char *json)
 {
     policy_json = json;
+}
+
+kt_status kt_service_accept_any_enclave(const kt_platform_policy *p)
+{
+    if (policy_json)
+        return kt_fail(KT_ERR_STATE, "service: the enclave compiled in a client policy (KT_SERVICE_CLIENT_POLICY); "
+                                     "a platform policy would be a second gate for quote clients");
+    kt_policy *check = NULL;
+    kt_status st = p ? kt_policy_from_platform(p, &check) : KT_OK;
+    kt_policy_free(check);
+    if (st) return st;
+    pthread_mutex_lock(&lock);
+    has_platform = p != NULL;
+    if (p)
+        platform = *p;
+    else
+        memset(&platform, 0, sizeof platform);
+    pthread_mutex_unlock(&lock);
+    return KT_OK;
+}
+
+/* The platform gate for one session, as it is now (NULL: none set). */
+static kt_status load_platform(kt_policy **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&lock);
+    kt_platform_policy p = platform;
+    bool has = has_platform;
+    pthread_mutex_unlock(&lock);
+    return has ? kt_policy_from_platform(&p, out) : KT_OK;
 }
 
 /* The compiled-in client policy, parsed under the lock the first time it is needed. */
@@ -100,7 +136,7 @@ static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
 static kt_status load_clients(kt_key **keys, size_t *n)
 {
     *n = 0;
-    if (!client_count && (any_client || policy_json)) return KT_OK;
+    if (!client_count && (any_client || policy_json || has_platform)) return KT_OK;
     if (!client_count)
         return kt_fail(KT_ERR_DENIED, "service: the enclave names no clients (KT_SERVICE_CLIENT_KEYS or "
                                       "KT_SERVICE_CLIENT_POLICY)");
@@ -148,6 +184,7 @@ static slot *free_slot(void)
 static void release(slot *sl)
 {
     kt_session_free(sl->s);
+    kt_policy_free(sl->platform);
     free_keys(sl->keys, sl->n_keys);
     memset(sl, 0, sizeof *sl);
 }
@@ -180,6 +217,7 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
     const kt_policy *policy = NULL;
     kt_status st = load_clients(sl->keys, &sl->n_keys);
     if (!st) st = load_policy(&policy);
+    if (!st && !policy && !(st = load_platform(&sl->platform))) policy = sl->platform;
     /* now 0: the host's clock when the client's quote is verified (at Finish) */
     kt_session_config c = {.role = KT_SESSION_RESPONDER, .quote = quote};
     c.peer.keys = (const kt_key *const *)sl->keys;
@@ -203,6 +241,8 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
         kt_session_free(s);
         free_keys(sl->keys, sl->n_keys);
         sl->n_keys = 0;
+        kt_policy_free(sl->platform);
+        sl->platform = NULL;
     }
     sl->busy = false;
     pthread_mutex_unlock(&lock);
@@ -241,11 +281,12 @@ static void give_back(slot *sl, bool end, Kubetee__Enclave__V1__EnclaveStepResul
 }
 
 /* What the handshake proved, hashed: the host counts sessions per peer by it. */
-static kt_status peer_identity(const kt_session *s, uint8_t out[KT_SHA256_LEN])
+static kt_status peer_identity(const kt_session *s, uint8_t out[KT_SHA256_LEN], uint32_t *proof)
 {
     kt_session_peer_info p;
     kt_status st = kt_session_peer(s, &p);
     if (st) return st;
+    *proof = (uint32_t)p.proof;
     uint8_t b[1 + 64];
     b[0] = (uint8_t)p.proof;
     if (p.proof == KT_SESSION_PROOF_QUOTE) {
@@ -265,11 +306,14 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     kt_buf out = {0};
     bool end = false;
     if (kt_session_handshake(sl->s, req->message.data, req->message.len, &out)) {
-        st = refused(res, kt_session_refusal_name(kt_session_last_refusal(sl->s)));
+        kt_session_refusal r = kt_session_last_refusal(sl->s);
+        /* a peer refused is told why (its own proof against the gate), in words */
+        if (r == KT_SESSION_PEER_REFUSED && !(res->reason = kt_call_strdup(kt_last_error()))) st = KT_ERR_NO_MEMORY;
+        if (!st) st = refused(res, kt_session_refusal_name(r));
         end = true; /* a refused handshake message ends the handshake */
     } else {
         uint8_t peer[KT_SHA256_LEN];
-        if (!(st = peer_identity(sl->s, peer))) st = put_bytes(&res->peer, peer, sizeof peer);
+        if (!(st = peer_identity(sl->s, peer, &res->proof))) st = put_bytes(&res->peer, peer, sizeof peer);
     }
     kt_buf_free(&out);
     give_back(sl, end || st, res);

@@ -17,6 +17,18 @@
 
 #define N_SESSION_REFUSALS (KT_SESSION_STATE + 1)
 
+/* How long the enclave took to judge a client's proof (the Finish step: a quote verified
+ * inside the enclave, with collateral over OCALLs, or a key's signature), by outcome. */
+static const double latency_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+#define N_LE (sizeof latency_le / sizeof latency_le[0])
+enum { LAT_QUOTE, LAT_KEY, LAT_REFUSED, N_LAT };
+static const char *const latency_label[N_LAT] = {"quote", "key", "refused"};
+typedef struct {
+    uint64_t bucket[N_LE + 1]; /* the last: over every bound */
+    uint64_t count;
+    double sum;
+} latency;
+
 struct kt_service_host {
     kt_enclave *enclave;
     kt_service_table *table;
@@ -27,6 +39,7 @@ struct kt_service_host {
     uint64_t session_refusals[N_SESSION_REFUSALS + 1]; /* by kt_session_refusal; last: other */
     uint64_t expire_every_ms;
     uint64_t log_second, log_count, log_suppressed; /* refusal lines: 10 a second */
+    latency attest[N_LAT];
 };
 
 #define REFUSAL_LINES_PER_SECOND 10
@@ -36,7 +49,7 @@ typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
 
 /* The enclave's refusal, counted by a name the session library has (an allow-list: the
  * enclave's words never become a label), and as the call's error. */
-static kt_status enclave_refused(kt_service_host *h, const char *name)
+static kt_status enclave_refused(kt_service_host *h, const char *name, const char *reason)
 {
     size_t r = N_SESSION_REFUSALS;
     for (size_t i = 1; i < N_SESSION_REFUSALS; i++)
@@ -48,9 +61,12 @@ static kt_status enclave_refused(kt_service_host *h, const char *name)
         h->session_refusals[r]++;
         pthread_mutex_unlock(&h->lock);
     }
-    char esc[64];
-    return kt_fail(r == KT_SESSION_PEER_REFUSED ? KT_ERR_DENIED : KT_ERR_VERIFY, "service: the enclave refused the message: %s",
-                   kt_escape(name, strlen(name), esc, sizeof esc));
+    char esc[64], why[512];
+    kt_status code = r == KT_SESSION_PEER_REFUSED ? KT_ERR_DENIED : KT_ERR_VERIFY;
+    kt_escape(name, strlen(name), esc, sizeof esc);
+    if (reason && *reason)
+        return kt_fail(code, "service: %s: %s", esc, kt_escape(reason, strlen(reason), why, sizeof why));
+    return kt_fail(code, "service: the enclave refused the message: %s", esc);
 }
 
 /* One line per session event, the session named by its id (the host routes by it). */
@@ -129,7 +145,7 @@ static kt_status hello(kt_service_host *h, const ProtobufCBinaryData *msg, Kubet
     if (st) return st;
     step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
     st = ecall(h, "kt.service.Hello", msg->data, msg->len, &res);
-    if (!st && *res.refusal) st = enclave_refused(h, res.refusal);
+    if (!st && *res.refusal) st = enclave_refused(h, res.refusal, res.reason);
     if (!st && res.session_id.len != KT_SERVICE_ID_LEN) st = kt_fail(KT_ERR_MALFORMED, "service: the enclave gave no session id");
     if (!st && (st = kt_service_bind(h->table, slot, res.session_id.data))) drop(h, res.session_id.data);
     if (st)
@@ -140,12 +156,27 @@ static kt_status hello(kt_service_host *h, const ProtobufCBinaryData *msg, Kubet
     return st;
 }
 
+static void count_latency(kt_service_host *h, int kind, uint64_t ms)
+{
+    double sec = (double)ms / 1000.0;
+    size_t b = 0;
+    while (b < N_LE && sec > latency_le[b]) b++;
+    pthread_mutex_lock(&h->lock);
+    h->attest[kind].bucket[b]++;
+    h->attest[kind].count++;
+    h->attest[kind].sum += sec;
+    pthread_mutex_unlock(&h->lock);
+}
+
 static kt_status finish(kt_service_host *h, const uint8_t id[KT_SERVICE_ID_LEN], const ProtobufCBinaryData *msg)
 {
     step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    uint64_t t0 = kt_service_now_ms();
     kt_status st = ecall(h, "kt.service.Finish", msg->data, msg->len, &res);
+    if (!st) count_latency(h, *res.refusal ? LAT_REFUSED : res.proof == KT_SESSION_PROOF_QUOTE ? LAT_QUOTE : LAT_KEY,
+                           kt_service_now_ms() - t0);
     if (!st && *res.refusal) {
-        st = enclave_refused(h, res.refusal);
+        st = enclave_refused(h, res.refusal, res.reason);
         if (res.ended) kt_service_remove(h->table, id);
     } else if (!st && res.peer.len != KT_SERVICE_PEER_ID_LEN) {
         st = kt_fail(KT_ERR_MALFORMED, "service: the enclave gave no peer identity");
@@ -193,7 +224,7 @@ static kt_status relay_record(kt_service_host *h, const ProtobufCBinaryData *rec
     step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
     st = ecall(h, "kt.service.Call", rec->data, rec->len, &res);
     kt_service_call_end(h->table, call, kt_service_now_ms());
-    if (!st && *res.refusal) st = enclave_refused(h, res.refusal);
+    if (!st && *res.refusal) st = enclave_refused(h, res.refusal, res.reason);
     if (!st && closing != res.ended)
         st = kt_fail(KT_ERR_INVALID_ARGUMENT, closing ? "service: Close carried a record that is not a close"
                                                       : "service: Call carried the close record (use Close)");
@@ -294,13 +325,37 @@ size_t kt_service_host_methods(kt_service_host *h, kt_rpc_method out[KT_SERVICE_
     return KT_SERVICE_METHODS;
 }
 
+static void latency_metrics(const latency lat[N_LAT], kt_buf *out)
+{
+    static const char name[] = "kubetee_enclave_attestation_seconds";
+    kt_buf_printf(out, "# HELP %s How long the enclave took to judge a client's proof (its quote verified inside "
+                       "the enclave, or its key's signature), by outcome\n# TYPE %s histogram\n", name, name);
+    for (int k = 0; k < N_LAT; k++) {
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= N_LE; b++) {
+            cum += lat[k].bucket[b];
+            if (b < N_LE)
+                kt_buf_printf(out, "%s_bucket{proof=\"%s\",le=\"%g\"} %llu\n", name, latency_label[k], latency_le[b],
+                              (unsigned long long)cum);
+            else
+                kt_buf_printf(out, "%s_bucket{proof=\"%s\",le=\"+Inf\"} %llu\n", name, latency_label[k],
+                              (unsigned long long)cum);
+        }
+        kt_buf_printf(out, "%s_sum{proof=\"%s\"} %.6f\n%s_count{proof=\"%s\"} %llu\n", name, latency_label[k], lat[k].sum,
+                      name, latency_label[k], (unsigned long long)lat[k].count);
+    }
+}
+
 void kt_service_host_metrics(kt_service_host *h, kt_buf *out)
 {
     kt_service_metrics(h->table, out);
     uint64_t c[N_SESSION_REFUSALS + 1];
+    latency lat[N_LAT];
     pthread_mutex_lock(&h->lock);
     memcpy(c, h->session_refusals, sizeof c);
+    memcpy(lat, h->attest, sizeof lat);
     pthread_mutex_unlock(&h->lock);
+    latency_metrics(lat, out);
     for (size_t i = 1; i <= N_SESSION_REFUSALS; i++) {
         char label[64];
         snprintf(label, sizeof label, "reason=\"%s\"",

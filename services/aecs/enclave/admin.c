@@ -71,6 +71,7 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     rs->audit_seq = ae.audit_seq;
     if (!st) st = kt_call_bytes(&rs->audit_hash, ae.audit_hash, 32);
     rs->store_revision = ae.revision;
+    if (!st) st = ae_platform_to_msg(&rs->ta_platform);
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
     ae_audit(&c, "Status", "", st);
     pthread_mutex_unlock(&ae_lock);
@@ -80,7 +81,7 @@ OP(Status, StatusRequest, status_request, StatusResponse, status_response)
 
 #define MASTER_AAD "kubetee.aecs.master.v1"
 
-static kt_status init_body(const ae_caller *c, ae_pubkey **admin)
+static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequest *rq, ae_pubkey **admin)
 {
     if (ae.phase != AE_UNINIT)
         return ae.phase == AE_READY ? kt_fail(KT_ERR_EXISTS, "AECS is initialised already: init is refused")
@@ -88,7 +89,9 @@ static kt_status init_body(const ae_caller *c, ae_pubkey **admin)
     if (!c->key) return kt_fail(KT_ERR_DENIED, "init: the first admin proves itself with a key");
     size_t n = ae_obj_count("");
     if (n) return kt_fail(KT_ERR_STATE, "init: the store holds %zu objects; init only runs on an empty store", n);
-    kt_status st = KT_OK;
+    kt_platform_policy tp = {0};
+    kt_status st = rq->ta_platform ? ae_platform_from_msg(rq->ta_platform, &tp) : KT_OK;
+    if (st) return kt_fail_context(st, "init");
     if (!ae.master_version) { /* a new storage key, sealed for this CPU, signer and product */
         kt_buf blob = {0};
         uint64_t v;
@@ -106,8 +109,12 @@ static kt_status init_body(const ae_caller *c, ae_pubkey **admin)
     ae.n_admins = 1;
     ae.admin_type[0] = c->key_type;
     memcpy(ae.admin_raw[0], c->raw, 64);
-    if ((st = ae_state_save())) {
+    ae.ta_platform = tp;
+    ae.has_ta_platform = rq->ta_platform != NULL;
+    if ((st = ae_state_save()) || (st = ae_platform_apply())) {
         ae.n_admins = 0;
+        ae.has_ta_platform = false;
+        ae_platform_apply();
         return kt_fail_context(st, "init");
     }
     ae.phase = AE_READY;
@@ -116,12 +123,11 @@ static kt_status init_body(const ae_caller *c, ae_pubkey **admin)
 
 static kt_status Init(const Kubetee__Aecs__V1__InitRequest *rq, Kubetee__Aecs__V1__InitResponse *rs)
 {
-    (void)rq;
     ae_caller c;
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
-    st = init_body(&c, &rs->admin);
+    st = init_body(&c, rq, &rs->admin);
     ae_audit(&c, "Init", "", st);
     if (!st) ae_state_save(); /* the checkpoint holds the init's own line */
     pthread_mutex_unlock(&ae_lock);

@@ -37,6 +37,9 @@ typedef struct {
     uint64_t audit_seq;
     uint8_t audit_hash[32];
     uint64_t revision; /* the store revision last seen */
+    bool has_ta_platform; /* the TA platform policy an admin set (platform.c) */
+    kt_platform_policy ta_platform;
+    uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
 } ae_globals;
 extern ae_globals ae;
 extern pthread_mutex_t ae_lock;
@@ -99,6 +102,15 @@ void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b);
 kt_status ae_generate(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *out);
 /* The public part of a secret's data: a PEM public key or certificate. */
 kt_status ae_public_part(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *pem);
+/* ---- the TA platform policy (platform.c) ---- */
+kt_status ae_platform_from_msg(const Kubetee__Aecs__V1__TaPlatformPolicy *m, kt_platform_policy *out);
+kt_status ae_platform_to_msg(Kubetee__Aecs__V1__TaPlatformPolicy **out);
+/* the service's gate follows the policy in force (after the state is loaded or changed) */
+kt_status ae_platform_apply(void);
+/* The caller is a TA: AECS ready, proven by an SGX quote, its platform passing the
+ * policy in force now (simulation, debug, TCB status). Every TA operation starts here. */
+kt_status ae_ta_only(const ae_caller *c);
+
 /* Whether a TA's verified report body passes one of the rules. */
 kt_status ae_policy_admits(const ae_spec *spec, const kt_report_body *ta);
 #endif

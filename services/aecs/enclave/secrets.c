@@ -330,12 +330,8 @@ static kt_status getsecret_body(const ae_caller *c, const Kubetee__Aecs__V1__Get
     char key[KT_STORE_KEY_MAX + 1];
     ae_secret *s = NULL;
     uint64_t ov;
-    kt_status st = ae_ready();
+    kt_status st = ae_ta_only(c);
     if (st) return st;
-    if (c->key)
-        return kt_fail(KT_ERR_DENIED, "a secret goes only to an enclave proven by its quote; a key caller (an admin) "
-                                      "manages secrets and never reads them");
-    if (c->peer.tee != KT_TEE_SGX) return kt_fail(KT_ERR_DENIED, "only SGX enclaves get secrets");
     if ((st = secret_key(rq->service, rq->name, key))) return st;
     st = load(key, &s, &ov);
     if (st == KT_ERR_NOT_FOUND) /* as a refusal would: no oracle for names */

@@ -30,6 +30,8 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     ae.max_secrets = bounded(rq->max_secrets, 256, 100000);
     ae.max_data = bounded(rq->max_data, 16384, 256 * 1024);
     ae.keep_versions = bounded(rq->keep_versions, 8, 64);
+    ae.max_ta_secrets = bounded(rq->max_ta_secrets, 16, 100000);
+    ae.max_ta_total = bounded(rq->max_ta_total, 4096, 1000000);
     kt_buf blob = {0}, plain = {0}, aad = {0};
     bool found;
     uint64_t v, objects = 0, damaged = 0;
@@ -82,6 +84,8 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
         ae_obj_reset();
         kt_wipe(ae.master, sizeof ae.master);
         ae.phase = AE_STOPPED;
+        ae.has_ta_platform = false;
+        ae_platform_apply();
     } else {
         ae_audit(NULL, "Start", phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
@@ -170,6 +174,8 @@ static kt_status restore_body(const ae_caller *c, const Kubetee__Aecs__V1__Resto
         kt_wipe(ae.master, sizeof ae.master);
         ae.n_admins = 0;
         ae.state_version = 0;
+        ae.has_ta_platform = false;
+        ae_platform_apply();
         return st;
     }
     ae.master_version = v;

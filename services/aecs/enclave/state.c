@@ -1,4 +1,5 @@
-/* aecs/state: the admins and the audit checkpoint, sealed like every object. */
+/* aecs/state: the admins, the TA platform policy and the audit checkpoint, sealed like
+ * every object. */
 #include "aecs.h"
 
 #include <string.h>
@@ -19,6 +20,20 @@ kt_status ae_state_save(void)
     s.audit_seq = ae.audit_seq;
     s.audit_hash.data = ae.audit_hash;
     s.audit_hash.len = 32;
+    Kubetee__Aecs__V1__TaPlatformPolicy tp = KUBETEE__AECS__V1__TA_PLATFORM_POLICY__INIT;
+    char *names[KT_TCB_REVOKED + 1];
+    if (ae.has_ta_platform) {
+        tp.allow_simulation = ae.ta_platform.allow_simulation;
+        tp.allow_debug = ae.ta_platform.allow_debug;
+        if (tp.allow_simulation) {
+            tp.simulation_root.data = ae.ta_platform.simulation_root;
+            tp.simulation_root.len = 32;
+        }
+        for (int t = 0; t <= KT_TCB_REVOKED; t++)
+            if (ae.ta_platform.tcb_statuses & KT_TCB_BIT(t)) names[tp.n_tcb_statuses++] = (char *)kt_tcb_status_name((kt_tcb_status)t);
+        tp.tcb_statuses = names;
+        s.ta_platform = &tp;
+    }
     kt_buf b = {0};
     uint64_t v;
     kt_status st = ae_pack(&s.base, &b);
@@ -45,6 +60,12 @@ kt_status ae_state_load(void)
         ae.admin_type[i] = (uint8_t)s->admins[i]->type;
         if (!st) memcpy(ae.admin_raw[i], s->admins[i]->raw.data, 64);
     }
+    kt_platform_policy tp = {0};
+    if (!st && s->ta_platform && ae_platform_from_msg(s->ta_platform, &tp))
+        st = kt_fail_context(KT_ERR_VERIFY, "aecs/state: the TA platform policy");
+    ae.has_ta_platform = !st && s->ta_platform;
+    ae.ta_platform = tp;
+    if (!st) st = ae_platform_apply();
     ae.n_admins = s->n_admins;
     ae.audit_seq = s->audit_seq;
     memcpy(ae.audit_hash, s->audit_hash.data, 32);

@@ -18,7 +18,10 @@ typedef struct {
     char audit_file[1024];  /* where the audit lines go */
     char limits[512];       /* the enclave service's limits (kt_service_limits_parse) */
     char log_format[8];
-    unsigned max_services, max_secrets, max_data, keep_versions, drain_ms;
+    char collateral[1024];       /* TA quotes: a collateral directory or a PCCS/PCS URL ("": the sim platform's) */
+    char collateral_root[1024];  /* the anchor for a URL's collateral (PEM) */
+    char collateral_cache[1024]; /* where a URL's collateral is kept */
+    unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
 } aecs_config;
 
 /* Defaults, then --config FILE (YAML, or $KT_AECS_CONFIG), then KT_AECS_<NAME>, then

@@ -26,10 +26,15 @@ static const struct {
     {"audit_file", S(audit_file), "/var/lib/kubetee/aecs/audit.log", "the audit log (JSON lines, hash-chained)"},
     {"limits", S(limits), "", "session limits: max_message=,max_sessions=,max_per_peer=,handshake_ms=,idle_ms="},
     {"log_format", S(log_format), "kv", "kv or json"},
+    {"collateral", S(collateral), "", "collateral for TAs' quotes: a directory or a PCCS/PCS URL (default: the sim platform's)"},
+    {"collateral_root", S(collateral_root), "", "with a collateral URL: the trust anchor (PEM file)"},
+    {"collateral_cache", S(collateral_cache), "", "with a collateral URL: the directory the fetched collateral is kept in"},
     {"max_services", U(max_services), "64", "quota: registered services"},
     {"max_secrets", U(max_secrets), "256", "quota: secrets of one service"},
     {"max_data", U(max_data), "16384", "quota: bytes of one secret's data"},
     {"keep_versions", U(keep_versions), "8", "versions kept of each secret"},
+    {"max_ta_secrets", U(max_ta_secrets), "16", "quota: TA-bound secrets of one TA identity"},
+    {"max_ta_total", U(max_ta_total), "4096", "quota: TA-bound secrets of all TAs"},
     {"drain_ms", U(drain_ms), "5000", "on SIGTERM, how long calls under way may finish"},
 };
 #undef S

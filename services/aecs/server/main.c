@@ -60,6 +60,27 @@ static void metrics(void *ctx, kt_buf *out)
     kt_rpc_server_metrics(&server, 1, out);
 }
 
+/* Collateral and time for the TAs' quotes, which the enclave verifies and judges by the
+ * TA platform policy its admin set: the host only hands them over. */
+static kt_status serve_collateral(const aecs_config *c)
+{
+    const char *coll = c->collateral;
+    bool url = !strncmp(coll, "http://", 7) || !strncmp(coll, "https://", 8);
+    if (url && (!c->collateral_root[0] || !c->collateral_cache[0]))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "a collateral URL needs collateral_root and collateral_cache");
+    kt_sim_qe *qe = NULL;
+    if (!coll[0]) {
+        kt_status st = kt_sim_qe_open(c->sim_dir[0] ? c->sim_dir : NULL, &qe);
+        if (st) return kt_fail_context(st, "the sim platform's collateral (or set collateral)");
+        coll = kt_sim_qe_collateral_dir(qe);
+    }
+    kt_status st = kt_attest_serve_collateral(coll, c->collateral_root[0] ? c->collateral_root : NULL,
+                                              c->collateral_cache[0] ? c->collateral_cache : NULL);
+    if (!st) kt_log(KT_LOG_INFO, "aecs.collateral", "source", coll, NULL);
+    kt_sim_qe_free(qe);
+    return st;
+}
+
 static kt_status start_enclave(const aecs_config *c)
 {
     char **tail = NULL;
@@ -72,6 +93,8 @@ static kt_status start_enclave(const aecs_config *c)
     rq.max_secrets = c->max_secrets;
     rq.max_data = c->max_data;
     rq.keep_versions = c->keep_versions;
+    rq.max_ta_secrets = c->max_ta_secrets;
+    rq.max_ta_total = c->max_ta_total;
     rq.audit_tail = tail;
     rq.n_audit_tail = n;
     st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
@@ -104,6 +127,7 @@ int main(int argc, char **argv)
     if (kt_store_open(c.store, &store)) return fail("store");
     if (aecs_host_open(store, c.audit_file)) return fail("audit file");
     if (sim && kt_attest_serve_quotes(sim)) return fail("sim quoting enclave");
+    if (serve_collateral(&c)) return fail("collateral for TA quotes");
     if (kt_enclave_create(c.enclave, &o, &enclave)) return fail("enclave");
     if (start_enclave(&c)) return fail("enclave start");
     kt_rpc_method m[KT_SERVICE_METHODS];

@@ -9,7 +9,7 @@
 
 #include <kubetee/base.h>
 
-#define KT_GATE_ABI 2 /* 2: EGETKEY answers SGX error codes; ECALL names carry lengths */
+#define KT_GATE_ABI 3 /* 2: EGETKEY answers SGX error codes; ECALL names carry lengths; 3: 512-byte details */
 
 enum { KT_GATE_INIT = 1, KT_GATE_ECALL = 2, KT_GATE_FINI = 3 };
 
@@ -67,7 +67,7 @@ typedef struct {
     uint8_t *res; /* ECALL: packed response: res_inline, or host_alloc'd */
     size_t res_len;
     uint8_t res_inline[512]; /* ECALL: room for a small response */
-    char detail[256];        /* reason for a failure, from the enclave */
+    char detail[512];        /* reason for a failure, from the enclave */
 } kt_gate_call;
 
 typedef kt_status (*kt_gate_entry)(kt_gate_call *call);

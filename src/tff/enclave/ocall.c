@@ -18,7 +18,7 @@ kt_status kt_ocall(const char *name, const void *req, void *res)
     if (st) return st;
     uint8_t *out = NULL;
     size_t out_len = 0;
-    char detail[256] = "";
+    char detail[512] = "";
     st = h->ocall(h->ctx, name, ((const ProtobufCMessage *)req)->descriptor->name,
                   ((const ProtobufCMessage *)res)->descriptor->name, packed, len, &out, &out_len,
                   detail, sizeof detail);

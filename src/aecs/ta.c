@@ -1,0 +1,192 @@
+/* The AECS client inside a trusted application (include/kubetee/aecs.h, the KT_TRUSTED
+ * section): kt_service_client's enclave build carries the session (the host relays it
+ * with kt.service.Relay), this enclave's quote proves it to AECS, and the AECS enclave's
+ * quote must pass the policy the TA gives. Secrets come back into enclave memory only;
+ * every copy made on the way is wiped. */
+#include <kubetee/aecs.h>
+#include <kubetee/service.h>
+#include <kubetee/trusted.h>
+#include "aecs.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct kt_aecs_ta {
+    kt_service_client *c;
+};
+
+static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
+{
+    (void)ctx;
+    return kt_quote_create(rd, out);
+}
+
+kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out)
+{
+    if (!target || !aecs || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: target, policy and out are required");
+    *out = NULL;
+    kt_aecs_ta *ta = calloc(1, sizeof *ta);
+    if (!ta) return kt_fail(KT_ERR_NO_MEMORY, "aecs ta: out of memory");
+    /* now 0: the host's clock when AECS's quote is verified; collateral from the host,
+     * its anchor judged by aecs */
+    kt_service_client_config cfg = {.quote = quote, .timeout_ms = 30000};
+    cfg.peer.policy = aecs;
+    kt_status st = kt_service_client_connect(target, &cfg, &ta->c);
+    if (st) {
+        free(ta);
+        return kt_fail_context(st, "aecs ta");
+    }
+    *out = ta;
+    return KT_OK;
+}
+
+kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res)
+{
+    if (!ta || !op || !req || !res_type || !res) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: NULL argument");
+    char fn[96];
+    if (strlen(op) > sizeof fn - 6) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: an operation name is at most %zu bytes", sizeof fn - 6);
+    strcpy(fn, "aecs.");
+    strcat(fn, op);
+    return kt_service_client_call(ta->c, fn, req, res_type, res);
+}
+
+/* A GetSecretResponse's data as a kt_aecs_secret; the response's copy is wiped. */
+static kt_status take_secret(ProtobufCMessage *m, kt_aecs_secret **out)
+{
+    Kubetee__Aecs__V1__GetSecretResponse *r = (Kubetee__Aecs__V1__GetSecretResponse *)m;
+    kt_status st = KT_OK;
+    kt_aecs_secret *s = out ? calloc(1, sizeof *s) : NULL;
+    if (out && (!s || (r->data.len && !(s->data = malloc(r->data.len))))) {
+        free(s);
+        s = NULL;
+        st = kt_fail(KT_ERR_NO_MEMORY, "aecs ta: out of memory");
+    }
+    if (s) {
+        if (r->data.len) memcpy(s->data, r->data.data, r->data.len);
+        s->len = r->data.len;
+        s->version = r->version;
+        const ProtobufCEnumValue *t =
+            r->info ? protobuf_c_enum_descriptor_get_value(&kubetee__aecs__v1__secret_type__descriptor, r->info->type) : NULL;
+        s->type = t ? t->name : "SECRET_TYPE_UNSPECIFIED";
+        *out = s;
+    }
+    kt_wipe(r->data.data, r->data.len);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return st;
+}
+
+kt_status kt_aecs_ta_get(kt_aecs_ta *ta, const char *service, const char *name, uint64_t version,
+                         kt_aecs_secret **out)
+{
+    if (!service || !name || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: service, name and out are required");
+    *out = NULL;
+    Kubetee__Aecs__V1__GetSecretRequest rq = KUBETEE__AECS__V1__GET_SECRET_REQUEST__INIT;
+    rq.service = (char *)service;
+    rq.name = (char *)name;
+    rq.version = version;
+    ProtobufCMessage *res = NULL;
+    kt_status st = kt_aecs_ta_call(ta, "GetSecret", &rq.base, &kubetee__aecs__v1__get_secret_response__descriptor, &res);
+    return st ? st : take_secret(res, out);
+}
+
+static kt_status binding(kt_aecs_bind bind, Kubetee__Aecs__V1__TaBinding *out)
+{
+    if (bind == KT_AECS_BIND_MRENCLAVE) *out = KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRENCLAVE;
+    else if (bind == KT_AECS_BIND_MRSIGNER) *out = KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRSIGNER;
+    else return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: bind is KT_AECS_BIND_MRENCLAVE or KT_AECS_BIND_MRSIGNER");
+    return KT_OK;
+}
+
+kt_status kt_aecs_ta_create(kt_aecs_ta *ta, const kt_aecs_ta_spec *spec, kt_aecs_secret **out)
+{
+    if (out) *out = NULL;
+    if (!spec || !spec->name || !spec->type || (spec->len && !spec->data))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: a spec with a name and a type is required");
+    Kubetee__Aecs__V1__TaCreateSecretRequest rq = KUBETEE__AECS__V1__TA_CREATE_SECRET_REQUEST__INIT;
+    kt_status st = binding(spec->bind, &rq.binding);
+    if (st) return st;
+    const ProtobufCEnumValue *t =
+        protobuf_c_enum_descriptor_get_value_by_name(&kubetee__aecs__v1__secret_type__descriptor, spec->type);
+    if (!t || !t->value) {
+        char shown[64];
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: '%s' is not a secret type (SECRET_TYPE_AES256_KEY, ...)",
+                       kt_escape(spec->type, strlen(spec->type), shown, sizeof shown));
+    }
+    rq.type = (Kubetee__Aecs__V1__SecretType)t->value;
+    rq.name = (char *)spec->name;
+    rq.data.data = (uint8_t *)spec->data;
+    rq.data.len = spec->len;
+    size_t n = 0;
+    while (spec->params && spec->params[2 * n]) {
+        if (!spec->params[2 * n + 1])
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: param %s has no value", spec->params[2 * n]);
+        if (++n > 64) return kt_fail(KT_ERR_TOO_LARGE, "aecs ta: more than 64 params");
+    }
+    Kubetee__Aecs__V1__Param p[64], *pp[64];
+    for (size_t i = 0; i < n; i++) {
+        kubetee__aecs__v1__param__init(&p[i]);
+        p[i].key = (char *)spec->params[2 * i];
+        p[i].value = (char *)spec->params[2 * i + 1];
+        pp[i] = &p[i];
+    }
+    rq.params = pp;
+    rq.n_params = n;
+    ProtobufCMessage *res = NULL;
+    st = kt_aecs_ta_call(ta, "TaCreateSecret", &rq.base, &kubetee__aecs__v1__get_secret_response__descriptor, &res);
+    return st ? st : take_secret(res, out);
+}
+
+kt_status kt_aecs_ta_get_own(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name, uint64_t version,
+                             kt_aecs_secret **out)
+{
+    if (!name || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: name and out are required");
+    *out = NULL;
+    Kubetee__Aecs__V1__TaSecretRequest rq = KUBETEE__AECS__V1__TA_SECRET_REQUEST__INIT;
+    kt_status st = binding(bind, &rq.binding);
+    if (st) return st;
+    rq.name = (char *)name;
+    rq.version = version;
+    ProtobufCMessage *res = NULL;
+    st = kt_aecs_ta_call(ta, "TaGetSecret", &rq.base, &kubetee__aecs__v1__get_secret_response__descriptor, &res);
+    return st ? st : take_secret(res, out);
+}
+
+kt_status kt_aecs_ta_destroy(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name)
+{
+    if (!name) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: name is required");
+    Kubetee__Aecs__V1__TaSecretRequest rq = KUBETEE__AECS__V1__TA_SECRET_REQUEST__INIT;
+    kt_status st = binding(bind, &rq.binding);
+    if (st) return st;
+    rq.name = (char *)name;
+    ProtobufCMessage *res = NULL;
+    st = kt_aecs_ta_call(ta, "TaDestroySecret", &rq.base, &kubetee__aecs__v1__done__descriptor, &res);
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    return st;
+}
+
+kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs)
+{
+    if (!ta || !aecs) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: NULL argument");
+    kt_session_peer_info p;
+    kt_status st = kt_service_client_peer(ta->c, &p);
+    if (!st) *aecs = p.enclave;
+    return st;
+}
+
+kt_status kt_aecs_ta_close(kt_aecs_ta *ta)
+{
+    if (!ta) return KT_OK;
+    kt_status st = kt_service_client_close(ta->c);
+    kt_service_client_free(ta->c);
+    free(ta);
+    return st;
+}
+
+void kt_aecs_secret_free(kt_aecs_secret *s)
+{
+    if (!s) return;
+    kt_wipe(s->data, s->len);
+    free(s->data);
+    free(s);
+}

@@ -1,0 +1,82 @@
+/* The AECS test TA: a trusted application using the TA client library (kt_aecs_ta_*) to
+ * reach AECS through its host. Its policy for AECS is compiled in (measured): AECS's
+ * signer and product under the simulation root the build made (ta_pins.h). It hands its
+ * host only digests of what it gets. VARIANT 2 is the same TA with another MRENCLAVE. */
+#include <kubetee/aecs.h>
+#include <kubetee/crypto.h>
+#include <kubetee/trusted.h>
+#include "ta_pins.h"
+#include "tatest.pb-c.h"
+
+#include <string.h>
+
+#ifndef VARIANT
+#define VARIANT 1
+#endif
+
+static const char aecs_policy[] = "{\"allow_simulation\":true,\"simulation_root\":\"" SIM_ROOT_SHA256
+                                  "\",\"rules\":[{\"mrsigner\":\"" SIGNER_MRSIGNER "\",\"isvprodid\":100}]}";
+static kt_aecs_ta *ta;
+
+static kt_status Connect(const Tatest__ConnectRequest *rq, Tatest__Result *rs)
+{
+    if (ta) return kt_fail(KT_ERR_STATE, "the TA is connected already");
+    kt_policy *p = NULL;
+    kt_status st = kt_policy_parse(aecs_policy, strlen(aecs_policy), &p);
+    if (!st) st = kt_aecs_ta_connect(rq->target, p, &ta);
+    kt_policy_free(p);
+    kt_report_body aecs;
+    if (!st) st = kt_aecs_ta_peer(ta, &aecs);
+    if (!st) st = kt_call_bytes(&rs->aecs_mrenclave, aecs.mrenclave, 32);
+    rs->version = VARIANT;
+    return st;
+}
+KT_TRUSTED_FUNCTION(Connect, "Connect", Tatest__ConnectRequest, tatest__connect_request, Tatest__Result, tatest__result)
+
+static kt_status digest_of(kt_aecs_secret *s, Tatest__Result *rs)
+{
+    uint8_t d[32];
+    kt_status st = kt_sha256(s->data, s->len, d);
+    if (!st) st = kt_call_bytes(&rs->digest, d, 32);
+    rs->version = s->version;
+    rs->len = s->len;
+    rs->type = kt_call_strdup(s->type);
+    kt_aecs_secret_free(s);
+    return st;
+}
+
+static kt_status Get(const Tatest__GetRequest *rq, Tatest__Result *rs)
+{
+    kt_aecs_secret *s = NULL;
+    kt_status st = rq->bind ? kt_aecs_ta_get_own(ta, (kt_aecs_bind)rq->bind, rq->name, rq->version, &s)
+                            : kt_aecs_ta_get(ta, rq->service, rq->name, rq->version, &s);
+    return st ? st : digest_of(s, rs);
+}
+KT_TRUSTED_FUNCTION(Get, "Get", Tatest__GetRequest, tatest__get_request, Tatest__Result, tatest__result)
+
+static kt_status Create(const Tatest__CreateRequest *rq, Tatest__Result *rs)
+{
+    kt_aecs_ta_spec spec = {.bind = (kt_aecs_bind)rq->bind, .name = rq->name, .type = rq->type,
+                            .data = rq->data.data, .len = rq->data.len};
+    kt_aecs_secret *s = NULL;
+    kt_status st = kt_aecs_ta_create(ta, &spec, &s);
+    return st ? st : digest_of(s, rs);
+}
+KT_TRUSTED_FUNCTION(Create, "Create", Tatest__CreateRequest, tatest__create_request, Tatest__Result, tatest__result)
+
+static kt_status Destroy(const Tatest__GetRequest *rq, Tatest__Empty *rs)
+{
+    (void)rs;
+    return kt_aecs_ta_destroy(ta, (kt_aecs_bind)rq->bind, rq->name);
+}
+KT_TRUSTED_FUNCTION(Destroy, "Destroy", Tatest__GetRequest, tatest__get_request, Tatest__Empty, tatest__empty)
+
+static kt_status Close(const Tatest__Empty *rq, Tatest__Empty *rs)
+{
+    (void)rq;
+    (void)rs;
+    kt_status st = kt_aecs_ta_close(ta);
+    ta = NULL;
+    return st;
+}
+KT_TRUSTED_FUNCTION(Close, "Close", Tatest__Empty, tatest__empty, Tatest__Empty, tatest__empty)

@@ -1,0 +1,502 @@
+/* AECS's TA path under a hostile host: this test is the host of the AECS enclave (the real
+ * aecs-server OCALLs, the enclave service's gRPC methods) and of test TAs (enclaves using
+ * the TA client library, their sessions relayed by kt_service_relay_serve). Between the
+ * two it sits on the gRPC methods: it captures every byte, replays a TA's request and
+ * swaps the collateral the AECS enclave verifies a TA's quote with. Every attack must fail
+ * with a reason; no plaintext secret may cross the host. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "aecs.pb-c.h"
+#include "aecs_server.h"
+#include "enclave_service.pb-c.h"
+#include "ta_pins.h"
+#include "tatest.pb-c.h"
+#include <kubetee/aecs.h>
+#include <kubetee/rpc.h>
+#include <kubetee/service.h>
+#include <kubetee/session.h>
+#include <kubetee/tff.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define A(x) Kubetee__Aecs__V1__##x
+#define D(x) &kubetee__aecs__v1__##x##__descriptor
+#define MARKER "plaintext-marker-5b0c1e77-the-host-must-never-see-this"
+
+static char dir[64], sim_dir[128], other_sim[128], audit_path[160], target[64];
+static kt_sim_qe *qe, *other_qe;
+static kt_collateral *coll;
+static kt_policy *aecs_policy;
+static kt_enclave *aecs, *ta, *ta_other, *ta_debug;
+static kt_store *store;
+static kt_service_host *host;
+static kt_rpc_server *server;
+static kt_key *admin, *svc;
+
+/* ---- the host between the TAs and the AECS enclave ---- */
+static kt_rpc_method real[KT_SERVICE_METHODS], wrapped[KT_SERVICE_METHODS];
+static pthread_mutex_t tap_lock = PTHREAD_MUTEX_INITIALIZER;
+static kt_buf seen;           /* every byte relayed, both ways */
+static kt_buf last_call;      /* the last Call record a TA sent */
+static uint8_t last_finish[KT_SESSION_ID_LEN]; /* the session the last Finish named */
+static bool swap_at_finish;   /* hand the AECS enclave another root's collateral for the TA's quote */
+
+static void tap(const ProtobufCBinaryData *b)
+{
+    pthread_mutex_lock(&tap_lock);
+    kt_buf_append(&seen, b->data, b->len);
+    pthread_mutex_unlock(&tap_lock);
+}
+
+static kt_status on_method(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const kt_rpc_method *m = ctx;
+    /* every method's request and response is one bytes field, number 1 */
+    const ProtobufCBinaryData *in = (const void *)((const char *)rq + sizeof(ProtobufCMessage));
+    tap(in);
+    uint8_t id[KT_SESSION_ID_LEN];
+    bool handshake = strstr(m->method, "/Handshake") != NULL;
+    if (handshake && kt_session_message_id(in->data, in->len, id) == KT_OK) { /* a Finish */
+        pthread_mutex_lock(&tap_lock);
+        memcpy(last_finish, id, sizeof id);
+        pthread_mutex_unlock(&tap_lock);
+        if (swap_at_finish) kt_attest_serve_collateral(kt_sim_qe_collateral_dir(other_qe), NULL, NULL); /* the TA's quote */
+    }
+    if (strstr(m->method, "/Call")) {
+        pthread_mutex_lock(&tap_lock);
+        last_call.len = 0;
+        kt_buf_append(&last_call, in->data, in->len);
+        pthread_mutex_unlock(&tap_lock);
+    }
+    kt_status st = m->unary(m->ctx, rq, rs);
+    if (!st) tap((const void *)((const char *)rs + sizeof(ProtobufCMessage)));
+    return st;
+}
+
+static bool seen_contains(const char *needle)
+{
+    pthread_mutex_lock(&tap_lock);
+    bool found = memmem(seen.data, seen.len, needle, strlen(needle)) != NULL;
+    pthread_mutex_unlock(&tap_lock);
+    return found;
+}
+
+/* The host sends a Call record of its own making to the AECS enclave. */
+static kt_status host_call(const kt_buf *record)
+{
+    Kubetee__Enclave__V1__CallRequest rq = KUBETEE__ENCLAVE__V1__CALL_REQUEST__INIT;
+    Kubetee__Enclave__V1__CallResponse rs = KUBETEE__ENCLAVE__V1__CALL_RESPONSE__INIT;
+    rq.record.data = record->data;
+    rq.record.len = record->len;
+    const kt_rpc_method *m = NULL;
+    for (size_t i = 0; i < KT_SERVICE_METHODS; i++)
+        if (strstr(real[i].method, "/Call")) m = &real[i];
+    assert_non_null(m);
+    kt_status st = m->unary(m->ctx, &rq.base, &rs.base);
+    kt_message_clear(&rs);
+    return st;
+}
+
+static size_t audit_count(const char *op)
+{
+    kt_buf b = {0};
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
+    size_t n = 0;
+    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK)
+        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++) n++;
+    kt_buf_free(&b);
+    return n;
+}
+
+/* ---- the admins, through kt_aecs_client ---- */
+static kt_status as(const kt_key *who, const char *op, const ProtobufCMessage *rq, const ProtobufCMessageDescriptor *rt)
+{
+    kt_aecs_client_config cfg = {.address = target, .key = who, .policy = aecs_policy, .collateral = coll};
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    kt_status st = kt_aecs_client_new(&cfg, &c);
+    if (!st) st = kt_aecs_call(c, op, rq, rt, &res);
+    char why[1024];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    kt_aecs_client_free(c);
+    if (st) kt_fail(st, "%s", why);
+    return st;
+}
+
+static kt_status set_platform(bool sim, const char *root_hex, bool debug)
+{
+    A(TaPlatformPolicy) p = KUBETEE__AECS__V1__TA_PLATFORM_POLICY__INIT;
+    uint8_t root[32];
+    p.allow_simulation = sim;
+    p.allow_debug = debug;
+    if (root_hex) {
+        assert_int_equal(kt_hex_decode(root_hex, root, 32), KT_OK);
+        p.simulation_root.data = root;
+        p.simulation_root.len = 32;
+    }
+    A(SetTaPlatformRequest) rq = KUBETEE__AECS__V1__SET_TA_PLATFORM_REQUEST__INIT;
+    rq.policy = &p;
+    return as(admin, "SetTaPlatform", &rq.base, D(done));
+}
+
+static void platform_ok(void)
+{
+    assert_int_equal(set_platform(true, SIM_ROOT_SHA256, false), KT_OK);
+}
+
+/* A secret of service pay, imported data, its one rule pinning mrenclave (or any enclave
+ * of the TA's signer when NULL), optionally with debug_disabled. */
+static kt_status create(const char *name, const char *data, const uint8_t *mrenclave, bool debug_disabled)
+{
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    const kt_enclave_identity *id = kt_enclave_identity_of(ta);
+    if (mrenclave) {
+        rule.mrenclave.data = (uint8_t *)mrenclave;
+        rule.mrenclave.len = 32;
+    } else {
+        rule.mrsigner.data = (uint8_t *)id->mrsigner;
+        rule.mrsigner.len = 32;
+    }
+    rule.debug_disabled = debug_disabled;
+    spec.service = "pay";
+    spec.name = (char *)name;
+    spec.type = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_IMPORT_DATA;
+    spec.share = "";
+    spec.policy = rules;
+    spec.n_policy = 1;
+    rq.spec = &spec;
+    rq.data.data = (uint8_t *)data;
+    rq.data.len = strlen(data);
+    return as(svc, "CreateSecret", &rq.base, D(secret_info));
+}
+
+/* ---- the TAs ---- */
+static kt_status ta_connect(kt_enclave *e)
+{
+    Tatest__ConnectRequest rq = TATEST__CONNECT_REQUEST__INIT;
+    Tatest__Result rs = TATEST__RESULT__INIT;
+    rq.target = target;
+    kt_status st = kt_enclave_call(e, "Connect", &rq, &rs);
+    if (!st) {
+        assert_int_equal(rs.aecs_mrenclave.len, 32);
+        assert_memory_equal(rs.aecs_mrenclave.data, kt_enclave_identity_of(aecs)->mrenclave, 32);
+    }
+    kt_message_clear(&rs);
+    return st;
+}
+
+static void ta_close(kt_enclave *e)
+{
+    Tatest__Empty rq = TATEST__EMPTY__INIT, rs = TATEST__EMPTY__INIT;
+    assert_int_equal(kt_enclave_call(e, "Close", &rq, &rs), KT_OK);
+}
+
+/* The TA gets service pay's name (bind 0) or its own (bind 1, 2); digest its SHA-256. */
+static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t version, uint8_t digest[32])
+{
+    Tatest__GetRequest rq = TATEST__GET_REQUEST__INIT;
+    Tatest__Result rs = TATEST__RESULT__INIT;
+    rq.service = "pay";
+    rq.name = (char *)name;
+    rq.version = version;
+    rq.bind = bind;
+    kt_status st = kt_enclave_call(e, "Get", &rq, &rs);
+    if (!st) {
+        assert_int_equal(rs.digest.len, 32);
+        memcpy(digest, rs.digest.data, 32);
+    }
+    kt_message_clear(&rs);
+    return st;
+}
+
+#define assert_refused(st, want, needle)                                                                           \
+    do {                                                                                                           \
+        kt_status st_ = (st);                                                                                      \
+        if (st_ != (want) || !strstr(kt_last_error(), (needle)))                                                  \
+            fail_msg("expected %s with '%s', got %s: %s", kt_status_name(want), (needle), kt_status_name(st_),     \
+                     kt_last_error());                                                                             \
+    } while (0)
+
+static void digest_of(const char *data, uint8_t out[32])
+{
+    assert_int_equal(kt_sha256(data, strlen(data), out), KT_OK);
+}
+
+/* ---- the tests, in order: they share one AECS ---- */
+
+/* Before an admin sets the TA platform policy no TA is served, whatever its rules. */
+static void no_platform_policy_no_ta(void **state)
+{
+    (void)state;
+    assert_int_equal(create("db", MARKER, kt_enclave_identity_of(ta)->mrenclave, false), KT_OK);
+    assert_refused(ta_connect(ta), KT_ERR_DENIED, "peer_refused");
+}
+
+/* The TA's quote verified inside AECS, its platform admitted, the secret's rule admits
+ * its MRENCLAVE: it gets the data, and the host saw none of it. */
+static void ta_gets_admitted_secret(void **state)
+{
+    (void)state;
+    platform_ok();
+    size_t before = seen.len;
+    uint8_t got[32], want[32];
+    digest_of(MARKER, want);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_get(ta, 0, "db", 0, got), KT_OK);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(ta_get(ta, 0, "db", 1, got), KT_OK); /* that version, by number */
+    assert_refused(ta_get(ta, 0, "db", 9, got), KT_ERR_NOT_FOUND, "no version 9");
+    ta_close(ta);
+    assert_true(seen.len > before + 1000); /* the session went through this host */
+    assert_false(seen_contains(MARKER));
+    assert_false(seen_contains("5b0c1e77"));
+    /* the attestation's latency is counted, by outcome */
+    kt_buf m = {0};
+    kt_service_host_metrics(host, &m);
+    static const char counted[] = "kubetee_enclave_attestation_seconds_count{proof=\"quote\"} ",
+                      none[] = "kubetee_enclave_attestation_seconds_count{proof=\"quote\"} 0\n";
+    assert_non_null(memmem(m.data, m.len, counted, sizeof counted - 1));
+    assert_null(memmem(m.data, m.len, none, sizeof none - 1));
+    kt_buf_free(&m);
+}
+
+/* Another TA of the same signer, another MRENCLAVE: its platform passes, the secret's rule
+ * does not, and it is told so. */
+static void other_mrenclave_refused(void **state)
+{
+    (void)state;
+    uint8_t got[32];
+    assert_int_equal(ta_connect(ta_other), KT_OK);
+    assert_refused(ta_get(ta_other, 0, "db", 0, got), KT_ERR_DENIED, "no rule of its policy admits enclave");
+    /* a secret that is not there reads as one that refuses: no oracle for names */
+    assert_refused(ta_get(ta_other, 0, "nothere", 0, got), KT_ERR_DENIED, "no such secret admits");
+    ta_close(ta_other);
+}
+
+/* A debug TA is refused at the handshake while the platform policy does not allow
+ * debug; allowed, it still passes only rules that do not say debug_disabled. */
+static void debug_ta_refused(void **state)
+{
+    (void)state;
+    uint8_t got[32];
+    assert_refused(ta_connect(ta_debug), KT_ERR_DENIED, "debug");
+    assert_int_equal(set_platform(true, SIM_ROOT_SHA256, true), KT_OK);
+    assert_int_equal(create("nodebug", "x", NULL, true), KT_OK);
+    assert_int_equal(create("anydebug", "y", NULL, false), KT_OK);
+    assert_int_equal(ta_connect(ta_debug), KT_OK);
+    assert_refused(ta_get(ta_debug, 0, "nodebug", 0, got), KT_ERR_DENIED, "debug");
+    assert_int_equal(ta_get(ta_debug, 0, "anydebug", 0, got), KT_OK);
+    /* debug withdrawn: the open session of the debug TA is judged by the policy now */
+    platform_ok();
+    assert_refused(ta_get(ta_debug, 0, "anydebug", 0, got), KT_ERR_DENIED, "does not allow debug");
+    ta_close(ta_debug);
+}
+
+/* Simulation not allowed: a simulated quote (all the sim platform makes) is refused, at
+ * the handshake and in a session opened before the change. */
+static void simulation_refused(void **state)
+{
+    (void)state;
+    uint8_t got[32];
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(set_platform(false, NULL, false), KT_OK);
+    assert_refused(ta_get(ta, 0, "db", 0, got), KT_ERR_DENIED, "does not allow simulation");
+    ta_close(ta);
+    assert_refused(ta_connect(ta), KT_ERR_DENIED, "does not allow simulation");
+    /* another simulation root than the TAs' */
+    assert_int_equal(set_platform(true, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", false), KT_OK);
+    assert_refused(ta_connect(ta), KT_ERR_DENIED, "not the policy's simulation_root");
+    /* what the policy refuses to be */
+    assert_refused(set_platform(true, NULL, false), KT_ERR_INVALID_ARGUMENT, "names no simulation_root");
+    platform_ok();
+}
+
+/* The host hands the AECS enclave collateral of another simulation root (valid in
+ * itself) for the TA's quote: refused, naming the root. */
+static void swapped_collateral_refused(void **state)
+{
+    (void)state;
+    swap_at_finish = true;
+    kt_status st = ta_connect(ta);
+    swap_at_finish = false;
+    kt_attest_serve_collateral(kt_sim_qe_collateral_dir(qe), NULL, NULL);
+    assert_refused(st, KT_ERR_DENIED, "simulation root");
+    assert_int_equal(ta_connect(ta), KT_OK); /* the right collateral again */
+    ta_close(ta);
+}
+
+/* A key caller (an admin, a service admin) manages secrets and never reads them. */
+static void key_caller_cannot_get(void **state)
+{
+    (void)state;
+    A(GetSecretRequest) rq = KUBETEE__AECS__V1__GET_SECRET_REQUEST__INIT;
+    rq.service = "pay";
+    rq.name = "db";
+    assert_refused(as(svc, "GetSecret", &rq.base, D(get_secret_response)), KT_ERR_DENIED, "key caller");
+    assert_refused(as(admin, "GetSecret", &rq.base, D(get_secret_response)), KT_ERR_DENIED, "key caller");
+}
+
+/* The TA's GetSecret record, sent again by the host: in its own session (replayed), in
+ * another session (its id rewritten: the record is bound to its own), and after its
+ * session closed. None reaches GetSecret. */
+static void replay_refused(void **state)
+{
+    (void)state;
+    uint8_t got[32], id1[KT_SESSION_ID_LEN], id2[KT_SESSION_ID_LEN];
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_get(ta, 0, "db", 0, got), KT_OK);
+    kt_buf rec = {0};
+    pthread_mutex_lock(&tap_lock);
+    kt_buf_append(&rec, last_call.data, last_call.len);
+    pthread_mutex_unlock(&tap_lock);
+    assert_int_equal(kt_session_message_id(rec.data, rec.len, id1), KT_OK);
+    size_t gets = audit_count("GetSecret");
+    assert_refused(host_call(&rec), KT_ERR_VERIFY, "replayed");
+    assert_int_equal(audit_count("GetSecret"), gets);
+    /* session 2, before its first call: the record's sequence number is the one it expects */
+    assert_int_equal(ta_connect(ta_other), KT_OK);
+    pthread_mutex_lock(&tap_lock);
+    memcpy(id2, last_finish, sizeof id2);
+    pthread_mutex_unlock(&tap_lock);
+    assert_memory_not_equal(id1, id2, sizeof id1);
+    uint8_t *at = memmem(rec.data, rec.len, id1, sizeof id1);
+    assert_non_null(at);
+    kt_buf moved = {0};
+    kt_buf_append(&moved, rec.data, rec.len);
+    memcpy(moved.data + (at - rec.data), id2, sizeof id2);
+    assert_refused(host_call(&moved), KT_ERR_VERIFY, "forged");
+    assert_int_equal(audit_count("GetSecret"), gets);
+    /* the TA's own sessions are unharmed: the refused records changed nothing */
+    assert_int_equal(ta_get(ta_other, 0, "anydebug", 0, got), KT_OK);
+    assert_int_equal(ta_get(ta, 0, "db", 0, got), KT_OK);
+    ta_close(ta);
+    ta_close(ta_other);
+    assert_refused(host_call(&rec), KT_ERR_NOT_FOUND, "");
+    kt_buf_free(&rec);
+    kt_buf_free(&moved);
+}
+
+/* ---- setup: AECS as aecs-server runs it, the TAs on the same machine ---- */
+static kt_status start_aecs(void)
+{
+    A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
+    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    rq.max_ta_secrets = 3;
+    kt_status st = kt_enclave_call(aecs, "aecs.Start", &rq, &rs);
+    kt_message_clear(&rs);
+    return st;
+}
+
+static kt_status load(const char *name, kt_enclave **out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/aecs/%s.signed.so", KT_TEST_BINARY_DIR, name);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    return kt_enclave_create(path, &o, out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/kt-aecs-ta-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    snprintf(other_sim, sizeof other_sim, "%s/other-sim", dir);
+    snprintf(audit_path, sizeof audit_path, "%s/audit.log", dir);
+    char store_url[160], policy[512];
+    snprintf(store_url, sizeof store_url, "fs:%s/store", dir);
+    snprintf(policy, sizeof policy,
+             "{\"allow_simulation\":true,\"simulation_root\":\"%s\",\"rules\":[{\"mrsigner\":\"%s\",\"isvprodid\":100}]}",
+             SIM_ROOT_SHA256, SIGNER_MRSIGNER);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_service_limits l;
+    kt_service_limits_default(&l);
+    int port = 0;
+    if (kt_mkdirs(sim_dir, 0700) || kt_mkdirs(other_sim, 0700) ||
+        kt_sim_root_import(sim_dir, KT_TEST_BINARY_DIR "/tests/aecs/ta-simroot") || kt_sim_qe_open(sim_dir, &qe) ||
+        kt_sim_qe_open(other_sim, &other_qe) || kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll) ||
+        kt_policy_parse(policy, strlen(policy), &aecs_policy) || kt_attest_serve_quotes(sim_dir) ||
+        kt_attest_serve_collateral(kt_sim_qe_collateral_dir(qe), NULL, NULL) || kt_service_relay_serve(NULL) ||
+        kt_store_open(store_url, &store) || aecs_host_open(store, audit_path) ||
+        kt_enclave_create(KT_TEST_BINARY_DIR "/services/aecs/aecs.signed.so", &o, &aecs) || start_aecs() ||
+        kt_service_host_new(aecs, &l, &host)) {
+        fprintf(stderr, "setup: %s\n", kt_last_error());
+        return -1;
+    }
+    size_t n = kt_service_host_methods(host, real);
+    for (size_t i = 0; i < n; i++) {
+        wrapped[i] = real[i];
+        wrapped[i].unary = on_method;
+        wrapped[i].ctx = &real[i];
+    }
+    if (kt_rpc_server_new("127.0.0.1:0", NULL, NULL, wrapped, n, &server) || kt_rpc_server_start(server, &port) ||
+        load("ta", &ta) || load("ta_other", &ta_other) || load("ta_debug", &ta_debug) ||
+        kt_key_generate(KT_KEY_P256, &admin) || kt_key_generate(KT_KEY_P256, &svc)) {
+        fprintf(stderr, "setup: %s\n", kt_last_error());
+        return -1;
+    }
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    uint8_t raw[64];
+    size_t len;
+    A(InitRequest) init = KUBETEE__AECS__V1__INIT_REQUEST__INIT;
+    A(PublicKey) p = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
+    A(RegisterServiceRequest) reg = KUBETEE__AECS__V1__REGISTER_SERVICE_REQUEST__INIT;
+    p.type = KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_P256;
+    p.raw.data = raw;
+    p.raw.len = 64;
+    reg.name = "pay";
+    reg.admin_key = &p;
+    if (as(admin, "Init", &init.base, D(init_response)) || kt_key_public_raw(svc, raw, 64, &len) ||
+        as(admin, "RegisterService", &reg.base, D(done))) {
+        fprintf(stderr, "setup: %s\n", kt_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_enclave_destroy(ta);
+    kt_enclave_destroy(ta_other);
+    kt_enclave_destroy(ta_debug);
+    kt_rpc_server_shutdown(server, 1000);
+    kt_rpc_server_free(server);
+    kt_service_host_free(host);
+    kt_enclave_destroy(aecs);
+    aecs_host_close();
+    kt_store_free(store);
+    kt_key_free(admin);
+    kt_key_free(svc);
+    kt_policy_free(aecs_policy);
+    kt_collateral_free(coll);
+    kt_sim_qe_free(qe);
+    kt_sim_qe_free(other_qe);
+    kt_buf_free(&seen);
+    kt_buf_free(&last_call);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(no_platform_policy_no_ta), cmocka_unit_test(ta_gets_admitted_secret),
+        cmocka_unit_test(other_mrenclave_refused),  cmocka_unit_test(debug_ta_refused),
+        cmocka_unit_test(simulation_refused),       cmocka_unit_test(swapped_collateral_refused),
+        cmocka_unit_test(key_caller_cannot_get),    cmocka_unit_test(replay_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
