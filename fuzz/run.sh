@@ -186,6 +186,8 @@ mkdir -p "$work/bundle"; [ -d "$sets" ] && /usr/bin/python3 -c 'import struct,sy
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
 # aecs_audit: one well-formed AECS audit line (its hash and signature are not this key's)
 mkdir -p "$work/aecs_audit" && printf '\x00{"seq":1,"time":1,"caller":"host","op":"Start","target":"","outcome":"ok","reason":"","prev":"%064d","hash":"%064d","sig":"%0128d"}\n' 0 0 0 > "$work/aecs_audit/seed"
+# aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
+mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

@@ -133,6 +133,31 @@ try:
     rc, _, text = tool(AECSADMIN, "init", STRANGER)
     check(rc == 1 and "initialised already" in text, f"a second init: {text}")
     check(http("/readyz")[0] == 200, "ready after init")
+
+    # the TA platform policy: none until an admin sets it, then sealed and shown by status
+    rc, st, _ = tool(AECSADMIN, "status", STRANGER)
+    check(rc == 0 and "taPlatform" not in st, f"no TA platform policy after a bare init: {st}")
+    coll = subprocess.run([KUBETEE, "sim", "collateral", "--sim-dir", SIM], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    for args, needle in ((["--allow-simulation"], "needs the one simulation root"),
+                         (["--simulation-root", "00" * 32], "is for --allow-simulation"),
+                         (["--allow-simulation", "--simulation-root", "xyz"], "64 hex digits"),
+                         ([], "or --none")):
+        rc, _, text = tool(AECSADMIN, "platform", ADMIN, *args)
+        check(rc == 2 and needle in text, f"platform {args}: {text}")
+    rc, _, text = tool(AECSADMIN, "platform", ADMIN, "--allow-simulation", "--simulation-root-of", coll, "--tcb",
+                       "UpToDate,Sometimes")
+    check(rc == 1 and "'Sometimes' is not a TCB status" in text, f"a bad TCB status: {text}")
+    rc, _, text = tool(AECSADMIN, "platform", STRANGER, "--allow-simulation", "--simulation-root-of", coll)
+    check(rc == 1 and "not an AECS admin" in text, f"platform by a stranger: {text}")
+    rc, _, text = tool(AECSADMIN, "platform", ADMIN, "--allow-simulation", "--simulation-root-of", coll, "--tcb",
+                       "UpToDate,SWHardeningNeeded")
+    check(rc == 0, f"platform: {text}")
+    rc, st, _ = tool(AECSADMIN, "status", STRANGER)
+    tp = st.get("taPlatform", {}) if st else {}
+    check(tp.get("allowSimulation") is True and len(base64.b64decode(tp.get("simulationRoot", ""))) == 32 and
+          tp.get("tcbStatuses") == ["UpToDate", "SWHardeningNeeded"] and not tp.get("allowDebug"),
+          f"status shows the TA platform policy: {st}")
     rc, _, text = tool(AECSADMIN, "register", STRANGER, "--name", "svca", "--admin-key", SVC_A)
     check(rc == 1 and "not an AECS admin" in text, f"register by a stranger: {text}")
     for name, key in (("svca", SVC_A), ("svcb", SVC_B)):
@@ -284,6 +309,10 @@ secrets:
     check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "UpdateSecret"), ("outcome", "denied")}))) >= 2,
           "denied updates counted")
     check(m.get(("kubetee_aecs_state", frozenset({("state", "ready")}))) == 1, "state gauge")
+    n = m.get(("kubetee_enclave_attestation_seconds_count", frozenset({("proof", "key")})))
+    check(n is not None and n >= 30, f"attestation latency counted for the key callers: {n}")
+    check(("kubetee_enclave_attestation_seconds_bucket", frozenset({("proof", "quote"), ("le", "+Inf")})) in m,
+          "attestation latency has its quote series")
 
     # the audit file: verified against the identity, and an edit found
     audit = os.path.join(WORK, "audit.log")
@@ -332,6 +361,9 @@ try:
     check(http("/readyz")[0] == 200, "ready after the restore")
     rc, out, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
     check(rc == 0 and len(out["secrets"]) == 5, f"the same secrets on the new machine: {text}")
+    rc, st, _ = tool(AECSADMIN, "status", STRANGER)
+    check(rc == 0 and st.get("taPlatform", {}).get("tcbStatuses") == ["UpToDate", "SWHardeningNeeded"],
+          f"the TA platform policy is sealed with the state: {st}")
 finally:
     stop(server, log)
 print(f"{checks - len(failures)} passed, {len(failures)} failed")

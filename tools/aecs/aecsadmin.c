@@ -15,7 +15,8 @@ static int usage(void)
             "usage: aecsadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml | --config KUBECONFIG\n"
             "                 (--sim-dir DIR | --collateral DIR) [--json] [verb flags]\n"
             "verbs:\n"
-            "  init                                  become the first admin (an empty AECS only)\n"
+            "  init [PLATFORM]                       become the first admin (an empty AECS only)\n"
+            "  platform PLATFORM | --none            which platforms TAs may prove themselves on (none: no TA)\n"
             "  status\n"
             "  addadmin --admin-key PEM\n"
             "  register --name SERVICE --admin-key PEM   a service and its admin's key (P-256 or SM2)\n"
@@ -26,7 +27,9 @@ static int usage(void)
             "  backup --recovery-key PEM --out FILE  the storage key, encrypted to the recovery key\n"
             "  restore --recovery-key PEM --in FILE  on a new machine: decrypt it and hand it back\n"
             "  audit head                            the signed head of the audit chain\n"
-            "  audit verify FILE [--identity HEX]    check an audit file (the identity from status if not given)\n");
+            "  audit verify FILE [--identity HEX]    check an audit file (the identity from status if not given)\n"
+            "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
+            "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n");
     return 2;
 }
 
@@ -107,6 +110,60 @@ static int restore(const tool_args *a)
     return rc;
 }
 
+/* The TA platform policy from the flags; *given says whether any was given. */
+static int platform_flags(const tool_args *a, Kubetee__Aecs__V1__TaPlatformPolicy *p, uint8_t root[32],
+                          char *tcb_names[8], char tcb_text[256], bool *given)
+{
+    const char *hex = tool_flag(a, "simulation-root"), *of = tool_flag(a, "simulation-root-of"), *tcb = tool_flag(a, "tcb");
+    p->allow_simulation = tool_flag(a, "allow-simulation") != NULL;
+    p->allow_debug = tool_flag(a, "allow-debug") != NULL;
+    *given = p->allow_simulation || p->allow_debug || hex || of || tcb;
+    if (hex && of) return fprintf(stderr, T ": --simulation-root and --simulation-root-of name the same thing: give one\n"), 2;
+    if ((hex || of) && !p->allow_simulation)
+        return fprintf(stderr, T ": a simulation root is for --allow-simulation\n"), 2;
+    if (p->allow_simulation && !hex && !of)
+        return fprintf(stderr, T ": --allow-simulation needs the one simulation root accepted: --simulation-root HEX "
+                               "(SHA-256 of its DER) or --simulation-root-of COLLATERAL_DIR\n"), 2;
+    if (hex && (strlen(hex) != 64 || kt_hex_decode(hex, root, 32)))
+        return fprintf(stderr, T ": --simulation-root is 64 hex digits (SHA-256 of the root certificate's DER)\n"), 2;
+    if (of) {
+        kt_collateral *c = NULL;
+        kt_status st = kt_collateral_load_dir(of, NULL, &c);
+        if (!st) st = kt_collateral_root_sha256(c, root);
+        kt_collateral_free(c);
+        if (st) return tool_fail(T, "--simulation-root-of");
+    }
+    if (hex || of) {
+        p->simulation_root.data = root;
+        p->simulation_root.len = 32;
+    }
+    if (tcb) {
+        if (strlen(tcb) >= 256) return fprintf(stderr, T ": --tcb is too long\n"), 2;
+        strcpy(tcb_text, tcb);
+        for (char *save = NULL, *t = strtok_r(tcb_text, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (p->n_tcb_statuses == 8) return fprintf(stderr, T ": --tcb names at most 8 statuses\n"), 2;
+            tcb_names[p->n_tcb_statuses++] = t; /* each checked by AECS, the bad one named */
+        }
+        p->tcb_statuses = tcb_names;
+    }
+    return 0;
+}
+
+static int platform(const tool_args *a)
+{
+    Kubetee__Aecs__V1__TaPlatformPolicy p = KUBETEE__AECS__V1__TA_PLATFORM_POLICY__INIT;
+    Kubetee__Aecs__V1__SetTaPlatformRequest rq = KUBETEE__AECS__V1__SET_TA_PLATFORM_REQUEST__INIT;
+    uint8_t root[32];
+    char *names[8], text[256];
+    bool given, none = tool_flag(a, "none") != NULL;
+    int rc = platform_flags(a, &p, root, names, text, &given);
+    if (rc) return rc;
+    if (given == none)
+        return fprintf(stderr, T ": platform takes the policy's flags, or --none (no TA is served)\n"), 2;
+    rq.policy = none ? NULL : &p;
+    return tool_run(a, T, "SetTaPlatform", &rq.base, D(done));
+}
+
 static int audit_verify(const tool_args *a)
 {
     if (a->n_args < 2) return usage();
@@ -151,13 +208,22 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help")) return usage();
     const char *verb = argv[1];
     tool_args a;
-    if (tool_parse(argc, argv, 2, NULL, &a)) return 2;
+    static const char *const switches[] = {"allow-simulation", "allow-debug", "none", NULL};
+    if (tool_parse(argc, argv, 2, switches, &a)) return 2;
     uint8_t raw[64];
     Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
     if (!strcmp(verb, "init")) {
         Kubetee__Aecs__V1__InitRequest rq = KUBETEE__AECS__V1__INIT_REQUEST__INIT;
+        Kubetee__Aecs__V1__TaPlatformPolicy p = KUBETEE__AECS__V1__TA_PLATFORM_POLICY__INIT;
+        uint8_t root[32];
+        char *names[8], text[256];
+        bool given;
+        int rc = platform_flags(&a, &p, root, names, text, &given);
+        if (rc) return rc;
+        if (given) rq.ta_platform = &p;
         return tool_run(&a, T, "Init", &rq.base, D(init_response));
     }
+    if (!strcmp(verb, "platform")) return platform(&a);
     if (!strcmp(verb, "status")) {
         Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
         return tool_run(&a, T, "Status", &rq.base, D(status_response));

@@ -9,6 +9,7 @@
 #include <kubetee/store.h>
 #include <kubetee/trusted.h>
 #include "aecs.pb-c.h"
+#include "platform_check.h"
 
 #include <pthread.h>
 
@@ -103,7 +104,6 @@ kt_status ae_generate(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf
 /* The public part of a secret's data: a PEM public key or certificate. */
 kt_status ae_public_part(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *pem);
 /* ---- the TA platform policy (platform.c) ---- */
-kt_status ae_platform_from_msg(const Kubetee__Aecs__V1__TaPlatformPolicy *m, kt_platform_policy *out);
 kt_status ae_platform_to_msg(Kubetee__Aecs__V1__TaPlatformPolicy **out);
 /* the service's gate follows the policy in force (after the state is loaded or changed) */
 kt_status ae_platform_apply(void);
