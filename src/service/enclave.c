@@ -136,7 +136,10 @@ static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
 static kt_status load_clients(kt_key **keys, size_t *n)
 {
     *n = 0;
-    if (!client_count && (any_client || policy_json || has_platform)) return KT_OK;
+    pthread_mutex_lock(&lock);
+    bool gate = has_platform;
+    pthread_mutex_unlock(&lock);
+    if (!client_count && (any_client || policy_json || gate)) return KT_OK;
     if (!client_count)
         return kt_fail(KT_ERR_DENIED, "service: the enclave names no clients (KT_SERVICE_CLIENT_KEYS or "
                                       "KT_SERVICE_CLIENT_POLICY)");

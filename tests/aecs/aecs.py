@@ -291,6 +291,14 @@ secrets:
     rc, _, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca", json_out=False)
     check(rc == 0 and text.startswith("secrets: "), f"text output: {text[:100]}")
 
+    # TA-bound secrets: none yet; a bad owner is named
+    rc, out, text = tool(AECSADMIN, "listta", ADMIN)
+    check(rc == 0 and not (out or {}).get("secrets"), f"listta: {text}")
+    rc, _, text = tool(AECSADMIN, "delta", ADMIN, "--owner", "someone", "--name", "x")
+    check(rc == 1 and "'someone' is no TA owner" in text, f"delta with a bad owner: {text}")
+    rc, _, text = tool(AECSADMIN, "listta", SVC_A)
+    check(rc == 1 and "not an AECS admin" in text, f"listta by a service admin: {text}")
+
     # destroy, delsecret, unregister
     rc, _, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "blob")
     check(rc == 1 and "readonly" in text, f"destroy readonly: {text}")

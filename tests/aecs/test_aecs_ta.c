@@ -220,6 +220,34 @@ static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t
     return st;
 }
 
+static kt_status ta_create(kt_enclave *e, unsigned bind, const char *name, const char *type, const char *data,
+                           uint8_t digest[32])
+{
+    Tatest__CreateRequest rq = TATEST__CREATE_REQUEST__INIT;
+    Tatest__Result rs = TATEST__RESULT__INIT;
+    rq.bind = bind;
+    rq.name = (char *)name;
+    rq.type = (char *)type;
+    if (data) rq.data.data = (uint8_t *)data, rq.data.len = strlen(data);
+    kt_status st = kt_enclave_call(e, "Create", &rq, &rs);
+    if (!st) {
+        assert_int_equal(rs.version, 1);
+        assert_int_equal(rs.digest.len, 32);
+        if (digest) memcpy(digest, rs.digest.data, 32);
+    }
+    kt_message_clear(&rs);
+    return st;
+}
+
+static kt_status ta_destroy(kt_enclave *e, unsigned bind, const char *name)
+{
+    Tatest__GetRequest rq = TATEST__GET_REQUEST__INIT;
+    Tatest__Empty rs = TATEST__EMPTY__INIT;
+    rq.bind = bind;
+    rq.name = (char *)name;
+    return kt_enclave_call(e, "Destroy", &rq, &rs);
+}
+
 #define assert_refused(st, want, needle)                                                                           \
     do {                                                                                                           \
         kt_status st_ = (st);                                                                                      \
@@ -387,6 +415,78 @@ static void replay_refused(void **state)
     kt_buf_free(&moved);
 }
 
+/* TA-bound secrets: each TA's own, bound to the identity its quote proved. Another
+ * MRENCLAVE neither reads nor destroys them; the same signer and product share the
+ * MRSIGNER-bound ones; quotas hold; a key caller makes none; the admin lists and deletes. */
+static void ta_bound_isolated(void **state)
+{
+    (void)state;
+    enum { E = 1, S = 2 };
+    static const char shared[] = "shared-data-marker-0d9e44c2";
+    uint8_t mine[32], theirs[32], got[32], want[32];
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_connect(ta_other), KT_OK);
+    assert_int_equal(ta_create(ta, E, "mine", "SECRET_TYPE_AES256_KEY", NULL, mine), KT_OK);
+    assert_int_equal(ta_get(ta, E, "mine", 0, got), KT_OK);
+    assert_memory_equal(got, mine, 32);
+    assert_refused(ta_create(ta, E, "mine", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_EXISTS, "exists already");
+    /* another MRENCLAVE: the same name is another secret, its own */
+    assert_refused(ta_get(ta_other, E, "mine", 0, got), KT_ERR_NOT_FOUND, "no secret mine");
+    assert_refused(ta_destroy(ta_other, E, "mine"), KT_ERR_NOT_FOUND, "no secret mine");
+    assert_int_equal(ta_create(ta_other, E, "mine", "SECRET_TYPE_AES256_KEY", NULL, theirs), KT_OK);
+    assert_memory_not_equal(mine, theirs, 32);
+    assert_int_equal(ta_destroy(ta_other, E, "mine"), KT_OK);
+    assert_int_equal(ta_get(ta, E, "mine", 0, got), KT_OK);
+    assert_memory_equal(got, mine, 32);
+    /* the same signer and product: the MRSIGNER-bound secret is shared */
+    digest_of(shared, want);
+    assert_int_equal(ta_create(ta, S, "common", "SECRET_TYPE_IMPORT_DATA", shared, NULL), KT_OK);
+    assert_int_equal(ta_get(ta_other, S, "common", 0, got), KT_OK);
+    assert_memory_equal(got, want, 32);
+    assert_refused(ta_get(ta_other, E, "common", 0, got), KT_ERR_NOT_FOUND, "no secret common");
+    assert_false(seen_contains(shared));
+    /* the quota of one identity (3 here), counted per owner */
+    assert_int_equal(ta_create(ta, E, "two", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_OK);
+    assert_int_equal(ta_create(ta, E, "three", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_OK);
+    assert_refused(ta_create(ta, E, "four", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_TOO_LARGE, "quota");
+    assert_int_equal(ta_create(ta_other, E, "four", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_OK);
+    assert_refused(ta_create(ta, E, "a/b", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_INVALID_ARGUMENT, "secret name");
+    ta_close(ta);
+    ta_close(ta_other);
+    /* a key caller makes no TA-bound secret */
+    A(TaCreateSecretRequest) cr = KUBETEE__AECS__V1__TA_CREATE_SECRET_REQUEST__INIT;
+    cr.binding = KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRENCLAVE;
+    cr.name = "mine";
+    cr.type = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_AES256_KEY;
+    assert_refused(as(admin, "TaCreateSecret", &cr.base, D(get_secret_response)), KT_ERR_DENIED, "key caller");
+    /* the admin sees every owner's, never their data, and deletes one */
+    kt_aecs_client_config cfg = {.address = target, .key = admin, .policy = aecs_policy, .collateral = coll};
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    A(ListTaSecretsRequest) lr = KUBETEE__AECS__V1__LIST_TA_SECRETS_REQUEST__INIT;
+    assert_int_equal(kt_aecs_client_new(&cfg, &c), KT_OK);
+    assert_int_equal(kt_aecs_call(c, "ListTaSecrets", &lr.base, D(list_ta_secrets_response), &res), KT_OK);
+    A(ListTaSecretsResponse) *l = (A(ListTaSecretsResponse) *)res;
+    assert_int_equal(l->n_secrets, 5); /* mine, two, three; common; four */
+    char owner[128] = "", hex[65];
+    kt_hex_encode(kt_enclave_identity_of(ta)->mrenclave, 32, hex, sizeof hex);
+    for (size_t i = 0; i < l->n_secrets; i++)
+        if (!strcmp(l->secrets[i]->name, "mine")) snprintf(owner, sizeof owner, "%s", l->secrets[i]->owner);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_aecs_client_free(c);
+    assert_true(!strncmp(owner, "mrenclave:", 10) && !strcmp(owner + 10, hex));
+    A(DeleteTaSecretRequest) dr = KUBETEE__AECS__V1__DELETE_TA_SECRET_REQUEST__INIT;
+    dr.owner = "mrenclave:zz";
+    dr.name = "mine";
+    assert_refused(as(admin, "DeleteTaSecret", &dr.base, D(done)), KT_ERR_INVALID_ARGUMENT, "no TA owner");
+    dr.owner = owner;
+    assert_refused(as(svc, "DeleteTaSecret", &dr.base, D(done)), KT_ERR_DENIED, "not an AECS admin");
+    assert_int_equal(as(admin, "DeleteTaSecret", &dr.base, D(done)), KT_OK);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_refused(ta_get(ta, E, "mine", 0, got), KT_ERR_NOT_FOUND, "no secret mine");
+    ta_close(ta);
+}
+
 /* ---- setup: AECS as aecs-server runs it, the TAs on the same machine ---- */
 static kt_status start_aecs(void)
 {
@@ -497,6 +597,7 @@ int main(void)
         cmocka_unit_test(other_mrenclave_refused),  cmocka_unit_test(debug_ta_refused),
         cmocka_unit_test(simulation_refused),       cmocka_unit_test(swapped_collateral_refused),
         cmocka_unit_test(key_caller_cannot_get),    cmocka_unit_test(replay_refused),
+        cmocka_unit_test(ta_bound_isolated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

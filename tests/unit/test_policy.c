@@ -386,6 +386,55 @@ static void test_default_policy_refuses_simulation_unless_allowed(void **state)
     assert_int_equal(check_default(true, &v), KT_OK);
 }
 
+/* A platform-only policy (kt_policy_from_platform, the gate of kt_service_accept_any_enclave):
+ * any identity; simulation only under its pinned root, debug only when allowed, only the
+ * TCB statuses listed, never Revoked. */
+static kt_status check_platform(const kt_platform_policy *pp, const kt_verdict *v)
+{
+    kt_policy *p;
+    assert_int_equal(kt_policy_from_platform(pp, &p), KT_OK);
+    kt_status st = kt_policy_check(p, v);
+    kt_policy_free(p);
+    return st;
+}
+
+static void test_platform_policy(void **state)
+{
+    (void)state;
+    kt_verdict v;
+    kt_policy *p = NULL;
+    kt_platform_policy pp = {0};
+    verdict_of("sgx-v3-zkdcap-swhardening", 0, &v);
+    assert_fails_with(check_platform(&pp, &v), KT_ERR_DENIED, "TCB status SWHardeningNeeded");
+    pp.tcb_statuses = KT_TCB_BIT(KT_TCB_UP_TO_DATE) | KT_TCB_BIT(KT_TCB_SW_HARDENING_NEEDED);
+    assert_int_equal(check_platform(&pp, &v), KT_OK); /* whoever it is */
+    v.quote.sgx.attr_flags |= 2;
+    assert_fails_with(check_platform(&pp, &v), KT_ERR_DENIED, "debug enclave");
+    pp.allow_debug = true;
+    assert_int_equal(check_platform(&pp, &v), KT_OK);
+    v.simulated = true;
+    memset(v.root_sha256, 0x5a, 32);
+    assert_fails_with(check_platform(&pp, &v), KT_ERR_DENIED, "does not allow simulation");
+    pp.allow_simulation = true;
+    memset(pp.simulation_root, 0x5b, 32);
+    assert_fails_with(check_platform(&pp, &v), KT_ERR_DENIED, "not the policy's simulation_root");
+    memset(pp.simulation_root, 0x5a, 32);
+    assert_int_equal(check_platform(&pp, &v), KT_OK);
+    /* what it refuses to be */
+    kt_platform_policy bad = pp;
+    memset(bad.simulation_root, 0, 32);
+    assert_fails_with(kt_policy_from_platform(&bad, &p), KT_ERR_INVALID_ARGUMENT, "names no simulation_root");
+    bad = pp;
+    bad.allow_simulation = false;
+    assert_fails_with(kt_policy_from_platform(&bad, &p), KT_ERR_INVALID_ARGUMENT, "without allow_simulation");
+    bad = pp;
+    bad.tcb_statuses |= KT_TCB_BIT(KT_TCB_REVOKED);
+    assert_fails_with(kt_policy_from_platform(&bad, &p), KT_ERR_INVALID_ARGUMENT, "Revoked platform is never accepted");
+    bad.tcb_statuses = 1u << 20;
+    assert_fails_with(kt_policy_from_platform(&bad, &p), KT_ERR_INVALID_ARGUMENT, "unknown TCB status bits");
+    assert_null(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_default_policy_refuses_a_debug_td),
         cmocka_unit_test(test_default_policy_refuses_a_td_bound_to_a_service_td),
         cmocka_unit_test(test_default_policy_refuses_simulation_unless_allowed),
+        cmocka_unit_test(test_platform_policy),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

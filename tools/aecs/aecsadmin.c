@@ -24,6 +24,8 @@ static int usage(void)
             "  list                                  the services\n"
             "  listsecret --service SERVICE\n"
             "  delsecret --service SERVICE --name SECRET\n"
+            "  listta                                TA-bound secrets, every TA's (owners and names, never data)\n"
+            "  delta --owner OWNER --name SECRET     delete a TA-bound secret (OWNER as listta shows it)\n"
             "  backup --recovery-key PEM --out FILE  the storage key, encrypted to the recovery key\n"
             "  restore --recovery-key PEM --in FILE  on a new machine: decrypt it and hand it back\n"
             "  audit head                            the signed head of the audit chain\n"
@@ -265,6 +267,17 @@ int main(int argc, char **argv)
         rq.service = (char *)tool_flag(&a, "service");
         rq.name = (char *)tool_flag(&a, "name");
         return tool_run(&a, T, "DeleteSecret", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "listta")) {
+        Kubetee__Aecs__V1__ListTaSecretsRequest rq = KUBETEE__AECS__V1__LIST_TA_SECRETS_REQUEST__INIT;
+        return tool_run(&a, T, "ListTaSecrets", &rq.base, D(list_ta_secrets_response));
+    }
+    if (!strcmp(verb, "delta")) {
+        Kubetee__Aecs__V1__DeleteTaSecretRequest rq = KUBETEE__AECS__V1__DELETE_TA_SECRET_REQUEST__INIT;
+        if (need(tool_flag(&a, "owner"), "--owner") || need(tool_flag(&a, "name"), "--name")) return 2;
+        rq.owner = (char *)tool_flag(&a, "owner");
+        rq.name = (char *)tool_flag(&a, "name");
+        return tool_run(&a, T, "DeleteTaSecret", &rq.base, D(done));
     }
     if (!strcmp(verb, "backup")) return backup(&a);
     if (!strcmp(verb, "restore")) return restore(&a);
