@@ -136,7 +136,7 @@ b += bytes(range(32)) + bytes(32) + struct.pack("<HH", 1, 2)
 open(sys.argv[1], "wb").write(h + b)
 PY
 
-# kubetee-signer: a configuration (0x01) and a state file (0x00)
+# kubetee-signer: a configuration (0x01), a state file (0x00), an approvals file (0x02)
 { printf '\x01'; cat <<'YAML'; } > "$work/signer_config/config"
 listen: 127.0.0.1:7443
 state: /var/lib/kubetee-signer/state
@@ -152,6 +152,9 @@ keys:
 max_enclave_mib: 512
 YAML
 printf '\x00kubetee-signer state 1\n%064d 1 9\n%064d 7 1\n' 1 2 > "$work/signer_config/state"
+# and an approvals file (0x02: clients a, b, c; key gated asks for 2 of them)
+printf '\x02kubetee-signer approvals 1\ngated %064d %d a,b\nplain %064d %d c\n' 3 "$(date +%s)" 4 "$(date +%s)" \
+  > "$work/signer_config/approvals"
 
 # transparency log: an entry line, and a log of two entries (no head: the walk runs first)
 line1="v1 1 1700000000 $(printf '%064d' 1) $(printf '%064d' 2) 1 2 0 release ci - $(printf '%064d' 0)"

@@ -138,6 +138,10 @@ const char *kt_utf8_problem(const void *s, size_t n);
  * is fine), so "010" is an error rather than 8 or 10. The error says what is wrong, not
  * the text, which the caller names. */
 kt_status kt_decimal_parse(const char *s, uint64_t max, uint64_t *out);
+/* The next field of a line of space-separated fields: from *p up to a space or end, 1 to
+ * cap-1 bytes, copied NUL-terminated into out; *p moves past it and its space. false for
+ * an empty or overlong field. */
+bool kt_next_field(const char **p, const char *end, char *out, size_t cap);
 /* Bytes from input made safe for messages, plain output and JSON: printable ASCII
  * (0x20..0x7E) passes, every other byte becomes \xNN. Cut to fit out_cap, never inside
  * an escape, and NUL-terminated (out_cap > 0). Escaped text escapes to itself. Returns

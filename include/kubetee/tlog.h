@@ -62,6 +62,11 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
 /* Fills e->seq, e->prev and e->hash, then appends it. */
 kt_status kt_tlog_append(kt_tlog *t, kt_tlog_entry *e);
 uint64_t kt_tlog_entries(kt_tlog *t);
+/* Appends to lines whole entries from `from` on, none past `upto` (the entries a signed
+ * head covers), at most cap bytes of them but always the first: read from the file at an
+ * offset the writer remembers, so a page costs its own size, not the log's. Nothing is
+ * appended when from > upto. */
+kt_status kt_tlog_read(kt_tlog *t, uint64_t from, uint64_t upto, size_t cap, kt_buf *lines);
 void kt_tlog_free(kt_tlog *t);
 
 #ifdef __cplusplus

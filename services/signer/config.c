@@ -214,7 +214,7 @@ static kt_status sections(const kt_y *root, sg_config *c)
 {
     static const char *const top[] = {"listen", "http",  "state",   "log_format", "rpc_limits",
                                       "tls",    "token", "clients", "keys",       "log",
-                                      "max_enclave_mib", NULL};
+                                      "max_enclave_mib", "approvals", NULL};
     static const char *const log[] = {"path", "head", "key", NULL};
     static const char *const tls[] = {"cert", "key", "client_ca", NULL};
     static const char *const token[] = {"module", "label", "pin_file", "pin_env", NULL};
@@ -223,6 +223,10 @@ static kt_status sections(const kt_y *root, sg_config *c)
     if (!st) st = text(root, "listen", "listen", false, c->listen, sizeof c->listen);
     if (!st) st = text(root, "http", "http", false, c->http, sizeof c->http);
     if (!st) st = text(root, "state", "state", true, c->state, sizeof c->state);
+    if (!st) st = text(root, "approvals", "approvals", false, c->approvals, sizeof c->approvals);
+    if (!st && !c->approvals[0] &&
+        (size_t)snprintf(c->approvals, sizeof c->approvals, "%s.approvals", c->state) >= sizeof c->approvals)
+        st = bad(root, "is too long to name the approvals file beside it (give approvals:)", "state");
     if (!st) st = text(root, "log_format", "log_format", false, c->log_format, sizeof c->log_format);
     if (!st) st = text(root, "rpc_limits", "rpc_limits", false, c->rpc_limits, sizeof c->rpc_limits);
     const kt_y *mx = kt_yaml_get(root, "max_enclave_mib");

@@ -182,7 +182,7 @@ static int serve(const sg_config *c)
         kt_p11_free(t);
         return die("opening the keys");
     }
-    kt_rpc_method m[4];
+    kt_rpc_method m[5];
     size_t nm = sg_service_methods(&svc, m);
     kt_rpc_tls tls = {.cert = c->tls_cert, .key = c->tls_key, .ca = c->tls_client_ca,
                       .require_client_cert = true};

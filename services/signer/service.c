@@ -13,7 +13,6 @@
 kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token)
 {
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->approvals_lock, NULL);
     s->cfg = cfg;
     s->token = token;
     kt_status st = KT_OK;
@@ -31,6 +30,7 @@ kt_status sg_service_init(sg_service *s, const sg_config *cfg, kt_p11 *token)
         if (!st) st = kt_sha256(le, sizeof le, s->mrsigner[i]);
     }
     if (!st) st = sg_state_open(cfg->state, &s->state);
+    if (!st) st = sg_approvals_open(cfg, cfg->approvals, &s->approvals);
     if (!st) {
         kt_buf pem = {0};
         st = kt_file_read(cfg->log_key, 64 << 10, &pem);
@@ -48,11 +48,12 @@ void sg_service_free(sg_service *s)
     for (size_t i = 0; i < SG_MAX_KEYS; i++)
         kt_p11_key_free(s->keys[i]);
     sg_state_free(s->state);
+    sg_approvals_free(s->approvals);
     kt_tlog_free(s->log);
     kt_key_free(s->log_key);
     memset(s->keys, 0, sizeof s->keys);
-    pthread_mutex_destroy(&s->approvals_lock);
     s->state = NULL;
+    s->approvals = NULL;
     s->log = NULL;
     s->log_key = NULL;
 }
@@ -117,29 +118,6 @@ static kt_status who(char *client, size_t cap, int *idx, const sg_config *cfg)
 
 /* ---- M-of-N approval ---- */
 
-/* The live approvals of (key, mrenclave), or NULL; expired ones are dropped. Locked. */
-static sg_approval *approval_find(sg_service *s, size_t key, const uint8_t mre[32], bool create)
-{
-    uint64_t now = (uint64_t)time(NULL);
-    sg_approval *free_slot = NULL;
-    for (size_t i = 0; i < SG_MAX_PENDING; i++) {
-        sg_approval *a = &s->approvals[i];
-        if (a->used && !a->claimed && now - a->since > SG_APPROVAL_TTL) a->used = false;
-        if (!a->used) {
-            if (!free_slot) free_slot = a;
-            continue;
-        }
-        if (a->key == key && !memcmp(a->mrenclave, mre, 32)) return a;
-    }
-    if (!create || !free_slot) return NULL;
-    memset(free_slot, 0, sizeof *free_slot);
-    free_slot->used = true;
-    free_slot->key = key;
-    memcpy(free_slot->mrenclave, mre, 32);
-    free_slot->since = now;
-    return free_slot;
-}
-
 /* The approvers in set, by name, joined by ','. */
 static void approver_names(const sg_config *c, uint64_t set, char *out, size_t cap)
 {
@@ -149,45 +127,6 @@ static void approver_names(const sg_config *c, uint64_t set, char *out, size_t c
         if (set & (1ull << i))
             n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
                                   c->clients[i].name);
-}
-
-/* Claims M approvals of others than the requester for this signature: KT_OK with the
- * approvers in *by (0 when the key needs none), or KT_ERR_STATE saying how many so far. */
-static kt_status approvals_claim(sg_service *s, const sg_key *k, int requester,
-                                 const uint8_t mre[32], uint64_t *by)
-{
-    *by = 0;
-    if (!k->approvals) return KT_OK;
-    pthread_mutex_lock(&s->approvals_lock);
-    sg_approval *a = approval_find(s, key_index(s, k), mre, false);
-    uint64_t others = a && !a->claimed ? a->by & ~(1ull << requester) : 0;
-    unsigned have = (unsigned)__builtin_popcountll(others);
-    bool own = a && (a->by & (1ull << requester));
-    if (have >= k->approvals) {
-        a->claimed = true;
-        *by = others;
-    }
-    pthread_mutex_unlock(&s->approvals_lock);
-    if (*by) return KT_OK;
-    return kt_fail(KT_ERR_STATE, "awaiting approval: %u of %u release officers have approved "
-                                 "this MRENCLAVE for key '%s'%s",
-                   have, k->approvals, k->name,
-                   own ? " (the requester's own approval does not count)" : "");
-}
-
-/* After the signature: used up; after a failure: available again. */
-static void approvals_release(sg_service *s, const sg_key *k, const uint8_t mre[32], bool used)
-{
-    if (!k->approvals) return;
-    pthread_mutex_lock(&s->approvals_lock);
-    for (size_t i = 0; i < SG_MAX_PENDING; i++) {
-        sg_approval *a = &s->approvals[i];
-        if (a->used && a->claimed && a->key == key_index(s, k) && !memcmp(a->mrenclave, mre, 32)) {
-            a->claimed = false;
-            if (used) a->used = false;
-        }
-    }
-    pthread_mutex_unlock(&s->approvals_lock);
 }
 
 static kt_status approve(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
@@ -208,15 +147,10 @@ static kt_status approve(void *ctx, const ProtobufCMessage *req_, ProtobufCMessa
                      req->mrenclave.len);
     if (!st) {
         kt_hex_encode(req->mrenclave.data, 32, mre, sizeof mre);
-        pthread_mutex_lock(&s->approvals_lock);
-        sg_approval *a = approval_find(s, key_index(s, k), req->mrenclave.data, true);
-        if (a) {
-            a->by |= 1ull << ci;
-            res->approvals = (uint32_t)__builtin_popcountll(a->by);
-            res->required = k->approvals;
-        }
-        pthread_mutex_unlock(&s->approvals_lock);
-        if (!a) st = kt_fail(KT_ERR_TOO_LARGE, "%d approvals are pending already", SG_MAX_PENDING);
+        unsigned have = 0;
+        st = sg_approvals_add(s->approvals, key_index(s, k), req->mrenclave.data, ci, &have);
+        res->approvals = have;
+        res->required = k->approvals;
     }
     if (st) {
         kt_log(KT_LOG_WARN, "signer.approve_refused", "client", client, "key", key, "mrenclave",
@@ -247,34 +181,21 @@ static kt_status log_page(void *ctx, const ProtobufCMessage *req_, ProtobufCMess
         return st;
     }
     if (req->from == 0) return kt_fail(KT_ERR_INVALID_ARGUMENT, "log: entries count from 1");
-    kt_buf head = {0}, log = {0};
+    kt_buf head = {0}, lines = {0};
     kt_tlog_head h;
+    /* the head first: the entries read after it include every one it covers */
     if ((st = kt_file_read(s->cfg->log_head, 4096, &head)) ||
         (st = kt_tlog_head_parse(head.data, head.len, s->log_key, &h)) ||
-        (st = kt_file_read(s->cfg->log_path, 1u << 30, &log))) {
+        (st = kt_tlog_read(s->log, req->from, h.entries, LOG_PAGE, &lines))) {
         kt_buf_free(&head);
-        kt_buf_free(&log);
+        kt_buf_free(&lines);
         return kt_fail_context(KT_ERR_UNAVAILABLE, "log");
     }
-    size_t off = 0, start = 0, end = 0;
-    uint64_t seq = 0;
-    while (off < log.len && seq < h.entries) {
-        const uint8_t *nl = memchr(log.data + off, '\n', log.len - off);
-        if (!nl) break;
-        size_t next = (size_t)(nl - log.data) + 1;
-        seq++;
-        if (seq == req->from) start = off;
-        if (seq >= req->from) {
-            if (next - start > LOG_PAGE && end > start) break;
-            end = next;
-        }
-        off = next;
-    }
     st = kt_call_bytes(&res->head, head.data, head.len);
-    if (!st && end > start) st = kt_call_bytes(&res->lines, log.data + start, end - start);
+    if (!st && lines.len) st = kt_call_bytes(&res->lines, lines.data, lines.len);
     res->entries = h.entries;
     kt_buf_free(&head);
-    kt_buf_free(&log);
+    kt_buf_free(&lines);
     return st;
 }
 
@@ -308,16 +229,16 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     }
     size_t ki = key_index(s, k);
     uint64_t by;
-    if ((st = approvals_claim(s, k, ci, info.mrenclave, &by)))
-        return outcome(s, SG_AWAITING, st, client, key, &info);
+    if ((st = sg_approvals_claim(s->approvals, k, ki, ci, info.mrenclave, &by)))
+        return outcome(s, st == KT_ERR_STATE ? SG_AWAITING : SG_FAILED_TOKEN, st, client, key, &info);
     if ((st = sg_state_advance(s->state, s->mrsigner[ki], info.prodid, info.svn))) {
-        approvals_release(s, k, info.mrenclave, false);
+        sg_approvals_release(s->approvals, k, ki, info.mrenclave, false);
         return outcome(s, st == KT_ERR_DENIED ? SG_REFUSED_SVN : SG_FAILED_TOKEN, st, client,
                        key, &info);
     }
     uint8_t sig[KT_RSA3072_LEN];
     if ((st = kt_p11_sign(s->keys[ki], req->sigdata.data, KT_SIGDATA_LEN, sig))) {
-        approvals_release(s, k, info.mrenclave, false);
+        sg_approvals_release(s->approvals, k, ki, info.mrenclave, false);
         return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
     }
     /* in the log before anyone has the signature */
@@ -329,7 +250,7 @@ static kt_status sign(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     snprintf(e.client, sizeof e.client, "%s", s->cfg->clients[ci].name);
     approver_names(s->cfg, by, e.approvers, sizeof e.approvers);
     st = kt_tlog_append(s->log, &e);
-    approvals_release(s, k, info.mrenclave, !st);
+    sg_approvals_release(s->approvals, k, ki, info.mrenclave, !st);
     if (st) {
         kt_wipe(sig, sizeof sig);
         return outcome(s, SG_FAILED_TOKEN, KT_ERR_UNAVAILABLE, client, key, &info);
@@ -384,6 +305,49 @@ static kt_status keys(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage 
     return KT_OK;
 }
 
+/* The approvals a client may see: of keys it may use or approve. */
+static kt_status pending(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *res_)
+{
+    (void)req_;
+    sg_service *s = ctx;
+    Kubetee__Signer__V1__PendingResponse *res = (void *)res_;
+    char client[300];
+    int ci;
+    kt_status st = who(client, sizeof client, &ci, s->cfg);
+    if (st) {
+        kt_log(KT_LOG_WARN, "signer.pending_refused", "client", client, "error", kt_last_error(), NULL);
+        return st;
+    }
+    static __thread sg_approval list[SG_MAX_PENDING];
+    size_t n = sg_approvals_list(s->approvals, list, SG_MAX_PENDING);
+    res->pending = kt_call_alloc(n * sizeof *res->pending + 1);
+    if (!res->pending) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    const sg_config *c = s->cfg;
+    for (size_t i = 0; i < n; i++) {
+        const sg_key *k = &c->keys[list[i].key];
+        if (!((k->clients | k->approvers) & (1ull << ci))) continue;
+        Kubetee__Signer__V1__Pending *p = kt_call_alloc(sizeof *p);
+        char **names = kt_call_alloc(c->nclients * sizeof *names + 1);
+        if (!p || !names) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        kubetee__signer__v1__pending__init(p);
+        p->key = (char *)k->name;
+        if ((st = kt_call_bytes(&p->mrenclave, list[i].mrenclave, 32))) return st;
+        for (size_t j = 0; j < c->nclients; j++)
+            if (list[i].by & (1ull << j)) names[p->n_approvers++] = (char *)c->clients[j].name;
+        p->approvers = names;
+        p->approvals = (uint32_t)p->n_approvers;
+        p->required = k->approvals;
+        p->since = (int64_t)list[i].since;
+        p->expires = (int64_t)(list[i].since + SG_APPROVAL_TTL);
+        p->in_use = list[i].claimed;
+        res->pending[res->n_pending++] = p;
+    }
+    char count[16];
+    snprintf(count, sizeof count, "%zu", res->n_pending);
+    kt_log(KT_LOG_INFO, "signer.pending", "client", client, "pending", count, NULL);
+    return KT_OK;
+}
+
 size_t sg_service_methods(sg_service *s, kt_rpc_method *m)
 {
     m[0] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Sign",
@@ -398,7 +362,10 @@ size_t sg_service_methods(sg_service *s, kt_rpc_method *m)
     m[3] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Log",
                            &kubetee__signer__v1__log_request__descriptor,
                            &kubetee__signer__v1__log_response__descriptor, log_page, NULL, s};
-    return 4;
+    m[4] = (kt_rpc_method){"/kubetee.signer.v1.Signer/Pending",
+                           &kubetee__signer__v1__pending_request__descriptor,
+                           &kubetee__signer__v1__pending_response__descriptor, pending, NULL, s};
+    return 5;
 }
 
 void sg_service_metrics(sg_service *s, kt_buf *out)

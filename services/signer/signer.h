@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     char listen[256], http[256], state[SG_PATH_MAX], log_format[8], rpc_limits[256];
+    char approvals[SG_PATH_MAX]; /* the approvals file (default: state's path + ".approvals") */
     char tls_cert[SG_PATH_MAX], tls_key[SG_PATH_MAX], tls_client_ca[SG_PATH_MAX];
     char module[SG_PATH_MAX], token[33], pin_file[SG_PATH_MAX], pin_env[128];
     char log_path[SG_PATH_MAX], log_head[SG_PATH_MAX], log_key[SG_PATH_MAX];

@@ -107,17 +107,12 @@ kt_status sg_state_open(const char *path, sg_state **out)
     pthread_mutex_init(&s->lock, NULL);
     char name[256];
     kt_escape(path, strlen(path), name, sizeof name);
-    kt_status st = KT_OK;
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        kt_buf b = {0};
-        st = kt_file_read(path, 1 << 20, &b);
-        if (!st) st = sg_state_parse(s, (const char *)b.data, b.len);
-        kt_buf_free(&b);
-        if (st) st = kt_fail_context(st, "%s", name);
-    } else if (errno != ENOENT) {
-        st = kt_fail(KT_ERR_IO, "signer state %s: %s", name, strerror(errno));
-    }
+    kt_buf b = {0};
+    kt_status st = kt_file_read(path, 1 << 20, &b);
+    if (!st) st = sg_state_parse(s, (const char *)b.data, b.len);
+    else if (st == KT_ERR_NOT_FOUND) st = KT_OK; /* nothing signed yet */
+    kt_buf_free(&b);
+    if (st) st = kt_fail_context(st, "%s", name);
     if (st) {
         sg_state_free(s);
         return st;

@@ -213,3 +213,16 @@ char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
     out[at] = '\0';
     return out;
 }
+
+bool kt_next_field(const char **p, const char *end, char *out, size_t cap)
+{
+    const char *s = *p;
+    while (*p < end && **p != ' ')
+        (*p)++;
+    size_t n = (size_t)(*p - s);
+    if (n == 0 || n >= cap) return false;
+    memcpy(out, s, n);
+    out[n] = 0;
+    if (*p < end) (*p)++; /* the space */
+    return true;
+}

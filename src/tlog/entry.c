@@ -79,20 +79,6 @@ kt_status kt_tlog_entry_format(kt_tlog_entry *e, kt_buf *line)
     return kt_buf_append(line, "\n", 1);
 }
 
-/* The next space-separated field of at most cap-1 bytes. */
-static bool next(const char **p, const char *end, char *out, size_t cap)
-{
-    const char *s = *p;
-    while (*p < end && **p != ' ')
-        (*p)++;
-    size_t n = (size_t)(*p - s);
-    if (n == 0 || n >= cap) return false;
-    memcpy(out, s, n);
-    out[n] = 0;
-    if (*p < end) (*p)++; /* the space */
-    return true;
-}
-
 kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e)
 {
     if (!e || (n && !line)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: NULL argument");
@@ -100,7 +86,7 @@ kt_status kt_tlog_entry_parse(const char *line, size_t n, kt_tlog_entry *e)
     const char *p = line, *end = line + n;
     char f[13][KT_TLOG_APPROVERS_MAX + 1];
     size_t got = 0;
-    while (got < 13 && p < end && next(&p, end, f[got], sizeof f[got]))
+    while (got < 13 && p < end && kt_next_field(&p, end, f[got], sizeof f[got]))
         got++;
     if (got != 13 || p != end || line[n - 1] == ' ')
         return kt_fail(KT_ERR_MALFORMED, "tlog: an entry is not 13 fields separated by single "

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #define LOG_MAX (1ull << 30)
+#define MARK_EVERY 256 /* a reader seeks to the mark before its entry, then reads lines */
+#define LINE_MAX_BYTES 2048 /* longer than any entry kt_tlog_entry_format writes or parse reads */
 
 /* Walks the entries: numbered, chained, each parsing. The last hash and count out. */
 static kt_status walk(const uint8_t *log, size_t n, kt_tlog_each each, void *arg,
@@ -95,6 +97,9 @@ struct kt_tlog {
     uint64_t entries;
     uint8_t last[32];
     bool broken;               /* a write failed part-way: nothing more is appended */
+    uint64_t size;             /* bytes of the entries written */
+    uint64_t *marks;           /* marks[k]: where entry k * MARK_EVERY + 1 starts */
+    size_t nmarks, cap_marks;
     pthread_mutex_t sync_lock; /* synced: the entries fsynced and under a signed head */
     uint64_t synced;
 };
@@ -113,6 +118,35 @@ static kt_status write_head_at(kt_tlog *t, uint64_t entries, const uint8_t last[
 static kt_status write_head(kt_tlog *t)
 {
     return write_head_at(t, t->entries, t->last);
+}
+
+/* Entry seq starts at off: remembered when it begins a stretch of MARK_EVERY. Locked. */
+static kt_status mark(kt_tlog *t, uint64_t seq, uint64_t off)
+{
+    if ((seq - 1) % MARK_EVERY) return KT_OK;
+    if (t->nmarks == t->cap_marks) {
+        size_t cap = t->cap_marks ? t->cap_marks * 2 : 64;
+        uint64_t *m = realloc(t->marks, cap * sizeof *m);
+        if (!m) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+        t->marks = m;
+        t->cap_marks = cap;
+    }
+    t->marks[t->nmarks++] = off;
+    return KT_OK;
+}
+
+/* The marks and size of a log that walked cleanly. */
+static kt_status mark_all(kt_tlog *t, const uint8_t *log, size_t n)
+{
+    uint64_t seq = 0;
+    kt_status st = KT_OK;
+    for (size_t off = 0; !st && off < n;) {
+        const uint8_t *nl = memchr(log + off, '\n', n - off);
+        st = mark(t, ++seq, off);
+        off = (size_t)(nl - log) + 1;
+    }
+    t->size = n;
+    return st;
 }
 
 kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *key, kt_tlog **out)
@@ -167,6 +201,7 @@ kt_status kt_tlog_open(const char *path, const char *head_path, const kt_key *ke
         }
     }
     if (!st) st = walk(log.data, log.len, NULL, NULL, &t->entries, t->last);
+    if (!st) st = mark_all(t, log.data, log.len);
     if (!st) st = write_head(t);
     t->synced = t->entries;
     kt_key_free(pub);
@@ -213,6 +248,7 @@ kt_status kt_tlog_append(kt_tlog *t, kt_tlog_entry *e)
         memcpy(e->prev, t->last, 32);
         st = kt_tlog_entry_format(e, &line);
     }
+    if (!st) st = mark(t, e->seq, t->size);
     if (!st) {
         ssize_t w = write(t->fd, line.data, line.len);
         if (w != (ssize_t)line.len) {
@@ -222,7 +258,10 @@ kt_status kt_tlog_append(kt_tlog *t, kt_tlog_entry *e)
     }
     if (!st) {
         t->entries = e->seq;
+        t->size += line.len;
         memcpy(t->last, e->hash, 32);
+    } else if ((e->seq - 1) % MARK_EVERY == 0 && t->nmarks && !t->broken) {
+        t->nmarks--; /* the entry it marked was not written */
     }
     pthread_mutex_unlock(&t->lock);
     kt_buf_free(&line);
@@ -237,9 +276,58 @@ uint64_t kt_tlog_entries(kt_tlog *t)
     return n;
 }
 
+kt_status kt_tlog_read(kt_tlog *t, uint64_t from, uint64_t upto, size_t cap, kt_buf *lines)
+{
+    if (!t || !lines || from == 0 || cap == 0)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "tlog: bad argument (entries count from 1)");
+    pthread_mutex_lock(&t->lock);
+    if (upto > t->entries) upto = t->entries;
+    uint64_t off = 0, end = t->size, seq = 0;
+    if (from <= upto) {
+        size_t k = (size_t)((from - 1) / MARK_EVERY);
+        off = t->marks[k];
+        seq = (uint64_t)k * MARK_EVERY; /* the entry before off */
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (from > upto) return KT_OK;
+    /* what is wanted lies within MARK_EVERY lines of skipping and cap bytes of lines */
+    uint64_t want = (uint64_t)MARK_EVERY * LINE_MAX_BYTES + cap + LINE_MAX_BYTES;
+    size_t n = (size_t)(end - off < want ? end - off : want);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(t->fd, buf + got, n - got, (off_t)(off + got));
+        if (r <= 0) {
+            free(buf);
+            return kt_fail(KT_ERR_IO, "tlog: reading: %s", r < 0 ? strerror(errno) : "the log is shorter than written");
+        }
+        got += (size_t)r;
+    }
+    size_t p = 0, start = 0, stop = 0;
+    while (p < n && seq < upto) {
+        const uint8_t *nl = memchr(buf + p, '\n', n - p);
+        if (!nl) break;
+        size_t next = (size_t)(nl - buf) + 1;
+        if (++seq == from) start = p;
+        if (seq >= from) {
+            if (next - start > cap && stop > start) break;
+            stop = next;
+        }
+        p = next;
+    }
+    kt_status st = stop > start ? kt_buf_append(lines, buf + start, stop - start) : KT_OK;
+    if (!st && stop == start)
+        st = kt_fail(KT_ERR_MALFORMED, "tlog: entry %llu is not where the log's marks say",
+                     (unsigned long long)from);
+    free(buf);
+    return st;
+}
+
 void kt_tlog_free(kt_tlog *t)
 {
     if (!t) return;
+    free(t->marks);
     if (t->fd >= 0) close(t->fd);
     pthread_mutex_destroy(&t->lock);
     pthread_mutex_destroy(&t->sync_lock);

@@ -490,6 +490,21 @@ rc, out = run(KUBETEE, "signer", "log", "fetch", "--signer", s.address, *client_
               "--log", path("x.log"), "--head", path("x.head"))
 ok("a stranger cannot fetch the log", rc != 0 and "not one the signer knows" in out, out)
 
+# ---- approvals pending: listed, and kept across a restart (below) ----
+pend_mre = "cd" * 32
+rc, out = approve("officer", "--mrenclave", pend_mre)
+ok("an approval that waits for a second officer", rc == 0 and "1 of 2" in out, out)
+rc, out = run(KUBETEE, "signer", "pending", "--signer", s.address, *client_args("officer3"))
+ok("pending lists it for an approver, with who approved",
+   rc == 0 and "gated %s: 1 of 2 approvals by officer, expires in" % pend_mre in out, out)
+rc, out = run(KUBETEE, "signer", "pending", "--signer", s.address, *client_args("stranger"))
+ok("a stranger sees no approvals", rc != 0 and pend_mre not in out and "not one the signer knows" in out, out)
+approvals_text = open(path("state") + ".approvals").read()
+ok("the approvals file holds it, private", approvals_text.startswith("kubetee-signer approvals 1\n")
+   and re.search(r"^gated %s \d+ officer$" % pend_mre, approvals_text, re.M)
+   and (os.stat(path("state") + ".approvals").st_mode & 0o777) == 0o600, approvals_text)
+ok("used-up approvals are not in it", gated_mre not in approvals_text, approvals_text)
+
 # ---- metrics, then a restart keeps the ISVSVN state ----
 st, body = s.http("/metrics")
 ok("metrics count outcomes", st == 200 and 'kubetee_signer_requests_total{outcome="svn_backwards"} 1' in body
@@ -509,7 +524,33 @@ ok("state private", (os.stat(path("state")).st_mode & 0o777) == 0o600)
 s = Signer()
 rc, out = sign(s, "ci", "release", conf("p1s8.conf", "prodid = 1\nsvn = 8\n"), path("x.so"))
 ok("after a restart, svn 8 after 9 is still refused", rc != 0 and "is below 9" in out, out)
+rc, out = run(KUBETEE, "signer", "pending", "--signer", s.address, *client_args("ci"))
+ok("after a restart the pending approval is still there", rc == 0 and "gated %s: 1 of 2 approvals by officer," % pend_mre in out, out)
+rc, out = approve("officer2", "--mrenclave", pend_mre)
+ok("and a second officer's approval completes it", rc == 0 and "2 of 2 approvals" in out, out)
 s.stop()
+good_approvals = open(path("state") + ".approvals").read()
+for text, want in [("kubetee-signer approvals 1\ngated %s 1 officer,officer\n" % pend_mre, "names an approver twice"),
+                   ("kubetee-signer approvals 1\ngated zz 1 officer\n", "not 64 hex digits"),
+                   ("kubetee-signer approvals 1\ngated %s 1 officer" % pend_mre, "cut short"),
+                   ("kubetee-signer approvals 2\n", "first line"),
+                   ("kubetee-signer approvals 1\ngated %s 1 officer\ngated %s %d officer2\n"
+                    % (pend_mre, pend_mre, int(time.time())), "repeats a key and MRENCLAVE")]:
+    with open(path("state") + ".approvals", "w") as f:
+        f.write(text)
+    rc, out = run(SIGNER, "--config", path("signer.yaml"))
+    ok("an approvals file that does not parse stops the start: " + want, rc != 0 and want in out and "approvals" in out, out)
+with open(path("state") + ".approvals", "w") as f:
+    f.write(good_approvals + "release %s %d officer\ngated %s %d officer,stranger,ci\n"
+            % ("ee" * 32, int(time.time()), "ef" * 32, int(time.time()) - 7200))
+s = Signer()
+dropped = "".join(s.lines)
+rc, out = run(KUBETEE, "signer", "pending", "--signer", s.address, *client_args("officer"))
+s.stop()
+ok("lines the configuration no longer allows, and expired ones, are dropped with a log line",
+   dropped.count("event=signer.approval_dropped") == 2 and "no longer asks for approvals" in dropped
+   and "expired" in dropped and "ee" * 32 not in out and "ef" * 32 not in out
+   and "gated %s: 2 of 2 approvals by officer,officer2" % pend_mre in out, dropped + out)
 with open(path("state"), "a") as f:
     f.write("garbage\n")
 rc, out = run(SIGNER, "--config", path("signer.yaml"))

@@ -250,6 +250,74 @@ static void test_concurrent_appends_group_commit(void **state)
     kt_buf_free(&l), kt_buf_free(&hb);
 }
 
+/* Where each line of the file text starts (starts[i] for line i, 1-based; starts[n + 1]
+ * is the end). */
+static void line_starts(const kt_buf *l, size_t *starts, uint64_t n)
+{
+    size_t p = 0;
+    for (uint64_t k = 1; k <= n; k++) {
+        starts[k] = p;
+        const uint8_t *nl = memchr(l->data + p, '\n', l->len - p);
+        assert_non_null(nl);
+        p = (size_t)(nl - l->data) + 1;
+    }
+    starts[n + 1] = p;
+}
+
+/* A page is read from where the writer remembers its entry, not from the whole file:
+ * every (from, upto, cap) gives exactly the lines a reading of the whole file gives,
+ * before and after a reopen (which finds the marks again). */
+static void check_pages(kt_tlog *t, const kt_buf *file, uint64_t n)
+{
+    size_t at[602];
+    assert_true(n + 2 <= sizeof at / sizeof *at);
+    line_starts(file, at, n);
+    static const uint64_t froms[] = {1, 2, 255, 256, 257, 258, 512, 513, 514, 599, 600};
+    static const size_t caps[] = {1, 700, 5000, 1 << 20};
+    for (size_t i = 0; i < sizeof froms / sizeof *froms; i++)
+        for (size_t j = 0; j < sizeof caps / sizeof *caps; j++)
+            for (uint64_t upto = froms[i]; upto <= n; upto += n / 3 + 1) {
+                kt_buf got = {0};
+                assert_int_equal(kt_tlog_read(t, froms[i], upto, caps[j], &got), KT_OK);
+                uint64_t k = froms[i] + 1; /* the first line always, then whole lines in cap */
+                while (k <= upto && at[k + 1] - at[froms[i]] <= caps[j])
+                    k++;
+                size_t total = at[k] - at[froms[i]];
+                assert_int_equal(got.len, total);
+                assert_memory_equal(got.data, file->data + at[froms[i]], total);
+                kt_buf_free(&got);
+            }
+    kt_buf none = {0};
+    assert_int_equal(kt_tlog_read(t, n + 1, n + 5, 1 << 20, &none), KT_OK);
+    assert_int_equal(none.len, 0);
+    assert_int_equal(kt_tlog_read(t, 5, 4, 1 << 20, &none), KT_OK); /* past the head */
+    assert_int_equal(none.len, 0);
+    assert_fails_with(kt_tlog_read(t, 0, 5, 1 << 20, &none), KT_ERR_INVALID_ARGUMENT, "count from 1");
+}
+
+static void test_pages_read_from_marks(void **state)
+{
+    (void)state;
+    char lp[160], hp[160];
+    snprintf(lp, sizeof lp, "%s/paged", dir);
+    snprintf(hp, sizeof hp, "%s/paged.head", dir);
+    kt_tlog *t;
+    assert_int_equal(kt_tlog_open(lp, hp, key, &t), KT_OK);
+    const uint64_t n = 600;
+    for (uint64_t i = 1; i <= n; i++) {
+        kt_tlog_entry e = entry((uint16_t)i, i % 2 ? "ci" : "a-much-longer-client-name");
+        assert_int_equal(kt_tlog_append(t, &e), KT_OK);
+    }
+    kt_buf file = {0};
+    assert_int_equal(kt_file_read(lp, 1 << 20, &file), KT_OK);
+    check_pages(t, &file, n);
+    kt_tlog_free(t);
+    assert_int_equal(kt_tlog_open(lp, hp, key, &t), KT_OK);
+    check_pages(t, &file, n);
+    kt_tlog_free(t);
+    kt_buf_free(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_tampering_found),
         cmocka_unit_test(test_names_and_fields),
         cmocka_unit_test(test_concurrent_appends_group_commit),
+        cmocka_unit_test(test_pages_read_from_marks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

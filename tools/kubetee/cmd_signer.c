@@ -238,6 +238,52 @@ static int log_fetch(int argc, char **argv)
     return 0;
 }
 
+/* `kubetee signer VERB --signer HOST:PORT --tls-...`: connected, or the exit code. */
+static int connect_cli(int argc, char **argv, const char *verb, kt_rpc_client **c)
+{
+    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
+                   {"tls-ca", true, "CA that issued the signer's certificate"},
+                   {"tls-cert", true, "this client's certificate"},
+                   {"tls-key", true, "this client's private key"},
+                   {"server-name", true, "name to check in the signer's certificate"}};
+    if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value) {
+        fprintf(stderr, "usage: kubetee signer %s --signer HOST:PORT --tls-ca ca.pem "
+                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n", verb);
+        return 2;
+    }
+    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    kt_status st = connect_to(&e, c);
+    return st ? cli_die("connecting to the signer", st) : 0;
+}
+
+/* The approvals given and not yet used up, on keys this client may use or approve. */
+static int pending(int argc, char **argv)
+{
+    kt_rpc_client *c;
+    int rc = connect_cli(argc, argv, "pending", &c);
+    if (rc) return rc;
+    kt_status st;
+    Kubetee__Signer__V1__PendingRequest req = KUBETEE__SIGNER__V1__PENDING_REQUEST__INIT;
+    Kubetee__Signer__V1__PendingResponse res = KUBETEE__SIGNER__V1__PENDING_RESPONSE__INIT;
+    st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Pending", &req, &res, SIGNER_TIMEOUT_MS);
+    kt_rpc_client_free(c);
+    if (st) return cli_die("signer", st);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < res.n_pending; i++) {
+        const Kubetee__Signer__V1__Pending *p = res.pending[i];
+        char mre[65] = "?", name[260], who[260];
+        if (p->mrenclave.len == 32) kt_hex_encode(p->mrenclave.data, 32, mre, sizeof mre);
+        printf("%s %s: %u of %u approvals by ", kt_escape(p->key, strlen(p->key), name, sizeof name), mre,
+               (unsigned)p->approvals, (unsigned)p->required);
+        for (size_t j = 0; j < p->n_approvers; j++)
+            printf("%s%s", j ? "," : "", kt_escape(p->approvers[j], strlen(p->approvers[j]), who, sizeof who));
+        printf(", expires in %llds%s\n", (long long)(p->expires - now), p->in_use ? " (in use by a signature)" : "");
+    }
+    if (!res.n_pending) printf("no approvals pending\n");
+    kt_message_clear(&res);
+    return 0;
+}
+
 int cmd_signer(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "fetch"))
@@ -245,31 +291,23 @@ int cmd_signer(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[0], "log") && !strcmp(argv[1], "verify"))
         return log_verify(argc - 2, argv + 2);
     if (argc >= 1 && !strcmp(argv[0], "approve")) return approve(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "pending")) return pending(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "keys")) {
         fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
                         "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n"
                         "       kubetee signer approve --signer HOST:PORT --key NAME "
                         "(--mrenclave HEX | --enclave e.so [--config e.conf]) --tls-...\n"
+                        "       kubetee signer pending --signer HOST:PORT --tls-...\n"
                         "       kubetee signer log fetch --signer HOST:PORT --log LOG --head "
                         "HEAD --tls-...\n"
                         "       kubetee signer log verify --log LOG --head HEAD --key PUB "
                         "[--enclave E]\n");
         return 2;
     }
-    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
-                   {"tls-ca", true, "CA that issued the signer's certificate"},
-                   {"tls-cert", true, "this client's certificate"},
-                   {"tls-key", true, "this client's private key"},
-                   {"server-name", true, "name to check in the signer's certificate"}};
-    if (!cli_parse(argc - 1, argv + 1, o, CLI_NOPTS(o)) || !o[0].value) {
-        fprintf(stderr, "usage: kubetee signer keys --signer HOST:PORT --tls-ca ca.pem "
-                        "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n");
-        return 2;
-    }
-    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
     kt_rpc_client *c;
-    kt_status st = connect_to(&e, &c);
-    if (st) return cli_die("connecting to the signer", st);
+    int rc = connect_cli(argc - 1, argv + 1, "keys", &c);
+    if (rc) return rc;
+    kt_status st;
     Kubetee__Signer__V1__KeysRequest req = KUBETEE__SIGNER__V1__KEYS_REQUEST__INIT;
     Kubetee__Signer__V1__KeysResponse res = KUBETEE__SIGNER__V1__KEYS_RESPONSE__INIT;
     st = kt_rpc_call(c, "/kubetee.signer.v1.Signer/Keys", &req, &res, SIGNER_TIMEOUT_MS);
