@@ -140,18 +140,20 @@ int tool_call(kt_aecs_client *c, const tool_args *a, const char *tool, const cha
               const ProtobufCMessageDescriptor *res_type)
 {
     ProtobufCMessage *res = NULL;
-    kt_status st = kt_aecs_call(c, op, req, res_type, &res);
+    if (kt_aecs_call(c, op, req, res_type, &res)) return tool_fail(tool, op);
+    int rc = tool_call_print(a, tool, res);
+    protobuf_c_message_free_unpacked(res, NULL);
+    return rc;
+}
+
+int tool_call_print(const tool_args *a, const char *tool, const ProtobufCMessage *res)
+{
+    kt_buf j = {0};
     int rc = 0;
-    if (st) {
-        rc = tool_fail(tool, op);
-    } else {
-        kt_buf j = {0};
-        if (kt_pbjson_print(res, NULL, &j)) rc = tool_fail(tool, "printing");
-        else if (a->json) printf("%s\n", (const char *)j.data);
-        else print_text((const char *)j.data);
-        kt_buf_free(&j);
-        protobuf_c_message_free_unpacked(res, NULL);
-    }
+    if (kt_pbjson_print(res, NULL, &j)) rc = tool_fail(tool, "printing");
+    else if (a->json) printf("%s\n", (const char *)j.data);
+    else print_text((const char *)j.data);
+    kt_buf_free(&j);
     return rc;
 }
 

@@ -29,6 +29,8 @@ int tool_run(const tool_args *a, const char *tool, const char *op, const Protobu
 /* The same on a connected client (several calls in one session). */
 int tool_call(kt_aecs_client *c, const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *res_type);
+/* Prints a response as tool_call does. */
+int tool_call_print(const tool_args *a, const char *tool, const ProtobufCMessage *res);
 int tool_fail(const char *tool, const char *what);
 /* A PEM public or private key as AECS's PublicKey (x||y); raw is 64 bytes of storage. */
 kt_status tool_public_key(const char *path, Kubetee__Aecs__V1__PublicKey *out, uint8_t raw[64]);

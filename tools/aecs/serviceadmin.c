@@ -23,7 +23,8 @@ static int usage(void)
             "  update --name N [--expected-version V] [--data-file FILE]\n"
             "  destroy --name N\n"
             "  list\n"
-            "  getpub --name N [--version V] [--nonce HEX]   (signed by AECS over the nonce)\n");
+            "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
+            "         (the answer's signature by the AECS identity over the nonce is checked)\n");
     return 2;
 }
 
@@ -102,6 +103,51 @@ static int create(const tool_args *a, const char *service, const char *name)
     rq.data.len = data.len;
     int rc = tool_run(a, T, "CreateSecret", &rq.base, D(secret_info));
     kt_buf_free(&data);
+    return rc;
+}
+
+/* getpub: the public part, its signature checked against the identity key of the AECS
+ * enclave this session attested (asked over the same session); --out FILE: the PEM. */
+static int getpub(const tool_args *a, const Kubetee__Aecs__V1__GetPublicRequest *rq)
+{
+    Kubetee__Aecs__V1__StatusRequest srq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    ProtobufCMessage *sres = NULL, *pres = NULL;
+    kt_aecs_client *c = NULL;
+    kt_key *id = NULL;
+    kt_buf m = {0};
+    uint8_t ver[8];
+    static const char label[] = "kubetee.aecs.getpub.v1";
+    const char *out = tool_flag(a, "out");
+    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    kt_status st = kt_aecs_call(c, "Status", &srq.base, D(status_response), &sres);
+    if (!st) st = kt_aecs_call(c, "GetPublic", &rq->base, D(get_public_response), &pres);
+    int rc = st ? tool_fail(T, sres ? "GetPublic" : "Status") : 0;
+    const Kubetee__Aecs__V1__StatusResponse *s = (const Kubetee__Aecs__V1__StatusResponse *)sres;
+    const Kubetee__Aecs__V1__GetPublicResponse *p = (const Kubetee__Aecs__V1__GetPublicResponse *)pres;
+    if (!rc) {
+        kt_put_le64(ver, p->version);
+        st = kt_key_from_public_raw(KT_KEY_P256, s->identity_public.data, s->identity_public.len, &id);
+        if (!st) st = kt_buf_append(&m, label, sizeof label - 1);
+        if (!st) st = kt_buf_append(&m, rq->nonce.data, rq->nonce.len);
+        if (!st) st = kt_buf_append(&m, ver, 8);
+        if (!st) st = kt_buf_append(&m, p->public_pem.data, p->public_pem.len);
+        if (!st) st = kt_verify(id, m.data, m.len, p->signature.data, p->signature.len);
+        if (st) rc = tool_fail(T, "the answer's signature by the AECS identity key");
+    }
+    if (!rc && out && kt_file_write_atomic(out, p->public_pem.data, p->public_pem.len, 0644))
+        rc = tool_fail(T, out);
+    if (!rc) {
+        char h[17];
+        kt_hex_encode(s->identity_public.data, 8, h, sizeof h);
+        fprintf(stderr, T ": getpub: signed by the AECS identity %s... over this call's nonce: verified%s%s\n", h,
+                out ? "; written to " : "", out ? out : "");
+        rc = tool_call_print(a, T, pres);
+    }
+    kt_buf_free(&m);
+    kt_key_free(id);
+    if (sres) protobuf_c_message_free_unpacked(sres, NULL);
+    if (pres) protobuf_c_message_free_unpacked(pres, NULL);
+    kt_aecs_client_free(c);
     return rc;
 }
 
@@ -232,7 +278,7 @@ int main(int argc, char **argv)
         rq.version = v;
         rq.nonce.data = nonce;
         rq.nonce.len = nn;
-        return tool_run(&a, T, "GetPublic", &rq.base, D(get_public_response));
+        return getpub(&a, &rq);
     }
     fprintf(stderr, T ": no verb '%s'\n", verb);
     return usage();

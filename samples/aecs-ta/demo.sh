@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# make demo, part 3: AECS, secrets for stateless enclaves. aecs-server hosts the AECS
+# enclave; an admin initialises it and registers a service; the service's admin creates
+# its secret from a SecretPolicy file; the operator encrypts a file with the secret's
+# public half; a TA proves itself with its quote, gets the key and decrypts the file;
+# another TA is refused; the TA on a new machine gets the same key. Every step is checked:
+# the demo fails when one is missing or a refusal does not say what it should.
+set -euo pipefail
+echo "######## AECS: the secret service, and a stateless TA getting its key by attestation"
+echo
+build=${1:-build/release}
+build=$(cd "$build" && pwd)
+out=$build/samples/aecs-ta
+kubetee=$build/tools/kubetee/kubetee
+server=$build/services/aecs/aecs-server
+aecs=$build/services/aecs/aecs.signed.so
+aecsadmin=$build/tools/aecs/aecsadmin
+serviceadmin=$build/tools/aecs/serviceadmin
+ta=$out/aecs_ta.signed.so
+other=$out/aecs_ta_other.signed.so
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "demo: $*" >&2; exit 1; }
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; } # FIELD from one JSON line
+refused() { # EXPECTED, then the command: it must fail, saying EXPECTED
+  local want=$1 got
+  shift
+  if got=$("$@" 2>&1); then fail "accepted: $*"; fi
+  cut -c1-300 <<<"$got" | sed "s/^/     /"
+  grep -qF -- "$want" <<<"$got" || fail "expected '$want'"
+}
+
+echo "== 0. two machines under one simulation root: the sample's (made at build time; the TA"
+echo "   pins it), exported once and imported into each machine's own sim state"
+KUBETEE_SIM_DIR=$out/sim "$kubetee" sim export --out "$work/root" > /dev/null
+for m in a b; do "$kubetee" sim import --from "$work/root" --sim-dir "$work/machine-$m" > /dev/null; done
+echo "   machine a: $work/machine-a    machine b: $work/machine-b"
+echo
+
+echo "== 1. aecs-server on machine a: the AECS enclave, its sealed objects in an fs store"
+cat > "$work/aecs.yaml" <<YAML
+listen: 127.0.0.1:0
+http: 127.0.0.1:0
+store: fs:$work/store
+enclave: $aecs
+sim_dir: $work/machine-a
+audit_file: $work/audit.log
+YAML
+sed 's/^/   aecs.yaml: /' "$work/aecs.yaml"
+"$server" --config "$work/aecs.yaml" 2> "$work/aecs.log" &
+pid=$!
+for _ in $(seq 200); do grep -q 'event=aecs.serving' "$work/aecs.log" && break; sleep 0.1; done
+line=$(grep 'event=aecs.serving' "$work/aecs.log") || { cat "$work/aecs.log" >&2; fail "aecs-server did not start"; }
+port=$(sed 's/.* grpc_port=\([0-9]*\).*/\1/' <<<"$line")
+http=$(sed 's/.* http_port=\([0-9]*\).*/\1/' <<<"$line")
+addr=127.0.0.1:$port
+echo "   $line"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz")
+echo "   readyz: $code (not ready: no admin yet)"
+[ "$code" = 503 ] || fail "ready before init"
+echo
+
+echo "== 2. aecsadmin init: the first admin is whoever calls init while the store is empty,"
+echo "   over a session whose AECS quote the tool verifies first (the policy below)"
+"$kubetee" dump --enclave "$aecs" --json > "$work/aecs.json"
+printf 'allow_simulation: true\nrules:\n- {mrenclave: %s, mrsigner: %s, isvprodid: %s}\n' "$(field mrenclave < "$work/aecs.json")" \
+  "$(field mrsigner < "$work/aecs.json")" "$(sed 's/.*"prodid":\([0-9]*\).*/\1/' "$work/aecs.json")" > "$work/aecs-policy.yaml"
+sed 's/^/   aecs-policy.yaml: /' "$work/aecs-policy.yaml"
+for k in admin payments-admin; do
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$k.pem" 2> /dev/null
+done
+tools=(--server "$addr" --policy "$work/aecs-policy.yaml" --sim-dir "$work/machine-a")
+admin() { "$aecsadmin" "$1" "${tools[@]}" --key "$work/admin.pem" "${@:2}"; }
+svcadmin() { "$serviceadmin" "$1" "${tools[@]}" --key "$work/payments-admin.pem" "${@:2}"; }
+echo "   \$ aecsadmin init --key admin.pem"
+admin init | sed 's/^/   /'
+echo "   a second init, by another key:"
+refused "initialised already" "$aecsadmin" init "${tools[@]}" --key "$work/payments-admin.pem"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz")
+echo "   readyz: $code"
+[ "$code" = 200 ] || fail "not ready after init"
+echo
+
+echo "== 3. aecsadmin register: the service \"payments\", its admin's public key"
+admin register --name payments --admin-key "$work/payments-admin.pem" --json | cut -c1-160 | sed 's/^/   /'
+echo
+
+echo "== 4. the TA, built and signed (samples/aecs-ta): its MRENCLAVE and MRSIGNER; and a"
+echo "   second build with one line changed, so another MRENCLAVE under the same signer"
+"$kubetee" dump --enclave "$ta" --json > "$work/ta.json"
+"$kubetee" dump --enclave "$other" --json > "$work/other.json"
+ta_mre=$(field mrenclave < "$work/ta.json") ta_mrs=$(field mrsigner < "$work/ta.json")
+other_mre=$(field mrenclave < "$work/other.json")
+echo "   aecs_ta        mrenclave $ta_mre"
+echo "                  mrsigner  $ta_mrs"
+echo "   aecs_ta_other  mrenclave $other_mre"
+[ -n "$ta_mre" ] && [ "$ta_mre" != "$other_mre" ] && [ "$ta_mrs" = "$(field mrsigner < "$work/other.json")" ] ||
+  fail "the two TAs should differ in MRENCLAVE only"
+echo
+
+echo "== 5. serviceadmin create --file: the secret from a SecretPolicy file (the original's"
+echo "   format): an RSA key pair made inside AECS, its public half shared, for this TA only"
+cat > "$work/secrets.yaml" <<YAML
+apiVersion: v1
+kind: SecretPolicy
+secrets:
+- spec:
+    name: ta-key
+    type: SECRET_TYPE_RSA_KEY_PAIR
+    service: payments
+    readonly: true
+    share: public
+    params:
+    - {key: bit_length, value: "2048"}
+    policy:
+      enclaveMatchAnyRules:
+      - mrenclave: $ta_mre
+        mrsigner: $ta_mrs
+        debug_disabled: "true"
+YAML
+sed 's/^/   secrets.yaml: /' "$work/secrets.yaml"
+svcadmin create --file "$work/secrets.yaml" --json | cut -c1-200 | sed 's/^/   /'
+svcadmin list --service payments | sed 's/^/   /'
+echo "   a rule that pins neither MRENCLAVE nor MRSIGNER is refused:"
+refused "neither mrenclave nor mrsigner" svcadmin create --service payments --name open --type SECRET_TYPE_AES256_KEY --min-svn 1
+echo
+
+echo "== 6. the operator: getpub (anyone may: share public), its AECS signature checked over"
+echo "   the call's nonce; then openssl encrypts a file with it (RSA-OAEP, SHA-256)"
+"$serviceadmin" getpub "${tools[@]}" --key "$work/admin.pem" --service payments --name ta-key \
+  --out "$work/ta-key.pub.pem" 2>&1 >/dev/null | sed 's/^serviceadmin: /   /'
+head -2 "$work/ta-key.pub.pem" | sed 's/^/   /;s/$/.../'
+pub_sha=$(sha256sum < "$work/ta-key.pub.pem" | cut -d' ' -f1)
+echo "   its sha256: $pub_sha"
+note="meet at the old mill at 9"
+printf '%s' "$note" > "$work/note.txt"
+openssl pkeyutl -encrypt -pubin -inkey "$work/ta-key.pub.pem" -pkeyopt rsa_padding_mode:oaep \
+  -pkeyopt rsa_oaep_md:sha256 -in "$work/note.txt" -out "$work/note.enc"
+echo "   note.txt \"$note\" -> note.enc, $(stat -c %s "$work/note.enc") bytes"
+rm "$work/note.txt"
+echo
+
+run_ta() { # MACHINE TA: the TA on that machine's sim state
+  KUBETEE_SIM_DIR=$work/machine-$1 "$out/aecs_ta_host" "$2" "$addr" payments ta-key "$work/note.enc"
+}
+check_ta() { # its output: the key's public half and the note
+  grep -q "public half sha256 $pub_sha" <<<"$1" || fail "the TA did not get the key getpub showed"
+  grep -qF "decrypted        $note" <<<"$1" || fail "the TA did not decrypt the note"
+}
+echo "== 7. the TA on machine a: it attests to AECS (AECS verifies its quote in the AECS enclave"
+echo "   and checks the secret's rules against it), gets the key, decrypts note.enc inside"
+got=$(run_ta a "$ta") || { echo "$got"; fail "the TA failed on machine a"; }
+sed 's/^/   /' <<<"$got"
+check_ta "$got"
+echo
+
+echo "== 8. the other TA (another MRENCLAVE) asks for the same key: refused, with the reason"
+refused "no rule of its policy admits enclave ${other_mre:0:16}" run_ta a "$other"
+echo
+
+echo "== 9. the TA restarted on machine b: a new sim state (its own platform secret), nothing"
+echo "   copied from machine a but the simulation root; it gets the same key: it is stateless"
+[ "$(sha256sum < "$work/machine-a/seal_secret")" != "$(sha256sum < "$work/machine-b/seal_secret")" ] ||
+  fail "machine b is machine a"
+echo "   machine a's platform secret: $(sha256sum < "$work/machine-a/seal_secret" | cut -c1-16)..."
+echo "   machine b's platform secret: $(sha256sum < "$work/machine-b/seal_secret" | cut -c1-16)..."
+got=$(run_ta b "$ta") || { echo "$got"; fail "the TA failed on machine b"; }
+sed 's/^/   /' <<<"$got"
+check_ta "$got"
+echo
+
+echo "== 10. what AECS recorded: its audit file, hash-chained and signed by the AECS enclave"
+admin audit verify "$work/audit.log" | sed 's/^/   /'
+grep -o '"op":"GetSecret"[^}]*"outcome":"[a-z_]*"' "$work/audit.log" | sed 's/"target".*"outcome"/ ... "outcome"/' |
+  sort | uniq -c | sed 's/^/   /'
+[ "$(grep -c '"op":"GetSecret".*"outcome":"ok"' "$work/audit.log")" = 2 ] || fail "two gets should be in the audit"
+[ "$(grep -c '"op":"GetSecret".*"outcome":"denied"' "$work/audit.log")" = 1 ] || fail "one refusal should be in the audit"
+kill -TERM "$pid"
+wait "$pid" || fail "aecs-server did not stop cleanly"
+pid=
+echo
+echo "Simulated platform: every enclave here runs as ordinary code in its host's process, so"
+echo "this shows the protocol and the checks, not protection from the host. See docs/aecs.md."
