@@ -23,5 +23,9 @@ echo
 echo
 "$build/bench/bench_session_calls" "$build/bench/bench_session_echo.signed.so" "$here/../tests/data/service_client.pem"
 echo
+# TA secret gets through aecs-server against plain gRPC echo (its own sim state: the TA pins its root)
+"$build/bench/bench_aecs" "$build/services/aecs/aecs-server" "$build/services/aecs/aecs.signed.so" \
+  "$build/bench/bench_aecs_ta.signed.so" "$build/bench/aecs-sim"
+echo
 # kubetee-collateral's cached TCB Info against nginx serving the same bytes (wrk)
 bash "$here/collateral/run.sh" "$build"

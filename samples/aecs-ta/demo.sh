@@ -33,9 +33,12 @@ refused() { # EXPECTED, then the command: it must fail, saying EXPECTED
 
 echo "== 0. two machines under one simulation root: the sample's (made at build time; the TA"
 echo "   pins it), exported once and imported into each machine's own sim state"
-KUBETEE_SIM_DIR=$out/sim "$kubetee" sim export --out "$work/root" > /dev/null
-for m in a b; do "$kubetee" sim import --from "$work/root" --sim-dir "$work/machine-$m" > /dev/null; done
+quiet() { "$@" > /dev/null 2> "$work/quiet.log" || { cat "$work/quiet.log" >&2; fail "$*"; }; }
+KUBETEE_SIM_DIR=$out/sim quiet "$kubetee" sim export --out "$work/root"
+for m in a b; do quiet "$kubetee" sim import --from "$work/root" --sim-dir "$work/machine-$m"; done
+root=$(openssl x509 -in "$work/root/root_ca.pem" -outform der | sha256sum | cut -d' ' -f1)
 echo "   machine a: $work/machine-a    machine b: $work/machine-b"
+echo "   the simulation root: sha256 $root"
 echo
 
 echo "== 1. aecs-server on machine a: the AECS enclave, its sealed objects in an fs store"
@@ -45,6 +48,7 @@ http: 127.0.0.1:0
 store: fs:$work/store
 enclave: $aecs
 sim_dir: $work/machine-a
+collateral: $("$kubetee" sim collateral --sim-dir "$work/machine-a")
 audit_file: $work/audit.log
 YAML
 sed 's/^/   aecs.yaml: /' "$work/aecs.yaml"
@@ -67,14 +71,16 @@ echo "   over a session whose AECS quote the tool verifies first (the policy bel
 printf 'allow_simulation: true\nrules:\n- {mrenclave: %s, mrsigner: %s, isvprodid: %s}\n' "$(field mrenclave < "$work/aecs.json")" \
   "$(field mrsigner < "$work/aecs.json")" "$(sed 's/.*"prodid":\([0-9]*\).*/\1/' "$work/aecs.json")" > "$work/aecs-policy.yaml"
 sed 's/^/   aecs-policy.yaml: /' "$work/aecs-policy.yaml"
-for k in admin payments-admin; do
+for k in admin payments-admin operator; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$k.pem" 2> /dev/null
 done
 tools=(--server "$addr" --policy "$work/aecs-policy.yaml" --sim-dir "$work/machine-a")
 admin() { "$aecsadmin" "$1" "${tools[@]}" --key "$work/admin.pem" "${@:2}"; }
 svcadmin() { "$serviceadmin" "$1" "${tools[@]}" --key "$work/payments-admin.pem" "${@:2}"; }
-echo "   \$ aecsadmin init --key admin.pem"
-admin init | sed 's/^/   /'
+echo "   \$ aecsadmin init --key admin.pem --allow-simulation --simulation-root <the root>"
+echo "   (TAs may prove themselves with simulated quotes under this root only; who they are"
+echo "   is each secret's rules' business)"
+admin init --allow-simulation --simulation-root "$root" | sed 's/^/   /'
 echo "   a second init, by another key:"
 refused "initialised already" "$aecsadmin" init "${tools[@]}" --key "$work/payments-admin.pem"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz")
@@ -83,7 +89,8 @@ echo "   readyz: $code"
 echo
 
 echo "== 3. aecsadmin register: the service \"payments\", its admin's public key"
-admin register --name payments --admin-key "$work/payments-admin.pem" --json | cut -c1-160 | sed 's/^/   /'
+admin register --name payments --admin-key "$work/payments-admin.pem" | sed 's/^/   /'
+admin list --json | cut -c1-200 | sed 's/^/   /'
 echo
 
 echo "== 4. the TA, built and signed (samples/aecs-ta): its MRENCLAVE and MRSIGNER; and a"
@@ -126,9 +133,9 @@ echo "   a rule that pins neither MRENCLAVE nor MRSIGNER is refused:"
 refused "neither mrenclave nor mrsigner" svcadmin create --service payments --name open --type SECRET_TYPE_AES256_KEY --min-svn 1
 echo
 
-echo "== 6. the operator: getpub (anyone may: share public), its AECS signature checked over"
-echo "   the call's nonce; then openssl encrypts a file with it (RSA-OAEP, SHA-256)"
-"$serviceadmin" getpub "${tools[@]}" --key "$work/admin.pem" --service payments --name ta-key \
+echo "== 6. an operator (any key may: the secret is share: public) gets its public half with"
+echo "   getpub, checks AECS's signature over the call's nonce, encrypts a file with openssl"
+"$serviceadmin" getpub "${tools[@]}" --key "$work/operator.pem" --service payments --name ta-key \
   --out "$work/ta-key.pub.pem" 2>&1 >/dev/null | sed 's/^serviceadmin: /   /'
 head -2 "$work/ta-key.pub.pem" | sed 's/^/   /;s/$/.../'
 pub_sha=$(sha256sum < "$work/ta-key.pub.pem" | cut -d' ' -f1)

@@ -51,8 +51,7 @@ int main(int argc, char **argv)
     } else {
         kt_hex_encode(res.aecs_mrenclave.data, res.aecs_mrenclave.len < 32 ? res.aecs_mrenclave.len : 32, hex, sizeof hex);
         printf("AECS verified    %s\n", hex);
-        printf("  by the TA      its signer and product pinned%s\n",
-               res.aecs_simulated ? ", simulated quote under the pinned simulation root" : "");
+        printf("  by the TA      its signer and product pinned, under the sample's simulation root\n");
         printf("secret           %s/%s version %llu, public half sha256 %s\n", argv[3], argv[4],
                (unsigned long long)res.version, res.public_sha256);
         char shown[1024];

@@ -10,7 +10,7 @@ build=$(cd "$build" && pwd)
 out=$build/samples/remote
 kubetee=$build/tools/kubetee/kubetee
 serve=$build/services/enclave-host/kubetee-serve
-# the sample's own sim state: its simulation root is the one both enclaves pin (pins.sh)
+# the sample's own sim state: its simulation root is the one both enclaves pin (cmake/pins.sh)
 export KUBETEE_SIM_DIR=$out/sim
 work=$(mktemp -d)
 pid=

@@ -95,7 +95,9 @@ static const char *const names[] = {
     "X509_get_issuer_name", "X509_get_key_usage", "X509_get_pathlen", "X509_get_version",
     "d2i_X509_CRL", "i2d_re_X509_CRL_tbs", "i2d_re_X509_tbs",
     /* libcrypto: AECS's secret material (RSA key pairs in PKCS#1 PEM) */
-    "PEM_write_bio_PrivateKey_traditional"};
+    "PEM_write_bio_PrivateKey_traditional",
+    /* libcrypto: TAs decrypting with the RSA keys AECS gives them (samples/aecs-ta) */
+    "EVP_PKEY_decrypt_init_ex", "EVP_PKEY_decrypt"};
 
 bool kt_import_allowed(const char *name)
 {

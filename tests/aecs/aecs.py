@@ -232,6 +232,11 @@ try:
         check(False, "a changed answer still verifies")
     except Exception:
         pass
+    # --out: the PEM whose signature the tool checked against the AECS identity, written
+    out_pem = os.path.join(WORK, "rsa.pub.pem")
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "rsa", "--out", out_pem)
+    check(rc == 0 and "verified; written to" in text and open(out_pem, "rb").read() == pem,
+          f"getpub --out writes the checked PEM: {text}")
     rc, _, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "sm2")
     check(rc == 1 and "not the admin" in text, f"getpub of a private secret by a stranger: {text}")
     rc, _, text = tool(SERVICEADMIN, "getpub", SVC_A, "--service", "svca", "--name", "conf")

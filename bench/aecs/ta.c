@@ -1,0 +1,64 @@
+/* bench/aecs's TA: one AECS session per slot (one per host thread), opened once, then
+ * one aecs.GetSecret per bench.Get ECALL over it. Its policy for AECS pins the AECS
+ * enclave's signer and the bench's simulation root (bench/aecs/pins.h, made at build time).
+ *   bench.Connect  Msg{id: slot, name: AECS address}
+ *   bench.Get      Msg{id: slot, name: "service/secret"} -> Msg{id: the secret's length}
+ *   bench.Close    Msg{id: slot} */
+#include <kubetee/aecs.h>
+#include <kubetee/trusted.h>
+#include "aecs_bench_pins.h"
+#include "bench.pb-c.h"
+
+#include <string.h>
+
+#define SLOTS 4
+
+static const char aecs_policy[] = "{\"allow_simulation\":true,\"simulation_root\":\"" AECS_SIM_ROOT
+                                  "\",\"rules\":[{\"mrsigner\":\"" AECS_MRSIGNER "\",\"isvprodid\":100}]}";
+static kt_aecs_ta *slots[SLOTS];
+
+static kt_status slot_of(const Bench__Msg *m)
+{
+    return m->id < SLOTS ? KT_OK : kt_fail(KT_ERR_INVALID_ARGUMENT, "slot %llu is not 0..3", (unsigned long long)m->id);
+}
+
+static kt_status connect(const Bench__Msg *req, Bench__Msg *res)
+{
+    (void)res;
+    kt_policy *p = NULL;
+    kt_status st = slot_of(req);
+    if (!st && slots[req->id]) st = kt_fail(KT_ERR_STATE, "slot %llu is connected", (unsigned long long)req->id);
+    if (!st) st = kt_policy_parse(aecs_policy, strlen(aecs_policy), &p);
+    if (!st) st = kt_aecs_ta_connect(req->name, p, &slots[req->id]);
+    kt_policy_free(p);
+    return st;
+}
+KT_TRUSTED_FUNCTION(connect, "bench.Connect", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
+
+static kt_status get(const Bench__Msg *req, Bench__Msg *res)
+{
+    char service[65];
+    const char *slash = req->name ? strchr(req->name, '/') : NULL;
+    kt_status st = slot_of(req);
+    if (!st && (!slots[req->id] || !slash || (size_t)(slash - req->name) >= sizeof service))
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "bench.Get: a connected slot and service/name");
+    if (st) return st;
+    memcpy(service, req->name, (size_t)(slash - req->name));
+    service[slash - req->name] = '\0';
+    kt_aecs_secret *s = NULL;
+    if (!(st = kt_aecs_ta_get(slots[req->id], service, slash + 1, 0, &s))) res->id = s->len;
+    kt_aecs_secret_free(s);
+    return st;
+}
+KT_TRUSTED_FUNCTION(get, "bench.Get", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
+
+static kt_status close_slot(const Bench__Msg *req, Bench__Msg *res)
+{
+    (void)res;
+    kt_status st = slot_of(req);
+    if (st) return st;
+    st = kt_aecs_ta_close(slots[req->id]);
+    slots[req->id] = NULL;
+    return st;
+}
+KT_TRUSTED_FUNCTION(close_slot, "bench.Close", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
