@@ -31,6 +31,8 @@ demo: build
 	@bash samples/hello/demo.sh $(REL_DIR)
 	@echo
 	@bash samples/remote/demo.sh $(REL_DIR)
+	@echo
+	@bash samples/aecs-ta/demo.sh $(REL_DIR)
 
 # hello signed by kubetee-signer with a key in a SoftHSM2 token, run, found in its log
 demo-signer: build

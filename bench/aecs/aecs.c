@@ -242,7 +242,7 @@ static kt_status provision(const char *target, const kt_enclave_identity *aecs, 
     pk.raw.len = 64;
     Kubetee__Aecs__V1__RegisterServiceRequest reg = KUBETEE__AECS__V1__REGISTER_SERVICE_REQUEST__INIT;
     reg.name = "bench";
-    reg.admin = &pk;
+    reg.admin_key = &pk;
     CALL("RegisterService", reg, done);
     Kubetee__Aecs__V1__Rule rule = KUBETEE__AECS__V1__RULE__INIT, *rules[1] = {&rule};
     rule.mrenclave.data = (uint8_t *)ta_mre;

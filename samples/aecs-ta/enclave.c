@@ -92,8 +92,10 @@ static kt_status run(const AecsTa__RunRequest *req, AecsTa__RunReply *res)
     if (!st) res->version = key->version;
     if (!st) st = use(key, req, res);
     kt_aecs_secret_free(key);
-    kt_status closed = kt_aecs_ta_close(ta);
-    if (!st) st = closed;
-    return st ? kt_fail_context(st, "%s", build) : KT_OK;
+    if (!st) return kt_aecs_ta_close(ta) ? kt_fail_context(KT_ERR_STATE, "%s: closing", build) : KT_OK;
+    char reason[512]; /* AECS's, kept over the close */
+    snprintf(reason, sizeof reason, "%s", kt_last_error());
+    kt_aecs_ta_close(ta);
+    return kt_fail(st, "%s: %s", build, reason);
 }
 KT_TRUSTED_FUNCTION(run, "aecs_ta.Run", AecsTa__RunRequest, aecs_ta__run_request, AecsTa__RunReply, aecs_ta__run_reply)

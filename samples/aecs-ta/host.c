@@ -9,6 +9,7 @@
 #include "aecs_ta.pb-c.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int die(const char *what, kt_status st)
@@ -23,6 +24,7 @@ int main(int argc, char **argv)
 {
     if (argc != 6) return fprintf(stderr, "usage: aecs_ta_host TA.signed.so AECS_ADDRESS SERVICE SECRET CIPHERTEXT_FILE\n"), 2;
     kt_log_set_level(KT_LOG_WARN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* in order with what goes to stderr */
     kt_sim_qe *qe = NULL;
     kt_enclave *e = NULL;
     kt_buf ct = {0};
@@ -36,7 +38,8 @@ int main(int argc, char **argv)
     if ((st = kt_enclave_create(argv[1], NULL, &e))) return die("loading the TA", st);
     char hex[65];
     kt_hex_encode(kt_enclave_identity_of(e)->mrenclave, 32, hex, sizeof hex);
-    printf("TA               %s (this process, sim state %s)\n", hex, kt_sim_qe_collateral_dir(qe));
+    const char *machine = getenv("KUBETEE_SIM_DIR");
+    printf("TA               %s (this process, on the sim platform %s)\n", hex, machine ? machine : "~/.kubetee/sim");
     AecsTa__RunRequest req = AECS_TA__RUN_REQUEST__INIT;
     AecsTa__RunReply res = AECS_TA__RUN_REPLY__INIT;
     req.aecs = argv[2];
