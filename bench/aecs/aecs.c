@@ -16,6 +16,7 @@
 #include "../bench.h"
 #include "aecs.pb-c.h"
 #include "bench.pb-c.h"
+#include "work.h"
 #include <kubetee/aecs.h>
 #include <kubetee/attest.h>
 #include <kubetee/image.h>
@@ -54,15 +55,6 @@ static int fail(const char *what)
 {
     fprintf(stderr, "bench_aecs: %s: %s\n", what, kt_last_error());
     return 1;
-}
-
-static kt_status plain_echo(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
-{
-    (void)ctx;
-    const Bench__Msg *req = (const Bench__Msg *)rq;
-    Bench__Msg *res = (Bench__Msg *)rs;
-    res->id = req->id;
-    return kt_call_bytes(&res->payload, req->payload.data, req->payload.len);
 }
 
 static int one_get(int t)
@@ -302,7 +294,7 @@ int main(int argc, char **argv)
     pid_t pid = 0;
     int port = 0, eport = 0, rc = 1;
     char target[64], etarget[64];
-    const kt_rpc_method echo = {"/bench.Echo/Echo", &bench__msg__descriptor, &bench__msg__descriptor, plain_echo, NULL,
+    const kt_rpc_method echo = {"/bench.Echo/Echo", &bench__msg__descriptor, &bench__msg__descriptor, bench_plain_echo, NULL,
                                 NULL};
     kt_rpc_limits lim = {0};
     if (identity_of(argv[2], &aecs)) {

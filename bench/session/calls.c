@@ -11,6 +11,7 @@
  * (the second form runs one kind for 5 s, to profile with) */
 #include "../bench.h"
 #include "bench.pb-c.h"
+#include "work.h"
 #include <kubetee/attest.h>
 #include <kubetee/rpc.h>
 #include <kubetee/service.h>
@@ -28,15 +29,6 @@ static kt_rpc_client *plain;
 static uint8_t payload[4096];
 static size_t payload_len;
 static kt_buf packed; /* bench.Msg with the payload, for the session's call */
-
-static kt_status plain_echo(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
-{
-    (void)ctx;
-    const Bench__Msg *req = (const Bench__Msg *)rq;
-    Bench__Msg *res = (Bench__Msg *)rs;
-    res->id = req->id;
-    return kt_call_bytes(&res->payload, req->payload.data, req->payload.len);
-}
 
 static int one_plain(void)
 {
@@ -144,7 +136,7 @@ int main(int argc, char **argv)
         kt_policy_parse(yaml, strlen(yaml), &policy) || kt_file_read(argv[2], 1 << 16, &pem) ||
         kt_key_from_pem((const char *)pem.data, pem.len, &key))
         return fail("the client's policy and key");
-    const kt_rpc_method echo = {"/bench.Echo/Echo", &bench__msg__descriptor, &bench__msg__descriptor, plain_echo, NULL,
+    const kt_rpc_method echo = {"/bench.Echo/Echo", &bench__msg__descriptor, &bench__msg__descriptor, bench_plain_echo, NULL,
                                 NULL};
     kt_service_config sc = {.listen = "127.0.0.1:0", .extra = &echo, .n_extra = 1};
     kt_service_server *server = NULL;
