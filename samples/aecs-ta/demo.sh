@@ -163,7 +163,7 @@ check_ta "$got"
 echo
 
 echo "== 8. the other TA (another MRENCLAVE) asks for the same key: refused, with the reason"
-refused "no rule of its policy admits enclave ${other_mre:0:16}" run_ta a "$other"
+refused "no such secret admits enclave ${other_mre:0:16}" run_ta a "$other"
 echo
 
 echo "== 9. the TA restarted on machine b: a new sim state (its own platform secret), nothing"

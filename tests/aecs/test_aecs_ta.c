@@ -35,6 +35,7 @@ static kt_sim_qe *qe, *other_qe;
 static kt_collateral *coll;
 static kt_policy *aecs_policy;
 static kt_enclave *aecs, *ta, *ta_other, *ta_debug;
+static kt_enclave *ta_old; /* ta_other's image signed at ISVSVN 0: an older release */
 static kt_store *store;
 static kt_service_host *host;
 static kt_rpc_server *server;
@@ -315,12 +316,12 @@ static void other_mrenclave_refused(void **state)
     (void)state;
     uint8_t got[32];
     assert_int_equal(ta_connect(ta_other), KT_OK);
-    assert_refused(ta_get(ta_other, 0, "db", 0, got), KT_ERR_DENIED, "no rule of its policy admits enclave");
+    assert_refused(ta_get(ta_other, 0, "db", 0, got), KT_ERR_DENIED, "no such secret admits enclave");
     /* a rule on user_data could never admit a TA (its report data binds the session): refused */
     uint8_t ud[64] = {1};
     assert_refused(create_with("ud", "z", NULL, false, ud), KT_ERR_INVALID_ARGUMENT, "sets user_data");
     /* a secret that is not there reads as one that refuses: no oracle for names */
-    assert_refused(ta_get(ta_other, 0, "nothere", 0, got), KT_ERR_DENIED, "no such secret admits");
+    assert_refused(ta_get(ta_other, 0, "nothere", 0, got), KT_ERR_DENIED, "no such secret admits enclave");
     ta_close(ta_other);
 }
 
@@ -512,6 +513,129 @@ static void ta_bound_isolated(void **state)
     ta_close(ta);
 }
 
+/* The last audit line of op, or "" (a static copy). */
+static const char *last_audit(const char *op)
+{
+    static char line[4096];
+    kt_buf b = {0};
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
+    line[0] = 0;
+    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK) {
+        const uint8_t *hit = NULL;
+        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++)
+            hit = p;
+        if (hit) {
+            const uint8_t *a = hit, *e = hit;
+            while (a > b.data && a[-1] != '\n') a--;
+            while (e < b.data + b.len && *e != '\n') e++;
+            snprintf(line, sizeof line, "%.*s", (int)(e - a), (const char *)a);
+        }
+    }
+    kt_buf_free(&b);
+    return line;
+}
+
+/* A debug build is never its production twin's owner, and an older release (lower
+ * ISVSVN) never reads what a newer one holds by MRSIGNER. With debug TAs allowed (a
+ * dev setting), the debug build of ta (same signer and product; on hardware also the same
+ * MRENCLAVE, since DEBUG is an attribute) neither reads ta's MRSIGNER-bound secret nor
+ * plants one ta would take for its own; ta_old (ISVSVN 0) is refused what ta (ISVSVN 1)
+ * made, and a secret ta_old made is raised to ISVSVN 1 the first time ta reads it. */
+static void debug_twin_and_older_release_kept_out(void **state)
+{
+    (void)state;
+    enum { E = 1, S = 2 };
+    uint8_t made[32], got[32], old_made[32];
+    assert_memory_equal(kt_enclave_identity_of(ta)->mrsigner, kt_enclave_identity_of(ta_debug)->mrsigner, 32);
+    assert_int_equal(set_platform(true, SIM_ROOT_SHA256, true), KT_OK);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    ta_destroy(ta, E, "two"); /* room under the per-identity quota (3 here) */
+    ta_destroy(ta, E, "three");
+    assert_int_equal(ta_create(ta, S, "prod-s", "SECRET_TYPE_AES256_KEY", NULL, made), KT_OK);
+    ta_close(ta);
+    assert_int_equal(ta_connect(ta_debug), KT_OK);
+    assert_refused(ta_get(ta_debug, S, "prod-s", 0, got), KT_ERR_NOT_FOUND, "no secret prod-s");
+    assert_int_equal(ta_create(ta_debug, S, "planted", "SECRET_TYPE_IMPORT_DATA", "host-chosen-value", NULL), KT_OK);
+    ta_close(ta_debug);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_refused(ta_get(ta, S, "planted", 0, got), KT_ERR_NOT_FOUND, "no secret planted");
+    ta_close(ta);
+    platform_ok();
+    assert_non_null(strstr(last_audit("TaGetSecret"), ":7:1\""));        /* the caller: prodid 7, svn 1 */
+    assert_non_null(strstr(last_audit("TaGetSecret"), "mrsigner/planted")); /* the target: binding and name */
+    /* the older release */
+    assert_int_equal(ta_connect(ta_old), KT_OK);
+    assert_refused(ta_get(ta_old, S, "prod-s", 0, got), KT_ERR_DENIED, "older release");
+    assert_refused(ta_destroy(ta_old, S, "prod-s"), KT_ERR_DENIED, "older release");
+    assert_int_equal(ta_create(ta_old, S, "from-old", "SECRET_TYPE_AES256_KEY", NULL, old_made), KT_OK);
+    assert_int_equal(ta_get(ta_old, S, "from-old", 0, got), KT_OK);
+    ta_close(ta_old);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_get(ta, S, "prod-s", 0, got), KT_OK);
+    assert_memory_equal(got, made, 32);
+    assert_int_equal(ta_get(ta, S, "from-old", 0, got), KT_OK); /* the newer release reads it: floor raised */
+    assert_memory_equal(got, old_made, 32);
+    ta_close(ta);
+    assert_int_equal(ta_connect(ta_old), KT_OK);
+    assert_refused(ta_get(ta_old, S, "from-old", 0, got), KT_ERR_DENIED, "held for ISVSVN 1 and up");
+    ta_close(ta_old);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_destroy(ta, S, "prod-s"), KT_OK);
+    assert_int_equal(ta_destroy(ta, S, "from-old"), KT_OK);
+    ta_close(ta);
+}
+
+/* A secret that does not exist and one whose rules refuse the TA read the same, but for
+ * the name; the audit line names the service and everything the rules judge of the TA. */
+static void refusals_tell_no_names_and_audit_says_whose(void **state)
+{
+    (void)state;
+    uint8_t got[32];
+    char there[512], absent[512];
+    assert_int_equal(ta_connect(ta_other), KT_OK);
+    assert_int_equal(ta_get(ta_other, 0, "db", 0, got), KT_ERR_DENIED);
+    snprintf(there, sizeof there, "%s", kt_last_error());
+    assert_int_equal(ta_get(ta_other, 0, "nothere", 0, got), KT_ERR_DENIED);
+    snprintf(absent, sizeof absent, "%s", kt_last_error());
+    ta_close(ta_other);
+    char *p = strstr(there, "pay/db"), *q = strstr(absent, "pay/nothere");
+    assert_non_null(p);
+    assert_non_null(q);
+    assert_string_equal(p + strlen("pay/db"), q + strlen("pay/nothere"));
+    const char *line = last_audit("GetSecret");
+    char hex[65], signer[65], want[200];
+    kt_hex_encode(kt_enclave_identity_of(ta_other)->mrenclave, 32, hex, sizeof hex);
+    kt_hex_encode(kt_enclave_identity_of(ta_other)->mrsigner, 32, signer, sizeof signer);
+    snprintf(want, sizeof want, "\"caller\":\"enclave:%s:%s:7:1\"", hex, signer);
+    assert_non_null(strstr(line, want));
+    assert_non_null(strstr(line, "\"target\":\"pay/nothere\""));
+}
+
+/* A rule's prod_id is compared only with check_prod_id (0 is a product id): a rule
+ * that gives one without the other would admit every product, so it is refused. */
+static void prod_id_without_check_refused(void **state)
+{
+    (void)state;
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    rule.mrsigner.data = (uint8_t *)kt_enclave_identity_of(ta)->mrsigner;
+    rule.mrsigner.len = 32;
+    rule.prod_id = 99;
+    spec.service = "pay";
+    spec.name = "prod99";
+    spec.type = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_IMPORT_DATA;
+    spec.share = "";
+    spec.policy = rules;
+    spec.n_policy = 1;
+    rq.spec = &spec;
+    rq.data.data = (uint8_t *)"for product 99";
+    rq.data.len = 14;
+    assert_refused(as(svc, "CreateSecret", &rq.base, D(secret_info)), KT_ERR_INVALID_ARGUMENT, "check_prod_id");
+    assert_non_null(strstr(last_audit("CreateSecret"), "\"target\":\"pay/prod99\""));
+}
+
 /* ---- setup: AECS as aecs-server runs it, the TAs on the same machine ---- */
 static kt_status start_aecs(void)
 {
@@ -566,7 +690,7 @@ static int setup(void **state)
         wrapped[i].ctx = &real[i];
     }
     if (kt_rpc_server_new("127.0.0.1:0", NULL, NULL, wrapped, n, &server) || kt_rpc_server_start(server, &port) ||
-        load("ta", &ta) || load("ta_other", &ta_other) || load("ta_debug", &ta_debug) ||
+        load("ta", &ta) || load("ta_other", &ta_other) || load("ta_debug", &ta_debug) || load("ta_old", &ta_old) ||
         kt_key_generate(KT_KEY_P256, &admin) || kt_key_generate(KT_KEY_P256, &svc)) {
         fprintf(stderr, "setup: %s\n", kt_last_error());
         return -1;
@@ -596,6 +720,7 @@ static int teardown(void **state)
     kt_enclave_destroy(ta);
     kt_enclave_destroy(ta_other);
     kt_enclave_destroy(ta_debug);
+    kt_enclave_destroy(ta_old);
     kt_rpc_server_shutdown(server, 1000);
     kt_rpc_server_free(server);
     kt_service_host_free(host);
@@ -623,6 +748,9 @@ int main(void)
         cmocka_unit_test(simulation_refused),       cmocka_unit_test(swapped_collateral_refused),
         cmocka_unit_test(key_caller_cannot_get),    cmocka_unit_test(replay_refused),
         cmocka_unit_test(ta_bound_isolated),
+        cmocka_unit_test(debug_twin_and_older_release_kept_out),
+        cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),
+        cmocka_unit_test(prod_id_without_check_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

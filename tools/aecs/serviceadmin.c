@@ -19,7 +19,8 @@ static int usage(void)
             "  create --file SECRETS.yaml                 every secret of a SecretPolicy file (kind: SecretPolicy)\n"
             "  create --name N --type SECRET_TYPE_... [--readonly] [--share public] [--param KEY=VALUE]...\n"
             "         [--data-file FILE] [--mrenclave HEX] [--mrsigner HEX] [--prodid N] [--min-svn N]\n"
-            "         [--debug-disabled] [--any-enclave]    (one policy rule from the flags)\n"
+            "         [--allow-debug] [--any-enclave]       (one policy rule from the flags; debug TAs\n"
+            "                                               are refused unless --allow-debug)\n"
             "  update --name N [--expected-version V] [--data-file FILE]\n"
             "  destroy --name N\n"
             "  list\n"
@@ -28,7 +29,7 @@ static int usage(void)
     return 2;
 }
 
-static const char *const switches[] = {"readonly", "debug-disabled", "any-enclave", NULL};
+static const char *const switches[] = {"readonly", "debug-disabled", "allow-debug", "any-enclave", NULL};
 
 static int bad(const char *what)
 {
@@ -89,9 +90,13 @@ static int create(const tool_args *a, const char *service, const char *name)
     if (prod) rule.check_prod_id = true, rule.prod_id = (uint32_t)v;
     if (svn && number(svn, 65535, &v, "--min-svn")) return 2;
     if (svn) rule.min_isv_svn = (uint32_t)v;
-    rule.debug_disabled = tool_flag(a, "debug-disabled") != NULL;
+    /* as a policy file's rule: a debug TA only when asked for (--debug-disabled, the old
+     * way to say the default, is still read) */
+    if (tool_flag(a, "allow-debug") && tool_flag(a, "debug-disabled"))
+        return bad("--allow-debug and --debug-disabled contradict each other");
+    rule.debug_disabled = tool_flag(a, "allow-debug") == NULL;
     rule.any_enclave = tool_flag(a, "any-enclave") != NULL;
-    if (mre_h || mrs_h || prod || svn || rule.debug_disabled || rule.any_enclave) {
+    if (mre_h || mrs_h || prod || svn || rule.any_enclave) {
         spec.policy = rules;
         spec.n_policy = 1;
     }

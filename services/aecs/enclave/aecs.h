@@ -81,8 +81,9 @@ typedef struct {
     uint8_t key_type;  /* KEY_TYPE_* */
     uint8_t raw[64];   /* the key */
     kt_session_peer_info peer;
-    char label[160];   /* "p256:<hex>", "sm2:<hex>", "enclave:<mrenclave hex>" */
+    char label[192];   /* "p256:<hex>", "sm2:<hex>", "enclave:<mrenclave>:<mrsigner>:<prodid>:<svn>[:debug]" */
 } ae_caller;
+#define AE_TARGET_MAX 100 /* an audit line's target: "<service>/<secret>" or "<binding>/<secret>" */
 kt_status ae_caller_get(ae_caller *c);
 /* One line for this request and its outcome (st and kt_last_error when st != 0). */
 void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status st);
@@ -112,5 +113,8 @@ kt_status ae_platform_apply(void);
 kt_status ae_ta_only(const ae_caller *c);
 
 /* Whether a TA's verified report body passes one of the rules. */
+/* The one refusal a TA gets for a secret its rules do not admit and for one that does not
+ * exist, so that no TA learns which names exist; it names only the TA itself. */
+kt_status ae_ta_refused(const char *service, const char *name, const kt_report_body *ta);
 kt_status ae_policy_admits(const ae_spec *spec, const kt_report_body *ta);
 #endif

@@ -14,9 +14,13 @@ kt_status ae_caller_get(ae_caller *c)
     kt_status st = kt_service_caller(&c->peer, NULL);
     if (st) return st;
     char hex[129];
-    if (c->peer.proof == KT_SESSION_PROOF_QUOTE) {
-        kt_hex_encode(c->peer.enclave.mrenclave, 32, hex, sizeof hex);
-        snprintf(c->label, sizeof c->label, "enclave:%s", hex);
+    if (c->peer.proof == KT_SESSION_PROOF_QUOTE) { /* everything a secret's rule can judge */
+        char signer[65];
+        const kt_report_body *e = &c->peer.enclave;
+        kt_hex_encode(e->mrenclave, 32, hex, sizeof hex);
+        kt_hex_encode(e->mrsigner, 32, signer, sizeof signer);
+        snprintf(c->label, sizeof c->label, "enclave:%s:%s:%u:%u%s", hex, signer, (unsigned)e->prodid,
+                 (unsigned)e->svn, (e->attr_flags & 2) ? ":debug" : "");
         return KT_OK;
     }
     c->key = true;

@@ -141,10 +141,16 @@ kt_status ae_public_part(const ae_spec *s, const uint8_t *data, size_t n, kt_buf
     return from_bio(b, ok, pem, "public key PEM");
 }
 
+kt_status ae_ta_refused(const char *service, const char *name, const kt_report_body *ta)
+{
+    char hex[17];
+    kt_hex_encode(ta->mrenclave, 8, hex, sizeof hex);
+    return kt_fail(KT_ERR_DENIED, "secret %s/%s: no such secret admits enclave %s... (prodid %u, svn %u%s)", service,
+                   name, hex, ta->prodid, ta->svn, (ta->attr_flags & 2) ? ", debug" : "");
+}
+
 kt_status ae_policy_admits(const ae_spec *s, const kt_report_body *ta)
 {
-    if (!s->n_policy)
-        return kt_fail(KT_ERR_DENIED, "secret %s/%s has no policy rule: no enclave gets it", s->service, s->name);
     for (size_t i = 0; i < s->n_policy; i++) {
         const Kubetee__Aecs__V1__Rule *r = s->policy[i];
         if (r->mrenclave.len == 32 && !kt_equal(r->mrenclave.data, ta->mrenclave, 32)) continue;
@@ -156,8 +162,5 @@ kt_status ae_policy_admits(const ae_spec *s, const kt_report_body *ta)
         if (r->user_data.len == 64 && !kt_equal(r->user_data.data, ta->report_data, 64)) continue;
         return KT_OK;
     }
-    char hex[17];
-    kt_hex_encode(ta->mrenclave, 8, hex, sizeof hex);
-    return kt_fail(KT_ERR_DENIED, "secret %s/%s: no rule of its policy admits enclave %s... (prodid %u, svn %u%s)",
-                   s->service, s->name, hex, ta->prodid, ta->svn, (ta->attr_flags & 2) ? ", debug" : "");
+    return ae_ta_refused(s->service, s->name, ta);
 }

@@ -85,6 +85,11 @@ kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len)
                            "secret %s: rule %zu constrains neither mrenclave nor mrsigner, so it admits every "
                            "enclave on any platform; say any_enclave: true if that is meant",
                            s->name, i);
+        if (r->prod_id && !r->check_prod_id)
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "secret %s: rule %zu gives prod_id %u but not check_prod_id, so it would admit every product; "
+                           "set check_prod_id (prod_id 0 is a product id too)",
+                           s->name, i, (unsigned)r->prod_id);
         if (r->prod_id > 65535 || r->min_isv_svn > 65535)
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: rule %zu: prod_id and min_isv_svn are 0..65535",
                            s->name, i);

@@ -12,6 +12,14 @@
 
 typedef Kubetee__Aecs__V1__SecretInfo info_t;
 
+
+/* What an audit line names: the secret with its service, "service/name". */
+static const char *target(const char *service, const char *name, char out[AE_TARGET_MAX])
+{
+    snprintf(out, AE_TARGET_MAX, "%s/%s", service ? service : "", name ? name : "");
+    return out;
+}
+
 static kt_status secret_key(const char *service, const char *name, char key[KT_STORE_KEY_MAX + 1])
 {
     kt_status st = ae_name_check(service, AE_SERVICE_NAME_MAX, "service name");
@@ -107,6 +115,7 @@ static kt_status new_version(uint64_t number, kt_buf *data, Kubetee__Aecs__V1__S
 static kt_status CreateSecret(const Kubetee__Aecs__V1__CreateSecretRequest *rq, Kubetee__Aecs__V1__SecretInfo *rs)
 {
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
@@ -138,7 +147,7 @@ static kt_status CreateSecret(const Kubetee__Aecs__V1__CreateSecretRequest *rq, 
         if (!st && !(st = info_of(&s, &i))) *rs = *i;
     }
     kt_buf_free(&data);
-    ae_audit(&c, "CreateSecret", spec ? spec->name : "", st);
+    ae_audit(&c, "CreateSecret", spec ? target(spec->service, spec->name, t) : "", st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -182,13 +191,14 @@ static kt_status update_body(const ae_caller *c, const Kubetee__Aecs__V1__Update
 static kt_status UpdateSecret(const Kubetee__Aecs__V1__UpdateSecretRequest *rq, Kubetee__Aecs__V1__SecretInfo *rs)
 {
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     info_t *i = NULL;
     st = update_body(&c, rq, &i);
     if (!st) *rs = *i;
-    ae_audit(&c, "UpdateSecret", rq->name, st);
+    ae_audit(&c, "UpdateSecret", target(rq->service, rq->name, t), st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -212,11 +222,12 @@ static kt_status DestroySecret(const Kubetee__Aecs__V1__DestroySecretRequest *rq
 {
     (void)rs;
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     if (!(st = service_admin(&c, rq->service))) st = remove_secret(rq->service, rq->name, true);
-    ae_audit(&c, "DestroySecret", rq->name, st);
+    ae_audit(&c, "DestroySecret", target(rq->service, rq->name, t), st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -227,11 +238,12 @@ static kt_status DeleteSecret(const Kubetee__Aecs__V1__DeleteSecretRequest *rq, 
 {
     (void)rs;
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     if (!(st = ae_admin_only(&c))) st = remove_secret(rq->service, rq->name, false);
-    ae_audit(&c, "DeleteSecret", rq->name, st);
+    ae_audit(&c, "DeleteSecret", target(rq->service, rq->name, t), st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -312,11 +324,12 @@ static kt_status getpub_body(const ae_caller *c, const Kubetee__Aecs__V1__GetPub
 static kt_status GetPublic(const Kubetee__Aecs__V1__GetPublicRequest *rq, Kubetee__Aecs__V1__GetPublicResponse *rs)
 {
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     st = getpub_body(&c, rq, rs);
-    ae_audit(&c, "GetPublic", rq->name, st);
+    ae_audit(&c, "GetPublic", target(rq->service, rq->name, t), st);
     pthread_mutex_unlock(&ae_lock);
     return st;
 }
@@ -335,7 +348,7 @@ static kt_status getsecret_body(const ae_caller *c, const Kubetee__Aecs__V1__Get
     if ((st = secret_key(rq->service, rq->name, key))) return st;
     st = load(key, &s, &ov);
     if (st == KT_ERR_NOT_FOUND) /* as a refusal would: no oracle for names */
-        return kt_fail(KT_ERR_DENIED, "secret %s/%s: no such secret admits this enclave", rq->service, rq->name);
+        return ae_ta_refused(rq->service, rq->name, &c->peer.enclave);
     if (st || (st = ae_policy_admits(s->spec, &c->peer.enclave))) return st;
     const Kubetee__Aecs__V1__StoredVersion *v = pick(s, rq->version);
     if (!v) return KT_ERR_NOT_FOUND;
@@ -347,11 +360,12 @@ static kt_status getsecret_body(const ae_caller *c, const Kubetee__Aecs__V1__Get
 static kt_status GetSecret(const Kubetee__Aecs__V1__GetSecretRequest *rq, Kubetee__Aecs__V1__GetSecretResponse *rs)
 {
     ae_caller c;
+    char t[AE_TARGET_MAX];
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     st = getsecret_body(&c, rq, rs);
-    ae_audit(&c, "GetSecret", rq->name, st);
+    ae_audit(&c, "GetSecret", target(rq->service, rq->name, t), st);
     pthread_mutex_unlock(&ae_lock);
     return st;
 }

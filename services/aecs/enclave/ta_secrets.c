@@ -1,6 +1,10 @@
 /* TA-bound secrets (docs/aecs.md "TA-bound secrets"): a TA creates, reads and destroys
  * secrets owned by one of its verified identities, its MRENCLAVE or its MRSIGNER and
  * product id, as the request chooses; the values are the quote's, never the request's.
+ * A debug enclave is never its production twin's owner (as SGX's own key derivation mixes
+ * in the attributes: on hardware a debug build of the same pages has the same MRENCLAVE),
+ * and an MRSIGNER-bound secret is refused to an ISVSVN below the highest that created or
+ * read it, so an older, vulnerable release cannot read what a newer one holds.
  * One sealed object each, ta/<owner key>/<name>, whose record names its owner in full.
  * The AECS admin lists and deletes them (every owner's). */
 #include "aecs.h"
@@ -16,7 +20,7 @@
  * checkpoint after a change. */
 typedef kt_status (*body_fn)(const ae_caller *c, const void *rq, void *rs);
 static kt_status run(const char *op, const char *target, bool changes, body_fn body, const void *rq, void *rs)
-{
+{ /* target: "<binding>/<name>" for the caller's own, "<owner>/<name>" for an admin's */
     ae_caller c;
     kt_status st = ae_caller_get(&c);
     if (st) return st;
@@ -28,7 +32,8 @@ static kt_status run(const char *op, const char *target, bool changes, body_fn b
     return st;
 }
 
-#define OWNER_MAX 112 /* "mrsigner:" 64 hex ":" prodid */
+#define OWNER_MAX 120 /* "mrsigner:" 64 hex ":" prodid ":debug" */
+#define SGX_FLAGS_DEBUG 2
 #define OWNER_LABEL "kubetee.aecs.ta-owner.v1"
 
 /* The owner's key segment: e-/s- and 16 bytes of SHA-256 over the owner's name (the
@@ -61,7 +66,19 @@ static kt_status owner_of(const ae_caller *c, Kubetee__Aecs__V1__TaBinding b, ch
     } else {
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "a TA-bound secret is bound to TA_BINDING_MRENCLAVE or TA_BINDING_MRSIGNER");
     }
+    if (c->peer.enclave.attr_flags & SGX_FLAGS_DEBUG) strcat(owner, ":debug");
     return KT_OK;
+}
+
+/* The audit target of a TA's own secret: its binding and name. */
+static const char *binding_name(Kubetee__Aecs__V1__TaBinding b, const char *name, char *out)
+{
+    snprintf(out, AE_TARGET_MAX + OWNER_MAX, "%s/%s",
+             b == KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRENCLAVE  ? "mrenclave"
+             : b == KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRSIGNER ? "mrsigner"
+                                                                        : "?",
+             name);
+    return out;
 }
 
 static kt_status key_of(const char *owner, const char *name, char key[KT_STORE_KEY_MAX + 1])
@@ -147,6 +164,7 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
     s.versions = vs;
     s.n_versions = 1;
     s.owner = owner;
+    if (rq->binding == KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRSIGNER) s.owner_min_svn = c->peer.enclave.svn;
     uint64_t ov;
     if (!st) st = ae_pack(&s.base, &packed);
     if (!st) st = ae_obj_put(key, packed.data, packed.len, 0, &ov);
@@ -159,7 +177,8 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
 
 static kt_status TaCreateSecret(const Kubetee__Aecs__V1__TaCreateSecretRequest *rq, Kubetee__Aecs__V1__GetSecretResponse *rs)
 {
-    return run("TaCreateSecret", rq->name, true, create_body, rq, rs);
+    char t[AE_TARGET_MAX + OWNER_MAX];
+    return run("TaCreateSecret", binding_name(rq->binding, rq->name, t), true, create_body, rq, rs);
 }
 OP(TaCreateSecret, TaCreateSecretRequest, ta_create_secret_request, GetSecretResponse, get_secret_response)
 
@@ -172,6 +191,25 @@ static kt_status own(const ae_caller *c, const Kubetee__Aecs__V1__TaSecretReques
     if (!st) st = owner_of(c, rq->binding, owner);
     if (!st) st = key_of(owner, rq->name, key);
     if (!st) st = open_owned(key, owner, rq->name, s, version);
+    if (!st && c->peer.enclave.svn < (*s)->owner_min_svn)
+        st = kt_fail(KT_ERR_DENIED, "TA secret %s: held for ISVSVN %u and up; this enclave is ISVSVN %u (an older release)",
+                     rq->name, (unsigned)(*s)->owner_min_svn, (unsigned)c->peer.enclave.svn);
+    return st;
+}
+
+/* A newer release that reads an MRSIGNER-bound secret raises its floor to its own
+ * ISVSVN, written before the answer, so the older release is refused from then on. */
+static kt_status raise_floor(const ae_caller *c, const char *key, ae_secret *s, uint64_t version, bool *changed)
+{
+    *changed = false;
+    if (strncmp(s->owner, "mrsigner:", 9) || c->peer.enclave.svn <= s->owner_min_svn) return KT_OK;
+    s->owner_min_svn = c->peer.enclave.svn;
+    kt_buf packed = {0};
+    uint64_t nv;
+    kt_status st = ae_pack(&s->base, &packed);
+    if (!st) st = ae_obj_put(key, packed.data, packed.len, version, &nv);
+    kt_buf_free(&packed);
+    *changed = !st;
     return st;
 }
 
@@ -181,13 +219,17 @@ static kt_status get_body(const ae_caller *c, const void *req, void *res)
     char key[KT_STORE_KEY_MAX + 1];
     ae_secret *s = NULL;
     uint64_t v;
+    bool raised;
     kt_status st = own(c, rq, key, &s, &v);
+    if (!st) st = raise_floor(c, key, s, v, &raised);
+    if (!st && raised) ae_state_save();
     return st ? st : answer(s, rq->version, res);
 }
 
 static kt_status TaGetSecret(const Kubetee__Aecs__V1__TaSecretRequest *rq, Kubetee__Aecs__V1__GetSecretResponse *rs)
 {
-    return run("TaGetSecret", rq->name, false, get_body, rq, rs);
+    char t[AE_TARGET_MAX + OWNER_MAX];
+    return run("TaGetSecret", binding_name(rq->binding, rq->name, t), false, get_body, rq, rs);
 }
 OP(TaGetSecret, TaSecretRequest, ta_secret_request, GetSecretResponse, get_secret_response)
 
@@ -203,7 +245,8 @@ static kt_status destroy_body(const ae_caller *c, const void *req, void *res)
 
 static kt_status TaDestroySecret(const Kubetee__Aecs__V1__TaSecretRequest *rq, Kubetee__Aecs__V1__Done *rs)
 {
-    return run("TaDestroySecret", rq->name, true, destroy_body, rq, rs);
+    char t[AE_TARGET_MAX + OWNER_MAX];
+    return run("TaDestroySecret", binding_name(rq->binding, rq->name, t), true, destroy_body, rq, rs);
 }
 OP(TaDestroySecret, TaSecretRequest, ta_secret_request, Done, done)
 
@@ -256,12 +299,17 @@ static kt_status owner_check(const char *owner)
     char digits[65] = "";
     if (hex && (size_t)(hex - owner) + 64 <= n) memcpy(digits, hex, 64);
     if (hex && digits[0] && !kt_hex_decode(digits, raw, 32)) {
-        const char *rest = hex + 64;
-        if (!signer && !*rest) return KT_OK;
-        if (signer && *rest == ':' && !kt_decimal_parse(rest + 1, 65535, &prodid)) return KT_OK;
+        char rest[24] = "";
+        size_t rl = strlen(hex + 64);
+        if (rl < sizeof rest) memcpy(rest, hex + 64, rl + 1);
+        else rl = 0, rest[0] = '?'; /* too long to be an owner */
+        if (rl >= 6 && !strcmp(rest + rl - 6, ":debug")) rest[rl - 6] = 0; /* a debug enclave's own */
+        if (!signer && !rest[0]) return KT_OK;
+        if (signer && rest[0] == ':' && !kt_decimal_parse(rest + 1, 65535, &prodid)) return KT_OK;
     }
     char shown[OWNER_MAX + 16];
-    return kt_fail(KT_ERR_INVALID_ARGUMENT, "'%s' is no TA owner (mrenclave:<hex> or mrsigner:<hex>:<prodid>)",
+    return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                   "'%s' is no TA owner (mrenclave:<hex> or mrsigner:<hex>:<prodid>, either with :debug)",
                    kt_escape(owner, n, shown, sizeof shown));
 }
 
@@ -281,6 +329,8 @@ static kt_status delete_body(const ae_caller *c, const void *req, void *res)
 
 static kt_status DeleteTaSecret(const Kubetee__Aecs__V1__DeleteTaSecretRequest *rq, Kubetee__Aecs__V1__Done *rs)
 {
-    return run("DeleteTaSecret", rq->name, true, delete_body, rq, rs);
+    char t[AE_TARGET_MAX + OWNER_MAX];
+    snprintf(t, sizeof t, "%s/%s", rq->owner, rq->name);
+    return run("DeleteTaSecret", t, true, delete_body, rq, rs);
 }
 OP(DeleteTaSecret, DeleteTaSecretRequest, delete_ta_secret_request, Done, done)
