@@ -61,9 +61,11 @@ static kt_status uint_field(const kt_y *v, const char *key, size_t idx, uint64_t
 {
     kt_status st = scalar(v, key, idx);
     if (st || unset(v)) return st;
-    if (kt_decimal_parse(v->text, max, out))
+    if (kt_decimal_parse(v->text, max, out)) {
+        char e[96];
         return kt_fail_context(KT_ERR_MALFORMED, "policy: rule %zu: %s '%s' (line %zu)", idx, key,
-                               v->text, v->line);
+                               kt_escape(v->text, strlen(v->text), e, sizeof e), v->line);
+    }
     *has = true;
     return KT_OK;
 }
@@ -105,10 +107,12 @@ static kt_status bool_field(const kt_y *v, const char *key, size_t idx, bool *ou
         *out = true;
     else if (!strcmp(v->text, "false") || !strcmp(v->text, "no") || !strcmp(v->text, "0"))
         *out = false;
-    else
+    else {
+        char e[96];
         return kt_fail(KT_ERR_MALFORMED,
                        "policy: rule %zu: %s '%s' is not true or false (line %zu)", idx, key,
-                       v->text, v->line);
+                       kt_escape(v->text, strlen(v->text), e, sizeof e), v->line);
+    }
     *given = true;
     return KT_OK;
 }
@@ -165,8 +169,9 @@ static kt_status parse_rule(const kt_y *m, size_t idx, const kt_policy_options *
                              "which kubetee does not do (line %zu)",
                              idx, v->line);
         } else {
-            st = kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: unknown key '%s' (line %zu)", idx, k,
-                         m->items[i]->line);
+            char e[96];
+            st = kt_fail(KT_ERR_MALFORMED, "policy: rule %zu: unknown key '%s' (line %zu)", idx,
+                         kt_escape(k, strlen(k), e, sizeof e), m->items[i]->line);
         }
         if (st) return st;
     }
@@ -253,11 +258,13 @@ kt_status kt_policy_from_tree(const kt_y *doc, const kt_policy_options *o, kt_po
             p->accepted = 0;
             for (size_t j = 0; !st && j < v->count; j++) {
                 kt_tcb_status s;
+                char e[96] = "?";
+                if (v->items[j]->kind == KT_Y_SCALAR)
+                    kt_escape(v->items[j]->text, strlen(v->items[j]->text), e, sizeof e);
                 if (v->items[j]->kind != KT_Y_SCALAR || kt_tcb_status_parse(v->items[j]->text, &s))
                     st = kt_fail(KT_ERR_MALFORMED,
                                  "policy: accepted_tcb_status: '%s' is not a TCB status (line %zu)",
-                                 v->items[j]->kind == KT_Y_SCALAR ? v->items[j]->text : "?",
-                                 v->items[j]->line);
+                                 e, v->items[j]->line);
                 else if (s == KT_TCB_REVOKED)
                     st = kt_fail(KT_ERR_MALFORMED,
                                  "policy: accepted_tcb_status: Revoked cannot be accepted: Intel "
@@ -273,8 +280,9 @@ kt_status kt_policy_from_tree(const kt_y *doc, const kt_policy_options *o, kt_po
         } else if (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || own_key(o, k)) {
             /* the AECS SecretPolicy envelope's own keys, or the caller's */
         } else {
-            st = kt_fail(KT_ERR_MALFORMED, "policy: unknown key '%s' (line %zu)", k,
-                         doc->items[i]->line);
+            char e[96];
+            st = kt_fail(KT_ERR_MALFORMED, "policy: unknown key '%s' (line %zu)",
+                         kt_escape(k, strlen(k), e, sizeof e), doc->items[i]->line);
         }
     }
     if (!st && !rules) st = kt_fail(KT_ERR_MALFORMED, "policy: no enclaveMatchAnyRules (or rules)");
@@ -410,7 +418,8 @@ kt_status kt_policy_load(const char *path, kt_policy **out)
     kt_status st = kt_file_read(path, 1 << 20, &b);
     if (!st) st = kt_policy_parse((const char *)b.data, b.len, out);
     kt_buf_free(&b);
-    return st ? kt_fail_context(st, "%s", path) : KT_OK;
+    char e[256];
+    return st ? kt_fail_context(st, "%s", kt_escape(path, strlen(path), e, sizeof e)) : KT_OK;
 }
 #endif
 

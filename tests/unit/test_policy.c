@@ -203,6 +203,12 @@ static void test_bad_policies_name_what_is_wrong(void **state)
     (void)state;
     static const bad_policy cases[] = {
         {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", mrenclav: x}\n", "unknown key 'mrenclav'"},
+        /* what came from the file is escaped before it reaches a message */
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", \"a\\e[31mb\": x}\n", "unknown key 'a\\x1b[31mb'"},
+        {"\"top\\nkey\": 1\nrules:\n- {mrenclave: " SGX_MRENCLAVE "}\n", "unknown key 'top\\x0akey'"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: \"1\\x7f\"}\n", "isvprodid '1\\x7f'"},
+        {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", allow_debug: \"y\\te\"}\n", "allow_debug 'y\\x09e'"},
+        {"accepted_tcb_status: [\"Up\\x01\"]\nrules:\n- {mrenclave: " SGX_MRENCLAVE "}\n", "'Up\\x01'"},
         {"rule:\n- {mrenclave: " SGX_MRENCLAVE "}\n", "unknown key 'rule'"},
         {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: 70000}\n", "isvprodid '70000'"},
         {"rules:\n- {mrenclave: " SGX_MRENCLAVE ", isvprodid: -1}\n", "isvprodid '-1'"},
