@@ -46,6 +46,7 @@ static pthread_mutex_t tap_lock = PTHREAD_MUTEX_INITIALIZER;
 static kt_buf seen;           /* every byte relayed, both ways */
 static kt_buf last_call;      /* the last Call record a TA sent */
 static uint8_t last_finish[KT_SESSION_ID_LEN]; /* the session the last Finish named */
+static size_t finishes;                        /* Finish messages relayed */
 static bool swap_at_finish;   /* hand the AECS enclave another root's collateral for the TA's quote */
 
 static void tap(const ProtobufCBinaryData *b)
@@ -66,6 +67,7 @@ static kt_status on_method(void *ctx, const ProtobufCMessage *rq, ProtobufCMessa
     if (handshake && kt_session_message_id(in->data, in->len, id) == KT_OK) { /* a Finish */
         pthread_mutex_lock(&tap_lock);
         memcpy(last_finish, id, sizeof id);
+        finishes++;
         pthread_mutex_unlock(&tap_lock);
         if (swap_at_finish) kt_attest_serve_collateral(kt_sim_qe_collateral_dir(other_qe), NULL, NULL); /* the TA's quote */
     }
@@ -362,6 +364,19 @@ static void swapped_collateral_refused(void **state)
     assert_refused(st, KT_ERR_DENIED, "simulation root");
     assert_int_equal(ta_connect(ta), KT_OK); /* the right collateral again */
     ta_close(ta);
+    /* the TA's host does the same to the TA, for AECS's quote: the TA refuses AECS, and
+     * nothing of the TA's goes on (no Finish reaches AECS) */
+    pthread_mutex_lock(&tap_lock);
+    size_t before = finishes;
+    pthread_mutex_unlock(&tap_lock);
+    kt_attest_serve_collateral(kt_sim_qe_collateral_dir(other_qe), NULL, NULL);
+    st = ta_connect(ta);
+    kt_attest_serve_collateral(kt_sim_qe_collateral_dir(qe), NULL, NULL);
+    assert_refused(st, KT_ERR_DENIED, "the server's proof");
+    assert_non_null(strstr(kt_last_error(), "simulation root"));
+    pthread_mutex_lock(&tap_lock);
+    assert_int_equal(finishes, before);
+    pthread_mutex_unlock(&tap_lock);
 }
 
 /* A key caller (an admin, a service admin) manages secrets and never reads them. */
