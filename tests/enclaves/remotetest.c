@@ -87,6 +87,19 @@ KT_TRUSTED_FUNCTION(invoke, "test.Invoke", Remotetest__InvokeRequest, remotetest
 
 #ifdef SERVICE
 #include <kubetee/service.h>
+/* The platform gate for quote clients, set at run time: "none", "sim" (a simulation root
+ * unpinned, which is refused) or "sim:<hex>" (that root). */
+static kt_status platform_gate(const Remotetest__Text *req, Remotetest__Text *res)
+{
+    (void)res;
+    if (!strcmp(req->text, "none")) return kt_service_accept_any_enclave(NULL);
+    kt_platform_policy p = {.allow_simulation = true};
+    if (!strncmp(req->text, "sim:", 4) && kt_hex_decode(req->text + 4, p.simulation_root, 32))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "test: sim:<64 hex>");
+    return kt_service_accept_any_enclave(&p);
+}
+KT_TRUSTED_FUNCTION(platform_gate, "test.PlatformGate", Remotetest__Text, remotetest__text, Remotetest__Text,
+                    remotetest__text)
 /* As an enclave service: the one client it serves is tests/data/service_client.pem. */
 KT_SERVICE_CLIENT_KEYS({ 0xef, 0xf6, 0x5e, 0x20, 0x07, 0x77, 0xc4, 0x6e, 0x87, 0x30, 0xc8, 0xc1, 0x8b, 0x67, 0xc5, 0xbb, 0xda, 0x98, 0x22, 0x13, 0x31, 0x24, 0x92, 0xc1, 0x0d, 0xc6, 0x85, 0x62, 0xce, 0x72, 0x2e, 0x00, 0x2f, 0xe5, 0x6e, 0xa6, 0x6a, 0xf5, 0x94, 0x7a, 0xe8, 0x65, 0xbb, 0xd2, 0x15, 0x1c, 0x28, 0xd4, 0x87, 0x4b, 0x91, 0xb2, 0x41, 0x8f, 0xd1, 0x1d, 0x2d, 0xea, 0x4c, 0x90, 0x9a, 0xf5, 0xed, 0x2e})
 #endif

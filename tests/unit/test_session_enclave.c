@@ -492,6 +492,15 @@ static void service_handshake(kt_enclave *svc, kt_enclave *client_e, const char 
     kt_buf_free(&h), kt_buf_free(&r), kt_buf_free(&f), kt_buf_free(&none);
 }
 
+static kt_status gate(kt_enclave *svc, const char *what)
+{
+    Remotetest__Text req = REMOTETEST__TEXT__INIT, res = REMOTETEST__TEXT__INIT;
+    req.text = (char *)what;
+    kt_status st = kt_enclave_call(svc, "test.PlatformGate", &req, &res);
+    if (!st) kt_message_clear(&res);
+    return st;
+}
+
 static void test_service_serves_client_enclaves_by_quote(void **state)
 {
     (void)state;
@@ -540,6 +549,41 @@ static void test_service_serves_client_enclaves_by_quote(void **state)
     refused_with(step(enclave, "MutualStep", &r, &f), "ISVPRODID differs");
     kt_buf_free(&payload), kt_buf_free(&rec), kt_buf_free(&back), kt_buf_free(&plain);
     kt_buf_free(&h), kt_buf_free(&r), kt_buf_free(&f);
+    /* a compiled-in client policy and a run-time platform gate would be two gates */
+    refused_with(gate(svc, "none"), "compiled in a client policy");
+    service_drop_all(svc);
+    kt_enclave_destroy(svc);
+}
+
+/* A service that compiles in no client policy (servicetest: one key client) serves
+ * client enclaves by quote only once it sets a platform gate at run time: then any
+ * enclave on that platform (its simulation root pinned), its identity left to the
+ * service's functions; the gate taken back, none again. */
+static void test_service_platform_gate_set_at_run_time(void **state)
+{
+    (void)state;
+    char path[512], refusal[64], root_hex[70] = "sim:";
+    uint8_t root[32];
+    snprintf(path, sizeof path, "%s/tests/enclaves/servicetest.signed.so", KT_TEST_BINARY_DIR);
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_enclave *svc = NULL;
+    assert_int_equal(kt_enclave_create(path, &o, &svc), KT_OK);
+    service_handshake(svc, enclave, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "peer_refused"); /* no gate yet */
+    refused_with(gate(svc, "sim"), "names no simulation_root");
+    assert_int_equal(kt_collateral_root_sha256(coll, root), KT_OK);
+    kt_hex_encode(root, 32, root_hex + 4, sizeof root_hex - 4);
+    assert_int_equal(gate(svc, root_hex), KT_OK);
+    service_handshake(svc, enclave, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "");
+    service_handshake(svc, debug_peer, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "peer_refused"); /* the gate allows no debug enclave */
+    assert_int_equal(gate(svc, "sim:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"), KT_OK);
+    service_handshake(svc, enclave, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "peer_refused"); /* another root pinned */
+    assert_int_equal(gate(svc, "none"), KT_OK);
+    service_handshake(svc, enclave, "service", refusal, sizeof refusal);
+    assert_string_equal(refusal, "peer_refused");
     service_drop_all(svc);
     kt_enclave_destroy(svc);
 }
@@ -700,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_mutual_quote_binding_another_key_refused),
         cmocka_unit_test(test_mutual_host_swapped_collateral_refused),
         cmocka_unit_test(test_service_serves_client_enclaves_by_quote),
+        cmocka_unit_test(test_service_platform_gate_set_at_run_time),
         cmocka_unit_test(test_trusted_verifier_matches_host_on_intel_quotes),
         cmocka_unit_test(test_trusted_verifier_refuses_bad_bundles_and_roots),
     };
