@@ -157,7 +157,8 @@ static void platform_ok(void)
 
 /* A secret of service pay, imported data, its one rule pinning mrenclave (or any enclave
  * of the TA's signer when NULL), optionally with debug_disabled. */
-static kt_status create(const char *name, const char *data, const uint8_t *mrenclave, bool debug_disabled)
+static kt_status create_with(const char *name, const char *data, const uint8_t *mrenclave, bool debug_disabled,
+                             const uint8_t *user_data)
 {
     A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
     A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
@@ -171,6 +172,7 @@ static kt_status create(const char *name, const char *data, const uint8_t *mrenc
         rule.mrsigner.len = 32;
     }
     rule.debug_disabled = debug_disabled;
+    if (user_data) rule.user_data.data = (uint8_t *)user_data, rule.user_data.len = 64;
     spec.service = "pay";
     spec.name = (char *)name;
     spec.type = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_IMPORT_DATA;
@@ -181,6 +183,11 @@ static kt_status create(const char *name, const char *data, const uint8_t *mrenc
     rq.data.data = (uint8_t *)data;
     rq.data.len = strlen(data);
     return as(svc, "CreateSecret", &rq.base, D(secret_info));
+}
+
+static kt_status create(const char *name, const char *data, const uint8_t *mrenclave, bool debug_disabled)
+{
+    return create_with(name, data, mrenclave, debug_disabled, NULL);
 }
 
 /* ---- the TAs ---- */
@@ -309,6 +316,9 @@ static void other_mrenclave_refused(void **state)
     uint8_t got[32];
     assert_int_equal(ta_connect(ta_other), KT_OK);
     assert_refused(ta_get(ta_other, 0, "db", 0, got), KT_ERR_DENIED, "no rule of its policy admits enclave");
+    /* a rule on user_data could never admit a TA (its report data binds the session): refused */
+    uint8_t ud[64] = {1};
+    assert_refused(create_with("ud", "z", NULL, false, ud), KT_ERR_INVALID_ARGUMENT, "sets user_data");
     /* a secret that is not there reads as one that refuses: no oracle for names */
     assert_refused(ta_get(ta_other, 0, "nothere", 0, got), KT_ERR_DENIED, "no such secret admits");
     ta_close(ta_other);

@@ -75,6 +75,11 @@ kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len)
             (r->user_data.len && r->user_data.len != 64))
             return kt_fail(KT_ERR_INVALID_ARGUMENT,
                            "secret %s: rule %zu: mrenclave and mrsigner are 32 bytes, user_data 64", s->name, i);
+        if (r->user_data.len)
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "secret %s: rule %zu sets user_data, which no TA can match: a TA's report data in its AECS "
+                           "session is the session's own binding",
+                           s->name, i);
         if (!r->mrenclave.len && !r->mrsigner.len && !r->any_enclave)
             return kt_fail(KT_ERR_INVALID_ARGUMENT,
                            "secret %s: rule %zu constrains neither mrenclave nor mrsigner, so it admits every "
