@@ -17,6 +17,10 @@ set(KT_SDK_LIBS kt_base kt_crypto kt_image kt_callmem kt_platform kt_tff kt_trus
     kt_svc kt_rpc kt_pkcs11 kt_session kt_session_trusted kt_yaml kt_attest_trusted
     kt_pbschema kt_pbjson kt_service kt_service_host kt_service_client kt_service_client_trusted
     kt_service_trusted)
+# AECS's client inside a TA (kt_aecs_ta_*, include/kubetee/aecs.h), where the enclave is built
+if(TARGET kt_aecs_ta_trusted)
+  list(APPEND KT_SDK_LIBS kt_aecs_ta_trusted)
+endif()
 # libraries whose users include generated message headers (kubetee/proto/*.pb-c.h): the
 # runtime's own messages (kt.Identity and friends) and the enclave service's
 # (kubetee.enclave.v1: DescribeResponse for kt_service_client_describe)
@@ -41,6 +45,10 @@ install(FILES ${CMAKE_SOURCE_DIR}/proto/tff.proto ${CMAKE_SOURCE_DIR}/proto/encl
 install(EXPORT kubetee-targets NAMESPACE kubetee:: DESTINATION ${KT_CMAKE_INSTALL_DIR}
         COMPONENT dev)
 
+# AECS's admin tools, with the tool (kubetee-tools)
+install(TARGETS aecsadmin serviceadmin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+install(FILES ${CMAKE_SOURCE_DIR}/docs/man/aecsadmin.1 ${CMAKE_SOURCE_DIR}/docs/man/serviceadmin.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
 # the tool: its own export set, so the dev package's targets file never names a file the
 # tools package holds
 install(TARGETS kubetee EXPORT kubetee-tool-targets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

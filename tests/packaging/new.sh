@@ -3,9 +3,9 @@
 # it makes builds out of tree with find_package(kubetee), signs, runs on sim, and its
 # Kustomize manifests render (kubectl kustomize) and hold the security settings; with
 # --with-remote its enclave serves remote functions that `kubetee call` calls through a
-# session (project.sh, remote_outside). Names outside the allow-list, an existing
-# directory and the options whose services have not landed are refused, and nothing is
-# made for them.
+# session (project.sh, remote_outside); with --with-aecs its enclave gets its key from the
+# installed AECS (aecs_outside). Names outside the allow-list, an existing directory
+# and unknown options are refused, and nothing is made for them.
 set -uo pipefail
 build=$1 src=$2 cc=$3 san=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,10 +74,9 @@ check "a 40-byte name is fine" "$kubetee" new "$(head -c 40 /dev/zero | tr '\0' 
 cp "$p/enclave.c" "$work/enclave.c.before"
 refuse "an existing directory is refused" "refusing to overwrite" "$kubetee" new demo-app --dir "$projects"
 check "and left as it was" cmp "$p/enclave.c" "$work/enclave.c.before"
-refuse "--with-aecs needs AECS" "needs AECS" "$kubetee" new aecs-app --with-aecs --dir "$projects"
-check "it made no directory" bash -c "[ ! -e '$projects/aecs-app' ]"
 . "$here/project.sh"
 remote_outside "$usr" remote-app "$cc" "$san"
+aecs_outside "$usr" aecs-app "$cc" "$san"
 refuse "an unknown option is refused" "unknown option '--with-magic'" "$kubetee" new x --with-magic
 refuse "no name: usage" "usage: kubetee new NAME" "$kubetee" new
 refuse "a missing --dir is named" "cannot make" "$kubetee" new x --dir "$work/does/not/exist"

@@ -137,3 +137,74 @@ remote_outside() {
       /usr/bin/python3 "$here/new_manifests.py" "$work/remote-rendered.yaml" "$name" --remote
   fi
 }
+
+# `kubetee new NAME --with-aecs` from the installed SDK under $1: the project built out of
+# tree (its enclave pinning the installed AECS enclave and the sim state's root), the
+# installed aecs-server started on a store of its own and initialised with the installed
+# aecsadmin (TAs on this sim root admitted), then the TA run: AECS makes its key, hands
+# the same key back on the next run and after AECS restarts; a rebuilt TA (another
+# MRENCLAVE) gets a key of its own; with the TA platform policy withdrawn the TA is refused.
+aecs_outside() {
+  local usr=$1 name=$2 cc=$3 san=$4
+  local kt=$usr/bin/kubetee parent=$work/aecs-projects
+  mkdir -p "$parent"
+  expect 0 "made $parent/$name/" "kubetee new $name --with-aecs" "$kt" new "$name" --with-aecs --dir "$parent"
+  local ap=$parent/$name
+  check "aecs: every placeholder replaced" bash -c "! grep -rn '@NAME@\|@ID@' '$ap'"
+  check "aecs: the enclave asks AECS for its own key" \
+    bash -c "grep -q 'kt_aecs_ta_get_own(ta, KT_AECS_BIND_MRENCLAVE' '$ap/enclave.c' && grep -q 'kt_service_relay_serve' '$ap/host.c' && grep -q '^## What to edit' '$ap/README.md'"
+  local aflags=(-DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$usr")
+  if [ -n "$san" ]; then
+    aflags+=(-DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" -DCMAKE_MODULE_LINKER_FLAGS="$san")
+  fi
+  check "aecs: configure against the installed SDK" cmake -S "$ap" -B "$ap/build" "${aflags[@]}"
+  check "aecs: build and sign at once (kubetee::aecs_ta_trusted)" cmake --build "$ap/build"
+  local enclave=$usr/lib/kubetee/aecs/aecs.signed.so ids mre mrs
+  ids=$("$kt" dump --enclave "$enclave" --json)
+  mre=$(sed 's/.*"mrenclave":"\([0-9a-f]*\)".*/\1/' <<<"$ids")
+  mrs=$(sed 's/.*"mrsigner":"\([0-9a-f]*\)".*/\1/' <<<"$ids")
+  check "aecs: the TA pins the installed AECS enclave's signer" grep -q "AECS_MRSIGNER \"$mrs\"" "$ap/build/aecs_pins.h"
+
+  local log=$work/aecs-server.log apid port
+  start_aecs() {
+    "$usr/sbin/aecs-server" --listen 127.0.0.1:0 --http 127.0.0.1:0 --store "fs:$work/aecs-store" \
+      --audit-file "$work/aecs-audit.log" --enclave "$enclave" --sim-dir "$KUBETEE_SIM_DIR" 2> "$log" &
+    apid=$!
+    for _ in $(seq 300); do grep -q 'event=aecs.serving' "$log" && break; sleep 0.1; done
+    port=$(sed -n 's/.*event=aecs.serving.* grpc_port=\([0-9]*\).*/\1/p' "$log")
+  }
+  start_aecs
+  check "aecs: the installed aecs-server serves" test -n "$port"
+  printf 'allow_simulation: true\nrules:\n- {mrenclave: %s, isvprodid: 100}\n' "$mre" > "$work/aecs-policy.yaml"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/aecs-admin.pem" 2>/dev/null
+  admin() { # VERB [flags]: the installed aecsadmin, as the admin, to this AECS
+    "$usr/bin/aecsadmin" "$1" --server "127.0.0.1:$port" --key "$work/aecs-admin.pem" \
+      --policy "$work/aecs-policy.yaml" --sim-dir "$KUBETEE_SIM_DIR" "${@:2}"
+  }
+  check "aecs: the installed aecsadmin initialises it, admitting TAs of this sim root" \
+    admin init --allow-simulation --simulation-root-of "$("$kt" sim collateral)"
+  local ta=("$ap/build/$name-host" "$ap/build/$name.signed.so")
+  expect 0 "version 1, made by AECS now" "aecs: the first run: AECS makes the TA's key" "${ta[@]}" "127.0.0.1:$port" "a message"
+  cp "$work/out" "$work/ta1.txt"
+  local keyid
+  keyid=$(sed -n 's/^key  *\([0-9a-f]*\) .*/\1/p' "$work/ta1.txt")
+  check "aecs: the TA verified AECS (its MRENCLAVE) and logged through its host" \
+    bash -c "grep -q '^AECS  *$mre\$' '$work/ta1.txt' && grep -q '^enclave log AECS made this TA' '$work/ta1.txt' && grep -q '^sealed *37 bytes' '$work/ta1.txt'"
+  expect 0 "key         $keyid version 1, handed back by AECS" "aecs: the next run gets the same key back" \
+    "${ta[@]}" "127.0.0.1:$port" "a message"
+  kill -TERM "$apid"
+  wait "$apid"
+  check "aecs: aecs-server drains on SIGTERM" test $? = 0
+  start_aecs
+  expect 0 "key         $keyid version 1, handed back by AECS" "aecs: and after AECS restarts (its store on disk)" \
+    "${ta[@]}" "127.0.0.1:$port" "a message"
+  # another build of the TA is another MRENCLAVE: a key of its own, never this one
+  sed -i 's/AECS made this TA.s key/AECS made the key of this build/' "$ap/enclave.c"
+  check "aecs: rebuild the TA changed" cmake --build "$ap/build"
+  expect 0 "version 1, made by AECS now" "aecs: a TA of another MRENCLAVE gets a new key" "${ta[@]}" "127.0.0.1:$port" "x"
+  check "aecs: not the first TA's" bash -c "! grep -q '$keyid' '$work/out'"
+  check "aecs: the admin withdraws the TA platform policy" admin platform --none
+  refuse "aecs: then AECS refuses the TA" "accepts registered keys only" "${ta[@]}" "127.0.0.1:$port" "x"
+  kill -TERM "$apid"
+  wait "$apid"
+}

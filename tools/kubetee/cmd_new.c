@@ -24,7 +24,8 @@ static const struct {
 } layers[] = {
     {"with-remote", "remote", "the enclave service",
      " &   # then: kubetee call (README.md)"},
-    {"with-aecs", "aecs", "AECS (the TA fetching its key from the key service)", NULL},
+    {"with-aecs", "aecs", "AECS (the TA fetching its key from the key service)",
+     " 127.0.0.1:7443   # AECS's address; README.md says how to start it"},
 };
 #define NLAYERS (sizeof layers / sizeof layers[0])
 
