@@ -10,15 +10,27 @@ set(KT_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/kubetee)
 set(KT_PROTO_INCLUDE_DIR ${CMAKE_INSTALL_INCLUDEDIR}/kubetee/proto)
 
 # The libraries of the SDK, exported as kubetee::<name without kt_>.
+# The enclave service: kt_service_trusted (the enclave's end), kt_service_host (a host
+# serving it; kt_service is its session table), kt_service_client(_trusted) (calling one
+# from a process or an enclave), and kt_pbschema / kt_pbjson (message types and JSON).
 set(KT_SDK_LIBS kt_base kt_crypto kt_image kt_callmem kt_platform kt_tff kt_trusted kt_attest
-    kt_svc kt_rpc kt_pkcs11 kt_session kt_session_trusted kt_yaml kt_attest_trusted)
+    kt_svc kt_rpc kt_pkcs11 kt_session kt_session_trusted kt_yaml kt_attest_trusted
+    kt_pbschema kt_pbjson kt_service kt_service_host kt_service_client kt_service_client_trusted
+    kt_service_trusted)
+# AECS's client inside a TA (kt_aecs_ta_*, include/kubetee/aecs.h), where the enclave is built
+if(TARGET kt_aecs_ta_trusted)
+  list(APPEND KT_SDK_LIBS kt_aecs_ta_trusted)
+endif()
+# libraries whose users include generated message headers (kubetee/proto/*.pb-c.h): the
+# runtime's own messages (kt.Identity and friends) and the enclave service's
+# (kubetee.enclave.v1: DescribeResponse for kt_service_client_describe)
+set(KT_SDK_PROTO_LIBS kt_tff kt_trusted kt_service_client kt_service_client_trusted)
 foreach(lib ${KT_SDK_LIBS})
   string(REGEX REPLACE "^kt_" "" short ${lib})
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${short})
   target_include_directories(${lib} INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()
-# the runtime's own messages (kt.Identity and friends), generated here
-foreach(lib kt_tff kt_trusted)
+foreach(lib ${KT_SDK_PROTO_LIBS})
   target_include_directories(${lib} INTERFACE $<INSTALL_INTERFACE:${KT_PROTO_INCLUDE_DIR}>)
 endforeach()
 
@@ -26,12 +38,17 @@ install(TARGETS ${KT_SDK_LIBS} EXPORT kubetee-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/kubetee DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         COMPONENT dev FILES_MATCHING PATTERN "*.h")
-install(FILES ${CMAKE_BINARY_DIR}/src/tff.pb-c.h DESTINATION ${KT_PROTO_INCLUDE_DIR} COMPONENT dev)
-install(FILES ${CMAKE_SOURCE_DIR}/proto/tff.proto DESTINATION ${CMAKE_INSTALL_DATADIR}/kubetee/proto
-        COMPONENT dev)
+install(FILES ${CMAKE_BINARY_DIR}/src/tff.pb-c.h ${CMAKE_BINARY_DIR}/src/enclave_service.pb-c.h
+        DESTINATION ${KT_PROTO_INCLUDE_DIR} COMPONENT dev)
+install(FILES ${CMAKE_SOURCE_DIR}/proto/tff.proto ${CMAKE_SOURCE_DIR}/proto/enclave_service.proto
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/kubetee/proto COMPONENT dev)
 install(EXPORT kubetee-targets NAMESPACE kubetee:: DESTINATION ${KT_CMAKE_INSTALL_DIR}
         COMPONENT dev)
 
+# AECS's admin tools, with the tool (kubetee-tools)
+install(TARGETS aecsadmin serviceadmin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+install(FILES ${CMAKE_SOURCE_DIR}/docs/man/aecsadmin.1 ${CMAKE_SOURCE_DIR}/docs/man/serviceadmin.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
 # the tool: its own export set, so the dev package's targets file never names a file the
 # tools package holds
 install(TARGETS kubetee EXPORT kubetee-tool-targets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
@@ -65,6 +82,7 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/kubetee-config-version.cmak
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/kubetee-config.cmake ${CMAKE_BINARY_DIR}/kubetee-config-version.cmake
         ${CMAKE_SOURCE_DIR}/cmake/kubetee.cmake ${CMAKE_SOURCE_DIR}/cmake/enclave.lds
+        ${CMAKE_SOURCE_DIR}/cmake/kt_client_keys.cmake ${CMAKE_SOURCE_DIR}/cmake/kt_enclave_policy.cmake
         DESTINATION ${KT_CMAKE_INSTALL_DIR} COMPONENT dev)
 
 # pkg-config: one kubetee-<name>.pc per library, written from the target's own link
@@ -87,7 +105,7 @@ foreach(lib ${KT_SDK_LIBS})
       list(APPEND requires ${dep})
     elseif(item STREQUAL "Threads::Threads")
       list(APPEND extra -pthread)
-    elseif(item STREQUAL "${CMAKE_DL_LIBS}" AND item)
+    elseif((item STREQUAL "${CMAKE_DL_LIBS}" AND item) OR item STREQUAL "m")
       list(APPEND extra -l${item})
     elseif(item MATCHES "^links-NOTFOUND$")
     else()
@@ -117,7 +135,7 @@ foreach(lib ${KT_SDK_LIBS})
       string(APPEND KT_PC_CFLAGS " -D${d}")
     endforeach()
   endif()
-  if(lib STREQUAL "kt_tff" OR lib STREQUAL "kt_trusted")
+  if(lib IN_LIST KT_SDK_PROTO_LIBS)
     string(APPEND KT_PC_CFLAGS " -I\${includedir}/kubetee/proto")
   endif()
   configure_file(${CMAKE_SOURCE_DIR}/cmake/kubetee.pc.in ${CMAKE_BINARY_DIR}/pkgconfig/${KT_PC_NAME}.pc @ONLY)

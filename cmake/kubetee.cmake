@@ -1,5 +1,6 @@
 # Helpers for building enclaves and protobuf-c code.
 set(KT_ENCLAVE_VERSION_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/enclave.lds)
+set(KT_CMAKE_HELPERS ${CMAKE_CURRENT_LIST_DIR})
 # In the source tree the targets are kt_trusted and kubetee; an installed SDK's
 # kubetee-config.cmake sets these to its imported kubetee::trusted and kubetee::kubetee.
 if(NOT DEFINED KT_TRUSTED_LIB)
@@ -76,4 +77,42 @@ function(kt_sign_enclave name)
     DEPENDS ${name} ${KT_TOOL} ${deps} ${S_CONFIG}
     COMMENT "kubetee sign ${name}")
   add_custom_target(${name}_signed ALL DEPENDS ${S_OUTPUT})
+endfunction()
+
+# kt_service_client_keys(<header.h> MACRO <NAME> KEYS <p256.pem>...) writes <header.h> at
+# build time, defining NAME as the keys' public halves in the form an enclave service
+# compiles in: KT_SERVICE_CLIENT_KEYS(NAME). A key that is not P-256 stops the build.
+function(kt_service_client_keys header)
+  cmake_parse_arguments(K "" "MACRO" "KEYS" ${ARGN})
+  if(NOT K_MACRO OR NOT K_KEYS)
+    message(FATAL_ERROR "kt_service_client_keys(${header}) needs MACRO and KEYS")
+  endif()
+  get_filename_component(out ${header} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
+  string(REPLACE ";" "|" keys "${K_KEYS}") # one argument: the script splits it again
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DKEYS=${keys} -DMACRO=${K_MACRO} -DOUT=${out}
+            -P ${KT_CMAKE_HELPERS}/kt_client_keys.cmake
+    DEPENDS ${K_KEYS} ${KT_CMAKE_HELPERS}/kt_client_keys.cmake
+    COMMENT "kubetee: the client keys ${K_MACRO}" VERBATIM)
+endfunction()
+
+# kt_enclave_policy(<name> OUT <policy.yaml> [SIMULATION]) writes, after <name> is signed
+# by kt_sign_enclave (default output), the policy its clients verify it by: its MRSIGNER,
+# product id, at least its svn, no debug build (kubetee call --policy, kubetee attest);
+# SIMULATION also accepts simulated quotes, for the sim platform. Target <name>_policy.
+function(kt_enclave_policy name)
+  cmake_parse_arguments(P "SIMULATION" "OUT;SIGNED" "" ${ARGN})
+  if(NOT P_OUT)
+    message(FATAL_ERROR "kt_enclave_policy(${name}) needs OUT")
+  endif()
+  if(NOT P_SIGNED)
+    set(P_SIGNED ${CMAKE_CURRENT_BINARY_DIR}/${name}.signed.so)
+  endif()
+  get_filename_component(out ${P_OUT} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DKUBETEE=$<TARGET_FILE:${KT_TOOL}> -DSIGNED=${P_SIGNED}
+            -DSIM=$<BOOL:${P_SIMULATION}> -DOUT=${out} -P ${KT_CMAKE_HELPERS}/kt_enclave_policy.cmake
+    DEPENDS ${P_SIGNED} ${name}_signed ${KT_TOOL} ${KT_CMAKE_HELPERS}/kt_enclave_policy.cmake
+    COMMENT "kubetee: the policy of ${name}" VERBATIM)
+  add_custom_target(${name}_policy ALL DEPENDS ${out})
 endfunction()

@@ -32,9 +32,9 @@ trap 'rm -rf "$stage"' EXIT
 
 # name^component^section^Depends beyond shared libraries (dpkg-shlibdeps adds those)^summary^description
 packages=(
-  "libkubetee-dev^dev^libdevel^kubetee-tools (= $debver), cmake (>= 3.25), pkgconf | pkg-config, libssl-dev (>= 3.0), libprotobuf-c-dev, protobuf-c-compiler, libjansson-dev, libyaml-dev, libcurl4-openssl-dev | libcurl-dev, libgrpc-dev, libmicrohttpd-dev, libp11-kit-dev^kubetee SDK: headers, host and trusted libraries, CMake package^The kubetee SDK for Intel SGX trusted applications: the public headers, the static host libraries (TFF calls, attestation, rpc) and the trusted runtime an enclave links, a CMake package (find_package(kubetee CONFIG) with kt_add_enclave, kt_sign_enclave and kt_protobuf_c) and pkg-config files."
-  "kubetee-tools^tools^devel^^kubetee tool: sign, inspect and attest SGX enclaves^The kubetee command: makes enclave signing keys, signs enclaves in one or two steps, prints and checks a signed enclave's MRENCLAVE and EINIT rules, quotes on the simulated platform, verifies DCAP quotes against collateral and a policy, and makes new projects that build against the SDK (kubetee new)."
-  "kubetee-services^services^admin^^kubetee services for Kubernetes clusters of SGX machines^The kubetee daemons: sgx-device-plugin, the Kubernetes device plugin that advertises SGX enclave, provisioning and EPC resources, with sgx-epc-limit-hook, the OCI hook that sets a container's EPC limit; sgx-webhook, the admission webhook that gives SGX pods their devices; kubetee-signer, the enclave signing service with keys in a PKCS#11 token."
+  "libkubetee-dev^dev^libdevel^kubetee-tools (= $debver), cmake (>= 3.25), pkgconf | pkg-config, libssl-dev (>= 3.0), libprotobuf-c-dev, protobuf-c-compiler, libjansson-dev, libyaml-dev, libcurl4-openssl-dev | libcurl-dev, libgrpc-dev, libmicrohttpd-dev, libp11-kit-dev, openssl^kubetee SDK: headers, host and trusted libraries, CMake package^The kubetee SDK for Intel SGX trusted applications: the public headers, the static host libraries (TFF calls, attestation, rpc, the enclave service's host and client) and the trusted runtime an enclave links (with the enclave service's end and client), a CMake package (find_package(kubetee CONFIG) with kt_add_enclave, kt_sign_enclave, kt_protobuf_c, kt_service_client_keys and kt_enclave_policy) and pkg-config files."
+  "kubetee-tools^tools^devel^^kubetee tool: sign, inspect and attest SGX enclaves^The kubetee command: makes enclave signing keys, signs enclaves in one or two steps, prints and checks a signed enclave's MRENCLAVE and EINIT rules, quotes on the simulated platform, verifies DCAP quotes against collateral and a policy, and makes new projects that build against the SDK (kubetee new); aecsadmin and serviceadmin, the admin tools of AECS."
+  "kubetee-services^services^admin^^kubetee services for Kubernetes clusters of SGX machines^The kubetee daemons: sgx-device-plugin, the Kubernetes device plugin that advertises SGX enclave, provisioning and EPC resources, with sgx-epc-limit-hook, the OCI hook that sets a container's EPC limit; sgx-webhook, the admission webhook that gives SGX pods their devices; kubetee-signer, the enclave signing service with keys in a PKCS#11 token; kubetee-collateral, the DCAP collateral cache; kubetee-serve, which serves an enclave's remote functions over attested sessions; aecs-server, the host of the AECS secret service."
 )
 
 for spec in "${packages[@]}"; do
@@ -54,6 +54,12 @@ for spec in "${packages[@]}"; do
   sed "s/@YEAR@/$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y)/" "$src/scripts/deb/copyright" > "$doc/copyright"
   printf '%s (%s) unstable; urgency=medium\n\n  * Built from the kubetee tree (make deb).\n\n -- %s  %s\n' \
     "$name" "$debver" "$maintainer" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
+
+  # lintian overrides, each with its reason (scripts/deb/<package>.lintian-overrides)
+  if [ -f "$src/scripts/deb/$name.lintian-overrides" ]; then
+    mkdir -p "$root/usr/share/lintian/overrides"
+    cp "$src/scripts/deb/$name.lintian-overrides" "$root/usr/share/lintian/overrides/$name"
+  fi
 
   # shared libraries the programs need, from the packages that ship them
   shdeps=

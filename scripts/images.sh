@@ -7,8 +7,10 @@
 #   kubetee/kubetee-runtime   Debian 12 (debootstrap --variant=minbase from Debian's archive)
 #                             with the packages' Depends and the kubetee packages installed
 #   kubetee/sgx-device-plugin, kubetee/sgx-webhook, kubetee/kubetee-signer,
-#   kubetee/kubetee-collateral
+#   kubetee/kubetee-collateral, kubetee/aecs-server
 #                             one program each, its libraries and nothing else: no shell
+#                             (aecs-server with its signed enclave, labelled with its
+#                             MRENCLAVE and MRSIGNER)
 #   kubetee/hello             the sample TA on the runtime base, labelled with its MRENCLAVE
 # all tagged with the packages' version, as OUT_DIR/oci (an OCI image layout, one tag per
 # image) and in containers-storage: the machine's, or KT_IMAGES_STORE's (vfs) if set.
@@ -118,33 +120,47 @@ tar --numeric-owner --xattrs -C "$rootfs" -cf "$work/runtime/rootfs.tar" .
 build kubetee-runtime "$work/runtime" "$src/images/runtime/Containerfile"
 
 # --- one program each, carved out of the same rootfs
-service_image() { # NAME PROGRAM [image_root.py options]
-  local name=$1 prog=$2
+service_image() { # NAME PROGRAM [image_root.py options] [-- build options]
+  local name=$1 prog=$2 opts=()
   shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   mkdir -p "$work/$name"
-  python3 "$src/scripts/image_root.py" "$rootfs" "$work/$name/root" "$@" "$prog"
-  build "$name" "$work/$name" "$src/images/$name/Containerfile"
+  python3 "$src/scripts/image_root.py" "$rootfs" "$work/$name/root" "${opts[@]}" "$prog"
+  build "$name" "$work/$name" "$src/images/$name/Containerfile" "$@"
+}
+# the MRENCLAVE and MRSIGNER of a signed enclave, measured by the packaged kubetee tool
+# itself (unpacked here), not taken from the build
+dpkg-deb -x "$tools_deb" "$work/tools"
+measure() { # ENCLAVE WHAT: prints "mrenclave mrsigner"
+  local ids
+  ids=$("$work/tools/usr/bin/kubetee" dump --enclave "$1" --json |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["mrenclave"], d["mrsigner"])')
+  [[ $ids =~ ^[0-9a-f]{64}\ [0-9a-f]{64}$ ]] || die "kubetee dump gave no MRENCLAVE/MRSIGNER for $2"
+  echo "$ids"
 }
 service_image sgx-device-plugin /usr/sbin/sgx-device-plugin
 service_image sgx-webhook /usr/sbin/sgx-webhook
 service_image kubetee-signer /usr/sbin/kubetee-signer
 service_image kubetee-collateral /usr/sbin/kubetee-collateral --file /etc/ssl/certs/ca-certificates.crt
+aecs_enclave=/usr/lib/kubetee/aecs/aecs.signed.so
+[ -f "$rootfs$aecs_enclave" ] || die "kubetee-services has no $aecs_enclave"
+ids=$(measure "$rootfs$aecs_enclave" "the AECS enclave")
+aecs_mre=${ids% *} aecs_mrs=${ids#* }
+service_image aecs-server /usr/sbin/aecs-server --file "$aecs_enclave" -- \
+  --build-arg MRENCLAVE="$aecs_mre" --build-arg MRSIGNER="$aecs_mrs"
 
 # --- the sample TA on the runtime base, labelled with the MRENCLAVE of its enclave
 mkdir -p "$work/hello"
 cp "$hello/hello_host" "$hello/hello.signed.so" "$work/hello/"
-# measured by the packaged kubetee tool itself (unpacked here), not taken from the build
-dpkg-deb -x "$tools_deb" "$work/tools"
-ids=$("$work/tools/usr/bin/kubetee" dump --enclave "$work/hello/hello.signed.so" --json |
-  python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["mrenclave"], d["mrsigner"])')
+ids=$(measure "$work/hello/hello.signed.so" hello)
 mrenclave=${ids% *} mrsigner=${ids#* }
-[[ $mrenclave =~ ^[0-9a-f]{64}$ && $mrsigner =~ ^[0-9a-f]{64}$ ]] || die "kubetee dump gave no MRENCLAVE/MRSIGNER for hello"
 build hello "$work/hello" "$src/samples/hello/Containerfile" \
   --build-arg RUNTIME="kubetee/kubetee-runtime:$version" \
   --build-arg MRENCLAVE="$mrenclave" --build-arg MRSIGNER="$mrsigner"
 
 {
-  for name in kubetee-runtime sgx-device-plugin sgx-webhook kubetee-signer kubetee-collateral hello; do
+  for name in kubetee-runtime sgx-device-plugin sgx-webhook kubetee-signer kubetee-collateral aecs-server hello; do
     echo "kubetee/$name:$version $(bah inspect --format '{{.FromImageID}}' "kubetee/$name:$version")"
   done
 } > "$out/images.txt"

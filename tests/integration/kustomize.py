@@ -241,7 +241,7 @@ class Bases(unittest.TestCase):
 
     def test_every_base_renders_and_is_locked_down(self):
         self.assertTrue(self.rendered, "no kustomization.yaml under deploy/")
-        for want in ("sgx-device-plugin", "sgx-webhook", "namespace", "collateral", "signer", "hello",
+        for want in ("sgx-device-plugin", "sgx-webhook", "namespace", "collateral", "signer", "hello", "aecs",
                      "overlays/sim", "overlays/sgx"):
             self.assertIn(want, self.rendered)
         workloads = 0
@@ -324,6 +324,40 @@ class Bases(unittest.TestCase):
         served = [p for p in ports if sport["targetPort"] in (p["name"], p["containerPort"])][0]
         (proxy,) = pod_spec(backends[0])["containers"]
         self.assertIn("--listen=0.0.0.0:%d" % served["containerPort"], proxy["args"])
+
+    def test_aecs_is_one_node_with_its_state_on_a_volume_and_found_by_its_service(self):
+        """One replica; its store, audit log and sim state (the keys that seal every object
+        on sim) under the volume claim template's mount, so a restart keeps them; the
+        enclave the image carries; its Service on the port it listens on, reaching it
+        before it is ready (aecsadmin init comes through the Service); SGX asked for."""
+        for where in ("aecs", "overlays/sgx"):
+            objs = self.rendered[where]
+            (sts,) = [o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "kubetee-aecs"]
+            self.assertEqual(sts["spec"]["replicas"], 1)
+            (claim,) = sts["spec"]["volumeClaimTemplates"]
+            self.assertEqual(claim["spec"]["accessModes"], ["ReadWriteOnce"])
+            (c,) = pod_spec(sts)["containers"]
+            (mount,) = [m for m in c["volumeMounts"] if m["name"] == claim["metadata"]["name"]]
+            env = {e["name"]: e["value"] for e in c["env"]}
+            on_volume = mount["mountPath"] + "/"
+            self.assertTrue(env["KT_AECS_STORE"].startswith("fs:" + on_volume), env)
+            for k in ("KT_AECS_AUDIT_FILE", "KT_AECS_SIM_DIR"):
+                self.assertTrue(env[k].startswith(on_volume), (k, env[k]))
+            self.assertEqual(env["KT_AECS_ENCLAVE"], "/usr/lib/kubetee/aecs/aecs.signed.so")
+            self.assertEqual(c["image"].split(":")[0], "kubetee/aecs-server")
+            limits = c["resources"]["limits"]
+            self.assertIn("sgx.intel.com/enclave", limits)
+            self.assertIn("alibabacloud.com/sgx_epc_MiB", limits)
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            self.assertEqual(env["KT_AECS_LISTEN"], "0.0.0.0:%d" % ports["aecs"])
+            self.assertEqual(env["KT_AECS_HTTP"], "0.0.0.0:%d" % ports["http"])
+            self.assertEqual(c["readinessProbe"]["httpGet"]["port"], "http")
+            (svc,) = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == sts["spec"]["serviceName"]]
+            self.assertEqual(svc["metadata"]["namespace"], sts["metadata"]["namespace"])
+            self.assertTrue(svc["spec"]["selector"].items() <= sts["spec"]["template"]["metadata"]["labels"].items())
+            self.assertIs(svc["spec"].get("publishNotReadyAddresses"), True)
+            (sp,) = svc["spec"]["ports"]
+            self.assertEqual((sp["port"], sp["targetPort"]), (7443, "aecs"))
 
     def test_sgx_resources_only_where_sgx_is(self):
         """The hello base asks for an enclave device and EPC; the sim overlay asks for none,

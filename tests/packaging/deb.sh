@@ -5,7 +5,8 @@
 # throwaway root whose package database is a copy of this machine's (so Depends are
 # checked against real packages and nothing here changes), removed again, resolved by apt
 # against Debian's archive (simulated), and finally unpacked and built against: samples/hello
-# out of tree, signed and run from the packages' files alone.
+# out of tree, signed and run from the packages' files alone, and a `kubetee new
+# --with-remote` project made by the packaged tool, served and called through a session.
 set -uo pipefail
 build=$1 src=$2 cc=$3 san=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,9 +31,9 @@ services=$debs/kubetee-services_${ver}_${arch}.deb
 
 # contents: each file in the package it belongs to
 contents() { dpkg-deb -c "$1" | awk '{print $6}'; }
-check "dev has the headers, libraries, CMake package, .pc files" bash -c "c=\$(dpkg-deb -c '$dev'); for f in ./usr/include/kubetee/trusted.h ./usr/include/kubetee/proto/tff.pb-c.h kubetee-config.cmake enclave.lds libkt_trusted.a libkt_attest.a kubetee-attest.pc; do grep -qF -- \"\$f\" <<<\"\$c\" || { echo missing \$f; exit 1; }; done"
+check "dev has the headers, libraries, CMake package, .pc files" bash -c "c=\$(dpkg-deb -c '$dev'); for f in ./usr/include/kubetee/trusted.h ./usr/include/kubetee/proto/tff.pb-c.h kubetee-config.cmake enclave.lds libkt_trusted.a libkt_attest.a kubetee-attest.pc ./usr/include/kubetee/service.h ./usr/include/kubetee/proto/enclave_service.pb-c.h libkt_service_host.a libkt_service_trusted.a libkt_service_client.a libkt_service_client_trusted.a libkt_pbjson.a libkt_pbschema.a kubetee-service_client.pc kt_client_keys.cmake; do grep -qF -- \"\$f\" <<<\"\$c\" || { echo missing \$f; exit 1; }; done"
 check "tools has /usr/bin/kubetee, its man page, its CMake targets" bash -c "c=\$(dpkg-deb -c '$tools'); grep -q ' ./usr/bin/kubetee$' <<<\"\$c\" && grep -q 'man1/kubetee.1.gz$' <<<\"\$c\" && grep -q 'kubetee-tool-targets.cmake$' <<<\"\$c\""
-for s in sgx-device-plugin sgx-epc-limit-hook sgx-webhook kubetee-signer kubetee-collateral; do
+for s in sgx-device-plugin sgx-epc-limit-hook sgx-webhook kubetee-signer kubetee-collateral kubetee-serve aecs-server; do
   check "services has /usr/sbin/$s and its man page" bash -c "c=\$(dpkg-deb -c '$services'); grep -q ' ./usr/sbin/$s\$' <<<\"\$c\" && grep -q 'man8/$s.8.gz\$' <<<\"\$c\""
 done
 for d in "$dev" "$tools" "$services"; do
@@ -96,4 +97,6 @@ check "apt-get install -s ./*.deb resolves" apt-get install -s -q "$dev" "$tools
 x=$work/unpacked
 for d in "$dev" "$tools" "$services"; do dpkg-deb -x "$d" "$x"; done
 hello_outside "$x/usr" "$src" "$cc" "$san"
+# and `kubetee new --with-remote` from them: built, signed, served, called through a session
+remote_outside "$x/usr" deb-remote "$cc" "$san"
 finish

@@ -32,13 +32,13 @@ ic() { /usr/bin/python3 "$here/image_check.py" "$@"; }
 
 check "scripts/deb.sh builds the packages" "$src/scripts/deb.sh" "$build" "$work/debs"
 export KT_IMAGES_STORE=$store KT_IMAGES_CACHE=$build/images-cache
-expect 0 "done: 6 images" "scripts/images.sh builds the images" \
+expect 0 "done: 7 images" "scripts/images.sh builds the images" \
   "$src/scripts/images.sh" "$work/debs" "$build/samples/hello" "$work/images"
 cat "$work/out"
 ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
 oci=$work/images/oci
 kubetee=$build/tools/kubetee/kubetee
-services="sgx-device-plugin sgx-webhook kubetee-signer kubetee-collateral"
+services="sgx-device-plugin sgx-webhook kubetee-signer kubetee-collateral aecs-server"
 
 refuse "images.sh refuses a directory without the packages" "no single kubetee-tools" \
   "$src/scripts/images.sh" "$work/images" "$build/samples/hello" "$work/none"
@@ -59,6 +59,13 @@ for name in $services; do
   check "$name: /etc/passwd names kubetee 65532 with no shell" grep -qx 'kubetee:x:65532:65532:kubetee:/nonexistent:/nonexistent' "$r/etc/passwd"
 done
 check "kubetee-collateral has Debian's CA bundle" test -s "$work/u-kubetee-collateral/rootfs/etc/ssl/certs/ca-certificates.crt"
+# aecs-server carries the AECS enclave this build signed, labelled as kubetee dump measures it
+a=$work/u-aecs-server/rootfs/usr/lib/kubetee/aecs/aecs.signed.so
+check "aecs-server: the AECS enclave in the image is the one built" cmp "$a" "$build/services/aecs/aecs.signed.so"
+amre=$("$kubetee" dump --enclave "$a" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mrenclave"])')
+amrs=$("$kubetee" dump --enclave "$a" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mrsigner"])')
+check "aecs-server: labelled with the MRENCLAVE and MRSIGNER of its enclave" ic config "$oci" aecs-server \
+  "Label:io.kubetee.enclave.mrenclave=$amre" "Label:io.kubetee.enclave.mrsigner=$amrs"
 # the checkers catch what they look for (so a pass means something)
 cp -a "$work/u-kubetee-signer/rootfs" "$work/broken"
 ln -s /usr/bin/dash "$work/broken/usr/sbin/sh"

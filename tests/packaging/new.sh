@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # kubetee new, from an installed SDK (cmake --install into a throwaway root): the project
 # it makes builds out of tree with find_package(kubetee), signs, runs on sim, and its
-# Kustomize manifests render (kubectl kustomize) and hold the security settings. Names
-# outside the allow-list, an existing directory and the options whose services have not
-# landed are refused, and nothing is made for them.
+# Kustomize manifests render (kubectl kustomize) and hold the security settings; with
+# --with-remote its enclave serves remote functions that `kubetee call` calls through a
+# session (project.sh, remote_outside); with --with-aecs its enclave gets its key from the
+# installed AECS (aecs_outside). Names outside the allow-list, an existing directory
+# and unknown options are refused, and nothing is made for them.
 set -uo pipefail
 build=$1 src=$2 cc=$3 san=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +21,7 @@ mkdir -p "$projects"
 expect 0 "made $projects/demo-app/ (10 files)" "kubetee new demo-app" "$kubetee" new demo-app --dir "$projects"
 p=$projects/demo-app
 for f in CMakeLists.txt enclave.c host.c app.proto enclave.conf Containerfile README.md .gitignore \
-         deploy/kustomization.yaml deploy/job.yaml; do
+         deploy/kustomization.yaml deploy/app.yaml; do
   check "made $f" test -f "$p/$f"
 done
 check "every placeholder replaced" bash -c "! grep -rn '@NAME@\|@ID@' '$p'"
@@ -72,9 +74,9 @@ check "a 40-byte name is fine" "$kubetee" new "$(head -c 40 /dev/zero | tr '\0' 
 cp "$p/enclave.c" "$work/enclave.c.before"
 refuse "an existing directory is refused" "refusing to overwrite" "$kubetee" new demo-app --dir "$projects"
 check "and left as it was" cmp "$p/enclave.c" "$work/enclave.c.before"
-refuse "--with-remote needs the enclave service's client" "needs the enclave service's client" "$kubetee" new remote-app --with-remote --dir "$projects"
-refuse "--with-aecs needs AECS" "needs AECS" "$kubetee" new aecs-app --with-aecs --dir "$projects"
-check "neither made a directory" bash -c "[ ! -e '$projects/remote-app' ] && [ ! -e '$projects/aecs-app' ]"
+. "$here/project.sh"
+remote_outside "$usr" remote-app "$cc" "$san"
+aecs_outside "$usr" aecs-app "$cc" "$san"
 refuse "an unknown option is refused" "unknown option '--with-magic'" "$kubetee" new x --with-magic
 refuse "no name: usage" "usage: kubetee new NAME" "$kubetee" new
 refuse "a missing --dir is named" "cannot make" "$kubetee" new x --dir "$work/does/not/exist"

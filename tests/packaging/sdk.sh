@@ -16,13 +16,21 @@ check "cmake --install into a DESTDIR" env DESTDIR="$root" cmake --install "$bui
 usr=$root/usr
 libdir=$(dirname "$(find "$usr/lib" -name libkt_trusted.a | head -1)")
 for f in include/kubetee/tff.h include/kubetee/trusted.h include/kubetee/proto/tff.pb-c.h \
+         include/kubetee/service.h include/kubetee/session.h include/kubetee/pbjson.h include/kubetee/pbschema.h \
+         include/kubetee/proto/enclave_service.pb-c.h share/kubetee/proto/enclave_service.proto sbin/kubetee-serve \
+         include/kubetee/aecs.h bin/aecsadmin bin/serviceadmin sbin/aecs-server lib/kubetee/aecs/aecs.signed.so \
          bin/kubetee sbin/sgx-device-plugin sbin/sgx-epc-limit-hook sbin/sgx-webhook sbin/kubetee-signer share/kubetee/proto/tff.proto; do
   check "installed $f" test -f "$usr/$f"
 done
 for f in libkt_trusted.a libkt_tff.a libkt_attest.a libkt_rpc.a cmake/kubetee/kubetee-config.cmake \
          cmake/kubetee/kubetee.cmake cmake/kubetee/enclave.lds pkgconfig/kubetee-trusted.pc \
-         pkgconfig/kubetee-attest.pc; do
+         pkgconfig/kubetee-attest.pc cmake/kubetee/kt_client_keys.cmake cmake/kubetee/kt_enclave_policy.cmake; do
   check "installed lib/.../$f" test -f "$libdir/$f"
+done
+# the enclave service: each library, its pkg-config file and its CMake target
+for lib in service service_host service_trusted service_client service_client_trusted pbjson pbschema aecs_ta_trusted; do
+  check "installed libkt_$lib.a, kubetee-$lib.pc" test -f "$libdir/libkt_$lib.a" -a -f "$libdir/pkgconfig/kubetee-$lib.pc"
+  check "kubetee::$lib exported" grep -q "add_library(kubetee::$lib STATIC IMPORTED)" "$libdir/cmake/kubetee/kubetee-targets.cmake"
 done
 check "no installed file names the source or build tree" \
   bash -c "! grep -rlF -e '$src' -e '$build' '$usr/include' '$libdir/cmake' '$libdir/pkgconfig'"

@@ -1,5 +1,5 @@
-/* kubetee call ENDPOINT FUNCTION --json '{...}' --policy P [--key K]: one remote call to an
- * enclave served by kubetee-serve. The handshake verifies the server's quote against the
+/* kubetee call ENDPOINT FUNCTION --json '{...}' --policy P [--key K] [--tls-ca CA ...]: one
+ * remote call to an enclave served by kubetee-serve (or any kt_service_serve host). The handshake verifies the server's quote against the
  * policy before anything but the handshake is sent; then kt.Describe, through the session,
  * says what the function's request and response types are (no host can hand us other
  * field numbers), the JSON becomes the request, and the reply is printed as JSON. */
@@ -23,6 +23,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: kubetee call ENDPOINT FUNCTION --policy POLICY.yaml [--json '{...}' | --json-file F]\n"
             "                    [--key KEY.pem] [--collateral DIR | --sim-dir DIR] [--timeout-ms N]\n"
+            "                    [--tls-ca CA.pem [--tls-cert ME.pem --tls-key ME.key] [--server-name NAME]]\n"
             "       kubetee call ENDPOINT --describe --policy POLICY.yaml [--key KEY.pem] ...\n"
             "  ENDPOINT    the service, host:port or unix:/path (kubetee-serve)\n"
             "  --policy    what the server's enclave must be (verified before anything is sent)\n"
@@ -31,6 +32,10 @@ static int usage(void)
             "  --collateral  the DCAP collateral to verify the quote with (default: the sim\n"
             "              platform's, from --sim-dir or $KUBETEE_SIM_DIR: simulated quotes only)\n"
             "  --describe  print the remote functions and their types instead of calling\n"
+            "  --tls-ca    gRPC over TLS: the CA that issued the server's certificate (without it,\n"
+            "              plaintext gRPC: the session protects the calls either way)\n"
+            "  --tls-cert, --tls-key  mutual TLS: this client's certificate and its key\n"
+            "  --server-name  the name to check in the server's certificate (default: ENDPOINT's host)\n"
             "exit status: 0 answered, 1 refused or failed, 2 usage\n");
     return 2;
 }
@@ -157,6 +162,8 @@ int cmd_call(int argc, char **argv)
         {"json", true, "request JSON", NULL},      {"json-file", true, "request JSON file", NULL},
         {"collateral", true, "collateral", NULL},  {"sim-dir", true, "sim state", NULL},
         {"timeout-ms", true, "timeout", NULL},     {"describe", false, "describe", NULL},
+        {"tls-ca", true, "TLS CA", NULL},          {"tls-cert", true, "TLS certificate", NULL},
+        {"tls-key", true, "TLS key", NULL},        {"server-name", true, "TLS server name", NULL},
     };
     if (!cli_parse(argc - rest, argv + rest, o, CLI_NOPTS(o))) return usage();
     bool describe = o[7].value != NULL;
@@ -164,6 +171,15 @@ int cmd_call(int argc, char **argv)
     uint64_t timeout = 10000;
     if (o[6].value && (kt_decimal_parse(o[6].value, 600000, &timeout) || !timeout)) {
         fprintf(stderr, "kubetee: --timeout-ms must be a number of ms from 1 to 600000\n");
+        return 2;
+    }
+    kt_rpc_tls tls = {.ca = o[8].value, .cert = o[9].value, .key = o[10].value, .server_name = o[11].value};
+    if (!tls.ca && (tls.cert || tls.key || tls.server_name)) {
+        fprintf(stderr, "kubetee: --tls-cert, --tls-key and --server-name need --tls-ca (the server's CA)\n");
+        return 2;
+    }
+    if (!tls.cert != !tls.key) {
+        fprintf(stderr, "kubetee: --tls-cert and --tls-key go together (mutual TLS)\n");
         return 2;
     }
     kt_buf json = {0};
@@ -198,7 +214,7 @@ int cmd_call(int argc, char **argv)
         rc = cli_die("the client key", st);
         goto done;
     }
-    kt_service_client_config cc = {.key = key, .timeout_ms = (int)timeout};
+    kt_service_client_config cc = {.key = key, .timeout_ms = (int)timeout, .tls = tls.ca ? &tls : NULL};
     cc.peer.policy = policy;
     cc.peer.collateral = coll;
     if ((st = kt_service_client_new(endpoint, &cc, &c))) {

@@ -16,14 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* the options that add a layer, and what the layer's project needs from kubetee */
+/* the options that add a layer, what the layer's project needs from kubetee (said when
+ * this kubetee has no such layer), and what follows its host's command line in the
+ * hint printed at the end */
 static const struct {
-    const char *option, *layer, *needs;
+    const char *option, *layer, *needs, *run;
 } layers[] = {
-    {"with-remote", "remote",
-     "the enclave service's client (kubetee-serve serves a TA's remote calls, but no "
-     "installed library or tool opens a session to call them)"},
-    {"with-aecs", "aecs", "AECS (the TA fetching its key from the key service)"},
+    {"with-remote", "remote", "the enclave service",
+     " &   # then: kubetee call (README.md)"},
+    {"with-aecs", "aecs", "AECS (the TA fetching its key from the key service)",
+     " 127.0.0.1:7443   # AECS's address; README.md says how to start it"},
 };
 #define NLAYERS (sizeof layers / sizeof layers[0])
 
@@ -116,6 +118,7 @@ int cmd_new(int argc, char **argv)
 
     const char *chosen[1 + NLAYERS] = {"base"};
     size_t nchosen = 1;
+    const char *run = "";
     for (size_t i = 0; i < NLAYERS; i++) {
         if (!cli_get(opts, CLI_NOPTS(opts), layers[i].option)) continue;
         if (!layer_exists(layers[i].layer)) {
@@ -126,6 +129,7 @@ int cmd_new(int argc, char **argv)
             return 2;
         }
         chosen[nchosen++] = layers[i].layer;
+        if (layers[i].run) run = layers[i].run;
     }
 
     const char *parent = cli_get(opts, CLI_NOPTS(opts), "dir");
@@ -181,8 +185,8 @@ int cmd_new(int argc, char **argv)
     }
     close(dirfd);
     printf("made %s/ (%zu files). Build, sign and run it:\n"
-           "  cd %s && cmake -S . -B build && cmake --build build && build/%s-host build/%s.signed.so\n"
+           "  cd %s && cmake -S . -B build && cmake --build build && build/%s-host build/%s.signed.so%s\n"
            "README.md says what to edit.\n",
-           kt_escape(dir, strlen(dir), safe, sizeof safe), written, safe, name, name);
+           kt_escape(dir, strlen(dir), safe, sizeof safe), written, safe, name, name, run);
     return 0;
 }

@@ -20,7 +20,7 @@ static const struct {
 } opts[] = {
     {"listen", S(listen), "127.0.0.1:7443", "gRPC address of the enclave service (host:port)"},
     {"http", S(http), "127.0.0.1:7444", "/healthz, /readyz and /metrics (host:port)"},
-    {"store", S(store), "fs:/var/lib/kubetee/aecs/store", "object store URL: fs:/absolute/dir"},
+    {"store", S(store), "fs:/var/lib/kubetee/aecs/store", "object store URL: fs:/absolute/dir or etcd://host:port[/namespace]"},
     {"enclave", S(enclave), "/usr/lib/kubetee/aecs/aecs.signed.so", "the signed AECS enclave"},
     {"sim_dir", S(sim_dir), "", "sim platform state directory (default $KUBETEE_SIM_DIR, ~/.kubetee/sim)"},
     {"audit_file", S(audit_file), "/var/lib/kubetee/aecs/audit.log", "the audit log (JSON lines, hash-chained)"},
