@@ -169,7 +169,7 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
 {
     if (!c || !method || !req || !res || !((ProtobufCMessage *)res)->descriptor)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
-    grpc_byte_buffer *out, *in;
+    grpc_byte_buffer *out, *in = NULL;
     kt_status st = kt_rpc_pack(req, &out);
     if (!st) st = unary(c, method, out, timeout_ms, &in);
     if (!st) st = kt_rpc_unpack(in, res, NULL);
@@ -189,7 +189,7 @@ kt_status kt_rpc_call_raw(kt_rpc_client *c, const char *method, size_t n, kt_rpc
         grpc_slice_unref(slice);
         return st;
     }
-    grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&slice, 1), *in;
+    grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&slice, 1), *in = NULL;
     grpc_slice_unref(slice);
     st = unary(c, method, out, timeout_ms, &in);
     grpc_slice all;
