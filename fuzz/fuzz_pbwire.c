@@ -1,6 +1,6 @@
 /* Fuzz target: the protobuf wire view (kt_pb_view), against protobuf-c on the same bytes.
  * The first byte picks the message: 0 CallResult (VLL), 1 Invocation (LLL), 2
- * EnclaveStepResult (LLLLV), 3 CallRequest (L). Whatever the view accepts protobuf-c must
+ * EnclaveStepResult (LLLLVLV), 3 CallRequest (L). Whatever the view accepts protobuf-c must
  * accept with the same values (the view is the stricter: no unknown or repeated fields). */
 #include <kubetee/base.h>
 #include "enclave_service.pb-c.h"
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     const uint8_t *m = data + 1;
     size_t n = size - 1;
-    kt_pb_field f[5];
+    kt_pb_field f[7];
     switch (data[0] % 4) {
     case 0: {
         if (kt_pb_view(m, n, "VLL", f, "CallResult")) return 0;
@@ -48,13 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 2: {
-        if (kt_pb_view(m, n, "LLLLV", f, "EnclaveStepResult")) return 0;
+        if (kt_pb_view(m, n, "LLLLVLV", f, "EnclaveStepResult")) return 0;
         Kubetee__Enclave__V1__EnclaveStepResult *r = kubetee__enclave__v1__enclave_step_result__unpack(NULL, n, m);
         if (!r || r->ended != (f[4].varint != 0)) abort();
         same_bytes(&f[0], &r->message);
         same_bytes(&f[1], &r->session_id);
         same_bytes(&f[2], &r->peer);
         same_string(&f[3], r->refusal);
+        same_string(&f[5], r->reason);
+        if (r->proof != (uint32_t)f[6].varint) abort();
         kubetee__enclave__v1__enclave_step_result__free_unpacked(r, NULL);
         break;
     }

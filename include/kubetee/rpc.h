@@ -31,7 +31,10 @@ typedef kt_status (*kt_rpc_stream_fn)(void *ctx, const ProtobufCMessage *req, kt
  * unpacking and packing them again (no protobuf-c copies): req is the request's wire
  * bytes (valid during the call, which checks nothing in them: the handler does), and the
  * response's bytes are handed over with kt_rpc_reply_take (none: an empty message). */
-typedef struct kt_rpc_reply kt_rpc_reply;
+typedef struct kt_rpc_reply {
+    uint8_t *data; /* malloc'd, the server's to free (a wrapper around a handler may read it) */
+    size_t len;
+} kt_rpc_reply;
 typedef kt_status (*kt_rpc_raw_fn)(void *ctx, const uint8_t *req, size_t n, kt_rpc_reply *reply);
 /* p is malloc'd memory holding the response message's n bytes; the server frees it (also
  * when the handler fails after giving it). */

@@ -270,11 +270,6 @@ static void end_call(pending *p)
     finish(p);
 }
 
-struct kt_rpc_reply {
-    uint8_t *data;
-    size_t len;
-};
-
 void kt_rpc_reply_take(kt_rpc_reply *r, uint8_t *p, size_t n)
 {
     if (!r) {
