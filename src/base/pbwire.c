@@ -9,13 +9,14 @@ static kt_status bad(const char *what, const char *why)
     return kt_fail(KT_ERR_MALFORMED, "%s: %s", what, why);
 }
 
-/* A varint at m[*at..n): at most 10 bytes, the tenth at most 1. */
-static bool varint(const uint8_t *m, size_t n, size_t *at, uint64_t *v)
+/* A varint at m[*at..n): at most max bytes (10: the tenth at most 1; 5: a tag or a length,
+ * under 2^32, as protobuf-c reads them). */
+static bool varint(const uint8_t *m, size_t n, size_t *at, uint64_t *v, unsigned max)
 {
     uint64_t x = 0;
-    for (unsigned i = 0; i < 10 && *at < n; i++) {
+    for (unsigned i = 0; i < max && *at < n; i++) {
         uint8_t b = m[(*at)++];
-        if (i == 9 && b > 1) return false;
+        if ((i == 9 && b > 1) || (max == 5 && i == 4 && b > 0x0f)) return false;
         x |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *v = x;
@@ -33,7 +34,7 @@ kt_status kt_pb_view(const uint8_t *m, size_t n, const char *layout, kt_pb_field
     size_t at = 0;
     while (at < n) {
         uint64_t tag, v;
-        if (!varint(m, n, &at, &tag)) return bad(what, "a field's tag runs past the message");
+        if (!varint(m, n, &at, &tag, 5)) return bad(what, "a field's tag is cut or over-long");
         uint64_t num = tag >> 3, type = tag & 7;
         if (num == 0 || num > fields || layout[num - 1] == '-')
             return kt_fail(KT_ERR_MALFORMED, "%s: no field %llu", what, (unsigned long long)num);
@@ -43,7 +44,7 @@ kt_status kt_pb_view(const uint8_t *m, size_t n, const char *layout, kt_pb_field
         if (type != (len_field ? 2u : 0u))
             return kt_fail(KT_ERR_MALFORMED, "%s: field %llu has wire type %llu", what, (unsigned long long)num,
                            (unsigned long long)type);
-        if (!varint(m, n, &at, &v)) return bad(what, "a varint runs past the message");
+        if (!varint(m, n, &at, &v, len_field ? 5 : 10)) return bad(what, "a varint is cut or over-long");
         x->present = true;
         if (!len_field) {
             x->varint = v;

@@ -296,7 +296,9 @@ static void test_pb_view_in_place_and_strict(void **state)
     /* bytes past the end, a cut varint, an eleven-byte varint */
     assert_fails_with(kt_pb_view(m, 9, "VLL", f, "X"), KT_ERR_MALFORMED, "field 3 runs past the message");
     const uint8_t cut[] = {0x08, 0x80};
-    assert_fails_with(kt_pb_view(cut, sizeof cut, "VLL", f, "X"), KT_ERR_MALFORMED, "varint runs past");
+    assert_fails_with(kt_pb_view(cut, sizeof cut, "VLL", f, "X"), KT_ERR_MALFORMED, "varint is cut");
+    const uint8_t long_len[] = {0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    assert_fails_with(kt_pb_view(long_len, sizeof long_len, "VLL", f, "X"), KT_ERR_MALFORMED, "over-long");
     const uint8_t longv[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
     assert_fails_with(kt_pb_view(longv, sizeof longv, "VLL", f, "X"), KT_ERR_MALFORMED, "varint");
     const uint8_t huge_len[] = {0x12, 0xff, 0xff, 0xff, 0xff, 0x0f};
