@@ -191,6 +191,12 @@ mkdir -p "$work/bundle"; [ -d "$sets" ] && /usr/bin/python3 -c 'import struct,sy
 mkdir -p "$work/aecs_audit" && printf '\x00{"seq":1,"time":1,"caller":"host","op":"Start","target":"","outcome":"ok","reason":"","prev":"%064d","hash":"%064d","sig":"%0128d"}\n' 0 0 0 > "$work/aecs_audit/seed"
 # aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
 mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
+# pbwire: a CallResult, an Invocation, an EnclaveStepResult, a CallRequest (the first byte picks)
+mkdir -p "$work/pbwire"
+printf '\x00\x08\x00\x1a\x02hi' > "$work/pbwire/result"
+printf '\x01\x0a\x01a\x12\x01b\x1a\x01c' > "$work/pbwire/invocation"
+printf '\x02\x0a\x01r\x12\x02id\x22\x04busy\x28\x01' > "$work/pbwire/step"
+printf '\x03\x0a\x03KS\x04' > "$work/pbwire/call"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

@@ -148,6 +148,31 @@ bool kt_next_field(const char **p, const char *end, char *out, size_t cap);
  * out. */
 char *kt_escape(const void *in, size_t n, char *out, size_t out_cap);
 
+/* ---- protobuf wire format, read and written in place ----
+ * For the small messages of kubetee's own protocols (fields numbered 1..15, each at most
+ * once), on the paths where a copy per message counts: a view of the fields that points
+ * into the bytes instead of copying them out. */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} kt_bytes; /* bytes someone else keeps */
+typedef struct {
+    bool present;
+    uint64_t varint;     /* a varint field's value */
+    const uint8_t *data; /* a length-delimited field's bytes, inside the message */
+    size_t len;
+} kt_pb_field;
+/* layout: a character per field number from 1: 'L' length-delimited (bytes, string,
+ * message), 'V' varint, '-' not a field. f[i] gets field i+1. KT_ERR_MALFORMED, naming
+ * what (the message's name), for a field number not in the layout, another wire type, a
+ * field given twice, an over-long varint, or bytes that run past n. */
+kt_status kt_pb_view(const uint8_t *m, size_t n, const char *layout, kt_pb_field *f, const char *what);
+/* A length-delimited field's tag and length (field 1..15) at p, at most KT_PB_HEADER_MAX
+ * bytes; returns how many. kt_pb_header_len says how many without writing. */
+#define KT_PB_HEADER_MAX 11
+size_t kt_pb_header(uint8_t *p, unsigned field, size_t len);
+size_t kt_pb_header_len(size_t len);
+
 /* ---- logging: one line per event, to stderr (host) or through an OCALL (enclave) ---- */
 typedef enum { KT_LOG_DEBUG, KT_LOG_INFO, KT_LOG_WARN, KT_LOG_ERROR } kt_log_level;
 typedef enum { KT_LOG_KV, KT_LOG_JSON } kt_log_format;

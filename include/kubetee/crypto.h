@@ -57,6 +57,9 @@ kt_status kt_aead_new(const uint8_t key[KT_AES256_KEY_LEN], bool seal, kt_aead *
 void kt_aead_free(kt_aead *a);
 kt_status kt_aead_seal_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
                             const uint8_t *plain, size_t n, uint8_t *cipher, uint8_t tag[KT_GCM_TAG_LEN]);
+/* The same over parts joined one after another, as one plaintext (no copy to join them). */
+kt_status kt_aead_seal_parts_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
+                                  const kt_bytes *parts, size_t k, uint8_t *cipher, uint8_t tag[KT_GCM_TAG_LEN]);
 kt_status kt_aead_open_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
                             const uint8_t *cipher, size_t n, const uint8_t tag[KT_GCM_TAG_LEN], uint8_t *plain);
 

@@ -27,12 +27,26 @@ typedef kt_status (*kt_rpc_unary_fn)(void *ctx, const ProtobufCMessage *req, Pro
 /* A streaming handler sends with kt_rpc_stream_send until it is done or the stream ends. */
 typedef kt_status (*kt_rpc_stream_fn)(void *ctx, const ProtobufCMessage *req, kt_rpc_stream *out);
 
+/* A unary handler over the messages' bytes, for a relay that passes them on without
+ * unpacking and packing them again (no protobuf-c copies): req is the request's wire
+ * bytes (valid during the call, which checks nothing in them: the handler does), and the
+ * response's bytes are handed over with kt_rpc_reply_take (none: an empty message). */
+typedef struct kt_rpc_reply {
+    uint8_t *data; /* malloc'd, the server's to free (a wrapper around a handler may read it) */
+    size_t len;
+} kt_rpc_reply;
+typedef kt_status (*kt_rpc_raw_fn)(void *ctx, const uint8_t *req, size_t n, kt_rpc_reply *reply);
+/* p is malloc'd memory holding the response message's n bytes; the server frees it (also
+ * when the handler fails after giving it). */
+void kt_rpc_reply_take(kt_rpc_reply *r, uint8_t *p, size_t n);
+
 typedef struct {
     const char *method; /* "/package.Service/Method" */
     const ProtobufCMessageDescriptor *request, *response;
-    kt_rpc_unary_fn unary; /* exactly one of unary and stream */
+    kt_rpc_unary_fn unary; /* exactly one of unary, stream and raw */
     kt_rpc_stream_fn stream;
     void *ctx;
+    kt_rpc_raw_fn raw; /* request and response still name the types, for the record */
 } kt_rpc_method;
 
 /* TLS from PEM files. Server: cert and key, plus client_ca for mutual TLS (clients must
@@ -143,6 +157,14 @@ void kt_rpc_client_free(kt_rpc_client *c);
  * RESOURCE_EXHAUSTED -> KT_ERR_TOO_LARGE, ...). */
 kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res,
                       int timeout_ms);
+/* A unary call over the messages' bytes (no protobuf-c copies): fill writes the request's
+ * n bytes straight into the message gRPC sends; got sees the response's bytes in place
+ * (valid during the callback; nothing in them is checked). A failure of either is the
+ * call's. */
+typedef kt_status (*kt_rpc_fill_fn)(void *ctx, uint8_t *buf, size_t n);
+typedef kt_status (*kt_rpc_got_fn)(void *ctx, const uint8_t *p, size_t n);
+kt_status kt_rpc_call_raw(kt_rpc_client *c, const char *method, size_t n, kt_rpc_fill_fn fill, kt_rpc_got_fn got,
+                          void *ctx, int timeout_ms);
 /* A server-streaming call: on_message sees each message (valid during the callback);
  * returning non-OK cancels the call. Returns when the stream ends. */
 typedef kt_status (*kt_rpc_on_message)(void *ctx, const ProtobufCMessage *msg);

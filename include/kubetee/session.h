@@ -124,6 +124,13 @@ bool kt_session_established(const kt_session *s);
  * to record. KT_ERR_STATE before the handshake or after a close or expiry. */
 kt_status kt_session_seal(kt_session *s, const char *function, const void *payload, size_t n,
                           kt_buf *record);
+/* The length of the record kt_session_seal makes of n payload bytes for function (0 for
+ * a name or size it refuses), and the same seal written at out (exactly that many bytes
+ * there: a transport's own message, so nothing is copied) with the payload given as
+ * parts, one after another. */
+size_t kt_session_record_len(const char *function, size_t n);
+kt_status kt_session_seal_into(kt_session *s, const char *function, const kt_bytes *parts, size_t k,
+                               uint8_t *out, size_t out_len);
 /* Opens the peer's next record: the function name into function (NUL-terminated) and
  * the payload appended to payload. A refused record changes nothing and the reason is
  * kt_session_last_refusal. The peer's close record returns KT_ERR_CANCELLED. */

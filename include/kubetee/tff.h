@@ -47,6 +47,12 @@ kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt
  * the function returned. */
 kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void *res);
 
+/* The same with the request already packed as req_type and the response left packed as
+ * res_type: *res (*res_len bytes, malloc'd, the caller's to free) is what the enclave
+ * gave, unchecked. For a relay that passes bytes through (the enclave service's host). */
+kt_status kt_enclave_call_packed(kt_enclave *e, const char *name, const char *req_type, const char *res_type,
+                                 const uint8_t *req, size_t n, uint8_t **res, size_t *res_len);
+
 /* What the loader verified. */
 const kt_enclave_identity *kt_enclave_identity_of(const kt_enclave *e);
 

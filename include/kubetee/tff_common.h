@@ -21,12 +21,22 @@ extern "C" {
 
 typedef kt_status (*kt_function_fn)(const ProtobufCMessage *req, ProtobufCMessage *res);
 
+/* kubetee's own steps on a hot path (the enclave service's calls) can take and give the
+ * packed bytes themselves, without protobuf-c's copies: req is where the caller put it
+ * (host memory for an ECALL: copy before parsing), the response goes out through
+ * kt_raw_reply_bytes. */
+typedef struct kt_raw_reply kt_raw_reply;
+typedef kt_status (*kt_raw_fn)(const uint8_t *req, size_t n, kt_raw_reply *reply);
+/* The response's packed bytes, copied to where the caller receives them (once). */
+kt_status kt_raw_reply_bytes(kt_raw_reply *r, const uint8_t *p, size_t n);
+
 typedef struct {
     const char *name;
     const ProtobufCMessageDescriptor *request;
     const ProtobufCMessageDescriptor *response;
     kt_function_fn call;
     size_t request_size, response_size; /* sizeof the C types, checked against the descriptors */
+    kt_raw_fn raw; /* instead of call (the types still name what the bytes are) */
 } kt_function;
 
 /* Call memory: valid until the current call returns. NULL outside a call. */

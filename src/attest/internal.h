@@ -314,10 +314,6 @@ typedef struct {
     size_t max;
 } kt_collateral_item_file;
 extern const kt_collateral_item_file kt_collateral_files[KT_COLLATERAL_ITEMS];
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} kt_bytes;
 /* Collateral from the items' bytes (copied); anchor_name names the anchor in messages. */
 kt_status kt_collateral_from_items(const kt_bytes items[KT_COLLATERAL_ITEMS], const char *anchor_name,
                                    kt_collateral **out);

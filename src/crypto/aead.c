@@ -51,14 +51,20 @@ static EVP_CIPHER_CTX *keyed(const uint8_t *key, bool enc)
     return NULL;
 }
 
-/* One message under a keyed context: a new IV, the AAD, the bytes, the tag. */
-static kt_status run(EVP_CIPHER_CTX *ctx, bool seal, const uint8_t *iv, const uint8_t *aad, size_t aad_len,
-                     const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
+/* One message under a keyed context: a new IV, the AAD, the bytes (in parts, one after
+ * another: GCM is a stream, so the output is as if they were one), the tag. */
+static kt_status run_parts(EVP_CIPHER_CTX *ctx, bool seal, const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+                           const kt_bytes *parts, size_t k, uint8_t *out, uint8_t *tag)
 {
     int len = 0;
+    size_t n = 0;
     int ok = EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, seal);
     if (ok && aad_len) ok = EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len);
-    if (ok && n) ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n);
+    for (size_t i = 0; ok && i < k; i++) {
+        if (!parts[i].n) continue;
+        ok = EVP_CipherUpdate(ctx, out + n, &len, parts[i].p, (int)parts[i].n) && (size_t)len == parts[i].n;
+        n += parts[i].n;
+    }
     if (ok && !seal) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KT_GCM_TAG_LEN, tag);
     if (!ok) return kt_ossl_fail("aes-gcm");
     uint8_t last[16];
@@ -70,6 +76,13 @@ static kt_status run(EVP_CIPHER_CTX *ctx, bool seal, const uint8_t *iv, const ui
         return kt_fail(KT_ERR_VERIFY, "aes-gcm: authentication tag does not match");
     }
     return fin ? KT_OK : kt_ossl_fail("aes-gcm final");
+}
+
+static kt_status run(EVP_CIPHER_CTX *ctx, bool seal, const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+                     const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
+{
+    kt_bytes one = {in, n};
+    return run_parts(ctx, seal, iv, aad, aad_len, &one, 1, out, tag);
 }
 
 static kt_status gcm(bool seal, const uint8_t *key, const uint8_t *iv, const uint8_t *aad,
@@ -130,6 +143,21 @@ kt_status kt_aead_seal_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const u
     if (!a || !a->seal) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aes-gcm: no sealing context");
     kt_status st = check(iv, aad, aad_len, plain, n, cipher, tag);
     return st ? st : run(a->ctx, true, iv, aad, aad_len, plain, n, cipher, tag);
+}
+
+kt_status kt_aead_seal_parts_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,
+                                  const kt_bytes *parts, size_t k, uint8_t *cipher, uint8_t tag[KT_GCM_TAG_LEN])
+{
+    if (!a || !a->seal) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aes-gcm: no sealing context");
+    if (k && !parts) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aes-gcm: NULL argument");
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (parts[i].n && !parts[i].p) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aes-gcm: NULL argument");
+        if (parts[i].n > INT32_MAX - n) return kt_fail(KT_ERR_TOO_LARGE, "aes-gcm: input too large");
+        n += parts[i].n;
+    }
+    kt_status st = check(iv, aad, aad_len, n ? (const uint8_t *)"" : NULL, n, cipher, tag);
+    return st ? st : run_parts(a->ctx, true, iv, aad, aad_len, parts, k, cipher, tag);
 }
 
 kt_status kt_aead_open_with(kt_aead *a, const uint8_t iv[KT_GCM_IV_LEN], const uint8_t *aad, size_t aad_len,

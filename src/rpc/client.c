@@ -122,25 +122,46 @@ static void status_op(grpc_op *op, client_call *cc)
     op->data.recv_status_on_client.status_details = &cc->details;
 }
 
-/* Packs the request and opens the call; fills the four ops every call starts with
- * (send metadata, the request and the half-close; receive metadata). */
-static kt_status begin(kt_rpc_client *c, const char *method, const void *req, int timeout_ms,
-                       client_call *cc, grpc_byte_buffer **out, grpc_op ops[4])
+/* Opens the call with the request in out; fills the four ops every call starts with
+ * (send metadata, the request and the half-close; receive metadata). out is the caller's
+ * to destroy. */
+static kt_status begin(kt_rpc_client *c, const char *method, grpc_byte_buffer *out, int timeout_ms,
+                       client_call *cc, grpc_op ops[4])
 {
-    kt_status st = kt_rpc_pack(req, out);
+    kt_status st = open_call(c, method, timeout_ms, cc);
     if (st) return st;
-    if ((st = open_call(c, method, timeout_ms, cc))) {
-        grpc_byte_buffer_destroy(*out);
-        return st;
-    }
     memset(ops, 0, 4 * sizeof *ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = *out;
+    ops[1].data.send_message.send_message = out;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->md_initial;
     return KT_OK;
+}
+
+/* One unary exchange: out sent (and destroyed), the response in *in (the caller's). */
+static kt_status unary(kt_rpc_client *c, const char *method, grpc_byte_buffer *out, int timeout_ms,
+                       grpc_byte_buffer **in)
+{
+    client_call cc;
+    grpc_op ops[6];
+    int tag;
+    *in = NULL;
+    kt_status st = begin(c, method, out, timeout_ms, &cc, ops);
+    if (st) {
+        grpc_byte_buffer_destroy(out);
+        return st;
+    }
+    memset(ops + 4, 0, 2 * sizeof *ops);
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = in;
+    status_op(&ops[5], &cc);
+    bool ok = run(&cc, ops, 6, &tag);
+    grpc_byte_buffer_destroy(out);
+    st = close_call(&cc, method);
+    if (!st && !ok) st = kt_fail(KT_ERR_IO, "%s: the call failed", method);
+    return st;
 }
 
 kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, void *res,
@@ -149,20 +170,33 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
     if (!c || !method || !req || !res || !((ProtobufCMessage *)res)->descriptor)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
     grpc_byte_buffer *out, *in = NULL;
-    client_call cc;
-    grpc_op ops[6];
-    int tag;
-    kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
-    if (st) return st;
-    memset(ops + 4, 0, 2 * sizeof *ops);
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &in;
-    status_op(&ops[5], &cc);
-    bool ok = run(&cc, ops, 6, &tag);
-    grpc_byte_buffer_destroy(out);
-    st = close_call(&cc, method);
-    if (!st && !ok) st = kt_fail(KT_ERR_IO, "%s: the call failed", method);
+    kt_status st = kt_rpc_pack(req, &out);
+    if (!st) st = unary(c, method, out, timeout_ms, &in);
     if (!st) st = kt_rpc_unpack(in, res, NULL);
+    if (in) grpc_byte_buffer_destroy(in);
+    return st;
+}
+
+kt_status kt_rpc_call_raw(kt_rpc_client *c, const char *method, size_t n, kt_rpc_fill_fn fill, kt_rpc_got_fn got,
+                          void *ctx, int timeout_ms)
+{
+    if (!c || !method || !fill || !got) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc call: bad argument");
+    if (n > KT_RPC_MAX_MESSAGE)
+        return kt_fail(KT_ERR_TOO_LARGE, "rpc: message of %zu bytes over %u", n, KT_RPC_MAX_MESSAGE);
+    grpc_slice slice = grpc_slice_malloc(n);
+    kt_status st = fill(ctx, GRPC_SLICE_START_PTR(slice), n);
+    if (st) {
+        grpc_slice_unref(slice);
+        return st;
+    }
+    grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&slice, 1), *in = NULL;
+    grpc_slice_unref(slice);
+    st = unary(c, method, out, timeout_ms, &in);
+    grpc_slice all;
+    if (!st && !(st = kt_rpc_bytes(in, &all))) {
+        st = got(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+        grpc_slice_unref(all);
+    }
     if (in) grpc_byte_buffer_destroy(in);
     return st;
 }
@@ -177,8 +211,12 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
     client_call cc;
     grpc_op ops[4];
     int tag;
-    kt_status st = begin(c, method, req, timeout_ms, &cc, &out, ops);
+    kt_status st = kt_rpc_pack(req, &out);
     if (st) return st;
+    if ((st = begin(c, method, out, timeout_ms, &cc, ops))) {
+        grpc_byte_buffer_destroy(out);
+        return st;
+    }
     run(&cc, ops, 4, &tag);
     grpc_byte_buffer_destroy(out);
     kt_status stop = KT_OK;

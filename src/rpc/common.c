@@ -42,22 +42,33 @@ kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
     return KT_OK;
 }
 
-kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator)
+kt_status kt_rpc_bytes(grpc_byte_buffer *bb, grpc_slice *all)
 {
-    ProtobufCMessage *m = msg;
     if (!bb) return kt_fail(KT_ERR_MALFORMED, "rpc: no message");
     if (bb->type != GRPC_BB_RAW || bb->data.raw.compression != GRPC_COMPRESS_NONE)
         return kt_fail(KT_ERR_UNSUPPORTED, "rpc: compressed messages are not accepted");
     if (grpc_byte_buffer_length(bb) > KT_RPC_MAX_MESSAGE)
         return kt_fail(KT_ERR_TOO_LARGE, "rpc: message over %u bytes", KT_RPC_MAX_MESSAGE);
+    if (bb->data.raw.slice_buffer.count == 1) { /* in place: no copy */
+        *all = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
+        return KT_OK;
+    }
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb))
         return kt_fail(KT_ERR_MALFORMED, "rpc: unreadable message");
-    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    *all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
+    return KT_OK;
+}
+
+kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator)
+{
+    ProtobufCMessage *m = msg;
+    grpc_slice all;
+    kt_status st = kt_rpc_bytes(bb, &all);
+    if (st) return st;
     /* strings first: unpacking would cut a string at an embedded NUL */
-    kt_status st =
-        kt_rpc_check_strings(m->descriptor, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+    st = kt_rpc_check_strings(m->descriptor, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
     if (!st && !kt_unpack_into(m, allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all)))
         st = kt_fail(KT_ERR_MALFORMED, "rpc: message is not a valid %s", m->descriptor->name);
     grpc_slice_unref(all);

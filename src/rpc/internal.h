@@ -17,6 +17,9 @@ kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out);
 /* Unpacks into an initialised message with allocator (NULL: malloc; fields then belong
  * to the caller). */
 kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator);
+/* A received message's bytes in one slice (the message's own when it came in one, else
+ * joined), unreferenced by the caller: refuses none, compressed and oversized ones. */
+kt_status kt_rpc_bytes(grpc_byte_buffer *bb, grpc_slice *all);
 grpc_status_code kt_rpc_code_of(kt_status st);
 kt_status kt_rpc_status_of(grpc_status_code code);
 /* Reads PEM files into a key/cert pair and root certificates; frees with _free. */

@@ -260,6 +260,54 @@ static kt_status why_over(pending *p, kt_status st)
     return st;
 }
 
+/* The handler is done: the call's close awaited (its batch holds the call), the call
+ * finished. */
+static void end_call(pending *p)
+{
+    current = NULL;
+    if (!p->closed)
+        grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    finish(p);
+}
+
+void kt_rpc_reply_take(kt_rpc_reply *r, uint8_t *p, size_t n)
+{
+    if (!r) {
+        free(p);
+        return;
+    }
+    free(r->data);
+    r->data = p;
+    r->len = p ? n : 0;
+}
+
+/* A raw method: the request's bytes to the handler, its bytes back as the response's
+ * slice (handed to gRPC, not copied). KT_ERR_MALFORMED and the like before the handler
+ * runs count as bad requests, as an unpack failure does. */
+static kt_status serve_raw(pending *p, const kt_rpc_method *m, grpc_byte_buffer **out)
+{
+    grpc_slice all;
+    kt_status st = kt_rpc_bytes(p->payload, &all);
+    if (st) {
+        atomic_fetch_add(&p->s->refused[REFUSED_BAD_REQUEST], 1);
+        return st;
+    }
+    kt_rpc_reply r = {0};
+    kt_clear_error();
+    st = m->raw(m->ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &r);
+    grpc_slice_unref(all);
+    if (!st && r.len > KT_RPC_MAX_MESSAGE)
+        st = kt_fail(KT_ERR_TOO_LARGE, "rpc: response of %zu bytes over %u", r.len, KT_RPC_MAX_MESSAGE);
+    if (st) {
+        free(r.data);
+        return why_over(p, st);
+    }
+    grpc_slice slice = r.data ? grpc_slice_new(r.data, r.len, free) : grpc_empty_slice();
+    *out = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return KT_OK;
+}
+
 static void serve_call(void *arg)
 {
     pending *p = arg;
@@ -294,6 +342,14 @@ static void serve_call(void *arg)
     atomic_fetch_add(&s->served, 1);
     current = p;
 
+    if (m->raw) {
+        grpc_byte_buffer *out = NULL;
+        kt_status st = serve_raw(p, m, &out);
+        send_status(p, st, out, true);
+        if (out) grpc_byte_buffer_destroy(out);
+        end_call(p);
+        return;
+    }
     kt_frame frame;
     kt_frame_push(&frame);
     ProtobufCAllocator arena = kt_frame_allocator(&frame);
@@ -337,10 +393,7 @@ static void serve_call(void *arg)
         if (!p->closed) send_status(p, st, NULL, false);
     }
     kt_frame_pop(&frame);
-    current = NULL;
-    if (!p->closed)
-        grpc_completion_queue_pluck(p->cq, &p->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    finish(p);
+    end_call(p);
 }
 
 /* Runs a send and waits for gRPC to take it. gRPC ends the call itself at its deadline or
@@ -523,7 +576,7 @@ kt_status kt_rpc_server_new(const char *address, const kt_rpc_tls *tls, const kt
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc server: bad argument");
     for (size_t i = 0; i < n; i++)
         if (!methods[i].method || methods[i].method[0] != '/' || !methods[i].request ||
-            !methods[i].response || (!methods[i].unary == !methods[i].stream))
+            !methods[i].response || !!methods[i].unary + !!methods[i].stream + !!methods[i].raw != 1)
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc server: method %zu is incomplete", i);
     kt_rpc_grpc_init();
     kt_rpc_server *s = calloc(1, sizeof *s);

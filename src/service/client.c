@@ -106,21 +106,92 @@ kt_status kt_service_client_peer(const kt_service_client *c, kt_session_peer_inf
     return kt_session_peer(c->s, info);
 }
 
-/* The CallResult's outcome: the response bytes, or the remote status and reason. */
-static kt_status result(const char *function, const kt_buf *plain, kt_buf *response)
+/* kt_service_link_send on top of the exchange: in copied into the message, the answer
+ * appended to out. */
+typedef struct {
+    const uint8_t *in;
+    kt_buf *out;
+} copying;
+
+static kt_status fill_copy(void *ctx, uint8_t *buf, size_t n)
 {
-    Kubetee__Enclave__V1__CallResult *r = kubetee__enclave__v1__call_result__unpack(NULL, plain->len, plain->data);
-    if (!r) return kt_fail(KT_ERR_MALFORMED, "service client: %s: the reply is no CallResult", function);
+    copying *c = ctx;
+    if (n) memcpy(buf, c->in, n);
+    return KT_OK;
+}
+
+static kt_status got_copy(void *ctx, const uint8_t *p, size_t n)
+{
+    copying *c = ctx;
+    return n ? kt_buf_append(c->out, p, n) : KT_OK;
+}
+
+kt_status kt_service_link_send(kt_service_link *l, kt_service_step step, const uint8_t *in, size_t n, int timeout_ms,
+                               kt_buf *out)
+{
+    copying c = {in, out};
+    return kt_service_link_exchange(l, step, n, fill_copy, got_copy, &c, timeout_ms);
+}
+
+/* A call in flight: the Invocation sealed straight into the link's message (its header
+ * and the caller's request as two parts, never joined), the reply opened into the
+ * caller's response and its CallResult read there in place. */
+typedef struct {
+    kt_service_client *c;
+    const char *function;
+    kt_bytes parts[2];
+    kt_buf *response;
+} calling;
+
+static kt_status fill_call(void *ctx, uint8_t *buf, size_t n)
+{
+    calling *x = ctx;
+    kt_status st = kt_session_seal_into(x->c->s, x->function, x->parts, 2, buf, n);
+    if (st) return kt_fail_context(st, "service client: %s", x->function);
+    x->c->broken = true; /* from here the session's sequence moved: a failure leaves it out of step */
+    return KT_OK;
+}
+
+/* The CallResult at response[start..): the response bytes moved to start, or the remote
+ * status and reason (and nothing left in response). */
+static kt_status result(const char *function, kt_buf *response, size_t start)
+{
+    uint8_t *p = response->data + start;
+    size_t n = response->len - start;
+    kt_pb_field f[3];
     kt_status st = KT_OK;
-    if (r->status) {
+    if (kt_pb_view(p, n, "VLL", f, "CallResult")) {
+        st = kt_fail(KT_ERR_MALFORMED, "service client: %s: the reply is no CallResult", function);
+    } else if (f[0].varint) {
         char why[512];
-        kt_status code = r->status > 0 ? (kt_status)r->status : KT_ERR_FUNCTION;
-        st = kt_fail(code, "%s: %s", function, kt_escape(r->reason, strlen(r->reason), why, sizeof why));
-    } else if (r->response.len) {
-        st = kt_buf_append(response, r->response.data, r->response.len);
+        int32_t code = (int32_t)(uint32_t)f[0].varint;
+        st = kt_fail(code > 0 ? (kt_status)code : KT_ERR_FUNCTION, "%s: %s", function,
+                     kt_escape(f[1].data, f[1].len, why, sizeof why));
+    } else {
+        memmove(p, f[2].data, f[2].len);
+        kt_wipe(p + f[2].len, n - f[2].len);
+        response->len = start + f[2].len;
+        return KT_OK;
     }
-    kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+    kt_wipe(p, n);
+    response->len = start;
     return st;
+}
+
+static kt_status got_call(void *ctx, const uint8_t *p, size_t n)
+{
+    calling *x = ctx;
+    char name[KT_SESSION_NAME_MAX + 1];
+    size_t start = x->response->len;
+    kt_status st = kt_session_open(x->c->s, p, n, name, x->response);
+    if (st) return refused(x->c, st, "the server's reply record");
+    if (strcmp(name, x->function)) {
+        kt_wipe(x->response->data + start, x->response->len - start);
+        x->response->len = start;
+        return kt_fail(KT_ERR_VERIFY, "service client: the reply to %s is named for another function", x->function);
+    }
+    x->c->broken = false;
+    return result(x->function, x->response, start);
 }
 
 kt_status kt_service_client_call_bytes(kt_service_client *c, const char *function, const char *request_type,
@@ -129,36 +200,20 @@ kt_status kt_service_client_call_bytes(kt_service_client *c, const char *functio
     if (!c || !function || !request_type || !response_type || !response || (n && !request))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: NULL argument");
     if (c->broken) return kt_fail(KT_ERR_STATE, "service client: an earlier step failed midway; the session is over");
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)request_type;
-    inv.response_type = (char *)response_type;
-    inv.request.data = (uint8_t *)request;
-    inv.request.len = n;
-    kt_buf payload = {0}, record = {0}, back = {0}, plain = {0};
-    size_t len = kubetee__enclave__v1__invocation__get_packed_size(&inv);
-    kt_status st = kt_buf_reserve(&payload, len);
-    if (!st) payload.len = kubetee__enclave__v1__invocation__pack(&inv, payload.data);
-    if (!st && (st = kt_session_seal(c->s, function, payload.data, payload.len, &record)))
-        st = kt_fail_context(st, "service client: %s", function);
-    if (!st) {
-        /* from here the session's sequence moved: a failure leaves it out of step */
-        c->broken = true;
-        st = kt_service_link_send(c->link, KT_SERVICE_CALL, record.data, record.len, c->timeout_ms, &back);
-    }
-    char name[KT_SESSION_NAME_MAX + 1];
-    if (!st && (st = kt_session_open(c->s, back.data, back.len, name, &plain)))
-        st = refused(c, st, "the server's reply record");
-    if (!st && strcmp(name, function))
-        st = kt_fail(KT_ERR_VERIFY, "service client: the reply to %s is named for another function", function);
-    if (!st) {
-        c->broken = false;
-        st = result(function, &plain, response);
-    }
-    kt_buf_free(&payload);
-    kt_buf_free(&record);
-    kt_buf_free(&back);
-    kt_buf_free(&plain);
-    return st;
+    size_t lq = strlen(request_type), ls = strlen(response_type);
+    if (lq > KT_SESSION_NAME_MAX || ls > KT_SESSION_NAME_MAX)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: a message type name is over %d bytes", KT_SESSION_NAME_MAX);
+    /* the Invocation's bytes: request_type (1), response_type (2), request (3) */
+    uint8_t head[3 * KT_PB_HEADER_MAX + 2 * KT_SESSION_NAME_MAX];
+    size_t h = 0;
+    if (lq) h += kt_pb_header(head + h, 1, lq), memcpy(head + h, request_type, lq), h += lq;
+    if (ls) h += kt_pb_header(head + h, 2, ls), memcpy(head + h, response_type, ls), h += ls;
+    if (n) h += kt_pb_header(head + h, 3, n);
+    calling x = {c, function, {{head, h}, {request, n}}, response};
+    size_t len = kt_session_record_len(function, h + n);
+    if (!len) /* the session says what it refuses (the name, the size) */
+        return kt_fail_context(kt_session_seal_into(c->s, function, x.parts, 2, head, 0), "service client: %s", function);
+    return kt_service_link_exchange(c->link, KT_SERVICE_CALL, len, fill_call, got_call, &x, c->timeout_ms);
 }
 
 kt_status kt_service_client_call(kt_service_client *c, const char *function, const ProtobufCMessage *request,

@@ -32,21 +32,28 @@ kt_status kt_service_link_open(const char *target, const void *tls, kt_service_l
     return KT_OK;
 }
 
-kt_status kt_service_link_send(kt_service_link *l, kt_service_step step, const uint8_t *in, size_t n, int timeout_ms,
-                               kt_buf *out)
+kt_status kt_service_link_exchange(kt_service_link *l, kt_service_step step, size_t n, kt_service_fill_fn fill,
+                                   kt_service_got_fn got, void *ctx, int timeout_ms)
 {
     Kubetee__Enclave__V1__RelayRequest rq = KUBETEE__ENCLAVE__V1__RELAY_REQUEST__INIT;
     Kubetee__Enclave__V1__RelayResponse rs = KUBETEE__ENCLAVE__V1__RELAY_RESPONSE__INIT;
     rq.target = l->target;
     rq.step = (char *)kt_service_step_name(step);
     if (!rq.step) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: no step %d", (int)step);
-    rq.message.data = (uint8_t *)in;
-    rq.message.len = n;
-    rq.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
-    kt_status st = kt_ocall("kt.service.Relay", &rq, &rs);
-    if (st) return kt_fail_context(st, "service client: relaying the %s to %s", rq.step, l->target);
-    /* untrusted bytes: the session judges them */
-    return rs.message.len ? kt_buf_append(out, rs.message.data, rs.message.len) : KT_OK;
+    /* written in enclave memory; the OCALL copies it out */
+    kt_buf m = {0};
+    kt_status st = kt_buf_reserve(&m, n ? n : 1);
+    if (!st && !(st = fill(ctx, m.data, n))) {
+        rq.message.data = m.data;
+        rq.message.len = n;
+        rq.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
+        if ((st = kt_ocall("kt.service.Relay", &rq, &rs)))
+            st = kt_fail_context(st, "service client: relaying the %s to %s", rq.step, l->target);
+        else /* untrusted bytes: the session judges them */
+            st = got(ctx, rs.message.data, rs.message.len);
+    }
+    kt_buf_free(&m);
+    return st;
 }
 
 void kt_service_link_free(kt_service_link *l)

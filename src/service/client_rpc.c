@@ -1,7 +1,6 @@
 /* The client's transport in a plain process: the service's three gRPC methods. */
 #include "client.h"
 #include <kubetee/rpc.h>
-#include "enclave_service.pb-c.h"
 
 #include <stdlib.h>
 
@@ -28,41 +27,39 @@ kt_status kt_service_link_open(const char *target, const void *tls, kt_service_l
     return KT_OK;
 }
 
-kt_status kt_service_link_send(kt_service_link *l, kt_service_step step, const uint8_t *in, size_t n, int timeout_ms,
-                               kt_buf *out)
+/* The three requests (and responses) are one bytes field 1, the step's message: framed
+ * here around what the caller writes and read back in place. */
+typedef struct {
+    kt_service_fill_fn fill;
+    kt_service_got_fn got;
+    void *ctx;
+    size_t n;
+} framing;
+
+static kt_status fill_frame(void *ctx, uint8_t *buf, size_t len)
 {
-    /* the three requests (and responses) are one bytes field 1: a HandshakeRequest
-     * stands for each, sent under the step's method */
-    Kubetee__Enclave__V1__HandshakeRequest rq = KUBETEE__ENCLAVE__V1__HANDSHAKE_REQUEST__INIT;
-    Kubetee__Enclave__V1__HandshakeResponse hs = KUBETEE__ENCLAVE__V1__HANDSHAKE_RESPONSE__INIT;
-    Kubetee__Enclave__V1__CallRequest cq = KUBETEE__ENCLAVE__V1__CALL_REQUEST__INIT;
-    Kubetee__Enclave__V1__CallResponse cs = KUBETEE__ENCLAVE__V1__CALL_RESPONSE__INIT;
-    Kubetee__Enclave__V1__CloseRequest xq = KUBETEE__ENCLAVE__V1__CLOSE_REQUEST__INIT;
-    Kubetee__Enclave__V1__CloseResponse xs = KUBETEE__ENCLAVE__V1__CLOSE_RESPONSE__INIT;
-    ProtobufCBinaryData body = {n, (uint8_t *)in}, *got;
-    const void *req;
-    void *res;
-    const char *method;
-    switch (step) {
-    case KT_SERVICE_HANDSHAKE:
-        rq.message = body, req = &rq, res = &hs, got = &hs.message;
-        method = "/kubetee.enclave.v1.EnclaveService/Handshake";
-        break;
-    case KT_SERVICE_CALL:
-        cq.record = body, req = &cq, res = &cs, got = &cs.record;
-        method = "/kubetee.enclave.v1.EnclaveService/Call";
-        break;
-    case KT_SERVICE_CLOSE:
-        xq.record = body, req = &xq, res = &xs, got = &xs.record;
-        method = "/kubetee.enclave.v1.EnclaveService/Close";
-        break;
-    default:
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: no step %d", (int)step);
-    }
-    kt_status st = kt_rpc_call(l->rpc, method, req, res, timeout_ms);
-    if (!st && got->len) st = kt_buf_append(out, got->data, got->len);
-    kt_message_clear(res);
-    return st;
+    framing *f = ctx;
+    size_t h = kt_pb_header(buf, 1, f->n);
+    return h + f->n == len ? f->fill(f->ctx, buf + h, f->n) : kt_fail(KT_ERR_STATE, "service client: framing");
+}
+
+static kt_status got_frame(void *ctx, const uint8_t *p, size_t n)
+{
+    framing *f = ctx;
+    kt_pb_field m[1];
+    kt_status st = kt_pb_view(p, n, "L", m, "service client: the service's response");
+    return st ? st : f->got(f->ctx, m[0].data, m[0].len);
+}
+
+kt_status kt_service_link_exchange(kt_service_link *l, kt_service_step step, size_t n, kt_service_fill_fn fill,
+                                   kt_service_got_fn got, void *ctx, int timeout_ms)
+{
+    static const char *const methods[] = {"/kubetee.enclave.v1.EnclaveService/Handshake",
+                                          "/kubetee.enclave.v1.EnclaveService/Call",
+                                          "/kubetee.enclave.v1.EnclaveService/Close"};
+    if ((unsigned)step > KT_SERVICE_CLOSE) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: no step %d", (int)step);
+    framing f = {fill, got, ctx, n};
+    return kt_rpc_call_raw(l->rpc, methods[step], kt_pb_header_len(n) + n, fill_frame, got_frame, &f, timeout_ms);
 }
 
 void kt_service_link_free(kt_service_link *l)

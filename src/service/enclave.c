@@ -7,7 +7,9 @@
  *                      client's close record -> our close record, and the session ends
  *   kt.service.Drop    session id -> the session freed (the host expired or refused it)
  * A refused message comes back as a refusal name (for the host's counts), never as bytes
- * the session made. The clients served are the keys the enclave compiled in
+ * the session made. kt.service.Call reads and writes its bytes itself (a raw built-in):
+ * the step is copied into the session's own buffer once, opened, run and sealed in
+ * buffers the session keeps from call to call, and its result copied out once. The clients served are the keys the enclave compiled in
  * (KT_SERVICE_CLIENT_KEYS) and the enclaves its compiled-in policy admits
  * (KT_SERVICE_CLIENT_POLICY: their quotes verified here, collateral and time from the
  * host, the anchor judged by the policy): the host cannot choose them. Or, under a
@@ -27,20 +29,29 @@
 /* as many as the host's session table may hold (kt_service_table_new's bound) */
 #define MAX_SESSIONS (1u << 20)
 
-typedef struct {
+/* a call's buffers kept for the next one up to this size (larger ones are freed) */
+#define KEEP_BUFFER (64u << 10)
+
+typedef struct slot slot;
+struct slot {
     kt_session *s;
     uint8_t id[KT_SESSION_ID_LEN];
     bool busy;
     kt_key *keys[KT_SERVICE_MAX_CLIENTS]; /* the session's peer rule points at them */
     size_t n_keys;
     kt_policy *platform; /* the platform gate as it was at the Hello (the peer rule points at it) */
-} slot;
+    slot *hnext; /* in its id's bucket, while it holds a session */
+    /* a call's bytes: the step copied in, then the reply step; the request's and the
+     * result's plaintext (wiped after each call) */
+    kt_buf wire, plain, result;
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-/* each slot allocated once and kept (a pointer to it stays valid while the array grows);
- * all freed at the enclave's FINI */
-static slot **slots;
-static size_t n_slots, cap_slots;
+/* each slot allocated once and kept (a pointer to it stays valid while the arrays grow);
+ * all freed at the enclave's FINI. Free slots on a stack, sessions found by id through a
+ * chained hash (ids are random: their first 8 bytes spread well), both O(1). */
+static slot **slots, **free_slots, **buckets;
+static size_t n_slots, cap_slots, n_free, n_buckets;
 static const uint8_t (*client_raw)[64];
 static size_t client_count;
 static bool any_client;
@@ -158,38 +169,84 @@ static void free_keys(kt_key **keys, size_t n)
     for (size_t i = 0; i < n; i++) kt_key_free(keys[i]);
 }
 
+static slot **bucket_of(const uint8_t id[KT_SESSION_ID_LEN])
+{
+    return &buckets[kt_le64(id) & (n_buckets - 1)];
+}
+
 static slot *find(const uint8_t id[KT_SESSION_ID_LEN])
 {
-    for (size_t i = 0; i < n_slots; i++)
-        if (slots[i]->s && !memcmp(slots[i]->id, id, KT_SESSION_ID_LEN)) return slots[i];
+    if (!n_buckets) return NULL;
+    for (slot *sl = *bucket_of(id); sl; sl = sl->hnext)
+        if (!memcmp(sl->id, id, KT_SESSION_ID_LEN)) return sl;
     return NULL;
+}
+
+static void index_add(slot *sl)
+{
+    slot **b = bucket_of(sl->id);
+    sl->hnext = *b;
+    *b = sl;
+}
+
+static void index_remove(slot *sl)
+{
+    slot **p = bucket_of(sl->id);
+    while (*p && *p != sl) p = &(*p)->hnext;
+    if (*p) *p = sl->hnext;
+    sl->hnext = NULL;
+}
+
+/* Room for cap slots: the arrays grown, the index rebuilt with twice as many buckets. */
+static bool grow(size_t cap)
+{
+    slot **a = realloc(slots, cap * sizeof *a);
+    if (!a) return false;
+    slots = a;
+    if (!(a = realloc(free_slots, cap * sizeof *a))) return false;
+    free_slots = a;
+    slot **b = calloc(2 * cap, sizeof *b);
+    if (!b) return false;
+    free(buckets);
+    buckets = b;
+    n_buckets = 2 * cap;
+    cap_slots = cap;
+    for (size_t i = 0; i < n_slots; i++)
+        if (slots[i]->s) index_add(slots[i]);
+    return true;
 }
 
 /* A free slot, a new one when every slot holds a session; NULL at MAX_SESSIONS or
  * without memory. Under the lock. */
 static slot *free_slot(void)
 {
-    for (size_t i = 0; i < n_slots; i++)
-        if (!slots[i]->s && !slots[i]->busy) return slots[i];
+    if (n_free) return free_slots[--n_free];
     if (n_slots == MAX_SESSIONS) return NULL;
-    if (n_slots == cap_slots) {
-        size_t cap = cap_slots ? 2 * cap_slots : 16;
-        slot **grown = realloc(slots, cap * sizeof *grown);
-        if (!grown) return NULL;
-        slots = grown;
-        cap_slots = cap;
-    }
+    if (n_slots == cap_slots && !grow(cap_slots ? 2 * cap_slots : 16)) return NULL;
     slot *sl = calloc(1, sizeof *sl);
     if (sl) slots[n_slots++] = sl;
     return sl;
 }
 
+/* The slot back on the free stack, its buffers kept. Under the lock. */
+static void unused(slot *sl)
+{
+    free_slots[n_free++] = sl;
+}
+
 static void release(slot *sl)
 {
+    if (sl->s) index_remove(sl);
     kt_session_free(sl->s);
     kt_policy_free(sl->platform);
     free_keys(sl->keys, sl->n_keys);
-    memset(sl, 0, sizeof *sl);
+    sl->s = NULL;
+    sl->platform = NULL;
+    sl->n_keys = 0;
+    sl->busy = false;
+    memset(sl->id, 0, sizeof sl->id);
+    memset(sl->keys, 0, sizeof sl->keys);
+    unused(sl);
 }
 
 static kt_status put_bytes(ProtobufCBinaryData *f, const void *p, size_t n)
@@ -240,31 +297,39 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
     if (!st && s) {
         sl->s = s;
         memcpy(sl->id, id, KT_SESSION_ID_LEN);
+        index_add(sl);
     } else {
         kt_session_free(s);
         free_keys(sl->keys, sl->n_keys);
         sl->n_keys = 0;
         kt_policy_free(sl->platform);
         sl->platform = NULL;
+        unused(sl);
     }
     sl->busy = false;
     pthread_mutex_unlock(&lock);
     return st;
 }
 
-/* The session a Finish or record names, taken for this call; refusal set when none. */
+/* The session with that id, taken for this call; NULL (*busy when it is in another
+ * call: the host orders a session's calls, so a second one at once is refused). */
+static slot *take_id(const uint8_t id[KT_SESSION_ID_LEN], bool *busy)
+{
+    pthread_mutex_lock(&lock);
+    slot *sl = find(id);
+    *busy = sl && sl->busy;
+    if (sl && !*busy) sl->busy = true;
+    pthread_mutex_unlock(&lock);
+    return *busy ? NULL : sl;
+}
+
+/* The session a Finish names, taken for this call; refusal set when none. */
 static slot *take(const ProtobufCBinaryData *msg, Kubetee__Enclave__V1__EnclaveStepResult *res, kt_status *st)
 {
     uint8_t id[KT_SESSION_ID_LEN];
-    slot *sl = NULL;
-    *st = KT_OK;
-    pthread_mutex_lock(&lock);
-    if (kt_session_message_id(msg->data, msg->len, id) == KT_OK) sl = find(id);
-    /* the host orders a session's calls: a second one at once is refused */
-    bool busy = sl && sl->busy;
-    if (sl && !busy) sl->busy = true;
-    pthread_mutex_unlock(&lock);
-    if (!sl || busy) {
+    bool busy = false;
+    slot *sl = kt_session_message_id(msg->data, msg->len, id) == KT_OK ? take_id(id, &busy) : NULL;
+    if (!sl) {
         *st = refused(res, busy ? "busy" : "unknown_session");
         return NULL;
     }
@@ -272,9 +337,8 @@ static slot *take(const ProtobufCBinaryData *msg, Kubetee__Enclave__V1__EnclaveS
     return sl;
 }
 
-static void give_back(slot *sl, bool end, Kubetee__Enclave__V1__EnclaveStepResult *res)
+static void give_back(slot *sl, bool end)
 {
-    res->ended = end;
     pthread_mutex_lock(&lock);
     if (end)
         release(sl);
@@ -319,37 +383,124 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
         if (!(st = peer_identity(sl->s, peer, &res->proof))) st = put_bytes(&res->peer, peer, sizeof peer);
     }
     kt_buf_free(&out);
-    give_back(sl, end || st, res);
+    res->ended = end || st;
+    give_back(sl, end || st);
     return st;
 }
 
-static kt_status call(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enclave__V1__EnclaveStepResult *res)
+/* ---- kt.service.Call on the bytes ----
+ * In: an EnclaveStep (field 1, the record). Out: an EnclaveStepResult written here, in
+ * field order, so the host can send its first field on as the CallResponse as it is:
+ * message (1) the reply record, session_id (2), refusal (4), ended (5). */
+
+/* The session id a step's record names, from a copy of the step's head (the host may
+ * change its bytes meanwhile: the session refuses a record that is not its own). */
+static kt_status step_id(const uint8_t *req, size_t n, uint8_t id[KT_SESSION_ID_LEN])
 {
-    kt_status st;
-    slot *sl = take(&req->message, res, &st);
-    if (!sl) return st;
-    char function[KT_SESSION_NAME_MAX + 1];
-    kt_buf payload = {0}, result = {0}, out = {0};
-    bool end = false;
-    kt_status o = kt_session_open(sl->s, req->message.data, req->message.len, function, &payload);
-    if (o == KT_ERR_CANCELLED) {
-        /* the client's close: ours back, and the session is gone */
-        end = true;
-        if (!(st = kt_session_close(sl->s, &out))) st = put_bytes(&res->message, out.data, out.len);
-    } else if (o) {
-        /* a refused record changes nothing in the session; the host counts the reason */
-        st = refused(res, kt_session_refusal_name(kt_session_last_refusal(sl->s)));
-    } else {
-        current = sl;
-        st = kt_remote_invoke(function, payload.data, payload.len, &result);
-        current = NULL;
-        if (!st && !(st = kt_session_seal(sl->s, function, result.data, result.len, &out)))
-            st = put_bytes(&res->message, out.data, out.len);
+    uint8_t head[KT_PB_HEADER_MAX + 24];
+    size_t h = n < sizeof head ? n : sizeof head, at = 1, len = 0;
+    if (h) memcpy(head, req, h);
+    if (h < 2 || head[0] != 0x0a) return kt_fail(KT_ERR_MALFORMED, "service: the step holds no record");
+    for (unsigned shift = 0; at < h && shift < 35; shift += 7) {
+        len |= (size_t)(head[at] & 0x7f) << shift;
+        if (!(head[at++] & 0x80)) return kt_session_message_id(head + at, len < h - at ? len : h - at, id);
     }
-    kt_buf_free(&payload);
-    kt_buf_free(&result);
-    kt_buf_free(&out);
-    give_back(sl, end, res);
+    return kt_fail(KT_ERR_MALFORMED, "service: the step's record length is not a varint");
+}
+
+/* The result's fields after the message: the session id, the refusal, ended. At most
+ * TRAILER_MAX bytes. */
+#define TRAILER_MAX (2 + KT_SESSION_ID_LEN + 2 + 64 + 2)
+static size_t trailer(uint8_t *p, const uint8_t *id, const char *refusal, bool ended)
+{
+    size_t k = 0, r = refusal ? strlen(refusal) : 0; /* the session library's names */
+    if (r > 64) r = 64;
+    if (id) {
+        k += kt_pb_header(p + k, 2, KT_SESSION_ID_LEN);
+        memcpy(p + k, id, KT_SESSION_ID_LEN);
+        k += KT_SESSION_ID_LEN;
+    }
+    if (r) {
+        k += kt_pb_header(p + k, 4, r);
+        memcpy(p + k, refusal, r);
+        k += r;
+    }
+    if (ended) p[k++] = 5 << 3, p[k++] = 1;
+    return k;
+}
+
+/* The reply record into sl->wire (which held the request, read by now): the enclave's
+ * close for a close, else the result sealed, then the trailer. */
+static kt_status reply_step(slot *sl, const char *function, bool closing, const char *refusal)
+{
+    kt_buf *w = &sl->wire;
+    w->len = 0;
+    kt_status st = KT_OK;
+    if (closing) {
+        kt_buf close = {0};
+        if (!(st = kt_session_close(sl->s, &close)) && !(st = kt_buf_reserve(w, KT_PB_HEADER_MAX + close.len))) {
+            w->len = kt_pb_header(w->data, 1, close.len);
+            memcpy(w->data + w->len, close.data, close.len);
+            w->len += close.len;
+        }
+        kt_buf_free(&close);
+    } else if (!refusal) {
+        size_t r = kt_session_record_len(function, sl->result.len);
+        kt_bytes part = {sl->result.data, sl->result.len};
+        if (!(st = kt_buf_reserve(w, KT_PB_HEADER_MAX + r + TRAILER_MAX))) {
+            size_t h = kt_pb_header(w->data, 1, r);
+            if (!(st = kt_session_seal_into(sl->s, function, &part, 1, w->data + h, r))) w->len = h + r;
+        }
+    }
+    if (!st) st = kt_buf_reserve(w, TRAILER_MAX);
+    if (!st) w->len += trailer(w->data + w->len, sl->id, refusal, closing);
+    return st;
+}
+
+/* A call's plaintext wiped, and its buffers kept for the next call unless large. */
+static void call_done(slot *sl)
+{
+    kt_buf *keep[] = {&sl->wire, &sl->plain, &sl->result};
+    kt_wipe(sl->plain.data, sl->plain.len);
+    kt_wipe(sl->result.data, sl->result.len);
+    for (size_t i = 0; i < 3; i++) {
+        keep[i]->len = 0;
+        if (keep[i]->cap > KEEP_BUFFER) kt_buf_free(keep[i]);
+    }
+}
+
+static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
+{
+    uint8_t id[KT_SESSION_ID_LEN], t[TRAILER_MAX];
+    bool busy = false;
+    slot *sl = step_id(req, n, id) == KT_OK ? take_id(id, &busy) : NULL;
+    if (!sl) return kt_raw_reply_bytes(reply, t, trailer(t, NULL, busy ? "busy" : "unknown_session", false));
+    /* copied in before it is read: from here only the copy counts */
+    kt_pb_field f[1];
+    const char *refusal = NULL;
+    char function[KT_SESSION_NAME_MAX + 1];
+    bool closing = false;
+    sl->wire.len = 0;
+    kt_status st = kt_buf_append(&sl->wire, req, n);
+    if (!st && (kt_pb_view(sl->wire.data, n, "L", f, "kubetee.enclave.v1.EnclaveStep") || !f[0].present)) {
+        refusal = kt_session_refusal_name(KT_SESSION_MALFORMED);
+    } else if (!st) {
+        kt_status o = kt_session_open(sl->s, f[0].data, f[0].len, function, &sl->plain);
+        if (o == KT_ERR_CANCELLED) {
+            closing = true; /* the client's close: ours back, and the session is gone */
+        } else if (o) {
+            /* a refused record changes nothing in the session; the host counts the reason */
+            refusal = kt_session_refusal_name(kt_session_last_refusal(sl->s));
+        } else {
+            current = sl;
+            st = kt_remote_invoke(function, sl->plain.data, sl->plain.len, &sl->result);
+            current = NULL;
+        }
+    }
+    if (!st) st = reply_step(sl, function, closing, refusal);
+    if (!st) st = kt_raw_reply_bytes(reply, sl->wire.data, sl->wire.len);
+    call_done(sl);
+    give_back(sl, closing);
     return st;
 }
 
@@ -381,8 +532,14 @@ static kt_status drop(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__Enc
                                         sizeof(Kubetee__Enclave__V1__EnclaveStepResult)};
 STEP(hello, "kt.service.Hello")
 STEP(finish, "kt.service.Finish")
-STEP(call, "kt.service.Call")
 STEP(drop, "kt.service.Drop")
+static const kt_function call_fn = {"kt.service.Call",
+                                    &kubetee__enclave__v1__enclave_step__descriptor,
+                                    &kubetee__enclave__v1__enclave_step_result__descriptor,
+                                    NULL,
+                                    sizeof(Kubetee__Enclave__V1__EnclaveStep),
+                                    sizeof(Kubetee__Enclave__V1__EnclaveStepResult),
+                                    call_raw};
 
 /* The enclave is being destroyed (no call in flight): every session and its keys go. */
 static void fini(void)
@@ -390,11 +547,16 @@ static void fini(void)
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_slots; i++) {
         if (slots[i]->s) release(slots[i]);
+        kt_buf_free(&slots[i]->wire);
+        kt_buf_free(&slots[i]->plain);
+        kt_buf_free(&slots[i]->result);
         free(slots[i]);
     }
     free(slots);
-    slots = NULL;
-    n_slots = cap_slots = 0;
+    free(free_slots);
+    free(buckets);
+    slots = free_slots = buckets = NULL;
+    n_slots = cap_slots = n_free = n_buckets = 0;
     pthread_mutex_unlock(&lock);
 }
 

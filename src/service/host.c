@@ -209,44 +209,71 @@ static kt_status on_handshake(void *ctx, const ProtobufCMessage *rq, ProtobufCMe
     return log_refusal(h, "Handshake", st);
 }
 
-/* A record (a call, or the client's close) for its session, in the session's turn. */
-static kt_status relay_record(kt_service_host *h, const ProtobufCBinaryData *rec, ProtobufCBinaryData *out, bool closing)
+/* A record (a call, or the client's close) for its session, in the session's turn,
+ * relayed as bytes: the request (a CallRequest or CloseRequest, whose only field is the
+ * record, field 1, as EnclaveStep's) goes to kt.service.Call as it came, and the reply's
+ * first field (EnclaveStepResult's message, the record) goes back as the response
+ * (CallResponse and CloseResponse are that field alone) without being copied. */
+static kt_status relay_record(kt_service_host *h, const uint8_t *req, size_t n, kt_rpc_reply *reply, bool closing)
 {
-    kt_status st = kt_service_check_size(h->table, rec->len);
+    kt_pb_field rq[1], r[7];
+    if (kt_pb_view(req, n, "L", rq, closing ? "service: the CloseRequest" : "service: the CallRequest")) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        kt_service_count(h->table, KT_SERVICE_UNKNOWN_SESSION);
+        return kt_fail(KT_ERR_MALFORMED, "%s (unknown_session)", why);
+    }
+    kt_status st = kt_service_check_size(h->table, rq[0].len);
     if (st) return st;
     uint8_t id[KT_SESSION_ID_LEN];
-    if (kt_session_message_id(rec->data, rec->len, id) != KT_OK) {
+    if (kt_session_message_id(rq[0].data, rq[0].len, id) != KT_OK) {
         kt_service_count(h->table, KT_SERVICE_UNKNOWN_SESSION);
         return kt_fail(KT_ERR_MALFORMED, "service: the record names no session (unknown_session)");
     }
     size_t call;
     if ((st = kt_service_call_begin(h->table, id, kt_service_now_ms(), &call))) return st;
-    step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    st = ecall(h, "kt.service.Call", rec->data, rec->len, &res);
+    uint8_t *res = NULL;
+    size_t len = 0;
+    st = kt_enclave_call_packed(h->enclave, "kt.service.Call", kubetee__enclave__v1__enclave_step__descriptor.name,
+                                kubetee__enclave__v1__enclave_step_result__descriptor.name, req, n, &res, &len);
     kt_service_call_end(h->table, call, kt_service_now_ms());
-    if (!st && *res.refusal) st = enclave_refused(h, res.refusal, res.reason);
-    if (!st && closing != res.ended)
+    if (!st) st = kt_pb_view(res, len, "LLLLVLV", r, "the enclave's kubetee.enclave.v1.EnclaveStepResult");
+    if (!st && r[3].len) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(r[3].len < 63 ? r[3].len : 63), (const char *)r[3].data);
+        char reason[512];
+        snprintf(reason, sizeof reason, "%.*s", (int)(r[5].len < 511 ? r[5].len : 511), (const char *)r[5].data);
+        st = enclave_refused(h, name, reason);
+    }
+    bool ended = !!r[4].varint;
+    if (!st && closing != ended)
         st = kt_fail(KT_ERR_INVALID_ARGUMENT, closing ? "service: Close carried a record that is not a close"
                                                       : "service: Call carried the close record (use Close)");
-    if (res.ended) {
+    if (ended) {
         kt_service_remove(h->table, id);
         log_session(closing && !st ? "service.session_closed" : "service.session_ended", id, NULL);
     }
-    if (!st) st = answer(out, &res);
-    kt_message_clear(&res);
+    if (!st && r[0].present && r[0].data == res + kt_pb_header_len(r[0].len)) {
+        kt_rpc_reply_take(reply, res, (size_t)(r[0].data - res) + r[0].len); /* the message field, in place */
+        res = NULL;
+    } else if (!st && r[0].present) { /* not first: the field alone, copied */
+        uint8_t *m = malloc(KT_PB_HEADER_MAX + r[0].len);
+        if (!m) st = kt_fail(KT_ERR_NO_MEMORY, "service: out of memory");
+        size_t k = m ? kt_pb_header(m, 1, r[0].len) : 0;
+        if (m) memcpy(m + k, r[0].data, r[0].len), kt_rpc_reply_take(reply, m, k + r[0].len);
+    }
+    free(res);
     return st;
 }
 
-static kt_status on_call(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+static kt_status on_call(void *ctx, const uint8_t *req, size_t n, kt_rpc_reply *reply)
 {
-    const Kubetee__Enclave__V1__CallRequest *req = (const void *)rq;
-    return log_refusal(ctx, "Call", relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CallResponse *)rs)->record, false));
+    return log_refusal(ctx, "Call", relay_record(ctx, req, n, reply, false));
 }
 
-static kt_status on_close(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+static kt_status on_close(void *ctx, const uint8_t *req, size_t n, kt_rpc_reply *reply)
 {
-    const Kubetee__Enclave__V1__CloseRequest *req = (const void *)rq;
-    return log_refusal(ctx, "Close", relay_record(ctx, &req->record, &((Kubetee__Enclave__V1__CloseResponse *)rs)->record, true));
+    return log_refusal(ctx, "Close", relay_record(ctx, req, n, reply, true));
 }
 
 static void *expiry_thread(void *arg)
@@ -317,9 +344,9 @@ size_t kt_service_host_methods(kt_service_host *h, kt_rpc_method out[KT_SERVICE_
         {"/kubetee.enclave.v1.EnclaveService/Handshake", &kubetee__enclave__v1__handshake_request__descriptor,
          &kubetee__enclave__v1__handshake_response__descriptor, on_handshake, NULL, h},
         {"/kubetee.enclave.v1.EnclaveService/Call", &kubetee__enclave__v1__call_request__descriptor,
-         &kubetee__enclave__v1__call_response__descriptor, on_call, NULL, h},
+         &kubetee__enclave__v1__call_response__descriptor, NULL, NULL, h, on_call},
         {"/kubetee.enclave.v1.EnclaveService/Close", &kubetee__enclave__v1__close_request__descriptor,
-         &kubetee__enclave__v1__close_response__descriptor, on_close, NULL, h},
+         &kubetee__enclave__v1__close_response__descriptor, NULL, NULL, h, on_close},
     };
     memcpy(out, m, sizeof m);
     return KT_SERVICE_METHODS;

@@ -74,12 +74,14 @@ kt_status ks_record_decode(const uint8_t *m, size_t n, ks_record *out);
 /* A function name: 1..255 bytes of printable ASCII without space. */
 bool ks_name_ok(const char *name, size_t n);
 
-/* Encoders append to out. */
+/* Encoders: the proof appended to out. */
 kt_status ks_proof_append(kt_buf *out, uint8_t kind, const uint8_t *evidence, size_t evidence_len,
                           const uint8_t *sig, size_t sig_len);
-kt_status ks_record_header(kt_buf *out, uint8_t type, uint8_t direction, const uint8_t id[16],
-                           uint32_t epoch, uint64_t seq, const char *name, size_t name_len,
-                           uint32_t payload_len);
+/* A record's header (the AAD) at out, KS_RECORD_NAME_AT + name_len + 4 bytes; returns
+ * how many. */
+size_t ks_record_header_put(uint8_t *out, uint8_t type, uint8_t direction, const uint8_t id[16],
+                            uint32_t epoch, uint64_t seq, const char *name, size_t name_len,
+                            uint32_t payload_len);
 
 /* ---- the session ---- */
 typedef enum { KS_START, KS_SENT_HELLO, KS_SENT_REPLY, KS_OPEN, KS_DEAD } ks_state;

@@ -51,8 +51,15 @@ static uint8_t my_direction(const kt_session *s)
     return s->role == KT_SESSION_INITIATOR ? KS_DIR_I2R : KS_DIR_R2I;
 }
 
+/* A record at out, exactly record_len(name_len, n) bytes, its payload the parts one
+ * after another. */
+static size_t record_len(size_t name_len, size_t n)
+{
+    return KS_RECORD_NAME_AT + name_len + 4 + n + KT_GCM_TAG_LEN;
+}
+
 static kt_status seal(kt_session *s, uint8_t type, const char *name, size_t name_len,
-                      const uint8_t *payload, size_t n, kt_buf *record)
+                      const kt_bytes *parts, size_t k, size_t n, uint8_t *out)
 {
     ks_direction *d = &s->send;
     /* the last sequence number is kept for the close, so a session can always end */
@@ -68,36 +75,66 @@ static kt_status seal(kt_session *s, uint8_t type, const char *name, size_t name
             return ks_refuse(s, KT_SESSION_EXHAUSTED, KT_ERR_STATE,
                              "session: epochs are used up; open a new session");
         }
-        uint8_t k[32];
-        kt_status st = next_key(d->key, k);
+        uint8_t k32[32];
+        kt_status st = next_key(d->key, k32);
         if (st) return st;
-        memcpy(d->key, k, 32);
-        kt_wipe(k, sizeof k);
+        memcpy(d->key, k32, 32);
+        kt_wipe(k32, sizeof k32);
         ks_direction_free(d);
         d->epoch++;
         d->epoch_records = d->epoch_bytes = 0;
     }
-    size_t start = record->len;
     uint8_t iv[KT_GCM_IV_LEN];
     nonce_of(d->epoch, d->seq, iv);
-    kt_status st = ks_record_header(record, type, my_direction(s), s->id, d->epoch, d->seq, name,
+    size_t h = ks_record_header_put(out, type, my_direction(s), s->id, d->epoch, d->seq, name,
                                     name_len, (uint32_t)n);
-    if (!st) st = kt_buf_reserve(record, n + KT_GCM_TAG_LEN);
-    if (!st) st = ready(d, true);
-    if (!st) {
-        uint8_t *c = record->data + record->len;
-        st = kt_aead_seal_with(d->aead, iv, record->data + start, record->len - start, payload, n,
-                               c, c + n);
-    }
-    if (st) {
-        record->len = start;
-        return st;
-    }
-    record->len += n + KT_GCM_TAG_LEN;
+    kt_status st = ready(d, true);
+    if (!st) st = kt_aead_seal_parts_with(d->aead, iv, out, h, parts, k, out + h, out + h + n);
+    if (st) return st;
     d->seq++;
     d->epoch_records++;
     d->epoch_bytes += n;
     return KT_OK;
+}
+
+/* The checks of a data record to seal: the session usable, the name, the size. */
+static kt_status data_ok(kt_session *s, const char *function, size_t n, size_t *name_len)
+{
+    kt_status st = usable(s, true);
+    if (st) return st;
+    *name_len = strnlen(function, KT_SESSION_NAME_MAX + 1);
+    if (!ks_name_ok(function, *name_len))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "session seal: a function name is 1..255 printable ASCII bytes");
+    if (n > KT_SESSION_PAYLOAD_MAX)
+        return kt_fail(KT_ERR_TOO_LARGE, "session seal: payload of %zu bytes is over %u", n,
+                       KT_SESSION_PAYLOAD_MAX);
+    return KT_OK;
+}
+
+size_t kt_session_record_len(const char *function, size_t n)
+{
+    size_t len = function ? strnlen(function, KT_SESSION_NAME_MAX + 1) : 0;
+    return ks_name_ok(function, len) && n <= KT_SESSION_PAYLOAD_MAX ? record_len(len, n) : 0;
+}
+
+kt_status kt_session_seal_into(kt_session *s, const char *function, const kt_bytes *parts, size_t k,
+                               uint8_t *out, size_t out_len)
+{
+    if (!s || !function || (k && !parts) || !out)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "session seal: NULL argument");
+    size_t n = 0, name_len;
+    for (size_t i = 0; i < k; i++) {
+        if (parts[i].n > KT_SESSION_PAYLOAD_MAX - n)
+            return kt_fail(KT_ERR_TOO_LARGE, "session seal: payload over %u bytes", KT_SESSION_PAYLOAD_MAX);
+        n += parts[i].n;
+    }
+    kt_status st = data_ok(s, function, n, &name_len);
+    if (st) return st;
+    if (out_len != record_len(name_len, n))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "session seal: %zu bytes of room for a record of %zu", out_len,
+                       record_len(name_len, n));
+    return seal(s, KS_DATA, function, name_len, parts, k, n, out);
 }
 
 kt_status kt_session_seal(kt_session *s, const char *function, const void *payload, size_t n,
@@ -105,24 +142,25 @@ kt_status kt_session_seal(kt_session *s, const char *function, const void *paylo
 {
     if (!s || !function || (!payload && n) || !record)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "session seal: NULL argument");
-    kt_status st = usable(s, true);
-    if (st) return st;
-    size_t len = strnlen(function, KT_SESSION_NAME_MAX + 1);
-    if (!ks_name_ok(function, len))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "session seal: a function name is 1..255 printable ASCII bytes");
-    if (n > KT_SESSION_PAYLOAD_MAX)
-        return kt_fail(KT_ERR_TOO_LARGE, "session seal: payload of %zu bytes is over %u", n,
-                       KT_SESSION_PAYLOAD_MAX);
-    return seal(s, KS_DATA, function, len, payload, n, record);
+    size_t name_len;
+    kt_status st = data_ok(s, function, n, &name_len);
+    if (!st) st = kt_buf_reserve(record, record_len(name_len, n));
+    kt_bytes one = {payload, n};
+    if (!st) st = seal(s, KS_DATA, function, name_len, &one, 1, n, record->data + record->len);
+    if (!st) record->len += record_len(name_len, n);
+    return st;
 }
 
 kt_status kt_session_close(kt_session *s, kt_buf *record)
 {
     if (!s || !record) return kt_fail(KT_ERR_INVALID_ARGUMENT, "session close: NULL argument");
     kt_status st = usable(s, true);
-    if (!st) st = seal(s, KS_CLOSE, NULL, 0, NULL, 0, record);
-    if (!st) s->closed = true;
+    if (!st) st = kt_buf_reserve(record, record_len(0, 0));
+    if (!st) st = seal(s, KS_CLOSE, NULL, 0, NULL, 0, 0, record->data + record->len);
+    if (!st) {
+        record->len += record_len(0, 0);
+        s->closed = true;
+    }
     return st;
 }
 

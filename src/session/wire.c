@@ -184,20 +184,16 @@ kt_status ks_proof_append(kt_buf *out, uint8_t kind, const uint8_t *evidence, si
     return st;
 }
 
-kt_status ks_record_header(kt_buf *out, uint8_t type, uint8_t direction, const uint8_t id[16],
-                           uint32_t epoch, uint64_t seq, const char *name, size_t name_len,
-                           uint32_t payload_len)
+size_t ks_record_header_put(uint8_t *out, uint8_t type, uint8_t direction, const uint8_t id[16],
+                            uint32_t epoch, uint64_t seq, const char *name, size_t name_len,
+                            uint32_t payload_len)
 {
-    uint8_t h[KS_RECORD_NAME_AT];
-    h[0] = 'K', h[1] = 'S', h[2] = type, h[3] = direction;
-    memcpy(h + 4, id, 16);
-    kt_put_le32(h + 20, epoch);
-    kt_put_le64(h + 24, seq);
-    h[32] = (uint8_t)name_len;
-    uint8_t l[4];
-    kt_put_le32(l, payload_len);
-    kt_status st = kt_buf_append(out, h, sizeof h);
-    if (!st && name_len) st = kt_buf_append(out, name, name_len);
-    if (!st) st = kt_buf_append(out, l, 4);
-    return st;
+    out[0] = 'K', out[1] = 'S', out[2] = type, out[3] = direction;
+    memcpy(out + 4, id, 16);
+    kt_put_le32(out + 20, epoch);
+    kt_put_le64(out + 24, seq);
+    out[32] = (uint8_t)name_len;
+    if (name_len) memcpy(out + KS_RECORD_NAME_AT, name, name_len);
+    kt_put_le32(out + KS_RECORD_NAME_AT + name_len, payload_len);
+    return KS_RECORD_NAME_AT + name_len + 4;
 }

@@ -151,6 +151,15 @@ try:
     refused(stub.Call, pb.CallRequest(record=b"\0" * 40), (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND),
             "unknown_session",
             "a record of no session")
+    # the host relays a CallRequest's bytes to the enclave as they came: only a record, once
+    raw_call = grpc.insecure_channel(ADDR).unary_unary("/kubetee.enclave.v1.EnclaveService/Call",
+                                                       request_serializer=lambda b: b,
+                                                       response_deserializer=lambda b: b)
+    rec = b"KS\x04\x01" + b"\0" * 40
+    refused(raw_call, b"\x0a" + bytes([len(rec)]) + rec + b"\x10\x01", grpc.StatusCode.INVALID_ARGUMENT,
+            "CallRequest: no field 2 (unknown_session)", "a CallRequest with a field it does not have")
+    refused(raw_call, b"\x0a\x02ab\x0a\x02cd", grpc.StatusCode.INVALID_ARGUMENT, "field 1 given twice",
+            "a CallRequest with its record twice")
 
     # 3. the unfinished handshake ends after handshake_ms
     time.sleep(4.0)

@@ -265,6 +265,57 @@ static void test_log_escapes_every_byte_from_input(void **state)
     kt_log_set_sink(NULL);
 }
 
+/* The protobuf wire view: fields in place, and every ambiguity or overrun refused by name. */
+static void test_pb_view_in_place_and_strict(void **state)
+{
+    (void)state;
+    kt_pb_field f[3];
+    /* status 5, reason "no", response 0x01 0x02: pointers into the message */
+    const uint8_t m[] = {0x08, 0x05, 0x12, 0x02, 'n', 'o', 0x1a, 0x02, 0x01, 0x02};
+    assert_int_equal(kt_pb_view(m, sizeof m, "VLL", f, "CallResult"), KT_OK);
+    assert_true(f[0].present && f[1].present && f[2].present);
+    assert_int_equal(f[0].varint, 5);
+    assert_ptr_equal(f[1].data, m + 4);
+    assert_int_equal(f[1].len, 2);
+    assert_ptr_equal(f[2].data, m + 8);
+    /* absent fields: not present, empty */
+    assert_int_equal(kt_pb_view(m + 6, 4, "VLL", f, "CallResult"), KT_OK);
+    assert_false(f[0].present);
+    assert_false(f[1].present);
+    assert_int_equal(f[1].len, 0);
+    assert_int_equal(kt_pb_view(NULL, 0, "VLL", f, "CallResult"), KT_OK);
+    /* a field twice, an unknown field, a number the layout skips, another wire type */
+    const uint8_t twice[] = {0x08, 0x01, 0x08, 0x02};
+    assert_fails_with(kt_pb_view(twice, sizeof twice, "VLL", f, "CallResult"), KT_ERR_MALFORMED, "CallResult: field 1 given twice");
+    const uint8_t unknown[] = {0x20, 0x01};
+    assert_fails_with(kt_pb_view(unknown, sizeof unknown, "VLL", f, "CallResult"), KT_ERR_MALFORMED, "no field 4");
+    assert_fails_with(kt_pb_view(m, sizeof m, "V-L", f, "X"), KT_ERR_MALFORMED, "no field 2");
+    assert_fails_with(kt_pb_view(m, sizeof m, "LLL", f, "X"), KT_ERR_MALFORMED, "field 1 has wire type 0");
+    const uint8_t zero[] = {0x00, 0x01};
+    assert_fails_with(kt_pb_view(zero, sizeof zero, "VLL", f, "X"), KT_ERR_MALFORMED, "no field 0");
+    /* bytes past the end, a cut varint, an eleven-byte varint */
+    assert_fails_with(kt_pb_view(m, 9, "VLL", f, "X"), KT_ERR_MALFORMED, "field 3 runs past the message");
+    const uint8_t cut[] = {0x08, 0x80};
+    assert_fails_with(kt_pb_view(cut, sizeof cut, "VLL", f, "X"), KT_ERR_MALFORMED, "varint is cut");
+    const uint8_t long_len[] = {0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    assert_fails_with(kt_pb_view(long_len, sizeof long_len, "VLL", f, "X"), KT_ERR_MALFORMED, "over-long");
+    const uint8_t longv[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    assert_fails_with(kt_pb_view(longv, sizeof longv, "VLL", f, "X"), KT_ERR_MALFORMED, "varint");
+    const uint8_t huge_len[] = {0x12, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    assert_fails_with(kt_pb_view(huge_len, sizeof huge_len, "VLL", f, "X"), KT_ERR_MALFORMED, "runs past");
+    /* headers: as protobuf writes them, and their length */
+    uint8_t h[KT_PB_HEADER_MAX];
+    assert_int_equal(kt_pb_header(h, 1, 5), 2);
+    assert_int_equal(h[0], 0x0a);
+    assert_int_equal(h[1], 5);
+    assert_int_equal(kt_pb_header(h, 3, 300), 3);
+    assert_memory_equal(h, "\x1a\xac\x02", 3);
+    assert_int_equal(kt_pb_header_len(300), 3);
+    assert_int_equal(kt_pb_header_len(127), 2);
+    assert_int_equal(kt_pb_header_len(128), 3);
+    assert_int_equal(kt_pb_header(h, 15, SIZE_MAX), KT_PB_HEADER_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_buffer_printf_takes_any_length),
         cmocka_unit_test(test_equal_and_wipe),
         cmocka_unit_test(test_atomic_write_mode_and_bounded_read),
+        cmocka_unit_test(test_pb_view_in_place_and_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,17 @@ static void test_aes256_gcm_kept_key_matches_one_shot(void **state)
     assert_int_equal(kt_aead_open_with(o, iv, (const uint8_t *)"aad", 3, ct, 64, tag, back), KT_OK);
     assert_int_equal(kt_aead_open_with(s, iv, NULL, 0, ct, 64, tag, back), KT_ERR_INVALID_ARGUMENT);
     assert_int_equal(kt_aead_seal_with(o, iv, NULL, 0, pt, 64, ct, tag), KT_ERR_INVALID_ARGUMENT);
+    /* a plaintext in parts (odd sizes, an empty one) seals as the same bytes joined */
+    for (size_t cut = 0; cut <= 64; cut += 7) {
+        kt_bytes parts[3] = {{pt, cut}, {NULL, 0}, {pt + cut, 64 - cut}};
+        assert_int_equal(kt_aead_seal_parts_with(s, iv, (const uint8_t *)"aad", 3, parts, 3, ct, tag), KT_OK);
+        assert_int_equal(kt_aead_seal(key, iv, (const uint8_t *)"aad", 3, pt, 64, ct1, tag1), KT_OK);
+        assert_memory_equal(ct, ct1, 64);
+        assert_memory_equal(tag, tag1, 16);
+    }
+    kt_bytes bad[1] = {{NULL, 4}};
+    assert_int_equal(kt_aead_seal_parts_with(s, iv, NULL, 0, bad, 1, ct, tag), KT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kt_aead_seal_parts_with(o, iv, NULL, 0, NULL, 0, ct, tag), KT_ERR_INVALID_ARGUMENT);
     kt_aead_free(s);
     kt_aead_free(o);
 }

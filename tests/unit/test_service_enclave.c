@@ -302,9 +302,57 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Sessions past the enclave's first 16 places (its index grows and is rebuilt): each
+ * call finds its own session by id, in any order, and a closed one is gone while the
+ * others go on. */
+#define MANY 40
+static void test_many_sessions_each_found_by_id(void **state)
+{
+    (void)state;
+    kt_session *s[MANY];
+    char why[64];
+    for (int i = 0; i < MANY; i++)
+        if (!(s[i] = connect_as(client, why, sizeof why))) fail_msg("session %d refused: %s", i, why);
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < MANY; k++) {
+            int i = (k * 7 + round) % MANY; /* 7 is prime to MANY: every one, shuffled */
+            Remotetest__Numbers nums = REMOTETEST__NUMBERS__INIT;
+            int64_t v[] = {i, 1000 * round};
+            nums.values = v;
+            nums.n_values = 2;
+            uint8_t body[64];
+            size_t n = remotetest__numbers__pack(&nums, body);
+            Kubetee__Enclave__V1__CallResult *r =
+                call(s[i], "remotetest.Sum", "remotetest.Numbers", "remotetest.Number", body, n, why, sizeof why, NULL);
+            if (!r) fail_msg("session %d: %s", i, why);
+            Remotetest__Number *sum = remotetest__number__unpack(NULL, r->response.len, r->response.data);
+            assert_non_null(sum);
+            assert_int_equal(sum->value, i + 1000 * round);
+            remotetest__number__free_unpacked(sum, NULL);
+            kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+            if (round == 1 && i % 3 == 0) {
+                kt_buf rec = {0};
+                r = call(s[i], "remotetest.Sum", "remotetest.Numbers", "remotetest.Number", body, n, why, sizeof why, &rec);
+                assert_non_null(r);
+                kubetee__enclave__v1__call_result__free_unpacked(r, NULL);
+                close_session(s[i]);
+                s[i] = NULL;
+                /* its next record finds no session */
+                step_result res = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+                relay("kt.service.Call", rec.data, rec.len, &res);
+                assert_string_equal(res.refusal, "unknown_session");
+                kt_message_clear(&res);
+                kt_buf_free(&rec);
+            }
+        }
+    for (int i = 0; i < MANY; i++)
+        if (s[i]) close_session(s[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_sessions_each_found_by_id),
         cmocka_unit_test(test_remote_calls_through_a_session),
         cmocka_unit_test(test_describe_and_json_through_a_session),
         cmocka_unit_test(test_refusals_come_back_by_name),

@@ -233,6 +233,20 @@ static void test_key_sides_round_trip(void **state)
     rec.len = 0;
     assert_int_equal(kt_session_seal(i, "Ping", NULL, 0, &rec), KT_OK);
     open_ok(r, &rec, "Ping", "");
+    /* sealed in place, the payload in parts: a record like any other, in sequence */
+    kt_bytes parts[2] = {{(const uint8_t *)"in ", 3}, {(const uint8_t *)"place", 5}};
+    size_t rlen = kt_session_record_len("Echo", 8);
+    assert_int_equal(rlen, 33 + 4 + 4 + 8 + 16);
+    rec.len = 0;
+    assert_int_equal(kt_buf_reserve(&rec, rlen), KT_OK);
+    assert_fails_with(kt_session_seal_into(i, "Echo", parts, 2, rec.data, rlen - 1), KT_ERR_INVALID_ARGUMENT, "room");
+    assert_int_equal(kt_session_seal_into(i, "Echo", parts, 2, rec.data, rlen), KT_OK);
+    rec.len = rlen;
+    open_ok(r, &rec, "Echo", "in place");
+    assert_int_equal(kt_session_record_len("two words", 1), 0);
+    assert_int_equal(kt_session_seal_into(i, "two words", parts, 2, rec.data, rlen), KT_ERR_INVALID_ARGUMENT);
+    seal(i, "Echo", "after", &rec);
+    open_ok(r, &rec, "Echo", "after");
     kt_buf_free(&rec);
     kt_session_free(i), kt_session_free(r);
 }

@@ -23,6 +23,40 @@ static kt_status gate_fail(const kt_dispatch_args *a, kt_status st, const char *
     return kt_fail(st, "%s", reason);
 }
 
+struct kt_raw_reply {
+    const kt_dispatch_args *a;
+    bool given;
+};
+
+kt_status kt_raw_reply_bytes(kt_raw_reply *r, const uint8_t *p, size_t n)
+{
+    if (!r || (n && !p)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "raw reply: NULL argument");
+    if (r->given) return kt_fail(KT_ERR_STATE, "raw reply: the response was given already");
+    const kt_dispatch_args *a = r->a;
+    if (n > a->max_message) return kt_fail(KT_ERR_GATE_TOO_LARGE, "raw reply: %zu bytes over the message limit", n);
+    uint8_t *out = a->res_buf && n <= a->res_buf_cap ? a->res_buf : a->alloc(n ? n : 1);
+    if (!out) return kt_fail(KT_ERR_NO_MEMORY, "raw reply: out of memory for %zu bytes", n);
+    if (n) memcpy(out, p, n);
+    *a->res = out;
+    *a->res_len = n;
+    r->given = true;
+    return KT_OK;
+}
+
+/* A raw function: the bytes as they are, the response as it gave it. */
+static kt_status dispatch_raw(const kt_function *f, const kt_dispatch_args *a)
+{
+    kt_raw_reply r = {a, false};
+    kt_clear_error();
+    kt_status st = f->raw(a->req, a->req_len, &r);
+    if (!st && !r.given) return gate_fail(a, KT_ERR_GATE_BAD_MESSAGE, "%s gave no response%s", f->name, "");
+    if (st) {
+        if (kt_status_is_gate(st)) st = KT_ERR_FUNCTION;
+        kt_detail(a->detail, a->detail_cap, kt_last_error());
+    }
+    return st;
+}
+
 kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
 {
     const kt_function *f = kt_fntab_find(t, a->name);
@@ -34,6 +68,8 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
     if (a->req_len > a->max_message)
         return gate_fail(a, KT_ERR_GATE_TOO_LARGE, "request to %s is over the message limit%s",
                          f->name, "");
+
+    if (f->raw) return dispatch_raw(f, a);
 
     kt_frame frame;
     kt_frame_push(&frame);
@@ -81,7 +117,9 @@ kt_status kt_dispatch(kt_fntab *t, const kt_dispatch_args *a)
                        f->name, "");
         goto out;
     }
-    uint8_t *out = a->res_buf && n <= a->res_buf_cap ? a->res_buf : a->alloc(n ? n : 1);
+    uint8_t *out = a->place                          ? a->place(a->place_ctx, n)
+                   : a->res_buf && n <= a->res_buf_cap ? a->res_buf
+                                                       : a->alloc(n ? n : 1);
     if (!out) {
         st = gate_fail(a, KT_ERR_GATE_ENCLAVE, "out of memory for the response of %s%s", f->name,
                        "");

@@ -14,7 +14,7 @@ static uint32_t fnv1a(const char *s)
 
 kt_status kt_fntab_add(kt_fntab *t, const kt_function *f)
 {
-    if (!t || !f || !f->name || !*f->name || !f->request || !f->response || !f->call)
+    if (!t || !f || !f->name || !*f->name || !f->request || !f->response || !f->call == !f->raw)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "register: incomplete function");
     if (strlen(f->name) > 255)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "register: function name longer than 255");

@@ -63,7 +63,9 @@ typedef struct {
     size_t max_message;       /* limit for request and response */
     bool copy_in;             /* copy the request before parsing (it is in host memory) */
     void *(*alloc)(size_t n); /* where the packed response goes ... */
-    uint8_t *res_buf;         /* ... unless it fits here */
+    uint8_t *res_buf;         /* ... unless it fits here, */
+    uint8_t *(*place)(void *ctx, size_t n); /* ... or, when set, here (NULL: no memory) */
+    void *place_ctx;
     size_t res_buf_cap;
     uint8_t **res;
     size_t *res_len;

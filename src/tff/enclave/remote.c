@@ -20,16 +20,9 @@ const kt_function *kt_remote_at(size_t i)
     return kt_fntab_at(kt_trts_remote_functions(), i);
 }
 
-static void *heap(size_t n)
+kt_status kt_remote_run(const char *name, const char *req_type, const char *res_type, const uint8_t *req, size_t n,
+                        uint8_t *(*place)(void *ctx, size_t n), void *ctx, size_t *len)
 {
-    return malloc(n);
-}
-
-kt_status kt_remote_dispatch(const char *name, const char *req_type, const char *res_type, const uint8_t *req,
-                             size_t n, kt_buf *res)
-{
-    if (!name || (n && !req) || !res || res->data)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "remote: NULL argument or a non-empty response buffer");
     const kt_function *f = kt_remote_find(name);
     char detail[256];
     if (!f) {
@@ -38,7 +31,6 @@ kt_status kt_remote_dispatch(const char *name, const char *req_type, const char 
                        kt_escape(name, strlen(name), esc, sizeof esc));
     }
     uint8_t *out = NULL;
-    size_t len = 0;
     kt_dispatch_args a = {
         .name = name,
         .req_type = req_type ? req_type : f->request->name,
@@ -47,14 +39,35 @@ kt_status kt_remote_dispatch(const char *name, const char *req_type, const char 
         .req_len = n,
         .max_message = kt_trts_max_message,
         .copy_in = false, /* the session opened it into enclave memory */
-        .alloc = heap,
+        .place = place,
+        .place_ctx = ctx,
         .res = &out,
-        .res_len = &len,
+        .res_len = len,
         .detail = detail,
         .detail_cap = sizeof detail,
     };
     kt_status st = kt_dispatch(kt_trts_remote_functions(), &a);
-    if (st) return kt_status_is_gate(st) ? st : kt_fail(st, "%s", detail);
+    return st && !kt_status_is_gate(st) ? kt_fail(st, "%s", detail) : st;
+}
+
+static uint8_t *heap(void *ctx, size_t n)
+{
+    uint8_t **p = ctx;
+    return *p = malloc(n ? n : 1);
+}
+
+kt_status kt_remote_dispatch(const char *name, const char *req_type, const char *res_type, const uint8_t *req,
+                             size_t n, kt_buf *res)
+{
+    if (!name || (n && !req) || !res || res->data)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "remote: NULL argument or a non-empty response buffer");
+    uint8_t *out = NULL;
+    size_t len = 0;
+    kt_status st = kt_remote_run(name, req_type, res_type, req, n, heap, &out, &len);
+    if (st) {
+        free(out);
+        return st;
+    }
     res->data = out;
     res->len = res->cap = len;
     return KT_OK;

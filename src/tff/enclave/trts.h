@@ -23,6 +23,11 @@ void kt_trts_run_fini(void);
 /* kt.Describe, the remote function every enclave has (describe.c). */
 kt_status kt_trts_register_describe(void);
 
+/* A remote function run on a packed request, its packed response (*len bytes) at what
+ * place(ctx, *len) gives (NULL: out of memory). */
+kt_status kt_remote_run(const char *name, const char *req_type, const char *res_type, const uint8_t *req, size_t n,
+                        uint8_t *(*place)(void *ctx, size_t n), void *ctx, size_t *len);
+
 /* EGETKEY, with the CPU's refusal worded as a reason. */
 kt_status kt_trts_egetkey(const kt_keyrequest *kr, uint8_t key[16]);
 

@@ -152,6 +152,37 @@ kt_status kt_enclave_create(const char *path, const kt_enclave_options *opts, kt
     return KT_OK;
 }
 
+/* One ECALL of packed bytes; on KT_OK c->res holds the packed response (c->res_inline or
+ * malloc'd). */
+static kt_status ecall(kt_enclave *e, const char *name, const char *req_type, const char *res_type,
+                       const uint8_t *req, size_t len, kt_gate_call *c)
+{
+    size_t name_len = strlen(name), req_type_len = strlen(req_type), res_type_len = strlen(res_type);
+    if (name_len == 0 || name_len > KT_GATE_NAME_MAX || req_type_len > KT_GATE_NAME_MAX ||
+        res_type_len > KT_GATE_NAME_MAX)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "enclave call: a function or type name is empty or over %d bytes",
+                       KT_GATE_NAME_MAX);
+    /* c is not zeroed: its buffers are large and written before they are read */
+    c->op = KT_GATE_ECALL;
+    c->host = NULL;
+    c->name = name;
+    c->req_type = req_type;
+    c->res_type = res_type;
+    c->name_len = name_len;
+    c->req_type_len = req_type_len;
+    c->res_type_len = res_type_len;
+    c->req = req;
+    c->req_len = len;
+    c->res = NULL;
+    c->res_len = 0;
+    kt_status st = enter(e, c);
+    if (st == KT_OK) return st;
+    if (kt_status_is_gate(st)) return c->detail[0] ? kt_fail(st, "%s: %s", name, c->detail) : st;
+    return kt_fail(st, "%s returned %s%s%s", name, kt_status_name(st), c->detail[0] ? ": " : "",
+                   c->detail);
+}
+
 kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void *res)
 {
     if (!e || !name || !req || !res)
@@ -163,40 +194,38 @@ kt_status kt_enclave_call(kt_enclave *e, const char *name, const void *req, void
                                    sizeof stack_buf, malloc, &packed, &len);
     if (st) return st;
     /* the descriptors are checked by now */
-    const char *req_type = ((const ProtobufCMessage *)req)->descriptor->name;
-    const char *res_type = ((const ProtobufCMessage *)res)->descriptor->name;
-    size_t name_len = strlen(name), req_type_len = strlen(req_type),
-           res_type_len = strlen(res_type);
-    if (name_len == 0 || name_len > KT_GATE_NAME_MAX || req_type_len > KT_GATE_NAME_MAX ||
-        res_type_len > KT_GATE_NAME_MAX) {
-        if (packed != stack_buf) free(packed);
-        return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "enclave call: a function or type name is empty or over %d bytes",
-                       KT_GATE_NAME_MAX);
-    }
-    kt_gate_call c; /* not zeroed: its buffers are large and written before they are read */
-    c.op = KT_GATE_ECALL;
-    c.host = NULL;
-    c.name = name;
-    c.req_type = req_type;
-    c.res_type = res_type;
-    c.name_len = name_len;
-    c.req_type_len = req_type_len;
-    c.res_type_len = res_type_len;
-    c.req = packed;
-    c.req_len = len;
-    c.res = NULL;
-    c.res_len = 0;
-    st = enter(e, &c);
+    kt_gate_call c;
+    st = ecall(e, name, ((const ProtobufCMessage *)req)->descriptor->name,
+               ((const ProtobufCMessage *)res)->descriptor->name, packed, len, &c);
     if (packed != stack_buf) free(packed);
-    if (st == KT_OK) {
-        st = kt_unpack_response(c.res, c.res_len, res, NULL);
-        if (c.res != c.res_inline) free(c.res);
-        return st;
+    if (st) return st;
+    st = kt_unpack_response(c.res, c.res_len, res, NULL);
+    if (c.res != c.res_inline) free(c.res);
+    return st;
+}
+
+kt_status kt_enclave_call_packed(kt_enclave *e, const char *name, const char *req_type, const char *res_type,
+                                 const uint8_t *req, size_t n, uint8_t **res, size_t *res_len)
+{
+    if (!e || !name || !req_type || !res_type || (n && !req) || !res || !res_len)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "enclave call: NULL argument");
+    *res = NULL;
+    *res_len = 0;
+    if (n > e->id.config.max_message_size)
+        return kt_fail(KT_ERR_GATE_TOO_LARGE, "call: request of %zu bytes is over the limit of %zu", n,
+                       (size_t)e->id.config.max_message_size);
+    kt_gate_call c;
+    kt_status st = ecall(e, name, req_type, res_type, req, n, &c);
+    if (st) return st;
+    if (c.res == c.res_inline) { /* a small one: the caller's own copy */
+        uint8_t *p = malloc(c.res_len ? c.res_len : 1);
+        if (!p) return kt_fail(KT_ERR_NO_MEMORY, "enclave call: out of memory");
+        memcpy(p, c.res_inline, c.res_len);
+        c.res = p;
     }
-    if (kt_status_is_gate(st)) return c.detail[0] ? kt_fail(st, "%s: %s", name, c.detail) : st;
-    return kt_fail(st, "%s returned %s%s%s", name, kt_status_name(st), c.detail[0] ? ": " : "",
-                   c.detail);
+    *res = c.res;
+    *res_len = c.res_len;
+    return KT_OK;
 }
 
 const kt_enclave_identity *kt_enclave_identity_of(const kt_enclave *e)
