@@ -157,7 +157,7 @@ static kt_status parse_param(const kt_y *key, const kt_y *v, const char *where,
         return param_number(v, where, k, 0, 0, aes_bits, 1, &s->bit_length);
     if (!strcmp(k, "days") && cert) return param_number(v, where, k, 1, 3650, NULL, 0, &s->days);
     if (!strcmp(k, "pkcs_type") && (rsa || p256)) {
-        const char *w;
+        const char *w = NULL;
         if ((st = param_word(v, where, k, pkcs, &w))) return st;
         if (p256 && !strcmp(w, "pkcs1"))
             return kt_fail(KT_ERR_MALFORMED, "%s: param pkcs_type: a P-256 key is pkcs8 (line %zu)",
