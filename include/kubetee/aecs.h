@@ -140,6 +140,16 @@ kt_status kt_aecs_ta_destroy(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name
 kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage *req,
                           const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res);
 
+/* A never-export key of service/name used in place (docs/aecs.md "Never-export keys"):
+ * op is "Sign", "Encrypt", "Decrypt", "Wrap" or "Unwrap"; version 0 is the newest. The
+ * output (a signature, ciphertext, plaintext, wrapped or unwrapped key) is appended to out,
+ * the key version used goes to *used and the algorithm's name ("ecdsa-p256-sha256", ...)
+ * to alg (each NULL: not wanted). */
+#define KT_AECS_ALG_MAX 32
+kt_status kt_aecs_ta_use(kt_aecs_ta *ta, const char *op, const char *service, const char *name, uint64_t version,
+                         const uint8_t *in, size_t n, const uint8_t *aad, size_t aad_n, kt_buf *out, uint64_t *used,
+                         char alg[KT_AECS_ALG_MAX]);
+
 /* What the handshake proved about the AECS enclave. */
 kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs);
 

@@ -783,9 +783,9 @@ static void test_configurations(void **state)
         assert_int_equal(destroy_as(svc_a, "pki", *n), KT_OK);
 }
 
-/* Never-export keys: made in AECS, used in place by admitted TAs only (the positive path
- * runs in the TA test, tests/aecs); here every key caller is refused, and the specs that
- * make no sense. */
+/* Never-export keys: made in AECS, used in place by admitted TAs only (the TA's side runs
+ * in tests/aecs/test_aecs_ta.c); here every key caller is refused, and the specs that make
+ * no sense. */
 static void test_never_export_keys(void **state)
 {
     (void)state;
