@@ -184,6 +184,10 @@ printf 'enclave: /e.signed.so\nlisten: 127.0.0.1:0\nhttp: :9\nlimits: max_sessio
 mkdir -p "$work/aecs_secrets" "$work/aecs_config"; cp "$root"/tests/data/aecs/secrets*.yaml "$work/aecs_secrets/"; cp "$root"/tests/data/aecs/kubeconfig-original.yaml "$work/aecs_config/"
 mkdir -p "$work/json"; printf '{"a":[1,-0.5e+3,true,null],"b":"\\u00e9\\ud83d\\ude00\\n","c":{}}' > "$work/json/doc"; [ -d "$sets" ] && cp "$sets/sgx-v3-dcapqvl-cfg-swhardening/tcb_info.json" "$work/json/tcb"
 mkdir -p "$work/bundle"; [ -d "$sets" ] && /usr/bin/python3 -c 'import struct,sys; d=sys.argv[1]; sys.stdout.buffer.write(b"KTCOLL1\n"+b"".join(struct.pack("<I",len(b))+b for b in (open(d+"/"+f,"rb").read() for f in ("intel_root_ca.pem","root_ca_crl.der","pck_crl.der","pck_crl_issuer_chain.pem","tcb_info.json","tcb_info_issuer_chain.pem","qe_identity.json","qe_identity_issuer_chain.pem"))))' "$sets/sgx-v3-dcapqvl-cfg-swhardening" > "$work/bundle/intel"
+# aecs_configurations: the original's JSON and key=value lines
+mkdir -p "$work/aecs_configurations"
+printf '{"items":[{"key":"db.url","value":"postgres://db/x"},{"key":"q","value":"a\\"b\\u00e9"}]}' > "$work/aecs_configurations/json"
+printf '# settings\nLOG_LEVEL=debug\nurl=http://x/?a=b\n' > "$work/aecs_configurations/lines"
 
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.

@@ -140,6 +140,16 @@ kt_status kt_aecs_ta_destroy(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name
 kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage *req,
                           const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res);
 
+/* A never-export key of service/name used in place (docs/aecs.md "Never-export keys"):
+ * op is "Sign", "Encrypt", "Decrypt", "Wrap" or "Unwrap"; version 0 is the newest. The
+ * output (a signature, ciphertext, plaintext, wrapped or unwrapped key) is appended to out,
+ * the key version used goes to *used and the algorithm's name ("ecdsa-p256-sha256", ...)
+ * to alg (each NULL: not wanted). */
+#define KT_AECS_ALG_MAX 32
+kt_status kt_aecs_ta_use(kt_aecs_ta *ta, const char *op, const char *service, const char *name, uint64_t version,
+                         const uint8_t *in, size_t n, const uint8_t *aad, size_t aad_n, kt_buf *out, uint64_t *used,
+                         char alg[KT_AECS_ALG_MAX]);
+
 /* What the handshake proved about the AECS enclave. */
 kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs);
 
@@ -149,6 +159,32 @@ kt_status kt_aecs_ta_close(kt_aecs_ta *ta);
 /* Wipes the data and frees; NULL is nothing. */
 void kt_aecs_secret_free(kt_aecs_secret *s);
 #endif
+
+/* ---- configurations (SECRET_TYPE_CONFIGURATIONS; docs/formats.md "AECS configurations") ----
+ * Key-value pairs. AECS keeps them, and a TA gets them, in the original AECS's JSON form
+ * {"items":[{"key":"k","value":"v"},...]} ({} when there are none); a service admin may
+ * send that form or key=value lines (blank lines and lines starting with '#' skipped).
+ * Keys are 1..KT_AECS_CONFIG_KEY_MAX bytes of [A-Za-z0-9._:/-], each given once; values
+ * are UTF-8 with no control byte but tab and newline (in lines, no newline). Built into
+ * the AECS enclave too. */
+#define KT_AECS_CONFIG_KEY_MAX 128
+#define KT_AECS_CONFIG_VALUE_MAX 4096
+#define KT_AECS_CONFIG_ITEMS_MAX 256
+typedef struct {
+    char *key, *value; /* NUL-terminated */
+} kt_aecs_config_item;
+typedef struct {
+    kt_aecs_config_item *items; /* in the order given */
+    size_t count;
+} kt_aecs_config;
+/* Either form; on failure out is empty and the reason names the item or line. */
+kt_status kt_aecs_config_parse(const uint8_t *data, size_t n, kt_aecs_config *out);
+/* One more pair (checked; a key already there is refused). */
+kt_status kt_aecs_config_add(kt_aecs_config *c, const char *key, size_t key_len, const char *value, size_t n);
+kt_status kt_aecs_config_key_check(const char *key, size_t n);
+/* The original's JSON, compact, appended to out. */
+kt_status kt_aecs_config_to_json(const kt_aecs_config *c, kt_buf *out);
+void kt_aecs_config_free(kt_aecs_config *c); /* wipes the values */
 
 #ifdef __cplusplus
 }

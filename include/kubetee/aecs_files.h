@@ -46,6 +46,7 @@ typedef enum {
     KT_AECS_CERTIFICATE,      /* SECRET_TYPE_CERTIFICATE */
     KT_AECS_SM2_KEY_PAIR,     /* SECRET_TYPE_SM2_KEY_PAIR */
     KT_AECS_CONFIGURATIONS,   /* SECRET_TYPE_CONFIGURATIONS */
+    KT_AECS_EC_P256_KEY_PAIR, /* SECRET_TYPE_EC_P256_KEY_PAIR (ours: not the original's) */
 } kt_aecs_secret_type;
 /* "SECRET_TYPE_RSA_KEY_PAIR" etc. (NULL for a value outside the enum). */
 const char *kt_aecs_secret_type_name(kt_aecs_secret_type t);
@@ -72,12 +73,19 @@ typedef struct {
     kt_aecs_pkcs pkcs;                     /* RSA only (pkcs8); else 0 */
     unsigned days;                         /* CERTIFICATE: validity, 1..3650 (365) */
     char subject[KT_AECS_SUBJECT_MAX + 1]; /* CERTIFICATE: "CN=...,O=..." or "" */
+    char san[KT_CERT_SAN_MAX + 1];         /* CERTIFICATE: "DNS:a,IP:b" (kt_cert_san_check) or "" */
+    const char *issuer;  /* CERTIFICATE: "self-signed" (the default) or "service-ca" */
+    const char *padding; /* never-export RSA: "pss" (the default) or "pkcs1"; else NULL */
+    const char *wrap;    /* never-export AES-256: "kwp" (the default) or "gcm"; else NULL */
     /* Who is admitted (bound, never-export). no_one: the rule list was empty, so no
      * enclave is (policy is NULL). any_identity: the file opted in to rules that pin no
      * identity (policy.allowAnyEnclave: true). */
     kt_policy *policy;
     bool no_one, any_identity;
-    kt_buf data; /* IMPORT_DATA, CONFIGURATIONS: the bytes, NUL-terminated (wiped on free) */
+    /* IMPORT_DATA: the bytes; CONFIGURATIONS: the pairs (from the params, the original's
+     * way, or from data in the original's JSON or as key=value lines) in the original's
+     * JSON (kt_aecs_config_to_json). NUL-terminated, wiped on free. */
+    kt_buf data;
     size_t line; /* where the secret's entry starts */
 } kt_aecs_secret_spec;
 

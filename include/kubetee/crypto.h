@@ -109,6 +109,20 @@ kt_status kt_cert_self_signed(const kt_key *key, const char *subject, int days, 
  * no clock, the caller passes the time. */
 kt_status kt_cert_self_signed_at(const kt_key *key, const char *subject, int64_t now, int days,
                                  bool is_ca, kt_cert **out);
+/* A certificate for subject_key's public half at now (Unix seconds: the caller's, as an
+ * enclave has no clock), issued by issuer with issuer_key, or self-signed by subject_key
+ * when issuer is NULL. san: subject alternative names as kt_cert_san_check reads them
+ * (NULL or "": none). serial: 1..2^63-1. */
+kt_status kt_cert_make_at(const kt_cert *issuer, const kt_key *issuer_key, const kt_key *subject_key,
+                          const char *subject, const char *san, uint64_t serial, int64_t now, int days,
+                          bool is_ca, kt_cert **out);
+#define KT_CERT_SAN_MAX 1024 /* bytes of a san list */
+#define KT_CERT_SANS_MAX 32  /* names in it */
+/* A list of subject alternative names, comma-separated, no spaces: "DNS:name" (a host
+ * name, labels of [A-Za-z0-9-], "*." first allowed), "IP:a.b.c.d" or "IP:" an IPv6
+ * address in hex and colons; a name without a prefix is an IP address when it is one,
+ * else a DNS name. The reason names the entry and what is wrong with it. */
+kt_status kt_cert_san_check(const char *san);
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der);
 /* Issues a certificate for a CSR (whose own signature is checked first). */
 kt_status kt_cert_issue(const kt_cert *issuer, const kt_key *issuer_key, const uint8_t *csr_der,

@@ -8,6 +8,7 @@
 #include <kubetee/trusted.h>
 #include "aecs.pb-c.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,4 +190,32 @@ void kt_aecs_secret_free(kt_aecs_secret *s)
     kt_wipe(s->data, s->len);
     free(s->data);
     free(s);
+}
+
+kt_status kt_aecs_ta_use(kt_aecs_ta *ta, const char *op, const char *service, const char *name, uint64_t version,
+                         const uint8_t *in, size_t n, const uint8_t *aad, size_t aad_n, kt_buf *out, uint64_t *used,
+                         char alg[KT_AECS_ALG_MAX])
+{
+    static const char *const ops[] = {"Sign", "Encrypt", "Decrypt", "Wrap", "Unwrap"};
+    size_t i = 0;
+    while (i < 5 && op && strcmp(op, ops[i])) i++;
+    if (!ta || i == 5 || !service || !name || !out || (n && !in) || (aad_n && !aad))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: use takes Sign, Encrypt, Decrypt, Wrap or Unwrap, a secret "
+                                                "and out");
+    Kubetee__Aecs__V1__KeyOpRequest rq = KUBETEE__AECS__V1__KEY_OP_REQUEST__INIT;
+    rq.service = (char *)service;
+    rq.name = (char *)name;
+    rq.version = version;
+    rq.input.data = (uint8_t *)in, rq.input.len = n;
+    rq.aad.data = (uint8_t *)aad, rq.aad.len = aad_n;
+    ProtobufCMessage *res = NULL;
+    kt_status st = kt_aecs_ta_call(ta, op, &rq.base, &kubetee__aecs__v1__key_op_response__descriptor, &res);
+    if (st) return st;
+    Kubetee__Aecs__V1__KeyOpResponse *r = (Kubetee__Aecs__V1__KeyOpResponse *)res;
+    st = kt_buf_append(out, r->output.data, r->output.len);
+    if (used) *used = r->version;
+    if (alg) snprintf(alg, KT_AECS_ALG_MAX, "%s", r->algorithm);
+    if (r->output.len) kt_wipe(r->output.data, r->output.len); /* a decrypted or unwrapped key */
+    protobuf_c_message_free_unpacked(res, NULL);
+    return st;
 }

@@ -2,6 +2,7 @@
  * data}]`. Every refusal names the secret (its index and name), the key and the line. */
 #include "internal.h"
 
+#include <kubetee/aecs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static const struct {
     {"SECRET_TYPE_CERTIFICATE", KT_AECS_CERTIFICATE},
     {"SECRET_TYPE_SM2_KEY_PAIR", KT_AECS_SM2_KEY_PAIR},
     {"SECRET_TYPE_CONFIGURATIONS", KT_AECS_CONFIGURATIONS},
+    {"SECRET_TYPE_EC_P256_KEY_PAIR", KT_AECS_EC_P256_KEY_PAIR},
 };
 
 const char *kt_aecs_secret_type_name(kt_aecs_secret_type t)
@@ -35,12 +37,13 @@ const char *kt_aecs_binding_name(kt_aecs_binding b)
 static bool is_key_type(kt_aecs_secret_type t)
 {
     return t == KT_AECS_RSA_KEY_PAIR || t == KT_AECS_AES256_KEY || t == KT_AECS_SM2_KEY_PAIR ||
-           t == KT_AECS_CERTIFICATE;
+           t == KT_AECS_CERTIFICATE || t == KT_AECS_EC_P256_KEY_PAIR;
 }
 
 static bool has_public_part(kt_aecs_secret_type t)
 {
-    return t == KT_AECS_RSA_KEY_PAIR || t == KT_AECS_SM2_KEY_PAIR || t == KT_AECS_CERTIFICATE;
+    return t == KT_AECS_RSA_KEY_PAIR || t == KT_AECS_SM2_KEY_PAIR || t == KT_AECS_CERTIFICATE ||
+           t == KT_AECS_EC_P256_KEY_PAIR;
 }
 
 static bool takes_data(kt_aecs_secret_type t)
@@ -61,7 +64,7 @@ static kt_status parse_type(const kt_y *v, const char *where, kt_aecs_secret_typ
     return kt_fail(KT_ERR_MALFORMED,
                    "%s: type '%s' is not one of SECRET_TYPE_RSA_KEY_PAIR, SECRET_TYPE_AES256_KEY, "
                    "SECRET_TYPE_IMPORT_DATA, SECRET_TYPE_CERTIFICATE, SECRET_TYPE_SM2_KEY_PAIR, "
-                   "SECRET_TYPE_CONFIGURATIONS (line %zu)",
+                   "SECRET_TYPE_CONFIGURATIONS, SECRET_TYPE_EC_P256_KEY_PAIR (line %zu)",
                    where, af_esc(v->text, e, sizeof e), v->line);
 }
 
@@ -118,50 +121,78 @@ static kt_status subject_check(const kt_y *v, const char *where)
     return KT_OK;
 }
 
+/* A param whose value is one of a list: *out points at the list's word. */
+static kt_status param_word(const kt_y *v, const char *where, const char *key,
+                            const char *const *words, const char **out)
+{
+    for (size_t i = 0; words[i]; i++)
+        if (!strcmp(v->text, words[i])) {
+            *out = words[i];
+            return KT_OK;
+        }
+    char e[64];
+    return kt_fail(KT_ERR_MALFORMED, "%s: param %s '%s' is not %s or %s (line %zu)", where, key,
+                   af_esc(v->text, e, sizeof e), words[0], words[1], v->line);
+}
+
 static kt_status parse_param(const kt_y *key, const kt_y *v, const char *where,
-                             kt_aecs_secret_spec *s)
+                             kt_aecs_secret_spec *s, kt_aecs_config *cfg)
 {
     static const unsigned rsa_bits[] = {2048, 3072, 4096}, aes_bits[] = {256};
+    static const char *const pkcs[] = {"pkcs1", "pkcs8", NULL}, *const issuers[] = {"self-signed", "service-ca", NULL},
+                             *const paddings[] = {"pss", "pkcs1", NULL}, *const wraps[] = {"kwp", "gcm", NULL};
     const char *k = key->text;
     const char *tn = kt_aecs_secret_type_name(s->type);
     bool rsa = s->type == KT_AECS_RSA_KEY_PAIR, aes = s->type == KT_AECS_AES256_KEY,
-         cert = s->type == KT_AECS_CERTIFICATE;
+         cert = s->type == KT_AECS_CERTIFICATE, p256 = s->type == KT_AECS_EC_P256_KEY_PAIR;
     kt_status st = af_scalar(v, where, k);
     if (st) return st;
+    if (s->type == KT_AECS_CONFIGURATIONS) { /* the original's configurations: every param is one */
+        st = kt_aecs_config_add(cfg, k, strlen(k), v->text, strlen(v->text));
+        return st ? kt_fail_context(KT_ERR_MALFORMED, "%s (line %zu)", where, key->line) : KT_OK;
+    }
     if (!strcmp(k, "bit_length") && rsa)
         return param_number(v, where, k, 0, 0, rsa_bits, 3, &s->bit_length);
     if (!strcmp(k, "bit_length") && aes)
         return param_number(v, where, k, 0, 0, aes_bits, 1, &s->bit_length);
     if (!strcmp(k, "days") && cert) return param_number(v, where, k, 1, 3650, NULL, 0, &s->days);
-    if (!strcmp(k, "pkcs_type") && rsa) {
-        if (!strcmp(v->text, "pkcs1"))
-            s->pkcs = KT_AECS_PKCS1;
-        else if (!strcmp(v->text, "pkcs8"))
-            s->pkcs = KT_AECS_PKCS8;
-        else {
-            char e[64];
-            return kt_fail(KT_ERR_MALFORMED,
-                           "%s: param pkcs_type '%s' is not pkcs1 or pkcs8 (line %zu)", where,
-                           af_esc(v->text, e, sizeof e), v->line);
-        }
+    if (!strcmp(k, "pkcs_type") && (rsa || p256)) {
+        const char *w = NULL;
+        if ((st = param_word(v, where, k, pkcs, &w))) return st;
+        if (p256 && !strcmp(w, "pkcs1"))
+            return kt_fail(KT_ERR_MALFORMED, "%s: param pkcs_type: a P-256 key is pkcs8 (line %zu)",
+                           where, v->line);
+        s->pkcs = !strcmp(w, "pkcs1") ? KT_AECS_PKCS1 : KT_AECS_PKCS8;
         return KT_OK;
     }
     if (!strcmp(k, "subject") && cert) {
         if ((st = subject_check(v, where))) return st;
         return af_string(v, where, "param subject", s->subject, sizeof s->subject);
     }
+    if (!strcmp(k, "san") && cert) {
+        if ((st = kt_cert_san_check(v->text)))
+            return kt_fail_context(KT_ERR_MALFORMED, "%s: param san (line %zu)", where, v->line);
+        return af_string(v, where, "param san", s->san, sizeof s->san);
+    }
+    if (!strcmp(k, "issuer") && cert) return param_word(v, where, k, issuers, &s->issuer);
+    /* padding and wrap: whether the secret is never-export is checked once its policy is read */
+    if (!strcmp(k, "padding") && rsa) return param_word(v, where, k, paddings, &s->padding);
+    if (!strcmp(k, "wrap") && aes) return param_word(v, where, k, wraps, &s->wrap);
     char e[64];
-    if (!strcmp(k, "bit_length") || !strcmp(k, "pkcs_type") || !strcmp(k, "days") ||
-        !strcmp(k, "subject"))
-        return kt_fail(KT_ERR_MALFORMED, "%s: param %s does not apply to %s (line %zu)", where, k,
-                       tn, key->line);
+    static const char *const all[] = {"bit_length", "pkcs_type", "days",    "subject", "san",
+                                      "issuer",     "padding",   "wrap",    NULL};
+    for (size_t i = 0; all[i]; i++)
+        if (!strcmp(k, all[i]))
+            return kt_fail(KT_ERR_MALFORMED, "%s: param %s does not apply to %s (line %zu)", where,
+                           k, tn, key->line);
     return kt_fail(KT_ERR_MALFORMED,
-                   "%s: unknown param '%s' (params are bit_length, pkcs_type, days, subject) "
-                   "(line %zu)",
+                   "%s: unknown param '%s' (params are bit_length, pkcs_type, days, subject, san, "
+                   "issuer, padding, wrap) (line %zu)",
                    where, af_esc(k, e, sizeof e), key->line);
 }
 
-static kt_status parse_params(const kt_y *seq, const char *where, kt_aecs_secret_spec *s)
+static kt_status parse_params(const kt_y *seq, const char *where, kt_aecs_secret_spec *s,
+                              kt_aecs_config *cfg)
 {
     static const char *const keys[] = {"key", "value", NULL};
     if (seq->kind != KT_Y_SEQ)
@@ -187,7 +218,7 @@ static kt_status parse_params(const kt_y *seq, const char *where, kt_aecs_secret
                                af_esc(k->text, e, sizeof e), other->line, k->line);
             }
         }
-        if ((st = parse_param(k, v, where, s))) return st;
+        if ((st = parse_param(k, v, where, s, cfg))) return st;
     }
     return KT_OK;
 }
@@ -274,15 +305,36 @@ static kt_status parse_policy(const kt_y *pol, const char *where, kt_aecs_secret
     return KT_OK;
 }
 
-static kt_status parse_data(const kt_y *d, const char *where, kt_aecs_secret_spec *s)
+/* The pairs as the original's JSON, NUL-terminated (len counts only the JSON). */
+static kt_status config_data(const kt_aecs_config *cfg, kt_buf *data)
+{
+    kt_status st = kt_aecs_config_to_json(cfg, data);
+    if (!st) st = kt_buf_append(data, "", 1);
+    if (!st) data->len--;
+    return st;
+}
+
+static kt_status parse_data(const kt_y *d, const char *where, kt_aecs_secret_spec *s,
+                           kt_aecs_config *cfg)
 {
     const char *tn = kt_aecs_secret_type_name(s->type);
+    bool config = s->type == KT_AECS_CONFIGURATIONS;
     if (!takes_data(s->type)) {
         if (!d) return KT_OK;
         return kt_fail(KT_ERR_MALFORMED,
                        "%s: data is for SECRET_TYPE_IMPORT_DATA and SECRET_TYPE_CONFIGURATIONS; "
                        "AECS generates a %s itself (line %zu)",
                        where, tn, d->line);
+    }
+    if (config && d && cfg->count)
+        return kt_fail(KT_ERR_MALFORMED,
+                       "%s: configurations come from params or from data, not both (line %zu)", where,
+                       d->line);
+    if (config && !d) {
+        if (!cfg->count)
+            return kt_fail(KT_ERR_MALFORMED,
+                           "%s: %s needs its key-value pairs, as params or as data", where, tn);
+        return config_data(cfg, &s->data);
     }
     if (!d) return kt_fail(KT_ERR_MALFORMED, "%s: %s needs data", where, tn);
     kt_status st = af_scalar(d, where, "data");
@@ -292,11 +344,30 @@ static kt_status parse_data(const kt_y *d, const char *where, kt_aecs_secret_spe
     if (n > KT_AECS_DATA_MAX)
         return kt_fail(KT_ERR_TOO_LARGE, "%s: data is %zu bytes, at most %d (line %zu)", where, n,
                        KT_AECS_DATA_MAX, d->line);
+    if (config) { /* the original's JSON or key=value lines, kept as the original's JSON */
+        if ((st = kt_aecs_config_parse((const uint8_t *)d->text, n, cfg)))
+            return kt_fail_context(KT_ERR_MALFORMED, "%s: data (line %zu)", where, d->line);
+        return config_data(cfg, &s->data);
+    }
     /* NUL-terminated for readers that want text; len counts only the data */
     if ((st = kt_buf_append(&s->data, d->text, n + 1))) return st;
     s->data.len = n;
     return KT_OK;
 }
+
+/* padding and wrap choose how a never-export key is used: elsewhere they would mislead */
+static kt_status use_params_check(const kt_aecs_secret_spec *s, const char *where)
+{
+    if ((s->padding || s->wrap) && s->binding != KT_AECS_NEVER_EXPORT)
+        return kt_fail(KT_ERR_MALFORMED,
+                       "%s: param %s is for never-export keys (policy.type: never-export), which "
+                       "AECS uses in place",
+                       where, s->padding ? "padding" : "wrap");
+    return KT_OK;
+}
+
+static kt_status parse_rest(const kt_y *item, const kt_y *spec, const char *where,
+                            kt_aecs_secret_spec *s, kt_aecs_config *cfg, kt_buf *notes);
 
 static kt_status parse_secret(const kt_y *item, size_t idx, kt_aecs_secret_spec *s, kt_buf *notes)
 {
@@ -346,9 +417,22 @@ static kt_status parse_secret(const kt_y *item, size_t idx, kt_aecs_secret_spec 
         s->bit_length = 256;
     } else if (s->type == KT_AECS_CERTIFICATE) {
         s->days = 365;
+        s->issuer = "self-signed";
+    } else if (s->type == KT_AECS_EC_P256_KEY_PAIR) {
+        s->pkcs = KT_AECS_PKCS8;
     }
     const kt_y *params = kt_yaml_get(spec, "params");
-    if (params && (st = parse_params(params, where, s))) return st;
+    kt_aecs_config cfg = {0};
+    st = params ? parse_params(params, where, s, &cfg) : KT_OK;
+    if (!st) st = parse_rest(item, spec, where, s, &cfg, notes);
+    kt_aecs_config_free(&cfg);
+    return st;
+}
+
+static kt_status parse_rest(const kt_y *item, const kt_y *spec, const char *where,
+                            kt_aecs_secret_spec *s, kt_aecs_config *cfg, kt_buf *notes)
+{
+    kt_status st;
     const kt_y *pol = kt_yaml_get(spec, "policy");
     if (!pol)
         return kt_fail(KT_ERR_MALFORMED,
@@ -356,7 +440,12 @@ static kt_status parse_secret(const kt_y *item, size_t idx, kt_aecs_secret_spec 
                        "(policy.enclaveMatchAnyRules), or that none may (policy.type: unbound)",
                        where);
     if ((st = parse_policy(pol, where, s, notes))) return st;
-    return parse_data(kt_yaml_get(item, "data"), where, s);
+    if (s->binding == KT_AECS_NEVER_EXPORT && s->type == KT_AECS_RSA_KEY_PAIR && !s->padding)
+        s->padding = "pss";
+    if (s->binding == KT_AECS_NEVER_EXPORT && s->type == KT_AECS_AES256_KEY && !s->wrap)
+        s->wrap = "kwp";
+    if ((st = use_params_check(s, where))) return st;
+    return parse_data(kt_yaml_get(item, "data"), where, s, cfg);
 }
 
 static kt_status check_envelope(const kt_y *doc)

@@ -20,6 +20,9 @@ kt_status kt_ossl_fail(const char *what);
 /* Wraps an EVP_PKEY (taking ownership) after deciding its kt_key_type. */
 kt_status kt_key_wrap(EVP_PKEY *pkey, kt_key **out);
 
+/* kt_cert_san_check, writing the list in OpenSSL's extension form into out (san.c). */
+kt_status kt_cert_san_normalize(const char *san, char *out, size_t cap);
+
 /* Frees aead.c's fetched cipher (an enclave's FINI: the image is unloaded next). */
 void kt_aead_release(void);
 

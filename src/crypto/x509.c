@@ -117,19 +117,34 @@ kt_status kt_cert_self_signed_at(const kt_key *key, const char *subject, int64_t
                                  bool is_ca, kt_cert **out)
 {
     if (!key || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "self-signed: NULL argument");
-    X509_NAME *name;
-    kt_status st = parse_subject(subject, &name);
-    if (st) return st;
-    X509 *cert = X509_new();
     uint64_t serial;
-    int ok = cert && X509_set_subject_name(cert, name) && X509_set_pubkey(cert, key->pkey) &&
-             kt_random(&serial, sizeof serial) == KT_OK;
+    kt_status st = kt_random(&serial, sizeof serial);
+    if (st) return st;
+    return kt_cert_make_at(NULL, NULL, key, subject, NULL, (serial >> 1) | 1, now, days, is_ca, out);
+}
+
+kt_status kt_cert_make_at(const kt_cert *issuer, const kt_key *issuer_key, const kt_key *subject_key,
+                          const char *subject, const char *san, uint64_t serial, int64_t now, int days,
+                          bool is_ca, kt_cert **out)
+{
+    if (!subject_key || !out || (issuer && !issuer_key))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate: NULL argument");
+    if (serial == 0 || serial >> 63) return kt_fail(KT_ERR_INVALID_ARGUMENT, "certificate serial out of range");
+    char sans[KT_CERT_SAN_MAX + KT_CERT_SANS_MAX * 4 + 1];
+    X509_NAME *name;
+    kt_status st = kt_cert_san_normalize(san, sans, sizeof sans);
+    if (st) return st;
+    if ((st = parse_subject(subject, &name))) return st;
+    X509 *cert = X509_new();
+    X509 *by = issuer ? issuer->x509 : cert;
+    int ok = cert && X509_set_subject_name(cert, name) && X509_set_pubkey(cert, subject_key->pkey) &&
+             (!sans[0] || add_ext(cert, by, NID_subject_alt_name, sans));
     X509_NAME_free(name);
     if (!ok) {
         X509_free(cert);
-        return kt_ossl_fail("self-signed certificate");
+        return kt_ossl_fail("certificate");
     }
-    return finish(cert, cert, key->pkey, serial >> 1, now, days, is_ca, NULL, out);
+    return finish(cert, by, issuer ? issuer_key->pkey : subject_key->pkey, serial, now, days, is_ca, NULL, out);
 }
 
 kt_status kt_csr_new(const kt_key *key, const char *subject, kt_buf *der)

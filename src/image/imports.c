@@ -97,7 +97,11 @@ static const char *const names[] = {
     /* libcrypto: AECS's secret material (RSA key pairs in PKCS#1 PEM) */
     "PEM_write_bio_PrivateKey_traditional",
     /* libcrypto: TAs decrypting with the RSA keys AECS gives them (samples/aecs-ta) */
-    "EVP_PKEY_decrypt_init_ex", "EVP_PKEY_decrypt"};
+    "EVP_PKEY_decrypt_init_ex", "EVP_PKEY_decrypt",
+    /* libcrypto: AECS's never-export RSA keys used in place (PSS or PKCS#1 v1.5 signing,
+     * OAEP encryption and decryption; EVP_PKEY_decrypt above) */
+    "EVP_PKEY_CTX_set_rsa_mgf1_md", "EVP_PKEY_CTX_set_rsa_oaep_md", "EVP_PKEY_CTX_set_rsa_pss_saltlen",
+    "EVP_PKEY_decrypt_init", "EVP_PKEY_encrypt", "EVP_PKEY_encrypt_init", "EVP_PKEY_get_size"};
 
 bool kt_import_allowed(const char *name)
 {

@@ -20,6 +20,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import prom  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
@@ -29,6 +31,13 @@ WORK = tempfile.mkdtemp(prefix="kt-aecs-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
 failures, checks = [], 0
+
+
+def pem_chain(b64):
+    """Every certificate of a base64 PEM answer, in order."""
+    text = base64.b64decode(b64).decode()
+    end = "-----END CERTIFICATE-----"
+    return [x509.load_pem_x509_certificate((p + end).encode()) for p in text.split(end) if "BEGIN" in p]
 
 
 def check(cond, what):
@@ -277,6 +286,84 @@ secrets:
           f"the file's spec kept: {fr}")
     for name in ("file-rsa", "file-conf"):
         tool(AECSADMIN, "delsecret", ADMIN, "--service", "svca", "--name", name)
+
+    # the kinds beyond the original, from a file: a P-256 pair, a certificate from the
+    # service's CA with SANs, configurations as the original's params, a never-export key
+    with open(secrets, "w") as f:
+        f.write(f"""apiVersion: v1
+kind: SecretPolicy
+secrets:
+- spec:
+    name: p256
+    type: SECRET_TYPE_EC_P256_KEY_PAIR
+    service: svca
+    share: public
+    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrs}}}]}}
+- spec:
+    name: tls
+    type: SECRET_TYPE_CERTIFICATE
+    service: svca
+    share: public
+    params:
+    - {{key: subject, value: "CN=api.svca.example"}}
+    - {{key: san, value: "api.svca.example,IP:10.0.0.9"}}
+    - {{key: issuer, value: service-ca}}
+    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrs}}}]}}
+- spec:
+    name: settings
+    type: SECRET_TYPE_CONFIGURATIONS
+    service: svca
+    params:
+    - {{key: db.url, value: "postgres://db/x"}}
+    - {{key: LOG_LEVEL, value: info}}
+    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrs}}}]}}
+- spec:
+    name: kek
+    type: SECRET_TYPE_AES256_KEY
+    service: svca
+    params: [{{key: wrap, value: kwp}}]
+    policy:
+      type: never-export
+      enclaveMatchAnyRules: [{{mrsigner: {mrs}}}]
+""")
+    rc, out, text = tool(SERVICEADMIN, "create", SVC_A, "--file", secrets)
+    check(rc == 0 and text.count('"service":"svca"') == 4, f"create --file (P-256, CA certificate, configurations, never-export): {text}")
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "p256")
+    p256 = serialization.load_pem_public_key(base64.b64decode(out["publicPem"])) if rc == 0 else None
+    check(isinstance(p256, ec.EllipticCurvePublicKey) and p256.curve.name == "secp256r1", f"getpub of a P-256 pair: {text}")
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "tls")
+    chain = pem_chain(out["publicPem"]) if rc == 0 else []
+    check(len(chain) == 2, f"getpub of a CA-issued certificate gives the chain: {text}")
+    if len(chain) == 2:
+        leaf, ca = chain
+        ca.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(leaf.signature_hash_algorithm))
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        check(sans.get_values_for_type(x509.DNSName) == ["api.svca.example"] and
+              [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == ["10.0.0.9"], f"the SANs: {sans}")
+        check(ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca, "the service CA is a CA")
+        check("svca service CA" in ca.subject.rfc4514_string(), f"the CA is the service's: {ca.subject}")
+    # renewed with the same key: the same public key, a new certificate from the same CA
+    rc, out, text = tool(SERVICEADMIN, "update", SVC_A, "--service", "svca", "--name", "tls", "--keep-key")
+    check(rc == 0 and out["version"] == "2", f"renew: {text}")
+    rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "tls")
+    renewed = pem_chain(out["publicPem"]) if rc == 0 else []
+    check(len(renewed) == 2 and len(chain) == 2 and renewed[0].serial_number != chain[0].serial_number and
+          renewed[0].public_key().public_numbers() == chain[0].public_key().public_numbers() and
+          renewed[1] == chain[1], "the renewed certificate keeps its key and its CA")
+    for name, why in (("settings", "not the admin"), ("kek", "not the admin")):
+        rc, _, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", name)
+        check(rc == 1 and why in text, f"getpub of {name} by a stranger: {text}")
+    rc, _, text = tool(SERVICEADMIN, "getpub", SVC_A, "--service", "svca", "--name", "settings")
+    check(rc == 1 and "no public part" in text, f"getpub of configurations by its admin: {text}")
+    with open(secrets, "w") as f:
+        f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n- spec:\n    name: x\n"
+                "    type: SECRET_TYPE_CERTIFICATE\n    service: svca\n    params:\n"
+                "    - {key: san, value: \"a.example,@evil\"}\n"
+                f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrs}}}]}}\n")
+    rc, _, text = tool(SERVICEADMIN, "create", SVC_A, "--file", secrets)
+    check(rc != 0 and "san name 2 '@evil' is not a host name" in text, f"a bad san in a file: {text}")
+    for name in ("p256", "tls", "settings", "kek"):
+        tool(AECSADMIN, "delsecret", ADMIN, "--service", "svca", "--name", name)
     kubeconfig = os.path.join(WORK, "kubeconfig.yaml")
     os.chmod(ADMIN, 0o600)
     with open(kubeconfig, "w") as f:
@@ -317,8 +404,8 @@ secrets:
     # metrics, grouped as Prometheus reads them
     code, text = http("/metrics")
     m = prom.parse(text)
-    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "CreateSecret"), ("outcome", "ok")}))) == 8,
-          "creates counted")
+    check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "CreateSecret"), ("outcome", "ok")}))) == 12,
+          "creates counted (8, then the 4 kinds beyond the original)")
     check(m.get(("kubetee_aecs_requests_total", frozenset({("op", "UpdateSecret"), ("outcome", "denied")}))) >= 2,
           "denied updates counted")
     check(m.get(("kubetee_aecs_state", frozenset({("state", "ready")}))) == 1, "state gauge")

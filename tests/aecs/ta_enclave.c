@@ -80,3 +80,16 @@ static kt_status Close(const Tatest__Empty *rq, Tatest__Empty *rs)
     return st;
 }
 KT_TRUSTED_FUNCTION(Close, "Close", Tatest__Empty, tatest__empty, Tatest__Empty, tatest__empty)
+
+static kt_status Use(const Tatest__UseRequest *rq, Tatest__UseResult *rs)
+{
+    kt_buf out = {0};
+    char alg[KT_AECS_ALG_MAX];
+    kt_status st = kt_aecs_ta_use(ta, rq->op, rq->service, rq->name, rq->version, rq->input.data, rq->input.len,
+                                  rq->aad.data, rq->aad.len, &out, &rs->version, alg);
+    if (!st) st = kt_call_bytes(&rs->output, out.data, out.len);
+    if (!st) rs->algorithm = kt_call_strdup(alg);
+    kt_buf_free(&out);
+    return st;
+}
+KT_TRUSTED_FUNCTION(Use, "Use", Tatest__UseRequest, tatest__use_request, Tatest__UseResult, tatest__use_result)

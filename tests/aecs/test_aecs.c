@@ -515,6 +515,312 @@ static void test_replayed_request_does_not_run_twice(void **state)
     kt_session_free(s2);
 }
 
+
+/* ---- the kinds beyond the original: P-256, certificates and the service CA,
+ * configurations, never-export keys ---- */
+enum {
+    P256 = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_EC_P256_KEY_PAIR,
+    CERT = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CERTIFICATE,
+    CONF = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CONFIGURATIONS,
+    RSA = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_RSA_KEY_PAIR,
+};
+
+/* params: key, value, ..., NULL */
+static kt_status create_full(const kt_key *k, const char *service, const char *name, int type, const char *share,
+                             bool never_export, const char *const *params, const char *data)
+{
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(Param) ps[16], *pp[16];
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    uint8_t mrs[32] = {1};
+    rule.mrsigner.data = mrs, rule.mrsigner.len = 32;
+    spec.service = (char *)service, spec.name = (char *)name, spec.type = (Kubetee__Aecs__V1__SecretType)type;
+    spec.share = (char *)share, spec.never_export = never_export, spec.policy = rules, spec.n_policy = 1;
+    for (size_t i = 0; params && params[2 * i]; i++) {
+        kubetee__aecs__v1__param__init(&ps[i]);
+        ps[i].key = (char *)params[2 * i], ps[i].value = (char *)params[2 * i + 1];
+        pp[i] = &ps[i];
+        spec.n_params = i + 1;
+    }
+    spec.params = pp;
+    rq.spec = &spec;
+    if (data) rq.data.data = (uint8_t *)data, rq.data.len = strlen(data);
+    return op(k, "CreateSecret", &rq.base, D(secret_info));
+}
+
+/* getpub: the public PEM (checked against AECS's signature over the nonce) into pem */
+static kt_status getpub_as(const kt_key *k, const char *service, const char *name, uint64_t version, kt_buf *pem)
+{
+    kt_session *s = connect_as(k);
+    A(GetPublicRequest) rq = KUBETEE__AECS__V1__GET_PUBLIC_REQUEST__INIT;
+    uint8_t nonce[32];
+    kt_random(nonce, sizeof nonce);
+    rq.service = (char *)service, rq.name = (char *)name, rq.version = version;
+    rq.nonce.data = nonce, rq.nonce.len = sizeof nonce;
+    ProtobufCMessage *res = NULL;
+    kt_status st = call(s, "GetPublic", &rq.base, D(get_public_response), &res);
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", kt_last_error());
+    if (!st) {
+        A(GetPublicResponse) *r = (A(GetPublicResponse) *)res;
+        A(StatusRequest) srq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+        ProtobufCMessage *sres = NULL;
+        assert_int_equal(call(s, "Status", &srq.base, D(status_response), &sres), KT_OK);
+        kt_key *id = NULL;
+        assert_int_equal(kt_key_from_public_raw(KT_KEY_P256, ((A(StatusResponse) *)sres)->identity_public.data, 64, &id), KT_OK);
+        kt_buf m = {0};
+        uint8_t ver[8];
+        kt_put_le64(ver, r->version);
+        kt_buf_append(&m, "kubetee.aecs.getpub.v1", 22);
+        kt_buf_append(&m, nonce, sizeof nonce);
+        kt_buf_append(&m, ver, 8);
+        kt_buf_append(&m, r->public_pem.data, r->public_pem.len);
+        assert_int_equal(kt_verify(id, m.data, m.len, r->signature.data, r->signature.len), KT_OK);
+        kt_buf_append(pem, r->public_pem.data, r->public_pem.len);
+        kt_buf_append(pem, "", 1); /* NUL-terminated, not counted */
+        pem->len--;
+        kt_buf_free(&m);
+        kt_key_free(id);
+        protobuf_c_message_free_unpacked(sres, NULL);
+        protobuf_c_message_free_unpacked(res, NULL);
+    }
+    kt_session_free(s);
+    if (st) kt_fail(st, "%s", reason);
+    return st;
+}
+
+/* The n-th certificate (0-based) of a PEM chain. */
+static kt_cert *nth_cert(const kt_buf *pem, int n)
+{
+    const char *p = (const char *)pem->data, *end = p + pem->len;
+    for (int i = 0; i < n && p; i++) {
+        p = memmem(p + 1, (size_t)(end - p - 1), "-----BEGIN CERTIFICATE-----", 27);
+    }
+    kt_cert *c = NULL;
+    if (p && kt_cert_from_pem(p, (size_t)(end - p), &c)) c = NULL;
+    return c;
+}
+
+static size_t count_of(const kt_buf *b, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = (const char *)b->data; (p = memmem(p, b->len - (size_t)(p - (const char *)b->data), needle,
+                                                           strlen(needle)));
+         p++)
+        n++;
+    return n;
+}
+
+static void same_public_key(const kt_cert *a, const kt_cert *b, bool want_same)
+{
+    kt_key *ka = NULL, *kb = NULL;
+    uint8_t ra[64], rb[64];
+    size_t n;
+    assert_int_equal(kt_cert_public_key(a, &ka), KT_OK);
+    assert_int_equal(kt_cert_public_key(b, &kb), KT_OK);
+    assert_int_equal(kt_key_public_raw(ka, ra, 64, &n), KT_OK);
+    assert_int_equal(kt_key_public_raw(kb, rb, 64, &n), KT_OK);
+    assert_int_equal(memcmp(ra, rb, 64) == 0, want_same);
+    kt_key_free(ka);
+    kt_key_free(kb);
+}
+
+static void test_p256_pairs(void **state)
+{
+    (void)state;
+    assert_int_equal(register_as(admin, "pki", svc_a), KT_OK);
+    assert_int_equal(create_full(svc_a, "pki", "sig", P256, "public", false, NULL, NULL), KT_OK);
+    /* share public: anyone gets the public key, signed by AECS over its nonce; never the private one */
+    kt_buf pem = {0};
+    assert_int_equal(getpub_as(stranger, "pki", "sig", 0, &pem), KT_OK);
+    assert_non_null(strstr((const char *)pem.data, "-----BEGIN PUBLIC KEY-----"));
+    assert_null(strstr((const char *)pem.data, "PRIVATE"));
+    kt_key *k = NULL;
+    assert_int_equal(kt_key_from_pem((const char *)pem.data, pem.len, &k), KT_OK);
+    assert_int_equal(kt_key_type_of(k), KT_KEY_P256);
+    assert_false(kt_key_has_private(k));
+    kt_key_free(k);
+    kt_buf_free(&pem);
+    /* a P-256 key is made by AECS, PKCS#8 only */
+    const char *pk1[] = {"pkcs_type", "pkcs1", NULL};
+    assert_refused(create_full(svc_a, "pki", "sig2", P256, "", false, pk1, NULL), KT_ERR_INVALID_ARGUMENT, "PKCS#8");
+    assert_refused(create_full(svc_a, "pki", "sig2", P256, "", false, NULL, "k"), KT_ERR_INVALID_ARGUMENT,
+                   "made by AECS, not given");
+    assert_int_equal(destroy_as(svc_a, "pki", "sig"), KT_OK);
+}
+
+static void test_certificates_and_the_service_ca(void **state)
+{
+    (void)state;
+    const char *by_ca[] = {"subject", "CN=api.example,O=Example", "san", "api.example,IP:10.0.0.7", "issuer",
+                           "service-ca", "days", "30", NULL};
+    assert_int_equal(create_full(svc_a, "pki", "tls", CERT, "public", false, by_ca, NULL), KT_OK);
+    kt_buf v1 = {0}, v2 = {0}, v3 = {0}, other = {0};
+    assert_int_equal(getpub_as(stranger, "pki", "tls", 0, &v1), KT_OK);
+    /* the chain: the leaf, then the service's CA; never the key */
+    assert_int_equal(count_of(&v1, "-----BEGIN CERTIFICATE-----"), 2);
+    assert_null(strstr((const char *)v1.data, "PRIVATE"));
+    kt_cert *leaf1 = nth_cert(&v1, 0), *ca = nth_cert(&v1, 1);
+    assert_non_null(leaf1);
+    assert_non_null(ca);
+    assert_int_equal(kt_cert_check_issued_by(leaf1, ca), KT_OK);
+    assert_int_equal(kt_cert_check_issued_by(ca, ca), KT_OK);
+    char name[256];
+    assert_int_equal(kt_cert_issuer(leaf1, name, sizeof name), KT_OK);
+    assert_non_null(strstr(name, "pki service CA"));
+    assert_int_equal(kt_cert_subject(leaf1, name, sizeof name), KT_OK);
+    assert_non_null(strstr(name, "api.example"));
+    /* renewed with the same key: a new certificate, the same key, the same CA */
+    A(UpdateSecretRequest) u = KUBETEE__AECS__V1__UPDATE_SECRET_REQUEST__INIT;
+    u.service = "pki", u.name = "tls", u.keep_key = true;
+    assert_int_equal(op(svc_a, "UpdateSecret", &u.base, D(secret_info)), KT_OK);
+    assert_int_equal(getpub_as(stranger, "pki", "tls", 2, &v2), KT_OK);
+    kt_cert *leaf2 = nth_cert(&v2, 0), *ca2 = nth_cert(&v2, 1);
+    assert_int_equal(kt_cert_check_issued_by(leaf2, ca), KT_OK);
+    same_public_key(leaf1, leaf2, true);
+    same_public_key(ca, ca2, true);
+    assert_true(v1.len != v2.len || memcmp(v1.data, v2.data, v1.len)); /* a new certificate */
+    /* renewed with a new key: still the service's CA */
+    u.keep_key = false;
+    assert_int_equal(op(svc_a, "UpdateSecret", &u.base, D(secret_info)), KT_OK);
+    assert_int_equal(getpub_as(stranger, "pki", "tls", 0, &v3), KT_OK);
+    kt_cert *leaf3 = nth_cert(&v3, 0);
+    assert_int_equal(kt_cert_check_issued_by(leaf3, ca), KT_OK);
+    same_public_key(leaf1, leaf3, false);
+    /* the version before is still read */
+    kt_buf again = {0};
+    assert_int_equal(getpub_as(svc_a, "pki", "tls", 1, &again), KT_OK);
+    assert_int_equal(again.len, v1.len);
+    kt_buf_free(&again);
+    /* keep_key is for certificates only, and takes no data */
+    assert_int_equal(create_as(svc_a, "pki", "aes", AES, false, NULL), KT_OK);
+    u.name = "aes", u.keep_key = true;
+    assert_refused(op(svc_a, "UpdateSecret", &u.base, D(secret_info)), KT_ERR_INVALID_ARGUMENT, "renews certificates");
+    assert_int_equal(destroy_as(svc_a, "pki", "aes"), KT_OK);
+    /* self-signed: one certificate, its own issuer */
+    const char *self[] = {"san", "self.example", NULL};
+    assert_int_equal(create_full(svc_a, "pki", "self", CERT, "public", false, self, NULL), KT_OK);
+    kt_buf sp = {0};
+    assert_int_equal(getpub_as(stranger, "pki", "self", 0, &sp), KT_OK);
+    assert_int_equal(count_of(&sp, "-----BEGIN CERTIFICATE-----"), 1);
+    kt_cert *sc = nth_cert(&sp, 0);
+    char sub[256], iss[256];
+    assert_int_equal(kt_cert_subject(sc, sub, sizeof sub), KT_OK);
+    assert_int_equal(kt_cert_issuer(sc, iss, sizeof iss), KT_OK);
+    assert_string_equal(sub, iss);
+    assert_string_equal(sub, "CN = self");
+    assert_int_not_equal(kt_cert_check_issued_by(sc, ca), KT_OK);
+    kt_cert_free(sc);
+    kt_buf_free(&sp);
+    /* bad names and issuers are refused, naming what is wrong */
+    const char *bad_san[] = {"san", "ok.example,dirName:evil", "issuer", "service-ca", NULL};
+    assert_refused(create_full(svc_a, "pki", "bad", CERT, "", false, bad_san, NULL), KT_ERR_INVALID_ARGUMENT,
+                   "san name 2 'dirName:evil' is not a host name");
+    const char *bad_issuer[] = {"issuer", "pki2", NULL};
+    assert_refused(create_full(svc_a, "pki", "bad", CERT, "", false, bad_issuer, NULL), KT_ERR_INVALID_ARGUMENT,
+                   "issuer must be self-signed or service-ca");
+
+    /* another service's CA-issued certificate: its own CA, which the first one's does not chain to */
+    assert_int_equal(register_as(admin, "pki2", svc_b), KT_OK);
+    assert_int_equal(create_full(svc_b, "pki2", "tls", CERT, "public", false, by_ca, NULL), KT_OK);
+    assert_int_equal(getpub_as(stranger, "pki2", "tls", 0, &other), KT_OK);
+    kt_cert *oleaf = nth_cert(&other, 0), *oca = nth_cert(&other, 1);
+    assert_int_equal(kt_cert_check_issued_by(oleaf, oca), KT_OK);
+    assert_int_not_equal(kt_cert_check_issued_by(oleaf, ca), KT_OK);
+    assert_int_not_equal(kt_cert_check_issued_by(leaf1, oca), KT_OK);
+    same_public_key(ca, oca, false);
+    /* the host hands service pki's CA object to pki2: it does not open, nothing is issued by it */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "ca/pki2");
+    grab("ca/pki", &tamper.value, &tamper.version);
+    assert_refused(create_full(svc_b, "pki2", "tls2", CERT, "", false, by_ca, NULL), KT_ERR_VERIFY, "ca/pki2");
+    tamper_off();
+    /* nor can pki2's admin renew pki's certificate */
+    u.service = "pki", u.name = "tls", u.keep_key = true;
+    assert_refused(op(svc_b, "UpdateSecret", &u.base, D(secret_info)), KT_ERR_DENIED, "not the admin of service pki");
+    kt_cert *all[] = {leaf1, ca, leaf2, ca2, leaf3, oleaf, oca};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) kt_cert_free(all[i]);
+    kt_buf_free(&v1), kt_buf_free(&v2), kt_buf_free(&v3), kt_buf_free(&other);
+    /* a service unregistered loses its CA: a new service of that name gets another */
+    assert_int_equal(destroy_as(svc_b, "pki2", "tls"), KT_OK);
+    A(UnregisterServiceRequest) ur = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    ur.name = "pki2";
+    assert_int_equal(op(admin, "UnregisterService", &ur.base, D(done)), KT_OK);
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(store, "ca/pki2", &o), KT_ERR_NOT_FOUND);
+    assert_int_equal(destroy_as(svc_a, "pki", "tls"), KT_OK);
+    assert_int_equal(destroy_as(svc_a, "pki", "self"), KT_OK);
+}
+
+static void test_configurations(void **state)
+{
+    (void)state;
+    const char *pairs[] = {"db.url", "postgres://db/x", "LOG_LEVEL", "debug", NULL};
+    assert_int_equal(create_full(svc_a, "pki", "conf", CONF, "", false, pairs, NULL), KT_OK);
+    /* the original's JSON as data, and key=value lines */
+    assert_int_equal(create_full(svc_a, "pki", "conf2", CONF, "", false, NULL,
+                                 "{\"items\":[{\"key\":\"a\",\"value\":\"line1\\nline2\"}]}"), KT_OK);
+    assert_int_equal(create_full(svc_a, "pki", "conf3", CONF, "", false, NULL, "# comment\nx=1\ny=two words\n"), KT_OK);
+    /* getpub never shows a configuration: not to its admin, not to anyone */
+    kt_buf pem = {0};
+    assert_refused(getpub_as(svc_a, "pki", "conf", 0, &pem), KT_ERR_INVALID_ARGUMENT, "no public part");
+    assert_refused(getpub_as(stranger, "pki", "conf", 0, &pem), KT_ERR_DENIED, "not the admin");
+    assert_int_equal(pem.len, 0);
+    /* and it cannot be made public */
+    assert_refused(create_full(svc_a, "pki", "conf4", CONF, "public", false, pairs, NULL), KT_ERR_INVALID_ARGUMENT,
+                   "has no public part");
+    /* bad pairs are refused, naming them */
+    assert_refused(create_full(svc_a, "pki", "conf4", CONF, "", false, NULL, "a=1\na=2\n"), KT_ERR_EXISTS,
+                   "configuration key a is given twice");
+    assert_refused(create_full(svc_a, "pki", "conf4", CONF, "", false, NULL, "{\"items\":[{\"key\":\"a\"}],\"x\":1}"),
+                   KT_ERR_MALFORMED, "unknown key 'x'");
+    assert_refused(create_full(svc_a, "pki", "conf4", CONF, "", false, pairs, "a=1"), KT_ERR_INVALID_ARGUMENT,
+                   "not from both");
+    assert_refused(create_full(svc_a, "pki", "conf4", CONF, "", false, NULL, "k=\x01"), KT_ERR_INVALID_ARGUMENT,
+                   "control byte 0x01");
+    for (const char *const *n = (const char *const[]){"conf", "conf2", "conf3", NULL}; *n; n++)
+        assert_int_equal(destroy_as(svc_a, "pki", *n), KT_OK);
+}
+
+/* Never-export keys: made in AECS, used in place by admitted TAs only (the TA's side runs
+ * in tests/aecs/test_aecs_ta.c); here every key caller is refused, and the specs that make
+ * no sense. */
+static void test_never_export_keys(void **state)
+{
+    (void)state;
+    const char *gcm[] = {"wrap", "gcm", NULL}, *pss[] = {"padding", "pkcs1", NULL};
+    assert_int_equal(create_full(svc_a, "pki", "kek", AES, "", true, gcm, NULL), KT_OK);
+    assert_int_equal(create_full(svc_a, "pki", "signer", P256, "public", true, NULL, NULL), KT_OK);
+    assert_int_equal(create_full(svc_a, "pki", "rsa", RSA, "", true, pss, NULL), KT_OK);
+    /* no key caller uses or reads it: not its service admin, not another, not a stranger */
+    A(KeyOpRequest) k = KUBETEE__AECS__V1__KEY_OP_REQUEST__INIT;
+    k.service = "pki", k.name = "signer", k.input.data = (uint8_t *)"msg", k.input.len = 3;
+    static const char *const ops[] = {"Sign", "Encrypt", "Decrypt", "Wrap", "Unwrap"};
+    const kt_key *who[] = {svc_a, svc_b, stranger, admin};
+    for (size_t o = 0; o < 5; o++)
+        for (size_t w = 0; w < 4; w++)
+            assert_refused(op(who[w], ops[o], &k.base, D(key_op_response)), KT_ERR_DENIED, "proven by its quote");
+    A(GetSecretRequest) g = KUBETEE__AECS__V1__GET_SECRET_REQUEST__INIT;
+    g.service = "pki", g.name = "kek";
+    assert_refused(op(svc_a, "GetSecret", &g.base, D(get_secret_response)), KT_ERR_DENIED, "proven by its quote");
+    /* its public part is still public */
+    kt_buf pem = {0};
+    assert_int_equal(getpub_as(stranger, "pki", "signer", 0, &pem), KT_OK);
+    assert_non_null(strstr((const char *)pem.data, "BEGIN PUBLIC KEY"));
+    kt_buf_free(&pem);
+    /* specs that make no sense are refused */
+    assert_refused(create_full(svc_a, "pki", "nx", DATA, "", true, NULL, "x"), KT_ERR_INVALID_ARGUMENT,
+                   "never-export is for keys");
+    assert_refused(create_full(svc_a, "pki", "nx", RSA, "", false, pss, NULL), KT_ERR_INVALID_ARGUMENT,
+                   "padding is for never-export RSA keys");
+    const char *ecb[] = {"wrap", "ecb", NULL};
+    assert_refused(create_full(svc_a, "pki", "nx", AES, "", true, ecb, NULL), KT_ERR_INVALID_ARGUMENT,
+                   "wrap must be kwp or gcm");
+    for (const char *const *n = (const char *const[]){"kek", "signer", "rsa", NULL}; *n; n++)
+        assert_int_equal(destroy_as(svc_a, "pki", *n), KT_OK);
+}
+
 static void test_quota(void **state)
 {
     (void)state;
@@ -670,6 +976,10 @@ int main(void)
         cmocka_unit_test(test_readonly_and_versions),
         cmocka_unit_test(test_host_swaps_forges_replays),
         cmocka_unit_test(test_replayed_request_does_not_run_twice),
+        cmocka_unit_test(test_p256_pairs),
+        cmocka_unit_test(test_certificates_and_the_service_ca),
+        cmocka_unit_test(test_configurations),
+        cmocka_unit_test(test_never_export_keys),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_damage_found_at_start),

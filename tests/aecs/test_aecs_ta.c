@@ -661,6 +661,140 @@ static void prod_id_without_check_refused(void **state)
     assert_non_null(strstr(last_audit("CreateSecret"), "\"target\":\"pay/prod99\""));
 }
 
+/* ---- never-export keys, used in place by admitted TAs ---- */
+/* A never-export key of service pay, admitting only the TA's MRENCLAVE. */
+static kt_status create_never_export(const char *name, int type, const char *pk, const char *pv, const char *share)
+{
+    A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
+    A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
+    A(Param) param = KUBETEE__AECS__V1__PARAM__INIT, *params[] = {&param};
+    A(CreateSecretRequest) rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
+    rule.mrenclave.data = (uint8_t *)kt_enclave_identity_of(ta)->mrenclave;
+    rule.mrenclave.len = 32;
+    spec.service = "pay", spec.name = (char *)name, spec.type = (Kubetee__Aecs__V1__SecretType)type;
+    spec.share = (char *)share, spec.never_export = true, spec.policy = rules, spec.n_policy = 1;
+    if (pk) {
+        param.key = (char *)pk, param.value = (char *)pv;
+        spec.params = params, spec.n_params = 1;
+    }
+    rq.spec = &spec;
+    return as(svc, "CreateSecret", &rq.base, D(secret_info));
+}
+
+static kt_status ta_use(kt_enclave *e, const char *op, const char *name, uint64_t version, const void *in, size_t n,
+                        const char *aad, kt_buf *out, char *alg)
+{
+    Tatest__UseRequest rq = TATEST__USE_REQUEST__INIT;
+    Tatest__UseResult rs = TATEST__USE_RESULT__INIT;
+    rq.op = (char *)op, rq.service = "pay", rq.name = (char *)name, rq.version = version;
+    rq.input.data = (uint8_t *)in, rq.input.len = n;
+    if (aad) rq.aad.data = (uint8_t *)aad, rq.aad.len = strlen(aad);
+    kt_status st = kt_enclave_call(e, "Use", &rq, &rs);
+    out->len = 0;
+    if (!st) {
+        kt_buf_append(out, rs.output.data, rs.output.len);
+        if (alg) strcpy(alg, rs.algorithm);
+    }
+    kt_message_clear(&rs);
+    return st;
+}
+
+/* The public key of a share: public secret, from getpub. */
+static kt_key *public_of(const char *name)
+{
+    kt_aecs_client_config cfg = {.address = target, .key = svc, .policy = aecs_policy, .collateral = coll};
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    A(GetPublicRequest) rq = KUBETEE__AECS__V1__GET_PUBLIC_REQUEST__INIT;
+    uint8_t nonce[16] = {1};
+    rq.service = "pay", rq.name = (char *)name, rq.nonce.data = nonce, rq.nonce.len = 16;
+    kt_key *k = NULL;
+    assert_int_equal(kt_aecs_client_new(&cfg, &c), KT_OK);
+    assert_int_equal(kt_aecs_call(c, "GetPublic", &rq.base, D(get_public_response), &res), KT_OK);
+    A(GetPublicResponse) *r = (A(GetPublicResponse) *)res;
+    assert_int_equal(kt_key_from_pem((const char *)r->public_pem.data, r->public_pem.len, &k), KT_OK);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_aecs_client_free(c);
+    return k;
+}
+
+/* The admitted TA signs with a never-export P-256 key (the signature verifies with the
+ * public key getpub gives), encrypts, decrypts, wraps and unwraps with a never-export AES
+ * key, and never gets either key; a TA the rules do not admit can do none of it; a bound
+ * secret is not used in place; the host sees no plaintext. */
+static void never_export_used_in_place(void **state)
+{
+    (void)state;
+    enum { AES = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_AES256_KEY,
+           P256 = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_EC_P256_KEY_PAIR,
+           RSA = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_RSA_KEY_PAIR };
+    static const char msg[] = "never-export-marker-7a1f3c90 the TA's message", aad[] = "header-2c4e";
+    platform_ok();
+    assert_int_equal(create_never_export("signer", P256, NULL, NULL, "public"), KT_OK);
+    assert_int_equal(create_never_export("kek", AES, NULL, NULL, ""), KT_OK);
+    assert_int_equal(create_never_export("rsa", RSA, "padding", "pkcs1", ""), KT_OK);
+    kt_key *pub = public_of("signer");
+    kt_buf out = {0}, ct = {0}, w = {0};
+    char alg[64]; /* KT_AECS_ALG_MAX, an enclave's */
+    size_t signs = audit_count("Sign");
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_use(ta, "Sign", "signer", 0, msg, sizeof msg, NULL, &out, alg), KT_OK);
+    assert_string_equal(alg, "ecdsa-p256-sha256");
+    assert_int_equal(out.len, 64);
+    assert_int_equal(kt_verify(pub, msg, sizeof msg, out.data, out.len), KT_OK);
+    assert_int_equal(kt_verify(pub, msg, sizeof msg - 2, out.data, out.len), KT_ERR_VERIFY);
+    assert_int_equal(audit_count("Sign"), signs + 1);
+    /* never the key itself, not even to the TA its rules admit */
+    uint8_t got[32];
+    assert_refused(ta_get(ta, 0, "signer", 0, got), KT_ERR_DENIED, "never-export");
+    assert_refused(ta_get(ta, 0, "kek", 0, got), KT_ERR_DENIED, "never-export");
+    /* AES-256-GCM, with aad; AES-KWP */
+    assert_int_equal(ta_use(ta, "Encrypt", "kek", 0, msg, sizeof msg, aad, &ct, alg), KT_OK);
+    assert_string_equal(alg, "aes-256-gcm");
+    assert_int_equal(ct.len, sizeof msg + 28);
+    assert_int_equal(ta_use(ta, "Decrypt", "kek", 1, ct.data, ct.len, aad, &out, alg), KT_OK);
+    assert_int_equal(out.len, sizeof msg);
+    assert_memory_equal(out.data, msg, sizeof msg);
+    assert_refused(ta_use(ta, "Decrypt", "kek", 1, ct.data, ct.len, "other", &out, alg), KT_ERR_VERIFY, "does not open");
+    assert_int_equal(ta_use(ta, "Wrap", "kek", 0, msg, 32, NULL, &w, alg), KT_OK);
+    assert_string_equal(alg, "aes-256-kwp");
+    assert_int_equal(ta_use(ta, "Unwrap", "kek", 0, w.data, w.len, NULL, &out, alg), KT_OK);
+    assert_memory_equal(out.data, msg, 32);
+    /* RSA by its key's padding; OAEP round trip */
+    assert_int_equal(ta_use(ta, "Sign", "rsa", 0, msg, sizeof msg, NULL, &out, alg), KT_OK);
+    assert_string_equal(alg, "rsa-pkcs1-sha256");
+    assert_int_equal(ta_use(ta, "Encrypt", "rsa", 0, msg, sizeof msg, NULL, &ct, alg), KT_OK);
+    assert_int_equal(ta_use(ta, "Decrypt", "rsa", 0, ct.data, ct.len, NULL, &out, alg), KT_OK);
+    assert_memory_equal(out.data, msg, sizeof msg);
+    /* what a key does not do, and a secret that is not never-export */
+    assert_refused(ta_use(ta, "Encrypt", "signer", 0, msg, sizeof msg, NULL, &out, alg), KT_ERR_INVALID_ARGUMENT,
+                   "it only signs");
+    assert_refused(ta_use(ta, "Sign", "kek", 0, msg, sizeof msg, NULL, &out, alg), KT_ERR_INVALID_ARGUMENT,
+                   "does not sign");
+    assert_refused(ta_use(ta, "Sign", "db", 0, msg, sizeof msg, NULL, &out, alg), KT_ERR_INVALID_ARGUMENT,
+                   "not never-export");
+    ta_close(ta);
+    /* a TA the rules do not admit: no signature, no decryption */
+    assert_int_equal(ta_connect(ta_other), KT_OK);
+    assert_refused(ta_use(ta_other, "Sign", "signer", 0, msg, sizeof msg, NULL, &out, alg), KT_ERR_DENIED,
+                   "no such secret admits enclave");
+    assert_refused(ta_use(ta_other, "Decrypt", "kek", 1, ct.data, ct.len, aad, &out, alg), KT_ERR_DENIED,
+                   "no such secret admits enclave");
+    assert_refused(ta_use(ta_other, "Sign", "nothere", 0, msg, sizeof msg, NULL, &out, alg), KT_ERR_DENIED,
+                   "no such secret admits enclave");
+    ta_close(ta_other);
+    /* every use is one audit line: admitted or refused (here 6 Signs) */
+    assert_int_equal(audit_count("Sign"), signs + 6);
+    /* a key caller, even the service's admin, uses nothing */
+    A(KeyOpRequest) k = KUBETEE__AECS__V1__KEY_OP_REQUEST__INIT;
+    k.service = "pay", k.name = "signer", k.input.data = (uint8_t *)msg, k.input.len = sizeof msg;
+    assert_refused(as(svc, "Sign", &k.base, D(key_op_response)), KT_ERR_DENIED, "key caller");
+    assert_false(seen_contains("never-export-marker-7a1f3c90"));
+    assert_false(seen_contains("header-2c4e"));
+    kt_key_free(pub);
+    kt_buf_free(&out), kt_buf_free(&ct), kt_buf_free(&w);
+}
+
 /* ---- setup: AECS as aecs-server runs it, the TAs on the same machine ---- */
 static kt_status start_aecs(void)
 {
@@ -779,6 +913,7 @@ int main(void)
         cmocka_unit_test(debug_twin_and_older_release_kept_out),
         cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),
         cmocka_unit_test(prod_id_without_check_refused),
+        cmocka_unit_test(never_export_used_in_place),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -124,7 +124,9 @@ static void test_secret_sample_reads_every_field(void **state)
     assert_int_equal(n, 1);
     assert_false(r[0].has_mrenclave || r[0].has_mrsigner);
     assert_int_equal(r[0].min_svn, 3);
-    assert_string_equal((const char *)s[5].data.data, "db_host=10.0.0.1\nlog_level=info\n");
+    /* key=value lines, kept as the original's JSON */
+    assert_string_equal((const char *)s[5].data.data,
+                        "{\"items\":[{\"key\":\"db_host\",\"value\":\"10.0.0.1\"},{\"key\":\"log_level\",\"value\":\"info\"}]}");
     /* the defaults of the others */
     assert_false(kt_policy_allows_simulation(s[0].policy));
 
@@ -167,6 +169,9 @@ static kt_status parse_with(const char *spec_lines, const char *data_line, kt_ae
 
 #define RULE "    policy:\n      enclaveMatchAnyRules:\n      - mrsigner: " MRSIGNER "\n"
 #define BASE "    name: k\n    type: SECRET_TYPE_AES256_KEY\n    service: s1\n"
+#define CERT "    name: k\n    type: SECRET_TYPE_CERTIFICATE\n    service: s1\n    params:\n"
+#define CONF "    name: k\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: s1\n"
+#define NEVER "    policy:\n      type: never-export\n      enclaveMatchAnyRules:\n      - mrsigner: " MRSIGNER "\n"
 
 typedef struct {
     const char *spec, *data;
@@ -291,6 +296,41 @@ static void test_secret_refusals_name_what_is_wrong(void **state)
          "enclaveMatchAnyRules is empty (no enclave is admitted), so "
          "allow_simulation means nothing"},
         {BASE "    name: k2\n" RULE, NULL, KT_ERR_MALFORMED, "key 'name' appears twice"},
+        /* the kinds beyond the original's */
+        {CERT "    - {key: san, value: \"DNS:a.example,dirName:x\"}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "param san (line 9): san name 2 'dirName:x' is not a host name"},
+        {CERT "    - {key: san, value: \"IP:10.0.0.300\"}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "san name 1 'IP:10.0.0.300' is not an IPv4 or IPv6 address"},
+        {CERT "    - {key: san, value: \"a.example,\"}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "san ends with a comma"},
+        {CERT "    - {key: issuer, value: aecs-root}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "param issuer 'aecs-root' is not self-signed or service-ca"},
+        {BASE "    params:\n    - {key: san, value: a.example}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "param san does not apply to SECRET_TYPE_AES256_KEY"},
+        {"    name: k\n    type: SECRET_TYPE_EC_P256_KEY_PAIR\n    service: s1\n    params:\n"
+         "    - {key: pkcs_type, value: pkcs1}\n" RULE,
+         NULL, KT_ERR_MALFORMED, "a P-256 key is pkcs8"},
+        {"    name: k\n    type: SECRET_TYPE_RSA_KEY_PAIR\n    service: s1\n    params:\n"
+         "    - {key: padding, value: pss}\n" RULE,
+         NULL, KT_ERR_MALFORMED, "param padding is for never-export keys"},
+        {"    name: k\n    type: SECRET_TYPE_RSA_KEY_PAIR\n    service: s1\n    params:\n"
+         "    - {key: padding, value: oaep}\n" NEVER,
+         NULL, KT_ERR_MALFORMED, "param padding 'oaep' is not pss or pkcs1"},
+        {BASE "    params:\n    - {key: wrap, value: ecb}\n" NEVER, NULL, KT_ERR_MALFORMED,
+         "param wrap 'ecb' is not kwp or gcm"},
+        {CONF "    params:\n    - {key: \"a b\", value: x}\n" RULE, NULL, KT_ERR_MALFORMED,
+         "configuration key 'a b': byte 1 is not allowed"},
+        {CONF "    params:\n    - {key: a, value: x}\n" RULE, "  data: \"b=1\"\n", KT_ERR_MALFORMED,
+         "configurations come from params or from data, not both"},
+        {CONF RULE, NULL, KT_ERR_MALFORMED, "needs its key-value pairs, as params or as data"},
+        {CONF RULE, "  data: \"a=1\\na=2\"\n", KT_ERR_MALFORMED,
+         "configurations: line 2: configuration key a is given twice"},
+        {CONF RULE, "  data: \"just words\"\n", KT_ERR_MALFORMED, "line 1 is not key=value"},
+        {CONF RULE, "  data: '{\"items\":[{\"key\":\"a\",\"value\":1}]}'\n", KT_ERR_MALFORMED,
+         "item 1: value must be a string"},
+        {CONF RULE, "  data: '{\"items\":[],\"extra\":1}'\n", KT_ERR_MALFORMED, "unknown key"},
+        {CONF "    share: public\n" RULE, "  data: \"a=1\"\n", KT_ERR_MALFORMED,
+         "a SECRET_TYPE_CONFIGURATIONS has no public part"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kt_aecs_secret_file f;
@@ -304,6 +344,50 @@ static void test_secret_refusals_name_what_is_wrong(void **state)
     kt_aecs_secret_file f;
     if (parse_with(BASE RULE, NULL, &f)) fail_msg("%s", kt_last_error());
     assert_int_equal(f.count, 1);
+    kt_aecs_secret_file_free(&f);
+}
+
+/* P-256 pairs, CA-issued certificates with SANs, configurations in the original's form
+ * (params) and as its JSON, never-export keys with their use params. */
+static void test_kinds_beyond_the_original(void **state)
+{
+    (void)state;
+    kt_aecs_secret_file f;
+    static const char doc[] =
+        "apiVersion: v1\nkind: SecretPolicy\nsecrets:\n"
+        "- spec:\n    name: sign-key\n    type: SECRET_TYPE_EC_P256_KEY_PAIR\n    service: s1\n"
+        "    share: public\n" RULE
+        "- spec:\n    name: tls\n    type: SECRET_TYPE_CERTIFICATE\n    service: s1\n    params:\n"
+        "    - {key: subject, value: \"CN=api.example,O=Example\"}\n"
+        "    - {key: san, value: \"api.example,*.api.example,IP:10.0.0.1,::1\"}\n"
+        "    - {key: issuer, value: service-ca}\n    - {key: days, value: 90}\n" RULE
+        "- spec:\n    name: conf\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: s1\n    params:\n"
+        "    - {key: db.url, value: \"postgres://db:5432/x\"}\n    - {key: LOG_LEVEL, value: debug}\n" RULE
+        "- spec:\n    name: conf-json\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: s1\n" RULE
+        "  data: '{\"items\":[{\"key\":\"q\",\"value\":\"say \\\"hi\\\"\"}]}'\n"
+        "- spec:\n    name: kek\n    type: SECRET_TYPE_AES256_KEY\n    service: s1\n    params:\n"
+        "    - {key: wrap, value: gcm}\n" NEVER
+        "- spec:\n    name: signer\n    type: SECRET_TYPE_RSA_KEY_PAIR\n    service: s1\n" NEVER;
+    if (kt_aecs_secret_file_parse(doc, strlen(doc), &f)) fail_msg("%s", kt_last_error());
+    assert_int_equal(f.count, 6);
+    const kt_aecs_secret_spec *s = f.secrets;
+    assert_int_equal(s[0].type, KT_AECS_EC_P256_KEY_PAIR);
+    assert_string_equal(kt_aecs_secret_type_name(s[0].type), "SECRET_TYPE_EC_P256_KEY_PAIR");
+    assert_true(s[0].share_public);
+    assert_int_equal(s[0].pkcs, KT_AECS_PKCS8);
+    assert_string_equal(s[1].san, "api.example,*.api.example,IP:10.0.0.1,::1");
+    assert_string_equal(s[1].issuer, "service-ca");
+    assert_int_equal(s[1].days, 90);
+    assert_string_equal((const char *)s[2].data.data,
+                        "{\"items\":[{\"key\":\"db.url\",\"value\":\"postgres://db:5432/x\"},"
+                        "{\"key\":\"LOG_LEVEL\",\"value\":\"debug\"}]}");
+    assert_string_equal((const char *)s[3].data.data, "{\"items\":[{\"key\":\"q\",\"value\":\"say \\\"hi\\\"\"}]}");
+    assert_int_equal(s[4].binding, KT_AECS_NEVER_EXPORT);
+    assert_string_equal(s[4].wrap, "gcm");
+    assert_null(s[4].padding);
+    assert_int_equal(s[5].binding, KT_AECS_NEVER_EXPORT);
+    assert_string_equal(s[5].padding, "pss"); /* the default */
+    assert_null(s[0].padding);
     kt_aecs_secret_file_free(&f);
 }
 
@@ -698,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_secret_sample_reads_every_field),
         cmocka_unit_test(test_original_sample_with_empty_rules_is_refused),
         cmocka_unit_test(test_secret_refusals_name_what_is_wrong),
+        cmocka_unit_test(test_kinds_beyond_the_original),
         cmocka_unit_test(test_envelope_refusals),
         cmocka_unit_test(test_duplicate_secret_names_refused),
         cmocka_unit_test(test_sizes_refused),

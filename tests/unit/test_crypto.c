@@ -9,6 +9,8 @@
 #include "testutil.h"
 #include <kubetee/crypto.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +430,86 @@ static void test_random_is_not_constant(void **state)
     assert_memory_not_equal(a, b, 32);
 }
 
+
+/* kt_cert_make_at: a leaf for a key of its own, issued by a CA at a given time, with
+ * exactly the SANs asked for (OpenSSL reads them back). */
+static void test_cert_make_with_sans_by_an_issuer(void **state)
+{
+    (void)state;
+    kt_key *ca_key = NULL, *leaf_key = NULL;
+    kt_cert *ca = NULL, *leaf = NULL;
+    int64_t now = 1767225600; /* 2026-01-01 */
+    assert_int_equal(kt_key_generate(KT_KEY_P256, &ca_key), KT_OK);
+    assert_int_equal(kt_key_generate(KT_KEY_P256, &leaf_key), KT_OK);
+    assert_int_equal(kt_cert_make_at(NULL, NULL, ca_key, "CN=svc CA", NULL, 7, now, 3650, true, &ca), KT_OK);
+    assert_int_equal(kt_cert_make_at(ca, ca_key, leaf_key, "CN=api.example", "api.example,*.x.example,IP:10.1.2.3,fe80::1",
+                                     99, now, 30, false, &leaf), KT_OK);
+    assert_int_equal(kt_cert_check_issued_by(leaf, ca), KT_OK);
+    assert_int_not_equal(kt_cert_check_issued_by(ca, leaf), KT_OK);
+    kt_buf pem = {0};
+    assert_int_equal(kt_cert_to_pem(leaf, &pem), KT_OK);
+    BIO *b = BIO_new_mem_buf(pem.data, (int)pem.len);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    assert_non_null(x);
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    assert_non_null(names);
+    assert_int_equal(sk_GENERAL_NAME_num(names), 4);
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, 1);
+    assert_int_equal(g->type, GEN_DNS);
+    assert_string_equal((const char *)ASN1_STRING_get0_data(g->d.dNSName), "*.x.example");
+    g = sk_GENERAL_NAME_value(names, 2);
+    assert_int_equal(g->type, GEN_IPADD);
+    assert_int_equal(ASN1_STRING_length(g->d.iPAddress), 4);
+    assert_memory_equal(ASN1_STRING_get0_data(g->d.iPAddress), "\x0a\x01\x02\x03", 4);
+    assert_int_equal(ASN1_STRING_length(sk_GENERAL_NAME_value(names, 3)->d.iPAddress), 16);
+    assert_int_equal(ASN1_INTEGER_get(X509_get0_serialNumber(x)), 99);
+    assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)(now + 30 * 86400)), 0);
+    GENERAL_NAMES_free(names);
+    X509_free(x);
+    BIO_free(b);
+    /* serial 0 and a bad list are refused, nothing made */
+    kt_cert *none = NULL;
+    assert_int_equal(kt_cert_make_at(ca, ca_key, leaf_key, "CN=x", NULL, 0, now, 30, false, &none), KT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kt_cert_make_at(ca, ca_key, leaf_key, "CN=x", "email:a@b", 5, now, 30, false, &none),
+                     KT_ERR_INVALID_ARGUMENT);
+    assert_null(none);
+    kt_buf_free(&pem);
+    kt_cert_free(leaf);
+    kt_cert_free(ca);
+    kt_key_free(ca_key);
+    kt_key_free(leaf_key);
+}
+
+static void test_san_lists_are_an_allow_list(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"a", "a.b-c.example", "*.example.com", "DNS:x1.example", "IP:0.0.0.0",
+                                       "255.255.255.255", "::1", "IP:2001:db8::8:800:200c:417a",
+                                       "1:2:3:4:5:6:7:8", "a,b,IP:1.2.3.4", ""};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (kt_cert_san_check(good[i])) fail_msg("'%s': %s", good[i], kt_last_error());
+    static const struct {
+        const char *san, *why;
+    } bad[] = {
+        {"dirName:x", "'dirName:x' is not a host name"}, {"@sect", "is not a host name"},
+        {"DNS:-a.example", "is not a host name"}, {"a..b", "is not a host name"},
+        {"a b", "is not a host name"}, {"a,", "ends with a comma"}, {",a", "san name 1 '' is not"},
+        {"IP:256.1.1.1", "not an IPv4 or IPv6 address"}, {"IP:1.2.3", "not an IPv4"},
+        {"IP:01.2.3.4", "not an IPv4"}, {"IP:1::2::3", "not an IPv4"}, {"IP::::", "not an IPv4"},
+        {"IP:1:2:3:4:5:6:7", "not an IPv4"}, {"*.*.example", "is not a host name"},
+        {"URI:http://x", "is not a host name"}, {"DNS:a\nb", "'DNS:a\\x0ab'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kt_status st = kt_cert_san_check(bad[i].san);
+        if (st != KT_ERR_INVALID_ARGUMENT || !strstr(kt_last_error(), bad[i].why))
+            fail_msg("'%s': expected '%s', got %s: %s", bad[i].san, bad[i].why, kt_status_name(st), kt_last_error());
+    }
+    char many[200] = "";
+    for (int i = 0; i < 33; i++) strcat(many, i ? ",a" : "a");
+    assert_int_equal(kt_cert_san_check(many), KT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(kt_last_error(), "more than 32 names"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +529,8 @@ int main(void)
         cmocka_unit_test(test_sm2_with_sm3_round_trip),
         cmocka_unit_test(test_x509_self_signed_csr_and_issue),
         cmocka_unit_test(test_issue_with_extension_and_crl),
+        cmocka_unit_test(test_cert_make_with_sans_by_an_issuer),
+        cmocka_unit_test(test_san_lists_are_an_allow_list),
         cmocka_unit_test(test_random_is_not_constant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,9 @@ static int usage(void)
             "         [--data-file FILE] [--mrenclave HEX] [--mrsigner HEX] [--prodid N] [--min-svn N]\n"
             "         [--allow-debug] [--any-enclave]       (one policy rule from the flags; debug TAs\n"
             "                                               are refused unless --allow-debug)\n"
-            "  update --name N [--expected-version V] [--data-file FILE]\n"
+            "         [--never-export]                      (a key TAs use in place, never read)\n"
+            "  update --name N [--expected-version V] [--data-file FILE] [--keep-key]   (--keep-key: renew a\n"
+            "         certificate with its key)\n"
             "  destroy --name N\n"
             "  list\n"
             "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
@@ -29,7 +31,7 @@ static int usage(void)
     return 2;
 }
 
-static const char *const switches[] = {"readonly", "debug-disabled", "allow-debug", "any-enclave", NULL};
+static const char *const switches[] = {"readonly", "debug-disabled", "allow-debug", "any-enclave", "never-export", "keep-key", NULL};
 
 static int bad(const char *what)
 {
@@ -49,27 +51,30 @@ static int number(const char *v, uint64_t max, uint64_t *out, const char *flag)
 static int create(const tool_args *a, const char *service, const char *name)
 {
     static const char *const types[] = {"", "SECRET_TYPE_RSA_KEY_PAIR", "SECRET_TYPE_AES256_KEY", "SECRET_TYPE_IMPORT_DATA",
-                                        "SECRET_TYPE_CERTIFICATE", "SECRET_TYPE_SM2_KEY_PAIR", "SECRET_TYPE_CONFIGURATIONS"};
+                                        "SECRET_TYPE_CERTIFICATE", "SECRET_TYPE_SM2_KEY_PAIR", "SECRET_TYPE_CONFIGURATIONS",
+                                        "SECRET_TYPE_EC_P256_KEY_PAIR"};
     Kubetee__Aecs__V1__SecretSpec spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
     Kubetee__Aecs__V1__CreateSecretRequest rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
     Kubetee__Aecs__V1__Rule rule = KUBETEE__AECS__V1__RULE__INIT, *rules[1] = {&rule};
     Kubetee__Aecs__V1__Param params[64], *pp[64];
     uint8_t mre[32], mrs[32];
-    char keys[64][65];
+    char keys[64][129];
     const char *type = tool_flag(a, "type");
     if (!type) return bad("--type is required");
-    for (int i = 1; i < 7; i++)
+    for (int i = 1; i < 8; i++)
         if (!strcmp(types[i], type)) spec.type = i;
     if (!spec.type) return bad("--type must be one of SECRET_TYPE_RSA_KEY_PAIR, _AES256_KEY, _IMPORT_DATA, _CERTIFICATE, "
-                               "_SM2_KEY_PAIR, _CONFIGURATIONS");
+                               "_SM2_KEY_PAIR, _CONFIGURATIONS, _EC_P256_KEY_PAIR");
     spec.service = (char *)service;
     spec.name = (char *)name;
     spec.readonly = tool_flag(a, "readonly") != NULL;
+    spec.never_export = tool_flag(a, "never-export") != NULL;
     spec.share = (char *)(tool_flag(a, "share") ? tool_flag(a, "share") : "");
     for (size_t i = 0; i < a->n; i++) {
         if (strcmp(a->names[i], "param")) continue;
         const char *eq = strchr(a->values[i], '=');
-        if (!eq || eq == a->values[i] || (size_t)(eq - a->values[i]) > 64) return bad("--param is KEY=VALUE");
+        if (!eq || eq == a->values[i] || (size_t)(eq - a->values[i]) > 128) return bad("--param is KEY=VALUE");
+        if (spec.n_params == 64) return bad("at most 64 --param");
         kubetee__aecs__v1__param__init(&params[spec.n_params]);
         memcpy(keys[spec.n_params], a->values[i], (size_t)(eq - a->values[i]));
         keys[spec.n_params][eq - a->values[i]] = '\0';
@@ -161,18 +166,15 @@ static int create_one(kt_aecs_client *c, const tool_args *a, const kt_aecs_secre
 {
     Kubetee__Aecs__V1__SecretSpec spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
     Kubetee__Aecs__V1__CreateSecretRequest rq = KUBETEE__AECS__V1__CREATE_SECRET_REQUEST__INIT;
-    Kubetee__Aecs__V1__Param params[4], *pp[4];
+    Kubetee__Aecs__V1__Param params[8], *pp[8];
     Kubetee__Aecs__V1__Rule rules[64], *rp[64];
     char bits[16], days[16];
     const char *pk = f->pkcs == KT_AECS_PKCS1 ? "pkcs1" : "pkcs8";
-    if (f->binding == KT_AECS_NEVER_EXPORT) {
-        fprintf(stderr, T ": secret %s (line %zu): never-export secrets are not served by this AECS yet\n", f->name, f->line);
-        return 1;
-    }
     spec.name = (char *)f->name;
     spec.service = (char *)f->service;
     spec.type = (Kubetee__Aecs__V1__SecretType)f->type;
     spec.readonly = f->readonly;
+    spec.never_export = f->binding == KT_AECS_NEVER_EXPORT;
     spec.share = f->share_public ? "public" : "";
 #define PARAM(k, v)                                                                                                \
     do {                                                                                                           \
@@ -191,13 +193,17 @@ static int create_one(kt_aecs_client *c, const tool_args *a, const kt_aecs_secre
         snprintf(days, sizeof days, "%u", f->days);
         PARAM("days", days);
         if (f->subject[0]) PARAM("subject", f->subject);
+        if (f->san[0]) PARAM("san", f->san);
+        PARAM("issuer", f->issuer);
     }
+    if (f->padding) PARAM("padding", f->padding);
+    if (f->wrap) PARAM("wrap", f->wrap);
 #undef PARAM
     spec.params = pp;
     size_t n = 0;
     const kt_policy_rule *r = f->policy ? kt_policy_rules(f->policy, &n) : NULL;
     if (n > 64) n = 64;
-    for (size_t i = 0; i < n && f->binding == KT_AECS_BOUND; i++) {
+    for (size_t i = 0; i < n && f->binding != KT_AECS_UNBOUND; i++) {
         kubetee__aecs__v1__rule__init(&rules[i]);
         if (r[i].has_mrenclave) rules[i].mrenclave.data = (uint8_t *)r[i].mrenclave, rules[i].mrenclave.len = 32;
         if (r[i].has_mrsigner) rules[i].mrsigner.data = (uint8_t *)r[i].mrsigner, rules[i].mrsigner.len = 32;
@@ -252,6 +258,7 @@ int main(int argc, char **argv)
         rq.service = (char *)service;
         rq.name = (char *)name;
         rq.expected_version = v;
+        rq.keep_key = tool_flag(&a, "keep-key") != NULL;
         rq.data.data = data.data;
         rq.data.len = data.len;
         int rc = tool_run(&a, T, "UpdateSecret", &rq.base, D(secret_info));

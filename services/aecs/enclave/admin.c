@@ -208,6 +208,7 @@ static kt_status UnregisterService(const Kubetee__Aecs__V1__UnregisterServiceReq
         uint64_t v;
         if (n) st = kt_fail(KT_ERR_STATE, "service %s still has %zu secrets; delete them first", rq->name, n);
         if (!st && !(st = ae_obj_get(key, &b, &v))) st = ae_obj_delete(key, v);
+        if (!st) st = ae_ca_remove(rq->name); /* a later service of this name gets its own CA */
         kt_buf_free(&b);
     }
     ae_audit(&c, "UnregisterService", rq->name, st);

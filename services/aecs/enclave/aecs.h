@@ -100,8 +100,22 @@ kt_status ae_admin_only(const ae_caller *c);
 /* Unpacks into call memory (freed, wiped, when the call ends); NULL when it does not decode. */
 void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b);
 
+/* ---- secrets (secrets.c) ---- */
+/* The secret a TA caller (proven by its quote, admitted by the secret's rules) asked for,
+ * and its version (0: the newest), in call memory; refusals say why. */
+kt_status ae_ta_secret(const ae_caller *c, const char *service, const char *name, uint64_t version, ae_secret **out,
+                       const Kubetee__Aecs__V1__StoredVersion **v);
+
+/* ---- never-export keys used in place (use.c) ---- */
+/* The spec's never-export and its use params (padding, wrap) agree with its type. */
+kt_status ae_use_spec_check(const ae_spec *s);
+
 /* ---- secret material (material.c) ---- */
+/* A param's value, or def. */
+const char *ae_param(const ae_spec *s, const char *key, const char *def);
 kt_status ae_generate(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *out);
+/* A new version of a certificate with the key of prev (the version renewed). */
+kt_status ae_renew(const ae_spec *spec, const uint8_t *prev, size_t n, kt_buf *out);
 /* The public part of a secret's data: a PEM public key or certificate. */
 kt_status ae_public_part(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *pem);
 /* ---- the TA platform policy (platform.c) ---- */
@@ -111,6 +125,14 @@ kt_status ae_platform_apply(void);
 /* The caller is a TA: AECS ready, proven by an SGX quote, its platform passing the
  * policy in force now (simulation, debug, TCB status). Every TA operation starts here. */
 kt_status ae_ta_only(const ae_caller *c);
+
+/* ---- certificates and the service CA (certs.c) ---- */
+/* A P-256 certificate by the spec's params (subject, san, days, issuer), its key that of
+ * prev when given (a renewal) or new: PEM, the certificate, the CA's (service-ca), the key. */
+kt_status ae_certificate(const ae_spec *s, const uint8_t *prev, size_t prev_n, kt_buf *out);
+/* Removes ca/<service> (its service is unregistered): a later service of that name gets a
+ * new CA. */
+kt_status ae_ca_remove(const char *service);
 
 /* Whether a TA's verified report body passes one of the rules. */
 /* The one refusal a TA gets for a secret its rules do not admit and for one that does not

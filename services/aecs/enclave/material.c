@@ -1,7 +1,9 @@
 /* Secret material, made inside the enclave by type (docs/aecs.md "Operations"), the
  * public part of it for getpub, and the TA policy rules. */
+#define _GNU_SOURCE /* memmem */
 #include "aecs.h"
 
+#include <kubetee/aecs.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -11,7 +13,7 @@
 typedef Kubetee__Aecs__V1__SecretType stype;
 #define T(x) KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_##x
 
-static const char *param(const ae_spec *s, const char *key, const char *def)
+const char *ae_param(const ae_spec *s, const char *key, const char *def)
 {
     for (size_t i = 0; i < s->n_params; i++)
         if (!strcmp(s->params[i]->key, key)) return s->params[i]->value;
@@ -30,7 +32,7 @@ static kt_status from_bio(BIO *b, int ok, kt_buf *out, const char *what)
 
 static kt_status rsa_pair(const ae_spec *s, kt_buf *out)
 {
-    const char *bits = param(s, "bit_length", "3072"), *pkcs = param(s, "pkcs_type", "pkcs8");
+    const char *bits = ae_param(s, "bit_length", "3072"), *pkcs = ae_param(s, "pkcs_type", "pkcs8");
     size_t n = !strcmp(bits, "2048") ? 2048 : !strcmp(bits, "3072") ? 3072 : !strcmp(bits, "4096") ? 4096 : 0;
     if (!n) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: bit_length must be 2048, 3072 or 4096", s->name);
     bool p1 = !strcmp(pkcs, "pkcs1");
@@ -45,48 +47,34 @@ static kt_status rsa_pair(const ae_spec *s, kt_buf *out)
     return from_bio(b, ok, out, "RSA key PEM");
 }
 
-static kt_status sm2_pair(kt_buf *out)
+/* SM2 and P-256 pairs, PKCS#8 PEM */
+static kt_status ec_pair(const ae_spec *s, kt_key_type type, kt_buf *out)
 {
+    if (type == KT_KEY_P256 && strcmp(ae_param(s, "pkcs_type", "pkcs8"), "pkcs8"))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: a P-256 key is PKCS#8 (pkcs_type pkcs8)", s->name);
     kt_key *k = NULL;
-    kt_status st = kt_key_generate(KT_KEY_SM2, &k);
+    kt_status st = kt_key_generate(type, &k);
     if (!st) st = kt_key_to_pem(k, true, out);
     kt_key_free(k);
     return st;
 }
 
-/* A self-signed P-256 certificate and its key, PEM, the certificate first. */
-static kt_status certificate(const ae_spec *s, kt_buf *out)
-{
-    char subject[300];
-    const char *days_s = param(s, "days", "365");
-    uint64_t days;
-    if (kt_decimal_parse(days_s, 3650, &days) || days == 0)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: days must be 1..3650", s->name);
-    snprintf(subject, sizeof subject, "%s", param(s, "subject", ""));
-    if (!subject[0]) snprintf(subject, sizeof subject, "CN=%s", s->name);
-    kt_key *k = NULL;
-    kt_cert *c = NULL;
-    kt_status st = kt_key_generate(KT_KEY_P256, &k);
-    if (!st) st = kt_cert_self_signed_at(k, subject, ae_now(), (int)days, false, &c);
-    if (st) st = kt_fail_context(st, "secret %s", s->name);
-    if (!st) st = kt_cert_to_pem(c, out);
-    if (!st) st = kt_key_to_pem(k, true, out);
-    kt_cert_free(c);
-    kt_key_free(k);
-    return st;
-}
-
+/* Key-value pairs from the params (the original's way) or from the data, kept as the
+ * original's JSON. */
 static kt_status configurations(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *out)
 {
-    if (n) {
-        const char *bad = kt_utf8_problem(data, n);
-        if (bad) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: configuration data: %s", s->name, bad);
-        return kt_buf_append(out, data, n);
-    }
+    kt_aecs_config c = {0};
     kt_status st = KT_OK;
+    if (n && s->n_params)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: configurations come from the params or from the data, "
+                                                "not from both", s->name);
+    if (n) st = kt_aecs_config_parse(data, n, &c);
     for (size_t i = 0; i < s->n_params && !st; i++)
-        st = kt_buf_printf(out, "%s=%s\n", s->params[i]->key, s->params[i]->value);
-    return st;
+        st = kt_aecs_config_add(&c, s->params[i]->key, strlen(s->params[i]->key), s->params[i]->value,
+                                strlen(s->params[i]->value));
+    if (!st) st = kt_aecs_config_to_json(&c, out);
+    kt_aecs_config_free(&c);
+    return st ? kt_fail_context(st, "secret %s", s->name) : KT_OK;
 }
 
 kt_status ae_generate(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *out)
@@ -102,7 +90,10 @@ kt_status ae_generate(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *o
         return rsa_pair(s, out);
     case T(SM2_KEY_PAIR):
         if (n) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: SM2 keys are made by AECS, not given", s->name);
-        return sm2_pair(out);
+        return ec_pair(s, KT_KEY_SM2, out);
+    case T(EC_P256_KEY_PAIR):
+        if (n) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: P-256 keys are made by AECS, not given", s->name);
+        return ec_pair(s, KT_KEY_P256, out);
     case T(IMPORT_DATA):
         if (!n) return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: IMPORT_DATA needs data", s->name);
         return kt_buf_append(out, data, n);
@@ -114,22 +105,44 @@ kt_status ae_generate(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *o
             if (st) return kt_fail_context(st, "secret %s: imported certificate", s->name);
             return kt_buf_append(out, data, n);
         }
-        return certificate(s, out);
+        return ae_certificate(s, NULL, 0, out);
     case T(CONFIGURATIONS): return configurations(s, data, n, out);
     default: return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: no such type", s->name);
     }
 }
 
-kt_status ae_public_part(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *pem)
+/* Every certificate of a secret's data, in order (the leaf, then its CA's), re-encoded:
+ * never its key. */
+static kt_status cert_chain(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *pem)
 {
-    if (s->type == T(CERTIFICATE)) {
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    const char *p = (const char *)data, *end = p + n;
+    kt_status st = KT_OK;
+    size_t count = 0;
+    while (!st && (p = memmem(p, (size_t)(end - p), begin, sizeof begin - 1))) {
         kt_cert *c = NULL;
-        kt_status st = kt_cert_from_pem((const char *)data, n, &c);
+        st = kt_cert_from_pem(p, (size_t)(end - p), &c);
         if (!st) st = kt_cert_to_pem(c, pem);
         kt_cert_free(c);
-        return st;
+        p += sizeof begin - 1;
+        count++;
     }
-    if (s->type != T(RSA_KEY_PAIR) && s->type != T(SM2_KEY_PAIR))
+    if (!st && !count) st = kt_fail(KT_ERR_VERIFY, "secret %s holds no certificate", s->name);
+    return st;
+}
+
+kt_status ae_renew(const ae_spec *s, const uint8_t *prev, size_t n, kt_buf *out)
+{
+    if (s->type != T(CERTIFICATE))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: keep_key renews certificates; other types get a new key",
+                       s->name);
+    return ae_certificate(s, prev, n, out);
+}
+
+kt_status ae_public_part(const ae_spec *s, const uint8_t *data, size_t n, kt_buf *pem)
+{
+    if (s->type == T(CERTIFICATE)) return cert_chain(s, data, n, pem);
+    if (s->type != T(RSA_KEY_PAIR) && s->type != T(SM2_KEY_PAIR) && s->type != T(EC_P256_KEY_PAIR))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s is of a type with no public part", s->name);
     BIO *in = BIO_new_mem_buf(data, (int)n);
     EVP_PKEY *k = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;

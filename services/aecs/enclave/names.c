@@ -3,6 +3,7 @@
  * another name's namespace, or bytes a log would misread. */
 #include "aecs.h"
 
+#include <kubetee/aecs.h>
 #include <string.h>
 
 static bool name_byte(char c, bool first)
@@ -28,7 +29,10 @@ kt_status ae_name_check(const char *name, size_t max, const char *what)
     return KT_OK;
 }
 
-static const char *const param_keys[] = {"bit_length", "pkcs_type", "days", "subject", NULL};
+static const char *const param_keys[] = {"bit_length", "pkcs_type", "days", "subject", "san", "issuer",
+                                         "padding", "wrap", NULL};
+
+#define TYPE(x) KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_##x
 
 static bool known_param(const char *k)
 {
@@ -45,25 +49,36 @@ kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len)
         (st = ae_name_check(s->name, AE_SECRET_NAME_MAX, "secret name")))
         return st;
     if (s->type < KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_RSA_KEY_PAIR ||
-        s->type > KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CONFIGURATIONS)
+        s->type > TYPE(EC_P256_KEY_PAIR))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: type %d is not a SECRET_TYPE_*", s->name, (int)s->type);
     if (strcmp(s->share, "") && strcmp(s->share, "public") && strcmp(s->share, "private"))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: share must be public or private", s->name);
-    if (s->n_params > AE_PARAMS_MAX)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: more than %d params", s->name, AE_PARAMS_MAX);
-    bool config = s->type == KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_CONFIGURATIONS;
+    bool has_public = s->type == TYPE(RSA_KEY_PAIR) || s->type == TYPE(SM2_KEY_PAIR) ||
+                      s->type == TYPE(EC_P256_KEY_PAIR) || s->type == TYPE(CERTIFICATE);
+    if (!strcmp(s->share, "public") && !has_public)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "secret %s: share public is for key pairs and certificates; this type has no public part, "
+                       "so it would publish the secret itself",
+                       s->name);
+    if ((st = ae_use_spec_check(s))) return st;
+    bool config = s->type == TYPE(CONFIGURATIONS);
+    size_t max_params = config ? KT_AECS_CONFIG_ITEMS_MAX : AE_PARAMS_MAX;
+    if (s->n_params > max_params)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: more than %zu params", s->name, max_params);
     for (size_t i = 0; i < s->n_params; i++) {
         const char *k = s->params[i]->key, *v = s->params[i]->value;
         char shown[80];
-        if (config ? ae_name_check(k, AE_SECRET_NAME_MAX, "a configuration key") != KT_OK : !known_param(k))
+        if (config ? kt_aecs_config_key_check(k, strlen(k)) != KT_OK : !known_param(k))
             return config ? kt_fail_context(KT_ERR_INVALID_ARGUMENT, "secret %s", s->name)
                           : kt_fail(KT_ERR_INVALID_ARGUMENT,
-                                    "secret %s: unknown param '%s' (bit_length, pkcs_type, days, subject)", s->name,
+                                    "secret %s: unknown param '%s' (bit_length, pkcs_type, days, subject, san, issuer, "
+                                    "padding, wrap)", s->name,
                                     kt_escape(k, strlen(k), shown, sizeof shown));
         for (size_t j = 0; j < i; j++)
             if (!strcmp(s->params[j]->key, k))
                 return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param %s given twice", s->name, k);
-        if (strlen(v) > 1024 || kt_utf8_problem(v, strlen(v)) || strchr(v, '\n'))
+        /* a configuration's values are checked as configurations (material.c) */
+        if (!config && (strlen(v) > 1024 || kt_utf8_problem(v, strlen(v)) || strchr(v, '\n')))
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param %s: at most 1024 bytes on one line", s->name, k);
     }
     if (data_len > max_data)

@@ -173,7 +173,12 @@ static kt_status update_body(const ae_caller *c, const Kubetee__Aecs__V1__Update
                        rq->data.len, ae.max_data);
     kt_buf data = {0};
     Kubetee__Aecs__V1__StoredVersion *v = NULL;
-    st = ae_generate(s->spec, rq->data.data, rq->data.len, &data);
+    const ProtobufCBinaryData *prev = &s->versions[s->n_versions - 1]->data;
+    if (rq->keep_key && rq->data.len)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s/%s: keep_key renews with the key kept; it takes no data",
+                       rq->service, rq->name);
+    st = rq->keep_key ? ae_renew(s->spec, prev->data, prev->len, &data)
+                      : ae_generate(s->spec, rq->data.data, rq->data.len, &data);
     if (!st) st = new_version(latest + 1, &data, &v);
     kt_buf_free(&data);
     if (st) return st;
@@ -337,21 +342,34 @@ OP(GetPublic, GetPublicRequest, get_public_request, GetPublicResponse, get_publi
 
 /* A TA: only a caller the handshake proved by its quote, judged by the secret's rules
  * against its verified report body (never by anything the request says). */
-static kt_status getsecret_body(const ae_caller *c, const Kubetee__Aecs__V1__GetSecretRequest *rq,
-                                Kubetee__Aecs__V1__GetSecretResponse *rs)
+kt_status ae_ta_secret(const ae_caller *c, const char *service, const char *name, uint64_t version, ae_secret **out,
+                       const Kubetee__Aecs__V1__StoredVersion **v)
 {
     char key[KT_STORE_KEY_MAX + 1];
     ae_secret *s = NULL;
     uint64_t ov;
     kt_status st = ae_ta_only(c);
     if (st) return st;
-    if ((st = secret_key(rq->service, rq->name, key))) return st;
+    if ((st = secret_key(service, name, key))) return st;
     st = load(key, &s, &ov);
     if (st == KT_ERR_NOT_FOUND) /* as a refusal would: no oracle for names */
-        return ae_ta_refused(rq->service, rq->name, &c->peer.enclave);
+        return ae_ta_refused(service, name, &c->peer.enclave);
     if (st || (st = ae_policy_admits(s->spec, &c->peer.enclave))) return st;
-    const Kubetee__Aecs__V1__StoredVersion *v = pick(s, rq->version);
-    if (!v) return KT_ERR_NOT_FOUND;
+    if (!(*v = pick(s, version))) return KT_ERR_NOT_FOUND;
+    *out = s;
+    return KT_OK;
+}
+
+static kt_status getsecret_body(const ae_caller *c, const Kubetee__Aecs__V1__GetSecretRequest *rq,
+                                Kubetee__Aecs__V1__GetSecretResponse *rs)
+{
+    ae_secret *s = NULL;
+    const Kubetee__Aecs__V1__StoredVersion *v = NULL;
+    kt_status st = ae_ta_secret(c, rq->service, rq->name, rq->version, &s, &v);
+    if (st) return st;
+    if (s->spec->never_export)
+        return kt_fail(KT_ERR_DENIED, "secret %s/%s is never-export: it never leaves AECS; an admitted TA uses it with "
+                                      "aecs.Sign, Decrypt, Encrypt, Wrap and Unwrap", rq->service, rq->name);
     rs->version = v->version;
     rs->data = v->data; /* call memory already, wiped when the call ends */
     return info_of(s, &rs->info);

@@ -141,6 +141,10 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
     spec.params = rq->params;
     spec.n_params = rq->n_params;
     if ((st = ae_spec_check(&spec, ae.max_data, rq->data.len))) return st;
+    /* a service's CA signs only its own service's certificates: a TA's are self-signed */
+    if (strcmp(ae_param(&spec, "issuer", "self-signed"), "self-signed"))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "TA secret %s: a TA-bound certificate is self-signed (issuer "
+                                                "service-ca is for a service's own secrets)", rq->name);
     owner_prefix(owner, prefix);
     size_t mine = ae_obj_count(prefix), all = ae_obj_count("ta/");
     if (mine >= ae.max_ta_secrets)

@@ -20,7 +20,8 @@ static const char *const ops[] = {"Status",     "Init",          "AddAdmin",    
                                   "UnregisterService", "ListServices", "DeleteSecret", "Backup",
                                   "Restore",    "AuditHead",     "CreateSecret", "UpdateSecret",
                                   "DestroySecret", "ListSecrets", "GetPublic",   "GetSecret",
-                                  "Start"};
+                                  "Start",      "Sign",          "Encrypt",      "Decrypt",
+                                  "Wrap",       "Unwrap"};
 static const char *const outcomes[] = {"ok", "denied", "invalid", "not_found", "conflict", "damaged", "error"};
 #define N_OPS (sizeof ops / sizeof ops[0])
 #define N_OUT (sizeof outcomes / sizeof outcomes[0])
