@@ -1,10 +1,13 @@
 /* AECS audit lines, which the host hands the AECS enclave at start (and aecsadmin reads
  * from a file): any bytes are verified or refused, never crash, and what passes is a
  * chain that goes on from where it said it started. The first byte picks the starting
- * sequence number. The identity key is P-256's generator (a valid point nobody signs with
- * here, so no line passes its signature: the parsing up to it is what is exercised). */
+ * sequence number; an odd second byte gives a checked head (seq: the third byte, hash: the
+ * next 32). The identity key is P-256's generator (a valid point no line here is signed
+ * for), so unsigned lines that chain are the most that passes: none of them may count
+ * as verified unless the head names it. */
 #include <kubetee/aecs.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,12 +20,19 @@ static const uint8_t G[64] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-    if (n < 1) return 0;
-    size_t lines = 0;
-    uint64_t seq = 0;
-    uint8_t hash[32];
-    kt_status st = kt_aecs_audit_verify(data + 1, n - 1, G, data[0], NULL, &lines, &seq, hash);
-    if (st == KT_OK && seq < data[0]) abort();
+    if (n < 2) return 0;
+    kt_aecs_audit_head head = {0};
+    bool with_head = (data[1] & 1) && n >= 35;
+    size_t skip = with_head ? 35 : 2;
+    if (with_head) {
+        head.seq = data[2];
+        memcpy(head.hash, data + 3, 32);
+    }
+    kt_aecs_audit_result r;
+    kt_status st = kt_aecs_audit_verify(data + skip, n - skip, G, data[0], NULL, with_head ? &head : NULL, &r);
     if (st != KT_OK && st != KT_ERR_VERIFY) abort();
+    if (r.seq < data[0] || r.tail_seq < r.seq) abort();
+    if (!with_head && (r.lines || r.head_seen)) abort(); /* a fabricated line never verifies */
+    if (with_head && r.lines && (!r.head_seen || r.seq != head.seq)) abort();
     return 0;
 }

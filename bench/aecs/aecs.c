@@ -3,9 +3,10 @@
  * sim, an fs store) serves a TA enclave in this process; each thread holds its own
  * session (opened once) and sends one get after another: an ECALL into the TA, the
  * session's record relayed by this host over gRPC, the AECS enclave opening the secret's
- * sealed object from the store and judging the TA's verified identity, and back. The
- * baseline is a plain gRPC echo of as many bytes (no session, no enclave) from a server
- * in this process with as many workers as aecs-server. Slices of each kind alternate,
+ * sealed object (from the store once, then its kept copy) and judging the TA's verified
+ * identity, writing its audit line, and back. The baseline is a plain gRPC echo of as
+ * many bytes (no session, no enclave) from a server in this process with as many
+ * workers as aecs-server. Slices of each kind alternate,
  * each kind keeps its best, so a burst of other work on the shared machine hits both
  * alike. Latency p50/p99 is over every timed call. Target: at least 0.7 of plain.
  * (Never-export P-256 signs/s against raw signs comes here as a second BENCH line when

@@ -55,14 +55,35 @@ void kt_aecs_client_free(kt_aecs_client *c);
 #endif
 
 /* Verifies AECS audit lines (docs/aecs.md "Audit log"), each ending in '\n': every line in
- * order, chained to the one before, its hash right and signed by identity (the AECS
- * enclave's key, x||y). The chain starts after from_seq, whose hash is from_hash (0 and
- * NULL: the file's beginning); lines up to from_seq before the first one checked are
- * skipped. *lines is how many passed and last_seq, last_hash where they end; the first
- * line that does not pass is named in the reason. Built into the AECS enclave too. */
+ * order, chained to the one before (its prev and its hash right). A line carries a
+ * signature by identity (the AECS enclave's key, x||y) over its hash at checkpoints only;
+ * that signature covers it and every line before it. The chain starts after from_seq,
+ * whose hash is from_hash (0 and NULL: the file's beginning); lines up to from_seq before
+ * the first one checked are skipped. head (or NULL) is a chain head whose signature the
+ * caller checked (aecs.AuditHead's answer): the line it names counts as signed. The first
+ * line that does not pass is named in the reason; *r says what passed. Lines no signature
+ * covers are NOT verified (a host can append such lines: the chain's hash is no secret):
+ * r->unsigned_tail after the last checkpoint, r->abandoned where the chain went on from
+ * before them (a restart after AECS stopped before its next checkpoint). Built into the
+ * AECS enclave too. */
+typedef struct {
+    uint64_t seq;
+    uint8_t hash[32];
+} kt_aecs_audit_head;
+typedef struct {
+    size_t lines;          /* lines that chain and a signature covers */
+    uint64_t seq;          /* the last of them (from_seq when none) */
+    uint8_t hash[32];
+    size_t unsigned_tail;  /* lines after it that chain but no signature covers */
+    uint64_t tail_seq;     /* where the chain ends, the unsigned tail included */
+    uint8_t tail_hash[32];
+    size_t abandoned;      /* unsigned lines the chain left behind at a restart */
+    uint64_t abandoned_first, abandoned_last; /* the range of the first such run */
+    bool head_seen;        /* a line matched head */
+} kt_aecs_audit_result;
 kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t identity[64], uint64_t from_seq,
-                               const uint8_t from_hash[32], size_t *lines, uint64_t *last_seq,
-                               uint8_t last_hash[32]);
+                               const uint8_t from_hash[32], const kt_aecs_audit_head *head,
+                               kt_aecs_audit_result *r);
 
 #ifdef KT_TRUSTED
 /* ---- in an enclave: a trusted application (library kt_aecs_ta_trusted) ----

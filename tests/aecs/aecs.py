@@ -7,6 +7,7 @@ refused, and SIGTERM ending the server cleanly.
 
   aecs.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import base64
+import hashlib
 import json
 import os
 import re
@@ -424,6 +425,21 @@ secrets:
         f.writelines(lines[:3] + lines[4:])
     rc, _, text = tool(AECSADMIN, "audit", ADMIN, "verify", edited, "--identity", raw.hex())
     check(rc == 1 and "line 4: sequence 5 follows 3" in text, f"a removed audit line: {text}")
+    # a line the host makes up after the last signed one chains (SHA-256 is no secret) but
+    # no signature covers it: reported as not verified (exit 3), and the live head, which
+    # the file then does not reach, refuses it
+    last = json.loads(lines[-1])
+    body = ('{"seq":%d,"time":1,"caller":"host","op":"AddAdmin","target":"","outcome":"ok","reason":"",'
+            '"prev":"%s"' % (last["seq"] + 1, last["hash"]))
+    made_up = hashlib.sha256(bytes.fromhex(last["hash"]) + body.encode()).hexdigest()
+    fabricated = os.path.join(WORK, "audit.fabricated")
+    with open(fabricated, "w") as f:
+        f.writelines(lines + [body + ',"hash":"%s"}\n' % made_up])
+    rc, _, text = tool(AECSADMIN, "audit", ADMIN, "verify", fabricated, "--identity", raw.hex())
+    check(rc == 3 and '"unsigned":1' in text and f'"lines":{len(lines)},' in text and "NOT verified" in text,
+          f"a fabricated line after the last checkpoint: {text}")
+    rc, _, text = tool(AECSADMIN, "audit", ADMIN, "verify", fabricated)
+    check(rc == 1 and "does not reach the live head" in text, f"a fabricated line against the live head: {text}")
     rc, out, text = tool(AECSADMIN, "audit", ADMIN, "head")
     check(rc == 0 and int(out["seq"]) >= len(lines), f"audit head: {text}")
 

@@ -148,8 +148,20 @@ static kt_status start(void)
     return st;
 }
 
+/* a crash: the enclave goes without its Stop (no last checkpoint) */
+static void crash(void)
+{
+    kt_enclave_destroy(enclave);
+    kt_store_free(store);
+    enclave = NULL;
+    store = NULL;
+}
+
 static void stop(void)
 {
+    A(StopRequest) rq = KUBETEE__AECS__V1__STOP_REQUEST__INIT;
+    A(Done) rs = KUBETEE__AECS__V1__DONE__INIT;
+    if (enclave) assert_int_equal(kt_enclave_call(enclave, "aecs.Stop", &rq, &rs), KT_OK);
     kt_enclave_destroy(enclave);
     kt_store_free(store);
     enclave = NULL;
@@ -840,22 +852,27 @@ static void test_quota(void **state)
     assert_refused(create_as(svc_a, "svca", "big", DATA, false, big), KT_ERR_TOO_LARGE, "over the limit");
 }
 
-static void test_audit_chain(void **state)
+static void identity_of(uint8_t id[64], uint64_t *audit_seq)
 {
-    (void)state;
-    uint8_t id[64];
-    size_t lines;
-    uint64_t seq;
-    uint8_t hash[32];
     A(StatusRequest) rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
     kt_session *s = connect_as(admin);
     ProtobufCMessage *res = NULL;
     assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
     memcpy(id, ((A(StatusResponse) *)res)->identity_public.data, 64);
+    if (audit_seq) *audit_seq = ((A(StatusResponse) *)res)->audit_seq;
     protobuf_c_message_free_unpacked(res, NULL);
     kt_session_free(s);
-    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &lines, &seq, hash), KT_OK);
-    assert_true(lines > 40);
+}
+
+static void test_audit_chain(void **state)
+{
+    (void)state;
+    uint8_t id[64];
+    kt_aecs_audit_result r;
+    identity_of(id, NULL);
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &r), KT_OK);
+    assert_true(r.lines > 40);
+    assert_int_equal(r.tail_seq, r.seq + r.unsigned_tail);
     assert_true(strstr((const char *)audit_text.data, "\"op\":\"RegisterService\",\"target\":\"svca\",\"outcome\":\"ok\"") != NULL);
     assert_true(strstr((const char *)audit_text.data, "\"outcome\":\"damaged\"") != NULL);
     /* a line removed */
@@ -863,20 +880,109 @@ static void test_audit_chain(void **state)
     const char *l2 = memchr(audit_text.data, '\n', audit_text.len) + 1, *l3 = strchr(l2, '\n') + 1;
     kt_buf_append(&cut, audit_text.data, (size_t)(l2 - (const char *)audit_text.data));
     kt_buf_append(&cut, l3, audit_text.len - (size_t)(l3 - (const char *)audit_text.data));
-    assert_refused(kt_aecs_audit_verify(cut.data, cut.len, id, 0, NULL, &lines, &seq, hash), KT_ERR_VERIFY,
+    assert_refused(kt_aecs_audit_verify(cut.data, cut.len, id, 0, NULL, NULL, &r), KT_ERR_VERIFY,
                    "line 2: sequence 3 follows 1");
-    /* a line edited */
+    /* a line edited: a signed one, and an unsigned read's (its hash no longer matches) */
     kt_buf ed = {0};
     kt_buf_append(&ed, audit_text.data, audit_text.len);
     char *o = strstr((char *)ed.data, "\"outcome\":\"denied\"");
     assert_non_null(o);
     memcpy(o, "\"outcome\":\"ok\"    ", 18);
-    assert_refused(kt_aecs_audit_verify(ed.data, ed.len, id, 0, NULL, &lines, &seq, hash), KT_ERR_VERIFY, "edited");
+    assert_refused(kt_aecs_audit_verify(ed.data, ed.len, id, 0, NULL, NULL, &r), KT_ERR_VERIFY, "edited");
+    ed.len = 0;
+    kt_buf_append(&ed, audit_text.data, audit_text.len);
+    o = strstr((char *)ed.data, "\"op\":\"Status\",\"target\":\"\",\"outcome\":\"ok\"");
+    assert_non_null(o);
+    o[6] = 'X';
+    assert_refused(kt_aecs_audit_verify(ed.data, ed.len, id, 0, NULL, NULL, &r), KT_ERR_VERIFY, "edited");
     /* another key's chain */
     id[5] ^= 1;
-    assert_int_not_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &lines, &seq, hash), KT_OK);
+    assert_int_not_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &r), KT_OK);
     kt_buf_free(&cut);
     kt_buf_free(&ed);
+}
+
+/* A line the host makes up after the last checkpoint chains (SHA-256 is no secret): it is
+ * reported as not verified, never counted; a signature it forges fails; the signed live
+ * head and the line it leaves cover the real lines; a crash leaves the reads after the
+ * last checkpoint behind, reported as such; a clean stop signs its last line. */
+static void test_audit_checkpoints(void **state)
+{
+    (void)state;
+    uint8_t id[64];
+    kt_aecs_audit_result r, before;
+    identity_of(id, NULL);
+    identity_of(id, NULL); /* reads: lines that wait for a checkpoint */
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &before), KT_OK);
+    assert_true(before.unsigned_tail >= 2);
+    assert_true(strstr(strstr((char *)audit_text.data, "\"op\":\"Init\""), "\"sig\":\"") != NULL);
+    /* the fabricated line: a grant nobody made, chained by the host */
+    char prev[65], hh[65], body[512];
+    uint8_t h[32], m[32 + sizeof body];
+    kt_hex_encode(before.tail_hash, 32, prev, sizeof prev);
+    int bn = snprintf(body, sizeof body,
+                      "{\"seq\":%llu,\"time\":1,\"caller\":\"host\",\"op\":\"AddAdmin\",\"target\":\"\","
+                      "\"outcome\":\"ok\",\"reason\":\"\",\"prev\":\"%s\"",
+                      (unsigned long long)before.tail_seq + 1, prev);
+    memcpy(m, before.tail_hash, 32);
+    memcpy(m + 32, body, (size_t)bn);
+    assert_int_equal(kt_sha256(m, 32 + (size_t)bn, h), KT_OK);
+    kt_hex_encode(h, 32, hh, sizeof hh);
+    kt_buf fab = {0};
+    kt_buf_append(&fab, audit_text.data, audit_text.len);
+    kt_buf_printf(&fab, "%s,\"hash\":\"%s\"}\n", body, hh);
+    assert_int_equal(kt_aecs_audit_verify(fab.data, fab.len, id, 0, NULL, NULL, &r), KT_OK);
+    assert_int_equal(r.lines, before.lines);
+    assert_int_equal(r.seq, before.seq);
+    assert_int_equal(r.unsigned_tail, before.unsigned_tail + 1);
+    assert_int_equal(r.tail_seq, before.tail_seq + 1);
+    /* ... with a signature of the host's own */
+    fab.len = 0;
+    kt_buf_append(&fab, audit_text.data, audit_text.len);
+    char zeros[129];
+    memset(zeros, 'a', 128);
+    zeros[128] = '\0';
+    kt_buf_printf(&fab, "%s,\"hash\":\"%s\",\"sig\":\"%s\"}\n", body, hh, zeros);
+    assert_refused(kt_aecs_audit_verify(fab.data, fab.len, id, 0, NULL, NULL, &r), KT_ERR_VERIFY,
+                   "not signed by this AECS enclave");
+    kt_buf_free(&fab);
+    /* the live head: its line is signed and covers the reads before it */
+    A(AuditHeadRequest) hq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
+    uint8_t nonce[16] = {1};
+    hq.nonce.data = nonce;
+    hq.nonce.len = sizeof nonce;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "AuditHead", &hq.base, D(audit_head_response), &res), KT_OK);
+    kt_aecs_audit_head head = {.seq = ((A(AuditHeadResponse) *)res)->seq};
+    memcpy(head.hash, ((A(AuditHeadResponse) *)res)->hash.data, 32);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &head, &r), KT_OK);
+    assert_true(r.head_seen);
+    assert_int_equal(r.unsigned_tail, 0);
+    assert_int_equal(r.seq, head.seq);
+    assert_int_equal(r.lines, before.lines + before.unsigned_tail + 1);
+    /* a crash after reads: the restart's chain goes on from the last signed line */
+    identity_of(id, NULL);
+    identity_of(id, NULL);
+    identity_of(id, NULL);
+    crash();
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &r), KT_OK);
+    assert_int_equal(r.abandoned, 3);
+    assert_int_equal(r.abandoned_first, head.seq + 1);
+    assert_int_equal(r.abandoned_last, head.seq + 3);
+    assert_int_equal(r.unsigned_tail, 0); /* the Start line is signed */
+    assert_int_equal(r.seq, head.seq + 1);
+    /* a clean stop: its last line signed, nothing left unverified after it */
+    identity_of(id, NULL);
+    stop();
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &r), KT_OK);
+    assert_int_equal(r.unsigned_tail, 0);
+    assert_int_equal(r.seq, head.seq + 3);
+    assert_non_null(strstr((char *)audit_text.data, "\"op\":\"Stop\""));
+    assert_int_equal(start(), KT_OK);
 }
 
 /* The host edits an object while AECS is down: the start names it, and it is refused on
@@ -903,12 +1009,10 @@ static void test_damage_found_at_start(void **state)
     ProtobufCMessage *res = NULL;
     assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
     A(StatusResponse) *st = (A(StatusResponse) *)res;
-    size_t lines;
-    uint64_t seq;
-    uint8_t hash[32];
-    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, st->identity_public.data, 0, NULL, &lines,
-                                          &seq, hash), KT_OK);
-    assert_int_equal(seq, st->audit_seq + 1); /* status shows the head before its own line */
+    kt_aecs_audit_result r;
+    assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, st->identity_public.data, 0, NULL, NULL, &r),
+                     KT_OK);
+    assert_int_equal(r.tail_seq, st->audit_seq + 1); /* status shows the head before its own line */
     protobuf_c_message_free_unpacked(res, NULL);
     kt_session_free(s);
 }
@@ -982,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_never_export_keys),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_audit_checkpoints),
         cmocka_unit_test(test_damage_found_at_start),
         cmocka_unit_test(test_init_after_data_refused),
     };

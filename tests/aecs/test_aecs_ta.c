@@ -334,6 +334,43 @@ static void ta_gets_admitted_secret(void **state)
     kt_buf_free(&m);
 }
 
+/* The enclave's kept copy of an opened secret: an update is served at once; an older
+ * object the host puts back changes nothing a TA is given, and once a read from the store
+ * finds it, the key is refused to the TA too. */
+static void kept_copy_follows_the_table(void **state)
+{
+    (void)state;
+    platform_ok();
+    uint8_t got[32], first[32], second[32];
+    digest_of("first", first);
+    digest_of("second", second);
+    assert_int_equal(create("kept", "first", NULL, false), KT_OK);
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_int_equal(ta_get(ta, 0, "kept", 0, got), KT_OK);
+    assert_memory_equal(got, first, 32);
+    assert_int_equal(ta_get(ta, 0, "kept", 0, got), KT_OK); /* from the kept copy */
+    assert_memory_equal(got, first, 32);
+    kt_store_object old = {0};
+    assert_int_equal(kt_store_get(store, "secrets/pay/kept", &old), KT_OK);
+    A(UpdateSecretRequest) up = KUBETEE__AECS__V1__UPDATE_SECRET_REQUEST__INIT;
+    up.service = "pay";
+    up.name = "kept";
+    up.data.data = (uint8_t *)"second";
+    up.data.len = 6;
+    assert_int_equal(as(svc, "UpdateSecret", &up.base, D(secret_info)), KT_OK);
+    assert_int_equal(ta_get(ta, 0, "kept", 0, got), KT_OK);
+    assert_memory_equal(got, second, 32);
+    /* the host puts version 1's object back */
+    assert_int_equal(kt_store_put(store, "secrets/pay/kept", old.value.data, old.value.len, old.version + 1, NULL),
+                     KT_OK);
+    kt_store_object_free(&old);
+    assert_int_equal(ta_get(ta, 0, "kept", 0, got), KT_OK);
+    assert_memory_equal(got, second, 32); /* never the host's object */
+    assert_refused(as(svc, "UpdateSecret", &up.base, D(secret_info)), KT_ERR_VERIFY, "secrets/pay/kept");
+    assert_refused(ta_get(ta, 0, "kept", 0, got), KT_ERR_VERIFY, "secrets/pay/kept");
+    ta_close(ta);
+}
+
 /* Another TA of the same signer, another MRENCLAVE: its platform passes, the secret's rule
  * does not, and it is told so. */
 static void other_mrenclave_refused(void **state)
@@ -909,6 +946,7 @@ int main(void)
         cmocka_unit_test(other_mrenclave_refused),  cmocka_unit_test(debug_ta_refused),
         cmocka_unit_test(simulation_refused),       cmocka_unit_test(swapped_collateral_refused),
         cmocka_unit_test(key_caller_cannot_get),    cmocka_unit_test(replay_refused),
+        cmocka_unit_test(kept_copy_follows_the_table),
         cmocka_unit_test(ta_bound_isolated),
         cmocka_unit_test(debug_twin_and_older_release_kept_out),
         cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),

@@ -29,7 +29,8 @@ static int usage(void)
             "  backup --recovery-key PEM --out FILE  the storage key, encrypted to the recovery key\n"
             "  restore --recovery-key PEM --in FILE  on a new machine: decrypt it and hand it back\n"
             "  audit head                            the signed head of the audit chain\n"
-            "  audit verify FILE [--identity HEX]    check an audit file (the identity from status if not given)\n"
+            "  audit verify FILE [--identity HEX]    check an audit file (the identity and a fresh signed head from\n"
+            "                                        the enclave if not given); exit 3: lines left unverified\n"
             "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
             "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n");
     return 2;
@@ -166,43 +167,91 @@ static int platform(const tool_args *a)
     return tool_run(a, T, "SetTaPlatform", &rq.base, D(done));
 }
 
+/* The live head, over the session that told the identity: AuditHead's signature over our
+ * nonce, checked; its own line is in the file from then on and covers every line before. */
+static kt_status live_head(kt_aecs_client *c, const uint8_t identity[64], kt_aecs_audit_head *head)
+{
+    Kubetee__Aecs__V1__AuditHeadRequest rq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
+    ProtobufCMessage *res = NULL;
+    uint8_t nonce[32], le[8];
+    static const char label[] = "kubetee.aecs.audit-head.v1";
+    kt_status st = kt_random(nonce, sizeof nonce);
+    rq.nonce.data = nonce;
+    rq.nonce.len = sizeof nonce;
+    if (!st) st = kt_aecs_call(c, "AuditHead", &rq.base, D(audit_head_response), &res);
+    if (st) return kt_fail_context(st, "AuditHead");
+    Kubetee__Aecs__V1__AuditHeadResponse *h = (Kubetee__Aecs__V1__AuditHeadResponse *)res;
+    kt_buf m = {0};
+    kt_key *k = NULL;
+    kt_put_le64(le, h->seq);
+    if (h->hash.len != 32 || h->signature.len != 64) st = kt_fail(KT_ERR_VERIFY, "AuditHead: a malformed answer");
+    if (!st) st = kt_buf_append(&m, label, sizeof label - 1);
+    if (!st) st = kt_buf_append(&m, nonce, sizeof nonce);
+    if (!st) st = kt_buf_append(&m, le, 8);
+    if (!st) st = kt_buf_append(&m, h->hash.data, 32);
+    if (!st) st = kt_key_from_public_raw(KT_KEY_P256, identity, 64, &k);
+    if (!st && kt_verify(k, m.data, m.len, h->signature.data, 64))
+        st = kt_fail(KT_ERR_VERIFY, "AuditHead: not signed by the AECS identity key over our nonce");
+    if (!st) {
+        head->seq = h->seq;
+        memcpy(head->hash, h->hash.data, 32);
+    }
+    kt_key_free(k);
+    kt_buf_free(&m);
+    protobuf_c_message_free_unpacked(res, NULL);
+    return st;
+}
+
+/* exit 0: every line verified; 1: a line fails (or the file does not reach the live
+ * head); 3: the chain holds but some lines no signature covers (not verified) */
 static int audit_verify(const tool_args *a)
 {
     if (a->n_args < 2) return usage();
     const char *id = tool_flag(a, "identity");
     uint8_t identity[64];
+    kt_aecs_audit_head head;
     if (id) {
         if (strlen(id) != 128 || kt_hex_decode(id, identity, 64))
             return fprintf(stderr, T ": --identity is the AECS identity key, 128 hex digits\n"), 2;
-    } else { /* from the enclave itself, through the session */
+    } else { /* from the enclave itself, through the session, with a fresh signed head */
         kt_aecs_client *c = NULL;
         ProtobufCMessage *res = NULL;
         Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
         if (tool_connect(a, &c)) return tool_fail(T, "connecting");
         kt_status st = kt_aecs_call(c, "Status", &rq.base, D(status_response), &res);
-        int rc = st ? tool_fail(T, "Status") : 0;
+        Kubetee__Aecs__V1__StatusResponse *s = (Kubetee__Aecs__V1__StatusResponse *)res;
+        if (!st && s->identity_public.len != 64) st = kt_fail(KT_ERR_VERIFY, "Status: no identity key");
+        if (!st) memcpy(identity, s->identity_public.data, 64);
+        if (res) protobuf_c_message_free_unpacked(res, NULL);
+        if (!st) st = live_head(c, identity, &head);
+        int rc = st ? tool_fail(T, "the live audit head") : 0;
         kt_aecs_client_free(c);
         if (rc) return rc;
-        Kubetee__Aecs__V1__StatusResponse *s = (Kubetee__Aecs__V1__StatusResponse *)res;
-        if (s->identity_public.len == 64) memcpy(identity, s->identity_public.data, 64);
-        protobuf_c_message_free_unpacked(res, NULL);
     }
     kt_buf text = {0};
     if (kt_file_read(a->args[1], 1u << 30, &text)) return tool_fail(T, a->args[1]);
-    size_t lines;
-    uint64_t seq;
-    uint8_t hash[32];
+    kt_aecs_audit_result r;
     char hex[65];
-    kt_status st = kt_aecs_audit_verify(text.data, text.len, identity, 0, NULL, &lines, &seq, hash);
+    kt_status st = kt_aecs_audit_verify(text.data, text.len, identity, 0, NULL, id ? NULL : &head, &r);
     kt_buf_free(&text);
-    kt_hex_encode(hash, 32, hex, sizeof hex);
-    if (st) {
-        if (a->json) printf("{\"ok\":false,\"lines\":%zu}\n", lines);
-        return tool_fail(T, "audit verify");
-    }
-    printf(a->json ? "{\"ok\":true,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\"}\n" : "ok: %zu lines, last seq %llu, hash %s\n",
-           lines, (unsigned long long)seq, hex);
-    return 0;
+    if (!st && !id && !r.head_seen)
+        st = kt_fail(KT_ERR_VERIFY, "audit: the file does not reach the live head, seq %llu (its tail was cut or edited)",
+                     (unsigned long long)head.seq);
+    kt_hex_encode(r.hash, 32, hex, sizeof hex);
+    bool all = !r.unsigned_tail && !r.abandoned;
+    if (a->json)
+        printf("{\"ok\":%s,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\",\"unsigned\":%zu,\"abandoned\":%zu}\n",
+               !st && all ? "true" : "false", r.lines, (unsigned long long)r.seq, hex, r.unsigned_tail, r.abandoned);
+    if (st) return tool_fail(T, "audit verify");
+    if (!a->json) printf("%zu lines verified, last seq %llu, hash %s\n", r.lines, (unsigned long long)r.seq, hex);
+    if (r.abandoned)
+        fprintf(stderr, T ": NOT verified: %zu lines no signature covers, left behind at a restart (first: seq %llu..%llu)\n",
+                r.abandoned, (unsigned long long)r.abandoned_first, (unsigned long long)r.abandoned_last);
+    if (r.unsigned_tail)
+        fprintf(stderr, T ": NOT verified: the %zu lines after seq %llu (to %llu): no signature covers them yet%s\n",
+                r.unsigned_tail, (unsigned long long)r.seq, (unsigned long long)r.tail_seq,
+                id ? " (without --identity, a fresh signed head covers them)" : "");
+    return all ? 0 : 3;
 }
 
 int main(int argc, char **argv)

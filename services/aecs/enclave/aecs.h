@@ -22,6 +22,8 @@ typedef Kubetee__Aecs__V1__Service ae_service;
 #define AE_SERVICE_NAME_MAX 32
 #define AE_MAX_ADMINS 8
 #define AE_PARAMS_MAX 64
+#define AE_AUDIT_EVERY 64   /* a read's line is signed at least every this many lines */
+#define AE_AUDIT_SECONDS 1  /* or when the last signature is this old (the host's clock) */
 
 typedef enum { AE_STOPPED = 0, AE_UNINIT, AE_READY, AE_RESTORE } ae_phase;
 
@@ -37,6 +39,8 @@ typedef struct {
     uint64_t master_version;
     uint64_t audit_seq;
     uint8_t audit_hash[32];
+    uint32_t audit_unsigned;   /* lines since the last signed one (audit.c) */
+    int64_t audit_signed_at;   /* the host's clock at it */
     uint64_t revision; /* the store revision last seen */
     bool has_ta_platform; /* the TA platform policy an admin set (platform.c) */
     kt_platform_policy ta_platform;
@@ -55,6 +59,9 @@ kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len);
  * for an object that does not open, is older than the one this enclave knows, or is
  * missing though it exists. *version is its store version. */
 kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version);
+/* The same, served from the enclave's kept copy (cache.c) while the table still says its
+ * version and id; the store is read (and the copy kept) otherwise. For TA gets. */
+kt_status ae_obj_get_kept(const char *key, kt_buf *plain, uint64_t *version);
 /* Seals plain as the next version of key (expected: the version read, 0: create). */
 kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version);
 kt_status ae_obj_delete(const char *key, uint64_t expected);
@@ -69,6 +76,17 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
 /* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
 kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
 kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
+
+/* ---- opened objects kept in the enclave (cache.c) ---- */
+#define AE_OBJECT_ID_LEN 16
+#define AE_CACHE_ENTRIES 64
+#define AE_CACHE_BYTES (1u << 20)
+/* *hit: plain has key's plaintext as kept at this version and id (else unchanged) */
+kt_status ae_cache_get(const char *key, uint64_t version, const uint8_t id[AE_OBJECT_ID_LEN], kt_buf *plain,
+                       bool *hit);
+void ae_cache_put(const char *key, uint64_t version, const uint8_t id[AE_OBJECT_ID_LEN], const void *plain, size_t n);
+void ae_cache_drop(const char *key);
+void ae_cache_reset(void); /* wipes every entry */
 
 /* protobuf-c messages in and out of sealed objects */
 kt_status ae_pack(const ProtobufCMessage *m, kt_buf *out);

@@ -1,6 +1,7 @@
-/* The audit log: one JSON line per request and its outcome, made here and hash-chained,
- * each line's hash signed by the enclave's identity key; the host only appends the lines
- * to its file (docs/aecs.md "Audit log"). Also who the caller is, which every line names. */
+/* The audit log: one JSON line per request and its outcome, made here and hash-chained;
+ * at checkpoints a line carries the enclave's signature over its hash, which covers the
+ * chain up to it. The host only appends the lines to its file (docs/aecs.md "Audit log").
+ * Also who the caller is, which every line names. */
 #include "aecs.h"
 #include <kubetee/aecs.h>
 
@@ -65,8 +66,19 @@ static const char *outcome(kt_status st)
     }
 }
 
-/* hash = SHA-256(prev || body); the line is body + the hash and its signature. */
-static kt_status seal_line(const kt_buf *body, const uint8_t prev[32], uint8_t hash[32], kt_buf *line)
+/* Reads may wait for a checkpoint (every AE_AUDIT_EVERY lines or AE_AUDIT_SECONDS); every
+ * other operation's line is one, as are Start, Stop and AuditHead's. An allow-list. */
+static bool batched(const char *op)
+{
+    static const char *const reads[] = {"GetSecret", "TaGetSecret", "GetPublic", "ListSecrets",
+                                        "ListServices", "ListTaSecrets", "Status", NULL};
+    for (size_t i = 0; reads[i]; i++)
+        if (!strcmp(op, reads[i])) return true;
+    return false;
+}
+
+/* hash = SHA-256(prev || body); the line is body + the hash (and, a checkpoint, its signature). */
+static kt_status seal_line(const kt_buf *body, const uint8_t prev[32], bool sign, uint8_t hash[32], kt_buf *line)
 {
     kt_buf m = {0};
     uint8_t sig[KT_P256_SIG_LEN];
@@ -74,13 +86,16 @@ static kt_status seal_line(const kt_buf *body, const uint8_t prev[32], uint8_t h
     kt_status st = kt_buf_append(&m, prev, 32);
     if (!st) st = kt_buf_append(&m, body->data, body->len);
     if (!st) st = kt_sha256(m.data, m.len, hash);
-    if (!st) st = kt_identity_sign(hash, 32, sig);
+    if (!st && sign) st = kt_identity_sign(hash, 32, sig);
     kt_buf_free(&m);
     if (st) return st;
     kt_hex_encode(hash, 32, hh, sizeof hh);
-    kt_hex_encode(sig, 64, sh, sizeof sh);
-    if (!(st = kt_buf_append(line, body->data, body->len)))
-        st = kt_buf_printf(line, ",\"hash\":\"%s\",\"sig\":\"%s\"}", hh, sh);
+    if (!(st = kt_buf_append(line, body->data, body->len))) st = kt_buf_printf(line, ",\"hash\":\"%s\"", hh);
+    if (!st && sign) {
+        kt_hex_encode(sig, 64, sh, sizeof sh);
+        st = kt_buf_printf(line, ",\"sig\":\"%s\"", sh);
+    }
+    if (!st) st = kt_buf_append(line, "}", 2); /* with its NUL */
     return st;
 }
 
@@ -92,15 +107,16 @@ void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status 
     kt_hex_encode(ae.audit_hash, 32, prev, sizeof prev);
     kt_buf body = {0}, line = {0};
     uint8_t hash[32];
+    int64_t now = ae_now();
+    bool sign = !batched(op) || ae.audit_unsigned + 1 >= AE_AUDIT_EVERY || now < ae.audit_signed_at ||
+                now - ae.audit_signed_at >= AE_AUDIT_SECONDS;
     kt_status st = kt_buf_printf(&body, "{\"seq\":%llu,\"time\":%lld,\"caller\":\"%s\",\"op\":\"%s\",\"target\":\"",
-                                 (unsigned long long)(ae.audit_seq + 1), (long long)ae_now(),
-                                 c ? c->label : "host", op);
+                                 (unsigned long long)(ae.audit_seq + 1), (long long)now, c ? c->label : "host", op);
     if (!st) st = json_text(&body, target ? target : "");
     if (!st) st = kt_buf_printf(&body, "\",\"outcome\":\"%s\",\"reason\":\"", outcome(result));
     if (!st) st = json_text(&body, reason);
     if (!st) st = kt_buf_printf(&body, "\",\"prev\":\"%s\"", prev);
-    if (!st) st = seal_line(&body, ae.audit_hash, hash, &line);
-    if (!st) st = kt_buf_append(&line, "", 1);
+    if (!st) st = seal_line(&body, ae.audit_hash, sign, hash, &line);
     if (!st) {
         Kubetee__Aecs__V1__AuditAppendRequest rq = KUBETEE__AECS__V1__AUDIT_APPEND_REQUEST__INIT;
         Kubetee__Aecs__V1__Done rs = KUBETEE__AECS__V1__DONE__INIT;
@@ -112,6 +128,8 @@ void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status 
         kt_ocall("aecs.audit.Append", &rq, &rs);
         ae.audit_seq++;
         memcpy(ae.audit_hash, hash, 32);
+        ae.audit_unsigned = sign ? 0 : ae.audit_unsigned + 1;
+        if (sign) ae.audit_signed_at = now;
     }
     kt_buf_free(&body);
     kt_buf_free(&line);
@@ -122,20 +140,23 @@ void ae_audit_adopt(char **lines, size_t n)
 {
     uint8_t pub[64];
     kt_buf text = {0};
-    size_t adopted = 0;
-    uint64_t seq = ae.audit_seq;
+    kt_aecs_audit_result r = {0};
     kt_status st = kt_identity_public(pub);
     for (size_t i = 0; i < n && !st; i++)
         if (!(st = kt_buf_append(&text, lines[i], strlen(lines[i])))) st = kt_buf_append(&text, "\n", 1);
-    /* the lines that chain on from the checkpoint are adopted; the first that does not
-     * (the host cut or edited the file) ends them, and the chain goes on from there */
+    /* the lines that chain on from the sealed checkpoint and a signature covers are
+     * adopted; the first that does not chain (the host cut or edited the file) ends them,
+     * an unsigned tail (AECS stopped before its next checkpoint) is left behind, and the
+     * chain goes on from the last covered line */
     if (!st && text.len) {
-        if (kt_aecs_audit_verify(text.data, text.len, pub, ae.audit_seq, ae.audit_hash, &adopted, &seq, ae.audit_hash))
+        if (kt_aecs_audit_verify(text.data, text.len, pub, ae.audit_seq, ae.audit_hash, NULL, &r))
             kt_log(KT_LOG_WARN, "aecs.audit_tail_refused", "reason", kt_last_error(), NULL);
-        ae.audit_seq = seq;
+        ae.audit_seq = r.seq;
+        memcpy(ae.audit_hash, r.hash, 32);
     }
     kt_buf_free(&text);
-    char a[24];
-    snprintf(a, sizeof a, "%zu", adopted);
-    kt_log(KT_LOG_INFO, "aecs.audit_adopted", "lines", a, NULL);
+    char a[24], u[24];
+    snprintf(a, sizeof a, "%zu", r.lines);
+    snprintf(u, sizeof u, "%zu", r.unsigned_tail);
+    kt_log(KT_LOG_INFO, "aecs.audit_adopted", "lines", a, "unsigned_left", u, NULL);
 }

@@ -9,7 +9,7 @@
 
 #define MAGIC "KTAO"
 #define FORMAT 1
-#define ID_LEN 16
+#define ID_LEN AE_OBJECT_ID_LEN
 #define HDR (4 + 1 + 8 + ID_LEN + KT_GCM_IV_LEN)
 #define AAD_LABEL "kubetee.aecs.object.v1"
 
@@ -50,6 +50,7 @@ static entry *remember(const char *key)
 
 void ae_obj_reset(void)
 {
+    ae_cache_reset();
     for (size_t i = 0; i < n_table; i++) free(table[i].damage);
     free(table);
     table = NULL;
@@ -164,12 +165,28 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
     if (!st) *version = v;
 out:
     if (st) plain->len = 0;
+    if (st && st != KT_ERR_NOT_FOUND) ae_cache_drop(key); /* found out: no kept copy serves it either */
     kt_buf_free(&blob);
     return st;
 }
 
+kt_status ae_obj_get_kept(const char *key, kt_buf *plain, uint64_t *version)
+{
+    entry *e = find(key);
+    bool hit = false;
+    kt_status st = e && !e->damage && !e->deleted ? ae_cache_get(key, e->version, e->id, plain, &hit) : KT_OK;
+    if (st || hit) {
+        if (hit) *version = e->version;
+        return st;
+    }
+    if ((st = ae_obj_get(key, plain, version))) return st;
+    if ((e = find(key))) ae_cache_put(key, e->version, e->id, plain->data, plain->len);
+    return KT_OK;
+}
+
 kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version)
 {
+    ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     entry *e = find(key);
     if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
     uint8_t id[ID_LEN];
@@ -217,6 +234,7 @@ kt_status ae_obj_delete(const char *key, uint64_t expected)
 {
     entry *e = find(key);
     if (!e || e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+    ae_cache_drop(key);
     Kubetee__Aecs__V1__StoreDeleteRequest rq = KUBETEE__AECS__V1__STORE_DELETE_REQUEST__INIT;
     Kubetee__Aecs__V1__Done rs = KUBETEE__AECS__V1__DONE__INIT;
     rq.key = (char *)key;

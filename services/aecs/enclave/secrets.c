@@ -49,15 +49,21 @@ static kt_status service_admin(const ae_caller *c, const char *service)
     return KT_OK;
 }
 
-static kt_status load(const char *key, ae_secret **out, uint64_t *version)
+static kt_status load_with(kt_status (*get)(const char *, kt_buf *, uint64_t *), const char *key, ae_secret **out,
+                          uint64_t *version)
 {
     kt_buf b = {0};
-    kt_status st = ae_obj_get(key, &b, version);
+    kt_status st = get(key, &b, version);
     if (!st && !(*out = ae_unpack(&kubetee__aecs__v1__stored_secret__descriptor, &b)))
         st = kt_fail(KT_ERR_VERIFY, "%s opens but does not decode", key);
     if (!st && (!(*out)->spec || !(*out)->n_versions)) st = kt_fail(KT_ERR_VERIFY, "%s holds no version", key);
     kt_buf_free(&b);
     return st;
+}
+
+static kt_status load(const char *key, ae_secret **out, uint64_t *version)
+{
+    return load_with(ae_obj_get, key, out, version);
 }
 
 static kt_status save(const char *key, const ae_secret *s, uint64_t expected)
@@ -351,7 +357,7 @@ kt_status ae_ta_secret(const ae_caller *c, const char *service, const char *name
     kt_status st = ae_ta_only(c);
     if (st) return st;
     if ((st = secret_key(service, name, key))) return st;
-    st = load(key, &s, &ov);
+    st = load_with(ae_obj_get_kept, key, &s, &ov); /* the enclave's kept copy, if the table agrees */
     if (st == KT_ERR_NOT_FOUND) /* as a refusal would: no oracle for names */
         return ae_ta_refused(service, name, &c->peer.enclave);
     if (st || (st = ae_policy_admits(s->spec, &c->peer.enclave))) return st;

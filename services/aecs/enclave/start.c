@@ -109,6 +109,20 @@ KT_TRUSTED_FUNCTION(HostStatus, "aecs.HostStatus", Kubetee__Aecs__V1__HostStatus
                     kubetee__aecs__v1__host_status_request, Kubetee__Aecs__V1__StartResponse,
                     kubetee__aecs__v1__start_response)
 
+/* A clean stop (the host's drain is over): the last line, signed, covers every read's
+ * line before it, and the sealed checkpoint moves to it. */
+static kt_status Stop(const Kubetee__Aecs__V1__StopRequest *rq, Kubetee__Aecs__V1__Done *rs)
+{
+    (void)rq, (void)rs;
+    pthread_mutex_lock(&ae_lock);
+    if (ae.phase != AE_STOPPED) ae_audit(NULL, "Stop", phase_name(), KT_OK);
+    kt_status st = ae.phase == AE_READY ? ae_state_save() : KT_OK;
+    pthread_mutex_unlock(&ae_lock);
+    return st;
+}
+KT_TRUSTED_FUNCTION(Stop, "aecs.Stop", Kubetee__Aecs__V1__StopRequest, kubetee__aecs__v1__stop_request,
+                    Kubetee__Aecs__V1__Done, kubetee__aecs__v1__done)
+
 /* ECIES to the recovery key: ephemeral P-256 ECDH, HKDF-SHA256 over (ephemeral || recovery), AES-256-GCM. */
 static kt_status backup_body(const Kubetee__Aecs__V1__BackupRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)
 {

@@ -153,6 +153,10 @@ int main(int argc, char **argv)
     kt_rpc_server_free(server);
     kt_http_stop(http);
     kt_service_host_free(host);
+    Kubetee__Aecs__V1__StopRequest srq = KUBETEE__AECS__V1__STOP_REQUEST__INIT;
+    Kubetee__Aecs__V1__Done srs = KUBETEE__AECS__V1__DONE__INIT;
+    if (kt_enclave_call(enclave, "aecs.Stop", &srq, &srs)) /* the audit's last checkpoint */
+        kt_log(KT_LOG_WARN, "aecs.stop_failed", "reason", kt_last_error(), NULL);
     kt_enclave_destroy(enclave);
     aecs_host_close();
     kt_store_free(store);
