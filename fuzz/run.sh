@@ -191,8 +191,15 @@ printf '# settings\nLOG_LEVEL=debug\nurl=http://x/?a=b\n' > "$work/aecs_configur
 
 # A failing input is kept under the build directory (never the source tree) and named
 # in the output, so it can be replayed: $build/fuzz/fuzz_<target> <file>.
-# aecs_audit: one well-formed AECS audit line (its hash and signature are not this key's)
-mkdir -p "$work/aecs_audit" && printf '\x00{"seq":1,"time":1,"caller":"host","op":"Start","target":"","outcome":"ok","reason":"","prev":"%064d","hash":"%064d","sig":"%0128d"}\n' 0 0 0 > "$work/aecs_audit/seed"
+# aecs_audit: well-formed AECS audit lines after the start byte and the head byte: a signed
+# one (its signature is not this key's), an unsigned one that chains from zero (its hash
+# right), and that one again with a head naming it
+aecs_body='{"seq":1,"time":1,"caller":"host","op":"Start","target":"","outcome":"ok","reason":"","prev":"'$(printf '%064d' 0)'"'
+aecs_hash=$({ head -c 32 /dev/zero; printf '%s' "$aecs_body"; } | sha256sum | cut -c1-64)
+mkdir -p "$work/aecs_audit"
+printf '\x00\x00%s,"hash":"%064d","sig":"%0128d"}\n' "$aecs_body" 0 0 > "$work/aecs_audit/signed"
+printf '\x00\x00%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash" > "$work/aecs_audit/unsigned"
+{ printf '\x00\x01\x01'; printf "$(printf '%s' "$aecs_hash" | sed 's/../\\x&/g')"; printf '%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash"; } > "$work/aecs_audit/head"
 # aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
 mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
 # pbwire: a CallResult, an Invocation, an EnclaveStepResult, a CallRequest (the first byte picks)
