@@ -42,11 +42,12 @@ typedef struct {
 typedef _Atomic(conn *) slot;
 static slot *_Atomic meters; /* by fd */
 static atomic_size_t nmeters;
-static atomic_uint header_block, resets, control, streams, unfinished; /* 0 until a server started */
+static atomic_uint header_block, resets, control, streams, unfinished, max_message; /* 0 until a server started */
 static _Atomic uint64_t unfinished_total;
 static _Atomic uint64_t unfinished_now; /* bytes held by every connection's unfinished messages */
 static atomic_uint max_conns, open_conns;          /* accepted and not closed */
 static atomic_ulong cut[KT_METER_N];
+static atomic_ulong framing[KT_FRAMING_N]; /* request messages framed wrongly, by how */
 static atomic_long last_log;
 static atomic_int ssl_index = -1; /* a server SSL's conn in its ex_data */
 
@@ -57,6 +58,7 @@ static const char *const cut_names[KT_METER_N] = {
     [KT_METER_STREAMS] = "streams",
     [KT_METER_UNFINISHED] = "unfinished_bytes",
     [KT_METER_UNFINISHED_TOTAL] = "unfinished_total",
+    [KT_METER_FRAMING] = "framing",
 };
 
 static void max_into(atomic_uint *a, unsigned v)
@@ -103,6 +105,7 @@ void kt_rpc_conn_limits(const kt_rpc_limits *l)
     max_into(&control, l->control_frames);
     max_into(&streams, l->streams);
     max_into(&unfinished, l->unfinished_bytes);
+    max_into(&max_message, l->max_message);
     uint64_t total = (uint64_t)l->unfinished_mb << 20, cur = atomic_load(&unfinished_total);
     while (total > cur && !atomic_compare_exchange_weak(&unfinished_total, &cur, total))
         ;
@@ -120,7 +123,8 @@ static kt_rpc_meter_limits limits_now(void)
 {
     return (kt_rpc_meter_limits){atomic_load(&header_block), atomic_load(&resets),
                                  atomic_load(&control),      atomic_load(&streams),
-                                 atomic_load(&unfinished),   atomic_load(&unfinished_total)};
+                                 atomic_load(&unfinished),   atomic_load(&unfinished_total),
+                                 atomic_load(&max_message)};
 }
 
 static conn *conn_new(void)
@@ -179,21 +183,25 @@ static void note_cut(kt_rpc_meter_verdict why)
            NULL);
 }
 
-/* What the client sent (n bytes in iov, or in p when iov is NULL): false once the
- * connection is over budget (it is then cut for good). */
-static bool received(conn *c, const struct iovec *iov, size_t niov, const void *p, size_t n)
+/* What the client sent (n bytes in iov, or in p when iov is NULL; the meter may mark a
+ * request message in them): false once the connection is over budget (it is then cut for
+ * good). */
+static bool received(conn *c, const struct iovec *iov, size_t niov, void *p, size_t n)
 {
     if (atomic_load(&c->cut)) return false;
     pthread_mutex_lock(&c->lock);
     kt_rpc_meter_limits l = limits_now();
     int64_t now = now_ms();
     kt_rpc_meter_verdict v = c->m.verdict;
+    kt_rpc_meter_read(&c->m);
     if (!iov) v = kt_rpc_meter_feed(&c->m, &l, p, n, now);
     for (size_t i = 0; iov && i < niov && n && !v; i++) {
         size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-        v = kt_rpc_meter_feed(&c->m, &l, (const uint8_t *)iov[i].iov_base, k, now);
+        v = kt_rpc_meter_feed(&c->m, &l, (uint8_t *)iov[i].iov_base, k, now);
         n -= k;
     }
+    for (int f = 1; f < KT_FRAMING_N; f++)
+        if (c->m.framing[f]) atomic_fetch_add(&framing[f], c->m.framing[f]), c->m.framing[f] = 0;
     pthread_mutex_unlock(&c->lock);
     if (v <= KT_METER_OFF) return true;
     atomic_store(&c->cut, true);
@@ -327,12 +335,23 @@ void kt_rpc_conn_metrics(kt_buf *out)
                        "over the limit), resets (RST_STREAM), control_frames (PING, SETTINGS, "
                        "WINDOW_UPDATE, PRIORITY, empty DATA), streams (more open than streams), "
                        "unfinished_bytes (request messages not yet complete, one connection), "
-                       "unfinished_total (all connections)";
+                       "unfinished_total (all connections), framing (a request message framed "
+                       "wrongly that reached gRPC core before it could be marked)";
     for (int r = KT_METER_HEADER_BLOCK; r < KT_METER_N; r++, help = NULL) {
         char label[48];
         snprintf(label, sizeof label, "reason=\"%s\"", cut_names[r]);
         kt_metric(out, "kubetee_rpc_connections_cut_total", help ? "counter" : NULL, help, label,
                   (double)atomic_load(&cut[r]));
+    }
+    help = "request messages framed wrongly, as they arrived: flags (a flag byte other than 0 "
+           "and 1), compressed (the compressed flag: gRPC core refuses gzip's, the server the "
+           "rest), second_message and trailing_bytes (after the one request message), "
+           "too_large (over max_message: gRPC core refuses it)";
+    for (int f = KT_FRAMING_FLAGS; f < KT_FRAMING_N; f++, help = NULL) {
+        char label[48];
+        snprintf(label, sizeof label, "reason=\"%s\"", kt_rpc_framing_name((kt_rpc_framing)f));
+        kt_metric(out, "kubetee_rpc_messages_refused_total", help ? "counter" : NULL, help, label,
+                  (double)atomic_load(&framing[f]));
     }
     kt_metric(out, "kubetee_rpc_unfinished_bytes", "gauge",
               "bytes of request messages received and not yet complete, all connections", NULL,

@@ -80,6 +80,7 @@ typedef struct {
     uint32_t streams;      /* streams open at once */
     uint32_t unfinished;   /* bytes of request messages not yet complete, one connection */
     uint64_t unfinished_total; /* ... and all connections together */
+    uint32_t max_message;  /* bytes of one request message (0: no limit), counted only */
 } kt_rpc_meter_limits;
 typedef enum {
     KT_METER_OK,
@@ -90,18 +91,51 @@ typedef enum {
     KT_METER_STREAMS,
     KT_METER_UNFINISHED,
     KT_METER_UNFINISHED_TOTAL,
+    KT_METER_FRAMING, /* a request framed wrongly whose message could not be marked */
     KT_METER_N
 } kt_rpc_meter_verdict;
+/* How a stream's request message is framed wrongly (gRPC's 5-byte prefix: a flag byte, 0
+ * or 1 for compressed, and a big-endian length). Every method of ours takes one request
+ * message: anything after it is refused. */
+typedef enum {
+    KT_FRAMING_OK,
+    KT_FRAMING_FLAGS,      /* a flag byte other than 0 and 1 */
+    KT_FRAMING_COMPRESSED, /* the compressed flag (gRPC core refuses gzip's; identity's: us) */
+    KT_FRAMING_SECOND,     /* a second message */
+    KT_FRAMING_TRAILING,   /* bytes after the message that are no message */
+    KT_FRAMING_TOO_LARGE,  /* longer than max_message (gRPC core refuses it; counted) */
+    KT_FRAMING_N
+} kt_rpc_framing;
+/* A request message the meter found framed wrongly reaches gRPC core marked: flag byte 0
+ * and its first two bytes MARK0, MARK0 + the kt_rpc_framing: a tag of field 0, which no
+ * protobuf message has, so it can never be served, and the server names the refusal. */
+#define KT_RPC_MARK0 0x00
+#define KT_RPC_MARK1 0xf0
+/* The refusal a request message's first bytes are marked with (KT_FRAMING_OK: none). */
+kt_rpc_framing kt_rpc_framing_mark(const uint8_t *p, size_t n);
+const char *kt_rpc_framing_name(kt_rpc_framing f);
 /* A stream the client opened and the server has not ended: bytes of its request message
- * so far, until the client ended it. */
+ * so far, until the client ended it; the message's framing as it passes. */
 typedef struct {
     uint32_t id, bytes;
     bool ended;
+    uint8_t have, prefix[5]; /* the message prefix being read */
+    uint8_t messages;        /* prefixes read (at most 2: more is refused anyway) */
+    uint8_t mark;            /* kt_rpc_framing the first message is to be marked with */
+    uint32_t left, size;     /* its body still to come, and its length */
+    /* where the first message's flag byte and first two body bytes passed (NULL: not yet),
+     * and in which read: only this read's can still be marked */
+    uint8_t *at[3];
+    uint32_t at_read[3];
 } kt_rpc_meter_stream;
-/* Frames as they come: the header being read, then the payload to pass over. */
+/* Frames as they come: the header being read, then the payload to pass over (a client's
+ * DATA payload is read for the message framing: data bytes, then padding). */
 typedef struct {
     uint32_t skip;
     uint8_t head[9], have;
+    uint32_t data_id;        /* the DATA frame's stream (0: not a DATA frame) */
+    uint32_t data_left;      /* its data bytes still to come (the rest is padding) */
+    bool pad_length;         /* its first payload byte is the pad length */
 } kt_rpc_meter_frames;
 typedef struct {
     uint32_t preface, block;
@@ -117,12 +151,20 @@ typedef struct {
     uint32_t nstreams, cap;
     uint64_t unfinished;           /* bytes of this connection's messages not yet complete */
     _Atomic uint64_t *total;       /* ... and of every connection sharing this counter */
+    uint32_t reads;                /* kt_rpc_meter_read calls: which bytes are still ours */
+    uint32_t framing[KT_FRAMING_N]; /* requests framed wrongly, until the caller takes them */
 } kt_rpc_meter;
 /* total: the counter the connections share (never NULL). */
 void kt_rpc_meter_init(kt_rpc_meter *m, const kt_rpc_meter_limits *l, int64_t now_ms,
                        _Atomic uint64_t *total);
+/* One read's bytes follow (fed in one or more pieces): bytes of earlier reads are gRPC
+ * core's by now and can no longer be marked. */
+void kt_rpc_meter_read(kt_rpc_meter *m);
+/* The client's bytes, in order. A request message framed wrongly is marked in p (see
+ * KT_RPC_MARK0) and counted in m->framing; one whose bytes went to gRPC core in an
+ * earlier read cuts the connection instead (KT_METER_FRAMING). */
 kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
-                                       const uint8_t *p, size_t n, int64_t now_ms);
+                                       uint8_t *p, size_t n, int64_t now_ms);
 /* Bytes the server sent the client, in order: they earn WINDOW_UPDATEs and PINGs, and
  * the streams the server ended are no longer open. */
 void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, const uint8_t *p, size_t n);

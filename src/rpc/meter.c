@@ -19,6 +19,14 @@
  *     complete (no END_STREAM from the client), or the connections sharing a total
  *     together more than unfinished_total: gRPC core holds a message until it is whole
  *     before any call is made of it, and its resource quota does not bound that.
+ *   - a request message framed wrongly (its 5-byte prefix read as DATA passes; the bodies
+ *     are passed over): a flag byte other than 0 or 1, the compressed flag, anything after
+ *     the one request message every method of ours takes (a second message, trailing
+ *     bytes), a length over max_message. gRPC core 1.51 accepts the first four as they
+ *     are; the meter marks such a message (its first bytes, see KT_RPC_MARK0) before gRPC
+ *     core reads it, and the server refuses the call with INTERNAL naming why. Counted
+ *     either way. The one case it cannot mark (the message went to gRPC core in an
+ *     earlier read) cuts the connection.
  * Bytes that do not open with the client preface (TLS, or not HTTP/2) turn the meter off
  * for the connection. Pure: the caller gives the time and serialises a connection's feed
  * and sent, so the fuzzer drives it too. */
@@ -50,6 +58,7 @@ enum { DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING =
 #define END_STREAM 0x1
 #define ACK 0x1
 #define END_HEADERS 0x4
+#define PADDED 0x8
 
 /* Adds to the WINDOW_UPDATE bucket, up to max. */
 static void add_window(kt_rpc_meter *m, int64_t add, int64_t max)
@@ -57,16 +66,23 @@ static void add_window(kt_rpc_meter *m, int64_t add, int64_t max)
     if (m->window < max) m->window = m->window + add > max ? max : m->window + add;
 }
 
-/* Frame by frame: calls on(m, l, head) for each frame header complete in p[0..n). */
+/* Frame by frame: calls on(m, l, head) for each frame header complete in p[0..n), and
+ * body(m, l, bytes, k) for the payload of a frame on() took for a DATA frame to read. */
 typedef kt_rpc_meter_verdict (*frame_fn)(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
                                          const uint8_t *head);
+typedef kt_rpc_meter_verdict (*payload_fn)(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                           uint8_t *p, size_t n);
 static kt_rpc_meter_verdict frames(kt_rpc_meter_frames *f, kt_rpc_meter *m,
-                                   const kt_rpc_meter_limits *l, const uint8_t *p, size_t n,
-                                   frame_fn on)
+                                   const kt_rpc_meter_limits *l, uint8_t *p, size_t n,
+                                   frame_fn on, payload_fn body)
 {
     while (n) {
         if (f->skip) {
             size_t k = f->skip < n ? f->skip : n;
+            if (body && f->data_id) {
+                kt_rpc_meter_verdict v = body(m, l, p, k);
+                if (v) return v;
+            }
             f->skip -= (uint32_t)k;
             p += k, n -= k;
             continue;
@@ -78,6 +94,7 @@ static kt_rpc_meter_verdict frames(kt_rpc_meter_frames *f, kt_rpc_meter *m,
         if (f->have == sizeof f->head) {
             f->have = 0;
             f->skip = (uint32_t)f->head[0] << 16 | (uint32_t)f->head[1] << 8 | f->head[2];
+            f->data_id = 0;
             kt_rpc_meter_verdict v = on(m, l, f->head);
             if (v) return v;
         }
@@ -133,7 +150,125 @@ void kt_rpc_meter_sent(kt_rpc_meter *m, const kt_rpc_meter_limits *l, const uint
     add_window(m, bytes * (1000 / BYTES_PER_UPDATE),
                ((int64_t)l->control * CONTROL_BURST_S + WINDOW_EARNED_MAX) * 1000);
     m->sent_pings += bytes * 1000 / BYTES_PER_PING;
-    frames(&m->out, m, l, p, n, sent_frame);
+    frames(&m->out, m, l, (uint8_t *)p, n, sent_frame, NULL); /* no payload reader: read only */
+}
+
+/* ---- the request message's framing ---- */
+
+static const char *const framing_names[KT_FRAMING_N] = {
+    [KT_FRAMING_OK] = "ok",
+    [KT_FRAMING_FLAGS] = "flags",
+    [KT_FRAMING_COMPRESSED] = "compressed",
+    [KT_FRAMING_SECOND] = "second_message",
+    [KT_FRAMING_TRAILING] = "trailing_bytes",
+    [KT_FRAMING_TOO_LARGE] = "too_large",
+};
+
+const char *kt_rpc_framing_name(kt_rpc_framing f)
+{
+    return f < KT_FRAMING_N ? framing_names[f] : "unknown";
+}
+
+kt_rpc_framing kt_rpc_framing_mark(const uint8_t *p, size_t n)
+{
+    if (n < 2 || p[0] != KT_RPC_MARK0 || p[1] <= KT_RPC_MARK1 || p[1] >= KT_RPC_MARK1 + KT_FRAMING_TOO_LARGE)
+        return KT_FRAMING_OK;
+    return (kt_rpc_framing)(p[1] - KT_RPC_MARK1);
+}
+
+void kt_rpc_meter_read(kt_rpc_meter *m)
+{
+    m->reads++;
+}
+
+/* The first message's byte i (0 its flag, 1 and 2 its body's first two) as it should read
+ * once marked. */
+static uint8_t marked(const kt_rpc_meter_stream *st, int i)
+{
+    return i == 0 ? 0 : i == 1 ? KT_RPC_MARK0 : (uint8_t)(KT_RPC_MARK1 + st->mark);
+}
+
+/* The first message is framed wrongly: counted once, and marked where its bytes are still
+ * in this read (the rest are marked as they come). A message of under two bytes, or one
+ * whose bytes gRPC core has already, cannot be marked: the connection is cut. */
+static kt_rpc_meter_verdict wrong(kt_rpc_meter *m, kt_rpc_meter_stream *st, kt_rpc_framing why)
+{
+    st->messages = 2; /* nothing more of this stream is read */
+    if (st->mark) return KT_METER_OK;
+    st->mark = (uint8_t)why;
+    m->framing[why]++;
+    if (why == KT_FRAMING_TOO_LARGE) return KT_METER_OK; /* gRPC core refuses it itself */
+    if (st->size < 2) return KT_METER_FRAMING;
+    for (int i = 0; i < 3; i++) {
+        if (!st->at[i]) continue; /* still to come */
+        if (st->at_read[i] != m->reads) return KT_METER_FRAMING;
+        *st->at[i] = marked(st, i);
+    }
+    return KT_METER_OK;
+}
+
+/* Bytes of a stream's DATA, in order (frame_left of the frame's data from p on): the first
+ * message's prefix and its first two body bytes are looked at (and remembered while this
+ * read lasts), the rest passed over. */
+static kt_rpc_meter_verdict message_bytes(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
+                                          kt_rpc_meter_stream *st, uint8_t *p, size_t n,
+                                          size_t frame_left)
+{
+    uint8_t *start = p;
+    while (n && st->messages < 2) {
+        /* anything after the one request message: a second message when the frame holds
+         * a prefix's worth (by the frame, so any cut into reads says the same) */
+        if (st->messages == 1 && !st->left)
+            return wrong(m, st, frame_left - (size_t)(p - start) >= 5 ? KT_FRAMING_SECOND : KT_FRAMING_TRAILING);
+        if (st->have < 5) {
+            if (!st->have) st->at[0] = p, st->at_read[0] = m->reads;
+            st->prefix[st->have++] = *p++;
+            n--;
+            if (st->have < 5) continue;
+            st->messages = 1;
+            st->size = st->left = (uint32_t)st->prefix[1] << 24 | (uint32_t)st->prefix[2] << 16 |
+                                  (uint32_t)st->prefix[3] << 8 | st->prefix[4];
+            kt_rpc_framing why = l->max_message && st->size > l->max_message ? KT_FRAMING_TOO_LARGE
+                                 : st->prefix[0] > 1                         ? KT_FRAMING_FLAGS
+                                 : st->prefix[0] == 1                        ? KT_FRAMING_COMPRESSED
+                                                                             : KT_FRAMING_OK;
+            if (why) {
+                kt_rpc_meter_verdict v = wrong(m, st, why);
+                if (v || why == KT_FRAMING_TOO_LARGE) return v;
+                st->messages = 1; /* what is left of it is marked as it passes */
+            }
+            continue;
+        }
+        /* the body: its first two bytes remembered (and marked, once it is to be) */
+        for (uint32_t i = st->size - st->left; i < 2 && n && st->left; i++) {
+            st->at[i + 1] = p;
+            st->at_read[i + 1] = m->reads;
+            if (st->mark) *p = marked(st, (int)i + 1);
+            p++, n--, st->left--;
+        }
+        size_t k = n < st->left ? n : st->left;
+        st->left -= (uint32_t)k;
+        p += k, n -= k;
+        if (st->mark && !st->left) st->messages = 2; /* marked: nothing more to read */
+    }
+    return KT_METER_OK;
+}
+
+/* A client DATA frame's payload: its pad length, its data, its padding. */
+static kt_rpc_meter_verdict data_payload(kt_rpc_meter *m, const kt_rpc_meter_limits *l, uint8_t *p,
+                                         size_t n)
+{
+    kt_rpc_meter_frames *f = &m->in;
+    if (f->pad_length) { /* more padding than payload is gRPC core's to refuse */
+        f->pad_length = false;
+        f->data_left = f->data_left > p[0] ? f->data_left - 1 - p[0] : 0;
+        p++, n--;
+    }
+    size_t k = n < f->data_left ? n : f->data_left, frame_left = f->data_left;
+    f->data_left -= (uint32_t)k;
+    kt_rpc_meter_stream *st = k ? find(m, f->data_id) : NULL;
+    if (!f->data_left) f->data_id = 0; /* the rest is padding */
+    return st ? message_bytes(m, l, st, p, k, frame_left) : KT_METER_OK;
 }
 
 void kt_rpc_meter_release(kt_rpc_meter *m)
@@ -263,6 +398,14 @@ static kt_rpc_meter_verdict frame(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
         return spend(&m->resets, KT_METER_RESETS);
     }
     case DATA:
+        if (len) { /* its payload read for the message's framing, on a stream still open */
+            kt_rpc_meter_stream *st = find(m, id);
+            if (st && !st->ended) {
+                m->in.data_id = id;
+                m->in.data_left = len;
+                m->in.pad_length = flags & PADDED;
+            }
+        }
         if (len || (flags & END_STREAM)) {
             earn(m, l);
             return data(m, l, id, len, flags & END_STREAM);
@@ -283,7 +426,7 @@ static kt_rpc_meter_verdict frame(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
 }
 
 kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limits *l,
-                                       const uint8_t *p, size_t n, int64_t now_ms)
+                                       uint8_t *p, size_t n, int64_t now_ms)
 {
     if (m->verdict) return m->verdict;
     refill(m, l, now_ms);
@@ -293,5 +436,5 @@ kt_rpc_meter_verdict kt_rpc_meter_feed(kt_rpc_meter *m, const kt_rpc_meter_limit
         m->preface += (uint32_t)k;
         p += k, n -= k;
     }
-    return m->verdict = frames(&m->in, m, l, p, n, frame);
+    return m->verdict = frames(&m->in, m, l, p, n, frame, data_payload);
 }

@@ -32,6 +32,7 @@ typedef enum {
     REFUSED_CONNECTION_SHARE,
     REFUSED_SEND_STALLED,
     REFUSED_ADDRESS_SHARE,
+    REFUSED_FRAMING,
     REFUSED_N
 } refusal;
 
@@ -46,6 +47,7 @@ static const char *const refusal_names[REFUSED_N] = {
     [REFUSED_CONNECTION_SHARE] = "connection_share",
     [REFUSED_SEND_STALLED] = "send_stalled",
     [REFUSED_ADDRESS_SHARE] = "address_share",
+    [REFUSED_FRAMING] = "framing",
 };
 
 struct kt_rpc_server {
@@ -491,6 +493,21 @@ static void peer_hashes(pending *p)
 }
 
 /* What becomes of an arriving call: refused here (NULL), or the pool's to serve. */
+/* How the connection's meter found the request framed (it marks a message framed
+ * wrongly in its first bytes, conn.c): read from the first two bytes. */
+static kt_rpc_framing framing_of(grpc_byte_buffer *bb)
+{
+    if (!bb || bb->type != GRPC_BB_RAW) return KT_FRAMING_OK;
+    uint8_t head[2];
+    size_t have = 0;
+    const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    for (size_t i = 0; i < sb->count && have < 2; i++) {
+        size_t n = GRPC_SLICE_LENGTH(sb->slices[i]);
+        for (size_t j = 0; j < n && have < 2; j++) head[have++] = GRPC_SLICE_START_PTR(sb->slices[i])[j];
+    }
+    return kt_rpc_framing_mark(head, have);
+}
+
 static pending *admit(kt_rpc_server *s, pending *p)
 {
     char why[160];
@@ -509,6 +526,15 @@ static pending *admit(kt_rpc_server *s, pending *p)
                               p->payload->data.raw.compression != GRPC_COMPRESS_NONE)) {
         refuse(p, REFUSED_COMPRESSED, GRPC_STATUS_UNIMPLEMENTED,
                "compressed requests are not accepted");
+    } else if (framing_of(p->payload)) {
+        /* gRPC's own word for a message framed against the protocol */
+        static const char *const why_framing[KT_FRAMING_N] = {
+            [KT_FRAMING_FLAGS] = "request message framing: a flag byte other than 0 or 1",
+            [KT_FRAMING_COMPRESSED] = "request message framing: the compressed flag without a grpc-encoding",
+            [KT_FRAMING_SECOND] = "request message framing: a second message on a call that takes one",
+            [KT_FRAMING_TRAILING] = "request message framing: bytes after the request message",
+        };
+        refuse(p, REFUSED_FRAMING, GRPC_STATUS_INTERNAL, why_framing[framing_of(p->payload)]);
     } else if (deadline_passed(p)) {
         refuse(p, REFUSED_DEADLINE, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed on arrival");
     } else {

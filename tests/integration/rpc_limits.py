@@ -13,6 +13,8 @@ import time
 import unittest
 import zlib
 
+import hpack
+
 from rpc_lib import (BUILD, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE,
                      SETTINGS, WORK, Raw, Server, echo_pb2, echo_pb2_grpc, frame, grpc_message)
 import grpc  # noqa: E402
@@ -316,6 +318,7 @@ class Attack(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as e:
             self.stub.Say(echo_pb2.Msg(text="x" * (5 << 20)), timeout=10)
         self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertEqual(s.metric("kubetee_rpc_messages_refused_total", reason="too_large"), 1)
         # a raw client announces 512 MiB and sends 16 MiB of it
         raw = Raw(s.port)
         raw.send(frame(HEADERS, END_HEADERS, 1, raw.headers(SAY)))
@@ -328,6 +331,7 @@ class Attack(unittest.TestCase):
             pass  # the server may close the stream's connection first
         self.assert_bounded(s, 48)
         self.assert_answers(s)
+        self.assertEqual(s.metric("kubetee_rpc_messages_refused_total", reason="too_large"), 2)
         raw.close()
 
     def test_compressed_requests_are_refused_and_never_inflated(self):
@@ -343,6 +347,68 @@ class Attack(unittest.TestCase):
         raw.send(out)
         time.sleep(0.5)
         self.assert_bounded(s, 32)
+        self.assert_answers(s)
+        # gRPC core refuses both before any call is made of them: each is counted as it
+        # arrives (it was counted nowhere)
+        self.assertEqual(s.metric("kubetee_rpc_messages_refused_total", reason="compressed"), 2)
+        raw.close()
+
+    def test_request_framing_is_refused_with_internal(self):
+        """gRPC core 1.51 takes a unary call's first message and ignores the rest, and passes
+        flag bytes other than 0 and 1 and the compressed flag without a grpc-encoding; each
+        is refused here with INTERNAL (gRPC's code for a protocol violation), named and
+        counted, and the handler never runs."""
+        s = self.server()
+        msg = echo_pb2.Msg(text="hi").SerializeToString()
+        prefix = struct.pack(">I", len(msg))
+        cases = [
+            (grpc_message(msg) + grpc_message(msg), "second message", "second_message"),
+            (b"\x02" + prefix + msg, "flag byte", "flags"),
+            (b"\xff" + prefix + msg, "flag byte", "flags"),
+            (grpc_message(msg, compressed=True), "compressed flag", "compressed"),
+            (grpc_message(msg) + b"\x00\x00", "bytes after", "trailing_bytes"),
+            (grpc_message(msg) + b"\x02" + prefix + msg, "second message", "second_message"),
+        ]
+        raw = Raw(s.port, ack=True)
+        for body, _, _ in cases:
+            sid = raw.next_id
+            raw.next_id += 2
+            raw.send(frame(HEADERS, END_HEADERS, sid, raw.headers(SAY)) + frame(DATA, END_STREAM, sid, body))
+        # padding is not message bytes: a padded frame with one message is not refused for
+        # its framing (gRPC core 1.51 itself delivers no message from a padded DATA frame:
+        # INVALID_ARGUMENT, "no message")
+        sid = raw.next_id
+        raw.next_id += 2
+        body = grpc_message(msg)
+        raw.send(frame(HEADERS, END_HEADERS, sid, raw.headers(SAY)) +
+                 frame(DATA, END_STREAM | 0x8, sid, bytes([7]) + body + b"\xff" * 7))
+        end = time.monotonic() + 10
+        while len(trailers(raw)) < len(cases) + 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        got = trailers(raw)
+        for i, (_, words, _) in enumerate(cases):
+            status, message = got.get(2 * i + 1, (None, ""))
+            self.assertEqual(status, 13, "case %d: %s %s" % (i, status, message))
+            self.assertIn(words, message)
+        self.assertIn(got.get(2 * len(cases) + 1, (None,))[0], (0, 3), got.get(2 * len(cases) + 1))
+        for reason in ("second_message", "flags", "compressed", "trailing_bytes"):
+            want = sum(1 for c in cases if c[2] == reason)
+            self.assertEqual(s.metric("kubetee_rpc_messages_refused_total", reason=reason), want)
+        self.assertEqual(s.metric("kubetee_rpc_refusals_total", reason="framing"), len(cases))
+        self.assertEqual(s.metric("kubetee_rpc_calls_total"), 2)  # the padded one and the good client's: no handler ran for the others
+        raw.close()
+        # a second message in a later read than the first (which gRPC core has by then)
+        # cannot be marked: that connection is cut, counted
+        raw = Raw(s.port, ack=True)
+        raw.send(frame(HEADERS, END_HEADERS, 1, raw.headers(SLOW)) + frame(DATA, 0, 1, grpc_message(self.slow(2000))))
+        end = time.monotonic() + 10
+        while s.metric("kubetee_rpc_calls_running") < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        raw.send(frame(DATA, END_STREAM, 1, grpc_message(msg)))
+        wait_closed(raw)
+        self.assertTrue(raw.closed)
+        self.assertEqual(s.metric("kubetee_rpc_connections_cut_total", reason="framing"), 1)
+        self.assertEqual(s.metric("kubetee_rpc_messages_refused_total", reason="second_message"), 3)
         self.assert_answers(s)
         raw.close()
 
@@ -826,6 +892,25 @@ def partial(raw, n):
     out = frame(HEADERS, END_HEADERS, sid, raw.headers(SAY))
     body = b"\0" + struct.pack(">I", 4 << 20) + b"z" * (n - 5)
     return out + b"".join(frame(DATA, 0, sid, body[i:i + 16000]) for i in range(0, len(body), 16000))
+
+
+def trailers(raw):
+    """{stream: (grpc-status, grpc-message)} from the server's HEADERS so far."""
+    dec = hpack.Decoder()
+    dec.max_allowed_table_size = 1 << 16
+    buf, out, i = bytes(raw.received), {}, 0
+    while i + 9 <= len(buf):
+        n, kind = int.from_bytes(buf[i:i + 3], "big"), buf[i + 3]
+        sid = int.from_bytes(buf[i + 5:i + 9], "big") & 0x7fffffff
+        if i + 9 + n > len(buf):
+            break
+        if kind == HEADERS:
+            fields = dict((k if isinstance(k, str) else k.decode(), v if isinstance(v, str) else v.decode())
+                          for k, v in dec.decode(buf[i + 9:i + 9 + n]))
+            if "grpc-status" in fields:
+                out[sid] = (int(fields["grpc-status"]), fields.get("grpc-message", ""))
+        i += 9 + n
+    return out
 
 
 def wait_closed(raw, within=5.0):
