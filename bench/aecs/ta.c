@@ -3,6 +3,8 @@
  * enclave's signer and the bench's simulation root (bench/aecs/pins.h, made at build time).
  *   bench.Connect  Msg{id: slot, name: AECS address}
  *   bench.Get      Msg{id: slot, name: "service/secret"} -> Msg{id: the secret's length}
+ *   bench.Sign     Msg{id: slot, name: "service/secret", payload: message} -> Msg{id: the
+ *                  signature's length}: aecs.Sign with a never-export key
  *   bench.Close    Msg{id: slot} */
 #include <kubetee/aecs.h>
 #include <kubetee/trusted.h>
@@ -35,22 +37,46 @@ static kt_status connect(const Bench__Msg *req, Bench__Msg *res)
 }
 KT_TRUSTED_FUNCTION(connect, "bench.Connect", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
 
-static kt_status get(const Bench__Msg *req, Bench__Msg *res)
+/* A connected slot and "service/secret": the service into service, the secret's name out. */
+static kt_status target_of(const Bench__Msg *req, char service[65], const char **name)
 {
-    char service[65];
     const char *slash = req->name ? strchr(req->name, '/') : NULL;
     kt_status st = slot_of(req);
-    if (!st && (!slots[req->id] || !slash || (size_t)(slash - req->name) >= sizeof service))
-        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "bench.Get: a connected slot and service/name");
+    if (!st && (!slots[req->id] || !slash || (size_t)(slash - req->name) >= 65))
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "a connected slot and service/name");
     if (st) return st;
     memcpy(service, req->name, (size_t)(slash - req->name));
     service[slash - req->name] = '\0';
+    *name = slash + 1;
+    return KT_OK;
+}
+
+static kt_status get(const Bench__Msg *req, Bench__Msg *res)
+{
+    char service[65];
+    const char *name;
+    kt_status st = target_of(req, service, &name);
+    if (st) return st;
     kt_aecs_secret *s = NULL;
-    if (!(st = kt_aecs_ta_get(slots[req->id], service, slash + 1, 0, &s))) res->id = s->len;
+    if (!(st = kt_aecs_ta_get(slots[req->id], service, name, 0, &s))) res->id = s->len;
     kt_aecs_secret_free(s);
     return st;
 }
 KT_TRUSTED_FUNCTION(get, "bench.Get", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
+
+static kt_status sign(const Bench__Msg *req, Bench__Msg *res)
+{
+    char service[65];
+    const char *name;
+    kt_buf sig = {0};
+    kt_status st = target_of(req, service, &name);
+    if (!st) st = kt_aecs_ta_use(slots[req->id], "Sign", service, name, 0, req->payload.data, req->payload.len, NULL, 0,
+                                 &sig, NULL, NULL);
+    res->id = sig.len;
+    kt_buf_free(&sig);
+    return st;
+}
+KT_TRUSTED_FUNCTION(sign, "bench.Sign", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
 
 static kt_status close_slot(const Bench__Msg *req, Bench__Msg *res)
 {

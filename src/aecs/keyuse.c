@@ -7,11 +7,49 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <string.h>
 
 #define WRAP_AAD "kubetee.aecs.wrap.v1"
+#define KEPT 16
 
 const char *const kt_aecs_key_op_names[] = {"Sign", "Encrypt", "Decrypt", "Wrap", "Unwrap"};
+
+/* Parsed private keys, by the SHA-256 of their PEM: OpenSSL 3's decoders take about a
+ * millisecond to read one, thirty signatures' worth, so each key is read once and kept
+ * (KEPT at most, the oldest replaced; OpenSSL wipes a key it frees). The PEM is the one
+ * the caller opened and authenticated: the same bytes are the same key. */
+static struct {
+    uint8_t id[KT_SHA256_LEN];
+    EVP_PKEY *pk;
+} kept[KEPT];
+static size_t kept_next;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A reference the caller frees with EVP_PKEY_free; NULL when the PEM holds no private key. */
+static EVP_PKEY *private_key(const uint8_t *pem, size_t n)
+{
+    uint8_t id[KT_SHA256_LEN];
+    EVP_PKEY *pk = NULL;
+    if (n > INT32_MAX || kt_sha256(pem, n, id)) return NULL;
+    pthread_mutex_lock(&kept_lock);
+    for (size_t i = 0; i < KEPT && !pk; i++)
+        if (kept[i].pk && kt_equal(kept[i].id, id, sizeof id) && EVP_PKEY_up_ref(kept[i].pk)) pk = kept[i].pk;
+    pthread_mutex_unlock(&kept_lock);
+    if (pk) return pk;
+    BIO *b = BIO_new_mem_buf(pem, (int)n);
+    pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    ERR_clear_error();
+    if (!pk || !EVP_PKEY_up_ref(pk)) return pk;
+    pthread_mutex_lock(&kept_lock);
+    size_t at = kept_next++ % KEPT;
+    EVP_PKEY_free(kept[at].pk);
+    memcpy(kept[at].id, id, sizeof id);
+    kept[at].pk = pk; /* the kept reference */
+    pthread_mutex_unlock(&kept_lock);
+    return pk;
+}
 
 /* AES-256-GCM: iv (12) || ciphertext || tag (16) */
 static kt_status gcm(bool seal, const uint8_t key[32], const uint8_t *aad, size_t aad_n, const uint8_t *in, size_t n,
@@ -90,13 +128,8 @@ static kt_status rsa_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t 
     if (op == KT_AECS_WRAP || op == KT_AECS_UNWRAP)
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "secret %s is an RSA key: Wrap and Unwrap are for AES-256 keys (Encrypt uses RSA-OAEP)", k->name);
-    BIO *b = BIO_new_mem_buf(k->key, (int)k->key_len);
-    EVP_PKEY *pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
-    if (!pk) {
-        ERR_clear_error();
-        return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
-    }
+    EVP_PKEY *pk = private_key(k->key, k->key_len);
+    if (!pk) return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
     size_t cap = (size_t)EVP_PKEY_get_size(pk), len = cap, at = out->len;
     bool ok = !kt_buf_reserve(out, cap);
     const EVP_MD *sha256 = EVP_get_digestbyname("SHA256");
@@ -138,10 +171,10 @@ static kt_status ec_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t *
     if (op != KT_AECS_SIGN)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s is an elliptic-curve key: it only signs", k->name);
     kt_key *key = NULL;
-    if (kt_key_from_pem((const char *)k->key, k->key_len, &key) || !kt_key_has_private(key)) {
-        kt_key_free(key);
-        return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
-    }
+    EVP_PKEY *pk = private_key(k->key, k->key_len);
+    kt_status got = pk ? kt_key_from_openssl(pk, &key) : KT_ERR_VERIFY; /* its own reference */
+    EVP_PKEY_free(pk);
+    if (got) return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
     *alg = kt_key_type_of(key) == KT_KEY_SM2 ? "sm2-sm3" : "ecdsa-p256-sha256";
     kt_status st = kt_key_type_of(key) == KT_KEY_RSA3072_E3
                        ? kt_fail(KT_ERR_VERIFY, "secret %s: its key is no elliptic-curve key", k->name)

@@ -38,6 +38,9 @@ static void ec_signs(kt_key_type type, const char *want_alg)
     assert_string_equal(alg, want_alg);
     assert_int_equal(kt_verify(pub, msg, sizeof msg, sig.data, sig.len), KT_OK);
     assert_int_equal(kt_verify(pub, msg, sizeof msg - 1, sig.data, sig.len), KT_ERR_VERIFY);
+    /* again, from the key as it was read the first time */
+    assert_int_equal(use(&k, KT_AECS_SIGN, msg, 5, NULL, &sig, &alg), KT_OK);
+    assert_int_equal(kt_verify(pub, msg, 5, sig.data, sig.len), KT_OK);
     /* an elliptic-curve key only signs, and takes no aad */
     for (int op = KT_AECS_ENCRYPT; op <= KT_AECS_UNWRAP; op++)
         assert_int_equal(use(&k, (kt_aecs_key_op)op, msg, sizeof msg, NULL, &sig, &alg), KT_ERR_INVALID_ARGUMENT);
