@@ -118,10 +118,13 @@ static kt_status append(const A(AuditAppendRequest) * rq, A(Done) * rs)
 KT_UNTRUSTED_FUNCTION(append, "aecs.audit.Append", A(AuditAppendRequest), kubetee__aecs__v1__audit_append_request,
                       A(Done), kubetee__aecs__v1__done)
 
+/* The host's clock; a test that counts unsigned audit lines stops it (a read's line is
+ * signed when the last signature is a second old, which a loaded machine reaches). */
+static int64_t frozen_clock;
 static kt_status now(const A(TimeRequest) * rq, A(TimeResponse) * rs)
 {
     (void)rq;
-    rs->seconds = time(NULL);
+    rs->seconds = frozen_clock ? frozen_clock : time(NULL);
     return KT_OK;
 }
 KT_UNTRUSTED_FUNCTION(now, "aecs.Time", A(TimeRequest), kubetee__aecs__v1__time_request, A(TimeResponse),
@@ -906,11 +909,30 @@ static void test_audit_chain(void **state)
  * reported as not verified, never counted; a signature it forges fails; the signed live
  * head and the line it leaves cover the real lines; a crash leaves the reads after the
  * last checkpoint behind, reported as such; a clean stop signs its last line. */
+/* The signed head AECS returns live (AuditHead: its own line is a checkpoint). */
+static void audit_head(kt_aecs_audit_head *head)
+{
+    A(AuditHeadRequest) hq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
+    uint8_t nonce[16] = {1};
+    hq.nonce.data = nonce;
+    hq.nonce.len = sizeof nonce;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "AuditHead", &hq.base, D(audit_head_response), &res), KT_OK);
+    head->seq = ((A(AuditHeadResponse) *)res)->seq;
+    memcpy(head->hash, ((A(AuditHeadResponse) *)res)->hash.data, 32);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+}
+
 static void test_audit_checkpoints(void **state)
 {
     (void)state;
     uint8_t id[64];
     kt_aecs_audit_result r, before;
+    kt_aecs_audit_head head;
+    frozen_clock = time(NULL); /* only the every-64th-line rule signs reads from here */
+    audit_head(&head);          /* a checkpoint at the stopped time */
     identity_of(id, NULL);
     identity_of(id, NULL); /* reads: lines that wait for a checkpoint */
     assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, NULL, &before), KT_OK);
@@ -947,17 +969,7 @@ static void test_audit_checkpoints(void **state)
                    "not signed by this AECS enclave");
     kt_buf_free(&fab);
     /* the live head: its line is signed and covers the reads before it */
-    A(AuditHeadRequest) hq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
-    uint8_t nonce[16] = {1};
-    hq.nonce.data = nonce;
-    hq.nonce.len = sizeof nonce;
-    kt_session *s = connect_as(admin);
-    ProtobufCMessage *res = NULL;
-    assert_int_equal(call(s, "AuditHead", &hq.base, D(audit_head_response), &res), KT_OK);
-    kt_aecs_audit_head head = {.seq = ((A(AuditHeadResponse) *)res)->seq};
-    memcpy(head.hash, ((A(AuditHeadResponse) *)res)->hash.data, 32);
-    protobuf_c_message_free_unpacked(res, NULL);
-    kt_session_free(s);
+    audit_head(&head);
     assert_int_equal(kt_aecs_audit_verify(audit_text.data, audit_text.len, id, 0, NULL, &head, &r), KT_OK);
     assert_true(r.head_seen);
     assert_int_equal(r.unsigned_tail, 0);
@@ -983,6 +995,7 @@ static void test_audit_checkpoints(void **state)
     assert_int_equal(r.seq, head.seq + 3);
     assert_non_null(strstr((char *)audit_text.data, "\"op\":\"Stop\""));
     assert_int_equal(start(), KT_OK);
+    frozen_clock = 0;
 }
 
 /* The host edits an object while AECS is down: the start names it, and it is refused on
