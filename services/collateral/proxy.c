@@ -1502,6 +1502,29 @@ static kt_status fetch_patiently(kt_coll_proxy *p, const kt_coll_query *q)
     return st;
 }
 
+static const char *const refresh_names[] = {"all", "certs", "crls", "tcbinfo", "enclaveidentity"};
+
+/* Whether a refresh of rq's type takes an item of collateral (PCK certificates: certs). */
+static bool refreshed_kind(const kt_coll_query *rq, const kt_coll_query *item)
+{
+    kt_pcs_kind k = item->id.kind;
+    if (k == KT_PCS_PCK_CERT) return false;
+    switch (rq->refresh) {
+    case KT_COLL_REFRESH_CRLS:
+        return k == KT_PCS_ROOT_CRL || k == KT_PCS_PCK_CRL;
+    case KT_COLL_REFRESH_IDENTITIES:
+        return k == KT_PCS_QE_IDENTITY || k == KT_PCS_QVE_IDENTITY;
+    case KT_COLL_REFRESH_TCBINFO: /* with the evaluation numbers; of the FMSPCs listed */
+        if (k == KT_PCS_TCB_EVAL) return !rq->fmspc_count;
+        if (k != KT_PCS_TCB) return false;
+        for (unsigned f = 0; f < rq->fmspc_count; f++)
+            if (!memcmp(item->id.fmspc, rq->fmspcs[f], 6)) return true;
+        return !rq->fmspc_count;
+    default:
+        return true;
+    }
+}
+
 kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, char *why,
                                     size_t cap)
 {
@@ -1513,7 +1536,7 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
     kt_status st = KT_OK;
     pthread_mutex_lock(&p->fetch);
     p->registering = true; /* req mode: an admin's refresh may fetch */
-    if (rq->certs) {
+    if (rq->refresh == KT_COLL_REFRESH_CERTS) {
         /* every held platform's certificates again (of the FMSPCs listed) */
         pthread_rwlock_rdlock(&p->lock);
         size_t count = p->platform_count;
@@ -1578,7 +1601,7 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
                 const char *k = p->entries[i]->q.key;
                 bool mine =
                     j < sizeof judges / sizeof judges[0] ? !strcmp(k, judges[j]) : !is_judge(k);
-                if (mine && p->entries[i]->q.id.kind != KT_PCS_PCK_CERT)
+                if (mine && refreshed_kind(rq, &p->entries[i]->q))
                     memcpy(keys[n++], k, KT_COLL_KEY_MAX);
             }
         pthread_rwlock_unlock(&p->lock);
@@ -1604,7 +1627,7 @@ kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, c
     char counts[48];
     snprintf(counts, sizeof counts, "%zu", n - failed);
     kt_log(failed ? KT_LOG_WARN : KT_LOG_INFO, "collateral.refreshed_now", "type",
-           rq->certs ? "certs" : "collateral", "refreshed", counts, NULL);
+           refresh_names[rq->refresh], "refreshed", counts, NULL);
     if (st)
         return kt_fail(st, "%zu of %zu not refreshed (what was held stays): %s", failed, n, why);
     return KT_OK;

@@ -1452,7 +1452,20 @@ def admin_refresh():
     check(st == 401 and len(up.requests()) == n, "refresh without the admin token: 401, nothing fetched", (st, body))
     st, body = post(p.port, ref, b"{}", {"admin-token": "adm"})
     check(st == 413, "refresh takes no body", (st, body))
-    for q_, why in (("?type=tcbinfo", b"type must be certs"), ("?fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs only"),
+    # one kind of collateral (beyond PCCS, which has certs or everything)
+    for q_, want in (("?type=crls", ["rootcacrl", "pckcrl"]), ("?type=tcbinfo", ["/tcb?"]),
+                     ("?type=tcbinfo&fmspc=[%s]" % fmspc, ["/tcb?"]),
+                     ("?type=tcbinfo&fmspc=%5B000000000000%5D", []),
+                     ("?type=enclaveidentity", ["/qe/identity"]),
+                     ("?type=all", ["rootcacrl", "pckcrl", "/tcb?", "/qe/identity"])):
+        n = len(up.requests())
+        st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
+        asked = up.requests()[n:]
+        check(st == 200 and len(asked) == len(want) and all(w in a for w, a in zip(want, asked)),
+              "refresh%s: just those fetched again, in order" % q_, (st, body, asked))
+    for q_, why in (("?type=bogus", b"type must be all, certs, crls, tcbinfo or enclaveidentity, not 'bogus'"),
+                    ("?fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs or type=tcbinfo only"),
+                    ("?type=crls&fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs or type=tcbinfo only"),
                     ("?type=certs&fmspc=%s" % fmspc, b"fmspc must be a list")):
         st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
         check(st == 400 and why in body, "refresh%s refused naming it" % q_, (st, body))
