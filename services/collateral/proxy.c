@@ -846,6 +846,10 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
     }
     time_t now = kt_coll_now(p), expired_at = 0;
+    if (q.route == KT_COLL_REFRESH && !strcmp(method, "HEAD")) { /* HEAD changes nothing */
+        atomic_fetch_add(&p->refusals[R_METHOD], 1);
+        return reply_text(r, 405, "HEAD does not refresh: POST (or GET) /refresh");
+    }
     if (q.route == KT_COLL_PLATFORMS || q.route == KT_COLL_REFRESH)
         return kt_coll_admin_get(p, &q, r);
     if (q.route == KT_COLL_FMSPCS) return list_fmspcs(p, &q, now, r);
