@@ -115,6 +115,9 @@ printf '\x01sgx-tcb-00a067110000-eval17' > "$work/collateral_query/evalkey"
 printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"%032d","pce_svn":"0d00","enc_ppid":"%0768d","platform_manifest":""}' 0 0 0 > "$work/collateral_query/platform"
 printf '\x00/sgx/certification/v4/platforms?source=%%5B00A067110000,00906ED50000%%5D' > "$work/collateral_query/platforms"
 printf '\x00/sgx/certification/v4/refresh?type=certs&fmspc=[00A067110000]' > "$work/collateral_query/refresh"
+printf '\x00/sgx/certification/v3/refresh?type=tcbinfo&fmspc=%%5B00A067110000%%5D' > "$work/collateral_query/refresh-tcb"
+printf '\x00/sgx/certification/v3/tcb?fmspc=00A067110000' > "$work/collateral_query/v3"
+printf '\x01sgx-tcb-00a067110000-v3' > "$work/collateral_query/v3key"
 printf '\x03{"qe_id":"%032d","pce_id":"0000","cpu_svn":"","pce_svn":"","enc_ppid":"","platform_manifest":"00ff"}' 0 > "$work/collateral_query/manifest"
 # PUT /platformcollateral: a shared set's collateral as PCCS's admin tool writes it
 if [ -d "$sets" ]; then

@@ -4,8 +4,9 @@
  *   GET  /sgx/certification/v4/platforms           the queued registrations, or the held
  *                                                  platforms of some FMSPCs (source=[...])
  *   PUT  /sgx/certification/v4/platformcollateral  collateral for platforms, verified first
- *   POST /sgx/certification/v4/refresh             fetch the collateral (or type=certs the
- *   GET  /sgx/certification/v4/refresh             PCK certificates) again now */
+ *   POST /sgx/certification/v4/refresh             fetch the collateral (or one kind of it,
+ *   GET  /sgx/certification/v4/refresh             or type=certs the PCK certificates) again
+ * and the same under /sgx/certification/v3. */
 #include "collateral.h"
 
 #include <string.h>

@@ -40,10 +40,18 @@ typedef struct {
      * little-endian) */
     uint8_t qeid[16], cpusvn[16], pcesvn[2], pceid[2];
     char ppid[KT_COLL_PPID_HEX + 1]; /* encrypted_ppid when given, for upstream only */
-    /* admin: platforms' source (0 reg, 1 reg_na, 2 the FMSPC list), refresh's type (certs or
-     * the collateral) and the FMSPCs listed ([] and none: all) */
+    /* admin: platforms' source (0 reg, 1 reg_na, 2 the FMSPC list), refresh's type (PCCS's
+     * certs, or all the collateral, or a kind of it) and the FMSPCs listed ([] and none:
+     * all) */
     unsigned source;
-    bool certs, listed;
+    enum {
+        KT_COLL_REFRESH_ALL,
+        KT_COLL_REFRESH_CERTS,
+        KT_COLL_REFRESH_CRLS,
+        KT_COLL_REFRESH_TCBINFO,
+        KT_COLL_REFRESH_IDENTITIES,
+    } refresh;
+    bool listed;
     uint8_t fmspcs[KT_COLL_FMSPC_LIST][6];
     unsigned fmspc_count;
 } kt_coll_query;
@@ -207,8 +215,9 @@ kt_status kt_coll_proxy_queue(kt_coll_proxy *p, const kt_coll_platform *pl);
 kt_status kt_coll_proxy_platforms(kt_coll_proxy *p, const kt_coll_query *q, kt_buf *out,
                                   size_t *count);
 /* /refresh: every item of collateral held fetched again now (the root CA CRL first), or
- * with q->certs every platform's PCK certificates (of the FMSPCs listed). What fails is
- * said in why; what was held stays. */
+ * those of one kind (CRLs, TCB Info of the FMSPCs listed, enclave identities), or every
+ * platform's PCK certificates (of the FMSPCs listed). What fails is said in why; what was
+ * held stays. */
 kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *q, char *why,
                                     size_t cap);
 

@@ -2,7 +2,7 @@
  * stored or served from storage, and served only inside the window in which its
  * verification holds. A miss in lazy mode fetches from upstream, whose answer is
  * verified the same way; nothing upstream sends is cached or stored unless it verifies. */
-#include "collateral.h"
+#include "proxy_internal.h"
 
 #include <kubetee/crypto.h>
 #include <jansson.h>
@@ -12,28 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    kt_coll_query q;
-    kt_buf chain, body;
-    kt_buf headers; /* the item's response headers, issuer chain URL-encoded */
-    kt_pcs_validity v;
-    time_t verified_at;
-} entry;
-
-enum {
-    R_BAD_REQUEST,
-    R_NOT_FOUND,
-    R_METHOD,
-    R_NOT_CACHED,
-    R_EXPIRED,
-    R_UPSTREAM_UNAVAILABLE,
-    R_UPSTREAM_UNVERIFIED,
-    R_UPSTREAM_NOT_FOUND,
-    R_STORE_UNVERIFIED,
-    R_RATE,
-    R_UNAUTHORIZED,
-    R_COUNT
-};
 static const char *const reason_names[R_COUNT] = {
     "bad_request",
     "not_found",
@@ -46,36 +24,6 @@ static const char *const reason_names[R_COUNT] = {
     "store_unverified",
     "upstream_rate",
     "unauthorized",
-};
-
-/* A platform registered (POST /platforms, PUT /platformcollateral): as registered, found by
- * its encrypted PPID's SHA-256 (pckcerts); queued while its collateral is not held. */
-typedef struct {
-    kt_coll_platform reg;
-    uint8_t ppid_sha256[32];
-    bool queued;
-} platform;
-
-struct kt_coll_proxy {
-    kt_coll_config cfg;
-    kt_buf root_pem;     /* the pinned anchor: scratch trusts judge PUT bodies with it */
-    platform *platforms; /* under lock */
-    size_t platform_count;
-    bool registering; /* a registration is fetching (under fetch): req mode may fetch */
-    kt_pcs_trust *trust;
-    kt_coll_store *store;
-    pthread_rwlock_t lock; /* entries */
-    entry **entries;
-    size_t count, cap;
-    pthread_mutex_t fetch; /* upstream fetches and verification, one at a time */
-    bool need_platform_ca; /* the CA whose PCK CRL a PCK certificate needed */
-    double tokens;         /* upstream fetches allowed now (under fetch) */
-    bool rate_limited;     /* the last fetch was not made: over upstream_rate */
-    struct timespec filled;
-    uint8_t rid_prefix[8];
-    atomic_ulong rid;
-    atomic_ulong hits, misses, fetches, upstream_errors, grace_served, refreshes;
-    atomic_ulong refusals[R_COUNT];
 };
 
 /* Whether a miss may go upstream now: lazy mode, or req mode while registering. Under
@@ -130,7 +78,7 @@ static kt_status header_line(kt_buf *out, const char *name, const kt_buf *chain)
     return st;
 }
 
-static kt_status make_headers(entry *e)
+static kt_status make_headers(coll_entry *e)
 {
     e->headers.len = 0;
     switch (e->q.id.kind) {
@@ -171,7 +119,7 @@ static kt_status make_headers(entry *e)
     return KT_OK;
 }
 
-static void entry_free(entry *e)
+static void entry_free(coll_entry *e)
 {
     if (!e) return;
     kt_buf_free(&e->chain);
@@ -181,7 +129,7 @@ static void entry_free(entry *e)
 }
 
 /* Under p->lock. */
-static entry *find(kt_coll_proxy *p, const char *key)
+coll_entry *coll_find(kt_coll_proxy *p, const char *key)
 {
     for (size_t i = 0; i < p->count; i++)
         if (!strcmp(p->entries[i]->q.key, key)) return p->entries[i];
@@ -196,7 +144,7 @@ static const char *content_type(const kt_coll_query *q, bool pem)
 }
 
 /* PCS v3 serves TCB Info version 2, v4 version 3: what a v3 path serves must be v3's. */
-static kt_status tcb_info_version(const uint8_t *body, size_t n, long long want)
+kt_status coll_tcb_info_version(const uint8_t *body, size_t n, long long want)
 {
     json_t *o = json_loadb((const char *)body, n, JSON_REJECT_DUPLICATES, NULL);
     json_t *v = json_object_get(json_object_get(o, "tcbInfo"), "version");
@@ -211,7 +159,7 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
                           size_t chain_len, const uint8_t *body, size_t body_len, bool store,
                           time_t now)
 {
-    entry *e = calloc(1, sizeof *e);
+    coll_entry *e = calloc(1, sizeof *e);
     if (!e) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     e->q = *q;
     e->q.crl_pem = false;
@@ -222,7 +170,7 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     if (!st) { /* out of order: an older issue never replaces a newer one */
         char was[24], is[24];
         pthread_rwlock_rdlock(&p->lock);
-        entry *cur = find(p, q->key);
+        coll_entry *cur = coll_find(p, q->key);
         if (cur && cur->v.issued > e->v.issued) {
             iso(cur->v.issued, was), iso(e->v.issued, is);
             st = kt_fail(KT_ERR_VERIFY, "%s issued %s is older than the cached one (issued %s)",
@@ -232,7 +180,7 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     }
     if (st == KT_ERR_STATE && q->id.kind == KT_PCS_PCK_CERT)
         p->need_platform_ca = e->v.pck.platform_ca;
-    if (!st && e->q.api == 3) st = tcb_info_version(body, body_len, 2);
+    if (!st && e->q.api == 3) st = coll_tcb_info_version(body, body_len, 2);
     if (!st && q->id.kind == KT_PCS_PCK_CERT && memcmp(e->v.pck.pceid, q->pceid, 2))
         st = kt_fail(KT_ERR_VERIFY, "PCK certificate is for another PCE ID than the one asked for");
     /* the CRLs judge the other items from now on */
@@ -256,13 +204,13 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     }
     e->verified_at = now;
     pthread_rwlock_wrlock(&p->lock);
-    entry *old = find(p, q->key);
+    coll_entry *old = coll_find(p, q->key);
     if (old) {
         for (size_t i = 0; i < p->count; i++)
             if (p->entries[i] == old) p->entries[i] = e;
     } else if (p->count == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 16;
-        entry **grown = realloc(p->entries, cap * sizeof *grown);
+        coll_entry **grown = realloc(p->entries, cap * sizeof *grown);
         if (!grown)
             st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
         else
@@ -279,8 +227,8 @@ static kt_status admit_at(kt_coll_proxy *p, const kt_coll_query *q, const uint8_
     return KT_OK;
 }
 
-static kt_status admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
-                       size_t chain_len, const uint8_t *body, size_t body_len, bool store)
+kt_status coll_admit(kt_coll_proxy *p, const kt_coll_query *q, const uint8_t *chain,
+                     size_t chain_len, const uint8_t *body, size_t body_len, bool store)
 {
     return admit_at(p, q, chain, chain_len, body, body_len, store, kt_coll_now(p));
 }
@@ -291,74 +239,8 @@ kt_status kt_coll_proxy_admit(kt_coll_proxy *p, const kt_coll_query *q, const ui
     if (q->route != KT_COLL_ITEM)
         return kt_fail(KT_ERR_MALFORMED, "%s is not an item of collateral", q->key);
     pthread_mutex_lock(&p->fetch);
-    kt_status st = admit(p, q, chain, chain_len, body, body_len, store);
+    kt_status st = coll_admit(p, q, chain, chain_len, body, body_len, store);
     pthread_mutex_unlock(&p->fetch);
-    return st;
-}
-
-/* Knows a platform (a registration replaces an earlier one of the same QE ID and PCE ID),
- * by its encrypted PPID's SHA-256 too. */
-static kt_status platform_set(kt_coll_proxy *p, const kt_coll_platform *reg, bool queued)
-{
-    platform one = {.reg = *reg, .queued = queued};
-    one.reg.manifest = (kt_buf){0};
-    kt_status st = kt_buf_append(&one.reg.manifest, reg->manifest.data, reg->manifest.len);
-    uint8_t ppid[KT_COLL_PPID_HEX / 2];
-    if (!st && reg->ppid[0] && !kt_hex_decode(reg->ppid, ppid, sizeof ppid))
-        st = kt_sha256(ppid, sizeof ppid, one.ppid_sha256);
-    if (st) {
-        kt_buf_free(&one.reg.manifest);
-        return st;
-    }
-    pthread_rwlock_wrlock(&p->lock);
-    size_t i;
-    for (i = 0; i < p->platform_count; i++)
-        if (!memcmp(p->platforms[i].reg.qeid, reg->qeid, 16) &&
-            !memcmp(p->platforms[i].reg.pceid, reg->pceid, 2))
-            break;
-    platform *grown = i < p->platform_count
-                          ? p->platforms
-                          : realloc(p->platforms, (p->platform_count + 1) * sizeof *grown);
-    if (!grown) {
-        st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        kt_buf_free(&one.reg.manifest);
-    } else {
-        p->platforms = grown;
-        if (i < p->platform_count) kt_buf_free(&grown[i].reg.manifest);
-        grown[i] = one;
-        if (i == p->platform_count) p->platform_count++;
-    }
-    pthread_rwlock_unlock(&p->lock);
-    return st;
-}
-
-/* Stored, so it is known after a restart: not a signed item (the admin's word); it only
- * chooses which verified certificates pckcerts lists, and what GET /platforms says.
- * "held " or "queued ", then the registration as GET /platforms lists it. */
-static kt_status platform_keep(kt_coll_proxy *p, const kt_coll_platform *reg, bool queued)
-{
-    char key[KT_COLL_KEY_MAX], qe[33], pce[5];
-    kt_hex_encode(reg->qeid, 16, qe, sizeof qe);
-    kt_hex_encode(reg->pceid, 2, pce, sizeof pce);
-    snprintf(key, sizeof key, "platform-%s-%s", qe, pce);
-    kt_buf body = {0}, rec = {0};
-    const char *state = queued ? "queued " : "held ";
-    kt_status st = kt_buf_append(&body, state, strlen(state));
-    if (!st) st = kt_coll_platform_json(reg, &body);
-    if (!st) st = kt_coll_record_write(&rec, key, kt_coll_now(p), "", 0, body.data, body.len);
-    if (!st) st = p->store->ops->put(p->store, key, &rec);
-    if (!st) st = platform_set(p, reg, queued);
-    kt_buf_free(&body);
-    kt_buf_free(&rec);
-    return st;
-}
-
-kt_status kt_coll_proxy_queue(kt_coll_proxy *p, const kt_coll_platform *pl)
-{
-    kt_status st = platform_keep(p, pl, true);
-    char qe[33];
-    kt_hex_encode(pl->qeid, 16, qe, sizeof qe);
-    if (!st) kt_log(KT_LOG_INFO, "collateral.platform_queued", "qe_id", qe, NULL);
     return st;
 }
 
@@ -375,7 +257,7 @@ static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now);
 
 /* Fetches one item from upstream and admits it. Under p->fetch. *code: upstream's HTTP
  * status (0: no answer). */
-static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *code)
+kt_status coll_fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *code)
 {
     char url[2048], path[1200];
     const char *base = p->cfg.upstream_url;
@@ -422,11 +304,11 @@ static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *
     if (!st && (q->id.kind == KT_PCS_ROOT_CRL || q->id.kind == KT_PCS_PCK_CRL))
         st = kt_pcs_crl_der(&body);
     bool answered = !st;
-    if (!st) st = admit(p, q, chain.data, chain.len, body.data, body.len, true);
+    if (!st) st = coll_admit(p, q, chain.data, chain.len, body.data, body.len, true);
     if (st == KT_ERR_STATE && q->id.kind == KT_PCS_PCK_CERT &&
         ensure_pck_crl(p, p->need_platform_ca, kt_coll_now(p)) == KT_OK)
         /* the PCK CRL of the certificate's CA was not held: fetched, try again */
-        st = admit(p, q, chain.data, chain.len, body.data, body.len, true);
+        st = coll_admit(p, q, chain.data, chain.len, body.data, body.len, true);
     if (st && *code == 200)
         st = kt_fail_context(KT_ERR_VERIFY, "upstream's %s%s", q->key,
                              answered ? " does not verify" : "");
@@ -445,12 +327,12 @@ static kt_status fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *
 
 /* The root CA CRL that judges every other item, valid now: cached, re-verified from
  * storage, or fetched. Under p->fetch. */
-static kt_status ensure_root(kt_coll_proxy *p, time_t now)
+kt_status coll_ensure_root(kt_coll_proxy *p, time_t now)
 {
     kt_coll_query rq;
     kt_coll_key_parse("rootcacrl", &rq);
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, "rootcacrl");
+    coll_entry *e = coll_find(p, "rootcacrl");
     bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
     pthread_rwlock_unlock(&p->lock);
     if (ok) return KT_OK;
@@ -458,7 +340,7 @@ static kt_status ensure_root(kt_coll_proxy *p, time_t now)
     if (!may_fetch(p))
         return kt_fail(KT_ERR_UNAVAILABLE, "no valid root CA CRL to judge issuer chains (%s)",
                        not_fetched(p));
-    if (fetch_upstream(p, &rq, &code) == KT_OK) return KT_OK;
+    if (coll_fetch_upstream(p, &rq, &code) == KT_OK) return KT_OK;
     return kt_fail(KT_ERR_UNAVAILABLE, "no valid root CA CRL to judge issuer chains: %s",
                    kt_last_error());
 }
@@ -471,7 +353,7 @@ static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now)
     const char *key = platform ? "pckcrl-platform" : "pckcrl-processor";
     kt_coll_key_parse(key, &cq);
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, key);
+    coll_entry *e = coll_find(p, key);
     bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
     pthread_rwlock_unlock(&p->lock);
     if (ok) return KT_OK;
@@ -479,7 +361,7 @@ static kt_status ensure_pck_crl(kt_coll_proxy *p, bool platform, time_t now)
     if (!may_fetch(p))
         return kt_fail(KT_ERR_UNAVAILABLE, "no valid %s to judge PCK certificates (%s)", key,
                        not_fetched(p));
-    if (fetch_upstream(p, &cq, &code) == KT_OK) return KT_OK;
+    if (coll_fetch_upstream(p, &cq, &code) == KT_OK) return KT_OK;
     return kt_fail(KT_ERR_UNAVAILABLE, "no valid %s to judge PCK certificates: %s", key,
                    kt_last_error());
 }
@@ -523,7 +405,7 @@ static kt_status crl_pem(const kt_buf *der, kt_buf *out)
 
 /* Copies a servable entry into the reply (marked when served inside grace). Under p->lock
  * (read). */
-static void serve(const kt_coll_query *q, const entry *e, kt_http_reply *r, const char *grace)
+static void serve(const kt_coll_query *q, const coll_entry *e, kt_http_reply *r, const char *grace)
 {
     r->code = 200;
     r->content_type = content_type(q, q->crl_pem);
@@ -547,7 +429,7 @@ static lookup try_serve(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt
                         time_t *expired_at)
 {
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, q->key);
+    coll_entry *e = coll_find(p, q->key);
     lookup l = S_MISS;
     if (e && now >= e->v.issued && now <= e->v.valid_to) {
         serve(q, e, r, NULL);
@@ -567,7 +449,7 @@ static bool try_grace(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt_h
     bool served = false;
     char when[24];
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, q->key);
+    coll_entry *e = coll_find(p, q->key);
     if (e && now >= e->v.issued && now > e->v.valid_to && now - e->v.valid_to <= p->cfg.grace) {
         iso(e->v.valid_to, when);
         serve(q, e, r, when);
@@ -593,7 +475,7 @@ static bool reverify(kt_coll_proxy *p, const kt_coll_query *q, bool past)
         const uint8_t *d = rec.data;
         size_t n = rec.len;
         bool whole = kt_coll_record_next(&d, &n, &r) == KT_OK && n == 0 && !strcmp(r.key, q->key);
-        ok = whole && admit(p, q, r.chain, r.chain_len, r.body, r.body_len, false) == KT_OK;
+        ok = whole && coll_admit(p, q, r.chain, r.chain_len, r.body, r.body_len, false) == KT_OK;
         if (whole && !ok && past && r.verified_at < kt_coll_now(p))
             ok = admit_at(p, q, r.chain, r.chain_len, r.body, r.body_len, false, r.verified_at) ==
                  KT_OK;
@@ -617,11 +499,11 @@ static bool tcb_for_selection(kt_coll_proxy *p, const uint8_t fmspc[6], time_t n
             if (kt_coll_query_parse(uri, (size_t)n, &tq)) return false;
             if (pass == 1) { /* none held: SGX's from upstream */
                 long code = 0;
-                if (tdx || !may_fetch(p) || fetch_upstream(p, &tq, &code)) continue;
+                if (tdx || !may_fetch(p) || coll_fetch_upstream(p, &tq, &code)) continue;
             }
             bool got = false;
             pthread_rwlock_rdlock(&p->lock);
-            entry *e = find(p, tq.key);
+            coll_entry *e = coll_find(p, tq.key);
             if (e && now >= e->v.issued && now <= e->v.valid_to)
                 got = kt_buf_append(out, e->body.data, e->body.len) == KT_OK;
             pthread_rwlock_unlock(&p->lock);
@@ -641,7 +523,7 @@ static bool select_held(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt
     bool any = false;
     pthread_rwlock_rdlock(&p->lock);
     for (size_t i = 0; i < p->count && !any; i++) {
-        const entry *e = p->entries[i];
+        const coll_entry *e = p->entries[i];
         if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, q->qeid, 16) &&
             !memcmp(e->q.pceid, q->pceid, 2) && now >= e->v.issued && now <= e->v.valid_to) {
             memcpy(fmspc, e->v.pck.fmspc, 6);
@@ -660,10 +542,10 @@ static bool select_held(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt
     bool served = false;
     pthread_rwlock_rdlock(&p->lock);
     kt_pcs_pck_facts *facts = calloc(p->count ? p->count : 1, sizeof *facts);
-    const entry **of = calloc(p->count ? p->count : 1, sizeof *of);
+    const coll_entry **of = calloc(p->count ? p->count : 1, sizeof *of);
     size_t n = 0, best;
     for (size_t i = 0; facts && of && i < p->count; i++) {
-        const entry *e = p->entries[i];
+        const coll_entry *e = p->entries[i];
         if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, q->qeid, 16) &&
             !memcmp(e->q.pceid, q->pceid, 2) && now >= e->v.issued && now <= e->v.valid_to &&
             !memcmp(e->v.pck.fmspc, fmspc, 6)) {
@@ -703,7 +585,7 @@ static void list_fmspcs(kt_coll_proxy *p, const kt_coll_query *q, time_t now, kt
     size_t n = 0;
     pthread_rwlock_rdlock(&p->lock);
     for (size_t i = 0; !st && i < p->count; i++) {
-        const entry *e = p->entries[i];
+        const coll_entry *e = p->entries[i];
         if (e->q.id.kind != KT_PCS_TCB || e->q.early || now < e->v.issued || now > e->v.valid_to)
             continue;
         char hex[13];
@@ -735,17 +617,17 @@ static void list_pckcerts(kt_coll_proxy *p, const kt_coll_query *q, time_t now, 
     kt_hex_decode(q->ppid, ppid, sizeof ppid);
     kt_sha256(ppid, sizeof ppid, h);
     pthread_rwlock_rdlock(&p->lock);
-    const platform *pl = NULL;
+    const coll_platform *pl = NULL;
     for (size_t i = 0; i < p->platform_count && !pl; i++)
         if (!p->platforms[i].queued && p->platforms[i].reg.ppid[0] &&
             kt_equal(p->platforms[i].ppid_sha256, h, 32) &&
             !memcmp(p->platforms[i].reg.pceid, q->pceid, 2))
             pl = &p->platforms[i];
-    const entry *first = NULL, **done = calloc(p->count ? p->count : 1, sizeof *done);
+    const coll_entry *first = NULL, **done = calloc(p->count ? p->count : 1, sizeof *done);
     size_t n = 0;
     kt_status st = done ? kt_buf_append(&r->body, "[", 1) : KT_ERR_NO_MEMORY;
     for (size_t i = 0; pl && !st && i < p->count; i++) {
-        const entry *e = p->entries[i];
+        const coll_entry *e = p->entries[i];
         if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->reg.qeid, 16) ||
             memcmp(e->q.pceid, pl->reg.pceid, 2) || now < e->v.issued || now > e->v.valid_to)
             continue;
@@ -846,6 +728,10 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
     }
     time_t now = kt_coll_now(p), expired_at = 0;
+    if (q.route == KT_COLL_REFRESH && !strcmp(method, "HEAD")) { /* HEAD changes nothing */
+        atomic_fetch_add(&p->refusals[R_METHOD], 1);
+        return reply_text(r, 405, "HEAD does not refresh: POST (or GET) /refresh");
+    }
     if (q.route == KT_COLL_PLATFORMS || q.route == KT_COLL_REFRESH)
         return kt_coll_admin_get(p, &q, r);
     if (q.route == KT_COLL_FMSPCS) return list_fmspcs(p, &q, now, r);
@@ -859,7 +745,7 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
     lookup l = try_serve(p, &q, now, r, &expired_at); /* another request may have fetched it */
     char why[600] = "";
     unsigned reason = R_NOT_CACHED, code = 404;
-    bool no_root = l != S_SERVED && q.id.kind != KT_PCS_ROOT_CRL && ensure_root(p, now);
+    bool no_root = l != S_SERVED && q.id.kind != KT_PCS_ROOT_CRL && coll_ensure_root(p, now);
     if (no_root) {
         snprintf(why, sizeof why, "%s", kt_last_error());
         reason = R_UPSTREAM_UNAVAILABLE, code = 503;
@@ -868,7 +754,7 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
     }
     if (l != S_SERVED && !why[0] && !strcmp(p->cfg.mode, "lazy")) {
         long up = 0;
-        st = fetch_upstream(p, &q, &up);
+        st = coll_fetch_upstream(p, &q, &up);
         if (!st)
             l = try_serve(p, &q, now, r, &expired_at);
         else {
@@ -927,7 +813,7 @@ bool kt_coll_proxy_ready(void *ctx)
     if (!strcmp(p->cfg.mode, "lazy")) return true;
     time_t now = kt_coll_now(p);
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, "rootcacrl");
+    coll_entry *e = coll_find(p, "rootcacrl");
     bool ok = e && now <= e->v.valid_to;
     pthread_rwlock_unlock(&p->lock);
     return ok;
@@ -1001,7 +887,7 @@ void kt_coll_proxy_refresh(kt_coll_proxy *p)
             long code = 0;
             if (kt_coll_key_parse(keys[i], &q)) continue;
             pthread_mutex_lock(&p->fetch);
-            if (fetch_upstream(p, &q, &code) == KT_OK) {
+            if (coll_fetch_upstream(p, &q, &code) == KT_OK) {
                 atomic_fetch_add(&p->refreshes, 1);
                 kt_log(KT_LOG_INFO, "collateral.refreshed", "item", keys[i], NULL);
             }
@@ -1011,12 +897,12 @@ void kt_coll_proxy_refresh(kt_coll_proxy *p)
 }
 
 /* The CRLs first, as they judge the other items: the root CA CRL, then the PCK CRLs. */
-static const char *const judges[] = {"rootcacrl", "pckcrl-processor", "pckcrl-platform"};
+const char *const coll_judges[3] = {"rootcacrl", "pckcrl-processor", "pckcrl-platform"};
 
-static bool is_judge(const char *key)
+bool coll_is_judge(const char *key)
 {
-    for (size_t i = 0; i < sizeof judges / sizeof judges[0]; i++)
-        if (!strcmp(key, judges[i])) return true;
+    for (size_t i = 0; i < sizeof coll_judges / sizeof coll_judges[0]; i++)
+        if (!strcmp(key, coll_judges[i])) return true;
     return false;
 }
 
@@ -1035,7 +921,7 @@ static void load_platform(kt_coll_proxy *p, const kt_coll_query *q)
     ok = ok && skip &&
          kt_coll_platform_parse(r.body + skip, r.body_len - skip, true, &reg) == KT_OK &&
          !memcmp(reg.qeid, q->qeid, 16) && !memcmp(reg.pceid, q->pceid, 2) &&
-         platform_set(p, &reg, queued) == KT_OK;
+         coll_platform_set(p, &reg, queued) == KT_OK;
     kt_coll_platform_clear(&reg);
     kt_buf_free(&rec);
     kt_clear_error();
@@ -1065,7 +951,7 @@ static void load_one(kt_coll_proxy *p, const char *key)
 
 static void load_rest(void *arg, const char *key)
 {
-    if (!is_judge(key)) load_one(arg, key);
+    if (!coll_is_judge(key)) load_one(arg, key);
 }
 
 kt_status kt_coll_proxy_new(const kt_coll_config *c, kt_coll_proxy **out)
@@ -1097,8 +983,8 @@ kt_status kt_coll_proxy_new(const kt_coll_config *c, kt_coll_proxy **out)
         kt_log(KT_LOG_WARN, "collateral.simulated_root", "root_ca", c->root_ca, NULL);
     if (c->now) kt_log(KT_LOG_WARN, "collateral.fixed_clock", "note", "testing only", NULL);
     pthread_mutex_lock(&p->fetch);
-    for (size_t i = 0; i < sizeof judges / sizeof judges[0]; i++)
-        load_one(p, judges[i]);
+    for (size_t i = 0; i < sizeof coll_judges / sizeof coll_judges[0]; i++)
+        load_one(p, coll_judges[i]);
     p->store->ops->list(p->store, load_rest, p);
     pthread_mutex_unlock(&p->fetch);
     char n[24];
@@ -1146,8 +1032,8 @@ static kt_status register_pck(kt_coll_proxy *p, const uint8_t qeid[16], const ch
         st = kt_coll_query_parse(uri, (size_t)n, &q);
     }
     if (!st)
-        st =
-            admit(p, &q, (const uint8_t *)chain, chain_len, (const uint8_t *)leaf, leaf_len, store);
+        st = coll_admit(p, &q, (const uint8_t *)chain, chain_len, (const uint8_t *)leaf, leaf_len,
+                        store);
     if (!st && store) kt_log(KT_LOG_INFO, "collateral.platform_registered", "item", q.key, NULL);
     return st;
 }
@@ -1166,9 +1052,8 @@ kt_status kt_coll_proxy_register_pck(kt_coll_proxy *p, const uint8_t qeid[16], c
 /* A platform's certificates as Intel PCS lists them (pckcerts), under one issuer chain:
  * every entry verified, its tcbm matched to its certificate's TCB, then all held; one bad
  * entry holds none ("Not available" entries are skipped). Under p->fetch. */
-static kt_status hold_pckcerts(kt_coll_proxy *p, const uint8_t qeid[16],
-                               const kt_coll_pckcert *certs, size_t n, const kt_buf *chain,
-                               bool store)
+kt_status coll_hold_pckcerts(kt_coll_proxy *p, const uint8_t qeid[16], const kt_coll_pckcert *certs,
+                             size_t n, const kt_buf *chain, bool store)
 {
     kt_status st = KT_OK;
     size_t held = 0;
@@ -1194,7 +1079,7 @@ static kt_status hold_pckcerts(kt_coll_proxy *p, const uint8_t qeid[16],
 
 /* Intel PCS's pckcerts for the platform, by its encrypted PPID, or its platform manifest
  * (POSTed, as Intel PCS takes a multi-package platform's); all held. Under p->fetch. */
-static kt_status fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, const char *pceid)
+kt_status coll_fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, const char *pceid)
 {
     char url[2048];
     const char *base = p->cfg.upstream_url;
@@ -1231,7 +1116,7 @@ static kt_status fetch_pckcerts(kt_coll_proxy *p, const kt_coll_platform *pl, co
     size_t n = 0;
     if (!st && (st = kt_coll_pckcerts_parse(body.data, body.len, &certs, &n)))
         st = kt_fail_context(KT_ERR_VERIFY, "upstream's pckcerts");
-    if (!st && (st = hold_pckcerts(p, pl->qeid, certs, n, &chain, true)))
+    if (!st && (st = coll_hold_pckcerts(p, pl->qeid, certs, n, &chain, true)))
         st = kt_fail_context(st, "upstream's pckcerts");
     kt_coll_pckcerts_free(certs, n);
     if (st) atomic_fetch_add(&p->upstream_errors, 1);
@@ -1247,11 +1132,11 @@ static kt_status ensure_item(kt_coll_proxy *p, const char *uri, time_t now)
     kt_status st = kt_coll_query_parse(uri, strlen(uri), &q);
     if (st) return st;
     pthread_rwlock_rdlock(&p->lock);
-    entry *e = find(p, q.key);
+    coll_entry *e = coll_find(p, q.key);
     bool ok = e && now >= e->v.issued && now <= e->v.valid_to;
     pthread_rwlock_unlock(&p->lock);
     long code = 0;
-    return ok ? KT_OK : fetch_upstream(p, &q, &code);
+    return ok ? KT_OK : coll_fetch_upstream(p, &q, &code);
 }
 
 kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
@@ -1267,10 +1152,10 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
     time_t now = kt_coll_now(p);
     pthread_mutex_lock(&p->fetch);
     p->registering = true;
-    kt_status st = ensure_root(p, now);
+    kt_status st = coll_ensure_root(p, now);
     /* the platform's certificates: all of them from Intel PCS; another PCCS selects one */
     if (!st && !strcmp(p->cfg.upstream_kind, "pcs")) {
-        st = fetch_pckcerts(p, pl, pceid);
+        st = coll_fetch_pckcerts(p, pl, pceid);
     } else if (!st) {
         kt_coll_query q;
         long code = 0;
@@ -1280,13 +1165,13 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
                      "%s%s",
                      qe, cpusvn, pcesvn, pceid, pl->ppid[0] ? "&encrypted_ppid=" : "", pl->ppid);
         st = kt_coll_query_parse(uri, (size_t)n, &q);
-        if (!st) st = fetch_upstream(p, &q, &code);
+        if (!st) st = coll_fetch_upstream(p, &q, &code);
     }
     /* the collateral a quote from it needs: its FMSPC's TCB Info, the QE and QvE identities */
     bool found = false;
     pthread_rwlock_rdlock(&p->lock);
     for (size_t i = 0; !st && !found && i < p->count; i++) {
-        const entry *e = p->entries[i];
+        const coll_entry *e = p->entries[i];
         if (e->q.id.kind == KT_PCS_PCK_CERT && !memcmp(e->q.qeid, pl->qeid, 16) &&
             !memcmp(e->q.pceid, pl->pceid, 2)) {
             kt_hex_encode(e->v.pck.fmspc, 6, fmspc, sizeof fmspc);
@@ -1307,7 +1192,7 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
         kt_clear_error();
     }
     /* found by its encrypted PPID from now on (pckcerts), after a restart too */
-    if (!st) st = platform_keep(p, pl, false);
+    if (!st) st = coll_platform_keep(p, pl, false);
     p->registering = false;
     pthread_mutex_unlock(&p->fetch);
     if (!st)
@@ -1322,304 +1207,17 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
     return st;
 }
 
-/* The judges of a PUT body's items in a scratch trust: the body's CRLs, else those held.
- * Under p->fetch. */
-static kt_status scratch_judges(kt_coll_proxy *p, const kt_coll_put *put, time_t now,
-                                kt_pcs_trust **out)
-{
-    kt_status st = kt_pcs_trust_new((const char *)p->root_pem.data, p->root_pem.len, out);
-    for (size_t j = 0; !st && j < sizeof judges / sizeof judges[0]; j++) {
-        kt_coll_query q;
-        kt_coll_key_parse(judges[j], &q);
-        kt_buf body = {0}, chain = {0};
-        const kt_coll_put_item *it = NULL;
-        for (size_t i = 0; i < put->item_count && !it; i++)
-            if (!strcmp(put->items[i].q.key, judges[j])) it = &put->items[i];
-        if (it) {
-            st = kt_buf_append(&body, it->body.data, it->body.len);
-            if (!st) st = kt_buf_append(&chain, it->chain.data, it->chain.len);
-        } else {
-            pthread_rwlock_rdlock(&p->lock);
-            entry *e = find(p, judges[j]);
-            if (e) st = kt_buf_append(&body, e->body.data, e->body.len);
-            if (e && !st) st = kt_buf_append(&chain, e->chain.data, e->chain.len);
-            pthread_rwlock_unlock(&p->lock);
-        }
-        kt_pcs_validity v;
-        if (!st && body.len)
-            st = j == 0 ? kt_pcs_trust_set_root_crl(*out, body.data, body.len, now, &v)
-                        : kt_pcs_trust_set_pck_crl(*out, &q.id, body.data, body.len,
-                                                   (const char *)chain.data, chain.len, now, &v);
-        if (st) st = kt_fail_context(st, "%s%s", judges[j], it ? "" : " (held)");
-        kt_buf_free(&body);
-        kt_buf_free(&chain);
-    }
-    return st;
-}
-
-/* Which of the body's PCK issuer chains a platform's certificates verify under (all
- * under one, as Intel PCS issues them), judged by the scratch trust, each tcbm its
- * certificate's and each certificate the platform's PCE ID's. */
-static kt_status check_put_certs(const kt_pcs_trust *t, const kt_coll_put *put,
-                                 const struct kt_coll_put_certs *c, time_t now, int *ca)
-{
-    kt_status st = KT_ERR_NOT_FOUND;
-    kt_pcs_item_id id = {.kind = KT_PCS_PCK_CERT};
-    for (*ca = 0; *ca < 2; (*ca)++) {
-        const kt_buf *chain = &put->pck_chain[*ca];
-        if (!chain->len) continue;
-        size_t held = 0;
-        st = KT_OK;
-        for (size_t i = 0; !st && i < c->count; i++) {
-            if (!c->certs[i].pem.len) continue; /* "Not available" */
-            kt_pcs_validity v;
-            st = kt_pcs_item_check(t, &id, c->certs[i].pem.data, c->certs[i].pem.len,
-                                   (const char *)chain->data, chain->len, now, &v);
-            uint8_t svn[2] = {(uint8_t)v.pck.pcesvn, (uint8_t)(v.pck.pcesvn >> 8)};
-            if (!st && (memcmp(v.pck.cpusvn, c->certs[i].tcbm, 16) ||
-                        memcmp(svn, c->certs[i].tcbm + 16, 2)))
-                st = kt_fail(KT_ERR_VERIFY, "its tcbm is not its certificate's TCB");
-            if (!st && memcmp(v.pck.pceid, c->platform.pceid, 2))
-                st = kt_fail(KT_ERR_VERIFY, "it is for another PCE ID than the platform's");
-            if (st) st = kt_fail_context(KT_ERR_VERIFY, "certificate %zu", i);
-            held++;
-        }
-        if (!st && !held) st = kt_fail(KT_ERR_NOT_FOUND, "no certificate (all 'Not available')");
-        if (!st) return KT_OK;
-    }
-    if (st == KT_ERR_NOT_FOUND && !put->pck_chain[0].len && !put->pck_chain[1].len)
-        st = kt_fail(KT_ERR_MALFORMED, "no SGX-PCK-Certificate-Issuer-Chain to verify them by");
-    return st;
-}
-
-kt_status kt_coll_proxy_put(kt_coll_proxy *p, const kt_coll_put *put)
-{
-    time_t now = kt_coll_now(p);
-    kt_pcs_trust *t = NULL;
-    int *ca = calloc(put->pck_count + 1, sizeof *ca);
-    if (!ca) return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-    pthread_mutex_lock(&p->fetch);
-    /* everything verified first, nothing held changing: a scratch trust judges it */
-    kt_status st = scratch_judges(p, put, now, &t);
-    for (size_t i = 0; !st && i < put->item_count; i++) {
-        const kt_coll_put_item *it = &put->items[i];
-        kt_pcs_validity v;
-        st = kt_pcs_item_check(t, &it->q.id, it->body.data, it->body.len,
-                               (const char *)it->chain.data, it->chain.len, now, &v);
-        if (!st && it->q.api == 3 && it->q.id.kind == KT_PCS_TCB)
-            st = tcb_info_version(it->body.data, it->body.len, 2);
-        pthread_rwlock_rdlock(&p->lock);
-        entry *cur = st ? NULL : find(p, it->q.key);
-        if (cur && cur->v.issued > v.issued)
-            st = kt_fail(KT_ERR_VERIFY, "it is older than the one held");
-        pthread_rwlock_unlock(&p->lock);
-        if (st) st = kt_fail_context(st, "%s", it->q.key);
-    }
-    for (size_t i = 0; !st && i < put->pck_count; i++)
-        if ((st = check_put_certs(t, put, &put->pck[i], now, &ca[i])))
-            st = kt_fail_context(st, "pck_certs entry %zu", i);
-    kt_pcs_trust_free(t);
-    /* then held and stored, the CRLs first (they came first) */
-    for (size_t i = 0; !st && i < put->item_count; i++) {
-        const kt_coll_put_item *it = &put->items[i];
-        if ((st = admit(p, &it->q, it->chain.data, it->chain.len, it->body.data, it->body.len,
-                        true)))
-            st = kt_fail_context(st, "%s", it->q.key);
-    }
-    for (size_t i = 0; !st && i < put->pck_count; i++) {
-        const struct kt_coll_put_certs *c = &put->pck[i];
-        st = hold_pckcerts(p, c->platform.qeid, c->certs, c->count, &put->pck_chain[ca[i]], true);
-        /* the platform as the body's platforms list has it (its raw TCB), else as here */
-        const kt_coll_platform *reg = &c->platform;
-        for (size_t k = 0; k < put->platform_count; k++)
-            if (!memcmp(put->platforms[k].qeid, reg->qeid, 16) &&
-                !memcmp(put->platforms[k].pceid, reg->pceid, 2))
-                reg = &put->platforms[k];
-        if (!st) st = platform_keep(p, reg, false);
-        if (st) st = kt_fail_context(st, "pck_certs entry %zu", i);
-    }
-    pthread_mutex_unlock(&p->fetch);
-    free(ca);
-    char n[24];
-    snprintf(n, sizeof n, "%zu", put->item_count + put->pck_count);
-    if (!st) kt_log(KT_LOG_INFO, "collateral.platformcollateral_put", "items", n, NULL);
-    return st;
-}
-
-kt_status kt_coll_proxy_platforms(kt_coll_proxy *p, const kt_coll_query *q, kt_buf *out,
-                                  size_t *count)
-{
-    *count = 0;
-    if (q->source == 1)
-        return kt_fail(KT_ERR_MALFORMED,
-                       "source=reg_na: not kept apart here (a platform whose certificates are not "
-                       "available stays in source=reg until they are brought)");
-    time_t now = kt_coll_now(p);
-    kt_status st = kt_buf_append(out, "[", 1);
-    pthread_rwlock_rdlock(&p->lock);
-    for (size_t i = 0; !st && i < p->platform_count; i++) {
-        const platform *pl = &p->platforms[i];
-        bool want = q->source == 0 ? pl->queued : !pl->queued;
-        if (want && q->source == 2 && q->fmspc_count) {
-            /* held: by the FMSPC of its certificates held and valid now */
-            bool match = false;
-            for (size_t k = 0; !match && k < p->count; k++) {
-                const entry *e = p->entries[k];
-                if (e->q.id.kind != KT_PCS_PCK_CERT || memcmp(e->q.qeid, pl->reg.qeid, 16) ||
-                    memcmp(e->q.pceid, pl->reg.pceid, 2) || now < e->v.issued ||
-                    now > e->v.valid_to)
-                    continue;
-                for (unsigned f = 0; !match && f < q->fmspc_count; f++)
-                    match = !memcmp(e->v.pck.fmspc, q->fmspcs[f], 6);
-            }
-            want = match;
-        }
-        if (!want) continue;
-        if (*count) st = kt_buf_append(out, ",", 1);
-        if (!st) st = kt_coll_platform_json(&pl->reg, out);
-        (*count)++;
-    }
-    pthread_rwlock_unlock(&p->lock);
-    if (!st) st = kt_buf_append(out, "]", 1);
-    return st;
-}
-
-/* An admin's fetch: it waits for the upstream rate rather than fail on it (the fetch lock
- * let go meanwhile, so misses are served). Under p->fetch. */
-static kt_status fetch_patiently(kt_coll_proxy *p, const kt_coll_query *q)
-{
-    kt_status st;
-    for (int tries = 0;; tries++) {
-        long code = 0;
-        st = fetch_upstream(p, q, &code);
-        if (!st || !p->rate_limited || tries == 50) break;
-        kt_clear_error();
-        pthread_mutex_unlock(&p->fetch);
-        struct timespec nap = {0, 1000000000L / (long)p->cfg.upstream_rate + 1000000L};
-        nanosleep(&nap, NULL);
-        pthread_mutex_lock(&p->fetch);
-    }
-    return st;
-}
-
-kt_status kt_coll_proxy_refresh_now(kt_coll_proxy *p, const kt_coll_query *rq, char *why,
-                                    size_t cap)
-{
-    why[0] = '\0';
-    if (!strcmp(p->cfg.mode, "offline"))
-        return kt_fail(KT_ERR_STATE, "offline mode has no upstream to refresh from (import, or "
-                                     "PUT /sgx/certification/v4/platformcollateral)");
-    size_t n = 0, failed = 0;
-    kt_status st = KT_OK;
-    pthread_mutex_lock(&p->fetch);
-    p->registering = true; /* req mode: an admin's refresh may fetch */
-    if (rq->certs) {
-        /* every held platform's certificates again (of the FMSPCs listed) */
-        pthread_rwlock_rdlock(&p->lock);
-        size_t count = p->platform_count;
-        kt_coll_platform *regs = calloc(count ? count : 1, sizeof *regs);
-        for (size_t i = 0; regs && i < count; i++) {
-            const platform *pl = &p->platforms[i];
-            bool want = !pl->queued && (!rq->fmspc_count);
-            for (size_t k = 0; !want && !pl->queued && k < p->count; k++) {
-                const entry *e = p->entries[k];
-                for (unsigned f = 0; f < rq->fmspc_count && !want; f++)
-                    want = e->q.id.kind == KT_PCS_PCK_CERT &&
-                           !memcmp(e->q.qeid, pl->reg.qeid, 16) &&
-                           !memcmp(e->v.pck.fmspc, rq->fmspcs[f], 6);
-            }
-            if (want) {
-                regs[n] = pl->reg;
-                regs[n].manifest = (kt_buf){0};
-                kt_buf_append(&regs[n].manifest, pl->reg.manifest.data, pl->reg.manifest.len);
-                n++;
-            }
-        }
-        pthread_rwlock_unlock(&p->lock);
-        for (size_t i = 0; regs && i < n; i++) {
-            char pceid[5], qe[33], uri[1200];
-            kt_hex_encode(regs[i].pceid, 2, pceid, sizeof pceid);
-            kt_hex_encode(regs[i].qeid, 16, qe, sizeof qe);
-            kt_status one = ensure_root(p, kt_coll_now(p));
-            if (!one && !strcmp(p->cfg.upstream_kind, "pcs")) {
-                one = fetch_pckcerts(p, &regs[i], pceid);
-            } else if (!one) {
-                char cpusvn[33], pcesvn[5];
-                kt_coll_query q;
-                kt_hex_encode(regs[i].cpusvn, 16, cpusvn, sizeof cpusvn);
-                kt_hex_encode(regs[i].pcesvn, 2, pcesvn, sizeof pcesvn);
-                int len = snprintf(uri, sizeof uri,
-                                   "/sgx/certification/v4/pckcert?qeid=%s&cpusvn=%s&pcesvn=%s&"
-                                   "pceid=%s%s%s",
-                                   qe, cpusvn, pcesvn, pceid,
-                                   regs[i].ppid[0] ? "&encrypted_ppid=" : "", regs[i].ppid);
-                one = regs[i].has_tcb ? kt_coll_query_parse(uri, (size_t)len, &q)
-                                      : kt_fail(KT_ERR_STATE, "no raw TCB registered");
-                if (!one) one = fetch_patiently(p, &q);
-            }
-            if (one) {
-                size_t w = strlen(why);
-                snprintf(why + w, cap - w, "%splatform %s: %s", failed ? "; " : "", qe,
-                         kt_last_error());
-                failed++;
-                st = one;
-            }
-        }
-        for (size_t i = 0; regs && i < n; i++)
-            kt_coll_platform_clear(&regs[i]);
-        if (!regs) st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        free(regs);
-    } else {
-        /* every item of collateral held, the judges first (PCK certificates: type=certs) */
-        pthread_rwlock_rdlock(&p->lock);
-        char(*keys)[KT_COLL_KEY_MAX] = calloc(p->count ? p->count : 1, sizeof *keys);
-        for (size_t j = 0; keys && j <= sizeof judges / sizeof judges[0]; j++)
-            for (size_t i = 0; i < p->count; i++) {
-                const char *k = p->entries[i]->q.key;
-                bool mine =
-                    j < sizeof judges / sizeof judges[0] ? !strcmp(k, judges[j]) : !is_judge(k);
-                if (mine && p->entries[i]->q.id.kind != KT_PCS_PCK_CERT)
-                    memcpy(keys[n++], k, KT_COLL_KEY_MAX);
-            }
-        pthread_rwlock_unlock(&p->lock);
-        for (size_t i = 0; keys && i < n; i++) {
-            kt_coll_query q;
-            if (kt_coll_key_parse(keys[i], &q)) continue;
-            kt_status one = fetch_patiently(p, &q);
-            if (one) {
-                size_t w = strlen(why);
-                snprintf(why + w, cap - w, "%s%s: %s", failed ? "; " : "", keys[i],
-                         kt_last_error());
-                failed++;
-                st = one;
-            } else {
-                atomic_fetch_add(&p->refreshes, 1);
-            }
-        }
-        if (!keys) st = kt_fail(KT_ERR_NO_MEMORY, "out of memory");
-        free(keys);
-    }
-    p->registering = false;
-    pthread_mutex_unlock(&p->fetch);
-    char counts[48];
-    snprintf(counts, sizeof counts, "%zu", n - failed);
-    kt_log(failed ? KT_LOG_WARN : KT_LOG_INFO, "collateral.refreshed_now", "type",
-           rq->certs ? "certs" : "collateral", "refreshed", counts, NULL);
-    if (st)
-        return kt_fail(st, "%zu of %zu not refreshed (what was held stays): %s", failed, n, why);
-    return KT_OK;
-}
-
 kt_status kt_coll_proxy_export(kt_coll_proxy *p, kt_buf *out)
 {
     kt_status st = kt_buf_append(out, KT_COLL_EXPORT_MAGIC, sizeof KT_COLL_EXPORT_MAGIC - 1);
     pthread_rwlock_rdlock(&p->lock);
     /* the CRLs first, so an import can judge the rest as it reads them */
-    for (size_t pass = 0; pass <= sizeof judges / sizeof judges[0] && !st; pass++)
+    for (size_t pass = 0; pass <= sizeof coll_judges / sizeof coll_judges[0] && !st; pass++)
         for (size_t i = 0; i < p->count && !st; i++) {
-            entry *e = p->entries[i];
-            bool mine = pass < sizeof judges / sizeof judges[0] ? !strcmp(e->q.key, judges[pass])
-                                                                : !is_judge(e->q.key);
+            coll_entry *e = p->entries[i];
+            bool mine = pass < sizeof coll_judges / sizeof coll_judges[0]
+                            ? !strcmp(e->q.key, coll_judges[pass])
+                            : !coll_is_judge(e->q.key);
             if (!mine) continue;
             st = kt_coll_record_write(out, e->q.key, e->verified_at, e->chain.data, e->chain.len,
                                       e->body.data, e->body.len);

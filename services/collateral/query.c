@@ -144,7 +144,8 @@ static const char *const update_words[] = {"early", "standard", NULL},
                          *const encoding_words[] = {"der", "pem", NULL},
                          *const platform_words[] = {"all", "client", "E3", "E5", NULL},
                          *const source_words[] = {"reg", "reg_na", NULL},
-                         *const type_words[] = {"certs", NULL};
+                         *const type_words[] = {"all",     "certs",           "crls",
+                                                "tcbinfo", "enclaveidentity", NULL};
 
 /* An FMSPC list as PCCS takes it: "[FMSPC1,FMSPC2]" ("[]": all), brackets and commas as
  * they are or %-escaped (%5B %5D %2C), nothing else escaped. */
@@ -202,7 +203,7 @@ static kt_status value(kt_coll_query *q, param p, const char *v, size_t n)
         q->source = 2;
         return fmspc_list("source", q, v, n);
     case P_TYPE:
-        if (!(st = kt_coll_word("type", type_words, v, n, &w))) q->certs = true;
+        if (!(st = kt_coll_word("type", type_words, v, n, &w))) q->refresh = w;
         return st;
     case P_QEID:
         return hex("qeid", v, n, q->qeid, 16);
@@ -362,8 +363,9 @@ kt_status kt_coll_query_parse(const char *raw, size_t n, kt_coll_query *q)
         at = amp ? amp + 1 : end;
         if (amp && at == end) return kt_fail(KT_ERR_MALFORMED, "empty parameter in the query");
     }
-    if (q->route == KT_COLL_REFRESH && (seen & P_FMSPC) && !q->certs)
-        return kt_fail(KT_ERR_MALFORMED, "fmspc is taken with type=certs only");
+    if (q->route == KT_COLL_REFRESH && (seen & P_FMSPC) && q->refresh != KT_COLL_REFRESH_CERTS &&
+        q->refresh != KT_COLL_REFRESH_TCBINFO)
+        return kt_fail(KT_ERR_MALFORMED, "fmspc is taken with type=certs or type=tcbinfo only");
     if ((seen & P_UPDATE) && (seen & P_EVAL))
         return kt_fail(KT_ERR_MALFORMED,
                        "update and tcbEvaluationDataNumber cannot be used together");

@@ -1343,6 +1343,11 @@ def put_refusals():
                b"Content-Type: application/json\r\nadmin-token: nope\r\nContent-Length: 1000000\r\n\r\n")
     check(sk.recv(4096).startswith(b"HTTP/1.1 401"), "a wrong token is answered before the body is sent")
     sk.close()
+    sk = __import__("socket").create_connection(("127.0.0.1", p.port), timeout=10)
+    sk.sendall(b"PUT /sgx/certification/v4/platformcollateral HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Type: application/json\r\nadmin-token: adm\r\nContent-Length: 40000000\r\n\r\n")
+    check(sk.recv(4096).startswith(b"HTTP/1.1 413"), "a body over 32 MiB is refused from its length (413)")
+    sk.close()
     st, got = put(p.port, good)
     check(st == 200, "the unchanged body is then held", (st, got))
     check(p.get("/sgx/certification/v4/rootcacrl")[0] == 200, "its root CA CRL served")
@@ -1440,6 +1445,8 @@ def admin_refresh():
     check(p.metric("kubetee_collateral_refreshes_total") == 4, "refreshes counted")
     st, _, body = p.get(ref, headers={"admin-token": "adm"})
     check(st == 200 and len(up.requests()) == n + 8, "GET /refresh (PCCS's deprecated form) too", (st, body))
+    st, _, body = p.get(ref, "HEAD", headers={"admin-token": "adm"})
+    check(st == 405 and len(up.requests()) == n + 8, "HEAD /refresh refreshes nothing (405)", st)
     up.fault("tamper /tcb")
     st, body = post(p.port, ref, b"", {"admin-token": "adm", "Content-Type": ""})
     check(st == 502 and ("sgx-tcb-" + fmspc.lower()).encode() in body and b"1 of 4 not refreshed" in body,
@@ -1452,7 +1459,20 @@ def admin_refresh():
     check(st == 401 and len(up.requests()) == n, "refresh without the admin token: 401, nothing fetched", (st, body))
     st, body = post(p.port, ref, b"{}", {"admin-token": "adm"})
     check(st == 413, "refresh takes no body", (st, body))
-    for q_, why in (("?type=tcbinfo", b"type must be certs"), ("?fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs only"),
+    # one kind of collateral (beyond PCCS, which has certs or everything)
+    for q_, want in (("?type=crls", ["rootcacrl", "pckcrl"]), ("?type=tcbinfo", ["/tcb?"]),
+                     ("?type=tcbinfo&fmspc=[%s]" % fmspc, ["/tcb?"]),
+                     ("?type=tcbinfo&fmspc=%5B000000000000%5D", []),
+                     ("?type=enclaveidentity", ["/qe/identity"]),
+                     ("?type=all", ["rootcacrl", "pckcrl", "/tcb?", "/qe/identity"])):
+        n = len(up.requests())
+        st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
+        asked = up.requests()[n:]
+        check(st == 200 and len(asked) == len(want) and all(w in a for w, a in zip(want, asked)),
+              "refresh%s: just those fetched again, in order" % q_, (st, body, asked))
+    for q_, why in (("?type=bogus", b"type must be all, certs, crls, tcbinfo or enclaveidentity, not 'bogus'"),
+                    ("?fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs or type=tcbinfo only"),
+                    ("?type=crls&fmspc=[%s]" % fmspc, b"fmspc is taken with type=certs or type=tcbinfo only"),
                     ("?type=certs&fmspc=%s" % fmspc, b"fmspc must be a list")):
         st, body = post(p.port, ref + q_, b"", {"admin-token": "adm", "Content-Type": ""})
         check(st == 400 and why in body, "refresh%s refused naming it" % q_, (st, body))
