@@ -26,6 +26,17 @@ static struct {
 static size_t kept_next;
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* At the enclave's teardown (or the process's end) the kept keys go too. */
+__attribute__((destructor)) static void kept_free(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    for (size_t i = 0; i < KEPT; i++) {
+        EVP_PKEY_free(kept[i].pk);
+        kept[i].pk = NULL;
+    }
+    pthread_mutex_unlock(&kept_lock);
+}
+
 /* A reference the caller frees with EVP_PKEY_free; NULL when the PEM holds no private key. */
 static EVP_PKEY *private_key(const uint8_t *pem, size_t n)
 {
