@@ -85,6 +85,29 @@ kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t iden
                                const uint8_t from_hash[32], const kt_aecs_audit_head *head,
                                kt_aecs_audit_result *r);
 
+/* getpub's signed message (AECS's enclave identity key, P-256, signs it):
+ *   "kubetee.aecs.getpub.v2" || u8 len || nonce || u8 len || service || u8 len || name
+ *   || u32le SecretType || u64le version || u32le len || public PEM
+ * A verifier builds it from the service and name it asked about, so an answer about
+ * another service's or secret's key does not verify. Appended to out. */
+#define KT_AECS_GETPUB_LABEL "kubetee.aecs.getpub.v2"
+kt_status kt_aecs_getpub_message(const char *service, const char *name, uint32_t type, uint64_t version,
+                                 const uint8_t *nonce, size_t nonce_len, const uint8_t *pem, size_t pem_len,
+                                 kt_buf *out);
+
+/* The AECS instance: a P-256 key AECS makes at init, sealed with its storage key (so it
+ * lives through restarts and a restore onto another machine; a new init makes a new
+ * one). Status with a nonce proves it over the session:
+ *   "kubetee.aecs.instance.v1" || session id (16) || u8 len || nonce (16..64) || instance (x||y)
+ * A client that pins the instance refuses an AECS that cannot prove it; one that does not
+ * trusts whoever initialised the AECS it reaches. */
+#define KT_AECS_INSTANCE_LABEL "kubetee.aecs.instance.v1"
+kt_status kt_aecs_instance_message(const uint8_t session_id[16], const uint8_t *nonce, size_t nonce_len,
+                                   const uint8_t instance[64], kt_buf *out);
+/* KT_ERR_DENIED unless sig is instance's signature of that message. */
+kt_status kt_aecs_instance_check(const uint8_t instance[64], const uint8_t session_id[16], const uint8_t *nonce,
+                                 size_t nonce_len, const uint8_t *sig, size_t sig_len);
+
 #ifdef KT_TRUSTED
 /* ---- in an enclave: a trusted application (library kt_aecs_ta_trusted) ----
  * A TA proves itself to AECS by its quote in the session handshake (verified inside the

@@ -16,6 +16,7 @@
  * platform policy the enclave sets at run time (kt_service_accept_any_enclave), any
  * enclave whose quote verifies on an accepted platform; its remote functions judge who
  * it is. */
+#include <kubetee/attest.h>
 #include <kubetee/service.h>
 #include <kubetee/session.h>
 #include <kubetee/trusted.h>
@@ -23,6 +24,7 @@
 #include "../tff/enclave/trts.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -408,13 +410,16 @@ static kt_status step_id(const uint8_t *req, size_t n, uint8_t id[KT_SESSION_ID_
     return kt_fail(KT_ERR_MALFORMED, "service: the step's record length is not a varint");
 }
 
-/* The result's fields after the message: the session id, the refusal, ended. At most
- * TRAILER_MAX bytes. */
-#define TRAILER_MAX (2 + KT_SESSION_ID_LEN + 2 + 64 + 2)
-static size_t trailer(uint8_t *p, const uint8_t *id, const char *refusal, bool ended)
+/* The result's fields after the message: the session id, the refusal, ended, the reason
+ * (an expired session's, for its peer). At most TRAILER_MAX bytes. */
+#define REASON_MAX 300
+#define TRAILER_MAX (2 + KT_SESSION_ID_LEN + 2 + 64 + 2 + KT_PB_HEADER_MAX + REASON_MAX)
+static size_t trailer(uint8_t *p, const uint8_t *id, const char *refusal, bool ended, const char *reason)
 {
     size_t k = 0, r = refusal ? strlen(refusal) : 0; /* the session library's names */
+    size_t w = reason ? strlen(reason) : 0;
     if (r > 64) r = 64;
+    if (w > REASON_MAX) w = REASON_MAX;
     if (id) {
         k += kt_pb_header(p + k, 2, KT_SESSION_ID_LEN);
         memcpy(p + k, id, KT_SESSION_ID_LEN);
@@ -426,12 +431,17 @@ static size_t trailer(uint8_t *p, const uint8_t *id, const char *refusal, bool e
         k += r;
     }
     if (ended) p[k++] = 5 << 3, p[k++] = 1;
+    if (w) {
+        k += kt_pb_header(p + k, 6, w);
+        memcpy(p + k, reason, w);
+        k += w;
+    }
     return k;
 }
 
 /* The reply record into sl->wire (which held the request, read by now): the enclave's
  * close for a close, else the result sealed, then the trailer. */
-static kt_status reply_step(slot *sl, const char *function, bool closing, const char *refusal)
+static kt_status reply_step(slot *sl, const char *function, bool closing, const char *refusal, const char *why)
 {
     kt_buf *w = &sl->wire;
     w->len = 0;
@@ -453,7 +463,7 @@ static kt_status reply_step(slot *sl, const char *function, bool closing, const 
         }
     }
     if (!st) st = kt_buf_reserve(w, TRAILER_MAX);
-    if (!st) w->len += trailer(w->data + w->len, sl->id, refusal, closing);
+    if (!st) w->len += trailer(w->data + w->len, sl->id, refusal, closing || why, why);
     return st;
 }
 
@@ -469,16 +479,31 @@ static void call_done(slot *sl)
     }
 }
 
+/* A quote peer is served only while its attestation holds (valid_until, by the host's
+ * clock, as at the handshake): past it the session ends, refused as expired with why in
+ * why, and the client must re-attest with a new handshake. Key peers never expire. */
+static bool expired(kt_session *s, char *why, size_t cap)
+{
+    kt_session_peer_info p;
+    time_t now;
+    if (kt_session_peer(s, &p) || !p.valid_until) return false;
+    if (kt_attest_host_time(&now) || kt_session_check_time(s, now)) {
+        snprintf(why, cap, "%s", kt_last_error());
+        return true;
+    }
+    return false;
+}
+
 static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
 {
     uint8_t id[KT_SESSION_ID_LEN], t[TRAILER_MAX];
     bool busy = false;
     slot *sl = step_id(req, n, id) == KT_OK ? take_id(id, &busy) : NULL;
-    if (!sl) return kt_raw_reply_bytes(reply, t, trailer(t, NULL, busy ? "busy" : "unknown_session", false));
+    if (!sl) return kt_raw_reply_bytes(reply, t, trailer(t, NULL, busy ? "busy" : "unknown_session", false, NULL));
     /* copied in before it is read: from here only the copy counts */
     kt_pb_field f[1];
-    const char *refusal = NULL;
-    char function[KT_SESSION_NAME_MAX + 1];
+    const char *refusal = NULL, *ended = NULL;
+    char function[KT_SESSION_NAME_MAX + 1], why[REASON_MAX + 1];
     bool closing = false;
     sl->wire.len = 0;
     kt_status st = kt_buf_append(&sl->wire, req, n);
@@ -491,16 +516,19 @@ static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
         } else if (o) {
             /* a refused record changes nothing in the session; the host counts the reason */
             refusal = kt_session_refusal_name(kt_session_last_refusal(sl->s));
+        } else if (expired(sl->s, why, sizeof why)) {
+            refusal = kt_session_refusal_name(KT_SESSION_EXPIRED);
+            ended = why;
         } else {
             current = sl;
             st = kt_remote_invoke(function, sl->plain.data, sl->plain.len, &sl->result);
             current = NULL;
         }
     }
-    if (!st) st = reply_step(sl, function, closing, refusal);
+    if (!st) st = reply_step(sl, function, closing, refusal, ended);
     if (!st) st = kt_raw_reply_bytes(reply, sl->wire.data, sl->wire.len);
     call_done(sl);
-    give_back(sl, closing);
+    give_back(sl, closing || ended);
     return st;
 }
 

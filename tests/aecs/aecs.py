@@ -19,6 +19,8 @@ import time
 import urllib.error
 import urllib.request
 
+import aecs_env
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import prom  # noqa: E402
 from cryptography import x509  # noqa: E402
@@ -50,23 +52,11 @@ def check(cond, what):
 
 
 def keygen(name, curve="prime256v1"):
-    path = os.path.join(WORK, name + ".pem")
-    subprocess.run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", path], check=True,
-                   capture_output=True)
-    return path
+    return aecs_env.keygen(WORK, name, curve)
 
 
 ADMIN, SVC_A, SVC_B, STRANGER = keygen("admin"), keygen("svca"), keygen("svcb"), keygen("stranger")
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
-POLICY = os.path.join(WORK, "aecs-policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}, "
-            f"isvprodid: {ident['prodid']}}}\n")
-CONFIG = os.path.join(WORK, "aecs.yaml")
-with open(CONFIG, "w") as f:
-    f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\nstore: fs:{WORK}/store\nenclave: {ENCLAVE}\n"
-            f"audit_file: {WORK}/audit.log\nmax_secrets: 100\n")
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, "max_secrets: 100\n")
 
 # bad configurations: each refused, naming what is wrong
 for extra, env, needle in ((["--no-such", "1"], {}, "unknown flag '--no-such'"),
@@ -229,7 +219,14 @@ try:
     pem = base64.b64decode(out["publicPem"]) if rc == 0 else b""
     check(b"BEGIN PUBLIC KEY" in pem, f"getpub of an RSA key: {text}")
     sig = base64.b64decode(out["signature"]) if rc == 0 else b"\0" * 64
-    msg = b"kubetee.aecs.getpub.v1" + nonce + int(out["version"]).to_bytes(8, "little") + pem
+    def getpub_msg(service, name, typ, version, nonce, pem):
+        # docs/aecs.md: v2 names the service, the secret and its type
+        def part(b, n=1):
+            return len(b).to_bytes(n, "little") + b
+        return (b"kubetee.aecs.getpub.v2" + part(nonce) + part(service) + part(name) + typ.to_bytes(4, "little")
+                + int(version).to_bytes(8, "little") + part(pem, 4))
+    check(rc == 0 and out["info"]["type"] == "SECRET_TYPE_RSA_KEY_PAIR", f"getpub's info: {text}")
+    msg = getpub_msg(b"svca", b"rsa", 1, out["version"], nonce, pem)
     der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
     try:
         pub.verify(der, msg, ec.ECDSA(hashes.SHA256()))
@@ -242,6 +239,16 @@ try:
         check(False, "a changed answer still verifies")
     except Exception:
         pass
+    # F8: the same answer does not pass for another service's or secret's key
+    for other in (getpub_msg(b"svcb", b"rsa", 1, out["version"], nonce, pem),
+                  getpub_msg(b"svca", b"rsa2", 1, out["version"], nonce, pem),
+                  getpub_msg(b"svca", b"rsa", 5, out["version"], nonce, pem)):
+        try:
+            pub.verify(der, other, ec.ECDSA(hashes.SHA256()))
+            bound = False
+        except Exception:
+            bound = True
+        check(bound, f"getpub's signature names the service, secret and type: {other[:60]!r}")
     # --out: the PEM whose signature the tool checked against the AECS identity, written
     out_pem = os.path.join(WORK, "rsa.pub.pem")
     rc, out, text = tool(SERVICEADMIN, "getpub", STRANGER, "--service", "svca", "--name", "rsa", "--out", out_pem)

@@ -1040,8 +1040,9 @@ static void test_init_after_data_refused(void **state)
     kt_store_free(store);
     store = NULL;
     assert_int_equal(start(), KT_OK);
-    assert_refused(init_as(stranger), KT_ERR_STATE, "init only runs on an empty store");
-    assert_refused(register_as(stranger, "svcc", svc_a), KT_ERR_STATE, "not initialised");
+    /* a storage key without its state is damage (F0: hidden objects), never uninitialized */
+    assert_refused(init_as(stranger), KT_ERR_VERIFY, "damaged or objects were hidden; init is refused");
+    assert_refused(register_as(stranger, "svcc", svc_a), KT_ERR_VERIFY, "aecs/state is missing");
 }
 
 static int setup(void **state)

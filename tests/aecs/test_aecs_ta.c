@@ -939,6 +939,8 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+#include "ta_attacks.inc"
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +954,7 @@ int main(void)
         cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),
         cmocka_unit_test(prod_id_without_check_refused),
         cmocka_unit_test(never_export_used_in_place),
+        TA_ATTACK_TESTS
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

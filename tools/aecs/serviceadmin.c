@@ -125,8 +125,6 @@ static int getpub(const tool_args *a, const Kubetee__Aecs__V1__GetPublicRequest 
     kt_aecs_client *c = NULL;
     kt_key *id = NULL;
     kt_buf m = {0};
-    uint8_t ver[8];
-    static const char label[] = "kubetee.aecs.getpub.v1";
     const char *out = tool_flag(a, "out");
     if (tool_connect(a, &c)) return tool_fail(T, "connecting");
     kt_status st = kt_aecs_call(c, "Status", &srq.base, D(status_response), &sres);
@@ -135,12 +133,11 @@ static int getpub(const tool_args *a, const Kubetee__Aecs__V1__GetPublicRequest 
     const Kubetee__Aecs__V1__StatusResponse *s = (const Kubetee__Aecs__V1__StatusResponse *)sres;
     const Kubetee__Aecs__V1__GetPublicResponse *p = (const Kubetee__Aecs__V1__GetPublicResponse *)pres;
     if (!rc) {
-        kt_put_le64(ver, p->version);
+        /* the message names the service and secret asked about: another's answer fails */
         st = kt_key_from_public_raw(KT_KEY_P256, s->identity_public.data, s->identity_public.len, &id);
-        if (!st) st = kt_buf_append(&m, label, sizeof label - 1);
-        if (!st) st = kt_buf_append(&m, rq->nonce.data, rq->nonce.len);
-        if (!st) st = kt_buf_append(&m, ver, 8);
-        if (!st) st = kt_buf_append(&m, p->public_pem.data, p->public_pem.len);
+        if (!st) st = p->info ? KT_OK : kt_fail(KT_ERR_MALFORMED, "the answer has no secret info");
+        if (!st) st = kt_aecs_getpub_message(rq->service, rq->name, (uint32_t)p->info->type, p->version, rq->nonce.data,
+                                             rq->nonce.len, p->public_pem.data, p->public_pem.len, &m);
         if (!st) st = kt_verify(id, m.data, m.len, p->signature.data, p->signature.len);
         if (st) rc = tool_fail(T, "the answer's signature by the AECS identity key");
     }
@@ -149,7 +146,7 @@ static int getpub(const tool_args *a, const Kubetee__Aecs__V1__GetPublicRequest 
     if (!rc) {
         char h[17];
         kt_hex_encode(s->identity_public.data, 8, h, sizeof h);
-        fprintf(stderr, T ": getpub: signed by the AECS identity %s... over this call's nonce: verified%s%s\n", h,
+        fprintf(stderr, T ": getpub: signed by the AECS identity %s... over %s/%s and this call's nonce: verified%s%s\n", h, rq->service, rq->name,
                 out ? "; written to " : "", out ? out : "");
         rc = tool_call_print(a, T, pres);
     }

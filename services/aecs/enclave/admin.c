@@ -9,9 +9,15 @@
     KT_REMOTE_FUNCTION(name, "aecs." #name, Kubetee__Aecs__V1__##Req, kubetee__aecs__v1__##req_prefix,             \
                        Kubetee__Aecs__V1__##Res, kubetee__aecs__v1__##res_prefix)
 
-static const char *phase_name(void)
+const char *ae_phase_name(void)
 {
-    return ae.phase == AE_READY ? "ready" : ae.phase == AE_UNINIT ? "uninitialized" : ae.phase == AE_RESTORE ? "restore" : "stopped";
+    switch (ae.phase) {
+    case AE_READY: return "ready";
+    case AE_UNINIT: return "uninitialized";
+    case AE_RESTORE: return "restore";
+    case AE_DAMAGED: return "damaged";
+    default: return "stopped";
+    }
 }
 
 kt_status ae_ready(void)
@@ -20,6 +26,10 @@ kt_status ae_ready(void)
     if (ae.phase == AE_UNINIT) return kt_fail(KT_ERR_STATE, "AECS is not initialised yet (aecsadmin init)");
     if (ae.phase == AE_RESTORE)
         return kt_fail(KT_ERR_STATE, "AECS cannot unseal its storage key on this machine: it waits for a restore");
+    if (ae.phase == AE_DAMAGED)
+        return kt_fail(KT_ERR_VERIFY, "AECS's storage key opens but aecs/state is missing: the store is damaged or "
+                                      "objects were hidden; init is refused; put the store back from a copy "
+                                      "(docs/aecs.md \"Backup and restore\")");
     return kt_fail(KT_ERR_STATE, "AECS has not started");
 }
 
@@ -59,7 +69,7 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
-    rs->state = (char *)phase_name();
+    rs->state = (char *)ae_phase_name();
     rs->services = (uint32_t)ae_obj_count("services/");
     rs->admins = kt_call_alloc((ae.n_admins + 1) * sizeof *rs->admins);
     st = rs->admins ? KT_OK : KT_ERR_NO_MEMORY;
@@ -92,27 +102,29 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     kt_platform_policy tp = {0};
     kt_status st = rq->ta_platform ? ae_platform_from_msg(rq->ta_platform, &tp) : KT_OK;
     if (st) return kt_fail_context(st, "init");
-    if (!ae.master_version) { /* a new storage key, sealed for this CPU, signer and product */
-        kt_buf blob = {0};
-        uint64_t v;
-        st = kt_random(ae.master, sizeof ae.master);
-        if (!st) st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
-                              sizeof ae.master, &blob);
-        if (!st) st = ae_store_put_raw("aecs/master", blob.data, blob.len, 0, &v);
-        if (!st) ae.master_version = v;
-        kt_buf_free(&blob);
-        if (st) {
-            kt_wipe(ae.master, sizeof ae.master);
-            return kt_fail_context(st, "init: storing the storage key");
-        }
-    }
+    /* Always a new storage key: init never adopts one already stored (that would hand a
+     * key the old store's objects open under to a new admin). aecs/state goes first, then
+     * aecs/master: a crash between leaves objects without aecs/master, which start refuses. */
     ae.n_admins = 1;
     ae.admin_type[0] = c->key_type;
     memcpy(ae.admin_raw[0], c->raw, 64);
     ae.ta_platform = tp;
     ae.has_ta_platform = rq->ta_platform != NULL;
-    if ((st = ae_state_save()) || (st = ae_platform_apply())) {
+    kt_buf blob = {0};
+    uint64_t v;
+    st = kt_random(ae.master, sizeof ae.master);
+    if (!st) st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
+                          sizeof ae.master, &blob);
+    if (!st) st = ae_state_save();
+    if (!st && (st = ae_store_put_raw("aecs/master", blob.data, blob.len, 0, &v)) != KT_OK)
+        ae_obj_delete("aecs/state", ae.state_version);
+    if (!st) ae.master_version = v;
+    kt_buf_free(&blob);
+    if (!st) st = ae_platform_apply();
+    if (st) {
+        kt_wipe(ae.master, sizeof ae.master);
         ae.n_admins = 0;
+        ae.state_version = 0;
         ae.has_ta_platform = false;
         ae_platform_apply();
         return kt_fail_context(st, "init");

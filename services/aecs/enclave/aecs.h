@@ -25,7 +25,9 @@ typedef Kubetee__Aecs__V1__Service ae_service;
 #define AE_AUDIT_EVERY 64   /* a read's line is signed at least every this many lines */
 #define AE_AUDIT_SECONDS 1  /* or when the last signature is this old (the host's clock) */
 
-typedef enum { AE_STOPPED = 0, AE_UNINIT, AE_READY, AE_RESTORE } ae_phase;
+/* DAMAGED: the storage key opens but aecs/state is not there (hidden by the host, or
+ * lost): never taken for UNINIT, so init is refused; the store must be put back. */
+typedef enum { AE_STOPPED = 0, AE_UNINIT, AE_READY, AE_RESTORE, AE_DAMAGED } ae_phase;
 
 /* What the enclave holds while it runs; every field under ae_lock. */
 typedef struct {
@@ -114,6 +116,7 @@ kt_status ae_state_save(void);
 kt_status ae_state_load(void);
 bool ae_is_admin(const ae_caller *c);
 kt_status ae_ready(void);
+const char *ae_phase_name(void); /* "ready", "uninitialized", "restore", "damaged", "stopped" */
 kt_status ae_admin_only(const ae_caller *c);
 /* Unpacks into call memory (freed, wiped, when the call ends); NULL when it does not decode. */
 void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b);

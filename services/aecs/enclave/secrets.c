@@ -3,6 +3,8 @@
  * secrets/<service>/<name>, holding its spec and its kept versions. */
 #include "aecs.h"
 
+#include <kubetee/aecs.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -314,14 +316,12 @@ static kt_status getpub_body(const ae_caller *c, const Kubetee__Aecs__V1__GetPub
     const Kubetee__Aecs__V1__StoredVersion *v = pick(s, rq->version);
     if (!v) return KT_ERR_NOT_FOUND;
     kt_buf pem = {0}, m = {0};
-    uint8_t ver[8], sig[64];
-    static const char label[] = "kubetee.aecs.getpub.v1";
-    kt_put_le64(ver, v->version);
+    uint8_t sig[64];
+    /* the signature names the service, the secret and its type (v2): an answer about
+     * another service's key does not pass for this one's */
     st = ae_public_part(s->spec, v->data.data, v->data.len, &pem);
-    if (!st) st = kt_buf_append(&m, label, sizeof label - 1);
-    if (!st) st = kt_buf_append(&m, rq->nonce.data, rq->nonce.len);
-    if (!st) st = kt_buf_append(&m, ver, 8);
-    if (!st) st = kt_buf_append(&m, pem.data, pem.len);
+    if (!st) st = kt_aecs_getpub_message(rq->service, rq->name, (uint32_t)s->spec->type, v->version, rq->nonce.data,
+                                         rq->nonce.len, pem.data, pem.len, &m);
     if (!st) st = kt_identity_sign(m.data, m.len, sig);
     if (!st) st = kt_call_bytes(&rs->public_pem, pem.data, pem.len);
     if (!st) st = kt_call_bytes(&rs->signature, sig, 64);

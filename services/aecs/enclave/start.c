@@ -18,11 +18,6 @@ static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
     return v == 0 ? def : v > max ? max : v;
 }
 
-static const char *phase_name(void)
-{
-    return ae.phase == AE_READY ? "ready" : ae.phase == AE_UNINIT ? "uninitialized" : ae.phase == AE_RESTORE ? "restore" : "stopped";
-}
-
 static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs__V1__StartResponse *rs)
 {
     if (ae.phase != AE_STOPPED) return kt_fail(KT_ERR_STATE, "AECS has started already");
@@ -56,7 +51,11 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
         st = ae_obj_scan(&objects, &damaged);
         kt_status s2 = st ? st : ae_state_load();
         if (!st && s2 == KT_ERR_NOT_FOUND) {
-            ae.phase = AE_UNINIT; /* the storage key was stored, init did not finish */
+            /* init writes aecs/state before aecs/master: a storage key without its state
+             * is damage (or objects the host hid), never a store to initialise again */
+            kt_wipe(ae.master, sizeof ae.master);
+            ae.phase = AE_DAMAGED;
+            kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", "the storage key opens but aecs/state is missing", NULL);
         } else if (!st && s2) {
             st = kt_fail_context(s2, "aecs/state");
         } else if (!st) {
@@ -67,12 +66,12 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     kt_buf_free(&blob);
     kt_buf_free(&plain);
     kt_buf_free(&aad);
-    rs->state = (char *)phase_name();
+    rs->state = (char *)ae_phase_name();
     rs->objects = objects;
     char o[24], d[24];
     snprintf(o, sizeof o, "%llu", (unsigned long long)objects);
     snprintf(d, sizeof d, "%llu", (unsigned long long)damaged);
-    if (!st) kt_log(KT_LOG_INFO, "aecs.started", "state", phase_name(), "objects", o, "damaged", d, NULL);
+    if (!st) kt_log(KT_LOG_INFO, "aecs.started", "state", ae_phase_name(), "objects", o, "damaged", d, NULL);
     return st;
 }
 
@@ -87,7 +86,7 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
         ae.has_ta_platform = false;
         ae_platform_apply();
     } else {
-        ae_audit(NULL, "Start", phase_name(), KT_OK);
+        ae_audit(NULL, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
     }
     pthread_mutex_unlock(&ae_lock);
@@ -100,7 +99,7 @@ static kt_status HostStatus(const Kubetee__Aecs__V1__HostStatusRequest *rq, Kube
 {
     (void)rq;
     pthread_mutex_lock(&ae_lock);
-    rs->state = (char *)phase_name();
+    rs->state = (char *)ae_phase_name();
     rs->objects = ae_obj_count("");
     pthread_mutex_unlock(&ae_lock);
     return KT_OK;

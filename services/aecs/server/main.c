@@ -45,11 +45,11 @@ static void metrics(void *ctx, kt_buf *out)
     (void)ctx;
     Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
     Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
-    static const char *const states[] = {"uninitialized", "ready", "restore"};
+    static const char *const states[] = {"uninitialized", "ready", "restore", "damaged"};
     bool got = !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs);
     kt_buf_printf(out, "# HELP kubetee_aecs_state the AECS enclave's state (1 for the one it is in)\n"
                        "# TYPE kubetee_aecs_state gauge\n");
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         kt_buf_printf(out, "kubetee_aecs_state{state=\"%s\"} %d\n", states[i], got && !strcmp(rs.state, states[i]));
     kt_buf_printf(out, "# HELP kubetee_aecs_objects sealed objects the enclave knows\n# TYPE kubetee_aecs_objects gauge\n"
                        "kubetee_aecs_objects %llu\n",
