@@ -487,7 +487,11 @@ static bool expired(kt_session *s, char *why, size_t cap)
     kt_session_peer_info p;
     time_t now;
     if (kt_session_peer(s, &p) || !p.valid_until) return false;
-    if (kt_attest_host_time(&now) || kt_session_check_time(s, now)) {
+    kt_frame f; /* the OCALL's call memory (the raw path runs outside a function's frame) */
+    kt_frame_push(&f);
+    kt_status st = kt_attest_host_time(&now);
+    kt_frame_pop(&f);
+    if (st || kt_session_check_time(s, now)) {
         snprintf(why, cap, "%s", kt_last_error());
         return true;
     }

@@ -585,12 +585,10 @@ static kt_status getpub_as(const kt_key *k, const char *service, const char *nam
         kt_key *id = NULL;
         assert_int_equal(kt_key_from_public_raw(KT_KEY_P256, ((A(StatusResponse) *)sres)->identity_public.data, 64, &id), KT_OK);
         kt_buf m = {0};
-        uint8_t ver[8];
-        kt_put_le64(ver, r->version);
-        kt_buf_append(&m, "kubetee.aecs.getpub.v1", 22);
-        kt_buf_append(&m, nonce, sizeof nonce);
-        kt_buf_append(&m, ver, 8);
-        kt_buf_append(&m, r->public_pem.data, r->public_pem.len);
+        assert_non_null(r->info);
+        assert_int_equal(kt_aecs_getpub_message(service, name, (uint32_t)r->info->type, r->version, nonce, sizeof nonce,
+                                                r->public_pem.data, r->public_pem.len, &m),
+                         KT_OK);
         assert_int_equal(kt_verify(id, m.data, m.len, r->signature.data, r->signature.len), KT_OK);
         kt_buf_append(pem, r->public_pem.data, r->public_pem.len);
         kt_buf_append(pem, "", 1); /* NUL-terminated, not counted */

@@ -114,7 +114,7 @@ static kt_status Stop(const Kubetee__Aecs__V1__StopRequest *rq, Kubetee__Aecs__V
 {
     (void)rq, (void)rs;
     pthread_mutex_lock(&ae_lock);
-    if (ae.phase != AE_STOPPED) ae_audit(NULL, "Stop", phase_name(), KT_OK);
+    if (ae.phase != AE_STOPPED) ae_audit(NULL, "Stop", ae_phase_name(), KT_OK);
     kt_status st = ae.phase == AE_READY ? ae_state_save() : KT_OK;
     pthread_mutex_unlock(&ae_lock);
     return st;
