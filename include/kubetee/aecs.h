@@ -34,10 +34,14 @@ typedef struct {
     const kt_policy *policy;          /* which AECS enclave the caller accepts */
     const kt_collateral *collateral;  /* to verify its quote against */
     unsigned timeout_ms;              /* each RPC (0: 30 s) */
+    const uint8_t *instance;          /* the AECS instance key (x||y, 64 bytes) to pin; NULL:
+                                         any instance, i.e. whoever initialised this AECS */
 } kt_aecs_client_config;
 
-/* Connects and runs the handshake: KT_ERR_DENIED (the enclave fails the policy) or the
- * transport's error; nothing is sent to an enclave that does not pass. The config's key,
+/* Connects and runs the handshake: KT_ERR_DENIED (the enclave fails the policy, or with
+ * instance set, AECS does not prove that instance over the session: Status with a fresh
+ * nonce, before anything else) or the transport's error; nothing is sent to an enclave
+ * that does not pass. The config's key,
  * policy and collateral must outlive the client. */
 kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **out);
 
@@ -104,9 +108,12 @@ kt_status kt_aecs_getpub_message(const char *service, const char *name, uint32_t
 #define KT_AECS_INSTANCE_LABEL "kubetee.aecs.instance.v1"
 kt_status kt_aecs_instance_message(const uint8_t session_id[16], const uint8_t *nonce, size_t nonce_len,
                                    const uint8_t instance[64], kt_buf *out);
-/* KT_ERR_DENIED unless sig is instance's signature of that message. */
-kt_status kt_aecs_instance_check(const uint8_t instance[64], const uint8_t session_id[16], const uint8_t *nonce,
-                                 size_t nonce_len, const uint8_t *sig, size_t sig_len);
+/* A client's check of Status's answer to its fresh nonce: KT_ERR_DENIED unless the
+ * instance AECS names (got, got_len) is the pinned one and sig is its signature of that
+ * message over this client's session id. The reason names both keys (a prefix). */
+kt_status kt_aecs_instance_check(const uint8_t pin[64], const uint8_t *got, size_t got_len,
+                                 const uint8_t session_id[16], const uint8_t *nonce, size_t nonce_len,
+                                 const uint8_t *sig, size_t sig_len);
 
 #ifdef KT_TRUSTED
 /* ---- in an enclave: a trusted application (library kt_aecs_ta_trusted) ----
@@ -145,6 +152,13 @@ typedef struct {
  * or when AECS refuses this TA (its platform, with AECS's reason); the transport's error
  * otherwise. aecs is needed only during the call. */
 kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out);
+/* The same, and then AECS must prove the instance key instance (x||y) over this session
+ * (Status with a fresh nonce) before anything else is sent: KT_ERR_DENIED otherwise, and
+ * the session is closed. Without a pin a TA trusts whoever initialised the AECS it
+ * reaches (the host can empty the store and init its own). The pin must be measured or
+ * otherwise bound (compiled into the TA, or sealed by it), never what its host hands in. */
+kt_status kt_aecs_ta_connect_pinned(const char *target, const kt_policy *aecs, const uint8_t instance[64],
+                                    kt_aecs_ta **out);
 
 /* aecs.GetSecret: the secret service/name (version 0: the newest) when one of its rules
  * admits this TA's verified identity; AECS's refusal comes back as its status with its

@@ -244,6 +244,8 @@ kt_session_refusal kt_service_client_refusal(const kt_service_client *c);
 kt_status kt_service_client_connect(const char *target, const kt_service_client_config *c, kt_service_client **out);
 /* What the handshake proved about the server. */
 kt_status kt_service_client_peer(const kt_service_client *c, kt_session_peer_info *info);
+/* The session's id (what a server may sign to prove something over this session). */
+kt_status kt_service_client_session_id(const kt_service_client *c, uint8_t id[KT_SERVICE_ID_LEN]);
 /* One remote call by name: request (packed, of request_type) in, the packed response of
  * response_type appended to response. The function's or the gate's failure comes back
  * as its status with its reason. A failure in the middle of the exchange (the transport)

@@ -80,9 +80,17 @@ svcadmin() { "$serviceadmin" "$1" "${tools[@]}" --key "$work/payments-admin.pem"
 echo "   \$ aecsadmin init --key admin.pem --allow-simulation --simulation-root <the root>"
 echo "   (TAs may prove themselves with simulated quotes under this root only; who they are"
 echo "   is each secret's rules' business)"
-admin init --allow-simulation --simulation-root "$root" | sed 's/^/   /'
+admin init --allow-simulation --simulation-root "$root" 2> "$work/init.err" | sed 's/^/   /'
+sed 's/^/   /' "$work/init.err"
+instance=$(sed -n 's/.*instance pin): \([0-9a-f]\{128\}\)$/\1/p' "$work/init.err")
+[ -n "$instance" ] || fail "init printed no instance key"
 echo "   a second init, by another key:"
 refused "initialised already" "$aecsadmin" init "${tools[@]}" --key "$work/payments-admin.pem"
+echo "   the instance key, made inside the enclave at init, is what tells this AECS from one a"
+echo "   host initialises on an emptied store (same enclave, same identity key): every tool"
+echo "   below pins it (AECS_INSTANCE), and an AECS that cannot prove it over the session is refused:"
+export AECS_INSTANCE=$instance
+AECS_INSTANCE=$(printf '%0128d' 0) refused "not the pinned" admin status
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/readyz")
 echo "   readyz: $code"
 [ "$code" = 200 ] || fail "not ready after init"

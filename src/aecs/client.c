@@ -3,6 +3,7 @@
 #include <kubetee/aecs.h>
 #include <kubetee/rpc.h>
 #include <kubetee/session.h>
+#include "aecs.pb-c.h"
 #include "enclave_service.pb-c.h"
 
 #include <stdio.h>
@@ -41,6 +42,25 @@ static kt_status handshake(kt_aecs_client *c)
     return st;
 }
 
+/* The pinned instance, proved over this session (a fresh nonce) before anything else. */
+static kt_status instance_check(kt_aecs_client *c, const uint8_t pin[64])
+{
+    Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    uint8_t nonce[32], id[KT_SESSION_ID_LEN];
+    ProtobufCMessage *m = NULL;
+    rq.nonce.data = nonce;
+    rq.nonce.len = sizeof nonce;
+    kt_status st = kt_random(nonce, sizeof nonce);
+    if (!st) st = kt_session_id(c->s, id);
+    if (!st) st = kt_aecs_call(c, "Status", &rq.base, &kubetee__aecs__v1__status_response__descriptor, &m);
+    const Kubetee__Aecs__V1__StatusResponse *r = (const void *)m;
+    if (!st)
+        st = kt_aecs_instance_check(pin, r->instance_public.data, r->instance_public.len, id, nonce, sizeof nonce,
+                                    r->instance_proof.data, r->instance_proof.len);
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+    return st ? kt_fail_context(st, "aecs client: the pinned instance") : KT_OK;
+}
+
 kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **out)
 {
     if (!cfg || !out || !cfg->address || !cfg->key || !cfg->policy || !cfg->collateral)
@@ -55,6 +75,7 @@ kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **
     kt_status st = kt_rpc_client_new(cfg->address, NULL, &c->rpc);
     if (!st) st = kt_session_new(&sc, &c->s);
     if (!st) st = handshake(c);
+    if (!st && cfg->instance) st = instance_check(c, cfg->instance);
     if (st) {
         kt_session_free(c->s);
         kt_rpc_client_free(c->rpc);

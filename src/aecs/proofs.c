@@ -48,13 +48,21 @@ kt_status kt_aecs_instance_message(const uint8_t session_id[16], const uint8_t *
     return st;
 }
 
-kt_status kt_aecs_instance_check(const uint8_t instance[64], const uint8_t session_id[16], const uint8_t *nonce,
-                                 size_t nonce_len, const uint8_t *sig, size_t sig_len)
+kt_status kt_aecs_instance_check(const uint8_t pin[64], const uint8_t *got, size_t got_len,
+                                 const uint8_t session_id[16], const uint8_t *nonce, size_t nonce_len,
+                                 const uint8_t *sig, size_t sig_len)
 {
+    if (!pin || (!got && got_len)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs instance check: NULL argument");
+    char want[17], had[17] = "none";
+    kt_hex_encode(pin, 8, want, sizeof want);
+    if (got_len == 64) kt_hex_encode(got, 8, had, sizeof had);
+    if (got_len != 64 || !kt_equal(got, pin, 64))
+        return kt_fail(KT_ERR_DENIED, "AECS is instance %s..., not the pinned %s...: another init (the store "
+                                      "emptied or replaced) or another AECS", had, want);
     kt_key *k = NULL;
     kt_buf m = {0};
-    kt_status st = kt_key_from_public_raw(KT_KEY_P256, instance, 64, &k);
-    if (!st) st = kt_aecs_instance_message(session_id, nonce, nonce_len, instance, &m);
+    kt_status st = kt_key_from_public_raw(KT_KEY_P256, pin, 64, &k);
+    if (!st) st = kt_aecs_instance_message(session_id, nonce, nonce_len, pin, &m);
     if (!st && (sig_len != 64 || kt_verify(k, m.data, m.len, sig, sig_len)))
         st = kt_fail(KT_ERR_DENIED, "AECS did not prove the pinned instance key over this session");
     kt_buf_free(&m);

@@ -41,6 +41,35 @@ kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_
     return KT_OK;
 }
 
+kt_status kt_aecs_ta_connect_pinned(const char *target, const kt_policy *aecs, const uint8_t instance[64],
+                                    kt_aecs_ta **out)
+{
+    if (!instance) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: the instance pin is required");
+    kt_status st = kt_aecs_ta_connect(target, aecs, out);
+    if (st) return st;
+    Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    uint8_t nonce[32], id[KT_SERVICE_ID_LEN];
+    ProtobufCMessage *m = NULL;
+    rq.nonce.data = nonce;
+    rq.nonce.len = sizeof nonce;
+    st = kt_random(nonce, sizeof nonce);
+    if (!st) st = kt_service_client_session_id((*out)->c, id);
+    if (!st) st = kt_aecs_ta_call(*out, "Status", &rq.base, &kubetee__aecs__v1__status_response__descriptor, &m);
+    const Kubetee__Aecs__V1__StatusResponse *r = (const void *)m;
+    if (!st)
+        st = kt_aecs_instance_check(instance, r->instance_public.data, r->instance_public.len, id, nonce, sizeof nonce,
+                                    r->instance_proof.data, r->instance_proof.len);
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+    if (st) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        kt_aecs_ta_close(*out);
+        *out = NULL;
+        return kt_fail(st, "aecs ta: the pinned instance: %s", why);
+    }
+    return KT_OK;
+}
+
 kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage *req,
                           const ProtobufCMessageDescriptor *res_type, ProtobufCMessage **res)
 {

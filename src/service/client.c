@@ -106,6 +106,12 @@ kt_status kt_service_client_peer(const kt_service_client *c, kt_session_peer_inf
     return kt_session_peer(c->s, info);
 }
 
+kt_status kt_service_client_session_id(const kt_service_client *c, uint8_t id[KT_SERVICE_ID_LEN])
+{
+    if (!c || !id) return kt_fail(KT_ERR_INVALID_ARGUMENT, "service client: NULL argument");
+    return kt_session_id(c->s, id);
+}
+
 /* kt_service_link_send on top of the exchange: in copied into the message, the answer
  * appended to out. */
 typedef struct {

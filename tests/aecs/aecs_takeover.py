@@ -7,9 +7,15 @@ storage key, finds no aecs/state and must say "damaged" (status, /readyz, /metri
 is ready as before. And an init on a store emptied of everything (aecs/master too) makes
 a new storage key: the host's Backup of it opens none of the real objects.
 
+F6: that emptied-store init is accepted (the host cannot be stopped from running an AECS
+of its own), but it is a new instance: the tools pinning the real instance key (--instance,
+what aecsadmin init printed) refuse it; without a pin they accept it (the documented limit:
+whoever initialised the AECS you reach). With the real store back, the pin passes again.
+
 Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 
   aecs_takeover.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
+import base64
 import json
 import os
 import shutil
@@ -181,6 +187,8 @@ def hidden_objects_damage(real):
     check(rc == 0 and st["state"] == "ready" and st["admins"] == real["admins"],
           f"F0: the store put back: ready, the real admins: {text.strip()[:200]}")
     check(s.get("/readyz")[0] == 200, "F0: /readyz ready again")
+    rc, st, text = s.tool(AECSADMIN, "status", OWNER, "--instance", REAL_INSTANCE)
+    check(rc == 0, f"F6: the instance key lives through restarts: {text.strip()[:200]}")
     s.stop()
 
 
@@ -198,6 +206,13 @@ def emptied_store_new_key():
     key = backup_key(bk)
     check(opened_with(key, STORE) != [], "the host's storage key opens its own objects (the check works)")
     check(opened_with(key, STORE + ".real") == [], "F0: the host's storage key opens none of the real objects")
+    rc, st, text = s.tool(AECSADMIN, "status", HOST, "--instance", REAL_INSTANCE)
+    check(rc != 0 and "not the pinned" in text, f"F6: the host's AECS refused by a pinning admin: {text.strip()[:300]}")
+    rc, _, text = s.tool(SERVICEADMIN, "list", OWNER_SVC, "--service", "pay", "--instance", REAL_INSTANCE)
+    check(rc != 0 and "not the pinned" in text, f"F6: ... and by a pinning service admin: {text.strip()[:300]}")
+    rc, st, text = s.tool(AECSADMIN, "status", HOST)
+    check(rc == 0 and base64.b64decode(st["instancePublic"]).hex() != REAL_INSTANCE,
+          "F6: unpinned, the host's AECS is accepted: another instance key (the limit docs/aecs.md states)")
     return s
 
 
@@ -211,6 +226,8 @@ try:
     s = Server("real")
     rc, init, t = s.tool(AECSADMIN, "init", OWNER)
     assert rc == 0, t
+    REAL_INSTANCE = base64.b64decode(init["instancePublic"]).hex()
+    check(f"the AECS instance key (pin it" in t and REAL_INSTANCE in t, f"F6: init prints the instance key: {t[:300]}")
     rc, _, t = s.tool(AECSADMIN, "register", OWNER, "--name", "pay", "--admin-key", OWNER_SVC)
     assert rc == 0, t
     marker_file = os.path.join(WORK, "marker")
@@ -226,6 +243,14 @@ try:
     fake = emptied_store_new_key()
     fake.stop()
     put_real_back()
+    s = Server("real-again")
+    rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", REAL_INSTANCE)
+    check(rc == 0, f"F6: the real store back: the pinned instance proves itself: {text.strip()[:200]}")
+    rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", "00" * 64)
+    check(rc != 0 and "not the pinned" in text, f"F6: a wrong pin is refused: {text.strip()[:200]}")
+    rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", "zz")
+    check(rc != 0 and "128 hex digits" in text, f"a malformed pin is refused by name: {text.strip()[:200]}")
+    s.stop()
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 print("FAILED: " + "; ".join(FAILED) if FAILED else "every takeover refused")

@@ -23,7 +23,11 @@ static kt_status Connect(const Tatest__ConnectRequest *rq, Tatest__Result *rs)
     if (ta) return kt_fail(KT_ERR_STATE, "the TA is connected already");
     kt_policy *p = NULL;
     kt_status st = kt_policy_parse(aecs_policy, strlen(aecs_policy), &p);
-    if (!st) st = kt_aecs_ta_connect(rq->target, p, &ta);
+    /* the pin from the test host, to test kt_aecs_ta_connect_pinned: a TA of its own
+     * compiles its pin in (samples/aecs-ta), never takes it from its host */
+    if (!st && rq->instance.len && rq->instance.len != 64) st = kt_fail(KT_ERR_INVALID_ARGUMENT, "an instance pin is 64 bytes");
+    if (!st) st = rq->instance.len ? kt_aecs_ta_connect_pinned(rq->target, p, rq->instance.data, &ta)
+                                   : kt_aecs_ta_connect(rq->target, p, &ta);
     kt_policy_free(p);
     kt_report_body aecs;
     if (!st) st = kt_aecs_ta_peer(ta, &aecs);

@@ -31,6 +31,8 @@ static int usage(void)
             "  audit head                            the signed head of the audit chain\n"
             "  audit verify FILE [--identity HEX]    check an audit file (the identity and a fresh signed head from\n"
             "                                        the enclave if not given); exit 3: lines left unverified\n"
+            "every verb: [--instance HEX] (or AECS_INSTANCE): refuse an AECS that cannot prove this instance key\n"
+            "  (init prints it; another init, on an emptied store, makes another)\n"
             "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
             "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n");
     return 2;
@@ -41,6 +43,27 @@ static int need(const char *v, const char *flag)
     if (v) return 0;
     fprintf(stderr, T ": %s is required\n", flag);
     return 2;
+}
+
+/* init, and the new instance's key printed: what admins and TAs pin (--instance) */
+static int init(const tool_args *a, const Kubetee__Aecs__V1__InitRequest *rq)
+{
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    int rc = kt_aecs_call(c, "Init", &rq->base, D(init_response), &res) ? tool_fail(T, "Init") : 0;
+    kt_aecs_client_free(c);
+    if (rc) return rc;
+    const Kubetee__Aecs__V1__InitResponse *r = (const void *)res;
+    char hex[129];
+    if (r->instance_public.len == 64 && !kt_hex_encode(r->instance_public.data, 64, hex, sizeof hex))
+        fprintf(stderr, T ": the AECS instance key (pin it: --instance or AECS_INSTANCE for the tools, the TA's "
+                          "instance pin): %s\n", hex);
+    else
+        rc = tool_fail(T, "Init's answer has no instance key");
+    if (!rc) rc = tool_call_print(a, T, res);
+    protobuf_c_message_free_unpacked(res, NULL);
+    return rc;
 }
 
 static int backup(const tool_args *a)
@@ -272,7 +295,7 @@ int main(int argc, char **argv)
         int rc = platform_flags(&a, &p, root, names, text, &given);
         if (rc) return rc;
         if (given) rq.ta_platform = &p;
-        return tool_run(&a, T, "Init", &rq.base, D(init_response));
+        return init(&a, &rq);
     }
     if (!strcmp(verb, "platform")) return platform(&a);
     if (!strcmp(verb, "status")) {

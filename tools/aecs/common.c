@@ -104,6 +104,17 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
     kt_sim_qe_free(qe);
     if (st) return kt_fail_context(st, "collateral");
     kt_aecs_client_config cfg = {.address = server, .key = key, .policy = policy, .collateral = coll};
+    /* --instance (or AECS_INSTANCE): the AECS instance key aecsadmin init printed; AECS must
+     * prove it over the session, so a store emptied and initialised again is refused */
+    const char *inst = tool_flag(a, "instance");
+    static uint8_t pin[64];
+    if (!inst) inst = getenv("AECS_INSTANCE");
+    if (inst && *inst) {
+        if (strlen(inst) != 128 || kt_hex_decode(inst, pin, sizeof pin))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "--instance is the AECS instance key as 128 hex digits (x||y, "
+                                                    "as aecsadmin init and status print it)");
+        cfg.instance = pin;
+    }
     return kt_aecs_client_new(&cfg, c);
 }
 

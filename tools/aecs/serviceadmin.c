@@ -27,7 +27,8 @@ static int usage(void)
             "  destroy --name N\n"
             "  list\n"
             "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
-            "         (the answer's signature by the AECS identity over the nonce is checked)\n");
+            "         (the answer's signature by the AECS identity over the service, name and nonce is checked)\n"
+            "every verb: [--instance HEX] (or AECS_INSTANCE): refuse an AECS that cannot prove this instance key\n");
     return 2;
 }
 

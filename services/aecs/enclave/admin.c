@@ -64,7 +64,6 @@ static kt_status pub_to_call(const uint8_t *raw, uint8_t type, ae_pubkey **out)
 
 static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aecs__V1__StatusResponse *rs)
 {
-    (void)rq;
     ae_caller c;
     kt_status st = ae_caller_get(&c);
     if (st) return st;
@@ -83,6 +82,15 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     rs->store_revision = ae.revision;
     if (!st) st = ae_platform_to_msg(&rs->ta_platform);
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
+    /* the instance, proved over this session and the caller's nonce (F6: a re-initialised
+     * AECS has the same enclave and identity key, never this key) */
+    if (!st && ae.instance) st = kt_call_bytes(&rs->instance_public, ae.instance_pub, 64);
+    if (!st && rq->nonce.len) {
+        uint8_t sig[64];
+        if (!ae.instance) st = ae_ready();
+        else if (rq->nonce.len < 16 || rq->nonce.len > 64) st = kt_fail(KT_ERR_INVALID_ARGUMENT, "status: the nonce is 16 to 64 bytes");
+        else if (!(st = ae_instance_prove(rq->nonce.data, rq->nonce.len, sig))) st = kt_call_bytes(&rs->instance_proof, sig, 64);
+    }
     ae_audit(&c, "Status", "", st);
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -91,7 +99,7 @@ OP(Status, StatusRequest, status_request, StatusResponse, status_response)
 
 #define MASTER_AAD "kubetee.aecs.master.v1"
 
-static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequest *rq, ae_pubkey **admin)
+static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequest *rq, Kubetee__Aecs__V1__InitResponse *rs)
 {
     if (ae.phase != AE_UNINIT)
         return ae.phase == AE_READY ? kt_fail(KT_ERR_EXISTS, "AECS is initialised already: init is refused")
@@ -113,6 +121,7 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     kt_buf blob = {0};
     uint64_t v;
     st = kt_random(ae.master, sizeof ae.master);
+    if (!st) st = ae_instance_new(); /* a new instance: clients that pinned another refuse it */
     if (!st) st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
                           sizeof ae.master, &blob);
     if (!st) st = ae_state_save();
@@ -123,6 +132,7 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     if (!st) st = ae_platform_apply();
     if (st) {
         kt_wipe(ae.master, sizeof ae.master);
+        ae_instance_clear();
         ae.n_admins = 0;
         ae.state_version = 0;
         ae.has_ta_platform = false;
@@ -130,7 +140,8 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
         return kt_fail_context(st, "init");
     }
     ae.phase = AE_READY;
-    return pub_to_call(c->raw, c->key_type, admin);
+    st = kt_call_bytes(&rs->instance_public, ae.instance_pub, 64);
+    return st ? st : pub_to_call(c->raw, c->key_type, &rs->admin);
 }
 
 static kt_status Init(const Kubetee__Aecs__V1__InitRequest *rq, Kubetee__Aecs__V1__InitResponse *rs)
@@ -139,7 +150,7 @@ static kt_status Init(const Kubetee__Aecs__V1__InitRequest *rq, Kubetee__Aecs__V
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
-    st = init_body(&c, rq, &rs->admin);
+    st = init_body(&c, rq, rs);
     ae_audit(&c, "Init", "", st);
     if (!st) ae_state_save(); /* the checkpoint holds the init's own line */
     pthread_mutex_unlock(&ae_lock);

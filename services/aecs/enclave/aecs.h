@@ -47,6 +47,8 @@ typedef struct {
     bool has_ta_platform; /* the TA platform policy an admin set (platform.c) */
     kt_platform_policy ta_platform;
     uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
+    kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
+    uint8_t instance_pub[64];
 } ae_globals;
 extern ae_globals ae;
 extern pthread_mutex_t ae_lock;
@@ -110,6 +112,15 @@ void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status 
 /* Adopts lines the host kept after the sealed checkpoint, each checked (start). */
 void ae_audit_adopt(char **lines, size_t n);
 int64_t ae_now(void);
+
+/* ---- the instance key (instance.c) ---- */
+kt_status ae_instance_new(void);
+void ae_instance_clear(void);
+/* From aecs/state's PEM (none: a store from before instance keys gets one now). */
+kt_status ae_instance_load(const uint8_t *pem, size_t n);
+kt_status ae_instance_pem(kt_buf *pem);
+/* The proof over this session's id and the caller's nonce (Status). */
+kt_status ae_instance_prove(const uint8_t *nonce, size_t n, uint8_t sig[64]);
 
 /* ---- state (state.c) ---- */
 kt_status ae_state_save(void);

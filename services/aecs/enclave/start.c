@@ -82,6 +82,7 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     if (st) {
         ae_obj_reset();
         kt_wipe(ae.master, sizeof ae.master);
+        ae_instance_clear();
         ae.phase = AE_STOPPED;
         ae.has_ta_platform = false;
         ae_platform_apply();
@@ -185,6 +186,7 @@ static kt_status restore_body(const ae_caller *c, const Kubetee__Aecs__V1__Resto
     if (st) {
         ae_obj_reset();
         kt_wipe(ae.master, sizeof ae.master);
+        ae_instance_clear();
         ae.n_admins = 0;
         ae.state_version = 0;
         ae.has_ta_platform = false;

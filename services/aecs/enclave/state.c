@@ -34,11 +34,17 @@ kt_status ae_state_save(void)
         tp.tcb_statuses = names;
         s.ta_platform = &tp;
     }
-    kt_buf b = {0};
+    kt_buf b = {0}, pem = {0};
     uint64_t v;
-    kt_status st = ae_pack(&s.base, &b);
+    kt_status st = ae_instance_pem(&pem);
+    s.instance_key.data = pem.data;
+    s.instance_key.len = pem.len;
+    if (!st) st = ae_pack(&s.base, &b);
     if (!st) st = ae_obj_put("aecs/state", b.data, b.len, ae.state_version, &v);
     if (!st) ae.state_version = v;
+    kt_wipe(pem.data, pem.len);
+    kt_buf_free(&pem);
+    kt_wipe(b.data, b.len);
     kt_buf_free(&b);
     return st;
 }
@@ -66,6 +72,8 @@ kt_status ae_state_load(void)
     ae.has_ta_platform = !st && s->ta_platform;
     ae.ta_platform = tp;
     if (!st) st = ae_platform_apply();
+    if (!st) st = ae_instance_load(s->instance_key.data, s->instance_key.len);
+    kt_wipe(s->instance_key.data, s->instance_key.len);
     ae.n_admins = s->n_admins;
     ae.audit_seq = s->audit_seq;
     memcpy(ae.audit_hash, s->audit_hash.data, 32);
