@@ -183,6 +183,8 @@ void kt_log_set_level(kt_log_level min);
  * the arguments after the event are key/value string pairs ending in NULL. */
 void kt_log(kt_log_level level, const char *event, ...);
 void kt_logv(kt_log_level level, const char *event, va_list kv);
+/* The same with n key/value pairs of an array: kv[2i] the key, kv[2i+1] the value. */
+void kt_log_fields(kt_log_level level, const char *event, const char *const *kv, size_t n);
 /* Formats a finished line; used by the enclave runtime to hand lines to the host. */
 typedef void (*kt_log_sink)(kt_log_level level, const char *line);
 void kt_log_set_sink(kt_log_sink sink);

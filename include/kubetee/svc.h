@@ -9,6 +9,10 @@
 #define KUBETEE_SVC_H
 
 #include <kubetee/base.h>
+#include <kubetee/yaml.h>
+
+#include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,6 +100,77 @@ int kt_svc_signalfd(void);
 /* Appends one sample: name{labels} value, with a HELP/TYPE header when help is given. */
 void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,
                const char *labels, double value);
+
+/* ---- settings (settings.c, settings_value.c, settings_text.c) ----
+ * A service's settings as one table: each row a YAML key of the configuration file, an
+ * environment variable and a flag, read into a field of the service's own struct.
+ * Precedence: a flag wins over the environment, which wins over the file, which wins
+ * over the row's default. Every source is checked whole: an unknown YAML key, flag or
+ * variable with the service's prefix, a key or flag given twice, a value that is not of
+ * its type (numbers are plain decimal: no sign, base prefix, leading zero or trailing
+ * bytes) or out of its range is an error naming the source (file:line, the variable or
+ * the flag) and the value, escaped; a secret's value is never shown. docs/operations.md,
+ * "Configuration". */
+typedef enum {
+    KT_SET_STRING,   /* one line of text (no control bytes): char[size] */
+    KT_SET_PATH,     /* a file name, the same; KT_SET_ABSOLUTE: starting with '/' */
+    KT_SET_BOOL,     /* true or false: bool */
+    KT_SET_UINT,     /* decimal min..max: an unsigned integer of size 4 or 8 */
+    KT_SET_DURATION, /* decimal with ms, s, m or h (bare: the field's unit), min..max in it */
+    KT_SET_ENUM,     /* one of words: char[size] */
+    KT_SET_LIST      /* comma-separated (YAML: a list too), min..max items, each once:
+                        char[size] as item,item */
+} kt_setting_type;
+
+#define KT_SET_SECRET 1u   /* a token, key or password: never printed (dump, errors) */
+#define KT_SET_REQUIRED 2u /* empty after every source is an error */
+#define KT_SET_NO_FILE 4u  /* not a YAML key (environment or flag only) */
+#define KT_SET_ABSOLUTE 8u /* a path that starts with '/' */
+#define KT_SET_ENV_NAME 16u /* names an environment variable that is then not unknown */
+
+typedef struct {
+    const char *name;  /* the YAML key; "tls.cert": key cert of the mapping tls */
+    kt_setting_type type;
+    size_t off, size;  /* the field in the service's struct (KT_SET_FIELD) */
+    const char *def;   /* the default, as text (NULL: empty, false or 0) */
+    const char *help;
+    uint64_t min, max;        /* uint, duration: the range; list: how many items */
+    const char *const *words; /* enum: the values allowed, NULL-terminated */
+    unsigned unit_ms;         /* duration: the field's unit (1: ms, 1000: s; 0: ms) */
+    const char *env;          /* NULL: the prefix and NAME ('.' and '-' as '_'); "": none */
+    const char *flag;         /* NULL: the name ('.' and '_' as '-'); "": none */
+    unsigned opts;            /* KT_SET_SECRET ... */
+} kt_setting;
+#define KT_SET_FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
+/* A spec's table and count from an array. */
+#define KT_SET_TABLE(rows) .table = rows, .count = sizeof rows / sizeof rows[0]
+
+typedef struct {
+    const char *prog;         /* in errors and usage */
+    const char *usage;        /* the lines of --help before the settings */
+    const char *env_prefix;   /* "KT_COLLATERAL_": every such variable must be a setting's */
+    const kt_setting *table;
+    size_t count;
+    const char *const *sections; /* top-level YAML keys the service reads itself (NULL: none) */
+    bool config_required;        /* --config (or <prefix>CONFIG) must be given */
+} kt_settings_spec;
+
+/* Fills obj: defaults, then the YAML file of --config FILE or <prefix>CONFIG, then the
+ * environment, then argv[0..argc) (--name VALUE or --name=VALUE; no program name). --help
+ * or -h prints the usage to stdout and sets *help. With doc, the file's document is kept
+ * there for the sections (NULL without a file; kt_yaml_free). Errors in argv itself (an
+ * unknown or repeated flag, a missing value, a stray argument) are KT_ERR_INVALID_ARGUMENT,
+ * bad values KT_ERR_MALFORMED or KT_ERR_TOO_LARGE. */
+kt_status kt_settings_load(const kt_settings_spec *s, void *obj, int argc, char *const *argv,
+                           bool *help, kt_y **doc);
+/* Defaults, then YAML bytes (name: the file's name in errors): the file step alone. */
+kt_status kt_settings_parse(const kt_settings_spec *s, void *obj, const char *text, size_t n,
+                            const char *name, kt_y **doc);
+/* --help: s->usage, then each setting with its variable, flag, type and default. */
+void kt_settings_usage(const kt_settings_spec *s, FILE *f);
+/* One log line of the settings in effect (event: e.g. "collateral.settings"), each a
+ * field; secrets say only whether they are set. */
+void kt_settings_log(const kt_settings_spec *s, const void *obj, const char *event);
 
 #ifdef __cplusplus
 }

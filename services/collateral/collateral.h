@@ -137,14 +137,17 @@ typedef struct {
     unsigned drain_ms;
     char api_key[256];
     char admin_token_file[512], user_token_file[512];
-    char admin_token[256], user_token[256]; /* empty: none */
+    char admin_token[256], user_token[256]; /* empty: none (the environment's, then the files') */
 } kt_coll_config;
 
-/* Defaults, then the YAML file (--config or KT_COLLATERAL_CONFIG), then the environment
- * (KT_COLLATERAL_<NAME>), then flags. Unknown keys, flags and bad values fail naming
- * them. argv[first..] are the options. */
-kt_status kt_coll_config_load(int argc, char **argv, int first, kt_coll_config *c);
+/* The settings table (config.c) read by kt_settings_load (kubetee/svc.h): defaults, the
+ * YAML file (--config or KT_COLLATERAL_CONFIG), the environment (KT_COLLATERAL_<NAME>),
+ * flags; then the checks between settings and the key and token files read. argv[first..]
+ * are the options; --help sets *help (the usage printed). */
+kt_status kt_coll_config_load(int argc, char **argv, int first, kt_coll_config *c, bool *help);
 void kt_coll_config_usage(FILE *f);
+/* The settings in effect, one log line (tokens and the API key never in it). */
+void kt_coll_config_log(const kt_coll_config *c);
 
 /* ---- the proxy (proxy.c) ---- */
 typedef struct kt_coll_proxy kt_coll_proxy;

@@ -280,12 +280,8 @@ static int import_from(kt_coll_config *c, const char *in, const char *dir, const
 
 int main(int argc, char **argv)
 {
-    const char *cmd = argc > 1 && strncmp(argv[1], "--", 2) ? argv[1] : "serve";
-    int first = argc > 1 && strncmp(argv[1], "--", 2) ? 2 : 1;
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        kt_coll_config_usage(stdout);
-        return 0;
-    }
+    const char *cmd = argc > 1 && argv[1][0] != '-' ? argv[1] : "serve";
+    int first = argc > 1 && argv[1][0] != '-' ? 2 : 1;
     const char *out = NULL, *in = NULL, *dir = NULL, *quote = NULL;
     if (!strcmp(cmd, "export")) out = take(&argc, argv, "--out");
     if (!strcmp(cmd, "import"))
@@ -299,13 +295,17 @@ int main(int argc, char **argv)
     }
     /* export and import only read and write storage */
     if (strcmp(cmd, "serve")) setenv("KT_COLLATERAL_MODE", "offline", 1);
-    if (kt_coll_config_load(argc, argv, first, &c)) {
+    bool help;
+    kt_status st = kt_coll_config_load(argc, argv, first, &c, &help);
+    if (st) {
         fail("configuration");
-        kt_coll_config_usage(stderr);
+        if (st == KT_ERR_INVALID_ARGUMENT) fprintf(stderr, "(kubetee-collateral --help lists the settings)\n");
         return 2;
     }
+    if (help) return 0;
     kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
     if (!strcmp(cmd, "export")) return export_to(&c, out);
     if (!strcmp(cmd, "import")) return import_from(&c, in, dir, quote);
+    kt_coll_config_log(&c);
     return serve(&c);
 }

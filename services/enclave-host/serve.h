@@ -1,6 +1,6 @@
 /* kubetee-serve: serves one signed enclave's remote functions over the enclave service
- * (kt_service_serve). config.c reads its YAML configuration; main.c layers the
- * environment (KT_SERVE_*) and flags over it and serves. docs/operations.md. */
+ * (kt_service_serve). config.c holds its settings table (a YAML file, the environment
+ * KT_SERVE_*, flags: kubetee/svc.h); main.c serves. docs/operations.md. */
 #ifndef KT_SERVE_H
 #define KT_SERVE_H
 
@@ -17,7 +17,7 @@ typedef struct {
     char limits[512];            /* kt_service_limits_parse's name=value,... */
     char rpc_limits[512];        /* kt_rpc_limits_parse's */
     char log_format[8];          /* kv or json */
-    char drain_ms[16];           /* decimal */
+    unsigned drain_ms;
     char collateral[SV_PATH_MAX];       /* for client enclaves' quotes: a directory or a PCCS URL
                                            (empty: the sim platform's) */
     char collateral_root[SV_PATH_MAX];  /* with a URL: the trust anchor (PEM) */
@@ -25,13 +25,14 @@ typedef struct {
     char tls_cert[SV_PATH_MAX], tls_key[SV_PATH_MAX], tls_client_ca[SV_PATH_MAX];
 } sv_config;
 
-/* Reads the YAML configuration into c (which keeps what it held for keys not given).
- * Unknown keys, keys given twice, values that are not single lines of text are refused
- * naming the key and line. */
-kt_status sv_config_parse(const char *text, size_t n, sv_config *c);
-
-/* The settings' own checks once file, environment and flags are merged: required ones
- * present, log format, drain time, limits, MRSIGNER hex, TLS files given together. */
+/* The settings from defaults, the file (--config or KT_SERVE_CONFIG), the environment
+ * and flags (argv[0] the program), then sv_config_check. --help sets *help (the usage
+ * printed). */
+kt_status sv_config_load(int argc, char **argv, sv_config *c, bool *help);
+/* The checks between settings: MRSIGNER hex, collateral URL with its root and cache, TLS
+ * files given together. */
 kt_status sv_config_check(const sv_config *c);
+/* The settings in effect, one log line. */
+void sv_config_log(const sv_config *c);
 
 #endif

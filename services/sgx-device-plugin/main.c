@@ -15,154 +15,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-typedef struct {
-    const char *flag, *env, *def, *help;
-    char *dst;
-    size_t cap;
-} opt;
-
-static void usage(const opt *o, size_t n, FILE *f)
-{
-    fprintf(f,
-            "usage: sgx-device-plugin [options]\n\nEvery option can also be set by its environment "
-            "variable; a flag wins.\n\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "  --%-20s %-28s %s (default: %s)\n", o[i].flag, o[i].env, o[i].help,
-                o[i].def[0] ? o[i].def : "none");
-    fprintf(f, "  --%-20s %-28s %s\n", "help", "", "this text");
-}
-
-static int parse_args(int argc, char **argv, kt_dp_config *c)
-{
-    static char enclave_limit[16], provision_limit[16], aesm_limit[16], log_format[16],
-        epc_unit[16];
-    opt o[] = {
-        {"kubelet-dir", "SGX_DP_KUBELET_DIR", "/var/lib/kubelet/device-plugins",
-         "kubelet's device plugin directory (kubelet.sock and our sockets)", c->kubelet_dir,
-         sizeof c->kubelet_dir},
-        {"device-root", "SGX_DP_DEVICE_ROOT", "/dev", "where the SGX device nodes are",
-         c->device_root, sizeof c->device_root},
-        {"cpuid-file", "SGX_DP_CPUID_FILE", "",
-         "recorded CPUID values ('leaf subleaf eax ebx ecx edx', hex) instead of the CPU",
-         c->cpuid_file, sizeof c->cpuid_file},
-        {"epc-resource", "SGX_DP_EPC_RESOURCE", "alibabacloud.com/sgx_epc_MiB",
-         "EPC resource, one device per --epc-unit-mib MiB (empty: off)", c->epc_resource,
-         sizeof c->epc_resource},
-        {"enclave-resource", "SGX_DP_ENCLAVE_RESOURCE", "sgx.intel.com/enclave",
-         "enclave device resource (empty: off)", c->enclave_resource, sizeof c->enclave_resource},
-        {"provision-resource", "SGX_DP_PROVISION_RESOURCE", "sgx.intel.com/provision",
-         "provision device resource (empty: off)", c->provision_resource,
-         sizeof c->provision_resource},
-        {"enclave-limit", "SGX_DP_ENCLAVE_LIMIT", "20",
-         "containers that may share the enclave node", enclave_limit, sizeof enclave_limit},
-        {"provision-limit", "SGX_DP_PROVISION_LIMIT", "20",
-         "containers that may share the provision node", provision_limit, sizeof provision_limit},
-        {"epc-unit-mib", "SGX_DP_EPC_UNIT_MIB", "",
-         "MiB of EPC per device of the EPC resource (empty: the smallest power of two that "
-         "keeps ListAndWatch under 1 MiB)",
-         epc_unit, sizeof epc_unit},
-        {"aesm-socket-dir", "SGX_DP_AESM_SOCKET_DIR", "",
-         "AESM socket directory, mounted read-only only into containers that ask for the "
-         "AESM resource (empty: off)",
-         c->aesm_dir, sizeof c->aesm_dir},
-        {"aesm-resource", "SGX_DP_AESM_RESOURCE", "kubetee.io/aesm",
-         "AESM resource, which the admission webhook adds for pods annotated "
-         "sgx.intel.com/quote-provider: aesmd (empty: off)",
-         c->aesm_resource, sizeof c->aesm_resource},
-        {"aesm-limit", "SGX_DP_AESM_LIMIT", "20", "containers that may share the AESM socket",
-         aesm_limit, sizeof aesm_limit},
-        {"nfd-features-file", "SGX_DP_NFD_FEATURES_FILE", "",
-         "write NFD local features here (e.g. "
-         "/etc/kubernetes/node-feature-discovery/features.d/sgx)",
-         c->nfd_file, sizeof c->nfd_file},
-        {"log-format", "SGX_DP_LOG_FORMAT", "kv", "kv or json", log_format, sizeof log_format},
-        {"metrics-address", "SGX_DP_METRICS_ADDRESS", "",
-         "serve /healthz, /readyz, /metrics here, e.g. :9108 (empty: off)", c->metrics_address,
-         sizeof c->metrics_address},
-        {"rpc-limits", "SGX_DP_RPC_LIMITS", "",
-         "limits of the plugin's gRPC servers, name=value,... over the plugin's own defaults "
-         "(docs/operations.md)",
-         c->rpc_limits_spec, sizeof c->rpc_limits_spec},
-    };
-    size_t n = sizeof o / sizeof o[0];
-    for (size_t i = 0; i < n; i++) {
-        const char *e = getenv(o[i].env);
-        snprintf(o[i].dst, o[i].cap, "%s", e ? e : o[i].def);
-    }
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-            usage(o, n, stdout);
-            exit(0);
-        }
-        size_t i;
-        for (i = 0; i < n; i++) {
-            size_t fl = strlen(o[i].flag);
-            if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, o[i].flag, fl)) continue;
-            const char *v = argv[a][2 + fl] == '=' ? argv[a] + 3 + fl : NULL;
-            if (!v && argv[a][2 + fl] == '\0' && a + 1 < argc) v = argv[++a];
-            if (v) {
-                snprintf(o[i].dst, o[i].cap, "%s", v);
-                break;
-            }
-        }
-        if (i == n) {
-            fprintf(stderr, "sgx-device-plugin: unknown or incomplete option '%s'\n", argv[a]);
-            usage(o, n, stderr);
-            return 2;
-        }
-    }
-    uint64_t el, pl, al, unit = 0;
-    if (kt_decimal_parse(enclave_limit, 100000, &el) ||
-        kt_decimal_parse(provision_limit, 100000, &pl) ||
-        kt_decimal_parse(aesm_limit, 100000, &al)) {
-        fprintf(stderr,
-                "sgx-device-plugin: --enclave-limit, --provision-limit, --aesm-limit: %s "
-                "(0..100000)\n",
-                kt_last_error());
-        return 2;
-    }
-    c->enclave_limit = (unsigned)el;
-    c->provision_limit = (unsigned)pl;
-    c->aesm_limit = (unsigned)al;
-    if (epc_unit[0] && (kt_decimal_parse(epc_unit, 1u << 20, &unit) || unit == 0)) {
-        fprintf(stderr, "sgx-device-plugin: --epc-unit-mib '%s': %s (1..1048576)\n", epc_unit,
-                unit == 0 && epc_unit[0] == '0' && !epc_unit[1] ? "zero" : kt_last_error());
-        return 2;
-    }
-    c->epc_unit_mib = (unsigned)unit;
-    const char *names[] = {c->epc_resource, c->enclave_resource, c->provision_resource,
-                           c->aesm_resource};
-    const char *flags[] = {"--epc-resource", "--enclave-resource", "--provision-resource",
-                           "--aesm-resource"};
-    for (int i = 0; i < 4; i++) {
-        const char *why = names[i][0] ? kt_dp_resource_name_invalid(names[i]) : NULL;
-        if (why) {
-            char esc[300];
-            fprintf(stderr, "sgx-device-plugin: %s '%s' %s: kubelet would refuse it\n", flags[i],
-                    kt_escape(names[i], strlen(names[i]), esc, sizeof esc), why);
-            return 2;
-        }
-    }
-    if (strcmp(log_format, "kv") && strcmp(log_format, "json")) {
-        fprintf(stderr, "sgx-device-plugin: --log-format must be kv or json\n");
-        return 2;
-    }
-    kt_log_set_format(strcmp(log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
-    /* kubelet is the only client: a few workers (one ListAndWatch stream per resource and
-     * its Allocate calls), and no maximum connection age, since kubelet takes an ended
-     * ListAndWatch for a plugin that failed */
-    memset(&c->rpc_limits, 0, sizeof c->rpc_limits);
-    c->rpc_limits.workers = 4;
-    c->rpc_limits.queue = 16;
-    c->rpc_limits.max_message = 1 << 20;
-    c->rpc_limits.max_age_ms = -1;
-    if (kt_rpc_limits_parse(c->rpc_limits_spec, &c->rpc_limits)) {
-        fprintf(stderr, "sgx-device-plugin: --rpc-limits: %s\n", kt_last_error());
-        return 2;
-    }
-    return 0;
-}
-
 static void detect(kt_plugin *p)
 {
     kt_cpuid_source src;
@@ -203,10 +55,10 @@ int main(int argc, char **argv)
 {
     kt_plugin *p = calloc(1, sizeof *p);
     if (!p) return 1;
-    int rc = parse_args(argc, argv, &p->cfg);
+    int rc = kt_dp_config_load(argc, argv, &p->cfg);
     if (rc) {
         free(p);
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);

@@ -102,7 +102,13 @@ typedef struct {
     char metrics_address[64];
     char rpc_limits_spec[512];
     kt_rpc_limits rpc_limits; /* from rpc_limits_spec over the plugin's defaults */
+    char log_format[8];
 } kt_dp_config;
+
+/* The settings (config.c): defaults, a YAML file (--config or SGX_DP_CONFIG), the
+ * environment SGX_DP_*, flags; the log format set, the settings logged. 0, an exit
+ * status after printing why (2), or -1 for --help (the usage printed). */
+int kt_dp_config_load(int argc, char **argv, kt_dp_config *c);
 
 struct kt_plugin {
     kt_dp_config cfg;

@@ -147,6 +147,7 @@ int main(int argc, char **argv)
     int rc = wh_settings_load(argc, argv, &w.s);
     if (rc) return rc < 0 ? 0 : rc;
     kt_log_set_format(w.s.log_json ? KT_LOG_JSON : KT_LOG_KV);
+    wh_settings_log(&w.s);
     int sfd = kt_svc_signalfd();
     kt_buf cert = {0}, key = {0};
     if (load_pair(&w, &cert, &key)) {

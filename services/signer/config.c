@@ -1,9 +1,11 @@
-/* The signer's YAML configuration: where it listens, its TLS files, the token, the
- * clients (each one certificate, pinned by subject and issuer) and the keys with their
- * policies. Allow-lists throughout: every mapping's keys are known ones, a key signs the
- * prodids and serves the clients it names and no others. docs/operations.md. */
+/* The signer's configuration: a settings table (where it listens, its TLS files, the
+ * token, the log; kubetee/svc.h reads them from the YAML file, the environment KT_SIGNER_*
+ * and flags) and two sections of its own in the file: the clients (each one certificate,
+ * pinned by subject and issuer) and the keys with their policies. Allow-lists throughout:
+ * every mapping's keys are known ones, a key signs the prodids and serves the clients it
+ * names and no others. docs/operations.md. */
 #include "signer.h"
-#include <kubetee/yaml.h>
+#include <kubetee/svc.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -14,22 +16,11 @@ static kt_status bad(const kt_y *at, const char *fmt, const char *what)
                    at ? at->line : 0);
 }
 
-/* Every key of map m must be one of allowed (NULL-terminated). */
+/* A mapping whose keys are all allowed (NULL-terminated). */
 static kt_status known_keys(const kt_y *m, const char *where, const char *const *allowed)
 {
-    for (size_t i = 0; i + 1 < m->count; i += 2) {
-        const char *k = m->items[i]->text;
-        size_t j = 0;
-        while (allowed[j] && strcmp(allowed[j], k))
-            j++;
-        if (!allowed[j]) {
-            char e[96];
-            kt_escape(k, strlen(k), e, sizeof e);
-            return kt_fail(KT_ERR_MALFORMED, "signer config: unknown key '%s' in %s (line %zu)",
-                           e, where, m->items[i]->line);
-        }
-    }
-    return KT_OK;
+    kt_status st = kt_yaml_known_keys(m, allowed, where);
+    return st ? kt_fail_context(st, "signer config") : KT_OK;
 }
 
 static kt_status want_map(const kt_y *v, const char *what)
@@ -58,9 +49,12 @@ static kt_status boolean(const kt_y *map, const char *key, const char *what, boo
 {
     const kt_y *v = kt_yaml_get(map, key);
     if (!v) return req ? bad(map, "is missing (true or false)", what) : KT_OK;
-    if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "true")) *out = true;
-    else if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "false")) *out = false;
-    else return bad(v, "must be true or false", what);
+    if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "true"))
+        *out = true;
+    else if (v->kind == KT_Y_SCALAR && !v->quoted && !strcmp(v->text, "false"))
+        *out = false;
+    else
+        return bad(v, "must be true or false", what);
     return KT_OK;
 }
 
@@ -86,8 +80,7 @@ static kt_status clients(const kt_y *m, sg_config *c)
     for (size_t i = 0; i + 1 < m->count; i += 2) {
         const kt_y *k = m->items[i], *v = m->items[i + 1];
         sg_client *cl = &c->clients[c->nclients];
-        if ((st = name_check(k, "a client's name")) || (st = want_map(v, "a client")) ||
-            (st = known_keys(v, "a client", allowed)))
+        if ((st = name_check(k, "a client's name")) || (st = known_keys(v, "a client", allowed)))
             return st;
         snprintf(cl->name, sizeof cl->name, "%s", k->text);
         if ((st = text(v, "subject", "a client's subject", true, cl->subject, SG_DN_MAX)) ||
@@ -148,8 +141,7 @@ static kt_status approvals(const kt_y *v, const sg_config *c, sg_key *key)
 {
     static const char *const allowed[] = {"required", "approvers", NULL};
     if (!v) return KT_OK;
-    kt_status st = want_map(v, "a key's approvals");
-    if (!st) st = known_keys(v, "a key's approvals", allowed);
+    kt_status st = known_keys(v, "a key's approvals", allowed);
     if (!st) st = client_set(kt_yaml_get(v, "approvers"), c, "a key's approvers", &key->approvers);
     const kt_y *m = kt_yaml_get(v, "required");
     uint64_t n;
@@ -178,8 +170,7 @@ static kt_status keys(const kt_y *m, sg_config *c)
     for (size_t i = 0; i + 1 < m->count; i += 2) {
         const kt_y *k = m->items[i], *v = m->items[i + 1];
         sg_key *key = &c->keys[c->nkeys];
-        if ((st = name_check(k, "a key's name")) || (st = want_map(v, "a key")) ||
-            (st = known_keys(v, "a key", allowed)))
+        if ((st = name_check(k, "a key's name")) || (st = known_keys(v, "a key", allowed)))
             return st;
         snprintf(key->name, sizeof key->name, "%s", k->text);
         snprintf(key->label, sizeof key->label, "%s", k->text);
@@ -193,8 +184,9 @@ static kt_status keys(const kt_y *m, sg_config *c)
             (st = boolean(v, "reproducible", "a key's reproducible", false, &key->reproducible)))
             return st;
         if (key->production && key->debug)
-            return kt_fail(KT_ERR_MALFORMED, "signer config: key '%s' is a production key and "
-                                             "may not sign debug enclaves (line %zu)",
+            return kt_fail(KT_ERR_MALFORMED,
+                           "signer config: key '%s' is a production key and "
+                           "may not sign debug enclaves (line %zu)",
                            key->name, k->line);
         if ((st = prodids(kt_yaml_get(v, "prodids"), key)) ||
             (st = key_clients(kt_yaml_get(v, "clients"), c, key)) ||
@@ -202,63 +194,76 @@ static kt_status keys(const kt_y *m, sg_config *c)
             return kt_fail_context(st, "key '%s'", key->name);
         for (size_t j = 0; j < c->nkeys; j++)
             if (!strcmp(c->keys[j].label, key->label))
-                return kt_fail(KT_ERR_MALFORMED, "signer config: keys '%s' and '%s' are one "
-                                                 "token key '%s' (line %zu)",
+                return kt_fail(KT_ERR_MALFORMED,
+                               "signer config: keys '%s' and '%s' are one "
+                               "token key '%s' (line %zu)",
                                c->keys[j].name, key->name, key->label, k->line);
         c->nkeys++;
     }
     return KT_OK;
 }
 
+static const char *const formats[] = {"kv", "json", NULL};
+
+#define F(m) KT_SET_FIELD(sg_config, m)
+static const kt_setting table[] = {
+    {"listen", KT_SET_STRING, F(listen), NULL, "gRPC address, host:port (port 0 picks one)"},
+    {"http", KT_SET_STRING, F(http), NULL, "/healthz /readyz /metrics address (empty: off)"},
+    {"state", KT_SET_PATH, F(state), NULL, "file of the highest ISVSVN signed per key and prodid",
+     .opts = KT_SET_REQUIRED},
+    {"approvals", KT_SET_PATH, F(approvals), NULL,
+     "file of pending approvals (default: state's path + .approvals)"},
+    {"log_format", KT_SET_ENUM, F(log_format), "kv", "log lines", .words = formats},
+    {"rpc_limits", KT_SET_STRING, F(rpc_limits), NULL,
+     "gRPC limits, name=value,... (docs/operations.md)"},
+    {"max_enclave_mib", KT_SET_UINT, F(max_enclave_mib), "1024",
+     "largest enclave the build check measures, MiB", 1, 1u << 20},
+    {"tls.cert", KT_SET_PATH, F(tls_cert), NULL, "mutual TLS: the server's certificate chain (PEM)",
+     .opts = KT_SET_REQUIRED},
+    {"tls.key", KT_SET_PATH, F(tls_key), NULL, "its private key (PEM)", .opts = KT_SET_REQUIRED},
+    {"tls.client_ca", KT_SET_PATH, F(tls_client_ca), NULL, "the clients' CA (PEM)",
+     .opts = KT_SET_REQUIRED},
+    {"token.module", KT_SET_PATH, F(module), NULL, "the PKCS#11 module", .opts = KT_SET_REQUIRED},
+    {"token.label", KT_SET_STRING, F(token), NULL, "the token's label", .opts = KT_SET_REQUIRED},
+    {"token.pin_file", KT_SET_PATH, F(pin_file), NULL,
+     "file of the token's PIN (or pin_env; never the PIN itself)"},
+    {"token.pin_env", KT_SET_STRING, F(pin_env), NULL, "environment variable of the token's PIN",
+     .opts = KT_SET_ENV_NAME},
+    {"log.path", KT_SET_PATH, F(log_path), NULL, "the transparency log", .opts = KT_SET_REQUIRED},
+    {"log.head", KT_SET_PATH, F(log_head), NULL, "its signed head", .opts = KT_SET_REQUIRED},
+    {"log.key", KT_SET_PATH, F(log_key), NULL, "the key that signs the head",
+     .opts = KT_SET_REQUIRED},
+    {"key", KT_SET_STRING, F(key), NULL, "keygen: the configured key to make", .env = "",
+     .opts = KT_SET_NO_FILE},
+};
+#undef F
+
+static const char *const own_sections[] = {"clients", "keys", NULL};
+static const kt_settings_spec spec = {
+    .prog = "kubetee-signer",
+    .usage = "usage: kubetee-signer [serve|keygen|keys] --config signer.yaml [options]\n"
+             "  keygen --key NAME   make the configured key NAME in the token\n"
+             "  keys                list the configured keys as the token holds them\n"
+             "The clients and keys sections are the file's alone; the PIN is only read from the\n"
+             "file or variable token.pin_file or token.pin_env names.\n",
+    .env_prefix = "KT_SIGNER_",
+    KT_SET_TABLE(table),
+    .sections = own_sections,
+    .config_required = true,
+};
+
+/* The file's own sections and what follows from the settings. */
 static kt_status sections(const kt_y *root, sg_config *c)
 {
-    static const char *const top[] = {"listen", "http",  "state",   "log_format", "rpc_limits",
-                                      "tls",    "token", "clients", "keys",       "log",
-                                      "max_enclave_mib", "approvals", NULL};
-    static const char *const log[] = {"path", "head", "key", NULL};
-    static const char *const tls[] = {"cert", "key", "client_ca", NULL};
-    static const char *const token[] = {"module", "label", "pin_file", "pin_env", NULL};
-    kt_status st = want_map(root, "the document");
-    if (!st) st = known_keys(root, "the document", top);
-    if (!st) st = text(root, "listen", "listen", false, c->listen, sizeof c->listen);
-    if (!st) st = text(root, "http", "http", false, c->http, sizeof c->http);
-    if (!st) st = text(root, "state", "state", true, c->state, sizeof c->state);
-    if (!st) st = text(root, "approvals", "approvals", false, c->approvals, sizeof c->approvals);
-    if (!st && !c->approvals[0] &&
-        (size_t)snprintf(c->approvals, sizeof c->approvals, "%s.approvals", c->state) >= sizeof c->approvals)
-        st = bad(root, "is too long to name the approvals file beside it (give approvals:)", "state");
-    if (!st) st = text(root, "log_format", "log_format", false, c->log_format, sizeof c->log_format);
-    if (!st) st = text(root, "rpc_limits", "rpc_limits", false, c->rpc_limits, sizeof c->rpc_limits);
-    const kt_y *mx = kt_yaml_get(root, "max_enclave_mib");
-    uint64_t mib = 1024;
-    if (!st && mx && (mx->kind != KT_Y_SCALAR || kt_decimal_parse(mx->text, 1u << 20, &mib) || !mib))
-        st = bad(mx, "must be a number of MiB from 1 to 1048576", "max_enclave_mib");
-    c->max_enclave_size = mib << 20;
-    const kt_y *t = kt_yaml_get(root, "tls");
-    if (!st && !t) st = bad(root, "is missing (mutual TLS: cert, key, client_ca)", "tls");
-    if (!st) st = want_map(t, "tls");
-    if (!st) st = known_keys(t, "tls", tls);
-    if (!st) st = text(t, "cert", "tls.cert", true, c->tls_cert, SG_PATH_MAX);
-    if (!st) st = text(t, "key", "tls.key", true, c->tls_key, SG_PATH_MAX);
-    if (!st) st = text(t, "client_ca", "tls.client_ca", true, c->tls_client_ca, SG_PATH_MAX);
-    const kt_y *k = kt_yaml_get(root, "token");
-    if (!st && !k) st = bad(root, "is missing (module, label, pin_file or pin_env)", "token");
-    if (!st) st = want_map(k, "token");
-    if (!st) st = known_keys(k, "token", token);
-    if (!st) st = text(k, "module", "token.module", true, c->module, sizeof c->module);
-    if (!st) st = text(k, "label", "token.label", true, c->token, sizeof c->token);
-    if (!st) st = text(k, "pin_file", "token.pin_file", false, c->pin_file, sizeof c->pin_file);
-    if (!st) st = text(k, "pin_env", "token.pin_env", false, c->pin_env, sizeof c->pin_env);
+    kt_status st = KT_OK;
+    if (!c->approvals[0] && (size_t)snprintf(c->approvals, sizeof c->approvals, "%s.approvals",
+                                             c->state) >= sizeof c->approvals)
+        st = bad(root, "is too long to name the approvals file beside it (give approvals:)",
+                 "state");
+    c->max_enclave_size = (uint64_t)c->max_enclave_mib << 20;
     if (!st && !c->pin_file[0] == !c->pin_env[0])
-        st = bad(k, "must give exactly one of pin_file and pin_env (never the PIN itself)",
-                 "token");
-    const kt_y *l = kt_yaml_get(root, "log");
-    if (!st && !l) st = bad(root, "is missing (the transparency log: path, head, key)", "log");
-    if (!st) st = want_map(l, "log");
-    if (!st) st = known_keys(l, "log", log);
-    if (!st) st = text(l, "path", "log.path", true, c->log_path, SG_PATH_MAX);
-    if (!st) st = text(l, "head", "log.head", true, c->log_head, SG_PATH_MAX);
-    if (!st) st = text(l, "key", "log.key", true, c->log_key, SG_PATH_MAX);
+        st = kt_fail(KT_ERR_MALFORMED, "signer config: token must give exactly one of pin_file and "
+                                       "pin_env (never the PIN itself)");
     const kt_y *cl = kt_yaml_get(root, "clients"), *ks = kt_yaml_get(root, "keys");
     if (!st && !cl) st = bad(root, "is missing", "clients");
     if (!st) st = clients(cl, c);
@@ -272,12 +277,30 @@ kt_status sg_config_parse(const char *text_, size_t n, sg_config *c)
     if (!c || (n && !text_)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "signer config: NULL");
     memset(c, 0, sizeof *c);
     kt_y *root = NULL;
-    kt_status st = kt_yaml_parse(text_, n, &root);
-    if (st) return kt_fail_context(st, "signer config");
-    if (!root) return kt_fail(KT_ERR_MALFORMED, "signer config: the document is empty");
-    st = sections(root, c);
+    kt_status st = kt_settings_parse(&spec, c, text_, n, "signer config", &root);
+    if (!st) st = sections(root, c);
     kt_yaml_free(root);
     return st;
+}
+
+kt_status sg_config_load(int argc, char **argv, sg_config *c, bool *help)
+{
+    memset(c, 0, sizeof *c);
+    kt_y *root = NULL;
+    kt_status st = kt_settings_load(&spec, c, argc, argv, help, &root);
+    if (!st && !*help) st = sections(root, c);
+    kt_yaml_free(root);
+    return st;
+}
+
+void sg_config_usage(FILE *f)
+{
+    kt_settings_usage(&spec, f);
+}
+
+void sg_config_log(const sg_config *c)
+{
+    kt_settings_log(&spec, c, "signer.settings");
 }
 
 const sg_key *sg_config_key(const sg_config *c, const char *name)

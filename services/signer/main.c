@@ -16,73 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-    const char *flag, *env, *help;
-    char *dst;
-    size_t cap;
-    char given[SG_PATH_MAX];
-    bool set;
-} opt;
-
-static void usage(FILE *f, const opt *o, size_t n)
-{
-    fprintf(f, "usage: kubetee-signer [serve|keygen|keys] --config signer.yaml [options]\n"
-               "  keygen --key NAME   make the configured key NAME in the token\n"
-               "  keys                list the configured keys as the token holds them\n\n"
-               "Options override the configuration; each also has an environment variable "
-               "(a flag wins):\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "  --%-12s %-22s %s\n", o[i].flag, o[i].env ? o[i].env : "", o[i].help);
-}
-
 static int die(const char *what)
 {
     kt_log(KT_LOG_ERROR, "signer.failed", "step", what, "error", kt_last_error(), NULL);
     return 1;
-}
-
-/* Options into o[].given (env first, then flags); 0, or an exit status. */
-static int parse(int argc, char **argv, opt *o, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *e = o[i].env ? getenv(o[i].env) : NULL;
-        if (e) {
-            snprintf(o[i].given, sizeof o[i].given, "%s", e);
-            o[i].set = true;
-        }
-    }
-    for (int a = 0; a < argc; a++) {
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-            usage(stdout, o, n);
-            exit(0);
-        }
-        size_t i = 0;
-        while (i < n && (strncmp(argv[a], "--", 2) || strcmp(argv[a] + 2, o[i].flag)))
-            i++;
-        if (i == n || a + 1 >= argc) {
-            char e[128];
-            fprintf(stderr, "kubetee-signer: unknown or incomplete option '%s'\n",
-                    kt_escape(argv[a], strlen(argv[a]), e, sizeof e));
-            usage(stderr, o, n);
-            return 2;
-        }
-        if (strlen(argv[a + 1]) >= sizeof o[i].given) {
-            fprintf(stderr, "kubetee-signer: --%s is too long\n", o[i].flag);
-            return 2;
-        }
-        snprintf(o[i].given, sizeof o[i].given, "%s", argv[++a]);
-        o[i].set = true;
-    }
-    return 0;
-}
-
-static kt_status load(const char *path, sg_config *c)
-{
-    kt_buf b = {0};
-    kt_status st = kt_file_read(path, 1 << 20, &b);
-    if (!st) st = sg_config_parse((const char *)b.data, b.len, c);
-    kt_buf_free(&b);
-    return st;
 }
 
 static kt_status open_token(const sg_config *c, kt_p11 **t)
@@ -218,53 +155,31 @@ static int serve(const sg_config *c)
 
 int main(int argc, char **argv)
 {
-    opt o[] = {
-        {"config", "KT_SIGNER_CONFIG", "the YAML configuration (required)"},
-        {"listen", "KT_SIGNER_LISTEN", "gRPC address, host:port (port 0 picks one)"},
-        {"http", "KT_SIGNER_HTTP", "/healthz /readyz /metrics address (empty: off)"},
-        {"state", "KT_SIGNER_STATE", "file of the highest ISVSVN signed per key and prodid"},
-        {"log-format", "KT_SIGNER_LOG_FORMAT", "kv or json"},
-        {"rpc-limits", "KT_SIGNER_RPC_LIMITS", "gRPC limits, name=value,... (docs/operations.md)"},
-        {"key", NULL, "keygen: the configured key to make"},
-    };
-    size_t n = sizeof o / sizeof o[0];
     const char *cmd = "serve";
     if (argc > 1 && argv[1][0] != '-') cmd = argv[1], argc--, argv++;
-    int rc = parse(argc - 1, argv + 1, o, n);
-    if (rc) return rc;
     if (strcmp(cmd, "serve") && strcmp(cmd, "keygen") && strcmp(cmd, "keys")) {
         fprintf(stderr, "kubetee-signer: unknown command\n");
-        usage(stderr, o, n);
-        return 2;
-    }
-    if (!o[0].set) {
-        fprintf(stderr, "kubetee-signer: --config (or KT_SIGNER_CONFIG) is required\n");
+        sg_config_usage(stderr);
         return 2;
     }
     static sg_config c;
-    if (load(o[0].given, &c)) return die("reading the configuration");
-    char *dst[] = {NULL, c.listen, c.http, c.state, c.log_format, c.rpc_limits};
-    size_t cap[] = {0, sizeof c.listen, sizeof c.http, sizeof c.state, sizeof c.log_format,
-                    sizeof c.rpc_limits};
-    for (size_t i = 1; i < 6; i++)
-        if (o[i].set) {
-            if (strlen(o[i].given) >= cap[i]) {
-                fprintf(stderr, "kubetee-signer: --%s is too long\n", o[i].flag);
-                return 2;
-            }
-            snprintf(dst[i], cap[i], "%s", o[i].given);
-        }
-    if (c.log_format[0] && strcmp(c.log_format, "kv") && strcmp(c.log_format, "json")) {
-        fprintf(stderr, "kubetee-signer: log format must be kv or json\n");
+    bool help;
+    kt_status st = sg_config_load(argc - 1, argv + 1, &c, &help);
+    if (st == KT_ERR_INVALID_ARGUMENT) {
+        char e[512];
+        fprintf(stderr, "kubetee-signer: %s (--help lists the settings)\n",
+                kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
         return 2;
     }
+    if (st) return die("reading the configuration");
+    if (help) return 0;
     kt_log_set_format(!strcmp(c.log_format, "json") ? KT_LOG_JSON : KT_LOG_KV);
     if (!strcmp(cmd, "keygen")) {
-        if (!o[6].set) {
+        if (!c.key[0]) {
             fprintf(stderr, "kubetee-signer: keygen needs --key NAME\n");
             return 2;
         }
-        return keygen(&c, o[6].given);
+        return keygen(&c, c.key);
     }
     if (!strcmp(cmd, "keys")) return list(&c);
     if (!c.listen[0]) {
@@ -272,5 +187,6 @@ int main(int argc, char **argv)
                         "--listen)\n");
         return 2;
     }
+    sg_config_log(&c);
     return serve(&c);
 }

@@ -7,6 +7,7 @@
 #include <kubetee/image.h>
 #include <kubetee/pkcs11.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #define SG_NAME_MAX 64
 #define SG_DN_MAX 512 /* a certificate name in one line */
@@ -46,6 +47,8 @@ typedef struct {
     sg_key keys[SG_MAX_KEYS];
     size_t nkeys;
     uint64_t max_enclave_size; /* the build check measures no larger enclave (default 1 GiB) */
+    unsigned max_enclave_mib;  /* the same as given */
+    char key[SG_NAME_MAX + 1]; /* keygen --key: the key to make */
 } sg_config;
 
 /* Reads the YAML configuration into c (zeroed first). Unknown keys, keys given twice,
@@ -53,6 +56,13 @@ typedef struct {
  * client, two clients of one certificate name pair, two keys of one token label and
  * numbers that are not plain decimals are refused naming what and where. */
 kt_status sg_config_parse(const char *text, size_t n, sg_config *c);
+/* The same from the file of --config (or KT_SIGNER_CONFIG), with the environment
+ * (KT_SIGNER_*) and flags (argv[0..argc)) over its settings: kubetee/svc.h's settings
+ * reader. --help sets *help (the usage printed). */
+kt_status sg_config_load(int argc, char **argv, sg_config *c, bool *help);
+void sg_config_usage(FILE *f);
+/* The settings in effect, one log line (the PIN is never a setting). */
+void sg_config_log(const sg_config *c);
 const sg_key *sg_config_key(const sg_config *c, const char *name);
 /* The client whose certificate has this subject and issuer, or -1. */
 int sg_config_client(const sg_config *c, const char *subject, const char *issuer);

@@ -88,7 +88,14 @@ static void put_pair(char *line, size_t cap, size_t *at, const char *k, const ch
     put_value(line, cap, at, v ? v : "");
 }
 
-void kt_logv(kt_log_level level, const char *event, va_list kv)
+/* The line's fields: va_list pairs ending in NULL, or n pairs of an array. */
+typedef struct {
+    va_list *va;
+    const char *const *kv;
+    size_t n;
+} fields;
+
+static void emit(kt_log_level level, const char *event, fields *f)
 {
     if (level < log_min || level > KT_LOG_ERROR) return;
     char line[2048];
@@ -111,10 +118,10 @@ void kt_logv(kt_log_level level, const char *event, va_list kv)
 #endif
     put_pair(line, sizeof line, &at, "level", level_names[level], first);
     put_pair(line, sizeof line, &at, "event", event, false);
-    for (;;) {
-        const char *k = va_arg(kv, const char *);
+    for (size_t i = 0;; i++) {
+        const char *k = f->va ? va_arg(*f->va, const char *) : i < f->n ? f->kv[2 * i] : NULL;
         if (!k) break;
-        const char *v = va_arg(kv, const char *);
+        const char *v = f->va ? va_arg(*f->va, const char *) : f->kv[2 * i + 1];
         put_pair(line, sizeof line, &at, k, v, false);
     }
     if (log_format == KT_LOG_JSON) put_raw(line, sizeof line, &at, "}");
@@ -128,6 +135,21 @@ void kt_logv(kt_log_level level, const char *event, va_list kv)
     ssize_t w = write(2, line, at);
     (void)w;
 #endif
+}
+
+void kt_logv(kt_log_level level, const char *event, va_list kv)
+{
+    va_list copy;
+    va_copy(copy, kv);
+    fields f = {.va = &copy};
+    emit(level, event, &f);
+    va_end(copy);
+}
+
+void kt_log_fields(kt_log_level level, const char *event, const char *const *kv, size_t n)
+{
+    fields f = {.kv = kv, .n = n};
+    emit(level, event, &f);
 }
 
 void kt_log(kt_log_level level, const char *event, ...)

@@ -1039,7 +1039,7 @@ def config():
         f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nbogus: 1\n"
                 % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
     r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
-    check(r.returncode == 2 and "unknown setting 'bogus' (line 4)" in r.stderr,
+    check(r.returncode == 2 and "unknown key 'bogus' in the document (line 4)" in r.stderr,
           "config: an unknown key is named", r.stderr)
     with open(cfg, "w") as f:
         f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nthreads: 0x4\n"
