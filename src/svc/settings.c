@@ -65,8 +65,7 @@ static kt_status joined(const kt_y *seq, const char *from, const char *name, kt_
     return kt_buf_append(out, "", 1) ? kt_fail(KT_ERR_NO_MEMORY, "settings: out of memory") : KT_OK;
 }
 
-static kt_status value(const kt_settings_spec *s, void *obj, const kt_setting *t, const kt_y *v,
-                       const char *file)
+static kt_status value(void *obj, const kt_setting *t, const kt_y *v, const char *file)
 {
     char from[600];
     snprintf(from, sizeof from, "%s:%zu", file, v->line);
@@ -77,7 +76,6 @@ static kt_status value(const kt_settings_spec *s, void *obj, const kt_setting *t
         kt_buf_free(&b);
         return st;
     }
-    (void)s;
     if (v->kind != KT_Y_SCALAR)
         return kt_fail(KT_ERR_MALFORMED, "%s: %s is not a plain value (a list or mapping)", from,
                        t->name);
@@ -108,7 +106,7 @@ static kt_status mapping(const kt_settings_spec *s, void *obj, const kt_y *m, co
             section |= !strcmp(s->sections[q], k->text);
         kt_status st;
         if (i < s->count)
-            st = value(s, obj, &s->table[i], v, file);
+            st = value(obj, &s->table[i], v, file);
         else if (fits && is_mapping(s, name))
             st = mapping(s, obj, v, name, file);
         else if (section)
@@ -159,7 +157,7 @@ static kt_status unknown_env(const kt_settings_spec *s, const void *obj)
             const kt_setting *t = &s->table[i];
             kt_setting_env(s, t, env);
             const char *named = (t->opts & KT_SET_ENV_NAME) ? (const char *)obj + t->off : "";
-            known = (t->env == NULL || t->env[0]) && strlen(env) == n && !strncmp(*e, env, n);
+            known = strlen(env) == n && !strncmp(*e, env, n);
             known |= named[0] && strlen(named) == n && !strncmp(*e, named, n);
         }
         if (!known)
@@ -177,7 +175,7 @@ static kt_status environment(const kt_settings_spec *s, void *obj)
     for (size_t i = 0; i < s->count && !st; i++) {
         char env[KT_SET_NAME_MAX];
         kt_setting_env(s, &s->table[i], env);
-        const char *v = env[0] && (!s->table[i].env || s->table[i].env[0]) ? getenv(env) : NULL;
+        const char *v = env[0] ? getenv(env) : NULL;
         if (v) st = kt_setting_set(&s->table[i], obj, v, env);
     }
     return st;
