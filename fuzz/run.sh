@@ -214,6 +214,21 @@ printf '\x00\x08\x00\x1a\x02hi' > "$work/pbwire/result"
 printf '\x01\x0a\x01a\x12\x01b\x1a\x01c' > "$work/pbwire/invocation"
 printf '\x02\x0a\x01r\x12\x02id\x22\x04busy\x28\x01' > "$work/pbwire/step"
 printf '\x03\x0a\x03KS\x04' > "$work/pbwire/call"
+# aecs_recovery: an open share, a sealed one, a proposal (one key: P-256's generator,
+# threshold 1, single holder) and a consent; the first byte picks the decoder
+mkdir -p "$work/aecs_recovery"
+/usr/bin/python3 - "$work/aecs_recovery" <<'PY'
+import struct, sys
+d = sys.argv[1]
+G = bytes.fromhex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                  "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+def header(kind):
+    return b"KTRS\x01" + bytes([kind]) + G + struct.pack("<Q", 1) + b"\xb1" * 16 + bytes([1, 2, 3]) + G
+open(d + "/open", "wb").write(b"\x00" + header(2) + b"\x5a" * 32 + b"\x01" * 64)
+open(d + "/sealed", "wb").write(b"\x03" + header(1) + G + b"\x02" * 12 + b"\x03" * 112)
+open(d + "/proposal", "wb").write(b"\x01KTRP\x01" + G + struct.pack("<QI", 4, 1) + b"\x01\x01" + G)
+open(d + "/consent", "wb").write(b"\x02KTRC\x01" + G + b"\x07" * 32 + b"\x08" * 64)
+PY
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

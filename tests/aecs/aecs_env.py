@@ -1,8 +1,14 @@
 """What the AECS end-to-end tests share: keys, the AECS enclave's identity, the policy the
-tools verify it by, and an aecs-server configuration on a store under work."""
+tools verify it by, an aecs-server configuration on a store under work, the server run on
+it with its tools' calls, and a marker secret."""
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 
 
 def keygen(work, name, curve="prime256v1"):
@@ -26,3 +32,57 @@ def aecs_files(work, enclave, kubetee, extra=""):
         f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\nstore: fs:{work}/store\nenclave: {enclave}\n"
                 f"audit_file: {work}/audit.log\n{extra}")
     return ident, policy, config
+
+
+class Server:
+    """aecs-server (SERVER) on config with the sim dir sim and extra flags, its log in
+    work/name.log; tool() calls aecsadmin or serviceadmin against it (--json)."""
+
+    def __init__(self, server, config, policy, work, name, sim, *extra):
+        self.policy, self.sim = policy, sim
+        self.log = open(os.path.join(work, name + ".log"), "w+")
+        self.proc = subprocess.Popen([server, "--config", config, "--log-format", "json", "--sim-dir", sim] +
+                                     list(extra), stderr=self.log)
+        for _ in range(300):
+            self.log.seek(0)
+            for line in self.log:
+                if '"aecs.serving"' in line:
+                    j = json.loads(line)
+                    self.grpc = f"127.0.0.1:{j['grpc_port']}"
+                    self.http = f"http://127.0.0.1:{j['http_port']}"
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.log.seek(0)
+        sys.exit(f"{name}: aecs-server did not start:\n{self.log.read()}")
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(self.http + path, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def tool(self, prog, verb, key, *args):
+        r = subprocess.run([prog, verb, "--server", self.grpc, "--policy", self.policy, "--sim-dir", self.sim, "--key",
+                            key, "--json"] + list(args), capture_output=True, text=True, timeout=120)
+        out = json.loads(r.stdout.splitlines()[0]) if r.returncode == 0 and r.stdout.strip() else None
+        return r.returncode, out, r.stdout + r.stderr
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+def create_marker(s, serviceadmin, svc_key, service, data, mrsigner, work):
+    """An IMPORT_DATA secret "marker" of service holding data, for TAs of mrsigner; the
+    file it came from is removed again."""
+    path = os.path.join(work, "marker")
+    with open(path, "wb") as f:
+        f.write(data)
+    rc, _, t = s.tool(serviceadmin, "create", svc_key, "--service", service, "--name", "marker", "--type",
+                      "SECRET_TYPE_IMPORT_DATA", "--data-file", path, "--mrsigner", mrsigner)
+    os.unlink(path)
+    assert rc == 0, t

@@ -16,23 +16,13 @@ Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 
   aecs_takeover.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import base64
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import aecs_env
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from recovery_files import open_share, opened_with, store_objects, value
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 WORK = tempfile.mkdtemp(prefix="kt-aecs-takeover-")
@@ -57,55 +47,8 @@ ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
 STORE = os.path.join(WORK, "store")
 
 
-class Server:
-    def __init__(self, name):
-        self.log = open(os.path.join(WORK, name + ".log"), "w+")
-        self.proc = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM],
-                                     stderr=self.log)
-        for _ in range(300):
-            self.log.seek(0)
-            for line in self.log:
-                if '"aecs.serving"' in line:
-                    j = json.loads(line)
-                    self.grpc = f"127.0.0.1:{j['grpc_port']}"
-                    self.http = f"http://127.0.0.1:{j['http_port']}"
-                    return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.log.seek(0)
-        sys.exit(f"{name}: aecs-server did not start:\n{self.log.read()}")
-
-    def get(self, path):
-        try:
-            with urllib.request.urlopen(self.http + path, timeout=10) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def tool(self, prog, verb, key, *args):
-        r = subprocess.run([prog, verb, "--server", self.grpc, "--policy", POLICY, "--sim-dir", SIM, "--key", key,
-                            "--json"] + list(args), capture_output=True, text=True, timeout=120)
-        out = json.loads(r.stdout.splitlines()[0]) if r.returncode == 0 and r.stdout.strip() else None
-        return r.returncode, out, r.stdout + r.stderr
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        self.log.close()
-
-
-def store_objects(root):
-    """{key: (path, value)} of an fs store (docs/formats.md: magic 8, u16 key length, u64
-    version, u64 create and mod revisions, u64 value length, key, value, SHA-256)."""
-    out = {}
-    d = os.path.join(root, "objects")
-    for name in os.listdir(d):
-        b = open(os.path.join(d, name), "rb").read()
-        kl = int.from_bytes(b[8:10], "little")
-        n = int.from_bytes(b[34:42], "little")
-        out[b[42:42 + kl].decode()] = (os.path.join(d, name), b[42 + kl:42 + kl + n])
-    return out
+def Server(name):
+    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
 
 
 def move_objects(src_root, dst_root, keep):
@@ -115,54 +58,11 @@ def move_objects(src_root, dst_root, keep):
             shutil.move(path, os.path.join(dst_root, "objects", os.path.basename(path)))
 
 
-def varint(b, i):
-    v, shift = 0, 0
-    while True:
-        v |= (b[i] & 0x7f) << shift
-        i += 1
-        if not b[i - 1] & 0x80:
-            return v, i
-        shift += 7
-
-
-def pb_fields(b):
-    i, out = 0, {}
-    while i < len(b):
-        tag, i = varint(b, i)
-        if tag & 7 == 2:
-            n, i = varint(b, i)
-            out[tag >> 3] = b[i:i + n]
-            i += n
-        else:
-            _, i = varint(b, i)
-    return out
-
-
-def backup_key(path):
-    """The storage key in an aecsadmin backup file, opened with HOST_RECOVERY (docs/aecs.md)."""
-    f = pb_fields(open(path, "rb").read())
-    eph_raw, iv, ct = f[1], f[2], f[3]
-    rec = serialization.load_pem_private_key(open(HOST_RECOVERY, "rb").read(), None)
-    rec_pub = rec.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)[1:]
-    z = rec.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + eph_raw))
-    label = b"kubetee.aecs.backup.v1"
-    return AESGCM(HKDF(hashes.SHA256(), 32, eph_raw + rec_pub, label).derive(z)).decrypt(iv, ct, label)
-
-
-def opened_with(master, root):
-    """The objects of the store at root that master opens (AES-GCM, AAD of docs/aecs.md)."""
-    opened = []
-    for key, (_, v) in store_objects(root).items():
-        if key == "aecs/master" or v[:4] != b"KTAO":
-            continue
-        ver, oid, oiv = v[5:13], v[13:29], v[29:41]
-        aad = b"kubetee.aecs.object.v1\0" + key.encode() + b"\0" + ver + oid
-        try:
-            AESGCM(master).decrypt(oiv, v[41:], aad)
-            opened.append(key)
-        except Exception:
-            pass
-    return opened
+def backup_key(out_dir):
+    """The storage key from the host's own backup: one share, threshold 1 (its single
+    holder said so at init), opened with HOST_RECOVERY (docs/formats.md)."""
+    (name,) = os.listdir(out_dir)
+    return value(open_share(open(os.path.join(out_dir, name), "rb").read(), HOST_RECOVERY))
 
 
 def hidden_objects_damage(real):
@@ -176,8 +76,8 @@ def hidden_objects_damage(real):
     check('kubetee_aecs_state{state="damaged"} 1' in s.get("/metrics")[1], "F0: /metrics shows damaged")
     rc, _, text = s.tool(AECSADMIN, "init", HOST)
     check(rc != 0 and "damaged" in text and "init is refused" in text, f"F0: the host's init is refused: {text.strip()[:300]}")
-    bk = os.path.join(WORK, "backup-damaged.bin")
-    rc, _, text = s.tool(AECSADMIN, "backup", HOST, "--recovery-key", HOST_RECOVERY, "--out", bk)
+    bk = os.path.join(WORK, "backup-damaged")
+    rc, _, text = s.tool(AECSADMIN, "backup", HOST, "--out-dir", bk)
     check(rc != 0, f"F0: no backup for the host: {text.strip()[:200]}")
     s.stop()
     # the way out: the objects back (a copy of the store), and the real AECS is as it was
@@ -198,10 +98,14 @@ def emptied_store_new_key():
     shutil.move(STORE, STORE + ".real")
     shutil.move(os.path.join(WORK, "audit.log"), os.path.join(WORK, "audit.log.real"))
     s = Server("fake")
-    rc, _, text = s.tool(AECSADMIN, "init", HOST)
+    rc, _, text = s.tool(AECSADMIN, "init", HOST, "--recovery-key", HOST_RECOVERY, "--recovery-threshold", "1",
+                         "--recovery-single-holder")
     check(rc == 0, f"the host inits an empty store: {text.strip()[:200]}")
-    bk = os.path.join(WORK, "backup-fake.bin")
-    rc, _, text = s.tool(AECSADMIN, "backup", HOST, "--recovery-key", HOST_RECOVERY, "--out", bk)
+    rc, st, text = s.tool(AECSADMIN, "status", HOST)
+    check(rc == 0 and st["recovery"].get("singleHolder") is True and st["recovery"]["threshold"] == 1,
+          f"a single-holder recovery set is shown as one: {text.strip()[:300]}")
+    bk = os.path.join(WORK, "backup-fake")
+    rc, _, text = s.tool(AECSADMIN, "backup", HOST, "--out-dir", bk)
     check(rc == 0, f"the host backs its own AECS up: {text.strip()[:200]}")
     key = backup_key(bk)
     check(opened_with(key, STORE) != [], "the host's storage key opens its own objects (the check works)")
@@ -230,13 +134,7 @@ try:
     check(f"the AECS instance key (pin it" in t and REAL_INSTANCE in t, f"F6: init prints the instance key: {t[:300]}")
     rc, _, t = s.tool(AECSADMIN, "register", OWNER, "--name", "pay", "--admin-key", OWNER_SVC)
     assert rc == 0, t
-    marker_file = os.path.join(WORK, "marker")
-    with open(marker_file, "wb") as f:
-        f.write(MARKER)
-    rc, _, t = s.tool(SERVICEADMIN, "create", OWNER_SVC, "--service", "pay", "--name", "marker", "--type",
-                      "SECRET_TYPE_IMPORT_DATA", "--data-file", marker_file, "--mrsigner", ident["mrsigner"])
-    assert rc == 0, t
-    os.unlink(marker_file)
+    aecs_env.create_marker(s, SERVICEADMIN, OWNER_SVC, "pay", MARKER, ident["mrsigner"], WORK)
     _, real, _ = s.tool(AECSADMIN, "status", OWNER)
     s.stop()
     hidden_objects_damage(real)

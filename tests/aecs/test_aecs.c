@@ -371,6 +371,44 @@ static void test_init_once(void **state)
     assert_refused(register_as(admin, "svca", svc_b), KT_ERR_EXISTS, "registered already");
 }
 
+/* What aecsadmin never sends, sent: Backup with a key of the caller's (the hole the
+ * recovery set closes), a version of the set's own, consents where none can exist, and a
+ * storage key to Restore. Each is refused, naming it; nothing is set. */
+static void test_recovery_wire(void **state)
+{
+    (void)state;
+    uint8_t raw[64], raw2[64];
+    A(PublicKey) p = pub_of(stranger, raw), p2 = pub_of(svc_a, raw2), *keys[] = {&p, &p2};
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_STATE, "no recovery set is configured");
+    b.recovery_key = &p;
+    assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_INVALID_ARGUMENT, "takes no recovery key");
+    assert_refused(op(stranger, "Backup", &b.base, D(backup_response)), KT_ERR_DENIED, "not an AECS admin");
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = keys;
+    set.n_keys = 2;
+    set.threshold = 2;
+    set.version = 5;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set;
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_INVALID_ARGUMENT, "AECS's to give");
+    set.version = 0;
+    A(RecoveryConsent) c = KUBETEE__AECS__V1__RECOVERY_CONSENT__INIT, *cs[] = {&c};
+    sr.consents = cs;
+    sr.n_consents = 1;
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_INVALID_ARGUMENT, "nobody to consent");
+    sr.n_consents = 0;
+    assert_refused(op(stranger, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_DENIED, "not an AECS admin");
+    set.threshold = 1;
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_INVALID_ARGUMENT, "one key holder alone");
+    A(RestoreRequest) r = KUBETEE__AECS__V1__RESTORE_REQUEST__INIT;
+    uint8_t key[32] = {0};
+    r.storage_key.data = key;
+    r.storage_key.len = 32;
+    assert_refused(op(admin, "Restore", &r.base, D(restore_response)), KT_ERR_STATE, "nothing to restore");
+    assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_INVALID_ARGUMENT, "takes no recovery key");
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -1087,6 +1125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_once),
+        cmocka_unit_test(test_recovery_wire),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_services_isolated),
         cmocka_unit_test(test_readonly_and_versions),

@@ -1,6 +1,7 @@
 /* aecsadmin: the AECS admin's tool (docs/aecs.md, docs/man/aecsadmin.1).
  *   aecsadmin VERB --server H:P --key ADMIN.pem --policy AECS.yaml --sim-dir D [--json] ... */
 #include "common.h"
+#include "recovery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ static int usage(void)
             "usage: aecsadmin VERB [--server HOST:PORT] --key ADMIN.pem --policy AECS_POLICY.yaml | --config KUBECONFIG\n"
             "                 (--sim-dir DIR | --collateral DIR) [--json] [verb flags]\n"
             "verbs:\n"
-            "  init [PLATFORM]                       become the first admin (an empty AECS only)\n"
+            "  init [PLATFORM] [RECOVERY]            become the first admin (an empty AECS only)\n"
             "  platform PLATFORM | --none            which platforms TAs may prove themselves on (none: no TA)\n"
             "  status\n"
             "  addadmin --admin-key PEM\n"
@@ -26,15 +27,23 @@ static int usage(void)
             "  delsecret --service SERVICE --name SECRET\n"
             "  listta                                TA-bound secrets, every TA's (owners and names, never data)\n"
             "  delta --owner OWNER --name SECRET     delete a TA-bound secret (OWNER as listta shows it)\n"
-            "  backup --recovery-key PEM --out FILE  the storage key, encrypted to the recovery key\n"
-            "  restore --recovery-key PEM --in FILE  on a new machine: decrypt it and hand it back\n"
+            "  backup --out-dir DIR                  the storage key as shares, one per recovery key, each sealed to it\n"
+            "  restore --share FILE [--recovery-key PEM]  on a new machine: one open share (or a sealed one and its\n"
+            "                                        key); AECS restores when it has the recovery threshold of them\n"
+            "  recovery open-share --key PEM --share FILE --out FILE   offline, the holder: open a share\n"
+            "  recovery propose RECOVERY --out FILE  a new recovery set, for the current set's holders to sign\n"
+            "  recovery sign --key PEM --proposal FILE --out FILE      offline, a holder: consent to it\n"
+            "  recovery set --proposal FILE [--consent FILE]... --out-dir DIR   change the set (the threshold of\n"
+            "                                        consents; the first set: the init admin, none), new shares\n"
             "  audit head                            the signed head of the audit chain\n"
             "  audit verify FILE [--identity HEX]    check an audit file (the identity and a fresh signed head from\n"
             "                                        the enclave if not given); exit 3: lines left unverified\n"
             "every verb: [--instance HEX] (or AECS_INSTANCE): refuse an AECS that cannot prove this instance key\n"
             "  (init prints it; another init, on an emptied store, makes another)\n"
             "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
-            "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n");
+            "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n"
+            "RECOVERY (who can restore the storage key together): --recovery-key PEM (P-256, repeated)\n"
+            "  --recovery-threshold M (2 or more; 1 only with --recovery-single-holder)\n");
     return 2;
 }
 
@@ -61,78 +70,11 @@ static int init(const tool_args *a, const Kubetee__Aecs__V1__InitRequest *rq)
                           "instance pin): %s\n", hex);
     else
         rc = tool_fail(T, "Init's answer has no instance key");
+    if (!rc && !rq->recovery)
+        fprintf(stderr, T ": no recovery set (--recovery-key, --recovery-threshold): backup is refused until this "
+                          "admin sets one (aecsadmin recovery propose, then recovery set)\n");
     if (!rc) rc = tool_call_print(a, T, res);
     protobuf_c_message_free_unpacked(res, NULL);
-    return rc;
-}
-
-static int backup(const tool_args *a)
-{
-    const char *rk = tool_flag(a, "recovery-key"), *out = tool_flag(a, "out");
-    if (need(rk, "--recovery-key") || need(out, "--out")) return 2;
-    uint8_t raw[64];
-    Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
-    Kubetee__Aecs__V1__BackupRequest rq = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
-    if (tool_public_key(rk, &pk, raw)) return tool_fail(T, "recovery key");
-    rq.recovery_key = &pk;
-    kt_aecs_client *c = NULL;
-    ProtobufCMessage *res = NULL;
-    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
-    kt_status st = kt_aecs_call(c, "Backup", &rq.base, D(backup_response), &res);
-    int rc = st ? tool_fail(T, "Backup") : 0;
-    kt_aecs_client_free(c);
-    if (rc) return rc;
-    kt_buf b = {0};
-    st = kt_buf_reserve(&b, protobuf_c_message_get_packed_size(res));
-    if (!st) b.len = protobuf_c_message_pack(res, b.data);
-    if (!st) st = kt_file_write_atomic(out, b.data, b.len, 0600);
-    kt_buf_free(&b);
-    protobuf_c_message_free_unpacked(res, NULL);
-    if (st) return tool_fail(T, out);
-    printf(a->json ? "{\"backup\":\"%s\"}\n" : "backup: %s\n", out);
-    return 0;
-}
-
-static int restore(const tool_args *a)
-{
-    const char *rk = tool_flag(a, "recovery-key"), *in = tool_flag(a, "in");
-    if (need(rk, "--recovery-key") || need(in, "--in")) return 2;
-    kt_buf pem = {0}, b = {0};
-    kt_key *k = NULL, *eph = NULL;
-    Kubetee__Aecs__V1__BackupResponse *bk = NULL;
-    uint8_t z[32], key[32], salt[128], master[32], pub[64];
-    size_t n;
-    static const char label[] = "kubetee.aecs.backup.v1";
-    kt_status st = kt_file_read(rk, 1 << 16, &pem);
-    if (!st) st = kt_key_from_pem((const char *)pem.data, pem.len, &k);
-    if (!st) st = kt_file_read(in, 1 << 16, &b);
-    if (!st && (!(bk = kubetee__aecs__v1__backup_response__unpack(NULL, b.len, b.data)) || bk->ephemeral_public.len != 64 ||
-                bk->iv.len != KT_GCM_IV_LEN || bk->ciphertext.len != 32 + KT_GCM_TAG_LEN))
-        st = kt_fail(KT_ERR_MALFORMED, "%s is not an AECS backup", in);
-    if (!st) st = kt_key_public_raw(k, pub, sizeof pub, &n);
-    if (!st) st = kt_key_from_public_raw(KT_KEY_P256, bk->ephemeral_public.data, 64, &eph);
-    if (!st) st = kt_ecdh(k, eph, z);
-    if (!st) {
-        memcpy(salt, bk->ephemeral_public.data, 64);
-        memcpy(salt + 64, pub, 64);
-        st = kt_hkdf_sha256(z, 32, salt, sizeof salt, (const uint8_t *)label, sizeof label - 1, key, 32);
-    }
-    if (!st && kt_aead_open(key, bk->iv.data, (const uint8_t *)label, sizeof label - 1, bk->ciphertext.data, 32,
-                            bk->ciphertext.data + 32, master))
-        st = kt_fail(KT_ERR_VERIFY, "the backup does not open with this recovery key");
-    kt_wipe(z, 32);
-    kt_wipe(key, 32);
-    if (bk) kubetee__aecs__v1__backup_response__free_unpacked(bk, NULL);
-    kt_key_free(k);
-    kt_key_free(eph);
-    kt_buf_free(&pem);
-    kt_buf_free(&b);
-    if (st) return tool_fail(T, "backup");
-    Kubetee__Aecs__V1__RestoreRequest rq = KUBETEE__AECS__V1__RESTORE_REQUEST__INIT;
-    rq.storage_key.data = master;
-    rq.storage_key.len = 32;
-    int rc = tool_run(a, T, "Restore", &rq.base, D(done));
-    kt_wipe(master, 32);
     return rc;
 }
 
@@ -282,7 +224,7 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help")) return usage();
     const char *verb = argv[1];
     tool_args a;
-    static const char *const switches[] = {"allow-simulation", "allow-debug", "none", NULL};
+    static const char *const switches[] = {"allow-simulation", "allow-debug", "none", "recovery-single-holder", NULL};
     if (tool_parse(argc, argv, 2, switches, &a)) return 2;
     uint8_t raw[64];
     Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
@@ -291,10 +233,13 @@ int main(int argc, char **argv)
         Kubetee__Aecs__V1__TaPlatformPolicy p = KUBETEE__AECS__V1__TA_PLATFORM_POLICY__INIT;
         uint8_t root[32];
         char *names[8], text[256];
-        bool given;
+        bool given, recovery;
+        tool_recovery_set r;
         int rc = platform_flags(&a, &p, root, names, text, &given);
+        if (!rc) rc = recovery_flags(&a, &r, &recovery);
         if (rc) return rc;
         if (given) rq.ta_platform = &p;
+        if (recovery) rq.recovery = &r.set;
         return init(&a, &rq);
     }
     if (!strcmp(verb, "platform")) return platform(&a);
@@ -351,8 +296,9 @@ int main(int argc, char **argv)
         rq.name = (char *)tool_flag(&a, "name");
         return tool_run(&a, T, "DeleteTaSecret", &rq.base, D(done));
     }
-    if (!strcmp(verb, "backup")) return backup(&a);
-    if (!strcmp(verb, "restore")) return restore(&a);
+    if (!strcmp(verb, "backup")) return recovery_backup(&a);
+    if (!strcmp(verb, "restore")) return recovery_restore(&a);
+    if (!strcmp(verb, "recovery")) return recovery_verb(&a);
     if (!strcmp(verb, "audit") && a.n_args >= 1 && !strcmp(a.args[0], "head")) {
         Kubetee__Aecs__V1__AuditHeadRequest rq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;
         uint8_t nonce[32];

@@ -29,7 +29,7 @@ kt_status ae_ready(void)
     if (ae.phase == AE_DAMAGED)
         return kt_fail(KT_ERR_VERIFY, "AECS's storage key opens but aecs/state is missing: the store is damaged or "
                                       "objects were hidden; init is refused; put the store back from a copy "
-                                      "(docs/aecs.md \"Backup and restore\")");
+                                      "(docs/aecs.md \"Damaged, not uninitialized\")");
     return kt_fail(KT_ERR_STATE, "AECS has not started");
 }
 
@@ -82,6 +82,8 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     rs->store_revision = ae.revision;
     if (!st) st = ae_platform_to_msg(&rs->ta_platform);
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
+    if (!st && ae.phase == AE_READY) st = ae_recovery_to_call(&ae.recovery, &rs->recovery);
+    if (!st && ae.phase == AE_RESTORE) st = ae_restore_progress(&rs->restore);
     /* the instance, proved over this session and the caller's nonce (F6: a re-initialised
      * AECS has the same enclave and identity key, never this key) */
     if (!st && ae.instance) st = kt_call_bytes(&rs->instance_public, ae.instance_pub, 64);
@@ -97,8 +99,6 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
 }
 OP(Status, StatusRequest, status_request, StatusResponse, status_response)
 
-#define MASTER_AAD "kubetee.aecs.master.v1"
-
 static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequest *rq, Kubetee__Aecs__V1__InitResponse *rs)
 {
     if (ae.phase != AE_UNINIT)
@@ -108,8 +108,11 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     size_t n = ae_obj_count("");
     if (n) return kt_fail(KT_ERR_STATE, "init: the store holds %zu objects; init only runs on an empty store", n);
     kt_platform_policy tp = {0};
+    ae_recovery rec = {0};
     kt_status st = rq->ta_platform ? ae_platform_from_msg(rq->ta_platform, &tp) : KT_OK;
+    if (!st && rq->recovery) st = ae_recovery_parse(rq->recovery, false, &rec);
     if (st) return kt_fail_context(st, "init");
+    if (rec.n) rec.version = 1;
     /* Always a new storage key: init never adopts one already stored (that would hand a
      * key the old store's objects open under to a new admin). aecs/state goes first, then
      * aecs/master: a crash between leaves objects without aecs/master, which start refuses. */
@@ -118,25 +121,14 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     memcpy(ae.admin_raw[0], c->raw, 64);
     ae.ta_platform = tp;
     ae.has_ta_platform = rq->ta_platform != NULL;
-    kt_buf blob = {0};
-    uint64_t v;
+    ae.recovery = rec;
     st = kt_random(ae.master, sizeof ae.master);
     if (!st) st = ae_instance_new(); /* a new instance: clients that pinned another refuse it */
-    if (!st) st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
-                          sizeof ae.master, &blob);
     if (!st) st = ae_state_save();
-    if (!st && (st = ae_store_put_raw("aecs/master", blob.data, blob.len, 0, &v)) != KT_OK)
-        ae_obj_delete("aecs/state", ae.state_version);
-    if (!st) ae.master_version = v;
-    kt_buf_free(&blob);
+    if (!st && (st = ae_master_store(0)) != KT_OK) ae_obj_delete("aecs/state", ae.state_version);
     if (!st) st = ae_platform_apply();
     if (st) {
-        kt_wipe(ae.master, sizeof ae.master);
-        ae_instance_clear();
-        ae.n_admins = 0;
-        ae.state_version = 0;
-        ae.has_ta_platform = false;
-        ae_platform_apply();
+        ae_forget();
         return kt_fail_context(st, "init");
     }
     ae.phase = AE_READY;

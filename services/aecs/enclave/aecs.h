@@ -4,6 +4,7 @@
 #ifndef AECS_ENCLAVE_H
 #define AECS_ENCLAVE_H
 
+#include <kubetee/aecs_recovery.h>
 #include <kubetee/crypto.h>
 #include <kubetee/service.h>
 #include <kubetee/store.h>
@@ -29,6 +30,15 @@ typedef Kubetee__Aecs__V1__Service ae_service;
  * lost): never taken for UNINIT, so init is refused; the store must be put back. */
 typedef enum { AE_STOPPED = 0, AE_UNINIT, AE_READY, AE_RESTORE, AE_DAMAGED } ae_phase;
 
+/* The recovery set (recovery.c): who can restore the storage key together. */
+typedef struct {
+    size_t n; /* keys; 0: no set (Backup is refused) */
+    uint8_t keys[KT_RECOVERY_MAX_KEYS][64];
+    uint32_t threshold;
+    bool single_holder;
+    uint64_t version; /* 1 at the first set, +1 at each change */
+} ae_recovery;
+
 /* What the enclave holds while it runs; every field under ae_lock. */
 typedef struct {
     ae_phase phase;
@@ -49,6 +59,7 @@ typedef struct {
     uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
     kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
     uint8_t instance_pub[64];
+    ae_recovery recovery;
 } ae_globals;
 extern ae_globals ae;
 extern pthread_mutex_t ae_lock;
@@ -122,9 +133,25 @@ kt_status ae_instance_pem(kt_buf *pem);
 /* The proof over this session's id and the caller's nonce (Status). */
 kt_status ae_instance_prove(const uint8_t *nonce, size_t n, uint8_t sig[64]);
 
+/* ---- the recovery set and backup (recovery.c), restore from shares (restore.c) ---- */
+/* A set from a message: stored (in aecs/state: version >= 1) or asked for (version 0). */
+kt_status ae_recovery_parse(const Kubetee__Aecs__V1__RecoverySet *m, bool stored, ae_recovery *out);
+/* The set as a message, pointing into r and the storage given. */
+void ae_recovery_fill(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet *m, ae_pubkey keys[KT_RECOVERY_MAX_KEYS],
+                      ae_pubkey *ptrs[KT_RECOVERY_MAX_KEYS]);
+/* The same in call memory (NULL when there is no set). */
+kt_status ae_recovery_to_call(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet **out);
+/* Status in the restore state: the shares collected so far (NULL: none). */
+kt_status ae_restore_progress(Kubetee__Aecs__V1__RestoreProgress **out);
+/* Seals the storage key for this machine into aecs/master (expected: its version read). */
+kt_status ae_master_store(uint64_t expected);
+
 /* ---- state (state.c) ---- */
 kt_status ae_state_save(void);
 kt_status ae_state_load(void);
+/* Forgets the storage key and what aecs/state gave (a failed start, init or restore;
+ * the object table is the caller's: ae_obj_reset). */
+void ae_forget(void);
 bool ae_is_admin(const ae_caller *c);
 kt_status ae_ready(void);
 const char *ae_phase_name(void); /* "ready", "uninitialized", "restore", "damaged", "stopped" */

@@ -1,5 +1,6 @@
 /* The AECS enclave's start (the host's one ECALL, aecs.Start), its readiness for the
- * host's /readyz (aecs.HostStatus), and identity backup and restore (docs/aecs.md). */
+ * host's /readyz (aecs.HostStatus), its clean stop, and aecs/master, the storage key
+ * sealed for this machine (backup and restore: recovery.c, restore.c). */
 #include "aecs.h"
 
 #include <stdio.h>
@@ -11,7 +12,18 @@ pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 KT_SERVICE_ANY_CLIENT_KEY()
 
 #define MASTER_AAD "kubetee.aecs.master.v1"
-#define BACKUP_LABEL "kubetee.aecs.backup.v1"
+
+kt_status ae_master_store(uint64_t expected)
+{
+    kt_buf blob = {0};
+    uint64_t v;
+    kt_status st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
+                           sizeof ae.master, &blob);
+    if (!st) st = ae_store_put_raw("aecs/master", blob.data, blob.len, expected, &v);
+    if (!st) ae.master_version = v;
+    kt_buf_free(&blob);
+    return st;
+}
 
 static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
 {
@@ -81,11 +93,8 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     kt_status st = start_body(rq, rs);
     if (st) {
         ae_obj_reset();
-        kt_wipe(ae.master, sizeof ae.master);
-        ae_instance_clear();
+        ae_forget();
         ae.phase = AE_STOPPED;
-        ae.has_ta_platform = false;
-        ae_platform_apply();
     } else {
         ae_audit(NULL, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
@@ -122,94 +131,3 @@ static kt_status Stop(const Kubetee__Aecs__V1__StopRequest *rq, Kubetee__Aecs__V
 }
 KT_TRUSTED_FUNCTION(Stop, "aecs.Stop", Kubetee__Aecs__V1__StopRequest, kubetee__aecs__v1__stop_request,
                     Kubetee__Aecs__V1__Done, kubetee__aecs__v1__done)
-
-/* ECIES to the recovery key: ephemeral P-256 ECDH, HKDF-SHA256 over (ephemeral || recovery), AES-256-GCM. */
-static kt_status backup_body(const Kubetee__Aecs__V1__BackupRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)
-{
-    const ae_pubkey *r = rq->recovery_key;
-    if (!r || r->type != KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_P256 || r->raw.len != 64)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "backup: the recovery key is a P-256 public key (x||y)");
-    kt_key *peer = NULL, *eph = NULL;
-    uint8_t z[32], k[32], pub[64], salt[128], iv[KT_GCM_IV_LEN], ct[32 + KT_GCM_TAG_LEN];
-    size_t n;
-    kt_status st = kt_key_from_public_raw(KT_KEY_P256, r->raw.data, 64, &peer);
-    if (!st) st = kt_key_generate(KT_KEY_P256, &eph);
-    if (!st) st = kt_key_public_raw(eph, pub, sizeof pub, &n);
-    if (!st) st = kt_ecdh(eph, peer, z);
-    memcpy(salt, pub, 64);
-    memcpy(salt + 64, r->raw.data, 64);
-    if (!st) st = kt_hkdf_sha256(z, 32, salt, sizeof salt, (const uint8_t *)BACKUP_LABEL, sizeof BACKUP_LABEL - 1, k, 32);
-    if (!st) st = kt_random(iv, sizeof iv);
-    if (!st) st = kt_aead_seal(k, iv, (const uint8_t *)BACKUP_LABEL, sizeof BACKUP_LABEL - 1, ae.master, 32, ct, ct + 32);
-    if (!st) st = kt_call_bytes(&rs->ephemeral_public, pub, 64);
-    if (!st) st = kt_call_bytes(&rs->iv, iv, sizeof iv);
-    if (!st) st = kt_call_bytes(&rs->ciphertext, ct, sizeof ct);
-    kt_wipe(z, sizeof z);
-    kt_wipe(k, sizeof k);
-    kt_key_free(peer);
-    kt_key_free(eph);
-    return st;
-}
-
-static kt_status Backup(const Kubetee__Aecs__V1__BackupRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)
-{
-    ae_caller c;
-    kt_status st = ae_caller_get(&c);
-    if (st) return st;
-    pthread_mutex_lock(&ae_lock);
-    if (!(st = ae_admin_only(&c))) st = backup_body(rq, rs);
-    ae_audit(&c, "Backup", "", st);
-    pthread_mutex_unlock(&ae_lock);
-    return st;
-}
-KT_REMOTE_FUNCTION(Backup, "aecs.Backup", Kubetee__Aecs__V1__BackupRequest, kubetee__aecs__v1__backup_request,
-                   Kubetee__Aecs__V1__BackupResponse, kubetee__aecs__v1__backup_response)
-
-/* The storage key from a backup: it must open aecs/state, and the caller must be one of
- * the admins listed there; then it is sealed for this machine. */
-static kt_status restore_body(const ae_caller *c, const Kubetee__Aecs__V1__RestoreRequest *rq)
-{
-    if (ae.phase != AE_RESTORE)
-        return kt_fail(KT_ERR_STATE, "restore: AECS opens its storage key here; nothing to restore");
-    if (!c->key || rq->storage_key.len != 32)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "restore: an admin key sends a 32-byte storage key");
-    memcpy(ae.master, rq->storage_key.data, 32);
-    uint64_t objects, damaged, v;
-    kt_buf blob = {0};
-    kt_status st = ae_obj_scan(&objects, &damaged);
-    if (!st) st = ae_state_load();
-    if (st) st = kt_fail(KT_ERR_DENIED, "restore: that key does not open this store's aecs/state");
-    if (!st && !ae_is_admin(c)) st = kt_fail(KT_ERR_DENIED, "restore: the caller is not an admin of this store");
-    if (!st) st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master, 32, &blob);
-    if (!st) st = ae_store_put_raw("aecs/master", blob.data, blob.len, ae.master_version, &v);
-    kt_buf_free(&blob);
-    if (st) {
-        ae_obj_reset();
-        kt_wipe(ae.master, sizeof ae.master);
-        ae_instance_clear();
-        ae.n_admins = 0;
-        ae.state_version = 0;
-        ae.has_ta_platform = false;
-        ae_platform_apply();
-        return st;
-    }
-    ae.master_version = v;
-    ae.phase = AE_READY;
-    return KT_OK;
-}
-
-static kt_status Restore(const Kubetee__Aecs__V1__RestoreRequest *rq, Kubetee__Aecs__V1__Done *rs)
-{
-    (void)rs;
-    ae_caller c;
-    kt_status st = ae_caller_get(&c);
-    if (st) return st;
-    pthread_mutex_lock(&ae_lock);
-    st = restore_body(&c, rq);
-    ae_audit(&c, "Restore", "", st);
-    if (!st) ae_state_save();
-    pthread_mutex_unlock(&ae_lock);
-    return st;
-}
-KT_REMOTE_FUNCTION(Restore, "aecs.Restore", Kubetee__Aecs__V1__RestoreRequest, kubetee__aecs__v1__restore_request,
-                   Kubetee__Aecs__V1__Done, kubetee__aecs__v1__done)

@@ -1,5 +1,5 @@
-/* aecs/state: the admins, the TA platform policy and the audit checkpoint, sealed like
- * every object. */
+/* aecs/state: the admins, the TA platform policy, the audit checkpoint, the instance key
+ * and the recovery set, sealed like every object. */
 #include "aecs.h"
 
 #include <string.h>
@@ -33,6 +33,12 @@ kt_status ae_state_save(void)
             if (ae.ta_platform.tcb_statuses & KT_TCB_BIT(t)) names[tp.n_tcb_statuses++] = (char *)kt_tcb_status_name((kt_tcb_status)t);
         tp.tcb_statuses = names;
         s.ta_platform = &tp;
+    }
+    Kubetee__Aecs__V1__RecoverySet rec = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    ae_pubkey rkeys[KT_RECOVERY_MAX_KEYS], *rptrs[KT_RECOVERY_MAX_KEYS];
+    if (ae.recovery.n) {
+        ae_recovery_fill(&ae.recovery, &rec, rkeys, rptrs);
+        s.recovery = &rec;
     }
     kt_buf b = {0}, pem = {0};
     uint64_t v;
@@ -73,6 +79,10 @@ kt_status ae_state_load(void)
     ae.ta_platform = tp;
     if (!st) st = ae_platform_apply();
     if (!st) st = ae_instance_load(s->instance_key.data, s->instance_key.len);
+    ae_recovery rec = {0};
+    if (!st && s->recovery && ae_recovery_parse(s->recovery, true, &rec))
+        st = kt_fail_context(KT_ERR_VERIFY, "aecs/state: the recovery set");
+    ae.recovery = rec;
     kt_wipe(s->instance_key.data, s->instance_key.len);
     ae.n_admins = s->n_admins;
     ae.audit_seq = s->audit_seq;
@@ -88,4 +98,15 @@ bool ae_is_admin(const ae_caller *c)
     for (size_t i = 0; i < ae.n_admins; i++)
         if (ae.admin_type[i] == c->key_type && kt_equal(ae.admin_raw[i], c->raw, 64)) return true;
     return false;
+}
+
+void ae_forget(void)
+{
+    kt_wipe(ae.master, sizeof ae.master);
+    ae_instance_clear();
+    ae.n_admins = 0;
+    ae.state_version = 0;
+    ae.has_ta_platform = false;
+    memset(&ae.recovery, 0, sizeof ae.recovery);
+    ae_platform_apply();
 }

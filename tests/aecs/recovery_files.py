@@ -1,0 +1,137 @@
+"""An independent reading of AECS's recovery files and sealed objects for the tests
+(docs/formats.md "AECS recovery files", docs/aecs.md "Storage layout"), written from the
+documents with Python's cryptography, not from the C code: share files opened with their
+recovery key (ECIES: P-256 ECDH, HKDF-SHA256, AES-256-GCM), Shamir over GF(2^8) combined
+by Lagrange at 0, shares made and signed by an instance key of the test's own (forgeries),
+and which objects of an fs store a storage key opens."""
+import os
+import struct
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+LABEL = b"kubetee.aecs.recovery-share.v1"
+HEADER = 161
+
+
+def gf_mul(a, b):
+    p = 0
+    for _ in range(8):
+        if b & 1:
+            p ^= a
+        a = ((a << 1) ^ 0x11B) if a & 0x80 else a << 1
+        b >>= 1
+    return p
+
+
+def gf_inv(a):
+    r = 1
+    for _ in range(254):
+        r = gf_mul(r, a)
+    return r
+
+
+def combine(points):
+    """The secret from [(x, 32 bytes)]: Lagrange at 0 in GF(2^8), byte by byte."""
+    out = bytearray(32)
+    for i, (xi, yi) in enumerate(points):
+        num = den = 1
+        for j, (xj, _) in enumerate(points):
+            if j != i:
+                num, den = gf_mul(num, xj), gf_mul(den, xj ^ xi)
+        li = gf_mul(num, gf_inv(den))
+        for k in range(32):
+            out[k] ^= gf_mul(li, yi[k])
+    return bytes(out)
+
+
+def split(secret, threshold, count):
+    """Shamir's split as docs/formats.md says: value of share x = f(x), f(0) = secret."""
+    coef = [os.urandom(32) for _ in range(threshold - 1)]
+    shares = []
+    for x in range(1, count + 1):
+        v = bytearray(secret)
+        xp = 1
+        for c in coef:
+            xp = gf_mul(xp, x)
+            for k in range(32):
+                v[k] ^= gf_mul(c[k], xp)
+        shares.append(bytes(v))
+    return shares
+
+
+def raw_public(key):
+    pub = key.public_key() if hasattr(key, "private_numbers") else key
+    return pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)[1:]
+
+
+def load_key(path):
+    return serialization.load_pem_private_key(open(path, "rb").read(), None)
+
+
+def parse(b):
+    """The header fields of a share file (open or sealed)."""
+    assert b[:4] == b"KTRS" and b[4] == 1, "not a share file"
+    return {"kind": b[5], "instance": b[6:70], "version": struct.unpack("<Q", b[70:78])[0], "backup_id": b[78:94],
+            "index": b[94], "threshold": b[95], "count": b[96], "recovery": b[97:161]}
+
+
+def bound(header):
+    """The header as the AAD and the instance signature see it (the kind byte 0)."""
+    return header[:5] + b"\0" + header[6:HEADER]
+
+
+def open_share(b, key_path):
+    """A sealed share opened with the recovery key at key_path: the open share file."""
+    rec = load_key(key_path)
+    eph_raw, iv, ct = b[HEADER:HEADER + 64], b[HEADER + 64:HEADER + 76], b[HEADER + 76:]
+    eph = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + eph_raw)
+    z = rec.exchange(ec.ECDH(), eph)
+    k = HKDF(hashes.SHA256(), 32, eph_raw + raw_public(rec), LABEL).derive(z)
+    plain = AESGCM(k).decrypt(iv, ct, LABEL + bound(b[:HEADER]))
+    return b[:5] + b"\x02" + b[6:HEADER] + plain
+
+
+def value(open_file):
+    return open_file[HEADER:HEADER + 32]
+
+
+def make_open(instance_key, version, backup_id, index, threshold, count, recovery_raw, val):
+    """An open share signed by instance_key (the test's own: what a forger can make)."""
+    h = (b"KTRS\x01\x02" + raw_public(instance_key) + struct.pack("<Q", version) + backup_id +
+         bytes([index, threshold, count]) + recovery_raw)
+    der = instance_key.sign(LABEL + bound(h) + val, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return h + val + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def store_objects(root):
+    """{key: (path, value)} of an fs store (docs/formats.md: magic 8, u16 key length, u64
+    version, u64 create and mod revisions, u64 value length, key, value, SHA-256)."""
+    out = {}
+    d = os.path.join(root, "objects")
+    for name in os.listdir(d):
+        b = open(os.path.join(d, name), "rb").read()
+        kl = int.from_bytes(b[8:10], "little")
+        n = int.from_bytes(b[34:42], "little")
+        out[b[42:42 + kl].decode()] = (os.path.join(d, name), b[42 + kl:42 + kl + n])
+    return out
+
+
+def opened_with(master, root):
+    """The objects of the store at root that master opens (AES-GCM, AAD of docs/aecs.md)."""
+    opened = []
+    for key, (_, v) in store_objects(root).items():
+        if key == "aecs/master" or v[:4] != b"KTAO":
+            continue
+        ver, oid, oiv = v[5:13], v[13:29], v[29:41]
+        aad = b"kubetee.aecs.object.v1\0" + key.encode() + b"\0" + ver + oid
+        try:
+            AESGCM(master).decrypt(oiv, v[41:], aad)
+            opened.append(key)
+        except Exception:
+            pass
+    return sorted(opened)
