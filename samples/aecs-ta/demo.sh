@@ -3,7 +3,8 @@
 # enclave; an admin initialises it and registers a service; the service's admin creates
 # its secret from a SecretPolicy file; the operator encrypts a file with the secret's
 # public half; a TA proves itself with its quote, gets the key and decrypts the file;
-# another TA is refused; the TA on a new machine gets the same key. Every step is checked:
+# another TA is refused; the TA on a new machine gets the same key; AECS itself moves to
+# that machine with 2 of its 3 recovery shares. Every step is checked:
 # the demo fails when one is missing or a refusal does not say what it should.
 set -euo pipefail
 echo "######## AECS: the secret service, and a stateless TA getting its key by attestation"
@@ -71,16 +72,19 @@ echo "   over a session whose AECS quote the tool verifies first (the policy bel
 printf 'allow_simulation: true\nrules:\n- {mrenclave: %s, mrsigner: %s, isvprodid: %s}\n' "$(field mrenclave < "$work/aecs.json")" \
   "$(field mrsigner < "$work/aecs.json")" "$(sed 's/.*"prodid":\([0-9]*\).*/\1/' "$work/aecs.json")" > "$work/aecs-policy.yaml"
 sed 's/^/   aecs-policy.yaml: /' "$work/aecs-policy.yaml"
-for k in admin payments-admin operator; do
+for k in admin payments-admin operator alice bob carol; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$k.pem" 2> /dev/null
 done
 tools=(--server "$addr" --policy "$work/aecs-policy.yaml" --sim-dir "$work/machine-a")
 admin() { "$aecsadmin" "$1" "${tools[@]}" --key "$work/admin.pem" "${@:2}"; }
 svcadmin() { "$serviceadmin" "$1" "${tools[@]}" --key "$work/payments-admin.pem" "${@:2}"; }
-echo "   \$ aecsadmin init --key admin.pem --allow-simulation --simulation-root <the root>"
+echo "   \$ aecsadmin init --key admin.pem --allow-simulation --simulation-root <the root> \\"
+echo "       --recovery-key alice.pem --recovery-key bob.pem --recovery-key carol.pem --recovery-threshold 2"
 echo "   (TAs may prove themselves with simulated quotes under this root only; who they are"
-echo "   is each secret's rules' business)"
-admin init --allow-simulation --simulation-root "$root" 2> "$work/init.err" | sed 's/^/   /'
+echo "   is each secret's rules' business. Any 2 of the 3 recovery key holders can restore the"
+echo "   storage key on another machine; no admin, and no one holder, can)"
+admin init --allow-simulation --simulation-root "$root" --recovery-key "$work/alice.pem" --recovery-key "$work/bob.pem" \
+  --recovery-key "$work/carol.pem" --recovery-threshold 2 2> "$work/init.err" | sed 's/^/   /'
 sed 's/^/   /' "$work/init.err"
 instance=$(sed -n 's/.*instance pin): \([0-9a-f]\{128\}\)$/\1/p' "$work/init.err")
 [ -n "$instance" ] || fail "init printed no instance key"
@@ -191,8 +195,50 @@ grep -o '"op":"GetSecret"[^}]*"outcome":"[a-z_]*"' "$work/audit.log" | sed 's/"t
   sort | uniq -c | sed 's/^/   /'
 [ "$(grep -c '"op":"GetSecret".*"outcome":"ok"' "$work/audit.log")" = 2 ] || fail "two gets should be in the audit"
 [ "$(grep -c '"op":"GetSecret".*"outcome":"denied"' "$work/audit.log")" = 1 ] || fail "one refusal should be in the audit"
+echo
+
+echo "== 11. AECS itself moves to machine b. An admin's backup is 3 shares of the storage key, each"
+echo "   sealed to one recovery key; the admin opens none of them"
+admin backup --out-dir "$work/backup" | sed "s|$work/||;s/^/   /"
+refused "is for recovery key" "$aecsadmin" recovery open-share --key "$work/admin.pem" \
+  --share "$work/backup/share-1-of-3.ktrs" --out "$work/x"
 kill -TERM "$pid"
 wait "$pid" || fail "aecs-server did not stop cleanly"
+pid=
+cp -a "$work/store" "$work/store-b"
+sed -e "s|store: fs:$work/store|store: fs:$work/store-b|" -e "s|machine-a|machine-b|g" \
+  -e "s|audit_file: .*|audit_file: $work/audit-b.log|" "$work/aecs.yaml" > "$work/aecs-b.yaml"
+sed -i "s|^collateral: .*|collateral: $("$kubetee" sim collateral --sim-dir "$work/machine-b")|" "$work/aecs-b.yaml"
+"$server" --config "$work/aecs-b.yaml" 2> "$work/aecs-b.log" &
+pid=$!
+for _ in $(seq 200); do grep -q 'event=aecs.serving' "$work/aecs-b.log" && break; sleep 0.1; done
+line=$(grep 'event=aecs.serving' "$work/aecs-b.log") || { cat "$work/aecs-b.log" >&2; fail "aecs-server b did not start"; }
+addr=127.0.0.1:$(sed 's/.* grpc_port=\([0-9]*\).*/\1/' <<<"$line")
+tools=(--server "$addr" --policy "$work/aecs-policy.yaml" --sim-dir "$work/machine-b")
+# until the key is back AECS cannot prove its instance; the shares name it, and the holders
+# check it (open-share --instance), AECS checks it against the store
+unpinned() { AECS_INSTANCE= "$aecsadmin" "$1" "${tools[@]}" --key "$work/$2.pem" "${@:3}"; }
+state=$(unpinned status admin --json | field state)
+echo "   aecs-server on machine b with a copy of the store: state $state (machine a's seal does not open here)"
+[ "$state" = restore ] || fail "machine b should wait for a restore"
+for h in alice carol; do
+  i=$([ $h = alice ] && echo 1 || echo 3)
+  echo "   $h opens her share offline and delivers it:"
+  "$aecsadmin" recovery open-share --key "$work/$h.pem" --share "$work/backup/share-$i-of-3.ktrs" \
+    --out "$work/$h.open" | sed 's/^/     /'
+  unpinned restore $h --share "$work/$h.open" | sed 's/^/     /'
+  if [ $h = alice ]; then
+    echo "   one share restores nothing:"
+    AECS_INSTANCE= refused "waits for a restore" "$serviceadmin" list "${tools[@]}" --key "$work/payments-admin.pem" --service payments
+  fi
+done
+admin status --json | grep -q '"state":"ready"' || fail "AECS on machine b is not ready after 2 shares"
+echo "   AECS on machine b is ready, the same instance (the pinned tools accept it); the TA there:"
+got=$(run_ta b "$ta") || { echo "$got"; fail "the TA failed against the restored AECS"; }
+sed 's/^/   /' <<<"$got"
+check_ta "$got"
+kill -TERM "$pid"
+wait "$pid" || fail "aecs-server b did not stop cleanly"
 pid=
 echo
 echo "Simulated platform: every enclave here runs as ordinary code in its host's process, so"
