@@ -151,6 +151,10 @@ try:
     check(rc == 1 and "not over this change" in t, f"the consents replayed after the change are refused: {t}")
     rc, st, _ = a.tool(AECSADMIN, "status", ADMIN)
     check(st["recovery"]["version"] == "2", f"status: set v2 {st['recovery']}")
+    metrics = a.get("/metrics")[1]
+    check('kubetee_aecs_requests_total{op="SetRecovery",outcome="ok"} 1' in metrics and
+          'kubetee_aecs_requests_total{op="SetRecovery",outcome="denied"}' in metrics,
+          "/metrics counts SetRecovery by outcome")
     v2 = files(out2)
     bk2b = os.path.join(WORK, "backup-v2b")
     rc, _, t = a.tool(AECSADMIN, "backup", ADMIN, "--out-dir", bk2b)

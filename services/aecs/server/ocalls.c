@@ -21,7 +21,7 @@ static const char *const ops[] = {"Status",     "Init",          "AddAdmin",    
                                   "Restore",    "AuditHead",     "CreateSecret", "UpdateSecret",
                                   "DestroySecret", "ListSecrets", "GetPublic",   "GetSecret",
                                   "Start",      "Sign",          "Encrypt",      "Decrypt",
-                                  "Wrap",       "Unwrap"};
+                                  "Wrap",       "Unwrap",        "SetRecovery"};
 static const char *const outcomes[] = {"ok", "denied", "invalid", "not_found", "conflict", "damaged", "error"};
 #define N_OPS (sizeof ops / sizeof ops[0])
 #define N_OUT (sizeof outcomes / sizeof outcomes[0])
