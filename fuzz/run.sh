@@ -208,6 +208,8 @@ printf '\x00\x00%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash" > "$work/aecs_audit
 { printf '\x00\x01\x01'; printf "$(printf '%s' "$aecs_hash" | sed 's/../\\x&/g')"; printf '%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash"; } > "$work/aecs_audit/head"
 # aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
 mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
+# aecs_signers: two entries, one signer for product 7, another for every product
+mkdir -p "$work/aecs_signers" && printf '\x0a\x2b\x0a\x20%s\x10\x01\x18\x07\x20\x03\x28\x80\x20\x0a\x28\x0a\x20%s\x20\x0a\x28\x80\x80\x04' "$(printf 'a%.0s' $(seq 32))" "$(printf 'b%.0s' $(seq 32))" > "$work/aecs_signers/seed"
 # pbwire: a CallResult, an Invocation, an EnclaveStepResult, a CallRequest (the first byte picks)
 mkdir -p "$work/pbwire"
 printf '\x00\x08\x00\x1a\x02hi' > "$work/pbwire/result"

@@ -399,6 +399,50 @@ secrets:
     rc, _, text = tool(AECSADMIN, "listta", SVC_A)
     check(rc == 1 and "not an AECS admin" in text, f"listta by a service admin: {text}")
 
+    # the TA signer allow-list (F12): empty after init, so no TA creates a TA-bound secret
+    rc, out, text = tool(AECSADMIN, "tasigners", ADMIN)
+    check(rc == 0 and out == {"signers": [], "unattributed": 0}, f"tasigners after init: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, json_out=False)
+    check(rc == 0 and "no TA signer is allowed" in text, f"tasigners, text: {text}")
+    one, two = "11" * 32, "22" * 32
+    for args, needle in ((["--allow", f"mrsigner={one},color=red"], "no key 'color'"),
+                         (["--allow", f"mrsigner={one},secrets=3"], "needs mrsigner=, secrets= and bytes="),
+                         (["--allow", "mrsigner=xyz,secrets=3,bytes=9"], "64 hex digits"),
+                         (["--allow", f"mrsigner={one},secrets=3,secrets=4,bytes=9"], "secrets is given twice"),
+                         (["--allow", f"mrsigner={one},prodid=70000,secrets=3,bytes=9"], "prodid is a number up to 65535"),
+                         (["--allow", f"mrsigner={one},secrets=3,bytes=9", "--none"], "not both")):
+        rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, *args)
+        check(rc == 2 and needle in text, f"tasigners {args}: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, "--allow", f"mrsigner={one},secrets=3,bytes=9", "--allow",
+                       f"mrsigner={one},prodid=7,secrets=3,bytes=9")
+    check(rc == 1 and "both match one TA" in text, f"tasigners, one signer twice: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, "--allow", f"mrsigner={one},secrets=0,bytes=9")
+    check(rc == 1 and "at least 1" in text, f"tasigners, a quota of 0: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", SVC_A, "--allow", f"mrsigner={one},secrets=3,bytes=9")
+    check(rc == 1 and "not an AECS admin" in text, f"tasigners by a service admin: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, "--allow", f"mrsigner={one},prodid=7,secrets=3,bytes=4096",
+                       "--allow", f"mrsigner={two},secrets=10,bytes=65536")
+    check(rc == 0, f"tasigners --allow: {text}")
+    rc, out, text = tool(AECSADMIN, "tasigners", ADMIN)
+    check(rc == 0 and out == {"signers": [
+        {"mrsigner": one, "prodId": 7, "maxSecrets": 3, "maxBytes": 4096, "secrets": 0, "bytes": 0},
+        {"mrsigner": two, "maxSecrets": 10, "maxBytes": 65536, "secrets": 0, "bytes": 0}], "unattributed": 0},
+        f"tasigners shows the list: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, json_out=False)
+    check(rc == 0 and f"signer {one} product 7: 0 of 3 secrets, 0 of 4096 bytes" in text, f"tasigners, text: {text}")
+    audit_text = open(os.path.join(WORK, "audit.log")).read()
+    check(f'"op":"SetTaSigners","target":"{one}:7=3/4096,{two}=10/65536","outcome":"ok"' in audit_text,
+          "the audit line of the change names the list")
+
+    # the clock floor (F10): an admin whose clock agrees takes the host's time for it
+    rc, _, text = tool(AECSADMIN, "clock", ADMIN)
+    check(rc == 2 and "clock takes --accept" in text, f"clock without --accept: {text}")
+    rc, _, text = tool(AECSADMIN, "clock", SVC_A, "--accept")
+    check(rc == 1 and "not an AECS admin" in text, f"clock --accept by a service admin: {text}")
+    rc, out, text = tool(AECSADMIN, "clock", ADMIN, "--accept")
+    check(rc == 0 and abs(int(out["floor"]) - time.time()) < 300 and int(out["floorWas"]) <= int(out["floor"]) + 300,
+          f"clock --accept: {text}")
+
     # destroy, delsecret, unregister
     rc, _, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "blob")
     check(rc == 1 and "readonly" in text, f"destroy readonly: {text}")
@@ -504,6 +548,12 @@ try:
     rc, st, _ = tool(AECSADMIN, "status", STRANGER)
     check(rc == 0 and st.get("taPlatform", {}).get("tcbStatuses") == ["UpToDate", "SWHardeningNeeded"],
           f"the TA platform policy is sealed with the state: {st}")
+    rc, out, text = tool(AECSADMIN, "tasigners", ADMIN)
+    check(rc == 0 and [s["mrsigner"] for s in out["signers"]] == ["11" * 32, "22" * 32],
+          f"the TA signer allow-list is sealed with the state: {text}")
+    rc, _, text = tool(AECSADMIN, "tasigners", ADMIN, "--none")
+    rc2, out, _ = tool(AECSADMIN, "tasigners", ADMIN)
+    check(rc == 0 and rc2 == 0 and out["signers"] == [], f"tasigners --none: {text}")
 finally:
     stop(server, log)
 print(f"{checks - len(failures)} passed, {len(failures)} failed")

@@ -121,9 +121,11 @@ KT_UNTRUSTED_FUNCTION(append, "aecs.audit.Append", A(AuditAppendRequest), kubete
 /* The host's clock; a test that counts unsigned audit lines stops it (a read's line is
  * signed when the last signature is a second old, which a loaded machine reaches). */
 static int64_t frozen_clock;
+static bool clock_fails; /* the OCALL fails (F10) */
 static kt_status now(const A(TimeRequest) * rq, A(TimeResponse) * rs)
 {
     (void)rq;
+    if (clock_fails) return kt_fail(KT_ERR_IO, "test host: the clock cannot be read");
     rs->seconds = frozen_clock ? frozen_clock : time(NULL);
     return KT_OK;
 }
@@ -1034,6 +1036,91 @@ static void test_audit_checkpoints(void **state)
     frozen_clock = 0;
 }
 
+/* F10. The host's clock: a time OCALL that fails fails the request (nothing written, no
+ * version or service with time 0), a time that cannot be is refused, and a clock set back
+ * more than 5 minutes before the latest time AECS accepted is refused, while running and,
+ * since the floor is sealed at every checkpoint, after the next start. A read writes no
+ * state. */
+static void test_host_clock(void **state)
+{
+    (void)state;
+    size_t lines = audit_text.len;
+    clock_fails = true;
+    kt_status st = register_as(admin, "svcclock", svc_a);
+    clock_fails = false;
+    assert_refused(st, KT_ERR_IO, "the host's clock (aecs.Time) did not answer");
+    assert_int_equal(audit_text.len, lines); /* nothing ran, not even a line with a made-up time */
+    assert_int_equal(register_as(admin, "svcclock", svc_a), KT_OK); /* it was not made before */
+    frozen_clock = 1000; /* 1970 */
+    assert_refused(register_as(admin, "svcclock2", svc_a), KT_ERR_VERIFY, "no time AECS accepts");
+    frozen_clock = (int64_t)time(NULL) - 3600;
+    assert_refused(register_as(admin, "svcclock2", svc_a), KT_ERR_VERIFY, "a clock set back is refused");
+    assert_refused(create_as(svc_a, "svca", "clock", AES, false, NULL), KT_ERR_VERIFY, "set back");
+    frozen_clock = (int64_t)time(NULL) - 60; /* within the slack: NTP's small steps */
+    uint8_t id[64];
+    identity_of(id, NULL);
+    frozen_clock = 0;
+    /* reads move the floor in memory only: no write of aecs/state */
+    kt_buf v = {0};
+    uint64_t before, after;
+    grab("aecs/state", &v, &before);
+    identity_of(id, NULL);
+    identity_of(id, NULL);
+    grab("aecs/state", &v, &after);
+    assert_int_equal(before, after);
+    kt_buf_free(&v);
+    /* the floor is sealed: after a start with the clock an hour back, requests are refused */
+    assert_int_equal(create_as(svc_a, "svca", "clock", AES, false, NULL), KT_OK);
+    stop();
+    frozen_clock = (int64_t)time(NULL) - 3600;
+    assert_int_equal(start(), KT_OK);
+    assert_refused(register_as(admin, "svcclock2", svc_a), KT_ERR_VERIFY, "a clock set back is refused");
+    frozen_clock = 0;
+    /* what was made has the host's time as it was accepted, never 0 */
+    kt_session *s = connect_as(admin);
+    A(ListServicesRequest) lr = KUBETEE__AECS__V1__LIST_SERVICES_REQUEST__INIT;
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "ListServices", &lr.base, D(list_services_response), &res), KT_OK);
+    A(ListServicesResponse) *l = (A(ListServicesResponse) *)res;
+    bool found = false;
+    for (size_t i = 0; i < l->n_services; i++)
+        if (!strcmp(l->services[i]->name, "svcclock")) found = true, assert_true(l->services[i]->created > 1704067200);
+    assert_true(found);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+}
+
+static kt_status accept_clock_as(const kt_key *k, int64_t seconds)
+{
+    A(AcceptClockRequest) rq = KUBETEE__AECS__V1__ACCEPT_CLOCK_REQUEST__INIT;
+    rq.seconds = seconds;
+    return op(k, "AcceptClock", &rq.base, D(accept_clock_response));
+}
+
+/* F10's way back: a clock run forward (a day) and brought back is refused, after a restart
+ * too, until an admin whose own clock agrees with the host's accepts it; the host alone
+ * cannot, nor an admin whose clock says otherwise. */
+static void test_clock_run_forward_and_accepted(void **state)
+{
+    (void)state;
+    int64_t now = (int64_t)time(NULL);
+    frozen_clock = now + 86400;
+    assert_int_equal(register_as(admin, "svcday", svc_a), KT_OK); /* the floor sealed a day on */
+    stop();
+    frozen_clock = 0;
+    assert_int_equal(start(), KT_OK); /* it starts, so that an admin can accept the clock */
+    assert_refused(register_as(admin, "svcback", svc_a), KT_ERR_VERIFY, "a clock set back is refused");
+    assert_refused(accept_clock_as(stranger, now), KT_ERR_DENIED, "not an AECS admin");
+    assert_refused(accept_clock_as(admin, now + 86400), KT_ERR_DENIED, "more than 300 s apart");
+    assert_refused(register_as(admin, "svcback", svc_a), KT_ERR_VERIFY, "set back");
+    assert_int_equal(accept_clock_as(admin, now + 30), KT_OK);
+    assert_non_null(strstr((char *)audit_text.data, "\"op\":\"AcceptClock\""));
+    assert_int_equal(register_as(admin, "svcback", svc_a), KT_OK);
+    stop(); /* sealed: a start at the real time is served */
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(create_as(svc_a, "svcday", "today", AES, false, NULL), KT_OK);
+}
+
 /* The host edits an object while AECS is down: the start names it, and it is refused on
  * every read; the rest of the store still serves. */
 static void test_damage_found_at_start(void **state)
@@ -1138,6 +1225,8 @@ int main(void)
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_audit_checkpoints),
+        cmocka_unit_test(test_host_clock),
+        cmocka_unit_test(test_clock_run_forward_and_accepted),
         cmocka_unit_test(test_damage_found_at_start),
         cmocka_unit_test(test_init_after_data_refused),
     };

@@ -36,6 +36,7 @@ static kt_collateral *coll;
 static kt_policy *aecs_policy;
 static kt_enclave *aecs, *ta, *ta_other, *ta_debug;
 static kt_enclave *ta_old; /* ta_other's image signed at ISVSVN 0: an older release */
+static kt_enclave *ta_b, *ta_c; /* ta's image signed by two other signers (F12) */
 static kt_store *store;
 static kt_service_host *host;
 static kt_rpc_server *server;
@@ -179,6 +180,64 @@ static kt_status set_platform(bool sim, const char *root_hex, bool debug)
 static void platform_ok(void)
 {
     assert_int_equal(set_platform(true, SIM_ROOT_SHA256, false), KT_OK);
+}
+
+/* An entry of the TA signer allow-list (F12): the signer of a TA's image, a product (-1:
+ * every product) and the quotas its TAs share. */
+typedef struct {
+    kt_enclave *of;
+    int prod;
+    uint32_t secrets;
+    uint64_t bytes;
+} signer_entry;
+
+static kt_status set_signers_as(const kt_key *who, const signer_entry *e, size_t n)
+{
+    A(TaSigner) m[8], *p[8];
+    A(SetTaSignersRequest) rq = KUBETEE__AECS__V1__SET_TA_SIGNERS_REQUEST__INIT;
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        kubetee__aecs__v1__ta_signer__init(&m[i]);
+        m[i].mrsigner.data = (uint8_t *)kt_enclave_identity_of(e[i].of)->mrsigner;
+        m[i].mrsigner.len = 32;
+        m[i].check_prod_id = e[i].prod >= 0;
+        m[i].prod_id = e[i].prod >= 0 ? (uint32_t)e[i].prod : 0;
+        m[i].max_secrets = e[i].secrets;
+        m[i].max_bytes = e[i].bytes;
+        p[i] = &m[i];
+    }
+    rq.signers = p;
+    rq.n_signers = n;
+    return as(who, "SetTaSigners", &rq.base, D(done));
+}
+
+static kt_status set_signers(const signer_entry *e, size_t n)
+{
+    return set_signers_as(admin, e, n);
+}
+
+/* ta's signer, every product, room enough for the tests */
+static void signers_ok(void)
+{
+    signer_entry e = {ta, -1, 100, 1 << 20};
+    assert_int_equal(set_signers(&e, 1), KT_OK);
+}
+
+/* What ListTaSigners says the TAs of entry i hold. */
+static void signer_usage(size_t i, uint32_t *secrets, uint64_t *bytes)
+{
+    kt_aecs_client_config cfg = {.address = target, .key = admin, .policy = aecs_policy, .collateral = coll};
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    A(ListTaSignersRequest) rq = KUBETEE__AECS__V1__LIST_TA_SIGNERS_REQUEST__INIT;
+    assert_int_equal(kt_aecs_client_new(&cfg, &c), KT_OK);
+    assert_int_equal(kt_aecs_call(c, "ListTaSigners", &rq.base, D(list_ta_signers_response), &res), KT_OK);
+    A(ListTaSignersResponse) *l = (A(ListTaSignersResponse) *)res;
+    assert_true(i < l->n_signers);
+    *secrets = l->signers[i]->secrets;
+    *bytes = l->signers[i]->bytes;
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_aecs_client_free(c);
 }
 
 /* A secret of service pay, imported data, its one rule pinning mrenclave (or any enclave
@@ -598,6 +657,45 @@ static const char *last_audit(const char *op)
     return line;
 }
 
+/* F12. TaCreateSecret needs the TA's signer on the allow-list an AECS admin sets. At init
+ * there is none (a store from before the list reads the same way), and a TA is refused,
+ * told so; only an admin sets it; a list that is wrong is refused, naming what; the list is
+ * sealed and audited; taken away, no TA creates, but what a TA holds it still reads and
+ * destroys. */
+static void ta_signers_allow_list(void **state)
+{
+    (void)state;
+    enum { E = 1 };
+    uint8_t made[32], got[32];
+    char hex[65], want[128];
+    assert_int_equal(ta_connect(ta), KT_OK);
+    assert_refused(ta_create(ta, E, "early", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_DENIED,
+                   "the TA signer allow-list is empty");
+    signer_entry good = {ta, -1, 10, 4096};
+    assert_refused(set_signers_as(svc, &good, 1), KT_ERR_DENIED, "not an AECS admin");
+    signer_entry twice[] = {{ta, -1, 1, 1}, {ta_other, 7, 1, 1}}; /* one signer: every product, and product 7 */
+    assert_refused(set_signers(twice, 2), KT_ERR_INVALID_ARGUMENT, "both match one TA");
+    signer_entry zero = {ta, -1, 0, 10};
+    assert_refused(set_signers(&zero, 1), KT_ERR_INVALID_ARGUMENT, "a quota is always given");
+    signer_entry greedy = {ta, -1, 5000, 10}; /* more than AECS's total (4096) */
+    assert_refused(set_signers(&greedy, 1), KT_ERR_INVALID_ARGUMENT, "starve");
+    assert_refused(ta_create(ta, E, "early", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_DENIED, "empty");
+    assert_int_equal(set_signers(&good, 1), KT_OK);
+    kt_hex_encode(kt_enclave_identity_of(ta)->mrsigner, 32, hex, sizeof hex);
+    snprintf(want, sizeof want, "\"target\":\"%s=10/4096\"", hex);
+    assert_non_null(strstr(last_audit("SetTaSigners"), want));
+    assert_int_equal(ta_create(ta, E, "early", "SECRET_TYPE_AES256_KEY", NULL, made), KT_OK);
+    /* taken away */
+    assert_int_equal(set_signers(NULL, 0), KT_OK);
+    assert_non_null(strstr(last_audit("SetTaSigners"), "\"target\":\"none\""));
+    assert_refused(ta_create(ta, E, "late", "SECRET_TYPE_AES256_KEY", NULL, NULL), KT_ERR_DENIED, "empty");
+    assert_int_equal(ta_get(ta, E, "early", 0, got), KT_OK);
+    assert_memory_equal(got, made, 32);
+    assert_int_equal(ta_destroy(ta, E, "early"), KT_OK);
+    ta_close(ta);
+    signers_ok();
+}
+
 /* A debug build is never its production twin's owner, and an older release (lower
  * ISVSVN) never reads what a newer one holds by MRSIGNER. With debug TAs allowed (a
  * dev setting), the debug build of ta (same signer and product; on hardware also the same
@@ -843,6 +941,49 @@ static kt_status start_aecs(void)
     return st;
 }
 
+/* The AECS enclave, started as aecs-server starts it, and this host's gRPC server before
+ * it (target: its address). */
+static kt_status serve_aecs(void)
+{
+    kt_enclave_options o = {.sim_dir = sim_dir};
+    kt_service_limits l;
+    kt_service_limits_default(&l);
+    int port = 0;
+    kt_status st = kt_enclave_create(KT_TEST_BINARY_DIR "/services/aecs/aecs.signed.so", &o, &aecs);
+    if (!st) st = start_aecs();
+    if (!st) st = kt_service_host_new(aecs, &l, &host);
+    if (st) return st;
+    size_t n = kt_service_host_methods(host, real);
+    for (size_t i = 0; i < n; i++) {
+        wrapped[i] = real[i];
+        if (real[i].raw)
+            wrapped[i].raw = on_raw;
+        else
+            wrapped[i].unary = on_method;
+        wrapped[i].ctx = &real[i];
+    }
+    st = kt_rpc_server_new("127.0.0.1:0", NULL, NULL, wrapped, n, &server);
+    if (!st) st = kt_rpc_server_start(server, &port);
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    return st;
+}
+
+static void unserve_aecs(void)
+{
+    kt_rpc_server_shutdown(server, 1000);
+    kt_rpc_server_free(server);
+    kt_service_host_free(host);
+    kt_enclave_destroy(aecs);
+    server = NULL, host = NULL, aecs = NULL;
+}
+
+/* AECS stopped (no Stop: a crash) and started again on the same store. */
+static void restart_aecs(void)
+{
+    unserve_aecs();
+    if (serve_aecs()) fail_msg("restart: %s", kt_last_error());
+}
+
 static kt_status load(const char *name, kt_enclave **out)
 {
     char path[512];
@@ -864,37 +1005,17 @@ static int setup(void **state)
     snprintf(policy, sizeof policy,
              "{\"allow_simulation\":true,\"simulation_root\":\"%s\",\"rules\":[{\"mrsigner\":\"%s\",\"isvprodid\":100}]}",
              SIM_ROOT_SHA256, SIGNER_MRSIGNER);
-    kt_enclave_options o = {.sim_dir = sim_dir};
-    kt_service_limits l;
-    kt_service_limits_default(&l);
-    int port = 0;
     if (kt_mkdirs(sim_dir, 0700) || kt_mkdirs(other_sim, 0700) ||
         kt_sim_root_import(sim_dir, KT_TEST_BINARY_DIR "/tests/aecs/ta-simroot") || kt_sim_qe_open(sim_dir, &qe) ||
         kt_sim_qe_open(other_sim, &other_qe) || kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll) ||
         kt_policy_parse(policy, strlen(policy), &aecs_policy) || kt_attest_serve_quotes(sim_dir) ||
         kt_attest_serve_collateral(kt_sim_qe_collateral_dir(qe), NULL, NULL) || kt_service_relay_serve(NULL) ||
-        kt_store_open(store_url, &store) || aecs_host_open(store, audit_path) ||
-        kt_enclave_create(KT_TEST_BINARY_DIR "/services/aecs/aecs.signed.so", &o, &aecs) || start_aecs() ||
-        kt_service_host_new(aecs, &l, &host)) {
+        kt_store_open(store_url, &store) || aecs_host_open(store, audit_path) || serve_aecs() || load("ta", &ta) ||
+        load("ta_other", &ta_other) || load("ta_debug", &ta_debug) || load("ta_old", &ta_old) || load("ta_b", &ta_b) ||
+        load("ta_c", &ta_c) || kt_key_generate(KT_KEY_P256, &admin) || kt_key_generate(KT_KEY_P256, &svc)) {
         fprintf(stderr, "setup: %s\n", kt_last_error());
         return -1;
     }
-    size_t n = kt_service_host_methods(host, real);
-    for (size_t i = 0; i < n; i++) {
-        wrapped[i] = real[i];
-        if (real[i].raw)
-            wrapped[i].raw = on_raw;
-        else
-            wrapped[i].unary = on_method;
-        wrapped[i].ctx = &real[i];
-    }
-    if (kt_rpc_server_new("127.0.0.1:0", NULL, NULL, wrapped, n, &server) || kt_rpc_server_start(server, &port) ||
-        load("ta", &ta) || load("ta_other", &ta_other) || load("ta_debug", &ta_debug) || load("ta_old", &ta_old) ||
-        kt_key_generate(KT_KEY_P256, &admin) || kt_key_generate(KT_KEY_P256, &svc)) {
-        fprintf(stderr, "setup: %s\n", kt_last_error());
-        return -1;
-    }
-    snprintf(target, sizeof target, "127.0.0.1:%d", port);
     uint8_t raw[64];
     size_t len;
     A(InitRequest) init = KUBETEE__AECS__V1__INIT_REQUEST__INIT;
@@ -920,10 +1041,9 @@ static int teardown(void **state)
     kt_enclave_destroy(ta_other);
     kt_enclave_destroy(ta_debug);
     kt_enclave_destroy(ta_old);
-    kt_rpc_server_shutdown(server, 1000);
-    kt_rpc_server_free(server);
-    kt_service_host_free(host);
-    kt_enclave_destroy(aecs);
+    kt_enclave_destroy(ta_b);
+    kt_enclave_destroy(ta_c);
+    unserve_aecs();
     aecs_host_close();
     kt_store_free(store);
     kt_key_free(admin);
@@ -949,6 +1069,7 @@ int main(void)
         cmocka_unit_test(simulation_refused),       cmocka_unit_test(swapped_collateral_refused),
         cmocka_unit_test(key_caller_cannot_get),    cmocka_unit_test(replay_refused),
         cmocka_unit_test(kept_copy_follows_the_table),
+        cmocka_unit_test(ta_signers_allow_list),
         cmocka_unit_test(ta_bound_isolated),
         cmocka_unit_test(debug_twin_and_older_release_kept_out),
         cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),

@@ -183,7 +183,10 @@ aecs_outside() {
   }
   check "aecs: the installed aecsadmin initialises it, admitting TAs of this sim root" \
     admin init --allow-simulation --simulation-root-of "$("$kt" sim collateral)"
-  local ta=("$ap/build/$name-host" "$ap/build/$name.signed.so")
+  local ta=("$ap/build/$name-host" "$ap/build/$name.signed.so") tamrs
+  tamrs=$("$kt" dump --enclave "$ap/build/$name.signed.so" | sed -n 's/^mrsigner: *//p')
+  check "aecs: the installed aecsadmin allows the TA's signer to make TA-bound secrets" \
+    admin tasigners --allow "mrsigner=$tamrs,secrets=8,bytes=65536"
   expect 0 "version 1, made by AECS now" "aecs: the first run: AECS makes the TA's key" "${ta[@]}" "127.0.0.1:$port" "a message"
   cp "$work/out" "$work/ta1.txt"
   local keyid

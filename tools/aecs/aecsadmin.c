@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define T "aecsadmin"
 #define D(x) &kubetee__aecs__v1__##x##__descriptor
@@ -27,6 +28,12 @@ static int usage(void)
             "  delsecret --service SERVICE --name SECRET\n"
             "  listta                                TA-bound secrets, every TA's (owners and names, never data)\n"
             "  delta --owner OWNER --name SECRET     delete a TA-bound secret (OWNER as listta shows it)\n"
+            "  tasigners                             the TA signer allow-list, with what each entry's TAs hold\n"
+            "  tasigners --allow mrsigner=HEX[,prodid=N],secrets=N,bytes=N [--allow ...] | --none\n"
+            "                                        set it: whose TAs may create TA-bound secrets, and how many\n"
+            "                                        and how many bytes each entry's TAs hold together (none: no TA)\n"
+            "  clock --accept                        after a host clock run forward and brought back: the host's time\n"
+            "                                        becomes AECS's clock floor, if this machine's clock agrees\n"
             "  backup --out-dir DIR                  the storage key as shares, one per recovery key, each sealed to it\n"
             "  restore --share FILE [--recovery-key PEM]  on a new machine: one open share (or a sealed one and its\n"
             "                                        key); AECS restores when it has the recovery threshold of them\n"
@@ -224,7 +231,8 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help")) return usage();
     const char *verb = argv[1];
     tool_args a;
-    static const char *const switches[] = {"allow-simulation", "allow-debug", "none", "recovery-single-holder", NULL};
+    static const char *const switches[] = {"allow-simulation", "allow-debug", "none", "recovery-single-holder",
+                                           "accept", NULL};
     if (tool_parse(argc, argv, 2, switches, &a)) return 2;
     uint8_t raw[64];
     Kubetee__Aecs__V1__PublicKey pk = KUBETEE__AECS__V1__PUBLIC_KEY__INIT;
@@ -295,6 +303,15 @@ int main(int argc, char **argv)
         rq.owner = (char *)tool_flag(&a, "owner");
         rq.name = (char *)tool_flag(&a, "name");
         return tool_run(&a, T, "DeleteTaSecret", &rq.base, D(done));
+    }
+    if (!strcmp(verb, "tasigners")) return aecsadmin_tasigners(&a);
+    if (!strcmp(verb, "clock")) { /* this machine's clock is the admin's word for the time */
+        Kubetee__Aecs__V1__AcceptClockRequest rq = KUBETEE__AECS__V1__ACCEPT_CLOCK_REQUEST__INIT;
+        if (!tool_flag(&a, "accept"))
+            return fprintf(stderr, T ": clock takes --accept: the host's time becomes AECS's clock floor when this "
+                                   "machine's clock agrees with it\n"), 2;
+        rq.seconds = (int64_t)time(NULL);
+        return tool_run(&a, T, "AcceptClock", &rq.base, D(accept_clock_response));
     }
     if (!strcmp(verb, "backup")) return recovery_backup(&a);
     if (!strcmp(verb, "restore")) return recovery_restore(&a);

@@ -34,4 +34,7 @@ int tool_call_print(const tool_args *a, const char *tool, const ProtobufCMessage
 int tool_fail(const char *tool, const char *what);
 /* A PEM public or private key as AECS's PublicKey (x||y); raw is 64 bytes of storage. */
 kt_status tool_public_key(const char *path, Kubetee__Aecs__V1__PublicKey *out, uint8_t raw[64]);
+
+/* aecsadmin tasigners (tasigners.c): shows or sets the TA signer allow-list. */
+int aecsadmin_tasigners(const tool_args *a);
 #endif

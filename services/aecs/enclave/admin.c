@@ -193,7 +193,7 @@ static kt_status RegisterService(const Kubetee__Aecs__V1__RegisterServiceRequest
         Kubetee__Aecs__V1__Service s = KUBETEE__AECS__V1__SERVICE__INIT;
         s.name = rq->name;
         s.admin_key = rq->admin_key;
-        s.created = ae_now();
+        s.created = c.now;
         kt_buf b = {0};
         uint64_t v;
         if (!(st = ae_pack(&s.base, &b))) st = ae_obj_put(key, b.data, b.len, 0, &v);

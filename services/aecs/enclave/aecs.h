@@ -11,6 +11,7 @@
 #include <kubetee/trusted.h>
 #include "aecs.pb-c.h"
 #include "platform_check.h"
+#include "signers_check.h"
 
 #include <pthread.h>
 
@@ -60,6 +61,8 @@ typedef struct {
     kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
     uint8_t instance_pub[64];
     ae_recovery recovery;
+    size_t n_ta_signers; /* the TA signer allow-list an admin set (ta_signers.c); none: no TA creates */
+    ae_ta_signer ta_signers[AE_MAX_TA_SIGNERS];
 } ae_globals;
 extern ae_globals ae;
 extern pthread_mutex_t ae_lock;
@@ -85,6 +88,8 @@ kt_status ae_obj_delete(const char *key, uint64_t expected);
 kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n);
 size_t ae_obj_count(const char *prefix);
 void ae_obj_reset(void);
+/* Changes whenever the table is rebuilt (reset, scan): what was counted from it is stale. */
+uint64_t ae_obj_epoch(void);
 /* At start: every object opened once, so each key's version and id are known. Damaged
  * ones are remembered with their reason and refused on every read. */
 kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
@@ -115,14 +120,34 @@ typedef struct {
     uint8_t raw[64];   /* the key */
     kt_session_peer_info peer;
     char label[192];   /* "p256:<hex>", "sm2:<hex>", "enclave:<mrenclave>:<mrsigner>:<prodid>:<svn>[:debug]" */
+    int64_t now;       /* the request's time, the host's, checked (clock.c) */
 } ae_caller;
 #define AE_TARGET_MAX 100 /* an audit line's target: "<service>/<secret>" or "<binding>/<secret>" */
+/* Who calls, and the request's time: a request whose time is refused (clock.c) fails here. */
 kt_status ae_caller_get(ae_caller *c);
-/* One line for this request and its outcome (st and kt_last_error when st != 0). */
+/* The same without the time (aecs.AcceptClock only: c->now is 0). */
+kt_status ae_caller_untimed(ae_caller *c);
+/* One line for this request and its outcome (st and kt_last_error when st != 0), at
+ * c->now (the host's own lines, c NULL: at the latest time accepted, which Start and Stop
+ * take first). */
 void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status st);
 /* Adopts lines the host kept after the sealed checkpoint, each checked (start). */
 void ae_audit_adopt(char **lines, size_t n);
-int64_t ae_now(void);
+
+/* ---- the host's clock, checked (clock.c) ---- */
+#define AE_CLOCK_MIN 1704067200LL  /* 2024-01-01 */
+#define AE_CLOCK_MAX 253402300799LL /* 9999-12-31T23:59:59 */
+#define AE_CLOCK_SLACK 300          /* how far back of the floor a time may be (seconds) */
+/* The host's time, refused (with the reason) when the OCALL fails, it is outside
+ * AE_CLOCK_MIN..MAX, or it is more than AE_CLOCK_SLACK before the floor. */
+kt_status ae_now(int64_t *now);
+/* Start's and Stop's time: a clock that fails or cannot be fails them; one only behind the
+ * floor gives the floor (logged), so that AECS starts and an admin can accept the clock
+ * (aecs.AcceptClock) while every other request is refused. */
+kt_status ae_clock_start(int64_t *t);
+/* The floor: the latest time accepted, sealed with aecs/state (state.c). */
+int64_t ae_clock_floor(void);
+void ae_clock_set_floor(int64_t sealed);
 
 /* ---- the instance key (instance.c) ---- */
 kt_status ae_instance_new(void);
@@ -184,6 +209,19 @@ kt_status ae_platform_apply(void);
 /* The caller is a TA: AECS ready, proven by an SGX quote, its platform passing the
  * policy in force now (simulation, debug, TCB status). Every TA operation starts here. */
 kt_status ae_ta_only(const ae_caller *c);
+
+/* ---- the TA signer allow-list and its quotas (ta_signers.c) ---- */
+/* Whether the caller's signer may hold one more TA-bound secret of bytes more data:
+ * refused (saying which rule) when the list is empty, its signer is not on it, or its
+ * entry's count or bytes would go over. Under ae_lock. */
+kt_status ae_signer_room(const ae_caller *c, size_t bytes);
+/* The record at key was made (by c, with bytes of data) or removed. */
+void ae_signer_note(const char *key, const ae_caller *c, size_t bytes);
+void ae_signer_forget(const char *key);
+/* From and into aecs/state. */
+kt_status ae_signers_load(const Kubetee__Aecs__V1__StoredState *s);
+kt_status ae_signers_to_state(Kubetee__Aecs__V1__StoredState *s, Kubetee__Aecs__V1__TaSigner *msgs,
+                              Kubetee__Aecs__V1__TaSigner **ptrs);
 
 /* ---- certificates and the service CA (certs.c) ---- */
 /* A P-256 certificate by the spec's params (subject, san, days, issuer), its key that of

@@ -11,6 +11,12 @@
 
 kt_status ae_caller_get(ae_caller *c)
 {
+    kt_status st = ae_caller_untimed(c);
+    return st ? st : ae_now(&c->now); /* F10: no request runs on a time AECS refuses */
+}
+
+kt_status ae_caller_untimed(ae_caller *c)
+{
     memset(c, 0, sizeof *c);
     kt_status st = kt_service_caller(&c->peer, NULL);
     if (st) return st;
@@ -31,13 +37,6 @@ kt_status ae_caller_get(ae_caller *c)
     kt_hex_encode(c->raw, 64, hex, sizeof hex);
     snprintf(c->label, sizeof c->label, "%s:%s", c->peer.proof == KT_SESSION_PROOF_SM2 ? "sm2" : "p256", hex);
     return KT_OK;
-}
-
-int64_t ae_now(void)
-{
-    Kubetee__Aecs__V1__TimeRequest rq = KUBETEE__AECS__V1__TIME_REQUEST__INIT;
-    Kubetee__Aecs__V1__TimeResponse rs = KUBETEE__AECS__V1__TIME_RESPONSE__INIT;
-    return kt_ocall("aecs.Time", &rq, &rs) ? 0 : rs.seconds;
 }
 
 /* JSON string content: printable ASCII but '"' and '\' as itself, the rest \u00XX. */
@@ -71,7 +70,7 @@ static const char *outcome(kt_status st)
 static bool batched(const char *op)
 {
     static const char *const reads[] = {"GetSecret", "TaGetSecret", "GetPublic", "ListSecrets", "ListServices",
-                                        "ListTaSecrets", "Status", "Sign", "Encrypt", "Decrypt",
+                                        "ListTaSecrets", "ListTaSigners", "Status", "Sign", "Encrypt", "Decrypt",
                                         "Wrap", "Unwrap", NULL}; /* the last five: a TA's key uses (use.c) */
     for (size_t i = 0; reads[i]; i++)
         if (!strcmp(op, reads[i])) return true;
@@ -108,7 +107,7 @@ void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status 
     kt_hex_encode(ae.audit_hash, 32, prev, sizeof prev);
     kt_buf body = {0}, line = {0};
     uint8_t hash[32];
-    int64_t now = ae_now();
+    int64_t now = c ? c->now : ae_clock_floor();
     bool sign = !batched(op) || ae.audit_unsigned + 1 >= AE_AUDIT_EVERY || now < ae.audit_signed_at ||
                 now - ae.audit_signed_at >= AE_AUDIT_SECONDS;
     kt_status st = kt_buf_printf(&body, "{\"seq\":%llu,\"time\":%lld,\"caller\":\"%s\",\"op\":\"%s\",\"target\":\"",

@@ -23,15 +23,15 @@ static kt_status ca_make(const char *service, const char *key, kt_cert **cert, k
     uint64_t serial, v;
     snprintf(subject, sizeof subject, "CN=%s service CA,O=AECS", service);
     kt_buf kp = {0}, cp = {0}, packed = {0};
-    kt_status st = kt_key_generate(KT_KEY_P256, ca_key);
+    Kubetee__Aecs__V1__StoredCa ca = KUBETEE__AECS__V1__STORED_CA__INIT;
+    kt_status st = ae_now(&ca.created); /* the validity starts at the host's time, checked (clock.c) */
+    if (!st) st = kt_key_generate(KT_KEY_P256, ca_key);
     if (!st) st = serial_new(&serial);
-    if (!st) st = kt_cert_make_at(NULL, NULL, *ca_key, subject, NULL, serial, ae_now(), CA_DAYS, true, cert);
+    if (!st) st = kt_cert_make_at(NULL, NULL, *ca_key, subject, NULL, serial, ca.created, CA_DAYS, true, cert);
     if (!st) st = kt_key_to_pem(*ca_key, true, &kp);
     if (!st) st = kt_cert_to_pem(*cert, &cp);
-    Kubetee__Aecs__V1__StoredCa ca = KUBETEE__AECS__V1__STORED_CA__INIT;
     ca.key_pem.data = kp.data, ca.key_pem.len = kp.len;
     ca.cert_pem.data = cp.data, ca.cert_pem.len = cp.len;
-    ca.created = ae_now();
     if (!st) st = ae_pack(&ca.base, &packed);
     if (!st) st = ae_obj_put(key, packed.data, packed.len, 0, &v);
     if (!st) kt_log(KT_LOG_INFO, "aecs.service_ca_made", "service", service, NULL);
@@ -86,12 +86,15 @@ kt_status ae_certificate(const ae_spec *s, const uint8_t *prev, size_t prev_n, k
     if (!subject[0]) snprintf(subject, sizeof subject, "CN=%s", s->name);
     kt_key *k = NULL, *ca_key = NULL;
     kt_cert *c = NULL, *ca = NULL;
+    int64_t now;
+    kt_status st = ae_now(&now); /* notBefore: the host's time, checked (clock.c) */
+    if (st) return kt_fail_context(st, "secret %s", s->name);
     /* a renewal keeps the key the version before it holds */
-    kt_status st = prev ? kt_key_from_pem((const char *)prev, prev_n, &k) : kt_key_generate(KT_KEY_P256, &k);
+    st = prev ? kt_key_from_pem((const char *)prev, prev_n, &k) : kt_key_generate(KT_KEY_P256, &k);
     if (st && prev) st = kt_fail_context(KT_ERR_VERIFY, "secret %s: the key of the version renewed", s->name);
     if (!st && by_ca) st = ca_get(s->service, &ca, &ca_key);
     if (!st) st = serial_new(&serial);
-    if (!st) st = kt_cert_make_at(ca, ca_key, k, subject, san, serial, ae_now(), (int)days, false, &c);
+    if (!st) st = kt_cert_make_at(ca, ca_key, k, subject, san, serial, now, (int)days, false, &c);
     if (st) st = kt_fail_context(st, "secret %s", s->name);
     if (!st) st = kt_cert_to_pem(c, out);
     if (!st && ca) st = kt_cert_to_pem(ca, out);

@@ -23,6 +23,12 @@ typedef struct {
 
 static entry *table;
 static size_t n_table, cap_table;
+static uint64_t epoch;
+
+uint64_t ae_obj_epoch(void)
+{
+    return epoch;
+}
 
 static entry *find(const char *key)
 {
@@ -50,6 +56,7 @@ static entry *remember(const char *key)
 
 void ae_obj_reset(void)
 {
+    epoch++;
     ae_cache_reset();
     for (size_t i = 0; i < n_table; i++) free(table[i].damage);
     free(table);
@@ -276,6 +283,7 @@ size_t ae_obj_count(const char *prefix)
 kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
 {
     *objects = *damaged = 0;
+    epoch++;
     char after[KT_STORE_KEY_MAX + 1] = "";
     for (;;) {
         Kubetee__Aecs__V1__StoreListRequest rq = KUBETEE__AECS__V1__STORE_LIST_REQUEST__INIT;

@@ -115,9 +115,9 @@ static kt_status new_version(uint64_t number, kt_buf *data, Kubetee__Aecs__V1__S
     if (!v) return KT_ERR_NO_MEMORY;
     kubetee__aecs__v1__stored_version__init(v);
     v->version = number;
-    v->created = ae_now();
+    kt_status st = ae_now(&v->created);
     *out = v;
-    return kt_call_bytes(&v->data, data->data, data->len);
+    return st ? st : kt_call_bytes(&v->data, data->data, data->len);
 }
 
 static kt_status CreateSecret(const Kubetee__Aecs__V1__CreateSecretRequest *rq, Kubetee__Aecs__V1__SecretInfo *rs)

@@ -1,5 +1,6 @@
-/* aecs/state: the admins, the TA platform policy, the audit checkpoint, the instance key
- * and the recovery set, sealed like every object. */
+/* aecs/state: the admins, the TA platform policy, the TA signer allow-list, the audit
+ * checkpoint, the instance key, the recovery set and the clock's floor, sealed like every
+ * object. */
 #include "aecs.h"
 
 #include <string.h>
@@ -40,6 +41,9 @@ kt_status ae_state_save(void)
         ae_recovery_fill(&ae.recovery, &rec, rkeys, rptrs);
         s.recovery = &rec;
     }
+    Kubetee__Aecs__V1__TaSigner signers[AE_MAX_TA_SIGNERS], *signer_ptrs[AE_MAX_TA_SIGNERS];
+    ae_signers_to_state(&s, signers, signer_ptrs);
+    s.time_floor = ae_clock_floor(); /* every checkpoint moves it on */
     kt_buf b = {0}, pem = {0};
     uint64_t v;
     kt_status st = ae_instance_pem(&pem);
@@ -77,6 +81,9 @@ kt_status ae_state_load(void)
         st = kt_fail_context(KT_ERR_VERIFY, "aecs/state: the TA platform policy");
     ae.has_ta_platform = !st && s->ta_platform;
     ae.ta_platform = tp;
+    ae.n_ta_signers = 0; /* none (a store from before the list): no TA creates TA-bound secrets */
+    if (!st) st = ae_signers_load(s);
+    if (!st) ae_clock_set_floor(s->time_floor);
     if (!st) st = ae_platform_apply();
     if (!st) st = ae_instance_load(s->instance_key.data, s->instance_key.len);
     ae_recovery rec = {0};
@@ -107,6 +114,7 @@ void ae_forget(void)
     ae.n_admins = 0;
     ae.state_version = 0;
     ae.has_ta_platform = false;
+    ae.n_ta_signers = 0;
     memset(&ae.recovery, 0, sizeof ae.recovery);
     ae_platform_apply();
 }

@@ -130,6 +130,7 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
     Kubetee__Aecs__V1__GetSecretResponse *rs = res;
     char owner[OWNER_MAX], key[KT_STORE_KEY_MAX + 1], prefix[KT_STORE_KEY_MAX + 1];
     kt_status st = ae_ta_only(c);
+    if (!st) st = ae_signer_room(c, rq->data.len); /* F12: its signer allowed, under its quota */
     if (!st) st = owner_of(c, rq->binding, owner);
     if (!st) st = key_of(owner, rq->name, key);
     if (st) return st;
@@ -160,8 +161,9 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
     if (!st && data.len > ae.max_data)
         st = kt_fail(KT_ERR_TOO_LARGE, "TA secret %s: %zu bytes of data is over the limit of %u", rq->name, data.len,
                      ae.max_data);
+    if (!st) st = ae_signer_room(c, data.len); /* the bytes as made */
+    if (!st) st = ae_now(&v.created);
     v.version = 1;
-    v.created = ae_now();
     v.data.data = data.data;
     v.data.len = data.len;
     s.spec = &spec;
@@ -169,10 +171,14 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
     s.n_versions = 1;
     s.owner = owner;
     if (rq->binding == KUBETEE__AECS__V1__TA_BINDING__TA_BINDING_MRSIGNER) s.owner_min_svn = c->peer.enclave.svn;
+    s.creator_signer.data = (uint8_t *)c->peer.enclave.mrsigner;
+    s.creator_signer.len = 32;
+    s.creator_prod_id = c->peer.enclave.prodid;
     uint64_t ov;
     if (!st) st = ae_pack(&s.base, &packed);
     if (!st) st = ae_obj_put(key, packed.data, packed.len, 0, &ov);
     if (st == KT_ERR_EXISTS) st = kt_fail(KT_ERR_EXISTS, "TA secret %s exists already for %.9s", rq->name, owner);
+    if (!st) ae_signer_note(key, c, data.len);
     if (!st && !(st = kt_call_bytes(&v.data, data.data, data.len))) st = answer(&s, 1, rs);
     kt_buf_free(&data);
     kt_buf_free(&packed);
@@ -244,7 +250,8 @@ static kt_status destroy_body(const ae_caller *c, const void *req, void *res)
     ae_secret *s = NULL;
     uint64_t v;
     kt_status st = own(c, req, key, &s, &v);
-    return st ? st : ae_obj_delete(key, v);
+    if (!st && !(st = ae_obj_delete(key, v))) ae_signer_forget(key);
+    return st;
 }
 
 static kt_status TaDestroySecret(const Kubetee__Aecs__V1__TaSecretRequest *rq, Kubetee__Aecs__V1__Done *rs)
@@ -328,7 +335,8 @@ static kt_status delete_body(const ae_caller *c, const void *req, void *res)
     if (!st) st = owner_check(rq->owner);
     if (!st) st = key_of(rq->owner, rq->name, key);
     if (!st) st = open_owned(key, rq->owner, rq->name, &s, &v);
-    return st ? st : ae_obj_delete(key, v);
+    if (!st && !(st = ae_obj_delete(key, v))) ae_signer_forget(key);
+    return st;
 }
 
 static kt_status DeleteTaSecret(const Kubetee__Aecs__V1__DeleteTaSecretRequest *rq, Kubetee__Aecs__V1__Done *rs)

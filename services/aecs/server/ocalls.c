@@ -6,6 +6,7 @@
 #include <kubetee/svc.h>
 #include <kubetee/tff.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,10 @@ static const char *const ops[] = {"Status",     "Init",          "AddAdmin",    
                                   "Restore",    "AuditHead",     "CreateSecret", "UpdateSecret",
                                   "DestroySecret", "ListSecrets", "GetPublic",   "GetSecret",
                                   "Start",      "Sign",          "Encrypt",      "Decrypt",
-                                  "Wrap",       "Unwrap",        "SetRecovery"};
+                                  "Wrap",       "Unwrap",        "SetRecovery",
+                                  "SetTaPlatform", "SetTaSigners",
+                                  "ListTaSigners", "TaCreateSecret", "TaGetSecret", "TaDestroySecret",
+                                  "ListTaSecrets", "DeleteTaSecret", "AcceptClock"};
 static const char *const outcomes[] = {"ok", "denied", "invalid", "not_found", "conflict", "damaged", "error"};
 #define N_OPS (sizeof ops / sizeof ops[0])
 #define N_OUT (sizeof outcomes / sizeof outcomes[0])
@@ -115,7 +119,9 @@ KT_UNTRUSTED_FUNCTION(append, "aecs.audit.Append", Kubetee__Aecs__V1__AuditAppen
 static kt_status now(const Kubetee__Aecs__V1__TimeRequest *rq, Kubetee__Aecs__V1__TimeResponse *rs)
 {
     (void)rq;
-    rs->seconds = (int64_t)time(NULL);
+    time_t t = time(NULL);
+    if (t == (time_t)-1) return kt_fail(KT_ERR_IO, "the host's clock cannot be read (time: %s)", strerror(errno));
+    rs->seconds = (int64_t)t;
     return KT_OK;
 }
 KT_UNTRUSTED_FUNCTION(now, "aecs.Time", Kubetee__Aecs__V1__TimeRequest, kubetee__aecs__v1__time_request,
