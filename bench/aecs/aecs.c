@@ -13,9 +13,15 @@
  * Second line (aecs_sign): signs/s with a never-export P-256 key, each an aecs.Sign the TA
  * sends over its session (AECS opens the key, checks the TA's identity against the key's
  * rules, signs, writes its audit line), against raw P-256 signs/s (kt_sign in this process,
- * as many threads, the same 32-byte message): target at least 0.5.
+ * as many threads, the same 32-byte message): target at least 0.5. That single-sign line is
+ * not met and cannot be: one call over a session costs about what a get costs (the echo
+ * line bounds it), several raw signatures' worth, so it is printed with that ceiling.
  *
- *   bench_aecs AECS_SERVER AECS.signed.so TA.signed.so SIM_DIR [get|echo|sign|raw]
+ * Third line (aecs_sign_batch): the same signs, BATCH messages to one aecs.SignBatch (one
+ * request, one decision, one audit line; AECS signs outside its lock, so the two threads'
+ * batches run side by side), counted per signature, against the same raw signs.
+ *
+ *   bench_aecs AECS_SERVER AECS.signed.so TA.signed.so SIM_DIR [get|echo|sign|raw|batch]
  * (the second form runs one kind for 5 s, to profile with) */
 #include "../bench.h"
 #include "aecs.pb-c.h"
@@ -44,20 +50,23 @@
 #define MAX_SAMPLES 200000
 #define SECRET "bench/key"
 #define SIGNER "bench/signer"
-enum { GET, ECHO, SIGN, RAW, KINDS };
-static const char *const kind_names[KINDS] = {"get", "echo", "sign", "raw"};
+#define BATCH 32 /* messages in one aecs.SignBatch */
+enum { GET, ECHO, SIGN, RAW, BATCHED, KINDS };
+static const char *const kind_names[KINDS] = {"get", "echo", "sign", "raw", "batch"};
+static const int per_call[KINDS] = {1, 1, 1, 1, BATCH}; /* what one call counts for */
 
 extern char **environ;
 
 static kt_enclave *ta;
 static pid_t server_pid;
 static kt_rpc_client *plain; /* one channel for both threads, as the TA's host relays over one */
-static uint8_t payload[32];
+static uint8_t payload[32], batch_payload[32 * BATCH];
 static volatile int stop;
 static double samples[KINDS][MAX_SAMPLES]; /* by kind */
 static size_t nsamples[KINDS];
 static kt_key *raw_keys[THREADS];          /* the raw baseline's, one a thread */
 static pthread_mutex_t samples_lock = PTHREAD_MUTEX_INITIALIZER;
+static double echo_cpu; /* the plain echo's CPU seconds a call (run_get) */
 
 static int fail(const char *what)
 {
@@ -89,17 +98,28 @@ static int one_echo(int t)
     return bad;
 }
 
-static int one_sign(int t)
+/* The TA's fn on the signer over message bytes; want: what its answer's id must say. */
+static int ta_sign(int t, const char *fn, uint8_t *msg, size_t n, uint64_t want)
 {
     Bench__Msg rq = BENCH__MSG__INIT, rs = BENCH__MSG__INIT;
     rq.id = (uint64_t)t;
     rq.name = SIGNER;
-    rq.payload.data = payload;
-    rq.payload.len = sizeof payload;
-    kt_status st = kt_enclave_call(ta, "bench.Sign", &rq, &rs);
-    int bad = st || rs.id != 64;
-    if (bad) fprintf(stderr, "bench_aecs: TA sign: %s\n", st ? kt_last_error() : "not a 64-byte signature");
+    rq.payload.data = msg;
+    rq.payload.len = n;
+    kt_status st = kt_enclave_call(ta, fn, &rq, &rs);
+    int bad = st || rs.id != want;
+    if (bad) fprintf(stderr, "bench_aecs: TA %s: %s\n", fn, st ? kt_last_error() : "not the signatures asked for");
     return bad;
+}
+
+static int one_sign(int t)
+{
+    return ta_sign(t, "bench.Sign", payload, sizeof payload, 64); /* its length */
+}
+
+static int one_batch(int t)
+{
+    return ta_sign(t, "bench.SignBatch", batch_payload, sizeof batch_payload, BATCH); /* how many */
 }
 
 static int one_raw(int t)
@@ -114,7 +134,8 @@ static int one_raw(int t)
 
 static int one(int kind, int t)
 {
-    return kind == GET ? one_get(t) : kind == ECHO ? one_echo(t) : kind == SIGN ? one_sign(t) : one_raw(t);
+    return kind == GET ? one_get(t) : kind == ECHO ? one_echo(t) : kind == SIGN ? one_sign(t) : kind == RAW ? one_raw(t)
+                                                                                                   : one_batch(t);
 }
 
 typedef struct {
@@ -158,7 +179,8 @@ static double cpu_now(void)
     return t;
 }
 
-/* One slice of a kind on every thread: calls/s by the wall clock, CPU per call. */
+/* One slice of a kind on every thread: calls/s by the wall clock (signatures/s for a
+ * batch), CPU per call (per signature). */
 static int slice(int kind, double *rate, double *cpu)
 {
     pthread_t th[THREADS];
@@ -179,6 +201,7 @@ static int slice(int kind, double *rate, double *cpu)
         n += w[t].n;
         bad |= w[t].bad;
     }
+    n *= per_call[kind];
     *rate = (double)n / (bench_now() - t0);
     *cpu = n ? (cpu_now() - c0) / (double)n : 0;
     return bad;
@@ -221,20 +244,29 @@ static int run_get(void)
            THREADS, best[0], g50, g99, cpu[0] * 1e6);
     printf("plain gRPC echo of 32 bytes, %d threads: %.0f/s (p50 %.0f us, p99 %.0f us; %.0f us CPU a call)\n", THREADS,
            best[1], e50, e99, cpu[1] * 1e6);
+    echo_cpu = cpu[1];
     bench_line("aecs_get", best[0] / best[1], ">=", 0.7, best[0], best[1]);
     return 0;
 }
 
 static int run_sign(void)
 {
-    double best[2], cpu[2];
-    if (alternate(SIGN, RAW, best, cpu)) return 1;
-    printf("never-export P-256 signs by a TA, %d threads over established sessions: %.0f/s (p50 %.0f us, p99 %.0f us; "
-           "%.0f us CPU a sign)\n",
-           THREADS, best[0], pct(SIGN, 0.5), pct(SIGN, 0.99), cpu[0] * 1e6);
+    double best[2], cpu[2], bbest[2], bcpu[2];
+    if (alternate(SIGN, RAW, best, cpu) || alternate(BATCHED, RAW, bbest, bcpu)) return 1;
+    if (bbest[1] > best[1]) best[1] = bbest[1], cpu[1] = bcpu[1]; /* raw: the best of both runs */
     printf("raw P-256 signs (kt_sign), %d threads: %.0f/s (p50 %.0f us; %.0f us CPU a sign)\n", THREADS, best[1],
            pct(RAW, 0.5), cpu[1] * 1e6);
+    printf("never-export P-256 signs by a TA, one aecs.Sign each, %d threads over established sessions: %.0f/s (p50 "
+           "%.0f us, p99 %.0f us; %.0f us CPU a sign)\n",
+           THREADS, best[0], pct(SIGN, 0.5), pct(SIGN, 0.99), cpu[0] * 1e6);
+    printf("  its ceiling: a call costs at least a plain echo's CPU (%.0f us, %.1f raw signatures), so one sign a "
+           "call is at most %.2f of raw (by CPU: %.0f / (%.0f + %.0f))\n",
+           echo_cpu * 1e6, echo_cpu / cpu[1], cpu[1] / (echo_cpu + cpu[1]), cpu[1] * 1e6, echo_cpu * 1e6, cpu[1] * 1e6);
     bench_line("aecs_sign", best[0] / best[1], ">=", 0.5, best[0], best[1]);
+    printf("never-export P-256 signs by a TA, %d messages to one aecs.SignBatch, %d threads: %.0f signatures/s (p50 "
+           "%.0f us a batch; %.0f us CPU a signature, %.2f of raw by CPU)\n",
+           BATCH, THREADS, bbest[0], pct(BATCHED, 0.5), bcpu[0] * 1e6, cpu[1] / bcpu[0]);
+    bench_line("aecs_sign_batch", bbest[0] / best[1], ">=", 0.5, bbest[0], best[1]);
     return 0;
 }
 
@@ -344,7 +376,7 @@ static kt_status provision(const char *target, const kt_enclave_identity *aecs, 
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 6)
-        return fprintf(stderr, "usage: bench_aecs AECS_SERVER AECS.signed.so TA.signed.so SIM_DIR [get|echo|sign|raw]\n"), 2;
+        return fprintf(stderr, "usage: bench_aecs AECS_SERVER AECS.signed.so TA.signed.so SIM_DIR [get|echo|sign|raw|batch]\n"), 2;
     kt_log_set_level(KT_LOG_WARN);
     setenv("KUBETEE_SIM_DIR", argv[4], 1);
     char dir[] = "/tmp/bench-aecs-XXXXXX";
@@ -393,7 +425,7 @@ int main(int argc, char **argv)
                 int kind = 0;
                 while (kind < KINDS && strcmp(argv[5], kind_names[kind])) kind++;
                 if (kind == KINDS) {
-                    fprintf(stderr, "bench_aecs: a kind is get, echo, sign or raw\n");
+                    fprintf(stderr, "bench_aecs: a kind is get, echo, sign, raw or batch\n");
                     rc = 2;
                 }
                 for (int k = 0; k < 12 && !rc; k++) rc = slice(kind, &r, &c);

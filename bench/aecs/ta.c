@@ -5,6 +5,8 @@
  *   bench.Get      Msg{id: slot, name: "service/secret"} -> Msg{id: the secret's length}
  *   bench.Sign     Msg{id: slot, name: "service/secret", payload: message} -> Msg{id: the
  *                  signature's length}: aecs.Sign with a never-export key
+ *   bench.SignBatch Msg{id: slot, name: "service/secret", payload: n 32-byte messages} ->
+ *                  Msg{id: how many 64-byte signatures came back}: one aecs.SignBatch
  *   bench.Close    Msg{id: slot} */
 #include <kubetee/aecs.h>
 #include <kubetee/trusted.h>
@@ -77,6 +79,25 @@ static kt_status sign(const Bench__Msg *req, Bench__Msg *res)
     return st;
 }
 KT_TRUSTED_FUNCTION(sign, "bench.Sign", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
+
+static kt_status sign_batch(const Bench__Msg *req, Bench__Msg *res)
+{
+    char service[65];
+    const char *name;
+    kt_bytes msgs[KT_AECS_SIGN_BATCH_MAX];
+    kt_buf sigs[KT_AECS_SIGN_BATCH_MAX] = {{0}};
+    size_t n = req->payload.len / 32;
+    kt_status st = target_of(req, service, &name);
+    if (!st && (n == 0 || n > KT_AECS_SIGN_BATCH_MAX || req->payload.len % 32))
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "a batch is 1..%d 32-byte messages", KT_AECS_SIGN_BATCH_MAX);
+    for (size_t i = 0; i < n && !st; i++) msgs[i].p = req->payload.data + 32 * i, msgs[i].n = 32;
+    if (!st) st = kt_aecs_ta_sign_batch(slots[req->id], service, name, 0, msgs, n, sigs, NULL, NULL);
+    res->id = 0;
+    for (size_t i = 0; i < n && !st; i++) res->id += sigs[i].len == 64;
+    for (size_t i = 0; i < n; i++) kt_buf_free(&sigs[i]);
+    return st;
+}
+KT_TRUSTED_FUNCTION(sign_batch, "bench.SignBatch", Bench__Msg, bench__msg, Bench__Msg, bench__msg)
 
 static kt_status close_slot(const Bench__Msg *req, Bench__Msg *res)
 {

@@ -115,6 +115,12 @@ kt_status kt_aecs_instance_check(const uint8_t pin[64], const uint8_t *got, size
                                  const uint8_t session_id[16], const uint8_t *nonce, size_t nonce_len,
                                  const uint8_t *sig, size_t sig_len);
 
+/* aecs.SignBatch's bounds (docs/aecs.md "Never-export keys"): 1..64 messages in one
+ * request, 64 KiB of them together; the TA library and AECS each check them before any
+ * other work. */
+#define KT_AECS_SIGN_BATCH_MAX 64
+#define KT_AECS_SIGN_BATCH_BYTES (64 * 1024)
+
 #ifdef KT_TRUSTED
 /* ---- in an enclave: a trusted application (library kt_aecs_ta_trusted) ----
  * A TA proves itself to AECS by its quote in the session handshake (verified inside the
@@ -207,6 +213,17 @@ kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage
 kt_status kt_aecs_ta_use(kt_aecs_ta *ta, const char *op, const char *service, const char *name, uint64_t version,
                          const uint8_t *in, size_t n, const uint8_t *aad, size_t aad_n, kt_buf *out, uint64_t *used,
                          char alg[KT_AECS_ALG_MAX]);
+
+/* aecs.SignBatch: the n messages msgs[0..n) (each hashed inside, as Sign's input) signed
+ * with the never-export key service/name (version 0: the newest) in one request, one
+ * decision and one audit line. sigs is n empty buffers; sigs[i] gets msgs[i]'s signature
+ * in the key's scheme (alg). n is 1..KT_AECS_SIGN_BATCH_MAX and the messages are at most
+ * KT_AECS_SIGN_BATCH_BYTES together, checked before anything is sent. All or nothing: a
+ * refusal (the TA may not use the key, a bound, a transport error) leaves every sigs[i]
+ * empty. */
+kt_status kt_aecs_ta_sign_batch(kt_aecs_ta *ta, const char *service, const char *name, uint64_t version,
+                                const kt_bytes *msgs, size_t n, kt_buf *sigs, uint64_t *used,
+                                char alg[KT_AECS_ALG_MAX]);
 
 /* What the handshake proved about the AECS enclave. */
 kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs);

@@ -175,6 +175,22 @@ static kt_status rsa_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t 
                                                                     "the key?)", k->name, kt_aecs_key_op_names[op]);
 }
 
+/* An elliptic-curve key's kt_key (P-256, a certificate's, SM2) and its algorithm. */
+static kt_status ec_key(const kt_aecs_key *k, kt_key **key, const char **alg)
+{
+    EVP_PKEY *pk = private_key(k->key, k->key_len);
+    kt_status got = pk ? kt_key_from_openssl(pk, key) : KT_ERR_VERIFY; /* its own reference */
+    EVP_PKEY_free(pk);
+    if (got) return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
+    if (kt_key_type_of(*key) == KT_KEY_RSA3072_E3) {
+        kt_key_free(*key);
+        *key = NULL;
+        return kt_fail(KT_ERR_VERIFY, "secret %s: its key is no elliptic-curve key", k->name);
+    }
+    *alg = kt_key_type_of(*key) == KT_KEY_SM2 ? "sm2-sm3" : "ecdsa-p256-sha256";
+    return KT_OK;
+}
+
 /* P-256 (a certificate's key too): ECDSA SHA-256, r || s; SM2: SM2 with SM3, DER. */
 static kt_status ec_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t *in, size_t n, kt_buf *out,
                         const char **alg)
@@ -182,14 +198,8 @@ static kt_status ec_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t *
     if (op != KT_AECS_SIGN)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s is an elliptic-curve key: it only signs", k->name);
     kt_key *key = NULL;
-    EVP_PKEY *pk = private_key(k->key, k->key_len);
-    kt_status got = pk ? kt_key_from_openssl(pk, &key) : KT_ERR_VERIFY; /* its own reference */
-    EVP_PKEY_free(pk);
-    if (got) return kt_fail(KT_ERR_VERIFY, "secret %s: its key does not read back", k->name);
-    *alg = kt_key_type_of(key) == KT_KEY_SM2 ? "sm2-sm3" : "ecdsa-p256-sha256";
-    kt_status st = kt_key_type_of(key) == KT_KEY_RSA3072_E3
-                       ? kt_fail(KT_ERR_VERIFY, "secret %s: its key is no elliptic-curve key", k->name)
-                       : kt_sign(key, in, n, out);
+    kt_status st = ec_key(k, &key, alg);
+    if (!st) st = kt_sign(key, in, n, out);
     kt_key_free(key);
     return st;
 }
@@ -212,4 +222,23 @@ kt_status kt_aecs_key_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t
     case KT_AECS_KEY_EC: return ec_use(k, op, in, n, out, algorithm);
     }
     return kt_fail(KT_ERR_INVALID_ARGUMENT, "key use: no such key kind");
+}
+
+kt_status kt_aecs_key_sign_each(const kt_aecs_key *k, const kt_bytes *in, size_t n, kt_buf *out, const char **algorithm)
+{
+    if (!k || (n && (!in || !out)) || !algorithm) return kt_fail(KT_ERR_INVALID_ARGUMENT, "key use: bad argument");
+    for (size_t i = 0; i < n; i++)
+        if (in[i].n > KT_AECS_KEY_INPUT_MAX)
+            return kt_fail(KT_ERR_TOO_LARGE, "input %zu is %zu bytes, at most %d", i, in[i].n, KT_AECS_KEY_INPUT_MAX);
+    if (k->kind != KT_AECS_KEY_EC) { /* RSA signs far slower than it is read; AES does not sign */
+        kt_status st = KT_OK;
+        for (size_t i = 0; i < n && !st; i++) st = kt_aecs_key_use(k, KT_AECS_SIGN, in[i].p, in[i].n, NULL, 0, &out[i], algorithm);
+        return st;
+    }
+    kt_key *key = NULL; /* read once for all of them */
+    *algorithm = "";
+    kt_status st = ec_key(k, &key, algorithm);
+    for (size_t i = 0; i < n && !st; i++) st = kt_sign(key, in[i].p, in[i].n, &out[i]);
+    kt_key_free(key);
+    return st;
 }

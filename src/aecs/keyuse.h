@@ -30,4 +30,7 @@ typedef struct {
 kt_status kt_aecs_key_use(const kt_aecs_key *k, kt_aecs_key_op op, const uint8_t *in, size_t n, const uint8_t *aad,
                           size_t aad_n, kt_buf *out, const char **algorithm);
 
+/* Sign each of in[0..n) into out[i] (appended), the key read once for all of them. */
+kt_status kt_aecs_key_sign_each(const kt_aecs_key *k, const kt_bytes *in, size_t n, kt_buf *out, const char **algorithm);
+
 #endif

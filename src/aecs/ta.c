@@ -248,3 +248,54 @@ kt_status kt_aecs_ta_use(kt_aecs_ta *ta, const char *op, const char *service, co
     protobuf_c_message_free_unpacked(res, NULL);
     return st;
 }
+
+/* The bounds before anything is sent: 1..KT_AECS_SIGN_BATCH_MAX messages, at most
+ * KT_AECS_SIGN_BATCH_BYTES together, as many empty signature buffers. */
+static kt_status batch_check(const kt_bytes *msgs, size_t n, const kt_buf *sigs)
+{
+    if (n == 0 || n > KT_AECS_SIGN_BATCH_MAX)
+        return kt_fail(n ? KT_ERR_TOO_LARGE : KT_ERR_INVALID_ARGUMENT, "aecs ta: a sign batch is 1..%d messages, not %zu",
+                       KT_AECS_SIGN_BATCH_MAX, n);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].n && !msgs[i].p) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: sign batch message %zu is NULL", i);
+        if (sigs[i].len) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: sign batch signature buffer %zu is not empty", i);
+        if (msgs[i].n > KT_AECS_SIGN_BATCH_BYTES - total)
+            return kt_fail(KT_ERR_TOO_LARGE, "aecs ta: a sign batch's messages are at most %d bytes together",
+                           KT_AECS_SIGN_BATCH_BYTES);
+        total += msgs[i].n;
+    }
+    return KT_OK;
+}
+
+kt_status kt_aecs_ta_sign_batch(kt_aecs_ta *ta, const char *service, const char *name, uint64_t version,
+                                const kt_bytes *msgs, size_t n, kt_buf *sigs, uint64_t *used,
+                                char alg[KT_AECS_ALG_MAX])
+{
+    if (!ta || !service || !name || !msgs || !sigs)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: a sign batch takes a secret, its messages and as many "
+                                                "signature buffers");
+    kt_status st = batch_check(msgs, n, sigs);
+    if (st) return st;
+    ProtobufCBinaryData in[KT_AECS_SIGN_BATCH_MAX];
+    for (size_t i = 0; i < n; i++) in[i].data = (uint8_t *)msgs[i].p, in[i].len = msgs[i].n;
+    Kubetee__Aecs__V1__SignBatchRequest rq = KUBETEE__AECS__V1__SIGN_BATCH_REQUEST__INIT;
+    rq.service = (char *)service;
+    rq.name = (char *)name;
+    rq.version = version;
+    rq.inputs = in;
+    rq.n_inputs = n;
+    ProtobufCMessage *res = NULL;
+    if ((st = kt_aecs_ta_call(ta, "SignBatch", &rq.base, &kubetee__aecs__v1__sign_batch_response__descriptor, &res)))
+        return st;
+    const Kubetee__Aecs__V1__SignBatchResponse *r = (const void *)res;
+    if (r->n_signatures != n)
+        st = kt_fail(KT_ERR_MALFORMED, "aecs ta: AECS answered %zu signatures for %zu messages", r->n_signatures, n);
+    for (size_t i = 0; i < n && !st; i++) st = kt_buf_append(&sigs[i], r->signatures[i].data, r->signatures[i].len);
+    if (st)
+        for (size_t i = 0; i < n; i++) kt_buf_free(&sigs[i]); /* all or nothing */
+    if (!st && used) *used = r->version;
+    if (!st && alg) snprintf(alg, KT_AECS_ALG_MAX, "%s", r->algorithm);
+    protobuf_c_message_free_unpacked(res, NULL);
+    return st;
+}

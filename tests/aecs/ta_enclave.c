@@ -7,6 +7,7 @@
 #include <kubetee/trusted.h>
 #include "ta_pins.h"
 #include "tatest.pb-c.h"
+#include "aecs.pb-c.h"
 
 #include <string.h>
 
@@ -97,3 +98,39 @@ static kt_status Use(const Tatest__UseRequest *rq, Tatest__UseResult *rs)
     return st;
 }
 KT_TRUSTED_FUNCTION(Use, "Use", Tatest__UseRequest, tatest__use_request, Tatest__UseResult, tatest__use_result)
+
+static kt_status SignBatch(const Tatest__BatchRequest *rq, Tatest__BatchResult *rs)
+{
+    size_t n = rq->n_inputs;
+    rs->signatures = kt_call_alloc((n + 1) * sizeof *rs->signatures);
+    if (!rs->signatures) return KT_ERR_NO_MEMORY;
+    if (rq->raw) {
+        Kubetee__Aecs__V1__SignBatchRequest b = KUBETEE__AECS__V1__SIGN_BATCH_REQUEST__INIT;
+        b.service = rq->service, b.name = rq->name, b.version = rq->version;
+        b.inputs = rq->inputs, b.n_inputs = n;
+        ProtobufCMessage *res = NULL;
+        kt_status st = kt_aecs_ta_call(ta, "SignBatch", &b.base, &kubetee__aecs__v1__sign_batch_response__descriptor, &res);
+        const Kubetee__Aecs__V1__SignBatchResponse *r = (const void *)res;
+        for (size_t i = 0; !st && i < r->n_signatures && i < n; i++, rs->n_signatures++)
+            st = kt_call_bytes(&rs->signatures[i], r->signatures[i].data, r->signatures[i].len);
+        if (res) protobuf_c_message_free_unpacked(res, NULL);
+        return st;
+    }
+    kt_bytes *msgs = kt_call_alloc((n + 1) * sizeof *msgs);
+    kt_buf *sigs = kt_call_alloc((n + 1) * sizeof *sigs);
+    if (!msgs || !sigs) return KT_ERR_NO_MEMORY;
+    memset(sigs, 0, (n + 1) * sizeof *sigs);
+    for (size_t i = 0; i < n; i++) msgs[i].p = rq->inputs[i].data, msgs[i].n = rq->inputs[i].len;
+    char alg[KT_AECS_ALG_MAX] = "";
+    kt_status st = kt_aecs_ta_sign_batch(ta, rq->service, rq->name, rq->version, msgs, n, sigs, &rs->version, alg);
+    bool left = false; /* all or nothing: a refusal leaves every buffer empty */
+    for (size_t i = 0; i < n; i++) left |= st && sigs[i].len;
+    if (left) st = kt_fail(KT_ERR_STATE, "the refusal left signatures behind");
+    for (size_t i = 0; i < n && !st; i++, rs->n_signatures++)
+        st = kt_call_bytes(&rs->signatures[i], sigs[i].data, sigs[i].len);
+    for (size_t i = 0; i < n; i++) kt_buf_free(&sigs[i]);
+    if (!st) rs->algorithm = kt_call_strdup(alg);
+    return st;
+}
+KT_TRUSTED_FUNCTION(SignBatch, "SignBatch", Tatest__BatchRequest, tatest__batch_request, Tatest__BatchResult,
+                    tatest__batch_result)

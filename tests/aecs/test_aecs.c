@@ -854,6 +854,11 @@ static void test_never_export_keys(void **state)
     for (size_t o = 0; o < 5; o++)
         for (size_t w = 0; w < 4; w++)
             assert_refused(op(who[w], ops[o], &k.base, D(key_op_response)), KT_ERR_DENIED, "proven by its quote");
+    A(SignBatchRequest) b = KUBETEE__AECS__V1__SIGN_BATCH_REQUEST__INIT;
+    ProtobufCBinaryData msgs[2] = {{3, (uint8_t *)"msg"}, {3, (uint8_t *)"two"}};
+    b.service = "pki", b.name = "signer", b.inputs = msgs, b.n_inputs = 2;
+    for (size_t w = 0; w < 4; w++)
+        assert_refused(op(who[w], "SignBatch", &b.base, D(sign_batch_response)), KT_ERR_DENIED, "proven by its quote");
     A(GetSecretRequest) g = KUBETEE__AECS__V1__GET_SECRET_REQUEST__INIT;
     g.service = "pki", g.name = "kek";
     assert_refused(op(svc_a, "GetSecret", &g.base, D(get_secret_response)), KT_ERR_DENIED, "proven by its quote");

@@ -1060,6 +1060,7 @@ static int teardown(void **state)
 }
 
 #include "ta_attacks.inc"
+#include "ta_sign_batch.inc"
 
 int main(void)
 {
@@ -1076,6 +1077,7 @@ int main(void)
         cmocka_unit_test(prod_id_without_check_refused),
         cmocka_unit_test(never_export_used_in_place),
         TA_ATTACK_TESTS
+        TA_BATCH_TESTS
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

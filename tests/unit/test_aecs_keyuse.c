@@ -45,6 +45,17 @@ static void ec_signs(kt_key_type type, const char *want_alg)
     for (int op = KT_AECS_ENCRYPT; op <= KT_AECS_UNWRAP; op++)
         assert_int_equal(use(&k, (kt_aecs_key_op)op, msg, sizeof msg, NULL, &sig, &alg), KT_ERR_INVALID_ARGUMENT);
     assert_int_equal(use(&k, KT_AECS_SIGN, msg, sizeof msg, "aad", &sig, &alg), KT_ERR_INVALID_ARGUMENT);
+    /* several messages, the key read once: each signature its own message's */
+    kt_bytes in[3] = {{msg, 4}, {msg, 9}, {msg, sizeof msg}};
+    kt_buf each[3] = {{0}};
+    alg = "";
+    assert_int_equal(kt_aecs_key_sign_each(&k, in, 3, each, &alg), KT_OK);
+    assert_string_equal(alg, want_alg);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(kt_verify(pub, in[i].p, in[i].n, each[i].data, each[i].len), KT_OK);
+        assert_int_equal(kt_verify(pub, in[(i + 1) % 3].p, in[(i + 1) % 3].n, each[i].data, each[i].len), KT_ERR_VERIFY);
+        kt_buf_free(&each[i]);
+    }
     kt_key_free(key), kt_key_free(pub);
     kt_buf_free(&pem), kt_buf_free(&pubpem), kt_buf_free(&sig);
 }
@@ -173,6 +184,13 @@ static void test_sizes_refused(void **state)
     assert_int_equal(use(&k, KT_AECS_WRAP, big, KT_AECS_WRAP_MAX + 1, NULL, &out, &alg), KT_ERR_INVALID_ARGUMENT);
     kt_aecs_key bad = {.name = "k", .kind = KT_AECS_KEY_EC, .key = (const uint8_t *)"junk", .key_len = 4};
     assert_int_equal(use(&bad, KT_AECS_SIGN, "m", 1, NULL, &out, &alg), KT_ERR_VERIFY);
+    /* signing each of several: an input over the limit, a key that does not read back, a key that does not sign */
+    kt_bytes in[2] = {{(const uint8_t *)"m", 1}, {big, sizeof big}};
+    kt_buf each[2] = {{0}};
+    assert_int_equal(kt_aecs_key_sign_each(&bad, in, 2, each, &alg), KT_ERR_TOO_LARGE);
+    assert_int_equal(kt_aecs_key_sign_each(&bad, in, 1, each, &alg), KT_ERR_VERIFY);
+    assert_int_equal(kt_aecs_key_sign_each(&k, in, 1, each, &alg), KT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(each[0].len, 0);
     kt_buf_free(&out);
 }
 

@@ -131,6 +131,8 @@ kt_status ae_caller_untimed(ae_caller *c);
  * c->now (the host's own lines, c NULL: at the latest time accepted, which Start and Stop
  * take first). */
 void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status st);
+/* The same with "count":N after the target (N > 0): a request about N things (SignBatch). */
+void ae_audit_count(const ae_caller *c, const char *op, const char *target, size_t count, kt_status st);
 /* Adopts lines the host kept after the sealed checkpoint, each checked (start). */
 void ae_audit_adopt(char **lines, size_t n);
 

@@ -71,7 +71,7 @@ static bool batched(const char *op)
 {
     static const char *const reads[] = {"GetSecret", "TaGetSecret", "GetPublic", "ListSecrets", "ListServices",
                                         "ListTaSecrets", "ListTaSigners", "Status", "Sign", "Encrypt", "Decrypt",
-                                        "Wrap", "Unwrap", NULL}; /* the last five: a TA's key uses (use.c) */
+                                        "Wrap", "Unwrap", "SignBatch", NULL}; /* the last six: a TA's key uses (use.c) */
     for (size_t i = 0; reads[i]; i++)
         if (!strcmp(op, reads[i])) return true;
     return false;
@@ -101,6 +101,11 @@ static kt_status seal_line(const kt_buf *body, const uint8_t prev[32], bool sign
 
 void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status result)
 {
+    ae_audit_count(c, op, target, 0, result);
+}
+
+void ae_audit_count(const ae_caller *c, const char *op, const char *target, size_t count, kt_status result)
+{
     char reason[512];
     snprintf(reason, sizeof reason, "%s", result ? kt_last_error() : "");
     char prev[65];
@@ -113,7 +118,9 @@ void ae_audit(const ae_caller *c, const char *op, const char *target, kt_status 
     kt_status st = kt_buf_printf(&body, "{\"seq\":%llu,\"time\":%lld,\"caller\":\"%s\",\"op\":\"%s\",\"target\":\"",
                                  (unsigned long long)(ae.audit_seq + 1), (long long)now, c ? c->label : "host", op);
     if (!st) st = json_text(&body, target ? target : "");
-    if (!st) st = kt_buf_printf(&body, "\",\"outcome\":\"%s\",\"reason\":\"", outcome(result));
+    if (!st) st = kt_buf_append(&body, "\"", 1);
+    if (!st && count) st = kt_buf_printf(&body, ",\"count\":%zu", count);
+    if (!st) st = kt_buf_printf(&body, ",\"outcome\":\"%s\",\"reason\":\"", outcome(result));
     if (!st) st = json_text(&body, reason);
     if (!st) st = kt_buf_printf(&body, "\",\"prev\":\"%s\"", prev);
     if (!st) st = seal_line(&body, ae.audit_hash, sign, hash, &line);
