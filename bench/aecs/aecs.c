@@ -50,7 +50,7 @@
 #define MAX_SAMPLES 200000
 #define SECRET "bench/key"
 #define SIGNER "bench/signer"
-#define BATCH 32 /* messages in one aecs.SignBatch */
+#define BATCH 64 /* messages in one aecs.SignBatch */
 enum { GET, ECHO, SIGN, RAW, BATCHED, KINDS };
 static const char *const kind_names[KINDS] = {"get", "echo", "sign", "raw", "batch"};
 static const int per_call[KINDS] = {1, 1, 1, 1, BATCH}; /* what one call counts for */

@@ -25,5 +25,6 @@ kt_status kt_cert_san_normalize(const char *san, char *out, size_t cap);
 
 /* Frees aead.c's fetched cipher (an enclave's FINI: the image is unloaded next). */
 void kt_aead_release(void);
+void kt_digest_release(void); /* the fetched SHA-256 and SM3 (hash.c), at an enclave's FINI */
 
 #endif

@@ -45,6 +45,7 @@ static kt_status init(kt_gate_call *c)
     if (st) {
         kt_detail(c->detail, sizeof c->detail, kt_last_error());
         kt_aead_release(); /* a failed start gets no FINI: the image is unloaded next */
+        kt_digest_release();
     }
     return st;
 }
@@ -105,6 +106,7 @@ kt_status kt_enclave_entry(kt_gate_call *c)
         kt_trts_run_fini();
         kt_identity_fini();
         kt_aead_release();
+        kt_digest_release();
         kt_log_set_sink(NULL);
         kt_trts_host = NULL;
         return KT_OK;
