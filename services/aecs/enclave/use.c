@@ -127,8 +127,7 @@ static kt_status one(const decided *d, kt_aecs_key_op op, const op_req *rq, op_r
     if (!st) st = kt_call_bytes(&rs->output, out.data, out.len);
     rs->version = d->version;
     rs->algorithm = (char *)alg;
-    if (out.data) kt_wipe(out.data, out.len); /* a decrypted or unwrapped key */
-    kt_buf_free(&out);
+    kt_buf_free(&out); /* wiped: a decrypted or unwrapped key */
     return st;
 }
 
