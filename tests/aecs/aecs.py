@@ -59,7 +59,7 @@ ADMIN, SVC_A, SVC_B, STRANGER = keygen("admin"), keygen("svca"), keygen("svcb"),
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, "max_secrets: 100\n")
 
 # bad configurations: each refused, naming what is wrong
-for extra, env, needle in ((["--no-such", "1"], {}, "unknown flag '--no-such'"),
+for extra, env, needle in ((["--no-such", "1"], {}, "unknown option '--no-such'"),
                            ([], {"KT_AECS_MAX_SECRETS": "010"}, "max_secrets must be a decimal number"),
                            (["--store", "s3://x"], {}, "store must be fs:")):
     r = subprocess.run([SERVER, "--config", CONFIG, "--sim-dir", SIM] + extra, capture_output=True, text=True,
@@ -68,7 +68,7 @@ for extra, env, needle in ((["--no-such", "1"], {}, "unknown flag '--no-such'"),
 with open(os.path.join(WORK, "bad.yaml"), "w") as f:
     f.write("listen: x\nadmin_key: mine\n")
 r = subprocess.run([SERVER, "--config", os.path.join(WORK, "bad.yaml")], capture_output=True, text=True, timeout=30)
-check(r.returncode == 2 and "unknown setting 'admin_key'" in r.stderr, f"a config naming an admin key: {r.stderr[:300]}")
+check(r.returncode == 2 and "unknown key 'admin_key'" in r.stderr, f"a config naming an admin key: {r.stderr[:300]}")
 
 
 

@@ -24,10 +24,13 @@ typedef struct {
     unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
 } aecs_config;
 
-/* Defaults, then --config FILE (YAML, or $KT_AECS_CONFIG), then KT_AECS_<NAME>, then
- * flags --<name> VALUE; unknown names anywhere are refused by name. */
-kt_status aecs_config_load(int argc, char **argv, aecs_config *c);
-void aecs_config_usage(FILE *f);
+/* The settings table (config.c) read by kt_settings_load (kubetee/svc.h): defaults, then
+ * --config FILE (YAML, or $KT_AECS_CONFIG), then KT_AECS_<NAME>, then flags --<name>
+ * VALUE (argv[0] the program); unknown names anywhere are refused by name. --help sets
+ * *help (the usage printed). */
+kt_status aecs_config_load(int argc, char **argv, aecs_config *c, bool *help);
+/* The settings in effect, one log line. */
+void aecs_config_log(const aecs_config *c);
 
 /* The OCALLs the enclave makes (aecs.store.*, aecs.audit.Append, aecs.Time), served
  * from this store and audit file. */

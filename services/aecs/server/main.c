@@ -105,17 +105,15 @@ static kt_status start_enclave(const aecs_config *c)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        aecs_config_usage(stdout);
-        return 0;
-    }
     aecs_config c;
-    if (aecs_config_load(argc, argv, &c)) {
-        fprintf(stderr, "aecs-server: configuration: %s\n", kt_last_error());
-        aecs_config_usage(stderr);
+    bool help;
+    if (aecs_config_load(argc, argv, &c, &help)) {
+        fprintf(stderr, "aecs-server: configuration: %s (--help lists the settings)\n", kt_last_error());
         return 2;
     }
+    if (help) return 0;
     kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
+    aecs_config_log(&c);
     int sfd = kt_svc_signalfd(); /* before any thread */
     if (sfd < 0) return fail("signals");
     kt_service_limits l = {.max_message = 1 << 20, .max_sessions = 256, .max_per_peer = 16, .handshake_ms = 10000,
