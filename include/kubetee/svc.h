@@ -136,7 +136,7 @@ typedef struct {
     const char *help;
     uint64_t min, max;        /* uint, duration: the range; list: how many items */
     const char *const *words; /* enum: the values allowed, NULL-terminated */
-    unsigned unit_ms;         /* duration: the field's unit (1: ms, 1000: s; 0: ms) */
+    unsigned unit_ms;         /* duration: the field's unit, 1000 (s) or 1 (ms; 0 too) */
     const char *env;          /* NULL: the prefix and NAME ('.' and '-' as '_'); "": none */
     const char *flag;         /* NULL: the name ('.' and '_' as '-'); "": none */
     unsigned opts;            /* KT_SET_SECRET ... */

@@ -16,7 +16,8 @@ static kt_status table_check(const kt_settings_spec *s)
         if ((kt_setting_is_text(t) && !t->size) || (t->type == KT_SET_ENUM && !t->words) ||
             (t->type == KT_SET_BOOL && t->size != sizeof(bool)) ||
             (num && t->size != 4 && t->size != 8) || (num && t->size == 4 && t->max > UINT32_MAX) ||
-            (num && t->min > t->max) || strlen(t->name) >= KT_SET_NAME_MAX - 32)
+            (num && t->min > t->max) || (t->unit_ms > 1 && t->unit_ms != 1000) ||
+            strlen(t->name) >= KT_SET_NAME_MAX - 32)
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s: settings table: row %s", s->prog, t->name);
     }
     return KT_OK;

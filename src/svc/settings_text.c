@@ -8,32 +8,18 @@
 
 static void kind(const kt_setting *t, char *out, size_t cap)
 {
+    static const char *const plain[] = {[KT_SET_STRING] = "text",
+                                        [KT_SET_PATH] = "path",
+                                        [KT_SET_BOOL] = "true or false",
+                                        [KT_SET_LIST] = "comma-separated list"};
     unsigned long long lo = t->min, hi = t->max;
-    switch (t->type) {
-    case KT_SET_STRING:
-        snprintf(out, cap, "text");
-        break;
-    case KT_SET_PATH:
-        snprintf(out, cap, "%s", t->opts & KT_SET_ABSOLUTE ? "absolute path" : "path");
-        break;
-    case KT_SET_BOOL:
-        snprintf(out, cap, "true or false");
-        break;
-    case KT_SET_UINT:
-        snprintf(out, cap, "%llu..%llu", lo, hi);
-        break;
-    case KT_SET_DURATION:
+    bool absolute = t->type == KT_SET_PATH && (t->opts & KT_SET_ABSOLUTE);
+    snprintf(out, cap, "%s", absolute ? "absolute path" : plain[t->type] ? plain[t->type] : "");
+    if (t->type == KT_SET_UINT) snprintf(out, cap, "%llu..%llu", lo, hi);
+    if (t->type == KT_SET_DURATION)
         snprintf(out, cap, "%llu..%llu %s, or with ms, s, m, h", lo, hi, kt_setting_unit(t));
-        break;
-    case KT_SET_ENUM:
-        out[0] = '\0';
-        for (size_t j = 0; t->words[j]; j++)
-            snprintf(out + strlen(out), cap - strlen(out), "%s%s", j ? "|" : "", t->words[j]);
-        break;
-    case KT_SET_LIST:
-        snprintf(out, cap, "comma-separated list");
-        break;
-    }
+    for (size_t j = 0; t->type == KT_SET_ENUM && t->words[j]; j++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", j ? "|" : "", t->words[j]);
     if (t->opts & KT_SET_SECRET) snprintf(out + strlen(out), cap - strlen(out), ", secret");
 }
 

@@ -14,17 +14,7 @@ bool kt_setting_is_text(const kt_setting *t)
 
 const char *kt_setting_unit(const kt_setting *t)
 {
-    switch (t->unit_ms) {
-    case 0:
-    case 1:
-        return "ms";
-    case 1000:
-        return "s";
-    case 60000:
-        return "m";
-    default:
-        return "h";
-    }
+    return t->unit_ms == 1000 ? "s" : "ms";
 }
 
 void kt_setting_flag(const kt_setting *t, char out[KT_SET_NAME_MAX])
