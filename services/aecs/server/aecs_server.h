@@ -12,7 +12,10 @@
 typedef struct {
     char listen[256];       /* gRPC address of the enclave service */
     char http[256];         /* /healthz /readyz /metrics */
-    char store[1024];       /* kt_store URL: fs:/dir (etcd:// when its backend lands) */
+    char store[1024];       /* kt_store URL: fs:/dir or etcd://host:port[,host:port...][/namespace] */
+    char store_tls_ca[1024], store_tls_cert[1024], store_tls_key[1024], store_server_name[256]; /* etcd TLS */
+    char store_insecure[8]; /* "true": plaintext to an etcd off loopback */
+    char store_user[129], store_password_file[1024]; /* etcd auth */
     char enclave[1024];     /* the signed AECS enclave */
     char sim_dir[1024];     /* sim platform state ("" : $KUBETEE_SIM_DIR or ~/.kubetee/sim) */
     char audit_file[1024];  /* where the audit lines go */
@@ -22,6 +25,7 @@ typedef struct {
     char collateral_root[1024];  /* the anchor for a URL's collateral (PEM) */
     char collateral_cache[1024]; /* where a URL's collateral is kept */
     unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
+    unsigned ta_session_max_age, ta_session_idle; /* seconds; the enclave's ceiling bounds them */
 } aecs_config;
 
 /* The settings table (config.c) read by kt_settings_load (kubetee/svc.h): defaults, then

@@ -6,20 +6,33 @@
 
 #include <string.h>
 
-static const char *const formats[] = {"kv", "json", NULL};
+static const char *const formats[] = {"kv", "json", NULL}, *const truth[] = {"true", "false", NULL};
 
 #define F(m) KT_SET_FIELD(aecs_config, m)
-#define QUOTA(name, def, help)                                                                     \
-    {                                                                                              \
-#name, KT_SET_UINT, F(name), def, help, 1, 1000000                                         \
-    }
+/* clang-format off */
+#define QUOTA(name, def, help) {#name, KT_SET_UINT, F(name), def, help, 1, 1000000}
+/* clang-format on */
 static const kt_setting table[] = {
     {"listen", KT_SET_STRING, F(listen), "127.0.0.1:7443",
      "gRPC address of the enclave service (host:port)"},
     {"http", KT_SET_STRING, F(http), "127.0.0.1:7444",
      "/healthz, /readyz and /metrics (host:port)"},
     {"store", KT_SET_STRING, F(store), "fs:/var/lib/kubetee/aecs/store",
-     "object store URL: fs:/absolute/dir or etcd://host:port[/namespace]"},
+     "object store URL: fs:/absolute/dir or etcd://host:port[,host:port...][/namespace]"},
+    {"store_tls_ca", KT_SET_PATH, F(store_tls_ca), NULL,
+     "etcd over TLS: the CA etcd's certificates chain to (PEM file)"},
+    {"store_tls_cert", KT_SET_PATH, F(store_tls_cert), NULL,
+     "etcd over TLS: the client certificate for etcd's --client-cert-auth (PEM file)"},
+    {"store_tls_key", KT_SET_PATH, F(store_tls_key), NULL,
+     "etcd over TLS: the client certificate's key (PEM file)"},
+    {"store_server_name", KT_SET_STRING, F(store_server_name), NULL,
+     "etcd over TLS: the name etcd's certificates must carry (default: each endpoint's host)"},
+    {"store_insecure", KT_SET_ENUM, F(store_insecure), "false",
+     "true: plaintext to an etcd off loopback (logged); false: refused", .words = truth},
+    {"store_user", KT_SET_STRING, F(store_user), NULL,
+     "etcd auth: the user AECS logs in as (with store_password_file)"},
+    {"store_password_file", KT_SET_PATH, F(store_password_file), NULL,
+     "etcd auth: a file whose first line is store_user's password"},
     {"enclave", KT_SET_PATH, F(enclave), "/usr/lib/kubetee/aecs/aecs.signed.so",
      "the signed AECS enclave"},
     {"sim_dir", KT_SET_PATH, F(sim_dir), NULL,
@@ -41,6 +54,12 @@ static const kt_setting table[] = {
     QUOTA(keep_versions, "8", "versions kept of each secret"),
     QUOTA(max_ta_secrets, "16", "quota: TA-bound secrets of one TA identity"),
     QUOTA(max_ta_total, "4096", "quota: TA-bound secrets of all TAs"),
+    {"ta_session_max_age", KT_SET_DURATION, F(ta_session_max_age), "3600",
+     "how long a TA's session lasts (the enclave allows at most 86400 s)", 1, 1000000,
+     .unit_ms = 1000},
+    {"ta_session_idle", KT_SET_DURATION, F(ta_session_idle), "600",
+     "how long a TA's session may stay idle (the enclave allows at most 3600 s)", 1, 1000000,
+     .unit_ms = 1000},
     {"drain_ms", KT_SET_DURATION, F(drain_ms), "5000",
      "on SIGTERM, how long calls under way may finish", 1, 1000000},
 };
@@ -59,7 +78,9 @@ kt_status aecs_config_load(int argc, char **argv, aecs_config *c, bool *help)
     memset(c, 0, sizeof *c);
     kt_status st = kt_settings_load(&spec, c, argc - 1, argv + 1, help, NULL);
     if (!st && !*help && strncmp(c->store, "fs:/", 4) && strncmp(c->store, "etcd://", 7))
-        st = kt_fail(KT_ERR_MALFORMED, "store must be fs:/absolute/dir or etcd://host:port");
+        st = kt_fail(
+            KT_ERR_MALFORMED,
+            "store must be fs:/absolute/dir or etcd://host:port[,host:port...][/namespace]");
     return st;
 }
 
