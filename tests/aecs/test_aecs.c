@@ -419,6 +419,15 @@ static void test_names(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_refused(create_as(svc_a, "svca", bad[i], AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "secret name");
     assert_refused(register_as(admin, "a/b", svc_b), KT_ERR_INVALID_ARGUMENT, "service name");
+    /* the names AECS keeps for itself: "ta" (TA-bound secrets' service), "aecs", in any case */
+    assert_refused(register_as(admin, "ta", svc_b), KT_ERR_INVALID_ARGUMENT,
+                   "service name 'ta' is reserved: AECS uses 'ta' itself (the service of TA-bound secrets)");
+    assert_refused(register_as(admin, "TA", svc_b), KT_ERR_INVALID_ARGUMENT, "service name 'TA' is reserved");
+    assert_refused(register_as(admin, "Aecs", svc_b), KT_ERR_INVALID_ARGUMENT, "'Aecs' is reserved");
+    assert_int_equal(register_as(admin, "ta1", svc_b), KT_OK); /* only the names themselves */
+    A(UnregisterServiceRequest) un = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    un.name = "ta1";
+    assert_int_equal(op(admin, "UnregisterService", &un.base, D(done)), KT_OK);
     assert_refused(create_as(svc_a, "svca/..", "x", AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "service name");
     /* a rule that pins no identity admits every enclave: refused unless said */
     A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;

@@ -71,6 +71,9 @@ extern pthread_mutex_t ae_lock;
 /* [A-Za-z0-9][A-Za-z0-9._-]*, 1..max bytes; what names the thing in the reason */
 kt_status ae_name_check(const char *name, size_t max, const char *what);
 kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len);
+/* A name for a new service: the grammar, and none of the names AECS keeps for itself
+ * ("ta", "aecs", in any case), each refused with the reason. */
+kt_status ae_service_name_new(const char *name);
 
 /* ---- sealed objects and the store (objects.c) ---- */
 /* Opens the object at key: KT_ERR_NOT_FOUND when absent (and known to be), KT_ERR_VERIFY
