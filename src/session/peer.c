@@ -77,6 +77,10 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
                            const char *label, const uint8_t th[32])
 {
     kt_key_type type = p->kind == KT_SESSION_PROOF_SM2 ? KT_KEY_SM2 : KT_KEY_P256;
+    memset(&s->claim, 0, sizeof s->claim);
+    s->claim.proof = p->kind;
+    memcpy(s->claim.public_key, p->evidence, KS_PUB_LEN);
+    s->has_claim = true;
     const kt_key *found = ks_registered(rule, p->kind, p->evidence);
     kt_key *any = NULL;
     if (!found && rule->any_key) {
@@ -121,6 +125,11 @@ static kt_status quote_check(kt_session *s, const kt_session_peer_rule *rule, co
         s->refusal = KT_SESSION_MALFORMED;
         return kt_fail_context(st, "session: the peer's quote");
     }
+    memset(&s->claim, 0, sizeof s->claim);
+    s->claim.proof = KT_SESSION_PROOF_QUOTE;
+    s->claim.tee = q.tee;
+    if (q.tee == KT_TEE_SGX) s->claim.enclave = q.sgx;
+    s->has_claim = true;
     uint8_t want[64];
     if ((st = ks_report_data(pub, s->nonce, th, want))) return st;
     const uint8_t *rd = q.tee == KT_TEE_TDX ? q.td.report_data : q.sgx.report_data;

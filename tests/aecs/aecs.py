@@ -69,6 +69,11 @@ with open(os.path.join(WORK, "bad.yaml"), "w") as f:
     f.write("listen: x\nadmin_key: mine\n")
 r = subprocess.run([SERVER, "--config", os.path.join(WORK, "bad.yaml")], capture_output=True, text=True, timeout=30)
 check(r.returncode == 2 and "unknown setting 'admin_key'" in r.stderr, f"a config naming an admin key: {r.stderr[:300]}")
+# a TA session longer than the enclave's ceiling: the enclave refuses to start so
+r = subprocess.run([SERVER, "--config", CONFIG, "--sim-dir", SIM, "--ta-session-max-age", "90000"], capture_output=True,
+                   text=True, timeout=60)
+check(r.returncode != 0 and "ta_session_max_age is 90000 s; the AECS enclave allows at most 86400 s" in r.stderr,
+      f"a TA session age over the enclave's ceiling: {r.returncode} {r.stderr[-300:]}")
 
 
 

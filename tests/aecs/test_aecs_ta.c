@@ -29,6 +29,8 @@
 #define A(x) Kubetee__Aecs__V1__##x
 #define D(x) &kubetee__aecs__v1__##x##__descriptor
 #define MARKER "plaintext-marker-5b0c1e77-the-host-must-never-see-this"
+#define TA_MAX_AGE 600 /* a TA session's age and idle time, set at Start */
+#define TA_IDLE 300
 
 static char dir[64], sim_dir[128], other_sim[128], audit_path[160], target[64];
 static kt_sim_qe *qe, *other_qe;
@@ -296,7 +298,9 @@ static void ta_close(kt_enclave *e)
     assert_int_equal(kt_enclave_call(e, "Close", &rq, &rs), KT_OK);
 }
 
-/* The TA gets service pay's name (bind 0) or its own (bind 1, 2); digest its SHA-256. */
+/* The TA gets service pay's name (bind 0) or its own (bind 1, 2); digest its SHA-256.
+ * last_reconnects: the TA library's reconnects so far, as the TA said with the answer. */
+static unsigned last_reconnects;
 static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t version, uint8_t digest[32])
 {
     Tatest__GetRequest rq = TATEST__GET_REQUEST__INIT;
@@ -309,6 +313,7 @@ static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t
     if (!st) {
         assert_int_equal(rs.digest.len, 32);
         memcpy(digest, rs.digest.data, 32);
+        last_reconnects = rs.reconnects;
     }
     kt_message_clear(&rs);
     return st;
@@ -936,6 +941,8 @@ static kt_status start_aecs(void)
     A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
     A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     rq.max_ta_secrets = 3;
+    rq.ta_session_max_age = TA_MAX_AGE; /* shorter than the enclave's defaults, as a host may make them */
+    rq.ta_session_idle = TA_IDLE;
     kt_status st = kt_enclave_call(aecs, "aecs.Start", &rq, &rs);
     kt_message_clear(&rs);
     return st;

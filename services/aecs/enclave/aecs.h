@@ -26,6 +26,12 @@ typedef Kubetee__Aecs__V1__Service ae_service;
 #define AE_PARAMS_MAX 64
 #define AE_AUDIT_EVERY 64   /* a read's line is signed at least every this many lines */
 #define AE_AUDIT_SECONDS 1  /* or when the last signature is this old (the host's clock) */
+/* A TA's session: its most age and idleness (seconds, the host's clock), by default and at
+ * most; the host may shorten them (StartRequest), never lengthen them past the ceiling. */
+#define AE_TA_SESSION_AGE_DEFAULT 3600
+#define AE_TA_SESSION_AGE_CEILING 86400
+#define AE_TA_SESSION_IDLE_DEFAULT 600
+#define AE_TA_SESSION_IDLE_CEILING 3600
 
 /* DAMAGED: the storage key opens but aecs/state is not there (hidden by the host, or
  * lost): never taken for UNINIT, so init is refused; the store must be put back. */
@@ -58,6 +64,7 @@ typedef struct {
     bool has_ta_platform; /* the TA platform policy an admin set (platform.c) */
     kt_platform_policy ta_platform;
     uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
+    uint32_t ta_session_max_age, ta_session_idle; /* in force since Start (seconds) */
     kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
     uint8_t instance_pub[64];
     ae_recovery recovery;

@@ -22,6 +22,7 @@ typedef struct {
     char collateral_root[1024];  /* the anchor for a URL's collateral (PEM) */
     char collateral_cache[1024]; /* where a URL's collateral is kept */
     unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
+    unsigned ta_session_max_age, ta_session_idle; /* seconds; the enclave's ceiling bounds them */
 } aecs_config;
 
 /* Defaults, then --config FILE (YAML, or $KT_AECS_CONFIG), then KT_AECS_<NAME>, then

@@ -35,6 +35,8 @@ static const struct {
     {"keep_versions", U(keep_versions), "8", "versions kept of each secret"},
     {"max_ta_secrets", U(max_ta_secrets), "16", "quota: TA-bound secrets of one TA identity"},
     {"max_ta_total", U(max_ta_total), "4096", "quota: TA-bound secrets of all TAs"},
+    {"ta_session_max_age", U(ta_session_max_age), "3600", "seconds a TA's session lasts (the enclave allows at most 86400)"},
+    {"ta_session_idle", U(ta_session_idle), "600", "seconds a TA's session may stay idle (the enclave allows at most 3600)"},
     {"drain_ms", U(drain_ms), "5000", "on SIGTERM, how long calls under way may finish"},
 };
 #undef S

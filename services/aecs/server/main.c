@@ -95,6 +95,8 @@ static kt_status start_enclave(const aecs_config *c)
     rq.keep_versions = c->keep_versions;
     rq.max_ta_secrets = c->max_ta_secrets;
     rq.max_ta_total = c->max_ta_total;
+    rq.ta_session_max_age = c->ta_session_max_age;
+    rq.ta_session_idle = c->ta_session_idle;
     rq.audit_tail = tail;
     rq.n_audit_tail = n;
     st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
