@@ -115,21 +115,23 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
 static kt_status quote_check(kt_session *s, const kt_session_peer_rule *rule, const ks_proof *p,
                              const uint8_t pub[KS_PUB_LEN], const uint8_t th[32])
 {
+    kt_quote q;
+    kt_status st = kt_quote_parse(p->evidence, p->evidence_len, &q);
+    if (!st) { /* what it claims, for a refusal's record (kt_session_peer_claim) */
+        memset(&s->claim, 0, sizeof s->claim);
+        s->claim.proof = KT_SESSION_PROOF_QUOTE;
+        s->claim.tee = q.tee;
+        if (q.tee == KT_TEE_SGX) s->claim.enclave = q.sgx;
+        s->has_claim = true;
+    }
     if (!rule->policy)
         return ks_refuse(s, KT_SESSION_PEER_REFUSED, KT_ERR_DENIED,
                          "session: the peer proved itself with a quote; this side accepts "
                          "registered keys only (no policy)");
-    kt_quote q;
-    kt_status st = kt_quote_parse(p->evidence, p->evidence_len, &q);
     if (st) {
         s->refusal = KT_SESSION_MALFORMED;
         return kt_fail_context(st, "session: the peer's quote");
     }
-    memset(&s->claim, 0, sizeof s->claim);
-    s->claim.proof = KT_SESSION_PROOF_QUOTE;
-    s->claim.tee = q.tee;
-    if (q.tee == KT_TEE_SGX) s->claim.enclave = q.sgx;
-    s->has_claim = true;
     uint8_t want[64];
     if ((st = ks_report_data(pub, s->nonce, th, want))) return st;
     const uint8_t *rd = q.tee == KT_TEE_TDX ? q.td.report_data : q.sgx.report_data;

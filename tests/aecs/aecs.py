@@ -470,6 +470,9 @@ secrets:
     check(n is not None and n >= 30, f"attestation latency counted for the key callers: {n}")
     check(("kubetee_enclave_attestation_seconds_bucket", frozenset({("proof", "quote"), ("le", "+Inf")})) in m,
           "attestation latency has its quote series")
+    for reason in ("no_platform_policy", "simulation", "simulation_root", "debug", "tcb", "quote", "collateral", "other"):
+        check(m.get(("kubetee_aecs_handshake_refusals_total", frozenset({("reason", reason)}))) is not None,
+              f"TAs refused at the handshake counted by reason: {reason}")
 
     # the audit file: verified against the identity, and an edit found
     audit = os.path.join(WORK, "audit.log")

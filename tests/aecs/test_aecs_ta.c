@@ -147,6 +147,29 @@ static size_t audit_count(const char *op)
     return n;
 }
 
+/* The last audit line of op, or "" (a static copy). */
+static const char *last_audit(const char *op)
+{
+    static char line[4096];
+    kt_buf b = {0};
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
+    line[0] = 0;
+    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK) {
+        const uint8_t *hit = NULL;
+        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++)
+            hit = p;
+        if (hit) {
+            const uint8_t *a = hit, *e = hit;
+            while (a > b.data && a[-1] != '\n') a--;
+            while (e < b.data + b.len && *e != '\n') e++;
+            snprintf(line, sizeof line, "%.*s", (int)(e - a), (const char *)a);
+        }
+    }
+    kt_buf_free(&b);
+    return line;
+}
+
 /* ---- the admins, through kt_aecs_client ---- */
 static kt_status as(const kt_key *who, const char *op, const ProtobufCMessage *rq, const ProtobufCMessageDescriptor *rt)
 {
@@ -368,6 +391,14 @@ static void no_platform_policy_no_ta(void **state)
     (void)state;
     assert_int_equal(create("db", MARKER, kt_enclave_identity_of(ta)->mrenclave, false), KT_OK);
     assert_refused(ta_connect(ta), KT_ERR_DENIED, "peer_refused");
+    /* the refusal is in AECS's audit log: why, and who the TA's quote claimed to be */
+    char hex[65], want[200];
+    kt_hex_encode(kt_enclave_identity_of(ta)->mrenclave, 32, hex, sizeof hex);
+    snprintf(want, sizeof want, "\"caller\":\"claimed:enclave:%s:", hex);
+    const char *line = last_audit("HandshakeRefused");
+    if (!strstr(line, want) || !strstr(line, "\"target\":\"no_platform_policy\",\"outcome\":\"denied\"") ||
+        !strstr(line, "accepts registered keys only"))
+        fail_msg("the refused handshake's audit line: %s", line);
 }
 
 /* The TA's quote verified inside AECS, its platform admitted, the secret's rule admits
@@ -637,29 +668,6 @@ static void ta_bound_isolated(void **state)
     assert_int_equal(ta_connect(ta), KT_OK);
     assert_refused(ta_get(ta, E, "mine", 0, got), KT_ERR_NOT_FOUND, "no secret mine");
     ta_close(ta);
-}
-
-/* The last audit line of op, or "" (a static copy). */
-static const char *last_audit(const char *op)
-{
-    static char line[4096];
-    kt_buf b = {0};
-    char needle[64];
-    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
-    line[0] = 0;
-    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK) {
-        const uint8_t *hit = NULL;
-        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++)
-            hit = p;
-        if (hit) {
-            const uint8_t *a = hit, *e = hit;
-            while (a > b.data && a[-1] != '\n') a--;
-            while (e < b.data + b.len && *e != '\n') e++;
-            snprintf(line, sizeof line, "%.*s", (int)(e - a), (const char *)a);
-        }
-    }
-    kt_buf_free(&b);
-    return line;
 }
 
 /* F12. TaCreateSecret needs the TA's signer on the allow-list an AECS admin sets. At init

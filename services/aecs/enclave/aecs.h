@@ -137,6 +137,8 @@ typedef struct {
 kt_status ae_caller_get(ae_caller *c);
 /* The same without the time (aecs.AcceptClock only: c->now is 0). */
 kt_status ae_caller_untimed(ae_caller *c);
+/* A peer's audit label (as ae_caller's) after prefix: "enclave:...", "td", "p256:<hex>". */
+void ae_peer_label(const kt_session_peer_info *p, const char *prefix, char *out, size_t n);
 /* One line for this request and its outcome (st and kt_last_error when st != 0), at
  * c->now (the host's own lines, c NULL: at the latest time accepted, which Start and Stop
  * take first). */
@@ -160,6 +162,15 @@ kt_status ae_clock_start(int64_t *t);
 /* The floor: the latest time accepted, sealed with aecs/state (state.c). */
 int64_t ae_clock_floor(void);
 void ae_clock_set_floor(int64_t sealed);
+
+/* ---- TAs refused at the handshake (refusals.c) ---- */
+/* Each refusal is counted; its audit line ("HandshakeRefused") is written while the
+ * budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY seconds (the
+ * host's clock); the rest are summed up in a line before the next one written. */
+#define AE_REFUSAL_BURST 16
+#define AE_REFUSAL_EVERY 6
+/* The counts by Kubetee__Aecs__V1__HandshakeRefusal (n of them), under ae_lock. */
+void ae_refusal_counts(uint64_t *out, size_t n);
 
 /* ---- the instance key (instance.c) ---- */
 kt_status ae_instance_new(void);

@@ -147,8 +147,14 @@ static kt_status HostStatus(const Kubetee__Aecs__V1__HostStatusRequest *rq, Kube
     pthread_mutex_lock(&ae_lock);
     rs->state = (char *)ae_phase_name();
     rs->objects = ae_obj_count("");
+    size_t n = kubetee__aecs__v1__handshake_refusal__descriptor.n_values;
+    kt_status st = (rs->handshake_refusals = kt_call_alloc(n * sizeof *rs->handshake_refusals)) ? KT_OK : KT_ERR_NO_MEMORY;
+    if (!st) {
+        ae_refusal_counts(rs->handshake_refusals, n);
+        rs->n_handshake_refusals = n;
+    }
     pthread_mutex_unlock(&ae_lock);
-    return KT_OK;
+    return st;
 }
 KT_TRUSTED_FUNCTION(HostStatus, "aecs.HostStatus", Kubetee__Aecs__V1__HostStatusRequest,
                     kubetee__aecs__v1__host_status_request, Kubetee__Aecs__V1__StartResponse,
