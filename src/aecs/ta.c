@@ -75,7 +75,7 @@ static kt_status session_open(kt_aecs_ta *ta)
     return KT_OK;
 }
 
-static kt_status connect(const char *target, const kt_policy *aecs, const uint8_t *instance, kt_aecs_ta **out)
+static kt_status ta_open(const char *target, const kt_policy *aecs, const uint8_t *instance, kt_aecs_ta **out)
 {
     if (!target || !aecs || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: target, policy and out are required");
     *out = NULL;
@@ -99,14 +99,14 @@ static kt_status connect(const char *target, const kt_policy *aecs, const uint8_
 
 kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out)
 {
-    return connect(target, aecs, NULL, out);
+    return ta_open(target, aecs, NULL, out);
 }
 
 kt_status kt_aecs_ta_connect_pinned(const char *target, const kt_policy *aecs, const uint8_t instance[64],
                                     kt_aecs_ta **out)
 {
     if (!instance) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: the instance pin is required");
-    return connect(target, aecs, instance, out);
+    return ta_open(target, aecs, instance, out);
 }
 
 unsigned kt_aecs_ta_reconnects(const kt_aecs_ta *ta)
