@@ -20,6 +20,7 @@ Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 import base64
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
