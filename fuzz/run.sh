@@ -188,6 +188,8 @@ mkdir -p "$work/settings"
 printf 'name: x\ndir: /d\non: true\ncount: 7\nwait_ms: 2s\nwait_s: 1m\nmode: b\nitems: [p, q]\ntls:\n  cert: c.pem\nrules: {r: [1]}\n' > "$work/settings/seed"
 printf 'count: 010\nitems: a,a\nwait_s: 1500ms\n' > "$work/settings/bad"
 mkdir -p "$work/aecs_secrets" "$work/aecs_config"; cp "$root"/tests/data/aecs/secrets*.yaml "$work/aecs_secrets/"; cp "$root"/tests/data/aecs/kubeconfig-original.yaml "$work/aecs_config/"
+# ... and with aecsServer.instance, the tools' pin (ours)
+sed 's/^  serverEndpoint: .*/&\n  instance: '"$(printf 'a1%.0s' $(seq 64))"'/' "$root"/tests/data/aecs/kubeconfig-original.yaml > "$work/aecs_config/pinned"
 mkdir -p "$work/json"; printf '{"a":[1,-0.5e+3,true,null],"b":"\\u00e9\\ud83d\\ude00\\n","c":{}}' > "$work/json/doc"; [ -d "$sets" ] && cp "$sets/sgx-v3-dcapqvl-cfg-swhardening/tcb_info.json" "$work/json/tcb"
 mkdir -p "$work/bundle"; [ -d "$sets" ] && /usr/bin/python3 -c 'import struct,sys; d=sys.argv[1]; sys.stdout.buffer.write(b"KTCOLL1\n"+b"".join(struct.pack("<I",len(b))+b for b in (open(d+"/"+f,"rb").read() for f in ("intel_root_ca.pem","root_ca_crl.der","pck_crl.der","pck_crl_issuer_chain.pem","tcb_info.json","tcb_info_issuer_chain.pem","qe_identity.json","qe_identity_issuer_chain.pem"))))' "$sets/sgx-v3-dcapqvl-cfg-swhardening" > "$work/bundle/intel"
 # aecs_configurations: the original's JSON and key=value lines

@@ -110,6 +110,10 @@ typedef struct {
     kt_key *identity;                        /* the admin's private key: P-256 or SM2 */
     char endpoint[KT_AECS_ENDPOINT_MAX + 1]; /* serverEndpoint: host:port */
     kt_policy *verify; /* which AECS enclave the client accepts (verifyPolicy) */
+    /* aecsServer.instance (ours): the AECS instance key (x||y) the tools pin, as 128 hex
+     * digits; a --instance flag or AECS_INSTANCE given beside it wins */
+    bool has_instance;
+    uint8_t instance[64];
     kt_buf notes;      /* as kt_aecs_secret_file's */
 } kt_aecs_admin_config;
 

@@ -328,6 +328,8 @@ kt_status kt_policy_from_platform(const kt_platform_policy *pp, kt_policy **out)
  * (TCB statuses other than UpToDate, debug enclaves and debug TDs, TDs bound to a service
  * TD, simulated quotes unless allow_simulation), for any identity. */
 kt_status kt_policy_default(bool allow_simulation, kt_policy **out);
+/* An independent copy of p (freed with kt_policy_free). */
+kt_status kt_policy_copy(const kt_policy *p, kt_policy **out);
 void kt_policy_free(kt_policy *p);
 /* KT_OK when the verdict passed and some rule matches; else KT_ERR_DENIED with every
  * rule's reason in kt_last_error(). */

@@ -145,6 +145,20 @@ void kt_service_set_client_policy(const char *json);
  * policy's error when p is not a usable one. Sessions established before a change keep
  * what their handshake proved. */
 kt_status kt_service_accept_any_enclave(const kt_platform_policy *p);
+/* Quote peers' sessions end by their age and idleness too, by the host's clock as their
+ * quote's verification (seconds; 0: no limit): a request more than max_age seconds after
+ * the handshake, or more than max_idle after the session's last request, is refused as
+ * expired with the reason, and the session ends (the peer must re-attest with a new
+ * handshake). A clock that steps back makes no session younger. A session takes the
+ * limits in force at its Hello. Key peers' sessions are not limited here. */
+void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle);
+/* A peer the gate refused at the handshake (KT_SESSION_PEER_REFUSED), handed to the
+ * enclave to record: the reason in the session library's words (also the peer's answer)
+ * and what its proof claimed, unverified (kt_session_peer_claim). Malformed and forged
+ * handshake messages are not handed over (the host counts them). Called in the Finish's
+ * ECALL after the service's lock is let go, so it may make OCALLs. NULL: none. */
+typedef void (*kt_service_refused_fn)(const char *reason, const kt_session_peer_info *claim);
+void kt_service_on_refused(kt_service_refused_fn fn);
 /* Inside a remote function the service runs for a session: what that session's
  * handshake proved about its peer (the only source of a caller's identity), and the
  * session id. KT_ERR_STATE anywhere else (an ECALL, another thread). */
@@ -240,6 +254,10 @@ kt_status kt_service_client_new(const char *target, const kt_service_client_conf
  * the server comes back as the service's error. */
 kt_status kt_service_client_handshake(kt_service_client *c);
 kt_session_refusal kt_service_client_refusal(const kt_service_client *c);
+/* Whether the session can go on: false before the handshake passed and once a step failed
+ * midway (the link, or the server ending the session: only free remains). A remote
+ * function's refusal, answered through the session, leaves it usable. */
+bool kt_service_client_usable(const kt_service_client *c);
 /* new + handshake; nothing to free on failure. */
 kt_status kt_service_client_connect(const char *target, const kt_service_client_config *c, kt_service_client **out);
 /* What the handshake proved about the server. */

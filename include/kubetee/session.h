@@ -153,6 +153,11 @@ kt_session_refusal kt_session_last_refusal(const kt_session *s);
 /* The session id (after the responder's Reply: both sides know it). */
 kt_status kt_session_id(const kt_session *s, uint8_t id[KT_SESSION_ID_LEN]);
 kt_status kt_session_peer(const kt_session *s, kt_session_peer_info *info);
+/* What the peer's proof claimed, judged or not (to record a refused peer): its key, or
+ * its quote's TEE and (SGX) report body as the quote says them, unverified; simulated,
+ * tcb_status and valid_until are never set. KT_ERR_STATE before a proof was read (a
+ * malformed one included). */
+kt_status kt_session_peer_claim(const kt_session *s, kt_session_peer_info *info);
 /* The session id a Finish or record names, read without a session (routing). */
 kt_status kt_session_message_id(const uint8_t *msg, size_t n, uint8_t id[KT_SESSION_ID_LEN]);
 

@@ -13,7 +13,12 @@
 #include <string.h>
 
 struct kt_aecs_ta {
-    kt_service_client *c;
+    kt_service_client *c; /* NULL after a reconnect that failed */
+    char *target;
+    kt_policy *aecs; /* the caller's policy, copied: a reconnect verifies AECS by it again */
+    bool pinned;
+    uint8_t instance[64];
+    unsigned reconnects;
 };
 
 static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
@@ -22,51 +27,123 @@ static kt_status quote(void *ctx, const uint8_t rd[64], kt_buf *out)
     return kt_quote_create(rd, out);
 }
 
-kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out)
+/* AECS must prove the pinned instance over this session (Status with a fresh nonce)
+ * before anything else is sent. */
+static kt_status prove_instance(kt_aecs_ta *ta)
+{
+    Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    uint8_t nonce[32], id[KT_SERVICE_ID_LEN];
+    ProtobufCMessage *m = NULL;
+    rq.nonce.data = nonce;
+    rq.nonce.len = sizeof nonce;
+    kt_status st = kt_random(nonce, sizeof nonce);
+    if (!st) st = kt_service_client_session_id(ta->c, id);
+    if (!st) st = kt_service_client_call(ta->c, "aecs.Status", &rq.base, &kubetee__aecs__v1__status_response__descriptor, &m);
+    const Kubetee__Aecs__V1__StatusResponse *r = (const void *)m;
+    if (!st)
+        st = kt_aecs_instance_check(ta->instance, r->instance_public.data, r->instance_public.len, id, nonce,
+                                    sizeof nonce, r->instance_proof.data, r->instance_proof.len);
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+    if (st) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        return kt_fail(st, "aecs ta: the pinned instance: %s", why);
+    }
+    return KT_OK;
+}
+
+/* A new session to AECS: its quote verified against ta->aecs, then the pin proved. */
+static kt_status session_open(kt_aecs_ta *ta)
+{
+    /* now 0: the host's clock when AECS's quote is verified; collateral from the host,
+     * its anchor judged by the policy */
+    kt_service_client_config cfg = {.quote = quote, .timeout_ms = 30000};
+    cfg.peer.policy = ta->aecs;
+    kt_status st = kt_service_client_connect(ta->target, &cfg, &ta->c);
+    if (st) {
+        ta->c = NULL;
+        return kt_fail_context(st, "aecs ta");
+    }
+    if (ta->pinned && (st = prove_instance(ta))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        kt_service_client_close(ta->c);
+        kt_service_client_free(ta->c);
+        ta->c = NULL;
+        return kt_fail(st, "%s", why);
+    }
+    return KT_OK;
+}
+
+static kt_status ta_open(const char *target, const kt_policy *aecs, const uint8_t *instance, kt_aecs_ta **out)
 {
     if (!target || !aecs || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: target, policy and out are required");
     *out = NULL;
     kt_aecs_ta *ta = calloc(1, sizeof *ta);
-    if (!ta) return kt_fail(KT_ERR_NO_MEMORY, "aecs ta: out of memory");
-    /* now 0: the host's clock when AECS's quote is verified; collateral from the host,
-     * its anchor judged by aecs */
-    kt_service_client_config cfg = {.quote = quote, .timeout_ms = 30000};
-    cfg.peer.policy = aecs;
-    kt_status st = kt_service_client_connect(target, &cfg, &ta->c);
-    if (st) {
+    if (!ta || !(ta->target = strdup(target))) {
         free(ta);
-        return kt_fail_context(st, "aecs ta");
+        return kt_fail(KT_ERR_NO_MEMORY, "aecs ta: out of memory");
+    }
+    if (instance) memcpy(ta->instance, instance, 64), ta->pinned = true;
+    kt_status st = kt_policy_copy(aecs, &ta->aecs);
+    if (!st) st = session_open(ta);
+    if (st) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        kt_aecs_ta_close(ta);
+        return kt_fail(st, "%s", why);
     }
     *out = ta;
     return KT_OK;
+}
+
+kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_ta **out)
+{
+    return ta_open(target, aecs, NULL, out);
 }
 
 kt_status kt_aecs_ta_connect_pinned(const char *target, const kt_policy *aecs, const uint8_t instance[64],
                                     kt_aecs_ta **out)
 {
     if (!instance) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: the instance pin is required");
-    kt_status st = kt_aecs_ta_connect(target, aecs, out);
-    if (st) return st;
-    Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
-    uint8_t nonce[32], id[KT_SERVICE_ID_LEN];
-    ProtobufCMessage *m = NULL;
-    rq.nonce.data = nonce;
-    rq.nonce.len = sizeof nonce;
-    st = kt_random(nonce, sizeof nonce);
-    if (!st) st = kt_service_client_session_id((*out)->c, id);
-    if (!st) st = kt_aecs_ta_call(*out, "Status", &rq.base, &kubetee__aecs__v1__status_response__descriptor, &m);
-    const Kubetee__Aecs__V1__StatusResponse *r = (const void *)m;
-    if (!st)
-        st = kt_aecs_instance_check(instance, r->instance_public.data, r->instance_public.len, id, nonce, sizeof nonce,
-                                    r->instance_proof.data, r->instance_proof.len);
-    if (m) protobuf_c_message_free_unpacked(m, NULL);
+    return ta_open(target, aecs, instance, out);
+}
+
+unsigned kt_aecs_ta_reconnects(const kt_aecs_ta *ta)
+{
+    return ta ? ta->reconnects : 0;
+}
+
+/* AECS ended the session (expired: its attestation's validity, or AECS's maximum session
+ * age or idle time, docs/aecs.md "TA sessions"): AECS refuses such a request before it runs
+ * it, so it is sent again, once, in a new session (a new handshake, the pin proved again). */
+static bool ended_by_aecs(const kt_aecs_ta *ta)
+{
+    return !ta->c || (!kt_service_client_usable(ta->c) && strstr(kt_last_error(), "expired"));
+}
+
+/* The part of a relayed reason that says it: from the last mark on (the transport's
+ * prefixes before it say only how it came), or all of it. */
+static const char *gist(const char *s, const char *mark)
+{
+    const char *at = NULL;
+    for (const char *p = s; (p = strstr(p, mark)); p++) at = p;
+    return at ? at : s;
+}
+
+static kt_status reconnect(kt_aecs_ta *ta)
+{
+    char why[256];
+    snprintf(why, sizeof why, "%s", ta->c ? gist(kt_last_error(), "expired: ") : "an earlier reconnect failed");
+    kt_service_client_free(ta->c); /* ended: no close to send */
+    ta->c = NULL;
+    kt_status st = session_open(ta);
     if (st) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", kt_last_error());
-        kt_aecs_ta_close(*out);
-        *out = NULL;
-        return kt_fail(st, "aecs ta: the pinned instance: %s", why);
+        char again[320];
+        snprintf(again, sizeof again, "%s", gist(kt_last_error(), "service: "));
+        return kt_fail(st, "aecs ta: AECS ended the session (%s); reconnecting failed: %s", why, again);
     }
+    ta->reconnects++;
     return KT_OK;
 }
 
@@ -78,7 +155,12 @@ kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage
     if (strlen(op) > sizeof fn - 6) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: an operation name is at most %zu bytes", sizeof fn - 6);
     strcpy(fn, "aecs.");
     strcat(fn, op);
-    return kt_service_client_call(ta->c, fn, req, res_type, res);
+    kt_status st = ta->c ? kt_service_client_call(ta->c, fn, req, res_type, res) : KT_ERR_STATE;
+    if (st && ended_by_aecs(ta)) {
+        if ((st = reconnect(ta))) return st;
+        st = kt_service_client_call(ta->c, fn, req, res_type, res);
+    }
+    return st;
 }
 
 /* A GetSecretResponse's data as a kt_aecs_secret; the response's copy is wiped. */
@@ -198,6 +280,7 @@ kt_status kt_aecs_ta_destroy(kt_aecs_ta *ta, kt_aecs_bind bind, const char *name
 kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs)
 {
     if (!ta || !aecs) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: NULL argument");
+    if (!ta->c) return kt_fail(KT_ERR_STATE, "aecs ta: no session (the last reconnect failed)");
     kt_session_peer_info p;
     kt_status st = kt_service_client_peer(ta->c, &p);
     if (!st) *aecs = p.enclave;
@@ -207,8 +290,11 @@ kt_status kt_aecs_ta_peer(const kt_aecs_ta *ta, kt_report_body *aecs)
 kt_status kt_aecs_ta_close(kt_aecs_ta *ta)
 {
     if (!ta) return KT_OK;
-    kt_status st = kt_service_client_close(ta->c);
+    kt_status st = ta->c ? kt_service_client_close(ta->c) : KT_OK;
     kt_service_client_free(ta->c);
+    kt_policy_free(ta->aecs);
+    free(ta->target);
+    kt_wipe(ta, sizeof *ta);
     free(ta);
     return st;
 }

@@ -1,5 +1,6 @@
 /* The AECS admin kubeconfig: `kind: Config`, administrator{name, identityKey},
- * aecsServer{serverEndpoint, verifyPolicy}. The identity key is decoded into a kt_key and
+ * aecsServer{serverEndpoint, verifyPolicy} and ours beside them (identityKeyFile,
+ * aecsServer.instance: the AECS instance key the tools pin). The identity key is decoded into a kt_key and
  * every copy of its bytes wiped; no message ever quotes it. */
 #include "internal.h"
 
@@ -186,10 +187,38 @@ static kt_status parse_verify(const kt_y *v, kt_aecs_admin_config *c)
     return KT_OK;
 }
 
+/* instance: the AECS instance key (x||y) as 128 hex digits, as aecsadmin init prints it. */
+static kt_status parse_instance(const kt_y *v, kt_aecs_admin_config *c)
+{
+    kt_status st = af_scalar(v, "aecsServer", "instance");
+    if (st) return st;
+    size_t n = strlen(v->text), bad = 0;
+    while (bad < n && ((v->text[bad] >= '0' && v->text[bad] <= '9') || ((v->text[bad] | 0x20) >= 'a' &&
+                                                                       (v->text[bad] | 0x20) <= 'f')))
+        bad++;
+    if (bad < n) {
+        char e[8];
+        return kt_fail(KT_ERR_MALFORMED,
+                       "aecsServer: instance is not hex: character %zu is '%s' (the AECS instance key as 128 hex "
+                       "digits, as aecsadmin init prints it) (line %zu)",
+                       bad + 1, kt_escape(v->text + bad, 1, e, sizeof e), v->line);
+    }
+    if (n != 2 * sizeof c->instance)
+        return kt_fail(KT_ERR_MALFORMED,
+                       "aecsServer: instance is %zu hex digits; the AECS instance key is 128 (x||y, as aecsadmin "
+                       "init prints it) (line %zu)",
+                       n, v->line);
+    if (kt_hex_decode(v->text, c->instance, sizeof c->instance))
+        return kt_fail(KT_ERR_MALFORMED, "aecsServer: instance is not hex (line %zu)", v->line);
+    c->has_instance = true;
+    return KT_OK;
+}
+
 static kt_status parse_server(const kt_y *s, kt_aecs_admin_config *c)
 {
     static const char *const keys[] = {"serverEndpoint",
                                        "verifyPolicy",
+                                       "instance",
                                        "clientRpcSecure",
                                        "clientKey",
                                        "clientCert",
@@ -205,6 +234,8 @@ static kt_status parse_server(const kt_y *s, kt_aecs_admin_config *c)
                        "aecsServer: no verifyPolicy: say which AECS enclave to trust (line %zu)",
                        s->line);
     if ((st = parse_verify(vp, c))) return st;
+    const kt_y *inst = kt_yaml_get(s, "instance");
+    if (inst && (st = parse_instance(inst, c))) return st;
     /* the original's TLS settings: kubetee's attested session authenticates the AECS
      * enclave by its quote and the admin by identityKey, so they have nothing to do */
     for (size_t i = 0; i < s->count; i += 2) {

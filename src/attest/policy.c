@@ -423,6 +423,20 @@ kt_status kt_policy_load(const char *path, kt_policy **out)
 }
 #endif
 
+kt_status kt_policy_copy(const kt_policy *p, kt_policy **out)
+{
+    if (!p || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "policy: NULL argument");
+    kt_policy *c = malloc(sizeof *c);
+    if (c) *c = *p, c->rules = calloc(p->rule_count ? p->rule_count : 1, sizeof *c->rules);
+    if (!c || !c->rules) {
+        free(c);
+        return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
+    }
+    if (p->rule_count) memcpy(c->rules, p->rules, p->rule_count * sizeof *c->rules);
+    *out = c;
+    return KT_OK;
+}
+
 void kt_policy_free(kt_policy *p)
 {
     if (!p) return;

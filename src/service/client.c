@@ -87,6 +87,11 @@ kt_session_refusal kt_service_client_refusal(const kt_service_client *c)
     return c ? kt_session_last_refusal(c->s) : KT_SESSION_OK;
 }
 
+bool kt_service_client_usable(const kt_service_client *c)
+{
+    return c && c->started && !c->broken;
+}
+
 kt_status kt_service_client_connect(const char *target, const kt_service_client_config *cfg, kt_service_client **out)
 {
     kt_service_client *c;

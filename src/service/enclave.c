@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* as many as the host's session table may hold (kt_service_table_new's bound) */
 #define MAX_SESSIONS (1u << 20)
@@ -42,6 +43,8 @@ struct slot {
     kt_key *keys[KT_SERVICE_MAX_CLIENTS]; /* the session's peer rule points at them */
     size_t n_keys;
     kt_policy *platform; /* the platform gate as it was at the Hello (the peer rule points at it) */
+    uint32_t max_age, max_idle; /* a quote peer's session limits as they were at the Hello (0: none) */
+    int64_t began, last;        /* the host's clock at the Finish and at the last request served */
     slot *hnext; /* in its id's bucket, while it holds a session */
     /* a call's bytes: the step copied in, then the reply step; the request's and the
      * result's plaintext (wiped after each call) */
@@ -61,6 +64,8 @@ static const char *policy_json; /* KT_SERVICE_CLIENT_POLICY's text */
 static kt_policy *client_policy; /* parsed once, at the first Hello; lives with the enclave */
 static kt_platform_policy platform; /* kt_service_accept_any_enclave's, under the lock */
 static bool has_platform;
+static uint32_t quote_max_age, quote_max_idle; /* kt_service_set_quote_session_limits', under the lock */
+static kt_service_refused_fn on_refused;      /* kt_service_on_refused's */
 /* the session whose request this thread is running (kt_service_caller) */
 static __thread slot *current;
 
@@ -97,6 +102,21 @@ kt_status kt_service_accept_any_enclave(const kt_platform_policy *p)
         memset(&platform, 0, sizeof platform);
     pthread_mutex_unlock(&lock);
     return KT_OK;
+}
+
+void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle)
+{
+    pthread_mutex_lock(&lock);
+    quote_max_age = max_age;
+    quote_max_idle = max_idle;
+    pthread_mutex_unlock(&lock);
+}
+
+void kt_service_on_refused(kt_service_refused_fn fn)
+{
+    pthread_mutex_lock(&lock);
+    on_refused = fn;
+    pthread_mutex_unlock(&lock);
 }
 
 /* The platform gate for one session, as it is now (NULL: none set). */
@@ -268,7 +288,12 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
      * outside it, so one Hello does not hold up every other session's calls */
     pthread_mutex_lock(&lock);
     slot *sl = free_slot();
-    if (sl) sl->busy = true;
+    if (sl) {
+        sl->busy = true;
+        sl->max_age = quote_max_age;
+        sl->max_idle = quote_max_idle;
+        sl->began = sl->last = 0;
+    }
     pthread_mutex_unlock(&lock);
     if (!sl) return kt_fail(KT_ERR_TOO_LARGE, "service: the enclave holds %zu sessions", n_slots);
     /* the reserved slot is this call's alone: the keys go straight into it, since the
@@ -374,19 +399,31 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     if (!sl) return st;
     kt_buf out = {0};
     bool end = false;
+    kt_session_peer_info claim;
+    bool tell = false; /* a refused peer to hand to the enclave's on_refused */
     if (kt_session_handshake(sl->s, req->message.data, req->message.len, &out)) {
         kt_session_refusal r = kt_session_last_refusal(sl->s);
         /* a peer refused is told why (its own proof against the gate), in words */
         if (r == KT_SESSION_PEER_REFUSED && !(res->reason = kt_call_strdup(kt_last_error()))) st = KT_ERR_NO_MEMORY;
+        tell = !st && r == KT_SESSION_PEER_REFUSED && kt_session_peer_claim(sl->s, &claim) == KT_OK;
         if (!st) st = refused(res, kt_session_refusal_name(r));
         end = true; /* a refused handshake message ends the handshake */
     } else {
         uint8_t peer[KT_SHA256_LEN];
         if (!(st = peer_identity(sl->s, peer, &res->proof))) st = put_bytes(&res->peer, peer, sizeof peer);
+        /* a quote peer's age and idleness count from here, by the host's clock */
+        time_t now;
+        if (!st && res->proof == KT_SESSION_PROOF_QUOTE && (sl->max_age || sl->max_idle) &&
+            !(st = kt_attest_host_time(&now)))
+            sl->began = sl->last = (int64_t)now;
     }
     kt_buf_free(&out);
     res->ended = end || st;
     give_back(sl, end || st);
+    pthread_mutex_lock(&lock);
+    kt_service_refused_fn fn = on_refused;
+    pthread_mutex_unlock(&lock);
+    if (tell && fn) fn(res->reason, &claim); /* outside the lock: it may make OCALLs */
     return st;
 }
 
@@ -480,21 +517,41 @@ static void call_done(slot *sl)
 }
 
 /* A quote peer is served only while its attestation holds (valid_until, by the host's
- * clock, as at the handshake): past it the session ends, refused as expired with why in
- * why, and the client must re-attest with a new handshake. Key peers never expire. */
-static bool expired(kt_session *s, char *why, size_t cap)
+ * clock, as at the handshake), and within the session limits it took at its Hello (its
+ * age since the Finish, its idleness since its last request): past either the session
+ * ends, refused as expired with why in why, and the client must re-attest with a new
+ * handshake. A clock that steps back makes no session younger. Key peers never expire. */
+static bool expired(slot *sl, char *why, size_t cap)
 {
     kt_session_peer_info p;
-    time_t now;
-    if (kt_session_peer(s, &p) || !p.valid_until) return false;
+    time_t t;
+    if (kt_session_peer(sl->s, &p) || p.proof != KT_SESSION_PROOF_QUOTE ||
+        (!p.valid_until && !sl->max_age && !sl->max_idle))
+        return false;
     kt_frame f; /* the OCALL's call memory (the raw path runs outside a function's frame) */
     kt_frame_push(&f);
-    kt_status st = kt_attest_host_time(&now);
+    kt_status st = kt_attest_host_time(&t);
     kt_frame_pop(&f);
-    if (st || kt_session_check_time(s, now)) {
+    if (st || (p.valid_until && kt_session_check_time(sl->s, t))) {
         snprintf(why, cap, "%s", kt_last_error());
         return true;
     }
+    int64_t now = (int64_t)t < sl->last ? sl->last : (int64_t)t;
+    if (sl->max_age && now - sl->began > (int64_t)sl->max_age) {
+        snprintf(why, cap,
+                 "session: its handshake was %lld s ago, past the enclave's maximum session age of %u s; re-attest "
+                 "with a new handshake",
+                 (long long)(now - sl->began), (unsigned)sl->max_age);
+        return true;
+    }
+    if (sl->max_idle && now - sl->last > (int64_t)sl->max_idle) {
+        snprintf(why, cap,
+                 "session: idle for %lld s, past the enclave's maximum idle time of %u s; re-attest with a new "
+                 "handshake",
+                 (long long)(now - sl->last), (unsigned)sl->max_idle);
+        return true;
+    }
+    sl->last = now;
     return false;
 }
 
@@ -520,7 +577,7 @@ static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
         } else if (o) {
             /* a refused record changes nothing in the session; the host counts the reason */
             refusal = kt_session_refusal_name(kt_session_last_refusal(sl->s));
-        } else if (expired(sl->s, why, sizeof why)) {
+        } else if (expired(sl, why, sizeof why)) {
             refusal = kt_session_refusal_name(KT_SESSION_EXPIRED);
             ended = why;
         } else {

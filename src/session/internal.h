@@ -121,6 +121,8 @@ struct kt_session {
     ks_direction send, recv;
     bool closed, peer_closed, expired;
     kt_session_peer_info peer_info;
+    kt_session_peer_info claim; /* what the peer's proof said, before it was judged */
+    bool has_claim;
     kt_buf peer_quote; /* kept for kt_session_recheck */
 };
 

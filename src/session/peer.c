@@ -77,6 +77,10 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
                            const char *label, const uint8_t th[32])
 {
     kt_key_type type = p->kind == KT_SESSION_PROOF_SM2 ? KT_KEY_SM2 : KT_KEY_P256;
+    memset(&s->claim, 0, sizeof s->claim);
+    s->claim.proof = p->kind;
+    memcpy(s->claim.public_key, p->evidence, KS_PUB_LEN);
+    s->has_claim = true;
     const kt_key *found = ks_registered(rule, p->kind, p->evidence);
     kt_key *any = NULL;
     if (!found && rule->any_key) {
@@ -111,12 +115,19 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
 static kt_status quote_check(kt_session *s, const kt_session_peer_rule *rule, const ks_proof *p,
                              const uint8_t pub[KS_PUB_LEN], const uint8_t th[32])
 {
+    kt_quote q;
+    kt_status st = kt_quote_parse(p->evidence, p->evidence_len, &q);
+    if (!st) { /* what it claims, for a refusal's record (kt_session_peer_claim) */
+        memset(&s->claim, 0, sizeof s->claim);
+        s->claim.proof = KT_SESSION_PROOF_QUOTE;
+        s->claim.tee = q.tee;
+        if (q.tee == KT_TEE_SGX) s->claim.enclave = q.sgx;
+        s->has_claim = true;
+    }
     if (!rule->policy)
         return ks_refuse(s, KT_SESSION_PEER_REFUSED, KT_ERR_DENIED,
                          "session: the peer proved itself with a quote; this side accepts "
                          "registered keys only (no policy)");
-    kt_quote q;
-    kt_status st = kt_quote_parse(p->evidence, p->evidence_len, &q);
     if (st) {
         s->refusal = KT_SESSION_MALFORMED;
         return kt_fail_context(st, "session: the peer's quote");

@@ -150,6 +150,14 @@ kt_status kt_session_peer(const kt_session *s, kt_session_peer_info *info)
     return KT_OK;
 }
 
+kt_status kt_session_peer_claim(const kt_session *s, kt_session_peer_info *info)
+{
+    if (!s || !info) return kt_fail(KT_ERR_INVALID_ARGUMENT, "session peer claim: NULL argument");
+    if (!s->has_claim) return kt_fail(KT_ERR_STATE, "session peer claim: no proof of the peer's was read");
+    *info = s->claim;
+    return KT_OK;
+}
+
 static kt_status expire(kt_session *s, kt_status st)
 {
     s->expired = true;

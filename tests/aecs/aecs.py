@@ -69,6 +69,11 @@ with open(os.path.join(WORK, "bad.yaml"), "w") as f:
     f.write("listen: x\nadmin_key: mine\n")
 r = subprocess.run([SERVER, "--config", os.path.join(WORK, "bad.yaml")], capture_output=True, text=True, timeout=30)
 check(r.returncode == 2 and "unknown key 'admin_key'" in r.stderr, f"a config naming an admin key: {r.stderr[:300]}")
+# a TA session longer than the enclave's ceiling: the enclave refuses to start so
+r = subprocess.run([SERVER, "--config", CONFIG, "--sim-dir", SIM, "--ta-session-max-age", "90000"], capture_output=True,
+                   text=True, timeout=60)
+check(r.returncode != 0 and "ta_session_max_age is 90000 s; the AECS enclave allows at most 86400 s" in r.stderr,
+      f"a TA session age over the enclave's ceiling: {r.returncode} {r.stderr[-300:]}")
 
 
 
@@ -465,6 +470,9 @@ secrets:
     check(n is not None and n >= 30, f"attestation latency counted for the key callers: {n}")
     check(("kubetee_enclave_attestation_seconds_bucket", frozenset({("proof", "quote"), ("le", "+Inf")})) in m,
           "attestation latency has its quote series")
+    for reason in ("no_platform_policy", "simulation", "simulation_root", "debug", "tcb", "quote", "collateral", "other"):
+        check(m.get(("kubetee_aecs_handshake_refusals_total", frozenset({("reason", reason)}))) is not None,
+              f"TAs refused at the handshake counted by reason: {reason}")
 
     # the audit file: verified against the identity, and an edit found
     audit = os.path.join(WORK, "audit.log")

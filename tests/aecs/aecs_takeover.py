@@ -10,7 +10,9 @@ a new storage key: the host's Backup of it opens none of the real objects.
 F6: that emptied-store init is accepted (the host cannot be stopped from running an AECS
 of its own), but it is a new instance: the tools pinning the real instance key (--instance,
 what aecsadmin init printed) refuse it; without a pin they accept it (the documented limit:
-whoever initialised the AECS you reach). With the real store back, the pin passes again.
+whoever initialised the AECS you reach). The same pin in the admin kubeconfig
+(aecsServer.instance) refuses it too; AECS_INSTANCE and --instance beside it win. With the
+real store back, the pin passes again.
 
 Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 
@@ -18,6 +20,7 @@ Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 import base64
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -49,6 +52,30 @@ STORE = os.path.join(WORK, "store")
 
 def Server(name):
     return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
+
+
+def kubeconfig(s, pin):
+    """An admin kubeconfig for OWNER at s, verifyPolicy the tools' policy, pinning pin
+    (aecsServer.instance)."""
+    path = os.path.join(WORK, "kubeconfig.yaml")
+    os.chmod(OWNER, 0o600)
+    with open(path, "w") as f:
+        f.write(f"apiVersion: v1\nkind: Config\nadministrator:\n  name: owner\n  identityKeyFile: {OWNER}\n"
+                f"aecsServer:\n  serverEndpoint: \"{s.grpc}\"\n  instance: {pin}\n  verifyPolicy:\n")
+        for line in open(POLICY).read().splitlines():
+            f.write("    " + line + "\n")
+    return path
+
+
+def with_kubeconfig(prog, verb, kc, env_pin=None, *args):
+    """prog verb --config kc (AECS_INSTANCE set to env_pin when given): (rc, output)."""
+    env = dict(os.environ)
+    env.pop("AECS_INSTANCE", None)
+    if env_pin:
+        env["AECS_INSTANCE"] = env_pin
+    r = subprocess.run([prog, verb, "--config", kc, "--sim-dir", SIM, "--json"] + list(args), capture_output=True,
+                       text=True, timeout=120, env=env)
+    return r.returncode, r.stdout + r.stderr
 
 
 def move_objects(src_root, dst_root, keep):
@@ -115,8 +142,21 @@ def emptied_store_new_key():
     rc, _, text = s.tool(SERVICEADMIN, "list", OWNER_SVC, "--service", "pay", "--instance", REAL_INSTANCE)
     check(rc != 0 and "not the pinned" in text, f"F6: ... and by a pinning service admin: {text.strip()[:300]}")
     rc, st, text = s.tool(AECSADMIN, "status", HOST)
-    check(rc == 0 and base64.b64decode(st["instancePublic"]).hex() != REAL_INSTANCE,
+    fake_instance = base64.b64decode(st["instancePublic"]).hex() if rc == 0 else ""
+    check(rc == 0 and fake_instance != REAL_INSTANCE,
           "F6: unpinned, the host's AECS is accepted: another instance key (the limit docs/aecs.md states)")
+    # the pin in the admin kubeconfig (aecsServer.instance), and what overrides it
+    kc = kubeconfig(s, REAL_INSTANCE)
+    rc, text = with_kubeconfig(AECSADMIN, "status", kc)
+    check(rc != 0 and "not the pinned" in text, f"F6: the kubeconfig's instance pin refuses the host's AECS: {text[:300]}")
+    rc, text = with_kubeconfig(SERVICEADMIN, "list", kc, None, "--service", "pay")
+    check(rc != 0 and "not the pinned" in text, f"F6: ... in serviceadmin too: {text[:300]}")
+    rc, text = with_kubeconfig(AECSADMIN, "status", kc, fake_instance)
+    check(rc == 0, f"AECS_INSTANCE beside the kubeconfig wins over its pin: {text[:200]}")
+    rc, text = with_kubeconfig(AECSADMIN, "status", kc, REAL_INSTANCE, "--instance", fake_instance)
+    check(rc == 0, f"--instance wins over AECS_INSTANCE and the kubeconfig: {text[:200]}")
+    rc, text = with_kubeconfig(AECSADMIN, "status", kc, fake_instance, "--instance", REAL_INSTANCE)
+    check(rc != 0 and "not the pinned" in text, f"... either way: {text[:200]}")
     return s
 
 
@@ -144,6 +184,10 @@ try:
     s = Server("real-again")
     rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", REAL_INSTANCE)
     check(rc == 0, f"F6: the real store back: the pinned instance proves itself: {text.strip()[:200]}")
+    rc, text = with_kubeconfig(AECSADMIN, "status", kubeconfig(s, REAL_INSTANCE))
+    check(rc == 0, f"F6: the real store back: the kubeconfig's pin passes: {text.strip()[:200]}")
+    rc, text = with_kubeconfig(AECSADMIN, "status", kubeconfig(s, "0" * 127 + "g"))
+    check(rc != 0 and "aecsServer: instance is not hex" in text, f"a malformed kubeconfig pin is refused by name: {text[:200]}")
     rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", "00" * 64)
     check(rc != 0 and "not the pinned" in text, f"F6: a wrong pin is refused: {text.strip()[:200]}")
     rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", "zz")

@@ -55,6 +55,7 @@ static kt_status Get(const Tatest__GetRequest *rq, Tatest__Result *rs)
     kt_aecs_secret *s = NULL;
     kt_status st = rq->bind ? kt_aecs_ta_get_own(ta, (kt_aecs_bind)rq->bind, rq->name, rq->version, &s)
                             : kt_aecs_ta_get(ta, rq->service, rq->name, rq->version, &s);
+    rs->reconnects = kt_aecs_ta_reconnects(ta);
     return st ? st : digest_of(s, rs);
 }
 KT_TRUSTED_FUNCTION(Get, "Get", Tatest__GetRequest, tatest__get_request, Tatest__Result, tatest__result)

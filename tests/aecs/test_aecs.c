@@ -33,6 +33,7 @@ static kt_store *store;
 static kt_key *admin, *svc_a, *svc_b, *stranger;
 static kt_buf audit_text;
 static uint32_t max_secrets = 4;
+static uint32_t ta_max_age, ta_idle; /* the TA session limits the host asks for (0: the enclave's) */
 
 /* ---- the host's OCALLs, with the attacks ---- */
 static struct {
@@ -141,6 +142,8 @@ static kt_status start(void)
     A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
     A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     rq.max_secrets = max_secrets;
+    rq.ta_session_max_age = ta_max_age;
+    rq.ta_session_idle = ta_idle;
     /* the lines after the sealed checkpoint, as aecs-server hands its file's tail */
     char *text = strndup(audit_text.len ? (const char *)audit_text.data : "", audit_text.len), *save = NULL;
     char *lines[4096];
@@ -419,6 +422,15 @@ static void test_names(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_refused(create_as(svc_a, "svca", bad[i], AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "secret name");
     assert_refused(register_as(admin, "a/b", svc_b), KT_ERR_INVALID_ARGUMENT, "service name");
+    /* the names AECS keeps for itself: "ta" (TA-bound secrets' service), "aecs", in any case */
+    assert_refused(register_as(admin, "ta", svc_b), KT_ERR_INVALID_ARGUMENT,
+                   "service name 'ta' is reserved: AECS uses 'ta' itself (the service of TA-bound secrets)");
+    assert_refused(register_as(admin, "TA", svc_b), KT_ERR_INVALID_ARGUMENT, "service name 'TA' is reserved");
+    assert_refused(register_as(admin, "Aecs", svc_b), KT_ERR_INVALID_ARGUMENT, "'Aecs' is reserved");
+    assert_int_equal(register_as(admin, "ta1", svc_b), KT_OK); /* only the names themselves */
+    A(UnregisterServiceRequest) un = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    un.name = "ta1";
+    assert_int_equal(op(admin, "UnregisterService", &un.base, D(done)), KT_OK);
     assert_refused(create_as(svc_a, "svca/..", "x", AES, false, NULL), KT_ERR_INVALID_ARGUMENT, "service name");
     /* a rule that pins no identity admits every enclave: refused unless said */
     A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
@@ -1158,6 +1170,31 @@ static void test_damage_found_at_start(void **state)
     kt_session_free(s);
 }
 
+/* The host may shorten a TA's session, never lengthen it past the enclave's ceilings: a
+ * start asking for more is refused, naming the setting; a second Start of a running AECS
+ * is refused and leaves it running. */
+static void test_ta_session_ceilings(void **state)
+{
+    (void)state;
+    stop();
+    ta_max_age = 86401;
+    assert_refused(start(), KT_ERR_INVALID_ARGUMENT,
+                   "ta_session_max_age is 86401 s; the AECS enclave allows at most 86400 s (the host may shorten");
+    crash();
+    ta_max_age = 0;
+    ta_idle = 3601;
+    assert_refused(start(), KT_ERR_INVALID_ARGUMENT, "ta_session_idle is 3601 s; the AECS enclave allows at most 3600 s");
+    crash();
+    ta_idle = 3600;
+    ta_max_age = 60;
+    assert_int_equal(start(), KT_OK);
+    A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
+    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    assert_refused(kt_enclave_call(enclave, "aecs.Start", &rq, &rs), KT_ERR_STATE, "started already");
+    assert_int_equal(create_as(svc_a, "svca", "after-restart", AES, false, NULL), KT_OK); /* still ready */
+    ta_idle = ta_max_age = 0;
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -1233,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_host_clock),
         cmocka_unit_test(test_clock_run_forward_and_accepted),
         cmocka_unit_test(test_damage_found_at_start),
+        cmocka_unit_test(test_ta_session_ceilings),
         cmocka_unit_test(test_init_after_data_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -29,6 +29,8 @@
 #define A(x) Kubetee__Aecs__V1__##x
 #define D(x) &kubetee__aecs__v1__##x##__descriptor
 #define MARKER "plaintext-marker-5b0c1e77-the-host-must-never-see-this"
+#define TA_MAX_AGE 600 /* a TA session's age and idle time, set at Start */
+#define TA_IDLE 300
 
 static char dir[64], sim_dir[128], other_sim[128], audit_path[160], target[64];
 static kt_sim_qe *qe, *other_qe;
@@ -143,6 +145,29 @@ static size_t audit_count(const char *op)
         for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++) n++;
     kt_buf_free(&b);
     return n;
+}
+
+/* The last audit line of op, or "" (a static copy). */
+static const char *last_audit(const char *op)
+{
+    static char line[4096];
+    kt_buf b = {0};
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
+    line[0] = 0;
+    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK) {
+        const uint8_t *hit = NULL;
+        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++)
+            hit = p;
+        if (hit) {
+            const uint8_t *a = hit, *e = hit;
+            while (a > b.data && a[-1] != '\n') a--;
+            while (e < b.data + b.len && *e != '\n') e++;
+            snprintf(line, sizeof line, "%.*s", (int)(e - a), (const char *)a);
+        }
+    }
+    kt_buf_free(&b);
+    return line;
 }
 
 /* ---- the admins, through kt_aecs_client ---- */
@@ -296,7 +321,9 @@ static void ta_close(kt_enclave *e)
     assert_int_equal(kt_enclave_call(e, "Close", &rq, &rs), KT_OK);
 }
 
-/* The TA gets service pay's name (bind 0) or its own (bind 1, 2); digest its SHA-256. */
+/* The TA gets service pay's name (bind 0) or its own (bind 1, 2); digest its SHA-256.
+ * last_reconnects: the TA library's reconnects so far, as the TA said with the answer. */
+static unsigned last_reconnects;
 static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t version, uint8_t digest[32])
 {
     Tatest__GetRequest rq = TATEST__GET_REQUEST__INIT;
@@ -309,6 +336,7 @@ static kt_status ta_get(kt_enclave *e, unsigned bind, const char *name, uint64_t
     if (!st) {
         assert_int_equal(rs.digest.len, 32);
         memcpy(digest, rs.digest.data, 32);
+        last_reconnects = rs.reconnects;
     }
     kt_message_clear(&rs);
     return st;
@@ -363,6 +391,14 @@ static void no_platform_policy_no_ta(void **state)
     (void)state;
     assert_int_equal(create("db", MARKER, kt_enclave_identity_of(ta)->mrenclave, false), KT_OK);
     assert_refused(ta_connect(ta), KT_ERR_DENIED, "peer_refused");
+    /* the refusal is in AECS's audit log: why, and who the TA's quote claimed to be */
+    char hex[65], want[200];
+    kt_hex_encode(kt_enclave_identity_of(ta)->mrenclave, 32, hex, sizeof hex);
+    snprintf(want, sizeof want, "\"caller\":\"claimed:enclave:%s:", hex);
+    const char *line = last_audit("HandshakeRefused");
+    if (!strstr(line, want) || !strstr(line, "\"target\":\"no_platform_policy\",\"outcome\":\"denied\"") ||
+        !strstr(line, "accepts registered keys only"))
+        fail_msg("the refused handshake's audit line: %s", line);
 }
 
 /* The TA's quote verified inside AECS, its platform admitted, the secret's rule admits
@@ -632,29 +668,6 @@ static void ta_bound_isolated(void **state)
     assert_int_equal(ta_connect(ta), KT_OK);
     assert_refused(ta_get(ta, E, "mine", 0, got), KT_ERR_NOT_FOUND, "no secret mine");
     ta_close(ta);
-}
-
-/* The last audit line of op, or "" (a static copy). */
-static const char *last_audit(const char *op)
-{
-    static char line[4096];
-    kt_buf b = {0};
-    char needle[64];
-    snprintf(needle, sizeof needle, "\"op\":\"%s\"", op);
-    line[0] = 0;
-    if (kt_file_read(audit_path, 1 << 24, &b) == KT_OK) {
-        const uint8_t *hit = NULL;
-        for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), needle, strlen(needle))); p++)
-            hit = p;
-        if (hit) {
-            const uint8_t *a = hit, *e = hit;
-            while (a > b.data && a[-1] != '\n') a--;
-            while (e < b.data + b.len && *e != '\n') e++;
-            snprintf(line, sizeof line, "%.*s", (int)(e - a), (const char *)a);
-        }
-    }
-    kt_buf_free(&b);
-    return line;
 }
 
 /* F12. TaCreateSecret needs the TA's signer on the allow-list an AECS admin sets. At init
@@ -936,6 +949,8 @@ static kt_status start_aecs(void)
     A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
     A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     rq.max_ta_secrets = 3;
+    rq.ta_session_max_age = TA_MAX_AGE; /* shorter than the enclave's defaults, as a host may make them */
+    rq.ta_session_idle = TA_IDLE;
     kt_status st = kt_enclave_call(aecs, "aecs.Start", &rq, &rs);
     kt_message_clear(&rs);
     return st;

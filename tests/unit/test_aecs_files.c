@@ -678,7 +678,25 @@ static void test_kubeconfig_refusals(void **state)
     kt_aecs_admin_config c;
     if (config_with(good_admin, good_server, &c)) fail_msg("%s", kt_last_error());
     assert_string_equal(c.endpoint, "aecs.example:19527");
+    assert_false(c.has_instance); /* no pin unless given */
     kt_aecs_admin_config_free(&c);
+    /* aecsServer.instance: the instance key the tools pin, either case */
+    char pinned[512], want[64];
+    for (int i = 0; i < 64; i++) want[i] = (char)(0xa0 + i);
+    char hex[129];
+    kt_hex_encode((const uint8_t *)want, 64, hex, sizeof hex);
+    hex[0] = 'A';
+    snprintf(pinned, sizeof pinned, "%s  instance: %s\n", good_server, hex);
+    if (config_with(good_admin, pinned, &c)) fail_msg("%s", kt_last_error());
+    assert_true(c.has_instance);
+    assert_memory_equal(c.instance, want, 64);
+    kt_aecs_admin_config_free(&c);
+    assert_false(c.has_instance);
+    char short_pin[600], long_pin[600], odd_pin[600], twice[900];
+    snprintf(short_pin, sizeof short_pin, "%s  instance: %.126s\n", good_server, hex);
+    snprintf(long_pin, sizeof long_pin, "%s  instance: %s00\n", good_server, hex);
+    snprintf(odd_pin, sizeof odd_pin, "%s  instance: \"%.60s\\n%.67s\"\n", good_server, hex, hex + 61);
+    snprintf(twice, sizeof twice, "%s  instance: %s\n  instance: %s\n", good_server, hex, hex);
 
     static const char *const bad_keys_inline =
         "  name: a1\n  identityKey: \"-----BEGIN PRIVATE "
@@ -748,6 +766,16 @@ static void test_kubeconfig_refusals(void **state)
         {good_admin,
          "  serverEndpoint: h:1\n  verifyPolicy: {mrsigner: " MRSIGNER "}\n  clientKey: [x]\n",
          KT_ERR_MALFORMED, "clientKey must be a single value"},
+        {good_admin, short_pin, KT_ERR_MALFORMED,
+         "aecsServer: instance is 126 hex digits; the AECS instance key is 128 (x||y, as aecsadmin init "
+         "prints it) (line 10)"},
+        {good_admin, long_pin, KT_ERR_MALFORMED, "aecsServer: instance is 130 hex digits"},
+        {good_admin, odd_pin, KT_ERR_MALFORMED, "aecsServer: instance is not hex: character 61 is '\\x0a'"},
+        {good_admin, "  serverEndpoint: h:1\n  verifyPolicy: {mrsigner: " MRSIGNER "}\n  instance: \"\"\n",
+         KT_ERR_MALFORMED, "aecsServer: instance is 0 hex digits"},
+        {good_admin, "  serverEndpoint: h:1\n  verifyPolicy: {mrsigner: " MRSIGNER "}\n  instance: [ab]\n",
+         KT_ERR_MALFORMED, "aecsServer: instance must be a single value"},
+        {good_admin, twice, KT_ERR_MALFORMED, "key 'instance' appears twice in a mapping (lines 10 and 11)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kt_status st = config_with(cases[i].admin, cases[i].server, &c);

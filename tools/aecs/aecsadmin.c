@@ -45,7 +45,8 @@ static int usage(void)
             "  audit head                            the signed head of the audit chain\n"
             "  audit verify FILE [--identity HEX]    check an audit file (the identity and a fresh signed head from\n"
             "                                        the enclave if not given); exit 3: lines left unverified\n"
-            "every verb: [--instance HEX] (or AECS_INSTANCE): refuse an AECS that cannot prove this instance key\n"
+            "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
+            "  refuse an AECS that cannot prove this instance key\n"
             "  (init prints it; another init, on an emptied store, makes another)\n"
             "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
             "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n"
@@ -73,8 +74,10 @@ static int init(const tool_args *a, const Kubetee__Aecs__V1__InitRequest *rq)
     const Kubetee__Aecs__V1__InitResponse *r = (const void *)res;
     char hex[129];
     if (r->instance_public.len == 64 && !kt_hex_encode(r->instance_public.data, 64, hex, sizeof hex))
-        fprintf(stderr, T ": the AECS instance key (pin it: --instance or AECS_INSTANCE for the tools, the TA's "
-                          "instance pin): %s\n", hex);
+        fprintf(stderr,
+                T ": the AECS instance key (pin it: --instance, AECS_INSTANCE or the kubeconfig's "
+                  "aecsServer.instance for the tools, the TA's instance pin): %s\n",
+                hex);
     else
         rc = tool_fail(T, "Init's answer has no instance key");
     if (!rc && !rq->recovery)

@@ -73,7 +73,7 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
     const char *server = a->server;
     /* the original's admin kubeconfig: who (identityKey), where (serverEndpoint) and which
      * AECS enclave (verifyPolicy); flags given beside it win */
-    if (a->config && (st = kt_aecs_admin_config_load(a->config, &admin_config))) return kt_fail_context(st, "%s", a->config);
+    if (a->config && (st = kt_aecs_admin_config_load(a->config, &admin_config))) return st; /* it names the file */
     if (a->config) {
         if (!server) server = admin_config.endpoint;
         if (!a->key) key = admin_config.identity, admin_config.identity = NULL;
@@ -104,15 +104,19 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
     kt_sim_qe_free(qe);
     if (st) return kt_fail_context(st, "collateral");
     kt_aecs_client_config cfg = {.address = server, .key = key, .policy = policy, .collateral = coll};
-    /* --instance (or AECS_INSTANCE): the AECS instance key aecsadmin init printed; AECS must
-     * prove it over the session, so a store emptied and initialised again is refused */
-    const char *inst = tool_flag(a, "instance");
+    /* the AECS instance key aecsadmin init printed: AECS must prove it over the session, so a
+     * store emptied and initialised again is refused. --instance, else AECS_INSTANCE, else
+     * the kubeconfig's aecsServer.instance (an empty value counts as not given) */
+    const char *inst = tool_flag(a, "instance"), *from = "--instance";
     static uint8_t pin[64];
-    if (!inst) inst = getenv("AECS_INSTANCE");
+    if (!inst || !*inst) inst = getenv("AECS_INSTANCE"), from = "AECS_INSTANCE";
     if (inst && *inst) {
         if (strlen(inst) != 128 || kt_hex_decode(inst, pin, sizeof pin))
-            return kt_fail(KT_ERR_INVALID_ARGUMENT, "--instance is the AECS instance key as 128 hex digits (x||y, "
-                                                    "as aecsadmin init and status print it)");
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s is the AECS instance key as 128 hex digits (x||y, "
+                                                    "as aecsadmin init and status print it)", from);
+        cfg.instance = pin;
+    } else if (a->config && admin_config.has_instance) {
+        memcpy(pin, admin_config.instance, sizeof pin);
         cfg.instance = pin;
     }
     return kt_aecs_client_new(&cfg, c);

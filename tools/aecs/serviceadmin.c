@@ -28,7 +28,8 @@ static int usage(void)
             "  list\n"
             "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
             "         (the answer's signature by the AECS identity over the service, name and nonce is checked)\n"
-            "every verb: [--instance HEX] (or AECS_INSTANCE): refuse an AECS that cannot prove this instance key\n");
+            "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
+            "  refuse an AECS that cannot prove this instance key\n");
     return 2;
 }
 

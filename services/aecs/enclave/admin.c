@@ -182,7 +182,7 @@ static kt_status RegisterService(const Kubetee__Aecs__V1__RegisterServiceRequest
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     char key[KT_STORE_KEY_MAX + 1];
-    if (!(st = ae_admin_only(&c)) && !(st = ae_name_check(rq->name, AE_SERVICE_NAME_MAX, "service name")) &&
+    if (!(st = ae_admin_only(&c)) && !(st = ae_service_name_new(rq->name)) &&
         !(st = key_check(rq->admin_key, "the service admin's key"))) {
         snprintf(key, sizeof key, "services/%s", rq->name);
         size_t n = ae_obj_count("services/");

@@ -26,6 +26,12 @@ typedef Kubetee__Aecs__V1__Service ae_service;
 #define AE_PARAMS_MAX 64
 #define AE_AUDIT_EVERY 64   /* a read's line is signed at least every this many lines */
 #define AE_AUDIT_SECONDS 1  /* or when the last signature is this old (the host's clock) */
+/* A TA's session: its most age and idleness (seconds, the host's clock), by default and at
+ * most; the host may shorten them (StartRequest), never lengthen them past the ceiling. */
+#define AE_TA_SESSION_AGE_DEFAULT 3600
+#define AE_TA_SESSION_AGE_CEILING 86400
+#define AE_TA_SESSION_IDLE_DEFAULT 600
+#define AE_TA_SESSION_IDLE_CEILING 3600
 
 /* DAMAGED: the storage key opens but aecs/state is not there (hidden by the host, or
  * lost): never taken for UNINIT, so init is refused; the store must be put back. */
@@ -58,6 +64,7 @@ typedef struct {
     bool has_ta_platform; /* the TA platform policy an admin set (platform.c) */
     kt_platform_policy ta_platform;
     uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
+    uint32_t ta_session_max_age, ta_session_idle; /* in force since Start (seconds) */
     kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
     uint8_t instance_pub[64];
     ae_recovery recovery;
@@ -71,6 +78,9 @@ extern pthread_mutex_t ae_lock;
 /* [A-Za-z0-9][A-Za-z0-9._-]*, 1..max bytes; what names the thing in the reason */
 kt_status ae_name_check(const char *name, size_t max, const char *what);
 kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len);
+/* A name for a new service: the grammar, and none of the names AECS keeps for itself
+ * ("ta", "aecs", in any case), each refused with the reason. */
+kt_status ae_service_name_new(const char *name);
 
 /* ---- sealed objects and the store (objects.c) ---- */
 /* Opens the object at key: KT_ERR_NOT_FOUND when absent (and known to be), KT_ERR_VERIFY
@@ -127,6 +137,8 @@ typedef struct {
 kt_status ae_caller_get(ae_caller *c);
 /* The same without the time (aecs.AcceptClock only: c->now is 0). */
 kt_status ae_caller_untimed(ae_caller *c);
+/* A peer's audit label (as ae_caller's) after prefix: "enclave:...", "td", "p256:<hex>". */
+void ae_peer_label(const kt_session_peer_info *p, const char *prefix, char *out, size_t n);
 /* One line for this request and its outcome (st and kt_last_error when st != 0), at
  * c->now (the host's own lines, c NULL: at the latest time accepted, which Start and Stop
  * take first). */
@@ -150,6 +162,15 @@ kt_status ae_clock_start(int64_t *t);
 /* The floor: the latest time accepted, sealed with aecs/state (state.c). */
 int64_t ae_clock_floor(void);
 void ae_clock_set_floor(int64_t sealed);
+
+/* ---- TAs refused at the handshake (refusals.c) ---- */
+/* Each refusal is counted; its audit line ("HandshakeRefused") is written while the
+ * budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY seconds (the
+ * host's clock); the rest are summed up in a line before the next one written. */
+#define AE_REFUSAL_BURST 16
+#define AE_REFUSAL_EVERY 6
+/* The counts by Kubetee__Aecs__V1__HandshakeRefusal (n of them), under ae_lock. */
+void ae_refusal_counts(uint64_t *out, size_t n);
 
 /* ---- the instance key (instance.c) ---- */
 kt_status ae_instance_new(void);

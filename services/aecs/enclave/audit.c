@@ -9,6 +9,24 @@
 #include <string.h>
 
 
+void ae_peer_label(const kt_session_peer_info *p, const char *prefix, char *out, size_t n)
+{
+    char hex[129];
+    if (p->proof == KT_SESSION_PROOF_QUOTE && p->tee != KT_TEE_SGX) {
+        snprintf(out, n, "%std", prefix);
+    } else if (p->proof == KT_SESSION_PROOF_QUOTE) { /* everything a secret's rule can judge */
+        char signer[65];
+        const kt_report_body *e = &p->enclave;
+        kt_hex_encode(e->mrenclave, 32, hex, sizeof hex);
+        kt_hex_encode(e->mrsigner, 32, signer, sizeof signer);
+        snprintf(out, n, "%senclave:%s:%s:%u:%u%s", prefix, hex, signer, (unsigned)e->prodid, (unsigned)e->svn,
+                 (e->attr_flags & 2) ? ":debug" : "");
+    } else {
+        kt_hex_encode(p->public_key, 64, hex, sizeof hex);
+        snprintf(out, n, "%s%s:%s", prefix, p->proof == KT_SESSION_PROOF_SM2 ? "sm2" : "p256", hex);
+    }
+}
+
 kt_status ae_caller_get(ae_caller *c)
 {
     kt_status st = ae_caller_untimed(c);
@@ -20,22 +38,12 @@ kt_status ae_caller_untimed(ae_caller *c)
     memset(c, 0, sizeof *c);
     kt_status st = kt_service_caller(&c->peer, NULL);
     if (st) return st;
-    char hex[129];
-    if (c->peer.proof == KT_SESSION_PROOF_QUOTE) { /* everything a secret's rule can judge */
-        char signer[65];
-        const kt_report_body *e = &c->peer.enclave;
-        kt_hex_encode(e->mrenclave, 32, hex, sizeof hex);
-        kt_hex_encode(e->mrsigner, 32, signer, sizeof signer);
-        snprintf(c->label, sizeof c->label, "enclave:%s:%s:%u:%u%s", hex, signer, (unsigned)e->prodid,
-                 (unsigned)e->svn, (e->attr_flags & 2) ? ":debug" : "");
-        return KT_OK;
-    }
+    ae_peer_label(&c->peer, "", c->label, sizeof c->label);
+    if (c->peer.proof == KT_SESSION_PROOF_QUOTE) return KT_OK;
     c->key = true;
     c->key_type = c->peer.proof == KT_SESSION_PROOF_SM2 ? KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_SM2
                                                          : KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_P256;
     memcpy(c->raw, c->peer.public_key, 64);
-    kt_hex_encode(c->raw, 64, hex, sizeof hex);
-    snprintf(c->label, sizeof c->label, "%s:%s", c->peer.proof == KT_SESSION_PROOF_SM2 ? "sm2" : "p256", hex);
     return KT_OK;
 }
 
@@ -71,7 +79,8 @@ static bool batched(const char *op)
 {
     static const char *const reads[] = {"GetSecret", "TaGetSecret", "GetPublic", "ListSecrets", "ListServices",
                                         "ListTaSecrets", "ListTaSigners", "Status", "Sign", "Encrypt", "Decrypt",
-                                        "Wrap", "Unwrap", "SignBatch", NULL}; /* the last six: a TA's key uses (use.c) */
+                                        "Wrap", "Unwrap", "SignBatch", /* a TA's key uses (use.c) */
+                                        "HandshakeRefused", NULL}; /* refusals.c */
     for (size_t i = 0; reads[i]; i++)
         if (!strcmp(op, reads[i])) return true;
     return false;

@@ -29,6 +29,30 @@ kt_status ae_name_check(const char *name, size_t max, const char *what)
     return KT_OK;
 }
 
+/* Names AECS uses for itself, never a service's: "ta" is the service of every TA-bound
+ * secret (ta_secrets.c), "aecs" the prefix of AECS's own objects. Compared without case,
+ * so that no service reads as one of them in a list or a log. */
+static const char *const reserved_services[] = {"ta", "aecs", NULL};
+
+static bool same_letters(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if ((*a | 0x20) != *b) return false; /* b is lower case; a holds name bytes only */
+    return !*a && !*b;
+}
+
+kt_status ae_service_name_new(const char *name)
+{
+    kt_status st = ae_name_check(name, AE_SERVICE_NAME_MAX, "service name");
+    for (size_t i = 0; !st && reserved_services[i]; i++)
+        if (same_letters(name, reserved_services[i]))
+            st = kt_fail(KT_ERR_INVALID_ARGUMENT,
+                         "service name '%s' is reserved: AECS uses '%s' itself (%s); choose another name", name,
+                         reserved_services[i],
+                         i == 0 ? "the service of TA-bound secrets" : "the prefix of its own objects");
+    return st;
+}
+
 static const char *const param_keys[] = {"bit_length", "pkcs_type", "days", "subject", "san", "issuer",
                                          "padding", "wrap", NULL};
 

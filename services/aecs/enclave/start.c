@@ -30,9 +30,29 @@ static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
     return v == 0 ? def : v > max ? max : v;
 }
 
+/* A TA session limit from the host: 0 is the default; above the enclave's ceiling it is
+ * refused (the host may shorten a TA's session, never lengthen it past the ceiling). */
+static kt_status session_limit(uint32_t v, uint32_t def, uint32_t ceiling, const char *what, uint32_t *out)
+{
+    if (v > ceiling)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "%s is %u s; the AECS enclave allows at most %u s (the host may shorten a TA's session, "
+                       "never lengthen it past that)",
+                       what, (unsigned)v, (unsigned)ceiling);
+    *out = v ? v : def;
+    return KT_OK;
+}
+
 static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs__V1__StartResponse *rs)
 {
     if (ae.phase != AE_STOPPED) return kt_fail(KT_ERR_STATE, "AECS has started already");
+    kt_status lim = session_limit(rq->ta_session_max_age, AE_TA_SESSION_AGE_DEFAULT, AE_TA_SESSION_AGE_CEILING,
+                                  "ta_session_max_age", &ae.ta_session_max_age);
+    if (!lim)
+        lim = session_limit(rq->ta_session_idle, AE_TA_SESSION_IDLE_DEFAULT, AE_TA_SESSION_IDLE_CEILING,
+                            "ta_session_idle", &ae.ta_session_idle);
+    if (lim) return lim;
+    kt_service_set_quote_session_limits(ae.ta_session_max_age, ae.ta_session_idle);
     ae.max_services = bounded(rq->max_services, 64, 100000);
     ae.max_secrets = bounded(rq->max_secrets, 256, 100000);
     ae.max_data = bounded(rq->max_data, 16384, 256 * 1024);
@@ -80,10 +100,14 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     kt_buf_free(&aad);
     rs->state = (char *)ae_phase_name();
     rs->objects = objects;
-    char o[24], d[24];
+    char o[24], d[24], age[16], idle[16];
     snprintf(o, sizeof o, "%llu", (unsigned long long)objects);
     snprintf(d, sizeof d, "%llu", (unsigned long long)damaged);
-    if (!st) kt_log(KT_LOG_INFO, "aecs.started", "state", ae_phase_name(), "objects", o, "damaged", d, NULL);
+    snprintf(age, sizeof age, "%u", (unsigned)ae.ta_session_max_age);
+    snprintf(idle, sizeof idle, "%u", (unsigned)ae.ta_session_idle);
+    if (!st)
+        kt_log(KT_LOG_INFO, "aecs.started", "state", ae_phase_name(), "objects", o, "damaged", d, "ta_session_max_age",
+               age, "ta_session_idle", idle, NULL);
     return st;
 }
 
@@ -100,13 +124,14 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
 {
     pthread_mutex_lock(&ae_lock);
     ae_caller h;
+    bool stopped = ae.phase == AE_STOPPED;
     kt_status st = start_body(rq, rs);
     if (!st && (st = host_caller(&h)) != KT_OK) st = kt_fail_context(st, "start"); /* after the state: its floor counts */
-    if (st) {
+    if (st && stopped) { /* a second Start, refused, leaves the running AECS as it was */
         ae_obj_reset();
         ae_forget();
         ae.phase = AE_STOPPED;
-    } else {
+    } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
     }
@@ -122,8 +147,14 @@ static kt_status HostStatus(const Kubetee__Aecs__V1__HostStatusRequest *rq, Kube
     pthread_mutex_lock(&ae_lock);
     rs->state = (char *)ae_phase_name();
     rs->objects = ae_obj_count("");
+    size_t n = kubetee__aecs__v1__handshake_refusal__descriptor.n_values;
+    kt_status st = (rs->handshake_refusals = kt_call_alloc(n * sizeof *rs->handshake_refusals)) ? KT_OK : KT_ERR_NO_MEMORY;
+    if (!st) {
+        ae_refusal_counts(rs->handshake_refusals, n);
+        rs->n_handshake_refusals = n;
+    }
     pthread_mutex_unlock(&ae_lock);
-    return KT_OK;
+    return st;
 }
 KT_TRUSTED_FUNCTION(HostStatus, "aecs.HostStatus", Kubetee__Aecs__V1__HostStatusRequest,
                     kubetee__aecs__v1__host_status_request, Kubetee__Aecs__V1__StartResponse,

@@ -90,12 +90,17 @@ static kt_status key_of(const char *owner, const char *name, char key[KT_STORE_K
     return st;
 }
 
+/* How a record is read: from the store (ae_obj_get), or from the enclave's kept copy
+ * while the table agrees (ae_obj_get_kept: a TA's get, as GetSecret's). */
+typedef kt_status (*getter_fn)(const char *key, kt_buf *plain, uint64_t *version);
+
 /* The record at key, which must be owner's: another owner's record under this key (a
  * hash collision, or a host's move) is damage, and said so. */
-static kt_status open_owned(const char *key, const char *owner, const char *name, ae_secret **out, uint64_t *version)
+static kt_status open_owned(getter_fn get, const char *key, const char *owner, const char *name, ae_secret **out,
+                            uint64_t *version)
 {
     kt_buf b = {0};
-    kt_status st = ae_obj_get(key, &b, version);
+    kt_status st = get(key, &b, version);
     ae_secret *s = st ? NULL : ae_unpack(&kubetee__aecs__v1__stored_secret__descriptor, &b);
     kt_buf_free(&b);
     if (st == KT_ERR_NOT_FOUND) return kt_fail(KT_ERR_NOT_FOUND, "this TA has no secret %s bound to %.9s", name, owner);
@@ -193,14 +198,14 @@ static kt_status TaCreateSecret(const Kubetee__Aecs__V1__TaCreateSecretRequest *
 OP(TaCreateSecret, TaCreateSecretRequest, ta_create_secret_request, GetSecretResponse, get_secret_response)
 
 /* The caller's own secret rq names: its key, record and version. */
-static kt_status own(const ae_caller *c, const Kubetee__Aecs__V1__TaSecretRequest *rq, char key[KT_STORE_KEY_MAX + 1],
-                     ae_secret **s, uint64_t *version)
+static kt_status own(getter_fn get, const ae_caller *c, const Kubetee__Aecs__V1__TaSecretRequest *rq,
+                     char key[KT_STORE_KEY_MAX + 1], ae_secret **s, uint64_t *version)
 {
     char owner[OWNER_MAX];
     kt_status st = ae_ta_only(c);
     if (!st) st = owner_of(c, rq->binding, owner);
     if (!st) st = key_of(owner, rq->name, key);
-    if (!st) st = open_owned(key, owner, rq->name, s, version);
+    if (!st) st = open_owned(get, key, owner, rq->name, s, version);
     if (!st && c->peer.enclave.svn < (*s)->owner_min_svn)
         st = kt_fail(KT_ERR_DENIED, "TA secret %s: held for ISVSVN %u and up; this enclave is ISVSVN %u (an older release)",
                      rq->name, (unsigned)(*s)->owner_min_svn, (unsigned)c->peer.enclave.svn);
@@ -230,7 +235,7 @@ static kt_status get_body(const ae_caller *c, const void *req, void *res)
     ae_secret *s = NULL;
     uint64_t v;
     bool raised;
-    kt_status st = own(c, rq, key, &s, &v);
+    kt_status st = own(ae_obj_get_kept, c, rq, key, &s, &v);
     if (!st) st = raise_floor(c, key, s, v, &raised);
     if (!st && raised) ae_state_save();
     return st ? st : answer(s, rq->version, res);
@@ -249,7 +254,7 @@ static kt_status destroy_body(const ae_caller *c, const void *req, void *res)
     char key[KT_STORE_KEY_MAX + 1];
     ae_secret *s = NULL;
     uint64_t v;
-    kt_status st = own(c, req, key, &s, &v);
+    kt_status st = own(ae_obj_get, c, req, key, &s, &v);
     if (!st && !(st = ae_obj_delete(key, v))) ae_signer_forget(key);
     return st;
 }
@@ -334,7 +339,7 @@ static kt_status delete_body(const ae_caller *c, const void *req, void *res)
     kt_status st = ae_admin_only(c);
     if (!st) st = owner_check(rq->owner);
     if (!st) st = key_of(rq->owner, rq->name, key);
-    if (!st) st = open_owned(key, rq->owner, rq->name, &s, &v);
+    if (!st) st = open_owned(ae_obj_get, key, rq->owner, rq->name, &s, &v);
     if (!st && !(st = ae_obj_delete(key, v))) ae_signer_forget(key);
     return st;
 }

@@ -54,6 +54,19 @@ static void metrics(void *ctx, kt_buf *out)
     kt_buf_printf(out, "# HELP kubetee_aecs_objects sealed objects the enclave knows\n# TYPE kubetee_aecs_objects gauge\n"
                        "kubetee_aecs_objects %llu\n",
                   (unsigned long long)(got ? rs.objects : 0));
+    /* every refusal, written to the audit log or not (docs/aecs.md "Audit log"); the
+     * labels are the proto's names, never the enclave's words */
+    const ProtobufCEnumDescriptor *d = &kubetee__aecs__v1__handshake_refusal__descriptor;
+    kt_buf_printf(out, "# HELP kubetee_aecs_handshake_refusals_total TAs the AECS enclave refused at the handshake, "
+                       "by reason\n# TYPE kubetee_aecs_handshake_refusals_total counter\n");
+    for (unsigned i = 0; i < d->n_values; i++) {
+        char label[48];
+        snprintf(label, sizeof label, "%s", d->values[i].name + strlen("HANDSHAKE_REFUSAL_"));
+        for (char *p = label; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        int v = d->values[i].value;
+        uint64_t n = got && v >= 0 && (size_t)v < rs.n_handshake_refusals ? rs.handshake_refusals[v] : 0;
+        kt_buf_printf(out, "kubetee_aecs_handshake_refusals_total{reason=\"%s\"} %llu\n", label, (unsigned long long)n);
+    }
     kt_message_clear(&rs);
     aecs_host_metrics(out);
     kt_service_host_metrics(host, out);
@@ -95,6 +108,8 @@ static kt_status start_enclave(const aecs_config *c)
     rq.keep_versions = c->keep_versions;
     rq.max_ta_secrets = c->max_ta_secrets;
     rq.max_ta_total = c->max_ta_total;
+    rq.ta_session_max_age = c->ta_session_max_age;
+    rq.ta_session_idle = c->ta_session_idle;
     rq.audit_tail = tail;
     rq.n_audit_tail = n;
     st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);

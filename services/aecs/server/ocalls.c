@@ -25,7 +25,8 @@ static const char *const ops[] = {"Status",     "Init",          "AddAdmin",    
                                   "Wrap",       "Unwrap",        "SetRecovery",
                                   "SetTaPlatform", "SetTaSigners",
                                   "ListTaSigners", "TaCreateSecret", "TaGetSecret", "TaDestroySecret",
-                                  "ListTaSecrets", "DeleteTaSecret", "AcceptClock", "SignBatch"};
+                                  "ListTaSecrets", "DeleteTaSecret", "AcceptClock", "SignBatch",
+                                  "HandshakeRefused"};
 static const char *const outcomes[] = {"ok", "denied", "invalid", "not_found", "conflict", "damaged", "error"};
 #define N_OPS (sizeof ops / sizeof ops[0])
 #define N_OUT (sizeof outcomes / sizeof outcomes[0])

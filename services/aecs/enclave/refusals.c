@@ -1,0 +1,121 @@
+/* TAs refused at the handshake (docs/aecs.md "Audit log"): the enclave service hands each
+ * peer its gate refused to AECS (kt_service_on_refused), with the reason and what the
+ * peer's quote claimed, unverified. Each is counted by reason (aecs.HostStatus, the host's
+ * /metrics), and written as one audit line while a budget lasts: a refused peer proved
+ * nothing, so it must not buy audit lines (each a hash, an OCALL, a line on the host's
+ * disk, at checkpoints a signature) as fast as it can make handshakes. Cheap first: the
+ * count and the budget, then the line. */
+#include "aecs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define N_REASONS (KUBETEE__AECS__V1__HANDSHAKE_REFUSAL__HANDSHAKE_REFUSAL_COLLATERAL + 1)
+#define R(x) KUBETEE__AECS__V1__HANDSHAKE_REFUSAL__HANDSHAKE_REFUSAL_##x
+
+/* under ae_lock */
+static uint64_t counts[N_REASONS];
+static uint64_t unwritten[N_REASONS], unwritten_all;
+static uint32_t budget = AE_REFUSAL_BURST;
+static int64_t refilled_at; /* the host's clock when the budget last grew (0: not yet) */
+
+/* The session library's words, sorted into the reasons an operator acts on; the first
+ * that matches (a simulation root before simulation). */
+static int reason_of(const char *why)
+{
+    static const struct {
+        const char *words;
+        int reason;
+    } known[] = {
+        {"accepts registered keys only", R(NO_PLATFORM_POLICY)},
+        {"not the policy's simulation_root", R(SIMULATION_ROOT)},
+        {"does not allow simulation", R(SIMULATION)},
+        {"does not allow debug", R(DEBUG)},
+        {"TCB status", R(TCB)},
+        {"quote does not verify", R(QUOTE)},
+        {"collateral", R(COLLATERAL)},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strstr(why, known[i].words)) return known[i].reason;
+    return R(OTHER);
+}
+
+/* "debug", "simulation_root", ...: the enum value's name without its prefix, lower case. */
+static void reason_name(int r, char *out, size_t n)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&kubetee__aecs__v1__handshake_refusal__descriptor, r);
+    snprintf(out, n, "%s", v ? v->name + strlen("HANDSHAKE_REFUSAL_") : "OTHER");
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+}
+
+/* A line may be written at now: the budget, grown by one every AE_REFUSAL_EVERY seconds
+ * up to AE_REFUSAL_BURST, has one left. */
+static bool take_budget(int64_t now)
+{
+    if (!refilled_at || now < refilled_at) refilled_at = now; /* a clock that stepped back grows nothing */
+    int64_t grown = (now - refilled_at) / AE_REFUSAL_EVERY;
+    if (grown > 0) {
+        budget = grown >= AE_REFUSAL_BURST - budget ? AE_REFUSAL_BURST : budget + (uint32_t)grown;
+        refilled_at += grown * AE_REFUSAL_EVERY;
+    }
+    if (!budget) return false;
+    budget--;
+    return true;
+}
+
+/* The refusals not written one by one since the last line, summed up (they are all in
+ * the counts). */
+static void write_unwritten(int64_t now)
+{
+    char summary[300], name[40];
+    int k = snprintf(summary, sizeof summary, "%llu refused handshakes not written one by one (at most %d lines, then "
+                                              "one every %d s):",
+                     (unsigned long long)unwritten_all, AE_REFUSAL_BURST, AE_REFUSAL_EVERY);
+    for (int r = 0; r < N_REASONS && k > 0 && (size_t)k < sizeof summary; r++) {
+        if (!unwritten[r]) continue;
+        reason_name(r, name, sizeof name);
+        k += snprintf(summary + k, sizeof summary - (size_t)k, " %s=%llu", name, (unsigned long long)unwritten[r]);
+    }
+    ae_caller c = {.now = now};
+    snprintf(c.label, sizeof c.label, "unwritten");
+    kt_fail(KT_ERR_DENIED, "%s", summary);
+    ae_audit(&c, "HandshakeRefused", "unwritten", KT_ERR_DENIED);
+    memset(unwritten, 0, sizeof unwritten);
+    unwritten_all = 0;
+}
+
+static void refused(const char *why, const kt_session_peer_info *claim)
+{
+    int r = reason_of(why ? why : "");
+    pthread_mutex_lock(&ae_lock);
+    counts[r]++;
+    int64_t now;
+    if (ae.phase != AE_STOPPED && ae_now(&now)) now = ae_clock_floor(); /* a time AECS refuses: the latest it took */
+    if (ae.phase != AE_STOPPED) {
+        if (take_budget(now)) {
+            if (unwritten_all) write_unwritten(now);
+            ae_caller c = {.now = now};
+            char name[40];
+            ae_peer_label(claim, "claimed:", c.label, sizeof c.label);
+            reason_name(r, name, sizeof name);
+            kt_fail(KT_ERR_DENIED, "%s", why ? why : "");
+            ae_audit(&c, "HandshakeRefused", name, KT_ERR_DENIED);
+        } else {
+            unwritten[r]++;
+            unwritten_all++;
+        }
+    }
+    pthread_mutex_unlock(&ae_lock);
+}
+
+void ae_refusal_counts(uint64_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = i < N_REASONS ? counts[i] : 0;
+}
+
+__attribute__((constructor)) static void listen_for_refusals(void)
+{
+    kt_service_on_refused(refused);
+}
