@@ -166,12 +166,14 @@ kt_status kt_aecs_ta_connect(const char *target, const kt_policy *aecs, kt_aecs_
 kt_status kt_aecs_ta_connect_pinned(const char *target, const kt_policy *aecs, const uint8_t instance[64],
                                     kt_aecs_ta **out);
 /* AECS ends a TA's session when its attestation's validity runs out, and at AECS's maximum
- * session age or idle time (docs/aecs.md "TA sessions"), refusing the request as expired
- * before running it. Each call below that finds its session ended so reconnects once, by
- * itself (a new handshake: AECS's quote verified against a copy of the policy given at
- * connect, the pin proved again) and sends the request again in the new session; when
- * that reconnect fails, the call fails saying both why the session ended and why the
- * reconnect failed, and the next call tries again. How many reconnects this TA made: */
+ * session age or idle time (docs/aecs.md "TA sessions"), refusing the request before
+ * running it and saying so in the session (sealed: KT_SERVICE_ENDED_EXPIRED). Each call
+ * below told so reconnects once, by itself (a new handshake: AECS's quote verified against
+ * a copy of the policy given at connect, the pin proved again) and sends the request again
+ * in the new session; when that reconnect fails, the call fails saying both why the
+ * session ended and why the reconnect failed. A call that fails any other way (the host's
+ * doing) is never sent again; the next call starts a new session first. How many
+ * reconnects this TA made: */
 unsigned kt_aecs_ta_reconnects(const kt_aecs_ta *ta);
 
 /* aecs.GetSecret: the secret service/name (version 0: the newest) when one of its rules

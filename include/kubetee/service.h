@@ -221,6 +221,13 @@ void kt_service_server_stop(kt_service_server *s);
 kt_status kt_service_serve(kt_enclave *e, const kt_service_config *c);
 #endif
 
+/* A request refused because its session ended (a quote peer's attestation, or the
+ * enclave's session age or idle limit) is answered in the session, sealed: a CallResult
+ * with KT_ERR_CANCELLED and this text before the reason, so the client knows, from
+ * the enclave's own word and not the host's, that the request did not run and the session is
+ * over (the host counts it as the refusal `expired`). */
+#define KT_SERVICE_ENDED_EXPIRED "session ended (expired): "
+
 /* ---- the client (kt_service_client in plain processes, kt_service_client_trusted in
  * enclaves: the same calls) ----
  * A session with the enclave that kubetee-serve (kt_service_serve) hosts, and remote

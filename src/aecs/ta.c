@@ -115,15 +115,17 @@ unsigned kt_aecs_ta_reconnects(const kt_aecs_ta *ta)
 }
 
 /* AECS ended the session (expired: its attestation's validity, or AECS's maximum session
- * age or idle time, docs/aecs.md "TA sessions"): AECS refuses such a request before it runs
- * it, so it is sent again, once, in a new session (a new handshake, the pin proved again). */
-static bool ended_by_aecs(const kt_aecs_ta *ta)
+ * age or idle time, docs/aecs.md "TA sessions") and said so in the session: a CallResult
+ * of its own, sealed (KT_SERVICE_ENDED_EXPIRED), so the request did not run. Only then is
+ * it sent again, once, in a new session. What the host says (a transport error, whatever
+ * its words) never makes a request go twice: the call fails, and the next call starts a
+ * new session. */
+static bool ended_by_aecs(const kt_aecs_ta *ta, kt_status st)
 {
-    return !ta->c || (!kt_service_client_usable(ta->c) && strstr(kt_last_error(), "expired"));
+    return st == KT_ERR_CANCELLED && kt_service_client_usable(ta->c) && strstr(kt_last_error(), KT_SERVICE_ENDED_EXPIRED);
 }
 
-/* The part of a relayed reason that says it: from the last mark on (the transport's
- * prefixes before it say only how it came), or all of it. */
+/* The part of a reason that says it: from mark on, or all of it. */
 static const char *gist(const char *s, const char *mark)
 {
     const char *at = NULL;
@@ -131,17 +133,16 @@ static const char *gist(const char *s, const char *mark)
     return at ? at : s;
 }
 
-static kt_status reconnect(kt_aecs_ta *ta)
+/* A new session in place of one AECS ended (why: its words) or one that failed. */
+static kt_status reconnect(kt_aecs_ta *ta, const char *why)
 {
-    char why[256];
-    snprintf(why, sizeof why, "%s", ta->c ? gist(kt_last_error(), "expired: ") : "an earlier reconnect failed");
-    kt_service_client_free(ta->c); /* ended: no close to send */
+    kt_service_client_free(ta->c); /* ended or broken: no close to send */
     ta->c = NULL;
     kt_status st = session_open(ta);
     if (st) {
         char again[320];
         snprintf(again, sizeof again, "%s", gist(kt_last_error(), "service: "));
-        return kt_fail(st, "aecs ta: AECS ended the session (%s); reconnecting failed: %s", why, again);
+        return kt_fail(st, "aecs ta: %s; reconnecting failed: %s", why, again);
     }
     ta->reconnects++;
     return KT_OK;
@@ -155,9 +156,17 @@ kt_status kt_aecs_ta_call(kt_aecs_ta *ta, const char *op, const ProtobufCMessage
     if (strlen(op) > sizeof fn - 6) return kt_fail(KT_ERR_INVALID_ARGUMENT, "aecs ta: an operation name is at most %zu bytes", sizeof fn - 6);
     strcpy(fn, "aecs.");
     strcat(fn, op);
-    kt_status st = ta->c ? kt_service_client_call(ta->c, fn, req, res_type, res) : KT_ERR_STATE;
-    if (st && ended_by_aecs(ta)) {
-        if ((st = reconnect(ta))) return st;
+    kt_status st;
+    /* no session (a reconnect failed), or one a step broke (the host's doing): a new one
+     * before this request, which nothing has sent yet */
+    if (!kt_service_client_usable(ta->c) &&
+        (st = reconnect(ta, ta->c ? "the session broke on an earlier call" : "an earlier reconnect failed")))
+        return st;
+    st = kt_service_client_call(ta->c, fn, req, res_type, res);
+    if (st && ended_by_aecs(ta, st)) {
+        char why[300];
+        snprintf(why, sizeof why, "AECS ended the session (%s)", gist(kt_last_error(), KT_SERVICE_ENDED_EXPIRED));
+        if ((st = reconnect(ta, why))) return st;
         st = kt_service_client_call(ta->c, fn, req, res_type, res);
     }
     return st;

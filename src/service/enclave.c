@@ -491,7 +491,7 @@ static kt_status reply_step(slot *sl, const char *function, bool closing, const 
             w->len += close.len;
         }
         kt_buf_free(&close);
-    } else if (!refusal) {
+    } else if (!refusal || why) { /* a result, or an expired session's last one */
         size_t r = kt_session_record_len(function, sl->result.len);
         kt_bytes part = {sl->result.data, sl->result.len};
         if (!(st = kt_buf_reserve(w, KT_PB_HEADER_MAX + r + TRAILER_MAX))) {
@@ -532,8 +532,13 @@ static bool expired(slot *sl, char *why, size_t cap)
     kt_frame_push(&f);
     kt_status st = kt_attest_host_time(&t);
     kt_frame_pop(&f);
-    if (st || (p.valid_until && kt_session_check_time(sl->s, t))) {
+    if (st) {
         snprintf(why, cap, "%s", kt_last_error());
+        return true;
+    }
+    if (p.valid_until && t > p.valid_until) { /* the session stays open for the last record (it ends with it) */
+        snprintf(why, cap, "session: the peer's attestation held until %lld, now is %lld; re-attest with a new handshake",
+                 (long long)p.valid_until, (long long)t);
         return true;
     }
     int64_t now = (int64_t)t < sl->last ? sl->last : (int64_t)t;
@@ -553,6 +558,21 @@ static bool expired(slot *sl, char *why, size_t cap)
     }
     sl->last = now;
     return false;
+}
+
+/* The CallResult of a request refused because its session ended: KT_ERR_CANCELLED and
+ * KT_SERVICE_ENDED_EXPIRED then why. */
+static kt_status ended_result(kt_buf *out, const char *why)
+{
+    char reason[REASON_MAX + sizeof KT_SERVICE_ENDED_EXPIRED];
+    snprintf(reason, sizeof reason, KT_SERVICE_ENDED_EXPIRED "%s", why);
+    Kubetee__Enclave__V1__CallResult r = KUBETEE__ENCLAVE__V1__CALL_RESULT__INIT;
+    r.status = KT_ERR_CANCELLED;
+    r.reason = reason;
+    out->len = 0;
+    kt_status st = kt_buf_reserve(out, kubetee__enclave__v1__call_result__get_packed_size(&r));
+    if (!st) out->len = kubetee__enclave__v1__call_result__pack(&r, out->data);
+    return st;
 }
 
 static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
@@ -578,8 +598,11 @@ static kt_status call_raw(const uint8_t *req, size_t n, kt_raw_reply *reply)
             /* a refused record changes nothing in the session; the host counts the reason */
             refusal = kt_session_refusal_name(kt_session_last_refusal(sl->s));
         } else if (expired(sl, why, sizeof why)) {
+            /* the peer is told in its session (a sealed CallResult no host can make up) that
+             * the session ended and the request did not run; the trailer tells the host */
             refusal = kt_session_refusal_name(KT_SESSION_EXPIRED);
             ended = why;
+            st = ended_result(&sl->result, why);
         } else {
             current = sl;
             st = kt_remote_invoke(function, sl->plain.data, sl->plain.len, &sl->result);

@@ -52,6 +52,7 @@ static kt_buf last_call;      /* the last Call record a TA sent */
 static uint8_t last_finish[KT_SESSION_ID_LEN]; /* the session the last Finish named */
 static size_t finishes;                        /* Finish messages relayed */
 static bool swap_at_finish;   /* hand the AECS enclave another root's collateral for the TA's quote */
+static bool drop_next_call_as_expired; /* attack2 E: the host runs a Call, drops its answer, says "expired" */
 
 static void tap(const ProtobufCBinaryData *b)
 {
@@ -104,6 +105,14 @@ static kt_status on_raw(void *ctx, const uint8_t *req, size_t n, kt_rpc_reply *r
     kt_status st = m->raw(m->ctx, req, n, reply);
     ProtobufCBinaryData out = {reply->len, reply->data};
     if (!st) tap(&out);
+    /* attack2 E: the host lets AECS run the call, drops the answer and says "expired" */
+    if (!st && drop_next_call_as_expired && strstr(m->method, "/Call")) {
+        drop_next_call_as_expired = false;
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+        return kt_fail(KT_ERR_UNAVAILABLE, "session: expired: re-attest with a new handshake (the host says so)");
+    }
     return st;
 }
 
