@@ -11,6 +11,18 @@ import urllib.error
 import urllib.request
 
 
+class Checks:
+    """check(ok, what): one line per check; .failed: what failed."""
+
+    def __init__(self):
+        self.failed = []
+
+    def __call__(self, ok, what):
+        print(("ok: " if ok else "FAILED: ") + what[:400])
+        if not ok:
+            self.failed.append(what)
+
+
 def keygen(work, name, curve="prime256v1"):
     path = os.path.join(work, name + ".pem")
     subprocess.run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", path], check=True,

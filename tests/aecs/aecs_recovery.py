@@ -8,7 +8,9 @@ read by an independent implementation (recovery_files.py). Every attack must fai
   same holder twice and consents replayed after a change are refused; M holders can;
 - on a new machine: M - 1 shares restore nothing; a duplicate, forged, other-instance,
   other-backup or old-set share is refused with the reason; a host's restart only drops
-  the collection; a complete collection from another instance is refused and dropped;
+  the collection; a share of another instance than the one the store's aecs/master names
+  is refused first (D: a forged first share blocks nothing; G: a made-up 1-of-1 share costs
+  no work); a host that names another instance there gets a key tried on aecs/state alone;
   M genuine shares restore it and the secrets are served.
 
   aecs_recovery.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
@@ -25,13 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 WORK = tempfile.mkdtemp(prefix="kt-aecs-recovery-")
-FAILED = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what[:400])
-    if not ok:
-        FAILED.append(what)
+check = aecs_env.Checks()
+FAILED = check.failed
 
 
 def keygen(name):
@@ -216,25 +213,29 @@ try:
     h2 = rf.parse(v2[2])
     fakes = [rf.make_open(fake, 2, b"\x77" * 16, i, 2, 3, h2["recovery"], fake_vals[i - 1]) for i in (1, 2, 3)]
     rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-2", fakes[1]))
-    check(rc == 1 and "the shares collected of instance" in t, f"a share of another instance is refused: {t}")
+    check(rc == 1 and "this store's aecs/master names instance" in t, f"a share of another instance is refused: {t}")
     # the host restarts the enclave: the collection is gone (progress lost, nothing else)
     b.stop()
     b = Server("b2", SIM_B, STORE_B)
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     check(st["state"] == "restore" and "restore" not in st, f"a restart drops the collection: {t[:300]}")
-    # a whole collection of another instance's (consistent, signed): it completes, does not
-    # open this store, and is dropped with the reason
-    rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-1", fakes[0]))
-    check(rc == 0 and out["shares"] == 1, f"another instance's share first: taken, as nothing tells it yet: {t}")
-    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
-    check(rc == 1 and "the shares collected of instance" in t, f"... then the real ones are refused by instance: {t}")
-    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-3", fakes[2]))
-    check(rc == 1 and "does not open this store's aecs/state" in t, f"the fake collection opens nothing: {t}")
+    # D: a share signed by a key of the sender's own, first after the restart: it names
+    # another instance than the store's aecs/master, so it is refused and fixes nothing
+    rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", write("fake-1", fakes[0]))
+    check(rc == 1 and "this store's aecs/master names instance" in t and "not this store's share" in t,
+          f"D: another instance's share first is refused by the store's instance: {t}")
+    # G: a made-up threshold-1 share would complete at once: refused the same way, no work
+    lone = rf.make_open(fake, 2, b"\x66" * 16, 1, 1, 1, h2["recovery"], fake_secret)
+    rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", write("fake-lone", lone))
+    check(rc == 1 and "this store's aecs/master names instance" in t, f"G: a made-up 1-of-1 share is refused: {t}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
-    check(st["state"] == "restore" and "restore" not in st, f"... and is dropped: {t[:300]}")
-    # the real shares: 1 (opened offline) and 3 (R4's, opened in memory by aecsadmin)
-    rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", path["v2-1.open"])
-    check(rc == 0 and out["shares"] == 1, f"share 1 again: {t}")
+    check(st["state"] == "restore" and "restore" not in st, f"... and nothing was collected: {t[:300]}")
+    rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
+    check(rc == 0 and out["shares"] == 1, f"D: the real share is taken after the foreign ones: {t}")
+    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-3", fakes[2]))
+    check(rc == 1 and "this store's aecs/master names instance" in t, f"... and a foreign one after it refused: {t}")
+    rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
+    check(st["restore"]["indexes"] == [1], f"... and the collection holds the real share alone: {st.get('restore')}")
     rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", os.path.join(out2, "share-3-of-3.ktrs"), "--recovery-key",
                         R4)
     check(rc == 0 and out.get("restored") is True, f"share 3: restored: {t}")
@@ -253,6 +254,43 @@ try:
           f"the restored AECS backs up as the same instance: {t[:200]}")
 finally:
     b.stop()
+
+# ---- the instance the store names, and a host that names another ----
+master = rf.store_objects(STORE)["aecs/master"][1]
+check(master[:8] == b"KTAECSM2" and master[8:72] == instance,
+      "aecs/master names the instance in the clear (v2), for a machine that cannot unseal it")
+STORE_C = os.path.join(WORK, "store-c")
+shutil.copytree(STORE, STORE_C)
+rf.put_value(STORE_C, "aecs/master", master[:8] + rf.raw_public(fake) + master[72:])
+c = Server("c", sim("sim-c"), STORE_C)
+try:
+    rc, out, t = c.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
+    check(rc == 1 and "this store's aecs/master names instance" in t,
+          f"the host names another instance: the real shares are refused (a host can stop a restore anyway): {t}")
+    rc, out, t = c.tool(AECSADMIN, "restore", ADMIN2, "--share", path["fake-lone"])
+    check(rc == 1 and "does not open this store's aecs/state" in t,
+          f"G: the host's own 1-of-1 share completes and is refused on aecs/state: {t}")
+    c.log.seek(0)
+    log = c.log.read()
+    check("aecs.object_damaged" not in log and "aecs.started" in log,
+          "G: ... after trying aecs/state alone: no other object was opened with the made-up key")
+    rc, st, t = c.tool(AECSADMIN, "status", ADMIN)
+    check(st["state"] == "restore" and "restore" not in st, f"... and the collection is dropped: {t[:300]}")
+finally:
+    c.stop()
+
+# a v1 aecs/master (the sealed key alone) names no instance: the first share decides, as before
+STORE_D = os.path.join(WORK, "store-d")
+shutil.copytree(STORE, STORE_D)
+rf.put_value(STORE_D, "aecs/master", master[72:])
+d = Server("d", sim("sim-d"), STORE_D)
+try:
+    d.log.seek(0)
+    check("not named (a v1 aecs/master)" in d.log.read(), "a v1 aecs/master: the start says it names no instance")
+    rc, out, t = d.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
+    check(rc == 0 and out["shares"] == 1, f"... and a share is taken on its own instance's word: {t}")
+finally:
+    d.stop()
 
 print("every recovery attack refused" if not FAILED else f"{len(FAILED)} FAILED")
 sys.exit(1 if FAILED else 0)

@@ -338,6 +338,7 @@ static int set(const tool_args *a)
         n++;
     }
     if (st) return tool_fail(T, "--consent");
+    if (p.version == 0) fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING); /* the first set */
     Kubetee__Aecs__V1__PublicKey keys[KT_RECOVERY_MAX_KEYS], *kp[KT_RECOVERY_MAX_KEYS];
     Kubetee__Aecs__V1__RecoverySet rs = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
     for (size_t i = 0; i < p.count; i++) {

@@ -7,6 +7,14 @@
 #include "common.h"
 #include <kubetee/aecs_recovery.h>
 
+/* Printed by init without a recovery set and by the first `recovery set` (docs/aecs.md
+ * "Threat model": the storage key is not rotated when a set is fixed). */
+#define RECOVERY_NO_SET_WARNING                                                                                  \
+    "WARNING: a store without a recovery set is recoverable by the admin that ran init alone, and so is every " \
+    "copy of it made before its first recovery set, for ever: the storage key is not rotated when a set is "   \
+    "fixed (docs/aecs.md \"Threat model\"); to end it, init a new AECS with --recovery-key and move the secrets " \
+    "there\n"
+
 typedef struct {
     Kubetee__Aecs__V1__RecoverySet set;
     Kubetee__Aecs__V1__PublicKey keys[KT_RECOVERY_MAX_KEYS], *ptrs[KT_RECOVERY_MAX_KEYS];

@@ -103,6 +103,9 @@ uint64_t ae_obj_epoch(void);
 /* At start: every object opened once, so each key's version and id are known. Damaged
  * ones are remembered with their reason and refused on every read. */
 kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
+/* Whether key's object opens under the storage key, the object table untouched (restore:
+ * one object is tried before a whole scan). */
+kt_status ae_obj_opens(const char *key);
 /* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
 kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
 kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
@@ -191,6 +194,9 @@ void ae_recovery_fill(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet *m, a
 kt_status ae_recovery_to_call(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet **out);
 /* Status in the restore state: the shares collected so far (NULL: none). */
 kt_status ae_restore_progress(Kubetee__Aecs__V1__RestoreProgress **out);
+/* The instance aecs/master names (start, in the restore state): shares of any other are
+ * refused before they are checked further. NULL: a v1 aecs/master names none. */
+void ae_restore_expect(const uint8_t instance[64]);
 /* Seals the storage key for this machine into aecs/master (expected: its version read). */
 kt_status ae_master_store(uint64_t expected);
 

@@ -324,6 +324,21 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
     return KT_OK;
 }
 
+kt_status ae_obj_opens(const char *key)
+{
+    kt_buf plain = {0}, blob = {0};
+    bool found;
+    uint64_t v;
+    uint8_t id[ID_LEN];
+    kt_status st = ae_store_get_raw(key, &blob, &v, &found);
+    if (!st && !found) st = kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+    if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, id);
+    kt_wipe(plain.data, plain.len);
+    kt_buf_free(&plain);
+    kt_buf_free(&blob);
+    return st;
+}
+
 kt_status ae_pack(const ProtobufCMessage *m, kt_buf *out)
 {
     size_t n = protobuf_c_message_get_packed_size(m);

@@ -4,7 +4,10 @@
  * with the shares collected, not given before); the enclave keeps them in memory only,
  * and at the threshold combines them and takes the key only if it opens this store's
  * aecs/state and that state names the instance and recovery set the shares do. A host's
- * restart drops the collection: progress is lost, nothing else. */
+ * restart drops the collection: progress is lost, nothing else. Only shares of the
+ * instance aecs/master names are taken (start.c; a v1 aecs/master names none: then the
+ * first share decides), so a share signed by a key of the sender's own cannot fix the
+ * collection, and a made-up complete one costs no work beyond its signature. */
 #include "aecs.h"
 
 #include <stdio.h>
@@ -16,6 +19,28 @@ static struct {
     uint8_t xs[KT_RECOVERY_MAX_KEYS];
     uint8_t values[KT_RECOVERY_MAX_KEYS][KT_RECOVERY_SECRET_LEN];
 } col;
+
+static struct {
+    bool known;
+    uint8_t instance[64];
+} expect;
+
+void ae_restore_expect(const uint8_t instance[64])
+{
+    expect.known = instance != NULL;
+    if (instance) memcpy(expect.instance, instance, 64);
+}
+
+/* Cheap, first: the share names the instance this store is. */
+static kt_status expected(const kt_recovery_share *s)
+{
+    char got[33], want[33];
+    if (!expect.known || kt_equal(s->instance, expect.instance, 64)) return KT_OK;
+    kt_hex_encode(s->instance, 8, got, sizeof got);
+    kt_hex_encode(expect.instance, 8, want, sizeof want);
+    return kt_fail(KT_ERR_DENIED, "share %u is of instance %s..., this store's aecs/master names instance %s...: "
+                                  "not this store's share", s->index, got, want);
+}
 
 static void drop(void)
 {
@@ -76,6 +101,10 @@ static kt_status finish(void)
     const kt_recovery_share *f = &col.first;
     uint64_t objects, damaged;
     kt_status st = kt_shamir_combine(col.xs, (const uint8_t(*)[KT_RECOVERY_SECRET_LEN])col.values, (unsigned)col.n, ae.master);
+    /* one object first: a key that does not open aecs/state costs no scan of the store */
+    if (!st && ae_obj_opens("aecs/state"))
+        st = kt_fail(KT_ERR_DENIED, "restore: the %zu shares combine to a key that does not open this store's "
+                                    "aecs/state: they are not this store's shares", col.n);
     if (!st) st = ae_obj_scan(&objects, &damaged);
     if (!st && ae_state_load())
         st = kt_fail(KT_ERR_DENIED, "restore: the %zu shares combine to a key that does not open this store's "
@@ -116,6 +145,7 @@ static kt_status restore_body(const ae_caller *c, const Kubetee__Aecs__V1__Resto
     if (s.kind != KT_SHARE_OPEN)
         st = kt_fail(KT_ERR_INVALID_ARGUMENT, "restore: share %u is sealed: its recovery key's holder opens it first "
                                               "(aecsadmin recovery open-share)", s.index);
+    if (!st) st = expected(&s);
     if (!st) st = kt_recovery_share_verify(&s);
     if (!st) st = take(&s);
     kt_wipe(&s, sizeof s);

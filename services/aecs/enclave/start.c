@@ -12,17 +12,53 @@ pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 KT_SERVICE_ANY_CLIENT_KEY()
 
 #define MASTER_AAD "kubetee.aecs.master.v1"
+/* aecs/master v2: MASTER_MAGIC || instance public key (64, in the clear) || the sealed
+ * storage key, its AAD MASTER_AAD2 || the instance public key. The instance is in the
+ * clear so that a machine that cannot unseal it knows which instance it restores and
+ * refuses every other's shares (restore.c); on this machine the seal's AAD binds it. A
+ * v1 value (the sealed key alone) is rewritten as v2 at the first start that opens it. */
+#define MASTER_MAGIC "KTAECSM2"
+#define MASTER_AAD2 "kubetee.aecs.master.v2"
+#define MAGIC_LEN (sizeof MASTER_MAGIC - 1)
+#define AAD2_LEN (sizeof MASTER_AAD2 - 1)
 
 kt_status ae_master_store(uint64_t expected)
 {
-    kt_buf blob = {0};
+    uint8_t aad[AAD2_LEN + 64];
+    memcpy(aad, MASTER_AAD2, AAD2_LEN);
+    memcpy(aad + AAD2_LEN, ae.instance_pub, 64);
+    kt_buf blob = {0}, value = {0};
     uint64_t v;
-    kt_status st = kt_seal(KT_SEAL_MRSIGNER, (const uint8_t *)MASTER_AAD, sizeof MASTER_AAD - 1, ae.master,
-                           sizeof ae.master, &blob);
-    if (!st) st = ae_store_put_raw("aecs/master", blob.data, blob.len, expected, &v);
+    kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, sizeof aad, ae.master, sizeof ae.master, &blob);
+    if (!st) st = kt_buf_append(&value, MASTER_MAGIC, MAGIC_LEN);
+    if (!st) st = kt_buf_append(&value, ae.instance_pub, 64);
+    if (!st) st = kt_buf_append(&value, blob.data, blob.len);
+    if (!st) st = ae_store_put_raw("aecs/master", value.data, value.len, expected, &v);
     if (!st) ae.master_version = v;
     kt_buf_free(&blob);
+    kt_buf_free(&value);
     return st;
+}
+
+/* aecs/master's value split: the instance it names (v2; *named false for v1), the sealed
+ * part and the AAD that part must carry. */
+static void master_parse(const kt_buf *value, bool *named, uint8_t instance[64], const uint8_t **sealed, size_t *n,
+                         uint8_t *aad, size_t *aad_len)
+{
+    *named = value->len > MAGIC_LEN + 64 && !memcmp(value->data, MASTER_MAGIC, MAGIC_LEN);
+    if (*named) {
+        memcpy(instance, value->data + MAGIC_LEN, 64);
+        *sealed = value->data + MAGIC_LEN + 64;
+        *n = value->len - MAGIC_LEN - 64;
+        memcpy(aad, MASTER_AAD2, AAD2_LEN);
+        memcpy(aad + AAD2_LEN, instance, 64);
+        *aad_len = AAD2_LEN + 64;
+    } else {
+        *sealed = value->data;
+        *n = value->len;
+        memcpy(aad, MASTER_AAD, sizeof MASTER_AAD - 1);
+        *aad_len = sizeof MASTER_AAD - 1;
+    }
 }
 
 static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
@@ -70,29 +106,43 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             st = kt_fail(KT_ERR_VERIFY, "the store holds %llu objects but no aecs/master: not this AECS's store, or damaged",
                          (unsigned long long)objects);
         if (!st) ae.phase = AE_UNINIT;
-    } else if ((st = kt_unseal(blob.data, blob.len, &plain, &aad)) != KT_OK || plain.len != 32 ||
-               aad.len != sizeof MASTER_AAD - 1 || memcmp(aad.data, MASTER_AAD, aad.len)) {
-        /* sealed on another machine (or by another signer): only a restore opens it */
-        kt_log(KT_LOG_WARN, "aecs.master_sealed_elsewhere", "reason", st ? kt_last_error() : "not a storage key", NULL);
-        ae.master_version = v;
-        ae.phase = AE_RESTORE;
-        st = KT_OK;
     } else {
-        memcpy(ae.master, plain.data, 32);
-        ae.master_version = v;
-        st = ae_obj_scan(&objects, &damaged);
-        kt_status s2 = st ? st : ae_state_load();
-        if (!st && s2 == KT_ERR_NOT_FOUND) {
-            /* init writes aecs/state before aecs/master: a storage key without its state
-             * is damage (or objects the host hid), never a store to initialise again */
-            kt_wipe(ae.master, sizeof ae.master);
-            ae.phase = AE_DAMAGED;
-            kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", "the storage key opens but aecs/state is missing", NULL);
-        } else if (!st && s2) {
-            st = kt_fail_context(s2, "aecs/state");
-        } else if (!st) {
-            ae.phase = AE_READY;
-            ae_audit_adopt(rq->audit_tail, rq->n_audit_tail);
+        bool named;
+        uint8_t inst[64], want[AAD2_LEN + 64];
+        const uint8_t *sealed;
+        size_t sn, wn;
+        master_parse(&blob, &named, inst, &sealed, &sn, want, &wn);
+        if ((st = kt_unseal(sealed, sn, &plain, &aad)) != KT_OK || plain.len != 32 || aad.len != wn ||
+            memcmp(aad.data, want, wn)) {
+            /* sealed on another machine (or by another signer): only a restore opens it,
+             * with shares of the instance aecs/master names (restore.c) */
+            kt_log(KT_LOG_WARN, "aecs.master_sealed_elsewhere", "reason", st ? kt_last_error() : "not a storage key",
+                   named ? NULL : "instance", named ? NULL : "not named (a v1 aecs/master)", NULL);
+            ae.master_version = v;
+            ae_restore_expect(named ? inst : NULL);
+            ae.phase = AE_RESTORE;
+            st = KT_OK;
+        } else {
+            memcpy(ae.master, plain.data, 32);
+            ae.master_version = v;
+            st = ae_obj_scan(&objects, &damaged);
+            kt_status s2 = st ? st : ae_state_load();
+            if (!st && s2 == KT_ERR_NOT_FOUND) {
+                /* init writes aecs/state before aecs/master: a storage key without its state
+                 * is damage (or objects the host hid), never a store to initialise again */
+                kt_wipe(ae.master, sizeof ae.master);
+                ae.phase = AE_DAMAGED;
+                kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", "the storage key opens but aecs/state is missing", NULL);
+            } else if (!st && s2) {
+                st = kt_fail_context(s2, "aecs/state");
+            } else if (!st && named && !kt_equal(inst, ae.instance_pub, 64)) {
+                st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
+            } else if (!st && !named && (st = ae_master_store(v)) != KT_OK) {
+                st = kt_fail_context(st, "aecs/master: naming the instance (v1 to v2)");
+            } else if (!st) {
+                ae.phase = AE_READY;
+                ae_audit_adopt(rq->audit_tail, rq->n_audit_tail);
+            }
         }
     }
     kt_buf_free(&blob);
