@@ -44,6 +44,19 @@ typedef struct kt_store kt_store;
 kt_status kt_store_open(const char *url, kt_store **out);
 void kt_store_free(kt_store *s);
 
+/* How the store reaches a remote backend (etcd; fs takes none: every field must be
+ * unset). TLS is on when tls_ca is set: etcd's server certificate must chain to it (and
+ * name the endpoint's host, or server_name); tls_cert and tls_key (both or neither) are
+ * the client certificate an etcd with --client-cert-auth asks for. Without TLS only
+ * loopback endpoints are reached, unless insecure says plaintext over the network is
+ * wanted (logged at open as store.etcd.plaintext). */
+typedef struct {
+    const char *tls_ca, *tls_cert, *tls_key, *server_name; /* PEM files; NULL or "": unset */
+    bool insecure;
+} kt_store_options;
+/* kt_store_open with options (NULL: none). */
+kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_store **out);
+
 /* Checks n bytes of a key against the rules above (a NUL byte is refused like every other
  * control byte); the reason says which rule. The functions below take NUL-terminated keys
  * and check them the same way: check bytes from outside with this one first. */

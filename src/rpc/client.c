@@ -10,11 +10,21 @@
 struct kt_rpc_client {
     grpc_channel *channel;
     char target[512];
+    size_t max_receive;
 };
 
 kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out)
 {
-    if (!target || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    kt_rpc_client_options o = {.tls = tls};
+    return kt_rpc_client_open(target, &o, out);
+}
+
+kt_status kt_rpc_client_open(const char *target, const kt_rpc_client_options *o, kt_rpc_client **out)
+{
+    if (!target || !o || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    if (o->max_receive > 0x7fffffffu)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: max_receive %u is over 2^31 - 1", o->max_receive);
+    const kt_rpc_tls *tls = o->tls;
     kt_rpc_grpc_init();
     kt_rpc_client *c = calloc(1, sizeof *c);
     if (!c) {
@@ -22,9 +32,10 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
         return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     }
     snprintf(c->target, sizeof c->target, "%s", target);
+    c->max_receive = o->max_receive ? o->max_receive : KT_RPC_MAX_MESSAGE;
     grpc_channel_credentials *creds;
     grpc_arg args[KT_RPC_MAX_ARGS];
-    size_t nargs = kt_rpc_client_args(args);
+    size_t nargs = kt_rpc_client_args((unsigned)c->max_receive, args);
     if (tls && (tls->ca || tls->cert)) {
         kt_rpc_pems pems;
         kt_status st = kt_rpc_pems_load(tls, &pems);
@@ -172,7 +183,7 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
     grpc_byte_buffer *out, *in = NULL;
     kt_status st = kt_rpc_pack(req, &out);
     if (!st) st = unary(c, method, out, timeout_ms, &in);
-    if (!st) st = kt_rpc_unpack(in, res, NULL);
+    if (!st) st = kt_rpc_unpack(in, c->max_receive, res, NULL);
     if (in) grpc_byte_buffer_destroy(in);
     return st;
 }
@@ -193,7 +204,7 @@ kt_status kt_rpc_call_raw(kt_rpc_client *c, const char *method, size_t n, kt_rpc
     grpc_slice_unref(slice);
     st = unary(c, method, out, timeout_ms, &in);
     grpc_slice all;
-    if (!st && !(st = kt_rpc_bytes(in, &all))) {
+    if (!st && !(st = kt_rpc_bytes(in, c->max_receive, &all))) {
         st = got(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
         grpc_slice_unref(all);
     }
@@ -235,7 +246,7 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
             break;
         }
         protobuf_c_message_init(res_type, m);
-        st = kt_rpc_unpack(in, m, NULL);
+        st = kt_rpc_unpack(in, c->max_receive, m, NULL);
         grpc_byte_buffer_destroy(in);
         if (!st) st = on_message(ctx, m);
         kt_message_clear(m);
