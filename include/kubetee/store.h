@@ -17,10 +17,11 @@
  * 1..KT_STORE_KEY_MAX bytes. Anything else is refused with the reason.
  *
  * Backends by URL: "fs:/absolute/dir" (embedded default) and
- * "etcd://host:port[/namespace]" (etcd's v3 API, plaintext; keys live under
- * "<namespace>/", default "kubetee"; docs/operations.md "Store backends"). With etcd the
- * revisions are the cluster's: other tenants' changes leave gaps between a store's
- * revisions. One kt_store may be used by several threads at once.
+ * "etcd://host:port[,host:port...][/namespace]" (etcd's v3 API, plaintext to loopback or
+ * TLS, see kt_store_open_with; keys live under "<namespace>/", default "kubetee";
+ * docs/operations.md "Store backends"). With etcd the revisions are the cluster's: other
+ * tenants' changes leave gaps between a store's revisions, but never move its own. One
+ * kt_store may be used by several threads at once.
  */
 #ifndef KUBETEE_STORE_H
 #define KUBETEE_STORE_H

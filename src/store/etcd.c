@@ -36,6 +36,7 @@
 #define CALL_MS 5000    /* one unary call */
 #define WATCH_MS 10000  /* catching up a changes() watch */
 #define SCAN_MAX 100000 /* events a changes() call reads before it returns */
+#define ROUND_PAUSE_MS 300 /* between two rounds of the endpoints */
 #define ETCD_KEY_MAX (KT_STORE_KEY_MAX + 1 + KT_STORE_KEY_MAX + 1)
 /* A watch answer is not bounded by the request: etcd sends the events of up to 1000
  * revisions at once, and may leave a catch-up unfragmented (it registers the fragment
@@ -112,21 +113,24 @@ static bool elsewhere(kt_status st)
 typedef kt_status (*try_fn)(etcd_store *e, endpoint *ep, void *ctx);
 
 /* f on the endpoint that answered last, then on each other in turn while they are
- * unavailable; the first that answers is used from then on. *retried (may be NULL): an
- * earlier try may have reached etcd before its endpoint failed. */
+ * unavailable (a member down, or one that lost its leader: "leader changed"), twice round
+ * with a pause between, as a cluster may be electing a leader; the first that answers is
+ * used from then on. *retried (may be NULL): an earlier try may have reached etcd before
+ * its endpoint failed. */
 static kt_status on_endpoints(etcd_store *e, try_fn f, void *ctx, bool *retried)
 {
-    size_t first = atomic_load(&e->cur);
+    size_t first = atomic_load(&e->cur), tries = e->n > 1 ? 2 * e->n : 1;
     kt_status st = KT_OK;
     if (retried) *retried = false;
-    for (size_t t = 0; t < e->n; t++) {
+    for (size_t t = 0; t < tries; t++) {
         size_t i = (first + t) % e->n;
+        if (t == e->n) nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
         st = f(e, &e->ep[i], ctx);
         if (!elsewhere(st)) {
             if (t) atomic_store(&e->cur, i);
             return st;
         }
-        if (t + 1 == e->n) break;
+        if (t + 1 == tries) break;
         if (t == 0) { /* once per call: the endpoint in use stopped answering */
             char why[300];
             const char *err = kt_last_error();
@@ -695,26 +699,27 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
         st = kt_rpc_client_open(ep->name, &kv, &ep->kv);
         if (!st) st = kt_rpc_client_open(ep->name, &wo, &ep->watch);
     }
-    if (!st) st = ensure_head(e); /* reachable, speaking etcd's API, and the head in place */
-    if (st && tls.ca && st == KT_ERR_UNAVAILABLE) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", kt_last_error());
-        st = kt_fail(st, "%s (with TLS: is store_tls_ca the CA of etcd's certificate, does that certificate name "
-                         "the endpoint or store_server_name, and does etcd accept the client certificate?)",
-                     why);
-    }
-    if (st) {
-        etcd_close(e);
-        free(s);
-        return st;
-    }
-    if (!tls.ca && o && o->insecure)
+    if (!st && !tls.ca && o && o->insecure)
         for (size_t i = 0; i < u.n; i++)
             if (!u.ep[i].loopback) {
                 kt_log(KT_LOG_WARN, "store.etcd.plaintext", "store", e->where, "endpoint", e->ep[i].name, "note",
                        "store_insecure: etcd is reached without TLS over the network", NULL);
                 break;
             }
+    if (!st) st = ensure_head(e); /* reachable, speaking etcd's API, and the head in place */
+    if (st == KT_ERR_UNAVAILABLE) { /* gRPC's words, and what they may mean here */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        st = kt_fail(st, "%s (%s)", why,
+                     tls.ca ? "with TLS: is store_tls_ca the CA of etcd's certificate, does that certificate name "
+                              "the endpoint or store_server_name, and does etcd accept the client certificate?"
+                            : "reached in plaintext: if etcd serves TLS, set store_tls_ca");
+    }
+    if (st) {
+        etcd_close(e);
+        free(s);
+        return st;
+    }
     s->ops = &etcd_ops;
     s->impl = e;
     *out = s;
