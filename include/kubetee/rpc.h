@@ -158,6 +158,12 @@ typedef struct {
     unsigned max_receive;
 } kt_rpc_client_options;
 kt_status kt_rpc_client_open(const char *target, const kt_rpc_client_options *o, kt_rpc_client **out);
+/* One header (gRPC metadata) sent with every call from now on, e.g. etcd's "token"; a
+ * value of NULL removes it. Names are lowercase [a-z0-9._-] (not grpc-), values up to
+ * KT_RPC_HEADER_VALUE_MAX printable ASCII bytes; anything else is refused. Safe while
+ * other threads call. */
+#define KT_RPC_HEADER_VALUE_MAX 2048
+kt_status kt_rpc_client_set_header(kt_rpc_client *c, const char *key, const char *value);
 void kt_rpc_client_free(kt_rpc_client *c);
 /* A unary call; res must be initialised, and on KT_OK the caller owns its fields
  * (kt_message_clear). timeout_ms <= 0: no deadline. Errors map gRPC codes to kt_status

@@ -50,10 +50,13 @@ void kt_store_free(kt_store *s);
  * name the endpoint's host, or server_name); tls_cert and tls_key (both or neither) are
  * the client certificate an etcd with --client-cert-auth asks for. Without TLS only
  * loopback endpoints are reached, unless insecure says plaintext over the network is
- * wanted (logged at open as store.etcd.plaintext). */
+ * wanted (logged at open as store.etcd.plaintext). With user set, the store logs in to
+ * etcd's auth as that user with the password in password_file (its first line), and
+ * again whenever etcd refuses the token; over plaintext only to loopback, as above. */
 typedef struct {
     const char *tls_ca, *tls_cert, *tls_key, *server_name; /* PEM files; NULL or "": unset */
     bool insecure;
+    const char *user, *password_file; /* etcd auth; NULL or "": none */
 } kt_store_options;
 /* kt_store_open with options (NULL: none). */
 kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_store **out);

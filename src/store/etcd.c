@@ -27,6 +27,7 @@
 #include "etcd_kv.pb-c.h"
 
 #include <kubetee/rpc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,11 @@ typedef struct {
     char where[1400];              /* "store etcd://host:port,.../ns" for messages */
     char ns[KT_STORE_KEY_MAX + 2]; /* "<namespace>/", also the head key */
     size_t ns_len;
+    /* etcd auth: a token from Authenticate in every call's "token" header, asked for
+     * again when etcd refuses a call (the token expired, or etcd restarted) */
+    bool auth;
+    char user[129], password[257];
+    pthread_mutex_t auth_mu;
 } etcd_store;
 
 /* ---- keys ---- */
@@ -147,14 +153,57 @@ typedef struct {
     const char *method;
     const void *req;
     void *res;
+    bool login; /* the Authenticate call itself */
 } unary_ctx;
+
+static kt_status login(etcd_store *e);
+
+/* With auth, a refused call is tried once more with a new token: an expired token and a
+ * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). */
+static bool login_again(etcd_store *e, kt_status st)
+{
+    if (st != KT_ERR_DENIED || !e->auth) return false;
+    char why[512];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    if (!login(e)) return true;
+    kt_fail(KT_ERR_DENIED, "%s", why); /* the refusal, not the login's reason, if it failed too */
+    return false;
+}
 
 static kt_status try_unary(etcd_store *e, endpoint *ep, void *ctx)
 {
-    (void)e;
     unary_ctx *u = ctx;
     kt_status st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    if (!u->login && login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
     return st ? kt_fail_context(st, "%s", ep->name) : KT_OK;
+}
+
+/* Authenticate as the user: the token goes into every endpoint's calls. */
+static kt_status login(etcd_store *e)
+{
+    pthread_mutex_lock(&e->auth_mu);
+    Etcdserverpb__AuthenticateRequest req = ETCDSERVERPB__AUTHENTICATE_REQUEST__INIT;
+    Etcdserverpb__AuthenticateResponse res = ETCDSERVERPB__AUTHENTICATE_RESPONSE__INIT;
+    req.name = e->user;
+    req.password = e->password;
+    unary_ctx u = {"/etcdserverpb.Auth/Authenticate", &req, &res, true};
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < e->n; i++) /* etcd refuses even Authenticate with a stale token */
+        kt_rpc_client_set_header(e->ep[i].kv, "token", NULL), kt_rpc_client_set_header(e->ep[i].watch, "token", NULL);
+    st = on_endpoints(e, try_unary, &u, NULL);
+    if (st)
+        st = kt_fail_context(st, "%s: etcd auth as user '%s'", e->where, e->user);
+    else if (!res.token || !*res.token)
+        st = kt_fail(KT_ERR_MALFORMED, "%s: etcd auth as user '%s': no token in the answer (is auth enabled?)",
+                     e->where, e->user);
+    for (size_t i = 0; !st && i < e->n; i++)
+        if ((st = kt_rpc_client_set_header(e->ep[i].kv, "token", res.token)) ||
+            (st = kt_rpc_client_set_header(e->ep[i].watch, "token", res.token)))
+            st = kt_fail_context(st, "%s: etcd's token", e->where);
+    if (res.token) kt_wipe(res.token, strlen(res.token));
+    kt_message_clear(&res);
+    pthread_mutex_unlock(&e->auth_mu);
+    return st;
 }
 
 static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
@@ -479,7 +528,8 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
             return KT_ERR_CANCELLED; /* ends the call; watch() reads the flags */
         }
         kt_escape(r->cancel_reason, strlen(r->cancel_reason), esc, sizeof esc);
-        return kt_fail(KT_ERR_IO, "%s: etcd cancelled the watch: %s", w->e->where, esc);
+        return kt_fail(strstr(r->cancel_reason, "permission denied") ? KT_ERR_DENIED : KT_ERR_IO,
+                       "%s: etcd cancelled the watch: %s", w->e->where, esc);
     }
     for (size_t i = 0; i < r->n_events; i++) {
         const Etcdserverpb__Event *ev = r->events[i];
@@ -532,7 +582,7 @@ static long ms_until(struct timespec t)
 
 /* One watch of the namespace from w->from until on_watch has enough, on one endpoint
  * (from the start again on each). */
-static kt_status try_watch(etcd_store *e, endpoint *ep, void *ctx)
+static kt_status watch_once(etcd_store *e, endpoint *ep, void *ctx)
 {
     watch_ctx *w = ctx;
     char end[ETCD_KEY_MAX + 1];
@@ -564,6 +614,12 @@ static kt_status try_watch(etcd_store *e, endpoint *ep, void *ctx)
     }
     if (!st) return kt_fail(KT_ERR_IO, "%s: etcd ended the watch", ep->name);
     return kt_fail_context(st, "%s: watch", ep->name);
+}
+
+static kt_status try_watch(etcd_store *e, endpoint *ep, void *ctx)
+{
+    kt_status st = watch_once(e, ep, ctx);
+    return login_again(e, st) ? watch_once(e, ep, ctx) : st;
 }
 
 static kt_status watch(etcd_store *e, watch_ctx *w)
@@ -621,6 +677,8 @@ static void etcd_close(void *impl)
 {
     etcd_store *e = impl;
     if (!e) return;
+    kt_wipe(e->password, sizeof e->password);
+    pthread_mutex_destroy(&e->auth_mu);
     for (size_t i = 0; i < e->n; i++) {
         kt_rpc_client_free(e->ep[i].kv);
         kt_rpc_client_free(e->ep[i].watch);
@@ -646,6 +704,11 @@ static kt_status transport(const kt_etcd_url *u, const kt_store_options *o, cons
     memset(tls, 0, sizeof *tls);
     if (set(o->tls_cert) != set(o->tls_key))
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: store_tls_cert and store_tls_key go together", esc);
+    if (set(o->user) != set(o->password_file))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "store %s: store_user and store_password_file go together (with client certificates "
+                       "etcd takes the user from the certificate: set neither)",
+                       esc);
     if (!set(o->tls_ca)) {
         if (set(o->tls_cert) || set(o->server_name))
             return kt_fail(KT_ERR_INVALID_ARGUMENT,
@@ -672,6 +735,38 @@ static kt_status transport(const kt_etcd_url *u, const kt_store_options *o, cons
     return KT_OK;
 }
 
+/* The user's name and the password, the first line of password_file. */
+static kt_status credentials(etcd_store *e, const char *user, const char *password_file, const char *esc)
+{
+    size_t un = strlen(user);
+    bool ok = un < sizeof e->user;
+    for (size_t i = 0; ok && i < un; i++) ok = user[i] > 0x20 && user[i] < 0x7f;
+    if (!ok)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: store_user is 1..%zu printable ASCII bytes, no spaces",
+                       esc, sizeof e->user - 1);
+    memcpy(e->user, user, un + 1);
+    kt_buf b = {0};
+    kt_status st = kt_file_read(password_file, 4096, &b);
+    if (st) return kt_fail_context(st, "store %s: store_password_file", esc);
+    size_t n = 0;
+    while (n < b.len && b.data[n] != '\n') n++;
+    if (n && b.data[n - 1] == '\r') n--;
+    ok = n > 0 && n < sizeof e->password;
+    for (size_t i = 0; ok && i < n; i++) ok = b.data[i] >= 0x20 && b.data[i] != 0x7f;
+    if (ok) {
+        memcpy(e->password, b.data, n);
+        e->password[n] = '\0';
+        e->auth = true;
+    }
+    kt_wipe(b.data, b.len);
+    kt_buf_free(&b);
+    return ok ? KT_OK
+              : kt_fail(KT_ERR_INVALID_ARGUMENT,
+                        "store %s: store_password_file's first line is the password: 1..%zu bytes, no control "
+                        "bytes",
+                        esc, sizeof e->password - 1);
+}
+
 kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_store **out)
 {
     char esc[256];
@@ -691,6 +786,8 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
     memcpy(e->where, "store ", 6);
     kt_store_etcd_url_format(&u, e->where + 6, sizeof e->where - 6);
     e->ns_len = (size_t)snprintf(e->ns, sizeof e->ns, "%s/", u.ns);
+    pthread_mutex_init(&e->auth_mu, NULL);
+    if (o && set(o->user)) st = credentials(e, o->user, o->password_file, esc);
     kt_rpc_client_options kv = {.tls = tls.ca ? &tls : NULL}, wo = kv;
     wo.max_receive = WATCH_RECEIVE_MAX;
     for (size_t i = 0; i < u.n && !st; i++) {
@@ -706,6 +803,7 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
                        "store_insecure: etcd is reached without TLS over the network", NULL);
                 break;
             }
+    if (!st && e->auth) st = login(e);
     if (!st) st = ensure_head(e); /* reachable, speaking etcd's API, and the head in place */
     if (st == KT_ERR_UNAVAILABLE) { /* gRPC's words, and what they may mean here */
         char why[1024];

@@ -21,9 +21,10 @@ kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_stor
     char esc[256];
     kt_escape(url, strlen(url), esc, sizeof esc);
     if (!strncmp(url, "fs:", 3)) {
-        if (o && (set(o->tls_ca) || set(o->tls_cert) || set(o->tls_key) || set(o->server_name) || o->insecure))
+        if (o && (set(o->tls_ca) || set(o->tls_cert) || set(o->tls_key) || set(o->server_name) || o->insecure ||
+                  set(o->user) || set(o->password_file)))
             return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                           "store %s: TLS and insecure settings are for etcd; an fs store takes none", esc);
+                           "store %s: TLS, insecure and user settings are for etcd; an fs store takes none", esc);
         if (!url[3])
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: fs: needs a directory (fs:/dir)",
                            esc);

@@ -8,6 +8,10 @@ the right settings (YAML, env and flags) it serves, and what it stored reads bac
 restart. Plaintext to an etcd off loopback is refused unless store_insecure says so (then
 logged).
 
+etcd auth: AECS logs in as a user (store_user, store_password_file) whose role reaches its
+namespace only: the wrong password, no user and a namespace the role lacks are refused
+naming why; an expired token (a TTL of 1 s) is replaced without a failed call.
+
 A 3-member cluster: AECS keeps serving when one member is killed (SIGKILL), and when the
 member it talks to is the one killed (it fails over to the next endpoint and says so);
 it also starts with that member down.
@@ -22,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 
 import aecs_env
@@ -119,6 +124,39 @@ def tls_etcd():
         etcd.stop()
 
 
+def auth_etcd():
+    etcd = etcd_lib.Etcd(WORK, 1, name="etcd-auth", args=["--auth-token-ttl", "1"])
+    try:
+        for args in (("user", "add", "root:root-pw"), ("role", "add", "aecs-rw"),
+                     ("role", "grant-permission", "aecs-rw", "--prefix=true", "readwrite", "aecs-auth/"),
+                     ("user", "add", "aecs:aecs pw 1"), ("user", "grant-role", "aecs", "aecs-rw"), ("auth", "enable")):
+            etcd.ctl(*args)
+        pw, bad = os.path.join(WORK, "etcd-pw"), os.path.join(WORK, "etcd-pw-bad")
+        with open(pw, "w") as f:
+            f.write("aecs pw 1\n")
+        with open(bad, "w") as f:
+            f.write("aecs pw 2\n")
+        store = aecs_store.Etcd(WORK, etcd, "aecs-auth")
+        ident, policy, plain = files("auth-plain", store)
+        refused(plain, ["etcdserver: user name is empty"], "etcd auth: no user")
+        refused(plain, ["etcd auth as user 'aecs'", "authentication failed"], "etcd auth: the wrong password",
+                ["--store-user", "aecs", "--store-password-file", bad])
+        refused(plain, ["permission denied"], "etcd auth: a namespace the user's role lacks",
+                ["--store-user", "aecs", "--store-password-file", pw, "--store", etcd.url("aecs-other")])
+        refused(plain, ["store_user and store_password_file go together"], "a user without a password file",
+                ["--store-user", "aecs"])
+        store.extra = f"store_user: aecs\nstore_password_file: {pw}\n"
+        ident, policy, good = files("auth-good", store)
+        s = aecs_env.Server(SERVER, good, SIM, policy, WORK, "auth")
+        first_secrets(s, ident, ["a1"])
+        time.sleep(2.5)  # the token expires
+        create(s, ident, "a2", "etcd auth: after the token expired, AECS logs in again and creates")
+        listed(s, ["a1", "a2"], "etcd auth: ... and lists")
+        s.stop()
+    finally:
+        etcd.stop()
+
+
 def plaintext_off_loopback():
     store = types.SimpleNamespace(config=lambda: "store: etcd://127.0.0.1:1,192.0.2.7:2379/aecs\n")
     _, _, config = files("off-loopback", store)
@@ -178,6 +216,7 @@ def namespace_kept(s, ident, etcd, store):
 
 try:
     tls_etcd()
+    auth_etcd()
     plaintext_off_loopback()
     cluster()
 finally:

@@ -86,10 +86,11 @@ class Etcd:
     present a certificate from pki's CA (--client-cert-auth); peers stay on plaintext
     loopback."""
 
-    def __init__(self, work, n=1, pki=None, name="etcd"):
+    def __init__(self, work, n=1, pki=None, name="etcd", args=()):
         self.dir = os.path.join(work, name)
         os.makedirs(self.dir, exist_ok=True)
         self.pki = pki
+        self.args = list(args)
         self.names = [f"m{i}" for i in range(n)]
         self.client = [free_port() for _ in range(n)]
         self.peer = [free_port() for _ in range(n)]
@@ -116,6 +117,7 @@ class Etcd:
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
                 "--initial-cluster", self.cluster, "--initial-cluster-token", "kt-" + os.path.basename(self.dir),
                 "--heartbeat-interval", "50", "--election-timeout", "500"]
+        args += self.args
         if self.pki:
             args += ["--cert-file", self.server_cert, "--key-file", self.server_key, "--trusted-ca-file",
                      self.pki.ca, "--client-cert-auth"]
@@ -150,6 +152,14 @@ class Etcd:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+
+    def ctl(self, *args, user=None):
+        """etcdctl on the first member (user: "name:password" once auth is on)."""
+        cmd = ["etcdctl", "--endpoints", self.client_urls[0]] + (["--user", user] if user else []) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=dict(os.environ, ETCDCTL_API="3"))
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
+        return r.stdout
 
     def url(self, ns, members=None):
         """etcd://127.0.0.1:p[,127.0.0.1:p...]/ns for the members (default: all)."""
