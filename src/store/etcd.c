@@ -38,6 +38,7 @@
 #define WATCH_MS 10000  /* catching up a changes() watch */
 #define SCAN_MAX 100000 /* events a changes() call reads before it returns */
 #define ROUND_PAUSE_MS 300 /* between two rounds of the endpoints */
+#define FAILOVER_MS 8000   /* rounds of the endpoints start until this long after the first try */
 #define ETCD_KEY_MAX (KT_STORE_KEY_MAX + 1 + KT_STORE_KEY_MAX + 1)
 /* A watch answer is not bounded by the request: etcd sends the events of up to 1000
  * revisions at once, and may leave a catch-up unfragmented (it registers the fragment
@@ -119,24 +120,25 @@ static bool elsewhere(kt_status st)
 typedef kt_status (*try_fn)(etcd_store *e, endpoint *ep, void *ctx);
 
 /* f on the endpoint that answered last, then on each other in turn while they are
- * unavailable (a member down, or one that lost its leader: "leader changed"), twice round
- * with a pause between, as a cluster may be electing a leader; the first that answers is
- * used from then on. *retried (may be NULL): an earlier try may have reached etcd before
- * its endpoint failed. */
+ * unavailable (a member down, or one that lost its leader: "leader changed"), round after
+ * round with a pause between for up to FAILOVER_MS, as a cluster may be electing a
+ * leader; the first that answers is used from then on. *retried (may be NULL): an earlier
+ * try may have reached etcd before its endpoint failed. */
 static kt_status on_endpoints(etcd_store *e, try_fn f, void *ctx, bool *retried)
 {
-    size_t first = atomic_load(&e->cur), tries = e->n > 1 ? 2 * e->n : 1;
+    size_t first = atomic_load(&e->cur);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     kt_status st = KT_OK;
     if (retried) *retried = false;
-    for (size_t t = 0; t < tries; t++) {
+    for (size_t t = 0;; t++) {
         size_t i = (first + t) % e->n;
-        if (t == e->n) nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
         st = f(e, &e->ep[i], ctx);
         if (!elsewhere(st)) {
             if (t) atomic_store(&e->cur, i);
             return st;
         }
-        if (t + 1 == tries) break;
+        if (e->n == 1) return st; /* one endpoint: its own reconnecting is the retry */
         if (t == 0) { /* once per call: the endpoint in use stopped answering */
             char why[300];
             const char *err = kt_last_error();
@@ -144,9 +146,15 @@ static kt_status on_endpoints(etcd_store *e, try_fn f, void *ctx, bool *retried)
             kt_log(KT_LOG_WARN, "store.etcd.failover", "store", e->where, "from", e->ep[i].name, "to",
                    e->ep[(i + 1) % e->n].name, "reason", why, NULL);
         }
+        if ((t + 1) % e->n == 0) { /* a round without an answer */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+            if (ms + ROUND_PAUSE_MS > FAILOVER_MS) break;
+            nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
+        }
         if (retried) *retried = true;
     }
-    return e->n > 1 ? kt_fail_context(st, "none of the %zu etcd endpoints answered; the last", e->n) : st;
+    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %d ms; the last", e->n, FAILOVER_MS);
 }
 
 typedef struct {
