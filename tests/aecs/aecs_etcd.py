@@ -147,7 +147,7 @@ def auth_etcd():
                 ["--store-user", "aecs"])
         store.extra = f"store_user: aecs\nstore_password_file: {pw}\n"
         ident, policy, good = files("auth-good", store)
-        s = aecs_env.Server(SERVER, good, SIM, policy, WORK, "auth")
+        s = aecs_env.Server(SERVER, good, policy, WORK, "auth", SIM)
         first_secrets(s, ident, ["a1"])
         time.sleep(2.5)  # the token expires
         create(s, ident, "a2", "etcd auth: after the token expired, AECS logs in again and creates")
