@@ -481,7 +481,13 @@ static kt_status etcd_list(void *impl, const char *prefix, const char *after, si
     uint64_t rev = 0;
     if (!res.succeeded || res.n_responses != 2 || !r || r->n_kvs > limit)
         st = kt_fail(KT_ERR_MALFORMED, "%s: a bad Txn answer to a list", e->where);
-    if (!st) st = head_revision(e, txn_range(&res, 1), &rev);
+    /* a head another client deleted: the list still answers (the cluster's revision);
+     * the next write puts the head back */
+    const Etcdserverpb__RangeResponse *h = txn_range(&res, 1);
+    if (!st && h && h->n_kvs == 0 && res.header && res.header->revision > 0)
+        rev = (uint64_t)res.header->revision;
+    else if (!st)
+        st = head_revision(e, h, &rev);
     if (!st && r->n_kvs && !(out->entries = calloc(r->n_kvs, sizeof *out->entries)))
         st = kt_fail(KT_ERR_NO_MEMORY, "store: list");
     for (size_t i = 0; !st && i < r->n_kvs; i++) {

@@ -1003,6 +1003,11 @@ static void test_etcd_foreign_key(void **state)
     uint64_t b;
     assert_int_equal(kt_store_revision(s, &b), KT_OK);
     etcdctl("put 'foreign/svc/bad key' x");
+    /* the head deleted by another client: lists still answer, a write puts it back */
+    etcdctl("del foreign/");
+    kt_store_list_result hl;
+    assert_int_equal(kt_store_list(s, "none/", NULL, 10, &hl), KT_OK); /* svc/ holds the bad key */
+    kt_store_list_result_free(&hl);
     /* a foreign write moves no head: changes reach it once kt_store writes again */
     put_str(s, "other/x", "v", 0);
     kt_store_list_result l;
