@@ -1,7 +1,8 @@
 /* The fs store's decoders of bytes from disk: an object file (0x00), the revision file
  * (0x01) or an object file name (0x02) decode or are refused, never crash; what decodes
  * encodes back to the same bytes (so two files never decode to one object, and the
- * name mapping is one to one). */
+ * name mapping is one to one). And etcd store URLs (0x03): parsed or refused, never a
+ * crash; what parses has one canonical form, which parses to the same endpoints. */
 #include "../src/store/backend.h"
 
 #include <stdlib.h>
@@ -37,6 +38,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         if (kt_store_fs_key(name, key) == KT_OK) {
             if (kt_store_fs_name(key, again) || strcmp(again, name)) abort();
         }
+    } else if (data[0] == 3 && m <= 4096) {
+        char *url = malloc(m + 1), canon[4096], again[4096];
+        if (!url) return 0;
+        memcpy(url, p, m);
+        url[m] = '\0';
+        kt_etcd_url u, v;
+        if (kt_store_etcd_url_parse(url, &u) == KT_OK) {
+            if (u.n == 0 || u.n > KT_ETCD_ENDPOINTS_MAX) abort();
+            size_t len = kt_store_etcd_url_format(&u, canon, sizeof canon);
+            if (len >= sizeof canon || kt_store_etcd_url_parse(canon, &v) != KT_OK || v.n != u.n ||
+                strcmp(v.ns, u.ns))
+                abort();
+            for (size_t i = 0; i < u.n; i++)
+                if (strcmp(u.ep[i].host, v.ep[i].host) || u.ep[i].port != v.ep[i].port ||
+                    u.ep[i].loopback != v.ep[i].loopback)
+                    abort();
+            kt_store_etcd_url_format(&v, again, sizeof again);
+            if (strcmp(canon, again)) abort();
+        }
+        free(url);
     }
     return 0;
 }

@@ -168,7 +168,8 @@ printf '\x00%s %s' "$line1" "$h1" > "$work/tlog/entry"
 printf '\x02%s %s\n\xffkubetee-signer log head v1\nentries 1\nhash %s\ntime 1\nsignature %0128d\n' \
   "$line1" "$h1" "$h1" 0 > "$work/tlog/log"
 
-# store: an object file and a revision file with their right SHA-256, object file names
+# store: an object file and a revision file with their right SHA-256, object file names,
+# etcd store URLs
 mkdir -p "$work/store"
 /usr/bin/python3 - "$work/store" <<'PY'
 import hashlib, struct, sys
@@ -182,6 +183,8 @@ rev = b"KTSTREV1" + struct.pack("<Q", 42)
 open(d + "/revision", "wb").write(b"\x01" + rev + hashlib.sha256(rev).digest())
 open(d + "/name", "wb").write(b"\x02o.svc_sa__b_sv1")
 open(d + "/name-bad", "wb").write(b"\x02o.a_xb")
+open(d + "/etcd-url", "wb").write(b"\x03etcd://127.0.0.1:2379,[::1]:2380,etcd-0.example:2379/aecs/prod")
+open(d + "/etcd-url-dup", "wb").write(b"\x03etcd://LOCALHOST:1,localhost:1")
 PY
 
 mkdir -p "$work/settings"

@@ -150,6 +150,20 @@ bool kt_rpc_stream_wait_closed(kt_rpc_stream *s, int ms);
 
 typedef struct kt_rpc_client kt_rpc_client;
 kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out);
+/* kt_rpc_client_new with more to choose: max_receive is the largest response message the
+ * client accepts (0: 4 MiB, as kt_rpc_client_new; at most 2^31 - 1), for a server whose
+ * answers are not bounded by the request (an etcd watch's catch-up). */
+typedef struct {
+    const kt_rpc_tls *tls; /* NULL: plaintext */
+    unsigned max_receive;
+} kt_rpc_client_options;
+kt_status kt_rpc_client_open(const char *target, const kt_rpc_client_options *o, kt_rpc_client **out);
+/* One header (gRPC metadata) sent with every call from now on, e.g. etcd's "token"; a
+ * value of NULL removes it. Names are lowercase [a-z0-9._-] (not grpc-), values up to
+ * KT_RPC_HEADER_VALUE_MAX printable ASCII bytes; anything else is refused. Safe while
+ * other threads call. */
+#define KT_RPC_HEADER_VALUE_MAX 2048
+kt_status kt_rpc_client_set_header(kt_rpc_client *c, const char *key, const char *value);
 void kt_rpc_client_free(kt_rpc_client *c);
 /* A unary call; res must be initialised, and on KT_OK the caller owns its fields
  * (kt_message_clear). timeout_ms <= 0: no deadline. Errors map gRPC codes to kt_status

@@ -17,10 +17,11 @@
  * 1..KT_STORE_KEY_MAX bytes. Anything else is refused with the reason.
  *
  * Backends by URL: "fs:/absolute/dir" (embedded default) and
- * "etcd://host:port[/namespace]" (etcd's v3 API, plaintext; keys live under
- * "<namespace>/", default "kubetee"; docs/operations.md "Store backends"). With etcd the
- * revisions are the cluster's: other tenants' changes leave gaps between a store's
- * revisions. One kt_store may be used by several threads at once.
+ * "etcd://host:port[,host:port...][/namespace]" (etcd's v3 API, plaintext to loopback or
+ * TLS, see kt_store_open_with; keys live under "<namespace>/", default "kubetee";
+ * docs/operations.md "Store backends"). With etcd the revisions are the cluster's: other
+ * tenants' changes leave gaps between a store's revisions, but never move its own. One
+ * kt_store may be used by several threads at once.
  */
 #ifndef KUBETEE_STORE_H
 #define KUBETEE_STORE_H
@@ -43,6 +44,22 @@ typedef struct kt_store kt_store;
  * with KT_ERR_MALFORMED or KT_ERR_VERIFY naming the file. */
 kt_status kt_store_open(const char *url, kt_store **out);
 void kt_store_free(kt_store *s);
+
+/* How the store reaches a remote backend (etcd; fs takes none: every field must be
+ * unset). TLS is on when tls_ca is set: etcd's server certificate must chain to it (and
+ * name the endpoint's host, or server_name); tls_cert and tls_key (both or neither) are
+ * the client certificate an etcd with --client-cert-auth asks for. Without TLS only
+ * loopback endpoints are reached, unless insecure says plaintext over the network is
+ * wanted (logged at open as store.etcd.plaintext). With user set, the store logs in to
+ * etcd's auth as that user with the password in password_file (its first line), and
+ * again whenever etcd refuses the token; over plaintext only to loopback, as above. */
+typedef struct {
+    const char *tls_ca, *tls_cert, *tls_key, *server_name; /* PEM files; NULL or "": unset */
+    bool insecure;
+    const char *user, *password_file; /* etcd auth; NULL or "": none */
+} kt_store_options;
+/* kt_store_open with options (NULL: none). */
+kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_store **out);
 
 /* Checks n bytes of a key against the rules above (a NUL byte is refused like every other
  * control byte); the reason says which rule. The functions below take NUL-terminated keys

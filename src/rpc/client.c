@@ -3,6 +3,7 @@
 
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,23 @@
 struct kt_rpc_client {
     grpc_channel *channel;
     char target[512];
+    size_t max_receive;
+    pthread_mutex_t mu; /* guards the header */
+    char header_key[64], header_value[KT_RPC_HEADER_VALUE_MAX + 1]; /* "": none */
 };
 
 kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_client **out)
 {
-    if (!target || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    kt_rpc_client_options o = {.tls = tls};
+    return kt_rpc_client_open(target, &o, out);
+}
+
+kt_status kt_rpc_client_open(const char *target, const kt_rpc_client_options *o, kt_rpc_client **out)
+{
+    if (!target || !o || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    if (o->max_receive > 0x7fffffffu)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: max_receive %u is over 2^31 - 1", o->max_receive);
+    const kt_rpc_tls *tls = o->tls;
     kt_rpc_grpc_init();
     kt_rpc_client *c = calloc(1, sizeof *c);
     if (!c) {
@@ -22,9 +35,11 @@ kt_status kt_rpc_client_new(const char *target, const kt_rpc_tls *tls, kt_rpc_cl
         return kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     }
     snprintf(c->target, sizeof c->target, "%s", target);
+    pthread_mutex_init(&c->mu, NULL);
+    c->max_receive = o->max_receive ? o->max_receive : KT_RPC_MAX_MESSAGE;
     grpc_channel_credentials *creds;
     grpc_arg args[KT_RPC_MAX_ARGS];
-    size_t nargs = kt_rpc_client_args(args);
+    size_t nargs = kt_rpc_client_args((unsigned)c->max_receive, args);
     if (tls && (tls->ca || tls->cert)) {
         kt_rpc_pems pems;
         kt_status st = kt_rpc_pems_load(tls, &pems);
@@ -60,8 +75,39 @@ void kt_rpc_client_free(kt_rpc_client *c)
 {
     if (!c) return;
     grpc_channel_destroy(c->channel);
+    pthread_mutex_destroy(&c->mu);
+    kt_wipe(c->header_value, sizeof c->header_value); /* a token, perhaps */
     free(c);
     grpc_shutdown();
+}
+
+static bool header_byte(char ch, bool key)
+{
+    if (key) return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    return ch >= 0x20 && ch < 0x7f;
+}
+
+kt_status kt_rpc_client_set_header(kt_rpc_client *c, const char *key, const char *value)
+{
+    if (!c || !key) return kt_fail(KT_ERR_INVALID_ARGUMENT, "rpc client: NULL argument");
+    size_t kn = strlen(key), vn = value ? strlen(value) : 0;
+    bool ok = kn > 0 && kn < sizeof c->header_key && vn <= KT_RPC_HEADER_VALUE_MAX && strncmp(key, "grpc-", 5);
+    for (size_t i = 0; ok && i < kn; i++) ok = header_byte(key[i], true);
+    for (size_t i = 0; ok && i < vn; i++) ok = header_byte(value[i], false);
+    if (!ok)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "rpc client: a header is a lowercase name (not grpc-) and up to %d printable ASCII bytes",
+                       KT_RPC_HEADER_VALUE_MAX);
+    pthread_mutex_lock(&c->mu);
+    kt_wipe(c->header_value, sizeof c->header_value);
+    if (value) {
+        memcpy(c->header_key, key, kn + 1);
+        memcpy(c->header_value, value, vn + 1);
+    } else {
+        c->header_key[0] = '\0';
+    }
+    pthread_mutex_unlock(&c->mu);
+    return KT_OK;
 }
 
 typedef struct {
@@ -70,6 +116,8 @@ typedef struct {
     grpc_metadata_array md_initial, md_trailing;
     grpc_status_code code;
     grpc_slice details;
+    grpc_metadata header; /* sent with the call when set (count 1) */
+    size_t headers;
 } client_call;
 
 static kt_status open_call(kt_rpc_client *c, const char *method, int timeout_ms, client_call *cc)
@@ -82,6 +130,13 @@ static kt_status open_call(kt_rpc_client *c, const char *method, int timeout_ms,
     grpc_slice_unref(m);
     grpc_metadata_array_init(&cc->md_initial);
     grpc_metadata_array_init(&cc->md_trailing);
+    pthread_mutex_lock(&c->mu);
+    if (c->header_key[0]) {
+        cc->header.key = grpc_slice_from_copied_string(c->header_key);
+        cc->header.value = grpc_slice_from_copied_string(c->header_value);
+        cc->headers = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
     return cc->call ? KT_OK : kt_fail(KT_ERR_IO, "rpc: cannot start a call to %s", method);
 }
 
@@ -102,6 +157,10 @@ static kt_status close_call(client_call *cc, const char *method)
         gpr_free(d);
     }
     grpc_slice_unref(cc->details);
+    if (cc->headers) {
+        grpc_slice_unref(cc->header.key);
+        grpc_slice_unref(cc->header.value);
+    }
     grpc_metadata_array_destroy(&cc->md_initial);
     grpc_metadata_array_destroy(&cc->md_trailing);
     if (cc->call) grpc_call_unref(cc->call);
@@ -132,6 +191,8 @@ static kt_status begin(kt_rpc_client *c, const char *method, grpc_byte_buffer *o
     if (st) return st;
     memset(ops, 0, 4 * sizeof *ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = cc->headers;
+    ops[0].data.send_initial_metadata.metadata = cc->headers ? &cc->header : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = out;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -172,7 +233,7 @@ kt_status kt_rpc_call(kt_rpc_client *c, const char *method, const void *req, voi
     grpc_byte_buffer *out, *in = NULL;
     kt_status st = kt_rpc_pack(req, &out);
     if (!st) st = unary(c, method, out, timeout_ms, &in);
-    if (!st) st = kt_rpc_unpack(in, res, NULL);
+    if (!st) st = kt_rpc_unpack(in, c->max_receive, res, NULL);
     if (in) grpc_byte_buffer_destroy(in);
     return st;
 }
@@ -193,7 +254,7 @@ kt_status kt_rpc_call_raw(kt_rpc_client *c, const char *method, size_t n, kt_rpc
     grpc_slice_unref(slice);
     st = unary(c, method, out, timeout_ms, &in);
     grpc_slice all;
-    if (!st && !(st = kt_rpc_bytes(in, &all))) {
+    if (!st && !(st = kt_rpc_bytes(in, c->max_receive, &all))) {
         st = got(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
         grpc_slice_unref(all);
     }
@@ -235,7 +296,7 @@ kt_status kt_rpc_call_stream(kt_rpc_client *c, const char *method, const void *r
             break;
         }
         protobuf_c_message_init(res_type, m);
-        st = kt_rpc_unpack(in, m, NULL);
+        st = kt_rpc_unpack(in, c->max_receive, m, NULL);
         grpc_byte_buffer_destroy(in);
         if (!st) st = on_message(ctx, m);
         kt_message_clear(m);

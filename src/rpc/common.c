@@ -42,13 +42,13 @@ kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out)
     return KT_OK;
 }
 
-kt_status kt_rpc_bytes(grpc_byte_buffer *bb, grpc_slice *all)
+kt_status kt_rpc_bytes(grpc_byte_buffer *bb, size_t max, grpc_slice *all)
 {
     if (!bb) return kt_fail(KT_ERR_MALFORMED, "rpc: no message");
     if (bb->type != GRPC_BB_RAW || bb->data.raw.compression != GRPC_COMPRESS_NONE)
         return kt_fail(KT_ERR_UNSUPPORTED, "rpc: compressed messages are not accepted");
-    if (grpc_byte_buffer_length(bb) > KT_RPC_MAX_MESSAGE)
-        return kt_fail(KT_ERR_TOO_LARGE, "rpc: message over %u bytes", KT_RPC_MAX_MESSAGE);
+    if (grpc_byte_buffer_length(bb) > max)
+        return kt_fail(KT_ERR_TOO_LARGE, "rpc: message over %zu bytes", max);
     if (bb->data.raw.slice_buffer.count == 1) { /* in place: no copy */
         *all = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
         return KT_OK;
@@ -61,11 +61,11 @@ kt_status kt_rpc_bytes(grpc_byte_buffer *bb, grpc_slice *all)
     return KT_OK;
 }
 
-kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator)
+kt_status kt_rpc_unpack(grpc_byte_buffer *bb, size_t max, void *msg, ProtobufCAllocator *allocator)
 {
     ProtobufCMessage *m = msg;
     grpc_slice all;
-    kt_status st = kt_rpc_bytes(bb, &all);
+    kt_status st = kt_rpc_bytes(bb, max, &all);
     if (st) return st;
     /* strings first: unpacking would cut a string at an embedded NUL */
     st = kt_rpc_check_strings(m->descriptor, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));

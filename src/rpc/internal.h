@@ -16,10 +16,11 @@ void kt_rpc_grpc_init(void);
 kt_status kt_rpc_pack(const void *msg, grpc_byte_buffer **out);
 /* Unpacks into an initialised message with allocator (NULL: malloc; fields then belong
  * to the caller). */
-kt_status kt_rpc_unpack(grpc_byte_buffer *bb, void *msg, ProtobufCAllocator *allocator);
+kt_status kt_rpc_unpack(grpc_byte_buffer *bb, size_t max, void *msg, ProtobufCAllocator *allocator);
 /* A received message's bytes in one slice (the message's own when it came in one, else
- * joined), unreferenced by the caller: refuses none, compressed and oversized ones. */
-kt_status kt_rpc_bytes(grpc_byte_buffer *bb, grpc_slice *all);
+ * joined), unreferenced by the caller: refuses none, compressed ones and those over max
+ * bytes. */
+kt_status kt_rpc_bytes(grpc_byte_buffer *bb, size_t max, grpc_slice *all);
 grpc_status_code kt_rpc_code_of(kt_status st);
 kt_status kt_rpc_status_of(grpc_status_code code);
 /* Reads PEM files into a key/cert pair and root certificates; frees with _free. */
@@ -49,7 +50,7 @@ bool kt_rpc_log_allowed(kt_rpc_log_budget *b, char not_logged[16]);
 /* limits.c: channel arguments for a server's limits and a client's (a[] holds KT_RPC_MAX_ARGS). */
 #define KT_RPC_MAX_ARGS 24
 size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, grpc_arg *a);
-size_t kt_rpc_client_args(grpc_arg *a);
+size_t kt_rpc_client_args(unsigned max_receive, grpc_arg *a);
 void kt_rpc_limits_log(const kt_rpc_limits *l, const char *address);
 
 /* pool.c: serving threads that wait for work themselves (see pool.c). wait() blocks for

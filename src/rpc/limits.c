@@ -195,12 +195,12 @@ size_t kt_rpc_server_args(const kt_rpc_limits *l, grpc_resource_quota *quota, gr
     return n;
 }
 
-size_t kt_rpc_client_args(grpc_arg *a)
+size_t kt_rpc_client_args(unsigned max_receive, grpc_arg *a)
 {
     size_t n = 0;
 #define INT_ARG(k, v)                                                                              \
     a[n].type = GRPC_ARG_INTEGER, a[n].key = (char *)(k), a[n++].value.integer = (v)
-    INT_ARG(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, KT_RPC_MAX_MESSAGE);
+    INT_ARG(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)max_receive);
     INT_ARG(GRPC_ARG_MAX_METADATA_SIZE, 8 << 10);
     /* at gRPC's default server ping policy (5 min), so no server calls it a flood */
     INT_ARG(GRPC_ARG_KEEPALIVE_TIME_MS, 300000);

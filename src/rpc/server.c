@@ -289,7 +289,7 @@ void kt_rpc_reply_take(kt_rpc_reply *r, uint8_t *p, size_t n)
 static kt_status serve_raw(pending *p, const kt_rpc_method *m, grpc_byte_buffer **out)
 {
     grpc_slice all;
-    kt_status st = kt_rpc_bytes(p->payload, &all);
+    kt_status st = kt_rpc_bytes(p->payload, KT_RPC_MAX_MESSAGE, &all);
     if (st) {
         atomic_fetch_add(&p->s->refused[REFUSED_BAD_REQUEST], 1);
         return st;
@@ -359,7 +359,7 @@ static void serve_call(void *arg)
     kt_status st = req ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "out of memory");
     if (!st) {
         protobuf_c_message_init(m->request, req);
-        st = kt_rpc_unpack(p->payload, req, &arena);
+        st = kt_rpc_unpack(p->payload, KT_RPC_MAX_MESSAGE, req, &arena);
         if (st) atomic_fetch_add(&s->refused[REFUSED_BAD_REQUEST], 1);
     }
     if (st) {

@@ -26,8 +26,26 @@ struct kt_store {
 
 /* fs backend (fs.c): dir is an absolute path. */
 kt_status kt_store_fs_open(const char *dir, kt_store **out);
-/* etcd backend (etcd.c): url is "etcd://host:port[/namespace]". */
-kt_status kt_store_etcd_open(const char *url, kt_store **out);
+/* etcd backend (etcd.c): url is "etcd://host:port[,host:port...][/namespace]"; o may be
+ * NULL (plaintext, loopback endpoints only). */
+kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_store **out);
+
+/* ---- etcd URLs (etcd_url.c) ---- */
+#define KT_ETCD_ENDPOINTS_MAX 8
+typedef struct {
+    char host[254]; /* as written: a DNS name, dotted IPv4 or [IPv6] */
+    uint16_t port;
+    bool loopback;  /* 127.0.0.0/8, [::1] or localhost */
+} kt_etcd_endpoint;
+typedef struct {
+    kt_etcd_endpoint ep[KT_ETCD_ENDPOINTS_MAX];
+    size_t n;                      /* 1..KT_ETCD_ENDPOINTS_MAX, none named twice */
+    char ns[KT_STORE_KEY_MAX + 1]; /* the namespace (default "kubetee") */
+} kt_etcd_url;
+kt_status kt_store_etcd_url_parse(const char *url, kt_etcd_url *out);
+/* The URL u stands for, in its one canonical form (etcd://h:p,h:p/ns), into out (cut to
+ * cap); returns the length it needs, as snprintf. */
+size_t kt_store_etcd_url_format(const kt_etcd_url *u, char *out, size_t cap);
 
 /* A put's or delete's expected version against the key's state (exists, its version):
  * KT_ERR_NOT_FOUND, KT_ERR_EXISTS or KT_ERR_STATE naming both versions; any: whatever

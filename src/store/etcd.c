@@ -1,36 +1,69 @@
 /* The etcd backend of kt_store: etcd's v3 gRPC API (proto/etcd_kv.proto) through kt_rpc.
  *
- *   put/create   Txn: compare version(key) == expected; success put, failure range
- *   delete       Txn: compare version(key) == expected (> 0 for any); success delete
+ *   put/create   Txn: compare version(key) == expected; success put and the head, failure range
+ *   delete       Txn: compare version(key) == expected (> 0 for any); success delete and the head
  *   get          Range of the key
- *   list         Range [ns+prefix, ns+prefix+1) in key order, limit, continued after a key
- *   revision     Range count_only: the header's revision
- *   changes      Watch from after+1 over the whole keyspace, up to the revision read first
- *   wait         Watch from after+1 until the first event or the deadline
+ *   list         Txn of two Ranges, one snapshot: [ns+prefix, ns+prefix+1) in key order
+ *                (limit, continued after a key) and the head
+ *   revision     Range of the head: its mod_revision
+ *   changes      Watch of the namespace from after+1, up to the head's revision read first
+ *   wait         Watch of the namespace from after+1 until the first event or the deadline
  *
- * Every kt_store key lives under "<namespace>/" in etcd. Revisions are etcd's: they
- * count every change in the cluster, so other tenants' changes leave gaps. */
+ * Every kt_store key lives under "<namespace>/" in etcd. The namespace's head is the key
+ * "<namespace>/" itself (no store key is empty): every write of this backend puts it in
+ * the same Txn, so the head's mod_revision is the namespace's last change, and a watch of
+ * the namespace alone is sure to see the event at that revision (etcd's progress
+ * notifications are not ordered with events before 3.4.25/3.5.8, so they cannot say
+ * when a watch has caught up). Revisions are etcd's: they count every change in the
+ * cluster, so other tenants' changes leave gaps, but never move this namespace's
+ * revision or wake its watches.
+ *
+ * Endpoints: calls go to the one that answered last; one that is unavailable (or past a
+ * call's deadline) hands the call to the next, logged once as store.etcd.failover. A
+ * write whose first try may have landed before the member went away is read back when
+ * its retry finds the key changed: the change is ours when the key holds our bytes. */
 #include "backend.h"
 
 #include "etcd_kv.pb-c.h"
 
 #include <kubetee/rpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define NS_DEFAULT "kubetee"
 #define CALL_MS 5000    /* one unary call */
 #define WATCH_MS 10000  /* catching up a changes() watch */
 #define SCAN_MAX 100000 /* events a changes() call reads before it returns */
+#define ROUND_PAUSE_MS 300 /* between two rounds of the endpoints */
+#define FAILOVER_MS 8000   /* rounds of the endpoints start until this long after the first try */
 #define ETCD_KEY_MAX (KT_STORE_KEY_MAX + 1 + KT_STORE_KEY_MAX + 1)
+/* A watch answer is not bounded by the request: etcd sends the events of up to 1000
+ * revisions at once, and may leave a catch-up unfragmented (it registers the fragment
+ * flag after the watch). So watches take what etcd's own client takes; unary answers
+ * stay under kt_rpc's 4 MiB (a list page is halved until it fits). */
+#define WATCH_RECEIVE_MAX 0x7fffffffu
+static const char HEAD_VALUE[] = "kt_store namespace head";
 
 typedef struct {
-    kt_rpc_client *rpc;
-    char where[448];               /* "store etcd://host:port/ns" for messages */
-    char ns[KT_STORE_KEY_MAX + 2]; /* "<namespace>/" */
+    char name[sizeof(((kt_etcd_endpoint *)0)->host) + 8]; /* host:port */
+    kt_rpc_client *kv, *watch;
+} endpoint;
+
+typedef struct {
+    endpoint ep[KT_ETCD_ENDPOINTS_MAX];
+    size_t n;
+    atomic_size_t cur;             /* the endpoint that answered last */
+    char where[1400];              /* "store etcd://host:port,.../ns" for messages */
+    char ns[KT_STORE_KEY_MAX + 2]; /* "<namespace>/", also the head key */
     size_t ns_len;
+    /* etcd auth: a token from Authenticate in every call's "token" header, asked for
+     * again when etcd refuses a call (the token expired, or etcd restarted) */
+    bool auth;
+    char user[129], password[257];
+    pthread_mutex_t auth_mu;
 } etcd_store;
 
 /* ---- keys ---- */
@@ -76,35 +109,198 @@ static kt_status store_key(const etcd_store *e, ProtobufCBinaryData k,
     return KT_OK;
 }
 
-/* ---- calls ---- */
+/* ---- calls, on the endpoints in turn ---- */
+
+static bool elsewhere(kt_status st)
+{
+    return st == KT_ERR_UNAVAILABLE || st == KT_ERR_TIMEOUT;
+}
+
+/* One try of a call on one endpoint. */
+typedef kt_status (*try_fn)(etcd_store *e, endpoint *ep, void *ctx);
+
+/* f on the endpoint that answered last, then on each other in turn while they are
+ * unavailable (a member down, or one that lost its leader: "leader changed"), round after
+ * round with a pause between for up to FAILOVER_MS, as a cluster may be electing a
+ * leader; the first that answers is used from then on. *retried (may be NULL): an earlier
+ * try may have reached etcd before its endpoint failed. */
+static kt_status on_endpoints(etcd_store *e, try_fn f, void *ctx, bool *retried)
+{
+    size_t first = atomic_load(&e->cur);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kt_status st = KT_OK;
+    if (retried) *retried = false;
+    for (size_t t = 0;; t++) {
+        size_t i = (first + t) % e->n;
+        st = f(e, &e->ep[i], ctx);
+        if (!elsewhere(st)) {
+            if (t) atomic_store(&e->cur, i);
+            return st;
+        }
+        if (e->n == 1) return st; /* one endpoint: its own reconnecting is the retry */
+        if (t == 0) { /* once per call: the endpoint in use stopped answering */
+            char why[300];
+            const char *err = kt_last_error();
+            kt_escape(err, strlen(err), why, sizeof why);
+            kt_log(KT_LOG_WARN, "store.etcd.failover", "store", e->where, "from", e->ep[i].name, "to",
+                   e->ep[(i + 1) % e->n].name, "reason", why, NULL);
+        }
+        if ((t + 1) % e->n == 0) { /* a round without an answer */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+            if (ms + ROUND_PAUSE_MS > FAILOVER_MS) break;
+            nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
+        }
+        if (retried) *retried = true;
+    }
+    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %d ms; the last", e->n, FAILOVER_MS);
+}
+
+typedef struct {
+    const char *method;
+    const void *req;
+    void *res;
+    bool login; /* the Authenticate call itself */
+} unary_ctx;
+
+static kt_status login(etcd_store *e);
+
+/* With auth, a refused call is tried once more with a new token: an expired token and a
+ * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). */
+static bool login_again(etcd_store *e, kt_status st)
+{
+    if (st != KT_ERR_DENIED || !e->auth) return false;
+    char why[512];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    if (!login(e)) return true;
+    kt_fail(KT_ERR_DENIED, "%s", why); /* the refusal, not the login's reason, if it failed too */
+    return false;
+}
+
+static kt_status try_unary(etcd_store *e, endpoint *ep, void *ctx)
+{
+    unary_ctx *u = ctx;
+    kt_status st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    if (!u->login && login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    return st ? kt_fail_context(st, "%s", ep->name) : KT_OK;
+}
+
+/* Authenticate as the user: the token goes into every endpoint's calls. */
+static kt_status login(etcd_store *e)
+{
+    pthread_mutex_lock(&e->auth_mu);
+    Etcdserverpb__AuthenticateRequest req = ETCDSERVERPB__AUTHENTICATE_REQUEST__INIT;
+    Etcdserverpb__AuthenticateResponse res = ETCDSERVERPB__AUTHENTICATE_RESPONSE__INIT;
+    req.name = e->user;
+    req.password = e->password;
+    unary_ctx u = {"/etcdserverpb.Auth/Authenticate", &req, &res, true};
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < e->n; i++) /* etcd refuses even Authenticate with a stale token */
+        kt_rpc_client_set_header(e->ep[i].kv, "token", NULL), kt_rpc_client_set_header(e->ep[i].watch, "token", NULL);
+    st = on_endpoints(e, try_unary, &u, NULL);
+    if (st)
+        st = kt_fail_context(st, "%s: etcd auth as user '%s'", e->where, e->user);
+    else if (!res.token || !*res.token)
+        st = kt_fail(KT_ERR_MALFORMED, "%s: etcd auth as user '%s': no token in the answer (is auth enabled?)",
+                     e->where, e->user);
+    for (size_t i = 0; !st && i < e->n; i++)
+        if ((st = kt_rpc_client_set_header(e->ep[i].kv, "token", res.token)) ||
+            (st = kt_rpc_client_set_header(e->ep[i].watch, "token", res.token)))
+            st = kt_fail_context(st, "%s: etcd's token", e->where);
+    if (res.token) kt_wipe(res.token, strlen(res.token));
+    kt_message_clear(&res);
+    pthread_mutex_unlock(&e->auth_mu);
+    return st;
+}
+
+static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
+{
+    unary_ctx u = {method, req, res};
+    kt_status st = on_endpoints(e, try_unary, &u, retried);
+    return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
+}
 
 static kt_status call(etcd_store *e, const char *method, const void *req, void *res)
 {
-    kt_status st = kt_rpc_call(e->rpc, method, req, res, CALL_MS);
-    return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
+    return call_retried(e, method, req, res, NULL);
+}
+
+/* ---- the namespace's head ---- */
+
+static kt_status counters(const etcd_store *e, const Etcdserverpb__KeyValue *kv)
+{
+    if (kv->version <= 0 || kv->create_revision <= 0 || kv->mod_revision < kv->create_revision)
+        return kt_fail(KT_ERR_MALFORMED, "%s: etcd sent a key with impossible counters", e->where);
+    return KT_OK;
+}
+
+static bool is_head(const etcd_store *e, ProtobufCBinaryData k)
+{
+    return k.len == e->ns_len && !memcmp(k.data, e->ns, e->ns_len);
+}
+
+/* The head's revision from a Range of it. */
+static kt_status head_revision(const etcd_store *e, const Etcdserverpb__RangeResponse *r, uint64_t *rev)
+{
+    if (!r || r->n_kvs != 1 || !is_head(e, r->kvs[0]->key))
+        return kt_fail(KT_ERR_STATE,
+                       "%s: the namespace's head key '%s' is missing (another client deleted it; opening the "
+                       "store again puts it back)",
+                       e->where, e->ns);
+    kt_status st = counters(e, r->kvs[0]);
+    if (!st) *rev = (uint64_t)r->kvs[0]->mod_revision;
+    return st;
+}
+
+static ProtobufCBinaryData head_key(const etcd_store *e)
+{
+    return (ProtobufCBinaryData){e->ns_len, (uint8_t *)e->ns};
 }
 
 static kt_status etcd_revision(void *impl, uint64_t *rev)
 {
     etcd_store *e = impl;
-    char end[ETCD_KEY_MAX + 1];
     Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
     Etcdserverpb__RangeResponse res = ETCDSERVERPB__RANGE_RESPONSE__INIT;
-    req.key = (ProtobufCBinaryData){e->ns_len, (uint8_t *)e->ns};
-    req.range_end = range_end(req.key, end);
-    req.count_only = true;
+    req.key = head_key(e);
     kt_status st = call(e, "/etcdserverpb.KV/Range", &req, &res);
-    if (!st && (!res.header || res.header->revision < 0))
-        st = kt_fail(KT_ERR_MALFORMED, "%s: a Range answer without a revision", e->where);
-    if (!st) *rev = (uint64_t)res.header->revision;
+    if (!st) st = head_revision(e, &res, rev);
     kt_message_clear(&res);
     return st;
 }
 
-/* A Txn on one key: compare its version (== expected, or > 0 when any), then `op` or,
- * failing the compare, read the key for the reason. */
+/* Puts the head when it is missing (a new namespace, or one another client emptied). */
+static kt_status ensure_head(etcd_store *e)
+{
+    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
+    cmp.key = head_key(e);
+    cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
+    cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
+    cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION;
+    Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
+    put.key = cmp.key;
+    put.value = (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE};
+    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, *success[1] = {&op};
+    op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
+    op.request_put = &put;
+    Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
+    req.n_compare = 1;
+    req.compare = cmps;
+    req.n_success = 1;
+    req.success = success;
+    Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
+    kt_status st = call(e, "/etcdserverpb.KV/Txn", &req, &res);
+    kt_message_clear(&res);
+    return st;
+}
+
+/* ---- writes ---- */
+
+/* A Txn on one key: compare its version (== expected, or > 0 when any), then `op` and the
+ * head or, failing the compare, read the key for the reason. */
 static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any,
-                     Etcdserverpb__RequestOp *op, uint64_t *rev)
+                     Etcdserverpb__RequestOp *op, uint64_t *rev, bool *retried)
 {
     char k[ETCD_KEY_MAX + 1];
     Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
@@ -117,19 +313,24 @@ static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any
     Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT;
     read.key = cmp.key;
     read.keys_only = true;
-    Etcdserverpb__RequestOp other = ETCDSERVERPB__REQUEST_OP__INIT, *success[1] = {op},
-                            *failure[1] = {&other};
+    Etcdserverpb__PutRequest head = ETCDSERVERPB__PUT_REQUEST__INIT;
+    head.key = head_key(e);
+    head.value = (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE};
+    Etcdserverpb__RequestOp head_op = ETCDSERVERPB__REQUEST_OP__INIT, other = ETCDSERVERPB__REQUEST_OP__INIT,
+                            *success[2] = {op, &head_op}, *failure[1] = {&other};
+    head_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
+    head_op.request_put = &head;
     other.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     other.request_range = &read;
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
     req.n_compare = 1;
     req.compare = cmps;
-    req.n_success = 1;
+    req.n_success = 2;
     req.success = success;
     req.n_failure = 1;
     req.failure = failure;
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = call(e, "/etcdserverpb.KV/Txn", &req, &res);
+    kt_status st = call_retried(e, "/etcdserverpb.KV/Txn", &req, &res, retried);
     if (st) return st;
     if (!res.header || res.header->revision <= 0) {
         st = kt_fail(KT_ERR_MALFORMED, "%s: a Txn answer without a revision", e->where);
@@ -152,6 +353,24 @@ static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any
     return st;
 }
 
+static kt_status etcd_get(void *impl, const char *key, kt_store_object *out);
+
+/* A put retried on another endpoint found the key changed: it is this put's own change
+ * when the key holds these bytes at expected + 1 (sealed objects are unique). Otherwise
+ * the conflict st stands. */
+static kt_status landed(etcd_store *e, const char *key, const void *value, size_t n, uint64_t expected,
+                        uint64_t *rev, kt_status st)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    kt_store_object o = {0};
+    bool ours = !etcd_get(e, key, &o) && o.version == expected + 1 && o.value.len == n &&
+                (n == 0 || !memcmp(o.value.data, value, n));
+    if (ours && rev) *rev = o.mod_revision;
+    kt_store_object_free(&o);
+    return ours ? KT_OK : kt_fail(st, "%s", why);
+}
+
 static kt_status etcd_put(void *impl, const char *key, const void *value, size_t n,
                           uint64_t expected, uint64_t *rev)
 {
@@ -163,7 +382,10 @@ static kt_status etcd_put(void *impl, const char *key, const void *value, size_t
     Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT;
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
     op.request_put = &put;
-    return txn(e, key, expected, false, &op, rev);
+    bool retried;
+    kt_status st = txn(e, key, expected, false, &op, rev, &retried);
+    if (retried && (st == KT_ERR_EXISTS || st == KT_ERR_STATE)) st = landed(e, key, value, n, expected, rev, st);
+    return st;
 }
 
 static kt_status etcd_del(void *impl, const char *key, uint64_t expected, uint64_t *rev)
@@ -175,15 +397,18 @@ static kt_status etcd_del(void *impl, const char *key, uint64_t expected, uint64
     Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT;
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
     op.request_delete_range = &del;
-    return txn(e, key, expected, expected == KT_STORE_ANY_VERSION, &op, rev);
+    bool retried;
+    kt_status st = txn(e, key, expected, expected == KT_STORE_ANY_VERSION, &op, rev, &retried);
+    /* retried and gone: the first try deleted it (the head's revision is at or past it) */
+    if (retried && st == KT_ERR_NOT_FOUND) {
+        uint64_t now;
+        st = etcd_revision(e, &now);
+        if (!st && rev) *rev = now;
+    }
+    return st;
 }
 
-static kt_status counters(const etcd_store *e, const Etcdserverpb__KeyValue *kv)
-{
-    if (kv->version <= 0 || kv->create_revision <= 0 || kv->mod_revision < kv->create_revision)
-        return kt_fail(KT_ERR_MALFORMED, "%s: etcd sent a key with impossible counters", e->where);
-    return KT_OK;
-}
+/* ---- reads ---- */
 
 static kt_status etcd_get(void *impl, const char *key, kt_store_object *out)
 {
@@ -214,49 +439,74 @@ static kt_status etcd_get(void *impl, const char *key, kt_store_object *out)
     return st;
 }
 
-/* One Range page. Values come with the keys (a list reports their sizes), so a page of
- * large values can pass the client's message limit: then the page is halved and asked
- * again, down to one key (which always fits). */
+static const Etcdserverpb__RangeResponse *txn_range(const Etcdserverpb__TxnResponse *r, size_t i)
+{
+    const Etcdserverpb__ResponseOp *o = i < r->n_responses ? r->responses[i] : NULL;
+    return o && o->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ? o->response_range : NULL;
+}
+
+/* One page and the head, in one Txn (one snapshot: the page's revision is the head's).
+ * Values come with the keys (a list reports their sizes), so a page of large values can
+ * pass the client's message limit: then the page is halved and asked again, down to one
+ * key (which always fits). */
 static kt_status etcd_list(void *impl, const char *prefix, const char *after, size_t limit,
                            kt_store_list_result *out)
 {
     etcd_store *e = impl;
     char k[ETCD_KEY_MAX + 1], p[ETCD_KEY_MAX + 1], end[ETCD_KEY_MAX + 1];
     memset(out, 0, sizeof *out);
-    Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
-    req.range_end = range_end(ekey(e, prefix, 0, p), end);
-    /* after "a/x": from "a/x\0", the least key past it */
-    req.key = after && *after ? ekey(e, after, 0, k) : ekey(e, prefix, 0, k);
-    if (after && *after) req.key.len++; /* the NUL ekey wrote */
-    Etcdserverpb__RangeResponse res = ETCDSERVERPB__RANGE_RESPONSE__INIT;
+    Etcdserverpb__RangeRequest page = ETCDSERVERPB__RANGE_REQUEST__INIT, head = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    page.range_end = range_end(ekey(e, prefix, 0, p), end);
+    /* after "a/x": from "a/x\0", the least key past it; the whole namespace: past the head */
+    page.key = after && *after ? ekey(e, after, 0, k) : ekey(e, prefix, 0, k);
+    if ((after && *after) || !*prefix) page.key.len++; /* the NUL ekey wrote */
+    head.key = head_key(e);
+    Etcdserverpb__RequestOp ops[2] = {ETCDSERVERPB__REQUEST_OP__INIT, ETCDSERVERPB__REQUEST_OP__INIT},
+                            *success[2] = {&ops[0], &ops[1]};
+    ops[0].request_case = ops[1].request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
+    ops[0].request_range = &page;
+    ops[1].request_range = &head;
+    Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
+    req.n_success = 2;
+    req.success = success;
+    Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
     kt_status st;
-    for (req.limit = (int64_t)limit;; req.limit /= 2) {
-        st = kt_rpc_call(e->rpc, "/etcdserverpb.KV/Range", &req, &res, CALL_MS);
+    for (page.limit = (int64_t)limit;; page.limit /= 2) {
+        st = call(e, "/etcdserverpb.KV/Txn", &req, &res);
         if (st != KT_ERR_NO_MEMORY && st != KT_ERR_TOO_LARGE) break;
-        if (req.limit == 1) break;
+        if (page.limit == 1) break;
     }
-    if (st) return kt_fail_context(st, "%s: list", e->where);
-    if (!res.header || res.header->revision < 0 || res.n_kvs > limit)
-        st = kt_fail(KT_ERR_MALFORMED, "%s: a bad Range answer to a list", e->where);
-    if (!st && res.n_kvs && !(out->entries = calloc(res.n_kvs, sizeof *out->entries)))
+    if (st) return kt_fail_context(st, "list");
+    const Etcdserverpb__RangeResponse *r = txn_range(&res, 0);
+    uint64_t rev = 0;
+    if (!res.succeeded || res.n_responses != 2 || !r || r->n_kvs > limit)
+        st = kt_fail(KT_ERR_MALFORMED, "%s: a bad Txn answer to a list", e->where);
+    /* a head another client deleted: the list still answers (the cluster's revision);
+     * the next write puts the head back */
+    const Etcdserverpb__RangeResponse *h = txn_range(&res, 1);
+    if (!st && h && h->n_kvs == 0 && res.header && res.header->revision > 0)
+        rev = (uint64_t)res.header->revision;
+    else if (!st)
+        st = head_revision(e, h, &rev);
+    if (!st && r->n_kvs && !(out->entries = calloc(r->n_kvs, sizeof *out->entries)))
         st = kt_fail(KT_ERR_NO_MEMORY, "store: list");
-    for (size_t i = 0; !st && i < res.n_kvs; i++) {
+    for (size_t i = 0; !st && i < r->n_kvs; i++) {
         kt_store_entry *en = &out->entries[i];
-        if ((st = store_key(e, res.kvs[i]->key, en->key)) || (st = counters(e, res.kvs[i]))) break;
+        if ((st = store_key(e, r->kvs[i]->key, en->key)) || (st = counters(e, r->kvs[i]))) break;
         if (!kt_store_in_prefix(en->key, prefix) ||
             (i && strcmp(out->entries[i - 1].key, en->key) >= 0)) {
             st = kt_fail(KT_ERR_MALFORMED, "%s: etcd listed keys out of order or range", e->where);
             break;
         }
-        en->version = (uint64_t)res.kvs[i]->version;
-        en->create_revision = (uint64_t)res.kvs[i]->create_revision;
-        en->mod_revision = (uint64_t)res.kvs[i]->mod_revision;
-        en->value_len = res.kvs[i]->value.len;
+        en->version = (uint64_t)r->kvs[i]->version;
+        en->create_revision = (uint64_t)r->kvs[i]->create_revision;
+        en->mod_revision = (uint64_t)r->kvs[i]->mod_revision;
+        en->value_len = r->kvs[i]->value.len;
         out->count++;
     }
     if (!st) {
-        out->revision = (uint64_t)res.header->revision;
-        out->more = res.more && out->count > 0;
+        out->revision = rev;
+        out->more = r->more && out->count > 0;
         if (out->more) strcpy(out->next, out->entries[out->count - 1].key);
     }
     kt_message_clear(&res);
@@ -264,17 +514,19 @@ static kt_status etcd_list(void *impl, const char *prefix, const char *after, si
     return st;
 }
 
-/* ---- watch ---- */
+/* ---- watch: the namespace only ---- */
 
 typedef struct {
-    etcd_store *e;
     const char *prefix;
-    uint64_t upto; /* changes(): the revision read before the watch; wait(): 0 */
+    uint64_t from, upto; /* changes(): the head's revision read before the watch; wait(): 0 */
     size_t limit;
-    kt_store_changes_result *out;
+    kt_store_changes_result *out; /* NULL: wait() */
+    struct timespec deadline;     /* wait() */
+    /* each try */
+    etcd_store *e;
     uint64_t last; /* revision of the last event read */
     size_t scanned;
-    bool done, compacted;
+    bool done, compacted, timed_out;
     int64_t compact_revision;
 } watch_ctx;
 
@@ -290,7 +542,8 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
             return KT_ERR_CANCELLED; /* ends the call; watch() reads the flags */
         }
         kt_escape(r->cancel_reason, strlen(r->cancel_reason), esc, sizeof esc);
-        return kt_fail(KT_ERR_IO, "%s: etcd cancelled the watch: %s", w->e->where, esc);
+        return kt_fail(strstr(r->cancel_reason, "permission denied") ? KT_ERR_DENIED : KT_ERR_IO,
+                       "%s: etcd cancelled the watch: %s", w->e->where, esc);
     }
     for (size_t i = 0; i < r->n_events; i++) {
         const Etcdserverpb__Event *ev = r->events[i];
@@ -307,9 +560,8 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
         }
         w->last = rev;
         w->scanned++;
-        /* only the store's namespace, and in it the prefix */
         const Etcdserverpb__KeyValue *kv = ev->kv;
-        if (kv->key.len <= w->e->ns_len || memcmp(kv->key.data, w->e->ns, w->e->ns_len)) continue;
+        if (is_head(w->e, kv->key)) continue;
         kt_store_event se = {0};
         kt_status st = store_key(w->e, kv->key, se.key);
         if (st) return st;
@@ -335,26 +587,59 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
     return KT_OK;
 }
 
-/* Watches every key from revision `from` until on_watch has enough. The whole keyspace,
- * because every etcd revision then carries an event, so the revision read first is
- * sure to arrive. */
-static kt_status watch(etcd_store *e, uint64_t from, int timeout_ms, watch_ctx *w)
+static long ms_until(struct timespec t)
 {
-    static char zero[1] = {0};
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(t.tv_sec - now.tv_sec) * 1000 + (t.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* One watch of the namespace from w->from until on_watch has enough, on one endpoint
+ * (from the start again on each). */
+static kt_status watch_once(etcd_store *e, endpoint *ep, void *ctx)
+{
+    watch_ctx *w = ctx;
+    char end[ETCD_KEY_MAX + 1];
+    w->e = e;
+    w->last = 0, w->scanned = 0, w->done = w->compacted = w->timed_out = false;
+    if (w->out) w->out->count = 0;
+    long ms = w->out ? WATCH_MS : ms_until(w->deadline);
+    if (ms <= 0) {
+        w->timed_out = true;
+        return KT_OK;
+    }
     Etcdserverpb__WatchCreateRequest create = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
-    create.key = (ProtobufCBinaryData){1, (uint8_t *)zero};
-    create.range_end = (ProtobufCBinaryData){1, (uint8_t *)zero};
-    create.start_revision = (int64_t)from;
-    create.fragment = true; /* answers cut to etcd's request size, under the client's 4 MiB */
+    create.key = head_key(e);
+    create.range_end = range_end(create.key, end);
+    create.start_revision = (int64_t)w->from;
+    create.fragment = true; /* answers cut to etcd's request size (when etcd registers it in time) */
     Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
     req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
     req.create_request = &create;
-    kt_status st =
-        kt_rpc_call_stream(e->rpc, "/etcdserverpb.Watch/Watch", &req,
-                           &etcdserverpb__watch_response__descriptor, on_watch, w, timeout_ms);
+    kt_status st = kt_rpc_call_stream(ep->watch, "/etcdserverpb.Watch/Watch", &req,
+                                      &etcdserverpb__watch_response__descriptor, on_watch, w,
+                                      (int)(ms > 0x7fffffff ? 0x7fffffff : ms));
     if (w->done || w->compacted) return KT_OK;
-    if (!st) return kt_fail(KT_ERR_IO, "%s: etcd ended the watch", e->where);
-    return kt_fail_context(st, "%s: watch", e->where);
+    /* wait(): the deadline ends the call from either side (etcd may report its own end
+     * of the context, not DEADLINE_EXCEEDED, when it notices first) */
+    if (!w->out && st != KT_ERR_UNAVAILABLE && (st == KT_ERR_TIMEOUT || ms_until(w->deadline) <= 1)) {
+        w->timed_out = true;
+        return KT_OK;
+    }
+    if (!st) return kt_fail(KT_ERR_IO, "%s: etcd ended the watch", ep->name);
+    return kt_fail_context(st, "%s: watch", ep->name);
+}
+
+static kt_status try_watch(etcd_store *e, endpoint *ep, void *ctx)
+{
+    kt_status st = watch_once(e, ep, ctx);
+    return login_again(e, st) ? watch_once(e, ep, ctx) : st;
+}
+
+static kt_status watch(etcd_store *e, watch_ctx *w)
+{
+    kt_status st = on_endpoints(e, try_watch, w, NULL);
+    return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 
 static kt_status etcd_changes(void *impl, const char *prefix, uint64_t after, size_t limit,
@@ -369,11 +654,11 @@ static kt_status etcd_changes(void *impl, const char *prefix, uint64_t after, si
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "store: revision %llu is in the future (now %llu)",
                        (unsigned long long)after, (unsigned long long)now);
     out->next = now;
-    if (after == now || now <= 1) return KT_OK; /* revision 1 is etcd's empty start */
+    if (after == now) return KT_OK;
     if (!(out->events = calloc(limit, sizeof *out->events)))
         return kt_fail(KT_ERR_NO_MEMORY, "store: changes");
-    watch_ctx w = {.e = e, .prefix = prefix, .upto = now, .limit = limit, .out = out};
-    st = watch(e, after + 1, WATCH_MS, &w);
+    watch_ctx w = {.prefix = prefix, .from = after + 1, .upto = now, .limit = limit, .out = out};
+    st = watch(e, &w);
     if (!st && w.compacted)
         st = kt_fail(KT_ERR_STATE,
                      "store: changes after revision %llu are compacted (etcd keeps those after "
@@ -390,17 +675,13 @@ static kt_status etcd_wait(void *impl, uint64_t after, unsigned timeout_ms)
     kt_status st = etcd_revision(e, &now);
     if (st || now > after) return st;
     if (timeout_ms > 0) {
-        watch_ctx w = {.e = e};
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = watch(e, after + 1, (int)(timeout_ms > 0x7fffffffu ? 0x7fffffffu : timeout_ms), &w);
-        if (!st) return KT_OK; /* an event, or history compacted past after: it moved on */
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        /* the deadline ends the call from either side: etcd may report its own end of
-         * the context (not DEADLINE_EXCEEDED) when it notices first */
-        if (st != KT_ERR_TIMEOUT && (st == KT_ERR_UNAVAILABLE || ms < (double)timeout_ms - 1))
-            return st;
+        watch_ctx w = {.from = after + 1};
+        clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+        w.deadline.tv_sec += timeout_ms / 1000;
+        w.deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+        if (w.deadline.tv_nsec >= 1000000000) w.deadline.tv_sec++, w.deadline.tv_nsec -= 1000000000;
+        st = watch(e, &w);
+        if (st || !w.timed_out) return st; /* an event, or history compacted past after: it moved on */
     }
     return kt_fail(KT_ERR_TIMEOUT, "store: no change after revision %llu in %u ms",
                    (unsigned long long)after, timeout_ms);
@@ -410,7 +691,12 @@ static void etcd_close(void *impl)
 {
     etcd_store *e = impl;
     if (!e) return;
-    kt_rpc_client_free(e->rpc);
+    kt_wipe(e->password, sizeof e->password);
+    pthread_mutex_destroy(&e->auth_mu);
+    for (size_t i = 0; i < e->n; i++) {
+        kt_rpc_client_free(e->ep[i].kv);
+        kt_rpc_client_free(e->ep[i].watch);
+    }
     free(e);
 }
 
@@ -419,59 +705,90 @@ static const kt_store_ops etcd_ops = {etcd_put,     etcd_get,  etcd_del,      et
 
 /* ---- open ---- */
 
-static bool host_byte(char c)
+static bool set(const char *s)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '-';
+    return s && *s;
 }
 
-/* "host:port[/namespace]" after "etcd://": a DNS name or IPv4 address (or [IPv6]), a
- * decimal port, and a namespace that follows the store's key rules. */
-static kt_status parse_url(const char *rest, const char *esc, char host[300],
-                           char ns[KT_STORE_KEY_MAX + 1])
+/* TLS or plaintext, as the options and the endpoints allow. */
+static kt_status transport(const kt_etcd_url *u, const kt_store_options *o, const char *esc, kt_rpc_tls *tls)
 {
-    const char *slash = strchr(rest, '/');
-    size_t hp = slash ? (size_t)(slash - rest) : strlen(rest);
-    const char *colon = NULL;
-    for (size_t i = 0; i < hp; i++)
-        if (rest[i] == ':') colon = rest + i;
-    bool v6 = rest[0] == '[';
-    bool ok = hp > 0 && hp < 300 && colon && colon > rest;
-    for (const char *c = rest + v6; ok && c < colon - v6; c++)
-        ok = v6 ? (host_byte(*c) || *c == ':') : host_byte(*c);
-    if (ok && v6) ok = colon[-1] == ']';
-    char port[8] = "";
-    uint64_t pn = 0;
-    size_t pl = ok ? hp - (size_t)(colon + 1 - rest) : 0;
-    if (ok && (pl == 0 || pl >= sizeof port)) ok = false;
-    if (ok) {
-        memcpy(port, colon + 1, pl);
-        port[pl] = '\0';
-        ok = !kt_decimal_parse(port, 65535, &pn) && pn > 0;
-    }
-    if (!ok)
+    static const kt_store_options none = {0};
+    if (!o) o = &none;
+    memset(tls, 0, sizeof *tls);
+    if (set(o->tls_cert) != set(o->tls_key))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: store_tls_cert and store_tls_key go together", esc);
+    if (set(o->user) != set(o->password_file))
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "store %s: etcd needs host:port (a DNS name, IPv4 or [IPv6] address and a "
-                       "port 1..65535), as etcd://127.0.0.1:2379/namespace",
+                       "store %s: store_user and store_password_file go together (with client certificates "
+                       "etcd takes the user from the certificate: set neither)",
                        esc);
-    memcpy(host, rest, hp);
-    host[hp] = '\0';
-    const char *n = slash && slash[1] ? slash + 1 : NS_DEFAULT;
-    if (kt_store_key_check(n, strlen(n)))
-        return kt_fail_context(KT_ERR_INVALID_ARGUMENT, "store %s: namespace", esc);
-    if (strlen(n) > KT_STORE_KEY_MAX - 1)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: namespace too long", esc);
-    strcpy(ns, n);
+    if (!set(o->tls_ca)) {
+        if (set(o->tls_cert) || set(o->server_name))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "store %s: a client certificate or store_server_name needs store_tls_ca (the CA "
+                           "etcd's certificates chain to)",
+                           esc);
+        for (size_t i = 0; i < u->n && !o->insecure; i++)
+            if (!u->ep[i].loopback)
+                return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                               "store %s: endpoint %s:%u is not on loopback, and plaintext would show the "
+                               "network every name and sealed object and let anyone on the path answer for "
+                               "etcd; set store_tls_ca (with store_tls_cert and store_tls_key for etcd's "
+                               "--client-cert-auth), or store_insecure: true to accept plaintext",
+                               esc, u->ep[i].host, u->ep[i].port);
+        return KT_OK;
+    }
+    if (o->insecure)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "store %s: store_insecure asks for plaintext, store_tls_ca for TLS: set one", esc);
+    tls->ca = o->tls_ca;
+    tls->cert = set(o->tls_cert) ? o->tls_cert : NULL;
+    tls->key = set(o->tls_key) ? o->tls_key : NULL;
+    tls->server_name = set(o->server_name) ? o->server_name : NULL;
     return KT_OK;
 }
 
-kt_status kt_store_etcd_open(const char *url, kt_store **out)
+/* The user's name and the password, the first line of password_file. */
+static kt_status credentials(etcd_store *e, const char *user, const char *password_file, const char *esc)
 {
-    char esc[256], host[300], ns[KT_STORE_KEY_MAX + 1];
+    size_t un = strlen(user);
+    bool ok = un < sizeof e->user;
+    for (size_t i = 0; ok && i < un; i++) ok = user[i] > 0x20 && user[i] < 0x7f;
+    if (!ok)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: store_user is 1..%zu printable ASCII bytes, no spaces",
+                       esc, sizeof e->user - 1);
+    memcpy(e->user, user, un + 1);
+    kt_buf b = {0};
+    kt_status st = kt_file_read(password_file, 4096, &b);
+    if (st) return kt_fail_context(st, "store %s: store_password_file", esc);
+    size_t n = 0;
+    while (n < b.len && b.data[n] != '\n') n++;
+    if (n && b.data[n - 1] == '\r') n--;
+    ok = n > 0 && n < sizeof e->password;
+    for (size_t i = 0; ok && i < n; i++) ok = b.data[i] >= 0x20 && b.data[i] != 0x7f;
+    if (ok) {
+        memcpy(e->password, b.data, n);
+        e->password[n] = '\0';
+        e->auth = true;
+    }
+    kt_wipe(b.data, b.len);
+    kt_buf_free(&b);
+    return ok ? KT_OK
+              : kt_fail(KT_ERR_INVALID_ARGUMENT,
+                        "store %s: store_password_file's first line is the password: 1..%zu bytes, no control "
+                        "bytes",
+                        esc, sizeof e->password - 1);
+}
+
+kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_store **out)
+{
+    char esc[256];
+    kt_etcd_url u;
+    kt_rpc_tls tls;
     kt_escape(url, strlen(url), esc, sizeof esc);
-    if (strncmp(url, "etcd://", 7))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: etcd URLs begin etcd://", esc);
-    kt_status st = parse_url(url + 7, esc, host, ns);
+    kt_status st = kt_store_etcd_url_parse(url, &u);
+    if (!st) st = transport(&u, o, esc, &tls);
     if (st) return st;
     etcd_store *e = calloc(1, sizeof *e);
     kt_store *s = calloc(1, sizeof *s);
@@ -480,11 +797,36 @@ kt_status kt_store_etcd_open(const char *url, kt_store **out)
         free(s);
         return kt_fail(KT_ERR_NO_MEMORY, "store etcd: open");
     }
-    snprintf(e->where, sizeof e->where, "store etcd://%s/%s", host, ns);
-    e->ns_len = (size_t)snprintf(e->ns, sizeof e->ns, "%s/", ns);
-    st = kt_rpc_client_new(host, NULL, &e->rpc);
-    uint64_t rev;
-    if (!st) st = etcd_revision(e, &rev); /* reachable, and speaking etcd's API */
+    memcpy(e->where, "store ", 6);
+    kt_store_etcd_url_format(&u, e->where + 6, sizeof e->where - 6);
+    e->ns_len = (size_t)snprintf(e->ns, sizeof e->ns, "%s/", u.ns);
+    pthread_mutex_init(&e->auth_mu, NULL);
+    if (o && set(o->user)) st = credentials(e, o->user, o->password_file, esc);
+    kt_rpc_client_options kv = {.tls = tls.ca ? &tls : NULL}, wo = kv;
+    wo.max_receive = WATCH_RECEIVE_MAX;
+    for (size_t i = 0; i < u.n && !st; i++) {
+        endpoint *ep = &e->ep[e->n++];
+        snprintf(ep->name, sizeof ep->name, "%s:%u", u.ep[i].host, u.ep[i].port);
+        st = kt_rpc_client_open(ep->name, &kv, &ep->kv);
+        if (!st) st = kt_rpc_client_open(ep->name, &wo, &ep->watch);
+    }
+    if (!st && !tls.ca && o && o->insecure)
+        for (size_t i = 0; i < u.n; i++)
+            if (!u.ep[i].loopback) {
+                kt_log(KT_LOG_WARN, "store.etcd.plaintext", "store", e->where, "endpoint", e->ep[i].name, "note",
+                       "store_insecure: etcd is reached without TLS over the network", NULL);
+                break;
+            }
+    if (!st && e->auth) st = login(e);
+    if (!st) st = ensure_head(e); /* reachable, speaking etcd's API, and the head in place */
+    if (st == KT_ERR_UNAVAILABLE) { /* gRPC's words, and what they may mean here */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        st = kt_fail(st, "%s (%s)", why,
+                     tls.ca ? "with TLS: is store_tls_ca the CA of etcd's certificate, does that certificate name "
+                              "the endpoint or store_server_name, and does etcd accept the client certificate?"
+                            : "reached in plaintext: if etcd serves TLS, set store_tls_ca");
+    }
     if (st) {
         etcd_close(e);
         free(s);

@@ -6,17 +6,31 @@
 
 kt_status kt_store_open(const char *url, kt_store **out)
 {
+    return kt_store_open_with(url, NULL, out);
+}
+
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_store **out)
+{
     if (!url || !out) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store open: NULL argument");
     *out = NULL;
     char esc[256];
     kt_escape(url, strlen(url), esc, sizeof esc);
     if (!strncmp(url, "fs:", 3)) {
+        if (o && (set(o->tls_ca) || set(o->tls_cert) || set(o->tls_key) || set(o->server_name) || o->insecure ||
+                  set(o->user) || set(o->password_file)))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                           "store %s: TLS, insecure and user settings are for etcd; an fs store takes none", esc);
         if (!url[3])
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: fs: needs a directory (fs:/dir)",
                            esc);
         return kt_store_fs_open(url + 3, out); /* its reasons name fs:<dir> */
     }
-    if (!strncmp(url, "etcd:", 5)) return kt_store_etcd_open(url, out); /* names the URL */
+    if (!strncmp(url, "etcd:", 5)) return kt_store_etcd_open(url, o, out); /* names the URL */
     return kt_fail(KT_ERR_UNSUPPORTED,
                    "store %s: unknown backend (known: fs:/dir, etcd://host:port/namespace)", esc);
 }

@@ -2,9 +2,10 @@
 after each restart every secret whose create was acknowledged reads back (listed, which
 opens every object, and its version is 1), the store opens (nothing half-written), and
 every secret that was not acknowledged is either absent or whole. Then the rest is
-created, so the set completes.
+created, so the set completes. With "etcd" the store is a real etcd-server started here.
 
-  aecs_crash.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE [COUNT]"""
+  aecs_crash.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE [COUNT [fs|etcd]]"""
+import atexit
 import base64
 import json
 import os
@@ -18,6 +19,7 @@ import time
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
+KIND = sys.argv[7] if len(sys.argv) > 7 else "fs"
 seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
 print("seed", seed)
 rng = random.Random(seed)
@@ -25,6 +27,13 @@ WORK = tempfile.mkdtemp(prefix="kt-aecs-crash-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
 failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import etcd_lib  # noqa: E402
+
+ETCD = etcd_lib.Etcd(WORK) if KIND == "etcd" else None
+if ETCD:
+    atexit.register(ETCD.stop)  # also when a check exits early
+STORE = ETCD.url("aecs-crash") if ETCD else f"fs:{WORK}/store"
 
 
 def check(cond, what):
@@ -54,7 +63,7 @@ def start():
     log = open(path, "a")
     before = os.path.getsize(path)
     p = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{PORT}", "--http", "127.0.0.1:0", "--store",
-                          f"fs:{WORK}/store", "--enclave", ENCLAVE, "--sim-dir", SIM, "--audit-file",
+                          STORE, "--enclave", ENCLAVE, "--sim-dir", SIM, "--audit-file",
                           f"{WORK}/audit.log", "--max-secrets", str(COUNT + 10)], stderr=log,
                          env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
     for _ in range(600):

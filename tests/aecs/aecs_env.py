@@ -30,7 +30,7 @@ def keygen(work, name, curve="prime256v1"):
     return path
 
 
-def aecs_files(work, enclave, kubetee, extra=""):
+def aecs_files(work, enclave, kubetee, extra="", store=None):
     """(identity, policy path, config path): the enclave's `kubetee dump`, a policy pinning
     it, and a configuration (gRPC and HTTP on free ports, store and audit file in work)."""
     ident = json.loads(subprocess.run([kubetee, "dump", "--enclave", enclave, "--json"], check=True,
@@ -41,7 +41,7 @@ def aecs_files(work, enclave, kubetee, extra=""):
                 f"isvprodid: {ident['prodid']}}}\n")
     config = os.path.join(work, "aecs.yaml")
     with open(config, "w") as f:
-        f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\nstore: fs:{work}/store\nenclave: {enclave}\n"
+        f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\n{store or f'store: fs:{work}/store'}\nenclave: {enclave}\n"
                 f"audit_file: {work}/audit.log\n{extra}")
     return ident, policy, config
 
@@ -52,7 +52,8 @@ class Server:
 
     def __init__(self, server, config, policy, work, name, sim, *extra):
         self.policy, self.sim = policy, sim
-        self.log = open(os.path.join(work, name + ".log"), "w+")
+        self.log_path = os.path.join(work, name + ".log")
+        self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen([server, "--config", config, "--log-format", "json", "--sim-dir", sim] +
                                      list(extra), stderr=self.log)
         for _ in range(300):
@@ -81,6 +82,12 @@ class Server:
                             key, "--json"] + list(args), capture_output=True, text=True, timeout=120)
         out = json.loads(r.stdout.splitlines()[0]) if r.returncode == 0 and r.stdout.strip() else None
         return r.returncode, out, r.stdout + r.stderr
+
+    def events(self, name):
+        """The JSON log lines of event name so far."""
+        self.log.flush()
+        with open(self.log_path) as f:
+            return [json.loads(line) for line in f if line.startswith("{") and f'"{name}"' in line]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

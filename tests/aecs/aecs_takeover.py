@@ -14,9 +14,14 @@ whoever initialised the AECS you reach). The same pin in the admin kubeconfig
 (aecsServer.instance) refuses it too; AECS_INSTANCE and --instance beside it win. With the
 real store back, the pin passes again.
 
+The store edited while AECS runs (aecs_store.py: the same attacks on each backend): an
+object swapped for another's, one corrupted, an older version replayed, one deleted, each
+refused with its reason; the honest objects back, everything reads again.
+
+Every step runs on the backend named (fs, or etcd: a real etcd-server started here).
 Exit 1 when any takeover succeeds, 0 when AECS refuses them all.
 
-  aecs_takeover.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
+  aecs_takeover.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE [fs|etcd]"""
 import base64
 import os
 import shutil
@@ -25,10 +30,12 @@ import sys
 import tempfile
 
 import aecs_env
+import aecs_store
 from recovery_files import open_share, opened_with, store_objects, value
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
-WORK = tempfile.mkdtemp(prefix="kt-aecs-takeover-")
+KIND = sys.argv[6] if len(sys.argv) > 6 else "fs"
+WORK = tempfile.mkdtemp(prefix=f"kt-aecs-takeover-{KIND}-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
 FAILED = []
@@ -46,8 +53,8 @@ def keygen(name):
 
 OWNER, OWNER_SVC, HOST, HOST_RECOVERY = keygen("owner"), keygen("owner-svc"), keygen("host"), keygen("host-rec")
 MARKER = b"real-secret-marker-7c41d2: only TAs may ever see this"
-ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
-STORE = os.path.join(WORK, "store")
+STORE = aecs_store.backend(KIND, WORK)
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, store=STORE.config())
 
 
 def Server(name):
@@ -78,13 +85,6 @@ def with_kubeconfig(prog, verb, kc, env_pin=None, *args):
     return r.returncode, r.stdout + r.stderr
 
 
-def move_objects(src_root, dst_root, keep):
-    os.makedirs(os.path.join(dst_root, "objects"), exist_ok=True)
-    for key, (path, _) in store_objects(src_root).items():
-        if not keep(key):
-            shutil.move(path, os.path.join(dst_root, "objects", os.path.basename(path)))
-
-
 def backup_key(out_dir):
     """The storage key from the host's own backup: one share, threshold 1 (its single
     holder said so at init), opened with HOST_RECOVERY (docs/formats.md)."""
@@ -94,8 +94,7 @@ def backup_key(out_dir):
 
 def hidden_objects_damage(real):
     """F0: every object but aecs/master hidden."""
-    aside = os.path.join(WORK, "aside")
-    move_objects(STORE, aside, lambda k: k == "aecs/master")
+    aside = STORE.hide(lambda k: k == "aecs/master")
     s = Server("master-only")
     rc, st, text = s.tool(AECSADMIN, "status", HOST)
     check(rc == 0 and st["state"] == "damaged", f"F0: a storage key without its state is damaged: {text.strip()[:200]}")
@@ -108,7 +107,7 @@ def hidden_objects_damage(real):
     check(rc != 0, f"F0: no backup for the host: {text.strip()[:200]}")
     s.stop()
     # the way out: the objects back (a copy of the store), and the real AECS is as it was
-    move_objects(aside, STORE, lambda k: False)
+    STORE.unhide(aside)
     s = Server("put-back")
     rc, st, text = s.tool(AECSADMIN, "status", OWNER)
     check(rc == 0 and st["state"] == "ready" and st["admins"] == real["admins"],
@@ -122,7 +121,8 @@ def hidden_objects_damage(real):
 def emptied_store_new_key():
     """An init on a store emptied of everything makes a new storage key: the host's Backup
     opens none of the real objects. Returns the running fake AECS (for F6)."""
-    shutil.move(STORE, STORE + ".real")
+    global REAL
+    REAL = STORE.take_all()
     shutil.move(os.path.join(WORK, "audit.log"), os.path.join(WORK, "audit.log.real"))
     s = Server("fake")
     rc, _, text = s.tool(AECSADMIN, "init", HOST, "--recovery-key", HOST_RECOVERY, "--recovery-threshold", "1",
@@ -135,8 +135,8 @@ def emptied_store_new_key():
     rc, _, text = s.tool(AECSADMIN, "backup", HOST, "--out-dir", bk)
     check(rc == 0, f"the host backs its own AECS up: {text.strip()[:200]}")
     key = backup_key(bk)
-    check(opened_with(key, STORE) != [], "the host's storage key opens its own objects (the check works)")
-    check(opened_with(key, STORE + ".real") == [], "F0: the host's storage key opens none of the real objects")
+    check(opened_with(key, STORE.objects()) != [], "the host's storage key opens its own objects (the check works)")
+    check(opened_with(key, STORE.objects(REAL)) == [], "F0: the host's storage key opens none of the real objects")
     rc, st, text = s.tool(AECSADMIN, "status", HOST, "--instance", REAL_INSTANCE)
     check(rc != 0 and "not the pinned" in text, f"F6: the host's AECS refused by a pinning admin: {text.strip()[:300]}")
     rc, _, text = s.tool(SERVICEADMIN, "list", OWNER_SVC, "--service", "pay", "--instance", REAL_INSTANCE)
@@ -161,9 +161,54 @@ def emptied_store_new_key():
 
 
 def put_real_back():
-    shutil.rmtree(STORE)
-    shutil.move(STORE + ".real", STORE)
+    STORE.put_all(REAL)
     shutil.move(os.path.join(WORK, "audit.log.real"), os.path.join(WORK, "audit.log"))
+
+
+# what each backend's reader says when the host deletes or replays an object: etcd hands
+# AECS whatever it holds, so the enclave finds it out; fs checks its files against its
+# own index first (counters and presence), so the host's edit stops there
+REASONS = {
+    "fs": {"replay": "says version 1, the store 2", "delete": "gone, where this store wrote version 1"},
+    "etcd": {"replay": "is version 1 of it; this enclave wrote or read version 2",
+             "delete": "(version 1) is missing from the store"},
+}
+
+
+def hostile_store(s):
+    """The host edits the store under a running AECS: each edit refused with its reason."""
+    def create(name):
+        rc, _, t = s.tool(SERVICEADMIN, "create", OWNER_SVC, "--service", "pay", "--name", name, "--type",
+                          "SECRET_TYPE_AES256_KEY", "--mrsigner", ident["mrsigner"])
+        check(rc == 0, f"create {name}: {t.strip()[:200]}")
+
+    def update(name, needle, what):
+        rc, _, t = s.tool(SERVICEADMIN, "update", OWNER_SVC, "--service", "pay", "--name", name)
+        check(rc != 0 and needle in t, f"{KIND}: {what}: {t.strip()[:300]}")
+
+    create("k1")
+    create("k2")
+    k1, k2 = "secrets/pay/k1", "secrets/pay/k2"
+    honest = STORE.objects()
+    STORE.host_put(k1, honest[k2], STORE.version(k2))
+    update("k1", "does not open under this key and version (swapped", "another object's bytes swapped in")
+    bad = bytearray(honest[k1])
+    bad[-20] ^= 1
+    STORE.host_put(k1, bytes(bad), 1)
+    update("k1", "does not open under this key and version", "a corrupted object")
+    STORE.host_put(k1, honest[k1], 1)
+    rc, out, t = s.tool(SERVICEADMIN, "update", OWNER_SVC, "--service", "pay", "--name", "k1", "--expected-version", "1")
+    check(rc == 0 and out["version"] == "2", f"{KIND}: honest again, k1 updates: {t.strip()[:200]}")
+    newer = STORE.objects()[k1]
+    STORE.host_put(k1, honest[k1], 1)
+    update("k1", REASONS[KIND]["replay"], "an older version replayed")
+    STORE.host_put(k1, newer, 2)
+    gone = STORE.host_delete(k2)
+    update("k2", REASONS[KIND]["delete"], "an object deleted")
+    STORE.host_undelete(gone)
+    rc, out, t = s.tool(SERVICEADMIN, "list", OWNER_SVC, "--service", "pay")
+    check(rc == 0 and sorted(x["name"] for x in out["secrets"]) == ["k1", "k2", "marker"],
+          f"{KIND}: the honest objects back, every secret reads: {t.strip()[:300]}")
 
 
 try:
@@ -192,8 +237,13 @@ try:
     check(rc != 0 and "not the pinned" in text, f"F6: a wrong pin is refused: {text.strip()[:200]}")
     rc, _, text = s.tool(AECSADMIN, "status", OWNER, "--instance", "zz")
     check(rc != 0 and "128 hex digits" in text, f"a malformed pin is refused by name: {text.strip()[:200]}")
+    rc, out, text = s.tool(SERVICEADMIN, "list", OWNER_SVC, "--service", "pay")
+    check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"],
+          f"{KIND}: after the restarts the secret reads back: {text.strip()[:200]}")
+    hostile_store(s)
     s.stop()
 finally:
+    STORE.stop()
     shutil.rmtree(WORK, ignore_errors=True)
 print("FAILED: " + "; ".join(FAILED) if FAILED else "every takeover refused")
 sys.exit(1 if FAILED else 0)

@@ -133,9 +133,11 @@ def put_value(root, key, value):
 
 
 def opened_with(master, root):
-    """The objects of the store at root that master opens (AES-GCM, AAD of docs/aecs.md)."""
+    """The objects that master opens (AES-GCM, AAD of docs/aecs.md): of the fs store at
+    root, or root itself when it is {key: sealed value} (aecs_store.py's objects())."""
     opened = []
-    for key, (_, v) in store_objects(root).items():
+    objects = root if isinstance(root, dict) else {k: v for k, (_, v) in store_objects(root).items()}
+    for key, v in objects.items():
         if key == "aecs/master" or v[:4] != b"KTAO":
             continue
         ver, oid, oiv = v[5:13], v[13:29], v[29:41]

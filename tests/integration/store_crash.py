@@ -9,11 +9,12 @@ Usage: store_crash.py <store_crash_writer> [--etcd]"""
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+import etcd_lib
 
 COUNT = 1000
 
@@ -32,32 +33,6 @@ def verify(writer, url, acked):
     return present
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_etcd(tmp):
-    """etcd on free ports with its data under tmp; returns the process and the store URL."""
-    client, peer = free_port(), free_port()
-    c, p = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-    log = open(os.path.join(tmp, "etcd.log"), "wb")
-    proc = subprocess.Popen(["etcd", "--name", "kt", "--data-dir", os.path.join(tmp, "etcd"),
-                             "--listen-client-urls", c, "--advertise-client-urls", c,
-                             "--listen-peer-urls", p, "--initial-advertise-peer-urls", p,
-                             "--initial-cluster", f"kt={p}"], stdout=log, stderr=log)
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", client), timeout=0.2):
-                return proc, f"etcd://127.0.0.1:{client}/crash-test"
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit(f"FAIL: etcd exited {proc.returncode}; see {tmp}/etcd.log")
-            time.sleep(0.1)
-    sys.exit("FAIL: etcd did not listen in 30 s")
-
-
 def main():
     writer = sys.argv[1]
     etcd = len(sys.argv) > 2 and sys.argv[2] == "--etcd"
@@ -66,15 +41,15 @@ def main():
     print(f"seed {seed}")
     with tempfile.TemporaryDirectory(prefix="kt-store-crash-") as tmp:
         url = "fs:" + os.path.join(tmp, "store")
-        etcd_proc = None
+        server = None
         if etcd:
-            etcd_proc, url = start_etcd(tmp)
+            server = etcd_lib.Etcd(tmp)
+            url = server.url("crash-test")
         try:
             run(writer, url, tmp, rng, etcd)
         finally:
-            if etcd_proc:
-                etcd_proc.terminate()
-                etcd_proc.wait(timeout=30)
+            if server:
+                server.stop()
 
 
 def run(writer, url, tmp, rng, etcd):

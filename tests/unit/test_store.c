@@ -801,12 +801,43 @@ static void test_etcd_urls(void **state)
         {"etcd://127.0.0.1:2379/a//b", "namespace: store key: empty segment"},
         {"etcd://127.0.0.1:2379/../x", "namespace"},
         {"etcd://127.0.0.1:2379/a\nb", "namespace"},
+        {"etcd://127.0.0.1:2379,/ns", "etcd needs host:port"},
+        {"etcd://,127.0.0.1:2379/ns", "etcd needs host:port"},
+        {"etcd://127.0.0.1:2379,127.0.0.1:2379/ns", "endpoint 127.0.0.1:2379 is named twice"},
+        {"etcd://Localhost:1,localhost:1", "endpoint localhost:1 is named twice"},
+        {"etcd://h-.x:1/ns", "etcd needs host:port"},
+        {"etcd://[::1:1/ns", "etcd needs host:port"},
+        {"etcd://a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1/ns", "more than 8 etcd endpoints"},
+        /* plaintext only on loopback */
+        {"etcd://10.0.0.1:2379/ns", "endpoint 10.0.0.1:2379 is not on loopback"},
+        {"etcd://127.0.0.1:2379,etcd.example:2379/ns", "endpoint etcd.example:2379 is not on loopback"},
+        {"etcd://127.0.0.1.example:2379/ns", "is not on loopback"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         kt_status st = kt_store_open(bad[i].url, &s);
         if (st != KT_ERR_INVALID_ARGUMENT || !strstr(kt_last_error(), bad[i].why))
             fail_msg("%s: expected '%s', got %s: %s", bad[i].url, bad[i].why, kt_status_name(st),
                      kt_last_error());
+        assert_null(s);
+    }
+    /* the transport's settings: each conflict named */
+    const struct {
+        const char *url;
+        kt_store_options o;
+        const char *why;
+    } opts[] = {
+        {"etcd://127.0.0.1:2379", {.tls_cert = "/c.pem"}, "store_tls_cert and store_tls_key go together"},
+        {"etcd://127.0.0.1:2379", {.tls_cert = "/c.pem", .tls_key = "/k.pem"}, "needs store_tls_ca"},
+        {"etcd://127.0.0.1:2379", {.server_name = "etcd"}, "needs store_tls_ca"},
+        {"etcd://127.0.0.1:2379", {.tls_ca = "/ca.pem", .insecure = true}, "store_insecure asks for plaintext"},
+        {"etcd://127.0.0.1:2379", {.tls_ca = "/nonexistent/ca.pem"}, "/nonexistent/ca.pem"},
+        {"fs:/tmp/x", {.tls_ca = "/ca.pem"}, "an fs store takes none"},
+        {"fs:/tmp/x", {.insecure = true}, "an fs store takes none"},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        kt_status st = kt_store_open_with(opts[i].url, &opts[i].o, &s);
+        if (!st || !strstr(kt_last_error(), opts[i].why))
+            fail_msg("options %zu: expected '%s', got %s: %s", i, opts[i].why, kt_status_name(st), kt_last_error());
         assert_null(s);
     }
     /* nothing listens there: refused at open, naming the store */
@@ -851,14 +882,39 @@ static void test_etcd_namespaces_apart(void **state)
     assert_non_null(fgets(line, sizeof line, p));
     pclose(p);
     assert_string_equal(line, "from the default\n");
-    /* changes in one namespace are not another's */
-    uint64_t rev;
+    /* changes in one namespace are not another's: they move neither its revision nor its
+     * changes, and wake none of its waits; its watch reads none of their bytes (6 MiB
+     * written next door, past the 4 MiB a unary answer may have) */
+    uint64_t rev, again;
     assert_int_equal(kt_store_revision(a, &rev), KT_OK);
     put_str(b, "svc/other", "v", 0);
+    uint8_t *big = malloc(KT_STORE_VALUE_MAX);
+    assert_non_null(big);
+    memset(big, 'n', KT_STORE_VALUE_MAX);
+    for (int i = 0; i < 6; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "big/%d", i);
+        assert_int_equal(kt_store_create(b, key, big, KT_STORE_VALUE_MAX, NULL), KT_OK);
+    }
+    free(big);
+    etcdctl("put tenant-a-not-mine/x outside"); /* between the namespaces, written by etcdctl */
+    assert_int_equal(kt_store_revision(a, &again), KT_OK);
+    assert_int_equal(again, rev);
     kt_store_changes_result c;
     assert_int_equal(kt_store_changes(a, "", rev, 10, &c), KT_OK);
     assert_int_equal(c.count, 0);
-    assert_int_equal(c.next, rev + 1);
+    assert_int_equal(c.next, rev);
+    kt_store_changes_result_free(&c);
+    assert_fails_with(kt_store_wait(a, rev, 300), KT_ERR_TIMEOUT, "no change after revision");
+    /* and a's own change wakes it, and is its only event */
+    uint64_t mine;
+    assert_int_equal(kt_store_create(a, "svc/mine", "m", 1, &mine), KT_OK);
+    assert_int_equal(kt_store_wait(a, rev, 300), KT_OK);
+    assert_int_equal(kt_store_changes(a, "", rev, 10, &c), KT_OK);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.events[0].key, "svc/mine");
+    assert_int_equal(c.events[0].revision, mine);
+    assert_int_equal(c.next, mine);
     kt_store_changes_result_free(&c);
     kt_store_object_free(&o);
     kt_store_free(a), kt_store_free(b), kt_store_free(d);
@@ -947,6 +1003,13 @@ static void test_etcd_foreign_key(void **state)
     uint64_t b;
     assert_int_equal(kt_store_revision(s, &b), KT_OK);
     etcdctl("put 'foreign/svc/bad key' x");
+    /* the head deleted by another client: lists still answer, a write puts it back */
+    etcdctl("del foreign/");
+    kt_store_list_result hl;
+    assert_int_equal(kt_store_list(s, "none/", NULL, 10, &hl), KT_OK); /* svc/ holds the bad key */
+    kt_store_list_result_free(&hl);
+    /* a foreign write moves no head: changes reach it once kt_store writes again */
+    put_str(s, "other/x", "v", 0);
     kt_store_list_result l;
     assert_fails_with(kt_store_list(s, "svc/", NULL, 10, &l), KT_ERR_MALFORMED,
                       "etcd holds key 'foreign/svc/bad key' in the namespace, which kt_store "

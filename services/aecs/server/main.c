@@ -137,7 +137,10 @@ int main(int argc, char **argv)
     kt_store *store = NULL;
     const char *sim = c.sim_dir[0] ? c.sim_dir : NULL;
     kt_enclave_options o = {.sim_dir = sim};
-    if (kt_store_open(c.store, &store)) return fail("store");
+    kt_store_options so = {.tls_ca = c.store_tls_ca, .tls_cert = c.store_tls_cert, .tls_key = c.store_tls_key,
+                           .server_name = c.store_server_name, .insecure = !strcmp(c.store_insecure, "true"),
+                           .user = c.store_user, .password_file = c.store_password_file};
+    if (kt_store_open_with(c.store, &so, &store)) return fail("store");
     if (aecs_host_open(store, c.audit_file)) return fail("audit file");
     if (sim && kt_attest_serve_quotes(sim)) return fail("sim quoting enclave");
     if (serve_collateral(&c)) return fail("collateral for TA quotes");
