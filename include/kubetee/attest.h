@@ -116,6 +116,11 @@ void kt_collateral_release(const kt_collateral *c);
  * kt_quote_verify refuses a time before collateral already seen; nothing stops a host
  * from freezing time (docs/protocol.md). */
 kt_status kt_attest_host_time(time_t *now);
+/* One clock in the enclave: once set, kt_attest_host_time answers with source (and its
+ * refusals) instead of kt.attest.Time, so every trusted time (quote and collateral
+ * checks, F11 valid_until, session age and idle) is the enclave's own checked clock
+ * (AECS: its floored clock, docs/aecs.md "Time"). Set once; another source is refused. */
+kt_status kt_attest_set_time_source(kt_status (*source)(int64_t *now));
 #endif
 
 /* ---- PCS items one at a time (the collateral proxy) ----

@@ -22,6 +22,8 @@
 #include <kubetee/tff.h>
 
 #include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -158,6 +158,7 @@ void ae_audit_adopt(char **lines, size_t n);
 /* The host's time, refused (with the reason) when the OCALL fails, it is outside
  * AE_CLOCK_MIN..MAX, or it is more than AE_CLOCK_SLACK before the floor. */
 kt_status ae_now(int64_t *now);
+kt_status ae_clock_check(int64_t *now); /* ae_now's refusals, the floor left where it is */
 /* Start's and Stop's time: a clock that fails or cannot be fails them; one only behind the
  * floor gives the floor (logged), so that AECS starts and an admin can accept the clock
  * (aecs.AcceptClock) while every other request is refused. */

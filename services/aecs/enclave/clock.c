@@ -33,6 +33,14 @@ static kt_status host_time(int64_t *t)
     return KT_OK;
 }
 
+static kt_status set_back(int64_t t, int64_t floor)
+{
+    return refused(kt_fail(KT_ERR_VERIFY, "the host's clock says %lld, %lld s before %lld, the latest time this AECS "
+                                          "accepted: a clock set back is refused (docs/aecs.md \"Time\"; aecsadmin "
+                                          "clock --accept)",
+                           (long long)t, (long long)(floor - t), (long long)floor));
+}
+
 /* t, unless it is more than AE_CLOCK_SLACK before the floor; accepted, it moves the floor on. */
 static kt_status take(int64_t t)
 {
@@ -40,10 +48,7 @@ static kt_status take(int64_t t)
     int64_t floor = floor_sealed > seen ? floor_sealed : seen;
     if (t < floor - AE_CLOCK_SLACK) {
         pthread_mutex_unlock(&clock_lock);
-        return refused(kt_fail(KT_ERR_VERIFY, "the host's clock says %lld, %lld s before %lld, the latest time this "
-                                              "AECS accepted: a clock set back is refused (docs/aecs.md \"Time\"; "
-                                              "aecsadmin clock --accept)",
-                               (long long)t, (long long)(floor - t), (long long)floor));
+        return set_back(t, floor);
     }
     if (t > seen) seen = t;
     pthread_mutex_unlock(&clock_lock);
@@ -58,6 +63,21 @@ kt_status ae_now(int64_t *now)
     if (!st) st = take(t);
     if (!st) *now = t;
     return st;
+}
+
+/* The clock TAs' attestations and sessions are judged by (kt_attest_set_time_source):
+ * the host's time, refused as ae_now refuses it, but it does not move the floor on (only
+ * a request served does), so a handshake cannot raise the floor. */
+kt_status ae_clock_check(int64_t *now)
+{
+    int64_t t;
+    *now = 0;
+    kt_status st = host_time(&t);
+    if (st) return st;
+    int64_t floor = ae_clock_floor();
+    if (t < floor - AE_CLOCK_SLACK) return set_back(t, floor);
+    *now = t;
+    return KT_OK;
 }
 
 kt_status ae_clock_start(int64_t *t)
