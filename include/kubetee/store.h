@@ -57,9 +57,38 @@ typedef struct {
     const char *tls_ca, *tls_cert, *tls_key, *server_name; /* PEM files; NULL or "": unset */
     bool insecure;
     const char *user, *password_file; /* etcd auth; NULL or "": none */
+    /* The store's one holder (docs/operations.md "One AECS host per store"). holder:
+     * printable text naming this process (host, pid, start, address), shown to a second
+     * one refused: fs keeps it in the lock file after the pid (fs holds its directory
+     * whether or not it is set); etcd holds the namespace only when it is set, by a lease
+     * of lock_ttl_ms (0: 10 s; etcd's own minimum may round it up), which a thread of the
+     * store renews every third of it, and the key "<namespace>/#lock" bound to that lease,
+     * created only if absent: while another holds it the open fails with
+     * KT_ERR_UNAVAILABLE naming the holder and its lease's time left. Every write then
+     * also compares that the lock key is still the one this store created, so a store
+     * whose lease expired (the process paused or cut off for a TTL) cannot write over the
+     * next holder's: once lost (a write fenced, etcd saying the lease is gone, or no
+     * renewal for a TTL), every write fails with KT_ERR_UNAVAILABLE saying so, and
+     * lock_lost (if set) is called once, from the thread that saw it, with the reason.
+     * kt_store_free revokes the lease: the next holder may start at once. */
+    const char *holder;
+    unsigned lock_ttl_ms;
+    void (*lock_lost)(void *ctx, const char *why);
+    void *lock_ctx;
 } kt_store_options;
 /* kt_store_open with options (NULL: none). */
 kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_store **out);
+
+/* The store's hold on its backend, for readiness and metrics. */
+typedef struct {
+    bool held;               /* fs: always while open; etcd: a lock taken and not lost */
+    bool lost;               /* etcd: the lock was lost (see holder above) */
+    int64_t lease;           /* etcd: the lock's lease ID (0: none) */
+    unsigned ttl_ms;         /* etcd: the lease's TTL, as granted */
+    uint64_t renewals;       /* etcd: renewals etcd confirmed */
+    uint64_t renew_failures; /* etcd: renewals that failed (etcd unreachable, refused) */
+} kt_store_lock_info;
+void kt_store_lock_state(kt_store *s, kt_store_lock_info *out);
 
 /* Checks n bytes of a key against the rules above (a NUL byte is refused like every other
  * control byte); the reason says which rule. The functions below take NUL-terminated keys

@@ -17,6 +17,7 @@ typedef struct {
     kt_status (*wait)(void *impl, uint64_t after, unsigned timeout_ms);
     kt_status (*revision)(void *impl, uint64_t *rev);
     void (*close)(void *impl);
+    void (*lock_state)(void *impl, kt_store_lock_info *out);
 } kt_store_ops;
 
 struct kt_store {
@@ -24,8 +25,9 @@ struct kt_store {
     void *impl;
 };
 
-/* fs backend (fs.c): dir is an absolute path. */
-kt_status kt_store_fs_open(const char *dir, kt_store **out);
+/* fs backend (fs.c): dir is an absolute path; holder (may be NULL) goes into the lock
+ * file after the pid, for a second open refused to name. */
+kt_status kt_store_fs_open(const char *dir, const char *holder, kt_store **out);
 /* etcd backend (etcd.c): url is "etcd://host:port[,host:port...][/namespace]"; o may be
  * NULL (plaintext, loopback endpoints only). */
 kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_store **out);

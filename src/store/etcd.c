@@ -1,7 +1,9 @@
 /* The etcd backend of kt_store: etcd's v3 gRPC API (proto/etcd_kv.proto) through kt_rpc.
  *
- *   put/create   Txn: compare version(key) == expected; success put and the head, failure range
- *   delete       Txn: compare version(key) == expected (> 0 for any); success delete and the head
+ *   put/create   Txn: compare version(key) == expected (and the lock's, when held); success put
+ *                and the head, failure range (the key, and the lock key)
+ *   delete       Txn: compare version(key) == expected (> 0 for any), as put; success delete and
+ *                the head
  *   get          Range of the key
  *   list         Txn of two Ranges, one snapshot: [ns+prefix, ns+prefix+1) in key order
  *                (limit, continued after a key) and the head
@@ -18,17 +20,15 @@
  * cluster, so other tenants' changes leave gaps, but never move this namespace's
  * revision or wake its watches.
  *
+ * With a holder named at open, the namespace has one holder: a lease and the lock key
+ * "<namespace>/#lock" bound to it, which every write's Txn also compares (etcd_lock.c).
+ *
  * Endpoints: calls go to the one that answered last; one that is unavailable (or past a
  * call's deadline) hands the call to the next, logged once as store.etcd.failover. A
  * write whose first try may have landed before the member went away is read back when
  * its retry finds the key changed: the change is ours when the key holds our bytes. */
-#include "backend.h"
+#include "etcd_internal.h"
 
-#include "etcd_kv.pb-c.h"
-
-#include <kubetee/rpc.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,32 +39,12 @@
 #define SCAN_MAX 100000 /* events a changes() call reads before it returns */
 #define ROUND_PAUSE_MS 300 /* between two rounds of the endpoints */
 #define FAILOVER_MS 8000   /* rounds of the endpoints start until this long after the first try */
-#define ETCD_KEY_MAX (KT_STORE_KEY_MAX + 1 + KT_STORE_KEY_MAX + 1)
 /* A watch answer is not bounded by the request: etcd sends the events of up to 1000
  * revisions at once, and may leave a catch-up unfragmented (it registers the fragment
  * flag after the watch). So watches take what etcd's own client takes; unary answers
  * stay under kt_rpc's 4 MiB (a list page is halved until it fits). */
 #define WATCH_RECEIVE_MAX 0x7fffffffu
 static const char HEAD_VALUE[] = "kt_store namespace head";
-
-typedef struct {
-    char name[sizeof(((kt_etcd_endpoint *)0)->host) + 8]; /* host:port */
-    kt_rpc_client *kv, *watch;
-} endpoint;
-
-typedef struct {
-    endpoint ep[KT_ETCD_ENDPOINTS_MAX];
-    size_t n;
-    atomic_size_t cur;             /* the endpoint that answered last */
-    char where[1400];              /* "store etcd://host:port,.../ns" for messages */
-    char ns[KT_STORE_KEY_MAX + 2]; /* "<namespace>/", also the head key */
-    size_t ns_len;
-    /* etcd auth: a token from Authenticate in every call's "token" header, asked for
-     * again when etcd refuses a call (the token expired, or etcd restarted) */
-    bool auth;
-    char user[129], password[257];
-    pthread_mutex_t auth_mu;
-} etcd_store;
 
 /* ---- keys ---- */
 
@@ -116,15 +96,12 @@ static bool elsewhere(kt_status st)
     return st == KT_ERR_UNAVAILABLE || st == KT_ERR_TIMEOUT;
 }
 
-/* One try of a call on one endpoint. */
-typedef kt_status (*try_fn)(etcd_store *e, endpoint *ep, void *ctx);
-
 /* f on the endpoint that answered last, then on each other in turn while they are
  * unavailable (a member down, or one that lost its leader: "leader changed"), round after
  * round with a pause between for up to FAILOVER_MS, as a cluster may be electing a
  * leader; the first that answers is used from then on. *retried (may be NULL): an earlier
  * try may have reached etcd before its endpoint failed. */
-static kt_status on_endpoints(etcd_store *e, try_fn f, void *ctx, bool *retried)
+kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried)
 {
     size_t first = atomic_load(&e->cur);
     struct timespec t0, now;
@@ -168,7 +145,7 @@ static kt_status login(etcd_store *e);
 
 /* With auth, a refused call is tried once more with a new token: an expired token and a
  * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). */
-static bool login_again(etcd_store *e, kt_status st)
+bool etcd_login_again(etcd_store *e, kt_status st)
 {
     if (st != KT_ERR_DENIED || !e->auth) return false;
     char why[512];
@@ -178,11 +155,11 @@ static bool login_again(etcd_store *e, kt_status st)
     return false;
 }
 
-static kt_status try_unary(etcd_store *e, endpoint *ep, void *ctx)
+static kt_status try_unary(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     unary_ctx *u = ctx;
     kt_status st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
-    if (!u->login && login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    if (!u->login && etcd_login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
     return st ? kt_fail_context(st, "%s", ep->name) : KT_OK;
 }
 
@@ -198,7 +175,7 @@ static kt_status login(etcd_store *e)
     kt_status st = KT_OK;
     for (size_t i = 0; i < e->n; i++) /* etcd refuses even Authenticate with a stale token */
         kt_rpc_client_set_header(e->ep[i].kv, "token", NULL), kt_rpc_client_set_header(e->ep[i].watch, "token", NULL);
-    st = on_endpoints(e, try_unary, &u, NULL);
+    st = etcd_on_endpoints(e, try_unary, &u, NULL);
     if (st)
         st = kt_fail_context(st, "%s: etcd auth as user '%s'", e->where, e->user);
     else if (!res.token || !*res.token)
@@ -217,11 +194,11 @@ static kt_status login(etcd_store *e)
 static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
 {
     unary_ctx u = {method, req, res};
-    kt_status st = on_endpoints(e, try_unary, &u, retried);
+    kt_status st = etcd_on_endpoints(e, try_unary, &u, retried);
     return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 
-static kt_status call(etcd_store *e, const char *method, const void *req, void *res)
+kt_status etcd_call(etcd_store *e, const char *method, const void *req, void *res)
 {
     return call_retried(e, method, req, res, NULL);
 }
@@ -264,88 +241,115 @@ static kt_status etcd_revision(void *impl, uint64_t *rev)
     Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
     Etcdserverpb__RangeResponse res = ETCDSERVERPB__RANGE_RESPONSE__INIT;
     req.key = head_key(e);
-    kt_status st = call(e, "/etcdserverpb.KV/Range", &req, &res);
+    kt_status st = etcd_call(e, "/etcdserverpb.KV/Range", &req, &res);
     if (!st) st = head_revision(e, &res, rev);
     kt_message_clear(&res);
     return st;
 }
 
-/* Puts the head when it is missing (a new namespace, or one another client emptied). */
-static kt_status ensure_head(etcd_store *e)
+kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value, int64_t lease,
+                      Etcdserverpb__TxnResponse *res)
 {
     Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
-    cmp.key = head_key(e);
+    cmp.key = key;
     cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
     cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
     cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION;
     Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
-    put.key = cmp.key;
-    put.value = (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE};
-    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, *success[1] = {&op};
+    put.key = key;
+    put.value = value;
+    put.lease = lease;
+    Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    read.key = key;
+    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, read_op = ETCDSERVERPB__REQUEST_OP__INIT,
+                            *success[1] = {&op}, *failure[1] = {&read_op};
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
     op.request_put = &put;
+    read_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
+    read_op.request_range = &read;
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
     req.n_compare = 1;
     req.compare = cmps;
     req.n_success = 1;
     req.success = success;
+    req.n_failure = 1;
+    req.failure = failure;
+    return etcd_call(e, "/etcdserverpb.KV/Txn", &req, res);
+}
+
+/* Puts the head when it is missing (a new namespace, or one another client emptied). */
+static kt_status ensure_head(etcd_store *e)
+{
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = call(e, "/etcdserverpb.KV/Txn", &req, &res);
+    kt_status st = etcd_create(e, head_key(e), (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
+                               0, &res);
     kt_message_clear(&res);
     return st;
 }
 
 /* ---- writes ---- */
 
-/* A Txn on one key: compare its version (== expected, or > 0 when any), then `op` and the
- * head or, failing the compare, read the key for the reason. */
+static const Etcdserverpb__RangeResponse *txn_range(const Etcdserverpb__TxnResponse *r, size_t i)
+{
+    const Etcdserverpb__ResponseOp *o = i < r->n_responses ? r->responses[i] : NULL;
+    return o && o->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ? o->response_range : NULL;
+}
+
+
+/* A Txn on one key: compare its version (== expected, or > 0 when any) and, holding the
+ * lock, that the lock key is still ours; then `op` and the head or, failing the compare,
+ * read the key (and the lock key) for the reason. */
 static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any,
                      Etcdserverpb__RequestOp *op, uint64_t *rev, bool *retried)
 {
+    if (retried) *retried = false;
+    kt_status st = e->lock ? etcd_lock_check(e) : KT_OK; /* lost: refused before etcd is asked */
+    if (st) return st;
     char k[ETCD_KEY_MAX + 1];
-    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
+    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, fence = ETCDSERVERPB__COMPARE__INIT,
+                          *cmps[2] = {&cmp, &fence};
     cmp.key = ekey(e, key, 0, k);
     cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
     cmp.result = any ? ETCDSERVERPB__COMPARE__COMPARE_RESULT__GREATER
                      : ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
     cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION;
     cmp.version = any ? 0 : (int64_t)expected;
-    Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT, lock_read = ETCDSERVERPB__RANGE_REQUEST__INIT;
     read.key = cmp.key;
     read.keys_only = true;
+    if (e->lock) etcd_lock_compare(e, &fence, &lock_read);
     Etcdserverpb__PutRequest head = ETCDSERVERPB__PUT_REQUEST__INIT;
     head.key = head_key(e);
     head.value = (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE};
     Etcdserverpb__RequestOp head_op = ETCDSERVERPB__REQUEST_OP__INIT, other = ETCDSERVERPB__REQUEST_OP__INIT,
-                            *success[2] = {op, &head_op}, *failure[1] = {&other};
+                            lock_op = ETCDSERVERPB__REQUEST_OP__INIT, *success[2] = {op, &head_op},
+                            *failure[2] = {&other, &lock_op};
     head_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
     head_op.request_put = &head;
-    other.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
+    other.request_case = lock_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     other.request_range = &read;
+    lock_op.request_range = &lock_read;
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
-    req.n_compare = 1;
+    req.n_compare = e->lock ? 2 : 1;
     req.compare = cmps;
     req.n_success = 2;
     req.success = success;
-    req.n_failure = 1;
+    req.n_failure = e->lock ? 2 : 1;
     req.failure = failure;
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = call_retried(e, "/etcdserverpb.KV/Txn", &req, &res, retried);
+    st = call_retried(e, "/etcdserverpb.KV/Txn", &req, &res, retried);
     if (st) return st;
     if (!res.header || res.header->revision <= 0) {
         st = kt_fail(KT_ERR_MALFORMED, "%s: a Txn answer without a revision", e->where);
     } else if (res.succeeded) {
         if (rev) *rev = (uint64_t)res.header->revision;
     } else {
-        const Etcdserverpb__ResponseOp *r = res.n_responses == 1 ? res.responses[0] : NULL;
-        if (!r || r->response_case != ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ||
-            !r->response_range || r->response_range->n_kvs > 1)
+        const Etcdserverpb__RangeResponse *r = txn_range(&res, 0);
+        if (res.n_responses != req.n_failure || !r || r->n_kvs > 1)
             st = kt_fail(KT_ERR_MALFORMED, "%s: a failed Txn without the key's state", e->where);
-        else
-            st = kt_store_version_check(
-                key, r->response_range->n_kvs == 1,
-                r->response_range->n_kvs ? (uint64_t)r->response_range->kvs[0]->version : 0,
-                expected, any);
+        else if (!e->lock || !(st = etcd_lock_fenced(e, txn_range(&res, 1)))) /* lost: the reason */
+            st = kt_store_version_check(key, r->n_kvs == 1, r->n_kvs ? (uint64_t)r->kvs[0]->version : 0,
+                                        expected, any);
         if (!st) /* the compare failed, yet the state read says it held: a race we lost */
             st = kt_fail(KT_ERR_STATE, "store: %s changed under the compare; try again", key);
     }
@@ -417,7 +421,7 @@ static kt_status etcd_get(void *impl, const char *key, kt_store_object *out)
     Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
     Etcdserverpb__RangeResponse res = ETCDSERVERPB__RANGE_RESPONSE__INIT;
     req.key = ekey(e, key, 0, k);
-    kt_status st = call(e, "/etcdserverpb.KV/Range", &req, &res);
+    kt_status st = etcd_call(e, "/etcdserverpb.KV/Range", &req, &res);
     if (st) return st;
     if (res.n_kvs == 0) {
         st = kt_fail(KT_ERR_NOT_FOUND, "store: %s does not exist", key);
@@ -439,12 +443,6 @@ static kt_status etcd_get(void *impl, const char *key, kt_store_object *out)
     return st;
 }
 
-static const Etcdserverpb__RangeResponse *txn_range(const Etcdserverpb__TxnResponse *r, size_t i)
-{
-    const Etcdserverpb__ResponseOp *o = i < r->n_responses ? r->responses[i] : NULL;
-    return o && o->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ? o->response_range : NULL;
-}
-
 /* One page and the head, in one Txn (one snapshot: the page's revision is the head's).
  * Values come with the keys (a list reports their sizes), so a page of large values can
  * pass the client's message limit: then the page is halved and asked again, down to one
@@ -457,8 +455,9 @@ static kt_status etcd_list(void *impl, const char *prefix, const char *after, si
     memset(out, 0, sizeof *out);
     Etcdserverpb__RangeRequest page = ETCDSERVERPB__RANGE_REQUEST__INIT, head = ETCDSERVERPB__RANGE_REQUEST__INIT;
     page.range_end = range_end(ekey(e, prefix, 0, p), end);
-    /* after "a/x": from "a/x\0", the least key past it; the whole namespace: past the head */
-    page.key = after && *after ? ekey(e, after, 0, k) : ekey(e, prefix, 0, k);
+    /* after "a/x": from "a/x\0", the least key past it; the whole namespace: past the head
+     * and the lock key (which sort below every store key) */
+    page.key = after && *after ? ekey(e, after, 0, k) : ekey(e, *prefix ? prefix : ETCD_LOCK_NAME, 0, k);
     if ((after && *after) || !*prefix) page.key.len++; /* the NUL ekey wrote */
     head.key = head_key(e);
     Etcdserverpb__RequestOp ops[2] = {ETCDSERVERPB__REQUEST_OP__INIT, ETCDSERVERPB__REQUEST_OP__INIT},
@@ -472,7 +471,7 @@ static kt_status etcd_list(void *impl, const char *prefix, const char *after, si
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
     kt_status st;
     for (page.limit = (int64_t)limit;; page.limit /= 2) {
-        st = call(e, "/etcdserverpb.KV/Txn", &req, &res);
+        st = etcd_call(e, "/etcdserverpb.KV/Txn", &req, &res);
         if (st != KT_ERR_NO_MEMORY && st != KT_ERR_TOO_LARGE) break;
         if (page.limit == 1) break;
     }
@@ -550,7 +549,8 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
         if (!ev->kv || ev->kv->mod_revision <= 0 || (uint64_t)ev->kv->mod_revision < w->last)
             return kt_fail(KT_ERR_MALFORMED, "%s: a watch event out of order", w->e->where);
         uint64_t rev = (uint64_t)ev->kv->mod_revision;
-        if (!w->out) { /* wait(): any change will do */
+        if (!w->out) { /* wait(): any change will do (the lock's are none of the store's) */
+            if (etcd_is_lock(w->e, ev->kv->key)) continue;
             w->done = true;
             return KT_ERR_CANCELLED;
         }
@@ -561,7 +561,7 @@ static kt_status on_watch(void *ctx, const ProtobufCMessage *msg)
         w->last = rev;
         w->scanned++;
         const Etcdserverpb__KeyValue *kv = ev->kv;
-        if (is_head(w->e, kv->key)) continue;
+        if (is_head(w->e, kv->key) || etcd_is_lock(w->e, kv->key)) continue;
         kt_store_event se = {0};
         kt_status st = store_key(w->e, kv->key, se.key);
         if (st) return st;
@@ -596,7 +596,7 @@ static long ms_until(struct timespec t)
 
 /* One watch of the namespace from w->from until on_watch has enough, on one endpoint
  * (from the start again on each). */
-static kt_status watch_once(etcd_store *e, endpoint *ep, void *ctx)
+static kt_status watch_once(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     watch_ctx *w = ctx;
     char end[ETCD_KEY_MAX + 1];
@@ -630,15 +630,15 @@ static kt_status watch_once(etcd_store *e, endpoint *ep, void *ctx)
     return kt_fail_context(st, "%s: watch", ep->name);
 }
 
-static kt_status try_watch(etcd_store *e, endpoint *ep, void *ctx)
+static kt_status try_watch(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     kt_status st = watch_once(e, ep, ctx);
-    return login_again(e, st) ? watch_once(e, ep, ctx) : st;
+    return etcd_login_again(e, st) ? watch_once(e, ep, ctx) : st;
 }
 
 static kt_status watch(etcd_store *e, watch_ctx *w)
 {
-    kt_status st = on_endpoints(e, try_watch, w, NULL);
+    kt_status st = etcd_on_endpoints(e, try_watch, w, NULL);
     return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 
@@ -687,10 +687,16 @@ static kt_status etcd_wait(void *impl, uint64_t after, unsigned timeout_ms)
                    (unsigned long long)after, timeout_ms);
 }
 
+static void etcd_lock_info(void *impl, kt_store_lock_info *out)
+{
+    etcd_lock_state(impl, out);
+}
+
 static void etcd_close(void *impl)
 {
     etcd_store *e = impl;
     if (!e) return;
+    etcd_lock_release(e); /* before the clients it revokes the lease through */
     kt_wipe(e->password, sizeof e->password);
     pthread_mutex_destroy(&e->auth_mu);
     for (size_t i = 0; i < e->n; i++) {
@@ -700,8 +706,8 @@ static void etcd_close(void *impl)
     free(e);
 }
 
-static const kt_store_ops etcd_ops = {etcd_put,     etcd_get,  etcd_del,      etcd_list,
-                                      etcd_changes, etcd_wait, etcd_revision, etcd_close};
+static const kt_store_ops etcd_ops = {etcd_put,  etcd_get,      etcd_del,   etcd_list,     etcd_changes,
+                                      etcd_wait, etcd_revision, etcd_close, etcd_lock_info};
 
 /* ---- open ---- */
 
@@ -805,7 +811,7 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
     kt_rpc_client_options kv = {.tls = tls.ca ? &tls : NULL}, wo = kv;
     wo.max_receive = WATCH_RECEIVE_MAX;
     for (size_t i = 0; i < u.n && !st; i++) {
-        endpoint *ep = &e->ep[e->n++];
+        etcd_endpoint *ep = &e->ep[e->n++];
         snprintf(ep->name, sizeof ep->name, "%s:%u", u.ep[i].host, u.ep[i].port);
         st = kt_rpc_client_open(ep->name, &kv, &ep->kv);
         if (!st) st = kt_rpc_client_open(ep->name, &wo, &ep->watch);
@@ -827,6 +833,7 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
                               "the endpoint or store_server_name, and does etcd accept the client certificate?"
                             : "reached in plaintext: if etcd serves TLS, set store_tls_ca");
     }
+    if (!st && o && set(o->holder)) st = etcd_lock_take(e, o); /* one holder of the namespace */
     if (st) {
         etcd_close(e);
         free(s);

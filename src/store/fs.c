@@ -25,8 +25,9 @@ typedef struct {
     int root_fd, obj_fd, lock_fd;
     pthread_mutex_t mu;
     pthread_cond_t changed;
-    bool have_rev; /* the revision file exists (while opening) */
-    bool broken;   /* an I/O failure left the disk in a state this process cannot vouch for */
+    bool have_rev;      /* the revision file exists (while opening) */
+    const char *holder; /* for the lock file (while opening; NULL: the pid alone) */
+    bool broken;        /* an I/O failure left the disk in a state this process cannot vouch for */
     uint64_t rev;
     kt_store_entry *index; /* sorted by key */
     size_t count, cap;
@@ -346,11 +347,20 @@ static void fs_close(void *impl)
     free(f);
 }
 
-static const kt_store_ops fs_ops = {fs_put,     fs_get,  fs_del,      fs_list,
-                                    fs_changes, fs_wait, fs_revision, fs_close};
+static void fs_lock_state(void *impl, kt_store_lock_info *out)
+{
+    (void)impl;
+    out->held = true; /* the flock, from open to close */
+}
+
+static const kt_store_ops fs_ops = {fs_put,  fs_get,      fs_del,   fs_list,      fs_changes,
+                                    fs_wait, fs_revision, fs_close, fs_lock_state};
 
 /* ---- open ---- */
 
+/* The lock file: flock held while open, and who holds it: "<pid>\n" and the holder's
+ * words (a line) for a second one refused to name. */
+#define LOCK_TEXT_MAX 600
 static kt_status take_lock(fs_store *f)
 {
     f->lock_fd = openat(f->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -360,20 +370,29 @@ static kt_status take_lock(fs_store *f)
         int e = errno;
         if (e != EWOULDBLOCK)
             return kt_fail(KT_ERR_IO, "store fs:%s: lock: %s", f->root, strerror(e));
-        char pid[24] = "";
-        ssize_t r = pread(f->lock_fd, pid, sizeof pid - 1, 0);
-        pid[r > 0 ? r : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        char esc[96];
-        kt_escape(pid, strlen(pid), esc, sizeof esc);
-        return kt_fail(KT_ERR_UNAVAILABLE,
-                       "store fs:%s is in use: %s/lock is held (by pid %s); one process opens a "
-                       "store at a time",
-                       f->root, f->root, *esc ? esc : "?");
+        char text[LOCK_TEXT_MAX + 1] = "";
+        ssize_t r = pread(f->lock_fd, text, LOCK_TEXT_MAX, 0);
+        text[r > 0 ? r : 0] = '\0';
+        char *holder = strchr(text, '\n');
+        if (holder) *holder++ = '\0';
+        if (holder) holder[strcspn(holder, "\n")] = '\0';
+        char pid[96], who[4 * LOCK_TEXT_MAX + 1];
+        kt_escape(text, strlen(text), pid, sizeof pid);
+        kt_escape(holder ? holder : "", holder ? strlen(holder) : 0, who, sizeof who);
+        return kt_fail(
+            KT_ERR_UNAVAILABLE,
+            "store fs:%s is in use: %s/lock is held (by pid %s%s%s); one process opens a "
+            "store at a time",
+            f->root, f->root, *pid ? pid : "?", *who ? ": " : "", who);
     }
-    char pid[24];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(f->lock_fd, 0) != 0 || pwrite(f->lock_fd, pid, (size_t)n, 0) != n)
+    char text[LOCK_TEXT_MAX + 32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (f->holder) {
+        size_t hl = strcspn(f->holder, "\n");
+        if (hl > LOCK_TEXT_MAX - 32) hl = LOCK_TEXT_MAX - 32;
+        n += snprintf(text + n, sizeof text - (size_t)n, "%.*s\n", (int)hl, f->holder);
+    }
+    if (ftruncate(f->lock_fd, 0) != 0 || pwrite(f->lock_fd, text, (size_t)n, 0) != n)
         return kt_fail(KT_ERR_IO, "store fs:%s: lock: %s", f->root, strerror(errno));
     return KT_OK;
 }
@@ -509,7 +528,7 @@ static kt_status load(fs_store *f)
     return KT_OK;
 }
 
-kt_status kt_store_fs_open(const char *dir, kt_store **out)
+kt_status kt_store_fs_open(const char *dir, const char *holder, kt_store **out)
 {
     char esc[128];
     kt_escape(dir, strlen(dir), esc, sizeof esc);
@@ -539,7 +558,9 @@ kt_status kt_store_fs_open(const char *dir, kt_store **out)
         f->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f->root_fd < 0) st = kt_fail(KT_ERR_IO, "store fs:%s: %s", dir, strerror(errno));
     }
+    f->holder = holder;
     if (!st) st = load(f);
+    f->holder = NULL;
     if (st) {
         fs_close(f);
         free(s);

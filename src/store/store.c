@@ -28,7 +28,7 @@ kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_stor
         if (!url[3])
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "store %s: fs: needs a directory (fs:/dir)",
                            esc);
-        return kt_store_fs_open(url + 3, out); /* its reasons name fs:<dir> */
+        return kt_store_fs_open(url + 3, o ? o->holder : NULL, out); /* its reasons name fs:<dir> */
     }
     if (!strncmp(url, "etcd:", 5)) return kt_store_etcd_open(url, o, out); /* names the URL */
     return kt_fail(KT_ERR_UNSUPPORTED,
@@ -140,6 +140,12 @@ kt_status kt_store_changes(kt_store *s, const char *prefix, uint64_t after, size
     kt_status st = check_range(s, prefix, limit, out);
     if (st) return st;
     return s->ops->changes(s->impl, prefix, after, limit, out);
+}
+
+void kt_store_lock_state(kt_store *s, kt_store_lock_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s) s->ops->lock_state(s->impl, out);
 }
 
 kt_status kt_store_wait(kt_store *s, uint64_t after, unsigned timeout_ms)

@@ -113,8 +113,10 @@ class Etcd:
             self.etcd.stop()
 
     def _items(self):
-        """{store key: (value, version)}, the namespace's head left out."""
-        return {k[len(self.prefix):].decode(): v for k, v in self.etcd.items(self.prefix).items() if k != self.prefix}
+        """{store key: (value, version)}, the namespace's head and its lock key (the running
+        aecs-server's, docs/operations.md "One AECS host per store") left out."""
+        return {k[len(self.prefix):].decode(): v for k, v in self.etcd.items(self.prefix).items()
+                if k not in (self.prefix, self.prefix + b"#lock")}
 
     def objects(self, snapshot=None):
         items = snapshot if snapshot is not None else self._items()

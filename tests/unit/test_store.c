@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -1077,6 +1078,8 @@ static void test_etcd_large_values_list(void **state)
     kt_store_free(s);
 }
 
+#include "store_lock.inc"
+
 int main(void)
 {
     /* the same cases on each backend */
@@ -1092,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_urls),       cmocka_unit_test(test_name_mapping),
         cmocka_unit_test(test_lock),       cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_fs_history), cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_fs_lock_holder),
     };
     const struct CMUnitTest etcd_only[] = {
         cmocka_unit_test(test_etcd_urls),
@@ -1099,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_etcd_compacted),
         cmocka_unit_test(test_etcd_foreign_key),
         cmocka_unit_test(test_etcd_large_values_list),
+        cmocka_unit_test(test_etcd_lock),
         cmocka_unit_test(test_etcd_restarted),
     };
     if (setup(NULL)) return 1;

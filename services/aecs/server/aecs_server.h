@@ -26,6 +26,7 @@ typedef struct {
     char collateral_cache[1024]; /* where a URL's collateral is kept */
     unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
     unsigned ta_session_max_age, ta_session_idle; /* seconds; the enclave's ceiling bounds them */
+    unsigned store_lock_ttl; /* seconds: etcd's lease on the namespace's lock */
 } aecs_config;
 
 /* The settings table (config.c) read by kt_settings_load (kubetee/svc.h): defaults, then
@@ -45,4 +46,13 @@ void aecs_host_free_lines(char **lines, size_t n);
 /* Requests by operation and outcome (from the audit lines), Prometheus text. */
 void aecs_host_metrics(kt_buf *out);
 void aecs_host_close(void);
+
+/* The store's one holder (holder.c): the options that make this process the store's holder
+ * (its words: host, pid, start time, listen address; the lock's TTL; what a lost lock
+ * does: not ready, and aecs_holder_fd readable, for the main loop to stop). */
+kt_status aecs_holder_options(const aecs_config *c, kt_store_options *o);
+int aecs_holder_fd(void);
+bool aecs_holder_lost(void);
+/* The lock's state, Prometheus text. */
+void aecs_holder_metrics(kt_store *store, kt_buf *out);
 #endif

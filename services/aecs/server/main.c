@@ -19,6 +19,7 @@
 static kt_enclave *enclave;
 static kt_service_host *host;
 static kt_rpc_server *server;
+static kt_store *store;
 
 static int fail(const char *what)
 {
@@ -28,13 +29,13 @@ static int fail(const char *what)
     return 1;
 }
 
-/* ready once initialised, with the store readable (the enclave says which) */
+/* ready once initialised, with the store readable (the enclave says which) and held */
 static bool ready(void *ctx)
 {
     (void)ctx;
     Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
     Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
-    bool ok = kt_rpc_server_listening(server) && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
+    bool ok = kt_rpc_server_listening(server) && !aecs_holder_lost() && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
               rs.state && !strcmp(rs.state, "ready");
     kt_message_clear(&rs);
     return ok;
@@ -69,6 +70,7 @@ static void metrics(void *ctx, kt_buf *out)
     }
     kt_message_clear(&rs);
     aecs_host_metrics(out);
+    aecs_holder_metrics(store, out);
     kt_service_host_metrics(host, out);
     kt_rpc_server_metrics(&server, 1, out);
 }
@@ -134,13 +136,12 @@ int main(int argc, char **argv)
     kt_service_limits l = {.max_message = 1 << 20, .max_sessions = 256, .max_per_peer = 16, .handshake_ms = 10000,
                            .idle_ms = 300000};
     if (kt_service_limits_parse(c.limits, &l)) return fail("limits");
-    kt_store *store = NULL;
     const char *sim = c.sim_dir[0] ? c.sim_dir : NULL;
     kt_enclave_options o = {.sim_dir = sim};
     kt_store_options so = {.tls_ca = c.store_tls_ca, .tls_cert = c.store_tls_cert, .tls_key = c.store_tls_key,
                            .server_name = c.store_server_name, .insecure = !strcmp(c.store_insecure, "true"),
                            .user = c.store_user, .password_file = c.store_password_file};
-    if (kt_store_open_with(c.store, &so, &store)) return fail("store");
+    if (aecs_holder_options(&c, &so) || kt_store_open_with(c.store, &so, &store)) return fail("store");
     if (aecs_host_open(store, c.audit_file)) return fail("audit file");
     if (sim && kt_attest_serve_quotes(sim)) return fail("sim quoting enclave");
     if (serve_collateral(&c)) return fail("collateral for TA quotes");
@@ -158,12 +159,23 @@ int main(int argc, char **argv)
     snprintf(ps, sizeof ps, "%d", port);
     snprintf(hs, sizeof hs, "%d", hport);
     kt_log(KT_LOG_INFO, "aecs.serving", "grpc_port", ps, "http_port", hs, "store", c.store, NULL);
-    for (;;) {
+    /* until SIGTERM (SIGHUP is taken and ignored), or the store's lock is lost */
+    struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = aecs_holder_fd(), .events = POLLIN}};
+    while (!aecs_holder_lost()) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (!(pf[0].revents & POLLIN)) continue;
         struct signalfd_siginfo si;
         ssize_t r = read(sfd, &si, sizeof si);
         if (r < 0 && errno == EINTR) continue;
         if (r != (ssize_t)sizeof si || si.ssi_signo != SIGHUP) break;
     }
+    bool lost = aecs_holder_lost();
+    if (lost) /* another host may hold the store now: every write is refused; drain and exit */
+        kt_log(KT_LOG_ERROR, "aecs.store_lock_lost", "store", c.store, "note",
+               "this host no longer holds its store; it stops (exit 3) and refuses every write until then", NULL);
     kt_log(KT_LOG_INFO, "aecs.stopping", NULL);
     kt_rpc_server_shutdown(server, (int)c.drain_ms);
     kt_rpc_server_free(server);
@@ -178,5 +190,5 @@ int main(int argc, char **argv)
     kt_store_free(store);
     close(sfd);
     kt_log(KT_LOG_INFO, "aecs.stopped", NULL);
-    return 0;
+    return lost ? 3 : 0;
 }
