@@ -32,7 +32,7 @@ import etcd_lib  # noqa: E402
 
 SERVER, ENCLAVE, AECSADMIN, KUBETEE = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="kt-aecs-two-")
-TTL = 3
+TTL = 5  # long enough that a refused start under load still finds the lease alive
 check = aecs_env.Checks()
 ADMIN, ADMIN2, SVC = (aecs_env.keygen(WORK, n) for n in ("admin", "admin2", "svc"))
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
