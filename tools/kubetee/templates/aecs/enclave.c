@@ -1,3 +1,5 @@
+@extends base/enclave.c@
+@block header@
 /* @NAME@, the trusted half: a TA whose key lives in AECS. It connects to AECS through its
  * host (every byte sealed in an attested session; AECS's quote is verified here against
  * the policy compiled in below, this enclave's quote by AECS), asks for its own key, bound
@@ -17,15 +19,9 @@
 static const char aecs_policy[] = "{\"allow_simulation\":true,\"simulation_root\":\"" AECS_SIM_ROOT
                                   "\",\"rules\":[{\"mrsigner\":\"" AECS_MRSIGNER
                                   "\",\"isvprodid\":" AECS_PRODID ",\"allow_debug\":false}]}";
+@end@
 
-static kt_status log_line(const char *line)
-{
-    App__LogRequest req = APP__LOG_REQUEST__INIT;
-    App__LogReply res = APP__LOG_REPLY__INIT;
-    req.line = (char *)line;
-    return kt_ocall("Log", &req, &res);
-}
-
+@block functions@
 /* this TA's key: handed back by AECS, or made there on the first run */
 static kt_status own_key(kt_aecs_ta *ta, kt_aecs_secret **key, bool *created)
 {
@@ -77,3 +73,4 @@ static kt_status start(const App__StartRequest *req, App__StartReply *res)
     return st;
 }
 KT_TRUSTED_FUNCTION(start, "Start", App__StartRequest, app__start_request, App__StartReply, app__start_reply)
+@end@

@@ -1,3 +1,5 @@
+@extends base/host.c@
+@block header@
 /* @NAME@, the untrusted half: loads the signed enclave and serves what it needs to reach
  * AECS: quotes of this enclave, DCAP collateral and time (with which the enclave verifies
  * AECS's quote itself) and the relay (kt.service.Relay), which carries the session's
@@ -6,27 +8,9 @@
 #include <kubetee/attest.h>
 #include <kubetee/service.h>
 #include <kubetee/tff.h>
-#include "app.pb-c.h"
+@end@
 
-#include <stdio.h>
-#include <string.h>
-
-static kt_status log_ocall(const App__LogRequest *req, App__LogReply *res)
-{
-    (void)res;
-    char safe[256]; /* the enclave's words are input like any other: escaped */
-    printf("enclave log %s\n", kt_escape(req->line, strlen(req->line), safe, sizeof safe));
-    return KT_OK;
-}
-KT_UNTRUSTED_FUNCTION(log_ocall, "Log", App__LogRequest, app__log_request, App__LogReply,
-                      app__log_reply)
-
-static int die(const char *what, kt_status st)
-{
-    fprintf(stderr, "@NAME@: %s: %s (%s)\n", what, kt_last_error(), kt_status_name(st));
-    return 1;
-}
-
+@block main@
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "@NAME@.signed.so";
@@ -65,3 +49,4 @@ int main(int argc, char **argv)
     kt_enclave_destroy(e);
     return 0;
 }
+@end@

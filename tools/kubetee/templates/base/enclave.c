@@ -1,3 +1,4 @@
+@block header@
 /* @NAME@, the trusted half: what runs inside the enclave. Each KT_TRUSTED_FUNCTION is an
  * ECALL the host calls by name with the messages of app.proto. No OS calls here: files,
  * sockets, time and environment go through OCALLs to the host (see log_line). */
@@ -8,6 +9,7 @@
 #include <string.h>
 
 static uint64_t greetings; /* enclave memory: lives as long as the enclave is loaded */
+@end@
 
 static kt_status log_line(const char *line)
 {
@@ -17,6 +19,7 @@ static kt_status log_line(const char *line)
     return kt_ocall("Log", &req, &res);
 }
 
+@block functions@
 static kt_status greet(const App__GreetRequest *req, App__GreetReply *res)
 {
     size_t n = strlen(req->name) + 64;
@@ -51,3 +54,4 @@ static kt_status unseal(const App__UnsealRequest *req, App__UnsealReply *res)
 }
 KT_TRUSTED_FUNCTION(unseal, "Unseal", App__UnsealRequest, app__unseal_request,
                     App__UnsealReply, app__unseal_reply)
+@end@

@@ -1,6 +1,8 @@
+@block header@
 /* @NAME@, the untrusted half: loads the signed enclave, checks who it is, calls it, and
  * serves its OCALL. Usage: @NAME@-host [@NAME@.signed.so] [name] */
 #include <kubetee/tff.h>
+@end@
 #include "app.pb-c.h"
 
 #include <stdio.h>
@@ -10,7 +12,9 @@ static kt_status log_ocall(const App__LogRequest *req, App__LogReply *res)
 {
     (void)res;
     char safe[256]; /* the enclave's words are input like any other: escaped */
+@block log@
     printf("enclave log %s\n", kt_escape(req->line, strlen(req->line), safe, sizeof safe));
+@end@
     return KT_OK;
 }
 KT_UNTRUSTED_FUNCTION(log_ocall, "Log", App__LogRequest, app__log_request, App__LogReply,
@@ -22,6 +26,7 @@ static int die(const char *what, kt_status st)
     return 1;
 }
 
+@block main@
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "@NAME@.signed.so";
@@ -61,3 +66,4 @@ int main(int argc, char **argv)
     kt_enclave_destroy(e);
     return ok ? 0 : 1;
 }
+@end@

@@ -1,3 +1,5 @@
+@extends base/enclave.c@
+@block header@
 /* @NAME@, the trusted half: an enclave service. Each KT_REMOTE_FUNCTION is reached only
  * through an attested session that a client opened with this enclave (kubetee call, or
  * kt_service_client_* in a program or another enclave); the host relays the session's
@@ -14,15 +16,9 @@
 
 static uint64_t greetings; /* enclave memory: lives as long as the enclave is loaded */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* calls run on several threads */
+@end@
 
-static kt_status log_line(const char *line)
-{
-    App__LogRequest req = APP__LOG_REQUEST__INIT;
-    App__LogReply res = APP__LOG_REPLY__INIT;
-    req.line = (char *)line;
-    return kt_ocall("Log", &req, &res);
-}
-
+@block functions@
 static kt_status greet(const App__GreetRequest *req, App__GreetReply *res)
 {
     if (strlen(req->name) > 64) return kt_fail(KT_ERR_INVALID_ARGUMENT, "name: at most 64 bytes");
@@ -51,3 +47,4 @@ KT_REMOTE_FUNCTION(greet, "app.Greet", App__GreetRequest, app__greet_request, Ap
  * and no host can add one. Client enclaves proving themselves by quote would be served
  * under a compiled-in policy: KT_SERVICE_CLIENT_POLICY("{...}") (kubetee/service.h). */
 KT_SERVICE_CLIENT_KEYS(APP_CLIENT_KEYS)
+@end@

@@ -1,3 +1,5 @@
+@extends base/host.c@
+@block header@
 /* @NAME@, the untrusted half: loads the signed enclave, checks who it is, and serves its
  * remote functions as an enclave service (gRPC, kt_service_serve) until SIGTERM, with
  * /healthz /readyz /metrics and one log line per event on stderr. It serves the
@@ -8,27 +10,13 @@
 #include <kubetee/service.h>
 #include <kubetee/svc.h>
 #include <kubetee/tff.h>
-#include "app.pb-c.h"
+@end@
 
-#include <stdio.h>
-#include <string.h>
-
-static kt_status log_ocall(const App__LogRequest *req, App__LogReply *res)
-{
-    (void)res;
-    char safe[256]; /* the enclave's words are input like any other: escaped */
+@block log@
     kt_log(KT_LOG_INFO, "enclave.log", "line", kt_escape(req->line, strlen(req->line), safe, sizeof safe), NULL);
-    return KT_OK;
-}
-KT_UNTRUSTED_FUNCTION(log_ocall, "Log", App__LogRequest, app__log_request, App__LogReply,
-                      app__log_reply)
+@end@
 
-static int die(const char *what, kt_status st)
-{
-    fprintf(stderr, "@NAME@: %s: %s (%s)\n", what, kt_last_error(), kt_status_name(st));
-    return 1;
-}
-
+@block main@
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "@NAME@.signed.so";
@@ -48,3 +36,4 @@ int main(int argc, char **argv)
     kt_enclave_destroy(e);
     return st ? die("serving", st) : 0;
 }
+@end@
