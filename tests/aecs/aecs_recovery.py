@@ -203,7 +203,8 @@ try:
     rc, t = offline("recovery", "open-share", "--key", R2, "--share", path["forged"], "--out", os.path.join(WORK, "x"))
     check(rc == 1 and "not signed by the instance" in t, f"... and by open-share: {t}")
     rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("v1-2.open", opened[2]))
-    check(rc == 1 and "is of recovery set v1, the shares collected of v2" in t, f"a share of the old set: {t}")
+    check(rc == 1 and "is of recovery set v1, this store's aecs/master names set v2: a share of an older set" in t,
+          f"a share of the old set is refused by name (the key rotated with the set): {t}")
     rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("v2b-2.open", rf.open_share(v2b[2], R2)))
     check(rc == 1 and "do not combine" in t, f"a share of another backup: {t}")
     fake = ec.generate_private_key(ec.SECP256R1())
@@ -257,8 +258,10 @@ finally:
 
 # ---- the instance the store names, and a host that names another ----
 master = rf.store_objects(STORE)["aecs/master"][1]
-check(master[:8] == b"KTAECSM2" and master[8:72] == instance,
-      "aecs/master names the instance in the clear (v2), for a machine that cannot unseal it")
+check(master[:8] == b"KTAECSM3" and master[8:72] == instance and master[72:76] == (1).to_bytes(4, "little") and
+      master[76:84] == (2).to_bytes(8, "little") and master[84] == 0,
+      "aecs/master names the instance, key generation 1 and set v2 in the clear (v3), for a machine that cannot "
+      "unseal it")
 STORE_C = os.path.join(WORK, "store-c")
 shutil.copytree(STORE, STORE_C)
 rf.put_value(STORE_C, "aecs/master", master[:8] + rf.raw_public(fake) + master[72:])
@@ -282,7 +285,7 @@ finally:
 # a v1 aecs/master (the sealed key alone) names no instance: the first share decides, as before
 STORE_D = os.path.join(WORK, "store-d")
 shutil.copytree(STORE, STORE_D)
-rf.put_value(STORE_D, "aecs/master", master[72:])
+rf.put_value(STORE_D, "aecs/master", master[85:])
 d = Server("d", sim("sim-d"), STORE_D)
 try:
     d.log.seek(0)

@@ -132,19 +132,42 @@ def put_value(root, key, value):
         f.write(head + hashlib.sha256(head).digest())
 
 
-def opened_with(master, root):
-    """The objects that master opens (AES-GCM, AAD of docs/aecs.md): of the fs store at
-    root, or root itself when it is {key: sealed value} (aecs_store.py's objects())."""
-    opened = []
-    objects = root if isinstance(root, dict) else {k: v for k, (_, v) in store_objects(root).items()}
-    for key, v in objects.items():
-        if key == "aecs/master" or v[:4] != b"KTAO":
-            continue
-        ver, oid, oiv = v[5:13], v[13:29], v[29:41]
+def object_fields(v):
+    """A sealed object's format, key generation, version, id, IV and sealed part (format 1:
+    generation 0, no field; format 2: u32le generation after the format byte)."""
+    if v[4] == 1:
+        return 1, 0, v[5:13], v[13:29], v[29:41], v[41:]
+    return 2, struct.unpack("<I", v[5:9])[0], v[9:17], v[17:33], v[33:45], v[45:]
+
+
+def open_object(master, key, v):
+    """The plaintext of the sealed object v at key under master (AES-GCM, the AAD of
+    docs/aecs.md), or None when it does not open."""
+    if v[:4] != b"KTAO":
+        return None
+    fmt, gen, ver, oid, oiv, sealed = object_fields(v)
+    if fmt == 1:
         aad = b"kubetee.aecs.object.v1\0" + key.encode() + b"\0" + ver + oid
-        try:
-            AESGCM(master).decrypt(oiv, v[41:], aad)
-            opened.append(key)
-        except Exception:
-            pass
-    return sorted(opened)
+    else:
+        aad = b"kubetee.aecs.object.v2\0" + key.encode() + b"\0" + ver + oid + struct.pack("<I", gen)
+    try:
+        return AESGCM(master).decrypt(oiv, sealed, aad)
+    except Exception:
+        return None
+
+
+def _objects(root):
+    return root if isinstance(root, dict) else {k: v for k, (_, v) in store_objects(root).items()}
+
+
+def opened_with(master, root):
+    """The objects that master opens: of the fs store at root, or root itself when it is
+    {key: sealed value} (aecs_store.py's objects())."""
+    return sorted(k for k, v in _objects(root).items()
+                  if k != "aecs/master" and open_object(master, k, v) is not None)
+
+
+def generations(root):
+    """{key: the key generation its object is sealed under} of the fs store at root (or
+    {key: sealed value})."""
+    return {k: object_fields(v)[1] for k, v in _objects(root).items() if k != "aecs/master" and v[:4] == b"KTAO"}

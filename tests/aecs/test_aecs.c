@@ -71,8 +71,11 @@ static kt_status sget(const A(StoreGetRequest) * rq, A(StoreGetResponse) * rs)
 KT_UNTRUSTED_FUNCTION(sget, "aecs.store.Get", A(StoreGetRequest), kubetee__aecs__v1__store_get_request,
                       A(StoreGetResponse), kubetee__aecs__v1__store_get_response)
 
+static char put_fails[KT_STORE_KEY_MAX + 1]; /* the host's store fails every put of this key */
+
 static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
 {
+    if (put_fails[0] && !strcmp(put_fails, rq->key)) return kt_fail(KT_ERR_IO, "test host: the store fails %s", rq->key);
     kt_status st = kt_store_put(store, rq->key, rq->value.data, rq->value.len, rq->expected_version, &rs->revision);
     if (!st) rs->version = rq->expected_version + 1;
     return st;
@@ -1195,6 +1198,77 @@ static void test_ta_session_ceilings(void **state)
     ta_idle = ta_max_age = 0;
 }
 
+/* An object's key generation: the u32le after "KTAO" and format 2 (attack2 B: rotation). */
+static uint32_t gen_of(const char *key)
+{
+    kt_buf v = {0};
+    uint64_t ver;
+    grab(key, &v, &ver);
+    assert_true(v.len > 9 && !memcmp(v.data, "KTAO", 4) && v.data[4] == 2);
+    uint32_t g = kt_le32(v.data + 5);
+    kt_buf_free(&v);
+    return g;
+}
+
+static kt_status rotate_as(const kt_key *k)
+{
+    A(RotateKeyRequest) rq = KUBETEE__AECS__V1__ROTATE_KEY_REQUEST__INIT;
+    return op(k, "RotateKey", &rq.base, D(backup_response));
+}
+
+/* The storage key rotated (aecs.RotateKey; SetRecovery does the same): every object sealed
+ * again under generation 1; one the host kept from before is refused by its generation; a
+ * generation the host writes into a header does not open; a rotation a failing store
+ * stops leaves AECS serving on both keys and the next start finishes it; the damaged
+ * object stays damaged (its reason kept). */
+static void test_key_rotation(void **state)
+{
+    (void)state;
+    assert_refused(rotate_as(stranger), KT_ERR_DENIED, "not an AECS admin");
+    assert_int_equal(gen_of("secrets/svca/fresh"), 0);
+    kt_buf before = {0};
+    uint64_t before_v;
+    grab("secrets/svca/fresh", &before, &before_v);
+    assert_int_equal(rotate_as(admin), KT_OK);
+    assert_int_equal(gen_of("secrets/svca/fresh"), 1);
+    assert_int_equal(gen_of("aecs/state"), 1);
+    assert_int_equal(gen_of("services/svcb"), 1);
+    /* the host offers the object from before the rotation */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/fresh");
+    kt_buf_append(&tamper.value, before.data, before.len);
+    tamper.version = before_v;
+    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY,
+                   "is sealed under storage key generation 0; this store's key is generation 1");
+    /* ... or the current one with another generation written in */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svca/fresh");
+    grab("secrets/svca/fresh", &tamper.value, &tamper.version);
+    kt_put_le32(tamper.value.data + 5, 0);
+    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY, "generation 0");
+    tamper_off();
+    kt_buf_free(&before);
+    /* the store fails mid-rotation: unfinished, AECS serves on both keys */
+    snprintf(put_fails, sizeof put_fails, "secrets/svca/fresh");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation (unfinished");
+    put_fails[0] = '\0';
+    assert_int_equal(gen_of("aecs/state"), 2);
+    assert_int_equal(gen_of("secrets/svca/fresh"), 1);
+    assert_int_equal(update_as(svc_a, "svca", "fresh", 0), KT_OK); /* a write seals under the new key */
+    assert_int_equal(gen_of("secrets/svca/fresh"), 2);
+    assert_int_equal(register_as(admin, "svcr", svc_a), KT_OK);
+    assert_int_equal(create_as(svc_a, "svcr", "mid-rotation", AES, false, NULL), KT_OK);
+    /* a crash now: the start finishes the rotation, nothing lost */
+    crash();
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(gen_of("services/svca"), 2);
+    assert_int_equal(gen_of("services/svcb"), 2);
+    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), 2);
+    assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "secrets/svca/key1"); /* damaged, still */
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    assert_int_equal(update_as(svc_a, "svca", "fresh", 0), KT_OK);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -1271,6 +1345,7 @@ int main(void)
         cmocka_unit_test(test_clock_run_forward_and_accepted),
         cmocka_unit_test(test_damage_found_at_start),
         cmocka_unit_test(test_ta_session_ceilings),
+        cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_init_after_data_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

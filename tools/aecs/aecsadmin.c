@@ -35,6 +35,8 @@ static int usage(void)
             "  clock --accept                        after a host clock run forward and brought back: the host's time\n"
             "                                        becomes AECS's clock floor, if this machine's clock agrees\n"
             "  backup --out-dir DIR                  the storage key as shares, one per recovery key, each sealed to it\n"
+            "  rotate-key --out-dir DIR              a new storage key, every object sealed again under it; the new\n"
+            "                                        shares (older backups no longer restore; also at recovery set)\n"
             "  restore --share FILE [--recovery-key PEM]  on a new machine: one open share (or a sealed one and its\n"
             "                                        key); AECS restores when it has the recovery threshold of them\n"
             "  recovery open-share --key PEM --share FILE --out FILE   offline, the holder: open a share\n"
@@ -319,6 +321,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(verb, "backup")) return recovery_backup(&a);
     if (!strcmp(verb, "restore")) return recovery_restore(&a);
+    if (!strcmp(verb, "rotate-key")) return recovery_rotate(&a);
     if (!strcmp(verb, "recovery")) return recovery_verb(&a);
     if (!strcmp(verb, "audit") && a.n_args >= 1 && !strcmp(a.args[0], "head")) {
         Kubetee__Aecs__V1__AuditHeadRequest rq = KUBETEE__AECS__V1__AUDIT_HEAD_REQUEST__INIT;

@@ -156,6 +156,27 @@ int recovery_backup(const tool_args *a)
     return call_and_write(a, "Backup", &rq.base, dir);
 }
 
+int recovery_rotate(const tool_args *a)
+{
+    const char *dir = tool_flag(a, "out-dir");
+    if (need(dir, "--out-dir")) return 2;
+    Kubetee__Aecs__V1__RotateKeyRequest rq = KUBETEE__AECS__V1__ROTATE_KEY_REQUEST__INIT;
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    int rc = kt_aecs_call(c, "RotateKey", &rq.base, D(backup_response), &res) ? tool_fail(T, "RotateKey") : 0;
+    kt_aecs_client_free(c);
+    if (!rc) {
+        const Kubetee__Aecs__V1__BackupResponse *r = (const void *)res;
+        fprintf(stderr, T ": the storage key is rotated: every object is sealed under a new key%s\n",
+                r->n_shares ? "; older backups no longer restore this store, these shares do"
+                            : " (no recovery set: no shares)");
+        rc = write_shares(a, res, dir);
+    }
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    return rc;
+}
+
 /* A share file: sealed (opened here with --recovery-key) or open; with verify, its
  * instance signature checked (restore leaves that to AECS, which checks it anyway). */
 static kt_status load_share(const char *path, const char *key_path, bool verify, kt_recovery_share *s)
@@ -338,7 +359,6 @@ static int set(const tool_args *a)
         n++;
     }
     if (st) return tool_fail(T, "--consent");
-    if (p.version == 0) fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING); /* the first set */
     Kubetee__Aecs__V1__PublicKey keys[KT_RECOVERY_MAX_KEYS], *kp[KT_RECOVERY_MAX_KEYS];
     Kubetee__Aecs__V1__RecoverySet rs = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
     for (size_t i = 0; i < p.count; i++) {

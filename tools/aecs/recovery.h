@@ -7,13 +7,13 @@
 #include "common.h"
 #include <kubetee/aecs_recovery.h>
 
-/* Printed by init without a recovery set and by the first `recovery set` (docs/aecs.md
- * "Threat model": the storage key is not rotated when a set is fixed). */
+/* Printed by init without a recovery set (docs/aecs.md "Threat model": until the first set,
+ * which rotates the storage key, the init admin alone can take it). */
 #define RECOVERY_NO_SET_WARNING                                                                                  \
-    "WARNING: a store without a recovery set is recoverable by the admin that ran init alone, and so is every " \
-    "copy of it made before its first recovery set, for ever: the storage key is not rotated when a set is "   \
-    "fixed (docs/aecs.md \"Threat model\"); to end it, init a new AECS with --recovery-key and move the secrets " \
-    "there\n"
+    "WARNING: until its first recovery set, a store without one is recoverable by the admin that ran init "    \
+    "alone, and so is every copy of it made before that set (with the secrets it holds then): the first "      \
+    "`aecsadmin recovery set` rotates the storage key; init with --recovery-key to have a set from the start " \
+    "(docs/aecs.md \"Threat model\")\n"
 
 typedef struct {
     Kubetee__Aecs__V1__RecoverySet set;
@@ -25,6 +25,8 @@ typedef struct {
  * --recovery-single-holder; *given: any of them was. Checked here as AECS checks it. */
 int recovery_flags(const tool_args *a, tool_recovery_set *r, bool *given);
 int recovery_backup(const tool_args *a);
+/* aecsadmin rotate-key --out-dir DIR: a new storage key, and the new shares (a set in force) */
+int recovery_rotate(const tool_args *a);
 int recovery_restore(const tool_args *a);
 /* aecsadmin recovery open-share | propose | sign | set */
 int recovery_verb(const tool_args *a);

@@ -49,7 +49,10 @@ typedef struct {
 /* What the enclave holds while it runs; every field under ae_lock. */
 typedef struct {
     ae_phase phase;
-    uint8_t master[KT_AES256_KEY_LEN]; /* the storage key (READY) */
+    uint8_t master[KT_AES256_KEY_LEN]; /* the storage key (READY): every write seals under it */
+    uint32_t key_gen;                  /* its generation (0 at init, +1 at each rotation: rotate.c) */
+    bool rotating;                     /* a rotation is unfinished: objects of key_gen - 1 open under */
+    uint8_t master_old[KT_AES256_KEY_LEN]; /* the key before it, until every object is sealed again */
     uint32_t max_services, max_secrets, max_data, keep_versions;
     size_t n_admins;
     uint8_t admin_type[AE_MAX_ADMINS]; /* KUBETEE__AECS__V1__KEY_TYPE__* */
@@ -106,6 +109,11 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
 /* Whether key's object opens under the storage key, the object table untouched (restore:
  * one object is tried before a whole scan). */
 kt_status ae_obj_opens(const char *key);
+/* Key rotation (rotate.c): up to max objects after *cursor (a table index, 0 first) that
+ * are sealed under an older key generation are opened and put again (version + 1) under
+ * the storage key; aecs/state is the caller's (ae_state_save). One that does not open is
+ * left damaged (it never opens again once the old key goes). *done: none is left. */
+kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *skipped, bool *done);
 /* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
 kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
 kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
@@ -198,8 +206,24 @@ kt_status ae_restore_progress(Kubetee__Aecs__V1__RestoreProgress **out);
 /* The instance aecs/master names (start, in the restore state): shares of any other are
  * refused before they are checked further. NULL: a v1 aecs/master names none. */
 void ae_restore_expect(const uint8_t instance[64]);
-/* Seals the storage key for this machine into aecs/master (expected: its version read). */
+/* The instance and recovery set version aecs/master names (start, in the restore state):
+ * shares of any other instance or set version are refused before they are checked
+ * further. NULL: a v1 aecs/master names none; set 0: a v1 or v2 one names no set. */
+void ae_restore_expect_set(uint64_t set_version);
+/* Seals the storage key for this machine into aecs/master (expected: its version read),
+ * with the key before it while a rotation is unfinished (ae.rotating). */
 kt_status ae_master_store(uint64_t expected);
+
+/* ---- storage key rotation (rotate.c) ---- */
+/* A new storage key: aecs/master holds it and the old one, marked rotating, before
+ * anything is sealed under it. */
+kt_status ae_rotate_begin(void);
+/* Every object sealed again under the storage key, then aecs/master with it alone. With
+ * unlock, ae_lock is let go between batches (requests go on; writes seal under the new
+ * key). Nothing to do when no rotation is unfinished. */
+kt_status ae_rotate_finish(bool unlock);
+/* A backup under the set in force (recovery.c): refused while a rotation is unfinished. */
+kt_status ae_backup(Kubetee__Aecs__V1__BackupResponse *rs);
 
 /* ---- state (state.c) ---- */
 kt_status ae_state_save(void);

@@ -3,20 +3,23 @@
  * the enclave remembers the version and id of every key it has seen since it started, so
  * a host that swaps, forges, moves, hides or replays an older object is caught. */
 #include "aecs.h"
+#include "sealed_format.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAGIC "KTAO"
-#define FORMAT 1
 #define ID_LEN AE_OBJECT_ID_LEN
-#define HDR (4 + 1 + 8 + ID_LEN + KT_GCM_IV_LEN)
-#define AAD_LABEL "kubetee.aecs.object.v1"
+#define HDR AE_OBJ_HDR
+#define AAD_LABEL "kubetee.aecs.object.v2"
+#define AAD_LABEL1 "kubetee.aecs.object.v1"
+_Static_assert(AE_OBJ_ID_LEN == AE_OBJECT_ID_LEN && AE_OBJ_IV_LEN == KT_GCM_IV_LEN && AE_OBJ_TAG_LEN == KT_GCM_TAG_LEN,
+               "sealed_format.h agrees with the crypto it describes");
 
 typedef struct {
     char key[KT_STORE_KEY_MAX + 1];
     uint64_t version;
     uint8_t id[ID_LEN];
+    uint32_t gen; /* the key generation it is sealed under */
     bool deleted;
     char *damage; /* why it does not open (start scan), or NULL */
 } entry;
@@ -69,17 +72,37 @@ __attribute__((destructor)) static void unloaded(void)
 {
     ae_obj_reset();
     kt_wipe(ae.master, sizeof ae.master);
+    kt_wipe(ae.master_old, sizeof ae.master_old);
 }
 
-static kt_status aad(const char *key, uint64_t version, const uint8_t id[ID_LEN], kt_buf *out)
+/* format 1's AAD ends at the id; format 2's has the key generation after it */
+static kt_status aad(int format, const char *key, uint64_t version, const uint8_t id[ID_LEN], uint32_t gen,
+                     kt_buf *out)
 {
-    uint8_t v[8];
+    uint8_t v[8], g[4];
     kt_put_le64(v, version);
-    kt_status st = kt_buf_append(out, AAD_LABEL, sizeof AAD_LABEL); /* with its NUL */
+    kt_put_le32(g, gen);
+    const char *label = format == 1 ? AAD_LABEL1 : AAD_LABEL;
+    kt_status st = kt_buf_append(out, label, strlen(label) + 1); /* with its NUL */
     if (!st) st = kt_buf_append(out, key, strlen(key) + 1);
     if (!st) st = kt_buf_append(out, v, 8);
     if (!st) st = kt_buf_append(out, id, ID_LEN);
+    if (!st && format != 1) st = kt_buf_append(out, g, 4);
     return st;
+}
+
+/* The key of generation gen: the storage key, or the one before it while a rotation is
+ * unfinished; any other is refused by name (an object from before a rotation). */
+static kt_status key_of(const char *key, uint32_t gen, const uint8_t **k)
+{
+    if (gen == ae.key_gen) *k = ae.master;
+    else if (ae.rotating && gen + 1 == ae.key_gen) *k = ae.master_old;
+    else
+        return kt_fail(KT_ERR_VERIFY,
+                       "object %s is sealed under storage key generation %u; this store's key is generation %u (an "
+                       "object from before a key rotation, or from another store)",
+                       key, (unsigned)gen, (unsigned)ae.key_gen);
+    return KT_OK;
 }
 
 /* ---- the host's store, through OCALLs ---- */
@@ -117,24 +140,25 @@ kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t ex
 
 /* ---- objects ---- */
 static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t store_version, kt_buf *plain,
-                           uint8_t id[ID_LEN])
+                           uint8_t id[ID_LEN], uint32_t *gen_out)
 {
-    if (n < HDR + KT_GCM_TAG_LEN || memcmp(b, MAGIC, 4) || b[4] != FORMAT)
-        return kt_fail(KT_ERR_VERIFY, "object %s is not a sealed AECS object", key);
-    uint64_t v = kt_le64(b + 5);
-    if (v != store_version)
-        return kt_fail(KT_ERR_VERIFY, "object %s says version %llu, the store %llu", key, (unsigned long long)v,
+    ae_object_header h;
+    if (ae_object_header_parse(b, n, &h)) return kt_fail(KT_ERR_VERIFY, "object %s is not a sealed AECS object", key);
+    if (h.version != store_version)
+        return kt_fail(KT_ERR_VERIFY, "object %s says version %llu, the store %llu", key, (unsigned long long)h.version,
                        (unsigned long long)store_version);
-    memcpy(id, b + 13, ID_LEN);
+    memcpy(id, h.id, ID_LEN);
+    const uint8_t *k;
+    kt_status st = key_of(key, h.gen, &k);
+    if (st) return st;
     kt_buf a = {0};
-    size_t len = n - HDR - KT_GCM_TAG_LEN;
-    kt_status st = aad(key, v, id, &a);
-    if (!st) st = kt_buf_reserve(plain, len + 1);
-    if (!st && kt_aead_open(ae.master, b + 13 + ID_LEN, a.data, a.len, b + HDR, len, b + n - KT_GCM_TAG_LEN,
-                            plain->data + plain->len))
+    st = aad(h.format, key, h.version, id, h.gen, &a);
+    if (!st) st = kt_buf_reserve(plain, h.sealed_len + 1);
+    if (!st && kt_aead_open(k, h.iv, a.data, a.len, h.sealed, h.sealed_len, h.tag, plain->data + plain->len))
         st = kt_fail(KT_ERR_VERIFY,
                      "object %s does not open under this key and version (swapped, moved, forged or corrupted)", key);
-    if (!st) plain->len += len;
+    if (!st) plain->len += h.sealed_len;
+    if (!st && gen_out) *gen_out = h.gen;
     kt_buf_free(&a);
     return st;
 }
@@ -155,7 +179,7 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
                               : kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
         goto out;
     }
-    if ((st = open_blob(key, blob.data, blob.len, v, plain, id))) goto out;
+    if ((st = open_blob(key, blob.data, blob.len, v, plain, id, NULL))) goto out;
     if (e && e->deleted && !memcmp(e->id, id, ID_LEN)) {
         st = kt_fail(KT_ERR_VERIFY, "object %s was deleted; the host offers it again", key);
     } else if (e && !e->deleted && (e->version != v || memcmp(e->id, id, ID_LEN))) {
@@ -212,16 +236,13 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
     uint64_t v = expected + 1;
     kt_buf blob = {0}, a = {0};
     kt_status st = kt_buf_reserve(&blob, HDR + n + KT_GCM_TAG_LEN);
-    if (!st) st = aad(key, v, id, &a);
+    if (!st) st = aad(AE_OBJ_FORMAT, key, v, id, ae.key_gen, &a);
+    uint8_t *iv = blob.data + HDR - KT_GCM_IV_LEN;
     if (!st) {
-        memcpy(blob.data, MAGIC, 4);
-        blob.data[4] = FORMAT;
-        kt_put_le64(blob.data + 5, v);
-        memcpy(blob.data + 13, id, ID_LEN);
-        st = kt_random(blob.data + 13 + ID_LEN, KT_GCM_IV_LEN);
+        ae_object_header_write(blob.data, ae.key_gen, v, id);
+        st = kt_random(iv, KT_GCM_IV_LEN);
     }
-    if (!st) st = kt_aead_seal(ae.master, blob.data + 13 + ID_LEN, a.data, a.len, plain, n, blob.data + HDR,
-                               blob.data + HDR + n);
+    if (!st) st = kt_aead_seal(ae.master, iv, a.data, a.len, plain, n, blob.data + HDR, blob.data + HDR + n);
     if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
     if (!st) {
         entry *r = remember(key);
@@ -229,6 +250,7 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
         else {
             r->version = v;
             memcpy(r->id, id, ID_LEN);
+            r->gen = ae.key_gen;
             r->deleted = false;
         }
     }
@@ -305,7 +327,7 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             uint64_t v;
             st = ae_store_get_raw(key, &blob, &v, &found);
             if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "object %s is listed but missing", key);
-            if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id);
+            if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id, &e->gen);
             e->version = v;
             if (st) {
                 e->damage = strdup(kt_last_error());
@@ -332,10 +354,44 @@ kt_status ae_obj_opens(const char *key)
     uint8_t id[ID_LEN];
     kt_status st = ae_store_get_raw(key, &blob, &v, &found);
     if (!st && !found) st = kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
-    if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, id);
+    if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, id, NULL);
     kt_wipe(plain.data, plain.len);
     kt_buf_free(&plain);
     kt_buf_free(&blob);
+    return st;
+}
+
+kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *skipped, bool *done)
+{
+    *resealed = *skipped = 0;
+    kt_status st = KT_OK;
+    for (; *cursor < n_table && *resealed + *skipped < max && !st; (*cursor) += !st) {
+        entry *e = &table[*cursor];
+        if (e->deleted || e->gen == ae.key_gen || !strcmp(e->key, "aecs/state")) continue;
+        if (e->damage) { /* found damaged before: it stays so (its reason kept), the old key going */
+            (*skipped)++;
+            continue;
+        }
+        char key[KT_STORE_KEY_MAX + 1];
+        strcpy(key, e->key); /* the table may grow under the put */
+        kt_buf plain = {0};
+        uint64_t v, nv;
+        st = ae_obj_get(key, &plain, &v);
+        if (st == KT_ERR_VERIFY || st == KT_ERR_NOT_FOUND) {
+            /* it does not open now and never will once the old key goes: damaged, named */
+            entry *d = find(key);
+            if (d && !d->damage) d->damage = strdup(kt_last_error());
+            kt_log(KT_LOG_WARN, "aecs.rotate_skipped", "key", key, "reason", kt_last_error(), NULL);
+            (*skipped)++;
+            st = KT_OK;
+        } else if (!st) {
+            st = ae_obj_put(key, plain.data, plain.len, v, &nv);
+            if (!st) (*resealed)++;
+        }
+        kt_wipe(plain.data, plain.len);
+        kt_buf_free(&plain);
+    }
+    *done = !st && *cursor >= n_table;
     return st;
 }
 

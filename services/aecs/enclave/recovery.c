@@ -1,9 +1,9 @@
 /* The recovery set and backup (docs/aecs.md "Identity backup and restore"). The set is
  * fixed inside the enclave: given at init, or changed with the consent of `threshold`
  * holders of the set in force; a store without one takes its first from the admin that
- * ran init. aecs.Backup splits the storage key (Shamir, threshold of count) and seals
- * share i to recovery key i, so no admin and no single holder (threshold >= 2) can open
- * it. */
+ * ran init. Each set rotates the storage key (rotate.c). aecs.Backup splits the storage
+ * key (Shamir, threshold of count) and seals share i to recovery key i, so no admin and
+ * no single holder (threshold >= 2) can open it. */
 #include "aecs.h"
 
 #include <stdio.h>
@@ -74,6 +74,7 @@ static kt_status backup_to(const ae_recovery *r, Kubetee__Aecs__V1__BackupRespon
         return kt_fail(KT_ERR_STATE, "backup: no recovery set is configured; the admin that ran init sets the "
                                      "first (aecsadmin recovery set; docs/aecs.md \"Identity backup and restore\")");
     if (!ae.instance) return kt_fail(KT_ERR_STATE, "backup: AECS has no instance key");
+    if (ae.rotating) return kt_fail(KT_ERR_STATE, "backup: a storage key rotation is unfinished");
     uint8_t values[KT_RECOVERY_MAX_KEYS][KT_RECOVERY_SECRET_LEN], id[16];
     kt_recovery_share s;
     kt_status st = kt_random(id, sizeof id);
@@ -109,6 +110,11 @@ static kt_status backup_to(const ae_recovery *r, Kubetee__Aecs__V1__BackupRespon
     return st ? st : ae_recovery_to_call(r, &rs->recovery);
 }
 
+kt_status ae_backup(Kubetee__Aecs__V1__BackupResponse *rs)
+{
+    return backup_to(&ae.recovery, rs);
+}
+
 static void set_target(const ae_recovery *r, char *t, size_t n)
 {
     if (r->n) snprintf(t, n, "recovery v%llu %u of %zu", (unsigned long long)r->version, r->threshold, r->n);
@@ -127,7 +133,8 @@ static kt_status Backup(const Kubetee__Aecs__V1__BackupRequest *rq, Kubetee__Aec
         if (rq->recovery_key)
             st = kt_fail(KT_ERR_INVALID_ARGUMENT, "backup takes no recovery key: the shares go to the recovery set "
                                                   "fixed in AECS (status shows it; docs/aecs.md)");
-        else st = backup_to(&ae.recovery, rs);
+        else if (!(st = ae_rotate_finish(true))) /* one a crash or failure left: its key is the one to back up */
+            st = backup_to(&ae.recovery, rs);
     }
     ae_audit(&c, "Backup", target, st);
     pthread_mutex_unlock(&ae_lock);
@@ -194,13 +201,20 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "this store has no recovery set yet: there is nobody to consent");
     }
     next.version = now->version + 1;
+    /* A new storage key with the new set, every object sealed again under it: a key taken
+     * from a copy of the store from before (or the shares of the set before) opens only
+     * that copy's objects. aecs/master marks the rotation before the set is saved, so a
+     * crash anywhere leaves it to be finished by the next start, never a new set over the
+     * old key. */
+    if ((st = ae_rotate_finish(true)) || (st = ae_rotate_begin())) return kt_fail_context(st, "set recovery");
     ae_recovery old = *now;
     ae.recovery = next;
     if ((st = ae_state_save())) {
         ae.recovery = old;
         return st;
     }
-    return backup_to(&ae.recovery, rs); /* the new set's shares at once: the old ones no longer restore */
+    if ((st = ae_rotate_finish(true))) return st;
+    return backup_to(&ae.recovery, rs); /* the new set's shares, of the new key: the old ones no longer restore */
 }
 
 static kt_status SetRecovery(const Kubetee__Aecs__V1__SetRecoveryRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)

@@ -23,7 +23,13 @@ static struct {
 static struct {
     bool known;
     uint8_t instance[64];
+    uint64_t set_version; /* 0: aecs/master names none (v1, v2) */
 } expect;
+
+void ae_restore_expect_set(uint64_t set_version)
+{
+    expect.set_version = set_version;
+}
 
 void ae_restore_expect(const uint8_t instance[64])
 {
@@ -35,6 +41,12 @@ void ae_restore_expect(const uint8_t instance[64])
 static kt_status expected(const kt_recovery_share *s)
 {
     char got[33], want[33];
+    if (expect.set_version && s->version != expect.set_version)
+        return kt_fail(KT_ERR_DENIED, "share %u is of recovery set v%llu, this store's aecs/master names set v%llu: %s",
+                       s->index, (unsigned long long)s->version, (unsigned long long)expect.set_version,
+                       s->version < expect.set_version
+                           ? "a share of an older set (the storage key was rotated when the set changed)"
+                           : "a share of a newer set than this copy of the store");
     if (!expect.known || kt_equal(s->instance, expect.instance, 64)) return KT_OK;
     kt_hex_encode(s->instance, 8, got, sizeof got);
     kt_hex_encode(expect.instance, 8, want, sizeof want);

@@ -2,6 +2,7 @@
  * host's /readyz (aecs.HostStatus), its clean stop, and aecs/master, the storage key
  * sealed for this machine (backup and restore: recovery.c, restore.c). */
 #include "aecs.h"
+#include "sealed_format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,54 +12,33 @@ pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
 KT_SERVICE_ANY_CLIENT_KEY()
 
-#define MASTER_AAD "kubetee.aecs.master.v1"
-/* aecs/master v2: MASTER_MAGIC || instance public key (64, in the clear) || the sealed
- * storage key, its AAD MASTER_AAD2 || the instance public key. The instance is in the
- * clear so that a machine that cannot unseal it knows which instance it restores and
- * refuses every other's shares (restore.c); on this machine the seal's AAD binds it. A
- * v1 value (the sealed key alone) is rewritten as v2 at the first start that opens it. */
-#define MASTER_MAGIC "KTAECSM2"
-#define MASTER_AAD2 "kubetee.aecs.master.v2"
-#define MAGIC_LEN (sizeof MASTER_MAGIC - 1)
-#define AAD2_LEN (sizeof MASTER_AAD2 - 1)
-
+/* aecs/master (sealed_format.h; docs/aecs.md "Storage layout"): v3 is the magic, the clear
+ * header (instance public key, key generation, recovery set version, flags: rotating) and
+ * the storage key sealed for this machine, with the key before it after it while a
+ * rotation is unfinished; the seal's AAD is the clear header. The instance and set version
+ * are in the clear so that a machine that cannot unseal it knows which instance and set it
+ * restores and refuses every other's shares (restore.c); on this machine the seal's AAD
+ * binds them. v2 (the instance, then the sealed key) and v1 (the sealed key alone) are
+ * generation 0 and rewritten as v3 at the first start that opens them. */
 kt_status ae_master_store(uint64_t expected)
 {
-    uint8_t aad[AAD2_LEN + 64];
-    memcpy(aad, MASTER_AAD2, AAD2_LEN);
-    memcpy(aad + AAD2_LEN, ae.instance_pub, 64);
+    uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[2 * KT_AES256_KEY_LEN];
+    ae_master_clear(clear, ae.instance_pub, ae.key_gen, ae.recovery.version, ae.rotating);
+    size_t an = ae_master_aad(clear, aad);
+    memcpy(keys, ae.master, KT_AES256_KEY_LEN);
+    memcpy(keys + KT_AES256_KEY_LEN, ae.master_old, KT_AES256_KEY_LEN);
     kt_buf blob = {0}, value = {0};
     uint64_t v;
-    kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, sizeof aad, ae.master, sizeof ae.master, &blob);
-    if (!st) st = kt_buf_append(&value, MASTER_MAGIC, MAGIC_LEN);
-    if (!st) st = kt_buf_append(&value, ae.instance_pub, 64);
+    kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? sizeof keys : KT_AES256_KEY_LEN, &blob);
+    kt_wipe(keys, sizeof keys);
+    if (!st) st = kt_buf_append(&value, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN);
+    if (!st) st = kt_buf_append(&value, clear, sizeof clear);
     if (!st) st = kt_buf_append(&value, blob.data, blob.len);
     if (!st) st = ae_store_put_raw("aecs/master", value.data, value.len, expected, &v);
     if (!st) ae.master_version = v;
     kt_buf_free(&blob);
     kt_buf_free(&value);
     return st;
-}
-
-/* aecs/master's value split: the instance it names (v2; *named false for v1), the sealed
- * part and the AAD that part must carry. */
-static void master_parse(const kt_buf *value, bool *named, uint8_t instance[64], const uint8_t **sealed, size_t *n,
-                         uint8_t *aad, size_t *aad_len)
-{
-    *named = value->len > MAGIC_LEN + 64 && !memcmp(value->data, MASTER_MAGIC, MAGIC_LEN);
-    if (*named) {
-        memcpy(instance, value->data + MAGIC_LEN, 64);
-        *sealed = value->data + MAGIC_LEN + 64;
-        *n = value->len - MAGIC_LEN - 64;
-        memcpy(aad, MASTER_AAD2, AAD2_LEN);
-        memcpy(aad + AAD2_LEN, instance, 64);
-        *aad_len = AAD2_LEN + 64;
-    } else {
-        *sealed = value->data;
-        *n = value->len;
-        memcpy(aad, MASTER_AAD, sizeof MASTER_AAD - 1);
-        *aad_len = sizeof MASTER_AAD - 1;
-    }
 }
 
 static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
@@ -107,23 +87,26 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
                          (unsigned long long)objects);
         if (!st) ae.phase = AE_UNINIT;
     } else {
-        bool named;
-        uint8_t inst[64], want[AAD2_LEN + 64];
-        const uint8_t *sealed;
-        size_t sn, wn;
-        master_parse(&blob, &named, inst, &sealed, &sn, want, &wn);
-        if ((st = kt_unseal(sealed, sn, &plain, &aad)) != KT_OK || plain.len != 32 || aad.len != wn ||
-            memcmp(aad.data, want, wn)) {
+        ae_master_value m;
+        ae_master_parse(blob.data, blob.len, &m);
+        size_t want = m.rotating ? 2 * KT_AES256_KEY_LEN : KT_AES256_KEY_LEN;
+        if ((st = kt_unseal(m.sealed, m.n, &plain, &aad)) != KT_OK || plain.len != want || aad.len != m.aad_len ||
+            memcmp(aad.data, m.aad, m.aad_len)) {
             /* sealed on another machine (or by another signer): only a restore opens it,
-             * with shares of the instance aecs/master names (restore.c) */
+             * with shares of the instance and set aecs/master names (restore.c) */
             kt_log(KT_LOG_WARN, "aecs.master_sealed_elsewhere", "reason", st ? kt_last_error() : "not a storage key",
-                   named ? NULL : "instance", named ? NULL : "not named (a v1 aecs/master)", NULL);
+                   m.named ? NULL : "instance", m.named ? NULL : "not named (a v1 aecs/master)", NULL);
             ae.master_version = v;
-            ae_restore_expect(named ? inst : NULL);
+            ae.key_gen = m.gen;
+            ae_restore_expect(m.named ? m.instance : NULL);
+            ae_restore_expect_set(m.set_version);
             ae.phase = AE_RESTORE;
             st = KT_OK;
         } else {
-            memcpy(ae.master, plain.data, 32);
+            memcpy(ae.master, plain.data, KT_AES256_KEY_LEN);
+            ae.key_gen = m.gen;
+            ae.rotating = m.rotating;
+            if (m.rotating) memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
             ae.master_version = v;
             st = ae_obj_scan(&objects, &damaged);
             kt_status s2 = st ? st : ae_state_load();
@@ -131,14 +114,17 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
                 /* init writes aecs/state before aecs/master: a storage key without its state
                  * is damage (or objects the host hid), never a store to initialise again */
                 kt_wipe(ae.master, sizeof ae.master);
+                kt_wipe(ae.master_old, sizeof ae.master_old);
+                ae.rotating = false;
                 ae.phase = AE_DAMAGED;
                 kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", "the storage key opens but aecs/state is missing", NULL);
             } else if (!st && s2) {
                 st = kt_fail_context(s2, "aecs/state");
-            } else if (!st && named && !kt_equal(inst, ae.instance_pub, 64)) {
+            } else if (!st && m.named && !kt_equal(m.instance, ae.instance_pub, 64)) {
                 st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
-            } else if (!st && !named && (st = ae_master_store(v)) != KT_OK) {
-                st = kt_fail_context(st, "aecs/master: naming the instance (v1 to v2)");
+            } else if (!st && (m.format < 3 || m.set_version != ae.recovery.version) &&
+                       (st = ae_master_store(v)) != KT_OK) {
+                st = kt_fail_context(st, "aecs/master: v%d to v3", m.format);
             } else if (!st) {
                 ae.phase = AE_READY;
                 ae_audit_adopt(rq->audit_tail, rq->n_audit_tail);
@@ -186,6 +172,12 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
+        if (ae.phase == AE_READY && ae.rotating) { /* a rotation a crash or failure left: finished first */
+            kt_status r = ae_rotate_finish(false);
+            ae_audit(&h, "RotateKey", "continued", r);
+            if (r) /* AECS runs on both keys; Backup, SetRecovery, RotateKey and the next start go on with it */
+                kt_log(KT_LOG_ERROR, "aecs.rotate_unfinished", "reason", kt_last_error(), NULL);
+        }
     }
     pthread_mutex_unlock(&ae_lock);
     return st;

@@ -110,6 +110,9 @@ bool ae_is_admin(const ae_caller *c)
 void ae_forget(void)
 {
     kt_wipe(ae.master, sizeof ae.master);
+    kt_wipe(ae.master_old, sizeof ae.master_old);
+    ae.key_gen = 0;
+    ae.rotating = false;
     ae_instance_clear();
     ae.n_admins = 0;
     ae.state_version = 0;

@@ -26,7 +26,7 @@ static const char *const ops[] = {"Status",     "Init",          "AddAdmin",    
                                   "SetTaPlatform", "SetTaSigners",
                                   "ListTaSigners", "TaCreateSecret", "TaGetSecret", "TaDestroySecret",
                                   "ListTaSecrets", "DeleteTaSecret", "AcceptClock", "SignBatch",
-                                  "HandshakeRefused"};
+                                  "HandshakeRefused", "RotateKey"};
 static const char *const outcomes[] = {"ok", "denied", "invalid", "not_found", "conflict", "damaged", "error"};
 #define N_OPS (sizeof ops / sizeof ops[0])
 #define N_OUT (sizeof outcomes / sizeof outcomes[0])

@@ -1,0 +1,97 @@
+/* Storage key rotation (docs/aecs.md "Key rotation"): a new storage key, every object
+ * sealed again under it, and the old key dropped, so that a key taken from an older copy
+ * of the store (or an older recovery set's shares) opens only that older data. Done at
+ * every change of the recovery set (recovery.c) and by aecs.RotateKey. Crash-safe:
+ * aecs/master holds both keys, marked rotating, from before the first object is sealed
+ * under the new one until the last is; a start on such a master finishes it (start.c),
+ * and until then an object opens under the key its header's generation names. */
+#include "aecs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BATCH 64 /* objects sealed again per hold of ae_lock (aecs.RotateKey, SetRecovery) */
+
+static bool under_way; /* a request rotates with ae_lock let go between batches: one at a time */
+
+kt_status ae_rotate_begin(void)
+{
+    if (ae.rotating) return kt_fail(KT_ERR_STATE, "a storage key rotation is unfinished");
+    if (ae.key_gen == UINT32_MAX) return kt_fail(KT_ERR_STATE, "the storage key has no generation left");
+    uint8_t k[KT_AES256_KEY_LEN];
+    kt_status st = kt_random(k, sizeof k);
+    if (st) return st;
+    memcpy(ae.master_old, ae.master, sizeof ae.master);
+    memcpy(ae.master, k, sizeof k);
+    kt_wipe(k, sizeof k);
+    ae.key_gen++;
+    ae.rotating = true;
+    if ((st = ae_master_store(ae.master_version)) != KT_OK) { /* nothing is sealed under the new key yet */
+        memcpy(ae.master, ae.master_old, sizeof ae.master);
+        kt_wipe(ae.master_old, sizeof ae.master_old);
+        ae.key_gen--;
+        ae.rotating = false;
+        return kt_fail_context(st, "key rotation: aecs/master");
+    }
+    char g[16];
+    snprintf(g, sizeof g, "%u", (unsigned)ae.key_gen);
+    kt_log(KT_LOG_INFO, "aecs.key_rotation_started", "generation", g, NULL);
+    return KT_OK;
+}
+
+kt_status ae_rotate_finish(bool unlock)
+{
+    if (!ae.rotating) return KT_OK;
+    if (under_way)
+        return kt_fail(KT_ERR_STATE, "a storage key rotation is under way (another request's): try again when it ends");
+    under_way = unlock;
+    kt_status st = ae_state_save(); /* aecs/state under the new key first: every other object then */
+    size_t cursor = 0, resealed = 0, skipped = 0, r, s;
+    bool done = false;
+    uint64_t epoch = ae_obj_epoch();
+    while (!st && !done) {
+        st = ae_obj_reseal(&cursor, BATCH, &r, &s, &done);
+        resealed += r, skipped += s;
+        if (st || done || !unlock) continue;
+        pthread_mutex_unlock(&ae_lock); /* requests go on between batches */
+        pthread_mutex_lock(&ae_lock);
+        if (ae.phase != AE_READY || ae_obj_epoch() != epoch)
+            st = kt_fail(KT_ERR_STATE, "key rotation: AECS stopped or its object table was rebuilt meanwhile");
+    }
+    under_way = false;
+    if (!st) {
+        ae.rotating = false;
+        if ((st = ae_master_store(ae.master_version)) != KT_OK) ae.rotating = true; /* both keys still in force */
+        else kt_wipe(ae.master_old, sizeof ae.master_old);
+    }
+    char g[16], n[24], k[24];
+    snprintf(g, sizeof g, "%u", (unsigned)ae.key_gen);
+    snprintf(n, sizeof n, "%zu", resealed);
+    snprintf(k, sizeof k, "%zu", skipped);
+    if (st) return kt_fail_context(st, "key rotation (unfinished: the next start, Backup or RotateKey goes on with it)");
+    kt_log(KT_LOG_INFO, "aecs.key_rotated", "generation", g, "resealed", n, "skipped_damaged", k, NULL);
+    return KT_OK;
+}
+
+static kt_status RotateKey(const Kubetee__Aecs__V1__RotateKeyRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)
+{
+    (void)rq;
+    ae_caller c;
+    kt_status st = ae_caller_get(&c);
+    if (st) return st;
+    pthread_mutex_lock(&ae_lock);
+    if (!(st = ae_admin_only(&c))) {
+        st = ae.rotating ? KT_OK : ae_rotate_begin(); /* an unfinished one is finished, not begun again */
+        if (!st) st = ae_rotate_finish(true);
+        if (!st && ae.recovery.n) st = ae_backup(rs); /* the older backups no longer restore the store */
+    }
+    char target[24];
+    snprintf(target, sizeof target, "generation %u", (unsigned)ae.key_gen);
+    ae_audit(&c, "RotateKey", target, st);
+    if (!st) ae_state_save();
+    pthread_mutex_unlock(&ae_lock);
+    return st;
+}
+KT_REMOTE_FUNCTION(RotateKey, "aecs.RotateKey", Kubetee__Aecs__V1__RotateKeyRequest,
+                   kubetee__aecs__v1__rotate_key_request, Kubetee__Aecs__V1__BackupResponse,
+                   kubetee__aecs__v1__backup_response)

@@ -1,0 +1,63 @@
+/* The byte layouts the host hands back to the AECS enclave (docs/aecs.md "Storage
+ * layout"): a sealed object's header and aecs/master's clear header, split into their
+ * fields, every length checked. Plain code, no enclave dependency, so the fuzz target runs
+ * it too (fuzz/fuzz_aecs_sealed.c). */
+#ifndef AECS_SEALED_FORMAT_H
+#define AECS_SEALED_FORMAT_H
+
+#include <kubetee/base.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AE_OBJ_MAGIC "KTAO"
+#define AE_OBJ_FORMAT 2 /* written; 1 (generation 0, no field) is read */
+#define AE_OBJ_ID_LEN 16
+#define AE_OBJ_IV_LEN 12
+#define AE_OBJ_TAG_LEN 16
+#define AE_OBJ_HDR (4 + 1 + 4 + 8 + AE_OBJ_ID_LEN + AE_OBJ_IV_LEN)
+#define AE_OBJ_HDR1 (4 + 1 + 8 + AE_OBJ_ID_LEN + AE_OBJ_IV_LEN)
+
+/* A sealed object, pointing into the bytes parsed. */
+typedef struct {
+    int format;     /* 1 or 2 */
+    uint32_t gen;   /* the storage key generation it is sealed under (format 1: 0) */
+    uint64_t version;
+    const uint8_t *id, *iv, *sealed, *tag;
+    size_t sealed_len;
+} ae_object_header;
+
+/* KT_ERR_VERIFY (no reason set: the caller names the key) for anything but a format 1 or 2
+ * object with room for its header and tag. */
+kt_status ae_object_header_parse(const uint8_t *b, size_t n, ae_object_header *h);
+/* Writes format 2's header (AE_OBJ_HDR bytes, the IV left to the caller) into out. */
+void ae_object_header_write(uint8_t out[AE_OBJ_HDR], uint32_t gen, uint64_t version, const uint8_t id[AE_OBJ_ID_LEN]);
+
+#define AE_MASTER_MAGIC "KTAECSM3"
+#define AE_MASTER_MAGIC2 "KTAECSM2"
+#define AE_MASTER_MAGIC_LEN 8
+#define AE_MASTER_CLEAR_LEN (64 + 4 + 8 + 1) /* instance, u32le generation, u64le set version, flags */
+#define AE_MASTER_ROTATING 1                 /* flags: the sealed part holds the key before too */
+#define AE_MASTER_AAD_MAX 128
+
+/* aecs/master's value split: its format (1..3), the instance it names (v2, v3), its key
+ * generation, set version and rotating mark (v3; else 0), the sealed part and the AAD that
+ * part must carry. Every value parses (a v1 value is the sealed part alone). */
+typedef struct {
+    int format;
+    bool named, rotating;
+    uint8_t instance[64];
+    uint32_t gen;
+    uint64_t set_version;
+    const uint8_t *sealed;
+    size_t n, aad_len;
+    uint8_t aad[AE_MASTER_AAD_MAX];
+} ae_master_value;
+
+void ae_master_parse(const uint8_t *d, size_t n, ae_master_value *m);
+/* v3's clear header (AE_MASTER_CLEAR_LEN bytes) and its seal's AAD (returns its length). */
+void ae_master_clear(uint8_t out[AE_MASTER_CLEAR_LEN], const uint8_t instance[64], uint32_t gen, uint64_t set_version,
+                     bool rotating);
+size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX]);
+#endif
