@@ -9,8 +9,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#define BATCH 64 /* objects sealed again per hold of ae_lock (aecs.RotateKey, SetRecovery) */
+#define BATCH 16           /* objects sealed again per hold of ae_lock (aecs.RotateKey, SetRecovery) */
+#define PAUSE_NS 5000000L  /* between batches (5 ms) */
 
 static bool under_way; /* a request rotates with ae_lock let go between batches: one at a time */
 
@@ -53,7 +55,10 @@ kt_status ae_rotate_finish(bool unlock)
         st = ae_obj_reseal(&cursor, BATCH, &r, &s, &done);
         resealed += r, skipped += s;
         if (st || done || !unlock) continue;
-        pthread_mutex_unlock(&ae_lock); /* requests go on between batches */
+        /* requests go on between batches: a waiting one is woken by the unlock, and the pause
+         * lets it take the lock before this loop does again (a mutex hands over nothing) */
+        pthread_mutex_unlock(&ae_lock);
+        nanosleep(&(struct timespec){0, PAUSE_NS}, NULL);
         pthread_mutex_lock(&ae_lock);
         if (ae.phase != AE_READY || ae_obj_epoch() != epoch)
             st = kt_fail(KT_ERR_STATE, "key rotation: AECS stopped or its object table was rebuilt meanwhile");
