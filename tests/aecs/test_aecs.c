@@ -136,6 +136,15 @@ static kt_status now(const A(TimeRequest) * rq, A(TimeResponse) * rs)
 KT_UNTRUSTED_FUNCTION(now, "aecs.Time", A(TimeRequest), kubetee__aecs__v1__time_request, A(TimeResponse),
                       kubetee__aecs__v1__time_response)
 
+static kt_status pause_ms(const A(PauseRequest) * rq, A(Done) * rs)
+{
+    (void)rs;
+    nanosleep(&(struct timespec){0, (long)(rq->milliseconds % 100) * 1000000L}, NULL);
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(pause_ms, "aecs.Pause", A(PauseRequest), kubetee__aecs__v1__pause_request, A(Done),
+                      kubetee__aecs__v1__done)
+
 /* ---- the enclave, started and stopped as aecs-server would ---- */
 static kt_status start(void)
 {

@@ -9,10 +9,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH 16           /* objects sealed again per hold of ae_lock (aecs.RotateKey, SetRecovery) */
-#define PAUSE_NS 5000000L  /* between batches (5 ms) */
+#define PAUSE_MS 5          /* between batches: the host's aecs.Pause */
 
 static bool under_way; /* a request rotates with ae_lock let go between batches: one at a time */
 
@@ -55,10 +54,14 @@ kt_status ae_rotate_finish(bool unlock)
         st = ae_obj_reseal(&cursor, BATCH, &r, &s, &done);
         resealed += r, skipped += s;
         if (st || done || !unlock) continue;
-        /* requests go on between batches: a waiting one is woken by the unlock, and the pause
-         * lets it take the lock before this loop does again (a mutex hands over nothing) */
+        /* requests go on between batches: a waiting one is woken by the unlock, and the
+         * host's pause lets it take the lock before this loop does again (a mutex hands
+         * over nothing); a pause refused costs nothing but that */
         pthread_mutex_unlock(&ae_lock);
-        nanosleep(&(struct timespec){0, PAUSE_NS}, NULL);
+        Kubetee__Aecs__V1__PauseRequest prq = KUBETEE__AECS__V1__PAUSE_REQUEST__INIT;
+        Kubetee__Aecs__V1__Done prs = KUBETEE__AECS__V1__DONE__INIT;
+        prq.milliseconds = PAUSE_MS;
+        (void)kt_ocall("aecs.Pause", &prq, &prs);
         pthread_mutex_lock(&ae_lock);
         if (ae.phase != AE_READY || ae_obj_epoch() != epoch)
             st = kt_fail(KT_ERR_STATE, "key rotation: AECS stopped or its object table was rebuilt meanwhile");

@@ -193,3 +193,14 @@ void aecs_host_metrics(kt_buf *out)
                   (unsigned long long)audit_failures);
     pthread_mutex_unlock(&lock);
 }
+
+/* aecs.Pause: the enclave waits a moment with its lock let go (a key rotation's batches) */
+static kt_status pause_ms(const Kubetee__Aecs__V1__PauseRequest *rq, Kubetee__Aecs__V1__Done *rs)
+{
+    (void)rs;
+    uint32_t ms = rq->milliseconds > 100 ? 100 : rq->milliseconds;
+    nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
+    return KT_OK;
+}
+KT_UNTRUSTED_FUNCTION(pause_ms, "aecs.Pause", Kubetee__Aecs__V1__PauseRequest, kubetee__aecs__v1__pause_request,
+                      Kubetee__Aecs__V1__Done, kubetee__aecs__v1__done)
