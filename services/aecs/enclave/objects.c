@@ -148,7 +148,7 @@ static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t
         return kt_fail(KT_ERR_VERIFY, "object %s says version %llu, the store %llu", key, (unsigned long long)h.version,
                        (unsigned long long)store_version);
     memcpy(id, h.id, ID_LEN);
-    const uint8_t *k;
+    const uint8_t *k = NULL;
     kt_status st = key_of(key, h.gen, &k);
     if (st) return st;
     kt_buf a = {0};
