@@ -12,27 +12,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     ae_object_header h;
     if (ae_object_header_parse(data, n, &h) == KT_OK) {
         size_t hdr = h.format == 1 ? AE_OBJ_HDR1 : AE_OBJ_HDR;
-        if ((h.format != 1 && h.format != 2) || (h.format == 1 && h.gen) || h.sealed != data + hdr ||
-            hdr + h.sealed_len + AE_OBJ_TAG_LEN != n || h.tag != data + n - AE_OBJ_TAG_LEN ||
-            h.iv + AE_OBJ_IV_LEN != h.sealed || h.id + AE_OBJ_ID_LEN != h.iv)
+        if ((h.format != 1 && h.format != 2) || (h.format == 1 && h.gen) ||
+            h.sealed != data + hdr || hdr + h.sealed_len + AE_OBJ_TAG_LEN != n ||
+            h.tag != data + n - AE_OBJ_TAG_LEN || h.iv + AE_OBJ_IV_LEN != h.sealed ||
+            h.id + AE_OBJ_ID_LEN != h.iv)
             __builtin_trap();
         uint8_t again[AE_OBJ_HDR + AE_OBJ_TAG_LEN] = {0};
         ae_object_header h2;
         ae_object_header_write(again, h.gen, h.version, h.id);
-        if (ae_object_header_parse(again, sizeof again, &h2) || h2.gen != h.gen || h2.version != h.version ||
-            memcmp(h2.id, h.id, AE_OBJ_ID_LEN) || h2.sealed_len != 0)
+        if (ae_object_header_parse(again, sizeof again, &h2) || h2.gen != h.gen ||
+            h2.version != h.version || memcmp(h2.id, h.id, AE_OBJ_ID_LEN) || h2.sealed_len != 0)
             __builtin_trap();
     }
     ae_master_value m;
     ae_master_parse(data, n, &m);
-    if (m.format < 1 || m.format > 3 || m.sealed < data || m.sealed + m.n != data + n || m.aad_len > AE_MASTER_AAD_MAX ||
-        m.named != (m.format >= 2) || ((m.rotating || m.gen || m.set_version) && m.format != 3))
+    if (m.format < 1 || m.format > 3 || m.sealed < data || m.sealed + m.n != data + n ||
+        m.aad_len > AE_MASTER_AAD_MAX || m.named != (m.format >= 2) ||
+        ((m.rotating || m.gen || m.set_version) && m.format != 3))
         __builtin_trap();
     if (m.format == 3) {
         uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX];
         ae_master_clear(clear, m.instance, m.gen, m.set_version, m.rotating);
         size_t an = ae_master_aad(clear, aad);
-        if (memcmp(clear, data + AE_MASTER_MAGIC_LEN, 77) && !(data[AE_MASTER_MAGIC_LEN + 76] & ~AE_MASTER_ROTATING))
+        if (memcmp(clear, data + AE_MASTER_MAGIC_LEN, 77) &&
+            !(data[AE_MASTER_MAGIC_LEN + 76] & ~AE_MASTER_ROTATING))
             __builtin_trap();
         if (an != m.aad_len) __builtin_trap();
     }
