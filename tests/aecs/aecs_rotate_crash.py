@@ -35,7 +35,7 @@ os.mkdir(SIM, 0o700)
 check = aecs_env.Checks()
 STORE = aecs_store.backend(KIND, WORK)
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, store=STORE.config(),
-                                            extra=f"max_secrets: {COUNT + 100}\nstore_lock_ttl: 2s\n")
+                                            extra=f"max_secrets: {COUNT + 1000}\nstore_lock_ttl: 2s\n")
 ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
 LOG = os.path.join(WORK, "server.log")
 
