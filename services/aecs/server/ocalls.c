@@ -142,6 +142,8 @@ void aecs_host_close(void)
     audit = NULL;
 }
 
+#define AUDIT_TAIL_BYTES (768u << 10)
+
 kt_status aecs_host_audit_tail(const char *audit_file, size_t max, char ***lines, size_t *n)
 {
     *lines = NULL;
@@ -152,7 +154,18 @@ kt_status aecs_host_audit_tail(const char *audit_file, size_t max, char ***lines
     if (st) return kt_fail_context(st, "audit file");
     size_t count = 0;
     for (size_t i = 0; i < b.len; i++) count += b.data[i] == '\n';
-    size_t skip = count > max ? count - max : 0, k = 0, start = 0;
+    /* the last max lines, and of those no more than fit one call into the enclave (its
+     * request limit is 1 MiB): the oldest go first, as past max */
+    size_t skip = count > max ? count - max : 0, k = 0, start = 0, bytes = 0, keep = 0;
+    for (size_t i = b.len; i-- > 0;) {
+        if (b.data[i] != '\n') continue;
+        size_t from = i;
+        while (from > 0 && b.data[from - 1] != '\n') from--;
+        if (keep == count - skip || bytes + (i - from) + 16 > AUDIT_TAIL_BYTES) break;
+        bytes += (i - from) + 16; /* the line and its framing */
+        keep++;
+    }
+    skip = count - keep;
     char **out = calloc(count - skip + 1, sizeof *out);
     if (!out) st = KT_ERR_NO_MEMORY;
     for (size_t i = 0, line = 0; !st && i < b.len; i++) {
