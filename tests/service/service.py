@@ -28,17 +28,11 @@ sys.path.insert(0, WORK)
 import grpc  # noqa: E402
 import enclave_service_pb2 as pb  # noqa: E402
 import enclave_service_pb2_grpc as pbg  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-failures, checks = [], 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = Checks(quiet=True)
 
 
 ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
@@ -258,5 +252,4 @@ check(rc == 0, f"server exit {rc}")
 names = [e.get("event") for e in log_events()]
 check("service.stopping" in names and "service.stopped" in names[names.index("service.stopping"):],
       f"the drain logged: {names[-4:]}")
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()
