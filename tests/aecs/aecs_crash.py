@@ -29,6 +29,7 @@ os.mkdir(SIM, 0o700)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import etcd_lib  # noqa: E402
 from checks import Checks  # noqa: E402
+import pin  # noqa: E402
 
 ETCD = etcd_lib.Etcd(WORK) if KIND == "etcd" else None
 if ETCD:
@@ -44,11 +45,8 @@ def keygen(name):
 
 
 ADMIN, SVC = keygen("admin"), keygen("svc")
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
 POLICY = os.path.join(WORK, "policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}}}\n")
+ident = pin.policy(KUBETEE, ENCLAVE, POLICY, "mrenclave", "mrsigner")
 PORT = 20000 + rng.randrange(20000)
 
 

@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from checks import Checks  # noqa: E402
+import pin  # noqa: E402
 
 SERVER, KUBETEE, ENCLAVE, KEY = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="kt-call-tls-")
@@ -53,11 +54,8 @@ issue("server", "enclave.test", "ca", san="DNS:enclave.test")
 issue("client", "client", "ca")
 issue("rogue", "client", "other")  # the same name, from another CA
 
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
 POLICY = path("policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, isvprodid: {ident['prodid']}}}\n")
+ident = pin.policy(KUBETEE, ENCLAVE, POLICY, "mrenclave", "isvprodid")
 LOG = path("serve.log")
 with open(LOG, "w") as log:
     server = subprocess.Popen([SERVER, "--enclave", ENCLAVE, "--listen", "127.0.0.1:0", "--http", "", "--sim-dir", SIM,
