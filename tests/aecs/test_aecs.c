@@ -11,6 +11,7 @@
 
 #include "aecs.pb-c.h"
 #include "enclave_service.pb-c.h"
+#include "../unit/service_steps.h"
 #include <kubetee/aecs.h>
 #include <kubetee/session.h>
 #include <kubetee/store.h>
@@ -177,35 +178,16 @@ static void stop(void)
 }
 
 /* ---- sessions, relayed ---- */
-typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
-
 static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
 {
-    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
-    req.message.data = (uint8_t *)in;
-    req.message.len = n;
-    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
+    step_relay(enclave, fn, in, n, res, NULL);
 }
 
 static kt_session *connect_as(const kt_key *key)
 {
-    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
-    c.peer.policy = policy;
-    c.peer.collateral = coll;
-    kt_session *s = NULL;
-    assert_int_equal(kt_session_new(&c, &s), KT_OK);
-    kt_buf hello = {0}, finish = {0};
-    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
-    relay("kt.service.Hello", hello.data, hello.len, &r1);
-    assert_string_equal(r1.refusal, "");
-    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
-    relay("kt.service.Finish", finish.data, finish.len, &r2);
-    assert_string_equal(r2.refusal, "");
-    kt_message_clear(&r1);
-    kt_message_clear(&r2);
-    kt_buf_free(&hello);
-    kt_buf_free(&finish);
+    char refusal[256];
+    kt_session *s = step_connect(enclave, key, policy, coll, NULL, refusal, sizeof refusal);
+    if (!s) fail_msg("the handshake was refused: %s", refusal);
     return s;
 }
 

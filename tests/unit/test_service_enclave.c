@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "enclave_service.pb-c.h"
 #include "remotetest.pb-c.h"
+#include "service_steps.h"
 #include <kubetee/pbjson.h>
 #include <kubetee/pbschema.h>
 #include <kubetee/session.h>
@@ -29,17 +30,10 @@ static kt_enclave *enclave;
 static kt_policy *policy;
 static kt_buf relayed;
 
-typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
-
-/* The host's part: one ECALL with the bytes; the result's fields are the caller's. */
+/* The host's part: one ECALL with the bytes, every byte of it kept in relayed. */
 static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
 {
-    kt_buf_append(&relayed, in, n);
-    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
-    req.message.data = (uint8_t *)in;
-    req.message.len = n;
-    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
-    kt_buf_append(&relayed, res->message.data, res->message.len);
+    step_relay(enclave, fn, in, n, res, &relayed);
 }
 
 static kt_key *load_key(const char *name)
@@ -57,34 +51,7 @@ static kt_key *load_key(const char *name)
 /* A handshake as key; NULL with the enclave's refusal in *refusal when it is refused. */
 static kt_session *connect_as(const kt_key *key, char *refusal, size_t cap)
 {
-    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
-    c.peer.policy = policy;
-    c.peer.collateral = coll;
-    kt_session *s = NULL;
-    assert_int_equal(kt_session_new(&c, &s), KT_OK);
-    kt_buf hello = {0}, finish = {0};
-    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
-    relay("kt.service.Hello", hello.data, hello.len, &r1);
-    assert_string_equal(r1.refusal, "");
-    assert_int_equal(r1.session_id.len, KT_SESSION_ID_LEN);
-    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
-    uint8_t id[KT_SESSION_ID_LEN];
-    assert_int_equal(kt_session_id(s, id), KT_OK);
-    assert_memory_equal(id, r1.session_id.data, KT_SESSION_ID_LEN);
-    relay("kt.service.Finish", finish.data, finish.len, &r2);
-    snprintf(refusal, cap, "%s", r2.refusal);
-    bool ok = !*r2.refusal;
-    if (ok) assert_int_equal(r2.peer.len, 32);
-    kt_message_clear(&r1);
-    kt_message_clear(&r2);
-    kt_buf_free(&hello);
-    kt_buf_free(&finish);
-    if (!ok) {
-        kt_session_free(s);
-        return NULL;
-    }
-    return s;
+    return step_connect(enclave, key, policy, coll, &relayed, refusal, cap);
 }
 
 /* One call through the session; the CallResult (the caller frees it), or NULL with the
