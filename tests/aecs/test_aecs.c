@@ -197,30 +197,16 @@ static kt_status call_rec(kt_session *s, const char *op, const ProtobufCMessage 
 {
     char fn[64];
     snprintf(fn, sizeof fn, "aecs.%s", op);
-    uint8_t body[65536], payload[70000];
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)req->descriptor->name;
-    inv.response_type = (char *)rt->name;
-    inv.request.data = body;
-    inv.request.len = protobuf_c_message_pack(req, body);
-    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
-    kt_buf rec = {0}, plain = {0};
-    assert_int_equal(kt_session_seal(s, fn, payload, plen, &rec), KT_OK);
-    if (record) kt_buf_append(record, rec.data, rec.len);
-    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    relay("kt.service.Call", rec.data, rec.len, &r);
-    assert_string_equal(r.refusal, "");
-    char name[KT_SESSION_NAME_MAX + 1];
-    if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
-    Kubetee__Enclave__V1__CallResult *cr = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
-    assert_non_null(cr);
+    uint8_t body[65536];
+    size_t n = protobuf_c_message_pack(req, body);
+    char refusal[256];
+    Kubetee__Enclave__V1__CallResult *cr =
+        step_call(enclave, s, fn, req->descriptor->name, rt->name, body, n, NULL, refusal, sizeof refusal, record);
+    if (!cr) fail_msg("%s: the call was refused: %s", fn, refusal);
     kt_status st = cr->status;
     if (st) kt_fail(st, "%s", cr->reason);
     else if (res) *res = protobuf_c_message_unpack(rt, NULL, cr->response.len, cr->response.data);
     kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
-    kt_message_clear(&r);
-    kt_buf_free(&rec);
-    kt_buf_free(&plain);
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* A client's side of an enclave service loaded in the test's own process: each step an
  * ECALL of the service's step functions with the bytes a host would relay, and a session
- * opened through its handshake (kt.service.Hello, kt.service.Finish). Include after
+ * opened through its handshake (kt.service.Hello, kt.service.Finish) and called through
+ * (kt.service.Call). Include after
  * cmocka.h. */
 #ifndef KT_TEST_SERVICE_STEPS_H
 #define KT_TEST_SERVICE_STEPS_H
@@ -10,6 +11,7 @@
 #include <kubetee/tff.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
@@ -63,6 +65,44 @@ static inline kt_session *step_connect(kt_enclave *e, const kt_key *key, const k
         return NULL;
     }
     return s;
+}
+
+/* One call of function through s (an Invocation of req, n bytes of req_type, answered by
+ * res_type): the CallResult (the caller frees it), or NULL with e's refusal of the record
+ * in refusal. The sealed record is appended to record_out when it is not NULL. */
+static inline Kubetee__Enclave__V1__CallResult *step_call(kt_enclave *e, kt_session *s, const char *function,
+                                                          const char *req_type, const char *res_type,
+                                                          const uint8_t *req, size_t n, kt_buf *seen,
+                                                          char *refusal, size_t cap, kt_buf *record_out)
+{
+    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
+    inv.request_type = (char *)req_type;
+    inv.response_type = (char *)res_type;
+    inv.request.data = (uint8_t *)req;
+    inv.request.len = n;
+    uint8_t *payload = malloc(kubetee__enclave__v1__invocation__get_packed_size(&inv));
+    assert_non_null(payload);
+    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
+    kt_buf rec = {0}, plain = {0};
+    assert_int_equal(kt_session_seal(s, function, payload, plen, &rec), KT_OK);
+    free(payload);
+    if (record_out) kt_buf_append(record_out, rec.data, rec.len);
+    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
+    step_relay(e, "kt.service.Call", rec.data, rec.len, &r, seen);
+    snprintf(refusal, cap, "%s", r.refusal);
+    Kubetee__Enclave__V1__CallResult *out = NULL;
+    if (!*r.refusal) {
+        char name[KT_SESSION_NAME_MAX + 1];
+        if (kt_session_open(s, r.message.data, r.message.len, name, &plain))
+            fail_msg("reply: %s", kt_last_error());
+        assert_string_equal(name, function);
+        out = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
+        assert_non_null(out);
+    }
+    kt_message_clear(&r);
+    kt_buf_free(&rec);
+    kt_buf_free(&plain);
+    return out;
 }
 
 #endif

@@ -60,31 +60,7 @@ static Kubetee__Enclave__V1__CallResult *call(kt_session *s, const char *functio
                                                const char *res_type, const uint8_t *req, size_t n, char *refusal,
                                                size_t cap, kt_buf *record_out)
 {
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)req_type;
-    inv.response_type = (char *)res_type;
-    inv.request.data = (uint8_t *)req;
-    inv.request.len = n;
-    uint8_t payload[1024];
-    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
-    kt_buf rec = {0}, plain = {0};
-    assert_int_equal(kt_session_seal(s, function, payload, plen, &rec), KT_OK);
-    if (record_out) kt_buf_append(record_out, rec.data, rec.len);
-    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    relay("kt.service.Call", rec.data, rec.len, &r);
-    snprintf(refusal, cap, "%s", r.refusal);
-    Kubetee__Enclave__V1__CallResult *out = NULL;
-    if (!*r.refusal) {
-        char name[KT_SESSION_NAME_MAX + 1];
-        if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
-        assert_string_equal(name, function);
-        out = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
-        assert_non_null(out);
-    }
-    kt_message_clear(&r);
-    kt_buf_free(&rec);
-    kt_buf_free(&plain);
-    return out;
+    return step_call(enclave, s, function, req_type, res_type, req, n, &relayed, refusal, cap, record_out);
 }
 
 /* The client's close, relayed; the enclave's close back ends the session there too. */
