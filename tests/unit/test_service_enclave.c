@@ -240,9 +240,7 @@ static int teardown(void **state)
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
     kt_buf_free(&relayed);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return rm_tree(sim_dir);
 }
 
 /* Sessions past the enclave's first 16 places (its index grows and is rebuilt): each
