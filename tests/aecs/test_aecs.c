@@ -11,6 +11,7 @@
 
 #include "aecs.pb-c.h"
 #include "enclave_service.pb-c.h"
+#include "../unit/service_steps.h"
 #include <kubetee/aecs.h>
 #include <kubetee/session.h>
 #include <kubetee/store.h>
@@ -177,35 +178,16 @@ static void stop(void)
 }
 
 /* ---- sessions, relayed ---- */
-typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
-
 static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
 {
-    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
-    req.message.data = (uint8_t *)in;
-    req.message.len = n;
-    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
+    step_relay(enclave, fn, in, n, res, NULL);
 }
 
 static kt_session *connect_as(const kt_key *key)
 {
-    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
-    c.peer.policy = policy;
-    c.peer.collateral = coll;
-    kt_session *s = NULL;
-    assert_int_equal(kt_session_new(&c, &s), KT_OK);
-    kt_buf hello = {0}, finish = {0};
-    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
-    relay("kt.service.Hello", hello.data, hello.len, &r1);
-    assert_string_equal(r1.refusal, "");
-    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
-    relay("kt.service.Finish", finish.data, finish.len, &r2);
-    assert_string_equal(r2.refusal, "");
-    kt_message_clear(&r1);
-    kt_message_clear(&r2);
-    kt_buf_free(&hello);
-    kt_buf_free(&finish);
+    char refusal[256];
+    kt_session *s = step_connect(enclave, key, policy, coll, NULL, refusal, sizeof refusal);
+    if (!s) fail_msg("the handshake was refused: %s", refusal);
     return s;
 }
 
@@ -215,30 +197,16 @@ static kt_status call_rec(kt_session *s, const char *op, const ProtobufCMessage 
 {
     char fn[64];
     snprintf(fn, sizeof fn, "aecs.%s", op);
-    uint8_t body[65536], payload[70000];
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)req->descriptor->name;
-    inv.response_type = (char *)rt->name;
-    inv.request.data = body;
-    inv.request.len = protobuf_c_message_pack(req, body);
-    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
-    kt_buf rec = {0}, plain = {0};
-    assert_int_equal(kt_session_seal(s, fn, payload, plen, &rec), KT_OK);
-    if (record) kt_buf_append(record, rec.data, rec.len);
-    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    relay("kt.service.Call", rec.data, rec.len, &r);
-    assert_string_equal(r.refusal, "");
-    char name[KT_SESSION_NAME_MAX + 1];
-    if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
-    Kubetee__Enclave__V1__CallResult *cr = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
-    assert_non_null(cr);
+    uint8_t body[65536];
+    size_t n = protobuf_c_message_pack(req, body);
+    char refusal[256];
+    Kubetee__Enclave__V1__CallResult *cr =
+        step_call(enclave, s, fn, req->descriptor->name, rt->name, body, n, NULL, refusal, sizeof refusal, record);
+    if (!cr) fail_msg("%s: the call was refused: %s", fn, refusal);
     kt_status st = cr->status;
     if (st) kt_fail(st, "%s", cr->reason);
     else if (res) *res = protobuf_c_message_unpack(rt, NULL, cr->response.len, cr->response.data);
     kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
-    kt_message_clear(&r);
-    kt_buf_free(&rec);
-    kt_buf_free(&plain);
     return st;
 }
 

@@ -213,9 +213,7 @@ static void test_atomic_write_mode_and_bounded_read(void **state)
     assert_true(b.len > 256 && memcmp(b.data, "Name:", 5) == 0 && b.data[b.len - 1] == '\n');
     assert_int_equal(b.data[b.len], '\0');
     kt_buf_free(&b);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rm_tree(dir), 0);
 }
 
 static char logged[4096];
