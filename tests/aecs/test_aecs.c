@@ -1247,8 +1247,16 @@ static void test_clock_run_forward_and_accepted(void **state)
     stop(); /* sealed: a start at the real time is served */
     assert_int_equal(start(), KT_OK);
     assert_int_equal(register_as(admin, "svctoday", svc_a), KT_OK);
-    /* raising or holding is one admin's (after a jump AECS does not take alone) */
-    assert_int_equal(accept_clock_as(admin, (int64_t)time(NULL)), KT_OK);
+    /* a jump of more than 90 days (AECS down for longer) is refused until one admin takes it */
+    frozen_clock = (int64_t)time(NULL) + 100 * 86400;
+    assert_refused(register_as(admin, "svcfar2", svc_a), KT_ERR_VERIFY, "a jump of more than 90 days");
+    assert_int_equal(accept_clock_as(admin, frozen_clock), KT_OK);
+    assert_int_equal(register_as(admin, "svcfar2", svc_a), KT_OK);
+    assert_true(floor_of(NULL) >= frozen_clock);
+    frozen_clock = 0; /* and back, by the holders */
+    f = floor_of(NULL);
+    assert_int_equal(lower_as(admin, f, f, (int64_t)time(NULL), two, 2), KT_OK);
+    assert_int_equal(register_as(admin, "svcnow", svc_a), KT_OK);
     for (int i = 0; i < 3; i++) kt_key_free(r[i]);
 }
 

@@ -42,8 +42,8 @@ static kt_status host_time(int64_t *t)
 static kt_status set_back(int64_t t, int64_t floor)
 {
     return refused(kt_fail(KT_ERR_VERIFY, "the host's clock says %lld, %lld s before %lld, the latest time this AECS "
-                                          "accepted: a clock set back is refused (docs/aecs.md \"Time\"; aecsadmin "
-                                          "clock --accept)",
+                                          "accepted: a clock set back is refused (docs/aecs.md \"Time\": a floor run "
+                                          "ahead moves back with M recovery holders' consent, aecsadmin clock propose)",
                            (long long)t, (long long)(floor - t), (long long)floor));
 }
 
