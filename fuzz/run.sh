@@ -236,6 +236,9 @@ open(d + "/sealed", "wb").write(b"\x03" + header(1) + G + b"\x02" * 12 + b"\x03"
 open(d + "/proposal", "wb").write(b"\x01KTRP\x01" + G + struct.pack("<QI", 4, 1) + b"\x01\x01" + G)
 open(d + "/consent", "wb").write(b"\x02KTRC\x01" + G + b"\x07" * 32 + b"\x08" * 64)
 PY
+# aecs_floor: a clock floor proposal (the floor moved back an hour)
+mkdir -p "$work/aecs_floor"
+/usr/bin/python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(b"KTCF\x01" + b"\x11" * 64 + struct.pack("<qq", 1796259212, 1796255612))' "$work/aecs_floor/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

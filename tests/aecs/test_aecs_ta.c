@@ -955,6 +955,7 @@ static void never_export_used_in_place(void **state)
 }
 
 /* ---- setup: AECS as aecs-server runs it, the TAs on the same machine ---- */
+static uint32_t ta_requests; /* ta_session_requests at Start (0: the enclave's default) */
 static kt_status start_aecs(void)
 {
     A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
@@ -962,6 +963,7 @@ static kt_status start_aecs(void)
     rq.max_ta_secrets = 3;
     rq.ta_session_max_age = TA_MAX_AGE; /* shorter than the enclave's defaults, as a host may make them */
     rq.ta_session_idle = TA_IDLE;
+    rq.ta_session_requests = ta_requests;
     kt_status st = kt_enclave_call(aecs, "aecs.Start", &rq, &rs);
     kt_message_clear(&rs);
     return st;

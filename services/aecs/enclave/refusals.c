@@ -92,7 +92,7 @@ static void refused(const char *why, const kt_session_peer_info *claim)
     pthread_mutex_lock(&ae_lock);
     counts[r]++;
     int64_t now;
-    if (ae.phase != AE_STOPPED && ae_now(&now)) now = ae_clock_floor(); /* a time AECS refuses: the latest it took */
+    if (ae.phase != AE_STOPPED && ae_clock_check(&now)) now = ae_clock_floor(); /* a refusal never moves the floor */
     if (ae.phase != AE_STOPPED) {
         if (take_budget(now)) {
             if (unwritten_all) write_unwritten(now);

@@ -112,6 +112,7 @@ static kt_status start_enclave(const aecs_config *c)
     rq.max_ta_total = c->max_ta_total;
     rq.ta_session_max_age = c->ta_session_max_age;
     rq.ta_session_idle = c->ta_session_idle;
+    rq.ta_session_requests = c->ta_session_requests;
     rq.audit_tail = tail;
     rq.n_audit_tail = n;
     st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
