@@ -15,6 +15,7 @@ read by an independent implementation (recovery_files.py). Every attack must fai
 
   aecs_recovery.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -51,6 +52,28 @@ def offline(*args):
     """aecsadmin without a server: a holder's own machine."""
     r = subprocess.run([AECSADMIN] + list(args), capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
+
+
+def pinned(s, key, pin, verb, *args, kubeconfig=False):
+    """aecsadmin verb at s pinning the instance pin: AECS_INSTANCE, or (kubeconfig) the
+    admin kubeconfig's aecsServer.instance for key (F: a restore must still work)."""
+    env = dict(os.environ)
+    env.pop("AECS_INSTANCE", None)
+    cmd = [AECSADMIN, verb, "--sim-dir", s.sim, "--json"]
+    if kubeconfig:
+        kc = os.path.join(WORK, "pinned-kubeconfig.yaml")
+        os.chmod(key, 0o600)
+        with open(kc, "w") as f:
+            f.write(f"apiVersion: v1\nkind: Config\nadministrator:\n  name: r\n  identityKeyFile: {key}\n"
+                    f"aecsServer:\n  serverEndpoint: \"{s.grpc}\"\n  instance: {pin.hex()}\n  verifyPolicy:\n")
+            f.writelines("    " + line + "\n" for line in open(POLICY).read().splitlines())
+        cmd += ["--config", kc]
+    else:
+        env["AECS_INSTANCE"] = pin.hex()
+        cmd += ["--server", s.grpc, "--policy", POLICY, "--key", key]
+    r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, env=env)
+    out = json.loads(r.stdout.splitlines()[0]) if r.returncode == 0 and r.stdout.strip() else None
+    return r.returncode, out, r.stdout + r.stderr
 
 
 def files(d):
@@ -183,7 +206,7 @@ try:
           f"aecsadmin open-share, offline, checks the instance and writes the same open share: {t}")
     rc, t = offline("recovery", "open-share", "--key", R1, "--share", os.path.join(out2, "share-1-of-3.ktrs"),
                     "--out", os.path.join(WORK, "x"), "--instance", "00" * 64)
-    check(rc == 1 and "not the pinned one" in t, f"open-share refuses a share of another instance than pinned: {t}")
+    check(rc == 1 and "is of instance" in t and "not the pinned" in t, f"open-share refuses a share of another instance than pinned: {t}")
     rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
     check(rc == 0 and out["shares"] == 1 and out["threshold"] == 2, f"share 1 of the threshold 2 taken: {t}")
     rc, _, t = b.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
@@ -230,15 +253,28 @@ try:
     check(rc == 1 and "this store's aecs/master names instance" in t, f"G: a made-up 1-of-1 share is refused: {t}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     check(st["state"] == "restore" and "restore" not in st, f"... and nothing was collected: {t[:300]}")
-    rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
-    check(rc == 0 and out["shares"] == 1, f"D: the real share is taken after the foreign ones: {t}")
-    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-3", fakes[2]))
+    # F: a pinned kubeconfig (or AECS_INSTANCE) does not stop a restore: an AECS waiting for
+    # its key cannot prove the instance, so the session is not pinned and each share is
+    # checked against the pin before it is sent
+    rc, _, t = pinned(b, ADMIN, instance, "status")
+    check(rc == 1 and "the pinned instance" in t and "waits for a restore" in t,
+          f"F: a pinned status says AECS waits for a restore: {t[:300]}")
+    rc, out, t = pinned(b, ADMIN2, instance, "restore", "--share", path["v2-1.open"], kubeconfig=True)
+    check(rc == 0 and out["shares"] == 1, f"D, F: the real share is taken after the foreign ones, the kubeconfig pinned: {t}")
+    rc, _, t = pinned(b, ADMIN2, instance, "restore", "--share", write("fake-3", fakes[2]))
+    check(rc == 1 and "fake-3 is of instance " + rf.raw_public(fake)[:8].hex() in t and "not the pinned" in t and
+          "AECS_INSTANCE" in t and "Restore:" not in t, f"F: a share of another instance than pinned is not sent: {t}")
+    rc, _, t = pinned(b, ADMIN2, instance, "restore", "--share", path["fake-3"], kubeconfig=True)
+    check(rc == 1 and "not the pinned" in t and "aecsServer.instance" in t, f"F: ... nor with the kubeconfig's pin: {t}")
+    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["fake-3"])
     check(rc == 1 and "this store's aecs/master names instance" in t, f"... and a foreign one after it refused: {t}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     check(st["restore"]["indexes"] == [1], f"... and the collection holds the real share alone: {st.get('restore')}")
-    rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", os.path.join(out2, "share-3-of-3.ktrs"), "--recovery-key",
-                        R4)
-    check(rc == 0 and out.get("restored") is True, f"share 3: restored: {t}")
+    rc, out, t = pinned(b, SVC, instance, "restore", "--share", os.path.join(out2, "share-3-of-3.ktrs"),
+                        "--recovery-key", R4)
+    check(rc == 0 and out.get("restored") is True, f"share 3 (AECS_INSTANCE pinned): restored: {t}")
+    rc, _, t = pinned(b, ADMIN, instance, "status")
+    check(rc == 0, f"F: restored, the pinned status passes: {t[:200]}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     keys = [base64.b64decode(k["raw"]) for k in st["recovery"]["keys"]]
     check(st["state"] == "ready" and st["recovery"]["version"] == "2" and
