@@ -107,6 +107,20 @@ try:
     rc, _, t = a.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
     assert rc == 0, t
     aecs_env.create_marker(a, SERVICEADMIN, SVC, "pay", MARKER, ident["mrsigner"], WORK)
+    # a store that fails reading services/pay is a store failure, with its reason, not a
+    # caller who is not the service's admin (the host puts a directory where the file was)
+    svc_file = rf.store_objects(STORE)["services/pay"][0]
+    os.rename(svc_file, svc_file + ".aside")
+    os.mkdir(svc_file)
+    rc, _, t = a.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
+    os.rmdir(svc_file)
+    os.rename(svc_file + ".aside", svc_file)
+    check(rc == 1 and "reading services/pay" in t and "not the admin" not in t,
+          f"a store failure reading the service is said as one: {t}")
+    rc, _, t = a.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
+    check(rc == 0, f"... and the service admin passes once the store reads again: {t}")
+    rc, _, t = a.tool(SERVICEADMIN, "list", R4, "--service", "pay")
+    check(rc == 1 and "not the admin of service pay" in t, f"a stranger is not the service's admin: {t}")
 
     # ---- a single admin's backup (ADMIN2: any admin, and any admin can add admins) ----
     bk1 = os.path.join(WORK, "backup-v1")
