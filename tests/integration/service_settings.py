@@ -5,7 +5,8 @@
   from (an unknown YAML key, a bad value in a variable, an unknown flag, a configuration
   file that does not read), with the reason on stderr;
 - docs/operations.md cannot drift from --help: the sections that copy --help (marked
-  `<!-- --help: PROG -->` before the block) hold exactly its settings lines, and every
+  `<!-- --help: PROG -->` before the block) hold exactly its settings lines (WRITE_DOCS=1
+  in the environment writes them), and every
   other service's section names each of its settings (key, flag or variable; a nested
   key by its last part, as in the section's YAML).
 
@@ -81,10 +82,18 @@ for prog, pre, prefix, heading in SERVICES:
     if marker in section:
         block = re.search(re.escape(marker) + r"\s*```\n(.*?)```", section, re.S)
         got = [l.rstrip() for l in block.group(1).splitlines() if l.strip()] if block else []
+        if block and got != help_lines and os.environ.get("WRITE_DOCS") == "1":
+            fixed = section[:block.start(1)] + "\n".join(help_lines) + "\n" + section[block.end(1):]
+            docs = docs[:at] + fixed + docs[at + len(section):]
+            section, got = fixed, help_lines
+            with open(os.path.join(SRC, "docs", "operations.md"), "w") as f:
+                f.write(docs)
+            print(f"wrote {name} --help into docs/operations.md")
         check(got == help_lines, f"{name}: the docs' copy of --help is --help's settings, exactly" +
               ("" if got == help_lines else ": differs at " + str(next((f"docs {a!r} / --help {b!r}" for a, b in
                                                                      zip(got + [""] * 99, help_lines + [""] * 99)
-                                                                     if a != b), ""))))
+                                                                     if a != b), "")) +
+                                                  " (WRITE_DOCS=1 ctest -R service_settings writes it)"))
     for flag, var, key in rows:
         named = any(re.search(r"(?<![A-Za-z0-9_.-])" + re.escape(w) + r"(?![A-Za-z0-9_-])", section)
                     for w in ("--" + flag, var, key) + ((key.split(".")[-1],) if "." in key else ()))
