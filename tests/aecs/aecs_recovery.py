@@ -297,6 +297,22 @@ try:
           f"ready, the same instance and set v2 (R1, R2, R4): {t[:300]}")
     rc, out, t = b.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
     check(rc == 0 and [s["name"] for s in out["secrets"]] == ["marker"], f"the secrets are served again: {t[:300]}")
+    # M: the restored chain goes on from aecs/state's checkpoint, and says so: the first line
+    # after the restore names the checkpoint (a line of machine a's file), and audit verify
+    # takes the whole file (the restore-phase lines, then the chain from the checkpoint)
+    b2_audit = os.path.join(WORK, "b2.audit")
+    rc, out, t = b.tool(AECSADMIN, "audit", ADMIN, "verify", b2_audit)
+    check(rc == 0 and out["ok"] and out["restores"] == 1, f"M: audit verify takes the restored machine's file: {t}")
+    lines = [json.loads(x) for x in open(b2_audit)]
+    at = next((i for i, x in enumerate(lines) if x["op"] == "Restored"), None)
+    check(at is not None and lines[at - 1]["op"] == "Restore" and lines[at - 1]["target"] == "share 3 of 3" and
+          lines[at]["target"] == f"from checkpoint seq {out['restoredFrom']} hash {out['restoredHash']}" and
+          lines[at]["seq"] == out["restoredFrom"] + 1 and lines[at]["prev"] == out["restoredHash"] and "sig" in lines[at],
+          f"M: the first line after the restore names the checkpoint it goes on from, signed: {lines[at] if at else t}")
+    a_lines = [json.loads(x) for x in open(os.path.join(WORK, "a.audit"))]
+    mine = [x for x in a_lines if x["seq"] == out["restoredFrom"]]
+    check(len(mine) == 1 and mine[0]["hash"] == out["restoredHash"],
+          f"M: the checkpoint is a line of machine a's file (seq {out['restoredFrom']}): the chains join there")
     rc, _, t = b.tool(AECSADMIN, "restore", ADMIN, "--share", path["v2-1.open"])
     check(rc == 1 and "nothing to restore" in t, f"a restore once ready is refused: {t}")
     rc, out, t = b.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "backup-b"))
