@@ -156,7 +156,9 @@ kt_status kt_service_accept_any_enclave(const kt_platform_policy *p);
 void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle, uint32_t max_requests);
 /* A peer the gate refused at the handshake (KT_SESSION_PEER_REFUSED), handed to the
  * enclave to record: the reason in the session library's words (also the peer's answer)
- * and what its proof claimed, unverified (kt_session_peer_claim). Malformed and forged
+ * and what its proof proved (kt_session_peer_claim: a verified quote the policy refused, a
+ * key that signed), or NULL when it proved nothing (a quote that does not verify, one
+ * refused before it was verified): such a proof names whoever its maker typed. Malformed and forged
  * handshake messages are not handed over (the host counts them). Called in the Finish's
  * ECALL after the service's lock is let go, so it may make OCALLs. NULL: none. */
 typedef void (*kt_service_refused_fn)(const char *reason, const kt_session_peer_info *claim);

@@ -405,12 +405,13 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     kt_buf out = {0};
     bool end = false;
     kt_session_peer_info claim;
-    bool tell = false; /* a refused peer to hand to the enclave's on_refused */
+    bool tell = false, proved = false; /* a refused peer to hand to the enclave's on_refused; what it proved */
     if (kt_session_handshake(sl->s, req->message.data, req->message.len, &out)) {
         kt_session_refusal r = kt_session_last_refusal(sl->s);
         /* a peer refused is told why (its own proof against the gate), in words */
         if (r == KT_SESSION_PEER_REFUSED && !(res->reason = kt_call_strdup(kt_last_error()))) st = KT_ERR_NO_MEMORY;
-        tell = !st && r == KT_SESSION_PEER_REFUSED && kt_session_peer_claim(sl->s, &claim) == KT_OK;
+        tell = !st && r == KT_SESSION_PEER_REFUSED;
+        proved = tell && kt_session_peer_claim(sl->s, &claim) == KT_OK;
         if (!st) st = refused(res, kt_session_refusal_name(r));
         end = true; /* a refused handshake message ends the handshake */
     } else {
@@ -428,7 +429,7 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     pthread_mutex_lock(&lock);
     kt_service_refused_fn fn = on_refused;
     pthread_mutex_unlock(&lock);
-    if (tell && fn) fn(res->reason, &claim); /* outside the lock: it may make OCALLs */
+    if (tell && fn) fn(res->reason, proved ? &claim : NULL); /* outside the lock: it may make OCALLs */
     return st;
 }
 

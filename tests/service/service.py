@@ -80,12 +80,12 @@ bad = os.path.join(WORK, "bad.yaml")
 with open(bad, "w") as f:
     f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\nlisten_port: 3\n")
 p = serve(config=bad)
-check(p.wait(timeout=30) == 1 and "unknown key 'listen_port' in the document (line 3)" in open(LOG).read(),
+check(p.wait(timeout=30) == 2 and "unknown key 'listen_port' in the document (line 3)" in open(LOG).read(),
       f"an unknown key refused: {open(LOG).read()}")
 with open(bad, "w") as f:
     f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\n")
 p = serve("--limits", "max_sessions=0x10", config=bad)
-check(p.wait(timeout=30) == 1 and "max_sessions=0x10" in open(LOG).read(), f"bad limits refused: {open(LOG).read()}")
+check(p.wait(timeout=30) == 2 and "max_sessions=0x10" in open(LOG).read(), f"bad limits refused: {open(LOG).read()}")
 p = serve("--expect-mrsigner", "00" * 32, config=bad)
 check(p.wait(timeout=30) == 1 and "loading the enclave" in open(LOG).read(), f"another MRSIGNER refused: {open(LOG).read()}")
 

@@ -217,11 +217,19 @@ static int audit_verify(const tool_args *a)
                      (unsigned long long)head.seq);
     kt_hex_encode(r.hash, 32, hex, sizeof hex);
     bool all = !r.unsigned_tail && !r.abandoned;
+    char from[65];
+    kt_hex_encode(r.restored_hash, 32, from, sizeof from);
     if (a->json)
-        printf("{\"ok\":%s,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\",\"unsigned\":%zu,\"abandoned\":%zu}\n",
-               !st && all ? "true" : "false", r.lines, (unsigned long long)r.seq, hex, r.unsigned_tail, r.abandoned);
+        printf("{\"ok\":%s,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\",\"unsigned\":%zu,\"abandoned\":%zu,"
+               "\"restores\":%zu,\"restoredFrom\":%llu,\"restoredHash\":\"%s\"}\n",
+               !st && all ? "true" : "false", r.lines, (unsigned long long)r.seq, hex, r.unsigned_tail, r.abandoned,
+               r.restores, (unsigned long long)r.restored_from, r.restores ? from : "");
     if (st) return tool_fail(T, "audit verify");
     if (!a->json) printf("%zu lines verified, last seq %llu, hash %s\n", r.lines, (unsigned long long)r.seq, hex);
+    if (r.restores)
+        fprintf(stderr, T ": restored: the chain goes on from the store's checkpoint seq %llu (hash %s), not from the "
+                          "lines before it here; lines another machine wrote after that checkpoint are another "
+                          "branch\n", (unsigned long long)r.restored_from, from);
     if (r.abandoned)
         fprintf(stderr, T ": NOT verified: %zu lines no signature covers, left behind at a restart (first: seq %llu..%llu)\n",
                 r.abandoned, (unsigned long long)r.abandoned_first, (unsigned long long)r.abandoned_last);

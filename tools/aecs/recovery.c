@@ -46,19 +46,19 @@ static kt_status read_small(const char *path, kt_buf *b)
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
 
-/* --instance (or AECS_INSTANCE), when given: the instance a file names must be it. */
-static kt_status instance_pinned(const tool_args *a, const uint8_t instance[64])
+/* The pin, when there is one (--instance, AECS_INSTANCE, the kubeconfig's): the instance
+ * the file (what, path) names must be it. */
+static kt_status instance_pinned(const tool_args *a, const char *what, const char *path, const uint8_t instance[64])
 {
-    const char *pin = tool_flag(a, "instance");
-    if (!pin) pin = getenv("AECS_INSTANCE");
-    if (!pin || !*pin) return KT_OK;
-    uint8_t want[64];
-    if (strlen(pin) != 128 || kt_hex_decode(pin, want, 64))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "--instance is the AECS instance key as 128 hex digits");
-    char got[17];
+    const uint8_t *want;
+    const char *from;
+    kt_status st = tool_instance_pin(a, &want, &from);
+    if (st || !want || kt_equal(want, instance, 64)) return st;
+    char got[17], pin[17], shown[256];
     fingerprint(instance, got);
-    return kt_equal(want, instance, 64) ? KT_OK
-                                        : kt_fail(KT_ERR_DENIED, "the file is for instance %s..., not the pinned one", got);
+    fingerprint(want, pin);
+    return kt_fail(KT_ERR_DENIED, "%s %s is of instance %s..., not the pinned %s... (%s)", what,
+                   kt_escape(path, strlen(path), shown, sizeof shown), got, pin, from);
 }
 
 int recovery_flags(const tool_args *a, tool_recovery_set *r, bool *given)
@@ -158,7 +158,8 @@ int recovery_backup(const tool_args *a)
 }
 
 /* A share file: sealed (opened here with --recovery-key) or open; with verify, its
- * instance signature checked (restore leaves that to AECS, which checks it anyway). */
+ * instance signature checked (restore does when the instance is pinned; AECS checks it
+ * anyway). */
 static kt_status load_share(const char *path, const char *key_path, bool verify, kt_recovery_share *s)
 {
     kt_buf b = {0};
@@ -181,7 +182,13 @@ int recovery_restore(const tool_args *a)
     if (need(path, "--share")) return 2;
     kt_recovery_share s;
     kt_buf b = {0};
-    kt_status st = load_share(path, tool_flag(a, "recovery-key"), false, &s);
+    const uint8_t *pin;
+    const char *from;
+    /* the session cannot pin the instance (an AECS waiting for its storage key cannot prove
+     * it): the share is checked against the pin instead, signature first, before it is sent */
+    kt_status st = tool_instance_pin(a, &pin, &from);
+    if (!st) st = load_share(path, tool_flag(a, "recovery-key"), pin != NULL, &s);
+    if (!st) st = instance_pinned(a, "the share", path, s.instance);
     if (!st) st = kt_recovery_share_encode(&s, &b);
     kt_wipe(&s, sizeof s);
     if (st) {
@@ -191,7 +198,9 @@ int recovery_restore(const tool_args *a)
     Kubetee__Aecs__V1__RestoreRequest rq = KUBETEE__AECS__V1__RESTORE_REQUEST__INIT;
     rq.share.data = b.data;
     rq.share.len = b.len;
-    int rc = tool_run(a, T, "Restore", &rq.base, D(restore_response));
+    tool_args unpinned = *a;
+    unpinned.unpinned = true;
+    int rc = tool_run(&unpinned, T, "Restore", &rq.base, D(restore_response));
     kt_buf_free(&b);
     return rc;
 }
@@ -204,7 +213,7 @@ static int open_share(const tool_args *a)
     kt_buf b = {0};
     char inst[17];
     kt_status st = load_share(in, a->key, true, &s);
-    if (!st) st = instance_pinned(a, s.instance);
+    if (!st) st = instance_pinned(a, "the share", in, s.instance);
     if (!st) st = kt_recovery_share_encode(&s, &b);
     if (!st) st = kt_file_write_atomic(out, b.data, b.len, 0600);
     kt_buf_free(&b);
@@ -293,7 +302,7 @@ static int sign(const tool_args *a)
     kt_key *k = NULL;
     size_t n;
     kt_status st = recovery_proposal_load(in, &p, &m);
-    if (!st) st = instance_pinned(a, p.is_floor ? p.floor.instance : p.set.instance);
+    if (!st) st = instance_pinned(a, "the proposal", in, p.is_floor ? p.floor.instance : p.set.instance);
     if (!st) st = private_key(a->key, &k);
     if (!st) st = kt_key_public_raw(k, c.signer, 64, &n);
     if (!st) st = kt_sha256(m.data, m.len, c.digest);

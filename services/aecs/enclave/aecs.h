@@ -176,9 +176,9 @@ int64_t ae_clock_floor(void);
 void ae_clock_set_floor(int64_t sealed);
 
 /* ---- TAs refused at the handshake (refusals.c) ---- */
-/* Each refusal is counted; its audit line ("HandshakeRefused") is written while the
- * budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY seconds (the
- * host's clock); the rest are summed up in a line before the next one written. */
+/* Each refusal is counted; its audit line ("HandshakeRefused") is written while its
+ * reason's budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY
+ * seconds (the host's clock); the rest are summed up in a line before the next one written. */
 #define AE_REFUSAL_BURST 16
 #define AE_REFUSAL_EVERY 6
 /* The counts by Kubetee__Aecs__V1__HandshakeRefusal (n of them), under ae_lock. */

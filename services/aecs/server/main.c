@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     bool help;
     if (aecs_config_load(argc, argv, &c, &help)) {
         fprintf(stderr, "aecs-server: configuration: %s (--help lists the settings)\n", kt_last_error());
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     if (help) return 0;
     kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
