@@ -33,6 +33,7 @@ static kt_policy *policy;
 static kt_enclave *enclave;
 static kt_store *store;
 static kt_key *admin, *svc_a, *svc_b, *stranger;
+static kt_key *holders[3]; /* the recovery set test_clock_run_forward_and_accepted sets: 2 of 3 */
 static kt_buf audit_text;
 static uint32_t max_secrets = 4;
 static uint32_t ta_max_age, ta_idle, ta_requests; /* the TA session limits the host asks for (0: the enclave's) */
@@ -1161,7 +1162,7 @@ static void test_clock_run_forward_and_accepted(void **state)
 {
     (void)state;
     int64_t now = (int64_t)time(NULL), weeks = 21 * 86400;
-    kt_key *r[3], *none[1] = {NULL};
+    kt_key **r = holders, *none[1] = {NULL};
     int64_t f = floor_of(NULL);
     /* a store without a recovery set: nobody can consent to a lowering */
     assert_refused(lower_as(admin, f, f, f - 10, none, 0), KT_ERR_DENIED, "this store has none");
@@ -1237,7 +1238,6 @@ static void test_clock_run_forward_and_accepted(void **state)
     f = floor_of(NULL);
     assert_int_equal(lower_as(admin, f, f, (int64_t)time(NULL), two, 2), KT_OK);
     assert_int_equal(register_as(admin, "svcnow", svc_a), KT_OK);
-    for (int i = 0; i < 3; i++) kt_key_free(r[i]);
 }
 
 /* The host edits an object while AECS is down: the start names it, and it is refused on
@@ -1315,6 +1315,19 @@ static uint32_t gen_of(const char *key)
     return g;
 }
 
+/* aecs.HostStatus, as aecs-server's /metrics reads it: objects the key before still opens */
+static uint64_t rotation_left(bool *unfinished, uint32_t *gen)
+{
+    A(HostStatusRequest) rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
+    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    assert_int_equal(kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs), KT_OK);
+    uint64_t n = rs.rotation_objects_left;
+    *unfinished = rs.rotation_unfinished;
+    if (gen) *gen = rs.key_generation;
+    kt_message_clear(&rs);
+    return n;
+}
+
 static kt_status rotate_as(const kt_key *k)
 {
     A(RotateKeyRequest) rq = KUBETEE__AECS__V1__ROTATE_KEY_REQUEST__INIT;
@@ -1330,48 +1343,162 @@ static void test_key_rotation(void **state)
 {
     (void)state;
     assert_refused(rotate_as(stranger), KT_ERR_DENIED, "not an AECS admin");
-    assert_int_equal(gen_of("secrets/svca/fresh"), 0);
+    uint32_t g = gen_of(
+        "secrets/svca/fresh"); /* the first recovery set (test_clock_...) rotated it already */
+    bool unfinished;
+    assert_int_equal(rotation_left(&unfinished, NULL), 0);
+    assert_false(unfinished);
     kt_buf before = {0};
     uint64_t before_v;
     grab("secrets/svca/fresh", &before, &before_v);
     assert_int_equal(rotate_as(admin), KT_OK);
-    assert_int_equal(gen_of("secrets/svca/fresh"), 1);
-    assert_int_equal(gen_of("aecs/state"), 1);
-    assert_int_equal(gen_of("services/svcb"), 1);
+    assert_int_equal(gen_of("secrets/svca/fresh"), g + 1);
+    assert_int_equal(gen_of("aecs/state"), g + 1);
+    assert_int_equal(gen_of("services/svcb"), g + 1);
     /* the host offers the object from before the rotation */
     tamper_off();
     snprintf(tamper.key, sizeof tamper.key, "secrets/svca/fresh");
     kt_buf_append(&tamper.value, before.data, before.len);
     tamper.version = before_v;
-    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY,
-                   "is sealed under storage key generation 0; this store's key is generation 1");
+    char want[96];
+    snprintf(want, sizeof want,
+             "is sealed under storage key generation %u; this store's key is generation %u",
+             (unsigned)g, (unsigned)g + 1);
+    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY, want);
     /* ... or the current one with another generation written in */
     tamper_off();
     snprintf(tamper.key, sizeof tamper.key, "secrets/svca/fresh");
     grab("secrets/svca/fresh", &tamper.value, &tamper.version);
-    kt_put_le32(tamper.value.data + 5, 0);
-    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY, "generation 0");
+    kt_put_le32(tamper.value.data + 5, g);
+    snprintf(want, sizeof want, "generation %u", (unsigned)g);
+    assert_refused(update_as(svc_a, "svca", "fresh", 0), KT_ERR_VERIFY, want);
     tamper_off();
     kt_buf_free(&before);
     /* the store fails mid-rotation: unfinished, AECS serves on both keys */
     snprintf(put_fails, sizeof put_fails, "secrets/svca/fresh");
     assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation (unfinished");
     put_fails[0] = '\0';
-    assert_int_equal(gen_of("aecs/state"), 2);
-    assert_int_equal(gen_of("secrets/svca/fresh"), 1);
+    assert_int_equal(gen_of("aecs/state"), g + 2);
+    assert_int_equal(gen_of("secrets/svca/fresh"), g + 1);
+    uint32_t now_gen;
+    assert_true(rotation_left(&unfinished, &now_gen) >=
+                1); /* the host's /metrics show it (attack4 A2) */
+    assert_true(unfinished);
+    assert_int_equal(now_gen, g + 2);
     assert_int_equal(update_as(svc_a, "svca", "fresh", 0), KT_OK); /* a write seals under the new key */
-    assert_int_equal(gen_of("secrets/svca/fresh"), 2);
+    assert_int_equal(gen_of("secrets/svca/fresh"), g + 2);
     assert_int_equal(register_as(admin, "svcr", svc_a), KT_OK);
     assert_int_equal(create_as(svc_a, "svcr", "mid-rotation", AES, false, NULL), KT_OK);
-    /* a crash now: the start finishes the rotation, nothing lost */
+    /* a crash now. The manifest the rotating aecs/master names (what the old key may still
+     * open), missing or changed: the start is refused, naming it */
     crash();
+    kt_buf chunk = {0};
+    uint64_t cv;
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    grab("aecs/rotation/0", &chunk, &cv);
+    assert_int_equal(kt_store_delete(store, "aecs/rotation/0", KT_STORE_ANY_VERSION, NULL), KT_OK);
+    kt_store_free(store);
+    store = NULL;
+    assert_refused(start(), KT_ERR_VERIFY,
+                   "its manifest (aecs/rotation/*): aecs/rotation/0 is missing");
+    crash();
+    chunk.data[chunk.len - 1] ^= 1;
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    assert_int_equal(kt_store_create(store, "aecs/rotation/0", chunk.data, chunk.len, NULL), KT_OK);
+    kt_store_free(store);
+    store = NULL;
+    assert_refused(start(), KT_ERR_VERIFY, "is not the manifest aecs/master names");
+    crash();
+    chunk.data[chunk.len - 1] ^= 1;
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    assert_int_equal(kt_store_put(store, "aecs/rotation/0", chunk.data, chunk.len, 1, NULL), KT_OK);
+    kt_store_free(store);
+    store = NULL;
+    kt_buf_free(&chunk);
+    /* put back: the start finishes the rotation, nothing lost */
     assert_int_equal(start(), KT_OK);
-    assert_int_equal(gen_of("services/svca"), 2);
-    assert_int_equal(gen_of("services/svcb"), 2);
-    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), 2);
+    assert_int_equal(rotation_left(&unfinished, NULL), 0);
+    assert_false(unfinished);
+    assert_int_equal(gen_of("services/svca"), g + 2);
+    assert_int_equal(gen_of("services/svcb"), g + 2);
+    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), g + 2);
     assert_refused(update_as(svc_a, "svca", "key1", 0), KT_ERR_VERIFY, "secrets/svca/key1"); /* damaged, still */
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
     assert_int_equal(update_as(svc_a, "svca", "fresh", 0), KT_OK);
+}
+
+/* attack4 B: a SetRecovery whose key rotation is cut off (here it cannot even begin: the
+ * store fails its manifest) answers an error that says the set changed all the same and
+ * what to do, in the audit line too; the host's /metrics show a rotation owed; Backup
+ * gives no shares of the old key under the new set; the next start does the rotation
+ * and the new set's Backup follows. */
+static void test_set_recovery_cut_off(void **state)
+{
+    (void)state;
+    kt_recovery_proposal p = {.version = 1, .threshold = 2, .count = 2};
+    floor_of(p.instance);
+    A(PublicKey) pk[2], *pks[2];
+    A(RecoveryConsent) c[2], *cs[2];
+    kt_buf m = {0}, sig[2] = {{0}};
+    uint8_t raw[2][64], signer[2][64];
+    for (int i = 0; i < 2; i++) {
+        pk[i] = pub_of(holders[i], raw[i]);
+        pks[i] = &pk[i];
+        memcpy(p.keys[i], raw[i], 64);
+    }
+    assert_int_equal(kt_recovery_change_message(&p, &m), KT_OK);
+    for (int i = 0; i < 2; i++) { /* holders 1 and 3 of the set in force consent */
+        size_t n;
+        kubetee__aecs__v1__recovery_consent__init(&c[i]);
+        assert_int_equal(kt_key_public_raw(holders[2 * i], signer[i], 64, &n), KT_OK);
+        assert_int_equal(kt_sign(holders[2 * i], m.data, m.len, &sig[i]), KT_OK);
+        c[i].signer.data = signer[i], c[i].signer.len = 64;
+        c[i].signature.data = sig[i].data, c[i].signature.len = sig[i].len;
+        cs[i] = &c[i];
+    }
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = pks, set.n_keys = 2, set.threshold = 2;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
+    uint32_t g = gen_of("aecs/state");
+    size_t audit_before = audit_text.len;
+    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0");
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
+                   "the recovery set changed to v2 (2 of 2) but the key rotation is unfinished");
+    assert_non_null(strstr(kt_last_error(), "run aecsadmin backup for the new set's shares"));
+    kt_buf_append(&audit_text, "", 1);
+    const char *line =
+        strstr((const char *)audit_text.data + audit_before, "\"op\":\"SetRecovery\"");
+    assert_non_null(line);
+    assert_non_null(
+        strstr(line, "the recovery set changed to v2 (2 of 2) but the key rotation is unfinished"));
+    audit_text.len--;
+    bool unfinished;
+    assert_true(rotation_left(&unfinished, NULL) >= 3);
+    assert_true(unfinished);
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_IO,
+                   "key rotation: its manifest");
+    assert_int_equal(gen_of("aecs/state"), g);
+    put_fails[0] = '\0';
+    /* a crash now: the start owes the rotation and does it */
+    crash();
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(rotation_left(&unfinished, NULL), 0);
+    assert_false(unfinished);
+    assert_int_equal(gen_of("aecs/state"), g + 1);
+    assert_int_equal(gen_of("services/svca"), g + 1);
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Backup", &b.base, D(backup_response), &res), KT_OK);
+    A(BackupResponse) *br = (A(BackupResponse) *)res;
+    assert_int_equal(br->n_shares, 2);
+    assert_true(br->recovery && br->recovery->version == 2);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    kt_buf_free(&m);
+    for (int i = 0; i < 2; i++)
+        kt_buf_free(&sig[i]);
 }
 
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
@@ -1420,6 +1547,8 @@ static int teardown(void **state)
     stop();
     tamper_off();
     kt_key_free(admin), kt_key_free(svc_a), kt_key_free(svc_b), kt_key_free(stranger);
+    for (int i = 0; i < 3; i++)
+        kt_key_free(holders[i]);
     kt_policy_free(policy);
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
@@ -1451,6 +1580,7 @@ int main(void)
         cmocka_unit_test(test_damage_found_at_start),
         cmocka_unit_test(test_ta_session_ceilings),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_set_recovery_cut_off),
         cmocka_unit_test(test_init_after_data_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -27,9 +27,12 @@ kt_status ae_ready(void)
     if (ae.phase == AE_RESTORE)
         return kt_fail(KT_ERR_STATE, "AECS cannot unseal its storage key on this machine: it waits for a restore");
     if (ae.phase == AE_DAMAGED)
-        return kt_fail(KT_ERR_VERIFY, "AECS's storage key opens but aecs/state is missing: the store is damaged or "
-                                      "objects were hidden; init is refused; put the store back from a copy "
-                                      "(docs/aecs.md \"Damaged, not uninitialized\")");
+        return kt_fail(
+            KT_ERR_VERIFY,
+            "AECS's storage key opens but aecs/state is missing or refused (the aecs.damaged "
+            "log line says why): the store is damaged or objects were hidden; init is "
+            "refused; put the store back from a copy (docs/aecs.md \"Damaged, not "
+            "uninitialized\")");
     return kt_fail(KT_ERR_STATE, "AECS has not started");
 }
 
@@ -83,6 +86,7 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     rs->audit_seq = ae.audit_seq;
     if (!st) st = kt_call_bytes(&rs->audit_hash, ae.audit_hash, 32);
     rs->store_revision = ae.revision;
+    rs->rotation_objects_left = ae.phase == AE_READY ? ae_rotate_objects_left() : 0;
     if (!st) st = ae_platform_to_msg(&rs->ta_platform);
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
     if (!st && ae.phase == AE_READY) st = ae_recovery_to_call(&ae.recovery, &rs->recovery);

@@ -55,6 +55,8 @@ typedef struct {
     uint32_t key_gen;                  /* its generation (0 at init, +1 at each rotation: rotate.c) */
     bool rotating;                     /* a rotation is unfinished: objects of key_gen - 1 open under */
     uint8_t master_old[KT_AES256_KEY_LEN]; /* the key before it, until every object is sealed again */
+    uint8_t rotation_root[KT_SHA256_LEN];  /* rotating: its manifest's root (manifest.c) */
+    uint64_t master_set_version;           /* the recovery set version aecs/master names */
     uint32_t max_services, max_secrets, max_data, keep_versions;
     size_t n_admins;
     uint8_t admin_type[AE_MAX_ADMINS]; /* KUBETEE__AECS__V1__KEY_TYPE__* */
@@ -120,6 +122,11 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
 /* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
 kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
 kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
+/* expected KT_STORE_ANY_VERSION: whatever its version */
+kt_status ae_store_delete_raw(const char *key, uint64_t expected);
+/* The live, undamaged objects sealed under key generation gen: their count, and with
+ * digests (room for the count) the digest of each, as its key rotation's manifest lists. */
+size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN]);
 
 /* ---- opened objects kept in the enclave (cache.c) ---- */
 #define AE_OBJECT_ID_LEN 16
@@ -237,6 +244,21 @@ kt_status ae_rotate_begin(void);
 kt_status ae_rotate_finish(bool unlock);
 /* A backup under the set in force (recovery.c): refused while a rotation is unfinished. */
 kt_status ae_backup(Kubetee__Aecs__V1__BackupResponse *rs);
+/* A rotation begun and not finished, or owed: the recovery set changed (aecs/state) and
+ * aecs/master still holds the key of the set before (a SetRecovery cut off). Either way the
+ * key before still opens objects: Status and the host's /metrics say so. */
+bool ae_rotate_unfinished(void);
+size_t ae_rotate_objects_left(void); /* sealed under the key before, to be sealed again */
+
+/* ---- a rotation's manifest (manifest.c) ---- */
+/* The digests of every object sealed under the storage key now (ae_obj_under), written as
+ * the manifest of the rotation to generation gen; *root names it (aecs/master's sealed part). */
+kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN]);
+/* The manifest aecs/master names (start, rotating), read and checked against root, kept
+ * for ae_manifest_lists until ae_manifest_free. */
+kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN]);
+bool ae_manifest_lists(const uint8_t digest[KT_SHA256_LEN]);
+void ae_manifest_free(void);
 
 /* ---- state (state.c) ---- */
 kt_status ae_state_save(void);

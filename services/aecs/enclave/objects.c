@@ -20,6 +20,7 @@ typedef struct {
     uint64_t version;
     uint8_t id[ID_LEN];
     uint32_t gen; /* the key generation it is sealed under */
+    uint8_t digest[KT_SHA256_LEN]; /* of the sealed bytes this enclave wrote or read (digest()) */
     bool deleted;
     char *damage; /* why it does not open (start scan), or NULL */
 } entry;
@@ -91,6 +92,21 @@ static kt_status aad(int format, const char *key, uint64_t version, const uint8_
     return st;
 }
 
+/* What a key rotation's manifest lists (manifest.c): SHA-256 over a label, the store key
+ * and the sealed bytes, so a sealed object is known by its exact bytes at its key. */
+static kt_status digest(const char *key, const uint8_t *b, size_t n, uint8_t out[KT_SHA256_LEN])
+{
+    static const char label[] = "kubetee.aecs.object-digest.v1";
+    kt_sha256_ctx *c = NULL;
+    kt_status st = kt_sha256_new(&c);
+    if (!st) st = kt_sha256_update(c, label, sizeof label); /* with their NULs */
+    if (!st) st = kt_sha256_update(c, key, strlen(key) + 1);
+    if (!st) st = kt_sha256_update(c, b, n);
+    if (!st) st = kt_sha256_final(c, out);
+    kt_sha256_free(c);
+    return st;
+}
+
 /* The key of generation gen: the storage key, or the one before it while a rotation is
  * unfinished; any other is refused by name (an object from before a rotation). */
 static kt_status key_of(const char *key, uint32_t gen, const uint8_t **k)
@@ -138,6 +154,16 @@ kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t ex
     return KT_OK;
 }
 
+kt_status ae_store_delete_raw(const char *key, uint64_t expected)
+{
+    Kubetee__Aecs__V1__StoreDeleteRequest rq = KUBETEE__AECS__V1__STORE_DELETE_REQUEST__INIT;
+    Kubetee__Aecs__V1__Done rs = KUBETEE__AECS__V1__DONE__INIT;
+    rq.key = (char *)key;
+    rq.expected_version = expected;
+    kt_status st = kt_ocall("aecs.store.Delete", &rq, &rs);
+    return st ? kt_fail_context(st, "store delete %s", key) : KT_OK;
+}
+
 /* ---- objects ---- */
 static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t store_version, kt_buf *plain,
                            uint8_t id[ID_LEN], uint32_t *gen_out)
@@ -179,7 +205,10 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
                               : kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
         goto out;
     }
-    if ((st = open_blob(key, blob.data, blob.len, v, plain, id, NULL))) goto out;
+    uint8_t d[KT_SHA256_LEN];
+    if ((st = open_blob(key, blob.data, blob.len, v, plain, id, NULL)) ||
+        (st = digest(key, blob.data, blob.len, d)))
+        goto out;
     if (e && e->deleted && !memcmp(e->id, id, ID_LEN)) {
         st = kt_fail(KT_ERR_VERIFY, "object %s was deleted; the host offers it again", key);
     } else if (e && !e->deleted && (e->version != v || memcmp(e->id, id, ID_LEN))) {
@@ -192,6 +221,12 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
         /* first sight since start (the scan sees every key, so only a key the host added
          * since, which no write of ours made) */
         st = kt_fail(KT_ERR_VERIFY, "object %s appeared in the store without this enclave writing it", key);
+    } else if (!kt_equal(d, e->digest, sizeof d)) {
+        /* its version and id, other bytes: sealed by a holder of the storage key, not here */
+        st = kt_fail(KT_ERR_VERIFY,
+                     "object %s is version %llu of it but not the bytes this enclave wrote or read "
+                     "(sealed elsewhere with the storage key)",
+                     key, (unsigned long long)v);
     }
     if (!st) *version = v;
 out:
@@ -242,7 +277,9 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
         ae_object_header_write(blob.data, ae.key_gen, v, id);
         st = kt_random(iv, KT_GCM_IV_LEN);
     }
+    uint8_t d[KT_SHA256_LEN];
     if (!st) st = kt_aead_seal(ae.master, iv, a.data, a.len, plain, n, blob.data + HDR, blob.data + HDR + n);
+    if (!st) st = digest(key, blob.data, HDR + n + KT_GCM_TAG_LEN, d);
     if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
     if (!st) {
         entry *r = remember(key);
@@ -251,6 +288,7 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
             r->version = v;
             memcpy(r->id, id, ID_LEN);
             r->gen = ae.key_gen;
+            memcpy(r->digest, d, sizeof d);
             r->deleted = false;
         }
     }
@@ -264,12 +302,8 @@ kt_status ae_obj_delete(const char *key, uint64_t expected)
     entry *e = find(key);
     if (!e || e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
     ae_cache_drop(key);
-    Kubetee__Aecs__V1__StoreDeleteRequest rq = KUBETEE__AECS__V1__STORE_DELETE_REQUEST__INIT;
-    Kubetee__Aecs__V1__Done rs = KUBETEE__AECS__V1__DONE__INIT;
-    rq.key = (char *)key;
-    rq.expected_version = expected;
-    kt_status st = kt_ocall("aecs.store.Delete", &rq, &rs);
-    if (st) return kt_fail_context(st, "store delete %s", key);
+    kt_status st = ae_store_delete_raw(key, expected);
+    if (st) return st;
     e->deleted = true;
     free(e->damage);
     e->damage = NULL;
@@ -318,7 +352,8 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
         if (rs.revision > ae.revision) ae.revision = rs.revision;
         for (size_t i = 0; i < rs.n_entries; i++) {
             const char *key = rs.entries[i]->key;
-            if (!strcmp(key, "aecs/master")) continue;
+            if (ae_store_raw_key(key))
+                continue; /* aecs/master, a rotation's manifest: no objects */
             if (find(key)) return kt_fail(KT_ERR_VERIFY, "store: the host lists %s twice", key);
             entry *e = remember(key);
             if (!e) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory (or key too long)");
@@ -328,6 +363,15 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             st = ae_store_get_raw(key, &blob, &v, &found);
             if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "object %s is listed but missing", key);
             if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id, &e->gen);
+            if (!st) st = digest(key, blob.data, blob.len, e->digest);
+            if (!st && ae.rotating && e->gen + 1 == ae.key_gen && !ae_manifest_lists(e->digest))
+                st = kt_fail(
+                    KT_ERR_VERIFY,
+                    "object %s is sealed under the key before (generation %u) but is not one "
+                    "of the objects the unfinished key rotation started with (sealed elsewhere "
+                    "with the old "
+                    "key, or put back)",
+                    key, (unsigned)e->gen);
             e->version = v;
             if (st) {
                 e->damage = strdup(kt_last_error());
@@ -359,6 +403,18 @@ kt_status ae_obj_opens(const char *key)
     kt_buf_free(&plain);
     kt_buf_free(&blob);
     return st;
+}
+
+size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n_table; i++) {
+        const entry *e = &table[i];
+        if (e->deleted || e->damage || e->gen != gen) continue;
+        if (digests) memcpy(digests[k], e->digest, KT_SHA256_LEN);
+        k++;
+    }
+    return k;
 }
 
 kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *skipped, bool *done)

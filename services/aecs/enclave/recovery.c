@@ -210,20 +210,36 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "this store has no recovery set yet: there is nobody to consent");
     }
     next.version = now->version + 1;
+    if ((st = ae_rotate_finish(true)))
+        return kt_fail_context(st, "set recovery"); /* one left unfinished first */
     /* A new storage key with the new set, every object sealed again under it: a key taken
      * from a copy of the store from before (or the shares of the set before) opens only
-     * that copy's objects. aecs/master marks the rotation before the set is saved, so a
-     * crash anywhere leaves it to be finished by the next start, never a new set over the
-     * old key. */
-    if ((st = ae_rotate_finish(true)) || (st = ae_rotate_begin())) return kt_fail_context(st, "set recovery");
+     * that copy's objects. aecs/state is saved with the new set first, so the rotation's
+     * manifest lists that state and no other (the old set's never opens again under the
+     * old key); aecs/master, written with the set before until the rotation begins, says a
+     * crash between the two owes a rotation, which the next start does. */
     ae_recovery old = *now;
     ae.recovery = next;
     if ((st = ae_state_save())) {
         ae.recovery = old;
         return st;
     }
-    if ((st = ae_rotate_finish(true))) return st;
-    return backup_to(&ae.recovery, rs); /* the new set's shares, of the new key: the old ones no longer restore */
+    if (!(st = ae_rotate_begin())) st = ae_rotate_finish(true);
+    if (!st)
+        st = backup_to(
+            &ae.recovery,
+            rs); /* the new set's shares, of the new key: the old ones no longer restore */
+    if (st)      /* attack4 B: no error may read as "nothing changed" */
+        return kt_fail_context(
+            st,
+            "the recovery set changed to v%llu (%u of %zu) but %s; run aecsadmin backup for the "
+            "new set's shares",
+            (unsigned long long)next.version, next.threshold, next.n,
+            ae_rotate_unfinished() ? "the key rotation is unfinished (the old key still opens "
+                                     "objects until the next start, backup, recovery set or "
+                                     "rotate-key finishes it)"
+                                   : "its shares were not made");
+    return KT_OK;
 }
 
 static kt_status SetRecovery(const Kubetee__Aecs__V1__SetRecoveryRequest *rq, Kubetee__Aecs__V1__BackupResponse *rs)

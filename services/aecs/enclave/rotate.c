@@ -4,7 +4,8 @@
  * every change of the recovery set (recovery.c) and by aecs.RotateKey. Crash-safe:
  * aecs/master holds both keys, marked rotating, from before the first object is sealed
  * under the new one until the last is; a start on such a master finishes it (start.c),
- * and until then an object opens under the key its header's generation names. */
+ * and until then an object opens under the key its header's generation names, one of the
+ * old key's only if the rotation's manifest lists it (manifest.c). */
 #include "aecs.h"
 
 #include <stdio.h>
@@ -15,13 +16,33 @@
 
 static bool under_way; /* a request rotates with ae_lock let go between batches: one at a time */
 
+/* the set changed (aecs/state) but aecs/master still holds the key it changed under */
+static bool owed(void)
+{
+    return !ae.rotating && ae.master_set_version < ae.recovery.version;
+}
+
+bool ae_rotate_unfinished(void)
+{
+    return ae.rotating || owed();
+}
+
+size_t ae_rotate_objects_left(void)
+{
+    if (ae.rotating) return ae_obj_under(ae.key_gen - 1, NULL);
+    return owed() ? ae_obj_under(ae.key_gen, NULL) : 0;
+}
+
 kt_status ae_rotate_begin(void)
 {
     if (ae.rotating) return kt_fail(KT_ERR_STATE, "a storage key rotation is unfinished");
     if (ae.key_gen == UINT32_MAX) return kt_fail(KT_ERR_STATE, "the storage key has no generation left");
-    uint8_t k[KT_AES256_KEY_LEN];
-    kt_status st = kt_random(k, sizeof k);
-    if (st) return st;
+    uint8_t k[KT_AES256_KEY_LEN], root[KT_SHA256_LEN];
+    /* what the old key may open from now on, written before anything names the new key */
+    kt_status st = ae_manifest_write(ae.key_gen + 1, root);
+    if (st) return kt_fail_context(st, "key rotation: its manifest");
+    if ((st = kt_random(k, sizeof k))) return st;
+    memcpy(ae.rotation_root, root, sizeof root);
     memcpy(ae.master_old, ae.master, sizeof ae.master);
     memcpy(ae.master, k, sizeof k);
     kt_wipe(k, sizeof k);
@@ -42,11 +63,12 @@ kt_status ae_rotate_begin(void)
 
 kt_status ae_rotate_finish(bool unlock)
 {
-    if (!ae.rotating) return KT_OK;
+    kt_status st = owed() ? ae_rotate_begin() : KT_OK;
+    if (st || !ae.rotating) return st;
     if (under_way)
         return kt_fail(KT_ERR_STATE, "a storage key rotation is under way (another request's): try again when it ends");
     under_way = unlock;
-    kt_status st = ae_state_save(); /* aecs/state under the new key first: every other object then */
+    st = ae_state_save(); /* aecs/state under the new key first: every other object then */
     size_t cursor = 0, resealed = 0, skipped = 0, r, s;
     bool done = false;
     uint64_t epoch = ae_obj_epoch();
@@ -70,7 +92,10 @@ kt_status ae_rotate_finish(bool unlock)
     if (!st) {
         ae.rotating = false;
         if ((st = ae_master_store(ae.master_version)) != KT_OK) ae.rotating = true; /* both keys still in force */
-        else kt_wipe(ae.master_old, sizeof ae.master_old);
+        else {
+            kt_wipe(ae.master_old, sizeof ae.master_old);
+            kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
+        }
     }
     char g[16], n[24], k[24];
     snprintf(g, sizeof g, "%u", (unsigned)ae.key_gen);
@@ -89,7 +114,8 @@ static kt_status RotateKey(const Kubetee__Aecs__V1__RotateKeyRequest *rq, Kubete
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     if (!(st = ae_admin_only(&c))) {
-        st = ae.rotating ? KT_OK : ae_rotate_begin(); /* an unfinished one is finished, not begun again */
+        /* an unfinished (or owed) one is finished, not begun again */
+        st = ae_rotate_unfinished() ? KT_OK : ae_rotate_begin();
         if (!st) st = ae_rotate_finish(true);
         if (!st && ae.recovery.n) st = ae_backup(rs); /* the older backups no longer restore the store */
     }

@@ -81,3 +81,49 @@ void ae_master_parse(const uint8_t *d, size_t n, ae_master_value *m)
     }
     m->named = m->format >= 2;
 }
+
+kt_status ae_rotation_chunk_parse(const uint8_t *b, size_t n, ae_rotation_chunk *c)
+{
+    memset(c, 0, sizeof *c);
+    if (n < AE_ROT_HDR || memcmp(b, AE_ROT_MAGIC, 4))
+        return kt_fail(KT_ERR_VERIFY, "rotation manifest chunk: %zu bytes, no %s header", n,
+                       AE_ROT_MAGIC);
+    if (b[4] != AE_ROT_FORMAT)
+        return kt_fail(KT_ERR_VERIFY, "rotation manifest chunk: format %u, not %d", b[4],
+                       AE_ROT_FORMAT);
+    c->gen = kt_le32(b + 5);
+    c->index = kt_le32(b + 9);
+    c->count = kt_le32(b + 13);
+    c->n = kt_le32(b + 17);
+    if (c->count == 0 || c->count > AE_ROT_CHUNKS_MAX || c->index >= c->count)
+        return kt_fail(KT_ERR_VERIFY, "rotation manifest chunk: index %u of %u chunks (at most %d)",
+                       (unsigned)c->index, (unsigned)c->count, AE_ROT_CHUNKS_MAX);
+    if (c->n > AE_ROT_PER_CHUNK || n != AE_ROT_HDR + (size_t)c->n * AE_ROT_DIGEST_LEN)
+        return kt_fail(KT_ERR_VERIFY,
+                       "rotation manifest chunk: %zu bytes for %u entries (at most %d)", n,
+                       (unsigned)c->n, AE_ROT_PER_CHUNK);
+    c->digests = b + AE_ROT_HDR;
+    for (uint32_t i = 1; i < c->n; i++)
+        if (memcmp(c->digests + (i - 1) * AE_ROT_DIGEST_LEN, c->digests + i * AE_ROT_DIGEST_LEN,
+                   AE_ROT_DIGEST_LEN) >= 0)
+            return kt_fail(KT_ERR_VERIFY, "rotation manifest chunk: entry %u is not after entry %u",
+                           (unsigned)i + 1, (unsigned)i);
+    return KT_OK;
+}
+
+void ae_rotation_chunk_header(uint8_t out[AE_ROT_HDR], uint32_t gen, uint32_t index, uint32_t count,
+                              uint32_t n)
+{
+    memcpy(out, AE_ROT_MAGIC, 4);
+    out[4] = AE_ROT_FORMAT;
+    kt_put_le32(out + 5, gen);
+    kt_put_le32(out + 9, index);
+    kt_put_le32(out + 13, count);
+    kt_put_le32(out + 17, n);
+}
+
+bool ae_store_raw_key(const char *key)
+{
+    return !strcmp(key, "aecs/master") ||
+           !strncmp(key, AE_ROT_KEY_PREFIX, sizeof AE_ROT_KEY_PREFIX - 1);
+}

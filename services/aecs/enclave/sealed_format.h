@@ -60,4 +60,31 @@ void ae_master_parse(const uint8_t *d, size_t n, ae_master_value *m);
 void ae_master_clear(uint8_t out[AE_MASTER_CLEAR_LEN], const uint8_t instance[64], uint32_t gen, uint64_t set_version,
                      bool rotating);
 size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX]);
+
+/* A key rotation's manifest (manifest.c; docs/aecs.md "Key rotation"): the digests of the
+ * objects sealed under the key before, sorted, in chunks kept raw at AE_ROT_KEY_PREFIX
+ * "<index>" (no object of the table); while the rotation is unfinished aecs/master's
+ * sealed part names their root, so only those objects open under the old key. A chunk is
+ * the magic, its format, u32le generation (the new key's), index, count (of chunks) and
+ * entries, then the entries' digests, strictly ascending. */
+#define AE_ROT_KEY_PREFIX "aecs/rotation/"
+#define AE_ROT_MAGIC "KTAR"
+#define AE_ROT_FORMAT 1
+#define AE_ROT_HDR (4 + 1 + 4 + 4 + 4 + 4)
+#define AE_ROT_DIGEST_LEN 32
+#define AE_ROT_PER_CHUNK 16384 /* 512 KiB of digests: within the store's 1 MiB values */
+#define AE_ROT_CHUNKS_MAX 256
+
+typedef struct {
+    uint32_t gen, index, count, n;
+    const uint8_t *digests; /* n of AE_ROT_DIGEST_LEN, pointing into the bytes parsed */
+} ae_rotation_chunk;
+
+/* KT_ERR_VERIFY naming what is wrong for anything but a whole chunk of this format. */
+kt_status ae_rotation_chunk_parse(const uint8_t *b, size_t n, ae_rotation_chunk *c);
+void ae_rotation_chunk_header(uint8_t out[AE_ROT_HDR], uint32_t gen, uint32_t index, uint32_t count,
+                              uint32_t n);
+/* Whether the enclave keeps key's value raw (aecs/master, the manifest's chunks), not as
+ * a sealed object of its table. */
+bool ae_store_raw_key(const char *key);
 #endif

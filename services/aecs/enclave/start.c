@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define ROTATING_LEN                                                                               \
+    (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN) /* aecs/master's sealed part while rotating */
+
 ae_globals ae;
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -14,19 +17,21 @@ KT_SERVICE_ANY_CLIENT_KEY()
 
 /* aecs/master (sealed_format.h; docs/aecs.md "Storage layout"): v3 is the magic, the clear
  * header (instance public key, key generation, recovery set version, flags: rotating) and
- * the storage key sealed for this machine, with the key before it after it while a
- * rotation is unfinished; the seal's AAD is the clear header. The instance and set version
+ * the storage key sealed for this machine, with the key before it and the root of the
+ * rotation's manifest (manifest.c) after it while a rotation is unfinished; the seal's AAD
+ * is the clear header. The instance and set version
  * are in the clear so that a machine that cannot unseal it knows which instance and set it
  * restores and refuses every other's shares (restore.c); on this machine the seal's AAD
  * binds them. v2 (the instance, then the sealed key) and v1 (the sealed key alone) are
  * generation 0 and rewritten as v3 at the first start that opens them. */
 kt_status ae_master_store(uint64_t expected)
 {
-    uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[2 * KT_AES256_KEY_LEN];
+    uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[ROTATING_LEN];
     ae_master_clear(clear, ae.instance_pub, ae.key_gen, ae.recovery.version, ae.rotating);
     size_t an = ae_master_aad(clear, aad);
     memcpy(keys, ae.master, KT_AES256_KEY_LEN);
     memcpy(keys + KT_AES256_KEY_LEN, ae.master_old, KT_AES256_KEY_LEN);
+    memcpy(keys + 2 * KT_AES256_KEY_LEN, ae.rotation_root, KT_SHA256_LEN);
     kt_buf blob = {0}, value = {0};
     uint64_t v;
     kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? sizeof keys : KT_AES256_KEY_LEN, &blob);
@@ -35,7 +40,7 @@ kt_status ae_master_store(uint64_t expected)
     if (!st) st = kt_buf_append(&value, clear, sizeof clear);
     if (!st) st = kt_buf_append(&value, blob.data, blob.len);
     if (!st) st = ae_store_put_raw("aecs/master", value.data, value.len, expected, &v);
-    if (!st) ae.master_version = v;
+    if (!st) ae.master_version = v, ae.master_set_version = ae.recovery.version;
     kt_buf_free(&blob);
     kt_buf_free(&value);
     return st;
@@ -93,7 +98,7 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     } else {
         ae_master_value m;
         ae_master_parse(blob.data, blob.len, &m);
-        size_t want = m.rotating ? 2 * KT_AES256_KEY_LEN : KT_AES256_KEY_LEN;
+        size_t want = m.rotating ? ROTATING_LEN : KT_AES256_KEY_LEN;
         if ((st = kt_unseal(m.sealed, m.n, &plain, &aad)) != KT_OK || plain.len != want || aad.len != m.aad_len ||
             memcmp(aad.data, m.aad, m.aad_len)) {
             /* sealed on another machine (or by another signer): only a restore opens it,
@@ -110,24 +115,42 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             memcpy(ae.master, plain.data, KT_AES256_KEY_LEN);
             ae.key_gen = m.gen;
             ae.rotating = m.rotating;
-            if (m.rotating) memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
+            if (m.rotating) {
+                memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
+                memcpy(ae.rotation_root, plain.data + 2 * KT_AES256_KEY_LEN, KT_SHA256_LEN);
+                st = ae_manifest_load(
+                    m.gen, ae.rotation_root); /* before the scan: it judges the old key's objects */
+            }
             ae.master_version = v;
-            st = ae_obj_scan(&objects, &damaged);
+            ae.master_set_version = m.set_version;
+            if (!st) st = ae_obj_scan(&objects, &damaged);
+            ae_manifest_free(); /* each object's digest in the table carries it from here
+                                   (objects.c) */
             kt_status s2 = st ? st : ae_state_load();
-            if (!st && s2 == KT_ERR_NOT_FOUND) {
+            if (!st && (s2 == KT_ERR_NOT_FOUND || s2 == KT_ERR_VERIFY)) {
                 /* init writes aecs/state before aecs/master: a storage key without its state
-                 * is damage (or objects the host hid), never a store to initialise again */
+                 * (or with one that does not open: not the one an unfinished rotation started
+                 * with) is damage, or objects the host hid or put back, never a store to
+                 * initialise again */
+                char why[400];
+                snprintf(why, sizeof why, "the storage key opens but aecs/state is %s",
+                         s2 == KT_ERR_NOT_FOUND ? "missing" : kt_last_error());
                 kt_wipe(ae.master, sizeof ae.master);
                 kt_wipe(ae.master_old, sizeof ae.master_old);
                 ae.rotating = false;
                 ae.phase = AE_DAMAGED;
-                kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", "the storage key opens but aecs/state is missing", NULL);
+                kt_log(KT_LOG_ERROR, "aecs.damaged", "reason", why, NULL);
             } else if (!st && s2) {
                 st = kt_fail_context(s2, "aecs/state");
             } else if (!st && m.named && !kt_equal(m.instance, ae.instance_pub, 64)) {
                 st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
-            } else if (!st && (m.format < 3 || m.set_version != ae.recovery.version) &&
-                       (st = ae_master_store(v)) != KT_OK) {
+            } else if (!st && m.format == 3 && m.set_version > ae.recovery.version) {
+                st = kt_fail(
+                    KT_ERR_VERIFY,
+                    "aecs/master was written with recovery set v%llu, aecs/state holds v%llu: "
+                    "aecs/state was put back from before a change of the set",
+                    (unsigned long long)m.set_version, (unsigned long long)ae.recovery.version);
+            } else if (!st && m.format < 3 && (st = ae_master_store(v)) != KT_OK) {
                 st = kt_fail_context(st, "aecs/master: v%d to v3", m.format);
             } else if (!st) {
                 ae.phase = AE_READY;
@@ -177,7 +200,8 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
-        if (ae.phase == AE_READY && ae.rotating) { /* a rotation a crash or failure left: finished first */
+        if (ae.phase == AE_READY &&
+            ae_rotate_unfinished()) { /* one a crash or failure left: finished first */
             kt_status r = ae_rotate_finish(false);
             ae_audit(&h, "RotateKey", "continued", r);
             if (r) /* AECS runs on both keys; Backup, SetRecovery, RotateKey and the next start go on with it */
@@ -196,6 +220,11 @@ static kt_status HostStatus(const Kubetee__Aecs__V1__HostStatusRequest *rq, Kube
     pthread_mutex_lock(&ae_lock);
     rs->state = (char *)ae_phase_name();
     rs->objects = ae_obj_count("");
+    if (ae.phase == AE_READY) { /* an unfinished rotation: the key before still opens objects */
+        rs->key_generation = ae.key_gen;
+        rs->rotation_unfinished = ae_rotate_unfinished();
+        rs->rotation_objects_left = ae_rotate_objects_left();
+    }
     size_t n = kubetee__aecs__v1__handshake_refusal__descriptor.n_values;
     kt_status st = (rs->handshake_refusals = kt_call_alloc(n * sizeof *rs->handshake_refusals)) ? KT_OK : KT_ERR_NO_MEMORY;
     if (!st) {

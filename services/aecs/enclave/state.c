@@ -113,6 +113,8 @@ void ae_forget(void)
     kt_wipe(ae.master_old, sizeof ae.master_old);
     ae.key_gen = 0;
     ae.rotating = false;
+    kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
+    ae.master_set_version = 0;
     ae_instance_clear();
     ae.n_admins = 0;
     ae.state_version = 0;
