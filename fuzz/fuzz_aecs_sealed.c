@@ -1,7 +1,7 @@
 /* Fuzz target: the layouts the host hands the AECS enclave back
- * (services/aecs/enclave/sealed_format.c): a sealed object's header and aecs/master's
- * value, over any bytes. What parses points inside the input, its parts add up to it, and
- * a format 2 header written from the fields parses to the same fields. */
+ * (services/aecs/enclave/sealed_format.c): a sealed object's header, aecs/master's value
+ * and a key rotation's manifest chunk, over any bytes. What parses points inside the
+ * input, its parts add up to it, and a header written from the fields is the one parsed. */
 #include "sealed_format.h"
 
 #include <string.h>
@@ -38,6 +38,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
             !(data[AE_MASTER_MAGIC_LEN + 76] & ~AE_MASTER_ROTATING))
             __builtin_trap();
         if (an != m.aad_len) __builtin_trap();
+    }
+    ae_rotation_chunk c;
+    if (ae_rotation_chunk_parse(data, n, &c) == KT_OK) {
+        if (c.digests != data + AE_ROT_HDR || AE_ROT_HDR + (size_t)c.n * AE_ROT_DIGEST_LEN != n ||
+            c.n > AE_ROT_PER_CHUNK || c.count == 0 || c.count > AE_ROT_CHUNKS_MAX || c.index >= c.count)
+            __builtin_trap();
+        for (uint32_t i = 1; i < c.n; i++)
+            if (memcmp(c.digests + (i - 1) * AE_ROT_DIGEST_LEN, c.digests + i * AE_ROT_DIGEST_LEN,
+                       AE_ROT_DIGEST_LEN) >= 0)
+                __builtin_trap();
+        uint8_t hdr[AE_ROT_HDR];
+        ae_rotation_chunk_header(hdr, c.gen, c.index, c.count, c.n);
+        if (memcmp(hdr, data, AE_ROT_HDR)) __builtin_trap();
     }
     return 0;
 }

@@ -239,7 +239,7 @@ open(d + "/sealed", "wb").write(b"\x03" + header(1) + G + b"\x02" * 12 + b"\x03"
 open(d + "/proposal", "wb").write(b"\x01KTRP\x01" + G + struct.pack("<QI", 4, 1) + b"\x01\x01" + G)
 open(d + "/consent", "wb").write(b"\x02KTRC\x01" + G + b"\x07" * 32 + b"\x08" * 64)
 PY
-# aecs_sealed: a format 2 and a format 1 object, a v3 (rotating) and a v2 aecs/master
+# aecs_sealed: a format 2 and a format 1 object, a v3 (rotating) and a v2 aecs/master, a manifest chunk
 mkdir -p "$work/aecs_sealed"
 /usr/bin/python3 - "$work/aecs_sealed" <<'PY'
 import struct, sys
@@ -248,6 +248,8 @@ open(d + "/object2", "wb").write(b"KTAO\x02" + struct.pack("<IQ", 3, 7) + b"\x11
 open(d + "/object1", "wb").write(b"KTAO\x01" + struct.pack("<Q", 1) + b"\x11" * 16 + b"\x22" * 12 + b"\x33" * 16)
 open(d + "/master3", "wb").write(b"KTAECSM3" + b"\x44" * 64 + struct.pack("<IQ", 2, 5) + b"\x01" + b"s" * 40)
 open(d + "/master2", "wb").write(b"KTAECSM2" + b"\x44" * 64 + b"s" * 40)
+# a rotation manifest chunk: generation 2, chunk 1 of 3, three ascending digests
+open(d + "/manifest", "wb").write(b"KTAR\x01" + struct.pack("<IIII", 2, 1, 3, 3) + b"".join(bytes([i]) * 32 for i in (1, 5, 9)))
 PY
 # aecs_floor: a clock floor proposal (the floor moved back an hour)
 mkdir -p "$work/aecs_floor"

@@ -164,10 +164,16 @@ def opened_with(master, root):
     """The objects that master opens: of the fs store at root, or root itself when it is
     {key: sealed value} (aecs_store.py's objects())."""
     return sorted(k for k, v in _objects(root).items()
-                  if k != "aecs/master" and open_object(master, k, v) is not None)
+                  if not raw_key(k) and open_object(master, k, v) is not None)
 
 
 def generations(root):
     """{key: the key generation its object is sealed under} of the fs store at root (or
     {key: sealed value})."""
-    return {k: object_fields(v)[1] for k, v in _objects(root).items() if k != "aecs/master" and v[:4] == b"KTAO"}
+    return {k: object_fields(v)[1] for k, v in _objects(root).items() if not raw_key(k) and v[:4] == b"KTAO"}
+
+
+def raw_key(key):
+    """Whether the enclave keeps key's value unsealed by the storage key: aecs/master, a key
+    rotation's manifest chunks (docs/aecs.md "Storage layout")."""
+    return key == "aecs/master" or key.startswith("aecs/rotation/")
