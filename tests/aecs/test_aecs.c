@@ -1315,14 +1315,16 @@ static uint32_t gen_of(const char *key)
     return g;
 }
 
-/* aecs.HostStatus, as aecs-server's /metrics reads it: objects the key before still opens */
-static uint64_t rotation_left(bool *unfinished, uint32_t *gen)
+/* aecs.HostStatus, as aecs-server's /metrics reads it: whether a rotation is unfinished
+ * (as asserted) and how many objects the key before still opens (none if not) */
+static uint64_t rotation_left(bool unfinished, uint32_t *gen)
 {
     A(HostStatusRequest) rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
     A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     assert_int_equal(kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs), KT_OK);
     uint64_t n = rs.rotation_objects_left;
-    *unfinished = rs.rotation_unfinished;
+    assert_int_equal(rs.rotation_unfinished, unfinished);
+    if (!unfinished) assert_int_equal(n, 0);
     if (gen) *gen = rs.key_generation;
     kt_message_clear(&rs);
     return n;
@@ -1345,9 +1347,7 @@ static void test_key_rotation(void **state)
     assert_refused(rotate_as(stranger), KT_ERR_DENIED, "not an AECS admin");
     uint32_t g = gen_of(
         "secrets/svca/fresh"); /* the first recovery set (test_clock_...) rotated it already */
-    bool unfinished;
-    assert_int_equal(rotation_left(&unfinished, NULL), 0);
-    assert_false(unfinished);
+    rotation_left(false, NULL);
     kt_buf before = {0};
     uint64_t before_v;
     grab("secrets/svca/fresh", &before, &before_v);
@@ -1381,9 +1381,7 @@ static void test_key_rotation(void **state)
     assert_int_equal(gen_of("aecs/state"), g + 2);
     assert_int_equal(gen_of("secrets/svca/fresh"), g + 1);
     uint32_t now_gen;
-    assert_true(rotation_left(&unfinished, &now_gen) >=
-                1); /* the host's /metrics show it (attack4 A2) */
-    assert_true(unfinished);
+    assert_true(rotation_left(true, &now_gen) >= 1); /* the host's /metrics show it (attack4 A2) */
     assert_int_equal(now_gen, g + 2);
     assert_int_equal(update_as(svc_a, "svca", "fresh", 0), KT_OK); /* a write seals under the new key */
     assert_int_equal(gen_of("secrets/svca/fresh"), g + 2);
@@ -1417,8 +1415,7 @@ static void test_key_rotation(void **state)
     kt_buf_free(&chunk);
     /* put back: the start finishes the rotation, nothing lost */
     assert_int_equal(start(), KT_OK);
-    assert_int_equal(rotation_left(&unfinished, NULL), 0);
-    assert_false(unfinished);
+    rotation_left(false, NULL);
     assert_int_equal(gen_of("services/svca"), g + 2);
     assert_int_equal(gen_of("services/svcb"), g + 2);
     assert_int_equal(gen_of("secrets/svcr/mid-rotation"), g + 2);
@@ -1473,9 +1470,7 @@ static void test_set_recovery_cut_off(void **state)
     assert_non_null(
         strstr(line, "the recovery set changed to v2 (2 of 2) but the key rotation is unfinished"));
     audit_text.len--;
-    bool unfinished;
-    assert_true(rotation_left(&unfinished, NULL) >= 3);
-    assert_true(unfinished);
+    assert_true(rotation_left(true, NULL) >= 3);
     A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
     assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_IO,
                    "key rotation: its manifest");
@@ -1484,8 +1479,7 @@ static void test_set_recovery_cut_off(void **state)
     /* a crash now: the start owes the rotation and does it */
     crash();
     assert_int_equal(start(), KT_OK);
-    assert_int_equal(rotation_left(&unfinished, NULL), 0);
-    assert_false(unfinished);
+    rotation_left(false, NULL);
     assert_int_equal(gen_of("aecs/state"), g + 1);
     assert_int_equal(gen_of("services/svca"), g + 1);
     kt_session *s = connect_as(admin);
@@ -1499,6 +1493,91 @@ static void test_set_recovery_cut_off(void **state)
     kt_buf_free(&m);
     for (int i = 0; i < 2; i++)
         kt_buf_free(&sig[i]);
+}
+
+/* The storage key a Backup gives now, combined from the shares of holders 1 and 2 (the set
+ * test_set_recovery_cut_off made): what any M holders of a backup have. */
+static void key_of_backup(uint8_t key[KT_RECOVERY_SECRET_LEN])
+{
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Backup", &b.base, D(backup_response), &res), KT_OK);
+    A(BackupResponse) *br = (A(BackupResponse) *)res;
+    assert_int_equal(br->n_shares, 2);
+    uint8_t xs[2], v[2][KT_RECOVERY_SECRET_LEN];
+    for (size_t i = 0; i < 2; i++) {
+        kt_recovery_share sh;
+        assert_int_equal(kt_recovery_share_decode(br->shares[i].data, br->shares[i].len, &sh),
+                         KT_OK);
+        assert_int_equal(kt_recovery_share_open(&sh, holders[sh.index - 1]), KT_OK);
+        xs[i] = sh.index;
+        memcpy(v[i], sh.value, sizeof v[i]);
+    }
+    assert_int_equal(kt_shamir_combine(xs, (const uint8_t(*)[KT_RECOVERY_SECRET_LEN])v, 2, key),
+                     KT_OK);
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+}
+
+/* key's object as its holders of the storage key k seal it again: its version, id and
+ * generation (the clear header), its plaintext, a new IV */
+static void reseal_with(const uint8_t k[KT_RECOVERY_SECRET_LEN], const char *key, kt_buf *blob)
+{
+    const size_t hdr = 4 + 1 + 4 + 8 + 16 + 12, n = blob->len - hdr - KT_GCM_TAG_LEN;
+    kt_buf aad = {0};
+    kt_buf_append(&aad, "kubetee.aecs.object.v2", sizeof "kubetee.aecs.object.v2");
+    kt_buf_append(&aad, key, strlen(key) + 1);
+    kt_buf_append(&aad, blob->data + 9, 8 + 16);
+    kt_buf_append(&aad, blob->data + 5, 4);
+    uint8_t *plain = malloc(n), *iv = blob->data + hdr - 12;
+    assert_int_equal(
+        kt_aead_open(k, iv, aad.data, aad.len, blob->data + hdr, n, blob->data + hdr + n, plain),
+        KT_OK);
+    iv[0] ^= 0x5a;
+    assert_int_equal(
+        kt_aead_seal(k, iv, aad.data, aad.len, plain, n, blob->data + hdr, blob->data + hdr + n),
+        KT_OK);
+    free(plain);
+    kt_buf_free(&aad);
+}
+
+/* attack4 A2: while a rotation is unfinished (here the host fails one object's put, which
+ * it may do for ever), holders of the old key seal an object again under it at its version
+ * and id: refused while AECS runs (not the bytes it wrote or read) and at the next start
+ * (not one of the objects the rotation's manifest lists); put back as it was, it opens
+ * and the rotation finishes, nothing lost. */
+static void test_old_key_forgery_refused(void **state)
+{
+    (void)state;
+    uint8_t k[KT_RECOVERY_SECRET_LEN];
+    key_of_backup(k);
+    uint32_t g = gen_of("secrets/svcr/mid-rotation");
+    snprintf(put_fails, sizeof put_fails,
+             "secrets/svca/fresh"); /* sealed again before mid-rotation */
+    assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation (unfinished");
+    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), g);
+    tamper_off(); /* the host answers with the forgery, at the object's store version */
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svcr/mid-rotation");
+    grab(tamper.key, &tamper.value, &tamper.version);
+    reseal_with(k, tamper.key, &tamper.value);
+    assert_refused(
+        update_as(svc_a, "svcr", "mid-rotation", 0), KT_ERR_VERIFY,
+        "not the bytes this enclave wrote or read (sealed elsewhere with the storage key)");
+    crash();
+    assert_int_equal(start(), KT_OK); /* serves; the rotation still unfinished (the put fails) */
+    assert_true(rotation_left(true, NULL) >= 1);
+    assert_refused(update_as(svc_a, "svcr", "mid-rotation", 0), KT_ERR_VERIFY,
+                   "is not one of the objects the unfinished key rotation started with");
+    /* the host answers with it as it was: it opens again, and the rotation finishes */
+    crash();
+    put_fails[0] = '\0';
+    tamper_off();
+    assert_int_equal(start(), KT_OK);
+    rotation_left(false, NULL);
+    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), g + 1);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    kt_wipe(k, sizeof k);
 }
 
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
@@ -1581,6 +1660,7 @@ int main(void)
         cmocka_unit_test(test_ta_session_ceilings),
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_set_recovery_cut_off),
+        cmocka_unit_test(test_old_key_forgery_refused),
         cmocka_unit_test(test_init_after_data_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
