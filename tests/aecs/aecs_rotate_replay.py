@@ -126,6 +126,11 @@ try:
           f"the forged object is refused by name: {t[:300]}")
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk2"))
     assert rc == 0, t
+    code, m = s.get("/metrics")
+    check(code == 200 and "kubetee_aecs_storage_key_generation 1\n" in m and
+          "kubetee_aecs_key_rotation_unfinished 0\n" in m and "kubetee_aecs_key_rotation_objects_left 0\n" in m,
+          "/metrics: generation 1, no rotation unfinished once the start finished the kept one: " +
+          " ".join(x for x in m.splitlines() if "rotation" in x or "generation" in x))
 finally:
     s.stop()
 k_now = key_of(os.path.join(WORK, "bk2"))

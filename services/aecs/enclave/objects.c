@@ -365,13 +365,11 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id, &e->gen);
             if (!st) st = digest(key, blob.data, blob.len, e->digest);
             if (!st && ae.rotating && e->gen + 1 == ae.key_gen && !ae_manifest_lists(e->digest))
-                st = kt_fail(
-                    KT_ERR_VERIFY,
-                    "object %s is sealed under the key before (generation %u) but is not one "
-                    "of the objects the unfinished key rotation started with (sealed elsewhere "
-                    "with the old "
-                    "key, or put back)",
-                    key, (unsigned)e->gen);
+                st = kt_fail(KT_ERR_VERIFY,
+                             "object %s is sealed under the key before (generation %u) but is not "
+                             "one of the objects the unfinished key rotation started with (sealed "
+                             "elsewhere with the old key, or put back)",
+                             key, (unsigned)e->gen);
             e->version = v;
             if (st) {
                 e->damage = strdup(kt_last_error());

@@ -210,8 +210,8 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
             return kt_fail(KT_ERR_INVALID_ARGUMENT, "this store has no recovery set yet: there is nobody to consent");
     }
     next.version = now->version + 1;
-    if ((st = ae_rotate_finish(true)))
-        return kt_fail_context(st, "set recovery"); /* one left unfinished first */
+    /* one left unfinished first */
+    if ((st = ae_rotate_finish(true))) return kt_fail_context(st, "set recovery");
     /* A new storage key with the new set, every object sealed again under it: a key taken
      * from a copy of the store from before (or the shares of the set before) opens only
      * that copy's objects. aecs/state is saved with the new set first, so the rotation's
@@ -225,11 +225,9 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
         return st;
     }
     if (!(st = ae_rotate_begin())) st = ae_rotate_finish(true);
-    if (!st)
-        st = backup_to(
-            &ae.recovery,
-            rs); /* the new set's shares, of the new key: the old ones no longer restore */
-    if (st)      /* attack4 B: no error may read as "nothing changed" */
+    /* the new set's shares, of the new key: the old ones no longer restore */
+    if (!st) st = backup_to(&ae.recovery, rs);
+    if (st) /* attack4 B: no error may read as "nothing changed" */
         return kt_fail_context(
             st,
             "the recovery set changed to v%llu (%u of %zu) but %s; run aecsadmin backup for the "

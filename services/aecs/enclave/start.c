@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROTATING_LEN                                                                               \
-    (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN) /* aecs/master's sealed part while rotating */
+/* aecs/master's sealed part while rotating: the new key, the old, the manifest's root */
+#define ROTATING_LEN (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN)
 
 ae_globals ae;
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,14 +118,13 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             if (m.rotating) {
                 memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
                 memcpy(ae.rotation_root, plain.data + 2 * KT_AES256_KEY_LEN, KT_SHA256_LEN);
-                st = ae_manifest_load(
-                    m.gen, ae.rotation_root); /* before the scan: it judges the old key's objects */
+                /* before the scan: it judges the old key's objects */
+                st = ae_manifest_load(m.gen, ae.rotation_root);
             }
             ae.master_version = v;
             ae.master_set_version = m.set_version;
             if (!st) st = ae_obj_scan(&objects, &damaged);
-            ae_manifest_free(); /* each object's digest in the table carries it from here
-                                   (objects.c) */
+            ae_manifest_free(); /* each object's digest in the table carries it from here */
             kt_status s2 = st ? st : ae_state_load();
             if (!st && (s2 == KT_ERR_NOT_FOUND || s2 == KT_ERR_VERIFY)) {
                 /* init writes aecs/state before aecs/master: a storage key without its state
@@ -200,8 +199,8 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
-        if (ae.phase == AE_READY &&
-            ae_rotate_unfinished()) { /* one a crash or failure left: finished first */
+        /* a rotation a crash or failure left (or owes): finished first */
+        if (ae.phase == AE_READY && ae_rotate_unfinished()) {
             kt_status r = ae_rotate_finish(false);
             ae_audit(&h, "RotateKey", "continued", r);
             if (r) /* AECS runs on both keys; Backup, SetRecovery, RotateKey and the next start go on with it */

@@ -57,19 +57,15 @@ static void metrics(void *ctx, kt_buf *out)
                   (unsigned long long)(got ? rs.objects : 0));
     /* an unfinished key rotation (a store that fails one object's put can keep it so):
      * the key before still opens objects until it is done */
-    kt_buf_printf(
-        out,
-        "# HELP kubetee_aecs_storage_key_generation the storage key's generation (+1 at each "
-        "rotation)\n"
-        "# TYPE kubetee_aecs_storage_key_generation gauge\nkubetee_aecs_storage_key_generation %u\n"
-        "# HELP kubetee_aecs_key_rotation_unfinished 1 while a key rotation is unfinished (the key "
-        "before still opens objects)\n# TYPE kubetee_aecs_key_rotation_unfinished gauge\n"
-        "kubetee_aecs_key_rotation_unfinished %d\n"
-        "# HELP kubetee_aecs_key_rotation_objects_left objects still sealed under the key before\n"
-        "# TYPE kubetee_aecs_key_rotation_objects_left "
-        "gauge\nkubetee_aecs_key_rotation_objects_left %llu\n",
-        got ? (unsigned)rs.key_generation : 0, got && rs.rotation_unfinished,
-        (unsigned long long)(got ? rs.rotation_objects_left : 0));
+    kt_metric(out, "kubetee_aecs_storage_key_generation", "gauge",
+              "the storage key's generation (+1 at each rotation)", NULL,
+              got ? (double)rs.key_generation : 0);
+    kt_metric(out, "kubetee_aecs_key_rotation_unfinished", "gauge",
+              "1 while a key rotation is unfinished (the key before still opens objects)", NULL,
+              got && rs.rotation_unfinished);
+    kt_metric(out, "kubetee_aecs_key_rotation_objects_left", "gauge",
+              "objects still sealed under the key before", NULL,
+              got ? (double)rs.rotation_objects_left : 0);
     /* every refusal, written to the audit log or not (docs/aecs.md "Audit log"); the
      * labels are the proto's names, never the enclave's words */
     const ProtobufCEnumDescriptor *d = &kubetee__aecs__v1__handshake_refusal__descriptor;
