@@ -133,11 +133,13 @@ static int write_shares(const tool_args *a, const ProtobufCMessage *res, const c
     return rc;
 }
 
-static int call_and_write(const tool_args *a, const char *op, const ProtobufCMessage *rq, const char *dir)
+/* timeout_s: the RPC's deadline unless --timeout (SetRecovery reseals every object) */
+static int call_and_write(const tool_args *a, const char *op, const ProtobufCMessage *rq, const char *dir,
+                          unsigned timeout_s)
 {
     kt_aecs_client *c = NULL;
     ProtobufCMessage *res = NULL;
-    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    if (tool_connect_for(a, timeout_s, &c)) return tool_fail(T, "connecting");
     int rc = kt_aecs_call(c, op, rq, D(backup_response), &res) ? tool_fail(T, op) : 0;
     kt_aecs_client_free(c);
     if (!rc) rc = write_shares(a, res, dir);
@@ -153,7 +155,7 @@ int recovery_backup(const tool_args *a)
     const char *dir = tool_flag(a, "out-dir");
     if (need(dir, "--out-dir")) return 2;
     Kubetee__Aecs__V1__BackupRequest rq = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
-    return call_and_write(a, "Backup", &rq.base, dir);
+    return call_and_write(a, "Backup", &rq.base, dir, TOOL_TIMEOUT_S);
 }
 
 int recovery_rotate(const tool_args *a)
@@ -163,7 +165,7 @@ int recovery_rotate(const tool_args *a)
     Kubetee__Aecs__V1__RotateKeyRequest rq = KUBETEE__AECS__V1__ROTATE_KEY_REQUEST__INIT;
     kt_aecs_client *c = NULL;
     ProtobufCMessage *res = NULL;
-    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    if (tool_connect_for(a, TOOL_TIMEOUT_LONG_S, &c)) return tool_fail(T, "connecting");
     int rc = kt_aecs_call(c, "RotateKey", &rq.base, D(backup_response), &res) ? tool_fail(T, "RotateKey") : 0;
     kt_aecs_client_free(c);
     if (!rc) {
@@ -376,7 +378,7 @@ static int set(const tool_args *a)
     rq.recovery = &rs;
     rq.consents = ptrs;
     rq.n_consents = n;
-    return call_and_write(a, "SetRecovery", &rq.base, dir);
+    return call_and_write(a, "SetRecovery", &rq.base, dir, TOOL_TIMEOUT_LONG_S);
 }
 
 int recovery_verb(const tool_args *a)

@@ -3,6 +3,7 @@
  * the enclave remembers the version and id of every key it has seen since it started, so
  * a host that swaps, forges, moves, hides or replays an older object is caught. */
 #include "aecs.h"
+#include "objtable.h"
 #include "sealed_format.h"
 
 #include <stdlib.h>
@@ -15,17 +16,10 @@
 _Static_assert(AE_OBJ_ID_LEN == AE_OBJECT_ID_LEN && AE_OBJ_IV_LEN == KT_GCM_IV_LEN && AE_OBJ_TAG_LEN == KT_GCM_TAG_LEN,
                "sealed_format.h agrees with the crypto it describes");
 
-typedef struct {
-    char key[KT_STORE_KEY_MAX + 1];
-    uint64_t version;
-    uint8_t id[ID_LEN];
-    uint32_t gen; /* the key generation it is sealed under */
-    bool deleted;
-    char *damage; /* why it does not open (start scan), or NULL */
-} entry;
+typedef ae_entry entry;
+_Static_assert(AE_TABLE_ID_LEN == ID_LEN, "objtable.h's id is an object id");
 
-static entry *table;
-static size_t n_table, cap_table;
+static ae_table table; /* objtable.h: every key seen since start, hash-indexed */
 static uint64_t epoch;
 
 uint64_t ae_obj_epoch(void)
@@ -35,25 +29,15 @@ uint64_t ae_obj_epoch(void)
 
 static entry *find(const char *key)
 {
-    for (size_t i = 0; i < n_table; i++)
-        if (!strcmp(table[i].key, key)) return &table[i];
-    return NULL;
+    return ae_table_find(&table, key);
 }
 
 static entry *remember(const char *key)
 {
-    entry *e = find(key);
-    if (e) return e;
-    if (strlen(key) > KT_STORE_KEY_MAX) return NULL;
-    if (n_table == cap_table) {
-        size_t cap = cap_table ? cap_table * 2 : 256;
-        entry *t = realloc(table, cap * sizeof *t);
-        if (!t) return NULL;
-        table = t, cap_table = cap;
-    }
-    e = &table[n_table++];
-    memset(e, 0, sizeof *e);
-    strcpy(e->key, key);
+    uint8_t seed[16] = {0};
+    if (!table.n && kt_random(seed, sizeof seed)) return NULL;
+    entry *e = ae_table_add(&table, key, seed);
+    kt_wipe(seed, sizeof seed);
     return e;
 }
 
@@ -61,10 +45,7 @@ void ae_obj_reset(void)
 {
     epoch++;
     ae_cache_reset();
-    for (size_t i = 0; i < n_table; i++) free(table[i].damage);
-    free(table);
-    table = NULL;
-    n_table = cap_table = 0;
+    ae_table_clear(&table);
 }
 
 /* the enclave is unloaded: nothing of the table or the key stays behind */
@@ -284,10 +265,10 @@ static int by_key(const void *a, const void *b)
 kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
 {
     size_t pl = strlen(prefix), k = 0;
-    const char **out = kt_call_alloc((n_table + 1) * sizeof *out);
+    const char **out = kt_call_alloc((table.n + 1) * sizeof *out);
     if (!out) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
-    for (size_t i = 0; i < n_table; i++)
-        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) out[k++] = table[i].key;
+    for (size_t i = 0; i < table.n; i++)
+        if (!table.e[i].deleted && !strncmp(table.e[i].key, prefix, pl)) out[k++] = table.e[i].key;
     qsort(out, k, sizeof *out, by_key);
     *keys = out;
     *n = k;
@@ -297,8 +278,8 @@ kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
 size_t ae_obj_count(const char *prefix)
 {
     size_t pl = strlen(prefix), k = 0;
-    for (size_t i = 0; i < n_table; i++)
-        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) k++;
+    for (size_t i = 0; i < table.n; i++)
+        if (!table.e[i].deleted && !strncmp(table.e[i].key, prefix, pl)) k++;
     return k;
 }
 
@@ -365,8 +346,8 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
 {
     *resealed = *skipped = 0;
     kt_status st = KT_OK;
-    for (; *cursor < n_table && *resealed + *skipped < max && !st; (*cursor) += !st) {
-        entry *e = &table[*cursor];
+    for (; *cursor < table.n && *resealed + *skipped < max && !st; (*cursor) += !st) {
+        entry *e = &table.e[*cursor];
         if (e->deleted || e->gen == ae.key_gen || !strcmp(e->key, "aecs/state")) continue;
         if (e->damage) { /* found damaged before: it stays so (its reason kept), the old key going */
             (*skipped)++;
@@ -391,7 +372,7 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
         kt_wipe(plain.data, plain.len);
         kt_buf_free(&plain);
     }
-    *done = !st && *cursor >= n_table;
+    *done = !st && *cursor >= table.n;
     return st;
 }
 

@@ -1,0 +1,105 @@
+/* The object table's hash index (objtable.h): open addressing with linear probing over
+ * entry indexes, keyed SipHash-2-4 of the store key, kept at most half full. */
+#include "objtable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define ROUND(v0, v1, v2, v3)                                                                                          \
+    do {                                                                                                               \
+        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                                      \
+        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                                         \
+        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                                         \
+        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                                      \
+    } while (0)
+
+static uint64_t le64(const uint8_t *p, size_t n)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) x |= (uint64_t)p[i] << (8 * i);
+    return x;
+}
+
+/* SipHash-2-4 (Aumasson, Bernstein) of s under the table's key */
+static uint64_t hash(const ae_table *t, const char *s)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t n = strlen(s), i = 0;
+    uint64_t v0 = t->seed[0] ^ 0x736f6d6570736575ull, v1 = t->seed[1] ^ 0x646f72616e646f6dull,
+             v2 = t->seed[0] ^ 0x6c7967656e657261ull, v3 = t->seed[1] ^ 0x7465646279746573ull;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = le64(p + i, 8);
+        v3 ^= m;
+        ROUND(v0, v1, v2, v3);
+        ROUND(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+    uint64_t m = le64(p + i, n - i) | (uint64_t)(n & 0xff) << 56;
+    v3 ^= m;
+    ROUND(v0, v1, v2, v3);
+    ROUND(v0, v1, v2, v3);
+    v0 ^= m;
+    v2 ^= 0xff;
+    for (int r = 0; r < 4; r++) ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* the slot holding key, or the empty one where it would go */
+static size_t probe(const ae_table *t, const char *key)
+{
+    size_t mask = t->n_slot - 1, s = (size_t)hash(t, key) & mask;
+    while (t->slot[s] && strcmp(t->e[t->slot[s] - 1].key, key)) s = (s + 1) & mask;
+    return s;
+}
+
+ae_entry *ae_table_find(const ae_table *t, const char *key)
+{
+    if (!t->n_slot) return NULL;
+    uint32_t i = t->slot[probe(t, key)];
+    return i ? &t->e[i - 1] : NULL;
+}
+
+static bool reindex(ae_table *t, size_t n_slot)
+{
+    uint32_t *s = calloc(n_slot, sizeof *s);
+    if (!s) return false;
+    free(t->slot);
+    t->slot = s;
+    t->n_slot = n_slot;
+    for (size_t i = 0; i < t->n; i++) t->slot[probe(t, t->e[i].key)] = (uint32_t)(i + 1);
+    return true;
+}
+
+ae_entry *ae_table_add(ae_table *t, const char *key, const uint8_t seed[16])
+{
+    ae_entry *e = ae_table_find(t, key);
+    if (e) return e;
+    if (strlen(key) > KT_STORE_KEY_MAX || t->n >= AE_TABLE_MAX) return NULL;
+    if (!t->n) {
+        t->seed[0] = le64(seed, 8);
+        t->seed[1] = le64(seed + 8, 8);
+        if (t->n_slot) memset(t->slot, 0, t->n_slot * sizeof *t->slot);
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        ae_entry *g = realloc(t->e, cap * sizeof *g);
+        if (!g) return NULL;
+        t->e = g, t->cap = cap;
+    }
+    if (2 * (t->n + 1) > t->n_slot && !reindex(t, t->n_slot ? t->n_slot * 2 : 512)) return NULL;
+    e = &t->e[t->n];
+    memset(e, 0, sizeof *e);
+    strcpy(e->key, key);
+    t->slot[probe(t, key)] = (uint32_t)(t->n + 1);
+    t->n++;
+    return e;
+}
+
+void ae_table_clear(ae_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->e[i].damage);
+    free(t->e);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
