@@ -211,6 +211,9 @@ mkdir -p "$work/aecs_audit"
 printf '\x00\x00%s,"hash":"%064d","sig":"%0128d"}\n' "$aecs_body" 0 0 > "$work/aecs_audit/signed"
 printf '\x00\x00%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash" > "$work/aecs_audit/unsigned"
 { printf '\x00\x01\x01'; printf "$(printf '%s' "$aecs_hash" | sed 's/../\\x&/g')"; printf '%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash"; } > "$work/aecs_audit/head"
+# ... and a Restored line after it (a restore taking the chain up from a checkpoint)
+printf '\x00\x00%s,"hash":"%s"}\n{"seq":8,"time":1,"caller":"host","op":"Restored","target":"from checkpoint seq 7 hash %s","outcome":"ok","reason":"","prev":"%s","hash":"%064d","sig":"%0128d"}\n' \
+  "$aecs_body" "$aecs_hash" "$aecs_hash" "$aecs_hash" 0 0 > "$work/aecs_audit/restored"
 # aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
 mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
 # aecs_signers: two entries, one signer for product 7, another for every product
@@ -246,6 +249,9 @@ open(d + "/object1", "wb").write(b"KTAO\x01" + struct.pack("<Q", 1) + b"\x11" * 
 open(d + "/master3", "wb").write(b"KTAECSM3" + b"\x44" * 64 + struct.pack("<IQ", 2, 5) + b"\x01" + b"s" * 40)
 open(d + "/master2", "wb").write(b"KTAECSM2" + b"\x44" * 64 + b"s" * 40)
 PY
+# aecs_floor: a clock floor proposal (the floor moved back an hour)
+mkdir -p "$work/aecs_floor"
+/usr/bin/python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(b"KTCF\x01" + b"\x11" * 64 + struct.pack("<qq", 1796259212, 1796255612))' "$work/aecs_floor/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0
