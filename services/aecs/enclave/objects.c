@@ -32,13 +32,10 @@ static entry *find(const char *key)
     return ae_table_find(&table, key);
 }
 
-static entry *remember(const char *key)
+/* *e: the entry of key, added if new; refused by name (objtable.h) */
+static kt_status remember(const char *key, entry **e)
 {
-    uint8_t seed[16] = {0};
-    if (!table.n && kt_random(seed, sizeof seed)) return NULL;
-    entry *e = ae_table_add(&table, key, seed);
-    kt_wipe(seed, sizeof seed);
-    return e;
+    return ae_table_add(&table, key, e);
 }
 
 void ae_obj_reset(void)
@@ -200,6 +197,9 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
 {
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     entry *e = find(key);
+    /* a new key the table has no room for: refused before anything is written */
+    kt_status room = e ? KT_OK : ae_table_room(&table, key);
+    if (room) return room;
     if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
     uint8_t id[ID_LEN];
     if (expected == 0 && e && !e->deleted) return kt_fail(KT_ERR_EXISTS, "%s exists", key);
@@ -226,9 +226,8 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
     if (!st) st = kt_aead_seal(ae.master, iv, a.data, a.len, plain, n, blob.data + HDR, blob.data + HDR + n);
     if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
     if (!st) {
-        entry *r = remember(key);
-        if (!r) st = kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
-        else {
+        entry *r;
+        if (!(st = remember(key, &r))) {
             r->version = v;
             memcpy(r->id, id, ID_LEN);
             r->gen = ae.key_gen;
@@ -301,8 +300,8 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             const char *key = rs.entries[i]->key;
             if (!strcmp(key, "aecs/master")) continue;
             if (find(key)) return kt_fail(KT_ERR_VERIFY, "store: the host lists %s twice", key);
-            entry *e = remember(key);
-            if (!e) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory (or key too long)");
+            entry *e;
+            if ((st = remember(key, &e))) return st;
             kt_buf plain = {0}, blob = {0};
             bool found;
             uint64_t v;
