@@ -90,7 +90,7 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     if (!st && ae.phase == AE_READY) {
         Kubetee__Aecs__V1__StorageKeyStatus *k = kt_call_alloc(sizeof *k);
         if (!k) st = kt_fail(KT_ERR_NO_MEMORY, "status: out of memory");
-        else {
+        if (k) {
             kubetee__aecs__v1__storage_key_status__init(k);
             k->generation = ae.key_gen;
             k->rotation_unfinished = ae.rotating;
