@@ -76,16 +76,17 @@ static int status(const tool_args *a)
     kt_aecs_client *c = NULL;
     ProtobufCMessage *res = NULL;
     if (tool_connect(a, &c)) return tool_fail(T, "connecting");
-    int rc = kt_aecs_call(c, "Status", &rq.base, D(status_response), &res) ? tool_fail(T, "Status") : 0;
+    kt_status st = kt_aecs_call(c, "Status", &rq.base, D(status_response), &res);
     kt_aecs_client_free(c);
-    if (rc) return rc;
+    if (st) return tool_fail(T, "Status");
     Kubetee__Aecs__V1__StatusResponse *r = (void *)res;
     Kubetee__Aecs__V1__StorageKeyStatus *k = r->storage_key;
     if (!a->json) r->storage_key = NULL;
-    rc = tool_call_print(a, T, res);
+    int rc = tool_call_print(a, T, res);
     if (!a->json && k && !rc)
         printf("storage_key: generation %u, %s\n", (unsigned)k->generation,
-               k->rotation_unfinished ? "rotation unfinished (both keys in force)" : "no rotation unfinished");
+               k->rotation_unfinished ? "rotation unfinished (both keys in force)"
+                                      : "no rotation unfinished");
     r->storage_key = k;
     protobuf_c_message_free_unpacked(res, NULL);
     return rc;
