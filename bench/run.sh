@@ -29,3 +29,6 @@ echo
 echo
 # kubetee-collateral's cached TCB Info against nginx serving the same bytes (wrk)
 bash "$here/collateral/run.sh" "$build"
+echo
+# the AECS enclave's object table against the linear list it replaced (start scan + gets, 50,000 objects)
+"$build/bench/bench_objtable"

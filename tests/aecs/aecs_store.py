@@ -8,6 +8,7 @@ is written once and run on each backend:
   host_put(key, v, ver)    the host writes v under key as the store's version ver (fs: its
                            file rewritten with a matching checksum, its counters kept, since
                            fs checks those against its index; etcd: deleted and put ver times)
+  host_create(key, v)      (fs, server stopped) a new object file of key, version 1
   host_delete(key)         the host removes key; host_undelete(what it returned) puts it back
   take_all() / put_all(s)  the store emptied (its objects kept aside in s) and put back
   hide(keep) / unhide(h)   every object but those keep() says hidden, and put back"""
@@ -60,6 +61,17 @@ class Fs:
         with open(tmp, "wb") as f:
             f.write(body + hashlib.sha256(body).digest())
         os.replace(tmp, path)
+
+    def host_create(self, key, value):
+        """A new object file of key, version 1, at the store's revision (aecs-server stopped)."""
+        with open(os.path.join(self.root, "revision"), "rb") as f:
+            rev = int.from_bytes(f.read()[8:16], "little")
+        k = key.encode()
+        body = (b"KTSTOBJ1" + len(k).to_bytes(2, "little") + (1).to_bytes(8, "little") + rev.to_bytes(8, "little") +
+                rev.to_bytes(8, "little") + len(value).to_bytes(8, "little") + k + value)
+        name = "o." + key.replace("_", "__").replace("/", "_s")
+        with open(os.path.join(self.root, "objects", name), "wb") as f:
+            f.write(body + hashlib.sha256(body).digest())
 
     def host_delete(self, key):
         path = self._files()[key][0]

@@ -52,6 +52,8 @@ static int usage(void)
             "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
             "  refuse an AECS that cannot prove this instance key\n"
             "  (init prints it; another init, on an emptied store, makes another)\n"
+            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (default 30; rotate-key and\n"
+            "  recovery set, which seal every object again: 3600)\n"
             "PLATFORM (the TA platform policy): [--allow-simulation (--simulation-root HEX | --simulation-root-of\n"
             "  COLLATERAL_DIR)] [--allow-debug] [--tcb UpToDate,SWHardeningNeeded,...]   (no TA is served before it)\n"
             "RECOVERY (who can restore the storage key together): --recovery-key PEM (P-256, repeated)\n"
@@ -64,6 +66,30 @@ static int need(const char *v, const char *flag)
     if (v) return 0;
     fprintf(stderr, T ": %s is required\n", flag);
     return 2;
+}
+
+/* status; as text the storage key in words (as JSON proto3's: a zero generation and no
+ * unfinished rotation are left out of storageKey) */
+static int status(const tool_args *a)
+{
+    Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    kt_aecs_client *c = NULL;
+    ProtobufCMessage *res = NULL;
+    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
+    kt_status st = kt_aecs_call(c, "Status", &rq.base, D(status_response), &res);
+    kt_aecs_client_free(c);
+    if (st) return tool_fail(T, "Status");
+    Kubetee__Aecs__V1__StatusResponse *r = (void *)res;
+    Kubetee__Aecs__V1__StorageKeyStatus *k = r->storage_key;
+    if (!a->json) r->storage_key = NULL;
+    int rc = tool_call_print(a, T, res);
+    if (!a->json && k && !rc)
+        printf("storage_key: generation %u, %s\n", (unsigned)k->generation,
+               k->rotation_unfinished ? "rotation unfinished (both keys in force)"
+                                      : "no rotation unfinished");
+    r->storage_key = k;
+    protobuf_c_message_free_unpacked(res, NULL);
+    return rc;
 }
 
 /* init, and the new instance's key printed: what admins and TAs pin (--instance) */
@@ -267,10 +293,7 @@ int main(int argc, char **argv)
         return init(&a, &rq);
     }
     if (!strcmp(verb, "platform")) return platform(&a);
-    if (!strcmp(verb, "status")) {
-        Kubetee__Aecs__V1__StatusRequest rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
-        return tool_run(&a, T, "Status", &rq.base, D(status_response));
-    }
+    if (!strcmp(verb, "status")) return status(&a);
     if (!strcmp(verb, "addadmin")) {
         Kubetee__Aecs__V1__AddAdminRequest rq = KUBETEE__AECS__V1__ADD_ADMIN_REQUEST__INIT;
         if (need(tool_flag(&a, "admin-key"), "--admin-key")) return 2;

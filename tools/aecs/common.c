@@ -103,9 +103,33 @@ kt_status tool_instance_pin(const tool_args *a, const uint8_t **pin, const char 
     return KT_OK;
 }
 
+/* --timeout SECONDS (whole, 1 to a day), else default_s */
+static kt_status timeout_of(const tool_args *a, unsigned default_s, unsigned *ms)
+{
+    const char *v = tool_flag(a, "timeout");
+    *ms = default_s * 1000u;
+    if (!v) return KT_OK;
+    char *end = NULL, shown[64];
+    unsigned long s = *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+    if (!end || *end || s < 1 || s > TOOL_TIMEOUT_MAX_S)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "--timeout is whole seconds from 1 to %u, not \"%s\"", TOOL_TIMEOUT_MAX_S,
+                       kt_escape(v, strlen(v), shown, sizeof shown));
+    *ms = (unsigned)s * 1000u;
+    return KT_OK;
+}
+
 kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
 {
-    kt_status st = load_config(a);
+    return tool_connect_for(a, TOOL_TIMEOUT_S, c);
+}
+
+kt_status tool_connect_for(const tool_args *a, unsigned default_s, kt_aecs_client **c)
+{
+    unsigned timeout_ms;
+    kt_status st = timeout_of(a, default_s, &timeout_ms);
+    if (st) return st;
+    st = load_config(a);
     if (st) return st;
     /* flags given beside the kubeconfig win */
     const char *server = a->server;
@@ -133,7 +157,11 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
     else if (!(st = kt_sim_qe_open(a->sim_dir, &qe))) st = kt_collateral_load_dir(kt_sim_qe_collateral_dir(qe), NULL, &coll);
     kt_sim_qe_free(qe);
     if (st) return kt_fail_context(st, "collateral");
-    kt_aecs_client_config cfg = {.address = server, .key = key, .policy = policy, .collateral = coll};
+    kt_aecs_client_config cfg = {.address = server,
+                                 .key = key,
+                                 .policy = policy,
+                                 .collateral = coll,
+                                 .timeout_ms = timeout_ms};
     /* the AECS instance key aecsadmin init printed: AECS must prove it over the session, so a
      * store emptied and initialised again is refused */
     const char *from;

@@ -134,13 +134,31 @@ static int write_shares(const tool_args *a, const ProtobufCMessage *res, const c
     return rc;
 }
 
-static int call_and_write(const tool_args *a, const char *op, const ProtobufCMessage *rq, const char *dir)
+/* op answered with shares, written to dir. reseals: op seals every object again under a new
+ * key (SetRecovery, RotateKey), so its answer is awaited longer and a tool giving up says
+ * that AECS goes on */
+static int call_and_write(const tool_args *a, const char *op, const ProtobufCMessage *rq,
+                          const char *dir, bool reseals)
 {
     kt_aecs_client *c = NULL;
     ProtobufCMessage *res = NULL;
-    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
-    int rc = kt_aecs_call(c, op, rq, D(backup_response), &res) ? tool_fail(T, op) : 0;
+    if (tool_connect_for(a, reseals ? TOOL_TIMEOUT_LONG_S : TOOL_TIMEOUT_S, &c))
+        return tool_fail(T, "connecting");
+    kt_status st = kt_aecs_call(c, op, rq, D(backup_response), &res);
+    int rc = st ? tool_fail(T, op) : 0;
     kt_aecs_client_free(c);
+    if (st == KT_ERR_TIMEOUT && reseals)
+        fprintf(stderr, T ": AECS goes on sealing every object under the new key: aecsadmin "
+                          "status shows the storage key's generation and whether the rotation "
+                          "is unfinished, aecsadmin backup gives the new shares once it is done "
+                          "(--timeout SECONDS waits longer)\n");
+    if (!rc && !strcmp(op, "RotateKey")) {
+        const Kubetee__Aecs__V1__BackupResponse *r = (const void *)res;
+        fprintf(stderr,
+                T ": the storage key is rotated: every object is sealed under a new key%s\n",
+                r->n_shares ? "; older backups no longer restore this store, these shares do"
+                            : " (no recovery set: no shares)");
+    }
     if (!rc) rc = write_shares(a, res, dir);
     if (res) protobuf_c_message_free_unpacked(res, NULL);
     return rc;
@@ -154,7 +172,7 @@ int recovery_backup(const tool_args *a)
     const char *dir = tool_flag(a, "out-dir");
     if (need(dir, "--out-dir")) return 2;
     Kubetee__Aecs__V1__BackupRequest rq = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
-    return call_and_write(a, "Backup", &rq.base, dir);
+    return call_and_write(a, "Backup", &rq.base, dir, false);
 }
 
 int recovery_rotate(const tool_args *a)
@@ -162,20 +180,7 @@ int recovery_rotate(const tool_args *a)
     const char *dir = tool_flag(a, "out-dir");
     if (need(dir, "--out-dir")) return 2;
     Kubetee__Aecs__V1__RotateKeyRequest rq = KUBETEE__AECS__V1__ROTATE_KEY_REQUEST__INIT;
-    kt_aecs_client *c = NULL;
-    ProtobufCMessage *res = NULL;
-    if (tool_connect(a, &c)) return tool_fail(T, "connecting");
-    int rc = kt_aecs_call(c, "RotateKey", &rq.base, D(backup_response), &res) ? tool_fail(T, "RotateKey") : 0;
-    kt_aecs_client_free(c);
-    if (!rc) {
-        const Kubetee__Aecs__V1__BackupResponse *r = (const void *)res;
-        fprintf(stderr, T ": the storage key is rotated: every object is sealed under a new key%s\n",
-                r->n_shares ? "; older backups no longer restore this store, these shares do"
-                            : " (no recovery set: no shares)");
-        rc = write_shares(a, res, dir);
-    }
-    if (res) protobuf_c_message_free_unpacked(res, NULL);
-    return rc;
+    return call_and_write(a, "RotateKey", &rq.base, dir, true);
 }
 
 /* A share file: sealed (opened here with --recovery-key) or open; with verify, its
@@ -417,7 +422,7 @@ static int set(const tool_args *a)
     rq.recovery = &rs;
     rq.consents = cs.ptrs;
     rq.n_consents = cs.n;
-    return call_and_write(a, "SetRecovery", &rq.base, dir);
+    return call_and_write(a, "SetRecovery", &rq.base, dir, true);
 }
 
 int recovery_verb(const tool_args *a)

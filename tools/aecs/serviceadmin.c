@@ -29,7 +29,8 @@ static int usage(void)
             "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
             "         (the answer's signature by the AECS identity over the service, name and nonce is checked)\n"
             "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
-            "  refuse an AECS that cannot prove this instance key\n");
+            "  refuse an AECS that cannot prove this instance key\n"
+            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (1 to 86400, default 30)\n");
     return 2;
 }
 

@@ -91,6 +91,16 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
     if (!st && ae.phase == AE_READY) st = ae_recovery_to_call(&ae.recovery, &rs->recovery);
     rs->time_floor = ae_clock_floor();
+    if (!st && ae.phase == AE_READY) {
+        Kubetee__Aecs__V1__StorageKeyStatus *k = kt_call_alloc(sizeof *k);
+        if (!k) st = kt_fail(KT_ERR_NO_MEMORY, "status: out of memory");
+        if (k) {
+            kubetee__aecs__v1__storage_key_status__init(k);
+            k->generation = ae.key_gen;
+            k->rotation_unfinished = ae_rotate_unfinished(); /* also a rotation owed */
+            rs->storage_key = k;
+        }
+    }
     if (!st && ae.phase == AE_RESTORE) st = ae_restore_progress(&rs->restore);
     /* the instance, proved over this session and the caller's nonce (F6: a re-initialised
      * AECS has the same enclave and identity key, never this key) */

@@ -3,6 +3,7 @@
  * the enclave remembers the version and id of every key it has seen since it started, so
  * a host that swaps, forges, moves, hides or replays an older object is caught. */
 #include "aecs.h"
+#include "objtable.h"
 #include "sealed_format.h"
 
 #include <stdlib.h>
@@ -15,18 +16,10 @@
 _Static_assert(AE_OBJ_ID_LEN == AE_OBJECT_ID_LEN && AE_OBJ_IV_LEN == KT_GCM_IV_LEN && AE_OBJ_TAG_LEN == KT_GCM_TAG_LEN,
                "sealed_format.h agrees with the crypto it describes");
 
-typedef struct {
-    char key[KT_STORE_KEY_MAX + 1];
-    uint64_t version;
-    uint8_t id[ID_LEN];
-    uint32_t gen; /* the key generation it is sealed under */
-    uint8_t digest[KT_SHA256_LEN]; /* of the sealed bytes this enclave wrote or read (digest()) */
-    bool deleted;
-    char *damage; /* why it does not open (start scan), or NULL */
-} entry;
+typedef ae_entry entry;
+_Static_assert(AE_TABLE_ID_LEN == ID_LEN, "objtable.h's id is an object id");
 
-static entry *table;
-static size_t n_table, cap_table;
+static ae_table table; /* objtable.h: every key seen since start, hash-indexed */
 static uint64_t epoch;
 
 uint64_t ae_obj_epoch(void)
@@ -36,36 +29,20 @@ uint64_t ae_obj_epoch(void)
 
 static entry *find(const char *key)
 {
-    for (size_t i = 0; i < n_table; i++)
-        if (!strcmp(table[i].key, key)) return &table[i];
-    return NULL;
+    return ae_table_find(&table, key);
 }
 
-static entry *remember(const char *key)
+/* *e: the entry of key, added if new; refused by name (objtable.h) */
+static kt_status remember(const char *key, entry **e)
 {
-    entry *e = find(key);
-    if (e) return e;
-    if (strlen(key) > KT_STORE_KEY_MAX) return NULL;
-    if (n_table == cap_table) {
-        size_t cap = cap_table ? cap_table * 2 : 256;
-        entry *t = realloc(table, cap * sizeof *t);
-        if (!t) return NULL;
-        table = t, cap_table = cap;
-    }
-    e = &table[n_table++];
-    memset(e, 0, sizeof *e);
-    strcpy(e->key, key);
-    return e;
+    return ae_table_add(&table, key, e);
 }
 
 void ae_obj_reset(void)
 {
     epoch++;
     ae_cache_reset();
-    for (size_t i = 0; i < n_table; i++) free(table[i].damage);
-    free(table);
-    table = NULL;
-    n_table = cap_table = 0;
+    ae_table_clear(&table);
 }
 
 /* the enclave is unloaded: nothing of the table or the key stays behind */
@@ -254,6 +231,9 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
 {
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     entry *e = find(key);
+    /* a new key the table has no room for: refused before anything is written */
+    kt_status room = e ? KT_OK : ae_table_room(&table, key);
+    if (room) return room;
     if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
     uint8_t id[ID_LEN];
     if (expected == 0 && e && !e->deleted) return kt_fail(KT_ERR_EXISTS, "%s exists", key);
@@ -282,9 +262,8 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
     if (!st) st = digest(key, blob.data, HDR + n + KT_GCM_TAG_LEN, d);
     if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
     if (!st) {
-        entry *r = remember(key);
-        if (!r) st = kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
-        else {
+        entry *r;
+        if (!(st = remember(key, &r))) {
             r->version = v;
             memcpy(r->id, id, ID_LEN);
             r->gen = ae.key_gen;
@@ -318,10 +297,10 @@ static int by_key(const void *a, const void *b)
 kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
 {
     size_t pl = strlen(prefix), k = 0;
-    const char **out = kt_call_alloc((n_table + 1) * sizeof *out);
+    const char **out = kt_call_alloc((table.n + 1) * sizeof *out);
     if (!out) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
-    for (size_t i = 0; i < n_table; i++)
-        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) out[k++] = table[i].key;
+    for (size_t i = 0; i < table.n; i++)
+        if (!table.e[i].deleted && !strncmp(table.e[i].key, prefix, pl)) out[k++] = table.e[i].key;
     qsort(out, k, sizeof *out, by_key);
     *keys = out;
     *n = k;
@@ -331,8 +310,8 @@ kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
 size_t ae_obj_count(const char *prefix)
 {
     size_t pl = strlen(prefix), k = 0;
-    for (size_t i = 0; i < n_table; i++)
-        if (!table[i].deleted && !strncmp(table[i].key, prefix, pl)) k++;
+    for (size_t i = 0; i < table.n; i++)
+        if (!table.e[i].deleted && !strncmp(table.e[i].key, prefix, pl)) k++;
     return k;
 }
 
@@ -355,8 +334,8 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             if (ae_store_raw_key(key))
                 continue; /* aecs/master, a rotation's manifest: no objects */
             if (find(key)) return kt_fail(KT_ERR_VERIFY, "store: the host lists %s twice", key);
-            entry *e = remember(key);
-            if (!e) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory (or key too long)");
+            entry *e;
+            if ((st = remember(key, &e))) return st;
             kt_buf plain = {0}, blob = {0};
             bool found;
             uint64_t v;
@@ -406,8 +385,8 @@ kt_status ae_obj_opens(const char *key)
 size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
 {
     size_t k = 0;
-    for (size_t i = 0; i < n_table; i++) {
-        const entry *e = &table[i];
+    for (size_t i = 0; i < table.n; i++) {
+        const entry *e = &table.e[i];
         if (e->deleted || e->damage || e->gen != gen) continue;
         if (digests) memcpy(digests[k], e->digest, KT_SHA256_LEN);
         k++;
@@ -419,8 +398,8 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
 {
     *resealed = *skipped = 0;
     kt_status st = KT_OK;
-    for (; *cursor < n_table && *resealed + *skipped < max && !st; (*cursor) += !st) {
-        entry *e = &table[*cursor];
+    for (; *cursor < table.n && *resealed + *skipped < max && !st; (*cursor) += !st) {
+        entry *e = &table.e[*cursor];
         if (e->deleted || e->gen == ae.key_gen || !strcmp(e->key, "aecs/state")) continue;
         if (e->damage) { /* found damaged before: it stays so (its reason kept), the old key going */
             (*skipped)++;
@@ -445,7 +424,7 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
         kt_wipe(plain.data, plain.len);
         kt_buf_free(&plain);
     }
-    *done = !st && *cursor >= n_table;
+    *done = !st && *cursor >= table.n;
     return st;
 }
 

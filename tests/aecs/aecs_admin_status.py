@@ -1,0 +1,164 @@
+"""aecsadmin status shows the storage key's generation and whether a rotation is unfinished
+(text and --json), and aecsadmin's --timeout: refused when malformed (named), honoured
+(rotate-key --timeout 1 on a store of COUNT objects gives up while AECS finishes the
+rotation, and says so; status meanwhile says it is unfinished, then generation 1 once
+done), and rotate-key's own default deadline (recovery set's too: the same code) past the
+30 s of other verbs, against a gRPC server that never answers. The store is filled fast: objects sealed here under the
+storage key a backup gives, written into the fs store while aecs-server is stopped.
+
+  aecs_admin_status.py SERVER ENCLAVE AECSADMIN KUBETEE [COUNT]"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+import aecs_env
+import aecs_store
+import recovery_files as rf
+
+SERVER, ENCLAVE, AECSADMIN, KUBETEE = sys.argv[1:5]
+COUNT = int(sys.argv[5]) if len(sys.argv) > 5 else 3000
+WORK = tempfile.mkdtemp(prefix="kt-aecs-status-")
+SIM = os.path.join(WORK, "sim")
+os.mkdir(SIM, 0o700)
+check = aecs_env.Checks()
+STORE = aecs_store.Fs(WORK)
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, store=STORE.config(),
+                                            extra=f"max_secrets: {COUNT + 100}\n")
+ADMIN, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "r1", "r2"))
+LOG = os.path.join(WORK, "server.log")
+
+
+class Server:
+    def __init__(self):
+        self.log = open(LOG, "a")
+        at = os.path.getsize(LOG)
+        self.proc = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM],
+                                     stderr=self.log, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        end = time.time() + 300
+        while time.time() < end and self.proc.poll() is None:
+            with open(LOG) as f:
+                f.seek(at)
+                for line in f:
+                    if '"aecs.serving"' in line:
+                        self.grpc = f"127.0.0.1:{json.loads(line)['grpc_port']}"
+                        return
+            time.sleep(0.02)
+        raise SystemExit("aecs-server did not start: " + open(LOG).read()[-3000:])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=300)
+        self.log.close()
+
+
+def run(server, verb, *args, json_out=True, timeout=600):
+    cmd = [AECSADMIN] + verb.split() + ["--server", server, "--policy", POLICY, "--sim-dir", SIM, "--key", ADMIN]
+    cmd += (["--json"] if json_out else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def status(s):
+    rc, out, err = run(s.grpc, "status")
+    assert rc == 0, err
+    j = json.loads(out)
+    rc, text, err = run(s.grpc, "status", json_out=False)
+    assert rc == 0, err
+    line = [x for x in text.splitlines() if x.startswith("storage_key:")]
+    return j.get("storageKey"), line[0] if len(line) == 1 else text
+
+
+s = Server()
+rc, out, err = run(s.grpc, "init", "--recovery-key", R1, "--recovery-key", R2, "--recovery-threshold", "2")
+assert rc == 0, err
+k, line = status(s)
+check(k == {} and line == "storage_key: generation 0, no rotation unfinished",
+      f"a new store: generation 0, no rotation unfinished (json {k}, text {line!r})")
+
+# ---- --timeout: malformed values refused by name, before any connection ----
+for bad in ("0", "abc", "-5", "1.5", "86401", "99999999999999999999", "7s"):
+    rc, out, err = run(s.grpc, "status", "--timeout", bad)
+    check(rc != 0 and "--timeout is whole seconds from 1 to 86400" in err and f'"{bad}"' in err,
+          f"--timeout {bad} refused, named: {err.strip()[-160:]}")
+rc, out, err = run(s.grpc, "status", "--timeout", "5")
+check(rc == 0 and json.loads(out)["state"] == "ready", f"--timeout 5 on status works: {err[-200:]}")
+
+# ---- fill the store: COUNT objects sealed under the key a backup gives ----
+d = os.path.join(WORK, "backup")
+rc, out, err = run(s.grpc, "backup", "--out-dir", d)
+assert rc == 0, err
+sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
+      for n in os.listdir(d)}
+key = rf.combine([(i, rf.value(rf.open_share(sh[i], k_))) for i, k_ in ((1, R1), (2, R2))])
+s.stop()
+for i in range(COUNT):
+    STORE.host_create(f"fill/o{i:06d}", rf.seal_object(key, f"fill/o{i:06d}", b"x" * 64))
+s = Server()
+
+# ---- rotate-key --timeout 1: the tool gives up, AECS goes on; status says so ----
+t0 = time.time()
+rc, out, err = run(s.grpc, "rotate-key", "--out-dir", os.path.join(WORK, "rot"), "--timeout", "1")
+took = time.time() - t0
+check(rc != 0 and took < 20, f"rotate-key --timeout 1 gives up at once ({took:.1f} s, rc {rc}): {err.strip()[-200:]}")
+check("AECS goes on sealing every object under the new key" in err and "aecsadmin backup" in err,
+      f"the tool that gave up says AECS goes on: {err.strip()[-300:]}")
+
+
+def rotated():
+    return "event=aecs.key_rotated" in open(LOG).read()
+
+
+k, line = status(s)
+done = rotated()
+check(done or (k == {"generation": 1, "rotationUnfinished": True} and
+               line == "storage_key: generation 1, rotation unfinished (both keys in force)"),
+      f"status during the rotation: generation 1, unfinished (json {k}, text {line!r}; done already: {done})")
+end = time.time() + 900
+while not rotated() and time.time() < end:
+    time.sleep(0.2)
+k, line = status(s)
+check(k == {"generation": 1} and line == "storage_key: generation 1, no rotation unfinished",
+      f"once finished: generation 1, no rotation unfinished (json {k}, text {line!r})")
+gens = set(rf.generations(STORE.objects()).values())
+check(gens == {1}, f"every object sealed again under generation 1: {sorted(gens)}")
+s.stop()
+
+# ---- the default deadlines, against a gRPC server that takes every call and never answers
+# (a bare listening socket would not do: gRPC gives up its connection attempt at 20 s) ----
+stop = threading.Event()
+
+
+class Hang(grpc.GenericRpcHandler):
+    def service(self, details):
+        return grpc.unary_unary_rpc_method_handler(lambda req, ctx: (stop.wait(300), b"")[1])
+
+
+hole = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+hole.add_generic_rpc_handlers((Hang(),))
+addr = f"127.0.0.1:{hole.add_insecure_port('127.0.0.1:0')}"
+hole.start()
+procs = {v: subprocess.Popen([AECSADMIN] + v.split() + ["--server", addr, "--policy", POLICY, "--sim-dir", SIM,
+                                                         "--key", ADMIN, "--out-dir", os.path.join(WORK, "x")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         for v in ("status", "rotate-key")}
+t0 = time.time()
+err = procs["status"].communicate(timeout=120)[1]
+waited = time.time() - t0
+check(25 < waited < 60 and "Deadline Exceeded" in err,
+      f"status gives up after its 30 s default ({waited:.1f} s): {err.strip()[-200:]}")
+time.sleep(max(0.0, 45 - (time.time() - t0)))
+check(procs["rotate-key"].poll() is None, "rotate-key still waits at 45 s (its default deadline is longer)")
+procs["rotate-key"].kill()
+procs["rotate-key"].wait()
+stop.set()
+hole.stop(0)
+print("ok" if not check.failed else f"{len(check.failed)} FAILED")
+sys.exit(1 if check.failed else 0)
