@@ -1,0 +1,168 @@
+"""Reproducers (attack3, /work/wt/notes/attack3.md) against the etcd store lock: each
+FAILS on the tree under review and passes once its finding is fixed.
+
+  rewrite    (finding 2) another etcd client rewrites <ns>/#lock with a plain put (what an
+             operator's `etcdctl put`, or a backup restored key by key, does): etcd keeps
+             the key's create_revision but unbinds it from the holder's lease. The holder
+             should notice (its fence and its keepalive's read compare create_revision
+             only, so it does not), and after its clean stop the lock key should be gone
+             (it stays, bound to no lease: every later aecs-server is refused until an
+             operator deletes it).
+  partition  (finding 1) the holder cut off from etcd (a proxy that stops forwarding but
+             keeps the connections open, as a partition does): its lease ends at etcd
+             and a next host may take the namespace, yet the holder's keeper is inside a
+             3 s call past its own TTL count and says nothing: the holder stays ready and
+             serves from its in-memory state, two hosts at once (attack2 J) for ~2.5 s.
+
+  aecs_lock_attack.py MODE SERVER ENCLAVE AECSADMIN KUBETEE"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import aecs_env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import etcd_lib  # noqa: E402
+
+MODE, SERVER, ENCLAVE, AECSADMIN, KUBETEE = sys.argv[1:6]
+WORK = tempfile.mkdtemp(prefix="kt-aecs-lock-attack-")
+TTL = 5
+check = aecs_env.Checks()
+ADMIN = aecs_env.keygen(WORK, "admin")
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
+SIM = os.path.join(WORK, "sim")
+os.mkdir(SIM, 0o700)
+LOCK = b"aecs/#lock"
+
+
+def ready(s):
+    """/readyz's code, None once the server stopped answering."""
+    try:
+        return s.get("/readyz")[0]
+    except OSError:
+        return None
+
+
+def Server(name, store):
+    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM, "--store", store, "--audit-file",
+                           os.path.join(WORK, name + ".audit"), "--store-lock-ttl", str(TTL))
+
+
+class Blackhole:
+    """A TCP proxy to port; after cut(), it reads and drops every byte, both ways, and
+    keeps every connection open (new ones are accepted and dropped the same way)."""
+
+    def __init__(self, port):
+        self.port, self.cut_ = port, threading.Event()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.addr = f"127.0.0.1:{self.ls.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self):
+        self.cut_.set()
+
+    def _accept(self):
+        while True:
+            c, _ = self.ls.accept()
+            u = socket.create_connection(("127.0.0.1", self.port))
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    time.sleep(3600) if self.cut_.is_set() else b.shutdown(socket.SHUT_WR)
+                    return
+                if not self.cut_.is_set():
+                    b.sendall(d)
+        except OSError:
+            pass
+
+
+def rewrite():
+    etcd = etcd_lib.Etcd(WORK)
+    a = None
+    try:
+        a = Server("a", etcd.url("aecs"))
+        rc, _, t = a.tool(AECSADMIN, "init", ADMIN)
+        assert rc == 0, t
+        before = etcd.items(b"aecs/").get(LOCK)
+        etcd.put(LOCK, b"rewritten by another client")  # a plain put: same create_revision, no lease
+        time.sleep(2 * TTL)
+        lost = a.events("store.etcd.lock_lost")
+        check(len(lost) == 1 and ready(a) != 200,
+              f"rewrite: the holder notices its lock key rewritten (unbound from its lease) within 2 TTLs: "
+              f"lock_lost events {lost}, key before {before}")
+        if a.proc.poll() is None:
+            a.stop()
+        a = None
+        left = etcd.items(b"aecs/").get(LOCK)
+        check(left is None, f"rewrite: after the holder stopped, the lock key is gone (else every next "
+                            f"aecs-server is refused until someone deletes it): {left}")
+    finally:
+        if a and a.proc.poll() is None:
+            a.stop()
+        etcd.stop()
+
+
+def partition():
+    etcd = etcd_lib.Etcd(WORK)
+    hole = Blackhole(etcd.client[0])
+    a = None
+    try:
+        a = Server("a", f"etcd://{hole.addr}/aecs")
+        rc, _, t = a.tool(AECSADMIN, "init", ADMIN)
+        assert rc == 0, t
+        time.sleep(TTL / 2)  # a few renewals through the proxy
+        check(ready(a) == 200, "partition: the holder is ready before the cut")
+        hole.cut()
+        cut = time.monotonic()
+        gone = None
+        while time.monotonic() - cut < 4 * TTL:
+            if LOCK not in etcd.items(b"aecs/"):
+                gone = time.monotonic()
+                break
+            time.sleep(0.05)
+        check(gone is not None, "partition: etcd ends the cut-off holder's lease")
+        if gone is None:
+            return
+        # the namespace is free now: a next host's open would take it at this moment
+        code = ready(a)
+        lost = a.events("store.etcd.lock_lost")
+        t0 = time.monotonic()
+        rc, _, t = a.tool(AECSADMIN, "list", ADMIN)  # a read, from the old holder's memory
+        check(rc != 0, f"partition: a read through the old holder once the namespace is free is refused "
+                       f"(it answered in {round(time.monotonic() - t0, 2)} s, rc {rc}: {t[:200]})")
+        # how long the cut-off holder serves on after the namespace is free
+        overlap = 0.0
+        while ready(a) == 200 and time.monotonic() - gone < 30:
+            overlap = time.monotonic() - gone
+            time.sleep(0.05)
+        check(code != 200 and lost,
+              f"partition: once etcd let the lease go (after {round(gone - cut, 2)} s cut off), the old holder "
+              f"has already said its lock is lost and is not ready: /readyz {code}, lock_lost {lost}; it stayed "
+              f"ready {round(overlap, 2)} s into the next holder's time")
+    finally:
+        if a and a.proc.poll() is None:
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait()
+        etcd.stop()
+
+
+try:
+    {"rewrite": rewrite, "partition": partition}[MODE]()
+finally:
+    shutil.rmtree(WORK, ignore_errors=True)
+print(f"aecs lock attack {MODE}: " + ("as it should" if not check.failed else f"{len(check.failed)} FAILED"))
+sys.exit(1 if check.failed else 0)
