@@ -13,6 +13,10 @@ FAILS on the tree under review and passes once its finding is fixed.
              and a next host may take the namespace, yet the holder's keeper is inside a
              3 s call past its own TTL count and says nothing: the holder stays ready and
              serves from its in-memory state, two hosts at once (attack2 J) for ~2.5 s.
+  retake     (finding 3) the lock's create Txn lands on etcd but its answer is lost (the
+             member went away, or answered past the call's deadline); the store retries on
+             the next endpoint, finds the lock key (its own, bound to its own lease) and
+             refuses itself as "held by another holder", naming its own pid.
 
   aecs_lock_attack.py MODE SERVER ENCLAVE AECSADMIN KUBETEE"""
 import os
@@ -58,8 +62,10 @@ class Blackhole:
     """A TCP proxy to port; after cut(), it reads and drops every byte, both ways, and
     keeps every connection open (new ones are accepted and dropped the same way)."""
 
-    def __init__(self, port):
-        self.port, self.cut_ = port, threading.Event()
+    def __init__(self, port, trip=None):
+        """trip: bytes that, once a client sends them on a connection, cut that connection's
+        answers (the request still reaches etcd): a call that lands and is never answered."""
+        self.port, self.cut_, self.trip = port, threading.Event(), trip
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ls.bind(("127.0.0.1", 0))
@@ -74,17 +80,20 @@ class Blackhole:
         while True:
             c, _ = self.ls.accept()
             u = socket.create_connection(("127.0.0.1", self.port))
-            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+            tripped = threading.Event()
+            threading.Thread(target=self._pump, args=(c, u, tripped, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, tripped, False), daemon=True).start()
 
-    def _pump(self, a, b):
+    def _pump(self, a, b, tripped, up):
         try:
             while True:
                 d = a.recv(65536)
                 if not d:
                     time.sleep(3600) if self.cut_.is_set() else b.shutdown(socket.SHUT_WR)
                     return
-                if not self.cut_.is_set():
+                if up and self.trip and self.trip in d:
+                    tripped.set()
+                if not self.cut_.is_set() and not (tripped.is_set() and not up):
                     b.sendall(d)
         except OSError:
             pass
@@ -160,8 +169,43 @@ def partition():
         etcd.stop()
 
 
+def retake():
+    etcd = etcd_lib.Etcd(WORK)
+    # endpoint 1: the member through a proxy that delivers the lock's Txn but never its
+    # answer (a member that applied it and then went away); endpoint 2: the member itself
+    hole = Blackhole(etcd.client[0], trip=b"#lock")
+    store = f"etcd://{hole.addr},127.0.0.1:{etcd.client[0]}/aecs"
+    log = open(os.path.join(WORK, "retake.log"), "w+")
+    p = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM, "--store", store,
+                          "--audit-file", os.path.join(WORK, "retake.audit"), "--store-lock-ttl", str(TTL)],
+                         stderr=log)
+    try:
+        serving = False
+        for _ in range(600):
+            log.seek(0)
+            text = log.read()
+            if '"aecs.serving"' in text:
+                serving = True
+                break
+            if p.poll() is not None:
+                break
+            time.sleep(0.1)
+        log.seek(0)
+        text = log.read()
+        failed = [x for x in text.splitlines() if '"aecs.failed"' in x]
+        check(serving, f"retake: a take whose Txn landed but whose answer was lost (retried on the next "
+                       f"endpoint) finds its own lock key and keeps it, rather than refusing itself (its pid {p.pid}): exit "
+                       f"{p.poll()}: {failed[:1] or text[-600:]}")
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+        log.close()
+        etcd.stop()
+
+
 try:
-    {"rewrite": rewrite, "partition": partition}[MODE]()
+    {"rewrite": rewrite, "partition": partition, "retake": retake}[MODE]()
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 print(f"aecs lock attack {MODE}: " + ("as it should" if not check.failed else f"{len(check.failed)} FAILED"))
