@@ -12,7 +12,9 @@ FAILS on the tree under review and passes once its finding is fixed.
              keeps the connections open, as a partition does): its lease ends at etcd
              and a next host may take the namespace, yet the holder's keeper is inside a
              3 s call past its own TTL count and says nothing: the holder stays ready and
-             serves from its in-memory state, two hosts at once (attack2 J) for ~2.5 s.
+             serves from its in-memory state, two hosts at once (attack2 J) for ~2.5 s: a
+             next holder's lock key in etcd, and the old one ready and answering an
+             attested admin read.
   retake     (finding 3) the lock's create Txn lands on etcd but its answer is lost (the
              member went away, or answered past the call's deadline); the store retries on
              the next endpoint, finds the lock key (its own, bound to its own lease) and
@@ -146,7 +148,13 @@ def partition():
         check(gone is not None, "partition: etcd ends the cut-off holder's lease")
         if gone is None:
             return
-        # the namespace is free now: a next host's open would take it at this moment
+        # the namespace is free now: a next holder takes it (what a standby's open does: a
+        # lease, and the lock key bound to it), and the old holder is asked at once
+        lease = etcd.ctl("lease", "grant", str(TTL)).split()[1]
+        etcd.ctl("put", "--lease=" + lease, LOCK.decode(), "aecs-server host=next pid=0 (a standby)")
+        both = ready(a)
+        check(both != 200, f"partition: once a next holder holds the lock key, the old holder is not ready: "
+                           f"/readyz {both}")
         code = ready(a)
         lost = a.events("store.etcd.lock_lost")
         t0 = time.monotonic()
