@@ -19,9 +19,14 @@ FAILS on the tree under review and passes once its finding is fixed.
              member went away, or answered past the call's deadline); the store retries on
              the next endpoint, finds the lock key (its own, bound to its own lease) and
              refuses itself as "held by another holder", naming its own pid.
+  slow       (finding 5) store_lock_ttl 2 s is accepted, but with etcd answering 1.2 s
+             late (inside every call deadline the store sets itself, and etcd renewing the
+             lease on time) the keeper's keepalive + read-back take 2.4 s: the holder
+             declares its lock lost and exits 3 within seconds.
 
   aecs_lock_attack.py MODE SERVER ENCLAVE AECSADMIN KUBETEE"""
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -64,10 +69,10 @@ class Blackhole:
     """A TCP proxy to port; after cut(), it reads and drops every byte, both ways, and
     keeps every connection open (new ones are accepted and dropped the same way)."""
 
-    def __init__(self, port, trip=None):
+    def __init__(self, port, trip=None, delay=0.0):
         """trip: bytes that, once a client sends them on a connection, cut that connection's
         answers (the request still reaches etcd): a call that lands and is never answered."""
-        self.port, self.cut_, self.trip = port, threading.Event(), trip
+        self.port, self.cut_, self.trip, self.delay = port, threading.Event(), trip, delay
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ls.bind(("127.0.0.1", 0))
@@ -87,6 +92,29 @@ class Blackhole:
             threading.Thread(target=self._pump, args=(u, c, tripped, False), daemon=True).start()
 
     def _pump(self, a, b, tripped, up):
+        if self.delay and not up:  # answers delivered self.delay s late, in order
+            q = queue.Queue()
+
+            def later():
+                try:
+                    while True:
+                        at, d = q.get()
+                        time.sleep(max(0.0, at - time.monotonic()))
+                        if d is None:
+                            b.shutdown(socket.SHUT_WR)
+                            return
+                        b.sendall(d)
+                except OSError:
+                    pass
+            threading.Thread(target=later, daemon=True).start()
+            try:
+                while True:
+                    d = a.recv(65536)
+                    q.put((time.monotonic() + self.delay, d or None))
+                    if not d:
+                        return
+            except OSError:
+                return
         try:
             while True:
                 d = a.recv(65536)
@@ -212,8 +240,41 @@ def retake():
         etcd.stop()
 
 
+def slow():
+    etcd = etcd_lib.Etcd(WORK)
+    delay = 1.2  # every answer 1.2 s late: within each of the store's call deadlines (3 s, 5 s)
+    hole = Blackhole(etcd.client[0], delay=delay)
+    log = open(os.path.join(WORK, "slow.log"), "w+")
+    p = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM, "--store",
+                          f"etcd://{hole.addr}/aecs", "--audit-file", os.path.join(WORK, "slow.audit"),
+                          "--store-lock-ttl", "2"], stderr=log)
+    try:
+        t0 = time.monotonic()
+        while p.poll() is None and time.monotonic() - t0 < 60:
+            log.seek(0)
+            if '"aecs.serving"' in log.read():
+                break
+            time.sleep(0.1)
+        time.sleep(6)  # 3 TTLs
+        log.seek(0)
+        text = log.read()
+        lost = [x for x in text.splitlines() if '"store.etcd.lock_lost"' in x]
+        failed = [x for x in text.splitlines() if '"aecs.failed"' in x]
+        refused_ttl = p.poll() == 1 and any("store_lock_ttl" in x for x in failed)
+        check((p.poll() is None and not lost) or refused_ttl,
+              f"slow: store_lock_ttl 2 (accepted) with etcd answering {delay} s late (inside every call deadline, "
+              f"and etcd renewing the lease on time): the holder keeps its lock 3 TTLs, or the TTL is refused at "
+              f"start: exit {p.poll()}, {lost[:1] or failed[:1]}")
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        log.close()
+        etcd.stop()
+
+
 try:
-    {"rewrite": rewrite, "partition": partition, "retake": retake}[MODE]()
+    {"slow": slow, "rewrite": rewrite, "partition": partition, "retake": retake}[MODE]()
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 print(f"aecs lock attack {MODE}: " + ("as it should" if not check.failed else f"{len(check.failed)} FAILED"))
