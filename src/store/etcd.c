@@ -103,6 +103,11 @@ static bool elsewhere(kt_status st)
  * try may have reached etcd before its endpoint failed. */
 kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried)
 {
+    return etcd_on_endpoints_within(e, f, ctx, retried, FAILOVER_MS);
+}
+
+kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried, long budget_ms)
+{
     size_t first = atomic_load(&e->cur);
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -126,12 +131,12 @@ kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retri
         if ((t + 1) % e->n == 0) { /* a round without an answer */
             clock_gettime(CLOCK_MONOTONIC, &now);
             long ms = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-            if (ms + ROUND_PAUSE_MS > FAILOVER_MS) break;
+            if (ms + ROUND_PAUSE_MS > budget_ms) break;
             nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
         }
         if (retried) *retried = true;
     }
-    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %d ms; the last", e->n, FAILOVER_MS);
+    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %ld ms; the last", e->n, budget_ms);
 }
 
 typedef struct {
@@ -144,10 +149,20 @@ typedef struct {
 static kt_status login(etcd_store *e);
 
 /* With auth, a refused call is tried once more with a new token: an expired token and a
- * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). */
+ * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). A call that went
+ * out with no token at all is refused as INVALID_ARGUMENT "user name is empty": login()
+ * drops every endpoint's token while it asks for a new one (etcd refuses Authenticate
+ * itself with a stale token), so a call of another thread in that moment (the lock's
+ * keeper, a watch, a request) goes out bare, and is a refusal to log in again for too. */
+static bool refused(kt_status st)
+{
+    return st == KT_ERR_DENIED ||
+           (st == KT_ERR_INVALID_ARGUMENT && strstr(kt_last_error(), "etcdserver: user name is empty"));
+}
+
 bool etcd_login_again(etcd_store *e, kt_status st)
 {
-    if (st != KT_ERR_DENIED || !e->auth) return false;
+    if (!e->auth || !refused(st)) return false;
     char why[512];
     snprintf(why, sizeof why, "%s", kt_last_error());
     if (!login(e)) return true;

@@ -39,6 +39,10 @@ typedef struct {
 typedef kt_status (*etcd_try_fn)(etcd_store *e, etcd_endpoint *ep, void *ctx);
 /* f on the endpoints in turn while they are unavailable (etcd.c). */
 kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried);
+/* The same, rounds of the endpoints starting only within budget_ms of the first try (f
+ * bounds each try itself). */
+kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried,
+                                   long budget_ms);
 /* A unary call on the endpoints in turn, named by the store when it fails. */
 kt_status etcd_call(etcd_store *e, const char *method, const void *req, void *res);
 /* A Txn creating key (bound to lease, if not 0) when it does not exist (compare its version

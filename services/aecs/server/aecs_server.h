@@ -53,6 +53,8 @@ void aecs_host_close(void);
 kt_status aecs_holder_options(const aecs_config *c, kt_store_options *o);
 int aecs_holder_fd(void);
 bool aecs_holder_lost(void);
+/* Not lost, the lock's deadline checked by the clock now (/readyz). */
+bool aecs_holder_holds(kt_store *store);
 /* The lock's state, Prometheus text. */
 void aecs_holder_metrics(kt_store *store, kt_buf *out);
 #endif

@@ -64,6 +64,13 @@ bool aecs_holder_lost(void)
     return atomic_load(&lost);
 }
 
+bool aecs_holder_holds(kt_store *store)
+{
+    kt_store_lock_info i;
+    kt_store_lock_state(store, &i); /* etcd: checks the lock's deadline by the clock (lost then) */
+    return !i.lost && !aecs_holder_lost();
+}
+
 void aecs_holder_metrics(kt_store *store, kt_buf *out)
 {
     kt_store_lock_info i;

@@ -35,7 +35,7 @@ static bool ready(void *ctx)
     (void)ctx;
     Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
     Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
-    bool ok = kt_rpc_server_listening(server) && !aecs_holder_lost() && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
+    bool ok = kt_rpc_server_listening(server) && aecs_holder_holds(store) && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
               rs.state && !strcmp(rs.state, "ready");
     kt_message_clear(&rs);
     return ok;
