@@ -211,6 +211,9 @@ mkdir -p "$work/aecs_audit"
 printf '\x00\x00%s,"hash":"%064d","sig":"%0128d"}\n' "$aecs_body" 0 0 > "$work/aecs_audit/signed"
 printf '\x00\x00%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash" > "$work/aecs_audit/unsigned"
 { printf '\x00\x01\x01'; printf "$(printf '%s' "$aecs_hash" | sed 's/../\\x&/g')"; printf '%s,"hash":"%s"}\n' "$aecs_body" "$aecs_hash"; } > "$work/aecs_audit/head"
+# ... and a Restored line after it (a restore taking the chain up from a checkpoint)
+printf '\x00\x00%s,"hash":"%s"}\n{"seq":8,"time":1,"caller":"host","op":"Restored","target":"from checkpoint seq 7 hash %s","outcome":"ok","reason":"","prev":"%s","hash":"%064d","sig":"%0128d"}\n' \
+  "$aecs_body" "$aecs_hash" "$aecs_hash" "$aecs_hash" 0 0 > "$work/aecs_audit/restored"
 # aecs_platform: a TA platform policy (simulation under a root, debug, two TCB statuses)
 mkdir -p "$work/aecs_platform" && printf '\x08\x01\x12\x20%s\x18\x01\x22\x08UpToDate\x22\x11SWHardeningNeeded' "$(printf 'r%.0s' $(seq 32))" > "$work/aecs_platform/seed"
 # aecs_signers: two entries, one signer for product 7, another for every product
@@ -236,6 +239,9 @@ open(d + "/sealed", "wb").write(b"\x03" + header(1) + G + b"\x02" * 12 + b"\x03"
 open(d + "/proposal", "wb").write(b"\x01KTRP\x01" + G + struct.pack("<QI", 4, 1) + b"\x01\x01" + G)
 open(d + "/consent", "wb").write(b"\x02KTRC\x01" + G + b"\x07" * 32 + b"\x08" * 64)
 PY
+# aecs_floor: a clock floor proposal (the floor moved back an hour)
+mkdir -p "$work/aecs_floor"
+/usr/bin/python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(b"KTCF\x01" + b"\x11" * 64 + struct.pack("<qq", 1796259212, 1796255612))' "$work/aecs_floor/seed"
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

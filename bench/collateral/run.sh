@@ -10,20 +10,12 @@ set_dir=${2:-$here/../../../shared/testdata/attestation/sgx-v3-dcapqvl-cfg-swhar
 seconds=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNECTIONS:-16}  # the HTTP server takes at most 16 from one address
 proxy=$build/services/collateral/kubetee-collateral
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/../scratch.sh"
 command -v wrk >/dev/null || { echo "bench/collateral: wrk is missing (scripts/install-deps.sh)" >&2; exit 1; }
 . "$here/../nginx.sh"
 now=1751623200
 fmspc=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcbInfo"]["fmspc"])' "$set_dir/tcb_info.json")
 target="/sgx/certification/v4/tcb?fmspc=$fmspc"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # the proxy, offline, over the set's collateral imported (and so verified) first
 "$proxy" import --root-ca "$set_dir/intel_root_ca.pem" --storage-dir "$work/store" --dir "$set_dir" --now $now 2>/dev/null

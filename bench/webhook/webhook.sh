@@ -9,16 +9,8 @@ set -euo pipefail
 build=${1:?usage: webhook.sh BUILD_DIR [SECONDS]}
 secs=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/../scratch.sh"
 EXTRA_SANS="IP:127.0.0.1" bash "$here/../../deploy/sgx-webhook/make-certs.sh" "$work/certs" 2>/dev/null
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wh_port=$(free_port)
 "$build/services/sgx-webhook/sgx-webhook" --listen="127.0.0.1:$wh_port" \

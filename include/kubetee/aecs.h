@@ -68,8 +68,9 @@ void kt_aecs_client_free(kt_aecs_client *c);
  * line that does not pass is named in the reason; *r says what passed. Lines no signature
  * covers are NOT verified (a host can append such lines: the chain's hash is no secret):
  * r->unsigned_tail after the last checkpoint, r->abandoned where the chain went on from
- * before them (a restart after AECS stopped before its next checkpoint). Built into the
- * AECS enclave too. */
+ * before them (a restart after AECS stopped before its next checkpoint). A signed
+ * "Restored" line takes the chain up from the checkpoint it names (r->restores). Built
+ * into the AECS enclave too. */
 typedef struct {
     uint64_t seq;
     uint8_t hash[32];
@@ -84,6 +85,13 @@ typedef struct {
     size_t abandoned;      /* unsigned lines the chain left behind at a restart */
     uint64_t abandoned_first, abandoned_last; /* the range of the first such run */
     bool head_seen;        /* a line matched head */
+    /* restores: signed "Restored" lines, where a restored AECS (docs/aecs.md "Restore")
+     * took the chain up again from its store's checkpoint (seq restored_from, hash
+     * restored_hash: the last such); lines another machine wrote after that checkpoint
+     * are another branch of the chain */
+    size_t restores;
+    uint64_t restored_from;
+    uint8_t restored_hash[32];
 } kt_aecs_audit_result;
 kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t identity[64], uint64_t from_seq,
                                const uint8_t from_hash[32], const kt_aecs_audit_head *head,

@@ -83,4 +83,17 @@ typedef struct {
 } kt_recovery_consent;
 kt_status kt_recovery_consent_encode(const kt_recovery_consent *c, kt_buf *out);
 kt_status kt_recovery_consent_decode(const uint8_t *b, size_t n, kt_recovery_consent *c);
+
+/* ---- a lowering of AECS's clock floor (docs/aecs.md "Time"), consented to as a change
+ * of the set is (a kt_recovery_consent of threshold holders of the set in force) ---- */
+#define KT_RECOVERY_FLOOR_LABEL "kubetee.aecs.clock-floor.v1"
+typedef struct {
+    uint8_t instance[64];
+    int64_t floor_was; /* the floor it replaces (Unix seconds) */
+    int64_t floor;     /* the new floor: 0 < floor < floor_was */
+} kt_floor_proposal;
+kt_status kt_floor_proposal_encode(const kt_floor_proposal *p, kt_buf *out);
+kt_status kt_floor_proposal_decode(const uint8_t *b, size_t n, kt_floor_proposal *p);
+/* What each consenting holder signs (P-256): the label, then the proposal's bytes. */
+kt_status kt_floor_change_message(const kt_floor_proposal *p, kt_buf *out);
 #endif

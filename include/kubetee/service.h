@@ -149,12 +149,16 @@ kt_status kt_service_accept_any_enclave(const kt_platform_policy *p);
  * quote's verification (seconds; 0: no limit): a request more than max_age seconds after
  * the handshake, or more than max_idle after the session's last request, is refused as
  * expired with the reason, and the session ends (the peer must re-attest with a new
- * handshake). A clock that steps back makes no session younger. A session takes the
- * limits in force at its Hello. Key peers' sessions are not limited here. */
-void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle);
+ * handshake). A clock that steps back makes no session younger. And by their requests,
+ * which no clock counts (0: no limit): the request after max_requests served is refused
+ * the same way, so a host that holds its clock still sees sessions end. A session takes
+ * the limits in force at its Hello. Key peers' sessions are not limited here. */
+void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle, uint32_t max_requests);
 /* A peer the gate refused at the handshake (KT_SESSION_PEER_REFUSED), handed to the
  * enclave to record: the reason in the session library's words (also the peer's answer)
- * and what its proof claimed, unverified (kt_session_peer_claim). Malformed and forged
+ * and what its proof proved (kt_session_peer_claim: a verified quote the policy refused, a
+ * key that signed), or NULL when it proved nothing (a quote that does not verify, one
+ * refused before it was verified): such a proof names whoever its maker typed. Malformed and forged
  * handshake messages are not handed over (the host counts them). Called in the Finish's
  * ECALL after the service's lock is let go, so it may make OCALLs. NULL: none. */
 typedef void (*kt_service_refused_fn)(const char *reason, const kt_session_peer_info *claim);

@@ -153,10 +153,12 @@ kt_session_refusal kt_session_last_refusal(const kt_session *s);
 /* The session id (after the responder's Reply: both sides know it). */
 kt_status kt_session_id(const kt_session *s, uint8_t id[KT_SESSION_ID_LEN]);
 kt_status kt_session_peer(const kt_session *s, kt_session_peer_info *info);
-/* What the peer's proof claimed, judged or not (to record a refused peer): its key, or
- * its quote's TEE and (SGX) report body as the quote says them, unverified; simulated,
- * tcb_status and valid_until are never set. KT_ERR_STATE before a proof was read (a
- * malformed one included). */
+/* What a refused peer's proof proved (to record it): its key when its signature over the
+ * transcript verified (a key this side does not accept), or its quote's verdict when the
+ * quote verified and the policy refused it (TCB, debug, identity). KT_ERR_STATE when the
+ * peer proved nothing: no proof read, a malformed one, a signature or quote that does not
+ * verify, a quote refused before it was verified (its collateral's root): what such a
+ * proof names is anyone's to type. */
 kt_status kt_session_peer_claim(const kt_session *s, kt_session_peer_info *info);
 /* The session id a Finish or record names, read without a session (routing). */
 kt_status kt_session_message_id(const uint8_t *msg, size_t n, uint8_t id[KT_SESSION_ID_LEN]);

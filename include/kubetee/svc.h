@@ -101,6 +101,11 @@ int kt_svc_signalfd(void);
 void kt_metric(kt_buf *out, const char *name, const char *type, const char *help,
                const char *labels, double value);
 
+/* The exit status of every service whose settings or command line are refused (a bad
+ * key, variable, flag or value; a configuration file that does not read): docs/operations.md,
+ * "Configuration (every service)". */
+#define KT_SVC_EXIT_SETTINGS 2
+
 /* ---- settings (settings.c, settings_value.c, settings_text.c) ----
  * A service's settings as one table: each row a YAML key of the configuration file, an
  * environment variable and a flag, read into a field of the service's own struct.

@@ -203,6 +203,9 @@ struct json_t;
 kt_status kt_coll_pckcerts_of(struct json_t *a, kt_coll_pckcert **out, size_t *count);
 kt_status kt_coll_platform_of(struct json_t *o, const char *const *keys, bool tcb_optional,
                               kt_coll_platform *pl);
+/* A request body parsed (jansson's; a duplicate key refused) into *out, which the caller
+ * frees; refused, with NULL, naming what is wrong: "body is not JSON: ..." */
+kt_status kt_coll_json_body(const uint8_t *json, size_t n, struct json_t **out);
 /* encodeURIComponent's output back (a bad %-escape refused). */
 kt_status kt_coll_url_decode(const char *s, size_t n, kt_buf *out);
 void kt_coll_pckcerts_free(kt_coll_pckcert *certs, size_t count);

@@ -291,7 +291,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") && strcmp(cmd, "export") && strcmp(cmd, "import")) {
         fprintf(stderr, "kubetee-collateral: unknown command '%s'\n", cmd);
         kt_coll_config_usage(stderr);
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     /* export and import only read and write storage */
     if (strcmp(cmd, "serve")) setenv("KT_COLLATERAL_MODE", "offline", 1);
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
     if (st) {
         fail("configuration");
         if (st == KT_ERR_INVALID_ARGUMENT) fprintf(stderr, "(kubetee-collateral --help lists the settings)\n");
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     if (help) return 0;
     kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);

@@ -227,14 +227,8 @@ kt_status kt_coll_put_parse(const uint8_t *json, size_t n, unsigned api, kt_coll
                                                        "pce_svn", "enc_ppid", "platform_manifest",
                                                        NULL};
     memset(put, 0, sizeof *put);
-    json_error_t err;
-    json_t *o = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
-    kt_status st = KT_OK;
-    if (!o) {
-        char shown[sizeof err.text * 4];
-        st = kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
-                     kt_escape(err.text, strlen(err.text), shown, sizeof shown));
-    }
+    json_t *o;
+    kt_status st = kt_coll_json_body(json, n, &o);
     if (!st) st = known(o, keys, "body");
     json_t *pls = st ? NULL : json_object_get(o, "platforms"),
            *c = st ? NULL : json_object_get(o, "collaterals");

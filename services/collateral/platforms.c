@@ -95,24 +95,26 @@ kt_status kt_coll_platform_of(json_t *o, const char *const *keys, bool tcb_optio
     return st;
 }
 
+kt_status kt_coll_json_body(const uint8_t *json, size_t n, json_t **out)
+{
+    json_error_t err;
+    *out = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
+    if (*out) return KT_OK;
+    char shown[sizeof err.text * 4];
+    return kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
+                   kt_escape(err.text, strlen(err.text), shown, sizeof shown));
+}
+
 kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, bool tcb_optional,
                                  kt_coll_platform *pl)
 {
     static const char *const keys[] = {
         "qe_id", "pce_id", "cpu_svn", "pce_svn", "enc_ppid", "platform_manifest", NULL};
     memset(pl, 0, sizeof *pl);
-    json_error_t err;
-    json_t *o = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
-    kt_status st = KT_OK;
-    if (!o) {
-        char shown[sizeof err.text * 4];
-        st = kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
-                     kt_escape(err.text, strlen(err.text), shown, sizeof shown));
-    } else if (!json_is_object(o)) {
-        st = kt_fail(KT_ERR_MALFORMED, "body is not a JSON object");
-    } else {
-        st = kt_coll_platform_of(o, keys, tcb_optional, pl);
-    }
+    json_t *o;
+    kt_status st = kt_coll_json_body(json, n, &o);
+    if (!st && !json_is_object(o)) st = kt_fail(KT_ERR_MALFORMED, "body is not a JSON object");
+    if (!st) st = kt_coll_platform_of(o, keys, tcb_optional, pl);
     json_decref(o);
     return st;
 }

@@ -24,17 +24,19 @@ static int fail(const char *what)
     return 1;
 }
 
-/* The settings; 0 or an exit status (2: a bad command line, 1: a bad setting). */
+/* A refused setting: said on stderr, and the settings' exit status. */
+static int bad_setting(const char *what)
+{
+    char e[512];
+    fprintf(stderr, "kubetee-serve: %s%s (--help lists the settings)\n", what,
+            kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
+    return KT_SVC_EXIT_SETTINGS;
+}
+
+/* The settings; 0 or KT_SVC_EXIT_SETTINGS. */
 static int settings(int argc, char **argv, sv_config *c, bool *help)
 {
-    kt_status st = sv_config_load(argc - 1, argv + 1, c, help);
-    if (st == KT_ERR_INVALID_ARGUMENT) {
-        char e[512];
-        fprintf(stderr, "kubetee-serve: %s (--help lists the settings)\n",
-                kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
-        return 2;
-    }
-    return st ? fail("settings") : 0;
+    return sv_config_load(argc - 1, argv + 1, c, help) ? bad_setting("") : 0;
 }
 
 static int serve(const sv_config *c)
@@ -42,11 +44,11 @@ static int serve(const sv_config *c)
     kt_service_limits limits;
     kt_service_limits_default(&limits);
     kt_rpc_limits rl = {0};
-    if (kt_service_limits_parse(c->limits, &limits)) return fail("limits");
-    if (kt_rpc_limits_parse(c->rpc_limits, &rl)) return fail("rpc_limits");
+    if (kt_service_limits_parse(c->limits, &limits)) return bad_setting("limits: ");
+    if (kt_rpc_limits_parse(c->rpc_limits, &rl)) return bad_setting("rpc_limits: ");
     if (limits.max_message + 1024 > (rl.max_message ? rl.max_message : 4u << 20)) {
         /* a service message rides in one gRPC message: the server must take the largest */
-        if (limits.max_message + 1024 > UINT32_MAX) return fail("limits");
+        if (limits.max_message + 1024 > UINT32_MAX) return bad_setting("limits: ");
         rl.max_message = (unsigned)(limits.max_message + 1024);
     }
     uint8_t mrs[32];

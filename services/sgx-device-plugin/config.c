@@ -62,7 +62,7 @@ int kt_dp_config_load(int argc, char **argv, kt_dp_config *c)
     memset(c, 0, sizeof *c);
     if (kt_settings_load(&spec, c, argc - 1, argv + 1, &help, NULL)) {
         fprintf(stderr, "sgx-device-plugin: %s\n", kt_last_error());
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     if (help) return -1;
     const char *names[] = {c->epc_resource, c->enclave_resource, c->provision_resource,
@@ -75,7 +75,7 @@ int kt_dp_config_load(int argc, char **argv, kt_dp_config *c)
             char esc[300];
             fprintf(stderr, "sgx-device-plugin: %s '%s' %s: kubelet would refuse it\n", flags[i],
                     kt_escape(names[i], strlen(names[i]), esc, sizeof esc), why);
-            return 2;
+            return KT_SVC_EXIT_SETTINGS;
         }
     }
     kt_log_set_format(strcmp(c->log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
@@ -88,7 +88,7 @@ int kt_dp_config_load(int argc, char **argv, kt_dp_config *c)
     c->rpc_limits.max_age_ms = -1;
     if (kt_rpc_limits_parse(c->rpc_limits_spec, &c->rpc_limits)) {
         fprintf(stderr, "sgx-device-plugin: --rpc-limits: %s\n", kt_last_error());
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     kt_settings_log(&spec, c, "dp.settings");
     return 0;

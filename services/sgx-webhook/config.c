@@ -53,7 +53,7 @@ static int bad(const char *what, const char *why)
 {
     char e[600];
     fprintf(stderr, "sgx-webhook: %s: %s\n", what, kt_escape(why, strlen(why), e, sizeof e));
-    return 2;
+    return KT_SVC_EXIT_SETTINGS;
 }
 
 /* prefix/name: a DNS subdomain, a slash, then letters, digits, '-', '_', '.' */
@@ -81,11 +81,11 @@ int wh_settings_load(int argc, char **argv, wh_settings *s)
     c->n_epc = 0;
     for (char *save = NULL, *t = strtok_r(s->epc_list, ",", &save); t;
          t = strtok_r(NULL, ",", &save))
-        if (resource(t, "epc-resources", c->epc[c->n_epc++])) return 2;
+        if (resource(t, "epc-resources", c->epc[c->n_epc++])) return KT_SVC_EXIT_SETTINGS;
     if ((c->enclave[0] && resource(c->enclave, "enclave-resource", c->enclave)) ||
         resource(c->provision, "provision-resource", c->provision) ||
         resource(c->aesm, "aesm-resource", c->aesm))
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     c->aesm_resource = !strcmp(s->delivery, "resource");
     s->log_json = !strcmp(s->log_format, "json");
     return 0;

@@ -22,6 +22,15 @@ static int die(const char *what)
     return 1;
 }
 
+/* A refused setting: said on stderr, and the settings' exit status. */
+static int bad_setting(const char *what)
+{
+    char e[512];
+    fprintf(stderr, "kubetee-signer: %s%s (--help lists the settings)\n", what,
+            kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
+    return KT_SVC_EXIT_SETTINGS;
+}
+
 static kt_status open_token(const sg_config *c, kt_p11 **t)
 {
     kt_buf pin = {0};
@@ -111,7 +120,7 @@ static int serve(const sg_config *c)
      * workers than CPUs keep the token busy while others wait for the disk */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     limits.workers = cpus < 2 ? 8 : cpus > 16 ? 64 : (unsigned)cpus * 4;
-    if (kt_rpc_limits_parse(c->rpc_limits, &limits)) return die("rpc_limits");
+    if (kt_rpc_limits_parse(c->rpc_limits, &limits)) return bad_setting("rpc_limits: ");
     kt_p11 *t;
     if (open_token(c, &t)) return die("opening the token");
     static sg_service svc;
@@ -160,24 +169,17 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") && strcmp(cmd, "keygen") && strcmp(cmd, "keys")) {
         fprintf(stderr, "kubetee-signer: unknown command\n");
         sg_config_usage(stderr);
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     static sg_config c;
     bool help;
-    kt_status st = sg_config_load(argc - 1, argv + 1, &c, &help);
-    if (st == KT_ERR_INVALID_ARGUMENT) {
-        char e[512];
-        fprintf(stderr, "kubetee-signer: %s (--help lists the settings)\n",
-                kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
-        return 2;
-    }
-    if (st) return die("reading the configuration");
+    if (sg_config_load(argc - 1, argv + 1, &c, &help)) return bad_setting("");
     if (help) return 0;
     kt_log_set_format(!strcmp(c.log_format, "json") ? KT_LOG_JSON : KT_LOG_KV);
     if (!strcmp(cmd, "keygen")) {
         if (!c.key[0]) {
             fprintf(stderr, "kubetee-signer: keygen needs --key NAME\n");
-            return 2;
+            return KT_SVC_EXIT_SETTINGS;
         }
         return keygen(&c, c.key);
     }
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
     if (!c.listen[0]) {
         fprintf(stderr, "kubetee-signer: no listen address (listen:, KT_SIGNER_LISTEN or "
                         "--listen)\n");
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     sg_config_log(&c);
     return serve(&c);

@@ -51,6 +51,20 @@ static bool parse(const char *buf, size_t len, const uint8_t prev[32], parsed *p
     return true;
 }
 
+/* A "Restored" line: the chain taken up again from checkpoint (seq, hash). The op is
+ * the line's first: callers' labels hold no quote, and targets are escaped. */
+static bool restored_from(const char *buf, unsigned long long *seq, uint8_t hash[32])
+{
+    static const char op[] = ",\"op\":\"", what[] = "Restored\",\"target\":\"from checkpoint seq ";
+    const char *at = strstr(buf, op);
+    char hex[65];
+    int n = 0;
+    if (!at || strncmp(at + strlen(op), what, strlen(what))) return false;
+    if (sscanf(at + strlen(op) + strlen(what), "%llu hash %64[0-9a-f]%n", seq, hex, &n) != 2 || strlen(hex) != 64)
+        return false;
+    return at[strlen(op) + strlen(what) + (size_t)n] == '"' && !kt_hex_decode(hex, hash, 32);
+}
+
 static void covered(kt_aecs_audit_result *r, size_t *pending, uint64_t seq, const uint8_t hash[32])
 {
     r->lines += *pending + 1;
@@ -95,7 +109,29 @@ kt_status kt_aecs_audit_verify(const uint8_t *text, size_t n, const uint8_t iden
             st = kt_fail(KT_ERR_VERIFY, "audit line %zu: not an AECS audit line (length %zu)", count, len);
             break;
         }
-        if (numbered && s != seq + 1 && pending && s == r->seq + 1) {
+        unsigned long long from = 0;
+        uint8_t from_h[32];
+        bool restore = numbered && restored_from(buf, &from, from_h) && s == from + 1;
+        if (restore) {
+            /* a restore: the chain goes on from the store's checkpoint; the line must be the
+             * enclave's own (signed), and what no signature covered before it is left behind */
+            parsed q;
+            if (!parse(buf, len, from_h, &q) || !q.is_signed) {
+                st = kt_fail(KT_ERR_VERIFY, "audit line %zu: a Restored line that is not signed (made up)", count);
+                break;
+            }
+            if (pending) {
+                if (!r->abandoned) r->abandoned_first = r->seq + 1, r->abandoned_last = seq;
+                r->abandoned += pending;
+                pending = 0;
+            }
+            r->restores++;
+            r->restored_from = from;
+            memcpy(r->restored_hash, from_h, 32);
+            seq = from;
+            memcpy(prev, from_h, 32);
+        }
+        if (!restore && numbered && s != seq + 1 && pending && s == r->seq + 1) {
             /* the chain goes on from the last covered line: AECS restarted, and the lines
              * no checkpoint covered were left behind (reported, never verified) */
             if (!r->abandoned) r->abandoned_first = r->seq + 1, r->abandoned_last = seq;

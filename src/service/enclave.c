@@ -44,6 +44,8 @@ struct slot {
     size_t n_keys;
     kt_policy *platform; /* the platform gate as it was at the Hello (the peer rule points at it) */
     uint32_t max_age, max_idle; /* a quote peer's session limits as they were at the Hello (0: none) */
+    uint32_t max_requests;      /* the same for its requests (no clock: a host that holds its clock) */
+    uint32_t requests;          /* requests served in the session */
     int64_t began, last;        /* the host's clock at the Finish and at the last request served */
     slot *hnext; /* in its id's bucket, while it holds a session */
     /* a call's bytes: the step copied in, then the reply step; the request's and the
@@ -64,7 +66,7 @@ static const char *policy_json; /* KT_SERVICE_CLIENT_POLICY's text */
 static kt_policy *client_policy; /* parsed once, at the first Hello; lives with the enclave */
 static kt_platform_policy platform; /* kt_service_accept_any_enclave's, under the lock */
 static bool has_platform;
-static uint32_t quote_max_age, quote_max_idle; /* kt_service_set_quote_session_limits', under the lock */
+static uint32_t quote_max_age, quote_max_idle, quote_max_requests; /* kt_service_set_quote_session_limits' */
 static kt_service_refused_fn on_refused;      /* kt_service_on_refused's */
 /* the session whose request this thread is running (kt_service_caller) */
 static __thread slot *current;
@@ -104,11 +106,12 @@ kt_status kt_service_accept_any_enclave(const kt_platform_policy *p)
     return KT_OK;
 }
 
-void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle)
+void kt_service_set_quote_session_limits(uint32_t max_age, uint32_t max_idle, uint32_t max_requests)
 {
     pthread_mutex_lock(&lock);
     quote_max_age = max_age;
     quote_max_idle = max_idle;
+    quote_max_requests = max_requests;
     pthread_mutex_unlock(&lock);
 }
 
@@ -292,6 +295,8 @@ static kt_status hello(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__En
         sl->busy = true;
         sl->max_age = quote_max_age;
         sl->max_idle = quote_max_idle;
+        sl->max_requests = quote_max_requests;
+        sl->requests = 0;
         sl->began = sl->last = 0;
     }
     pthread_mutex_unlock(&lock);
@@ -400,12 +405,13 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     kt_buf out = {0};
     bool end = false;
     kt_session_peer_info claim;
-    bool tell = false; /* a refused peer to hand to the enclave's on_refused */
+    bool tell = false, proved = false; /* a refused peer to hand to the enclave's on_refused; what it proved */
     if (kt_session_handshake(sl->s, req->message.data, req->message.len, &out)) {
         kt_session_refusal r = kt_session_last_refusal(sl->s);
         /* a peer refused is told why (its own proof against the gate), in words */
         if (r == KT_SESSION_PEER_REFUSED && !(res->reason = kt_call_strdup(kt_last_error()))) st = KT_ERR_NO_MEMORY;
-        tell = !st && r == KT_SESSION_PEER_REFUSED && kt_session_peer_claim(sl->s, &claim) == KT_OK;
+        tell = !st && r == KT_SESSION_PEER_REFUSED;
+        proved = tell && kt_session_peer_claim(sl->s, &claim) == KT_OK;
         if (!st) st = refused(res, kt_session_refusal_name(r));
         end = true; /* a refused handshake message ends the handshake */
     } else {
@@ -423,7 +429,7 @@ static kt_status finish(const Kubetee__Enclave__V1__EnclaveStep *req, Kubetee__E
     pthread_mutex_lock(&lock);
     kt_service_refused_fn fn = on_refused;
     pthread_mutex_unlock(&lock);
-    if (tell && fn) fn(res->reason, &claim); /* outside the lock: it may make OCALLs */
+    if (tell && fn) fn(res->reason, proved ? &claim : NULL); /* outside the lock: it may make OCALLs */
     return st;
 }
 
@@ -518,16 +524,22 @@ static void call_done(slot *sl)
 
 /* A quote peer is served only while its attestation holds (valid_until, by the host's
  * clock, as at the handshake), and within the session limits it took at its Hello (its
- * age since the Finish, its idleness since its last request): past either the session
- * ends, refused as expired with why in why, and the client must re-attest with a new
- * handshake. A clock that steps back makes no session younger. Key peers never expire. */
+ * requests served, counted without any clock; its age since the Finish, its idleness
+ * since its last request): past any the session ends, refused as expired with why in
+ * why, and the client must re-attest with a new handshake. A clock that steps back makes
+ * no session younger. Key peers never expire. */
 static bool expired(slot *sl, char *why, size_t cap)
 {
     kt_session_peer_info p;
     time_t t;
     if (kt_session_peer(sl->s, &p) || p.proof != KT_SESSION_PROOF_QUOTE ||
-        (!p.valid_until && !sl->max_age && !sl->max_idle))
+        (!p.valid_until && !sl->max_age && !sl->max_idle && !sl->max_requests))
         return false;
+    if (sl->max_requests && sl->requests >= sl->max_requests) {
+        snprintf(why, cap, "session: %u requests served, the enclave's maximum for one session; re-attest with a new "
+                           "handshake", (unsigned)sl->requests);
+        return true;
+    }
     kt_frame f; /* the OCALL's call memory (the raw path runs outside a function's frame) */
     kt_frame_push(&f);
     kt_status st = kt_attest_host_time(&t);
@@ -557,6 +569,7 @@ static bool expired(slot *sl, char *why, size_t cap)
         return true;
     }
     sl->last = now;
+    sl->requests++;
     return false;
 }
 

@@ -150,7 +150,9 @@ kt_status ks_signed_message(const char *label, const uint8_t th[32], uint8_t kin
 
 /* The quote verifier: verify_host.c (the rule's collateral) or verify_trusted.c (the
  * rule's, else the host's for this quote), both through ks_quote_judge (verify_quote.c:
- * the anchor against the policy, kt_quote_verify, kt_policy_check). */
+ * the anchor against the policy, kt_quote_verify, kt_policy_check). info is filled once
+ * the quote verified, also when the policy then refuses it (what a refused peer proved);
+ * it is left as it was when the quote did not verify. */
 kt_status ks_quote_check(const kt_session_peer_rule *rule, const uint8_t *quote, size_t n,
                          time_t now, kt_session_peer_info *info);
 kt_status ks_quote_judge(const kt_session_peer_rule *rule, const kt_collateral *c,

@@ -77,10 +77,7 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
                            const char *label, const uint8_t th[32])
 {
     kt_key_type type = p->kind == KT_SESSION_PROOF_SM2 ? KT_KEY_SM2 : KT_KEY_P256;
-    memset(&s->claim, 0, sizeof s->claim);
-    s->claim.proof = p->kind;
-    memcpy(s->claim.public_key, p->evidence, KS_PUB_LEN);
-    s->has_claim = true;
+    s->has_claim = false;
     const kt_key *found = ks_registered(rule, p->kind, p->evidence);
     kt_key *any = NULL;
     if (!found && rule->any_key) {
@@ -92,6 +89,18 @@ static kt_status key_check(kt_session *s, const kt_session_peer_rule *rule, cons
         found = any;
     }
     if (!found) {
+        /* a refused peer's record names the key only when it signed the transcript */
+        kt_buf msg = {0};
+        if (!kt_key_from_public_raw(type, p->evidence, KS_PUB_LEN, &any) &&
+            !ks_signed_message(label, th, p->kind, p->evidence, &msg) &&
+            !kt_verify(any, msg.data, msg.len, p->sig, p->sig_len)) {
+            memset(&s->claim, 0, sizeof s->claim);
+            s->claim.proof = p->kind;
+            memcpy(s->claim.public_key, p->evidence, KS_PUB_LEN);
+            s->has_claim = true;
+        }
+        kt_buf_free(&msg);
+        kt_key_free(any);
         char hex[17];
         kt_hex_encode(p->evidence, 8, hex, sizeof hex);
         return ks_refuse(s, KT_SESSION_PEER_REFUSED, KT_ERR_DENIED,
@@ -117,13 +126,7 @@ static kt_status quote_check(kt_session *s, const kt_session_peer_rule *rule, co
 {
     kt_quote q;
     kt_status st = kt_quote_parse(p->evidence, p->evidence_len, &q);
-    if (!st) { /* what it claims, for a refusal's record (kt_session_peer_claim) */
-        memset(&s->claim, 0, sizeof s->claim);
-        s->claim.proof = KT_SESSION_PROOF_QUOTE;
-        s->claim.tee = q.tee;
-        if (q.tee == KT_TEE_SGX) s->claim.enclave = q.sgx;
-        s->has_claim = true;
-    }
+    s->has_claim = false; /* only what a verified quote proves is a refused peer's record */
     if (!rule->policy)
         return ks_refuse(s, KT_SESSION_PEER_REFUSED, KT_ERR_DENIED,
                          "session: the peer proved itself with a quote; this side accepts "
@@ -139,9 +142,13 @@ static kt_status quote_check(kt_session *s, const kt_session_peer_rule *rule, co
         return ks_refuse(s, KT_SESSION_FORGED, KT_ERR_VERIFY,
                          "session: the peer's quote does not bind this handshake (report_data "
                          "is not SHA-256 of its ephemeral key, our nonce and the transcript)");
-    kt_session_peer_info info;
+    kt_session_peer_info info = {0};
     if ((st = ks_quote_check(rule, p->evidence, p->evidence_len, s->now, &info))) {
         s->refusal = KT_SESSION_PEER_REFUSED;
+        if (info.proof == KT_SESSION_PROOF_QUOTE) { /* it verified; the policy refused it */
+            s->claim = info;
+            s->has_claim = true;
+        }
         return st;
     }
     s->peer_info = info;

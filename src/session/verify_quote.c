@@ -17,9 +17,7 @@ kt_status ks_quote_judge(const kt_session_peer_rule *rule, const kt_collateral *
     if (!st && !v->ok)
         st = kt_fail(v->status ? v->status : KT_ERR_VERIFY, "session: the peer's quote does not verify: %s",
                      v->reason);
-    if (!st && (st = kt_policy_check(rule->policy, v)))
-        st = kt_fail_context(st, "session: the peer does not match the policy");
-    if (!st) {
+    if (!st) { /* verified: what it proves, the policy's refusal or not */
         memset(info, 0, sizeof *info);
         info->proof = KT_SESSION_PROOF_QUOTE;
         info->tee = v->quote.tee;
@@ -28,6 +26,8 @@ kt_status ks_quote_judge(const kt_session_peer_rule *rule, const kt_collateral *
         info->tcb_status = v->tcb_status;
         info->valid_until = v->valid_until;
     }
+    if (!st && (st = kt_policy_check(rule->policy, v)))
+        st = kt_fail_context(st, "session: the peer does not match the policy");
     free(v);
     return st;
 }

@@ -23,6 +23,7 @@ import aecs_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import prom  # noqa: E402
+from checks import Checks  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
@@ -33,7 +34,7 @@ SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 WORK = tempfile.mkdtemp(prefix="kt-aecs-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
-failures, checks = [], 0
+check = Checks(quiet=True)
 
 
 def pem_chain(b64):
@@ -41,14 +42,6 @@ def pem_chain(b64):
     text = base64.b64decode(b64).decode()
     end = "-----END CERTIFICATE-----"
     return [x509.load_pem_x509_certificate((p + end).encode()) for p in text.split(end) if "BEGIN" in p]
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def keygen(name, curve="prime256v1"):
@@ -564,5 +557,4 @@ try:
     check(rc == 0 and rc2 == 0 and out["signers"] == [], f"tasigners --none: {text}")
 finally:
     stop(server, log)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

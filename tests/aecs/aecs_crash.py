@@ -26,20 +26,16 @@ rng = random.Random(seed)
 WORK = tempfile.mkdtemp(prefix="kt-aecs-crash-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
-failures = []
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import etcd_lib  # noqa: E402
+from checks import Checks  # noqa: E402
+import pin  # noqa: E402
 
 ETCD = etcd_lib.Etcd(WORK) if KIND == "etcd" else None
 if ETCD:
     atexit.register(ETCD.stop)  # also when a check exits early
 STORE = ETCD.url("aecs-crash") if ETCD else f"fs:{WORK}/store"
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = Checks(quiet=True)
 
 
 def keygen(name):
@@ -49,11 +45,8 @@ def keygen(name):
 
 
 ADMIN, SVC = keygen("admin"), keygen("svc")
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
 POLICY = os.path.join(WORK, "policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}}}\n")
+ident = pin.policy(KUBETEE, ENCLAVE, POLICY, "mrenclave", "mrsigner")
 PORT = 20000 + rng.randrange(20000)
 
 
@@ -160,5 +153,5 @@ r = subprocess.run(tool(AECSADMIN, "audit", ADMIN, "verify", f"{WORK}/audit.log"
 # a kill can cut the file's last line; the chain then goes on from the sealed checkpoint,
 # so the file verifies up to the cut (reported, not required)
 print(f"{len(acked)} acknowledged, {kills} kills; audit after kills: {r.stdout.strip() or r.stderr.strip()}")
-print("ok" if not failures else f"{len(failures)} failed")
-sys.exit(1 if failures else 0)
+print("ok" if not check.failed else f"{len(check.failed)} failed")
+sys.exit(1 if check.failed else 0)

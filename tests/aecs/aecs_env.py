@@ -10,17 +10,9 @@ import time
 import urllib.error
 import urllib.request
 
-
-class Checks:
-    """check(ok, what): one line per check; .failed: what failed."""
-
-    def __init__(self):
-        self.failed = []
-
-    def __call__(self, ok, what):
-        print(("ok: " if ok else "FAILED: ") + what[:400])
-        if not ok:
-            self.failed.append(what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402,F401  (the AECS tests' check = aecs_env.Checks())
+import pin  # noqa: E402
 
 
 def keygen(work, name, curve="prime256v1"):
@@ -33,12 +25,8 @@ def keygen(work, name, curve="prime256v1"):
 def aecs_files(work, enclave, kubetee, extra="", store=None):
     """(identity, policy path, config path): the enclave's `kubetee dump`, a policy pinning
     it, and a configuration (gRPC and HTTP on free ports, store and audit file in work)."""
-    ident = json.loads(subprocess.run([kubetee, "dump", "--enclave", enclave, "--json"], check=True,
-                                      capture_output=True, text=True).stdout)
     policy = os.path.join(work, "aecs-policy.yaml")
-    with open(policy, "w") as f:
-        f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}, "
-                f"isvprodid: {ident['prodid']}}}\n")
+    ident = pin.policy(kubetee, enclave, policy, "mrenclave", "mrsigner", "isvprodid")
     config = os.path.join(work, "aecs.yaml")
     with open(config, "w") as f:
         f.write(f"listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\n{store or f'store: fs:{work}/store'}\nenclave: {enclave}\n"

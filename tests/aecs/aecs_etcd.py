@@ -39,13 +39,8 @@ SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 WORK = tempfile.mkdtemp(prefix="kt-aecs-etcd-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
-FAILED = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what)
-    if not ok:
-        FAILED.append(what)
+check = aecs_env.Checks()
+FAILED = check.failed
 
 
 ADMIN, SVC = aecs_env.keygen(WORK, "admin"), aecs_env.keygen(WORK, "svc")

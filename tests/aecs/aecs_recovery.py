@@ -15,6 +15,7 @@ read by an independent implementation (recovery_files.py). Every attack must fai
 
   aecs_recovery.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +54,28 @@ def offline(*args):
     return r.returncode, r.stdout + r.stderr
 
 
+def pinned(s, key, pin, verb, *args, kubeconfig=False):
+    """aecsadmin verb at s pinning the instance pin: AECS_INSTANCE, or (kubeconfig) the
+    admin kubeconfig's aecsServer.instance for key (F: a restore must still work)."""
+    env = dict(os.environ)
+    env.pop("AECS_INSTANCE", None)
+    cmd = [AECSADMIN, verb, "--sim-dir", s.sim, "--json"]
+    if kubeconfig:
+        kc = os.path.join(WORK, "pinned-kubeconfig.yaml")
+        os.chmod(key, 0o600)
+        with open(kc, "w") as f:
+            f.write(f"apiVersion: v1\nkind: Config\nadministrator:\n  name: r\n  identityKeyFile: {key}\n"
+                    f"aecsServer:\n  serverEndpoint: \"{s.grpc}\"\n  instance: {pin.hex()}\n  verifyPolicy:\n")
+            f.writelines("    " + line + "\n" for line in open(POLICY).read().splitlines())
+        cmd += ["--config", kc]
+    else:
+        env["AECS_INSTANCE"] = pin.hex()
+        cmd += ["--server", s.grpc, "--policy", POLICY, "--key", key]
+    r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, env=env)
+    out = json.loads(r.stdout.splitlines()[0]) if r.returncode == 0 and r.stdout.strip() else None
+    return r.returncode, out, r.stdout + r.stderr
+
+
 def files(d):
     return {int(n.split("-")[1]): open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
 
@@ -84,6 +107,20 @@ try:
     rc, _, t = a.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
     assert rc == 0, t
     aecs_env.create_marker(a, SERVICEADMIN, SVC, "pay", MARKER, ident["mrsigner"], WORK)
+    # a store that fails reading services/pay is a store failure, with its reason, not a
+    # caller who is not the service's admin (the host puts a directory where the file was)
+    svc_file = rf.store_objects(STORE)["services/pay"][0]
+    os.rename(svc_file, svc_file + ".aside")
+    os.mkdir(svc_file)
+    rc, _, t = a.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
+    os.rmdir(svc_file)
+    os.rename(svc_file + ".aside", svc_file)
+    check(rc == 1 and "reading services/pay" in t and "not the admin" not in t,
+          f"a store failure reading the service is said as one: {t}")
+    rc, _, t = a.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
+    check(rc == 0, f"... and the service admin passes once the store reads again: {t}")
+    rc, _, t = a.tool(SERVICEADMIN, "list", R4, "--service", "pay")
+    check(rc == 1 and "not the admin of service pay" in t, f"a stranger is not the service's admin: {t}")
 
     # ---- a single admin's backup (ADMIN2: any admin, and any admin can add admins) ----
     bk1 = os.path.join(WORK, "backup-v1")
@@ -183,7 +220,7 @@ try:
           f"aecsadmin open-share, offline, checks the instance and writes the same open share: {t}")
     rc, t = offline("recovery", "open-share", "--key", R1, "--share", os.path.join(out2, "share-1-of-3.ktrs"),
                     "--out", os.path.join(WORK, "x"), "--instance", "00" * 64)
-    check(rc == 1 and "not the pinned one" in t, f"open-share refuses a share of another instance than pinned: {t}")
+    check(rc == 1 and "is of instance" in t and "not the pinned" in t, f"open-share refuses a share of another instance than pinned: {t}")
     rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
     check(rc == 0 and out["shares"] == 1 and out["threshold"] == 2, f"share 1 of the threshold 2 taken: {t}")
     rc, _, t = b.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
@@ -230,15 +267,28 @@ try:
     check(rc == 1 and "this store's aecs/master names instance" in t, f"G: a made-up 1-of-1 share is refused: {t}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     check(st["state"] == "restore" and "restore" not in st, f"... and nothing was collected: {t[:300]}")
-    rc, out, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["v2-1.open"])
-    check(rc == 0 and out["shares"] == 1, f"D: the real share is taken after the foreign ones: {t}")
-    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", write("fake-3", fakes[2]))
+    # F: a pinned kubeconfig (or AECS_INSTANCE) does not stop a restore: an AECS waiting for
+    # its key cannot prove the instance, so the session is not pinned and each share is
+    # checked against the pin before it is sent
+    rc, _, t = pinned(b, ADMIN, instance, "status")
+    check(rc == 1 and "the pinned instance" in t and "waits for a restore" in t,
+          f"F: a pinned status says AECS waits for a restore: {t[:300]}")
+    rc, out, t = pinned(b, ADMIN2, instance, "restore", "--share", path["v2-1.open"], kubeconfig=True)
+    check(rc == 0 and out["shares"] == 1, f"D, F: the real share is taken after the foreign ones, the kubeconfig pinned: {t}")
+    rc, _, t = pinned(b, ADMIN2, instance, "restore", "--share", write("fake-3", fakes[2]))
+    check(rc == 1 and "fake-3 is of instance " + rf.raw_public(fake)[:8].hex() in t and "not the pinned" in t and
+          "AECS_INSTANCE" in t and "Restore:" not in t, f"F: a share of another instance than pinned is not sent: {t}")
+    rc, _, t = pinned(b, ADMIN2, instance, "restore", "--share", path["fake-3"], kubeconfig=True)
+    check(rc == 1 and "not the pinned" in t and "aecsServer.instance" in t, f"F: ... nor with the kubeconfig's pin: {t}")
+    rc, _, t = b.tool(AECSADMIN, "restore", ADMIN2, "--share", path["fake-3"])
     check(rc == 1 and "this store's aecs/master names instance" in t, f"... and a foreign one after it refused: {t}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     check(st["restore"]["indexes"] == [1], f"... and the collection holds the real share alone: {st.get('restore')}")
-    rc, out, t = b.tool(AECSADMIN, "restore", SVC, "--share", os.path.join(out2, "share-3-of-3.ktrs"), "--recovery-key",
-                        R4)
-    check(rc == 0 and out.get("restored") is True, f"share 3: restored: {t}")
+    rc, out, t = pinned(b, SVC, instance, "restore", "--share", os.path.join(out2, "share-3-of-3.ktrs"),
+                        "--recovery-key", R4)
+    check(rc == 0 and out.get("restored") is True, f"share 3 (AECS_INSTANCE pinned): restored: {t}")
+    rc, _, t = pinned(b, ADMIN, instance, "status")
+    check(rc == 0, f"F: restored, the pinned status passes: {t[:200]}")
     rc, st, t = b.tool(AECSADMIN, "status", ADMIN)
     keys = [base64.b64decode(k["raw"]) for k in st["recovery"]["keys"]]
     check(st["state"] == "ready" and st["recovery"]["version"] == "2" and
@@ -247,6 +297,22 @@ try:
           f"ready, the same instance and set v2 (R1, R2, R4): {t[:300]}")
     rc, out, t = b.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
     check(rc == 0 and [s["name"] for s in out["secrets"]] == ["marker"], f"the secrets are served again: {t[:300]}")
+    # M: the restored chain goes on from aecs/state's checkpoint, and says so: the first line
+    # after the restore names the checkpoint (a line of machine a's file), and audit verify
+    # takes the whole file (the restore-phase lines, then the chain from the checkpoint)
+    b2_audit = os.path.join(WORK, "b2.audit")
+    rc, out, t = b.tool(AECSADMIN, "audit", ADMIN, "verify", b2_audit)
+    check(rc == 0 and out["ok"] and out["restores"] == 1, f"M: audit verify takes the restored machine's file: {t}")
+    lines = [json.loads(x) for x in open(b2_audit)]
+    at = next((i for i, x in enumerate(lines) if x["op"] == "Restored"), None)
+    check(at is not None and lines[at - 1]["op"] == "Restore" and lines[at - 1]["target"] == "share 3 of 3" and
+          lines[at]["target"] == f"from checkpoint seq {out['restoredFrom']} hash {out['restoredHash']}" and
+          lines[at]["seq"] == out["restoredFrom"] + 1 and lines[at]["prev"] == out["restoredHash"] and "sig" in lines[at],
+          f"M: the first line after the restore names the checkpoint it goes on from, signed: {lines[at] if at else t}")
+    a_lines = [json.loads(x) for x in open(os.path.join(WORK, "a.audit"))]
+    mine = [x for x in a_lines if x["seq"] == out["restoredFrom"]]
+    check(len(mine) == 1 and mine[0]["hash"] == out["restoredHash"],
+          f"M: the checkpoint is a line of machine a's file (seq {out['restoredFrom']}): the chains join there")
     rc, _, t = b.tool(AECSADMIN, "restore", ADMIN, "--share", path["v2-1.open"])
     check(rc == 1 and "nothing to restore" in t, f"a restore once ready is refused: {t}")
     rc, out, t = b.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "backup-b"))

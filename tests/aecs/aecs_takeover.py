@@ -38,13 +38,8 @@ KIND = sys.argv[6] if len(sys.argv) > 6 else "fs"
 WORK = tempfile.mkdtemp(prefix=f"kt-aecs-takeover-{KIND}-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
-FAILED = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what)
-    if not ok:
-        FAILED.append(what)
+check = aecs_env.Checks()
+FAILED = check.failed
 
 
 def keygen(name):

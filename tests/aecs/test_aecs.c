@@ -11,7 +11,9 @@
 
 #include "aecs.pb-c.h"
 #include "enclave_service.pb-c.h"
+#include "../unit/service_steps.h"
 #include <kubetee/aecs.h>
+#include <kubetee/aecs_recovery.h>
 #include <kubetee/session.h>
 #include <kubetee/store.h>
 #include <kubetee/tff.h>
@@ -33,7 +35,7 @@ static kt_store *store;
 static kt_key *admin, *svc_a, *svc_b, *stranger;
 static kt_buf audit_text;
 static uint32_t max_secrets = 4;
-static uint32_t ta_max_age, ta_idle; /* the TA session limits the host asks for (0: the enclave's) */
+static uint32_t ta_max_age, ta_idle, ta_requests; /* the TA session limits the host asks for (0: the enclave's) */
 
 /* ---- the host's OCALLs, with the attacks ---- */
 static struct {
@@ -144,6 +146,7 @@ static kt_status start(void)
     rq.max_secrets = max_secrets;
     rq.ta_session_max_age = ta_max_age;
     rq.ta_session_idle = ta_idle;
+    rq.ta_session_requests = ta_requests;
     /* the lines after the sealed checkpoint, as aecs-server hands its file's tail */
     char *text = strndup(audit_text.len ? (const char *)audit_text.data : "", audit_text.len), *save = NULL;
     char *lines[4096];
@@ -177,35 +180,16 @@ static void stop(void)
 }
 
 /* ---- sessions, relayed ---- */
-typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
-
 static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
 {
-    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
-    req.message.data = (uint8_t *)in;
-    req.message.len = n;
-    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
+    step_relay(enclave, fn, in, n, res, NULL);
 }
 
 static kt_session *connect_as(const kt_key *key)
 {
-    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
-    c.peer.policy = policy;
-    c.peer.collateral = coll;
-    kt_session *s = NULL;
-    assert_int_equal(kt_session_new(&c, &s), KT_OK);
-    kt_buf hello = {0}, finish = {0};
-    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
-    relay("kt.service.Hello", hello.data, hello.len, &r1);
-    assert_string_equal(r1.refusal, "");
-    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
-    relay("kt.service.Finish", finish.data, finish.len, &r2);
-    assert_string_equal(r2.refusal, "");
-    kt_message_clear(&r1);
-    kt_message_clear(&r2);
-    kt_buf_free(&hello);
-    kt_buf_free(&finish);
+    char refusal[256];
+    kt_session *s = step_connect(enclave, key, policy, coll, NULL, refusal, sizeof refusal);
+    if (!s) fail_msg("the handshake was refused: %s", refusal);
     return s;
 }
 
@@ -215,30 +199,16 @@ static kt_status call_rec(kt_session *s, const char *op, const ProtobufCMessage 
 {
     char fn[64];
     snprintf(fn, sizeof fn, "aecs.%s", op);
-    uint8_t body[65536], payload[70000];
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)req->descriptor->name;
-    inv.response_type = (char *)rt->name;
-    inv.request.data = body;
-    inv.request.len = protobuf_c_message_pack(req, body);
-    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
-    kt_buf rec = {0}, plain = {0};
-    assert_int_equal(kt_session_seal(s, fn, payload, plen, &rec), KT_OK);
-    if (record) kt_buf_append(record, rec.data, rec.len);
-    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    relay("kt.service.Call", rec.data, rec.len, &r);
-    assert_string_equal(r.refusal, "");
-    char name[KT_SESSION_NAME_MAX + 1];
-    if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
-    Kubetee__Enclave__V1__CallResult *cr = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
-    assert_non_null(cr);
+    uint8_t body[65536];
+    size_t n = protobuf_c_message_pack(req, body);
+    char refusal[256];
+    Kubetee__Enclave__V1__CallResult *cr =
+        step_call(enclave, s, fn, req->descriptor->name, rt->name, body, n, NULL, refusal, sizeof refusal, record);
+    if (!cr) fail_msg("%s: the call was refused: %s", fn, refusal);
     kt_status st = cr->status;
     if (st) kt_fail(st, "%s", cr->reason);
     else if (res) *res = protobuf_c_message_unpack(rt, NULL, cr->response.len, cr->response.data);
     kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
-    kt_message_clear(&r);
-    kt_buf_free(&rec);
-    kt_buf_free(&plain);
     return st;
 }
 
@@ -1114,28 +1084,148 @@ static kt_status accept_clock_as(const kt_key *k, int64_t seconds)
     return op(k, "AcceptClock", &rq.base, D(accept_clock_response));
 }
 
-/* F10's way back: a clock run forward (a day) and brought back is refused, after a restart
- * too, until an admin whose own clock agrees with the host's accepts it; the host alone
- * cannot, nor an admin whose clock says otherwise. */
+/* AECS's clock floor and instance, as Status tells them (Status answers on a clock AECS
+ * refuses too, for a lowering's proposal). */
+static int64_t floor_of(uint8_t instance[64])
+{
+    A(StatusRequest) rq = KUBETEE__AECS__V1__STATUS_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Status", &rq.base, D(status_response), &res), KT_OK);
+    A(StatusResponse) *r = (A(StatusResponse) *)res;
+    int64_t f = r->time_floor;
+    if (instance) {
+        assert_int_equal(r->instance_public.len, 64);
+        memcpy(instance, r->instance_public.data, 64);
+    }
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    return f;
+}
+
+/* A lowering of the floor from was to to, with a consent from each of the holders given
+ * (signed over (instance, signed_was, to): what they saw). */
+static kt_status lower_as(const kt_key *k, int64_t was, int64_t signed_was, int64_t to, kt_key *const *holders,
+                          size_t n)
+{
+    kt_floor_proposal p = {.floor_was = signed_was, .floor = to};
+    floor_of(p.instance);
+    kt_buf m = {0}, sig[3] = {{0}};
+    uint8_t raw[3][64];
+    A(RecoveryConsent) c[3], *cs[3];
+    assert_true(n <= 3);
+    assert_int_equal(kt_floor_change_message(&p, &m), KT_OK);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        kubetee__aecs__v1__recovery_consent__init(&c[i]);
+        assert_int_equal(kt_key_public_raw(holders[i], raw[i], 64, &len), KT_OK);
+        assert_int_equal(kt_sign(holders[i], m.data, m.len, &sig[i]), KT_OK);
+        c[i].signer.data = raw[i], c[i].signer.len = 64;
+        c[i].signature.data = sig[i].data, c[i].signature.len = sig[i].len;
+        cs[i] = &c[i];
+    }
+    A(AcceptClockRequest) rq = KUBETEE__AECS__V1__ACCEPT_CLOCK_REQUEST__INIT;
+    rq.seconds = (int64_t)time(NULL);
+    rq.floor_was = was;
+    rq.floor = to;
+    rq.consents = cs;
+    rq.n_consents = n;
+    kt_status st = op(k, "AcceptClock", &rq.base, D(accept_clock_response));
+    kt_buf_free(&m);
+    for (size_t i = 0; i < n; i++) kt_buf_free(&sig[i]);
+    return st;
+}
+
+/* F10 and attack2 C and K. One forward answer does not stop AECS: the year 9999 is
+ * refused for its request alone (more than 90 days past the floor) and a day on is served
+ * without becoming the floor; the next request at the right time is served. A clock
+ * after a downtime of three weeks is served at once, and becomes the floor once the host
+ * has held to it for AE_CLOCK_CONFIRM; from then a clock set back is refused, after a
+ * restart too. Then the floor is three weeks ahead of the real time: one admin (whose own
+ * clock agrees) cannot move it back, nor can a store without a recovery set; M = 2 of
+ * the 3 recovery holders' consents to (this instance, this floor, the new floor) can, and
+ * the lowering is audited. */
 static void test_clock_run_forward_and_accepted(void **state)
 {
     (void)state;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = (int64_t)time(NULL), weeks = 21 * 86400;
+    kt_key *r[3], *none[1] = {NULL};
+    int64_t f = floor_of(NULL);
+    /* a store without a recovery set: nobody can consent to a lowering */
+    assert_refused(lower_as(admin, f, f, f - 10, none, 0), KT_ERR_DENIED, "this store has none");
+    /* the first recovery set, by the admin that ran init: 2 of 3 */
+    uint8_t raw[3][64];
+    A(PublicKey) pk[3], *pks[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kt_key_generate(KT_KEY_P256, &r[i]), KT_OK);
+        pk[i] = pub_of(r[i], raw[i]);
+        pks[i] = &pk[i];
+    }
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = pks, set.n_keys = 3, set.threshold = 2;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set;
+    assert_int_equal(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_OK);
+    /* the year 9999, once: that request refused, the next served (before: refused until 9999) */
+    frozen_clock = 253402300799LL;
+    assert_refused(register_as(admin, "svcfar", svc_a), KT_ERR_VERIFY, "a jump of more than 90 days");
+    frozen_clock = 0;
+    assert_int_equal(register_as(admin, "svcfar", svc_a), KT_OK);
+    /* a day on, once (within 90 days): served, but not the floor */
     frozen_clock = now + 86400;
-    assert_int_equal(register_as(admin, "svcday", svc_a), KT_OK); /* the floor sealed a day on */
+    assert_int_equal(register_as(admin, "svcdayon", svc_a), KT_OK);
+    frozen_clock = 0;
+    assert_int_equal(register_as(admin, "svcdayback", svc_a), KT_OK);
+    assert_true(floor_of(NULL) < now + 3600);
+    /* three weeks down: served at once, the floor once the host held to it */
+    stop();
+    frozen_clock = now + weeks;
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(register_as(admin, "svcweeks", svc_a), KT_OK);
+    assert_true(floor_of(NULL) < now + 3600);
+    frozen_clock = now + weeks + 601;
+    assert_int_equal(register_as(admin, "svcweeks2", svc_a), KT_OK);
+    assert_true(floor_of(NULL) >= now + weeks);
+    frozen_clock = now + weeks - 3600; /* set-back protection holds after the jump */
+    assert_refused(register_as(admin, "svcback", svc_a), KT_ERR_VERIFY, "a clock set back is refused");
     stop();
     frozen_clock = 0;
-    assert_int_equal(start(), KT_OK); /* it starts, so that an admin can accept the clock */
+    assert_int_equal(start(), KT_OK); /* it starts, so that the floor can be moved back */
     assert_refused(register_as(admin, "svcback", svc_a), KT_ERR_VERIFY, "a clock set back is refused");
+    /* one admin cannot move it back (attack2 K), nor a stranger, nor an admin whose clock disagrees */
     assert_refused(accept_clock_as(stranger, now), KT_ERR_DENIED, "not an AECS admin");
-    assert_refused(accept_clock_as(admin, now + 86400), KT_ERR_DENIED, "more than 300 s apart");
+    assert_refused(accept_clock_as(admin, now + weeks), KT_ERR_DENIED, "more than 300 s apart");
+    assert_refused(accept_clock_as(admin, (int64_t)time(NULL)), KT_ERR_DENIED, "needs the consent of M holders");
+    f = floor_of(NULL);
+    int64_t to = (int64_t)time(NULL);
+    kt_key *one[] = {r[0]}, *two[] = {r[0], r[2]}, *twice[] = {r[1], r[1]}, *outsider[] = {r[0], stranger};
+    assert_refused(lower_as(admin, f, f, to, one, 0), KT_ERR_DENIED, "lowering the clock floor needs the consent of 2 of its 3 holders; 0 given");
+    assert_refused(lower_as(admin, f, f, to, one, 1), KT_ERR_DENIED, "1 given");
+    assert_refused(lower_as(admin, f, f, to, twice, 2), KT_ERR_DENIED, "consented already");
+    assert_refused(lower_as(admin, f, f, to, outsider, 2), KT_ERR_DENIED, "not a key of the recovery set");
+    assert_refused(lower_as(admin, f - 1, f - 1, to, two, 2), KT_ERR_DENIED, "the floor is");
+    assert_refused(lower_as(admin, f, f - 1, to, two, 2), KT_ERR_DENIED, "is not over this lowering");
+    assert_refused(lower_as(stranger, f, f, to, two, 2), KT_ERR_DENIED, "not an AECS admin");
     assert_refused(register_as(admin, "svcback", svc_a), KT_ERR_VERIFY, "set back");
-    assert_int_equal(accept_clock_as(admin, now + 30), KT_OK);
+    assert_int_equal(lower_as(admin, f, f, to, two, 2), KT_OK);
+    assert_true(floor_of(NULL) <= to + 300);
     assert_non_null(strstr((char *)audit_text.data, "\"op\":\"AcceptClock\""));
+    assert_non_null(strstr((char *)audit_text.data, " lowered\""));
     assert_int_equal(register_as(admin, "svcback", svc_a), KT_OK);
     stop(); /* sealed: a start at the real time is served */
     assert_int_equal(start(), KT_OK);
-    assert_int_equal(create_as(svc_a, "svcday", "today", AES, false, NULL), KT_OK);
+    assert_int_equal(register_as(admin, "svctoday", svc_a), KT_OK);
+    /* a jump of more than 90 days (AECS down for longer) is refused until one admin takes it */
+    frozen_clock = (int64_t)time(NULL) + 100 * 86400;
+    assert_refused(register_as(admin, "svcfar2", svc_a), KT_ERR_VERIFY, "a jump of more than 90 days");
+    assert_int_equal(accept_clock_as(admin, frozen_clock), KT_OK);
+    assert_int_equal(register_as(admin, "svcfar2", svc_a), KT_OK);
+    assert_true(floor_of(NULL) >= frozen_clock);
+    frozen_clock = 0; /* and back, by the holders */
+    f = floor_of(NULL);
+    assert_int_equal(lower_as(admin, f, f, (int64_t)time(NULL), two, 2), KT_OK);
+    assert_int_equal(register_as(admin, "svcnow", svc_a), KT_OK);
+    for (int i = 0; i < 3; i++) kt_key_free(r[i]);
 }
 
 /* The host edits an object while AECS is down: the start names it, and it is refused on
@@ -1185,6 +1275,12 @@ static void test_ta_session_ceilings(void **state)
     ta_idle = 3601;
     assert_refused(start(), KT_ERR_INVALID_ARGUMENT, "ta_session_idle is 3601 s; the AECS enclave allows at most 3600 s");
     crash();
+    ta_idle = 0;
+    ta_requests = 1000001;
+    assert_refused(start(), KT_ERR_INVALID_ARGUMENT,
+                   "ta_session_requests is 1000001 requests; the AECS enclave allows at most 1000000 requests");
+    crash();
+    ta_requests = 0;
     ta_idle = 3600;
     ta_max_age = 60;
     assert_int_equal(start(), KT_OK);

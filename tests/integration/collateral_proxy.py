@@ -1035,24 +1035,18 @@ def tls():
 def config():
     d, exp, tee, fmspc, ca = set_facts(BASE)
     cfg = os.path.join(WORK, "c.yaml")
-    with open(cfg, "w") as f:
-        f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nbogus: 1\n"
-                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
-    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
-    check(r.returncode == 2 and "unknown key 'bogus' in the document (line 4)" in r.stderr,
-          "config: an unknown key is named", r.stderr)
-    with open(cfg, "w") as f:
-        f.write("mode: offline\nstorage_dir: %s\nroot_ca: %s\nthreads: 0x4\n"
-                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
-    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
-    check(r.returncode == 2 and "threads must be a decimal number" in r.stderr,
-          "config: a non-decimal number is refused", r.stderr)
-    with open(cfg, "w") as f:
-        f.write("mode: lazy\nstorage_dir: %s\nroot_ca: %s\nlisten: 127.0.0.1:1\n"
-                % (os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem")))
-    r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
-    check(r.returncode == 2 and "lazy mode needs upstream_url" in r.stderr,
-          "config: lazy mode without an upstream", r.stderr)
+    # each file refused, naming why; the last one (lazy, no upstream) serves on below
+    for mode, last, why, what in (("offline", "bogus: 1", "unknown key 'bogus' in the document (line 4)",
+                                    "config: an unknown key is named"),
+                                   ("offline", "threads: 0x4", "threads must be a decimal number",
+                                    "config: a non-decimal number is refused"),
+                                   ("lazy", "listen: 127.0.0.1:1", "lazy mode needs upstream_url",
+                                    "config: lazy mode without an upstream")):
+        with open(cfg, "w") as f:
+            f.write("mode: %s\nstorage_dir: %s\nroot_ca: %s\n%s\n"
+                    % (mode, os.path.join(WORK, "cfg-store"), os.path.join(d, "intel_root_ca.pem"), last))
+        r = subprocess.run([PROXY, "--config", cfg], capture_output=True, text=True)
+        check(r.returncode == 2 and why in r.stderr, what, r.stderr)
     r = subprocess.run([PROXY, "--config", cfg, "--bogus-flag", "1"], capture_output=True, text=True)
     check(r.returncode == 2 and "unknown option '--bogus-flag'" in r.stderr, "config: unknown flag named")
     # the environment over the file, a flag over the environment

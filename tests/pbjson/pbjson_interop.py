@@ -25,6 +25,8 @@ subprocess.run(["protoc", "-I", os.path.dirname(PROTO), "--python_out", WORK, PR
 sys.path.insert(0, WORK)
 import pbjson_test_pb2 as pb  # noqa: E402
 from google.protobuf import descriptor_pb2, json_format  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402
 
 TOOL_ARGS = []
 if SCHEMA:
@@ -40,13 +42,7 @@ if SCHEMA:
     TOOL_ARGS = ["--schema"] + paths + ["--"]
 
 rnd = random.Random(1107)
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = Checks(quiet=True)
 
 
 def rand_text():
@@ -275,5 +271,5 @@ for i, (t, text) in enumerate(bad):
 check(os.path.exists(os.path.join(WORK, "enum7.Scalars.c.err")), "kubetee accepts an enum number it does not name")
 
 total = len(messages) + len(inputs) + len(bad) + 1
-print(f"{total - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+print(f"{total - len(check.failed)} passed, {len(check.failed)} failed")
+sys.exit(1 if check.failed else 0)

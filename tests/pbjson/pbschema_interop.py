@@ -20,17 +20,10 @@ sys.path.insert(0, WORK)
 import pbjson_other_pb2 as other  # noqa: E402
 import pbjson_test_pb2 as pb  # noqa: E402
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402
 
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = Checks(quiet=True)
 
 
 subprocess.run([TOOL, "describe", WORK], check=True)
@@ -101,5 +94,4 @@ for m in samples:
     check(dyn.SerializeToString(deterministic=True) == m.SerializeToString(deterministic=True),
           f"{m.DESCRIPTOR.full_name}: bytes differ")
 
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

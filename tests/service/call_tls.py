@@ -15,19 +15,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402
+import pin  # noqa: E402
+
 SERVER, KUBETEE, ENCLAVE, KEY = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="kt-call-tls-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)
-failures, checks = [], 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = Checks(quiet=True)
 
 
 def path(name):
@@ -58,11 +54,8 @@ issue("server", "enclave.test", "ca", san="DNS:enclave.test")
 issue("client", "client", "ca")
 issue("rogue", "client", "other")  # the same name, from another CA
 
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
 POLICY = path("policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, isvprodid: {ident['prodid']}}}\n")
+ident = pin.policy(KUBETEE, ENCLAVE, POLICY, "mrenclave", "isvprodid")
 LOG = path("serve.log")
 with open(LOG, "w") as log:
     server = subprocess.Popen([SERVER, "--enclave", ENCLAVE, "--listen", "127.0.0.1:0", "--http", "", "--sim-dir", SIM,
@@ -136,8 +129,7 @@ finally:
     server.send_signal(signal.SIGTERM)
     rc = server.wait(timeout=30)
 check(rc == 0, f"server exit {rc}")
-if failures:
+if check.failed:
     print(open(LOG).read()[-3000:])
 shutil.rmtree(WORK, ignore_errors=True)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

@@ -28,25 +28,16 @@ sys.path.insert(0, WORK)
 import grpc  # noqa: E402
 import enclave_service_pb2 as pb  # noqa: E402
 import enclave_service_pb2_grpc as pbg  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from checks import Checks  # noqa: E402
+import pin  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-failures, checks = [], 0
+check = Checks(quiet=True)
 
 
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-ident = json.loads(subprocess.run([KUBETEE, "dump", "--enclave", ENCLAVE, "--json"], check=True,
-                                  capture_output=True, text=True).stdout)
 POLICY = os.path.join(WORK, "policy.yaml")
-with open(POLICY, "w") as f:
-    f.write(f"allow_simulation: true\nrules:\n- {{mrenclave: {ident['mrenclave']}, mrsigner: {ident['mrsigner']}, "
-            f"isvprodid: {ident['prodid']}}}\n")
+ident = pin.policy(KUBETEE, ENCLAVE, POLICY, "mrenclave", "mrsigner", "isvprodid")
 
 LIMITS = "max_message=65536,max_sessions=4,max_per_peer=2,handshake_ms=3000,idle_ms=3000"
 CONFIG = os.path.join(WORK, "serve.yaml")
@@ -89,12 +80,12 @@ bad = os.path.join(WORK, "bad.yaml")
 with open(bad, "w") as f:
     f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\nlisten_port: 3\n")
 p = serve(config=bad)
-check(p.wait(timeout=30) == 1 and "unknown key 'listen_port' in the document (line 3)" in open(LOG).read(),
+check(p.wait(timeout=30) == 2 and "unknown key 'listen_port' in the document (line 3)" in open(LOG).read(),
       f"an unknown key refused: {open(LOG).read()}")
 with open(bad, "w") as f:
     f.write(f"enclave: {ENCLAVE}\nlisten: 127.0.0.1:0\n")
 p = serve("--limits", "max_sessions=0x10", config=bad)
-check(p.wait(timeout=30) == 1 and "max_sessions=0x10" in open(LOG).read(), f"bad limits refused: {open(LOG).read()}")
+check(p.wait(timeout=30) == 2 and "max_sessions=0x10" in open(LOG).read(), f"bad limits refused: {open(LOG).read()}")
 p = serve("--expect-mrsigner", "00" * 32, config=bad)
 check(p.wait(timeout=30) == 1 and "loading the enclave" in open(LOG).read(), f"another MRSIGNER refused: {open(LOG).read()}")
 
@@ -258,5 +249,4 @@ check(rc == 0, f"server exit {rc}")
 names = [e.get("event") for e in log_events()]
 check("service.stopping" in names and "service.stopped" in names[names.index("service.stopping"):],
       f"the drain logged: {names[-4:]}")
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

@@ -341,6 +341,40 @@ static void proposals_and_consents(void **state)
     kt_buf_free(&cb);
 }
 
+/* A lowering of the clock floor: the bytes the holders sign, decoded back exactly; a
+ * proposal that raises or holds the floor, a short or long one, another kind are refused. */
+static void floor_proposals(void **state)
+{
+    (void)state;
+    kt_floor_proposal p = {.floor_was = 1800000000, .floor = 1796000000}, q;
+    memset(p.instance, 0x22, 64);
+    kt_buf b = {0}, m = {0}, b2 = {0};
+    assert_int_equal(kt_floor_proposal_encode(&p, &b), KT_OK);
+    assert_int_equal(b.len, 85);
+    assert_int_equal(kt_floor_proposal_decode(b.data, b.len, &q), KT_OK);
+    assert_int_equal(q.floor_was, p.floor_was);
+    assert_int_equal(q.floor, p.floor);
+    assert_memory_equal(q.instance, p.instance, 64);
+    assert_int_equal(kt_floor_change_message(&p, &m), KT_OK);
+    assert_memory_equal(m.data, KT_RECOVERY_FLOOR_LABEL, sizeof KT_RECOVERY_FLOOR_LABEL - 1);
+    assert_memory_equal(m.data + sizeof KT_RECOVERY_FLOOR_LABEL - 1, b.data, b.len);
+    assert_int_equal(kt_floor_proposal_decode(b.data, b.len - 1, &q), KT_ERR_MALFORMED);
+    p.floor = p.floor_was; /* not a lowering */
+    assert_int_equal(kt_floor_proposal_encode(&p, &b2), KT_OK);
+    assert_int_equal(kt_floor_proposal_decode(b2.data, b2.len, &q), KT_ERR_MALFORMED);
+    assert_non_null(strstr(kt_last_error(), "is not a time before the floor"));
+    kt_recovery_proposal r;
+    assert_int_equal(kt_recovery_proposal_decode(b.data, b.len, &r), KT_ERR_MALFORMED); /* another kind */
+    b.data[4] = 2;
+    assert_int_equal(kt_floor_proposal_decode(b.data, b.len, &q), KT_ERR_MALFORMED);
+    b.data[0] = 'x';
+    assert_int_equal(kt_floor_proposal_decode(b.data, b.len, &q), KT_ERR_MALFORMED);
+    assert_non_null(strstr(kt_last_error(), "no KTCF magic"));
+    kt_buf_free(&b);
+    kt_buf_free(&b2);
+    kt_buf_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +383,7 @@ int main(void)
         cmocka_unit_test(shamir_refusals),        cmocka_unit_test(set_rules),
         cmocka_unit_test(shares_sealed_and_opened), cmocka_unit_test(share_decode_refusals),
         cmocka_unit_test(proposals_and_consents),
+        cmocka_unit_test(floor_proposals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

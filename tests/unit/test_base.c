@@ -213,12 +213,10 @@ static void test_atomic_write_mode_and_bounded_read(void **state)
     assert_true(b.len > 256 && memcmp(b.data, "Name:", 5) == 0 && b.data[b.len - 1] == '\n');
     assert_int_equal(b.data[b.len], '\0');
     kt_buf_free(&b);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rm_tree(dir), 0);
 }
 
-static char logged[4096];
+static char logged[1 << 18];
 static void capture(kt_log_level level, const char *line)
 {
     (void)level;
@@ -252,14 +250,37 @@ static void test_log_escapes_every_byte_from_input(void **state)
     assert_non_null(json_string_value(json_object_get(j, "name")));
     json_decref(j);
 
+    /* past 2 KiB the line grows: every field is there, whole */
     char big[6000];
     memset(big, '\x01', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    kt_log(KT_LOG_INFO, "test.event", "a", big, "b", big, NULL);
+    kt_log(KT_LOG_INFO, "test.event", "a", big, "b", big, "c", "last", NULL);
     j = json_loads(logged, 0, &err);
     assert_non_null(j);
-    assert_non_null(json_object_get(j, "a"));
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "a"))), sizeof big - 1);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "b"))), sizeof big - 1);
+    assert_string_equal(json_string_value(json_object_get(j, "c")), "last");
     json_decref(j);
+    /* a value past 8 KiB is cut visibly, with its length, and the fields after it stay */
+    static char huge[20001];
+    memset(huge, 'h', sizeof huge - 1);
+    kt_log(KT_LOG_INFO, "test.event", "huge", huge, "after", "kept", NULL);
+    j = json_loads(logged, 0, &err);
+    assert_non_null(j);
+    const char *h = json_string_value(json_object_get(j, "huge"));
+    assert_non_null(h);
+    assert_int_equal(strlen(h), 8192 + strlen("...[cut: 20000 bytes]"));
+    assert_non_null(strstr(h, "hhh...[cut: 20000 bytes]"));
+    assert_string_equal(json_string_value(json_object_get(j, "after")), "kept");
+    json_decref(j);
+    kt_log_set_format(KT_LOG_KV);
+    kt_log(KT_LOG_INFO, "test.event", "huge", huge, "after", "kept", NULL);
+    assert_non_null(strstr(logged, "hhh...[cut: 20000 bytes]\" after=kept"));
+    const char *many[2 * 40];
+    for (int i = 0; i < 40; i++) many[2 * i] = "path", many[2 * i + 1] = big + sizeof big - 200;
+    many[79] = "the-last-one";
+    kt_log_fields(KT_LOG_INFO, "test.event", many, 40);
+    assert_non_null(strstr(logged, "path=the-last-one"));
 
     kt_log_set_format(KT_LOG_KV);
     kt_log_set_sink(NULL);

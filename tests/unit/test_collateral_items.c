@@ -55,9 +55,7 @@ static int teardown(void **state)
                      &qe,      &qe_chain, &pck_leaf,     &pck_rest};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         kt_buf_free(all[i]);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return rm_tree(dir);
 }
 
 static kt_pcs_trust *trust(bool with_crls)

@@ -195,8 +195,6 @@ int main(void)
         cmocka_unit_test(test_qe_report_against_qe_identity_each_field),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-    if (system(cmd) != 0) rc = 1;
+    if (rm_tree(scratch)) rc = 1;
     return rc;
 }

@@ -44,9 +44,7 @@ static int teardown(void **state)
 {
     (void)state;
     kt_p11_free(token);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) ? -1 : 0;
+    return rm_tree(dir);
 }
 
 /* ---- the token's own view, through PKCS#11 directly (not through kt_p11) ---- */

@@ -300,9 +300,7 @@ static int teardown(void **state)
 {
     (void)state;
     kt_enclave_destroy(enclave);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
-    return system(cmd);
+    return rm_tree(sim_dir);
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "enclave_service.pb-c.h"
 #include "remotetest.pb-c.h"
+#include "service_steps.h"
 #include <kubetee/pbjson.h>
 #include <kubetee/pbschema.h>
 #include <kubetee/session.h>
@@ -29,17 +30,10 @@ static kt_enclave *enclave;
 static kt_policy *policy;
 static kt_buf relayed;
 
-typedef Kubetee__Enclave__V1__EnclaveStepResult step_result;
-
-/* The host's part: one ECALL with the bytes; the result's fields are the caller's. */
+/* The host's part: one ECALL with the bytes, every byte of it kept in relayed. */
 static void relay(const char *fn, const uint8_t *in, size_t n, step_result *res)
 {
-    kt_buf_append(&relayed, in, n);
-    Kubetee__Enclave__V1__EnclaveStep req = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP__INIT;
-    req.message.data = (uint8_t *)in;
-    req.message.len = n;
-    if (kt_enclave_call(enclave, fn, &req, res)) fail_msg("%s: %s", fn, kt_last_error());
-    kt_buf_append(&relayed, res->message.data, res->message.len);
+    step_relay(enclave, fn, in, n, res, &relayed);
 }
 
 static kt_key *load_key(const char *name)
@@ -57,34 +51,7 @@ static kt_key *load_key(const char *name)
 /* A handshake as key; NULL with the enclave's refusal in *refusal when it is refused. */
 static kt_session *connect_as(const kt_key *key, char *refusal, size_t cap)
 {
-    kt_session_config c = {.role = KT_SESSION_INITIATOR, .key = key, .now = time(NULL)};
-    c.peer.policy = policy;
-    c.peer.collateral = coll;
-    kt_session *s = NULL;
-    assert_int_equal(kt_session_new(&c, &s), KT_OK);
-    kt_buf hello = {0}, finish = {0};
-    step_result r1 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT, r2 = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    assert_int_equal(kt_session_handshake(s, NULL, 0, &hello), KT_OK);
-    relay("kt.service.Hello", hello.data, hello.len, &r1);
-    assert_string_equal(r1.refusal, "");
-    assert_int_equal(r1.session_id.len, KT_SESSION_ID_LEN);
-    if (kt_session_handshake(s, r1.message.data, r1.message.len, &finish)) fail_msg("Reply: %s", kt_last_error());
-    uint8_t id[KT_SESSION_ID_LEN];
-    assert_int_equal(kt_session_id(s, id), KT_OK);
-    assert_memory_equal(id, r1.session_id.data, KT_SESSION_ID_LEN);
-    relay("kt.service.Finish", finish.data, finish.len, &r2);
-    snprintf(refusal, cap, "%s", r2.refusal);
-    bool ok = !*r2.refusal;
-    if (ok) assert_int_equal(r2.peer.len, 32);
-    kt_message_clear(&r1);
-    kt_message_clear(&r2);
-    kt_buf_free(&hello);
-    kt_buf_free(&finish);
-    if (!ok) {
-        kt_session_free(s);
-        return NULL;
-    }
-    return s;
+    return step_connect(enclave, key, policy, coll, &relayed, refusal, cap);
 }
 
 /* One call through the session; the CallResult (the caller frees it), or NULL with the
@@ -93,31 +60,7 @@ static Kubetee__Enclave__V1__CallResult *call(kt_session *s, const char *functio
                                                const char *res_type, const uint8_t *req, size_t n, char *refusal,
                                                size_t cap, kt_buf *record_out)
 {
-    Kubetee__Enclave__V1__Invocation inv = KUBETEE__ENCLAVE__V1__INVOCATION__INIT;
-    inv.request_type = (char *)req_type;
-    inv.response_type = (char *)res_type;
-    inv.request.data = (uint8_t *)req;
-    inv.request.len = n;
-    uint8_t payload[1024];
-    size_t plen = kubetee__enclave__v1__invocation__pack(&inv, payload);
-    kt_buf rec = {0}, plain = {0};
-    assert_int_equal(kt_session_seal(s, function, payload, plen, &rec), KT_OK);
-    if (record_out) kt_buf_append(record_out, rec.data, rec.len);
-    step_result r = KUBETEE__ENCLAVE__V1__ENCLAVE_STEP_RESULT__INIT;
-    relay("kt.service.Call", rec.data, rec.len, &r);
-    snprintf(refusal, cap, "%s", r.refusal);
-    Kubetee__Enclave__V1__CallResult *out = NULL;
-    if (!*r.refusal) {
-        char name[KT_SESSION_NAME_MAX + 1];
-        if (kt_session_open(s, r.message.data, r.message.len, name, &plain)) fail_msg("reply: %s", kt_last_error());
-        assert_string_equal(name, function);
-        out = kubetee__enclave__v1__call_result__unpack(NULL, plain.len, plain.data);
-        assert_non_null(out);
-    }
-    kt_message_clear(&r);
-    kt_buf_free(&rec);
-    kt_buf_free(&plain);
-    return out;
+    return step_call(enclave, s, function, req_type, res_type, req, n, &relayed, refusal, cap, record_out);
 }
 
 /* The client's close, relayed; the enclave's close back ends the session there too. */
@@ -297,9 +240,7 @@ static int teardown(void **state)
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
     kt_buf_free(&relayed);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return rm_tree(sim_dir);
 }
 
 /* Sessions past the enclave's first 16 places (its index grows and is rebuilt): each

@@ -79,9 +79,7 @@ static int teardown(void **state)
     kt_key_free(key_a), kt_key_free(key_b), kt_key_free(key_m), kt_key_free(key_sm2);
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return rm_tree(sim_dir);
 }
 
 static kt_policy *policy(const char *yaml)

@@ -81,9 +81,7 @@ static int teardown(void **state)
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
     kt_buf_free(&relayed);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", sim_dir, other_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return rm_tree(sim_dir) || rm_tree(other_dir) ? -1 : 0;
 }
 
 /* The host's part: bytes in, bytes out, both kept. */

@@ -304,8 +304,7 @@ static void test_revoked_pck_certificates_fail_verification(void **state)
         }
         kt_collateral_free(c);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rm_tree(scratch), 0);
     kt_buf_free(&quote);
     kt_enclave_destroy(e);
     kt_sim_qe_free(qe);
@@ -378,13 +377,6 @@ static void scratch_copy(const char *dir, char out[64])
     assert_non_null(mkdtemp(out));
     char cmd[800];
     snprintf(cmd, sizeof cmd, "cp %s/* %s/", dir, out);
-    assert_int_equal(system(cmd), 0);
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -582,7 +574,7 @@ static void test_only_the_tcb_signer_vouches_for_tcb_info_and_qe_identity(void *
     free(out_of_date);
     free(up_to_date);
     free(qe_id);
-    remove_dir(dir);
+    assert_int_equal(rm_tree(dir), 0);
     kt_buf_free(&quote);
     kt_sim_qe_free(qe);
 }
@@ -626,7 +618,7 @@ static void test_the_verdict_keeps_every_advisory_of_its_levels(void **state)
                       "\"advisoryIDs\" is not a list of at most 32");
     free(tcb);
     free(qe_id);
-    remove_dir(dir);
+    assert_int_equal(rm_tree(dir), 0);
     kt_buf_free(&quote);
     kt_sim_qe_free(qe);
 }
@@ -650,7 +642,7 @@ static void test_tcb_info_for_another_pce_id_is_refused(void **state)
     kt_verdict v = verify_in(dir, NULL, &quote);
     expect_refused(&v, "TCB Info FMSPC/PCE-ID differ from the PCK certificate's");
     free(tcb);
-    remove_dir(dir);
+    assert_int_equal(rm_tree(dir), 0);
     kt_buf_free(&quote);
     kt_sim_qe_free(qe);
 }
@@ -716,7 +708,7 @@ static void test_the_root_path_length_counts_the_whole_pck_path(void **state)
             fail_msg("pathLen 1: %s", v.reason);
         kt_buf_free(&quote);
         kt_sim_qe_free(qe);
-        remove_dir(pki);
+        assert_int_equal(rm_tree(pki), 0);
     }
 }
 
@@ -790,7 +782,7 @@ static void test_a_crafted_common_name_is_escaped_in_the_verdict(void **state)
     kt_buf_free(&js);
     kt_buf_free(&pem);
     kt_buf_free(&der);
-    remove_dir(dir);
+    assert_int_equal(rm_tree(dir), 0);
     kt_buf_free(&quote);
     kt_sim_qe_free(qe);
 }
@@ -809,9 +801,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", sim_a, sim_b, sim_c);
-    return system(cmd);
+    return rm_tree(sim_a) || rm_tree(sim_b) || rm_tree(sim_c) ? -1 : 0;
 }
 
 int main(void)

@@ -754,9 +754,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", sim_dir);
-    return system(cmd);
+    return rm_tree(sim_dir);
 }
 
 int main(void)

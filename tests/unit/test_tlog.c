@@ -34,9 +34,7 @@ static int teardown(void **state)
 {
     (void)state;
     kt_key_free(key), kt_key_free(pub), kt_key_free(other);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
+    return rm_tree(dir);
 }
 
 static kt_tlog_entry entry(uint16_t svn, const char *client)

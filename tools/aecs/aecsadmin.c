@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define T "aecsadmin"
 #define D(x) &kubetee__aecs__v1__##x##__descriptor
@@ -32,14 +31,17 @@ static int usage(void)
             "  tasigners --allow mrsigner=HEX[,prodid=N],secrets=N,bytes=N [--allow ...] | --none\n"
             "                                        set it: whose TAs may create TA-bound secrets, and how many\n"
             "                                        and how many bytes each entry's TAs hold together (none: no TA)\n"
-            "  clock --accept                        after a host clock run forward and brought back: the host's time\n"
-            "                                        becomes AECS's clock floor, if this machine's clock agrees\n"
+            "  clock --accept                        the host's time raises (or holds) AECS's clock floor, if this\n"
+            "                                        machine's clock agrees (after a jump AECS does not take alone)\n"
+            "  clock propose [--floor SECONDS] --out FILE   a lowering of the floor (to now), for the holders to sign\n"
+            "  clock --accept --proposal FILE --consent FILE...   lower it: the recovery threshold of consents\n"
             "  backup --out-dir DIR                  the storage key as shares, one per recovery key, each sealed to it\n"
             "  restore --share FILE [--recovery-key PEM]  on a new machine: one open share (or a sealed one and its\n"
             "                                        key); AECS restores when it has the recovery threshold of them\n"
             "  recovery open-share --key PEM --share FILE --out FILE   offline, the holder: open a share\n"
             "  recovery propose RECOVERY --out FILE  a new recovery set, for the current set's holders to sign\n"
-            "  recovery sign --key PEM --proposal FILE --out FILE      offline, a holder: consent to it\n"
+            "  recovery sign --key PEM --proposal FILE --out FILE      offline, a holder: consent to it (or to a\n"
+            "                                        clock floor's lowering)\n"
             "  recovery set --proposal FILE [--consent FILE]... --out-dir DIR   change the set (the threshold of\n"
             "                                        consents; the first set: the init admin, none), new shares\n"
             "  audit head                            the signed head of the audit chain\n"
@@ -215,11 +217,19 @@ static int audit_verify(const tool_args *a)
                      (unsigned long long)head.seq);
     kt_hex_encode(r.hash, 32, hex, sizeof hex);
     bool all = !r.unsigned_tail && !r.abandoned;
+    char from[65];
+    kt_hex_encode(r.restored_hash, 32, from, sizeof from);
     if (a->json)
-        printf("{\"ok\":%s,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\",\"unsigned\":%zu,\"abandoned\":%zu}\n",
-               !st && all ? "true" : "false", r.lines, (unsigned long long)r.seq, hex, r.unsigned_tail, r.abandoned);
+        printf("{\"ok\":%s,\"lines\":%zu,\"seq\":%llu,\"hash\":\"%s\",\"unsigned\":%zu,\"abandoned\":%zu,"
+               "\"restores\":%zu,\"restoredFrom\":%llu,\"restoredHash\":\"%s\"}\n",
+               !st && all ? "true" : "false", r.lines, (unsigned long long)r.seq, hex, r.unsigned_tail, r.abandoned,
+               r.restores, (unsigned long long)r.restored_from, r.restores ? from : "");
     if (st) return tool_fail(T, "audit verify");
     if (!a->json) printf("%zu lines verified, last seq %llu, hash %s\n", r.lines, (unsigned long long)r.seq, hex);
+    if (r.restores)
+        fprintf(stderr, T ": restored: the chain goes on from the store's checkpoint seq %llu (hash %s), not from the "
+                          "lines before it here; lines another machine wrote after that checkpoint are another "
+                          "branch\n", (unsigned long long)r.restored_from, from);
     if (r.abandoned)
         fprintf(stderr, T ": NOT verified: %zu lines no signature covers, left behind at a restart (first: seq %llu..%llu)\n",
                 r.abandoned, (unsigned long long)r.abandoned_first, (unsigned long long)r.abandoned_last);
@@ -309,14 +319,7 @@ int main(int argc, char **argv)
         return tool_run(&a, T, "DeleteTaSecret", &rq.base, D(done));
     }
     if (!strcmp(verb, "tasigners")) return aecsadmin_tasigners(&a);
-    if (!strcmp(verb, "clock")) { /* this machine's clock is the admin's word for the time */
-        Kubetee__Aecs__V1__AcceptClockRequest rq = KUBETEE__AECS__V1__ACCEPT_CLOCK_REQUEST__INIT;
-        if (!tool_flag(&a, "accept"))
-            return fprintf(stderr, T ": clock takes --accept: the host's time becomes AECS's clock floor when this "
-                                   "machine's clock agrees with it\n"), 2;
-        rq.seconds = (int64_t)time(NULL);
-        return tool_run(&a, T, "AcceptClock", &rq.base, D(accept_clock_response));
-    }
+    if (!strcmp(verb, "clock")) return recovery_clock(&a);
     if (!strcmp(verb, "backup")) return recovery_backup(&a);
     if (!strcmp(verb, "restore")) return recovery_restore(&a);
     if (!strcmp(verb, "recovery")) return recovery_verb(&a);

@@ -66,20 +66,50 @@ static kt_policy *policy;
 static kt_collateral *coll;
 
 static kt_aecs_admin_config admin_config;
+static bool config_loaded;
+
+/* the original's admin kubeconfig, once: who (identityKey), where (serverEndpoint) and
+ * which AECS enclave (verifyPolicy) and instance */
+static kt_status load_config(const tool_args *a)
+{
+    if (!a->config || config_loaded) return KT_OK;
+    kt_status st = kt_aecs_admin_config_load(a->config, &admin_config); /* it names the file */
+    if (st) return st;
+    config_loaded = true;
+    key = admin_config.identity, admin_config.identity = NULL;
+    policy = admin_config.verify, admin_config.verify = NULL;
+    if (admin_config.notes.len) fprintf(stderr, "%s", (const char *)admin_config.notes.data);
+    return KT_OK;
+}
+
+kt_status tool_instance_pin(const tool_args *a, const uint8_t **pin, const char **from)
+{
+    static uint8_t raw[64];
+    *pin = NULL;
+    const char *inst = tool_flag(a, "instance");
+    *from = "--instance";
+    if (!inst || !*inst) inst = getenv("AECS_INSTANCE"), *from = "AECS_INSTANCE";
+    if (inst && *inst) {
+        if (strlen(inst) != 128 || kt_hex_decode(inst, raw, sizeof raw))
+            return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s is the AECS instance key as 128 hex digits (x||y, "
+                                                    "as aecsadmin init and status print it)", *from);
+        *pin = raw;
+        return KT_OK;
+    }
+    kt_status st = load_config(a);
+    if (st) return st;
+    *from = "the kubeconfig's aecsServer.instance";
+    if (a->config && admin_config.has_instance) *pin = admin_config.instance;
+    return KT_OK;
+}
 
 kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
 {
-    kt_status st;
+    kt_status st = load_config(a);
+    if (st) return st;
+    /* flags given beside the kubeconfig win */
     const char *server = a->server;
-    /* the original's admin kubeconfig: who (identityKey), where (serverEndpoint) and which
-     * AECS enclave (verifyPolicy); flags given beside it win */
-    if (a->config && (st = kt_aecs_admin_config_load(a->config, &admin_config))) return st; /* it names the file */
-    if (a->config) {
-        if (!server) server = admin_config.endpoint;
-        if (!a->key) key = admin_config.identity, admin_config.identity = NULL;
-        if (!a->policy) policy = admin_config.verify, admin_config.verify = NULL;
-        if (admin_config.notes.len) fprintf(stderr, "%s", (const char *)admin_config.notes.data);
-    }
+    if (a->config && !server) server = admin_config.endpoint;
     if (!server || !(a->key || key) || !(a->policy || policy) || (!a->sim_dir && !a->collateral))
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
                        "give --server HOST:PORT, --key PEM (yours), --policy YAML (the AECS enclave you accept), or "
@@ -105,20 +135,10 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
     if (st) return kt_fail_context(st, "collateral");
     kt_aecs_client_config cfg = {.address = server, .key = key, .policy = policy, .collateral = coll};
     /* the AECS instance key aecsadmin init printed: AECS must prove it over the session, so a
-     * store emptied and initialised again is refused. --instance, else AECS_INSTANCE, else
-     * the kubeconfig's aecsServer.instance (an empty value counts as not given) */
-    const char *inst = tool_flag(a, "instance"), *from = "--instance";
-    static uint8_t pin[64];
-    if (!inst || !*inst) inst = getenv("AECS_INSTANCE"), from = "AECS_INSTANCE";
-    if (inst && *inst) {
-        if (strlen(inst) != 128 || kt_hex_decode(inst, pin, sizeof pin))
-            return kt_fail(KT_ERR_INVALID_ARGUMENT, "%s is the AECS instance key as 128 hex digits (x||y, "
-                                                    "as aecsadmin init and status print it)", from);
-        cfg.instance = pin;
-    } else if (a->config && admin_config.has_instance) {
-        memcpy(pin, admin_config.instance, sizeof pin);
-        cfg.instance = pin;
-    }
+     * store emptied and initialised again is refused */
+    const char *from;
+    if ((st = tool_instance_pin(a, &cfg.instance, &from))) return st;
+    if (a->unpinned) cfg.instance = NULL;
     return kt_aecs_client_new(&cfg, c);
 }
 

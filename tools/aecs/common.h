@@ -12,6 +12,9 @@
 typedef struct {
     const char *server, *key, *policy, *sim_dir, *collateral, *config;
     bool json;
+    /* the session does not pin the instance (restore: an AECS waiting for its storage key
+     * cannot prove it; the shares are checked against the pin instead) */
+    bool unpinned;
     /* the verb's own flags, name/value pairs in order (a flag with no value: "") */
     const char *names[64], *values[64];
     size_t n;
@@ -23,6 +26,10 @@ typedef struct {
 int tool_parse(int argc, char **argv, int first, const char *const *switches, tool_args *a);
 const char *tool_flag(const tool_args *a, const char *name); /* the last value given, or NULL */
 kt_status tool_connect(const tool_args *a, kt_aecs_client **c);
+/* The instance pin: --instance, else AECS_INSTANCE, else the kubeconfig's
+ * aecsServer.instance (an empty value counts as not given). *pin is NULL when there is
+ * none; *from names where it came from. */
+kt_status tool_instance_pin(const tool_args *a, const uint8_t **pin, const char **from);
 /* Calls op and prints the response; returns the exit status (0, 1 refused, 2 usage). */
 int tool_run(const tool_args *a, const char *tool, const char *op, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *res_type);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define T "aecsadmin"
 #define D(x) &kubetee__aecs__v1__##x##__descriptor
@@ -45,19 +46,19 @@ static kt_status read_small(const char *path, kt_buf *b)
     return st ? kt_fail_context(st, "%s", path) : KT_OK;
 }
 
-/* --instance (or AECS_INSTANCE), when given: the instance a file names must be it. */
-static kt_status instance_pinned(const tool_args *a, const uint8_t instance[64])
+/* The pin, when there is one (--instance, AECS_INSTANCE, the kubeconfig's): the instance
+ * the file (what, path) names must be it. */
+static kt_status instance_pinned(const tool_args *a, const char *what, const char *path, const uint8_t instance[64])
 {
-    const char *pin = tool_flag(a, "instance");
-    if (!pin) pin = getenv("AECS_INSTANCE");
-    if (!pin || !*pin) return KT_OK;
-    uint8_t want[64];
-    if (strlen(pin) != 128 || kt_hex_decode(pin, want, 64))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "--instance is the AECS instance key as 128 hex digits");
-    char got[17];
+    const uint8_t *want;
+    const char *from;
+    kt_status st = tool_instance_pin(a, &want, &from);
+    if (st || !want || kt_equal(want, instance, 64)) return st;
+    char got[17], pin[17], shown[256];
     fingerprint(instance, got);
-    return kt_equal(want, instance, 64) ? KT_OK
-                                        : kt_fail(KT_ERR_DENIED, "the file is for instance %s..., not the pinned one", got);
+    fingerprint(want, pin);
+    return kt_fail(KT_ERR_DENIED, "%s %s is of instance %s..., not the pinned %s... (%s)", what,
+                   kt_escape(path, strlen(path), shown, sizeof shown), got, pin, from);
 }
 
 int recovery_flags(const tool_args *a, tool_recovery_set *r, bool *given)
@@ -157,7 +158,8 @@ int recovery_backup(const tool_args *a)
 }
 
 /* A share file: sealed (opened here with --recovery-key) or open; with verify, its
- * instance signature checked (restore leaves that to AECS, which checks it anyway). */
+ * instance signature checked (restore does when the instance is pinned; AECS checks it
+ * anyway). */
 static kt_status load_share(const char *path, const char *key_path, bool verify, kt_recovery_share *s)
 {
     kt_buf b = {0};
@@ -180,7 +182,13 @@ int recovery_restore(const tool_args *a)
     if (need(path, "--share")) return 2;
     kt_recovery_share s;
     kt_buf b = {0};
-    kt_status st = load_share(path, tool_flag(a, "recovery-key"), false, &s);
+    const uint8_t *pin;
+    const char *from;
+    /* the session cannot pin the instance (an AECS waiting for its storage key cannot prove
+     * it): the share is checked against the pin instead, signature first, before it is sent */
+    kt_status st = tool_instance_pin(a, &pin, &from);
+    if (!st) st = load_share(path, tool_flag(a, "recovery-key"), pin != NULL, &s);
+    if (!st) st = instance_pinned(a, "the share", path, s.instance);
     if (!st) st = kt_recovery_share_encode(&s, &b);
     kt_wipe(&s, sizeof s);
     if (st) {
@@ -190,7 +198,9 @@ int recovery_restore(const tool_args *a)
     Kubetee__Aecs__V1__RestoreRequest rq = KUBETEE__AECS__V1__RESTORE_REQUEST__INIT;
     rq.share.data = b.data;
     rq.share.len = b.len;
-    int rc = tool_run(a, T, "Restore", &rq.base, D(restore_response));
+    tool_args unpinned = *a;
+    unpinned.unpinned = true;
+    int rc = tool_run(&unpinned, T, "Restore", &rq.base, D(restore_response));
     kt_buf_free(&b);
     return rc;
 }
@@ -203,7 +213,7 @@ static int open_share(const tool_args *a)
     kt_buf b = {0};
     char inst[17];
     kt_status st = load_share(in, a->key, true, &s);
-    if (!st) st = instance_pinned(a, s.instance);
+    if (!st) st = instance_pinned(a, "the share", in, s.instance);
     if (!st) st = kt_recovery_share_encode(&s, &b);
     if (!st) st = kt_file_write_atomic(out, b.data, b.len, 0600);
     kt_buf_free(&b);
@@ -259,14 +269,26 @@ static int propose(const tool_args *a)
     return 0;
 }
 
-static kt_status load_proposal(const char *path, kt_recovery_proposal *p, kt_buf *msg)
+kt_status recovery_proposal_load(const char *path, tool_proposal *p, kt_buf *msg)
 {
     kt_buf b = {0};
+    memset(p, 0, sizeof *p);
     kt_status st = read_small(path, &b);
-    if (!st && (st = kt_recovery_proposal_decode(b.data, b.len, p)) != KT_OK) st = kt_fail_context(st, "%s", path);
-    if (!st) st = kt_recovery_change_message(p, msg);
+    p->is_floor = !st && b.len >= 4 && !memcmp(b.data, "KTCF", 4);
+    if (!st && p->is_floor && (st = kt_floor_proposal_decode(b.data, b.len, &p->floor)) != KT_OK)
+        st = kt_fail_context(st, "%s", path);
+    if (!st && !p->is_floor && (st = kt_recovery_proposal_decode(b.data, b.len, &p->set)) != KT_OK)
+        st = kt_fail_context(st, "%s", path);
+    if (!st) st = p->is_floor ? kt_floor_change_message(&p->floor, msg) : kt_recovery_change_message(&p->set, msg);
     kt_buf_free(&b);
     return st;
+}
+
+static void show_time(int64_t t, char out[32])
+{
+    time_t v = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&v, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, 32, "%lld", (long long)t);
 }
 
 /* Offline, by a holder of a current recovery key: what it consents to is shown first. */
@@ -274,13 +296,13 @@ static int sign(const tool_args *a)
 {
     const char *in = tool_flag(a, "proposal"), *out = tool_flag(a, "out");
     if (need(a->key, "--key (your recovery private key)") || need(in, "--proposal") || need(out, "--out")) return 2;
-    kt_recovery_proposal p;
+    static tool_proposal p;
     kt_recovery_consent c = {0};
     kt_buf m = {0}, sig = {0}, b = {0};
     kt_key *k = NULL;
     size_t n;
-    kt_status st = load_proposal(in, &p, &m);
-    if (!st) st = instance_pinned(a, p.instance);
+    kt_status st = recovery_proposal_load(in, &p, &m);
+    if (!st) st = instance_pinned(a, "the proposal", in, p.is_floor ? p.floor.instance : p.set.instance);
     if (!st) st = private_key(a->key, &k);
     if (!st) st = kt_key_public_raw(k, c.signer, 64, &n);
     if (!st) st = kt_sha256(m.data, m.len, c.digest);
@@ -294,68 +316,87 @@ static int sign(const tool_args *a)
     kt_buf_free(&sig);
     kt_buf_free(&b);
     if (st) return tool_fail(T, "sign");
-    char fp[17];
-    fingerprint(p.instance, fp);
-    fprintf(stderr, T ": consenting: instance %s..., recovery set v%llu replaced by %u of %zu%s:\n", fp,
-            (unsigned long long)p.version, p.threshold, p.count, p.single_holder ? " (single holder)" : "");
-    for (size_t i = 0; i < p.count; i++) {
-        fingerprint(p.keys[i], fp);
-        fprintf(stderr, T ":   recovery key %zu: %s...\n", i + 1, fp);
+    char fp[17], was[32], to[32];
+    if (p.is_floor) {
+        fingerprint(p.floor.instance, fp);
+        show_time(p.floor.floor_was, was);
+        show_time(p.floor.floor, to);
+        fprintf(stderr, T ": consenting: instance %s..., its clock floor moved back from %s (%lld) to %s (%lld)\n", fp,
+                was, (long long)p.floor.floor_was, to, (long long)p.floor.floor);
+    } else {
+        const kt_recovery_proposal *q = &p.set;
+        fingerprint(q->instance, fp);
+        fprintf(stderr, T ": consenting: instance %s..., recovery set v%llu replaced by %u of %zu%s:\n", fp,
+                (unsigned long long)q->version, q->threshold, q->count, q->single_holder ? " (single holder)" : "");
+        for (size_t i = 0; i < q->count; i++) {
+            fingerprint(q->keys[i], fp);
+            fprintf(stderr, T ":   recovery key %zu: %s...\n", i + 1, fp);
+        }
     }
     printf(a->json ? "{\"consent\":\"%s\"}\n" : "consent: %s\n", out);
     return 0;
+}
+
+int recovery_consents(const tool_args *a, const char *proposal, const kt_buf *msg, tool_consents *out)
+{
+    uint8_t digest[32];
+    memset(out, 0, sizeof *out);
+    if (kt_sha256(msg->data, msg->len, digest)) return tool_fail(T, "--consent");
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < a->n && !st; i++) {
+        if (strcmp(a->names[i], "consent")) continue;
+        size_t n = out->n;
+        if (n == KT_RECOVERY_MAX_KEYS) return fprintf(stderr, T ": at most %d --consent\n", KT_RECOVERY_MAX_KEYS), 2;
+        kt_buf b = {0};
+        st = read_small(a->values[i], &b);
+        if (!st && (st = kt_recovery_consent_decode(b.data, b.len, &out->cs[n])) != KT_OK)
+            st = kt_fail_context(st, "%s", a->values[i]);
+        if (!st && !kt_equal(out->cs[n].digest, digest, 32))
+            st = kt_fail(KT_ERR_INVALID_ARGUMENT, "%s consents to another proposal than %s", a->values[i], proposal);
+        kt_buf_free(&b);
+        kubetee__aecs__v1__recovery_consent__init(&out->msgs[n]);
+        out->msgs[n].signer.data = out->cs[n].signer;
+        out->msgs[n].signer.len = 64;
+        out->msgs[n].signature.data = out->cs[n].signature;
+        out->msgs[n].signature.len = 64;
+        out->ptrs[n] = &out->msgs[n];
+        out->n++;
+    }
+    return st ? tool_fail(T, "--consent") : 0;
 }
 
 static int set(const tool_args *a)
 {
     const char *in = tool_flag(a, "proposal"), *dir = tool_flag(a, "out-dir");
     if (need(in, "--proposal") || need(dir, "--out-dir (the new set's shares)")) return 2;
-    kt_recovery_proposal p;
+    static tool_proposal tp;
+    static tool_consents cs;
     kt_buf m = {0};
-    uint8_t digest[32];
-    kt_status st = load_proposal(in, &p, &m);
-    if (!st) st = kt_sha256(m.data, m.len, digest);
+    kt_status st = recovery_proposal_load(in, &tp, &m);
+    if (!st && tp.is_floor)
+        st = kt_fail(KT_ERR_INVALID_ARGUMENT, "%s lowers the clock floor: aecsadmin clock --accept --proposal", in);
+    int rc = st ? tool_fail(T, "recovery set") : recovery_consents(a, in, &m, &cs);
     kt_buf_free(&m);
-    if (st) return tool_fail(T, "recovery set");
-    static kt_recovery_consent cs[KT_RECOVERY_MAX_KEYS];
-    static Kubetee__Aecs__V1__RecoveryConsent msgs[KT_RECOVERY_MAX_KEYS], *ptrs[KT_RECOVERY_MAX_KEYS];
-    size_t n = 0;
-    for (size_t i = 0; i < a->n && !st; i++) {
-        if (strcmp(a->names[i], "consent")) continue;
-        if (n == KT_RECOVERY_MAX_KEYS) return fprintf(stderr, T ": at most %d --consent\n", KT_RECOVERY_MAX_KEYS), 2;
-        kt_buf b = {0};
-        st = read_small(a->values[i], &b);
-        if (!st && (st = kt_recovery_consent_decode(b.data, b.len, &cs[n])) != KT_OK) st = kt_fail_context(st, "%s", a->values[i]);
-        if (!st && !kt_equal(cs[n].digest, digest, 32))
-            st = kt_fail(KT_ERR_INVALID_ARGUMENT, "%s consents to another proposal than %s", a->values[i], in);
-        kt_buf_free(&b);
-        kubetee__aecs__v1__recovery_consent__init(&msgs[n]);
-        msgs[n].signer.data = cs[n].signer;
-        msgs[n].signer.len = 64;
-        msgs[n].signature.data = cs[n].signature;
-        msgs[n].signature.len = 64;
-        ptrs[n] = &msgs[n];
-        n++;
-    }
-    if (st) return tool_fail(T, "--consent");
-    if (p.version == 0) fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING); /* the first set */
+    if (rc) return rc;
+    const kt_recovery_proposal *p = &tp.set;
+    if (p->version == 0) fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING); /* the first set */
     Kubetee__Aecs__V1__PublicKey keys[KT_RECOVERY_MAX_KEYS], *kp[KT_RECOVERY_MAX_KEYS];
     Kubetee__Aecs__V1__RecoverySet rs = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
-    for (size_t i = 0; i < p.count; i++) {
+    for (size_t i = 0; i < p->count; i++) {
         kubetee__aecs__v1__public_key__init(&keys[i]);
         keys[i].type = KUBETEE__AECS__V1__KEY_TYPE__KEY_TYPE_P256;
-        keys[i].raw.data = p.keys[i];
+        keys[i].raw.data = (uint8_t *)p->keys[i];
         keys[i].raw.len = 64;
         kp[i] = &keys[i];
     }
     rs.keys = kp;
-    rs.n_keys = p.count;
-    rs.threshold = p.threshold;
-    rs.single_holder = p.single_holder;
+    rs.n_keys = p->count;
+    rs.threshold = p->threshold;
+    rs.single_holder = p->single_holder;
     Kubetee__Aecs__V1__SetRecoveryRequest rq = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
     rq.recovery = &rs;
-    rq.consents = ptrs;
-    rq.n_consents = n;
+    rq.consents = cs.ptrs;
+    rq.n_consents = cs.n;
     return call_and_write(a, "SetRecovery", &rq.base, dir);
 }
 

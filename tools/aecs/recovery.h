@@ -28,4 +28,23 @@ int recovery_backup(const tool_args *a);
 int recovery_restore(const tool_args *a);
 /* aecsadmin recovery open-share | propose | sign | set */
 int recovery_verb(const tool_args *a);
+
+/* A proposal file the recovery holders sign (`recovery sign`): a change of the set (KTRP)
+ * or a lowering of AECS's clock floor (KTCF, `clock propose`), and the message they sign. */
+typedef struct {
+    bool is_floor;
+    kt_recovery_proposal set;
+    kt_floor_proposal floor;
+} tool_proposal;
+kt_status recovery_proposal_load(const char *path, tool_proposal *p, kt_buf *msg);
+/* Every --consent FILE, each checked to be a consent to msg (proposal: its file, for the
+ * message), as the request's RecoveryConsents; the exit status (0, or refused). */
+typedef struct {
+    kt_recovery_consent cs[KT_RECOVERY_MAX_KEYS];
+    Kubetee__Aecs__V1__RecoveryConsent msgs[KT_RECOVERY_MAX_KEYS], *ptrs[KT_RECOVERY_MAX_KEYS];
+    size_t n;
+} tool_consents;
+int recovery_consents(const tool_args *a, const char *proposal, const kt_buf *msg, tool_consents *out);
+/* aecsadmin clock --accept [--proposal FILE --consent FILE...] | propose (clock.c) */
+int recovery_clock(const tool_args *a);
 #endif

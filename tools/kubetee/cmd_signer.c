@@ -13,6 +13,14 @@
 #include <unistd.h>
 
 #define SIGNER_TIMEOUT_MS 30000
+/* The options naming the signer and this client's TLS identity (who: "this client"), the
+ * first five of every verb's table; SIGNER_AT(o) is the endpoint they give. */
+#define SIGNER_OPTS(who)                                                                   \
+    {"signer", true, "kubetee-signer's address"},                                          \
+        {"tls-ca", true, "CA that issued the signer's certificate"},                       \
+        {"tls-cert", true, who "'s certificate"}, {"tls-key", true, who "'s private key"}, \
+        {"server-name", true, "name to check in the signer's certificate"}
+#define SIGNER_AT(o) {(o)[0].value, (o)[1].value, (o)[2].value, (o)[3].value, (o)[4].value}
 
 static kt_status connect_to(const signer_endpoint *e, kt_rpc_client **c)
 {
@@ -137,11 +145,7 @@ static int log_verify(int argc, char **argv)
  * config (the officer's own build, not the requester's word). */
 static int approve(int argc, char **argv)
 {
-    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
-                   {"tls-ca", true, "CA that issued the signer's certificate"},
-                   {"tls-cert", true, "this officer's certificate"},
-                   {"tls-key", true, "this officer's private key"},
-                   {"server-name", true, "name to check in the signer's certificate"},
+    cli_opt o[] = {SIGNER_OPTS("this officer"),
                    {"key", true, "the signer's key name"},
                    {"mrenclave", true, "the MRENCLAVE approved (64 hex digits)"},
                    {"enclave", true, "or: the unsigned enclave, measured here"},
@@ -168,7 +172,7 @@ static int approve(int argc, char **argv)
         kt_buf_free(&elf);
         if (st) return cli_die("measuring the enclave", st);
     }
-    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    signer_endpoint e = SIGNER_AT(o);
     kt_rpc_client *c;
     if ((st = connect_to(&e, &c))) return cli_die("connecting to the signer", st);
     Kubetee__Signer__V1__ApproveRequest req = KUBETEE__SIGNER__V1__APPROVE_REQUEST__INIT;
@@ -189,11 +193,7 @@ static int approve(int argc, char **argv)
 /* The whole log and its head from the service, a page at a time, into files. */
 static int log_fetch(int argc, char **argv)
 {
-    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
-                   {"tls-ca", true, "CA that issued the signer's certificate"},
-                   {"tls-cert", true, "this client's certificate"},
-                   {"tls-key", true, "this client's private key"},
-                   {"server-name", true, "name to check in the signer's certificate"},
+    cli_opt o[] = {SIGNER_OPTS("this client"),
                    {"log", true, "file to write the log to"},
                    {"head", true, "file to write its signed head to"}};
     if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value || !o[5].value || !o[6].value) {
@@ -202,7 +202,7 @@ static int log_fetch(int argc, char **argv)
                         "then: kubetee signer log verify --log LOG --head HEAD --key PUB\n");
         return 2;
     }
-    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    signer_endpoint e = SIGNER_AT(o);
     kt_rpc_client *c;
     kt_status st = connect_to(&e, &c);
     if (st) return cli_die("connecting to the signer", st);
@@ -241,17 +241,13 @@ static int log_fetch(int argc, char **argv)
 /* `kubetee signer VERB --signer HOST:PORT --tls-...`: connected, or the exit code. */
 static int connect_cli(int argc, char **argv, const char *verb, kt_rpc_client **c)
 {
-    cli_opt o[] = {{"signer", true, "kubetee-signer's address"},
-                   {"tls-ca", true, "CA that issued the signer's certificate"},
-                   {"tls-cert", true, "this client's certificate"},
-                   {"tls-key", true, "this client's private key"},
-                   {"server-name", true, "name to check in the signer's certificate"}};
+    cli_opt o[] = {SIGNER_OPTS("this client")};
     if (!cli_parse(argc, argv, o, CLI_NOPTS(o)) || !o[0].value) {
         fprintf(stderr, "usage: kubetee signer %s --signer HOST:PORT --tls-ca ca.pem "
                         "--tls-cert me.pem --tls-key me.key [--server-name NAME]\n", verb);
         return 2;
     }
-    signer_endpoint e = {o[0].value, o[1].value, o[2].value, o[3].value, o[4].value};
+    signer_endpoint e = SIGNER_AT(o);
     kt_status st = connect_to(&e, c);
     return st ? cli_die("connecting to the signer", st) : 0;
 }

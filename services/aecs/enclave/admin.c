@@ -65,8 +65,11 @@ static kt_status pub_to_call(const uint8_t *raw, uint8_t type, ae_pubkey **out)
 static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aecs__V1__StatusResponse *rs)
 {
     ae_caller c;
-    kt_status st = ae_caller_get(&c);
+    kt_status st = ae_caller_untimed(&c);
     if (st) return st;
+    /* a read, answered on a clock AECS refuses too (its line at the floor's time), so that
+     * an admin sees the floor a lowering replaces (clock.c AcceptClock) */
+    if (ae_now(&c.now)) c.now = ae_clock_floor();
     pthread_mutex_lock(&ae_lock);
     rs->state = (char *)ae_phase_name();
     rs->services = (uint32_t)ae_obj_count("services/");
@@ -83,6 +86,7 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
     if (!st) st = ae_platform_to_msg(&rs->ta_platform);
     if (!st && c.key) st = kt_call_bytes(&rs->caller, c.raw, 64);
     if (!st && ae.phase == AE_READY) st = ae_recovery_to_call(&ae.recovery, &rs->recovery);
+    rs->time_floor = ae_clock_floor();
     if (!st && ae.phase == AE_RESTORE) st = ae_restore_progress(&rs->restore);
     /* the instance, proved over this session and the caller's nonce (F6: a re-initialised
      * AECS has the same enclave and identity key, never this key) */

@@ -32,6 +32,8 @@ typedef Kubetee__Aecs__V1__Service ae_service;
 #define AE_TA_SESSION_AGE_CEILING 86400
 #define AE_TA_SESSION_IDLE_DEFAULT 600
 #define AE_TA_SESSION_IDLE_CEILING 3600
+#define AE_TA_SESSION_REQUESTS_DEFAULT 100000 /* no clock counts them: a host that holds its clock */
+#define AE_TA_SESSION_REQUESTS_CEILING 1000000
 
 /* DAMAGED: the storage key opens but aecs/state is not there (hidden by the host, or
  * lost): never taken for UNINIT, so init is refused; the store must be put back. */
@@ -65,6 +67,7 @@ typedef struct {
     kt_platform_policy ta_platform;
     uint32_t max_ta_secrets, max_ta_total; /* TA-bound secrets: of one TA identity, of all */
     uint32_t ta_session_max_age, ta_session_idle; /* in force since Start (seconds) */
+    uint32_t ta_session_requests;                 /* in force since Start (requests of one session) */
     kt_key *instance;          /* the instance key (READY): made at init, kept in aecs/state */
     uint8_t instance_pub[64];
     ae_recovery recovery;
@@ -155,10 +158,15 @@ void ae_audit_adopt(char **lines, size_t n);
 #define AE_CLOCK_MIN 1704067200LL  /* 2024-01-01 */
 #define AE_CLOCK_MAX 253402300799LL /* 9999-12-31T23:59:59 */
 #define AE_CLOCK_SLACK 300          /* how far back of the floor a time may be (seconds) */
+#define AE_CLOCK_STEP 900           /* how far past the floor one answer may move it */
+#define AE_CLOCK_CONFIRM 600        /* how long the host holds to a time further on before it is the floor */
+#define AE_CLOCK_JUMP (90 * 86400)  /* how far past the floor a time is taken without an admin */
 /* The host's time, refused (with the reason) when the OCALL fails, it is outside
- * AE_CLOCK_MIN..MAX, or it is more than AE_CLOCK_SLACK before the floor. */
+ * AE_CLOCK_MIN..MAX, it is more than AE_CLOCK_SLACK before the floor or more than
+ * AE_CLOCK_JUMP after it; taken, it moves the floor on (clock.c: at most AE_CLOCK_STEP,
+ * or to a time held to for AE_CLOCK_CONFIRM). */
 kt_status ae_now(int64_t *now);
-kt_status ae_clock_check(int64_t *now); /* ae_now's refusals, the floor left where it is */
+kt_status ae_clock_check(int64_t *now); /* a clock set back refused, the floor left where it is */
 /* Start's and Stop's time: a clock that fails or cannot be fails them; one only behind the
  * floor gives the floor (logged), so that AECS starts and an admin can accept the clock
  * (aecs.AcceptClock) while every other request is refused. */
@@ -168,9 +176,9 @@ int64_t ae_clock_floor(void);
 void ae_clock_set_floor(int64_t sealed);
 
 /* ---- TAs refused at the handshake (refusals.c) ---- */
-/* Each refusal is counted; its audit line ("HandshakeRefused") is written while the
- * budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY seconds (the
- * host's clock); the rest are summed up in a line before the next one written. */
+/* Each refusal is counted; its audit line ("HandshakeRefused") is written while its
+ * reason's budget lasts: AE_REFUSAL_BURST lines, then one more every AE_REFUSAL_EVERY
+ * seconds (the host's clock); the rest are summed up in a line before the next one written. */
 #define AE_REFUSAL_BURST 16
 #define AE_REFUSAL_EVERY 6
 /* The counts by Kubetee__Aecs__V1__HandshakeRefusal (n of them), under ae_lock. */
@@ -193,6 +201,11 @@ void ae_recovery_fill(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet *m, a
                       ae_pubkey *ptrs[KT_RECOVERY_MAX_KEYS]);
 /* The same in call memory (NULL when there is no set). */
 kt_status ae_recovery_to_call(const ae_recovery *r, Kubetee__Aecs__V1__RecoverySet **out);
+/* M (now's threshold) consents of distinct holders of now to the statement m (refused
+ * naming the consent that is not; what: "this change (...)", act: "a change of the
+ * recovery set"): SetRecovery's, and AcceptClock's lowering of the floor (clock.c). */
+kt_status ae_consents_check(const ae_recovery *now, const kt_buf *m, const char *what, const char *act,
+                            Kubetee__Aecs__V1__RecoveryConsent **cs, size_t n);
 /* Status in the restore state: the shares collected so far (NULL: none). */
 kt_status ae_restore_progress(Kubetee__Aecs__V1__RestoreProgress **out);
 /* The instance aecs/master names (start, in the restore state): shares of any other are

@@ -136,21 +136,14 @@ static kt_status Backup(const Kubetee__Aecs__V1__BackupRequest *rq, Kubetee__Aec
 KT_REMOTE_FUNCTION(Backup, "aecs.Backup", Kubetee__Aecs__V1__BackupRequest, kubetee__aecs__v1__backup_request,
                    Kubetee__Aecs__V1__BackupResponse, kubetee__aecs__v1__backup_response)
 
-/* The consents to a change: each from a distinct key of the set in force, each a valid
- * signature of the change message; `threshold` of them. Any bad one refuses the change
- * (naming it): nothing is skipped silently. */
-static kt_status consents_check(const ae_recovery *now, const ae_recovery *next,
-                                Kubetee__Aecs__V1__RecoveryConsent **cs, size_t n)
+/* The consents to a statement m (a change of the set, a lowering of the clock floor:
+ * clock.c): each from a distinct key of the set in force, each a valid signature of m;
+ * `threshold` of them. Any bad one refuses it (naming it, and m as what: "this change
+ * (...)"): nothing is skipped silently. act names it in the count's refusal. */
+kt_status ae_consents_check(const ae_recovery *now, const kt_buf *m, const char *what, const char *act,
+                            Kubetee__Aecs__V1__RecoveryConsent **cs, size_t n)
 {
-    kt_recovery_proposal p = {0};
-    memcpy(p.instance, ae.instance_pub, 64);
-    p.version = now->version;
-    p.threshold = next->threshold;
-    p.single_holder = next->single_holder;
-    p.count = next->n;
-    memcpy(p.keys, next->keys, sizeof p.keys);
-    kt_buf m = {0};
-    kt_status st = kt_recovery_change_message(&p, &m);
+    kt_status st = KT_OK;
     bool used[KT_RECOVERY_MAX_KEYS] = {0};
     for (size_t i = 0; i < n && !st; i++) {
         size_t k = now->n;
@@ -163,17 +156,33 @@ static kt_status consents_check(const ae_recovery *now, const ae_recovery *next,
         else if (used[k])
             st = kt_fail(KT_ERR_DENIED, "consent %zu: recovery key %zu consented already", i + 1, k + 1);
         else if ((st = kt_key_from_public_raw(KT_KEY_P256, now->keys[k], 64, &key)) == KT_OK &&
-                 (cs[i]->signature.len != 64 || kt_verify(key, m.data, m.len, cs[i]->signature.data, 64)))
-            st = kt_fail(KT_ERR_DENIED, "consent %zu: recovery key %zu's signature is not over this change (this "
-                                        "instance, set v%llu, this new set)", i + 1, k + 1,
-                         (unsigned long long)now->version);
+                 (cs[i]->signature.len != 64 || kt_verify(key, m->data, m->len, cs[i]->signature.data, 64)))
+            st = kt_fail(KT_ERR_DENIED, "consent %zu: recovery key %zu's signature is not over %s", i + 1, k + 1, what);
         if (!st) used[k] = true;
         kt_key_free(key);
     }
-    kt_buf_free(&m);
     if (!st && n < now->threshold)
-        st = kt_fail(KT_ERR_DENIED, "a change of the recovery set needs the consent of %u of its %zu holders; %zu given",
-                     now->threshold, now->n, n);
+        st = kt_fail(KT_ERR_DENIED, "%s needs the consent of %u of its %zu holders; %zu given", act, now->threshold,
+                     now->n, n);
+    return st;
+}
+
+static kt_status consents_check(const ae_recovery *now, const ae_recovery *next,
+                                Kubetee__Aecs__V1__RecoveryConsent **cs, size_t n)
+{
+    kt_recovery_proposal p = {0};
+    memcpy(p.instance, ae.instance_pub, 64);
+    p.version = now->version;
+    p.threshold = next->threshold;
+    p.single_holder = next->single_holder;
+    p.count = next->n;
+    memcpy(p.keys, next->keys, sizeof p.keys);
+    kt_buf m = {0};
+    char what[80];
+    snprintf(what, sizeof what, "this change (this instance, set v%llu, this new set)", (unsigned long long)now->version);
+    kt_status st = kt_recovery_change_message(&p, &m);
+    if (!st) st = ae_consents_check(now, &m, what, "a change of the recovery set", cs, n);
+    kt_buf_free(&m);
     return st;
 }
 

@@ -1,9 +1,13 @@
 /* TAs refused at the handshake (docs/aecs.md "Audit log"): the enclave service hands each
  * peer its gate refused to AECS (kt_service_on_refused), with the reason and what the
- * peer's quote claimed, unverified. Each is counted by reason (aecs.HostStatus, the host's
- * /metrics), and written as one audit line while a budget lasts: a refused peer proved
- * nothing, so it must not buy audit lines (each a hash, an OCALL, a line on the host's
- * disk, at checkpoints a signature) as fast as it can make handshakes. Cheap first: the
+ * peer proved: the caller is "refused:enclave:..." only for a quote that verified and the
+ * policy refused (TCB, debug, identity), else "unverified" (a quote that does not verify,
+ * or one refused before it was verified, names whoever its maker typed: no line of
+ * AECS's names it). Each is counted by reason (aecs.HostStatus, the host's /metrics), and
+ * written as one audit line while that reason's budget lasts: a refused peer must not buy
+ * audit lines (each a hash, an OCALL, a line on the host's disk, at checkpoints a
+ * signature) as fast as it can make handshakes, and a flood of one reason (forged quotes)
+ * must not take the lines of another (a genuine TA on a revoked TCB). Cheap first: the
  * count and the budget, then the line. */
 #include "aecs.h"
 
@@ -16,8 +20,8 @@
 /* under ae_lock */
 static uint64_t counts[N_REASONS];
 static uint64_t unwritten[N_REASONS], unwritten_all;
-static uint32_t budget = AE_REFUSAL_BURST;
-static int64_t refilled_at; /* the host's clock when the budget last grew (0: not yet) */
+static uint32_t budget[N_REASONS]; /* each reason's own; full at the first refusal */
+static int64_t refilled_at[N_REASONS]; /* the host's clock when it last grew (0: not yet) */
 
 /* The session library's words, sorted into the reasons an operator acts on; the first
  * that matches (a simulation root before simulation). */
@@ -50,18 +54,19 @@ static void reason_name(int r, char *out, size_t n)
         if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
 }
 
-/* A line may be written at now: the budget, grown by one every AE_REFUSAL_EVERY seconds
- * up to AE_REFUSAL_BURST, has one left. */
-static bool take_budget(int64_t now)
+/* A line of reason r may be written at now: its budget, grown by one every
+ * AE_REFUSAL_EVERY seconds up to AE_REFUSAL_BURST, has one left. */
+static bool take_budget(int r, int64_t now)
 {
-    if (!refilled_at || now < refilled_at) refilled_at = now; /* a clock that stepped back grows nothing */
-    int64_t grown = (now - refilled_at) / AE_REFUSAL_EVERY;
+    if (!refilled_at[r]) budget[r] = AE_REFUSAL_BURST, refilled_at[r] = now;
+    if (now < refilled_at[r]) refilled_at[r] = now; /* a clock that stepped back grows nothing */
+    int64_t grown = (now - refilled_at[r]) / AE_REFUSAL_EVERY;
     if (grown > 0) {
-        budget = grown >= AE_REFUSAL_BURST - budget ? AE_REFUSAL_BURST : budget + (uint32_t)grown;
-        refilled_at += grown * AE_REFUSAL_EVERY;
+        budget[r] = grown >= AE_REFUSAL_BURST - budget[r] ? AE_REFUSAL_BURST : budget[r] + (uint32_t)grown;
+        refilled_at[r] += grown * AE_REFUSAL_EVERY;
     }
-    if (!budget) return false;
-    budget--;
+    if (!budget[r]) return false;
+    budget[r]--;
     return true;
 }
 
@@ -70,8 +75,8 @@ static bool take_budget(int64_t now)
 static void write_unwritten(int64_t now)
 {
     char summary[300], name[40];
-    int k = snprintf(summary, sizeof summary, "%llu refused handshakes not written one by one (at most %d lines, then "
-                                              "one every %d s):",
+    int k = snprintf(summary, sizeof summary, "%llu refused handshakes not written one by one (at most %d lines of "
+                                              "each reason, then one every %d s):",
                      (unsigned long long)unwritten_all, AE_REFUSAL_BURST, AE_REFUSAL_EVERY);
     for (int r = 0; r < N_REASONS && k > 0 && (size_t)k < sizeof summary; r++) {
         if (!unwritten[r]) continue;
@@ -92,13 +97,14 @@ static void refused(const char *why, const kt_session_peer_info *claim)
     pthread_mutex_lock(&ae_lock);
     counts[r]++;
     int64_t now;
-    if (ae.phase != AE_STOPPED && ae_now(&now)) now = ae_clock_floor(); /* a time AECS refuses: the latest it took */
+    if (ae.phase != AE_STOPPED && ae_clock_check(&now)) now = ae_clock_floor(); /* a refusal never moves the floor */
     if (ae.phase != AE_STOPPED) {
-        if (take_budget(now)) {
+        if (take_budget(r, now)) {
             if (unwritten_all) write_unwritten(now);
             ae_caller c = {.now = now};
             char name[40];
-            ae_peer_label(claim, "claimed:", c.label, sizeof c.label);
+            if (claim) ae_peer_label(claim, "refused:", c.label, sizeof c.label);
+            else snprintf(c.label, sizeof c.label, "unverified");
             reason_name(r, name, sizeof name);
             kt_fail(KT_ERR_DENIED, "%s", why ? why : "");
             ae_audit(&c, "HandshakeRefused", name, KT_ERR_DENIED);

@@ -165,9 +165,27 @@ static kt_status Restore(const Kubetee__Aecs__V1__RestoreRequest *rq, Kubetee__A
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     char target[40] = "";
+    uint64_t seq = ae.audit_seq; /* the lines since this start (restore), their chain */
+    uint8_t hash[32];
+    memcpy(hash, ae.audit_hash, 32);
     st = restore_body(&c, rq, rs, target, sizeof target);
-    ae_audit(&c, "Restore", target, st);
-    if (!st && rs->restored) ae_state_save();
+    if (!st && rs->restored) { /* the chain is aecs/state's checkpoint's now (M) */
+        uint64_t from = ae.audit_seq;
+        uint8_t from_hash[32];
+        char hex[65], line[128];
+        memcpy(from_hash, ae.audit_hash, 32);
+        ae.audit_seq = seq, memcpy(ae.audit_hash, hash, 32);
+        ae_audit(&c, "Restore", target, st); /* the last of this start's lines, signed */
+        ae.audit_seq = from, memcpy(ae.audit_hash, from_hash, 32);
+        kt_hex_encode(from_hash, 32, hex, sizeof hex);
+        snprintf(line, sizeof line, "from checkpoint seq %llu hash %s", (unsigned long long)from, hex);
+        /* the first line after the restore says so and names the checkpoint it goes on
+         * from: lines the old machine wrote after it are another branch (docs/aecs.md) */
+        ae_audit(&c, "Restored", line, KT_OK);
+        ae_state_save();
+    } else {
+        ae_audit(&c, "Restore", target, st);
+    }
     pthread_mutex_unlock(&ae_lock);
     return st;
 }

@@ -44,7 +44,10 @@ static kt_status service_admin(const ae_caller *c, const char *service)
     st = c->key ? ae_obj_get(key, &b, &v) : KT_ERR_NOT_FOUND;
     ae_service *s = st ? NULL : ae_unpack(&kubetee__aecs__v1__service__descriptor, &b);
     kt_buf_free(&b);
-    if (st == KT_ERR_VERIFY) return st; /* damage is said as damage */
+    /* damage is said as damage, a store failure as one (with its reason); only a service
+     * that is not there reads as not the caller's */
+    if (st && st != KT_ERR_NOT_FOUND) return kt_fail_context(st, "reading %s", key);
+    if (!st && !s) return kt_fail(KT_ERR_VERIFY, "%s opens but does not decode", key);
     if (!s || !s->admin_key || s->admin_key->type != c->key_type || s->admin_key->raw.len != 64 ||
         !kt_equal(s->admin_key->raw.data, c->raw, 64))
         return kt_fail(KT_ERR_DENIED, "the caller is not the admin of service %s", service);

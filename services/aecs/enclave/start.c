@@ -70,11 +70,12 @@ static uint32_t bounded(uint32_t v, uint32_t def, uint32_t max)
  * refused (the host may shorten a TA's session, never lengthen it past the ceiling). */
 static kt_status session_limit(uint32_t v, uint32_t def, uint32_t ceiling, const char *what, uint32_t *out)
 {
+    const char *unit = strcmp(what, "ta_session_requests") ? "s" : "requests";
     if (v > ceiling)
         return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "%s is %u s; the AECS enclave allows at most %u s (the host may shorten a TA's session, "
+                       "%s is %u %s; the AECS enclave allows at most %u %s (the host may shorten a TA's session, "
                        "never lengthen it past that)",
-                       what, (unsigned)v, (unsigned)ceiling);
+                       what, (unsigned)v, unit, (unsigned)ceiling, unit);
     *out = v ? v : def;
     return KT_OK;
 }
@@ -87,8 +88,11 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     if (!lim)
         lim = session_limit(rq->ta_session_idle, AE_TA_SESSION_IDLE_DEFAULT, AE_TA_SESSION_IDLE_CEILING,
                             "ta_session_idle", &ae.ta_session_idle);
+    if (!lim)
+        lim = session_limit(rq->ta_session_requests, AE_TA_SESSION_REQUESTS_DEFAULT, AE_TA_SESSION_REQUESTS_CEILING,
+                            "ta_session_requests", &ae.ta_session_requests);
     if (lim) return lim;
-    kt_service_set_quote_session_limits(ae.ta_session_max_age, ae.ta_session_idle);
+    kt_service_set_quote_session_limits(ae.ta_session_max_age, ae.ta_session_idle, ae.ta_session_requests);
     ae.max_services = bounded(rq->max_services, 64, 100000);
     ae.max_secrets = bounded(rq->max_secrets, 256, 100000);
     ae.max_data = bounded(rq->max_data, 16384, 256 * 1024);
@@ -150,14 +154,15 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     kt_buf_free(&aad);
     rs->state = (char *)ae_phase_name();
     rs->objects = objects;
-    char o[24], d[24], age[16], idle[16];
+    char o[24], d[24], age[16], idle[16], reqs[16];
     snprintf(o, sizeof o, "%llu", (unsigned long long)objects);
     snprintf(d, sizeof d, "%llu", (unsigned long long)damaged);
     snprintf(age, sizeof age, "%u", (unsigned)ae.ta_session_max_age);
     snprintf(idle, sizeof idle, "%u", (unsigned)ae.ta_session_idle);
+    snprintf(reqs, sizeof reqs, "%u", (unsigned)ae.ta_session_requests);
     if (!st)
         kt_log(KT_LOG_INFO, "aecs.started", "state", ae_phase_name(), "objects", o, "damaged", d, "ta_session_max_age",
-               age, "ta_session_idle", idle, NULL);
+               age, "ta_session_idle", idle, "ta_session_requests", reqs, NULL);
     return st;
 }
 

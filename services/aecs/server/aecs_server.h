@@ -27,6 +27,7 @@ typedef struct {
     unsigned max_services, max_secrets, max_data, keep_versions, drain_ms, max_ta_secrets, max_ta_total;
     unsigned ta_session_max_age, ta_session_idle; /* seconds; the enclave's ceiling bounds them */
     unsigned store_lock_ttl; /* seconds: etcd's lease on the namespace's lock */
+    unsigned ta_session_requests;                 /* requests of one TA session; the same */
 } aecs_config;
 
 /* The settings table (config.c) read by kt_settings_load (kubetee/svc.h): defaults, then

@@ -65,6 +65,9 @@ static const kt_setting table[] = {
     {"ta_session_idle", KT_SET_DURATION, F(ta_session_idle), "600",
      "how long a TA's session may stay idle (the enclave allows at most 3600 s)", 1, 1000000,
      .unit_ms = 1000},
+    {"ta_session_requests", KT_SET_UINT, F(ta_session_requests), "100000",
+     "how many requests a TA's session serves, whatever the clock (the enclave allows at most 1000000)", 1,
+     100000000},
     {"drain_ms", KT_SET_DURATION, F(drain_ms), "5000",
      "on SIGTERM, how long calls under way may finish", 1, 1000000},
 };

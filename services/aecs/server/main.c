@@ -112,6 +112,7 @@ static kt_status start_enclave(const aecs_config *c)
     rq.max_ta_total = c->max_ta_total;
     rq.ta_session_max_age = c->ta_session_max_age;
     rq.ta_session_idle = c->ta_session_idle;
+    rq.ta_session_requests = c->ta_session_requests;
     rq.audit_tail = tail;
     rq.n_audit_tail = n;
     st = kt_enclave_call(enclave, "aecs.Start", &rq, &rs);
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
     bool help;
     if (aecs_config_load(argc, argv, &c, &help)) {
         fprintf(stderr, "aecs-server: configuration: %s (--help lists the settings)\n", kt_last_error());
-        return 2;
+        return KT_SVC_EXIT_SETTINGS;
     }
     if (help) return 0;
     kt_log_set_format(strcmp(c.log_format, "json") ? KT_LOG_KV : KT_LOG_JSON);
