@@ -106,7 +106,8 @@ kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retri
     return etcd_on_endpoints_within(e, f, ctx, retried, FAILOVER_MS);
 }
 
-kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried, long budget_ms)
+kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried,
+                                   long budget_ms)
 {
     size_t first = atomic_load(&e->cur);
     struct timespec t0, now;
@@ -124,7 +125,7 @@ kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool
         if (t == 0) { /* once per call: the endpoint in use stopped answering */
             char why[300];
             const char *err = kt_last_error();
-            kt_escape(err, strlen(err), why, sizeof why);
+            kt_escape_text(err, why, sizeof why);
             kt_log(KT_LOG_WARN, "store.etcd.failover", "store", e->where, "from", e->ep[i].name, "to",
                    e->ep[(i + 1) % e->n].name, "reason", why, NULL);
         }
@@ -136,7 +137,8 @@ kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool
         }
         if (retried) *retried = true;
     }
-    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %ld ms; the last", e->n, budget_ms);
+    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %ld ms; the last", e->n,
+                           budget_ms);
 }
 
 typedef struct {
@@ -156,8 +158,8 @@ static kt_status login(etcd_store *e);
  * keeper, a watch, a request) goes out bare, and is a refusal to log in again for too. */
 static bool refused(kt_status st)
 {
-    return st == KT_ERR_DENIED ||
-           (st == KT_ERR_INVALID_ARGUMENT && strstr(kt_last_error(), "etcdserver: user name is empty"));
+    return st == KT_ERR_DENIED || (st == KT_ERR_INVALID_ARGUMENT &&
+                                   strstr(kt_last_error(), "etcdserver: user name is empty"));
 }
 
 bool etcd_login_again(etcd_store *e, kt_status st)
@@ -262,8 +264,8 @@ static kt_status etcd_revision(void *impl, uint64_t *rev)
     return st;
 }
 
-kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value, int64_t lease,
-                      Etcdserverpb__TxnResponse *res)
+kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value,
+                      int64_t lease, etcd_call_fn call, Etcdserverpb__TxnResponse *res)
 {
     Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
     cmp.key = key;
@@ -289,15 +291,16 @@ kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryDat
     req.success = success;
     req.n_failure = 1;
     req.failure = failure;
-    return etcd_call(e, "/etcdserverpb.KV/Txn", &req, res);
+    return call(e, "/etcdserverpb.KV/Txn", &req, res);
 }
 
 /* Puts the head when it is missing (a new namespace, or one another client emptied). */
 static kt_status ensure_head(etcd_store *e)
 {
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = etcd_create(e, head_key(e), (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
-                               0, &res);
+    kt_status st = etcd_create(e, head_key(e),
+                               (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
+                               0, etcd_call, &res);
     kt_message_clear(&res);
     return st;
 }

@@ -3,27 +3,34 @@
  *
  *   take      LeaseGrant(TTL); Txn: compare version(lock key) == 0, success put the
  *             lock key (the holder's words) bound to the lease, failure range the lock key.
- *             Refused: the holder's words and its lease's time left (LeaseTimeToLive) in
- *             the reason, our lease revoked
+ *             The range finding our own lease and words, unmodified, is our create landed
+ *             with its answer lost (retried on the next endpoint): ours. Refused: the
+ *             holder's words and its lease's time left (LeaseTimeToLive) in the reason,
+ *             our lease revoked
  *   keep      a thread: LeaseKeepAlive every third of the TTL (one request on the stream,
- *             which etcd answers and then ends), then a Range of the lock key. etcd
- *             answering TTL 0 (the lease is gone), the key gone, another's, or rewritten
- *             (its mod_revision moved, or it is bound to another lease or none), or no
- *             renewal confirmed by the deadline loses it
- *   deadline  the last confirmed renewal's send + TTL - a margin (a fifth of the TTL),
+ *             which etcd answers and then ends): renewed from its send; then a Range of
+ *             the lock key. etcd answering TTL 0 (the lease is gone), the key gone,
+ *             another's, or rewritten (its mod_revision moved, or bound to another lease
+ *             or none), or no renewal confirmed by the deadline loses it
+ *   deadline  the last confirmed renewal's send + TTL - a margin (a fifth of the TTL), on
  *             CLOCK_BOOTTIME (it counts a suspend, as etcd's count elsewhere does): etcd
  *             starts its count after that send, so the lock is lost at least the margin
- *             before etcd may let it go. Every keeper call (each try and the rounds of
- *             the endpoints) ends by the deadline, and every look at the lock (a write,
- *             etcd_lock_state: /readyz, metrics) checks it by the clock too
+ *             before etcd may let it go. Each try of the lock's calls takes at most
+ *             call_ms (a fifth of the TTL, LOCK_CALL_MS at most), and none, nor a round of
+ *             the endpoints, goes past the deadline; every look at the lock (a write,
+ *             etcd_lock_state: /readyz, metrics, aecs-server's requests) checks it by the
+ *             clock too. So answers up to call_ms late never lose the lock: a renewal is
+ *             two tries (keepalive, range), 2/5 of the TTL, the next starts a third of it
+ *             after the last (or at once after a slow one) and has until 4/5
  *   fence     every write Txn compares mod_revision(lock key) == the revision this store
  *             created it at (this store never modifies it): a next holder's key has
  *             another, an expired one none, a rewritten one a later one. A write refused
  *             so loses the lock too
- *   release   the keeper stopped (its call in flight ends within LOCK_CALL_MS), then a
- *             delete of the lock key guarded by its create_revision (a key another client
- *             rewrote, unbound from the lease, goes too) and LeaseRevoke, each bounded:
- *             a stop takes at most about STOP_MS + LOCK_CALL_MS with etcd unreachable
+ *   release   the keeper stopped (its try in flight ends within call_ms), then a delete of
+ *             the lock key guarded by its create_revision (ours even when another client
+ *             rewrote it, unbound from the lease: it would stay; a next holder's has
+ *             another) and LeaseRevoke, both by STOP_MS: a stop takes at most call_ms +
+ *             STOP_MS (6 s) with etcd unreachable
  *
  * Lost is for good: the store refuses every write from then on and calls the holder's
  * lock_lost once; the process is to stop (aecs-server does) and start again, which takes
@@ -39,15 +46,16 @@
 #define TTL_MIN_MS 1000
 #define TTL_MAX_MS 3600000
 #define HOLDER_MAX 512
-#define LOCK_CALL_MS 3000 /* one lease call, at most (a keeper's ends by the deadline too) */
-#define STOP_MS 3000      /* release: the delete and the revoke, each on all endpoints */
+#define LOCK_CALL_MS 3000 /* one call of the lock's, at most; a fifth of the TTL when less */
+#define STOP_MS 3000      /* release: the delete and the revoke together, on all endpoints */
 #define TAKE_TRIES 3      /* a lock key that goes between the compare and the read */
 
 struct etcd_lock {
     char key[ETCD_KEY_MAX + 1]; /* "<namespace>/#lock" */
     size_t key_len;
     int64_t lease, create_rev;
-    unsigned ttl_ms; /* as etcd granted it */
+    unsigned ttl_ms;  /* as etcd granted it */
+    unsigned call_ms; /* one try of a call: LOCK_CALL_MS, or a fifth of the TTL when less */
     void (*on_lost)(void *ctx, const char *why);
     void *ctx;
     atomic_int_fast64_t renewed_ms; /* CLOCK_BOOTTIME ms of the last confirmed renewal's send */
@@ -175,10 +183,11 @@ static void not_ours(const etcd_lock *l, const Etcdserverpb__KeyValue *kv, char 
         snprintf(out, cap, "its lock key %s is gone: its lease ended, or another client deleted it",
                  l->key);
     else if (kv->create_revision == l->create_rev)
-        snprintf(out, cap,
-                 "its lock key %s was rewritten by another client (now '%s', lease %llx): no longer "
-                 "bound to its lease, it would outlive this holder",
-                 l->key, who, (unsigned long long)kv->lease);
+        snprintf(
+            out, cap,
+            "its lock key %s was rewritten by another client (now '%s', lease %llx): no longer "
+            "bound to its lease, it would outlive this holder",
+            l->key, who, (unsigned long long)kv->lease);
     else
         snprintf(out, cap, "its lock key %s is another's now: '%s'", l->key, who);
 }
@@ -198,17 +207,18 @@ kt_status etcd_lock_fenced(etcd_store *e, const Etcdserverpb__RangeResponse *r)
 
 /* ---- lease calls ---- */
 
-/* A call's time: LOCK_CALL_MS at most, and up to until_ms (CLOCK_BOOTTIME) when set; 0: none
- * left. A keeper's call also ends (KT_ERR_CANCELLED) once the lock is stopped or lost. */
+/* A try's time: the lock's call_ms at most, and up to until_ms (CLOCK_BOOTTIME) when set;
+ * none left: KT_ERR_TIMEOUT. A keeper's try also ends (KT_ERR_CANCELLED) once the lock is
+ * stopped or lost. */
 static kt_status call_ms(etcd_store *e, int64_t until_ms, bool keeper, int *ms)
 {
     etcd_lock *l = e->lock;
     if (keeper && (atomic_load(&l->stopping) || atomic_load(&l->lost)))
         return kt_fail(KT_ERR_CANCELLED, "%s: the lock is stopped", e->where);
-    int64_t left = until_ms ? until_ms - now_ms() : LOCK_CALL_MS;
+    int64_t left = until_ms ? until_ms - now_ms() : (int64_t)l->call_ms;
     if (left <= 0)
         return kt_fail(KT_ERR_TIMEOUT, "%s: no time left before the lock's deadline", e->where);
-    *ms = left < LOCK_CALL_MS ? (int)left : LOCK_CALL_MS;
+    *ms = left < (int64_t)l->call_ms ? (int)left : (int)l->call_ms;
     return KT_OK;
 }
 
@@ -216,7 +226,7 @@ typedef struct {
     const char *method;
     const void *req;
     void *res;
-    int64_t until_ms; /* 0: LOCK_CALL_MS a try, FAILOVER's rounds */
+    int64_t until_ms; /* 0: call_ms a try, etcd.c's rounds */
     bool keeper;
 } lease_call;
 
@@ -253,17 +263,17 @@ static kt_status lease(etcd_store *e, const char *method, const void *req, void 
     return lock_call(e, method, req, res, 0, false);
 }
 
-/* Ends the lease (and the lock key with it), within STOP_MS. Once lost, it is most likely
- * gone already: a failure is worth no warning then. */
-static void revoke(etcd_store *e, int64_t id, bool quiet)
+/* Ends the lease (and the lock key with it, unless another client rewrote it), by until_ms.
+ * Once lost, it is most likely gone already: a failure is worth no warning then. */
+static void revoke(etcd_store *e, int64_t id, int64_t until_ms, bool quiet)
 {
     Etcdserverpb__LeaseRevokeRequest req = ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
     Etcdserverpb__LeaseRevokeResponse res = ETCDSERVERPB__LEASE_REVOKE_RESPONSE__INIT;
     req.id = id;
-    if (lock_call(e, "/etcdserverpb.Lease/LeaseRevoke", &req, &res, now_ms() + STOP_MS, false) &&
+    if (lock_call(e, "/etcdserverpb.Lease/LeaseRevoke", &req, &res, until_ms, false) &&
         !quiet) { /* it expires by itself then */
         char why[512];
-        kt_escape(kt_last_error(), strlen(kt_last_error()), why, sizeof why);
+        kt_escape_text(kt_last_error(), why, sizeof why);
         kt_log(KT_LOG_WARN, "store.etcd.lock_revoke_failed", "store", e->where, "reason", why,
                NULL);
     }
@@ -362,23 +372,29 @@ static void *keeper(void *arg)
             break;
         }
         attempt = now_ms();
-        int64_t until = deadline_ms(l); /* every call and round of this renewal ends by then */
+        int64_t until = deadline_ms(l); /* every try and round of this renewal ends by then */
         keepalive_ctx k = {.req = &req, .until_ms = until};
         kt_status st = on_endpoints_until(e, try_keepalive, &k, until);
-        if (!st && k.ttl > 0 && (st = check_key(e, until)) == KT_OK) {
+        if (!st && k.ttl <= 0) {
+            lose(e, "etcd says its lease is gone: no renewal reached etcd for its TTL");
+            pthread_mutex_lock(&l->mu);
+            break;
+        }
+        if (!st) { /* renewed from its send on; then the key, by the new deadline */
             atomic_store(&l->renewed_ms, attempt);
             atomic_fetch_add(&l->renewals, 1);
+            st = check_key(e, deadline_ms(l));
+        }
+        if (!st) {
             if (failing) kt_log(KT_LOG_INFO, "store.etcd.lock_renewed", "store", e->where, NULL);
             failing = false;
-        } else if (!st) {
-            lose(e, "etcd says its lease is gone: no renewal reached etcd for its TTL");
         } else if (st == KT_ERR_STATE) { /* check_key: the key is another's now, or gone */
             lose(e, kt_last_error());
         } else if (st == KT_ERR_CANCELLED) { /* stopped (or lost) meanwhile */
         } else {
             atomic_fetch_add(&l->failures, 1);
             char why[512];
-            kt_escape(kt_last_error(), strlen(kt_last_error()), why, sizeof why);
+            kt_escape_text(kt_last_error(), why, sizeof why);
             if (!failing) /* once per run of failures; each is counted in the metrics */
                 kt_log(KT_LOG_WARN, "store.etcd.lock_renew_failed", "store", e->where, "reason",
                        why, NULL);
@@ -421,6 +437,21 @@ static kt_status held(etcd_store *e, const Etcdserverpb__KeyValue *kv)
                    e->where, who, e->ns, ETCD_LOCK_NAME, left);
 }
 
+/* The take's Txn, each try and round by the lease's deadline (a create retried past it
+ * would find its lease gone). */
+static kt_status take_call(etcd_store *e, const char *method, const void *req, void *res)
+{
+    return lock_call(e, method, req, res, deadline_ms(e->lock), false);
+}
+
+/* Our own create, landed: bound to our lease with our words (its answer was lost, and the
+ * Txn retried on the next endpoint found it). */
+static bool own_take(const etcd_lock *l, const Etcdserverpb__KeyValue *kv, const char *holder)
+{
+    return kv->lease == l->lease && kv->value.len == strlen(holder) &&
+           !memcmp(kv->value.data, holder, kv->value.len);
+}
+
 /* One try: the lock key created if absent (no version: never created, or deleted since,
  * as create_revision == 0). *again: it went between the compare and the
  * read; try once more. */
@@ -429,8 +460,9 @@ static kt_status take_once(etcd_store *e, const char *holder, bool *again)
     etcd_lock *l = e->lock;
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
     *again = false;
-    kt_status st = etcd_create(
-        e, lock_key(l), (ProtobufCBinaryData){strlen(holder), (uint8_t *)holder}, l->lease, &res);
+    kt_status st =
+        etcd_create(e, lock_key(l), (ProtobufCBinaryData){strlen(holder), (uint8_t *)holder},
+                    l->lease, take_call, &res);
     if (st) return kt_fail_context(st, "taking the lock");
     const Etcdserverpb__ResponseOp *o = res.n_responses == 1 ? res.responses[0] : NULL;
     if (!res.header || res.header->revision <= 0) {
@@ -443,12 +475,10 @@ static kt_status take_once(etcd_store *e, const char *holder, bool *again)
     } else if (o->response_range->n_kvs == 0) {
         *again = true;
         st = kt_fail(KT_ERR_STATE, "%s: the lock key came and went while it was taken", e->where);
-    } else if (o->response_range->kvs[0]->lease == l->lease) {
-        /* bound to our own lease: our create landed, its answer lost, and this is the retry */
-        const Etcdserverpb__KeyValue *kv = o->response_range->kvs[0];
-        l->create_rev = kv->create_revision;
-        if (kv->mod_revision != kv->create_revision)
-            st = kt_fail(KT_ERR_STATE, "%s: the lock key was rewritten while it was taken", e->where);
+    } else if (own_take(l, o->response_range->kvs[0], holder) &&
+               o->response_range->kvs[0]->mod_revision ==
+                   o->response_range->kvs[0]->create_revision) {
+        l->create_rev = o->response_range->kvs[0]->create_revision; /* ours, unmodified */
     } else {
         st = held(e, o->response_range->kvs[0]);
     }
@@ -462,8 +492,11 @@ static kt_status grant(etcd_store *e, unsigned ttl_ms)
     Etcdserverpb__LeaseGrantRequest req = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
     Etcdserverpb__LeaseGrantResponse res = ETCDSERVERPB__LEASE_GRANT_RESPONSE__INIT;
     req.ttl = (ttl_ms + 999) / 1000;
+    l->ttl_ms = ttl_ms; /* as asked for, until etcd says */
+    l->call_ms = ttl_ms / 5 < LOCK_CALL_MS ? ttl_ms / 5 : LOCK_CALL_MS;
     atomic_store(&l->renewed_ms, now_ms()); /* the lease's TTL runs from before etcd grants it */
-    kt_status st = lease(e, "/etcdserverpb.Lease/LeaseGrant", &req, &res);
+    kt_status st =
+        lock_call(e, "/etcdserverpb.Lease/LeaseGrant", &req, &res, deadline_ms(l), false);
     if (st) return kt_fail_context(st, "a lease for the lock");
     char err[256];
     if (res.error && *res.error) {
@@ -474,7 +507,9 @@ static kt_status grant(etcd_store *e, unsigned ttl_ms)
                      e->where, (long long)res.id, (long long)res.ttl);
     } else {
         l->lease = res.id;
-        l->ttl_ms = (unsigned)res.ttl * 1000; /* etcd may round up to its minimum */
+        if ((unsigned)res.ttl * 1000 > l->ttl_ms)
+            l->ttl_ms = (unsigned)res.ttl * 1000; /* etcd's minimum */
+        l->call_ms = l->ttl_ms / 5 < LOCK_CALL_MS ? l->ttl_ms / 5 : LOCK_CALL_MS;
     }
     kt_message_clear(&res);
     return st;
@@ -522,7 +557,7 @@ kt_status etcd_lock_take(etcd_store *e, const kt_store_options *o)
     if (st) {
         char why[1200];
         snprintf(why, sizeof why, "%s", kt_last_error());
-        if (l->lease) revoke(e, l->lease, false);
+        if (l->lease) revoke(e, l->lease, now_ms() + STOP_MS, false);
         e->lock = NULL;
         lock_free(l);
         return kt_fail(st, "%s", why);
@@ -536,8 +571,9 @@ kt_status etcd_lock_take(etcd_store *e, const kt_store_options *o)
     return KT_OK;
 }
 
-/* Deletes the lock key if this store created it (create_revision ours), within STOP_MS. */
-static void drop_key(etcd_store *e)
+/* Deletes the lock key if this store created it (create_revision ours: a next holder's key
+ * has another), by until_ms. */
+static void drop_key(etcd_store *e, int64_t until_ms)
 {
     etcd_lock *l = e->lock;
     Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
@@ -558,7 +594,7 @@ static void drop_key(etcd_store *e)
     req.success = success;
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
     /* a failure: the revoke that follows ends the key with the lease, unless rewritten */
-    (void)lock_call(e, "/etcdserverpb.KV/Txn", &req, &res, now_ms() + STOP_MS, false);
+    (void)lock_call(e, "/etcdserverpb.KV/Txn", &req, &res, until_ms, false);
     kt_message_clear(&res);
 }
 
@@ -575,8 +611,9 @@ void etcd_lock_release(etcd_store *e)
     /* lost or not, the lease is ours to end: a next holder need not wait out its TTL; and
      * the key, when we created it, goes first (rewritten by another client, it is bound to
      * no lease and would stay) */
-    if (l->create_rev) drop_key(e);
-    revoke(e, l->lease, atomic_load(&l->lost));
+    int64_t until = now_ms() + STOP_MS; /* etcd unreachable: the stop is not held up longer */
+    if (l->create_rev) drop_key(e, until);
+    revoke(e, l->lease, until, atomic_load(&l->lost));
     if (!atomic_load(&l->lost)) kt_log(KT_LOG_INFO, "store.etcd.unlocked", "store", e->where, NULL);
     e->lock = NULL;
     lock_free(l);

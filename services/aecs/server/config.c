@@ -35,8 +35,8 @@ static const kt_setting table[] = {
      "etcd auth: a file whose first line is store_user's password"},
     {"store_lock_ttl", KT_SET_DURATION, F(store_lock_ttl), "10",
      "etcd: the TTL of the lease on the namespace's lock (a second host is refused while it "
-     "lives; a host that cannot renew it for four fifths of this stops; at least 5 s, as a "
-     "renewal's calls take up to 3 s each)",
+     "lives; a host with no renewal confirmed for four fifths of it serves no more and exits 3; "
+     "each of the lock's calls may take a fifth of it, 3 s at most)",
      5, 300, .unit_ms = 1000},
     {"enclave", KT_SET_PATH, F(enclave), "/usr/lib/kubetee/aecs/aecs.signed.so",
      "the signed AECS enclave"},
