@@ -72,7 +72,8 @@ typedef struct {
      * confirmed for four fifths of the TTL, counted on CLOCK_BOOTTIME from the renewal's
      * send), every write fails with KT_ERR_UNAVAILABLE saying so, and lock_lost (if set)
      * is called once, from the thread that saw it, with the reason. Each of the lock's
-     * calls takes at most a fifth of the TTL (3 s at most), none past that deadline.
+     * calls takes at most a fifth of the TTL (3 s at most), and no call of the store (a
+     * read or write too) goes past that deadline.
      * kt_store_free deletes the lock key if this store created it and revokes the lease
      * (3 s at most with etcd unreachable): the next holder may start at once. */
     const char *holder;

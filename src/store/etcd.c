@@ -21,7 +21,8 @@
  * revision or wake its watches.
  *
  * With a holder named at open, the namespace has one holder: a lease and the lock key
- * "<namespace>/#lock" bound to it, which every write's Txn also compares (etcd_lock.c).
+ * "<namespace>/#lock" bound to it, which every write's Txn also compares (etcd_lock.c);
+ * no try of a unary call, nor a round of the endpoints, goes past the lock's deadline.
  *
  * Endpoints: calls go to the one that answered last; one that is unavailable (or past a
  * call's deadline) hands the call to the next, logged once as store.etcd.failover. A
@@ -172,11 +173,24 @@ bool etcd_login_again(etcd_store *e, kt_status st)
     return false;
 }
 
+/* A try's time: CALL_MS, and, holding the lock, none past its deadline (an answer after it
+ * is of no use: the lock is lost then). */
+static kt_status try_ms(etcd_store *e, int *ms)
+{
+    long left = e->lock ? etcd_lock_left_ms(e) : CALL_MS;
+    if (left <= 0) return kt_fail(KT_ERR_TIMEOUT, "%s: past the lock's deadline", e->where);
+    *ms = left < CALL_MS ? (int)left : CALL_MS;
+    return KT_OK;
+}
+
 static kt_status try_unary(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     unary_ctx *u = ctx;
-    kt_status st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
-    if (!u->login && etcd_login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    int ms;
+    kt_status st = try_ms(e, &ms);
+    if (!st) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, ms);
+    if (!u->login && etcd_login_again(e, st) && !(st = try_ms(e, &ms)))
+        st = kt_rpc_call(ep->kv, u->method, u->req, u->res, ms);
     return st ? kt_fail_context(st, "%s", ep->name) : KT_OK;
 }
 
@@ -211,7 +225,12 @@ static kt_status login(etcd_store *e)
 static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
 {
     unary_ctx u = {method, req, res};
-    kt_status st = etcd_on_endpoints(e, try_unary, &u, retried);
+    /* the rounds end by the lock's deadline too; past it, lost (unless renewed meanwhile) */
+    long left = e->lock ? etcd_lock_left_ms(e) : FAILOVER_MS;
+    kt_status st = left <= 0 ? etcd_lock_check(e) : KT_OK;
+    if (st) return st;
+    st = etcd_on_endpoints_within(e, try_unary, &u, retried,
+                                  left < FAILOVER_MS ? left : FAILOVER_MS);
     return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 
@@ -267,7 +286,7 @@ static kt_status etcd_revision(void *impl, uint64_t *rev)
 kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value,
                       int64_t lease, etcd_call_fn call, Etcdserverpb__TxnResponse *res)
 {
-    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
+    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
     cmp.key = key;
     cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
     cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
@@ -278,19 +297,26 @@ kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryDat
     put.lease = lease;
     Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT;
     read.key = key;
-    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, read_op = ETCDSERVERPB__REQUEST_OP__INIT,
-                            *success[1] = {&op}, *failure[1] = {&read_op};
+    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT,
+                            read_op = ETCDSERVERPB__REQUEST_OP__INIT;
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
     op.request_put = &put;
     read_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     read_op.request_range = &read;
+    return etcd_txn1(e, &cmp, &op, &read_op, call, res);
+}
+
+kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RequestOp *success,
+                    Etcdserverpb__RequestOp *failure, etcd_call_fn call,
+                    Etcdserverpb__TxnResponse *res)
+{
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
     req.n_compare = 1;
-    req.compare = cmps;
+    req.compare = &cmp;
     req.n_success = 1;
-    req.success = success;
-    req.n_failure = 1;
-    req.failure = failure;
+    req.success = &success;
+    req.n_failure = failure ? 1 : 0;
+    req.failure = failure ? &failure : NULL;
     return call(e, "/etcdserverpb.KV/Txn", &req, res);
 }
 

@@ -51,6 +51,10 @@ kt_status etcd_call(etcd_store *e, const char *method, const void *req, void *re
  * (res->responses[0]). res: the caller's to clear. */
 kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value,
                       int64_t lease, etcd_call_fn call, Etcdserverpb__TxnResponse *res);
+/* A Txn of one compare, one op on success and (if not NULL) one on failure, made by call. */
+kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RequestOp *success,
+                    Etcdserverpb__RequestOp *failure, etcd_call_fn call,
+                    Etcdserverpb__TxnResponse *res);
 /* With auth: true when st is a refusal and a new token was had (try once more). */
 bool etcd_login_again(etcd_store *e, kt_status st);
 
@@ -81,5 +85,8 @@ kt_status etcd_lock_fenced(etcd_store *e, const Etcdserverpb__RangeResponse *r);
  * another client rewrote it) and revokes the lease: STOP_MS after the keeper's last try. */
 void etcd_lock_release(etcd_store *e);
 void etcd_lock_state(etcd_store *e, kt_store_lock_info *out);
+/* Milliseconds left until the lock's deadline (<= 0: past it, or lost), LONG_MAX while it is
+ * being taken: the store's own calls (etcd.c) end by then too. */
+long etcd_lock_left_ms(const etcd_store *e);
 
 #endif

@@ -37,6 +37,7 @@
  * the lock again if nobody else did. */
 #include "etcd_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct etcd_lock {
     void (*on_lost)(void *ctx, const char *why);
     void *ctx;
     atomic_int_fast64_t renewed_ms; /* CLOCK_BOOTTIME ms of the last confirmed renewal's send */
+    int64_t stop_ms;                /* release: its calls end by then */
     atomic_uint_fast64_t renewals, failures;
     pthread_mutex_t mu; /* stop, lost, why */
     pthread_cond_t cv;
@@ -486,14 +488,19 @@ static kt_status take_once(etcd_store *e, const char *holder, bool *again)
     return st;
 }
 
+static void set_ttl(etcd_lock *l, unsigned ttl_ms)
+{
+    l->ttl_ms = ttl_ms;
+    l->call_ms = ttl_ms / 5 < LOCK_CALL_MS ? ttl_ms / 5 : LOCK_CALL_MS;
+}
+
 static kt_status grant(etcd_store *e, unsigned ttl_ms)
 {
     etcd_lock *l = e->lock;
     Etcdserverpb__LeaseGrantRequest req = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
     Etcdserverpb__LeaseGrantResponse res = ETCDSERVERPB__LEASE_GRANT_RESPONSE__INIT;
     req.ttl = (ttl_ms + 999) / 1000;
-    l->ttl_ms = ttl_ms; /* as asked for, until etcd says */
-    l->call_ms = ttl_ms / 5 < LOCK_CALL_MS ? ttl_ms / 5 : LOCK_CALL_MS;
+    set_ttl(l, ttl_ms);                     /* as asked for, until etcd says */
     atomic_store(&l->renewed_ms, now_ms()); /* the lease's TTL runs from before etcd grants it */
     kt_status st =
         lock_call(e, "/etcdserverpb.Lease/LeaseGrant", &req, &res, deadline_ms(l), false);
@@ -507,9 +514,7 @@ static kt_status grant(etcd_store *e, unsigned ttl_ms)
                      e->where, (long long)res.id, (long long)res.ttl);
     } else {
         l->lease = res.id;
-        if ((unsigned)res.ttl * 1000 > l->ttl_ms)
-            l->ttl_ms = (unsigned)res.ttl * 1000; /* etcd's minimum */
-        l->call_ms = l->ttl_ms / 5 < LOCK_CALL_MS ? l->ttl_ms / 5 : LOCK_CALL_MS;
+        set_ttl(l, (unsigned)res.ttl * 1000); /* etcd's count: it may round up to its minimum */
     }
     kt_message_clear(&res);
     return st;
@@ -571,12 +576,18 @@ kt_status etcd_lock_take(etcd_store *e, const kt_store_options *o)
     return KT_OK;
 }
 
+/* The release's calls, by its stop_ms. */
+static kt_status stop_call(etcd_store *e, const char *method, const void *req, void *res)
+{
+    return lock_call(e, method, req, res, e->lock->stop_ms, false);
+}
+
 /* Deletes the lock key if this store created it (create_revision ours: a next holder's key
- * has another), by until_ms. */
-static void drop_key(etcd_store *e, int64_t until_ms)
+ * has another), by the release's stop_ms. */
+static void drop_key(etcd_store *e)
 {
     etcd_lock *l = e->lock;
-    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
+    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
     cmp.key = lock_key(l);
     cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__CREATE;
     cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
@@ -584,17 +595,12 @@ static void drop_key(etcd_store *e, int64_t until_ms)
     cmp.create_revision = l->create_rev;
     Etcdserverpb__DeleteRangeRequest del = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
     del.key = cmp.key;
-    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, *success[1] = {&op};
+    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT;
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
     op.request_delete_range = &del;
-    Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
-    req.n_compare = 1;
-    req.compare = cmps;
-    req.n_success = 1;
-    req.success = success;
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
     /* a failure: the revoke that follows ends the key with the lease, unless rewritten */
-    (void)lock_call(e, "/etcdserverpb.KV/Txn", &req, &res, until_ms, false);
+    (void)etcd_txn1(e, &cmp, &op, NULL, stop_call, &res);
     kt_message_clear(&res);
 }
 
@@ -611,9 +617,9 @@ void etcd_lock_release(etcd_store *e)
     /* lost or not, the lease is ours to end: a next holder need not wait out its TTL; and
      * the key, when we created it, goes first (rewritten by another client, it is bound to
      * no lease and would stay) */
-    int64_t until = now_ms() + STOP_MS; /* etcd unreachable: the stop is not held up longer */
-    if (l->create_rev) drop_key(e, until);
-    revoke(e, l->lease, until, atomic_load(&l->lost));
+    l->stop_ms = now_ms() + STOP_MS; /* etcd unreachable: the stop is not held up longer */
+    if (l->create_rev) drop_key(e);
+    revoke(e, l->lease, l->stop_ms, atomic_load(&l->lost));
     if (!atomic_load(&l->lost)) kt_log(KT_LOG_INFO, "store.etcd.unlocked", "store", e->where, NULL);
     e->lock = NULL;
     lock_free(l);
@@ -631,4 +637,11 @@ void etcd_lock_state(etcd_store *e, kt_store_lock_info *out)
     out->ttl_ms = l->ttl_ms;
     out->renewals = atomic_load(&l->renewals);
     out->renew_failures = atomic_load(&l->failures);
+}
+
+long etcd_lock_left_ms(const etcd_store *e)
+{
+    const etcd_lock *l = e->lock;
+    if (!l->running) return LONG_MAX; /* the take bounds its own calls */
+    return atomic_load(&l->lost) ? 0 : (long)(deadline_ms(l) - now_ms());
 }
