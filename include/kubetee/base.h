@@ -150,7 +150,7 @@ char *kt_escape(const void *in, size_t n, char *out, size_t out_cap);
 /* A message already made of escaped parts (kt_last_error(), a reason another process or a
  * library wrote) made one safe line the same way, but its own quotes and escapes pass:
  * kt_escape's output, and this one's, stay as they are. Returns out. */
-char *kt_escape_text(const char *text, char *out, size_t out_cap);
+char *kt_escape_text(const void *in, size_t n, char *out, size_t out_cap);
 
 /* ---- protobuf wire format, read and written in place ----
  * For the small messages of kubetee's own protocols (fields numbered 1..15, each at most

@@ -226,9 +226,9 @@ char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
     return escape(in, n, out, out_cap, true);
 }
 
-char *kt_escape_text(const char *text, char *out, size_t out_cap)
+char *kt_escape_text(const void *in, size_t n, char *out, size_t out_cap)
 {
-    return escape(text, strlen(text), out, out_cap, false);
+    return escape(in, n, out, out_cap, false);
 }
 
 bool kt_next_field(const char **p, const char *end, char *out, size_t cap)

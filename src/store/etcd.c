@@ -126,7 +126,7 @@ kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool
         if (t == 0) { /* once per call: the endpoint in use stopped answering */
             char why[300];
             const char *err = kt_last_error();
-            kt_escape_text(err, why, sizeof why);
+            kt_escape_text(err, strlen(err), why, sizeof why);
             kt_log(KT_LOG_WARN, "store.etcd.failover", "store", e->where, "from", e->ep[i].name, "to",
                    e->ep[(i + 1) % e->n].name, "reason", why, NULL);
         }
@@ -183,6 +183,14 @@ static kt_status try_ms(etcd_store *e, int *ms)
     return KT_OK;
 }
 
+/* How long rounds of the endpoints may start: FAILOVER_MS, and, holding the lock, not past
+ * its deadline. */
+static long rounds_ms(etcd_store *e)
+{
+    long left = e->lock ? etcd_lock_left_ms(e) : FAILOVER_MS;
+    return left < 0 ? 0 : left < FAILOVER_MS ? left : FAILOVER_MS;
+}
+
 static kt_status try_unary(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     unary_ctx *u = ctx;
@@ -206,7 +214,7 @@ static kt_status login(etcd_store *e)
     kt_status st = KT_OK;
     for (size_t i = 0; i < e->n; i++) /* etcd refuses even Authenticate with a stale token */
         kt_rpc_client_set_header(e->ep[i].kv, "token", NULL), kt_rpc_client_set_header(e->ep[i].watch, "token", NULL);
-    st = etcd_on_endpoints(e, try_unary, &u, NULL);
+    st = etcd_on_endpoints_within(e, try_unary, &u, NULL, rounds_ms(e));
     if (st)
         st = kt_fail_context(st, "%s: etcd auth as user '%s'", e->where, e->user);
     else if (!res.token || !*res.token)
@@ -225,12 +233,10 @@ static kt_status login(etcd_store *e)
 static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
 {
     unary_ctx u = {method, req, res};
-    /* the rounds end by the lock's deadline too; past it, lost (unless renewed meanwhile) */
-    long left = e->lock ? etcd_lock_left_ms(e) : FAILOVER_MS;
-    kt_status st = left <= 0 ? etcd_lock_check(e) : KT_OK;
+    /* past the lock's deadline: lost (unless renewed meanwhile) */
+    kt_status st = e->lock && etcd_lock_left_ms(e) <= 0 ? etcd_lock_check(e) : KT_OK;
     if (st) return st;
-    st = etcd_on_endpoints_within(e, try_unary, &u, retried,
-                                  left < FAILOVER_MS ? left : FAILOVER_MS);
+    st = etcd_on_endpoints_within(e, try_unary, &u, retried, rounds_ms(e));
     return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 

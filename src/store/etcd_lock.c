@@ -275,7 +275,7 @@ static void revoke(etcd_store *e, int64_t id, int64_t until_ms, bool quiet)
     if (lock_call(e, "/etcdserverpb.Lease/LeaseRevoke", &req, &res, until_ms, false) &&
         !quiet) { /* it expires by itself then */
         char why[512];
-        kt_escape_text(kt_last_error(), why, sizeof why);
+        kt_escape_text(kt_last_error(), strlen(kt_last_error()), why, sizeof why);
         kt_log(KT_LOG_WARN, "store.etcd.lock_revoke_failed", "store", e->where, "reason", why,
                NULL);
     }
@@ -396,7 +396,7 @@ static void *keeper(void *arg)
         } else {
             atomic_fetch_add(&l->failures, 1);
             char why[512];
-            kt_escape_text(kt_last_error(), why, sizeof why);
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), why, sizeof why);
             if (!failing) /* once per run of failures; each is counted in the metrics */
                 kt_log(KT_LOG_WARN, "store.etcd.lock_renew_failed", "store", e->where, "reason",
                        why, NULL);

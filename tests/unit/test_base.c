@@ -85,8 +85,8 @@ static void test_escape_leaves_only_printable_ascii(void **state)
     assert_string_equal(kt_escape(in, sizeof in - 1, out, sizeof out),
                         "ok \"q\" \\\\ \\x0a\\x7f\\xff\\x01~");
     /* a message made of escaped parts passes kt_escape_text as it is, quotes included */
-    assert_string_equal(kt_escape_text(out, again, sizeof again), out);
-    assert_string_equal(kt_escape_text("held: 'x\\x27' \x01", again, sizeof again),
+    assert_string_equal(kt_escape_text(out, strlen(out), again, sizeof again), out);
+    assert_string_equal(kt_escape_text("held: 'x\\x27' \x01", 15, again, sizeof again),
                         "held: 'x\\x27' \\x01");
     /* ' and \ from input: a value between quotes cannot close them or forge an escape */
     assert_string_equal(kt_escape("x' (lease 1) '\\x27", 18, out, sizeof out),

@@ -25,7 +25,7 @@ static int fail(const char *what)
 {
     char shown[1024];
     kt_log(KT_LOG_ERROR, "aecs.failed", "step", what, "reason",
-           kt_escape_text(kt_last_error(), shown, sizeof shown), NULL);
+           kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
     return 1;
 }
 
