@@ -446,12 +446,12 @@ static kt_status take_call(etcd_store *e, const char *method, const void *req, v
     return lock_call(e, method, req, res, deadline_ms(e->lock), false);
 }
 
-/* Our own create, landed: bound to our lease with our words (its answer was lost, and the
- * Txn retried on the next endpoint found it). */
+/* Our own create, landed: bound to our lease with our words, unmodified (its answer was
+ * lost, and the Txn retried on the next endpoint found it). */
 static bool own_take(const etcd_lock *l, const Etcdserverpb__KeyValue *kv, const char *holder)
 {
-    return kv->lease == l->lease && kv->value.len == strlen(holder) &&
-           !memcmp(kv->value.data, holder, kv->value.len);
+    return kv->lease == l->lease && kv->mod_revision == kv->create_revision &&
+           kv->value.len == strlen(holder) && !memcmp(kv->value.data, holder, kv->value.len);
 }
 
 /* One try: the lock key created if absent (no version: never created, or deleted since,
@@ -477,10 +477,8 @@ static kt_status take_once(etcd_store *e, const char *holder, bool *again)
     } else if (o->response_range->n_kvs == 0) {
         *again = true;
         st = kt_fail(KT_ERR_STATE, "%s: the lock key came and went while it was taken", e->where);
-    } else if (own_take(l, o->response_range->kvs[0], holder) &&
-               o->response_range->kvs[0]->mod_revision ==
-                   o->response_range->kvs[0]->create_revision) {
-        l->create_rev = o->response_range->kvs[0]->create_revision; /* ours, unmodified */
+    } else if (own_take(l, o->response_range->kvs[0], holder)) {
+        l->create_rev = o->response_range->kvs[0]->create_revision;
     } else {
         st = held(e, o->response_range->kvs[0]);
     }
