@@ -194,7 +194,7 @@ static long rounds_ms(etcd_store *e)
 static kt_status try_unary(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     unary_ctx *u = ctx;
-    int ms;
+    int ms = 0;
     kt_status st = try_ms(e, &ms);
     if (!st) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, ms);
     if (!u->login && etcd_login_again(e, st) && !(st = try_ms(e, &ms)))

@@ -235,7 +235,7 @@ typedef struct {
 static kt_status try_lease(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     lease_call *c = ctx;
-    int ms;
+    int ms = 0;
     kt_status st = call_ms(e, c->until_ms, c->keeper, &ms);
     if (!st) st = kt_rpc_call(ep->kv, c->method, c->req, c->res, ms);
     if (etcd_login_again(e, st) && !(st = call_ms(e, c->until_ms, c->keeper, &ms)))
@@ -299,7 +299,7 @@ static kt_status on_keepalive(void *ctx, const ProtobufCMessage *msg)
 static kt_status keepalive_once(etcd_store *e, etcd_endpoint *ep, keepalive_ctx *k)
 {
     k->got = false;
-    int ms;
+    int ms = 0;
     kt_status st = call_ms(e, k->until_ms, true, &ms);
     if (st) return st;
     st = kt_rpc_call_stream(ep->kv, "/etcdserverpb.Lease/LeaseKeepAlive", k->req,
