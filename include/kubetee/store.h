@@ -65,12 +65,17 @@ typedef struct {
      * store renews every third of it, and the key "<namespace>/#lock" bound to that lease,
      * created only if absent: while another holds it the open fails with
      * KT_ERR_UNAVAILABLE naming the holder and its lease's time left. Every write then
-     * also compares that the lock key is still the one this store created, so a store
-     * whose lease expired (the process paused or cut off for a TTL) cannot write over the
-     * next holder's: once lost (a write fenced, etcd saying the lease is gone, or no
-     * renewal for a TTL), every write fails with KT_ERR_UNAVAILABLE saying so, and
-     * lock_lost (if set) is called once, from the thread that saw it, with the reason.
-     * kt_store_free revokes the lease: the next holder may start at once. */
+     * also compares that the lock key is still the one this store created and never
+     * modified (its mod_revision), so a store whose lease expired (the process paused or
+     * cut off for a TTL) cannot write over the next holder's: once lost (a write fenced,
+     * etcd saying the lease is gone, the key gone, another's or rewritten, or no renewal
+     * confirmed for four fifths of the TTL, counted on CLOCK_BOOTTIME from the renewal's
+     * send), every write fails with KT_ERR_UNAVAILABLE saying so, and lock_lost (if set)
+     * is called once, from the thread that saw it, with the reason. Each of the lock's
+     * calls takes at most a fifth of the TTL (3 s at most), and no call of the store (a
+     * read or write too) goes past that deadline.
+     * kt_store_free deletes the lock key if this store created it and revokes the lease
+     * (3 s at most with etcd unreachable): the next holder may start at once. */
     const char *holder;
     unsigned lock_ttl_ms;
     void (*lock_lost)(void *ctx, const char *why);
@@ -82,7 +87,8 @@ kt_status kt_store_open_with(const char *url, const kt_store_options *o, kt_stor
 /* The store's hold on its backend, for readiness and metrics. */
 typedef struct {
     bool held;               /* fs: always while open; etcd: a lock taken and not lost */
-    bool lost;               /* etcd: the lock was lost (see holder above) */
+    bool lost;               /* etcd: the lock was lost (see holder above; the deadline is
+                              * checked by the clock at each kt_store_lock_state) */
     int64_t lease;           /* etcd: the lock's lease ID (0: none) */
     unsigned ttl_ms;         /* etcd: the lease's TTL, as granted */
     uint64_t renewals;       /* etcd: renewals etcd confirmed */

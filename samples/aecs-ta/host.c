@@ -15,7 +15,8 @@
 static int die(const char *what, kt_status st)
 {
     char shown[1024];
-    fprintf(stderr, "aecs_ta_host: %s: %s (%s)\n", what, kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown),
+    fprintf(stderr, "aecs_ta_host: %s: %s (%s)\n", what,
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown),
             kt_status_name(st));
     return 1;
 }

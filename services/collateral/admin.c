@@ -16,7 +16,7 @@ static void text(kt_http_reply *r, unsigned code, const char *msg)
     char shown[2048];
     r->code = code;
     r->content_type = "text/plain";
-    kt_escape(msg, strlen(msg), shown, sizeof shown);
+    kt_escape_text(msg, strlen(msg), shown, sizeof shown);
     kt_buf_append(&r->body, shown, strlen(shown));
     kt_buf_append(&r->body, "\n", 1);
 }
@@ -28,7 +28,7 @@ static void refused(kt_http_reply *r, unsigned code, const char *reason, const c
     char msg[1600], shown[4096];
     snprintf(msg, sizeof msg, "%s: %s", what, kt_last_error());
     kt_log(KT_LOG_WARN, "collateral.refused", "reason", reason, "item", item, "detail",
-           kt_escape(msg, strlen(msg), shown, sizeof shown), NULL);
+           kt_escape_text(msg, strlen(msg), shown, sizeof shown), NULL);
     text(r, code, msg);
 }
 

@@ -16,7 +16,7 @@ static int fail(const char *what)
 {
     char shown[1024];
     fprintf(stderr, "kubetee-collateral: %s: %s\n", what,
-            kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown));
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown));
     return 1;
 }
 

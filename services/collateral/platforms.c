@@ -102,7 +102,7 @@ kt_status kt_coll_json_body(const uint8_t *json, size_t n, json_t **out)
     if (*out) return KT_OK;
     char shown[sizeof err.text * 4];
     return kt_fail(KT_ERR_MALFORMED, "body is not JSON: %s",
-                   kt_escape(err.text, strlen(err.text), shown, sizeof shown));
+                   kt_escape_text(err.text, strlen(err.text), shown, sizeof shown));
 }
 
 kt_status kt_coll_platform_parse(const uint8_t *json, size_t n, bool tcb_optional,

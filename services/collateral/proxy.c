@@ -248,7 +248,7 @@ static void refuse(kt_coll_proxy *p, unsigned reason, const char *key, const cha
 {
     atomic_fetch_add(&p->refusals[reason], 1);
     char shown[512];
-    kt_escape(why, strlen(why), shown, sizeof shown);
+    kt_escape_text(why, strlen(why), shown, sizeof shown);
     kt_log(KT_LOG_WARN, "collateral.refused", "reason", reason_names[reason], "item",
            key ? key : "", "detail", shown, NULL);
 }
@@ -316,7 +316,7 @@ kt_status coll_fetch_upstream(kt_coll_proxy *p, const kt_coll_query *q, long *co
         atomic_fetch_add(&p->upstream_errors, 1);
         char shown[512];
         kt_log(KT_LOG_WARN, "collateral.upstream_error", "item", q->key, "detail",
-               kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+               kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
     } else {
         kt_log(KT_LOG_INFO, "collateral.fetched", "item", q->key, NULL);
     }
@@ -724,7 +724,7 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
         unsigned reason = st == KT_ERR_NOT_FOUND ? R_NOT_FOUND : R_BAD_REQUEST;
         refuse(p, reason, NULL, kt_last_error());
         char msg[512];
-        kt_escape(kt_last_error(), strlen(kt_last_error()), msg, sizeof msg);
+        kt_escape_text(kt_last_error(), strlen(kt_last_error()), msg, sizeof msg);
         return reply_text(r, st == KT_ERR_NOT_FOUND ? 404 : 400, msg);
     }
     time_t now = kt_coll_now(p), expired_at = 0;
@@ -797,7 +797,7 @@ static void handle(kt_coll_proxy *p, const char *method, const char *raw_uri, kt
     }
     refuse(p, reason, q.key, msg);
     char shown[1024];
-    reply_text(r, code, kt_escape(msg, strlen(msg), shown, sizeof shown));
+    reply_text(r, code, kt_escape_text(msg, strlen(msg), shown, sizeof shown));
 }
 
 void kt_coll_proxy_handle(void *ctx, const char *method, const char *raw_uri, kt_http_reply *r)
@@ -1188,7 +1188,7 @@ kt_status kt_coll_proxy_register(kt_coll_proxy *p, const kt_coll_platform *pl)
     if (!st && ensure_item(p, "/sgx/certification/v4/qve/identity", now)) {
         char shown[512];
         kt_log(KT_LOG_WARN, "collateral.registration_incomplete", "item", "sgx-qve", "detail",
-               kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+               kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
         kt_clear_error();
     }
     /* found by its encrypted PPID from now on (pckcerts), after a restart too */

@@ -20,7 +20,8 @@ static int fail(const char *what)
 {
     const char *e = kt_last_error();
     char shown[1024];
-    kt_log(KT_LOG_ERROR, "service.failed", "step", what, "error", kt_escape(e, strlen(e), shown, sizeof shown), NULL);
+    kt_log(KT_LOG_ERROR, "service.failed", "step", what, "error",
+           kt_escape_text(e, strlen(e), shown, sizeof shown), NULL);
     return 1;
 }
 
@@ -29,7 +30,7 @@ static int bad_setting(const char *what)
 {
     char e[512];
     fprintf(stderr, "kubetee-serve: %s%s (--help lists the settings)\n", what,
-            kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
     return KT_SVC_EXIT_SETTINGS;
 }
 

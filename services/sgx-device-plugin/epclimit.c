@@ -24,7 +24,7 @@ static json_t *load(const char *json, size_t n, const char *what)
     if (!root) {
         char esc[200];
         kt_fail(KT_ERR_MALFORMED, "%s: line %d: %s", what, err.line,
-                kt_escape(err.text, strlen(err.text), esc, sizeof esc));
+                kt_escape_text(err.text, strlen(err.text), esc, sizeof esc));
         return NULL;
     }
     if (!json_is_object(root)) {

@@ -52,7 +52,7 @@ static const kt_settings_spec spec = {
 static int bad(const char *what, const char *why)
 {
     char e[600];
-    fprintf(stderr, "sgx-webhook: %s: %s\n", what, kt_escape(why, strlen(why), e, sizeof e));
+    fprintf(stderr, "sgx-webhook: %s: %s\n", what, kt_escape_text(why, strlen(why), e, sizeof e));
     return KT_SVC_EXIT_SETTINGS;
 }
 

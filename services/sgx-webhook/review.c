@@ -41,7 +41,8 @@ static unsigned plain(kt_buf *out, wh_result *r, wh_reason why, unsigned code)
 {
     r->outcome = WH_INVALID;
     r->reason = why;
-    copy(r->message, sizeof r->message, kt_last_error());
+    kt_escape_text(kt_last_error(), strlen(kt_last_error()), r->message,
+                   sizeof r->message); /* a message */
     kt_buf_append(out, r->message, strlen(r->message));
     kt_buf_append(out, "\n", 1);
     return code;
@@ -93,7 +94,8 @@ static unsigned refuse(kt_buf *out, wh_result *r, wh_reason why)
 {
     r->outcome = WH_REFUSED;
     r->reason = why;
-    copy(r->message, sizeof r->message, kt_last_error());
+    kt_escape_text(kt_last_error(), strlen(kt_last_error()), r->message,
+                   sizeof r->message); /* a message */
     return answer(out, r, NULL);
 }
 

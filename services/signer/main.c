@@ -27,7 +27,7 @@ static int bad_setting(const char *what)
 {
     char e[512];
     fprintf(stderr, "kubetee-signer: %s%s (--help lists the settings)\n", what,
-            kt_escape(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), e, sizeof e));
     return KT_SVC_EXIT_SETTINGS;
 }
 

@@ -117,7 +117,8 @@ kt_status kt_aecs_call(kt_aecs_client *c, const char *op, const ProtobufCMessage
         st = kt_fail(KT_ERR_MALFORMED, "aecs call: the answer is no CallResult");
     if (!st && r->status) {
         char shown[600];
-        st = kt_fail(r->status, "%s", kt_escape(r->reason, strlen(r->reason), shown, sizeof shown));
+        st = kt_fail(r->status, "%s",
+                     kt_escape_text(r->reason, strlen(r->reason), shown, sizeof shown));
     }
     if (!st && !(*res = protobuf_c_message_unpack(res_type, NULL, r->response.len, r->response.data)))
         st = kt_fail(KT_ERR_MALFORMED, "aecs call: the response is no %s", res_type->name);

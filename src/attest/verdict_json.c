@@ -18,7 +18,8 @@ kt_status kt_verdict_json(const kt_verdict *v, kt_buf *out)
     json_t *o = json_object();
     json_object_set_new(o, "ok", json_boolean(v->ok));
     char reason[4 * sizeof v->reason]; /* JSON strings are UTF-8: escape what may be input */
-    kt_escape(v->reason, v->ok ? 0 : strnlen(v->reason, sizeof v->reason), reason, sizeof reason);
+    kt_escape_text(v->reason, v->ok ? 0 : strnlen(v->reason, sizeof v->reason), reason,
+                   sizeof reason); /* a message: as it is */
     json_object_set_new(o, "reason", json_string(reason));
     json_object_set_new(o, "simulated", json_boolean(v->simulated));
     if (v->ok) {

@@ -520,7 +520,7 @@ kt_status kt_quote_verify(const uint8_t *quote, size_t n, const kt_collateral *c
     v->status = st;
     v->ok = st == KT_OK;
     if (st) v->valid_until = 0;
-    if (st) kt_escape(kt_last_error(), strlen(kt_last_error()), v->reason, sizeof v->reason);
+    if (st) kt_escape_text(kt_last_error(), strlen(kt_last_error()), v->reason, sizeof v->reason);
     return KT_OK;
 }
 

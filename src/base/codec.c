@@ -194,15 +194,22 @@ const char *kt_utf8_problem(const void *text, size_t n)
     return NULL;
 }
 
-char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
+/* input: ' and \ too (\x27, \\), so a value between quotes can neither close them nor
+ * forge an escape; else (text already escaped) they pass, and escaped text stays as it is. */
+static char *escape(const void *in, size_t n, char *out, size_t out_cap, bool input)
 {
     const uint8_t *p = in;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        bool plain = p[i] >= 0x20 && p[i] <= 0x7E;
-        if (at + (plain ? 1 : 4) >= out_cap) break;
+        bool quoting = input && (p[i] == '\'' || p[i] == '\\');
+        bool plain = p[i] >= 0x20 && p[i] <= 0x7E && !quoting;
+        size_t w = plain ? 1 : p[i] == '\\' ? 2 : 4;
+        if (at + w >= out_cap) break;
         if (plain) {
             out[at++] = (char)p[i];
+        } else if (w == 2) {
+            out[at++] = '\\';
+            out[at++] = '\\';
         } else {
             out[at++] = '\\';
             out[at++] = 'x';
@@ -212,6 +219,16 @@ char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
     }
     out[at] = '\0';
     return out;
+}
+
+char *kt_escape(const void *in, size_t n, char *out, size_t out_cap)
+{
+    return escape(in, n, out, out_cap, true);
+}
+
+char *kt_escape_text(const void *in, size_t n, char *out, size_t out_cap)
+{
+    return escape(in, n, out, out_cap, false);
 }
 
 bool kt_next_field(const char **p, const char *end, char *out, size_t cap)

@@ -400,8 +400,8 @@ kt_status kt_pbjson_to_wire(const ProtobufCMessageDescriptor *d, const char *jso
     json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!root) {
         char esc[200];
-        return kt_fail(KT_ERR_MALFORMED, "pbjson: JSON at line %d column %d: %s", err.line, err.column,
-                       kt_escape(err.text, strlen(err.text), esc, sizeof esc));
+        return kt_fail(KT_ERR_MALFORMED, "pbjson: JSON at line %d column %d: %s", err.line,
+                       err.column, kt_escape_text(err.text, strlen(err.text), esc, sizeof esc));
     }
     parser ps = {.max_depth = pj_max_depth(opt)};
     size_t start = wire->len;

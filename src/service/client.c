@@ -177,7 +177,7 @@ static kt_status result(const char *function, kt_buf *response, size_t start)
         char why[512];
         int32_t code = (int32_t)(uint32_t)f[0].varint;
         st = kt_fail(code > 0 ? (kt_status)code : KT_ERR_FUNCTION, "%s: %s", function,
-                     kt_escape(f[1].data, f[1].len, why, sizeof why));
+                     kt_escape_text(f[1].data, f[1].len, why, sizeof why)); /* its reason */
     } else {
         memmove(p, f[2].data, f[2].len);
         kt_wipe(p + f[2].len, n - f[2].len);

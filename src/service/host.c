@@ -65,7 +65,8 @@ static kt_status enclave_refused(kt_service_host *h, const char *name, const cha
     kt_status code = r == KT_SESSION_PEER_REFUSED ? KT_ERR_DENIED : KT_ERR_VERIFY;
     kt_escape(name, strlen(name), esc, sizeof esc);
     if (reason && *reason)
-        return kt_fail(code, "service: %s: %s", esc, kt_escape(reason, strlen(reason), why, sizeof why));
+        return kt_fail(code, "service: %s: %s", esc,
+                       kt_escape_text(reason, strlen(reason), why, sizeof why));
     return kt_fail(code, "service: the enclave refused the message: %s", esc);
 }
 
@@ -105,8 +106,8 @@ static kt_status log_refusal(kt_service_host *h, const char *method, kt_status s
     if (line) {
         char why[512];
         const char *e = kt_last_error();
-        kt_log(KT_LOG_WARN, "service.refused", "method", method, "error", kt_escape(e, strlen(e), why, sizeof why),
-               NULL);
+        kt_log(KT_LOG_WARN, "service.refused", "method", method, "error",
+               kt_escape_text(e, strlen(e), why, sizeof why), NULL);
     }
     return st;
 }

@@ -21,7 +21,8 @@
  * revision or wake its watches.
  *
  * With a holder named at open, the namespace has one holder: a lease and the lock key
- * "<namespace>/#lock" bound to it, which every write's Txn also compares (etcd_lock.c).
+ * "<namespace>/#lock" bound to it, which every write's Txn also compares (etcd_lock.c);
+ * no try of a unary call, nor a round of the endpoints, goes past the lock's deadline.
  *
  * Endpoints: calls go to the one that answered last; one that is unavailable (or past a
  * call's deadline) hands the call to the next, logged once as store.etcd.failover. A
@@ -103,6 +104,12 @@ static bool elsewhere(kt_status st)
  * try may have reached etcd before its endpoint failed. */
 kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried)
 {
+    return etcd_on_endpoints_within(e, f, ctx, retried, FAILOVER_MS);
+}
+
+kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried,
+                                   long budget_ms)
+{
     size_t first = atomic_load(&e->cur);
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -119,19 +126,20 @@ kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retri
         if (t == 0) { /* once per call: the endpoint in use stopped answering */
             char why[300];
             const char *err = kt_last_error();
-            kt_escape(err, strlen(err), why, sizeof why);
+            kt_escape_text(err, strlen(err), why, sizeof why);
             kt_log(KT_LOG_WARN, "store.etcd.failover", "store", e->where, "from", e->ep[i].name, "to",
                    e->ep[(i + 1) % e->n].name, "reason", why, NULL);
         }
         if ((t + 1) % e->n == 0) { /* a round without an answer */
             clock_gettime(CLOCK_MONOTONIC, &now);
             long ms = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-            if (ms + ROUND_PAUSE_MS > FAILOVER_MS) break;
+            if (ms + ROUND_PAUSE_MS > budget_ms) break;
             nanosleep(&(struct timespec){0, ROUND_PAUSE_MS * 1000000L}, NULL);
         }
         if (retried) *retried = true;
     }
-    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %d ms; the last", e->n, FAILOVER_MS);
+    return kt_fail_context(st, "none of the %zu etcd endpoints answered in %ld ms; the last", e->n,
+                           budget_ms);
 }
 
 typedef struct {
@@ -144,10 +152,20 @@ typedef struct {
 static kt_status login(etcd_store *e);
 
 /* With auth, a refused call is tried once more with a new token: an expired token and a
- * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). */
+ * missing permission look alike (PERMISSION_DENIED or UNAUTHENTICATED). A call that went
+ * out with no token at all is refused as INVALID_ARGUMENT "user name is empty": login()
+ * drops every endpoint's token while it asks for a new one (etcd refuses Authenticate
+ * itself with a stale token), so a call of another thread in that moment (the lock's
+ * keeper, a watch, a request) goes out bare, and is a refusal to log in again for too. */
+static bool refused(kt_status st)
+{
+    return st == KT_ERR_DENIED || (st == KT_ERR_INVALID_ARGUMENT &&
+                                   strstr(kt_last_error(), "etcdserver: user name is empty"));
+}
+
 bool etcd_login_again(etcd_store *e, kt_status st)
 {
-    if (st != KT_ERR_DENIED || !e->auth) return false;
+    if (!e->auth || !refused(st)) return false;
     char why[512];
     snprintf(why, sizeof why, "%s", kt_last_error());
     if (!login(e)) return true;
@@ -155,11 +173,32 @@ bool etcd_login_again(etcd_store *e, kt_status st)
     return false;
 }
 
+/* A try's time: CALL_MS, and, holding the lock, none past its deadline (an answer after it
+ * is of no use: the lock is lost then). */
+static kt_status try_ms(etcd_store *e, int *ms)
+{
+    long left = e->lock ? etcd_lock_left_ms(e) : CALL_MS;
+    if (left <= 0) return kt_fail(KT_ERR_TIMEOUT, "%s: past the lock's deadline", e->where);
+    *ms = left < CALL_MS ? (int)left : CALL_MS;
+    return KT_OK;
+}
+
+/* How long rounds of the endpoints may start: FAILOVER_MS, and, holding the lock, not past
+ * its deadline. */
+static long rounds_ms(etcd_store *e)
+{
+    long left = e->lock ? etcd_lock_left_ms(e) : FAILOVER_MS;
+    return left < 0 ? 0 : left < FAILOVER_MS ? left : FAILOVER_MS;
+}
+
 static kt_status try_unary(etcd_store *e, etcd_endpoint *ep, void *ctx)
 {
     unary_ctx *u = ctx;
-    kt_status st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
-    if (!u->login && etcd_login_again(e, st)) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, CALL_MS);
+    int ms = 0;
+    kt_status st = try_ms(e, &ms);
+    if (!st) st = kt_rpc_call(ep->kv, u->method, u->req, u->res, ms);
+    if (!u->login && etcd_login_again(e, st) && !(st = try_ms(e, &ms)))
+        st = kt_rpc_call(ep->kv, u->method, u->req, u->res, ms);
     return st ? kt_fail_context(st, "%s", ep->name) : KT_OK;
 }
 
@@ -175,7 +214,7 @@ static kt_status login(etcd_store *e)
     kt_status st = KT_OK;
     for (size_t i = 0; i < e->n; i++) /* etcd refuses even Authenticate with a stale token */
         kt_rpc_client_set_header(e->ep[i].kv, "token", NULL), kt_rpc_client_set_header(e->ep[i].watch, "token", NULL);
-    st = etcd_on_endpoints(e, try_unary, &u, NULL);
+    st = etcd_on_endpoints_within(e, try_unary, &u, NULL, rounds_ms(e));
     if (st)
         st = kt_fail_context(st, "%s: etcd auth as user '%s'", e->where, e->user);
     else if (!res.token || !*res.token)
@@ -194,7 +233,10 @@ static kt_status login(etcd_store *e)
 static kt_status call_retried(etcd_store *e, const char *method, const void *req, void *res, bool *retried)
 {
     unary_ctx u = {method, req, res};
-    kt_status st = etcd_on_endpoints(e, try_unary, &u, retried);
+    /* past the lock's deadline: lost (unless renewed meanwhile) */
+    kt_status st = e->lock && etcd_lock_left_ms(e) <= 0 ? etcd_lock_check(e) : KT_OK;
+    if (st) return st;
+    st = etcd_on_endpoints_within(e, try_unary, &u, retried, rounds_ms(e));
     return st ? kt_fail_context(st, "%s", e->where) : KT_OK;
 }
 
@@ -247,10 +289,10 @@ static kt_status etcd_revision(void *impl, uint64_t *rev)
     return st;
 }
 
-kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value, int64_t lease,
-                      Etcdserverpb__TxnResponse *res)
+kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value,
+                      int64_t lease, etcd_call_fn call, Etcdserverpb__TxnResponse *res)
 {
-    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT, *cmps[1] = {&cmp};
+    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
     cmp.key = key;
     cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
     cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
@@ -261,28 +303,36 @@ kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryDat
     put.lease = lease;
     Etcdserverpb__RangeRequest read = ETCDSERVERPB__RANGE_REQUEST__INIT;
     read.key = key;
-    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, read_op = ETCDSERVERPB__REQUEST_OP__INIT,
-                            *success[1] = {&op}, *failure[1] = {&read_op};
+    Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT,
+                            read_op = ETCDSERVERPB__REQUEST_OP__INIT;
     op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
     op.request_put = &put;
     read_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     read_op.request_range = &read;
+    return etcd_txn1(e, &cmp, &op, &read_op, call, res);
+}
+
+kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RequestOp *success,
+                    Etcdserverpb__RequestOp *failure, etcd_call_fn call,
+                    Etcdserverpb__TxnResponse *res)
+{
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
     req.n_compare = 1;
-    req.compare = cmps;
+    req.compare = &cmp;
     req.n_success = 1;
-    req.success = success;
-    req.n_failure = 1;
-    req.failure = failure;
-    return etcd_call(e, "/etcdserverpb.KV/Txn", &req, res);
+    req.success = &success;
+    req.n_failure = failure ? 1 : 0;
+    req.failure = failure ? &failure : NULL;
+    return call(e, "/etcdserverpb.KV/Txn", &req, res);
 }
 
 /* Puts the head when it is missing (a new namespace, or one another client emptied). */
 static kt_status ensure_head(etcd_store *e)
 {
     Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = etcd_create(e, head_key(e), (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
-                               0, &res);
+    kt_status st = etcd_create(e, head_key(e),
+                               (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
+                               0, etcd_call, &res);
     kt_message_clear(&res);
     return st;
 }

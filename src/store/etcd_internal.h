@@ -39,12 +39,22 @@ typedef struct {
 typedef kt_status (*etcd_try_fn)(etcd_store *e, etcd_endpoint *ep, void *ctx);
 /* f on the endpoints in turn while they are unavailable (etcd.c). */
 kt_status etcd_on_endpoints(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried);
+/* The same, rounds of the endpoints starting only within budget_ms of the first try (f
+ * bounds each try itself). */
+kt_status etcd_on_endpoints_within(etcd_store *e, etcd_try_fn f, void *ctx, bool *retried,
+                                   long budget_ms);
 /* A unary call on the endpoints in turn, named by the store when it fails. */
+typedef kt_status (*etcd_call_fn)(etcd_store *e, const char *method, const void *req, void *res);
 kt_status etcd_call(etcd_store *e, const char *method, const void *req, void *res);
 /* A Txn creating key (bound to lease, if not 0) when it does not exist (compare its version
- * with 0); failing that, the key read (res->responses[0]). res: the caller's to clear. */
+ * with 0), made by call (etcd_call, or one bounded otherwise); failing that, the key read
+ * (res->responses[0]). res: the caller's to clear. */
 kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryData value,
-                      int64_t lease, Etcdserverpb__TxnResponse *res);
+                      int64_t lease, etcd_call_fn call, Etcdserverpb__TxnResponse *res);
+/* A Txn of one compare, one op on success and (if not NULL) one on failure, made by call. */
+kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RequestOp *success,
+                    Etcdserverpb__RequestOp *failure, etcd_call_fn call,
+                    Etcdserverpb__TxnResponse *res);
 /* With auth: true when st is a refusal and a new token was had (try once more). */
 bool etcd_login_again(etcd_store *e, kt_status st);
 
@@ -60,18 +70,23 @@ bool etcd_is_lock(const etcd_store *e, ProtobufCBinaryData k);
  * only if absent), and starts the thread that keeps the lease alive. A lock another
  * holds: KT_ERR_UNAVAILABLE naming its holder and its lease's time left. */
 kt_status etcd_lock_take(etcd_store *e, const kt_store_options *o);
-/* Before a write: KT_ERR_UNAVAILABLE once the lock is lost, or when its lease may have
- * expired (no renewal for a TTL). */
+/* Before a write: KT_ERR_UNAVAILABLE once the lock is lost, or past its deadline (no
+ * renewal confirmed for four fifths of its TTL: lost then). */
 kt_status etcd_lock_check(etcd_store *e);
-/* The compare every write Txn adds (the lock key is still the one this store created)
- * and the read its failure branch adds (the lock key, to say why). */
+/* The compare every write Txn adds (the lock key is still the one this store created,
+ * unmodified: its mod_revision is its creation's) and the read its failure branch adds
+ * (the lock key, to say why). */
 void etcd_lock_compare(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RangeRequest *read);
 /* A write Txn's compare failed; r is its read of the lock key: KT_OK when the lock is
  * still this store's (the key's version was the reason), else KT_ERR_UNAVAILABLE, the
  * lock lost (logged, and the holder's lock_lost called). */
 kt_status etcd_lock_fenced(etcd_store *e, const Etcdserverpb__RangeResponse *r);
-/* Stops the keepalive thread and revokes the lease (the key goes with it). */
+/* Stops the keepalive thread, deletes the lock key if this store created it (also when
+ * another client rewrote it) and revokes the lease: STOP_MS after the keeper's last try. */
 void etcd_lock_release(etcd_store *e);
 void etcd_lock_state(etcd_store *e, kt_store_lock_info *out);
+/* Milliseconds left until the lock's deadline (<= 0: past it, or lost), LONG_MAX while it is
+ * being taken: the store's own calls (etcd.c) end by then too. */
+long etcd_lock_left_ms(const etcd_store *e);
 
 #endif

@@ -52,7 +52,7 @@ PORT = 20000 + rng.randrange(20000)
 
 def start():
     """The server, once it serves (the clients read the sim state it makes, so not before).
-    On etcd the killed server's lease holds the namespace for its TTL (2 s here): refused
+    On etcd the killed server's lease holds the namespace for its TTL (5 s here, the least aecs-server takes): refused
     until then (docs/operations.md "One AECS host per store"), so tried again."""
     path = os.path.join(WORK, "server.log")
     for _ in range(60):
@@ -60,7 +60,7 @@ def start():
         before = os.path.getsize(path)
         p = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{PORT}", "--http", "127.0.0.1:0", "--store",
                               STORE, "--enclave", ENCLAVE, "--sim-dir", SIM, "--audit-file",
-                              f"{WORK}/audit.log", "--max-secrets", str(COUNT + 10), "--store-lock-ttl", "2"],
+                              f"{WORK}/audit.log", "--max-secrets", str(COUNT + 10), "--store-lock-ttl", "5"],
                              stderr=log, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         for _ in range(600):
             if p.poll() is not None:

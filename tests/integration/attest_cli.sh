@@ -69,7 +69,7 @@ body = base64.encodebytes(der.replace(name, crafted)).decode()
 open(path, "w").write(pem[:first.start()] + "-----BEGIN CERTIFICATE-----\n" + body
                       + "-----END CERTIFICATE-----" + pem[first.end():])
 PY
-expect 1 "^reason: TCB Info issuer chain: signature of '\\\\x0aPASS  tcb=UpToDate\"}\\\\xc3\\\\xa9\\\\xxx" "a crafted name is escaped in the reason" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$work/crafted" --allow-simulation
+expect 1 "^reason: TCB Info issuer chain: signature of '\\\\x0aPASS  tcb=UpToDate\"}\\\\xc3\\\\xa9\\\\\\\\xxx" "a crafted name is escaped in the reason (its backslash doubled: no escape)" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$work/crafted" --allow-simulation
 if grep -q '^PASS' "$work/out" || [ "$(wc -l < "$work/out")" != 2 ]; then
   fail=$((fail + 1)); echo "FAIL: a crafted name forged an output line"; cat "$work/out"
 else pass=$((pass + 1)); fi

@@ -75,16 +75,24 @@ static void test_decimal_only_no_leading_zero_no_overflow(void **state)
     assert_true(x == UINT64_MAX); /* untouched by failures */
 }
 
-/* Bytes from input come out as printable ASCII, each other byte as \xNN, cut only between
- * escapes, and escaping escaped text changes nothing. */
+/* Bytes from input come out as printable ASCII, each other byte (and ' and \) escaped,
+ * cut only between escapes; kt_escape_text leaves escaped text as it is. */
 static void test_escape_leaves_only_printable_ascii(void **state)
 {
     (void)state;
     static const char in[] = "ok \"q\" \\ \n\x7f\xff\x01~";
     char out[64], again[64], small[8];
     assert_string_equal(kt_escape(in, sizeof in - 1, out, sizeof out),
-                        "ok \"q\" \\ \\x0a\\x7f\\xff\\x01~");
-    assert_string_equal(kt_escape(out, strlen(out), again, sizeof again), out);
+                        "ok \"q\" \\\\ \\x0a\\x7f\\xff\\x01~");
+    /* a message made of escaped parts passes kt_escape_text as it is, quotes included */
+    assert_string_equal(kt_escape_text(out, strlen(out), again, sizeof again), out);
+    assert_string_equal(kt_escape_text("held: 'x\\x27' \x01", 15, again, sizeof again),
+                        "held: 'x\\x27' \\x01");
+    /* ' and \ from input: a value between quotes cannot close them or forge an escape */
+    assert_string_equal(kt_escape("x' (lease 1) '\\x27", 18, out, sizeof out),
+                        "x\\x27 (lease 1) \\x27\\\\x27");
+    assert_string_equal(kt_escape("a\\b", 3, small, 4), "a\\\\"); /* \\ whole, or not */
+    assert_string_equal(kt_escape("a\\b", 3, small, 3), "a");
     assert_string_equal(kt_escape("ab\ncd", 5, small, 6), "ab"); /* \x0a does not fit */
     assert_string_equal(kt_escape("ab\ncd", 5, small, 7), "ab\\x0a");
     assert_string_equal(kt_escape("a\0b", 3, small, sizeof small), "a\\x00b");

@@ -11,7 +11,8 @@
 int tool_fail(const char *tool, const char *what)
 {
     char shown[1024];
-    fprintf(stderr, "%s: %s: %s\n", tool, what, kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown));
+    fprintf(stderr, "%s: %s: %s\n", tool, what,
+            kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown));
     return 1;
 }
 

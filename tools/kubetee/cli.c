@@ -42,7 +42,7 @@ int cli_die(const char *what, kt_status st)
 {
     char safe[2048]; /* errors quote their input (names, keys, values): one printable line */
     const char *e = kt_last_error();
-    fprintf(stderr, "kubetee: %s: %s (%s)\n", what, kt_escape(e, strlen(e), safe, sizeof safe),
+    fprintf(stderr, "kubetee: %s: %s (%s)\n", what, kt_escape_text(e, strlen(e), safe, sizeof safe),
             kt_status_name(st));
     return 1;
 }

@@ -144,7 +144,7 @@ static int verify_cmd(int argc, char **argv)
                      : "policy",
                  kt_last_error());
     }
-    kt_escape(reason, strlen(reason), safe, sizeof safe); /* it names what came in */
+    kt_escape_text(reason, strlen(reason), safe, sizeof safe); /* it names what came in */
     if (o[5].value) {
         kt_buf js = {0};
         kt_verdict_json(&v, &js);

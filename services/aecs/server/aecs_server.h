@@ -5,6 +5,7 @@
 #define AECS_SERVER_H
 
 #include <kubetee/base.h>
+#include <kubetee/service.h>
 #include <kubetee/store.h>
 
 #include <stdio.h>
@@ -54,6 +55,12 @@ void aecs_host_close(void);
 kt_status aecs_holder_options(const aecs_config *c, kt_store_options *o);
 int aecs_holder_fd(void);
 bool aecs_holder_lost(void);
+/* Not lost, the lock's deadline checked by the clock now (/readyz, each request). */
+bool aecs_holder_holds(kt_store *store);
+/* The service host's n methods (KT_SERVICE_METHODS), each wrapped: refused with
+ * KT_ERR_UNAVAILABLE before the enclave sees the request, and its answer dropped after,
+ * unless the store is still held. Returns n. */
+size_t aecs_holder_gate(kt_store *store, kt_rpc_method *m, size_t n);
 /* The lock's state, Prometheus text. */
 void aecs_holder_metrics(kt_store *store, kt_buf *out);
 #endif

@@ -35,8 +35,9 @@ static const kt_setting table[] = {
      "etcd auth: a file whose first line is store_user's password"},
     {"store_lock_ttl", KT_SET_DURATION, F(store_lock_ttl), "10",
      "etcd: the TTL of the lease on the namespace's lock (a second host is refused while it "
-     "lives; a host that cannot renew it for this long stops)",
-     2, 300, .unit_ms = 1000},
+     "lives; a host with no renewal confirmed for four fifths of it serves no more and exits 3; "
+     "each of the lock's calls may take a fifth of it, 3 s at most)",
+     5, 300, .unit_ms = 1000},
     {"enclave", KT_SET_PATH, F(enclave), "/usr/lib/kubetee/aecs/aecs.signed.so",
      "the signed AECS enclave"},
     {"sim_dir", KT_SET_PATH, F(sim_dir), NULL,

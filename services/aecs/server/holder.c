@@ -1,6 +1,7 @@
 /* aecs-server as its store's one holder (docs/operations.md "One AECS host per store"):
  * the words that name it in the lock (host, pid, start, listen address), and what it does
- * when the lock is lost: not ready from then on, and the main loop woken to stop. */
+ * when the lock is lost or past its deadline: not ready, no request served nor answered
+ * from then on, and the main loop woken to stop. */
 #include "aecs_server.h"
 
 #include <stdatomic.h>
@@ -62,6 +63,54 @@ int aecs_holder_fd(void)
 bool aecs_holder_lost(void)
 {
     return atomic_load(&lost);
+}
+
+bool aecs_holder_holds(kt_store *store)
+{
+    kt_store_lock_info i = {0};
+    kt_store_lock_state(store, &i); /* etcd: checks the lock's deadline by the clock (lost then) */
+    return !i.lost && !aecs_holder_lost();
+}
+
+/* ---- the gRPC methods behind the lock ---- */
+
+typedef struct {
+    kt_rpc_method inner;
+    kt_store *store;
+} gated;
+static gated gates[KT_SERVICE_METHODS];
+
+static kt_status not_held(void)
+{
+    return kt_fail(KT_ERR_UNAVAILABLE, "aecs-server no longer holds its store (its lock's lease "
+                                       "ended or was lost): another host may serve it; it stops");
+}
+
+static kt_status gate_unary(void *ctx, const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    gated *g = ctx;
+    if (!aecs_holder_holds(g->store)) return not_held();
+    kt_status st = g->inner.unary(g->inner.ctx, rq, rs);
+    return st || aecs_holder_holds(g->store) ? st : not_held(); /* no answer past the lease */
+}
+
+static kt_status gate_raw(void *ctx, const uint8_t *rq, size_t n, kt_rpc_reply *reply)
+{
+    gated *g = ctx;
+    if (!aecs_holder_holds(g->store)) return not_held();
+    kt_status st = g->inner.raw(g->inner.ctx, rq, n, reply);
+    return st || aecs_holder_holds(g->store) ? st : not_held(); /* the server frees the reply */
+}
+
+size_t aecs_holder_gate(kt_store *store, kt_rpc_method *m, size_t n)
+{
+    for (size_t i = 0; i < n && i < KT_SERVICE_METHODS; i++) {
+        gates[i] = (gated){m[i], store};
+        m[i].ctx = &gates[i];
+        if (m[i].unary) m[i].unary = gate_unary;
+        if (m[i].raw) m[i].raw = gate_raw;
+    }
+    return n;
 }
 
 void aecs_holder_metrics(kt_store *store, kt_buf *out)

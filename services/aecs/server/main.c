@@ -25,7 +25,7 @@ static int fail(const char *what)
 {
     char shown[1024];
     kt_log(KT_LOG_ERROR, "aecs.failed", "step", what, "reason",
-           kt_escape(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
+           kt_escape_text(kt_last_error(), strlen(kt_last_error()), shown, sizeof shown), NULL);
     return 1;
 }
 
@@ -35,8 +35,9 @@ static bool ready(void *ctx)
     (void)ctx;
     Kubetee__Aecs__V1__HostStatusRequest rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
     Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
-    bool ok = kt_rpc_server_listening(server) && !aecs_holder_lost() && !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) &&
-              rs.state && !strcmp(rs.state, "ready");
+    bool ok = kt_rpc_server_listening(server) && aecs_holder_holds(store) &&
+              !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) && rs.state &&
+              !strcmp(rs.state, "ready");
     kt_message_clear(&rs);
     return ok;
 }
@@ -162,8 +163,10 @@ int main(int argc, char **argv)
     kt_rpc_method m[KT_SERVICE_METHODS];
     kt_http *http = NULL;
     int port = 0, hport = 0;
-    if (kt_service_host_new(enclave, &l, &host) ||
-        kt_rpc_server_new(c.listen, NULL, NULL, m, kt_service_host_methods(host, m), &server) ||
+    if (kt_service_host_new(enclave, &l, &host)) return fail("listening");
+    size_t nm =
+        aecs_holder_gate(store, m, kt_service_host_methods(host, m)); /* none past the lease */
+    if (kt_rpc_server_new(c.listen, NULL, NULL, m, nm, &server) ||
         kt_rpc_server_start(server, &port))
         return fail("listening");
     if (kt_http_start(c.http, ready, metrics, NULL, &http, &hport)) return fail("http");
