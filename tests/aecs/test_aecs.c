@@ -1579,6 +1579,99 @@ static void test_old_key_forgery_refused(void **state)
     kt_wipe(k, sizeof k);
 }
 
+/* attack5: whether the storage key k opens key's object as the store holds it now */
+static bool opens_with(const uint8_t k[KT_RECOVERY_SECRET_LEN], const char *key)
+{
+    kt_buf blob = {0}, aad = {0};
+    uint64_t ver;
+    grab(key, &blob, &ver);
+    const size_t hdr = 4 + 1 + 4 + 8 + 16 + 12, n = blob.len - hdr - KT_GCM_TAG_LEN;
+    kt_buf_append(&aad, "kubetee.aecs.object.v2", sizeof "kubetee.aecs.object.v2");
+    kt_buf_append(&aad, key, strlen(key) + 1);
+    kt_buf_append(&aad, blob.data + 9, 8 + 16);
+    kt_buf_append(&aad, blob.data + 5, 4);
+    uint8_t *plain = malloc(n + 1);
+    bool ok = kt_aead_open(k, blob.data + hdr - 12, aad.data, aad.len, blob.data + hdr, n,
+                           blob.data + hdr + n, plain) == KT_OK;
+    kt_wipe(plain, n);
+    free(plain);
+    kt_buf_free(&blob);
+    kt_buf_free(&aad);
+    return ok;
+}
+
+/* attack5 A5-1: SetRecovery removes holder 2 (set v2 {1,2} -> v3 {1,3}); the host fails the
+ * put of aecs/rotation/0, so the rotation is OWED: aecs/state names the new set, aecs/master
+ * still the old key K, which set v2's holders combine from their backup. (1) A secret
+ * written from then on must not be readable with K; (2) an object the old holders seal
+ * under K (at its version and id, the clear header) must not be taken in by the next
+ * start (it is not one of the objects the set change started with) and then sealed again
+ * under the new key by the owed rotation. Today both happen: the scan checks the manifest
+ * only while aecs/master is marked rotating, and an owed rotation's manifest is made from
+ * whatever that scan accepted. */
+static void test_attack5_owed_rotation_launders(void **state)
+{
+    (void)state;
+    uint8_t k[KT_RECOVERY_SECRET_LEN];
+    key_of_backup(k); /* K: what holders 1 and 2 of set v2 have */
+    assert_true(opens_with(k, "aecs/state"));
+    kt_recovery_proposal p = {.version = 2, .threshold = 2, .count = 2};
+    floor_of(p.instance);
+    A(PublicKey) pk[2], *pks[2];
+    A(RecoveryConsent) c[2], *cs[2];
+    kt_buf m = {0}, sig[2] = {{0}};
+    uint8_t raw[2][64], signer[2][64];
+    for (int i = 0; i < 2; i++) { /* the new set: holders 1 and 3 */
+        pk[i] = pub_of(holders[2 * i], raw[i]);
+        pks[i] = &pk[i];
+        memcpy(p.keys[i], raw[i], 64);
+    }
+    assert_int_equal(kt_recovery_change_message(&p, &m), KT_OK);
+    for (int i = 0; i < 2; i++) { /* holders 1 and 2 of the set in force consent */
+        size_t n;
+        kubetee__aecs__v1__recovery_consent__init(&c[i]);
+        assert_int_equal(kt_key_public_raw(holders[i], signer[i], 64, &n), KT_OK);
+        assert_int_equal(kt_sign(holders[i], m.data, m.len, &sig[i]), KT_OK);
+        c[i].signer.data = signer[i], c[i].signer.len = 64;
+        c[i].signature.data = sig[i].data, c[i].signature.len = sig[i].len;
+        cs[i] = &c[i];
+    }
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = pks, set.n_keys = 2, set.threshold = 2;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
+    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0"); /* the host, for as long as it likes */
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
+                   "the recovery set changed to v3 (2 of 2) but the key rotation is unfinished");
+    /* (1) a value written after holder 2 was removed */
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    bool leaks = opens_with(k, "secrets/svcr/mid-rotation");
+    /* (2) the removed set's forgery under K (here its bytes sealed again, a new IV: any
+     * content would do), answered by the host at the object's version; the next start */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svcr/mid-rotation");
+    grab(tamper.key, &tamper.value, &tamper.version);
+    reseal_with(k, tamper.key, &tamper.value);
+    crash();
+    assert_int_equal(start(), KT_OK); /* the rotation still owed: the put still fails */
+    /* taken in, and its content goes on (the secret's older versions) into the update,
+     * which the owed rotation seals under the new key once the host lets it */
+    kt_status forged = update_as(svc_a, "svcr", "mid-rotation", 0);
+    crash();
+    tamper_off();
+    put_fails[0] = '\0';
+    assert_int_equal(start(), KT_OK);
+    rotation_left(false, NULL);
+    kt_buf_free(&m);
+    for (int i = 0; i < 2; i++)
+        kt_buf_free(&sig[i]);
+    kt_wipe(k, sizeof k);
+    if (leaks) fprintf(stderr, "A5-1: a secret written after the set change opens under the removed set's key\n");
+    if (!forged) fprintf(stderr, "A5-1: an object sealed under the removed set's key was taken in at the start\n");
+    assert_false(leaks);
+    assert_int_not_equal(forged, KT_OK);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -1636,7 +1729,7 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_once),
@@ -1662,5 +1755,16 @@ int main(void)
         cmocka_unit_test(test_old_key_forgery_refused),
         cmocka_unit_test(test_init_after_data_refused),
     };
+    /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the
+     * tests whose state they start from, in place of test_init_after_data_refused */
+    const struct CMUnitTest attack5[] = {
+        cmocka_unit_test(test_attack5_owed_rotation_launders),
+    };
+    enum { N = sizeof tests / sizeof *tests, N5 = sizeof attack5 / sizeof *attack5 };
+    struct CMUnitTest with5[N - 1 + N5];
+    memcpy(with5, tests, (N - 1) * sizeof *tests);
+    memcpy(with5 + N - 1, attack5, sizeof attack5);
+    if (argc > 1 && !strcmp(argv[1], "attack5"))
+        return _cmocka_run_group_tests("test_aecs_attack5", with5, N - 1 + N5, setup, teardown);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
