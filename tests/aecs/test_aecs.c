@@ -1600,6 +1600,61 @@ static bool opens_with(const uint8_t k[KT_RECOVERY_SECRET_LEN], const char *key)
     return ok;
 }
 
+/* attack5: key's sealed object (blob) made again by holders of the storage key k: its clear
+ * header (version, id, generation) kept, plain as its content, a new IV */
+static void seal_as(const uint8_t k[KT_RECOVERY_SECRET_LEN], const char *key, kt_buf *blob,
+                    const uint8_t *plain, size_t n)
+{
+    const size_t hdr = 4 + 1 + 4 + 8 + 16 + 12;
+    kt_buf aad = {0};
+    kt_buf_append(&aad, "kubetee.aecs.object.v2", sizeof "kubetee.aecs.object.v2");
+    kt_buf_append(&aad, key, strlen(key) + 1);
+    kt_buf_append(&aad, blob->data + 9, 8 + 16);
+    kt_buf_append(&aad, blob->data + 5, 4);
+    blob->len = hdr;
+    assert_int_equal(kt_buf_reserve(blob, n + KT_GCM_TAG_LEN), KT_OK);
+    blob->data[hdr - 12] ^= 0x5a;
+    assert_int_equal(kt_aead_seal(k, blob->data + hdr - 12, aad.data, aad.len, plain, n,
+                                  blob->data + hdr, blob->data + hdr + n),
+                     KT_OK);
+    blob->len = hdr + n + KT_GCM_TAG_LEN;
+    kt_buf_free(&aad);
+}
+
+/* attack5: aecs/state opened with k, its recovery set replaced by {holder 2, stranger}
+ * (the set version kept), sealed again with k: what a removed set forges */
+static void forge_state(const uint8_t k[KT_RECOVERY_SECRET_LEN], kt_buf *blob)
+{
+    const size_t hdr = 4 + 1 + 4 + 8 + 16 + 12, n = blob->len - hdr - KT_GCM_TAG_LEN;
+    kt_buf aad = {0};
+    kt_buf_append(&aad, "kubetee.aecs.object.v2", sizeof "kubetee.aecs.object.v2");
+    kt_buf_append(&aad, "aecs/state", sizeof "aecs/state");
+    kt_buf_append(&aad, blob->data + 9, 8 + 16);
+    kt_buf_append(&aad, blob->data + 5, 4);
+    uint8_t *plain = malloc(n);
+    assert_int_equal(kt_aead_open(k, blob->data + hdr - 12, aad.data, aad.len, blob->data + hdr, n,
+                                  blob->data + hdr + n, plain),
+                     KT_OK);
+    A(StoredState) *st = kubetee__aecs__v1__stored_state__unpack(NULL, n, plain);
+    assert_non_null(st);
+    assert_non_null(st->recovery);
+    assert_true(st->recovery->n_keys >= 2);
+    uint8_t raw[2][64];
+    A(PublicKey) a = pub_of(holders[1], raw[0]), b = pub_of(stranger, raw[1]);
+    memcpy(st->recovery->keys[0]->raw.data, raw[0], 64);
+    memcpy(st->recovery->keys[1]->raw.data, raw[1], 64);
+    (void)a, (void)b;
+    size_t m = kubetee__aecs__v1__stored_state__get_packed_size(st);
+    uint8_t *out = malloc(m);
+    kubetee__aecs__v1__stored_state__pack(st, out);
+    seal_as(k, "aecs/state", blob, out, m);
+    kubetee__aecs__v1__stored_state__free_unpacked(st, NULL);
+    kt_wipe(plain, n);
+    free(plain);
+    free(out);
+    kt_buf_free(&aad);
+}
+
 /* attack5 A5-1: SetRecovery removes holder 2 (set v2 {1,2} -> v3 {1,3}); the host fails the
  * put of aecs/rotation/0, so the rotation is OWED: aecs/state names the new set, aecs/master
  * still the old key K, which set v2's holders combine from their backup. (1) A secret
@@ -1657,19 +1712,43 @@ static void test_attack5_owed_rotation_launders(void **state)
     /* taken in, and its content goes on (the secret's older versions) into the update,
      * which the owed rotation seals under the new key once the host lets it */
     kt_status forged = update_as(svc_a, "svcr", "mid-rotation", 0);
+    /* (3) aecs/state forged under K: the recovery set {removed holder 2, a stranger} */
+    tamper_off();
+    snprintf(tamper.key, sizeof tamper.key, "aecs/state");
+    grab(tamper.key, &tamper.value, &tamper.version);
+    forge_state(k, &tamper.value);
+    crash();
+    assert_int_equal(start(), KT_OK); /* still owed; the start's checkpoint writes it back */
     crash();
     tamper_off();
     put_fails[0] = '\0';
-    assert_int_equal(start(), KT_OK);
+    assert_int_equal(start(), KT_OK); /* the host lets the owed rotation happen */
     rotation_left(false, NULL);
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "Backup", &b.base, D(backup_response), &res), KT_OK);
+    A(BackupResponse) *br = (A(BackupResponse) *)res;
+    uint8_t sraw[64];
+    A(PublicKey) spk = pub_of(stranger, sraw);
+    (void)spk;
+    bool to_stranger = false;
+    for (size_t i = 0; br->recovery && i < br->recovery->n_keys; i++)
+        if (!memcmp(br->recovery->keys[i]->raw.data, sraw, 64)) to_stranger = true;
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
     kt_buf_free(&m);
     for (int i = 0; i < 2; i++)
         kt_buf_free(&sig[i]);
     kt_wipe(k, sizeof k);
     if (leaks) fprintf(stderr, "A5-1: a secret written after the set change opens under the removed set's key\n");
     if (!forged) fprintf(stderr, "A5-1: an object sealed under the removed set's key was taken in at the start\n");
+    if (to_stranger)
+        fprintf(stderr, "A5-1: the new storage key's shares went to the recovery set of an aecs/state "
+                        "forged under the removed set's key\n");
     assert_false(leaks);
     assert_int_not_equal(forged, KT_OK);
+    assert_false(to_stranger);
 }
 
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
