@@ -1655,6 +1655,81 @@ static void forge_state(const uint8_t k[KT_RECOVERY_SECRET_LEN], kt_buf *blob)
     kt_buf_free(&aad);
 }
 
+/* attack5: the host puts bytes back at key as the store's version `version` (delete, then
+ * puts until that version: what any host of an fs or etcd store can do) */
+static void host_put_at(const char *key, const kt_buf *blob, uint64_t version)
+{
+    assert_int_equal(kt_store_delete(store, key, KT_STORE_ANY_VERSION, NULL), KT_OK);
+    for (uint64_t v = 0; v + 1 < version; v++)
+        assert_int_equal(kt_store_put(store, key, "x", 1, v, NULL), KT_OK);
+    assert_int_equal(kt_store_put(store, key, blob->data, blob->len, version - 1, NULL), KT_OK);
+}
+
+/* attack5: a SetRecovery (removing holder 2) whose rotation the host cuts off answers
+ * "the recovery set changed to v3 ...; run aecsadmin backup for the new set's shares".
+ * The host alone (no key) then puts back aecs/state as it was before the change (sealed
+ * under K, which aecs/master still names, with set v2): the start takes it as in force,
+ * nothing owed, and the Backup the admin was told to run gives shares to set v2, the
+ * removed holder's among them. */
+static void test_attack5_owed_state_rolled_back(void **state)
+{
+    (void)state;
+    kt_buf before = {0};
+    uint64_t before_v;
+    grab("aecs/state", &before, &before_v);
+    kt_recovery_proposal p = {.version = 2, .threshold = 2, .count = 2};
+    floor_of(p.instance);
+    A(PublicKey) pk[2], *pks[2];
+    A(RecoveryConsent) c[2], *cs[2];
+    kt_buf m = {0}, sig[2] = {{0}};
+    uint8_t raw[2][64], signer[2][64];
+    for (int i = 0; i < 2; i++) { /* the new set: holders 1 and 3 */
+        pk[i] = pub_of(holders[2 * i], raw[i]);
+        pks[i] = &pk[i];
+        memcpy(p.keys[i], raw[i], 64);
+    }
+    assert_int_equal(kt_recovery_change_message(&p, &m), KT_OK);
+    for (int i = 0; i < 2; i++) { /* holders 1 and 2 of the set in force consent */
+        size_t n;
+        kubetee__aecs__v1__recovery_consent__init(&c[i]);
+        assert_int_equal(kt_key_public_raw(holders[i], signer[i], 64, &n), KT_OK);
+        assert_int_equal(kt_sign(holders[i], m.data, m.len, &sig[i]), KT_OK);
+        c[i].signer.data = signer[i], c[i].signer.len = 64;
+        c[i].signature.data = sig[i].data, c[i].signature.len = sig[i].len;
+        cs[i] = &c[i];
+    }
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = pks, set.n_keys = 2, set.threshold = 2;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
+    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0");
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
+                   "the recovery set changed to v3 (2 of 2) but the key rotation is unfinished");
+    stop();
+    put_fails[0] = '\0';
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    host_put_at("aecs/state", &before, before_v);
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    kt_session *s = connect_as(admin);
+    ProtobufCMessage *res = NULL;
+    kt_status bst = call(s, "Backup", &b.base, D(backup_response), &res);
+    A(BackupResponse) *br = (A(BackupResponse) *)res;
+    uint64_t given_to = !bst && br->recovery ? br->recovery->version : 0;
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    kt_buf_free(&m);
+    kt_buf_free(&before);
+    for (int i = 0; i < 2; i++)
+        kt_buf_free(&sig[i]);
+    if (given_to == 2)
+        fprintf(stderr, "A5-1b: after the host put back the pre-change aecs/state, Backup gave the "
+                        "shares to set v2 (the removed holder's among them)\n");
+    assert_int_not_equal(given_to, 2);
+}
+
 /* attack5 A5-1: SetRecovery removes holder 2 (set v2 {1,2} -> v3 {1,3}); the host fails the
  * put of aecs/rotation/0, so the rotation is OWED: aecs/state names the new set, aecs/master
  * still the old key K, which set v2's holders combine from their backup. (1) A secret
@@ -1837,6 +1912,7 @@ int main(int argc, char **argv)
     /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the
      * tests whose state they start from, in place of test_init_after_data_refused */
     const struct CMUnitTest attack5[] = {
+        cmocka_unit_test(test_attack5_owed_state_rolled_back),
         cmocka_unit_test(test_attack5_owed_rotation_launders),
     };
     enum { N = sizeof tests / sizeof *tests, N5 = sizeof attack5 / sizeof *attack5 };
