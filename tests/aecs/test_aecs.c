@@ -76,10 +76,18 @@ KT_UNTRUSTED_FUNCTION(sget, "aecs.store.Get", A(StoreGetRequest), kubetee__aecs_
 
 static char put_fails[KT_STORE_KEY_MAX + 1]; /* the host's store fails every put of this key */
 
+/* attack5: the store does the next put of this key but its answer is lost (an etcd timeout
+ * after the write applied): the enclave hears an error */
+static char put_answer_lost[KT_STORE_KEY_MAX + 1];
+
 static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
 {
     if (put_fails[0] && !strcmp(put_fails, rq->key)) return kt_fail(KT_ERR_IO, "test host: the store fails %s", rq->key);
     kt_status st = kt_store_put(store, rq->key, rq->value.data, rq->value.len, rq->expected_version, &rs->revision);
+    if (!st && put_answer_lost[0] && !strcmp(put_answer_lost, rq->key)) {
+        put_answer_lost[0] = '\0';
+        return kt_fail(KT_ERR_IO, "test host: the put of %s applied, its answer timed out", rq->key);
+    }
     if (!st) rs->version = rq->expected_version + 1;
     return st;
 }
@@ -1826,6 +1834,25 @@ static void test_attack5_owed_rotation_launders(void **state)
     assert_false(to_stranger);
 }
 
+/* attack5 A5-5: RotateKey's aecs/master put (step 1) reaches the store but its answer is
+ * lost: the enclave goes back to the old key alone (and forgets the new one) while the
+ * store's aecs/master names the rotation and its manifest. Every write acknowledged after
+ * that is under the old key and not in the manifest: at the next start it is damaged,
+ * aecs/state too (its checkpoints), and AECS comes up `damaged`. Acknowledged data must
+ * survive one ambiguous store error. */
+static void test_attack5_master_answer_lost(void **state)
+{
+    (void)state;
+    snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/master");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation: aecs/master");
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* acknowledged */
+    stop(); /* a clean stop even: its checkpoint is aecs/state under the old key */
+    assert_int_equal(start(), KT_OK);
+    kt_status st = update_as(svc_a, "svcr", "mid-rotation", 0);
+    if (st) fprintf(stderr, "A5-5: after a lost aecs/master answer: %s\n", kt_last_error());
+    assert_int_equal(st, KT_OK);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -1914,6 +1941,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest attack5[] = {
         cmocka_unit_test(test_attack5_owed_state_rolled_back),
         cmocka_unit_test(test_attack5_owed_rotation_launders),
+        cmocka_unit_test(test_attack5_master_answer_lost),
     };
     enum { N = sizeof tests / sizeof *tests, N5 = sizeof attack5 / sizeof *attack5 };
     struct CMUnitTest with5[N - 1 + N5];
