@@ -1463,11 +1463,12 @@ static void test_key_rotation(void **state)
     rotation_left(false, NULL);
 }
 
-/* attack4 B: a SetRecovery whose key rotation is cut off (here it cannot even begin: the
- * store fails its manifest) answers an error that says the set changed all the same and
- * what to do, in the audit line too; the host's /metrics show a rotation owed; Backup
- * gives no shares of the old key under the new set; the next start does the rotation
- * and the new set's Backup follows. */
+/* attack4 B / attack5 A5-1: a SetRecovery whose key rotation cannot begin (the store fails
+ * its manifest) changes nothing and says so; one whose rotation is cut off after it began
+ * (an object's put fails) answers an error that says the set changed all the same and what
+ * to do, in the audit line too; aecs/state is already under the new key, the host's
+ * /metrics show the rotation unfinished; Backup gives no shares while it is; the next
+ * start finishes it and the new set's Backup follows. */
 static void test_set_recovery_cut_off(void **state)
 {
     (void)state;
@@ -1497,8 +1498,13 @@ static void test_set_recovery_cut_off(void **state)
     A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
     sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
     uint32_t g = gen_of("aecs/state");
-    size_t audit_before = audit_text.len;
     snprintf(put_fails, sizeof put_fails, "aecs/rotation/0");
+    assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
+                   "(the recovery set is unchanged: v1)");
+    rotation_left(false, NULL);
+    assert_int_equal(gen_of("aecs/state"), g);
+    size_t audit_before = audit_text.len;
+    snprintf(put_fails, sizeof put_fails, "secrets/svca/fresh");
     assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
                    "the recovery set changed to v2 (2 of 2) but the key rotation is unfinished");
     assert_non_null(strstr(kt_last_error(), "run aecsadmin backup for the new set's shares"));
@@ -1509,13 +1515,13 @@ static void test_set_recovery_cut_off(void **state)
     assert_non_null(
         strstr(line, "the recovery set changed to v2 (2 of 2) but the key rotation is unfinished"));
     audit_text.len--;
-    assert_true(rotation_left(true, NULL) >= 3);
+    assert_true(rotation_left(true, NULL) >= 1);
     A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
     assert_refused(op(admin, "Backup", &b.base, D(backup_response)), KT_ERR_IO,
-                   "key rotation: its manifest");
-    assert_int_equal(gen_of("aecs/state"), g);
+                   "key rotation (unfinished");
+    assert_int_equal(gen_of("aecs/state"), g + 1); /* the new set only under the new key */
     put_fails[0] = '\0';
-    /* a crash now: the start owes the rotation and does it */
+    /* a crash now: the start finishes the rotation */
     crash();
     assert_int_equal(start(), KT_OK);
     rotation_left(false, NULL);
@@ -1705,35 +1711,37 @@ static void host_put_at(const char *key, const kt_buf *blob, uint64_t version)
     assert_int_equal(kt_store_put(store, key, blob->data, blob->len, version - 1, NULL), KT_OK);
 }
 
-/* attack5: a SetRecovery (removing holder 2) whose rotation the host cuts off answers
- * "the recovery set changed to v3 ...; run aecsadmin backup for the new set's shares".
- * The host alone (no key) then puts back aecs/state as it was before the change (sealed
- * under K, which aecs/master still names, with set v2): the start takes it as in force,
- * nothing owed, and the Backup the admin was told to run gives shares to set v2, the
- * removed holder's among them. */
+/* attack5 A5-1b: a SetRecovery (set v3 {1,3} -> v4 {1,2}, run after A5-1's) whose rotation
+ * the host cuts off answers "the recovery set changed to v4 ...; run aecsadmin backup for
+ * the new set's shares". The host alone (no key) then puts back aecs/state as it was
+ * before the change (sealed under the old key, set v3, listed in the rotation's manifest).
+ * Before the fix (cut off at aecs/rotation/0, an "owed" rotation) the start took it and the
+ * Backup the admin was told to run gave shares to the set before. Now aecs/master, rotating,
+ * names set v4: the start refuses the old state by name; the real one put back, Backup
+ * gives set v4's shares. */
 static void test_attack5_owed_state_rolled_back(void **state)
 {
     (void)state;
     kt_buf before = {0};
     uint64_t before_v;
     grab("aecs/state", &before, &before_v);
-    kt_recovery_proposal p = {.version = 2, .threshold = 2, .count = 2};
+    kt_recovery_proposal p = {.version = 3, .threshold = 2, .count = 2};
     floor_of(p.instance);
     A(PublicKey) pk[2], *pks[2];
     A(RecoveryConsent) c[2], *cs[2];
     kt_buf m = {0}, sig[2] = {{0}};
     uint8_t raw[2][64], signer[2][64];
-    for (int i = 0; i < 2; i++) { /* the new set: holders 1 and 3 */
-        pk[i] = pub_of(holders[2 * i], raw[i]);
+    for (int i = 0; i < 2; i++) { /* the new set: holders 1 and 2 */
+        pk[i] = pub_of(holders[i], raw[i]);
         pks[i] = &pk[i];
         memcpy(p.keys[i], raw[i], 64);
     }
     assert_int_equal(kt_recovery_change_message(&p, &m), KT_OK);
-    for (int i = 0; i < 2; i++) { /* holders 1 and 2 of the set in force consent */
+    for (int i = 0; i < 2; i++) { /* holders 1 and 3 of the set in force consent */
         size_t n;
         kubetee__aecs__v1__recovery_consent__init(&c[i]);
-        assert_int_equal(kt_key_public_raw(holders[i], signer[i], 64, &n), KT_OK);
-        assert_int_equal(kt_sign(holders[i], m.data, m.len, &sig[i]), KT_OK);
+        assert_int_equal(kt_key_public_raw(holders[2 * i], signer[i], 64, &n), KT_OK);
+        assert_int_equal(kt_sign(holders[2 * i], m.data, m.len, &sig[i]), KT_OK);
         c[i].signer.data = signer[i], c[i].signer.len = 64;
         c[i].signature.data = sig[i].data, c[i].signature.len = sig[i].len;
         cs[i] = &c[i];
@@ -1742,16 +1750,27 @@ static void test_attack5_owed_state_rolled_back(void **state)
     set.keys = pks, set.n_keys = 2, set.threshold = 2;
     A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
     sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
-    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0");
+    snprintf(put_fails, sizeof put_fails, "secrets/svca/fresh");
     assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
-                   "the recovery set changed to v3 (2 of 2) but the key rotation is unfinished");
+                   "the recovery set changed to v4 (2 of 2) but the key rotation is unfinished");
     stop();
     put_fails[0] = '\0';
+    kt_buf after = {0};
+    uint64_t after_v;
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    grab("aecs/state", &after, &after_v);
     host_put_at("aecs/state", &before, before_v);
     kt_store_free(store);
     store = NULL;
+    assert_refused(start(), KT_ERR_VERIFY, "aecs/state was put back from before a change of the set");
+    crash(); /* the refused start left the enclave loaded */
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    host_put_at("aecs/state", &after, after_v);
+    kt_store_free(store);
+    store = NULL;
+    kt_buf_free(&after);
     assert_int_equal(start(), KT_OK);
+    rotation_left(false, NULL); /* the start finished the rotation to set v4 */
     A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
     kt_session *s = connect_as(admin);
     ProtobufCMessage *res = NULL;
@@ -1764,21 +1783,24 @@ static void test_attack5_owed_state_rolled_back(void **state)
     kt_buf_free(&before);
     for (int i = 0; i < 2; i++)
         kt_buf_free(&sig[i]);
-    if (given_to == 2)
+    if (given_to == 3)
         fprintf(stderr, "A5-1b: after the host put back the pre-change aecs/state, Backup gave the "
-                        "shares to set v2 (the removed holder's among them)\n");
-    assert_int_not_equal(given_to, 2);
+                        "shares to set v3 (the set before)\n");
+    assert_int_not_equal(given_to, 3);
+    assert_int_equal(given_to, 4);
 }
 
-/* attack5 A5-1: SetRecovery removes holder 2 (set v2 {1,2} -> v3 {1,3}); the host fails the
- * put of aecs/rotation/0, so the rotation is OWED: aecs/state names the new set, aecs/master
- * still the old key K, which set v2's holders combine from their backup. (1) A secret
- * written from then on must not be readable with K; (2) an object the old holders seal
- * under K (at its version and id, the clear header) must not be taken in by the next
- * start (it is not one of the objects the set change started with) and then sealed again
- * under the new key by the owed rotation. Today both happen: the scan checks the manifest
- * only while aecs/master is marked rotating, and an owed rotation's manifest is made from
- * whatever that scan accepted. */
+/* attack5 A5-1: SetRecovery removes holder 2 (set v2 {1,2} -> v3 {1,3}); the host cuts its
+ * rotation off. Before the fix the host failed the put of aecs/rotation/0, so the rotation
+ * was OWED: aecs/state named the new set, aecs/master still the old key K alone, which set
+ * v2's holders combine from their backup; the scan checked no manifest. Now a failed
+ * manifest changes nothing (test_set_recovery_cut_off), so the host cuts it off at the
+ * latest point that leaves K opening anything: an object's put while resealing. (1) A
+ * secret written from then on must not be readable with K; (2) an object the old holders
+ * seal under K (at its version and id, the clear header) must not be taken in by the next
+ * start (not one of the objects the set change started with); (3) nor an aecs/state they
+ * forge under K naming {holder 2, a stranger}: Backup never gives the new key's shares to
+ * it. */
 static void test_attack5_owed_rotation_launders(void **state)
 {
     (void)state;
@@ -1810,30 +1832,46 @@ static void test_attack5_owed_rotation_launders(void **state)
     set.keys = pks, set.n_keys = 2, set.threshold = 2;
     A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
     sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
-    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0"); /* the host, for as long as it likes */
+    kt_buf old_state = {0}; /* sealed under K, set v2 */
+    uint64_t old_state_v;
+    grab("aecs/state", &old_state, &old_state_v);
+    /* the host, for as long as it likes: sealed again before mid-rotation */
+    snprintf(put_fails, sizeof put_fails, "secrets/svca/fresh");
     assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
                    "the recovery set changed to v3 (2 of 2) but the key rotation is unfinished");
-    /* (1) a value written after holder 2 was removed */
-    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
-    bool leaks = opens_with(k, "secrets/svcr/mid-rotation");
-    /* (2) the removed set's forgery under K (here its bytes sealed again, a new IV: any
-     * content would do), answered by the host at the object's version; the next start */
+    /* (2) the removed set's forgery under K of an object still under K (here its bytes
+     * sealed again, a new IV: any content would do), answered by the host at the object's
+     * version at the next start */
     tamper_off();
     snprintf(tamper.key, sizeof tamper.key, "secrets/svcr/mid-rotation");
     grab(tamper.key, &tamper.value, &tamper.version);
+    assert_true(opens_with(k, tamper.key));
     reseal_with(k, tamper.key, &tamper.value);
+    kt_buf forged_mid = tamper.value; /* the host holds it back until the crash */
+    uint64_t forged_mid_v = tamper.version;
+    tamper.value = (kt_buf){0};
+    tamper_off();
+    /* (1) a value written after holder 2 was removed */
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    bool leaks = opens_with(k, "secrets/svcr/mid-rotation");
+    snprintf(tamper.key, sizeof tamper.key, "secrets/svcr/mid-rotation");
+    tamper.value = forged_mid, tamper.version = forged_mid_v;
     crash();
-    assert_int_equal(start(), KT_OK); /* the rotation still owed: the put still fails */
+    assert_int_equal(start(), KT_OK); /* the rotation still unfinished: the put still fails */
     /* taken in, and its content goes on (the secret's older versions) into the update,
      * which the owed rotation seals under the new key once the host lets it */
     kt_status forged = update_as(svc_a, "svcr", "mid-rotation", 0);
-    /* (3) aecs/state forged under K: the recovery set {removed holder 2, a stranger} */
+    /* (3) aecs/state forged under K (from the one before the change, which K opens): the
+     * recovery set {removed holder 2, a stranger} */
     tamper_off();
     snprintf(tamper.key, sizeof tamper.key, "aecs/state");
-    grab(tamper.key, &tamper.value, &tamper.version);
+    kt_buf_append(&tamper.value, old_state.data, old_state.len);
+    tamper.version = old_state_v;
+    kt_buf_free(&old_state);
     forge_state(k, &tamper.value);
     crash();
-    assert_int_equal(start(), KT_OK); /* still owed; the start's checkpoint writes it back */
+    /* not listed in the manifest: damaged, AECS comes up `damaged` (writes nothing) */
+    assert_int_equal(start(), KT_OK);
     crash();
     tamper_off();
     put_fails[0] = '\0';
@@ -2004,8 +2042,8 @@ int main(int argc, char **argv)
     /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the
      * tests whose state they start from, in place of test_init_after_data_refused */
     const struct CMUnitTest attack5[] = {
-        cmocka_unit_test(test_attack5_owed_state_rolled_back),
         cmocka_unit_test(test_attack5_owed_rotation_launders),
+        cmocka_unit_test(test_attack5_owed_state_rolled_back),
         cmocka_unit_test(test_attack5_manifest_work_before_root),
         cmocka_unit_test(test_attack5_master_answer_lost),
     };

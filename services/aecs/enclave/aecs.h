@@ -127,6 +127,8 @@ kt_status ae_store_delete_raw(const char *key, uint64_t expected);
 /* The live, undamaged objects sealed under key generation gen: their count, and with
  * digests (room for the count) the digest of each, as its key rotation's manifest lists. */
 size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN]);
+/* The key generation key's object is sealed under (0: none, deleted or damaged). */
+uint32_t ae_obj_gen(const char *key);
 
 /* ---- opened objects kept in the enclave (cache.c) ---- */
 #define AE_OBJECT_ID_LEN 16
@@ -244,9 +246,8 @@ kt_status ae_rotate_begin(void);
 kt_status ae_rotate_finish(bool unlock);
 /* A backup under the set in force (recovery.c): refused while a rotation is unfinished. */
 kt_status ae_backup(Kubetee__Aecs__V1__BackupResponse *rs);
-/* A rotation begun and not finished, or owed: the recovery set changed (aecs/state) and
- * aecs/master still holds the key of the set before (a SetRecovery cut off). Either way the
- * key before still opens objects: Status and the host's /metrics say so. */
+/* A rotation begun and not finished: the key before still opens the objects its manifest
+ * lists; Status and the host's /metrics say so. */
 bool ae_rotate_unfinished(void);
 size_t ae_rotate_objects_left(void); /* sealed under the key before, to be sealed again */
 

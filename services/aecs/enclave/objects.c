@@ -382,6 +382,12 @@ kt_status ae_obj_opens(const char *key)
     return st;
 }
 
+uint32_t ae_obj_gen(const char *key)
+{
+    const entry *e = find(key);
+    return e && !e->deleted && !e->damage ? e->gen : 0;
+}
+
 size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
 {
     size_t k = 0;

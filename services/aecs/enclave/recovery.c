@@ -214,17 +214,27 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
     if ((st = ae_rotate_finish(true))) return kt_fail_context(st, "set recovery");
     /* A new storage key with the new set, every object sealed again under it: a key taken
      * from a copy of the store from before (or the shares of the set before) opens only
-     * that copy's objects. aecs/state is saved with the new set first, so the rotation's
-     * manifest lists that state and no other (the old set's never opens again under the
-     * old key); aecs/master, written with the set before until the rotation begins, says a
-     * crash between the two owes a rotation, which the next start does. */
+     * that copy's objects. The rotation begins first, under the set in force (its manifest
+     * lists what the old key may open: the old set's aecs/state among it, nothing made
+     * after); only then is aecs/state with the new set saved, under the new key, and
+     * aecs/master, still rotating, written with the new set's version, which from then on
+     * refuses the old set's aecs/state at a start. So the new set is never in force while
+     * the old key is the live one (attack5 A5-1); a crash before that master write ends in
+     * the set before, rotated (start.c). */
+    if ((st = ae_rotate_begin()))
+        return kt_fail_context(st, "set recovery (the recovery set is unchanged: v%llu)",
+                               (unsigned long long)now->version);
     ae_recovery old = *now;
     ae.recovery = next;
     if ((st = ae_state_save())) {
         ae.recovery = old;
-        return st;
+        /* A5-6: a put whose answer was lost may have applied */
+        return kt_fail_context(st,
+                               "set recovery: aecs/state with the new set (v%llu): the recovery "
+                               "set may have changed; the key rotation is unfinished",
+                               (unsigned long long)next.version);
     }
-    if (!(st = ae_rotate_begin())) st = ae_rotate_finish(true);
+    if (!(st = ae_master_store(ae.master_version))) st = ae_rotate_finish(true);
     /* the new set's shares, of the new key: the old ones no longer restore */
     if (!st) st = backup_to(&ae.recovery, rs);
     if (st) /* attack4 B: no error may read as "nothing changed" */
@@ -234,8 +244,8 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
             "new set's shares",
             (unsigned long long)next.version, next.threshold, next.n,
             ae_rotate_unfinished() ? "the key rotation is unfinished (the old key still opens "
-                                     "objects until the next start, backup, recovery set or "
-                                     "rotate-key finishes it)"
+                                     "the objects it started with until the next start, "
+                                     "backup, recovery set or rotate-key finishes it)"
                                    : "its shares were not made");
     return KT_OK;
 }

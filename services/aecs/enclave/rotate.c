@@ -16,21 +16,14 @@
 
 static bool under_way; /* a request rotates with ae_lock let go between batches: one at a time */
 
-/* the set changed (aecs/state) but aecs/master still holds the key it changed under */
-static bool owed(void)
-{
-    return !ae.rotating && ae.master_set_version < ae.recovery.version;
-}
-
 bool ae_rotate_unfinished(void)
 {
-    return ae.rotating || owed();
+    return ae.rotating;
 }
 
 size_t ae_rotate_objects_left(void)
 {
-    if (ae.rotating) return ae_obj_under(ae.key_gen - 1, NULL);
-    return owed() ? ae_obj_under(ae.key_gen, NULL) : 0;
+    return ae.rotating ? ae_obj_under(ae.key_gen - 1, NULL) : 0;
 }
 
 kt_status ae_rotate_begin(void)
@@ -63,12 +56,11 @@ kt_status ae_rotate_begin(void)
 
 kt_status ae_rotate_finish(bool unlock)
 {
-    kt_status st = owed() ? ae_rotate_begin() : KT_OK;
-    if (st || !ae.rotating) return st;
+    if (!ae.rotating) return KT_OK;
     if (under_way)
         return kt_fail(KT_ERR_STATE, "a storage key rotation is under way (another request's): try again when it ends");
     under_way = unlock;
-    st = ae_state_save(); /* aecs/state under the new key first: every other object then */
+    kt_status st = ae_state_save(); /* aecs/state under the new key first: every other object then */
     size_t cursor = 0, resealed = 0, skipped = 0, r, s;
     bool done = false;
     uint64_t epoch = ae_obj_epoch();
@@ -114,7 +106,7 @@ static kt_status RotateKey(const Kubetee__Aecs__V1__RotateKeyRequest *rq, Kubete
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
     if (!(st = ae_admin_only(&c))) {
-        /* an unfinished (or owed) one is finished, not begun again */
+        /* an unfinished one is finished, not begun again */
         st = ae_rotate_unfinished() ? KT_OK : ae_rotate_begin();
         if (!st) st = ae_rotate_finish(true);
         if (!st && ae.recovery.n) st = ae_backup(rs); /* the older backups no longer restore the store */

@@ -149,6 +149,16 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
                     "aecs/master was written with recovery set v%llu, aecs/state holds v%llu: "
                     "aecs/state was put back from before a change of the set",
                     (unsigned long long)m.set_version, (unsigned long long)ae.recovery.version);
+            } else if (!st && m.format == 3 && ae.recovery.version > m.set_version &&
+                       !(m.rotating && ae.recovery.version == m.set_version + 1 &&
+                         ae_obj_gen("aecs/state") == m.gen)) {
+                /* a set change saves its aecs/state under the new key of a rotation begun
+                 * under the set before (recovery.c): nothing else is ahead of aecs/master */
+                st = kt_fail(KT_ERR_VERIFY,
+                             "aecs/state holds recovery set v%llu, aecs/master was written with "
+                             "v%llu: not a change of the set this store's key rotation made",
+                             (unsigned long long)ae.recovery.version,
+                             (unsigned long long)m.set_version);
             } else if (!st && m.format < 3 && (st = ae_master_store(v)) != KT_OK) {
                 st = kt_fail_context(st, "aecs/master: v%d to v3", m.format);
             } else if (!st) {
