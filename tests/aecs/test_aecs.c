@@ -52,7 +52,7 @@ static void tamper_off(void)
     memset(&tamper, 0, sizeof tamper);
 }
 
-/* attack5 A5-2: the host answers aecs/rotation/<i> with chunks of its own making: count 256,
+/* attack5 A5-2: the host answers aecs/rotation/<gen>/<i> with chunks of its own making: count 256,
  * 16384 ascending digests each, of generation fake_gen */
 static uint32_t fake_gen;
 static unsigned chunk_gets;
@@ -60,7 +60,7 @@ static unsigned chunk_gets;
 static kt_status fake_chunk(const char *key, A(StoreGetResponse) * rs)
 {
     enum { PER = 16384, HDR5 = 21 };
-    uint32_t i = (uint32_t)strtoul(key + strlen("aecs/rotation/"), NULL, 10);
+    uint32_t i = (uint32_t)strtoul(strrchr(key, '/') + 1, NULL, 10); /* aecs/rotation/<gen>/<i> */
     uint8_t *b = calloc(1, HDR5 + (size_t)PER * 32);
     if (!b) return KT_ERR_NO_MEMORY;
     memcpy(b, "KTAR", 4);
@@ -82,8 +82,14 @@ static kt_status fake_chunk(const char *key, A(StoreGetResponse) * rs)
     return st;
 }
 
+static char get_fails_once[KT_STORE_KEY_MAX + 1]; /* attack5 A5-5: the next get of this key fails */
+
 static kt_status sget(const A(StoreGetRequest) * rq, A(StoreGetResponse) * rs)
 {
+    if (get_fails_once[0] && !strcmp(get_fails_once, rq->key)) {
+        get_fails_once[0] = '\0';
+        return kt_fail(KT_ERR_IO, "test host: the store fails this get of %s", rq->key);
+    }
     if (fake_gen && !strncmp(rq->key, "aecs/rotation/", strlen("aecs/rotation/")))
         return fake_chunk(rq->key, rs);
     if (tamper.key[0] && !strcmp(tamper.key, rq->key)) {
@@ -1431,24 +1437,27 @@ static void test_key_rotation(void **state)
     crash();
     kt_buf chunk = {0};
     uint64_t cv;
+    char c0[40], missing[100]; /* each rotation's chunks under its own generation (A5-5) */
+    snprintf(c0, sizeof c0, "aecs/rotation/%u/0", (unsigned)g + 2);
+    snprintf(missing, sizeof missing, "its manifest (aecs/rotation/%u/*): %s is missing",
+             (unsigned)g + 2, c0);
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    grab("aecs/rotation/0", &chunk, &cv);
-    assert_int_equal(kt_store_delete(store, "aecs/rotation/0", KT_STORE_ANY_VERSION, NULL), KT_OK);
+    grab(c0, &chunk, &cv);
+    assert_int_equal(kt_store_delete(store, c0, KT_STORE_ANY_VERSION, NULL), KT_OK);
     kt_store_free(store);
     store = NULL;
-    assert_refused(start(), KT_ERR_VERIFY,
-                   "its manifest (aecs/rotation/*): aecs/rotation/0 is missing");
+    assert_refused(start(), KT_ERR_VERIFY, missing);
     crash();
     chunk.data[chunk.len - 1] ^= 1;
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    assert_int_equal(kt_store_create(store, "aecs/rotation/0", chunk.data, chunk.len, NULL), KT_OK);
+    assert_int_equal(kt_store_create(store, c0, chunk.data, chunk.len, NULL), KT_OK);
     kt_store_free(store);
     store = NULL;
     assert_refused(start(), KT_ERR_VERIFY, "is not the manifest aecs/master names");
     crash();
     chunk.data[chunk.len - 1] ^= 1;
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    assert_int_equal(kt_store_put(store, "aecs/rotation/0", chunk.data, chunk.len, 1, NULL), KT_OK);
+    assert_int_equal(kt_store_put(store, c0, chunk.data, chunk.len, 1, NULL), KT_OK);
     kt_store_free(store);
     store = NULL;
     kt_buf_free(&chunk);
@@ -1498,7 +1507,7 @@ static void test_set_recovery_cut_off(void **state)
     A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
     sr.recovery = &set, sr.consents = cs, sr.n_consents = 2;
     uint32_t g = gen_of("aecs/state");
-    snprintf(put_fails, sizeof put_fails, "aecs/rotation/0");
+    snprintf(put_fails, sizeof put_fails, "aecs/rotation/%u/0", (unsigned)g + 1);
     assert_refused(op(admin, "SetRecovery", &sr.base, D(backup_response)), KT_ERR_IO,
                    "(the recovery set is unchanged: v1)");
     rotation_left(false, NULL);
@@ -1905,22 +1914,37 @@ static void test_attack5_owed_rotation_launders(void **state)
 }
 
 /* attack5 A5-5: RotateKey's aecs/master put (step 1) reaches the store but its answer is
- * lost: the enclave goes back to the old key alone (and forgets the new one) while the
- * store's aecs/master names the rotation and its manifest. Every write acknowledged after
- * that is under the old key and not in the manifest: at the next start it is damaged,
- * aecs/state too (its checkpoints), and AECS comes up `damaged`. Acknowledged data must
- * survive one ambiguous store error. */
+ * lost. Before the fix the enclave went back to the old key alone while the store's
+ * aecs/master named the rotation and its manifest: every write acknowledged after that was
+ * damaged at the next start, aecs/state too, and AECS came up `damaged`. Now aecs/master is
+ * read back: the bytes it put mean it applied, and the rotation goes on (RotateKey
+ * succeeds); when the read back fails too, nothing is written (not acknowledged) until the
+ * next start, which reads what is in force. Acknowledged data survives either way. */
 static void test_attack5_master_answer_lost(void **state)
 {
     (void)state;
     snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/master");
-    assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation: aecs/master");
+    assert_int_equal(rotate_as(admin), KT_OK); /* read back: it applied */
+    rotation_left(false, NULL);
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* acknowledged */
-    stop(); /* a clean stop even: its checkpoint is aecs/state under the old key */
+    stop(); /* a clean stop even: its checkpoint is aecs/state */
     assert_int_equal(start(), KT_OK);
     kt_status st = update_as(svc_a, "svcr", "mid-rotation", 0);
     if (st) fprintf(stderr, "A5-5: after a lost aecs/master answer: %s\n", kt_last_error());
     assert_int_equal(st, KT_OK);
+    /* the answer lost and the read back failing: unknown */
+    uint32_t g = gen_of("aecs/state");
+    snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/master");
+    snprintf(get_fails_once, sizeof get_fails_once, "aecs/master");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "whether it applied is unknown");
+    assert_refused(update_as(svc_a, "svcr", "mid-rotation", 0), KT_ERR_STATE,
+                   "nothing is written until AECS starts again");
+    assert_refused(rotate_as(admin), KT_ERR_STATE, "unknown until AECS starts again");
+    crash();
+    assert_int_equal(start(), KT_OK); /* the rotation it applied, finished */
+    rotation_left(false, NULL);
+    assert_int_equal(gen_of("aecs/state"), g + 1);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
 }
 
 /* attack5 A5-2: a start on a rotating aecs/master (a rotation the host cut off by failing
@@ -1935,7 +1959,9 @@ static void test_attack5_manifest_work_before_root(void **state)
     assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation (unfinished");
     uint64_t ver;
     kt_buf c0 = {0}; /* the real manifest's chunk 0: its generation is aecs/master's */
-    grab("aecs/rotation/0", &c0, &ver);
+    char c0key[40];
+    snprintf(c0key, sizeof c0key, "aecs/rotation/%u/0", (unsigned)gen_of("aecs/state"));
+    grab(c0key, &c0, &ver);
     fake_gen = kt_le32(c0.data + 5);
     kt_buf_free(&c0);
     crash();

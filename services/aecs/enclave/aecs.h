@@ -63,6 +63,8 @@ typedef struct {
     uint8_t admin_raw[AE_MAX_ADMINS][64];
     uint64_t state_version; /* aecs/state's store version (0: none) */
     uint64_t master_version;
+    bool master_unknown; /* a put of aecs/master failed and reading it back failed too: which
+                          * key is in force is unknown until the next start; writes are refused */
     uint64_t audit_seq;
     uint8_t audit_hash[32];
     uint32_t audit_unsigned;   /* lines since the last signed one (audit.c) */

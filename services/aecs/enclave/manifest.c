@@ -21,9 +21,26 @@ _Static_assert(AE_ROT_DIGEST_LEN == KT_SHA256_LEN,
 static uint8_t (*listed)[D]; /* the manifest loaded at start (ascending) */
 static size_t n_listed;
 
-static void chunk_key(uint32_t i, char key[sizeof AE_ROT_KEY_PREFIX + 10])
+#define KEY_LEN (sizeof AE_ROT_KEY_PREFIX + 21)
+
+/* each rotation's own names (attack5 A5-5): a retry never overwrites the chunks of another
+ * rotation an aecs/master in the store may name */
+static void chunk_key(uint32_t gen, uint32_t i, char key[KEY_LEN])
 {
-    snprintf(key, sizeof AE_ROT_KEY_PREFIX + 10, AE_ROT_KEY_PREFIX "%u", (unsigned)i);
+    snprintf(key, KEY_LEN, AE_ROT_KEY_PREFIX "%u/%u", (unsigned)gen, (unsigned)i);
+}
+
+/* the chunks of the rotation before (to gen - 1, finished: aecs/master names gen - 1
+ * alone), named by no aecs/master from the one this rotation writes on */
+static kt_status drop_before(uint32_t gen)
+{
+    kt_status st = KT_OK;
+    for (uint32_t i = 0; gen > 1 && i < AE_ROT_CHUNKS_MAX && !st; i++) {
+        char key[KEY_LEN];
+        chunk_key(gen - 1, i, key);
+        if ((st = ae_store_delete_raw(key, KT_STORE_ANY_VERSION)) == KT_ERR_NOT_FOUND) return KT_OK;
+    }
+    return st;
 }
 
 static int by_digest(const void *a, const void *b)
@@ -61,6 +78,7 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
     kt_buf chunk = {0};
     kt_sha256_ctx *c = NULL;
     kt_status st = d ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
+    if (!st) st = drop_before(gen);
     if (!st) {
         ae_obj_under(gen - 1, d);
         qsort(d, n, sizeof *d, by_digest);
@@ -69,9 +87,9 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
     for (size_t i = 0; i < count && !st; i++) {
         size_t first = i * AE_ROT_PER_CHUNK,
                k = n - first < AE_ROT_PER_CHUNK ? n - first : AE_ROT_PER_CHUNK;
-        char key[sizeof AE_ROT_KEY_PREFIX + 10];
+        char key[KEY_LEN];
         uint64_t v;
-        chunk_key((uint32_t)i, key);
+        chunk_key(gen, (uint32_t)i, key);
         chunk.len = 0;
         st = kt_buf_reserve(&chunk, AE_ROT_HDR + k * D);
         if (!st) {
@@ -80,8 +98,8 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
             chunk.len = AE_ROT_HDR + k * D;
             st = root_add(c, chunk.data, chunk.len);
         }
-        /* one from an earlier rotation goes first: nothing names it once aecs/master is rewritten
-         */
+        /* one of this generation's rotation begun before and not in force (its aecs/master
+         * put failed, read back: start.c) goes first */
         if (!st && (st = ae_store_delete_raw(key, KT_STORE_ANY_VERSION)) == KT_ERR_NOT_FOUND)
             st = KT_OK;
         if (!st) st = ae_store_put_raw(key, chunk.data, chunk.len, 0, &v);
@@ -107,11 +125,11 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN])
     uint32_t count = 1;
     kt_status st = KT_OK;
     for (uint32_t i = 0; i < count && !st; i++) {
-        char key[sizeof AE_ROT_KEY_PREFIX + 10];
+        char key[KEY_LEN];
         uint64_t v;
         bool found;
         ae_rotation_chunk ch;
-        chunk_key(i, key);
+        chunk_key(gen, i, key);
         value.len = 0;
         st = ae_store_get_raw(key, &value, &v, &found);
         if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "%s is missing", key);
@@ -148,8 +166,8 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN])
     if (st) {
         ae_manifest_free();
         return kt_fail_context(
-            st, "aecs/master marks an unfinished key rotation to generation %u; its manifest (%s*)",
-            (unsigned)gen, AE_ROT_KEY_PREFIX);
+            st, "aecs/master marks an unfinished key rotation to generation %u; its manifest (%s%u/*)",
+            (unsigned)gen, AE_ROT_KEY_PREFIX, (unsigned)gen);
     }
     return KT_OK;
 }

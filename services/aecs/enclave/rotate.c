@@ -30,6 +30,7 @@ kt_status ae_rotate_begin(void)
 {
     if (ae.rotating) return kt_fail(KT_ERR_STATE, "a storage key rotation is unfinished");
     if (ae.key_gen == UINT32_MAX) return kt_fail(KT_ERR_STATE, "the storage key has no generation left");
+    if (ae.master_unknown) return kt_fail(KT_ERR_STATE, "the last put of aecs/master is unknown until AECS starts again");
     uint8_t k[KT_AES256_KEY_LEN], root[KT_SHA256_LEN];
     /* what the old key may open from now on, written before anything names the new key */
     kt_status st = ae_manifest_write(ae.key_gen + 1, root);
@@ -41,7 +42,9 @@ kt_status ae_rotate_begin(void)
     kt_wipe(k, sizeof k);
     ae.key_gen++;
     ae.rotating = true;
-    if ((st = ae_master_store(ae.master_version)) != KT_OK) { /* nothing is sealed under the new key yet */
+    /* a failed put is one that did not apply (read back: start.c); nothing is sealed under
+     * the new key yet */
+    if ((st = ae_master_store(ae.master_version)) != KT_OK) {
         memcpy(ae.master, ae.master_old, sizeof ae.master);
         kt_wipe(ae.master_old, sizeof ae.master_old);
         ae.key_gen--;

@@ -63,7 +63,7 @@ size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MA
 
 /* A key rotation's manifest (manifest.c; docs/aecs.md "Key rotation"): the digests of the
  * objects sealed under the key before, sorted, in chunks kept raw at AE_ROT_KEY_PREFIX
- * "<index>" (no object of the table); while the rotation is unfinished aecs/master's
+ * "<generation>/<index>" (no object of the table); while the rotation is unfinished aecs/master's
  * sealed part names their root, so only those objects open under the old key. A chunk is
  * the magic, its format, u32le generation (the new key's), index, count (of chunks) and
  * entries, then the entries' digests, strictly ascending. */

@@ -24,6 +24,31 @@ KT_SERVICE_ANY_CLIENT_KEY()
  * restores and refuses every other's shares (restore.c); on this machine the seal's AAD
  * binds them. v2 (the instance, then the sealed key) and v1 (the sealed key alone) are
  * generation 0 and rewritten as v3 at the first start that opens them. */
+/* attack5 A5-5: a put whose answer is lost (an etcd deadline) may have applied. aecs/master
+ * is read back: its exact bytes (the seal's IV is new at every put) mean it applied; other
+ * bytes, that it did not; no answer, that nothing may be written under either key until
+ * the next start reads it (ae.master_unknown). */
+static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t *v)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    kt_buf back = {0};
+    bool found = false;
+    kt_status st = ae_store_get_raw("aecs/master", &back, v, &found);
+    bool applied = !st && found && back.len == value->len && !memcmp(back.data, value->data, back.len);
+    kt_buf_free(&back);
+    if (applied) {
+        kt_log(KT_LOG_WARN, "aecs.master_put_applied", "reason", why, NULL);
+        return KT_OK;
+    }
+    if (st) {
+        ae.master_unknown = true;
+        return kt_fail(put, "%s (and reading aecs/master back failed: whether it applied is unknown; "
+                            "AECS writes nothing until its next start)", why);
+    }
+    return kt_fail(put, "%s", why);
+}
+
 kt_status ae_master_store(uint64_t expected)
 {
     uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[ROTATING_LEN];
@@ -39,7 +64,8 @@ kt_status ae_master_store(uint64_t expected)
     if (!st) st = kt_buf_append(&value, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN);
     if (!st) st = kt_buf_append(&value, clear, sizeof clear);
     if (!st) st = kt_buf_append(&value, blob.data, blob.len);
-    if (!st) st = ae_store_put_raw("aecs/master", value.data, value.len, expected, &v);
+    if (!st && (st = ae_store_put_raw("aecs/master", value.data, value.len, expected, &v)) != KT_OK)
+        st = master_put_failed(st, &value, &v);
     if (!st) ae.master_version = v, ae.master_set_version = ae.recovery.version;
     kt_buf_free(&blob);
     kt_buf_free(&value);
@@ -89,6 +115,7 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     uint64_t v, objects = 0, damaged = 0;
     kt_status st = ae_store_get_raw("aecs/master", &blob, &v, &found);
     if (st) return st;
+    ae.master_unknown = false; /* what is in force is what was just read */
     if (!found) { /* a new AECS: nothing else may be there */
         st = ae_obj_scan(&objects, &damaged);
         if (!st && objects)

@@ -115,6 +115,7 @@ void ae_forget(void)
     ae.rotating = false;
     kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
     ae.master_set_version = 0;
+    ae.master_unknown = false;
     ae_instance_clear();
     ae.n_admins = 0;
     ae.state_version = 0;
