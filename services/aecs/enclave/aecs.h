@@ -56,6 +56,7 @@ typedef struct {
     bool rotating;                     /* a rotation is unfinished: objects of key_gen - 1 open under */
     uint8_t master_old[KT_AES256_KEY_LEN]; /* the key before it, until every object is sealed again */
     uint8_t rotation_root[KT_SHA256_LEN];  /* rotating: its manifest's root (manifest.c) */
+    uint32_t rotation_chunks;              /* rotating: its manifest's chunk count (bound with the root) */
     uint64_t master_set_version;           /* the recovery set version aecs/master names */
     uint32_t max_services, max_secrets, max_data, keep_versions;
     size_t n_admins;
@@ -255,11 +256,13 @@ size_t ae_rotate_objects_left(void); /* sealed under the key before, to be seale
 
 /* ---- a rotation's manifest (manifest.c) ---- */
 /* The digests of every object sealed under the storage key now (ae_obj_under), written as
- * the manifest of the rotation to generation gen; *root names it (aecs/master's sealed part). */
-kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN]);
-/* The manifest aecs/master names (start, rotating), read and checked against root, kept
+ * the manifest of the rotation to generation gen; *root and *chunks (its chunk count) name it
+ * (aecs/master's sealed part). */
+kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN], uint32_t *chunks);
+/* The manifest aecs/master names (start, rotating): its chunk count checked at the first
+ * chunk (before more is read), all of it against root, kept
  * for ae_manifest_lists until ae_manifest_free. */
-kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN]);
+kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN], uint32_t chunks);
 bool ae_manifest_lists(const uint8_t digest[KT_SHA256_LEN]);
 void ae_manifest_free(void);
 

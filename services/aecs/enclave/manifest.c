@@ -67,7 +67,7 @@ static kt_status root_add(kt_sha256_ctx *c, const uint8_t *chunk, size_t n)
     return st ? st : kt_sha256_update(c, h, sizeof h);
 }
 
-kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
+kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN], uint32_t *chunks)
 {
     size_t n = ae_obj_under(gen - 1, NULL);
     size_t count = n ? (n + AE_ROT_PER_CHUNK - 1) / AE_ROT_PER_CHUNK : 1;
@@ -105,6 +105,7 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
         if (!st) st = ae_store_put_raw(key, chunk.data, chunk.len, 0, &v);
     }
     if (!st) st = kt_sha256_final(c, root);
+    if (!st) *chunks = (uint32_t)count;
     kt_sha256_free(c);
     kt_buf_free(&chunk);
     free(d);
@@ -117,13 +118,15 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN])
     return st;
 }
 
-kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN])
+kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN], uint32_t count)
 {
     ae_manifest_free();
     kt_sha256_ctx *c = NULL;
     kt_buf value = {0};
-    uint32_t count = 1;
-    kt_status st = KT_OK;
+    size_t room = 0;
+    kt_status st = count < 1 || count > AE_ROT_CHUNKS_MAX
+                       ? kt_fail(KT_ERR_VERIFY, "aecs/master names %u chunks", (unsigned)count)
+                       : root_begin(&c, gen, count);
     for (uint32_t i = 0; i < count && !st; i++) {
         char key[KEY_LEN];
         uint64_t v;
@@ -135,10 +138,6 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN])
         if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "%s is missing", key);
         if (!st && (st = ae_rotation_chunk_parse(value.data, value.len, &ch)) != KT_OK)
             st = kt_fail_context(st, "%s", key);
-        if (!st && i == 0) {
-            count = ch.count;
-            st = root_begin(&c, gen, count);
-        }
         if (!st && (ch.gen != gen || ch.index != i || ch.count != count))
             st = kt_fail(
                 KT_ERR_VERIFY,
@@ -148,10 +147,16 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN])
         if (!st && ch.n && n_listed && memcmp(listed[n_listed - 1], ch.digests, D) >= 0)
             st = kt_fail(KT_ERR_VERIFY, "%s: its first entry is not after the chunk before's last",
                          key);
-        uint8_t(*grown)[D] = st ? NULL : realloc(listed, (n_listed + ch.n + 1) * sizeof *listed);
-        if (!st && !grown) st = kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
+        /* grown geometrically: a manifest of many chunks is not copied once per chunk */
+        if (!st && n_listed + ch.n + 1 > room) {
+            size_t want = room ? room : AE_ROT_PER_CHUNK + 1;
+            while (want < n_listed + ch.n + 1)
+                want *= 2;
+            uint8_t(*grown)[D] = realloc(listed, want * sizeof *listed);
+            if (!grown) st = kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
+            else listed = grown, room = want;
+        }
         if (!st) {
-            listed = grown;
             memcpy(listed[n_listed], ch.digests, (size_t)ch.n * D);
             n_listed += ch.n;
             st = root_add(c, value.data, value.len);

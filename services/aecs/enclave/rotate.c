@@ -33,10 +33,12 @@ kt_status ae_rotate_begin(void)
     if (ae.master_unknown) return kt_fail(KT_ERR_STATE, "the last put of aecs/master is unknown until AECS starts again");
     uint8_t k[KT_AES256_KEY_LEN], root[KT_SHA256_LEN];
     /* what the old key may open from now on, written before anything names the new key */
-    kt_status st = ae_manifest_write(ae.key_gen + 1, root);
+    uint32_t chunks;
+    kt_status st = ae_manifest_write(ae.key_gen + 1, root, &chunks);
     if (st) return kt_fail_context(st, "key rotation: its manifest");
     if ((st = kt_random(k, sizeof k))) return st;
     memcpy(ae.rotation_root, root, sizeof root);
+    ae.rotation_chunks = chunks;
     memcpy(ae.master_old, ae.master, sizeof ae.master);
     memcpy(ae.master, k, sizeof k);
     kt_wipe(k, sizeof k);
@@ -90,6 +92,7 @@ kt_status ae_rotate_finish(bool unlock)
         else {
             kt_wipe(ae.master_old, sizeof ae.master_old);
             kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
+            ae.rotation_chunks = 0;
         }
     }
     char g[16], n[24], k[24];

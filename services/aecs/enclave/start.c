@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* aecs/master's sealed part while rotating: the new key, the old, the manifest's root */
-#define ROTATING_LEN (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN)
+/* aecs/master's sealed part while rotating: the new key, the old, the manifest's root and
+ * chunk count (u32le: checked at its first chunk, attack5 A5-2) */
+#define ROTATING_LEN (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN + 4)
 
 ae_globals ae;
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +58,7 @@ kt_status ae_master_store(uint64_t expected)
     memcpy(keys, ae.master, KT_AES256_KEY_LEN);
     memcpy(keys + KT_AES256_KEY_LEN, ae.master_old, KT_AES256_KEY_LEN);
     memcpy(keys + 2 * KT_AES256_KEY_LEN, ae.rotation_root, KT_SHA256_LEN);
+    kt_put_le32(keys + 2 * KT_AES256_KEY_LEN + KT_SHA256_LEN, ae.rotation_chunks);
     kt_buf blob = {0}, value = {0};
     uint64_t v;
     kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? sizeof keys : KT_AES256_KEY_LEN, &blob);
@@ -145,8 +147,9 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             if (m.rotating) {
                 memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
                 memcpy(ae.rotation_root, plain.data + 2 * KT_AES256_KEY_LEN, KT_SHA256_LEN);
+                ae.rotation_chunks = kt_le32(plain.data + 2 * KT_AES256_KEY_LEN + KT_SHA256_LEN);
                 /* before the scan: it judges the old key's objects */
-                st = ae_manifest_load(m.gen, ae.rotation_root);
+                st = ae_manifest_load(m.gen, ae.rotation_root, ae.rotation_chunks);
             }
             ae.master_version = v;
             ae.master_set_version = m.set_version;

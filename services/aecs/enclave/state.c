@@ -114,6 +114,7 @@ void ae_forget(void)
     ae.key_gen = 0;
     ae.rotating = false;
     kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
+    ae.rotation_chunks = 0;
     ae.master_set_version = 0;
     ae.master_unknown = false;
     ae_instance_clear();
