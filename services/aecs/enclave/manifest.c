@@ -7,6 +7,7 @@
  * that AECS takes in and seals again under the new key; a kept rotating aecs/master put
  * back brings back only the objects the rotation started with. */
 #include "aecs.h"
+#include "objtable.h"
 #include "sealed_format.h"
 
 #include <stdio.h>
@@ -17,6 +18,9 @@
 #define D AE_ROT_DIGEST_LEN
 _Static_assert(AE_ROT_DIGEST_LEN == KT_SHA256_LEN,
                "a manifest entry is an object's SHA-256 digest");
+/* attack5 A5-3: every store the table holds can rotate */
+_Static_assert(AE_TABLE_MAX <= (size_t)AE_ROT_CHUNKS_MAX * AE_ROT_PER_CHUNK,
+               "a manifest lists every object the table can hold");
 
 static uint8_t (*listed)[D]; /* the manifest loaded at start (ascending) */
 static size_t n_listed;
