@@ -1771,7 +1771,8 @@ static void test_attack5_owed_state_rolled_back(void **state)
     host_put_at("aecs/state", &before, before_v);
     kt_store_free(store);
     store = NULL;
-    assert_refused(start(), KT_ERR_VERIFY, "aecs/state was put back from before a change of the set");
+    assert_refused(start(), KT_ERR_VERIFY,
+                   "aecs/state was put back from before a change of the set");
     crash(); /* the refused start left the enclave loaded */
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
     host_put_at("aecs/state", &after, after_v);

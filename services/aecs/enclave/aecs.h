@@ -56,7 +56,7 @@ typedef struct {
     bool rotating;                     /* a rotation is unfinished: objects of key_gen - 1 open under */
     uint8_t master_old[KT_AES256_KEY_LEN]; /* the key before it, until every object is sealed again */
     uint8_t rotation_root[KT_SHA256_LEN];  /* rotating: its manifest's root (manifest.c) */
-    uint32_t rotation_chunks;              /* rotating: its manifest's chunk count (bound with the root) */
+    uint32_t rotation_chunks; /* rotating: its manifest's chunk count (bound with the root) */
     uint64_t master_set_version;           /* the recovery set version aecs/master names */
     uint32_t max_services, max_secrets, max_data, keep_versions;
     size_t n_admins;

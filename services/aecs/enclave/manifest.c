@@ -157,8 +157,10 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN], uint
             while (want < n_listed + ch.n + 1)
                 want *= 2;
             uint8_t(*grown)[D] = realloc(listed, want * sizeof *listed);
-            if (!grown) st = kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
-            else listed = grown, room = want;
+            if (!grown)
+                st = kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
+            else
+                listed = grown, room = want;
         }
         if (!st) {
             memcpy(listed[n_listed], ch.digests, (size_t)ch.n * D);
@@ -175,7 +177,8 @@ kt_status ae_manifest_load(uint32_t gen, const uint8_t root[KT_SHA256_LEN], uint
     if (st) {
         ae_manifest_free();
         return kt_fail_context(
-            st, "aecs/master marks an unfinished key rotation to generation %u; its manifest (%s%u/*)",
+            st,
+            "aecs/master marks an unfinished key rotation to generation %u; its manifest (%s%u/*)",
             (unsigned)gen, AE_ROT_KEY_PREFIX, (unsigned)gen);
     }
     return KT_OK;

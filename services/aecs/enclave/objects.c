@@ -231,8 +231,10 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
 {
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     if (ae.master_unknown)
-        return kt_fail(KT_ERR_STATE, "%s: the last put of aecs/master is unknown (it failed and could "
-                                     "not be read back): nothing is written until AECS starts again", key);
+        return kt_fail(KT_ERR_STATE,
+                       "%s: the last put of aecs/master is unknown (it failed and could "
+                       "not be read back): nothing is written until AECS starts again",
+                       key);
     entry *e = find(key);
     /* a new key the table has no room for: refused before anything is written */
     kt_status room = e ? KT_OK : ae_table_room(&table, key);

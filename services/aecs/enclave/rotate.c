@@ -30,7 +30,9 @@ kt_status ae_rotate_begin(void)
 {
     if (ae.rotating) return kt_fail(KT_ERR_STATE, "a storage key rotation is unfinished");
     if (ae.key_gen == UINT32_MAX) return kt_fail(KT_ERR_STATE, "the storage key has no generation left");
-    if (ae.master_unknown) return kt_fail(KT_ERR_STATE, "the last put of aecs/master is unknown until AECS starts again");
+    if (ae.master_unknown)
+        return kt_fail(KT_ERR_STATE,
+                       "the last put of aecs/master is unknown until AECS starts again");
     uint8_t k[KT_AES256_KEY_LEN], root[KT_SHA256_LEN];
     /* what the old key may open from now on, written before anything names the new key */
     uint32_t chunks;
@@ -65,7 +67,8 @@ kt_status ae_rotate_finish(bool unlock)
     if (under_way)
         return kt_fail(KT_ERR_STATE, "a storage key rotation is under way (another request's): try again when it ends");
     under_way = unlock;
-    kt_status st = ae_state_save(); /* aecs/state under the new key first: every other object then */
+    /* aecs/state under the new key first: every other object then */
+    kt_status st = ae_state_save();
     size_t cursor = 0, resealed = 0, skipped = 0, r, s;
     bool done = false;
     uint64_t epoch = ae_obj_epoch();

@@ -36,7 +36,8 @@ static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t 
     kt_buf back = {0};
     bool found = false;
     kt_status st = ae_store_get_raw("aecs/master", &back, v, &found);
-    bool applied = !st && found && back.len == value->len && !memcmp(back.data, value->data, back.len);
+    bool applied =
+        !st && found && back.len == value->len && !memcmp(back.data, value->data, back.len);
     kt_buf_free(&back);
     if (applied) {
         kt_log(KT_LOG_WARN, "aecs.master_put_applied", "reason", why, NULL);
@@ -44,8 +45,10 @@ static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t 
     }
     if (st) {
         ae.master_unknown = true;
-        return kt_fail(put, "%s (and reading aecs/master back failed: whether it applied is unknown; "
-                            "AECS writes nothing until its next start)", why);
+        return kt_fail(put,
+                       "%s (and reading aecs/master back failed: whether it applied is unknown; "
+                       "AECS writes nothing until its next start)",
+                       why);
     }
     return kt_fail(put, "%s", why);
 }
