@@ -35,14 +35,14 @@ os.mkdir(SIM, 0o700)
 check = aecs_env.Checks()
 STORE = aecs_store.backend(KIND, WORK)
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, store=STORE.config(),
-                                            extra=f"max_secrets: {COUNT + 1000}\nstore_lock_ttl: 2s\n")
+                                            extra=f"max_secrets: {COUNT + 1000}\nstore_lock_ttl: 5s\n")
 ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
 LOG = os.path.join(WORK, "server.log")
 
 
 class Server:
     """aecs-server on CONFIG, its JSON log appended to LOG; wait: until it serves. On etcd a
-    killed server's lease holds the namespace for its TTL (2 s here; docs/operations.md "One
+    killed server's lease holds the namespace for its TTL (5 s here, the least; docs/operations.md "One
     AECS host per store"): a start refused for that is tried again."""
 
     def __init__(self, wait=True):
