@@ -42,7 +42,7 @@ LOG = os.path.join(WORK, "server.log")
 
 class Server:
     """aecs-server on CONFIG, its JSON log appended to LOG; wait: until it serves. On etcd a
-    killed server's lease holds the namespace for its TTL (5 s here, the least accepted; docs/operations.md "One
+    killed server's lease holds the namespace for its TTL (5 s here, the least; docs/operations.md "One
     AECS host per store"): a start refused for that is tried again."""
 
     def __init__(self, wait=True):

@@ -20,7 +20,7 @@ static int propose(const tool_args *a)
     const char *out = tool_flag(a, "out"), *given = tool_flag(a, "floor");
     if (!out) return fprintf(stderr, T ": --out is required\n"), 2;
     char *end = NULL;
-    long long to = given ? strtoll(given, &end, 10) : (long long)time(NULL);
+    long long to = given ? strtoll(given, &end, 10) : 0;
     if (given && (!*given || *end || to < 1704067200LL))
         return fprintf(stderr, T ": --floor is a time in Unix seconds (2024 on)\n"), 2;
     kt_aecs_client *c = NULL;
@@ -31,6 +31,8 @@ static int propose(const tool_args *a)
     kt_aecs_client_free(c);
     if (st) return tool_fail(T, "Status");
     const Kubetee__Aecs__V1__StatusResponse *s = (const void *)res;
+    /* now is read after the floor: a floor AECS moved on while we connected is not "before now" */
+    if (!given) to = (long long)time(NULL);
     kt_floor_proposal p = {.floor_was = s->time_floor, .floor = to};
     if (s->instance_public.len != 64) st = kt_fail(KT_ERR_STATE, "AECS is not ready (state %s)", s->state);
     else memcpy(p.instance, s->instance_public.data, 64);
