@@ -2083,6 +2083,33 @@ static void host_put_back(const char *key, const kt_buf *blob, uint64_t version)
     store = NULL;
 }
 
+/* attack6: whether the key the set before's Backup gave (k, to set v`given`, holder `removed`
+ * among it) opens `key` as the store holds it, while set v`now_v` (without `removed`) is in
+ * force: the removed holder reading the live store */
+static bool old_set_reads(const char *tag, const uint8_t k[KT_RECOVERY_SECRET_LEN], uint64_t given,
+                          const bool given_in[3], uint64_t now_v, const bool now_in[3], int removed,
+                          const char *key)
+{
+    bool leaks = given_in[removed] && !now_in[removed] && opens_with(k, key);
+    if (leaks)
+        fprintf(stderr,
+                "%s: set v%llu is in force (holder %d removed), yet its %s opens with the key "
+                "Backup gave set v%llu (holder %d among them)\n",
+                tag, (unsigned long long)now_v, removed, key, (unsigned long long)given, removed);
+    return leaks;
+}
+
+/* attack6: whether AECS came up `damaged` (aecs.HostStatus, as /readyz reads it) */
+static bool started_damaged(void)
+{
+    A(HostStatusRequest) rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
+    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
+    assert_int_equal(kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs), KT_OK);
+    bool damaged = rs.state && !strcmp(rs.state, "damaged");
+    kt_message_clear(&rs);
+    return damaged;
+}
+
 /* A6-1: SetRecovery's step 3 (aecs/master rotating with the new set's version) fails; the
  * answer says the set CHANGED ("run aecsadmin backup for the new set's shares"). The store
  * still holds step 1's rotating aecs/master (new key K2, the OLD set's version, a manifest
@@ -2229,16 +2256,145 @@ static void test_attack6_state_answer_lost_forks(void **state)
     assert_int_equal(start(), KT_OK);
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* written now */
     assert_int_equal(backup_key(&now_v, now_in, k_now), KT_OK);
-    bool leaks =
-        !bst && in[removed] && !now_in[removed] && opens_with(k2, "secrets/svcr/mid-rotation");
+    bool leaks = !bst && old_set_reads("A6-3", k2, given, in, now_v, now_in, removed,
+                                       "secrets/svcr/mid-rotation");
     kt_wipe(k2, sizeof k2);
     kt_wipe(k_now, sizeof k_now);
-    if (leaks)
-        fprintf(stderr,
-                "A6-3: set v%llu is in force (holder %d removed), yet a value written now opens "
-                "with the key Backup gave set v%llu (holder %d among them)\n",
-                (unsigned long long)now_v, removed, (unsigned long long)given, removed);
     assert_false(leaks);
+}
+
+/* A6-5: the crash fork (no answer is lost, no message misleads). The host stops AECS between
+ * SetRecovery's state save and step 3 (here: step 3's put fails and AECS goes, as a kill
+ * leaves it; the admin gets no answer) and keeps both states: the old set's (under K, in
+ * step 1's manifest) and the new set's A (under K2). Run 1: it puts the old one back; the
+ * start finishes the rotation to K2 under the OLD set (a crash before the state save looks
+ * the same) and the admin's next Backup gives K2's shares to it, the removed holder's among
+ * them. Run 2: the host puts step 1's aecs/master and A back: the start takes them (the
+ * crash shape between the state save and step 3), the NEW set is in force, and its live key
+ * is K2: the aecs/state it writes opens with the old set's shares (and what it forges under
+ * K2 would be taken in). Each run alone is a shape the start must accept; K2 serving both
+ * sets is the hole. Once fixed: K2 never goes to the old set (e.g. step 1's master names the
+ * pending change and a start that finishes it under the old set rotates again before any
+ * share is made), or run 2's start is refused. */
+static void test_attack6_crash_fork(void **state)
+{
+    (void)state;
+    kt_buf before = {0}, after = {0}, run1_m = {0}, run1_s = {0};
+    uint64_t before_v, after_v, run1_mv, run1_sv, from, given = 0, now_v = 0;
+    int removed;
+    grab("aecs/state", &before, &before_v);
+    size_t m0 = n_master_log;
+    snprintf(put_fails_later.key, sizeof put_fails_later.key, "aecs/master");
+    put_fails_later.skip = 1; /* AECS goes before step 3: the admin hears nothing */
+    assert_int_not_equal(swap_holder(&from, &removed), KT_OK);
+    put_fails_later.key[0] = '\0';
+    grab("aecs/state", &after, &after_v);
+    crash();
+    host_put_back("aecs/state", &before, before_v); /* run 1: the old set's branch */
+    assert_int_equal(start(), KT_OK);
+    bool in[3] = {0}, now_in[3] = {0};
+    uint8_t k2[KT_RECOVERY_SECRET_LEN] = {0}, k_now[KT_RECOVERY_SECRET_LEN] = {0};
+    assert_int_equal(backup_key(&given, in, k2),
+                     KT_OK); /* the admin's backup of the set in force */
+    stop();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    grab("aecs/master", &run1_m, &run1_mv);
+    grab("aecs/state", &run1_s, &run1_sv);
+    host_put_at("aecs/master", &master_log[m0].value, master_log[m0].version); /* run 2 */
+    host_put_at("aecs/state", &after, after_v);
+    kt_store_free(store);
+    store = NULL;
+    bool leaks = false;
+    if (start() == KT_OK) {
+        assert_int_equal(backup_key(&now_v, now_in, k_now), KT_OK);
+        leaks = old_set_reads("A6-5", k2, given, in, now_v, now_in, removed, "aecs/state");
+    } else { /* refused: run 1's store back for the tests after */
+        crash();
+        host_put_back("aecs/master", &run1_m, run1_mv);
+        host_put_back("aecs/state", &run1_s, run1_sv);
+        assert_int_equal(start(), KT_OK);
+    }
+    kt_wipe(k2, sizeof k2);
+    kt_wipe(k_now, sizeof k_now);
+    kt_buf_free(&before);
+    kt_buf_free(&after);
+    kt_buf_free(&run1_m);
+    kt_buf_free(&run1_s);
+    assert_false(leaks);
+}
+
+/* A6-6: the read-back's "other bytes: it did not apply" is final only if the put can no longer
+ * land. RotateKey's step 1 aecs/master put fails and is not in the store when read back (an
+ * etcd Txn still in flight: a slow commit past the client's deadline, a linearizable read
+ * served before it commits): the enclave goes back to K alone, and an update is acknowledged
+ * under K. Then the put lands (same compare: aecs/master's version has not moved). The next
+ * start reads the rotating master: the update and the stop's aecs/state are under K and not in
+ * its manifest: `damaged` (attack5 A5-5 again). Once fixed (e.g. aecs/master written again at
+ * the version read back before anything is sealed, so the late put's compare fails), the start
+ * is ready and the update opens. */
+static void test_attack6_master_put_lands_late(void **state)
+{
+    (void)state;
+    size_t m0 = n_master_log;
+    snprintf(put_fails, sizeof put_fails, "aecs/master");
+    kt_status rot = rotate_as(admin); /* today: refused, "key rotation: aecs/master" */
+    put_fails[0] = '\0';
+    assert_true(n_master_log > m0);
+    if (rot == KT_OK) rotation_left(false, NULL);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* acknowledged */
+    stop();
+    kt_buf real_m = {0};
+    uint64_t real_mv;
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    grab("aecs/master", &real_m, &real_mv);
+    kt_status late = kt_store_put(store, "aecs/master", master_log[m0].value.data,
+                                  master_log[m0].value.len, master_log[m0].version - 1, NULL);
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+    bool damaged = started_damaged();
+    kt_status upd = damaged ? KT_ERR_STATE : update_as(svc_a, "svcr", "mid-rotation", 0);
+    if (damaged) { /* the master from before the late put back: all opens again */
+        crash();
+        host_put_back("aecs/master", &real_m, real_mv);
+        assert_int_equal(start(), KT_OK);
+    }
+    kt_buf_free(&real_m);
+    if (damaged)
+        fprintf(stderr,
+                "A6-6: the step 1 aecs/master put landed %s after its read-back said it "
+                "had not: the next start is damaged\n",
+                late ? "(refused)" : "late");
+    assert_false(damaged);
+    assert_int_equal(upd, KT_OK);
+}
+
+/* A6-7: "nothing is written until AECS starts again" (aecs/master unknown) holds for puts
+ * only: a delete is still done and acknowledged (the table marks it deleted). Once fixed it is
+ * refused like a put, and the secret is there after the restart. */
+static void test_attack6_unknown_still_deletes(void **state)
+{
+    (void)state;
+    assert_int_equal(create_as(svc_a, "svcr", "a6-del", AES, false, NULL), KT_OK);
+    snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/master");
+    snprintf(get_fails_once, sizeof get_fails_once, "aecs/master");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "whether it applied is unknown");
+    assert_refused(update_as(svc_a, "svcr", "mid-rotation", 0), KT_ERR_STATE,
+                   "nothing is written until AECS starts again");
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svcr", d.name = "a6-del";
+    kt_status del = op(admin, "DeleteSecret", &d.base, D(done));
+    crash();
+    assert_int_equal(start(), KT_OK); /* the rotation it applied, finished */
+    rotation_left(false, NULL);
+    size_t n = 0;
+    assert_int_equal(list_as(svc_a, "svcr", &n), KT_OK);
+    if (!del)
+        fprintf(
+            stderr,
+            "A6-7: with aecs/master unknown (\"AECS writes nothing\"), DeleteSecret was done\n");
+    if (del) assert_int_equal(op(admin, "DeleteSecret", &d.base, D(done)), KT_OK); /* clean up */
+    assert_int_not_equal(del, KT_OK);
 }
 
 /* A6-4: an init whose aecs/master put applies but whose answer is lost, and whose read-back
@@ -2264,11 +2420,7 @@ static void test_attack6_init_master_unknown(void **state)
     snprintf(why, sizeof why, "%s", kt_last_error());
     crash();
     assert_int_equal(start(), KT_OK);
-    A(HostStatusRequest) rq = KUBETEE__AECS__V1__HOST_STATUS_REQUEST__INIT;
-    A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
-    assert_int_equal(kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs), KT_OK);
-    bool damaged = rs.state && !strcmp(rs.state, "damaged");
-    kt_message_clear(&rs);
+    bool damaged = started_damaged();
     crash();
     snprintf(store_url, sizeof store_url, "%s", saved);
     audit_text.len = audit_len;
@@ -2384,6 +2536,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack6_master_write_failed_set_undone),
         cmocka_unit_test(test_attack6_first_master_put_back),
         cmocka_unit_test(test_attack6_state_answer_lost_forks),
+        cmocka_unit_test(test_attack6_crash_fork),
+        cmocka_unit_test(test_attack6_master_put_lands_late),
+        cmocka_unit_test(test_attack6_unknown_still_deletes),
         cmocka_unit_test(test_attack6_init_master_unknown),
     };
     enum { N6 = sizeof attack6 / sizeof *attack6 };
