@@ -2030,48 +2030,80 @@ static kt_status swap_holder(uint64_t *from, int *removed)
     return st;
 }
 
-/* attack6: aecs.Backup; the version of the set its shares went to, which holders it has, and
- * the storage key those holders combine (2 of 2) */
-static kt_status backup_key(uint64_t *version, bool in[3], uint8_t key[KT_RECOVERY_SECRET_LEN])
+/* attack6: the set a Backup (or SetRecovery) answer's shares went to (version, which of
+ * holders[] it has) and the storage key its first `threshold` shares combine to */
+static void shares_key(const A(BackupResponse) * br, uint64_t *version, bool in[3],
+                       uint8_t key[KT_RECOVERY_SECRET_LEN])
 {
-    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    assert_non_null(br->recovery);
+    uint32_t t = br->recovery->threshold;
+    assert_true(t >= 1 && t <= 3 && br->n_shares >= t && br->n_shares <= 3);
+    *version = br->recovery->version;
+    memset(in, 0, 3 * sizeof *in);
+    uint8_t xs[3], v[3][KT_RECOVERY_SECRET_LEN];
+    for (size_t i = 0; i < br->n_shares; i++) {
+        kt_recovery_share sh;
+        assert_int_equal(kt_recovery_share_decode(br->shares[i].data, br->shares[i].len, &sh),
+                         KT_OK);
+        int h = -1;
+        for (int j = 0; j < 3; j++) {
+            uint8_t raw[64];
+            pub_of(holders[j], raw);
+            if (!memcmp(sh.recovery, raw, 64)) h = j;
+        }
+        assert_true(h >= 0);
+        in[h] = true;
+        assert_int_equal(kt_recovery_share_open(&sh, holders[h]), KT_OK);
+        xs[i] = sh.index;
+        memcpy(v[i], sh.value, sizeof v[i]);
+    }
+    assert_int_equal(kt_shamir_combine(xs, (const uint8_t(*)[KT_RECOVERY_SECRET_LEN])v, t, key),
+                     KT_OK);
+    kt_wipe(v, sizeof v);
+}
+
+/* attack6: op `name` (Backup, SetRecovery) as the admin; its answer's set and key (shares_key) */
+static kt_status shares_of(const char *name, const ProtobufCMessage *req, uint64_t *version,
+                           bool in[3], uint8_t key[KT_RECOVERY_SECRET_LEN])
+{
     kt_session *s = connect_as(admin);
     ProtobufCMessage *res = NULL;
-    kt_status st = call(s, "Backup", &b.base, D(backup_response), &res);
+    kt_status st = call(s, name, req, D(backup_response), &res);
     char why[1024];
     snprintf(why, sizeof why, "%s", kt_last_error());
     *version = 0;
     memset(in, 0, 3 * sizeof *in);
-    if (!st) {
-        A(BackupResponse) *br = (A(BackupResponse) *)res;
-        assert_int_equal(br->n_shares, 2);
-        assert_non_null(br->recovery);
-        *version = br->recovery->version;
-        uint8_t xs[2], v[2][KT_RECOVERY_SECRET_LEN];
-        for (size_t i = 0; i < 2; i++) {
-            kt_recovery_share sh;
-            assert_int_equal(kt_recovery_share_decode(br->shares[i].data, br->shares[i].len, &sh),
-                             KT_OK);
-            int h = -1;
-            for (int j = 0; j < 3; j++) {
-                uint8_t raw[64];
-                pub_of(holders[j], raw);
-                if (!memcmp(sh.recovery, raw, 64)) h = j;
-            }
-            assert_true(h >= 0);
-            in[h] = true;
-            assert_int_equal(kt_recovery_share_open(&sh, holders[h]), KT_OK);
-            xs[i] = sh.index;
-            memcpy(v[i], sh.value, sizeof v[i]);
-        }
-        assert_int_equal(kt_shamir_combine(xs, (const uint8_t(*)[KT_RECOVERY_SECRET_LEN])v, 2, key),
-                         KT_OK);
-        kt_wipe(v, sizeof v);
-    }
+    if (!st) shares_key((A(BackupResponse) *)res, version, in, key);
     if (res) protobuf_c_message_free_unpacked(res, NULL);
     kt_session_free(s);
     if (st) kt_fail(st, "%s", why);
     return st;
+}
+
+static kt_status backup_key(uint64_t *version, bool in[3], uint8_t key[KT_RECOVERY_SECRET_LEN])
+{
+    A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
+    return shares_of("Backup", &b.base, version, in, key);
+}
+
+/* attack6: the first set (no consents: the admin that ran init) of holders who[0..n-1],
+ * threshold t (one holder alone when 1): the key its answer's shares combine to */
+static kt_status first_set_as(const int *who, size_t n, uint32_t t,
+                              uint8_t key[KT_RECOVERY_SECRET_LEN])
+{
+    uint8_t raw[3][64];
+    A(PublicKey) pk[3], *pks[3];
+    for (size_t i = 0; i < n; i++) {
+        pk[i] = pub_of(holders[who[i]], raw[i]);
+        pks[i] = &pk[i];
+    }
+    A(RecoverySet) set = KUBETEE__AECS__V1__RECOVERY_SET__INIT;
+    set.keys = pks, set.n_keys = n, set.threshold = t, set.single_holder = t == 1;
+    A(SetRecoveryRequest) sr = KUBETEE__AECS__V1__SET_RECOVERY_REQUEST__INIT;
+    sr.recovery = &set;
+    uint64_t v;
+    bool in[3];
+    return shares_of("SetRecovery", &sr.base, &v, in, key);
 }
 
 /* attack6: the host puts objects back while AECS is down (store opened for it alone) */
@@ -2397,6 +2429,72 @@ static void test_attack6_unknown_still_deletes(void **state)
     assert_int_not_equal(del, KT_OK);
 }
 
+/* attack6: AECS on a store of its own (named name, under the test's dir), started; the
+ * test's store and audit file as they were after other_store_end */
+static char saved_url[sizeof store_url];
+static size_t saved_audit;
+
+static void other_store_begin(const char *name)
+{
+    stop();
+    snprintf(saved_url, sizeof saved_url, "%s", store_url);
+    saved_audit = audit_text.len;
+    snprintf(store_url, sizeof store_url, "fs:%s/%s", dir, name);
+    assert_int_equal(start(), KT_OK);
+}
+
+static void other_store_end(void)
+{
+    crash();
+    snprintf(store_url, sizeof store_url, "%s", saved_url);
+    audit_text.len = saved_audit;
+    assert_int_equal(start(), KT_OK);
+}
+
+/* A6-8: A6-2 on a store whose FIRST set is set (attack2 B reopened). Init without a set;
+ * a secret; the admin that ran init sets the first set (holders 1 and 2, 2 of 2): the key
+ * rotates, and from then on that admin alone must take nothing ("the trust ends with the
+ * first set"). AECS down, the host puts back step 1's aecs/master (the new key K2, set
+ * version 0) and the aecs/state from before (no set), every other object as it is: the start
+ * takes them, the store has no set again, and the init admin alone sets a first set of its
+ * own key (threshold 1): its share opens every live object (resealed under the key it now
+ * holds). Once fixed: the start refuses the old aecs/state (objects under K2 exist), so the
+ * init admin gets nothing. */
+static void test_attack6_first_set_undone(void **state)
+{
+    (void)state;
+    other_store_begin("store-a6-8");
+    assert_int_equal(init_as(admin), KT_OK); /* no recovery set */
+    assert_int_equal(register_as(admin, "svcz", svc_a), KT_OK);
+    assert_int_equal(create_as(svc_a, "svcz", "live", AES, false, NULL), KT_OK);
+    kt_buf before = {0};
+    uint64_t before_v;
+    grab("aecs/state", &before, &before_v);
+    size_t m0 = n_master_log;
+    uint8_t k[KT_RECOVERY_SECRET_LEN] = {0};
+    const int set1[2] = {0, 1}, own[1] = {2}; /* holder 3: the init admin's own key */
+    assert_int_equal(first_set_as(set1, 2, 2, k), KT_OK);
+    assert_int_equal(update_as(svc_a, "svcz", "live", 0), KT_OK); /* written under the set */
+    stop();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    host_put_at("aecs/master", &master_log[m0].value, master_log[m0].version);
+    host_put_at("aecs/state", &before, before_v);
+    kt_store_free(store);
+    store = NULL;
+    bool leaks = false;
+    if (start() == KT_OK && first_set_as(own, 1, 1, k) == KT_OK)
+        leaks = opens_with(k, "secrets/svcz/live");
+    kt_wipe(k, sizeof k);
+    kt_buf_free(&before);
+    other_store_end();
+    if (leaks)
+        fprintf(stderr,
+                "A6-8: after the first set, the host put back step 1's aecs/master and the "
+                "set-less aecs/state: the init admin alone set its own key and it opens the "
+                "live secret\n");
+    assert_false(leaks);
+}
+
 /* A6-4: an init whose aecs/master put applies but whose answer is lost, and whose read-back
  * fails too ("whether it applied is unknown"): init then deletes aecs/state anyway (delete is
  * not among the writes the unknown state stops) and ae_forget() clears the unknown state at
@@ -2406,12 +2504,7 @@ static void test_attack6_unknown_still_deletes(void **state)
 static void test_attack6_init_master_unknown(void **state)
 {
     (void)state;
-    stop();
-    char saved[sizeof store_url];
-    snprintf(saved, sizeof saved, "%s", store_url);
-    size_t audit_len = audit_text.len;
-    snprintf(store_url, sizeof store_url, "fs:%s/store-a6", dir);
-    assert_int_equal(start(), KT_OK); /* a new store: uninitialized */
+    other_store_begin("store-a6-4"); /* a new store: uninitialized */
     snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/master");
     snprintf(get_fails_once, sizeof get_fails_once, "aecs/master");
     kt_status st = init_as(admin);
@@ -2421,10 +2514,7 @@ static void test_attack6_init_master_unknown(void **state)
     crash();
     assert_int_equal(start(), KT_OK);
     bool damaged = started_damaged();
-    crash();
-    snprintf(store_url, sizeof store_url, "%s", saved);
-    audit_text.len = audit_len;
-    assert_int_equal(start(), KT_OK);
+    other_store_end();
     if (damaged)
         fprintf(stderr, "A6-4: init answered %s: %s; the next start on that store is damaged\n",
                 kt_status_name(st), why);
@@ -2540,6 +2630,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack6_master_put_lands_late),
         cmocka_unit_test(test_attack6_unknown_still_deletes),
         cmocka_unit_test(test_attack6_init_master_unknown),
+        cmocka_unit_test(test_attack6_first_set_undone),
     };
     enum { N6 = sizeof attack6 / sizeof *attack6 };
     struct CMUnitTest with6[N - 1 + N6];
