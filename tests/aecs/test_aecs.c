@@ -2127,7 +2127,8 @@ static bool old_set_reads(const char *tag, const uint8_t k[KT_RECOVERY_SECRET_LE
         fprintf(stderr,
                 "%s: set v%llu is in force (holder %d removed), yet its %s opens with the key "
                 "Backup gave set v%llu (holder %d among them)\n",
-                tag, (unsigned long long)now_v, removed, key, (unsigned long long)given, removed);
+                tag, (unsigned long long)now_v, removed + 1, key, (unsigned long long)given,
+                removed + 1);
     return leaks;
 }
 
@@ -2189,7 +2190,7 @@ static void test_attack6_master_write_failed_set_undone(void **state)
             stderr,
             "A6-1: SetRecovery answered \"%s\"; the host put the old aecs/state back and Backup "
             "gave the shares to set v%llu (the set before, holder %d it removed among them)\n",
-            changed, (unsigned long long)from, removed);
+            changed, (unsigned long long)from, removed + 1);
     assert_false(said_changed && given == from);
 }
 
@@ -2249,7 +2250,7 @@ static void test_attack6_first_master_put_back(void **state)
                 "the change %s, and Backup gave the shares to set v%llu (holder %d among them)\n",
                 (unsigned long long)from, (unsigned long long)from + 1,
                 kept ? "was refused" : "still opened (nothing lost)", (unsigned long long)from,
-                removed);
+                removed + 1);
     assert_int_not_equal(s1 == KT_OK ? given : 0, from);
 }
 
