@@ -26,14 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     }
     ae_master_value m;
     ae_master_parse(data, n, &m);
-    if (m.format < 1 || m.format > 3 || m.sealed < data || m.sealed + m.n != data + n ||
+    if (m.format < 1 || m.format > 4 || m.sealed < data || m.sealed + m.n != data + n ||
         m.aad_len > AE_MASTER_AAD_MAX || m.named != (m.format >= 2) ||
-        ((m.rotating || m.gen || m.set_version) && m.format != 3))
+        ((m.rotating || m.gen || m.set_version) && m.format < 3))
         __builtin_trap();
-    if (m.format == 3) {
+    if (m.format >= 3) {
         uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX];
         ae_master_clear(clear, m.instance, m.gen, m.set_version, m.rotating);
-        size_t an = ae_master_aad(clear, aad);
+        size_t an = ae_master_aad(m.format, clear, aad);
         if (memcmp(clear, data + AE_MASTER_MAGIC_LEN, 77) &&
             !(data[AE_MASTER_MAGIC_LEN + 76] & ~AE_MASTER_ROTATING))
             __builtin_trap();

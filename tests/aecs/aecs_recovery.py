@@ -324,9 +324,9 @@ finally:
 
 # ---- the instance the store names, and a host that names another ----
 master = rf.store_objects(STORE)["aecs/master"][1]
-check(master[:8] == b"KTAECSM3" and master[8:72] == instance and master[72:76] == (1).to_bytes(4, "little") and
+check(master[:8] == b"KTAECSM4" and master[8:72] == instance and master[72:76] == (1).to_bytes(4, "little") and
       master[76:84] == (2).to_bytes(8, "little") and master[84] == 0,
-      "aecs/master names the instance, key generation 1 and set v2 in the clear (v3), for a machine that cannot "
+      "aecs/master names the instance, key generation 1 and set v2 in the clear (v4), for a machine that cannot "
       "unseal it")
 STORE_C = os.path.join(WORK, "store-c")
 shutil.copytree(STORE, STORE_C)

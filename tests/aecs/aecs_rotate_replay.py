@@ -58,7 +58,7 @@ def create(s, names):
 
 
 def master_flags(v):
-    return v[8 + 76] if v[:8] == b"KTAECSM3" and len(v) > 85 else None
+    return v[8 + 76] if v[:8] == b"KTAECSM4" and len(v) > 85 else None
 
 
 s = Server("a")

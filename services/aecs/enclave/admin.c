@@ -140,6 +140,7 @@ static kt_status init_body(const ae_caller *c, const Kubetee__Aecs__V1__InitRequ
     ae.ta_platform = tp;
     ae.has_ta_platform = rq->ta_platform != NULL;
     ae.recovery = rec;
+    ae_key_for(&rec);
     st = kt_random(ae.master, sizeof ae.master);
     if (!st) st = ae_instance_new(); /* a new instance: clients that pinned another refuse it */
     if (!st) st = ae_state_save();

@@ -58,14 +58,23 @@ typedef struct {
     uint8_t rotation_root[KT_SHA256_LEN];  /* rotating: its manifest's root (manifest.c) */
     uint32_t rotation_chunks; /* rotating: its manifest's chunk count (bound with the root) */
     uint64_t master_set_version;           /* the recovery set version aecs/master names */
+    /* the recovery set the storage key (ae.master) is for: the set in force, or while a
+     * SetRecovery's rotation is unfinished the new set (a v4 aecs/master's sealed part
+     * names it, so a start never hands the key to another set: attack6) */
+    uint64_t key_set_version;
+    uint8_t key_set_digest[KT_SHA256_LEN];
     uint32_t max_services, max_secrets, max_data, keep_versions;
     size_t n_admins;
     uint8_t admin_type[AE_MAX_ADMINS]; /* KUBETEE__AECS__V1__KEY_TYPE__* */
     uint8_t admin_raw[AE_MAX_ADMINS][64];
     uint64_t state_version; /* aecs/state's store version (0: none) */
     uint64_t master_version;
-    bool master_unknown; /* a put of aecs/master failed and reading it back failed too: which
-                          * key is in force is unknown until the next start; writes are refused */
+    /* a store write's outcome is unknown (a put of aecs/master, or a set change's aecs/state,
+     * failed and reading it back did not settle it; a set change's aecs/master failed):
+     * what is in force is for the next start to read; until then nothing is written or
+     * deleted and no key or share is made (ae_writable). frozen_why says what. */
+    bool frozen;
+    char frozen_why[256];
     uint64_t audit_seq;
     uint8_t audit_hash[32];
     uint32_t audit_unsigned;   /* lines since the last signed one (audit.c) */
@@ -238,11 +247,19 @@ void ae_restore_expect_set(uint64_t set_version);
 /* Seals the storage key for this machine into aecs/master (expected: its version read),
  * with the key before it while a rotation is unfinished (ae.rotating). */
 kt_status ae_master_store(uint64_t expected);
+/* SHA-256 over the set's canonical encoding (docs/formats.md "AECS recovery set digest"):
+ * what a v4 aecs/master binds its key to. */
+void ae_recovery_digest(const ae_recovery *r, uint8_t out[KT_SHA256_LEN]);
+/* The storage key is (from now) for the set r (ae.key_set_*). */
+void ae_key_for(const ae_recovery *r);
+/* Whether the storage key is the set r's (version and digest). */
+bool ae_key_is_for(const ae_recovery *r);
 
 /* ---- storage key rotation (rotate.c) ---- */
-/* A new storage key: aecs/master holds it and the old one, marked rotating, before
- * anything is sealed under it. */
-kt_status ae_rotate_begin(void);
+/* A new storage key for the recovery set for_set (the set in force, or the one a
+ * SetRecovery makes): aecs/master holds it, the old one and the set it is for, marked
+ * rotating, before anything is sealed under it. */
+kt_status ae_rotate_begin(const ae_recovery *for_set);
 /* Every object sealed again under the storage key, then aecs/master with it alone. With
  * unlock, ae_lock is let go between batches (requests go on; writes seal under the new
  * key). Nothing to do when no rotation is unfinished. */
@@ -268,6 +285,11 @@ void ae_manifest_free(void);
 
 /* ---- state (state.c) ---- */
 kt_status ae_state_save(void);
+/* A store write's outcome is unknown (why, a sentence): nothing is written until the next
+ * start (ae.frozen), logged once. */
+void ae_freeze(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* KT_OK, or KT_ERR_STATE naming what (a key, an operation) and why AECS writes nothing. */
+kt_status ae_writable(const char *what);
 kt_status ae_state_load(void);
 /* Forgets the storage key and what aecs/state gave (a failed start, init or restore;
  * the object table is the caller's: ae_obj_reset). */

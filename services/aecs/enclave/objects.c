@@ -230,10 +230,16 @@ kt_status ae_obj_get_kept(const char *key, kt_buf *plain, uint64_t *version)
 kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version)
 {
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
-    if (ae.master_unknown)
+    kt_status w = ae_writable(key);
+    if (w) return w;
+    /* attack6: while a rotation is unfinished nothing but aecs/state is sealed under the
+     * new key until aecs/state is, so a start that finds objects under the new key and
+     * aecs/state under the old one knows aecs/state was put back (start.c) */
+    if (ae.rotating && strcmp(key, "aecs/state") && ae_obj_gen("aecs/state") != ae.key_gen)
         return kt_fail(KT_ERR_STATE,
-                       "%s: the last put of aecs/master is unknown (it failed and could "
-                       "not be read back): nothing is written until AECS starts again",
+                       "%s: a storage key rotation is unfinished and aecs/state is not yet sealed under "
+                       "the new key; nothing else is until it is (the next start, backup or rotate-key "
+                       "goes on with it)",
                        key);
     entry *e = find(key);
     /* a new key the table has no room for: refused before anything is written */
@@ -285,6 +291,8 @@ kt_status ae_obj_delete(const char *key, uint64_t expected)
 {
     entry *e = find(key);
     if (!e || e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+    kt_status w = ae_writable(key); /* attack6 A6-7: a delete is a write */
+    if (w) return w;
     ae_cache_drop(key);
     kt_status st = ae_store_delete_raw(key, expected);
     if (st) return st;

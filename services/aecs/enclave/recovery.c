@@ -66,6 +66,40 @@ kt_status ae_recovery_to_call(const ae_recovery *r, Kubetee__Aecs__V1__RecoveryS
     return KT_OK;
 }
 
+#define SET_DIGEST_LABEL "kubetee.aecs.recovery-set.v1"
+
+/* SHA-256(label 0x00 | u64le version | u32le threshold | u8 single_holder | u8 count |
+ * count x 64-byte keys, in the set's order); no set: version 0, count 0 */
+static kt_status set_digest(const ae_recovery *r, uint8_t out[KT_SHA256_LEN])
+{
+    uint8_t b[sizeof SET_DIGEST_LABEL + 14 + KT_RECOVERY_MAX_KEYS * 64], *p = b;
+    memcpy(p, SET_DIGEST_LABEL, sizeof SET_DIGEST_LABEL); /* with its NUL */
+    p += sizeof SET_DIGEST_LABEL;
+    kt_put_le64(p, r->version);
+    kt_put_le32(p + 8, r->threshold);
+    p[12] = r->single_holder;
+    p[13] = (uint8_t)r->n;
+    p += 14;
+    memcpy(p, r->keys, r->n * 64);
+    return kt_sha256(b, (size_t)(p - b) + r->n * 64, out);
+}
+
+void ae_recovery_digest(const ae_recovery *r, uint8_t out[KT_SHA256_LEN])
+{
+    if (set_digest(r, out)) memset(out, 0, KT_SHA256_LEN);
+}
+
+void ae_key_for(const ae_recovery *r)
+{
+    ae.key_set_version = set_digest(r, ae.key_set_digest) ? UINT64_MAX : r->version;
+}
+
+bool ae_key_is_for(const ae_recovery *r)
+{
+    uint8_t d[KT_SHA256_LEN];
+    return !set_digest(r, d) && r->version == ae.key_set_version && kt_equal(d, ae.key_set_digest, sizeof d);
+}
+
 /* The storage key split among the set in force: one sealed share file per key, each
  * signed by the instance key (so a restoring enclave refuses a forged one by itself). */
 static kt_status backup_to(const ae_recovery *r, Kubetee__Aecs__V1__BackupResponse *rs)
@@ -74,7 +108,13 @@ static kt_status backup_to(const ae_recovery *r, Kubetee__Aecs__V1__BackupRespon
         return kt_fail(KT_ERR_STATE, "backup: no recovery set is configured; the admin that ran init sets the "
                                      "first (aecsadmin recovery set; docs/aecs.md \"Identity backup and restore\")");
     if (!ae.instance) return kt_fail(KT_ERR_STATE, "backup: AECS has no instance key");
+    kt_status w = ae_writable("backup"); /* which key and set are in force is the next start's */
+    if (w) return w;
     if (ae.rotating) return kt_fail(KT_ERR_STATE, "backup: a storage key rotation is unfinished");
+    if (!ae_key_is_for(r)) /* attack6: shares of a key only ever go to the set it was made for */
+        return kt_fail(KT_ERR_STATE,
+                       "backup: the storage key is recovery set v%llu's, not this set's (v%llu): no shares are made",
+                       (unsigned long long)ae.key_set_version, (unsigned long long)r->version);
     uint8_t values[KT_RECOVERY_MAX_KEYS][KT_RECOVERY_SECRET_LEN], id[16];
     kt_recovery_share s;
     kt_status st = kt_random(id, sizeof id);
@@ -212,29 +252,40 @@ static kt_status set_body(const ae_caller *c, const Kubetee__Aecs__V1__SetRecove
     next.version = now->version + 1;
     /* one left unfinished first */
     if ((st = ae_rotate_finish(true))) return kt_fail_context(st, "set recovery");
-    /* A new storage key with the new set, every object sealed again under it: a key taken
+    /* A new storage key for the new set, every object sealed again under it: a key taken
      * from a copy of the store from before (or the shares of the set before) opens only
      * that copy's objects. The rotation begins first, under the set in force (its manifest
      * lists what the old key may open: the old set's aecs/state among it, nothing made
-     * after); only then is aecs/state with the new set saved, under the new key, and
-     * aecs/master, still rotating, written with the new set's version, which from then on
-     * refuses the old set's aecs/state at a start. So the new set is never in force while
-     * the old key is the live one (attack5 A5-1); a crash before that master write ends in
-     * the set before, rotated (start.c). */
-    if ((st = ae_rotate_begin()))
+     * after), its aecs/master naming the new set as the one the new key is for; only then
+     * is aecs/state with the new set saved, under the new key, and aecs/master, still
+     * rotating, written with the new set's version, which from then on refuses the old
+     * set's aecs/state at a start: the change's acknowledgement point. So the new set is
+     * never in force while the old key is the live one (attack5 A5-1), and the new key
+     * never serves the old set (attack6: a start that finds the old set's aecs/state with
+     * that master drops the new key, start.c). */
+    if ((st = ae_rotate_begin(&next)))
         return kt_fail_context(st, "set recovery (the recovery set is unchanged: v%llu)",
                                (unsigned long long)now->version);
     ae_recovery old = *now;
     ae.recovery = next;
-    if ((st = ae_state_save())) {
-        ae.recovery = old;
-        /* A5-6: a put whose answer was lost may have applied */
+    /* A5-6, attack6 A6-3: an aecs/state put whose answer is lost may have applied; attack6
+     * A6-1: an aecs/master put that failed is no acknowledgement, the store may still take
+     * the old set's aecs/state. Which set is in force is the next start's to read, and
+     * nothing is written, nor any share made, until then. */
+    const char *failed = (st = ae_state_save()) ? "aecs/state" : NULL;
+    if (!failed && (st = ae_master_store(ae.master_version))) failed = "aecs/master";
+    if (failed) {
+        if (!strcmp(failed, "aecs/state")) ae.recovery = old;
+        ae_freeze("a change of the recovery set to v%llu is not saved (its %s put failed): which set is in force "
+                  "is unknown until AECS starts again",
+                  (unsigned long long)next.version, failed);
         return kt_fail_context(st,
-                               "set recovery: aecs/state with the new set (v%llu): the recovery "
-                               "set may have changed; the key rotation is unfinished",
-                               (unsigned long long)next.version);
+                               "set recovery: %s with the new set (v%llu): the recovery set may have changed "
+                               "and is not saved; AECS writes nothing until its next start, which reads which "
+                               "set is in force (aecsadmin status shows it)",
+                               failed, (unsigned long long)next.version);
     }
-    if (!(st = ae_master_store(ae.master_version))) st = ae_rotate_finish(true);
+    st = ae_rotate_finish(true);
     /* the new set's shares, of the new key: the old ones no longer restore */
     if (!st) st = backup_to(&ae.recovery, rs);
     if (st) /* attack4 B: no error may read as "nothing changed" */

@@ -130,6 +130,7 @@ static kt_status finish(void)
     if (!st && (ae.recovery.threshold != f->threshold || ae.recovery.n != f->count))
         st = kt_fail(KT_ERR_DENIED, "restore: the shares say %u of %u, this store's recovery set %u of %zu",
                      f->threshold, f->count, ae.recovery.threshold, ae.recovery.n);
+    if (!st) ae_key_for(&ae.recovery); /* the shares' set, the store's (checked above) */
     if (!st) st = ae_master_store(ae.master_version);
     drop();
     if (st) {

@@ -26,17 +26,16 @@ size_t ae_rotate_objects_left(void)
     return ae.rotating ? ae_obj_under(ae.key_gen - 1, NULL) : 0;
 }
 
-kt_status ae_rotate_begin(void)
+kt_status ae_rotate_begin(const ae_recovery *for_set)
 {
     if (ae.rotating) return kt_fail(KT_ERR_STATE, "a storage key rotation is unfinished");
     if (ae.key_gen == UINT32_MAX) return kt_fail(KT_ERR_STATE, "the storage key has no generation left");
-    if (ae.master_unknown)
-        return kt_fail(KT_ERR_STATE,
-                       "the last put of aecs/master is unknown until AECS starts again");
+    kt_status st = ae_writable("key rotation");
+    if (st) return st;
     uint8_t k[KT_AES256_KEY_LEN], root[KT_SHA256_LEN];
     /* what the old key may open from now on, written before anything names the new key */
     uint32_t chunks;
-    kt_status st = ae_manifest_write(ae.key_gen + 1, root, &chunks);
+    st = ae_manifest_write(ae.key_gen + 1, root, &chunks);
     if (st) return kt_fail_context(st, "key rotation: its manifest");
     if ((st = kt_random(k, sizeof k))) return st;
     memcpy(ae.rotation_root, root, sizeof root);
@@ -46,6 +45,10 @@ kt_status ae_rotate_begin(void)
     kt_wipe(k, sizeof k);
     ae.key_gen++;
     ae.rotating = true;
+    uint64_t was_version = ae.key_set_version;
+    uint8_t was_digest[KT_SHA256_LEN];
+    memcpy(was_digest, ae.key_set_digest, sizeof was_digest);
+    ae_key_for(for_set); /* the new key is that set's alone (attack6) */
     /* a failed put is one that did not apply (read back: start.c); nothing is sealed under
      * the new key yet */
     if ((st = ae_master_store(ae.master_version)) != KT_OK) {
@@ -53,6 +56,8 @@ kt_status ae_rotate_begin(void)
         kt_wipe(ae.master_old, sizeof ae.master_old);
         ae.key_gen--;
         ae.rotating = false;
+        ae.key_set_version = was_version;
+        memcpy(ae.key_set_digest, was_digest, sizeof was_digest);
         return kt_fail_context(st, "key rotation: aecs/master");
     }
     char g[16];
@@ -64,11 +69,14 @@ kt_status ae_rotate_begin(void)
 kt_status ae_rotate_finish(bool unlock)
 {
     if (!ae.rotating) return KT_OK;
+    kt_status st = ae_writable("key rotation");
+    if (st) return st;
     if (under_way)
         return kt_fail(KT_ERR_STATE, "a storage key rotation is under way (another request's): try again when it ends");
     under_way = unlock;
-    /* aecs/state under the new key first: every other object then */
-    kt_status st = ae_state_save();
+    /* aecs/state under the new key first: every other object then (ae_obj_put refuses
+     * any other before it) */
+    st = ae_state_save();
     size_t cursor = 0, resealed = 0, skipped = 0, r, s;
     bool done = false;
     uint64_t epoch = ae_obj_epoch();
@@ -116,7 +124,7 @@ static kt_status RotateKey(const Kubetee__Aecs__V1__RotateKeyRequest *rq, Kubete
     pthread_mutex_lock(&ae_lock);
     if (!(st = ae_admin_only(&c))) {
         /* an unfinished one is finished, not begun again */
-        st = ae_rotate_unfinished() ? KT_OK : ae_rotate_begin();
+        st = ae_rotate_unfinished() ? KT_OK : ae_rotate_begin(&ae.recovery);
         if (!st) st = ae_rotate_finish(true);
         if (!st && ae.recovery.n) st = ae_backup(rs); /* the older backups no longer restore the store */
     }

@@ -6,6 +6,7 @@
 #define MASTER_AAD1 "kubetee.aecs.master.v1"
 #define MASTER_AAD2 "kubetee.aecs.master.v2"
 #define MASTER_AAD3 "kubetee.aecs.master.v3"
+#define MASTER_AAD4 "kubetee.aecs.master.v4"
 
 kt_status ae_object_header_parse(const uint8_t *b, size_t n, ae_object_header *h)
 {
@@ -43,10 +44,11 @@ void ae_master_clear(uint8_t out[AE_MASTER_CLEAR_LEN], const uint8_t instance[64
     out[76] = rotating ? AE_MASTER_ROTATING : 0;
 }
 
-size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX])
+size_t ae_master_aad(int format, const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX])
 {
+    _Static_assert(sizeof MASTER_AAD3 == sizeof MASTER_AAD4, "one AAD length");
     size_t l = sizeof MASTER_AAD3 - 1;
-    memcpy(aad, MASTER_AAD3, l);
+    memcpy(aad, format == 4 ? MASTER_AAD4 : MASTER_AAD3, l);
     memcpy(aad + l, clear, AE_MASTER_CLEAR_LEN);
     return l + AE_MASTER_CLEAR_LEN;
 }
@@ -54,16 +56,17 @@ size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MA
 void ae_master_parse(const uint8_t *d, size_t n, ae_master_value *m)
 {
     memset(m, 0, sizeof *m);
-    if (n > AE_MASTER_MAGIC_LEN + AE_MASTER_CLEAR_LEN && !memcmp(d, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN)) {
+    bool v4 = n > AE_MASTER_MAGIC_LEN && !memcmp(d, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN);
+    if (n > AE_MASTER_MAGIC_LEN + AE_MASTER_CLEAR_LEN && (v4 || !memcmp(d, AE_MASTER_MAGIC3, AE_MASTER_MAGIC_LEN))) {
         const uint8_t *c = d + AE_MASTER_MAGIC_LEN;
-        m->format = 3;
+        m->format = v4 ? 4 : 3;
         memcpy(m->instance, c, 64);
         m->gen = kt_le32(c + 64);
         m->set_version = kt_le64(c + 68);
         m->rotating = c[76] & AE_MASTER_ROTATING;
         m->sealed = c + AE_MASTER_CLEAR_LEN;
         m->n = n - AE_MASTER_MAGIC_LEN - AE_MASTER_CLEAR_LEN;
-        m->aad_len = ae_master_aad(c, m->aad);
+        m->aad_len = ae_master_aad(m->format, c, m->aad);
     } else if (n > AE_MASTER_MAGIC_LEN + 64 && !memcmp(d, AE_MASTER_MAGIC2, AE_MASTER_MAGIC_LEN)) {
         m->format = 2;
         memcpy(m->instance, d + AE_MASTER_MAGIC_LEN, 64);

@@ -34,16 +34,18 @@ kt_status ae_object_header_parse(const uint8_t *b, size_t n, ae_object_header *h
 /* Writes format 2's header (AE_OBJ_HDR bytes, the IV left to the caller) into out. */
 void ae_object_header_write(uint8_t out[AE_OBJ_HDR], uint32_t gen, uint64_t version, const uint8_t id[AE_OBJ_ID_LEN]);
 
-#define AE_MASTER_MAGIC "KTAECSM3"
+#define AE_MASTER_MAGIC "KTAECSM4" /* written; v3, v2 and v1 are read */
+#define AE_MASTER_MAGIC3 "KTAECSM3"
 #define AE_MASTER_MAGIC2 "KTAECSM2"
 #define AE_MASTER_MAGIC_LEN 8
 #define AE_MASTER_CLEAR_LEN (64 + 4 + 8 + 1) /* instance, u32le generation, u64le set version, flags */
 #define AE_MASTER_ROTATING 1                 /* flags: the sealed part holds the key before too */
 #define AE_MASTER_AAD_MAX 128
 
-/* aecs/master's value split: its format (1..3), the instance it names (v2, v3), its key
- * generation, set version and rotating mark (v3; else 0), the sealed part and the AAD that
- * part must carry. Every value parses (a v1 value is the sealed part alone). */
+/* aecs/master's value split: its format (1..4), the instance it names (v2..v4), its key
+ * generation, set version and rotating mark (v3, v4; else 0), the sealed part and the AAD
+ * that part must carry. Every value parses (a v1 value is the sealed part alone). v4's
+ * clear header is v3's; its sealed part also names the recovery set the key is for. */
 typedef struct {
     int format;
     bool named, rotating;
@@ -56,10 +58,11 @@ typedef struct {
 } ae_master_value;
 
 void ae_master_parse(const uint8_t *d, size_t n, ae_master_value *m);
-/* v3's clear header (AE_MASTER_CLEAR_LEN bytes) and its seal's AAD (returns its length). */
+/* v3's and v4's clear header (AE_MASTER_CLEAR_LEN bytes) and the seal's AAD of format
+ * (3 or 4) over it (returns its length). */
 void ae_master_clear(uint8_t out[AE_MASTER_CLEAR_LEN], const uint8_t instance[64], uint32_t gen, uint64_t set_version,
                      bool rotating);
-size_t ae_master_aad(const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX]);
+size_t ae_master_aad(int format, const uint8_t clear[AE_MASTER_CLEAR_LEN], uint8_t aad[AE_MASTER_AAD_MAX]);
 
 /* A key rotation's manifest (manifest.c; docs/aecs.md "Key rotation"): the digests of the
  * objects sealed under the key before, sorted, in chunks kept raw at AE_ROT_KEY_PREFIX

@@ -7,24 +7,32 @@
 #include <stdio.h>
 #include <string.h>
 
-/* aecs/master's sealed part while rotating: the new key, the old, the manifest's root and
- * chunk count (u32le: checked at its first chunk, attack5 A5-2) */
-#define ROTATING_LEN (2 * KT_AES256_KEY_LEN + KT_SHA256_LEN + 4)
+/* aecs/master v4's sealed part: the storage key, the recovery set it is for (u64le version,
+ * SHA-256: ae_recovery_digest), then while rotating the key before, the manifest's root
+ * and chunk count (u32le: checked at its first chunk, attack5 A5-2). v3's: the key, then
+ * while rotating the key before, the root and the count. */
+#define BOUND_LEN (8 + KT_SHA256_LEN)
+#define KEY_LEN4 (KT_AES256_KEY_LEN + BOUND_LEN)
+#define ROTATING_EXTRA (KT_AES256_KEY_LEN + KT_SHA256_LEN + 4)
+#define ROTATING_LEN4 (KEY_LEN4 + ROTATING_EXTRA)
+#define ROTATING_LEN3 (KT_AES256_KEY_LEN + ROTATING_EXTRA)
 
 ae_globals ae;
+static char abandoned[96]; /* a start dropped a set change never saved: its audit target */
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
 KT_SERVICE_ANY_CLIENT_KEY()
 
-/* aecs/master (sealed_format.h; docs/aecs.md "Storage layout"): v3 is the magic, the clear
+/* aecs/master (sealed_format.h; docs/aecs.md "Storage layout"): v4 is the magic, the clear
  * header (instance public key, key generation, recovery set version, flags: rotating) and
- * the storage key sealed for this machine, with the key before it and the root of the
- * rotation's manifest (manifest.c) after it while a rotation is unfinished; the seal's AAD
- * is the clear header. The instance and set version
+ * the storage key sealed for this machine with the recovery set it is for, and the key
+ * before it and the root of the rotation's manifest (manifest.c) after it while a rotation
+ * is unfinished; the seal's AAD is the clear header. The instance and set version
  * are in the clear so that a machine that cannot unseal it knows which instance and set it
  * restores and refuses every other's shares (restore.c); on this machine the seal's AAD
- * binds them. v2 (the instance, then the sealed key) and v1 (the sealed key alone) are
- * generation 0 and rewritten as v3 at the first start that opens them. */
+ * binds them. v3 (no set in the sealed part), v2 (the instance, then the sealed key) and
+ * v1 (the sealed key alone; v1 and v2 are generation 0) are rewritten as v4 at the first
+ * start that opens them. */
 /* attack5 A5-5: a put whose answer is lost (an etcd deadline) may have applied. aecs/master
  * is read back: its exact bytes (the seal's IV is new at every put) mean it applied; other
  * bytes, that it did not; no answer, that nothing may be written under either key until
@@ -44,7 +52,8 @@ static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t 
         return KT_OK;
     }
     if (st) {
-        ae.master_unknown = true;
+        ae_freeze("the last put of aecs/master failed and could not be read back: which key is in force is "
+                  "unknown until AECS starts again");
         return kt_fail(put,
                        "%s (and reading aecs/master back failed: whether it applied is unknown; "
                        "AECS writes nothing until its next start)",
@@ -55,16 +64,19 @@ static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t 
 
 kt_status ae_master_store(uint64_t expected)
 {
-    uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[ROTATING_LEN];
+    uint8_t clear[AE_MASTER_CLEAR_LEN], aad[AE_MASTER_AAD_MAX], keys[ROTATING_LEN4];
     ae_master_clear(clear, ae.instance_pub, ae.key_gen, ae.recovery.version, ae.rotating);
-    size_t an = ae_master_aad(clear, aad);
+    size_t an = ae_master_aad(4, clear, aad);
     memcpy(keys, ae.master, KT_AES256_KEY_LEN);
-    memcpy(keys + KT_AES256_KEY_LEN, ae.master_old, KT_AES256_KEY_LEN);
-    memcpy(keys + 2 * KT_AES256_KEY_LEN, ae.rotation_root, KT_SHA256_LEN);
-    kt_put_le32(keys + 2 * KT_AES256_KEY_LEN + KT_SHA256_LEN, ae.rotation_chunks);
+    kt_put_le64(keys + KT_AES256_KEY_LEN, ae.key_set_version);
+    memcpy(keys + KT_AES256_KEY_LEN + 8, ae.key_set_digest, KT_SHA256_LEN);
+    uint8_t *r = keys + KEY_LEN4;
+    memcpy(r, ae.master_old, KT_AES256_KEY_LEN);
+    memcpy(r + KT_AES256_KEY_LEN, ae.rotation_root, KT_SHA256_LEN);
+    kt_put_le32(r + KT_AES256_KEY_LEN + KT_SHA256_LEN, ae.rotation_chunks);
     kt_buf blob = {0}, value = {0};
     uint64_t v;
-    kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? sizeof keys : KT_AES256_KEY_LEN, &blob);
+    kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? ROTATING_LEN4 : KEY_LEN4, &blob);
     kt_wipe(keys, sizeof keys);
     if (!st) st = kt_buf_append(&value, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN);
     if (!st) st = kt_buf_append(&value, clear, sizeof clear);
@@ -96,6 +108,91 @@ static kt_status session_limit(uint32_t v, uint32_t def, uint32_t ceiling, const
     return KT_OK;
 }
 
+/* attack6: the recovery set aecs/state holds against the set aecs/master's key is for. A v4
+ * master names it in its sealed part: a start serves the key only to that set, so whoever
+ * chooses which aecs/state a start sees (the host) never hands a key to a set it was not
+ * made for. While a rotation is unfinished no object but aecs/state is sealed under the new
+ * key before aecs/state is (objects.c ae_obj_put), so an aecs/state under the key before
+ * with other objects under the new one was put back. A rotating master of a set change
+ * whose aecs/state save never landed (aecs/state: the set before, under the key before,
+ * nothing under the new key): *abandon, the change never happened (abandon_change). v3
+ * masters (no set in the sealed part) keep the rules they were written under; v1 and v2
+ * name no set. */
+static kt_status set_rules(const ae_master_value *m, const uint8_t *bound, bool *abandon)
+{
+    *abandon = false;
+    unsigned long long sv = ae.recovery.version, mv = m->set_version;
+    if (m->format >= 3 && mv > sv)
+        return kt_fail(KT_ERR_VERIFY,
+                       "aecs/master was written with recovery set v%llu, aecs/state holds v%llu: "
+                       "aecs/state was put back from before a change of the set",
+                       mv, sv);
+    if (m->format < 4) {
+        /* a v3 set change saves its aecs/state under the new key of a rotation begun under
+         * the set before: nothing else is ahead of aecs/master */
+        if (m->format == 3 && sv > mv && !(m->rotating && sv == mv + 1 && ae_obj_gen("aecs/state") == m->gen))
+            return kt_fail(KT_ERR_VERIFY,
+                           "aecs/state holds recovery set v%llu, aecs/master was written with "
+                           "v%llu: not a change of the set this store's key rotation made",
+                           sv, mv);
+        ae_key_for(&ae.recovery);
+        return KT_OK;
+    }
+    ae.key_set_version = kt_le64(bound);
+    memcpy(ae.key_set_digest, bound + 8, KT_SHA256_LEN);
+    unsigned long long kv = ae.key_set_version;
+    bool is_for = ae_key_is_for(&ae.recovery);
+    uint32_t sg = ae_obj_gen("aecs/state");
+    size_t newer = m->rotating ? ae_obj_under(m->gen, NULL) - (sg == m->gen) : 0;
+    if (m->rotating && sg + 1 == m->gen && newer)
+        return is_for ? kt_fail(KT_ERR_VERIFY,
+                                "aecs/state was put back from before the key rotation to generation %u (%zu "
+                                "objects are sealed under the new key, aecs/state under the one before: no "
+                                "rotation leaves that)",
+                                (unsigned)m->gen, newer)
+                      : kt_fail(KT_ERR_VERIFY,
+                                "aecs/state was put back from before a change of the set (v%llu to v%llu: %zu "
+                                "objects are sealed under the new key, aecs/state with v%llu under the one "
+                                "before)",
+                                mv, kv, newer, sv);
+    if (is_for) return KT_OK; /* in force, or the rotation (and set change) to finish */
+    if (m->rotating && sv == mv && sg + 1 == m->gen) {
+        *abandon = true; /* nothing is under the new key: the change to kv never landed */
+        return KT_OK;
+    }
+    if (!m->rotating)
+        return kt_fail(KT_ERR_VERIFY,
+                       "aecs/state holds recovery set v%llu, aecs/master's storage key is for %s v%llu: not "
+                       "the set this store's key was made for",
+                       sv, sv == kv ? "another set of" : "set", kv);
+    return kt_fail(KT_ERR_VERIFY,
+                   "aecs/state holds recovery set v%llu (under key generation %u); aecs/master's unfinished "
+                   "key rotation to generation %u is from set v%llu to %s v%llu: neither",
+                   sv, (unsigned)sg, (unsigned)m->gen, mv, sv == kv ? "another set of" : "set", kv);
+}
+
+/* The set change a rotating aecs/master names was never saved (set_rules): the new key is
+ * dropped unused (it never serves the set before, attack6 A6-5) and aecs/master is the key
+ * before alone again, at its generation, for the set in force. */
+static kt_status abandon_change(uint64_t v)
+{
+    unsigned long long was = ae.key_set_version;
+    memcpy(ae.master, ae.master_old, sizeof ae.master);
+    kt_wipe(ae.master_old, sizeof ae.master_old);
+    kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
+    ae.rotation_chunks = 0;
+    ae.key_gen--;
+    ae.rotating = false;
+    ae_key_for(&ae.recovery);
+    kt_status st = ae_master_store(v);
+    if (st)
+        return kt_fail_context(st, "aecs/master: the key of set change to v%llu (never saved) dropped", was);
+    snprintf(abandoned, sizeof abandoned, "recovery v%llu was not saved: the set stays v%llu", was,
+             (unsigned long long)ae.recovery.version);
+    kt_log(KT_LOG_WARN, "aecs.set_change_not_saved", "reason", abandoned, NULL);
+    return KT_OK;
+}
+
 static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs__V1__StartResponse *rs)
 {
     if (ae.phase != AE_STOPPED) return kt_fail(KT_ERR_STATE, "AECS has started already");
@@ -120,7 +217,9 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     uint64_t v, objects = 0, damaged = 0;
     kt_status st = ae_store_get_raw("aecs/master", &blob, &v, &found);
     if (st) return st;
-    ae.master_unknown = false; /* what is in force is what was just read */
+    ae.frozen = false; /* what is in force is what was just read */
+    ae.frozen_why[0] = '\0';
+    abandoned[0] = '\0';
     if (!found) { /* a new AECS: nothing else may be there */
         st = ae_obj_scan(&objects, &damaged);
         if (!st && objects)
@@ -130,7 +229,8 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     } else {
         ae_master_value m;
         ae_master_parse(blob.data, blob.len, &m);
-        size_t want = m.rotating ? ROTATING_LEN : KT_AES256_KEY_LEN;
+        size_t want = m.format == 4 ? (m.rotating ? ROTATING_LEN4 : KEY_LEN4)
+                                    : (m.rotating ? ROTATING_LEN3 : KT_AES256_KEY_LEN);
         if ((st = kt_unseal(m.sealed, m.n, &plain, &aad)) != KT_OK || plain.len != want || aad.len != m.aad_len ||
             memcmp(aad.data, m.aad, m.aad_len)) {
             /* sealed on another machine (or by another signer): only a restore opens it,
@@ -144,13 +244,15 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             ae.phase = AE_RESTORE;
             st = KT_OK;
         } else {
+            const uint8_t *bound = m.format == 4 ? plain.data + KT_AES256_KEY_LEN : NULL;
+            const uint8_t *extra = plain.data + (m.format == 4 ? KEY_LEN4 : KT_AES256_KEY_LEN);
             memcpy(ae.master, plain.data, KT_AES256_KEY_LEN);
             ae.key_gen = m.gen;
             ae.rotating = m.rotating;
             if (m.rotating) {
-                memcpy(ae.master_old, plain.data + KT_AES256_KEY_LEN, KT_AES256_KEY_LEN);
-                memcpy(ae.rotation_root, plain.data + 2 * KT_AES256_KEY_LEN, KT_SHA256_LEN);
-                ae.rotation_chunks = kt_le32(plain.data + 2 * KT_AES256_KEY_LEN + KT_SHA256_LEN);
+                memcpy(ae.master_old, extra, KT_AES256_KEY_LEN);
+                memcpy(ae.rotation_root, extra + KT_AES256_KEY_LEN, KT_SHA256_LEN);
+                ae.rotation_chunks = kt_le32(extra + KT_AES256_KEY_LEN + KT_SHA256_LEN);
                 /* before the scan: it judges the old key's objects */
                 st = ae_manifest_load(m.gen, ae.rotation_root, ae.rotation_chunks);
             }
@@ -159,6 +261,7 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             if (!st) st = ae_obj_scan(&objects, &damaged);
             ae_manifest_free(); /* each object's digest in the table carries it from here */
             kt_status s2 = st ? st : ae_state_load();
+            bool abandon = false;
             if (!st && (s2 == KT_ERR_NOT_FOUND || s2 == KT_ERR_VERIFY)) {
                 /* init writes aecs/state before aecs/master: a storage key without its state
                  * (or with one that does not open: not the one an unfinished rotation started
@@ -176,24 +279,10 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
                 st = kt_fail_context(s2, "aecs/state");
             } else if (!st && m.named && !kt_equal(m.instance, ae.instance_pub, 64)) {
                 st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
-            } else if (!st && m.format == 3 && m.set_version > ae.recovery.version) {
-                st = kt_fail(
-                    KT_ERR_VERIFY,
-                    "aecs/master was written with recovery set v%llu, aecs/state holds v%llu: "
-                    "aecs/state was put back from before a change of the set",
-                    (unsigned long long)m.set_version, (unsigned long long)ae.recovery.version);
-            } else if (!st && m.format == 3 && ae.recovery.version > m.set_version &&
-                       !(m.rotating && ae.recovery.version == m.set_version + 1 &&
-                         ae_obj_gen("aecs/state") == m.gen)) {
-                /* a set change saves its aecs/state under the new key of a rotation begun
-                 * under the set before (recovery.c): nothing else is ahead of aecs/master */
-                st = kt_fail(KT_ERR_VERIFY,
-                             "aecs/state holds recovery set v%llu, aecs/master was written with "
-                             "v%llu: not a change of the set this store's key rotation made",
-                             (unsigned long long)ae.recovery.version,
-                             (unsigned long long)m.set_version);
-            } else if (!st && m.format < 3 && (st = ae_master_store(v)) != KT_OK) {
-                st = kt_fail_context(st, "aecs/master: v%d to v3", m.format);
+            } else if (!st && (st = set_rules(&m, bound, &abandon)) != KT_OK) {
+            } else if (!st && abandon && (st = abandon_change(v)) != KT_OK) {
+            } else if (!st && !abandon && m.format < 4 && (st = ae_master_store(v)) != KT_OK) {
+                st = kt_fail_context(st, "aecs/master: v%d to v4", m.format);
             } else if (!st) {
                 ae.phase = AE_READY;
                 ae_audit_adopt(rq->audit_tail, rq->n_audit_tail);
@@ -241,6 +330,7 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
         ae.phase = AE_STOPPED;
     } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
+        if (abandoned[0]) ae_audit(&h, "SetRecovery", abandoned, KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
         /* a rotation a crash or failure left (or owes): finished first */
         if (ae.phase == AE_READY && ae_rotate_unfinished()) {

@@ -3,7 +3,29 @@
  * object. */
 #include "aecs.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+void ae_freeze(const char *fmt, ...)
+{
+    if (ae.frozen) return; /* the first reason stays: it is what the next start settles */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ae.frozen_why, sizeof ae.frozen_why, fmt, ap);
+    va_end(ap);
+    ae.frozen = true;
+    kt_log(KT_LOG_ERROR, "aecs.writes_stopped", "reason", ae.frozen_why, NULL);
+}
+
+kt_status ae_writable(const char *what)
+{
+    if (!ae.frozen) return KT_OK;
+    return kt_fail(KT_ERR_STATE,
+                   "%s: %s; nothing is written until AECS starts again (that start reads what is in force "
+                   "and decides; aecsadmin status shows this)",
+                   what, ae.frozen_why);
+}
 
 kt_status ae_state_save(void)
 {
@@ -116,7 +138,10 @@ void ae_forget(void)
     kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
     ae.rotation_chunks = 0;
     ae.master_set_version = 0;
-    ae.master_unknown = false;
+    ae.frozen = false;
+    ae.frozen_why[0] = '\0';
+    ae.key_set_version = 0;
+    memset(ae.key_set_digest, 0, sizeof ae.key_set_digest);
     ae_instance_clear();
     ae.n_admins = 0;
     ae.state_version = 0;
