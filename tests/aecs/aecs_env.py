@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -93,3 +94,77 @@ def create_marker(s, serviceadmin, svc_key, service, data, mrsigner, work):
                       "SECRET_TYPE_IMPORT_DATA", "--data-file", path, "--mrsigner", mrsigner)
     os.unlink(path)
     assert rc == 0, t
+
+
+class Env:
+    """A test's work directory (a temporary one named prefix...) with a P-256 key per name in
+    names (keys[name]), the AECS files (aecs_files: ident, policy, config), its fs store and
+    sim directory; server(name) runs aecs-server (SERVER) on them."""
+
+    def __init__(self, prefix, server, enclave, kubetee, names, extra=""):
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.keys = {n: keygen(self.work, n) for n in names}
+        self.ident, self.policy, self.config = aecs_files(self.work, enclave, kubetee, extra=extra)
+        self.store = os.path.join(self.work, "store")
+        self.sim = os.path.join(self.work, "sim")
+        os.mkdir(self.sim, 0o700)
+        self.server_bin = server
+
+    def server(self, name):
+        return Server(self.server_bin, self.config, self.policy, self.work, name, self.sim)
+
+
+def create_configs(s, serviceadmin, svc_key, work, mrsigner, names, service="pay"):
+    """CONFIGURATIONS secrets of service named names ("v=val-<name>"), for TAs of mrsigner,
+    in one serviceadmin create."""
+    path = os.path.join(work, "secrets.yaml")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n")
+        for n in names:
+            f.write(f"- spec:\n    name: {n}\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: {service}\n"
+                    f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrsigner}}}]}}\n"
+                    f"  data: \"v=val-{n}\"\n")
+    rc, _, t = s.tool(serviceadmin, "create", svc_key, "--file", path)
+    assert rc == 0, t[-2000:]
+
+
+def set_proposal(s, aecsadmin, admin, work, new_keys, signers, name, threshold=2):
+    """aecsadmin recovery propose (as admin) of the set new_keys, threshold of them, signed by
+    each of signers (recovery private key paths) offline: the proposal's path and the
+    `--consent` arguments of `recovery set`."""
+    prop = os.path.join(work, name + ".proposal")
+    keys = [a for k in new_keys for a in ("--recovery-key", k)]
+    rc, _, t = s.tool(aecsadmin, "recovery", admin, "propose", *keys, "--recovery-threshold", str(threshold),
+                      "--out", prop)
+    assert rc == 0, t
+    consents = []
+    for i, k in enumerate(signers):
+        consents += ["--consent", os.path.join(work, f"{name}.consent-{i + 1}")]
+        r = subprocess.run([aecsadmin, "recovery", "sign", "--key", k, "--proposal", prop, "--out", consents[-1]],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    return prop, consents
+
+
+def init_pay(s, aecsadmin, admin, svc, recovery_keys, threshold=2):
+    """aecsadmin init (as admin) with the recovery set recovery_keys (threshold of them), then
+    service pay registered with svc as its admin."""
+    keys = [a for k in recovery_keys for a in ("--recovery-key", k)]
+    rc, _, t = s.tool(aecsadmin, "init", admin, *keys, "--recovery-threshold", str(threshold))
+    assert rc == 0, t
+    rc, _, t = s.tool(aecsadmin, "register", admin, "--name", "pay", "--admin-key", svc)
+    assert rc == 0, t
+
+
+def during(fn, look):
+    """fn()'s result, with look(stop) running in a thread meanwhile (the host looking at its
+    store) until fn returns (stop: a threading.Event set then)."""
+    import threading
+    stop = threading.Event()
+    w = threading.Thread(target=look, args=(stop,))
+    w.start()
+    try:
+        return fn()
+    finally:
+        stop.set()
+        w.join()

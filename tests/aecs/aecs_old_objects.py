@@ -8,7 +8,6 @@ two of its recovery shares), as an AECS before rotation wrote them.
 import os
 import shutil
 import sys
-import tempfile
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -16,35 +15,23 @@ import aecs_env
 import recovery_files as rf
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
-WORK = tempfile.mkdtemp(prefix="kt-aecs-old-objects-")
+E = aecs_env.Env("kt-aecs-old-objects-", SERVER, ENCLAVE, KUBETEE, ("admin", "svc", "r1", "r2"))
+WORK, STORE, ident = E.work, E.store, E.ident
+ADMIN, SVC, R1, R2 = (E.keys[n] for n in ("admin", "svc", "r1", "r2"))
 check = aecs_env.Checks()
-ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
-ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
-STORE = os.path.join(WORK, "store")
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
-
-
-def Server(name):
-    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
 
 
 def key_of(d):
-    sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return rf.combine([(i, rf.value(rf.open_share(sh[i], k))) for i, k in ((1, R1), (2, R2))])
+    return rf.backup_key(d, ((1, R1), (2, R2)))
 
 
 def formats():
     return {k: rf.object_fields(v)[:2] for k, (_, v) in rf.store_objects(STORE).items() if not rf.raw_key(k)}
 
 
-s = Server("a")
+s = E.server("a")
 try:
-    rc, _, t = s.tool(AECSADMIN, "init", ADMIN, "--recovery-key", R1, "--recovery-key", R2, "--recovery-threshold", "2")
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
-    assert rc == 0, t
+    aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
     aecs_env.create_marker(s, SERVICEADMIN, SVC, "pay", b"old-objects-marker", ident["mrsigner"], WORK)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
     assert rc == 0, t
@@ -64,7 +51,7 @@ for k, (_, v) in rf.store_objects(STORE).items():
     rf.put_value(STORE, k, b"KTAO\x01" + ver + oid + iv + AESGCM(key0).encrypt(iv, plain, aad))
 check(set(formats().values()) == {(1, 0)}, f"the store holds format 1 objects only: {formats()}")
 
-s = Server("b")
+s = E.server("b")
 try:
     rc, out, t = s.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
     check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"], f"format 1 objects open: {t[:300]}")
@@ -82,7 +69,7 @@ key1 = key_of(os.path.join(WORK, "bk1"))
 live = rf.opened_with(key1, STORE)
 check("secrets/pay/marker" in live and rf.opened_with(key0, STORE) == [],
       f"the new shares' key opens the store ({live}), the old key nothing")
-s = Server("c")
+s = E.server("c")
 try:
     rc, out, t = s.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
     check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"], f"after a restart too: {t[:300]}")

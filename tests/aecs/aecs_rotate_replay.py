@@ -13,10 +13,7 @@ Expected (FAILS today): after a finished rotation nothing sealed under K opens a
   aecs_rotate_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
 import struct
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,47 +23,28 @@ import recovery_files as rf
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = 300
-WORK = tempfile.mkdtemp(prefix="kt-aecs-rotate-replay-")
+E = aecs_env.Env("kt-aecs-rotate-replay-", SERVER, ENCLAVE, KUBETEE, ("admin", "svc", "r1", "r2"),
+                 extra=f"max_secrets: {COUNT + 100}\n")
+WORK, STORE, ident = E.work, E.store, E.ident
+ADMIN, SVC, R1, R2 = (E.keys[n] for n in ("admin", "svc", "r1", "r2"))
 check = aecs_env.Checks()
-ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
-ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, extra=f"max_secrets: {COUNT + 100}\n")
-STORE = os.path.join(WORK, "store")
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
-
-
-def Server(name):
-    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
 
 
 def key_of(d):
-    sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return rf.combine([(i, rf.value(rf.open_share(sh[i], k))) for i, k in ((1, R1), (2, R2))])
+    return rf.backup_key(d, ((1, R1), (2, R2)))
 
 
 def create(s, names):
-    path = os.path.join(WORK, "secrets.yaml")
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n")
-        for n in names:
-            f.write(f"- spec:\n    name: {n}\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: pay\n"
-                    f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {ident['mrsigner']}}}]}}\n"
-                    f"  data: \"v=val-{n}\"\n")
-    rc, _, t = s.tool(SERVICEADMIN, "create", SVC, "--file", path)
-    assert rc == 0, t[-2000:]
+    aecs_env.create_configs(s, SERVICEADMIN, SVC, WORK, ident["mrsigner"], names)
 
 
 def master_flags(v):
-    return v[8 + 76] if v[:8] == b"KTAECSM4" and len(v) > 85 else None
+    return rf.master_fields(v)[1]
 
 
-s = Server("a")
+s = E.server("a")
 try:
-    rc, _, t = s.tool(AECSADMIN, "init", ADMIN, "--recovery-key", R1, "--recovery-key", R2, "--recovery-threshold", "2")
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
-    assert rc == 0, t
+    aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
     for i in range(0, COUNT, 200):
         create(s, [f"s{j:04d}" for j in range(i, min(COUNT, i + 200))])
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
@@ -74,24 +52,10 @@ try:
     k_old = key_of(os.path.join(WORK, "bk0"))  # the key before the rotation (M holders of bk0 have it)
     # the host watches aecs/master while the rotation runs and keeps the rotating one
     mpath = rf.store_objects(STORE)["aecs/master"][0]
-    kept, stop = [], threading.Event()
-
-    def watch():
-        while not stop.is_set() and not kept:
-            try:
-                b = open(mpath, "rb").read()
-            except OSError:
-                continue
-            kl = int.from_bytes(b[8:10], "little")
-            n = int.from_bytes(b[34:42], "little")
-            v = b[42 + kl:42 + kl + n]
-            if master_flags(v) == 1:
-                kept.append(v)
-    w = threading.Thread(target=watch)
-    w.start()
-    rc, _, t = s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1"))
-    stop.set()
-    w.join()
+    kept = []
+    rc, _, t = aecs_env.during(
+        lambda: s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1")),
+        lambda stop: rf.keep_masters(mpath, lambda v: master_flags(v) == 1 and not kept, kept, stop))
     assert rc == 0, t
     check(kept != [], "the host kept a copy of aecs/master marked rotating (K2 and K)")
 finally:
@@ -115,7 +79,7 @@ if kept:
 planted = b"KTAO\x02" + struct.pack("<I", gen - 1) + ver + oid + iv + AESGCM(k_old).encrypt(iv, forged, aad)
 rf.put_value(STORE, victim, planted)
 
-s = Server("b")
+s = E.server("b")
 try:
     time.sleep(0.5)
     rc, out, t = s.tool(AECSADMIN, "status", ADMIN)

@@ -121,13 +121,15 @@ def store_objects(root):
     return out
 
 
-def put_value(root, key, value):
-    """The host edits key's object file in place (a new value, the file's hash again)."""
+def put_value(root, key, value, version=None):
+    """The host edits key's object file in place (a new value, at the store version given or
+    the file's own, the file's hash again)."""
     import hashlib
     path, _ = store_objects(root)[key]
     b = open(path, "rb").read()
     kl = int.from_bytes(b[8:10], "little")
-    head = b[:34] + len(value).to_bytes(8, "little") + b[42:42 + kl] + value
+    ver = b[10:18] if version is None else version.to_bytes(8, "little")
+    head = b[:10] + ver + b[18:34] + len(value).to_bytes(8, "little") + b[42:42 + kl] + value
     with open(path, "wb") as f:
         f.write(head + hashlib.sha256(head).digest())
 
@@ -185,3 +187,44 @@ def raw_key(key):
     """Whether the enclave keeps key's value unsealed by the storage key: aecs/master, a key
     rotation's manifest chunks (docs/aecs.md "Storage layout")."""
     return key == "aecs/master" or key.startswith("aecs/rotation/")
+
+
+def backup_key(d, holders):
+    """The storage key of the backup in directory d (aecsadmin backup's share files), combined
+    from the shares of holders: ((index, recovery private key path), ...)."""
+    sh = {parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
+          for n in os.listdir(d)}
+    return combine([(i, value(open_share(sh[i], k))) for i, k in holders])
+
+
+def fs_value(b):
+    """The value in an fs store's object file b (store_objects' layout)."""
+    kl = int.from_bytes(b[8:10], "little")
+    n = int.from_bytes(b[34:42], "little")
+    return b[42 + kl:42 + kl + n]
+
+
+def master_fields(v):
+    """aecs/master v3's or v4's clear recovery set version and flags byte (1: rotating); (None,
+    None) for another format."""
+    if v[:8] not in (b"KTAECSM3", b"KTAECSM4") or len(v) <= 85:
+        return None, None
+    return int.from_bytes(v[76:84], "little"), v[84]
+
+
+def keep_masters(path, want, kept, stop):
+    """The host's look at aecs/master's object file (path) until stop (an Event) is set: every
+    value want(value) takes goes into kept, once (a thread's target; a real host sees every
+    write, this one looks as often as it can, ahead of the server's threads where it may)."""
+    import threading
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)  # this thread alone (Linux)
+    except OSError:
+        pass
+    while not stop.is_set():
+        try:
+            v = fs_value(open(path, "rb").read())
+        except OSError:
+            continue
+        if want(v) and v not in kept:
+            kept.append(v)

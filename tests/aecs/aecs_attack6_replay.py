@@ -1,0 +1,88 @@
+"""attack6 A6-2 on the real aecs-server (fs store; notes/attack6.md): a recovery set {R1, R2}
+(2 of 2) is changed to {R1, R3} with R1's and R2's consent, answered OK; a secret is written
+after. AECS down, the host (it writes the store) puts back two objects it kept: the
+aecs/master of the change's step 1 (rotating: the new key K2 and the old, the OLD set's
+version) and the aecs/state from before the change (the old set, under the old key, listed in
+that master's manifest), every other object as it is. Expected (FAILS today): the start
+refuses the old state, or at least the removed R2 (with R1) gets no share that opens the
+live store. Today: the set change is undone, nothing is lost, and a Backup gives {R1, R2} the
+live key K2 (R2 opens the secret written after it was removed).
+
+  aecs_attack6_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
+import os
+import sys
+
+import aecs_env
+import recovery_files as rf
+
+SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
+check = aecs_env.Checks()
+NAMES = ("admin", "svc", "r1", "r2", "r3")
+
+
+def change(attempt):
+    """A store whose set {R1, R2} changed to {R1, R3} and a secret written after: its Env and
+    what the host kept (step 1's aecs/master; the aecs/state from before, with its version)."""
+    E = aecs_env.Env(f"kt-aecs-attack6-{attempt}-", SERVER, ENCLAVE, KUBETEE, NAMES)
+    ADMIN, SVC, R1, R2, R3 = (E.keys[n] for n in NAMES)
+    s = E.server("a")
+    try:
+        aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
+        names = [f"s{j:02d}" for j in range(20)]
+        aecs_env.create_configs(s, SERVICEADMIN, SVC, E.work, E.ident["mrsigner"], names)
+        objs = rf.store_objects(E.store)
+        old_state = objs["aecs/state"][1]
+        mpath = objs["aecs/master"][0]
+        kept = []  # the host sees every aecs/master the enclave writes; it keeps step 1's (rotating, set v1)
+        prop, consents = aecs_env.set_proposal(s, AECSADMIN, ADMIN, E.work, (R1, R3), (R1, R2), "v1")
+        rc, _, t = aecs_env.during(
+            lambda: s.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", prop, "--out-dir",
+                           os.path.join(E.work, "bk1"), *consents),
+            lambda stop: rf.keep_masters(mpath, lambda v: rf.master_fields(v) == (1, 1), kept, stop))
+        assert rc == 0, t
+        aecs_env.create_configs(s, SERVICEADMIN, SVC, E.work, E.ident["mrsigner"], ["after"])  # R2 removed
+    finally:
+        s.stop()
+    return E, kept, old_state
+
+
+for attempt in range(4):  # the look may miss a master (a real host sees every write): again, a new store
+    E, kept, old_state = change(attempt)
+    if kept:
+        break
+WORK, STORE = E.work, E.store
+ADMIN, SVC, R1, R2, R3 = (E.keys[n] for n in NAMES)
+old_state_v = int.from_bytes(rf.object_fields(old_state)[2], "little")
+k2 = rf.backup_key(os.path.join(WORK, "bk1"), ((1, R1), (2, R3)))
+check("secrets/pay/after" in rf.opened_with(k2, STORE), "the set changed to {R1, R3}: its key opens the store")
+check(len(kept) == 1, f"the host kept step 1's aecs/master (rotating, set v1): {len(kept)} seen "
+                      f"(attempt {attempt + 1})")
+if not kept:  # the attack was not tried
+    print("SKIP: step 1's aecs/master was not caught")
+    sys.exit(77)
+
+rf.put_value(STORE, "aecs/master", kept[0])
+rf.put_value(STORE, "aecs/state", old_state, version=old_state_v)
+taken = None
+try:
+    s = E.server("b")
+except SystemExit as e:  # a refused start is what a fixed AECS does
+    s = None
+    print(f"the start on the put-back store was refused: {str(e)[-600:]}")
+if s:
+    try:
+        rc, out, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk2"))
+    finally:
+        s.stop()
+    if rc == 0:
+        try:
+            taken = rf.backup_key(os.path.join(WORK, "bk2"), ((1, R1), (2, R2)))  # R2: the removed holder
+        except Exception:
+            taken = None
+opened = rf.opened_with(taken, STORE) if taken else []
+check("secrets/pay/after" not in opened,
+      f"after the host put back step 1's aecs/master and the old aecs/state, the removed R2 (with R1) gets no "
+      f"key to the live store (it opens {len(opened)} objects, the secret written after its removal "
+      f"{'among them' if 'secrets/pay/after' in opened else 'not'})")
+print("attack6 A6-2 refused" if not check.failed else f"{len(check.failed)} FAILED")
+sys.exit(1 if check.failed else 0)
