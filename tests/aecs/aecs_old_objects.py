@@ -21,8 +21,7 @@ check = aecs_env.Checks()
 ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
 STORE = os.path.join(WORK, "store")
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
+SIM = aecs_env.sim_dir(WORK)
 
 
 def Server(name):
@@ -30,9 +29,7 @@ def Server(name):
 
 
 def key_of(d):
-    sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return rf.combine([(i, rf.value(rf.open_share(sh[i], k))) for i, k in ((1, R1), (2, R2))])
+    return rf.storage_key(d, (1, R1), (2, R2))
 
 
 def formats():
@@ -41,10 +38,7 @@ def formats():
 
 s = Server("a")
 try:
-    rc, _, t = s.tool(AECSADMIN, "init", ADMIN, "--recovery-key", R1, "--recovery-key", R2, "--recovery-threshold", "2")
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
-    assert rc == 0, t
+    aecs_env.init_register(s, AECSADMIN, ADMIN, SVC, R1, R2)
     aecs_env.create_marker(s, SERVICEADMIN, SVC, "pay", b"old-objects-marker", ident["mrsigner"], WORK)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
     assert rc == 0, t
@@ -66,15 +60,15 @@ check(set(formats().values()) == {(1, 0)}, f"the store holds format 1 objects on
 
 s = Server("b")
 try:
-    rc, out, t = s.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
-    check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"], f"format 1 objects open: {t[:300]}")
+    names, t = aecs_env.listed(s, SERVICEADMIN, SVC)
+    check(names == ["marker"], f"format 1 objects open: {t[:300]}")
     rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "shop", "--admin-key", SVC)
     check(rc == 0 and formats()["services/shop"] == (2, 0), f"a write is format 2, generation 0: {formats()}")
     rc, out, t = s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1"))
     check(rc == 0 and len(out["shares"]) == 2, f"rotate-key answers with the new shares: {t[-300:]}")
     check(set(formats().values()) == {(2, 1)}, f"every object is format 2 of generation 1 now: {formats()}")
-    rc, out, t = s.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
-    check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"], f"... and opens: {t[:300]}")
+    names, t = aecs_env.listed(s, SERVICEADMIN, SVC)
+    check(names == ["marker"], f"... and opens: {t[:300]}")
 finally:
     s.stop()
 check("aecs.object_damaged" not in open(os.path.join(WORK, "b.log")).read(), "no object was found damaged")
@@ -84,8 +78,8 @@ check("secrets/pay/marker" in live and rf.opened_with(key0, STORE) == [],
       f"the new shares' key opens the store ({live}), the old key nothing")
 s = Server("c")
 try:
-    rc, out, t = s.tool(SERVICEADMIN, "list", SVC, "--service", "pay")
-    check(rc == 0 and [x["name"] for x in out["secrets"]] == ["marker"], f"after a restart too: {t[:300]}")
+    names, t = aecs_env.listed(s, SERVICEADMIN, SVC)
+    check(names == ["marker"], f"after a restart too: {t[:300]}")
 finally:
     s.stop()
 shutil.rmtree(WORK, ignore_errors=True)

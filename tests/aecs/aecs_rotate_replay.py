@@ -12,14 +12,9 @@ Expected (FAILS today): after a finished rotation nothing sealed under K opens a
 
   aecs_rotate_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
-import struct
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import aecs_env
 import recovery_files as rf
@@ -31,8 +26,7 @@ check = aecs_env.Checks()
 ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, extra=f"max_secrets: {COUNT + 100}\n")
 STORE = os.path.join(WORK, "store")
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
+SIM = aecs_env.sim_dir(WORK)
 
 
 def Server(name):
@@ -40,65 +34,26 @@ def Server(name):
 
 
 def key_of(d):
-    sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return rf.combine([(i, rf.value(rf.open_share(sh[i], k))) for i, k in ((1, R1), (2, R2))])
-
-
-def create(s, names):
-    path = os.path.join(WORK, "secrets.yaml")
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n")
-        for n in names:
-            f.write(f"- spec:\n    name: {n}\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: pay\n"
-                    f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {ident['mrsigner']}}}]}}\n"
-                    f"  data: \"v=val-{n}\"\n")
-    rc, _, t = s.tool(SERVICEADMIN, "create", SVC, "--file", path)
-    assert rc == 0, t[-2000:]
-
-
-def master_flags(v):
-    return v[8 + 76] if v[:8] == b"KTAECSM3" and len(v) > 85 else None
+    return rf.storage_key(d, (1, R1), (2, R2))
 
 
 s = Server("a")
 try:
-    rc, _, t = s.tool(AECSADMIN, "init", ADMIN, "--recovery-key", R1, "--recovery-key", R2, "--recovery-threshold", "2")
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
-    assert rc == 0, t
-    for i in range(0, COUNT, 200):
-        create(s, [f"s{j:04d}" for j in range(i, min(COUNT, i + 200))])
+    aecs_env.init_register(s, AECSADMIN, ADMIN, SVC, R1, R2)
+    aecs_env.create_secrets(s, SERVICEADMIN, SVC, "pay", [f"s{j:04d}" for j in range(COUNT)], ident["mrsigner"], WORK)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
     assert rc == 0, t
     k_old = key_of(os.path.join(WORK, "bk0"))  # the key before the rotation (M holders of bk0 have it)
     # the host watches aecs/master while the rotation runs and keeps the rotating one
-    mpath = rf.store_objects(STORE)["aecs/master"][0]
-    kept, stop = [], threading.Event()
-
-    def watch():
-        while not stop.is_set() and not kept:
-            try:
-                b = open(mpath, "rb").read()
-            except OSError:
-                continue
-            kl = int.from_bytes(b[8:10], "little")
-            n = int.from_bytes(b[34:42], "little")
-            v = b[42 + kl:42 + kl + n]
-            if master_flags(v) == 1:
-                kept.append(v)
-    w = threading.Thread(target=watch)
-    w.start()
-    rc, _, t = s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1"))
-    stop.set()
-    w.join()
+    with aecs_env.keep_rotating_master(STORE) as kept:
+        rc, _, t = s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1"))
     assert rc == 0, t
     check(kept != [], "the host kept a copy of aecs/master marked rotating (K2 and K)")
 finally:
     s.stop()
 k_new = key_of(os.path.join(WORK, "bk1"))
 objs = {k: v for k, (_, v) in rf.store_objects(STORE).items()}
-check(master_flags(objs["aecs/master"]) == 0 and rf.opened_with(k_old, STORE) == [],
+check(rf.master_flags(objs["aecs/master"]) == 0 and rf.opened_with(k_old, STORE) == [],
       "the rotation finished: aecs/master holds K2 alone, K opens nothing of the store")
 
 # the host puts the rotating aecs/master back and, with K, forges s0007 at its current
@@ -107,12 +62,9 @@ victim = "secrets/pay/s0007"
 _, gen, ver, oid, _, _ = rf.object_fields(objs[victim])
 plain = rf.open_object(k_new, victim, objs[victim])
 assert plain is not None and b"val-s0007" in plain, plain
-forged = plain.replace(b"val-s0007", b"EVIL-0007")
-iv = os.urandom(12)
-aad = b"kubetee.aecs.object.v2\0" + victim.encode() + b"\0" + ver + oid + struct.pack("<I", gen - 1)
 if kept:
     rf.put_value(STORE, "aecs/master", kept[0])
-planted = b"KTAO\x02" + struct.pack("<I", gen - 1) + ver + oid + iv + AESGCM(k_old).encrypt(iv, forged, aad)
+planted = rf.seal_at(k_old, victim, plain.replace(b"val-s0007", b"EVIL-0007"), ver, oid, gen - 1)
 rf.put_value(STORE, victim, planted)
 
 s = Server("b")
