@@ -277,17 +277,28 @@ static kt_status call(kt_session *s, const char *op, const ProtobufCMessage *req
     return call_rec(s, op, req, rt, res, NULL);
 }
 
-/* a call whose response is not looked at */
-static kt_status op(const kt_key *who, const char *name, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rt)
+/* One operation by who on a session of its own: its status (the reason in kt_last_error),
+ * the response in *res (NULL when refused; the caller frees it). */
+static kt_status call_as(const kt_key *who, const char *name, const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *rt, ProtobufCMessage **res)
 {
     kt_session *s = connect_as(who);
-    ProtobufCMessage *res = NULL;
-    kt_status st = call(s, name, req, rt, &res);
+    *res = NULL;
+    kt_status st = call(s, name, req, rt, res);
     char reason[1024];
     snprintf(reason, sizeof reason, "%s", kt_last_error());
-    if (res) protobuf_c_message_free_unpacked(res, NULL);
     kt_session_free(s);
     if (st) kt_fail(st, "%s", reason);
+    return st;
+}
+
+/* a call whose response is not looked at */
+static kt_status op(const kt_key *who, const char *name, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *rt)
+{
+    ProtobufCMessage *res;
+    kt_status st = call_as(who, name, req, rt, &res);
+    if (res) protobuf_c_message_free_unpacked(res, NULL);
     return st;
 }
 
@@ -366,17 +377,12 @@ static kt_status destroy_as(const kt_key *k, const char *service, const char *na
 
 static kt_status list_as(const kt_key *k, const char *service, size_t *count)
 {
-    kt_session *s = connect_as(k);
     A(ListSecretsRequest) rq = KUBETEE__AECS__V1__LIST_SECRETS_REQUEST__INIT;
     rq.service = (char *)service;
-    ProtobufCMessage *res = NULL;
-    kt_status st = call(s, "ListSecrets", &rq.base, D(list_secrets_response), &res);
+    ProtobufCMessage *res;
+    kt_status st = call_as(k, "ListSecrets", &rq.base, D(list_secrets_response), &res);
     if (!st) *count = ((A(ListSecretsResponse) *)res)->n_secrets;
-    char reason[1024];
-    snprintf(reason, sizeof reason, "%s", kt_last_error());
     if (res) protobuf_c_message_free_unpacked(res, NULL);
-    kt_session_free(s);
-    if (st) kt_fail(st, "%s", reason);
     return st;
 }
 
@@ -1443,13 +1449,8 @@ static void cut_off(const char *fail, const struct set_change *change, const cha
 static kt_status backup(A(BackupResponse) * *br)
 {
     A(BackupRequest) b = KUBETEE__AECS__V1__BACKUP_REQUEST__INIT;
-    kt_session *s = connect_as(admin);
-    ProtobufCMessage *res = NULL;
-    kt_status st = call(s, "Backup", &b.base, D(backup_response), &res);
-    char reason[1024];
-    snprintf(reason, sizeof reason, "%s", kt_last_error());
-    kt_session_free(s);
-    if (st) kt_fail(st, "%s", reason);
+    ProtobufCMessage *res;
+    kt_status st = call_as(admin, "Backup", &b.base, D(backup_response), &res);
     *br = (A(BackupResponse) *)res;
     return st;
 }
