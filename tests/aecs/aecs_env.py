@@ -6,6 +6,7 @@ secrets listed, a copy of aecs/master kept while a rotation runs."""
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -25,6 +26,14 @@ def keygen(work, name, curve="prime256v1"):
     subprocess.run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", path], check=True,
                    capture_output=True)
     return path
+
+
+def crash_rng():
+    """The random source of a crash test: seeded from KT_CRASH_SEED when set (a failed run
+    again), else at random; the seed is printed first."""
+    seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
+    print("seed", seed)
+    return random.Random(seed)
 
 
 def sim_dir(work, name="sim"):

@@ -11,7 +11,6 @@ secret's data inside), and the key of the backup before the rotation opens none.
   aecs_rotate_crash.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE [COUNT [fs|etcd]]"""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -26,9 +25,7 @@ import recovery_files as rf
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
 KIND = sys.argv[7] if len(sys.argv) > 7 else "fs"
-seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
-print("seed", seed)
-rng = random.Random(seed)
+rng = aecs_env.crash_rng()
 WORK = tempfile.mkdtemp(prefix=f"kt-aecs-rotate-crash-{KIND}-")
 SIM = aecs_env.sim_dir(WORK)
 check = aecs_env.Checks()
