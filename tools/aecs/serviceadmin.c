@@ -30,7 +30,9 @@ static int usage(void)
             "         (the answer's signature by the AECS identity over the service, name and nonce is checked)\n"
             "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
             "  refuse an AECS that cannot prove this instance key\n"
-            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (1 to 86400, default 30)\n");
+            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (1 to 86400, default 30)\n"
+            "every verb: [--connect-timeout SECONDS] how long connecting and the attested handshake may take\n"
+            "  (1 to 86400, default 30)\n");
     return 2;
 }
 
