@@ -17,6 +17,7 @@
 #include <kubetee/session.h>
 #include <kubetee/store.h>
 #include <kubetee/tff.h>
+#include "../../fuzz/fuzz_aecs_requests.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static kt_key *admin, *svc_a, *svc_b, *stranger;
 static kt_key *holders[3]; /* the recovery set test_clock_run_forward_and_accepted sets: 2 of 3 */
 static kt_buf audit_text;
 static uint32_t max_secrets = 4;
+static uint32_t max_services; /* 0: the enclave's default; test_service_quota sets 8 for a while */
 static uint32_t ta_max_age, ta_idle, ta_requests; /* the TA session limits the host asks for (0: the enclave's) */
 
 /* ---- the host's OCALLs, with the attacks ---- */
@@ -203,6 +205,7 @@ static kt_status start(void)
     A(StartRequest) rq = KUBETEE__AECS__V1__START_REQUEST__INIT;
     A(StartResponse) rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     rq.max_secrets = max_secrets;
+    rq.max_services = max_services;
     rq.ta_session_max_age = ta_max_age;
     rq.ta_session_idle = ta_idle;
     rq.ta_session_requests = ta_requests;
@@ -505,6 +508,74 @@ static void test_services_isolated(void **state)
     assert_refused(op(svc_a, "GetPublic", &p.base, D(get_public_response)), KT_ERR_INVALID_ARGUMENT, "no public part");
 }
 
+/* No prefix (or extension) of a name reaches another: get, list, change and destroy name
+ * exactly one secret, and a service's list is its own even when its name begins
+ * another's (the original deleted by prefix). */
+static void test_exact_names_only(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_int_equal(list_as(svc_a, "svca", &n), KT_OK);
+    assert_int_equal(n, 1); /* key1 */
+    assert_refused(destroy_as(svc_a, "svca", "key"), KT_ERR_NOT_FOUND,
+                   "secrets/svca/key does not exist");
+    assert_refused(update_as(svc_a, "svca", "key10", 0), KT_ERR_NOT_FOUND,
+                   "secrets/svca/key10 does not exist");
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svca", d.name = "k";
+    assert_refused(op(admin, "DeleteSecret", &d.base, D(done)), KT_ERR_NOT_FOUND,
+                   "secrets/svca/k does not exist");
+    A(GetPublicRequest) p = KUBETEE__AECS__V1__GET_PUBLIC_REQUEST__INIT;
+    uint8_t nonce[16] = {9};
+    p.service = "svca", p.name = "key", p.nonce.data = nonce, p.nonce.len = 16;
+    assert_refused(op(svc_a, "GetPublic", &p.base, D(get_public_response)), KT_ERR_NOT_FOUND,
+                   "does not exist");
+    /* "svc" begins "svca": its admin lists nothing of svca's, and it unregisters while svca
+     * holds a secret (a count by the prefix "secrets/svc" would have refused) */
+    assert_int_equal(register_as(admin, "svc", svc_b), KT_OK);
+    assert_int_equal(list_as(svc_b, "svc", &n), KT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(list_as(admin, "svc", &n), KT_OK);
+    assert_int_equal(n, 0);
+    assert_refused(destroy_as(svc_b, "svc", "a/key1"), KT_ERR_INVALID_ARGUMENT, "secret name");
+    assert_refused(destroy_as(svc_b, "svc", "*"), KT_ERR_INVALID_ARGUMENT, "secret name");
+    A(UnregisterServiceRequest) un = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    un.name = "svc";
+    assert_int_equal(op(admin, "UnregisterService", &un.base, D(done)), KT_OK);
+    assert_int_equal(list_as(svc_a, "svca", &n), KT_OK);
+    assert_int_equal(n, 1);
+}
+
+/* The services quota: the registration past it is refused, naming it; the others stay. */
+static void test_service_quota(void **state)
+{
+    (void)state;
+    stop();
+    max_services = 8;
+    assert_int_equal(start(), KT_OK);
+    char name[8];
+    unsigned made = 0;
+    kt_status st;
+    do {
+        snprintf(name, sizeof name, "q%u", made);
+        st = register_as(admin, name, svc_b);
+    } while (!st && ++made < 2 * max_services);
+    assert_refused(st, KT_ERR_TOO_LARGE, "the most allowed is 8");
+    assert_int_equal(made, max_services - 2); /* svca and svcb were there */
+    A(UnregisterServiceRequest) un = KUBETEE__AECS__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    un.name = name;
+    for (unsigned i = 0; i < made; i++) {
+        snprintf(name, sizeof name, "q%u", i);
+        assert_int_equal(op(admin, "UnregisterService", &un.base, D(done)), KT_OK);
+    }
+    assert_int_equal(register_as(admin, "q0", svc_b), KT_OK); /* room again */
+    snprintf(name, sizeof name, "q0");
+    assert_int_equal(op(admin, "UnregisterService", &un.base, D(done)), KT_OK);
+    stop();
+    max_services = 0;
+    assert_int_equal(start(), KT_OK);
+}
+
 static void test_readonly_and_versions(void **state)
 {
     (void)state;
@@ -748,6 +819,165 @@ static void test_p256_pairs(void **state)
     assert_refused(create_full(svc_a, "pki", "sig2", P256, "", false, NULL, "k"), KT_ERR_INVALID_ARGUMENT,
                    "made by AECS, not given");
     assert_int_equal(destroy_as(svc_a, "pki", "sig"), KT_OK);
+}
+
+/* The versions kept of a secret, oldest first (from its service admin's list). */
+static size_t versions_of(const char *service, const char *name, uint64_t *out, size_t cap)
+{
+    kt_session *s = connect_as(svc_a);
+    A(ListSecretsRequest) rq = KUBETEE__AECS__V1__LIST_SECRETS_REQUEST__INIT;
+    rq.service = (char *)service;
+    ProtobufCMessage *res = NULL;
+    assert_int_equal(call(s, "ListSecrets", &rq.base, D(list_secrets_response), &res), KT_OK);
+    const A(ListSecretsResponse) *l = (const void *)res;
+    size_t n = 0;
+    for (size_t i = 0; i < l->n_secrets; i++)
+        if (!strcmp(l->secrets[i]->name, name))
+            for (n = 0; n < l->secrets[i]->n_versions && n < cap; n++)
+                out[n] = l->secrets[i]->versions[n];
+    protobuf_c_message_free_unpacked(res, NULL);
+    kt_session_free(s);
+    return n;
+}
+
+static kt_status destroy_version_as(const kt_key *k, const char *service, const char *name,
+                                    uint64_t version)
+{
+    A(DestroySecretRequest) rq = KUBETEE__AECS__V1__DESTROY_SECRET_REQUEST__INIT;
+    rq.service = (char *)service, rq.name = (char *)name, rq.version = version;
+    return op(k, "DestroySecret", &rq.base, D(done));
+}
+
+/* Versions as Vault KV's: AECS keeps the newest 8 (keep_versions), an older one kept reads
+ * by its number, one dropped is gone, and one version is destroyed alone (never the
+ * newest, never a readonly secret's); its audit line names the version. */
+static void test_versions_kept_read_destroyed(void **state)
+{
+    (void)state;
+    assert_int_equal(create_full(svc_a, "svca", "kv", P256, "public", false, NULL, NULL), KT_OK);
+    for (uint64_t v = 1; v <= 9; v++)
+        assert_int_equal(update_as(svc_a, "svca", "kv", v), KT_OK);
+    uint64_t vs[16];
+    size_t n = versions_of("svca", "kv", vs, 16);
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(vs[i], i + 3);
+    kt_buf v3 = {0}, v10 = {0}, again = {0};
+    assert_refused(getpub_as(svc_a, "svca", "kv", 2, &again), KT_ERR_NOT_FOUND,
+                   "has no version 2 (kept: 3..10)");
+    assert_int_equal(getpub_as(stranger, "svca", "kv", 3, &v3), KT_OK);
+    assert_int_equal(getpub_as(stranger, "svca", "kv", 0, &v10), KT_OK);
+    assert_true(v3.len != v10.len ||
+                memcmp(v3.data, v10.data, v3.len)); /* each version its own key */
+    /* one version destroyed: the others stay, and read as before */
+    assert_refused(destroy_version_as(svc_b, "svca", "kv", 5), KT_ERR_DENIED,
+                   "not the admin of service svca");
+    assert_int_equal(destroy_version_as(svc_a, "svca", "kv", 5), KT_OK);
+    assert_true(strstr((const char *)audit_text.data,
+                       "\"op\":\"DestroySecret\",\"target\":\"svca/kv@5\",\"outcome\":\"ok\"") !=
+                NULL);
+    n = versions_of("svca", "kv", vs, 16);
+    assert_int_equal(n, 7);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(vs[i], 5);
+    assert_refused(getpub_as(svc_a, "svca", "kv", 5, &again), KT_ERR_NOT_FOUND, "has no version 5");
+    assert_int_equal(getpub_as(stranger, "svca", "kv", 3, &again), KT_OK);
+    assert_int_equal(again.len, v3.len);
+    assert_memory_equal(again.data, v3.data, v3.len);
+    assert_refused(destroy_version_as(svc_a, "svca", "kv", 5), KT_ERR_NOT_FOUND,
+                   "has no version 5");
+    assert_refused(destroy_version_as(svc_a, "svca", "kv", 10), KT_ERR_STATE,
+                   "version 10 is the newest");
+    /* the next update is 11, never a number given before */
+    assert_int_equal(update_as(svc_a, "svca", "kv", 10), KT_OK);
+    n = versions_of("svca", "kv", vs, 16);
+    assert_int_equal(vs[n - 1], 11);
+    /* readonly: no version is destroyed either */
+    assert_int_equal(create_as(svc_a, "svca", "ro2", DATA, true, "fixed"), KT_OK);
+    assert_refused(destroy_version_as(svc_a, "svca", "ro2", 1), KT_ERR_DENIED,
+                   "readonly: destroy is refused");
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svca", d.name = "ro2";
+    assert_int_equal(op(admin, "DeleteSecret", &d.base, D(done)), KT_OK);
+    assert_int_equal(destroy_as(svc_a, "svca", "kv"), KT_OK);
+    kt_buf_free(&v3), kt_buf_free(&v10), kt_buf_free(&again);
+}
+
+/* RSA key pairs of each size: the public part getpub gives is of the size asked for (its
+ * SubjectPublicKeyInfo, e = 65537, is 294, 422 or 550 bytes for 2048, 3072 or 4096 bits). */
+static void test_rsa_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bits; /* NULL: the default */
+        size_t der;
+    } sizes[] = {{"2048", 294}, {NULL, 422}, {"4096", 550}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        const char *params[] = {"bit_length", sizes[i].bits, "pkcs_type", "pkcs1", NULL};
+        assert_int_equal(create_full(svc_a, "svca", "rsa", RSA, "public", false,
+                                     sizes[i].bits ? params : params + 2, NULL),
+                         KT_OK);
+        kt_buf pem = {0}, der = {0};
+        assert_int_equal(getpub_as(stranger, "svca", "rsa", 0, &pem), KT_OK);
+        const char *b = strstr((const char *)pem.data, "-----BEGIN PUBLIC KEY-----\n"),
+                   *e = strstr((const char *)pem.data, "-----END PUBLIC KEY-----");
+        assert_true(b && e && e > b);
+        char b64[1024];
+        size_t m = 0;
+        for (b += strlen("-----BEGIN PUBLIC KEY-----\n"); b < e && m < sizeof b64; b++)
+            if (*b != '\n') b64[m++] = *b;
+        assert_int_equal(kt_base64_decode(b64, m, &der), KT_OK);
+        if (der.len != sizes[i].der)
+            fail_msg("RSA %s: a public key of %zu bytes, not %zu",
+                     sizes[i].bits ? sizes[i].bits : "default", der.len, sizes[i].der);
+        kt_buf_free(&pem);
+        kt_buf_free(&der);
+        assert_int_equal(destroy_as(svc_a, "svca", "rsa"), KT_OK);
+    }
+}
+
+/* The AECS enclave's remote functions (kt.Describe, its own list) and the requests they
+ * decode are the ones fuzz_aecs_requests fuzzes (fuzz/fuzz_aecs_requests.h), no more, no
+ * fewer: a function added to the enclave and not to the fuzz target fails here. */
+static void test_every_request_decoder_fuzzed(void **state)
+{
+    (void)state;
+    kt_session *s = connect_as(stranger);
+    Kubetee__Enclave__V1__DescribeRequest rq = KUBETEE__ENCLAVE__V1__DESCRIBE_REQUEST__INIT;
+    uint8_t body[16];
+    size_t n = protobuf_c_message_pack(&rq.base, body);
+    char refusal[256];
+    Kubetee__Enclave__V1__CallResult *cr =
+        step_call(enclave, s, "kt.Describe", rq.base.descriptor->name,
+                  kubetee__enclave__v1__describe_response__descriptor.name, body, n, NULL, refusal,
+                  sizeof refusal, NULL);
+    if (!cr) fail_msg("kt.Describe was refused: %s", refusal);
+    assert_int_equal(cr->status, KT_OK);
+    Kubetee__Enclave__V1__DescribeResponse *d =
+        kubetee__enclave__v1__describe_response__unpack(NULL, cr->response.len, cr->response.data);
+    assert_non_null(d);
+    size_t listed = 0, seen = 0;
+    for (size_t i = 0; i < AECS_FN_COUNT; i++)
+        listed += aecs_fns[i].kind == AECS_REMOTE;
+    for (size_t i = 0; i < d->n_functions; i++) {
+        const Kubetee__Enclave__V1__RemoteFunction *f = d->functions[i];
+        if (!strncmp(f->name, "kt.", 3))
+            continue; /* the runtime's, fuzzed with it (fuzz_call, fuzz_session) */
+        const aecs_fn *a = NULL;
+        for (size_t j = 0; j < AECS_FN_COUNT && !a; j++)
+            if (aecs_fns[j].kind == AECS_REMOTE && !strcmp(aecs_fns[j].name, f->name))
+                a = &aecs_fns[j];
+        if (!a)
+            fail_msg("the AECS enclave's %s (%s) is not in fuzz/fuzz_aecs_requests.h", f->name,
+                     f->request_type);
+        assert_string_equal(a->request->name, f->request_type);
+        assert_string_equal(a->response->name, f->response_type);
+        seen++;
+    }
+    assert_int_equal(seen, listed);
+    kubetee__enclave__v1__describe_response__free_unpacked(d, NULL);
+    kubetee__enclave__v1__call_result__free_unpacked(cr, NULL);
+    kt_session_free(s);
 }
 
 static void test_certificates_and_the_service_ca(void **state)
@@ -2029,10 +2259,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_recovery_wire),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_services_isolated),
+        cmocka_unit_test(test_exact_names_only),
+        cmocka_unit_test(test_service_quota),
         cmocka_unit_test(test_readonly_and_versions),
         cmocka_unit_test(test_host_swaps_forges_replays),
         cmocka_unit_test(test_replayed_request_does_not_run_twice),
         cmocka_unit_test(test_p256_pairs),
+        cmocka_unit_test(test_versions_kept_read_destroyed),
+        cmocka_unit_test(test_rsa_sizes),
+        cmocka_unit_test(test_every_request_decoder_fuzzed),
         cmocka_unit_test(test_certificates_and_the_service_ca),
         cmocka_unit_test(test_configurations),
         cmocka_unit_test(test_never_export_keys),
