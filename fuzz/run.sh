@@ -254,6 +254,32 @@ PY
 # aecs_floor: a clock floor proposal (the floor moved back an hour)
 mkdir -p "$work/aecs_floor"
 /usr/bin/python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(b"KTCF\x01" + b"\x11" * 64 + struct.pack("<qq", 1796259212, 1796255612))' "$work/aecs_floor/seed"
+# aecs_requests: a request for some of the AECS enclave's functions (the first byte: its index
+# in fuzz/fuzz_aecs_requests.h), and a store answer
+mkdir -p "$work/aecs_requests"
+/usr/bin/python3 - "$work/aecs_requests" "$here/fuzz_aecs_requests.h" <<'PY'
+import re, sys
+d, header = sys.argv[1], open(sys.argv[2]).read()
+names = re.findall(r'"([A-Za-z.]+)", (?:AECS_ECALL|AECS_OCALL|\w+Request)', header)
+def v(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+def f(num, val):  # bytes/strings/messages: length-delimited; ints: varint
+    return v(num << 3) + v(val) if isinstance(val, int) else v(num << 3 | 2) + v(len(val)) + val
+rule = f(2, b"\x5a" * 32) + f(3, 1) + f(4, 7) + f(6, 1)
+spec = f(1, b"k1") + f(2, 2) + f(3, b"svc") + f(6, f(1, b"wrap") + f(2, b"kwp")) + f(7, rule) + f(8, 1)
+seeds = {"CreateSecret": f(1, spec) + f(2, b""), "UpdateSecret": f(1, b"svc") + f(2, b"k1") + f(3, 1),
+         "Sign": f(1, b"svc") + f(2, b"k1") + f(4, b"message"), "RegisterService": f(1, b"svc") + f(2, f(1, 1) + f(2, b"\x04" * 64)),
+         "TaSecret": f(1, 1) + f(2, b"mine"), "store.Get": f(1, 1) + f(2, b"KTAO\x02" + b"\x00" * 40) + f(3, 3)}
+for i, n in enumerate(names):
+    key = "TaSecret" if n == "TaGetSecret" else n
+    if key in seeds:
+        open(f"{d}/{n}", "wb").write(bytes([i]) + seeds[key])
+PY
 artifacts="$build/artifacts"
 mkdir -p "$artifacts"
 status=0

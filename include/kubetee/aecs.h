@@ -33,15 +33,18 @@ typedef struct {
     const kt_key *key;                /* who the caller is: a P-256 or SM2 private key */
     const kt_policy *policy;          /* which AECS enclave the caller accepts */
     const kt_collateral *collateral;  /* to verify its quote against */
-    unsigned timeout_ms;              /* each RPC (0: 30 s) */
+    unsigned timeout_ms;              /* each RPC after the session is made (0: 30 s) */
+    unsigned connect_timeout_ms;      /* making the session: connecting, the attested handshake
+                                         and the instance's proof, each call of them (0: 30 s) */
     const uint8_t *instance;          /* the AECS instance key (x||y, 64 bytes) to pin; NULL:
                                          any instance, i.e. whoever initialised this AECS */
 } kt_aecs_client_config;
 
 /* Connects and runs the handshake: KT_ERR_DENIED (the enclave fails the policy, or with
  * instance set, AECS does not prove that instance over the session: Status with a fresh
- * nonce, before anything else) or the transport's error; nothing is sent to an enclave
- * that does not pass. The config's key,
+ * nonce, before anything else), KT_ERR_TIMEOUT (no answer within connect_timeout_ms,
+ * named) or the transport's error; nothing is sent to an enclave that does not pass. The
+ * config's key,
  * policy and collateral must outlive the client. */
 kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **out);
 

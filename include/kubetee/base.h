@@ -143,9 +143,10 @@ kt_status kt_decimal_parse(const char *s, uint64_t max, uint64_t *out);
  * an empty or overlong field. */
 bool kt_next_field(const char **p, const char *end, char *out, size_t cap);
 /* Bytes from input made safe for messages, plain output and JSON: printable ASCII
- * (0x20..0x7E) passes but for ' (\x27) and \ (\\), every other byte becomes \xNN, so a
- * value shown between quotes can neither close them nor forge an escape. Cut to fit
- * out_cap, never inside an escape, and NUL-terminated (out_cap > 0). Returns out. */
+ * (0x20..0x7E) passes but for ' (\x27), " (\x22) and \ (\\), every other byte becomes
+ * \xNN, so a value shown between single or double quotes can neither close them nor forge
+ * an escape. Cut to fit out_cap, never inside an escape, and NUL-terminated (out_cap > 0).
+ * Returns out. */
 char *kt_escape(const void *in, size_t n, char *out, size_t out_cap);
 /* A message already made of escaped parts (kt_last_error(), a reason another process or a
  * library wrote) made one safe line the same way, but its own quotes and escapes pass:

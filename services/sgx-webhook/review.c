@@ -143,7 +143,7 @@ static unsigned review(const wh_config *c, json_t *root, kt_buf *out, wh_result 
     }
     copy(r->uid, sizeof r->uid, uid);
     if (strcmp(r->uid, uid)) {
-        kt_fail(KT_ERR_MALFORMED, "request.uid has bytes outside printable ASCII");
+        kt_fail(KT_ERR_MALFORMED, "request.uid has bytes outside printable ASCII, or ' \" or \\");
         return plain(out, r, WH_MALFORMED, 400);
     }
     /* the log escapes these itself */

@@ -17,7 +17,24 @@ struct kt_aecs_client {
     kt_rpc_client *rpc;
     kt_session *s;
     unsigned timeout_ms;
+    uint64_t until_ms; /* while the session is made: its end (monotonic); then 0 */
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* A call's deadline: the request timeout, or while the session is made what is left of
+ * the connect timeout (at least 1 ms: past it the call fails at once, as a timeout). */
+static int deadline_ms(const kt_aecs_client *c)
+{
+    if (!c->until_ms) return (int)c->timeout_ms;
+    uint64_t now = now_ms();
+    return now < c->until_ms ? (int)(c->until_ms - now) : 1;
+}
 
 static kt_status handshake(kt_aecs_client *c)
 {
@@ -28,13 +45,13 @@ static kt_status handshake(kt_aecs_client *c)
     kt_status st = kt_session_handshake(c->s, NULL, 0, &hello);
     rq.message.data = hello.data;
     rq.message.len = hello.len;
-    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs, (int)c->timeout_ms);
+    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs, deadline_ms(c));
     /* the enclave's quote is judged here, before anything of ours goes to it */
     if (!st && (st = kt_session_handshake(c->s, rs.message.data, rs.message.len, &finish)))
         st = kt_fail_context(st, "the AECS enclave");
     rq.message.data = finish.data;
     rq.message.len = finish.len;
-    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs2, (int)c->timeout_ms);
+    if (!st) st = kt_rpc_call(c->rpc, M("Handshake"), &rq, &rs2, deadline_ms(c));
     kt_message_clear(&rs);
     kt_message_clear(&rs2);
     kt_buf_free(&hello);
@@ -68,7 +85,12 @@ kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **
     *out = NULL;
     kt_aecs_client *c = calloc(1, sizeof *c);
     if (!c) return kt_fail(KT_ERR_NO_MEMORY, "aecs client: out of memory");
+    /* connecting, the handshake and the instance's proof, all within connect_timeout_ms:
+     * an address that never answers is given up on soon even when the request after may
+     * take long */
+    unsigned connect_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 30000;
     c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
+    c->until_ms = now_ms() + connect_ms;
     kt_session_config sc = {.role = KT_SESSION_INITIATOR, .key = cfg->key, .now = time(NULL)};
     sc.peer.policy = cfg->policy;
     sc.peer.collateral = cfg->collateral;
@@ -76,12 +98,20 @@ kt_status kt_aecs_client_new(const kt_aecs_client_config *cfg, kt_aecs_client **
     if (!st) st = kt_session_new(&sc, &c->s);
     if (!st) st = handshake(c);
     if (!st && cfg->instance) st = instance_check(c, cfg->instance);
+    if (st == KT_ERR_TIMEOUT) {
+        char shown[256];
+        st = kt_fail_context(
+            st, "aecs client: no attested session with '%s' within the connect timeout of %g s",
+            kt_escape(cfg->address, strlen(cfg->address), shown, sizeof shown),
+            connect_ms / 1000.0);
+    }
     if (st) {
         kt_session_free(c->s);
         kt_rpc_client_free(c->rpc);
         free(c);
         return st;
     }
+    c->until_ms = 0;
     *out = c;
     return KT_OK;
 }
@@ -108,7 +138,7 @@ kt_status kt_aecs_call(kt_aecs_client *c, const char *op, const ProtobufCMessage
     Kubetee__Enclave__V1__CallResponse rs = KUBETEE__ENCLAVE__V1__CALL_RESPONSE__INIT;
     rq.record.data = rec.data;
     rq.record.len = rec.len;
-    if (!st) st = kt_rpc_call(c->rpc, M("Call"), &rq, &rs, (int)c->timeout_ms);
+    if (!st) st = kt_rpc_call(c->rpc, M("Call"), &rq, &rs, deadline_ms(c));
     char name[KT_SESSION_NAME_MAX + 1];
     if (!st) st = kt_session_open(c->s, rs.record.data, rs.record.len, name, &plain);
     if (!st && strcmp(name, fn)) st = kt_fail(KT_ERR_VERIFY, "aecs call: the answer is for %s, not %s", name, fn);
@@ -149,7 +179,7 @@ void kt_aecs_client_free(kt_aecs_client *c)
         rq.record.data = rec.data;
         rq.record.len = rec.len;
         char name[KT_SESSION_NAME_MAX + 1];
-        if (!kt_rpc_call(c->rpc, M("Close"), &rq, &rs, (int)c->timeout_ms))
+        if (!kt_rpc_call(c->rpc, M("Close"), &rq, &rs, deadline_ms(c)))
             kt_session_open(c->s, rs.record.data, rs.record.len, name, &plain);
     }
     kt_message_clear(&rs);

@@ -194,14 +194,15 @@ const char *kt_utf8_problem(const void *text, size_t n)
     return NULL;
 }
 
-/* input: ' and \ too (\x27, \\), so a value between quotes can neither close them nor
- * forge an escape; else (text already escaped) they pass, and escaped text stays as it is. */
+/* input: ' " and \ too (\x27, \x22, \\), so a value between either quotes can neither
+ * close them nor forge an escape; else (text already escaped) they pass, and escaped text
+ * stays as it is. */
 static char *escape(const void *in, size_t n, char *out, size_t out_cap, bool input)
 {
     const uint8_t *p = in;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        bool quoting = input && (p[i] == '\'' || p[i] == '\\');
+        bool quoting = input && (p[i] == '\'' || p[i] == '"' || p[i] == '\\');
         bool plain = p[i] >= 0x20 && p[i] <= 0x7E && !quoting;
         size_t w = plain ? 1 : p[i] == '\\' ? 2 : 4;
         if (at + w >= out_cap) break;

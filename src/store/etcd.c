@@ -45,7 +45,6 @@
  * flag after the watch). So watches take what etcd's own client takes; unary answers
  * stay under kt_rpc's 4 MiB (a list page is halved until it fits). */
 #define WATCH_RECEIVE_MAX 0x7fffffffu
-static const char HEAD_VALUE[] = "kt_store namespace head";
 
 /* ---- keys ---- */
 
@@ -326,20 +325,9 @@ kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__Req
     return call(e, "/etcdserverpb.KV/Txn", &req, res);
 }
 
-/* Puts the head when it is missing (a new namespace, or one another client emptied). */
-static kt_status ensure_head(etcd_store *e)
-{
-    Etcdserverpb__TxnResponse res = ETCDSERVERPB__TXN_RESPONSE__INIT;
-    kt_status st = etcd_create(e, head_key(e),
-                               (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE},
-                               0, etcd_call, &res);
-    kt_message_clear(&res);
-    return st;
-}
-
 /* ---- writes ---- */
 
-static const Etcdserverpb__RangeResponse *txn_range(const Etcdserverpb__TxnResponse *r, size_t i)
+const Etcdserverpb__RangeResponse *etcd_txn_range(const Etcdserverpb__TxnResponse *r, size_t i)
 {
     const Etcdserverpb__ResponseOp *o = i < r->n_responses ? r->responses[i] : NULL;
     return o && o->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ? o->response_range : NULL;
@@ -370,7 +358,7 @@ static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any
     if (e->lock) etcd_lock_compare(e, &fence, &lock_read);
     Etcdserverpb__PutRequest head = ETCDSERVERPB__PUT_REQUEST__INIT;
     head.key = head_key(e);
-    head.value = (ProtobufCBinaryData){sizeof HEAD_VALUE - 1, (uint8_t *)HEAD_VALUE};
+    head.value = (ProtobufCBinaryData){sizeof ETCD_HEAD_VALUE - 1, (uint8_t *)ETCD_HEAD_VALUE};
     Etcdserverpb__RequestOp head_op = ETCDSERVERPB__REQUEST_OP__INIT, other = ETCDSERVERPB__REQUEST_OP__INIT,
                             lock_op = ETCDSERVERPB__REQUEST_OP__INIT, *success[2] = {op, &head_op},
                             *failure[2] = {&other, &lock_op};
@@ -394,10 +382,11 @@ static kt_status txn(etcd_store *e, const char *key, uint64_t expected, bool any
     } else if (res.succeeded) {
         if (rev) *rev = (uint64_t)res.header->revision;
     } else {
-        const Etcdserverpb__RangeResponse *r = txn_range(&res, 0);
+        const Etcdserverpb__RangeResponse *r = etcd_txn_range(&res, 0);
         if (res.n_responses != req.n_failure || !r || r->n_kvs > 1)
             st = kt_fail(KT_ERR_MALFORMED, "%s: a failed Txn without the key's state", e->where);
-        else if (!e->lock || !(st = etcd_lock_fenced(e, txn_range(&res, 1)))) /* lost: the reason */
+        else if (!e->lock ||
+                 !(st = etcd_lock_fenced(e, etcd_txn_range(&res, 1)))) /* lost: the reason */
             st = kt_store_version_check(key, r->n_kvs == 1, r->n_kvs ? (uint64_t)r->kvs[0]->version : 0,
                                         expected, any);
         if (!st) /* the compare failed, yet the state read says it held: a race we lost */
@@ -526,13 +515,13 @@ static kt_status etcd_list(void *impl, const char *prefix, const char *after, si
         if (page.limit == 1) break;
     }
     if (st) return kt_fail_context(st, "list");
-    const Etcdserverpb__RangeResponse *r = txn_range(&res, 0);
+    const Etcdserverpb__RangeResponse *r = etcd_txn_range(&res, 0);
     uint64_t rev = 0;
     if (!res.succeeded || res.n_responses != 2 || !r || r->n_kvs > limit)
         st = kt_fail(KT_ERR_MALFORMED, "%s: a bad Txn answer to a list", e->where);
     /* a head another client deleted: the list still answers (the cluster's revision);
      * the next write puts the head back */
-    const Etcdserverpb__RangeResponse *h = txn_range(&res, 1);
+    const Etcdserverpb__RangeResponse *h = etcd_txn_range(&res, 1);
     if (!st && h && h->n_kvs == 0 && res.header && res.header->revision > 0)
         rev = (uint64_t)res.header->revision;
     else if (!st)
@@ -874,7 +863,8 @@ kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_stor
                 break;
             }
     if (!st && e->auth) st = login(e);
-    if (!st) st = ensure_head(e); /* reachable, speaking etcd's API, and the head in place */
+    /* reachable, speaking etcd's API, no namespace around or inside, and the head in place */
+    if (!st) st = etcd_namespace_claim(e);
     if (st == KT_ERR_UNAVAILABLE) { /* gRPC's words, and what they may mean here */
         char why[1024];
         snprintf(why, sizeof why, "%s", kt_last_error());

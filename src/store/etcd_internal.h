@@ -1,5 +1,6 @@
-/* The etcd backend's insides, shared by etcd.c (the store's operations) and etcd_lock.c
- * (the namespace's lock: a lease and a lock key bound to it). */
+/* The etcd backend's insides, shared by etcd.c (the store's operations), etcd_lock.c
+ * (the namespace's lock: a lease and a lock key bound to it) and etcd_ns.c (the namespace
+ * claimed at open). */
 #ifndef KT_STORE_ETCD_INTERNAL_H
 #define KT_STORE_ETCD_INTERNAL_H
 
@@ -12,6 +13,8 @@
 #include <stdatomic.h>
 
 #define ETCD_KEY_MAX (KT_STORE_KEY_MAX + 1 + KT_STORE_KEY_MAX + 1)
+/* The head's value (the key "<namespace>/" itself: every write puts it). */
+#define ETCD_HEAD_VALUE "kt_store namespace head"
 
 typedef struct {
     char name[sizeof(((kt_etcd_endpoint *)0)->host) + 8]; /* host:port */
@@ -55,8 +58,14 @@ kt_status etcd_create(etcd_store *e, ProtobufCBinaryData key, ProtobufCBinaryDat
 kt_status etcd_txn1(etcd_store *e, Etcdserverpb__Compare *cmp, Etcdserverpb__RequestOp *success,
                     Etcdserverpb__RequestOp *failure, etcd_call_fn call,
                     Etcdserverpb__TxnResponse *res);
+/* A Txn answer's i-th response when it is a Range's, else NULL. */
+const Etcdserverpb__RangeResponse *etcd_txn_range(const Etcdserverpb__TxnResponse *r, size_t i);
 /* With auth: true when st is a refusal and a new token was had (try once more). */
 bool etcd_login_again(etcd_store *e, kt_status st);
+/* At open (etcd_ns.c): the namespace refused, KT_ERR_EXISTS naming both, when it lies
+ * inside another kt_store namespace (that one's head exists) or holds one (a new namespace,
+ * or one without its head, whose first key is a head); else its head put when missing. */
+kt_status etcd_namespace_claim(etcd_store *e);
 
 /* ---- the lock (etcd_lock.c) ---- */
 

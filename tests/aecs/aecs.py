@@ -54,7 +54,11 @@ ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, "max_secrets
 # bad configurations: each refused, naming what is wrong
 for extra, env, needle in ((["--no-such", "1"], {}, "unknown option '--no-such'"),
                            ([], {"KT_AECS_MAX_SECRETS": "010"}, "max_secrets must be a decimal number"),
-                           (["--store", "s3://x"], {}, "store must be fs:")):
+                           (["--store", "s3://x"], {}, "store must be fs:"),
+                           # the enclave's own ceilings: refused by name, never lowered in silence
+                           ([], {"KT_AECS_MAX_DATA": "262145"}, "max_data must be 1..262144"),
+                           (["--keep-versions", "65"], {}, "keep_versions must be 1..64"),
+                           (["--max-services", "100001"], {}, "max_services must be 1..100000")):
     r = subprocess.run([SERVER, "--config", CONFIG, "--sim-dir", SIM] + extra, capture_output=True, text=True,
                        env=dict(os.environ, **env), timeout=30)
     check(r.returncode == 2 and needle in r.stderr, f"bad config {extra} {env}: {r.returncode} {r.stderr[:300]}")
@@ -195,6 +199,16 @@ try:
     check(rc == 0 and out["versions"] == ["1", "2"], f"update: {text}")
     rc, _, text = tool(SERVICEADMIN, "update", SVC_A, "--service", "svca", "--name", "aes", "--expected-version", "1")
     check(rc == 1 and "check-and-set" in text, f"a stale update: {text}")
+    # one version destroyed, the newest kept
+    rc, _, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "aes", "--version", "0")
+    check(rc == 2 and "--version is 1 or more" in text, f"destroy --version 0: {text}")
+    rc, _, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "aes", "--version", "2")
+    check(rc == 1 and "version 2 is the newest" in text, f"destroy the newest version: {text}")
+    rc, out, text = tool(SERVICEADMIN, "destroy", SVC_A, "--service", "svca", "--name", "aes", "--version", "1")
+    check(rc == 0 and out == {}, f"destroy --version 1: {text}")
+    rc, out, text = tool(SERVICEADMIN, "list", SVC_A, "--service", "svca")
+    check(rc == 0 and [s["versions"] for s in out["secrets"] if s["name"] == "aes"] == [["2"]],
+          f"version 1 destroyed, 2 kept: {text}")
 
     # service isolation
     for verb, args in (("list", []), ("destroy", ["--name", "aes"]), ("update", ["--name", "aes"]),

@@ -11,49 +11,45 @@ live key K2 (R2 opens the secret written after it was removed).
   aecs_attack6_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
 import sys
+import tempfile
 
 import aecs_env
 import recovery_files as rf
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 check = aecs_env.Checks()
-NAMES = ("admin", "svc", "r1", "r2", "r3")
 
 
 def change(attempt):
-    """A store whose set {R1, R2} changed to {R1, R3} and a secret written after: its Env and
-    what the host kept (step 1's aecs/master; the aecs/state from before, with its version)."""
-    E = aecs_env.Env(f"kt-aecs-attack6-{attempt}-", SERVER, ENCLAVE, KUBETEE, NAMES)
-    ADMIN, SVC, R1, R2, R3 = (E.keys[n] for n in NAMES)
-    s = E.server("a")
+    """A store whose set {R1, R2} changed to {R1, R3} and a secret written after: its work
+    directory with its keys, and what the host kept (step 1's aecs/master; the aecs/state from
+    before, with its version)."""
+    work = tempfile.mkdtemp(prefix=f"kt-aecs-attack6-{attempt}-")
+    keys = [aecs_env.keygen(work, n) for n in ("admin", "svc", "r1", "r2", "r3")]
+    admin, svc, r1, r2, r3 = keys
+    ident, policy, config = aecs_env.aecs_files(work, ENCLAVE, KUBETEE)
+    store, sim = os.path.join(work, "store"), aecs_env.sim_dir(work)
+    s = aecs_env.Server(SERVER, config, policy, work, "a", sim)
     try:
-        aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
-        names = [f"s{j:02d}" for j in range(20)]
-        aecs_env.create_configs(s, SERVICEADMIN, SVC, E.work, E.ident["mrsigner"], names)
-        objs = rf.store_objects(E.store)
-        old_state = objs["aecs/state"][1]
-        mpath = objs["aecs/master"][0]
-        kept = []  # the host sees every aecs/master the enclave writes; it keeps step 1's (rotating, set v1)
-        prop, consents = aecs_env.set_proposal(s, AECSADMIN, ADMIN, E.work, (R1, R3), (R1, R2), "v1")
-        rc, _, t = aecs_env.during(
-            lambda: s.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", prop, "--out-dir",
-                           os.path.join(E.work, "bk1"), *consents),
-            lambda stop: rf.keep_masters(mpath, lambda v: rf.master_fields(v) == (1, 1), kept, stop))
+        aecs_env.init_register(s, AECSADMIN, admin, svc, r1, r2)
+        aecs_env.create_secrets(s, SERVICEADMIN, svc, "pay", [f"s{j:02d}" for j in range(20)], ident["mrsigner"], work)
+        old_state = rf.store_objects(store)["aecs/state"][1]
+        # the host sees every aecs/master the enclave writes; it keeps step 1's (rotating, set v1)
+        with aecs_env.keep_rotating_master(store, set_version=1) as kept:
+            rc, _, t = aecs_env.change_set(s, AECSADMIN, admin, work, "bk1", [r1, r3], 2, [("r1", r1), ("r2", r2)])
         assert rc == 0, t
-        aecs_env.create_configs(s, SERVICEADMIN, SVC, E.work, E.ident["mrsigner"], ["after"])  # R2 removed
+        aecs_env.create_secrets(s, SERVICEADMIN, svc, "pay", ["after"], ident["mrsigner"], work)  # R2 removed
     finally:
         s.stop()
-    return E, kept, old_state
+    return (work, store, sim, policy, config), keys, kept, old_state
 
 
 for attempt in range(4):  # the look may miss a master (a real host sees every write): again, a new store
-    E, kept, old_state = change(attempt)
+    (WORK, STORE, SIM, POLICY, CONFIG), (ADMIN, SVC, R1, R2, R3), kept, old_state = change(attempt)
     if kept:
         break
-WORK, STORE = E.work, E.store
-ADMIN, SVC, R1, R2, R3 = (E.keys[n] for n in NAMES)
 old_state_v = int.from_bytes(rf.object_fields(old_state)[2], "little")
-k2 = rf.backup_key(os.path.join(WORK, "bk1"), ((1, R1), (2, R3)))
+k2 = rf.storage_key(os.path.join(WORK, "bk1"), (1, R1), (2, R3))
 check("secrets/pay/after" in rf.opened_with(k2, STORE), "the set changed to {R1, R3}: its key opens the store")
 check(len(kept) == 1, f"the host kept step 1's aecs/master (rotating, set v1): {len(kept)} seen "
                       f"(attempt {attempt + 1})")
@@ -65,7 +61,7 @@ rf.put_value(STORE, "aecs/master", kept[0])
 rf.put_value(STORE, "aecs/state", old_state, version=old_state_v)
 taken = None
 try:
-    s = E.server("b")
+    s = aecs_env.Server(SERVER, CONFIG, POLICY, WORK, "b", SIM)
 except SystemExit as e:  # a refused start is what a fixed AECS does
     s = None
     print(f"the start on the put-back store was refused: {str(e)[-600:]}")
@@ -76,7 +72,7 @@ if s:
         s.stop()
     if rc == 0:
         try:
-            taken = rf.backup_key(os.path.join(WORK, "bk2"), ((1, R1), (2, R2)))  # R2: the removed holder
+            taken = rf.storage_key(os.path.join(WORK, "bk2"), (1, R1), (2, R2))  # R2: the removed holder
         except Exception:
             taken = None
 opened = rf.opened_with(taken, STORE) if taken else []

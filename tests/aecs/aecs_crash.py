@@ -9,7 +9,6 @@ import atexit
 import base64
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -17,12 +16,12 @@ import tempfile
 import threading
 import time
 
+import aecs_env
+
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
 KIND = sys.argv[7] if len(sys.argv) > 7 else "fs"
-seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
-print("seed", seed)
-rng = random.Random(seed)
+rng = aecs_env.crash_rng()
 WORK = tempfile.mkdtemp(prefix="kt-aecs-crash-")
 SIM = os.path.join(WORK, "sim")
 os.mkdir(SIM, 0o700)

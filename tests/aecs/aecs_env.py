@@ -1,12 +1,16 @@
 """What the AECS end-to-end tests share: keys, the AECS enclave's identity, the policy the
 tools verify it by, an aecs-server configuration on a store under work, the server run on
-it with its tools' calls, and a marker secret."""
+it with its tools' calls, and the steps the tests take on it: init and register, secrets
+made, recovery set changes (proposed, consented, set; an admin's own set alone), the
+secrets listed, a copy of aecs/master kept while a rotation runs."""
+import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,12 +18,28 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from checks import Checks  # noqa: E402,F401  (the AECS tests' check = aecs_env.Checks())
 import pin  # noqa: E402
+import recovery_files as rf  # noqa: E402
 
 
 def keygen(work, name, curve="prime256v1"):
     path = os.path.join(work, name + ".pem")
     subprocess.run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", path], check=True,
                    capture_output=True)
+    return path
+
+
+def crash_rng():
+    """The random source of a crash test: seeded from KT_CRASH_SEED when set (a failed run
+    again), else at random; the seed is printed first."""
+    seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
+    print("seed", seed)
+    return random.Random(seed)
+
+
+def sim_dir(work, name="sim"):
+    """A simulated platform's directory work/name (its own machine secret), made now."""
+    path = os.path.join(work, name)
+    os.mkdir(path, 0o700)
     return path
 
 
@@ -96,27 +116,21 @@ def create_marker(s, serviceadmin, svc_key, service, data, mrsigner, work):
     assert rc == 0, t
 
 
-class Env:
-    """A test's work directory (a temporary one named prefix...) with a P-256 key per name in
-    names (keys[name]), the AECS files (aecs_files: ident, policy, config), its fs store and
-    sim directory; server(name) runs aecs-server (SERVER) on them."""
-
-    def __init__(self, prefix, server, enclave, kubetee, names, extra=""):
-        self.work = tempfile.mkdtemp(prefix=prefix)
-        self.keys = {n: keygen(self.work, n) for n in names}
-        self.ident, self.policy, self.config = aecs_files(self.work, enclave, kubetee, extra=extra)
-        self.store = os.path.join(self.work, "store")
-        self.sim = os.path.join(self.work, "sim")
-        os.mkdir(self.sim, 0o700)
-        self.server_bin = server
-
-    def server(self, name):
-        return Server(self.server_bin, self.config, self.policy, self.work, name, self.sim)
+def init_register(s, aecsadmin, admin, svc, *recovery, service="pay"):
+    """aecsadmin init by admin with the recovery set recovery (all of them needed; none: no
+    set), then service registered with svc as its admin: each must succeed."""
+    args = sum((["--recovery-key", k] for k in recovery), [])
+    if recovery:
+        args += ["--recovery-threshold", str(len(recovery))]
+    rc, _, t = s.tool(aecsadmin, "init", admin, *args)
+    assert rc == 0, t
+    rc, _, t = s.tool(aecsadmin, "register", admin, "--name", service, "--admin-key", svc)
+    assert rc == 0, t
 
 
-def create_configs(s, serviceadmin, svc_key, work, mrsigner, names, service="pay"):
-    """CONFIGURATIONS secrets of service named names ("v=val-<name>"), for TAs of mrsigner,
-    in one serviceadmin create."""
+def secret_policy(work, service, names, mrsigner):
+    """work/secrets.yaml written: a SecretPolicy of CONFIGURATIONS secrets names of service
+    ("v=val-<name>" each) for TAs of mrsigner; its path."""
     path = os.path.join(work, "secrets.yaml")
     with open(path, "w") as f:
         f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n")
@@ -124,47 +138,98 @@ def create_configs(s, serviceadmin, svc_key, work, mrsigner, names, service="pay
             f.write(f"- spec:\n    name: {n}\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: {service}\n"
                     f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {mrsigner}}}]}}\n"
                     f"  data: \"v=val-{n}\"\n")
-    rc, _, t = s.tool(serviceadmin, "create", svc_key, "--file", path)
-    assert rc == 0, t[-2000:]
+    return path
 
 
-def set_proposal(s, aecsadmin, admin, work, new_keys, signers, name, threshold=2):
-    """aecsadmin recovery propose (as admin) of the set new_keys, threshold of them, signed by
-    each of signers (recovery private key paths) offline: the proposal's path and the
-    `--consent` arguments of `recovery set`."""
-    prop = os.path.join(work, name + ".proposal")
-    keys = [a for k in new_keys for a in ("--recovery-key", k)]
-    rc, _, t = s.tool(aecsadmin, "recovery", admin, "propose", *keys, "--recovery-threshold", str(threshold),
-                      "--out", prop)
-    assert rc == 0, t
-    consents = []
-    for i, k in enumerate(signers):
-        consents += ["--consent", os.path.join(work, f"{name}.consent-{i + 1}")]
-        r = subprocess.run([aecsadmin, "recovery", "sign", "--key", k, "--proposal", prop, "--out", consents[-1]],
-                           capture_output=True, text=True)
+def create_secrets(s, serviceadmin, svc_key, service, names, mrsigner, work):
+    """The secrets of secret_policy made by serviceadmin create, 200 a run: each run must
+    succeed."""
+    for i in range(0, len(names), 200):
+        path = secret_policy(work, service, names[i:i + 200], mrsigner)
+        rc, _, t = s.tool(serviceadmin, "create", svc_key, "--file", path)
+        assert rc == 0, t[-2000:]
+
+
+def listed(s, serviceadmin, svc_key, service="pay"):
+    """The names of service's secrets as serviceadmin lists them (None when the list
+    fails), and the tool's text."""
+    rc, out, t = s.tool(serviceadmin, "list", svc_key, "--service", service)
+    return ([x["name"] for x in out["secrets"]] if rc == 0 else None), t
+
+
+def propose(s, aecsadmin, admin, out, keys, threshold):
+    """aecsadmin recovery propose by admin of the set keys, threshold of them (1: with
+    --recovery-single-holder), written to out: (rc, answer, text)."""
+    args = sum((["--recovery-key", k] for k in keys), []) + ["--recovery-threshold", str(threshold)]
+    if threshold == 1:
+        args.append("--recovery-single-holder")
+    return s.tool(aecsadmin, "recovery", admin, "propose", *args, "--out", out)
+
+
+def consents(aecsadmin, proposal, work, holders):
+    """Each of holders (name, recovery key path) signs proposal offline into
+    work/consent-<name> (each must succeed): the --consent flags that pass them."""
+    flags = []
+    for name, k in holders:
+        flags += ["--consent", os.path.join(work, f"consent-{name}")]
+        r = subprocess.run([aecsadmin, "recovery", "sign", "--key", k, "--proposal", proposal, "--out", flags[-1]],
+                           capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-    return prop, consents
+    return flags
 
 
-def init_pay(s, aecsadmin, admin, svc, recovery_keys, threshold=2):
-    """aecsadmin init (as admin) with the recovery set recovery_keys (threshold of them), then
-    service pay registered with svc as its admin."""
-    keys = [a for k in recovery_keys for a in ("--recovery-key", k)]
-    rc, _, t = s.tool(aecsadmin, "init", admin, *keys, "--recovery-threshold", str(threshold))
+def change_set(s, aecsadmin, admin, work, name, keys, threshold, holders=()):
+    """The recovery set changed to keys (threshold of them) by admin: proposed into
+    work/name.proposal, consented by holders (name, key path) of the set in force, set
+    with the new shares into work/name: set's (rc, answer, text); the proposal and the
+    consents must succeed."""
+    prop = os.path.join(work, name + ".proposal")
+    rc, _, t = propose(s, aecsadmin, admin, prop, keys, threshold)
     assert rc == 0, t
-    rc, _, t = s.tool(aecsadmin, "register", admin, "--name", "pay", "--admin-key", svc)
-    assert rc == 0, t
+    flags = consents(aecsadmin, prop, work, holders)
+    return s.tool(aecsadmin, "recovery", admin, "set", "--proposal", prop, "--out-dir", os.path.join(work, name),
+                  *flags)
 
 
-def during(fn, look):
-    """fn()'s result, with look(stop) running in a thread meanwhile (the host looking at its
-    store) until fn returns (stop: a threading.Event set then)."""
-    import threading
-    stop = threading.Event()
-    w = threading.Thread(target=look, args=(stop,))
+def set_alone(s, aecsadmin, admin, work, name):
+    """admin alone (no consents) sets its own key as the one holder (1 of 1): set's (rc,
+    text) and, when it passed, the storage key its one share gives (the share is the key)."""
+    rc, _, t = change_set(s, aecsadmin, admin, work, name, [admin], 1)
+    key = None
+    if rc == 0:
+        d = os.path.join(work, name)
+        share = open(os.path.join(d, sorted(os.listdir(d))[0]), "rb").read()
+        key = rf.value(rf.open_share(share, admin))
+    return rc, t, key
+
+
+@contextlib.contextmanager
+def keep_rotating_master(store, set_version=None):
+    """While the block runs, the host watches aecs/master of the fs store and keeps a copy
+    of each value it sees marked rotating (the new key and the one before; of the clear
+    recovery set version set_version only, when given), once each, in the order seen:
+    yields the list they are put in. A real host sees every write; this one looks as often
+    as it can, its thread ahead of the server's where it may."""
+    path = rf.store_objects(store)["aecs/master"][0]
+    kept, stop = [], threading.Event()
+
+    def watch():
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)  # this thread alone (Linux)
+        except OSError:
+            pass
+        while not stop.is_set():
+            try:
+                _, v = rf.fs_record(open(path, "rb").read())
+            except OSError:
+                continue
+            ver, flags = rf.master_fields(v)
+            if flags == 1 and set_version in (None, ver) and v not in kept:
+                kept.append(v)
+    w = threading.Thread(target=watch)
     w.start()
     try:
-        return fn()
+        yield kept
     finally:
         stop.set()
         w.join()

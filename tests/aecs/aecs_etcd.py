@@ -148,6 +148,16 @@ def auth_etcd():
         create(s, ident, "a2", "etcd auth: after the token expired, AECS logs in again and creates")
         listed(s, ["a1", "a2"], "etcd auth: ... and lists")
         s.stop()
+        # a namespace with a '/': its open also reads the heads around it (namespaces do not
+        # nest), so a role with the namespace's prefix alone is refused, naming them
+        etcd.ctl("role", "grant-permission", "aecs-rw", "--prefix=true", "readwrite", "team/aecs/", user="root:root-pw")
+        nested = ["--store", etcd.url("team/aecs")]
+        refused(good, ["permission denied", "the etcd keys 'team/'", "the role needs read on each"],
+                "etcd auth: a nested namespace without read on the head around it", nested)
+        etcd.ctl("role", "grant-permission", "aecs-rw", "read", "team/", user="root:root-pw")
+        s = aecs_env.Server(SERVER, good, policy, WORK, "auth-nested", SIM, *nested)  # exits the test if refused
+        s.stop()
+        check(True, "etcd auth: ... and, with read on that head's key alone, it opens and serves")
     finally:
         etcd.stop()
 

@@ -81,9 +81,7 @@ def files(d):
 
 
 def sim(name):
-    d = os.path.join(WORK, name)
-    os.mkdir(d, 0o700)
-    return d
+    return aecs_env.sim_dir(WORK, name)
 
 
 SIM_A, SIM_B = sim("sim-a"), sim("sim-b")
@@ -153,8 +151,7 @@ try:
 
     # ---- changing the set: only with M of the current holders' consent ----
     prop = os.path.join(WORK, "v2.proposal")
-    rc, _, t = a.tool(AECSADMIN, "recovery", ADMIN2, "propose", "--recovery-key", R1, "--recovery-key", R2,
-                      "--recovery-key", R4, "--recovery-threshold", "2", "--out", prop)
+    rc, _, t = aecs_env.propose(a, AECSADMIN, ADMIN2, prop, [R1, R2, R4], 2)
     check(rc == 0, f"an admin proposes a new set (R3 out, R4 in): {t}")
     c = {}
     for name, k in (("r1", R1), ("r2", R2), ("r4", R4)):
@@ -172,8 +169,7 @@ try:
     rc, st, _ = a.tool(AECSADMIN, "status", ADMIN)
     check(st["recovery"]["version"] == "1", "the set is unchanged after the refusals")
     other = os.path.join(WORK, "other.proposal")
-    rc, _, t = a.tool(AECSADMIN, "recovery", ADMIN2, "propose", "--recovery-key", R4, "--recovery-threshold", "1",
-                      "--recovery-single-holder", "--out", other)
+    rc, _, t = aecs_env.propose(a, AECSADMIN, ADMIN2, other, [R4], 1)
     rc, _, t = a.tool(AECSADMIN, "recovery", ADMIN2, "set", "--proposal", other, "--out-dir", out2, "--consent", c["r1"],
                       "--consent", c["r2"])
     check(rc == 1 and "consents to another proposal" in t, f"consents to one proposal do not pass another: {t}")

@@ -36,8 +36,7 @@ ADMIN, SVC = keygen("admin"), keygen("svc")
 R1, R2, R3 = (keygen(f"r{i}") for i in range(1, 4))
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE)
 LIVE, COPY, OTHER = (os.path.join(WORK, n) for n in ("store", "store-copy", "store-other"))
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
+SIM = aecs_env.sim_dir(WORK)
 
 
 def Server(name, store):
@@ -64,17 +63,9 @@ shutil.copytree(LIVE, COPY)  # the host keeps a copy (any backup of the store di
 
 s = Server("b", LIVE)
 try:
-    prop = os.path.join(WORK, "first.proposal")
-    rc, _, t = s.tool(AECSADMIN, "recovery", ADMIN, "propose", "--recovery-key", R1, "--recovery-key", R2,
-                      "--recovery-key", R3, "--recovery-threshold", "2", "--out", prop)
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", prop, "--out-dir", os.path.join(WORK, "bk"))
+    rc, _, t = aecs_env.change_set(s, AECSADMIN, ADMIN, WORK, "bk", [R1, R2, R3], 2)
     check(rc == 0 and "WARNING" not in t, f"the first set (2 of 3, by the init admin) warns of nothing: {t[:500]}")
-    mine = os.path.join(WORK, "mine.proposal")
-    rc, _, t = s.tool(AECSADMIN, "recovery", ADMIN, "propose", "--recovery-key", ADMIN, "--recovery-threshold", "1",
-                      "--recovery-single-holder", "--out", mine)
-    assert rc == 0, t
-    rc, _, t = s.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", mine, "--out-dir", os.path.join(WORK, "x"))
+    rc, t, _ = aecs_env.set_alone(s, AECSADMIN, ADMIN, WORK, "x")
     check(rc == 1 and "needs the consent" in t and "WARNING" not in t,
           f"on the live store the admin alone cannot change the set (and a change does not warn): {t[:300]}")
     aecs_env.create_marker(s, SERVICEADMIN, SVC, "pay", b"made-after-the-first-set", ident["mrsigner"], WORK)
@@ -83,18 +74,9 @@ finally:
 
 # the host runs AECS on its copy (same machine: aecs/master unseals); the init admin alone
 c = Server("copy", COPY)
-key = None
 try:
-    mine = os.path.join(WORK, "mine2.proposal")
-    rc, _, t = c.tool(AECSADMIN, "recovery", ADMIN, "propose", "--recovery-key", ADMIN, "--recovery-threshold", "1",
-                      "--recovery-single-holder", "--out", mine)
-    assert rc == 0, t
-    out = os.path.join(WORK, "taken")
-    rc, _, t = c.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", mine, "--out-dir", out)
+    rc, t, key = aecs_env.set_alone(c, AECSADMIN, ADMIN, WORK, "taken")
     check(rc == 0, f"on the copy the init admin sets its own key alone (the copy has no set): {t[:300]}")
-    if rc == 0:
-        share = open(os.path.join(out, sorted(os.listdir(out))[0]), "rb").read()
-        key = rf.value(rf.open_share(share, ADMIN))  # threshold 1: the share is the storage key
 finally:
     c.stop()
 

@@ -11,7 +11,6 @@ secret's data inside), and the key of the backup before the rotation opens none.
   aecs_rotate_crash.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE [COUNT [fs|etcd]]"""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -26,12 +25,9 @@ import recovery_files as rf
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
 KIND = sys.argv[7] if len(sys.argv) > 7 else "fs"
-seed = int(os.environ.get("KT_CRASH_SEED", str(random.randrange(1 << 30))))
-print("seed", seed)
-rng = random.Random(seed)
+rng = aecs_env.crash_rng()
 WORK = tempfile.mkdtemp(prefix=f"kt-aecs-rotate-crash-{KIND}-")
-SIM = os.path.join(WORK, "sim")
-os.mkdir(SIM, 0o700)
+SIM = aecs_env.sim_dir(WORK)
 check = aecs_env.Checks()
 STORE = aecs_store.backend(KIND, WORK)
 ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, store=STORE.config(),
@@ -110,13 +106,7 @@ class Server:
 def create(s, names):
     """names created from SecretPolicy files (one tool run per 200)."""
     for i in range(0, len(names), 200):
-        path = os.path.join(WORK, "secrets.yaml")
-        with open(path, "w") as f:
-            f.write("apiVersion: v1\nkind: SecretPolicy\nsecrets:\n")
-            for n in names[i:i + 200]:
-                f.write(f"- spec:\n    name: {n}\n    type: SECRET_TYPE_CONFIGURATIONS\n    service: svc\n"
-                        f"    policy: {{enclaveMatchAnyRules: [{{mrsigner: {ident['mrsigner']}}}]}}\n"
-                        f"  data: \"v=val-{n}\"\n")
+        path = aecs_env.secret_policy(WORK, "svc", names[i:i + 200], ident["mrsigner"])
         rc, t = s.tool(SERVICEADMIN, "create", SVC, "--file", path)
         assert rc == 0, t[-2000:]
 
@@ -130,9 +120,7 @@ def backup_key(s, tag):
 
 
 def shares_key(d):
-    sh = {rf.parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return rf.combine([(i, rf.value(rf.open_share(sh[i], k))) for i, k in ((1, R1), (2, R2))])
+    return rf.storage_key(d, (1, R1), (2, R2))
 
 
 def whole(s, key, names, what):

@@ -12,57 +12,48 @@ Expected (FAILS today): after a finished rotation nothing sealed under K opens a
 
   aecs_rotate_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
-import struct
 import sys
+import tempfile
 import time
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import aecs_env
 import recovery_files as rf
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = 300
-E = aecs_env.Env("kt-aecs-rotate-replay-", SERVER, ENCLAVE, KUBETEE, ("admin", "svc", "r1", "r2"),
-                 extra=f"max_secrets: {COUNT + 100}\n")
-WORK, STORE, ident = E.work, E.store, E.ident
-ADMIN, SVC, R1, R2 = (E.keys[n] for n in ("admin", "svc", "r1", "r2"))
+WORK = tempfile.mkdtemp(prefix="kt-aecs-rotate-replay-")
 check = aecs_env.Checks()
+ADMIN, SVC, R1, R2 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2"))
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, extra=f"max_secrets: {COUNT + 100}\n")
+STORE = os.path.join(WORK, "store")
+SIM = aecs_env.sim_dir(WORK)
+
+
+def Server(name):
+    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
 
 
 def key_of(d):
-    return rf.backup_key(d, ((1, R1), (2, R2)))
+    return rf.storage_key(d, (1, R1), (2, R2))
 
 
-def create(s, names):
-    aecs_env.create_configs(s, SERVICEADMIN, SVC, WORK, ident["mrsigner"], names)
-
-
-def master_flags(v):
-    return rf.master_fields(v)[1]
-
-
-s = E.server("a")
+s = Server("a")
 try:
-    aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
-    for i in range(0, COUNT, 200):
-        create(s, [f"s{j:04d}" for j in range(i, min(COUNT, i + 200))])
+    aecs_env.init_register(s, AECSADMIN, ADMIN, SVC, R1, R2)
+    aecs_env.create_secrets(s, SERVICEADMIN, SVC, "pay", [f"s{j:04d}" for j in range(COUNT)], ident["mrsigner"], WORK)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
     assert rc == 0, t
     k_old = key_of(os.path.join(WORK, "bk0"))  # the key before the rotation (M holders of bk0 have it)
     # the host watches aecs/master while the rotation runs and keeps the rotating one
-    mpath = rf.store_objects(STORE)["aecs/master"][0]
-    kept = []
-    rc, _, t = aecs_env.during(
-        lambda: s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1")),
-        lambda stop: rf.keep_masters(mpath, lambda v: master_flags(v) == 1 and not kept, kept, stop))
+    with aecs_env.keep_rotating_master(STORE) as kept:
+        rc, _, t = s.tool(AECSADMIN, "rotate-key", ADMIN, "--out-dir", os.path.join(WORK, "bk1"))
     assert rc == 0, t
     check(kept != [], "the host kept a copy of aecs/master marked rotating (K2 and K)")
 finally:
     s.stop()
 k_new = key_of(os.path.join(WORK, "bk1"))
 objs = {k: v for k, (_, v) in rf.store_objects(STORE).items()}
-check(master_flags(objs["aecs/master"]) == 0 and rf.opened_with(k_old, STORE) == [],
+check(rf.master_flags(objs["aecs/master"]) == 0 and rf.opened_with(k_old, STORE) == [],
       "the rotation finished: aecs/master holds K2 alone, K opens nothing of the store")
 
 # the host puts the rotating aecs/master back and, with K, forges s0007 at its current
@@ -71,15 +62,12 @@ victim = "secrets/pay/s0007"
 _, gen, ver, oid, _, _ = rf.object_fields(objs[victim])
 plain = rf.open_object(k_new, victim, objs[victim])
 assert plain is not None and b"val-s0007" in plain, plain
-forged = plain.replace(b"val-s0007", b"EVIL-0007")
-iv = os.urandom(12)
-aad = b"kubetee.aecs.object.v2\0" + victim.encode() + b"\0" + ver + oid + struct.pack("<I", gen - 1)
 if kept:
     rf.put_value(STORE, "aecs/master", kept[0])
-planted = b"KTAO\x02" + struct.pack("<I", gen - 1) + ver + oid + iv + AESGCM(k_old).encrypt(iv, forged, aad)
+planted = rf.seal_at(k_old, victim, plain.replace(b"val-s0007", b"EVIL-0007"), ver, oid, gen - 1)
 rf.put_value(STORE, victim, planted)
 
-s = E.server("b")
+s = Server("b")
 try:
     time.sleep(0.5)
     rc, out, t = s.tool(AECSADMIN, "status", ADMIN)

@@ -8,57 +8,42 @@ gives R1 and R2 shares of K2. Expected (FAILS today): refused.
 
   aecs_rotate_replay_state.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
-import struct
 import sys
+import tempfile
 import time
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import aecs_env
 import recovery_files as rf
 
 SERVER, ENCLAVE, AECSADMIN, SERVICEADMIN, KUBETEE = sys.argv[1:6]
 COUNT = 300
-E = aecs_env.Env("kt-aecs-rotate-replay-state-", SERVER, ENCLAVE, KUBETEE, ("admin", "svc", "r1", "r2", "r3", "r4"),
-                 extra=f"max_secrets: {COUNT + 100}\n")
-WORK, STORE, ident = E.work, E.store, E.ident
-ADMIN, SVC, R1, R2, R3, R4 = (E.keys[n] for n in ("admin", "svc", "r1", "r2", "r3", "r4"))
+WORK = tempfile.mkdtemp(prefix="kt-aecs-rotate-replay-state-")
 check = aecs_env.Checks()
+ADMIN, SVC, R1, R2, R3, R4 = (aecs_env.keygen(WORK, n) for n in ("admin", "svc", "r1", "r2", "r3", "r4"))
+ident, POLICY, CONFIG = aecs_env.aecs_files(WORK, ENCLAVE, KUBETEE, extra=f"max_secrets: {COUNT + 100}\n")
+STORE = os.path.join(WORK, "store")
+SIM = aecs_env.sim_dir(WORK)
 
 
-def key_of(d, holders=None):
-    return rf.backup_key(d, holders or ((1, R1), (2, R2)))
+def Server(name):
+    return aecs_env.Server(SERVER, CONFIG, POLICY, WORK, name, SIM)
 
 
-def create(s, names):
-    aecs_env.create_configs(s, SERVICEADMIN, SVC, WORK, ident["mrsigner"], names)
-
-
-def master_flags(v):
-    return rf.master_fields(v)[1]
-
-
-s = E.server("a")
+s = Server("a")
 try:
-    aecs_env.init_pay(s, AECSADMIN, ADMIN, SVC, (R1, R2))
-    for i in range(0, COUNT, 200):
-        create(s, [f"s{j:04d}" for j in range(i, min(COUNT, i + 200))])
+    aecs_env.init_register(s, AECSADMIN, ADMIN, SVC, R1, R2)
+    aecs_env.create_secrets(s, SERVICEADMIN, SVC, "pay", [f"s{j:04d}" for j in range(COUNT)], ident["mrsigner"], WORK)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk0"))
     assert rc == 0, t
-    k_old = key_of(os.path.join(WORK, "bk0"))  # R1 and R2 hold it
+    k_old = rf.storage_key(os.path.join(WORK, "bk0"), (1, R1), (2, R2))  # R1 and R2 hold it
     old_state = rf.store_objects(STORE)["aecs/state"][1]
-    mpath = rf.store_objects(STORE)["aecs/master"][0]
-    kept = []
-    prop, consents = aecs_env.set_proposal(s, AECSADMIN, ADMIN, WORK, (R3, R4), (R1, R2), "v2")
-    rc, _, t = aecs_env.during(
-        lambda: s.tool(AECSADMIN, "recovery", ADMIN, "set", "--proposal", prop, "--out-dir", os.path.join(WORK, "bk1"),
-                       *consents),
-        lambda stop: rf.keep_masters(mpath, lambda v: master_flags(v) == 1 and not kept, kept, stop))
+    with aecs_env.keep_rotating_master(STORE) as kept:
+        rc, _, t = aecs_env.change_set(s, AECSADMIN, ADMIN, WORK, "bk1", [R3, R4], 2, [("r1", R1), ("r2", R2)])
     assert rc == 0, t
     check(kept != [], "the host kept a copy of aecs/master marked rotating (K2 and K)")
 finally:
     s.stop()
-k_new = key_of(os.path.join(WORK, "bk1"), ((1, R3), (2, R4)))
+k_new = rf.storage_key(os.path.join(WORK, "bk1"), (1, R3), (2, R4))
 check(rf.opened_with(k_old, STORE) == [] and "aecs/state" in rf.opened_with(k_new, STORE),
       "the set changed and the key rotated: R1+R2's key opens nothing, R3+R4's opens the store")
 
@@ -68,14 +53,11 @@ objs = {k: v for k, (_, v) in rf.store_objects(STORE).items()}
 _, gen, ver, oid, _, _ = rf.object_fields(objs["aecs/state"])
 plain = rf.open_object(k_old, "aecs/state", old_state)
 assert plain is not None
-iv = os.urandom(12)
-aad = b"kubetee.aecs.object.v2\0aecs/state\0" + ver + oid + struct.pack("<I", gen - 1)
 if kept:
     rf.put_value(STORE, "aecs/master", kept[0])
-rf.put_value(STORE, "aecs/state", b"KTAO\x02" + struct.pack("<I", gen - 1) + ver + oid + iv +
-             AESGCM(k_old).encrypt(iv, plain, aad))
+rf.put_value(STORE, "aecs/state", rf.seal_at(k_old, "aecs/state", plain, ver, oid, gen - 1))
 
-s = E.server("b")
+s = Server("b")
 try:
     time.sleep(0.5)
     rc, _, t = s.tool(AECSADMIN, "backup", ADMIN, "--out-dir", os.path.join(WORK, "bk2"))
@@ -84,7 +66,7 @@ finally:
 taken = None
 if rc == 0:
     try:
-        taken = key_of(os.path.join(WORK, "bk2"))  # opened by R1 and R2, the removed holders
+        taken = rf.storage_key(os.path.join(WORK, "bk2"), (1, R1), (2, R2))  # R1 and R2, the removed holders
     except Exception:
         taken = None
 opened = rf.opened_with(taken, STORE) if taken else []

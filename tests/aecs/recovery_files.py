@@ -108,16 +108,34 @@ def make_open(instance_key, version, backup_id, index, threshold, count, recover
     return h + val + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+def shares(d):
+    """{index: share file} of the share files in the directory d (a backup's out-dir)."""
+    files = [open(os.path.join(d, n), "rb").read() for n in os.listdir(d)]
+    return {parse(b)["index"]: b for b in files}
+
+
+def storage_key(d, *holders):
+    """The storage key the shares in d give, each opened by its holder: (index, recovery
+    key path) for each of holders."""
+    sh = shares(d)
+    return combine([(i, value(open_share(sh[i], k))) for i, k in holders])
+
+
+def fs_record(b):
+    """(key, value) of an fs store's object file b (docs/formats.md: magic 8, u16 key length,
+    u64 version, u64 create and mod revisions, u64 value length, key, value, SHA-256)."""
+    kl = int.from_bytes(b[8:10], "little")
+    n = int.from_bytes(b[34:42], "little")
+    return b[42:42 + kl].decode(), b[42 + kl:42 + kl + n]
+
+
 def store_objects(root):
-    """{key: (path, value)} of an fs store (docs/formats.md: magic 8, u16 key length, u64
-    version, u64 create and mod revisions, u64 value length, key, value, SHA-256)."""
+    """{key: (path, value)} of an fs store (its object files: fs_record)."""
     out = {}
     d = os.path.join(root, "objects")
     for name in os.listdir(d):
-        b = open(os.path.join(d, name), "rb").read()
-        kl = int.from_bytes(b[8:10], "little")
-        n = int.from_bytes(b[34:42], "little")
-        out[b[42:42 + kl].decode()] = (os.path.join(d, name), b[42 + kl:42 + kl + n])
+        key, v = fs_record(open(os.path.join(d, name), "rb").read())
+        out[key] = (os.path.join(d, name), v)
     return out
 
 
@@ -161,9 +179,31 @@ def open_object(master, key, v):
 def seal_object(master, key, plain, version=1, gen=0):
     """A format 2 object of key sealed under master (what only the storage key makes: a
     test holding it from a backup fills a store fast)."""
-    oid, iv, ver = os.urandom(16), os.urandom(12), struct.pack("<Q", version)
+    return seal_at(master, key, plain, struct.pack("<Q", version), os.urandom(16), gen)
+
+
+def seal_at(master, key, plain, ver, oid, gen):
+    """A format 2 object of key sealed under master with the clear header given (ver: the 8
+    version bytes, oid: the 16 id bytes, gen: the key generation) and a new IV: what holders
+    of master forge at an object's current version and id."""
+    iv = os.urandom(12)
     aad = b"kubetee.aecs.object.v2\0" + key.encode() + b"\0" + ver + oid + struct.pack("<I", gen)
     return b"KTAO\x02" + struct.pack("<I", gen) + ver + oid + iv + AESGCM(master).encrypt(iv, plain, aad)
+
+
+def master_fields(v):
+    """aecs/master v3's or v4's clear recovery set version and flags byte (1: a rotation is
+    under way); (None, None) for another value (docs/formats.md: "KTAECSM3"/"KTAECSM4",
+    instance 64, u32 generation, u64 set version, flags)."""
+    if v[:8] not in (b"KTAECSM3", b"KTAECSM4") or len(v) <= 85:
+        return None, None
+    return int.from_bytes(v[76:84], "little"), v[84]
+
+
+def master_flags(v):
+    """The flags byte of a v3 or v4 aecs/master value (1: a rotation is under way), None for
+    another value."""
+    return master_fields(v)[1]
 
 
 def _objects(root):
@@ -187,44 +227,3 @@ def raw_key(key):
     """Whether the enclave keeps key's value unsealed by the storage key: aecs/master, a key
     rotation's manifest chunks (docs/aecs.md "Storage layout")."""
     return key == "aecs/master" or key.startswith("aecs/rotation/")
-
-
-def backup_key(d, holders):
-    """The storage key of the backup in directory d (aecsadmin backup's share files), combined
-    from the shares of holders: ((index, recovery private key path), ...)."""
-    sh = {parse(open(os.path.join(d, n), "rb").read())["index"]: open(os.path.join(d, n), "rb").read()
-          for n in os.listdir(d)}
-    return combine([(i, value(open_share(sh[i], k))) for i, k in holders])
-
-
-def fs_value(b):
-    """The value in an fs store's object file b (store_objects' layout)."""
-    kl = int.from_bytes(b[8:10], "little")
-    n = int.from_bytes(b[34:42], "little")
-    return b[42 + kl:42 + kl + n]
-
-
-def master_fields(v):
-    """aecs/master v3's or v4's clear recovery set version and flags byte (1: rotating); (None,
-    None) for another format."""
-    if v[:8] not in (b"KTAECSM3", b"KTAECSM4") or len(v) <= 85:
-        return None, None
-    return int.from_bytes(v[76:84], "little"), v[84]
-
-
-def keep_masters(path, want, kept, stop):
-    """The host's look at aecs/master's object file (path) until stop (an Event) is set: every
-    value want(value) takes goes into kept, once (a thread's target; a real host sees every
-    write, this one looks as often as it can, ahead of the server's threads where it may)."""
-    import threading
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)  # this thread alone (Linux)
-    except OSError:
-        pass
-    while not stop.is_set():
-        try:
-            v = fs_value(open(path, "rb").read())
-        except OSError:
-            continue
-        if want(v) and v not in kept:
-            kept.append(v)

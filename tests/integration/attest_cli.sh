@@ -69,7 +69,7 @@ body = base64.encodebytes(der.replace(name, crafted)).decode()
 open(path, "w").write(pem[:first.start()] + "-----BEGIN CERTIFICATE-----\n" + body
                       + "-----END CERTIFICATE-----" + pem[first.end():])
 PY
-expect 1 "^reason: TCB Info issuer chain: signature of '\\\\x0aPASS  tcb=UpToDate\"}\\\\xc3\\\\xa9\\\\\\\\xxx" "a crafted name is escaped in the reason (its backslash doubled: no escape)" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$work/crafted" --allow-simulation
+expect 1 "^reason: TCB Info issuer chain: signature of '\\\\x0aPASS  tcb=UpToDate\\\\x22}\\\\xc3\\\\xa9\\\\\\\\xxx" "a crafted name is escaped in the reason (its backslash doubled: no escape)" "$kubetee" attest verify --quote "$work/q.dat" --collateral "$work/crafted" --allow-simulation
 if grep -q '^PASS' "$work/out" || [ "$(wc -l < "$work/out")" != 2 ]; then
   fail=$((fail + 1)); echo "FAIL: a crafted name forged an output line"; cat "$work/out"
 else pass=$((pass + 1)); fi
@@ -79,6 +79,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["pass"] is False, d
 assert "signature of" in d["why"] and "PASS  tcb=UpToDate" in d["why"], d
+assert "UpToDate\\x22}" in d["why"] and "UpToDate\\x22}" in d["verdict"]["reason"], d  # the quote in the name, escaped
 assert "signature of" in d["verdict"]["reason"], d
 ' "$work/crafted.json"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --json with a crafted name"; cat "$work/crafted.json"; fi
 

@@ -430,7 +430,9 @@ class Refusals(Base):
                            (b'{"apiVersion":"admission.k8s.io/v1","request":{}}', b"request.uid"),
                            (b'{"kind":"AdmissionReview","kind":"AdmissionReview","request":'
                             b'{"uid":"x"}}', b"duplicate"),
-                           (json.dumps(review(pod(), uid="a\u00e9")).encode(), b"printable")]:
+                           (json.dumps(review(pod(), uid="a\u00e9")).encode(), b"printable"),
+                           # a quote would not come back as the same uid (it is escaped)
+                           (json.dumps(review(pod(), uid='a"b')).encode(), b"printable ASCII, or ' \" or \\")]:
             status, ctype, out = self.post(body, raw=True)
             self.assertEqual(status, 400, (body, out))
             self.assertEqual(ctype, "text/plain")

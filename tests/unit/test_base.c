@@ -75,7 +75,7 @@ static void test_decimal_only_no_leading_zero_no_overflow(void **state)
     assert_true(x == UINT64_MAX); /* untouched by failures */
 }
 
-/* Bytes from input come out as printable ASCII, each other byte (and ' and \) escaped,
+/* Bytes from input come out as printable ASCII, each other byte (and ' " and \) escaped,
  * cut only between escapes; kt_escape_text leaves escaped text as it is. */
 static void test_escape_leaves_only_printable_ascii(void **state)
 {
@@ -83,7 +83,7 @@ static void test_escape_leaves_only_printable_ascii(void **state)
     static const char in[] = "ok \"q\" \\ \n\x7f\xff\x01~";
     char out[64], again[64], small[8];
     assert_string_equal(kt_escape(in, sizeof in - 1, out, sizeof out),
-                        "ok \"q\" \\\\ \\x0a\\x7f\\xff\\x01~");
+                        "ok \\x22q\\x22 \\\\ \\x0a\\x7f\\xff\\x01~");
     /* a message made of escaped parts passes kt_escape_text as it is, quotes included */
     assert_string_equal(kt_escape_text(out, strlen(out), again, sizeof again), out);
     assert_string_equal(kt_escape_text("held: 'x\\x27' \x01", 15, again, sizeof again),
@@ -91,6 +91,11 @@ static void test_escape_leaves_only_printable_ascii(void **state)
     /* ' and \ from input: a value between quotes cannot close them or forge an escape */
     assert_string_equal(kt_escape("x' (lease 1) '\\x27", 18, out, sizeof out),
                         "x\\x27 (lease 1) \\x27\\\\x27");
+    /* " too: a value between double quotes (a log field, a message) cannot close them */
+    assert_string_equal(kt_escape("k\" ok=\"1", 8, out, sizeof out), "k\\x22 ok=\\x221");
+    assert_string_equal(kt_escape_text("field \"k\\x22\"", 13, again, sizeof again),
+                        "field \"k\\x22\"");                      /* a message's own quotes pass */
+    assert_string_equal(kt_escape("a\"", 2, small, 5), "a");      /* \x22 whole, or not */
     assert_string_equal(kt_escape("a\\b", 3, small, 4), "a\\\\"); /* \\ whole, or not */
     assert_string_equal(kt_escape("a\\b", 3, small, 3), "a");
     assert_string_equal(kt_escape("ab\ncd", 5, small, 6), "ab"); /* \x0a does not fit */

@@ -1080,6 +1080,58 @@ static void test_etcd_large_values_list(void **state)
 
 #include "store_lock.inc"
 
+/* Nested namespaces would overlap (the outer's "b/k" is the inner "b"'s "k", and the inner's
+ * head breaks the outer's lists): opening one inside another kt_store namespace, or one
+ * around it, is refused naming both, in either order, and the refused open writes nothing;
+ * look-alike names and siblings open, as does a namespace another client left headless. */
+static void test_etcd_nested_namespaces(void **state)
+{
+    (void)state;
+    char url[256];
+    kt_store *s = NULL;
+#define NS_URL(ns) (snprintf(url, sizeof url, "etcd://127.0.0.1:%d/%s", etcd_port, ns), url)
+    kt_store *outer = open_ok(NS_URL("nest"));
+    put_str(outer, "b/k", "the outer's", 0);
+    /* inside: the enclosing head found, at any depth */
+    assert_fails_with(
+        kt_store_open(NS_URL("nest/b"), &s), KT_ERR_EXISTS,
+        "the namespace 'nest/b' lies inside the kt_store namespace 'nest' (its head, the etcd "
+        "key 'nest/', exists)");
+    assert_fails_with(kt_store_open(NS_URL("nest/x/y"), &s), KT_ERR_EXISTS,
+                      "'nest/x/y' lies inside the kt_store namespace 'nest'");
+    /* nothing written: the outer still lists its one key (an inner head would break it) */
+    kt_store_list_result l;
+    assert_int_equal(kt_store_list(outer, "", NULL, 100, &l), KT_OK);
+    assert_int_equal(l.count, 1);
+    assert_string_equal(l.entries[0].key, "b/k");
+    kt_store_list_result_free(&l);
+    /* around: the inner opened first, one around it after, at any depth */
+    kt_store *inner = open_ok(NS_URL("ring/a/b"));
+    put_str(inner, "k", "the inner's", 0);
+    assert_fails_with(
+        kt_store_open(NS_URL("ring/a"), &s), KT_ERR_EXISTS,
+        "the namespace 'ring/a' holds the kt_store namespace 'ring/a/b' (its head, the etcd key "
+        "'ring/a/b/', exists)");
+    assert_fails_with(kt_store_open(NS_URL("ring"), &s), KT_ERR_EXISTS,
+                      "'ring' holds the kt_store namespace 'ring/a/b'");
+    kt_store_object o = {0};
+    assert_int_equal(kt_store_get(inner, "k", &o), KT_OK); /* the inner goes on */
+    kt_store_object_free(&o);
+    /* look-alikes and siblings are apart: they open, and reopening is no conflict */
+    const char *apart[] = {"nest0", "nes", "nest-b", "ring/a0", "ring/b", "ring/a/c", "nest"};
+    for (size_t i = 0; i < sizeof apart / sizeof *apart; i++)
+        kt_store_free(open_ok(NS_URL(apart[i])));
+    /* a namespace another client left without its head still opens, and gets it back */
+    etcdctl("del nest/");
+    kt_store *again = open_ok(NS_URL("nest"));
+    assert_fails_with(kt_store_open(NS_URL("nest/b"), &s), KT_ERR_EXISTS,
+                      "inside the kt_store namespace 'nest'");
+    kt_store_free(again);
+#undef NS_URL
+    kt_store_free(inner);
+    kt_store_free(outer);
+}
+
 int main(void)
 {
     /* the same cases on each backend */
@@ -1105,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_etcd_large_values_list),
         cmocka_unit_test(test_etcd_lock),
         cmocka_unit_test(test_etcd_restarted),
+        cmocka_unit_test(test_etcd_nested_namespaces),
     };
     if (setup(NULL)) return 1;
     int failed = _cmocka_run_group_tests("fs", conformance,

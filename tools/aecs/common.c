@@ -104,18 +104,17 @@ kt_status tool_instance_pin(const tool_args *a, const uint8_t **pin, const char 
     return KT_OK;
 }
 
-/* --timeout SECONDS (whole, 1 to a day), else default_s */
-static kt_status timeout_of(const tool_args *a, unsigned default_s, unsigned *ms)
+/* --<flag> SECONDS (whole, 1 to a day), else default_s */
+static kt_status seconds_of(const tool_args *a, const char *flag, unsigned default_s, unsigned *ms)
 {
-    const char *v = tool_flag(a, "timeout");
+    const char *v = tool_flag(a, flag);
     *ms = default_s * 1000u;
     if (!v) return KT_OK;
     char *end = NULL, shown[64];
     unsigned long s = *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
     if (!end || *end || s < 1 || s > TOOL_TIMEOUT_MAX_S)
-        return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "--timeout is whole seconds from 1 to %u, not \"%s\"", TOOL_TIMEOUT_MAX_S,
-                       kt_escape(v, strlen(v), shown, sizeof shown));
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "--%s is whole seconds from 1 to %u, not \"%s\"", flag,
+                       TOOL_TIMEOUT_MAX_S, kt_escape(v, strlen(v), shown, sizeof shown));
     *ms = (unsigned)s * 1000u;
     return KT_OK;
 }
@@ -127,8 +126,9 @@ kt_status tool_connect(const tool_args *a, kt_aecs_client **c)
 
 kt_status tool_connect_for(const tool_args *a, unsigned default_s, kt_aecs_client **c)
 {
-    unsigned timeout_ms;
-    kt_status st = timeout_of(a, default_s, &timeout_ms);
+    unsigned timeout_ms, connect_ms;
+    kt_status st = seconds_of(a, "timeout", default_s, &timeout_ms);
+    if (!st) st = seconds_of(a, "connect-timeout", TOOL_CONNECT_TIMEOUT_S, &connect_ms);
     if (st) return st;
     st = load_config(a);
     if (st) return st;
@@ -162,13 +162,15 @@ kt_status tool_connect_for(const tool_args *a, unsigned default_s, kt_aecs_clien
                                  .key = key,
                                  .policy = policy,
                                  .collateral = coll,
-                                 .timeout_ms = timeout_ms};
+                                 .timeout_ms = timeout_ms,
+                                 .connect_timeout_ms = connect_ms};
     /* the AECS instance key aecsadmin init printed: AECS must prove it over the session, so a
      * store emptied and initialised again is refused */
     const char *from;
     if ((st = tool_instance_pin(a, &cfg.instance, &from))) return st;
     if (a->unpinned) cfg.instance = NULL;
-    return kt_aecs_client_new(&cfg, c);
+    st = kt_aecs_client_new(&cfg, c);
+    return st == KT_ERR_TIMEOUT ? kt_fail_context(st, "--connect-timeout %u", connect_ms / 1000u) : st;
 }
 
 /* One "field: value" line per top-level field; nested values as compact JSON. */

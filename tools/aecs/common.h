@@ -27,8 +27,10 @@ int tool_parse(int argc, char **argv, int first, const char *const *switches, to
 const char *tool_flag(const tool_args *a, const char *name); /* the last value given, or NULL */
 #define TOOL_TIMEOUT_S 30         /* each RPC's deadline, unless --timeout SECONDS */
 #define TOOL_TIMEOUT_LONG_S 3600  /* verbs that reseal every object (rotate-key, recovery set) */
-#define TOOL_TIMEOUT_MAX_S 86400u /* the most --timeout takes */
-/* The session to AECS (flags, kubeconfig); every RPC's deadline TOOL_TIMEOUT_S or --timeout. */
+#define TOOL_CONNECT_TIMEOUT_S 30 /* connecting and the attested handshake, unless --connect-timeout */
+#define TOOL_TIMEOUT_MAX_S 86400u /* the most --timeout and --connect-timeout take */
+/* The session to AECS (flags, kubeconfig), made within TOOL_CONNECT_TIMEOUT_S or
+ * --connect-timeout; every RPC's deadline after it TOOL_TIMEOUT_S or --timeout. */
 kt_status tool_connect(const tool_args *a, kt_aecs_client **c);
 /* The same with the deadline default_s unless --timeout gives one. */
 kt_status tool_connect_for(const tool_args *a, unsigned default_s, kt_aecs_client **c);

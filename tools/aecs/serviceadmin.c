@@ -24,13 +24,15 @@ static int usage(void)
             "         [--never-export]                      (a key TAs use in place, never read)\n"
             "  update --name N [--expected-version V] [--data-file FILE] [--keep-key]   (--keep-key: renew a\n"
             "         certificate with its key)\n"
-            "  destroy --name N\n"
+            "  destroy --name N [--version V]              (--version: that one version, not the newest)\n"
             "  list\n"
             "  getpub --name N [--version V] [--nonce HEX] [--out PUB.pem]\n"
             "         (the answer's signature by the AECS identity over the service, name and nonce is checked)\n"
             "every verb: [--instance HEX] (else AECS_INSTANCE, else the kubeconfig's aecsServer.instance):\n"
             "  refuse an AECS that cannot prove this instance key\n"
-            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (1 to 86400, default 30)\n");
+            "every verb: [--timeout SECONDS] how long to wait for AECS's answer (1 to 86400, default 30)\n"
+            "every verb: [--connect-timeout SECONDS] how long connecting and the attested handshake may take\n"
+            "  (1 to 86400, default 30)\n");
     return 2;
 }
 
@@ -267,8 +269,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(verb, "destroy")) {
         Kubetee__Aecs__V1__DestroySecretRequest rq = KUBETEE__AECS__V1__DESTROY_SECRET_REQUEST__INIT;
+        const char *ver = tool_flag(&a, "version");
+        if (ver && number(ver, UINT64_MAX >> 1, &v, "--version")) return 2;
+        if (ver && !v) return bad("--version is 1 or more (without it: the whole secret)");
         rq.service = (char *)service;
         rq.name = (char *)name;
+        rq.version = v;
         return tool_run(&a, T, "DestroySecret", &rq.base, D(done));
     }
     if (!strcmp(verb, "list")) {

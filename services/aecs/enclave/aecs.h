@@ -98,6 +98,10 @@ extern pthread_mutex_t ae_lock;
 /* [A-Za-z0-9][A-Za-z0-9._-]*, 1..max bytes; what names the thing in the reason */
 kt_status ae_name_check(const char *name, size_t max, const char *what);
 kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len);
+/* The spec's never-export and its use params (padding, wrap) agree with its type. */
+kt_status ae_use_spec_check(const ae_spec *s);
+/* A param's value, or def. */
+const char *ae_param(const ae_spec *s, const char *key, const char *def);
 /* A name for a new service: the grammar, and none of the names AECS keeps for itself
  * ("ta", "aecs", in any case), each refused with the reason. */
 kt_status ae_service_name_new(const char *name);
@@ -307,13 +311,7 @@ void *ae_unpack(const ProtobufCMessageDescriptor *d, const kt_buf *b);
 kt_status ae_ta_secret(const ae_caller *c, const char *service, const char *name, uint64_t version, ae_secret **out,
                        const Kubetee__Aecs__V1__StoredVersion **v);
 
-/* ---- never-export keys used in place (use.c) ---- */
-/* The spec's never-export and its use params (padding, wrap) agree with its type. */
-kt_status ae_use_spec_check(const ae_spec *s);
-
 /* ---- secret material (material.c) ---- */
-/* A param's value, or def. */
-const char *ae_param(const ae_spec *s, const char *key, const char *def);
 kt_status ae_generate(const ae_spec *spec, const uint8_t *data, size_t n, kt_buf *out);
 /* A new version of a certificate with the key of prev (the version renewed). */
 kt_status ae_renew(const ae_spec *spec, const uint8_t *prev, size_t n, kt_buf *out);

@@ -13,13 +13,6 @@
 typedef Kubetee__Aecs__V1__SecretType stype;
 #define T(x) KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_##x
 
-const char *ae_param(const ae_spec *s, const char *key, const char *def)
-{
-    for (size_t i = 0; i < s->n_params; i++)
-        if (!strcmp(s->params[i]->key, key)) return s->params[i]->value;
-    return def;
-}
-
 /* A BIO's bytes into out (the BIO is freed). */
 static kt_status from_bio(BIO *b, int ok, kt_buf *out, const char *what)
 {

@@ -65,6 +65,42 @@ static bool known_param(const char *k)
     return false;
 }
 
+const char *ae_param(const ae_spec *s, const char *key, const char *def)
+{
+    for (size_t i = 0; i < s->n_params; i++)
+        if (!strcmp(s->params[i]->key, key)) return s->params[i]->value;
+    return def;
+}
+
+/* never-export is for keys; a use param (padding, wrap) for the key it applies to */
+static bool is_key_type(int t)
+{
+    return t == TYPE(AES256_KEY) || t == TYPE(RSA_KEY_PAIR) || t == TYPE(SM2_KEY_PAIR) ||
+           t == TYPE(EC_P256_KEY_PAIR) || t == TYPE(CERTIFICATE);
+}
+
+kt_status ae_use_spec_check(const ae_spec *s)
+{
+    const char *padding = ae_param(s, "padding", NULL), *wrap = ae_param(s, "wrap", NULL);
+    if (s->never_export && !is_key_type(s->type))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "secret %s: never-export is for keys (AES-256, RSA, SM2, P-256, "
+                       "certificates); this type has "
+                       "nothing to use in place",
+                       s->name);
+    if (padding && (!s->never_export || s->type != TYPE(RSA_KEY_PAIR)))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "secret %s: param padding is for never-export RSA keys", s->name);
+    if (padding && strcmp(padding, "pss") && strcmp(padding, "pkcs1"))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: padding must be pss or pkcs1", s->name);
+    if (wrap && (!s->never_export || s->type != TYPE(AES256_KEY)))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT,
+                       "secret %s: param wrap is for never-export AES-256 keys", s->name);
+    if (wrap && strcmp(wrap, "kwp") && strcmp(wrap, "gcm"))
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: wrap must be kwp or gcm", s->name);
+    return KT_OK;
+}
+
 kt_status ae_spec_check(const ae_spec *s, size_t max_data, size_t data_len)
 {
     kt_status st;

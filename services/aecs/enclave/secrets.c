@@ -221,29 +221,49 @@ static kt_status UpdateSecret(const Kubetee__Aecs__V1__UpdateSecretRequest *rq, 
 }
 OP(UpdateSecret, UpdateSecretRequest, update_secret_request, SecretInfo, secret_info)
 
-static kt_status remove_secret(const char *service, const char *name, bool honour_readonly)
+/* The secret removed, or with version one version of it (as Vault KV's destroy: the others
+ * stay). The newest is never removed alone, so that a version number never names two
+ * values (update makes the newest + 1). */
+static kt_status remove_secret(const char *service, const char *name, bool honour_readonly,
+                               uint64_t version)
 {
     char key[KT_STORE_KEY_MAX + 1];
     ae_secret *s = NULL;
     uint64_t v;
     kt_status st = secret_key(service, name, key);
     if (!st) st = load(key, &s, &v);
-    if (!st && honour_readonly && s->spec->readonly)
-        st = kt_fail(KT_ERR_DENIED, "secret %s/%s is readonly: destroy is refused", service, name);
-    if (!st) st = ae_obj_delete(key, v);
-    return st;
+    if (st) return st;
+    if (honour_readonly && s->spec->readonly)
+        return kt_fail(KT_ERR_DENIED, "secret %s/%s is readonly: destroy is refused", service,
+                       name);
+    if (!version) return ae_obj_delete(key, v);
+    if (!pick(s, version)) return KT_ERR_NOT_FOUND;
+    if (s->versions[s->n_versions - 1]->version == version)
+        return kt_fail(KT_ERR_STATE,
+                       "secret %s/%s: version %llu is the newest; update the secret first, or "
+                       "destroy all of it",
+                       service, name, (unsigned long long)version);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_versions; i++)
+        if (s->versions[i]->version != version) s->versions[k++] = s->versions[i];
+    s->n_versions = k;
+    return save(key, s, v);
 }
 
 static kt_status DestroySecret(const Kubetee__Aecs__V1__DestroySecretRequest *rq, Kubetee__Aecs__V1__Done *rs)
 {
     (void)rs;
     ae_caller c;
-    char t[AE_TARGET_MAX];
+    char t[AE_TARGET_MAX + 24]; /* and "@<version>" */
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
-    if (!(st = service_admin(&c, rq->service))) st = remove_secret(rq->service, rq->name, true);
-    ae_audit(&c, "DestroySecret", target(rq->service, rq->name, t), st);
+    if (!(st = service_admin(&c, rq->service)))
+        st = remove_secret(rq->service, rq->name, true, rq->version);
+    target(rq->service, rq->name, t);
+    if (rq->version)
+        snprintf(t + strlen(t), sizeof t - strlen(t), "@%llu", (unsigned long long)rq->version);
+    ae_audit(&c, "DestroySecret", t, st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);
     return st;
@@ -258,7 +278,7 @@ static kt_status DeleteSecret(const Kubetee__Aecs__V1__DeleteSecretRequest *rq, 
     kt_status st = ae_caller_get(&c);
     if (st) return st;
     pthread_mutex_lock(&ae_lock);
-    if (!(st = ae_admin_only(&c))) st = remove_secret(rq->service, rq->name, false);
+    if (!(st = ae_admin_only(&c))) st = remove_secret(rq->service, rq->name, false, 0);
     ae_audit(&c, "DeleteSecret", target(rq->service, rq->name, t), st);
     if (!st) ae_state_save();
     pthread_mutex_unlock(&ae_lock);

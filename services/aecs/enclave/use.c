@@ -15,31 +15,6 @@
 typedef Kubetee__Aecs__V1__KeyOpRequest op_req;
 typedef Kubetee__Aecs__V1__KeyOpResponse op_res;
 
-static bool is_key_type(int t)
-{
-    return t == T(AES256_KEY) || t == T(RSA_KEY_PAIR) || t == T(SM2_KEY_PAIR) || t == T(EC_P256_KEY_PAIR) ||
-           t == T(CERTIFICATE);
-}
-
-kt_status ae_use_spec_check(const ae_spec *s)
-{
-    const char *padding = ae_param(s, "padding", NULL), *wrap = ae_param(s, "wrap", NULL);
-    if (s->never_export && !is_key_type(s->type))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT,
-                       "secret %s: never-export is for keys (AES-256, RSA, SM2, P-256, certificates); this type has "
-                       "nothing to use in place",
-                       s->name);
-    if (padding && (!s->never_export || s->type != T(RSA_KEY_PAIR)))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param padding is for never-export RSA keys", s->name);
-    if (padding && strcmp(padding, "pss") && strcmp(padding, "pkcs1"))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: padding must be pss or pkcs1", s->name);
-    if (wrap && (!s->never_export || s->type != T(AES256_KEY)))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: param wrap is for never-export AES-256 keys", s->name);
-    if (wrap && strcmp(wrap, "kwp") && strcmp(wrap, "gcm"))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "secret %s: wrap must be kwp or gcm", s->name);
-    return KT_OK;
-}
-
 /* What a use needs of the key, decided under ae_lock: the key (its bytes are the call's
  * own copy of the opened record, so they stay put without the lock) and its version. */
 typedef struct {

@@ -10,7 +10,9 @@ static const char *const formats[] = {"kv", "json", NULL}, *const truth[] = {"tr
 
 #define F(m) KT_SET_FIELD(aecs_config, m)
 /* clang-format off */
-#define QUOTA(name, def, help) {#name, KT_SET_UINT, F(name), def, help, 1, 1000000}
+/* max: the AECS enclave's own ceiling for it (services/aecs/enclave/start.c), so a value the
+ * enclave would lower is refused here by name, never lowered in silence */
+#define QUOTA(name, def, help, max) {#name, KT_SET_UINT, F(name), def, help, 1, max}
 /* clang-format on */
 static const kt_setting table[] = {
     {"listen", KT_SET_STRING, F(listen), "127.0.0.1:7443",
@@ -53,12 +55,12 @@ static const kt_setting table[] = {
      "with a collateral URL: the trust anchor (PEM file)"},
     {"collateral_cache", KT_SET_PATH, F(collateral_cache), NULL,
      "with a collateral URL: the directory the fetched collateral is kept in"},
-    QUOTA(max_services, "64", "quota: registered services"),
-    QUOTA(max_secrets, "256", "quota: secrets of one service"),
-    QUOTA(max_data, "16384", "quota: bytes of one secret's data"),
-    QUOTA(keep_versions, "8", "versions kept of each secret"),
-    QUOTA(max_ta_secrets, "16", "quota: TA-bound secrets of one TA identity"),
-    QUOTA(max_ta_total, "4096", "quota: TA-bound secrets of all TAs"),
+    QUOTA(max_services, "64", "quota: registered services", 100000),
+    QUOTA(max_secrets, "256", "quota: secrets of one service", 100000),
+    QUOTA(max_data, "16384", "quota: bytes of one secret's data", 262144),
+    QUOTA(keep_versions, "8", "versions kept of each secret", 64),
+    QUOTA(max_ta_secrets, "16", "quota: TA-bound secrets of one TA identity", 100000),
+    QUOTA(max_ta_total, "4096", "quota: TA-bound secrets of all TAs", 1000000),
     {"ta_session_max_age", KT_SET_DURATION, F(ta_session_max_age), "3600",
      "how long a TA's session lasts (the enclave allows at most 86400 s)", 1, 1000000,
      .unit_ms = 1000},
