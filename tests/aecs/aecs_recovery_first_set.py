@@ -55,6 +55,9 @@ s = Server("a", LIVE)
 try:
     rc, _, t = s.tool(AECSADMIN, "init", ADMIN)
     check(rc == 0 and WARNING in t and "--recovery-key" in t, f"init without a recovery set warns: {t[:500]}")
+    rc, _, t = s.tool(AECSADMIN, "init", SVC)
+    check(rc == 1 and "initialised already" in t and "WARNING" not in t,
+          f"a refused init (it made no store) warns of nothing: {t[:500]}")
     rc, _, t = s.tool(AECSADMIN, "register", ADMIN, "--name", "pay", "--admin-key", SVC)
     assert rc == 0, t
 finally:

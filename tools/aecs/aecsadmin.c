@@ -100,8 +100,9 @@ static int init(const tool_args *a, const Kubetee__Aecs__V1__InitRequest *rq)
     kt_aecs_client *c = NULL;
     ProtobufCMessage *res = NULL;
     if (tool_connect(a, &c)) return tool_fail(T, "connecting");
-    if (!rq->recovery) fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING);
     int rc = kt_aecs_call(c, "Init", &rq->base, D(init_response), &res) ? tool_fail(T, "Init") : 0;
+    if (!rc && !rq->recovery)
+        fprintf(stderr, T ": %s", RECOVERY_NO_SET_WARNING); /* a refused init made no store */
     kt_aecs_client_free(c);
     if (rc) return rc;
     const Kubetee__Aecs__V1__InitResponse *r = (const void *)res;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -20,6 +21,7 @@ static kt_enclave *enclave;
 static kt_service_host *host;
 static kt_rpc_server *server;
 static kt_store *store;
+static bool store_fs; /* probed by /readyz; etcd's readability shows in its lock's renewals */
 
 static int fail(const char *what)
 {
@@ -29,7 +31,22 @@ static int fail(const char *what)
     return 1;
 }
 
-/* ready once initialised, with the store readable (the enclave says which) and held */
+/* Whether an fs store reads now: aecs/master, which every initialised store holds, read
+ * from its file (which fs verifies again); the bytes are not looked at. An etcd store's
+ * reads are shown by its lock's renewals (aecs_holder_holds), each bounded by the lock's
+ * deadline, so /readyz never waits on an etcd that does not answer. */
+static bool store_reads(void)
+{
+    if (!store_fs) return true;
+    kt_store_object o = {0};
+    kt_status st = kt_store_get(store, "aecs/master", &o);
+    kt_store_object_free(&o);
+    return st == KT_OK;
+}
+
+/* ready once initialised, with the store held and readable now (the enclave says whether
+ * it is initialised; the store is read here, so a store that stops reading after the start
+ * is not ready either) */
 static bool ready(void *ctx)
 {
     (void)ctx;
@@ -37,7 +54,7 @@ static bool ready(void *ctx)
     Kubetee__Aecs__V1__StartResponse rs = KUBETEE__AECS__V1__START_RESPONSE__INIT;
     bool ok = kt_rpc_server_listening(server) && aecs_holder_holds(store) &&
               !kt_enclave_call(enclave, "aecs.HostStatus", &rq, &rs) && rs.state &&
-              !strcmp(rs.state, "ready");
+              !strcmp(rs.state, "ready") && store_reads();
     kt_message_clear(&rs);
     return ok;
 }
@@ -155,6 +172,7 @@ int main(int argc, char **argv)
                            .server_name = c.store_server_name, .insecure = !strcmp(c.store_insecure, "true"),
                            .user = c.store_user, .password_file = c.store_password_file};
     if (aecs_holder_options(&c, &so) || kt_store_open_with(c.store, &so, &store)) return fail("store");
+    store_fs = !strncmp(c.store, "fs:", 3);
     if (aecs_host_open(store, c.audit_file)) return fail("audit file");
     if (sim && kt_attest_serve_quotes(sim)) return fail("sim quoting enclave");
     if (serve_collateral(&c)) return fail("collateral for TA quotes");
@@ -193,6 +211,20 @@ int main(int argc, char **argv)
                "this host no longer holds its store; it stops (exit 3) and refuses every write until then", NULL);
     kt_log(KT_LOG_INFO, "aecs.stopping", NULL);
     kt_rpc_server_shutdown(server, (int)c.drain_ms);
+    unsigned left = kt_rpc_server_active(server);
+    if (left) {
+        /* a call still runs in the enclave past drain_ms (a key rotation of a big store):
+         * stopping and destroying the enclave under it would pull its memory away. End as a
+         * crash ends, which every write survives (atomic puts; the next start finishes a
+         * rotation), without the last audit checkpoint and the lock's release. */
+        char n[16];
+        snprintf(n, sizeof n, "%u", left);
+        kt_log(KT_LOG_ERROR, "aecs.stop_abandoned", "calls", n, "note",
+               "calls still ran in the enclave after drain_ms; exiting without stopping it (as a "
+               "crash)",
+               NULL);
+        _exit(lost ? 3 : 1);
+    }
     kt_rpc_server_free(server);
     kt_http_stop(http);
     kt_service_host_free(host);
