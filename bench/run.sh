@@ -32,3 +32,6 @@ bash "$here/collateral/run.sh" "$build"
 echo
 # the AECS enclave's object table against the linear list it replaced (start scan + gets, 50,000 objects)
 "$build/bench/bench_objtable"
+echo
+# fs store puts in batches of 16 (a key rotation's) against the same puts one by one
+"$build/bench/bench_store"

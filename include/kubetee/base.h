@@ -208,6 +208,11 @@ kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, uns
  * file whole; before, the old one (or none) and perhaps tmp. */
 kt_status kt_file_write_atomic_at(int dir, const char *name, const char *tmp, const void *data,
                                   size_t n, unsigned mode);
+/* Its first step alone: creates tmp under dir (which must not exist), writes data, fsyncs and
+ * closes it (removed again on failure). Renaming it and fsyncing the directory are the
+ * caller's: several files written so are made durable by one fsync of their directory. */
+kt_status kt_file_write_synced_at(int dir, const char *tmp, const void *data, size_t n,
+                                  unsigned mode);
 /* Creates a directory and its parents with the given mode if missing. */
 kt_status kt_mkdirs(const char *path, unsigned mode);
 #endif

@@ -113,6 +113,30 @@ kt_status kt_store_put(kt_store *s, const char *key, const void *value, size_t n
 /* kt_store_put with expected version 0: create-if-absent. */
 kt_status kt_store_create(kt_store *s, const char *key, const void *value, size_t n, uint64_t *rev);
 
+/* ---- batches of puts ---- */
+#define KT_STORE_BATCH_MAX 64 /* puts in one batch */
+typedef struct {
+    const char *key; /* in: as for kt_store_put */
+    const void *value;
+    size_t n;
+    uint64_t expected_version;
+    kt_status status;  /* out: KT_OK (applied), its failure, or KT_ERR_CANCELLED (not tried) */
+    uint64_t revision; /* out, on KT_OK: the revision of this put */
+} kt_store_put_item;
+/* The puts of items[0..n) (1..KT_STORE_BATCH_MAX, no key twice), in order, each exactly
+ * as kt_store_put: its own compare-and-set with its expected version, its own revision,
+ * the same errors, and when its status is KT_OK it is durable, as an acknowledged put.
+ * The batch stops at the first put that fails: those before it applied, those after it are
+ * KT_ERR_CANCELLED and wrote nothing (the outcome of the puts one by one, stopping at the
+ * first error). Returns KT_OK when every put applied, else the failed put's status, with
+ * kt_last_error() naming it ("put i of n: <key>: ..."). Arguments are checked first: a bad
+ * key, value or size, or a key named twice, fails that item and cancels every other (none
+ * is written). A put failing with KT_ERR_IO may or may not have applied, as for
+ * kt_store_put. A crash during a batch leaves each of its objects old or new, whole.
+ * fs makes the batch's objects durable together (their files written and fsynced side by
+ * side, then renamed, then one fsync of the directory); etcd does the puts one by one. */
+kt_status kt_store_put_batch(kt_store *s, kt_store_put_item *items, size_t n);
+
 typedef struct {
     kt_buf value;
     uint64_t version, create_revision, mod_revision;

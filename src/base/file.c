@@ -101,14 +101,20 @@ kt_status kt_file_write_atomic(const char *path, const void *data, size_t n, uns
     return KT_OK;
 }
 
+kt_status kt_file_write_synced_at(int dir, const char *tmp, const void *data, size_t n,
+                                  unsigned mode)
+{
+    if (!tmp || (n && !data)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
+    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
+    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
+    return write_sync_close(fd, dir, tmp, data, n, mode);
+}
+
 kt_status kt_file_write_atomic_at(int dir, const char *name, const char *tmp, const void *data,
                                   size_t n, unsigned mode)
 {
-    if (!name || !tmp || (n && !data))
-        return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
-    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
-    if (fd < 0) return kt_fail(KT_ERR_IO, "%s: %s", tmp, strerror(errno));
-    kt_status st = write_sync_close(fd, dir, tmp, data, n, mode);
+    if (!name) return kt_fail(KT_ERR_INVALID_ARGUMENT, "file write: NULL argument");
+    kt_status st = kt_file_write_synced_at(dir, tmp, data, n, mode);
     if (st) return st;
     if (renameat(dir, tmp, dir, name) != 0) {
         int e = errno;

@@ -18,6 +18,9 @@ typedef struct {
     kt_status (*revision)(void *impl, uint64_t *rev);
     void (*close)(void *impl);
     void (*lock_state)(void *impl, kt_store_lock_info *out);
+    /* items checked (keys, sizes, no key twice) and their status preset to
+     * KT_ERR_CANCELLED; NULL: store.c does the puts one by one */
+    kt_status (*put_batch)(void *impl, kt_store_put_item *items, size_t n);
 } kt_store_ops;
 
 struct kt_store {
@@ -28,6 +31,24 @@ struct kt_store {
 /* fs backend (fs.c): dir is an absolute path; holder (may be NULL) goes into the lock
  * file after the pid, for a second open refused to name. */
 kt_status kt_store_fs_open(const char *dir, const char *holder, kt_store **out);
+/* ---- fs: files written side by side (fs_write.c) ---- */
+/* One file written durably, mode 0600: tmp created under dir, written and fsynced
+ * (kt_file_write_synced_at); with name set, also renamed to it and dir fsynced
+ * (kt_file_write_atomic_at). */
+typedef struct {
+    int dir;
+    const char *name, *tmp;
+    const void *data;
+    size_t n;
+    kt_status st;  /* out */
+    char why[600]; /* out, when st: kt_last_error() of the write */
+} kt_store_fs_write;
+/* Every write of w[0..n), side by side on up to KT_STORE_FS_WRITERS threads (the caller's
+ * one of them; fewer if threads cannot be had): a journaling file system commits fsyncs
+ * that wait together in one go, so n files cost about what one does. */
+#define KT_STORE_FS_WRITERS 16
+void kt_store_fs_write_all(kt_store_fs_write *w, size_t n);
+
 /* etcd backend (etcd.c): url is "etcd://host:port[,host:port...][/namespace]"; o may be
  * NULL (plaintext, loopback endpoints only). */
 kt_status kt_store_etcd_open(const char *url, const kt_store_options *o, kt_store **out);

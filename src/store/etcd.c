@@ -746,7 +746,8 @@ static void etcd_close(void *impl)
 }
 
 static const kt_store_ops etcd_ops = {etcd_put,  etcd_get,      etcd_del,   etcd_list,     etcd_changes,
-                                      etcd_wait, etcd_revision, etcd_close, etcd_lock_info};
+                                      etcd_wait, etcd_revision, etcd_close, etcd_lock_info,
+                                      NULL /* batches: one put after another (store.c) */};
 
 /* ---- open ---- */
 

@@ -1,7 +1,9 @@
 /* The fs backend: one file per object under <root>/objects, a revision file and a lock
- * file under <root>. Every change writes the revision file first (so no object on disk
- * is ever newer than it), then the object, each by temporary file, fsync, rename and
- * fsync of the directory. Opening verifies every file and keeps an index in memory;
+ * file under <root>. A put (or a batch of them) writes the revision file and the objects'
+ * temporary files side by side (fs_write.c), each fsynced, the revision file renamed and
+ * <root> fsynced; only then are the objects renamed into place and objects/ fsynced once,
+ * so no object on disk is ever newer than the revision file, and a put is acknowledged
+ * only once its object is durable. A delete writes the revision file, then unlinks. Opening verifies every file and keeps an index in memory;
  * reads verify the file again. One mutex serialises the operations of a process; the
  * lock file (flock) keeps other processes out. */
 #define _GNU_SOURCE
@@ -78,7 +80,7 @@ static kt_status index_insert(fs_store *f, const kt_store_entry *e)
     return KT_OK;
 }
 
-static void record(fs_store *f, kt_store_event_type type, const kt_store_entry *e)
+static void record(fs_store *f, kt_store_event_type type, const kt_store_entry *e, uint64_t rev)
 {
     size_t slot;
     if (f->hist_count == KT_STORE_HISTORY) {
@@ -91,7 +93,7 @@ static void record(fs_store *f, kt_store_event_type type, const kt_store_entry *
     kt_store_event *ev = &f->hist[slot];
     ev->type = type;
     memcpy(ev->key, e->key, sizeof ev->key);
-    ev->revision = f->rev;
+    ev->revision = rev;
     ev->version = type == KT_STORE_EVENT_PUT ? e->version : 0;
     pthread_cond_broadcast(&f->changed);
 }
@@ -123,46 +125,153 @@ static kt_status check_version(const fs_store *f, const char *key, const kt_stor
     return kt_store_version_check(key, e != NULL, e ? e->version : 0, expected, any);
 }
 
+/* A batch's item on its way to disk. */
+typedef struct {
+    char name[KT_STORE_FS_NAME_MAX + 1], tmp[KT_STORE_FS_NAME_MAX + 1];
+    kt_store_entry ne; /* its index entry once written */
+    kt_buf rec;        /* its file's bytes */
+} fs_item;
+
+/* items[i] failed with st, the reason why (the batch stops there). */
+static void item_failed(kt_store_put_item *items, size_t i, kt_status st, const char *why, char *reason,
+                        size_t cap)
+{
+    items[i].status = st;
+    snprintf(reason, cap, "%s", why);
+}
+
+/* The first k items (checked) go to disk together: the revision file (at the batch's last
+ * revision) and their temporary files written and fsynced side by side, then the objects
+ * renamed in order and objects/ fsynced once. A write that fails stops the batch there: the
+ * objects before it are renamed (they are whole and their revisions on disk), the rest
+ * removed. Mutex held. */
+static void write_batch(fs_store *f, kt_store_put_item *items, fs_item *it, size_t k,
+                        kt_store_fs_write *w, char *reason, size_t cap)
+{
+    uint8_t revrec[KT_STORE_REV_LEN];
+    kt_store_rev_encode(f->rev, revrec);
+    w[0] = (kt_store_fs_write){.dir = f->root_fd, .name = "revision", .tmp = "revision.tmp",
+                               .data = revrec, .n = sizeof revrec};
+    for (size_t j = 0; j < k; j++)
+        w[1 + j] = (kt_store_fs_write){.dir = f->obj_fd, .tmp = it[j].tmp, .data = it[j].rec.data,
+                                       .n = it[j].rec.len};
+    kt_store_fs_write_all(w, k + 1);
+    size_t m = 0; /* objects renamed */
+    kt_status st = w[0].st;
+    if (st) {
+        f->broken = true;
+        kt_fail(st, "%s", w[0].why);
+        item_failed(items, 0, st, kt_last_error(), reason, cap);
+    } else {
+        for (; m < k && !w[1 + m].st; m++)
+            if (renameat(f->obj_fd, it[m].tmp, f->obj_fd, it[m].name) != 0) {
+                w[1 + m].st = kt_fail(KT_ERR_IO, "%s: rename: %s", it[m].name, strerror(errno));
+                snprintf(w[1 + m].why, sizeof w[1 + m].why, "%s", kt_last_error());
+                break;
+            }
+        if (m < k) {
+            f->broken = true;
+            kt_fail(w[1 + m].st, "%s", w[1 + m].why);
+            fs_fail_file(w[1 + m].st, f, "objects/", it[m].name);
+            item_failed(items, m, w[1 + m].st, kt_last_error(), reason, cap);
+        }
+    }
+    for (size_t j = m; j < k; j++) /* written but not renamed: removed (a failed write removed its own) */
+        unlinkat(f->obj_fd, it[j].tmp, 0);
+    if (m && fsync(f->obj_fd) != 0) {
+        int e = errno;
+        f->broken = true;
+        kt_fail(KT_ERR_IO, "fsync of the directory: %s (whether the puts renamed into it applied is unknown)",
+                strerror(e));
+        fs_fail_file(KT_ERR_IO, f, "objects/", it[0].name);
+        for (size_t j = 0; j < m; j++)
+            items[j].status = KT_ERR_IO;
+        item_failed(items, 0, KT_ERR_IO, kt_last_error(), reason, cap);
+        m = 0;
+    }
+    for (size_t j = 0; j < m; j++) {
+        kt_store_entry *e = find(f, it[j].ne.key);
+        if (e) {
+            *e = it[j].ne;
+        } else if ((st = index_insert(f, &it[j].ne))) { /* on disk, not in the index */
+            f->broken = true;
+            item_failed(items, j, st, kt_last_error(), reason, cap);
+            continue;
+        }
+        record(f, KT_STORE_EVENT_PUT, &it[j].ne, it[j].ne.mod_revision);
+        items[j].status = KT_OK;
+        items[j].revision = it[j].ne.mod_revision;
+    }
+}
+
+static kt_status fs_put_batch(void *impl, kt_store_put_item *items, size_t n)
+{
+    fs_store *f = impl;
+    char reason[1024] = "";
+    for (size_t i = 0; i < n; i++)
+        items[i].status = KT_ERR_CANCELLED;
+    fs_item *it = calloc(n, sizeof *it);
+    kt_store_fs_write *w = calloc(n + 1, sizeof *w);
+    kt_status st = it && w ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "store: batch");
+    if (st) {
+        item_failed(items, 0, st, kt_last_error(), reason, sizeof reason);
+        goto done;
+    }
+    pthread_mutex_lock(&f->mu);
+    /* the puts that pass their checks, up to the first that does not */
+    size_t k = 0;
+    if ((st = check_usable(f))) item_failed(items, 0, st, kt_last_error(), reason, sizeof reason);
+    for (; !st && k < n; k++) {
+        const kt_store_put_item *p = &items[k];
+        const kt_store_entry *e = find(f, p->key);
+        if ((st = kt_store_fs_name(p->key, it[k].name)) ||
+            (st = check_version(f, p->key, e, p->expected_version, false))) {
+            item_failed(items, k, st, kt_last_error(), reason, sizeof reason);
+            break;
+        }
+        memcpy(it[k].tmp, it[k].name, sizeof it[k].tmp);
+        it[k].tmp[0] = 't'; /* "t." + the same encoded key: unique, as one write per key runs at once */
+        kt_store_entry *ne = &it[k].ne;
+        ne->version = p->expected_version + 1;
+        ne->mod_revision = f->rev + 1 + k; /* taken below, never reused even if the write fails */
+        ne->create_revision = e ? e->create_revision : ne->mod_revision;
+        ne->value_len = p->n;
+        memcpy(ne->key, p->key, strlen(p->key) + 1);
+        kt_status est = kt_store_obj_encode(p->key, ne->version, ne->create_revision, ne->mod_revision,
+                                            p->value, p->n, &it[k].rec);
+        if (est) {
+            st = est;
+            item_failed(items, k, st, kt_last_error(), reason, sizeof reason);
+            break;
+        }
+    }
+    if (k) {
+        f->rev += k;
+        write_batch(f, items, it, k, w, reason, sizeof reason);
+    }
+    pthread_mutex_unlock(&f->mu);
+done:
+    st = KT_OK;
+    for (size_t i = 0; i < n && !st; i++) /* the first not applied: the batch's failure */
+        if (items[i].status != KT_OK) {
+            st = items[i].status;
+            for (size_t j = i + 1; j < n; j++) /* not tried, but for those on disk (or perhaps) */
+                if (items[j].status != KT_OK && items[j].status != KT_ERR_IO) items[j].status = KT_ERR_CANCELLED;
+            kt_fail(st, "%s", reason);
+        }
+    for (size_t i = 0; it && i < n; i++)
+        kt_buf_free(&it[i].rec);
+    free(it);
+    free(w);
+    return st;
+}
+
 static kt_status fs_put(void *impl, const char *key, const void *value, size_t n, uint64_t expected,
                         uint64_t *rev)
 {
-    fs_store *f = impl;
-    char name[KT_STORE_FS_NAME_MAX + 1];
-    kt_status st = kt_store_fs_name(key, name);
-    if (st) return st;
-    kt_buf rec = {0};
-    pthread_mutex_lock(&f->mu);
-    kt_store_entry *e = find(f, key);
-    if ((st = check_usable(f)) || (st = check_version(f, key, e, expected, false)) ||
-        (st = next_revision(f)))
-        goto out;
-    kt_store_entry ne = {.version = expected + 1,
-                         .create_revision = e ? e->create_revision : f->rev,
-                         .mod_revision = f->rev,
-                         .value_len = n};
-    memcpy(ne.key, key, strlen(key) + 1);
-    if ((st = kt_store_obj_encode(key, ne.version, ne.create_revision, ne.mod_revision, value, n,
-                                  &rec)))
-        goto out;
-    char tmp[KT_STORE_FS_NAME_MAX + 1];
-    memcpy(tmp, name, sizeof tmp);
-    tmp[0] = 't'; /* "t." + the same encoded key: unique, as one write per key runs at once */
-    if ((st = kt_file_write_atomic_at(f->obj_fd, name, tmp, rec.data, rec.len, 0600))) {
-        f->broken = true;
-        st = fs_fail_file(st, f, "objects/", name);
-        goto out;
-    }
-    if (e)
-        *e = ne;
-    else if ((st = index_insert(f, &ne))) {
-        f->broken = true;
-        goto out;
-    }
-    record(f, KT_STORE_EVENT_PUT, &ne);
-    if (rev) *rev = f->rev;
-out:
-    pthread_mutex_unlock(&f->mu);
-    kt_buf_free(&rec);
+    kt_store_put_item item = {.key = key, .value = value, .n = n, .expected_version = expected};
+    kt_status st = fs_put_batch(impl, &item, 1);
+    if (!st && rev) *rev = item.revision;
     return st;
 }
 
@@ -239,7 +348,7 @@ static kt_status fs_del(void *impl, const char *key, uint64_t expected, uint64_t
     size_t i = (size_t)(e - f->index);
     memmove(&f->index[i], &f->index[i + 1], (f->count - i - 1) * sizeof *e);
     f->count--;
-    record(f, KT_STORE_EVENT_DELETE, &old);
+    record(f, KT_STORE_EVENT_DELETE, &old, f->rev);
     if (rev) *rev = f->rev;
 out:
     pthread_mutex_unlock(&f->mu);
@@ -353,8 +462,8 @@ static void fs_lock_state(void *impl, kt_store_lock_info *out)
     out->held = true; /* the flock, from open to close */
 }
 
-static const kt_store_ops fs_ops = {fs_put,  fs_get,      fs_del,   fs_list,      fs_changes,
-                                    fs_wait, fs_revision, fs_close, fs_lock_state};
+static const kt_store_ops fs_ops = {fs_put,  fs_get,      fs_del,   fs_list,       fs_changes,
+                                    fs_wait, fs_revision, fs_close, fs_lock_state, fs_put_batch};
 
 /* ---- open ---- */
 

@@ -54,8 +54,8 @@ kt_status kt_store_revision(kt_store *s, uint64_t *rev)
     return s->ops->revision(s->impl, rev);
 }
 
-kt_status kt_store_put(kt_store *s, const char *key, const void *value, size_t n,
-                       uint64_t expected_version, uint64_t *rev)
+static kt_status check_put(const kt_store *s, const char *key, const void *value, size_t n,
+                           uint64_t expected_version)
 {
     kt_status st = check_key(s, key);
     if (st) return st;
@@ -66,7 +66,55 @@ kt_status kt_store_put(kt_store *s, const char *key, const void *value, size_t n
     if (expected_version == KT_STORE_ANY_VERSION)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put %s: a put names the version it replaces",
                        key);
-    return s->ops->put(s->impl, key, value, n, expected_version, rev);
+    return KT_OK;
+}
+
+kt_status kt_store_put(kt_store *s, const char *key, const void *value, size_t n,
+                       uint64_t expected_version, uint64_t *rev)
+{
+    kt_status st = check_put(s, key, value, n, expected_version);
+    return st ? st : s->ops->put(s->impl, key, value, n, expected_version, rev);
+}
+
+/* The batch's first failed item i: its status, kt_last_error() naming it. */
+static kt_status batch_failed(const kt_store_put_item *items, size_t i, size_t n)
+{
+    return kt_fail_context(items[i].status, "store put batch: put %zu of %zu", i + 1, n);
+}
+
+kt_status kt_store_put_batch(kt_store *s, kt_store_put_item *items, size_t n)
+{
+    if (!s || (n && !items)) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put batch: NULL argument");
+    if (n < 1 || n > KT_STORE_BATCH_MAX)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put batch: %zu puts is outside 1..%d", n,
+                       KT_STORE_BATCH_MAX);
+    for (size_t i = 0; i < n; i++)
+        items[i].status = KT_ERR_CANCELLED, items[i].revision = 0;
+    for (size_t i = 0; i < n; i++) {
+        kt_status st = check_put(s, items[i].key, items[i].value, items[i].n, items[i].expected_version);
+        for (size_t j = 0; !st && j < i; j++)
+            if (!strcmp(items[j].key, items[i].key))
+                st = kt_fail(KT_ERR_INVALID_ARGUMENT,
+                             "store put batch: %s is put twice (puts %zu and %zu); one batch puts a key once",
+                             items[i].key, j + 1, i + 1);
+        if (st) {
+            items[i].status = st;
+            return batch_failed(items, i, n);
+        }
+    }
+    if (s->ops->put_batch) {
+        kt_status st = s->ops->put_batch(s->impl, items, n);
+        if (!st) return KT_OK;
+        for (size_t i = 0; i < n; i++) /* the first failed one names the failure */
+            if (items[i].status != KT_OK) return batch_failed(items, i, n);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kt_store_put_item *it = &items[i];
+        it->status = s->ops->put(s->impl, it->key, it->value, it->n, it->expected_version, &it->revision);
+        if (it->status) return batch_failed(items, i, n);
+    }
+    return KT_OK;
 }
 
 kt_status kt_store_create(kt_store *s, const char *key, const void *value, size_t n, uint64_t *rev)

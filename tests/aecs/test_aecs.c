@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "aecs.pb-c.h"
+#include "aecs_server.h"
 #include "enclave_service.pb-c.h"
 #include "../unit/service_steps.h"
 #include <kubetee/aecs.h>
@@ -138,23 +139,29 @@ static struct {
 } master_log[MASTER_LOG_MAX];
 static size_t n_master_log;
 
+/* the host's refusals, for single puts and for each put of a batch */
+static kt_status refuse_failing(const char *key)
+{
+    if (put_fails[0] && !strcmp(put_fails, key)) return kt_fail(KT_ERR_IO, "test host: the store fails %s", key);
+    if (put_fails_later.key[0] && !strcmp(put_fails_later.key, key) && put_fails_later.skip-- <= 0)
+        return kt_fail(KT_ERR_IO, "test host: the store fails %s (after the puts it let through)", key);
+    return KT_OK;
+}
+
 static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
 {
     if (!strcmp(rq->key, "aecs/master") && n_master_log < MASTER_LOG_MAX) {
         kt_buf_append(&master_log[n_master_log].value, rq->value.data, rq->value.len);
         master_log[n_master_log++].version = rq->expected_version + 1;
     }
-    if (put_fails[0] && !strcmp(put_fails, rq->key)) return kt_fail(KT_ERR_IO, "test host: the store fails %s", rq->key);
-    if (put_fails_later.key[0] && !strcmp(put_fails_later.key, rq->key) &&
-        put_fails_later.skip-- <= 0)
-        return kt_fail(KT_ERR_IO, "test host: the store fails %s (after the puts it let through)",
-                       rq->key);
+    kt_status st = refuse_failing(rq->key);
+    if (st) return st;
     for (size_t i = 0; i < 2; i++)
         if (put_dropped[i][0] && !strcmp(put_dropped[i], rq->key)) {
             rs->version = rq->expected_version + 1;
             return KT_OK;
         }
-    kt_status st = kt_store_put(store, rq->key, rq->value.data, rq->value.len, rq->expected_version, &rs->revision);
+    st = kt_store_put(store, rq->key, rq->value.data, rq->value.len, rq->expected_version, &rs->revision);
     if (!st && put_answer_lost[0] && !strcmp(put_answer_lost, rq->key)) {
         put_answer_lost[0] = '\0';
         return kt_fail(KT_ERR_IO, "test host: the put of %s applied, its answer timed out", rq->key);
@@ -164,6 +171,19 @@ static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
 }
 KT_UNTRUSTED_FUNCTION(sput, "aecs.store.Put", A(StorePutRequest), kubetee__aecs__v1__store_put_request,
                       A(StorePutResponse), kubetee__aecs__v1__store_put_response)
+
+static bool batch_answer_lies; /* the host answers a batch with a version not the put's */
+
+/* a key rotation's batches: the host's own (aecs-server's) code, put_fails refused there */
+static kt_status sput_batch(const A(StorePutBatchRequest) * rq, A(StorePutBatchResponse) * rs)
+{
+    kt_status st = aecs_host_put_batch(store, rq, rs, refuse_failing);
+    if (!st && batch_answer_lies && rs->n_applied) rs->applied[rs->n_applied - 1]->version += 5;
+    return st;
+}
+KT_UNTRUSTED_FUNCTION(sput_batch, "aecs.store.PutBatch", A(StorePutBatchRequest),
+                      kubetee__aecs__v1__store_put_batch_request, A(StorePutBatchResponse),
+                      kubetee__aecs__v1__store_put_batch_response)
 
 static kt_status sdel(const A(StoreDeleteRequest) * rq, A(Done) * rs)
 {
@@ -1974,6 +1994,24 @@ static void test_old_key_forgery_refused(void **state)
     kt_wipe(k, sizeof k);
 }
 
+/* A host whose answer to a rotation's batch of puts names a version the puts did not make
+ * is caught (the rotation stops, unfinished); the next start finishes it, nothing lost. */
+static void test_batch_answer_checked(void **state)
+{
+    (void)state;
+    uint32_t g = gen_of("secrets/svcr/mid-rotation");
+    batch_answer_lies = true;
+    assert_refused(rotate_as(admin), KT_ERR_VERIFY, "the host reports version");
+    batch_answer_lies = false;
+    assert_true(rotation_left(true, NULL) >= 1);
+    crash();
+    assert_int_equal(start(), KT_OK);
+    rotation_left(false, NULL);
+    assert_int_equal(gen_of("secrets/svcr/mid-rotation"), g + 1);
+    assert_int_equal(gen_of("secrets/svca/fresh"), g + 1);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+}
+
 /* attack5: whether the storage key k opens key's object as the store holds it now */
 static bool opens_with(const uint8_t k[KT_RECOVERY_SECRET_LEN], const char *key)
 {
@@ -2839,6 +2877,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_set_recovery_cut_off),
         cmocka_unit_test(test_old_key_forgery_refused),
+        cmocka_unit_test(test_batch_answer_checked),
         cmocka_unit_test(test_init_after_data_refused),
     };
     /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the

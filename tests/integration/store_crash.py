@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Crash test of the fs store: a writer creating 1,000 objects from 2 threads is killed
+"""Crash test of the fs store: a writer creating 1,000 objects from 2 threads (one put by
+one, the other in batches of 16: kt_store_put_batch) is killed
 with SIGKILL at random moments, several times; after each kill the store reopens (every
 file checked), every acknowledged object reads back whole, every other one is absent or
 whole, and leftovers of interrupted writes are cleaned up. A last run completes the set.

@@ -1,7 +1,9 @@
 /* The crash test's writer (driven by store_crash.py).
  *   store_crash_writer create <url> <count>: two threads create crash/k0000.. (even and
- *     odd numbers), each value made from its number; "ack <key>" is written to stdout
- *     only after kt_store_create returned KT_OK. Keys that exist already are skipped.
+ *     odd numbers), each value made from its number, the even ones one by one
+ *     (kt_store_create), the odd ones in batches of 16 (kt_store_put_batch); "ack <key>" is
+ *     written to stdout only after its put returned KT_OK. Keys that exist already are
+ *     skipped (in a batch: it stops there, and the rest goes into the next one).
  *   store_crash_writer verify <url> <count>: opens the store (so every file is checked),
  *     reads every key and prints "present <key>" (its value compared byte for byte) or
  *     "absent <key>"; anything else, or a key under crash/ it did not write, fails. */
@@ -46,6 +48,36 @@ static void *creator(void *arg)
             fprintf(stderr, "create %s: %s\n", key, kt_last_error());
             _exit(2);
         }
+    }
+    return NULL;
+}
+
+#define BATCH 16
+
+static void *batcher(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    static __thread uint8_t v[BATCH][12001];
+    static __thread char keys[BATCH][32];
+    kt_store_put_item it[BATCH];
+    while (i < count) {
+        size_t n = 0;
+        for (unsigned j = i; j < count && n < BATCH; j += 2, n++) {
+            snprintf(keys[n], sizeof keys[n], "crash/k%04u", j);
+            it[n] = (kt_store_put_item){.key = keys[n], .value = v[n], .n = value_of(j, v[n])};
+        }
+        kt_status st = kt_store_put_batch(store, it, n);
+        size_t done = 0;
+        for (; done < n && it[done].status == KT_OK; done++)
+            say("ack", keys[done]);
+        if (st) {
+            if (done == n || it[done].status != KT_ERR_EXISTS) {
+                fprintf(stderr, "put batch: %s\n", kt_last_error());
+                _exit(2);
+            }
+            done++; /* created before this run: skipped */
+        }
+        i += 2 * (unsigned)done;
     }
     return NULL;
 }
@@ -114,7 +146,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "create")) {
         pthread_t t[2];
         for (uintptr_t i = 0; i < 2; i++)
-            pthread_create(&t[i], NULL, creator, (void *)i);
+            pthread_create(&t[i], NULL, i ? batcher : creator, (void *)i);
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
     } else {

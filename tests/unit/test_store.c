@@ -4,7 +4,7 @@
  * watch by poll and wait. Then each backend's own: fs names mapped to files one to one, a
  * second process kept out, on-disk damage found and named, a failed write; etcd URLs,
  * namespaces kept apart, etcd restarted mid-run, a compacted revision, a key another
- * client wrote, a list of values too large for one answer. */
+ * client wrote, a list of values too large for one answer. Batches of puts: store_batch.inc. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1079,6 +1079,7 @@ static void test_etcd_large_values_list(void **state)
 }
 
 #include "store_lock.inc"
+#include "store_batch.inc"
 
 /* Nested namespaces would overlap (the outer's "b/k" is the inner "b"'s "k", and the inner's
  * head breaks the outer's lists): opening one inside another kt_store namespace, or one
@@ -1142,12 +1143,13 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_cas_race),
         cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_put_batch),
     };
     const struct CMUnitTest fs_only[] = {
         cmocka_unit_test(test_urls),       cmocka_unit_test(test_name_mapping),
         cmocka_unit_test(test_lock),       cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_fs_history), cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_fs_lock_holder),
+        cmocka_unit_test(test_fs_lock_holder), cmocka_unit_test(test_fs_batch_write_failure),
     };
     const struct CMUnitTest etcd_only[] = {
         cmocka_unit_test(test_etcd_urls),

@@ -130,16 +130,28 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
 /* Whether key's object opens under the storage key, the object table untouched (restore:
  * one object is tried before a whole scan). */
 kt_status ae_obj_opens(const char *key);
-/* Key rotation (rotate.c): up to max objects after *cursor (a table index, 0 first) that
- * are sealed under an older key generation are opened and put again (version + 1) under
- * the storage key; aecs/state is the caller's (ae_state_save). One that does not open is
- * left damaged (it never opens again once the old key goes). *done: none is left. */
+/* Key rotation (rotate.c): up to max (1..KT_STORE_BATCH_MAX) objects after *cursor (a
+ * table index, 0 first) that are sealed under an older key generation are opened, sealed
+ * again (version + 1) under the storage key and put as one batch (ae_store_put_batch_raw:
+ * on fs one directory fsync for all); aecs/state is the caller's (ae_state_save). One that
+ * does not open is left damaged (it never opens again once the old key goes). A put that
+ * fails stops the batch there: those before it count as resealed. *done: none is left. */
 kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *skipped, bool *done);
 /* The raw value of key (aecs/master is sealed by the platform, not by the storage key). */
 kt_status ae_store_get_raw(const char *key, kt_buf *value, uint64_t *version, bool *found);
 kt_status ae_store_put_raw(const char *key, const void *v, size_t n, uint64_t expected, uint64_t *version);
 /* expected KT_STORE_ANY_VERSION: whatever its version */
 kt_status ae_store_delete_raw(const char *key, uint64_t expected);
+/* Raw puts in order as one aecs.store.PutBatch (1..KT_STORE_BATCH_MAX, no key twice; the
+ * host's kt_store_put_batch): *applied of the first ones applied, the others did not; KT_OK
+ * when all did, else the failure of puts[*applied] (the host's reason, escaped). */
+typedef struct {
+    const char *key;
+    const void *value;
+    size_t n;
+    uint64_t expected;
+} ae_raw_put;
+kt_status ae_store_put_batch_raw(const ae_raw_put *puts, size_t n, size_t *applied);
 /* The live, undamaged objects sealed under key generation gen: their count, and with
  * digests (room for the count) the digest of each, as its key rotation's manifest lists. */
 size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN]);

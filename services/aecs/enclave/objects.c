@@ -6,6 +6,7 @@
 #include "objtable.h"
 #include "sealed_format.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,43 @@ kt_status ae_store_delete_raw(const char *key, uint64_t expected)
     return st ? kt_fail_context(st, "store delete %s", key) : KT_OK;
 }
 
+kt_status ae_store_put_batch_raw(const ae_raw_put *puts, size_t n, size_t *applied)
+{
+    *applied = 0;
+    if (n < 1 || n > KT_STORE_BATCH_MAX) return kt_fail(KT_ERR_INVALID_ARGUMENT, "store put batch: %zu puts", n);
+    Kubetee__Aecs__V1__StorePutBatchRequest rq = KUBETEE__AECS__V1__STORE_PUT_BATCH_REQUEST__INIT;
+    Kubetee__Aecs__V1__StorePutBatchResponse rs = KUBETEE__AECS__V1__STORE_PUT_BATCH_RESPONSE__INIT;
+    Kubetee__Aecs__V1__StorePutRequest p[KT_STORE_BATCH_MAX], *pp[KT_STORE_BATCH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        kubetee__aecs__v1__store_put_request__init(&p[i]);
+        p[i].key = (char *)puts[i].key;
+        p[i].value.data = (uint8_t *)puts[i].value;
+        p[i].value.len = puts[i].n;
+        p[i].expected_version = puts[i].expected;
+        pp[i] = &p[i];
+    }
+    rq.n_puts = n;
+    rq.puts = pp;
+    kt_status st = kt_ocall("aecs.store.PutBatch", &rq, &rs);
+    if (st) return kt_fail_context(st, "store put batch of %zu (%s first)", n, puts[0].key);
+    /* the host's answer: the first n_applied did, and when not all, why the next did not */
+    if (rs.n_applied > n || (rs.n_applied < n) != (rs.failed_status != KT_OK) || rs.failed_status < 0)
+        return kt_fail(KT_ERR_VERIFY, "store: the host's answer to a batch of %zu puts is impossible (%zu applied, "
+                                      "status %d)", n, rs.n_applied, (int)rs.failed_status);
+    for (size_t i = 0; i < rs.n_applied; i++) {
+        if (rs.applied[i]->version != puts[i].expected + 1)
+            return kt_fail(KT_ERR_VERIFY, "store: the host reports version %llu for %s, not %llu",
+                           (unsigned long long)rs.applied[i]->version, puts[i].key,
+                           (unsigned long long)(puts[i].expected + 1));
+        if (rs.applied[i]->revision > ae.revision) ae.revision = rs.applied[i]->revision;
+    }
+    *applied = rs.n_applied;
+    if (rs.n_applied == n) return KT_OK;
+    char why[512];
+    kt_escape_text(rs.failed_reason, strlen(rs.failed_reason), why, sizeof why);
+    return kt_fail(rs.failed_status, "store put %s: %s", puts[rs.n_applied].key, why);
+}
+
 /* ---- objects ---- */
 static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t store_version, kt_buf *plain,
                            uint8_t id[ID_LEN], uint32_t *gen_out)
@@ -227,7 +265,17 @@ kt_status ae_obj_get_kept(const char *key, kt_buf *plain, uint64_t *version)
     return KT_OK;
 }
 
-kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version)
+/* An object sealed for its next put, not written yet. */
+typedef struct {
+    char key[KT_STORE_KEY_MAX + 1];
+    uint64_t expected;
+    uint8_t id[ID_LEN], digest[KT_SHA256_LEN];
+    kt_buf blob;
+} sealed;
+
+/* plain sealed as the next version of key (expected: the version read, 0: create), after
+ * the checks of a put; nothing is written */
+static kt_status seal(const char *key, const void *plain, size_t n, uint64_t expected, sealed *out)
 {
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     kt_status w = ae_writable(key);
@@ -246,45 +294,75 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
     kt_status room = e ? KT_OK : ae_table_room(&table, key);
     if (room) return room;
     if (e && e->damage) return kt_fail(KT_ERR_VERIFY, "%s", e->damage);
-    uint8_t id[ID_LEN];
     if (expected == 0 && e && !e->deleted) return kt_fail(KT_ERR_EXISTS, "%s exists", key);
     if (expected == 0 || !e || e->deleted) {
         if (expected) return kt_fail(KT_ERR_STATE, "%s: expected version %llu of an object that does not exist", key,
                                      (unsigned long long)expected);
-        kt_status st = kt_random(id, ID_LEN);
+        kt_status st = kt_random(out->id, ID_LEN);
         if (st) return st;
     } else {
         if (e->version != expected)
             return kt_fail(KT_ERR_STATE, "%s is at version %llu, not %llu", key, (unsigned long long)e->version,
                            (unsigned long long)expected);
-        memcpy(id, e->id, ID_LEN);
+        memcpy(out->id, e->id, ID_LEN);
     }
+    snprintf(out->key, sizeof out->key, "%s", key);
+    out->expected = expected;
     uint64_t v = expected + 1;
-    kt_buf blob = {0}, a = {0};
-    kt_status st = kt_buf_reserve(&blob, HDR + n + KT_GCM_TAG_LEN);
-    if (!st) st = aad(AE_OBJ_FORMAT, key, v, id, ae.key_gen, &a);
-    uint8_t *iv = blob.data + HDR - KT_GCM_IV_LEN;
+    kt_buf *blob = &out->blob, a = {0};
+    kt_status st = kt_buf_reserve(blob, HDR + n + KT_GCM_TAG_LEN);
+    if (!st) st = aad(AE_OBJ_FORMAT, key, v, out->id, ae.key_gen, &a);
+    uint8_t *iv = blob->data + HDR - KT_GCM_IV_LEN;
     if (!st) {
-        ae_object_header_write(blob.data, ae.key_gen, v, id);
+        ae_object_header_write(blob->data, ae.key_gen, v, out->id);
         st = kt_random(iv, KT_GCM_IV_LEN);
     }
-    uint8_t d[KT_SHA256_LEN];
-    if (!st) st = kt_aead_seal(ae.master, iv, a.data, a.len, plain, n, blob.data + HDR, blob.data + HDR + n);
-    if (!st) st = digest(key, blob.data, HDR + n + KT_GCM_TAG_LEN, d);
-    if (!st) st = ae_store_put_raw(key, blob.data, HDR + n + KT_GCM_TAG_LEN, expected, version);
-    if (!st) {
-        entry *r;
-        if (!(st = remember(key, &r))) {
-            r->version = v;
-            memcpy(r->id, id, ID_LEN);
-            r->gen = ae.key_gen;
-            memcpy(r->digest, d, sizeof d);
-            r->deleted = false;
-        }
-    }
-    kt_buf_free(&blob);
+    if (!st) st = kt_aead_seal(ae.master, iv, a.data, a.len, plain, n, blob->data + HDR, blob->data + HDR + n);
+    if (!st) blob->len = HDR + n + KT_GCM_TAG_LEN;
+    if (!st) st = digest(key, blob->data, blob->len, out->digest);
     kt_buf_free(&a);
     return st;
+}
+
+/* s's put applied: the table knows its version, id, key generation and bytes */
+static kt_status applied(const sealed *s)
+{
+    entry *r;
+    kt_status st = remember(s->key, &r);
+    if (st) return st;
+    r->version = s->expected + 1;
+    memcpy(r->id, s->id, ID_LEN);
+    r->gen = ae.key_gen;
+    memcpy(r->digest, s->digest, sizeof r->digest);
+    r->deleted = false;
+    return KT_OK;
+}
+
+kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expected, uint64_t *version)
+{
+    sealed s = {0};
+    kt_status st = seal(key, plain, n, expected, &s);
+    if (!st) st = ae_store_put_raw(key, s.blob.data, s.blob.len, expected, version);
+    if (!st) st = applied(&s);
+    kt_buf_free(&s.blob);
+    return st;
+}
+
+/* the sealed objects b[0..n) put as one batch; *done of them applied (and known so) */
+static kt_status put_sealed(const sealed *b, size_t n, size_t *done)
+{
+    ae_raw_put p[KT_STORE_BATCH_MAX];
+    for (size_t i = 0; i < n; i++)
+        p[i] = (ae_raw_put){b[i].key, b[i].blob.data, b[i].blob.len, b[i].expected};
+    size_t k;
+    kt_status st = ae_store_put_batch_raw(p, n, &k);
+    char why[1024];
+    snprintf(why, sizeof why, "%s", st ? kt_last_error() : "");
+    kt_status ast = KT_OK;
+    for (*done = 0; *done < k && !(ast = applied(&b[*done])); (*done)++)
+        ;
+    if (ast) return ast;
+    return st ? kt_fail(st, "%s", why) : KT_OK;
 }
 
 kt_status ae_obj_delete(const char *key, uint64_t expected)
@@ -416,8 +494,14 @@ size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
 kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *skipped, bool *done)
 {
     *resealed = *skipped = 0;
+    *done = false;
+    if (max < 1 || max > KT_STORE_BATCH_MAX)
+        return kt_fail(KT_ERR_INVALID_ARGUMENT, "reseal: %zu objects a batch is outside 1..%d", max, KT_STORE_BATCH_MAX);
+    sealed *b = calloc(max, sizeof *b);
+    if (!b) return kt_fail(KT_ERR_NO_MEMORY, "reseal: out of memory");
+    size_t nb = 0;
     kt_status st = KT_OK;
-    for (; *cursor < table.n && *resealed + *skipped < max && !st; (*cursor) += !st) {
+    for (; *cursor < table.n && nb + *skipped < max && !st; (*cursor)++) {
         entry *e = &table.e[*cursor];
         if (e->deleted || e->gen == ae.key_gen || !strcmp(e->key, "aecs/state")) continue;
         if (e->damage) { /* found damaged before: it stays so (its reason kept), the old key going */
@@ -425,9 +509,9 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
             continue;
         }
         char key[KT_STORE_KEY_MAX + 1];
-        strcpy(key, e->key); /* the table may grow under the put */
+        strcpy(key, e->key);
         kt_buf plain = {0};
-        uint64_t v, nv;
+        uint64_t v;
         st = ae_obj_get(key, &plain, &v);
         if (st == KT_ERR_VERIFY || st == KT_ERR_NOT_FOUND) {
             /* it does not open now and never will once the old key goes: damaged, named */
@@ -436,13 +520,16 @@ kt_status ae_obj_reseal(size_t *cursor, size_t max, size_t *resealed, size_t *sk
             kt_log(KT_LOG_WARN, "aecs.rotate_skipped", "key", key, "reason", kt_last_error(), NULL);
             (*skipped)++;
             st = KT_OK;
-        } else if (!st) {
-            st = ae_obj_put(key, plain.data, plain.len, v, &nv);
-            if (!st) (*resealed)++;
+        } else if (!st && !(st = seal(key, plain.data, plain.len, v, &b[nb]))) {
+            nb++;
         }
         kt_wipe(plain.data, plain.len);
         kt_buf_free(&plain);
     }
+    if (!st && nb) st = put_sealed(b, nb, resealed);
+    for (size_t i = 0; i < max; i++)
+        kt_buf_free(&b[i].blob);
+    free(b);
     *done = !st && *cursor >= table.n;
     return st;
 }

@@ -42,6 +42,13 @@ void aecs_config_log(const aecs_config *c);
 /* The OCALLs the enclave makes (aecs.store.*, aecs.audit.Append, aecs.Time), served
  * from this store and audit file. */
 kt_status aecs_host_open(kt_store *store, const char *audit_file);
+/* aecs.store.PutBatch (store_batch.c) on store: the puts as one kt_store_put_batch, up to
+ * the first key refuse (may be NULL; a test host's failing store) fails. */
+struct Kubetee__Aecs__V1__StorePutBatchRequest;
+struct Kubetee__Aecs__V1__StorePutBatchResponse;
+kt_status aecs_host_put_batch(kt_store *store, const struct Kubetee__Aecs__V1__StorePutBatchRequest *rq,
+                              struct Kubetee__Aecs__V1__StorePutBatchResponse *rs,
+                              kt_status (*refuse)(const char *key));
 /* The audit file's last lines (at most max), for the enclave to adopt at start. */
 kt_status aecs_host_audit_tail(const char *audit_file, size_t max, char ***lines, size_t *n);
 void aecs_host_free_lines(char **lines, size_t n);

@@ -65,6 +65,15 @@ static kt_status sput(const Kubetee__Aecs__V1__StorePutRequest *rq, Kubetee__Aec
 KT_UNTRUSTED_FUNCTION(sput, "aecs.store.Put", Kubetee__Aecs__V1__StorePutRequest, kubetee__aecs__v1__store_put_request,
                       Kubetee__Aecs__V1__StorePutResponse, kubetee__aecs__v1__store_put_response)
 
+static kt_status sput_batch(const Kubetee__Aecs__V1__StorePutBatchRequest *rq,
+                            Kubetee__Aecs__V1__StorePutBatchResponse *rs)
+{
+    return aecs_host_put_batch(store, rq, rs, NULL);
+}
+KT_UNTRUSTED_FUNCTION(sput_batch, "aecs.store.PutBatch", Kubetee__Aecs__V1__StorePutBatchRequest,
+                      kubetee__aecs__v1__store_put_batch_request, Kubetee__Aecs__V1__StorePutBatchResponse,
+                      kubetee__aecs__v1__store_put_batch_response)
+
 static kt_status sdel(const Kubetee__Aecs__V1__StoreDeleteRequest *rq, Kubetee__Aecs__V1__Done *rs)
 {
     (void)rs;
