@@ -3,10 +3,11 @@
 after. AECS down, the host (it writes the store) puts back two objects it kept: the
 aecs/master of the change's step 1 (rotating: the new key K2 and the old, the OLD set's
 version) and the aecs/state from before the change (the old set, under the old key, listed in
-that master's manifest), every other object as it is. Expected (FAILS today): the start
-refuses the old state, or at least the removed R2 (with R1) gets no share that opens the
-live store. Today: the set change is undone, nothing is lost, and a Backup gives {R1, R2} the
-live key K2 (R2 opens the secret written after it was removed).
+that master's manifest), every other object as it is. Expected: the start refuses the old
+state (objects are sealed under the new key, aecs/state under the one before: no set change
+leaves that), so the change is not undone and the removed R2 (with R1) gets no share that
+opens the live store. Before rotate-fix3 the change was undone with nothing lost and a Backup
+gave {R1, R2} the live key K2.
 
   aecs_attack6_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os

@@ -80,9 +80,10 @@ try:
     assert rc == 0, t
     code, m = s.get("/metrics")
     check(code == 200 and "kubetee_aecs_storage_key_generation 1\n" in m and
-          "kubetee_aecs_key_rotation_unfinished 0\n" in m and "kubetee_aecs_key_rotation_objects_left 0\n" in m,
-          "/metrics: generation 1, no rotation unfinished once the start finished the kept one: " +
-          " ".join(x for x in m.splitlines() if "rotation" in x or "generation" in x))
+          "kubetee_aecs_key_rotation_unfinished 0\n" in m and "kubetee_aecs_key_rotation_objects_left 0\n" in m and
+          "kubetee_aecs_writes_stopped 0\n" in m,
+          "/metrics: generation 1, no rotation unfinished once the start finished the kept one, writes go on: " +
+          " ".join(x for x in m.splitlines() if "rotation" in x or "generation" in x or "stopped" in x))
 finally:
     s.stop()
 k_now = key_of(os.path.join(WORK, "bk2"))

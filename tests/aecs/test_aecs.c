@@ -139,9 +139,16 @@ static struct {
 } master_log[MASTER_LOG_MAX];
 static size_t n_master_log;
 
+/* attack6 A6-6: the host fails the next put of this key (and lets the ones after it through) */
+static char put_fails_once[KT_STORE_KEY_MAX + 1];
+
 /* the host's refusals, for single puts and for each put of a batch */
 static kt_status refuse_failing(const char *key)
 {
+    if (put_fails_once[0] && !strcmp(put_fails_once, key)) {
+        put_fails_once[0] = '\0';
+        return kt_fail(KT_ERR_IO, "test host: the store fails this put of %s", key);
+    }
     if (put_fails[0] && !strcmp(put_fails, key)) return kt_fail(KT_ERR_IO, "test host: the store fails %s", key);
     if (put_fails_later.key[0] && !strcmp(put_fails_later.key, key) && put_fails_later.skip-- <= 0)
         return kt_fail(KT_ERR_IO, "test host: the store fails %s (after the puts it let through)", key);
@@ -2382,6 +2389,20 @@ static void host_put_back(const char *key, const kt_buf *blob, uint64_t version)
     store = NULL;
 }
 
+/* attack6: the host, AECS down, puts back step 1's aecs/master (master_log[m0]) and an
+ * aecs/state it kept; the ones it replaced into *real_m, *real_s */
+static void put_back_step1(size_t m0, const kt_buf *state, uint64_t state_v, kt_buf *real_m, uint64_t *real_mv,
+                           kt_buf *real_s, uint64_t *real_sv)
+{
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    grab("aecs/master", real_m, real_mv);
+    grab("aecs/state", real_s, real_sv);
+    host_put_at("aecs/master", &master_log[m0].value, master_log[m0].version);
+    host_put_at("aecs/state", state, state_v);
+    kt_store_free(store);
+    store = NULL;
+}
+
 /* attack6: whether the key the set before's Backup gave (k, to set v`given`, holder `removed`
  * among it) opens `key` as the store holds it, while set v`now_v` (without `removed`) is in
  * force: the removed holder reading the live store */
@@ -2397,6 +2418,21 @@ static bool old_set_reads(const char *tag, const uint8_t k[KT_RECOVERY_SECRET_LE
                 tag, (unsigned long long)now_v, removed + 1, key, (unsigned long long)given,
                 removed + 1);
     return leaks;
+}
+
+/* whether the audit lines the host was given hold this text */
+static bool audit_has(const char *text)
+{
+    return audit_text.len && memmem(audit_text.data, audit_text.len, text, strlen(text)) != NULL;
+}
+
+/* the storage key's generation, as Status shows it */
+static uint32_t key_generation(void)
+{
+    A(StatusResponse) *r = status_of();
+    uint32_t g = r->storage_key ? r->storage_key->generation : 0;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return g;
 }
 
 /* attack6: whether AECS came up `damaged` (aecs.HostStatus, as /readyz reads it) */
@@ -2426,6 +2462,7 @@ static void test_attack6_master_write_failed_set_undone(void **state)
     uint64_t before_v, after_v, from, given = 0;
     int removed;
     grab("aecs/state", &before, &before_v);
+    uint32_t gen = key_generation();
     snprintf(put_fails_later.key, sizeof put_fails_later.key, "aecs/master");
     put_fails_later.skip = 1; /* step 1's master goes through, step 3's fails */
     kt_status st = swap_holder(&from, &removed);
@@ -2436,19 +2473,22 @@ static void test_attack6_master_write_failed_set_undone(void **state)
              (unsigned long long)from + 1);
     assert_int_not_equal(st, KT_OK);
     bool said_changed = strstr(why, changed) != NULL;
+    assert_non_null(strstr(why, "the recovery set may have changed and is not saved"));
     grab("aecs/state", &after, &after_v);
     crash();
     host_put_back("aecs/state", &before, before_v);
     bool in[3] = {0};
     uint8_t k[KT_RECOVERY_SECRET_LEN];
-    kt_status s1 = start();
-    if (!s1) {
-        assert_int_equal(backup_key(&given, in, k), KT_OK);
-    } else { /* refused: the real state back, as a fixed AECS would want it */
-        crash();
-        host_put_back("aecs/state", &after, after_v);
-        assert_int_equal(start(), KT_OK);
-    }
+    /* the old set's aecs/state, nothing under the new key: the change never happened, the
+     * new key is dropped unused (the start's audit says so) and the key before is back */
+    assert_int_equal(start(), KT_OK);
+    char line[96];
+    snprintf(line, sizeof line, "recovery v%llu was not saved: the set stays v%llu", (unsigned long long)from + 1,
+             (unsigned long long)from);
+    assert_true(audit_has(line));
+    assert_int_equal(key_generation(), gen);
+    assert_int_equal(backup_key(&given, in, k), KT_OK);
+    assert_int_equal(given, from);
     kt_buf_free(&before);
     kt_buf_free(&after);
     kt_wipe(k, sizeof k);
@@ -2482,13 +2522,7 @@ static void test_attack6_first_master_put_back(void **state)
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* acknowledged after */
     stop();
     size_t audit_len = audit_text.len;
-    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    grab("aecs/master", &real_m, &real_mv);
-    grab("aecs/state", &real_s, &real_sv);
-    host_put_at("aecs/master", &master_log[m0].value, master_log[m0].version);
-    host_put_at("aecs/state", &before, before_v);
-    kt_store_free(store);
-    store = NULL;
+    put_back_step1(m0, &before, before_v, &real_m, &real_mv, &real_s, &real_sv);
     bool in[3] = {0};
     uint8_t k[KT_RECOVERY_SECRET_LEN];
     kt_status s1 = start(), kept = KT_ERR_STATE;
@@ -2497,8 +2531,12 @@ static void test_attack6_first_master_put_back(void **state)
         assert_int_equal(backup_key(&given, in, k), KT_OK);
         stop();
     } else {
+        /* objects under the new key with aecs/state under the one before: no set change
+         * leaves that, so aecs/state was put back */
+        assert_non_null(strstr(kt_last_error(), "aecs/state was put back from before a change of the set"));
         crash();
     }
+    assert_int_not_equal(s1, KT_OK);
     /* the real store back, for the tests after */
     audit_text.len = audit_len;
     host_put_back("aecs/master", &real_m, real_mv);
@@ -2519,6 +2557,33 @@ static void test_attack6_first_master_put_back(void **state)
                 kept ? "was refused" : "still opened (nothing lost)", (unsigned long long)from,
                 removed + 1);
     assert_int_not_equal(s1 == KT_OK ? given : 0, from);
+}
+
+/* A6-2's shape after a RotateKey (no set change): the host puts back step 1's rotating
+ * aecs/master and the aecs/state from before it, and keeps every object sealed since under the
+ * new key. A rotation seals nothing under its new key before aecs/state, so the start refuses
+ * it, naming the put-back state; the real store starts again with nothing lost. */
+static void test_attack6_rotation_state_put_back(void **state)
+{
+    (void)state;
+    kt_buf before = {0}, real_m = {0}, real_s = {0};
+    uint64_t before_v, real_mv, real_sv;
+    grab("aecs/state", &before, &before_v);
+    size_t m0 = n_master_log;
+    assert_int_equal(rotate_as(admin), KT_OK);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    stop();
+    put_back_step1(m0, &before, before_v, &real_m, &real_mv, &real_s, &real_sv);
+    assert_refused(start(), KT_ERR_VERIFY, "aecs/state was put back from before the key rotation");
+    crash();
+    host_put_back("aecs/master", &real_m, real_mv);
+    host_put_back("aecs/state", &real_s, real_sv);
+    assert_int_equal(start(), KT_OK);
+    assert_false(started_damaged());
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    kt_buf_free(&before);
+    kt_buf_free(&real_m);
+    kt_buf_free(&real_s);
 }
 
 /* A6-3: the known gap, attacked. SetRecovery's aecs/state put (the new set, under K2) applies
@@ -2552,8 +2617,15 @@ static void test_attack6_state_answer_lost_forks(void **state)
     put_dropped[0][0] = put_dropped[1][0] = '\0';
     fprintf(stderr, "A6-3: Backup after it: %s (set v%llu)\n", bst ? kt_last_error() : "ok",
             (unsigned long long)given);
+    /* the state save's outcome is unknown: no share is made until the next start reads it */
+    assert_int_not_equal(bst, KT_OK);
+    assert_non_null(strstr(kt_last_error(), "nothing is written until AECS starts again"));
+    assert_non_null(strstr(why, "the recovery set may have changed and is not saved"));
     crash();
     assert_int_equal(start(), KT_OK);
+    bool landed[3];
+    assert_int_equal(set_in_force(landed), from + 1); /* it had landed: the change, finished */
+    assert_false(landed[removed]);
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* written now */
     assert_int_equal(backup_key(&now_v, now_in, k_now), KT_OK);
     bool leaks = !bst && old_set_reads("A6-3", k2, given, in, now_v, now_in, removed,
@@ -2592,18 +2664,16 @@ static void test_attack6_crash_fork(void **state)
     crash();
     host_put_back("aecs/state", &before, before_v); /* run 1: the old set's branch */
     assert_int_equal(start(), KT_OK);
+    char line[96]; /* the change never happened: its key dropped */
+    snprintf(line, sizeof line, "recovery v%llu was not saved", (unsigned long long)from + 1);
+    assert_true(audit_has(line));
     bool in[3] = {0}, now_in[3] = {0};
     uint8_t k2[KT_RECOVERY_SECRET_LEN] = {0}, k_now[KT_RECOVERY_SECRET_LEN] = {0};
     assert_int_equal(backup_key(&given, in, k2),
                      KT_OK); /* the admin's backup of the set in force */
+    assert_int_equal(given, from);
     stop();
-    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    grab("aecs/master", &run1_m, &run1_mv);
-    grab("aecs/state", &run1_s, &run1_sv);
-    host_put_at("aecs/master", &master_log[m0].value, master_log[m0].version); /* run 2 */
-    host_put_at("aecs/state", &after, after_v);
-    kt_store_free(store);
-    store = NULL;
+    put_back_step1(m0, &after, after_v, &run1_m, &run1_mv, &run1_s, &run1_sv); /* run 2 */
     bool leaks = false;
     if (start() == KT_OK) {
         assert_int_equal(backup_key(&now_v, now_in, k_now), KT_OK);
@@ -2623,50 +2693,69 @@ static void test_attack6_crash_fork(void **state)
     assert_false(leaks);
 }
 
-/* A6-6: the read-back's "other bytes: it did not apply" is final only if the put can no longer
- * land. RotateKey's step 1 aecs/master put fails and is not in the store when read back (an
- * etcd Txn still in flight: a slow commit past the client's deadline, a linearizable read
- * served before it commits): the enclave goes back to K alone, and an update is acknowledged
- * under K. Then the put lands (same compare: aecs/master's version has not moved). The next
- * start reads the rotating master: the update and the stop's aecs/state are under K and not in
- * its manifest: `damaged` (attack5 A5-5 again). Once fixed (e.g. aecs/master written again at
- * the version read back before anything is sealed, so the late put's compare fails), the start
- * is ready and the update opens. */
+/* A6-6: RotateKey's step 1 aecs/master put fails, and reading it back finds the master in
+ * force: not applied, so AECS goes back to the key before. But the put may still land (an
+ * etcd Txn committing past its deadline, a host holding it back: its compare still holds).
+ * AECS puts the master in force again at the version read back (the fence), so the late put
+ * is refused, and an update acknowledged after it is there at the next start. */
 static void test_attack6_master_put_lands_late(void **state)
 {
     (void)state;
     size_t m0 = n_master_log;
-    snprintf(put_fails, sizeof put_fails, "aecs/master");
-    kt_status rot = rotate_as(admin); /* today: refused, "key rotation: aecs/master" */
-    put_fails[0] = '\0';
-    assert_true(n_master_log > m0);
-    if (rot == KT_OK) rotation_left(false, NULL);
+    snprintf(put_fails_once, sizeof put_fails_once, "aecs/master");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "key rotation: aecs/master");
+    assert_int_equal(n_master_log, m0 + 2); /* step 1's put, then the fence's */
     assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK); /* acknowledged */
     stop();
-    kt_buf real_m = {0};
-    uint64_t real_mv;
     assert_int_equal(kt_store_open(store_url, &store), KT_OK);
-    grab("aecs/master", &real_m, &real_mv);
+    kt_buf now = {0};
+    uint64_t now_v;
+    grab("aecs/master", &now, &now_v); /* the fence's: the master in force, one version on */
+    assert_int_equal(now_v, master_log[m0 + 1].version);
+    assert_memory_equal(now.data, master_log[m0 + 1].value.data, now.len);
+    kt_buf_free(&now);
     kt_status late = kt_store_put(store, "aecs/master", master_log[m0].value.data,
                                   master_log[m0].value.len, master_log[m0].version - 1, NULL);
     kt_store_free(store);
     store = NULL;
+    if (!late) fprintf(stderr, "A6-6: the step 1 aecs/master put landed late after its read-back said it had not\n");
+    assert_int_not_equal(late, KT_OK); /* its compare: the fence moved aecs/master on */
     assert_int_equal(start(), KT_OK);
-    bool damaged = started_damaged();
-    kt_status upd = damaged ? KT_ERR_STATE : update_as(svc_a, "svcr", "mid-rotation", 0);
-    if (damaged) { /* the master from before the late put back: all opens again */
-        crash();
-        host_put_back("aecs/master", &real_m, real_mv);
-        assert_int_equal(start(), KT_OK);
-    }
-    kt_buf_free(&real_m);
-    if (damaged)
-        fprintf(stderr,
-                "A6-6: the step 1 aecs/master put landed %s after its read-back said it "
-                "had not: the next start is damaged\n",
-                late ? "(refused)" : "late");
-    assert_false(damaged);
-    assert_int_equal(upd, KT_OK);
+    assert_false(started_damaged());
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
+    rotation_left(false, NULL);
+}
+
+/* A6-6 with the fence failing too (every put of aecs/master fails): which master the store
+ * will hold is unknown, so AECS writes nothing until it starts again; the start then reads
+ * the master in force, and with the late put landed, the rotation it begun, finished with
+ * nothing lost (nothing was written under either key meanwhile). */
+static void test_attack6_fence_fails_freezes(void **state)
+{
+    (void)state;
+    size_t m0 = n_master_log;
+    snprintf(put_fails, sizeof put_fails, "aecs/master");
+    assert_refused(rotate_as(admin), KT_ERR_IO, "putting the master in force again failed");
+    put_fails[0] = '\0';
+    assert_refused(update_as(svc_a, "svcr", "mid-rotation", 0), KT_ERR_STATE,
+                   "nothing is written until AECS starts again");
+    A(StatusResponse) *r = status_of(); /* Status says so, and why */
+    assert_non_null(strstr(r->writes_stopped, "which master the store holds is unknown"));
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    crash();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    assert_int_equal(kt_store_put(store, "aecs/master", master_log[m0].value.data, master_log[m0].value.len,
+                                  master_log[m0].version - 1, NULL),
+                     KT_OK); /* the late put lands: nothing moved aecs/master */
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+    assert_false(started_damaged());
+    r = status_of();
+    assert_string_equal(r->writes_stopped, "");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    rotation_left(false, NULL);
+    assert_int_equal(update_as(svc_a, "svcr", "mid-rotation", 0), KT_OK);
 }
 
 /* A6-7: "nothing is written until AECS starts again" (aecs/master unknown) holds for puts
@@ -2899,11 +2988,14 @@ int main(int argc, char **argv)
     const struct CMUnitTest attack6[] = {
         cmocka_unit_test(test_attack6_master_write_failed_set_undone),
         cmocka_unit_test(test_attack6_first_master_put_back),
+        cmocka_unit_test(test_attack6_rotation_state_put_back),
         cmocka_unit_test(test_attack6_state_answer_lost_forks),
         cmocka_unit_test(test_attack6_crash_fork),
         cmocka_unit_test(test_attack6_unknown_still_deletes),
         cmocka_unit_test(test_attack6_init_master_unknown),
         cmocka_unit_test(test_attack6_first_set_undone),
+        cmocka_unit_test(test_attack6_master_put_lands_late),
+        cmocka_unit_test(test_attack6_fence_fails_freezes),
     };
     enum { N6 = sizeof attack6 / sizeof *attack6 };
     struct CMUnitTest with6[N - 1 + N6];
@@ -2911,13 +3003,5 @@ int main(int argc, char **argv)
     memcpy(with6 + N - 1, attack6, sizeof attack6);
     if (argc > 1 && !strcmp(argv[1], "attack6"))
         return _cmocka_run_group_tests("test_aecs_attack6", with6, N - 1 + N6, setup, teardown);
-    /* `test_aecs attack6-open`: the one attack6 finding not fixed yet (A6-6: a step 1
-     * aecs/master put read back as "not applied" that lands later; it fails until its fence
-     * is in, so ctest does not run it), after the same tests */
-    struct CMUnitTest open6[N];
-    memcpy(open6, tests, (N - 1) * sizeof *tests);
-    open6[N - 1] = (struct CMUnitTest)cmocka_unit_test(test_attack6_master_put_lands_late);
-    if (argc > 1 && !strcmp(argv[1], "attack6-open"))
-        return _cmocka_run_group_tests("test_aecs_attack6_open", open6, N, setup, teardown);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

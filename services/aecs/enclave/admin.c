@@ -101,6 +101,8 @@ static kt_status Status(const Kubetee__Aecs__V1__StatusRequest *rq, Kubetee__Aec
             rs->storage_key = k;
         }
     }
+    if (!st && ae.phase == AE_READY && ae.frozen && !(rs->writes_stopped = kt_call_strdup(ae.frozen_why)))
+        st = kt_fail(KT_ERR_NO_MEMORY, "status: out of memory");
     if (!st && ae.phase == AE_RESTORE) st = ae_restore_progress(&rs->restore);
     /* the instance, proved over this session and the caller's nonce (F6: a re-initialised
      * AECS has the same enclave and identity key, never this key) */

@@ -75,6 +75,10 @@ typedef struct {
      * deleted and no key or share is made (ae_writable). frozen_why says what. */
     bool frozen;
     char frozen_why[256];
+    /* the last put of aecs/master was read back as not applied: the version read back,
+     * where the master in force goes again (ae_master_fence: attack6 A6-6) */
+    bool master_fence_due;
+    uint64_t master_fence_version;
     uint64_t audit_seq;
     uint8_t audit_hash[32];
     uint32_t audit_unsigned;   /* lines since the last signed one (audit.c) */
@@ -263,6 +267,11 @@ void ae_restore_expect_set(uint64_t set_version);
 /* Seals the storage key for this machine into aecs/master (expected: its version read),
  * with the key before it while a rotation is unfinished (ae.rotating). */
 kt_status ae_master_store(uint64_t expected);
+/* After a failed ae_master_store (put, the caller's memory back at the master in force):
+ * where the put was read back as not applied, the master in force is put again at the
+ * version read back, so the failed put cannot land later (its compare fails); if that
+ * fails too, AECS is frozen. Returns failed, its reason kept (and the freeze's added). */
+kt_status ae_master_fence(kt_status failed);
 /* SHA-256 over the set's canonical encoding (docs/formats.md "AECS recovery set digest"):
  * what a v4 aecs/master binds its key to. */
 void ae_recovery_digest(const ae_recovery *r, uint8_t out[KT_SHA256_LEN]);

@@ -58,7 +58,7 @@ kt_status ae_rotate_begin(const ae_recovery *for_set)
         ae.rotating = false;
         ae.key_set_version = was_version;
         memcpy(ae.key_set_digest, was_digest, sizeof was_digest);
-        return kt_fail_context(st, "key rotation: aecs/master");
+        return kt_fail_context(ae_master_fence(st), "key rotation: aecs/master");
     }
     char g[16];
     snprintf(g, sizeof g, "%u", (unsigned)ae.key_gen);
@@ -99,8 +99,10 @@ kt_status ae_rotate_finish(bool unlock)
     under_way = false;
     if (!st) {
         ae.rotating = false;
-        if ((st = ae_master_store(ae.master_version)) != KT_OK) ae.rotating = true; /* both keys still in force */
-        else {
+        if ((st = ae_master_store(ae.master_version)) != KT_OK) {
+            ae.rotating = true; /* both keys still in force */
+            st = ae_master_fence(st);
+        } else {
             kt_wipe(ae.master_old, sizeof ae.master_old);
             kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
             ae.rotation_chunks = 0;

@@ -59,7 +59,34 @@ static kt_status master_put_failed(kt_status put, const kt_buf *value, uint64_t 
                        "AECS writes nothing until its next start)",
                        why);
     }
+    ae.master_fence_due = true; /* "other bytes" is no final answer: ae_master_fence */
+    ae.master_fence_version = *v;
     return kt_fail(put, "%s", why);
+}
+
+/* attack6 A6-6: a put read back as not applied may still land later: an etcd Txn that
+ * commits past its deadline, or a host that holds it back; its compare (the version it
+ * expected) still holds while nothing else moved aecs/master. Putting the master in force
+ * again at the version read back moves the version on: once that put applied, the late
+ * one's compare fails and the master in force is final. */
+kt_status ae_master_fence(kt_status failed)
+{
+    if (!ae.master_fence_due) return failed;
+    char why[768];
+    snprintf(why, sizeof why, "%s", kt_last_error());
+    ae.master_fence_due = false;
+    kt_status st = ae_master_store(ae.master_fence_version);
+    ae.master_fence_due = false;
+    if (!st) {
+        kt_log(KT_LOG_WARN, "aecs.master_fenced", "reason", why, NULL);
+        return kt_fail(failed, "%s", why);
+    }
+    ae_freeze("a put of aecs/master read back as not applied may still land, and putting the master in force "
+              "again failed: which master the store holds is unknown until AECS starts again");
+    return kt_fail(failed,
+                   "%s (it was read back as not applied, and putting the master in force again failed: "
+                   "AECS writes nothing until its next start)",
+                   why);
 }
 
 kt_status ae_master_store(uint64_t expected)
@@ -76,6 +103,7 @@ kt_status ae_master_store(uint64_t expected)
     kt_put_le32(r + KT_AES256_KEY_LEN + KT_SHA256_LEN, ae.rotation_chunks);
     kt_buf blob = {0}, value = {0};
     uint64_t v;
+    ae.master_fence_due = false; /* set again only by this put's own read-back */
     kt_status st = kt_seal(KT_SEAL_MRSIGNER, aad, an, keys, ae.rotating ? ROTATING_LEN4 : KEY_LEN4, &blob);
     kt_wipe(keys, sizeof keys);
     if (!st) st = kt_buf_append(&value, AE_MASTER_MAGIC, AE_MASTER_MAGIC_LEN);
@@ -356,6 +384,7 @@ static kt_status HostStatus(const Kubetee__Aecs__V1__HostStatusRequest *rq, Kube
         rs->key_generation = ae.key_gen;
         rs->rotation_unfinished = ae_rotate_unfinished();
         rs->rotation_objects_left = ae_rotate_objects_left();
+        rs->writes_stopped = ae.frozen;
     }
     size_t n = kubetee__aecs__v1__handshake_refusal__descriptor.n_values;
     kt_status st = (rs->handshake_refusals = kt_call_alloc(n * sizeof *rs->handshake_refusals)) ? KT_OK : KT_ERR_NO_MEMORY;

@@ -22,8 +22,7 @@ kt_status ae_writable(const char *what)
 {
     if (!ae.frozen) return KT_OK;
     return kt_fail(KT_ERR_STATE,
-                   "%s: %s; nothing is written until AECS starts again (that start reads what is in force "
-                   "and decides; aecsadmin status shows this)",
+                   "%s: %s; nothing is written until AECS starts again (aecsadmin status: writes_stopped)",
                    what, ae.frozen_why);
 }
 

@@ -84,6 +84,9 @@ static void metrics(void *ctx, kt_buf *out)
     kt_metric(out, "kubetee_aecs_key_rotation_objects_left", "gauge",
               "objects still sealed under the key before", NULL,
               got ? (double)rs.rotation_objects_left : 0);
+    kt_metric(out, "kubetee_aecs_writes_stopped", "gauge",
+              "1 while AECS writes nothing until its next start (a store write's outcome is unknown)", NULL,
+              got && rs.writes_stopped);
     /* every refusal, written to the audit log or not (docs/aecs.md "Audit log"); the
      * labels are the proto's names, never the enclave's words */
     const ProtobufCEnumDescriptor *d = &kubetee__aecs__v1__handshake_refusal__descriptor;
