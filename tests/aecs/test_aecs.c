@@ -2878,6 +2878,22 @@ static void test_attack6_init_master_unknown(void **state)
     assert_false(damaged);
 }
 
+/* An init cut off between its two writes (aecs/state put, then AECS gone before aecs/master
+ * landed: here the host answers the master put and keeps nothing) answered nothing, and the
+ * start names that shape and the way out; it is never made uninitialized by itself (the host
+ * could hide aecs/master of a real store the same way). */
+static void test_init_cut_off_named(void **state)
+{
+    (void)state;
+    other_store_begin("store-init-cut");
+    snprintf(put_dropped[0], sizeof put_dropped[0], "aecs/master");
+    assert_int_equal(init_as(admin), KT_OK);
+    put_dropped[0][0] = '\0';
+    crash();
+    assert_refused(start(), KT_ERR_VERIFY, "aecs/state but no aecs/master: an init cut off between its two writes");
+    other_store_end();
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -2967,6 +2983,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_set_recovery_cut_off),
         cmocka_unit_test(test_old_key_forgery_refused),
         cmocka_unit_test(test_batch_answer_checked),
+        cmocka_unit_test(test_init_cut_off_named),
         cmocka_unit_test(test_init_after_data_refused),
     };
     /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the

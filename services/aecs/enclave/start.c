@@ -250,7 +250,14 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     abandoned[0] = '\0';
     if (!found) { /* a new AECS: nothing else may be there */
         st = ae_obj_scan(&objects, &damaged);
-        if (!st && objects)
+        /* init's one crash shape (aecs/state written, aecs/master not: init answered
+         * nothing); never made uninitialized here, the host can hide aecs/master too */
+        if (!st && objects == 1 && ae_obj_count("aecs/state") == 1)
+            st = kt_fail(KT_ERR_VERIFY,
+                         "the store holds aecs/state but no aecs/master: an init cut off between its two "
+                         "writes (if no init ever answered: empty the store and init again) or aecs/master "
+                         "lost (put it back from a copy)");
+        else if (!st && objects)
             st = kt_fail(KT_ERR_VERIFY, "the store holds %llu objects but no aecs/master: not this AECS's store, or damaged",
                          (unsigned long long)objects);
         if (!st) ae.phase = AE_UNINIT;
