@@ -156,9 +156,15 @@ typedef struct {
     uint64_t expected;
 } ae_raw_put;
 kt_status ae_store_put_batch_raw(const ae_raw_put *puts, size_t n, size_t *applied);
-/* The live, undamaged objects sealed under key generation gen: their count, and with
- * digests (room for the count) the digest of each, as its key rotation's manifest lists. */
-size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN]);
+/* The live, undamaged objects sealed under key generation gen: their count. */
+size_t ae_obj_under(uint32_t gen);
+/* Every sealed object under key generation gen the store may hold: the live, undamaged
+ * ones and the puts of any object whose outcome is unknown (objects.c); their count, and
+ * with digests (room for the count) the digest of each, as a key rotation's manifest lists. */
+size_t ae_obj_sealed_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN]);
+/* Reads back key's puts whose outcome is unknown (one the store holds is adopted);
+ * *version: the version of key the enclave knows then (0: none). */
+kt_status ae_obj_settle(const char *key, uint64_t *version);
 /* The key generation key's object is sealed under (0: none, deleted or damaged). */
 uint32_t ae_obj_gen(const char *key);
 

@@ -73,7 +73,7 @@ static kt_status root_add(kt_sha256_ctx *c, const uint8_t *chunk, size_t n)
 
 kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN], uint32_t *chunks)
 {
-    size_t n = ae_obj_under(gen - 1, NULL);
+    size_t n = ae_obj_sealed_under(gen - 1, NULL);
     size_t count = n ? (n + AE_ROT_PER_CHUNK - 1) / AE_ROT_PER_CHUNK : 1;
     if (count > AE_ROT_CHUNKS_MAX)
         return kt_fail(KT_ERR_STATE, "%zu objects: a rotation's manifest lists at most %d", n,
@@ -84,7 +84,7 @@ kt_status ae_manifest_write(uint32_t gen, uint8_t root[KT_SHA256_LEN], uint32_t 
     kt_status st = d ? KT_OK : kt_fail(KT_ERR_NO_MEMORY, "rotation manifest: out of memory");
     if (!st) st = drop_before(gen);
     if (!st) {
-        ae_obj_under(gen - 1, d);
+        ae_obj_sealed_under(gen - 1, d);
         qsort(d, n, sizeof *d, by_digest);
         st = root_begin(&c, gen, (uint32_t)count);
     }

@@ -204,6 +204,97 @@ static kt_status open_blob(const char *key, const uint8_t *b, size_t n, uint64_t
     return st;
 }
 
+/* ---- puts whose outcome is unknown (attack7 A7-2, A7-5, A7-6) ----
+ * A put the store failed, or whose answer was lost, may have applied, or may still apply
+ * (an etcd Txn committing past its deadline: its compare, the version this enclave knows,
+ * holds until something else moves the object on). Its entry keeps each such put's digest
+ * (ae_pending); the store found holding one of them, at the version it would have made, is
+ * this enclave's own write, which the entry adopts (at a read, and before the next write:
+ * settle), so a lost answer never reads as damage and no key rotation drops the object; a
+ * rotation's manifest lists them too. The next write of the object that applies (a compare
+ * on the version before) ends them: none of them can land after it. */
+static kt_status pend(const char *key, uint64_t expected, const uint8_t digest_[KT_SHA256_LEN], uint32_t gen)
+{
+    entry *e = find(key);
+    kt_status st = KT_OK;
+    if (!e) { /* a create: the key stays absent until one is found applied */
+        if ((st = remember(key, &e))) return st;
+        e->deleted = true;
+    }
+    ae_pending *p = e->pending;
+    if (p && p->version != expected + 1) {
+        free(p);
+        p = e->pending = NULL;
+    }
+    if (!p && !(p = e->pending = calloc(1, sizeof *p))) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
+    p->version = expected + 1;
+    if (!digest_) p->del = true;
+    else if (p->n < AE_PENDING_MAX) { /* seal refuses one more before it is made */
+        memcpy(p->digest[p->n], digest_, KT_SHA256_LEN);
+        p->gen[p->n++] = gen;
+    }
+    return KT_OK;
+}
+
+/* the store holds (version v, sealed bytes with digest d) of e: one of e's unknown puts,
+ * adopted, or not */
+static bool adopt(entry *e, uint64_t v, const uint8_t d[KT_SHA256_LEN], const uint8_t id[ID_LEN])
+{
+    ae_pending *p = e->pending;
+    if (!p || v != p->version) return false;
+    for (uint8_t i = 0; i < p->n; i++)
+        if (kt_equal(p->digest[i], d, KT_SHA256_LEN)) {
+            e->version = v;
+            memcpy(e->id, id, ID_LEN);
+            e->gen = p->gen[i];
+            memcpy(e->digest, d, KT_SHA256_LEN);
+            e->deleted = false;
+            free(p);
+            e->pending = NULL;
+            kt_log(KT_LOG_INFO, "aecs.put_found_applied", "key", e->key, NULL);
+            return true;
+        }
+    return false;
+}
+
+/* the store holds no object of e: its unknown delete applied, or not */
+static bool adopt_absent(entry *e)
+{
+    if (!e->pending || !e->pending->del) return false;
+    e->deleted = true;
+    free(e->pending);
+    e->pending = NULL;
+    return true;
+}
+
+/* e's unknown puts: whether the store holds one of them now (read back); a read that fails
+ * leaves them unknown (the next put's compare decides) */
+static void settle(entry *e)
+{
+    if (!e->pending) return;
+    char key[KT_STORE_KEY_MAX + 1];
+    snprintf(key, sizeof key, "%s", e->key);
+    kt_buf blob = {0};
+    bool found = false;
+    uint64_t v;
+    ae_object_header h;
+    uint8_t d[KT_SHA256_LEN];
+    if (!ae_store_get_raw(key, &blob, &v, &found)) {
+        if (!found) adopt_absent(e);
+        else if (!ae_object_header_parse(blob.data, blob.len, &h) && !digest(key, blob.data, blob.len, d))
+            adopt(e, v, d, h.id);
+    }
+    kt_buf_free(&blob);
+}
+
+kt_status ae_obj_settle(const char *key, uint64_t *version)
+{
+    entry *e = find(key);
+    if (e) settle(e);
+    *version = e && !e->deleted ? e->version : 0;
+    return KT_OK;
+}
+
 kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
 {
     entry *e = find(key);
@@ -215,6 +306,7 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
     kt_status st = ae_store_get_raw(key, &blob, &v, &found);
     if (st) goto out;
     if (!found) {
+        if (e) adopt_absent(e);
         st = e && !e->deleted ? kt_fail(KT_ERR_VERIFY, "object %s (version %llu) is missing from the store", key,
                                         (unsigned long long)e->version)
                               : kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
@@ -224,7 +316,9 @@ kt_status ae_obj_get(const char *key, kt_buf *plain, uint64_t *version)
     if ((st = open_blob(key, blob.data, blob.len, v, plain, id, NULL)) ||
         (st = digest(key, blob.data, blob.len, d)))
         goto out;
-    if (e && e->deleted && !memcmp(e->id, id, ID_LEN)) {
+    if (e && adopt(e, v, d, id)) {
+        /* this enclave's own put, its answer lost: the entry is it now */
+    } else if (e && e->deleted && !memcmp(e->id, id, ID_LEN)) {
         st = kt_fail(KT_ERR_VERIFY, "object %s was deleted; the host offers it again", key);
     } else if (e && !e->deleted && (e->version != v || memcmp(e->id, id, ID_LEN))) {
         st = kt_fail(KT_ERR_VERIFY, "object %s is version %llu of %s; this enclave wrote or read version %llu",
@@ -280,6 +374,15 @@ static kt_status seal(const char *key, const void *plain, size_t n, uint64_t exp
     ae_cache_drop(key); /* whatever happens next, the kept copy may be stale */
     kt_status w = ae_writable(key);
     if (w) return w;
+    entry *pe = find(key);
+    if (pe) settle(pe); /* an earlier put of it that applied after all is the version read */
+    if (pe && pe->pending && pe->pending->n == AE_PENDING_MAX)
+        return kt_fail(KT_ERR_STATE,
+                       "%s: %d puts of it failed with their outcome unknown; it is written again once one is "
+                       "found applied or AECS starts again",
+                       key, AE_PENDING_MAX);
+    entry *se = ae.rotating && strcmp(key, "aecs/state") ? find("aecs/state") : NULL;
+    if (se) settle(se);
     /* attack6: while a rotation is unfinished nothing but aecs/state is sealed under the
      * new key until aecs/state is, so a start that finds objects under the new key and
      * aecs/state under the old one knows aecs/state was put back (start.c) */
@@ -335,6 +438,8 @@ static kt_status applied(const sealed *s)
     r->gen = ae.key_gen;
     memcpy(r->digest, s->digest, sizeof r->digest);
     r->deleted = false;
+    free(r->pending); /* its compare was on the version before: none of them lands now */
+    r->pending = NULL;
     return KT_OK;
 }
 
@@ -342,7 +447,13 @@ kt_status ae_obj_put(const char *key, const void *plain, size_t n, uint64_t expe
 {
     sealed s = {0};
     kt_status st = seal(key, plain, n, expected, &s);
-    if (!st) st = ae_store_put_raw(key, s.blob.data, s.blob.len, expected, version);
+    if (st) return st;
+    if ((st = ae_store_put_raw(key, s.blob.data, s.blob.len, expected, version)) != KT_OK) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        pend(key, expected, s.digest, ae.key_gen);
+        st = kt_fail(st, "%s", why);
+    }
     if (!st) st = applied(&s);
     kt_buf_free(&s.blob);
     return st;
@@ -362,6 +473,8 @@ static kt_status put_sealed(const sealed *b, size_t n, size_t *done)
     for (*done = 0; *done < k && !(ast = applied(&b[*done])); (*done)++)
         ;
     if (ast) return ast;
+    for (size_t i = k; st && i < n; i++) /* the batch's answer may be lost: any of them may apply */
+        pend(b[i].key, b[i].expected, b[i].digest, ae.key_gen);
     return st ? kt_fail(st, "%s", why) : KT_OK;
 }
 
@@ -372,11 +485,21 @@ kt_status ae_obj_delete(const char *key, uint64_t expected)
     kt_status w = ae_writable(key); /* attack6 A6-7: a delete is a write */
     if (w) return w;
     ae_cache_drop(key);
+    settle(e);
+    if (e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
     kt_status st = ae_store_delete_raw(key, expected);
-    if (st) return st;
+    if (st) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", kt_last_error());
+        pend(key, expected, NULL, 0);
+        return kt_fail(st, "%s", why);
+    }
+    e = find(key);
     e->deleted = true;
     free(e->damage);
     e->damage = NULL;
+    free(e->pending);
+    e->pending = NULL;
     return KT_OK;
 }
 
@@ -431,6 +554,12 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
             bool found;
             uint64_t v;
             st = ae_store_get_raw(key, &blob, &v, &found);
+            if (st && st != KT_ERR_VERIFY) { /* attack7 A7-1, A7-3: a read that fails is no damage */
+                kt_buf_free(&blob);
+                return kt_fail_context(st, "reading %s (the start stops, to be tried again: a store read that fails "
+                                           "is never taken for damage)",
+                                       key);
+            }
             if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "object %s is listed but missing", key);
             if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id, &e->gen);
             if (!st) st = digest(key, blob.data, blob.len, e->digest);
@@ -479,14 +608,30 @@ uint32_t ae_obj_gen(const char *key)
     return e && !e->deleted && !e->damage ? e->gen : 0;
 }
 
-size_t ae_obj_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
+size_t ae_obj_sealed_under(uint32_t gen, uint8_t (*digests)[KT_SHA256_LEN])
 {
     size_t k = 0;
     for (size_t i = 0; i < table.n; i++) {
         const entry *e = &table.e[i];
-        if (e->deleted || e->damage || e->gen != gen) continue;
-        if (digests) memcpy(digests[k], e->digest, KT_SHA256_LEN);
-        k++;
+        if (!e->deleted && !e->damage && e->gen == gen) {
+            if (digests) memcpy(digests[k], e->digest, KT_SHA256_LEN);
+            k++;
+        }
+        for (uint8_t j = 0; e->pending && j < e->pending->n; j++)
+            if (e->pending->gen[j] == gen) {
+                if (digests) memcpy(digests[k], e->pending->digest[j], KT_SHA256_LEN);
+                k++;
+            }
+    }
+    return k;
+}
+
+size_t ae_obj_under(uint32_t gen)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < table.n; i++) {
+        const entry *e = &table.e[i];
+        k += !e->deleted && !e->damage && e->gen == gen;
     }
     return k;
 }

@@ -135,7 +135,7 @@ kt_status ae_table_add(ae_table *t, const char *key, ae_entry **e)
 void ae_table_clear(ae_table *t)
 {
     for (size_t i = 0; i < t->n; i++)
-        free(t->e[i].key), free(t->e[i].damage);
+        free(t->e[i].key), free(t->e[i].damage), free(t->e[i].pending);
     free(t->e);
     free(t->slot);
     kt_wipe(t, sizeof *t);

@@ -22,6 +22,18 @@
  * secrets. Past it a new key is refused by name. */
 #define AE_TABLE_MAX 250000u
 
+/* Puts (or a delete) of one key whose outcome is unknown (the store failed them or their
+ * answer was lost; an etcd Txn may still commit after its deadline), all at the version after
+ * the entry's: each put's sealed bytes by digest (objects.c ae_obj_settle). */
+#define AE_PENDING_MAX 4
+typedef struct {
+    uint64_t version; /* the version each would have made */
+    bool del;         /* a delete among them */
+    uint8_t n;
+    uint8_t digest[AE_PENDING_MAX][32];
+    uint32_t gen[AE_PENDING_MAX]; /* the key generation each is sealed under */
+} ae_pending;
+
 typedef struct {
     char *key; /* its own allocation: does not move when the table grows */
     uint64_t version;
@@ -30,6 +42,7 @@ typedef struct {
     uint8_t digest[32]; /* SHA-256 of the sealed bytes this enclave wrote or read (objects.c digest()) */
     bool deleted;
     char *damage; /* why it does not open (start scan), or NULL */
+    ae_pending *pending; /* puts of it whose outcome is unknown, or NULL */
 } ae_entry;
 
 typedef struct {
@@ -49,7 +62,7 @@ kt_status ae_table_add(ae_table *t, const char *key, ae_entry **e);
 /* KT_OK if ae_table_add may add key as a new entry (its length, AE_TABLE_MAX), else the
  * refusal ae_table_add would give: checked before a new object is written. */
 kt_status ae_table_room(const ae_table *t, const char *key);
-/* Frees every entry (its key and damage reason) and the index: the table is empty, and its
+/* Frees every entry (its key, damage reason and pending puts) and the index: the table is empty, and its
  * next key draws a new seed. */
 void ae_table_clear(ae_table *t);
 /* The index's hash of key under the table's seed (tests: collisions, probe lengths). */

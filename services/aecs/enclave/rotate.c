@@ -23,7 +23,7 @@ bool ae_rotate_unfinished(void)
 
 size_t ae_rotate_objects_left(void)
 {
-    return ae.rotating ? ae_obj_under(ae.key_gen - 1, NULL) : 0;
+    return ae.rotating ? ae_obj_under(ae.key_gen - 1) : 0;
 }
 
 kt_status ae_rotate_begin(const ae_recovery *for_set)

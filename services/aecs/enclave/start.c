@@ -18,7 +18,8 @@
 #define ROTATING_LEN3 (KT_AES256_KEY_LEN + ROTATING_EXTRA)
 
 ae_globals ae;
-static char abandoned[96]; /* a start dropped a set change never saved: its audit target */
+static char abandoned[96]; /* a start drops a set change never saved: its audit target */
+static uint64_t abandoned_master; /* then: aecs/master's version, where the key before goes */
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
 KT_SERVICE_ANY_CLIENT_KEY()
@@ -171,7 +172,7 @@ static kt_status set_rules(const ae_master_value *m, const uint8_t *bound, bool 
     unsigned long long kv = ae.key_set_version;
     bool is_for = ae_key_is_for(&ae.recovery);
     uint32_t sg = ae_obj_gen("aecs/state");
-    size_t newer = m->rotating ? ae_obj_under(m->gen, NULL) - (sg == m->gen) : 0;
+    size_t newer = m->rotating ? ae_obj_under(m->gen) - (sg == m->gen) : 0;
     if (m->rotating && sg + 1 == m->gen && newer)
         return is_for ? kt_fail(KT_ERR_VERIFY,
                                 "aecs/state was put back from before the key rotation to generation %u (%zu "
@@ -205,6 +206,7 @@ static kt_status set_rules(const ae_master_value *m, const uint8_t *bound, bool 
 static kt_status abandon_change(uint64_t v)
 {
     unsigned long long was = ae.key_set_version;
+    kt_log(KT_LOG_WARN, "aecs.set_change_not_saved", "reason", abandoned, NULL);
     memcpy(ae.master, ae.master_old, sizeof ae.master);
     kt_wipe(ae.master_old, sizeof ae.master_old);
     kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
@@ -213,12 +215,7 @@ static kt_status abandon_change(uint64_t v)
     ae.rotating = false;
     ae_key_for(&ae.recovery);
     kt_status st = ae_master_store(v);
-    if (st)
-        return kt_fail_context(st, "aecs/master: the key of set change to v%llu (never saved) dropped", was);
-    snprintf(abandoned, sizeof abandoned, "recovery v%llu was not saved: the set stays v%llu", was,
-             (unsigned long long)ae.recovery.version);
-    kt_log(KT_LOG_WARN, "aecs.set_change_not_saved", "reason", abandoned, NULL);
-    return KT_OK;
+    return st ? kt_fail_context(st, "aecs/master: the key of set change to v%llu (never saved) dropped", was) : KT_OK;
 }
 
 static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs__V1__StartResponse *rs)
@@ -315,10 +312,14 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             } else if (!st && m.named && !kt_equal(m.instance, ae.instance_pub, 64)) {
                 st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
             } else if (!st && (st = set_rules(&m, bound, &abandon)) != KT_OK) {
-            } else if (!st && abandon && (st = abandon_change(v)) != KT_OK) {
             } else if (!st && !abandon && m.format < 4 && (st = ae_master_store(v)) != KT_OK) {
                 st = kt_fail_context(st, "aecs/master: v%d to v4", m.format);
             } else if (!st) {
+                if (abandon) { /* done by Start, after its audit line (attack7 A7-4) */
+                    snprintf(abandoned, sizeof abandoned, "recovery v%llu was not saved: the set stays v%llu",
+                             (unsigned long long)ae.key_set_version, (unsigned long long)ae.recovery.version);
+                    abandoned_master = v;
+                }
                 ae.phase = AE_READY;
                 ae_audit_adopt(rq->audit_tail, rq->n_audit_tail);
             }
@@ -359,13 +360,18 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     bool stopped = ae.phase == AE_STOPPED;
     kt_status st = start_body(rq, rs);
     if (!st && (st = host_caller(&h)) != KT_OK) st = kt_fail_context(st, "start"); /* after the state: its floor counts */
+    /* a set change never saved: audited before aecs/master drops its key, so a start cut
+     * off between leaves the line (and the next start drops the key, and says so, again) */
+    if (!st && abandoned[0]) {
+        ae_audit(&h, "SetRecovery", abandoned, KT_OK);
+        st = abandon_change(abandoned_master);
+    }
     if (st && stopped) { /* a second Start, refused, leaves the running AECS as it was */
         ae_obj_reset();
         ae_forget();
         ae.phase = AE_STOPPED;
     } else if (!st) {
         ae_audit(&h, "Start", ae_phase_name(), KT_OK);
-        if (abandoned[0]) ae_audit(&h, "SetRecovery", abandoned, KT_OK);
         if (ae.phase == AE_READY) ae_state_save();
         /* a rotation a crash or failure left (or owes): finished first */
         if (ae.phase == AE_READY && ae_rotate_unfinished()) {

@@ -71,6 +71,8 @@ kt_status ae_state_save(void)
     s.instance_key.data = pem.data;
     s.instance_key.len = pem.len;
     if (!st) st = ae_pack(&s.base, &b);
+    /* a checkpoint whose answer was lost but that applied is the version to write after */
+    if (!st) st = ae_obj_settle("aecs/state", &ae.state_version);
     if (!st) st = ae_obj_put("aecs/state", b.data, b.len, ae.state_version, &v);
     if (!st) ae.state_version = v;
     kt_wipe(pem.data, pem.len);
