@@ -2789,6 +2789,192 @@ static void test_attack6_init_master_unknown(void **state)
     assert_false(damaged);
 }
 
+/* ---- attack7: outside review of rotate-fix3 (notes/attack7.md) ---- */
+
+/* attack7: svc7, a service for attack7's secrets (svc_a its admin), made at the first use */
+static void attack7_service(void)
+{
+    kt_status st = register_as(admin, "svc7", svc_a);
+    if (st) assert_refused(st, KT_ERR_EXISTS, "registered already");
+}
+
+/* attack7: the host removes key's object while AECS is down (a test's leftover that no
+ * longer opens, so the tests after it see a clean store) and starts AECS again */
+static void host_removes(const char *key)
+{
+    crash();
+    assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    kt_store_delete(store, key, KT_STORE_ANY_VERSION, NULL);
+    kt_store_free(store);
+    store = NULL;
+    assert_int_equal(start(), KT_OK);
+}
+
+/* attack7: RotateKey, a clean stop and start, then an update of svc7's acknowledged secret
+ * `name` (sealed under generation g before): it must still open. tag and what (what the host
+ * or the store did before) name it in the report when it does not. */
+static void assert_kept_across_rotation(const char *tag, const char *what, const char *name, uint32_t g)
+{
+    kt_status rot = rotate_as(admin);
+    char rot_why[512];
+    snprintf(rot_why, sizeof rot_why, "%s", rot ? kt_last_error() : "OK");
+    stop();
+    assert_int_equal(start(), KT_OK);
+    char key[80];
+    snprintf(key, sizeof key, "secrets/svc7/%s", name);
+    kt_status upd = update_as(svc_a, "svc7", name, 0);
+    if (upd)
+        fprintf(stderr,
+                "%s: %s; RotateKey answered %s; after the next start the acknowledged secret %s "
+                "(sealed under generation %u, that key dropped) is refused for good: %s\n",
+                tag, what, rot_why, key, (unsigned)g, kt_last_error());
+    if (upd) host_removes(key);
+    assert_int_equal(upd, KT_OK);
+}
+
+/* A7-1: a store read that fails once is taken for damage and a key rotation makes the loss
+ * permanent. An acknowledged secret; AECS restarts and the store fails the scan's one get
+ * of it (an etcd Range past its deadline, an fs read error: a single failure an honest
+ * store produces). The scan marks it damaged (ae_obj_scan: any error of the get is damage),
+ * the rotation after (RotateKey here; a SetRecovery, or a start finishing a rotation, the
+ * same) skips damaged objects and drops the old key: the object, still intact in the store
+ * under that key, never opens again. Once fixed: after the next start the secret opens. */
+static void test_attack7_scan_read_error_dropped(void **state)
+{
+    (void)state;
+    attack7_service();
+    assert_int_equal(create_as(svc_a, "svc7", "scan", AES, false, NULL), KT_OK); /* acknowledged */
+    uint32_t g = gen_of("secrets/svc7/scan");
+    stop();
+    snprintf(get_fails_once, sizeof get_fails_once, "secrets/svc7/scan");
+    assert_int_equal(start(), KT_OK);
+    bool failed_once = get_fails_once[0] == '\0';
+    get_fails_once[0] = '\0';
+    assert_true(failed_once); /* the scan's get was the one that failed */
+    assert_kept_across_rotation("A7-1", "one get of it failed during a start's scan", "scan", g);
+}
+
+/* A7-2: a write whose answer is lost (it applied: an etcd deadline, an fs directory fsync
+ * error) leaves the enclave's table one version behind the store; the next key rotation in
+ * that run reads the object as "is version N+1 of it; this enclave wrote or read version N",
+ * marks it damaged, skips it and drops the old key: the secret, with every version
+ * acknowledged before, never opens again (a restart without the rotation reads it fine).
+ * The same loss follows a reseal batch whose answer is lost and a second rotation in that
+ * run, and a crash mid-rotation after such a write (the start's manifest check refuses the
+ * object, and its finish drops it). Once fixed: after the next start the secret opens. */
+static void test_attack7_lost_answer_dropped(void **state)
+{
+    (void)state;
+    attack7_service();
+    assert_int_equal(create_as(svc_a, "svc7", "lost", AES, false, NULL), KT_OK);
+    assert_int_equal(update_as(svc_a, "svc7", "lost", 0), KT_OK); /* version 2, acknowledged */
+    uint32_t g = gen_of("secrets/svc7/lost");
+    snprintf(put_answer_lost, sizeof put_answer_lost, "secrets/svc7/lost");
+    kt_status lost = update_as(svc_a, "svc7", "lost", 0); /* applied, its answer lost */
+    put_answer_lost[0] = '\0';
+    assert_int_not_equal(lost, KT_OK);
+    assert_kept_across_rotation("A7-2", "an update's answer was lost (it applied)", "lost", g);
+}
+
+/* A7-3: the same scan takes one failed get of aecs/state for damage: AECS comes up `damaged`
+ * ("put the store back from a copy", init refused), which an operator follows by putting an
+ * older copy back, losing what was acknowledged since. Once fixed: a store read that fails
+ * fails the start (to be tried again), it never reads as damage. */
+static void test_attack7_state_read_error_damaged(void **state)
+{
+    (void)state;
+    stop();
+    snprintf(get_fails_once, sizeof get_fails_once, "aecs/state");
+    kt_status s = start();
+    get_fails_once[0] = '\0';
+    bool damaged = s == KT_OK && started_damaged();
+    crash();
+    assert_int_equal(start(), KT_OK);
+    assert_false(started_damaged());
+    if (damaged)
+        fprintf(stderr, "A7-3: one failed get of aecs/state during the start's scan: AECS came up "
+                        "damaged (\"put the store back from a copy\")\n");
+    assert_false(damaged);
+}
+
+/* A7-4: a set change the start drops (its state save never landed: abandon_change) is
+ * audited only after the start's every other step: the new aecs/master (the key before
+ * alone) is written in start_body, the "SetRecovery ... was not saved" line after the
+ * start's clock is read. A start that fails between (the clock's OCALL fails here; a kill
+ * at that point the same) leaves the master rewritten and no line; the next start finds
+ * nothing to drop and audits nothing: the admin, told "the recovery set may have changed",
+ * finds no record in the audit log of which way it went. Once fixed: the line is there. */
+static void test_attack7_abandon_unaudited(void **state)
+{
+    (void)state;
+    uint64_t from;
+    int removed;
+    snprintf(put_fails, sizeof put_fails, "aecs/state");
+    kt_status st = swap_holder(&from, &removed);
+    put_fails[0] = '\0';
+    assert_refused(st, KT_ERR_IO, "the recovery set may have changed and is not saved");
+    size_t audit_len = audit_text.len;
+    crash();
+    clock_fails = true;
+    kt_status s1 = start(); /* drops the change, then fails on the clock */
+    char s1_why[512];
+    snprintf(s1_why, sizeof s1_why, "%s", s1 ? kt_last_error() : "ok");
+    clock_fails = false;
+    crash();
+    assert_int_equal(start(), KT_OK);
+    bool in[3];
+    assert_int_equal(set_in_force(in), from); /* the change was dropped */
+    kt_buf_append(&audit_text, "", 1);
+    bool said = strstr((const char *)audit_text.data + audit_len, "was not saved") != NULL;
+    audit_text.len--;
+    if (!said)
+        fprintf(stderr,
+                "A7-4: SetRecovery v%llu -> v%llu answered \"may have changed\"; a start dropped it "
+                "and failed (%s); the next start serves v%llu and the audit log never says the "
+                "change was dropped\n",
+                (unsigned long long)from, (unsigned long long)from + 1, s1_why,
+                (unsigned long long)from);
+    assert_true(said);
+}
+
+/* A7-5: RotateKey's state save (its first put under the new key) applies and its answer is
+ * lost. The enclave neither reads aecs/state back nor stops: it runs on, rotating, its table
+ * one version behind. Every write is refused from then on (nothing but aecs/state before
+ * aecs/state is under the new key), and so is the Backup the answer names as what goes on
+ * with it ("the next start, Backup or RotateKey goes on with it"): its state save is a
+ * compare-and-set on the version before, which the store has moved past. Only a restart
+ * ends it. Once fixed: the Backup after it finishes the rotation (or AECS says it must be
+ * restarted and stops). */
+static void test_attack7_rotation_state_answer_lost(void **state)
+{
+    (void)state;
+    attack7_service();
+    kt_status c = create_as(svc_a, "svc7", "stuck", AES, false, NULL);
+    if (c) assert_refused(c, KT_ERR_EXISTS, "exists");
+    snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/state");
+    kt_status rot = rotate_as(admin);
+    put_answer_lost[0] = '\0';
+    assert_int_not_equal(rot, KT_OK);
+    kt_status upd = update_as(svc_a, "svc7", "stuck", 0);
+    char upd_why[512];
+    snprintf(upd_why, sizeof upd_why, "%s", upd ? kt_last_error() : "OK");
+    A(BackupResponse) *br = NULL;
+    kt_status b = backup(&br);
+    char b_why[512];
+    snprintf(b_why, sizeof b_why, "%s", b ? kt_last_error() : "OK");
+    if (br) protobuf_c_message_free_unpacked(&br->base, NULL);
+    crash();
+    assert_int_equal(start(), KT_OK); /* the restart finishes it */
+    rotation_left(false, NULL);
+    assert_int_equal(update_as(svc_a, "svc7", "stuck", 0), KT_OK);
+    if (b)
+        fprintf(stderr,
+                "A7-5: RotateKey's aecs/state answer lost: an update then: %s; the Backup that "
+                "\"goes on with it\": %s\n",
+                upd_why, b_why);
+    assert_int_equal(b, KT_OK);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -2848,6 +3034,20 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A group of its own: tests[0..n-1) (all but the last), then extra[0..n_extra), run under
+ * group's name (the attackN modes of main) */
+static int in_place_of_last(const char *group, const struct CMUnitTest *tests, size_t n,
+                            const struct CMUnitTest *extra, size_t n_extra)
+{
+    struct CMUnitTest *all = calloc(n - 1 + n_extra, sizeof *all);
+    if (!all) return 1;
+    memcpy(all, tests, (n - 1) * sizeof *tests);
+    memcpy(all + n - 1, extra, n_extra * sizeof *extra);
+    int rc = _cmocka_run_group_tests(group, all, n - 1 + n_extra, setup, teardown);
+    free(all);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -2880,6 +3080,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_batch_answer_checked),
         cmocka_unit_test(test_init_after_data_refused),
     };
+    enum { N = sizeof tests / sizeof *tests };
     /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the
      * tests whose state they start from, in place of test_init_after_data_refused */
     const struct CMUnitTest attack5[] = {
@@ -2888,12 +3089,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack5_manifest_work_before_root),
         cmocka_unit_test(test_attack5_master_answer_lost),
     };
-    enum { N = sizeof tests / sizeof *tests, N5 = sizeof attack5 / sizeof *attack5 };
-    struct CMUnitTest with5[N - 1 + N5];
-    memcpy(with5, tests, (N - 1) * sizeof *tests);
-    memcpy(with5 + N - 1, attack5, sizeof attack5);
     if (argc > 1 && !strcmp(argv[1], "attack5"))
-        return _cmocka_run_group_tests("test_aecs_attack5", with5, N - 1 + N5, setup, teardown);
+        return in_place_of_last("test_aecs_attack5", tests, N, attack5, sizeof attack5 / sizeof *attack5);
     /* `test_aecs attack6`: attack6's reproducers (notes/attack6.md; they fail until fixed), run
      * after the same tests, in place of test_init_after_data_refused */
     const struct CMUnitTest attack6[] = {
@@ -2905,19 +3102,24 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack6_init_master_unknown),
         cmocka_unit_test(test_attack6_first_set_undone),
     };
-    enum { N6 = sizeof attack6 / sizeof *attack6 };
-    struct CMUnitTest with6[N - 1 + N6];
-    memcpy(with6, tests, (N - 1) * sizeof *tests);
-    memcpy(with6 + N - 1, attack6, sizeof attack6);
     if (argc > 1 && !strcmp(argv[1], "attack6"))
-        return _cmocka_run_group_tests("test_aecs_attack6", with6, N - 1 + N6, setup, teardown);
+        return in_place_of_last("test_aecs_attack6", tests, N, attack6, sizeof attack6 / sizeof *attack6);
     /* `test_aecs attack6-open`: the one attack6 finding not fixed yet (A6-6: a step 1
      * aecs/master put read back as "not applied" that lands later; it fails until its fence
      * is in, so ctest does not run it), after the same tests */
-    struct CMUnitTest open6[N];
-    memcpy(open6, tests, (N - 1) * sizeof *tests);
-    open6[N - 1] = (struct CMUnitTest)cmocka_unit_test(test_attack6_master_put_lands_late);
+    const struct CMUnitTest open6[] = {cmocka_unit_test(test_attack6_master_put_lands_late)};
     if (argc > 1 && !strcmp(argv[1], "attack6-open"))
-        return _cmocka_run_group_tests("test_aecs_attack6_open", open6, N, setup, teardown);
+        return in_place_of_last("test_aecs_attack6_open", tests, N, open6, 1);
+    /* `test_aecs attack7`: attack7's reproducers (notes/attack7.md; they fail until fixed),
+     * run after the same tests, in place of test_init_after_data_refused */
+    const struct CMUnitTest attack7[] = {
+        cmocka_unit_test(test_attack7_scan_read_error_dropped),
+        cmocka_unit_test(test_attack7_lost_answer_dropped),
+        cmocka_unit_test(test_attack7_state_read_error_damaged),
+        cmocka_unit_test(test_attack7_abandon_unaudited),
+        cmocka_unit_test(test_attack7_rotation_state_answer_lost),
+    };
+    if (argc > 1 && !strcmp(argv[1], "attack7"))
+        return in_place_of_last("test_aecs_attack7", tests, N, attack7, sizeof attack7 / sizeof *attack7);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
