@@ -2937,6 +2937,52 @@ static void test_attack7_batch_answer_lost_dropped(void **state)
     assert_int_equal(after, before);
 }
 
+/* A7-6: one lost answer of an aecs/state checkpoint, then a key rotation in that run, leaves
+ * the store damaged for ever. CreateSecret is acknowledged; its checkpoint (aecs/state at
+ * version N+1, under K) applies but its answer is lost, so the table keeps aecs/state at N.
+ * RotateKey (a SetRecovery the same) writes the manifest from the table (aecs/state's
+ * digest at N), then the rotating aecs/master, then fails its state save (a
+ * compare-and-set on N: the store is at N+1). Every start from then on finds aecs/state
+ * under K and not in the manifest ("not one of the objects the unfinished key rotation
+ * started with"): `damaged`, init refused, and no restart mends it (an honest etcd keeps
+ * no N to put back). Once fixed: the start after it is ready and the secret is there. */
+static void test_attack7_state_answer_lost_then_rotation(void **state)
+{
+    (void)state;
+    attack7_service();
+    kt_buf kept = {0};
+    uint64_t kept_v;
+    grab("aecs/state", &kept, &kept_v); /* the test's own copy, for the tests after */
+    snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/state");
+    assert_int_equal(create_as(svc_a, "svc7", "ckpt", AES, false, NULL), KT_OK); /* acknowledged */
+    bool lost = put_answer_lost[0] == '\0';
+    put_answer_lost[0] = '\0';
+    assert_true(lost); /* its checkpoint's answer was the one lost */
+    kt_status rot = rotate_as(admin);
+    char rot_why[512];
+    snprintf(rot_why, sizeof rot_why, "%s", rot ? kt_last_error() : "OK");
+    crash();
+    assert_int_equal(start(), KT_OK);
+    bool damaged = started_damaged();
+    crash();
+    assert_int_equal(start(), KT_OK);
+    bool still = started_damaged();
+    if (damaged) { /* the store back as it was before the checkpoint (the test kept it) */
+        crash();
+        host_put_back("aecs/state", &kept, kept_v);
+        assert_int_equal(start(), KT_OK);
+        assert_false(started_damaged());
+        rotation_left(false, NULL);
+    }
+    kt_buf_free(&kept);
+    if (damaged)
+        fprintf(stderr,
+                "A7-6: a CreateSecret's aecs/state checkpoint answer lost (it applied), then RotateKey "
+                "(%s): the next start is damaged, and %s after another\n",
+                rot_why, still ? "still" : "not");
+    assert_false(damaged);
+}
+
 /* A7-3: the same scan takes one failed get of aecs/state for damage: AECS comes up `damaged`
  * ("put the store back from a copy", init refused), which an operator follows by putting an
  * older copy back, losing what was acknowledged since. Once fixed: a store read that fails
@@ -3176,6 +3222,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest attack7[] = {
         cmocka_unit_test(test_attack7_scan_read_error_dropped),
         cmocka_unit_test(test_attack7_lost_answer_dropped),
+        cmocka_unit_test(test_attack7_state_answer_lost_then_rotation),
         cmocka_unit_test(test_attack7_state_read_error_damaged),
         cmocka_unit_test(test_attack7_abandon_unaudited),
         cmocka_unit_test(test_attack7_rotation_state_answer_lost),
