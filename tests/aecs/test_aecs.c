@@ -2803,6 +2803,14 @@ static void attack7_service(void)
     if (st) assert_refused(st, KT_ERR_EXISTS, "registered already");
 }
 
+/* attack7: svc7's secret `name` deleted by the admin (svc7 holds at most max_secrets) */
+static void attack7_delete(const char *name)
+{
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svc7", d.name = (char *)name;
+    assert_int_equal(op(admin, "DeleteSecret", &d.base, D(done)), KT_OK);
+}
+
 /* attack7: the host removes key's object while AECS is down (a test's leftover that no
  * longer opens, so the tests after it see a clean store) and starts AECS again */
 static void host_removes(const char *key)
@@ -2835,6 +2843,7 @@ static void assert_kept_across_rotation(const char *tag, const char *what, const
                 tag, what, rot_why, key, (unsigned)g, kt_last_error());
     if (upd) host_removes(key);
     assert_int_equal(upd, KT_OK);
+    attack7_delete(name);
 }
 
 /* A7-1: a store read that fails once is taken for damage and a key rotation makes the loss
@@ -2852,7 +2861,10 @@ static void test_attack7_scan_read_error_dropped(void **state)
     uint32_t g = gen_of("secrets/svc7/scan");
     stop();
     snprintf(get_fails_once, sizeof get_fails_once, "secrets/svc7/scan");
-    assert_int_equal(start(), KT_OK);
+    if (start() != KT_OK) { /* a start that fails on a store read (as fixed) is tried again */
+        crash();
+        assert_int_equal(start(), KT_OK);
+    }
     bool failed_once = get_fails_once[0] == '\0';
     get_fails_once[0] = '\0';
     assert_true(failed_once); /* the scan's get was the one that failed */
@@ -2946,19 +2958,30 @@ static void test_attack7_batch_answer_lost_dropped(void **state)
  * under K and not in the manifest ("not one of the objects the unfinished key rotation
  * started with"): `damaged`, init refused, and no restart mends it (an honest etcd keeps
  * no N to put back). Once fixed: the start after it is ready and the secret is there. */
-static void test_attack7_state_answer_lost_then_rotation(void **state)
+static kt_status rotate_now(void)
 {
-    (void)state;
-    attack7_service();
+    return rotate_as(admin);
+}
+
+static kt_status set_change_now(void)
+{
+    uint64_t from;
+    int removed;
+    return swap_holder(&from, &removed);
+}
+
+/* attack7 A7-6: a checkpoint's answer lost, then rotation (`what`): whether every start after is damaged */
+static bool damaged_after_lost_checkpoint(const char *name, kt_status (*rotation)(void), const char *what)
+{
     kt_buf kept = {0};
     uint64_t kept_v;
     grab("aecs/state", &kept, &kept_v); /* the test's own copy, for the tests after */
     snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/state");
-    assert_int_equal(create_as(svc_a, "svc7", "ckpt", AES, false, NULL), KT_OK); /* acknowledged */
+    assert_int_equal(create_as(svc_a, "svc7", name, AES, false, NULL), KT_OK); /* acknowledged */
     bool lost = put_answer_lost[0] == '\0';
     put_answer_lost[0] = '\0';
     assert_true(lost); /* its checkpoint's answer was the one lost */
-    kt_status rot = rotate_as(admin);
+    kt_status rot = rotation();
     char rot_why[512];
     snprintf(rot_why, sizeof rot_why, "%s", rot ? kt_last_error() : "OK");
     crash();
@@ -2975,12 +2998,22 @@ static void test_attack7_state_answer_lost_then_rotation(void **state)
         rotation_left(false, NULL);
     }
     kt_buf_free(&kept);
+    attack7_delete(name);
     if (damaged)
         fprintf(stderr,
-                "A7-6: a CreateSecret's aecs/state checkpoint answer lost (it applied), then RotateKey "
-                "(%s): the next start is damaged, and %s after another\n",
-                rot_why, still ? "still" : "not");
-    assert_false(damaged);
+                "A7-6: a CreateSecret's aecs/state checkpoint answer lost (it applied), then %s (%s): "
+                "the next start is damaged, and %s after another\n",
+                what, rot_why, still ? "still" : "not");
+    return damaged;
+}
+
+static void test_attack7_state_answer_lost_then_rotation(void **state)
+{
+    (void)state;
+    attack7_service();
+    bool by_rotate = damaged_after_lost_checkpoint("ckpt", rotate_now, "RotateKey");
+    bool by_set = damaged_after_lost_checkpoint("ckpt2", set_change_now, "SetRecovery");
+    assert_false(by_rotate || by_set);
 }
 
 /* A7-3: the same scan takes one failed get of aecs/state for damage: AECS comes up `damaged`
@@ -3056,8 +3089,7 @@ static void test_attack7_rotation_state_answer_lost(void **state)
 {
     (void)state;
     attack7_service();
-    kt_status c = create_as(svc_a, "svc7", "stuck", AES, false, NULL);
-    if (c) assert_refused(c, KT_ERR_EXISTS, "exists");
+    assert_int_equal(create_as(svc_a, "svc7", "stuck", AES, false, NULL), KT_OK);
     snprintf(put_answer_lost, sizeof put_answer_lost, "aecs/state");
     kt_status rot = rotate_as(admin);
     put_answer_lost[0] = '\0';
@@ -3074,6 +3106,7 @@ static void test_attack7_rotation_state_answer_lost(void **state)
     assert_int_equal(start(), KT_OK); /* the restart finishes it */
     rotation_left(false, NULL);
     assert_int_equal(update_as(svc_a, "svc7", "stuck", 0), KT_OK);
+    attack7_delete("stuck");
     if (b)
         fprintf(stderr,
                 "A7-5: RotateKey's aecs/state answer lost: an update then: %s; the Backup that "
