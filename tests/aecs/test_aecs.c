@@ -117,8 +117,8 @@ KT_UNTRUSTED_FUNCTION(sget, "aecs.store.Get", A(StoreGetRequest), kubetee__aecs_
 
 static char put_fails[KT_STORE_KEY_MAX + 1]; /* the host's store fails every put of this key */
 
-/* attack5: the store does the next put of this key but its answer is lost (an etcd timeout
- * after the write applied): the enclave hears an error */
+/* attack5: the store does the next put (or delete) of this key but its answer is lost (an
+ * etcd timeout after the write applied): the enclave hears an error */
 static char put_answer_lost[KT_STORE_KEY_MAX + 1];
 
 /* attack6: the host lets `skip` puts of this key through, then fails each one */
@@ -200,7 +200,12 @@ KT_UNTRUSTED_FUNCTION(sput_batch, "aecs.store.PutBatch", A(StorePutBatchRequest)
 static kt_status sdel(const A(StoreDeleteRequest) * rq, A(Done) * rs)
 {
     (void)rs;
-    return kt_store_delete(store, rq->key, rq->expected_version, NULL);
+    kt_status st = kt_store_delete(store, rq->key, rq->expected_version, NULL);
+    if (!st && put_answer_lost[0] && !strcmp(put_answer_lost, rq->key)) {
+        put_answer_lost[0] = '\0';
+        return kt_fail(KT_ERR_IO, "test host: the delete of %s applied, its answer timed out", rq->key);
+    }
+    return st;
 }
 KT_UNTRUSTED_FUNCTION(sdel, "aecs.store.Delete", A(StoreDeleteRequest), kubetee__aecs__v1__store_delete_request,
                       A(Done), kubetee__aecs__v1__done)
@@ -3019,6 +3024,26 @@ static void test_attack7_scan_read_error_start_drops(void **state)
  * The same loss follows a reseal batch whose answer is lost and a second rotation in that
  * run, and a crash mid-rotation after such a write (the start's manifest check refuses the
  * object, and its finish drops it). Once fixed: after the next start the secret opens. */
+static void test_attack7_lost_answer_dropped(void **state);
+
+/* A7-2 for a delete: DeleteSecret's delete applies and its answer is lost. The key rotation
+ * after it finds the object gone: its delete applied, nothing damaged; the name is free for a
+ * new secret at once. */
+static void test_attack7_delete_answer_lost(void **state)
+{
+    (void)state;
+    attack7_service();
+    assert_int_equal(create_as(svc_a, "svc7", "dl", AES, false, NULL), KT_OK);
+    snprintf(put_answer_lost, sizeof put_answer_lost, "secrets/svc7/dl");
+    A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+    d.service = "svc7", d.name = "dl";
+    assert_refused(op(admin, "DeleteSecret", &d.base, D(done)), KT_ERR_IO, "its answer timed out");
+    assert_string_equal(put_answer_lost, ""); /* the delete was the one */
+    assert_int_equal(rotate_as(admin), KT_OK);
+    assert_int_equal(create_as(svc_a, "svc7", "dl", AES, false, NULL), KT_OK);
+    attack7_delete("dl");
+}
+
 static void test_attack7_lost_answer_dropped(void **state)
 {
     (void)state;
@@ -3362,18 +3387,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_init_after_data_refused),
     };
     enum { N = sizeof tests / sizeof *tests };
-    /* `test_aecs attack5`: attack5's reproducers (they fail until fixed), run after the
-     * tests whose state they start from, in place of test_init_after_data_refused */
+    /* `test_aecs attackN`: the reproducers of outside review N (notes/attackN.md; each failed
+     * before its fix), run after the tests whose state they start from, in place of
+     * test_init_after_data_refused */
     const struct CMUnitTest attack5[] = {
         cmocka_unit_test(test_attack5_owed_rotation_launders),
         cmocka_unit_test(test_attack5_owed_state_rolled_back),
         cmocka_unit_test(test_attack5_manifest_work_before_root),
         cmocka_unit_test(test_attack5_master_answer_lost),
     };
-    if (argc > 1 && !strcmp(argv[1], "attack5"))
-        return in_place_of_last("test_aecs_attack5", tests, N, attack5, sizeof attack5 / sizeof *attack5);
-    /* `test_aecs attack6`: attack6's reproducers (notes/attack6.md; they fail until fixed), run
-     * after the same tests, in place of test_init_after_data_refused */
     const struct CMUnitTest attack6[] = {
         cmocka_unit_test(test_attack6_master_write_failed_set_undone),
         cmocka_unit_test(test_attack6_first_master_put_back),
@@ -3386,21 +3408,35 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack6_master_put_lands_late),
         cmocka_unit_test(test_attack6_fence_fails_freezes),
     };
-    if (argc > 1 && !strcmp(argv[1], "attack6"))
-        return in_place_of_last("test_aecs_attack6", tests, N, attack6, sizeof attack6 / sizeof *attack6);
-    /* `test_aecs attack7`: attack7's reproducers (notes/attack7.md; they fail until fixed),
-     * run after the same tests, in place of test_init_after_data_refused */
     const struct CMUnitTest attack7[] = {
         cmocka_unit_test(test_attack7_scan_read_error_dropped),
         cmocka_unit_test(test_attack7_scan_read_error_start_drops),
         cmocka_unit_test(test_attack7_lost_answer_dropped),
+        cmocka_unit_test(test_attack7_delete_answer_lost),
         cmocka_unit_test(test_attack7_state_answer_lost_then_rotation),
         cmocka_unit_test(test_attack7_state_read_error_damaged),
         cmocka_unit_test(test_attack7_abandon_unaudited),
         cmocka_unit_test(test_attack7_rotation_state_answer_lost),
         cmocka_unit_test(test_attack7_batch_answer_lost_dropped), /* last: it loses services */
     };
-    if (argc > 1 && !strcmp(argv[1], "attack7"))
-        return in_place_of_last("test_aecs_attack7", tests, N, attack7, sizeof attack7 / sizeof *attack7);
+    const struct {
+        const char *mode;
+        const struct CMUnitTest *extra;
+        size_t n;
+    } groups[] = {
+        {"attack5", attack5, sizeof attack5 / sizeof *attack5},
+        {"attack6", attack6, sizeof attack6 / sizeof *attack6},
+        {"attack7", attack7, sizeof attack7 / sizeof *attack7},
+    };
+    for (size_t i = 0; argc > 1 && i < sizeof groups / sizeof *groups; i++)
+        if (!strcmp(argv[1], groups[i].mode)) {
+            char name[32];
+            snprintf(name, sizeof name, "test_aecs_%s", groups[i].mode);
+            return in_place_of_last(name, tests, N, groups[i].extra, groups[i].n);
+        }
+    if (argc > 1) {
+        fprintf(stderr, "test_aecs: unknown mode %s (attack5, attack6, attack7)\n", argv[1]);
+        return 2;
+    }
     return cmocka_run_group_tests(tests, setup, teardown);
 }
