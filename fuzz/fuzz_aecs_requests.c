@@ -11,9 +11,9 @@
  * fuzz_aecs_floor (AcceptClock's proposal), fuzz_aecs_configurations (CreateSecret's
  * configurations), fuzz_aecs_audit (Start's audit tail), fuzz_aecs_sealed (what the store
  * answers hold). */
-#include "../src/tff/common/runtime.h"
 #include "aecs.h"
 #include "fuzz_aecs_requests.h"
+#include "fuzz_gate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -127,8 +127,13 @@ static void init(void)
     if (atomic_load(&tab.count)) return;
     for (size_t i = 0; i < AECS_FN_COUNT; i++) {
         const aecs_fn *a = &aecs_fns[i];
-        fns[i] = (kt_function){a->name,         a->request,       a->response, check,
-                               a->request_size, a->response_size, NULL};
+        fns[i] = (kt_function){a->name,
+                               a->request,
+                               a->response,
+                               check,
+                               a->request->sizeof_message,
+                               a->response->sizeof_message,
+                               NULL};
         if (a->kind != AECS_OCALL && kt_fntab_add(&tab, &fns[i])) abort();
     }
 }
@@ -152,22 +157,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     }
     uint8_t *res = NULL;
     size_t res_len = 0;
-    char detail[256];
-    kt_dispatch_args a = {.name = f->name,
-                          .req_type = f->request->name,
-                          .res_type = f->response->name,
-                          .req = data + 1,
-                          .req_len = n - 1,
-                          .max_message = MAX_MESSAGE,
-                          .copy_in = false,
-                          .alloc = malloc,
-                          .res = &res,
-                          .res_len = &res_len,
-                          .detail = detail,
-                          .detail_cap = sizeof detail};
-    kt_status st = kt_dispatch(&tab, &a);
+    const fuzz_gate g = {.max_message = MAX_MESSAGE, .copy_in = false};
+    kt_status st = fuzz_dispatch(&tab, &fns[f - aecs_fns], &g, data + 1, n - 1, &res, &res_len);
     if (st == KT_OK)
-        free(res);
+        fuzz_gate_free(&g, res);
     else if (st != KT_ERR_GATE_BAD_MESSAGE && st != KT_ERR_GATE_TOO_LARGE)
         abort(); /* only the gate refuses */
     return 0;

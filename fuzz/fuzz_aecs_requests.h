@@ -16,89 +16,70 @@ typedef enum { AECS_REMOTE, AECS_ECALL, AECS_OCALL } aecs_fn_kind;
 typedef struct {
     const char *name;
     aecs_fn_kind kind;
-    const ProtobufCMessageDescriptor *request, *response;
-    size_t request_size, response_size;
+    const ProtobufCMessageDescriptor *request, *response; /* their sizeof_message: the C types' */
 } aecs_fn;
 
-#define AECS_FN(name, kind, Req, req, Res, res)                                                    \
-    {                                                                                              \
-        "aecs." name, kind, &kubetee__aecs__v1__##req##__descriptor,                               \
-            &kubetee__aecs__v1__##res##__descriptor, sizeof(Kubetee__Aecs__V1__##Req),             \
-            sizeof(Kubetee__Aecs__V1__##Res)                                                       \
-    }
-#define REMOTE(name, Req, req, Res, res) AECS_FN(name, AECS_REMOTE, Req, req, Res, res)
+/* X(name after "aecs.", kind, request, response): the messages by their aecs.proto names as
+ * protobuf-c spells them (kubetee__aecs__v1__<name>__descriptor) */
+#define AECS_FNS(X)                                                                                \
+    /* admin.c */                                                                                  \
+    X("Status", REMOTE, status_request, status_response)                                           \
+    X("Init", REMOTE, init_request, init_response)                                                 \
+    X("AddAdmin", REMOTE, add_admin_request, done)                                                 \
+    X("RegisterService", REMOTE, register_service_request, done)                                   \
+    X("UnregisterService", REMOTE, unregister_service_request, done)                               \
+    X("ListServices", REMOTE, list_services_request, list_services_response)                       \
+    X("AuditHead", REMOTE, audit_head_request, audit_head_response)                                \
+    /* clock.c, platform.c, ta_signers.c */                                                        \
+    X("AcceptClock", REMOTE, accept_clock_request, accept_clock_response)                          \
+    X("SetTaPlatform", REMOTE, set_ta_platform_request, done)                                      \
+    X("SetTaSigners", REMOTE, set_ta_signers_request, done)                                        \
+    X("ListTaSigners", REMOTE, list_ta_signers_request, list_ta_signers_response)                  \
+    /* recovery.c, restore.c, rotate.c */                                                          \
+    X("Backup", REMOTE, backup_request, backup_response)                                           \
+    X("SetRecovery", REMOTE, set_recovery_request, backup_response)                                \
+    X("Restore", REMOTE, restore_request, restore_response)                                        \
+    X("RotateKey", REMOTE, rotate_key_request, backup_response)                                    \
+    /* secrets.c */                                                                                \
+    X("CreateSecret", REMOTE, create_secret_request, secret_info)                                  \
+    X("UpdateSecret", REMOTE, update_secret_request, secret_info)                                  \
+    X("DestroySecret", REMOTE, destroy_secret_request, done)                                       \
+    X("DeleteSecret", REMOTE, delete_secret_request, done)                                         \
+    X("ListSecrets", REMOTE, list_secrets_request, list_secrets_response)                          \
+    X("GetPublic", REMOTE, get_public_request, get_public_response)                                \
+    X("GetSecret", REMOTE, get_secret_request, get_secret_response)                                \
+    /* ta_secrets.c */                                                                             \
+    X("TaCreateSecret", REMOTE, ta_create_secret_request, get_secret_response)                     \
+    X("TaGetSecret", REMOTE, ta_secret_request, get_secret_response)                               \
+    X("TaDestroySecret", REMOTE, ta_secret_request, done)                                          \
+    X("ListTaSecrets", REMOTE, list_ta_secrets_request, list_ta_secrets_response)                  \
+    X("DeleteTaSecret", REMOTE, delete_ta_secret_request, done)                                    \
+    /* use.c */                                                                                    \
+    X("Sign", REMOTE, key_op_request, key_op_response)                                             \
+    X("Encrypt", REMOTE, key_op_request, key_op_response)                                          \
+    X("Decrypt", REMOTE, key_op_request, key_op_response)                                          \
+    X("Wrap", REMOTE, key_op_request, key_op_response)                                             \
+    X("Unwrap", REMOTE, key_op_request, key_op_response)                                           \
+    X("SignBatch", REMOTE, sign_batch_request, sign_batch_response)                                \
+    /* start.c: the host's ECALLs */                                                               \
+    X("Start", ECALL, start_request, start_response)                                               \
+    X("HostStatus", ECALL, host_status_request, start_response)                                    \
+    X("Stop", ECALL, stop_request, done)                                                           \
+    /* objects.c, audit.c, clock.c, rotate.c: OCALLs, whose answers the enclave decodes */         \
+    X("store.Get", OCALL, store_get_request, store_get_response)                                   \
+    X("store.Put", OCALL, store_put_request, store_put_response)                                   \
+    X("store.Delete", OCALL, store_delete_request, done)                                           \
+    X("store.List", OCALL, store_list_request, store_list_response)                                \
+    X("store.PutBatch", OCALL, store_put_batch_request, store_put_batch_response)                  \
+    X("audit.Append", OCALL, audit_append_request, done)                                           \
+    X("Time", OCALL, time_request, time_response)                                                  \
+    X("Pause", OCALL, pause_request, done)
 
-static const aecs_fn aecs_fns[] = {
-    /* admin.c */
-    REMOTE("Status", StatusRequest, status_request, StatusResponse, status_response),
-    REMOTE("Init", InitRequest, init_request, InitResponse, init_response),
-    REMOTE("AddAdmin", AddAdminRequest, add_admin_request, Done, done),
-    REMOTE("RegisterService", RegisterServiceRequest, register_service_request, Done, done),
-    REMOTE("UnregisterService", UnregisterServiceRequest, unregister_service_request, Done, done),
-    REMOTE("ListServices", ListServicesRequest, list_services_request, ListServicesResponse,
-           list_services_response),
-    REMOTE("AuditHead", AuditHeadRequest, audit_head_request, AuditHeadResponse,
-           audit_head_response),
-    /* clock.c, platform.c, ta_signers.c */
-    REMOTE("AcceptClock", AcceptClockRequest, accept_clock_request, AcceptClockResponse,
-           accept_clock_response),
-    REMOTE("SetTaPlatform", SetTaPlatformRequest, set_ta_platform_request, Done, done),
-    REMOTE("SetTaSigners", SetTaSignersRequest, set_ta_signers_request, Done, done),
-    REMOTE("ListTaSigners", ListTaSignersRequest, list_ta_signers_request, ListTaSignersResponse,
-           list_ta_signers_response),
-    /* recovery.c, restore.c, rotate.c */
-    REMOTE("Backup", BackupRequest, backup_request, BackupResponse, backup_response),
-    REMOTE("SetRecovery", SetRecoveryRequest, set_recovery_request, BackupResponse,
-           backup_response),
-    REMOTE("Restore", RestoreRequest, restore_request, RestoreResponse, restore_response),
-    REMOTE("RotateKey", RotateKeyRequest, rotate_key_request, BackupResponse, backup_response),
-    /* secrets.c */
-    REMOTE("CreateSecret", CreateSecretRequest, create_secret_request, SecretInfo, secret_info),
-    REMOTE("UpdateSecret", UpdateSecretRequest, update_secret_request, SecretInfo, secret_info),
-    REMOTE("DestroySecret", DestroySecretRequest, destroy_secret_request, Done, done),
-    REMOTE("DeleteSecret", DeleteSecretRequest, delete_secret_request, Done, done),
-    REMOTE("ListSecrets", ListSecretsRequest, list_secrets_request, ListSecretsResponse,
-           list_secrets_response),
-    REMOTE("GetPublic", GetPublicRequest, get_public_request, GetPublicResponse,
-           get_public_response),
-    REMOTE("GetSecret", GetSecretRequest, get_secret_request, GetSecretResponse,
-           get_secret_response),
-    /* ta_secrets.c */
-    REMOTE("TaCreateSecret", TaCreateSecretRequest, ta_create_secret_request, GetSecretResponse,
-           get_secret_response),
-    REMOTE("TaGetSecret", TaSecretRequest, ta_secret_request, GetSecretResponse,
-           get_secret_response),
-    REMOTE("TaDestroySecret", TaSecretRequest, ta_secret_request, Done, done),
-    REMOTE("ListTaSecrets", ListTaSecretsRequest, list_ta_secrets_request, ListTaSecretsResponse,
-           list_ta_secrets_response),
-    REMOTE("DeleteTaSecret", DeleteTaSecretRequest, delete_ta_secret_request, Done, done),
-    /* use.c */
-    REMOTE("Sign", KeyOpRequest, key_op_request, KeyOpResponse, key_op_response),
-    REMOTE("Encrypt", KeyOpRequest, key_op_request, KeyOpResponse, key_op_response),
-    REMOTE("Decrypt", KeyOpRequest, key_op_request, KeyOpResponse, key_op_response),
-    REMOTE("Wrap", KeyOpRequest, key_op_request, KeyOpResponse, key_op_response),
-    REMOTE("Unwrap", KeyOpRequest, key_op_request, KeyOpResponse, key_op_response),
-    REMOTE("SignBatch", SignBatchRequest, sign_batch_request, SignBatchResponse,
-           sign_batch_response),
-    /* start.c: the host's ECALLs */
-    AECS_FN("Start", AECS_ECALL, StartRequest, start_request, StartResponse, start_response),
-    AECS_FN("HostStatus", AECS_ECALL, HostStatusRequest, host_status_request, StartResponse,
-            start_response),
-    AECS_FN("Stop", AECS_ECALL, StopRequest, stop_request, Done, done),
-    /* objects.c, audit.c, clock.c, rotate.c: OCALLs, whose answers the enclave decodes */
-    AECS_FN("store.Get", AECS_OCALL, StoreGetRequest, store_get_request, StoreGetResponse,
-            store_get_response),
-    AECS_FN("store.Put", AECS_OCALL, StorePutRequest, store_put_request, StorePutResponse,
-            store_put_response),
-    AECS_FN("store.Delete", AECS_OCALL, StoreDeleteRequest, store_delete_request, Done, done),
-    AECS_FN("store.List", AECS_OCALL, StoreListRequest, store_list_request, StoreListResponse,
-            store_list_response),
-    AECS_FN("audit.Append", AECS_OCALL, AuditAppendRequest, audit_append_request, Done, done),
-    AECS_FN("Time", AECS_OCALL, TimeRequest, time_request, TimeResponse, time_response),
-    AECS_FN("Pause", AECS_OCALL, PauseRequest, pause_request, Done, done),
-};
-#undef REMOTE
-#undef AECS_FN
+#define AECS_FN_ROW(name, kind, req, res)                                                          \
+    {"aecs." name, AECS_##kind, &kubetee__aecs__v1__##req##__descriptor,                           \
+     &kubetee__aecs__v1__##res##__descriptor},
+static const aecs_fn aecs_fns[] = {AECS_FNS(AECS_FN_ROW)};
+#undef AECS_FN_ROW
 
 enum { AECS_FN_COUNT = sizeof aecs_fns / sizeof aecs_fns[0] };
 

@@ -1,7 +1,7 @@
 /* Fuzz target: the call-message decoder, the code on both sides of the gate that takes
  * a packed request or response from the other side. The first byte picks the function
  * (and so the message type); the rest is the packed message. */
-#include "../src/tff/common/runtime.h"
+#include "fuzz_gate.h"
 #include "tff.pb-c.h"
 
 #include <stdlib.h>
@@ -38,28 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     const kt_function *f = &fns[data[0] & 1];
     uint8_t *res = NULL, inline_buf[64];
     size_t res_len = 0;
-    char detail[256];
-    kt_dispatch_args a = {.name = f->name,
-                          .req_type = f->request->name,
-                          .res_type = f->response->name,
-                          .req = data + 1,
-                          .req_len = n - 1,
-                          .max_message = 1 << 16,
-                          .copy_in = true,
-                          .alloc = malloc,
-                          .res_buf = inline_buf,
-                          .res_buf_cap = sizeof inline_buf,
-                          .res = &res,
-                          .res_len = &res_len,
-                          .detail = detail,
-                          .detail_cap = sizeof detail};
-    if (kt_dispatch(&tab, &a) == KT_OK) {
+    const fuzz_gate g = {.max_message = 1 << 16,
+                         .copy_in = true,
+                         .res_buf = inline_buf,
+                         .res_buf_cap = sizeof inline_buf};
+    if (fuzz_dispatch(&tab, f, &g, data + 1, n - 1, &res, &res_len) == KT_OK) {
         /* the caller's half: unpack what came back */
         Kubetee__Tff__Identity out = KUBETEE__TFF__IDENTITY__INIT;
         Kubetee__Tff__Blob blob = KUBETEE__TFF__BLOB__INIT;
         void *msg = f->response == &kubetee__tff__blob__descriptor ? (void *)&blob : (void *)&out;
         if (kt_unpack_response(res, res_len, msg, NULL) == KT_OK) kt_message_clear(msg);
-        if (res != inline_buf) free(res);
+        fuzz_gate_free(&g, res);
     }
     /* and the caller's half on raw bytes */
     Kubetee__Tff__Identity raw = KUBETEE__TFF__IDENTITY__INIT;

@@ -260,7 +260,7 @@ mkdir -p "$work/aecs_requests"
 /usr/bin/python3 - "$work/aecs_requests" "$here/fuzz_aecs_requests.h" <<'PY'
 import re, sys
 d, header = sys.argv[1], open(sys.argv[2]).read()
-names = re.findall(r'"([A-Za-z.]+)", (?:AECS_ECALL|AECS_OCALL|\w+Request)', header)
+names = re.findall(r'X\("([A-Za-z.]+)", (?:REMOTE|ECALL|OCALL),', header)
 def v(n):
     out = b""
     while True:

@@ -2,9 +2,13 @@
 (text and --json), and aecsadmin's --timeout: refused when malformed (named), honoured
 (rotate-key --timeout 1 on a store of COUNT objects gives up while AECS finishes the
 rotation, and says so; status meanwhile says it is unfinished, then generation 1 once
-done), and the default bound of making the session, 30 s for every verb (rotate-key's hour
-for its answer does not apply to it), against a gRPC server that never answers. The store is filled fast: objects sealed here under the
-storage key a backup gives, written into the fs store while aecs-server is stopped.
+done), SIGTERM during a rotation: one longer than drain_ms is abandoned (exit 1), one that
+ends within drain_ms finishes and its answer reaches rotate-key (exit 0); rotate-key's
+default deadline for its answer, past 30 s (a relay holds the answer 40 s); and the
+default bound of making the session, 30 s for every verb (rotate-key's hour for its answer
+does not apply to it), against a gRPC server that never answers. The store is filled fast:
+objects sealed here under the storage key a backup gives, written into the fs store while
+aecs-server is stopped.
 
   aecs_admin_status.py SERVER ENCLAVE AECSADMIN KUBETEE [COUNT]"""
 import json
@@ -37,10 +41,10 @@ LOG = os.path.join(WORK, "server.log")
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, *flags):
         self.log = open(LOG, "a")
         at = os.path.getsize(LOG)
-        self.proc = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM],
+        self.proc = subprocess.Popen([SERVER, "--config", CONFIG, "--log-format", "json", "--sim-dir", SIM, *flags],
                                      stderr=self.log, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         end = time.time() + 300
         while time.time() < end and self.proc.poll() is None:
@@ -132,21 +136,35 @@ check(k == {"generation": 1} and line == "storage_key: generation 1, no rotation
 gens = set(rf.generations(STORE.objects()).values())
 check(gens == {1}, f"every object sealed again under generation 1: {sorted(gens)}")
 
+
+def rotate_key(server, out_dir):
+    return subprocess.Popen([AECSADMIN, "rotate-key", "--server", server, "--policy", POLICY, "--sim-dir", SIM,
+                             "--key", ADMIN, "--out-dir", out_dir], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def written(out_dir):
+    return sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+
+
+def wait_log(needle, at, seconds):
+    end = time.time() + seconds
+    while needle not in open(LOG).read()[at:] and time.time() < end:
+        time.sleep(0.05)
+    return needle in open(LOG).read()[at:]
+
+
 # ---- SIGTERM while a rotation runs in the enclave: the calls under way get drain_ms; one
 # still running then is not pulled from under (the enclave is not stopped or destroyed
 # while it runs: that was a use-after-free): aecs-server ends as a crash ends (exit 1,
 # aecs.stop_abandoned), and the next start finishes the rotation ----
 at = os.path.getsize(LOG)
-rot = subprocess.Popen([AECSADMIN, "rotate-key", "--server", s.grpc, "--policy", POLICY, "--sim-dir", SIM, "--key",
-                        ADMIN, "--out-dir", os.path.join(WORK, "rot2")], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-end = time.time() + 60
-while "aecs.key_rotation_started generation=2" not in open(LOG).read()[at:] and time.time() < end:
-    time.sleep(0.05)
+rot = rotate_key(s.grpc, os.path.join(WORK, "rot2"))
+wait_log("aecs.key_rotation_started generation=2", at, 60)
 s.proc.send_signal(signal.SIGTERM)
 rc = s.proc.wait(timeout=120)
 s.log.close()
-rot.wait(timeout=120)
+rot.communicate(timeout=120)
 tail = open(LOG).read()[at:]
 abandoned, finished = '"aecs.stop_abandoned"' in tail, "aecs.key_rotated generation=2" in tail
 check("AddressSanitizer" not in tail and "runtime error" not in tail,
@@ -163,6 +181,74 @@ check(k == {"generation": 2}, f"after the restart the rotation is finished: gene
 check(len(STORE.objects()) >= COUNT and set(rf.generations(STORE.objects()).values()) == {2},
       "every object there, sealed under generation 2")
 s.stop()
+
+# ---- SIGTERM while a call that ends within drain_ms runs (a rotation of COUNT objects,
+# drain_ms 300 s here): the call finishes, its answer reaches the client (rotate-key exits 0
+# and writes the new shares; a call cut off would fail it), and aecs-server stops as usual
+# (exit 0, aecs.stopped, no aecs.stop_abandoned). The log proves the call was in flight:
+# aecs.stopping comes before the rotation's end. ----
+s = Server("--drain-ms", "300000")
+at = os.path.getsize(LOG)
+rot = rotate_key(s.grpc, os.path.join(WORK, "rot3"))
+started = wait_log("aecs.key_rotation_started generation=3", at, 60)
+s.proc.send_signal(signal.SIGTERM)
+t0 = time.time()
+rc = s.proc.wait(timeout=400)
+drained = time.time() - t0
+s.log.close()
+err = rot.communicate(timeout=120)[1]
+tail = open(LOG).read()[at:]
+stopping, rotated3 = tail.find('"aecs.stopping"'), tail.find("aecs.key_rotated generation=3")
+check(started and 0 <= stopping < rotated3,
+      f"SIGTERM came while the call ran (started {started}, aecs.stopping at {stopping}, "
+      f"aecs.key_rotated generation=3 at {rotated3})")
+check(rc == 0 and '"aecs.stopped"' in tail and '"aecs.stop_abandoned"' not in tail and drained < 300,
+      f"the call ended within drain_ms, aecs-server stopped as usual (rc {rc}, {drained:.1f} s): {tail[-1500:]}")
+shares = written(os.path.join(WORK, "rot3"))
+check(rot.returncode == 0 and len(shares) == len(os.listdir(d)),
+      f"the answer reached rotate-key through the drain: rc {rot.returncode}, shares {shares}: {err.strip()[-300:]}")
+
+# ---- rotate-key's own deadline for its answer is past the 30 s of other verbs (an hour;
+# recovery set's is the same code, call_and_write): a relay between aecsadmin and a real
+# aecs-server passes every call on as it is and holds RotateKey's answer (the call during
+# which AECS logged the rotation's end) HOLD s before handing it over. rotate-key must wait
+# for it and succeed; at a 30 s deadline it fails with Deadline Exceeded. End to end rather
+# than a unit check of the deadline the tool computes: what matters is the deadline the
+# call really carries, through tool_connect_for and kt_aecs_client. The hold overlaps the
+# 30 s of the never-answering server below, so the test waits out 30+ s once more only. ----
+HOLD = 40
+s = Server()
+at = os.path.getsize(LOG)
+
+
+class Relay(grpc.GenericRpcHandler):
+    def __init__(self):
+        self.channel = grpc.insecure_channel(s.grpc)
+        self.held = 0.0
+
+    def service(self, details):
+        method = details.method
+
+        def relay(req, ctx):
+            seen = os.path.getsize(LOG)
+            try:
+                res = self.channel.unary_unary(method)(req, timeout=ctx.time_remaining())
+            except grpc.RpcError as e:
+                ctx.abort(e.code(), e.details())
+            if not self.held and "aecs.key_rotated generation=4" in open(LOG).read()[seen:]:
+                self.held = time.time()
+                time.sleep(HOLD)
+            return res
+        return grpc.unary_unary_rpc_method_handler(relay)
+
+
+relay = Relay()
+relay_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+relay_server.add_generic_rpc_handlers((relay,))
+relay_addr = f"127.0.0.1:{relay_server.add_insecure_port('127.0.0.1:0')}"
+relay_server.start()
+t_rot = time.time()
+slow = rotate_key(relay_addr, os.path.join(WORK, "rot4"))
 
 # ---- the default deadlines, against a gRPC server that takes every call and never answers
 # (a bare listening socket would not do: gRPC gives up its connection attempt at 20 s) ----
@@ -191,5 +277,15 @@ for v, p in procs.items():
           f"{err.strip()[-300:]}")
 stop.set()
 hole.stop(0)
+err = slow.communicate(timeout=900)[1]
+took = time.time() - t_rot
+shares = written(os.path.join(WORK, "rot4"))
+check(relay.held and slow.returncode == 0 and len(shares) == len(os.listdir(d)) and took > HOLD,
+      f"rotate-key waits past 30 s for its answer (held {bool(relay.held)}, rc {slow.returncode}, {took:.1f} s, "
+      f"shares {shares}): {err.strip()[-300:]}")
+relay_server.stop(0)
+k, line = status(s)
+check(k == {"generation": 4}, f"the held rotation is done: generation 4 (json {k})")
+s.stop()
 print("ok" if not check.failed else f"{len(check.failed)} FAILED")
 sys.exit(1 if check.failed else 0)

@@ -1,7 +1,8 @@
 /* The AECS test TA: a trusted application using the TA client library (kt_aecs_ta_*) to
  * reach AECS through its host. Its policy for AECS is compiled in (measured): AECS's
  * signer and product under the simulation root the build made (ta_pins.h). It hands its
- * host only digests of what it gets. VARIANT 2 is the same TA with another MRENCLAVE. */
+ * host only digests of what it gets (KeyForm: what form an RSA key it got has, and its public
+ * half). VARIANT 2 is the same TA with another MRENCLAVE. */
 #include <kubetee/aecs.h>
 #include <kubetee/crypto.h>
 #include <kubetee/trusted.h>
@@ -9,6 +10,8 @@
 #include "tatest.pb-c.h"
 #include "aecs.pb-c.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <string.h>
 
 #ifndef VARIANT
@@ -135,3 +138,61 @@ static kt_status SignBatch(const Tatest__BatchRequest *rq, Tatest__BatchResult *
 }
 KT_TRUSTED_FUNCTION(SignBatch, "SignBatch", Tatest__BatchRequest, tatest__batch_request, Tatest__BatchResult,
                     tatest__batch_result)
+
+/* What PEM_write fn makes of k, and whether it is the n bytes at given; into *out when set. */
+static bool written_as(EVP_PKEY *k, int (*fn)(BIO *, EVP_PKEY *), const uint8_t *given, size_t n,
+                       ProtobufCBinaryData *out)
+{
+    BIO *b = BIO_new(BIO_s_secmem());
+    char *p = NULL;
+    long m = b && fn(b, k) ? BIO_get_mem_data(b, &p) : 0;
+    bool same = m > 0 && (size_t)m == n && !memcmp(p, given, n);
+    if (out && m > 0 && kt_call_bytes(out, p, (size_t)m)) same = false;
+    BIO_free(b);
+    return same;
+}
+
+static int pkcs1_pem(BIO *b, EVP_PKEY *k)
+{
+    return PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL);
+}
+
+static int pkcs8_pem(BIO *b, EVP_PKEY *k)
+{
+    return PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+}
+
+static int public_pem(BIO *b, EVP_PKEY *k)
+{
+    return PEM_write_bio_PUBKEY(b, k);
+}
+
+static kt_status KeyForm(const Tatest__GetRequest *rq, Tatest__KeyForm *rs)
+{
+    kt_aecs_secret *s = NULL;
+    kt_status st = kt_aecs_ta_get(ta, rq->service, rq->name, rq->version, &s);
+    if (st) return st;
+    rs->version = s->version;
+    const uint8_t *nl = memchr(s->data, '\n', s->len);
+    rs->first_line = kt_call_alloc(nl ? (size_t)(nl - s->data) + 1 : 1);
+    if (!rs->first_line) st = KT_ERR_NO_MEMORY;
+    else {
+        if (nl) memcpy(rs->first_line, s->data, (size_t)(nl - s->data));
+        rs->first_line[nl ? nl - s->data : 0] = 0;
+    }
+    BIO *b = BIO_new_mem_buf(s->data, (int)s->len);
+    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    if (k && !st) {
+        rs->rsa = EVP_PKEY_is_a(k, "RSA");
+        rs->bits = (uint32_t)EVP_PKEY_get_bits(k);
+        rs->pkcs1 = written_as(k, pkcs1_pem, s->data, s->len, NULL);
+        rs->pkcs8 = written_as(k, pkcs8_pem, s->data, s->len, NULL);
+        (void)written_as(k, public_pem, NULL, 0, &rs->public_pem);
+        if (!rs->public_pem.len) st = kt_fail(KT_ERR_CRYPTO, "the public half of %s did not write", rq->name);
+    }
+    EVP_PKEY_free(k);
+    BIO_free(b);
+    kt_aecs_secret_free(s);
+    return st;
+}
+KT_TRUSTED_FUNCTION(KeyForm, "KeyForm", Tatest__GetRequest, tatest__get_request, Tatest__KeyForm, tatest__key_form)

@@ -20,6 +20,8 @@
 #include <kubetee/service.h>
 #include <kubetee/session.h>
 #include <kubetee/tff.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -821,8 +823,10 @@ static void prod_id_without_check_refused(void **state)
 }
 
 /* ---- never-export keys, used in place by admitted TAs ---- */
-/* A never-export key of service pay, admitting only the TA's MRENCLAVE. */
-static kt_status create_never_export(const char *name, int type, const char *pk, const char *pv, const char *share)
+/* A secret of service pay of a generated type, its one rule pinning ta's MRENCLAVE, with
+ * one param (pk NULL: none). */
+static kt_status create_admitted(const char *name, int type, const char *pk, const char *pv, const char *share,
+                                 bool never_export)
 {
     A(SecretSpec) spec = KUBETEE__AECS__V1__SECRET_SPEC__INIT;
     A(Rule) rule = KUBETEE__AECS__V1__RULE__INIT, *rules[] = {&rule};
@@ -831,13 +835,19 @@ static kt_status create_never_export(const char *name, int type, const char *pk,
     rule.mrenclave.data = (uint8_t *)kt_enclave_identity_of(ta)->mrenclave;
     rule.mrenclave.len = 32;
     spec.service = "pay", spec.name = (char *)name, spec.type = (Kubetee__Aecs__V1__SecretType)type;
-    spec.share = (char *)share, spec.never_export = true, spec.policy = rules, spec.n_policy = 1;
+    spec.share = (char *)share, spec.never_export = never_export, spec.policy = rules, spec.n_policy = 1;
     if (pk) {
         param.key = (char *)pk, param.value = (char *)pv;
         spec.params = params, spec.n_params = 1;
     }
     rq.spec = &spec;
     return as(svc, "CreateSecret", &rq.base, D(secret_info));
+}
+
+/* A never-export key of service pay, admitting only the TA's MRENCLAVE. */
+static kt_status create_never_export(const char *name, int type, const char *pk, const char *pv, const char *share)
+{
+    return create_admitted(name, type, pk, pv, share, true);
 }
 
 static kt_status ta_use(kt_enclave *e, const char *op, const char *name, uint64_t version, const void *in, size_t n,
@@ -859,7 +869,8 @@ static kt_status ta_use(kt_enclave *e, const char *op, const char *name, uint64_
 }
 
 /* The public key of a share: public secret, from getpub. */
-static kt_key *public_of(const char *name)
+/* The public key PEM getpub reports for pay's name, asked by its service admin. */
+static void public_pem_of(const char *name, kt_buf *pem)
 {
     kt_aecs_client_config cfg = {.address = target, .key = svc, .policy = aecs_policy, .collateral = coll};
     kt_aecs_client *c = NULL;
@@ -867,13 +878,22 @@ static kt_key *public_of(const char *name)
     A(GetPublicRequest) rq = KUBETEE__AECS__V1__GET_PUBLIC_REQUEST__INIT;
     uint8_t nonce[16] = {1};
     rq.service = "pay", rq.name = (char *)name, rq.nonce.data = nonce, rq.nonce.len = 16;
-    kt_key *k = NULL;
     assert_int_equal(kt_aecs_client_new(&cfg, &c), KT_OK);
     assert_int_equal(kt_aecs_call(c, "GetPublic", &rq.base, D(get_public_response), &res), KT_OK);
     A(GetPublicResponse) *r = (A(GetPublicResponse) *)res;
-    assert_int_equal(kt_key_from_pem((const char *)r->public_pem.data, r->public_pem.len, &k), KT_OK);
+    pem->len = 0;
+    assert_int_equal(kt_buf_append(pem, r->public_pem.data, r->public_pem.len), KT_OK);
     protobuf_c_message_free_unpacked(res, NULL);
     kt_aecs_client_free(c);
+}
+
+static kt_key *public_of(const char *name)
+{
+    kt_buf pem = {0};
+    kt_key *k = NULL;
+    public_pem_of(name, &pem);
+    assert_int_equal(kt_key_from_pem((const char *)pem.data, pem.len, &k), KT_OK);
+    kt_buf_free(&pem);
     return k;
 }
 
@@ -1087,6 +1107,71 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* RSA key pairs as an admitted TA gets them (docs/aecs.md: pkcs_type pkcs1, a PKCS#1
+ * RSAPrivateKey PEM, "RSA PRIVATE KEY"; pkcs8, the default, a PKCS#8 PrivateKeyInfo PEM,
+ * "PRIVATE KEY"; bit_length 3072 by default): the TA parses the key with OpenSSL and the
+ * bytes are, to the byte, OpenSSL's PEM of that key in the form asked for and not the
+ * other (OpenSSL reads PKCS#8 under a PKCS#1 label too: parsing alone would not tell);
+ * its public half is the public key getpub reports; the host saw no private key go by. */
+static void rsa_key_form(void **state)
+{
+    (void)state;
+    enum { RSA = KUBETEE__AECS__V1__SECRET_TYPE__SECRET_TYPE_RSA_KEY_PAIR };
+    static const struct {
+        const char *name, *pkcs_type, *first_line; /* pkcs_type NULL: the default */
+        bool pkcs1;
+    } forms[] = {{"rsa-pkcs1", "pkcs1", "-----BEGIN RSA PRIVATE KEY-----", true},
+                 {"rsa-pkcs8", "pkcs8", "-----BEGIN PRIVATE KEY-----", false},
+                 {"rsa-default", NULL, "-----BEGIN PRIVATE KEY-----", false}};
+    enum { N = sizeof forms / sizeof *forms };
+    platform_ok();
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(create_admitted(forms[i].name, RSA, forms[i].pkcs_type ? "pkcs_type" : NULL,
+                                         forms[i].pkcs_type, "", false),
+                         KT_OK);
+    size_t before = seen.len;
+    assert_int_equal(ta_connect(ta), KT_OK);
+    for (size_t i = 0; i < N; i++) {
+        Tatest__GetRequest rq = TATEST__GET_REQUEST__INIT;
+        Tatest__KeyForm rs = TATEST__KEY_FORM__INIT;
+        rq.service = "pay", rq.name = (char *)forms[i].name;
+        if (kt_enclave_call(ta, "KeyForm", &rq, &rs)) fail_msg("KeyForm %s: %s", forms[i].name, kt_last_error());
+        if (!rs.rsa || strcmp(rs.first_line, forms[i].first_line) || rs.pkcs1 != forms[i].pkcs1 ||
+            rs.pkcs8 == forms[i].pkcs1)
+            fail_msg("%s: RSA %d, first line '%s', OpenSSL's PKCS#1 PEM of it %d, its PKCS#8 PEM %d; want '%s', "
+                     "only %s",
+                     forms[i].name, rs.rsa, rs.first_line, rs.pkcs1, rs.pkcs8, forms[i].first_line,
+                     forms[i].pkcs1 ? "PKCS#1" : "PKCS#8");
+        assert_int_equal(rs.version, 1);
+        assert_int_equal(rs.bits, 3072);
+        /* the public half is the key getpub reports */
+        kt_buf pem = {0};
+        public_pem_of(forms[i].name, &pem);
+        BIO *b = BIO_new_mem_buf(pem.data, (int)pem.len), *c = BIO_new_mem_buf(rs.public_pem.data, (int)rs.public_pem.len);
+        EVP_PKEY *reported = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL,
+                 *held = c ? PEM_read_bio_PUBKEY(c, NULL, NULL, NULL) : NULL;
+        assert_non_null(reported);
+        assert_non_null(held);
+        if (EVP_PKEY_eq(reported, held) != 1)
+            fail_msg("%s: the TA's key is not the one getpub reports:\n%.*s\nreported:\n%.*s", forms[i].name,
+                     (int)rs.public_pem.len, (const char *)rs.public_pem.data, (int)pem.len, (const char *)pem.data);
+        EVP_PKEY_free(reported);
+        EVP_PKEY_free(held);
+        BIO_free(b);
+        BIO_free(c);
+        kt_buf_free(&pem);
+        kt_message_clear(&rs);
+    }
+    ta_close(ta);
+    assert_true(seen.len > before + 1000); /* the keys went through this host, sealed */
+    assert_false(seen_contains("PRIVATE KEY"));
+    for (size_t i = 0; i < N; i++) {
+        A(DestroySecretRequest) d = KUBETEE__AECS__V1__DESTROY_SECRET_REQUEST__INIT;
+        d.service = "pay", d.name = (char *)forms[i].name;
+        assert_int_equal(as(svc, "DestroySecret", &d.base, D(done)), KT_OK);
+    }
+}
+
 #include "ta_attacks.inc"
 #include "ta_sign_batch.inc"
 
@@ -1104,6 +1189,7 @@ int main(void)
         cmocka_unit_test(refusals_tell_no_names_and_audit_says_whose),
         cmocka_unit_test(prod_id_without_check_refused),
         cmocka_unit_test(never_export_used_in_place),
+        cmocka_unit_test(rsa_key_form),
         TA_ATTACK_TESTS
         TA_BATCH_TESTS
     };
