@@ -142,6 +142,30 @@ static size_t n_master_log;
 /* attack6 A6-6: the host fails the next put of this key (and lets the ones after it through) */
 static char put_fails_once[KT_STORE_KEY_MAX + 1];
 
+/* attack8: the host fails the next put of each of these keys and keeps its bytes, to put them
+ * at the version that put asked for whenever it likes (an etcd Txn held back, committing
+ * late): withheld_lands */
+#define WITHHELD_MAX 8
+static struct {
+    char key[KT_STORE_KEY_MAX + 1];
+    kt_buf value;
+    uint64_t version;
+    bool held;
+} withheld[WITHHELD_MAX];
+
+static kt_status withhold(const A(StorePutRequest) * rq)
+{
+    for (size_t i = 0; i < WITHHELD_MAX; i++)
+        if (withheld[i].key[0] && !withheld[i].held && !strcmp(withheld[i].key, rq->key)) {
+            withheld[i].value.len = 0;
+            kt_buf_append(&withheld[i].value, rq->value.data, rq->value.len);
+            withheld[i].version = rq->expected_version + 1;
+            withheld[i].held = true;
+            return kt_fail(KT_ERR_IO, "test host: the put of %s is held back (it may land later)", rq->key);
+        }
+    return KT_OK;
+}
+
 /* the host's refusals, for single puts and for each put of a batch */
 static kt_status refuse_failing(const char *key)
 {
@@ -162,6 +186,7 @@ static kt_status sput(const A(StorePutRequest) * rq, A(StorePutResponse) * rs)
         master_log[n_master_log++].version = rq->expected_version + 1;
     }
     kt_status st = refuse_failing(rq->key);
+    if (!st) st = withhold(rq);
     if (st) return st;
     for (size_t i = 0; i < 2; i++)
         if (put_dropped[i][0] && !strcmp(put_dropped[i], rq->key)) {
@@ -3280,6 +3305,175 @@ static void test_attack7_rotation_state_answer_lost(void **state)
     assert_int_equal(b, KT_OK);
 }
 
+/* ---- attack8: outside review of the attack7 fixes (notes/attack8.md) ---- */
+
+/* attack8: the next put of key is held back into withheld[i] */
+static void attack8_withhold(size_t i, const char *key)
+{
+    kt_buf_free(&withheld[i].value);
+    memset(&withheld[i], 0, sizeof withheld[i]);
+    snprintf(withheld[i].key, sizeof withheld[i].key, "%s", key);
+}
+
+/* attack8: the host lands withheld[i] at the version its put asked for (delete, then puts up
+ * to it, as host_put_at; the store opened for it when AECS is down) */
+static void withheld_lands(size_t i)
+{
+    assert_true(withheld[i].held);
+    bool own = !store;
+    if (own) assert_int_equal(kt_store_open(store_url, &store), KT_OK);
+    kt_store_delete(store, withheld[i].key, KT_STORE_ANY_VERSION, NULL); /* absent for a create */
+    for (uint64_t v = 0; v + 1 < withheld[i].version; v++)
+        assert_int_equal(kt_store_put(store, withheld[i].key, "x", 1, v, NULL), KT_OK);
+    assert_int_equal(kt_store_put(store, withheld[i].key, withheld[i].value.data, withheld[i].value.len,
+                                  withheld[i].version - 1, NULL),
+                     KT_OK);
+    if (own) {
+        kt_store_free(store);
+        store = NULL;
+    }
+    kt_buf_free(&withheld[i].value);
+    memset(&withheld[i], 0, sizeof withheld[i]);
+}
+
+/* A8-1: four checkpoints of aecs/state fail while the store is down (an honest outage: each
+ * request is acknowledged, its checkpoint's result ignored). Each failed put is kept as an
+ * unknown put (ae_pending, at most 4); none of them applied. The store comes back, but seal()
+ * refuses a 5th put of aecs/state until one of the 4 is found applied (never: the store holds
+ * the version before) or AECS restarts: every checkpoint of the run is dropped silently (the
+ * audit checkpoint, the clock's floor), and RotateKey (SetRecovery the same: "may have
+ * changed", frozen) leaves the rotation unfinished, after which every write is refused. Once
+ * fixed: the store back, the next checkpoint lands and RotateKey answers OK. */
+static void test_attack8_state_checkpoints_locked(void **state)
+{
+    (void)state;
+    attack7_service();
+    assert_int_equal(create_as(svc_a, "svc7", "ck", AES, false, NULL), KT_OK);
+    snprintf(put_fails, sizeof put_fails, "aecs/state");
+    for (int i = 0; i < 4; i++) /* acknowledged; their checkpoints fail */
+        assert_int_equal(update_as(svc_a, "svc7", "ck", 0), KT_OK);
+    put_fails[0] = '\0'; /* the store is back */
+    kt_buf b = {0};
+    uint64_t v0, v1;
+    grab("aecs/state", &b, &v0);
+    assert_int_equal(update_as(svc_a, "svc7", "ck", 0), KT_OK);
+    b.len = 0;
+    grab("aecs/state", &b, &v1);
+    kt_buf_free(&b);
+    kt_status rot = rotate_as(admin);
+    char rot_why[512];
+    snprintf(rot_why, sizeof rot_why, "%s", rot ? kt_last_error() : "OK");
+    kt_status upd = update_as(svc_a, "svc7", "ck", 0);
+    char upd_why[512];
+    snprintf(upd_why, sizeof upd_why, "%s", upd ? kt_last_error() : "OK");
+    if (v1 == v0 || rot)
+        fprintf(stderr,
+                "A8-1: 4 aecs/state checkpoints failed while the store was down (none applied); the store "
+                "back, the next checkpoint %s (aecs/state stays at version %llu); RotateKey: %s; an "
+                "update after it: %s\n",
+                v1 == v0 ? "is dropped" : "lands", (unsigned long long)v0, rot_why, upd_why);
+    crash(); /* the restart forgets the unknown puts and finishes the rotation */
+    assert_int_equal(start(), KT_OK);
+    rotation_left(false, NULL);
+    attack7_delete("ck");
+    assert_true(v1 > v0);
+    assert_int_equal(rot, KT_OK);
+}
+
+/* A8-2: a create whose put failed is kept as an unknown put of a new key (pend() adds the
+ * entry, deleted) and counts for no quota (ae_obj_count skips deleted entries); the host that
+ * held the put back lands it later and the next read adopts it. A service admin with the
+ * host holds 4 creates back, fills the quota (4) with real ones, then the host lands the 4:
+ * the service holds 8 secrets, twice its quota (TA signers' quotas the same: ta_secrets.c
+ * counts the same way). Before attack7's fix a failed create never became an object. Once
+ * fixed: the service never holds more than its quota. */
+static void test_attack8_quota_past_held_creates(void **state)
+{
+    (void)state;
+    attack7_service();
+    size_t n0 = 0, n = 0;
+    assert_int_equal(list_as(svc_a, "svc7", &n0), KT_OK);
+    char name[16], key[64];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "q%zu", i);
+        snprintf(key, sizeof key, "secrets/svc7/%s", name);
+        attack8_withhold(i, key);
+        assert_refused(create_as(svc_a, "svc7", name, AES, false, NULL), KT_ERR_IO, "held back");
+    }
+    for (size_t i = n0; i < max_secrets; i++) {
+        snprintf(name, sizeof name, "r%zu", i);
+        assert_int_equal(create_as(svc_a, "svc7", name, AES, false, NULL), KT_OK);
+    }
+    assert_refused(create_as(svc_a, "svc7", "over", AES, false, NULL), KT_ERR_TOO_LARGE, "quota");
+    for (size_t i = 0; i < 4; i++) {
+        withheld_lands(i);
+        snprintf(name, sizeof name, "q%zu", i);
+        (void)update_as(svc_a, "svc7", name, 0); /* its read adopts it */
+    }
+    assert_int_equal(list_as(svc_a, "svc7", &n), KT_OK);
+    if (n > max_secrets)
+        fprintf(stderr,
+                "A8-2: 4 creates held back by the host, the quota (%u) filled, then the 4 landed: "
+                "service svc7 holds %zu secrets\n",
+                (unsigned)max_secrets, n);
+    for (size_t i = 0; i < 4; i++) {
+        A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+        snprintf(name, sizeof name, "q%zu", i);
+        d.service = "svc7", d.name = name;
+        (void)op(admin, "DeleteSecret", &d.base, D(done));
+    }
+    for (size_t i = n0; i < max_secrets; i++) {
+        snprintf(name, sizeof name, "r%zu", i);
+        attack7_delete(name);
+    }
+    assert_true(n <= max_secrets);
+}
+
+/* A8-3: the audit line of a set change a start drops is written before aecs/master is
+ * rewritten (attack7 A7-4's fix), so it says the change was dropped before it is. SetRecovery
+ * v_a -> v_b: its state save (v_b under the new key K2) is held back by the host ("may have
+ * changed"). The next start finds step 1's master and v_a's state: it audits "recovery v_b
+ * was not saved: the set stays v_a", then its aecs/master put fails (the start fails; K2 is
+ * still named). The host lands the held-back state save; the start after finds v_b's state
+ * under K2 and finishes the change: v_b is in force, and the audit log's last word on the
+ * change (the record the admin told "may have changed" reads) is that it was not saved and
+ * v_a stays. Once fixed: the log never says a change was dropped that then is in force (the
+ * line after the master applied, or the finishing start audits the change as saved). */
+static void test_attack8_abandon_audited_then_finished(void **state)
+{
+    (void)state;
+    uint64_t from;
+    int removed;
+    attack8_withhold(0, "aecs/state");
+    kt_status st = swap_holder(&from, &removed);
+    assert_refused(st, KT_ERR_IO, "the recovery set may have changed and is not saved");
+    assert_true(withheld[0].held);
+    size_t audit_len = audit_text.len;
+    crash();
+    snprintf(put_fails_once, sizeof put_fails_once, "aecs/master");
+    kt_status s1 = start(); /* audits the drop, then its aecs/master put fails */
+    char s1_why[512];
+    snprintf(s1_why, sizeof s1_why, "%s", s1 ? kt_last_error() : "OK");
+    put_fails_once[0] = '\0';
+    crash();
+    withheld_lands(0); /* the state save, held back, lands now */
+    assert_int_equal(start(), KT_OK);
+    bool in[3];
+    uint64_t now = set_in_force(in);
+    char said_text[96];
+    snprintf(said_text, sizeof said_text, "recovery v%llu was not saved", (unsigned long long)from + 1);
+    kt_buf_append(&audit_text, "", 1);
+    bool said = strstr((const char *)audit_text.data + audit_len, said_text) != NULL;
+    audit_text.len--;
+    if (said && now == from + 1)
+        fprintf(stderr,
+                "A8-3: SetRecovery v%llu -> v%llu answered \"may have changed\"; a start audited \"%s: the set "
+                "stays v%llu\" and failed (%s); the next start serves v%llu, the audit log never says so\n",
+                (unsigned long long)from, (unsigned long long)from + 1, said_text, (unsigned long long)from,
+                s1_why, (unsigned long long)now);
+    assert_false(said && now == from + 1);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -3332,6 +3526,8 @@ static int teardown(void **state)
     kt_collateral_free(coll);
     kt_sim_qe_free(qe);
     kt_buf_free(&audit_text);
+    for (size_t i = 0; i < WITHHELD_MAX; i++)
+        kt_buf_free(&withheld[i].value);
     for (size_t i = 0; i < n_master_log; i++)
         kt_buf_free(&master_log[i].value);
     char cmd[128];
@@ -3419,6 +3615,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack7_rotation_state_answer_lost),
         cmocka_unit_test(test_attack7_batch_answer_lost_dropped), /* last: it loses services */
     };
+    const struct CMUnitTest attack8[] = {
+        cmocka_unit_test(test_attack8_state_checkpoints_locked),
+        cmocka_unit_test(test_attack8_quota_past_held_creates),
+        cmocka_unit_test(test_attack8_abandon_audited_then_finished),
+    };
     const struct {
         const char *mode;
         const struct CMUnitTest *extra;
@@ -3427,6 +3628,7 @@ int main(int argc, char **argv)
         {"attack5", attack5, sizeof attack5 / sizeof *attack5},
         {"attack6", attack6, sizeof attack6 / sizeof *attack6},
         {"attack7", attack7, sizeof attack7 / sizeof *attack7},
+        {"attack8", attack8, sizeof attack8 / sizeof *attack8},
     };
     for (size_t i = 0; argc > 1 && i < sizeof groups / sizeof *groups; i++)
         if (!strcmp(argv[1], groups[i].mode)) {
@@ -3435,7 +3637,7 @@ int main(int argc, char **argv)
             return in_place_of_last(name, tests, N, groups[i].extra, groups[i].n);
         }
     if (argc > 1) {
-        fprintf(stderr, "test_aecs: unknown mode %s (attack5, attack6, attack7)\n", argv[1]);
+        fprintf(stderr, "test_aecs: unknown mode %s (attack5, attack6, attack7, attack8)\n", argv[1]);
         return 2;
     }
     return cmocka_run_group_tests(tests, setup, teardown);
