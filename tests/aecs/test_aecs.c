@@ -3474,6 +3474,61 @@ static void test_attack8_abandon_audited_then_finished(void **state)
     assert_false(said && now == from + 1);
 }
 
+/* A8-4: the aecs/master put of a start's abandon_change (the key before alone, the set
+ * before) read back as not applied is never fenced (ae_master_fence: A6-6's rule), so the
+ * host can hold it back and land it later. SetRecovery v_a -> v_b: its state save held back
+ * ("may have changed"). Start 1 drops the change; its aecs/master put is held back: the start
+ * fails. The host lands the state save: start 2 finds v_b's state under K2 and finishes the
+ * change, v_b in force, and a reseal put failing leaves the rotation unfinished (step 1's
+ * master still at its version); an acknowledged secret is written under K2. AECS is killed.
+ * The host lands start 1's held-back master (its compare still holds) and puts back v_a's
+ * aecs/state: start 3 serves set v_a under the key before (its holders, the one v_b removed
+ * among them, read what is written from then on), the objects under K2 (the acknowledged
+ * secret) damaged. attack6's rule (aecs/state under the key before with objects under the
+ * new key is refused by name) never sees it: the master is not rotating. Once fixed: start 3
+ * does not serve set v_a. */
+static void test_attack8_abandon_master_lands_late(void **state)
+{
+    (void)state;
+    attack7_service();
+    assert_int_equal(create_as(svc_a, "svc7", "late", AES, false, NULL), KT_OK);
+    kt_buf sa = {0};
+    uint64_t sa_v, from;
+    int removed;
+    grab("aecs/state", &sa, &sa_v);
+    attack8_withhold(0, "aecs/state");
+    assert_refused(swap_holder(&from, &removed), KT_ERR_IO, "the recovery set may have changed and is not saved");
+    assert_true(withheld[0].held);
+    crash();
+    attack8_withhold(1, "aecs/master");
+    assert_int_not_equal(start(), KT_OK); /* the change dropped; its master put held back */
+    assert_true(withheld[1].held);
+    crash();
+    withheld_lands(0);
+    snprintf(put_fails, sizeof put_fails, "secrets/svc7/late");
+    assert_int_equal(start(), KT_OK); /* finishes the change; the rotation stays unfinished */
+    put_fails[0] = '\0';
+    bool in[3];
+    assert_int_equal(set_in_force(in), from + 1);
+    rotation_left(true, NULL);
+    assert_int_equal(create_as(svc_a, "svc7", "after", AES, false, NULL), KT_OK); /* under K2 */
+    crash();
+    withheld_lands(1);
+    host_put_back("aecs/state", &sa, sa_v);
+    kt_buf_free(&sa);
+    kt_status s3 = start();
+    bool served_old = s3 == KT_OK && !started_damaged() && set_in_force(in) == from;
+    if (served_old)
+        fprintf(stderr,
+                "A8-4: SetRecovery v%llu -> v%llu \"may have changed\"; a start dropped it, its aecs/master put "
+                "held back; the next start finished the change (v%llu served, an acknowledged secret under "
+                "the new key); the host landed the held-back master and put v%llu's aecs/state back: the "
+                "start after serves set v%llu (holder %d again) under the key before\n",
+                (unsigned long long)from, (unsigned long long)from + 1, (unsigned long long)from + 1,
+                (unsigned long long)from, (unsigned long long)from, removed + 1);
+    assert_false(served_old);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -3619,6 +3674,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack8_state_checkpoints_locked),
         cmocka_unit_test(test_attack8_quota_past_held_creates),
         cmocka_unit_test(test_attack8_abandon_audited_then_finished),
+        cmocka_unit_test(test_attack8_abandon_master_lands_late), /* last: it leaves set v_a, objects damaged */
     };
     const struct {
         const char *mode;
