@@ -3400,11 +3400,16 @@ static void test_attack8_quota_past_held_creates(void **state)
         attack8_withhold(i, key);
         assert_refused(create_as(svc_a, "svc7", name, AES, false, NULL), KT_ERR_IO, "held back");
     }
-    for (size_t i = n0; i < max_secrets; i++) {
-        snprintf(name, sizeof name, "r%zu", i);
-        assert_int_equal(create_as(svc_a, "svc7", name, AES, false, NULL), KT_OK);
+    size_t made = 0; /* the quota counts the 4 held back: each may exist */
+    for (;; made++) {
+        snprintf(name, sizeof name, "r%zu", n0 + made);
+        kt_status c = create_as(svc_a, "svc7", name, AES, false, NULL);
+        if (c) {
+            assert_refused(c, KT_ERR_TOO_LARGE, "quota");
+            break;
+        }
     }
-    assert_refused(create_as(svc_a, "svc7", "over", AES, false, NULL), KT_ERR_TOO_LARGE, "quota");
+    assert_int_equal(n0 + made + 4, max_secrets);
     for (size_t i = 0; i < 4; i++) {
         withheld_lands(i);
         snprintf(name, sizeof name, "q%zu", i);
@@ -3422,7 +3427,7 @@ static void test_attack8_quota_past_held_creates(void **state)
         d.service = "svc7", d.name = name;
         (void)op(admin, "DeleteSecret", &d.base, D(done));
     }
-    for (size_t i = n0; i < max_secrets; i++) {
+    for (size_t i = n0; i < n0 + made; i++) {
         snprintf(name, sizeof name, "r%zu", i);
         attack7_delete(name);
     }
@@ -3462,8 +3467,13 @@ static void test_attack8_abandon_audited_then_finished(void **state)
     uint64_t now = set_in_force(in);
     char said_text[96];
     snprintf(said_text, sizeof said_text, "recovery v%llu was not saved", (unsigned long long)from + 1);
+    char saved_text[96]; /* the finishing start's line: the log's last word is the set in force */
+    snprintf(saved_text, sizeof saved_text, "recovery v%llu was saved (its aecs/state landed): the set is v%llu",
+             (unsigned long long)from + 1, (unsigned long long)from + 1);
     kt_buf_append(&audit_text, "", 1);
-    bool said = strstr((const char *)audit_text.data + audit_len, said_text) != NULL;
+    const char *not_saved = strstr((const char *)audit_text.data + audit_len, said_text),
+               *saved = strstr((const char *)audit_text.data + audit_len, saved_text);
+    bool said = not_saved && !(saved && saved > not_saved);
     audit_text.len--;
     if (said && now == from + 1)
         fprintf(stderr,
@@ -3517,6 +3527,8 @@ static void test_attack8_abandon_master_lands_late(void **state)
     host_put_back("aecs/state", &sa, sa_v);
     kt_buf_free(&sa);
     kt_status s3 = start();
+    /* an object under K2 with aecs/master of the key before: no rotation leaves that */
+    if (s3) assert_refused(s3, KT_ERR_VERIFY, "aecs/master was put back from before a key rotation");
     bool served_old = s3 == KT_OK && !started_damaged() && set_in_force(in) == from;
     if (served_old)
         fprintf(stderr,

@@ -125,12 +125,18 @@ kt_status ae_obj_delete(const char *key, uint64_t expected);
  * table until the next change (under ae_lock). */
 kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n);
 size_t ae_obj_count(const char *prefix);
+/* For a quota: the objects under prefix, and the creates whose outcome is unknown (read back
+ * first): each may exist (attack8 A8-2). */
+size_t ae_obj_quota_count(const char *prefix);
 void ae_obj_reset(void);
 /* Changes whenever the table is rebuilt (reset, scan): what was counted from it is stale. */
 uint64_t ae_obj_epoch(void);
 /* At start: every object opened once, so each key's version and id are known. Damaged
  * ones are remembered with their reason and refused on every read. */
 kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged);
+/* After the scan: KT_ERR_VERIFY with the first object whose header names a key generation
+ * after the storage key's (*key, *gen), else KT_OK. */
+kt_status ae_obj_newer(char key[KT_STORE_KEY_MAX + 1], uint32_t *gen);
 /* Whether key's object opens under the storage key, the object table untouched (restore:
  * one object is tried before a whole scan). */
 kt_status ae_obj_opens(const char *key);

@@ -21,6 +21,9 @@ typedef ae_entry entry;
 _Static_assert(AE_TABLE_ID_LEN == ID_LEN, "objtable.h's id is an object id");
 
 static ae_table table; /* objtable.h: every key seen since start, hash-indexed */
+/* the start's scan: an object whose header names a key generation after the storage key's */
+static char newer_key[KT_STORE_KEY_MAX + 1];
+static uint32_t newer_gen;
 static uint64_t epoch;
 
 uint64_t ae_obj_epoch(void)
@@ -228,11 +231,17 @@ static kt_status pend(const char *key, uint64_t expected, const uint8_t digest_[
     }
     if (!p && !(p = e->pending = calloc(1, sizeof *p))) return kt_fail(KT_ERR_NO_MEMORY, "objects: out of memory");
     p->version = expected + 1;
-    if (!digest_) p->del = true;
-    else if (p->n < AE_PENDING_MAX) { /* seal refuses one more before it is made */
-        memcpy(p->digest[p->n], digest_, KT_SHA256_LEN);
-        p->gen[p->n++] = gen;
+    if (!digest_) {
+        p->del = true;
+        return KT_OK;
     }
+    if (p->n == AE_PENDING_MAX) { /* attack8 A8-1: the oldest goes (see objtable.h) */
+        memmove(p->digest, p->digest + 1, (AE_PENDING_MAX - 1) * sizeof p->digest[0]);
+        memmove(p->gen, p->gen + 1, (AE_PENDING_MAX - 1) * sizeof p->gen[0]);
+        p->n--;
+    }
+    memcpy(p->digest[p->n], digest_, KT_SHA256_LEN);
+    p->gen[p->n++] = gen;
     return KT_OK;
 }
 
@@ -376,11 +385,6 @@ static kt_status seal(const char *key, const void *plain, size_t n, uint64_t exp
     if (w) return w;
     entry *pe = find(key);
     if (pe) settle(pe); /* an earlier put of it that applied after all is the version read */
-    if (pe && pe->pending && pe->pending->n == AE_PENDING_MAX)
-        return kt_fail(KT_ERR_STATE,
-                       "%s: %d puts of it failed with their outcome unknown; it is written again once one is "
-                       "found applied or AECS starts again",
-                       key, AE_PENDING_MAX);
     entry *se = ae.rotating && strcmp(key, "aecs/state") ? find("aecs/state") : NULL;
     if (se) settle(se);
     /* attack6: while a rotation is unfinished nothing but aecs/state is sealed under the
@@ -487,6 +491,9 @@ kt_status ae_obj_delete(const char *key, uint64_t expected)
     ae_cache_drop(key);
     settle(e);
     if (e->deleted) return kt_fail(KT_ERR_NOT_FOUND, "%s does not exist", key);
+    if (expected != KT_STORE_ANY_VERSION && e->version != expected) /* attack8 O-2: after an adoption */
+        return kt_fail(KT_ERR_STATE, "%s is at version %llu, not %llu", key, (unsigned long long)e->version,
+                       (unsigned long long)expected);
     kt_status st = ae_store_delete_raw(key, expected);
     if (st) {
         char why[768];
@@ -521,6 +528,18 @@ kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
     return KT_OK;
 }
 
+size_t ae_obj_quota_count(const char *prefix)
+{
+    size_t pl = strlen(prefix), k = 0;
+    for (size_t i = 0; i < table.n; i++) {
+        entry *e = &table.e[i];
+        if (strncmp(e->key, prefix, pl)) continue;
+        if (e->deleted && e->pending && e->pending->n) settle(e); /* settle never adds an entry */
+        k += !table.e[i].deleted || (table.e[i].pending && table.e[i].pending->n);
+    }
+    return k;
+}
+
 size_t ae_obj_count(const char *prefix)
 {
     size_t pl = strlen(prefix), k = 0;
@@ -529,9 +548,17 @@ size_t ae_obj_count(const char *prefix)
     return k;
 }
 
+kt_status ae_obj_newer(char key[KT_STORE_KEY_MAX + 1], uint32_t *gen)
+{
+    snprintf(key, KT_STORE_KEY_MAX + 1, "%s", newer_key);
+    *gen = newer_gen;
+    return newer_key[0] ? KT_ERR_VERIFY : KT_OK;
+}
+
 kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
 {
     *objects = *damaged = 0;
+    newer_key[0] = '\0';
     epoch++;
     char after[KT_STORE_KEY_MAX + 1] = "";
     for (;;) {
@@ -561,6 +588,11 @@ kt_status ae_obj_scan(uint64_t *objects, uint64_t *damaged)
                                        key);
             }
             if (!st && !found) st = kt_fail(KT_ERR_VERIFY, "object %s is listed but missing", key);
+            ae_object_header h;
+            if (!st && !newer_key[0] && !ae_object_header_parse(blob.data, blob.len, &h) && h.gen > ae.key_gen) {
+                snprintf(newer_key, sizeof newer_key, "%s", key);
+                newer_gen = h.gen;
+            }
             if (!st) st = open_blob(key, blob.data, blob.len, v, &plain, e->id, &e->gen);
             if (!st) st = digest(key, blob.data, blob.len, e->digest);
             if (!st && ae.rotating && e->gen + 1 == ae.key_gen && !ae_manifest_lists(e->digest))

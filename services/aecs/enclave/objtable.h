@@ -24,8 +24,11 @@
 
 /* Puts (or a delete) of one key whose outcome is unknown (the store failed them or their
  * answer was lost; an etcd Txn may still commit after its deadline), all at the version after
- * the entry's: each put's sealed bytes by digest (objects.c ae_obj_settle). */
-#define AE_PENDING_MAX 4
+ * the entry's: each put's sealed bytes by digest (objects.c ae_obj_settle). The last
+ * AE_PENDING_MAX are kept: an older one an honest store lands after that many failed puts of
+ * the same object since is not expected (an etcd Txn lands within its deadlines), and one a
+ * hostile host lands reads as damage, which it could as well cause by deleting the object. */
+#define AE_PENDING_MAX 8
 typedef struct {
     uint64_t version; /* the version each would have made */
     bool del;         /* a delete among them */

@@ -20,6 +20,7 @@
 ae_globals ae;
 static char abandoned[96]; /* a start drops a set change never saved: its audit target */
 static uint64_t abandoned_master; /* then: aecs/master's version, where the key before goes */
+static char landed[96]; /* a start finishes a set change whose answer said "may have changed" */
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
 KT_SERVICE_ANY_CLIENT_KEY()
@@ -207,6 +208,13 @@ static kt_status abandon_change(uint64_t v)
 {
     unsigned long long was = ae.key_set_version;
     kt_log(KT_LOG_WARN, "aecs.set_change_not_saved", "reason", abandoned, NULL);
+    /* the master in force (rotating), for the fence if the put fails */
+    uint8_t k2[KT_AES256_KEY_LEN], k1[KT_AES256_KEY_LEN], root[KT_SHA256_LEN], digest[KT_SHA256_LEN];
+    memcpy(k2, ae.master, sizeof k2);
+    memcpy(k1, ae.master_old, sizeof k1);
+    memcpy(root, ae.rotation_root, sizeof root);
+    memcpy(digest, ae.key_set_digest, sizeof digest);
+    uint32_t chunks = ae.rotation_chunks;
     memcpy(ae.master, ae.master_old, sizeof ae.master);
     kt_wipe(ae.master_old, sizeof ae.master_old);
     kt_wipe(ae.rotation_root, sizeof ae.rotation_root);
@@ -215,6 +223,19 @@ static kt_status abandon_change(uint64_t v)
     ae.rotating = false;
     ae_key_for(&ae.recovery);
     kt_status st = ae_master_store(v);
+    if (st) { /* attack8 A8-4: fenced like every aecs/master put, so it cannot land later */
+        memcpy(ae.master, k2, sizeof k2);
+        memcpy(ae.master_old, k1, sizeof k1);
+        memcpy(ae.rotation_root, root, sizeof root);
+        memcpy(ae.key_set_digest, digest, sizeof digest);
+        ae.rotation_chunks = chunks;
+        ae.key_gen++;
+        ae.rotating = true;
+        ae.key_set_version = was;
+        st = ae_master_fence(st);
+    }
+    kt_wipe(k2, sizeof k2);
+    kt_wipe(k1, sizeof k1);
     return st ? kt_fail_context(st, "aecs/master: the key of set change to v%llu (never saved) dropped", was) : KT_OK;
 }
 
@@ -244,7 +265,7 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
     if (st) return st;
     ae.frozen = false; /* what is in force is what was just read */
     ae.frozen_why[0] = '\0';
-    abandoned[0] = '\0';
+    abandoned[0] = landed[0] = '\0';
     if (!found) { /* a new AECS: nothing else may be there */
         st = ae_obj_scan(&objects, &damaged);
         /* init's one crash shape (aecs/state written, aecs/master not: init answered
@@ -294,6 +315,8 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
             ae_manifest_free(); /* each object's digest in the table carries it from here */
             kt_status s2 = st ? st : ae_state_load();
             bool abandon = false;
+            char newer[KT_STORE_KEY_MAX + 1];
+            uint32_t newer_gen;
             if (!st && (s2 == KT_ERR_NOT_FOUND || s2 == KT_ERR_VERIFY)) {
                 /* init writes aecs/state before aecs/master: a storage key without its state
                  * (or with one that does not open: not the one an unfinished rotation started
@@ -311,10 +334,21 @@ static kt_status start_body(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__
                 st = kt_fail_context(s2, "aecs/state");
             } else if (!st && m.named && !kt_equal(m.instance, ae.instance_pub, 64)) {
                 st = kt_fail(KT_ERR_VERIFY, "aecs/master names another instance than aecs/state's");
+            } else if (!st && ae_obj_newer(newer, &newer_gen)) {
+                /* attack8 A8-4: no rotation leaves an object under a key after aecs/master's */
+                st = kt_fail(KT_ERR_VERIFY,
+                             "object %s is sealed under key generation %u, after aecs/master's %u: aecs/master was "
+                             "put back from before a key rotation (put the store back whole, or remove the object)",
+                             newer, (unsigned)newer_gen, (unsigned)m.gen);
             } else if (!st && (st = set_rules(&m, bound, &abandon)) != KT_OK) {
             } else if (!st && !abandon && m.format < 4 && (st = ae_master_store(v)) != KT_OK) {
                 st = kt_fail_context(st, "aecs/master: v%d to v4", m.format);
             } else if (!st) {
+                /* attack8 A8-3: the change's aecs/state landed (step 3 did not): its audit line,
+                 * so the log's last word on it is the set in force */
+                if (!abandon && m.format == 4 && m.rotating && ae.recovery.version > m.set_version)
+                    snprintf(landed, sizeof landed, "recovery v%llu was saved (its aecs/state landed): the set is v%llu",
+                             (unsigned long long)ae.recovery.version, (unsigned long long)ae.recovery.version);
                 if (abandon) { /* done by Start, after its audit line (attack7 A7-4) */
                     snprintf(abandoned, sizeof abandoned, "recovery v%llu was not saved: the set stays v%llu",
                              (unsigned long long)ae.key_set_version, (unsigned long long)ae.recovery.version);
@@ -365,6 +399,10 @@ static kt_status Start(const Kubetee__Aecs__V1__StartRequest *rq, Kubetee__Aecs_
     if (!st && abandoned[0]) {
         ae_audit(&h, "SetRecovery", abandoned, KT_OK);
         st = abandon_change(abandoned_master);
+    }
+    if (!st && landed[0]) {
+        kt_log(KT_LOG_WARN, "aecs.set_change_saved", "reason", landed, NULL);
+        ae_audit(&h, "SetRecovery", landed, KT_OK);
     }
     if (st && stopped) { /* a second Start, refused, leaves the running AECS as it was */
         ae_obj_reset();
