@@ -3541,6 +3541,102 @@ static void test_attack8_abandon_master_lands_late(void **state)
     assert_false(served_old);
 }
 
+/* ---- attack9: outside review of the attack8 fixes (notes/attack9.md) ---- */
+
+/* A9-1: attack8's A8-2 fix counts a create whose outcome is unknown for the quota
+ * (ae_obj_quota_count) until it is found applied, and a create the store refused (it never
+ * applied, and never will: an fs ENOSPC/EIO, an etcd outage the Txn never reached) is never
+ * found, so it counts until AECS restarts. The service admin retries the same create once the
+ * store is back: the retry is refused by the quota, counting the very entry it would fill
+ * (the store holds max - 1 secrets, the answer says max). Once fixed: the retry of a failed
+ * create is never refused for the quota it alone takes. */
+static void test_attack9_quota_refuses_retry(void **state)
+{
+    (void)state;
+    attack7_service();
+    size_t n0 = 0, n1 = 0;
+    assert_int_equal(list_as(svc_a, "svc7", &n0), KT_OK);
+    char name[16];
+    size_t made = 0;
+    for (; n0 + made + 1 < max_secrets; made++) {
+        snprintf(name, sizeof name, "f%zu", made);
+        assert_int_equal(create_as(svc_a, "svc7", name, AES, false, NULL), KT_OK);
+    }
+    snprintf(put_fails_once, sizeof put_fails_once, "secrets/svc7/last"); /* the store fails it; nothing applied */
+    assert_refused(create_as(svc_a, "svc7", "last", AES, false, NULL), KT_ERR_IO, "fails");
+    assert_int_equal(list_as(svc_a, "svc7", &n1), KT_OK);
+    assert_int_equal(n1, max_secrets - 1); /* room for one */
+    kt_status c2 = create_as(svc_a, "svc7", "last", AES, false, NULL); /* the store is back: the retry */
+    char why[512];
+    snprintf(why, sizeof why, "%s", c2 ? kt_last_error() : "OK");
+    if (c2)
+        fprintf(stderr,
+                "A9-1: service svc7 holds %zu of %u secrets; a create the store failed (nothing applied), "
+                "retried with the store back: %s\n",
+                n1, (unsigned)max_secrets, why);
+    if (!c2) attack7_delete("last");
+    for (size_t i = 0; i < made; i++) {
+        snprintf(name, sizeof name, "f%zu", i);
+        attack7_delete(name);
+    }
+    crash(); /* the restart forgets the unknown create */
+    assert_int_equal(start(), KT_OK);
+    assert_int_equal(c2, KT_OK);
+}
+
+/* A9-2: attack8's A8-2 fix counts the held-back creates for the quota only while the table
+ * that remembers them lives: a start rebuilds it from the store's scan, which knows nothing
+ * of them. The host (with the service admin, or a TA of an allow-listed signer) holds 4
+ * creates back, kills AECS, lets the admin fill the quota after the start, kills it again and
+ * lands the 4 (their compare, "absent", still holds): the start's scan takes every object that
+ * opens, so the service holds twice its quota, as before the fix. (The same with objects the
+ * host kept from secrets the admin deleted, put back while AECS is down: no held-back put is
+ * needed.) Once fixed: no service holds more than its quota after a start. */
+static void test_attack9_quota_past_restart(void **state)
+{
+    (void)state;
+    attack7_service();
+    size_t n0 = 0, n = 0;
+    assert_int_equal(list_as(svc_a, "svc7", &n0), KT_OK);
+    assert_true(n0 < max_secrets);
+    size_t k = max_secrets - n0;
+    char name[16], key[64];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(name, sizeof name, "h%zu", i);
+        snprintf(key, sizeof key, "secrets/svc7/%s", name);
+        attack8_withhold(i, key);
+        assert_refused(create_as(svc_a, "svc7", name, AES, false, NULL), KT_ERR_IO, "held back");
+    }
+    /* the quota counts them now (A8-2's fix) */
+    assert_refused(create_as(svc_a, "svc7", "r0", AES, false, NULL), KT_ERR_TOO_LARGE, "quota");
+    crash();
+    assert_int_equal(start(), KT_OK); /* the table, and the held-back creates it counted, rebuilt */
+    for (size_t i = 0; i < k; i++) {
+        snprintf(name, sizeof name, "r%zu", i);
+        assert_int_equal(create_as(svc_a, "svc7", name, AES, false, NULL), KT_OK);
+    }
+    crash();
+    for (size_t i = 0; i < k; i++) withheld_lands(i);
+    kt_status s2 = start();
+    if (!s2) assert_int_equal(list_as(svc_a, "svc7", &n), KT_OK);
+    if (!s2 && n > max_secrets)
+        fprintf(stderr,
+                "A9-2: %zu creates held back (counted for the quota), a restart, the quota (%u) filled, "
+                "a restart with the %zu landed: service svc7 holds %zu secrets\n",
+                k, (unsigned)max_secrets, k, n);
+    for (size_t i = 0; i < k; i++) {
+        A(DeleteSecretRequest) d = KUBETEE__AECS__V1__DELETE_SECRET_REQUEST__INIT;
+        snprintf(name, sizeof name, "h%zu", i);
+        d.service = "svc7", d.name = name;
+        (void)op(admin, "DeleteSecret", &d.base, D(done));
+        snprintf(name, sizeof name, "r%zu", i);
+        d.name = name;
+        (void)op(admin, "DeleteSecret", &d.base, D(done));
+    }
+    assert_int_equal(s2, KT_OK);
+    assert_true(n <= max_secrets);
+}
+
 /* Init on a store that already holds objects (the host removed aecs/state): refused. */
 static void test_init_after_data_refused(void **state)
 {
@@ -3688,6 +3784,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_attack8_abandon_audited_then_finished),
         cmocka_unit_test(test_attack8_abandon_master_lands_late), /* last: it leaves set v_a, objects damaged */
     };
+    const struct CMUnitTest attack9[] = {
+        cmocka_unit_test(test_attack9_quota_refuses_retry),
+        cmocka_unit_test(test_attack9_quota_past_restart),
+    };
     const struct {
         const char *mode;
         const struct CMUnitTest *extra;
@@ -3697,6 +3797,7 @@ int main(int argc, char **argv)
         {"attack6", attack6, sizeof attack6 / sizeof *attack6},
         {"attack7", attack7, sizeof attack7 / sizeof *attack7},
         {"attack8", attack8, sizeof attack8 / sizeof *attack8},
+        {"attack9", attack9, sizeof attack9 / sizeof *attack9},
     };
     for (size_t i = 0; argc > 1 && i < sizeof groups / sizeof *groups; i++)
         if (!strcmp(argv[1], groups[i].mode)) {
@@ -3705,7 +3806,7 @@ int main(int argc, char **argv)
             return in_place_of_last(name, tests, N, groups[i].extra, groups[i].n);
         }
     if (argc > 1) {
-        fprintf(stderr, "test_aecs: unknown mode %s (attack5, attack6, attack7, attack8)\n", argv[1]);
+        fprintf(stderr, "test_aecs: unknown mode %s (attack5, attack6, attack7, attack8, attack9)\n", argv[1]);
         return 2;
     }
     return cmocka_run_group_tests(tests, setup, teardown);
