@@ -206,7 +206,7 @@ static kt_status RegisterService(const Kubetee__Aecs__V1__RegisterServiceRequest
     if (!(st = ae_admin_only(&c)) && !(st = ae_service_name_new(rq->name)) &&
         !(st = key_check(rq->admin_key, "the service admin's key"))) {
         snprintf(key, sizeof key, "services/%s", rq->name);
-        size_t n = ae_obj_quota_count("services/");
+        size_t n = ae_obj_quota_count("services/", key);
         if (n >= ae.max_services)
             st = kt_fail(KT_ERR_TOO_LARGE, "quota: %zu services registered, the most allowed is %u", n, ae.max_services);
     }

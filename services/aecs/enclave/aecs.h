@@ -125,9 +125,10 @@ kt_status ae_obj_delete(const char *key, uint64_t expected);
  * table until the next change (under ae_lock). */
 kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n);
 size_t ae_obj_count(const char *prefix);
-/* For a quota: the objects under prefix, and the creates whose outcome is unknown (read back
- * first): each may exist (attack8 A8-2). */
-size_t ae_obj_quota_count(const char *prefix);
+/* For a quota before creating key `creating`: the objects under prefix, and the creates whose
+ * outcome is unknown (read back first) of other keys: each may exist (attack8 A8-2; one of
+ * `creating` itself is what this create replaces: attack9 A9-1). */
+size_t ae_obj_quota_count(const char *prefix, const char *creating);
 void ae_obj_reset(void);
 /* Changes whenever the table is rebuilt (reset, scan): what was counted from it is stale. */
 uint64_t ae_obj_epoch(void);

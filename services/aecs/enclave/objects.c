@@ -528,12 +528,13 @@ kt_status ae_obj_keys(const char *prefix, const char ***keys, size_t *n)
     return KT_OK;
 }
 
-size_t ae_obj_quota_count(const char *prefix)
+size_t ae_obj_quota_count(const char *prefix, const char *creating)
 {
     size_t pl = strlen(prefix), k = 0;
     for (size_t i = 0; i < table.n; i++) {
         entry *e = &table.e[i];
         if (strncmp(e->key, prefix, pl)) continue;
+        if (e->deleted && !strcmp(e->key, creating)) continue; /* attack9 A9-1: this create replaces it */
         if (e->deleted && e->pending && e->pending->n) settle(e); /* settle never adds an entry */
         k += !table.e[i].deleted || (table.e[i].pending && table.e[i].pending->n);
     }

@@ -136,7 +136,7 @@ static kt_status CreateSecret(const Kubetee__Aecs__V1__CreateSecretRequest *rq, 
     if (!(st = ae_spec_check(spec, ae.max_data, rq->data.len)) && !(st = service_admin(&c, spec->service)) &&
         !(st = secret_key(spec->service, spec->name, key))) {
         snprintf(prefix, sizeof prefix, "secrets/%s/", spec->service);
-        size_t n = ae_obj_quota_count(prefix);
+        size_t n = ae_obj_quota_count(prefix, key);
         if (n >= ae.max_secrets)
             st = kt_fail(KT_ERR_TOO_LARGE, "quota: service %s has %zu secrets, the most allowed is %u", spec->service,
                          n, ae.max_secrets);

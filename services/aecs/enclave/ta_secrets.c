@@ -152,7 +152,7 @@ static kt_status create_body(const ae_caller *c, const void *req, void *res)
         return kt_fail(KT_ERR_INVALID_ARGUMENT, "TA secret %s: a TA-bound certificate is self-signed (issuer "
                                                 "service-ca is for a service's own secrets)", rq->name);
     owner_prefix(owner, prefix);
-    size_t mine = ae_obj_quota_count(prefix), all = ae_obj_quota_count("ta/");
+    size_t mine = ae_obj_quota_count(prefix, key), all = ae_obj_quota_count("ta/", key);
     if (mine >= ae.max_ta_secrets)
         return kt_fail(KT_ERR_TOO_LARGE, "quota: this TA identity has %zu TA-bound secrets, the most allowed is %u", mine,
                        ae.max_ta_secrets);
