@@ -18,9 +18,9 @@
 #define ROTATING_LEN3 (KT_AES256_KEY_LEN + ROTATING_EXTRA)
 
 ae_globals ae;
-static char abandoned[96]; /* a start drops a set change never saved: its audit target */
+static char abandoned[128]; /* a start drops a set change never saved: its audit target */
 static uint64_t abandoned_master; /* then: aecs/master's version, where the key before goes */
-static char landed[96]; /* a start finishes a set change whose answer said "may have changed" */
+static char landed[128]; /* a start finishes a set change whose answer said "may have changed" */
 pthread_mutex_t ae_lock = PTHREAD_MUTEX_INITIALIZER;
 
 KT_SERVICE_ANY_CLIENT_KEY()
