@@ -8,7 +8,8 @@ the backup from before the rotation, or the host with a key taken from an older 
 attack2 B) then FORGES objects under K at the store's current version and id (both in the
 clear), and AECS launders them under K2: here a secret's data is replaced; the same way
 aecs/state (admins, recovery set) can be forged, and a Backup then hands K2 to the forger.
-Expected (FAILS today): after a finished rotation nothing sealed under K opens again.
+Expected (the reproducer failed before its fix): after a finished rotation nothing sealed under K
+opens again.
 
   aecs_rotate_replay.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os

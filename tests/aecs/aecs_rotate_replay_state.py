@@ -4,7 +4,7 @@ R1 and R2's shares (K) should open nothing of the store from then. The host kept
 aecs/master marked rotating from that SetRecovery; it puts it back, R1+R2 re-seal the
 aecs/state from before the change (their set in it) under K at the current version and
 id, and AECS takes it in and seals it under K2: the next Backup (any admin, an honest one)
-gives R1 and R2 shares of K2. Expected (FAILS today): refused.
+gives R1 and R2 shares of K2. Expected (the reproducer failed before its fix): refused.
 
   aecs_rotate_replay_state.py SERVER ENCLAVE AECSADMIN SERVICEADMIN KUBETEE"""
 import os
