@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -50,6 +51,18 @@ static kt_status write_measured_view(int fd, const kt_signed_image *img)
     return st;
 }
 
+/* F_SEAL_WRITE waits for the kernel's own transient references to the memfd's pages (page
+ * monitoring, migration) and gives EBUSY if they outlast its wait: tried again a few times
+ * (every write to the memfd is done by then; nothing maps it). */
+static int seal_memfd(int fd)
+{
+    for (int tries = 0;; tries++) {
+        if (!fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) return 0;
+        if (errno != EBUSY || tries == 20) return -1;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+}
+
 kt_status kt_sim_load(const kt_sim_state *state, const kt_signed_image *img,
                       const kt_enclave_identity *id, kt_platform_enclave **out)
 {
@@ -63,9 +76,7 @@ kt_status kt_sim_load(const kt_sim_state *state, const kt_signed_image *img,
         return kt_fail(KT_ERR_IO, "memfd_create: %s", strerror(errno));
     }
     kt_status st = write_measured_view(pe->memfd, img);
-    if (!st &&
-        fcntl(pe->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
-        st = kt_fail(KT_ERR_IO, "sealing the enclave memfd: %s", strerror(errno));
+    if (!st && seal_memfd(pe->memfd)) st = kt_fail(KT_ERR_IO, "sealing the enclave memfd: %s", strerror(errno));
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", pe->memfd);
     if (!st && !(pe->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
